@@ -1,0 +1,204 @@
+"""The rnngen command line: build, verify, inspect, boards.
+
+Errors in the user's input print one line and exit with code 2; a failed verification
+exits with 1. Nothing is written when a command fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import RnngenError
+
+_CONTEXT = dict(help_option_names=["-h", "--help"], max_content_width=100)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    click.echo(f"rnngen: error: {msg}", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RnngenError as e:
+            _fail(str(e), e.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
+                SystemExit):
+            raise
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as e:  # a bug in rnngen: say so in one line
+            if os.environ.get("RNNGEN_DEBUG"):
+                traceback.print_exc()
+            _fail(f"internal error: {type(e).__name__}: {e} (set RNNGEN_DEBUG=1 for details; "
+                  "please report it)", 3)
+
+
+@click.group(cls=_Group, context_settings=_CONTEXT)
+@click.version_option(__version__, "--version", prog_name="rnngen")
+def main() -> None:
+    """rnngen: compile a trained (and compressed) recurrent network into a standalone C99
+    project for a board, with a golden test that runs under QEMU."""
+
+
+def _target_options(f: Any) -> Any:
+    f = click.option("--board-file", type=click.Path(dir_okay=False),
+                     help="Your own board description (TOML), instead of --target.")(f)
+    f = click.option("--target", "-t", default="host", show_default=True,
+                     help="Board to build for (`rnngen boards` lists them).")(f)
+    return f
+
+
+def _model_options(f: Any) -> Any:
+    f = click.option("--seq-len", type=click.IntRange(min=1),
+                     help="Sequence length, for models whose time axis is dynamic.")(f)
+    f = click.option("--name", help="C prefix of the API (default: from the model file name).")(f)
+    f = click.option("--input", "input_", type=click.Path(dir_okay=False),
+                     help="Golden input (.npy); default: seeded random values.")(f)
+    return f
+
+
+@main.command(context_settings=_CONTEXT)
+@click.argument("model", type=click.Path(dir_okay=False))
+@_target_options
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False),
+              help="Output folder (default: ./<name>_<target>).")
+@_model_options
+@click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
+@click.option("--dump-ir", is_flag=True, help="Print the IR after every pass.")
+@click.option("--atol", type=float, default=1e-5, show_default=True,
+              help="Absolute tolerance of the golden test.")
+@click.option("--rtol", type=float, default=1e-4, show_default=True,
+              help="Relative tolerance of the golden test.")
+@click.option("--flash-budget", type=click.IntRange(min=0), help="Override the board's flash "
+              "budget (bytes; 0: none).")
+@click.option("--ram-budget", type=click.IntRange(min=0), help="Override the board's RAM "
+              "budget (bytes; 0: none).")
+def build(model: str, target: str, board_file: str | None, out: str | None, seq_len: int | None,
+          name: str | None, input_: str | None, force: bool, dump_ir: bool, atol: float,
+          rtol: float, flash_budget: int | None, ram_budget: int | None) -> None:
+    """Compile MODEL (.onnx or .npz) into a C project for a board."""
+    from . import driver
+    from .frontends import load
+
+    if out is None:
+        stem = name or load(model, seq_len).name
+        out = f"{stem}_{target}"
+    opts = driver.BuildOptions(target=target, board_file=board_file, name=name,
+                               seq_len=seq_len, input=input_, atol=atol, rtol=rtol,
+                               force=force, flash_budget=flash_budget, ram_budget=ram_budget)
+    res = driver.build(model, out, opts, dump=sys.stdout if dump_ir else None)
+    m = res.manifest
+    for w in res.warnings:
+        click.echo(f"rnngen: warning: {w}", err=True)
+    size = ""
+    if m.get("flash_bytes") is not None:
+        size = f", flash {m['flash_bytes']} B, RAM {m['ram_bytes']} B"
+    mode = "streaming" if m["streaming"] else "whole sequences"
+    click.echo(f"wrote {out} ({m['target']}, {mode}, {m['macs_per_step']} MACs/step, "
+               f"weights {m['weights_bytes']} B{size})")
+    click.echo(f"next: make -C {out} run")
+
+
+@main.command(context_settings=_CONTEXT)
+@click.argument("model", type=click.Path(dir_okay=False))
+@_target_options
+@_model_options
+@click.option("--expect", type=click.Path(dir_okay=False),
+              help="Expected outputs: .npy (one output) or .npz keyed by output name. "
+                   "Default: rnngen's reference.")
+@click.option("--atol", type=float, default=1e-5, show_default=True)
+@click.option("--rtol", type=float, default=1e-4, show_default=True)
+@click.option("--keep", type=click.Path(file_okay=False),
+              help="Keep the built project in this folder.")
+@click.option("--timeout", type=float, default=300.0, show_default=True,
+              help="Seconds allowed for building and for running.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
+           name: str | None, input_: str | None, expect: str | None, atol: float, rtol: float,
+           keep: str | None, timeout: float, as_json: bool) -> None:
+    """Build MODEL, compile and run it, and compare with the reference (or --expect).
+
+    Exit code 0: outputs match; 1: they do not; 2: bad input."""
+    from . import driver
+
+    opts = driver.BuildOptions(target=target, board_file=board_file, name=name,
+                               seq_len=seq_len, input=input_, expect=expect, atol=atol,
+                               rtol=rtol)
+    res = driver.verify(model, opts, keep=keep, timeout=timeout)
+    r = res.report
+    if as_json:
+        click.echo(json.dumps(r, sort_keys=True))
+    else:
+        verdict = "PASS" if res.passed else "FAIL"
+        click.echo(f"{verdict} {r['target']}: max_abs_err {r['max_abs_err']:.3g}, max_rel_err "
+                   f"{r['max_rel_err']:.3g}, {r['mismatches']} of {r['values']} values outside "
+                   f"atol {atol:g} / rtol {rtol:g} against the {r['reference']}; "
+                   f"streaming checks: {'ok' if r['streaming'] and not r['stream_errors'] else ('FAILED' if r['stream_errors'] else 'n/a')}; "
+                   f"flash {r['flash_bytes']} B, RAM {r['ram_bytes']} B")
+    sys.exit(0 if res.passed else 1)
+
+
+@main.command(context_settings=_CONTEXT)
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--seq-len", type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def inspect(model: str, seq_len: int | None, as_json: bool) -> None:
+    """Show MODEL's layers, weight matrices (format, shape, bytes), parameters and MACs."""
+    from . import driver
+
+    info = driver.inspect(model, seq_len)
+    if as_json:
+        click.echo(json.dumps(info, sort_keys=True))
+        return
+    click.echo(f"{info['model']}: input '{info['input']['name']}' {info['input']['shape']}, "
+               f"T={info['seq_len']}, "
+               + ("streaming" if info["streaming"] else
+                  f"whole sequences ({info['not_streaming_why']})"))
+    for lay in info["layers"]:
+        line = f"  {lay['op']:<10} {lay['node']}"
+        if "hidden_size" in lay:
+            line += (f"  {lay['direction']} {lay['input_size']}->{lay['hidden_size']}, "
+                     f"{lay['params']} params, {lay['macs_per_step']} MACs/step")
+        elif "params" in lay:
+            line += f"  {lay['params']} params, {lay['macs']} MACs"
+        click.echo(line)
+        for m in lay.get("matrices", []):
+            click.echo(f"      {m['role']:<6} {m['format']:<8} {m['shape'][0]}x{m['shape'][1]}"
+                       f"  {m['params']} params  {m['bytes']} B  {m['macs']} MACs"
+                       f"  compression {m['compression']:g}x")
+    for o in info["outputs"]:
+        click.echo(f"  output '{o['name']}' {o['shape']}")
+    click.echo(f"total: {info['params']} params, {info['weight_bytes']} B of float32 weights, "
+               f"{info['macs_per_step']} MACs per step")
+
+
+@main.command(context_settings=_CONTEXT)
+@click.option("--json", "as_json", is_flag=True)
+def boards(as_json: bool) -> None:
+    """List the boards rnngen builds for, with their flash and RAM budgets."""
+    from . import boards as boards_mod
+
+    items = [boards_mod.parse(p) for p in boards_mod.available().values()]
+    if as_json:
+        click.echo(json.dumps([dict(name=b.name, description=b.description, part=b.part,
+                                    flash_budget=b.flash_budget, ram_budget=b.ram_budget,
+                                    cc=b.cc, variant=b.variant) for b in items]))
+        return
+    for b in items:
+        budget = ("no budget" if not (b.flash_budget or b.ram_budget) else
+                  f"flash {b.flash_budget // 1024} KiB, RAM {b.ram_budget // 1024} KiB")
+        click.echo(f"{b.name:<11} {b.description}; {budget} ({b.part})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

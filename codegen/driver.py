@@ -1,0 +1,275 @@
+"""The Python API behind the CLI: build, verify, inspect.
+
+    from rnngen.driver import build, verify
+    build("har.onnx", "out/har", target="cortex-a73")
+    result = verify("har.onnx", target="host", expect="torch_outputs.npz")
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from . import boards as boards_mod
+from . import cgen, ir, pipeline, reference, toolchain
+from .emit import project
+from .emit.board_files import exe_name
+from .errors import RnngenError
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    target: str = "host"
+    board_file: str | None = None
+    name: str | None = None
+    seq_len: int | None = None
+    input: str | None = None  # .npy golden input
+    expect: str | None = None  # .npy / .npz expected outputs (instead of the reference)
+    atol: float = 1e-5
+    rtol: float = 1e-4
+    force: bool = False
+    flash_budget: int | None = None
+    ram_budget: int | None = None
+    measure: bool = True
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    graph: ir.Graph
+    manifest: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _command(model: Path, board: boards_mod.Board, o: BuildOptions, name: str) -> str:
+    parts = ["rnngen build", model.name, "--target", board.name, "--name", name]
+    if o.board_file:
+        parts += ["--board-file", Path(o.board_file).name]
+    if o.seq_len is not None:
+        parts += ["--seq-len", str(o.seq_len)]
+    if o.input:
+        parts += ["--input", Path(o.input).name]
+    if o.expect:
+        parts += ["--expect", Path(o.expect).name]
+    parts += ["--atol", repr(o.atol), "--rtol", repr(o.rtol)]
+    return " ".join(parts)
+
+
+def _load_npy(path: str, what: str) -> Any:
+    p = Path(path)
+    if not p.exists():
+        raise RnngenError(f"{p}: no such file ({what})")
+    try:
+        return np.load(p, allow_pickle=False)
+    except Exception as e:
+        raise RnngenError(f"{p}: cannot read {what} ({str(e).splitlines()[0][:200]})") from None
+
+
+def golden_input(g: ir.Graph, path: str | None) -> tuple[np.ndarray, str]:
+    shape = tuple(g.shapes[g.input])
+    if path is None:
+        return reference.golden_input(g), "seeded random input (uniform [-1, 1), seed 0)"
+    arr = _load_npy(path, "input")
+    if not isinstance(arr, np.ndarray):
+        raise RnngenError(f"{path}: expected a .npy array, got an archive")
+    if arr.dtype.kind not in "fiu":
+        raise RnngenError(f"{path}: input has type {arr.dtype}, expected float")
+    squeeze = tuple(d for d in arr.shape if d != 1)
+    if squeeze != tuple(d for d in shape if d != 1):
+        raise RnngenError(f"{path}: input has shape {arr.shape}, the model takes {shape}")
+    arr = arr.astype(np.float32).reshape(shape)
+    if not np.all(np.isfinite(arr)):
+        raise RnngenError(f"{path}: input contains NaN or Inf")
+    return arr, f"input from {Path(path).name}"
+
+
+def expected_outputs(g: ir.Graph, path: str) -> dict[str, np.ndarray]:
+    data = _load_npy(path, "expected outputs")
+    if isinstance(data, np.ndarray):
+        if len(g.outputs) != 1:
+            raise RnngenError(f"{path}: the model has {len(g.outputs)} outputs "
+                              f"({', '.join(g.outputs)}); give an .npz keyed by output name")
+        return {g.outputs[0]: data}
+    keys = list(data.keys())
+    if len(g.outputs) == 1 and len(keys) == 1:
+        return {g.outputs[0]: data[keys[0]]}
+    missing = [o for o in g.outputs if o not in keys]
+    if missing:
+        raise RnngenError(f"{path}: no array for output(s) {', '.join(missing)} "
+                          f"(has {', '.join(keys)})")
+    return {o: data[o] for o in g.outputs}
+
+
+def compile_graph(model: str | Path, o: BuildOptions, dump: TextIO | None = None) -> ir.Graph:
+    return pipeline.compile_model(model, pipeline.Options(seq_len=o.seq_len), dump)
+
+
+def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
+          dump: TextIO | None = None) -> BuildResult:
+    model = Path(model)
+    out = Path(out)
+    if out.exists() and not o.force:
+        raise RnngenError(f"{out}: already exists (use --force to replace it)")
+    board = boards_mod.get(o.target, o.board_file)
+    g = compile_graph(model, o, dump)
+    name = o.name or g.name
+    if cgen.c_ident(name) != name or not name[0].isalpha():
+        raise RnngenError(f"--name '{name}' is not a C identifier (letters, digits, _)")
+    x, src = golden_input(g, o.input)
+    if o.expect:
+        outputs = expected_outputs(g, o.expect)
+        src += f"; expected outputs from {Path(o.expect).name}"
+    else:
+        outputs = reference.run(g, x)
+        src += "; expected outputs from rnngen's NumPy reference"
+    golden = project.Golden(x=x, outputs=outputs, source=src, atol=o.atol, rtol=o.rtol)
+    files, manifest = project.render(g, board, name, model, golden, _command(model, board, o,
+                                                                             name),
+                                     pipeline.pass_names())
+    tmp = project.write_tree(out, files, manifest)
+    warnings: list[str] = []
+    try:
+        if o.measure:
+            if toolchain.have_compiler(board):
+                _measure(tmp, board, manifest, o)
+                project.write_manifest(tmp / "manifest.json", manifest)
+            else:
+                warnings.append(f"flash/RAM not measured: {board.cc} not found (apt-get install "
+                                f"{board.apt_package})")
+        project.commit(tmp, out, o.force)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return BuildResult(out=out, graph=g, manifest=manifest, warnings=warnings)
+
+
+def model_objects(manifest: dict[str, Any]) -> list[str]:
+    return [f"build/{manifest['name']}.o"] + [f"build/{k}.o" for k in manifest["kernels"]]
+
+
+def _measure(folder: Path, board: boards_mod.Board, manifest: dict[str, Any],
+             o: BuildOptions) -> None:
+    toolchain.build(folder, "objs")
+    flash, ram, parts = toolchain.measure(folder, board, model_objects(manifest),
+                                          manifest["state_bytes"])
+    shutil.rmtree(folder / "build", ignore_errors=True)
+    manifest["flash_bytes"] = flash
+    manifest["ram_bytes"] = ram
+    manifest["size"] = parts
+    fb = board.flash_budget if o.flash_budget is None else o.flash_budget
+    rb = board.ram_budget if o.ram_budget is None else o.ram_budget
+    manifest["flash_budget"] = fb
+    manifest["ram_budget"] = rb
+    over = []
+    if fb and flash > fb:
+        over.append(f"flash {flash} bytes > budget {fb}")
+    if rb and ram > rb:
+        over.append(f"RAM {ram} bytes > budget {rb}")
+    if over:
+        raise RnngenError(f"the model does not fit {board.name} ({board.part}): "
+                          f"{'; '.join(over)} (override with --flash-budget / --ram-budget)")
+
+
+@dataclass
+class VerifyResult:
+    passed: bool
+    report: dict[str, Any]
+    output: str
+
+
+def verify(model: str | Path, o: BuildOptions = BuildOptions(), keep: str | Path | None = None,
+           timeout: float = 300.0) -> VerifyResult:
+    board = boards_mod.get(o.target, o.board_file)
+    toolchain.require(board, run=True)
+    tmpdir = None
+    if keep is not None:
+        out = Path(keep)
+        o = BuildOptions(**{**o.__dict__, "force": True})
+    else:
+        tmpdir = tempfile.mkdtemp(prefix="rnngen-verify-")
+        out = Path(tmpdir) / "project"
+    try:
+        res = build(model, out, BuildOptions(**{**o.__dict__, "measure": False}))
+        toolchain.build(out, "all", timeout=timeout)
+        m = res.manifest
+        flash, ram, parts = toolchain.measure(out, board, model_objects(m), m["state_bytes"])
+        m.update(flash_bytes=flash, ram_bytes=ram, size=parts)
+        project.write_manifest(out / "manifest.json", m)
+        run = toolchain.run(out, timeout=timeout)
+        f = run.fields
+        report = {
+            "passed": run.passed,
+            "max_abs_err": float(f.get("max_abs_err", "nan")),
+            "max_rel_err": float(f.get("max_rel_err", "nan")),
+            "mismatches": int(f.get("mismatches", "-1")),
+            "values": int(f.get("values", "0")),
+            "target": board.name,
+            "flash_bytes": flash,
+            "ram_bytes": ram,
+            "outputs": [x["name"] for x in m["outputs"]],
+            "reference": "expected" if o.expect else "rnngen reference",
+            "streaming": m["streaming"],
+            "stream_errors": int(f.get("stream_errors", "0")),
+            "atol": o.atol,
+            "rtol": o.rtol,
+            "exe": str(out / exe_name(board, m["name"])) if keep else None,
+        }
+        return VerifyResult(run.passed, report, run.output)
+    finally:
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def inspect(model: str | Path, seq_len: int | None = None) -> dict[str, Any]:
+    g = pipeline.compile_model(model, pipeline.Options(seq_len=seq_len), None)
+    layers = []
+    total_params = 0
+    for n in g.nodes:
+        if isinstance(n, ir.Recurrent):
+            mats = []
+            for d, cd in enumerate(n.directions):
+                for role, m in (("W", cd.W), ("R", cd.R)):
+                    tag = "bwd " if cd.reverse and n.num_directions == 2 else ""
+                    mats.append(_matrix_info(tag + role, m))
+            params = sum(x["params"] for x in mats) + sum(
+                cd.wb.size + cd.rb.size + (0 if cd.p is None else cd.p.size)
+                for cd in n.directions)
+            total_params += params
+            layers.append(dict(node=n.name, op=n.cell, direction=_direction(n),
+                               input_size=n.input_size, hidden_size=n.hidden,
+                               matrices=mats, params=int(params),
+                               macs_per_step=sum(d.W.macs + d.R.macs for d in n.directions)))
+        elif isinstance(n, ir.Linear):
+            mats = [_matrix_info("W", n.W)]
+            params = n.W.params + (0 if n.b is None else n.b.size)
+            total_params += params
+            rows = math.prod(g.shapes[n.inputs[0]][:-1])
+            layers.append(dict(node=n.name, op="Linear", matrices=mats, params=int(params),
+                               macs=n.W.macs * rows))
+        else:
+            layers.append(dict(node=n.name,
+                               op=n.act.name if isinstance(n, ir.Unary) else n.op))
+    return dict(model=str(model), seq_len=g.seq_len, input=dict(name=g.input,
+                                                              shape=list(g.shapes[g.input])),
+                outputs=[dict(name=o, shape=list(g.shapes[o])) for o in g.outputs],
+                streaming=g.streaming, not_streaming_why=g.not_streaming_why,
+                layers=layers, params=int(total_params), macs_per_step=ir.macs_per_step(g),
+                weight_bytes=int(4 * total_params))
+
+
+def _direction(n: ir.Recurrent) -> str:
+    if n.num_directions == 2:
+        return "bidirectional"
+    return "reverse" if n.directions[0].reverse else "forward"
+
+
+def _matrix_info(role: str, m: ir.Matrix) -> dict[str, Any]:
+    rows, cols = m.shape
+    return dict(role=role, format=m.fmt, shape=[rows, cols], params=m.params, bytes=m.nbytes,
+                macs=m.macs, compression=round(rows * cols / max(1, m.params), 3))

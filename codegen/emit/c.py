@@ -1,0 +1,398 @@
+"""IR -> plain dicts for the C templates (model.c, model.h, main.c).
+
+Python decides everything here: symbol names, packed weight layouts, buffer addresses,
+kernel calls, sizes. The templates only lay the prepared strings out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import cgen, ir
+from ..errors import RnngenError
+
+# kernel -> (source under runtime_c/Source, kernels it calls)
+KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "rnn_mat_vec_f32": ("MatVecFunctions/rnn_mat_vec_f32.c", ()),
+    "rnn_activation_f32": ("ActivationFunctions/rnn_activation_f32.c", ()),
+    "rnn_lstm_cell_f32": ("RecurrentFunctions/rnn_lstm_cell_f32.c", ("rnn_activation_f32",)),
+    "rnn_gru_gates_f32": ("RecurrentFunctions/rnn_gru_gates_f32.c", ("rnn_activation_f32",)),
+    "rnn_gru_cell_f32": ("RecurrentFunctions/rnn_gru_cell_f32.c", ("rnn_activation_f32",)),
+    "rnn_rnn_cell_f32": ("RecurrentFunctions/rnn_rnn_cell_f32.c", ("rnn_activation_f32",)),
+    "rnn_elementwise_f32": ("BasicMathFunctions/rnn_elementwise_f32.c", ()),
+    "rnn_softmax_f32": ("SoftmaxFunctions/rnn_softmax_f32.c", ()),
+    "rnn_copy_strided_f32": ("ViewFunctions/rnn_copy_strided_f32.c", ()),
+}
+
+_ACT_ENUM = {
+    "Sigmoid": "RNN_ACT_SIGMOID", "Tanh": "RNN_ACT_TANH", "Relu": "RNN_ACT_RELU",
+    "Affine": "RNN_ACT_AFFINE", "LeakyRelu": "RNN_ACT_LEAKY_RELU",
+    "ThresholdedRelu": "RNN_ACT_THRESHOLDED_RELU", "ScaledTanh": "RNN_ACT_SCALED_TANH",
+    "HardSigmoid": "RNN_ACT_HARD_SIGMOID", "Elu": "RNN_ACT_ELU", "Softsign": "RNN_ACT_SOFTSIGN",
+    "Softplus": "RNN_ACT_SOFTPLUS",
+}
+_BIN_ENUM = {"Add": "RNN_OP_ADD", "Sub": "RNN_OP_SUB", "Mul": "RNN_OP_MUL", "Div": "RNN_OP_DIV"}
+
+TILE = 16  # RNN_MAT_VEC_TILE in runtime_c/Include/rnn_nn_types.h
+
+
+def pack_dense(w: np.ndarray) -> np.ndarray:
+    """W [m, n] -> the row-tile layout rnn_mat_vec_f32 reads (see its header)."""
+    m, n = w.shape
+    parts = []
+    for r0 in range(0, m - m % TILE, TILE):
+        parts.append(np.ascontiguousarray(w[r0:r0 + TILE].T).reshape(-1))
+    if m % TILE:
+        parts.append(np.ascontiguousarray(w[m - m % TILE:].T).reshape(-1))
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
+def kernel_closure(names: set[str]) -> list[str]:
+    out: set[str] = set()
+    todo = list(names)
+    while todo:
+        k = todo.pop()
+        if k in out:
+            continue
+        out.add(k)
+        todo.extend(KERNELS[k][1])
+    return sorted(out)
+
+
+@dataclass
+class _Ctx:
+    decls: list[str] = field(default_factory=list)
+    kernels: set[str] = field(default_factory=set)
+    used: set[str] = field(default_factory=set)
+    weight_bytes: int = 0
+
+    def sym(self, base: str) -> str:
+        base = cgen.c_ident(base)
+        name, k = base, 1
+        while name in self.used:
+            name, k = f"{base}_{k}", k + 1
+        self.used.add(name)
+        return name
+
+    def array(self, base: str, values: np.ndarray, ctype: str = "float",
+              weight: bool = True) -> str:
+        s = self.sym(base)
+        self.decls.append(cgen.array_declare(ctype, s, values))
+        if weight:
+            self.weight_bytes += 4 * int(np.size(values))
+        return s
+
+    def ints(self, base: str, values: tuple[int, ...]) -> str:
+        return self.array(base, np.asarray(values, np.int64), ctype="int32_t", weight=False)
+
+
+class _Program:
+    """C for one graph (the step graph of a streaming model, or the whole-sequence graph)."""
+
+    def __init__(self, g: ir.Graph, ctx: _Ctx):
+        assert g.memory is not None
+        self.g = g
+        self.mem = g.memory
+        self.ctx = ctx
+        self.consts: dict[str, str] = {}
+
+    def buf(self, t: str) -> str:
+        region, off = self.mem.place[t]
+        if region == "x":
+            base = "x"
+        elif region == "arena":
+            base = "s->arena"
+        else:
+            cname = region.split(":", 1)[1]
+            if cname not in self.consts:
+                self.consts[cname] = self.ctx.array(f"c_{cname}", self.g.constants[cname])
+            base = self.consts[cname]
+        return base if off == 0 else f"{base} + {off}"
+
+    # -- matrices ---------------------------------------------------------------------
+    def matvec(self, base: str, m: ir.Matrix, bias: str, x: str, y: str) -> str:
+        """C call computing y = bias + M x (bias may be "NULL" or alias y)."""
+        if isinstance(m, ir.Dense):
+            sym = self.ctx.array(base, pack_dense(m.w))
+            self.ctx.kernels.add("rnn_mat_vec_f32")
+            rows, cols = m.shape
+            return f"rnn_mat_vec_f32({rows}, {cols}, {sym}, {bias}, {x}, {y});"
+        raise RnngenError(f"matrix format {m.fmt} has no float kernel")
+
+    def act(self, a: ir.Activation) -> str:
+        return (f"{{{_ACT_ENUM[a.name]}, {cgen.c_float(a.alpha)}, "
+                f"{cgen.c_float(a.beta)}}}")
+
+    # -- nodes --------------------------------------------------------------------------
+    def ops(self) -> list[dict[str, Any]]:
+        out = []
+        for k, n in enumerate(self.g.nodes):
+            fn = getattr(self, "op_" + type(n).__name__.lower())
+            op = fn(n, f"n{k}")
+            if op is not None:
+                out.append(op)
+        return out
+
+    def comment(self, n: ir.Node) -> str:
+        return cgen.c_comment(f"{n.op} '{n.name}'")
+
+    def op_view(self, n: ir.View, p: str) -> None:
+        return None  # same memory as its input (plan_memory)
+
+    def op_recurrent(self, n: ir.Recurrent, p: str) -> dict[str, Any]:
+        ctx = self.ctx
+        H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
+        x = self.buf(n.inputs[0])
+        Y = self.buf(n.outputs[0]) if n.outputs[0] else None
+        Yh = self.buf(n.outputs[1]) if n.outputs[1] else None
+        Yc = self.buf(n.outputs[2]) if n.cell == "LSTM" and n.outputs[2] else None
+        dirs = []
+        for d, cd in enumerate(n.directions):
+            h_off, c_off = self.mem.state_slots[(n.name, d)]
+            q = f"{p}d{d}"
+            clip = cgen.c_float(n.clip or 0.0)
+            acts = [self.act(a) for a in cd.activations]
+            steps: list[str] = []
+            work = "s->work"
+            if n.cell == "LSTM":
+                b = ctx.array(f"{q}_b", cd.wb + cd.rb)
+                pp = ctx.array(f"{q}_P", cd.p) if cd.p is not None else "NULL"
+                prm = ctx.sym(f"{q}_cell")
+                ctx.decls.append(
+                    f"static const rnn_lstm_params_f32 {prm} = {{{H}, {clip}, "
+                    f"{int(n.input_forget)}, {pp}, {acts[0]}, {acts[1]}, {acts[2]}}};")
+                steps.append(self.matvec(f"{q}_W", cd.W, b, "xt", work))
+                steps.append(self.matvec(f"{q}_R", cd.R, work, "h", work))
+                steps.append(f"rnn_lstm_cell_f32(&{prm}, {work}, c, h);")
+                ctx.kernels.add("rnn_lstm_cell_f32")
+            elif n.cell == "GRU":
+                gx, gh, rh = work, f"{work} + {3 * H}", f"{work} + {6 * H}"
+                prm = ctx.sym(f"{q}_cell")
+                ctx.decls.append(
+                    f"static const rnn_gru_params_f32 {prm} = {{{H}, {clip}, "
+                    f"{int(n.linear_before_reset)}, {acts[0]}, {acts[1]}}};")
+                R = cd.R.to_dense()
+                rb = cd.rb
+                if n.linear_before_reset:
+                    bx = ctx.array(f"{q}_bx", cd.wb + np.concatenate([rb[:2 * H],
+                                                                      np.zeros(H, np.float32)]))
+                    bh = ctx.array(f"{q}_bh", np.concatenate([np.zeros(2 * H, np.float32),
+                                                              rb[2 * H:]]))
+                    steps.append(self.matvec(f"{q}_W", cd.W, bx, "xt", gx))
+                    steps.append(self.matvec(f"{q}_R", _rows(cd.R, R, 0, 3 * H), bh, "h", gh))
+                    steps.append(f"rnn_gru_gates_f32(&{prm}, {gx}, {gh}, h, NULL);")
+                else:
+                    bx = ctx.array(f"{q}_bx", cd.wb + rb)
+                    steps.append(self.matvec(f"{q}_W", cd.W, bx, "xt", gx))
+                    steps.append(self.matvec(f"{q}_Rzr", _rows(cd.R, R, 0, 2 * H), "NULL", "h",
+                                             gh))
+                    steps.append(f"rnn_gru_gates_f32(&{prm}, {gx}, {gh}, h, {rh});")
+                    steps.append(self.matvec(f"{q}_Rh", _rows(cd.R, R, 2 * H, 3 * H), "NULL",
+                                             rh, f"{work} + {5 * H}"))
+                steps.append(f"rnn_gru_cell_f32(&{prm}, {gx}, {gh}, h);")
+                ctx.kernels.update(("rnn_gru_gates_f32", "rnn_gru_cell_f32"))
+            else:
+                b = ctx.array(f"{q}_b", cd.wb + cd.rb)
+                prm = ctx.sym(f"{q}_cell")
+                ctx.decls.append(f"static const rnn_rnn_params_f32 {prm} = {{{H}, {clip}, "
+                                 f"{acts[0]}}};")
+                steps.append(self.matvec(f"{q}_W", cd.W, b, "xt", work))
+                steps.append(self.matvec(f"{q}_R", cd.R, work, "h", work))
+                steps.append(f"rnn_rnn_cell_f32(&{prm}, {work}, h);")
+                ctx.kernels.add("rnn_rnn_cell_f32")
+            after = []
+            if Yh:
+                after.append(f"memcpy({_at(Yh, d * H)}, h, {H} * sizeof(float));")
+            if Yc:
+                after.append(f"memcpy({_at(Yc, d * H)}, c, {H} * sizeof(float));")
+            dirs.append(dict(
+                h=_at("s->state", h_off), c=_at("s->state", c_off) if c_off >= 0 else None,
+                tt=f"{n.valid_len - 1} - t" if cd.reverse else "t",
+                label="backward" if cd.reverse else "forward",
+                steps=steps, after=after,
+                y_store=(f"memcpy({Y} + (tt * {D} + {d}) * {H}, h, {H} * sizeof(float));"
+                         if Y else None)))
+        y_zero = None
+        if Y and n.valid_len < T:
+            y_zero = (f"memset({_at(Y, n.valid_len * D * H)}, 0, "
+                      f"{(T - n.valid_len) * D * H} * sizeof(float));")
+        return dict(kind="recurrent", comment=cgen.c_comment(f"{n.cell} '{n.name}'"),
+                    x=x, I=I, valid=n.valid_len, dirs=dirs, y_zero=y_zero)
+
+    def op_linear(self, n: ir.Linear, p: str) -> dict[str, Any]:
+        N, K = n.W.shape
+        rows = math.prod(self.g.shapes[n.inputs[0]][:-1])
+        b = self.ctx.array(f"{p}_b", n.b) if n.b is not None else "NULL"
+        x, y = self.buf(n.inputs[0]), self.buf(n.outputs[0])
+        if rows == 1:
+            call = self.matvec(f"{p}_W", n.W, b, x, y)
+        else:
+            call = self.matvec(f"{p}_W", n.W, b, f"{x} + r * {K}", f"{y} + r * {N}")
+        return dict(kind="linear", comment=self.comment(n), rows=rows, call=call)
+
+    def _lines(self, n: ir.Node, lines: list[str]) -> dict[str, Any]:
+        return dict(kind="lines", comment=self.comment(n), lines=lines)
+
+    def op_binary(self, n: ir.Binary, p: str) -> dict[str, Any]:
+        out = self.g.shapes[n.outputs[0]]
+        r = len(out)
+        st = []
+        for t in n.inputs:
+            s = self.g.shapes[t]
+            s_full = (1,) * (r - len(s)) + tuple(s)
+            base = cgen.strides(s_full)
+            st.append(tuple(0 if s_full[i] == 1 and out[i] != 1 else base[i] for i in range(r)))
+        shape, (sa, sb) = cgen.collapse(out, st)
+        nd = len(shape)
+        self.ctx.kernels.add("rnn_elementwise_f32")
+        sh = self.ctx.ints(f"{p}_shape", shape)
+        a_s = self.ctx.ints(f"{p}_astr", sa)
+        b_s = self.ctx.ints(f"{p}_bstr", sb)
+        a, b, y = (self.buf(t) for t in (*n.inputs, n.outputs[0]))
+        return self._lines(n, [f"rnn_elementwise_f32({_BIN_ENUM[n.fn]}, {nd}, {sh}, {a}, {a_s}, "
+                               f"{b}, {b_s}, {y});"])
+
+    def op_unary(self, n: ir.Unary, p: str) -> dict[str, Any]:
+        size = math.prod(self.g.shapes[n.outputs[0]])
+        x, y = self.buf(n.inputs[0]), self.buf(n.outputs[0])
+        act = self.ctx.sym(f"{p}_act")
+        self.ctx.decls.append(f"static const rnn_activation {act} = {self.act(n.act)};")
+        self.ctx.kernels.add("rnn_activation_f32")
+        return self._lines(n, [f"memcpy({y}, {x}, {size} * sizeof(float));",
+                               f"rnn_activation_f32(&{act}, {y}, {size});"])
+
+    def op_softmax(self, n: ir.Softmax, p: str) -> dict[str, Any]:
+        s = self.g.shapes[n.inputs[0]]
+        outer, inner = math.prod(s[:n.axis]), math.prod(s[n.axis + 1:])
+        self.ctx.kernels.add("rnn_softmax_f32")
+        x, y = self.buf(n.inputs[0]), self.buf(n.outputs[0])
+        return self._lines(n, [f"rnn_softmax_f32({outer}, {s[n.axis]}, {inner}, {int(n.log)}, "
+                               f"{x}, {y});"])
+
+    def _copy(self, p: str, shape: tuple[int, ...], src: str, sst: tuple[int, ...], dst: str,
+              dstr: tuple[int, ...]) -> str:
+        shp, (a, b) = cgen.collapse(shape, [sst, dstr])
+        if len(shp) == 1 and a[0] == 1 and b[0] == 1:
+            return f"memcpy({dst}, {src}, {shp[0]} * sizeof(float));"
+        self.ctx.kernels.add("rnn_copy_strided_f32")
+        sh = self.ctx.ints(f"{p}_shape", shp)
+        s1 = self.ctx.ints(f"{p}_src", a)
+        s2 = self.ctx.ints(f"{p}_dst", b)
+        return f"rnn_copy_strided_f32({len(shp)}, {sh}, {src}, {s1}, {dst}, {s2});"
+
+    def op_transpose(self, n: ir.Transpose, p: str) -> dict[str, Any]:
+        ins = self.g.shapes[n.inputs[0]]
+        out = self.g.shapes[n.outputs[0]]
+        ist = cgen.strides(ins)
+        src_st = tuple(ist[q] for q in n.perm)
+        return self._lines(n, [self._copy(p, out, self.buf(n.inputs[0]), src_st,
+                                          self.buf(n.outputs[0]), cgen.strides(out))])
+
+    def op_slice(self, n: ir.Slice, p: str) -> dict[str, Any]:
+        ins = self.g.shapes[n.inputs[0]]
+        ist = cgen.strides(ins)
+        off = sum(s * st for s, st in zip(n.starts, ist))
+        src_st = tuple(st * step for st, step in zip(ist, n.steps))
+        out = tuple(n.counts)
+        return self._lines(n, [self._copy(p, out, _at(self.buf(n.inputs[0]), off), src_st,
+                                          self.buf(n.outputs[0]), cgen.strides(out))])
+
+    def op_concat(self, n: ir.Concat, p: str) -> dict[str, Any]:
+        out = self.g.shapes[n.outputs[0]]
+        ost = cgen.strides(out)
+        lines = []
+        pos = 0
+        y = self.buf(n.outputs[0])
+        for k, t in enumerate(n.inputs):
+            s = self.g.shapes[t]
+            lines.append(self._copy(f"{p}_{k}", s, self.buf(t), cgen.strides(s),
+                                    _at(y, pos * ost[n.axis]), ost))
+            pos += s[n.axis]
+        return self._lines(n, lines)
+
+
+def _at(base: str, off: int) -> str:
+    return base if off == 0 else f"{base} + {off}"
+
+
+def _rows(m: ir.Matrix, dense: np.ndarray, lo: int, hi: int) -> ir.Matrix:
+    if lo == 0 and hi == m.shape[0]:
+        return m
+    return ir.dense(dense[lo:hi])
+
+
+def _upper(name: str) -> str:
+    return cgen.c_ident(name).upper()
+
+
+def build_context(g: ir.Graph, name: str) -> dict[str, Any]:
+    """Everything model.c, model.h and test/main.c need."""
+    ctx = _Ctx()
+    prog_graph = g.step if g.step is not None else g
+    prog = _Program(prog_graph, ctx)
+    ops = prog.ops()
+    mem = prog_graph.memory
+    assert mem is not None
+
+    init = []
+    for n in prog_graph.nodes:
+        if isinstance(n, ir.Recurrent):
+            for d, cd in enumerate(n.directions):
+                h_off, c_off = mem.state_slots[(n.name, d)]
+                for off, arr, what in ((h_off, cd.h0, "h0"), (c_off, cd.c0, "c0")):
+                    if off < 0 or arr is None:
+                        continue
+                    dst = _at("s->state", off)
+                    if np.any(arr != 0):
+                        sym = ctx.array(f"{n.name}_d{d}_{what}", arr)
+                        init.append(f"memcpy({dst}, {sym}, {arr.size} * sizeof(float));")
+                    else:
+                        init.append(f"memset({dst}, 0, {arr.size} * sizeof(float));")
+
+    # outputs: where they are after forward(), and where name_run puts them
+    outs = []
+    seq_acc, fin_acc = 0, 0
+    for o in g.outputs:
+        info = (g.time or {}).get(o)
+        seq = g.streaming and info is not None and info.kind == "seq"
+        size = math.prod(prog_graph.shapes[o])
+        outs.append(dict(name=o, cname=cgen.c_comment(o), src=prog.buf(o), size=size, seq=seq,
+                         shape=list(g.shapes[o]), seq_before=seq_acc, fin_before=fin_acc))
+        if seq:
+            seq_acc += size
+        else:
+            fin_acc += size
+    step_off = 0
+    for out in outs:
+        out["step_off"] = step_off
+        step_off += out["size"]
+        out["run_off"] = _offset_expr(out["seq_before"], out["fin_before"])
+
+    in_shape = g.shapes[g.input]
+    in_size = math.prod(in_shape)
+    T = g.seq_len
+    step_in = in_size // T if g.streaming else None
+    U = _upper(name)
+    return dict(
+        name=name, NAME=U, ops=ops, decls=ctx.decls, init=init, outputs=outs,
+        streaming=g.streaming, not_streaming_why=g.not_streaming_why, seq_len=T,
+        input_size=in_size, input_step_size=step_in, input_shape=list(in_shape),
+        input_name=cgen.c_comment(g.input),
+        step_output_size=step_off, seq_out=seq_acc, fin_out=fin_acc,
+        arena=max(1, mem.arena), work=mem.work, state=mem.state,
+        kernels=kernel_closure(ctx.kernels), weight_bytes=ctx.weight_bytes,
+        state_bytes=4 * (max(1, mem.arena) + mem.work + mem.state),
+    )
+
+
+def _offset_expr(seq_before: int, fin_before: int) -> str:
+    parts = []
+    if seq_before:
+        parts.append(f"steps * {seq_before}")
+    if fin_before or not parts:
+        parts.append(str(fin_before))
+    return " + ".join(parts)

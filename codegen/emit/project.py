@@ -1,0 +1,173 @@
+"""Write the emitted project: sources, kernels, golden test, Makefile, manifest.json.
+
+Everything is rendered into a temporary folder beside the destination and renamed into
+place at the end, so a failure never leaves a half-written output folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from .. import __version__, cgen, ir
+from ..boards import Board
+from ..errors import RnngenError
+from ..resources import data_dir
+from . import c as cemit
+
+
+@dataclass(frozen=True)
+class Golden:
+    x: np.ndarray  # the input tensor
+    outputs: dict[str, np.ndarray]  # expected output tensors, by graph output name
+    source: str  # what the expected values are, for the file header
+    atol: float
+    rtol: float
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(data_dir("templates")), str(data_dir("boards"))]),
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined, autoescape=False)
+    return env
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def golden_vector(g: ir.Graph, golden: Golden) -> np.ndarray:
+    """Expected outputs in the order name_run writes them (outputs concatenated)."""
+    parts = []
+    for o in g.outputs:
+        if o not in golden.outputs:
+            raise RnngenError(f"expected outputs have no '{o}'")
+        arr = np.asarray(golden.outputs[o], np.float32)
+        if arr.size != math.prod(g.shapes[o]):
+            raise RnngenError(f"expected output '{o}' has shape {arr.shape}, the model gives "
+                              f"{tuple(g.shapes[o])}")
+        parts.append(arr.reshape(-1))
+    return np.concatenate(parts)
+
+
+def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golden,
+           command: str, passes: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """All files of the project as {relative path: text}, and the manifest (unmeasured)."""
+    env = environment()
+    ctx = cemit.build_context(g, name)
+    digest = sha256(model_path)
+    banner = dict(version=__version__, command=command, model=model_path.name, sha256=digest,
+                  passes=", ".join(passes))
+    files: dict[str, str] = {}
+    common = dict(ctx, banner=banner)
+    files[f"include/{name}.h"] = env.get_template("model.h.j2").render(common)
+    files[f"src/{name}.c"] = env.get_template("model.c.j2").render(common)
+
+    # golden vector and the test program
+    x = np.asarray(golden.x, np.float32).reshape(-1)
+    y = golden_vector(g, golden)
+    T = g.seq_len
+    split = T // 2 if g.streaming and T >= 2 else 0
+    segments = []
+    for o in ctx["outputs"]:
+        def off(steps: int, o: dict[str, Any] = o) -> int:
+            return o["seq_before"] * steps + o["fin_before"]
+        segments.append(dict(seq=int(o["seq"]), size=o["size"], step_off=o["step_off"],
+                             off_all=off(T), off_first=off(split) if split else 0,
+                             off_rest=off(T - split) if split else 0))
+    files["test/golden.h"] = env.get_template("golden.h.j2").render(
+        banner=banner, golden_source=golden.source, steps=T, x_size=x.size, y_size=y.size,
+        atol=repr(float(golden.atol)), rtol=repr(float(golden.rtol)),
+        x_decl=cgen.array_declare("float", "golden_x", x),
+        y_decl=cgen.array_declare("float", "golden_y", y))
+    io = board_io(board)
+    files["test/main.c"] = env.get_template("main.c.j2").render(
+        common, split=split, segments=segments, **io)
+
+    # kernels, headers
+    rt = data_dir("runtime_c")
+    for h in ("rnn_nnfunctions.h", "rnn_nn_types.h"):
+        files[f"include/{h}"] = (rt / "Include" / h).read_text()
+    for k in ctx["kernels"]:
+        src = cemit.KERNELS[k][0]
+        files[f"src/{Path(src).name}"] = (rt / "Source" / src).read_text()
+
+    model_srcs = [f"src/{name}.c"] + [f"src/{Path(cemit.KERNELS[k][0]).name}"
+                                      for k in ctx["kernels"]]
+    from . import board_files
+    files.update(board_files.render(env, board, name, banner, model_srcs))
+
+    manifest = {
+        "rnngen": __version__,
+        "name": name,
+        "model": model_path.name,
+        "model_sha256": digest,
+        "target": board.name,
+        "board_part": board.part,
+        "command": command,
+        "seq_len": T,
+        "streaming": g.streaming,
+        "not_streaming_why": g.not_streaming_why,
+        "input": {"name": g.input, "shape": list(g.shapes[g.input])},
+        "outputs": [{"name": o["name"], "shape": o["shape"], "per_step": o["seq"]}
+                    for o in ctx["outputs"]],
+        "macs_per_step": ir.macs_per_step(g),
+        "weights_bytes": ctx["weight_bytes"],
+        "state_bytes": ctx["state_bytes"],
+        "kernels": ctx["kernels"],
+        "golden": {"source": golden.source, "atol": golden.atol, "rtol": golden.rtol,
+                   "values": int(y.size)},
+        "flash_bytes": None,
+        "ram_bytes": None,
+    }
+    return files, manifest
+
+
+def board_io(board: Board) -> dict[str, str]:
+    from . import board_files
+    return board_files.test_io(board)
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def write_tree(dest: Path, files: dict[str, str], manifest: dict[str, Any]) -> Path:
+    """Write into a fresh temporary folder beside dest; the caller renames it into place."""
+    parent = dest.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".{dest.name}.rnngen-tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    for rel, text in sorted(files.items()):
+        p = tmp / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    write_manifest(tmp / "manifest.json", manifest)
+    return tmp
+
+
+def commit(tmp: Path, dest: Path, force: bool) -> None:
+    if dest.exists():
+        if not force:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise RnngenError(f"{dest}: already exists (use --force to replace it)")
+        if dest.is_dir():
+            shutil.rmtree(dest)
+        else:
+            dest.unlink()
+    tmp.rename(dest)

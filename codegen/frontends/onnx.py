@@ -1,0 +1,798 @@
+"""ONNX frontend: an .onnx file -> ir.Graph.
+
+Steps: load (with external data) -> pick the one run-time input and fix its static shape
+(--seq-len for a dynamic time axis, batch 1) -> walk the nodes in order: a node whose inputs
+are all known at compile time is folded (evaluated with onnx's own reference operators, so
+shape arithmetic and gate-reordering subgraphs vanish); any other node is lowered to IR
+nodes. Unsupported operators are collected and reported together.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import ir
+from ..errors import RnngenError, UnsupportedModel
+
+F32 = np.float32
+
+# Ops evaluated at compile time never need a lowering; these may not be folded.
+_NOT_FOLDABLE = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+                 "Multinomial", "Bernoulli"}
+
+
+def load(path: Path, seq_len: int | None = None) -> ir.Graph:
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # DecodeError, truncated protobuf, not ONNX at all
+        raise RnngenError(f"{path}: not a readable ONNX model ({_short(e)})") from None
+    if not model.graph.node and not model.graph.input:
+        raise RnngenError(f"{path}: not a readable ONNX model (no graph)")
+    _load_external(model, path)
+    return _Converter(model, path, seq_len).run()
+
+
+def _short(e: Exception) -> str:
+    s = str(e).strip().splitlines()
+    return (s[0] if s else type(e).__name__)[:200]
+
+
+def _load_external(model: Any, path: Path) -> None:
+    from onnx.external_data_helper import load_external_data_for_model, uses_external_data
+
+    tensors = [t for t in model.graph.initializer if uses_external_data(t)]
+    for t in tensors:
+        for kv in t.external_data:
+            if kv.key == "location":
+                f = path.parent / kv.value
+                if not f.exists():
+                    raise RnngenError(f"{path}: initializer '{t.name}' refers to external data "
+                                      f"file '{kv.value}', which does not exist beside the model")
+    if tensors:
+        try:
+            load_external_data_for_model(model, str(path.parent))
+        except Exception as e:
+            raise RnngenError(f"{path}: cannot read external data ({_short(e)})") from None
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    from onnx import helper
+
+    out = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, list) and v and isinstance(v[0], bytes):
+            v = [x.decode() for x in v]
+        out[a.name] = v
+    return out
+
+
+class _Converter:
+    def __init__(self, model: Any, path: Path, seq_len: int | None):
+        self.model = model
+        self.path = path
+        self.seq_len_opt = seq_len
+        self.opset = 1
+        for o in model.opset_import:
+            if o.domain in ("", "ai.onnx"):
+                self.opset = int(o.version)
+        self.consts: dict[str, np.ndarray] = {}
+        self.shapes: dict[str, ir.Shape] = {}  # run-time tensors
+        self.nodes: list[ir.Node] = []
+        self.ir_consts: dict[str, np.ndarray] = {}
+        self.unsupported: list[str] = []
+        self.unknown: set[str] = set()
+        self.names: set[str] = set()
+        self.T = 1
+        self.time_axis: int | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def where(self, node: Any, idx: int) -> str:
+        return f"{node.op_type} node '{node.name or f'{node.op_type}_{idx}'}'"
+
+    def fresh(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.names or name in self.consts or name in self.shapes:
+            name, k = f"{base}_{k}", k + 1
+        self.names.add(name)
+        return name
+
+    def const(self, name: str) -> np.ndarray | None:
+        return self.consts.get(name)
+
+    def is_const(self, name: str) -> bool:
+        return name in self.consts
+
+    def f32_const(self, name: str, what: str) -> str:
+        """Make a compile-time tensor usable as an IR node input (float32)."""
+        arr = self.consts[name]
+        if arr.dtype.kind not in "fiub":
+            raise RnngenError(f"{self.path}: {what}: constant '{name}' has type {arr.dtype}")
+        if name not in self.ir_consts:
+            self.ir_consts[name] = np.ascontiguousarray(arr, dtype=F32)
+        return name
+
+    def add(self, node: ir.Node, shapes: list[ir.Shape] | None = None) -> None:
+        ins = [self.shape_of(i) for i in node.inputs]
+        outs = node.out_shapes(ins) if shapes is None else shapes
+        for o, s in zip(node.outputs, outs):
+            if o:
+                self.shapes[o] = tuple(int(d) for d in s)
+                self.names.add(o)
+        self.nodes.append(node)
+
+    def shape_of(self, name: str) -> ir.Shape:
+        if name in self.shapes:
+            return self.shapes[name]
+        if name in self.ir_consts:
+            return tuple(self.ir_consts[name].shape)
+        raise KeyError(name)
+
+    # ------------------------------------------------------------------ main
+    def run(self) -> ir.Graph:
+        from onnx import numpy_helper
+
+        g = self.model.graph
+        for t in g.initializer:
+            try:
+                self.consts[t.name] = numpy_helper.to_array(t)
+            except Exception as e:
+                raise RnngenError(f"{self.path}: initializer '{t.name}' cannot be read "
+                                  f"({_short(e)})") from None
+        for t in g.sparse_initializer:
+            try:
+                self.consts[t.values.name] = numpy_helper.to_array(t)
+            except Exception as e:
+                raise RnngenError(f"{self.path}: sparse initializer '{t.values.name}' cannot be "
+                                  f"read ({_short(e)})") from None
+        inputs = [i for i in g.input if i.name not in self.consts]
+        if len(inputs) != 1:
+            names = ", ".join(f"'{i.name}'" for i in inputs) or "none"
+            raise UnsupportedModel(
+                f"{self.path}: the model has {len(inputs)} run-time inputs ({names}); rnngen "
+                "compiles models with one input, the sequence (make weights and initial states "
+                "initializers)")
+        inp = inputs[0]
+        tt = inp.type.tensor_type
+        if tt.elem_type not in (1,):  # FLOAT
+            raise UnsupportedModel(f"{self.path}: input '{inp.name}' has element type "
+                                   f"{tt.elem_type}; rnngen compiles float32 inputs")
+        self.shapes[inp.name] = self._input_shape(inp)
+        self.names.add(inp.name)
+
+        for idx, node in enumerate(g.node):
+            self._visit(node, idx)
+
+        if self.unsupported:
+            raise UnsupportedModel(f"{self.path}: unsupported: " + "; ".join(self.unsupported))
+
+        outputs = []
+        for o in g.output:
+            if o.name in self.consts:
+                raise UnsupportedModel(f"{self.path}: output '{o.name}' does not depend on the "
+                                       "input (a constant); rnngen needs outputs computed from it")
+            if o.name not in self.shapes:
+                raise RnngenError(f"{self.path}: output '{o.name}' is not computed by any node")
+            if o.name == inp.name:
+                alias = self.fresh(o.name + "_out")
+                self.add(ir.View("output_copy", (inp.name,), (alias,), self.shapes[inp.name]))
+                outputs.append(alias)
+            else:
+                outputs.append(o.name)
+        if not outputs:
+            raise RnngenError(f"{self.path}: the model has no outputs")
+        if len(set(outputs)) != len(outputs):
+            raise UnsupportedModel(f"{self.path}: the same tensor is listed twice as an output")
+        used = set(outputs) | {i for n in self.nodes for i in n.inputs}
+        consts = {k: v for k, v in self.ir_consts.items() if k in used}
+        shapes = dict(self.shapes)
+        shapes.update({k: tuple(v.shape) for k, v in consts.items()})
+        graph = ir.Graph(name=_c_name(self.path.stem), input=inp.name, outputs=tuple(outputs),
+                         nodes=tuple(self.nodes), shapes=shapes, constants=consts,
+                         seq_len=self.T, source=str(self.path),
+                         input_time_axis=self.time_axis)
+        return graph
+
+    # ------------------------------------------------------------------ input shape
+    def _input_shape(self, inp: Any) -> ir.Shape:
+        dims = []
+        for d in inp.type.tensor_type.shape.dim:
+            dims.append(int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else None)
+        if not dims:
+            raise UnsupportedModel(f"{self.path}: input '{inp.name}' has no shape")
+        taxis = self._trace_time_axis(inp.name, len(dims))
+        dyn = [i for i, d in enumerate(dims) if d is None]
+        if dyn:
+            if taxis is None:
+                if len(dyn) > 1:
+                    raise RnngenError(
+                        f"{self.path}: input '{inp.name}' has {len(dyn)} dynamic dimensions and "
+                        "rnngen cannot tell which one is time; export with static shapes")
+                taxis = dyn[0]
+            if dims[taxis] is None:
+                if self.seq_len_opt is None:
+                    raise RnngenError(
+                        f"{self.path}: input '{inp.name}' has a dynamic time dimension (axis "
+                        f"{taxis}); give the sequence length with --seq-len")
+                dims[taxis] = self.seq_len_opt
+            for i in dyn:
+                if dims[i] is None:
+                    dims[i] = 1  # batch
+        elif self.seq_len_opt is not None and taxis is not None and \
+                dims[taxis] != self.seq_len_opt:
+            raise RnngenError(f"{self.path}: --seq-len {self.seq_len_opt} does not match the "
+                              f"model's fixed time dimension {dims[taxis]} of input "
+                              f"'{inp.name}'")
+        self.time_axis = taxis
+        if taxis is not None:
+            self.T = int(dims[taxis])
+        elif self.seq_len_opt is not None:
+            self.T = self.seq_len_opt
+        return tuple(int(d) for d in dims)  # type: ignore[arg-type]
+
+    def _trace_time_axis(self, name: str, rank: int) -> int | None:
+        """Follow the input through layout ops to the first LSTM/GRU/RNN: its time axis."""
+        perm = list(range(rank))  # current axis i holds input axis perm[i]
+        cur = name
+        nodes = list(self.model.graph.node)
+        for _ in range(len(nodes)):
+            users = [n for n in nodes if cur in n.input]
+            if len(users) != 1:
+                return None
+            n = users[0]
+            a = _attrs(n)
+            if n.op_type in ("LSTM", "GRU", "RNN") and n.input[0] == cur:
+                if len(perm) != 3:
+                    return None
+                return perm[1 if a.get("layout", 0) == 1 else 0]
+            if n.op_type == "Transpose":
+                p = a.get("perm", list(reversed(range(len(perm)))))
+                perm = [perm[i] for i in p]
+            elif n.op_type not in ("Identity", "Cast", "Dropout"):
+                return None
+            cur = n.output[0]
+        return None
+
+    # ------------------------------------------------------------------ nodes
+    def _visit(self, node: Any, idx: int) -> None:
+        ins = list(node.input)
+        present = [i for i in ins if i]
+        if any(i in self.unknown for i in present):
+            self.unknown.update(o for o in node.output if o)
+            return
+        if node.domain not in ("", "ai.onnx"):
+            self.unsupported.append(f"{node.op_type} (domain '{node.domain}', "
+                                    f"{self.where(node, idx)})")
+            self.unknown.update(o for o in node.output if o)
+            return
+        missing = [i for i in present if i not in self.consts and i not in self.shapes]
+        if missing:
+            raise RnngenError(f"{self.path}: {self.where(node, idx)} reads '{missing[0]}', "
+                              "which nothing defines")
+        if node.op_type in ("Shape", "Size") and present and present[0] in self.shapes:
+            self._fold_shape(node, idx)
+            return
+        if all(i in self.consts for i in present) and node.op_type not in _NOT_FOLDABLE:
+            self._fold(node, idx)
+            return
+        fn = _LOWER.get(node.op_type)
+        if fn is None:
+            self.unsupported.append(f"{node.op_type} ({self.where(node, idx)})")
+            self.unknown.update(o for o in node.output if o)
+            return
+        fn(self, node, idx, _attrs(node))
+
+    def _fold_shape(self, node: Any, idx: int) -> None:
+        shape = self.shapes[node.input[0]]
+        if node.op_type == "Size":
+            self.consts[node.output[0]] = np.array(math.prod(shape), dtype=np.int64)
+            return
+        a = _attrs(node)
+        r = len(shape)
+        start = a.get("start", 0)
+        end = a.get("end", r)
+        start = min(max(start + r if start < 0 else start, 0), r)
+        end = min(max(end + r if end < 0 else end, 0), r)
+        self.consts[node.output[0]] = np.array(shape[start:end], dtype=np.int64)
+
+    def _fold(self, node: Any, idx: int) -> None:
+        from onnx import helper
+        from onnx.reference import ReferenceEvaluator
+
+        present = [i for i in node.input if i]
+        try:
+            vin = [helper.make_tensor_value_info(i, 1, None) for i in present]
+            vout = [helper.make_tensor_value_info(o, 1, None) for o in node.output if o]
+            graph = helper.make_graph([node], "fold", vin, vout)
+            m = helper.make_model(graph, opset_imports=list(self.model.opset_import))
+            ref = ReferenceEvaluator(m)
+            res = ref.run(None, {i: self.consts[i] for i in present})
+        except Exception as e:
+            raise RnngenError(f"{self.path}: {self.where(node, idx)}: cannot evaluate at compile "
+                              f"time ({_short(e)})") from None
+        for o, v in zip([o for o in node.output if o], res):
+            self.consts[o] = np.asarray(v)
+
+    # dynamic-input helpers -------------------------------------------------------
+    def need_const(self, node: Any, idx: int, pos: int, what: str) -> np.ndarray | None:
+        if pos >= len(node.input) or not node.input[pos]:
+            return None
+        name = node.input[pos]
+        if name not in self.consts:
+            raise UnsupportedModel(f"{self.path}: {self.where(node, idx)}: input {what} "
+                                   f"('{name}') is computed at run time; rnngen needs it "
+                                   "constant")
+        return self.consts[name]
+
+    def operand(self, node: Any, idx: int, name: str) -> str:
+        if name in self.consts:
+            return self.f32_const(name, self.where(node, idx))
+        return name
+
+
+def _c_name(stem: str) -> str:
+    s = "".join(c if c.isalnum() else "_" for c in stem).strip("_").lower() or "model"
+    if s[0].isdigit():
+        s = "m_" + s
+    return s
+
+
+# ---------------------------------------------------------------------- lowerings
+
+def _nm(cv: _Converter, node: Any, idx: int) -> str:
+    return node.name or f"{node.op_type}_{idx}"
+
+
+def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    cell = node.op_type
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    if x in cv.consts:
+        raise UnsupportedModel(f"{where}: input X is a constant")
+    W = cv.need_const(node, idx, 1, "W")
+    R = cv.need_const(node, idx, 2, "R")
+    B = cv.need_const(node, idx, 3, "B")
+    seq_lens = cv.need_const(node, idx, 4, "sequence_lens")
+    h0 = cv.need_const(node, idx, 5, "initial_h")
+    c0 = cv.need_const(node, idx, 6, "initial_c") if cell == "LSTM" else None
+    P = cv.need_const(node, idx, 7, "P") if cell == "LSTM" else None
+    if W is None or R is None:
+        raise RnngenError(f"{where}: inputs W and R are required")
+    G = ir.GATES[cell]
+    layout = int(a.get("layout", 0))
+    if layout not in (0, 1):
+        raise RnngenError(f"{where}: attribute layout={layout} must be 0 or 1")
+    xs = cv.shapes[x]
+    if len(xs) != 3:
+        raise RnngenError(f"{where}: input X has rank {len(xs)}, expected 3")
+    T, batch, I = (xs[0], xs[1], xs[2]) if layout == 0 else (xs[1], xs[0], xs[2])
+    if batch != 1:
+        raise UnsupportedModel(f"{where}: batch size {batch}; rnngen compiles batch-1 models "
+                               "(export with batch 1 or a dynamic batch)")
+    direction = a.get("direction", "forward")
+    if direction not in ("forward", "reverse", "bidirectional"):
+        raise RnngenError(f"{where}: attribute direction='{direction}' is not forward, reverse "
+                          "or bidirectional")
+    D = 2 if direction == "bidirectional" else 1
+    H = int(a.get("hidden_size", R.shape[-1] if R.ndim == 3 else 0))
+    if W.shape != (D, G * H, I):
+        raise RnngenError(f"{where}: input W has shape {W.shape}, expected {(D, G * H, I)}")
+    if R.shape != (D, G * H, H):
+        raise RnngenError(f"{where}: input R has shape {R.shape}, expected {(D, G * H, H)}")
+    if B is None:
+        B = np.zeros((D, 2 * G * H), F32)
+    if B.shape != (D, 2 * G * H):
+        raise RnngenError(f"{where}: input B has shape {B.shape}, expected {(D, 2 * G * H)}")
+    valid = T
+    if seq_lens is not None:
+        if seq_lens.size != 1:
+            raise RnngenError(f"{where}: sequence_lens has {seq_lens.size} entries; batch is 1")
+        valid = int(seq_lens.reshape(-1)[0])
+        if not 1 <= valid <= T:
+            raise RnngenError(f"{where}: sequence_lens={valid} is outside 1..{T}")
+    hshape = (D, 1, H) if layout == 0 else (1, D, H)
+    for nm, arr in (("initial_h", h0), ("initial_c", c0)):
+        if arr is not None and tuple(arr.shape) != hshape:
+            raise RnngenError(f"{where}: input {nm} has shape {arr.shape}, expected {hshape}")
+    if P is not None and P.shape != (D, 3 * H):
+        raise RnngenError(f"{where}: input P has shape {P.shape}, expected {(D, 3 * H)}")
+    acts = _activations(cv, node, idx, a, cell, D)
+    clip = a.get("clip")
+    if clip is not None:
+        clip = float(clip)
+        if not clip > 0:
+            raise RnngenError(f"{where}: attribute clip={clip} must be positive")
+    input_forget = bool(a.get("input_forget", 0)) if cell == "LSTM" else False
+    lbr = bool(a.get("linear_before_reset", 0)) if cell == "GRU" else False
+    dirs = []
+    for d in range(D):
+        reverse = direction == "reverse" or d == 1
+        h = np.zeros(H, F32) if h0 is None else np.asarray(h0, F32).reshape(D, H)[d]
+        c = None
+        if cell == "LSTM":
+            c = np.zeros(H, F32) if c0 is None else np.asarray(c0, F32).reshape(D, H)[d]
+        p = None if P is None else np.asarray(P[d], F32)
+        dirs.append(ir.CellDirection(
+            reverse=reverse, W=ir.dense(W[d]), R=ir.dense(R[d]),
+            wb=np.asarray(B[d, :G * H], F32), rb=np.asarray(B[d, G * H:], F32), p=p,
+            h0=np.ascontiguousarray(h), c0=None if c is None else np.ascontiguousarray(c),
+            activations=acts[d]))
+    outs = list(node.output) + [""] * 3
+    nouts = 3 if cell == "LSTM" else 2
+    outputs = tuple(outs[:nouts]) + ("",) * (3 - nouts)
+    cv.add(ir.Recurrent(_nm(cv, node, idx), (x,), outputs, cell=cell, hidden=H, input_size=I,
+                        seq_len=T, valid_len=valid, layout=layout, directions=tuple(dirs),
+                        clip=clip, input_forget=input_forget, linear_before_reset=lbr))
+
+
+# Defaults of activation_alpha / activation_beta inside LSTM/GRU/RNN as onnxruntime applies
+# them (checked against onnxruntime 1.32): values are consumed in order only by the
+# activations that take them; when the list runs out, these apply.
+_RNN_ACT_DEFAULTS = {"LeakyRelu": (0.01, 0.0), "HardSigmoid": (0.2, 0.5), "Elu": (1.0, 0.0)}
+_ACT_NAMES = {k.lower(): k for k in ir.ACTIVATION_DEFAULTS}
+
+
+def _activations(cv: _Converter, node: Any, idx: int, a: dict[str, Any], cell: str,
+                 D: int) -> list[tuple[ir.Activation, ...]]:
+    per = {"LSTM": 3, "GRU": 2, "RNN": 1}[cell]
+    default = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"],
+               "RNN": ["Tanh"]}[cell]
+    names = a.get("activations")
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    if names is None:
+        names = default * D
+    if len(names) != per * D:
+        raise RnngenError(f"{where}: attribute activations has {len(names)} entries, expected "
+                          f"{per * D}")
+    alphas = list(a.get("activation_alpha", []))
+    betas = list(a.get("activation_beta", []))
+    acts = []
+    for nm in names:
+        canon = _ACT_NAMES.get(str(nm).lower())
+        if canon is None:
+            raise UnsupportedModel(f"{where}: attribute activations: '{nm}' is not an ONNX RNN "
+                                   "activation")
+        uses_a, uses_b = ir.ACTIVATION_PARAMS[canon]
+        da, db = _RNN_ACT_DEFAULTS.get(canon, (0.0, 0.0))
+        al = float(alphas.pop(0)) if uses_a and alphas else da
+        be = float(betas.pop(0)) if uses_b and betas else db
+        acts.append(ir.Activation(canon, al if uses_a else 0.0, be if uses_b else 0.0))
+    return [tuple(acts[d * per:(d + 1) * per]) for d in range(D)]
+
+
+def _lower_gemm(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    A, Bn = node.input[0], node.input[1]
+    if A in cv.consts or Bn not in cv.consts:
+        raise UnsupportedModel(f"{where}: rnngen compiles Gemm with a run-time A and a "
+                               "constant B")
+    alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
+    Bm = np.asarray(cv.consts[Bn], F32)
+    if Bm.ndim != 2:
+        raise RnngenError(f"{where}: B has rank {Bm.ndim}, expected 2")
+    W = Bm if a.get("transB", 0) else Bm.T  # [N, K]
+    W = (alpha * W).astype(F32) if alpha != 1.0 else W
+    name = _nm(cv, node, idx)
+    src = A
+    if a.get("transA", 0):
+        t = cv.fresh(name + "_At")
+        cv.add(ir.Transpose(name + "_transA", (A,), (t,), (1, 0)))
+        src = t
+    N = W.shape[0]
+    M = cv.shapes[src][0] if len(cv.shapes[src]) == 2 else 1
+    if len(cv.shapes[src]) != 2:
+        raise RnngenError(f"{where}: A has shape {cv.shapes[src]}, expected rank 2")
+    bias = None
+    add_c = None
+    if len(node.input) > 2 and node.input[2]:
+        C = node.input[2]
+        if C in cv.consts:
+            c = np.asarray(cv.consts[C], F32) * F32(beta)
+            try:
+                cb = np.broadcast_to(c, (M, N))
+            except ValueError:
+                raise RnngenError(f"{where}: C of shape {c.shape} does not broadcast to "
+                                  f"{(M, N)}") from None
+            if np.all(cb == cb[:1]):
+                bias = np.ascontiguousarray(cb[0])
+            else:
+                add_c = cv.fresh(name + "_C")
+                cv.ir_consts[add_c] = np.ascontiguousarray(cb)
+        else:
+            if beta != 1.0:
+                raise UnsupportedModel(f"{where}: run-time C with beta={beta}")
+            add_c = C
+    out = node.output[0]
+    lin_out = cv.fresh(out + "_mm") if add_c else out
+    cv.add(ir.Linear(name, (src,), (lin_out,), W=ir.dense(W), b=bias))
+    if add_c:
+        cv.add(ir.Binary(name + "_addC", (lin_out, add_c), (out,), fn="Add"))
+
+
+def _lower_matmul(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    A, Bn = node.input[0], node.input[1]
+    if A in cv.consts or Bn not in cv.consts:
+        what = "two run-time tensors" if Bn not in cv.consts else "a constant A and a run-time B"
+        raise UnsupportedModel(f"{where}: MatMul of {what} (rnngen needs a constant right-hand "
+                               "matrix)")
+    Bm = np.asarray(cv.consts[Bn], F32)
+    while Bm.ndim > 2 and Bm.shape[0] == 1:
+        Bm = Bm[0]
+    if Bm.ndim > 2:
+        raise UnsupportedModel(f"{where}: batched MatMul with a constant of shape {Bm.shape}")
+    name = _nm(cv, node, idx)
+    ashape = cv.shapes[A]
+    W = Bm[None, :] if Bm.ndim == 1 else Bm.T  # [N, K]
+    if not ashape or ashape[-1] != W.shape[1]:
+        raise RnngenError(f"{where}: shapes {ashape} and {cv.consts[Bn].shape} do not multiply")
+    lin_shape = tuple(ashape[:-1]) + (W.shape[0],)
+    want = tuple(ashape[:-1]) if Bm.ndim == 1 else lin_shape
+    borig = cv.consts[Bn].ndim
+    if borig > 2 and borig > len(ashape):  # broadcast batch axes of size 1
+        want = (1,) * (borig - len(ashape)) + want
+    out = node.output[0]
+    Wd = ir.dense(np.ascontiguousarray(W))
+    if want == lin_shape:
+        cv.add(ir.Linear(name, (A,), (out,), W=Wd, b=None))
+    else:
+        t = cv.fresh(out + "_mm")
+        cv.add(ir.Linear(name, (A,), (t,), W=Wd, b=None))
+        cv.add(ir.View(name + "_view", (t,), (out,), want))
+
+
+def _lower_binary(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    x, y = (cv.operand(node, idx, n) for n in node.input[:2])
+    cv.add(ir.Binary(_nm(cv, node, idx), (x, y), (node.output[0],), fn=node.op_type))
+
+
+def _lower_unary(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    canon = node.op_type
+    da, db = ir.ACTIVATION_DEFAULTS[canon]
+    act = ir.Activation(canon, float(a.get("alpha", da)), float(a.get("beta", db)))
+    cv.add(ir.Unary(_nm(cv, node, idx), (node.input[0],), (node.output[0],), act=act))
+
+
+def _lower_softmax(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    x = node.input[0]
+    s = cv.shapes[x]
+    r = len(s)
+    legacy = cv.opset < 13
+    axis = int(a.get("axis", 1 if legacy else -1))
+    if not -r <= axis < r:
+        raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: attribute axis={axis} is out of "
+                          f"range for rank {r}")
+    axis %= r
+    name = _nm(cv, node, idx)
+    log = node.op_type == "LogSoftmax"
+    out = node.output[0]
+    if legacy and math.prod(s[axis + 1:]) != 1:
+        # opset < 13: softmax over the flattened block [axis:]
+        flat = (math.prod(s[:axis]), math.prod(s[axis:]))
+        t1, t2 = cv.fresh(out + "_2d"), cv.fresh(out + "_sm")
+        cv.add(ir.View(name + "_flat", (x,), (t1,), flat))
+        cv.add(ir.Softmax(name, (t1,), (t2,), axis=1, log=log))
+        cv.add(ir.View(name + "_unflat", (t2,), (out,), s))
+    else:
+        cv.add(ir.Softmax(name, (x,), (out,), axis=axis, log=log))
+
+
+def _lower_transpose(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    x = cv.operand(node, idx, node.input[0])
+    r = len(cv.shape_of(x))
+    perm = tuple(int(p) for p in a.get("perm", list(reversed(range(r)))))
+    if sorted(perm) != list(range(r)):
+        raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: attribute perm={list(perm)} is "
+                          f"not a permutation of {r} axes")
+    cv.add(ir.Transpose(_nm(cv, node, idx), (x,), (node.output[0],), perm))
+
+
+def _view(cv: _Converter, node: Any, idx: int, shape: tuple[int, ...]) -> None:
+    x = node.input[0]
+    if math.prod(shape) != math.prod(cv.shapes[x]):
+        raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: cannot reshape {cv.shapes[x]} "
+                          f"to {shape}")
+    cv.add(ir.View(_nm(cv, node, idx), (x,), (node.output[0],), tuple(int(d) for d in shape)))
+
+
+def _lower_reshape(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    if cv.opset < 5:
+        target = list(a.get("shape", []))
+    else:
+        t = cv.need_const(node, idx, 1, "shape")
+        target = [int(v) for v in np.asarray(t).reshape(-1)]
+    s = cv.shapes[node.input[0]]
+    allowzero = int(a.get("allowzero", 0))
+    out = []
+    for i, d in enumerate(target):
+        if d == 0 and not allowzero:
+            if i >= len(s):
+                raise RnngenError(f"{where}: shape entry 0 at axis {i} has no input axis")
+            out.append(s[i])
+        else:
+            out.append(d)
+    if out.count(-1) > 1:
+        raise RnngenError(f"{where}: shape {target} has more than one -1")
+    if -1 in out:
+        known = math.prod(d for d in out if d != -1)
+        if known == 0 or math.prod(s) % known:
+            raise RnngenError(f"{where}: cannot reshape {s} to {target}")
+        out[out.index(-1)] = math.prod(s) // known
+    _view(cv, node, idx, tuple(out))
+
+
+def _axes(cv: _Converter, node: Any, idx: int, a: dict[str, Any], rank: int) -> list[int] | None:
+    if "axes" in a:
+        axes = list(a["axes"])
+    elif len(node.input) > 1 and node.input[1]:
+        axes = [int(v) for v in np.asarray(cv.need_const(node, idx, 1, "axes")).reshape(-1)]
+    else:
+        return None
+    return [int(x) % rank for x in axes]
+
+
+def _lower_squeeze(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    s = cv.shapes[node.input[0]]
+    axes = _axes(cv, node, idx, a, len(s))
+    if axes is None:
+        axes = [i for i, d in enumerate(s) if d == 1]
+    for ax in axes:
+        if s[ax] != 1:
+            raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: cannot squeeze axis {ax} of "
+                              f"size {s[ax]}")
+    _view(cv, node, idx, tuple(d for i, d in enumerate(s) if i not in axes))
+
+
+def _lower_unsqueeze(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    s = list(cv.shapes[node.input[0]])
+    if "axes" in a:
+        raw = [int(v) for v in a["axes"]]
+    else:
+        ax = cv.need_const(node, idx, 1, "axes")
+        if ax is None:
+            raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: no axes given")
+        raw = [int(v) for v in np.asarray(ax).reshape(-1)]
+    rank = len(s) + len(raw)
+    out = list(s)
+    for ax in sorted(v % rank for v in raw):
+        out.insert(ax, 1)
+    _view(cv, node, idx, tuple(out))
+
+
+def _lower_flatten(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    s = cv.shapes[node.input[0]]
+    axis = int(a.get("axis", 1)) % (len(s) + 1) if s else 0
+    _view(cv, node, idx, (math.prod(s[:axis]), math.prod(s[axis:])))
+
+
+def _lower_identity(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    if node.op_type == "Cast" and int(a.get("to", 1)) != 1:
+        raise UnsupportedModel(f"{cv.path}: {cv.where(node, idx)}: Cast of a run-time tensor to "
+                               f"type {a.get('to')} (rnngen computes in float32)")
+    if node.op_type == "Dropout" and len(node.output) > 1 and node.output[1]:
+        raise UnsupportedModel(f"{cv.path}: {cv.where(node, idx)}: the Dropout mask output")
+    _view(cv, node, idx, cv.shapes[node.input[0]])
+
+
+def _lower_gather(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    s = cv.shapes[x]
+    ind = cv.need_const(node, idx, 1, "indices")
+    axis = int(a.get("axis", 0))
+    if not -len(s) <= axis < len(s):
+        raise RnngenError(f"{where}: attribute axis={axis} out of range")
+    axis %= len(s)
+    flat = [int(v) for v in np.asarray(ind).reshape(-1)]
+    flat = [v + s[axis] if v < 0 else v for v in flat]
+    if any(not 0 <= v < s[axis] for v in flat):
+        raise RnngenError(f"{where}: indices {np.asarray(ind).tolist()} out of range for axis "
+                          f"{axis} of size {s[axis]}")
+    out_shape = tuple(s[:axis]) + tuple(np.asarray(ind).shape) + tuple(s[axis + 1:])
+    _gather_rows(cv, _nm(cv, node, idx), x, axis, flat, node.output[0], out_shape)
+
+
+def _gather_rows(cv: _Converter, name: str, x: str, axis: int, rows: list[int], out: str,
+                 out_shape: tuple[int, ...]) -> None:
+    s = cv.shape_of(x)
+    step = rows[1] - rows[0] if len(rows) > 1 else 1
+    if len(rows) == 1 or (step != 0 and all(rows[i] == rows[0] + i * step
+                                            for i in range(len(rows)))):
+        starts = [0] * len(s)
+        steps = [1] * len(s)
+        counts = list(s)
+        starts[axis], steps[axis], counts[axis] = rows[0], step, len(rows)
+        sliced_shape = tuple(counts)
+        target = out if sliced_shape == tuple(out_shape) else cv.fresh(out + "_slice")
+        cv.add(ir.Slice(name, (x,), (target,), tuple(starts), tuple(steps), tuple(counts)))
+        if target != out:
+            cv.add(ir.View(name + "_view", (target,), (out,), tuple(out_shape)))
+        return
+    parts = []
+    for k, r in enumerate(rows):
+        p = cv.fresh(f"{out}_row{k}")
+        starts = [0] * len(s)
+        counts = list(s)
+        starts[axis], counts[axis] = r, 1
+        cv.add(ir.Slice(f"{name}_row{k}", (x,), (p,), tuple(starts), (1,) * len(s),
+                        tuple(counts)))
+        parts.append(p)
+    cat = cv.fresh(out + "_cat")
+    cv.add(ir.Concat(name + "_cat", tuple(parts), (cat,), axis=axis))
+    if cv.shapes[cat] != tuple(out_shape):
+        cv.add(ir.View(name + "_view", (cat,), (out,), tuple(out_shape)))
+    else:
+        cv.add(ir.View(name + "_id", (cat,), (out,), tuple(out_shape)))
+
+
+def _lower_slice(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    s = cv.shapes[x]
+    r = len(s)
+    if cv.opset < 10:
+        starts, ends = list(a["starts"]), list(a["ends"])
+        axes = list(a.get("axes", range(len(starts))))
+        steps = [1] * len(starts)
+    else:
+        starts = [int(v) for v in np.asarray(cv.need_const(node, idx, 1, "starts")).reshape(-1)]
+        ends = [int(v) for v in np.asarray(cv.need_const(node, idx, 2, "ends")).reshape(-1)]
+        ax = cv.need_const(node, idx, 3, "axes")
+        axes = list(range(len(starts))) if ax is None else [int(v) for v in
+                                                             np.asarray(ax).reshape(-1)]
+        st = cv.need_const(node, idx, 4, "steps")
+        steps = [1] * len(starts) if st is None else [int(v) for v in np.asarray(st).reshape(-1)]
+    o_starts, o_steps, o_counts = [0] * r, [1] * r, list(s)
+    for st0, en, ax, step in zip(starts, ends, axes, steps):
+        ax %= r
+        dim = s[ax]
+        if step == 0:
+            raise RnngenError(f"{where}: step 0 on axis {ax}")
+        if st0 < 0:
+            st0 += dim
+        if en < 0:
+            en += dim
+        if step > 0:
+            st0, en = min(max(st0, 0), dim), min(max(en, 0), dim)
+            count = max(0, -(-(en - st0) // step))
+        else:
+            st0, en = min(max(st0, 0), dim - 1), min(max(en, -1), dim - 1)
+            count = max(0, -(-(st0 - en) // -step))
+        if count == 0:
+            raise UnsupportedModel(f"{where}: the slice on axis {ax} is empty")
+        o_starts[ax], o_steps[ax], o_counts[ax] = st0, step, count
+    cv.add(ir.Slice(_nm(cv, node, idx), (x,), (node.output[0],), tuple(o_starts),
+                    tuple(o_steps), tuple(o_counts)))
+
+
+def _lower_concat(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    ins = tuple(cv.operand(node, idx, n) for n in node.input if n)
+    r = len(cv.shape_of(ins[0]))
+    axis = int(a.get("axis", 0)) % r
+    cv.add(ir.Concat(_nm(cv, node, idx), ins, (node.output[0],), axis=axis))
+
+
+_LOWER: dict[str, Callable[[_Converter, Any, int, dict[str, Any]], None]] = {
+    "LSTM": _lower_recurrent, "GRU": _lower_recurrent, "RNN": _lower_recurrent,
+    "Gemm": _lower_gemm, "MatMul": _lower_matmul,
+    "Add": _lower_binary, "Sub": _lower_binary, "Mul": _lower_binary, "Div": _lower_binary,
+    "Relu": _lower_unary, "Sigmoid": _lower_unary, "Tanh": _lower_unary,
+    "LeakyRelu": _lower_unary, "Elu": _lower_unary, "HardSigmoid": _lower_unary,
+    "Softsign": _lower_unary, "Softplus": _lower_unary,
+    "Softmax": _lower_softmax, "LogSoftmax": _lower_softmax,
+    "Transpose": _lower_transpose, "Reshape": _lower_reshape, "Squeeze": _lower_squeeze,
+    "Unsqueeze": _lower_unsqueeze, "Flatten": _lower_flatten, "Identity": _lower_identity,
+    "Dropout": _lower_identity, "Cast": _lower_identity, "Gather": _lower_gather,
+    "Slice": _lower_slice, "Concat": _lower_concat,
+}
+
+SUPPORTED_OPS = sorted(_LOWER)

@@ -1,0 +1,454 @@
+"""The intermediate representation: small frozen dataclasses, the only module every layer imports.
+
+A :class:`Graph` is a list of nodes in execution order over named float32 tensors with
+static shapes (batch 1). One tensor is the dynamic input (the sequence); the others are
+node outputs or constants. Weight matrices are :class:`Matrix` objects that know their own
+shape, storage bytes, MACs, ``to_dense()`` and NumPy ``matvec``.
+
+Shapes are ONNX shapes (batch dimensions of size 1 included), so a graph read from ONNX
+keeps the exact output layout the ONNX model defines. Memory layout is row-major.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Mapping, Union
+
+import numpy as np
+
+from .errors import RnngenError
+
+Shape = tuple[int, ...]
+F32 = np.float32
+
+
+# --------------------------------------------------------------------------- matrices
+
+@dataclass(frozen=True, eq=False)
+class Dense:
+    """A dense float matrix W [m, n]; y = W x."""
+
+    w: np.ndarray  # [m, n] float32
+
+    fmt = "dense"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.w.shape[0]), int(self.w.shape[1]))
+
+    @property
+    def params(self) -> int:
+        return int(self.w.size)
+
+    @property
+    def nbytes(self) -> int:
+        """Storage bytes as float32 (no index arrays)."""
+        return 4 * self.params
+
+    @property
+    def macs(self) -> int:
+        return int(self.w.size)
+
+    def to_dense(self) -> np.ndarray:
+        return self.w
+
+    def matvec(self, x: np.ndarray) -> np.ndarray:
+        return self.w @ x
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"w": self.w}
+
+
+Matrix = Union[Dense]
+
+
+def dense(w: np.ndarray) -> Dense:
+    return Dense(np.ascontiguousarray(w, dtype=F32))
+
+
+# --------------------------------------------------------------------------- activations
+
+# ONNX activation functions usable inside LSTM/GRU/RNN and as standalone nodes,
+# with their default (alpha, beta) from the ONNX operator definitions.
+ACTIVATION_DEFAULTS: dict[str, tuple[float, float]] = {
+    "Sigmoid": (0.0, 0.0),
+    "Tanh": (0.0, 0.0),
+    "Relu": (0.0, 0.0),
+    "Affine": (1.0, 0.0),
+    "LeakyRelu": (0.01, 0.0),
+    "ThresholdedRelu": (1.0, 0.0),
+    "ScaledTanh": (1.0, 1.0),
+    "HardSigmoid": (0.2, 0.5),
+    "Elu": (1.0, 0.0),
+    "Softsign": (0.0, 0.0),
+    "Softplus": (0.0, 0.0),
+}
+# Which of (alpha, beta) each activation reads.
+ACTIVATION_PARAMS: dict[str, tuple[bool, bool]] = {
+    "Sigmoid": (False, False),
+    "Tanh": (False, False),
+    "Relu": (False, False),
+    "Affine": (True, True),
+    "LeakyRelu": (True, False),
+    "ThresholdedRelu": (True, False),
+    "ScaledTanh": (True, True),
+    "HardSigmoid": (True, True),
+    "Elu": (True, False),
+    "Softsign": (False, False),
+    "Softplus": (False, False),
+}
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    alpha: float = 0.0
+    beta: float = 0.0
+
+    @staticmethod
+    def default(name: str) -> "Activation":
+        a, b = ACTIVATION_DEFAULTS[name]
+        return Activation(name, a, b)
+
+
+SIGMOID = Activation("Sigmoid")
+TANH = Activation("Tanh")
+
+
+# --------------------------------------------------------------------------- nodes
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]  # "" marks an output the model does not use
+
+    @property
+    def op(self) -> str:
+        return type(self).__name__
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line for --dump-ir."""
+        extra = []
+        for f in fields(self):
+            if f.name in ("name", "inputs", "outputs"):
+                continue
+            v = getattr(self, f.name)
+            if isinstance(v, np.ndarray):
+                v = f"array{tuple(v.shape)}"
+            elif isinstance(v, tuple) and v and isinstance(v[0], CellDirection):
+                v = f"[{len(v)} direction(s)]"
+            elif isinstance(v, Dense):
+                v = f"{v.fmt}{v.shape}"
+            extra.append(f"{f.name}={v}")
+        return (f"{self.op} '{self.name}' ({', '.join(self.inputs)}) -> "
+                f"({', '.join(o or '_' for o in self.outputs)}) {' '.join(extra)}")
+
+
+@dataclass(frozen=True, eq=False)
+class CellDirection:
+    """One direction of a recurrent layer. Gates are stacked in ONNX order:
+    LSTM i,o,f,c; GRU z,r,h; RNN i."""
+
+    reverse: bool
+    W: Matrix  # [G*H, I]
+    R: Matrix  # [G*H, H]
+    wb: np.ndarray  # [G*H]
+    rb: np.ndarray  # [G*H]
+    p: np.ndarray | None  # LSTM peepholes [3H] in order i, o, f; None: no peepholes
+    h0: np.ndarray  # [H] initial hidden state
+    c0: np.ndarray | None  # [H] initial cell state (LSTM)
+    activations: tuple[Activation, ...]  # LSTM (f, g, h); GRU (f, g); RNN (f)
+
+
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+
+
+@dataclass(frozen=True, eq=False)
+class Recurrent(Node):
+    """ONNX LSTM / GRU / RNN with batch 1.
+
+    inputs: (x,) with x [T,1,I] (layout 0) or [1,T,I] (layout 1): both are [T][I] in memory.
+    outputs: (Y, Y_h, Y_c), "" when unused. Y [T,D,1,H] or [1,T,D,H] ([T][D][H] in memory),
+    Y_h / Y_c [D,1,H] or [1,D,H] ([D][H] in memory).
+    """
+
+    cell: str  # "LSTM" | "GRU" | "RNN"
+    hidden: int
+    input_size: int
+    seq_len: int  # T, the time steps the tensors hold
+    valid_len: int  # sequence_lens[0] (<= T); steps past it give zeros in Y
+    layout: int
+    directions: tuple[CellDirection, ...]
+    clip: float | None
+    input_forget: bool
+    linear_before_reset: bool
+
+    @property
+    def num_directions(self) -> int:
+        return len(self.directions)
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        T, D, H = self.seq_len, self.num_directions, self.hidden
+        x = ins[0]
+        want = (T, 1, self.input_size) if self.layout == 0 else (1, T, self.input_size)
+        if tuple(x) != want:
+            raise RnngenError(f"{self.cell} node '{self.name}': input X has shape {x}, "
+                              f"expected {want}")
+        if self.layout == 0:
+            return [(T, D, 1, H), (D, 1, H), (D, 1, H)]
+        return [(1, T, D, H), (1, D, H), (1, D, H)]
+
+
+@dataclass(frozen=True, eq=False)
+class Linear(Node):
+    """y[..., N] = x[..., K] @ W^T + b, W [N, K] constant."""
+
+    W: Matrix
+    b: np.ndarray | None  # [N]
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        n, k = self.W.shape
+        if not ins[0] or ins[0][-1] != k:
+            raise RnngenError(f"node '{self.name}': input shape {ins[0]} does not end in {k}")
+        return [tuple(ins[0][:-1]) + (n,)]
+
+
+BINARY_OPS = ("Add", "Sub", "Mul", "Div")
+
+
+@dataclass(frozen=True, eq=False)
+class Binary(Node):
+    """Elementwise a (op) b with NumPy broadcasting; either input may be a constant."""
+
+    fn: str  # one of BINARY_OPS
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        try:
+            return [tuple(int(d) for d in np.broadcast_shapes(ins[0], ins[1]))]
+        except ValueError:
+            raise RnngenError(f"{self.fn} node '{self.name}': shapes {ins[0]} and {ins[1]} "
+                              "do not broadcast") from None
+
+
+@dataclass(frozen=True, eq=False)
+class Unary(Node):
+    """Elementwise activation."""
+
+    act: Activation
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        return [ins[0]]
+
+
+@dataclass(frozen=True, eq=False)
+class Softmax(Node):
+    """Softmax (or LogSoftmax) along one axis (non-negative)."""
+
+    axis: int
+    log: bool
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        return [ins[0]]
+
+
+@dataclass(frozen=True, eq=False)
+class Transpose(Node):
+    perm: tuple[int, ...]
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        return [tuple(ins[0][p] for p in self.perm)]
+
+
+@dataclass(frozen=True, eq=False)
+class Slice(Node):
+    """y[..., i, ...] = x[..., start + i*step, ...] on each axis: per-axis (start, step, count).
+
+    Gather with constant indices lowers to Slice (+ View)."""
+
+    starts: tuple[int, ...]
+    steps: tuple[int, ...]
+    counts: tuple[int, ...]
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        x = ins[0]
+        for ax, (s, st, c) in enumerate(zip(self.starts, self.steps, self.counts)):
+            last = s + (c - 1) * st
+            if c < 1 or not (0 <= s < x[ax]) or not (0 <= last < x[ax]):
+                raise RnngenError(f"node '{self.name}': slice out of range on axis {ax}")
+        return [tuple(self.counts)]
+
+
+@dataclass(frozen=True, eq=False)
+class Concat(Node):
+    axis: int
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        first = list(ins[0])
+        total = 0
+        for s in ins:
+            if len(s) != len(first) or any(
+                    a != b for i, (a, b) in enumerate(zip(s, first)) if i != self.axis):
+                raise RnngenError(f"Concat node '{self.name}': shapes {ins} do not match")
+            total += s[self.axis]
+        first[self.axis] = total
+        return [tuple(first)]
+
+
+@dataclass(frozen=True, eq=False)
+class View(Node):
+    """Same data, new shape (Reshape, Squeeze, Unsqueeze, Flatten, Identity)."""
+
+    shape: Shape
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        if math.prod(ins[0]) != math.prod(self.shape):
+            raise RnngenError(f"node '{self.name}': cannot view {ins[0]} as {self.shape}")
+        return [tuple(self.shape)]
+
+
+# --------------------------------------------------------------------------- graph
+
+@dataclass(frozen=True)
+class TimeInfo:
+    """Where the time axis of a tensor is, from the analyze_time pass.
+
+    kind "seq": the tensor has the time axis `axis` (one slice per step);
+    kind "final": the tensor is a value after the last step (Y_h, the last step of Y).
+    """
+
+    kind: str
+    axis: int = -1
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Where each run-time tensor lives (plan_memory).
+
+    place[t] = (region, offset in floats): region "x" is the caller's input, "arena" the
+    scratch arena in the state struct, "const:<name>" a constant. Recurrent state (h, c per
+    node and direction) lives in region "state" at state_slots[(node, d)] = (h_off, c_off).
+    `work` floats of per-cell scratch (gate pre-activations) are shared by all recurrent nodes.
+    """
+
+    place: Mapping[str, tuple[str, int]]
+    arena: int
+    work: int
+    state: int
+    state_slots: Mapping[tuple[str, int], tuple[int, int]]
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    name: str
+    input: str  # the dynamic input: the sequence
+    outputs: tuple[str, ...]
+    nodes: tuple[Node, ...]
+    shapes: Mapping[str, Shape]  # every tensor, constants included
+    constants: Mapping[str, np.ndarray]  # float32 constants used as node inputs
+    seq_len: int  # T the graph was compiled for
+    source: str = ""  # file it came from (for messages)
+    input_time_axis: int | None = None  # the input's time axis, when the frontend knows it
+    time: Mapping[str, TimeInfo] | None = None  # set by analyze_time
+    step: "Graph | None" = None  # the one-step graph of a streamable model (analyze_time)
+    not_streaming_why: str = ""  # set by analyze_time when step is None
+    memory: "MemoryPlan | None" = None  # set by plan_memory
+
+    @property
+    def streaming(self) -> bool:
+        return self.step is not None
+
+    def replace(self, **kw) -> "Graph":
+        return replace(self, **kw)
+
+    def producer(self) -> dict[str, Node]:
+        return {o: n for n in self.nodes for o in n.outputs if o}
+
+    def consumers(self) -> dict[str, list[Node]]:
+        out: dict[str, list[Node]] = {}
+        for n in self.nodes:
+            for i in n.inputs:
+                out.setdefault(i, []).append(n)
+        return out
+
+    def matrices(self) -> list[tuple[str, str, Matrix]]:
+        """(node name, role, matrix) for every weight matrix."""
+        out = []
+        for n in self.nodes:
+            if isinstance(n, Recurrent):
+                for d, cd in enumerate(n.directions):
+                    tag = "" if n.num_directions == 1 else ("fwd " if d == 0 else "bwd ")
+                    out.append((n.name, f"{tag}W", cd.W))
+                    out.append((n.name, f"{tag}R", cd.R))
+            elif isinstance(n, Linear):
+                out.append((n.name, "W", n.W))
+        return out
+
+    def dump(self) -> str:
+        lines = [f"graph '{self.name}' T={self.seq_len} input {self.input}"
+                 f"{self.shapes[self.input]}"]
+        for n in self.nodes:
+            outs = ", ".join(f"{o}{self.shapes[o]}" for o in n.outputs if o)
+            lines.append(f"  {n.describe()}  => {outs}")
+        lines.append(f"  outputs: {', '.join(f'{o}{self.shapes[o]}' for o in self.outputs)}")
+        if self.time is not None:
+            lines.append(f"  streaming: {'yes' if self.streaming else 'no'}")
+        return "\n".join(lines)
+
+
+def verify(g: Graph) -> None:
+    """Check the IR invariants; raises RnngenError (an internal bug if a pass broke them)."""
+    defined = {g.input} | set(g.constants)
+    for name, arr in g.constants.items():
+        if arr.dtype != F32:
+            raise RnngenError(f"IR: constant '{name}' is {arr.dtype}, not float32")
+        if tuple(arr.shape) != tuple(g.shapes[name]):
+            raise RnngenError(f"IR: constant '{name}' shape {arr.shape} != {g.shapes[name]}")
+    for n in g.nodes:
+        for i in n.inputs:
+            if i not in defined:
+                raise RnngenError(f"IR: node '{n.name}' reads '{i}' before it is defined")
+        want = n.out_shapes([tuple(g.shapes[i]) for i in n.inputs])
+        for o, s in zip(n.outputs, want):
+            if not o:
+                continue
+            if o in defined:
+                raise RnngenError(f"IR: tensor '{o}' is defined twice")
+            if tuple(g.shapes.get(o, ())) != tuple(s) and o in g.shapes:
+                raise RnngenError(f"IR: node '{n.name}' output '{o}' has shape "
+                                  f"{g.shapes[o]}, inferred {s}")
+            if o not in g.shapes:
+                raise RnngenError(f"IR: node '{n.name}' output '{o}' has no shape")
+            defined.add(o)
+    for o in g.outputs:
+        if o not in defined:
+            raise RnngenError(f"IR: output '{o}' is never computed")
+    if g.step is not None:
+        verify(g.step)
+
+
+def macs_per_step(g: Graph) -> int:
+    """Multiply-accumulates of the weight matrices per time step (all directions)."""
+    total = 0
+    for n in g.nodes:
+        if isinstance(n, Recurrent):
+            total += sum(d.W.macs + d.R.macs for d in n.directions)
+        elif isinstance(n, Linear):
+            rows = math.prod(g.shapes[n.inputs[0]][:-1])
+            per = n.W.macs * rows
+            total += per // max(1, g.seq_len) if _has_time(g, n.inputs[0]) else per
+    return total
+
+
+def _has_time(g: Graph, t: str) -> bool:
+    if g.time is None:
+        return g.seq_len in g.shapes[t]
+    info = g.time.get(t)
+    return info is not None and info.kind == "seq"
+
+
+__all__ = [name for name in dir() if not name.startswith("_")] + ["field"]

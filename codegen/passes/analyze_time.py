@@ -1,0 +1,177 @@
+"""analyze_time: is the model causal, and if so, build its one-step graph.
+
+A model is *streaming* when every output at step t depends only on inputs 0..t: every
+recurrent layer runs forward over the whole sequence, and every other node treats time
+steps independently (or takes the last step, like Y_h or `out[:, -1]`). Then the emitted
+`<name>_step` evaluates the one-step graph built here (time axis of size 1, recurrent state
+kept between calls) and `<name>_run` is a loop of steps. Otherwise (bidirectional or
+reverse layers, sequence_lens shorter than the input, ops that mix time steps) the model is
+compiled for whole sequences of exactly T steps.
+
+Each tensor gets a TimeInfo: ("seq", axis) if it has one slice per step along `axis`,
+("final") for a value after the last step. Constants have none.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from .. import ir
+
+TI = ir.TimeInfo
+FINAL = TI("final")
+
+
+class _NotCausal(Exception):
+    pass
+
+
+def run(g: ir.Graph, opts: object = None) -> ir.Graph:
+    try:
+        tags = _tags(g)
+        step = _step_graph(g, tags)
+    except _NotCausal as e:
+        return g.replace(time={}, step=None, not_streaming_why=str(e))
+    return g.replace(time=tags, step=step.replace(time=tags), not_streaming_why="")
+
+
+def _tags(g: ir.Graph) -> dict[str, ir.TimeInfo]:
+    T = g.seq_len
+    ax = g.input_time_axis
+    if ax is None:
+        raise _NotCausal("the input has no time axis rnngen can identify")
+    xs = g.shapes[g.input]
+    if math.prod(xs[:ax]) != 1:
+        raise _NotCausal("the input's time axis is not its outermost axis")
+    tags: dict[str, ir.TimeInfo] = {g.input: TI("seq", ax)}
+    for n in g.nodes:
+        ins = [tags.get(i) for i in n.inputs]
+        outs = _rule(g, n, ins)
+        for o, t in zip(n.outputs, outs):
+            if o:
+                tags[o] = t
+    for o in g.outputs:
+        t = tags[o]
+        if t.kind == "seq" and math.prod(g.shapes[o][:t.axis]) != 1:
+            raise _NotCausal(f"output '{o}' is not laid out step by step")
+    if T < 1:
+        raise _NotCausal("empty sequence")
+    return tags
+
+
+def _rule(g: ir.Graph, n: ir.Node, ins: list[ir.TimeInfo | None]) -> list[ir.TimeInfo]:
+    T = g.seq_len
+    x = ins[0] if ins else None
+    if isinstance(n, ir.Recurrent):
+        want = 0 if n.layout == 0 else 1
+        if x is None or x.kind != "seq" or x.axis != want:
+            raise _NotCausal(f"{n.cell} '{n.name}' does not read the sequence step by step")
+        if any(d.reverse for d in n.directions):
+            raise _NotCausal(f"{n.cell} '{n.name}' runs backwards in time "
+                             f"({'bidirectional' if n.num_directions == 2 else 'reverse'})")
+        if n.valid_len != n.seq_len:
+            raise _NotCausal(f"{n.cell} '{n.name}' has sequence_lens shorter than the input")
+        return [TI("seq", want), FINAL, FINAL]
+    if isinstance(n, (ir.Linear, ir.Unary)):
+        if isinstance(n, ir.Linear) and x is not None and x.kind == "seq" and \
+                x.axis == len(g.shapes[n.inputs[0]]) - 1:
+            raise _NotCausal(f"'{n.name}' multiplies along the time axis")
+        return [_need(n, x)]
+    if isinstance(n, ir.Softmax):
+        t = _need(n, x)
+        if t.kind == "seq" and t.axis == n.axis:
+            raise _NotCausal(f"Softmax '{n.name}' normalizes over time")
+        return [t]
+    if isinstance(n, ir.Binary):
+        out_rank = len(g.shapes[n.outputs[0]])
+        placed = []
+        for name, t in zip(n.inputs, ins):
+            r = len(g.shapes[name])
+            if t is None:
+                continue
+            placed.append(t if t.kind == "final" else TI("seq", t.axis + out_rank - r))
+        if not placed:
+            raise _NotCausal(f"'{n.name}' has no run-time input")
+        if len(set(placed)) != 1:
+            raise _NotCausal(f"{n.fn} '{n.name}' combines tensors of different time steps")
+        t = placed[0]
+        if t.kind == "seq":
+            for name, ti in zip(n.inputs, ins):
+                if ti is None:  # a constant must not vary along time
+                    s = g.shapes[name]
+                    k = t.axis - (out_rank - len(s))
+                    if k >= 0 and s[k] != 1:
+                        raise _NotCausal(f"{n.fn} '{n.name}' adds a constant that varies in "
+                                         "time")
+        return [t]
+    if isinstance(n, ir.Transpose):
+        t = _need(n, x)
+        return [t if t.kind == "final" else TI("seq", n.perm.index(t.axis))]
+    if isinstance(n, ir.Slice):
+        t = _need(n, x)
+        if t.kind == "final":
+            return [t]
+        a = t.axis
+        s, st, c = n.starts[a], n.steps[a], n.counts[a]
+        if (s, st, c) == (0, 1, T):
+            return [t]
+        if c == 1 and s == T - 1:
+            return [FINAL]
+        raise _NotCausal(f"'{n.name}' selects time steps other than the last")
+    if isinstance(n, ir.Concat):
+        if any(t is None for t in ins):
+            raise _NotCausal(f"Concat '{n.name}' joins a constant to a sequence")
+        if len(set(ins)) != 1:
+            raise _NotCausal(f"Concat '{n.name}' joins tensors of different time steps")
+        t = ins[0]
+        assert t is not None
+        if t.kind == "seq" and t.axis == n.axis:
+            raise _NotCausal(f"Concat '{n.name}' joins along time")
+        return [t]
+    if isinstance(n, ir.View):
+        t = _need(n, x)
+        if t.kind == "final":
+            return [t]
+        s, o = g.shapes[n.inputs[0]], n.shape
+        before = math.prod(s[:t.axis])
+        for b in range(len(o)):
+            if o[b] == T and math.prod(o[:b]) == before:
+                return [TI("seq", b)]
+        raise _NotCausal(f"'{n.name}' reshapes the time axis away")
+    raise _NotCausal(f"'{n.name}' ({n.op}) is not known to be step-wise")
+
+
+def _need(n: ir.Node, t: ir.TimeInfo | None) -> ir.TimeInfo:
+    if t is None:
+        raise _NotCausal(f"'{n.name}' has no run-time input")
+    return t
+
+
+def _step_graph(g: ir.Graph, tags: dict[str, ir.TimeInfo]) -> ir.Graph:
+    """The same nodes with the time axis of every "seq" tensor set to 1."""
+
+    def one(name: str) -> ir.Shape:
+        s = list(g.shapes[name])
+        t = tags.get(name)
+        if t is not None and t.kind == "seq":
+            s[t.axis] = 1
+        return tuple(s)
+
+    shapes = {k: one(k) for k in g.shapes}
+    nodes: list[ir.Node] = []
+    for n in g.nodes:
+        if isinstance(n, ir.Recurrent):
+            n = replace(n, seq_len=1, valid_len=1)
+        elif isinstance(n, ir.Slice):
+            t = tags[n.inputs[0]]
+            if t.kind == "seq":
+                starts, counts = list(n.starts), list(n.counts)
+                starts[t.axis], counts[t.axis] = 0, 1
+                n = replace(n, starts=tuple(starts), counts=tuple(counts))
+        elif isinstance(n, ir.View):
+            n = replace(n, shape=shapes[n.outputs[0]])
+        nodes.append(n)
+    step = g.replace(nodes=tuple(nodes), shapes=shapes, seq_len=1, step=None)
+    ir.verify(step)
+    return step

@@ -1,0 +1,112 @@
+"""plan_memory: place every run-time tensor, for the whole-sequence graph and the step graph.
+
+Views share their source's memory. Other tensors get an offset in one float arena (inside
+the caller's state struct), reusing space once a tensor's last reader has run (first fit,
+in node order). Recurrent state (h, and c for LSTM) gets its own slots, and the cell
+scratch (`work`) is sized for the largest recurrent layer.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import ir
+
+
+def run(g: ir.Graph, opts: object = None) -> ir.Graph:
+    step = plan(g.step) if g.step is not None else None
+    return g.replace(memory=plan(g).memory, step=step)
+
+
+def work_floats(n: ir.Recurrent) -> int:
+    H = n.hidden
+    return {"LSTM": 4 * H, "GRU": 7 * H, "RNN": H}[n.cell]
+
+
+def plan(g: ir.Graph) -> ir.Graph:
+    root: dict[str, str] = {}  # view -> the tensor that owns the memory
+    place: dict[str, tuple[str, int]] = {g.input: ("x", 0)}
+    for c in g.constants:
+        place[c] = (f"const:{c}", 0)
+
+    def owner(t: str) -> str:
+        while t in root:
+            t = root[t]
+        return t
+
+    for n in g.nodes:
+        if isinstance(n, ir.View):
+            root[n.outputs[0]] = n.inputs[0]
+
+    # last use of each owning buffer (graph outputs live to the end)
+    end = len(g.nodes)
+    last: dict[str, int] = {}
+    for k, n in enumerate(g.nodes):
+        for i in n.inputs:
+            last[owner(i)] = k
+    for o in g.outputs:
+        last[owner(o)] = end
+
+    free: list[tuple[int, int]] = []  # (offset, size) holes
+    live: list[tuple[int, int, int]] = []  # (last_use, offset, size)
+    top = 0
+
+    def alloc(size: int) -> int:
+        nonlocal top
+        for j, (off, sz) in enumerate(free):
+            if sz >= size:
+                if sz == size:
+                    free.pop(j)
+                else:
+                    free[j] = (off + size, sz - size)
+                return off
+        off = top
+        top += size
+        return off
+
+    def release(k: int) -> None:
+        keep = []
+        for (lu, off, sz) in live:
+            if lu < k:
+                free.append((off, sz))
+            else:
+                keep.append((lu, off, sz))
+        live[:] = keep
+        free.sort()
+        merged: list[tuple[int, int]] = []
+        for off, sz in free:
+            if merged and merged[-1][0] + merged[-1][1] == off:
+                merged[-1] = (merged[-1][0], merged[-1][1] + sz)
+            else:
+                merged.append((off, sz))
+        free[:] = merged
+
+    state_slots: dict[tuple[str, int], tuple[int, int]] = {}
+    state = 0
+    work = 0
+    for k, n in enumerate(g.nodes):
+        release(k)
+        if isinstance(n, ir.Recurrent):
+            work = max(work, work_floats(n))
+            for d in range(n.num_directions):
+                h_off = state
+                state += n.hidden
+                c_off = -1
+                if n.cell == "LSTM":
+                    c_off = state
+                    state += n.hidden
+                state_slots[(n.name, d)] = (h_off, c_off)
+        for o in n.outputs:
+            if not o or isinstance(n, ir.View):
+                continue
+            size = math.prod(g.shapes[o])
+            off = alloc(size)
+            place[o] = ("arena", off)
+            live.append((last.get(o, k), off, size))
+    for n in g.nodes:
+        if isinstance(n, ir.View):
+            o = n.outputs[0]
+            place[o] = place[owner(o)]
+    mem = ir.MemoryPlan(place=place, arena=top, work=work, state=state,
+                        state_slots=state_slots)
+    return g.replace(memory=mem)

@@ -1,0 +1,93 @@
+"""simplify: remove data movement that does nothing, fuse bias adds, drop dead nodes.
+
+- a Transpose that only moves axes of size 1, or a Slice that keeps everything, is a View;
+- a View of a View reads the first source directly;
+- Add of a constant row vector after a Linear becomes the Linear's bias;
+- nodes whose outputs nobody reads are removed (unused LSTM outputs become "").
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .. import ir
+
+
+def _noop_transpose(shape: ir.Shape, perm: tuple[int, ...]) -> bool:
+    moved = [p for p in perm if shape[p] != 1]
+    return moved == sorted(moved)
+
+
+def run(g: ir.Graph, opts: object = None) -> ir.Graph:
+    nodes: list[ir.Node] = []
+    for n in g.nodes:
+        if isinstance(n, ir.Transpose) and n.inputs[0] not in g.constants and \
+                _noop_transpose(g.shapes[n.inputs[0]], n.perm):
+            n = ir.View(n.name, n.inputs, n.outputs, g.shapes[n.outputs[0]])
+        elif isinstance(n, ir.Slice) and all(
+                s == 0 and st == 1 and c == d for s, st, c, d in
+                zip(n.starts, n.steps, n.counts, g.shapes[n.inputs[0]])):
+            n = ir.View(n.name, n.inputs, n.outputs, g.shapes[n.outputs[0]])
+        nodes.append(n)
+
+    # View of View -> View of the first source
+    src: dict[str, str] = {}
+    out: list[ir.Node] = []
+    for n in nodes:
+        n = replace(n, inputs=tuple(src.get(i, i) for i in n.inputs))
+        if isinstance(n, ir.View):
+            src[n.outputs[0]] = n.inputs[0]
+        out.append(n)
+    nodes = out
+
+    nodes = _fuse_bias(g, nodes)
+    return _dead_code(g.replace(nodes=tuple(nodes)))
+
+
+def _fuse_bias(g: ir.Graph, nodes: list[ir.Node]) -> list[ir.Node]:
+    users: dict[str, int] = {}
+    for n in nodes:
+        for i in n.inputs:
+            users[i] = users.get(i, 0) + 1
+    by_out = {n.outputs[0]: k for k, n in enumerate(nodes) if n.outputs}
+    drop: set[int] = set()
+    for k, n in enumerate(nodes):
+        if not (isinstance(n, ir.Binary) and n.fn == "Add"):
+            continue
+        for lin_in, c_in in ((n.inputs[0], n.inputs[1]), (n.inputs[1], n.inputs[0])):
+            j = by_out.get(lin_in)
+            if j is None or c_in not in g.constants or users.get(lin_in) != 1 or \
+                    lin_in in g.outputs:
+                continue
+            lin = nodes[j]
+            if not isinstance(lin, ir.Linear):
+                continue
+            c = g.constants[c_in]
+            N = lin.W.shape[0]
+            if c.size != N or c.shape[-1] != N or g.shapes[n.outputs[0]] != g.shapes[lin_in]:
+                continue
+            b = c.reshape(N) if lin.b is None else (lin.b + c.reshape(N))
+            nodes[j] = replace(lin, outputs=n.outputs, b=np.ascontiguousarray(b, np.float32))
+            drop.add(k)
+            break
+    return [n for k, n in enumerate(nodes) if k not in drop]
+
+
+def _dead_code(g: ir.Graph) -> ir.Graph:
+    live = set(g.outputs)
+    keep: list[ir.Node] = []
+    for n in reversed(g.nodes):
+        if not any(o in live for o in n.outputs if o):
+            continue
+        if isinstance(n, ir.Recurrent):
+            n = replace(n, outputs=tuple(o if o in live else "" for o in n.outputs))
+        live.update(n.inputs)
+        keep.append(n)
+    keep.reverse()
+    used = {i for n in keep for i in n.inputs}
+    consts = {k: v for k, v in g.constants.items() if k in used}
+    defined = {g.input} | set(consts) | {o for n in keep for o in n.outputs if o}
+    shapes = {k: v for k, v in g.shapes.items() if k in defined}
+    return g.replace(nodes=tuple(keep), constants=consts, shapes=shapes)

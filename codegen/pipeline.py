@@ -1,0 +1,52 @@
+"""The compiler pipeline: one ordered list of named passes; the IR is verified after each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, TextIO
+
+from . import ir
+from .frontends import load
+from .passes import analyze_time, plan_memory, simplify, validate
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user chose; passes read what they need."""
+
+    seq_len: int | None = None
+
+
+PASSES: tuple[tuple[str, Callable[[ir.Graph, Options], ir.Graph]], ...] = (
+    # refuse NaN/Inf weights and empty layers before anything else looks at them
+    ("validate", validate.run),
+    # drop no-op transposes/slices and view chains, fuse bias adds, remove dead nodes
+    ("simplify", simplify.run),
+    # causal model? then build the one-step graph used by <name>_step
+    ("analyze_time", analyze_time.run),
+    # offsets of every tensor in the arena, recurrent state slots, cell scratch
+    ("plan_memory", plan_memory.run),
+)
+
+
+def compile_model(path: str | Path, opts: Options, dump: TextIO | None = None) -> ir.Graph:
+    g = load(path, opts.seq_len)
+    ir.verify(g)
+    if dump is not None:
+        print(f"== frontend ({Path(path).name})\n{g.dump()}", file=dump)
+    for name, fn in PASSES:
+        g = fn(g, opts)
+        ir.verify(g)
+        if dump is not None:
+            print(f"== after {name}\n{g.dump()}", file=dump)
+            if name == "analyze_time":
+                if g.step is not None:
+                    print(f"-- one-step graph\n{g.step.dump()}", file=dump)
+                else:
+                    print(f"-- not streaming: {g.not_streaming_why}", file=dump)
+    return g
+
+
+def pass_names() -> list[str]:
+    return [name for name, _ in PASSES]

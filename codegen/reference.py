@@ -1,0 +1,220 @@
+"""NumPy executor of the IR: the golden model the generated C is compared with.
+
+float32 throughout, so results match the C closely (summation order differs, so the C is
+compared within a tolerance). Tests check this executor against onnxruntime and PyTorch.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from . import ir
+from .errors import RnngenError
+
+F32 = np.float32
+
+
+def activation(act: ir.Activation, x: np.ndarray) -> np.ndarray:
+    a, b = F32(act.alpha), F32(act.beta)
+    x = x.astype(F32, copy=False)
+    with np.errstate(over="ignore", under="ignore"):
+        if act.name == "Sigmoid":
+            return (F32(1) / (F32(1) + np.exp(-x))).astype(F32)
+        if act.name == "Tanh":
+            return np.tanh(x)
+        if act.name == "Relu":
+            return np.maximum(x, F32(0))
+        if act.name == "Affine":
+            return a * x + b
+        if act.name == "LeakyRelu":
+            return np.where(x >= 0, x, a * x).astype(F32)
+        if act.name == "ThresholdedRelu":
+            return np.where(x > a, x, F32(0)).astype(F32)
+        if act.name == "ScaledTanh":
+            return a * np.tanh(b * x)
+        if act.name == "HardSigmoid":
+            return np.clip(a * x + b, F32(0), F32(1)).astype(F32)
+        if act.name == "Elu":
+            return np.where(x >= 0, x, a * (np.exp(x) - F32(1))).astype(F32)
+        if act.name == "Softsign":
+            return x / (F32(1) + np.abs(x))
+        if act.name == "Softplus":
+            return np.logaddexp(F32(0), x).astype(F32)
+    raise RnngenError(f"activation {act.name} is not implemented")
+
+
+class Executor:
+    """Runs a graph. Recurrent state lives in the executor: `run` on the one-step graph of
+    a streaming model continues from the previous call until `reset`."""
+
+    def __init__(self, graph: ir.Graph):
+        self.graph = graph
+        self.state: dict[tuple[str, int], tuple[np.ndarray, np.ndarray | None]] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = {}
+        for n in self.graph.nodes:
+            if isinstance(n, ir.Recurrent):
+                for d, cd in enumerate(n.directions):
+                    self.state[(n.name, d)] = (cd.h0.copy(),
+                                               None if cd.c0 is None else cd.c0.copy())
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        g = self.graph
+        want = tuple(g.shapes[g.input])
+        x = np.asarray(x, F32)
+        if x.size != int(np.prod(want)):
+            raise RnngenError(f"input has {x.size} values, the model takes {want}")
+        env: dict[str, np.ndarray] = dict(g.constants)
+        env[g.input] = x.reshape(want)
+        for n in g.nodes:
+            outs = _EXEC[type(n)](self, n, [env[i] for i in n.inputs])
+            for o, v in zip(n.outputs, outs):
+                if o:
+                    env[o] = np.ascontiguousarray(v, dtype=F32).reshape(g.shapes[o])
+        return {o: env[o] for o in g.outputs}
+
+
+def run(graph: ir.Graph, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Outputs of the whole graph for input x (from the initial state)."""
+    return Executor(graph).run(x)
+
+
+def _linear(ex: Executor, n: ir.Linear, ins: list[np.ndarray]) -> list[np.ndarray]:
+    x = ins[0]
+    k = x.shape[-1]
+    rows = x.reshape(-1, k)
+    y = np.stack([n.W.matvec(r) for r in rows]) if rows.shape[0] else rows
+    if n.b is not None:
+        y = y + n.b
+    return [y.reshape(tuple(x.shape[:-1]) + (n.W.shape[0],))]
+
+
+def _binary(ex: Executor, n: ir.Binary, ins: list[np.ndarray]) -> list[np.ndarray]:
+    a, b = ins
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return [{"Add": np.add, "Sub": np.subtract, "Mul": np.multiply,
+                 "Div": np.divide}[n.fn](a, b)]
+
+
+def _unary(ex: Executor, n: ir.Unary, ins: list[np.ndarray]) -> list[np.ndarray]:
+    return [activation(n.act, ins[0])]
+
+
+def _softmax(ex: Executor, n: ir.Softmax, ins: list[np.ndarray]) -> list[np.ndarray]:
+    x = ins[0]
+    m = np.max(x, axis=n.axis, keepdims=True)
+    e = np.exp(x - m)
+    s = np.sum(e, axis=n.axis, keepdims=True)
+    if n.log:
+        return [x - m - np.log(s)]
+    return [e / s]
+
+
+def _transpose(ex: Executor, n: ir.Transpose, ins: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.transpose(ins[0], n.perm)]
+
+
+def _slice(ex: Executor, n: ir.Slice, ins: list[np.ndarray]) -> list[np.ndarray]:
+    x = ins[0]
+    for ax, (s, st, c) in enumerate(zip(n.starts, n.steps, n.counts)):
+        x = np.take(x, s + st * np.arange(c), axis=ax)
+    return [x]
+
+
+def _concat(ex: Executor, n: ir.Concat, ins: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.concatenate(ins, axis=n.axis)]
+
+
+def _view(ex: Executor, n: ir.View, ins: list[np.ndarray]) -> list[np.ndarray]:
+    return [ins[0].reshape(n.shape)]
+
+
+def _clip(v: np.ndarray, clip: float | None) -> np.ndarray:
+    return v if clip is None else np.clip(v, F32(-clip), F32(clip))
+
+
+def _recurrent(ex: Executor, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.ndarray]:
+    T, H, D = n.seq_len, n.hidden, n.num_directions
+    xs = ins[0].reshape(T, n.input_size)
+    Y = np.zeros((T, D, H), F32)
+    Yh = np.zeros((D, H), F32)
+    Yc = np.zeros((D, H), F32)
+    for d, cd in enumerate(n.directions):
+        h, c = ex.state[(n.name, d)]
+        h = h.copy()
+        c = None if c is None else c.copy()
+        order = range(n.valid_len - 1, -1, -1) if cd.reverse else range(n.valid_len)
+        for t in order:
+            gx = cd.W.matvec(xs[t]) + cd.wb
+            if n.cell == "LSTM":
+                h, c = _lstm_step(n, cd, gx, h, c)
+            elif n.cell == "GRU":
+                h = _gru_step(n, cd, gx, h)
+            else:
+                pre = gx + cd.R.matvec(h) + cd.rb
+                h = activation(cd.activations[0], _clip(pre, n.clip))
+            Y[t, d] = h
+        ex.state[(n.name, d)] = (h, c)
+        Yh[d] = h
+        if c is not None:
+            Yc[d] = c
+    return [Y, Yh, Yc]
+
+
+def _lstm_step(n: ir.Recurrent, cd: ir.CellDirection, gx: np.ndarray, h: np.ndarray,
+               c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    H = n.hidden
+    f_act, g_act, h_act = cd.activations
+    g = gx + cd.R.matvec(h) + cd.rb  # gates i, o, f, c
+    gi, go, gf, gc = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
+    p = cd.p
+    if p is not None:
+        gi = gi + p[:H] * c
+        gf = gf + p[2 * H:] * c
+    i = f_act_eval(f_act, gi, n.clip)
+    f = (F32(1) - i) if n.input_forget else f_act_eval(f_act, gf, n.clip)
+    cc = activation(g_act, _clip(gc, n.clip))
+    c_new = f * c + i * cc
+    if p is not None:
+        go = go + p[H:2 * H] * c_new
+    o = f_act_eval(f_act, go, n.clip)
+    h_new = o * activation(h_act, c_new)
+    return h_new.astype(F32), c_new.astype(F32)
+
+
+def f_act_eval(act: ir.Activation, v: np.ndarray, clip: float | None) -> np.ndarray:
+    return activation(act, _clip(v, clip))
+
+
+def _gru_step(n: ir.Recurrent, cd: ir.CellDirection, gx: np.ndarray,
+              h: np.ndarray) -> np.ndarray:
+    H = n.hidden
+    f_act, g_act = cd.activations
+    R = cd.R.to_dense() if not isinstance(cd.R, ir.Dense) else cd.R.w
+    rz_h = R[:2 * H] @ h + cd.rb[:2 * H]
+    z = activation(f_act, _clip(gx[:H] + rz_h[:H], n.clip))
+    r = activation(f_act, _clip(gx[H:2 * H] + rz_h[H:], n.clip))
+    if n.linear_before_reset:
+        hh = gx[2 * H:] + r * (R[2 * H:] @ h + cd.rb[2 * H:])
+    else:
+        hh = gx[2 * H:] + R[2 * H:] @ (r * h) + cd.rb[2 * H:]
+    hn = activation(g_act, _clip(hh, n.clip))
+    return ((F32(1) - z) * hn + z * h).astype(F32)
+
+
+_EXEC: dict[type, Callable] = {
+    ir.Recurrent: _recurrent, ir.Linear: _linear, ir.Binary: _binary, ir.Unary: _unary,
+    ir.Softmax: _softmax, ir.Transpose: _transpose, ir.Slice: _slice, ir.Concat: _concat,
+    ir.View: _view,
+}
+
+
+def golden_input(graph: ir.Graph, seed: int = 0) -> np.ndarray:
+    """The seeded random input used when the user gives none: uniform in [-1, 1)."""
+    rng = np.random.default_rng(seed)
+    shape = graph.shapes[graph.input]
+    return rng.uniform(-1.0, 1.0, size=shape).astype(F32)

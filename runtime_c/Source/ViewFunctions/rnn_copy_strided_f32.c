@@ -1,0 +1,52 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Title:       rnn_copy_strided_f32.c
+ * Description: Copy between strided views (Transpose, Slice, Gather, Concat).
+ */
+
+#include "rnn_nnfunctions.h"
+
+/* Refer to header file for details. */
+void rnn_copy_strided_f32(int32_t ndim, const int32_t *shape, const float *src,
+                          const int32_t *src_strides, float *dst, const int32_t *dst_strides)
+{
+    int32_t idx[RNN_MAX_DIMS];
+    const int32_t last = ndim - 1;
+    const int32_t n = shape[last];
+    const int32_t ss = src_strides[last];
+    const int32_t ds = dst_strides[last];
+    int32_t d;
+
+    for (d = 0; d < ndim; ++d)
+    {
+        idx[d] = 0;
+    }
+    for (;;)
+    {
+        int32_t os = 0;
+        int32_t od = 0;
+        int32_t k;
+        for (d = 0; d < last; ++d)
+        {
+            os += idx[d] * src_strides[d];
+            od += idx[d] * dst_strides[d];
+        }
+        for (k = 0; k < n; ++k)
+        {
+            dst[od + k * ds] = src[os + k * ss];
+        }
+        for (d = last - 1; d >= 0; --d)
+        {
+            if (++idx[d] < shape[d])
+            {
+                break;
+            }
+            idx[d] = 0;
+        }
+        if (d < 0)
+        {
+            return;
+        }
+    }
+}
