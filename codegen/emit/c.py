@@ -339,19 +339,17 @@ def build_context(g: ir.Graph, name: str) -> dict[str, Any]:
     assert mem is not None
 
     init = []
+    if mem.state:
+        init.append("memset(s->state, 0, sizeof(s->state));")
     for n in prog_graph.nodes:
         if isinstance(n, ir.Recurrent):
             for d, cd in enumerate(n.directions):
                 h_off, c_off = mem.state_slots[(n.name, d)]
                 for off, arr, what in ((h_off, cd.h0, "h0"), (c_off, cd.c0, "c0")):
-                    if off < 0 or arr is None:
-                        continue
-                    dst = _at("s->state", off)
-                    if np.any(arr != 0):
+                    if off >= 0 and arr is not None and np.any(arr != 0):
                         sym = ctx.array(f"{n.name}_d{d}_{what}", arr)
-                        init.append(f"memcpy({dst}, {sym}, {arr.size} * sizeof(float));")
-                    else:
-                        init.append(f"memset({dst}, 0, {arr.size} * sizeof(float));")
+                        init.append(f"memcpy({_at('s->state', off)}, {sym}, "
+                                    f"{arr.size} * sizeof(float));")
 
     # outputs: where they are after forward(), and where name_run puts them
     outs = []

@@ -81,6 +81,10 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
     y = golden_vector(g, golden)
     T = g.seq_len
     split = T // 2 if g.streaming and T >= 2 else 0
+    def out_size(steps: int) -> int:
+        return ctx["seq_out"] * steps + ctx["fin_out"]
+
+    y2_size = max(y.size, out_size(split) + out_size(T - split)) if split else y.size
     segments = []
     for o in ctx["outputs"]:
         def off(steps: int, o: dict[str, Any] = o) -> int:
@@ -95,7 +99,7 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
         y_decl=cgen.array_declare("float", "golden_y", y))
     io = board_io(board)
     files["test/main.c"] = env.get_template("main.c.j2").render(
-        common, split=split, segments=segments, **io)
+        common, split=split, segments=segments, y2_size=y2_size, **io)
 
     # kernels, headers
     rt = data_dir("runtime_c")
