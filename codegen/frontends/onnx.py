@@ -244,7 +244,7 @@ class _Converter:
         cur = name
         nodes = list(self.model.graph.node)
         for _ in range(len(nodes)):
-            users = [n for n in nodes if cur in n.input]
+            users = [n for n in nodes if cur in n.input and n.op_type not in ("Shape", "Size")]
             if len(users) != 1:
                 return None
             n = users[0]

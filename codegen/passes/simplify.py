@@ -36,8 +36,8 @@ def run(g: ir.Graph, opts: object = None) -> ir.Graph:
     src: dict[str, str] = {}
     out: list[ir.Node] = []
     for n in nodes:
-        n = replace(n, inputs=tuple(src.get(i, i) for i in n.inputs))
         if isinstance(n, ir.View):
+            n = replace(n, inputs=(src.get(n.inputs[0], n.inputs[0]),))
             src[n.outputs[0]] = n.inputs[0]
         out.append(n)
     nodes = out
