@@ -1,0 +1,60 @@
+# rnngen: the two commands of the README, and what they need.
+#
+#   make demo   install everything, build the bundled example for cortex-a73 and cortex-m4,
+#               run both under QEMU and compare with the Python reference
+#   make test   install everything and run the whole test suite (all tiers, QEMU included)
+#
+# Both are idempotent: installation steps leave stamps in .stamps/ and rerun only when
+# pyproject.toml changes or a tool is missing.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RNNGEN := $(VENV)/bin/rnngen
+STAMPS := .stamps
+JOBS ?= 2
+
+# Debian packages: host compiler, Arm cross compilers with their C libraries, QEMU, valgrind
+APT_PACKAGES := make gcc libc6-dev binutils gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+	qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind
+APT_TOOLS := gcc size aarch64-linux-gnu-gcc qemu-aarch64 arm-none-eabi-gcc qemu-system-arm \
+	valgrind
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMPS)/apt $(STAMPS)/python
+
+$(STAMPS):
+	mkdir -p $(STAMPS)
+
+$(STAMPS)/apt: | $(STAMPS)
+	@missing=""; for t in $(APT_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ] || [ ! -d /usr/lib/arm-none-eabi/newlib ]; then \
+	  echo "installing Debian packages (missing:$$missing)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+	fi
+	touch $@
+
+$(STAMPS)/python: pyproject.toml | $(STAMPS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: install
+	$(RNNGEN) verify examples/lstm_classifier/model.onnx --target cortex-a73
+	$(RNNGEN) verify examples/lstm_classifier/model.onnx --target cortex-m4
+	$(RNNGEN) build examples/lstm_classifier/model.onnx --target cortex-a73 -o build/demo-cortex-a73 --force
+	$(MAKE) -C build/demo-cortex-a73 run
+
+test: install
+	$(PY) -m pytest -n $(JOBS) -q tests
+
+lint: install
+	$(PY) -m ruff check codegen tests benchmarks examples
+
+bench: install
+	$(PY) benchmarks/host_lstm.py
+
+clean:
+	rm -rf build $(STAMPS) .pytest_cache

@@ -1,0 +1,91 @@
+"""Models exported by torch.onnx.export (both exporters) match PyTorch's own outputs,
+checked the way a user does it: `rnngen verify model.onnx --input x.npy --expect y.npy`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import torch
+
+CASES = [
+    # cell, bidirectional, layers, batch_first
+    ("lstm", True, 2, True),
+    ("gru", False, 1, False),
+    ("rnn", False, 1, False),
+]
+
+
+class Net(torch.nn.Module):
+    def __init__(self, cell: str, bidir: bool, layers: int, batch_first: bool):
+        super().__init__()
+        cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+        self.rnn = cls(12, 20, num_layers=layers, bidirectional=bidir, batch_first=batch_first)
+        self.fc = torch.nn.Linear(20 * (2 if bidir else 1), 6)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        return torch.softmax(self.fc(y), dim=-1)
+
+
+def _export(tmp_path, cell, bidir, layers, bf, dynamo, dynamic_seq=False):
+    torch.manual_seed(7)
+    net = Net(cell, bidir, layers, bf).eval()
+    T = 9
+    x = torch.randn(1, T, 12) if bf else torch.randn(T, 1, 12)
+    path = tmp_path / f"{cell}.onnx"
+    kw = {}
+    if dynamic_seq:
+        kw["dynamic_axes"] = {"x": {1 if bf else 0: "seq"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), str(path), dynamo=dynamo, input_names=["x"],
+                          output_names=["y"], **kw)
+    with torch.no_grad():
+        y = net(x).numpy()
+    np.save(tmp_path / "x.npy", x.numpy())
+    np.save(tmp_path / "y.npy", y)
+    return path
+
+
+def _verify(*args):
+    return subprocess.run([sys.executable, "-m", "rnngen.cli", "verify", *args, "--json"],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+@pytest.mark.parametrize("cell,bidir,layers,bf", CASES, ids=[c[0] for c in CASES])
+def test_export_matches_pytorch(tmp_path, cell, bidir, layers, bf, dynamo):
+    path = _export(tmp_path, cell, bidir, layers, bf, dynamo)
+    r = _verify(str(path), "--input", str(tmp_path / "x.npy"), "--expect",
+                str(tmp_path / "y.npy"), "--atol", "1e-5", "--rtol", "1e-4")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["passed"] and rep["mismatches"] == 0 and rep["values"] == 9 * 6
+    assert rep["reference"] == "expected"
+
+
+def test_wrong_expectation_fails_with_exit_1(tmp_path):
+    path = _export(tmp_path, "gru", False, 1, False, False)
+    y = np.load(tmp_path / "y.npy")
+    y[3, 0, 2] += 1e-3
+    np.save(tmp_path / "bad.npy", y)
+    r = _verify(str(path), "--input", str(tmp_path / "x.npy"), "--expect",
+                str(tmp_path / "bad.npy"))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert json.loads(r.stdout)["mismatches"] == 1
+
+
+def test_dynamic_sequence_needs_seq_len(tmp_path):
+    path = _export(tmp_path, "lstm", False, 1, True, False, dynamic_seq=True)
+    r = _verify(str(path))
+    assert r.returncode == 2
+    assert "--seq-len" in r.stderr and "Traceback" not in r.stderr
+    r = _verify(str(path), "--seq-len", "9", "--input", str(tmp_path / "x.npy"), "--expect",
+                str(tmp_path / "y.npy"))
+    assert r.returncode == 0, r.stdout + r.stderr
