@@ -266,6 +266,9 @@ class _Converter:
         ins = list(node.input)
         present = [i for i in ins if i]
         if any(i in self.unknown for i in present):
+            # downstream of an unsupported node: report it too if it is unsupported itself
+            if node.op_type not in _LOWER and node.op_type not in ("Shape", "Size"):
+                self.unsupported.append(f"{node.op_type} ({self.where(node, idx)})")
             self.unknown.update(o for o in node.output if o)
             return
         if node.domain not in ("", "ai.onnx"):

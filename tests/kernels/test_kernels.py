@@ -1,0 +1,96 @@
+"""Each C kernel against NumPy (host gcc build)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnngen import ir, reference
+from rnngen.emit.c import pack_dense
+from tests.kernels.harness import arrays, run_c
+
+F32 = np.float32
+SHAPES = [(1, 1), (16, 1), (1, 16), (17, 3), (32, 5), (45, 31), (7, 64), (64, 7), (70, 49)]
+
+
+def sequential_matvec(w: np.ndarray, x: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """y = b + W x summed column by column in float32, separate multiply and add: the exact
+    operation order of rnn_mat_vec_f32."""
+    acc = np.zeros(w.shape[0], F32) if b is None else b.astype(F32).copy()
+    for j in range(w.shape[1]):
+        acc = (acc + (w[:, j] * x[j]).astype(F32)).astype(F32)
+    return acc
+
+
+@pytest.mark.parametrize("flags", [("-O2",), ("-O3", "-march=native"), ("-O0",)],
+                         ids=["O2", "O3-native", "O0"])
+def test_mat_vec_bit_exact(tmp_path, flags):
+    rng = np.random.default_rng(0)
+    decls, body, want = [], [], []
+    for k, (m, n) in enumerate(SHAPES):
+        w = rng.standard_normal((m, n)).astype(F32)
+        x = rng.standard_normal(n).astype(F32)
+        b = rng.standard_normal(m).astype(F32)
+        decls.append(arrays(**{f"w{k}": pack_dense(w), f"x{k}": x, f"b{k}": b,
+                               f"y{k}": np.zeros(m, F32)}))
+        body.append(f"rnn_mat_vec_f32({m}, {n}, w{k}, b{k}, x{k}, y{k}); P(y{k}, {m});")
+        body.append(f"rnn_mat_vec_f32({m}, {n}, w{k}, NULL, x{k}, y{k}); P(y{k}, {m});")
+        # bias aliasing y: y += W x
+        body.append(f"rnn_mat_vec_f32({m}, {n}, w{k}, y{k}, x{k}, y{k}); P(y{k}, {m});")
+        y1 = sequential_matvec(w, x, b)
+        y2 = sequential_matvec(w, x, None)
+        want += [y1, y2, sequential_matvec(w, x, y2)]
+        np.testing.assert_allclose(y1, w @ x + b, rtol=1e-4, atol=1e-4)
+    got = run_c(tmp_path, {"rnn_mat_vec_f32"}, "\n".join(body), "\n".join(decls), flags)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert np.array_equal(g, w), (g, w)
+
+
+@pytest.mark.parametrize("name", list(ir.ACTIVATION_DEFAULTS))
+def test_activation(tmp_path, name):
+    x = np.concatenate([np.linspace(-6, 6, 41), [-30.0, 30.0, 0.0, 1.0, 0.2]]).astype(F32)
+    act = ir.Activation(name, 0.7, 0.3)
+    enum = {"Sigmoid": 0, "Tanh": 1, "Relu": 2, "Affine": 3, "LeakyRelu": 4,
+            "ThresholdedRelu": 5, "ScaledTanh": 6, "HardSigmoid": 7, "Elu": 8, "Softsign": 9,
+            "Softplus": 10}[name]
+    body = (f"rnn_activation act = {{(rnn_activation_kind){enum}, 0.7f, 0.3f}};\n"
+            f"rnn_activation_f32(&act, x, {x.size}); P(x, {x.size});")
+    got = run_c(tmp_path, {"rnn_activation_f32"}, body, arrays(x=x))[0]
+    np.testing.assert_allclose(got, reference.activation(act, x), rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("log", [0, 1])
+def test_softmax(tmp_path, log):
+    x = np.random.default_rng(1).standard_normal((3, 5, 4)).astype(F32) * 4
+    body = f"rnn_softmax_f32(3, 5, 4, {log}, x, y); P(y, 60);"
+    got = run_c(tmp_path, {"rnn_softmax_f32"}, body, arrays(x=x, y=np.zeros(60, F32)))[0]
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    want = e / e.sum(axis=1, keepdims=True)
+    want = np.log(want) if log else want
+    np.testing.assert_allclose(got.reshape(3, 5, 4), want, rtol=1e-5, atol=1e-6)
+
+
+def test_copy_strided_transpose_and_slice(tmp_path):
+    x = np.arange(2 * 3 * 4, dtype=F32).reshape(2, 3, 4)
+    t = np.transpose(x, (2, 0, 1))  # shape (4, 2, 3); source strides (1, 12, 4)
+    s = x[:, ::-2, 1:3]  # (2, 2, 2) starting at [0, 2, 1]; strides (12, -8, 1)
+    body = ("int32_t sh[3] = {4, 2, 3}, ss[3] = {1, 12, 4}, ds[3] = {6, 3, 1};\n"
+            "rnn_copy_strided_f32(3, sh, x, ss, y, ds); P(y, 24);\n"
+            "int32_t sh2[3] = {2, 2, 2}, ss2[3] = {12, -8, 1}, ds2[3] = {4, 2, 1};\n"
+            "rnn_copy_strided_f32(3, sh2, x + 9, ss2, y, ds2); P(y, 8);")
+    got = run_c(tmp_path, {"rnn_copy_strided_f32"}, body, arrays(x=x, y=np.zeros(24, F32)))
+    assert np.array_equal(got[0], t.reshape(-1))
+    assert np.array_equal(got[1], s.reshape(-1))
+
+
+@pytest.mark.parametrize("op,fn", [(0, np.add), (1, np.subtract), (2, np.multiply),
+                                   (3, np.divide)])
+def test_elementwise_broadcast(tmp_path, op, fn):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((3, 4)).astype(F32)
+    b = (rng.standard_normal(4).astype(F32) + 3)  # broadcast along rows
+    body = ("int32_t sh[2] = {3, 4}, sa[2] = {4, 1}, sb[2] = {0, 1};\n"
+            f"rnn_elementwise_f32((rnn_binary_op){op}, 2, sh, a, sa, b, sb, y); P(y, 12);")
+    got = run_c(tmp_path, {"rnn_elementwise_f32"}, body, arrays(a=a, b=b, y=np.zeros(12, F32)))
+    assert np.array_equal(got[0], fn(a, b).astype(F32).reshape(-1))
