@@ -1,0 +1,514 @@
+"""NumPy frontend: an rnngen .npz export -> ir.Graph.
+
+The format is specified in docs/npz-format.md: an npz archive with one array `__rnngen__`
+holding a JSON manifest (format version, input size, sequence length, output mode, an
+ordered list of layers) and one array per weight, named by the manifest.
+
+Steps: read the manifest and check every field -> walk the layers in order, each lowered
+to IR nodes on a [T, 1, width] tensor (time, batch, features) -> for output "last", slice
+the last time step after the last recurrent layer (everything after it is step-wise).
+Recurrent gates are reordered into ONNX order here; PyTorch's GRU is ONNX's GRU with
+linear_before_reset=1. NaN/Inf weights are refused later by the validate pass.
+
+`parse` works on a manifest and a mapping of arrays, so `rnngen.npz.save` checks what it is
+about to write with exactly the rules `load` applies.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import ir
+from ..errors import RnngenError, UnsupportedModel
+
+F32 = np.float32
+
+MANIFEST = "__rnngen__"  # name of the manifest array in the archive
+FORMAT_VERSION = 1  # the newest format version this frontend reads
+
+OUTPUT_MODES = ("sequence", "last")
+DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
+CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+ACTIVATIONS = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+RNN_NONLINEARITIES = {"tanh": "Tanh", "relu": "Relu"}
+
+# Row blocks of W, R and the biases, from the stored gate order to ONNX order
+# (LSTM i,o,f,c; GRU z,r,h). PyTorch stores LSTM as i,f,g,o and GRU as r,z,n.
+GATE_ORDERS = ("onnx", "pytorch")
+_TO_ONNX = {
+    ("LSTM", "onnx"): (0, 1, 2, 3), ("LSTM", "pytorch"): (0, 3, 1, 2),
+    ("GRU", "onnx"): (0, 1, 2), ("GRU", "pytorch"): (1, 0, 2),
+    ("RNN", "onnx"): (0,), ("RNN", "pytorch"): (0,),
+}
+
+_TOP_FIELDS = {"format_version", "name", "input_size", "seq_len", "output", "layers"}
+
+
+def load(path: Path, seq_len: int | None = None) -> ir.Graph:
+    """Read an rnngen .npz export; `seq_len` (--seq-len) overrides the manifest's."""
+    path = Path(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception as e:  # not a zip, truncated, unreadable
+        raise RnngenError(f"{path}: not a readable .npz archive ({_short(e)})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise RnngenError(f"{path}: not an .npz archive (a single .npy array); write rnngen "
+                          "models with rnngen.npz.save")
+    with archive:
+        manifest = read_manifest(archive, path)
+        return parse(manifest, _NpzArrays(archive, path), path, seq_len)
+
+
+def read_manifest(archive: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The decoded JSON manifest of an open archive."""
+    try:
+        names = list(archive.keys())
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise RnngenError(f"{path}: not a readable .npz archive ({_short(e)})") from None
+    if MANIFEST not in names:
+        raise RnngenError(f"{path}: not an rnngen .npz (no '{MANIFEST}' manifest array; write "
+                          "models with rnngen.npz.save, see docs/npz-format.md)")
+    try:
+        arr = archive[MANIFEST]
+    except Exception as e:
+        raise RnngenError(f"{path}: manifest '{MANIFEST}' cannot be read ({_short(e)})") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "US" or arr.size != 1:
+        raise RnngenError(f"{path}: manifest '{MANIFEST}' must be one string (np.array(json_text)"
+                          f"), got an array of {getattr(arr, 'dtype', type(arr).__name__)} "
+                          f"with shape {getattr(arr, 'shape', ())}")
+    text = arr.reshape(())[()]
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RnngenError(f"{path}: manifest '{MANIFEST}' is not UTF-8 text") from None
+    try:
+        manifest = json.loads(str(text))
+    except json.JSONDecodeError as e:
+        raise RnngenError(f"{path}: manifest '{MANIFEST}' is not valid JSON ({e})") from None
+    if not isinstance(manifest, dict):
+        raise RnngenError(f"{path}: manifest '{MANIFEST}' must be a JSON object, got "
+                          f"{_json_type(manifest)}")
+    return manifest
+
+
+def parse(manifest: Mapping[str, Any], arrays: Mapping[str, Any], source: str | Path,
+          seq_len: int | None = None) -> ir.Graph:
+    """Build the IR from a decoded manifest and its arrays (by name)."""
+    return _Builder(manifest, arrays, str(source), seq_len).run()
+
+
+def _short(e: BaseException) -> str:
+    s = str(e).strip().splitlines()
+    return (s[0] if s else type(e).__name__)[:200]
+
+
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "an object"
+    return type(v).__name__
+
+
+def _c_name(stem: str) -> str:
+    s = "".join(c if c.isalnum() else "_" for c in stem).strip("_").lower() or "model"
+    if s[0].isdigit():
+        s = "m_" + s
+    return s
+
+
+class _NpzArrays(Mapping[str, Any]):
+    """Lazy access to the arrays of an open NpzFile; read errors become RnngenError."""
+
+    def __init__(self, archive: Any, path: Path):
+        self.archive = archive
+        self.path = path
+        self.names = set(archive.keys())
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.names:
+            raise KeyError(name)
+        try:
+            return self.archive[name]
+        except Exception as e:  # object arrays (pickle), corrupt members
+            raise RnngenError(f"{self.path}: array '{name}' cannot be read ({_short(e)})") \
+                from None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+class _Builder:
+    def __init__(self, manifest: Mapping[str, Any], arrays: Mapping[str, Any], source: str,
+                 seq_len: int | None):
+        self.m = manifest
+        self.arrays = arrays
+        self.src = source
+        self.seq_len_opt = seq_len
+        self.nodes: list[ir.Node] = []
+        self.shapes: dict[str, ir.Shape] = {}
+        self.names: set[str] = set()
+        self.T = 1
+        self.node_names: set[str] = set()
+
+    # ------------------------------------------------------------------ helpers
+    def fail(self, where: str, msg: str) -> RnngenError:
+        return RnngenError(f"{self.src}: {where}{': ' if where else ''}{msg}")
+
+    def fresh(self, base: str, taken: set[str] | None = None) -> str:
+        """An unused tensor name (or, with `taken`, an unused name in that set)."""
+        taken = self.names if taken is None else taken
+        name, k = base, 1
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        taken.add(name)
+        return name
+
+    def node(self, base: str) -> str:
+        return self.fresh(base, self.node_names)
+
+    def add(self, node: ir.Node) -> None:
+        outs = node.out_shapes([self.shapes[i] for i in node.inputs])
+        for o, s in zip(node.outputs, outs):
+            if o:
+                self.shapes[o] = tuple(int(d) for d in s)
+        self.nodes.append(node)
+
+    def fields(self, obj: Any, where: str, required: tuple[str, ...],
+               optional: tuple[str, ...] = ()) -> dict[str, Any]:
+        if not isinstance(obj, dict):
+            raise self.fail(where, f"expected a JSON object, got {_json_type(obj)}")
+        for k in required:
+            if k not in obj:
+                raise self.fail(where, f"missing field '{k}'")
+        allowed = set(required) | set(optional)
+        extra = sorted(k for k in obj if k not in allowed)
+        if extra:
+            raise self.fail(where, f"unknown field '{extra[0]}' (format version "
+                                   f"{FORMAT_VERSION} has: {', '.join(sorted(allowed))})")
+        return obj
+
+    def int_field(self, obj: Mapping[str, Any], key: str, where: str) -> int:
+        v = obj[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise self.fail(where, f"field '{key}' must be a positive integer, got {v!r}")
+        return v
+
+    def choice(self, obj: Mapping[str, Any], key: str, where: str,
+               options: Mapping[str, Any] | tuple[str, ...]) -> str:
+        v = obj[key]
+        if not isinstance(v, str) or v not in options:
+            raise self.fail(where, f"field '{key}' is {v!r}, expected one of "
+                                   f"{', '.join(repr(o) for o in options)}")
+        return v
+
+    def array(self, name: Any, where: str, shape: tuple[int | None, ...],
+              meaning: str) -> np.ndarray:
+        """The float32 array the manifest calls `name`; None in `shape` matches any size."""
+        if not isinstance(name, str) or not name:
+            raise self.fail(where, f"expected the name of an array (a string), got "
+                                   f"{_json_type(name)}")
+        if name == MANIFEST:
+            raise self.fail(where, f"'{MANIFEST}' is the manifest, not a weight array")
+        try:
+            arr = self.arrays[name]
+        except KeyError:
+            raise self.fail(where, f"array '{name}' is not in the archive") from None
+        arr = np.asarray(arr)
+        if arr.dtype.kind != "f":
+            raise self.fail(where, f"array '{name}' has dtype {arr.dtype}, expected floating "
+                                   "point")
+        if len(arr.shape) != len(shape) or any(
+                w is not None and d != w for d, w in zip(arr.shape, shape)):
+            want = "(" + ", ".join("?" if w is None else str(w) for w in shape) + \
+                ("," if len(shape) == 1 else "") + ")"
+            raise self.fail(where, f"array '{name}' has shape {tuple(arr.shape)}, expected "
+                                   f"{want} = {meaning}")
+        if arr.size == 0:
+            raise self.fail(where, f"array '{name}' is empty (shape {tuple(arr.shape)})")
+        return np.ascontiguousarray(arr, dtype=F32)
+
+    def matrix(self, entry: Any, where: str, rows: int | None, cols: int,
+               meaning: str) -> ir.Matrix:
+        """A matrix entry {"format": ..., ...}; rows None: any number of rows."""
+        if not isinstance(entry, dict):
+            raise self.fail(where, f"expected a matrix entry like {{\"format\": \"dense\", "
+                                   f"\"w\": \"array name\"}}, got {_json_type(entry)}")
+        fmt = entry.get("format")
+        if "format" not in entry:
+            raise self.fail(where, "missing field 'format'")
+        fn = _MATRIX_FORMATS.get(fmt) if isinstance(fmt, str) else None
+        if fn is None:
+            raise UnsupportedModel(
+                f"{self.src}: {where}: matrix format {fmt!r} is not supported (this rnngen "
+                f"reads {', '.join(repr(f) for f in _MATRIX_FORMATS)})")
+        return fn(self, entry, where, rows, cols, meaning)
+
+    # ------------------------------------------------------------------ main
+    def run(self) -> ir.Graph:
+        m = self.fields(self.m, "manifest", ("format_version", "input_size", "layers"),
+                        ("name", "seq_len", "output"))
+        v = m["format_version"]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise self.fail("manifest", f"field 'format_version' must be a positive integer, "
+                                        f"got {v!r}")
+        if v > FORMAT_VERSION:
+            raise self.fail("manifest", f"format_version {v} is newer than this rnngen reads "
+                                        f"({FORMAT_VERSION}); upgrade rnngen")
+        I = self.int_field(m, "input_size", "manifest")
+        if m.get("seq_len") is not None:
+            manifest_T = self.int_field(m, "seq_len", "manifest")
+        else:
+            manifest_T = None
+        if self.seq_len_opt is not None:
+            if isinstance(self.seq_len_opt, bool) or int(self.seq_len_opt) < 1:
+                raise RnngenError(f"--seq-len {self.seq_len_opt} must be a positive integer")
+            self.T = int(self.seq_len_opt)
+        elif manifest_T is not None:
+            self.T = manifest_T
+        else:
+            raise self.fail("manifest", "no sequence length (field 'seq_len' is absent); "
+                                        "give one with --seq-len")
+        mode = "sequence"
+        if m.get("output") is not None:
+            mode = self.choice(m, "output", "manifest", OUTPUT_MODES)
+        name = m.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise self.fail("manifest", f"field 'name' must be a non-empty string, got "
+                                        f"{name!r}")
+        layers = m["layers"]
+        if not isinstance(layers, list) or not layers:
+            raise self.fail("manifest", "field 'layers' must be a non-empty list of layers")
+
+        types, lnames = [], []
+        for i, lay in enumerate(layers):
+            if not isinstance(lay, dict):
+                raise self.fail(f"layer {i}", f"expected a JSON object, got {_json_type(lay)}")
+            t = lay.get("type")
+            if "type" not in lay:
+                raise self.fail(f"layer {i}", "missing field 'type'")
+            if not isinstance(t, str) or t not in _LAYERS:
+                raise self.fail(f"layer {i}", f"unknown layer type {t!r} (known: "
+                                              f"{', '.join(_LAYERS)})")
+            lname = lay.get("name")
+            lname = f"{t}{i}" if lname is None else lname
+            if not isinstance(lname, str) or not lname.strip():
+                raise self.fail(f"layer {i} ({t})", f"field 'name' must be a non-empty string, "
+                                                    f"got {lname!r}")
+            if lname in lnames:
+                raise self.fail(f"layer {i} ({t})", f"layer name '{lname}' is used twice")
+            types.append(t)
+            lnames.append(lname)
+        # layer names are node names; helper nodes (flatten, slice...) get other names
+        self.node_names = set(lnames)
+        recurrent = [i for i, t in enumerate(types) if t in CELLS]
+        # "last": after the last recurrent layer every layer is step-wise, so slicing the
+        # last step there gives the same result for less work.
+        slice_after = (recurrent[-1] if recurrent else -1) if mode == "last" else None
+
+        self.names.update(("input", "output"))
+        cur = "input"
+        self.shapes[cur] = (self.T, 1, I)
+        if slice_after == -1:
+            cur = self.last_step(cur, "input")
+        for i, lay in enumerate(layers):
+            cur = _LAYERS[types[i]](self, lay, f"layer {i} ({types[i]})", lnames[i], cur)
+            if slice_after == i:
+                cur = self.last_step(cur, lnames[i])
+
+        width = self.shapes[cur][-1]
+        if mode == "last":
+            self.add(ir.View(self.node("output_view"), (cur,), ("output",), (1, width)))
+        else:
+            last = self.nodes[-1]
+            assert last.outputs[0] == cur
+            self.nodes[-1] = _rename_output(last, "output")
+            self.shapes["output"] = self.shapes.pop(cur)
+        return ir.Graph(name=_c_name(name if name is not None else Path(self.src).stem),
+                        input="input", outputs=("output",), nodes=tuple(self.nodes),
+                        shapes=dict(self.shapes), constants={}, seq_len=self.T,
+                        source=self.src, input_time_axis=0)
+
+    def last_step(self, x: str, base: str) -> str:
+        """[T, 1, F] -> [1, 1, F]: the last time step (analyze_time: a "final" value)."""
+        T, b, F = self.shapes[x]
+        y = self.fresh(f"{base}_last")
+        self.add(ir.Slice(self.node(f"{base}_last_step"), (x,), (y,), (T - 1, 0, 0), (1, 1, 1),
+                          (1, b, F)))
+        return y
+
+    # ------------------------------------------------------------------ layers
+    def recurrent(self, lay: dict[str, Any], where: str, lname: str, x: str) -> str:
+        kind = lay["type"]
+        cell = CELLS[kind]
+        required = ("type", "input_size", "hidden_size", "direction", "directions")
+        optional: tuple[str, ...] = ("name",)
+        if cell in ("LSTM", "GRU"):
+            required += ("gate_order",)
+        else:
+            optional += ("gate_order", "nonlinearity")
+        if cell == "GRU":
+            required += ("linear_before_reset",)
+        self.fields(lay, where, required, optional)
+        I = self.int_field(lay, "input_size", where)
+        H = self.int_field(lay, "hidden_size", where)
+        width = self.shapes[x][-1]
+        if I != width:
+            src = "the model's input_size" if x == "input" else "the layer before"
+            raise self.fail(where, f"input_size is {I} but its input has {width} features "
+                                   f"(from {src})")
+        direction = self.choice(lay, "direction", where, tuple(DIRECTIONS))
+        D = DIRECTIONS[direction]
+        order = "onnx"
+        if "gate_order" in lay:
+            order = self.choice(lay, "gate_order", where, GATE_ORDERS)
+        lbr = False
+        if cell == "GRU":
+            v = lay["linear_before_reset"]
+            if not isinstance(v, bool):
+                raise self.fail(where, f"field 'linear_before_reset' must be true or false, got "
+                                       f"{v!r}")
+            lbr = v
+        act = "Tanh"
+        if "nonlinearity" in lay:
+            act = RNN_NONLINEARITIES[self.choice(lay, "nonlinearity", where,
+                                                 tuple(RNN_NONLINEARITIES))]
+        acts = {"LSTM": (ir.SIGMOID, ir.TANH, ir.TANH), "GRU": (ir.SIGMOID, ir.TANH),
+                "RNN": (ir.Activation.default(act),)}[cell]
+        dirs = lay["directions"]
+        if not isinstance(dirs, list) or len(dirs) != D:
+            n = len(dirs) if isinstance(dirs, list) else _json_type(dirs)
+            raise self.fail(where, f"field 'directions' must be a list of {D} entr"
+                                   f"{'y' if D == 1 else 'ies'} for direction '{direction}'"
+                                   f"{' (forward, then backward)' if D == 2 else ''}, got {n}")
+        G = ir.GATES[cell]
+        perm = _TO_ONNX[(cell, order)]
+        gname = "4*hidden_size" if G == 4 else ("3*hidden_size" if G == 3 else "hidden_size")
+        out_dirs = []
+        for d, ent in enumerate(dirs):
+            dw = f"{where} directions[{d}]"
+            opt = ("b_ih", "b_hh", "h0") + (("c0",) if cell == "LSTM" else ())
+            self.fields(ent, dw, ("W", "R"), opt)
+            W = self.matrix(ent["W"], f"{dw}.W", G * H, I, f"[{gname}, input_size]")
+            R = self.matrix(ent["R"], f"{dw}.R", G * H, H, f"[{gname}, hidden_size]")
+            vec = {}
+            for key, n, meaning in (("b_ih", G * H, f"[{gname}]"), ("b_hh", G * H, f"[{gname}]"),
+                                    ("h0", H, "[hidden_size]"), ("c0", H, "[hidden_size]")):
+                if key in ent and ent[key] is not None:
+                    vec[key] = self.array(ent[key], f"{dw}.{key}", (n,), meaning)
+                elif key in opt:
+                    vec[key] = np.zeros(n, F32)
+            out_dirs.append(ir.CellDirection(
+                reverse=direction == "reverse" or d == 1,
+                W=_reorder(W, perm, H, f"{self.src}: {dw}.W"),
+                R=_reorder(R, perm, H, f"{self.src}: {dw}.R"),
+                wb=_reorder_vec(vec["b_ih"], perm, H), rb=_reorder_vec(vec["b_hh"], perm, H),
+                p=None, h0=vec["h0"], c0=vec.get("c0"), activations=acts))
+        y = self.fresh(f"{lname}_Y")
+        self.add(ir.Recurrent(lname, (x,), (y, "", ""), cell=cell, hidden=H, input_size=I,
+                              seq_len=self.T, valid_len=self.T, layout=0,
+                              directions=tuple(out_dirs), clip=None, input_forget=False,
+                              linear_before_reset=lbr))
+        # Y [T, D, 1, H] -> [T, 1, D*H]: per step [forward h, backward h], as PyTorch
+        src = y
+        if D == 2:
+            src = self.fresh(f"{lname}_Yt")
+            self.add(ir.Transpose(self.node(f"{lname}_transpose"), (y,), (src,), (0, 2, 1, 3)))
+        out = self.fresh(f"{lname}_out")
+        self.add(ir.View(self.node(f"{lname}_flatten"), (src,), (out,), (self.T, 1, D * H)))
+        return out
+
+    def dense(self, lay: dict[str, Any], where: str, lname: str, x: str) -> str:
+        self.fields(lay, where, ("type", "W"), ("name", "b", "activation"))
+        K = self.shapes[x][-1]
+        W = self.matrix(lay["W"], f"{where} W", None, K, "[out_features, in_features]")
+        N = W.shape[0]
+        b = None
+        if lay.get("b") is not None:
+            b = self.array(lay["b"], f"{where} b", (N,), "[out_features]")
+        y = self.fresh(f"{lname}_y")
+        self.add(ir.Linear(lname, (x,), (y,), W=W, b=b))
+        if lay.get("activation") is not None:
+            act = ACTIVATIONS[self.choice(lay, "activation", where, tuple(ACTIVATIONS))]
+            z = self.fresh(f"{lname}_{act.lower()}")
+            self.add(ir.Unary(self.node(f"{lname}_{act.lower()}"), (y,), (z,),
+                              act=ir.Activation.default(act)))
+            y = z
+        return y
+
+    def activation(self, lay: dict[str, Any], where: str, lname: str, x: str) -> str:
+        self.fields(lay, where, ("type",), ("name",))
+        y = self.fresh(f"{lname}_y")
+        self.add(ir.Unary(lname, (x,), (y,),
+                          act=ir.Activation.default(ACTIVATIONS[lay["type"]])))
+        return y
+
+    def softmax(self, lay: dict[str, Any], where: str, lname: str, x: str) -> str:
+        self.fields(lay, where, ("type",), ("name",))
+        y = self.fresh(f"{lname}_y")
+        # over the features of each step: axis 2 of [T, 1, F]
+        self.add(ir.Softmax(lname, (x,), (y,), axis=2, log=lay["type"] == "log_softmax"))
+        return y
+
+
+def _rename_output(node: ir.Node, name: str) -> ir.Node:
+    return replace(node, outputs=(name,) + tuple(node.outputs[1:]))
+
+
+def _block_rows(perm: tuple[int, ...], H: int) -> np.ndarray:
+    return np.concatenate([np.arange(g * H, (g + 1) * H) for g in perm])
+
+
+def _reorder(m: ir.Matrix, perm: tuple[int, ...], H: int, where: str) -> ir.Matrix:
+    """Rows of a gate-stacked matrix in ONNX order."""
+    if perm == tuple(range(len(perm))):
+        return m
+    if isinstance(m, ir.Dense):
+        return ir.dense(m.w[_block_rows(perm, H)])
+    raise UnsupportedModel(f"{where}: gate_order 'pytorch' cannot reorder a {m.fmt} matrix; "
+                           "store it in gate_order 'onnx'")
+
+
+def _reorder_vec(v: np.ndarray, perm: tuple[int, ...], H: int) -> np.ndarray:
+    return np.ascontiguousarray(v[_block_rows(perm, H)], dtype=F32)
+
+
+# ---------------------------------------------------------------------- matrix formats
+
+def _dense_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | None, cols: int,
+                  meaning: str) -> ir.Matrix:
+    b.fields(entry, where, ("format", "w"))
+    return ir.dense(b.array(entry["w"], f"{where}.w", (rows, cols), meaning))
+
+
+# One reader per matrix "format"; a compressed format adds an entry here (docs/npz-format.md).
+_MATRIX_FORMATS: dict[str, Callable[[_Builder, dict[str, Any], str, int | None, int, str],
+                                    ir.Matrix]] = {
+    "dense": _dense_matrix,
+}
+
+_LAYERS: dict[str, Callable[[_Builder, dict[str, Any], str, str, str], str]] = {
+    "lstm": _Builder.recurrent, "gru": _Builder.recurrent, "rnn": _Builder.recurrent,
+    "dense": _Builder.dense,
+    "relu": _Builder.activation, "tanh": _Builder.activation, "sigmoid": _Builder.activation,
+    "softmax": _Builder.softmax, "log_softmax": _Builder.softmax,
+}

@@ -1,0 +1,443 @@
+"""Write rnngen .npz models from training code (format: docs/npz-format.md).
+
+    import rnngen.npz
+    rnngen.npz.save("kws.npz", rnngen.npz.from_torch(lstm, fc, torch.nn.Softmax(dim=-1)),
+                    input_size=40, seq_len=49)
+
+or layer by layer, with NumPy arrays (or torch tensors) in the order PyTorch stores them:
+
+    rnngen.npz.save("kws.npz", [
+        rnngen.npz.lstm(W_ih, W_hh, b_ih, b_hh, gate_order="pytorch"),
+        rnngen.npz.dense(W_fc, b_fc),
+        rnngen.npz.softmax(),
+    ], seq_len=49, output="last")
+
+The helpers return plain dicts: the manifest entry of the layer with arrays in place of
+array names. `save` names the arrays, checks the whole model with the same rules
+`rnngen build` applies (so a file it writes always loads), and writes the archive. Nothing
+here imports torch; `from_torch` reads modules by their class names and attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import RnngenError
+from .frontends import numpy as _frontend
+
+F32 = np.float32
+Layer = dict[str, Any]
+
+__all__ = [
+    "dense",
+    "from_torch",
+    "gru",
+    "log_softmax",
+    "lstm",
+    "relu",
+    "rnn",
+    "save",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+
+# ---------------------------------------------------------------------- arrays
+
+def _np(x: Any, what: str, keep_int: bool = False) -> np.ndarray:
+    """A float32 NumPy copy of an array-like or a torch tensor (detached, on the CPU).
+
+    keep_int: integer arrays stay integers (index arrays of compressed matrices)."""
+    if hasattr(x, "detach"):  # torch.Tensor (also Parameter)
+        x = x.detach().cpu()
+        if x.is_floating_point():
+            x = x.float()  # bfloat16/float16 -> float32 before .numpy()
+        x = x.numpy()
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiu":
+        raise RnngenError(f"rnngen.npz: {what} has dtype {arr.dtype}, expected numbers")
+    if keep_int and arr.dtype.kind in "iu":
+        return np.ascontiguousarray(arr)
+    return np.ascontiguousarray(arr, dtype=F32)
+
+
+def _is_arraylike(x: Any) -> bool:
+    return hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def _per_direction(x: Any, D: int, ndim: int, what: str) -> list[Any]:
+    """Split one argument into D per-direction values.
+
+    Accepted: a list/tuple of D arrays (forward first); an array with a leading axis of
+    size D (ONNX layout, e.g. W [D, G*H, I]); for D == 1 also the bare array."""
+    if x is None:
+        return [None] * D
+    if isinstance(x, (list, tuple)) and x and all(_is_arraylike(v) or isinstance(v, dict)
+                                                   for v in x):
+        if len(x) != D:
+            raise RnngenError(f"rnngen.npz: {what}: got {len(x)} per-direction values, "
+                              f"expected {D}")
+        return list(x)
+    if isinstance(x, dict):  # a matrix entry in another format: one direction only
+        if D != 1:
+            raise RnngenError(f"rnngen.npz: {what}: give a list of {D} matrix entries "
+                              "(forward, backward)")
+        return [x]
+    arr = _np(x, what)
+    if arr.ndim == ndim + 1 and arr.shape[0] == D:
+        return list(arr)
+    if D == 1 and arr.ndim == ndim:
+        return [arr]
+    want = f"[{D}, ...] with {ndim + 1} axes" + (f" or {ndim} axes" if D == 1 else "")
+    raise RnngenError(f"rnngen.npz: {what} has shape {arr.shape}, expected {want}")
+
+
+def _matrix(m: Any, what: str) -> dict[str, Any]:
+    """A matrix entry: {"format": "dense", "w": array}, or an entry of another format
+    with arrays as values (passed through; the frontend checks it)."""
+    if isinstance(m, dict):
+        if "format" not in m:
+            raise RnngenError(f"rnngen.npz: {what}: a matrix entry needs a 'format'")
+        keep_int = m["format"] != "dense"
+        return {k: (_np(v, f"{what}.{k}", keep_int) if _is_arraylike(v) else v)
+                for k, v in m.items()}
+    return {"format": "dense", "w": _np(m, what)}
+
+
+def _dense_shape(entry: dict[str, Any]) -> tuple[int, int] | None:
+    if entry["format"] == "dense" and isinstance(entry.get("w"), np.ndarray) and \
+            entry["w"].ndim == 2:
+        return int(entry["w"].shape[0]), int(entry["w"].shape[1])
+    return None
+
+
+# ---------------------------------------------------------------------- layer helpers
+
+def _recurrent(kind: str, W: Any, R: Any, b_ih: Any, b_hh: Any, h0: Any, c0: Any,
+               direction: str, name: str | None, input_size: int | None,
+               hidden_size: int | None, **extra: Any) -> Layer:
+    if direction not in _frontend.DIRECTIONS:
+        raise RnngenError(f"rnngen.npz.{kind}: direction={direction!r}, expected one of "
+                          f"{', '.join(repr(d) for d in _frontend.DIRECTIONS)}")
+    D = _frontend.DIRECTIONS[direction]
+    Ws = [_matrix(w, f"{kind} W") for w in _per_direction(W, D, 2, f"{kind} W")]
+    Rs = [_matrix(r, f"{kind} R") for r in _per_direction(R, D, 2, f"{kind} R")]
+    vectors = {key: _per_direction(v, D, 1, f"{kind} {key}")
+               for key, v in (("b_ih", b_ih), ("b_hh", b_hh), ("h0", h0), ("c0", c0))}
+    if input_size is None or hidden_size is None:
+        ws, rs = _dense_shape(Ws[0]), _dense_shape(Rs[0])
+        if ws is None or rs is None:
+            raise RnngenError(f"rnngen.npz.{kind}: give input_size= and hidden_size= (W or R "
+                              "is not a 2-D dense matrix)")
+        input_size = ws[1] if input_size is None else input_size
+        hidden_size = rs[1] if hidden_size is None else hidden_size
+    dirs = []
+    for d in range(D):
+        ent: dict[str, Any] = {"W": Ws[d], "R": Rs[d]}
+        for key, vals in vectors.items():
+            if vals[d] is not None:
+                ent[key] = _np(vals[d], f"{kind} {key}").reshape(-1)
+        dirs.append(ent)
+    layer: Layer = {"type": kind, "input_size": int(input_size),
+                    "hidden_size": int(hidden_size), "direction": direction, **extra,
+                    "directions": dirs}
+    if name is not None:
+        layer["name"] = name
+    return layer
+
+
+def lstm(W: Any, R: Any, b_ih: Any = None, b_hh: Any = None, *, gate_order: str,
+         direction: str = "forward", h0: Any = None, c0: Any = None, name: str | None = None,
+         input_size: int | None = None, hidden_size: int | None = None) -> Layer:
+    """An LSTM layer. W [4H, I], R [4H, H], b_ih/b_hh [4H], h0/c0 [H] (all optional but W, R).
+
+    gate_order "pytorch" (i,f,g,o: torch.nn.LSTM and Keras) or "onnx" (i,o,f,c). For
+    direction "bidirectional" give each argument as a pair (forward, backward) or with a
+    leading axis of 2."""
+    return _recurrent("lstm", W, R, b_ih, b_hh, h0, c0, direction, name, input_size,
+                      hidden_size, gate_order=gate_order)
+
+
+def gru(W: Any, R: Any, b_ih: Any = None, b_hh: Any = None, *, gate_order: str,
+        linear_before_reset: bool, direction: str = "forward", h0: Any = None,
+        name: str | None = None, input_size: int | None = None,
+        hidden_size: int | None = None) -> Layer:
+    """A GRU layer. W [3H, I], R [3H, H], b_ih/b_hh [3H], h0 [H].
+
+    gate_order "pytorch" (r,z,n) or "onnx" (z,r,h; also Keras). torch.nn.GRU (and Keras'
+    reset_after=True) is linear_before_reset=True."""
+    return _recurrent("gru", W, R, b_ih, b_hh, h0, None, direction, name, input_size,
+                      hidden_size, gate_order=gate_order,
+                      linear_before_reset=linear_before_reset)
+
+
+def rnn(W: Any, R: Any, b_ih: Any = None, b_hh: Any = None, *, nonlinearity: str = "tanh",
+        direction: str = "forward", h0: Any = None, name: str | None = None,
+        input_size: int | None = None, hidden_size: int | None = None) -> Layer:
+    """An Elman RNN layer (torch.nn.RNN): h = act(W x + b_ih + R h + b_hh), act tanh|relu."""
+    return _recurrent("rnn", W, R, b_ih, b_hh, h0, None, direction, name, input_size,
+                      hidden_size, nonlinearity=nonlinearity)
+
+
+def dense(W: Any, b: Any = None, activation: str | None = None, *,
+          name: str | None = None) -> Layer:
+    """y = W x + b on every step, W [out, in] (torch.nn.Linear.weight), then an optional
+    activation "relu" | "tanh" | "sigmoid"."""
+    layer: Layer = {"type": "dense", "W": _matrix(W, "dense W")}
+    if b is not None:
+        layer["b"] = _np(b, "dense b").reshape(-1)
+    if activation is not None:
+        layer["activation"] = activation
+    if name is not None:
+        layer["name"] = name
+    return layer
+
+
+def _simple(kind: str, name: str | None) -> Layer:
+    return {"type": kind} if name is None else {"type": kind, "name": name}
+
+
+def relu(name: str | None = None) -> Layer:
+    return _simple("relu", name)
+
+
+def tanh(name: str | None = None) -> Layer:
+    return _simple("tanh", name)
+
+
+def sigmoid(name: str | None = None) -> Layer:
+    return _simple("sigmoid", name)
+
+
+def softmax(name: str | None = None) -> Layer:
+    """Softmax over the features of each step."""
+    return _simple("softmax", name)
+
+
+def log_softmax(name: str | None = None) -> Layer:
+    """LogSoftmax over the features of each step."""
+    return _simple("log_softmax", name)
+
+
+# ---------------------------------------------------------------------- save
+
+def manifest_and_arrays(layers: Iterable[Layer], input_size: int | None = None,
+                        seq_len: int | None = None, output: str = "sequence",
+                        name: str | None = None) -> tuple[dict[str, Any],
+                                                          dict[str, np.ndarray]]:
+    """The JSON manifest and the named arrays `save` writes."""
+    if isinstance(layers, dict):
+        raise RnngenError("rnngen.npz.save: layers must be a list of layers, got one layer "
+                          "(wrap it in [...])")
+    layers = list(layers)
+    arrays: dict[str, np.ndarray] = {}
+    entries = []
+    for i, lay in enumerate(layers):
+        if not isinstance(lay, dict):
+            raise RnngenError(f"rnngen.npz.save: layer {i} is a {type(lay).__name__}, expected "
+                              "a layer dict (rnngen.npz.lstm(...), dense(...), ...)")
+        entries.append(_name_arrays(lay, f"layer{i}", arrays))
+    if input_size is None and layers:
+        input_size = _first_input_size(layers[0])
+    input_size, seq_len = _plain_int(input_size), _plain_int(seq_len)
+    manifest: dict[str, Any] = {"format_version": _frontend.FORMAT_VERSION}
+    if name is not None:
+        manifest["name"] = name
+    manifest["input_size"] = input_size
+    if seq_len is not None:
+        manifest["seq_len"] = seq_len
+    manifest["output"] = output
+    manifest["layers"] = entries
+    return manifest, arrays
+
+
+def _plain_int(v: Any) -> Any:
+    """NumPy integers (x.shape[0], np.int64) as Python ints, so JSON can store them."""
+    return int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
+
+
+def _first_input_size(layer: Layer) -> int | None:
+    if isinstance(layer.get("input_size"), int):
+        return int(layer["input_size"])
+    W = layer.get("W")
+    if isinstance(W, dict):
+        shape = _dense_shape(W)
+        if shape is not None:
+            return shape[1]
+    return None
+
+
+def _name_arrays(lay: Layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The layer's manifest entry: every array replaced by the name it is stored under."""
+
+    def put(name: str, arr: np.ndarray) -> str:
+        arrays[name] = arr
+        return name
+
+    def matrix(m: Any, path: str) -> Any:
+        if not isinstance(m, dict):
+            return m  # the frontend reports it
+        out = {}
+        for k, v in m.items():
+            if isinstance(v, np.ndarray):
+                # dense "w" is stored under the matrix's own name (layer0.W), factors as
+                # layer0.W.<factor>
+                out[k] = put(path if (m.get("format") == "dense" and k == "w")
+                             else f"{path}.{k}", v)
+            else:
+                out[k] = v
+        return out
+
+    entry: dict[str, Any] = {}
+    for key, v in lay.items():
+        if key == "directions" and isinstance(v, list):
+            dirs = []
+            for d, ent in enumerate(v):
+                tag = ("fwd", "bwd")[d] if len(v) == 2 else str(d)
+                base = prefix if len(v) == 1 else f"{prefix}.{tag}"
+                if not isinstance(ent, dict):
+                    dirs.append(ent)
+                    continue
+                out = {}
+                for k, x in ent.items():
+                    if k in ("W", "R"):
+                        out[k] = matrix(x, f"{base}.{k}")
+                    elif isinstance(x, np.ndarray):
+                        out[k] = put(f"{base}.{k}", x)
+                    else:
+                        out[k] = x
+                dirs.append(out)
+            entry[key] = dirs
+        elif key == "W":
+            entry[key] = matrix(v, f"{prefix}.W")
+        elif isinstance(v, np.ndarray):
+            entry[key] = put(f"{prefix}.{key}", v)
+        else:
+            entry[key] = v
+    return entry
+
+
+def save(path: str | os.PathLike[str], layers: Iterable[Layer], input_size: int | None = None,
+         seq_len: int | None = None, output: str = "sequence", name: str | None = None) -> Path:
+    """Write an rnngen .npz model and return its path.
+
+    input_size: features per step (default: the first layer's); seq_len: the default
+    sequence length (`rnngen build --seq-len` overrides it); output: "sequence" (one output
+    per step, shape [T, 1, F]) or "last" (the last step's, shape [1, F]); name: the model
+    name (default: the file name). Raises RnngenError, naming the layer and field, for
+    anything `rnngen build` would refuse (except NaN/Inf, which the build reports)."""
+    p = Path(path)
+    if p.suffix.lower() != ".npz":
+        raise RnngenError(f"{p}: the file name must end in .npz (rnngen picks the frontend by "
+                          "the suffix)")
+    manifest, arrays = manifest_and_arrays(layers, input_size, seq_len, output, name)
+    try:
+        text = json.dumps(manifest)
+    except (TypeError, ValueError) as e:
+        raise RnngenError(f"rnngen.npz.save: the layers hold a value JSON cannot store "
+                          f"({e})") from None
+    # the same checks `rnngen build` applies (a file save writes always loads)
+    _frontend.parse(json.loads(text), arrays, p, 1 if seq_len is None else None)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{_frontend.MANIFEST: np.array(text)}, **arrays)
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return p
+
+
+# ---------------------------------------------------------------------- PyTorch
+
+_TORCH_ACTS = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid"}
+_TORCH_NOOPS = ("Dropout", "Identity")  # no-ops at inference
+
+
+def from_torch(*modules: Any) -> list[Layer]:
+    """Layer dicts for torch modules applied in this order.
+
+    Understood: nn.LSTM, nn.GRU, nn.RNN (any num_layers, bidirectional, with or without
+    bias; batch_first does not matter for batch 1; inter-layer dropout is an inference
+    no-op), nn.Linear, nn.ReLU/Tanh/Sigmoid, nn.Softmax/LogSoftmax over the feature axis,
+    nn.Dropout/Identity (skipped), and nn.Sequential/ModuleList or lists of these.
+    Refused with an RnngenError: LSTM proj_size, anything else (pass the layers your
+    forward() applies, in order, instead of your own Module)."""
+    layers: list[Layer] = []
+    for m in modules:
+        layers.extend(_from_torch_one(m))
+    return layers
+
+
+def _from_torch_one(m: Any) -> list[Layer]:
+    cls = type(m).__name__
+    if isinstance(m, (list, tuple)) or cls in ("Sequential", "ModuleList"):
+        return [lay for sub in m for lay in _from_torch_one(sub)]
+    if hasattr(m, "mode") and hasattr(m, "weight_ih_l0"):
+        return _torch_recurrent(m)
+    if cls == "Linear" and hasattr(m, "weight"):
+        return [dense(m.weight, getattr(m, "bias", None))]
+    if cls in _TORCH_ACTS:
+        return [_simple(_TORCH_ACTS[cls], None)]
+    if cls in ("Softmax", "LogSoftmax"):
+        dim = getattr(m, "dim", None)
+        if dim is None or dim == 0:
+            raise RnngenError(f"rnngen.npz.from_torch: {cls}(dim={dim}) does not normalize over "
+                              "the features; rnngen applies it over the last axis: use "
+                              f"{cls}(dim=-1)")
+        return [_simple("softmax" if cls == "Softmax" else "log_softmax", None)]
+    if cls in _TORCH_NOOPS:
+        return []
+    raise RnngenError(f"rnngen.npz.from_torch: {cls} is not a layer rnngen converts (LSTM, GRU, "
+                      "RNN, Linear, ReLU, Tanh, Sigmoid, Softmax, LogSoftmax, Dropout, "
+                      "Identity, Sequential); pass the layers your forward() applies, in order")
+
+
+def _torch_recurrent(m: Any) -> list[Layer]:
+    cls = type(m).__name__
+    mode = str(m.mode)
+    if mode not in ("LSTM", "GRU", "RNN_TANH", "RNN_RELU"):
+        raise RnngenError(f"rnngen.npz.from_torch: {cls} has mode '{mode}'")
+    if int(getattr(m, "proj_size", 0) or 0) > 0:
+        raise RnngenError(f"rnngen.npz.from_torch: {cls}: proj_size={m.proj_size} (LSTM with "
+                          "projections) is not supported")
+    bidir = bool(getattr(m, "bidirectional", False))
+    direction = "bidirectional" if bidir else "forward"
+    bias = bool(getattr(m, "bias", True))
+    out = []
+    for k in range(int(getattr(m, "num_layers", 1))):
+        sfx = [f"_l{k}", f"_l{k}_reverse"] if bidir else [f"_l{k}"]
+        W, R = _torch_params(m, "weight_ih", sfx), _torch_params(m, "weight_hh", sfx)
+        b_ih, b_hh = ((_torch_params(m, "bias_ih", sfx), _torch_params(m, "bias_hh", sfx))
+                      if bias else (None, None))
+        if mode == "LSTM":
+            out.append(lstm(W, R, b_ih, b_hh, gate_order="pytorch", direction=direction))
+        elif mode == "GRU":
+            out.append(gru(W, R, b_ih, b_hh, gate_order="pytorch", linear_before_reset=True,
+                           direction=direction))
+        else:
+            out.append(rnn(W, R, b_ih, b_hh, direction=direction,
+                           nonlinearity="relu" if mode == "RNN_RELU" else "tanh"))
+    return out
+
+
+def _torch_params(m: Any, base: str, suffixes: list[str]) -> list[np.ndarray]:
+    """weight_ih_l0, weight_ih_l0_reverse, ... of a torch RNN module, per direction."""
+    cls = type(m).__name__
+    vals = []
+    for s in suffixes:
+        if not hasattr(m, base + s):
+            raise RnngenError(f"rnngen.npz.from_torch: {cls} has no {base + s}")
+        vals.append(_np(getattr(m, base + s), f"{cls}.{base + s}"))
+    return vals
