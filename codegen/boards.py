@@ -1,4 +1,26 @@
-"""Board files (boards/*.toml): the compiler, flags, how to run, and a real part's budget."""
+"""Board files (boards/*.toml): the compiler, flags, how to run, and a real part's budget.
+
+A board file is data only. Keys (see boards/*.toml and docs/boards.md for examples):
+
+    name, description         what `rnngen boards` shows
+    kind                      host | linux (aarch64 user space, qemu-aarch64) | baremetal
+    cc, apt_package           the C compiler, and the Debian package(s) that provide it
+    cflags, ldflags, ldlibs   lists of strings: compile flags (CPU, FPU, optimization), link
+                              flags, libraries
+    size                      the binutils `size` that matches cc (measures flash and RAM)
+    run                       the command that runs the test program: a prefix the program is
+                              appended to, or a list with "{elf}" where the program goes
+    qemu_apt_package          the Debian package that provides run[0] (when it is an emulator)
+    variant                   the kernel variant the board prefers: generic | neon | dsp | mve
+    part, flash_budget,       the real part whose budget the board carries (bytes; 0: none)
+    ram_budget
+    objcopy, machine, memory  bare metal only: objcopy (writes .bin/.hex), the QEMU machine
+                              (-M in run), and the memory map the linker script places the
+                              program in: regions named FLASH (vector table, code, constants,
+                              .data image) and RAM (.data, .bss, heap, stack)
+    linker, startup           bare metal, optional: the templates of board/linker.ld and
+                              board/startup.c (default linker.ld.j2, startup.c.j2)
+"""
 
 from __future__ import annotations
 
@@ -16,6 +38,18 @@ else:  # pragma: no cover
 
 KINDS = ("host", "linux", "baremetal")
 VARIANTS = ("generic", "neon", "dsp", "mve")
+# Every emitted C file compiles warning-free with these on every board (DESIGN.md).
+STRICT_CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic")
+# Memory regions a bare-metal board file must give, in the order the linker script uses them.
+REGIONS = ("FLASH", "RAM")
+ELF = "{elf}"  # where the program goes in `run`
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    origin: int  # bytes
+    length: int  # bytes
 
 
 @dataclass(frozen=True)
@@ -29,7 +63,7 @@ class Board:
     ldflags: tuple[str, ...]
     ldlibs: tuple[str, ...]
     size: str
-    run: tuple[str, ...]  # command prefix that runs the program ({elf} is replaced)
+    run: tuple[str, ...]  # command that runs the program ({elf} is replaced, else appended)
     variant: str
     part: str
     flash_budget: int
@@ -38,18 +72,79 @@ class Board:
     qemu_apt_package: str = ""
     objcopy: str = ""
     machine: str = ""  # QEMU machine (bare metal)
-    linker: str = ""  # linker script template name (bare metal)
-    memory: tuple[tuple[str, str, int], ...] = ()  # (region, origin, length) for the linker
+    linker: str = "linker.ld.j2"  # template of board/linker.ld (bare metal)
+    startup: str = "startup.c.j2"  # template of board/startup.c (bare metal)
+    memory: tuple[Region, ...] = ()  # bare metal: FLASH and RAM as QEMU (or the part) has them
+
+    @property
+    def builtin(self) -> bool:
+        """True for the boards shipped in boards/ (chosen with --target)."""
+        return bool(self.source) and Path(self.source).resolve().parent == \
+            data_dir("boards").resolve()
+
+    def region(self, name: str) -> Region:
+        for r in self.memory:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def run_command(self, exe: str) -> list[str]:
+        """The command that runs the program `exe`."""
+        if ELF in self.run:
+            return [exe if a == ELF else a for a in self.run]
+        return [*self.run, exe]
 
 
 _REQUIRED = {"name": str, "description": str, "kind": str, "cc": str, "apt_package": str,
              "cflags": list, "ldflags": list, "ldlibs": list, "size": str, "run": list,
              "variant": str, "part": str, "flash_budget": int, "ram_budget": int}
 _OPTIONAL = {"qemu_apt_package": str, "objcopy": str, "machine": str, "linker": str,
-             "memory": list}
+             "startup": str, "memory": list}
+_BAREMETAL = ("objcopy", "machine", "memory")
+_TYPE_NAMES = {str: "a string", int: "an integer", list: "a list"}
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text, 0)
+    except ValueError:
+        return None
+
+
+def _memory(path: Path, entries: list[object]) -> tuple[Region, ...]:
+    out: list[Region] = []
+    for i, m in enumerate(entries):
+        where = f"{path}: key 'memory' entry {i + 1}"
+        if not (isinstance(m, dict) and isinstance(m.get("name"), str)
+                and isinstance(m.get("origin"), str) and isinstance(m.get("length"), int)
+                and not isinstance(m.get("length"), bool)):
+            raise RnngenError(f"{where} needs name (string), origin (string, e.g. "
+                              "\"0x20000000\") and length (int, bytes)")
+        extra = sorted(set(m) - {"name", "origin", "length"})
+        if extra:
+            raise RnngenError(f"{where} has unknown key '{extra[0]}'")
+        origin = _int(m["origin"])
+        if origin is None or origin < 0 or origin >= 1 << 32:
+            raise RnngenError(f"{where}: origin '{m['origin']}' is not a 32-bit address")
+        if m["length"] <= 0 or origin + m["length"] > 1 << 32:
+            raise RnngenError(f"{where}: length {m['length']} must be > 0 and end below 4 GiB")
+        if any(r.name == m["name"] for r in out):
+            raise RnngenError(f"{where}: region '{m['name']}' is given twice")
+        out.append(Region(m["name"], origin, m["length"]))
+    names = [r.name for r in out]
+    for need in REGIONS:
+        if need not in names:
+            raise RnngenError(f"{path}: key 'memory' needs a region named '{need}' "
+                              f"(has {', '.join(names) or 'none'})")
+    unknown = [n for n in names if n not in REGIONS]
+    if unknown:
+        raise RnngenError(f"{path}: key 'memory' has region '{unknown[0]}'; the linker script "
+                          f"uses only {' and '.join(REGIONS)}")
+    return tuple(out)
 
 
 def parse(path: Path) -> Board:
+    """Read and check one board file; every problem is one line naming the key at fault."""
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError) as e:
@@ -60,14 +155,18 @@ def parse(path: Path) -> Board:
         if key not in data:
             raise RnngenError(f"{path}: board file is missing key '{key}'")
         if not isinstance(data[key], typ) or (typ is int and isinstance(data[key], bool)):
-            raise RnngenError(f"{path}: key '{key}' must be a {typ.__name__}, got "
-                              f"{type(data[key]).__name__}")
+            raise RnngenError(f"{path}: key '{key}' must be {_TYPE_NAMES[typ]}, got "
+                              f"{data[key]!r}")
     for key, typ in _OPTIONAL.items():
         if key in data and not isinstance(data[key], typ):
-            raise RnngenError(f"{path}: key '{key}' must be a {typ.__name__}")
+            raise RnngenError(f"{path}: key '{key}' must be {_TYPE_NAMES[typ]}, got "
+                              f"{data[key]!r}")
     unknown = set(data) - set(_REQUIRED) - set(_OPTIONAL)
     if unknown:
-        raise RnngenError(f"{path}: unknown key '{sorted(unknown)[0]}' in board file")
+        raise RnngenError(f"{path}: unknown key '{min(unknown)}' in board file")
+    for key in ("name", "cc", "size"):
+        if not data[key].strip():
+            raise RnngenError(f"{path}: key '{key}' must not be empty")
     if data["kind"] not in KINDS:
         raise RnngenError(f"{path}: key 'kind' must be one of {', '.join(KINDS)}")
     if data["variant"] not in VARIANTS:
@@ -78,26 +177,42 @@ def parse(path: Path) -> Board:
     for key in ("flash_budget", "ram_budget"):
         if data[key] < 0:
             raise RnngenError(f"{path}: key '{key}' must be >= 0")
-    memory = []
-    for i, m in enumerate(data.get("memory", [])):
-        if not (isinstance(m, dict) and isinstance(m.get("name"), str)
-                and isinstance(m.get("origin"), str) and isinstance(m.get("length"), int)):
-            raise RnngenError(f"{path}: key 'memory' entry {i} needs name, origin (string) and "
-                              "length (int)")
-        memory.append((m["name"], m["origin"], m["length"]))
+    run = data["run"]
+    if data["kind"] == "host" and ELF in run:
+        raise RnngenError(f"{path}: key 'run' may not use {ELF} on a host board")
+    if run.count(ELF) > 1:
+        raise RnngenError(f"{path}: key 'run' has {ELF} more than once")
+    if data["kind"] != "host" and not run:
+        raise RnngenError(f"{path}: key 'run' must name the emulator for a {data['kind']} board")
+    memory: tuple[Region, ...] = ()
     if data["kind"] == "baremetal":
-        for key in ("objcopy", "machine", "linker"):
+        for key in _BAREMETAL:
             if not data.get(key):
                 raise RnngenError(f"{path}: bare-metal board needs key '{key}'")
+        memory = _memory(path, data["memory"])
+        machine = data["machine"]
+        given = [run[i + 1] for i, a in enumerate(run[:-1]) if a in ("-M", "-machine")]
+        if given != [machine]:
+            raise RnngenError(f"{path}: key 'run' must select the QEMU machine of key "
+                              f"'machine' with -M {machine}")
+        if ELF not in run:
+            raise RnngenError(f"{path}: key 'run' must give the program as \"-kernel\", "
+                              f"\"{ELF}\"")
+    else:
+        for key in _BAREMETAL + ("linker", "startup"):
+            if key in data:
+                raise RnngenError(f"{path}: key '{key}' is for bare-metal boards only "
+                                  f"(kind is '{data['kind']}')")
     return Board(name=data["name"], description=data["description"], kind=data["kind"],
                  cc=data["cc"], apt_package=data["apt_package"], cflags=tuple(data["cflags"]),
                  ldflags=tuple(data["ldflags"]), ldlibs=tuple(data["ldlibs"]),
-                 size=data["size"], run=tuple(data["run"]), variant=data["variant"],
+                 size=data["size"], run=tuple(run), variant=data["variant"],
                  part=data["part"], flash_budget=data["flash_budget"],
                  ram_budget=data["ram_budget"], source=str(path),
                  qemu_apt_package=data.get("qemu_apt_package", ""),
                  objcopy=data.get("objcopy", ""), machine=data.get("machine", ""),
-                 linker=data.get("linker", ""), memory=tuple(memory))
+                 linker=data.get("linker", "linker.ld.j2"),
+                 startup=data.get("startup", "startup.c.j2"), memory=memory)
 
 
 def available() -> dict[str, Path]:
@@ -114,3 +229,21 @@ def get(target: str, board_file: str | None = None) -> Board:
     if target not in boards:
         raise RnngenError(f"unknown target '{target}'; valid targets: {', '.join(boards)}")
     return parse(boards[target])
+
+
+def describe_budget(b: Board) -> str:
+    """'flash 1 MiB, RAM 192 KiB' (or 'no budget'), for listings."""
+    if not (b.flash_budget or b.ram_budget):
+        return "no budget"
+    return f"flash {human_bytes(b.flash_budget)}, RAM {human_bytes(b.ram_budget)}"
+
+
+def human_bytes(n: int) -> str:
+    """1048576 -> '1 MiB', 196608 -> '192 KiB', 5767168 -> '5.5 MiB', 0 -> 'no limit'."""
+    if n == 0:
+        return "no limit"
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            v = n / scale
+            return f"{v:g} {unit}" if v * 10 == int(v * 10) else f"{n} B"
+    return f"{n} B"
