@@ -10,10 +10,17 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .boards import Board
+from .boards import STRICT_CFLAGS, Board
 from .errors import RnngenError
 
-RESULT_RE = re.compile(r"^RNNGEN_RESULT (.*)$", re.M)
+RESULT_RE = re.compile(r"^RNNGEN_RESULT (.*)$", re.MULTILINE)
+
+
+class RunFailed(RnngenError):
+    """The test program built but crashed, faulted or hung: a failed verification (exit
+    code 1, like a mismatch), not bad input."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -27,24 +34,43 @@ class RunResult:
         return self.returncode == 0 and self.fields.get("passed") == "1"
 
 
+def _tools(board: Board, run: bool) -> list[tuple[str, str, str]]:
+    """(program, what it is for, Debian package) for everything the board needs."""
+    tools = [("make", "to build", "make"),
+             (board.cc, f"the {board.name} compiler", board.apt_package),
+             (board.size, "to measure flash and RAM", board.apt_package)]
+    if board.kind == "baremetal":
+        tools.append((board.objcopy, "to write the .bin and .hex", board.apt_package))
+    if run and board.run:
+        tools.append((board.run[0], f"to run {board.name} code",
+                      board.qemu_apt_package or board.run[0]))
+    return tools
+
+
 def require(board: Board, run: bool = False) -> None:
     """Fail early, naming the Debian package, when a tool the board needs is missing."""
-    if shutil.which("make") is None:
-        raise RnngenError("make not found: install it with apt-get install make")
-    if shutil.which(board.cc) is None:
-        raise RnngenError(f"{board.cc} (the {board.name} compiler) not found: install it with "
-                          f"apt-get install {board.apt_package}")
-    if run and board.run and shutil.which(board.run[0]) is None:
-        pkg = board.qemu_apt_package or board.run[0]
-        raise RnngenError(f"{board.run[0]} (to run {board.name} code) not found: install it "
-                          f"with apt-get install {pkg}")
+    for prog, what, pkg in _tools(board, run):
+        if shutil.which(prog) is None:
+            raise RnngenError(f"{prog} ({what}) not found: install it with "
+                              f"apt-get install {pkg}")
+
+
+def missing(board: Board) -> str | None:
+    """The first build tool that is missing, as 'prog (apt-get install pkg)', or None."""
+    for prog, _, pkg in _tools(board, run=False):
+        if shutil.which(prog) is None:
+            return f"{prog} not found (apt-get install {pkg})"
+    return None
 
 
 def have_compiler(board: Board) -> bool:
-    return shutil.which(board.cc) is not None and shutil.which("make") is not None
+    return missing(board) is None
 
 
-def _make(folder: Path, target: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def _make(folder: Path, target: str, timeout: float, on_timeout: RnngenError
+          ) -> subprocess.CompletedProcess[str]:
+    """make -s TARGET in folder; on timeout, kill make and everything it started (QEMU
+    included: it runs in make's process group) and raise on_timeout."""
     try:
         proc = subprocess.Popen(["make", "-s", "--no-print-directory", target], cwd=folder,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -56,27 +82,54 @@ def _make(folder: Path, target: str, timeout: float) -> subprocess.CompletedProc
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        raise RnngenError(f"'make {target}' in {folder} did not finish within {timeout:g} s and "
-                          "was stopped (a hung program under QEMU?)") from None
+        raise on_timeout from None
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
 
 
 def build(folder: Path, target: str = "all", timeout: float = 600.0) -> None:
-    res = _make(folder, target, timeout)
+    res = _make(folder, target, timeout, RnngenError(
+        f"'make {target}' in {folder} did not finish within {timeout:g} s and was stopped "
+        "(raise --timeout if the build is only slow)"))
     if res.returncode != 0:
         tail = "\n".join(res.stdout.strip().splitlines()[-15:])
         raise RnngenError(f"building {folder} failed (make {target}):\n{tail}")
 
 
-def run(folder: Path, timeout: float = 120.0) -> RunResult:
-    res = _make(folder, "run", timeout)
+def run(folder: Path, timeout: float = 120.0, board: Board | None = None) -> RunResult:
+    how = f" under {board.run[0]}" if board is not None and board.run else ""
+    res = _make(folder, "run", timeout, RunFailed(
+        f"the test program in {folder} did not finish within {timeout:g} s{how} and was "
+        "stopped: it hangs (an endless loop?) or is slower than --timeout allows"))
     m = RESULT_RE.findall(res.stdout)
     if not m:
         tail = "\n".join(res.stdout.strip().splitlines()[-15:])
-        raise RnngenError(f"the test program in {folder} printed no result line "
-                          f"(exit code {res.returncode}):\n{tail}")
+        raise RunFailed(f"the test program in {folder} printed no result line ('make run' "
+                        f"exited with code {res.returncode}):\n{tail}")
     fields = dict(kv.split("=", 1) for kv in m[-1].split() if "=" in kv)
     return RunResult(res.returncode, res.stdout, fields)
+
+
+def compile_objects(folder: Path, board: Board, srcs: list[str], timeout: float = 600.0
+                    ) -> list[str]:
+    """Compile srcs (relative to folder) into folder/build/ with the board's compiler and
+    flags, as the emitted Makefile would; for projects without one (library mode)."""
+    (folder / "build").mkdir(exist_ok=True)
+    objs = []
+    for src in srcs:
+        obj = f"build/{Path(src).stem}.o"
+        cmd = [board.cc, *STRICT_CFLAGS, *board.cflags, "-Iinclude", "-c", src, "-o", obj]
+        try:
+            res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True,
+                                 timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise RnngenError(f"compiling {src} did not finish within {timeout:g} s") from None
+        except OSError as e:
+            raise RnngenError(f"cannot run {board.cc}: {e}") from None
+        if res.returncode != 0:
+            tail = "\n".join((res.stdout + res.stderr).strip().splitlines()[-15:])
+            raise RnngenError(f"compiling {src} for {board.name} failed:\n{tail}")
+        objs.append(obj)
+    return objs
 
 
 def measure(folder: Path, board: Board, model_objs: list[str], state_bytes: int
@@ -84,7 +137,8 @@ def measure(folder: Path, board: Board, model_objs: list[str], state_bytes: int
     """Flash and RAM bytes of the model from its built objects (text+data, data+bss+state)."""
     objs = [str(folder / o) for o in model_objs]
     try:
-        res = subprocess.run([board.size, *objs], capture_output=True, text=True, timeout=60)
+        res = subprocess.run([board.size, *objs], capture_output=True, text=True, timeout=60,
+                             check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise RnngenError(f"cannot run {board.size}: {e}") from None
     if res.returncode != 0:
