@@ -83,9 +83,13 @@ def _model_options(f: Any) -> Any:
               "budget (bytes; 0: none).")
 @click.option("--ram-budget", type=click.IntRange(min=0), help="Override the board's RAM "
               "budget (bytes; 0: none).")
+@click.option("--no-main", is_flag=True, help="Library mode: only the model and its kernels, "
+              "with CMakeLists.txt and rnngen.mk for an existing firmware project (no test "
+              "program, Makefile or startup).")
 def build(model: str, target: str, board_file: str | None, out: str | None, seq_len: int | None,
           name: str | None, input_: str | None, force: bool, dump_ir: bool, atol: float,
-          rtol: float, flash_budget: int | None, ram_budget: int | None) -> None:
+          rtol: float, flash_budget: int | None, ram_budget: int | None,
+          no_main: bool) -> None:
     """Compile MODEL (.onnx or .npz) into a C project for a board."""
     from . import driver
     from .frontends import load
@@ -95,7 +99,8 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
         out = f"{stem}_{target}"
     opts = driver.BuildOptions(target=target, board_file=board_file, name=name,
                                seq_len=seq_len, input=input_, atol=atol, rtol=rtol,
-                               force=force, flash_budget=flash_budget, ram_budget=ram_budget)
+                               force=force, flash_budget=flash_budget, ram_budget=ram_budget,
+                               no_main=no_main)
     res = driver.build(model, out, opts, dump=sys.stdout if dump_ir else None)
     m = res.manifest
     for w in res.warnings:
@@ -106,7 +111,10 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
     mode = "streaming" if m["streaming"] else "whole sequences"
     click.echo(f"wrote {out} ({m['target']}, {mode}, {m['macs_per_step']} MACs/step, "
                f"weights {m['weights_bytes']} B{size})")
-    click.echo(f"next: make -C {out} run")
+    if no_main:
+        click.echo(f"next: add_subdirectory({out}) in CMake, or include {out}/rnngen.mk")
+    else:
+        click.echo(f"next: make -C {out} run")
 
 
 @main.command(context_settings=_CONTEXT)
@@ -195,9 +203,7 @@ def boards(as_json: bool) -> None:
                                     cc=b.cc, variant=b.variant) for b in items]))
         return
     for b in items:
-        budget = ("no budget" if not (b.flash_budget or b.ram_budget) else
-                  f"flash {b.flash_budget // 1024} KiB, RAM {b.ram_budget // 1024} KiB")
-        click.echo(f"{b.name:<11} {b.description}; {budget} ({b.part})")
+        click.echo(f"{b.name:<11} {b.description}; {boards_mod.describe_budget(b)} ({b.part})")
 
 
 if __name__ == "__main__":  # pragma: no cover

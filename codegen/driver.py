@@ -18,7 +18,7 @@ import numpy as np
 
 from . import boards as boards_mod
 from . import cgen, ir, pipeline, reference, toolchain
-from .emit import project
+from .emit import board_files, project
 from .emit.board_files import exe_name
 from .errors import RnngenError
 
@@ -37,6 +37,7 @@ class BuildOptions:
     flash_budget: int | None = None
     ram_budget: int | None = None
     measure: bool = True
+    no_main: bool = False  # library mode: model and kernels, CMakeLists.txt, rnngen.mk
 
 
 @dataclass
@@ -47,10 +48,11 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _command(model: Path, board: boards_mod.Board, o: BuildOptions, name: str) -> str:
-    parts = ["rnngen build", model.name, "--target", board.name, "--name", name]
-    if o.board_file:
-        parts += ["--board-file", Path(o.board_file).name]
+def _command(model: Path, o: BuildOptions, name: str) -> str:
+    """The command line in the banner of the C files; without the board and --no-main, since
+    they are the same for every board and in library mode (board_files.board_command adds
+    those for the board's files and the manifest)."""
+    parts = ["rnngen build", model.name, "--name", name]
     if o.seq_len is not None:
         parts += ["--seq-len", str(o.seq_len)]
     if o.input:
@@ -129,9 +131,14 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
         outputs = reference.run(g, x)
         src += "; expected outputs from rnngen's NumPy reference"
     golden = project.Golden(x=x, outputs=outputs, source=src, atol=o.atol, rtol=o.rtol)
-    files, manifest = project.render(g, board, name, model, golden, _command(model, board, o,
-                                                                             name),
+    command = _command(model, o, name)
+    files, manifest = project.render(g, board, name, model, golden, command,
                                      pipeline.pass_names())
+    manifest["command"] = board_files.board_command(board, command, o.no_main)
+    if o.no_main:
+        files = board_files.library(project.environment(), board, name, manifest,
+                                    pipeline.pass_names(), files)
+        manifest.update(library=True, golden=None)
     tmp = project.write_tree(out, files, manifest)
     warnings: list[str] = []
     try:
@@ -140,8 +147,7 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
                 _measure(tmp, board, manifest, o)
                 project.write_manifest(tmp / "manifest.json", manifest)
             else:
-                warnings.append(f"flash/RAM not measured: {board.cc} not found (apt-get install "
-                                f"{board.apt_package})")
+                warnings.append(f"flash/RAM not measured: {toolchain.missing(board)}")
         project.commit(tmp, out, o.force)
     finally:
         if tmp.exists():
@@ -155,7 +161,11 @@ def model_objects(manifest: dict[str, Any]) -> list[str]:
 
 def _measure(folder: Path, board: boards_mod.Board, manifest: dict[str, Any],
              o: BuildOptions) -> None:
-    toolchain.build(folder, "objs")
+    if o.no_main:  # no Makefile: compile the sources as rnngen.mk lists them
+        toolchain.compile_objects(folder, board, [f"src/{Path(obj).stem}.c"
+                                                  for obj in model_objects(manifest)])
+    else:
+        toolchain.build(folder, "objs")
     flash, ram, parts = toolchain.measure(folder, board, model_objects(manifest),
                                           manifest["state_bytes"])
     shutil.rmtree(folder / "build", ignore_errors=True)
@@ -195,13 +205,14 @@ def verify(model: str | Path, o: BuildOptions = BuildOptions(), keep: str | Path
         tmpdir = tempfile.mkdtemp(prefix="rnngen-verify-")
         out = Path(tmpdir) / "project"
     try:
-        res = build(model, out, BuildOptions(**{**o.__dict__, "measure": False}))
+        res = build(model, out, BuildOptions(**{**o.__dict__, "measure": False,
+                                                "no_main": False}))
         toolchain.build(out, "all", timeout=timeout)
         m = res.manifest
         flash, ram, parts = toolchain.measure(out, board, model_objects(m), m["state_bytes"])
         m.update(flash_bytes=flash, ram_bytes=ram, size=parts)
         project.write_manifest(out / "manifest.json", m)
-        run = toolchain.run(out, timeout=timeout)
+        run = toolchain.run(out, timeout=timeout, board=board)
         f = run.fields
         report = {
             "passed": run.passed,
