@@ -24,6 +24,7 @@ A board file is data only. Keys (see boards/*.toml and docs/boards.md for exampl
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +168,12 @@ def parse(path: Path) -> Board:
     for key in ("name", "cc", "size"):
         if not data[key].strip():
             raise RnngenError(f"{path}: key '{key}' must not be empty")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", data["name"]):
+        raise RnngenError(f"{path}: key 'name' must be letters, digits and _.+- "
+                          f"(got {data['name']!r})")
+    for key in ("description", "part"):  # they go into C comments and Makefile comments
+        if "\n" in data[key] or "*/" in data[key]:
+            raise RnngenError(f"{path}: key '{key}' must be one line without '*/'")
     if data["kind"] not in KINDS:
         raise RnngenError(f"{path}: key 'kind' must be one of {', '.join(KINDS)}")
     if data["variant"] not in VARIANTS:

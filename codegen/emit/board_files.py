@@ -83,8 +83,14 @@ def startup_context(board: Board, banner: dict[str, Any]) -> dict[str, Any]:
                 for k in range(2, 16)]
     vectors += [dict(handler="rnngen_default_handler", comment=f"{16 + k}: IRQ {k}")
                 for k in range(IRQ_VECTORS)]
+    # "rnngen: <board>: <exception> (exception N) at pc 0x..., CFSR 0x..., HFSR 0x...; ..."
+    prefix = f"rnngen: {board.name}: "  # boards.parse allows only [A-Za-z0-9_.+-] in names
+    fixed = " (exception 511) at pc 0x00000000, CFSR 0x00000000, HFSR 0x00000000; " \
+            "stopped with exit code 1\n"
+    longest = max(max(len(n) for n in EXCEPTION_NAMES), len("interrupt 495"))
     return dict(banner=banner, board=board, vectors=vectors, vector_count=1 + len(vectors),
-                exception_names=EXCEPTION_NAMES, c=_C_CONSTANTS)
+                exception_names=EXCEPTION_NAMES, c=_C_CONSTANTS, fault_prefix=f'"{prefix}"',
+                fault_msg_size=len(prefix) + longest + len(fixed) + 1)
 
 
 def linker_context(board: Board, banner: dict[str, Any]) -> dict[str, Any]:

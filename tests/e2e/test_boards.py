@@ -382,9 +382,9 @@ def test_fault_is_reported_and_stops_the_run(board, models, tmp_path):
 def test_hung_program_is_stopped_after_the_timeout(models, tmp_path):
     bf = _hooked_board(tmp_path, "cortex-m4", "for (;;) { }")
     code, out, err = run_cli("verify", str(models["rnn_bi"]), "--board-file", str(bf),
-                             "--timeout", "5")
+                             "--timeout", "8")  # the build must fit in it too
     assert code == 1, out + err
-    assert "did not finish within 5 s under qemu-system-arm and was stopped" in err
+    assert "did not finish within 8 s under qemu-system-arm and was stopped" in err
     assert len(err.strip().splitlines()) == 1
 
 
@@ -457,6 +457,7 @@ BAD_BOARDS = [
     ("machine", dict(machine="mps2-an385"), "key 'run' must select the QEMU machine"),
     ("no elf", dict(run=["qemu-system-arm", "-M", "mps2-an386"]), "key 'run' must give"),
     ("list of str", dict(cflags=["-O2", 3]), "key 'cflags' must be a list of strings"),
+    ("name", dict(name="my board"), "key 'name' must be letters, digits"),
 ]
 
 
