@@ -19,13 +19,14 @@ from ..boards import STRICT_CFLAGS, Board, human_bytes
 
 # System exceptions 0-15 of ARMv7-M / ARMv8-M (7 is reserved on ARMv7-M).
 EXCEPTION_NAMES = ("Thread", "Reset", "NMI", "HardFault", "MemManage", "BusFault",
-                   "UsageFault", "SecureFault (ARMv8-M)", "Reserved", "Reserved", "Reserved", "SVCall",
-                   "DebugMonitor", "Reserved", "PendSV", "SysTick")
+                   "UsageFault", "SecureFault (ARMv8-M)", "Reserved", "Reserved", "Reserved",
+                   "SVCall", "DebugMonitor", "Reserved", "PendSV", "SysTick")
 IRQ_VECTORS = 32  # interrupt entries in the table; the test program enables none
 STACK_RESERVE = 8 * 1024  # RAM the linker script keeps free for stack and heap (bytes)
 
-# Semihosting (Arm "Semihosting for AArch32 and AArch64"): operation numbers, and the
-# SYS_EXIT reason QEMU turns into exit code 1.
+# C literals for board/startup.c: System Control Block registers (ARMv7-M/ARMv8-M), the
+# CPACR bits that enable the FPU, and semihosting (Arm "Semihosting for AArch32 and AArch64")
+# operation numbers with the SYS_EXIT reason that QEMU turns into exit code 1.
 _C_CONSTANTS = dict(
     cpacr="0xE000ED88u", cfsr="0xE000ED28u", hfsr="0xE000ED2Cu",
     cpacr_fpu="(0xFu << 20)",  # CP10 and CP11: full access
