@@ -51,7 +51,8 @@ def c_comment(s: str) -> str:
 
 
 def array_declare(ctype: str, name: str, values: Iterable[float] | np.ndarray,
-                  per_line: int = 8, static: bool = True, const: bool = True) -> str:
+                  per_line: int = 8, static: bool = True, const: bool = True,
+                  attr: str = "") -> str:
     vals = list(np.asarray(values).reshape(-1)) if not isinstance(values, list) else values
     fmt = c_float if ctype == "float" else c_int
     items = [fmt(v) for v in vals]
@@ -61,7 +62,9 @@ def array_declare(ctype: str, name: str, values: Iterable[float] | np.ndarray,
     for i in range(0, len(items), per_line):
         lines.append("    " + ", ".join(items[i:i + per_line]) + ",")
     qual = ("static " if static else "") + ("const " if const else "")
-    return f"{qual}{ctype} {name}[{len(items)}] = {{\n" + "\n".join(lines) + "\n};"
+    suffix = f" {attr}" if attr else ""
+    return (f"{qual}{ctype} {name}[{len(items)}]{suffix} = {{\n" + "\n".join(lines)
+            + "\n};")
 
 
 def strides(shape: Sequence[int]) -> tuple[int, ...]:

@@ -431,24 +431,22 @@ def verify(g: Graph) -> None:
         verify(g.step)
 
 
-def macs_per_step(g: Graph) -> int:
-    """Multiply-accumulates of the weight matrices per time step (all directions)."""
+def macs(g: Graph) -> int:
+    """Multiply-accumulates of the weight matrices in one evaluation of the graph."""
     total = 0
     for n in g.nodes:
         if isinstance(n, Recurrent):
-            total += sum(d.W.macs + d.R.macs for d in n.directions)
+            total += sum(d.W.macs + d.R.macs for d in n.directions) * n.valid_len
         elif isinstance(n, Linear):
-            rows = math.prod(g.shapes[n.inputs[0]][:-1])
-            per = n.W.macs * rows
-            total += per // max(1, g.seq_len) if _has_time(g, n.inputs[0]) else per
+            total += n.W.macs * math.prod(g.shapes[n.inputs[0]][:-1])
     return total
 
 
-def _has_time(g: Graph, t: str) -> bool:
-    if g.time is None:
-        return g.seq_len in g.shapes[t]
-    info = g.time.get(t)
-    return info is not None and info.kind == "seq"
+def macs_per_step(g: Graph) -> int:
+    """MACs per time step: of the one-step graph when streaming, else the average."""
+    if g.step is not None:
+        return macs(g.step)
+    return -(-macs(g) // max(1, g.seq_len))
 
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["field"]

@@ -14,10 +14,12 @@ import numpy as np
 
 from .. import cgen, ir
 from ..errors import RnngenError
+from ..passes.plan_memory import cell_floats, hoist_steps
 
 # kernel -> (source under runtime_c/Source, kernels it calls)
 KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_mat_vec_f32": ("MatVecFunctions/rnn_mat_vec_f32.c", ()),
+    "rnn_mat_mul_f32": ("MatVecFunctions/rnn_mat_mul_f32.c", ("rnn_mat_vec_f32",)),
     "rnn_activation_f32": ("ActivationFunctions/rnn_activation_f32.c", ()),
     "rnn_lstm_cell_f32": ("RecurrentFunctions/rnn_lstm_cell_f32.c", ("rnn_activation_f32",)),
     "rnn_gru_gates_f32": ("RecurrentFunctions/rnn_gru_gates_f32.c", ("rnn_activation_f32",)),
@@ -79,9 +81,9 @@ class _Ctx:
         return name
 
     def array(self, base: str, values: np.ndarray, ctype: str = "float",
-              weight: bool = True) -> str:
+              weight: bool = True, attr: str = "") -> str:
         s = self.sym(base)
-        self.decls.append(cgen.array_declare(ctype, s, values))
+        self.decls.append(cgen.array_declare(ctype, s, values, attr=attr))
         if weight:
             self.weight_bytes += 4 * int(np.size(values))
         return s
@@ -117,10 +119,19 @@ class _Program:
     def matvec(self, base: str, m: ir.Matrix, bias: str, x: str, y: str) -> str:
         """C call computing y = bias + M x (bias may be "NULL" or alias y)."""
         if isinstance(m, ir.Dense):
-            sym = self.ctx.array(base, pack_dense(m.w))
+            sym = self.ctx.array(base, pack_dense(m.w), attr="RNN_ALIGN64")
             self.ctx.kernels.add("rnn_mat_vec_f32")
             rows, cols = m.shape
             return f"rnn_mat_vec_f32({rows}, {cols}, {sym}, {bias}, {x}, {y});"
+        raise RnngenError(f"matrix format {m.fmt} has no float kernel")
+
+    def matmul(self, base: str, m: ir.Matrix, bias: str, count: str, x: str, y: str) -> str:
+        """C call computing y[k] = bias + M x[k] for `count` consecutive vectors."""
+        if isinstance(m, ir.Dense):
+            sym = self.ctx.array(base, pack_dense(m.w), attr="RNN_ALIGN64")
+            self.ctx.kernels.add("rnn_mat_mul_f32")
+            rows, cols = m.shape
+            return f"rnn_mat_mul_f32({rows}, {cols}, {sym}, {bias}, {count}, {x}, {y});"
         raise RnngenError(f"matrix format {m.fmt} has no float kernel")
 
     def act(self, a: ir.Activation) -> str:
@@ -144,12 +155,19 @@ class _Program:
         return None  # same memory as its input (plan_memory)
 
     def op_recurrent(self, n: ir.Recurrent, p: str) -> dict[str, Any]:
+        """A recurrent layer. Gate pre-activations live at `g`: per step (one-step graph) in
+        the work area, or, for whole sequences, in a block of input projections W x computed
+        for up to HOIST_BLOCK steps at once by rnn_mat_mul_f32."""
         ctx = self.ctx
         H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
+        G = ir.GATES[n.cell]
+        GH = G * H
+        block = hoist_steps(n)
         x = self.buf(n.inputs[0])
         Y = self.buf(n.outputs[0]) if n.outputs[0] else None
         Yh = self.buf(n.outputs[1]) if n.outputs[1] else None
         Yc = self.buf(n.outputs[2]) if n.cell == "LSTM" and n.outputs[2] else None
+        work = "s->work"
         dirs = []
         for d, cd in enumerate(n.directions):
             h_off, c_off = self.mem.state_slots[(n.name, d)]
@@ -157,53 +175,52 @@ class _Program:
             clip = cgen.c_float(n.clip or 0.0)
             acts = [self.act(a) for a in cd.activations]
             steps: list[str] = []
-            work = "s->work"
             if n.cell == "LSTM":
-                b = ctx.array(f"{q}_b", cd.wb + cd.rb)
+                bias = cd.wb + cd.rb
                 pp = ctx.array(f"{q}_P", cd.p) if cd.p is not None else "NULL"
                 prm = ctx.sym(f"{q}_cell")
                 ctx.decls.append(
                     f"static const rnn_lstm_params_f32 {prm} = {{{H}, {clip}, "
                     f"{int(n.input_forget)}, {pp}, {acts[0]}, {acts[1]}, {acts[2]}}};")
-                steps.append(self.matvec(f"{q}_W", cd.W, b, "xt", work))
-                steps.append(self.matvec(f"{q}_R", cd.R, work, "h", work))
-                steps.append(f"rnn_lstm_cell_f32(&{prm}, {work}, c, h);")
+                steps.append(self.matvec(f"{q}_R", cd.R, "g", "h", "g"))
+                steps.append(f"rnn_lstm_cell_f32(&{prm}, g, c, h);")
                 ctx.kernels.add("rnn_lstm_cell_f32")
             elif n.cell == "GRU":
-                gx, gh, rh = work, f"{work} + {3 * H}", f"{work} + {6 * H}"
+                gh, rh = f"{work} + {3 * H}", f"{work} + {6 * H}"
                 prm = ctx.sym(f"{q}_cell")
                 ctx.decls.append(
                     f"static const rnn_gru_params_f32 {prm} = {{{H}, {clip}, "
                     f"{int(n.linear_before_reset)}, {acts[0]}, {acts[1]}}};")
                 R = cd.R.to_dense()
                 rb = cd.rb
+                zeros = np.zeros(H, np.float32)
                 if n.linear_before_reset:
-                    bx = ctx.array(f"{q}_bx", cd.wb + np.concatenate([rb[:2 * H],
-                                                                      np.zeros(H, np.float32)]))
-                    bh = ctx.array(f"{q}_bh", np.concatenate([np.zeros(2 * H, np.float32),
-                                                              rb[2 * H:]]))
-                    steps.append(self.matvec(f"{q}_W", cd.W, bx, "xt", gx))
+                    bias = cd.wb + np.concatenate([rb[:2 * H], zeros])
+                    bh = ctx.array(f"{q}_bh", np.concatenate([zeros, zeros, rb[2 * H:]]))
                     steps.append(self.matvec(f"{q}_R", _rows(cd.R, R, 0, 3 * H), bh, "h", gh))
-                    steps.append(f"rnn_gru_gates_f32(&{prm}, {gx}, {gh}, h, NULL);")
+                    steps.append(f"rnn_gru_gates_f32(&{prm}, g, {gh}, h, NULL);")
                 else:
-                    bx = ctx.array(f"{q}_bx", cd.wb + rb)
-                    steps.append(self.matvec(f"{q}_W", cd.W, bx, "xt", gx))
+                    bias = cd.wb + rb
                     steps.append(self.matvec(f"{q}_Rzr", _rows(cd.R, R, 0, 2 * H), "NULL", "h",
                                              gh))
-                    steps.append(f"rnn_gru_gates_f32(&{prm}, {gx}, {gh}, h, {rh});")
+                    steps.append(f"rnn_gru_gates_f32(&{prm}, g, {gh}, h, {rh});")
                     steps.append(self.matvec(f"{q}_Rh", _rows(cd.R, R, 2 * H, 3 * H), "NULL",
                                              rh, f"{work} + {5 * H}"))
-                steps.append(f"rnn_gru_cell_f32(&{prm}, {gx}, {gh}, h);")
+                steps.append(f"rnn_gru_cell_f32(&{prm}, g, {gh}, h);")
                 ctx.kernels.update(("rnn_gru_gates_f32", "rnn_gru_cell_f32"))
             else:
-                b = ctx.array(f"{q}_b", cd.wb + cd.rb)
+                bias = cd.wb + cd.rb
                 prm = ctx.sym(f"{q}_cell")
                 ctx.decls.append(f"static const rnn_rnn_params_f32 {prm} = {{{H}, {clip}, "
                                  f"{acts[0]}}};")
-                steps.append(self.matvec(f"{q}_W", cd.W, b, "xt", work))
-                steps.append(self.matvec(f"{q}_R", cd.R, work, "h", work))
-                steps.append(f"rnn_rnn_cell_f32(&{prm}, {work}, h);")
+                steps.append(self.matvec(f"{q}_R", cd.R, "g", "h", "g"))
+                steps.append(f"rnn_rnn_cell_f32(&{prm}, g, h);")
                 ctx.kernels.add("rnn_rnn_cell_f32")
+            b = ctx.array(f"{q}_b", bias)
+            if block > 1:
+                w_call = self.matmul(f"{q}_W", cd.W, b, "n", f"{x} + b0 * {I}", "p")
+            else:
+                w_call = self.matvec(f"{q}_W", cd.W, b, "xt", "g")
             after = []
             if Yh:
                 after.append(f"memcpy({_at(Yh, d * H)}, h, {H} * sizeof(float));")
@@ -212,8 +229,10 @@ class _Program:
             dirs.append(dict(
                 h=_at("s->state", h_off), c=_at("s->state", c_off) if c_off >= 0 else None,
                 tt=f"{n.valid_len - 1} - t" if cd.reverse else "t",
+                b0=f"{n.valid_len} - t0 - n" if cd.reverse else "t0",
+                k="n - 1 - k" if cd.reverse else "k",
                 label="backward" if cd.reverse else "forward",
-                steps=steps, after=after,
+                w_call=w_call, steps=steps, after=after,
                 y_store=(f"memcpy({Y} + (tt * {D} + {d}) * {H}, h, {H} * sizeof(float));"
                          if Y else None)))
         y_zero = None
@@ -221,7 +240,8 @@ class _Program:
             y_zero = (f"memset({_at(Y, n.valid_len * D * H)}, 0, "
                       f"{(T - n.valid_len) * D * H} * sizeof(float));")
         return dict(kind="recurrent", comment=cgen.c_comment(f"{n.cell} '{n.name}'"),
-                    x=x, I=I, valid=n.valid_len, dirs=dirs, y_zero=y_zero)
+                    x=x, I=I, GH=GH, valid=n.valid_len, block=block,
+                    p=_at(work, cell_floats(n)), dirs=dirs, y_zero=y_zero)
 
     def op_linear(self, n: ir.Linear, p: str) -> dict[str, Any]:
         N, K = n.W.shape
@@ -231,8 +251,8 @@ class _Program:
         if rows == 1:
             call = self.matvec(f"{p}_W", n.W, b, x, y)
         else:
-            call = self.matvec(f"{p}_W", n.W, b, f"{x} + r * {K}", f"{y} + r * {N}")
-        return dict(kind="linear", comment=self.comment(n), rows=rows, call=call)
+            call = self.matmul(f"{p}_W", n.W, b, str(rows), x, y)
+        return self._lines(n, [call])
 
     def _lines(self, n: ir.Node, lines: list[str]) -> dict[str, Any]:
         return dict(kind="lines", comment=self.comment(n), lines=lines)

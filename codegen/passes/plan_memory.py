@@ -18,9 +18,25 @@ def run(g: ir.Graph, opts: object = None) -> ir.Graph:
     return g.replace(memory=plan(g).memory, step=step)
 
 
-def work_floats(n: ir.Recurrent) -> int:
+# Whole-sequence layers compute the input projections W x of up to this many steps at once
+# (one pass over W per block instead of per step); the block lives in `work`.
+HOIST_BLOCK = 8
+
+
+def hoist_steps(n: ir.Recurrent) -> int:
+    """Steps per input-projection block (1: per step, as in the one-step graph)."""
+    return min(HOIST_BLOCK, n.valid_len) if n.seq_len > 1 else 1
+
+
+def cell_floats(n: ir.Recurrent) -> int:
     H = n.hidden
     return {"LSTM": 4 * H, "GRU": 7 * H, "RNN": H}[n.cell]
+
+
+def work_floats(n: ir.Recurrent) -> int:
+    G = ir.GATES[n.cell]
+    k = hoist_steps(n)
+    return cell_floats(n) + (k * G * n.hidden if k > 1 else 0)
 
 
 def plan(g: ir.Graph) -> ir.Graph:

@@ -13,6 +13,25 @@
 /** Rows per tile of a packed dense matrix (see rnn_mat_vec_f32). */
 #define RNN_MAT_VEC_TILE 16
 
+/** 1 when the vector paths of rnn_mat_vec_f32 use fused multiply-add on this target (x86 FMA3
+ *  or AVX-512, AArch64): each step of a row's sum then rounds once instead of twice. */
+#if (defined(__AVX__) && defined(__FMA__)) || defined(__AVX512F__) ||     (defined(__ARM_NEON) && defined(__aarch64__))
+#define RNN_MAT_VEC_FUSED 1
+#else
+#define RNN_MAT_VEC_FUSED 0
+#endif
+
+/** Rows per slice in rnn_mat_mul_f32: a multiple of the tile, small enough for L1. */
+#define RNN_MAT_MUL_SLICE (4 * RNN_MAT_VEC_TILE)
+
+/** Placed on packed weight arrays so that every tile column starts a cache line (a tile
+ *  column is 64 bytes). Alignment only: without it the kernels are still correct. */
+#if defined(__GNUC__)
+#define RNN_ALIGN64 __attribute__((aligned(64)))
+#else
+#define RNN_ALIGN64
+#endif
+
 /** Largest tensor rank the strided kernels accept. */
 #define RNN_MAX_DIMS 8
 

@@ -31,6 +31,20 @@ void rnn_mat_vec_f32(int32_t rows, int32_t cols, const float *w, const float *bi
                      const float *x, float *y);
 
 /**
+ * @brief The same packed matrix applied to `count` vectors: y[k] = bias + W x[k].
+ *
+ * @param[in]  rows   m, rows of W
+ * @param[in]  cols   n, columns of W
+ * @param[in]  w      W packed as for rnn_mat_vec_f32
+ * @param[in]  bias   [rows] or NULL
+ * @param[in]  count  number of vectors
+ * @param[in]  x      Format: [count, cols]
+ * @param[out] y      Format: [count, rows]; must not overlap x
+ */
+void rnn_mat_mul_f32(int32_t rows, int32_t cols, const float *w, const float *bias,
+                     int32_t count, const float *x, float *y);
+
+/**
  * @brief Apply an activation function in place.
  *
  * @param[in]     act   the function and its alpha / beta

@@ -2,31 +2,52 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 from rnngen import ir, reference
-from rnngen.emit.c import pack_dense
+from rnngen.emit.c import TILE, pack_dense
 from tests.kernels.harness import arrays, run_c
 
 F32 = np.float32
-SHAPES = [(1, 1), (16, 1), (1, 16), (17, 3), (32, 5), (45, 31), (7, 64), (64, 7), (70, 49)]
+SHAPES = [(1, 1), (16, 1), (1, 16), (17, 3), (32, 5), (45, 31), (7, 64), (64, 7), (70, 49),
+          (130, 9), (256, 3)]
 
 
-def sequential_matvec(w: np.ndarray, x: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-    """y = b + W x summed column by column in float32, separate multiply and add: the exact
-    operation order of rnn_mat_vec_f32."""
-    acc = np.zeros(w.shape[0], F32) if b is None else b.astype(F32).copy()
-    for j in range(w.shape[1]):
-        acc = (acc + (w[:, j] * x[j]).astype(F32)).astype(F32)
+def _round32(q: Fraction) -> F32:
+    """q rounded to the nearest float32, ties to even (exactly)."""
+    f = F32(float(q))
+    cands = [np.nextafter(f, F32(-np.inf)), f, np.nextafter(f, F32(np.inf))]
+    return min(cands, key=lambda c: (abs(Fraction(float(c)) - q),
+                                     int(np.asarray(c).view(np.int32)) & 1))
+
+
+def sequential_matvec(w: np.ndarray, x: np.ndarray, b: np.ndarray | None,
+                      fused: bool = False) -> np.ndarray:
+    """y = b + W x summed column by column in float32: the exact operation order of
+    rnn_mat_vec_f32. Rows in full tiles of 16 use one rounding per step when the target
+    fuses multiply-add (RNN_MAT_VEC_FUSED); the remaining rows always round twice."""
+    m, n = w.shape
+    acc = np.zeros(m, F32) if b is None else b.astype(F32).copy()
+    full = m - m % TILE
+    for j in range(n):
+        if fused and full:
+            xj = Fraction(float(x[j]))
+            acc[:full] = [_round32(Fraction(float(a)) + Fraction(float(wi)) * xj)
+                          for a, wi in zip(acc[:full], w[:full, j])]
+            acc[full:] = (acc[full:] + (w[full:, j] * x[j]).astype(F32)).astype(F32)
+        else:
+            acc = (acc + (w[:, j] * x[j]).astype(F32)).astype(F32)
     return acc
 
 
-@pytest.mark.parametrize("flags", [("-O2",), ("-O3", "-march=native"), ("-O0",)],
-                         ids=["O2", "O3-native", "O0"])
+@pytest.mark.parametrize("flags", [("-O2",), ("-O3", "-march=native"), ("-O3", "-march=x86-64-v3"),
+                                   ("-O0",)], ids=["O2", "O3-native", "O3-x86-64-v3", "O0"])
 def test_mat_vec_bit_exact(tmp_path, flags):
     rng = np.random.default_rng(0)
-    decls, body, want = [], [], []
+    decls, body, cases = [], ["printf(\"%d\\n\", RNN_MAT_VEC_FUSED);"], []
     for k, (m, n) in enumerate(SHAPES):
         w = rng.standard_normal((m, n)).astype(F32)
         x = rng.standard_normal(n).astype(F32)
@@ -37,14 +58,39 @@ def test_mat_vec_bit_exact(tmp_path, flags):
         body.append(f"rnn_mat_vec_f32({m}, {n}, w{k}, NULL, x{k}, y{k}); P(y{k}, {m});")
         # bias aliasing y: y += W x
         body.append(f"rnn_mat_vec_f32({m}, {n}, w{k}, y{k}, x{k}, y{k}); P(y{k}, {m});")
-        y1 = sequential_matvec(w, x, b)
-        y2 = sequential_matvec(w, x, None)
-        want += [y1, y2, sequential_matvec(w, x, y2)]
-        np.testing.assert_allclose(y1, w @ x + b, rtol=1e-4, atol=1e-4)
+        cases.append((w, x, b))
     got = run_c(tmp_path, {"rnn_mat_vec_f32"}, "\n".join(body), "\n".join(decls), flags)
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        assert np.array_equal(g, w), (g, w)
+    fused = bool(got[0][0])
+    want = []
+    for w, x, b in cases:
+        y1 = sequential_matvec(w, x, b, fused)
+        y2 = sequential_matvec(w, x, None, fused)
+        want += [y1, y2, sequential_matvec(w, x, y2, fused)]
+        np.testing.assert_allclose(y1, w @ x + b, rtol=1e-4, atol=1e-4)
+    assert len(got) == len(want) + 1
+    for g, w in zip(got[1:], want):
+        assert np.array_equal(g, w), (fused, g, w)
+
+
+@pytest.mark.parametrize("flags", [("-O2",), ("-O3", "-march=x86-64-v3")], ids=["O2", "avx2"])
+def test_mat_mul_equals_mat_vec_per_vector(tmp_path, flags):
+    """rnn_mat_mul_f32 on `count` vectors gives, bit for bit, the sequential sums."""
+    rng = np.random.default_rng(4)
+    decls, body, cases = [], ["printf(\"%d\\n\", RNN_MAT_VEC_FUSED);"], []
+    for k, (m, n, count) in enumerate([(70, 13, 9), (16, 5, 4), (131, 7, 3), (5, 3, 6)]):
+        w = rng.standard_normal((m, n)).astype(F32)
+        x = rng.standard_normal((count, n)).astype(F32)
+        b = rng.standard_normal(m).astype(F32)
+        decls.append(arrays(**{f"w{k}": pack_dense(w), f"x{k}": x, f"b{k}": b,
+                               f"y{k}": np.zeros(m * count, F32)}))
+        body.append(f"rnn_mat_mul_f32({m}, {n}, w{k}, b{k}, {count}, x{k}, y{k}); "
+                    f"P(y{k}, {m * count});")
+        cases.append((w, x, b))
+    got = run_c(tmp_path, {"rnn_mat_mul_f32"}, "\n".join(body), "\n".join(decls), flags)
+    fused = bool(got[0][0])
+    for g, (w, x, b) in zip(got[1:], cases):
+        want = np.concatenate([sequential_matvec(w, xv, b, fused) for xv in x])
+        assert np.array_equal(g, want)
 
 
 @pytest.mark.parametrize("name", list(ir.ACTIVATION_DEFAULTS))
@@ -58,6 +104,25 @@ def test_activation(tmp_path, name):
             f"rnn_activation_f32(&act, x, {x.size}); P(x, {x.size});")
     got = run_c(tmp_path, {"rnn_activation_f32"}, body, arrays(x=x))[0]
     np.testing.assert_allclose(got, reference.activation(act, x), rtol=2e-6, atol=1e-7)
+
+
+def test_sigmoid_tanh_accuracy_dense(tmp_path):
+    """The libm-free sigmoid and tanh against float64 over a dense range."""
+    x = np.concatenate([np.linspace(-12, 12, 4801), np.geomspace(1e-8, 1, 400),
+                        -np.geomspace(1e-8, 1, 400), [-200.0, 200.0, -88.5, 88.5]]).astype(F32)
+    body = (f"rnn_activation sg = {{RNN_ACT_SIGMOID, 0.0f, 0.0f}};\n"
+            f"rnn_activation th = {{RNN_ACT_TANH, 0.0f, 0.0f}};\n"
+            f"rnn_activation_f32(&sg, a, {x.size}); P(a, {x.size});\n"
+            f"rnn_activation_f32(&th, b, {x.size}); P(b, {x.size});")
+    sg, th = run_c(tmp_path, {"rnn_activation_f32"}, body, arrays(a=x, b=x),
+                   flags=("-O3", "-march=native"))
+    x64 = x.astype(np.float64)
+    want_sg = 1 / (1 + np.exp(-x64))
+    assert np.max(np.abs(sg - want_sg)) < 1.2e-7
+    inside = np.abs(x64) <= 80  # beyond, the true value underflows float32
+    assert np.max((np.abs(sg - want_sg) / want_sg)[inside]) < 5e-7
+    assert np.max(np.abs(th - np.tanh(x64))) < 2e-7
+    assert np.all(np.abs(th) <= 1) and np.all(sg >= 0) and np.all(sg <= 1)
 
 
 @pytest.mark.parametrize("log", [0, 1])
