@@ -16,9 +16,9 @@ JOBS ?= 2
 
 # Debian packages: host compiler, Arm cross compilers with their C libraries, QEMU, valgrind
 APT_PACKAGES := make gcc libc6-dev binutils gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-	qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind
+	qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind cmake
 APT_TOOLS := gcc size aarch64-linux-gnu-gcc qemu-aarch64 arm-none-eabi-gcc qemu-system-arm \
-	valgrind
+	valgrind cmake
 
 .PHONY: install demo test lint bench clean
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 import traceback
 from typing import Any
 
@@ -36,6 +37,11 @@ class _Group(click.Group):
             raise
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except BrokenPipeError:  # output piped into `head`: stop quietly
+            try:
+                sys.stdout = open(os.devnull, "w")
+            finally:
+                os._exit(141)
         except Exception as e:  # a bug in rnngen: say so in one line
             if os.environ.get("RNNGEN_DEBUG"):
                 traceback.print_exc()
@@ -92,10 +98,10 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
           no_main: bool) -> None:
     """Compile MODEL (.onnx or .npz) into a C project for a board."""
     from . import driver
-    from .frontends import load
+    from .cgen import c_ident
 
     if out is None:
-        stem = name or load(model, seq_len).name
+        stem = name or c_ident(Path(model).stem).lower()
         out = f"{stem}_{target}"
     opts = driver.BuildOptions(target=target, board_file=board_file, name=name,
                                seq_len=seq_len, input=input_, atol=atol, rtol=rtol,
@@ -130,10 +136,15 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
               help="Keep the built project in this folder.")
 @click.option("--timeout", type=float, default=300.0, show_default=True,
               help="Seconds allowed for building and for running.")
+@click.option("--flash-budget", type=click.IntRange(min=0), help="Override the board's flash "
+              "budget (bytes; 0: none).")
+@click.option("--ram-budget", type=click.IntRange(min=0), help="Override the board's RAM "
+              "budget (bytes; 0: none).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
            name: str | None, input_: str | None, expect: str | None, atol: float, rtol: float,
-           keep: str | None, timeout: float, as_json: bool) -> None:
+           keep: str | None, timeout: float, flash_budget: int | None, ram_budget: int | None,
+           as_json: bool) -> None:
     """Build MODEL, compile and run it, and compare with the reference (or --expect).
 
     Exit code 0: outputs match; 1: they do not; 2: bad input."""
@@ -141,17 +152,21 @@ def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
 
     opts = driver.BuildOptions(target=target, board_file=board_file, name=name,
                                seq_len=seq_len, input=input_, expect=expect, atol=atol,
-                               rtol=rtol)
+                               rtol=rtol, flash_budget=flash_budget, ram_budget=ram_budget)
     res = driver.verify(model, opts, keep=keep, timeout=timeout)
     r = res.report
     if as_json:
         click.echo(json.dumps(r, sort_keys=True))
     else:
         verdict = "PASS" if res.passed else "FAIL"
+        if r["stream_errors"]:
+            stream = "FAILED"
+        else:
+            stream = "ok" if r["streaming"] else "n/a (whole sequences)"
         click.echo(f"{verdict} {r['target']}: max_abs_err {r['max_abs_err']:.3g}, max_rel_err "
                    f"{r['max_rel_err']:.3g}, {r['mismatches']} of {r['values']} values outside "
                    f"atol {atol:g} / rtol {rtol:g} against the {r['reference']}; "
-                   f"streaming checks: {'ok' if r['streaming'] and not r['stream_errors'] else ('FAILED' if r['stream_errors'] else 'n/a')}; "
+                   f"streaming checks: {stream}; "
                    f"flash {r['flash_bytes']} B, RAM {r['ram_bytes']} B")
     sys.exit(0 if res.passed else 1)
 
@@ -178,7 +193,7 @@ def inspect(model: str, seq_len: int | None, as_json: bool) -> None:
             line += (f"  {lay['direction']} {lay['input_size']}->{lay['hidden_size']}, "
                      f"{lay['params']} params, {lay['macs_per_step']} MACs/step")
         elif "params" in lay:
-            line += f"  {lay['params']} params, {lay['macs']} MACs"
+            line += f"  {lay['params']} params, {lay['macs']} MACs per run"
         click.echo(line)
         for m in lay.get("matrices", []):
             click.echo(f"      {m['role']:<6} {m['format']:<8} {m['shape'][0]}x{m['shape'][1]}"

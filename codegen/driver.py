@@ -172,6 +172,12 @@ def _measure(folder: Path, board: boards_mod.Board, manifest: dict[str, Any],
     manifest["flash_bytes"] = flash
     manifest["ram_bytes"] = ram
     manifest["size"] = parts
+    check_budget(board, manifest, o)
+
+
+def check_budget(board: boards_mod.Board, manifest: dict[str, Any], o: BuildOptions) -> None:
+    """Refuse a model over the board's (or the user's) flash or RAM budget, naming both."""
+    flash, ram = manifest["flash_bytes"], manifest["ram_bytes"]
     fb = board.flash_budget if o.flash_budget is None else o.flash_budget
     rb = board.ram_budget if o.ram_budget is None else o.ram_budget
     manifest["flash_budget"] = fb
@@ -211,6 +217,7 @@ def verify(model: str | Path, o: BuildOptions = BuildOptions(), keep: str | Path
         m = res.manifest
         flash, ram, parts = toolchain.measure(out, board, model_objects(m), m["state_bytes"])
         m.update(flash_bytes=flash, ram_bytes=ram, size=parts)
+        check_budget(board, m, o)
         project.write_manifest(out / "manifest.json", m)
         run = toolchain.run(out, timeout=timeout, board=board)
         f = run.fields
@@ -263,7 +270,8 @@ def inspect(model: str | Path, seq_len: int | None = None) -> dict[str, Any]:
             rows = math.prod(g.shapes[n.inputs[0]][:-1])
             layers.append(dict(node=n.name, op="Linear", matrices=mats, params=int(params),
                                macs=n.W.macs * rows))
-        else:
+        elif not isinstance(n, (ir.View, ir.Transpose, ir.Slice, ir.Concat)):
+            # data movement (views, transposes, slices) is not listed as a layer
             layers.append(dict(node=n.name,
                                op=n.act.name if isinstance(n, ir.Unary) else n.op))
     return dict(model=str(model), seq_len=g.seq_len, input=dict(name=g.input,

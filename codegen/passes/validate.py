@@ -26,7 +26,7 @@ def run(g: ir.Graph, opts: object = None) -> ir.Graph:
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
             if n.hidden < 1 or n.input_size < 1:
-                raise RnngenError(f"{g.source}: {n.cell} node '{n.name}': empty layer")
+                raise RnngenError(f"{g.source or g.name}: {n.cell} node '{n.name}': empty layer")
             for d, cd in enumerate(n.directions):
                 tag = f"{n.cell} node '{n.name}'" + (f" direction {d}" if n.num_directions > 1
                                                       else "")
