@@ -58,16 +58,36 @@ def _verify(*args):
                           capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
-@pytest.mark.parametrize("cell,bidir,layers,bf", CASES, ids=[c[0] for c in CASES])
-def test_export_matches_pytorch(tmp_path, cell, bidir, layers, bf, dynamo):
-    path = _export(tmp_path, cell, bidir, layers, bf, dynamo)
-    r = _verify(str(path), "--input", str(tmp_path / "x.npy"), "--expect",
-                str(tmp_path / "y.npy"), "--atol", "1e-5", "--rtol", "1e-4")
+BOARDS = ["host", "cortex-a73", "cortex-a53", "cortex-m4", "cortex-m7", "cortex-m55"]
+EXPORTS = [(c, d) for c in CASES for d in (False, True)]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Each model exported once per exporter (the dynamo exporter takes seconds)."""
+    cache = {}
+
+    def get(case, dynamo):
+        key = (case, dynamo)
+        if key not in cache:
+            folder = tmp_path_factory.mktemp(f"{case[0]}_{'dynamo' if dynamo else 'ts'}")
+            cache[key] = (_export(folder, *case, dynamo), folder)
+        return cache[key]
+    return get
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=[] if b == "host" else
+                                                [pytest.mark.qemu]) for b in BOARDS])
+@pytest.mark.parametrize("case,dynamo", EXPORTS,
+                         ids=[f"{c[0]}-{'dynamo' if d else 'torchscript'}" for c, d in EXPORTS])
+def test_export_matches_pytorch(exported, case, dynamo, board):
+    path, folder = exported(case, dynamo)
+    r = _verify(str(path), "--target", board, "--input", str(folder / "x.npy"), "--expect",
+                str(folder / "y.npy"), "--atol", "1e-5", "--rtol", "1e-4")
     assert r.returncode == 0, r.stdout + r.stderr
     rep = json.loads(r.stdout)
     assert rep["passed"] and rep["mismatches"] == 0 and rep["values"] == 9 * 6
-    assert rep["reference"] == "expected"
+    assert rep["reference"] == "expected" and rep["target"] == board
 
 
 def test_wrong_expectation_fails_with_exit_1(tmp_path):
