@@ -154,6 +154,16 @@ def _recurrent(ex: Executor, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.
                 h, c = _lstm_step(n, cd, gx, h, c)
             elif n.cell == "GRU":
                 h = _gru_step(n, cd, gx, h)
+            elif n.cell == "FastRNN":
+                hh = activation(cd.activations[0], gx + cd.R.matvec(h))
+                alpha, beta = cd.scalars
+                h = (_sigmoid(beta) * h + _sigmoid(alpha) * hh).astype(F32)
+            elif n.cell == "FastGRNN":
+                pre = cd.W.matvec(xs[t]) + cd.R.matvec(h)  # shared pre-activation, no bias
+                z = activation(cd.activations[0], pre + cd.wb)
+                hh = activation(cd.activations[1], pre + cd.rb)
+                zeta, nu = cd.scalars
+                h = (z * h + (_sigmoid(zeta) * (F32(1) - z) + _sigmoid(nu)) * hh).astype(F32)
             else:
                 pre = gx + cd.R.matvec(h) + cd.rb
                 h = activation(cd.activations[0], _clip(pre, n.clip))
@@ -186,6 +196,11 @@ def _lstm_step(n: ir.Recurrent, cd: ir.CellDirection, gx: np.ndarray, h: np.ndar
     return h_new.astype(F32), c_new.astype(F32)
 
 
+def _sigmoid(v: float) -> np.float32:
+    """A cell's scalar gate, computed once at compile time (in float64, then rounded)."""
+    return F32(1.0 / (1.0 + np.exp(-float(v))))
+
+
 def f_act_eval(act: ir.Activation, v: np.ndarray, clip: float | None) -> np.ndarray:
     return activation(act, _clip(v, clip))
 
@@ -194,14 +209,14 @@ def _gru_step(n: ir.Recurrent, cd: ir.CellDirection, gx: np.ndarray,
               h: np.ndarray) -> np.ndarray:
     H = n.hidden
     f_act, g_act = cd.activations
-    R = cd.R.to_dense() if not isinstance(cd.R, ir.Dense) else cd.R.w
-    rz_h = R[:2 * H] @ h + cd.rb[:2 * H]
+    rz_h = cd.R.row_slice(0, 2 * H).matvec(h) + cd.rb[:2 * H]
     z = activation(f_act, _clip(gx[:H] + rz_h[:H], n.clip))
     r = activation(f_act, _clip(gx[H:2 * H] + rz_h[H:], n.clip))
+    r_h = cd.R.row_slice(2 * H, 3 * H)
     if n.linear_before_reset:
-        hh = gx[2 * H:] + r * (R[2 * H:] @ h + cd.rb[2 * H:])
+        hh = gx[2 * H:] + r * (r_h.matvec(h) + cd.rb[2 * H:])
     else:
-        hh = gx[2 * H:] + R[2 * H:] @ (r * h) + cd.rb[2 * H:]
+        hh = gx[2 * H:] + r_h.matvec(r * h) + cd.rb[2 * H:]
     hn = activation(g_act, _clip(hh, n.clip))
     return ((F32(1) - z) * hn + z * h).astype(F32)
 

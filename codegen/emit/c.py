@@ -20,6 +20,15 @@ from ..passes.plan_memory import cell_floats, hoist_steps
 KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_mat_vec_f32": ("MatVecFunctions/rnn_mat_vec_f32.c", ()),
     "rnn_mat_mul_f32": ("MatVecFunctions/rnn_mat_mul_f32.c", ("rnn_mat_vec_f32",)),
+    "rnn_mat_vec_hmd_f32": ("MatVecFunctions/rnn_mat_vec_hmd_f32.c", ("rnn_mat_vec_f32",)),
+    "rnn_mat_vec_csr_f32": ("MatVecFunctions/rnn_mat_vec_csr_f32.c", ()),
+    "rnn_mat_vec_lowrank_f32": ("MatVecFunctions/rnn_mat_vec_lowrank_f32.c",
+                                ("rnn_mat_vec_f32",)),
+    "rnn_mat_vec_kron_f32": ("MatVecFunctions/rnn_mat_vec_kron_f32.c", ()),
+    "rnn_fastrnn_cell_f32": ("RecurrentFunctions/rnn_fastrnn_cell_f32.c",
+                             ("rnn_activation_f32",)),
+    "rnn_fastgrnn_cell_f32": ("RecurrentFunctions/rnn_fastgrnn_cell_f32.c",
+                              ("rnn_activation_f32",)),
     "rnn_activation_f32": ("ActivationFunctions/rnn_activation_f32.c", ()),
     "rnn_lstm_cell_f32": ("RecurrentFunctions/rnn_lstm_cell_f32.c", ("rnn_activation_f32",)),
     "rnn_gru_gates_f32": ("RecurrentFunctions/rnn_gru_gates_f32.c", ("rnn_activation_f32",)),
@@ -39,6 +48,7 @@ _ACT_ENUM = {
 }
 _BIN_ENUM = {"Add": "RNN_OP_ADD", "Sub": "RNN_OP_SUB", "Mul": "RNN_OP_MUL", "Div": "RNN_OP_DIV"}
 
+_CTYPE_BYTES = {"float": 4, "int32_t": 4, "uint16_t": 2, "int16_t": 2, "int8_t": 1}
 TILE = 16  # RNN_MAT_VEC_TILE in runtime_c/Include/rnn_nn_types.h
 
 
@@ -85,11 +95,12 @@ class _Ctx:
         s = self.sym(base)
         self.decls.append(cgen.array_declare(ctype, s, values, attr=attr))
         if weight:
-            self.weight_bytes += 4 * int(np.size(values))
+            self.weight_bytes += _CTYPE_BYTES[ctype] * int(np.size(values))
         return s
 
     def ints(self, base: str, values: tuple[int, ...]) -> str:
         return self.array(base, np.asarray(values, np.int64), ctype="int32_t", weight=False)
+
 
 
 class _Program:
@@ -116,23 +127,67 @@ class _Program:
         return base if off == 0 else f"{base} + {off}"
 
     # -- matrices ---------------------------------------------------------------------
-    def matvec(self, base: str, m: ir.Matrix, bias: str, x: str, y: str) -> str:
-        """C call computing y = bias + M x (bias may be "NULL" or alias y)."""
+    def matvec(self, base: str, m: ir.Matrix, bias: str, x: str, y: str) -> list[str]:
+        """C statements computing y = bias + M x (bias may be "NULL" or alias y)."""
+        ctx = self.ctx
+        rows, cols = m.shape
+        scratch = _at("s->work", self.mem.scratch_off)
+        if isinstance(m, ir.RowStack):
+            out, r0 = [], 0
+            for k, blk in enumerate(m.blocks):
+                b = bias if bias == "NULL" else _at(bias, r0)
+                out += self.matvec(f"{base}{k}", blk, b, x, _at(y, r0))
+                r0 += blk.shape[0]
+            return out
         if isinstance(m, ir.Dense):
-            sym = self.ctx.array(base, pack_dense(m.w), attr="RNN_ALIGN64")
-            self.ctx.kernels.add("rnn_mat_vec_f32")
-            rows, cols = m.shape
-            return f"rnn_mat_vec_f32({rows}, {cols}, {sym}, {bias}, {x}, {y});"
+            sym = ctx.array(base, pack_dense(m.w), attr="RNN_ALIGN64")
+            ctx.kernels.add("rnn_mat_vec_f32")
+            return [f"rnn_mat_vec_f32({rows}, {cols}, {sym}, {bias}, {x}, {y});"]
+        if isinstance(m, ir.Hmd):
+            a = ctx.array(f"{base}_A", pack_dense(m.a), attr="RNN_ALIGN64") if m.r else "NULL"
+            b, c = ctx.array(f"{base}_B", m.b) if m.b.size else "NULL", ctx.array(f"{base}_C", m.c)
+            d = ctx.array(f"{base}_D", m.d) if m.d.size else "NULL"
+            e = ctx.array(f"{base}_E", m.e) if m.e.size else "NULL"
+            ctx.kernels.add("rnn_mat_vec_hmd_f32")
+            return [f"rnn_mat_vec_hmd_f32({rows}, {cols}, {m.r}, {a}, {b}, {c}, {d}, {e}, "
+                    f"{bias}, {x}, {y});"]
+        if isinstance(m, ir.Csr):
+            if m.cols > 65536:
+                raise RnngenError(f"CSR matrix {base}: {m.cols} columns; the kernel indexes "
+                                  "columns with 16 bits")
+            if m.nnz == 0:  # an all-zero matrix: y = bias
+                ctx.kernels.add("rnn_mat_vec_csr_f32")
+            vals = ctx.array(f"{base}_val", m.values if m.nnz else np.zeros(1, np.float32))
+            idx = ctx.array(f"{base}_col", m.col_idx if m.nnz else np.zeros(1, np.int64),
+                            ctype="uint16_t")
+            ptr = ctx.array(f"{base}_ptr", m.row_ptr, ctype="int32_t")
+            ctx.kernels.add("rnn_mat_vec_csr_f32")
+            return [f"rnn_mat_vec_csr_f32({rows}, {vals}, {idx}, {ptr}, {bias}, {x}, {y});"]
+        if isinstance(m, ir.LowRank):
+            u = ctx.array(f"{base}_U", pack_dense(m.u), attr="RNN_ALIGN64")
+            v = ctx.array(f"{base}_V", pack_dense(m.v), attr="RNN_ALIGN64")
+            ctx.kernels.add("rnn_mat_vec_lowrank_f32")
+            return [f"rnn_mat_vec_lowrank_f32({scratch}, {rows}, {cols}, {m.rank}, {u}, {v}, "
+                    f"{bias}, {x}, {y});"]
+        if isinstance(m, ir.Kron):
+            (m1, n1), (m2, n2) = m.a.shape, m.b.shape
+            a, b = ctx.array(f"{base}_A", m.a), ctx.array(f"{base}_B", m.b)
+            ctx.kernels.add("rnn_mat_vec_kron_f32")
+            return [f"rnn_mat_vec_kron_f32({scratch}, {rows}, {cols}, {m1}, {n1}, {m2}, {n2}, "
+                    f"{int(m.order == 'AX')}, {a}, {b}, {bias}, {x}, {y});"]
         raise RnngenError(f"matrix format {m.fmt} has no float kernel")
 
-    def matmul(self, base: str, m: ir.Matrix, bias: str, count: str, x: str, y: str) -> str:
-        """C call computing y[k] = bias + M x[k] for `count` consecutive vectors."""
+    def matmul(self, base: str, m: ir.Matrix, bias: str, count: str, x: str, y: str
+               ) -> list[str]:
+        """C statements computing y[k] = bias + M x[k] for `count` consecutive vectors."""
+        rows, cols = m.shape
         if isinstance(m, ir.Dense):
             sym = self.ctx.array(base, pack_dense(m.w), attr="RNN_ALIGN64")
             self.ctx.kernels.add("rnn_mat_mul_f32")
-            rows, cols = m.shape
-            return f"rnn_mat_mul_f32({rows}, {cols}, {sym}, {bias}, {count}, {x}, {y});"
-        raise RnngenError(f"matrix format {m.fmt} has no float kernel")
+            return [f"rnn_mat_mul_f32({rows}, {cols}, {sym}, {bias}, {count}, {x}, {y});"]
+        body = self.matvec(base, m, bias, f"{x} + v * {cols}", f"{y} + v * {rows}")
+        return ["{", "    int32_t v;", f"    for (v = 0; v < {count}; ++v)", "    {"] + \
+            [f"        {line}" for line in body] + ["    }", "}"]
 
     def act(self, a: ir.Activation) -> str:
         return (f"{{{_ACT_ENUM[a.name]}, {cgen.c_float(a.alpha)}, "
@@ -182,7 +237,7 @@ class _Program:
                 ctx.decls.append(
                     f"static const rnn_lstm_params_f32 {prm} = {{{H}, {clip}, "
                     f"{int(n.input_forget)}, {pp}, {acts[0]}, {acts[1]}, {acts[2]}}};")
-                steps.append(self.matvec(f"{q}_R", cd.R, "g", "h", "g"))
+                steps += self.matvec(f"{q}_R", cd.R, "g", "h", "g")
                 steps.append(f"rnn_lstm_cell_f32(&{prm}, g, c, h);")
                 ctx.kernels.add("rnn_lstm_cell_f32")
             elif n.cell == "GRU":
@@ -191,36 +246,55 @@ class _Program:
                 ctx.decls.append(
                     f"static const rnn_gru_params_f32 {prm} = {{{H}, {clip}, "
                     f"{int(n.linear_before_reset)}, {acts[0]}, {acts[1]}}};")
-                R = cd.R.to_dense()
                 rb = cd.rb
                 zeros = np.zeros(H, np.float32)
                 if n.linear_before_reset:
                     bias = cd.wb + np.concatenate([rb[:2 * H], zeros])
                     bh = ctx.array(f"{q}_bh", np.concatenate([zeros, zeros, rb[2 * H:]]))
-                    steps.append(self.matvec(f"{q}_R", _rows(cd.R, R, 0, 3 * H), bh, "h", gh))
+                    steps += self.matvec(f"{q}_R", cd.R, bh, "h", gh)
                     steps.append(f"rnn_gru_gates_f32(&{prm}, g, {gh}, h, NULL);")
                 else:
                     bias = cd.wb + rb
-                    steps.append(self.matvec(f"{q}_Rzr", _rows(cd.R, R, 0, 2 * H), "NULL", "h",
-                                             gh))
+                    steps += self.matvec(f"{q}_Rzr", cd.R.row_slice(0, 2 * H), "NULL", "h", gh)
                     steps.append(f"rnn_gru_gates_f32(&{prm}, g, {gh}, h, {rh});")
-                    steps.append(self.matvec(f"{q}_Rh", _rows(cd.R, R, 2 * H, 3 * H), "NULL",
-                                             rh, f"{work} + {5 * H}"))
+                    steps += self.matvec(f"{q}_Rh", cd.R.row_slice(2 * H, 3 * H), "NULL", rh,
+                                         f"{work} + {5 * H}")
                 steps.append(f"rnn_gru_cell_f32(&{prm}, g, {gh}, h);")
                 ctx.kernels.update(("rnn_gru_gates_f32", "rnn_gru_cell_f32"))
+            elif n.cell in ("FastRNN", "FastGRNN"):
+                s1, s2 = (_sigmoid32(v) for v in cd.scalars)
+                if n.cell == "FastRNN":
+                    bias = cd.wb + cd.rb
+                    bg = bu = "NULL"
+                    update, gate = acts[0], self.act(ir.SIGMOID)
+                else:  # the shared pre-activation has no bias; the cell adds both
+                    bias = None
+                    bg, bu = ctx.array(f"{q}_bg", cd.wb), ctx.array(f"{q}_bu", cd.rb)
+                    gate, update = acts[0], acts[1]
+                prm = ctx.sym(f"{q}_cell")
+                ctx.decls.append(f"static const rnn_fast_params_f32 {prm} = {{{H}, {gate}, "
+                                 f"{update}, {bg}, {bu}, {cgen.c_float(s1)}, "
+                                 f"{cgen.c_float(s2)}}};")
+                steps += self.matvec(f"{q}_U", cd.R, "g", "h", "g")
+                if n.cell == "FastRNN":
+                    steps.append(f"rnn_fastrnn_cell_f32(&{prm}, g, h);")
+                    ctx.kernels.add("rnn_fastrnn_cell_f32")
+                else:
+                    steps.append(f"rnn_fastgrnn_cell_f32(&{prm}, g, {work} + {H}, h);")
+                    ctx.kernels.add("rnn_fastgrnn_cell_f32")
             else:
                 bias = cd.wb + cd.rb
                 prm = ctx.sym(f"{q}_cell")
                 ctx.decls.append(f"static const rnn_rnn_params_f32 {prm} = {{{H}, {clip}, "
                                  f"{acts[0]}}};")
-                steps.append(self.matvec(f"{q}_R", cd.R, "g", "h", "g"))
+                steps += self.matvec(f"{q}_R", cd.R, "g", "h", "g")
                 steps.append(f"rnn_rnn_cell_f32(&{prm}, g, h);")
                 ctx.kernels.add("rnn_rnn_cell_f32")
-            b = ctx.array(f"{q}_b", bias)
+            b = ctx.array(f"{q}_b", bias) if bias is not None else "NULL"
             if block > 1:
-                w_call = self.matmul(f"{q}_W", cd.W, b, "n", f"{x} + b0 * {I}", "p")
+                w_calls = self.matmul(f"{q}_W", cd.W, b, "n", f"{x} + b0 * {I}", "p")
             else:
-                w_call = self.matvec(f"{q}_W", cd.W, b, "xt", "g")
+                w_calls = self.matvec(f"{q}_W", cd.W, b, "xt", "g")
             after = []
             if Yh:
                 after.append(f"memcpy({_at(Yh, d * H)}, h, {H} * sizeof(float));")
@@ -232,7 +306,7 @@ class _Program:
                 b0=f"{n.valid_len} - t0 - n" if cd.reverse else "t0",
                 k="n - 1 - k" if cd.reverse else "k",
                 label="backward" if cd.reverse else "forward",
-                w_call=w_call, steps=steps, after=after,
+                w_calls=w_calls, steps=steps, after=after,
                 y_store=(f"memcpy({Y} + (tt * {D} + {d}) * {H}, h, {H} * sizeof(float));"
                          if Y else None)))
         y_zero = None
@@ -249,10 +323,8 @@ class _Program:
         b = self.ctx.array(f"{p}_b", n.b) if n.b is not None else "NULL"
         x, y = self.buf(n.inputs[0]), self.buf(n.outputs[0])
         if rows == 1:
-            call = self.matvec(f"{p}_W", n.W, b, x, y)
-        else:
-            call = self.matmul(f"{p}_W", n.W, b, str(rows), x, y)
-        return self._lines(n, [call])
+            return self._lines(n, self.matvec(f"{p}_W", n.W, b, x, y))
+        return self._lines(n, self.matmul(f"{p}_W", n.W, b, str(rows), x, y))
 
     def _lines(self, n: ir.Node, lines: list[str]) -> dict[str, Any]:
         return dict(kind="lines", comment=self.comment(n), lines=lines)
@@ -339,10 +411,9 @@ def _at(base: str, off: int) -> str:
     return base if off == 0 else f"{base} + {off}"
 
 
-def _rows(m: ir.Matrix, dense: np.ndarray, lo: int, hi: int) -> ir.Matrix:
-    if lo == 0 and hi == m.shape[0]:
-        return m
-    return ir.dense(dense[lo:hi])
+def _sigmoid32(v: float) -> float:
+    """The same value reference.py uses for a FastRNN/FastGRNN scalar gate."""
+    return float(np.float32(1.0 / (1.0 + np.exp(-float(v)))))
 
 
 def _upper(name: str) -> str:

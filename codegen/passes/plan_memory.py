@@ -30,7 +30,7 @@ def hoist_steps(n: ir.Recurrent) -> int:
 
 def cell_floats(n: ir.Recurrent) -> int:
     H = n.hidden
-    return {"LSTM": 4 * H, "GRU": 7 * H, "RNN": H}[n.cell]
+    return {"LSTM": 4 * H, "GRU": 7 * H, "RNN": H, "FastRNN": H, "FastGRNN": 2 * H}[n.cell]
 
 
 def work_floats(n: ir.Recurrent) -> int:
@@ -100,6 +100,7 @@ def plan(g: ir.Graph) -> ir.Graph:
     state_slots: dict[tuple[str, int], tuple[int, int]] = {}
     state = 0
     work = 0
+    scratch = max([ir.matrix_scratch(m) for _, _, m in g.matrices()] + [0])
     for k, n in enumerate(g.nodes):
         release(k)
         if isinstance(n, ir.Recurrent):
@@ -123,6 +124,6 @@ def plan(g: ir.Graph) -> ir.Graph:
         if isinstance(n, ir.View):
             o = n.outputs[0]
             place[o] = place[owner(o)]
-    mem = ir.MemoryPlan(place=place, arena=top, work=work, state=state,
-                        state_slots=state_slots)
+    mem = ir.MemoryPlan(place=place, arena=top, work=work + scratch, state=state,
+                        state_slots=state_slots, scratch_off=work)
     return g.replace(memory=mem)

@@ -98,4 +98,18 @@ typedef struct
     rnn_activation f; /**< activation (default tanh) */
 } rnn_rnn_params_f32;
 
+/** FastRNN / FastGRNN cell parameters. The scalar gates are sigmoids of trained values,
+ *  computed at compile time: FastRNN s1 = sigmoid(alpha), s2 = sigmoid(beta);
+ *  FastGRNN s1 = sigmoid(zeta), s2 = sigmoid(nu). */
+typedef struct
+{
+    int32_t hidden;           /**< H */
+    rnn_activation gate;      /**< FastGRNN gate activation (default sigmoid) */
+    rnn_activation update;    /**< update activation (default tanh) */
+    const float *bias_gate;   /**< FastGRNN [H] gate bias */
+    const float *bias_update; /**< FastGRNN [H] update bias */
+    float s1;
+    float s2;
+} rnn_fast_params_f32;
+
 #endif /* RNN_NN_TYPES_H */

@@ -45,6 +45,75 @@ void rnn_mat_mul_f32(int32_t rows, int32_t cols, const float *w, const float *bi
                      int32_t count, const float *x, float *y);
 
 /**
+ * @brief HMD (variant D1) matrix times vector: y = bias + W x, W = [A' ; [B C | D E]].
+ *
+ * @param[in]  rows  m
+ * @param[in]  cols  n
+ * @param[in]  r     dense rows at the top (0..m)
+ * @param[in]  a     A', Format: [r, cols], packed as for rnn_mat_vec_f32
+ * @param[in]  b     B [rows - r]
+ * @param[in]  c     C [ceil(cols / 2)], multiplies x[0 : ceil(cols / 2)]
+ * @param[in]  d     D [rows - r]
+ * @param[in]  e     E [floor(cols / 2)], multiplies the rest of x
+ * @param[in]  bias  [rows] or NULL; may alias y
+ * @param[in]  x     [cols]
+ * @param[out] y     [rows]
+ */
+void rnn_mat_vec_hmd_f32(int32_t rows, int32_t cols, int32_t r, const float *a, const float *b,
+                         const float *c, const float *d, const float *e, const float *bias,
+                         const float *x, float *y);
+
+/**
+ * @brief Sparse (CSR) matrix times vector: y = bias + W x.
+ *
+ * @param[in]  rows     m
+ * @param[in]  values   [nnz] the kept weights, row by row
+ * @param[in]  col_idx  [nnz] their columns, ascending within a row (< 65536)
+ * @param[in]  row_ptr  [rows + 1] row i holds entries row_ptr[i] .. row_ptr[i + 1] - 1
+ * @param[in]  bias     [rows] or NULL; may alias y
+ * @param[in]  x        input vector
+ * @param[out] y        [rows]
+ */
+void rnn_mat_vec_csr_f32(int32_t rows, const float *values, const uint16_t *col_idx,
+                         const int32_t *row_ptr, const float *bias, const float *x, float *y);
+
+/**
+ * @brief Low-rank matrix times vector: y = bias + U (V x).
+ *
+ * @param[in]  ctx   scratch [rank]
+ * @param[in]  rows  m
+ * @param[in]  cols  n
+ * @param[in]  rank  d
+ * @param[in]  u     U, Format: [rows, rank], packed as for rnn_mat_vec_f32
+ * @param[in]  v     V, Format: [rank, cols], packed as for rnn_mat_vec_f32
+ * @param[in]  bias  [rows] or NULL; may alias y
+ * @param[in]  x     [cols]; must not alias y
+ * @param[out] y     [rows]
+ */
+void rnn_mat_vec_lowrank_f32(float *ctx, int32_t rows, int32_t cols, int32_t rank,
+                             const float *u, const float *v, const float *bias, const float *x,
+                             float *y);
+
+/**
+ * @brief Kronecker-product matrix times vector: y = bias + (A (x) B)[:rows, :cols] x.
+ *
+ * @param[in]  ctx       scratch [m1 * n2] (ax_first) or [n1 * m2]
+ * @param[in]  rows      m <= m1 * m2
+ * @param[in]  cols      n <= n1 * n2 (x is read as zero past cols)
+ * @param[in]  m1, n1    shape of A
+ * @param[in]  m2, n2    shape of B
+ * @param[in]  ax_first  1: compute A X first; 0: X B^T first (pick the cheaper)
+ * @param[in]  a         A, Format: [m1, n1] row-major
+ * @param[in]  b         B, Format: [m2, n2] row-major
+ * @param[in]  bias      [rows] or NULL; may alias y
+ * @param[in]  x         [cols]; must not alias y
+ * @param[out] y         [rows]
+ */
+void rnn_mat_vec_kron_f32(float *ctx, int32_t rows, int32_t cols, int32_t m1, int32_t n1,
+                          int32_t m2, int32_t n2, int32_t ax_first, const float *a,
+                          const float *b, const float *bias, const float *x, float *y);
+
+/**
  * @brief Apply an activation function in place.
  *
  * @param[in]     act   the function and its alpha / beta
@@ -94,6 +163,26 @@ void rnn_gru_cell_f32(const rnn_gru_params_f32 *p, const float *gx, const float 
  * @param[out] h    [H] new hidden state
  */
 void rnn_rnn_cell_f32(const rnn_rnn_params_f32 *p, const float *pre, float *h);
+
+/**
+ * @brief FastRNN update: h = s2 h + s1 act(pre).
+ *
+ * @param[in]     p    parameters (s1 = sigmoid(alpha), s2 = sigmoid(beta))
+ * @param[in,out] pre  [H] W x + U h + b; overwritten
+ * @param[in,out] h    [H] hidden state, updated
+ */
+void rnn_fastrnn_cell_f32(const rnn_fast_params_f32 *p, float *pre, float *h);
+
+/**
+ * @brief FastGRNN update: z = gate(pre + b_g), h~ = act(pre + b_h),
+ *        h = z h + (s1 (1 - z) + s2) h~.
+ *
+ * @param[in]     p    parameters (s1 = sigmoid(zeta), s2 = sigmoid(nu), biases)
+ * @param[in,out] pre  [H] W x + U h (no bias); overwritten
+ * @param[out]    z    [H] scratch
+ * @param[in,out] h    [H] hidden state, updated
+ */
+void rnn_fastgrnn_cell_f32(const rnn_fast_params_f32 *p, float *pre, float *z, float *h);
 
 /**
  * @brief Elementwise binary operation with broadcasting: y = a (op) b.

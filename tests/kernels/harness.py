@@ -18,7 +18,7 @@ def arrays(**named: np.ndarray) -> str:
         v = np.asarray(v)
         ctype = "float" if v.dtype.kind == "f" else "int32_t"
         vals = v.reshape(-1) if v.size else np.zeros(1, v.dtype)
-        out.append(cgen.array_declare(ctype, k, vals, const=False))
+        out.append(cgen.array_declare(ctype, k, vals, static=False, const=False))
     return "\n".join(out)
 
 

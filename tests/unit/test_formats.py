@@ -1,0 +1,107 @@
+"""The compressed matrix formats of the IR: storage and MAC formulas (PAPERS.md), to_dense,
+matvec and row slices, on odd and prime sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnngen import ir
+
+F32 = np.float32
+rng = np.random.default_rng(0)
+
+
+def f(*shape):
+    return rng.standard_normal(shape).astype(F32)
+
+
+def csr_of(w: np.ndarray) -> ir.Csr:
+    rows, cols = np.nonzero(w)
+    ptr = np.zeros(w.shape[0] + 1, np.int32)
+    np.add.at(ptr, rows + 1, 1)
+    return ir.Csr(w[rows, cols].astype(F32), cols.astype(np.int32), np.cumsum(ptr).astype(
+        np.int32), w.shape[1])
+
+
+def hmd(m, n, r):
+    h = n - n // 2
+    return ir.Hmd(f(r, n), f(m - r), f(h), f(m - r), f(n // 2))
+
+
+def sparse(m, n, keep):
+    w = f(m, n)
+    w[rng.random((m, n)) > keep] = 0
+    w[min(1, m - 1)] = 0  # an empty row
+    return w
+
+
+MATS = {
+    "dense": ir.dense(f(7, 5)),
+    "hmd 179x77 r86": hmd(179, 77, 86),
+    "hmd odd n 7x5 r2": hmd(7, 5, 2),
+    "hmd r0": hmd(6, 9, 0),
+    "hmd r=m": hmd(4, 3, 4),
+    "csr": csr_of(sparse(13, 11, 0.3)),
+    "csr empty": csr_of(np.zeros((3, 4), F32)),
+    "lowrank rank1": ir.LowRank(f(9, 1), f(1, 6)),
+    "lowrank": ir.LowRank(f(20, 4), f(4, 15)),
+    "kron exact": ir.Kron(f(4, 3), f(5, 2), 20, 6),
+    "kron padded prime 179x77": ir.Kron(f(12, 7), f(15, 11), 179, 77),
+    "hkp": ir.RowStack((ir.dense(f(3, 8)), ir.Kron(f(2, 4), f(3, 2), 6, 8))),
+    "stack of formats": ir.RowStack((hmd(5, 6, 2), ir.LowRank(f(5, 2), f(2, 6)),
+                                     csr_of(sparse(5, 6, 0.5)))),
+}
+
+
+@pytest.mark.parametrize("name", list(MATS))
+def test_matvec_equals_dense_product(name):
+    m = MATS[name]
+    d = m.to_dense()
+    assert d.shape == m.shape and d.dtype == F32
+    for _ in range(3):
+        x = f(m.shape[1])
+        np.testing.assert_allclose(m.matvec(x), d.astype(np.float64) @ x, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("name", list(MATS))
+def test_row_slices(name):
+    m = MATS[name]
+    d = m.to_dense()
+    rows = m.shape[0]
+    for lo, hi in [(0, rows), (0, 1), (rows - 1, rows), (rows // 3, 2 * rows // 3 + 1)]:
+        if hi > lo:
+            s = m.row_slice(lo, hi)
+            assert s.shape == (hi - lo, m.shape[1])
+            np.testing.assert_allclose(s.to_dense(), d[lo:hi], atol=1e-6)
+
+
+def test_hmd_formulas_eq1_eq2():
+    for m, n, r in [(179, 77, 86), (179, 179, 87), (128, 128, 61), (7, 5, 2)]:
+        h = hmd(m, n, r)
+        assert h.params == r * n + 2 * (m - r + n / 2) == r * n + 2 * (m - r) + n
+        assert h.macs == r * n + 2 * (n / 2 + m - r) + (m - r) == r * n + n + 3 * (m - r)
+        assert h.nbytes == 4 * h.params
+    # PAPERS.md table: r = 86 gives 2.00x on HAR1's W 179x77
+    assert round(179 * 77 / hmd(179, 77, 86).params, 2) == 2.00
+    assert round(179 * 77 / hmd(179, 77, 30).params, 2) == 5.13
+
+
+def test_lowrank_csr_kron_formulas():
+    lr = ir.LowRank(f(179, 26), f(26, 77))
+    assert lr.params == lr.macs == 26 * (179 + 77)
+    assert round(179 * 77 / lr.params, 2) == 2.07  # PAPERS.md: d = 26 for 2x
+    c = csr_of(sparse(40, 30, 0.25))
+    assert c.params == c.macs == c.nnz
+    assert c.nbytes == 4 * c.nnz + 2 * c.nnz + 4 * 41
+    k = ir.Kron(f(12, 7), f(15, 11), 179, 77)
+    assert k.params == 12 * 7 + 15 * 11
+    assert k.macs == min(12 * 11 * (7 + 15), 7 * 15 * (11 + 12))
+    assert k.padded == (180, 77)
+
+
+def test_stack_sums_and_merges_dense():
+    s = ir.stack([ir.dense(f(2, 3)), ir.dense(f(4, 3)), hmd(3, 3, 1)])
+    assert isinstance(s, ir.RowStack) and len(s.blocks) == 2 and s.shape == (9, 3)
+    assert s.params == 18 + s.blocks[1].params and s.macs == 18 + s.blocks[1].macs
+    assert isinstance(ir.stack([ir.dense(f(2, 3))]), ir.Dense)
