@@ -356,6 +356,52 @@ Matrix = Union[Dense, Hmd, Csr, LowRank, Kron, RowStack]
 MATRIX_TYPES = (Dense, Hmd, Csr, LowRank, Kron, RowStack)
 
 
+def check_matrix(m: "Matrix", where: str) -> None:
+    """Structural checks of a matrix read from a user's file; RnngenError naming `where`
+    (for example "model.onnx: LSTM node 'lstm' W direction 0 gate block 2")."""
+    def fail(msg: str) -> None:
+        raise RnngenError(f"{where}: {msg}")
+
+    for k, arr in m.arrays().items():
+        if not np.all(np.isfinite(arr)):
+            fail(f"factor '{k}' contains NaN or Inf")
+    if isinstance(m, RowStack):
+        cols = {b.shape[1] for b in m.blocks}
+        if len(cols) != 1:
+            fail(f"stacked blocks have different column counts {sorted(cols)}")
+        for k, b in enumerate(m.blocks):
+            check_matrix(b, f"{where} block {k}")
+    elif isinstance(m, Hmd):
+        if m.a.ndim != 2 or m.b.shape != m.d.shape or m.b.ndim != 1:
+            fail("HMD factors: A' must be [r, n] and B, D vectors of equal length")
+        n = m.c.size + m.e.size
+        if m.a.shape[1] != n or m.c.size != n - n // 2:
+            fail(f"HMD factors: C has {m.c.size} and E {m.e.size} values, A' has "
+                 f"{m.a.shape[1]} columns; C must cover ceil(n/2) columns, E the rest")
+    elif isinstance(m, Csr):
+        rows = m.row_ptr.size - 1
+        if rows < 1 or m.row_ptr[0] != 0 or m.row_ptr[-1] != m.values.size or \
+                np.any(np.diff(m.row_ptr) < 0):
+            fail("CSR row pointers must start at 0, never decrease and end at nnz")
+        if m.col_idx.size != m.values.size:
+            fail("CSR has a different number of column indices and values")
+        if m.col_idx.size and (m.col_idx.min() < 0 or m.col_idx.max() >= m.cols):
+            fail(f"CSR column index out of range 0..{m.cols - 1}")
+        for i in range(rows):
+            seg = m.col_idx[m.row_ptr[i]:m.row_ptr[i + 1]]
+            if np.any(np.diff(seg) <= 0):
+                fail(f"CSR column indices of row {i} are not sorted and unique")
+    elif isinstance(m, LowRank):
+        if m.u.ndim != 2 or m.v.ndim != 2 or m.u.shape[1] != m.v.shape[0]:
+            fail(f"low-rank factors U {m.u.shape} and V {m.v.shape} do not multiply")
+    elif isinstance(m, Kron):
+        if m.a.ndim != 2 or m.b.ndim != 2:
+            fail("Kronecker factors must be matrices")
+        pr, pc = m.padded
+        if pr < m.rows or pc < m.cols:
+            fail(f"Kronecker product {pr}x{pc} is smaller than the matrix {m.rows}x{m.cols}")
+
+
 def dense(w: np.ndarray) -> Dense:
     return Dense(np.ascontiguousarray(w, dtype=F32))
 
