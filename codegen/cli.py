@@ -1,4 +1,4 @@
-"""The rnngen command line: build, verify, inspect, boards.
+"""The rnngen command line: build, verify, inspect, compress, boards.
 
 Errors in the user's input print one line and exit with code 2; a failed verification
 exits with 1. Nothing is written when a command fails.
@@ -64,7 +64,27 @@ def _target_options(f: Any) -> Any:
     return f
 
 
+def _sparse_option(f: Any) -> Any:
+    return click.option("--sparse-threshold", type=click.FloatRange(0, 1, min_open=True),
+                        help="Store a dense recurrent matrix (or block) with at least this "
+                             "fraction of zeros as CSR (default: off).")(f)
+
+
+def _dtype_options(f: Any) -> Any:
+    f = click.option("--io", type=click.Choice(["float", "int8"]), default="float",
+                     show_default=True, help="int8 models: type of the C API's input and "
+                     "outputs.")(f)
+    f = click.option("--calibrate", type=click.Path(dir_okay=False),
+                     help="int8: representative inputs (.npy, [N, ...] for N sequences); "
+                          "default: seeded random sequences, with a warning.")(f)
+    f = click.option("--dtype", type=click.Choice(["float32", "int8"]), default="float32",
+                     show_default=True, help="Arithmetic of the generated C.")(f)
+    return f
+
+
 def _model_options(f: Any) -> Any:
+    f = _dtype_options(f)
+    f = _sparse_option(f)
     f = click.option("--seq-len", type=click.IntRange(min=1),
                      help="Sequence length, for models whose time axis is dynamic.")(f)
     f = click.option("--name", help="C prefix of the API (default: from the model file name).")(f)
@@ -93,9 +113,10 @@ def _model_options(f: Any) -> Any:
               "with CMakeLists.txt and rnngen.mk for an existing firmware project (no test "
               "program, Makefile or startup).")
 def build(model: str, target: str, board_file: str | None, out: str | None, seq_len: int | None,
-          name: str | None, input_: str | None, force: bool, dump_ir: bool, atol: float,
-          rtol: float, flash_budget: int | None, ram_budget: int | None,
-          no_main: bool) -> None:
+          name: str | None, input_: str | None, sparse_threshold: float | None, dtype: str,
+          calibrate: str | None, io: str, force: bool,
+          dump_ir: bool, atol: float, rtol: float, flash_budget: int | None,
+          ram_budget: int | None, no_main: bool) -> None:
     """Compile MODEL (.onnx or .npz) into a C project for a board."""
     from . import driver
     from .cgen import c_ident
@@ -106,7 +127,8 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
     opts = driver.BuildOptions(target=target, board_file=board_file, name=name,
                                seq_len=seq_len, input=input_, atol=atol, rtol=rtol,
                                force=force, flash_budget=flash_budget, ram_budget=ram_budget,
-                               no_main=no_main)
+                               no_main=no_main, sparse_threshold=sparse_threshold,
+                               dtype=dtype, calibrate=calibrate, io=io)
     res = driver.build(model, out, opts, dump=sys.stdout if dump_ir else None)
     m = res.manifest
     for w in res.warnings:
@@ -142,7 +164,9 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
               "budget (bytes; 0: none).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
-           name: str | None, input_: str | None, expect: str | None, atol: float, rtol: float,
+           name: str | None, input_: str | None, sparse_threshold: float | None, dtype: str,
+           calibrate: str | None, io: str,
+           expect: str | None, atol: float, rtol: float,
            keep: str | None, timeout: float, flash_budget: int | None, ram_budget: int | None,
            as_json: bool) -> None:
     """Build MODEL, compile and run it, and compare with the reference (or --expect).
@@ -152,7 +176,9 @@ def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
 
     opts = driver.BuildOptions(target=target, board_file=board_file, name=name,
                                seq_len=seq_len, input=input_, expect=expect, atol=atol,
-                               rtol=rtol, flash_budget=flash_budget, ram_budget=ram_budget)
+                               rtol=rtol, flash_budget=flash_budget, ram_budget=ram_budget,
+                               sparse_threshold=sparse_threshold, dtype=dtype,
+                               calibrate=calibrate, io=io)
     res = driver.verify(model, opts, keep=keep, timeout=timeout)
     r = res.report
     if as_json:
@@ -174,12 +200,15 @@ def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
 @main.command(context_settings=_CONTEXT)
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--seq-len", type=click.IntRange(min=1))
+@_sparse_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def inspect(model: str, seq_len: int | None, as_json: bool) -> None:
-    """Show MODEL's layers, weight matrices (format, shape, bytes), parameters and MACs."""
+def inspect(model: str, seq_len: int | None, sparse_threshold: float | None,
+            as_json: bool) -> None:
+    """Show MODEL's layers, weight matrices (format, shape, bytes, compression factor and
+    MAC reduction against dense), parameters and MACs."""
     from . import driver
 
-    info = driver.inspect(model, seq_len)
+    info = driver.inspect(model, seq_len, sparse_threshold)
     if as_json:
         click.echo(json.dumps(info, sort_keys=True))
         return
@@ -198,11 +227,50 @@ def inspect(model: str, seq_len: int | None, as_json: bool) -> None:
         for m in lay.get("matrices", []):
             click.echo(f"      {m['role']:<6} {m['format']:<8} {m['shape'][0]}x{m['shape'][1]}"
                        f"  {m['params']} params  {m['bytes']} B  {m['macs']} MACs"
-                       f"  compression {m['compression']:g}x")
+                       f"  compression {m['compression']:g}x"
+                       f"  MAC reduction {m['mac_reduction']:g}x")
     for o in info["outputs"]:
         click.echo(f"  output '{o['name']}' {o['shape']}")
     click.echo(f"total: {info['params']} params, {info['weight_bytes']} B of float32 weights, "
                f"{info['macs_per_step']} MACs per step")
+
+
+class _OneLineUsage(click.Command):
+    """Bad options print one line (rnngen: error: ...) and exit 2, like bad input."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:
+            _fail(" ".join(e.format_message().split()))
+            raise  # unreachable
+
+
+@main.command(cls=_OneLineUsage, context_settings=_CONTEXT)
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--method", "-m", required=True,
+              type=click.Choice(["hmd", "lmf", "csr", "kron", "hkp"]),
+              help="hmd (hybrid matrix decomposition), lmf (low rank), csr (pruning), kron "
+                   "(Kronecker product), hkp (dense rows over a Kronecker product).")
+@click.option("--factor", "-f", required=True, type=click.FloatRange(min=1, min_open=True),
+              help="Target storage factor (dense / stored parameters) of every matrix.")
+@click.option("--layers", multiple=True, help="Recurrent layers to compress, by node (ONNX) or "
+              "layer (.npz) name or by index among the recurrent layers; comma-separated or "
+              "repeated. Default: all.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
+              help="The compressed model (.onnx for an ONNX model, .npz for an .npz one).")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.option("--eval", "eval_data", type=click.Path(dir_okay=False),
+              help="Labelled sequences (.npz: x [N, T, I], y [N]): accuracy before and after.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def compress(model: str, method: str, factor: float, layers: tuple[str, ...], out: str,
+             force: bool, eval_data: str | None, as_json: bool) -> None:
+    """Compress the recurrent layers of a dense MODEL (.onnx or .npz) into OUT; report
+    storage and MAC factors and reconstruction errors (docs/compression.md)."""
+    from .compress_model import compress_file
+
+    res = compress_file(model, out, method, factor, layers, force, eval_data)
+    click.echo(json.dumps(res.as_dict(), sort_keys=True) if as_json else res.text())
 
 
 @main.command(context_settings=_CONTEXT)

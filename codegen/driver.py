@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from . import boards as boards_mod
-from . import cgen, ir, pipeline, reference, toolchain
+from . import cgen, ir, pipeline, quant, reference, reference_int, toolchain
 from .emit import board_files, project
 from .emit.board_files import exe_name
 from .errors import RnngenError
@@ -38,6 +38,10 @@ class BuildOptions:
     ram_budget: int | None = None
     measure: bool = True
     no_main: bool = False  # library mode: model and kernels, CMakeLists.txt, rnngen.mk
+    sparse_threshold: float | None = None  # CSR for recurrent matrices with >= this zero share
+    dtype: str = "float32"  # or "int8"
+    calibrate: str | None = None  # int8: .npy of representative inputs
+    io: str = "float"  # int8: "float" or "int8" input/outputs at the C API
 
 
 @dataclass
@@ -55,6 +59,12 @@ def _command(model: Path, o: BuildOptions, name: str) -> str:
     parts = ["rnngen build", model.name, "--name", name]
     if o.seq_len is not None:
         parts += ["--seq-len", str(o.seq_len)]
+    if o.sparse_threshold is not None:
+        parts += ["--sparse-threshold", repr(o.sparse_threshold)]
+    if o.dtype != "float32":
+        parts += ["--dtype", o.dtype, "--io", o.io]
+        if o.calibrate:
+            parts += ["--calibrate", Path(o.calibrate).name]
     if o.input:
         parts += ["--input", Path(o.input).name]
     if o.expect:
@@ -109,7 +119,9 @@ def expected_outputs(g: ir.Graph, path: str) -> dict[str, np.ndarray]:
 
 
 def compile_graph(model: str | Path, o: BuildOptions, dump: TextIO | None = None) -> ir.Graph:
-    return pipeline.compile_model(model, pipeline.Options(seq_len=o.seq_len), dump)
+    return pipeline.compile_model(model, pipeline.Options(
+        seq_len=o.seq_len, sparse_threshold=o.sparse_threshold, dtype=o.dtype,
+        calibrate=o.calibrate, io=o.io), dump)
 
 
 def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
@@ -124,13 +136,20 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
     if cgen.c_ident(name) != name or not name[0].isalpha():
         raise RnngenError(f"--name '{name}' is not a C identifier (letters, digits, _)")
     x, src = golden_input(g, o.input)
+    atol, rtol = o.atol, o.rtol
     if o.expect:
         outputs = expected_outputs(g, o.expect)
         src += f"; expected outputs from {Path(o.expect).name}"
+    elif g.quant is not None:
+        outputs = int8_outputs(g, x)
+        src += "; expected outputs from rnngen's integer reference (exact)"
+        atol = rtol = 0.0
     else:
         outputs = reference.run(g, x)
         src += "; expected outputs from rnngen's NumPy reference"
-    golden = project.Golden(x=x, outputs=outputs, source=src, atol=o.atol, rtol=o.rtol)
+    if g.quant is not None and g.quant.io == "int8":
+        x = quant.quantize_input(x, g.quant.input)
+    golden = project.Golden(x=x, outputs=outputs, source=src, atol=atol, rtol=rtol)
     command = _command(model, o, name)
     files, manifest = project.render(g, board, name, model, golden, command,
                                      pipeline.pass_names())
@@ -140,7 +159,7 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
                                     pipeline.pass_names(), files)
         manifest.update(library=True, golden=None)
     tmp = project.write_tree(out, files, manifest)
-    warnings: list[str] = []
+    warnings: list[str] = list(g.quant.warnings) if g.quant is not None else []
     try:
         if o.measure:
             if toolchain.have_compiler(board):
@@ -153,6 +172,22 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return BuildResult(out=out, graph=g, manifest=manifest, warnings=warnings)
+
+
+def int8_outputs(g: ir.Graph, x: np.ndarray) -> dict[str, np.ndarray]:
+    """What the int8 C returns for float input x: dequantized (float I/O) or int8 values."""
+    ex = reference_int.Executor(g)
+    if g.quant.io == "float":
+        return ex.run(x)
+    return {o: v.astype(np.int8) for o, v in
+            ex.run_int(quant.quantize_input(x, g.quant.input)).items()}
+
+
+def int8_error(g: ir.Graph, x: np.ndarray) -> float:
+    """Largest |int8 model - float model| over the outputs, for the same float input."""
+    want = reference.run(g, x)
+    got = reference_int.Executor(g).run(x)
+    return max(float(np.max(np.abs(got[o] - want[o]))) for o in g.outputs)
 
 
 def model_objects(manifest: dict[str, Any]) -> list[str]:
@@ -234,18 +269,25 @@ def verify(model: str | Path, o: BuildOptions = BuildOptions(), keep: str | Path
             "reference": "expected" if o.expect else "rnngen reference",
             "streaming": m["streaming"],
             "stream_errors": int(f.get("stream_errors", "0")),
-            "atol": o.atol,
-            "rtol": o.rtol,
+            "atol": res.manifest["golden"]["atol"] if res.manifest.get("golden") else o.atol,
+            "rtol": res.manifest["golden"]["rtol"] if res.manifest.get("golden") else o.rtol,
+            "dtype": m.get("dtype", "float32"),
             "exe": str(out / exe_name(board, m["name"])) if keep else None,
         }
+        if res.graph.quant is not None:
+            x, _ = golden_input(res.graph, o.input)
+            report["int8_vs_float_max_abs_err"] = int8_error(res.graph, x)
+            report["calibration"] = res.graph.quant.calibration
         return VerifyResult(run.passed, report, run.output)
     finally:
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def inspect(model: str | Path, seq_len: int | None = None) -> dict[str, Any]:
-    g = pipeline.compile_model(model, pipeline.Options(seq_len=seq_len), None)
+def inspect(model: str | Path, seq_len: int | None = None,
+            sparse_threshold: float | None = None) -> dict[str, Any]:
+    g = pipeline.compile_model(model, pipeline.Options(seq_len=seq_len,
+                                                       sparse_threshold=sparse_threshold), None)
     layers = []
     total_params = 0
     for n in g.nodes:
@@ -289,6 +331,26 @@ def _direction(n: ir.Recurrent) -> str:
 
 
 def _matrix_info(role: str, m: ir.Matrix) -> dict[str, Any]:
+    """format: the IR format, for a row stack its blocks' ("hmd x4", "(dense+kron) x4");
+    compression: dense parameters / stored parameters; mac_reduction: dense MACs / MACs."""
     rows, cols = m.shape
-    return dict(role=role, format=m.fmt, shape=[rows, cols], params=m.params, bytes=m.nbytes,
-                macs=m.macs, compression=round(rows * cols / max(1, m.params), 3))
+    info = dict(role=role, format=format_name(m), shape=[rows, cols], params=m.params,
+                bytes=m.nbytes, macs=m.macs,
+                compression=round(rows * cols / max(1, m.params), 3),
+                mac_reduction=round(rows * cols / max(1, m.macs), 3))
+    if isinstance(m, ir.RowStack):
+        info["blocks"] = [b.fmt for b in m.blocks]
+    return info
+
+
+def format_name(m: ir.Matrix) -> str:
+    """A matrix's format; a stack by its blocks, repeats counted: "hmd x4", "dense+kron",
+    "(dense+kron) x4", "dense+hmd+csr+lowrank"."""
+    if not isinstance(m, ir.RowStack):
+        return m.fmt
+    fmts = [b.fmt for b in m.blocks]
+    for period in range(1, len(fmts) // 2 + 1):
+        if len(fmts) % period == 0 and fmts == fmts[:period] * (len(fmts) // period):
+            unit = "+".join(fmts[:period])
+            return f"{unit if period == 1 else f'({unit})'} x{len(fmts) // period}"
+    return "+".join(fmts)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
-from typing import Mapping, Union
+from typing import Any, Mapping, Union
 
 import numpy as np
 
@@ -714,6 +714,9 @@ class MemoryPlan:
     state: int
     state_slots: Mapping[tuple[str, int], tuple[int, int]]
     scratch_off: int = 0  # where the matrix kernels' scratch starts inside `work`
+    work8: int = 0  # int8 models: `work` is int16 gate values; work8 int8 scratch
+    state16: int = 0  # int8 models: `state` is the int8 hidden state, state16 the cell state
+    arena16: int = 0  # int8 models: int16 tensors (a cell-state output)
 
 
 @dataclass(frozen=True, eq=False)
@@ -731,6 +734,7 @@ class Graph:
     step: "Graph | None" = None  # the one-step graph of a streamable model (analyze_time)
     not_streaming_why: str = ""  # set by analyze_time when step is None
     memory: "MemoryPlan | None" = None  # set by plan_memory
+    quant: Any = None  # quant.QuantPlan, set by quantize with --dtype int8
 
     @property
     def streaming(self) -> bool:

@@ -8,7 +8,7 @@ from typing import Callable, TextIO
 
 from . import ir
 from .frontends import load
-from .passes import analyze_time, plan_memory, simplify, validate
+from .passes import analyze_time, plan_memory, quantize, simplify, sparsify, validate
 
 
 @dataclass(frozen=True)
@@ -16,15 +16,23 @@ class Options:
     """What the user chose; passes read what they need."""
 
     seq_len: int | None = None
+    sparse_threshold: float | None = None  # --sparse-threshold: CSR from this zero fraction
+    dtype: str = "float32"  # "float32" or "int8"
+    calibrate: str | None = None  # .npy of representative inputs (int8)
+    io: str = "float"  # int8 models: "float" or "int8" input and outputs at the C API
 
 
 PASSES: tuple[tuple[str, Callable[[ir.Graph, Options], ir.Graph]], ...] = (
     # refuse NaN/Inf weights and empty layers before anything else looks at them
     ("validate", validate.run),
+    # --sparse-threshold F: dense recurrent matrices (or blocks) with >= F zeros become CSR
+    ("sparsify", sparsify.run),
     # drop no-op transposes/slices and view chains, fuse bias adds, remove dead nodes
     ("simplify", simplify.run),
     # causal model? then build the one-step graph used by <name>_step
     ("analyze_time", analyze_time.run),
+    # --dtype int8: calibrate, then int8 weights, requantization and activation tables
+    ("quantize", quantize.run),
     # offsets of every tensor in the arena, recurrent state slots, cell scratch
     ("plan_memory", plan_memory.run),
 )

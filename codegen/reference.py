@@ -49,9 +49,12 @@ class Executor:
     """Runs a graph. Recurrent state lives in the executor: `run` on the one-step graph of
     a streaming model continues from the previous call until `reset`."""
 
-    def __init__(self, graph: ir.Graph):
+    def __init__(self, graph: ir.Graph, observer: Callable | None = None):
         self.graph = graph
         self.state: dict[tuple[str, int], tuple[np.ndarray, np.ndarray | None]] = {}
+        # observer(node, direction, x_t, h_before, h_after, c_after) after every step:
+        # calibration for int8 records ranges through it
+        self.observer = observer
         self.reset()
 
     def reset(self) -> None:
@@ -149,6 +152,7 @@ def _recurrent(ex: Executor, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.
         c = None if c is None else c.copy()
         order = range(n.valid_len - 1, -1, -1) if cd.reverse else range(n.valid_len)
         for t in order:
+            h_before = h
             gx = cd.W.matvec(xs[t]) + cd.wb
             if n.cell == "LSTM":
                 h, c = _lstm_step(n, cd, gx, h, c)
@@ -168,6 +172,8 @@ def _recurrent(ex: Executor, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.
                 pre = gx + cd.R.matvec(h) + cd.rb
                 h = activation(cd.activations[0], _clip(pre, n.clip))
             Y[t, d] = h
+            if ex.observer is not None:
+                ex.observer(n, d, xs[t], h_before, h, c)
         ex.state[(n.name, d)] = (h, c)
         Yh[d] = h
         if c is not None:

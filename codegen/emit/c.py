@@ -460,6 +460,14 @@ def build_context(g: ir.Graph, name: str) -> dict[str, Any]:
         out["step_off"] = step_off
         step_off += out["size"]
         out["run_off"] = _offset_expr(out["seq_before"], out["fin_before"])
+        copy = f"{{dst}}, {out['src']}, {out['size']} * sizeof(float));"
+        out["store_step"] = "memcpy(" + copy.format(dst=_at("y", out["step_off"]))
+        run_dst = out["run_off"] if out["run_off"] != "0" else ""
+        run_dst = f"y + {run_dst}" if run_dst else "y"
+        if out["seq"]:
+            run_dst += f" + (size_t)t * {out['size']}"
+        out["store_run"] = "memcpy(" + copy.format(dst=run_dst)
+    init.append("memset(s->arena, 0, sizeof(s->arena));")
 
     in_shape = g.shapes[g.input]
     in_size = math.prod(in_shape)
@@ -473,6 +481,10 @@ def build_context(g: ir.Graph, name: str) -> dict[str, Any]:
         input_name=cgen.c_comment(g.input),
         step_output_size=step_off, seq_out=seq_acc, fin_out=fin_acc,
         arena=max(1, mem.arena), work=mem.work, state=mem.state,
+        state_fields=[f"float {f}[{n}];" for f, n in (("arena", max(1, mem.arena)),
+                                                       ("work", mem.work), ("state", mem.state))
+                      if n],
+        in_t="float", out_t="float",
         kernels=kernel_closure(ctx.kernels), weight_bytes=ctx.weight_bytes,
         state_bytes=4 * (max(1, mem.arena) + mem.work + mem.state),
     )

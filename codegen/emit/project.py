@@ -55,19 +55,27 @@ def golden_vector(g: ir.Graph, golden: Golden) -> np.ndarray:
     for o in g.outputs:
         if o not in golden.outputs:
             raise RnngenError(f"expected outputs have no '{o}'")
-        arr = np.asarray(golden.outputs[o], np.float32)
+        arr = np.asarray(golden.outputs[o])
+        arr = arr if arr.dtype == np.int8 else arr.astype(np.float32)
         if arr.size != math.prod(g.shapes[o]):
             raise RnngenError(f"expected output '{o}' has shape {arr.shape}, the model gives "
                               f"{tuple(g.shapes[o])}")
         parts.append(arr.reshape(-1))
-    return np.concatenate(parts)
+    return np.concatenate(parts) if len({p.dtype for p in parts}) == 1 else \
+        np.concatenate([p.astype(np.float32) for p in parts])
 
 
 def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golden,
            command: str, passes: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
     """All files of the project as {relative path: text}, and the manifest (unmeasured)."""
     env = environment()
-    ctx = cemit.build_context(g, name)
+    if g.quant is not None:
+        from . import c_int8
+        ctx = c_int8.build_context_int8(g, name)
+        sources = {**cemit.KERNELS, **c_int8.INT8_KERNELS}
+    else:
+        ctx = cemit.build_context(g, name)
+        sources = cemit.KERNELS
     digest = sha256(model_path)
     banner = dict(version=__version__, command=command, model=model_path.name, sha256=digest,
                   passes=", ".join(passes))
@@ -77,8 +85,10 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
     files[f"src/{name}.c"] = env.get_template("model.c.j2").render(common)
 
     # golden vector and the test program
-    x = np.asarray(golden.x, np.float32).reshape(-1)
+    x = np.asarray(golden.x).reshape(-1)
     y = golden_vector(g, golden)
+    if ctx["out_t"] == "int8_t":
+        y = y.astype(np.int8)
     T = g.seq_len
     split = T // 2 if g.streaming and T >= 2 else 0
     def out_size(steps: int) -> int:
@@ -95,21 +105,24 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
     files["test/golden.h"] = env.get_template("golden.h.j2").render(
         banner=banner, golden_source=golden.source, steps=T, x_size=x.size, y_size=y.size,
         atol=repr(float(golden.atol)), rtol=repr(float(golden.rtol)),
-        x_decl=cgen.array_declare("float", "golden_x", x),
-        y_decl=cgen.array_declare("float", "golden_y", y))
+        x_decl=cgen.array_declare(ctx["in_t"], "golden_x", x),
+        y_decl=cgen.array_declare(ctx["out_t"], "golden_y", y))
     io = board_io(board)
     files["test/main.c"] = env.get_template("main.c.j2").render(
         common, split=split, segments=segments, y2_size=y2_size, **io)
 
     # kernels, headers
     rt = data_dir("runtime_c")
-    for h in ("rnn_nnfunctions.h", "rnn_nn_types.h"):
+    headers = ["rnn_nnfunctions.h", "rnn_nn_types.h"]
+    if g.quant is not None:
+        headers.append("rnn_nn_support.h")
+    for h in headers:
         files[f"include/{h}"] = (rt / "Include" / h).read_text()
     for k in ctx["kernels"]:
-        src = cemit.KERNELS[k][0]
+        src = sources[k][0]
         files[f"src/{Path(src).name}"] = (rt / "Source" / src).read_text()
 
-    model_srcs = [f"src/{name}.c"] + [f"src/{Path(cemit.KERNELS[k][0]).name}"
+    model_srcs = [f"src/{name}.c"] + [f"src/{Path(sources[k][0]).name}"
                                       for k in ctx["kernels"]]
     from . import board_files
     files.update(board_files.render(env, board, name, banner, model_srcs))
@@ -129,6 +142,9 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
         "outputs": [{"name": o["name"], "shape": o["shape"], "per_step": o["seq"]}
                     for o in ctx["outputs"]],
         "macs_per_step": ir.macs_per_step(g),
+        "dtype": "int8" if g.quant is not None else "float32",
+        "io": g.quant.io if g.quant is not None else "float",
+        "calibration": g.quant.calibration if g.quant is not None else None,
         "weights_bytes": ctx["weight_bytes"],
         "state_bytes": ctx["state_bytes"],
         "kernels": ctx["kernels"],

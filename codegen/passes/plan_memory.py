@@ -40,6 +40,82 @@ def work_floats(n: ir.Recurrent) -> int:
 
 
 def plan(g: ir.Graph) -> ir.Graph:
+    if g.quant is not None:
+        return plan_int8(g)
+    place, top = _arena(g, lambda t: math.prod(g.shapes[t]), input_in_arena=False)
+    state_slots: dict[tuple[str, int], tuple[int, int]] = {}
+    state = 0
+    work = 0
+    scratch = max([ir.matrix_scratch(m) for _, _, m in g.matrices()] + [0])
+    for n in g.nodes:
+        if isinstance(n, ir.Recurrent):
+            work = max(work, work_floats(n))
+            for d in range(n.num_directions):
+                h_off = state
+                state += n.hidden
+                c_off = -1
+                if n.cell == "LSTM":
+                    c_off = state
+                    state += n.hidden
+                state_slots[(n.name, d)] = (h_off, c_off)
+    mem = ir.MemoryPlan(place=place, arena=top, work=work + scratch, state=state,
+                        state_slots=state_slots, scratch_off=work)
+    return g.replace(memory=mem)
+
+
+def plan_int8(g: ir.Graph) -> ir.Graph:
+    """int8 tensors in a byte arena; int16 tensors (an LSTM cell-state output) in their own
+    int16 region; work16 holds gate values, work8 r*h and matrix intermediates; the hidden
+    state is int8 (h8), the LSTM cell state int16 (c16)."""
+    qp = g.quant
+    int16 = {t for t, p in qp.tensors.items() if isinstance(p, tuple)}
+    place, top = _arena(g, lambda t: math.prod(g.shapes[t]), input_in_arena=qp.io == "float",
+                        skip=int16)
+    top16 = 0
+    for t in sorted(int16):
+        if t in g.shapes:
+            place[t] = ("arena16", top16)
+            top16 += math.prod(g.shapes[t])
+    state_slots: dict[tuple[str, int], tuple[int, int]] = {}
+    h8 = c16 = work16 = work8 = 0
+    for n in g.nodes:
+        if isinstance(n, ir.Recurrent):
+            GH = ir.GATES[n.cell] * n.hidden
+            work16 = max(work16, 2 * GH + 2 * n.hidden)
+            q = qp.nodes[n.name]
+            mats = [m for qd in q.directions for m in (qd.W, qd.R, qd.Rh) if m is not None]
+            work8 = max(work8, n.hidden + max(int8_scratch(m) for m in mats))
+            for d in range(n.num_directions):
+                c_off = -1
+                if n.cell == "LSTM":
+                    c_off = c16
+                    c16 += n.hidden
+                state_slots[(n.name, d)] = (h8, c_off)
+                h8 += n.hidden
+    mem = ir.MemoryPlan(place=place, arena=top, work=work16, state=h8,
+                        state_slots=state_slots, scratch_off=0, work8=work8, state16=c16,
+                        arena16=top16)
+    return g.replace(memory=mem)
+
+
+def int8_scratch(m: object) -> int:
+    """int8 scratch of a quantized matrix kernel (low-rank V x, Kronecker intermediate)."""
+    from .. import quant
+
+    if isinstance(m, quant.QLowRank):
+        return m.v.shape[0]
+    if isinstance(m, quant.QKron):
+        (m1, n1), (m2, n2) = m.a.shape, m.b.shape
+        return int(m1 * n2 if m.ax_first else n1 * m2)
+    if isinstance(m, quant.QStack):
+        return max(int8_scratch(b) for b in m.blocks)
+    return 0
+
+
+def _arena(g: ir.Graph, size_of, input_in_arena: bool, skip: set[str] = frozenset()
+           ) -> tuple[dict[str, tuple[str, int]], int]:
+    """Offsets of the run-time tensors in one arena, reusing space after a tensor's last
+    reader (first fit, node order). Views share their source's place."""
     root: dict[str, str] = {}  # view -> the tensor that owns the memory
     place: dict[str, tuple[str, int]] = {g.input: ("x", 0)}
     for c in g.constants:
@@ -97,26 +173,16 @@ def plan(g: ir.Graph) -> ir.Graph:
                 merged.append((off, sz))
         free[:] = merged
 
-    state_slots: dict[tuple[str, int], tuple[int, int]] = {}
-    state = 0
-    work = 0
-    scratch = max([ir.matrix_scratch(m) for _, _, m in g.matrices()] + [0])
+    if input_in_arena:  # the quantized copy of a float input
+        size = size_of(g.input)
+        place[g.input] = ("arena", alloc(size))
+        live.append((last.get(g.input, -1), place[g.input][1], size))
     for k, n in enumerate(g.nodes):
         release(k)
-        if isinstance(n, ir.Recurrent):
-            work = max(work, work_floats(n))
-            for d in range(n.num_directions):
-                h_off = state
-                state += n.hidden
-                c_off = -1
-                if n.cell == "LSTM":
-                    c_off = state
-                    state += n.hidden
-                state_slots[(n.name, d)] = (h_off, c_off)
         for o in n.outputs:
-            if not o or isinstance(n, ir.View):
+            if not o or isinstance(n, ir.View) or o in skip:
                 continue
-            size = math.prod(g.shapes[o])
+            size = size_of(o)
             off = alloc(size)
             place[o] = ("arena", off)
             live.append((last.get(o, k), off, size))
@@ -124,6 +190,4 @@ def plan(g: ir.Graph) -> ir.Graph:
         if isinstance(n, ir.View):
             o = n.outputs[0]
             place[o] = place[owner(o)]
-    mem = ir.MemoryPlan(place=place, arena=top, work=work + scratch, state=state,
-                        state_slots=state_slots, scratch_off=work)
-    return g.replace(memory=mem)
+    return place, top

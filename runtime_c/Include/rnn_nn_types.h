@@ -112,4 +112,67 @@ typedef struct
     float s2;
 } rnn_fast_params_f32;
 
+/** An int8 HMD matrix (see rnn_mat_vec_hmd_s8_s16). */
+typedef struct
+{
+    int32_t rows;
+    int32_t cols;
+    int32_t r;                /**< dense rows at the top */
+    const int8_t *a;          /**< A' [r, cols] row-major */
+    const int32_t *a_offset;  /**< [r] */
+    const int32_t *a_mult;    /**< [r] */
+    const int32_t *a_shift;   /**< [r] */
+    const int8_t *c;          /**< C [ceil(cols / 2)] */
+    const int8_t *e;          /**< E [floor(cols / 2)] */
+    int32_t off_c;            /**< -x zero point * sum(C) */
+    int32_t off_e;
+    int32_t c_mult, c_shift;  /**< C . x -> int16 s1 */
+    int32_t e_mult, e_shift;  /**< E . x -> int16 s2 */
+    const int8_t *b;          /**< B [rows - r] */
+    const int8_t *d;          /**< D [rows - r] */
+    int32_t b_mult, b_shift;  /**< B s1 -> output */
+    int32_t d_mult, d_shift;  /**< D s2 -> output */
+} rnn_hmd_s8;
+
+/** An int8 Kronecker-product matrix (see rnn_mat_vec_kron_s8_s16). */
+typedef struct
+{
+    int32_t rows, cols;       /**< the matrix: top-left rows x cols of the product */
+    int32_t m1, n1, m2, n2;   /**< A [m1, n1], B [m2, n2] */
+    int32_t ax_first;         /**< 1: A X first; 0: X B^T first */
+    const int8_t *a;
+    const int8_t *b;
+    int32_t x_zero_point;
+    int32_t t_mult, t_shift;  /**< intermediate -> int8 */
+    int32_t y_mult, y_shift;  /**< result -> output */
+} rnn_kron_s8;
+
+/** Parameters of an int8 recurrent cell (every cell kind; unused fields are 0 / NULL).
+ *  Gate pre-activations are int16 Q3.12; activations come from 513-entry int16 tables
+ *  (Q3.12 in, Q0.15 out); the hidden state is int8 with zero point h_zero_point; the LSTM
+ *  cell state is int16 with scale 2^-cell_exp. See docs/int8.md. */
+typedef struct
+{
+    int32_t hidden;           /**< H */
+    int32_t clip;             /**< Q3.12 bound on gate pre-activations; 0: none */
+    int32_t input_forget;     /**< LSTM: f = 1 - i */
+    int32_t linear_before_reset; /**< GRU */
+    int32_t cell_exp;         /**< LSTM cell state scale 2^-cell_exp */
+    const int16_t *bias;      /**< [G H] Q3.12, added to every gate */
+    const int16_t *bias2;     /**< GRU lbr 1: Rb_h [H]; FastGRNN: [bias_gate; bias_update] */
+    const int16_t *peephole;  /**< LSTM [3H] (i, o, f) or NULL */
+    int32_t peep_mult;        /**< peephole * c -> Q3.12 */
+    int32_t peep_shift;
+    const int16_t *lut0;      /**< LSTM f, GRU f, RNN f, FastRNN update, FastGRNN gate */
+    const int16_t *lut1;      /**< LSTM g, GRU g, FastGRNN update */
+    const int16_t *lut2;      /**< LSTM h */
+    int32_t s1;               /**< FastRNN sigmoid(alpha), FastGRNN sigmoid(zeta), Q0.15 */
+    int32_t s2;               /**< FastRNN sigmoid(beta), FastGRNN sigmoid(nu), Q0.15 */
+    int32_t h_zero_point;     /**< zero point of the int8 hidden state */
+    int32_t h15_mult;         /**< int8 h -> Q0.15 (GRU, FastRNN, FastGRNN) */
+    int32_t h15_shift;
+    int32_t out_mult;         /**< LSTM Q0.30 / others Q0.15 -> int8 h */
+    int32_t out_shift;
+} rnn_cell_params_s16;
+
 #endif /* RNN_NN_TYPES_H */

@@ -230,6 +230,124 @@ void rnn_softmax_f32(int32_t outer, int32_t n, int32_t inner, int32_t log, const
 void rnn_copy_strided_f32(int32_t ndim, const int32_t *shape, const float *src,
                           const int32_t *src_strides, float *dst, const int32_t *dst_strides);
 
+/* ---------------------------------------------------------------------------- int8 ---- */
+/* The integer kernels mirror codegen/quant.py and codegen/reference_int.py bit for bit;
+ * docs/int8.md states the arithmetic. Requantization: rnn_requantize in rnn_nn_support.h. */
+
+/**
+ * @brief int8 matrix times int8 vector, each row requantized to int16 (Q3.12 gate values):
+ *        y[r] = sat16(rq(W[r] . x + offset[r], mult[r], shift[r])).
+ *
+ * @param[in]  rows, cols  shape of W
+ * @param[in]  w       Format: [rows, cols] row-major, per-row symmetric scales
+ * @param[in]  offset  [rows] -x zero point * row sum (int32)
+ * @param[in]  mult    [rows] Q31 multipliers
+ * @param[in]  shift   [rows] shifts
+ * @param[in]  x       [cols]
+ * @param[out] y       [rows]
+ */
+void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                        const int32_t *mult, const int32_t *shift, const int8_t *x, int16_t *y);
+
+/**
+ * @brief int8 matrix times int8 vector to int8: y[r] = sat8(zp + rq(W[r] . x + offset[r])).
+ *        Same arguments as rnn_mat_vec_s8_s16, plus the output zero point.
+ */
+void rnn_mat_vec_s8(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                    const int32_t *mult, const int32_t *shift, int32_t out_zero_point,
+                    const int8_t *x, int8_t *y);
+
+/**
+ * @brief Sparse (CSR) int8 matrix times int8 vector, rows requantized to int16.
+ *        values / col_idx / row_ptr as rnn_mat_vec_csr_f32; offset, mult, shift per row.
+ */
+void rnn_mat_vec_csr_s8_s16(int32_t rows, const int8_t *values, const uint16_t *col_idx,
+                            const int32_t *row_ptr, const int32_t *offset, const int32_t *mult,
+                            const int32_t *shift, const int8_t *x, int16_t *y);
+
+/**
+ * @brief Low-rank int8 product: t = sat8(rq(V x)) (int8, zero point 0), y = sat16(rq(U t)).
+ *
+ * @param[in] ctx  scratch [rank] int8
+ */
+void rnn_mat_vec_lowrank_s8_s16(int8_t *ctx, int32_t rows, int32_t cols, int32_t rank,
+                                const int8_t *v, const int32_t *v_offset,
+                                const int32_t *v_mult, const int32_t *v_shift, const int8_t *u,
+                                const int32_t *u_offset, const int32_t *u_mult,
+                                const int32_t *u_shift, const int8_t *x, int16_t *y);
+
+/** @brief HMD int8 product (see rnn_hmd_s8). */
+void rnn_mat_vec_hmd_s8_s16(const rnn_hmd_s8 *m, const int8_t *x, int16_t *y);
+
+/**
+ * @brief Kronecker int8 product (see rnn_kron_s8).
+ *
+ * @param[in] ctx  scratch int8 [m1 * n2] (ax_first) or [n1 * m2]
+ */
+void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x, int16_t *y);
+
+/**
+ * @brief int8 LSTM cell: gates = gx + gh + bias (Q3.12), tables for the activations, c
+ *        (int16, scale 2^-cell_exp) and h (int8) updated in place.
+ *
+ * @param[in]     p   cell parameters
+ * @param[in]     gx  [4H] W x (Q3.12), gates i, o, f, c
+ * @param[in]     gh  [4H] R h (Q3.12)
+ * @param[in,out] c   [H] cell state
+ * @param[in,out] h   [H] hidden state
+ */
+void rnn_lstm_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                       int16_t *c, int8_t *h);
+
+/**
+ * @brief int8 GRU gates: zr = (z, r) in Q0.15 from gx[0:2H] + gh[0:2H] + bias; with
+ *        linear_before_reset 0 (rh != NULL) also rh = r * h as int8.
+ */
+void rnn_gru_gates_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                       const int8_t *h, int16_t *zr, int8_t *rh);
+
+/**
+ * @brief int8 GRU update after rnn_gru_gates_s16; gh[2H:3H] is R_h h (lbr 1) or R_h (r h)
+ *        (lbr 0). h updated in place.
+ */
+void rnn_gru_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                      const int16_t *zr, int8_t *h);
+
+/** @brief int8 simple RNN update; h updated in place. */
+void rnn_rnn_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                      int8_t *h);
+
+/** @brief int8 FastRNN update; h updated in place. */
+void rnn_fastrnn_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                          int8_t *h);
+
+/** @brief int8 FastGRNN update; h updated in place. */
+void rnn_fastgrnn_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                           int8_t *h);
+
+/**
+ * @brief Integer softmax of int8 values along an axis ([outer, n, inner]); output scale
+ *        1/256, zero point -128. exp_table[k] = round(e^(-k * input scale) * 2^16).
+ */
+void rnn_softmax_s8(int32_t outer, int32_t n, int32_t inner, const int32_t *exp_table,
+                    const int8_t *x, int8_t *y);
+
+/** @brief y[i] = table[x[i] + 128]: any elementwise function of int8 values. */
+void rnn_lut_s8(const int8_t *table, const int8_t *x, int32_t n, int8_t *y);
+
+/** @brief float -> int8: sat8(lrintf(x * inv_scale) + zero_point). */
+void rnn_quantize_s8(const float *x, int32_t n, float inv_scale, int32_t zero_point, int8_t *y);
+
+/** @brief int8 -> float: (q - zero_point) * scale. */
+void rnn_dequantize_s8(const int8_t *x, int32_t n, float scale, int32_t zero_point, float *y);
+
+/** @brief int16 -> float: q * scale. */
+void rnn_dequantize_s16(const int16_t *x, int32_t n, float scale, float *y);
+
+/** @brief rnn_copy_strided_f32 for int8 tensors. */
+void rnn_copy_strided_s8(int32_t ndim, const int32_t *shape, const int8_t *src,
+                         const int32_t *src_strides, int8_t *dst, const int32_t *dst_strides);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,381 @@
+"""IR + quant.QuantPlan -> plain dicts for the C templates, for --dtype int8 models.
+
+Same structure as emit/c.py (which it reuses for layout nodes and helpers); every number and
+name is prepared here. The integer kernels are the *_s8 / *_s16 functions of runtime_c.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import cgen, ir, quant
+from ..errors import RnngenError
+from .c import _at, _Ctx, _offset_expr, _upper
+
+INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "rnn_mat_vec_s8_s16": ("MatVecFunctions/rnn_mat_vec_s8_s16.c", ()),
+    "rnn_mat_vec_s8": ("MatVecFunctions/rnn_mat_vec_s8.c", ()),
+    "rnn_mat_vec_csr_s8_s16": ("MatVecFunctions/rnn_mat_vec_csr_s8_s16.c", ()),
+    "rnn_mat_vec_lowrank_s8_s16": ("MatVecFunctions/rnn_mat_vec_lowrank_s8_s16.c",
+                                   ("rnn_mat_vec_s8", "rnn_mat_vec_s8_s16")),
+    "rnn_mat_vec_hmd_s8_s16": ("MatVecFunctions/rnn_mat_vec_hmd_s8_s16.c",
+                               ("rnn_mat_vec_s8_s16",)),
+    "rnn_mat_vec_kron_s8_s16": ("MatVecFunctions/rnn_mat_vec_kron_s8_s16.c", ()),
+    "rnn_lstm_cell_s16": ("RecurrentFunctions/rnn_lstm_cell_s16.c", ()),
+    "rnn_gru_gates_s16": ("RecurrentFunctions/rnn_gru_gates_s16.c", ()),
+    "rnn_gru_cell_s16": ("RecurrentFunctions/rnn_gru_cell_s16.c", ()),
+    "rnn_rnn_cell_s16": ("RecurrentFunctions/rnn_rnn_cell_s16.c", ()),
+    "rnn_fastrnn_cell_s16": ("RecurrentFunctions/rnn_fastrnn_cell_s16.c", ()),
+    "rnn_fastgrnn_cell_s16": ("RecurrentFunctions/rnn_fastgrnn_cell_s16.c", ()),
+    "rnn_softmax_s8": ("SoftmaxFunctions/rnn_softmax_s8.c", ()),
+    "rnn_lut_s8": ("ActivationFunctions/rnn_lut_s8.c", ()),
+    "rnn_quantize_s8": ("ConvertFunctions/rnn_quantize_s8.c", ()),
+    "rnn_dequantize_s8": ("ConvertFunctions/rnn_dequantize_s8.c", ()),
+    "rnn_dequantize_s16": ("ConvertFunctions/rnn_dequantize_s16.c", ()),
+    "rnn_copy_strided_s8": ("ViewFunctions/rnn_copy_strided_s8.c", ()),
+}
+
+_CELL_KERNEL = {"LSTM": "rnn_lstm_cell_s16", "RNN": "rnn_rnn_cell_s16",
+                "FastRNN": "rnn_fastrnn_cell_s16", "FastGRNN": "rnn_fastgrnn_cell_s16"}
+
+
+def _i(v: Any) -> str:
+    return str(int(v))
+
+
+class _QProgram:
+    def __init__(self, g: ir.Graph, ctx: _Ctx):
+        assert g.memory is not None and g.quant is not None
+        self.g, self.mem, self.plan, self.ctx = g, g.memory, g.quant, ctx
+
+    def buf(self, t: str) -> str:
+        region, off = self.mem.place[t]
+        base = {"x": "x", "arena": "s->arena", "arena16": "s->arena16"}.get(region)
+        if base is None:
+            raise RnngenError(f"int8: tensor '{t}' is a constant")
+        return _at(base, off)
+
+    def arr(self, base: str, values: np.ndarray, ctype: str) -> str:
+        return self.ctx.array(base, np.asarray(values), ctype=ctype)
+
+    # -- matrices ---------------------------------------------------------------------
+    def matvec(self, base: str, m: quant.QMatrix, x: str, y: str, scratch: str) -> list[str]:
+        """C statements computing y (int16) = the quantized product of m with int8 x."""
+        ctx = self.ctx
+        rows, cols = m.shape
+        if isinstance(m, quant.QStack):
+            out, r0 = [], 0
+            for k, b in enumerate(m.blocks):
+                out += self.matvec(f"{base}{k}", b, x, _at(y, r0), scratch)
+                r0 += b.shape[0]
+            return out
+        if isinstance(m, quant.QDense):
+            w, off, mu, sh = self._dense(base, m)
+            ctx.kernels.add("rnn_mat_vec_s8_s16")
+            return [f"rnn_mat_vec_s8_s16({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
+        if isinstance(m, quant.QCsr):
+            vals = self.arr(f"{base}_val", m.values if m.values.size else np.zeros(1), "int8_t")
+            idx = self.arr(f"{base}_col", m.col_idx if m.col_idx.size else np.zeros(1),
+                           "uint16_t")
+            ptr = self.arr(f"{base}_ptr", m.row_ptr, "int32_t")
+            off = self.arr(f"{base}_off", m.offset, "int32_t")
+            mu = self.arr(f"{base}_mult", m.mult, "int32_t")
+            sh = self.arr(f"{base}_shift", m.shift, "int32_t")
+            ctx.kernels.add("rnn_mat_vec_csr_s8_s16")
+            return [f"rnn_mat_vec_csr_s8_s16({rows}, {vals}, {idx}, {ptr}, {off}, {mu}, {sh}, "
+                    f"{x}, {y});"]
+        if isinstance(m, quant.QLowRank):
+            v = self._dense(f"{base}_V", m.v)
+            u = self._dense(f"{base}_U", m.u)
+            ctx.kernels.add("rnn_mat_vec_lowrank_s8_s16")
+            return [f"rnn_mat_vec_lowrank_s8_s16({scratch}, {rows}, {cols}, {m.v.shape[0]}, "
+                    f"{', '.join(v)}, {', '.join(u)}, {x}, {y});"]
+        if isinstance(m, quant.QHmd):
+            r = 0 if m.a is None else m.a.shape[0]
+            a = self._dense(f"{base}_A", m.a) if m.a is not None else ("NULL",) * 4
+            c, e = self.arr(f"{base}_C", m.c, "int8_t"), self.arr(f"{base}_E", m.e, "int8_t")
+            b = self.arr(f"{base}_B", m.b, "int8_t") if m.b.size else "NULL"
+            d = self.arr(f"{base}_D", m.d, "int8_t") if m.d.size else "NULL"
+            sym = ctx.sym(f"{base}_hmd")
+            ctx.decls.append(
+                f"static const rnn_hmd_s8 {sym} = {{{rows}, {cols}, {r}, {', '.join(a)}, {c}, "
+                f"{e}, {_i(m.off_c)}, {_i(m.off_e)}, {_i(m.mc)}, {_i(m.sc)}, {_i(m.me)}, "
+                f"{_i(m.se)}, {b}, {d}, {_i(m.mb)}, {_i(m.sb)}, {_i(m.md)}, {_i(m.sd)}}};")
+            ctx.kernels.add("rnn_mat_vec_hmd_s8_s16")
+            return [f"rnn_mat_vec_hmd_s8_s16(&{sym}, {x}, {y});"]
+        if isinstance(m, quant.QKron):
+            (m1, n1), (m2, n2) = m.a.shape, m.b.shape
+            a, b = self.arr(f"{base}_A", m.a, "int8_t"), self.arr(f"{base}_B", m.b, "int8_t")
+            sym = ctx.sym(f"{base}_kron")
+            ctx.decls.append(
+                f"static const rnn_kron_s8 {sym} = {{{m.rows}, {m.cols}, {m1}, {n1}, {m2}, "
+                f"{n2}, {int(m.ax_first)}, {a}, {b}, {_i(m.zx)}, {_i(m.mt)}, {_i(m.st)}, "
+                f"{_i(m.my)}, {_i(m.sy)}}};")
+            ctx.kernels.add("rnn_mat_vec_kron_s8_s16")
+            return [f"rnn_mat_vec_kron_s8_s16({scratch}, &{sym}, {x}, {y});"]
+        raise RnngenError(f"int8: no kernel for {type(m).__name__}")
+
+    def _dense(self, base: str, m: quant.QDense) -> tuple[str, str, str, str]:
+        return (self.arr(f"{base}_w", m.w, "int8_t"), self.arr(f"{base}_off", m.offset, "int32_t"),
+                self.arr(f"{base}_mult", m.mult, "int32_t"),
+                self.arr(f"{base}_shift", m.shift, "int32_t"))
+
+    # -- nodes --------------------------------------------------------------------------
+    def ops(self) -> list[dict[str, Any]]:
+        out = []
+        if self.plan.io == "float":
+            g = self.g
+            n = math.prod(g.shapes[g.input])
+            p = self.plan.input
+            region, off = self.mem.place[g.input]
+            self.ctx.kernels.add("rnn_quantize_s8")
+            out.append(dict(kind="lines", comment="quantize the input", lines=[
+                f"rnn_quantize_s8(x, {n}, {cgen.c_float(1.0 / p.scale)}, {p.zero_point}, "
+                f"{_at('s->arena', off)});"]))
+        for k, n in enumerate(self.g.nodes):
+            op = getattr(self, "op_" + type(n).__name__.lower())(n, f"n{k}")
+            if op is not None:
+                out.append(op)
+        return out
+
+    def xbuf(self, t: str) -> str:
+        """The int8 buffer of a tensor (the quantized input lives in the arena)."""
+        if t == self.g.input and self.plan.io == "float":
+            return _at("s->arena", self.mem.place[t][1])
+        return self.buf(t)
+
+    def op_view(self, n: ir.View, p: str) -> None:
+        return None
+
+    def op_recurrent(self, n: ir.Recurrent, p: str) -> dict[str, Any]:
+        q: quant.QRecurrent = self.plan.nodes[n.name]
+        ctx = self.ctx
+        H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
+        GH = ir.GATES[n.cell] * H
+        x = self.xbuf(n.inputs[0])
+        Y = self.buf(n.outputs[0]) if n.outputs[0] else None
+        Yh = self.buf(n.outputs[1]) if n.outputs[1] else None
+        Yc = self.buf(n.outputs[2]) if n.cell == "LSTM" and n.outputs[2] else None
+        gx, gh, zr = "s->work", f"s->work + {GH}", f"s->work + {2 * GH}"
+        rh, scratch = "s->work8", f"s->work8 + {H}"
+        dirs = []
+        for d, qd in enumerate(q.directions):
+            h_off, c_off = self.mem.state_slots[(n.name, d)]
+            qn = f"{p}d{d}"
+            luts = [self.arr(f"{qn}_lut{k}", t, "int16_t") for k, t in enumerate(qd.luts)]
+            luts += ["NULL"] * (3 - len(luts))
+            bias = self.arr(f"{qn}_bias", qd.bias, "int16_t")
+            bias2 = self.arr(f"{qn}_bias2", qd.bias2, "int16_t") if qd.bias2 is not None \
+                else "NULL"
+            peep = self.arr(f"{qn}_peep", qd.peephole, "int16_t") if qd.peephole is not None \
+                else "NULL"
+            prm = ctx.sym(f"{qn}_cell")
+            ctx.decls.append(
+                f"static const rnn_cell_params_s16 {prm} = {{{H}, {q.clip}, "
+                f"{int(q.input_forget)}, {int(q.lbr)}, {q.cell_exp}, {bias}, {bias2}, {peep}, "
+                f"{_i(qd.pm)}, {_i(qd.ps)}, {luts[0]}, {luts[1]}, {luts[2]}, {qd.fast[0]}, "
+                f"{qd.fast[1]}, {q.h.zero_point}, {_i(q.h15_mult)}, {_i(q.h15_shift)}, "
+                f"{_i(q.out_mult)}, {_i(q.out_shift)}}};")
+            steps = self.matvec(f"{qn}_W", qd.W, "xt", gx, scratch)
+            if n.cell == "GRU":
+                steps += self.matvec(f"{qn}_R", qd.R, "h", gh, scratch)
+                if q.lbr:
+                    steps.append(f"rnn_gru_gates_s16(&{prm}, {gx}, {gh}, h, {zr}, NULL);")
+                else:
+                    steps.append(f"rnn_gru_gates_s16(&{prm}, {gx}, {gh}, h, {zr}, {rh});")
+                    steps += self.matvec(f"{qn}_Rh", qd.Rh, rh, f"{gh} + {2 * H}", scratch)
+                steps.append(f"rnn_gru_cell_s16(&{prm}, {gx}, {gh}, {zr}, h);")
+                ctx.kernels.update(("rnn_gru_gates_s16", "rnn_gru_cell_s16"))
+            else:
+                steps += self.matvec(f"{qn}_R", qd.R, "h", gh, scratch)
+                kern = _CELL_KERNEL[n.cell]
+                ctx.kernels.add(kern)
+                steps.append(f"{kern}(&{prm}, {gx}, {gh}, c, h);" if n.cell == "LSTM" else
+                             f"{kern}(&{prm}, {gx}, {gh}, h);")
+            after = []
+            if Yh:
+                after.append(f"memcpy({_at(Yh, d * H)}, h, {H});")
+            if Yc:
+                after.append(f"memcpy({_at(Yc, d * H)}, c, {H} * sizeof(int16_t));")
+            dirs.append(dict(
+                h=_at("s->state", h_off), c=_at("s->state16", c_off) if c_off >= 0 else None,
+                tt=f"{n.valid_len - 1} - t" if n.directions[d].reverse else "t",
+                label="backward" if n.directions[d].reverse else "forward", steps=steps,
+                after=after, y_store=(f"memcpy({Y} + (tt * {D} + {d}) * {H}, h, {H});"
+                                      if Y else None)))
+        y_fill = None
+        if Y and n.valid_len < T:
+            y_fill = (f"memset({_at(Y, n.valid_len * D * H)}, {q.h.zero_point}, "
+                      f"{(T - n.valid_len) * D * H});")
+        return dict(kind="recurrent_q", comment=cgen.c_comment(f"{n.cell} '{n.name}' (int8)"),
+                    x=x, I=I, valid=n.valid_len, dirs=dirs, y_fill=y_fill)
+
+    def _lines(self, n: ir.Node, lines: list[str]) -> dict[str, Any]:
+        return dict(kind="lines", comment=cgen.c_comment(f"{n.op} '{n.name}' (int8)"),
+                    lines=lines)
+
+    def op_linear(self, n: ir.Linear, p: str) -> dict[str, Any]:
+        q: quant.QLinear = self.plan.nodes[n.name]
+        N, K = n.W.shape
+        rows = math.prod(self.g.shapes[n.inputs[0]][:-1])
+        w, off, mu, sh = self._dense(f"{p}_W", q.w)
+        self.ctx.kernels.add("rnn_mat_vec_s8")
+        x, y = self.xbuf(n.inputs[0]), self.buf(n.outputs[0])
+        call = (f"rnn_mat_vec_s8({N}, {K}, {w}, {off}, {mu}, {sh}, {q.out.zero_point}, "
+                f"{x}{' + r * ' + str(K) if rows > 1 else ''}, "
+                f"{y}{' + r * ' + str(N) if rows > 1 else ''});")
+        if rows == 1:
+            return self._lines(n, [call])
+        return self._lines(n, ["{", "    int32_t r;", f"    for (r = 0; r < {rows}; ++r)",
+                               "    {", f"        {call}", "    }", "}"])
+
+    def op_softmax(self, n: ir.Softmax, p: str) -> dict[str, Any]:
+        q: quant.QSoftmax = self.plan.nodes[n.name]
+        s = self.g.shapes[n.inputs[0]]
+        outer, inner = math.prod(s[:n.axis]), math.prod(s[n.axis + 1:])
+        table = self.arr(f"{p}_exp", q.exp_table, "int32_t")
+        self.ctx.kernels.add("rnn_softmax_s8")
+        return self._lines(n, [f"rnn_softmax_s8({outer}, {s[n.axis]}, {inner}, {table}, "
+                               f"{self.xbuf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
+
+    def op_unary(self, n: ir.Unary, p: str) -> dict[str, Any]:
+        q: quant.QLut8 = self.plan.nodes[n.name]
+        table = self.arr(f"{p}_lut", q.table, "int8_t")
+        self.ctx.kernels.add("rnn_lut_s8")
+        size = math.prod(self.g.shapes[n.outputs[0]])
+        return self._lines(n, [f"rnn_lut_s8({table}, {self.xbuf(n.inputs[0])}, {size}, "
+                               f"{self.buf(n.outputs[0])});"])
+
+    def _copy(self, p: str, shape: tuple[int, ...], src: str, sst: tuple[int, ...], dst: str,
+              dstr: tuple[int, ...]) -> str:
+        shp, (a, b) = cgen.collapse(shape, [sst, dstr])
+        if len(shp) == 1 and a[0] == 1 and b[0] == 1:
+            return f"memcpy({dst}, {src}, {shp[0]});"
+        self.ctx.kernels.add("rnn_copy_strided_s8")
+        sh = self.ctx.ints(f"{p}_shape", shp)
+        s1 = self.ctx.ints(f"{p}_src", a)
+        s2 = self.ctx.ints(f"{p}_dst", b)
+        return f"rnn_copy_strided_s8({len(shp)}, {sh}, {src}, {s1}, {dst}, {s2});"
+
+    def op_transpose(self, n: ir.Transpose, p: str) -> dict[str, Any]:
+        ins, out = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        ist = cgen.strides(ins)
+        return self._lines(n, [self._copy(p, out, self.xbuf(n.inputs[0]),
+                                          tuple(ist[q] for q in n.perm), self.buf(n.outputs[0]),
+                                          cgen.strides(out))])
+
+    def op_slice(self, n: ir.Slice, p: str) -> dict[str, Any]:
+        ist = cgen.strides(self.g.shapes[n.inputs[0]])
+        off = sum(s * st for s, st in zip(n.starts, ist))
+        return self._lines(n, [self._copy(p, tuple(n.counts), _at(self.xbuf(n.inputs[0]), off),
+                                          tuple(st * step for st, step in zip(ist, n.steps)),
+                                          self.buf(n.outputs[0]), cgen.strides(tuple(n.counts)))])
+
+    def op_concat(self, n: ir.Concat, p: str) -> dict[str, Any]:
+        out = self.g.shapes[n.outputs[0]]
+        ost = cgen.strides(out)
+        y, lines, pos = self.buf(n.outputs[0]), [], 0
+        for k, t in enumerate(n.inputs):
+            s = self.g.shapes[t]
+            lines.append(self._copy(f"{p}_{k}", s, self.xbuf(t), cgen.strides(s),
+                                    _at(y, pos * ost[n.axis]), ost))
+            pos += s[n.axis]
+        return self._lines(n, lines)
+
+    def op_binary(self, n: ir.Binary, p: str) -> None:
+        raise RnngenError(f"{n.fn} node '{n.name}' is not supported with --dtype int8")
+
+
+def build_context_int8(g: ir.Graph, name: str) -> dict[str, Any]:
+    ctx = _Ctx()
+    pg = g.step if g.step is not None else g
+    prog = _QProgram(pg, ctx)
+    ops = prog.ops()
+    mem = pg.memory
+    plan: quant.QuantPlan = g.quant
+    assert mem is not None
+    init = []
+    if mem.state:
+        init.append("memset(s->state, 0, sizeof(s->state));")
+    if mem.state16:
+        init.append("memset(s->state16, 0, sizeof(s->state16));")
+    for n in pg.nodes:
+        if isinstance(n, ir.Recurrent):
+            q = plan.nodes[n.name]
+            for d, qd in enumerate(q.directions):
+                h_off, c_off = mem.state_slots[(n.name, d)]
+                if np.any(qd.h0 != 0):
+                    sym = prog.arr(f"{n.name}_d{d}_h0", qd.h0, "int8_t")
+                    init.append(f"memcpy({_at('s->state', h_off)}, {sym}, {qd.h0.size});")
+                if qd.c0 is not None and np.any(qd.c0 != 0):
+                    sym = prog.arr(f"{n.name}_d{d}_c0", qd.c0, "int16_t")
+                    init.append(f"memcpy({_at('s->state16', c_off)}, {sym}, "
+                                f"{qd.c0.size} * sizeof(int16_t));")
+    init.append("memset(s->arena, 0, sizeof(s->arena));")
+    float_io = plan.io == "float"
+    outs = []
+    seq_acc = fin_acc = step_off = 0
+    for o in g.outputs:
+        info = (g.time or {}).get(o)
+        seq = g.streaming and info is not None and info.kind == "seq"
+        size = math.prod(pg.shapes[o])
+        src = prog.buf(o)
+        p = plan.tensors[o]
+        run_dst = _offset_expr(seq_acc, fin_acc)
+        run_dst = "y" if run_dst == "0" else f"y + {run_dst}"
+        if seq:
+            run_dst += f" + (size_t)t * {size}"
+
+        def store(dst: str, src: str = src, size: int = size, p: Any = p) -> str:
+            if not float_io:
+                return f"memcpy({dst}, {src}, {size});"
+            if isinstance(p, quant.QParams):
+                ctx.kernels.add("rnn_dequantize_s8")
+                return (f"rnn_dequantize_s8({src}, {size}, {cgen.c_float(p.scale)}, "
+                        f"{p.zero_point}, {dst});")
+            ctx.kernels.add("rnn_dequantize_s16")
+            return f"rnn_dequantize_s16({src}, {size}, {cgen.c_float(2.0 ** -p[1])}, {dst});"
+
+        outs.append(dict(name=o, cname=cgen.c_comment(o), src=src, size=size, seq=seq,
+                         shape=list(g.shapes[o]), seq_before=seq_acc, fin_before=fin_acc,
+                         step_off=step_off, store_step=store(_at("y", step_off)),
+                         store_run=store(run_dst)))
+        step_off += size
+        if seq:
+            seq_acc += size
+        else:
+            fin_acc += size
+    in_shape = g.shapes[g.input]
+    in_size = math.prod(in_shape)
+    fields = [("int8_t", "arena", max(1, mem.arena)), ("int16_t", "arena16", mem.arena16),
+              ("int16_t", "work", mem.work), ("int8_t", "work8", mem.work8),
+              ("int8_t", "state", mem.state), ("int16_t", "state16", mem.state16)]
+    state_bytes = sum((2 if t == "int16_t" else 1) * n for t, _, n in fields if n)
+    kernels = sorted(set(kernel_closure_int8(ctx.kernels)))
+    return dict(
+        name=name, NAME=_upper(name), ops=ops, decls=ctx.decls, init=init, outputs=outs,
+        streaming=g.streaming, not_streaming_why=g.not_streaming_why, seq_len=g.seq_len,
+        input_size=in_size, input_step_size=in_size // g.seq_len if g.streaming else None,
+        input_shape=list(in_shape), input_name=cgen.c_comment(g.input),
+        step_output_size=step_off, seq_out=seq_acc, fin_out=fin_acc,
+        state_fields=[f"{t} {f}[{n}];" for t, f, n in fields if n],
+        in_t="float" if float_io else "int8_t", out_t="float" if float_io else "int8_t",
+        kernels=kernels, weight_bytes=ctx.weight_bytes, state_bytes=state_bytes,
+        arena=max(1, mem.arena), work=mem.work, state=mem.state,
+    )
+
+
+def kernel_closure_int8(names: set[str]) -> list[str]:
+    out: set[str] = set()
+    todo = list(names)
+    while todo:
+        k = todo.pop()
+        if k in out:
+            continue
+        out.add(k)
+        todo.extend(INT8_KERNELS[k][1])
+    return sorted(out)
+

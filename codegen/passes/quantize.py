@@ -1,0 +1,404 @@
+"""quantize: with --dtype int8, calibrate the float model and build its integer version.
+
+Runs the float reference on the calibration sequences (--calibrate X.npy, or 16 seeded
+random sequences with a warning), records every tensor's range and the ranges inside the
+recurrent cells (cell state, the intermediates of low-rank, HMD and Kronecker matrices), and
+produces a quant.QuantPlan: int8 parameters for every tensor, and for every node its
+quantized weights, requantization multipliers and activation tables. docs/int8.md has the
+arithmetic; quant.py implements it once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import ir, quant, reference
+from ..errors import RnngenError
+from ..quant import QParams
+
+GATE_SCALE = 2.0 ** -quant.GATE_FRAC
+DEFAULT_SEQUENCES = 16
+
+
+def run(g: ir.Graph, opts: object) -> ir.Graph:
+    if getattr(opts, "dtype", "float32") != "int8":
+        return g
+    xs, source, warnings = calibration_inputs(g, getattr(opts, "calibrate", None))
+    stats = _calibrate(g, xs)
+    plan = _Builder(g, stats, getattr(opts, "io", "float"), source, warnings).build()
+    step = g.step.replace(quant=plan) if g.step is not None else None
+    return g.replace(quant=plan, step=step)
+
+
+# --------------------------------------------------------------------------- data
+
+def calibration_inputs(g: ir.Graph, path: str | None) -> tuple[list[np.ndarray], str,
+                                                                tuple[str, ...]]:
+    shape = tuple(g.shapes[g.input])
+    if path is None:
+        rng = np.random.default_rng(0)
+        xs = [rng.uniform(-1.0, 1.0, shape).astype(np.float32) for _ in range(DEFAULT_SEQUENCES)]
+        return xs, f"{DEFAULT_SEQUENCES} seeded random sequences in [-1, 1)", (
+            "no --calibrate data: int8 ranges come from 16 seeded random sequences in [-1, 1); "
+            "give representative inputs with --calibrate X.npy",)
+    p = Path(path)
+    if not p.exists():
+        raise RnngenError(f"{p}: no such file (calibration data)")
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except Exception as e:
+        raise RnngenError(f"{p}: cannot read calibration data "
+                          f"({str(e).splitlines()[0][:150]})") from None
+    if not isinstance(arr, np.ndarray):
+        raise RnngenError(f"{p}: calibration data must be one .npy array, not an archive")
+    if arr.dtype.kind != "f":
+        raise RnngenError(f"{p}: calibration data has type {arr.dtype}; expected float")
+    if arr.size == 0:
+        raise RnngenError(f"{p}: calibration data is empty")
+    core = tuple(d for d in shape if d != 1)
+    if tuple(d for d in arr.shape if d != 1) == core:
+        seqs = arr.reshape(1, *shape)
+    elif arr.ndim >= 1 and tuple(d for d in arr.shape[1:] if d != 1) == core:
+        seqs = arr.reshape(arr.shape[0], *shape)
+    else:
+        raise RnngenError(f"{p}: calibration data has shape {arr.shape}; the model takes "
+                          f"{shape} per sequence (give [N, ...] for N sequences)")
+    if not np.all(np.isfinite(seqs)):
+        raise RnngenError(f"{p}: calibration data contains NaN or Inf")
+    if float(seqs.max()) == float(seqs.min()):
+        raise RnngenError(f"{p}: calibration data is constant ({float(seqs.max())}); give "
+                          "inputs that exercise the model")
+    return [np.asarray(s, np.float32) for s in seqs], f"{len(seqs)} sequence(s) from {p.name}", ()
+
+
+@dataclass
+class _Stats:
+    lo: dict[str, float] = field(default_factory=dict)
+    hi: dict[str, float] = field(default_factory=dict)
+    c_max: dict[str, float] = field(default_factory=dict)  # node -> max |c|
+    x_in: dict[tuple[str, int], list[np.ndarray]] = field(default_factory=dict)
+    h_in: dict[tuple[str, int], list[np.ndarray]] = field(default_factory=dict)
+
+    def see(self, name: str, v: np.ndarray) -> None:
+        if v.size:
+            self.lo[name] = min(self.lo.get(name, math.inf), float(v.min()))
+            self.hi[name] = max(self.hi.get(name, -math.inf), float(v.max()))
+
+
+def _calibrate(g: ir.Graph, xs: list[np.ndarray]) -> _Stats:
+    st = _Stats()
+
+    def observer(n: ir.Recurrent, d: int, x: np.ndarray, h0: np.ndarray, h: np.ndarray,
+                 c: np.ndarray | None) -> None:
+        st.x_in.setdefault((n.name, d), []).append(x.copy())
+        st.h_in.setdefault((n.name, d), []).append(h0.copy())
+        if c is not None:
+            st.c_max[n.name] = max(st.c_max.get(n.name, 0.0), float(np.max(np.abs(c))))
+
+    for x in xs:
+        ex = reference.Executor(g, observer=observer)
+        env = dict(g.constants)
+        env[g.input] = x.reshape(g.shapes[g.input])
+        st.see(g.input, env[g.input])
+        for n in g.nodes:
+            outs = reference._EXEC[type(n)](ex, n, [env[i] for i in n.inputs])
+            for o, v in zip(n.outputs, outs):
+                if o:
+                    env[o] = np.asarray(v, np.float32).reshape(g.shapes[o])
+                    st.see(o, env[o])
+    return st
+
+
+# --------------------------------------------------------------------------- building
+
+class _Builder:
+    def __init__(self, g: ir.Graph, st: _Stats, io: str, source: str,
+                 warnings: tuple[str, ...]):
+        self.g, self.st, self.io, self.source, self.warnings = g, st, io, source, warnings
+        self.where = g.source or g.name
+        self.parent: dict[str, str] = {}
+        self.fixed: dict[str, QParams] = {}
+
+    # union-find over tensors that share int8 parameters ------------------------------
+    def find(self, t: str) -> str:
+        while self.parent.get(t, t) != t:
+            t = self.parent[t]
+        return t
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+    def build(self) -> quant.QuantPlan:
+        g = self.g
+        int16: dict[str, int] = {}
+        for n in g.nodes:
+            if isinstance(n, (ir.View, ir.Transpose, ir.Slice)):
+                self.union(n.inputs[0], n.outputs[0])
+            elif isinstance(n, ir.Concat):
+                for i in n.inputs:
+                    if i in g.constants:
+                        raise RnngenError(f"{self.where}: Concat node '{n.name}': constant "
+                                          "inputs are not supported with --dtype int8")
+                    self.union(n.outputs[0], i)
+            elif isinstance(n, ir.Recurrent):
+                if n.outputs[0] and n.outputs[1]:
+                    self.union(n.outputs[0], n.outputs[1])
+                if n.outputs[2]:
+                    int16[n.outputs[2]] = -1  # cell state output: int16, set below
+            elif isinstance(n, ir.Binary):
+                raise RnngenError(f"{self.where}: {n.fn} node '{n.name}': elementwise "
+                                  f"{n.fn} of tensors is not supported with --dtype int8")
+            elif isinstance(n, ir.Softmax):
+                if n.log:
+                    raise RnngenError(f"{self.where}: LogSoftmax node '{n.name}' is not "
+                                      "supported with --dtype int8 (Softmax is)")
+                self.fixed[n.outputs[0]] = QParams(1.0 / 256.0, -128)
+        # class ranges
+        lo: dict[str, float] = {}
+        hi: dict[str, float] = {}
+        for t in list(self.st.lo):
+            if t in int16:
+                continue
+            r = self.find(t)
+            lo[r] = min(lo.get(r, math.inf), self.st.lo[t])
+            hi[r] = max(hi.get(r, -math.inf), self.st.hi[t])
+        for n in g.nodes:  # initial states must be representable
+            if isinstance(n, ir.Recurrent) and n.outputs[0]:
+                r = self.find(n.outputs[0])
+                for cd in n.directions:
+                    lo[r] = min(lo.get(r, math.inf), float(cd.h0.min()))
+                    hi[r] = max(hi.get(r, -math.inf), float(cd.h0.max()))
+        fixed_roots = {self.find(t): p for t, p in self.fixed.items()}
+        params: dict[str, object] = {}
+        for t in g.shapes:
+            if t in g.constants or t in int16:
+                continue
+            r = self.find(t)
+            if r in fixed_roots:
+                params[t] = fixed_roots[r]
+            elif r in lo:
+                params[t] = quant.choose_qparams(lo[r], hi[r], f"tensor '{t}'")
+        self.params = params
+        nodes: dict[str, object] = {}
+        for n in g.nodes:
+            if isinstance(n, ir.Recurrent):
+                q = self.recurrent(n)
+                nodes[n.name] = q
+                if n.outputs[2]:
+                    params[n.outputs[2]] = ("int16", q.cell_exp)
+            elif isinstance(n, ir.Linear):
+                nodes[n.name] = self.linear(n)
+            elif isinstance(n, ir.Softmax):
+                nodes[n.name] = self.softmax(n)
+            elif isinstance(n, ir.Unary):
+                nodes[n.name] = self.unary(n)
+        if self.io == "int8":
+            for o in g.outputs:
+                if not isinstance(params.get(o), QParams):
+                    raise RnngenError(f"{self.where}: output '{o}' is the int16 cell state; "
+                                      "with --io int8 every output must be int8 (use --io "
+                                      "float)")
+        return quant.QuantPlan(tensors=params, nodes=nodes, input=params[g.input], io=self.io,
+                               calibration=self.source, warnings=self.warnings)
+
+    def qp(self, t: str) -> QParams:
+        p = self.params.get(t)
+        if not isinstance(p, QParams):
+            raise RnngenError(f"{self.where}: tensor '{t}' has no int8 range (never computed "
+                              "during calibration)")
+        return p
+
+    # matrices -------------------------------------------------------------------------
+    def matrix(self, m: ir.Matrix, x: QParams, out_scale: float, inputs: np.ndarray,
+               what: str) -> quant.QMatrix:
+        """Quantize m for an int8 input x; outputs in units of out_scale (int32, unsaturated).
+        `inputs` [N, n] are float input vectors seen in calibration (for intermediates)."""
+        if isinstance(m, ir.RowStack):
+            return quant.QStack(tuple(self.matrix(b, x, out_scale, inputs, f"{what} block {k}")
+                                      for k, b in enumerate(m.blocks)))
+        if isinstance(m, ir.Dense):
+            return self.dense(m.w, x, out_scale, what)
+        if isinstance(m, ir.Csr):
+            return self.csr(m, x, out_scale, what)
+        if isinstance(m, ir.LowRank):
+            t = inputs @ m.v.T.astype(np.float64) if inputs.size else np.zeros(1)
+            s_t = quant.symmetric_scale(float(np.max(np.abs(t))), 127, f"{what} V x")
+            v = self.dense(m.v, x, s_t, f"{what} V")
+            u = self.dense(m.u, QParams(s_t, 0), out_scale, f"{what} U")
+            return quant.QLowRank(v, u)
+        if isinstance(m, ir.Hmd):
+            return self.hmd(m, x, out_scale, inputs, what)
+        if isinstance(m, ir.Kron):
+            return self.kron(m, x, out_scale, inputs, what)
+        raise RnngenError(f"int8: {what}: format {m.fmt} has no int8 kernel")
+
+    def _mults(self, reals: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+        ms = [quant.multiplier(float(r), what) for r in reals]
+        return (np.array([m for m, _ in ms], np.int64), np.array([s for _, s in ms], np.int64))
+
+    def dense(self, w: np.ndarray, x: QParams, out_scale: float, what: str,
+              bias: np.ndarray | None = None) -> quant.QDense:
+        wq, sw = quant.quantize_rows(w.astype(np.float64), what)
+        offset = -x.zero_point * wq.astype(np.int64).sum(axis=1)
+        if bias is not None:
+            offset = offset + np.round(bias / (sw * x.scale)).astype(np.int64)
+        quant.check_accumulator(wq, offset, what)
+        mult, shift = self._mults(sw * x.scale / out_scale, what)
+        return quant.QDense(wq, offset.astype(np.int64), mult, shift)
+
+    def csr(self, m: ir.Csr, x: QParams, out_scale: float, what: str) -> quant.QCsr:
+        rows = m.shape[0]
+        vals = m.values.astype(np.float64)
+        q = np.zeros(m.nnz, np.int8)
+        sw = np.ones(rows)
+        offset = np.zeros(rows, np.int64)
+        for i in range(rows):
+            a, b = int(m.row_ptr[i]), int(m.row_ptr[i + 1])
+            amax = float(np.max(np.abs(vals[a:b]))) if b > a else 0.0
+            sw[i] = amax / 127.0 if amax > 0 else 1.0
+            q[a:b] = np.clip(np.round(vals[a:b] / sw[i]), -127, 127)
+            offset[i] = -x.zero_point * int(q[a:b].astype(np.int64).sum())
+        bound = np.array([np.abs(q[int(m.row_ptr[i]):int(m.row_ptr[i + 1])].astype(np.int64))
+                          .sum() * 128 for i in range(rows)] + [0]) + np.append(np.abs(offset), 0)
+        if int(bound.max()) >= 2**31:
+            raise RnngenError(f"int8: {what}: the int32 accumulator could overflow")
+        mult, shift = self._mults(sw * x.scale / out_scale, what)
+        return quant.QCsr(q, m.col_idx.astype(np.int64), m.row_ptr.astype(np.int64), m.cols,
+                          offset, mult, shift)
+
+    def hmd(self, m: ir.Hmd, x: QParams, out_scale: float, inputs: np.ndarray,
+            what: str) -> quant.QHmd:
+        h = m.c.size
+        a = self.dense(m.a, x, out_scale, f"{what} A'") if m.r else None
+        cq, s_c = quant.quantize_tensor(m.c.astype(np.float64))
+        eq, s_e = quant.quantize_tensor(m.e.astype(np.float64))
+        bq, s_b = quant.quantize_tensor(m.b.astype(np.float64))
+        dq, s_d = quant.quantize_tensor(m.d.astype(np.float64))
+        s1 = np.abs(inputs[:, :h] @ m.c.astype(np.float64)) if inputs.size else np.zeros(1)
+        s2 = np.abs(inputs[:, h:] @ m.e.astype(np.float64)) if inputs.size else np.zeros(1)
+        ss1 = quant.symmetric_scale(max(float(s1.max()), 1e-12), 32767, f"{what} C x")
+        ss2 = quant.symmetric_scale(max(float(s2.max()), 1e-12), 32767, f"{what} E x")
+        mc, sc = quant.multiplier(s_c * x.scale / ss1, f"{what} C")
+        me, se = quant.multiplier(s_e * x.scale / ss2, f"{what} E")
+        mb, sb = quant.multiplier(s_b * ss1 / out_scale, f"{what} B")
+        md, sd = quant.multiplier(s_d * ss2 / out_scale, f"{what} D")
+        off_c = -x.zero_point * int(cq.astype(np.int64).sum())
+        off_e = -x.zero_point * int(eq.astype(np.int64).sum())
+        return quant.QHmd(a, cq, eq, off_c, off_e, mc, sc, me, se, bq, dq, mb, sb, md, sd)
+
+    def kron(self, m: ir.Kron, x: QParams, out_scale: float, inputs: np.ndarray,
+             what: str) -> quant.QKron:
+        aq, s_a = quant.quantize_tensor(m.a.astype(np.float64))
+        bq, s_b = quant.quantize_tensor(m.b.astype(np.float64))
+        (m1, n1), (m2, n2) = m.a.shape, m.b.shape
+        ax = m.order == "AX"
+        amax = 1e-12
+        for v in inputs:
+            xp = np.zeros(n1 * n2)
+            xp[:m.cols] = v
+            X = xp.reshape(n1, n2)
+            T = m.a.astype(np.float64) @ X if ax else X @ m.b.T.astype(np.float64)
+            amax = max(amax, float(np.max(np.abs(T))))
+        s_t = quant.symmetric_scale(amax, 127, f"{what} intermediate")
+        if ax:
+            mt, st = quant.multiplier(s_a * x.scale / s_t, f"{what} A X")
+            my, sy = quant.multiplier(s_t * s_b / out_scale, f"{what} (A X) B^T")
+        else:
+            mt, st = quant.multiplier(x.scale * s_b / s_t, f"{what} X B^T")
+            my, sy = quant.multiplier(s_a * s_t / out_scale, f"{what} A (X B^T)")
+        return quant.QKron(aq, bq, m.rows, m.cols, ax, x.zero_point, mt, st, my, sy)
+
+    # nodes ----------------------------------------------------------------------------
+    def recurrent(self, n: ir.Recurrent) -> quant.QRecurrent:
+        where = f"{self.where}: {n.cell} node '{n.name}'"
+        H = n.hidden
+        x = self.qp(n.inputs[0])
+        hname = n.outputs[0] or n.outputs[1]
+        if not hname:
+            raise RnngenError(f"{where}: neither Y nor Y_h is used")
+        h = self.qp(hname)
+        c_max = max([self.st.c_max.get(n.name, 0.0)] +
+                    [float(np.max(np.abs(cd.c0))) for cd in n.directions if cd.c0 is not None])
+        cell_exp = 11 if c_max <= 0 else int(max(0, min(15, math.floor(
+            math.log2(32767.0 / (c_max * 1.1))))))
+        dirs = []
+        for d, cd in enumerate(n.directions):
+            tag = f"{where} direction {d}"
+            xin = np.array(self.st.x_in.get((n.name, d), []), np.float64).reshape(-1, n.input_size)
+            hin = np.array(self.st.h_in.get((n.name, d), []), np.float64).reshape(-1, H)
+            W = self.matrix(cd.W, x, GATE_SCALE, xin, f"{tag} W")
+            Rh = None
+            if n.cell == "GRU" and not n.linear_before_reset:
+                R = self.matrix(cd.R.row_slice(0, 2 * H), h, GATE_SCALE, hin, f"{tag} R")
+                Rh = self.matrix(cd.R.row_slice(2 * H, 3 * H), h, GATE_SCALE, hin, f"{tag} R_h")
+            else:
+                R = self.matrix(cd.R, h, GATE_SCALE, hin, f"{tag} R")
+            bias, bias2 = self._biases(n, cd)
+            luts = tuple(quant.lut_table(quant.act_fn(a.name, a.alpha, a.beta))
+                         for a in cd.activations)
+            peep, pm, ps = None, 0, 0
+            if cd.p is not None and n.cell == "LSTM":
+                amax = float(np.max(np.abs(cd.p)))
+                s_p = amax / 32767.0 if amax > 0 else 1.0
+                peep = np.clip(np.round(cd.p / s_p), -32767, 32767).astype(np.int16)
+                pm, ps = quant.multiplier(s_p * 2.0 ** (quant.GATE_FRAC - cell_exp),
+                                          f"{tag} peepholes")
+            h0 = quant.sat8(np.round(cd.h0 / h.scale) + h.zero_point).astype(np.int8)
+            c0 = None
+            if cd.c0 is not None:
+                c0 = quant.sat16(np.round(cd.c0 * 2.0 ** cell_exp)).astype(np.int16)
+            fast = (0, 0)
+            if cd.scalars:
+                fast = tuple(quant.q15(1.0 / (1.0 + math.exp(-v))) for v in cd.scalars)
+            dirs.append(quant.QDirection(W, R, Rh, bias, bias2, peep, pm, ps, h0, c0, luts,
+                                         fast))
+        out_frac = 30 if n.cell == "LSTM" else 15
+        om, os_ = quant.multiplier(2.0 ** -out_frac / h.scale, f"{where} output")
+        hm, hs = quant.multiplier(h.scale * 2.0 ** 15, f"{where} state")
+        clip = 0 if n.clip is None else int(min(32767, round(n.clip * 4096)))
+        return quant.QRecurrent(n.cell, H, x, h, cell_exp, clip, n.input_forget,
+                                n.linear_before_reset, om, os_, hm, hs, tuple(dirs))
+
+    def _biases(self, n: ir.Recurrent, cd: ir.CellDirection) -> tuple[np.ndarray,
+                                                                       np.ndarray | None]:
+        H = n.hidden
+
+        def q12(v: np.ndarray) -> np.ndarray:
+            return quant.sat16(np.round(v.astype(np.float64) * 4096.0)).astype(np.int16)
+
+        if n.cell == "GRU":
+            rb = cd.rb.astype(np.float64)
+            if n.linear_before_reset:
+                return q12(cd.wb + np.concatenate([rb[:2 * H], np.zeros(H)])), q12(rb[2 * H:])
+            return q12(cd.wb + rb), None
+        if n.cell == "FastGRNN":
+            return np.zeros(H, np.int16), q12(np.concatenate([cd.wb, cd.rb]))
+        return q12(cd.wb + cd.rb), None
+
+    def linear(self, n: ir.Linear) -> quant.QLinear:
+        what = f"{self.where}: node '{n.name}'"
+        if not isinstance(n.W, ir.Dense):
+            raise RnngenError(f"{what}: a {n.W.fmt} matrix in a Linear layer is not supported "
+                              "with --dtype int8")
+        x, out = self.qp(n.inputs[0]), self.qp(n.outputs[0])
+        b = None if n.b is None else n.b.astype(np.float64)
+        w = self.dense(n.W.w.astype(np.float64), x, out.scale, what, bias=b)
+        return quant.QLinear(w, x, out)
+
+    def softmax(self, n: ir.Softmax) -> quant.QSoftmax:
+        s_in = self.qp(n.inputs[0]).scale
+        table = np.round(np.exp(-np.arange(256) * s_in) * 65536.0).astype(np.int64)
+        return quant.QSoftmax(table, self.fixed[n.outputs[0]])
+
+    def unary(self, n: ir.Unary) -> quant.QLut8:
+        x, out = self.qp(n.inputs[0]), self.qp(n.outputs[0])
+        vals = (np.arange(-128, 128) - x.zero_point) * x.scale
+        f = reference.activation(n.act, vals.astype(np.float32)).astype(np.float64)
+        table = quant.sat8(np.round(f / out.scale) + out.zero_point).astype(np.int8)
+        return quant.QLut8(table, out)

@@ -1,0 +1,405 @@
+"""The integer arithmetic of rnngen's int8 path, defined once in Python.
+
+The C kernels (runtime_c, *_s8 / *_s16) implement exactly these functions, and reference_int.py
+runs the model with them, so the C output equals the reference bit for bit. The scheme is the
+8x8_16 one CMSIS-NN and TFLM use for LSTM: int8 weights with per-row symmetric scales, int8
+activations with zero points, int32 accumulation, requantization by a Q31 multiplier and a
+shift, gate pre-activations in int16 Q3.12, sigmoid/tanh in int16 (Q3.12 in, Q0.15 out), an
+int16 cell state with a power-of-two scale. docs/int8.md states it in full.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .errors import RnngenError
+
+I64 = np.int64
+GATE_FRAC = 12  # gate pre-activations: int16 Q3.12, real = q / 4096
+ACT_FRAC = 15  # activation outputs: int16 Q0.15, real = q / 32768
+LUT_SIZE = 513  # entries over [-8, 8] at steps of 2^-5
+
+
+# --------------------------------------------------------------------------- scalars
+
+@dataclass(frozen=True)
+class QParams:
+    """Affine int8 quantization of a tensor: real = scale * (q - zero_point)."""
+
+    scale: float
+    zero_point: int
+
+
+def multiplier(real: float, what: str) -> tuple[int, int]:
+    """(mult, shift) with real = mult * 2^(shift - 31), mult in [2^30, 2^31), shift in
+    [-31, 30]; RnngenError naming `what` when the value is out of that range."""
+    if not real > 0 or not math.isfinite(real):
+        raise RnngenError(f"int8: {what}: requantization scale {real!r} is not positive")
+    mant, exp = math.frexp(real)
+    m = int(round(mant * (1 << 31)))
+    if m == 1 << 31:
+        m //= 2
+        exp += 1
+    if exp < -31:
+        raise RnngenError(f"int8: {what}: requantization scale {real:.3g} underflows (below "
+                          "2^-32); the weights or the calibration range are degenerate")
+    if exp > 30:
+        raise RnngenError(f"int8: {what}: requantization scale {real:.3g} overflows (above "
+                          "2^30)")
+    return m, exp
+
+
+def rq(acc: np.ndarray | int, mult: np.ndarray | int, shift: np.ndarray | int) -> np.ndarray:
+    """Requantize: round(acc * mult * 2^(shift - 31)), half up, saturated to int32.
+    C: rnn_requantize() in rnn_nn_support.h (64-bit product, one rounding shift)."""
+    acc = np.asarray(acc, I64)
+    p = acc * np.asarray(mult, I64)
+    right = 31 - np.asarray(shift, I64)
+    r = (p + (np.left_shift(I64(1), right - 1))) >> right
+    return np.clip(r, -2**31, 2**31 - 1).astype(I64)
+
+
+def rshift_round(v: np.ndarray, n: int) -> np.ndarray:
+    """Arithmetic right shift by n >= 0 with rounding half up. C: rnn_rshift_round()."""
+    v = np.asarray(v, I64)
+    if n == 0:
+        return v
+    return (v + (I64(1) << I64(n - 1))) >> I64(n)
+
+
+def sat(v: np.ndarray, bits: int) -> np.ndarray:
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return np.clip(np.asarray(v, I64), lo, hi)
+
+
+def sat8(v: np.ndarray) -> np.ndarray:
+    return sat(v, 8)
+
+
+def sat16(v: np.ndarray) -> np.ndarray:
+    return sat(v, 16)
+
+
+def q15(v: float) -> int:
+    """A constant in [0, 1] as Q0.15 (1.0 saturates to 32767)."""
+    return int(min(32767, max(-32768, round(v * 32768))))
+
+
+# --------------------------------------------------------------------------- activations
+
+def lut_table(fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """int16 table of fn over [-8, 8] at steps of 2^-5, output Q0.15 (fn must map into
+    [-1, 1])."""
+    x = -8.0 + np.arange(LUT_SIZE, dtype=np.float64) / 32.0
+    return sat16(np.round(fn(x) * 32768.0)).astype(np.int16)
+
+
+def lut(table: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Interpolated lookup of a Q3.12 int16 input. C: rnn_lut_s16()."""
+    u = np.asarray(x, I64) + 32768
+    idx = u >> 7
+    frac = u & 127
+    t = table.astype(I64)
+    return t[idx] + (((t[idx + 1] - t[idx]) * frac + 64) >> 7)
+
+
+def act_fn(name: str, alpha: float, beta: float) -> Callable[[np.ndarray], np.ndarray]:
+    """The real function of an activation, float64, for tables (int8 supports those whose
+    values lie in [-1, 1])."""
+    fns: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "Sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+        "Tanh": np.tanh,
+        "HardSigmoid": lambda x: np.clip(alpha * x + beta, 0.0, 1.0),
+        "Softsign": lambda x: x / (1.0 + np.abs(x)),
+        "ScaledTanh": lambda x: alpha * np.tanh(beta * x),
+    }
+    if name not in fns or (name == "ScaledTanh" and abs(alpha) > 1.0):
+        raise RnngenError(f"int8: activation {name} has values outside [-1, 1]; int8 supports "
+                          "Sigmoid, Tanh, HardSigmoid, Softsign and ScaledTanh with |alpha| <= 1")
+    return fns[name]
+
+
+# --------------------------------------------------------------------------- tensors
+
+def choose_qparams(lo: float, hi: float, what: str) -> QParams:
+    """Asymmetric int8 parameters covering [lo, hi] and 0."""
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise RnngenError(f"int8: {what}: the calibration range is not finite")
+    if hi - lo <= 0:
+        raise RnngenError(f"int8: {what}: the calibration data gives a constant zero value; "
+                          "give inputs that exercise the model (--calibrate)")
+    scale = (hi - lo) / 255.0
+    zp = int(round(-128 - lo / scale))
+    return QParams(float(np.float32(scale)), int(max(-128, min(127, zp))))
+
+
+def symmetric_scale(amax: float, levels: int, what: str) -> float:
+    if not amax > 0 or not math.isfinite(amax):
+        raise RnngenError(f"int8: {what}: the calibration range is empty (all zero)")
+    return float(amax / levels)
+
+
+def quantize_rows(w: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row symmetric int8: (w_q [m, n] int8, scale [m] float64). An all-zero row gets
+    scale 1."""
+    amax = np.max(np.abs(w.astype(np.float64)), axis=1) if w.size else np.zeros(w.shape[0])
+    scale = np.where(amax > 0, amax / 127.0, 1.0)
+    q = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def quantize_tensor(w: np.ndarray) -> tuple[np.ndarray, float]:
+    """Per-tensor symmetric int8."""
+    amax = float(np.max(np.abs(w.astype(np.float64)))) if w.size else 0.0
+    scale = amax / 127.0 if amax > 0 else 1.0
+    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
+
+
+def quantize_input(x: np.ndarray, p: QParams) -> np.ndarray:
+    """float -> int8 as the C does it: v = x * (1/scale) in float32, rounded half to even
+    (lrintf), plus the zero point, saturated. C: rnn_quantize_s8()."""
+    inv = np.float32(1.0 / p.scale)
+    v = np.clip(np.asarray(x, np.float32) * inv, np.float32(-1e6), np.float32(1e6))
+    return sat8(np.rint(v).astype(I64) + p.zero_point).astype(np.int8)
+
+
+def dequantize(q: np.ndarray, p: QParams) -> np.ndarray:
+    """int8 -> float as the C does it: (q - zero_point) * scale in float32.
+    C: rnn_dequantize_s8()."""
+    return (np.asarray(q, np.int64) - p.zero_point).astype(np.float32) * np.float32(p.scale)
+
+
+def check_accumulator(w_q: np.ndarray, corr: np.ndarray, what: str) -> None:
+    """Prove that sum_j w[r, j] x[j] - corr[r] fits int32 for every int8 x."""
+    bound = np.sum(np.abs(w_q.astype(I64)), axis=1) * 128 + np.abs(corr.astype(I64))
+    if bound.size and int(bound.max()) >= 2**31:
+        raise RnngenError(f"int8: {what}: the int32 accumulator could overflow (row sum bound "
+                          f"{int(bound.max())}); the matrix is too wide for one int32 sum")
+
+
+# --------------------------------------------------------------------------- matrices
+#
+# A quantized matrix maps an int8 input vector (with the input's zero point folded into an
+# int32 offset per row) to int32 values already requantized to the consumer's domain (int16
+# Q3.12 for gate pre-activations, or an int8 output before its zero point); the consumer
+# saturates. Every format has its C kernel: rnn_mat_vec_<fmt>_s8_s16 / rnn_mat_vec_s8.
+
+
+@dataclass(frozen=True, eq=False)
+class QDense:
+    w: np.ndarray  # int8 [m, n]
+    offset: np.ndarray  # int32 [m]: -zero_point * row sum (+ int32 bias, for Linear)
+    mult: np.ndarray  # int32 [m]
+    shift: np.ndarray  # int32 [m]
+
+    fmt = "dense"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.w.shape[0]), int(self.w.shape[1]))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        acc = self.w.astype(I64) @ np.asarray(x, I64) + self.offset.astype(I64)
+        return rq(acc, self.mult, self.shift)
+
+
+@dataclass(frozen=True, eq=False)
+class QCsr:
+    values: np.ndarray  # int8 [nnz]
+    col_idx: np.ndarray  # int32 [nnz]
+    row_ptr: np.ndarray  # int32 [m + 1]
+    cols: int
+    offset: np.ndarray
+    mult: np.ndarray
+    shift: np.ndarray
+
+    fmt = "csr"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.row_ptr.size - 1), self.cols)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, I64)
+        prod = self.values.astype(I64) * x[self.col_idx]
+        acc = np.array([prod[self.row_ptr[i]:self.row_ptr[i + 1]].sum()
+                        for i in range(self.shape[0])], I64)
+        return rq(acc + self.offset.astype(I64), self.mult, self.shift)
+
+
+@dataclass(frozen=True, eq=False)
+class QLowRank:
+    """t = sat8(V x) (the intermediate requantized to int8, symmetric), then U t."""
+
+    v: QDense  # [d, n] -> int8 t
+    u: QDense  # [m, d], input zero point 0
+
+    fmt = "lowrank"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.u.shape[0], self.v.shape[1])
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.u.forward(sat8(self.v.forward(x)))
+
+
+@dataclass(frozen=True, eq=False)
+class QHmd:
+    """Top rows: a dense block. Lower rows: s1 = sat16(rq(C . x[:h])), s2 likewise with E
+    (int16, their own scales), then rq(B s1) + rq(D s2) per row."""
+
+    a: QDense | None  # [r, n]
+    c: np.ndarray  # int8 [h]
+    e: np.ndarray  # int8 [n - h]
+    off_c: int
+    off_e: int
+    mc: int
+    sc: int
+    me: int
+    se: int
+    b: np.ndarray  # int8 [m - r]
+    d: np.ndarray  # int8 [m - r]
+    mb: int
+    sb: int
+    md: int
+    sd: int
+
+    fmt = "hmd"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        r = 0 if self.a is None else self.a.shape[0]
+        return (r + int(self.b.size), int(self.c.size + self.e.size))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, I64)
+        h = self.c.size
+        top = self.a.forward(x) if self.a is not None else np.zeros(0, I64)
+        s1 = sat16(rq(int(self.c.astype(I64) @ x[:h]) + self.off_c, self.mc, self.sc))
+        s2 = sat16(rq(int(self.e.astype(I64) @ x[h:]) + self.off_e, self.me, self.se))
+        low = rq(self.b.astype(I64) * s1, self.mb, self.sb) + \
+            rq(self.d.astype(I64) * s2, self.md, self.sd)
+        return np.concatenate([top, low])
+
+
+@dataclass(frozen=True, eq=False)
+class QKron:
+    """(A (x) B) x with the intermediate (A X or X B^T) requantized to int8 (symmetric)."""
+
+    a: np.ndarray  # int8 [m1, n1]
+    b: np.ndarray  # int8 [m2, n2]
+    rows: int
+    cols: int
+    ax_first: bool
+    zx: int  # the input's zero point (padding reads as real zero)
+    mt: int
+    st: int
+    my: int
+    sy: int
+
+    fmt = "kron"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.rows, self.cols)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        (m1, n1), (m2, n2) = self.a.shape, self.b.shape
+        xp = np.zeros(n1 * n2, I64)
+        xp[:self.cols] = np.asarray(x, I64) - self.zx
+        X = xp.reshape(n1, n2)
+        A, B = self.a.astype(I64), self.b.astype(I64)
+        if self.ax_first:
+            t = sat8(rq(A @ X, self.mt, self.st))  # [m1, n2]
+            Y = t @ B.T
+        else:
+            t = sat8(rq(X @ B.T, self.mt, self.st))  # [n1, m2]
+            Y = A @ t
+        return rq(Y.reshape(-1)[:self.rows], self.my, self.sy)
+
+
+@dataclass(frozen=True, eq=False)
+class QStack:
+    blocks: tuple
+
+    fmt = "stack"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (sum(b.shape[0] for b in self.blocks), self.blocks[0].shape[1])
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.concatenate([b.forward(x) for b in self.blocks])
+
+
+QMatrix = QDense | QCsr | QLowRank | QHmd | QKron | QStack
+
+
+# --------------------------------------------------------------------------- nodes
+
+@dataclass(frozen=True, eq=False)
+class QDirection:
+    W: QMatrix  # -> Q3.12
+    R: QMatrix  # -> Q3.12 (GRU with linear_before_reset 0: the z and r rows only)
+    Rh: QMatrix | None  # GRU with linear_before_reset 0: the h rows, applied to r * h
+    bias: np.ndarray  # int16 [G H] Q3.12, added to every gate
+    bias2: np.ndarray | None  # GRU lbr 1: Rb_h [H]; FastGRNN: [bias_gate; bias_update]
+    peephole: np.ndarray | None  # int16 [3H] (i, o, f), symmetric per tensor
+    pm: int  # peephole * c -> Q3.12
+    ps: int
+    h0: np.ndarray  # int8 [H]
+    c0: np.ndarray | None  # int16 [H] (LSTM), scale 2^-cell_exp
+    luts: tuple[np.ndarray, ...]  # one int16 table per activation, in the cell's order
+    fast: tuple[int, int]  # FastRNN (sigmoid(alpha), sigmoid(beta)), FastGRNN (zeta, nu): Q0.15
+
+
+@dataclass(frozen=True, eq=False)
+class QRecurrent:
+    cell: str
+    hidden: int
+    x: QParams  # input
+    h: QParams  # hidden state and Y / Y_h
+    cell_exp: int  # LSTM: the cell state is int16 with scale 2^-cell_exp
+    clip: int  # Q3.12 clip bound (0: none)
+    input_forget: bool
+    lbr: bool
+    out_mult: int  # activation product (LSTM Q0.30, others Q0.15) -> int8 h
+    out_shift: int
+    h15_mult: int  # int8 h -> Q0.15 (GRU and the Fast cells)
+    h15_shift: int
+    directions: tuple[QDirection, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class QLinear:
+    w: QDense  # offset includes the bias; result + out.zero_point, saturated to int8
+    x: QParams
+    out: QParams
+
+
+@dataclass(frozen=True, eq=False)
+class QSoftmax:
+    exp_table: np.ndarray  # int32 [256]: round(exp(-k * input scale) * 2^16)
+    out: QParams  # scale 1/256, zero point -128
+
+
+@dataclass(frozen=True, eq=False)
+class QLut8:
+    table: np.ndarray  # int8 [256]: the activation of every int8 input value
+    out: QParams
+
+
+@dataclass(frozen=True, eq=False)
+class QuantPlan:
+    tensors: dict  # tensor name -> QParams (int8) or ("int16", cell_exp) for Y_c
+    nodes: dict  # node name -> QRecurrent | QLinear | QSoftmax | QLut8
+    input: QParams
+    io: str  # "float": float input/outputs at the API; "int8": int8
+    calibration: str  # what the ranges came from
+    warnings: tuple[str, ...] = ()

@@ -1,0 +1,55 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Title:       rnn_nn_support.h
+ * Description: Integer helpers shared by the int8 kernels: requantization, rounding shifts,
+ *              saturation. Each mirrors a function of codegen/quant.py exactly.
+ */
+
+#ifndef RNN_NN_SUPPORT_H
+#define RNN_NN_SUPPORT_H
+
+#include <stdint.h>
+
+/**
+ * @brief round(acc * mult * 2^(shift - 31)), half up, saturated to int32 (quant.rq).
+ *        mult in [2^30, 2^31), shift in [-31, 30]. The product is exact in 64 bits and
+ *        shifted once; `>>` of a negative int64 is arithmetic on every compiler rnngen uses.
+ */
+static inline int32_t rnn_requantize(int32_t acc, int32_t mult, int32_t shift)
+{
+    const int32_t right = 31 - shift;
+    const int64_t p = (int64_t)acc * (int64_t)mult;
+    const int64_t r = (p + ((int64_t)1 << (right - 1))) >> right;
+    return r > INT32_MAX ? INT32_MAX : (r < INT32_MIN ? INT32_MIN : (int32_t)r);
+}
+
+/** @brief Arithmetic right shift by n >= 0, rounding half up (quant.rshift_round). */
+static inline int32_t rnn_rshift_round(int32_t v, int32_t n)
+{
+    return n == 0 ? v : (int32_t)(((int64_t)v + ((int64_t)1 << (n - 1))) >> n);
+}
+
+/** @brief Saturate to int16. */
+static inline int32_t rnn_sat16(int32_t v)
+{
+    return v > 32767 ? 32767 : (v < -32768 ? -32768 : v);
+}
+
+/** @brief Saturate to int8. */
+static inline int32_t rnn_sat8(int32_t v)
+{
+    return v > 127 ? 127 : (v < -128 ? -128 : v);
+}
+
+/** @brief Interpolated table lookup of a Q3.12 value (quant.lut): 513-entry int16 table
+ *         over [-8, 8] in steps of 2^-5; the result is Q0.15. */
+static inline int32_t rnn_lut_q12(const int16_t *table, int32_t x)
+{
+    const int32_t u = x + 32768;
+    const int32_t i = u >> 7;
+    const int32_t f = u & 127;
+    return table[i] + (((table[i + 1] - table[i]) * f + 64) >> 7);
+}
+
+#endif /* RNN_NN_SUPPORT_H */

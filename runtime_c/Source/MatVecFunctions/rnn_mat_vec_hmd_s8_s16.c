@@ -1,0 +1,44 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Title:       rnn_mat_vec_hmd_s8_s16.c
+ * Description: HMD (variant D1) int8 product: dense top rows, then for the lower rows
+ *              s1 = C . x[0:h] and s2 = E . x[h:n] requantized to int16, and
+ *              y[i] = sat16(rq(B[i] s1) + rq(D[i] s2)).
+ */
+
+#include "rnn_nnfunctions.h"
+#include "rnn_nn_support.h"
+
+/* Refer to header file for details. */
+void rnn_mat_vec_hmd_s8_s16(const rnn_hmd_s8 *m, const int8_t *x, int16_t *y)
+{
+    const int32_t h = m->cols - m->cols / 2;
+    int32_t acc1 = m->off_c;
+    int32_t acc2 = m->off_e;
+    int32_t s1;
+    int32_t s2;
+    int32_t i;
+
+    if (m->r > 0)
+    {
+        rnn_mat_vec_s8_s16(m->r, m->cols, m->a, m->a_offset, m->a_mult, m->a_shift, x, y);
+    }
+    for (i = 0; i < h; ++i)
+    {
+        acc1 += (int32_t)m->c[i] * (int32_t)x[i];
+    }
+    for (i = h; i < m->cols; ++i)
+    {
+        acc2 += (int32_t)m->e[i - h] * (int32_t)x[i];
+    }
+    s1 = rnn_sat16(rnn_requantize(acc1, m->c_mult, m->c_shift));
+    s2 = rnn_sat16(rnn_requantize(acc2, m->e_mult, m->e_shift));
+    for (i = 0; i < m->rows - m->r; ++i)
+    {
+        const int32_t t1 = rnn_requantize((int32_t)m->b[i] * s1, m->b_mult, m->b_shift);
+        const int32_t t2 = rnn_requantize((int32_t)m->d[i] * s2, m->d_mult, m->d_shift);
+        const int64_t sum = (int64_t)t1 + (int64_t)t2;
+        y[m->r + i] = (int16_t)(sum > 32767 ? 32767 : (sum < -32768 ? -32768 : sum));
+    }
+}

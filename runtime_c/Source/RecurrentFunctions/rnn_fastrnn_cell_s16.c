@@ -1,0 +1,27 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Title:       rnn_fastrnn_cell_s16.c
+ * Description: int8 FastRNN update: h~ = act(gx + gh + b) by table;
+ *              h = s2 h + s1 h~ in Q0.15, requantized to int8.
+ */
+
+#include "rnn_nnfunctions.h"
+#include "rnn_nn_support.h"
+
+/* Refer to header file for details. */
+void rnn_fastrnn_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                          int8_t *h)
+{
+    int32_t u;
+
+    for (u = 0; u < p->hidden; ++u)
+    {
+        const int32_t a = rnn_lut_q12(p->lut0, rnn_sat16(gx[u] + gh[u] + p->bias[u]));
+        const int32_t h15 = rnn_sat16(rnn_requantize(h[u] - p->h_zero_point, p->h15_mult,
+                                                     p->h15_shift));
+        const int32_t nw = rnn_sat16(rnn_rshift_round(p->s2 * h15, 15) +
+                                     rnn_rshift_round(p->s1 * a, 15));
+        h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(nw, p->out_mult, p->out_shift));
+    }
+}

@@ -1,0 +1,27 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Title:       rnn_rnn_cell_s16.c
+ * Description: int8 simple RNN update: h = f(gx + gh + b) by table, requantized to int8.
+ */
+
+#include "rnn_nnfunctions.h"
+#include "rnn_nn_support.h"
+
+/* Refer to header file for details. */
+void rnn_rnn_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                      int8_t *h)
+{
+    int32_t u;
+
+    for (u = 0; u < p->hidden; ++u)
+    {
+        int32_t v = rnn_sat16(gx[u] + gh[u] + p->bias[u]);
+        if (p->clip)
+        {
+            v = v < -p->clip ? -p->clip : (v > p->clip ? p->clip : v);
+        }
+        h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(rnn_lut_q12(p->lut0, v),
+                                                                 p->out_mult, p->out_shift));
+    }
+}

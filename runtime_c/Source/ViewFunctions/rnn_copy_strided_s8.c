@@ -1,0 +1,49 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Title:       rnn_copy_strided_s8.c
+ * Description: Copy between strided views of int8 tensors (Transpose, Slice, Gather, Concat).
+ */
+
+#include "rnn_nnfunctions.h"
+
+/* Refer to header file for details. */
+void rnn_copy_strided_s8(int32_t ndim, const int32_t *shape, const int8_t *src,
+                         const int32_t *src_strides, int8_t *dst, const int32_t *dst_strides)
+{
+    int32_t idx[RNN_MAX_DIMS];
+    const int32_t last = ndim - 1;
+    int32_t d;
+
+    for (d = 0; d < ndim; ++d)
+    {
+        idx[d] = 0;
+    }
+    for (;;)
+    {
+        int32_t os = 0;
+        int32_t od = 0;
+        int32_t k;
+        for (d = 0; d < last; ++d)
+        {
+            os += idx[d] * src_strides[d];
+            od += idx[d] * dst_strides[d];
+        }
+        for (k = 0; k < shape[last]; ++k)
+        {
+            dst[od + k * dst_strides[last]] = src[os + k * src_strides[last]];
+        }
+        for (d = last - 1; d >= 0; --d)
+        {
+            if (++idx[d] < shape[d])
+            {
+                break;
+            }
+            idx[d] = 0;
+        }
+        if (d < 0)
+        {
+            return;
+        }
+    }
+}
