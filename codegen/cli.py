@@ -191,9 +191,11 @@ def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
             stream = "ok" if r["streaming"] else "n/a (whole sequences)"
         click.echo(f"{verdict} {r['target']}: max_abs_err {r['max_abs_err']:.3g}, max_rel_err "
                    f"{r['max_rel_err']:.3g}, {r['mismatches']} of {r['values']} values outside "
-                   f"atol {atol:g} / rtol {rtol:g} against the {r['reference']}; "
+                   f"atol {r['atol']:g} / rtol {r['rtol']:g} against the {r['reference']}; "
                    f"streaming checks: {stream}; "
-                   f"flash {r['flash_bytes']} B, RAM {r['ram_bytes']} B")
+                   f"flash {r['flash_bytes']} B, RAM {r['ram_bytes']} B"
+                   + (f"; int8 vs float: max_abs_err {r['int8_vs_float_max_abs_err']:.3g}"
+                      if "int8_vs_float_max_abs_err" in r else ""))
     sys.exit(0 if res.passed else 1)
 
 
