@@ -1,0 +1,876 @@
+"""`rnngen compress` on model files: read a dense .onnx or .npz model, compress the W and R
+matrices of its recurrent layers (rnngen.compress), write the compressed model in the
+conventions of docs/compression.md, report factors and errors, and optionally evaluate the
+accuracy before and after with rnngen's NumPy reference.
+
+    from rnngen.compress_model import compress_file
+    res = compress_file("har.onnx", "har_hmd.onnx", "hmd", 2.0, eval_data="test.npz")
+    print(res.text())
+
+Files are written atomically (a temporary file in the output's folder, then a rename);
+nothing is written when anything fails.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import compress as algo
+from . import ir
+from .errors import RnngenError
+
+F32 = np.float32
+CELLS = ("LSTM", "GRU", "RNN")
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass
+class MatrixResult:
+    """One compressed matrix: a direction's W or R of a recurrent layer."""
+
+    layer: str  # node name (ONNX) or layer name (npz)
+    index: int  # position among the model's recurrent layers
+    cell: str
+    direction: str  # "fwd", "bwd" (bidirectional) or "" (one direction)
+    role: str  # "W" or "R"
+    dense: np.ndarray  # the original [G H, cols], ONNX gate order
+    matrix: ir.Matrix
+    plan: algo.Plan
+    gates: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.dense.shape[0]), int(self.dense.shape[1]))
+
+    @property
+    def dense_params(self) -> int:
+        return int(self.dense.size)
+
+    @property
+    def rel_error(self) -> float:
+        return algo.rel_error(self.dense, self.matrix)
+
+    def format(self) -> str:
+        p = self.plan
+        kind = {"hkp": "hkp", "lmf": "lowrank"}.get(p.method, p.method)
+        blocks = f"{self.gates} x " if self.gates > 1 else ""
+        if p.method == "csr":
+            return f"csr nnz={self.matrix.params} ({blocks}{p.nnz} per gate)" if \
+                self.gates > 1 else f"csr nnz={self.matrix.params}"
+        return f"{blocks}{kind} {p.describe()}"
+
+    def as_dict(self) -> dict[str, Any]:
+        m = self.matrix
+        return dict(layer=self.layer, index=self.index, cell=self.cell,
+                    direction=self.direction or "fwd", role=self.role, format=self.format(),
+                    method=self.plan.method, shape=list(self.shape), gates=self.gates,
+                    plan=self.plan.as_dict(), dense_params=self.dense_params, params=m.params,
+                    bytes=m.nbytes, storage_factor=self.dense_params / m.params,
+                    dense_macs=self.dense_params, macs=m.macs,
+                    mac_factor=self.dense_params / m.macs, rel_error=self.rel_error)
+
+
+@dataclass
+class Result:
+    model: str
+    out: str
+    method: str
+    factor: float
+    matrices: list[MatrixResult]
+    skipped: list[str] = field(default_factory=list)  # recurrent layers left dense
+    eval: dict[str, Any] | None = None
+
+    def totals(self) -> dict[str, Any]:
+        dp = sum(r.dense_params for r in self.matrices)
+        p = sum(r.matrix.params for r in self.matrices)
+        macs = sum(r.matrix.macs for r in self.matrices)
+        num = sum(float(np.sum((r.dense.astype(np.float64) -
+                                r.matrix.to_dense().astype(np.float64)) ** 2))
+                  for r in self.matrices)
+        den = sum(float(np.sum(r.dense.astype(np.float64) ** 2)) for r in self.matrices)
+        return dict(matrices=len(self.matrices), dense_params=dp, params=p,
+                    bytes=sum(r.matrix.nbytes for r in self.matrices), dense_bytes=4 * dp,
+                    storage_factor=dp / p, dense_macs=dp, macs=macs, mac_factor=dp / macs,
+                    rel_error=math.sqrt(num / den) if den > 0 else math.sqrt(num))
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(model=self.model, output=self.out, method=self.method, factor=self.factor,
+                    tolerance=algo.TOLERANCE, matrices=[r.as_dict() for r in self.matrices],
+                    totals=self.totals(), skipped=self.skipped, eval=self.eval)
+
+    def text(self) -> str:
+        rows = [("layer", "matrix", "shape", "format", "params", "storage", "MACs",
+                 "rel.error")]
+        for r in self.matrices:
+            d = r.as_dict()
+            role = f"{r.direction} {r.role}" if r.direction else r.role
+            rows.append((f"{r.index} {r.layer}", role, f"{r.shape[0]}x{r.shape[1]}", d["format"],
+                         f"{d['dense_params']}->{d['params']}", f"{d['storage_factor']:.3f}x",
+                         f"{d['mac_factor']:.3f}x", f"{d['rel_error']:.4f}"))
+        widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+        lines = [(f"{self.model} -> {self.out}: {self.method} at {self.factor:g}x "
+                  "(gate blocks compressed separately)")]
+        for row in rows:
+            lines.append("  " + "  ".join(c.ljust(w) if k < 4 else c.rjust(w)
+                                          for k, (c, w) in enumerate(zip(row, widths))).rstrip())
+        t = self.totals()
+        lines.append(f"total: {t['dense_params']} -> {t['params']} params "
+                     f"({t['dense_bytes']} -> {t['bytes']} B), storage {t['storage_factor']:.3f}x,"
+                     f" MACs {t['dense_macs']} -> {t['macs']} ({t['mac_factor']:.3f}x), "
+                     f"rel.error {t['rel_error']:.4f}")
+        for s in self.skipped:
+            lines.append(f"left dense: {s}")
+        if self.eval is not None:
+            e = self.eval
+            lines.append(f"eval {e['data']}: {e['examples']} sequences of {e['seq_len']} steps, "
+                         f"accuracy {100 * e['accuracy_before']:.2f}% -> "
+                         f"{100 * e['accuracy_after']:.2f}% (argmax of output '{e['output']}'"
+                         f"{', last step' if e['last_step'] else ''})")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- entry point
+
+def compress_file(model: str | os.PathLike[str], out: str | os.PathLike[str], method: str,
+                  factor: float, layers: Iterable[str] = (), force: bool = False,
+                  eval_data: str | os.PathLike[str] | None = None) -> Result:
+    """Compress `model` (.onnx or .npz) into `out` (same kind). `layers`: recurrent layers by
+    node/layer name or by index among the recurrent layers (default: all)."""
+    src, dst = Path(model), Path(out)
+    if method not in algo.METHODS:
+        raise RnngenError(f"--method '{method}': expected one of {', '.join(algo.METHODS)}")
+    if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 1):
+        raise RnngenError(f"--factor {factor}: expected a finite number greater than 1")
+    if not src.exists():
+        raise RnngenError(f"{src}: no such file")
+    if src.is_dir():
+        raise RnngenError(f"{src}: is a folder, not a model file")
+    is_npz = src.suffix.lower() == ".npz"
+    if (dst.suffix.lower() == ".npz") != is_npz:
+        want = ".npz" if is_npz else ".onnx (not .npz)"
+        raise RnngenError(f"{dst}: the output of a {'.npz' if is_npz else 'ONNX'} model must "
+                          f"be {want}, like its input")
+    if dst.is_dir():
+        raise RnngenError(f"{dst}: is a folder; give the output file name")
+    if dst.exists() and not force:
+        raise RnngenError(f"{dst}: already exists (use --force to replace it)")
+    tokens = [t.strip() for item in layers for t in str(item).split(",") if t.strip()]
+    if eval_data is not None:
+        x, y = _load_eval_data(Path(eval_data))  # bad data fails before any work
+    if is_npz:
+        payload, results, skipped = _compress_npz(src, method, factor, tokens)
+    else:
+        payload, results, skipped = _compress_onnx(src, method, factor, tokens)
+    res = Result(str(src), str(dst), method, float(factor), results, skipped)
+    if eval_data is not None:
+        res.eval = evaluate(src, Path(eval_data), x, y, _replacements(results))
+    _write_atomic(dst, payload)
+    return res
+
+
+def _select(names: list[str], tokens: list[str], src: Path) -> list[int]:
+    """Indices of the recurrent layers that `--layers` names (all when empty)."""
+    if not tokens:
+        return list(range(len(names)))
+    chosen: list[int] = []
+    for t in tokens:
+        if t in names:
+            k = names.index(t)
+        elif t.lstrip("-").isdigit() and -len(names) <= int(t) < len(names):
+            k = int(t) % len(names)
+        else:
+            listing = ", ".join(f"{i} '{n}'" for i, n in enumerate(names))
+            raise RnngenError(f"{src}: --layers '{t}' is not a recurrent layer (name or index; "
+                              f"the model has {listing})")
+        if k not in chosen:
+            chosen.append(k)
+    return sorted(chosen)
+
+
+def _where(src: Path, cell: str, name: str, direction: str, role: str, kind: str) -> str:
+    d = f" {direction}" if direction else ""
+    return f"{src}: {cell} {kind} '{name}'{d} {role}"
+
+
+def _rkey(cell: str) -> str:
+    """The name of the recurrent matrix: U for FastRNN/FastGRNN (EdgeML), else R."""
+    return "U" if cell in ("FastRNN", "FastGRNN") else "R"
+
+
+def _compress_direction_mats(src: Path, cell: str, name: str, index: int, kind: str,
+                             per_dir: list[tuple[np.ndarray, np.ndarray]], method: str,
+                             factor: float) -> list[MatrixResult]:
+    """per_dir: (W, R) dense per direction, ONNX gate order."""
+    G = ir.GATES[cell]
+    out = []
+    D = len(per_dir)
+    for role in ("W", _rkey(cell)):
+        for d, (W, R) in enumerate(per_dir):
+            dense = np.ascontiguousarray(W if role == "W" else R, dtype=F32)
+            tag = ("fwd", "bwd")[d] if D == 2 else ""
+            where = _where(src, cell, name, tag, role, kind)
+            if not np.all(np.isfinite(dense)):
+                raise RnngenError(f"{where}: contains NaN or Inf")
+            m, p = algo.compress_gates(dense, G, method, factor, where)
+            out.append(MatrixResult(name, index, cell, tag, role, dense, m, p, G))
+    return out
+
+
+def _replacements(results: list[MatrixResult]) -> dict[str, dict[tuple[int, str], ir.Matrix]]:
+    rep: dict[str, dict[tuple[int, str], ir.Matrix]] = {}
+    for r in results:
+        d = 1 if r.direction == "bwd" else 0
+        rep.setdefault(r.layer, {})[(d, "W" if r.role == "W" else "R")] = r.matrix
+    return rep
+
+
+def _write_atomic(dst: Path, payload: Callable[[Any], None]) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            payload(f)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _short(e: BaseException) -> str:
+    s = str(e).strip().splitlines()
+    return (s[0] if s else type(e).__name__)[:200]
+
+
+# --------------------------------------------------------------------------- ONNX
+
+class _ConstEval:
+    """Values of compile-time tensors of an ONNX graph (initializers, sparse initializers,
+    and nodes computing from them, evaluated with onnx's reference operators)."""
+
+    def __init__(self, model: Any, src: Path):
+        g = model.graph
+        self.model = model
+        self.src = src
+        self.init = {t.name: t for t in g.initializer}
+        self.sparse = {t.values.name: t for t in g.sparse_initializer}
+        self.producer = {o: n for n in g.node for o in n.output if o}
+        self.cache: dict[str, np.ndarray] = {}
+
+    def value(self, name: str, where: str) -> np.ndarray:
+        if name in self.cache:
+            return self.cache[name]
+        from onnx import numpy_helper
+
+        if name in self.init:
+            try:
+                arr = numpy_helper.to_array(self.init[name])
+            except Exception as e:
+                raise RnngenError(f"{self.src}: initializer '{name}' cannot be read "
+                                  f"({_short(e)})") from None
+        elif name in self.sparse:
+            arr = _sparse_to_dense(self.sparse[name], self.src)
+        elif name in self.producer:
+            arr = self._eval(self.producer[name], name, where)
+        else:
+            raise RnngenError(f"{where}: '{name}' is computed at run time (from the model "
+                              "input); rnngen compresses constant weights")
+        self.cache[name] = np.asarray(arr)
+        return self.cache[name]
+
+    def _eval(self, node: Any, name: str, where: str) -> np.ndarray:
+        from onnx import helper
+        from onnx.reference import ReferenceEvaluator
+
+        ins = [i for i in node.input if i]
+        vals = {i: self.value(i, where) for i in ins}
+        try:
+            vin = [helper.make_tensor_value_info(i, 1, None) for i in ins]
+            vout = [helper.make_tensor_value_info(o, 1, None) for o in node.output if o]
+            m = helper.make_model(helper.make_graph([node], "fold", vin, vout),
+                                  opset_imports=list(self.model.opset_import))
+            res = ReferenceEvaluator(m).run(None, vals)
+        except Exception as e:
+            raise RnngenError(f"{where}: {node.op_type} node '{node.name}' cannot be evaluated "
+                              f"at compile time ({_short(e)})") from None
+        for o, v in zip([o for o in node.output if o], res):
+            self.cache[o] = np.asarray(v)
+        return self.cache[name]
+
+
+def _sparse_to_dense(sp: Any, src: Path) -> np.ndarray:
+    from onnx import numpy_helper
+
+    try:
+        vals = numpy_helper.to_array(sp.values)
+        idx = numpy_helper.to_array(sp.indices).astype(np.int64)
+        dims = [int(d) for d in sp.dims]
+        dense = np.zeros(math.prod(dims), vals.dtype)
+        if idx.ndim == 2:
+            idx = np.ravel_multi_index(tuple(idx.T), dims)
+        dense[idx.reshape(-1)] = vals.reshape(-1)
+        return dense.reshape(dims)
+    except Exception as e:
+        raise RnngenError(f"{src}: sparse initializer '{sp.values.name}' cannot be read "
+                          f"({_short(e)})") from None
+
+
+def _load_onnx(src: Path) -> Any:
+    import onnx
+
+    try:
+        model = onnx.load(str(src), load_external_data=False)
+    except Exception as e:
+        raise RnngenError(f"{src}: not a readable ONNX model ({_short(e)})") from None
+    if not model.graph.node:
+        raise RnngenError(f"{src}: not a readable ONNX model (no nodes)")
+    from onnx.external_data_helper import load_external_data_for_model, uses_external_data
+
+    ext = [t for t in model.graph.initializer if uses_external_data(t)]
+    for t in ext:
+        for kv in t.external_data:
+            if kv.key == "location" and not (src.parent / kv.value).exists():
+                raise RnngenError(f"{src}: initializer '{t.name}' refers to external data file "
+                                  f"'{kv.value}', which does not exist beside the model")
+    if ext:
+        try:
+            load_external_data_for_model(model, str(src.parent))
+        except Exception as e:
+            raise RnngenError(f"{src}: cannot read external data ({_short(e)})") from None
+    return model
+
+
+def _opset(model: Any) -> int:
+    v = 1
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            v = int(o.version)
+    return v
+
+
+class _OnnxWriter:
+    """Builds the factor subgraphs of docs/compression.md ("In ONNX")."""
+
+    def __init__(self, model: Any, opset: int):
+        g = model.graph
+        self.opset = opset
+        self.taken = {t.name for t in g.initializer} | {t.values.name for t in
+                                                         g.sparse_initializer}
+        self.taken |= {i.name for i in g.input} | {o.name for o in g.output}
+        self.taken |= {o for n in g.node for o in n.output} | {n.name for n in g.node}
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self.sparse: list[Any] = []
+        self.ints: dict[tuple[int, ...], str] = {}
+
+    def name(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.taken:
+            name, k = f"{base}_{k}", k + 1
+        self.taken.add(name)
+        return name
+
+    def init(self, base: str, arr: np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        name = self.name(base)
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        return name
+
+    def int64s(self, values: tuple[int, ...]) -> str:
+        if values not in self.ints:
+            tag = "_".join(str(v) for v in values)
+            self.ints[values] = self.init(f"rnngen_compress_i64_{tag}",
+                                          np.array(values, np.int64))
+        return self.ints[values]
+
+    def node(self, op: str, inputs: list[str], base: str, **attrs: Any) -> str:
+        from onnx import helper
+
+        out = self.name(base)
+        self.nodes.append(helper.make_node(op, inputs, [out], name=self.name(base + "/" + op),
+                                           **attrs))
+        return out
+
+    def unsqueeze(self, x: str, axes: tuple[int, ...], base: str) -> str:
+        if self.opset >= 13:
+            return self.node("Unsqueeze", [x, self.int64s(axes)], base)
+        return self.node("Unsqueeze", [x], base, axes=list(axes))
+
+    def concat(self, parts: list[str], axis: int, base: str) -> str:
+        return parts[0] if len(parts) == 1 else self.node("Concat", parts, base, axis=axis)
+
+    def block(self, m: ir.Matrix, base: str) -> str:
+        """A tensor [rows, cols] equal to m.to_dense()."""
+        if isinstance(m, ir.Dense):
+            return self.init(base, m.w)
+        if isinstance(m, ir.LowRank):
+            return self.node("MatMul", [self.init(base + ".U", m.u), self.init(base + ".V", m.v)],
+                             base)
+        if isinstance(m, ir.Hmd):
+            def outer(col: np.ndarray, row: np.ndarray, a: str, b: str) -> str:
+                return self.node("MatMul", [self.init(f"{base}.{a}", col.reshape(-1, 1)),
+                                            self.init(f"{base}.{b}", row.reshape(1, -1))],
+                                 f"{base}.{a}{b}")
+            low = self.node("Concat", [outer(m.b, m.c, "B", "C"), outer(m.d, m.e, "D", "E")],
+                            base + ".low", axis=1)
+            if m.r == 0:
+                return low
+            return self.node("Concat", [self.init(base + ".A", m.a), low], base, axis=0)
+        if isinstance(m, ir.Kron):
+            (m1, n1), (m2, n2) = m.a.shape, m.b.shape
+            a = self.unsqueeze(self.init(base + ".A", m.a), (1, 3), base + ".A4")
+            b = self.unsqueeze(self.init(base + ".B", m.b), (0, 2), base + ".B4")
+            prod = self.node("Mul", [a, b], base + ".AB")
+            full = self.node("Reshape", [prod, self.int64s((m1 * m2, n1 * n2))],
+                             base + (".full" if m.padded != m.shape else ""))
+            if m.padded == m.shape:
+                return full
+            if self.opset >= 10:
+                return self.node("Slice", [full, self.int64s((0, 0)),
+                                           self.int64s((m.rows, m.cols))], base)
+            return self.node("Slice", [full], base, starts=[0, 0], ends=[m.rows, m.cols])
+        if isinstance(m, ir.RowStack):
+            return self.concat([self.block(b, f"{base}.{k}") for k, b in enumerate(m.blocks)],
+                               0, base)
+        raise RnngenError(f"internal: no ONNX form for a {m.fmt} matrix")
+
+    def matrix(self, mats: list[ir.Matrix], base: str) -> str:
+        """The tensor [D, rows, cols] for a recurrent node's W or R input."""
+        if all(isinstance(m, ir.Csr) for m in mats):
+            return self.csr(mats, base)  # type: ignore[arg-type]
+        dirs = [self.unsqueeze(self.block(m, f"{base}.d{d}"), (0,), f"{base}.d{d}.3d")
+                for d, m in enumerate(mats)]
+        return self.concat(dirs, 0, base)
+
+    def csr(self, mats: list[ir.Csr], base: str) -> str:
+        """One sparse_initializer [D, rows, cols]: linear indices, row-major."""
+        from onnx import helper, numpy_helper
+
+        rows, cols = mats[0].shape
+        vals, idx = [], []
+        for d, m in enumerate(mats):
+            r = np.repeat(np.arange(rows, dtype=np.int64), np.diff(m.row_ptr))
+            idx.append((d * rows + r) * cols + m.col_idx.astype(np.int64))
+            vals.append(m.values)
+        name = self.name(base)
+        self.taken.add(name + "_indices")
+        self.sparse.append(helper.make_sparse_tensor(
+            numpy_helper.from_array(np.concatenate(vals).astype(F32), name),
+            numpy_helper.from_array(np.concatenate(idx), name + "_indices"),
+            [len(mats), rows, cols]))
+        return name
+
+
+def _subgraph_inputs(g: Any) -> set[str]:
+    """Names read by nodes of subgraphs (If/Loop/Scan bodies), which may be outer names."""
+    from onnx import AttributeProto
+
+    used: set[str] = set()
+    for n in g.node:
+        for a in n.attribute:
+            graphs = [a.g] if a.type == AttributeProto.GRAPH else (
+                list(a.graphs) if a.type == AttributeProto.GRAPHS else [])
+            for sg in graphs:
+                used |= {i for sn in sg.node for i in sn.input if i}
+                used |= _subgraph_inputs(sg)
+    return used
+
+
+def _compress_onnx(src: Path, method: str, factor: float, tokens: list[str]
+                   ) -> tuple[Callable[[Any], None], list[MatrixResult], list[str]]:
+    model = _load_onnx(src)
+    g = model.graph
+    opset = _opset(model)
+    recs = [(idx, n) for idx, n in enumerate(g.node)
+            if n.op_type in CELLS and n.domain in ("", "ai.onnx")]
+    if not recs:
+        raise RnngenError(f"{src}: no LSTM, GRU or RNN node to compress")
+    if opset < 7:
+        raise RnngenError(f"{src}: opset {opset}; rnngen compress writes opset >= 7 graphs "
+                          "(broadcasting Mul): re-export with a newer opset")
+    names = [n.name or f"{n.op_type}_{idx}" for idx, n in recs]
+    chosen = _select(names, tokens, src)
+    ev = _ConstEval(model, src)
+    w = _OnnxWriter(model, opset)
+    results: list[MatrixResult] = []
+    inserted: dict[int, list[Any]] = {}  # node position -> factor nodes to put before it
+    old_inputs: list[str] = []
+    new_tensors: dict[str, list[ir.Matrix]] = {}
+    for k in chosen:
+        idx, node = recs[k]
+        cell, name = node.op_type, names[k]
+        where = f"{src}: {cell} node '{name}'"
+        if len(node.input) < 3 or not node.input[1] or not node.input[2]:
+            raise RnngenError(f"{where}: inputs W and R are required")
+        W = ev.value(node.input[1], f"{where} input W")
+        R = ev.value(node.input[2], f"{where} input R")
+        attrs = {a.name: a for a in node.attribute}
+        direction = attrs["direction"].s.decode() if "direction" in attrs else "forward"
+        D = 2 if direction == "bidirectional" else 1
+        G = ir.GATES[cell]
+        if R.ndim != 3 or R.shape[0] != D or R.shape[1] % G or R.shape[1] != G * R.shape[2]:
+            raise RnngenError(f"{where}: input R has shape {R.shape}, expected [{D}, {G}*H, H]")
+        H = R.shape[2]
+        if W.ndim != 3 or W.shape[:2] != (D, G * H):
+            raise RnngenError(f"{where}: input W has shape {W.shape}, expected "
+                              f"[{D}, {G * H}, input_size]")
+        if W.dtype.kind != "f" or R.dtype.kind != "f":
+            raise RnngenError(f"{where}: W and R must be floating point, got {W.dtype}, "
+                              f"{R.dtype}")
+        per_dir = [(W[d], R[d]) for d in range(D)]
+        res = _compress_direction_mats(src, cell, name, k, "node", per_dir, method, factor)
+        results += res
+        start = len(w.nodes)
+        base = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip("_") or cell
+        for pos, role in ((1, "W"), (2, "R")):
+            mats = [r.matrix for r in res if r.role == role]
+            t = w.matrix(mats, f"{base}.{role}")
+            old_inputs.append(node.input[pos])
+            node.input[pos] = t
+            new_tensors[t] = mats
+        inserted[idx] = w.nodes[start:]
+    # the new node order: each layer's factor subgraph right before it
+    nodes = []
+    for idx, n in enumerate(g.node):
+        nodes.extend(inserted.get(idx, []))
+        nodes.append(n)
+    del g.node[:]
+    g.node.extend(nodes)
+    g.initializer.extend(w.inits)
+    if w.sparse:
+        g.sparse_initializer.extend(w.sparse)
+        model.ir_version = max(model.ir_version, 6)  # sparse initializers: IR version 6
+    _drop_dead(g, old_inputs)
+    _self_check(model, src, new_tensors)
+    data = model.SerializeToString()
+    skipped = [names[k] for k in range(len(names)) if k not in chosen]
+    return (lambda f: f.write(data)), results, skipped
+
+
+def _drop_dead(g: Any, roots: list[str]) -> None:
+    """Remove what computed the replaced W and R (nodes, initializers, graph inputs listing
+    them) when nothing else reads it. Only that cone is touched."""
+    producer = {o: n for n in g.node for o in n.output if o}
+    cone_nodes: list[Any] = []
+    cone_names: set[str] = set()
+    stack = list(roots)
+    while stack:
+        t = stack.pop()
+        if not t or t in cone_names:
+            continue
+        cone_names.add(t)
+        n = producer.get(t)
+        if n is not None and all(n is not c for c in cone_nodes):
+            cone_nodes.append(n)
+            stack.extend(n.input)
+    keep_outputs = {o.name for o in g.output} | _subgraph_inputs(g)
+    while True:
+        used = {i for n in g.node for i in n.input if i} | keep_outputs
+        dead = [n for n in cone_nodes if all(o not in used for o in n.output if o)
+                and any(n is m for m in g.node)]
+        if not dead:
+            break
+        keep = [n for n in g.node if all(n is not d for d in dead)]
+        del g.node[:]
+        g.node.extend(keep)
+    used = {i for n in g.node for i in n.input if i} | keep_outputs
+    gone = {t for t in cone_names if t not in used}
+    for coll in (g.initializer,):
+        keep = [t for t in coll if t.name not in gone]
+        del coll[:]
+        coll.extend(keep)
+    keep_sp = [t for t in g.sparse_initializer if t.values.name not in gone]
+    del g.sparse_initializer[:]
+    g.sparse_initializer.extend(keep_sp)
+    keep_in = [i for i in g.input if i.name not in gone]
+    del g.input[:]
+    g.input.extend(keep_in)
+    keep_vi = [v for v in g.value_info if v.name not in gone]
+    del g.value_info[:]
+    g.value_info.extend(keep_vi)
+
+
+def _self_check(model: Any, src: Path, tensors: dict[str, list[ir.Matrix]]) -> None:
+    """The written subgraphs evaluate (onnx reference operators) to the compressed
+    matrices: the file means what the report says."""
+    ev = _ConstEval(model, src)
+    for name, mats in tensors.items():
+        got = ev.value(name, f"internal check of '{name}'")
+        want = np.stack([m.to_dense() for m in mats])
+        scale = max(1.0, float(np.max(np.abs(want))) if want.size else 1.0)
+        if got.shape != want.shape or not np.allclose(got, want, rtol=1e-5, atol=1e-6 * scale):
+            raise RnngenError(f"internal error: the ONNX subgraph '{name}' does not evaluate to "
+                              "the compressed matrix (please report it)")
+
+
+# --------------------------------------------------------------------------- npz
+
+_NOT_ARRAY_KEYS = {"type", "name", "format", "direction", "gate_order", "nonlinearity",
+                   "activation", "output", "shape"}
+
+
+def _refs(obj: Any, arrays: set[str], out: Counter | None = None) -> Counter:
+    """How often each array name is referenced inside a manifest subtree."""
+    out = Counter() if out is None else out
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, str):
+                if k not in _NOT_ARRAY_KEYS and v in arrays:
+                    out[v] += 1
+            else:
+                _refs(v, arrays, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _refs(v, arrays, out)
+    return out
+
+
+def npz_entry(m: ir.Matrix, path: str, put: Callable[[str, np.ndarray], str]) -> dict[str, Any]:
+    """The manifest matrix entry of docs/compression.md ("In .npz") for m; put(name, array)
+    stores an array and returns the name it is stored under."""
+    if isinstance(m, ir.Dense):
+        return {"format": "dense", "w": put(path, m.w)}
+    if isinstance(m, ir.Hmd):  # without A' when r = 0 (as in ONNX)
+        return {"format": "hmd", **{k: put(f"{path}.{k}", v) for k, v in m.arrays().items()
+                                    if k != "a" or m.r > 0}}
+    if isinstance(m, ir.Csr):
+        return {"format": "csr", "values": put(f"{path}.values", m.values),
+                "col_idx": put(f"{path}.col_idx", m.col_idx.astype(np.int32)),
+                "row_ptr": put(f"{path}.row_ptr", m.row_ptr.astype(np.int32)),
+                "shape": list(m.shape)}
+    if isinstance(m, ir.LowRank):
+        return {"format": "lowrank", "u": put(f"{path}.u", m.u), "v": put(f"{path}.v", m.v)}
+    if isinstance(m, ir.Kron):
+        return {"format": "kron", "a": put(f"{path}.a", m.a), "b": put(f"{path}.b", m.b),
+                "shape": list(m.shape)}
+    if isinstance(m, ir.RowStack):
+        return {"format": "stack", "blocks": [npz_entry(b, f"{path}.{k}", put)
+                                              for k, b in enumerate(m.blocks)]}
+    raise RnngenError(f"internal: no .npz form for a {m.fmt} matrix")
+
+
+def npz_dense(entry: dict[str, Any], arrays: Any) -> np.ndarray:
+    """The dense matrix a manifest matrix entry stands for, read by the conventions of
+    docs/compression.md (a decoder independent of the frontend, for checks)."""
+    a = {k: np.asarray(arrays[v]) for k, v in entry.items()
+         if isinstance(v, str) and k not in _NOT_ARRAY_KEYS}
+    f = entry["format"]
+    if f == "dense":
+        return a["w"].astype(F32)
+    if f == "hmd":
+        e = a.get("e", np.zeros(0, F32))
+        low = np.concatenate([np.outer(a["b"], a["c"]), np.outer(a["d"], e)], axis=1)
+        top = a.get("a", np.zeros((0, low.shape[1]), F32))
+        return np.concatenate([top.reshape(-1, low.shape[1]), low], axis=0).astype(F32)
+    if f == "csr":
+        m, n = entry["shape"]
+        w = np.zeros((m, n), F32)
+        rows = np.repeat(np.arange(m), np.diff(a["row_ptr"]))
+        w[rows, a["col_idx"]] = a["values"]
+        return w
+    if f == "lowrank":
+        return (a["u"] @ a["v"]).astype(F32)
+    if f == "kron":
+        m, n = entry["shape"]
+        return np.kron(a["a"], a["b"]).astype(F32)[:m, :n]
+    if f == "stack":
+        return np.concatenate([npz_dense(b, arrays) for b in entry["blocks"]], axis=0)
+    raise RnngenError(f"unknown matrix format {f!r}")
+
+
+def _compress_npz(src: Path, method: str, factor: float, tokens: list[str]
+                  ) -> tuple[Callable[[Any], None], list[MatrixResult], list[str]]:
+    from .frontends import numpy as npzf
+
+    try:
+        archive = np.load(src, allow_pickle=False)
+    except Exception as e:
+        raise RnngenError(f"{src}: not a readable .npz archive ({_short(e)})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise RnngenError(f"{src}: not an .npz archive")
+    with archive:
+        manifest = npzf.read_manifest(archive, src)
+        arrays: dict[str, np.ndarray] = {}
+        for k in archive.files:
+            if k == npzf.MANIFEST:
+                continue
+            try:
+                arrays[k] = archive[k]
+            except Exception as e:
+                raise RnngenError(f"{src}: array '{k}' cannot be read ({_short(e)})") from None
+    # the frontend's checks, and the IR (gates in ONNX order); the sequence length does
+    # not matter here
+    g = npzf.parse(manifest, arrays, src, None if manifest.get("seq_len") else 1)
+    layers = manifest["layers"]
+    recs = [(i, lay) for i, lay in enumerate(layers) if lay.get("type") in npzf.CELLS]
+    if not recs:
+        raise RnngenError(f"{src}: no lstm, gru or rnn layer to compress")
+    names = [lay.get("name") if lay.get("name") is not None else f"{lay['type']}{i}"
+             for i, lay in recs]
+    chosen = _select(names, tokens, src)
+    irnodes = {n.name: n for n in g.nodes if isinstance(n, ir.Recurrent)}
+    new = copy.deepcopy(manifest)
+    names_before = set(arrays)
+    total_refs = _refs(manifest, names_before)
+    freed_refs: Counter = Counter()
+    plans: list[tuple[int, dict[str, Any], ir.Recurrent, list[MatrixResult], bool]] = []
+    results: list[MatrixResult] = []
+    for k in chosen:
+        i, lay = recs[k]
+        node = irnodes[names[k]]
+        per_dir = [(cd.W.to_dense(), cd.R.to_dense()) for cd in node.directions]
+        res = _compress_direction_mats(src, node.cell, names[k], k, "layer", per_dir, method,
+                                       factor)
+        results += res
+        reorder = ir.GATES[node.cell] > 1 and lay.get("gate_order", "onnx") != "onnx"
+        for ent in lay["directions"]:
+            _refs({key: ent[key] for key in ("W", _rkey(node.cell))}, names_before, freed_refs)
+            if reorder:
+                _refs({key: ent.get(key) for key in ("b_ih", "b_hh")}, names_before, freed_refs)
+        plans.append((i, lay, node, res, reorder))
+    freed = {n for n, c in freed_refs.items() if c == total_refs[n]}
+    kept = {k: v for k, v in arrays.items() if k not in freed}
+    added: dict[str, np.ndarray] = {}
+
+    def put(name: str, arr: np.ndarray) -> str:
+        base, j = name, 1
+        while name in kept or name in added or name == npzf.MANIFEST:
+            name, j = f"{base}_{j}", j + 1
+        added[name] = np.ascontiguousarray(arr)
+        return name
+
+    for i, lay, node, res, reorder in plans:
+        ent = new["layers"][i]
+        D = node.num_directions
+        for d, cd in enumerate(node.directions):
+            prefix = f"layer{i}" + (f".{('fwd', 'bwd')[d]}" if D == 2 else "")
+            dent = ent["directions"][d]
+            for r in res:
+                if r.direction == (("fwd", "bwd")[d] if D == 2 else ""):
+                    dent[r.role] = npz_entry(r.matrix, f"{prefix}.{r.role}", put)
+            if reorder:  # compressed matrices are stored in ONNX gate order, so the biases too
+                for key, vec in (("b_ih", cd.wb), ("b_hh", cd.rb)):
+                    if dent.get(key) is not None:
+                        dent[key] = put(f"{prefix}.{key}", vec)
+        if reorder:
+            ent["gate_order"] = "onnx"
+    out_arrays = {**kept, **added}
+    # self-check: the entries decode to the compressed matrices
+    for i, lay, node, res, reorder in plans:
+        for r in res:
+            d = 1 if r.direction == "bwd" else 0
+            got = npz_dense(new["layers"][i]["directions"][d][r.role], out_arrays)
+            if not np.allclose(got, r.matrix.to_dense(), rtol=1e-6, atol=1e-7):
+                raise RnngenError(f"internal error: the .npz entry of {r.layer} {r.role} does "
+                                  "not decode to the compressed matrix (please report it)")
+    text = json.dumps(new)
+    from .frontends.numpy import MANIFEST
+
+    def payload(f: Any) -> None:
+        np.savez(f, **{MANIFEST: np.array(text)}, **out_arrays)
+
+    skipped = [names[k] for k in range(len(names)) if k not in chosen]
+    return payload, results, skipped
+
+
+# --------------------------------------------------------------------------- evaluation
+
+def _load_eval_data(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """--eval data: an .npz with x [N, T, I] (or [N, T, 1, I]) float and y [N] integer labels."""
+    if not path.exists():
+        raise RnngenError(f"{path}: no such file (--eval data)")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise RnngenError(f"{path}: not a readable .npz archive ({_short(e)})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise RnngenError(f"{path}: --eval needs an .npz archive with arrays 'x' and 'y'")
+    with data:
+        missing = [k for k in ("x", "y") if k not in data.files]
+        if missing:
+            raise RnngenError(f"{path}: no array '{missing[0]}' (--eval needs x [N, T, I] "
+                              f"inputs and y [N] integer labels; has {', '.join(data.files)})")
+        try:
+            x, y = data["x"], data["y"]
+        except Exception as e:
+            raise RnngenError(f"{path}: cannot read x or y ({_short(e)})") from None
+    if x.dtype.kind not in "fiu" or x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[2] != 1):
+        raise RnngenError(f"{path}: x has shape {x.shape} and dtype {x.dtype}; expected numbers "
+                          "of shape [N, T, I] or [N, T, 1, I]")
+    if y.dtype.kind not in "iu" or y.shape != (x.shape[0],):
+        raise RnngenError(f"{path}: y has shape {y.shape} and dtype {y.dtype}; expected "
+                          f"{x.shape[0]} integer labels, shape [{x.shape[0]}]")
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise RnngenError(f"{path}: x holds no sequences (shape {x.shape})")
+    if np.any(y < 0):
+        raise RnngenError(f"{path}: y has negative labels")
+    x = x.astype(F32)
+    if not np.all(np.isfinite(x)):
+        raise RnngenError(f"{path}: x contains NaN or Inf")
+    return x.reshape(x.shape[0], x.shape[1], x.shape[-1]), y.astype(np.int64)
+
+
+def _substitute(g: ir.Graph, rep: dict[str, dict[tuple[int, str], ir.Matrix]]) -> ir.Graph:
+    nodes = []
+    found = set()
+    for n in g.nodes:
+        if isinstance(n, ir.Recurrent) and n.name in rep:
+            r = rep[n.name]
+            found.add(n.name)
+            dirs = tuple(replace(cd, W=r.get((d, "W"), cd.W), R=r.get((d, "R"), cd.R))
+                         for d, cd in enumerate(n.directions))
+            n = replace(n, directions=dirs)
+        nodes.append(n)
+    if found != set(rep):
+        raise RnngenError(f"internal error: recurrent layers {sorted(set(rep) - found)} not "
+                          "found in the compiled graph")
+    return g.replace(nodes=tuple(nodes), step=None)
+
+
+def accuracy(g: ir.Graph, x: np.ndarray, y: np.ndarray, where: str) -> float:
+    """Share of sequences whose argmax of the last score vector of the first output (the
+    output read as [-1, C]: the last time step, or the only row) equals the label."""
+    from . import reference
+
+    shape = g.shapes[g.input]
+    out = g.outputs[0]
+    C = int(g.shapes[out][-1]) if g.shapes[out] else 1
+    if int(y.max()) >= C:
+        raise RnngenError(f"{where}: label {int(y.max())} but output '{out}' has {C} scores")
+    hits = 0
+    for xk, yk in zip(x, y):
+        res = reference.run(g, xk.reshape(shape))[out]
+        hits += int(np.argmax(res.reshape(-1, C)[-1]) == yk)
+    return hits / len(y)
+
+
+def evaluate(model: Path, data: Path, x: np.ndarray, y: np.ndarray,
+             rep: dict[str, dict[tuple[int, str], ir.Matrix]]) -> dict[str, Any]:
+    """Accuracy of rnngen's reference on the model before and after compression (the
+    compressed matrices replace the dense ones in the compiled graph)."""
+    from . import pipeline
+
+    T = int(x.shape[1])
+    g = pipeline.compile_model(model, pipeline.Options(seq_len=T))
+    shape = tuple(g.shapes[g.input])
+    if tuple(d for d in shape if d != 1) != tuple(d for d in x.shape[1:] if d != 1):
+        raise RnngenError(f"{data}: x has sequences of shape {tuple(x.shape[1:])} (T, I); the "
+                          f"model's input '{g.input}' is {shape}")
+    out = g.outputs[0]
+    before = accuracy(g, x, y, str(data))
+    after = accuracy(_substitute(g, rep), x, y, str(data))
+    return dict(data=str(data), examples=len(y), seq_len=T, output=out,
+                last_step=bool(math.prod(g.shapes[out][:-1]) > 1),
+                accuracy_before=before, accuracy_after=after)
