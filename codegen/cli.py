@@ -203,14 +203,21 @@ def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--seq-len", type=click.IntRange(min=1))
 @_sparse_option
+@click.option("--dtype", type=click.Choice(["float32", "int8"]), default="float32",
+              show_default=True, help="int8: also each tensor's scale and zero point and each "
+              "layer's quantization error on the calibration data.")
+@click.option("--calibrate", type=click.Path(dir_okay=False),
+              help="int8: representative inputs (.npy).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def inspect(model: str, seq_len: int | None, sparse_threshold: float | None,
-            as_json: bool) -> None:
+def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dtype: str,
+            calibrate: str | None, as_json: bool) -> None:
     """Show MODEL's layers, weight matrices (format, shape, bytes, compression factor and
     MAC reduction against dense), parameters and MACs."""
     from . import driver
 
     info = driver.inspect(model, seq_len, sparse_threshold)
+    if dtype == "int8":
+        info["int8"] = driver.inspect_int8(model, seq_len, calibrate)
     if as_json:
         click.echo(json.dumps(info, sort_keys=True))
         return
@@ -235,6 +242,20 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None,
         click.echo(f"  output '{o['name']}' {o['shape']}")
     click.echo(f"total: {info['params']} params, {info['weight_bytes']} B of float32 weights, "
                f"{info['macs_per_step']} MACs per step")
+    if "int8" in info:
+        q = info["int8"]
+        for w in q["warnings"]:
+            click.echo(f"rnngen: warning: {w}", err=True)
+        click.echo(f"int8, calibrated on {q['calibration']}:")
+        for t in q["tensors"]:
+            err = "" if t["max_abs_err"] is None else \
+                f"  max error {t['max_abs_err']:.3g} (of |x| <= {t['max_abs']:.3g})"
+            click.echo(f"  {t['dtype']:<5} {t['tensor']}: scale {t['scale']:.6g}, zero point "
+                       f"{t['zero_point']}{err}")
+        for lay in q["layers"]:
+            if lay["max_abs_err"] is not None:
+                click.echo(f"  layer {lay['op']} {lay['node']}: quantization error "
+                           f"{lay['max_abs_err']:.3g}")
 
 
 class _OneLineUsage(click.Command):

@@ -354,3 +354,45 @@ def format_name(m: ir.Matrix) -> str:
             unit = "+".join(fmts[:period])
             return f"{unit if period == 1 else f'({unit})'} x{len(fmts) // period}"
     return "+".join(fmts)
+
+
+def inspect_int8(model: str | Path, seq_len: int | None = None, calibrate: str | None = None
+                 ) -> dict[str, Any]:
+    """Each int8 tensor's scale and zero point, and each layer's quantization error on the
+    calibration data (the int8 model against the float model, tensor by tensor)."""
+    from .passes.quantize import calibration_inputs
+
+    g = pipeline.compile_model(model, pipeline.Options(seq_len=seq_len, dtype="int8",
+                                                       calibrate=calibrate), None)
+    plan = g.quant
+    xs, _, _ = calibration_inputs(g, calibrate)
+    err: dict[str, float] = {}
+    span: dict[str, float] = {}
+    for x in xs:
+        f_env = reference.Executor(g).run_all(x)
+        q_env = reference_int.Executor(g).run_all(quant.quantize_input(x, plan.input))
+        for t, v in q_env.items():
+            if t not in plan.tensors:
+                continue
+            got = reference_int.dequantize_output(plan, t, v)
+            err[t] = max(err.get(t, 0.0), float(np.max(np.abs(got - f_env[t]))))
+            span[t] = max(span.get(t, 0.0), float(np.max(np.abs(f_env[t]))))
+    tensors = []
+    for t, p in plan.tensors.items():
+        if t not in g.shapes:
+            continue
+        row: dict[str, Any] = {"tensor": t, "max_abs_err": err.get(t), "max_abs": span.get(t)}
+        if isinstance(p, quant.QParams):
+            row.update(dtype="int8", scale=p.scale, zero_point=p.zero_point)
+        else:
+            row.update(dtype="int16", scale=2.0 ** -p[1], zero_point=0)
+        tensors.append(row)
+    layers = []
+    for n in g.nodes:
+        if isinstance(n, (ir.Recurrent, ir.Linear, ir.Softmax, ir.Unary)):
+            outs = [o for o in n.outputs if o and o in err]
+            layers.append({"node": n.name, "op": n.cell if isinstance(n, ir.Recurrent) else n.op,
+                           "max_abs_err": max((err[o] for o in outs), default=None),
+                           "outputs": outs})
+    return {"model": str(model), "calibration": plan.calibration, "warnings": list(plan.warnings),
+            "tensors": tensors, "layers": layers}

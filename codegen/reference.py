@@ -66,6 +66,11 @@ class Executor:
                                                None if cd.c0 is None else cd.c0.copy())
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        env = self.run_all(x)
+        return {o: env[o] for o in self.graph.outputs}
+
+    def run_all(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Every tensor's values for input x."""
         g = self.graph
         want = tuple(g.shapes[g.input])
         x = np.asarray(x, F32)
@@ -78,7 +83,7 @@ class Executor:
             for o, v in zip(n.outputs, outs):
                 if o:
                     env[o] = np.ascontiguousarray(v, dtype=F32).reshape(g.shapes[o])
-        return {o: env[o] for o in g.outputs}
+        return env
 
 
 def run(graph: ir.Graph, x: np.ndarray) -> dict[str, np.ndarray]:

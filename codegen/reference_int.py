@@ -33,6 +33,11 @@ class Executor:
 
     def run_int(self, x_q: np.ndarray) -> dict[str, np.ndarray]:
         """int8 input -> integer outputs (int8, or int16 for a cell-state output)."""
+        env = self.run_all(x_q)
+        return {o: env[o] for o in self.graph.outputs}
+
+    def run_all(self, x_q: np.ndarray) -> dict[str, np.ndarray]:
+        """Every tensor's integer values for int8 input x_q."""
         g = self.graph
         env: dict[str, np.ndarray] = {g.input: np.asarray(x_q, I64).reshape(g.shapes[g.input])}
         for n in g.nodes:
@@ -40,7 +45,7 @@ class Executor:
             for o, v in zip(n.outputs, outs):
                 if o:
                     env[o] = np.asarray(v, I64).reshape(g.shapes[o])
-        return {o: env[o] for o in g.outputs}
+        return env
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """float input -> the outputs as the C returns them with float I/O (dequantized)."""

@@ -185,3 +185,18 @@ def test_unsupported_in_int8_is_named(tmp_path):
     onnx.save(models.make_model(spec, 1), p)
     r = _cli("build", str(p), "-o", str(tmp_path / "o"), "--dtype", "int8")
     assert r.returncode == 2 and "Relu" in r.stderr and "[-1, 1]" in r.stderr
+
+
+def test_inspect_int8_shows_scales_and_errors(tmp_path):
+    p = _model(tmp_path, "lstm_2layer_stream_h0")
+    r = _cli("inspect", str(p), "--dtype", "int8", "--json")
+    assert r.returncode == 0, r.stderr
+    q = json.loads(r.stdout)["int8"]
+    by_name = {t["tensor"]: t for t in q["tensors"]}
+    assert by_name["x"]["dtype"] == "int8" and by_name["x"]["scale"] > 0
+    assert by_name["l1_Yc"]["dtype"] == "int16"
+    errs = [lay["max_abs_err"] for lay in q["layers"]]
+    assert len(errs) == 2 and all(0 < e < 0.1 for e in errs)
+    m = json.loads((driver.build(p, tmp_path / "o", driver.BuildOptions(dtype="int8"))
+                    .out / "manifest.json").read_text())
+    assert m["dtype"] == "int8" and m["quantization"]["input"]["scale"] == by_name["x"]["scale"]
