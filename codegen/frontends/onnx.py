@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import RnngenError, UnsupportedModel
+from . import onnx_compressed
 
 F32 = np.float32
 
@@ -93,6 +94,7 @@ class _Converter:
         self.names: set[str] = set()
         self.T = 1
         self.time_axis: int | None = None
+        self.compressed = onnx_compressed.Recognized()
 
     # ------------------------------------------------------------------ helpers
     def where(self, node: Any, idx: int) -> str:
@@ -147,12 +149,10 @@ class _Converter:
             except Exception as e:
                 raise RnngenError(f"{self.path}: initializer '{t.name}' cannot be read "
                                   f"({_short(e)})") from None
+        # compressed W/R of recurrent nodes (docs/compression.md), before anything is folded
+        self.compressed = onnx_compressed.recognize(g, self.consts, self.path)
         for t in g.sparse_initializer:
-            try:
-                self.consts[t.values.name] = numpy_helper.to_array(t)
-            except Exception as e:
-                raise RnngenError(f"{self.path}: sparse initializer '{t.values.name}' cannot be "
-                                  f"read ({_short(e)})") from None
+            self.consts[t.values.name] = onnx_compressed.sparse_to_dense(t, self.path)
         inputs = [i for i in g.input if i.name not in self.consts]
         if len(inputs) != 1:
             names = ", ".join(f"'{i.name}'" for i in inputs) or "none"
@@ -263,6 +263,8 @@ class _Converter:
 
     # ------------------------------------------------------------------ nodes
     def _visit(self, node: Any, idx: int) -> None:
+        if idx in self.compressed.skip:
+            return  # a factor of a compressed W/R that only _lower_recurrent reads
         ins = list(node.input)
         present = [i for i in ins if i]
         if any(i in self.unknown for i in present):
@@ -276,7 +278,8 @@ class _Converter:
                                     f"{self.where(node, idx)})")
             self.unknown.update(o for o in node.output if o)
             return
-        missing = [i for i in present if i not in self.consts and i not in self.shapes]
+        missing = [i for i in present if i not in self.consts and i not in self.shapes
+                   and i not in self.compressed.deferred]
         if missing:
             raise RnngenError(f"{self.path}: {self.where(node, idx)} reads '{missing[0]}', "
                               "which nothing defines")
@@ -335,6 +338,12 @@ class _Converter:
                                    "constant")
         return self.consts[name]
 
+    def weight(self, node: Any, idx: int, pos: int, what: str) -> Any:
+        """A recurrent node's W or R: a recognized compressed input (indexing it gives one
+        direction's ir matrix), else the folded dense array."""
+        rec = self.compressed.inputs.get((idx, pos))
+        return rec if rec is not None else self.need_const(node, idx, pos, what)
+
     def operand(self, node: Any, idx: int, name: str) -> str:
         if name in self.consts:
             return self.f32_const(name, self.where(node, idx))
@@ -360,8 +369,8 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
     x = node.input[0]
     if x in cv.consts:
         raise UnsupportedModel(f"{where}: input X is a constant")
-    W = cv.need_const(node, idx, 1, "W")
-    R = cv.need_const(node, idx, 2, "R")
+    W = cv.weight(node, idx, 1, "W")
+    R = cv.weight(node, idx, 2, "R")
     B = cv.need_const(node, idx, 3, "B")
     seq_lens = cv.need_const(node, idx, 4, "sequence_lens")
     h0 = cv.need_const(node, idx, 5, "initial_h")
@@ -386,6 +395,9 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
                           "or bidirectional")
     D = 2 if direction == "bidirectional" else 1
     H = int(a.get("hidden_size", R.shape[-1] if R.ndim == 3 else 0))
+    for M, cols in ((W, I), (R, H)):
+        if isinstance(M, onnx_compressed.CompressedInput):
+            M.check(D, G, H, cols)  # names the block and its factors
     if W.shape != (D, G * H, I):
         raise RnngenError(f"{where}: input W has shape {W.shape}, expected {(D, G * H, I)}")
     if R.shape != (D, G * H, H):
@@ -424,7 +436,7 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
             c = np.zeros(H, F32) if c0 is None else np.asarray(c0, F32).reshape(D, H)[d]
         p = None if P is None else np.asarray(P[d], F32)
         dirs.append(ir.CellDirection(
-            reverse=reverse, W=ir.dense(W[d]), R=ir.dense(R[d]),
+            reverse=reverse, W=_direction_matrix(W, d), R=_direction_matrix(R, d),
             wb=np.asarray(B[d, :G * H], F32), rb=np.asarray(B[d, G * H:], F32), p=p,
             h0=np.ascontiguousarray(h), c0=None if c is None else np.ascontiguousarray(c),
             activations=acts[d]))
@@ -434,6 +446,12 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
     cv.add(ir.Recurrent(_nm(cv, node, idx), (x,), outputs, cell=cell, hidden=H, input_size=I,
                         seq_len=T, valid_len=valid, layout=layout, directions=tuple(dirs),
                         clip=clip, input_forget=input_forget, linear_before_reset=lbr))
+
+
+def _direction_matrix(M: Any, d: int) -> ir.Matrix:
+    if isinstance(M, onnx_compressed.CompressedInput):
+        return M[d]
+    return ir.dense(M[d])
 
 
 # Defaults of activation_alpha / activation_beta inside LSTM/GRU/RNN as onnxruntime applies

@@ -1,0 +1,592 @@
+"""Compressed W / R inputs of ONNX LSTM/GRU/RNN nodes (docs/compression.md, "In ONNX").
+
+A compressed model stays a valid ONNX file: the recurrent node's W or R input is computed by
+a small subgraph of initializers. Before the converter folds constant subgraphs,
+`recognize` walks back from every recurrent node's W and R through these patterns
+
+    W        = Concat(axis=0)(W_0, W_1) | W_0            (one part per direction)
+    W_k      = Unsqueeze(M_k, axes=[0]) | an initializer [1, rows, cols]
+    M_k      = Concat(axis=0)(block, ...) | block        (nested Concats flatten)
+    block    = initializer                                                  dense
+             | MatMul(U, V)                                                 lowrank
+             | Concat(axis=0)(A', Concat(axis=1)(MatMul(B, C), MatMul(D, E)))   hmd
+             | Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
+             |   [-> Slice(starts [0, 0], ends [m, n])]                          kron
+             | sparse_initializer [m, n]                                     csr
+
+(Identity anywhere; Concat(axis=0)(A', kron) is HKP, a row stack; a sparse_initializer may
+also be the whole W [D, rows, cols]) and builds one ir matrix per direction without
+multiplying the factors out. A block that matches no pattern is dense: its value comes from
+the ordinary fold. An input with no compressed block is left to the fold entirely.
+
+The nodes of a recognized subgraph that nothing else reads are not folded (`skip`); a
+tensor that something else also reads is still folded for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import ir
+from ..errors import RnngenError
+
+F32 = np.float32
+RECURRENT = ("LSTM", "GRU", "RNN")
+_GATE_NAMES = {4: "4*hidden_size", 3: "3*hidden_size", 1: "hidden_size"}
+
+
+@dataclass
+class Block:
+    """One row block of a direction: a recognized matrix, or (matrix None) the dense value
+    of `tensor` as the converter folds it."""
+
+    matrix: ir.Matrix | None
+    where: str
+    desc: str  # names the factors: "lowrank MatMul('u' (8, 2), 'v' (2, 5))"
+    tensor: str = ""
+    squeeze: bool = False  # a whole direction [1, rows, cols]: take [0]
+
+
+@dataclass
+class CompressedInput:
+    """A recognized W or R [D, rows, cols]: per direction, row blocks. Indexing gives one
+    direction's ir matrix, as `W[d]` gives a dense direction."""
+
+    prefix: str  # "model.onnx: LSTM node 'lstm' W"
+    role: str
+    dirs: list[list[Block]]
+    consts: dict[str, np.ndarray]  # the converter's folded constants (fallback blocks)
+    ndim: int = 3
+
+    def _value(self, b: Block) -> ir.Matrix:
+        if b.matrix is not None:
+            return b.matrix
+        if b.tensor not in self.consts:  # pragma: no cover - the fold defines it first
+            raise RnngenError(f"{b.where}: '{b.tensor}' is not a constant")
+        v = np.asarray(self.consts[b.tensor])
+        if b.squeeze:
+            if v.ndim != 3 or v.shape[0] != 1:
+                raise RnngenError(f"{b.where}: '{b.tensor}' has shape {tuple(v.shape)}, "
+                                  "expected [1, rows, columns] (one direction)")
+            v = v[0]
+        if v.ndim != 2:
+            raise RnngenError(f"{b.where}: '{b.tensor}' has shape {tuple(v.shape)}, expected a "
+                              "matrix [rows, columns]")
+        if v.dtype.kind != "f":
+            raise RnngenError(f"{b.where}: '{b.tensor}' has type {v.dtype}, expected float")
+        m = ir.dense(v)
+        _check(m, b.where, {"w": b.tensor})
+        b.matrix = m
+        return m
+
+    def blocks(self, d: int) -> list[ir.Matrix]:
+        return [self._value(b) for b in self.dirs[d]]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        ms = self.blocks(0)
+        return (len(self.dirs), sum(m.shape[0] for m in ms), ms[0].shape[1])
+
+    def __getitem__(self, d: int) -> ir.Matrix:
+        return ir.stack(self.blocks(d))
+
+    def check(self, D: int, G: int, H: int, cols: int) -> None:
+        """The layer's shapes [D, G*H, cols]; an error names the direction, block and
+        factors, the expected and the actual shape."""
+        col_name = "hidden_size" if self.role == "R" else "input_size"
+        if len(self.dirs) != D:
+            raise RnngenError(f"{self.prefix}: {len(self.dirs)} direction(s), expected {D}")
+        for d, blocks in enumerate(self.dirs):
+            ms = [self._value(b) for b in blocks]
+            per_gate = len(blocks) == G
+            for b, m in zip(blocks, ms):
+                if m.shape[1] != cols:
+                    want = (H if per_gate else m.shape[0], cols)
+                    raise RnngenError(f"{b.where}: {b.desc} has shape {m.shape}, expected "
+                                      f"{want} = [{'hidden_size' if per_gate else 'rows'}, "
+                                      f"{col_name}]")
+            rows = sum(m.shape[0] for m in ms)
+            if rows == G * H:
+                continue
+            if per_gate:  # one block per gate: name the odd one
+                for b, m in zip(blocks, ms):
+                    if m.shape[0] != H:
+                        raise RnngenError(f"{b.where}: {b.desc} has shape {m.shape}, expected "
+                                          f"{(H, cols)} = [hidden_size, {col_name}]")
+            sizes = ", ".join(str(m.shape[0]) for m in ms)
+            raise RnngenError(f"{self.prefix} direction {d}: the row blocks have {rows} rows "
+                              f"({sizes}), expected {G * H} = {_GATE_NAMES[G]}")
+
+
+@dataclass
+class Recognized:
+    inputs: dict[tuple[int, int], CompressedInput] = field(default_factory=dict)
+    skip: set[int] = field(default_factory=set)  # node indices not to fold
+    deferred: set[str] = field(default_factory=set)  # tensors those nodes would define
+
+
+# ---------------------------------------------------------------------- sparse tensors
+
+def _sparse_coords(sp: Any, where: str) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """(values, row-major linear indices, dims) of a SparseTensorProto, indices checked:
+    in range, strictly increasing (as ONNX requires)."""
+    from onnx import numpy_helper
+
+    name = sp.values.name
+    dims = tuple(int(d) for d in sp.dims)
+    try:
+        values = np.asarray(numpy_helper.to_array(sp.values))
+        idx = np.asarray(numpy_helper.to_array(sp.indices)).astype(np.int64)
+    except Exception as e:
+        msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise RnngenError(f"{where}: sparse initializer '{name}' cannot be read ({msg})") \
+            from None
+    values = values.reshape(-1)
+    size = int(np.prod(dims)) if dims else 1
+    if idx.ndim == 2 and idx.shape[1] == len(dims) and len(dims) > 1:
+        bad = np.nonzero((idx < 0) | (idx >= np.asarray(dims)))[0]
+        if bad.size:
+            k = int(bad[0])
+            raise RnngenError(f"{where}: sparse initializer '{name}' index "
+                              f"{idx[k].tolist()} (entry {k}) is out of range for shape "
+                              f"{list(dims)}")
+        lin = np.ravel_multi_index(tuple(idx.T), dims) if idx.size else np.zeros(0, np.int64)
+    elif idx.ndim == 1 or (idx.ndim == 2 and idx.shape[1] == 1):
+        lin = idx.reshape(-1)
+        bad = np.nonzero((lin < 0) | (lin >= size))[0]
+        if bad.size:
+            k = int(bad[0])
+            raise RnngenError(f"{where}: sparse initializer '{name}' index {int(lin[k])} "
+                              f"(entry {k}) is out of range 0..{size - 1} for shape "
+                              f"{list(dims)}")
+    else:
+        raise RnngenError(f"{where}: sparse initializer '{name}' has indices of shape "
+                          f"{tuple(idx.shape)}, expected [nnz] or [nnz, {len(dims)}]")
+    if lin.size != values.size:
+        raise RnngenError(f"{where}: sparse initializer '{name}' has {values.size} values and "
+                          f"{lin.size} indices")
+    if lin.size > 1:
+        bad = np.nonzero(np.diff(lin) <= 0)[0]
+        if bad.size:
+            k = int(bad[0]) + 1
+            raise RnngenError(f"{where}: sparse initializer '{name}' indices are not sorted "
+                              f"(row-major, increasing, no repeats) at entry {k}")
+    return values, lin, dims
+
+
+def sparse_to_dense(sp: Any, path: Path) -> np.ndarray:
+    """The dense value of a sparse initializer (for the ordinary fold)."""
+    values, lin, dims = _sparse_coords(sp, str(path))
+    out = np.zeros(int(np.prod(dims)) if dims else 1, values.dtype)
+    out[lin] = values
+    return out.reshape(dims)
+
+
+def _csr(values: np.ndarray, lin: np.ndarray, m: int, n: int) -> ir.Csr:
+    rows, cols = lin // n, lin % n
+    ptr = np.zeros(m + 1, np.int64)
+    np.add.at(ptr, rows + 1, 1)
+    return ir.Csr(np.ascontiguousarray(values, dtype=F32), cols.astype(np.int32),
+                  np.cumsum(ptr).astype(np.int32), int(n))
+
+
+# ---------------------------------------------------------------------- the matcher
+
+def _check(m: ir.Matrix, where: str, names: dict[str, str]) -> None:
+    """NaN/Inf naming the initializer, then ir.check_matrix's structural checks."""
+    for k, arr in m.arrays().items():
+        if arr.size and not np.all(np.isfinite(arr)):
+            name = names.get(k)
+            what = f"factor '{k}'" + (f" (initializer '{name}')" if name else "")
+            raise RnngenError(f"{where}: {m.fmt} {what} contains NaN or Inf")
+    ir.check_matrix(m, where)
+
+
+def _int_list(v: np.ndarray) -> list[int]:
+    return [int(x) for x in np.asarray(v).reshape(-1)]
+
+
+class _Matcher:
+    def __init__(self, graph: Any, inits: dict[str, np.ndarray], path: Path):
+        from onnx import numpy_helper
+
+        self.path = path
+        self.inits = inits
+        self.sparse = {t.values.name: t for t in graph.sparse_initializer}
+        self.prod: dict[str, tuple[int, Any]] = {}
+        for idx, n in enumerate(graph.node):
+            for o in n.output:
+                if o:
+                    self.prod[o] = (idx, n)
+        self.numpy_helper = numpy_helper
+        self.used: list[int] = []  # nodes of the current match
+
+    # -- graph helpers ------------------------------------------------------------------
+    def node(self, t: str, *ops: str) -> Any | None:
+        """The producer of t when it is one of `ops` (standard domain); records it."""
+        p = self.prod.get(t)
+        if p is None or p[1].op_type not in ops or p[1].domain not in ("", "ai.onnx"):
+            return None
+        self.used.append(p[0])
+        return p[1]
+
+    def peel(self, t: str) -> str:
+        while True:
+            n = self.node(t, "Identity")
+            if n is None:
+                return t
+            t = n.input[0]
+
+    def attrs(self, n: Any) -> dict[str, Any]:
+        from .onnx import _attrs
+
+        return _attrs(n)
+
+    def constant(self, t: str) -> np.ndarray | None:
+        """A dense constant: an initializer or a Constant node's tensor value."""
+        t = self.peel(t)
+        if t in self.inits:
+            return np.asarray(self.inits[t])
+        mark = len(self.used)
+        n = self.node(t, "Constant")
+        if n is not None:
+            for a in n.attribute:
+                if a.name == "value":
+                    return np.asarray(self.numpy_helper.to_array(a.t))
+                if a.name in ("value_ints", "value_int", "value_floats", "value_float"):
+                    return np.asarray(self.attrs(n)[a.name])
+        del self.used[mark:]
+        return None
+
+    def ints(self, t: str) -> list[int] | None:
+        v = self.constant(t)
+        return None if v is None or v.dtype.kind not in "iu" else _int_list(v)
+
+    def matrix_leaf(self, t: str) -> tuple[np.ndarray, str] | None:
+        """A float 2-D constant (a factor): (value, its name)."""
+        t = self.peel(t)
+        mark = len(self.used)
+        v = self.constant(t)
+        if v is None or v.ndim != 2 or v.dtype.kind != "f":
+            del self.used[mark:]
+            return None
+        return np.ascontiguousarray(v, dtype=F32), t
+
+    def sparse_leaf(self, t: str) -> Any | None:
+        t = self.peel(t)
+        if t in self.sparse:
+            return self.sparse[t]
+        mark = len(self.used)
+        n = self.node(t, "Constant")
+        if n is not None:
+            for a in n.attribute:
+                if a.name == "sparse_value":
+                    return a.sparse_tensor
+        del self.used[mark:]
+        return None
+
+    def axes(self, n: Any) -> list[int] | None:
+        a = self.attrs(n)
+        if "axes" in a:
+            return [int(x) for x in a["axes"]]
+        if len(n.input) > 1 and n.input[1]:
+            return self.ints(n.input[1])
+        return None
+
+    def concat_axis(self, n: Any, rank: int) -> int:
+        return int(self.attrs(n).get("axis", 0)) % rank
+
+    # -- W / R ----------------------------------------------------------------------------
+    def recurrent_input(self, t: str, prefix: str) -> list[list[Block]] | None:
+        """Per direction, the row blocks of a W or R input; None: not compressed."""
+        t = self.peel(t)
+        sp = self.sparse_leaf(t)
+        if sp is not None:
+            if len(sp.dims) != 3:
+                return None
+            values, lin, dims = _sparse_coords(sp, prefix)
+            D, m, n = dims
+            out = []
+            for d in range(D):
+                sel = (lin >= d * m * n) & (lin < (d + 1) * m * n)
+                where = f"{prefix} direction {d} block 0"
+                mat = _csr(values[sel], lin[sel] - d * m * n, m, n)
+                _check(mat, where, {"values": sp.values.name})
+                out.append([Block(mat, where, f"csr sparse initializer '{sp.values.name}'")])
+            return out
+        cat = self.node(t, "Concat")
+        parts = [t]
+        if cat is not None:
+            if self.concat_axis(cat, 3) != 0:
+                return None
+            parts = [self.peel(i) for i in cat.input if i]
+        dirs = []
+        for d, part in enumerate(parts):
+            blocks = self.direction(part, f"{prefix} direction {d}")
+            if blocks is None:
+                return None
+            dirs.append(blocks)
+        if all(isinstance(b.matrix, ir.Dense) or b.matrix is None for bl in dirs for b in bl):
+            return None  # nothing compressed: the ordinary fold does the same
+        return dirs
+
+    def direction(self, t: str, where: str) -> list[Block] | None:
+        t = self.peel(t)
+        mark = len(self.used)
+        v = self.constant(t)
+        if v is not None:
+            if v.ndim != 3 or v.shape[0] != 1 or v.dtype.kind != "f":
+                return None
+            m = ir.dense(v[0])
+            _check(m, f"{where} block 0", {"w": t})
+            return [Block(m, f"{where} block 0", f"dense initializer '{t}'")]
+        sp = self.sparse_leaf(t)
+        if sp is not None:
+            if len(sp.dims) != 3 or sp.dims[0] != 1:
+                return None
+            values, lin, dims = _sparse_coords(sp, f"{where} block 0")
+            mat = _csr(values, lin, dims[1], dims[2])
+            _check(mat, f"{where} block 0", {"values": sp.values.name})
+            return [Block(mat, f"{where} block 0", f"csr sparse initializer '{sp.values.name}'")]
+        un = self.node(t, "Unsqueeze")
+        if un is None or self.axes(un) not in ([0], [-3]):
+            del self.used[mark:]
+            return None
+        out: list[Block] = []
+        self.rows(self.peel(un.input[0]), where, out)
+        return out
+
+    def rows(self, t: str, where: str, out: list[Block]) -> None:
+        """Row blocks of a matrix M [rows, cols], appended to out."""
+        t = self.peel(t)
+        mark = len(self.used)
+        cat = self.node(t, "Concat")
+        if cat is not None and self.concat_axis(cat, 2) == 0:
+            ins = [i for i in cat.input if i]
+            if len(ins) == 2:  # HMD: Concat(axis=0)(A', Concat(axis=1)(MatMul(B, C), ...))
+                hmd_mark = len(self.used)
+                a = self.matrix_leaf(ins[0])
+                low = self.hmd_lower(ins[1], f"{where} block {len(out)}") if a else None
+                if a is not None and low is not None:
+                    out.append(self.make_hmd(a, low, f"{where} block {len(out)}"))
+                    return
+                del self.used[hmd_mark:]
+            for i in ins:
+                self.rows(i, where, out)
+            return
+        del self.used[mark:]
+        out.append(self.block(t, f"{where} block {len(out)}"))
+
+    def block(self, t: str, where: str) -> Block:
+        t = self.peel(t)
+        mark = len(self.used)
+        leaf = self.matrix_leaf(t)
+        if leaf is not None:
+            m = ir.dense(leaf[0])
+            _check(m, where, {"w": leaf[1]})
+            return Block(m, where, f"dense initializer '{leaf[1]}'")
+        sp = self.sparse_leaf(t)
+        if sp is not None and len(sp.dims) == 2:
+            values, lin, dims = _sparse_coords(sp, where)
+            m = _csr(values, lin, dims[0], dims[1])
+            _check(m, where, {"values": sp.values.name})
+            return Block(m, where, f"csr sparse initializer '{sp.values.name}'")
+        for fn in (self.lowrank, self.hmd_block, self.kron):
+            b = fn(t, where)
+            if b is not None:
+                return b
+            del self.used[mark:]
+        del self.used[mark:]
+        return Block(None, where, f"'{t}'", tensor=t)
+
+    # -- formats --------------------------------------------------------------------------
+    def lowrank(self, t: str, where: str) -> Block | None:
+        mm = self.node(t, "MatMul")
+        if mm is None:
+            return None
+        u, v = self.matrix_leaf(mm.input[0]), self.matrix_leaf(mm.input[1])
+        if u is None or v is None:
+            return None
+        desc = f"lowrank MatMul('{u[1]}' {u[0].shape}, '{v[1]}' {v[0].shape})"
+        if u[0].shape[1] != v[0].shape[0]:
+            raise RnngenError(f"{where}: {desc}: the factors do not multiply (U has "
+                              f"{u[0].shape[1]} columns, V {v[0].shape[0]} rows)")
+        m = ir.LowRank(u[0], v[0])
+        _check(m, where, {"u": u[1], "v": v[1]})
+        return Block(m, where, desc)
+
+    def hmd_lower(self, t: str, where: str) -> tuple | None:
+        """Concat(axis=1)(MatMul(B [k, 1], C [1, ceil(n/2)]), MatMul(D [k, 1], E [1, n/2]))."""
+        t = self.peel(t)
+        cat = self.node(t, "Concat")
+        if cat is None or self.concat_axis(cat, 2) != 1:
+            return None
+        ins = [i for i in cat.input if i]
+        if len(ins) != 2:
+            return None
+        outer = []
+        for i in ins:
+            mm = self.node(self.peel(i), "MatMul")
+            if mm is None:
+                return None
+            col, row = self.matrix_leaf(mm.input[0]), self.matrix_leaf(mm.input[1])
+            if col is None or row is None or col[0].shape[1] != 1 or row[0].shape[0] != 1:
+                return None
+            outer.append((col, row))
+        (b, c), (d, e) = outer
+        n = c[0].shape[1] + e[0].shape[1]
+        if c[0].shape[1] != n - n // 2:
+            return None  # not the D1 split (C covers ceil(n/2)): an ordinary dense block
+        if b[0].shape[0] != d[0].shape[0]:
+            raise RnngenError(f"{where}: hmd factors B '{b[1]}' {b[0].shape} and D '{d[1]}' "
+                              f"{d[0].shape} must have the same number of rows")
+        return b, c, d, e
+
+    def make_hmd(self, a: tuple[np.ndarray, str] | None, low: tuple, where: str) -> Block:
+        b, c, d, e = low
+        n = c[0].shape[1] + e[0].shape[1]
+        names = {"b": b[1], "c": c[1], "d": d[1], "e": e[1]}
+        if a is None:
+            av = np.zeros((0, n), F32)
+            desc = f"hmd (B '{b[1]}' {b[0].shape}, C '{c[1]}', D '{d[1]}', E '{e[1]}')"
+        else:
+            av = a[0]
+            names["a"] = a[1]
+            desc = (f"hmd (A' '{a[1]}' {a[0].shape}, B '{b[1]}' {b[0].shape}, C '{c[1]}' "
+                    f"{c[0].shape}, D '{d[1]}', E '{e[1]}' {e[0].shape})")
+            if av.shape[1] != n:
+                raise RnngenError(f"{where}: {desc}: A' has {av.shape[1]} columns, C and E "
+                                  f"cover {n}")
+        m = ir.Hmd(av, b[0][:, 0].copy(), c[0][0].copy(), d[0][:, 0].copy(), e[0][0].copy())
+        _check(m, where, names)
+        return Block(m, where, desc)
+
+    def hmd_block(self, t: str, where: str) -> Block | None:
+        low = self.hmd_lower(t, where)
+        return None if low is None else self.make_hmd(None, low, where)
+
+    def kron(self, t: str, where: str) -> Block | None:
+        sl = self.node(t, "Slice")
+        rows = cols = None
+        if sl is not None:
+            a = self.attrs(sl)
+            if "starts" in a:  # opset < 10
+                starts, ends = list(a["starts"]), list(a["ends"])
+                axes, steps = a.get("axes"), None
+            else:
+                starts = self.ints(sl.input[1]) if len(sl.input) > 1 else None
+                ends = self.ints(sl.input[2]) if len(sl.input) > 2 else None
+                axes = self.ints(sl.input[3]) if len(sl.input) > 3 and sl.input[3] else None
+                steps = self.ints(sl.input[4]) if len(sl.input) > 4 and sl.input[4] else None
+            if starts is None or ends is None or len(starts) != 2 or len(ends) != 2:
+                return None
+            if axes is not None and [int(x) % 2 for x in axes] != [0, 1]:
+                return None
+            if starts != [0, 0] or (steps is not None and list(steps) != [1, 1]):
+                return None
+            rows, cols = ends
+            t = self.peel(sl.input[0])
+        rs = self.node(t, "Reshape")
+        if rs is None:
+            return None
+        shape = self.ints(rs.input[1]) if len(rs.input) > 1 else None
+        mul = self.node(self.peel(rs.input[0]), "Mul")
+        if shape is None or mul is None:
+            return None
+        fa = fb = None
+        for i in mul.input:
+            un = self.node(self.peel(i), "Unsqueeze")
+            if un is None:
+                return None
+            ax = self.axes(un)
+            ax = None if ax is None else sorted(x % 4 for x in ax)
+            leaf = self.matrix_leaf(un.input[0])
+            if leaf is None:
+                return None
+            if ax == [1, 3]:
+                fa = leaf
+            elif ax == [0, 2]:
+                fb = leaf
+            else:
+                return None
+        if fa is None or fb is None:
+            return None
+        (m1, n1), (m2, n2) = fa[0].shape, fb[0].shape
+        desc = f"kron('{fa[1]}' {fa[0].shape}, '{fb[1]}' {fb[0].shape})"
+        full = [m1 * m2, n1 * n2]
+        if len(shape) != 2:
+            return None
+        if -1 in shape and shape.count(-1) == 1:
+            known = shape[1 - shape.index(-1)]
+            if known and (m1 * m2 * n1 * n2) % known == 0:
+                shape[shape.index(-1)] = m1 * m2 * n1 * n2 // known
+        if shape != full:
+            if shape[0] * shape[1] != full[0] * full[1]:
+                raise RnngenError(f"{where}: {desc}: the Reshape asks for {shape}, the product "
+                                  f"has {m1 * m2} x {n1 * n2} values")
+            return None  # another layout of the same numbers: an ordinary dense block
+        rows = full[0] if rows is None else min(int(rows), full[0])
+        cols = full[1] if cols is None else min(int(cols), full[1])
+        if rows < 1 or cols < 1:
+            return None
+        m = ir.Kron(fa[0], fb[0], rows, cols)
+        _check(m, where, {"a": fa[1], "b": fb[1]})
+        if (rows, cols) != tuple(full):
+            desc += f" sliced to ({rows}, {cols})"
+        return Block(m, where, desc)
+
+
+def recognize(graph: Any, inits: dict[str, np.ndarray], path: Path) -> Recognized:
+    """Find the compressed W/R inputs of the graph's LSTM/GRU/RNN nodes (before folding)."""
+    mt = _Matcher(graph, inits, path)
+    rec = Recognized()
+    used: set[int] = set()
+    for idx, node in enumerate(graph.node):
+        if node.op_type not in RECURRENT or node.domain not in ("", "ai.onnx"):
+            continue
+        name = node.name or f"{node.op_type}_{idx}"
+        for pos, role in ((1, "W"), (2, "R")):
+            if len(node.input) <= pos or not node.input[pos]:
+                continue
+            prefix = f"{path}: {node.op_type} node '{name}' {role}"
+            mt.used = []
+            dirs = mt.recurrent_input(node.input[pos], prefix)
+            if dirs is None:
+                continue
+            rec.inputs[(idx, pos)] = CompressedInput(prefix, role, dirs, inits)
+            used.update(mt.used)
+    if rec.inputs:
+        rec.skip = _skippable(graph, used, set(rec.inputs))
+        rec.deferred = {o for k in rec.skip for o in graph.node[k].output if o}
+    return rec
+
+
+def _skippable(graph: Any, cands: set[int], slots: set[tuple[int, int]]) -> set[int]:
+    """The recognized nodes whose outputs only recognized nodes and inputs read."""
+    from onnx import AttributeProto
+
+    for n in graph.node:  # subgraphs may read any outer tensor: fold everything
+        if any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in n.attribute):
+            return set()
+    readers: dict[str, list[tuple[int, int]]] = {}
+    for j, n in enumerate(graph.node):
+        for pos, i in enumerate(n.input):
+            if i:
+                readers.setdefault(i, []).append((j, pos))
+    outputs = {o.name for o in graph.output}
+    skip = set(cands)
+    changed = True
+    while changed:
+        changed = False
+        for k in sorted(skip):
+            for o in graph.node[k].output:
+                if o and (o in outputs or any(j not in skip and (j, pos) not in slots
+                                              for j, pos in readers.get(o, []))):
+                    skip.discard(k)
+                    changed = True
+                    break
+    return skip
