@@ -37,9 +37,17 @@ F32 = np.float32
 Layer = dict[str, Any]
 
 __all__ = [
+    "csr",
+    "csr_from_dense",
     "dense",
+    "fastgrnn",
+    "fastrnn",
+    "from_edgeml",
     "from_torch",
     "gru",
+    "hmd",
+    "kron",
+    "lowrank",
     "log_softmax",
     "lstm",
     "relu",
@@ -47,6 +55,7 @@ __all__ = [
     "save",
     "sigmoid",
     "softmax",
+    "stack",
     "tanh",
 ]
 
@@ -108,9 +117,99 @@ def _matrix(m: Any, what: str) -> dict[str, Any]:
         if "format" not in m:
             raise RnngenError(f"rnngen.npz: {what}: a matrix entry needs a 'format'")
         keep_int = m["format"] != "dense"
-        return {k: (_np(v, f"{what}.{k}", keep_int) if _is_arraylike(v) else v)
-                for k, v in m.items()}
+        out = {k: (_np(v, f"{what}.{k}", keep_int) if _is_arraylike(v) else v)
+               for k, v in m.items()}
+        if m["format"] == "stack" and isinstance(m.get("blocks"), (list, tuple)):
+            out["blocks"] = [_matrix(b, f"{what}.blocks[{k}]") for k, b in enumerate(m["blocks"])]
+        return out
     return {"format": "dense", "w": _np(m, what)}
+
+
+def _entry_shape(entry: Any) -> tuple[int, int] | None:
+    """[rows, columns] of a matrix entry whose arrays are still in place (None: unknown)."""
+    if not isinstance(entry, dict):
+        return None
+    fmt = entry.get("format")
+    a = {k: v for k, v in entry.items() if isinstance(v, np.ndarray)}
+    try:
+        if fmt == "dense":
+            return int(a["w"].shape[0]), int(a["w"].shape[1])
+        if fmt == "lowrank":
+            return int(a["u"].shape[0]), int(a["v"].shape[1])
+        if fmt == "hmd":
+            r = int(a["a"].shape[0]) if "a" in a else 0
+            return r + int(a["b"].size), int(a["c"].size + (a["e"].size if "e" in a else 0))
+        if fmt in ("csr", "kron"):
+            return int(entry["shape"][0]), int(entry["shape"][1])
+        if fmt == "stack":
+            shapes = [_entry_shape(b) for b in entry["blocks"]]
+            if any(s is None for s in shapes):
+                return None
+            return sum(s[0] for s in shapes), shapes[0][1]  # type: ignore[index]
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return None
+
+
+# ---------------------------------------------------------------------- matrix entries
+#
+# Compressed matrices (docs/compression.md). Each helper returns a matrix entry with its
+# arrays in place; give it wherever a layer takes a matrix (W, R, U, a dense layer's W).
+
+def hmd(a: Any, b: Any, c: Any, d: Any, e: Any) -> dict[str, Any]:
+    """HMD (D1): W = [A' ; [B C | D E]], A' [r, n] (None when r = 0), B and D [m - r] (the
+    column vectors), C [ceil(n/2)] and E [floor(n/2)] (the row vectors)."""
+    entry: dict[str, Any] = {"format": "hmd"}
+    if a is not None:
+        entry["a"] = _np(a, "hmd a")
+    entry.update(b=_np(b, "hmd b").reshape(-1), c=_np(c, "hmd c").reshape(-1),
+                 d=_np(d, "hmd d").reshape(-1))
+    ev = _np(e, "hmd e").reshape(-1)
+    if ev.size:
+        entry["e"] = ev
+    return entry
+
+
+def csr(values: Any, col_idx: Any, row_ptr: Any, shape: tuple[int, int]) -> dict[str, Any]:
+    """A pruned matrix in compressed sparse rows: row i holds values[row_ptr[i]:
+    row_ptr[i+1]] at columns col_idx[...] (sorted); shape (rows, columns)."""
+    return {"format": "csr", "values": _np(values, "csr values").reshape(-1),
+            "col_idx": _np(col_idx, "csr col_idx", keep_int=True).reshape(-1),
+            "row_ptr": _np(row_ptr, "csr row_ptr", keep_int=True).reshape(-1),
+            "shape": [int(shape[0]), int(shape[1])]}
+
+
+def csr_from_dense(w: Any) -> dict[str, Any]:
+    """The CSR entry of a dense matrix's nonzeros (a pruned weight)."""
+    from .passes.sparsify import to_csr
+
+    m = to_csr(_np(w, "csr_from_dense w"))
+    return csr(m.values, m.col_idx, m.row_ptr, m.shape)
+
+
+def lowrank(u: Any, v: Any) -> dict[str, Any]:
+    """W = U V, U [m, d], V [d, n]."""
+    return {"format": "lowrank", "u": _np(u, "lowrank u"), "v": _np(v, "lowrank v")}
+
+
+def kron(a: Any, b: Any, shape: tuple[int, int] | None = None) -> dict[str, Any]:
+    """W = (A kron B)[:m, :n], A [m1, n1], B [m2, n2]; shape (m, n) defaults to the whole
+    product (m1 m2, n1 n2); a smaller one drops the zero padding of a prime size."""
+    av, bv = _np(a, "kron a"), _np(b, "kron b")
+    if shape is None:
+        if av.ndim != 2 or bv.ndim != 2:
+            raise RnngenError(f"rnngen.npz.kron: a {av.shape} and b {bv.shape} must be matrices")
+        shape = (av.shape[0] * bv.shape[0], av.shape[1] * bv.shape[1])
+    return {"format": "kron", "a": av, "b": bv, "shape": [int(shape[0]), int(shape[1])]}
+
+
+def stack(*blocks: Any) -> dict[str, Any]:
+    """Row blocks of any formats, top to bottom: per-gate matrices (gates in ONNX order), or
+    HKP, stack(dense_rows, kron(...)). A plain array is a dense block."""
+    if len(blocks) == 1 and isinstance(blocks[0], (list, tuple)):
+        blocks = tuple(blocks[0])
+    return {"format": "stack", "blocks": [_matrix(b, f"stack block {k}")
+                                          for k, b in enumerate(blocks)]}
 
 
 def _dense_shape(entry: dict[str, Any]) -> tuple[int, int] | None:
@@ -134,10 +233,10 @@ def _recurrent(kind: str, W: Any, R: Any, b_ih: Any, b_hh: Any, h0: Any, c0: Any
     vectors = {key: _per_direction(v, D, 1, f"{kind} {key}")
                for key, v in (("b_ih", b_ih), ("b_hh", b_hh), ("h0", h0), ("c0", c0))}
     if input_size is None or hidden_size is None:
-        ws, rs = _dense_shape(Ws[0]), _dense_shape(Rs[0])
+        ws, rs = _entry_shape(Ws[0]), _entry_shape(Rs[0])
         if ws is None or rs is None:
-            raise RnngenError(f"rnngen.npz.{kind}: give input_size= and hidden_size= (W or R "
-                              "is not a 2-D dense matrix)")
+            raise RnngenError(f"rnngen.npz.{kind}: give input_size= and hidden_size= (the "
+                              "shape of W or R is not known)")
         input_size = ws[1] if input_size is None else input_size
         hidden_size = rs[1] if hidden_size is None else hidden_size
     dirs = []
@@ -186,6 +285,84 @@ def rnn(W: Any, R: Any, b_ih: Any = None, b_hh: Any = None, *, nonlinearity: str
     """An Elman RNN layer (torch.nn.RNN): h = act(W x + b_ih + R h + b_hh), act tanh|relu."""
     return _recurrent("rnn", W, R, b_ih, b_hh, h0, None, direction, name, input_size,
                       hidden_size, nonlinearity=nonlinearity)
+
+
+def _scalars(v: Any, D: int, what: str) -> list[float]:
+    """One float per direction: a number, a 1-element array/tensor, or a pair for D = 2."""
+    vals = list(v) if isinstance(v, (list, tuple)) else [v]
+    if D == 2 and len(vals) == 1 and _is_arraylike(v) and _np(v, what).size == 2:
+        vals = list(_np(v, what).reshape(-1))
+    if len(vals) != D:
+        raise RnngenError(f"rnngen.npz: {what}: got {len(vals)} values, expected {D} (one per "
+                          "direction)")
+    out = []
+    for x in vals:
+        arr = _np(x, what).reshape(-1)
+        if arr.size != 1:
+            raise RnngenError(f"rnngen.npz: {what} has {arr.size} values, expected one number")
+        out.append(float(arr[0]))
+    return out
+
+
+def _fast(kind: str, W: Any, U: Any, biases: dict[str, Any], scalars: dict[str, Any],
+          direction: str, h0: Any, nonlinearities: dict[str, str], name: str | None,
+          input_size: int | None, hidden_size: int | None) -> Layer:
+    if direction not in _frontend.DIRECTIONS:
+        raise RnngenError(f"rnngen.npz.{kind}: direction={direction!r}, expected one of "
+                          f"{', '.join(repr(d) for d in _frontend.DIRECTIONS)}")
+    D = _frontend.DIRECTIONS[direction]
+    Ws = [_matrix(w, f"{kind} W") for w in _per_direction(W, D, 2, f"{kind} W")]
+    Us = [_matrix(u, f"{kind} U") for u in _per_direction(U, D, 2, f"{kind} U")]
+    vectors = {key: _per_direction(v, D, 1, f"{kind} {key}")
+               for key, v in (*biases.items(), ("h0", h0))}
+    vals = {key: _scalars(v, D, f"{kind} {key}") for key, v in scalars.items()}
+    if input_size is None or hidden_size is None:
+        ws, us = _entry_shape(Ws[0]), _entry_shape(Us[0])
+        if ws is None or us is None:
+            raise RnngenError(f"rnngen.npz.{kind}: give input_size= and hidden_size= (the "
+                              "shape of W or U is not known)")
+        input_size = ws[1] if input_size is None else input_size
+        hidden_size = us[1] if hidden_size is None else hidden_size
+    dirs = []
+    for d in range(D):
+        ent: dict[str, Any] = {"W": Ws[d], "U": Us[d]}
+        for key, vs in vectors.items():
+            if vs[d] is not None:
+                ent[key] = _np(vs[d], f"{kind} {key}").reshape(-1)
+        for key, vs in vals.items():
+            ent[key] = vs[d]
+        dirs.append(ent)
+    layer: Layer = {"type": kind, "input_size": int(input_size),
+                    "hidden_size": int(hidden_size), "direction": direction,
+                    **nonlinearities, "directions": dirs}
+    if name is not None:
+        layer["name"] = name
+    return layer
+
+
+def fastrnn(W: Any, U: Any, bias_update: Any = None, *, alpha: Any, beta: Any,
+            update_nonlinearity: str = "tanh", direction: str = "forward", h0: Any = None,
+            name: str | None = None, input_size: int | None = None,
+            hidden_size: int | None = None) -> Layer:
+    """A FastRNN layer (Microsoft EdgeML): h~ = act(W x + U h + bias_update),
+    h = sigmoid(beta) h + sigmoid(alpha) h~. W [H, I] and U [H, H] (rows = outputs; any
+    matrix entry), bias_update [H]; alpha and beta as trained, before the sigmoid."""
+    return _fast("fastrnn", W, U, {"bias_update": bias_update}, {"alpha": alpha, "beta": beta},
+                 direction, h0, {"update_nonlinearity": update_nonlinearity}, name,
+                 input_size, hidden_size)
+
+
+def fastgrnn(W: Any, U: Any, bias_gate: Any = None, bias_update: Any = None, *, zeta: Any,
+             nu: Any, gate_nonlinearity: str = "sigmoid", update_nonlinearity: str = "tanh",
+             direction: str = "forward", h0: Any = None, name: str | None = None,
+             input_size: int | None = None, hidden_size: int | None = None) -> Layer:
+    """A FastGRNN layer (Microsoft EdgeML): p = W x + U h, z = gate(p + bias_gate),
+    h~ = update(p + bias_update), h = z h + (sigmoid(zeta) (1 - z) + sigmoid(nu)) h~.
+    W [H, I], U [H, H] (any matrix entry), biases [H]; zeta and nu before the sigmoid."""
+    return _fast("fastgrnn", W, U, {"bias_gate": bias_gate, "bias_update": bias_update},
+                 {"zeta": zeta, "nu": nu}, direction, h0,
+                 {"gate_nonlinearity": gate_nonlinearity,
+                  "update_nonlinearity": update_nonlinearity}, name, input_size, hidden_size)
 
 
 def dense(W: Any, b: Any = None, activation: str | None = None, *,
@@ -288,7 +465,9 @@ def _name_arrays(lay: Layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict
             return m  # the frontend reports it
         out = {}
         for k, v in m.items():
-            if isinstance(v, np.ndarray):
+            if k == "blocks" and m.get("format") == "stack" and isinstance(v, list):
+                out[k] = [matrix(b, f"{path}.{j}") for j, b in enumerate(v)]
+            elif isinstance(v, np.ndarray):
                 # dense "w" is stored under the matrix's own name (layer0.W), factors as
                 # layer0.W.<factor>
                 out[k] = put(path if (m.get("format") == "dense" and k == "w")
@@ -309,7 +488,7 @@ def _name_arrays(lay: Layer, prefix: str, arrays: dict[str, np.ndarray]) -> dict
                     continue
                 out = {}
                 for k, x in ent.items():
-                    if k in ("W", "R"):
+                    if k in ("W", "R", "U"):
                         out[k] = matrix(x, f"{base}.{k}")
                     elif isinstance(x, np.ndarray):
                         out[k] = put(f"{base}.{k}", x)
@@ -334,7 +513,8 @@ def save(path: str | os.PathLike[str], layers: Iterable[Layer], input_size: int 
     sequence length (`rnngen build --seq-len` overrides it); output: "sequence" (one output
     per step, shape [T, 1, F]) or "last" (the last step's, shape [1, F]); name: the model
     name (default: the file name). Raises RnngenError, naming the layer and field, for
-    anything `rnngen build` would refuse (except NaN/Inf, which the build reports)."""
+    anything `rnngen build` would refuse (except NaN/Inf in dense weights, which the build
+    reports)."""
     p = Path(path)
     if p.suffix.lower() != ".npz":
         raise RnngenError(f"{p}: the file name must end in .npz (rnngen picks the frontend by "
@@ -441,3 +621,59 @@ def _torch_params(m: Any, base: str, suffixes: list[str]) -> list[np.ndarray]:
             raise RnngenError(f"rnngen.npz.from_torch: {cls} has no {base + s}")
         vals.append(_np(getattr(m, base + s), f"{cls}.{base + s}"))
     return vals
+
+
+# ---------------------------------------------------------------------- Microsoft EdgeML
+
+_EDGEML_NONLINEARITIES = ("tanh", "sigmoid", "relu")
+
+
+def from_edgeml(cell: Any, *, name: str | None = None) -> Layer:
+    """A fastrnn / fastgrnn layer from an EdgeML cell (edgeml_pytorch.graph.rnn FastRNNCell
+    or FastGRNNCell, full or low rank), run over the sequence as EdgeML's FastRNN /
+    FastGRNN wrappers do.
+
+    EdgeML stores the two cells differently (edgeml_pytorch, rnn.py): FastGRNNCell keeps
+    W [H, I] (low rank W = W2 W1, W1 [r, I], W2 [H, r]) and multiplies x W^T; FastRNNCell
+    keeps W [I, H] (W1 [I, r], W2 [r, H]) and multiplies x W. Both become rnngen's
+    W [H, I] (a lowrank entry for the low-rank forms), and likewise U. Hard-thresholded
+    (sparsified) matrices stay dense here; `rnngen build --sparse-threshold` stores them
+    as CSR."""
+    kind = str(getattr(cell, "cellType", type(cell).__name__))
+    if kind not in ("FastRNN", "FastGRNN"):
+        raise RnngenError(f"rnngen.npz.from_edgeml: {type(cell).__name__} (cellType "
+                          f"'{kind}') is not a FastRNN or FastGRNN cell")
+
+    def get(attr: str) -> np.ndarray:
+        if not hasattr(cell, attr):
+            raise RnngenError(f"rnngen.npz.from_edgeml: the {kind} cell has no {attr}")
+        return _np(getattr(cell, attr), f"{kind}.{attr}")
+
+    def matrix(base: str, rank: Any) -> Any:
+        if rank is None:
+            w = get(base)
+            return w if kind == "FastGRNN" else w.T
+        w1, w2 = get(base + "1"), get(base + "2")
+        if kind == "FastGRNN":  # W = W2 W1
+            return lowrank(w2, w1)
+        return lowrank(w2.T, w1.T)  # x W1 W2 = (W2^T W1^T) x
+
+    acts = {}
+    for field in (("gate", "update") if kind == "FastGRNN" else ("update",)):
+        v = getattr(cell, f"_{field}_nonlinearity", None)
+        if v is None:
+            v = getattr(cell, f"{field}_nonlinearity", "sigmoid" if field == "gate" else "tanh")
+        if not isinstance(v, str) or v not in _EDGEML_NONLINEARITIES:
+            raise RnngenError(f"rnngen.npz.from_edgeml: {kind} {field}_nonlinearity {v!r} is "
+                              f"not supported (rnngen has {', '.join(_EDGEML_NONLINEARITIES)})")
+        acts[f"{field}_nonlinearity"] = v
+    W = matrix("W", getattr(cell, "_wRank", None))
+    U = matrix("U", getattr(cell, "_uRank", None))
+    I = int(getattr(cell, "_input_size", 0) or 0) or None
+    H = int(getattr(cell, "_hidden_size", 0) or 0) or None
+    if kind == "FastGRNN":
+        return fastgrnn(W, U, get("bias_gate"), get("bias_update"), zeta=get("zeta"),
+                        nu=get("nu"), name=name, input_size=I,
+                        hidden_size=H, **acts)
+    return fastrnn(W, U, get("bias_update"), alpha=get("alpha"), beta=get("beta"),
+                   name=name, input_size=I, hidden_size=H, **acts)

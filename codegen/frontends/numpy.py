@@ -35,8 +35,15 @@ FORMAT_VERSION = 1  # the newest format version this frontend reads
 
 OUTPUT_MODES = ("sequence", "last")
 DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
-CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN", "fastrnn": "FastRNN",
+         "fastgrnn": "FastGRNN"}
 ACTIVATIONS = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+# FastRNN / FastGRNN (Microsoft EdgeML): the scalars of each direction, stored before the
+# sigmoid, and the nonlinearity fields with their defaults
+FAST_SCALARS = {"FastRNN": ("alpha", "beta"), "FastGRNN": ("zeta", "nu")}
+FAST_NONLINEARITIES = {"FastRNN": (("update_nonlinearity", "tanh"),),
+                       "FastGRNN": (("gate_nonlinearity", "sigmoid"),
+                                    ("update_nonlinearity", "tanh"))}
 RNN_NONLINEARITIES = {"tanh": "Tanh", "relu": "Relu"}
 
 # Row blocks of W, R and the biases, from the stored gate order to ONNX order
@@ -222,8 +229,9 @@ class _Builder:
         return v
 
     def array(self, name: Any, where: str, shape: tuple[int | None, ...],
-              meaning: str) -> np.ndarray:
-        """The float32 array the manifest calls `name`; None in `shape` matches any size."""
+              meaning: str, integer: bool = False, allow_empty: bool = False) -> np.ndarray:
+        """The float32 array the manifest calls `name`; None in `shape` matches any size.
+        integer: an index array (kept int64) instead."""
         if not isinstance(name, str) or not name:
             raise self.fail(where, f"expected the name of an array (a string), got "
                                    f"{_json_type(name)}")
@@ -234,7 +242,9 @@ class _Builder:
         except KeyError:
             raise self.fail(where, f"array '{name}' is not in the archive") from None
         arr = np.asarray(arr)
-        if arr.dtype.kind != "f":
+        if integer and arr.dtype.kind not in "iu":
+            raise self.fail(where, f"array '{name}' has dtype {arr.dtype}, expected integers")
+        if not integer and arr.dtype.kind != "f":
             raise self.fail(where, f"array '{name}' has dtype {arr.dtype}, expected floating "
                                    "point")
         if len(arr.shape) != len(shape) or any(
@@ -243,9 +253,9 @@ class _Builder:
                 ("," if len(shape) == 1 else "") + ")"
             raise self.fail(where, f"array '{name}' has shape {tuple(arr.shape)}, expected "
                                    f"{want} = {meaning}")
-        if arr.size == 0:
+        if arr.size == 0 and not allow_empty:
             raise self.fail(where, f"array '{name}' is empty (shape {tuple(arr.shape)})")
-        return np.ascontiguousarray(arr, dtype=F32)
+        return np.ascontiguousarray(arr, dtype=np.int64 if integer else F32)
 
     def matrix(self, entry: Any, where: str, rows: int | None, cols: int,
                meaning: str) -> ir.Matrix:
@@ -423,10 +433,16 @@ class _Builder:
                 R=_reorder(R, perm, H, f"{self.src}: {dw}.R"),
                 wb=_reorder_vec(vec["b_ih"], perm, H), rb=_reorder_vec(vec["b_hh"], perm, H),
                 p=None, h0=vec["h0"], c0=vec.get("c0"), activations=acts))
+        return self.recurrent_node(lname, x, cell, H, I, out_dirs, lbr)
+
+    def recurrent_node(self, lname: str, x: str, cell: str, H: int, I: int,
+                       dirs: list[ir.CellDirection], lbr: bool = False) -> str:
+        """The Recurrent node and the view of its Y as [T, 1, D*H]."""
+        D = len(dirs)
         y = self.fresh(f"{lname}_Y")
         self.add(ir.Recurrent(lname, (x,), (y, "", ""), cell=cell, hidden=H, input_size=I,
                               seq_len=self.T, valid_len=self.T, layout=0,
-                              directions=tuple(out_dirs), clip=None, input_forget=False,
+                              directions=tuple(dirs), clip=None, input_forget=False,
                               linear_before_reset=lbr))
         # Y [T, D, 1, H] -> [T, 1, D*H]: per step [forward h, backward h], as PyTorch
         src = y
@@ -436,6 +452,62 @@ class _Builder:
         out = self.fresh(f"{lname}_out")
         self.add(ir.View(self.node(f"{lname}_flatten"), (src,), (out,), (self.T, 1, D * H)))
         return out
+
+    def fast(self, lay: dict[str, Any], where: str, lname: str, x: str) -> str:
+        """FastRNN / FastGRNN (PAPERS.md section 5): one W [H, I] and one U [H, H]."""
+        cell = CELLS[lay["type"]]
+        acts = FAST_NONLINEARITIES[cell]
+        self.fields(lay, where, ("type", "input_size", "hidden_size", "direction", "directions"),
+                    ("name",) + tuple(k for k, _ in acts))
+        I = self.int_field(lay, "input_size", where)
+        H = self.int_field(lay, "hidden_size", where)
+        width = self.shapes[x][-1]
+        if I != width:
+            src = "the model's input_size" if x == "input" else "the layer before"
+            raise self.fail(where, f"input_size is {I} but its input has {width} features "
+                                   f"(from {src})")
+        direction = self.choice(lay, "direction", where, tuple(DIRECTIONS))
+        D = DIRECTIONS[direction]
+        activations = tuple(
+            ir.Activation.default(ACTIVATIONS[self.choice(lay, k, where, tuple(ACTIVATIONS))
+                                              if lay.get(k) is not None else default])
+            for k, default in acts)
+        dirs = lay["directions"]
+        if not isinstance(dirs, list) or len(dirs) != D:
+            n = len(dirs) if isinstance(dirs, list) else _json_type(dirs)
+            raise self.fail(where, f"field 'directions' must be a list of {D} entr"
+                                   f"{'y' if D == 1 else 'ies'} for direction '{direction}'"
+                                   f"{' (forward, then backward)' if D == 2 else ''}, got {n}")
+        scalars = FAST_SCALARS[cell]
+        biases = ("bias_gate", "bias_update") if cell == "FastGRNN" else ("bias_update",)
+        out_dirs = []
+        for d, ent in enumerate(dirs):
+            dw = f"{where} directions[{d}]"
+            self.fields(ent, dw, ("W", "U") + scalars, biases + ("h0",))
+            W = self.matrix(ent["W"], f"{dw}.W", H, I, "[hidden_size, input_size]")
+            U = self.matrix(ent["U"], f"{dw}.U", H, H, "[hidden_size, hidden_size]")
+            vec = {}
+            for key, meaning in [(b, "[hidden_size]") for b in biases] + [("h0", "[hidden_size]")]:
+                if ent.get(key) is not None:
+                    vec[key] = self.array(ent[key], f"{dw}.{key}", (H,), meaning)
+                else:
+                    vec[key] = np.zeros(H, F32)
+            vals = []
+            for key in scalars:
+                v = ent[key]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or \
+                        not np.isfinite(v):
+                    raise self.fail(dw, f"field '{key}' must be a finite number (the value "
+                                        f"before the sigmoid), got {v!r}")
+                vals.append(float(v))
+            if cell == "FastRNN":  # h~ = act(W x + U h + b): the bias rides on W x
+                wb, rb = vec["bias_update"], np.zeros(H, F32)
+            else:  # z = gate(p + bias_gate), h~ = act(p + bias_update)
+                wb, rb = vec["bias_gate"], vec["bias_update"]
+            out_dirs.append(ir.CellDirection(
+                reverse=direction == "reverse" or d == 1, W=W, R=U, wb=wb, rb=rb, p=None,
+                h0=vec["h0"], c0=None, activations=activations, scalars=tuple(vals)))
+        return self.recurrent_node(lname, x, cell, H, I, out_dirs)
 
     def dense(self, lay: dict[str, Any], where: str, lname: str, x: str) -> str:
         self.fields(lay, where, ("type", "W"), ("name", "b", "activation"))
@@ -500,14 +572,135 @@ def _dense_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | No
     return ir.dense(b.array(entry["w"], f"{where}.w", (rows, cols), meaning))
 
 
-# One reader per matrix "format"; a compressed format adds an entry here (docs/npz-format.md).
+# Compressed formats (docs/compression.md). `meaning` is the layer's "[rows, columns]"
+# text; factor shapes are checked against the layer's rows and columns, naming the field.
+
+def _dims(meaning: str) -> tuple[str, str]:
+    parts = meaning.strip("[]").split(", ")
+    return (parts[0], parts[1]) if len(parts) == 2 else ("rows", "columns")
+
+
+def _checked(b: _Builder, m: ir.Matrix, where: str) -> ir.Matrix:
+    ir.check_matrix(m, f"{b.src}: {where}")
+    return m
+
+
+def _rows_match(b: _Builder, where: str, got: int, rows: int | None, rname: str,
+                what: str) -> None:
+    if rows is not None and got != rows:
+        raise b.fail(where, f"{what} {got} rows, expected {rows} = {rname}")
+
+
+def _shape_field(b: _Builder, entry: dict[str, Any], where: str, rows: int | None,
+                 cols: int, meaning: str) -> tuple[int, int]:
+    v = entry["shape"]
+    if not (isinstance(v, list) and len(v) == 2 and all(
+            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in v)):
+        raise b.fail(where, f"field 'shape' must be [rows, columns] (two positive integers), "
+                            f"got {v!r}")
+    want = [v[0] if rows is None else rows, cols]
+    if v != want:
+        raise b.fail(where, f"field 'shape' is {v}, expected {want} = {meaning}")
+    return v[0], v[1]
+
+
+def _hmd_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | None, cols: int,
+                meaning: str) -> ir.Matrix:
+    """A' [r, n] (optional: r = 0), B and D [m - r], C [ceil(n/2)], E [floor(n/2)]."""
+    b.fields(entry, where, ("format", "b", "c", "d"), ("a", "e"))
+    rname, cname = _dims(meaning)
+    h = cols - cols // 2
+    c = b.array(entry["c"], f"{where}.c", (h,), f"[ceil({cname}/2)] ({cname} = {cols})")
+    if cols // 2 or entry.get("e") is not None:
+        e = b.array(entry.get("e"), f"{where}.e", (cols // 2,),
+                    f"[floor({cname}/2)] ({cname} = {cols})")
+    else:
+        e = np.zeros(0, F32)
+    a = np.zeros((0, cols), F32)
+    if entry.get("a") is not None:
+        a = b.array(entry["a"], f"{where}.a", (None, cols), f"[r, {cname}]")
+    low = None if rows is None else rows - a.shape[0]
+    if low is not None and low < 0:
+        raise b.fail(f"{where}.a", f"A' has {a.shape[0]} rows, more than the matrix's {rows} = "
+                                   f"{rname}")
+    empty_ok = low == 0
+    bv = b.array(entry["b"], f"{where}.b", (low,), f"[{rname} - r]", allow_empty=empty_ok)
+    dv = b.array(entry["d"], f"{where}.d", (bv.size,), f"[{rname} - r] (as B)",
+                 allow_empty=empty_ok)
+    return _checked(b, ir.Hmd(a, bv, c, dv, e), where)
+
+
+def _csr_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | None, cols: int,
+                meaning: str) -> ir.Matrix:
+    """values [nnz], col_idx [nnz] (integers), row_ptr [rows + 1] (integers), shape."""
+    b.fields(entry, where, ("format", "values", "col_idx", "row_ptr", "shape"))
+    m, n = _shape_field(b, entry, where, rows, cols, meaning)
+    vals = b.array(entry["values"], f"{where}.values", (None,), "[nnz]", allow_empty=True)
+    idx = b.array(entry["col_idx"], f"{where}.col_idx", (vals.size,), "[nnz] (as values)",
+                  integer=True, allow_empty=True)
+    ptr = b.array(entry["row_ptr"], f"{where}.row_ptr", (m + 1,), "[rows + 1]", integer=True)
+    _checked(b, ir.Csr(vals, idx, ptr, n), where)  # ranges and order, before narrowing
+    return ir.Csr(vals, idx.astype(np.int32), ptr.astype(np.int32), n)
+
+
+def _lowrank_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | None,
+                    cols: int, meaning: str) -> ir.Matrix:
+    """U [m, d], V [d, n]: W = U V."""
+    b.fields(entry, where, ("format", "u", "v"))
+    rname, cname = _dims(meaning)
+    u = b.array(entry["u"], f"{where}.u", (rows, None), f"[{rname}, rank]")
+    v = b.array(entry["v"], f"{where}.v", (u.shape[1], cols), f"[rank, {cname}] (rank = "
+                                                              f"{u.shape[1]} from u)")
+    return _checked(b, ir.LowRank(u, v), where)
+
+
+def _kron_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | None, cols: int,
+                 meaning: str) -> ir.Matrix:
+    """A [m1, n1], B [m2, n2], shape [m, n]: W = (A kron B)[:m, :n] (zero-padded product)."""
+    b.fields(entry, where, ("format", "a", "b", "shape"))
+    m, n = _shape_field(b, entry, where, rows, cols, meaning)
+    a = b.array(entry["a"], f"{where}.a", (None, None), "[m1, n1]")
+    bb = b.array(entry["b"], f"{where}.b", (None, None), "[m2, n2]")
+    k = ir.Kron(a, bb, m, n)
+    pr, pc = k.padded
+    if pr < m or pc < n:
+        raise b.fail(where, f"the Kronecker product of a {a.shape} and b {bb.shape} is "
+                            f"{pr} x {pc}, smaller than the matrix {m} x {n} ({meaning})")
+    return _checked(b, k, where)
+
+
+def _stack_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | None, cols: int,
+                  meaning: str) -> ir.Matrix:
+    """Row blocks of any formats, top to bottom (per gate: one block per gate)."""
+    b.fields(entry, where, ("format", "blocks"))
+    blocks = entry["blocks"]
+    if not isinstance(blocks, list) or not blocks:
+        raise b.fail(where, "field 'blocks' must be a non-empty list of matrix entries")
+    rname, cname = _dims(meaning)
+    out: list[ir.Matrix] = []
+    for k, blk in enumerate(blocks):
+        m = b.matrix(blk, f"{where}.blocks[{k}]", None, cols, f"[rows, {cname}]")
+        out.extend(m.blocks if isinstance(m, ir.RowStack) else (m,))
+    total = sum(m.shape[0] for m in out)
+    _rows_match(b, where, total, rows, rname,
+                f"the blocks have ({', '.join(str(m.shape[0]) for m in out)}) =")
+    return _checked(b, ir.stack(out), where)
+
+
+# One reader per matrix "format" (docs/npz-format.md, docs/compression.md).
 _MATRIX_FORMATS: dict[str, Callable[[_Builder, dict[str, Any], str, int | None, int, str],
                                     ir.Matrix]] = {
     "dense": _dense_matrix,
+    "hmd": _hmd_matrix,
+    "csr": _csr_matrix,
+    "lowrank": _lowrank_matrix,
+    "kron": _kron_matrix,
+    "stack": _stack_matrix,
 }
 
 _LAYERS: dict[str, Callable[[_Builder, dict[str, Any], str, str, str], str]] = {
     "lstm": _Builder.recurrent, "gru": _Builder.recurrent, "rnn": _Builder.recurrent,
+    "fastrnn": _Builder.fast, "fastgrnn": _Builder.fast,
     "dense": _Builder.dense,
     "relu": _Builder.activation, "tanh": _Builder.activation, "sigmoid": _Builder.activation,
     "softmax": _Builder.softmax, "log_softmax": _Builder.softmax,

@@ -186,7 +186,8 @@ def test_writer_helper_errors():
 
 
 def test_compressed_matrix_entries_pass_through_the_writer(tmp_path):
-    """The writer stores any {"format": ...} entry's arrays; the reader names the format."""
+    """The writer stores any {"format": ...} entry's arrays; the reader names a format it
+    does not know."""
     rng = _rng()
     entry = {"format": "lowrank", "u": _w(rng, 8, 1), "v": _w(rng, 1, 3)}
     manifest, arrays = rn.manifest_and_arrays(
@@ -200,9 +201,11 @@ def test_compressed_matrix_entries_pass_through_the_writer(tmp_path):
     assert arrays["layer0.W.values"].dtype == np.float32
     assert arrays["layer0.W.indices"].dtype == np.int64  # index arrays stay integers
     assert arrays["layer0.W.indptr"].dtype == np.int32
+    rn.save(tmp_path / "m.npz", [rn.rnn(entry, _w(rng, 8, 8))], seq_len=2)  # sizes inferred
+    unknown = {"format": "circulant", "c": _w(rng, 8)}
     with pytest.raises(UnsupportedModel, match=r"m\.npz: layer 0 \(rnn\) directions\[0\]\.W: "
-                                               r"matrix format 'lowrank' is not supported"):
-        rn.save(tmp_path / "m.npz", [rn.rnn(entry, _w(rng, 8, 8), input_size=3,
+                                               r"matrix format 'circulant' is not supported"):
+        rn.save(tmp_path / "m.npz", [rn.rnn(unknown, _w(rng, 8, 8), input_size=3,
                                             hidden_size=8)], seq_len=2)
 
 
@@ -497,8 +500,8 @@ MANIFEST_ERRORS = [
                                                          "got a string")),
     ("type-missing", _set(["layers", 3, "type"], _DEL), "layer 3: missing field 'type'"),
     ("type-unknown", _set(["layers", 3, "type"], "conv1d"),
-     ("layer 3: unknown layer type 'conv1d' (known: lstm, gru, rnn, dense, relu, tanh, "
-     "sigmoid, softmax, log_softmax)")),
+     ("layer 3: unknown layer type 'conv1d' (known: lstm, gru, rnn, fastrnn, fastgrnn, "
+     "dense, relu, tanh, sigmoid, softmax, log_softmax)")),
     ("layer-name-dup", lambda m, a: (m["layers"][2].update(name="x"),
                                      m["layers"][3].update(name="x")),
      "layer 3 (softmax): layer name 'x' is used twice"),
@@ -542,9 +545,9 @@ MANIFEST_ERRORS = [
      "\"w\": \"array name\"}, got a string")),
     ("matrix-format-missing", _set(L0D0 + ["W", "format"], _DEL),
      "layer 0 (gru) directions[0].W: missing field 'format'"),
-    ("matrix-format-unknown", _set(L0D0 + ["R", "format"], "hmd"),
-     ("layer 0 (gru) directions[0].R: matrix format 'hmd' is not supported (this rnngen reads "
-     "'dense')")),
+    ("matrix-format-unknown", _set(L0D0 + ["R", "format"], "circulant"),
+     ("layer 0 (gru) directions[0].R: matrix format 'circulant' is not supported (this rnngen "
+     "reads 'dense', 'hmd', 'csr', 'lowrank', 'kron', 'stack')")),
     ("matrix-extra", _set(L0D0 + ["R", "scale"], 2),
      ("layer 0 (gru) directions[0].R: unknown field 'scale' (format version 1 has: format, "
      "w)")),
@@ -603,7 +606,7 @@ def test_frontend_error(tmp_path, edit, message):
 
 def test_format_errors_are_unsupported_model(tmp_path):
     m, a = _good()
-    m["layers"][1]["directions"][0]["W"]["format"] = "kron"
+    m["layers"][1]["directions"][0]["W"]["format"] = "circulant"
     with pytest.raises(UnsupportedModel):
         load(_write(tmp_path / "m.npz", m, a))
 
