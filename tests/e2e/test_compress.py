@@ -315,6 +315,36 @@ def test_npz_model(tmp_path, method):
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
 
 
+def test_npz_fast_cells(tmp_path):
+    """FastRNN / FastGRNN (.npz only): their W and U are compressed like an RNN's W and R."""
+    import rnngen.npz as rz
+    from rnngen.frontends import numpy as npzf
+
+    if "fastrnn" not in npzf.CELLS or not hasattr(rz, "fastgrnn"):
+        pytest.skip("this rnngen's .npz format has no FastRNN / FastGRNN layers")
+    rng = np.random.default_rng(0)
+
+    def f(*s):
+        return (rng.standard_normal(s) * 0.3).astype(F32)
+
+    H, I = 24, 20
+    rz.save(tmp_path / "fast.npz", [
+        rz.fastrnn(f(H, I), f(H, H), f(H), alpha=-3.0, beta=3.0),
+        rz.fastgrnn(f(H, H), f(H, H), f(H), f(H), zeta=1.0, nu=-4.0),
+        rz.dense(f(3, H))], seq_len=5, output="last")
+    x = rng.uniform(-1, 1, (5, 1, I)).astype(F32)
+    for method in algo.METHODS:
+        out = tmp_path / f"fast_{method}.npz"
+        res = compress_file(tmp_path / "fast.npz", out, method, 2.0)
+        assert [(r.layer, r.role) for r in res.matrices] == [
+            ("fastrnn0", "W"), ("fastrnn0", "U"), ("fastgrnn1", "W"), ("fastgrnn1", "U")]
+        man = json.loads(str(np.load(out)["__rnngen__"]))
+        assert man["layers"][0]["directions"][0]["U"]["format"] != "dense"
+        want = compressed_reference(tmp_path / "fast.npz", res, x)["output"]
+        got = reference.run(frontends.load(out), x)["output"]
+        np.testing.assert_allclose(got, want, atol=1e-6)
+
+
 # --------------------------------------------------------------------------- --eval
 
 def digits(tmp_path, n=120, four_d=False):
@@ -388,6 +418,28 @@ def test_inspect_shows_compressed_formats(tmp_path):
         assert sorted(m["params"] for m in mats) == by_params
         got = reference.run(frontends.load(out), x)
         assert_close_outputs(got, compressed_reference(src, res, x), atol=1e-5)
+
+
+def test_inspect_shows_compressed_formats_npz(tmp_path):
+    from rnngen.frontends import numpy as npzf
+
+    if "hmd" not in getattr(npzf, "_MATRIX_FORMATS", {}):
+        pytest.skip("this rnngen's .npz frontend reads dense matrices only")
+    src = npz_model(tmp_path / "m.npz")
+    x = np.random.default_rng(0).uniform(-1, 1, (6, 1, 20)).astype(F32)
+    for method, fmt in (("hmd", "hmd"), ("lmf", "lowrank"), ("csr", "csr"), ("kron", "kron"),
+                        ("hkp", "kron")):
+        out = tmp_path / f"{method}.npz"
+        res = compress_file(src, out, method, 2.0)
+        r = rnngen("inspect", out, "--json")
+        assert r.returncode == 0, r.stderr
+        mats = [m for lay in json.loads(r.stdout)["layers"] if lay["op"] in ("LSTM", "GRU", "RNN")
+                for m in lay["matrices"]]
+        assert len(mats) == len(res.matrices) == 8
+        assert all(fmt in m["format"] for m in mats), (method, [m["format"] for m in mats])
+        got = reference.run(frontends.load(out), x)["output"]
+        want = compressed_reference(src, res, x)["output"]
+        np.testing.assert_allclose(got, want, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- bad input
