@@ -26,7 +26,27 @@ def _fail(msg: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+class _OneLineUsage(click.Command):
+    """Bad options print one line (rnngen: error: ...) and exit 2, like bad input."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:
+            _fail(" ".join(e.format_message().split()))
+            raise  # unreachable
+
+
 class _Group(click.Group):
+    command_class = _OneLineUsage
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as e:  # an unknown command
+            _fail(" ".join(e.format_message().split()))
+            raise  # unreachable
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -258,18 +278,7 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                            f"{lay['max_abs_err']:.3g}")
 
 
-class _OneLineUsage(click.Command):
-    """Bad options print one line (rnngen: error: ...) and exit 2, like bad input."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as e:
-            _fail(" ".join(e.format_message().split()))
-            raise  # unreachable
-
-
-@main.command(cls=_OneLineUsage, context_settings=_CONTEXT)
+@main.command(context_settings=_CONTEXT)
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--method", "-m", required=True,
               type=click.Choice(["hmd", "lmf", "csr", "kron", "hkp"]),

@@ -198,7 +198,7 @@ def test_opsets_and_padded_kronecker(tmp_path, opset):
 def test_pytorch_export(tmp_path, dynamo):
     """Exporters reorder gates with subgraphs (TorchScript) or store weights as external
     data (dynamo); the old weights disappear, the output holds all its data."""
-    torch = pytest.importorskip("torch")
+    import torch
     torch.manual_seed(0)
 
     class Net(torch.nn.Module):
@@ -318,10 +318,7 @@ def test_npz_model(tmp_path, method):
 def test_npz_fast_cells(tmp_path):
     """FastRNN / FastGRNN (.npz only): their W and U are compressed like an RNN's W and R."""
     import rnngen.npz as rz
-    from rnngen.frontends import numpy as npzf
 
-    if "fastrnn" not in npzf.CELLS or not hasattr(rz, "fastgrnn"):
-        pytest.skip("this rnngen's .npz format has no FastRNN / FastGRNN layers")
     rng = np.random.default_rng(0)
 
     def f(*s):
@@ -378,9 +375,8 @@ def test_eval_reports_accuracy_before_and_after(tmp_path, method):
     from rnngen.compress_model import _load_eval_data, accuracy
 
     x, y = _load_eval_data(data)
-    if method != "csr" or _reads_sparse_initializers():
-        g = pipeline.compile_model(out, pipeline.Options(seq_len=8))
-        assert accuracy(g, x, y, "d") == ev["accuracy_after"]
+    g = pipeline.compile_model(out, pipeline.Options(seq_len=8))
+    assert accuracy(g, x, y, "d") == ev["accuracy_after"]
     r = rnngen("compress", EXAMPLE, "-m", method, "-f", "2", "-o", out, "--eval", data,
                "--force")
     assert r.returncode == 0, r.stderr
@@ -388,17 +384,9 @@ def test_eval_reports_accuracy_before_and_after(tmp_path, method):
            f"{100 * ev['accuracy_after']:.2f}%" in r.stdout
 
 
-def _reads_sparse_initializers():
-    """Whether this rnngen's ONNX frontend reads sparse initializers (the compressed-model
-    reader)."""
-    return (ROOT / "codegen" / "frontends" / "onnx_compressed.py").exists()
-
-
 def test_inspect_shows_compressed_formats(tmp_path):
     """`rnngen inspect` of compress's output recognizes the factor subgraphs (the reader of
     docs/compression.md) instead of showing dense matrices."""
-    if not _reads_sparse_initializers():
-        pytest.skip("the compressed-ONNX reader (frontends/onnx_compressed.py) is not here")
     src = save_model(tmp_path, "LSTM")
     x = np.random.default_rng(0).uniform(-1, 1, (6, 1, 20)).astype(F32)
     for method, fmt in (("hmd", "hmd"), ("lmf", "lowrank"), ("csr", "csr"), ("kron", "kron"),
@@ -421,10 +409,6 @@ def test_inspect_shows_compressed_formats(tmp_path):
 
 
 def test_inspect_shows_compressed_formats_npz(tmp_path):
-    from rnngen.frontends import numpy as npzf
-
-    if "hmd" not in getattr(npzf, "_MATRIX_FORMATS", {}):
-        pytest.skip("this rnngen's .npz frontend reads dense matrices only")
     src = npz_model(tmp_path / "m.npz")
     x = np.random.default_rng(0).uniform(-1, 1, (6, 1, 20)).astype(F32)
     for method, fmt in (("hmd", "hmd"), ("lmf", "lowrank"), ("csr", "csr"), ("kron", "kron"),
