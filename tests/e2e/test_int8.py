@@ -200,3 +200,31 @@ def test_inspect_int8_shows_scales_and_errors(tmp_path):
     m = json.loads((driver.build(p, tmp_path / "o", driver.BuildOptions(dtype="int8"))
                     .out / "manifest.json").read_text())
     assert m["dtype"] == "int8" and m["quantization"]["input"]["scale"] == by_name["x"]["scale"]
+
+
+# ---- every cell x every compressed format, in int8 ------------------------------------
+
+from tests.e2e import test_compressed_models as tcm  # noqa: E402
+
+FORMAT_CASES = [(c, f) for c in tcm.CELLS for f in tcm.FORMATS]
+
+
+@pytest.mark.parametrize("cell,fmt", FORMAT_CASES, ids=[f"{c}-{f}" for c, f in FORMAT_CASES])
+def test_every_cell_and_format_exact_on_host(tmp_path, cell, fmt):
+    m = tcm.make_model(cell, fmt, tcm._kind(cell), tmp_path)
+    g = pipeline.compile_model(m.path, pipeline.Options(dtype="int8"))
+    q = g.quant.nodes[next(n.name for n in g.nodes if n.op == "Recurrent")]
+    assert type(q.directions[0].W).__name__ != "QDense" or fmt == "stack"
+    res = driver.verify(m.path, driver.BuildOptions(dtype="int8"))
+    assert res.passed and res.report["mismatches"] == 0, res.output
+    assert res.report["int8_vs_float_max_abs_err"] < 0.1
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("board", ["cortex-m4", "cortex-m55", "cortex-a73"])
+@pytest.mark.parametrize("cell,fmt", [("LSTM", "hmd"), ("GRU", "kron"), ("RNN", "csr"),
+                                      ("FastRNN", "lowrank"), ("FastGRNN", "hkp")])
+def test_formats_exact_on_boards(tmp_path, board, cell, fmt):
+    m = tcm.make_model(cell, fmt, tcm._kind(cell), tmp_path)
+    res = driver.verify(m.path, driver.BuildOptions(dtype="int8", target=board))
+    assert res.passed and res.report["mismatches"] == 0, res.output
