@@ -260,8 +260,8 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                        f"  MAC reduction {m['mac_reduction']:g}x")
     for o in info["outputs"]:
         click.echo(f"  output '{o['name']}' {o['shape']}")
-    click.echo(f"total: {info['params']} params, {info['weight_bytes']} B of float32 weights, "
-               f"{info['macs_per_step']} MACs per step")
+    click.echo(f"total: {info['params']} params, {info['weight_bytes']} B of float32 weights "
+               f"(with sparse indices), {info['macs_per_step']} MACs per step")
     if "int8" in info:
         q = info["int8"]
         for w in q["warnings"]:

@@ -290,6 +290,7 @@ def inspect(model: str | Path, seq_len: int | None = None,
                                                        sparse_threshold=sparse_threshold), None)
     layers = []
     total_params = 0
+    total_bytes = 0  # matrices' storage (CSR index arrays included) + float32 vectors
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
             mats = []
@@ -297,10 +298,11 @@ def inspect(model: str | Path, seq_len: int | None = None,
                 for role, m in (("W", cd.W), ("R", cd.R)):
                     tag = "bwd " if cd.reverse and n.num_directions == 2 else ""
                     mats.append(_matrix_info(tag + role, m))
-            params = sum(x["params"] for x in mats) + sum(
-                cd.wb.size + cd.rb.size + (0 if cd.p is None else cd.p.size)
-                for cd in n.directions)
+            vectors = sum(cd.wb.size + cd.rb.size + (0 if cd.p is None else cd.p.size)
+                          for cd in n.directions)
+            params = sum(x["params"] for x in mats) + vectors
             total_params += params
+            total_bytes += sum(x["bytes"] for x in mats) + 4 * vectors
             layers.append(dict(node=n.name, op=n.cell, direction=_direction(n),
                                input_size=n.input_size, hidden_size=n.hidden,
                                matrices=mats, params=int(params),
@@ -309,6 +311,7 @@ def inspect(model: str | Path, seq_len: int | None = None,
             mats = [_matrix_info("W", n.W)]
             params = n.W.params + (0 if n.b is None else n.b.size)
             total_params += params
+            total_bytes += n.W.nbytes + 4 * (0 if n.b is None else n.b.size)
             rows = math.prod(g.shapes[n.inputs[0]][:-1])
             layers.append(dict(node=n.name, op="Linear", matrices=mats, params=int(params),
                                macs=n.W.macs * rows))
@@ -321,7 +324,7 @@ def inspect(model: str | Path, seq_len: int | None = None,
                 outputs=[dict(name=o, shape=list(g.shapes[o])) for o in g.outputs],
                 streaming=g.streaming, not_streaming_why=g.not_streaming_why,
                 layers=layers, params=int(total_params), macs_per_step=ir.macs_per_step(g),
-                weight_bytes=int(4 * total_params))
+                weight_bytes=int(total_bytes))
 
 
 def _direction(n: ir.Recurrent) -> str:
