@@ -220,6 +220,160 @@ static void tile16(int32_t cols, const float *w, const float *bias, const float 
 }
 #endif
 
+/* ---- the last rows (fewer than a tile), stored [cols][rem] ----
+ * Always rounded twice per step (a multiply, then an add), on every target, in the same order
+ * as the tiles: bias, then column 0, 1, 2, ... Chunks of rows keep their sums in registers;
+ * `w` points at the chunk's first row in column 0, columns are `rem` floats apart. */
+#if defined(__ARM_NEON) && defined(__aarch64__)
+static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
+                  float *y)
+{
+    float32x4_t a0 = bias ? vld1q_f32(bias) : vdupq_n_f32(0.0f);
+    float32x4_t a1 = bias ? vld1q_f32(bias + 4) : vdupq_n_f32(0.0f);
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        const float32x4_t xj = vdupq_n_f32(x[j]);
+        a0 = vaddq_f32(a0, vmulq_f32(vld1q_f32(w), xj));
+        a1 = vaddq_f32(a1, vmulq_f32(vld1q_f32(w + 4), xj));
+        w += rem;
+    }
+    vst1q_f32(y, a0);
+    vst1q_f32(y + 4, a1);
+}
+
+static void rest4(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
+                  float *y)
+{
+    float32x4_t a0 = bias ? vld1q_f32(bias) : vdupq_n_f32(0.0f);
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        a0 = vaddq_f32(a0, vmulq_f32(vld1q_f32(w), vdupq_n_f32(x[j])));
+        w += rem;
+    }
+    vst1q_f32(y, a0);
+}
+#elif defined(__SSE2__)
+static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
+                  float *y)
+{
+    __m128 a0 = bias ? _mm_loadu_ps(bias) : _mm_setzero_ps();
+    __m128 a1 = bias ? _mm_loadu_ps(bias + 4) : _mm_setzero_ps();
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        const __m128 xj = _mm_set1_ps(x[j]);
+        a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(w), xj));
+        a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(w + 4), xj));
+        w += rem;
+    }
+    _mm_storeu_ps(y, a0);
+    _mm_storeu_ps(y + 4, a1);
+}
+
+static void rest4(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
+                  float *y)
+{
+    __m128 a0 = bias ? _mm_loadu_ps(bias) : _mm_setzero_ps();
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(w), _mm_set1_ps(x[j])));
+        w += rem;
+    }
+    _mm_storeu_ps(y, a0);
+}
+#else
+static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
+                  float *y)
+{
+    float a0 = bias ? bias[0] : 0.0f;
+    float a1 = bias ? bias[1] : 0.0f;
+    float a2 = bias ? bias[2] : 0.0f;
+    float a3 = bias ? bias[3] : 0.0f;
+    float a4 = bias ? bias[4] : 0.0f;
+    float a5 = bias ? bias[5] : 0.0f;
+    float a6 = bias ? bias[6] : 0.0f;
+    float a7 = bias ? bias[7] : 0.0f;
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        const float xj = x[j];
+        a0 += w[0] * xj;
+        a1 += w[1] * xj;
+        a2 += w[2] * xj;
+        a3 += w[3] * xj;
+        a4 += w[4] * xj;
+        a5 += w[5] * xj;
+        a6 += w[6] * xj;
+        a7 += w[7] * xj;
+        w += rem;
+    }
+    y[0] = a0;
+    y[1] = a1;
+    y[2] = a2;
+    y[3] = a3;
+    y[4] = a4;
+    y[5] = a5;
+    y[6] = a6;
+    y[7] = a7;
+}
+
+static void rest4(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
+                  float *y)
+{
+    float a0 = bias ? bias[0] : 0.0f;
+    float a1 = bias ? bias[1] : 0.0f;
+    float a2 = bias ? bias[2] : 0.0f;
+    float a3 = bias ? bias[3] : 0.0f;
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        const float xj = x[j];
+        a0 += w[0] * xj;
+        a1 += w[1] * xj;
+        a2 += w[2] * xj;
+        a3 += w[3] * xj;
+        w += rem;
+    }
+    y[0] = a0;
+    y[1] = a1;
+    y[2] = a2;
+    y[3] = a3;
+}
+#endif
+
+static void rest2(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
+                  float *y)
+{
+    float a0 = bias ? bias[0] : 0.0f;
+    float a1 = bias ? bias[1] : 0.0f;
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        const float xj = x[j];
+        a0 += w[0] * xj;
+        a1 += w[1] * xj;
+        w += rem;
+    }
+    y[0] = a0;
+    y[1] = a1;
+}
+
+static void rest1(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
+                  float *y)
+{
+    float a0 = bias ? bias[0] : 0.0f;
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        a0 += w[0] * x[j];
+        w += rem;
+    }
+    y[0] = a0;
+}
+
 /* Refer to header file for details. */
 void rnn_mat_vec_f32(int32_t rows, int32_t cols, const float *w, const float *bias,
                      const float *x, float *y)
@@ -240,27 +394,26 @@ void rnn_mat_vec_f32(int32_t rows, int32_t cols, const float *w, const float *bi
     }
     if (r0 < rows)
     {
-        /* the last rows (fewer than a tile), stored [cols][rem]: plain C, in the same order */
+        /* the last rows (fewer than a tile), stored [cols][rem], in chunks of 8, 4, 2, 1 */
         const int32_t rem = rows - r0;
-        float acc[RNN_MAT_VEC_TILE];
-        int32_t j;
-        int32_t k;
-        for (k = 0; k < rem; ++k)
+        int32_t k = 0;
+        for (; k + 8 <= rem; k += 8)
         {
-            acc[k] = bias ? bias[r0 + k] : 0.0f;
+            rest8(rem, cols, w + k, bias ? bias + r0 + k : 0, x, y + r0 + k);
         }
-        for (j = 0; j < cols; ++j)
+        if (k + 4 <= rem)
         {
-            const float xj = x[j];
-            for (k = 0; k < rem; ++k)
-            {
-                acc[k] += w[k] * xj;
-            }
-            w += rem;
+            rest4(rem, cols, w + k, bias ? bias + r0 + k : 0, x, y + r0 + k);
+            k += 4;
         }
-        for (k = 0; k < rem; ++k)
+        if (k + 2 <= rem)
         {
-            y[r0 + k] = acc[k];
+            rest2(rem, cols, w + k, bias ? bias + r0 + k : 0, x, y + r0 + k);
+            k += 2;
+        }
+        if (k < rem)
+        {
+            rest1(rem, cols, w + k, bias ? bias + r0 + k : 0, x, y + r0 + k);
         }
     }
 }
