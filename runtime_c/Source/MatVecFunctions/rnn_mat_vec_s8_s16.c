@@ -5,8 +5,19 @@
  * Description: int8 matrix times int8 vector, int32 accumulation, each row requantized to
  *              int16 (a gate pre-activation in Q3.12): y[r] = sat16(rq(W[r] . x + offset[r])).
  *
- * Integer sums are exact in any order, so the vector paths (Cortex-M DSP SMLAD, Helium
- * VMLADAVA) give the same results as the plain C loop.
+ * Integer sums are exact in any order, so every path gives the plain C loop's results bit for
+ * bit (quant.py defines them):
+ * - Helium (Cortex-M55, __ARM_FEATURE_MVE): four rows per pass share each 16-byte load of x,
+ *   VMLADAVA accumulates 16 products per instruction, the last columns are one predicated
+ *   pass (no scalar tail); the four rows are requantized as one vector.
+ * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): x is split once per call into int16
+ *   pairs (SXTB16), three rows per pass share each pair; each row's word of weights is split
+ *   likewise and SMLAD does two multiply-adds per instruction.
+ * - plain C99 elsewhere.
+ * Requantization: when shift <= -2 (a right shift by more than 32 bits, the usual case for
+ * gate pre-activations) round(acc * mult * 2^(shift - 31)) half up equals
+ * (hi + 2^(s - 1)) >> s, with hi the high word of the 64-bit product and s = -1 - shift >= 1:
+ * floor((p + 2^(31 + s)) / 2^(32 + s)) = floor((floor(p / 2^32) + 2^(s - 1)) / 2^s), exactly.
  */
 
 #include "rnn_nnfunctions.h"
@@ -14,35 +25,362 @@
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
+#define RNN_S8_MVE 1
+#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#include <string.h>
+#define RNN_S8_DSP 1
+#endif
+#if defined(__ARM_FEATURE_DSP) || defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
 #endif
 
-/* sum_j w[j] x[j] over n values */
+#if defined(__GNUC__)
+#define RNN_NOINLINE __attribute__((noinline))
+#else
+#define RNN_NOINLINE
+#endif
+
+#if defined(__ARM_FEATURE_SAT)
+#define SAT16(v) __ssat((v), 16)
+#else
+#define SAT16(v) rnn_sat16(v)
+#endif
+
+/* the general case, kept out of line so that the common one stays short */
+static RNN_NOINLINE int32_t requant16_any(int32_t acc, int32_t mult, int32_t shift)
+{
+    return rnn_sat16(rnn_requantize(acc, mult, shift));
+}
+
+/* sat16(rnn_requantize(acc, mult, shift)) */
+static inline int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
+{
+    if (shift <= -2)
+    {
+        const int32_t s = -1 - shift;
+        const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
+        return SAT16((hi + (1 << (s - 1))) >> s);
+    }
+    return requant16_any(acc, mult, shift);
+}
+
+#if !defined(RNN_S8_MVE)
+/* sum_j w[j] x[j] over n values, plain C */
 static int32_t dot_s8(const int8_t *w, const int8_t *x, int32_t n)
 {
     int32_t acc = 0;
-    int32_t j = 0;
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
-    for (; j + 16 <= n; j += 16)
-    {
-        acc = vmladavaq_s8(acc, vldrbq_s8(w + j), vldrbq_s8(x + j));
-    }
-#endif
-    for (; j < n; ++j)
+    int32_t j;
+    for (j = 0; j < n; ++j)
     {
         acc += (int32_t)w[j] * (int32_t)x[j];
     }
     return acc;
 }
+#endif
+
+#if defined(RNN_S8_MVE)
+/* Rows r .. r + 3: dot products with x over all columns, the last 1..15 predicated. */
+static void dot4_mve(int32_t cols, const int8_t *w, const int8_t *x, int32_t *acc)
+{
+    const int8_t *w1 = w + cols;
+    const int8_t *w2 = w1 + cols;
+    const int8_t *w3 = w2 + cols;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t j = 0;
+    for (; j + 16 <= cols; j += 16)
+    {
+        const int8x16_t xv = vldrbq_s8(x + j);
+        a0 = vmladavaq_s8(a0, vldrbq_s8(w + j), xv);
+        a1 = vmladavaq_s8(a1, vldrbq_s8(w1 + j), xv);
+        a2 = vmladavaq_s8(a2, vldrbq_s8(w2 + j), xv);
+        a3 = vmladavaq_s8(a3, vldrbq_s8(w3 + j), xv);
+    }
+    if (j < cols)
+    {
+        const mve_pred16_t p = vctp8q((uint32_t)(cols - j));
+        const int8x16_t xv = vldrbq_z_s8(x + j, p);
+        a0 = vmladavaq_p_s8(a0, vldrbq_z_s8(w + j, p), xv, p);
+        a1 = vmladavaq_p_s8(a1, vldrbq_z_s8(w1 + j, p), xv, p);
+        a2 = vmladavaq_p_s8(a2, vldrbq_z_s8(w2 + j, p), xv, p);
+        a3 = vmladavaq_p_s8(a3, vldrbq_z_s8(w3 + j, p), xv, p);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+static int32_t dot1_mve(int32_t cols, const int8_t *w, const int8_t *x)
+{
+    int32_t a = 0;
+    int32_t j = 0;
+    for (; j + 16 <= cols; j += 16)
+    {
+        a = vmladavaq_s8(a, vldrbq_s8(w + j), vldrbq_s8(x + j));
+    }
+    if (j < cols)
+    {
+        const mve_pred16_t p = vctp8q((uint32_t)(cols - j));
+        a = vmladavaq_p_s8(a, vldrbq_z_s8(w + j, p), vldrbq_z_s8(x + j, p), p);
+    }
+    return a;
+}
+#endif
+
+#if defined(RNN_S8_DSP)
+static int32_t load_s8x4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v); /* one LDR: unaligned word loads are allowed on Cortex-M4/M7 */
+    return v;
+}
+
+/* SXTB16 of bytes 1 and 3 (SXTB16 with ROR #8: one instruction; GCC does not fold a C
+ * rotate into it) */
+static int32_t sxtb16_hi(int32_t v)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+#else
+    return __sxtb16((int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24)));
+#endif
+}
+
+/* x split once per call into int16 pairs: for each word of 4 columns (x0, x2), (x1, x3);
+ * the last partial word is padded with zero columns. Up to RNN_S8_XW columns (a stack buffer
+ * of 2 * RNN_S8_XW bytes); wider inputs are split word by word in the row loop instead. */
+#define RNN_S8_XW 256
+
+static void split_x(int32_t cols, const int8_t *x, int32_t *xw)
+{
+    int32_t k;
+    for (k = cols >> 2; k > 0; --k)
+    {
+        const int32_t v = load_s8x4(x);
+        xw[0] = __sxtb16(v);
+        xw[1] = sxtb16_hi(v);
+        x += 4;
+        xw += 2;
+    }
+    if (cols & 3)
+    {
+        int8_t last[4] = {0, 0, 0, 0};
+        int32_t v;
+        for (k = 0; k < (cols & 3); ++k)
+        {
+            last[k] = x[k];
+        }
+        v = load_s8x4(last);
+        xw[0] = __sxtb16(v);
+        xw[1] = sxtb16_hi(v);
+    }
+}
+
+/* a += w . x over one word (4 columns) of three rows, x split into (x0, x2), (x1, x3) */
+#define DOT3_WORD(x02, x13)                                                                    \
+    do                                                                                         \
+    {                                                                                          \
+        int32_t v = load_s8x4(w0);                                                             \
+        a0 = __smlad(__sxtb16(v), x02, a0);                                                    \
+        a0 = __smlad(sxtb16_hi(v), x13, a0);                                                   \
+        v = load_s8x4(w1);                                                                     \
+        a1 = __smlad(__sxtb16(v), x02, a1);                                                    \
+        a1 = __smlad(sxtb16_hi(v), x13, a1);                                                   \
+        v = load_s8x4(w2);                                                                     \
+        a2 = __smlad(__sxtb16(v), x02, a2);                                                    \
+        a2 = __smlad(sxtb16_hi(v), x13, a2);                                                   \
+        w0 += 4;                                                                               \
+        w1 += 4;                                                                               \
+        w2 += 4;                                                                               \
+    } while (0)
+
+/* y[0..2] for rows 0..2 of w: the dot products over the first n columns (a multiple of 4)
+ * with x split beforehand (xw) or word by word here (xw NULL), then the columns n..cols - 1
+ * one by one, then the requantization. Three rows keep every value of the loop in registers
+ * (with four rows GCC 12 spills inside the loop on the M4's fourteen registers). */
+static void rows3_dsp(int32_t cols, int32_t n, const int8_t *w, const int8_t *x,
+                      const int32_t *xw, const int32_t *offset, const int32_t *mult,
+                      const int32_t *shift, int16_t *y)
+{
+    const int8_t *w0 = w;
+    const int8_t *w1 = w0 + cols;
+    const int8_t *w2 = w1 + cols;
+    const int8_t *xp = x;
+    int32_t a0 = offset[0], a1 = offset[1], a2 = offset[2];
+    int32_t k;
+    if (xw)
+    {
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
+        /* 8 columns per pass: 2 LDRD (x), 6 LDR, 12 SXTB16, 12 SMLAD, SUBS, BNE for 24
+         * multiply-adds. Written out because GCC 12 spills in this loop (it needs 12 of the
+         * 14 registers), costing a third more instructions. */
+        int32_t x02, x13, v, t;
+        k = n >> 3;
+        if (k > 0)
+        {
+            __asm__ volatile(
+                "1:\n\t"
+                "ldrd %[x02], %[x13], [%[xw]], #8\n\t"
+                "ldr %[v], [%[w0]], #4\n\t"
+                "sxtb16 %[t], %[v]\n\t"
+                "smlad %[a0], %[t], %[x02], %[a0]\n\t"
+                "sxtb16 %[v], %[v], ror #8\n\t"
+                "smlad %[a0], %[v], %[x13], %[a0]\n\t"
+                "ldr %[v], [%[w1]], #4\n\t"
+                "sxtb16 %[t], %[v]\n\t"
+                "smlad %[a1], %[t], %[x02], %[a1]\n\t"
+                "sxtb16 %[v], %[v], ror #8\n\t"
+                "smlad %[a1], %[v], %[x13], %[a1]\n\t"
+                "ldr %[v], [%[w2]], #4\n\t"
+                "sxtb16 %[t], %[v]\n\t"
+                "smlad %[a2], %[t], %[x02], %[a2]\n\t"
+                "sxtb16 %[v], %[v], ror #8\n\t"
+                "smlad %[a2], %[v], %[x13], %[a2]\n\t"
+                "ldrd %[x02], %[x13], [%[xw]], #8\n\t"
+                "ldr %[v], [%[w0]], #4\n\t"
+                "sxtb16 %[t], %[v]\n\t"
+                "smlad %[a0], %[t], %[x02], %[a0]\n\t"
+                "sxtb16 %[v], %[v], ror #8\n\t"
+                "smlad %[a0], %[v], %[x13], %[a0]\n\t"
+                "ldr %[v], [%[w1]], #4\n\t"
+                "sxtb16 %[t], %[v]\n\t"
+                "smlad %[a1], %[t], %[x02], %[a1]\n\t"
+                "sxtb16 %[v], %[v], ror #8\n\t"
+                "smlad %[a1], %[v], %[x13], %[a1]\n\t"
+                "ldr %[v], [%[w2]], #4\n\t"
+                "sxtb16 %[t], %[v]\n\t"
+                "smlad %[a2], %[t], %[x02], %[a2]\n\t"
+                "sxtb16 %[v], %[v], ror #8\n\t"
+                "smlad %[a2], %[v], %[x13], %[a2]\n\t"
+                "subs %[k], %[k], #1\n\t"
+                "bne 1b\n\t"
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [w0] "+r"(w0), [w1] "+r"(w1),
+                  [w2] "+r"(w2), [xw] "+r"(xw), [k] "+r"(k), [x02] "=&r"(x02), [x13] "=&r"(x13),
+                  [v] "=&r"(v), [t] "=&r"(t)
+                :
+                : "cc", "memory");
+        }
+        if (n & 4)
+        {
+            x02 = xw[0];
+            x13 = xw[1];
+            DOT3_WORD(x02, x13);
+        }
+#else
+        for (k = n >> 2; k > 0; --k)
+        {
+            const int32_t x02 = xw[0];
+            const int32_t x13 = xw[1];
+            DOT3_WORD(x02, x13);
+            xw += 2;
+        }
+#endif
+    }
+    else
+    {
+        for (k = n >> 2; k > 0; --k)
+        {
+            const int32_t xv = load_s8x4(xp);
+            const int32_t x02 = __sxtb16(xv);
+            const int32_t x13 = sxtb16_hi(xv);
+            DOT3_WORD(x02, x13);
+            xp += 4;
+        }
+    }
+    for (k = n; k < cols; ++k) /* the last 0..3 columns, when not done as a whole word */
+    {
+        const int32_t xk = x[k];
+        a0 += (int32_t)w[k] * xk;
+        a1 += (int32_t)w[cols + k] * xk;
+        a2 += (int32_t)w[2 * cols + k] * xk;
+    }
+    y[0] = (int16_t)requant16(a0, mult[0], shift[0]);
+    y[1] = (int16_t)requant16(a1, mult[1], shift[1]);
+    y[2] = (int16_t)requant16(a2, mult[2], shift[2]);
+}
+
+static int32_t dot1_dsp(int32_t cols, const int8_t *w, const int8_t *x)
+{
+    int32_t a = 0;
+    int32_t j = 0;
+    for (; j + 4 <= cols; j += 4)
+    {
+        const int32_t xv = load_s8x4(x + j);
+        const int32_t v = load_s8x4(w + j);
+        a = __smlad(__sxtb16(v), __sxtb16(xv), a);
+        a = __smlad(sxtb16_hi(v), sxtb16_hi(xv), a);
+    }
+    return a + dot_s8(w + j, x + j, cols - j);
+}
+#endif
 
 /* Refer to header file for details. */
 void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                         const int32_t *mult, const int32_t *shift, const int8_t *x, int16_t *y)
 {
-    int32_t r;
+    int32_t r = 0;
 
-    for (r = 0; r < rows; ++r)
+#if defined(RNN_S8_MVE)
+    for (; r + 4 <= rows; r += 4)
+    {
+        int32_t acc[4];
+        const int32x4_t sh = vldrwq_s32(shift + r);
+        dot4_mve(cols, w + (int32_t)r * cols, x, acc);
+        if (vmaxvq_s32(INT32_MIN, sh) <= -2)
+        {
+            /* all four shifts <= -2: hi = high word of acc * mult (VMULH), then a rounding
+             * shift right by s = -1 - shift (VRSHL by 1 + shift), saturated to int16 */
+            const int32x4_t a = vaddq_s32(vldrwq_s32(acc), vldrwq_s32(offset + r));
+            const int32x4_t hi = vmulhq_s32(a, vldrwq_s32(mult + r));
+            const int32x4_t q = vrshlq_s32(hi, vaddq_n_s32(sh, 1));
+            vstrhq_s32(y + r, vmaxq_s32(vminq_s32(q, vdupq_n_s32(32767)), vdupq_n_s32(-32768)));
+        }
+        else
+        {
+            int32_t k;
+            for (k = 0; k < 4; ++k)
+            {
+                y[r + k] = (int16_t)requant16(acc[k] + offset[r + k], mult[r + k], shift[r + k]);
+            }
+        }
+    }
+    for (; r < rows; ++r)
+    {
+        const int32_t acc = dot1_mve(cols, w + (int32_t)r * cols, x) + offset[r];
+        y[r] = (int16_t)requant16(acc, mult[r], shift[r]);
+    }
+#elif defined(RNN_S8_DSP)
+    {
+        const int32_t n = cols & ~3;       /* columns in whole words */
+        const int32_t ne = (cols + 3) & ~3; /* and with the last partial word */
+        int32_t xw[RNN_S8_XW / 2];
+        const int32_t *xs = ne <= RNN_S8_XW ? xw : 0;
+        if (xs)
+        {
+            split_x(cols, x, xw);
+        }
+        for (; r + 3 <= rows; r += 3)
+        {
+            /* whole words over the last partial one too where x is split (zero there) and
+             * the bytes read past row r + 2 lie in row r + 3 */
+            const int32_t nr = xs && r + 3 < rows ? ne : n;
+            rows3_dsp(cols, nr, w, x, xs, offset + r, mult + r, shift + r, y + r);
+            w += 3 * cols;
+        }
+    }
+    for (; r < rows; ++r)
+    {
+        const int32_t acc = dot1_dsp(cols, w, x) + offset[r];
+        y[r] = (int16_t)requant16(acc, mult[r], shift[r]);
+        w += cols;
+    }
+#else
+    for (; r < rows; ++r)
     {
         const int32_t acc = dot_s8(w + (int32_t)r * cols, x, cols) + offset[r];
-        y[r] = (int16_t)rnn_sat16(rnn_requantize(acc, mult[r], shift[r]));
+        y[r] = (int16_t)requant16(acc, mult[r], shift[r]);
     }
+#endif
 }

@@ -10,6 +10,70 @@
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
 
+#if defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#define SAT16(v) __ssat((v), 16)
+#define SAT8(v) __ssat((v), 8)
+#else
+#define SAT16(v) rnn_sat16(v)
+#define SAT8(v) rnn_sat8(v)
+#endif
+
+/* rnn_rshift_round(v, n) for n in 1..30 and |v| <= 2^30 (products of two int16 values):
+ * v + 2^(n - 1) cannot overflow 32 bits, so no 64-bit arithmetic is needed. */
+static inline int32_t rshift_round32(int32_t v, int32_t n)
+{
+    return (v + (1 << (n - 1))) >> n;
+}
+
+/* rnn_requantize(acc, mult, shift): for shift <= -2 from the high word of the product
+ * (see rnn_mat_vec_s8_s16.c for the identity), else the general form. */
+static inline int32_t requant(int32_t acc, int32_t mult, int32_t shift)
+{
+    if (shift <= -2)
+    {
+        const int32_t s = -1 - shift;
+        const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
+        return (hi + (1 << (s - 1))) >> s;
+    }
+    return rnn_requantize(acc, mult, shift);
+}
+
+/* The common cell (no peepholes, no clip, cell_exp in 1..29): the same arithmetic as the
+ * general loop below, with 32-bit rounding shifts where they are exact. */
+static void lstm_plain(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                       int16_t *c, int8_t *h)
+{
+    const int32_t H = p->hidden;
+    const int32_t k = p->cell_exp;
+    const int16_t *bias = p->bias;
+    const int16_t *lut0 = p->lut0;
+    const int16_t *lut1 = p->lut1;
+    const int16_t *lut2 = p->lut2;
+    const int32_t ifg = p->input_forget;
+    const int32_t zp = p->h_zero_point;
+    const int32_t om = p->out_mult;
+    const int32_t os = p->out_shift;
+    int32_t u;
+
+    for (u = 0; u < H; ++u)
+    {
+        const int32_t gi = SAT16(gx[u] + gh[u] + bias[u]);
+        const int32_t go = SAT16(gx[H + u] + gh[H + u] + bias[H + u]);
+        const int32_t gf = SAT16(gx[2 * H + u] + gh[2 * H + u] + bias[2 * H + u]);
+        const int32_t gc = SAT16(gx[3 * H + u] + gh[3 * H + u] + bias[3 * H + u]);
+        const int32_t i = rnn_lut_q12(lut0, gi);
+        const int32_t f = ifg ? SAT16(32768 - i) : rnn_lut_q12(lut0, gf);
+        const int32_t g = rnn_lut_q12(lut1, gc);
+        const int32_t cn = SAT16(rshift_round32(f * c[u], 15) + rshift_round32(i * g, 30 - k));
+        const int32_t o = rnn_lut_q12(lut0, go);
+        const int32_t c12 = k > 12 ? rshift_round32(cn, k - 12) : SAT16(cn * (1 << (12 - k)));
+        const int32_t th = rnn_lut_q12(lut2, c12);
+        c[u] = (int16_t)cn;
+        h[u] = (int8_t)SAT8(zp + requant(o * th, om, os));
+    }
+}
+
 static int32_t clip_gate(int32_t v, int32_t clip)
 {
     return clip == 0 ? v : (v < -clip ? -clip : (v > clip ? clip : v));
@@ -23,6 +87,11 @@ void rnn_lstm_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const in
     const int32_t k = p->cell_exp;
     int32_t u;
 
+    if (!p->peephole && p->clip == 0 && k >= 1 && k <= 29)
+    {
+        lstm_plain(p, gx, gh, c, h);
+        return;
+    }
     for (u = 0; u < H; ++u)
     {
         int32_t gi = rnn_sat16(gx[u] + gh[u] + p->bias[u]);

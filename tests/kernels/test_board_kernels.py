@@ -1,0 +1,291 @@
+"""The kernels' target-specific fast paths, compiled for each board and run where it runs (the
+host, qemu-aarch64, qemu-system-arm), bit for bit against NumPy models:
+
+- rnn_mat_vec_s8_s16: Helium (cortex-m55: four rows per pass, predicated last columns, vector
+  requantization), DSP (cortex-m4 / m7: three rows per pass, x split once, whole words over
+  the last partial word, inline assembly) and plain C, on row counts that leave 1..3 rows
+  over, column counts that are not multiples of 4 or 16, either side of the 256-column split
+  buffer, extreme int8 values, and both requantization paths (shift <= -2 and > -2);
+- rnn_mat_vec_f32: the remainder rows (fewer than a tile: chunks of 8, 4, 2, 1; NEON on
+  AArch64, plain C on Cortex-M), against the exact summation model of test_kernels.py;
+- rnn_lstm_cell_s16: the plain-cell fast path against quant.py's arithmetic;
+- rnn_quantize_s8: the rounding without lrintf, against NumPy's rint.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from rnngen import boards, driver, quant
+from rnngen.emit.c import pack_dense
+from rnngen.resources import data_dir
+from tests.kernels.test_kernels import sequential_matvec
+
+F32 = np.float32
+I64 = np.int64
+BOARDS = ["host", "cortex-a73", "cortex-m4", "cortex-m7", "cortex-m55"]
+
+
+def _c_array(ctype: str, name: str, values) -> str:
+    vals = np.asarray(values).reshape(-1)
+    if vals.size == 0:
+        vals = np.zeros(1, np.int64)
+    if ctype.endswith("float"):  # C99 hexadecimal constants: exact
+        body = ", ".join(f"{float(v).hex()}f" for v in np.asarray(vals, F32))
+    else:
+        body = ", ".join(str(int(v)) for v in vals)
+    return f"static {ctype} {name}[{vals.size}] = {{{body}}};"
+
+
+PRELUDE = r"""
+#include <stdio.h>
+#include <stdint.h>
+#include <string.h>
+#include "rnn_nnfunctions.h"
+#ifdef RNNGEN_SEMIHOSTING
+extern void initialise_monitor_handles(void);
+#endif
+typedef union { uint32_t u; float f; } f32_bits;
+static void PI(const char *tag, const int32_t *v, int n)
+{
+    int i;
+    printf("%s", tag);
+    for (i = 0; i < n; ++i) printf(" %ld", (long)v[i]);
+    printf("\n");
+}
+static void PF(const char *tag, const float *v, int n)
+{
+    int i;
+    printf("%s", tag);
+    for (i = 0; i < n; ++i)
+    {
+        f32_bits b;
+        b.f = v[i];
+        printf(" %lu", (unsigned long)b.u);
+    }
+    printf("\n");
+}
+"""
+
+
+def _skeleton(board: str, work: Path) -> Path:
+    """An rnngen project for the board (a 1x1 MatMul): its Makefile, startup and linker
+    script build our own test program."""
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])], "k",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])],
+        [numpy_helper.from_array(np.ones((1, 1), F32), "W")])
+    p = work / "k.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), p)
+    out = work / board
+    driver.build(p, out, driver.BuildOptions(target=board, name="m", force=True))
+    return out
+
+
+def run_on_board(board: str, work: Path, kernels: list[str], decls: str, body: str
+                 ) -> dict[str, np.ndarray]:
+    """Compile decls + main(body) with the kernels (paths under runtime_c/Source) for the
+    board, run it, and return the printed lines by tag (ints, or float bits as uint32)."""
+    proj = _skeleton(board, work)
+    for f in (proj / "src").glob("*.c"):
+        f.unlink()
+    rt = data_dir("runtime_c")
+    for h in (rt / "Include").glob("*.h"):
+        (proj / "include" / h.name).write_text(h.read_text())
+    objs = []
+    for k in kernels:
+        src = rt / "Source" / k
+        (proj / "src" / src.name).write_text(src.read_text())
+        objs.append(f"build/{src.stem}.o")
+    (proj / "test" / "main.c").write_text(
+        PRELUDE + decls + "\nint main(void)\n{\n#ifdef RNNGEN_SEMIHOSTING\n"
+        "initialise_monitor_handles();\n#endif\n(void)PI;\n(void)PF;\n" + body
+        + "\nreturn 0;\n}\n")
+    r = subprocess.run(["make", "-s", "-C", str(proj), f"MODEL_OBJS={' '.join(objs)}"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    exe = next(e for e in sorted((proj / "build").glob("m_test*")) if e.suffix in ("", ".elf"))
+    b = boards.get(board)
+    cmd = b.run_command(str(exe)) if b.kind != "host" else [str(exe)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = {}
+    for line in res.stdout.splitlines():
+        parts = line.split()
+        if parts and parts[0].startswith("T"):
+            out[parts[0]] = np.array([int(v) for v in parts[1:]], np.int64)
+    return out
+
+
+def _marks(board: str):
+    return [] if board == "host" else [pytest.mark.qemu]
+
+
+# ------------------------------------------------------------------ int8 dense mat-vec
+
+# (rows, cols): 1..3 rows left over from groups of 3 and 4; columns around words (4), MVE
+# vectors (16), the split buffer (256) and HAR1's 77 / 179
+S8_SHAPES = [(1, 1), (2, 3), (3, 4), (4, 5), (5, 7), (6, 15), (7, 16), (8, 17), (9, 31),
+             (10, 33), (11, 77), (13, 179), (6, 255), (5, 256), (7, 257), (4, 300), (12, 64)]
+
+
+def _s8_case(rng, rows, cols, k):
+    w = rng.integers(-128, 128, (rows, cols)).astype(np.int8)
+    x = rng.integers(-128, 128, cols).astype(np.int8)
+    if k % 3 == 0:  # extremes: saturation and the largest products
+        w[0] = -128
+        x[:] = -128
+        if rows > 1:
+            w[1] = 127
+    offset = rng.integers(-20000, 20000, rows)
+    mult = rng.integers(1 << 30, (1 << 31) - 1, rows)
+    # mostly the usual right shifts; some rows on the general path (shift >= -1)
+    shift = rng.integers(-20, -1, rows)
+    shift[rng.random(rows) < 0.25] = rng.choice([-1, 0, 1])
+    if k % 4 == 1:
+        shift[:] = -12  # whole groups on the vector requantization
+    return w, x, offset, mult, shift
+
+
+def _s8_want(w, x, offset, mult, shift):
+    acc = w.astype(I64) @ x.astype(I64) + offset
+    return quant.sat16(quant.rq(acc, mult, shift))
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
+def test_mat_vec_s8_s16_fast_paths(tmp_path, board):
+    rng = np.random.default_rng(11)
+    decls, body, want = [], [], {}
+    for k, (rows, cols) in enumerate(S8_SHAPES):
+        w, x, off, mu, sh = _s8_case(rng, rows, cols, k)
+        decls += [_c_array("const int8_t", f"w{k}", w), _c_array("const int8_t", f"x{k}", x),
+                  _c_array("const int32_t", f"o{k}", off), _c_array("const int32_t", f"m{k}", mu),
+                  _c_array("const int32_t", f"s{k}", sh), f"static int16_t y{k}[{rows}];"]
+        body.append(f"{{ int32_t t[{rows}]; int i; rnn_mat_vec_s8_s16({rows}, {cols}, w{k}, "
+                    f"o{k}, m{k}, s{k}, x{k}, y{k}); for (i = 0; i < {rows}; ++i) t[i] = y{k}[i];"
+                    f" PI(\"T{k}\", t, {rows}); }}")
+        want[f"T{k}"] = _s8_want(w, x, off, mu, sh)
+    got = run_on_board(board, tmp_path, ["MatVecFunctions/rnn_mat_vec_s8_s16.c"],
+                       "\n".join(decls), "\n".join(body))
+    for tag, v in want.items():
+        assert np.array_equal(got[tag], v), (board, tag, got[tag], v)
+
+
+# ------------------------------------------------------------------ float remainder rows
+
+F32_SHAPES = [(1, 9), (2, 5), (3, 7), (5, 3), (7, 11), (8, 6), (9, 4), (10, 77), (12, 13),
+              (13, 2), (15, 17), (17, 5), (26, 77), (43, 19), (179, 26)]
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
+def test_mat_vec_f32_remainder_rows(tmp_path, board):
+    rng = np.random.default_rng(12)
+    decls, body, cases = [], ["{ int32_t f = RNN_MAT_VEC_FUSED; PI(\"Tfused\", &f, 1); }"], []
+    for k, (m, n) in enumerate(F32_SHAPES):
+        w = rng.standard_normal((m, n)).astype(F32)
+        x = rng.standard_normal(n).astype(F32)
+        b = rng.standard_normal(m).astype(F32)
+        decls += [_c_array("const float", f"w{k}", pack_dense(w)),
+                  _c_array("const float", f"x{k}", x), _c_array("const float", f"b{k}", b),
+                  f"static float y{k}[{m}];"]
+        body += [f"rnn_mat_vec_f32({m}, {n}, w{k}, b{k}, x{k}, y{k}); PF(\"T{k}a\", y{k}, {m});",
+                 f"rnn_mat_vec_f32({m}, {n}, w{k}, NULL, x{k}, y{k}); PF(\"T{k}b\", y{k}, {m});",
+                 f"rnn_mat_vec_f32({m}, {n}, w{k}, y{k}, x{k}, y{k}); PF(\"T{k}c\", y{k}, {m});"]
+        cases.append((w, x, b))
+    got = run_on_board(board, tmp_path, ["MatVecFunctions/rnn_mat_vec_f32.c"],
+                       "\n".join(decls), "\n".join(body))
+    fused = bool(got["Tfused"][0])
+    for k, (w, x, b) in enumerate(cases):
+        y1 = sequential_matvec(w, x, b, fused)
+        y2 = sequential_matvec(w, x, None, fused)
+        y3 = sequential_matvec(w, x, y2, fused)
+        for tag, v in (("a", y1), ("b", y2), ("c", y3)):
+            assert np.array_equal(got[f"T{k}{tag}"], v.view(np.uint32).astype(np.int64)), \
+                (board, k, tag)
+
+
+# ------------------------------------------------------------------ int8 LSTM cell
+
+def _cell_want(gx, gh, bias, c, lf, lg, lh, k, zp, om, osh, ifg):
+    H = c.size
+    g = quant.sat16(gx.astype(I64) + gh + bias)
+    gi, go, gf, gc = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
+    i = quant.lut(lf, gi)
+    f = quant.sat16(32768 - i) if ifg else quant.lut(lf, gf)
+    gg = quant.lut(lg, gc)
+    cn = quant.sat16(quant.rshift_round(f * c.astype(I64), 15) +
+                     quant.rshift_round(i * gg, 30 - k))
+    o = quant.lut(lf, go)
+    c12 = quant.rshift_round(cn, k - 12) if k >= 12 else quant.sat16(cn << (12 - k))
+    th = quant.lut(lh, c12)
+    h = quant.sat8(zp + quant.rq(o * th, om, osh))
+    return cn, h
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
+def test_lstm_cell_s16_plain_path(tmp_path, board):
+    rng = np.random.default_rng(13)
+    lf = quant.lut_table(lambda v: 1 / (1 + np.exp(-v)))
+    lg = quant.lut_table(np.tanh)
+    decls = [_c_array("const int16_t", "lf", lf), _c_array("const int16_t", "lg", lg)]
+    body, want = [], {}
+    H = 23
+    for k, (cexp, ifg, osh) in enumerate([(11, 0, -9), (15, 0, -12), (12, 1, -3), (3, 0, -2),
+                                          (29, 0, -1), (1, 1, -31)]):
+        gx = rng.integers(-32768, 32768, 4 * H)
+        gh = rng.integers(-32768, 32768, 4 * H)
+        bias = rng.integers(-4000, 4000, 4 * H)
+        gx[:3] = 32767  # saturating sums
+        gh[:3] = 32767
+        c = rng.integers(-32768, 32768, H)
+        om = int(rng.integers(1 << 30, (1 << 31) - 1))
+        zp = int(rng.integers(-128, 128))
+        decls += [_c_array("const int16_t", f"gx{k}", gx), _c_array("const int16_t", f"gh{k}", gh),
+                  _c_array("const int16_t", f"b{k}", bias), _c_array("int16_t", f"c{k}", c),
+                  f"static int8_t h{k}[{H}];"]
+        body.append(
+            f"{{ rnn_cell_params_s16 p; int32_t t[{H}]; int i; memset(&p, 0, sizeof p);"
+            f" p.hidden = {H}; p.input_forget = {ifg}; p.cell_exp = {cexp}; p.bias = b{k};"
+            f" p.lut0 = lf; p.lut1 = lg; p.lut2 = lg; p.h_zero_point = {zp};"
+            f" p.out_mult = {om}; p.out_shift = {osh};"
+            f" rnn_lstm_cell_s16(&p, gx{k}, gh{k}, c{k}, h{k});"
+            f" for (i = 0; i < {H}; ++i) t[i] = c{k}[i]; PI(\"T{k}c\", t, {H});"
+            f" for (i = 0; i < {H}; ++i) t[i] = h{k}[i]; PI(\"T{k}h\", t, {H}); }}")
+        cn, h = _cell_want(gx, gh, bias, c, lf, lg, lg, cexp, zp, om, osh, ifg)
+        want[f"T{k}c"], want[f"T{k}h"] = cn, h
+    got = run_on_board(board, tmp_path, ["RecurrentFunctions/rnn_lstm_cell_s16.c"],
+                       "\n".join(decls), "\n".join(body))
+    for tag, v in want.items():
+        assert np.array_equal(got[tag], v), (board, tag, got[tag], v)
+
+
+# ------------------------------------------------------------------ quantize
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
+def test_quantize_s8_rounding(tmp_path, board):
+    rng = np.random.default_rng(14)
+    # ties (k + 0.5), values near them, large values, and ordinary ones
+    x = np.concatenate([np.arange(-140, 140) + 0.5, np.arange(-140, 140) + 0.5000001,
+                        [1e9, -1e9, 3e38, -3e38, 600.0, -600.0, 0.0, -0.0],
+                        rng.standard_normal(200) * 50]).astype(F32)
+    cases = [(1.0, 0), (1.0, -37), (0.37, 12)]
+    decls = [_c_array("const float", "x", x), f"static int8_t y[{x.size}];"]
+    body, want = [], {}
+    for k, (inv, zp) in enumerate(cases):
+        body.append(f"{{ int32_t t[{x.size}]; int i; rnn_quantize_s8(x, {x.size}, "
+                    f"{float(F32(inv)).hex()}f, {zp}, y);"
+                    f" for (i = 0; i < {x.size}; ++i) t[i] = y[i]; PI(\"T{k}\", t, {x.size}); }}")
+        v = (x * F32(inv)).astype(F32)
+        want[f"T{k}"] = np.clip(np.clip(v, -1e6, 1e6).astype(np.float64).round() + zp,
+                                -128, 127).astype(np.int64)
+    got = run_on_board(board, tmp_path, ["ConvertFunctions/rnn_quantize_s8.c"],
+                       "\n".join(decls), "\n".join(body))
+    for tag, v in want.items():
+        assert np.array_equal(got[tag], v), (board, tag)
