@@ -187,14 +187,35 @@ def _elf(folder: Path) -> Path:
     return elfs[0]
 
 
+def rodata_elsewhere(folder: Path, origin: int, length: int) -> None:
+    """Bare metal: move read-only data (the weights) out of the FLASH region into a region of
+    its own at `origin` in the project's board/linker.ld. For models larger than the QEMU
+    board's code memory (mps3-an547's ITCM is 512 KiB): QEMU loads the ELF's segments
+    wherever there is memory, and instruction counts do not depend on where data lies."""
+    ld = folder / "board" / "linker.ld"
+    text = ld.read_text()
+    text = text.replace("        *(.rodata .rodata.*)\n", "", 1)
+    text = text.replace("    RAM (rwx)", f"    RODATA (r) : ORIGIN = {origin:#x}, LENGTH = "
+                        f"{length:#x}\n    RAM (rwx)", 1)
+    text = text.replace("    .ARM.extab :", "    .rodata :\n    {\n        *(.rodata .rodata.*)"
+                        "\n        . = ALIGN(4);\n    } > RODATA\n\n    .ARM.extab :", 1)
+    ld.write_text(text)
+
+
 def build_project(model: str | Path, target: str, out: str | Path, steps: int | None = None,
-                  name: str = "m", **build_options) -> Path:
+                  name: str = "m", rodata: tuple[int, int] | None = None,
+                  **build_options) -> Path:
     """rnngen build MODEL for the board (BuildOptions fields as keywords, e.g. dtype="int8"),
     with test/main.c replaced by the step harness (STEPS = steps, default the golden
-    sequence's length). Returns the ELF. The model must be streaming (have a _step)."""
+    sequence's length). rodata: (origin, length) to place read-only data outside FLASH
+    (see rodata_elsewhere). Returns the ELF. The model must be streaming (have a _step)."""
     out = Path(out)
+    build_options.setdefault("flash_budget", 0)
+    build_options.setdefault("ram_budget", 0)
     driver.build(model, out, driver.BuildOptions(target=target, name=name, force=True,
                                                  **build_options))
+    if rodata:
+        rodata_elsewhere(out, *rodata)
     header = (out / "include" / f"{name}.h").read_text()
     if f"{name}_step(" not in header:
         raise ValueError(f"{model}: not a streaming model (no {name}_step)")
@@ -210,12 +231,13 @@ def build_project(model: str | Path, target: str, out: str | Path, steps: int | 
 
 def count_steps(model: str | Path, target: str, steps: int | None = None,
                 functions: tuple[str, ...] = (r"rnn_.*", r"m_step"), work: str | Path | None = None,
-                **build_options) -> tuple[list[int], Counts]:
+                rodata: tuple[int, int] | None = None, **build_options
+                ) -> tuple[list[int], Counts]:
     """Instructions of each <name>_step call (callees included), and per-function counts
     over all the calls. `work`: where the project goes (a temporary folder if None)."""
     with tempfile.TemporaryDirectory() as d:
         out = Path(work) if work else Path(d) / "proj"
-        elf = build_project(model, target, out, steps=steps, **build_options)
+        elf = build_project(model, target, out, steps=steps, rodata=rodata, **build_options)
         c = run(elf, target, functions)
     return c.windows, c
 
