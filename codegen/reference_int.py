@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ir, quant
+from . import ir, quant, reference
 from .errors import RnngenError
 from .quant import I64, lut, rq, rshift_round, sat8, sat16
 
@@ -191,32 +191,14 @@ def _unary(ex: Executor, n: ir.Unary, ins: list[np.ndarray]) -> list[np.ndarray]
     return [q.table.astype(I64)[ins[0] + 128]]
 
 
-def _transpose(ex: Executor, n: ir.Transpose, ins: list[np.ndarray]) -> list[np.ndarray]:
-    return [np.transpose(ins[0], n.perm)]
-
-
-def _slice(ex: Executor, n: ir.Slice, ins: list[np.ndarray]) -> list[np.ndarray]:
-    x = ins[0]
-    for ax, (s, st, c) in enumerate(zip(n.starts, n.steps, n.counts)):
-        x = np.take(x, s + st * np.arange(c), axis=ax)
-    return [x]
-
-
-def _concat(ex: Executor, n: ir.Concat, ins: list[np.ndarray]) -> list[np.ndarray]:
-    return [np.concatenate(ins, axis=n.axis)]
-
-
-def _view(ex: Executor, n: ir.View, ins: list[np.ndarray]) -> list[np.ndarray]:
-    return [ins[0].reshape(n.shape)]
-
-
 def _binary(ex: Executor, n: ir.Node, ins: list[np.ndarray]) -> list[np.ndarray]:
     raise RnngenError(f"node '{n.name}': not supported with --dtype int8")
 
 
 _EXEC = {
     ir.Recurrent: _recurrent, ir.Linear: _linear, ir.Softmax: _softmax, ir.Unary: _unary,
-    ir.Transpose: _transpose, ir.Slice: _slice, ir.Concat: _concat, ir.View: _view,
-    ir.Binary: _binary,
+    # data movement does not depend on the element type
+    ir.Transpose: reference._transpose, ir.Slice: reference._slice,
+    ir.Concat: reference._concat, ir.View: reference._view, ir.Binary: _binary,
 }
 

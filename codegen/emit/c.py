@@ -106,6 +106,9 @@ class _Ctx:
 class _Program:
     """C for one graph (the step graph of a streaming model, or the whole-sequence graph)."""
 
+    COPY_KERNEL = "rnn_copy_strided_f32"  # the layout operators' kernel and element size
+    ELEM = " * sizeof(float)"
+
     def __init__(self, g: ir.Graph, ctx: _Ctx):
         assert g.memory is not None
         self.g = g
@@ -369,19 +372,23 @@ class _Program:
               dstr: tuple[int, ...]) -> str:
         shp, (a, b) = cgen.collapse(shape, [sst, dstr])
         if len(shp) == 1 and a[0] == 1 and b[0] == 1:
-            return f"memcpy({dst}, {src}, {shp[0]} * sizeof(float));"
-        self.ctx.kernels.add("rnn_copy_strided_f32")
+            return f"memcpy({dst}, {src}, {shp[0]}{self.ELEM});"
+        self.ctx.kernels.add(self.COPY_KERNEL)
         sh = self.ctx.ints(f"{p}_shape", shp)
         s1 = self.ctx.ints(f"{p}_src", a)
         s2 = self.ctx.ints(f"{p}_dst", b)
-        return f"rnn_copy_strided_f32({len(shp)}, {sh}, {src}, {s1}, {dst}, {s2});"
+        return f"{self.COPY_KERNEL}({len(shp)}, {sh}, {src}, {s1}, {dst}, {s2});"
+
+    def src(self, t: str) -> str:
+        """Where a node reads tensor t (int8 programs read a float input's quantized copy)."""
+        return self.buf(t)
 
     def op_transpose(self, n: ir.Transpose, p: str) -> dict[str, Any]:
         ins = self.g.shapes[n.inputs[0]]
         out = self.g.shapes[n.outputs[0]]
         ist = cgen.strides(ins)
         src_st = tuple(ist[q] for q in n.perm)
-        return self._lines(n, [self._copy(p, out, self.buf(n.inputs[0]), src_st,
+        return self._lines(n, [self._copy(p, out, self.src(n.inputs[0]), src_st,
                                           self.buf(n.outputs[0]), cgen.strides(out))])
 
     def op_slice(self, n: ir.Slice, p: str) -> dict[str, Any]:
@@ -390,7 +397,7 @@ class _Program:
         off = sum(s * st for s, st in zip(n.starts, ist))
         src_st = tuple(st * step for st, step in zip(ist, n.steps))
         out = tuple(n.counts)
-        return self._lines(n, [self._copy(p, out, _at(self.buf(n.inputs[0]), off), src_st,
+        return self._lines(n, [self._copy(p, out, _at(self.src(n.inputs[0]), off), src_st,
                                           self.buf(n.outputs[0]), cgen.strides(out))])
 
     def op_concat(self, n: ir.Concat, p: str) -> dict[str, Any]:
@@ -401,7 +408,7 @@ class _Program:
         y = self.buf(n.outputs[0])
         for k, t in enumerate(n.inputs):
             s = self.g.shapes[t]
-            lines.append(self._copy(f"{p}_{k}", s, self.buf(t), cgen.strides(s),
+            lines.append(self._copy(f"{p}_{k}", s, self.src(t), cgen.strides(s),
                                     _at(y, pos * ost[n.axis]), ost))
             pos += s[n.axis]
         return self._lines(n, lines)

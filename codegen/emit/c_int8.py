@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import cgen, ir, quant
 from ..errors import RnngenError
-from .c import _at, _Ctx, _offset_expr, _upper
+from .c import _at, _Ctx, _offset_expr, _Program, _upper
 
 INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_mat_vec_s8_s16": ("MatVecFunctions/rnn_mat_vec_s8_s16.c", ()),
@@ -46,7 +46,13 @@ def _i(v: Any) -> str:
     return str(int(v))
 
 
-class _QProgram:
+class _QProgram(_Program):
+    """The int8 program: cells, matrices and Linear/Softmax/activation nodes in integers;
+    the layout operators (Transpose, Slice, Concat, View) are _Program's, on bytes."""
+
+    COPY_KERNEL = "rnn_copy_strided_s8"
+    ELEM = ""
+
     def __init__(self, g: ir.Graph, ctx: _Ctx):
         assert g.memory is not None and g.quant is not None
         self.g, self.mem, self.plan, self.ctx = g, g.memory, g.quant, ctx
@@ -141,14 +147,14 @@ class _QProgram:
                 out.append(op)
         return out
 
+    def src(self, t: str) -> str:
+        return self.xbuf(t)
+
     def xbuf(self, t: str) -> str:
         """The int8 buffer of a tensor (the quantized input lives in the arena)."""
         if t == self.g.input and self.plan.io == "float":
             return _at("s->arena", self.mem.place[t][1])
         return self.buf(t)
-
-    def op_view(self, n: ir.View, p: str) -> None:
-        return None
 
     def op_recurrent(self, n: ir.Recurrent, p: str) -> dict[str, Any]:
         q: quant.QRecurrent = self.plan.nodes[n.name]
@@ -248,42 +254,6 @@ class _QProgram:
         size = math.prod(self.g.shapes[n.outputs[0]])
         return self._lines(n, [f"rnn_lut_s8({table}, {self.xbuf(n.inputs[0])}, {size}, "
                                f"{self.buf(n.outputs[0])});"])
-
-    def _copy(self, p: str, shape: tuple[int, ...], src: str, sst: tuple[int, ...], dst: str,
-              dstr: tuple[int, ...]) -> str:
-        shp, (a, b) = cgen.collapse(shape, [sst, dstr])
-        if len(shp) == 1 and a[0] == 1 and b[0] == 1:
-            return f"memcpy({dst}, {src}, {shp[0]});"
-        self.ctx.kernels.add("rnn_copy_strided_s8")
-        sh = self.ctx.ints(f"{p}_shape", shp)
-        s1 = self.ctx.ints(f"{p}_src", a)
-        s2 = self.ctx.ints(f"{p}_dst", b)
-        return f"rnn_copy_strided_s8({len(shp)}, {sh}, {src}, {s1}, {dst}, {s2});"
-
-    def op_transpose(self, n: ir.Transpose, p: str) -> dict[str, Any]:
-        ins, out = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
-        ist = cgen.strides(ins)
-        return self._lines(n, [self._copy(p, out, self.xbuf(n.inputs[0]),
-                                          tuple(ist[q] for q in n.perm), self.buf(n.outputs[0]),
-                                          cgen.strides(out))])
-
-    def op_slice(self, n: ir.Slice, p: str) -> dict[str, Any]:
-        ist = cgen.strides(self.g.shapes[n.inputs[0]])
-        off = sum(s * st for s, st in zip(n.starts, ist))
-        return self._lines(n, [self._copy(p, tuple(n.counts), _at(self.xbuf(n.inputs[0]), off),
-                                          tuple(st * step for st, step in zip(ist, n.steps)),
-                                          self.buf(n.outputs[0]), cgen.strides(tuple(n.counts)))])
-
-    def op_concat(self, n: ir.Concat, p: str) -> dict[str, Any]:
-        out = self.g.shapes[n.outputs[0]]
-        ost = cgen.strides(out)
-        y, lines, pos = self.buf(n.outputs[0]), [], 0
-        for k, t in enumerate(n.inputs):
-            s = self.g.shapes[t]
-            lines.append(self._copy(f"{p}_{k}", s, self.xbuf(t), cgen.strides(s),
-                                    _at(y, pos * ost[n.axis]), ost))
-            pos += s[n.axis]
-        return self._lines(n, lines)
 
     def op_binary(self, n: ir.Binary, p: str) -> None:
         raise RnngenError(f"{n.fn} node '{n.name}' is not supported with --dtype int8")
