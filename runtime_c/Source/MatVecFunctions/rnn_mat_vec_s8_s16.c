@@ -17,7 +17,8 @@
  * Requantization: when shift <= -2 (a right shift by more than 32 bits, the usual case for
  * gate pre-activations) round(acc * mult * 2^(shift - 31)) half up equals
  * (hi + 2^(s - 1)) >> s, with hi the high word of the 64-bit product and s = -1 - shift >= 1:
- * floor((p + 2^(31 + s)) / 2^(32 + s)) = floor((floor(p / 2^32) + 2^(s - 1)) / 2^s), exactly.
+ * floor((p + 2^(31 + s)) / 2^(32 + s)) = floor((floor(p / 2^32) + 2^(s - 1)) / 2^s), exactly;
+ * and that is ((hi >> (s - 1)) + 1) >> 1 (floor((floor(a) + 1) / 2) = floor((a + 1) / 2)).
  */
 
 #include "rnn_nnfunctions.h"
@@ -57,9 +58,10 @@ static inline int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
 {
     if (shift <= -2)
     {
-        const int32_t s = -1 - shift;
+        /* (hi + 2^(s - 1)) >> s computed as ((hi >> (s - 1)) + 1) >> 1, the same value */
         const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
-        return SAT16((hi + (1 << (s - 1))) >> s);
+        const int32_t t = (hi >> (-2 - shift)) + 1;
+        return SAT16(t >> 1);
     }
     return requant16_any(acc, mult, shift);
 }
@@ -153,6 +155,9 @@ static int32_t sxtb16_hi(int32_t v)
  * of 2 * RNN_S8_XW bytes); wider inputs are split word by word in the row loop instead. */
 #define RNN_S8_XW 256
 
+/* rows whose sums wait in a stack buffer for their requantization */
+#define RNN_S8_BLOCK 48
+
 static void split_x(int32_t cols, const int8_t *x, int32_t *xw)
 {
     int32_t k;
@@ -196,13 +201,12 @@ static void split_x(int32_t cols, const int8_t *x, int32_t *xw)
         w2 += 4;                                                                               \
     } while (0)
 
-/* y[0..2] for rows 0..2 of w: the dot products over the first n columns (a multiple of 4)
- * with x split beforehand (xw) or word by word here (xw NULL), then the columns n..cols - 1
- * one by one, then the requantization. Three rows keep every value of the loop in registers
+/* acc[0..2] = offset[0..2] + rows 0..2 of w . x: the first n columns (a multiple of 4) with
+ * x split beforehand (xw) or word by word here (xw NULL), then the columns n..cols - 1 one
+ * by one. Three rows keep every value of the loop in registers
  * (with four rows GCC 12 spills inside the loop on the M4's fourteen registers). */
 static void rows3_dsp(int32_t cols, int32_t n, const int8_t *w, const int8_t *x,
-                      const int32_t *xw, const int32_t *offset, const int32_t *mult,
-                      const int32_t *shift, int16_t *y)
+                      const int32_t *xw, const int32_t *offset, int32_t *acc)
 {
     const int8_t *w0 = w;
     const int8_t *w1 = w0 + cols;
@@ -213,15 +217,47 @@ static void rows3_dsp(int32_t cols, int32_t n, const int8_t *w, const int8_t *x,
     if (xw)
     {
 #if defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
-        /* 8 columns per pass: 2 LDRD (x), 6 LDR, 12 SXTB16, 12 SMLAD, SUBS, BNE for 24
+        /* 16 columns per pass: 4 LDRD (x), 12 LDR, 24 SXTB16, 24 SMLAD, SUBS, BNE for 48
          * multiply-adds. Written out because GCC 12 spills in this loop (it needs 12 of the
          * 14 registers), costing a third more instructions. */
         int32_t x02, x13, v, t;
-        k = n >> 3;
+        k = n >> 4;
         if (k > 0)
         {
             __asm__ volatile(
                 "1:\n\t"
+                "ldrd %[x02], %[x13], [%[xw]], #8\n\t"
+                "ldr %[v], [%[w0]], #4\n\t"
+                "sxtb16 %[t], %[v]\n\t"
+                "smlad %[a0], %[t], %[x02], %[a0]\n\t"
+                "sxtb16 %[v], %[v], ror #8\n\t"
+                "smlad %[a0], %[v], %[x13], %[a0]\n\t"
+                "ldr %[v], [%[w1]], #4\n\t"
+                "sxtb16 %[t], %[v]\n\t"
+                "smlad %[a1], %[t], %[x02], %[a1]\n\t"
+                "sxtb16 %[v], %[v], ror #8\n\t"
+                "smlad %[a1], %[v], %[x13], %[a1]\n\t"
+                "ldr %[v], [%[w2]], #4\n\t"
+                "sxtb16 %[t], %[v]\n\t"
+                "smlad %[a2], %[t], %[x02], %[a2]\n\t"
+                "sxtb16 %[v], %[v], ror #8\n\t"
+                "smlad %[a2], %[v], %[x13], %[a2]\n\t"
+                "ldrd %[x02], %[x13], [%[xw]], #8\n\t"
+                "ldr %[v], [%[w0]], #4\n\t"
+                "sxtb16 %[t], %[v]\n\t"
+                "smlad %[a0], %[t], %[x02], %[a0]\n\t"
+                "sxtb16 %[v], %[v], ror #8\n\t"
+                "smlad %[a0], %[v], %[x13], %[a0]\n\t"
+                "ldr %[v], [%[w1]], #4\n\t"
+                "sxtb16 %[t], %[v]\n\t"
+                "smlad %[a1], %[t], %[x02], %[a1]\n\t"
+                "sxtb16 %[v], %[v], ror #8\n\t"
+                "smlad %[a1], %[v], %[x13], %[a1]\n\t"
+                "ldr %[v], [%[w2]], #4\n\t"
+                "sxtb16 %[t], %[v]\n\t"
+                "smlad %[a2], %[t], %[x02], %[a2]\n\t"
+                "sxtb16 %[v], %[v], ror #8\n\t"
+                "smlad %[a2], %[v], %[x13], %[a2]\n\t"
                 "ldrd %[x02], %[x13], [%[xw]], #8\n\t"
                 "ldr %[v], [%[w0]], #4\n\t"
                 "sxtb16 %[t], %[v]\n\t"
@@ -262,11 +298,12 @@ static void rows3_dsp(int32_t cols, int32_t n, const int8_t *w, const int8_t *x,
                 :
                 : "cc", "memory");
         }
-        if (n & 4)
+        for (k = (n >> 2) & 3; k > 0; --k) /* the last 0..3 words */
         {
             x02 = xw[0];
             x13 = xw[1];
             DOT3_WORD(x02, x13);
+            xw += 2;
         }
 #else
         for (k = n >> 2; k > 0; --k)
@@ -296,9 +333,9 @@ static void rows3_dsp(int32_t cols, int32_t n, const int8_t *w, const int8_t *x,
         a1 += (int32_t)w[cols + k] * xk;
         a2 += (int32_t)w[2 * cols + k] * xk;
     }
-    y[0] = (int16_t)requant16(a0, mult[0], shift[0]);
-    y[1] = (int16_t)requant16(a1, mult[1], shift[1]);
-    y[2] = (int16_t)requant16(a2, mult[2], shift[2]);
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
 }
 
 static int32_t dot1_dsp(int32_t cols, const int8_t *w, const int8_t *x)
@@ -361,13 +398,26 @@ void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32
         {
             split_x(cols, x, xw);
         }
-        for (; r + 3 <= rows; r += 3)
+        /* sums of blocks of up to RNN_S8_BLOCK rows into a stack buffer, then their
+         * requantization in one loop: fewer values live across the assembly loop */
+        int32_t acc[RNN_S8_BLOCK];
+        while (r + 3 <= rows)
         {
-            /* whole words over the last partial one too where x is split (zero there) and
-             * the bytes read past row r + 2 lie in row r + 3 */
-            const int32_t nr = xs && r + 3 < rows ? ne : n;
-            rows3_dsp(cols, nr, w, x, xs, offset + r, mult + r, shift + r, y + r);
-            w += 3 * cols;
+            const int32_t r0 = r;
+            int32_t nb = 0;
+            int32_t k;
+            for (; r + 3 <= rows && nb + 3 <= RNN_S8_BLOCK; r += 3, nb += 3)
+            {
+                /* whole words over the last partial one too where x is split (zero there)
+                 * and the bytes read past row r + 2 lie in row r + 3 */
+                const int32_t nr = xs && r + 3 < rows ? ne : n;
+                rows3_dsp(cols, nr, w, x, xs, offset + r, acc + nb);
+                w += 3 * cols;
+            }
+            for (k = 0; k < nb; ++k)
+            {
+                y[r0 + k] = (int16_t)requant16(acc[k], mult[r0 + k], shift[r0 + k]);
+            }
         }
     }
     for (; r < rows; ++r)

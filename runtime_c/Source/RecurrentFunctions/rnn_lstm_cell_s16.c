@@ -32,9 +32,8 @@ static inline int32_t requant(int32_t acc, int32_t mult, int32_t shift)
 {
     if (shift <= -2)
     {
-        const int32_t s = -1 - shift;
         const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
-        return (hi + (1 << (s - 1))) >> s;
+        return ((hi >> (-2 - shift)) + 1) >> 1;
     }
     return rnn_requantize(acc, mult, shift);
 }
