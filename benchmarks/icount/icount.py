@@ -74,7 +74,7 @@ STEP_HARNESS = r"""/* icount harness: NAME_step once per golden step, each betwe
 MARKERS
 SEMIHOSTING
 static NAME_state_t state;
-static float y[UPPER_STEP_OUTPUT_SIZE];
+static NAME_out_t y[UPPER_STEP_OUTPUT_SIZE];
 int main(void)
 {
     int t;
