@@ -134,6 +134,9 @@ typedef struct
     int32_t d_mult, d_shift;  /**< D s2 -> output */
 } rnn_hmd_s8;
 
+/** int32 accumulators rnn_mat_vec_kron_s8_s16 keeps on the stack (a row is done in chunks). */
+#define RNN_KRON_MAX_ROW 64
+
 /** An int8 Kronecker-product matrix (see rnn_mat_vec_kron_s8_s16). */
 typedef struct
 {

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rnngen import ir, reference
-from rnngen.emit.c import TILE, pack_dense
+from rnngen.emit.c import pack_dense
 from tests.kernels.harness import arrays, run_c
 
 F32 = np.float32
@@ -27,17 +27,15 @@ def _round32(q: Fraction) -> F32:
 def sequential_matvec(w: np.ndarray, x: np.ndarray, b: np.ndarray | None,
                       fused: bool = False) -> np.ndarray:
     """y = b + W x summed column by column in float32: the exact operation order of
-    rnn_mat_vec_f32. Rows in full tiles of 16 use one rounding per step when the target
-    fuses multiply-add (RNN_MAT_VEC_FUSED); the remaining rows always round twice."""
+    rnn_mat_vec_f32, with one rounding per step when the target fuses multiply-add
+    (RNN_MAT_VEC_FUSED) and two otherwise."""
     m, n = w.shape
     acc = np.zeros(m, F32) if b is None else b.astype(F32).copy()
-    full = m - m % TILE
     for j in range(n):
-        if fused and full:
+        if fused:
             xj = Fraction(float(x[j]))
-            acc[:full] = [_round32(Fraction(float(a)) + Fraction(float(wi)) * xj)
-                          for a, wi in zip(acc[:full], w[:full, j])]
-            acc[full:] = (acc[full:] + (w[full:, j] * x[j]).astype(F32)).astype(F32)
+            acc = np.array([_round32(Fraction(float(a)) + Fraction(float(wi)) * xj)
+                            for a, wi in zip(acc, w[:, j])], F32)
         else:
             acc = (acc + (w[:, j] * x[j]).astype(F32)).astype(F32)
     return acc

@@ -13,6 +13,8 @@
  * measured slower than AVX2 on the AMD EPYC used here, so AVX-512 builds take the AVX path.)
  */
 
+#include <math.h>
+
 #include "rnn_nnfunctions.h"
 
 #if defined(__AVX__)
@@ -221,9 +223,15 @@ static void tile16(int32_t cols, const float *w, const float *bias, const float 
 #endif
 
 /* ---- the last rows (fewer than a tile), stored [cols][rem] ----
- * Always rounded twice per step (a multiply, then an add), on every target, in the same order
- * as the tiles: bias, then column 0, 1, 2, ... Chunks of rows keep their sums in registers;
- * `w` points at the chunk's first row in column 0, columns are `rem` floats apart. */
+ * In the same order as the tiles (bias, then column 0, 1, 2, ...) and with the same rounding:
+ * fused where RNN_MAT_VEC_FUSED, a multiply then an add elsewhere. Chunks of rows keep their
+ * sums in registers; `w` points at the chunk's first row in column 0, columns are `rem` floats
+ * apart. */
+#if RNN_MAT_VEC_FUSED
+#define MADD1(acc, w, x) fmaf(w, x, acc)
+#else
+#define MADD1(acc, w, x) ((acc) + (w) * (x))
+#endif
 #if defined(__ARM_NEON) && defined(__aarch64__)
 static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
                   float *y)
@@ -234,8 +242,8 @@ static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, 
     for (j = 0; j < cols; ++j)
     {
         const float32x4_t xj = vdupq_n_f32(x[j]);
-        a0 = vaddq_f32(a0, vmulq_f32(vld1q_f32(w), xj));
-        a1 = vaddq_f32(a1, vmulq_f32(vld1q_f32(w + 4), xj));
+        a0 = vfmaq_f32(a0, vld1q_f32(w), xj);
+        a1 = vfmaq_f32(a1, vld1q_f32(w + 4), xj);
         w += rem;
     }
     vst1q_f32(y, a0);
@@ -249,12 +257,17 @@ static void rest4(int32_t rem, int32_t cols, const float *w, const float *bias, 
     int32_t j;
     for (j = 0; j < cols; ++j)
     {
-        a0 = vaddq_f32(a0, vmulq_f32(vld1q_f32(w), vdupq_n_f32(x[j])));
+        a0 = vfmaq_f32(a0, vld1q_f32(w), vdupq_n_f32(x[j]));
         w += rem;
     }
     vst1q_f32(y, a0);
 }
 #elif defined(__SSE2__)
+#if RNN_MAT_VEC_FUSED
+#define MADD4(acc, w, x) _mm_fmadd_ps(w, x, acc)
+#else
+#define MADD4(acc, w, x) _mm_add_ps(acc, _mm_mul_ps(w, x))
+#endif
 static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
                   float *y)
 {
@@ -264,8 +277,8 @@ static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, 
     for (j = 0; j < cols; ++j)
     {
         const __m128 xj = _mm_set1_ps(x[j]);
-        a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(w), xj));
-        a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(w + 4), xj));
+        a0 = MADD4(a0, _mm_loadu_ps(w), xj);
+        a1 = MADD4(a1, _mm_loadu_ps(w + 4), xj);
         w += rem;
     }
     _mm_storeu_ps(y, a0);
@@ -279,7 +292,7 @@ static void rest4(int32_t rem, int32_t cols, const float *w, const float *bias, 
     int32_t j;
     for (j = 0; j < cols; ++j)
     {
-        a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(w), _mm_set1_ps(x[j])));
+        a0 = MADD4(a0, _mm_loadu_ps(w), _mm_set1_ps(x[j]));
         w += rem;
     }
     _mm_storeu_ps(y, a0);
@@ -353,8 +366,8 @@ static void rest2(int32_t rem, int32_t cols, const float *w, const float *bias, 
     for (j = 0; j < cols; ++j)
     {
         const float xj = x[j];
-        a0 += w[0] * xj;
-        a1 += w[1] * xj;
+        a0 = MADD1(a0, w[0], xj);
+        a1 = MADD1(a1, w[1], xj);
         w += rem;
     }
     y[0] = a0;
@@ -368,7 +381,7 @@ static void rest1(int32_t rem, int32_t cols, const float *w, const float *bias, 
     int32_t j;
     for (j = 0; j < cols; ++j)
     {
-        a0 += w[0] * x[j];
+        a0 = MADD1(a0, w[0], x[j]);
         w += rem;
     }
     y[0] = a0;

@@ -24,28 +24,36 @@ void rnn_mat_vec_kron_f32(float *ctx, int32_t rows, int32_t cols, int32_t m1, in
 
     if (ax_first)
     {
-        /* T[i][k] = sum_j A[i][j] X[j][k], then Y[i][l] = sum_k T[i][k] B[l][k] */
+        /* T = A X [m1, n2]: row i of T accumulates A[i][j] * (row j of X), row by row */
         for (i = 0; i < m1; ++i)
         {
+            float *t = ctx + i * n2;
             for (k = 0; k < n2; ++k)
             {
-                float acc = 0.0f;
-                for (j = 0; j < n1; ++j)
+                t[k] = 0.0f;
+            }
+            for (j = 0; j < n1; ++j)
+            {
+                const float aij = a[i * n1 + j];
+                const float *xj = x + j * n2;
+                const int32_t valid = cols - j * n2 < n2 ? cols - j * n2 : n2; /* padding */
+                for (k = 0; k < valid; ++k)
                 {
-                    const int32_t q = j * n2 + k;
-                    acc += q < cols ? a[i * n1 + j] * x[q] : 0.0f;
+                    t[k] += aij * xj[k];
                 }
-                ctx[i * n2 + k] = acc;
             }
         }
+        /* Y[i][l] = T[i] . B[l] */
         for (i = 0; i < m1; ++i)
         {
+            const float *t = ctx + i * n2;
             for (l = 0; l < m2 && i * m2 + l < rows; ++l)
             {
+                const float *bl = b + l * n2;
                 float acc = 0.0f;
                 for (k = 0; k < n2; ++k)
                 {
-                    acc += ctx[i * n2 + k] * b[l * n2 + k];
+                    acc += t[k] * bl[k];
                 }
                 y[i * m2 + l] = (bias ? bias[i * m2 + l] : 0.0f) + acc;
             }
@@ -53,30 +61,45 @@ void rnn_mat_vec_kron_f32(float *ctx, int32_t rows, int32_t cols, int32_t m1, in
     }
     else
     {
-        /* T[j][l] = sum_k X[j][k] B[l][k], then Y[i][l] = sum_j A[i][j] T[j][l] */
+        /* T = X B^T [n1, m2]: T[j][l] = (row j of X) . B[l] */
         for (j = 0; j < n1; ++j)
         {
+            const float *xj = x + j * n2;
+            const int32_t valid = cols - j * n2 < n2 ? cols - j * n2 : n2;
             for (l = 0; l < m2; ++l)
             {
+                const float *bl = b + l * n2;
                 float acc = 0.0f;
-                for (k = 0; k < n2; ++k)
+                for (k = 0; k < valid; ++k)
                 {
-                    const int32_t q = j * n2 + k;
-                    acc += q < cols ? x[q] * b[l * n2 + k] : 0.0f;
+                    acc += xj[k] * bl[k];
                 }
                 ctx[j * m2 + l] = acc;
             }
         }
+        /* Y[i] = bias + sum_j A[i][j] * T[j], accumulated in y row by row (only the first
+         * `rows` outputs exist; bias may alias y, so it is read first) */
         for (i = 0; i < m1; ++i)
         {
-            for (l = 0; l < m2 && i * m2 + l < rows; ++l)
+            const int32_t base = i * m2;
+            const int32_t n = rows - base < m2 ? rows - base : m2;
+            float *yi = y + base;
+            if (n <= 0)
             {
-                float acc = 0.0f;
-                for (j = 0; j < n1; ++j)
+                break;
+            }
+            for (l = 0; l < n; ++l)
+            {
+                yi[l] = bias ? bias[base + l] : 0.0f;
+            }
+            for (j = 0; j < n1; ++j)
+            {
+                const float aij = a[i * n1 + j];
+                const float *tj = ctx + j * m2;
+                for (l = 0; l < n; ++l)
                 {
-                    acc += a[i * n1 + j] * ctx[j * m2 + l];
+                    yi[l] += aij * tj[l];
                 }
-                y[i * m2 + l] = (bias ? bias[i * m2 + l] : 0.0f) + acc;
             }
         }
     }
