@@ -18,7 +18,7 @@ from tests import models
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "lstm_classifier"
-BOARDS = ["host", "cortex-a73", "cortex-m4", "cortex-m55"]
+BOARDS = ["host", "cortex-a73", "cortex-a53", "cortex-m4", "cortex-m7", "cortex-m55"]
 
 SPECS = {
     "lstm_2layer_stream_h0": models.Spec("LSTM", "forward", 6, 12, 9, 2, initial_state=True),
@@ -94,11 +94,24 @@ def _torch_model(tmp_path, cell):
     return p
 
 
+@pytest.fixture(scope="module")
+def torch_models(tmp_path_factory):
+    """Each PyTorch model exported once for all boards."""
+    cache = {}
+
+    def get(cell):
+        if cell not in cache:
+            folder = tmp_path_factory.mktemp(f"torch_{cell}")
+            cache[cell] = (_torch_model(folder, cell), folder)
+        return cache[cell]
+    return get
+
+
 @pytest.mark.parametrize("board", [pytest.param(b, marks=[] if b == "host" else
                                                 [pytest.mark.qemu]) for b in BOARDS])
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_pytorch_export_int8(tmp_path, cell, board):
-    p = _torch_model(tmp_path, cell)
+def test_pytorch_export_int8(torch_models, cell, board):
+    p, tmp_path = torch_models(cell)
     res = driver.verify(p, driver.BuildOptions(dtype="int8", target=board,
                                                input=str(tmp_path / "x.npy")))
     assert res.passed and res.report["mismatches"] == 0, res.output
