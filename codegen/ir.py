@@ -12,7 +12,7 @@ keeps the exact output layout the ONNX model defines. Memory layout is row-major
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping, Union
 
 import numpy as np
@@ -281,7 +281,7 @@ class Kron:
         return np.kron(self.a, self.b).astype(F32)[:self.rows, :self.cols]
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
-        (m1, n1), (m2, n2) = self.a.shape, self.b.shape
+        n1, n2 = self.a.shape[1], self.b.shape[1]
         xp = np.zeros(n1 * n2, F32)
         xp[:self.cols] = x
         X = xp.reshape(n1, n2)
@@ -838,5 +838,3 @@ def macs_per_step(g: Graph) -> int:
         return macs(g.step)
     return -(-macs(g) // max(1, g.seq_len))
 
-
-__all__ = [name for name in dir() if not name.startswith("_")] + ["field"]

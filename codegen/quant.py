@@ -310,7 +310,7 @@ class QKron:
         return (self.rows, self.cols)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        (m1, n1), (m2, n2) = self.a.shape, self.b.shape
+        n1, n2 = self.a.shape[1], self.b.shape[1]
         xp = np.zeros(n1 * n2, I64)
         xp[:self.cols] = np.asarray(x, I64) - self.zx
         X = xp.reshape(n1, n2)

@@ -296,7 +296,7 @@ class _Builder:
              what: str) -> quant.QKron:
         aq, s_a = quant.quantize_tensor(m.a.astype(np.float64))
         bq, s_b = quant.quantize_tensor(m.b.astype(np.float64))
-        (m1, n1), (m2, n2) = m.a.shape, m.b.shape
+        n1, n2 = m.a.shape[1], m.b.shape[1]
         ax = m.order == "AX"
         amax = 1e-12
         for v in inputs:
