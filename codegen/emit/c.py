@@ -63,7 +63,10 @@ def pack_dense(w: np.ndarray) -> np.ndarray:
     return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
 
 
-def kernel_closure(names: set[str]) -> list[str]:
+def kernel_closure(names: set[str], table: dict[str, tuple[str, tuple[str, ...]]] | None = None
+                   ) -> list[str]:
+    """The kernels `names` use, with the kernels they call (from `table`, KERNELS by default)."""
+    table = KERNELS if table is None else table
     out: set[str] = set()
     todo = list(names)
     while todo:
@@ -71,7 +74,7 @@ def kernel_closure(names: set[str]) -> list[str]:
         if k in out:
             continue
         out.add(k)
-        todo.extend(KERNELS[k][1])
+        todo.extend(table[k][1])
     return sorted(out)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import cgen, ir, quant
 from ..errors import RnngenError
-from .c import _at, _Ctx, _offset_expr, _Program, _upper
+from .c import _at, _Ctx, _offset_expr, _Program, _upper, kernel_closure
 
 INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_mat_vec_s8_s16": ("MatVecFunctions/rnn_mat_vec_s8_s16.c", ()),
@@ -324,7 +324,7 @@ def build_context_int8(g: ir.Graph, name: str) -> dict[str, Any]:
               ("int16_t", "work", mem.work), ("int8_t", "work8", mem.work8),
               ("int8_t", "state", mem.state), ("int16_t", "state16", mem.state16)]
     state_bytes = sum((2 if t == "int16_t" else 1) * n for t, _, n in fields if n)
-    kernels = sorted(set(kernel_closure_int8(ctx.kernels)))
+    kernels = kernel_closure_int8(ctx.kernels)
     return dict(
         name=name, NAME=_upper(name), ops=ops, decls=ctx.decls, init=init, outputs=outs,
         streaming=g.streaming, not_streaming_why=g.not_streaming_why, seq_len=g.seq_len,
@@ -339,13 +339,4 @@ def build_context_int8(g: ir.Graph, name: str) -> dict[str, Any]:
 
 
 def kernel_closure_int8(names: set[str]) -> list[str]:
-    out: set[str] = set()
-    todo = list(names)
-    while todo:
-        k = todo.pop()
-        if k in out:
-            continue
-        out.add(k)
-        todo.extend(INT8_KERNELS[k][1])
-    return sorted(out)
-
+    return kernel_closure(names, INT8_KERNELS)
