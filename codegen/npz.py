@@ -125,6 +125,19 @@ def _matrix(m: Any, what: str) -> dict[str, Any]:
     return {"format": "dense", "w": _np(m, what)}
 
 
+def _sizes(kind: str, w: Any, r: Any, rname: str, input_size: int | None,
+           hidden_size: int | None) -> tuple[int, int]:
+    """input_size and hidden_size as given, else from the shapes of W and R (or U)."""
+    if input_size is None or hidden_size is None:
+        ws, rs = _entry_shape(w), _entry_shape(r)
+        if ws is None or rs is None:
+            raise RnngenError(f"rnngen.npz.{kind}: give input_size= and hidden_size= (the "
+                              f"shape of W or {rname} is not known)")
+        input_size = ws[1] if input_size is None else input_size
+        hidden_size = rs[1] if hidden_size is None else hidden_size
+    return int(input_size), int(hidden_size)
+
+
 def _entry_shape(entry: Any) -> tuple[int, int] | None:
     """[rows, columns] of a matrix entry whose arrays are still in place (None: unknown)."""
     if not isinstance(entry, dict):
@@ -232,13 +245,7 @@ def _recurrent(kind: str, W: Any, R: Any, b_ih: Any, b_hh: Any, h0: Any, c0: Any
     Rs = [_matrix(r, f"{kind} R") for r in _per_direction(R, D, 2, f"{kind} R")]
     vectors = {key: _per_direction(v, D, 1, f"{kind} {key}")
                for key, v in (("b_ih", b_ih), ("b_hh", b_hh), ("h0", h0), ("c0", c0))}
-    if input_size is None or hidden_size is None:
-        ws, rs = _entry_shape(Ws[0]), _entry_shape(Rs[0])
-        if ws is None or rs is None:
-            raise RnngenError(f"rnngen.npz.{kind}: give input_size= and hidden_size= (the "
-                              "shape of W or R is not known)")
-        input_size = ws[1] if input_size is None else input_size
-        hidden_size = rs[1] if hidden_size is None else hidden_size
+    input_size, hidden_size = _sizes(kind, Ws[0], Rs[0], "R", input_size, hidden_size)
     dirs = []
     for d in range(D):
         ent: dict[str, Any] = {"W": Ws[d], "R": Rs[d]}
@@ -316,13 +323,7 @@ def _fast(kind: str, W: Any, U: Any, biases: dict[str, Any], scalars: dict[str, 
     vectors = {key: _per_direction(v, D, 1, f"{kind} {key}")
                for key, v in (*biases.items(), ("h0", h0))}
     vals = {key: _scalars(v, D, f"{kind} {key}") for key, v in scalars.items()}
-    if input_size is None or hidden_size is None:
-        ws, us = _entry_shape(Ws[0]), _entry_shape(Us[0])
-        if ws is None or us is None:
-            raise RnngenError(f"rnngen.npz.{kind}: give input_size= and hidden_size= (the "
-                              "shape of W or U is not known)")
-        input_size = ws[1] if input_size is None else input_size
-        hidden_size = us[1] if hidden_size is None else hidden_size
+    input_size, hidden_size = _sizes(kind, Ws[0], Us[0], "U", input_size, hidden_size)
     dirs = []
     for d in range(D):
         ent: dict[str, Any] = {"W": Ws[d], "U": Us[d]}

@@ -200,6 +200,19 @@ class _Builder:
                 self.shapes[o] = tuple(int(d) for d in s)
         self.nodes.append(node)
 
+    def sizes(self, lay: dict, where: str, x: str) -> tuple[int, int, str, int]:
+        """A recurrent layer's input_size (checked against its input), hidden_size, direction
+        and number of directions."""
+        I = self.int_field(lay, "input_size", where)
+        H = self.int_field(lay, "hidden_size", where)
+        width = self.shapes[x][-1]
+        if I != width:
+            src = "the model's input_size" if x == "input" else "the layer before"
+            raise self.fail(where, f"input_size is {I} but its input has {width} features "
+                                   f"(from {src})")
+        direction = self.choice(lay, "direction", where, tuple(DIRECTIONS))
+        return I, H, direction, DIRECTIONS[direction]
+
     def fields(self, obj: Any, where: str, required: tuple[str, ...],
                optional: tuple[str, ...] = ()) -> dict[str, Any]:
         if not isinstance(obj, dict):
@@ -379,15 +392,7 @@ class _Builder:
         if cell == "GRU":
             required += ("linear_before_reset",)
         self.fields(lay, where, required, optional)
-        I = self.int_field(lay, "input_size", where)
-        H = self.int_field(lay, "hidden_size", where)
-        width = self.shapes[x][-1]
-        if I != width:
-            src = "the model's input_size" if x == "input" else "the layer before"
-            raise self.fail(where, f"input_size is {I} but its input has {width} features "
-                                   f"(from {src})")
-        direction = self.choice(lay, "direction", where, tuple(DIRECTIONS))
-        D = DIRECTIONS[direction]
+        I, H, direction, D = self.sizes(lay, where, x)
         order = "onnx"
         if "gate_order" in lay:
             order = self.choice(lay, "gate_order", where, GATE_ORDERS)
@@ -459,15 +464,7 @@ class _Builder:
         acts = FAST_NONLINEARITIES[cell]
         self.fields(lay, where, ("type", "input_size", "hidden_size", "direction", "directions"),
                     ("name",) + tuple(k for k, _ in acts))
-        I = self.int_field(lay, "input_size", where)
-        H = self.int_field(lay, "hidden_size", where)
-        width = self.shapes[x][-1]
-        if I != width:
-            src = "the model's input_size" if x == "input" else "the layer before"
-            raise self.fail(where, f"input_size is {I} but its input has {width} features "
-                                   f"(from {src})")
-        direction = self.choice(lay, "direction", where, tuple(DIRECTIONS))
-        D = DIRECTIONS[direction]
+        I, H, direction, D = self.sizes(lay, where, x)
         activations = tuple(
             ir.Activation.default(ACTIVATIONS[self.choice(lay, k, where, tuple(ACTIVATIONS))
                                               if lay.get(k) is not None else default])
