@@ -64,6 +64,7 @@ def render(env: jinja2.Environment, board: Board, name: str, banner: dict[str, A
     banner = _banner(board, banner)
     objs = " ".join(f"$(BUILD)/{Path(s).stem}.o" for s in model_srcs)
     ctx: dict[str, Any] = dict(banner=banner, board=board, name=name, exe=exe, model_objs=objs,
+                               strict_cflags=" ".join(STRICT_CFLAGS),
                                cflags=" ".join(board.cflags), ldflags=" ".join(board.ldflags),
                                ldlibs=" ".join(board.ldlibs), run=_run_line(board))
     if board.kind != "baremetal":

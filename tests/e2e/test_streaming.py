@@ -15,6 +15,7 @@ import onnx
 import pytest
 
 from rnngen import driver, reference
+from rnngen.boards import STRICT_CFLAGS
 from tests import models
 
 PROGRAM = r"""
@@ -70,8 +71,8 @@ def _run_program(out: Path, T: int, chunks: list[int], x: np.ndarray) -> list[st
     (out / "stream.c").write_text(PROGRAM % dict(T=T, chunks=", ".join(map(str, chunks))))
     srcs = [str(p) for p in sorted((out / "src").glob("*.c"))]
     exe = out / "stream"
-    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic",
-                    "-Iinclude", "-o", str(exe), "stream.c", *srcs, "-lm"], cwd=out, check=True)
+    subprocess.run(["gcc", *STRICT_CFLAGS, "-O2", "-Iinclude", "-o", str(exe), "stream.c", *srcs,
+                    "-lm"], cwd=out, check=True)
     res = subprocess.run([str(exe)], input=" ".join(f"{v:.9g}" for v in x.reshape(-1)),
                          capture_output=True, text=True, check=True)
     return res.stdout.splitlines()

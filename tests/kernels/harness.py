@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from rnngen import cgen
+from rnngen.boards import STRICT_CFLAGS
 from rnngen.emit.c import KERNELS, kernel_closure
 from rnngen.resources import data_dir
 
@@ -40,9 +41,8 @@ return 0; }}
     (tmp / "t.c").write_text(src)
     srcs = [str(rt / "Source" / KERNELS[k][0]) for k in kernel_closure(kernels)]
     exe = tmp / "t"
-    subprocess.run(["gcc", "-std=c99", *flags, "-Wall", "-Wextra", "-Werror", "-pedantic",
-                    "-I", str(rt / "Include"), "-o", str(exe), str(tmp / "t.c"), *srcs, "-lm"],
-                   check=True, capture_output=True)
+    subprocess.run(["gcc", *STRICT_CFLAGS, *flags, "-I", str(rt / "Include"), "-o", str(exe),
+                    str(tmp / "t.c"), *srcs, "-lm"], check=True, capture_output=True)
     res = subprocess.run([str(exe)], capture_output=True, text=True, check=True)
     return [np.array([float(v) for v in ln.split()], np.float32)
             for ln in res.stdout.splitlines()]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from rnngen import quant
+from rnngen.boards import STRICT_CFLAGS
 from rnngen.emit.c import _Ctx
 from rnngen.emit.c_int8 import INT8_KERNELS, _QProgram, kernel_closure_int8
 from rnngen.passes.quantize import _Builder, _Stats
@@ -35,8 +36,8 @@ def run_c(tmp, kernels, body, decls):
            f"{decls}\nint main(void) {{\n{body}\nreturn 0; }}\n")
     (tmp / "t.c").write_text(src)
     srcs = [str(rt / "Source" / INT8_KERNELS[k][0]) for k in kernel_closure_int8(kernels)]
-    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic",
-                    "-I", str(rt / "Include"), "-o", str(tmp / "t"), str(tmp / "t.c"), *srcs],
+    subprocess.run(["gcc", *STRICT_CFLAGS, "-O2", "-I", str(rt / "Include"), "-o",
+                    str(tmp / "t"), str(tmp / "t.c"), *srcs],
                    check=True, capture_output=True)
     out = subprocess.run([str(tmp / "t")], capture_output=True, text=True, check=True).stdout
     return [np.array([int(v) for v in ln.split()]) for ln in out.splitlines()]

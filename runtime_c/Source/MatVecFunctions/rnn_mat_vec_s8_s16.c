@@ -41,7 +41,11 @@
 #define RNN_NOINLINE
 #endif
 
-#if defined(__ARM_FEATURE_SAT)
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+/* SSAT. arm_acle.h's __ssat is this builtin, whose result GCC 12 types unsigned int, which
+ * -Wconversion flags inside the macro; called directly, the cast restores the sign. */
+#define SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
+#elif defined(__ARM_FEATURE_SAT)
 #define SAT16(v) __ssat((v), 16)
 #else
 #define SAT16(v) rnn_sat16(v)
@@ -187,15 +191,15 @@ static void split_x(int32_t cols, const int8_t *x, int32_t *xw)
 #define DOT3_WORD(x02, x13)                                                                    \
     do                                                                                         \
     {                                                                                          \
-        int32_t v = load_s8x4(w0);                                                             \
-        a0 = __smlad(__sxtb16(v), x02, a0);                                                    \
-        a0 = __smlad(sxtb16_hi(v), x13, a0);                                                   \
-        v = load_s8x4(w1);                                                                     \
-        a1 = __smlad(__sxtb16(v), x02, a1);                                                    \
-        a1 = __smlad(sxtb16_hi(v), x13, a1);                                                   \
-        v = load_s8x4(w2);                                                                     \
-        a2 = __smlad(__sxtb16(v), x02, a2);                                                    \
-        a2 = __smlad(sxtb16_hi(v), x13, a2);                                                   \
+        int32_t wv = load_s8x4(w0);                                                            \
+        a0 = __smlad(__sxtb16(wv), x02, a0);                                                   \
+        a0 = __smlad(sxtb16_hi(wv), x13, a0);                                                  \
+        wv = load_s8x4(w1);                                                                    \
+        a1 = __smlad(__sxtb16(wv), x02, a1);                                                   \
+        a1 = __smlad(sxtb16_hi(wv), x13, a1);                                                  \
+        wv = load_s8x4(w2);                                                                    \
+        a2 = __smlad(__sxtb16(wv), x02, a2);                                                   \
+        a2 = __smlad(sxtb16_hi(wv), x13, a2);                                                  \
         w0 += 4;                                                                               \
         w1 += 4;                                                                               \
         w2 += 4;                                                                               \

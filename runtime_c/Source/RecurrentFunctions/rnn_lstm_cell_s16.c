@@ -10,7 +10,12 @@
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
 
-#if defined(__ARM_FEATURE_SAT)
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+/* SSAT. arm_acle.h's __ssat is this builtin, whose result GCC 12 types unsigned int, which
+ * -Wconversion flags inside the macro; called directly, the cast restores the sign. */
+#define SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
+#define SAT8(v) ((int32_t)__builtin_arm_ssat((v), 8))
+#elif defined(__ARM_FEATURE_SAT)
 #include <arm_acle.h>
 #define SAT16(v) __ssat((v), 16)
 #define SAT8(v) __ssat((v), 8)
