@@ -52,6 +52,7 @@ class _QProgram(_Program):
 
     COPY_KERNEL = "rnn_copy_strided_s8"
     ELEM = ""
+    ELEM_BYTES = 1
 
     def __init__(self, g: ir.Graph, ctx: _Ctx):
         assert g.memory is not None and g.quant is not None

@@ -27,17 +27,13 @@ void rnn_elementwise_f32(rnn_binary_op op, int32_t ndim, const int32_t *shape, c
                          const int32_t *a_strides, const float *b, const int32_t *b_strides,
                          float *y)
 {
-    int32_t idx[RNN_MAX_DIMS];
+    int32_t idx[RNN_MAX_DIMS] = {0}; /* index of the current row in the outer dimensions */
     const int32_t last = ndim - 1;
     const int32_t n = shape[last];
     const int32_t sa = a_strides[last];
     const int32_t sb = b_strides[last];
     int32_t d;
 
-    for (d = 0; d < ndim; ++d)
-    {
-        idx[d] = 0;
-    }
     for (;;)
     {
         int32_t oa = 0;

@@ -90,9 +90,10 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
             int32_t l0;
             for (l0 = 0; l0 < m2; l0 += RNN_KRON_MAX_ROW)
             {
-                int32_t n = m->rows - i * m2 - l0;
-                n = n < m2 - l0 ? n : m2 - l0;
-                n = n < RNN_KRON_MAX_ROW ? n : RNN_KRON_MAX_ROW;
+                /* up to RNN_KRON_MAX_ROW outputs of row block i; only the first rows exist */
+                const int32_t left = m->rows - i * m2 - l0;
+                const int32_t n_block = m2 - l0 < RNN_KRON_MAX_ROW ? m2 - l0 : RNN_KRON_MAX_ROW;
+                const int32_t n = left < n_block ? left : n_block;
                 if (n <= 0)
                 {
                     break;

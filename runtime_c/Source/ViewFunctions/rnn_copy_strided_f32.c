@@ -11,17 +11,13 @@
 void rnn_copy_strided_f32(int32_t ndim, const int32_t *shape, const float *src,
                           const int32_t *src_strides, float *dst, const int32_t *dst_strides)
 {
-    int32_t idx[RNN_MAX_DIMS];
+    int32_t idx[RNN_MAX_DIMS] = {0}; /* index of the current row in the outer dimensions */
     const int32_t last = ndim - 1;
     const int32_t n = shape[last];
     const int32_t ss = src_strides[last];
     const int32_t ds = dst_strides[last];
     int32_t d;
 
-    for (d = 0; d < ndim; ++d)
-    {
-        idx[d] = 0;
-    }
     for (;;)
     {
         int32_t os = 0;

@@ -11,14 +11,10 @@
 void rnn_copy_strided_s8(int32_t ndim, const int32_t *shape, const int8_t *src,
                          const int32_t *src_strides, int8_t *dst, const int32_t *dst_strides)
 {
-    int32_t idx[RNN_MAX_DIMS];
+    int32_t idx[RNN_MAX_DIMS] = {0}; /* index of the current row in the outer dimensions */
     const int32_t last = ndim - 1;
     int32_t d;
 
-    for (d = 0; d < ndim; ++d)
-    {
-        idx[d] = 0;
-    }
     for (;;)
     {
         int32_t os = 0;
