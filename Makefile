@@ -14,11 +14,12 @@ RNNGEN := $(VENV)/bin/rnngen
 STAMPS := .stamps
 JOBS ?= 2
 
-# Debian packages: host compiler, Arm cross compilers with their C libraries, QEMU, valgrind
+# Debian packages: host compiler, Arm cross compilers with their C libraries, QEMU, valgrind,
+# cppcheck (the checked-C tier, tests/e2e/test_c_safety.py)
 APT_PACKAGES := make gcc libc6-dev binutils gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-	qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind cmake
+	qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind cmake cppcheck
 APT_TOOLS := gcc size aarch64-linux-gnu-gcc qemu-aarch64 arm-none-eabi-gcc qemu-system-arm \
-	valgrind cmake
+	valgrind cmake cppcheck
 
 .PHONY: install demo test lint bench clean
 
