@@ -740,6 +740,10 @@ def _axes(cv: _Converter, node: Any, idx: int, a: dict[str, Any], rank: int) -> 
         axes = [int(v) for v in np.asarray(cv.need_const(node, idx, 1, "axes")).reshape(-1)]
     else:
         return None
+    bad = [int(x) for x in axes if not -rank <= int(x) < rank]
+    if bad:
+        raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: axis {bad[0]} is out of range "
+                          f"for rank {rank}")
     return [int(x) % rank for x in axes]
 
 
@@ -765,6 +769,10 @@ def _lower_unsqueeze(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
             raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: no axes given")
         raw = [int(v) for v in np.asarray(ax).reshape(-1)]
     rank = len(s) + len(raw)
+    bad = [v for v in raw if not -rank <= v < rank]
+    if bad or len({v % rank for v in raw}) != len(raw):
+        raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: axes {raw} are out of range or "
+                          f"repeated for output rank {rank}")
     out = list(s)
     for ax in sorted(v % rank for v in raw):
         out.insert(ax, 1)
@@ -880,7 +888,11 @@ def _lower_slice(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None
 def _lower_concat(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
     ins = tuple(cv.operand(node, idx, n) for n in node.input if n)
     r = len(cv.shape_of(ins[0]))
-    axis = int(a.get("axis", 0)) % r
+    axis = int(a.get("axis", 0))
+    if not -r <= axis < r:
+        raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: attribute axis={axis} is out of "
+                          f"range for rank {r}")
+    axis %= r
     cv.add(ir.Concat(_nm(cv, node, idx), ins, (node.output[0],), axis=axis))
 
 

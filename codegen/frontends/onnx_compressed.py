@@ -299,8 +299,10 @@ class _Matcher:
             return self.ints(n.input[1])
         return None
 
-    def concat_axis(self, n: Any, rank: int) -> int:
-        return int(self.attrs(n).get("axis", 0)) % rank
+    def concat_axis(self, n: Any, rank: int) -> int | None:
+        """The axis in 0..rank-1; None when it is out of range (not a pattern)."""
+        axis = int(self.attrs(n).get("axis", 0))
+        return axis % rank if -rank <= axis < rank else None
 
     # -- W / R ----------------------------------------------------------------------------
     def recurrent_input(self, t: str, prefix: str) -> list[list[Block]] | None:
