@@ -38,9 +38,9 @@ def read_header(f: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtype, bo
         header = f.tell() - start
     except Exception as e:  # ValueError, EOFError, SyntaxError from a damaged header
         raise RnngenError(f"{where}: not a readable .npy array ({_short(e)})") from None
-    if dtype.hasobject:
-        raise RnngenError(f"{where}: holds Python objects (dtype {dtype}); rnngen reads numbers "
-                          "only and never unpickles")
+    if dtype.hasobject:  # Python objects: a pickle; rnngen never unpickles
+        raise RnngenError(f"{where} cannot be read (Object arrays cannot be loaded when "
+                          "allow_pickle=False)")
     limits.check_elements(where, shape, "the array")
     return tuple(int(d) for d in shape), dtype, bool(fortran), int(header)
 

@@ -81,7 +81,11 @@ def read_manifest(archive: Any, path: Path) -> dict[str, Any]:
         raise RnngenError(f"{path}: not an rnngen .npz (no '{MANIFEST}' manifest array; write "
                           "models with rnngen.npz.save, see docs/npz-format.md)")
     if isinstance(archive, npyio.NpzReader):
-        shape, dtype = archive.header(MANIFEST)
+        try:
+            shape, dtype = archive.header(MANIFEST)
+        except RnngenError as e:
+            why = str(e).split(f"array '{MANIFEST}'", 1)[-1].lstrip(": ")
+            raise RnngenError(f"{path}: manifest '{MANIFEST}' {why}") from None
         if dtype.kind not in "US" or limits.elements(shape) != 1:
             raise RnngenError(f"{path}: manifest '{MANIFEST}' must be one string "
                               f"(np.array(json_text)), got an array of {dtype} with shape "

@@ -1,5 +1,6 @@
 """The fuzzing tier's counts: each fuzz test records its tally as a `fuzz` user property;
-the controller (also under pytest-xdist) sums them and prints one line at the end:
+the controller (also under pytest-xdist, whose controller loads only tests/conftest.py,
+which calls these) sums them and prints one line at the end:
 
     fuzz: N cases, E named errors, B correct builds, 0 internal errors, 0 time-outs,
     0 leftover folders
@@ -15,7 +16,7 @@ import pytest
 _TOTAL: Counter = Counter()
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+def logreport(report: pytest.TestReport) -> None:
     if report.when != "call":
         return
     for key, value in report.user_properties:
@@ -23,7 +24,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             _TOTAL.update(json.loads(value))
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore
+def terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
     if not _TOTAL:
         return
     c = _TOTAL
