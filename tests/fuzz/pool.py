@@ -74,6 +74,8 @@ class Pool:
     def close(self) -> list[str]:
         """Stop the worker; the files left in its temporary folder (should be none)."""
         self._stop()
+        if not self.tmp.exists():  # closed before
+            return []
         # onnxruntime writes a .ses marker into $TMPDIR when the worker imports it
         left = sorted(p.name for p in self.tmp.iterdir() if p.name != ".ses")
         shutil.rmtree(self.tmp, ignore_errors=True)

@@ -34,6 +34,14 @@ def _finish(record_property, pool: Pool, results: list[tuple[str, dict]]) -> Non
     assert not bad, f"{len(bad)} of {len(results)} cases failed:\n" + "\n".join(bad[:20])
 
 
+@pytest.fixture
+def pool(tmp_path):
+    """A worker, stopped and its temporary folder removed even when a test fails early."""
+    p = Pool(tmp_path / "work")
+    yield p
+    p.close()
+
+
 @pytest.fixture(scope="module")
 def seed_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("seeds")
@@ -50,9 +58,8 @@ def npz_seeds(seed_dir):
 
 
 @pytest.mark.parametrize("chunk", range(ONNX_CHUNKS))
-def test_mutated_onnx(tmp_path, onnx_seeds, record_property, chunk):
+def test_mutated_onnx(tmp_path, onnx_seeds, record_property, pool, chunk):
     rng = random.Random(1000 + chunk)
-    pool = Pool(tmp_path / "work")
     results = []
     blobs = {s["model"]: Path(s["model"]).read_bytes() for s in onnx_seeds}
     for k in range(ONNX_CASES):
@@ -67,9 +74,8 @@ def test_mutated_onnx(tmp_path, onnx_seeds, record_property, chunk):
 
 
 @pytest.mark.parametrize("chunk", range(NPZ_CHUNKS))
-def test_mutated_npz(tmp_path, npz_seeds, record_property, chunk):
+def test_mutated_npz(tmp_path, npz_seeds, record_property, pool, chunk):
     rng = random.Random(2000 + chunk)
-    pool = Pool(tmp_path / "work")
     results = []
     for k in range(NPZ_CASES):
         s = rng.choice(npz_seeds)
@@ -82,9 +88,8 @@ def test_mutated_npz(tmp_path, npz_seeds, record_property, chunk):
     _finish(record_property, pool, results)
 
 
-def test_mutated_board_files(tmp_path, npz_seeds, record_property):
+def test_mutated_board_files(tmp_path, npz_seeds, record_property, pool):
     rng = random.Random(3000)
-    pool = Pool(tmp_path / "work")
     results = []
     boards = [(b.name, b.read_text()) for b in seeds.board_seeds()]
     model = npz_seeds[0]["model"]
@@ -103,11 +108,10 @@ def _corpus_cases() -> list[Path]:
     return sorted(p for p in CORPUS.iterdir() if p.suffix in (".onnx", ".npz", ".toml"))
 
 
-def test_corpus(tmp_path, npz_seeds, record_property):
+def test_corpus(tmp_path, npz_seeds, record_property, pool):
     """The cases that found bugs: each must now end in a named error or a correct build
     (corpus/expect.json says which; corpus/README.md what each was before)."""
     expect = json.loads((CORPUS / "expect.json").read_text())
-    pool = Pool(tmp_path / "work")
     results = []
     cases = _corpus_cases()
     assert sorted(expect) == [p.name for p in cases], "corpus/expect.json lists every case"
