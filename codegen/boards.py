@@ -235,7 +235,10 @@ def get(target: str, board_file: str | None = None) -> Board:
     if board_file:
         p = Path(board_file)
         if not p.exists():
-            raise RnngenError(f"{p}: no such board file")
+            broken = " (a broken symbolic link)" if p.is_symlink() else ""
+            raise RnngenError(f"{p}: no such board file{broken}")
+        if not p.is_file():  # a folder, a pipe (reading it would wait forever), a device
+            raise RnngenError(f"{p}: the board file is not a regular file")
         return parse(p)
     boards = available()
     if target not in boards:

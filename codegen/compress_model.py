@@ -694,22 +694,12 @@ def _compress_npz(src: Path, method: str, factor: float, tokens: list[str]
                   ) -> tuple[Callable[[Any], None], list[MatrixResult], list[str]]:
     from .frontends import numpy as npzf
 
-    try:
-        archive = np.load(src, allow_pickle=False)
-    except Exception as e:
-        raise RnngenError(f"{src}: not a readable .npz archive ({_short(e)})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise RnngenError(f"{src}: not an .npz archive")
-    with archive:
+    from .npyio import NpzReader
+
+    with NpzReader(src) as archive:  # every header checked before its data is read
         manifest = npzf.read_manifest(archive, src)
-        arrays: dict[str, np.ndarray] = {}
-        for k in archive.files:
-            if k == npzf.MANIFEST:
-                continue
-            try:
-                arrays[k] = archive[k]
-            except Exception as e:
-                raise RnngenError(f"{src}: array '{k}' cannot be read ({_short(e)})") from None
+        arrays: dict[str, np.ndarray] = {k: archive.read(k) for k in archive.names
+                                         if k != npzf.MANIFEST}
     # the frontend's checks, and the IR (gates in ONNX order); the sequence length does
     # not matter here
     g = npzf.parse(manifest, arrays, src, None if manifest.get("seq_len") else 1)
@@ -789,23 +779,16 @@ def _compress_npz(src: Path, method: str, factor: float, tokens: list[str]
 
 def _load_eval_data(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """--eval data: an .npz with x [N, T, I] (or [N, T, 1, I]) float and y [N] integer labels."""
-    if not path.exists():
-        raise RnngenError(f"{path}: no such file (--eval data)")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise RnngenError(f"{path}: not a readable .npz archive ({_short(e)})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
+    from . import npyio
+
+    data = npyio.load(path, "--eval data")
+    if not isinstance(data, dict):
         raise RnngenError(f"{path}: --eval needs an .npz archive with arrays 'x' and 'y'")
-    with data:
-        missing = [k for k in ("x", "y") if k not in data.files]
-        if missing:
-            raise RnngenError(f"{path}: no array '{missing[0]}' (--eval needs x [N, T, I] "
-                              f"inputs and y [N] integer labels; has {', '.join(data.files)})")
-        try:
-            x, y = data["x"], data["y"]
-        except Exception as e:
-            raise RnngenError(f"{path}: cannot read x or y ({_short(e)})") from None
+    missing = [k for k in ("x", "y") if k not in data]
+    if missing:
+        raise RnngenError(f"{path}: no array '{missing[0]}' (--eval needs x [N, T, I] "
+                          f"inputs and y [N] integer labels; has {', '.join(data)})")
+    x, y = data["x"], data["y"]
     if x.dtype.kind not in "fiu" or x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[2] != 1):
         raise RnngenError(f"{path}: x has shape {x.shape} and dtype {x.dtype}; expected numbers "
                           "of shape [N, T, I] or [N, T, 1, I]")

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from . import boards as boards_mod
-from . import cgen, ir, pipeline, quant, reference, reference_int, toolchain
+from . import cgen, ir, npyio, pipeline, quant, reference, reference_int, toolchain
 from .emit import board_files, project
 from .emit.board_files import exe_name
 from .errors import RnngenError
@@ -74,13 +74,7 @@ def _command(model: Path, o: BuildOptions, name: str) -> str:
 
 
 def _load_npy(path: str, what: str) -> Any:
-    p = Path(path)
-    if not p.exists():
-        raise RnngenError(f"{p}: no such file ({what})")
-    try:
-        return np.load(p, allow_pickle=False)
-    except Exception as e:
-        raise RnngenError(f"{p}: cannot read {what} ({str(e).splitlines()[0][:200]})") from None
+    return npyio.load(path, what)  # headers checked before data is read (docs/limits.md)
 
 
 def golden_input(g: ir.Graph, path: str | None) -> tuple[np.ndarray, str]:

@@ -17,7 +17,6 @@ about to write with exactly the rules `load` applies.
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ir
+from .. import ir, limits, npyio
 from ..errors import RnngenError, UnsupportedModel
 
 F32 = np.float32
@@ -62,30 +61,41 @@ def load(path: Path, seq_len: int | None = None) -> ir.Graph:
     """Read an rnngen .npz export; `seq_len` (--seq-len) overrides the manifest's."""
     path = Path(path)
     try:
-        archive = np.load(path, allow_pickle=False)
-    except Exception as e:  # not a zip, truncated, unreadable
-        raise RnngenError(f"{path}: not a readable .npz archive ({_short(e)})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise RnngenError(f"{path}: cannot read the model ({e.strerror})") from None
+    if magic == b"\x93NUMPY":
         raise RnngenError(f"{path}: not an .npz archive (a single .npy array); write rnngen "
                           "models with rnngen.npz.save")
-    with archive:
+    with npyio.NpzReader(path) as archive:
         manifest = read_manifest(archive, path)
         return parse(manifest, _NpzArrays(archive, path), path, seq_len)
 
 
-def read_manifest(archive: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    """The decoded JSON manifest of an open archive."""
-    try:
-        names = list(archive.keys())
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise RnngenError(f"{path}: not a readable .npz archive ({_short(e)})") from None
+def read_manifest(archive: Any, path: Path) -> dict[str, Any]:
+    """The decoded JSON manifest of an open archive (an npyio.NpzReader, or a mapping of
+    arrays)."""
+    names = list(archive.names if isinstance(archive, npyio.NpzReader) else archive.keys())
     if MANIFEST not in names:
         raise RnngenError(f"{path}: not an rnngen .npz (no '{MANIFEST}' manifest array; write "
                           "models with rnngen.npz.save, see docs/npz-format.md)")
-    try:
+    if isinstance(archive, npyio.NpzReader):
+        try:
+            shape, dtype = archive.header(MANIFEST)
+        except RnngenError as e:
+            why = str(e).split(f"array '{MANIFEST}'", 1)[-1].lstrip(": ")
+            raise RnngenError(f"{path}: manifest '{MANIFEST}' {why}") from None
+        if dtype.kind not in "US" or limits.elements(shape) != 1:
+            raise RnngenError(f"{path}: manifest '{MANIFEST}' must be one string "
+                              f"(np.array(json_text)), got an array of {dtype} with shape "
+                              f"{shape}")
+        if dtype.itemsize > limits.MAX_MANIFEST_BYTES * 4:
+            raise RnngenError(f"{path}: manifest '{MANIFEST}' is {dtype.itemsize} bytes, over "
+                              f"rnngen's limit of {limits.MAX_MANIFEST_BYTES} (docs/limits.md)")
+        arr = archive.read(MANIFEST)
+    else:
         arr = archive[MANIFEST]
-    except Exception as e:
-        raise RnngenError(f"{path}: manifest '{MANIFEST}' cannot be read ({_short(e)})") from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "US" or arr.size != 1:
         raise RnngenError(f"{path}: manifest '{MANIFEST}' must be one string (np.array(json_text)"
                           f"), got an array of {getattr(arr, 'dtype', type(arr).__name__)} "
@@ -100,10 +110,29 @@ def read_manifest(archive: Mapping[str, Any], path: Path) -> dict[str, Any]:
         manifest = json.loads(str(text))
     except json.JSONDecodeError as e:
         raise RnngenError(f"{path}: manifest '{MANIFEST}' is not valid JSON ({e})") from None
+    except RecursionError:
+        raise RnngenError(f"{path}: manifest '{MANIFEST}' nests deeper than "
+                          f"{limits.MAX_NESTING} levels") from None
+    depth = _depth(manifest)
+    if depth > limits.MAX_NESTING:
+        raise RnngenError(f"{path}: manifest '{MANIFEST}' nests {depth} levels deep, over "
+                          f"rnngen's limit of {limits.MAX_NESTING} (docs/limits.md)")
     if not isinstance(manifest, dict):
         raise RnngenError(f"{path}: manifest '{MANIFEST}' must be a JSON object, got "
                           f"{_json_type(manifest)}")
     return manifest
+
+
+def _depth(v: Any) -> int:
+    """Nesting depth of a JSON value (objects and lists), without recursion."""
+    deepest, todo = 0, [(v, 1)]
+    while todo:
+        x, d = todo.pop()
+        if isinstance(x, (dict, list)):
+            deepest = max(deepest, d)
+            if d <= limits.MAX_NESTING:
+                todo.extend((y, d + 1) for y in (x.values() if isinstance(x, dict) else x))
+    return deepest
 
 
 def parse(manifest: Mapping[str, Any], arrays: Mapping[str, Any], source: str | Path,
@@ -141,21 +170,21 @@ def _c_name(stem: str) -> str:
 
 
 class _NpzArrays(Mapping[str, Any]):
-    """Lazy access to the arrays of an open NpzFile; read errors become RnngenError."""
+    """Lazy access to the arrays of an open archive; `header(name)` gives shape and dtype
+    before any data is read. Read errors are RnngenErrors naming the array."""
 
-    def __init__(self, archive: Any, path: Path):
+    def __init__(self, archive: npyio.NpzReader, path: Path):
         self.archive = archive
         self.path = path
-        self.names = set(archive.keys())
+        self.names = set(archive.names)
+
+    def header(self, name: str) -> tuple[tuple[int, ...], np.dtype]:
+        return self.archive.header(name)
 
     def __getitem__(self, name: str) -> Any:
         if name not in self.names:
             raise KeyError(name)
-        try:
-            return self.archive[name]
-        except Exception as e:  # object arrays (pickle), corrupt members
-            raise RnngenError(f"{self.path}: array '{name}' cannot be read ({_short(e)})") \
-                from None
+        return self.archive.read(name)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.names)
@@ -250,25 +279,31 @@ class _Builder:
                                    f"{_json_type(name)}")
         if name == MANIFEST:
             raise self.fail(where, f"'{MANIFEST}' is the manifest, not a weight array")
-        try:
-            arr = self.arrays[name]
-        except KeyError:
-            raise self.fail(where, f"array '{name}' is not in the archive") from None
-        arr = np.asarray(arr)
-        if integer and arr.dtype.kind not in "iu":
-            raise self.fail(where, f"array '{name}' has dtype {arr.dtype}, expected integers")
-        if not integer and arr.dtype.kind != "f":
-            raise self.fail(where, f"array '{name}' has dtype {arr.dtype}, expected floating "
-                                   "point")
-        if len(arr.shape) != len(shape) or any(
-                w is not None and d != w for d, w in zip(arr.shape, shape)):
-            want = "(" + ", ".join("?" if w is None else str(w) for w in shape) + \
-                ("," if len(shape) == 1 else "") + ")"
-            raise self.fail(where, f"array '{name}' has shape {tuple(arr.shape)}, expected "
-                                   f"{want} = {meaning}")
+        if name not in self.arrays:
+            raise self.fail(where, f"array '{name}' is not in the archive")
+        if isinstance(self.arrays, _NpzArrays):  # shape and dtype before the data is read
+            self.check_array(self.arrays.header(name), name, where, shape, meaning, integer)
+        arr = np.asarray(self.arrays[name])
+        self.check_array((arr.shape, arr.dtype), name, where, shape, meaning, integer)
         if arr.size == 0 and not allow_empty:
             raise self.fail(where, f"array '{name}' is empty (shape {tuple(arr.shape)})")
         return np.ascontiguousarray(arr, dtype=np.int64 if integer else F32)
+
+    def check_array(self, head: tuple[tuple[int, ...], np.dtype], name: str, where: str,
+                    shape: tuple[int | None, ...], meaning: str, integer: bool) -> None:
+        arr_shape, dtype = tuple(head[0]), head[1]
+        if integer and dtype.kind not in "iu":
+            raise self.fail(where, f"array '{name}' has dtype {dtype}, expected integers")
+        if not integer and dtype.kind != "f":
+            raise self.fail(where, f"array '{name}' has dtype {dtype}, expected floating "
+                                   "point")
+        if len(arr_shape) != len(shape) or any(
+                w is not None and d != w for d, w in zip(arr_shape, shape)):
+            want = "(" + ", ".join("?" if w is None else str(w) for w in shape) + \
+                ("," if len(shape) == 1 else "") + ")"
+            raise self.fail(where, f"array '{name}' has shape {arr_shape}, expected "
+                                   f"{want} = {meaning}")
+        limits.check_elements(f"{self.src}: {where}", arr_shape, f"array '{name}'")
 
     def matrix(self, entry: Any, where: str, rows: int | None, cols: int,
                meaning: str) -> ir.Matrix:
@@ -311,6 +346,11 @@ class _Builder:
         else:
             raise self.fail("manifest", "no sequence length (field 'seq_len' is absent); "
                                         "give one with --seq-len")
+        limits.check_seq_len(f"{self.src}: manifest", self.T)
+        if self.T * I > limits.MAX_GOLDEN_VALUES:
+            raise self.fail("manifest", f"one sequence of {self.T} steps of {I} features has "
+                                        f"{self.T * I} values, over rnngen's limit of "
+                                        f"{limits.MAX_GOLDEN_VALUES} (docs/limits.md)")
         mode = "sequence"
         if m.get("output") is not None:
             mode = self.choice(m, "output", "manifest", OUTPUT_MODES)

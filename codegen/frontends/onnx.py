@@ -15,9 +15,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import ir
+from .. import ir, limits
 from ..errors import RnngenError, UnsupportedModel
-from . import onnx_compressed
+from . import onnx_check, onnx_compressed
 
 F32 = np.float32
 
@@ -29,13 +29,19 @@ _NOT_FOLDABLE = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUni
 def load(path: Path, seq_len: int | None = None) -> ir.Graph:
     import onnx
 
+    if path.stat().st_size > limits.MAX_ONNX_BYTES:
+        raise RnngenError(f"{path}: {path.stat().st_size} bytes, more than an ONNX file can "
+                          "hold (2 GiB; larger weights go into external data files)")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # DecodeError, truncated protobuf, not ONNX at all
         raise RnngenError(f"{path}: not a readable ONNX model ({_short(e)})") from None
     if not model.graph.node and not model.graph.input:
         raise RnngenError(f"{path}: not a readable ONNX model (no graph)")
+    # opset, types, dims, data lengths; node specs and order: before any value is read
+    onnx_check.check_tensors(model, path)
     _load_external(model, path)
+    onnx_check.check_graph(model, path)
     return _Converter(model, path, seq_len).run()
 
 
@@ -45,21 +51,51 @@ def _short(e: Exception) -> str:
 
 
 def _load_external(model: Any, path: Path) -> None:
-    from onnx.external_data_helper import load_external_data_for_model, uses_external_data
+    """Read the initializers stored in external data files beside the model, after checking
+    that each file is a regular file in the model's folder (or below it) and that offset and
+    length stay inside it and match the tensor's dims and type."""
+    from onnx import numpy_helper
+    from onnx.external_data_helper import uses_external_data
 
-    tensors = [t for t in model.graph.initializer if uses_external_data(t)]
-    for t in tensors:
-        for kv in t.external_data:
-            if kv.key == "location":
-                f = path.parent / kv.value
-                if not f.exists():
-                    raise RnngenError(f"{path}: initializer '{t.name}' refers to external data "
-                                      f"file '{kv.value}', which does not exist beside the model")
-    if tensors:
+    base = path.parent.resolve()
+    for t in model.graph.initializer:
+        if not uses_external_data(t):
+            continue
+        where = f"{path}: initializer '{t.name}'"
+        info = {kv.key: kv.value for kv in t.external_data}
+        loc = info.get("location", "")
+        f = (path.parent / loc).resolve() if loc else base
+        if not loc or Path(loc).is_absolute() or base not in (f, *f.parents) or f == base:
+            raise RnngenError(f"{where}: external data location '{loc}' must name a file in "
+                              "the model's folder")
+        if not f.exists():
+            raise RnngenError(f"{where} refers to external data file '{loc}', which does not "
+                              "exist beside the model")
+        if not f.is_file():
+            raise RnngenError(f"{where}: external data '{loc}' is not a regular file")
+        size = f.stat().st_size
         try:
-            load_external_data_for_model(model, str(path.parent))
-        except Exception as e:
-            raise RnngenError(f"{path}: cannot read external data ({_short(e)})") from None
+            offset = int(info.get("offset", "0"))
+            length = int(info["length"]) if "length" in info else size - offset
+        except ValueError:
+            raise RnngenError(f"{where}: external data offset/length are not integers") \
+                from None
+        need = limits.elements(t.dims) * onnx_check.item_size(t.data_type)
+        if offset < 0 or length != need or offset + length > size:
+            raise RnngenError(f"{where}: external data '{loc}' offset {offset} length {length} "
+                              f"does not hold the {need} bytes of dims {list(t.dims)} "
+                              f"(the file has {size} bytes)")
+        try:
+            with open(f, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(length)
+        except OSError as e:
+            raise RnngenError(f"{where}: cannot read external data '{loc}' ({e.strerror})") \
+                from None
+        t.ClearField("external_data")
+        t.data_location = 0
+        t.raw_data = data
+        numpy_helper.to_array(t)  # the tensor is consistent now
 
 
 def _attrs(node: Any) -> dict[str, Any]:
@@ -68,10 +104,10 @@ def _attrs(node: Any) -> dict[str, Any]:
     out = {}
     for a in node.attribute:
         v = helper.get_attribute_value(a)
-        if isinstance(v, bytes):
-            v = v.decode()
+        if isinstance(v, bytes):  # not UTF-8: kept visible, refused where it is checked
+            v = v.decode("utf-8", "backslashreplace")
         elif isinstance(v, list) and v and isinstance(v[0], bytes):
-            v = [x.decode() for x in v]
+            v = [x.decode("utf-8", "backslashreplace") for x in v]
         out[a.name] = v
     return out
 
@@ -95,6 +131,8 @@ class _Converter:
         self.T = 1
         self.time_axis: int | None = None
         self.compressed = onnx_compressed.Recognized()
+        self.inferred: dict[str, tuple[int, ...]] = {}  # static shapes from onnx's inference
+        self.const_elements = 0  # of all folded constants (limits.MAX_MODEL_ELEMENTS)
 
     # ------------------------------------------------------------------ helpers
     def where(self, node: Any, idx: int) -> str:
@@ -153,6 +191,17 @@ class _Converter:
         self.compressed = onnx_compressed.recognize(g, self.consts, self.path)
         for t in g.sparse_initializer:
             self.consts[t.values.name] = onnx_compressed.sparse_to_dense(t, self.path)
+        # element types per operator schema, shapes against attributes (after the
+        # compressed blocks, whose own checks name the recurrent node and its factors)
+        postponed = None
+        try:
+            self.inferred = onnx_check.infer_shapes(self.model, self.path)
+        except onnx_check.InferenceFailure as e:
+            # only in recognized compressed subgraphs: the recurrent node's own checks
+            # name the block and its factors; if they pass, onnx's message stands
+            if not e.nodes or "" in e.nodes or not e.nodes <= self.compressed.node_names:
+                raise
+            postponed = e
         inputs = [i for i in g.input if i.name not in self.consts]
         if len(inputs) != 1:
             names = ", ".join(f"'{i.name}'" for i in inputs) or "none"
@@ -173,6 +222,8 @@ class _Converter:
 
         if self.unsupported:
             raise UnsupportedModel(f"{self.path}: unsupported: " + "; ".join(self.unsupported))
+        if postponed is not None:
+            raise postponed
 
         outputs = []
         for o in g.output:
@@ -204,8 +255,12 @@ class _Converter:
     # ------------------------------------------------------------------ input shape
     def _input_shape(self, inp: Any) -> ir.Shape:
         dims = []
-        for d in inp.type.tensor_type.shape.dim:
-            dims.append(int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else None)
+        for k, d in enumerate(inp.type.tensor_type.shape.dim):
+            if d.HasField("dim_value") and d.dim_value < 1:
+                raise RnngenError(f"{self.path}: input '{inp.name}' has dimension "
+                                  f"{d.dim_value} at axis {k}; dimensions are positive (a "
+                                  "dynamic one has a name, dim_param)")
+            dims.append(int(d.dim_value) if d.HasField("dim_value") else None)
         if not dims:
             raise UnsupportedModel(f"{self.path}: input '{inp.name}' has no shape")
         taxis = self._trace_time_axis(inp.name, len(dims))
@@ -236,15 +291,25 @@ class _Converter:
             self.T = int(dims[taxis])
         elif self.seq_len_opt is not None:
             self.T = self.seq_len_opt
+        where = f"{self.path}: input '{inp.name}'"
+        limits.check_seq_len(where, self.T)
+        n = limits.check_elements(where, dims, "the input")  # type: ignore[arg-type]
+        if n > limits.MAX_GOLDEN_VALUES:
+            raise RnngenError(f"{where} of shape {dims} has {n} values, over rnngen's limit of "
+                              f"{limits.MAX_GOLDEN_VALUES} for one sequence (docs/limits.md)")
         return tuple(int(d) for d in dims)  # type: ignore[arg-type]
 
     def _trace_time_axis(self, name: str, rank: int) -> int | None:
         """Follow the input through layout ops to the first LSTM/GRU/RNN: its time axis."""
         perm = list(range(rank))  # current axis i holds input axis perm[i]
         cur = name
-        nodes = list(self.model.graph.node)
-        for _ in range(len(nodes)):
-            users = [n for n in nodes if cur in n.input and n.op_type not in ("Shape", "Size")]
+        readers: dict[str, list[Any]] = {}
+        for n in self.model.graph.node:
+            if n.op_type not in ("Shape", "Size"):
+                for i in set(n.input):
+                    readers.setdefault(i, []).append(n)
+        for _ in range(len(self.model.graph.node)):
+            users = readers.get(cur, [])
             if len(users) != 1:
                 return None
             n = users[0]
@@ -255,8 +320,10 @@ class _Converter:
                 return perm[1 if a.get("layout", 0) == 1 else 0]
             if n.op_type == "Transpose":
                 p = a.get("perm", list(reversed(range(len(perm)))))
+                if sorted(int(v) for v in p) != list(range(len(perm))):
+                    return None
                 perm = [perm[i] for i in p]
-            elif n.op_type not in ("Identity", "Cast", "Dropout"):
+            elif n.op_type not in ("Identity", "Cast", "Dropout") or not n.output:
                 return None
             cur = n.output[0]
         return None
@@ -313,19 +380,30 @@ class _Converter:
         from onnx import helper
         from onnx.reference import ReferenceEvaluator
 
+        where = f"{self.path}: {self.where(node, idx)}"
+        outs = [o for o in node.output if o]
+        for o in outs:  # from onnx's shape inference, before anything is evaluated
+            if o in self.inferred:
+                limits.check_elements(where, self.inferred[o], f"output '{o}'")
         present = [i for i in node.input if i]
         try:
             vin = [helper.make_tensor_value_info(i, 1, None) for i in present]
-            vout = [helper.make_tensor_value_info(o, 1, None) for o in node.output if o]
+            vout = [helper.make_tensor_value_info(o, 1, None) for o in outs]
             graph = helper.make_graph([node], "fold", vin, vout)
             m = helper.make_model(graph, opset_imports=list(self.model.opset_import))
             ref = ReferenceEvaluator(m)
             res = ref.run(None, {i: self.consts[i] for i in present})
         except Exception as e:
-            raise RnngenError(f"{self.path}: {self.where(node, idx)}: cannot evaluate at compile "
-                              f"time ({_short(e)})") from None
-        for o, v in zip([o for o in node.output if o], res):
-            self.consts[o] = np.asarray(v)
+            raise RnngenError(f"{where}: cannot evaluate at compile time ({_short(e)})") \
+                from None
+        for o, v in zip(outs, res):
+            v = np.asarray(v)
+            self.const_elements += limits.check_elements(where, v.shape, f"output '{o}'")
+            if self.const_elements > limits.MAX_MODEL_ELEMENTS:
+                raise RnngenError(f"{where}: the folded constants hold {self.const_elements} "
+                                  f"elements, over rnngen's limit of "
+                                  f"{limits.MAX_MODEL_ELEMENTS} (docs/limits.md)")
+            self.consts[o] = v
 
     # dynamic-input helpers -------------------------------------------------------
     def need_const(self, node: Any, idx: int, pos: int, what: str) -> np.ndarray | None:
@@ -394,7 +472,11 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
         raise RnngenError(f"{where}: attribute direction='{direction}' is not forward, reverse "
                           "or bidirectional")
     D = 2 if direction == "bidirectional" else 1
-    H = int(a.get("hidden_size", R.shape[-1] if R.ndim == 3 else 0))
+    if "hidden_size" not in a:  # optional in the schema, required by onnxruntime
+        raise RnngenError(f"{where}: attribute hidden_size is missing")
+    H = int(a["hidden_size"])
+    if H < 1:
+        raise RnngenError(f"{where}: attribute hidden_size={H} must be positive")
     for M, cols in ((W, I), (R, H)):
         if isinstance(M, onnx_compressed.CompressedInput):
             M.check(D, G, H, cols)  # names the block and its factors
@@ -658,6 +740,10 @@ def _axes(cv: _Converter, node: Any, idx: int, a: dict[str, Any], rank: int) -> 
         axes = [int(v) for v in np.asarray(cv.need_const(node, idx, 1, "axes")).reshape(-1)]
     else:
         return None
+    bad = [int(x) for x in axes if not -rank <= int(x) < rank]
+    if bad:
+        raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: axis {bad[0]} is out of range "
+                          f"for rank {rank}")
     return [int(x) % rank for x in axes]
 
 
@@ -683,6 +769,10 @@ def _lower_unsqueeze(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
             raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: no axes given")
         raw = [int(v) for v in np.asarray(ax).reshape(-1)]
     rank = len(s) + len(raw)
+    bad = [v for v in raw if not -rank <= v < rank]
+    if bad or len({v % rank for v in raw}) != len(raw):
+        raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: axes {raw} are out of range or "
+                          f"repeated for output rank {rank}")
     out = list(s)
     for ax in sorted(v % rank for v in raw):
         out.insert(ax, 1)
@@ -798,7 +888,11 @@ def _lower_slice(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None
 def _lower_concat(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
     ins = tuple(cv.operand(node, idx, n) for n in node.input if n)
     r = len(cv.shape_of(ins[0]))
-    axis = int(a.get("axis", 0)) % r
+    axis = int(a.get("axis", 0))
+    if not -r <= axis < r:
+        raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: attribute axis={axis} is out of "
+                          f"range for rank {r}")
+    axis %= r
     cv.add(ir.Concat(_nm(cv, node, idx), ins, (node.output[0],), axis=axis))
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ir
+from .. import ir, limits
 from ..errors import RnngenError
 
 F32 = np.float32
@@ -127,6 +127,7 @@ class Recognized:
     inputs: dict[tuple[int, int], CompressedInput] = field(default_factory=dict)
     skip: set[int] = field(default_factory=set)  # node indices not to fold
     deferred: set[str] = field(default_factory=set)  # tensors those nodes would define
+    node_names: set[str] = field(default_factory=set)  # the recurrent nodes and their blocks
 
 
 # ---------------------------------------------------------------------- sparse tensors
@@ -235,11 +236,12 @@ class _Matcher:
         return p[1]
 
     def peel(self, t: str) -> str:
-        while True:
+        for _ in range(len(self.prod) + 1):  # bounded: the checker has ruled out cycles
             n = self.node(t, "Identity")
-            if n is None:
+            if n is None or not n.input:
                 return t
             t = n.input[0]
+        return t
 
     def attrs(self, n: Any) -> dict[str, Any]:
         from .onnx import _attrs
@@ -297,8 +299,10 @@ class _Matcher:
             return self.ints(n.input[1])
         return None
 
-    def concat_axis(self, n: Any, rank: int) -> int:
-        return int(self.attrs(n).get("axis", 0)) % rank
+    def concat_axis(self, n: Any, rank: int) -> int | None:
+        """The axis in 0..rank-1; None when it is out of range (not a pattern)."""
+        axis = int(self.attrs(n).get("axis", 0))
+        return axis % rank if -rank <= axis < rank else None
 
     # -- W / R ----------------------------------------------------------------------------
     def recurrent_input(self, t: str, prefix: str) -> list[list[Block]] | None:
@@ -360,9 +364,13 @@ class _Matcher:
         self.rows(self.peel(un.input[0]), where, out)
         return out
 
-    def rows(self, t: str, where: str, out: list[Block]) -> None:
-        """Row blocks of a matrix M [rows, cols], appended to out."""
+    def rows(self, t: str, where: str, out: list[Block], depth: int = 0) -> None:
+        """Row blocks of a matrix M [rows, cols], appended to out (nested Concats deeper
+        than limits.MAX_NESTING are one block: its dense value, from the fold)."""
         t = self.peel(t)
+        if depth > limits.MAX_NESTING:
+            out.append(Block(None, f"{where} block {len(out)}", f"'{t}'", tensor=t))
+            return
         mark = len(self.used)
         cat = self.node(t, "Concat")
         if cat is not None and self.concat_axis(cat, 2) == 0:
@@ -376,7 +384,7 @@ class _Matcher:
                     return
                 del self.used[hmd_mark:]
             for i in ins:
-                self.rows(i, where, out)
+                self.rows(i, where, out, depth + 1)
             return
         del self.used[mark:]
         out.append(self.block(t, f"{where} block {len(out)}"))
@@ -560,6 +568,8 @@ def recognize(graph: Any, inits: dict[str, np.ndarray], path: Path) -> Recognize
             rec.inputs[(idx, pos)] = CompressedInput(prefix, role, dirs, inits)
             used.update(mt.used)
     if rec.inputs:
+        rec.node_names = {graph.node[k].name for k in used} | {
+            graph.node[k].name for k, _ in rec.inputs}
         rec.skip = _skippable(graph, used, set(rec.inputs))
         rec.deferred = {o for k in rec.skip for o in graph.node[k].output if o}
     return rec

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import ir, quant, reference
+from .. import ir, npyio, quant, reference
 from ..errors import RnngenError
 from ..quant import QParams
 
@@ -46,13 +46,7 @@ def calibration_inputs(g: ir.Graph, path: str | None) -> tuple[list[np.ndarray],
             "no --calibrate data: int8 ranges come from 16 seeded random sequences in [-1, 1); "
             "give representative inputs with --calibrate X.npy",)
     p = Path(path)
-    if not p.exists():
-        raise RnngenError(f"{p}: no such file (calibration data)")
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except Exception as e:
-        raise RnngenError(f"{p}: cannot read calibration data "
-                          f"({str(e).splitlines()[0][:150]})") from None
+    arr = npyio.load(p, "calibration data")  # the header is checked before the data is read
     if not isinstance(arr, np.ndarray):
         raise RnngenError(f"{p}: calibration data must be one .npy array, not an archive")
     if arr.dtype.kind != "f":

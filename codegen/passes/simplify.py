@@ -3,7 +3,10 @@
 - a Transpose that only moves axes of size 1, or a Slice that keeps everything, is a View;
 - a View of a View reads the first source directly;
 - Add of a constant row vector after a Linear becomes the Linear's bias;
-- nodes whose outputs nobody reads are removed (unused LSTM outputs become "").
+- nodes whose outputs nobody reads are removed (unused LSTM outputs become "");
+- a graph output that is a View of the graph input (the input itself listed as an output,
+  or Identity/Reshape of it) becomes a copy (an identity Transpose): outputs live in the
+  state, where `<name>_run` reads them after each step, never in the caller's input.
 """
 
 from __future__ import annotations
@@ -43,7 +46,27 @@ def run(g: ir.Graph, opts: object = None) -> ir.Graph:
     nodes = out
 
     nodes = _fuse_bias(g, nodes)
-    return _dead_code(g.replace(nodes=tuple(nodes)))
+    g = _copy_input_outputs(g, nodes)
+    return _dead_code(g)
+
+
+def _copy_input_outputs(g: ir.Graph, nodes: list[ir.Node]) -> ir.Graph:
+    shapes = dict(g.shapes)
+    out: list[ir.Node] = []
+    for n in nodes:
+        if isinstance(n, ir.View) and n.inputs[0] == g.input and n.outputs[0] in g.outputs:
+            ident = tuple(range(len(shapes[g.input])))
+            if tuple(n.shape) == tuple(shapes[g.input]):
+                n = ir.Transpose(n.name, n.inputs, n.outputs, ident)
+            else:
+                t, k = f"{n.outputs[0]}_copy", 1
+                while t in shapes:
+                    t, k = f"{n.outputs[0]}_copy{k}", k + 1
+                shapes[t] = tuple(shapes[g.input])
+                out.append(ir.Transpose(n.name + "_copy", n.inputs, (t,), ident))
+                n = replace(n, inputs=(t,))
+        out.append(n)
+    return g.replace(nodes=tuple(out), shapes=shapes)
 
 
 def _fuse_bias(g: ir.Graph, nodes: list[ir.Node]) -> list[ir.Node]:
