@@ -81,7 +81,7 @@ class FastRNN(_Fast):
         from .. import npz
 
         return npz.fastrnn(W, U, self.bias_update.detach().numpy(),
-                           alpha=float(self.alpha), beta=float(self.beta),
+                           alpha=float(self.alpha.detach()), beta=float(self.beta.detach()),
                            update_nonlinearity=self.update_nonlinearity,
                            input_size=self.input_size, hidden_size=self.hidden_size)
 
@@ -112,7 +112,7 @@ class FastGRNN(_Fast):
         from .. import npz
 
         return npz.fastgrnn(W, U, self.bias_gate.detach().numpy(),
-                            self.bias_update.detach().numpy(), zeta=float(self.zeta),
-                            nu=float(self.nu), gate_nonlinearity=self.gate_nonlinearity,
+                            self.bias_update.detach().numpy(), zeta=float(self.zeta.detach()),
+                            nu=float(self.nu.detach()), gate_nonlinearity=self.gate_nonlinearity,
                             update_nonlinearity=self.update_nonlinearity,
                             input_size=self.input_size, hidden_size=self.hidden_size)
