@@ -13,8 +13,15 @@ import torch
 from rnngen import compress as algo
 from rnngen import frontends, ir, pipeline, reference
 from rnngen.errors import RnngenError
-from rnngen.torch import (FastGRNN, FastRNN, GradualPruning, export, remove, structure,
-                          structured_layers)
+from rnngen.torch import (
+    FastGRNN,
+    FastRNN,
+    GradualPruning,
+    export,
+    remove,
+    structure,
+    structured_layers,
+)
 from rnngen.torch.graph import TorchGraph
 from rnngen.torch.structure import ONNX_FROM_TORCH, TORCH_FROM_ONNX
 
