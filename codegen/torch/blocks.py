@@ -141,13 +141,16 @@ class CsrBlock(Block):
 
     fmt = "csr"
 
-    def __init__(self, m: ir.Csr, groups: int = 1, nnz: int | None = None):
+    def __init__(self, m: ir.Csr, groups: int = 1, nnz: int | None = None,
+                 dense: np.ndarray | None = None):
         super().__init__()
         rows, cols = m.shape
         mask = np.zeros((rows, cols), F32)
         r = np.repeat(np.arange(rows), np.diff(m.row_ptr))
         mask[r, m.col_idx] = 1.0
-        self.w = _param(m.to_dense())
+        # the weights under the mask: the dense matrix the mask was pruned from when known
+        # (gradual pruning then starts from it), else the kept values
+        self.w = _param(m.to_dense() if dense is None else dense)
         self.register_buffer("mask", torch.from_numpy(mask))
         self.shape = m.shape
         self.groups = groups
@@ -195,8 +198,10 @@ class StackBlock(Block):
             b.randomize(std, gen)
 
 
-def from_ir(m: ir.Matrix, groups: int = 1, nnz: int | None = None) -> Block:
-    """The trainable block of an ir.Matrix, initialised with its values."""
+def from_ir(m: ir.Matrix, groups: int = 1, nnz: int | None = None,
+            dense: np.ndarray | None = None) -> Block:
+    """The trainable block of an ir.Matrix, initialised with its values (a Csr: `groups`
+    gate blocks of `nnz` weights each, over `dense` when given)."""
     if isinstance(m, ir.Dense):
         return DenseBlock(m)
     if isinstance(m, ir.LowRank):
@@ -206,7 +211,7 @@ def from_ir(m: ir.Matrix, groups: int = 1, nnz: int | None = None) -> Block:
     if isinstance(m, ir.Kron):
         return KronBlock(m)
     if isinstance(m, ir.Csr):
-        return CsrBlock(m, groups, nnz)
+        return CsrBlock(m, groups, nnz, dense)
     if isinstance(m, ir.RowStack):
         return StackBlock(m)
     raise TypeError(f"no trainable form of {type(m).__name__}")

@@ -124,7 +124,7 @@ def _train(g: ir.Graph, results: list[Any], x: np.ndarray, y: np.ndarray,
         d = 1 if r.direction == "bwd" else 0
         role = "W" if r.role == "W" else "R"
         blocks[matrix_key(r.layer, d, role)] = from_ir(
-            r.matrix, r.gates, r.plan.nnz if r.plan.method == "csr" else None)
+            r.matrix, r.gates, r.plan.nnz if r.plan.method == "csr" else None, r.dense)
     dense = TorchGraph(g)
     model = TorchGraph(g, blocks)
     kind = _score_kind(g)

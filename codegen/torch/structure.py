@@ -171,7 +171,7 @@ def structure(model: nn.Module, method: str, factor: float | None = None, *,
             gates = G if per_gate else 1
             p = spec.plan(onnx.shape[0] // gates, onnx.shape[1], where)
             mat = algo.fit_gates(onnx, gates, p)
-            block = from_ir(mat, gates, p.nnz if p.method == "csr" else None)
+            block = from_ir(mat, gates, p.nnz if p.method == "csr" else None, onnx)
             if init == "random":
                 block.randomize(float(1.0 / np.sqrt(3.0 * (w.shape[0] // G))), gen)
             todo.append((m, pname, StructuredMatrix(block, p, cell, gates, where)))
@@ -242,7 +242,7 @@ class GradualPruning:
 
     def step(self) -> None:
         self.t += 1
-        if self.t >= self.end or (self.t >= self.begin and
+        if self.t == self.end or (self.begin <= self.t < self.end and
                                   (self.t - self.begin) % self.frequency == 0):
             self._apply()
 
