@@ -5,6 +5,8 @@ and 3 for rnngen's own kernels, on the bundled tasks (examples/tasks).
     python benchmarks/tradeoff.py       # benchmarks/results/tradeoff.{md,png,json,csv}
     python benchmarks/tradeoff.py --verify           # and rnngen verify every model
     python benchmarks/tradeoff.py --tasks digits --epochs 20   # a smaller run
+    python benchmarks/tradeoff.py --tasks digits --hidden 128 --methods kron,hkp \
+        --min-factor 16                 # Kronecker at >= 15x needs larger gate blocks
 
 Per task: the dense baseline (examples/tasks/train.py's LSTM classifier, hidden 32) is
 trained; then per method (hmd, lmf, csr, kron, hkp) and storage factor (2, 2.5, 3.33, 5 for
@@ -140,7 +142,9 @@ def small_hidden(I: int, H: int, f: float) -> int:
 
 def run_task(name: str, a: argparse.Namespace, cache: dict[str, Any], save: Any) -> None:
     t = task_data.load(name)
-    H = trainer.HIDDEN[name]
+    H = a.hidden or trainer.HIDDEN[name]
+    if a.hidden:
+        name = f"{name}-h{H}"  # a wider model: larger gate blocks reach larger factors
     root = Path(a.work) / name
     root.mkdir(parents=True, exist_ok=True)
     t.save(root)
@@ -165,7 +169,7 @@ def run_task(name: str, a: argparse.Namespace, cache: dict[str, Any], save: Any)
         save()
         log(f"dense {rep['test_accuracy_rnngen']:.4f}")
     for method in [m for m in a.methods.split(",") if m]:
-        for f in [f for f in factors(method) if f <= a.max_factor]:
+        for f in [f for f in factors(method) if a.min_factor <= f <= a.max_factor]:
             key = f"{method}@{fkey(f)}"
             if key in res:
                 continue
@@ -211,7 +215,7 @@ def run_task(name: str, a: argparse.Namespace, cache: dict[str, Any], save: Any)
             row["verified"] = verify_all(model, t, root / key, calib)
             save()
             log(f"{key}: verified {sum(row['verified'].values())}/{len(row['verified'])}")
-    for f in sorted(f for f in {*LOW, *HIGH} if f <= a.max_factor):
+    for f in sorted(f for f in {*LOW, *HIGH} if a.min_factor <= f <= a.max_factor):
         key = f"small@{fkey(f)}"
         if key in res:
             continue
@@ -242,13 +246,14 @@ def pct(v: float | None) -> str:
 def report(cache: dict[str, Any], command: str, out: Path) -> str:
     lines = ["# Accuracy against speed-up: every compressed format, projection, fine-tuning, "
              "training from scratch", "",
-             f"Made by `{command}` (the script's docstring has the method) at commit "
-             f"{_commit()}.",
+             "Made by " + ", then ".join(f"`{c}`" for c in cache.get("_runs", [command])) +
+             f" (the script's docstring has the method; results cached between runs), "
+             f"report at commit {_commit()}.",
              f"Host: {platform.machine()} {platform.system()}; QEMU instruction counts "
              "(benchmarks/icount), exact and repeatable; instructions are not cycles.", ""]
     claims: list[str] = []
     for name, res in cache.items():
-        if "dense" not in res:
+        if name.startswith("_") or "dense" not in res:
             continue
         d = res["dense"]
         tk = d["task"]
@@ -341,7 +346,7 @@ def plot(cache: dict[str, Any], png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [n for n in cache if "dense" in cache[n]]
+    names = [n for n in cache if not n.startswith("_") and "dense" in cache[n]]
     fig, axes = plt.subplots(len(names), 2, figsize=(12, 4.2 * len(names)), squeeze=False)
     marks = {"hmd": "o", "lmf": "s", "csr": "^", "kron": "D", "hkp": "P", "small": "x"}
     for row, name in zip(axes, names):
@@ -380,6 +385,8 @@ def csv_rows(cache: dict[str, Any], path: Path) -> None:
             "cortex-m4/int8", "flash/float32", "flash/int8", "refused"]
     out = [",".join(cols)]
     for name, res in cache.items():
+        if name.startswith("_"):
+            continue
         for k, r in res.items():
             if k == "dense":
                 r = {**r, "method": "dense", "factor": 1.0, "storage": 1.0,
@@ -405,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--methods", default=",".join(METHODS), help="a subset, for a quick run")
     ap.add_argument("--max-factor", type=float, default=100.0, help="skip larger factors")
+    ap.add_argument("--min-factor", type=float, default=1.0, help="skip smaller factors")
+    ap.add_argument("--hidden", type=int, help="hidden size instead of train.py's (the task "
+                    "is then reported as <task>-h<hidden>)")
     ap.add_argument("--verify", action="store_true", help="also rnngen verify every "
                     "fine-tuned model on host, cortex-a73, cortex-m4, float32 and int8")
     ap.add_argument("--out", default=str(HERE / "results" / "tradeoff"))
@@ -421,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     def save() -> None:
         jpath.write_text(json.dumps(cache, indent=1, sort_keys=True))
 
+    runs = cache.setdefault("_runs", [])
+    if command not in runs:
+        runs.append(command)
     for name in [n for n in a.tasks.split(",") if n]:
         run_task(name, a, cache, save)
     text = report(cache, command, out)
