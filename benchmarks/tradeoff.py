@@ -279,7 +279,7 @@ def report(cache: dict[str, Any], command: str, out: Path) -> str:
                 r = res[k]
                 if "refused" in r:
                     lines.append(f"| {LABEL[method]} | {ff(r['factor'])} | refused: "
-                                 f"{r['refused'].split('; ')[-1]} ||||||||||")
+                                 f"{r['refused'].split('; ')[-1]} |" + " |" * 9)
                     continue
                 sa = d["cortex-a73/float32"] / r["cortex-a73/float32"]
                 sm = d["cortex-m4/float32"] / r["cortex-m4/float32"]
@@ -308,7 +308,7 @@ def report(cache: dict[str, Any], command: str, out: Path) -> str:
                 ok = "met" if drop <= tol else "NOT met"
                 claims.append(f"- {name}, {LABEL[method]} {ff(f)}x: fine-tuned "
                               f"{pct(r['finetuned'])}% (from scratch {pct(r['scratch'])}%) "
-                              f"against dense {pct(base)}% ({-drop:+.1f} points, target "
+                              f"against dense {pct(base)}% ({0.0 - drop:+.1f} points, target "
                               f">= -{tol}): {ok}")
         high = [res[k] for k in res if k.split("@")[0] in ("kron", "hkp") and
                 res[k]["factor"] >= 15 and "finetuned" in res[k]]
@@ -335,7 +335,13 @@ def report(cache: dict[str, Any], command: str, out: Path) -> str:
             claims.append(f"- {name}: slower than dense (more instructions per step) on "
                           f"cortex-a73: {', '.join(slow) or 'none'}; on cortex-m4: "
                           f"{', '.join(slow_m4) or 'none'}")
-    lines += ["## The issue's targets", "", *claims, "",
+    lines += ["## The issue's targets", "",
+              "Fine-tuned accuracy within 1 point of the dense model at 2x and 2 points at "
+              "3.33x for HMD, low-rank and CSR; Kronecker or HKP at >= 15x within 3 points. "
+              "A factor the method refuses on the task's gate blocks (rnngen compress's size "
+              "rules, 10% tolerance) has no line. basic_motions has 40 test sequences (one is "
+              "2.5 points) and 6 validation sequences: its figures are noise-dominated.", "",
+              *claims, "",
               f"![accuracy against speed-up]({out.stem}.png)", ""]
     return "\n".join(lines)
 
@@ -349,6 +355,7 @@ def plot(cache: dict[str, Any], png: Path) -> None:
     names = [n for n in cache if not n.startswith("_") and "dense" in cache[n]]
     fig, axes = plt.subplots(len(names), 2, figsize=(12, 4.2 * len(names)), squeeze=False)
     marks = {"hmd": "o", "lmf": "s", "csr": "^", "kron": "D", "hkp": "P", "small": "x"}
+    colors = {"hmd": "C0", "lmf": "C1", "csr": "C2", "kron": "C3", "hkp": "C4", "small": "C5"}
     for row, name in zip(axes, names):
         res = cache[name]
         d = res["dense"]
@@ -362,10 +369,11 @@ def plot(cache: dict[str, Any], png: Path) -> None:
                     continue
                 pts.sort()
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marks[method],
-                        linestyle="-", label=LABEL[method] + (" (fine-tuned)"
+                        color=colors[method],
+                        linestyle="none", label=LABEL[method] + (" (fine-tuned)"
                                                               if method != "small" else ""))
                 for x, y, f in pts:
-                    ax.annotate(f"{f:g}x", (x, y), fontsize=6, xytext=(2, 2),
+                    ax.annotate(f"{ff(f)}x", (x, y), fontsize=6, xytext=(2, 2),
                                 textcoords="offset points")
             ax.axhline(100 * d["test_accuracy_rnngen"], color="k", linewidth=0.8,
                        linestyle="--", label="dense")
