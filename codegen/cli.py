@@ -309,13 +309,16 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
               help="--finetune: stop after this many epochs without a better accuracy.")
 @click.option("--distill", is_flag=True,
               help="--finetune: half of the loss from the dense model's predictions.")
+@click.option("--qat", is_flag=True,
+              help="--finetune: quantization-aware, through rnngen's int8 arithmetic (the "
+                   "kept epoch is the best int8 accuracy; build with --dtype int8).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="--finetune: seed of the batch order (same seed, same result).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def compress(model: str, method: str, factor: float, layers: tuple[str, ...], out: str,
              force: bool, eval_data: str | None, finetune: str | None, val: str | None,
-             epochs: int, lr: float, batch_size: int, patience: int, distill: bool, seed: int,
-             as_json: bool) -> None:
+             epochs: int, lr: float, batch_size: int, patience: int, distill: bool, qat: bool,
+             seed: int, as_json: bool) -> None:
     """Compress the recurrent layers of a dense MODEL (.onnx or .npz) into OUT; report
     storage and MAC factors and reconstruction errors (docs/compression.md); with
     --finetune, train the factors on labelled data before writing them."""
@@ -325,9 +328,9 @@ def compress(model: str, method: str, factor: float, layers: tuple[str, ...], ou
     ft = None
     if finetune is not None:
         ft = Finetune(finetune, val, epochs, lr, batch_size, distill, seed, patience,
-                      progress=True)
-    elif val is not None or distill:
-        raise RnngenError("--val and --distill go with --finetune TRAIN.npz")
+                      progress=True, qat=qat)
+    elif val is not None or distill or qat:
+        raise RnngenError("--val, --distill and --qat go with --finetune TRAIN.npz")
     res = compress_file(model, out, method, factor, layers, force, eval_data, ft)
     click.echo(json.dumps(res.as_dict(), sort_keys=True) if as_json else res.text())
 

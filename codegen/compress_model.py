@@ -139,7 +139,8 @@ class Result:
             lines.append(
                 f"fine-tuned on {f['train']} ({f['train_examples']} sequences"
                 f"{', distilled' if f['distill'] else ''}): {f['epochs_run']} of {f['epochs']} "
-                f"epochs, kept epoch {f['best_epoch']}; {f['split']} accuracy dense "
+                f"epochs{' (int8-aware)' if f.get('qat') else ''}, kept epoch "
+                f"{f['best_epoch']}; {f['split']} accuracy dense "
                 f"{100 * f['accuracy_dense']:.2f}%, projection "
                 f"{100 * f['accuracy_projection']:.2f}%, fine-tuned "
                 f"{100 * f['accuracy_finetuned']:.2f}%")
@@ -168,6 +169,7 @@ class Finetune:
     seed: int = 0
     patience: int = 5
     progress: bool = True
+    qat: bool = False
 
 
 def compress_file(model: str | os.PathLike[str], out: str | os.PathLike[str], method: str,
@@ -240,7 +242,7 @@ def _finetuner(src: Path, opts: Finetune, report: dict[str, Any]
         report.update(ft.finetune(g, results, x, y, xv, yv, ft.Options(
             train=opts.train, val=opts.val, epochs=opts.epochs, lr=opts.lr, batch=opts.batch,
             distill=opts.distill, seed=opts.seed, patience=opts.patience,
-            progress=opts.progress)))
+            progress=opts.progress, qat=opts.qat)))
 
     return tune
 

@@ -35,6 +35,7 @@ require_torch()
 
 from .export import export, structured_matrices  # noqa: E402
 from .fast import FastGRNN, FastRNN  # noqa: E402
+from .qat import QuantAware  # noqa: E402
 from .structure import (  # noqa: E402
     GradualPruning,
     Structure,
@@ -44,6 +45,6 @@ from .structure import (  # noqa: E402
     structured_layers,
 )
 
-__all__ = ["FastGRNN", "FastRNN", "GradualPruning", "Structure", "StructuredMatrix",
+__all__ = ["FastGRNN", "FastRNN", "GradualPruning", "QuantAware", "Structure", "StructuredMatrix",
            "TORCH_EXTRA", "export", "remove", "require_torch", "structure",
            "structured_layers", "structured_matrices"]

@@ -42,6 +42,7 @@ class Options:
     seed: int = 0
     patience: int = 5
     progress: bool = True
+    qat: bool = False  # train through rnngen's int8 arithmetic (rnngen.torch.qat)
 
 
 def _score_kind(g: ir.Graph) -> str:
@@ -79,8 +80,10 @@ def check_data(g: ir.Graph, path: str, x: np.ndarray, y: np.ndarray) -> None:
                           f"{C} scores (labels 0..{C - 1})")
 
 
-def accuracy(tg: TorchGraph, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
-    g = tg.g
+def accuracy(tg: Any, x: torch.Tensor, y: torch.Tensor, g: ir.Graph | None = None,
+             batch: int = 256) -> float:
+    """Share of argmax hits of `tg` (a TorchGraph, or QuantAware with its graph `g`)."""
+    g = tg.g if g is None else g
     hits = 0
     with torch.no_grad():
         for k in range(0, x.shape[0], batch):
@@ -130,6 +133,11 @@ def _train(g: ir.Graph, results: list[Any], x: np.ndarray, y: np.ndarray,
     kind = _score_kind(g)
     acc_dense = accuracy(dense, Xv, Yv)
     acc_proj = accuracy(model, Xv, Yv)
+    run: Any = model
+    if opts.qat:  # forward through the int8 reference, gradients of the float model
+        from .qat import QuantAware
+
+        run = QuantAware(model, x[:64].reshape((min(64, len(x)),) + shape))
     teacher = None
     if opts.distill:
         with torch.no_grad():
@@ -156,7 +164,7 @@ def _train(g: ir.Graph, results: list[Any], x: np.ndarray, y: np.ndarray,
         model.train()
         for s in range(steps_per_epoch):
             idx = order[s * opts.batch:(s + 1) * opts.batch]
-            lp = _log_probs(g, model(X[idx])[g.outputs[0]], kind)
+            lp = _log_probs(g, run(X[idx])[g.outputs[0]], kind)
             loss = torch.nn.functional.nll_loss(lp, Y[idx])
             if teacher is not None:
                 t = teacher[idx]
@@ -174,7 +182,9 @@ def _train(g: ir.Graph, results: list[Any], x: np.ndarray, y: np.ndarray,
                 fill = int(width * done / (opts.epochs * steps_per_epoch))
                 log(f"\rfine-tuning [{'#' * fill}{'.' * (width - fill)}] epoch {epoch}/"
                     f"{opts.epochs}")
-        acc = accuracy(model, Xv, Yv)
+        if opts.qat:
+            run.recalibrate()
+        acc = accuracy(run, Xv, Yv, g)
         history.append(dict(epoch=epoch, loss=total / len(X), accuracy=acc))
         if opts.progress:
             log(("" if tty else f"fine-tuning epoch {epoch}/{opts.epochs}:") +
@@ -201,6 +211,7 @@ def _train(g: ir.Graph, results: list[Any], x: np.ndarray, y: np.ndarray,
                 val_examples=len(Xv) if has_val else 0, epochs=opts.epochs, epochs_run=epoch,
                 best_epoch=best[1], lr=opts.lr, batch=opts.batch, distill=opts.distill,
                 seed=opts.seed, patience=opts.patience, prune_epochs=prune_epochs,
+                qat=opts.qat,
                 split="val" if has_val else "train", accuracy_dense=acc_dense,
                 accuracy_projection=acc_proj, accuracy_finetuned=best[0], history=history)
 

@@ -292,3 +292,29 @@ def test_finetune_without_torch_is_one_line_exit_2(digits, tmp_path):
     assert not out.exists()
     r = subprocess.run(base, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and out.exists(), r.stderr
+
+
+def test_finetune_qat_reports_the_int8_accuracy_of_the_written_model(digits, tmp_path):
+    """--qat keeps the epoch with the best int8 accuracy; that accuracy is what rnngen's
+    integer reference gives for the written file, calibrated on the same 64 training
+    sequences."""
+    from rnngen import pipeline, reference_int
+
+    out = tmp_path / "q.onnx"
+    r = rnngen("compress", digits / "dense.onnx", "-m", "lmf", "-f", "2", "--finetune",
+               digits / "train.npz", "--val", digits / "val.npz", "--epochs", "1", "--qat",
+               "--json", "-o", out)
+    assert r.returncode == 0, r.stderr
+    ft = json.loads(r.stdout)["finetune"]
+    assert ft["qat"] is True
+    x = np.load(digits / "train.npz")["x"][:64].reshape(64, 8, 1, 8)
+    np.save(tmp_path / "calib.npy", x)
+    gq = pipeline.compile_model(out, pipeline.Options(seq_len=8, dtype="int8",
+                                                      calibrate=str(tmp_path / "calib.npy")))
+    val = np.load(digits / "val.npz")
+    o = gq.outputs[0]
+    hits = sum(int(np.argmax(reference_int.Executor(gq).run(xk.reshape(8, 1, 8))[o]) == yk)
+               for xk, yk in zip(val["x"], val["y"]))
+    assert hits / len(val["y"]) == pytest.approx(ft["accuracy_finetuned"])
+    one_line_error(rnngen("compress", digits / "dense.onnx", "-m", "lmf", "-f", "2", "--qat",
+                          "-o", tmp_path / "z.onnx"), "--qat", "--finetune")

@@ -254,3 +254,40 @@ def test_scratch_factors_round_trip_exactly(tmp_path, method):
             for bg, bw in zip(lg, lw):
                 for a, b in zip(arrays(bg), arrays(bw)):
                     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cell,method", [("LSTM", "hmd"), ("GRU", "csr"), ("LSTM", "kron"),
+                                         ("RNN", "lmf")])
+def test_qat_forward_equals_integer_reference(tmp_path, cell, method):
+    """QuantAware's forward is rnngen's integer reference (what the int8 C computes) for the
+    current factors, bit for bit, and its gradients reach the factors."""
+    import onnx
+    from rnngen import reference_int
+    from rnngen.compress_model import compress_file
+    from rnngen.torch.blocks import from_ir
+    from rnngen.torch.graph import matrix_key
+    from rnngen.torch.qat import QuantAware
+
+    spec = models.Spec(cell, "forward", I, H, 5, 1)
+    onnx.save(models.make_model(spec, seed=2), tmp_path / "d.onnx")
+    compress_file(tmp_path / "d.onnx", tmp_path / "c.onnx", method, 2.0)
+    g = pipeline.compile_model(tmp_path / "c.onnx", pipeline.Options())
+    rng = np.random.default_rng(0)
+    calib = rng.uniform(-1, 1, (6,) + tuple(g.shapes[g.input])).astype(F32)
+    np.save(tmp_path / "calib.npy", calib)
+    gq = pipeline.compile_model(tmp_path / "c.onnx", pipeline.Options(
+        dtype="int8", calibrate=str(tmp_path / "calib.npy")))
+    blocks = {}
+    for n in g.nodes:
+        if isinstance(n, ir.Recurrent):
+            cd = n.directions[0]
+            blocks[matrix_key(n.name, 0, "W")] = from_ir(cd.W)
+            blocks[matrix_key(n.name, 0, "R")] = from_ir(cd.R)
+    qa = QuantAware(TorchGraph(g, blocks), calib)
+    x = rng.uniform(-1, 1, (4,) + tuple(g.shapes[g.input])).astype(F32)
+    out = qa(torch.from_numpy(x))
+    for o in g.outputs:
+        want = np.stack([reference_int.Executor(gq).run(xk)[o] for xk in x])
+        np.testing.assert_array_equal(out[o].detach().numpy().reshape(want.shape), want)
+    sum(v.sum() for v in out.values()).backward()
+    assert all(p.grad is not None for p in qa.parameters() if p.requires_grad)
