@@ -294,14 +294,44 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 @click.option("--eval", "eval_data", type=click.Path(dir_okay=False),
               help="Labelled sequences (.npz: x [N, T, I], y [N]): accuracy before and after.")
+@click.option("--finetune", "finetune", type=click.Path(dir_okay=False),
+              help="Labelled training sequences (.npz like --eval): fine-tune the projected "
+                   "factors in PyTorch (needs rnngen[torch]; docs/training.md).")
+@click.option("--val", type=click.Path(dir_okay=False),
+              help="--finetune: validation split (.npz) for early stopping and the kept epoch.")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True,
+              help="--finetune: at most this many epochs.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-3,
+              show_default=True, help="--finetune: Adam learning rate.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="--finetune: sequences per step.")
+@click.option("--patience", type=click.IntRange(min=1), default=5, show_default=True,
+              help="--finetune: stop after this many epochs without a better accuracy.")
+@click.option("--distill", is_flag=True,
+              help="--finetune: half of the loss from the dense model's predictions.")
+@click.option("--qat", is_flag=True,
+              help="--finetune: quantization-aware, through rnngen's int8 arithmetic (the "
+                   "kept epoch is the best int8 accuracy; build with --dtype int8).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="--finetune: seed of the batch order (same seed, same result).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def compress(model: str, method: str, factor: float, layers: tuple[str, ...], out: str,
-             force: bool, eval_data: str | None, as_json: bool) -> None:
+             force: bool, eval_data: str | None, finetune: str | None, val: str | None,
+             epochs: int, lr: float, batch_size: int, patience: int, distill: bool, qat: bool,
+             seed: int, as_json: bool) -> None:
     """Compress the recurrent layers of a dense MODEL (.onnx or .npz) into OUT; report
-    storage and MAC factors and reconstruction errors (docs/compression.md)."""
-    from .compress_model import compress_file
+    storage and MAC factors and reconstruction errors (docs/compression.md); with
+    --finetune, train the factors on labelled data before writing them."""
+    from .compress_model import Finetune, compress_file
+    from .errors import RnngenError
 
-    res = compress_file(model, out, method, factor, layers, force, eval_data)
+    ft = None
+    if finetune is not None:
+        ft = Finetune(finetune, val, epochs, lr, batch_size, distill, seed, patience,
+                      progress=True, qat=qat)
+    elif val is not None or distill or qat:
+        raise RnngenError("--val, --distill and --qat go with --finetune TRAIN.npz")
+    res = compress_file(model, out, method, factor, layers, force, eval_data, ft)
     click.echo(json.dumps(res.as_dict(), sort_keys=True) if as_json else res.text())
 
 

@@ -367,14 +367,56 @@ def compress_gates(w: np.ndarray, gates: int, method: str, factor: float,
     rows, n = w.shape
     if rows % gates:
         raise RnngenError(f"{where}: {rows} rows do not split into {gates} gate blocks")
-    H = rows // gates
-    p = plan(method, H, n, factor, where)
+    p = plan(method, rows // gates, n, factor, where)
+    return fit_gates(w, gates, p), p
+
+
+def fit_gates(w: np.ndarray, gates: int, p: Plan) -> ir.Matrix:
+    """A gate-stacked matrix [G H, n] projected gate block by gate block with plan p (made
+    for one H x n block): a RowStack of the gate blocks (the block itself for one gate); CSR
+    gives one Csr of the whole matrix, pruned per gate block."""
+    H = w.shape[0] // gates
     blocks = [np.asarray(w[g * H:(g + 1) * H], F32) for g in range(gates)]
-    if method == "csr":
+    if p.method == "csr":
         mask = np.concatenate([prune_mask(b, p.nnz) for b in blocks], axis=0)
-        return csr_from_mask(np.asarray(w, F32), mask), p
+        return csr_from_mask(np.asarray(w, F32), mask)
     mats = [fit(b, p) for b in blocks]
-    return (mats[0] if gates == 1 else ir.RowStack(tuple(mats))), p
+    return mats[0] if gates == 1 else ir.RowStack(tuple(mats))
+
+
+def plan_sizes(method: str, m: int, n: int, where: str, *, r: int | None = None,
+               d: int | None = None, shapes: tuple[int, int, int, int] | None = None,
+               nnz: int | None = None) -> Plan:
+    """A plan from explicit sizes instead of a factor: hmd r, lmf d, csr nnz, kron shapes
+    (m1, n1, m2, n2), hkp r and shapes. The sizes must fit the m x n block."""
+    def bad(msg: str) -> RnngenError:
+        return RnngenError(f"{where}: {method} on a {m}x{n} gate block: {msg}")
+
+    if method == "hmd" and r is not None:
+        if not 0 <= r <= m or n < 3:
+            raise bad(f"r={r} must be in 0..{m} (and n >= 3)")
+        return hmd_plan_r(m, n, r)
+    if method == "lmf" and d is not None:
+        if not 1 <= d <= min(m, n):
+            raise bad(f"d={d} must be in 1..{min(m, n)}")
+        return _lmf_plan_d(m, n, d)
+    if method == "csr" and nnz is not None:
+        if not 1 <= nnz <= m * n:
+            raise bad(f"nnz={nnz} must be in 1..{m * n}")
+        return _csr_plan_nnz(m, n, nnz)
+    if method in ("kron", "hkp") and shapes is not None:
+        rr = r or 0 if method == "hkp" else 0
+        if len(shapes) != 4 or min(shapes) < 1:
+            raise bad(f"shapes {shapes} must be four positive sizes (m1, n1, m2, n2)")
+        m1, n1, m2, n2 = (int(v) for v in shapes)
+        if not 0 <= rr < m or m1 * m2 < m - rr or n1 * n2 < n:
+            raise bad(f"A {m1}x{n1} (x) B {m2}x{n2} does not cover the {m - rr}x{n} "
+                      f"{'lower part' if rr else 'block'}")
+        return _kron_plan(m, n, (m1, n1, m2, n2), method, rr)
+    need = {"hmd": "r", "lmf": "d", "csr": "nnz", "kron": "shapes", "hkp": "r and shapes"}
+    if method not in need:
+        raise RnngenError(f"method '{method}': expected one of {', '.join(METHODS)}")
+    raise bad(f"give a factor or {need[method]}")
 
 
 def rel_error(w: np.ndarray, m: ir.Matrix) -> float:

@@ -91,6 +91,7 @@ class Result:
     matrices: list[MatrixResult]
     skipped: list[str] = field(default_factory=list)  # recurrent layers left dense
     eval: dict[str, Any] | None = None
+    finetune: dict[str, Any] | None = None
 
     def totals(self) -> dict[str, Any]:
         dp = sum(r.dense_params for r in self.matrices)
@@ -108,7 +109,8 @@ class Result:
     def as_dict(self) -> dict[str, Any]:
         return dict(model=self.model, output=self.out, method=self.method, factor=self.factor,
                     tolerance=algo.TOLERANCE, matrices=[r.as_dict() for r in self.matrices],
-                    totals=self.totals(), skipped=self.skipped, eval=self.eval)
+                    totals=self.totals(), skipped=self.skipped, eval=self.eval,
+                    finetune=self.finetune)
 
     def text(self) -> str:
         rows = [("layer", "matrix", "shape", "format", "params", "storage", "MACs",
@@ -132,6 +134,16 @@ class Result:
                      f"rel.error {t['rel_error']:.4f}")
         for s in self.skipped:
             lines.append(f"left dense: {s}")
+        if self.finetune is not None:
+            f = self.finetune
+            lines.append(
+                f"fine-tuned on {f['train']} ({f['train_examples']} sequences"
+                f"{', distilled' if f['distill'] else ''}): {f['epochs_run']} of {f['epochs']} "
+                f"epochs{' (int8-aware)' if f.get('qat') else ''}, kept epoch "
+                f"{f['best_epoch']}; {f['split']} accuracy dense "
+                f"{100 * f['accuracy_dense']:.2f}%, projection "
+                f"{100 * f['accuracy_projection']:.2f}%, fine-tuned "
+                f"{100 * f['accuracy_finetuned']:.2f}%")
         if self.eval is not None:
             e = self.eval
             lines.append(f"eval {e['data']}: {e['examples']} sequences of {e['seq_len']} steps, "
@@ -143,11 +155,34 @@ class Result:
 
 # --------------------------------------------------------------------------- entry point
 
+@dataclass
+class Finetune:
+    """`rnngen compress --finetune`: labelled training sequences (the --eval format), an
+    optional validation split, and the training settings (docs/training.md)."""
+
+    train: str
+    val: str | None = None
+    epochs: int = 30
+    lr: float = 2e-3
+    batch: int = 32
+    distill: bool = False
+    seed: int = 0
+    patience: int = 5
+    progress: bool = True
+    qat: bool = False
+
+
 def compress_file(model: str | os.PathLike[str], out: str | os.PathLike[str], method: str,
                   factor: float, layers: Iterable[str] = (), force: bool = False,
-                  eval_data: str | os.PathLike[str] | None = None) -> Result:
+                  eval_data: str | os.PathLike[str] | None = None,
+                  finetune: Finetune | None = None) -> Result:
     """Compress `model` (.onnx or .npz) into `out` (same kind). `layers`: recurrent layers by
-    node/layer name or by index among the recurrent layers (default: all)."""
+    node/layer name or by index among the recurrent layers (default: all). `finetune`:
+    train the projected factors in PyTorch before writing them (needs rnngen[torch])."""
+    if finetune is not None:
+        from .torch import require_torch  # RnngenError without PyTorch
+
+        require_torch()
     src, dst = Path(model), Path(out)
     if method not in algo.METHODS:
         raise RnngenError(f"--method '{method}': expected one of {', '.join(algo.METHODS)}")
@@ -169,15 +204,47 @@ def compress_file(model: str | os.PathLike[str], out: str | os.PathLike[str], me
     tokens = [t.strip() for item in layers for t in str(item).split(",") if t.strip()]
     if eval_data is not None:
         x, y = _load_eval_data(Path(eval_data))  # bad data fails before any work
+    tune = None
+    report: dict[str, Any] = {}
+    if finetune is not None:
+        tune = _finetuner(src, finetune, report)
     if is_npz:
-        payload, results, skipped = _compress_npz(src, method, factor, tokens)
+        payload, results, skipped = _compress_npz(src, method, factor, tokens, tune)
     else:
-        payload, results, skipped = _compress_onnx(src, method, factor, tokens)
+        payload, results, skipped = _compress_onnx(src, method, factor, tokens, tune)
     res = Result(str(src), str(dst), method, float(factor), results, skipped)
+    if finetune is not None:
+        res.finetune = report
     if eval_data is not None:
         res.eval = evaluate(src, Path(eval_data), x, y, _replacements(results))
     _write_atomic(dst, payload)
     return res
+
+
+def _finetuner(src: Path, opts: Finetune, report: dict[str, Any]
+               ) -> Callable[[list[MatrixResult]], None]:
+    """The fine-tuning step run between projection and writing; the data is read and
+    checked here, before any work."""
+    x, y = _load_eval_data(Path(opts.train), "--finetune")
+    xv, yv = (None, None) if opts.val is None else _load_eval_data(Path(opts.val), "--val")
+    if xv is not None and xv.shape[1:] != x.shape[1:]:
+        raise RnngenError(f"{opts.val}: x has sequences of shape {tuple(xv.shape[1:])}, the "
+                          f"training data {opts.train} {tuple(x.shape[1:])}")
+
+    def tune(results: list[MatrixResult]) -> None:
+        from . import pipeline
+        from .torch import finetune as ft
+
+        g = pipeline.compile_model(src, pipeline.Options(seq_len=int(x.shape[1])))
+        ft.check_data(g, opts.train, x, y)
+        if xv is not None and yv is not None:
+            ft.check_data(g, str(opts.val), xv, yv)
+        report.update(ft.finetune(g, results, x, y, xv, yv, ft.Options(
+            train=opts.train, val=opts.val, epochs=opts.epochs, lr=opts.lr, batch=opts.batch,
+            distill=opts.distill, seed=opts.seed, patience=opts.patience,
+            progress=opts.progress, qat=opts.qat)))
+
+    return tune
 
 
 def _select(names: list[str], tokens: list[str], src: Path) -> list[int]:
@@ -488,58 +555,52 @@ def _subgraph_inputs(g: Any) -> set[str]:
     return used
 
 
-def _compress_onnx(src: Path, method: str, factor: float, tokens: list[str]
-                   ) -> tuple[Callable[[Any], None], list[MatrixResult], list[str]]:
-    model = _load_onnx(src)
+def recurrent_inputs(ev: _ConstEval, node: Any, where: str
+                     ) -> tuple[np.ndarray, np.ndarray, int]:
+    """The constant W [D, G H, I] and R [D, G H, H] of a recurrent ONNX node, checked, and
+    its number of directions D."""
+    cell = node.op_type
+    if len(node.input) < 3 or not node.input[1] or not node.input[2]:
+        raise RnngenError(f"{where}: inputs W and R are required")
+    W = ev.value(node.input[1], f"{where} input W")
+    R = ev.value(node.input[2], f"{where} input R")
+    attrs = {a.name: a for a in node.attribute}
+    direction = attrs["direction"].s.decode() if "direction" in attrs else "forward"
+    D = 2 if direction == "bidirectional" else 1
+    G = ir.GATES[cell]
+    if R.ndim != 3 or R.shape[0] != D or R.shape[1] % G or R.shape[1] != G * R.shape[2]:
+        raise RnngenError(f"{where}: input R has shape {R.shape}, expected [{D}, {G}*H, H]")
+    H = R.shape[2]
+    if W.ndim != 3 or W.shape[:2] != (D, G * H):
+        raise RnngenError(f"{where}: input W has shape {W.shape}, expected "
+                          f"[{D}, {G * H}, input_size]")
+    if W.dtype.kind != "f" or R.dtype.kind != "f":
+        raise RnngenError(f"{where}: W and R must be floating point, got {W.dtype}, "
+                          f"{R.dtype}")
+    return W, R, D
+
+
+def write_factor_subgraphs(model: Any, src: Path,
+                           edits: list[tuple[int, str, dict[str, list[ir.Matrix]]]]) -> None:
+    """Replace the W and R inputs of recurrent nodes (graph node index, name, per role the
+    matrices of each direction) by the factor subgraphs of docs/compression.md, built right
+    before each node; drop what computed the old inputs when nothing else reads it; check
+    that the new subgraphs evaluate to the matrices."""
     g = model.graph
-    opset = _opset(model)
-    recs = [(idx, n) for idx, n in enumerate(g.node)
-            if n.op_type in CELLS and n.domain in ("", "ai.onnx")]
-    if not recs:
-        raise RnngenError(f"{src}: no LSTM, GRU or RNN node to compress")
-    if opset < 7:
-        raise RnngenError(f"{src}: opset {opset}; rnngen compress writes opset >= 7 graphs "
-                          "(broadcasting Mul): re-export with a newer opset")
-    names = [n.name or f"{n.op_type}_{idx}" for idx, n in recs]
-    chosen = _select(names, tokens, src)
-    ev = _ConstEval(model, src)
-    w = _OnnxWriter(model, opset)
-    results: list[MatrixResult] = []
+    w = _OnnxWriter(model, _opset(model))
     inserted: dict[int, list[Any]] = {}  # node position -> factor nodes to put before it
     old_inputs: list[str] = []
     new_tensors: dict[str, list[ir.Matrix]] = {}
-    for k in chosen:
-        idx, node = recs[k]
-        cell, name = node.op_type, names[k]
-        where = f"{src}: {cell} node '{name}'"
-        if len(node.input) < 3 or not node.input[1] or not node.input[2]:
-            raise RnngenError(f"{where}: inputs W and R are required")
-        W = ev.value(node.input[1], f"{where} input W")
-        R = ev.value(node.input[2], f"{where} input R")
-        attrs = {a.name: a for a in node.attribute}
-        direction = attrs["direction"].s.decode() if "direction" in attrs else "forward"
-        D = 2 if direction == "bidirectional" else 1
-        G = ir.GATES[cell]
-        if R.ndim != 3 or R.shape[0] != D or R.shape[1] % G or R.shape[1] != G * R.shape[2]:
-            raise RnngenError(f"{where}: input R has shape {R.shape}, expected [{D}, {G}*H, H]")
-        H = R.shape[2]
-        if W.ndim != 3 or W.shape[:2] != (D, G * H):
-            raise RnngenError(f"{where}: input W has shape {W.shape}, expected "
-                              f"[{D}, {G * H}, input_size]")
-        if W.dtype.kind != "f" or R.dtype.kind != "f":
-            raise RnngenError(f"{where}: W and R must be floating point, got {W.dtype}, "
-                              f"{R.dtype}")
-        per_dir = [(W[d], R[d]) for d in range(D)]
-        res = _compress_direction_mats(src, cell, name, k, "node", per_dir, method, factor)
-        results += res
+    for idx, name, mats in edits:
+        node = g.node[idx]
         start = len(w.nodes)
-        base = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip("_") or cell
+        base = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip("_") or \
+            node.op_type
         for pos, role in ((1, "W"), (2, "R")):
-            mats = [r.matrix for r in res if r.role == role]
-            t = w.matrix(mats, f"{base}.{role}")
+            t = w.matrix(mats[role], f"{base}.{role}")
             old_inputs.append(node.input[pos])
             node.input[pos] = t
-            new_tensors[t] = mats
+            new_tensors[t] = mats[role]
         inserted[idx] = w.nodes[start:]
     # the new node order: each layer's factor subgraph right before it
     nodes = []
@@ -554,6 +615,40 @@ def _compress_onnx(src: Path, method: str, factor: float, tokens: list[str]
         model.ir_version = max(model.ir_version, 6)  # sparse initializers: IR version 6
     _drop_dead(g, old_inputs)
     _self_check(model, src, new_tensors)
+
+
+def _compress_onnx(src: Path, method: str, factor: float, tokens: list[str],
+                   tune: Callable[[list[MatrixResult]], None] | None = None
+                   ) -> tuple[Callable[[Any], None], list[MatrixResult], list[str]]:
+    model = _load_onnx(src)
+    g = model.graph
+    opset = _opset(model)
+    recs = [(idx, n) for idx, n in enumerate(g.node)
+            if n.op_type in CELLS and n.domain in ("", "ai.onnx")]
+    if not recs:
+        raise RnngenError(f"{src}: no LSTM, GRU or RNN node to compress")
+    if opset < 7:
+        raise RnngenError(f"{src}: opset {opset}; rnngen compress writes opset >= 7 graphs "
+                          "(broadcasting Mul): re-export with a newer opset")
+    names = [n.name or f"{n.op_type}_{idx}" for idx, n in recs]
+    chosen = _select(names, tokens, src)
+    ev = _ConstEval(model, src)
+    results: list[MatrixResult] = []
+    edits: list[tuple[int, str, list[MatrixResult]]] = []
+    for k in chosen:
+        idx, node = recs[k]
+        cell, name = node.op_type, names[k]
+        where = f"{src}: {cell} node '{name}'"
+        W, R, D = recurrent_inputs(ev, node, where)
+        per_dir = [(W[d], R[d]) for d in range(D)]
+        res = _compress_direction_mats(src, cell, name, k, "node", per_dir, method, factor)
+        results += res
+        edits.append((idx, name, res))
+    if tune is not None:
+        tune(results)  # fine-tuning replaces the matrices of `results`
+    write_factor_subgraphs(model, src, [
+        (idx, name, {role: [r.matrix for r in res if r.role == role] for role in ("W", "R")})
+        for idx, name, res in edits])
     data = model.SerializeToString()
     skipped = [names[k] for k in range(len(names)) if k not in chosen]
     return (lambda f: f.write(data)), results, skipped
@@ -690,7 +785,8 @@ def npz_dense(entry: dict[str, Any], arrays: Any) -> np.ndarray:
     raise RnngenError(f"unknown matrix format {f!r}")
 
 
-def _compress_npz(src: Path, method: str, factor: float, tokens: list[str]
+def _compress_npz(src: Path, method: str, factor: float, tokens: list[str],
+                  tune: Callable[[list[MatrixResult]], None] | None = None
                   ) -> tuple[Callable[[Any], None], list[MatrixResult], list[str]]:
     from .frontends import numpy as npzf
 
@@ -730,6 +826,8 @@ def _compress_npz(src: Path, method: str, factor: float, tokens: list[str]
             if reorder:
                 _refs({key: ent.get(key) for key in ("b_ih", "b_hh")}, names_before, freed_refs)
         plans.append((i, lay, node, res, reorder))
+    if tune is not None:
+        tune(results)  # fine-tuning replaces the matrices of `results`
     freed = {n for n, c in freed_refs.items() if c == total_refs[n]}
     kept = {k: v for k, v in arrays.items() if k not in freed}
     added: dict[str, np.ndarray] = {}
@@ -777,16 +875,17 @@ def _compress_npz(src: Path, method: str, factor: float, tokens: list[str]
 
 # --------------------------------------------------------------------------- evaluation
 
-def _load_eval_data(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """--eval data: an .npz with x [N, T, I] (or [N, T, 1, I]) float and y [N] integer labels."""
+def _load_eval_data(path: Path, option: str = "--eval") -> tuple[np.ndarray, np.ndarray]:
+    """--eval (and --finetune, --val) data: an .npz with x [N, T, I] (or [N, T, 1, I]) float
+    and y [N] integer labels."""
     from . import npyio
 
-    data = npyio.load(path, "--eval data")
+    data = npyio.load(path, f"{option} data")
     if not isinstance(data, dict):
-        raise RnngenError(f"{path}: --eval needs an .npz archive with arrays 'x' and 'y'")
+        raise RnngenError(f"{path}: {option} needs an .npz archive with arrays 'x' and 'y'")
     missing = [k for k in ("x", "y") if k not in data]
     if missing:
-        raise RnngenError(f"{path}: no array '{missing[0]}' (--eval needs x [N, T, I] "
+        raise RnngenError(f"{path}: no array '{missing[0]}' ({option} needs x [N, T, I] "
                           f"inputs and y [N] integer labels; has {', '.join(data)})")
     x, y = data["x"], data["y"]
     if x.dtype.kind not in "fiu" or x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[2] != 1):
