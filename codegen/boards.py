@@ -110,6 +110,16 @@ _BAREMETAL = ("objcopy", "machine", "memory")
 _TYPE_NAMES = {str: "a string", int: "an integer", list: "a list"}
 
 
+_WORD = re.compile(r"[A-Za-z0-9_.,+\-=/:@%{}]+")
+
+
+def _templates(key: str) -> list[str]:
+    from .resources import data_dir
+
+    stem = "linker" if key == "linker" else "startup"
+    return sorted(p.name for p in data_dir("templates").glob(f"{stem}*.j2"))
+
+
 def _int(text: str) -> int | None:
     try:
         return int(text, 0)
@@ -177,8 +187,9 @@ def parse(path: Path) -> Board:
         raise RnngenError(f"{path}: key 'name' must be letters, digits and _.+- "
                           f"(got {data['name']!r})")
     for key in ("description", "part"):  # they go into C comments and Makefile comments
-        if "\n" in data[key] or "*/" in data[key]:
-            raise RnngenError(f"{path}: key '{key}' must be one line without '*/'")
+        if not data[key].isprintable() or "*/" in data[key]:
+            raise RnngenError(f"{path}: key '{key}' must be one line of printable text "
+                              "without '*/'")
     if data["kind"] not in KINDS:
         raise RnngenError(f"{path}: key 'kind' must be one of {', '.join(KINDS)}")
     if data["variant"] not in VARIANTS:
@@ -186,6 +197,22 @@ def parse(path: Path) -> Board:
     for key in ("cflags", "ldflags", "ldlibs", "run"):
         if not all(isinstance(v, str) for v in data[key]):
             raise RnngenError(f"{path}: key '{key}' must be a list of strings")
+    # values that become Makefile text and command words: one word each, no quoting, no
+    # variable or command substitution, no comment or line continuation
+    for key in ("cc", "size", "objcopy", "machine", "cflags", "ldflags", "ldlibs", "run"):
+        for v in data.get(key, []) if isinstance(data.get(key), list) else [data.get(key)]:
+            if v is not None and v != "" and not _WORD.fullmatch(v):
+                raise RnngenError(f"{path}: key '{key}' has {v!r}: each value must be one "
+                                  "word of letters, digits and _.,+-=/:@%{} (no spaces, "
+                                  "quotes, $, #, ; or backslashes)")
+    if not re.fullmatch(r"[a-z0-9.+\- ]*", data["apt_package"]):
+        raise RnngenError(f"{path}: key 'apt_package' must be Debian package names")
+    if not re.fullmatch(r"[a-z0-9.+\- ]*", data.get("qemu_apt_package", "")):
+        raise RnngenError(f"{path}: key 'qemu_apt_package' must be Debian package names")
+    for key in ("linker", "startup"):
+        if key in data and data[key] not in _templates(key):
+            raise RnngenError(f"{path}: key '{key}' must be one of rnngen's templates "
+                              f"({', '.join(_templates(key))}), got {data[key]!r}")
     for key in ("flash_budget", "ram_budget"):
         if data[key] < 0:
             raise RnngenError(f"{path}: key '{key}' must be >= 0")

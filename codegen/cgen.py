@@ -37,17 +37,121 @@ def c_int(v: int) -> str:
     return str(int(v))
 
 
-def c_ident(s: str) -> str:
-    out = "".join(c if c.isalnum() else "_" for c in s)
+def c_ident(s: str, limit: int = 48) -> str:
+    """An ASCII C identifier from any text (callers make it unique); at most `limit` chars."""
+    out = "".join(c if c.isascii() and c.isalnum() else "_" for c in s)
     while "__" in out:
         out = out.replace("__", "_")
-    out = out.strip("_") or "x"
-    return ("_" + out) if out[0].isdigit() else out
+    out = out.strip("_")[:limit].rstrip("_") or "x"
+    out = ("_" + out) if out[0].isdigit() else out
+    return out + "_" if out in C_KEYWORDS else out
 
 
 def c_comment(s: str) -> str:
-    """Text safe inside /* ... */."""
-    return s.replace("*/", "* /").replace("/*", "/ *").replace("\n", " ")
+    """Any text, safe inside /* ... */ and after # in a Makefile, CMake file or linker script:
+    printable ASCII only (anything else, newlines and bidirectional controls included, becomes
+    <U+XXXX>), no comment delimiters, no backslash (a line continuation), no trigraph.
+
+    >>> c_comment("a */ b\n#include <x>")
+    'a * / b<U+000A>#include <x>'
+    """
+    out = []
+    for c in s:
+        if c == "\\" or not (" " <= c <= "~"):
+            out.append(f"<U+{ord(c):04X}>")
+        else:
+            out.append(c)
+    text = "".join(out)
+    while "*/" in text or "/*" in text or "??" in text:
+        text = text.replace("*/", "* /").replace("/*", "/ *").replace("??", "? ?")
+    return text
+
+
+C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum
+    extern float for goto if inline int long register restrict return short signed sizeof
+    static struct switch typedef union unsigned void volatile while _Bool _Complex
+    _Imaginary _Alignas _Alignof _Atomic _Generic _Noreturn _Static_assert _Thread_local
+    bool true false asm typeof""".split())
+
+# headers a project includes with <...> that -Iinclude would shadow with include/<name>.h
+_STD_HEADERS = frozenset("""assert complex ctype errno fenv float inttypes iso646 limits
+    locale math setjmp signal stdalign stdarg stdatomic stdbool stddef stdint stdio stdlib
+    stdnoreturn string tgmath threads time uchar wchar wctype arm_acle arm_neon arm_mve
+    arm_math arm_fp16 cmsis_compiler unistd malloc alloca""".split())
+# the project's own files besides the model (test/main.c, test/golden.h, board/startup.c,
+# board/linker.ld) and rnngen's own C prefix
+_PROJECT_STEMS = frozenset({"main", "golden", "startup", "linker", "board", "test", "rnngen"})
+NAME_LIMIT = 48
+
+
+def _runtime_identifiers() -> frozenset[str]:
+    """The external names of runtime_c and the board startup (file stems, rnn_*/RNN_*
+    kernels, types and macros, rnngen_* handlers), lower case. Other identifiers there are
+    locals or file-scope statics, which no model name can clash with."""
+    import re
+
+    from .resources import data_dir
+
+    words: set[str] = set()
+    files = [p for p in sorted(data_dir("runtime_c").rglob("*")) if p.suffix in (".c", ".h")]
+    files += sorted(data_dir("templates").glob("startup*.j2"))
+    for p in files:
+        words.add(p.name.split(".")[0].lower())
+        words.update(w.lower() for w in re.findall(r"\b(?:rnn|RNN|rnngen)[A-Za-z0-9_]*",
+                                                  p.read_text(encoding="utf-8")))
+    return frozenset(words)
+
+
+_RUNTIME: frozenset[str] | None = None
+
+
+def name_conflict(name: str) -> str | None:
+    """Why `name` cannot be a model's C prefix (file stem, {name}_* symbols, {NAME}_* macros),
+    or None. Conservative: a clash with anything the project defines or includes."""
+    global _RUNTIME
+    low = name.lower()
+    if name in C_KEYWORDS or low in C_KEYWORDS:
+        return "a C keyword"
+    if low in _STD_HEADERS:
+        return f"include/{name}.h would hide the standard header <{low}.h>"
+    if low in _PROJECT_STEMS:
+        return "the name of one of the project's own files or symbols"
+    if _RUNTIME is None:
+        _RUNTIME = _runtime_identifiers()
+    for w in sorted(_RUNTIME):
+        if w == low or w.startswith(low + "_"):
+            return f"it clashes with rnngen's runtime ('{w}')"
+    return None
+
+
+def default_name(stem: str) -> str:
+    """A model's C prefix from any file (or manifest) name: ASCII, lower case, at most
+    NAME_LIMIT characters, never clashing with the project's files and symbols."""
+    base = "".join(c if c.isascii() and c.isalnum() else "_" for c in stem).lower()
+    while "__" in base:
+        base = base.replace("__", "_")
+    base = base.strip("_")[:NAME_LIMIT].rstrip("_") or "model"
+    if base[0].isdigit():
+        base = "m_" + base
+    while name_conflict(base) is not None:
+        base += "_model"
+    return base
+
+
+def check_name(name: str) -> None:
+    """--name: a C identifier the project can use, or a RnngenError saying why not."""
+    from .errors import RnngenError
+
+    shown = name if name.isprintable() and len(name) <= 80 else repr(name[:80])
+    if not name or not name.isascii() or not (name[0].isalpha()) \
+            or any(not (c.isalnum() or c == "_") for c in name):
+        raise RnngenError(f"--name {shown}: not a C identifier (ASCII letters, digits and _, "
+                          "starting with a letter)")
+    if len(name) > NAME_LIMIT:
+        raise RnngenError(f"--name {shown}: longer than {NAME_LIMIT} characters")
+    why = name_conflict(name)
+    if why is not None:
+        raise RnngenError(f"--name {shown}: {why}; choose another name")
 
 
 def array_declare(ctype: str, name: str, values: Iterable[float] | np.ndarray,

@@ -17,6 +17,7 @@ import click
 
 from . import __version__
 from .errors import RnngenError
+from .outputs import Terminated, install_signal_handlers
 
 _CONTEXT = dict(help_option_names=["-h", "--help"], max_content_width=100)
 
@@ -57,11 +58,16 @@ class _Group(click.Group):
             raise
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except Terminated as e:
+            _fail(f"terminated by signal {e.signum}", 128 + e.signum)
         except BrokenPipeError:  # output piped into `head`: stop quietly
             try:
                 sys.stdout = open(os.devnull, "w")
             finally:
                 os._exit(141)
+        except OSError as e:  # the file system or the machine, not the input's structure
+            where = f"{e.filename}: " if e.filename else ""
+            _fail(f"{where}{e.strerror or type(e).__name__}")
         except Exception as e:  # a bug in rnngen: say so in one line
             if os.environ.get("RNNGEN_DEBUG"):
                 traceback.print_exc()
@@ -74,6 +80,7 @@ class _Group(click.Group):
 def main() -> None:
     """rnngen: compile a trained (and compressed) recurrent network into a standalone C99
     project for a board, with a golden test that runs under QEMU."""
+    install_signal_handlers()
 
 
 def _target_options(f: Any) -> Any:
@@ -139,10 +146,10 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
           ram_budget: int | None, no_main: bool) -> None:
     """Compile MODEL (.onnx or .npz) into a C project for a board."""
     from . import driver
-    from .cgen import c_ident
+    from .cgen import default_name
 
     if out is None:
-        stem = name or c_ident(Path(model).stem).lower()
+        stem = name or default_name(Path(model).stem)
         out = f"{stem}_{target}"
     opts = driver.BuildOptions(target=target, board_file=board_file, name=name,
                                seq_len=seq_len, input=input_, atol=atol, rtol=rtol,

@@ -17,7 +17,6 @@ import copy
 import json
 import math
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import compress as algo
-from . import ir
+from . import ir, outputs
 from .errors import RnngenError
 
 F32 = np.float32
@@ -197,10 +196,8 @@ def compress_file(model: str | os.PathLike[str], out: str | os.PathLike[str], me
         want = ".npz" if is_npz else ".onnx (not .npz)"
         raise RnngenError(f"{dst}: the output of a {'.npz' if is_npz else 'ONNX'} model must "
                           f"be {want}, like its input")
-    if dst.is_dir():
-        raise RnngenError(f"{dst}: is a folder; give the output file name")
-    if dst.exists() and not force:
-        raise RnngenError(f"{dst}: already exists (use --force to replace it)")
+    inputs = (src, eval_data) + ((finetune.train, finetune.val) if finetune else ())
+    outputs.check_file_dest(dst, force, inputs)
     tokens = [t.strip() for item in layers for t in str(item).split(",") if t.strip()]
     if eval_data is not None:
         x, y = _load_eval_data(Path(eval_data))  # bad data fails before any work
@@ -304,15 +301,7 @@ def _replacements(results: list[MatrixResult]) -> dict[str, dict[tuple[int, str]
 
 
 def _write_atomic(dst: Path, payload: Callable[[Any], None]) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            payload(f)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    outputs.write_file(dst, payload)
 
 
 def _short(e: BaseException) -> str:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from . import boards as boards_mod
-from . import cgen, ir, npyio, pipeline, quant, reference, reference_int, toolchain
+from . import cgen, ir, npyio, outputs, pipeline, quant, reference, reference_int, toolchain
 from .emit import board_files, project
 from .emit.board_files import exe_name
 from .errors import RnngenError
@@ -56,7 +57,8 @@ def _command(model: Path, o: BuildOptions, name: str) -> str:
     """The command line in the banner of the C files; without the board and --no-main, since
     they are the same for every board and in library mode (board_files.board_command adds
     those for the board's files and the manifest)."""
-    parts = ["rnngen build", model.name, "--name", name]
+    q = shlex.quote  # file names as a shell would need them (the banner escapes the rest)
+    parts = ["rnngen build", q(model.name), "--name", name]
     if o.seq_len is not None:
         parts += ["--seq-len", str(o.seq_len)]
     if o.sparse_threshold is not None:
@@ -64,11 +66,11 @@ def _command(model: Path, o: BuildOptions, name: str) -> str:
     if o.dtype != "float32":
         parts += ["--dtype", o.dtype, "--io", o.io]
         if o.calibrate:
-            parts += ["--calibrate", Path(o.calibrate).name]
+            parts += ["--calibrate", q(Path(o.calibrate).name)]
     if o.input:
-        parts += ["--input", Path(o.input).name]
+        parts += ["--input", q(Path(o.input).name)]
     if o.expect:
-        parts += ["--expect", Path(o.expect).name]
+        parts += ["--expect", q(Path(o.expect).name)]
     parts += ["--atol", repr(o.atol), "--rtol", repr(o.rtol)]
     return " ".join(parts)
 
@@ -122,28 +124,31 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
           dump: TextIO | None = None) -> BuildResult:
     model = Path(model)
     out = Path(out)
-    if out.exists() and not o.force:
-        raise RnngenError(f"{out}: already exists (use --force to replace it)")
+    if o.name is not None:
+        cgen.check_name(o.name)
+    for opt, v in (("--atol", o.atol), ("--rtol", o.rtol)):
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            raise RnngenError(f"{opt} {v}: expected a finite number >= 0")
+    inputs = (model, o.input, o.expect, o.calibrate, o.board_file)
+    outputs.check_folder_dest(out, o.force, inputs)
     board = boards_mod.get(o.target, o.board_file)
     g = compile_graph(model, o, dump)
     name = o.name or g.name
-    if cgen.c_ident(name) != name or not name[0].isalpha():
-        raise RnngenError(f"--name '{name}' is not a C identifier (letters, digits, _)")
     x, src = golden_input(g, o.input)
     atol, rtol = o.atol, o.rtol
     if o.expect:
-        outputs = expected_outputs(g, o.expect)
+        expected = expected_outputs(g, o.expect)
         src += f"; expected outputs from {Path(o.expect).name}"
     elif g.quant is not None:
-        outputs = int8_outputs(g, x)
+        expected = int8_outputs(g, x)
         src += "; expected outputs from rnngen's integer reference (exact)"
         atol = rtol = 0.0
     else:
-        outputs = reference.run(g, x)
+        expected = reference.run(g, x)
         src += "; expected outputs from rnngen's NumPy reference"
     if g.quant is not None and g.quant.io == "int8":
         x = quant.quantize_input(x, g.quant.input)
-    golden = project.Golden(x=x, outputs=outputs, source=src, atol=atol, rtol=rtol)
+    golden = project.Golden(x=x, outputs=expected, source=src, atol=atol, rtol=rtol)
     command = _command(model, o, name)
     files, manifest = project.render(g, board, name, model, golden, command,
                                      pipeline.pass_names())
@@ -152,19 +157,17 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
         files = board_files.library(project.environment(), board, name, manifest,
                                     pipeline.pass_names(), files)
         manifest.update(library=True, golden=None)
-    tmp = project.write_tree(out, files, manifest)
     warnings: list[str] = list(g.quant.warnings) if g.quant is not None else []
-    try:
+    with outputs.staging(out) as stage:
+        project.write_tree(stage.path, files, manifest)
         if o.measure:
             if toolchain.have_compiler(board):
-                _measure(tmp, board, manifest, o)
-                project.write_manifest(tmp / "manifest.json", manifest)
+                _measure(stage.path, board, manifest, o)
+                project.write_manifest(stage.path / "manifest.json", manifest)
             else:
                 warnings.append(f"flash/RAM not measured: {toolchain.missing(board)}")
-        project.commit(tmp, out, o.force)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        outputs.check_folder_dest(out, o.force, inputs)
+        stage.commit(o.force)
     return BuildResult(out=out, graph=g, manifest=manifest, warnings=warnings)
 
 

@@ -786,7 +786,11 @@ def verify(g: Graph) -> None:
             raise RnngenError(f"IR: constant '{name}' is {arr.dtype}, not float32")
         if tuple(arr.shape) != tuple(g.shapes[name]):
             raise RnngenError(f"IR: constant '{name}' shape {arr.shape} != {g.shapes[name]}")
+    seen: set[str] = set()
     for n in g.nodes:
+        if n.name in seen:  # state, quantization and C symbols are keyed by node name
+            raise RnngenError(f"IR: two nodes are named '{n.name}'")
+        seen.add(n.name)
         for i in n.inputs:
             if i not in defined:
                 raise RnngenError(f"IR: node '{n.name}' reads '{i}' before it is defined")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import numbers
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -528,15 +527,9 @@ def save(path: str | os.PathLike[str], layers: Iterable[Layer], input_size: int 
                           f"({e})") from None
     # the same checks `rnngen build` applies (a file save writes always loads)
     _frontend.parse(json.loads(text), arrays, p, 1 if seq_len is None else None)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{_frontend.MANIFEST: np.array(text)}, **arrays)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from .outputs import write_file
+
+    write_file(p, lambda f: np.savez(f, **{_frontend.MANIFEST: np.array(text)}, **arrays))
     return p
 
 

@@ -1,7 +1,7 @@
 """Write the emitted project: sources, kernels, golden test, Makefile, manifest.json.
 
-Everything is rendered into a temporary folder beside the destination and renamed into
-place at the end, so a failure never leaves a half-written output folder.
+Everything is rendered in memory and written into a staging folder (codegen/outputs.py) that
+is renamed into place at the end, so a failure never leaves a half-written output folder.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from .. import __version__, cgen, ir
+from .. import __version__, cgen, ir, outputs
 from ..boards import Board
 from ..errors import RnngenError
 from ..resources import data_dir
@@ -38,6 +37,9 @@ def environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader([str(data_dir("templates")), str(data_dir("boards"))]),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=False)
+    # text that came from an input (file, node and board names): safe in C, Makefile, CMake
+    # and linker-script comments (cgen.c_comment)
+    env.filters["comment"] = cgen.c_comment
     return env
 
 
@@ -168,33 +170,14 @@ def board_io(board: Board) -> dict[str, str]:
     return board_files.test_io(board)
 
 
+def manifest_text(manifest: dict[str, Any]) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+
+
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    outputs.write_text(path, manifest_text(manifest))
 
 
-def write_tree(dest: Path, files: dict[str, str], manifest: dict[str, Any]) -> Path:
-    """Write into a fresh temporary folder beside dest; the caller renames it into place."""
-    parent = dest.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{dest.name}.rnngen-tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    for rel, text in sorted(files.items()):
-        p = tmp / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    write_manifest(tmp / "manifest.json", manifest)
-    return tmp
-
-
-def commit(tmp: Path, dest: Path, force: bool) -> None:
-    if dest.exists():
-        if not force:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise RnngenError(f"{dest}: already exists (use --force to replace it)")
-        if dest.is_dir():
-            shutil.rmtree(dest)
-        else:
-            dest.unlink()
-    tmp.rename(dest)
+def write_tree(folder: Path, files: dict[str, str], manifest: dict[str, Any]) -> None:
+    """The project's files and manifest.json into `folder` (a fresh staging folder)."""
+    outputs.write_tree(folder, {**files, "manifest.json": manifest_text(manifest)})

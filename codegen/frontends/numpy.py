@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ir, limits, npyio
+from .. import cgen, ir, limits, npyio
 from ..errors import RnngenError, UnsupportedModel
 
 F32 = np.float32
@@ -163,10 +163,7 @@ def _json_type(v: Any) -> str:
 
 
 def _c_name(stem: str) -> str:
-    s = "".join(c if c.isalnum() else "_" for c in stem).strip("_").lower() or "model"
-    if s[0].isdigit():
-        s = "m_" + s
-    return s
+    return cgen.default_name(stem)
 
 
 class _NpzArrays(Mapping[str, Any]):

@@ -9,13 +9,15 @@ nodes. Unsupported operators are collected and reported together.
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from .. import ir, limits
+from .. import cgen, ir, limits
 from ..errors import RnngenError, UnsupportedModel
 from . import onnx_check, onnx_compressed
 
@@ -133,6 +135,7 @@ class _Converter:
         self.compressed = onnx_compressed.Recognized()
         self.inferred: dict[str, tuple[int, ...]] = {}  # static shapes from onnx's inference
         self.const_elements = 0  # of all folded constants (limits.MAX_MODEL_ELEMENTS)
+        self.node_names: set[str] = set()
 
     # ------------------------------------------------------------------ helpers
     def where(self, node: Any, idx: int) -> str:
@@ -161,6 +164,12 @@ class _Converter:
         return name
 
     def add(self, node: ir.Node, shapes: list[ir.Shape] | None = None) -> None:
+        if node.name in self.node_names:  # ONNX node names need not be unique; IR's must be
+            k = 1
+            while f"{node.name}_{k}" in self.node_names:
+                k += 1
+            node = dataclasses.replace(node, name=f"{node.name}_{k}")
+        self.node_names.add(node.name)
         ins = [self.shape_of(i) for i in node.inputs]
         outs = node.out_shapes(ins) if shapes is None else shapes
         for o, s in zip(node.outputs, outs):
@@ -429,10 +438,7 @@ class _Converter:
 
 
 def _c_name(stem: str) -> str:
-    s = "".join(c if c.isalnum() else "_" for c in stem).strip("_").lower() or "model"
-    if s[0].isdigit():
-        s = "m_" + s
-    return s
+    return cgen.default_name(stem)
 
 
 # ---------------------------------------------------------------------- lowerings

@@ -99,9 +99,9 @@ def dense_weights(model: nn.Module) -> Iterator[nn.Module]:
 
 
 def _write_atomic(dst: Path, write: Any) -> None:
-    from ..compress_model import _write_atomic as write_atomic
+    from ..outputs import write_file
 
-    write_atomic(dst, write)
+    write_file(dst, write)
 
 
 def export(model: nn.Module | Sequence[nn.Module], example: torch.Tensor,

@@ -122,9 +122,16 @@ def test_existing_output_without_force(tmp_path):
     r = rnngen("build", str(p), "-o", str(out))
     assert_one_line_error(r, "already exists", "--force")
     assert [f.name for f in out.iterdir()] == ["keep.txt"]
+    # --force replaces only a folder rnngen made (issue 13: it deleted the user's files)
+    r = rnngen("build", str(p), "-o", str(out), "--force")
+    assert_one_line_error(r, "not made by rnngen", "--force")
+    assert [f.name for f in out.iterdir()] == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    out.rmdir()
+    assert rnngen("build", str(p), "-o", str(out)).returncode == 0
     r = rnngen("build", str(p), "-o", str(out), "--force")
     assert r.returncode == 0, r.stderr
-    assert (out / "manifest.json").exists() and not (out / "keep.txt").exists()
+    assert (out / "manifest.json").exists()
 
 
 def test_bad_golden_input_shape(tmp_path):

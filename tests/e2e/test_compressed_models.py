@@ -19,7 +19,6 @@ checked too.
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from dataclasses import dataclass

@@ -10,7 +10,7 @@ from rnngen import quant
 from rnngen.boards import STRICT_CFLAGS
 from rnngen.emit.c import _Ctx
 from rnngen.emit.c_int8 import INT8_KERNELS, _QProgram, kernel_closure_int8
-from rnngen.passes.quantize import _Builder, _Stats
+from rnngen.passes.quantize import _Builder
 from tests.kernels.harness import arrays
 from tests.unit.test_formats import MATS
 
