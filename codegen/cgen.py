@@ -47,10 +47,11 @@ def c_ident(s: str, limit: int = 48) -> str:
     return out + "_" if out in C_KEYWORDS else out
 
 
-def c_comment(s: str) -> str:
-    """Any text, safe inside /* ... */ and after # in a Makefile, CMake file or linker script:
+def c_comment(s: str, limit: int = 400) -> str:
+    r"""Any text, safe inside /* ... */ and after # in a Makefile, CMake file or linker script:
     printable ASCII only (anything else, newlines and bidirectional controls included, becomes
-    <U+XXXX>), no comment delimiters, no backslash (a line continuation), no trigraph.
+    <U+XXXX>), no comment delimiters, no backslash (a line continuation), no trigraph; cut
+    after `limit` characters.
 
     >>> c_comment("a */ b\n#include <x>")
     'a * / b<U+000A>#include <x>'
@@ -62,6 +63,8 @@ def c_comment(s: str) -> str:
         else:
             out.append(c)
     text = "".join(out)
+    if len(text) > limit:
+        text = text[:limit] + "..."
     while "*/" in text or "/*" in text or "??" in text:
         text = text.replace("*/", "* /").replace("/*", "/ *").replace("??", "? ?")
     return text

@@ -127,22 +127,29 @@ def test_compress_never_overwrites_its_input(tmp_path):
 
 # ------------------------------------------------------------------------ injection
 
-def test_hostile_node_names_stay_comments(tmp_path):
+@pytest.mark.parametrize("node_name", [HOSTILE, "int", "9lives", "x" * 10_000, "\u540d\u524d",
+                                       "rnn_mat_vec_f32", ""])
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_hostile_node_names_stay_comments(tmp_path, node_name, dtype):
     """A bidirectional model names its node in the header's 'not streaming' reason; before the
-    fix `*/` there closed the comment and the #include after it was compiled."""
-    p = _model(tmp_path, "bi.onnx", direction="bidirectional", layers=2, node_name=HOSTILE)
+    fix `*/` there closed the comment and the #include after it was compiled. Both layers
+    carry the same name (C keywords, a leading digit, 10,000 characters, non-ASCII, a kernel's
+    name, none): every symbol is a valid, unique identifier and the golden test passes."""
+    p = _model(tmp_path, "bi.onnx", direction="bidirectional", layers=2, node_name=node_name)
     out = tmp_path / "out"
-    r = rnngen("build", p, "-o", out)
+    r = rnngen("build", p, "-o", out, "--dtype", dtype)
     assert r.returncode == 0, r.stderr
     for rel, data in _tree(out).items():
         text = data.decode("utf-8")
         if rel == "manifest.json":
             continue
-        assert "/etc/hostname\" /*" not in text and "\u202e" not in text, rel
+        assert text.isascii(), rel
+        assert "/etc/hostname\" /*" not in text and "x" * 500 not in text, rel
         assert "$(shell" not in text.replace("$(shell touch PWNED)", ""), rel
         for line in text.splitlines():
             assert not line.startswith(("#include \"/etc", "$(shell")), (rel, line)
-    assert "x * / #include" in (out / "include" / "bi.h").read_text()
+    if node_name == HOSTILE:
+        assert "x * / #include" in (out / "include" / "bi.h").read_text()
     assert "RNNGEN_RESULT passed=1" in _make_run(out)
     assert not (out / "PWNED").exists() and not Path("PWNED").exists()
 
