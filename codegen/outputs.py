@@ -19,9 +19,10 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import secrets
+import shutil
 import signal
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -228,9 +229,19 @@ def staging(dest: Path) -> Iterator[Staging]:
                 raise fs_error(parent, e, "cannot write in the folder") from None
             yield Staging(dest, tmp)
         finally:
-            with _signals_held():
-                if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
+            _remove_tree(tmp)
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a staging folder, with signals held; retried briefly in case a killed compiler
+    process was still finishing a file in it."""
+    with _signals_held():
+        for _ in range(50):
+            if not path.exists():
+                return
+            shutil.rmtree(path, ignore_errors=True)
+            if path.exists():
+                time.sleep(0.02)
 
 
 def write_tree(folder: Path, files: dict[str, str | bytes]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -67,23 +68,34 @@ def have_compiler(board: Board) -> bool:
     return missing(board) is None
 
 
+def _group(cmd: list[str], cwd: Path, timeout: float, merge: bool
+           ) -> subprocess.CompletedProcess[str]:
+    """Run cmd in its own process group; on a timeout, an interrupt or any other exception,
+    kill the whole group (a compiler's cc1 and as, make's children, QEMU), so nothing keeps
+    writing into a folder rnngen is about to remove."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT if merge else subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err or "")
+
+
 def _make(folder: Path, target: str, timeout: float, on_timeout: RnngenError
           ) -> subprocess.CompletedProcess[str]:
     """make -s TARGET in folder; on timeout, kill make and everything it started (QEMU
     included: it runs in make's process group) and raise on_timeout."""
     try:
-        proc = subprocess.Popen(["make", "-s", "--no-print-directory", target], cwd=folder,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+        return _group(["make", "-s", "--no-print-directory", target], folder, timeout, True)
     except OSError as e:
         raise RnngenError(f"cannot run make: {e}") from None
-    try:
-        out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
         raise on_timeout from None
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
 
 
 def build(folder: Path, target: str = "all", timeout: float = 600.0) -> None:
@@ -119,8 +131,7 @@ def compile_objects(folder: Path, board: Board, srcs: list[str], timeout: float 
         obj = f"build/{Path(src).stem}.o"
         cmd = [board.cc, *STRICT_CFLAGS, *board.cflags, "-Iinclude", "-c", src, "-o", obj]
         try:
-            res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True,
-                                 timeout=timeout, check=False)
+            res = _group(cmd, folder, timeout, False)
         except subprocess.TimeoutExpired:
             raise RnngenError(f"compiling {src} did not finish within {timeout:g} s") from None
         except OSError as e:
@@ -137,8 +148,7 @@ def measure(folder: Path, board: Board, model_objs: list[str], state_bytes: int
     """Flash and RAM bytes of the model from its built objects (text+data, data+bss+state)."""
     objs = [str(folder / o) for o in model_objs]
     try:
-        res = subprocess.run([board.size, *objs], capture_output=True, text=True, timeout=60,
-                             check=False)
+        res = _group([board.size, *objs], folder, 60, False)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise RnngenError(f"cannot run {board.size}: {e}") from None
     if res.returncode != 0:
