@@ -168,7 +168,7 @@ class Finetune:
     seed: int = 0
     patience: int = 5
     progress: bool = True
-    qat: bool = False
+    qat: bool = False  # train through rnngen's int8 arithmetic (rnngen.torch.qat)
 
 
 def compress_file(model: str | os.PathLike[str], out: str | os.PathLike[str], method: str,
@@ -236,10 +236,7 @@ def _finetuner(src: Path, opts: Finetune, report: dict[str, Any]
         ft.check_data(g, opts.train, x, y)
         if xv is not None and yv is not None:
             ft.check_data(g, str(opts.val), xv, yv)
-        report.update(ft.finetune(g, results, x, y, xv, yv, ft.Options(
-            train=opts.train, val=opts.val, epochs=opts.epochs, lr=opts.lr, batch=opts.batch,
-            distill=opts.distill, seed=opts.seed, patience=opts.patience,
-            progress=opts.progress, qat=opts.qat)))
+        report.update(ft.finetune(g, results, x, y, xv, yv, opts))
 
     return tune
 

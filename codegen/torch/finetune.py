@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,24 +24,14 @@ import numpy as np
 import torch
 
 from .. import ir
+from ..compress_model import Finetune
 from ..errors import RnngenError
 from .blocks import from_ir
 from .graph import TorchGraph, matrix_key
 from .structure import GradualPruning
 
-
-@dataclass
-class Options:
-    train: str
-    val: str | None = None
-    epochs: int = 30
-    lr: float = 2e-3
-    batch: int = 32
-    distill: bool = False
-    seed: int = 0
-    patience: int = 5
-    progress: bool = True
-    qat: bool = False  # train through rnngen's int8 arithmetic (rnngen.torch.qat)
+# the settings of `compress --finetune`, defined beside the command (no torch needed there)
+Options = Finetune
 
 
 def _score_kind(g: ir.Graph) -> str:
