@@ -68,7 +68,7 @@ def have_compiler(board: Board) -> bool:
     return missing(board) is None
 
 
-def _group(cmd: list[str], cwd: Path, timeout: float, merge: bool
+def _group(cmd: list[str], cwd: Path | None, timeout: float, merge: bool
            ) -> subprocess.CompletedProcess[str]:
     """Run cmd in its own process group; on a timeout, an interrupt or any other exception,
     kill the whole group (a compiler's cc1 and as, make's children, QEMU), so nothing keeps
@@ -148,7 +148,7 @@ def measure(folder: Path, board: Board, model_objs: list[str], state_bytes: int
     """Flash and RAM bytes of the model from its built objects (text+data, data+bss+state)."""
     objs = [str(folder / o) for o in model_objs]
     try:
-        res = _group([board.size, *objs], folder, 60, False)
+        res = _group([board.size, *objs], None, 60, False)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise RnngenError(f"cannot run {board.size}: {e}") from None
     if res.returncode != 0:
