@@ -20,10 +20,14 @@ A board file is data only. Keys (see boards/*.toml and docs/boards.md for exampl
                               .data image) and RAM (.data, .bss, heap, stack)
     linker, startup           bare metal, optional: the templates of board/linker.ld and
                               board/startup.c (default linker.ld.j2, startup.c.j2)
+    clock_hz, cpi             optional: the part's core clock (Hz) and an average number of
+                              cycles per instruction; with both, `rnngen validate` estimates
+                              latency from exact instruction counts (labelled an estimate)
 """
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -81,6 +85,8 @@ class Board:
     linker: str = "linker.ld.j2"  # template of board/linker.ld (bare metal)
     startup: str = "startup.c.j2"  # template of board/startup.c (bare metal)
     memory: tuple[Region, ...] = ()  # bare metal: FLASH and RAM as QEMU (or the part) has them
+    clock_hz: int = 0  # the part's core clock; 0: not given
+    cpi: float = 0.0  # assumed average cycles per instruction; 0: not given
 
     @property
     def builtin(self) -> bool:
@@ -105,9 +111,9 @@ _REQUIRED = {"name": str, "description": str, "kind": str, "cc": str, "apt_packa
              "cflags": list, "ldflags": list, "ldlibs": list, "size": str, "run": list,
              "variant": str, "part": str, "flash_budget": int, "ram_budget": int}
 _OPTIONAL = {"qemu_apt_package": str, "objcopy": str, "machine": str, "linker": str,
-             "startup": str, "memory": list}
+             "startup": str, "memory": list, "clock_hz": int, "cpi": (int, float)}
 _BAREMETAL = ("objcopy", "machine", "memory")
-_TYPE_NAMES = {str: "a string", int: "an integer", list: "a list"}
+_TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", (int, float): "a number"}
 
 
 def _int(text: str) -> int | None:
@@ -189,6 +195,10 @@ def parse(path: Path) -> Board:
     for key in ("flash_budget", "ram_budget"):
         if data[key] < 0:
             raise RnngenError(f"{path}: key '{key}' must be >= 0")
+    for key in ("clock_hz", "cpi"):
+        v = data.get(key, 1)
+        if isinstance(v, bool) or not (v > 0 and math.isfinite(v)):
+            raise RnngenError(f"{path}: key '{key}' must be a number > 0, got {v!r}")
     run = data["run"]
     if data["kind"] == "host" and ELF in run:
         raise RnngenError(f"{path}: key 'run' may not use {ELF} on a host board")
@@ -224,7 +234,8 @@ def parse(path: Path) -> Board:
                  qemu_apt_package=data.get("qemu_apt_package", ""),
                  objcopy=data.get("objcopy", ""), machine=data.get("machine", ""),
                  linker=data.get("linker", "linker.ld.j2"),
-                 startup=data.get("startup", "startup.c.j2"), memory=memory)
+                 startup=data.get("startup", "startup.c.j2"), memory=memory,
+                 clock_hz=data.get("clock_hz", 0), cpi=float(data.get("cpi", 0.0)))
 
 
 def available() -> dict[str, Path]:

@@ -1,4 +1,4 @@
-"""The rnngen command line: build, verify, inspect, compress, boards.
+"""The rnngen command line: build, verify, validate, inspect, compress, boards.
 
 Errors in the user's input print one line and exit with code 2; a failed verification
 exits with 1. Nothing is written when a command fails.
@@ -333,6 +333,74 @@ def compress(model: str, method: str, factor: float, layers: tuple[str, ...], ou
         raise RnngenError("--val, --distill and --qat go with --finetune TRAIN.npz")
     res = compress_file(model, out, method, factor, layers, force, eval_data, ft)
     click.echo(json.dumps(res.as_dict(), sort_keys=True) if as_json else res.text())
+
+
+@main.command(context_settings=_CONTEXT)
+@click.argument("model", type=click.Path(dir_okay=False))
+@_target_options
+@click.option("--data", required=True, type=click.Path(dir_okay=False),
+              help="Sequences (.npz: x [N, T, I], optional integer labels y [N], the --eval "
+                   "format; aeon's [N, C, T] is detected; or an .npy of x).")
+@click.option("--on", type=click.Choice(["reference", "c"]), default="reference",
+              show_default=True, help="reference: rnngen's reference only; c: also the "
+              "compiled C on the board (under QEMU, with exact instruction counts).")
+@click.option("--report", type=click.Path(dir_okay=False),
+              help="Write the report to this .md or .json file.")
+@click.option("--seq-len", type=click.IntRange(min=1),
+              help="Sequence length, for models whose time axis is dynamic (default: the "
+                   "data's).")
+@_sparse_option
+@_dtype_options
+@click.option("--timeout", type=float, default=600.0, show_default=True,
+              help="Seconds allowed for building and for the run on the board.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def validate(model: str, target: str, board_file: str | None, data: str, on: str,
+             report: str | None, seq_len: int | None, sparse_threshold: float | None,
+             dtype: str, calibrate: str | None, io: str, timeout: float,
+             as_json: bool) -> None:
+    """Run a data set through MODEL's reference and (--on c) the compiled C on the board;
+    report accuracy, l2r, rmse, mae, max error and cosine similarity against the float model
+    and the labels, and exact instructions per inference (docs/validate.md)."""
+    from . import driver
+    from . import validate as val
+
+    if report is not None:
+        val.report_format(report)  # a bad name fails before any work
+    opts = val.Options(data=data, on=on, timeout=timeout, build=driver.BuildOptions(
+        target=target, board_file=board_file, seq_len=seq_len,
+        sparse_threshold=sparse_threshold, dtype=dtype, calibrate=calibrate, io=io))
+    rep = val.validate(model, opts, progress=_progress_bar())
+    for w in rep["warnings"]:
+        click.echo(f"rnngen: warning: {w}", err=True)
+    if report is not None:
+        val.write_report(report, rep)
+    if as_json:
+        click.echo(json.dumps(rep, sort_keys=True))
+    else:
+        for line in val.summary(rep):
+            click.echo(line)
+        if report is not None:
+            click.echo(f"wrote {report}")
+
+
+def _progress_bar() -> Any:
+    """A progress callback (what, done, total) drawing one line on stderr when it is a
+    terminal; silent otherwise (logs and pipes get no carriage returns)."""
+    if not sys.stderr.isatty():
+        return None
+    state = {"what": ""}
+
+    def show(what: str, done: int, total: int) -> None:
+        width = 30
+        fill = width * done // max(total, 1)
+        end = "\n" if done >= total else ""
+        if what != state["what"] or done >= total or done % max(1, total // 100) == 0:
+            sys.stderr.write(f"\r{what:<22} [{'#' * fill}{'.' * (width - fill)}] "
+                             f"{done}/{total}{end}")
+            sys.stderr.flush()
+        state["what"] = what
+
+    return show
 
 
 @main.command(context_settings=_CONTEXT)

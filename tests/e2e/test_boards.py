@@ -99,7 +99,7 @@ def board_file(tmp_path: Path, base: str, **changes: object) -> Path:
 def _toml(v: object) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, (int, str)):
+    if isinstance(v, (int, float, str)):
         return json.dumps(v)
     if isinstance(v, list):
         return "[" + ", ".join(_toml(x) for x in v) + "]"
@@ -449,6 +449,8 @@ BAD_BOARDS = [
     ("kind", dict(kind="rtos"), "key 'kind' must be one of"),
     ("variant", dict(variant="sve"), "key 'variant' must be one of"),
     ("negative budget", dict(ram_budget=-1), "key 'ram_budget' must be >= 0"),
+    ("zero cpi", dict(cpi=0), "key 'cpi' must be a number > 0, got 0"),
+    ("text clock", dict(clock_hz="fast"), "key 'clock_hz' must be an integer, got 'fast'"),
     ("no memory", dict(memory=None), "bare-metal board needs key 'memory'"),
     ("no RAM region", dict(memory=[{"name": "FLASH", "origin": "0x0", "length": 4096}]),
      "key 'memory' needs a region named 'RAM'"),
