@@ -231,8 +231,8 @@ extern void initialise_monitor_handles(void);
 #endif
 MARKERS
 #define N_SEQ (NSEQL)
-#define STEPS (STEPSV)
-#define IN_SIZE (STEPS * UPPER_INPUT_STEP_SIZE)
+#define STEPS (UPPER_SEQ_LEN)
+#define IN_SIZE (UPPER_INPUT_SIZE)
 #define OUT_SIZE (UPPER_OUTPUT_SIZE(STEPS))
 
 static NAME_state_t state;
@@ -295,9 +295,9 @@ int main(void)
 """
 
 
-def harness(name: str, n: int, steps: int) -> str:
+def harness(name: str, n: int) -> str:
     return (HARNESS.replace("MARKERS", icount.MARKERS_C).replace("UPPER", name.upper())
-            .replace("NAME", name).replace("NSEQL", f"{n}L").replace("STEPSV", str(steps)))
+            .replace("NAME", name).replace("NSEQL", f"{n}L"))
 
 
 def run_c(model: str | Path, g: ir.Graph, x: np.ndarray, o: driver.BuildOptions,
@@ -316,7 +316,7 @@ def run_c(model: str | Path, g: ir.Graph, x: np.ndarray, o: driver.BuildOptions,
                                                seq_len=g.seq_len))
         m = res.manifest
         name = m["name"]
-        (out / "test" / "main.c").write_text(harness(name, len(x), g.seq_len))
+        (out / "test" / "main.c").write_text(harness(name, len(x)))
         toolchain.build(out, "all", timeout=timeout)
         int8_io = g.quant is not None and g.quant.io == "int8"
         xs = quant.quantize_input(x, g.quant.input) if int8_io else x.astype(np.float32)

@@ -8,6 +8,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +181,42 @@ def test_bad_report_name_fails_before_work(tmp_path: Path) -> None:
     r = cli("validate", str(MODEL), "--data", str(SPLIT), "--report", str(tmp_path / "r.txt"))
     assert r.returncode == 2 and "give a .md or .json file name" in r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("dtype,io", [("float32", "float"), ("int8", "float")])
+def test_whole_sequence_model_with_three_outputs(tmp_path: Path, dtype: str, io: str) -> None:
+    """A bidirectional 2-layer LSTM (no _step; outputs Y, Y_h, Y_c), unlabelled .npy data:
+    the outputs split back per name; int8 I/O quantized and dequantized as the C API does."""
+    import onnx
+
+    from tests.models import Spec, make_model
+
+    onnx.save(make_model(Spec("LSTM", "bidirectional", input_size=3, hidden=5, seq=6,
+                              layers=2)), tmp_path / "bi.onnx")
+    x = np.random.default_rng(1).uniform(-1, 1, (30, 6, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    rep = val.validate(tmp_path / "bi.onnx", val.Options(
+        data=str(tmp_path / "x.npy"), on="c",
+        build=driver.BuildOptions(target="cortex-m4", dtype=dtype, io=io)))
+    assert [o["name"] for o in rep["outputs"]] == ["l1_Y", "l1_Yh", "l1_Yc"]
+    assert "accuracy" not in rep and set(rep["top1_agreement_with_float"]) >= {"c"}
+    if dtype == "int8":
+        assert rep["c_equals_reference"] is True
+        assert all(m["max_abs_err"] > 0 for m in rep["metrics"]["c_vs_float"].values())
+    else:
+        assert all(m["max_abs_err"] < 1e-5 for m in rep["metrics"]["c_vs_float"].values())
+    pi = rep["instructions"]["per_inference"]
+    assert pi["min"] == pi["max"] > 0  # no data-dependent branches in these kernels
+
+
+@pytest.mark.qemu
+def test_int8_io_quantized_and_dequantized_as_the_c_api(tmp_path: Path) -> None:
+    d = np.load(SPLIT)
+    np.savez(tmp_path / "d.npz", x=d["x"][:60], y=d["y"][:60])
+    o = driver.BuildOptions(target="cortex-m4", dtype="int8", calibrate=str(EX / "digit.npy"))
+    a = val.validate(MODEL, val.Options(data=str(tmp_path / "d.npz"), on="c",
+                                        build=replace(o, io="int8")))
+    b = val.validate(MODEL, val.Options(data=str(tmp_path / "d.npz"), on="c", build=o))
+    assert a["io"] == "int8" and a["c_equals_reference"] is True
+    assert a["metrics"] == b["metrics"] and a["correct"] == b["correct"]
