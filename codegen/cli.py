@@ -235,9 +235,13 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
     MAC reduction against dense), parameters and MACs."""
     from . import driver
 
+    from .analysis import format_table, table
+
     info = driver.inspect(model, seq_len, sparse_threshold)
     if dtype == "int8":
         info["int8"] = driver.inspect_int8(model, seq_len, calibrate)
+    info["table"] = table(driver.compile_graph(model, driver.BuildOptions(
+        seq_len=seq_len, sparse_threshold=sparse_threshold, dtype=dtype, calibrate=calibrate)))
     if as_json:
         click.echo(json.dumps(info, sort_keys=True))
         return
@@ -260,8 +264,13 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                        f"  MAC reduction {m['mac_reduction']:g}x")
     for o in info["outputs"]:
         click.echo(f"  output '{o['name']}' {o['shape']}")
-    click.echo(f"total: {info['params']} params, {info['weight_bytes']} B of float32 weights "
-               f"(with sparse indices), {info['macs_per_step']} MACs per step")
+    tot = info["table"]["total"]
+    click.echo(f"total: {info['params']} params, {tot['flash_bytes']} B of {info['table']['dtype']}"
+               f" weights as compiled (sparse indices included), {info['macs_per_step']} MACs "
+               f"per step, RAM {tot['ram_bytes']} B (the figures `rnngen build` reports)")
+    click.echo("per layer, as compiled:")
+    for line in format_table(info["table"]):
+        click.echo("  " + line)
     if "int8" in info:
         q = info["int8"]
         for w in q["warnings"]:
