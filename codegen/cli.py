@@ -172,8 +172,10 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
 @click.option("--expect", type=click.Path(dir_okay=False),
               help="Expected outputs: .npy (one output) or .npz keyed by output name. "
                    "Default: rnngen's reference.")
-@click.option("--atol", type=float, default=1e-5, show_default=True)
-@click.option("--rtol", type=float, default=1e-4, show_default=True)
+@click.option("--atol", type=float, help="Absolute tolerance. Default 1e-05; with --dtype int8 "
+              "and --expect, derived from the quantization scales (and stated).")
+@click.option("--rtol", type=float, help="Relative tolerance. Default 0.0001; 0 when the "
+              "tolerance is derived.")
 @click.option("--keep", type=click.Path(file_okay=False),
               help="Keep the built project in this folder.")
 @click.option("--timeout", type=float, default=300.0, show_default=True,
@@ -186,14 +188,26 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
 def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
            name: str | None, input_: str | None, sparse_threshold: float | None, dtype: str,
            calibrate: str | None, io: str,
-           expect: str | None, atol: float, rtol: float,
+           expect: str | None, atol: float | None, rtol: float | None,
            keep: str | None, timeout: float, flash_budget: int | None, ram_budget: int | None,
            as_json: bool) -> None:
     """Build MODEL, compile and run it, and compare with the reference (or --expect).
+    --input may hold N sequences ([N, ...], with --expect [N, ...] per output): each is
+    checked, all through one run of the C.
 
     Exit code 0: outputs match; 1: they do not; 2: bad input."""
     from . import driver
 
+    tolerance = None
+    if atol is None and rtol is None and dtype == "int8" and expect is not None:
+        from .validate import verify_tolerance
+
+        atol, tolerance = verify_tolerance(model, driver.BuildOptions(
+            target=target, board_file=board_file, seq_len=seq_len, input=input_,
+            sparse_threshold=sparse_threshold, dtype=dtype, calibrate=calibrate, io=io))
+        rtol = 0.0
+    atol = 1e-5 if atol is None else atol
+    rtol = 1e-4 if rtol is None else rtol
     opts = driver.BuildOptions(target=target, board_file=board_file, name=name,
                                seq_len=seq_len, input=input_, expect=expect, atol=atol,
                                rtol=rtol, flash_budget=flash_budget, ram_budget=ram_budget,
@@ -201,9 +215,20 @@ def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
                                calibrate=calibrate, io=io)
     res = driver.verify(model, opts, keep=keep, timeout=timeout)
     r = res.report
+    if tolerance:
+        r["tolerance"] = tolerance
+    for w in r.get("warnings", []):
+        click.echo(f"rnngen: warning: {w}", err=True)
     if as_json:
         click.echo(json.dumps(r, sort_keys=True))
     else:
+        if tolerance:
+            click.echo(tolerance)
+        if r.get("sequences"):
+            click.echo(f"{r['sequences']} sequences: {r['sequences'] - r['failed_count']} "
+                       "passed" + (f", failed: {', '.join(map(str, r['failed_sequences']))}"
+                                   + (" ..." if r["failed_count"] > 20 else "")
+                                   if r["failed_count"] else ""))
         verdict = "PASS" if res.passed else "FAIL"
         if r["stream_errors"]:
             stream = "FAILED"

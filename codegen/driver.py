@@ -232,6 +232,12 @@ def verify(model: str | Path, o: BuildOptions = BuildOptions(), keep: str | Path
            timeout: float = 300.0) -> VerifyResult:
     board = boards_mod.get(o.target, o.board_file)
     toolchain.require(board, run=True)
+    if o.input is not None:  # N > 1 sequences: each checked, through one program run
+        from . import validate as val
+
+        xs = val.input_sequences(compile_graph(model, o), o.input)
+        if xs is not None:
+            return val.verify_sequences(model, o, xs, keep, timeout)
     tmpdir = None
     if keep is not None:
         out = Path(keep)
@@ -267,6 +273,7 @@ def verify(model: str | Path, o: BuildOptions = BuildOptions(), keep: str | Path
             "rtol": res.manifest["golden"]["rtol"] if res.manifest.get("golden") else o.rtol,
             "dtype": m.get("dtype", "float32"),
             "exe": str(out / exe_name(board, m["name"])) if keep else None,
+            "warnings": list(res.warnings),
         }
         if res.graph.quant is not None:
             x, _ = golden_input(res.graph, o.input)

@@ -34,6 +34,7 @@ import numpy as np
 
 from . import (
     __version__,
+    analysis,
     boards,
     driver,
     icount,
@@ -450,6 +451,7 @@ def validate(model: str | Path, opts: Options, progress: Progress | None = None
     if data.y is not None:
         rep["accuracy"] = {k: float(np.mean(p == data.y)) for k, p in preds.items()}
         rep["correct"] = {k: int(np.sum(p == data.y)) for k, p in preds.items()}
+    rep["layers"] = analysis.table(g)
     rep["warnings"] = warnings
     return rep
 
@@ -591,6 +593,122 @@ def markdown(rep: dict[str, Any]) -> str:
     if rep.get("flash_bytes") is not None:
         out += [(f"Model flash {rep['flash_bytes']} B, RAM {rep['ram_bytes']} B "
                 f"(kernels: {', '.join(rep['kernels'])})."), ""]
+    if "layers" in rep:
+        out += ["## Layers (as compiled)", "", "```"] + analysis.format_table(rep["layers"]) + \
+            ["```", ""]
     if rep["warnings"]:
         out += ["## Warnings", ""] + [f"- {w}" for w in rep["warnings"]] + [""]
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# verify with several sequences, and the int8 tolerance against float outputs
+
+
+def _squeeze(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(d for d in shape if d != 1)
+
+
+def input_sequences(g: ir.Graph, path: str) -> np.ndarray | None:
+    """--input as [N, *input shape] when it holds N > 1 sequences of the model's input
+    (leading axis N, the rest the model's shape up to axes of size 1); None for one."""
+    arr = npyio.load(path, "input")
+    if not isinstance(arr, np.ndarray) or arr.ndim < 1 or arr.dtype.kind not in "fiu":
+        return None  # driver.golden_input names the problem
+    shape = tuple(g.shapes[g.input])
+    if arr.shape[0] <= 1 or _squeeze(arr.shape[1:]) != _squeeze(shape):
+        return None
+    x = arr.astype(np.float32).reshape(arr.shape[0], *shape)
+    if not np.all(np.isfinite(x)):
+        raise RnngenError(f"{path}: input contains NaN or Inf")
+    return x
+
+
+def expected_sequences(g: ir.Graph, path: str, n: int) -> dict[str, np.ndarray]:
+    """--expect for n sequences: each output [n, *shape] (an .npy for one output, else an .npz
+    keyed by output name)."""
+    outs = driver.expected_outputs(g, path)
+    res = {}
+    for o, v in outs.items():
+        shape = tuple(g.shapes[o])
+        if v.shape[:1] != (n,) or _squeeze(v.shape[1:]) != _squeeze(shape):
+            raise RnngenError(f"{path}: output '{o}' has shape {v.shape}; for the {n} input "
+                              f"sequences it must be [{n}, {', '.join(map(str, shape))}]")
+        res[o] = np.asarray(v, np.float32).reshape(n, *shape)
+    return res
+
+
+def int8_tolerance(g: ir.Graph, xs: np.ndarray) -> tuple[float, str]:
+    """The absolute tolerance for comparing an int8 build with float outputs of the original
+    framework: the int8 reference's own largest error against rnngen's float reference on these
+    inputs, in whole steps of the output's quantization scale, plus one step. The C equals the
+    int8 reference bit for bit, so this holds exactly when the framework's outputs equal the
+    float model's (to within less than one step); a wrong model or conversion exceeds it."""
+    assert g.quant is not None
+    gf = driver.compile_graph(g.source, driver.BuildOptions(seq_len=g.seq_len))
+    q = run_reference(g, xs)
+    f = run_reference(gf, xs)
+    atol, parts = 0.0, []
+    for o in g.outputs:
+        p = g.quant.tensors[o]
+        scale = float(p.scale) if isinstance(p, quant.QParams) else 2.0 ** -p[1]
+        err = float(np.max(np.abs(q[o].astype(np.float64) - f[o])))
+        steps = math.ceil(err / scale - 1e-9) + 1
+        atol = max(atol, steps * scale)
+        parts.append(f"'{o}' {steps} x scale {scale:.4g} = {steps * scale:.4g} (int8 reference "
+                     f"vs float: {err:.3g})")
+    return atol, ("int8 against float outputs: atol derived from the quantization, the int8 "
+                  "model's own error on this input in output steps + 1: " + "; ".join(parts))
+
+
+def verify_sequences(model: str | Path, o: driver.BuildOptions, x: np.ndarray,
+                     keep: str | Path | None, timeout: float) -> driver.VerifyResult:
+    """rnngen verify with N > 1 input sequences: the golden test (with its streaming checks) on
+    the first sequence, then all N through the C in one run, each compared with --expect (or
+    the reference) within atol + rtol * |expected|."""
+    g = driver.compile_graph(model, o)
+    n = len(x)
+    want = expected_sequences(g, o.expect, n) if o.expect else run_reference(g, x)
+    tmp = Path(tempfile.mkdtemp(prefix="rnngen-verify-"))
+    try:
+        np.save(tmp / "x0.npy", x[0])
+        np.savez(tmp / "y0.npz", **{k: v[0] for k, v in want.items()})
+        exact = g.quant is not None and not o.expect  # the int8 reference: bit for bit
+        first = driver.verify(model, replace(o, input=str(tmp / "x0.npy"), expect=str(
+            tmp / "y0.npz") if o.expect else None), keep, timeout)
+        got, facts = run_c(model, g, x, replace(o, input=None, expect=None), timeout)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    atol, rtol = (0.0, 0.0) if exact else (o.atol, o.rtol)
+    failed, max_abs, max_rel, mism, values = [], 0.0, 0.0, 0, 0
+    for k in range(n):
+        bad = 0
+        for name in g.outputs:
+            c, r = got[name][k].astype(np.float64), want[name][k].astype(np.float64)
+            e = np.abs(c - r)
+            max_abs = max(max_abs, float(np.max(e)))
+            max_rel = max(max_rel, float(np.max(e / np.maximum(np.abs(r), 1e-30))))
+            bad += int(np.sum(~(e <= atol + rtol * np.abs(r))))
+            values += c.size
+        mism += bad
+        if bad:
+            failed.append(k)
+    rep = dict(first.report)
+    passed = first.passed and not failed
+    rep.update(passed=passed, sequences=n, failed_sequences=failed[:20],
+               failed_count=len(failed), max_abs_err=max(max_abs, rep["max_abs_err"]),
+               max_rel_err=max(max_rel, rep["max_rel_err"]), mismatches=mism, values=values,
+               atol=atol, rtol=rtol, instructions=facts.get("instructions"))
+    rep["warnings"] = sorted(set(rep.get("warnings", [])) | set(facts["warnings"]))
+    return driver.VerifyResult(passed, rep, first.output)
+
+
+def verify_tolerance(model: str | Path, o: driver.BuildOptions) -> tuple[float, str]:
+    """int8_tolerance for `rnngen verify --dtype int8 --expect` on its input (--input: one or
+    N sequences; else the golden input)."""
+    g = driver.compile_graph(model, o)
+    xs = input_sequences(g, o.input) if o.input else None
+    if xs is None:
+        x, _ = driver.golden_input(g, o.input)
+        xs = x[None]
+    return int8_tolerance(g, xs)
