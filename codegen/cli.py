@@ -326,6 +326,8 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
               help="The compressed model (.onnx for an ONNX model, .npz for an .npz one).")
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.option("--nearest", is_flag=True, help="A matrix that cannot reach --factor (within "
+              "10%) takes the closest reachable factor instead of failing (each one is named).")
 @click.option("--eval", "eval_data", type=click.Path(dir_okay=False),
               help="Labelled sequences (.npz: x [N, T, I], y [N]): accuracy before and after.")
 @click.option("--finetune", "finetune", type=click.Path(dir_okay=False),
@@ -352,7 +354,7 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
 def compress(model: str, method: str, factor: float, layers: tuple[str, ...], out: str,
              force: bool, eval_data: str | None, finetune: str | None, val: str | None,
              epochs: int, lr: float, batch_size: int, patience: int, distill: bool, qat: bool,
-             seed: int, as_json: bool) -> None:
+             seed: int, nearest: bool, as_json: bool) -> None:
     """Compress the recurrent layers of a dense MODEL (.onnx or .npz) into OUT; report
     storage and MAC factors and reconstruction errors (docs/compression.md); with
     --finetune, train the factors on labelled data before writing them."""
@@ -365,7 +367,7 @@ def compress(model: str, method: str, factor: float, layers: tuple[str, ...], ou
                       progress=True, qat=qat)
     elif val is not None or distill or qat:
         raise RnngenError("--val, --distill and --qat go with --finetune TRAIN.npz")
-    res = compress_file(model, out, method, factor, layers, force, eval_data, ft)
+    res = compress_file(model, out, method, factor, layers, force, eval_data, ft, nearest)
     click.echo(json.dumps(res.as_dict(), sort_keys=True) if as_json else res.text())
 
 
@@ -418,23 +420,9 @@ def validate(model: str, target: str, board_file: str | None, data: str, on: str
 
 
 def _progress_bar() -> Any:
-    """A progress callback (what, done, total) drawing one line on stderr when it is a
-    terminal; silent otherwise (logs and pipes get no carriage returns)."""
-    if not sys.stderr.isatty():
-        return None
-    state = {"what": ""}
+    from .progress import bar
 
-    def show(what: str, done: int, total: int) -> None:
-        width = 30
-        fill = width * done // max(total, 1)
-        end = "\n" if done >= total else ""
-        if what != state["what"] or done >= total or done % max(1, total // 100) == 0:
-            sys.stderr.write(f"\r{what:<22} [{'#' * fill}{'.' * (width - fill)}] "
-                             f"{done}/{total}{end}")
-            sys.stderr.flush()
-        state["what"] = what
-
-    return show
+    return bar()
 
 
 @main.command(context_settings=_CONTEXT)

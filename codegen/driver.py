@@ -56,20 +56,26 @@ def _command(model: Path, o: BuildOptions, name: str) -> str:
     """The command line in the banner of the C files; without the board and --no-main, since
     they are the same for every board and in library mode (board_files.board_command adds
     those for the board's files and the manifest)."""
-    parts = ["rnngen build", model.name, "--name", name]
+    parts = ["rnngen build", model.name] + (["--name", name] if o.name else [])
     if o.seq_len is not None:
         parts += ["--seq-len", str(o.seq_len)]
     if o.sparse_threshold is not None:
         parts += ["--sparse-threshold", repr(o.sparse_threshold)]
     if o.dtype != "float32":
-        parts += ["--dtype", o.dtype, "--io", o.io]
+        parts += ["--dtype", o.dtype]
+        if o.io != BuildOptions.io:
+            parts += ["--io", o.io]
         if o.calibrate:
             parts += ["--calibrate", Path(o.calibrate).name]
     if o.input:
         parts += ["--input", Path(o.input).name]
     if o.expect:
         parts += ["--expect", Path(o.expect).name]
-    parts += ["--atol", repr(o.atol), "--rtol", repr(o.rtol)]
+    # only what differs from the defaults: the line is a command to retype, not a settings dump
+    if o.atol != BuildOptions.atol:
+        parts += ["--atol", repr(o.atol)]
+    if o.rtol != BuildOptions.rtol:
+        parts += ["--rtol", repr(o.rtol)]
     return " ".join(parts)
 
 

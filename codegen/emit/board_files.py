@@ -134,9 +134,18 @@ def library(env: jinja2.Environment, board: Board, name: str, manifest: dict[str
     keep = {k: v for k, v in files.items() if k.startswith(("src/", "include/"))}
     model = f"src/{name}.c"
     srcs = [model] + sorted(k for k in keep if k.startswith("src/") and k != model)
+    bare = board.kind == "baremetal"
     ctx = dict(banner=banner, board=board, name=name, srcs=srcs,
                strict_cflags=" ".join(STRICT_CFLAGS), cflags=" ".join(board.cflags),
-               ldlibs=" ".join(board.ldlibs), cc=board.cc)
+               ldflags=" ".join(board.ldflags), ldlibs=" ".join(board.ldlibs), cc=board.cc,
+               bare_metal=bare)
     keep["CMakeLists.txt"] = env.get_template("CMakeLists.txt.j2").render(ctx)
     keep["rnngen.mk"] = env.get_template("rnngen.mk.j2").render(ctx)
+    if bare:  # what a bare-metal firmware needs to run the model: startup, linker script,
+        # and a CMake toolchain file with the board's compiler and flags
+        keep["board/startup.c"] = env.get_template(board.startup).render(
+            startup_context(board, banner))
+        keep["board/linker.ld"] = env.get_template(board.linker).render(
+            linker_context(board, banner))
+        keep[f"cmake/{board.name}.cmake"] = env.get_template("toolchain.cmake.j2").render(ctx)
     return keep
