@@ -280,6 +280,10 @@ def verify(model: str | Path, o: BuildOptions = BuildOptions(), keep: str | Path
             "dtype": m.get("dtype", "float32"),
             "exe": str(out / exe_name(board, m["name"])) if keep else None,
             "warnings": list(res.warnings),
+            # cycles of one run on silicon (DWT / PMU); "not_modelled" under QEMU (Cortex-M),
+            # "unavailable" where the OS or emulator does not give the PMU
+            "cycles": int(f["cycles"]) if f.get("cycles", "").isdigit() else
+            f.get("cycles"),
         }
         if res.graph.quant is not None:
             x, _ = golden_input(res.graph, o.input)

@@ -71,12 +71,35 @@ def render(env: jinja2.Environment, board: Board, name: str, banner: dict[str, A
         return {"Makefile": env.get_template("Makefile.j2").render(ctx)}
     stem = exe[:-len(".elf")]
     files = {"Makefile": env.get_template("Makefile.baremetal.j2").render(
-        ctx, bin=f"{stem}.bin", hex=f"{stem}.hex")}
+        ctx, bin=f"{stem}.bin", hex=f"{stem}.hex", **flash_rule(board))}
     files["board/startup.c"] = env.get_template(board.startup).render(startup_context(board,
                                                                                       banner))
     files["board/linker.ld"] = env.get_template(board.linker).render(linker_context(board,
                                                                                     banner))
     return files
+
+
+def flash_command(board: Board, elf: str) -> list[str] | None:
+    """The command `make flash` runs for the board file's probe (flash_tool, flash_target,
+    flash_interface), or None when the board file names no flash tool."""
+    if board.flash_tool == "openocd":
+        return ["openocd", "-f", board.flash_interface, "-f", board.flash_target, "-c",
+                f"program {elf} verify reset exit"]
+    if board.flash_tool == "pyocd":
+        return ["pyocd", "flash", "-t", board.flash_target, elf]
+    return None
+
+
+def flash_rule(board: Board) -> dict[str, str]:
+    """flash_cmd (the Makefile recipe line) and flash_what (its comment)."""
+    cmd = flash_command(board, "$(EXE)")
+    if cmd is None:
+        return dict(flash_what="none given in the board file",
+                    flash_cmd=f"@echo \"rnngen: {board.name}: the board file names no flash "
+                              "tool (keys flash_tool, flash_target: docs/boards.md)\" >&2; "
+                              "exit 2")
+    line = " ".join(a if a == "$(EXE)" else shlex.quote(a) for a in cmd)
+    return dict(flash_what=f"{board.flash_tool}, target {board.flash_target}", flash_cmd=line)
 
 
 def startup_context(board: Board, banner: dict[str, Any]) -> dict[str, Any]:
