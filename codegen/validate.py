@@ -345,7 +345,8 @@ def run_c(model: str | Path, g: ir.Graph, x: np.ndarray, o: driver.BuildOptions,
             facts["instructions"] = instructions(board, c.windows, g.seq_len)
         else:
             facts["instructions"] = None
-            facts["instructions_why"] = (f"not counted: {board.name} runs programs natively "
+            how = f"with {board.run[0]}" if board.run else "natively"
+            facts["instructions_why"] = (f"not counted: {board.name} runs programs {how} "
                                          "(rnngen counts instructions under QEMU)")
         return outs, facts
     finally:
