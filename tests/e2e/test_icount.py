@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from rnngen import boards, driver, icount, toolchain
 from rnngen.emit.board_files import exe_name
 

@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+
 from rnngen import analysis, driver
 
 ROOT = Path(__file__).resolve().parents[2]

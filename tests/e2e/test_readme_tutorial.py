@@ -21,7 +21,7 @@ def tutorial_blocks() -> list[tuple[str, str]]:
     text = (ROOT / "README.md").read_text()
     start = text.index(SECTION)
     end = text.index("\n## ", start + len(SECTION))
-    return re.findall(r"```(\w+)\n(.*?)```", text[start:end], re.S)
+    return re.findall(r"```(\w+)\n(.*?)```", text[start:end], re.DOTALL)
 
 
 def commands(block: str) -> list[tuple[str, list[str]]]:

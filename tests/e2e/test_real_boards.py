@@ -43,7 +43,7 @@ def test_make_flash_runs_the_probe_command(tmp_path: Path, board_file: str, cfg:
     # the image is linked for the part: the vector table first in its flash
     nm = subprocess.run(["arm-none-eabi-nm", str(out / "build/model_test.elf")], check=True,
                         capture_output=True, text=True).stdout
-    assert re.search(rf"^{origin:08x} [TR] rnngen_vectors$", nm, re.M)
+    assert re.search(rf"^{origin:08x} [TR] rnngen_vectors$", nm, re.MULTILINE)
 
 
 def test_pyocd_flash_command_from_a_board_file(tmp_path: Path) -> None:

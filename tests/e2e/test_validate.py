@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from rnngen import boards, driver
 from rnngen import validate as val
 
