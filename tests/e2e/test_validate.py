@@ -197,9 +197,13 @@ def test_whole_sequence_model_with_three_outputs(tmp_path: Path, dtype: str, io:
                               layers=2)), tmp_path / "bi.onnx")
     x = np.random.default_rng(1).uniform(-1, 1, (30, 6, 3)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
+    seen: list[tuple[str, int, int]] = []
     rep = val.validate(tmp_path / "bi.onnx", val.Options(
         data=str(tmp_path / "x.npy"), on="c",
-        build=driver.BuildOptions(target="cortex-m4", dtype=dtype, io=io)))
+        build=driver.BuildOptions(target="cortex-m4", dtype=dtype, io=io)),
+        progress=lambda w, k, n: seen.append((w, k, n)))
+    on_c = [k for w, k, n in seen if w == "C on cortex-m4"]
+    assert on_c == list(range(1, 31))  # the program's progress lines, as it runs
     assert [o["name"] for o in rep["outputs"]] == ["l1_Y", "l1_Yh", "l1_Yc"]
     assert "accuracy" not in rep and set(rep["top1_agreement_with_float"]) >= {"c"}
     if dtype == "int8":
