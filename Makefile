@@ -45,6 +45,8 @@ $(STAMPS)/python: pyproject.toml | $(STAMPS)
 demo: install
 	$(RNNGEN) verify examples/lstm_classifier/model.onnx --target cortex-a73
 	$(RNNGEN) verify examples/lstm_classifier/model.onnx --target cortex-m4
+	$(RNNGEN) validate examples/lstm_classifier/model.onnx --target cortex-m4 \
+		--data examples/lstm_classifier/test.npz --on c
 	$(RNNGEN) build examples/lstm_classifier/model.onnx --target cortex-a73 -o build/demo-cortex-a73 --force
 	$(MAKE) -C build/demo-cortex-a73 run
 

@@ -20,10 +20,17 @@ A board file is data only. Keys (see boards/*.toml and docs/boards.md for exampl
                               .data image) and RAM (.data, .bss, heap, stack)
     linker, startup           bare metal, optional: the templates of board/linker.ld and
                               board/startup.c (default linker.ld.j2, startup.c.j2)
+    flash_tool, flash_target, bare metal, optional: `make flash` programs the part with a probe:
+    flash_interface           openocd -f <flash_interface> -f <flash_target>, or pyocd flash
+                              -t <flash_target>
+    clock_hz, cpi             optional: the part's core clock (Hz) and an average number of
+                              cycles per instruction; with both, `rnngen validate` estimates
+                              latency from exact instruction counts (labelled an estimate)
 """
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -81,6 +88,11 @@ class Board:
     linker: str = "linker.ld.j2"  # template of board/linker.ld (bare metal)
     startup: str = "startup.c.j2"  # template of board/startup.c (bare metal)
     memory: tuple[Region, ...] = ()  # bare metal: FLASH and RAM as QEMU (or the part) has them
+    flash_tool: str = ""  # bare metal: "openocd" or "pyocd" for `make flash`; "": none
+    flash_target: str = ""  # pyOCD target name, or OpenOCD target config (target/stm32f4x.cfg)
+    flash_interface: str = ""  # OpenOCD: the probe's config (interface/stlink.cfg)
+    clock_hz: int = 0  # the part's core clock; 0: not given
+    cpi: float = 0.0  # assumed average cycles per instruction; 0: not given
 
     @property
     def builtin(self) -> bool:
@@ -105,9 +117,10 @@ _REQUIRED = {"name": str, "description": str, "kind": str, "cc": str, "apt_packa
              "cflags": list, "ldflags": list, "ldlibs": list, "size": str, "run": list,
              "variant": str, "part": str, "flash_budget": int, "ram_budget": int}
 _OPTIONAL = {"qemu_apt_package": str, "objcopy": str, "machine": str, "linker": str,
-             "startup": str, "memory": list}
+             "startup": str, "memory": list, "clock_hz": int, "cpi": (int, float),
+             "flash_tool": str, "flash_target": str, "flash_interface": str}
 _BAREMETAL = ("objcopy", "machine", "memory")
-_TYPE_NAMES = {str: "a string", int: "an integer", list: "a list"}
+_TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", (int, float): "a number"}
 
 
 _WORD = re.compile(r"[A-Za-z0-9_.,+\-=/:@%{}]+")
@@ -216,6 +229,11 @@ def parse(path: Path) -> Board:
     for key in ("flash_budget", "ram_budget"):
         if data[key] < 0:
             raise RnngenError(f"{path}: key '{key}' must be >= 0")
+    _flash_keys(path, data)
+    for key in ("clock_hz", "cpi"):
+        v = data.get(key, 1)
+        if isinstance(v, bool) or not (v > 0 and math.isfinite(v)):
+            raise RnngenError(f"{path}: key '{key}' must be a number > 0, got {v!r}")
     run = data["run"]
     if data["kind"] == "host" and ELF in run:
         raise RnngenError(f"{path}: key 'run' may not use {ELF} on a host board")
@@ -238,7 +256,8 @@ def parse(path: Path) -> Board:
             raise RnngenError(f"{path}: key 'run' must give the program as \"-kernel\", "
                               f"\"{ELF}\"")
     else:
-        for key in _BAREMETAL + ("linker", "startup"):
+        for key in _BAREMETAL + ("linker", "startup", "flash_tool", "flash_target",
+                                 "flash_interface"):
             if key in data:
                 raise RnngenError(f"{path}: key '{key}' is for bare-metal boards only "
                                   f"(kind is '{data['kind']}')")
@@ -251,7 +270,37 @@ def parse(path: Path) -> Board:
                  qemu_apt_package=data.get("qemu_apt_package", ""),
                  objcopy=data.get("objcopy", ""), machine=data.get("machine", ""),
                  linker=data.get("linker", "linker.ld.j2"),
-                 startup=data.get("startup", "startup.c.j2"), memory=memory)
+                 startup=data.get("startup", "startup.c.j2"), memory=memory,
+                 clock_hz=data.get("clock_hz", 0), cpi=float(data.get("cpi", 0.0)),
+                 flash_tool=data.get("flash_tool", ""), flash_target=data.get("flash_target", ""),
+                 flash_interface=data.get("flash_interface", ""))
+
+
+FLASH_TOOLS = ("openocd", "pyocd")
+
+
+def _flash_keys(path: Path, data: dict[str, object]) -> None:
+    """flash_tool openocd (needs flash_interface and flash_target configs) or pyocd (needs
+    flash_target); the values go into a Makefile recipe, so only plain names and paths."""
+    tool = data.get("flash_tool")
+    if tool is None:
+        for key in ("flash_target", "flash_interface"):
+            if key in data:
+                raise RnngenError(f"{path}: key '{key}' needs key 'flash_tool'")
+        return
+    if tool not in FLASH_TOOLS:
+        raise RnngenError(f"{path}: key 'flash_tool' must be one of {', '.join(FLASH_TOOLS)}")
+    need = ("flash_target", "flash_interface") if tool == "openocd" else ("flash_target",)
+    for key in need:
+        if not data.get(key):
+            raise RnngenError(f"{path}: flash_tool '{tool}' needs key '{key}'")
+    if tool == "pyocd" and "flash_interface" in data:
+        raise RnngenError(f"{path}: key 'flash_interface' is for flash_tool 'openocd'")
+    for key in ("flash_target", "flash_interface"):
+        v = data.get(key)
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_./+-]*", str(v)):
+            raise RnngenError(f"{path}: key '{key}' must be a name or relative path (letters, "
+                              f"digits and _./+-), got {v!r}")
 
 
 def available() -> dict[str, Path]:

@@ -1,4 +1,4 @@
-"""The rnngen command line: build, verify, inspect, compress, boards.
+"""The rnngen command line: build, verify, validate, inspect, compress, boards.
 
 Errors in the user's input print one line and exit with code 2; a failed verification
 exits with 1. Nothing is written when a command fails.
@@ -179,8 +179,10 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
 @click.option("--expect", type=click.Path(dir_okay=False),
               help="Expected outputs: .npy (one output) or .npz keyed by output name. "
                    "Default: rnngen's reference.")
-@click.option("--atol", type=float, default=1e-5, show_default=True)
-@click.option("--rtol", type=float, default=1e-4, show_default=True)
+@click.option("--atol", type=float, help="Absolute tolerance. Default 1e-05; with --dtype int8 "
+              "and --expect, derived from the quantization scales (and stated).")
+@click.option("--rtol", type=float, help="Relative tolerance. Default 0.0001; 0 when the "
+              "tolerance is derived.")
 @click.option("--keep", type=click.Path(file_okay=False),
               help="Keep the built project in this folder.")
 @click.option("--timeout", type=float, default=300.0, show_default=True,
@@ -193,14 +195,26 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
 def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
            name: str | None, input_: str | None, sparse_threshold: float | None, dtype: str,
            calibrate: str | None, io: str,
-           expect: str | None, atol: float, rtol: float,
+           expect: str | None, atol: float | None, rtol: float | None,
            keep: str | None, timeout: float, flash_budget: int | None, ram_budget: int | None,
            as_json: bool) -> None:
     """Build MODEL, compile and run it, and compare with the reference (or --expect).
+    --input may hold N sequences ([N, ...], with --expect [N, ...] per output): each is
+    checked, all through one run of the C.
 
     Exit code 0: outputs match; 1: they do not; 2: bad input."""
     from . import driver
 
+    tolerance = None
+    if atol is None and rtol is None and dtype == "int8" and expect is not None:
+        from .validate import verify_tolerance
+
+        atol, tolerance = verify_tolerance(model, driver.BuildOptions(
+            target=target, board_file=board_file, seq_len=seq_len, input=input_,
+            sparse_threshold=sparse_threshold, dtype=dtype, calibrate=calibrate, io=io))
+        rtol = 0.0
+    atol = 1e-5 if atol is None else atol
+    rtol = 1e-4 if rtol is None else rtol
     opts = driver.BuildOptions(target=target, board_file=board_file, name=name,
                                seq_len=seq_len, input=input_, expect=expect, atol=atol,
                                rtol=rtol, flash_budget=flash_budget, ram_budget=ram_budget,
@@ -208,9 +222,20 @@ def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
                                calibrate=calibrate, io=io)
     res = driver.verify(model, opts, keep=keep, timeout=timeout)
     r = res.report
+    if tolerance:
+        r["tolerance"] = tolerance
+    for w in r.get("warnings", []):
+        click.echo(f"rnngen: warning: {w}", err=True)
     if as_json:
         click.echo(json.dumps(r, sort_keys=True))
     else:
+        if tolerance:
+            click.echo(tolerance)
+        if r.get("sequences"):
+            click.echo(f"{r['sequences']} sequences: {r['sequences'] - r['failed_count']} "
+                       "passed" + (f", failed: {', '.join(map(str, r['failed_sequences']))}"
+                                   + (" ..." if r["failed_count"] > 20 else "")
+                                   if r["failed_count"] else ""))
         verdict = "PASS" if res.passed else "FAIL"
         if r["stream_errors"]:
             stream = "FAILED"
@@ -242,9 +267,13 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
     MAC reduction against dense), parameters and MACs."""
     from . import driver
 
+    from .analysis import format_table, table
+
     info = driver.inspect(model, seq_len, sparse_threshold)
     if dtype == "int8":
         info["int8"] = driver.inspect_int8(model, seq_len, calibrate)
+    info["table"] = table(driver.compile_graph(model, driver.BuildOptions(
+        seq_len=seq_len, sparse_threshold=sparse_threshold, dtype=dtype, calibrate=calibrate)))
     if as_json:
         click.echo(json.dumps(info, sort_keys=True))
         return
@@ -267,8 +296,13 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                        f"  MAC reduction {m['mac_reduction']:g}x")
     for o in info["outputs"]:
         click.echo(f"  output '{o['name']}' {o['shape']}")
-    click.echo(f"total: {info['params']} params, {info['weight_bytes']} B of float32 weights "
-               f"(with sparse indices), {info['macs_per_step']} MACs per step")
+    tot = info["table"]["total"]
+    click.echo(f"total: {info['params']} params, {tot['flash_bytes']} B of {info['table']['dtype']}"
+               f" weights as compiled (sparse indices included), {info['macs_per_step']} MACs "
+               f"per step, RAM {tot['ram_bytes']} B (the figures `rnngen build` reports)")
+    click.echo("per layer, as compiled:")
+    for line in format_table(info["table"]):
+        click.echo("  " + line)
     if "int8" in info:
         q = info["int8"]
         for w in q["warnings"]:
@@ -299,6 +333,8 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
               help="The compressed model (.onnx for an ONNX model, .npz for an .npz one).")
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.option("--nearest", is_flag=True, help="A matrix that cannot reach --factor (within "
+              "10%) takes the closest reachable factor instead of failing (each one is named).")
 @click.option("--eval", "eval_data", type=click.Path(dir_okay=False),
               help="Labelled sequences (.npz: x [N, T, I], y [N]): accuracy before and after.")
 @click.option("--finetune", "finetune", type=click.Path(dir_okay=False),
@@ -325,7 +361,7 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
 def compress(model: str, method: str, factor: float, layers: tuple[str, ...], out: str,
              force: bool, eval_data: str | None, finetune: str | None, val: str | None,
              epochs: int, lr: float, batch_size: int, patience: int, distill: bool, qat: bool,
-             seed: int, as_json: bool) -> None:
+             seed: int, nearest: bool, as_json: bool) -> None:
     """Compress the recurrent layers of a dense MODEL (.onnx or .npz) into OUT; report
     storage and MAC factors and reconstruction errors (docs/compression.md); with
     --finetune, train the factors on labelled data before writing them."""
@@ -338,8 +374,62 @@ def compress(model: str, method: str, factor: float, layers: tuple[str, ...], ou
                       progress=True, qat=qat)
     elif val is not None or distill or qat:
         raise RnngenError("--val, --distill and --qat go with --finetune TRAIN.npz")
-    res = compress_file(model, out, method, factor, layers, force, eval_data, ft)
+    res = compress_file(model, out, method, factor, layers, force, eval_data, ft, nearest)
     click.echo(json.dumps(res.as_dict(), sort_keys=True) if as_json else res.text())
+
+
+@main.command(context_settings=_CONTEXT)
+@click.argument("model", type=click.Path(dir_okay=False))
+@_target_options
+@click.option("--data", required=True, type=click.Path(dir_okay=False),
+              help="Sequences (.npz: x [N, T, I], optional integer labels y [N], the --eval "
+                   "format; aeon's [N, C, T] is detected; or an .npy of x).")
+@click.option("--on", type=click.Choice(["reference", "c"]), default="reference",
+              show_default=True, help="reference: rnngen's reference only; c: also the "
+              "compiled C on the board (under QEMU, with exact instruction counts).")
+@click.option("--report", type=click.Path(dir_okay=False),
+              help="Write the report to this .md or .json file.")
+@click.option("--seq-len", type=click.IntRange(min=1),
+              help="Sequence length, for models whose time axis is dynamic (default: the "
+                   "data's).")
+@_sparse_option
+@_dtype_options
+@click.option("--timeout", type=float, default=600.0, show_default=True,
+              help="Seconds allowed for building and for the run on the board.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def validate(model: str, target: str, board_file: str | None, data: str, on: str,
+             report: str | None, seq_len: int | None, sparse_threshold: float | None,
+             dtype: str, calibrate: str | None, io: str, timeout: float,
+             as_json: bool) -> None:
+    """Run a data set through MODEL's reference and (--on c) the compiled C on the board;
+    report accuracy, l2r, rmse, mae, max error and cosine similarity against the float model
+    and the labels, and exact instructions per inference (docs/validate.md)."""
+    from . import driver
+    from . import validate as val
+
+    if report is not None:
+        val.report_format(report)  # a bad name fails before any work
+    opts = val.Options(data=data, on=on, timeout=timeout, build=driver.BuildOptions(
+        target=target, board_file=board_file, seq_len=seq_len,
+        sparse_threshold=sparse_threshold, dtype=dtype, calibrate=calibrate, io=io))
+    rep = val.validate(model, opts, progress=_progress_bar())
+    for w in rep["warnings"]:
+        click.echo(f"rnngen: warning: {w}", err=True)
+    if report is not None:
+        val.write_report(report, rep)
+    if as_json:
+        click.echo(json.dumps(rep, sort_keys=True))
+    else:
+        for line in val.summary(rep):
+            click.echo(line)
+        if report is not None:
+            click.echo(f"wrote {report}")
+
+
+def _progress_bar() -> Any:
+    from .progress import bar
+
+    return bar()
 
 
 @main.command(context_settings=_CONTEXT)

@@ -157,12 +157,21 @@ def _ratio(a: float, b: float) -> float:
     return abs(math.log(a / b))
 
 
+class Unreachable(RnngenError):
+    """The factor cannot be reached within TOLERANCE; `closest` is the nearest plan
+    (`rnngen compress --nearest` takes it)."""
+
+    def __init__(self, message: str, closest: Plan):
+        super().__init__(message)
+        self.closest = closest
+
+
 def _unreachable(where: str, method: str, m: int, n: int, factor: float, closest: Plan,
                  why: str = "") -> RnngenError:
-    return RnngenError(
+    return Unreachable(
         f"{where}: {method} cannot reach {factor:g}x (within {TOLERANCE:.0%}) on a {m}x{n} "
         f"gate block{why}; the closest reachable factor is {closest.factor:.3f}x "
-        f"({closest.describe()})")
+        f"({closest.describe()}); --nearest takes it", closest)
 
 
 def _choose(cands: list[Plan], factor: float, where: str, method: str, m: int, n: int,

@@ -77,6 +77,7 @@ class MatrixResult:
                     method=self.plan.method, shape=list(self.shape), gates=self.gates,
                     plan=self.plan.as_dict(), dense_params=self.dense_params, params=m.params,
                     bytes=m.nbytes, storage_factor=self.dense_params / m.params,
+                    byte_factor=4 * self.dense_params / m.nbytes,
                     dense_macs=self.dense_params, macs=m.macs,
                     mac_factor=self.dense_params / m.macs, rel_error=self.rel_error)
 
@@ -103,6 +104,7 @@ class Result:
         return dict(matrices=len(self.matrices), dense_params=dp, params=p,
                     bytes=sum(r.matrix.nbytes for r in self.matrices), dense_bytes=4 * dp,
                     storage_factor=dp / p, dense_macs=dp, macs=macs, mac_factor=dp / macs,
+                    byte_factor=4 * dp / sum(r.matrix.nbytes for r in self.matrices),
                     rel_error=math.sqrt(num / den) if den > 0 else math.sqrt(num))
 
     def as_dict(self) -> dict[str, Any]:
@@ -128,9 +130,16 @@ class Result:
                                           for k, (c, w) in enumerate(zip(row, widths))).rstrip())
         t = self.totals()
         lines.append(f"total: {t['dense_params']} -> {t['params']} params "
-                     f"({t['dense_bytes']} -> {t['bytes']} B), storage {t['storage_factor']:.3f}x,"
+                     f"({t['dense_bytes']} -> {t['bytes']} B, {t['byte_factor']:.3f}x in bytes"
+                     f"{' with indices' if self.method == 'csr' else ''}), storage "
+                     f"{t['storage_factor']:.3f}x,"
                      f" MACs {t['dense_macs']} -> {t['macs']} ({t['mac_factor']:.3f}x), "
                      f"rel.error {t['rel_error']:.4f}")
+        for r in self.matrices:
+            if _ratio_off(r.plan.factor, self.factor):
+                role = f"{r.direction} {r.role}" if r.direction else r.role
+                lines.append(f"--nearest: {r.index} {r.layer} {role} at {r.plan.factor:.3f}x "
+                             f"({self.factor:g}x is not reachable on its gate blocks)")
         for s in self.skipped:
             lines.append(f"left dense: {s}")
         if self.finetune is not None:
@@ -174,10 +183,13 @@ class Finetune:
 def compress_file(model: str | os.PathLike[str], out: str | os.PathLike[str], method: str,
                   factor: float, layers: Iterable[str] = (), force: bool = False,
                   eval_data: str | os.PathLike[str] | None = None,
-                  finetune: Finetune | None = None) -> Result:
+                  finetune: Finetune | None = None, nearest: bool = False) -> Result:
     """Compress `model` (.onnx or .npz) into `out` (same kind). `layers`: recurrent layers by
     node/layer name or by index among the recurrent layers (default: all). `finetune`:
-    train the projected factors in PyTorch before writing them (needs rnngen[torch])."""
+    train the projected factors in PyTorch before writing them (needs rnngen[torch]).
+    `nearest`: a factor a matrix cannot reach within algo.TOLERANCE takes the closest
+    reachable one (reported per matrix) instead of failing. A layer whose matrices are already
+    compressed is refused: compressing the product again compounds the error."""
     if finetune is not None:
         from .torch import require_torch  # RnngenError without PyTorch
 
@@ -199,6 +211,7 @@ def compress_file(model: str | os.PathLike[str], out: str | os.PathLike[str], me
     inputs = (src, eval_data) + ((finetune.train, finetune.val) if finetune else ())
     outputs.check_file_dest(dst, force, inputs)
     tokens = [t.strip() for item in layers for t in str(item).split(",") if t.strip()]
+    _refuse_compressed(src, tokens)
     if eval_data is not None:
         x, y = _load_eval_data(Path(eval_data))  # bad data fails before any work
     tune = None
@@ -206,9 +219,9 @@ def compress_file(model: str | os.PathLike[str], out: str | os.PathLike[str], me
     if finetune is not None:
         tune = _finetuner(src, finetune, report)
     if is_npz:
-        payload, results, skipped = _compress_npz(src, method, factor, tokens, tune)
+        payload, results, skipped = _compress_npz(src, method, factor, tokens, tune, nearest)
     else:
-        payload, results, skipped = _compress_onnx(src, method, factor, tokens, tune)
+        payload, results, skipped = _compress_onnx(src, method, factor, tokens, tune, nearest)
     res = Result(str(src), str(dst), method, float(factor), results, skipped)
     if finetune is not None:
         res.finetune = report
@@ -239,6 +252,38 @@ def _finetuner(src: Path, opts: Finetune, report: dict[str, Any]
         report.update(ft.finetune(g, results, x, y, xv, yv, opts))
 
     return tune
+
+
+def _ratio_off(got: float, want: float) -> bool:
+    """True when a plan's factor is outside algo.TOLERANCE of the asked factor (--nearest)."""
+    return abs(math.log(got / want)) > math.log1p(algo.TOLERANCE)
+
+
+def _refuse_compressed(src: Path, tokens: list[str]) -> None:
+    """Refuse a model whose chosen recurrent layers already hold compressed matrices (factor
+    subgraphs, sparse initializers, npz factor entries): the tool would compress the product
+    of the factors again. One line naming the layer, the matrix and its format."""
+    from . import frontends
+    from .driver import format_name
+
+    try:
+        g = frontends.load(src, None)
+    except RnngenError as e:
+        if "--seq-len" not in str(e):
+            return  # the compressor reports its own, more specific, error
+        g = frontends.load(src, 1)
+    recs = [n for n in g.nodes if isinstance(n, ir.Recurrent)]
+    chosen = _select([n.name for n in recs], tokens, src) if tokens else range(len(recs))
+    for k in chosen:
+        n = recs[k]
+        for cd in n.directions:
+            for role, m in (("W", cd.W), (_rkey(n.cell), cd.R)):
+                blocks = m.blocks if isinstance(m, ir.RowStack) else (m,)
+                if any(b.fmt != "dense" for b in blocks):
+                    raise RnngenError(
+                        f"{src}: {n.cell} '{n.name}' {role} is already compressed "
+                        f"({format_name(m)}); compressing it again would compress the product "
+                        "of its factors: compress the dense original instead")
 
 
 def _select(names: list[str], tokens: list[str], src: Path) -> list[int]:
@@ -272,7 +317,7 @@ def _rkey(cell: str) -> str:
 
 def _compress_direction_mats(src: Path, cell: str, name: str, index: int, kind: str,
                              per_dir: list[tuple[np.ndarray, np.ndarray]], method: str,
-                             factor: float) -> list[MatrixResult]:
+                             factor: float, nearest: bool = False) -> list[MatrixResult]:
     """per_dir: (W, R) dense per direction, ONNX gate order."""
     G = ir.GATES[cell]
     out = []
@@ -284,7 +329,13 @@ def _compress_direction_mats(src: Path, cell: str, name: str, index: int, kind: 
             where = _where(src, cell, name, tag, role, kind)
             if not np.all(np.isfinite(dense)):
                 raise RnngenError(f"{where}: contains NaN or Inf")
-            m, p = algo.compress_gates(dense, G, method, factor, where)
+            try:
+                m, p = algo.compress_gates(dense, G, method, factor, where)
+            except algo.Unreachable as e:
+                if not nearest:
+                    raise
+                p = e.closest
+                m = algo.fit_gates(dense, G, p)
             out.append(MatrixResult(name, index, cell, tag, role, dense, m, p, G))
     return out
 
@@ -604,8 +655,8 @@ def write_factor_subgraphs(model: Any, src: Path,
 
 
 def _compress_onnx(src: Path, method: str, factor: float, tokens: list[str],
-                   tune: Callable[[list[MatrixResult]], None] | None = None
-                   ) -> tuple[Callable[[Any], None], list[MatrixResult], list[str]]:
+                   tune: Callable[[list[MatrixResult]], None] | None = None,
+                   nearest: bool = False) -> tuple[Callable[[Any], None], list[MatrixResult], list[str]]:
     model = _load_onnx(src)
     g = model.graph
     opset = _opset(model)
@@ -627,7 +678,8 @@ def _compress_onnx(src: Path, method: str, factor: float, tokens: list[str],
         where = f"{src}: {cell} node '{name}'"
         W, R, D = recurrent_inputs(ev, node, where)
         per_dir = [(W[d], R[d]) for d in range(D)]
-        res = _compress_direction_mats(src, cell, name, k, "node", per_dir, method, factor)
+        res = _compress_direction_mats(src, cell, name, k, "node", per_dir, method, factor,
+                                       nearest)
         results += res
         edits.append((idx, name, res))
     if tune is not None:
@@ -772,8 +824,8 @@ def npz_dense(entry: dict[str, Any], arrays: Any) -> np.ndarray:
 
 
 def _compress_npz(src: Path, method: str, factor: float, tokens: list[str],
-                  tune: Callable[[list[MatrixResult]], None] | None = None
-                  ) -> tuple[Callable[[Any], None], list[MatrixResult], list[str]]:
+                  tune: Callable[[list[MatrixResult]], None] | None = None,
+                  nearest: bool = False) -> tuple[Callable[[Any], None], list[MatrixResult], list[str]]:
     from .frontends import numpy as npzf
 
     from .npyio import NpzReader
@@ -804,7 +856,7 @@ def _compress_npz(src: Path, method: str, factor: float, tokens: list[str],
         node = irnodes[names[k]]
         per_dir = [(cd.W.to_dense(), cd.R.to_dense()) for cd in node.directions]
         res = _compress_direction_mats(src, node.cell, names[k], k, "layer", per_dir, method,
-                                       factor)
+                                       factor, nearest)
         results += res
         reorder = ir.GATES[node.cell] > 1 and lay.get("gate_order", "onnx") != "onnx"
         for ent in lay["directions"]:
@@ -907,7 +959,8 @@ def _substitute(g: ir.Graph, rep: dict[str, dict[tuple[int, str], ir.Matrix]]) -
     return g.replace(nodes=tuple(nodes), step=None)
 
 
-def accuracy(g: ir.Graph, x: np.ndarray, y: np.ndarray, where: str) -> float:
+def accuracy(g: ir.Graph, x: np.ndarray, y: np.ndarray, where: str,
+             what: str = "") -> float:
     """Share of sequences whose argmax of the last score vector of the first output (the
     output read as [-1, C]: the last time step, or the only row) equals the label."""
     from . import reference
@@ -917,10 +970,15 @@ def accuracy(g: ir.Graph, x: np.ndarray, y: np.ndarray, where: str) -> float:
     C = int(g.shapes[out][-1]) if g.shapes[out] else 1
     if int(y.max()) >= C:
         raise RnngenError(f"{where}: label {int(y.max())} but output '{out}' has {C} scores")
+    from .progress import bar
+
+    show = bar()  # a progress bar on a terminal: evaluating a large model takes a while
     hits = 0
-    for xk, yk in zip(x, y):
+    for k, (xk, yk) in enumerate(zip(x, y)):
         res = reference.run(g, xk.reshape(shape))[out]
         hits += int(np.argmax(res.reshape(-1, C)[-1]) == yk)
+        if show is not None:
+            show(f"eval {what}", k + 1, len(y))
     return hits / len(y)
 
 
@@ -937,8 +995,8 @@ def evaluate(model: Path, data: Path, x: np.ndarray, y: np.ndarray,
         raise RnngenError(f"{data}: x has sequences of shape {tuple(x.shape[1:])} (T, I); the "
                           f"model's input '{g.input}' is {shape}")
     out = g.outputs[0]
-    before = accuracy(g, x, y, str(data))
-    after = accuracy(_substitute(g, rep), x, y, str(data))
+    before = accuracy(g, x, y, str(data), "before")
+    after = accuracy(_substitute(g, rep), x, y, str(data), "after")
     return dict(data=str(data), examples=len(y), seq_len=T, output=out,
                 last_step=bool(math.prod(g.shapes[out][:-1]) > 1),
                 accuracy_before=before, accuracy_after=after)

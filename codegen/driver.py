@@ -58,20 +58,26 @@ def _command(model: Path, o: BuildOptions, name: str) -> str:
     they are the same for every board and in library mode (board_files.board_command adds
     those for the board's files and the manifest)."""
     q = shlex.quote  # file names as a shell would need them (the banner escapes the rest)
-    parts = ["rnngen build", q(model.name), "--name", name]
+    parts = ["rnngen build", q(model.name)] + (["--name", name] if o.name else [])
     if o.seq_len is not None:
         parts += ["--seq-len", str(o.seq_len)]
     if o.sparse_threshold is not None:
         parts += ["--sparse-threshold", repr(o.sparse_threshold)]
     if o.dtype != "float32":
-        parts += ["--dtype", o.dtype, "--io", o.io]
+        parts += ["--dtype", o.dtype]
+        if o.io != BuildOptions.io:
+            parts += ["--io", o.io]
         if o.calibrate:
             parts += ["--calibrate", q(Path(o.calibrate).name)]
     if o.input:
         parts += ["--input", q(Path(o.input).name)]
     if o.expect:
         parts += ["--expect", q(Path(o.expect).name)]
-    parts += ["--atol", repr(o.atol), "--rtol", repr(o.rtol)]
+    # only what differs from the defaults: the line is a command to retype, not a settings dump
+    if o.atol != BuildOptions.atol:
+        parts += ["--atol", repr(o.atol)]
+    if o.rtol != BuildOptions.rtol:
+        parts += ["--rtol", repr(o.rtol)]
     return " ".join(parts)
 
 
@@ -235,6 +241,12 @@ def verify(model: str | Path, o: BuildOptions = BuildOptions(), keep: str | Path
            timeout: float = 300.0) -> VerifyResult:
     board = boards_mod.get(o.target, o.board_file)
     toolchain.require(board, run=True)
+    if o.input is not None:  # N > 1 sequences: each checked, through one program run
+        from . import validate as val
+
+        xs = val.input_sequences(compile_graph(model, o), o.input)
+        if xs is not None:
+            return val.verify_sequences(model, o, xs, keep, timeout)
     tmpdir = None
     if keep is not None:
         out = Path(keep)
@@ -270,6 +282,11 @@ def verify(model: str | Path, o: BuildOptions = BuildOptions(), keep: str | Path
             "rtol": res.manifest["golden"]["rtol"] if res.manifest.get("golden") else o.rtol,
             "dtype": m.get("dtype", "float32"),
             "exe": str(out / exe_name(board, m["name"])) if keep else None,
+            "warnings": list(res.warnings),
+            # cycles of one run on silicon (DWT / PMU); "not_modelled" under QEMU (Cortex-M),
+            # "unavailable" where the OS or emulator does not give the PMU
+            "cycles": int(f["cycles"]) if f.get("cycles", "").isdigit() else
+            f.get("cycles"),
         }
         if res.graph.quant is not None:
             x, _ = golden_input(res.graph, o.input)

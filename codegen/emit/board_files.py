@@ -71,12 +71,35 @@ def render(env: jinja2.Environment, board: Board, name: str, banner: dict[str, A
         return {"Makefile": env.get_template("Makefile.j2").render(ctx)}
     stem = exe[:-len(".elf")]
     files = {"Makefile": env.get_template("Makefile.baremetal.j2").render(
-        ctx, bin=f"{stem}.bin", hex=f"{stem}.hex")}
+        ctx, bin=f"{stem}.bin", hex=f"{stem}.hex", **flash_rule(board))}
     files["board/startup.c"] = env.get_template(board.startup).render(startup_context(board,
                                                                                       banner))
     files["board/linker.ld"] = env.get_template(board.linker).render(linker_context(board,
                                                                                     banner))
     return files
+
+
+def flash_command(board: Board, elf: str) -> list[str] | None:
+    """The command `make flash` runs for the board file's probe (flash_tool, flash_target,
+    flash_interface), or None when the board file names no flash tool."""
+    if board.flash_tool == "openocd":
+        return ["openocd", "-f", board.flash_interface, "-f", board.flash_target, "-c",
+                f"program {elf} verify reset exit"]
+    if board.flash_tool == "pyocd":
+        return ["pyocd", "flash", "-t", board.flash_target, elf]
+    return None
+
+
+def flash_rule(board: Board) -> dict[str, str]:
+    """flash_cmd (the Makefile recipe line) and flash_what (its comment)."""
+    cmd = flash_command(board, "$(EXE)")
+    if cmd is None:
+        return dict(flash_what="none given in the board file",
+                    flash_cmd=f"@echo \"rnngen: {board.name}: the board file names no flash "
+                              "tool (keys flash_tool, flash_target: docs/boards.md)\" >&2; "
+                              "exit 2")
+    line = " ".join(a if a == "$(EXE)" else shlex.quote(a) for a in cmd)
+    return dict(flash_what=f"{board.flash_tool}, target {board.flash_target}", flash_cmd=line)
 
 
 def startup_context(board: Board, banner: dict[str, Any]) -> dict[str, Any]:
@@ -134,9 +157,18 @@ def library(env: jinja2.Environment, board: Board, name: str, manifest: dict[str
     keep = {k: v for k, v in files.items() if k.startswith(("src/", "include/"))}
     model = f"src/{name}.c"
     srcs = [model] + sorted(k for k in keep if k.startswith("src/") and k != model)
+    bare = board.kind == "baremetal"
     ctx = dict(banner=banner, board=board, name=name, srcs=srcs,
                strict_cflags=" ".join(STRICT_CFLAGS), cflags=" ".join(board.cflags),
-               ldlibs=" ".join(board.ldlibs), cc=board.cc)
+               ldflags=" ".join(board.ldflags), ldlibs=" ".join(board.ldlibs), cc=board.cc,
+               bare_metal=bare)
     keep["CMakeLists.txt"] = env.get_template("CMakeLists.txt.j2").render(ctx)
     keep["rnngen.mk"] = env.get_template("rnngen.mk.j2").render(ctx)
+    if bare:  # what a bare-metal firmware needs to run the model: startup, linker script,
+        # and a CMake toolchain file with the board's compiler and flags
+        keep["board/startup.c"] = env.get_template(board.startup).render(
+            startup_context(board, banner))
+        keep["board/linker.ld"] = env.get_template(board.linker).render(
+            linker_context(board, banner))
+        keep[f"cmake/{board.name}.cmake"] = env.get_template("toolchain.cmake.j2").render(ctx)
     return keep

@@ -10,6 +10,8 @@ It writes, beside this script:
     model.onnx     the trained network (torch.onnx.export, TorchScript exporter, batch 1)
     digit.npy      one test image as a [8, 1, 8] sequence
     expected.npy   PyTorch's output for it, for `rnngen verify --input digit.npy --expect`
+    test.npz       the evaluation split: x [360, 8, 8] (8 rows of 8 pixels), y [360] labels,
+                   for `rnngen validate --data` and `rnngen compress --eval`
 and prints the test accuracy. Deterministic: seeded, one thread.
 """
 
@@ -78,7 +80,9 @@ def main() -> None:
     with torch.no_grad():
         np.save(HERE / "expected.npy", net(x0).numpy())
     np.save(HERE / "digit.npy", x0.numpy())
-    print(f"wrote model.onnx, digit.npy (a {int(yte[0])}), expected.npy")
+    np.savez_compressed(HERE / "test.npz", x=xte, y=yte)
+    print(f"wrote model.onnx, digit.npy (a {int(yte[0])}), expected.npy, test.npz "
+          f"({len(yte)} digits)")
 
 
 if __name__ == "__main__":

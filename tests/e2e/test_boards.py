@@ -99,7 +99,7 @@ def board_file(tmp_path: Path, base: str, **changes: object) -> Path:
 def _toml(v: object) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, (int, str)):
+    if isinstance(v, (int, float, str)):
         return json.dumps(v)
     if isinstance(v, list):
         return "[" + ", ".join(_toml(x) for x in v) + "]"
@@ -183,7 +183,8 @@ def test_model_c_is_byte_identical_across_boards(models, tmp_path):
                  driver.BuildOptions(target="cortex-m4", measure=False, no_main=True))
     lib = _tree(tmp_path / "lib")
     assert set(lib) == {k for k in ref if k.startswith(("src/", "include/"))} | {
-        "CMakeLists.txt", "rnngen.mk", "manifest.json"}
+        "CMakeLists.txt", "rnngen.mk", "manifest.json", "board/startup.c", "board/linker.ld",
+        "cmake/cortex-m4.cmake"}
     assert all(lib[k] == ref[k] for k in lib if k.startswith(("src/", "include/")))
 
 
@@ -449,6 +450,8 @@ BAD_BOARDS = [
     ("kind", dict(kind="rtos"), "key 'kind' must be one of"),
     ("variant", dict(variant="sve"), "key 'variant' must be one of"),
     ("negative budget", dict(ram_budget=-1), "key 'ram_budget' must be >= 0"),
+    ("zero cpi", dict(cpi=0), "key 'cpi' must be a number > 0, got 0"),
+    ("text clock", dict(clock_hz="fast"), "key 'clock_hz' must be an integer, got 'fast'"),
     ("no memory", dict(memory=None), "bare-metal board needs key 'memory'"),
     ("no RAM region", dict(memory=[{"name": "FLASH", "origin": "0x0", "length": 4096}]),
      "key 'memory' needs a region named 'RAM'"),
@@ -487,3 +490,40 @@ def test_shipped_board_files_are_valid():
             assert [r.name for r in b.memory] == ["FLASH", "RAM"]
         if b.kind != "host":
             assert b.run[0].startswith("qemu-") and b.size.startswith(b.cc[:-len("gcc")])
+
+
+@pytest.mark.qemu
+def test_library_mode_runs_bare_metal_with_its_startup_linker_and_toolchain(models, tmp_path):
+    """A bare-metal firmware built by CMake from library mode alone (board/ and the toolchain
+    file it ships, no rnngen Makefile) runs the model under QEMU and prints its outputs."""
+    model = models["lstm_bi_2layer"]
+    res = driver.build(model, tmp_path / "lib", driver.BuildOptions(target="cortex-m4",
+                                                                   no_main=True))
+    files = {str(p.relative_to(tmp_path / "lib")) for p in (tmp_path / "lib").rglob("*")}
+    assert {"board/startup.c", "board/linker.ld", "cmake/cortex-m4.cmake"} <= files
+    g = res.graph
+    x = reference.golden_input(g)
+    (tmp_path / "x.h").write_text(
+        f"#define STEPS {g.seq_len}\nstatic const float x[{x.size}] = {{"
+        + ", ".join(f"{v!r}f" for v in x.reshape(-1).tolist()) + "};\n")
+    app = APP.replace("int main(void)\n{\n    long i;",
+                      "extern void initialise_monitor_handles(void);\nint main(void)\n{\n"
+                      "    long i;\n    initialise_monitor_handles();")
+    (tmp_path / "app.c").write_text(app)
+    (tmp_path / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.13)\nproject(fw C)\nadd_subdirectory(lib)\n"
+        "add_executable(app.elf app.c)\ntarget_include_directories(app.elf PRIVATE .)\n"
+        "target_link_libraries(app.elf PRIVATE lstm_bi_2layer lstm_bi_2layer_board)\n")
+    for cmd in (["cmake", "-S", ".", "-B", "cm",
+                 f"-DCMAKE_TOOLCHAIN_FILE={tmp_path / 'lib' / 'cmake' / 'cortex-m4.cmake'}"],
+                ["cmake", "--build", "cm"]):
+        r = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                           check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+    run = boards.get("cortex-m4").run_command(str(tmp_path / "cm" / "app.elf"))
+    out = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    got = np.array([float(v) for v in out.split()], np.float32)
+    ref = reference.run(g, x)
+    want = np.concatenate([np.asarray(ref[o], np.float32).reshape(-1) for o in g.outputs])
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
