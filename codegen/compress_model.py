@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import compress as algo
-from . import ir
+from . import formats, ir
 from .errors import RnngenError
 
 F32 = np.float32
@@ -479,65 +479,17 @@ class _OnnxWriter:
         return parts[0] if len(parts) == 1 else self.node("Concat", parts, base, axis=axis)
 
     def block(self, m: ir.Matrix, base: str) -> str:
-        """A tensor [rows, cols] equal to m.to_dense()."""
-        if isinstance(m, ir.Dense):
-            return self.init(base, m.w)
-        if isinstance(m, ir.LowRank):
-            return self.node("MatMul", [self.init(base + ".U", m.u), self.init(base + ".V", m.v)],
-                             base)
-        if isinstance(m, ir.Hmd):
-            def outer(col: np.ndarray, row: np.ndarray, a: str, b: str) -> str:
-                return self.node("MatMul", [self.init(f"{base}.{a}", col.reshape(-1, 1)),
-                                            self.init(f"{base}.{b}", row.reshape(1, -1))],
-                                 f"{base}.{a}{b}")
-            low = self.node("Concat", [outer(m.b, m.c, "B", "C"), outer(m.d, m.e, "D", "E")],
-                            base + ".low", axis=1)
-            if m.r == 0:
-                return low
-            return self.node("Concat", [self.init(base + ".A", m.a), low], base, axis=0)
-        if isinstance(m, ir.Kron):
-            (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-            a = self.unsqueeze(self.init(base + ".A", m.a), (1, 3), base + ".A4")
-            b = self.unsqueeze(self.init(base + ".B", m.b), (0, 2), base + ".B4")
-            prod = self.node("Mul", [a, b], base + ".AB")
-            full = self.node("Reshape", [prod, self.int64s((m1 * m2, n1 * n2))],
-                             base + (".full" if m.padded != m.shape else ""))
-            if m.padded == m.shape:
-                return full
-            if self.opset >= 10:
-                return self.node("Slice", [full, self.int64s((0, 0)),
-                                           self.int64s((m.rows, m.cols))], base)
-            return self.node("Slice", [full], base, starts=[0, 0], ends=[m.rows, m.cols])
-        if isinstance(m, ir.RowStack):
-            return self.concat([self.block(b, f"{base}.{k}") for k, b in enumerate(m.blocks)],
-                               0, base)
-        raise RnngenError(f"internal: no ONNX form for a {m.fmt} matrix")
+        """A tensor [rows, cols] equal to m.to_dense() (the format's factor subgraph)."""
+        return formats.onnx_block(m, self, base)
 
     def matrix(self, mats: list[ir.Matrix], base: str) -> str:
         """The tensor [D, rows, cols] for a recurrent node's W or R input."""
-        if all(isinstance(m, ir.Csr) for m in mats):
-            return self.csr(mats, base)  # type: ignore[arg-type]
+        whole = formats.onnx_whole(mats, self, base)  # one sparse initializer
+        if whole is not None:
+            return whole
         dirs = [self.unsqueeze(self.block(m, f"{base}.d{d}"), (0,), f"{base}.d{d}.3d")
                 for d, m in enumerate(mats)]
         return self.concat(dirs, 0, base)
-
-    def csr(self, mats: list[ir.Csr], base: str) -> str:
-        """One sparse_initializer [D, rows, cols]: linear indices, row-major."""
-        from onnx import helper, numpy_helper
-
-        rows, cols = mats[0].shape
-        vals, idx = [], []
-        for d, m in enumerate(mats):
-            r = np.repeat(np.arange(rows, dtype=np.int64), np.diff(m.row_ptr))
-            idx.append((d * rows + r) * cols + m.col_idx.astype(np.int64))
-            vals.append(m.values)
-        name = self.name(base)
-        self.taken.add(name + "_indices")
-        self.sparse.append(helper.make_sparse_tensor(
-            numpy_helper.from_array(np.concatenate(vals).astype(F32), name),
-            numpy_helper.from_array(np.concatenate(idx), name + "_indices"),
-            [len(mats), rows, cols]))
-        return name
 
 
 def _subgraph_inputs(g: Any) -> set[str]:
@@ -735,54 +687,13 @@ def _refs(obj: Any, arrays: set[str], out: Counter | None = None) -> Counter:
 def npz_entry(m: ir.Matrix, path: str, put: Callable[[str, np.ndarray], str]) -> dict[str, Any]:
     """The manifest matrix entry of docs/compression.md ("In .npz") for m; put(name, array)
     stores an array and returns the name it is stored under."""
-    if isinstance(m, ir.Dense):
-        return {"format": "dense", "w": put(path, m.w)}
-    if isinstance(m, ir.Hmd):  # without A' when r = 0 (as in ONNX)
-        return {"format": "hmd", **{k: put(f"{path}.{k}", v) for k, v in m.arrays().items()
-                                    if k != "a" or m.r > 0}}
-    if isinstance(m, ir.Csr):
-        return {"format": "csr", "values": put(f"{path}.values", m.values),
-                "col_idx": put(f"{path}.col_idx", m.col_idx.astype(np.int32)),
-                "row_ptr": put(f"{path}.row_ptr", m.row_ptr.astype(np.int32)),
-                "shape": list(m.shape)}
-    if isinstance(m, ir.LowRank):
-        return {"format": "lowrank", "u": put(f"{path}.u", m.u), "v": put(f"{path}.v", m.v)}
-    if isinstance(m, ir.Kron):
-        return {"format": "kron", "a": put(f"{path}.a", m.a), "b": put(f"{path}.b", m.b),
-                "shape": list(m.shape)}
-    if isinstance(m, ir.RowStack):
-        return {"format": "stack", "blocks": [npz_entry(b, f"{path}.{k}", put)
-                                              for k, b in enumerate(m.blocks)]}
-    raise RnngenError(f"internal: no .npz form for a {m.fmt} matrix")
+    return formats.npz_entry(m, path, put)
 
 
 def npz_dense(entry: dict[str, Any], arrays: Any) -> np.ndarray:
     """The dense matrix a manifest matrix entry stands for, read by the conventions of
     docs/compression.md (a decoder independent of the frontend, for checks)."""
-    a = {k: np.asarray(arrays[v]) for k, v in entry.items()
-         if isinstance(v, str) and k not in _NOT_ARRAY_KEYS}
-    f = entry["format"]
-    if f == "dense":
-        return a["w"].astype(F32)
-    if f == "hmd":
-        e = a.get("e", np.zeros(0, F32))
-        low = np.concatenate([np.outer(a["b"], a["c"]), np.outer(a["d"], e)], axis=1)
-        top = a.get("a", np.zeros((0, low.shape[1]), F32))
-        return np.concatenate([top.reshape(-1, low.shape[1]), low], axis=0).astype(F32)
-    if f == "csr":
-        m, n = entry["shape"]
-        w = np.zeros((m, n), F32)
-        rows = np.repeat(np.arange(m), np.diff(a["row_ptr"]))
-        w[rows, a["col_idx"]] = a["values"]
-        return w
-    if f == "lowrank":
-        return (a["u"] @ a["v"]).astype(F32)
-    if f == "kron":
-        m, n = entry["shape"]
-        return np.kron(a["a"], a["b"]).astype(F32)[:m, :n]
-    if f == "stack":
-        return np.concatenate([npz_dense(b, arrays) for b in entry["blocks"]], axis=0)
-    raise RnngenError(f"unknown matrix format {f!r}")
+    return formats.npz_decode(entry, arrays, _NOT_ARRAY_KEYS)
 
 
 def _compress_npz(src: Path, method: str, factor: float, tokens: list[str],

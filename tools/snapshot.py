@@ -159,11 +159,10 @@ def main(dest: str) -> None:
     for f in sorted(work.glob("*.npz")):
         run(["inspect", str(f)], out / f"inspect-{f.stem}.txt")
     shutil.rmtree(work)
-    # build logs name the temporary folder: keep them comparable
-    for log in out.rglob("*.log"):
-        log.write_text(log.read_text().replace(str(work), "WORK"))
-    for f in out.rglob("*.txt"):
-        f.write_text(f.read_text().replace(str(work), "WORK"))
+    # logs and inspect output name the temporary folder: keep them comparable
+    for f in out.rglob("*"):
+        if f.is_file() and f.suffix in (".log", ".txt", ".inspect"):
+            f.write_text(f.read_text().replace(str(work), "WORK"))
     print(f"{len(jobs)} builds in {out}")
 
 

@@ -12,19 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import cgen, ir
-from ..errors import RnngenError
+from .. import cgen, formats, ir
 from ..passes.plan_memory import cell_floats, hoist_steps
 
-# kernel -> (source under runtime_c/Source, kernels it calls)
+# kernel -> (source under runtime_c/Source, kernels it calls): the matrix formats' kernels
+# (formats/) and the float32 kernels of cells and other nodes
 KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "rnn_mat_vec_f32": ("MatVecFunctions/rnn_mat_vec_f32.c", ()),
-    "rnn_mat_mul_f32": ("MatVecFunctions/rnn_mat_mul_f32.c", ("rnn_mat_vec_f32",)),
-    "rnn_mat_vec_hmd_f32": ("MatVecFunctions/rnn_mat_vec_hmd_f32.c", ("rnn_mat_vec_f32",)),
-    "rnn_mat_vec_csr_f32": ("MatVecFunctions/rnn_mat_vec_csr_f32.c", ()),
-    "rnn_mat_vec_lowrank_f32": ("MatVecFunctions/rnn_mat_vec_lowrank_f32.c",
-                                ("rnn_mat_vec_f32",)),
-    "rnn_mat_vec_kron_f32": ("MatVecFunctions/rnn_mat_vec_kron_f32.c", ()),
+    **formats.kernels_f32(),
     "rnn_fastrnn_cell_f32": ("RecurrentFunctions/rnn_fastrnn_cell_f32.c",
                              ("rnn_activation_f32",)),
     "rnn_fastgrnn_cell_f32": ("RecurrentFunctions/rnn_fastgrnn_cell_f32.c",
@@ -49,18 +43,6 @@ _ACT_ENUM = {
 _BIN_ENUM = {"Add": "RNN_OP_ADD", "Sub": "RNN_OP_SUB", "Mul": "RNN_OP_MUL", "Div": "RNN_OP_DIV"}
 
 _CTYPE_BYTES = {"float": 4, "int32_t": 4, "uint16_t": 2, "int16_t": 2, "int8_t": 1}
-TILE = 16  # RNN_MAT_VEC_TILE in runtime_c/Include/rnn_nn_types.h
-
-
-def pack_dense(w: np.ndarray) -> np.ndarray:
-    """W [m, n] -> the row-tile layout rnn_mat_vec_f32 reads (see its header)."""
-    m, n = w.shape
-    parts = []
-    for r0 in range(0, m - m % TILE, TILE):
-        parts.append(np.ascontiguousarray(w[r0:r0 + TILE].T).reshape(-1))
-    if m % TILE:
-        parts.append(np.ascontiguousarray(w[m - m % TILE:].T).reshape(-1))
-    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
 
 
 def kernel_closure(names: set[str], table: dict[str, tuple[str, tuple[str, ...]]] | None = None
@@ -134,64 +116,22 @@ class _Program:
         return base if off == 0 else f"{base} + {off}"
 
     # -- matrices ---------------------------------------------------------------------
+    @property
+    def scratch(self) -> str:
+        """Where the matrix kernels' scratch is (inside the work area)."""
+        return _at("s->work", self.mem.scratch_off)
+
     def matvec(self, base: str, m: ir.Matrix, bias: str, x: str, y: str) -> list[str]:
         """C statements computing y = bias + M x (bias may be "NULL" or alias y)."""
-        ctx = self.ctx
-        rows, cols = m.shape
-        scratch = _at("s->work", self.mem.scratch_off)
-        if isinstance(m, ir.RowStack):
-            out, r0 = [], 0
-            for k, blk in enumerate(m.blocks):
-                b = bias if bias == "NULL" else _at(bias, r0)
-                out += self.matvec(f"{base}{k}", blk, b, x, _at(y, r0))
-                r0 += blk.shape[0]
-            return out
-        if isinstance(m, ir.Dense):
-            sym = ctx.array(base, pack_dense(m.w), attr="RNN_ALIGN64")
-            ctx.kernels.add("rnn_mat_vec_f32")
-            return [f"rnn_mat_vec_f32({rows}, {cols}, {sym}, {bias}, {x}, {y});"]
-        if isinstance(m, ir.Hmd):
-            a = ctx.array(f"{base}_A", pack_dense(m.a), attr="RNN_ALIGN64") if m.r else "NULL"
-            b, c = ctx.array(f"{base}_B", m.b) if m.b.size else "NULL", ctx.array(f"{base}_C", m.c)
-            d = ctx.array(f"{base}_D", m.d) if m.d.size else "NULL"
-            e = ctx.array(f"{base}_E", m.e) if m.e.size else "NULL"
-            ctx.kernels.add("rnn_mat_vec_hmd_f32")
-            return [f"rnn_mat_vec_hmd_f32({rows}, {cols}, {m.r}, {a}, {b}, {c}, {d}, {e}, "
-                    f"{bias}, {x}, {y});"]
-        if isinstance(m, ir.Csr):
-            if m.cols > 65536:
-                raise RnngenError(f"CSR matrix {base}: {m.cols} columns; the kernel indexes "
-                                  "columns with 16 bits")
-            if m.nnz == 0:  # an all-zero matrix: y = bias
-                ctx.kernels.add("rnn_mat_vec_csr_f32")
-            vals = ctx.array(f"{base}_val", m.values if m.nnz else np.zeros(1, np.float32))
-            idx = ctx.array(f"{base}_col", m.col_idx if m.nnz else np.zeros(1, np.int64),
-                            ctype="uint16_t")
-            ptr = ctx.array(f"{base}_ptr", m.row_ptr, ctype="int32_t")
-            ctx.kernels.add("rnn_mat_vec_csr_f32")
-            return [f"rnn_mat_vec_csr_f32({rows}, {vals}, {idx}, {ptr}, {bias}, {x}, {y});"]
-        if isinstance(m, ir.LowRank):
-            u = ctx.array(f"{base}_U", pack_dense(m.u), attr="RNN_ALIGN64")
-            v = ctx.array(f"{base}_V", pack_dense(m.v), attr="RNN_ALIGN64")
-            ctx.kernels.add("rnn_mat_vec_lowrank_f32")
-            return [f"rnn_mat_vec_lowrank_f32({scratch}, {rows}, {cols}, {m.rank}, {u}, {v}, "
-                    f"{bias}, {x}, {y});"]
-        if isinstance(m, ir.Kron):
-            (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-            a, b = ctx.array(f"{base}_A", m.a), ctx.array(f"{base}_B", m.b)
-            ctx.kernels.add("rnn_mat_vec_kron_f32")
-            return [f"rnn_mat_vec_kron_f32({scratch}, {rows}, {cols}, {m1}, {n1}, {m2}, {n2}, "
-                    f"{int(m.order == 'AX')}, {a}, {b}, {bias}, {x}, {y});"]
-        raise RnngenError(f"matrix format {m.fmt} has no float kernel")
+        return formats.of(m).emit_f32(m, self, base, bias, x, y)
 
     def matmul(self, base: str, m: ir.Matrix, bias: str, count: str, x: str, y: str
                ) -> list[str]:
         """C statements computing y[k] = bias + M x[k] for `count` consecutive vectors."""
         rows, cols = m.shape
-        if isinstance(m, ir.Dense):
-            sym = self.ctx.array(base, pack_dense(m.w), attr="RNN_ALIGN64")
-            self.ctx.kernels.add("rnn_mat_mul_f32")
-            return [f"rnn_mat_mul_f32({rows}, {cols}, {sym}, {bias}, {count}, {x}, {y});"]
+        batch = formats.of(m).emit_f32_batch
+        if batch is not None:
+            return batch(m, self, base, bias, count, x, y)
         body = self.matvec(base, m, bias, f"{x} + v * {cols}", f"{y} + v * {rows}")
         return ["{", "    int32_t v;", f"    for (v = 0; v < {count}; ++v)", "    {"] + \
             [f"        {line}" for line in body] + ["    }", "}"]

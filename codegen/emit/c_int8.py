@@ -11,19 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import cgen, ir, quant
+from .. import cgen, formats, ir, quant
 from ..errors import RnngenError
 from .c import _at, _Ctx, _offset_expr, _Program, _upper, kernel_closure
 
 INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "rnn_mat_vec_s8_s16": ("MatVecFunctions/rnn_mat_vec_s8_s16.c", ()),
-    "rnn_mat_vec_s8": ("MatVecFunctions/rnn_mat_vec_s8.c", ()),
-    "rnn_mat_vec_csr_s8_s16": ("MatVecFunctions/rnn_mat_vec_csr_s8_s16.c", ()),
-    "rnn_mat_vec_lowrank_s8_s16": ("MatVecFunctions/rnn_mat_vec_lowrank_s8_s16.c",
-                                   ("rnn_mat_vec_s8", "rnn_mat_vec_s8_s16")),
-    "rnn_mat_vec_hmd_s8_s16": ("MatVecFunctions/rnn_mat_vec_hmd_s8_s16.c",
-                               ("rnn_mat_vec_s8_s16",)),
-    "rnn_mat_vec_kron_s8_s16": ("MatVecFunctions/rnn_mat_vec_kron_s8_s16.c", ()),
+    **formats.kernels_s8(),
     "rnn_lstm_cell_s16": ("RecurrentFunctions/rnn_lstm_cell_s16.c", ()),
     "rnn_gru_gates_s16": ("RecurrentFunctions/rnn_gru_gates_s16.c", ()),
     "rnn_gru_cell_s16": ("RecurrentFunctions/rnn_gru_cell_s16.c", ()),
@@ -69,66 +62,12 @@ class _QProgram(_Program):
         return self.ctx.array(base, np.asarray(values), ctype=ctype)
 
     # -- matrices ---------------------------------------------------------------------
-    def matvec(self, base: str, m: quant.QMatrix, x: str, y: str, scratch: str) -> list[str]:
+    def matvec(self, base: str, m: formats.QMatrix, x: str, y: str, scratch: str) -> list[str]:
         """C statements computing y (int16) = the quantized product of m with int8 x."""
-        ctx = self.ctx
-        rows, cols = m.shape
-        if isinstance(m, quant.QStack):
-            out, r0 = [], 0
-            for k, b in enumerate(m.blocks):
-                out += self.matvec(f"{base}{k}", b, x, _at(y, r0), scratch)
-                r0 += b.shape[0]
-            return out
-        if isinstance(m, quant.QDense):
-            w, off, mu, sh = self._dense(base, m)
-            ctx.kernels.add("rnn_mat_vec_s8_s16")
-            return [f"rnn_mat_vec_s8_s16({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
-        if isinstance(m, quant.QCsr):
-            vals = self.arr(f"{base}_val", m.values if m.values.size else np.zeros(1), "int8_t")
-            idx = self.arr(f"{base}_col", m.col_idx if m.col_idx.size else np.zeros(1),
-                           "uint16_t")
-            ptr = self.arr(f"{base}_ptr", m.row_ptr, "int32_t")
-            off = self.arr(f"{base}_off", m.offset, "int32_t")
-            mu = self.arr(f"{base}_mult", m.mult, "int32_t")
-            sh = self.arr(f"{base}_shift", m.shift, "int32_t")
-            ctx.kernels.add("rnn_mat_vec_csr_s8_s16")
-            return [f"rnn_mat_vec_csr_s8_s16({rows}, {vals}, {idx}, {ptr}, {off}, {mu}, {sh}, "
-                    f"{x}, {y});"]
-        if isinstance(m, quant.QLowRank):
-            v = self._dense(f"{base}_V", m.v)
-            u = self._dense(f"{base}_U", m.u)
-            ctx.kernels.add("rnn_mat_vec_lowrank_s8_s16")
-            return [f"rnn_mat_vec_lowrank_s8_s16({scratch}, {rows}, {cols}, {m.v.shape[0]}, "
-                    f"{', '.join(v)}, {', '.join(u)}, {x}, {y});"]
-        if isinstance(m, quant.QHmd):
-            r = 0 if m.a is None else m.a.shape[0]
-            a = self._dense(f"{base}_A", m.a) if m.a is not None else ("NULL",) * 4
-            c, e = self.arr(f"{base}_C", m.c, "int8_t"), self.arr(f"{base}_E", m.e, "int8_t")
-            b = self.arr(f"{base}_B", m.b, "int8_t") if m.b.size else "NULL"
-            d = self.arr(f"{base}_D", m.d, "int8_t") if m.d.size else "NULL"
-            sym = ctx.sym(f"{base}_hmd")
-            ctx.decls.append(
-                f"static const rnn_hmd_s8 {sym} = {{{rows}, {cols}, {r}, {', '.join(a)}, {c}, "
-                f"{e}, {_i(m.off_c)}, {_i(m.off_e)}, {_i(m.mc)}, {_i(m.sc)}, {_i(m.me)}, "
-                f"{_i(m.se)}, {b}, {d}, {_i(m.mb)}, {_i(m.sb)}, {_i(m.md)}, {_i(m.sd)}}};")
-            ctx.kernels.add("rnn_mat_vec_hmd_s8_s16")
-            return [f"rnn_mat_vec_hmd_s8_s16(&{sym}, {x}, {y});"]
-        if isinstance(m, quant.QKron):
-            (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-            a, b = self.arr(f"{base}_A", m.a, "int8_t"), self.arr(f"{base}_B", m.b, "int8_t")
-            sym = ctx.sym(f"{base}_kron")
-            ctx.decls.append(
-                f"static const rnn_kron_s8 {sym} = {{{m.rows}, {m.cols}, {m1}, {n1}, {m2}, "
-                f"{n2}, {int(m.ax_first)}, {a}, {b}, {_i(m.zx)}, {_i(m.mt)}, {_i(m.st)}, "
-                f"{_i(m.my)}, {_i(m.sy)}}};")
-            ctx.kernels.add("rnn_mat_vec_kron_s8_s16")
-            return [f"rnn_mat_vec_kron_s8_s16({scratch}, &{sym}, {x}, {y});"]
-        raise RnngenError(f"int8: no kernel for {type(m).__name__}")
-
-    def _dense(self, base: str, m: quant.QDense) -> tuple[str, str, str, str]:
-        return (self.arr(f"{base}_w", m.w, "int8_t"), self.arr(f"{base}_off", m.offset, "int32_t"),
-                self.arr(f"{base}_mult", m.mult, "int32_t"),
-                self.arr(f"{base}_shift", m.shift, "int32_t"))
+        emit = formats.of(m).emit_s8
+        if emit is None:
+            raise RnngenError(f"int8: no kernel for {type(m).__name__}")
+        return emit(m, self, base, x, y, scratch)
 
     # -- nodes --------------------------------------------------------------------------
     def ops(self) -> list[dict[str, Any]]:
@@ -228,12 +167,12 @@ class _QProgram(_Program):
         q: quant.QLinear = self.plan.nodes[n.name]
         N, K = n.W.shape
         rows = math.prod(self.g.shapes[n.inputs[0]][:-1])
-        w, off, mu, sh = self._dense(f"{p}_W", q.w)
-        self.ctx.kernels.add("rnn_mat_vec_s8")
         x, y = self.xbuf(n.inputs[0]), self.buf(n.outputs[0])
-        call = (f"rnn_mat_vec_s8({N}, {K}, {w}, {off}, {mu}, {sh}, {q.out.zero_point}, "
-                f"{x}{' + r * ' + str(K) if rows > 1 else ''}, "
-                f"{y}{' + r * ' + str(N) if rows > 1 else ''});")
+        emit = formats.of(q.w).emit_s8_out
+        assert emit is not None  # the quantize pass admits only such formats
+        call = emit(q.w, self.ctx, f"{p}_W", q.out.zero_point,
+                    f"{x}{' + r * ' + str(K) if rows > 1 else ''}",
+                    f"{y}{' + r * ' + str(N) if rows > 1 else ''}")
         if rows == 1:
             return self._lines(n, [call])
         return self._lines(n, ["{", "    int32_t r;", f"    for (r = 0; r < {rows}; ++r)",

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import ir, limits
+from .. import formats, ir, limits
 from ..errors import RnngenError, UnsupportedModel
 from . import onnx_check, onnx_compressed
 
@@ -533,7 +533,7 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
 def _direction_matrix(M: Any, d: int) -> ir.Matrix:
     if isinstance(M, onnx_compressed.CompressedInput):
         return M[d]
-    return ir.dense(M[d])
+    return formats.as_matrix(M[d])
 
 
 # Defaults of activation_alpha / activation_beta inside LSTM/GRU/RNN as onnxruntime applies
@@ -615,7 +615,7 @@ def _lower_gemm(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
             add_c = C
     out = node.output[0]
     lin_out = cv.fresh(out + "_mm") if add_c else out
-    cv.add(ir.Linear(name, (src,), (lin_out,), W=ir.dense(W), b=bias))
+    cv.add(ir.Linear(name, (src,), (lin_out,), W=formats.as_matrix(W), b=bias))
     if add_c:
         cv.add(ir.Binary(name + "_addC", (lin_out, add_c), (out,), fn="Add"))
 
@@ -643,7 +643,7 @@ def _lower_matmul(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> Non
     if borig > 2 and borig > len(ashape):  # broadcast batch axes of size 1
         want = (1,) * (borig - len(ashape)) + want
     out = node.output[0]
-    Wd = ir.dense(np.ascontiguousarray(W))
+    Wd = formats.as_matrix(np.ascontiguousarray(W))
     if want == lin_shape:
         cv.add(ir.Linear(name, (A,), (out,), W=Wd, b=None))
     else:

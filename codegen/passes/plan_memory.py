@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .. import ir
+from .. import formats, ir
 
 
 def run(g: ir.Graph, opts: object = None) -> ir.Graph:
@@ -46,7 +46,7 @@ def plan(g: ir.Graph) -> ir.Graph:
     state_slots: dict[tuple[str, int], tuple[int, int]] = {}
     state = 0
     work = 0
-    scratch = max([ir.matrix_scratch(m) for _, _, m in g.matrices()] + [0])
+    scratch = max([formats.scratch(m) for _, _, m in g.matrices()] + [0])
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
             work = max(work, work_floats(n))
@@ -100,16 +100,7 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
 
 def int8_scratch(m: object) -> int:
     """int8 scratch of a quantized matrix kernel (low-rank V x, Kronecker intermediate)."""
-    from .. import quant
-
-    if isinstance(m, quant.QLowRank):
-        return m.v.shape[0]
-    if isinstance(m, quant.QKron):
-        (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-        return int(m1 * n2 if m.ax_first else n1 * m2)
-    if isinstance(m, quant.QStack):
-        return max(int8_scratch(b) for b in m.blocks)
-    return 0
+    return formats.scratch_s8(m)
 
 
 def _arena(g: ir.Graph, size_of, input_in_arena: bool, skip: set[str] = frozenset()

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import ir
+from .. import formats, ir
 from ..errors import RnngenError
 from .structure import ONNX_FROM_TORCH, StructuredMatrix, _cell, structured_layers, weight_names
 
@@ -71,7 +71,7 @@ def _layer_mats(m: nn.Module, cell: str, layer: int) -> dict[str, list[ir.Matrix
             assert isinstance(sm, StructuredMatrix)
             out[role].append(sm.to_ir())
         else:
-            out[role].append(ir.dense(_onnx_dense(m, cell, pname)))
+            out[role].append(formats.as_matrix(_onnx_dense(m, cell, pname)))
     return out
 
 

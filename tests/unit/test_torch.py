@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from rnngen import compress as algo
-from rnngen import frontends, ir, pipeline, reference
+from rnngen import formats, frontends, ir, pipeline, reference
 from rnngen.errors import RnngenError
 from rnngen.torch import (
     FastGRNN,
@@ -61,7 +61,7 @@ def arrays(m: ir.Matrix) -> list[np.ndarray]:
 
 def leaves(m: ir.Matrix) -> list[ir.Matrix]:
     """The blocks of a matrix, nested stacks flattened (the frontends flatten them)."""
-    return [x for b in m.blocks for x in leaves(b)] if isinstance(m, ir.RowStack) else [m]
+    return [x for b in m.blocks for x in leaves(b)] if isinstance(m, formats.RowStack) else [m]
 
 
 CELLS = ["LSTM", "GRU", "RNN", "FastRNN", "FastGRNN"]
@@ -124,7 +124,7 @@ def test_sizes_explicit_and_per_matrix():
     net = make("LSTM")
     structure(net, "lmf", 2.0, per_gate=False)  # one factorization of the stacked [4H, n]
     for *_, sm in structured_layers(net):
-        assert isinstance(sm.to_ir(), ir.LowRank) and sm.gates == 1
+        assert isinstance(sm.to_ir(), formats.LowRank) and sm.gates == 1
 
 
 def test_unreachable_sizes_are_one_line_errors():
@@ -179,7 +179,7 @@ def test_gradual_pruning_schedule():
     assert kept[9:] == [nnz] * 3 and pr.done
     assert all(a >= b for a, b in zip(kept, kept[1:]))
     m = w_ih.to_ir()
-    assert isinstance(m, ir.Csr) and m.values.size == 4 * nnz
+    assert isinstance(m, formats.Csr) and m.values.size == 4 * nnz
 
 
 @pytest.mark.parametrize("cell", ["FastRNN", "FastGRNN"])

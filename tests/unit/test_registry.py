@@ -1,0 +1,119 @@
+"""The matrix-format registry (codegen/formats/): every format is complete, consistent with
+the C runtime, round-trips through its .npz writer and the independent decoder, and the
+consumers reach formats only through the registry."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnngen import formats
+from rnngen.quant import QParams
+
+ROOT = Path(__file__).resolve().parents[2]
+F32 = np.float32
+
+
+def _samples() -> dict[str, object]:
+    rng = np.random.default_rng(3)
+
+    def r(*s: int) -> np.ndarray:
+        return rng.standard_normal(s).astype(F32)
+
+    w = r(6, 5)
+    w[np.abs(w) < 0.7] = 0
+    return {
+        "dense": formats.as_matrix(r(6, 5)),
+        "hmd": formats.Hmd(r(2, 5), r(4), r(3), r(4), r(2)),
+        "csr": formats.csr.from_dense(w),
+        "lowrank": formats.LowRank(r(6, 2), r(2, 5)),
+        "kron": formats.Kron(r(3, 2), r(2, 3), 6, 5),
+        "stack": formats.RowStack((formats.as_matrix(r(2, 5)),
+                                   formats.Kron(r(2, 3), r(2, 2), 4, 5))),
+    }
+
+
+def test_every_format_is_registered_with_a_sample():
+    assert set(formats.FORMATS) == set(_samples())
+
+
+@pytest.mark.parametrize("name", list(_samples()))
+def test_format_record_matches_its_matrices_and_the_runtime(name):
+    f = formats.FORMATS[name]
+    m = _samples()[name]
+    assert f.name == name == m.fmt and isinstance(m, f.matrix) and formats.of(m) is f
+    assert f.qmatrix is not None and f.qmatrix.fmt == name
+    for table in (f.kernels_f32, f.kernels_s8):
+        for kernel, (src, calls) in table.items():
+            path = ROOT / "runtime_c" / "Source" / src
+            assert path.is_file() and path.stem == kernel, (kernel, src)
+            assert f"{kernel}(" in path.read_text()
+    formats.check(m, name)  # a well-formed sample passes the structural checks
+
+
+@pytest.mark.parametrize("name", list(_samples()))
+def test_matvec_and_int8_forward_agree_with_the_dense_matrix(name):
+    m = _samples()[name]
+    x = np.linspace(-1, 1, m.shape[1]).astype(F32)
+    dense = m.to_dense().astype(np.float64)
+    np.testing.assert_allclose(m.matvec(x), dense @ x, rtol=1e-5, atol=1e-5)
+    # int8: a coarse check that the integer product approximates W x (scale 1/127 input)
+    xp = QParams(1.0 / 127, 0)
+    xq = np.round(x * 127).astype(np.int64)
+    q = formats.quantize(m, xp, 2.0 ** -12, x[None, :].astype(np.float64), name)
+    assert formats.of(q) is formats.FORMATS[name] and q.shape == m.shape
+    got = q.forward(xq) * 2.0 ** -12
+    want = dense @ (xq / 127.0)
+    assert np.max(np.abs(got - want)) <= 0.05 * max(1.0, np.max(np.abs(want)))
+
+
+@pytest.mark.parametrize("name", list(_samples()))
+def test_npz_entry_round_trips_through_the_independent_decoder(name):
+    m = _samples()[name]
+    store: dict[str, np.ndarray] = {}
+
+    def put(key: str, arr: np.ndarray) -> str:
+        store[key] = np.asarray(arr)
+        return key
+
+    entry = formats.npz_entry(m, "m", put)
+    assert entry["format"] == name
+    np.testing.assert_array_equal(formats.npz_decode(entry, store, {"format", "shape"}),
+                                  m.to_dense())
+    live = _with_arrays(entry, store)
+    assert formats.npz_shape(live) == m.shape
+
+
+def _with_arrays(entry: dict, store: dict) -> dict:
+    out = {}
+    for k, v in entry.items():
+        if k == "blocks":
+            out[k] = [_with_arrays(b, store) for b in v]
+        elif isinstance(v, str) and v in store:
+            out[k] = store[v]
+        else:
+            out[k] = v
+    return out
+
+
+# The consumers that dispatch through the registry name no format: no matrix class, no
+# int8 matrix class, no format string compared or looked up.
+CONSUMERS = ["ir.py", "quant.py", "reference.py", "reference_int.py", "driver.py", "cli.py",
+             "pipeline.py", "emit", "passes", "frontends"]
+FORMAT_NAME = re.compile(r"\b(Q?(Dense|Hmd|Csr|LowRank|Kron|RowStack|QStack))\b|"
+                         r"\"(hmd|csr|lowrank|kron|stack|hkp)\"|fmt ==")
+
+
+def test_consumers_reach_formats_only_through_the_registry():
+    hits = []
+    for c in CONSUMERS:
+        p = ROOT / "codegen" / c
+        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
+            for k, line in enumerate(f.read_text().splitlines(), 1):
+                code = line.split("#", 1)[0]
+                if FORMAT_NAME.search(code):
+                    hits.append(f"{f.relative_to(ROOT)}:{k}: {line.strip()}")
+    assert not hits, "\n".join(hits)
