@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import compress as algo
-from . import formats, ir
+from . import cells, formats, ir
 from .errors import RnngenError
 
 F32 = np.float32
@@ -280,7 +280,7 @@ def _compress_direction_mats(src: Path, cell: str, name: str, index: int, kind: 
                              per_dir: list[tuple[np.ndarray, np.ndarray]], method: str,
                              factor: float) -> list[MatrixResult]:
     """per_dir: (W, R) dense per direction, ONNX gate order."""
-    G = ir.GATES[cell]
+    G = cells.of(cell).gates
     out = []
     D = len(per_dir)
     for role in ("W", _rkey(cell)):
@@ -519,7 +519,7 @@ def recurrent_inputs(ev: _ConstEval, node: Any, where: str
     attrs = {a.name: a for a in node.attribute}
     direction = attrs["direction"].s.decode() if "direction" in attrs else "forward"
     D = 2 if direction == "bidirectional" else 1
-    G = ir.GATES[cell]
+    G = cells.of(cell).gates
     if R.ndim != 3 or R.shape[0] != D or R.shape[1] % G or R.shape[1] != G * R.shape[2]:
         raise RnngenError(f"{where}: input R has shape {R.shape}, expected [{D}, {G}*H, H]")
     H = R.shape[2]
@@ -731,7 +731,7 @@ def _compress_npz(src: Path, method: str, factor: float, tokens: list[str],
         res = _compress_direction_mats(src, node.cell, names[k], k, "layer", per_dir, method,
                                        factor)
         results += res
-        reorder = ir.GATES[node.cell] > 1 and lay.get("gate_order", "onnx") != "onnx"
+        reorder = cells.of(node.cell).gates > 1 and lay.get("gate_order", "onnx") != "onnx"
         for ent in lay["directions"]:
             _refs({key: ent[key] for key in ("W", _rkey(node.cell))}, names_before, freed_refs)
             if reorder:

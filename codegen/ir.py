@@ -143,8 +143,6 @@ class CellDirection:
     scalars: tuple[float, ...] = ()  # FastRNN (alpha, beta); FastGRNN (zeta, nu)
 
 
-GATES = {"LSTM": 4, "GRU": 3, "RNN": 1, "FastRNN": 1, "FastGRNN": 1}
-CELLS = tuple(GATES)
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,7 +154,7 @@ class Recurrent(Node):
     Y_h / Y_c [D,1,H] or [1,D,H] ([D][H] in memory).
     """
 
-    cell: str  # one of CELLS
+    cell: str  # a cell of the registry codegen/cells/ (cells.of(cell))
     hidden: int
     input_size: int
     seq_len: int  # T, the time steps the tensors hold

@@ -8,26 +8,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from .. import cgen, formats, ir
+from .. import cells, cgen, formats, ir
 from ..passes.plan_memory import cell_floats, hoist_steps
 
 # kernel -> (source under runtime_c/Source, kernels it calls): the matrix formats' kernels
-# (formats/) and the float32 kernels of cells and other nodes
+# (formats/), the cells' (cells/) and the float32 kernels of other nodes
 KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     **formats.kernels_f32(),
-    "rnn_fastrnn_cell_f32": ("RecurrentFunctions/rnn_fastrnn_cell_f32.c",
-                             ("rnn_activation_f32",)),
-    "rnn_fastgrnn_cell_f32": ("RecurrentFunctions/rnn_fastgrnn_cell_f32.c",
-                              ("rnn_activation_f32",)),
+    **cells.kernels_f32(),
     "rnn_activation_f32": ("ActivationFunctions/rnn_activation_f32.c", ()),
-    "rnn_lstm_cell_f32": ("RecurrentFunctions/rnn_lstm_cell_f32.c", ("rnn_activation_f32",)),
-    "rnn_gru_gates_f32": ("RecurrentFunctions/rnn_gru_gates_f32.c", ("rnn_activation_f32",)),
-    "rnn_gru_cell_f32": ("RecurrentFunctions/rnn_gru_cell_f32.c", ("rnn_activation_f32",)),
-    "rnn_rnn_cell_f32": ("RecurrentFunctions/rnn_rnn_cell_f32.c", ("rnn_activation_f32",)),
     "rnn_elementwise_f32": ("BasicMathFunctions/rnn_elementwise_f32.c", ()),
     "rnn_softmax_f32": ("SoftmaxFunctions/rnn_softmax_f32.c", ()),
     "rnn_copy_strided_f32": ("ViewFunctions/rnn_copy_strided_f32.c", ()),
@@ -162,13 +156,13 @@ class _Program:
         for up to HOIST_BLOCK steps at once by rnn_mat_mul_f32."""
         ctx = self.ctx
         H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
-        G = ir.GATES[n.cell]
-        GH = G * H
+        cell = cells.of(n.cell)
+        GH = cell.gates * H
         block = hoist_steps(n)
         x = self.buf(n.inputs[0])
         Y = self.buf(n.outputs[0]) if n.outputs[0] else None
         Yh = self.buf(n.outputs[1]) if n.outputs[1] else None
-        Yc = self.buf(n.outputs[2]) if n.cell == "LSTM" and n.outputs[2] else None
+        Yc = self.buf(n.outputs[2]) if cell.has_cell_state and n.outputs[2] else None
         work = "s->work"
         dirs = []
         for d, cd in enumerate(n.directions):
@@ -176,67 +170,8 @@ class _Program:
             q = f"{p}d{d}"
             clip = cgen.c_float(n.clip or 0.0)
             acts = [self.act(a) for a in cd.activations]
-            steps: list[str] = []
-            if n.cell == "LSTM":
-                bias = cd.wb + cd.rb
-                pp = ctx.array(f"{q}_P", cd.p) if cd.p is not None else "NULL"
-                prm = ctx.sym(f"{q}_cell")
-                ctx.decls.append(
-                    f"static const rnn_lstm_params_f32 {prm} = {{{H}, {clip}, "
-                    f"{int(n.input_forget)}, {pp}, {acts[0]}, {acts[1]}, {acts[2]}}};")
-                steps += self.matvec(f"{q}_R", cd.R, "g", "h", "g")
-                steps.append(f"rnn_lstm_cell_f32(&{prm}, g, c, h);")
-                ctx.kernels.add("rnn_lstm_cell_f32")
-            elif n.cell == "GRU":
-                gh, rh = f"{work} + {3 * H}", f"{work} + {6 * H}"
-                prm = ctx.sym(f"{q}_cell")
-                ctx.decls.append(
-                    f"static const rnn_gru_params_f32 {prm} = {{{H}, {clip}, "
-                    f"{int(n.linear_before_reset)}, {acts[0]}, {acts[1]}}};")
-                rb = cd.rb
-                zeros = np.zeros(H, np.float32)
-                if n.linear_before_reset:
-                    bias = cd.wb + np.concatenate([rb[:2 * H], zeros])
-                    bh = ctx.array(f"{q}_bh", np.concatenate([zeros, zeros, rb[2 * H:]]))
-                    steps += self.matvec(f"{q}_R", cd.R, bh, "h", gh)
-                    steps.append(f"rnn_gru_gates_f32(&{prm}, g, {gh}, h, NULL);")
-                else:
-                    bias = cd.wb + rb
-                    steps += self.matvec(f"{q}_Rzr", cd.R.row_slice(0, 2 * H), "NULL", "h", gh)
-                    steps.append(f"rnn_gru_gates_f32(&{prm}, g, {gh}, h, {rh});")
-                    steps += self.matvec(f"{q}_Rh", cd.R.row_slice(2 * H, 3 * H), "NULL", rh,
-                                         f"{work} + {5 * H}")
-                steps.append(f"rnn_gru_cell_f32(&{prm}, g, {gh}, h);")
-                ctx.kernels.update(("rnn_gru_gates_f32", "rnn_gru_cell_f32"))
-            elif n.cell in ("FastRNN", "FastGRNN"):
-                s1, s2 = (_sigmoid32(v) for v in cd.scalars)
-                if n.cell == "FastRNN":
-                    bias = cd.wb + cd.rb
-                    bg = bu = "NULL"
-                    update, gate = acts[0], self.act(ir.SIGMOID)
-                else:  # the shared pre-activation has no bias; the cell adds both
-                    bias = None
-                    bg, bu = ctx.array(f"{q}_bg", cd.wb), ctx.array(f"{q}_bu", cd.rb)
-                    gate, update = acts[0], acts[1]
-                prm = ctx.sym(f"{q}_cell")
-                ctx.decls.append(f"static const rnn_fast_params_f32 {prm} = {{{H}, {gate}, "
-                                 f"{update}, {bg}, {bu}, {cgen.c_float(s1)}, "
-                                 f"{cgen.c_float(s2)}}};")
-                steps += self.matvec(f"{q}_U", cd.R, "g", "h", "g")
-                if n.cell == "FastRNN":
-                    steps.append(f"rnn_fastrnn_cell_f32(&{prm}, g, h);")
-                    ctx.kernels.add("rnn_fastrnn_cell_f32")
-                else:
-                    steps.append(f"rnn_fastgrnn_cell_f32(&{prm}, g, {work} + {H}, h);")
-                    ctx.kernels.add("rnn_fastgrnn_cell_f32")
-            else:
-                bias = cd.wb + cd.rb
-                prm = ctx.sym(f"{q}_cell")
-                ctx.decls.append(f"static const rnn_rnn_params_f32 {prm} = {{{H}, {clip}, "
-                                 f"{acts[0]}}};")
-                steps += self.matvec(f"{q}_R", cd.R, "g", "h", "g")
-                steps.append(f"rnn_rnn_cell_f32(&{prm}, g, h);")
-                ctx.kernels.add("rnn_rnn_cell_f32")
+            slots = SimpleNamespace(work=work, prefix=q, clip=clip, acts=acts)
+            bias, steps = cell.emit_f32(self, n, cd, slots)
             b = ctx.array(f"{q}_b", bias) if bias is not None else "NULL"
             if block > 1:
                 w_calls = self.matmul(f"{q}_W", cd.W, b, "n", f"{x} + b0 * {I}", "p")
@@ -387,11 +322,6 @@ def memcpy(dst: str, src: str, count: int, elem: str, elem_bytes: int) -> str:
             count <= abs(d[1] - s[1]) < count * elem_bytes:
         line += " " + CPPCHECK_DISJOINT
     return line
-
-
-def _sigmoid32(v: float) -> float:
-    """The same value reference.py uses for a FastRNN/FastGRNN scalar gate."""
-    return float(np.float32(1.0 / (1.0 + np.exp(-float(v)))))
 
 
 def _upper(name: str) -> str:

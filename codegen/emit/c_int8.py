@@ -7,22 +7,18 @@ name is prepared here. The integer kernels are the *_s8 / *_s16 functions of run
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from .. import cgen, formats, ir, quant
+from .. import cells, cgen, formats, ir, quant
 from ..errors import RnngenError
 from .c import _at, _Ctx, _offset_expr, _Program, _upper, kernel_closure
 
 INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     **formats.kernels_s8(),
-    "rnn_lstm_cell_s16": ("RecurrentFunctions/rnn_lstm_cell_s16.c", ()),
-    "rnn_gru_gates_s16": ("RecurrentFunctions/rnn_gru_gates_s16.c", ()),
-    "rnn_gru_cell_s16": ("RecurrentFunctions/rnn_gru_cell_s16.c", ()),
-    "rnn_rnn_cell_s16": ("RecurrentFunctions/rnn_rnn_cell_s16.c", ()),
-    "rnn_fastrnn_cell_s16": ("RecurrentFunctions/rnn_fastrnn_cell_s16.c", ()),
-    "rnn_fastgrnn_cell_s16": ("RecurrentFunctions/rnn_fastgrnn_cell_s16.c", ()),
+    **cells.kernels_s16(),
     "rnn_softmax_s8": ("SoftmaxFunctions/rnn_softmax_s8.c", ()),
     "rnn_lut_s8": ("ActivationFunctions/rnn_lut_s8.c", ()),
     "rnn_quantize_s8": ("ConvertFunctions/rnn_quantize_s8.c", ()),
@@ -30,10 +26,6 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_dequantize_s16": ("ConvertFunctions/rnn_dequantize_s16.c", ()),
     "rnn_copy_strided_s8": ("ViewFunctions/rnn_copy_strided_s8.c", ()),
 }
-
-_CELL_KERNEL = {"LSTM": "rnn_lstm_cell_s16", "RNN": "rnn_rnn_cell_s16",
-                "FastRNN": "rnn_fastrnn_cell_s16", "FastGRNN": "rnn_fastgrnn_cell_s16"}
-
 
 def _i(v: Any) -> str:
     return str(int(v))
@@ -100,11 +92,12 @@ class _QProgram(_Program):
         q: quant.QRecurrent = self.plan.nodes[n.name]
         ctx = self.ctx
         H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
-        GH = ir.GATES[n.cell] * H
+        cell = cells.of(n.cell)
+        GH = cell.gates * H
         x = self.xbuf(n.inputs[0])
         Y = self.buf(n.outputs[0]) if n.outputs[0] else None
         Yh = self.buf(n.outputs[1]) if n.outputs[1] else None
-        Yc = self.buf(n.outputs[2]) if n.cell == "LSTM" and n.outputs[2] else None
+        Yc = self.buf(n.outputs[2]) if cell.has_cell_state and n.outputs[2] else None
         gx, gh, zr = "s->work", f"s->work + {GH}", f"s->work + {2 * GH}"
         rh, scratch = "s->work8", f"s->work8 + {H}"
         dirs = []
@@ -126,21 +119,9 @@ class _QProgram(_Program):
                 f"{qd.fast[1]}, {q.h.zero_point}, {_i(q.h15_mult)}, {_i(q.h15_shift)}, "
                 f"{_i(q.out_mult)}, {_i(q.out_shift)}}};")
             steps = self.matvec(f"{qn}_W", qd.W, "xt", gx, scratch)
-            if n.cell == "GRU":
-                steps += self.matvec(f"{qn}_R", qd.R, "h", gh, scratch)
-                if q.lbr:
-                    steps.append(f"rnn_gru_gates_s16(&{prm}, {gx}, {gh}, h, {zr}, NULL);")
-                else:
-                    steps.append(f"rnn_gru_gates_s16(&{prm}, {gx}, {gh}, h, {zr}, {rh});")
-                    steps += self.matvec(f"{qn}_Rh", qd.Rh, rh, f"{gh} + {2 * H}", scratch)
-                steps.append(f"rnn_gru_cell_s16(&{prm}, {gx}, {gh}, {zr}, h);")
-                ctx.kernels.update(("rnn_gru_gates_s16", "rnn_gru_cell_s16"))
-            else:
-                steps += self.matvec(f"{qn}_R", qd.R, "h", gh, scratch)
-                kern = _CELL_KERNEL[n.cell]
-                ctx.kernels.add(kern)
-                steps.append(f"{kern}(&{prm}, {gx}, {gh}, c, h);" if n.cell == "LSTM" else
-                             f"{kern}(&{prm}, {gx}, {gh}, h);")
+            slots = SimpleNamespace(gx=gx, gh=gh, zr=zr, rh=rh, scratch=scratch, prefix=qn,
+                                    params=prm)
+            steps += cell.emit_s8(self, n, q, qd, slots)
             after = []
             if Yh:
                 after.append(f"memcpy({_at(Yh, d * H)}, h, {H});")

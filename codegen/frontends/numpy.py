@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import formats, ir, limits, npyio
+from .. import cells, formats, ir, limits, npyio
 from ..errors import RnngenError, UnsupportedModel
 
 F32 = np.float32
@@ -438,45 +438,44 @@ class _Builder:
     def recurrent(self, lay: dict[str, Any], where: str, lname: str, x: str) -> str:
         kind = lay["type"]
         cell = CELLS[kind]
+        spec = cells.of(cell)
         required = ("type", "input_size", "hidden_size", "direction", "directions")
         optional: tuple[str, ...] = ("name",)
-        if cell in ("LSTM", "GRU"):
+        if spec.gates > 1:
             required += ("gate_order",)
         else:
             optional += ("gate_order", "nonlinearity")
-        if cell == "GRU":
-            required += ("linear_before_reset",)
+        required += tuple(o for o in spec.options if o == "linear_before_reset")
         self.fields(lay, where, required, optional)
         I, H, direction, D = self.sizes(lay, where, x)
         order = "onnx"
         if "gate_order" in lay:
             order = self.choice(lay, "gate_order", where, GATE_ORDERS)
         lbr = False
-        if cell == "GRU":
+        if "linear_before_reset" in required:
             v = lay["linear_before_reset"]
             if not isinstance(v, bool):
                 raise self.fail(where, f"field 'linear_before_reset' must be true or false, got "
                                        f"{v!r}")
             lbr = v
-        act = "Tanh"
+        acts = tuple(ir.Activation.default(a) for a in spec.activations)
         if "nonlinearity" in lay:
             act = RNN_NONLINEARITIES[self.choice(lay, "nonlinearity", where,
                                                  tuple(RNN_NONLINEARITIES))]
-        acts = {"LSTM": (ir.SIGMOID, ir.TANH, ir.TANH), "GRU": (ir.SIGMOID, ir.TANH),
-                "RNN": (ir.Activation.default(act),)}[cell]
+            acts = (ir.Activation.default(act),)
         dirs = lay["directions"]
         if not isinstance(dirs, list) or len(dirs) != D:
             n = len(dirs) if isinstance(dirs, list) else _json_type(dirs)
             raise self.fail(where, f"field 'directions' must be a list of {D} entr"
                                    f"{'y' if D == 1 else 'ies'} for direction '{direction}'"
                                    f"{' (forward, then backward)' if D == 2 else ''}, got {n}")
-        G = ir.GATES[cell]
+        G = spec.gates
         perm = _TO_ONNX[(cell, order)]
         gname = "4*hidden_size" if G == 4 else ("3*hidden_size" if G == 3 else "hidden_size")
         out_dirs = []
         for d, ent in enumerate(dirs):
             dw = f"{where} directions[{d}]"
-            opt = ("b_ih", "b_hh", "h0") + (("c0",) if cell == "LSTM" else ())
+            opt = ("b_ih", "b_hh", "h0") + (("c0",) if spec.has_cell_state else ())
             self.fields(ent, dw, ("W", "R"), opt)
             W = self.matrix(ent["W"], f"{dw}.W", G * H, I, f"[{gname}, input_size]")
             R = self.matrix(ent["R"], f"{dw}.R", G * H, H, f"[{gname}, hidden_size]")

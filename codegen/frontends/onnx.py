@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import formats, ir, limits
+from .. import cells, formats, ir, limits
 from ..errors import RnngenError, UnsupportedModel
 from . import onnx_check, onnx_compressed
 
@@ -452,11 +452,12 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
     B = cv.need_const(node, idx, 3, "B")
     seq_lens = cv.need_const(node, idx, 4, "sequence_lens")
     h0 = cv.need_const(node, idx, 5, "initial_h")
-    c0 = cv.need_const(node, idx, 6, "initial_c") if cell == "LSTM" else None
-    P = cv.need_const(node, idx, 7, "P") if cell == "LSTM" else None
+    spec = cells.of(cell)
+    c0 = cv.need_const(node, idx, 6, "initial_c") if spec.has_cell_state else None
+    P = cv.need_const(node, idx, 7, "P") if spec.peepholes else None
     if W is None or R is None:
         raise RnngenError(f"{where}: inputs W and R are required")
-    G = ir.GATES[cell]
+    G = spec.gates
     layout = int(a.get("layout", 0))
     if layout not in (0, 1):
         raise RnngenError(f"{where}: attribute layout={layout} must be 0 or 1")
@@ -507,14 +508,15 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
         clip = float(clip)
         if not clip > 0:
             raise RnngenError(f"{where}: attribute clip={clip} must be positive")
-    input_forget = bool(a.get("input_forget", 0)) if cell == "LSTM" else False
-    lbr = bool(a.get("linear_before_reset", 0)) if cell == "GRU" else False
+    input_forget = bool(a.get("input_forget", 0)) if "input_forget" in spec.options else False
+    lbr = bool(a.get("linear_before_reset", 0)) if "linear_before_reset" in spec.options \
+        else False
     dirs = []
     for d in range(D):
         reverse = direction == "reverse" or d == 1
         h = np.zeros(H, F32) if h0 is None else np.asarray(h0, F32).reshape(D, H)[d]
         c = None
-        if cell == "LSTM":
+        if spec.has_cell_state:
             c = np.zeros(H, F32) if c0 is None else np.asarray(c0, F32).reshape(D, H)[d]
         p = None if P is None else np.asarray(P[d], F32)
         dirs.append(ir.CellDirection(
@@ -523,7 +525,7 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
             h0=np.ascontiguousarray(h), c0=None if c is None else np.ascontiguousarray(c),
             activations=acts[d]))
     outs = list(node.output) + [""] * 3
-    nouts = 3 if cell == "LSTM" else 2
+    nouts = 3 if spec.has_cell_state else 2
     outputs = tuple(outs[:nouts]) + ("",) * (3 - nouts)
     cv.add(ir.Recurrent(_nm(cv, node, idx), (x,), outputs, cell=cell, hidden=H, input_size=I,
                         seq_len=T, valid_len=valid, layout=layout, directions=tuple(dirs),
@@ -545,9 +547,8 @@ _ACT_NAMES = {k.lower(): k for k in ir.ACTIVATION_DEFAULTS}
 
 def _activations(cv: _Converter, node: Any, idx: int, a: dict[str, Any], cell: str,
                  D: int) -> list[tuple[ir.Activation, ...]]:
-    per = {"LSTM": 3, "GRU": 2, "RNN": 1}[cell]
-    default = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"],
-               "RNN": ["Tanh"]}[cell]
+    default = list(cells.of(cell).activations)
+    per = len(default)
     names = a.get("activations")
     where = f"{cv.path}: {cv.where(node, idx)}"
     if names is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .. import formats, ir
+from .. import cells, formats, ir
 
 
 def run(g: ir.Graph, opts: object = None) -> ir.Graph:
@@ -29,12 +29,12 @@ def hoist_steps(n: ir.Recurrent) -> int:
 
 
 def cell_floats(n: ir.Recurrent) -> int:
-    H = n.hidden
-    return {"LSTM": 4 * H, "GRU": 7 * H, "RNN": H, "FastRNN": H, "FastGRNN": 2 * H}[n.cell]
+    """The cell's work area of one step (gate pre-activations and intermediates)."""
+    return cells.of(n.cell).work(n.hidden)
 
 
 def work_floats(n: ir.Recurrent) -> int:
-    G = ir.GATES[n.cell]
+    G = cells.of(n.cell).gates
     k = hoist_steps(n)
     return cell_floats(n) + (k * G * n.hidden if k > 1 else 0)
 
@@ -54,7 +54,7 @@ def plan(g: ir.Graph) -> ir.Graph:
                 h_off = state
                 state += n.hidden
                 c_off = -1
-                if n.cell == "LSTM":
+                if cells.of(n.cell).has_cell_state:
                     c_off = state
                     state += n.hidden
                 state_slots[(n.name, d)] = (h_off, c_off)
@@ -80,14 +80,14 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
     h8 = c16 = work16 = work8 = 0
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
-            GH = ir.GATES[n.cell] * n.hidden
+            GH = cells.of(n.cell).gates * n.hidden
             work16 = max(work16, 2 * GH + 2 * n.hidden)
             q = qp.nodes[n.name]
             mats = [m for qd in q.directions for m in (qd.W, qd.R, qd.Rh) if m is not None]
             work8 = max(work8, n.hidden + max(int8_scratch(m) for m in mats))
             for d in range(n.num_directions):
                 c_off = -1
-                if n.cell == "LSTM":
+                if cells.of(n.cell).has_cell_state:
                     c_off = c16
                     c16 += n.hidden
                 state_slots[(n.name, d)] = (h8, c_off)

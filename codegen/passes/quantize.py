@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import formats, ir, npyio, quant, reference
+from .. import cells, formats, ir, npyio, quant, reference
 from ..errors import RnngenError
 from ..quant import QParams
 
@@ -228,6 +228,7 @@ class _Builder:
                     [float(np.max(np.abs(cd.c0))) for cd in n.directions if cd.c0 is not None])
         cell_exp = 11 if c_max <= 0 else int(max(0, min(15, math.floor(
             math.log2(32767.0 / (c_max * 1.1))))))
+        cell = cells.of(n.cell)
         dirs = []
         for d, cd in enumerate(n.directions):
             tag = f"{where} direction {d}"
@@ -235,16 +236,16 @@ class _Builder:
             hin = np.array(self.st.h_in.get((n.name, d), []), np.float64).reshape(-1, H)
             W = self.matrix(cd.W, x, GATE_SCALE, xin, f"{tag} W")
             Rh = None
-            if n.cell == "GRU" and not n.linear_before_reset:
+            if cell.split_recurrent(n):
                 R = self.matrix(cd.R.row_slice(0, 2 * H), h, GATE_SCALE, hin, f"{tag} R")
                 Rh = self.matrix(cd.R.row_slice(2 * H, 3 * H), h, GATE_SCALE, hin, f"{tag} R_h")
             else:
                 R = self.matrix(cd.R, h, GATE_SCALE, hin, f"{tag} R")
-            bias, bias2 = self._biases(n, cd)
+            bias, bias2 = cell.quant_biases(n, cd)
             luts = tuple(quant.lut_table(quant.act_fn(a.name, a.alpha, a.beta))
                          for a in cd.activations)
             peep, pm, ps = None, 0, 0
-            if cd.p is not None and n.cell == "LSTM":
+            if cd.p is not None and cell.peepholes:
                 amax = float(np.max(np.abs(cd.p)))
                 s_p = amax / 32767.0 if amax > 0 else 1.0
                 peep = np.clip(np.round(cd.p / s_p), -32767, 32767).astype(np.int16)
@@ -259,28 +260,12 @@ class _Builder:
                 fast = tuple(quant.q15(1.0 / (1.0 + math.exp(-v))) for v in cd.scalars)
             dirs.append(quant.QDirection(W, R, Rh, bias, bias2, peep, pm, ps, h0, c0, luts,
                                          fast))
-        out_frac = 30 if n.cell == "LSTM" else 15
+        out_frac = cell.out_frac
         om, os_ = quant.multiplier(2.0 ** -out_frac / h.scale, f"{where} output")
         hm, hs = quant.multiplier(h.scale * 2.0 ** 15, f"{where} state")
         clip = 0 if n.clip is None else int(min(32767, round(n.clip * 4096)))
         return quant.QRecurrent(n.cell, H, x, h, cell_exp, clip, n.input_forget,
                                 n.linear_before_reset, om, os_, hm, hs, tuple(dirs))
-
-    def _biases(self, n: ir.Recurrent, cd: ir.CellDirection) -> tuple[np.ndarray,
-                                                                       np.ndarray | None]:
-        H = n.hidden
-
-        def q12(v: np.ndarray) -> np.ndarray:
-            return quant.sat16(np.round(v.astype(np.float64) * 4096.0)).astype(np.int16)
-
-        if n.cell == "GRU":
-            rb = cd.rb.astype(np.float64)
-            if n.linear_before_reset:
-                return q12(cd.wb + np.concatenate([rb[:2 * H], np.zeros(H)])), q12(rb[2 * H:])
-            return q12(cd.wb + rb), None
-        if n.cell == "FastGRNN":
-            return np.zeros(H, np.int16), q12(np.concatenate([cd.wb, cd.rb]))
-        return q12(cd.wb + cd.rb), None
 
     def linear(self, n: ir.Linear) -> quant.QLinear:
         what = f"{self.where}: node '{n.name}'"

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import formats, ir
+from .. import cells, formats, ir
 from ..errors import RnngenError
 from .structure import ONNX_FROM_TORCH, StructuredMatrix, _cell, structured_layers, weight_names
 
@@ -36,7 +36,7 @@ def _onnx_dense(m: nn.Module, cell: str, pname: str) -> np.ndarray:
     w = getattr(m, pname).detach().cpu().numpy().astype(F32)
     if cell not in ONNX_FROM_TORCH:
         return w
-    H = w.shape[0] // ir.GATES[cell]
+    H = w.shape[0] // cells.of(cell).gates
     return np.concatenate([w[g * H:(g + 1) * H] for g in ONNX_FROM_TORCH[cell]], axis=0)
 
 
@@ -46,7 +46,7 @@ def _onnx_vec(v: torch.Tensor | None, cell: str) -> np.ndarray | None:
     a = v.detach().cpu().numpy().astype(F32)
     if cell not in ONNX_FROM_TORCH:
         return a
-    H = a.shape[0] // ir.GATES[cell]
+    H = a.shape[0] // cells.of(cell).gates
     return np.concatenate([a[g * H:(g + 1) * H] for g in ONNX_FROM_TORCH[cell]])
 
 

@@ -117,3 +117,37 @@ def test_consumers_reach_formats_only_through_the_registry():
                 if FORMAT_NAME.search(code):
                     hits.append(f"{f.relative_to(ROOT)}:{k}: {line.strip()}")
     assert not hits, "\n".join(hits)
+
+
+# --------------------------------------------------------------------------- cells
+
+def test_every_cell_names_existing_kernels_and_consistent_properties():
+    from rnngen import cells
+
+    assert set(cells.CELLS) == {"LSTM", "GRU", "RNN", "FastRNN", "FastGRNN"}
+    for name, c in cells.CELLS.items():
+        assert c.name == name and cells.of(name) is c
+        assert c.gates >= 1 and c.work(8) >= 8 and c.out_frac in (15, 30)
+        assert len(c.activations) >= 1 and (c.peepholes <= c.has_cell_state)
+        for table in (c.kernels_f32, c.kernels_s16):
+            assert table
+            for kernel, (src, _calls) in table.items():
+                path = ROOT / "runtime_c" / "Source" / src
+                assert path.is_file() and path.stem == kernel
+                assert f"{kernel}(" in path.read_text()
+
+
+CELL_CONSUMERS = ["ir.py", "quant.py", "reference.py", "reference_int.py", "driver.py",
+                  "emit", "passes"]
+CELL_NAME = re.compile(r"\bcell\s*(==|!=|in)\s|\"(LSTM|GRU|RNN|FastRNN|FastGRNN)\"")
+
+
+def test_consumers_reach_cells_only_through_the_registry():
+    hits = []
+    for c in CELL_CONSUMERS:
+        p = ROOT / "codegen" / c
+        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
+            for k, line in enumerate(f.read_text().splitlines(), 1):
+                if CELL_NAME.search(line.split("#", 1)[0]):
+                    hits.append(f"{f.relative_to(ROOT)}:{k}: {line.strip()}")
+    assert not hits, "\n".join(hits)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from rnngen import compress as algo
-from rnngen import formats, frontends, ir, pipeline, reference
+from rnngen import cells, formats, frontends, ir, pipeline, reference
 from rnngen.errors import RnngenError
 from rnngen.torch import (
     FastGRNN,
@@ -44,14 +44,14 @@ def make(cell: str, **kw) -> torch.nn.Module:
 def onnx_order(w: np.ndarray, cell: str) -> np.ndarray:
     if cell not in ONNX_FROM_TORCH:
         return w
-    h = w.shape[0] // ir.GATES[cell]
+    h = w.shape[0] // cells.of(cell).gates
     return np.concatenate([w[g * h:(g + 1) * h] for g in ONNX_FROM_TORCH[cell]])
 
 
 def torch_order(w: np.ndarray, cell: str) -> np.ndarray:
     if cell not in TORCH_FROM_ONNX:
         return w
-    h = w.shape[0] // ir.GATES[cell]
+    h = w.shape[0] // cells.of(cell).gates
     return np.concatenate([w[g * h:(g + 1) * h] for g in TORCH_FROM_ONNX[cell]])
 
 
@@ -79,7 +79,7 @@ def test_projection_equals_compress_and_weight_equals_factors(cell, method):
     for (_, m, c, _, _, role, sm), name in zip(layers, names):
         assert c == cell
         # the same plan and the same factors as `rnngen compress` (gate blocks, ONNX order)
-        want, plan = algo.compress_gates(onnx_order(dense[name], cell), ir.GATES[cell], method,
+        want, plan = algo.compress_gates(onnx_order(dense[name], cell), cells.of(cell).gates, method,
                                          2.0, "x")
         assert sm.plan == plan
         got = sm.to_ir()
