@@ -30,4 +30,4 @@ def kernels_s16() -> Kernels:
     return {k: v for c in CELLS.values() for k, v in c.kernels_s16.items()}
 
 
-__all__ = ["CELLS", "Cell", "of", "kernels_f32", "kernels_s16"]
+__all__ = ["CELLS", "Cell", "kernels_f32", "kernels_s16", "of"]

@@ -21,8 +21,9 @@ Contexts the emit functions receive (duck-typed):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 Kernels = dict[str, tuple[str, tuple[str, ...]]]  # kernel -> (source, kernels it calls)
 

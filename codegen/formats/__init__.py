@@ -8,7 +8,8 @@ compress, the frontends' readers and the writers) reach a format through this re
 
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -20,8 +21,9 @@ from .base import Format, Kernels
 FORMATS: dict[str, Format] = {f.name: f for f in (dense.FORMAT, hmd.FORMAT, csr.FORMAT,
                                                    lowrank.FORMAT, kron.FORMAT, stack.FORMAT)}
 
-Matrix = Union[dense.Dense, hmd.Hmd, csr.Csr, lowrank.LowRank, kron.Kron, stack.RowStack]
-QMatrix = Union[dense.QDense, hmd.QHmd, csr.QCsr, lowrank.QLowRank, kron.QKron, stack.QStack]
+Matrix = dense.Dense | hmd.Hmd | csr.Csr | lowrank.LowRank | kron.Kron | stack.RowStack
+QMatrix = (dense.QDense | hmd.QHmd | csr.QCsr | lowrank.QLowRank | kron.QKron
+           | stack.QStack)
 MATRIX_TYPES = tuple(f.matrix for f in FORMATS.values())
 Dense, Hmd, Csr, LowRank, Kron, RowStack = MATRIX_TYPES
 
@@ -183,9 +185,45 @@ def onnx_sparse_reader() -> Callable[..., Any]:
     return next(f.onnx_read_sparse for f in FORMATS.values() if f.onnx_read_sparse)
 
 
-__all__ = ["FORMATS", "Format", "Matrix", "QMatrix", "MATRIX_TYPES", "of", "blocks", "check",
-           "describe", "scratch", "sparsify", "permute_rows", "quantize", "kernels_f32",
-           "kernels_s8", "npz_entry", "npz_decode", "npz_shape", "npz_reader", "onnx_block",
-           "onnx_whole", "onnx_readers", "onnx_concat_readers", "onnx_sparse_reader",
-           "as_matrix", "stack_rows", "Dense", "Hmd", "Csr", "LowRank", "Kron", "RowStack", "is_plain", "is_stack", "csr", "dense", "hmd", "kron",
-           "lowrank", "stack"]
+__all__ = [
+    "FORMATS",
+    "MATRIX_TYPES",
+    "Csr",
+    "Dense",
+    "Format",
+    "Hmd",
+    "Kron",
+    "LowRank",
+    "Matrix",
+    "QMatrix",
+    "RowStack",
+    "as_matrix",
+    "blocks",
+    "check",
+    "csr",
+    "dense",
+    "describe",
+    "hmd",
+    "is_plain",
+    "is_stack",
+    "kernels_f32",
+    "kernels_s8",
+    "kron",
+    "lowrank",
+    "npz_decode",
+    "npz_entry",
+    "npz_reader",
+    "npz_shape",
+    "of",
+    "onnx_block",
+    "onnx_concat_readers",
+    "onnx_readers",
+    "onnx_sparse_reader",
+    "onnx_whole",
+    "permute_rows",
+    "quantize",
+    "scratch",
+    "sparsify",
+    "stack",
+    "stack_rows",
+]

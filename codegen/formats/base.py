@@ -21,8 +21,9 @@ Contexts the format functions receive (duck-typed, so this package imports no co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

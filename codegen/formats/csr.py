@@ -171,7 +171,7 @@ def _quantize(m: Csr, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
 
 def _emit_f32(m: Csr, prog: Any, base: str, bias: str, x: str, y: str) -> list[str]:
     ctx = prog.ctx
-    rows, cols = m.shape
+    rows, _cols = m.shape
     if m.cols > 65536:
         raise RnngenError(f"CSR matrix {base}: {m.cols} columns; the kernel indexes "
                           "columns with 16 bits")
@@ -187,7 +187,7 @@ def _emit_f32(m: Csr, prog: Any, base: str, bias: str, x: str, y: str) -> list[s
 
 def _emit_s8(m: QCsr, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     ctx = prog.ctx
-    rows, cols = m.shape
+    rows, _cols = m.shape
     vals = ctx.array(f"{base}_val", np.asarray(m.values if m.values.size else np.zeros(1)),
                      ctype="int8_t")
     idx = ctx.array(f"{base}_col", np.asarray(m.col_idx if m.col_idx.size else np.zeros(1)),
@@ -197,8 +197,8 @@ def _emit_s8(m: QCsr, prog: Any, base: str, x: str, y: str, scratch: str) -> lis
     mu = ctx.array(f"{base}_mult", np.asarray(m.mult), ctype="int32_t")
     sh = ctx.array(f"{base}_shift", np.asarray(m.shift), ctype="int32_t")
     ctx.kernels.add("rnn_mat_vec_csr_s8_s16")
-    return [f"rnn_mat_vec_csr_s8_s16({rows}, {vals}, {idx}, {ptr}, {off}, {mu}, {sh}, "
-            f"{x}, {y});"]
+    return [(f"rnn_mat_vec_csr_s8_s16({rows}, {vals}, {idx}, {ptr}, {off}, {mu}, {sh}, "
+            f"{x}, {y});")]
 
 
 # --------------------------------------------------------------------------- files

@@ -84,7 +84,7 @@ class QDense:
 
 def pack_dense(w: np.ndarray) -> np.ndarray:
     """W [m, n] -> the row-tile layout rnn_mat_vec_f32 reads (see its header)."""
-    m, n = w.shape
+    m, _n = w.shape
     parts = []
     for r0 in range(0, m - m % TILE, TILE):
         parts.append(np.ascontiguousarray(w[r0:r0 + TILE].T).reshape(-1))

@@ -163,8 +163,8 @@ def _emit_f32(m: Hmd, prog: Any, base: str, bias: str, x: str, y: str) -> list[s
     d = ctx.array(f"{base}_D", m.d) if m.d.size else "NULL"
     e = ctx.array(f"{base}_E", m.e) if m.e.size else "NULL"
     ctx.kernels.add("rnn_mat_vec_hmd_f32")
-    return [f"rnn_mat_vec_hmd_f32({rows}, {cols}, {m.r}, {a}, {b}, {c}, {d}, {e}, "
-            f"{bias}, {x}, {y});"]
+    return [(f"rnn_mat_vec_hmd_f32({rows}, {cols}, {m.r}, {a}, {b}, {c}, {d}, {e}, "
+            f"{bias}, {x}, {y});")]
 
 
 def _i(v: Any) -> str:

@@ -177,8 +177,8 @@ def _emit_f32(m: Kron, prog: Any, base: str, bias: str, x: str, y: str) -> list[
     (m1, n1), (m2, n2) = m.a.shape, m.b.shape
     a, b = ctx.array(f"{base}_A", m.a), ctx.array(f"{base}_B", m.b)
     ctx.kernels.add("rnn_mat_vec_kron_f32")
-    return [f"rnn_mat_vec_kron_f32({prog.scratch}, {rows}, {cols}, {m1}, {n1}, {m2}, {n2}, "
-            f"{int(m.order == 'AX')}, {a}, {b}, {bias}, {x}, {y});"]
+    return [(f"rnn_mat_vec_kron_f32({prog.scratch}, {rows}, {cols}, {m1}, {n1}, {m2}, {n2}, "
+            f"{int(m.order == 'AX')}, {a}, {b}, {bias}, {x}, {y});")]
 
 
 def _i(v: Any) -> str:

@@ -100,8 +100,8 @@ def _emit_f32(m: LowRank, prog: Any, base: str, bias: str, x: str, y: str) -> li
     u = ctx.array(f"{base}_U", pack_dense(m.u), attr="RNN_ALIGN64")
     v = ctx.array(f"{base}_V", pack_dense(m.v), attr="RNN_ALIGN64")
     ctx.kernels.add("rnn_mat_vec_lowrank_f32")
-    return [f"rnn_mat_vec_lowrank_f32({prog.scratch}, {rows}, {cols}, {m.rank}, {u}, {v}, "
-            f"{bias}, {x}, {y});"]
+    return [(f"rnn_mat_vec_lowrank_f32({prog.scratch}, {rows}, {cols}, {m.rank}, {u}, {v}, "
+            f"{bias}, {x}, {y});")]
 
 
 def _emit_s8(m: QLowRank, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
@@ -109,8 +109,8 @@ def _emit_s8(m: QLowRank, prog: Any, base: str, x: str, y: str, scratch: str) ->
     v = declare_s8(prog.ctx, f"{base}_V", m.v)
     u = declare_s8(prog.ctx, f"{base}_U", m.u)
     prog.ctx.kernels.add("rnn_mat_vec_lowrank_s8_s16")
-    return [f"rnn_mat_vec_lowrank_s8_s16({scratch}, {rows}, {cols}, {m.v.shape[0]}, "
-            f"{', '.join(v)}, {', '.join(u)}, {x}, {y});"]
+    return [(f"rnn_mat_vec_lowrank_s8_s16({scratch}, {rows}, {cols}, {m.v.shape[0]}, "
+            f"{', '.join(v)}, {', '.join(u)}, {x}, {y});")]
 
 
 def _npz_read(b: Any, entry: dict[str, Any], where: str, rows: int | None, cols: int,

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from rnngen import formats
 from rnngen.quant import QParams
 
