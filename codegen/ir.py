@@ -12,7 +12,7 @@ keeps the exact output layout the ONNX model defines. Memory layout is row-major
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -303,6 +303,20 @@ class TimeInfo:
 
 
 @dataclass(frozen=True)
+class CellPlan:
+    """The named places of one recurrent layer's step (plan_memory), so that the emitters
+    never re-derive them: `hoist` steps of input projections W x per block (1: per step),
+    `proj` where that block starts in the work area, `work` the cell's own named offsets in
+    the work area (float: the cell's intermediates; int8: gx, gh, zr in the int16 work
+    area) and `work8` in the int8 work area (int8: rh, scratch)."""
+
+    hoist: int
+    proj: int
+    work: Mapping[str, int]
+    work8: Mapping[str, int]
+
+
+@dataclass(frozen=True)
 class MemoryPlan:
     """Where each run-time tensor lives (plan_memory).
 
@@ -321,6 +335,7 @@ class MemoryPlan:
     work8: int = 0  # int8 models: `work` is int16 gate values; work8 int8 scratch
     state16: int = 0  # int8 models: `state` is the int8 hidden state, state16 the cell state
     arena16: int = 0  # int8 models: int16 tensors (a cell-state output)
+    cells: Mapping[str, CellPlan] = field(default_factory=dict)  # recurrent node -> places
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,9 +10,10 @@ Contexts the emit functions receive (duck-typed):
 
 - float32: ``prog`` (emit/c.py) with ``prog.ctx`` (``array``, ``sym``, ``decls``,
   ``kernels``), ``prog.matvec(base, m, bias, x, y)``, ``prog.act(activation)`` and ``slots``:
-  ``work`` (the work area), ``prefix`` (symbol prefix of this direction), ``clip`` (C
-  literal), ``acts`` (C literals of the direction's activations). Returns (the bias added to
-  W x, or None; the C statements after W x).
+  ``slot(name)`` (the C address of one of the cell's ``work_slots``, from the memory plan),
+  ``prefix`` (symbol prefix of this direction), ``clip`` (C literal), ``acts`` (C literals
+  of the direction's activations). Returns (the bias added to W x, or None; the C statements
+  after W x).
 - int8: ``prog`` (emit/c_int8.py) with ``prog.ctx`` and ``prog.matvec(base, qm, x, y,
   scratch)``, and ``slots``: ``gx``, ``gh``, ``zr``, ``rh``, ``scratch``, ``prefix``,
   ``params`` (the direction's rnn_cell_params_s16 symbol). Returns the C statements after
@@ -35,6 +36,7 @@ class Cell:
     has_cell_state: bool  # a c slot beside h (LSTM): initial_c, Y_c, int16 state
     activations: tuple[str, ...]  # the default activations, in the cell's order
     work: Callable[[int], int]  # floats of one step's work area for hidden size H
+    work_slots: Callable[[int], dict[str, int]]  # named float offsets in it (hidden size H)
     # float32
     step_f32: Callable[..., tuple[Any, Any]]  # (n, cd, x_t, gx, h, c) -> (h, c)
     kernels_f32: Kernels

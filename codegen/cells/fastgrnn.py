@@ -52,7 +52,7 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[None, list[str]]:
     ctx.decls.append(f"static const rnn_fast_params_f32 {prm} = {{{n.hidden}, {gate}, "
                      f"{update}, {bg}, {bu}, {s1}, {s2}}};")
     steps = prog.matvec(f"{s.prefix}_U", cd.R, "g", "h", "g")
-    steps.append(f"rnn_fastgrnn_cell_f32(&{prm}, g, {s.work} + {n.hidden}, h);")
+    steps.append(f"rnn_fastgrnn_cell_f32(&{prm}, g, {s.slot('tmp')}, h);")
     ctx.kernels.add("rnn_fastgrnn_cell_f32")
     return None, steps
 
@@ -66,7 +66,7 @@ def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
 
 CELL = Cell(
     name="FastGRNN", gates=1, has_cell_state=False, activations=("Sigmoid", "Tanh"),
-    work=lambda H: 2 * H,
+    work=lambda H: 2 * H, work_slots=lambda H: {"tmp": H},
     step_f32=step_f32,
     kernels_f32={"rnn_fastgrnn_cell_f32": ("RecurrentFunctions/rnn_fastgrnn_cell_f32.c",
                                            ("rnn_activation_f32",))},

@@ -62,8 +62,8 @@ def step_s8(q: Any, qd: Any, gx: np.ndarray, h: np.ndarray, c: Any) -> tuple[np.
 
 
 def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]:
-    ctx, H, acts, work = prog.ctx, n.hidden, s.acts, s.work
-    gh, rh = f"{work} + {3 * H}", f"{work} + {6 * H}"
+    ctx, H, acts = prog.ctx, n.hidden, s.acts
+    gh, rh = s.slot("gh"), s.slot("rh")
     prm = ctx.sym(f"{s.prefix}_cell")
     ctx.decls.append(
         f"static const rnn_gru_params_f32 {prm} = {{{H}, {s.clip}, "
@@ -81,7 +81,7 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
         steps += prog.matvec(f"{s.prefix}_Rzr", cd.R.row_slice(0, 2 * H), "NULL", "h", gh)
         steps.append(f"rnn_gru_gates_f32(&{prm}, g, {gh}, h, {rh});")
         steps += prog.matvec(f"{s.prefix}_Rh", cd.R.row_slice(2 * H, 3 * H), "NULL", rh,
-                             f"{work} + {5 * H}")
+                             s.slot("hh"))
     steps.append(f"rnn_gru_cell_f32(&{prm}, g, {gh}, h);")
     ctx.kernels.update(("rnn_gru_gates_f32", "rnn_gru_cell_f32"))
     return bias, steps
@@ -111,6 +111,7 @@ def quant_biases(n: Any, cd: Any) -> tuple[np.ndarray, np.ndarray | None]:
 CELL = Cell(
     name="GRU", gates=3, has_cell_state=False, activations=("Sigmoid", "Tanh"),
     work=lambda H: 7 * H,
+    work_slots=lambda H: {"gh": 3 * H, "hh": 5 * H, "rh": 6 * H},  # gh: R h; rh: r * h
     step_f32=step_f32,
     kernels_f32={
         "rnn_gru_gates_f32": ("RecurrentFunctions/rnn_gru_gates_f32.c", ("rnn_activation_f32",)),

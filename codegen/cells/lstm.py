@@ -93,7 +93,7 @@ def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
 
 CELL = Cell(
     name="LSTM", gates=4, has_cell_state=True, activations=("Sigmoid", "Tanh", "Tanh"),
-    work=lambda H: 4 * H,
+    work=lambda H: 4 * H, work_slots=lambda H: {},
     step_f32=step_f32,
     kernels_f32={"rnn_lstm_cell_f32": ("RecurrentFunctions/rnn_lstm_cell_f32.c",
                                        ("rnn_activation_f32",))},

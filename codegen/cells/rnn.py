@@ -47,7 +47,7 @@ def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
 
 CELL = Cell(
     name="RNN", gates=1, has_cell_state=False, activations=("Tanh",),
-    work=lambda H: H,
+    work=lambda H: H, work_slots=lambda H: {},
     step_f32=step_f32,
     kernels_f32={"rnn_rnn_cell_f32": ("RecurrentFunctions/rnn_rnn_cell_f32.c",
                                       ("rnn_activation_f32",))},

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from .. import cells, cgen, formats, ir
-from ..passes.plan_memory import cell_floats, hoist_steps
 
 # kernel -> (source under runtime_c/Source, kernels it calls): the matrix formats' kernels
 # (formats/), the cells' (cells/) and the float32 kernels of other nodes
@@ -158,7 +157,8 @@ class _Program:
         H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
         cell = cells.of(n.cell)
         GH = cell.gates * H
-        block = hoist_steps(n)
+        places = self.mem.cells[n.name]
+        block = places.hoist
         x = self.buf(n.inputs[0])
         Y = self.buf(n.outputs[0]) if n.outputs[0] else None
         Yh = self.buf(n.outputs[1]) if n.outputs[1] else None
@@ -170,7 +170,8 @@ class _Program:
             q = f"{p}d{d}"
             clip = cgen.c_float(n.clip or 0.0)
             acts = [self.act(a) for a in cd.activations]
-            slots = SimpleNamespace(work=work, prefix=q, clip=clip, acts=acts)
+            slots = SimpleNamespace(slot=lambda k: _at(work, places.work[k]), prefix=q,
+                                    clip=clip, acts=acts)
             bias, steps = cell.emit_f32(self, n, cd, slots)
             b = ctx.array(f"{q}_b", bias) if bias is not None else "NULL"
             if block > 1:
@@ -197,7 +198,7 @@ class _Program:
                       f"{(T - n.valid_len) * D * H} * sizeof(float));")
         return dict(kind="recurrent", comment=cgen.c_comment(f"{n.cell} '{n.name}'"),
                     x=x, I=I, GH=GH, valid=n.valid_len, block=block,
-                    p=_at(work, cell_floats(n)), dirs=dirs, y_zero=y_zero)
+                    p=_at(work, places.proj), dirs=dirs, y_zero=y_zero)
 
     def op_linear(self, n: ir.Linear, p: str) -> dict[str, Any]:
         N, K = n.W.shape

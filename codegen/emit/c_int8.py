@@ -93,13 +93,13 @@ class _QProgram(_Program):
         ctx = self.ctx
         H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
         cell = cells.of(n.cell)
-        GH = cell.gates * H
         x = self.xbuf(n.inputs[0])
         Y = self.buf(n.outputs[0]) if n.outputs[0] else None
         Yh = self.buf(n.outputs[1]) if n.outputs[1] else None
         Yc = self.buf(n.outputs[2]) if cell.has_cell_state and n.outputs[2] else None
-        gx, gh, zr = "s->work", f"s->work + {GH}", f"s->work + {2 * GH}"
-        rh, scratch = "s->work8", f"s->work8 + {H}"
+        places = self.mem.cells[n.name]
+        gx, gh, zr = (_at("s->work", places.work[k]) for k in ("gx", "gh", "zr"))
+        rh, scratch = (_at("s->work8", places.work8[k]) for k in ("rh", "scratch"))
         dirs = []
         for d, qd in enumerate(q.directions):
             h_off, c_off = self.mem.state_slots[(n.name, d)]

@@ -47,9 +47,12 @@ def plan(g: ir.Graph) -> ir.Graph:
     state = 0
     work = 0
     scratch = max([formats.scratch(m) for _, _, m in g.matrices()] + [0])
+    places: dict[str, ir.CellPlan] = {}
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
             work = max(work, work_floats(n))
+            places[n.name] = ir.CellPlan(hoist=hoist_steps(n), proj=cell_floats(n),
+                                         work=cells.of(n.cell).work_slots(n.hidden), work8={})
             for d in range(n.num_directions):
                 h_off = state
                 state += n.hidden
@@ -59,7 +62,7 @@ def plan(g: ir.Graph) -> ir.Graph:
                     state += n.hidden
                 state_slots[(n.name, d)] = (h_off, c_off)
     mem = ir.MemoryPlan(place=place, arena=top, work=work + scratch, state=state,
-                        state_slots=state_slots, scratch_off=work)
+                        state_slots=state_slots, scratch_off=work, cells=places)
     return g.replace(memory=mem)
 
 
@@ -78,9 +81,15 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
             top16 += math.prod(g.shapes[t])
     state_slots: dict[tuple[str, int], tuple[int, int]] = {}
     h8 = c16 = work16 = work8 = 0
+    places: dict[str, ir.CellPlan] = {}
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
             GH = cells.of(n.cell).gates * n.hidden
+            # int16: W x, R h, then the gates (z, r) or the cell's results; int8: r * h,
+            # then the matrix kernels' scratch
+            places[n.name] = ir.CellPlan(hoist=1, proj=0,
+                                         work={"gx": 0, "gh": GH, "zr": 2 * GH},
+                                         work8={"rh": 0, "scratch": n.hidden})
             work16 = max(work16, 2 * GH + 2 * n.hidden)
             q = qp.nodes[n.name]
             mats = [m for qd in q.directions for m in (qd.W, qd.R, qd.Rh) if m is not None]
@@ -94,7 +103,7 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
                 h8 += n.hidden
     mem = ir.MemoryPlan(place=place, arena=top, work=work16, state=h8,
                         state_slots=state_slots, scratch_off=0, work8=work8, state16=c16,
-                        arena16=top16)
+                        arena16=top16, cells=places)
     return g.replace(memory=mem)
 
 

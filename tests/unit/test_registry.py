@@ -150,3 +150,40 @@ def test_consumers_reach_cells_only_through_the_registry():
                 if CELL_NAME.search(line.split("#", 1)[0]):
                     hits.append(f"{f.relative_to(ROOT)}:{k}: {line.strip()}")
     assert not hits, "\n".join(hits)
+
+
+# --------------------------------------------------------------------------- memory plan
+
+def test_emitters_import_no_pass():
+    for f in sorted((ROOT / "codegen" / "emit").glob("*.py")):
+        imports = [ln for ln in f.read_text().splitlines()
+                   if ln.lstrip().startswith(("from ", "import ")) and "passes" in ln]
+        assert not imports, (f, imports)
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "RNN", "FastRNN", "FastGRNN"])
+def test_named_work_offsets_lie_inside_the_planned_work_area(cell):
+    from rnngen import cells, ir
+    from rnngen.passes import plan_memory
+
+    H, I, T = 8, 5, 4
+    G = cells.of(cell).gates
+    rng = np.random.default_rng(0)
+    W = formats.as_matrix(rng.standard_normal((G * H, I)).astype(F32))
+    R = formats.as_matrix(rng.standard_normal((G * H, H)).astype(F32))
+    cd = ir.CellDirection(False, W, R, np.zeros(G * H, F32), np.zeros(G * H, F32), None,
+                          np.zeros(H, F32), np.zeros(H, F32) if cells.of(cell).has_cell_state
+                          else None, tuple(ir.Activation.default(a)
+                                           for a in cells.of(cell).activations),
+                          (0.5, 0.5) if cell.startswith("Fast") else ())
+    n = ir.Recurrent("r", ("x",), ("y", "", ""), cell=cell, hidden=H, input_size=I, seq_len=T,
+                     valid_len=T, layout=0, directions=(cd,), clip=None, input_forget=False,
+                     linear_before_reset=False)
+    g = ir.Graph("g", "x", ("y",), (n,), {"x": (T, 1, I), "y": (T, 1, 1, H)}, {}, T)
+    mem = plan_memory.plan(g).memory
+    places = mem.cells["r"]
+    assert places.hoist == min(plan_memory.HOIST_BLOCK, T)
+    # the cell's own slots fit its step area, the hoisted projections follow it
+    assert all(0 <= off < places.proj for off in places.work.values())
+    assert places.proj == cells.of(cell).work(H)
+    assert places.proj + places.hoist * G * H <= mem.scratch_off <= mem.work
