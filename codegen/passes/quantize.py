@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,16 +21,19 @@ from .. import cells, formats, ir, npyio, quant, reference
 from ..errors import RnngenError
 from ..quant import QParams
 
+if TYPE_CHECKING:
+    from ..pipeline import Options
+
 GATE_SCALE = 2.0 ** -quant.GATE_FRAC
 DEFAULT_SEQUENCES = 16
 
 
-def run(g: ir.Graph, opts: object) -> ir.Graph:
-    if getattr(opts, "dtype", "float32") != "int8":
+def run(g: ir.Graph, opts: Options) -> ir.Graph:
+    if opts.dtype != "int8":
         return g
-    xs, source, warnings = calibration_inputs(g, getattr(opts, "calibrate", None))
+    xs, source, warnings = calibration_inputs(g, opts.calibrate)
     stats = _calibrate(g, xs)
-    plan = _Builder(g, stats, getattr(opts, "io", "float"), source, warnings).build()
+    plan = _Builder(g, stats, opts.io, source, warnings).build()
     step = g.step.replace(quant=plan) if g.step is not None else None
     return g.replace(quant=plan, step=step)
 

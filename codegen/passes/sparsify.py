@@ -9,18 +9,18 @@ Linear layers stay dense, as compressed matrices are read for recurrent layers o
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from .. import formats, ir
-from ..errors import RnngenError
+
+if TYPE_CHECKING:
+    from ..pipeline import Options
 
 
-def run(g: ir.Graph, opts: object = None) -> ir.Graph:
-    threshold = getattr(opts, "sparse_threshold", None)
+def run(g: ir.Graph, opts: Options) -> ir.Graph:
+    threshold = opts.sparse_threshold  # checked in (0, 1] by Options
     if threshold is None:
         return g
-    if not 0 < threshold <= 1:
-        raise RnngenError(f"--sparse-threshold {threshold} must be in (0, 1]: the fraction of "
-                          "zeros from which a matrix is stored as CSR")
     nodes = []
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
