@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from . import compress as algo
 from . import cells, formats, ir
+from . import compress as algo
 from .errors import RnngenError
+from .frontends import onnx_proto
 
 F32 = np.float32
 CELLS = ("LSTM", "GRU", "RNN")
@@ -315,9 +316,7 @@ def _write_atomic(dst: Path, payload: Callable[[Any], None]) -> None:
             os.unlink(tmp)
 
 
-def _short(e: BaseException) -> str:
-    s = str(e).strip().splitlines()
-    return (s[0] if s else type(e).__name__)[:200]
+_short = onnx_proto.short
 
 
 # --------------------------------------------------------------------------- ONNX
@@ -357,17 +356,9 @@ class _ConstEval:
         return self.cache[name]
 
     def _eval(self, node: Any, name: str, where: str) -> np.ndarray:
-        from onnx import helper
-        from onnx.reference import ReferenceEvaluator
-
-        ins = [i for i in node.input if i]
-        vals = {i: self.value(i, where) for i in ins}
+        vals = {i: self.value(i, where) for i in node.input if i}
         try:
-            vin = [helper.make_tensor_value_info(i, 1, None) for i in ins]
-            vout = [helper.make_tensor_value_info(o, 1, None) for o in node.output if o]
-            m = helper.make_model(helper.make_graph([node], "fold", vin, vout),
-                                  opset_imports=list(self.model.opset_import))
-            res = ReferenceEvaluator(m).run(None, vals)
+            res = onnx_proto.eval_node(node, vals, self.model.opset_import)
         except Exception as e:
             raise RnngenError(f"{where}: {node.op_type} node '{node.name}' cannot be evaluated "
                               f"at compile time ({_short(e)})") from None
@@ -377,44 +368,14 @@ class _ConstEval:
 
 
 def _sparse_to_dense(sp: Any, src: Path) -> np.ndarray:
-    from onnx import numpy_helper
-
-    try:
-        vals = numpy_helper.to_array(sp.values)
-        idx = numpy_helper.to_array(sp.indices).astype(np.int64)
-        dims = [int(d) for d in sp.dims]
-        dense = np.zeros(math.prod(dims), vals.dtype)
-        if idx.ndim == 2:
-            idx = np.ravel_multi_index(tuple(idx.T), dims)
-        dense[idx.reshape(-1)] = vals.reshape(-1)
-        return dense.reshape(dims)
-    except Exception as e:
-        raise RnngenError(f"{src}: sparse initializer '{sp.values.name}' cannot be read "
-                          f"({_short(e)})") from None
+    return onnx_proto.sparse_to_dense(sp, src)
 
 
 def _load_onnx(src: Path) -> Any:
-    import onnx
-
-    try:
-        model = onnx.load(str(src), load_external_data=False)
-    except Exception as e:
-        raise RnngenError(f"{src}: not a readable ONNX model ({_short(e)})") from None
+    """The model and its external data, read as the frontend reads it (one ONNX reader)."""
+    model = onnx_proto.read_model(src)
     if not model.graph.node:
         raise RnngenError(f"{src}: not a readable ONNX model (no nodes)")
-    from onnx.external_data_helper import load_external_data_for_model, uses_external_data
-
-    ext = [t for t in model.graph.initializer if uses_external_data(t)]
-    for t in ext:
-        for kv in t.external_data:
-            if kv.key == "location" and not (src.parent / kv.value).exists():
-                raise RnngenError(f"{src}: initializer '{t.name}' refers to external data file "
-                                  f"'{kv.value}', which does not exist beside the model")
-    if ext:
-        try:
-            load_external_data_for_model(model, str(src.parent))
-        except Exception as e:
-            raise RnngenError(f"{src}: cannot read external data ({_short(e)})") from None
     return model
 
 
@@ -700,7 +661,6 @@ def _compress_npz(src: Path, method: str, factor: float, tokens: list[str],
                   tune: Callable[[list[MatrixResult]], None] | None = None
                   ) -> tuple[Callable[[Any], None], list[MatrixResult], list[str]]:
     from .frontends import numpy as npzf
-
     from .npyio import NpzReader
 
     with NpzReader(src) as archive:  # every header checked before its data is read

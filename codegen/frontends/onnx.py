@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import cells, formats, ir, limits
 from ..errors import RnngenError, UnsupportedModel
-from . import onnx_check, onnx_compressed
+from . import onnx_check, onnx_compressed, onnx_proto
 
 F32 = np.float32
 
@@ -26,90 +26,14 @@ _NOT_FOLDABLE = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUni
                  "Multinomial", "Bernoulli"}
 
 
+_short = onnx_proto.short
+_attrs = onnx_proto.attrs
+
+
 def load(path: Path, seq_len: int | None = None) -> ir.Graph:
-    import onnx
-
-    if path.stat().st_size > limits.MAX_ONNX_BYTES:
-        raise RnngenError(f"{path}: {path.stat().st_size} bytes, more than an ONNX file can "
-                          "hold (2 GiB; larger weights go into external data files)")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # DecodeError, truncated protobuf, not ONNX at all
-        raise RnngenError(f"{path}: not a readable ONNX model ({_short(e)})") from None
-    if not model.graph.node and not model.graph.input:
-        raise RnngenError(f"{path}: not a readable ONNX model (no graph)")
-    # opset, types, dims, data lengths; node specs and order: before any value is read
-    onnx_check.check_tensors(model, path)
-    _load_external(model, path)
-    onnx_check.check_graph(model, path)
+    model = onnx_proto.read_model(path)
+    onnx_check.check_graph(model, path)  # node specs and order
     return _Converter(model, path, seq_len).run()
-
-
-def _short(e: Exception) -> str:
-    s = str(e).strip().splitlines()
-    return (s[0] if s else type(e).__name__)[:200]
-
-
-def _load_external(model: Any, path: Path) -> None:
-    """Read the initializers stored in external data files beside the model, after checking
-    that each file is a regular file in the model's folder (or below it) and that offset and
-    length stay inside it and match the tensor's dims and type."""
-    from onnx import numpy_helper
-    from onnx.external_data_helper import uses_external_data
-
-    base = path.parent.resolve()
-    for t in model.graph.initializer:
-        if not uses_external_data(t):
-            continue
-        where = f"{path}: initializer '{t.name}'"
-        info = {kv.key: kv.value for kv in t.external_data}
-        loc = info.get("location", "")
-        f = (path.parent / loc).resolve() if loc else base
-        if not loc or Path(loc).is_absolute() or base not in (f, *f.parents) or f == base:
-            raise RnngenError(f"{where}: external data location '{loc}' must name a file in "
-                              "the model's folder")
-        if not f.exists():
-            raise RnngenError(f"{where} refers to external data file '{loc}', which does not "
-                              "exist beside the model")
-        if not f.is_file():
-            raise RnngenError(f"{where}: external data '{loc}' is not a regular file")
-        size = f.stat().st_size
-        try:
-            offset = int(info.get("offset", "0"))
-            length = int(info["length"]) if "length" in info else size - offset
-        except ValueError:
-            raise RnngenError(f"{where}: external data offset/length are not integers") \
-                from None
-        need = limits.elements(t.dims) * onnx_check.item_size(t.data_type)
-        if offset < 0 or length != need or offset + length > size:
-            raise RnngenError(f"{where}: external data '{loc}' offset {offset} length {length} "
-                              f"does not hold the {need} bytes of dims {list(t.dims)} "
-                              f"(the file has {size} bytes)")
-        try:
-            with open(f, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read(length)
-        except OSError as e:
-            raise RnngenError(f"{where}: cannot read external data '{loc}' ({e.strerror})") \
-                from None
-        t.ClearField("external_data")
-        t.data_location = 0
-        t.raw_data = data
-        numpy_helper.to_array(t)  # the tensor is consistent now
-
-
-def _attrs(node: Any) -> dict[str, Any]:
-    from onnx import helper
-
-    out = {}
-    for a in node.attribute:
-        v = helper.get_attribute_value(a)
-        if isinstance(v, bytes):  # not UTF-8: kept visible, refused where it is checked
-            v = v.decode("utf-8", "backslashreplace")
-        elif isinstance(v, list) and v and isinstance(v[0], bytes):
-            v = [x.decode("utf-8", "backslashreplace") for x in v]
-        out[a.name] = v
-    return out
 
 
 class _Converter:
@@ -377,22 +301,13 @@ class _Converter:
         self.consts[node.output[0]] = np.array(shape[start:end], dtype=np.int64)
 
     def _fold(self, node: Any, idx: int) -> None:
-        from onnx import helper
-        from onnx.reference import ReferenceEvaluator
-
         where = f"{self.path}: {self.where(node, idx)}"
         outs = [o for o in node.output if o]
         for o in outs:  # from onnx's shape inference, before anything is evaluated
             if o in self.inferred:
                 limits.check_elements(where, self.inferred[o], f"output '{o}'")
-        present = [i for i in node.input if i]
         try:
-            vin = [helper.make_tensor_value_info(i, 1, None) for i in present]
-            vout = [helper.make_tensor_value_info(o, 1, None) for o in outs]
-            graph = helper.make_graph([node], "fold", vin, vout)
-            m = helper.make_model(graph, opset_imports=list(self.model.opset_import))
-            ref = ReferenceEvaluator(m)
-            res = ref.run(None, {i: self.consts[i] for i in present})
+            res = onnx_proto.eval_node(node, self.consts, self.model.opset_import)
         except Exception as e:
             raise RnngenError(f"{where}: cannot evaluate at compile time ({_short(e)})") \
                 from None

@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import formats, ir, limits
 from ..errors import RnngenError
+from . import onnx_proto
 
 F32 = np.float32
 RECURRENT = ("LSTM", "GRU", "RNN")
@@ -130,61 +131,7 @@ class Recognized:
     node_names: set[str] = field(default_factory=set)  # the recurrent nodes and their blocks
 
 
-# ---------------------------------------------------------------------- sparse tensors
-
-def _sparse_coords(sp: Any, where: str) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """(values, row-major linear indices, dims) of a SparseTensorProto, indices checked:
-    in range, strictly increasing (as ONNX requires)."""
-    from onnx import numpy_helper
-
-    name = sp.values.name
-    dims = tuple(int(d) for d in sp.dims)
-    try:
-        values = np.asarray(numpy_helper.to_array(sp.values))
-        idx = np.asarray(numpy_helper.to_array(sp.indices)).astype(np.int64)
-    except Exception as e:
-        msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        raise RnngenError(f"{where}: sparse initializer '{name}' cannot be read ({msg})") \
-            from None
-    values = values.reshape(-1)
-    size = int(np.prod(dims)) if dims else 1
-    if idx.ndim == 2 and idx.shape[1] == len(dims) and len(dims) > 1:
-        bad = np.nonzero((idx < 0) | (idx >= np.asarray(dims)))[0]
-        if bad.size:
-            k = int(bad[0])
-            raise RnngenError(f"{where}: sparse initializer '{name}' index "
-                              f"{idx[k].tolist()} (entry {k}) is out of range for shape "
-                              f"{list(dims)}")
-        lin = np.ravel_multi_index(tuple(idx.T), dims) if idx.size else np.zeros(0, np.int64)
-    elif idx.ndim == 1 or (idx.ndim == 2 and idx.shape[1] == 1):
-        lin = idx.reshape(-1)
-        bad = np.nonzero((lin < 0) | (lin >= size))[0]
-        if bad.size:
-            k = int(bad[0])
-            raise RnngenError(f"{where}: sparse initializer '{name}' index {int(lin[k])} "
-                              f"(entry {k}) is out of range 0..{size - 1} for shape "
-                              f"{list(dims)}")
-    else:
-        raise RnngenError(f"{where}: sparse initializer '{name}' has indices of shape "
-                          f"{tuple(idx.shape)}, expected [nnz] or [nnz, {len(dims)}]")
-    if lin.size != values.size:
-        raise RnngenError(f"{where}: sparse initializer '{name}' has {values.size} values and "
-                          f"{lin.size} indices")
-    if lin.size > 1:
-        bad = np.nonzero(np.diff(lin) <= 0)[0]
-        if bad.size:
-            k = int(bad[0]) + 1
-            raise RnngenError(f"{where}: sparse initializer '{name}' indices are not sorted "
-                              f"(row-major, increasing, no repeats) at entry {k}")
-    return values, lin, dims
-
-
-def sparse_to_dense(sp: Any, path: Path) -> np.ndarray:
-    """The dense value of a sparse initializer (for the ordinary fold)."""
-    values, lin, dims = _sparse_coords(sp, str(path))
-    out = np.zeros(int(np.prod(dims)) if dims else 1, values.dtype)
-    out[lin] = values
-    return out.reshape(dims)
+sparse_to_dense = onnx_proto.sparse_to_dense
 
 
 def _csr(values: np.ndarray, lin: np.ndarray, m: int, n: int) -> ir.Matrix:
@@ -241,9 +188,7 @@ class _Matcher:
         return t
 
     def attrs(self, n: Any) -> dict[str, Any]:
-        from .onnx import _attrs
-
-        return _attrs(n)
+        return onnx_proto.attrs(n)
 
     def constant(self, t: str) -> np.ndarray | None:
         """A dense constant: an initializer or a Constant node's tensor value."""
@@ -290,7 +235,7 @@ class _Matcher:
 
     def sparse_coords(self, sp: Any, where: str) -> tuple[np.ndarray, np.ndarray,
                                                              tuple[int, ...]]:
-        return _sparse_coords(sp, where)
+        return onnx_proto.sparse_coords(sp, where)
 
     def found(self, m: ir.Matrix, where: str, desc: str, names: dict[str, str]) -> Block:
         """A recognized matrix: checked (NaN/Inf naming its initializers, then structure)."""
@@ -318,7 +263,7 @@ class _Matcher:
         if sp is not None:
             if len(sp.dims) != 3:
                 return None
-            values, lin, dims = _sparse_coords(sp, prefix)
+            values, lin, dims = onnx_proto.sparse_coords(sp, prefix)
             D, m, n = dims
             out = []
             for d in range(D):
@@ -358,7 +303,7 @@ class _Matcher:
         if sp is not None:
             if len(sp.dims) != 3 or sp.dims[0] != 1:
                 return None
-            values, lin, dims = _sparse_coords(sp, f"{where} block 0")
+            values, lin, dims = onnx_proto.sparse_coords(sp, f"{where} block 0")
             mat = _csr(values, lin, dims[1], dims[2])
             _check(mat, f"{where} block 0", {"values": sp.values.name})
             return [Block(mat, f"{where} block 0", f"csr sparse initializer '{sp.values.name}'")]

@@ -187,3 +187,13 @@ def test_named_work_offsets_lie_inside_the_planned_work_area(cell):
     assert all(0 <= off < places.proj for off in places.work.values())
     assert places.proj == cells.of(cell).work(H)
     assert places.proj + places.hoist * G * H <= mem.scratch_off <= mem.work
+
+
+def test_no_import_cycle_between_the_onnx_frontend_and_its_helpers():
+    """onnx.py imports onnx_compressed and onnx_proto; neither imports onnx.py back, and the
+    compressor reads ONNX through onnx_proto (one reader)."""
+    for name in ("frontends/onnx_compressed.py", "frontends/onnx_proto.py", "compress_model.py"):
+        text = (ROOT / "codegen" / name).read_text()
+        assert not re.search(r"from \.?onnx import|from \.frontends\.onnx import|"
+                             r"from \.frontends import onnx\b", text), name
+    assert "onnx_proto" in (ROOT / "codegen" / "compress_model.py").read_text()
