@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import reference
+from .. import cgen, reference
 from ..quant import I64, lut, rq, rshift_round, sat8, sat16
 from .base import Cell
 from .common import F32, c_sigmoid_const, q12, sigmoid_const
@@ -49,8 +49,9 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[None, list[str]]:
     bg, bu = ctx.array(f"{s.prefix}_bg", cd.wb), ctx.array(f"{s.prefix}_bu", cd.rb)
     gate, update = s.acts[0], s.acts[1]
     prm = ctx.sym(f"{s.prefix}_cell")
-    ctx.decls.append(f"static const rnn_fast_params_f32 {prm} = {{{n.hidden}, {gate}, "
-                     f"{update}, {bg}, {bu}, {s1}, {s2}}};")
+    ctx.decls.append(f"static const rnn_fast_params_f32 {prm} = " + cgen.c_struct([
+        ("hidden", n.hidden), ("gate", gate), ("update", update), ("bias_gate", bg),
+        ("bias_update", bu), ("s1", s1), ("s2", s2)]) + ";")
     steps = prog.matvec(f"{s.prefix}_U", cd.R, "g", "h", "g")
     steps.append(f"rnn_fastgrnn_cell_f32(&{prm}, g, {s.slot('tmp')}, h);")
     ctx.kernels.add("rnn_fastgrnn_cell_f32")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ir, reference
+from .. import cgen, ir, reference
 from ..quant import I64, lut, rq, rshift_round, sat8, sat16
 from .base import Cell
 from .common import F32, c_sigmoid_const, q12, sigmoid_const
@@ -38,8 +38,9 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
     s1, s2 = (c_sigmoid_const(v) for v in cd.scalars)
     update, gate = s.acts[0], prog.act(ir.SIGMOID)
     prm = ctx.sym(f"{s.prefix}_cell")
-    ctx.decls.append(f"static const rnn_fast_params_f32 {prm} = {{{n.hidden}, {gate}, "
-                     f"{update}, NULL, NULL, {s1}, {s2}}};")
+    ctx.decls.append(f"static const rnn_fast_params_f32 {prm} = " + cgen.c_struct([
+        ("hidden", n.hidden), ("gate", gate), ("update", update), ("bias_gate", "NULL"),
+        ("bias_update", "NULL"), ("s1", s1), ("s2", s2)]) + ";")
     steps = prog.matvec(f"{s.prefix}_U", cd.R, "g", "h", "g")
     steps.append(f"rnn_fastrnn_cell_f32(&{prm}, g, h);")
     ctx.kernels.add("rnn_fastrnn_cell_f32")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import reference
+from .. import cgen, reference
 from ..quant import I64, lut, rq, rshift_round, sat8, sat16
 from .base import Cell
 from .common import F32, clip_f32, clip_s16, q12
@@ -65,9 +65,9 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
     ctx, H, acts = prog.ctx, n.hidden, s.acts
     gh, rh = s.slot("gh"), s.slot("rh")
     prm = ctx.sym(f"{s.prefix}_cell")
-    ctx.decls.append(
-        f"static const rnn_gru_params_f32 {prm} = {{{H}, {s.clip}, "
-        f"{int(n.linear_before_reset)}, {acts[0]}, {acts[1]}}};")
+    ctx.decls.append(f"static const rnn_gru_params_f32 {prm} = " + cgen.c_struct([
+        ("hidden", H), ("clip", s.clip), ("linear_before_reset", int(n.linear_before_reset)),
+        ("f", acts[0]), ("g", acts[1])]) + ";")
     rb = cd.rb
     zeros = np.zeros(H, np.float32)
     steps: list[str] = []

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import reference
+from .. import cgen, reference
 from ..quant import I64, lut, rq, rshift_round, sat8, sat16
 from .base import Cell
 from .common import F32, clip_f32, clip_s16, q12
@@ -75,9 +75,9 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
     ctx, H, acts = prog.ctx, n.hidden, s.acts
     pp = ctx.array(f"{s.prefix}_P", cd.p) if cd.p is not None else "NULL"
     prm = ctx.sym(f"{s.prefix}_cell")
-    ctx.decls.append(
-        f"static const rnn_lstm_params_f32 {prm} = {{{H}, {s.clip}, "
-        f"{int(n.input_forget)}, {pp}, {acts[0]}, {acts[1]}, {acts[2]}}};")
+    ctx.decls.append(f"static const rnn_lstm_params_f32 {prm} = " + cgen.c_struct([
+        ("hidden", H), ("clip", s.clip), ("input_forget", int(n.input_forget)),
+        ("peephole", pp), ("f", acts[0]), ("g", acts[1]), ("h", acts[2])]) + ";")
     steps = prog.matvec(f"{s.prefix}_R", cd.R, "g", "h", "g")
     steps.append(f"rnn_lstm_cell_f32(&{prm}, g, c, h);")
     ctx.kernels.add("rnn_lstm_cell_f32")

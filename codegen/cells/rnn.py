@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import reference
+from .. import cgen, reference
 from ..quant import I64, lut, rq, sat8, sat16
 from .base import Cell
 from .common import clip_f32, clip_s16, q12
@@ -30,8 +30,8 @@ def step_s8(q: Any, qd: Any, gx: np.ndarray, h: np.ndarray, c: Any) -> tuple[np.
 def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]:
     ctx = prog.ctx
     prm = ctx.sym(f"{s.prefix}_cell")
-    ctx.decls.append(f"static const rnn_rnn_params_f32 {prm} = {{{n.hidden}, {s.clip}, "
-                     f"{s.acts[0]}}};")
+    ctx.decls.append(f"static const rnn_rnn_params_f32 {prm} = " + cgen.c_struct([
+        ("hidden", n.hidden), ("clip", s.clip), ("f", s.acts[0])]) + ";")
     steps = prog.matvec(f"{s.prefix}_R", cd.R, "g", "h", "g")
     steps.append(f"rnn_rnn_cell_f32(&{prm}, g, h);")
     ctx.kernels.add("rnn_rnn_cell_f32")

@@ -130,8 +130,8 @@ class _Program:
             [f"        {line}" for line in body] + ["    }", "}"]
 
     def act(self, a: ir.Activation) -> str:
-        return (f"{{{_ACT_ENUM[a.name]}, {cgen.c_float(a.alpha)}, "
-                f"{cgen.c_float(a.beta)}}}")
+        return cgen.c_struct([("kind", _ACT_ENUM[a.name]), ("alpha", cgen.c_float(a.alpha)),
+                              ("beta", cgen.c_float(a.beta))])
 
     # -- nodes --------------------------------------------------------------------------
     def ops(self) -> list[dict[str, Any]]:

@@ -112,12 +112,15 @@ class _QProgram(_Program):
             peep = self.arr(f"{qn}_peep", qd.peephole, "int16_t") if qd.peephole is not None \
                 else "NULL"
             prm = ctx.sym(f"{qn}_cell")
-            ctx.decls.append(
-                f"static const rnn_cell_params_s16 {prm} = {{{H}, {q.clip}, "
-                f"{int(q.input_forget)}, {int(q.lbr)}, {q.cell_exp}, {bias}, {bias2}, {peep}, "
-                f"{_i(qd.pm)}, {_i(qd.ps)}, {luts[0]}, {luts[1]}, {luts[2]}, {qd.fast[0]}, "
-                f"{qd.fast[1]}, {q.h.zero_point}, {_i(q.h15_mult)}, {_i(q.h15_shift)}, "
-                f"{_i(q.out_mult)}, {_i(q.out_shift)}}};")
+            ctx.decls.append(f"static const rnn_cell_params_s16 {prm} = " + cgen.c_struct([
+                ("hidden", H), ("clip", q.clip), ("input_forget", int(q.input_forget)),
+                ("linear_before_reset", int(q.lbr)), ("cell_exp", q.cell_exp),
+                ("bias", bias), ("bias2", bias2), ("peephole", peep),
+                ("peep_mult", _i(qd.pm)), ("peep_shift", _i(qd.ps)), ("lut0", luts[0]),
+                ("lut1", luts[1]), ("lut2", luts[2]), ("s1", qd.fast[0]), ("s2", qd.fast[1]),
+                ("h_zero_point", q.h.zero_point), ("h15_mult", _i(q.h15_mult)),
+                ("h15_shift", _i(q.h15_shift)), ("out_mult", _i(q.out_mult)),
+                ("out_shift", _i(q.out_shift))]) + ";")
             steps = self.matvec(f"{qn}_W", qd.W, "xt", gx, scratch)
             slots = SimpleNamespace(gx=gx, gh=gh, zr=zr, rh=rh, scratch=scratch, prefix=qn,
                                     params=prm)

@@ -201,7 +201,8 @@ def _sparsify(m: Dense, threshold: float) -> Any:
 
 FORMAT = Format(
     name="dense", matrix=Dense, qmatrix=QDense, doc="stored as is",
-    check=lambda m, fail, where: None, describe=lambda m: "", scratch=lambda m: 0, scratch_s8=lambda q: 0,
+    check=lambda m, fail, where: None, describe=lambda m: "", scratch=lambda m: 0,
+    scratch_s8=lambda q: 0,
     kernels_f32={
         "rnn_mat_vec_f32": ("MatVecFunctions/rnn_mat_vec_f32.c", ()),
         "rnn_mat_mul_f32": ("MatVecFunctions/rnn_mat_mul_f32.c", ("rnn_mat_vec_f32",)),

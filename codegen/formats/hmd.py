@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import quant
+from .. import cgen, quant
 from ..errors import RnngenError
 from ..quant import I64, QParams, rq, sat16
 from .base import Format
@@ -181,10 +181,13 @@ def _emit_s8(m: QHmd, prog: Any, base: str, x: str, y: str, scratch: str) -> lis
     b = ctx.array(f"{base}_B", np.asarray(m.b), ctype="int8_t") if m.b.size else "NULL"
     d = ctx.array(f"{base}_D", np.asarray(m.d), ctype="int8_t") if m.d.size else "NULL"
     sym = ctx.sym(f"{base}_hmd")
-    ctx.decls.append(
-        f"static const rnn_hmd_s8 {sym} = {{{rows}, {cols}, {r}, {', '.join(a)}, {c}, "
-        f"{e}, {_i(m.off_c)}, {_i(m.off_e)}, {_i(m.mc)}, {_i(m.sc)}, {_i(m.me)}, "
-        f"{_i(m.se)}, {b}, {d}, {_i(m.mb)}, {_i(m.sb)}, {_i(m.md)}, {_i(m.sd)}}};")
+    ctx.decls.append(f"static const rnn_hmd_s8 {sym} = " + cgen.c_struct([
+        ("rows", rows), ("cols", cols), ("r", r), ("a", a[0]), ("a_offset", a[1]),
+        ("a_mult", a[2]), ("a_shift", a[3]), ("c", c), ("e", e), ("off_c", _i(m.off_c)),
+        ("off_e", _i(m.off_e)), ("c_mult", _i(m.mc)), ("c_shift", _i(m.sc)),
+        ("e_mult", _i(m.me)), ("e_shift", _i(m.se)), ("b", b), ("d", d),
+        ("b_mult", _i(m.mb)), ("b_shift", _i(m.sb)), ("d_mult", _i(m.md)),
+        ("d_shift", _i(m.sd))]) + ";")
     ctx.kernels.add("rnn_mat_vec_hmd_s8_s16")
     return [f"rnn_mat_vec_hmd_s8_s16(&{sym}, {x}, {y});"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import quant
+from .. import cgen, quant
 from ..errors import RnngenError
 from ..quant import I64, QParams, rq, sat8
 from .base import Format
@@ -191,10 +191,11 @@ def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> li
     a = ctx.array(f"{base}_A", np.asarray(m.a), ctype="int8_t")
     b = ctx.array(f"{base}_B", np.asarray(m.b), ctype="int8_t")
     sym = ctx.sym(f"{base}_kron")
-    ctx.decls.append(
-        f"static const rnn_kron_s8 {sym} = {{{m.rows}, {m.cols}, {m1}, {n1}, {m2}, "
-        f"{n2}, {int(m.ax_first)}, {a}, {b}, {_i(m.zx)}, {_i(m.mt)}, {_i(m.st)}, "
-        f"{_i(m.my)}, {_i(m.sy)}}};")
+    ctx.decls.append(f"static const rnn_kron_s8 {sym} = " + cgen.c_struct([
+        ("rows", m.rows), ("cols", m.cols), ("m1", m1), ("n1", n1), ("m2", m2), ("n2", n2),
+        ("ax_first", int(m.ax_first)), ("a", a), ("b", b), ("x_zero_point", _i(m.zx)),
+        ("t_mult", _i(m.mt)), ("t_shift", _i(m.st)), ("y_mult", _i(m.my)),
+        ("y_shift", _i(m.sy))]) + ";")
     ctx.kernels.add("rnn_mat_vec_kron_s8_s16")
     return [f"rnn_mat_vec_kron_s8_s16({scratch}, &{sym}, {x}, {y});"]
 
