@@ -1,5 +1,5 @@
 """ONNX protocol-buffer helpers shared by the ONNX frontend (onnx.py, onnx_compressed.py) and
-the compressor (compress_model.py): reading a model with its external data, attributes,
+the compressor (compress_onnx.py): reading a model with its external data, attributes,
 sparse tensors, and evaluating one node at compile time. One reader of ONNX files."""
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, p: Path, input_names: 
                  output_names: Sequence[str] | None, opset: int | None) -> Path:
     import onnx
 
-    from ..compress_model import _ConstEval, recurrent_inputs, write_factor_subgraphs
+    from ..compress_onnx import _ConstEval, recurrent_inputs, write_factor_subgraphs
 
     groups: list[tuple[nn.Module, str, int, str]] = []  # module, cell, layer, label
     seen: set[tuple[int, int]] = set()
@@ -188,7 +188,7 @@ def _flatten(model: Any) -> list[nn.Module]:
 
 def _export_npz(model: Any, example: torch.Tensor, p: Path, output: str) -> Path:
     from .. import npz
-    from ..compress_model import npz_entry
+    from ..compress_npz import npz_entry
 
     def entry(mat: ir.Matrix) -> Any:
         return npz_entry(mat, "m", lambda name, arr: arr)

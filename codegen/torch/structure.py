@@ -23,8 +23,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .. import compress as algo
 from .. import cells, ir
+from .. import compress as algo
 from ..errors import RnngenError
 from .blocks import Block, CsrBlock, csr_blocks, from_ir
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from rnngen import compress as c
 from rnngen import formats
-from rnngen.compress_model import npz_dense, npz_entry
+from rnngen.compress_npz import npz_dense, npz_entry
 from rnngen.errors import RnngenError
 
 F32 = np.float32

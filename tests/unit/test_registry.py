@@ -192,8 +192,8 @@ def test_named_work_offsets_lie_inside_the_planned_work_area(cell):
 def test_no_import_cycle_between_the_onnx_frontend_and_its_helpers():
     """onnx.py imports onnx_compressed and onnx_proto; neither imports onnx.py back, and the
     compressor reads ONNX through onnx_proto (one reader)."""
-    for name in ("frontends/onnx_compressed.py", "frontends/onnx_proto.py", "compress_model.py"):
+    for name in ("frontends/onnx_compressed.py", "frontends/onnx_proto.py", "compress_onnx.py"):
         text = (ROOT / "codegen" / name).read_text()
         assert not re.search(r"from \.onnx import|from \.frontends\.onnx import|"
                              r"from \.frontends import onnx\b", text), name
-    assert "onnx_proto" in (ROOT / "codegen" / "compress_model.py").read_text()
+    assert "onnx_proto" in (ROOT / "codegen" / "compress_onnx.py").read_text()
