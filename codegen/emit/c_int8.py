@@ -27,10 +27,6 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_copy_strided_s8": ("ViewFunctions/rnn_copy_strided_s8.c", ()),
 }
 
-def _i(v: Any) -> str:
-    return str(int(v))
-
-
 class _QProgram(_Program):
     """The int8 program: cells, matrices and Linear/Softmax/activation nodes in integers;
     the layout operators (Transpose, Slice, Concat, View) are _Program's, on bytes."""
@@ -116,11 +112,12 @@ class _QProgram(_Program):
                 ("hidden", H), ("clip", q.clip), ("input_forget", int(q.input_forget)),
                 ("linear_before_reset", int(q.lbr)), ("cell_exp", q.cell_exp),
                 ("bias", bias), ("bias2", bias2), ("peephole", peep),
-                ("peep_mult", _i(qd.pm)), ("peep_shift", _i(qd.ps)), ("lut0", luts[0]),
-                ("lut1", luts[1]), ("lut2", luts[2]), ("s1", qd.fast[0]), ("s2", qd.fast[1]),
-                ("h_zero_point", q.h.zero_point), ("h15_mult", _i(q.h15_mult)),
-                ("h15_shift", _i(q.h15_shift)), ("out_mult", _i(q.out_mult)),
-                ("out_shift", _i(q.out_shift))]) + ";")
+                ("peep_mult", cgen.c_int(qd.pm)), ("peep_shift", cgen.c_int(qd.ps)),
+                ("lut0", luts[0]), ("lut1", luts[1]), ("lut2", luts[2]), ("s1", qd.fast[0]),
+                ("s2", qd.fast[1]),
+                ("h_zero_point", q.h.zero_point), ("h15_mult", cgen.c_int(q.h15_mult)),
+                ("h15_shift", cgen.c_int(q.h15_shift)), ("out_mult", cgen.c_int(q.out_mult)),
+                ("out_shift", cgen.c_int(q.out_shift))]) + ";")
             steps = self.matvec(f"{qn}_W", qd.W, "xt", gx, scratch)
             slots = SimpleNamespace(gx=gx, gh=gh, zr=zr, rh=rh, scratch=scratch, prefix=qn,
                                     params=prm)

@@ -167,10 +167,6 @@ def _emit_f32(m: Hmd, prog: Any, base: str, bias: str, x: str, y: str) -> list[s
             f"{bias}, {x}, {y});")]
 
 
-def _i(v: Any) -> str:
-    return str(int(v))
-
-
 def _emit_s8(m: QHmd, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     ctx = prog.ctx
     rows, cols = m.shape
@@ -183,11 +179,11 @@ def _emit_s8(m: QHmd, prog: Any, base: str, x: str, y: str, scratch: str) -> lis
     sym = ctx.sym(f"{base}_hmd")
     ctx.decls.append(f"static const rnn_hmd_s8 {sym} = " + cgen.c_struct([
         ("rows", rows), ("cols", cols), ("r", r), ("a", a[0]), ("a_offset", a[1]),
-        ("a_mult", a[2]), ("a_shift", a[3]), ("c", c), ("e", e), ("off_c", _i(m.off_c)),
-        ("off_e", _i(m.off_e)), ("c_mult", _i(m.mc)), ("c_shift", _i(m.sc)),
-        ("e_mult", _i(m.me)), ("e_shift", _i(m.se)), ("b", b), ("d", d),
-        ("b_mult", _i(m.mb)), ("b_shift", _i(m.sb)), ("d_mult", _i(m.md)),
-        ("d_shift", _i(m.sd))]) + ";")
+        ("a_mult", a[2]), ("a_shift", a[3]), ("c", c), ("e", e), ("off_c", cgen.c_int(m.off_c)),
+        ("off_e", cgen.c_int(m.off_e)), ("c_mult", cgen.c_int(m.mc)), ("c_shift", cgen.c_int(m.sc)),
+        ("e_mult", cgen.c_int(m.me)), ("e_shift", cgen.c_int(m.se)), ("b", b), ("d", d),
+        ("b_mult", cgen.c_int(m.mb)), ("b_shift", cgen.c_int(m.sb)), ("d_mult", cgen.c_int(m.md)),
+        ("d_shift", cgen.c_int(m.sd))]) + ";")
     ctx.kernels.add("rnn_mat_vec_hmd_s8_s16")
     return [f"rnn_mat_vec_hmd_s8_s16(&{sym}, {x}, {y});"]
 

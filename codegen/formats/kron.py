@@ -181,10 +181,6 @@ def _emit_f32(m: Kron, prog: Any, base: str, bias: str, x: str, y: str) -> list[
             f"{int(m.order == 'AX')}, {a}, {b}, {bias}, {x}, {y});")]
 
 
-def _i(v: Any) -> str:
-    return str(int(v))
-
-
 def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     ctx = prog.ctx
     (m1, n1), (m2, n2) = m.a.shape, m.b.shape
@@ -193,9 +189,9 @@ def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> li
     sym = ctx.sym(f"{base}_kron")
     ctx.decls.append(f"static const rnn_kron_s8 {sym} = " + cgen.c_struct([
         ("rows", m.rows), ("cols", m.cols), ("m1", m1), ("n1", n1), ("m2", m2), ("n2", n2),
-        ("ax_first", int(m.ax_first)), ("a", a), ("b", b), ("x_zero_point", _i(m.zx)),
-        ("t_mult", _i(m.mt)), ("t_shift", _i(m.st)), ("y_mult", _i(m.my)),
-        ("y_shift", _i(m.sy))]) + ";")
+        ("ax_first", int(m.ax_first)), ("a", a), ("b", b), ("x_zero_point", cgen.c_int(m.zx)),
+        ("t_mult", cgen.c_int(m.mt)), ("t_shift", cgen.c_int(m.st)), ("y_mult", cgen.c_int(m.my)),
+        ("y_shift", cgen.c_int(m.sy))]) + ";")
     ctx.kernels.add("rnn_mat_vec_kron_s8_s16")
     return [f"rnn_mat_vec_kron_s8_s16({scratch}, &{sym}, {x}, {y});"]
 
