@@ -47,7 +47,7 @@ sys.path.insert(0, str(HERE / "icount"))
 
 import icount  # noqa: E402
 
-from rnngen import compress, ir  # noqa: E402
+from rnngen import compress, formats, ir  # noqa: E402
 from rnngen.emit.c import KERNELS, _Ctx, _Program, kernel_closure  # noqa: E402
 from rnngen.errors import RnngenError  # noqa: E402
 from rnngen.resources import data_dir  # noqa: E402
@@ -86,7 +86,7 @@ def weights() -> tuple[np.ndarray, np.ndarray]:
 def compressed(w: np.ndarray, fmt: str, factor: float, which: str) -> Case:
     n = w.shape[1]
     if fmt == "dense":
-        return Case(fmt, 1.0, which, ir.dense(w), 1.0, "")
+        return Case(fmt, 1.0, which, formats.as_matrix(w), 1.0, "")
     note = ""
     where = f"HAR1 {which}"
     try:
@@ -120,7 +120,7 @@ def emit(case: Case) -> tuple[str, str, set[str]]:
 
 def bench_source(cases: list[Case]) -> tuple[str, list[str]]:
     decls, fns, kernels = [], [], set()
-    scratch = max([ir.matrix_scratch(c.m) for c in cases] + [1])
+    scratch = max([formats.scratch(c.m) for c in cases] + [1])
     for c in cases:
         d, f, k = emit(c)
         decls.append(d)

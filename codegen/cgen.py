@@ -8,6 +8,8 @@
 'lstm_LSTM_0'
 >>> array_declare("float", "w", [1.0, 2.0, 3.0], per_line=2)
 'static const float w[3] = {\\n    1.0f, 2.0f,\\n    3.0f,\\n};'
+>>> c_struct([("hidden", 8), ("clip", "0.0f")])
+'{.hidden = 8, .clip = 0.0f}'
 >>> collapse((2, 1, 3, 4), [(12, 12, 4, 1), (1, 0, 9, 2)])
 ((2, 3, 4), [(12, 4, 1), (1, 9, 2)])
 >>> collapse((2, 3), [(3, 1), (3, 1)])
@@ -35,6 +37,13 @@ def c_float(v: float) -> str:
 
 def c_int(v: int) -> str:
     return str(int(v))
+
+
+def c_struct(fields: Sequence[tuple[str, object]]) -> str:
+    """A C99 designated initializer: c_struct([("hidden", 8), ("clip", "0.0f")]) ->
+    '{.hidden = 8, .clip = 0.0f}'. Every params struct in generated code is written this
+    way, so a reordered or added field cannot silently shift the values."""
+    return "{" + ", ".join(f".{k} = {v}" for k, v in fields) + "}"
 
 
 def c_ident(s: str, limit: int = 48) -> str:

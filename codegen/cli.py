@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from . import __version__
+from . import compress as compress_methods
 from .errors import RnngenError
 from .outputs import Terminated, install_signal_handlers
 
@@ -322,7 +323,7 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
 @main.command(context_settings=_CONTEXT)
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--method", "-m", required=True,
-              type=click.Choice(["hmd", "lmf", "csr", "kron", "hkp"]),
+              type=click.Choice(list(compress_methods.METHODS)),
               help="hmd (hybrid matrix decomposition), lmf (low rank), csr (pruning), kron "
                    "(Kronecker product), hkp (dense rows over a Kronecker product).")
 @click.option("--factor", "-f", required=True, type=click.FloatRange(min=1, min_open=True),

@@ -39,7 +39,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 
-from . import ir
+from . import formats, ir
 from .errors import RnngenError
 
 F32 = np.float32
@@ -284,21 +284,21 @@ def rank1(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return b.astype(F32), c.astype(F32)
 
 
-def fit_hmd(w: np.ndarray, r: int) -> ir.Hmd:
+def fit_hmd(w: np.ndarray, r: int) -> formats.Hmd:
     n = w.shape[1]
     h = n - n // 2  # C covers x[0:ceil(n/2)], E the rest
     low = w[r:]
     b, c = rank1(low[:, :h])
     d, e = rank1(low[:, h:])
-    return ir.Hmd(np.ascontiguousarray(w[:r], dtype=F32), b, c, d, e)
+    return formats.Hmd(np.ascontiguousarray(w[:r], dtype=F32), b, c, d, e)
 
 
-def fit_lmf(w: np.ndarray, d: int) -> ir.LowRank:
+def fit_lmf(w: np.ndarray, d: int) -> formats.LowRank:
     u, s, vt = np.linalg.svd(w.astype(np.float64), full_matrices=False)
     u, vt = u[:, :d] * s[:d], vt[:d]
     for k in range(d):
         u[:, k], vt[k] = _flip(u[:, k], vt[k])
-    return ir.LowRank(np.ascontiguousarray(u, dtype=F32), np.ascontiguousarray(vt, dtype=F32))
+    return formats.LowRank(np.ascontiguousarray(u, dtype=F32), np.ascontiguousarray(vt, dtype=F32))
 
 
 def prune_mask(w: np.ndarray, nnz: int) -> np.ndarray:
@@ -309,11 +309,11 @@ def prune_mask(w: np.ndarray, nnz: int) -> np.ndarray:
     return mask.reshape(w.shape)
 
 
-def csr_from_mask(w: np.ndarray, mask: np.ndarray) -> ir.Csr:
+def csr_from_mask(w: np.ndarray, mask: np.ndarray) -> formats.Csr:
     rows, cols = np.nonzero(mask)  # row-major: column indices sorted within each row
     ptr = np.zeros(w.shape[0] + 1, np.int64)
     np.add.at(ptr, rows + 1, 1)
-    return ir.Csr(np.ascontiguousarray(w[rows, cols], dtype=F32), cols.astype(np.int32),
+    return formats.Csr(np.ascontiguousarray(w[rows, cols], dtype=F32), cols.astype(np.int32),
                   np.cumsum(ptr).astype(np.int32), int(w.shape[1]))
 
 
@@ -322,7 +322,7 @@ def _rearrange(p: np.ndarray, m1: int, n1: int, m2: int, n2: int) -> np.ndarray:
     return p.reshape(m1, m2, n1, n2).transpose(0, 2, 1, 3).reshape(m1 * n1, m2 * n2)
 
 
-def fit_kron(w: np.ndarray, shape: tuple[int, int, int, int]) -> ir.Kron:
+def fit_kron(w: np.ndarray, shape: tuple[int, int, int, int]) -> formats.Kron:
     """Nearest Kronecker product of the m x n matrix w, read as the top-left block of the
     (m1 m2) x (n1 n2) product. Van Loan-Pitsianis (leading singular pair of R(W)) on the
     zero-padded matrix; with padding, masked alternating least squares then fits only the
@@ -347,7 +347,7 @@ def fit_kron(w: np.ndarray, shape: tuple[int, int, int, int]) -> ir.Kron:
     if na > 0 and nb > 0:  # balance the two factors' scales
         a, b = a * math.sqrt(nb / na), b * math.sqrt(na / nb)
     b, a = _flip(b, a)
-    return ir.Kron(np.ascontiguousarray(a.reshape(m1, n1), dtype=F32),
+    return formats.Kron(np.ascontiguousarray(a.reshape(m1, n1), dtype=F32),
                    np.ascontiguousarray(b.reshape(m2, n2), dtype=F32), m, n)
 
 
@@ -365,7 +365,7 @@ def fit(w: np.ndarray, p: Plan) -> ir.Matrix:
     low = fit_kron(w[p.r:], p.kron)
     if p.r == 0:
         return low
-    return ir.RowStack((ir.dense(w[:p.r]), low))
+    return formats.RowStack((formats.as_matrix(w[:p.r]), low))
 
 
 def compress_gates(w: np.ndarray, gates: int, method: str, factor: float,
@@ -390,7 +390,7 @@ def fit_gates(w: np.ndarray, gates: int, p: Plan) -> ir.Matrix:
         mask = np.concatenate([prune_mask(b, p.nnz) for b in blocks], axis=0)
         return csr_from_mask(np.asarray(w, F32), mask)
     mats = [fit(b, p) for b in blocks]
-    return mats[0] if gates == 1 else ir.RowStack(tuple(mats))
+    return mats[0] if gates == 1 else formats.RowStack(tuple(mats))
 
 
 def plan_sizes(method: str, m: int, n: int, where: str, *, r: int | None = None,

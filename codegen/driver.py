@@ -18,7 +18,8 @@ from typing import Any, TextIO
 import numpy as np
 
 from . import boards as boards_mod
-from . import cgen, ir, npyio, outputs, pipeline, quant, reference, reference_int, toolchain
+from . import (cgen, formats, ir, npyio, outputs, pipeline, quant, reference, reference_int,
+               toolchain)
 from .emit import board_files, project
 from .emit.board_files import exe_name
 from .errors import RnngenError
@@ -355,17 +356,17 @@ def _matrix_info(role: str, m: ir.Matrix) -> dict[str, Any]:
                 bytes=m.nbytes, macs=m.macs,
                 compression=round(rows * cols / max(1, m.params), 3),
                 mac_reduction=round(rows * cols / max(1, m.macs), 3))
-    if isinstance(m, ir.RowStack):
-        info["blocks"] = [b.fmt for b in m.blocks]
+    if formats.is_stack(m):
+        info["blocks"] = [b.fmt for b in formats.blocks(m)]
     return info
 
 
 def format_name(m: ir.Matrix) -> str:
     """A matrix's format; a stack by its blocks, repeats counted: "hmd x4", "dense+kron",
     "(dense+kron) x4", "dense+hmd+csr+lowrank"."""
-    if not isinstance(m, ir.RowStack):
+    if not formats.is_stack(m):
         return m.fmt
-    fmts = [b.fmt for b in m.blocks]
+    fmts = [b.fmt for b in formats.blocks(m)]
     for period in range(1, len(fmts) // 2 + 1):
         if len(fmts) % period == 0 and fmts == fmts[:period] * (len(fmts) // period):
             unit = "+".join(fmts[:period])

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from . import formats
 from .errors import RnngenError
 from .frontends import numpy as _frontend
 
@@ -139,28 +140,7 @@ def _sizes(kind: str, w: Any, r: Any, rname: str, input_size: int | None,
 
 def _entry_shape(entry: Any) -> tuple[int, int] | None:
     """[rows, columns] of a matrix entry whose arrays are still in place (None: unknown)."""
-    if not isinstance(entry, dict):
-        return None
-    fmt = entry.get("format")
-    a = {k: v for k, v in entry.items() if isinstance(v, np.ndarray)}
-    try:
-        if fmt == "dense":
-            return int(a["w"].shape[0]), int(a["w"].shape[1])
-        if fmt == "lowrank":
-            return int(a["u"].shape[0]), int(a["v"].shape[1])
-        if fmt == "hmd":
-            r = int(a["a"].shape[0]) if "a" in a else 0
-            return r + int(a["b"].size), int(a["c"].size + (a["e"].size if "e" in a else 0))
-        if fmt in ("csr", "kron"):
-            return int(entry["shape"][0]), int(entry["shape"][1])
-        if fmt == "stack":
-            shapes = [_entry_shape(b) for b in entry["blocks"]]
-            if any(s is None for s in shapes):
-                return None
-            return sum(s[0] for s in shapes), shapes[0][1]  # type: ignore[index]
-    except (KeyError, IndexError, TypeError, AttributeError):
-        return None
-    return None
+    return formats.npz_shape(entry)
 
 
 # ---------------------------------------------------------------------- matrix entries
@@ -193,9 +173,7 @@ def csr(values: Any, col_idx: Any, row_ptr: Any, shape: tuple[int, int]) -> dict
 
 def csr_from_dense(w: Any) -> dict[str, Any]:
     """The CSR entry of a dense matrix's nonzeros (a pruned weight)."""
-    from .passes.sparsify import to_csr
-
-    m = to_csr(_np(w, "csr_from_dense w"))
+    m = formats.csr.from_dense(_np(w, "csr_from_dense w"))
     return csr(m.values, m.col_idx, m.row_ptr, m.shape)
 
 

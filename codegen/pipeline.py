@@ -7,19 +7,42 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from . import ir
+from .errors import RnngenError
 from .frontends import load
 from .passes import analyze_time, plan_memory, quantize, simplify, sparsify, validate
+
+DTYPES = ("float32", "int8")
+IO_TYPES = ("float", "int8")
 
 
 @dataclass(frozen=True)
 class Options:
-    """What the user chose; passes read what they need."""
+    """What the user chose, checked once here; passes read the fields (no defaults of their
+    own). A flag that means nothing in its context is an error, not silently ignored."""
 
     seq_len: int | None = None
     sparse_threshold: float | None = None  # --sparse-threshold: CSR from this zero fraction
     dtype: str = "float32"  # "float32" or "int8"
     calibrate: str | None = None  # .npy of representative inputs (int8)
     io: str = "float"  # int8 models: "float" or "int8" input and outputs at the C API
+
+    def __post_init__(self) -> None:
+        if self.seq_len is not None and self.seq_len < 1:
+            raise RnngenError(f"--seq-len {self.seq_len} must be at least 1")
+        if self.sparse_threshold is not None and not 0 < self.sparse_threshold <= 1:
+            raise RnngenError(f"--sparse-threshold {self.sparse_threshold} must be in (0, 1]: "
+                              "the fraction of zeros from which a matrix is stored as CSR")
+        if self.dtype not in DTYPES:
+            raise RnngenError(f"--dtype {self.dtype}: expected one of {', '.join(DTYPES)}")
+        if self.io not in IO_TYPES:
+            raise RnngenError(f"--io {self.io}: expected one of {', '.join(IO_TYPES)}")
+        if self.dtype != "int8":
+            if self.io != "float":
+                raise RnngenError(f"--io {self.io} needs --dtype int8 (a float32 model's C API "
+                                  "is float)")
+            if self.calibrate is not None:
+                raise RnngenError("--calibrate needs --dtype int8 (calibration data sets the "
+                                  "int8 ranges)")
 
 
 PASSES: tuple[tuple[str, Callable[[ir.Graph, Options], ir.Graph]], ...] = (

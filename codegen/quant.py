@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -187,158 +187,10 @@ def check_accumulator(w_q: np.ndarray, corr: np.ndarray, what: str) -> None:
 # A quantized matrix maps an int8 input vector (with the input's zero point folded into an
 # int32 offset per row) to int32 values already requantized to the consumer's domain (int16
 # Q3.12 for gate pre-activations, or an int8 output before its zero point); the consumer
-# saturates. Every format has its C kernel: rnn_mat_vec_<fmt>_s8_s16 / rnn_mat_vec_s8.
+# saturates. Each format (formats/) defines its int8 matrix, its quantization and its kernel.
 
-
-@dataclass(frozen=True, eq=False)
-class QDense:
-    w: np.ndarray  # int8 [m, n]
-    offset: np.ndarray  # int32 [m]: -zero_point * row sum (+ int32 bias, for Linear)
-    mult: np.ndarray  # int32 [m]
-    shift: np.ndarray  # int32 [m]
-
-    fmt = "dense"
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (int(self.w.shape[0]), int(self.w.shape[1]))
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        acc = self.w.astype(I64) @ np.asarray(x, I64) + self.offset.astype(I64)
-        return rq(acc, self.mult, self.shift)
-
-
-@dataclass(frozen=True, eq=False)
-class QCsr:
-    values: np.ndarray  # int8 [nnz]
-    col_idx: np.ndarray  # int32 [nnz]
-    row_ptr: np.ndarray  # int32 [m + 1]
-    cols: int
-    offset: np.ndarray
-    mult: np.ndarray
-    shift: np.ndarray
-
-    fmt = "csr"
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (int(self.row_ptr.size - 1), self.cols)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, I64)
-        prod = self.values.astype(I64) * x[self.col_idx]
-        acc = np.array([prod[self.row_ptr[i]:self.row_ptr[i + 1]].sum()
-                        for i in range(self.shape[0])], I64)
-        return rq(acc + self.offset.astype(I64), self.mult, self.shift)
-
-
-@dataclass(frozen=True, eq=False)
-class QLowRank:
-    """t = sat8(V x) (the intermediate requantized to int8, symmetric), then U t."""
-
-    v: QDense  # [d, n] -> int8 t
-    u: QDense  # [m, d], input zero point 0
-
-    fmt = "lowrank"
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.u.shape[0], self.v.shape[1])
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self.u.forward(sat8(self.v.forward(x)))
-
-
-@dataclass(frozen=True, eq=False)
-class QHmd:
-    """Top rows: a dense block. Lower rows: s1 = sat16(rq(C . x[:h])), s2 likewise with E
-    (int16, their own scales), then rq(B s1) + rq(D s2) per row."""
-
-    a: QDense | None  # [r, n]
-    c: np.ndarray  # int8 [h]
-    e: np.ndarray  # int8 [n - h]
-    off_c: int
-    off_e: int
-    mc: int
-    sc: int
-    me: int
-    se: int
-    b: np.ndarray  # int8 [m - r]
-    d: np.ndarray  # int8 [m - r]
-    mb: int
-    sb: int
-    md: int
-    sd: int
-
-    fmt = "hmd"
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        r = 0 if self.a is None else self.a.shape[0]
-        return (r + int(self.b.size), int(self.c.size + self.e.size))
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, I64)
-        h = self.c.size
-        top = self.a.forward(x) if self.a is not None else np.zeros(0, I64)
-        s1 = sat16(rq(int(self.c.astype(I64) @ x[:h]) + self.off_c, self.mc, self.sc))
-        s2 = sat16(rq(int(self.e.astype(I64) @ x[h:]) + self.off_e, self.me, self.se))
-        low = rq(self.b.astype(I64) * s1, self.mb, self.sb) + \
-            rq(self.d.astype(I64) * s2, self.md, self.sd)
-        return np.concatenate([top, low])
-
-
-@dataclass(frozen=True, eq=False)
-class QKron:
-    """(A (x) B) x with the intermediate (A X or X B^T) requantized to int8 (symmetric)."""
-
-    a: np.ndarray  # int8 [m1, n1]
-    b: np.ndarray  # int8 [m2, n2]
-    rows: int
-    cols: int
-    ax_first: bool
-    zx: int  # the input's zero point (padding reads as real zero)
-    mt: int
-    st: int
-    my: int
-    sy: int
-
-    fmt = "kron"
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.rows, self.cols)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        n1, n2 = self.a.shape[1], self.b.shape[1]
-        xp = np.zeros(n1 * n2, I64)
-        xp[:self.cols] = np.asarray(x, I64) - self.zx
-        X = xp.reshape(n1, n2)
-        A, B = self.a.astype(I64), self.b.astype(I64)
-        if self.ax_first:
-            t = sat8(rq(A @ X, self.mt, self.st))  # [m1, n2]
-            Y = t @ B.T
-        else:
-            t = sat8(rq(X @ B.T, self.mt, self.st))  # [n1, m2]
-            Y = A @ t
-        return rq(Y.reshape(-1)[:self.rows], self.my, self.sy)
-
-
-@dataclass(frozen=True, eq=False)
-class QStack:
-    blocks: tuple
-
-    fmt = "stack"
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (sum(b.shape[0] for b in self.blocks), self.blocks[0].shape[1])
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return np.concatenate([b.forward(x) for b in self.blocks])
-
-
-QMatrix = QDense | QCsr | QLowRank | QHmd | QKron | QStack
+if TYPE_CHECKING:
+    from .formats import QMatrix
 
 
 # --------------------------------------------------------------------------- nodes
@@ -378,7 +230,7 @@ class QRecurrent:
 
 @dataclass(frozen=True, eq=False)
 class QLinear:
-    w: QDense  # offset includes the bias; result + out.zero_point, saturated to int8
+    w: QMatrix  # offset includes the bias; result + out.zero_point, saturated to int8
     x: QParams
     out: QParams
 

@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import ir
+from . import cells, ir
 from .errors import RnngenError
 
 F32 = np.float32
@@ -141,16 +141,13 @@ def _view(ex: Executor, n: ir.View, ins: list[np.ndarray]) -> list[np.ndarray]:
     return [ins[0].reshape(n.shape)]
 
 
-def _clip(v: np.ndarray, clip: float | None) -> np.ndarray:
-    return v if clip is None else np.clip(v, F32(-clip), F32(clip))
-
-
 def _recurrent(ex: Executor, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.ndarray]:
     T, H, D = n.seq_len, n.hidden, n.num_directions
     xs = ins[0].reshape(T, n.input_size)
     Y = np.zeros((T, D, H), F32)
     Yh = np.zeros((D, H), F32)
     Yc = np.zeros((D, H), F32)
+    step = cells.of(n.cell).step_f32  # the cell's float step (codegen/cells/)
     for d, cd in enumerate(n.directions):
         h, c = ex.state[(n.name, d)]
         h = h.copy()
@@ -159,23 +156,7 @@ def _recurrent(ex: Executor, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.
         for t in order:
             h_before = h
             gx = cd.W.matvec(xs[t]) + cd.wb
-            if n.cell == "LSTM":
-                h, c = _lstm_step(n, cd, gx, h, c)
-            elif n.cell == "GRU":
-                h = _gru_step(n, cd, gx, h)
-            elif n.cell == "FastRNN":
-                hh = activation(cd.activations[0], gx + cd.R.matvec(h))
-                alpha, beta = cd.scalars
-                h = (_sigmoid(beta) * h + _sigmoid(alpha) * hh).astype(F32)
-            elif n.cell == "FastGRNN":
-                pre = cd.W.matvec(xs[t]) + cd.R.matvec(h)  # shared pre-activation, no bias
-                z = activation(cd.activations[0], pre + cd.wb)
-                hh = activation(cd.activations[1], pre + cd.rb)
-                zeta, nu = cd.scalars
-                h = (z * h + (_sigmoid(zeta) * (F32(1) - z) + _sigmoid(nu)) * hh).astype(F32)
-            else:
-                pre = gx + cd.R.matvec(h) + cd.rb
-                h = activation(cd.activations[0], _clip(pre, n.clip))
+            h, c = step(n, cd, xs[t], gx, h, c)
             Y[t, d] = h
             if ex.observer is not None:
                 ex.observer(n, d, xs[t], h_before, h, c)
@@ -184,52 +165,6 @@ def _recurrent(ex: Executor, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.
         if c is not None:
             Yc[d] = c
     return [Y, Yh, Yc]
-
-
-def _lstm_step(n: ir.Recurrent, cd: ir.CellDirection, gx: np.ndarray, h: np.ndarray,
-               c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    H = n.hidden
-    f_act, g_act, h_act = cd.activations
-    g = gx + cd.R.matvec(h) + cd.rb  # gates i, o, f, c
-    gi, go, gf, gc = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
-    p = cd.p
-    if p is not None:
-        gi = gi + p[:H] * c
-        gf = gf + p[2 * H:] * c
-    i = f_act_eval(f_act, gi, n.clip)
-    f = (F32(1) - i) if n.input_forget else f_act_eval(f_act, gf, n.clip)
-    cc = activation(g_act, _clip(gc, n.clip))
-    c_new = f * c + i * cc
-    if p is not None:
-        go = go + p[H:2 * H] * c_new
-    o = f_act_eval(f_act, go, n.clip)
-    h_new = o * activation(h_act, c_new)
-    return h_new.astype(F32), c_new.astype(F32)
-
-
-def _sigmoid(v: float) -> np.float32:
-    """A cell's scalar gate, computed once at compile time (in float64, then rounded)."""
-    return F32(1.0 / (1.0 + np.exp(-float(v))))
-
-
-def f_act_eval(act: ir.Activation, v: np.ndarray, clip: float | None) -> np.ndarray:
-    return activation(act, _clip(v, clip))
-
-
-def _gru_step(n: ir.Recurrent, cd: ir.CellDirection, gx: np.ndarray,
-              h: np.ndarray) -> np.ndarray:
-    H = n.hidden
-    f_act, g_act = cd.activations
-    rz_h = cd.R.row_slice(0, 2 * H).matvec(h) + cd.rb[:2 * H]
-    z = activation(f_act, _clip(gx[:H] + rz_h[:H], n.clip))
-    r = activation(f_act, _clip(gx[H:2 * H] + rz_h[H:], n.clip))
-    r_h = cd.R.row_slice(2 * H, 3 * H)
-    if n.linear_before_reset:
-        hh = gx[2 * H:] + r * (r_h.matvec(h) + cd.rb[2 * H:])
-    else:
-        hh = gx[2 * H:] + r_h.matvec(r * h) + cd.rb[2 * H:]
-    hn = activation(g_act, _clip(hh, n.clip))
-    return ((F32(1) - z) * hn + z * h).astype(F32)
 
 
 _EXEC: dict[type, Callable] = {

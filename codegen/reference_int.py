@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ir, quant, reference
+from . import cells, ir, quant, reference
 from .errors import RnngenError
-from .quant import I64, lut, rq, rshift_round, sat8, sat16
+from .quant import I64, sat8, sat16
 
 
 class Executor:
@@ -67,105 +67,20 @@ def _recurrent(ex: Executor, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.
     Y = np.full((T, D, H), q.h.zero_point, I64)  # steps past sequence_lens: real zero
     Yh = np.zeros((D, H), I64)
     Yc = np.zeros((D, H), I64)
+    step = cells.of(n.cell).step_s8  # the cell's integer step (codegen/cells/)
     for d, qd in enumerate(q.directions):
         h, c = ex.state[(n.name, d)]
         cd = n.directions[d]
         order = range(n.valid_len - 1, -1, -1) if cd.reverse else range(n.valid_len)
         for t in order:
             gx = sat16(qd.W.forward(xs[t]))
-            if n.cell == "LSTM":
-                h, c = lstm_step(q, qd, gx, h, c)
-            elif n.cell == "GRU":
-                h = gru_step(q, qd, gx, h)
-            else:
-                h = simple_step(n.cell, q, qd, gx, h)
+            h, c = step(q, qd, gx, h, c)
             Y[t, d] = h
         ex.state[(n.name, d)] = (h, c)
         Yh[d] = h
         if c is not None:
             Yc[d] = c
     return [Y, Yh, Yc]
-
-
-def _clip(v: np.ndarray, clip: int) -> np.ndarray:
-    return v if clip == 0 else np.clip(v, -clip, clip)
-
-
-def lstm_step(q: quant.QRecurrent, qd: quant.QDirection, gx: np.ndarray, h: np.ndarray,
-              c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """C: rnn_lstm_cell_s16() after the two matrix products."""
-    H, k = q.hidden, q.cell_exp
-    lf, lg, lh = qd.luts
-    gh = sat16(qd.R.forward(h))
-    g = sat16(gx + gh + qd.bias.astype(I64))
-    gi, go, gf, gc = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
-    if qd.peephole is not None:
-        p = qd.peephole.astype(I64)
-        gi = sat16(gi + sat16(rq(p[:H] * c, qd.pm, qd.ps)))
-        gf = sat16(gf + sat16(rq(p[2 * H:] * c, qd.pm, qd.ps)))
-    gi, gf, gc = _clip(gi, q.clip), _clip(gf, q.clip), _clip(gc, q.clip)
-    i = lut(lf, gi)
-    f = sat16(32768 - i) if q.input_forget else lut(lf, gf)
-    gg = lut(lg, gc)
-    c = sat16(rshift_round(f * c, 15) + rshift_round(i * gg, 30 - k))
-    if qd.peephole is not None:
-        go = sat16(go + sat16(rq(qd.peephole.astype(I64)[H:2 * H] * c, qd.pm, qd.ps)))
-    o = lut(lf, _clip(go, q.clip))
-    c12 = rshift_round(c, k - 12) if k >= 12 else sat16(c << (12 - k))
-    th = lut(lh, c12)
-    h = sat8(q.h.zero_point + rq(o * th, q.out_mult, q.out_shift))
-    return h, c
-
-
-def gru_step(q: quant.QRecurrent, qd: quant.QDirection, gx: np.ndarray,
-             h: np.ndarray) -> np.ndarray:
-    """C: rnn_gru_gates_s16(), the R_h product, rnn_gru_cell_s16()."""
-    H = q.hidden
-    lf, lg = qd.luts
-    zh = q.h.zero_point
-    b = qd.bias.astype(I64)
-    if q.lbr:
-        gh = sat16(qd.R.forward(h))
-        zr = _clip(sat16(gx[:2 * H] + gh[:2 * H] + b[:2 * H]), q.clip)
-        z, r = lut(lf, zr[:H]), lut(lf, zr[H:])
-        hh = sat16(gh[2 * H:] + qd.bias2.astype(I64))
-        npre = sat16(gx[2 * H:] + b[2 * H:] + rshift_round(r * hh, 15))
-    else:
-        gzr = sat16(qd.R.forward(h))
-        zr = _clip(sat16(gx[:2 * H] + gzr + b[:2 * H]), q.clip)
-        z, r = lut(lf, zr[:H]), lut(lf, zr[H:])
-        rh = sat8(zh + rshift_round(r * (h - zh), 15))
-        ghh = sat16(qd.Rh.forward(rh))
-        npre = sat16(gx[2 * H:] + ghh + b[2 * H:])
-    nn = lut(lg, _clip(npre, q.clip))
-    h15 = sat16(rq(h - zh, q.h15_mult, q.h15_shift))
-    new15 = sat16(nn + rshift_round(z * (h15 - nn), 15))
-    return sat8(zh + rq(new15, q.out_mult, q.out_shift))
-
-
-def simple_step(cell: str, q: quant.QRecurrent, qd: quant.QDirection, gx: np.ndarray,
-                h: np.ndarray) -> np.ndarray:
-    """RNN, FastRNN, FastGRNN. C: rnn_rnn_cell_s16(), rnn_fastrnn_cell_s16(),
-    rnn_fastgrnn_cell_s16()."""
-    H = q.hidden
-    zh = q.h.zero_point
-    gh = sat16(qd.R.forward(h))
-    if cell == "RNN":
-        a = lut(qd.luts[0], _clip(sat16(gx + gh + qd.bias.astype(I64)), q.clip))
-        return sat8(zh + rq(a, q.out_mult, q.out_shift))
-    h15 = sat16(rq(h - zh, q.h15_mult, q.h15_shift))
-    s1, s2 = qd.fast
-    if cell == "FastRNN":
-        a = lut(qd.luts[0], sat16(gx + gh + qd.bias.astype(I64)))
-        new15 = sat16(rshift_round(s2 * h15, 15) + rshift_round(s1 * a, 15))
-    else:
-        pre = sat16(gx + gh)
-        b2 = qd.bias2.astype(I64)
-        z = lut(qd.luts[0], sat16(pre + b2[:H]))
-        a = lut(qd.luts[1], sat16(pre + b2[H:]))
-        coef = sat16(rshift_round(s1 * (32768 - z), 15) + s2)
-        new15 = sat16(rshift_round(z * h15, 15) + rshift_round(coef * a, 15))
-    return sat8(zh + rq(new15, q.out_mult, q.out_shift))
 
 
 def _linear(ex: Executor, n: ir.Linear, ins: list[np.ndarray]) -> list[np.ndarray]:

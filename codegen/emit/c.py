@@ -8,32 +8,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from .. import cgen, ir
-from ..errors import RnngenError
-from ..passes.plan_memory import cell_floats, hoist_steps
+from .. import cells, cgen, formats, ir
 
-# kernel -> (source under runtime_c/Source, kernels it calls)
+# kernel -> (source under runtime_c/Source, kernels it calls): the matrix formats' kernels
+# (formats/), the cells' (cells/) and the float32 kernels of other nodes
 KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "rnn_mat_vec_f32": ("MatVecFunctions/rnn_mat_vec_f32.c", ()),
-    "rnn_mat_mul_f32": ("MatVecFunctions/rnn_mat_mul_f32.c", ("rnn_mat_vec_f32",)),
-    "rnn_mat_vec_hmd_f32": ("MatVecFunctions/rnn_mat_vec_hmd_f32.c", ("rnn_mat_vec_f32",)),
-    "rnn_mat_vec_csr_f32": ("MatVecFunctions/rnn_mat_vec_csr_f32.c", ()),
-    "rnn_mat_vec_lowrank_f32": ("MatVecFunctions/rnn_mat_vec_lowrank_f32.c",
-                                ("rnn_mat_vec_f32",)),
-    "rnn_mat_vec_kron_f32": ("MatVecFunctions/rnn_mat_vec_kron_f32.c", ()),
-    "rnn_fastrnn_cell_f32": ("RecurrentFunctions/rnn_fastrnn_cell_f32.c",
-                             ("rnn_activation_f32",)),
-    "rnn_fastgrnn_cell_f32": ("RecurrentFunctions/rnn_fastgrnn_cell_f32.c",
-                              ("rnn_activation_f32",)),
+    **formats.kernels_f32(),
+    **cells.kernels_f32(),
     "rnn_activation_f32": ("ActivationFunctions/rnn_activation_f32.c", ()),
-    "rnn_lstm_cell_f32": ("RecurrentFunctions/rnn_lstm_cell_f32.c", ("rnn_activation_f32",)),
-    "rnn_gru_gates_f32": ("RecurrentFunctions/rnn_gru_gates_f32.c", ("rnn_activation_f32",)),
-    "rnn_gru_cell_f32": ("RecurrentFunctions/rnn_gru_cell_f32.c", ("rnn_activation_f32",)),
-    "rnn_rnn_cell_f32": ("RecurrentFunctions/rnn_rnn_cell_f32.c", ("rnn_activation_f32",)),
     "rnn_elementwise_f32": ("BasicMathFunctions/rnn_elementwise_f32.c", ()),
     "rnn_softmax_f32": ("SoftmaxFunctions/rnn_softmax_f32.c", ()),
     "rnn_copy_strided_f32": ("ViewFunctions/rnn_copy_strided_f32.c", ()),
@@ -49,18 +36,6 @@ _ACT_ENUM = {
 _BIN_ENUM = {"Add": "RNN_OP_ADD", "Sub": "RNN_OP_SUB", "Mul": "RNN_OP_MUL", "Div": "RNN_OP_DIV"}
 
 _CTYPE_BYTES = {"float": 4, "int32_t": 4, "uint16_t": 2, "int16_t": 2, "int8_t": 1}
-TILE = 16  # RNN_MAT_VEC_TILE in runtime_c/Include/rnn_nn_types.h
-
-
-def pack_dense(w: np.ndarray) -> np.ndarray:
-    """W [m, n] -> the row-tile layout rnn_mat_vec_f32 reads (see its header)."""
-    m, n = w.shape
-    parts = []
-    for r0 in range(0, m - m % TILE, TILE):
-        parts.append(np.ascontiguousarray(w[r0:r0 + TILE].T).reshape(-1))
-    if m % TILE:
-        parts.append(np.ascontiguousarray(w[m - m % TILE:].T).reshape(-1))
-    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
 
 
 def kernel_closure(names: set[str], table: dict[str, tuple[str, tuple[str, ...]]] | None = None
@@ -134,71 +109,29 @@ class _Program:
         return base if off == 0 else f"{base} + {off}"
 
     # -- matrices ---------------------------------------------------------------------
+    @property
+    def scratch(self) -> str:
+        """Where the matrix kernels' scratch is (inside the work area)."""
+        return _at("s->work", self.mem.scratch_off)
+
     def matvec(self, base: str, m: ir.Matrix, bias: str, x: str, y: str) -> list[str]:
         """C statements computing y = bias + M x (bias may be "NULL" or alias y)."""
-        ctx = self.ctx
-        rows, cols = m.shape
-        scratch = _at("s->work", self.mem.scratch_off)
-        if isinstance(m, ir.RowStack):
-            out, r0 = [], 0
-            for k, blk in enumerate(m.blocks):
-                b = bias if bias == "NULL" else _at(bias, r0)
-                out += self.matvec(f"{base}{k}", blk, b, x, _at(y, r0))
-                r0 += blk.shape[0]
-            return out
-        if isinstance(m, ir.Dense):
-            sym = ctx.array(base, pack_dense(m.w), attr="RNN_ALIGN64")
-            ctx.kernels.add("rnn_mat_vec_f32")
-            return [f"rnn_mat_vec_f32({rows}, {cols}, {sym}, {bias}, {x}, {y});"]
-        if isinstance(m, ir.Hmd):
-            a = ctx.array(f"{base}_A", pack_dense(m.a), attr="RNN_ALIGN64") if m.r else "NULL"
-            b, c = ctx.array(f"{base}_B", m.b) if m.b.size else "NULL", ctx.array(f"{base}_C", m.c)
-            d = ctx.array(f"{base}_D", m.d) if m.d.size else "NULL"
-            e = ctx.array(f"{base}_E", m.e) if m.e.size else "NULL"
-            ctx.kernels.add("rnn_mat_vec_hmd_f32")
-            return [f"rnn_mat_vec_hmd_f32({rows}, {cols}, {m.r}, {a}, {b}, {c}, {d}, {e}, "
-                    f"{bias}, {x}, {y});"]
-        if isinstance(m, ir.Csr):
-            if m.cols > 65536:
-                raise RnngenError(f"CSR matrix {base}: {m.cols} columns; the kernel indexes "
-                                  "columns with 16 bits")
-            if m.nnz == 0:  # an all-zero matrix: y = bias
-                ctx.kernels.add("rnn_mat_vec_csr_f32")
-            vals = ctx.array(f"{base}_val", m.values if m.nnz else np.zeros(1, np.float32))
-            idx = ctx.array(f"{base}_col", m.col_idx if m.nnz else np.zeros(1, np.int64),
-                            ctype="uint16_t")
-            ptr = ctx.array(f"{base}_ptr", m.row_ptr, ctype="int32_t")
-            ctx.kernels.add("rnn_mat_vec_csr_f32")
-            return [f"rnn_mat_vec_csr_f32({rows}, {vals}, {idx}, {ptr}, {bias}, {x}, {y});"]
-        if isinstance(m, ir.LowRank):
-            u = ctx.array(f"{base}_U", pack_dense(m.u), attr="RNN_ALIGN64")
-            v = ctx.array(f"{base}_V", pack_dense(m.v), attr="RNN_ALIGN64")
-            ctx.kernels.add("rnn_mat_vec_lowrank_f32")
-            return [f"rnn_mat_vec_lowrank_f32({scratch}, {rows}, {cols}, {m.rank}, {u}, {v}, "
-                    f"{bias}, {x}, {y});"]
-        if isinstance(m, ir.Kron):
-            (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-            a, b = ctx.array(f"{base}_A", m.a), ctx.array(f"{base}_B", m.b)
-            ctx.kernels.add("rnn_mat_vec_kron_f32")
-            return [f"rnn_mat_vec_kron_f32({scratch}, {rows}, {cols}, {m1}, {n1}, {m2}, {n2}, "
-                    f"{int(m.order == 'AX')}, {a}, {b}, {bias}, {x}, {y});"]
-        raise RnngenError(f"matrix format {m.fmt} has no float kernel")
+        return formats.of(m).emit_f32(m, self, base, bias, x, y)
 
     def matmul(self, base: str, m: ir.Matrix, bias: str, count: str, x: str, y: str
                ) -> list[str]:
         """C statements computing y[k] = bias + M x[k] for `count` consecutive vectors."""
         rows, cols = m.shape
-        if isinstance(m, ir.Dense):
-            sym = self.ctx.array(base, pack_dense(m.w), attr="RNN_ALIGN64")
-            self.ctx.kernels.add("rnn_mat_mul_f32")
-            return [f"rnn_mat_mul_f32({rows}, {cols}, {sym}, {bias}, {count}, {x}, {y});"]
+        batch = formats.of(m).emit_f32_batch
+        if batch is not None:
+            return batch(m, self, base, bias, count, x, y)
         body = self.matvec(base, m, bias, f"{x} + v * {cols}", f"{y} + v * {rows}")
         return ["{", "    int32_t v;", f"    for (v = 0; v < {count}; ++v)", "    {"] + \
             [f"        {line}" for line in body] + ["    }", "}"]
 
     def act(self, a: ir.Activation) -> str:
-        return (f"{{{_ACT_ENUM[a.name]}, {cgen.c_float(a.alpha)}, "
-                f"{cgen.c_float(a.beta)}}}")
+        return cgen.c_struct([("kind", _ACT_ENUM[a.name]), ("alpha", cgen.c_float(a.alpha)),
+                              ("beta", cgen.c_float(a.beta))])
 
     # -- nodes --------------------------------------------------------------------------
     def ops(self) -> list[dict[str, Any]]:
@@ -222,13 +155,14 @@ class _Program:
         for up to HOIST_BLOCK steps at once by rnn_mat_mul_f32."""
         ctx = self.ctx
         H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
-        G = ir.GATES[n.cell]
-        GH = G * H
-        block = hoist_steps(n)
+        cell = cells.of(n.cell)
+        GH = cell.gates * H
+        places = self.mem.cells[n.name]
+        block = places.hoist
         x = self.buf(n.inputs[0])
         Y = self.buf(n.outputs[0]) if n.outputs[0] else None
         Yh = self.buf(n.outputs[1]) if n.outputs[1] else None
-        Yc = self.buf(n.outputs[2]) if n.cell == "LSTM" and n.outputs[2] else None
+        Yc = self.buf(n.outputs[2]) if cell.has_cell_state and n.outputs[2] else None
         work = "s->work"
         dirs = []
         for d, cd in enumerate(n.directions):
@@ -236,67 +170,9 @@ class _Program:
             q = f"{p}d{d}"
             clip = cgen.c_float(n.clip or 0.0)
             acts = [self.act(a) for a in cd.activations]
-            steps: list[str] = []
-            if n.cell == "LSTM":
-                bias = cd.wb + cd.rb
-                pp = ctx.array(f"{q}_P", cd.p) if cd.p is not None else "NULL"
-                prm = ctx.sym(f"{q}_cell")
-                ctx.decls.append(
-                    f"static const rnn_lstm_params_f32 {prm} = {{{H}, {clip}, "
-                    f"{int(n.input_forget)}, {pp}, {acts[0]}, {acts[1]}, {acts[2]}}};")
-                steps += self.matvec(f"{q}_R", cd.R, "g", "h", "g")
-                steps.append(f"rnn_lstm_cell_f32(&{prm}, g, c, h);")
-                ctx.kernels.add("rnn_lstm_cell_f32")
-            elif n.cell == "GRU":
-                gh, rh = f"{work} + {3 * H}", f"{work} + {6 * H}"
-                prm = ctx.sym(f"{q}_cell")
-                ctx.decls.append(
-                    f"static const rnn_gru_params_f32 {prm} = {{{H}, {clip}, "
-                    f"{int(n.linear_before_reset)}, {acts[0]}, {acts[1]}}};")
-                rb = cd.rb
-                zeros = np.zeros(H, np.float32)
-                if n.linear_before_reset:
-                    bias = cd.wb + np.concatenate([rb[:2 * H], zeros])
-                    bh = ctx.array(f"{q}_bh", np.concatenate([zeros, zeros, rb[2 * H:]]))
-                    steps += self.matvec(f"{q}_R", cd.R, bh, "h", gh)
-                    steps.append(f"rnn_gru_gates_f32(&{prm}, g, {gh}, h, NULL);")
-                else:
-                    bias = cd.wb + rb
-                    steps += self.matvec(f"{q}_Rzr", cd.R.row_slice(0, 2 * H), "NULL", "h", gh)
-                    steps.append(f"rnn_gru_gates_f32(&{prm}, g, {gh}, h, {rh});")
-                    steps += self.matvec(f"{q}_Rh", cd.R.row_slice(2 * H, 3 * H), "NULL", rh,
-                                         f"{work} + {5 * H}")
-                steps.append(f"rnn_gru_cell_f32(&{prm}, g, {gh}, h);")
-                ctx.kernels.update(("rnn_gru_gates_f32", "rnn_gru_cell_f32"))
-            elif n.cell in ("FastRNN", "FastGRNN"):
-                s1, s2 = (_sigmoid32(v) for v in cd.scalars)
-                if n.cell == "FastRNN":
-                    bias = cd.wb + cd.rb
-                    bg = bu = "NULL"
-                    update, gate = acts[0], self.act(ir.SIGMOID)
-                else:  # the shared pre-activation has no bias; the cell adds both
-                    bias = None
-                    bg, bu = ctx.array(f"{q}_bg", cd.wb), ctx.array(f"{q}_bu", cd.rb)
-                    gate, update = acts[0], acts[1]
-                prm = ctx.sym(f"{q}_cell")
-                ctx.decls.append(f"static const rnn_fast_params_f32 {prm} = {{{H}, {gate}, "
-                                 f"{update}, {bg}, {bu}, {cgen.c_float(s1)}, "
-                                 f"{cgen.c_float(s2)}}};")
-                steps += self.matvec(f"{q}_U", cd.R, "g", "h", "g")
-                if n.cell == "FastRNN":
-                    steps.append(f"rnn_fastrnn_cell_f32(&{prm}, g, h);")
-                    ctx.kernels.add("rnn_fastrnn_cell_f32")
-                else:
-                    steps.append(f"rnn_fastgrnn_cell_f32(&{prm}, g, {work} + {H}, h);")
-                    ctx.kernels.add("rnn_fastgrnn_cell_f32")
-            else:
-                bias = cd.wb + cd.rb
-                prm = ctx.sym(f"{q}_cell")
-                ctx.decls.append(f"static const rnn_rnn_params_f32 {prm} = {{{H}, {clip}, "
-                                 f"{acts[0]}}};")
-                steps += self.matvec(f"{q}_R", cd.R, "g", "h", "g")
-                steps.append(f"rnn_rnn_cell_f32(&{prm}, g, h);")
-                ctx.kernels.add("rnn_rnn_cell_f32")
+            slots = SimpleNamespace(slot=lambda k: _at(work, places.work[k]), prefix=q,
+                                    clip=clip, acts=acts)
+            bias, steps = cell.emit_f32(self, n, cd, slots)
             b = ctx.array(f"{q}_b", bias) if bias is not None else "NULL"
             if block > 1:
                 w_calls = self.matmul(f"{q}_W", cd.W, b, "n", f"{x} + b0 * {I}", "p")
@@ -322,7 +198,7 @@ class _Program:
                       f"{(T - n.valid_len) * D * H} * sizeof(float));")
         return dict(kind="recurrent", comment=cgen.c_comment(f"{n.cell} '{n.name}'"),
                     x=x, I=I, GH=GH, valid=n.valid_len, block=block,
-                    p=_at(work, cell_floats(n)), dirs=dirs, y_zero=y_zero)
+                    p=_at(work, places.proj), dirs=dirs, y_zero=y_zero)
 
     def op_linear(self, n: ir.Linear, p: str) -> dict[str, Any]:
         N, K = n.W.shape
@@ -447,11 +323,6 @@ def memcpy(dst: str, src: str, count: int, elem: str, elem_bytes: int) -> str:
             count <= abs(d[1] - s[1]) < count * elem_bytes:
         line += " " + CPPCHECK_DISJOINT
     return line
-
-
-def _sigmoid32(v: float) -> float:
-    """The same value reference.py uses for a FastRNN/FastGRNN scalar gate."""
-    return float(np.float32(1.0 / (1.0 + np.exp(-float(v)))))
 
 
 def _upper(name: str) -> str:

@@ -7,29 +7,18 @@ name is prepared here. The integer kernels are the *_s8 / *_s16 functions of run
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from .. import cgen, ir, quant
+from .. import cells, cgen, formats, ir, quant
 from ..errors import RnngenError
 from .c import _at, _Ctx, _offset_expr, _Program, _upper, kernel_closure
 
 INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "rnn_mat_vec_s8_s16": ("MatVecFunctions/rnn_mat_vec_s8_s16.c", ()),
-    "rnn_mat_vec_s8": ("MatVecFunctions/rnn_mat_vec_s8.c", ()),
-    "rnn_mat_vec_csr_s8_s16": ("MatVecFunctions/rnn_mat_vec_csr_s8_s16.c", ()),
-    "rnn_mat_vec_lowrank_s8_s16": ("MatVecFunctions/rnn_mat_vec_lowrank_s8_s16.c",
-                                   ("rnn_mat_vec_s8", "rnn_mat_vec_s8_s16")),
-    "rnn_mat_vec_hmd_s8_s16": ("MatVecFunctions/rnn_mat_vec_hmd_s8_s16.c",
-                               ("rnn_mat_vec_s8_s16",)),
-    "rnn_mat_vec_kron_s8_s16": ("MatVecFunctions/rnn_mat_vec_kron_s8_s16.c", ()),
-    "rnn_lstm_cell_s16": ("RecurrentFunctions/rnn_lstm_cell_s16.c", ()),
-    "rnn_gru_gates_s16": ("RecurrentFunctions/rnn_gru_gates_s16.c", ()),
-    "rnn_gru_cell_s16": ("RecurrentFunctions/rnn_gru_cell_s16.c", ()),
-    "rnn_rnn_cell_s16": ("RecurrentFunctions/rnn_rnn_cell_s16.c", ()),
-    "rnn_fastrnn_cell_s16": ("RecurrentFunctions/rnn_fastrnn_cell_s16.c", ()),
-    "rnn_fastgrnn_cell_s16": ("RecurrentFunctions/rnn_fastgrnn_cell_s16.c", ()),
+    **formats.kernels_s8(),
+    **cells.kernels_s16(),
     "rnn_softmax_s8": ("SoftmaxFunctions/rnn_softmax_s8.c", ()),
     "rnn_lut_s8": ("ActivationFunctions/rnn_lut_s8.c", ()),
     "rnn_quantize_s8": ("ConvertFunctions/rnn_quantize_s8.c", ()),
@@ -37,14 +26,6 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_dequantize_s16": ("ConvertFunctions/rnn_dequantize_s16.c", ()),
     "rnn_copy_strided_s8": ("ViewFunctions/rnn_copy_strided_s8.c", ()),
 }
-
-_CELL_KERNEL = {"LSTM": "rnn_lstm_cell_s16", "RNN": "rnn_rnn_cell_s16",
-                "FastRNN": "rnn_fastrnn_cell_s16", "FastGRNN": "rnn_fastgrnn_cell_s16"}
-
-
-def _i(v: Any) -> str:
-    return str(int(v))
-
 
 class _QProgram(_Program):
     """The int8 program: cells, matrices and Linear/Softmax/activation nodes in integers;
@@ -69,66 +50,12 @@ class _QProgram(_Program):
         return self.ctx.array(base, np.asarray(values), ctype=ctype)
 
     # -- matrices ---------------------------------------------------------------------
-    def matvec(self, base: str, m: quant.QMatrix, x: str, y: str, scratch: str) -> list[str]:
+    def matvec(self, base: str, m: formats.QMatrix, x: str, y: str, scratch: str) -> list[str]:
         """C statements computing y (int16) = the quantized product of m with int8 x."""
-        ctx = self.ctx
-        rows, cols = m.shape
-        if isinstance(m, quant.QStack):
-            out, r0 = [], 0
-            for k, b in enumerate(m.blocks):
-                out += self.matvec(f"{base}{k}", b, x, _at(y, r0), scratch)
-                r0 += b.shape[0]
-            return out
-        if isinstance(m, quant.QDense):
-            w, off, mu, sh = self._dense(base, m)
-            ctx.kernels.add("rnn_mat_vec_s8_s16")
-            return [f"rnn_mat_vec_s8_s16({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
-        if isinstance(m, quant.QCsr):
-            vals = self.arr(f"{base}_val", m.values if m.values.size else np.zeros(1), "int8_t")
-            idx = self.arr(f"{base}_col", m.col_idx if m.col_idx.size else np.zeros(1),
-                           "uint16_t")
-            ptr = self.arr(f"{base}_ptr", m.row_ptr, "int32_t")
-            off = self.arr(f"{base}_off", m.offset, "int32_t")
-            mu = self.arr(f"{base}_mult", m.mult, "int32_t")
-            sh = self.arr(f"{base}_shift", m.shift, "int32_t")
-            ctx.kernels.add("rnn_mat_vec_csr_s8_s16")
-            return [f"rnn_mat_vec_csr_s8_s16({rows}, {vals}, {idx}, {ptr}, {off}, {mu}, {sh}, "
-                    f"{x}, {y});"]
-        if isinstance(m, quant.QLowRank):
-            v = self._dense(f"{base}_V", m.v)
-            u = self._dense(f"{base}_U", m.u)
-            ctx.kernels.add("rnn_mat_vec_lowrank_s8_s16")
-            return [f"rnn_mat_vec_lowrank_s8_s16({scratch}, {rows}, {cols}, {m.v.shape[0]}, "
-                    f"{', '.join(v)}, {', '.join(u)}, {x}, {y});"]
-        if isinstance(m, quant.QHmd):
-            r = 0 if m.a is None else m.a.shape[0]
-            a = self._dense(f"{base}_A", m.a) if m.a is not None else ("NULL",) * 4
-            c, e = self.arr(f"{base}_C", m.c, "int8_t"), self.arr(f"{base}_E", m.e, "int8_t")
-            b = self.arr(f"{base}_B", m.b, "int8_t") if m.b.size else "NULL"
-            d = self.arr(f"{base}_D", m.d, "int8_t") if m.d.size else "NULL"
-            sym = ctx.sym(f"{base}_hmd")
-            ctx.decls.append(
-                f"static const rnn_hmd_s8 {sym} = {{{rows}, {cols}, {r}, {', '.join(a)}, {c}, "
-                f"{e}, {_i(m.off_c)}, {_i(m.off_e)}, {_i(m.mc)}, {_i(m.sc)}, {_i(m.me)}, "
-                f"{_i(m.se)}, {b}, {d}, {_i(m.mb)}, {_i(m.sb)}, {_i(m.md)}, {_i(m.sd)}}};")
-            ctx.kernels.add("rnn_mat_vec_hmd_s8_s16")
-            return [f"rnn_mat_vec_hmd_s8_s16(&{sym}, {x}, {y});"]
-        if isinstance(m, quant.QKron):
-            (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-            a, b = self.arr(f"{base}_A", m.a, "int8_t"), self.arr(f"{base}_B", m.b, "int8_t")
-            sym = ctx.sym(f"{base}_kron")
-            ctx.decls.append(
-                f"static const rnn_kron_s8 {sym} = {{{m.rows}, {m.cols}, {m1}, {n1}, {m2}, "
-                f"{n2}, {int(m.ax_first)}, {a}, {b}, {_i(m.zx)}, {_i(m.mt)}, {_i(m.st)}, "
-                f"{_i(m.my)}, {_i(m.sy)}}};")
-            ctx.kernels.add("rnn_mat_vec_kron_s8_s16")
-            return [f"rnn_mat_vec_kron_s8_s16({scratch}, &{sym}, {x}, {y});"]
-        raise RnngenError(f"int8: no kernel for {type(m).__name__}")
-
-    def _dense(self, base: str, m: quant.QDense) -> tuple[str, str, str, str]:
-        return (self.arr(f"{base}_w", m.w, "int8_t"), self.arr(f"{base}_off", m.offset, "int32_t"),
-                self.arr(f"{base}_mult", m.mult, "int32_t"),
-                self.arr(f"{base}_shift", m.shift, "int32_t"))
+        emit = formats.of(m).emit_s8
+        if emit is None:
+            raise RnngenError(f"int8: no kernel for {type(m).__name__}")
+        return emit(m, self, base, x, y, scratch)
 
     # -- nodes --------------------------------------------------------------------------
     def ops(self) -> list[dict[str, Any]]:
@@ -161,13 +88,14 @@ class _QProgram(_Program):
         q: quant.QRecurrent = self.plan.nodes[n.name]
         ctx = self.ctx
         H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
-        GH = ir.GATES[n.cell] * H
+        cell = cells.of(n.cell)
         x = self.xbuf(n.inputs[0])
         Y = self.buf(n.outputs[0]) if n.outputs[0] else None
         Yh = self.buf(n.outputs[1]) if n.outputs[1] else None
-        Yc = self.buf(n.outputs[2]) if n.cell == "LSTM" and n.outputs[2] else None
-        gx, gh, zr = "s->work", f"s->work + {GH}", f"s->work + {2 * GH}"
-        rh, scratch = "s->work8", f"s->work8 + {H}"
+        Yc = self.buf(n.outputs[2]) if cell.has_cell_state and n.outputs[2] else None
+        places = self.mem.cells[n.name]
+        gx, gh, zr = (_at("s->work", places.work[k]) for k in ("gx", "gh", "zr"))
+        rh, scratch = (_at("s->work8", places.work8[k]) for k in ("rh", "scratch"))
         dirs = []
         for d, qd in enumerate(q.directions):
             h_off, c_off = self.mem.state_slots[(n.name, d)]
@@ -180,28 +108,20 @@ class _QProgram(_Program):
             peep = self.arr(f"{qn}_peep", qd.peephole, "int16_t") if qd.peephole is not None \
                 else "NULL"
             prm = ctx.sym(f"{qn}_cell")
-            ctx.decls.append(
-                f"static const rnn_cell_params_s16 {prm} = {{{H}, {q.clip}, "
-                f"{int(q.input_forget)}, {int(q.lbr)}, {q.cell_exp}, {bias}, {bias2}, {peep}, "
-                f"{_i(qd.pm)}, {_i(qd.ps)}, {luts[0]}, {luts[1]}, {luts[2]}, {qd.fast[0]}, "
-                f"{qd.fast[1]}, {q.h.zero_point}, {_i(q.h15_mult)}, {_i(q.h15_shift)}, "
-                f"{_i(q.out_mult)}, {_i(q.out_shift)}}};")
+            ctx.decls.append(f"static const rnn_cell_params_s16 {prm} = " + cgen.c_struct([
+                ("hidden", H), ("clip", q.clip), ("input_forget", int(q.input_forget)),
+                ("linear_before_reset", int(q.lbr)), ("cell_exp", q.cell_exp),
+                ("bias", bias), ("bias2", bias2), ("peephole", peep),
+                ("peep_mult", cgen.c_int(qd.pm)), ("peep_shift", cgen.c_int(qd.ps)),
+                ("lut0", luts[0]), ("lut1", luts[1]), ("lut2", luts[2]), ("s1", qd.fast[0]),
+                ("s2", qd.fast[1]),
+                ("h_zero_point", q.h.zero_point), ("h15_mult", cgen.c_int(q.h15_mult)),
+                ("h15_shift", cgen.c_int(q.h15_shift)), ("out_mult", cgen.c_int(q.out_mult)),
+                ("out_shift", cgen.c_int(q.out_shift))]) + ";")
             steps = self.matvec(f"{qn}_W", qd.W, "xt", gx, scratch)
-            if n.cell == "GRU":
-                steps += self.matvec(f"{qn}_R", qd.R, "h", gh, scratch)
-                if q.lbr:
-                    steps.append(f"rnn_gru_gates_s16(&{prm}, {gx}, {gh}, h, {zr}, NULL);")
-                else:
-                    steps.append(f"rnn_gru_gates_s16(&{prm}, {gx}, {gh}, h, {zr}, {rh});")
-                    steps += self.matvec(f"{qn}_Rh", qd.Rh, rh, f"{gh} + {2 * H}", scratch)
-                steps.append(f"rnn_gru_cell_s16(&{prm}, {gx}, {gh}, {zr}, h);")
-                ctx.kernels.update(("rnn_gru_gates_s16", "rnn_gru_cell_s16"))
-            else:
-                steps += self.matvec(f"{qn}_R", qd.R, "h", gh, scratch)
-                kern = _CELL_KERNEL[n.cell]
-                ctx.kernels.add(kern)
-                steps.append(f"{kern}(&{prm}, {gx}, {gh}, c, h);" if n.cell == "LSTM" else
-                             f"{kern}(&{prm}, {gx}, {gh}, h);")
+            slots = SimpleNamespace(gx=gx, gh=gh, zr=zr, rh=rh, scratch=scratch, prefix=qn,
+                                    params=prm)
+            steps += cell.emit_s8(self, n, q, qd, slots)
             after = []
             if Yh:
                 after.append(f"memcpy({_at(Yh, d * H)}, h, {H});")
@@ -228,12 +148,12 @@ class _QProgram(_Program):
         q: quant.QLinear = self.plan.nodes[n.name]
         N, K = n.W.shape
         rows = math.prod(self.g.shapes[n.inputs[0]][:-1])
-        w, off, mu, sh = self._dense(f"{p}_W", q.w)
-        self.ctx.kernels.add("rnn_mat_vec_s8")
         x, y = self.xbuf(n.inputs[0]), self.buf(n.outputs[0])
-        call = (f"rnn_mat_vec_s8({N}, {K}, {w}, {off}, {mu}, {sh}, {q.out.zero_point}, "
-                f"{x}{' + r * ' + str(K) if rows > 1 else ''}, "
-                f"{y}{' + r * ' + str(N) if rows > 1 else ''});")
+        emit = formats.of(q.w).emit_s8_out
+        assert emit is not None  # the quantize pass admits only such formats
+        call = emit(q.w, self.ctx, f"{p}_W", q.out.zero_point,
+                    f"{x}{' + r * ' + str(K) if rows > 1 else ''}",
+                    f"{y}{' + r * ' + str(N) if rows > 1 else ''}")
         if rows == 1:
             return self._lines(n, [call])
         return self._lines(n, ["{", "    int32_t r;", f"    for (r = 0; r < {rows}; ++r)",

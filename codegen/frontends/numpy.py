@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import cgen, ir, limits, npyio
+from .. import cells, cgen, formats, ir, limits, npyio
 from ..errors import RnngenError, UnsupportedModel
 
 F32 = np.float32
@@ -311,12 +311,27 @@ class _Builder:
         fmt = entry.get("format")
         if "format" not in entry:
             raise self.fail(where, "missing field 'format'")
-        fn = _MATRIX_FORMATS.get(fmt) if isinstance(fmt, str) else None
+        fn = formats.npz_reader(fmt)
         if fn is None:
             raise UnsupportedModel(
                 f"{self.src}: {where}: matrix format {fmt!r} is not supported (this rnngen "
-                f"reads {', '.join(repr(f) for f in _MATRIX_FORMATS)})")
+                f"reads {', '.join(repr(f) for f in formats.FORMATS)})")
         return fn(self, entry, where, rows, cols, meaning)
+
+    # helpers of the formats' readers (formats/*.py, npz_read)
+    def dims(self, meaning: str) -> tuple[str, str]:
+        return _dims(meaning)
+
+    def checked(self, m: ir.Matrix, where: str) -> ir.Matrix:
+        return _checked(self, m, where)
+
+    def rows_match(self, where: str, got: int, rows: int | None, rname: str,
+                   what: str) -> None:
+        _rows_match(self, where, got, rows, rname, what)
+
+    def shape_field(self, entry: dict[str, Any], where: str, rows: int | None, cols: int,
+                    meaning: str) -> tuple[int, int]:
+        return _shape_field(self, entry, where, rows, cols, meaning)
 
     # ------------------------------------------------------------------ main
     def run(self) -> ir.Graph:
@@ -420,45 +435,44 @@ class _Builder:
     def recurrent(self, lay: dict[str, Any], where: str, lname: str, x: str) -> str:
         kind = lay["type"]
         cell = CELLS[kind]
+        spec = cells.of(cell)
         required = ("type", "input_size", "hidden_size", "direction", "directions")
         optional: tuple[str, ...] = ("name",)
-        if cell in ("LSTM", "GRU"):
+        if spec.gates > 1:
             required += ("gate_order",)
         else:
             optional += ("gate_order", "nonlinearity")
-        if cell == "GRU":
-            required += ("linear_before_reset",)
+        required += tuple(o for o in spec.options if o == "linear_before_reset")
         self.fields(lay, where, required, optional)
         I, H, direction, D = self.sizes(lay, where, x)
         order = "onnx"
         if "gate_order" in lay:
             order = self.choice(lay, "gate_order", where, GATE_ORDERS)
         lbr = False
-        if cell == "GRU":
+        if "linear_before_reset" in required:
             v = lay["linear_before_reset"]
             if not isinstance(v, bool):
                 raise self.fail(where, f"field 'linear_before_reset' must be true or false, got "
                                        f"{v!r}")
             lbr = v
-        act = "Tanh"
+        acts = tuple(ir.Activation.default(a) for a in spec.activations)
         if "nonlinearity" in lay:
             act = RNN_NONLINEARITIES[self.choice(lay, "nonlinearity", where,
                                                  tuple(RNN_NONLINEARITIES))]
-        acts = {"LSTM": (ir.SIGMOID, ir.TANH, ir.TANH), "GRU": (ir.SIGMOID, ir.TANH),
-                "RNN": (ir.Activation.default(act),)}[cell]
+            acts = (ir.Activation.default(act),)
         dirs = lay["directions"]
         if not isinstance(dirs, list) or len(dirs) != D:
             n = len(dirs) if isinstance(dirs, list) else _json_type(dirs)
             raise self.fail(where, f"field 'directions' must be a list of {D} entr"
                                    f"{'y' if D == 1 else 'ies'} for direction '{direction}'"
                                    f"{' (forward, then backward)' if D == 2 else ''}, got {n}")
-        G = ir.GATES[cell]
+        G = spec.gates
         perm = _TO_ONNX[(cell, order)]
         gname = "4*hidden_size" if G == 4 else ("3*hidden_size" if G == 3 else "hidden_size")
         out_dirs = []
         for d, ent in enumerate(dirs):
             dw = f"{where} directions[{d}]"
-            opt = ("b_ih", "b_hh", "h0") + (("c0",) if cell == "LSTM" else ())
+            opt = ("b_ih", "b_hh", "h0") + (("c0",) if spec.has_cell_state else ())
             self.fields(ent, dw, ("W", "R"), opt)
             W = self.matrix(ent["W"], f"{dw}.W", G * H, I, f"[{gname}, input_size]")
             R = self.matrix(ent["R"], f"{dw}.R", G * H, H, f"[{gname}, hidden_size]")
@@ -588,8 +602,9 @@ def _reorder(m: ir.Matrix, perm: tuple[int, ...], H: int, where: str) -> ir.Matr
     """Rows of a gate-stacked matrix in ONNX order."""
     if perm == tuple(range(len(perm))):
         return m
-    if isinstance(m, ir.Dense):
-        return ir.dense(m.w[_block_rows(perm, H)])
+    out = formats.permute_rows(m, _block_rows(perm, H))
+    if out is not None:
+        return out
     raise UnsupportedModel(f"{where}: gate_order 'pytorch' cannot reorder a {m.fmt} matrix; "
                            "store it in gate_order 'onnx'")
 
@@ -600,14 +615,9 @@ def _reorder_vec(v: np.ndarray, perm: tuple[int, ...], H: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------- matrix formats
 
-def _dense_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | None, cols: int,
-                  meaning: str) -> ir.Matrix:
-    b.fields(entry, where, ("format", "w"))
-    return ir.dense(b.array(entry["w"], f"{where}.w", (rows, cols), meaning))
-
-
-# Compressed formats (docs/compression.md). `meaning` is the layer's "[rows, columns]"
-# text; factor shapes are checked against the layer's rows and columns, naming the field.
+# Helpers of the matrix formats' readers (formats/*.py, npz_read). `meaning` is the layer's
+# "[rows, columns]" text; factor shapes are checked against the layer's rows and columns,
+# naming the field.
 
 def _dims(meaning: str) -> tuple[str, str]:
     parts = meaning.strip("[]").split(", ")
@@ -615,7 +625,7 @@ def _dims(meaning: str) -> tuple[str, str]:
 
 
 def _checked(b: _Builder, m: ir.Matrix, where: str) -> ir.Matrix:
-    ir.check_matrix(m, f"{b.src}: {where}")
+    formats.check(m, f"{b.src}: {where}")
     return m
 
 
@@ -637,100 +647,6 @@ def _shape_field(b: _Builder, entry: dict[str, Any], where: str, rows: int | Non
         raise b.fail(where, f"field 'shape' is {v}, expected {want} = {meaning}")
     return v[0], v[1]
 
-
-def _hmd_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | None, cols: int,
-                meaning: str) -> ir.Matrix:
-    """A' [r, n] (optional: r = 0), B and D [m - r], C [ceil(n/2)], E [floor(n/2)]."""
-    b.fields(entry, where, ("format", "b", "c", "d"), ("a", "e"))
-    rname, cname = _dims(meaning)
-    h = cols - cols // 2
-    c = b.array(entry["c"], f"{where}.c", (h,), f"[ceil({cname}/2)] ({cname} = {cols})")
-    if cols // 2 or entry.get("e") is not None:
-        e = b.array(entry.get("e"), f"{where}.e", (cols // 2,),
-                    f"[floor({cname}/2)] ({cname} = {cols})")
-    else:
-        e = np.zeros(0, F32)
-    a = np.zeros((0, cols), F32)
-    if entry.get("a") is not None:
-        a = b.array(entry["a"], f"{where}.a", (None, cols), f"[r, {cname}]")
-    low = None if rows is None else rows - a.shape[0]
-    if low is not None and low < 0:
-        raise b.fail(f"{where}.a", f"A' has {a.shape[0]} rows, more than the matrix's {rows} = "
-                                   f"{rname}")
-    empty_ok = low == 0
-    bv = b.array(entry["b"], f"{where}.b", (low,), f"[{rname} - r]", allow_empty=empty_ok)
-    dv = b.array(entry["d"], f"{where}.d", (bv.size,), f"[{rname} - r] (as B)",
-                 allow_empty=empty_ok)
-    return _checked(b, ir.Hmd(a, bv, c, dv, e), where)
-
-
-def _csr_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | None, cols: int,
-                meaning: str) -> ir.Matrix:
-    """values [nnz], col_idx [nnz] (integers), row_ptr [rows + 1] (integers), shape."""
-    b.fields(entry, where, ("format", "values", "col_idx", "row_ptr", "shape"))
-    m, n = _shape_field(b, entry, where, rows, cols, meaning)
-    vals = b.array(entry["values"], f"{where}.values", (None,), "[nnz]", allow_empty=True)
-    idx = b.array(entry["col_idx"], f"{where}.col_idx", (vals.size,), "[nnz] (as values)",
-                  integer=True, allow_empty=True)
-    ptr = b.array(entry["row_ptr"], f"{where}.row_ptr", (m + 1,), "[rows + 1]", integer=True)
-    _checked(b, ir.Csr(vals, idx, ptr, n), where)  # ranges and order, before narrowing
-    return ir.Csr(vals, idx.astype(np.int32), ptr.astype(np.int32), n)
-
-
-def _lowrank_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | None,
-                    cols: int, meaning: str) -> ir.Matrix:
-    """U [m, d], V [d, n]: W = U V."""
-    b.fields(entry, where, ("format", "u", "v"))
-    rname, cname = _dims(meaning)
-    u = b.array(entry["u"], f"{where}.u", (rows, None), f"[{rname}, rank]")
-    v = b.array(entry["v"], f"{where}.v", (u.shape[1], cols), f"[rank, {cname}] (rank = "
-                                                              f"{u.shape[1]} from u)")
-    return _checked(b, ir.LowRank(u, v), where)
-
-
-def _kron_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | None, cols: int,
-                 meaning: str) -> ir.Matrix:
-    """A [m1, n1], B [m2, n2], shape [m, n]: W = (A kron B)[:m, :n] (zero-padded product)."""
-    b.fields(entry, where, ("format", "a", "b", "shape"))
-    m, n = _shape_field(b, entry, where, rows, cols, meaning)
-    a = b.array(entry["a"], f"{where}.a", (None, None), "[m1, n1]")
-    bb = b.array(entry["b"], f"{where}.b", (None, None), "[m2, n2]")
-    k = ir.Kron(a, bb, m, n)
-    pr, pc = k.padded
-    if pr < m or pc < n:
-        raise b.fail(where, f"the Kronecker product of a {a.shape} and b {bb.shape} is "
-                            f"{pr} x {pc}, smaller than the matrix {m} x {n} ({meaning})")
-    return _checked(b, k, where)
-
-
-def _stack_matrix(b: _Builder, entry: dict[str, Any], where: str, rows: int | None, cols: int,
-                  meaning: str) -> ir.Matrix:
-    """Row blocks of any formats, top to bottom (per gate: one block per gate)."""
-    b.fields(entry, where, ("format", "blocks"))
-    blocks = entry["blocks"]
-    if not isinstance(blocks, list) or not blocks:
-        raise b.fail(where, "field 'blocks' must be a non-empty list of matrix entries")
-    rname, cname = _dims(meaning)
-    out: list[ir.Matrix] = []
-    for k, blk in enumerate(blocks):
-        m = b.matrix(blk, f"{where}.blocks[{k}]", None, cols, f"[rows, {cname}]")
-        out.extend(m.blocks if isinstance(m, ir.RowStack) else (m,))
-    total = sum(m.shape[0] for m in out)
-    _rows_match(b, where, total, rows, rname,
-                f"the blocks have ({', '.join(str(m.shape[0]) for m in out)}) =")
-    return _checked(b, ir.stack(out), where)
-
-
-# One reader per matrix "format" (docs/npz-format.md, docs/compression.md).
-_MATRIX_FORMATS: dict[str, Callable[[_Builder, dict[str, Any], str, int | None, int, str],
-                                    ir.Matrix]] = {
-    "dense": _dense_matrix,
-    "hmd": _hmd_matrix,
-    "csr": _csr_matrix,
-    "lowrank": _lowrank_matrix,
-    "kron": _kron_matrix,
-    "stack": _stack_matrix,
-}
 
 _LAYERS: dict[str, Callable[[_Builder, dict[str, Any], str, str, str], str]] = {
     "lstm": _Builder.recurrent, "gru": _Builder.recurrent, "rnn": _Builder.recurrent,

@@ -10,16 +10,15 @@ nodes. Unsupported operators are collected and reported together.
 from __future__ import annotations
 
 import dataclasses
-
 import math
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from .. import cgen, ir, limits
+from .. import cells, cgen, formats, ir, limits
 from ..errors import RnngenError, UnsupportedModel
-from . import onnx_check, onnx_compressed
+from . import onnx_check, onnx_compressed, onnx_proto
 
 F32 = np.float32
 
@@ -28,90 +27,14 @@ _NOT_FOLDABLE = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUni
                  "Multinomial", "Bernoulli"}
 
 
+_short = onnx_proto.short
+_attrs = onnx_proto.attrs
+
+
 def load(path: Path, seq_len: int | None = None) -> ir.Graph:
-    import onnx
-
-    if path.stat().st_size > limits.MAX_ONNX_BYTES:
-        raise RnngenError(f"{path}: {path.stat().st_size} bytes, more than an ONNX file can "
-                          "hold (2 GiB; larger weights go into external data files)")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # DecodeError, truncated protobuf, not ONNX at all
-        raise RnngenError(f"{path}: not a readable ONNX model ({_short(e)})") from None
-    if not model.graph.node and not model.graph.input:
-        raise RnngenError(f"{path}: not a readable ONNX model (no graph)")
-    # opset, types, dims, data lengths; node specs and order: before any value is read
-    onnx_check.check_tensors(model, path)
-    _load_external(model, path)
-    onnx_check.check_graph(model, path)
+    model = onnx_proto.read_model(path)
+    onnx_check.check_graph(model, path)  # node specs and order
     return _Converter(model, path, seq_len).run()
-
-
-def _short(e: Exception) -> str:
-    s = str(e).strip().splitlines()
-    return (s[0] if s else type(e).__name__)[:200]
-
-
-def _load_external(model: Any, path: Path) -> None:
-    """Read the initializers stored in external data files beside the model, after checking
-    that each file is a regular file in the model's folder (or below it) and that offset and
-    length stay inside it and match the tensor's dims and type."""
-    from onnx import numpy_helper
-    from onnx.external_data_helper import uses_external_data
-
-    base = path.parent.resolve()
-    for t in model.graph.initializer:
-        if not uses_external_data(t):
-            continue
-        where = f"{path}: initializer '{t.name}'"
-        info = {kv.key: kv.value for kv in t.external_data}
-        loc = info.get("location", "")
-        f = (path.parent / loc).resolve() if loc else base
-        if not loc or Path(loc).is_absolute() or base not in (f, *f.parents) or f == base:
-            raise RnngenError(f"{where}: external data location '{loc}' must name a file in "
-                              "the model's folder")
-        if not f.exists():
-            raise RnngenError(f"{where} refers to external data file '{loc}', which does not "
-                              "exist beside the model")
-        if not f.is_file():
-            raise RnngenError(f"{where}: external data '{loc}' is not a regular file")
-        size = f.stat().st_size
-        try:
-            offset = int(info.get("offset", "0"))
-            length = int(info["length"]) if "length" in info else size - offset
-        except ValueError:
-            raise RnngenError(f"{where}: external data offset/length are not integers") \
-                from None
-        need = limits.elements(t.dims) * onnx_check.item_size(t.data_type)
-        if offset < 0 or length != need or offset + length > size:
-            raise RnngenError(f"{where}: external data '{loc}' offset {offset} length {length} "
-                              f"does not hold the {need} bytes of dims {list(t.dims)} "
-                              f"(the file has {size} bytes)")
-        try:
-            with open(f, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read(length)
-        except OSError as e:
-            raise RnngenError(f"{where}: cannot read external data '{loc}' ({e.strerror})") \
-                from None
-        t.ClearField("external_data")
-        t.data_location = 0
-        t.raw_data = data
-        numpy_helper.to_array(t)  # the tensor is consistent now
-
-
-def _attrs(node: Any) -> dict[str, Any]:
-    from onnx import helper
-
-    out = {}
-    for a in node.attribute:
-        v = helper.get_attribute_value(a)
-        if isinstance(v, bytes):  # not UTF-8: kept visible, refused where it is checked
-            v = v.decode("utf-8", "backslashreplace")
-        elif isinstance(v, list) and v and isinstance(v[0], bytes):
-            v = [x.decode("utf-8", "backslashreplace") for x in v]
-        out[a.name] = v
-    return out
 
 
 class _Converter:
@@ -386,22 +309,13 @@ class _Converter:
         self.consts[node.output[0]] = np.array(shape[start:end], dtype=np.int64)
 
     def _fold(self, node: Any, idx: int) -> None:
-        from onnx import helper
-        from onnx.reference import ReferenceEvaluator
-
         where = f"{self.path}: {self.where(node, idx)}"
         outs = [o for o in node.output if o]
         for o in outs:  # from onnx's shape inference, before anything is evaluated
             if o in self.inferred:
                 limits.check_elements(where, self.inferred[o], f"output '{o}'")
-        present = [i for i in node.input if i]
         try:
-            vin = [helper.make_tensor_value_info(i, 1, None) for i in present]
-            vout = [helper.make_tensor_value_info(o, 1, None) for o in outs]
-            graph = helper.make_graph([node], "fold", vin, vout)
-            m = helper.make_model(graph, opset_imports=list(self.model.opset_import))
-            ref = ReferenceEvaluator(m)
-            res = ref.run(None, {i: self.consts[i] for i in present})
+            res = onnx_proto.eval_node(node, self.consts, self.model.opset_import)
         except Exception as e:
             raise RnngenError(f"{where}: cannot evaluate at compile time ({_short(e)})") \
                 from None
@@ -458,11 +372,12 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
     B = cv.need_const(node, idx, 3, "B")
     seq_lens = cv.need_const(node, idx, 4, "sequence_lens")
     h0 = cv.need_const(node, idx, 5, "initial_h")
-    c0 = cv.need_const(node, idx, 6, "initial_c") if cell == "LSTM" else None
-    P = cv.need_const(node, idx, 7, "P") if cell == "LSTM" else None
+    spec = cells.of(cell)
+    c0 = cv.need_const(node, idx, 6, "initial_c") if spec.has_cell_state else None
+    P = cv.need_const(node, idx, 7, "P") if spec.peepholes else None
     if W is None or R is None:
         raise RnngenError(f"{where}: inputs W and R are required")
-    G = ir.GATES[cell]
+    G = spec.gates
     layout = int(a.get("layout", 0))
     if layout not in (0, 1):
         raise RnngenError(f"{where}: attribute layout={layout} must be 0 or 1")
@@ -513,14 +428,15 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
         clip = float(clip)
         if not clip > 0:
             raise RnngenError(f"{where}: attribute clip={clip} must be positive")
-    input_forget = bool(a.get("input_forget", 0)) if cell == "LSTM" else False
-    lbr = bool(a.get("linear_before_reset", 0)) if cell == "GRU" else False
+    input_forget = bool(a.get("input_forget", 0)) if "input_forget" in spec.options else False
+    lbr = bool(a.get("linear_before_reset", 0)) if "linear_before_reset" in spec.options \
+        else False
     dirs = []
     for d in range(D):
         reverse = direction == "reverse" or d == 1
         h = np.zeros(H, F32) if h0 is None else np.asarray(h0, F32).reshape(D, H)[d]
         c = None
-        if cell == "LSTM":
+        if spec.has_cell_state:
             c = np.zeros(H, F32) if c0 is None else np.asarray(c0, F32).reshape(D, H)[d]
         p = None if P is None else np.asarray(P[d], F32)
         dirs.append(ir.CellDirection(
@@ -529,7 +445,7 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
             h0=np.ascontiguousarray(h), c0=None if c is None else np.ascontiguousarray(c),
             activations=acts[d]))
     outs = list(node.output) + [""] * 3
-    nouts = 3 if cell == "LSTM" else 2
+    nouts = 3 if spec.has_cell_state else 2
     outputs = tuple(outs[:nouts]) + ("",) * (3 - nouts)
     cv.add(ir.Recurrent(_nm(cv, node, idx), (x,), outputs, cell=cell, hidden=H, input_size=I,
                         seq_len=T, valid_len=valid, layout=layout, directions=tuple(dirs),
@@ -539,7 +455,7 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
 def _direction_matrix(M: Any, d: int) -> ir.Matrix:
     if isinstance(M, onnx_compressed.CompressedInput):
         return M[d]
-    return ir.dense(M[d])
+    return formats.as_matrix(M[d])
 
 
 # Defaults of activation_alpha / activation_beta inside LSTM/GRU/RNN as onnxruntime applies
@@ -551,9 +467,8 @@ _ACT_NAMES = {k.lower(): k for k in ir.ACTIVATION_DEFAULTS}
 
 def _activations(cv: _Converter, node: Any, idx: int, a: dict[str, Any], cell: str,
                  D: int) -> list[tuple[ir.Activation, ...]]:
-    per = {"LSTM": 3, "GRU": 2, "RNN": 1}[cell]
-    default = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"],
-               "RNN": ["Tanh"]}[cell]
+    default = list(cells.of(cell).activations)
+    per = len(default)
     names = a.get("activations")
     where = f"{cv.path}: {cv.where(node, idx)}"
     if names is None:
@@ -621,7 +536,7 @@ def _lower_gemm(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
             add_c = C
     out = node.output[0]
     lin_out = cv.fresh(out + "_mm") if add_c else out
-    cv.add(ir.Linear(name, (src,), (lin_out,), W=ir.dense(W), b=bias))
+    cv.add(ir.Linear(name, (src,), (lin_out,), W=formats.as_matrix(W), b=bias))
     if add_c:
         cv.add(ir.Binary(name + "_addC", (lin_out, add_c), (out,), fn="Add"))
 
@@ -649,7 +564,7 @@ def _lower_matmul(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> Non
     if borig > 2 and borig > len(ashape):  # broadcast batch axes of size 1
         want = (1,) * (borig - len(ashape)) + want
     out = node.output[0]
-    Wd = ir.dense(np.ascontiguousarray(W))
+    Wd = formats.as_matrix(np.ascontiguousarray(W))
     if want == lin_shape:
         cv.add(ir.Linear(name, (A,), (out,), W=Wd, b=None))
     else:

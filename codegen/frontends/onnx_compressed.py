@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import ir, limits
+from .. import formats, ir, limits
 from ..errors import RnngenError
+from . import onnx_proto
 
 F32 = np.float32
 RECURRENT = ("LSTM", "GRU", "RNN")
@@ -78,7 +79,7 @@ class CompressedInput:
                               "matrix [rows, columns]")
         if v.dtype.kind != "f":
             raise RnngenError(f"{b.where}: '{b.tensor}' has type {v.dtype}, expected float")
-        m = ir.dense(v)
+        m = formats.as_matrix(v)
         _check(m, b.where, {"w": b.tensor})
         b.matrix = m
         return m
@@ -92,7 +93,7 @@ class CompressedInput:
         return (len(self.dirs), sum(m.shape[0] for m in ms), ms[0].shape[1])
 
     def __getitem__(self, d: int) -> ir.Matrix:
-        return ir.stack(self.blocks(d))
+        return formats.stack_rows(self.blocks(d))
 
     def check(self, D: int, G: int, H: int, cols: int) -> None:
         """The layer's shapes [D, G*H, cols]; an error names the direction, block and
@@ -130,81 +131,24 @@ class Recognized:
     node_names: set[str] = field(default_factory=set)  # the recurrent nodes and their blocks
 
 
-# ---------------------------------------------------------------------- sparse tensors
-
-def _sparse_coords(sp: Any, where: str) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """(values, row-major linear indices, dims) of a SparseTensorProto, indices checked:
-    in range, strictly increasing (as ONNX requires)."""
-    from onnx import numpy_helper
-
-    name = sp.values.name
-    dims = tuple(int(d) for d in sp.dims)
-    try:
-        values = np.asarray(numpy_helper.to_array(sp.values))
-        idx = np.asarray(numpy_helper.to_array(sp.indices)).astype(np.int64)
-    except Exception as e:
-        msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        raise RnngenError(f"{where}: sparse initializer '{name}' cannot be read ({msg})") \
-            from None
-    values = values.reshape(-1)
-    size = int(np.prod(dims)) if dims else 1
-    if idx.ndim == 2 and idx.shape[1] == len(dims) and len(dims) > 1:
-        bad = np.nonzero((idx < 0) | (idx >= np.asarray(dims)))[0]
-        if bad.size:
-            k = int(bad[0])
-            raise RnngenError(f"{where}: sparse initializer '{name}' index "
-                              f"{idx[k].tolist()} (entry {k}) is out of range for shape "
-                              f"{list(dims)}")
-        lin = np.ravel_multi_index(tuple(idx.T), dims) if idx.size else np.zeros(0, np.int64)
-    elif idx.ndim == 1 or (idx.ndim == 2 and idx.shape[1] == 1):
-        lin = idx.reshape(-1)
-        bad = np.nonzero((lin < 0) | (lin >= size))[0]
-        if bad.size:
-            k = int(bad[0])
-            raise RnngenError(f"{where}: sparse initializer '{name}' index {int(lin[k])} "
-                              f"(entry {k}) is out of range 0..{size - 1} for shape "
-                              f"{list(dims)}")
-    else:
-        raise RnngenError(f"{where}: sparse initializer '{name}' has indices of shape "
-                          f"{tuple(idx.shape)}, expected [nnz] or [nnz, {len(dims)}]")
-    if lin.size != values.size:
-        raise RnngenError(f"{where}: sparse initializer '{name}' has {values.size} values and "
-                          f"{lin.size} indices")
-    if lin.size > 1:
-        bad = np.nonzero(np.diff(lin) <= 0)[0]
-        if bad.size:
-            k = int(bad[0]) + 1
-            raise RnngenError(f"{where}: sparse initializer '{name}' indices are not sorted "
-                              f"(row-major, increasing, no repeats) at entry {k}")
-    return values, lin, dims
+sparse_to_dense = onnx_proto.sparse_to_dense
 
 
-def sparse_to_dense(sp: Any, path: Path) -> np.ndarray:
-    """The dense value of a sparse initializer (for the ordinary fold)."""
-    values, lin, dims = _sparse_coords(sp, str(path))
-    out = np.zeros(int(np.prod(dims)) if dims else 1, values.dtype)
-    out[lin] = values
-    return out.reshape(dims)
-
-
-def _csr(values: np.ndarray, lin: np.ndarray, m: int, n: int) -> ir.Csr:
-    rows, cols = lin // n, lin % n
-    ptr = np.zeros(m + 1, np.int64)
-    np.add.at(ptr, rows + 1, 1)
-    return ir.Csr(np.ascontiguousarray(values, dtype=F32), cols.astype(np.int32),
-                  np.cumsum(ptr).astype(np.int32), int(n))
+def _csr(values: np.ndarray, lin: np.ndarray, m: int, n: int) -> ir.Matrix:
+    """The matrix of an ONNX sparse tensor [m, n] (row-major linear indices)."""
+    return formats.onnx_sparse_reader()(values, lin, m, n)
 
 
 # ---------------------------------------------------------------------- the matcher
 
 def _check(m: ir.Matrix, where: str, names: dict[str, str]) -> None:
-    """NaN/Inf naming the initializer, then ir.check_matrix's structural checks."""
+    """NaN/Inf naming the initializer, then formats.check's structural checks."""
     for k, arr in m.arrays().items():
         if arr.size and not np.all(np.isfinite(arr)):
             name = names.get(k)
             what = f"factor '{k}'" + (f" (initializer '{name}')" if name else "")
             raise RnngenError(f"{where}: {m.fmt} {what} contains NaN or Inf")
-    ir.check_matrix(m, where)
+    formats.check(m, where)
 
 
 def _int_list(v: np.ndarray) -> list[int]:
@@ -244,9 +188,7 @@ class _Matcher:
         return t
 
     def attrs(self, n: Any) -> dict[str, Any]:
-        from .onnx import _attrs
-
-        return _attrs(n)
+        return onnx_proto.attrs(n)
 
     def constant(self, t: str) -> np.ndarray | None:
         """A dense constant: an initializer or a Constant node's tensor value."""
@@ -291,6 +233,15 @@ class _Matcher:
         del self.used[mark:]
         return None
 
+    def sparse_coords(self, sp: Any, where: str) -> tuple[np.ndarray, np.ndarray,
+                                                             tuple[int, ...]]:
+        return onnx_proto.sparse_coords(sp, where)
+
+    def found(self, m: ir.Matrix, where: str, desc: str, names: dict[str, str]) -> Block:
+        """A recognized matrix: checked (NaN/Inf naming its initializers, then structure)."""
+        _check(m, where, names)
+        return Block(m, where, desc)
+
     def axes(self, n: Any) -> list[int] | None:
         a = self.attrs(n)
         if "axes" in a:
@@ -312,7 +263,7 @@ class _Matcher:
         if sp is not None:
             if len(sp.dims) != 3:
                 return None
-            values, lin, dims = _sparse_coords(sp, prefix)
+            values, lin, dims = onnx_proto.sparse_coords(sp, prefix)
             D, m, n = dims
             out = []
             for d in range(D):
@@ -334,7 +285,7 @@ class _Matcher:
             if blocks is None:
                 return None
             dirs.append(blocks)
-        if all(isinstance(b.matrix, ir.Dense) or b.matrix is None for bl in dirs for b in bl):
+        if all(b.matrix is None or formats.is_plain(b.matrix) for bl in dirs for b in bl):
             return None  # nothing compressed: the ordinary fold does the same
         return dirs
 
@@ -345,14 +296,14 @@ class _Matcher:
         if v is not None:
             if v.ndim != 3 or v.shape[0] != 1 or v.dtype.kind != "f":
                 return None
-            m = ir.dense(v[0])
+            m = formats.as_matrix(v[0])
             _check(m, f"{where} block 0", {"w": t})
             return [Block(m, f"{where} block 0", f"dense initializer '{t}'")]
         sp = self.sparse_leaf(t)
         if sp is not None:
             if len(sp.dims) != 3 or sp.dims[0] != 1:
                 return None
-            values, lin, dims = _sparse_coords(sp, f"{where} block 0")
+            values, lin, dims = onnx_proto.sparse_coords(sp, f"{where} block 0")
             mat = _csr(values, lin, dims[1], dims[2])
             _check(mat, f"{where} block 0", {"values": sp.values.name})
             return [Block(mat, f"{where} block 0", f"csr sparse initializer '{sp.values.name}'")]
@@ -375,14 +326,13 @@ class _Matcher:
         cat = self.node(t, "Concat")
         if cat is not None and self.concat_axis(cat, 2) == 0:
             ins = [i for i in cat.input if i]
-            if len(ins) == 2:  # HMD: Concat(axis=0)(A', Concat(axis=1)(MatMul(B, C), ...))
-                hmd_mark = len(self.used)
-                a = self.matrix_leaf(ins[0])
-                low = self.hmd_lower(ins[1], f"{where} block {len(out)}") if a else None
-                if a is not None and low is not None:
-                    out.append(self.make_hmd(a, low, f"{where} block {len(out)}"))
+            for read in formats.onnx_concat_readers():  # a format written as a Concat (HMD)
+                fmt_mark = len(self.used)
+                b = read(self, ins, f"{where} block {len(out)}")
+                if b is not None:
+                    out.append(b)
                     return
-                del self.used[hmd_mark:]
+                del self.used[fmt_mark:]
             for i in ins:
                 self.rows(i, where, out, depth + 1)
             return
@@ -390,162 +340,15 @@ class _Matcher:
         out.append(self.block(t, f"{where} block {len(out)}"))
 
     def block(self, t: str, where: str) -> Block:
+        """One row block: the first format whose pattern matches, else the folded value."""
         t = self.peel(t)
         mark = len(self.used)
-        leaf = self.matrix_leaf(t)
-        if leaf is not None:
-            m = ir.dense(leaf[0])
-            _check(m, where, {"w": leaf[1]})
-            return Block(m, where, f"dense initializer '{leaf[1]}'")
-        sp = self.sparse_leaf(t)
-        if sp is not None and len(sp.dims) == 2:
-            values, lin, dims = _sparse_coords(sp, where)
-            m = _csr(values, lin, dims[0], dims[1])
-            _check(m, where, {"values": sp.values.name})
-            return Block(m, where, f"csr sparse initializer '{sp.values.name}'")
-        for fn in (self.lowrank, self.hmd_block, self.kron):
-            b = fn(t, where)
+        for read in formats.onnx_readers():
+            b = read(self, t, where)
             if b is not None:
                 return b
             del self.used[mark:]
-        del self.used[mark:]
         return Block(None, where, f"'{t}'", tensor=t)
-
-    # -- formats --------------------------------------------------------------------------
-    def lowrank(self, t: str, where: str) -> Block | None:
-        mm = self.node(t, "MatMul")
-        if mm is None:
-            return None
-        u, v = self.matrix_leaf(mm.input[0]), self.matrix_leaf(mm.input[1])
-        if u is None or v is None:
-            return None
-        desc = f"lowrank MatMul('{u[1]}' {u[0].shape}, '{v[1]}' {v[0].shape})"
-        if u[0].shape[1] != v[0].shape[0]:
-            raise RnngenError(f"{where}: {desc}: the factors do not multiply (U has "
-                              f"{u[0].shape[1]} columns, V {v[0].shape[0]} rows)")
-        m = ir.LowRank(u[0], v[0])
-        _check(m, where, {"u": u[1], "v": v[1]})
-        return Block(m, where, desc)
-
-    def hmd_lower(self, t: str, where: str) -> tuple | None:
-        """Concat(axis=1)(MatMul(B [k, 1], C [1, ceil(n/2)]), MatMul(D [k, 1], E [1, n/2]))."""
-        t = self.peel(t)
-        cat = self.node(t, "Concat")
-        if cat is None or self.concat_axis(cat, 2) != 1:
-            return None
-        ins = [i for i in cat.input if i]
-        if len(ins) != 2:
-            return None
-        outer = []
-        for i in ins:
-            mm = self.node(self.peel(i), "MatMul")
-            if mm is None:
-                return None
-            col, row = self.matrix_leaf(mm.input[0]), self.matrix_leaf(mm.input[1])
-            if col is None or row is None or col[0].shape[1] != 1 or row[0].shape[0] != 1:
-                return None
-            outer.append((col, row))
-        (b, c), (d, e) = outer
-        n = c[0].shape[1] + e[0].shape[1]
-        if c[0].shape[1] != n - n // 2:
-            return None  # not the D1 split (C covers ceil(n/2)): an ordinary dense block
-        if b[0].shape[0] != d[0].shape[0]:
-            raise RnngenError(f"{where}: hmd factors B '{b[1]}' {b[0].shape} and D '{d[1]}' "
-                              f"{d[0].shape} must have the same number of rows")
-        return b, c, d, e
-
-    def make_hmd(self, a: tuple[np.ndarray, str] | None, low: tuple, where: str) -> Block:
-        b, c, d, e = low
-        n = c[0].shape[1] + e[0].shape[1]
-        names = {"b": b[1], "c": c[1], "d": d[1], "e": e[1]}
-        if a is None:
-            av = np.zeros((0, n), F32)
-            desc = f"hmd (B '{b[1]}' {b[0].shape}, C '{c[1]}', D '{d[1]}', E '{e[1]}')"
-        else:
-            av = a[0]
-            names["a"] = a[1]
-            desc = (f"hmd (A' '{a[1]}' {a[0].shape}, B '{b[1]}' {b[0].shape}, C '{c[1]}' "
-                    f"{c[0].shape}, D '{d[1]}', E '{e[1]}' {e[0].shape})")
-            if av.shape[1] != n:
-                raise RnngenError(f"{where}: {desc}: A' has {av.shape[1]} columns, C and E "
-                                  f"cover {n}")
-        m = ir.Hmd(av, b[0][:, 0].copy(), c[0][0].copy(), d[0][:, 0].copy(), e[0][0].copy())
-        _check(m, where, names)
-        return Block(m, where, desc)
-
-    def hmd_block(self, t: str, where: str) -> Block | None:
-        low = self.hmd_lower(t, where)
-        return None if low is None else self.make_hmd(None, low, where)
-
-    def kron(self, t: str, where: str) -> Block | None:
-        sl = self.node(t, "Slice")
-        rows = cols = None
-        if sl is not None:
-            a = self.attrs(sl)
-            if "starts" in a:  # opset < 10
-                starts, ends = list(a["starts"]), list(a["ends"])
-                axes, steps = a.get("axes"), None
-            else:
-                starts = self.ints(sl.input[1]) if len(sl.input) > 1 else None
-                ends = self.ints(sl.input[2]) if len(sl.input) > 2 else None
-                axes = self.ints(sl.input[3]) if len(sl.input) > 3 and sl.input[3] else None
-                steps = self.ints(sl.input[4]) if len(sl.input) > 4 and sl.input[4] else None
-            if starts is None or ends is None or len(starts) != 2 or len(ends) != 2:
-                return None
-            if axes is not None and [int(x) % 2 for x in axes] != [0, 1]:
-                return None
-            if starts != [0, 0] or (steps is not None and list(steps) != [1, 1]):
-                return None
-            rows, cols = ends
-            t = self.peel(sl.input[0])
-        rs = self.node(t, "Reshape")
-        if rs is None:
-            return None
-        shape = self.ints(rs.input[1]) if len(rs.input) > 1 else None
-        mul = self.node(self.peel(rs.input[0]), "Mul")
-        if shape is None or mul is None:
-            return None
-        fa = fb = None
-        for i in mul.input:
-            un = self.node(self.peel(i), "Unsqueeze")
-            if un is None:
-                return None
-            ax = self.axes(un)
-            ax = None if ax is None else sorted(x % 4 for x in ax)
-            leaf = self.matrix_leaf(un.input[0])
-            if leaf is None:
-                return None
-            if ax == [1, 3]:
-                fa = leaf
-            elif ax == [0, 2]:
-                fb = leaf
-            else:
-                return None
-        if fa is None or fb is None:
-            return None
-        (m1, n1), (m2, n2) = fa[0].shape, fb[0].shape
-        desc = f"kron('{fa[1]}' {fa[0].shape}, '{fb[1]}' {fb[0].shape})"
-        full = [m1 * m2, n1 * n2]
-        if len(shape) != 2:
-            return None
-        if -1 in shape and shape.count(-1) == 1:
-            known = shape[1 - shape.index(-1)]
-            if known and (m1 * m2 * n1 * n2) % known == 0:
-                shape[shape.index(-1)] = m1 * m2 * n1 * n2 // known
-        if shape != full:
-            if shape[0] * shape[1] != full[0] * full[1]:
-                raise RnngenError(f"{where}: {desc}: the Reshape asks for {shape}, the product "
-                                  f"has {m1 * m2} x {n1 * n2} values")
-            return None  # another layout of the same numbers: an ordinary dense block
-        rows = full[0] if rows is None else min(int(rows), full[0])
-        cols = full[1] if cols is None else min(int(cols), full[1])
-        if rows < 1 or cols < 1:
-            return None
-        m = ir.Kron(fa[0], fb[0], rows, cols)
-        _check(m, where, {"a": fa[1], "b": fb[1]})
-        if (rows, cols) != tuple(full):
-            desc += f" sliced to ({rows}, {cols})"
-        return Block(m, where, desc)
 
 
 def recognize(graph: Any, inits: dict[str, np.ndarray], path: Path) -> Recognized:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .. import ir
+from .. import cells, formats, ir
 
 
 def run(g: ir.Graph, opts: object = None) -> ir.Graph:
@@ -29,12 +29,12 @@ def hoist_steps(n: ir.Recurrent) -> int:
 
 
 def cell_floats(n: ir.Recurrent) -> int:
-    H = n.hidden
-    return {"LSTM": 4 * H, "GRU": 7 * H, "RNN": H, "FastRNN": H, "FastGRNN": 2 * H}[n.cell]
+    """The cell's work area of one step (gate pre-activations and intermediates)."""
+    return cells.of(n.cell).work(n.hidden)
 
 
 def work_floats(n: ir.Recurrent) -> int:
-    G = ir.GATES[n.cell]
+    G = cells.of(n.cell).gates
     k = hoist_steps(n)
     return cell_floats(n) + (k * G * n.hidden if k > 1 else 0)
 
@@ -46,20 +46,23 @@ def plan(g: ir.Graph) -> ir.Graph:
     state_slots: dict[tuple[str, int], tuple[int, int]] = {}
     state = 0
     work = 0
-    scratch = max([ir.matrix_scratch(m) for _, _, m in g.matrices()] + [0])
+    scratch = max([formats.scratch(m) for _, _, m in g.matrices()] + [0])
+    places: dict[str, ir.CellPlan] = {}
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
             work = max(work, work_floats(n))
+            places[n.name] = ir.CellPlan(hoist=hoist_steps(n), proj=cell_floats(n),
+                                         work=cells.of(n.cell).work_slots(n.hidden), work8={})
             for d in range(n.num_directions):
                 h_off = state
                 state += n.hidden
                 c_off = -1
-                if n.cell == "LSTM":
+                if cells.of(n.cell).has_cell_state:
                     c_off = state
                     state += n.hidden
                 state_slots[(n.name, d)] = (h_off, c_off)
     mem = ir.MemoryPlan(place=place, arena=top, work=work + scratch, state=state,
-                        state_slots=state_slots, scratch_off=work)
+                        state_slots=state_slots, scratch_off=work, cells=places)
     return g.replace(memory=mem)
 
 
@@ -78,38 +81,35 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
             top16 += math.prod(g.shapes[t])
     state_slots: dict[tuple[str, int], tuple[int, int]] = {}
     h8 = c16 = work16 = work8 = 0
+    places: dict[str, ir.CellPlan] = {}
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
-            GH = ir.GATES[n.cell] * n.hidden
+            GH = cells.of(n.cell).gates * n.hidden
+            # int16: W x, R h, then the gates (z, r) or the cell's results; int8: r * h,
+            # then the matrix kernels' scratch
+            places[n.name] = ir.CellPlan(hoist=1, proj=0,
+                                         work={"gx": 0, "gh": GH, "zr": 2 * GH},
+                                         work8={"rh": 0, "scratch": n.hidden})
             work16 = max(work16, 2 * GH + 2 * n.hidden)
             q = qp.nodes[n.name]
             mats = [m for qd in q.directions for m in (qd.W, qd.R, qd.Rh) if m is not None]
             work8 = max(work8, n.hidden + max(int8_scratch(m) for m in mats))
             for d in range(n.num_directions):
                 c_off = -1
-                if n.cell == "LSTM":
+                if cells.of(n.cell).has_cell_state:
                     c_off = c16
                     c16 += n.hidden
                 state_slots[(n.name, d)] = (h8, c_off)
                 h8 += n.hidden
     mem = ir.MemoryPlan(place=place, arena=top, work=work16, state=h8,
                         state_slots=state_slots, scratch_off=0, work8=work8, state16=c16,
-                        arena16=top16)
+                        arena16=top16, cells=places)
     return g.replace(memory=mem)
 
 
 def int8_scratch(m: object) -> int:
     """int8 scratch of a quantized matrix kernel (low-rank V x, Kronecker intermediate)."""
-    from .. import quant
-
-    if isinstance(m, quant.QLowRank):
-        return m.v.shape[0]
-    if isinstance(m, quant.QKron):
-        (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-        return int(m1 * n2 if m.ax_first else n1 * m2)
-    if isinstance(m, quant.QStack):
-        return max(int8_scratch(b) for b in m.blocks)
-    return 0
+    return formats.scratch_s8(m)
 
 
 def _arena(g: ir.Graph, size_of, input_in_arena: bool, skip: set[str] = frozenset()

@@ -13,23 +13,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import ir, npyio, quant, reference
+from .. import cells, formats, ir, npyio, quant, reference
 from ..errors import RnngenError
 from ..quant import QParams
+
+if TYPE_CHECKING:
+    from ..pipeline import Options
 
 GATE_SCALE = 2.0 ** -quant.GATE_FRAC
 DEFAULT_SEQUENCES = 16
 
 
-def run(g: ir.Graph, opts: object) -> ir.Graph:
-    if getattr(opts, "dtype", "float32") != "int8":
+def run(g: ir.Graph, opts: Options) -> ir.Graph:
+    if opts.dtype != "int8":
         return g
-    xs, source, warnings = calibration_inputs(g, getattr(opts, "calibrate", None))
+    xs, source, warnings = calibration_inputs(g, opts.calibrate)
     stats = _calibrate(g, xs)
-    plan = _Builder(g, stats, getattr(opts, "io", "float"), source, warnings).build()
+    plan = _Builder(g, stats, opts.io, source, warnings).build()
     step = g.step.replace(quant=plan) if g.step is not None else None
     return g.replace(quant=plan, step=step)
 
@@ -210,103 +214,10 @@ class _Builder:
 
     # matrices -------------------------------------------------------------------------
     def matrix(self, m: ir.Matrix, x: QParams, out_scale: float, inputs: np.ndarray,
-               what: str) -> quant.QMatrix:
+               what: str) -> formats.QMatrix:
         """Quantize m for an int8 input x; outputs in units of out_scale (int32, unsaturated).
         `inputs` [N, n] are float input vectors seen in calibration (for intermediates)."""
-        if isinstance(m, ir.RowStack):
-            return quant.QStack(tuple(self.matrix(b, x, out_scale, inputs, f"{what} block {k}")
-                                      for k, b in enumerate(m.blocks)))
-        if isinstance(m, ir.Dense):
-            return self.dense(m.w, x, out_scale, what)
-        if isinstance(m, ir.Csr):
-            return self.csr(m, x, out_scale, what)
-        if isinstance(m, ir.LowRank):
-            t = inputs @ m.v.T.astype(np.float64) if inputs.size else np.zeros(1)
-            s_t = quant.symmetric_scale(float(np.max(np.abs(t))), 127, f"{what} V x")
-            v = self.dense(m.v, x, s_t, f"{what} V")
-            u = self.dense(m.u, QParams(s_t, 0), out_scale, f"{what} U")
-            return quant.QLowRank(v, u)
-        if isinstance(m, ir.Hmd):
-            return self.hmd(m, x, out_scale, inputs, what)
-        if isinstance(m, ir.Kron):
-            return self.kron(m, x, out_scale, inputs, what)
-        raise RnngenError(f"int8: {what}: format {m.fmt} has no int8 kernel")
-
-    def _mults(self, reals: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
-        ms = [quant.multiplier(float(r), what) for r in reals]
-        return (np.array([m for m, _ in ms], np.int64), np.array([s for _, s in ms], np.int64))
-
-    def dense(self, w: np.ndarray, x: QParams, out_scale: float, what: str,
-              bias: np.ndarray | None = None) -> quant.QDense:
-        wq, sw = quant.quantize_rows(w.astype(np.float64), what)
-        offset = -x.zero_point * wq.astype(np.int64).sum(axis=1)
-        if bias is not None:
-            offset = offset + np.round(bias / (sw * x.scale)).astype(np.int64)
-        quant.check_accumulator(wq, offset, what)
-        mult, shift = self._mults(sw * x.scale / out_scale, what)
-        return quant.QDense(wq, offset.astype(np.int64), mult, shift)
-
-    def csr(self, m: ir.Csr, x: QParams, out_scale: float, what: str) -> quant.QCsr:
-        rows = m.shape[0]
-        vals = m.values.astype(np.float64)
-        q = np.zeros(m.nnz, np.int8)
-        sw = np.ones(rows)
-        offset = np.zeros(rows, np.int64)
-        for i in range(rows):
-            a, b = int(m.row_ptr[i]), int(m.row_ptr[i + 1])
-            amax = float(np.max(np.abs(vals[a:b]))) if b > a else 0.0
-            sw[i] = amax / 127.0 if amax > 0 else 1.0
-            q[a:b] = np.clip(np.round(vals[a:b] / sw[i]), -127, 127)
-            offset[i] = -x.zero_point * int(q[a:b].astype(np.int64).sum())
-        bound = np.array([np.abs(q[int(m.row_ptr[i]):int(m.row_ptr[i + 1])].astype(np.int64))
-                          .sum() * 128 for i in range(rows)] + [0]) + np.append(np.abs(offset), 0)
-        if int(bound.max()) >= 2**31:
-            raise RnngenError(f"int8: {what}: the int32 accumulator could overflow")
-        mult, shift = self._mults(sw * x.scale / out_scale, what)
-        return quant.QCsr(q, m.col_idx.astype(np.int64), m.row_ptr.astype(np.int64), m.cols,
-                          offset, mult, shift)
-
-    def hmd(self, m: ir.Hmd, x: QParams, out_scale: float, inputs: np.ndarray,
-            what: str) -> quant.QHmd:
-        h = m.c.size
-        a = self.dense(m.a, x, out_scale, f"{what} A'") if m.r else None
-        cq, s_c = quant.quantize_tensor(m.c.astype(np.float64))
-        eq, s_e = quant.quantize_tensor(m.e.astype(np.float64))
-        bq, s_b = quant.quantize_tensor(m.b.astype(np.float64))
-        dq, s_d = quant.quantize_tensor(m.d.astype(np.float64))
-        s1 = np.abs(inputs[:, :h] @ m.c.astype(np.float64)) if inputs.size else np.zeros(1)
-        s2 = np.abs(inputs[:, h:] @ m.e.astype(np.float64)) if inputs.size else np.zeros(1)
-        ss1 = quant.symmetric_scale(max(float(s1.max()), 1e-12), 32767, f"{what} C x")
-        ss2 = quant.symmetric_scale(max(float(s2.max()), 1e-12), 32767, f"{what} E x")
-        mc, sc = quant.multiplier(s_c * x.scale / ss1, f"{what} C")
-        me, se = quant.multiplier(s_e * x.scale / ss2, f"{what} E")
-        mb, sb = quant.multiplier(s_b * ss1 / out_scale, f"{what} B")
-        md, sd = quant.multiplier(s_d * ss2 / out_scale, f"{what} D")
-        off_c = -x.zero_point * int(cq.astype(np.int64).sum())
-        off_e = -x.zero_point * int(eq.astype(np.int64).sum())
-        return quant.QHmd(a, cq, eq, off_c, off_e, mc, sc, me, se, bq, dq, mb, sb, md, sd)
-
-    def kron(self, m: ir.Kron, x: QParams, out_scale: float, inputs: np.ndarray,
-             what: str) -> quant.QKron:
-        aq, s_a = quant.quantize_tensor(m.a.astype(np.float64))
-        bq, s_b = quant.quantize_tensor(m.b.astype(np.float64))
-        n1, n2 = m.a.shape[1], m.b.shape[1]
-        ax = m.order == "AX"
-        amax = 1e-12
-        for v in inputs:
-            xp = np.zeros(n1 * n2)
-            xp[:m.cols] = v
-            X = xp.reshape(n1, n2)
-            T = m.a.astype(np.float64) @ X if ax else X @ m.b.T.astype(np.float64)
-            amax = max(amax, float(np.max(np.abs(T))))
-        s_t = quant.symmetric_scale(amax, 127, f"{what} intermediate")
-        if ax:
-            mt, st = quant.multiplier(s_a * x.scale / s_t, f"{what} A X")
-            my, sy = quant.multiplier(s_t * s_b / out_scale, f"{what} (A X) B^T")
-        else:
-            mt, st = quant.multiplier(x.scale * s_b / s_t, f"{what} X B^T")
-            my, sy = quant.multiplier(s_a * s_t / out_scale, f"{what} A (X B^T)")
-        return quant.QKron(aq, bq, m.rows, m.cols, ax, x.zero_point, mt, st, my, sy)
+        return formats.quantize(m, x, out_scale, inputs, what)
 
     # nodes ----------------------------------------------------------------------------
     def recurrent(self, n: ir.Recurrent) -> quant.QRecurrent:
@@ -321,6 +232,7 @@ class _Builder:
                     [float(np.max(np.abs(cd.c0))) for cd in n.directions if cd.c0 is not None])
         cell_exp = 11 if c_max <= 0 else int(max(0, min(15, math.floor(
             math.log2(32767.0 / (c_max * 1.1))))))
+        cell = cells.of(n.cell)
         dirs = []
         for d, cd in enumerate(n.directions):
             tag = f"{where} direction {d}"
@@ -328,16 +240,16 @@ class _Builder:
             hin = np.array(self.st.h_in.get((n.name, d), []), np.float64).reshape(-1, H)
             W = self.matrix(cd.W, x, GATE_SCALE, xin, f"{tag} W")
             Rh = None
-            if n.cell == "GRU" and not n.linear_before_reset:
+            if cell.split_recurrent(n):
                 R = self.matrix(cd.R.row_slice(0, 2 * H), h, GATE_SCALE, hin, f"{tag} R")
                 Rh = self.matrix(cd.R.row_slice(2 * H, 3 * H), h, GATE_SCALE, hin, f"{tag} R_h")
             else:
                 R = self.matrix(cd.R, h, GATE_SCALE, hin, f"{tag} R")
-            bias, bias2 = self._biases(n, cd)
+            bias, bias2 = cell.quant_biases(n, cd)
             luts = tuple(quant.lut_table(quant.act_fn(a.name, a.alpha, a.beta))
                          for a in cd.activations)
             peep, pm, ps = None, 0, 0
-            if cd.p is not None and n.cell == "LSTM":
+            if cd.p is not None and cell.peepholes:
                 amax = float(np.max(np.abs(cd.p)))
                 s_p = amax / 32767.0 if amax > 0 else 1.0
                 peep = np.clip(np.round(cd.p / s_p), -32767, 32767).astype(np.int16)
@@ -352,37 +264,22 @@ class _Builder:
                 fast = tuple(quant.q15(1.0 / (1.0 + math.exp(-v))) for v in cd.scalars)
             dirs.append(quant.QDirection(W, R, Rh, bias, bias2, peep, pm, ps, h0, c0, luts,
                                          fast))
-        out_frac = 30 if n.cell == "LSTM" else 15
+        out_frac = cell.out_frac
         om, os_ = quant.multiplier(2.0 ** -out_frac / h.scale, f"{where} output")
         hm, hs = quant.multiplier(h.scale * 2.0 ** 15, f"{where} state")
         clip = 0 if n.clip is None else int(min(32767, round(n.clip * 4096)))
         return quant.QRecurrent(n.cell, H, x, h, cell_exp, clip, n.input_forget,
                                 n.linear_before_reset, om, os_, hm, hs, tuple(dirs))
 
-    def _biases(self, n: ir.Recurrent, cd: ir.CellDirection) -> tuple[np.ndarray,
-                                                                       np.ndarray | None]:
-        H = n.hidden
-
-        def q12(v: np.ndarray) -> np.ndarray:
-            return quant.sat16(np.round(v.astype(np.float64) * 4096.0)).astype(np.int16)
-
-        if n.cell == "GRU":
-            rb = cd.rb.astype(np.float64)
-            if n.linear_before_reset:
-                return q12(cd.wb + np.concatenate([rb[:2 * H], np.zeros(H)])), q12(rb[2 * H:])
-            return q12(cd.wb + rb), None
-        if n.cell == "FastGRNN":
-            return np.zeros(H, np.int16), q12(np.concatenate([cd.wb, cd.rb]))
-        return q12(cd.wb + cd.rb), None
-
     def linear(self, n: ir.Linear) -> quant.QLinear:
         what = f"{self.where}: node '{n.name}'"
-        if not isinstance(n.W, ir.Dense):
+        f = formats.of(n.W)
+        if f.quantize_out is None:
             raise RnngenError(f"{what}: a {n.W.fmt} matrix in a Linear layer is not supported "
                               "with --dtype int8")
         x, out = self.qp(n.inputs[0]), self.qp(n.outputs[0])
         b = None if n.b is None else n.b.astype(np.float64)
-        w = self.dense(n.W.w.astype(np.float64), x, out.scale, what, bias=b)
+        w = f.quantize_out(n.W, x, out.scale, what, b)
         return quant.QLinear(w, x, out)
 
     def softmax(self, n: ir.Softmax) -> quant.QSoftmax:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .. import compress as algo
-from .. import ir
+from .. import formats, ir
 
 F32 = np.float32
 
@@ -58,7 +58,7 @@ def _normal_(p: torch.Tensor, std: float, gen: torch.Generator) -> None:
 class DenseBlock(Block):
     fmt = "dense"
 
-    def __init__(self, m: ir.Dense):
+    def __init__(self, m: formats.Dense):
         super().__init__()
         self.w = _param(m.w)
         self.shape = m.shape
@@ -67,7 +67,7 @@ class DenseBlock(Block):
         return self.w
 
     def to_ir(self) -> ir.Matrix:
-        return ir.dense(_np(self.w))
+        return formats.as_matrix(_np(self.w))
 
     def randomize(self, std: float, gen: torch.Generator) -> None:
         _normal_(self.w, std, gen)
@@ -76,7 +76,7 @@ class DenseBlock(Block):
 class LowRankBlock(Block):
     fmt = "lowrank"
 
-    def __init__(self, m: ir.LowRank):
+    def __init__(self, m: formats.LowRank):
         super().__init__()
         self.u, self.v = _param(m.u), _param(m.v)
         self.shape = m.shape
@@ -85,7 +85,7 @@ class LowRankBlock(Block):
         return self.u @ self.v
 
     def to_ir(self) -> ir.Matrix:
-        return ir.LowRank(_np(self.u), _np(self.v))
+        return formats.LowRank(_np(self.u), _np(self.v))
 
     def randomize(self, std: float, gen: torch.Generator) -> None:
         s = (std * std / self.u.shape[1]) ** 0.25  # var(sum of d products) = d s^4
@@ -96,7 +96,7 @@ class LowRankBlock(Block):
 class HmdBlock(Block):
     fmt = "hmd"
 
-    def __init__(self, m: ir.Hmd):
+    def __init__(self, m: formats.Hmd):
         super().__init__()
         self.a = _param(m.a.reshape(m.r, m.shape[1]))
         self.b, self.c, self.d, self.e = (_param(v) for v in (m.b, m.c, m.d, m.e))
@@ -107,7 +107,7 @@ class HmdBlock(Block):
         return torch.cat([self.a, low], dim=0)
 
     def to_ir(self) -> ir.Matrix:
-        return ir.Hmd(_np(self.a), _np(self.b), _np(self.c), _np(self.d), _np(self.e))
+        return formats.Hmd(_np(self.a), _np(self.b), _np(self.c), _np(self.d), _np(self.e))
 
     def randomize(self, std: float, gen: torch.Generator) -> None:
         _normal_(self.a, std, gen)
@@ -118,7 +118,7 @@ class HmdBlock(Block):
 class KronBlock(Block):
     fmt = "kron"
 
-    def __init__(self, m: ir.Kron):
+    def __init__(self, m: formats.Kron):
         super().__init__()
         self.a, self.b = _param(m.a), _param(m.b)
         self.shape = m.shape
@@ -127,7 +127,7 @@ class KronBlock(Block):
         return torch.kron(self.a, self.b)[:self.shape[0], :self.shape[1]]
 
     def to_ir(self) -> ir.Matrix:
-        return ir.Kron(_np(self.a), _np(self.b), *self.shape)
+        return formats.Kron(_np(self.a), _np(self.b), *self.shape)
 
     def randomize(self, std: float, gen: torch.Generator) -> None:
         _normal_(self.a, math.sqrt(std), gen)
@@ -141,7 +141,7 @@ class CsrBlock(Block):
 
     fmt = "csr"
 
-    def __init__(self, m: ir.Csr, groups: int = 1, nnz: int | None = None,
+    def __init__(self, m: formats.Csr, groups: int = 1, nnz: int | None = None,
                  dense: np.ndarray | None = None):
         super().__init__()
         rows, cols = m.shape
@@ -182,7 +182,7 @@ class CsrBlock(Block):
 class StackBlock(Block):
     fmt = "stack"
 
-    def __init__(self, m: ir.RowStack):
+    def __init__(self, m: formats.RowStack):
         super().__init__()
         self.blocks = nn.ModuleList(from_ir(b) for b in m.blocks)
         self.shape = m.shape
@@ -191,7 +191,7 @@ class StackBlock(Block):
         return torch.cat([b() for b in self.blocks], dim=0)
 
     def to_ir(self) -> ir.Matrix:
-        return ir.RowStack(tuple(b.to_ir() for b in self.blocks))
+        return formats.RowStack(tuple(b.to_ir() for b in self.blocks))
 
     def randomize(self, std: float, gen: torch.Generator) -> None:
         for b in self.blocks:
@@ -202,17 +202,17 @@ def from_ir(m: ir.Matrix, groups: int = 1, nnz: int | None = None,
             dense: np.ndarray | None = None) -> Block:
     """The trainable block of an ir.Matrix, initialised with its values (a Csr: `groups`
     gate blocks of `nnz` weights each, over `dense` when given)."""
-    if isinstance(m, ir.Dense):
+    if isinstance(m, formats.Dense):
         return DenseBlock(m)
-    if isinstance(m, ir.LowRank):
+    if isinstance(m, formats.LowRank):
         return LowRankBlock(m)
-    if isinstance(m, ir.Hmd):
+    if isinstance(m, formats.Hmd):
         return HmdBlock(m)
-    if isinstance(m, ir.Kron):
+    if isinstance(m, formats.Kron):
         return KronBlock(m)
-    if isinstance(m, ir.Csr):
+    if isinstance(m, formats.Csr):
         return CsrBlock(m, groups, nnz, dense)
-    if isinstance(m, ir.RowStack):
+    if isinstance(m, formats.RowStack):
         return StackBlock(m)
     raise TypeError(f"no trainable form of {type(m).__name__}")
 

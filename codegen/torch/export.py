@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import ir
+from .. import cells, formats, ir
 from ..errors import RnngenError
 from .structure import ONNX_FROM_TORCH, StructuredMatrix, _cell, structured_layers, weight_names
 
@@ -36,7 +36,7 @@ def _onnx_dense(m: nn.Module, cell: str, pname: str) -> np.ndarray:
     w = getattr(m, pname).detach().cpu().numpy().astype(F32)
     if cell not in ONNX_FROM_TORCH:
         return w
-    H = w.shape[0] // ir.GATES[cell]
+    H = w.shape[0] // cells.of(cell).gates
     return np.concatenate([w[g * H:(g + 1) * H] for g in ONNX_FROM_TORCH[cell]], axis=0)
 
 
@@ -46,7 +46,7 @@ def _onnx_vec(v: torch.Tensor | None, cell: str) -> np.ndarray | None:
     a = v.detach().cpu().numpy().astype(F32)
     if cell not in ONNX_FROM_TORCH:
         return a
-    H = a.shape[0] // ir.GATES[cell]
+    H = a.shape[0] // cells.of(cell).gates
     return np.concatenate([a[g * H:(g + 1) * H] for g in ONNX_FROM_TORCH[cell]])
 
 
@@ -71,7 +71,7 @@ def _layer_mats(m: nn.Module, cell: str, layer: int) -> dict[str, list[ir.Matrix
             assert isinstance(sm, StructuredMatrix)
             out[role].append(sm.to_ir())
         else:
-            out[role].append(ir.dense(_onnx_dense(m, cell, pname)))
+            out[role].append(formats.as_matrix(_onnx_dense(m, cell, pname)))
     return out
 
 
@@ -128,7 +128,7 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, p: Path, input_names: 
                  output_names: Sequence[str] | None, opset: int | None) -> Path:
     import onnx
 
-    from ..compress_model import _ConstEval, recurrent_inputs, write_factor_subgraphs
+    from ..compress_onnx import _ConstEval, recurrent_inputs, write_factor_subgraphs
 
     groups: list[tuple[nn.Module, str, int, str]] = []  # module, cell, layer, label
     seen: set[tuple[int, int]] = set()
@@ -188,7 +188,7 @@ def _flatten(model: Any) -> list[nn.Module]:
 
 def _export_npz(model: Any, example: torch.Tensor, p: Path, output: str) -> Path:
     from .. import npz
-    from ..compress_model import npz_entry
+    from ..compress_npz import npz_entry
 
     def entry(mat: ir.Matrix) -> Any:
         return npz_entry(mat, "m", lambda name, arr: arr)

@@ -84,7 +84,7 @@ def accuracy(tg: Any, x: torch.Tensor, y: torch.Tensor, g: ir.Graph | None = Non
 def finetune(g: ir.Graph, results: list[Any], x: np.ndarray, y: np.ndarray,
              xv: np.ndarray | None, yv: np.ndarray | None, opts: Options,
              log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Train the matrices of `results` (compress_model.MatrixResult, projected) on (x, y);
+    """Train the matrices of `results` (compress_fit.MatrixResult, projected) on (x, y);
     replace each result's matrix by the trained one. Returns the report."""
     tty = sys.stderr.isatty()
     if log is None:
@@ -206,6 +206,6 @@ def _train(g: ir.Graph, results: list[Any], x: np.ndarray, y: np.ndarray,
 
 
 def load_labelled(path: str) -> tuple[np.ndarray, np.ndarray]:
-    from ..compress_model import _load_eval_data
+    from ..compress_eval import _load_eval_data
 
     return _load_eval_data(Path(path))

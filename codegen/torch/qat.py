@@ -33,7 +33,7 @@ class QuantAware(torch.nn.Module):
 
     def current_graph(self) -> ir.Graph:
         """The float graph with the current (trained) recurrent matrices."""
-        from ..compress_model import _substitute
+        from ..compress_eval import _substitute
 
         rep: dict[str, dict[tuple[int, str], ir.Matrix]] = {}
         for n in self.tg.g.nodes:

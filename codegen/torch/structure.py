@@ -23,8 +23,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from .. import cells, ir
 from .. import compress as algo
-from .. import ir
 from ..errors import RnngenError
 from .blocks import Block, CsrBlock, csr_blocks, from_ir
 
@@ -75,7 +75,7 @@ class StructuredMatrix(nn.Module):
         self.cell = cell
         self.gates = gates  # gate blocks with their own factors (1: the whole matrix)
         self.where = where
-        H = block.shape[0] // ir.GATES[cell]
+        H = block.shape[0] // cells.of(cell).gates
         perm = _row_perm(cell, H, TORCH_FROM_ONNX)
         self.register_buffer("perm", perm if perm is not None else torch.zeros(0, dtype=torch.long),
                              persistent=False)
@@ -164,7 +164,7 @@ def structure(model: nn.Module, method: str, factor: float | None = None, *,
             if parametrize.is_parametrized(m, pname):
                 raise RnngenError(f"{where}: already structured (rnngen.torch.remove first)")
             w = getattr(m, pname).detach().cpu().numpy().astype(F32)
-            G = ir.GATES[cell]
+            G = cells.of(cell).gates
             onnx = w if cell not in ONNX_FROM_TORCH else np.concatenate(
                 [w[g * (w.shape[0] // G):(g + 1) * (w.shape[0] // G)]
                  for g in ONNX_FROM_TORCH[cell]], axis=0)

@@ -146,3 +146,16 @@ def test_verify_mismatch_exit_code_and_expect_errors(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros(3, np.float32))
     r = rnngen("verify", str(p), "--expect", str(tmp_path / "bad.npy"))
     assert_one_line_error(r, "outputs")
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (("--io", "int8"), "--io int8 needs --dtype int8"),
+    (("--calibrate", "x.npy"), "--calibrate needs --dtype int8"),
+])
+def test_int8_flags_without_int8_are_errors(tmp_path, extra, needle):
+    """A flag that means nothing without --dtype int8 is refused, not silently ignored."""
+    np.save(tmp_path / "x.npy", np.zeros((2, 5, 1, 3), np.float32))
+    extra = tuple(str(tmp_path / e) if e.endswith(".npy") else e for e in extra)
+    build_writes_nothing(tmp_path, small(tmp_path), *extra, needles=(needle,))
+    r = rnngen("verify", str(small(tmp_path)), *extra)
+    assert_one_line_error(r, needle)

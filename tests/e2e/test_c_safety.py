@@ -46,7 +46,7 @@ import onnx
 import pytest
 import rnngen.npz as rn
 from onnx import TensorProto, helper
-from rnngen import driver, ir, reference, reference_int
+from rnngen import driver, formats, ir, reference, reference_int
 from rnngen.boards import STRICT_CFLAGS
 
 from tests.e2e import test_ops
@@ -221,7 +221,7 @@ def test_every_cell_and_format(tmp_path, cell, dtype):
     rec = [n for n in res.graph.nodes if isinstance(n, ir.Recurrent)]
     assert len(rec) == 4 and {n.cell for n in rec} == {cell}
     fmts = {b.fmt for n in rec for cd in n.directions for m in (cd.W, cd.R)
-            for b in (m.blocks if isinstance(m, ir.RowStack) else [m])}
+            for b in (m.blocks if isinstance(m, formats.RowStack) else [m])}
     assert fmts == {"dense", "hmd", "csr", "lowrank", "kron"}, fmts
     assert res.graph.streaming is not int8
     assert ("const int8_t *x" in (proj / "include" / "m.h").read_text()) is (io == "int8")

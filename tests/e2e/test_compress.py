@@ -16,7 +16,10 @@ import onnx
 import pytest
 from rnngen import compress as algo
 from rnngen import frontends, reference
-from rnngen.compress_model import _replacements, _substitute, compress_file, npz_dense
+from rnngen.compress_eval import _substitute
+from rnngen.compress_fit import _replacements
+from rnngen.compress_model import compress_file
+from rnngen.compress_npz import npz_dense
 
 from tests import models
 
@@ -372,7 +375,7 @@ def test_eval_reports_accuracy_before_and_after(tmp_path, method):
         assert ev["accuracy_after"] > 0.7
     # the "after" accuracy is that of the written model
     from rnngen import pipeline
-    from rnngen.compress_model import _load_eval_data, accuracy
+    from rnngen.compress_eval import _load_eval_data, accuracy
 
     x, y = _load_eval_data(data)
     g = pipeline.compile_model(out, pipeline.Options(seq_len=8))

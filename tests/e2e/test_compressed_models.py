@@ -29,7 +29,7 @@ import onnx
 import pytest
 import rnngen.npz as rn
 from onnx import TensorProto, helper, numpy_helper
-from rnngen import driver, ir, pipeline, reference
+from rnngen import driver, formats, ir, pipeline, reference
 
 F32 = np.float32
 T = 6
@@ -143,7 +143,7 @@ def leaf_formats(facs: list[Fac]) -> list[str]:
 
 
 def ir_formats(m: ir.Matrix) -> list[str]:
-    return [b.fmt for b in m.blocks] if isinstance(m, ir.RowStack) else [m.fmt]
+    return [b.fmt for b in m.blocks] if isinstance(m, formats.RowStack) else [m.fmt]
 
 
 @dataclass

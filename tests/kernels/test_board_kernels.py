@@ -23,7 +23,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from rnngen import boards, driver, quant
-from rnngen.emit.c import pack_dense
+from rnngen.formats.dense import pack_dense
 from rnngen.resources import data_dir
 from tests.kernels.test_kernels import sequential_matvec
 

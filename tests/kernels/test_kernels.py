@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rnngen import ir, reference
-from rnngen.emit.c import pack_dense
+from rnngen.formats.dense import pack_dense
 from tests.kernels.harness import arrays, run_c
 
 F32 = np.float32

@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 from rnngen import compress as c
-from rnngen import ir
-from rnngen.compress_model import npz_dense, npz_entry
+from rnngen import formats
+from rnngen.compress_npz import npz_dense, npz_entry
 from rnngen.errors import RnngenError
 
 F32 = np.float32
@@ -154,7 +154,7 @@ def test_bad_method_and_factor():
 def test_hmd_recovers_an_hmd_matrix_odd_n():
     m, n, r = 13, 9, 4
     h = n - n // 2
-    w = ir.Hmd(rnd(r, n), rnd(m - r), rnd(h, seed=1), rnd(m - r, seed=2),
+    w = formats.Hmd(rnd(r, n), rnd(m - r), rnd(h, seed=1), rnd(m - r, seed=2),
                rnd(n // 2, seed=3)).to_dense()
     got = c.fit_hmd(w, r)
     assert got.c.size == 5 and got.e.size == 4  # C covers ceil(n/2)
@@ -208,7 +208,7 @@ def test_csr_keeps_the_largest_per_gate_sorted():
     w = rnd(4 * 6, 9)
     w[6:12] *= 10  # a loud gate must not take the other gates' share
     m, p = c.compress_gates(w, 4, "csr", 3, "W")
-    assert isinstance(m, ir.Csr) and p.nnz == 18 and m.nnz == 72
+    assert isinstance(m, formats.Csr) and p.nnz == 18 and m.nnz == 72
     d = m.to_dense()
     for g in range(4):
         blk, kept = w[g * 6:(g + 1) * 6], d[g * 6:(g + 1) * 6]
@@ -218,16 +218,16 @@ def test_csr_keeps_the_largest_per_gate_sorted():
     for i in range(m.shape[0]):
         seg = m.col_idx[m.row_ptr[i]:m.row_ptr[i + 1]]
         assert np.all(np.diff(seg) > 0)
-    ir.check_matrix(m, "W")
+    formats.check(m, "W")
 
 
 def test_hkp_is_dense_rows_over_a_kronecker_product():
     w = rnd(48, 40)
     m, p = c.compress_gates(np.tile(w, (3, 1)), 3, "hkp", 2, "W")
-    assert isinstance(m, ir.RowStack) and len(m.blocks) == 3
+    assert isinstance(m, formats.RowStack) and len(m.blocks) == 3
     g0 = m.blocks[0]
     top, low = g0.blocks
-    assert isinstance(top, ir.Dense) and isinstance(low, ir.Kron)
+    assert isinstance(top, formats.Dense) and isinstance(low, formats.Kron)
     assert np.array_equal(top.w, w[:p.r]) and low.shape == (48 - p.r, 40)
     assert m.params == 3 * p.params and m.macs == 3 * p.macs
 
@@ -246,7 +246,7 @@ def test_error_falls_as_factor_falls(method, factors):
         m, _ = c.compress_gates(w, 4, method, F, "W")
         errs.append(c.rel_error(w, m))
         achieved.append(w.size / m.params)
-        ir.check_matrix(m, "W")
+        formats.check(m, "W")
         np.testing.assert_allclose(m.matvec(np.ones(40, F32)), m.to_dense() @ np.ones(40, F32),
                                    rtol=1e-4, atol=1e-4)
     assert all(a > b for a, b in itertools.pairwise(achieved)), achieved

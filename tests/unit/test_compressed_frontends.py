@@ -10,10 +10,9 @@ import pytest
 import rnngen.npz as rn
 import torch
 from onnx import TensorProto, helper
-from rnngen import ir, pipeline, reference
+from rnngen import formats, ir, pipeline, reference
 from rnngen.errors import RnngenError
 from rnngen.frontends import load
-from rnngen.passes import sparsify
 
 from tests.e2e.test_compressed_models import (T, Fac, OnnxWriter, _u, block, csr_arrays,
                                               ir_formats)
@@ -94,7 +93,7 @@ def test_all_dense_per_gate_concat_is_one_dense_matrix(tmp_path):
     Wt = w.unsqueeze(w.node("Concat", [w.init("a", _u(rng, 2, I)), w.init("b", _u(rng, 2, I))],
                             axis=0), [0])
     g = _run_both(_rnn_onnx(tmp_path, w, Wt, w.init("R", _u(rng, 1, H, H))))
-    assert isinstance(_rnn_node(g).directions[0].W, ir.Dense)
+    assert isinstance(_rnn_node(g).directions[0].W, formats.Dense)
 
 
 def test_kron_reshape_with_minus_one_and_constant_nodes(tmp_path):
@@ -115,7 +114,7 @@ def test_kron_reshape_with_minus_one_and_constant_nodes(tmp_path):
     Wt = w.unsqueeze(sl, [0])
     g = _run_both(_rnn_onnx(tmp_path, w, Wt, w.init("R", _u(rng, 1, H, H))))
     W = _rnn_node(g).directions[0].W
-    assert isinstance(W, ir.Kron) and W.shape == (4, 5) and W.padded == (4, 6)
+    assert isinstance(W, formats.Kron) and W.shape == (4, 5) and W.padded == (4, 6)
 
 
 def test_sparse_initializer_block_and_2d_coordinates(tmp_path):
@@ -131,7 +130,7 @@ def test_sparse_initializer_block_and_2d_coordinates(tmp_path):
         onnx.numpy_helper.from_array(coords.astype(np.int64), "Rsp_idx"), [1, H, H]))
     g = _run_both(_rnn_onnx(tmp_path, w, w.init("W", _u(rng, 1, H, I)), "Rsp"))
     R = _rnn_node(g).directions[0].R
-    assert isinstance(R, ir.Csr) and R.nnz == np.count_nonzero(r)
+    assert isinstance(R, formats.Csr) and R.nnz == np.count_nonzero(r)
 
 
 def test_dense_recurrent_models_are_unchanged(tmp_path):
@@ -140,7 +139,7 @@ def test_dense_recurrent_models_are_unchanged(tmp_path):
     p = _rnn_onnx(tmp_path, w, w.init("W", _u(rng, 1, H, I)), w.init("R", _u(rng, 1, H, H)))
     g = _run_both(p)
     cd = _rnn_node(g).directions[0]
-    assert isinstance(cd.W, ir.Dense) and isinstance(cd.R, ir.Dense)
+    assert isinstance(cd.W, formats.Dense) and isinstance(cd.R, formats.Dense)
 
 
 # ---------------------------------------------------------------------- .npz
@@ -259,8 +258,8 @@ def test_from_edgeml_matches_the_cells_forward(tmp_path, cls, ranks):
     p = rn.save(tmp_path / "e.npz", [rn.from_edgeml(cell)], seq_len=T)
     g = load(p)
     cd = _rnn_node(g).directions[0]
-    assert isinstance(cd.W, ir.LowRank if ranks[0] else ir.Dense)
-    assert isinstance(cd.R, ir.LowRank if ranks[1] else ir.Dense)
+    assert isinstance(cd.W, formats.LowRank if ranks[0] else formats.Dense)
+    assert isinstance(cd.R, formats.LowRank if ranks[1] else formats.Dense)
     x = torch.rand(T, 1, I) * 2 - 1
     h = torch.zeros(1, 6)
     want = []
@@ -360,7 +359,7 @@ def test_csr_from_dense_round_trip(tmp_path):
                                             gate_order="onnx", linear_before_reset=False)],
                 seq_len=T)
     W = _rnn_node(load(p)).directions[0].W
-    assert isinstance(W, ir.Csr)
+    assert isinstance(W, formats.Csr)
     np.testing.assert_array_equal(W.to_dense(), w)
 
 
@@ -379,10 +378,10 @@ def test_sparsify_dense_matrices_and_stack_blocks(tmp_path):
     for thr, want_w in ((0.5, ["csr", "hmd"]), (0.6, ["csr", "hmd"]), (0.61, ["dense", "hmd"])):
         g = pipeline.compile_model(p, pipeline.Options(sparse_threshold=thr))
         cd = _rnn_node(g).directions[0]
-        assert ir_formats(cd.W) == want_w and isinstance(cd.R, ir.Dense)
+        assert ir_formats(cd.W) == want_w and isinstance(cd.R, formats.Dense)
         np.testing.assert_allclose(reference.run(g, x)["output"],
                                    reference.run(base, x)["output"], atol=1e-6)
-    assert sparsify.to_csr(np.zeros((2, 3), F32)).nnz == 0
+    assert formats.csr.from_dense(np.zeros((2, 3), F32)).nnz == 0
     with pytest.raises(RnngenError, match=r"--sparse-threshold 1.5 must be in \(0, 1\]"):
         pipeline.compile_model(p, pipeline.Options(sparse_threshold=1.5))
 
@@ -393,8 +392,8 @@ def test_fac_dense_is_independent_of_ir():
     for fmt in ("hmd", "lowrank", "kron", "csr"):
         f: Fac = block(fmt, 7, 5, rng)
         a = f.arrays
-        m = {"hmd": lambda: ir.Hmd(a["a"], a["b"], a["c"], a["d"], a["e"]),
-             "lowrank": lambda: ir.LowRank(a["u"], a["v"]),
-             "kron": lambda: ir.Kron(a["a"], a["b"], 7, 5),
-             "csr": lambda: ir.Csr(a["values"], a["col_idx"], a["row_ptr"], 5)}[fmt]()
+        m = {"hmd": lambda: formats.Hmd(a["a"], a["b"], a["c"], a["d"], a["e"]),
+             "lowrank": lambda: formats.LowRank(a["u"], a["v"]),
+             "kron": lambda: formats.Kron(a["a"], a["b"], 7, 5),
+             "csr": lambda: formats.Csr(a["values"], a["col_idx"], a["row_ptr"], 5)}[fmt]()
         np.testing.assert_allclose(m.to_dense(), f.dense(), atol=1e-6)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnngen import ir
+from rnngen import formats
 
 F32 = np.float32
 rng = np.random.default_rng(0)
@@ -16,17 +16,17 @@ def f(*shape):
     return rng.standard_normal(shape).astype(F32)
 
 
-def csr_of(w: np.ndarray) -> ir.Csr:
+def csr_of(w: np.ndarray) -> formats.Csr:
     rows, cols = np.nonzero(w)
     ptr = np.zeros(w.shape[0] + 1, np.int32)
     np.add.at(ptr, rows + 1, 1)
-    return ir.Csr(w[rows, cols].astype(F32), cols.astype(np.int32), np.cumsum(ptr).astype(
+    return formats.Csr(w[rows, cols].astype(F32), cols.astype(np.int32), np.cumsum(ptr).astype(
         np.int32), w.shape[1])
 
 
 def hmd(m, n, r):
     h = n - n // 2
-    return ir.Hmd(f(r, n), f(m - r), f(h), f(m - r), f(n // 2))
+    return formats.Hmd(f(r, n), f(m - r), f(h), f(m - r), f(n // 2))
 
 
 def sparse(m, n, keep):
@@ -37,19 +37,19 @@ def sparse(m, n, keep):
 
 
 MATS = {
-    "dense": ir.dense(f(7, 5)),
+    "dense": formats.as_matrix(f(7, 5)),
     "hmd 179x77 r86": hmd(179, 77, 86),
     "hmd odd n 7x5 r2": hmd(7, 5, 2),
     "hmd r0": hmd(6, 9, 0),
     "hmd r=m": hmd(4, 3, 4),
     "csr": csr_of(sparse(13, 11, 0.3)),
     "csr empty": csr_of(np.zeros((3, 4), F32)),
-    "lowrank rank1": ir.LowRank(f(9, 1), f(1, 6)),
-    "lowrank": ir.LowRank(f(20, 4), f(4, 15)),
-    "kron exact": ir.Kron(f(4, 3), f(5, 2), 20, 6),
-    "kron padded prime 179x77": ir.Kron(f(12, 7), f(15, 11), 179, 77),
-    "hkp": ir.RowStack((ir.dense(f(3, 8)), ir.Kron(f(2, 4), f(3, 2), 6, 8))),
-    "stack of formats": ir.RowStack((hmd(5, 6, 2), ir.LowRank(f(5, 2), f(2, 6)),
+    "lowrank rank1": formats.LowRank(f(9, 1), f(1, 6)),
+    "lowrank": formats.LowRank(f(20, 4), f(4, 15)),
+    "kron exact": formats.Kron(f(4, 3), f(5, 2), 20, 6),
+    "kron padded prime 179x77": formats.Kron(f(12, 7), f(15, 11), 179, 77),
+    "hkp": formats.RowStack((formats.as_matrix(f(3, 8)), formats.Kron(f(2, 4), f(3, 2), 6, 8))),
+    "stack of formats": formats.RowStack((hmd(5, 6, 2), formats.LowRank(f(5, 2), f(2, 6)),
                                      csr_of(sparse(5, 6, 0.5)))),
 }
 
@@ -88,20 +88,20 @@ def test_hmd_formulas_eq1_eq2():
 
 
 def test_lowrank_csr_kron_formulas():
-    lr = ir.LowRank(f(179, 26), f(26, 77))
+    lr = formats.LowRank(f(179, 26), f(26, 77))
     assert lr.params == lr.macs == 26 * (179 + 77)
     assert round(179 * 77 / lr.params, 2) == 2.07  # PAPERS.md: d = 26 for 2x
     c = csr_of(sparse(40, 30, 0.25))
     assert c.params == c.macs == c.nnz
     assert c.nbytes == 4 * c.nnz + 2 * c.nnz + 4 * 41
-    k = ir.Kron(f(12, 7), f(15, 11), 179, 77)
+    k = formats.Kron(f(12, 7), f(15, 11), 179, 77)
     assert k.params == 12 * 7 + 15 * 11
     assert k.macs == min(12 * 11 * (7 + 15), 7 * 15 * (11 + 12))
     assert k.padded == (180, 77)
 
 
 def test_stack_sums_and_merges_dense():
-    s = ir.stack([ir.dense(f(2, 3)), ir.dense(f(4, 3)), hmd(3, 3, 1)])
-    assert isinstance(s, ir.RowStack) and len(s.blocks) == 2 and s.shape == (9, 3)
+    s = formats.stack_rows([formats.as_matrix(f(2, 3)), formats.as_matrix(f(4, 3)), hmd(3, 3, 1)])
+    assert isinstance(s, formats.RowStack) and len(s.blocks) == 2 and s.shape == (9, 3)
     assert s.params == 18 + s.blocks[1].params and s.macs == 18 + s.blocks[1].macs
-    assert isinstance(ir.stack([ir.dense(f(2, 3))]), ir.Dense)
+    assert isinstance(formats.stack_rows([formats.as_matrix(f(2, 3))]), formats.Dense)

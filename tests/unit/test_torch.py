@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from rnngen import compress as algo
-from rnngen import frontends, ir, pipeline, reference
+from rnngen import cells, formats, frontends, ir, pipeline, reference
 from rnngen.errors import RnngenError
 from rnngen.torch import (
     FastGRNN,
@@ -44,14 +44,14 @@ def make(cell: str, **kw) -> torch.nn.Module:
 def onnx_order(w: np.ndarray, cell: str) -> np.ndarray:
     if cell not in ONNX_FROM_TORCH:
         return w
-    h = w.shape[0] // ir.GATES[cell]
+    h = w.shape[0] // cells.of(cell).gates
     return np.concatenate([w[g * h:(g + 1) * h] for g in ONNX_FROM_TORCH[cell]])
 
 
 def torch_order(w: np.ndarray, cell: str) -> np.ndarray:
     if cell not in TORCH_FROM_ONNX:
         return w
-    h = w.shape[0] // ir.GATES[cell]
+    h = w.shape[0] // cells.of(cell).gates
     return np.concatenate([w[g * h:(g + 1) * h] for g in TORCH_FROM_ONNX[cell]])
 
 
@@ -61,7 +61,7 @@ def arrays(m: ir.Matrix) -> list[np.ndarray]:
 
 def leaves(m: ir.Matrix) -> list[ir.Matrix]:
     """The blocks of a matrix, nested stacks flattened (the frontends flatten them)."""
-    return [x for b in m.blocks for x in leaves(b)] if isinstance(m, ir.RowStack) else [m]
+    return [x for b in m.blocks for x in leaves(b)] if isinstance(m, formats.RowStack) else [m]
 
 
 CELLS = ["LSTM", "GRU", "RNN", "FastRNN", "FastGRNN"]
@@ -79,7 +79,7 @@ def test_projection_equals_compress_and_weight_equals_factors(cell, method):
     for (_, m, c, _, _, role, sm), name in zip(layers, names):
         assert c == cell
         # the same plan and the same factors as `rnngen compress` (gate blocks, ONNX order)
-        want, plan = algo.compress_gates(onnx_order(dense[name], cell), ir.GATES[cell], method,
+        want, plan = algo.compress_gates(onnx_order(dense[name], cell), cells.of(cell).gates, method,
                                          2.0, "x")
         assert sm.plan == plan
         got = sm.to_ir()
@@ -124,7 +124,7 @@ def test_sizes_explicit_and_per_matrix():
     net = make("LSTM")
     structure(net, "lmf", 2.0, per_gate=False)  # one factorization of the stacked [4H, n]
     for *_, sm in structured_layers(net):
-        assert isinstance(sm.to_ir(), ir.LowRank) and sm.gates == 1
+        assert isinstance(sm.to_ir(), formats.LowRank) and sm.gates == 1
 
 
 def test_unreachable_sizes_are_one_line_errors():
@@ -179,7 +179,7 @@ def test_gradual_pruning_schedule():
     assert kept[9:] == [nnz] * 3 and pr.done
     assert all(a >= b for a, b in zip(kept, kept[1:]))
     m = w_ih.to_ir()
-    assert isinstance(m, ir.Csr) and m.values.size == 4 * nnz
+    assert isinstance(m, formats.Csr) and m.values.size == 4 * nnz
 
 
 @pytest.mark.parametrize("cell", ["FastRNN", "FastGRNN"])

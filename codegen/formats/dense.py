@@ -1,0 +1,222 @@
+"""dense: W [m, n] stored as is; y = W x. Storage m n, MACs m n.
+
+float32 C: rnn_mat_vec_f32 over the row-tile layout of pack_dense (and rnn_mat_mul_f32 for
+several vectors at once). int8: per-row symmetric int8 weights, the input's zero point folded
+into an int32 offset per row, Q31 requantization per row (rnn_mat_vec_s8_s16 to int16 gates,
+rnn_mat_vec_s8 to an int8 output for Linear layers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import quant
+from ..quant import I64, QParams, rq
+from .base import Format
+
+F32 = np.float32
+TILE = 16  # RNN_MAT_VEC_TILE in runtime_c/Include/rnn_nn_types.h
+
+
+@dataclass(frozen=True, eq=False)
+class Dense:
+    """A dense float matrix W [m, n]; y = W x."""
+
+    w: np.ndarray  # [m, n] float32
+
+    fmt = "dense"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.w.shape[0]), int(self.w.shape[1]))
+
+    @property
+    def params(self) -> int:
+        return int(self.w.size)
+
+    @property
+    def nbytes(self) -> int:
+        """Storage bytes as float32."""
+        return 4 * self.params
+
+    @property
+    def macs(self) -> int:
+        return int(self.w.size)
+
+    def to_dense(self) -> np.ndarray:
+        return self.w
+
+    def matvec(self, x: np.ndarray) -> np.ndarray:
+        return self.w @ x
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"w": self.w}
+
+    def row_slice(self, lo: int, hi: int) -> Any:
+        return Dense(np.ascontiguousarray(self.w[lo:hi]))
+
+
+def dense(w: np.ndarray) -> Dense:
+    return Dense(np.ascontiguousarray(w, dtype=F32))
+
+
+@dataclass(frozen=True, eq=False)
+class QDense:
+    w: np.ndarray  # int8 [m, n]
+    offset: np.ndarray  # int32 [m]: -zero_point * row sum (+ int32 bias, for Linear)
+    mult: np.ndarray  # int32 [m]
+    shift: np.ndarray  # int32 [m]
+
+    fmt = "dense"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.w.shape[0]), int(self.w.shape[1]))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        acc = self.w.astype(I64) @ np.asarray(x, I64) + self.offset.astype(I64)
+        return rq(acc, self.mult, self.shift)
+
+
+# --------------------------------------------------------------------------- float32 C
+
+def pack_dense(w: np.ndarray) -> np.ndarray:
+    """W [m, n] -> the row-tile layout rnn_mat_vec_f32 reads (see its header)."""
+    m, _n = w.shape
+    parts = []
+    for r0 in range(0, m - m % TILE, TILE):
+        parts.append(np.ascontiguousarray(w[r0:r0 + TILE].T).reshape(-1))
+    if m % TILE:
+        parts.append(np.ascontiguousarray(w[m - m % TILE:].T).reshape(-1))
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
+def _emit_f32(m: Dense, prog: Any, base: str, bias: str, x: str, y: str) -> list[str]:
+    rows, cols = m.shape
+    sym = prog.ctx.array(base, pack_dense(m.w), attr="RNN_ALIGN64")
+    prog.ctx.kernels.add("rnn_mat_vec_f32")
+    return [f"rnn_mat_vec_f32({rows}, {cols}, {sym}, {bias}, {x}, {y});"]
+
+
+def _emit_f32_batch(m: Dense, prog: Any, base: str, bias: str, count: str, x: str, y: str
+                    ) -> list[str]:
+    rows, cols = m.shape
+    sym = prog.ctx.array(base, pack_dense(m.w), attr="RNN_ALIGN64")
+    prog.ctx.kernels.add("rnn_mat_mul_f32")
+    return [f"rnn_mat_mul_f32({rows}, {cols}, {sym}, {bias}, {count}, {x}, {y});"]
+
+
+# --------------------------------------------------------------------------- int8
+
+def multipliers(reals: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    ms = [quant.multiplier(float(r), what) for r in reals]
+    return (np.array([m for m, _ in ms], np.int64), np.array([s for _, s in ms], np.int64))
+
+
+def quantize_dense(w: np.ndarray, x: QParams, out_scale: float, what: str,
+                   bias: np.ndarray | None = None) -> QDense:
+    """Per-row symmetric int8 weights for an int8 input x, outputs in units of out_scale;
+    `bias` (float) folded into the offset (Linear layers)."""
+    wq, sw = quant.quantize_rows(w.astype(np.float64), what)
+    offset = -x.zero_point * wq.astype(np.int64).sum(axis=1)
+    if bias is not None:
+        offset = offset + np.round(bias / (sw * x.scale)).astype(np.int64)
+    quant.check_accumulator(wq, offset, what)
+    mult, shift = multipliers(sw * x.scale / out_scale, what)
+    return QDense(wq, offset.astype(np.int64), mult, shift)
+
+
+def _quantize(m: Dense, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
+              what: str) -> QDense:
+    return quantize_dense(m.w, x, out_scale, what)
+
+
+def declare_s8(ctx: Any, base: str, m: QDense) -> tuple[str, str, str, str]:
+    """The four constants of an int8 dense matrix: weights, offsets, multipliers, shifts."""
+    return (ctx.array(f"{base}_w", np.asarray(m.w), ctype="int8_t"),
+            ctx.array(f"{base}_off", np.asarray(m.offset), ctype="int32_t"),
+            ctx.array(f"{base}_mult", np.asarray(m.mult), ctype="int32_t"),
+            ctx.array(f"{base}_shift", np.asarray(m.shift), ctype="int32_t"))
+
+
+def _emit_s8(m: QDense, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
+    rows, cols = m.shape
+    w, off, mu, sh = declare_s8(prog.ctx, base, m)
+    prog.ctx.kernels.add("rnn_mat_vec_s8_s16")
+    return [f"rnn_mat_vec_s8_s16({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
+
+
+def _emit_s8_out(m: QDense, ctx: Any, base: str, zero_point: int, x: str, y: str) -> str:
+    """One int8 -> int8 product (an int8 Linear layer's row): y = sat8(zp + W x)."""
+    rows, cols = m.shape
+    w, off, mu, sh = declare_s8(ctx, base, m)
+    ctx.kernels.add("rnn_mat_vec_s8")
+    return (f"rnn_mat_vec_s8({rows}, {cols}, {w}, {off}, {mu}, {sh}, {zero_point}, "
+            f"{x}, {y});")
+
+
+# --------------------------------------------------------------------------- files
+
+def _npz_read(b: Any, entry: dict[str, Any], where: str, rows: int | None, cols: int,
+              meaning: str) -> Dense:
+    b.fields(entry, where, ("format", "w"))
+    return dense(b.array(entry["w"], f"{where}.w", (rows, cols), meaning))
+
+
+def _npz_write(m: Dense, path: str, put: Any) -> dict[str, Any]:
+    return {"format": "dense", "w": put(path, m.w)}
+
+
+def _npz_decode(entry: dict[str, Any], a: dict[str, np.ndarray], rec: Any) -> np.ndarray:
+    return a["w"].astype(F32)
+
+
+def _npz_shape(entry: dict[str, Any], a: dict[str, np.ndarray], rec: Any) -> tuple[int, int]:
+    return int(a["w"].shape[0]), int(a["w"].shape[1])
+
+
+def _onnx_write(m: Dense, w: Any, base: str) -> str:
+    return w.init(base, m.w)
+
+
+def _onnx_read(mt: Any, t: str, where: str) -> Any:
+    leaf = mt.matrix_leaf(t)
+    if leaf is None:
+        return None
+    return mt.found(dense(leaf[0]), where, f"dense initializer '{leaf[1]}'", {"w": leaf[1]})
+
+
+def _permute_rows(m: Dense, rows: np.ndarray) -> Dense:
+    return dense(m.w[rows])
+
+
+def _sparsify(m: Dense, threshold: float) -> Any:
+    from .csr import from_dense
+
+    zeros = m.w.size - np.count_nonzero(m.w)
+    return from_dense(m.w) if m.w.size and zeros >= threshold * m.w.size else m
+
+
+FORMAT = Format(
+    name="dense", matrix=Dense, qmatrix=QDense, doc="stored as is",
+    check=lambda m, fail, where: None, describe=lambda m: "", scratch=lambda m: 0,
+    scratch_s8=lambda q: 0,
+    kernels_f32={
+        "rnn_mat_vec_f32": ("MatVecFunctions/rnn_mat_vec_f32.c", ()),
+        "rnn_mat_mul_f32": ("MatVecFunctions/rnn_mat_mul_f32.c", ("rnn_mat_vec_f32",)),
+    },
+    emit_f32=_emit_f32,
+    kernels_s8={
+        "rnn_mat_vec_s8_s16": ("MatVecFunctions/rnn_mat_vec_s8_s16.c", ()),
+        "rnn_mat_vec_s8": ("MatVecFunctions/rnn_mat_vec_s8.c", ()),
+    },
+    quantize=_quantize, emit_s8=_emit_s8,
+    npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
+    onnx_write=_onnx_write, onnx_read=_onnx_read,
+    emit_f32_batch=_emit_f32_batch, permute_rows=_permute_rows, sparsify=_sparsify,
+    quantize_out=lambda m, x, out_scale, what, bias: quantize_dense(
+        m.w.astype(np.float64), x, out_scale, what, bias),
+    emit_s8_out=_emit_s8_out, plain=True,
+)
