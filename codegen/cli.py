@@ -267,9 +267,12 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
     """Show MODEL's layers, weight matrices (format, shape, bytes, compression factor and
     MAC reduction against dense), parameters and MACs."""
     from . import driver
-
     from .analysis import format_table, table
+    from .errors import RnngenError
 
+    if calibrate is not None and dtype != "int8":  # as build does: a flag that means nothing
+        raise RnngenError("--calibrate needs --dtype int8 (calibration data sets the int8 "
+                          "scales)")
     info = driver.inspect(model, seq_len, sparse_threshold)
     if dtype == "int8":
         info["int8"] = driver.inspect_int8(model, seq_len, calibrate)

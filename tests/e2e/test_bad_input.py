@@ -159,3 +159,5 @@ def test_int8_flags_without_int8_are_errors(tmp_path, extra, needle):
     build_writes_nothing(tmp_path, small(tmp_path), *extra, needles=(needle,))
     r = rnngen("verify", str(small(tmp_path)), *extra)
     assert_one_line_error(r, needle)
+    if extra[0] == "--calibrate":  # inspect too (it ignored the flag)
+        assert_one_line_error(rnngen("inspect", str(small(tmp_path)), *extra), needle)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnngen import driver, ir
+from rnngen import driver, formats
 
 ROOT = Path(__file__).resolve().parents[2]
 EX = ROOT / "examples" / "lstm_classifier" / "model.onnx"
@@ -105,7 +105,7 @@ def test_csr_matvec_against_the_dense_product() -> None:
             cols += nz.tolist()
             vals += w[i, nz].tolist()
             ptr.append(len(cols))
-        c = ir.Csr(np.array(vals, np.float32), np.array(cols, np.int32),
+        c = formats.Csr(np.array(vals, np.float32), np.array(cols, np.int32),
                    np.array(ptr, np.int32), n)
         x = rng.standard_normal(n).astype(np.float32)
         want = w.astype(np.float64) @ x.astype(np.float64)
