@@ -168,24 +168,31 @@ class Staging:
                 raise RnngenError(f"{dest}: already exists (another run wrote it meanwhile; "
                                   "use --force to replace it)")
             old = _fresh(self.path.parent, dest, _OLD_TAG)
+        moved = placed = False
         with _signals_held():
-            if old is not None:
-                try:
-                    dest.rename(old)
-                except OSError as e:
-                    raise fs_error(dest, e, "cannot replace") from None
             try:
-                self.path.rename(dest)
-            except OSError as e:
                 if old is not None:
+                    try:
+                        dest.rename(old)
+                    except OSError as e:
+                        raise fs_error(dest, e, "cannot replace") from None
+                    moved = True
+                try:
+                    self.path.rename(dest)
+                except OSError as e:
+                    if e.errno in (errno.ENOTEMPTY, errno.EEXIST):  # another run got there first
+                        raise RnngenError(f"{dest}: already exists (another run wrote it "
+                                          "meanwhile; use --force to replace it)") from None
+                    raise fs_error(dest, e) from None
+                placed = True
+            except BaseException:  # an error, or a signal whose handler was already pending
+                if moved and old is not None:
                     with contextlib.suppress(OSError):
-                        old.rename(dest)
-                if e.errno in (errno.ENOTEMPTY, errno.EEXIST):  # another run got there first
-                    raise RnngenError(f"{dest}: already exists (another run wrote it "
-                                      "meanwhile; use --force to replace it)") from None
-                raise fs_error(dest, e) from None
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+                        old.rename(dest)  # the previous output back in place
+                raise
+            finally:
+                if placed and old is not None:
+                    _remove_tree(old)
 
 
 def _short_name(p: Path) -> str:
