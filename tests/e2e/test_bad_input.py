@@ -15,8 +15,9 @@ from tests import models
 
 
 def rnngen(*args, cwd=None):
+    # a time limit: reading a pipe as a model once waited forever (tests/e2e/test_hardening.py)
     return subprocess.run([sys.executable, "-m", "rnngen.cli", *args], capture_output=True,
-                          text=True, cwd=cwd)
+                          text=True, cwd=cwd, timeout=300)
 
 
 def assert_one_line_error(r, *needles):

@@ -22,7 +22,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tests import models
-from tests.e2e.test_bad_input import assert_one_line_error
+from tests.e2e.test_bad_input import assert_one_line_error, build_writes_nothing
 
 
 def rnngen(*args):
@@ -31,13 +31,6 @@ def rnngen(*args):
                           text=True, timeout=120)
 
 
-def build_writes_nothing(tmp_path, model, *extra, needles=()):
-    out = tmp_path / "out"
-    r = rnngen("build", str(model), "-o", str(out), *extra)
-    assert_one_line_error(r, *needles)
-    assert not out.exists()
-    assert not any(p.name.startswith(".out") for p in tmp_path.iterdir())
-    return r
 from tests.fuzz.mutate import npy_bytes
 
 
