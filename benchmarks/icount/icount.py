@@ -36,27 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from rnngen import boards, driver
+from rnngen import icount as rnngen_icount
 from rnngen.resources import data_dir
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE / "libicount.so"
 
-# The markers: distinct bodies so that identical-code folding cannot merge them, never
-# inlined, never analysed across calls (noipa), so a call is a call at every -O level.
-MARKERS_C = r"""
-volatile int icount_mark;
-#if defined(__GNUC__)
-#define ICOUNT_MARKER __attribute__((noinline, noipa))
-#else
-#define ICOUNT_MARKER
-#endif
-void icount_start(void);
-void icount_stop(void);
-ICOUNT_MARKER void icount_start(void) { icount_mark = 1; }
-ICOUNT_MARKER void icount_stop(void) { icount_mark = 2; }
-"""
+MARKERS_C = rnngen_icount.MARKERS_C  # the same markers rnngen validate counts between
 
 SEMIHOSTING_C = r"""
 #ifdef RNNGEN_SEMIHOSTING
