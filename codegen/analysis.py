@@ -74,7 +74,7 @@ def _elem_bytes(g: ir.Graph, t: str) -> int:
     from . import quant
 
     p = g.quant.tensors.get(t)
-    return 1 if isinstance(p, quant.QParams) else 2
+    return 1 if isinstance(p, quant.QParams) else 2  # QState16: int16
 
 
 def table(g: ir.Graph, name: str | None = None) -> dict[str, Any]:

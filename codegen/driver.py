@@ -400,10 +400,7 @@ def inspect_int8(model: str | Path, seq_len: int | None = None, calibrate: str |
         if t not in g.shapes:
             continue
         row: dict[str, Any] = {"tensor": t, "max_abs_err": err.get(t), "max_abs": span.get(t)}
-        if isinstance(p, quant.QParams):
-            row.update(dtype="int8", scale=p.scale, zero_point=p.zero_point)
-        else:
-            row.update(dtype="int16", scale=2.0 ** -p[1], zero_point=0)
+        row.update(dtype=p.dtype, scale=p.scale, zero_point=p.zero_point)
         tensors.append(row)
     layers = []
     for n in g.nodes:

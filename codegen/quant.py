@@ -32,6 +32,24 @@ class QParams:
 
     scale: float
     zero_point: int
+    dtype = "int8"  # the C element type's name (class constant, not a field)
+
+
+@dataclass(frozen=True)
+class QState16:
+    """An int16 tensor with a power-of-two scale and no zero point: the LSTM cell state
+    (Y_c), real = q * 2^-exp."""
+
+    exp: int
+    dtype = "int16"
+    zero_point = 0
+
+    @property
+    def scale(self) -> float:
+        return 2.0 ** -self.exp
+
+
+TensorQ = QParams | QState16  # what QuantPlan.tensors maps a tensor name to
 
 
 def multiplier(real: float, what: str) -> tuple[int, int]:
@@ -168,9 +186,9 @@ def quantize_input(x: np.ndarray, p: QParams) -> np.ndarray:
     return sat8(np.rint(v).astype(I64) + p.zero_point).astype(np.int8)
 
 
-def dequantize(q: np.ndarray, p: QParams) -> np.ndarray:
-    """int8 -> float as the C does it: (q - zero_point) * scale in float32.
-    C: rnn_dequantize_s8()."""
+def dequantize(q: np.ndarray, p: QParams | QState16) -> np.ndarray:
+    """Integers -> float as the C does it: (q - zero_point) * scale in float32.
+    C: rnn_dequantize_s8() (int8), rnn_dequantize_s16() (int16, zero point 0)."""
     return (np.asarray(q, np.int64) - p.zero_point).astype(np.float32) * np.float32(p.scale)
 
 
@@ -249,7 +267,7 @@ class QLut8:
 
 @dataclass(frozen=True, eq=False)
 class QuantPlan:
-    tensors: dict  # tensor name -> QParams (int8) or ("int16", cell_exp) for Y_c
+    tensors: dict[str, TensorQ]  # tensor name -> QParams (int8), QState16 (Y_c)
     nodes: dict  # node name -> QRecurrent | QLinear | QSoftmax | QLut8
     input: QParams
     io: str  # "float": float input/outputs at the API; "int8": int8

@@ -54,10 +54,7 @@ class Executor:
 
 
 def dequantize_output(plan: quant.QuantPlan, name: str, v: np.ndarray) -> np.ndarray:
-    p = plan.tensors[name]
-    if isinstance(p, quant.QParams):
-        return quant.dequantize(v, p)
-    return np.asarray(v, np.int64).astype(np.float32) * np.float32(2.0 ** -p[1])
+    return quant.dequantize(v, plan.tensors[name])
 
 
 def _recurrent(ex: Executor, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.ndarray]:

@@ -645,7 +645,7 @@ def int8_tolerance(g: ir.Graph, xs: np.ndarray) -> tuple[float, str]:
     atol, parts = 0.0, []
     for o in g.outputs:
         p = g.quant.tensors[o]
-        scale = float(p.scale) if isinstance(p, quant.QParams) else 2.0 ** -p[1]
+        scale = float(p.scale)
         err = float(np.max(np.abs(q[o].astype(np.float64) - f[o])))
         steps = math.ceil(err / scale - 1e-9) + 1
         atol = max(atol, steps * scale)

@@ -223,12 +223,12 @@ def build_context_int8(g: ir.Graph, name: str) -> dict[str, Any]:
         def store(dst: str, src: str = src, size: int = size, p: Any = p) -> str:
             if not float_io:
                 return f"memcpy({dst}, {src}, {size});"
-            if isinstance(p, quant.QParams):
+            if p.dtype == "int8":
                 ctx.kernels.add("rnn_dequantize_s8")
                 return (f"rnn_dequantize_s8({src}, {size}, {cgen.c_float(p.scale)}, "
                         f"{p.zero_point}, {dst});")
             ctx.kernels.add("rnn_dequantize_s16")
-            return f"rnn_dequantize_s16({src}, {size}, {cgen.c_float(2.0 ** -p[1])}, {dst});"
+            return f"rnn_dequantize_s16({src}, {size}, {cgen.c_float(p.scale)}, {dst});"
 
         outs.append(dict(name=o, cname=cgen.c_comment(o), src=src, size=size, seq=seq,
                          shape=list(g.shapes[o]), seq_before=seq_acc, fin_before=fin_acc,

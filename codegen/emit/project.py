@@ -157,9 +157,7 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
     }
     if g.quant is not None:  # what an --io int8 caller needs to (de)quantize
         def qp(p: Any) -> dict[str, Any]:
-            if isinstance(p, tuple):
-                return {"dtype": "int16", "scale": 2.0 ** -p[1], "zero_point": 0}
-            return {"dtype": "int8", "scale": p.scale, "zero_point": p.zero_point}
+            return {"dtype": p.dtype, "scale": p.scale, "zero_point": p.zero_point}
         manifest["quantization"] = {"input": qp(g.quant.input),
                                     "outputs": {o: qp(g.quant.tensors[o]) for o in g.outputs}}
     return files, manifest

@@ -71,7 +71,7 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
     int16 region; work16 holds gate values, work8 r*h and matrix intermediates; the hidden
     state is int8 (h8), the LSTM cell state int16 (c16)."""
     qp = g.quant
-    int16 = {t for t, p in qp.tensors.items() if isinstance(p, tuple)}
+    int16 = {t for t, p in qp.tensors.items() if p.dtype == "int16"}
     place, top = _arena(g, lambda t: math.prod(g.shapes[t]), input_in_arena=qp.io == "float",
                         skip=int16)
     top16 = 0

@@ -189,7 +189,7 @@ class _Builder:
                 q = self.recurrent(n)
                 nodes[n.name] = q
                 if n.outputs[2]:
-                    params[n.outputs[2]] = ("int16", q.cell_exp)
+                    params[n.outputs[2]] = quant.QState16(q.cell_exp)
             elif isinstance(n, ir.Linear):
                 nodes[n.name] = self.linear(n)
             elif isinstance(n, ir.Softmax):
