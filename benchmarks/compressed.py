@@ -31,9 +31,7 @@ from __future__ import annotations
 import argparse
 import math
 import platform
-import re
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -316,7 +314,7 @@ def write_report(cases: list[Case], counts: dict[str, dict[str, float]], boards:
              + " | ".join(f"{c} instr. W + U" for c in boards) + " | host µs W + U | "
              + " | ".join(f"speed-up {c}" for c in cols) + " |",
              "|---" * (4 + len(boards) + 1 + len(cols)) + "|"]
-    lines.append(f"| dense | 1 | 716 x 77; 716 x 179 | 1; 1 | "
+    lines.append("| dense | 1 | 716 x 77; 716 x 179 | 1; 1 | "
                  + " | ".join(f"{base[c]:,.0f}" for c in boards)
                  + f" | {base['host'] * 1e6:.2f} | " + " | ".join("1.00" for _ in cols) + " |")
     for fmt in FORMATS[1:]:

@@ -91,7 +91,8 @@ def int8_accuracy(model: Path, t: task_data.Task, calib: Path) -> float:
     shape = g.shapes[g.input]
     hits = 0
     for x, y in zip(t.x_test, t.y_test):
-        q = reference_int.Executor(g).run_int(quant.quantize_input(x.reshape(shape), plan.input))
+        q = reference.Executor(g, dtype="int8").run_int(
+            quant.quantize_input(x.reshape(shape), plan.input))
         hits += int(np.argmax(reference_int.dequantize_output(plan, out, q[out])) == y)
     return hits / len(t.y_test)
 

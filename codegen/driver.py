@@ -180,7 +180,7 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
 
 def int8_outputs(g: ir.Graph, x: np.ndarray) -> dict[str, np.ndarray]:
     """What the int8 C returns for float input x: dequantized (float I/O) or int8 values."""
-    ex = reference_int.Executor(g)
+    ex = reference.Executor(g, dtype="int8")
     if g.quant.io == "float":
         return ex.run(x)
     return {o: v.astype(np.int8) for o, v in
@@ -190,7 +190,7 @@ def int8_outputs(g: ir.Graph, x: np.ndarray) -> dict[str, np.ndarray]:
 def int8_error(g: ir.Graph, x: np.ndarray) -> float:
     """Largest |int8 model - float model| over the outputs, for the same float input."""
     want = reference.run(g, x)
-    got = reference_int.Executor(g).run(x)
+    got = reference.Executor(g, dtype="int8").run(x)
     return max(float(np.max(np.abs(got[o] - want[o]))) for o in g.outputs)
 
 
@@ -388,7 +388,7 @@ def inspect_int8(model: str | Path, seq_len: int | None = None, calibrate: str |
     span: dict[str, float] = {}
     for x in xs:
         f_env = reference.Executor(g).run_all(x)
-        q_env = reference_int.Executor(g).run_all(quant.quantize_input(x, plan.input))
+        q_env = reference.Executor(g, dtype="int8").run_all(quant.quantize_input(x, plan.input))
         for t, v in q_env.items():
             if t not in plan.tensors:
                 continue

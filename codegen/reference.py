@@ -6,6 +6,7 @@ compared within a tolerance). Tests check this executor against onnxruntime and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -45,15 +46,36 @@ def activation(act: ir.Activation, x: np.ndarray) -> np.ndarray:
     raise RnngenError(f"activation {act.name} is not implemented")
 
 
-class Executor:
-    """Runs a graph. Recurrent state lives in the executor: `run` on the one-step graph of
-    a streaming model continues from the previous call until `reset`."""
+@dataclass(frozen=True)
+class Dtype:
+    """A number type's policy for the one executor: how node kinds compute, what the
+    recurrent state starts from, and how values enter and leave. FLOAT32 here; INT8 in
+    reference_int.py (the integer ops, bit for bit the int8 C)."""
 
-    def __init__(self, graph: ir.Graph, observer: Callable | None = None):
+    name: str
+    ops: dict[type, Callable]  # node type -> fn(executor, node, inputs) -> outputs
+    element: type  # NumPy type tensors are held in
+    state0: Callable  # (executor, node, direction) -> (h, c | None)
+    constants: bool  # graph constants enter the environment (float32; int8 graphs have none)
+    encode: Callable  # (executor, float input) -> what run_all takes
+    decode: Callable  # (executor, output name, value) -> float
+
+
+class Executor:
+    """Runs a graph in one number type (`dtype`: "float32", or "int8" for a quantized graph:
+    the integer reference). Recurrent state lives in the executor: `run` on the one-step graph
+    of a streaming model continues from the previous call until `reset`."""
+
+    def __init__(self, graph: ir.Graph, observer: Callable | None = None,
+                 dtype: str = "float32"):
         self.graph = graph
+        self.dtype = dtypes(dtype)
+        if self.dtype.name != "float32" and graph.quant is None:
+            raise RnngenError("the graph is not quantized (--dtype int8)")
+        self.plan = graph.quant
         self.state: dict[tuple[str, int], tuple[np.ndarray, np.ndarray | None]] = {}
         # observer(node, direction, x_t, h_before, h_after, c_after) after every step:
-        # calibration for int8 records ranges through it
+        # calibration for int8 records ranges through it (float32 only)
         self.observer = observer
         self.reset()
 
@@ -61,29 +83,45 @@ class Executor:
         self.state = {}
         for n in self.graph.nodes:
             if isinstance(n, ir.Recurrent):
-                for d, cd in enumerate(n.directions):
-                    self.state[(n.name, d)] = (cd.h0.copy(),
-                                               None if cd.c0 is None else cd.c0.copy())
+                for d in range(n.num_directions):
+                    self.state[(n.name, d)] = self.dtype.state0(self, n, d)
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        env = self.run_all(x)
+        """float input -> float outputs (int8: the input quantized and the outputs dequantized
+        as the C does with float I/O)."""
+        env = self.run_all(self.dtype.encode(self, x))
+        return {o: self.dtype.decode(self, o, env[o]) for o in self.graph.outputs}
+
+    def run_int(self, x_q: np.ndarray) -> dict[str, np.ndarray]:
+        """The outputs in the executor's own number type (int8: integers, int16 for a
+        cell-state output) for an input already in it."""
+        env = self.run_all(x_q)
         return {o: env[o] for o in self.graph.outputs}
 
     def run_all(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Every tensor's values for input x."""
-        g = self.graph
+        """Every tensor's values for input x (in the executor's number type)."""
+        g, dt = self.graph, self.dtype
         want = tuple(g.shapes[g.input])
-        x = np.asarray(x, F32)
+        x = np.asarray(x, dt.element)
         if x.size != int(np.prod(want)):
             raise RnngenError(f"input has {x.size} values, the model takes {want}")
-        env: dict[str, np.ndarray] = dict(g.constants)
+        env: dict[str, np.ndarray] = dict(g.constants) if dt.constants else {}
         env[g.input] = x.reshape(want)
         for n in g.nodes:
-            outs = _EXEC[type(n)](self, n, [env[i] for i in n.inputs])
+            outs = dt.ops[type(n)](self, n, [env[i] for i in n.inputs])
             for o, v in zip(n.outputs, outs):
                 if o:
-                    env[o] = np.ascontiguousarray(v, dtype=F32).reshape(g.shapes[o])
+                    env[o] = np.ascontiguousarray(v, dtype=dt.element).reshape(g.shapes[o])
         return env
+
+
+def dtypes(name: str) -> Dtype:
+    if name == "float32":
+        return FLOAT32
+    if name == "int8":
+        from . import reference_int
+        return reference_int.INT8
+    raise RnngenError(f"internal: no reference for number type '{name}'")
 
 
 def run(graph: ir.Graph, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -167,11 +205,18 @@ def _recurrent(ex: Executor, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.
     return [Y, Yh, Yc]
 
 
-_EXEC: dict[type, Callable] = {
-    ir.Recurrent: _recurrent, ir.Linear: _linear, ir.Binary: _binary, ir.Unary: _unary,
-    ir.Softmax: _softmax, ir.Transpose: _transpose, ir.Slice: _slice, ir.Concat: _concat,
-    ir.View: _view,
-}
+def _state0(ex: Executor, n: ir.Recurrent, d: int) -> tuple[np.ndarray, np.ndarray | None]:
+    cd = n.directions[d]
+    return cd.h0.copy(), None if cd.c0 is None else cd.c0.copy()
+
+
+FLOAT32 = Dtype(
+    name="float32",
+    ops={ir.Recurrent: _recurrent, ir.Linear: _linear, ir.Binary: _binary, ir.Unary: _unary,
+         ir.Softmax: _softmax, ir.Transpose: _transpose, ir.Slice: _slice, ir.Concat: _concat,
+         ir.View: _view},
+    element=F32, state0=_state0, constants=True,
+    encode=lambda ex, x: np.asarray(x, F32), decode=lambda ex, o, v: v)
 
 
 def golden_input(graph: ir.Graph, seed: int = 0) -> np.ndarray:

@@ -200,7 +200,7 @@ def run_reference(g: ir.Graph, x: np.ndarray, progress: Progress | None = None,
     input and dequantized outputs as the C API with --io float gives them): {output: [N, ...]}."""
     shape = tuple(g.shapes[g.input])
     outs: dict[str, list[np.ndarray]] = {o: [] for o in g.outputs}
-    ex_int = reference_int.Executor(g) if g.quant is not None else None
+    ex_int = reference.Executor(g, dtype="int8") if g.quant is not None else None
     for k in range(len(x)):
         xk = x[k].reshape(shape)
         if ex_int is not None:

@@ -98,15 +98,11 @@ def _calibrate(g: ir.Graph, xs: list[np.ndarray]) -> _Stats:
             st.c_max[n.name] = max(st.c_max.get(n.name, 0.0), float(np.max(np.abs(c))))
 
     for x in xs:
-        ex = reference.Executor(g, observer=observer)
-        env = dict(g.constants)
-        env[g.input] = x.reshape(g.shapes[g.input])
+        env = reference.Executor(g, observer=observer).run_all(x)
         st.see(g.input, env[g.input])
         for n in g.nodes:
-            outs = reference._EXEC[type(n)](ex, n, [env[i] for i in n.inputs])
-            for o, v in zip(n.outputs, outs):
+            for o in n.outputs:
                 if o:
-                    env[o] = np.asarray(v, np.float32).reshape(g.shapes[o])
                     st.see(o, env[o])
     return st
 

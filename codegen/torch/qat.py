@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import ir, reference_int
+from .. import ir, reference
 from ..passes import quantize
 from .graph import TorchGraph, matrix_key
 
@@ -62,7 +62,7 @@ class QuantAware(torch.nn.Module):
         gq = self.quantized_graph()
         ints: dict[str, list[np.ndarray]] = {o: [] for o in gq.outputs}
         for xk in x.detach().cpu().numpy():
-            res = reference_int.Executor(gq).run(xk)
+            res = reference.Executor(gq, dtype="int8").run(xk)
             for o in gq.outputs:
                 ints[o].append(res[o])
         # (f - f.detach()) is exactly 0 forward and the float model's gradient backward

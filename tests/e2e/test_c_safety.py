@@ -46,7 +46,7 @@ import onnx
 import pytest
 import rnngen.npz as rn
 from onnx import TensorProto, helper
-from rnngen import driver, formats, ir, reference, reference_int
+from rnngen import driver, formats, ir, reference
 from rnngen.boards import STRICT_CFLAGS
 
 from tests.e2e import test_ops
@@ -435,7 +435,7 @@ def test_100000_steps_finite_bounded_constant_memory(tmp_path, dtype):
     x = _lcg_inputs(PREFIX * I_STREAM).reshape(PREFIX, 1, I_STREAM)
     got = np.array([[float(v) for v in ln.split()[1:]] for ln in lines[:PREFIX]], F32)
     if int8:
-        want = reference_int.Executor(g).run(x)["output"].reshape(PREFIX, -1)
+        want = reference.Executor(g, dtype="int8").run(x)["output"].reshape(PREFIX, -1)
         assert np.array_equal(got, want)
     else:
         want = reference.run(g, x)["output"].reshape(PREFIX, -1)

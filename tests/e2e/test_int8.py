@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import pytest
 
-from rnngen import driver, pipeline, reference, reference_int
+from rnngen import driver, pipeline, reference
 from tests import models
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,7 +137,8 @@ def test_digit_classifier_accuracy_within_one_point(tmp_path):
     o = g.outputs[0]
     acc_f = np.mean([np.argmax(reference.run(g, x.reshape(8, 1, 8))[o]) == y
                      for x, y in zip(xte, yte)])
-    acc_q = np.mean([np.argmax(reference_int.Executor(g).run(x.reshape(8, 1, 8))[o]) == y
+    acc_q = np.mean([np.argmax(reference.Executor(g, dtype="int8").run(
+                        x.reshape(8, 1, 8))[o]) == y
                      for x, y in zip(xte, yte)])
     assert acc_f > 0.95
     assert abs(acc_f - acc_q) <= 0.01, (acc_f, acc_q)

@@ -298,7 +298,7 @@ def test_finetune_qat_reports_the_int8_accuracy_of_the_written_model(digits, tmp
     """--qat keeps the epoch with the best int8 accuracy; that accuracy is what rnngen's
     integer reference gives for the written file, calibrated on the same 64 training
     sequences."""
-    from rnngen import pipeline, reference_int
+    from rnngen import pipeline
 
     out = tmp_path / "q.onnx"
     r = rnngen("compress", digits / "dense.onnx", "-m", "lmf", "-f", "2", "--finetune",
@@ -313,7 +313,8 @@ def test_finetune_qat_reports_the_int8_accuracy_of_the_written_model(digits, tmp
                                                       calibrate=str(tmp_path / "calib.npy")))
     val = np.load(digits / "val.npz")
     o = gq.outputs[0]
-    hits = sum(int(np.argmax(reference_int.Executor(gq).run(xk.reshape(8, 1, 8))[o]) == yk)
+    hits = sum(int(np.argmax(reference.Executor(gq, dtype="int8").run(
+                   xk.reshape(8, 1, 8))[o]) == yk)
                for xk, yk in zip(val["x"], val["y"]))
     assert hits / len(val["y"]) == pytest.approx(ft["accuracy_finetuned"])
     one_line_error(rnngen("compress", digits / "dense.onnx", "-m", "lmf", "-f", "2", "--qat",

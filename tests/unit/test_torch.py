@@ -262,7 +262,6 @@ def test_qat_forward_equals_integer_reference(tmp_path, cell, method):
     """QuantAware's forward is rnngen's integer reference (what the int8 C computes) for the
     current factors, bit for bit, and its gradients reach the factors."""
     import onnx
-    from rnngen import reference_int
     from rnngen.compress_model import compress_file
     from rnngen.torch.blocks import from_ir
     from rnngen.torch.graph import matrix_key
@@ -287,7 +286,7 @@ def test_qat_forward_equals_integer_reference(tmp_path, cell, method):
     x = rng.uniform(-1, 1, (4,) + tuple(g.shapes[g.input])).astype(F32)
     out = qa(torch.from_numpy(x))
     for o in g.outputs:
-        want = np.stack([reference_int.Executor(gq).run(xk)[o] for xk in x])
+        want = np.stack([reference.Executor(gq, dtype="int8").run(xk)[o] for xk in x])
         np.testing.assert_array_equal(out[o].detach().numpy().reshape(want.shape), want)
     sum(v.sum() for v in out.values()).backward()
     assert all(p.grad is not None for p in qa.parameters() if p.requires_grad)
