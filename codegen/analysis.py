@@ -31,10 +31,6 @@ _MOVES = (ir.View, ir.Transpose, ir.Slice, ir.Concat)
 
 def context(g: ir.Graph, name: str) -> dict[str, Any]:
     """The emitter's context for g (what model.c is rendered from)."""
-    if g.quant is not None:
-        from .emit import c_int8
-
-        return c_int8.build_context_int8(g, name)
     return cemit.build_context(g, name)
 
 

@@ -280,6 +280,38 @@ class _Program:
         return self._lines(n, [self._copy(p, out, _at(self.src(n.inputs[0]), off), src_st,
                                           self.buf(n.outputs[0]), cgen.strides(out))])
 
+    # -- the number type's part of the model state and API ---------------------------
+    io_type = "float"  # the C type of the API's input and outputs
+
+    def state_fields(self) -> list[tuple[str, str, int]]:
+        """(C type, name, count) of the model state's arrays."""
+        mem = self.mem
+        return [("float", "arena", max(1, mem.arena)), ("float", "work", mem.work),
+                ("float", "state", mem.state)]
+
+    def init_state(self) -> list[str]:
+        """C statements that put the recurrent state at its initial values."""
+        mem, init = self.mem, []
+        if mem.state:
+            init.append("memset(s->state, 0, sizeof(s->state));")
+        for n in self.g.nodes:
+            if isinstance(n, ir.Recurrent):
+                for d, cd in enumerate(n.directions):
+                    h_off, c_off = mem.state_slots[(n.name, d)]
+                    for off, arr, what in ((h_off, cd.h0, "h0"), (c_off, cd.c0, "c0")):
+                        if off >= 0 and arr is not None and np.any(arr != 0):
+                            sym = self.ctx.array(f"{n.name}_d{d}_{what}", arr)
+                            init.append(f"memcpy({_at('s->state', off)}, {sym}, "
+                                        f"{arr.size} * sizeof(float));")
+        return init
+
+    def store_output(self, name: str, dst: str, src: str, size: int) -> str:
+        """C statement copying output `name` (at src, `size` values) to the API's dst."""
+        return f"memcpy({dst}, {src}, {size} * sizeof(float));"
+
+    def kernel_closure(self, names: set[str]) -> list[str]:
+        return kernel_closure(names)
+
     def op_concat(self, n: ir.Concat, p: str) -> dict[str, Any]:
         out = self.g.shapes[n.outputs[0]]
         ost = cgen.strides(out)
@@ -330,72 +362,57 @@ def _upper(name: str) -> str:
 
 
 def build_context(g: ir.Graph, name: str) -> dict[str, Any]:
-    """Everything model.c, model.h and test/main.c need."""
+    """Everything model.c, model.h and test/main.c need, for either number type: the
+    program class (_Program for float32, c_int8.QProgram for an int8 graph) supplies what
+    differs — the nodes' C, the state's fields and initial values, how an output is stored."""
     ctx = _Ctx()
-    prog_graph = g.step if g.step is not None else g
-    prog = _Program(prog_graph, ctx)
+    pg = g.step if g.step is not None else g
+    if g.quant is not None:
+        from .c_int8 import QProgram
+        prog: _Program = QProgram(pg, ctx, g.quant)
+    else:
+        prog = _Program(pg, ctx)
     ops = prog.ops()
-    mem = prog_graph.memory
+    mem = pg.memory
     assert mem is not None
-
-    init = []
-    if mem.state:
-        init.append("memset(s->state, 0, sizeof(s->state));")
-    for n in prog_graph.nodes:
-        if isinstance(n, ir.Recurrent):
-            for d, cd in enumerate(n.directions):
-                h_off, c_off = mem.state_slots[(n.name, d)]
-                for off, arr, what in ((h_off, cd.h0, "h0"), (c_off, cd.c0, "c0")):
-                    if off >= 0 and arr is not None and np.any(arr != 0):
-                        sym = ctx.array(f"{n.name}_d{d}_{what}", arr)
-                        init.append(f"memcpy({_at('s->state', off)}, {sym}, "
-                                    f"{arr.size} * sizeof(float));")
-
+    init = prog.init_state()
     # outputs: where they are after forward(), and where name_run puts them
     outs = []
-    seq_acc, fin_acc = 0, 0
+    seq_acc = fin_acc = step_off = 0
     for o in g.outputs:
         info = (g.time or {}).get(o)
         seq = g.streaming and info is not None and info.kind == "seq"
-        size = math.prod(prog_graph.shapes[o])
-        outs.append(dict(name=o, cname=cgen.c_comment(o), src=prog.buf(o), size=size, seq=seq,
-                         shape=list(g.shapes[o]), seq_before=seq_acc, fin_before=fin_acc))
+        size = math.prod(pg.shapes[o])
+        src = prog.buf(o)
+        run_dst = _offset_expr(seq_acc, fin_acc)
+        run_dst = "y" if run_dst == "0" else f"y + {run_dst}"
+        if seq:
+            run_dst += f" + (size_t)t * {size}"
+        outs.append(dict(name=o, cname=cgen.c_comment(o), src=src, size=size, seq=seq,
+                         shape=list(g.shapes[o]), seq_before=seq_acc, fin_before=fin_acc,
+                         step_off=step_off,
+                         store_step=prog.store_output(o, _at("y", step_off), src, size),
+                         store_run=prog.store_output(o, run_dst, src, size)))
+        step_off += size
         if seq:
             seq_acc += size
         else:
             fin_acc += size
-    step_off = 0
-    for out in outs:
-        out["step_off"] = step_off
-        step_off += out["size"]
-        out["run_off"] = _offset_expr(out["seq_before"], out["fin_before"])
-        copy = f"{{dst}}, {out['src']}, {out['size']} * sizeof(float));"
-        out["store_step"] = "memcpy(" + copy.format(dst=_at("y", out["step_off"]))
-        run_dst = out["run_off"] if out["run_off"] != "0" else ""
-        run_dst = f"y + {run_dst}" if run_dst else "y"
-        if out["seq"]:
-            run_dst += f" + (size_t)t * {out['size']}"
-        out["store_run"] = "memcpy(" + copy.format(dst=run_dst)
     init.append("memset(s->arena, 0, sizeof(s->arena));")
-
     in_shape = g.shapes[g.input]
     in_size = math.prod(in_shape)
-    T = g.seq_len
-    step_in = in_size // T if g.streaming else None
-    U = _upper(name)
+    fields = prog.state_fields()
     return dict(
-        name=name, NAME=U, ops=ops, decls=ctx.decls, init=init, outputs=outs,
-        streaming=g.streaming, not_streaming_why=g.not_streaming_why, seq_len=T,
-        input_size=in_size, input_step_size=step_in, input_shape=list(in_shape),
-        input_name=cgen.c_comment(g.input),
+        name=name, NAME=_upper(name), ops=ops, decls=ctx.decls, init=init, outputs=outs,
+        streaming=g.streaming, not_streaming_why=g.not_streaming_why, seq_len=g.seq_len,
+        input_size=in_size, input_step_size=in_size // g.seq_len if g.streaming else None,
+        input_shape=list(in_shape), input_name=cgen.c_comment(g.input),
         step_output_size=step_off, seq_out=seq_acc, fin_out=fin_acc,
         arena=max(1, mem.arena), work=mem.work, state=mem.state,
-        state_fields=[f"float {f}[{n}];" for f, n in (("arena", max(1, mem.arena)),
-                                                       ("work", mem.work), ("state", mem.state))
-                      if n],
-        in_t="float", out_t="float",
-        kernels=kernel_closure(ctx.kernels), weight_bytes=ctx.weight_bytes,
-        state_bytes=4 * (max(1, mem.arena) + mem.work + mem.state),
+        state_fields=[f"{t} {f}[{n}];" for t, f, n in fields if n],
+        in_t=prog.io_type, out_t=prog.io_type,
+        kernels=prog.kernel_closure(ctx.kernels), weight_bytes=ctx.weight_bytes,
+        state_bytes=sum(_CTYPE_BYTES[t] * n for t, _, n in fields if n),
     )
 
 

@@ -1,7 +1,7 @@
-"""IR + quant.QuantPlan -> plain dicts for the C templates, for --dtype int8 models.
-
-Same structure as emit/c.py (which it reuses for layout nodes and helpers); every number and
-name is prepared here. The integer kernels are the *_s8 / *_s16 functions of runtime_c.
+"""The int8 number type of the one C program builder (emit/c.py's build_context): the
+program class for a quantized graph (graph.quant). It reuses _Program's layout nodes and
+helpers and prepares every number and name of the integer C; the integer kernels are the
+*_s8 / *_s16 functions of runtime_c.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import cells, cgen, formats, ir, quant
 from ..errors import RnngenError
-from .c import _at, _Ctx, _offset_expr, _Program, _upper, kernel_closure
+from .c import _at, _Ctx, _Program, kernel_closure
 
 INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     **formats.kernels_s8(),
@@ -27,7 +27,7 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_copy_strided_s8": ("ViewFunctions/rnn_copy_strided_s8.c", ()),
 }
 
-class _QProgram(_Program):
+class QProgram(_Program):
     """The int8 program: cells, matrices and Linear/Softmax/activation nodes in integers;
     the layout operators (Transpose, Slice, Concat, View) are _Program's, on bytes."""
 
@@ -35,9 +35,13 @@ class _QProgram(_Program):
     ELEM = ""
     ELEM_BYTES = 1
 
-    def __init__(self, g: ir.Graph, ctx: _Ctx):
-        assert g.memory is not None and g.quant is not None
-        self.g, self.mem, self.plan, self.ctx = g, g.memory, g.quant, ctx
+    io_type = "int8_t"  # with --io int8; float I/O: "float"
+
+    def __init__(self, g: ir.Graph, ctx: _Ctx, plan: quant.QuantPlan):
+        assert g.memory is not None
+        self.g, self.mem, self.plan, self.ctx = g, g.memory, plan, ctx
+        if plan.io == "float":
+            self.io_type = "float"
 
     def buf(self, t: str) -> str:
         region, off = self.mem.place[t]
@@ -48,6 +52,48 @@ class _QProgram(_Program):
 
     def arr(self, base: str, values: np.ndarray, ctype: str) -> str:
         return self.ctx.array(base, np.asarray(values), ctype=ctype)
+
+    # -- the number type's part of the model state and API ---------------------------
+    def state_fields(self) -> list[tuple[str, str, int]]:
+        mem = self.mem
+        return [("int8_t", "arena", max(1, mem.arena)), ("int16_t", "arena16", mem.arena16),
+                ("int16_t", "work", mem.work), ("int8_t", "work8", mem.work8),
+                ("int8_t", "state", mem.state), ("int16_t", "state16", mem.state16)]
+
+    def init_state(self) -> list[str]:
+        mem, init = self.mem, []
+        if mem.state:
+            init.append("memset(s->state, 0, sizeof(s->state));")
+        if mem.state16:
+            init.append("memset(s->state16, 0, sizeof(s->state16));")
+        for n in self.g.nodes:
+            if isinstance(n, ir.Recurrent):
+                for d, qd in enumerate(self.plan.nodes[n.name].directions):
+                    h_off, c_off = mem.state_slots[(n.name, d)]
+                    if np.any(qd.h0 != 0):
+                        sym = self.arr(f"{n.name}_d{d}_h0", qd.h0, "int8_t")
+                        init.append(f"memcpy({_at('s->state', h_off)}, {sym}, {qd.h0.size});")
+                    if qd.c0 is not None and np.any(qd.c0 != 0):
+                        sym = self.arr(f"{n.name}_d{d}_c0", qd.c0, "int16_t")
+                        init.append(f"memcpy({_at('s->state16', c_off)}, {sym}, "
+                                    f"{qd.c0.size} * sizeof(int16_t));")
+        return init
+
+    def store_output(self, name: str, dst: str, src: str, size: int) -> str:
+        """int8 I/O: the integers as they are; float I/O: dequantized as the reference's
+        decode does (int8 with its zero point; the int16 cell state by its power of two)."""
+        if self.plan.io != "float":
+            return f"memcpy({dst}, {src}, {size});"
+        p = self.plan.tensors[name]
+        if p.dtype == "int8":
+            self.ctx.kernels.add("rnn_dequantize_s8")
+            return (f"rnn_dequantize_s8({src}, {size}, {cgen.c_float(p.scale)}, "
+                    f"{p.zero_point}, {dst});")
+        self.ctx.kernels.add("rnn_dequantize_s16")
+        return f"rnn_dequantize_s16({src}, {size}, {cgen.c_float(p.scale)}, {dst});"
+
+    def kernel_closure(self, names: set[str]) -> list[str]:
+        return kernel_closure(names, INT8_KERNELS)
 
     # -- matrices ---------------------------------------------------------------------
     def matvec(self, base: str, m: formats.QMatrix, x: str, y: str, scratch: str) -> list[str]:
@@ -178,86 +224,3 @@ class _QProgram(_Program):
 
     def op_binary(self, n: ir.Binary, p: str) -> None:
         raise RnngenError(f"{n.fn} node '{n.name}' is not supported with --dtype int8")
-
-
-def build_context_int8(g: ir.Graph, name: str) -> dict[str, Any]:
-    ctx = _Ctx()
-    pg = g.step if g.step is not None else g
-    prog = _QProgram(pg, ctx)
-    ops = prog.ops()
-    mem = pg.memory
-    plan: quant.QuantPlan = g.quant
-    assert mem is not None
-    init = []
-    if mem.state:
-        init.append("memset(s->state, 0, sizeof(s->state));")
-    if mem.state16:
-        init.append("memset(s->state16, 0, sizeof(s->state16));")
-    for n in pg.nodes:
-        if isinstance(n, ir.Recurrent):
-            q = plan.nodes[n.name]
-            for d, qd in enumerate(q.directions):
-                h_off, c_off = mem.state_slots[(n.name, d)]
-                if np.any(qd.h0 != 0):
-                    sym = prog.arr(f"{n.name}_d{d}_h0", qd.h0, "int8_t")
-                    init.append(f"memcpy({_at('s->state', h_off)}, {sym}, {qd.h0.size});")
-                if qd.c0 is not None and np.any(qd.c0 != 0):
-                    sym = prog.arr(f"{n.name}_d{d}_c0", qd.c0, "int16_t")
-                    init.append(f"memcpy({_at('s->state16', c_off)}, {sym}, "
-                                f"{qd.c0.size} * sizeof(int16_t));")
-    init.append("memset(s->arena, 0, sizeof(s->arena));")
-    float_io = plan.io == "float"
-    outs = []
-    seq_acc = fin_acc = step_off = 0
-    for o in g.outputs:
-        info = (g.time or {}).get(o)
-        seq = g.streaming and info is not None and info.kind == "seq"
-        size = math.prod(pg.shapes[o])
-        src = prog.buf(o)
-        p = plan.tensors[o]
-        run_dst = _offset_expr(seq_acc, fin_acc)
-        run_dst = "y" if run_dst == "0" else f"y + {run_dst}"
-        if seq:
-            run_dst += f" + (size_t)t * {size}"
-
-        def store(dst: str, src: str = src, size: int = size, p: Any = p) -> str:
-            if not float_io:
-                return f"memcpy({dst}, {src}, {size});"
-            if p.dtype == "int8":
-                ctx.kernels.add("rnn_dequantize_s8")
-                return (f"rnn_dequantize_s8({src}, {size}, {cgen.c_float(p.scale)}, "
-                        f"{p.zero_point}, {dst});")
-            ctx.kernels.add("rnn_dequantize_s16")
-            return f"rnn_dequantize_s16({src}, {size}, {cgen.c_float(p.scale)}, {dst});"
-
-        outs.append(dict(name=o, cname=cgen.c_comment(o), src=src, size=size, seq=seq,
-                         shape=list(g.shapes[o]), seq_before=seq_acc, fin_before=fin_acc,
-                         step_off=step_off, store_step=store(_at("y", step_off)),
-                         store_run=store(run_dst)))
-        step_off += size
-        if seq:
-            seq_acc += size
-        else:
-            fin_acc += size
-    in_shape = g.shapes[g.input]
-    in_size = math.prod(in_shape)
-    fields = [("int8_t", "arena", max(1, mem.arena)), ("int16_t", "arena16", mem.arena16),
-              ("int16_t", "work", mem.work), ("int8_t", "work8", mem.work8),
-              ("int8_t", "state", mem.state), ("int16_t", "state16", mem.state16)]
-    state_bytes = sum((2 if t == "int16_t" else 1) * n for t, _, n in fields if n)
-    kernels = kernel_closure_int8(ctx.kernels)
-    return dict(
-        name=name, NAME=_upper(name), ops=ops, decls=ctx.decls, init=init, outputs=outs,
-        streaming=g.streaming, not_streaming_why=g.not_streaming_why, seq_len=g.seq_len,
-        input_size=in_size, input_step_size=in_size // g.seq_len if g.streaming else None,
-        input_shape=list(in_shape), input_name=cgen.c_comment(g.input),
-        step_output_size=step_off, seq_out=seq_acc, fin_out=fin_acc,
-        state_fields=[f"{t} {f}[{n}];" for t, f, n in fields if n],
-        in_t="float" if float_io else "int8_t", out_t="float" if float_io else "int8_t",
-        kernels=kernels, weight_bytes=ctx.weight_bytes, state_bytes=state_bytes,
-        arena=max(1, mem.arena), work=mem.work, state=mem.state,
-    )
-
-
-def kernel_closure_int8(names: set[str]) -> list[str]:
-    return kernel_closure(names, INT8_KERNELS)

@@ -71,13 +71,11 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
            command: str, passes: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
     """All files of the project as {relative path: text}, and the manifest (unmeasured)."""
     env = environment()
+    ctx = cemit.build_context(g, name)
+    sources = cemit.KERNELS
     if g.quant is not None:
         from . import c_int8
-        ctx = c_int8.build_context_int8(g, name)
         sources = {**cemit.KERNELS, **c_int8.INT8_KERNELS}
-    else:
-        ctx = cemit.build_context(g, name)
-        sources = cemit.KERNELS
     digest = sha256(model_path)
     banner = dict(version=__version__, command=command, model=model_path.name, sha256=digest,
                   passes=", ".join(passes))

@@ -9,7 +9,8 @@ import pytest
 from rnngen import quant
 from rnngen.boards import STRICT_CFLAGS
 from rnngen.emit.c import _Ctx
-from rnngen.emit.c_int8 import INT8_KERNELS, _QProgram, kernel_closure_int8
+from rnngen.emit.c import kernel_closure
+from rnngen.emit.c_int8 import INT8_KERNELS, QProgram
 from rnngen.passes.quantize import _Builder
 from tests.kernels.harness import arrays
 from tests.unit.test_formats import MATS
@@ -19,7 +20,7 @@ import subprocess
 from rnngen.resources import data_dir
 
 
-class _FakeProgram(_QProgram):
+class _FakeProgram(QProgram):
     def __init__(self, ctx):  # only the matrix emission is used
         self.ctx = ctx
 
@@ -35,7 +36,7 @@ def run_c(tmp, kernels, body, decls):
     src = ("#include <stdio.h>\n#include <stdint.h>\n#include \"rnn_nnfunctions.h\"\n"
            f"{decls}\nint main(void) {{\n{body}\nreturn 0; }}\n")
     (tmp / "t.c").write_text(src)
-    srcs = [str(rt / "Source" / INT8_KERNELS[k][0]) for k in kernel_closure_int8(kernels)]
+    srcs = [str(rt / "Source" / INT8_KERNELS[k][0]) for k in kernel_closure(kernels, INT8_KERNELS)]
     subprocess.run(["gcc", *STRICT_CFLAGS, "-O2", "-I", str(rt / "Include"), "-o",
                     str(tmp / "t"), str(tmp / "t.c"), *srcs],
                    check=True, capture_output=True)
