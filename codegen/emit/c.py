@@ -160,13 +160,10 @@ class _Program:
         places = self.mem.cells[n.name]
         block = places.hoist
         x = self.buf(n.inputs[0])
-        Y = self.buf(n.outputs[0]) if n.outputs[0] else None
-        Yh = self.buf(n.outputs[1]) if n.outputs[1] else None
-        Yc = self.buf(n.outputs[2]) if cell.has_cell_state and n.outputs[2] else None
+        Y, Yh, Yc = self.recurrent_outputs(n)
         work = "s->work"
         dirs = []
         for d, cd in enumerate(n.directions):
-            h_off, c_off = self.mem.state_slots[(n.name, d)]
             q = f"{p}d{d}"
             clip = cgen.c_float(n.clip or 0.0)
             acts = [self.act(a) for a in cd.activations]
@@ -178,20 +175,9 @@ class _Program:
                 w_calls = self.matmul(f"{q}_W", cd.W, b, "n", f"{x} + b0 * {I}", "p")
             else:
                 w_calls = self.matvec(f"{q}_W", cd.W, b, "xt", "g")
-            after = []
-            if Yh:
-                after.append(f"memcpy({_at(Yh, d * H)}, h, {H} * sizeof(float));")
-            if Yc:
-                after.append(f"memcpy({_at(Yc, d * H)}, c, {H} * sizeof(float));")
-            dirs.append(dict(
-                h=_at("s->state", h_off), c=_at("s->state", c_off) if c_off >= 0 else None,
-                tt=f"{n.valid_len - 1} - t" if cd.reverse else "t",
-                b0=f"{n.valid_len} - t0 - n" if cd.reverse else "t0",
-                k="n - 1 - k" if cd.reverse else "k",
-                label="backward" if cd.reverse else "forward",
-                w_calls=w_calls, steps=steps, after=after,
-                y_store=(f"memcpy({Y} + (tt * {D} + {d}) * {H}, h, {H} * sizeof(float));"
-                         if Y else None)))
+            dirs.append(self.direction(
+                n, d, Y, Yh, Yc, b0=f"{n.valid_len} - t0 - n" if cd.reverse else "t0",
+                k="n - 1 - k" if cd.reverse else "k", w_calls=w_calls, steps=steps))
         y_zero = None
         if Y and n.valid_len < T:
             y_zero = (f"memset({_at(Y, n.valid_len * D * H)}, 0, "
@@ -199,6 +185,35 @@ class _Program:
         return dict(kind="recurrent", comment=cgen.c_comment(f"{n.cell} '{n.name}'"),
                     x=x, I=I, GH=GH, valid=n.valid_len, block=block,
                     p=_at(work, places.proj), dirs=dirs, y_zero=y_zero)
+
+    C_STATE = "s->state"  # where the cell state lives, and its element size
+    C_ELEM = " * sizeof(float)"
+
+    def recurrent_outputs(self, n: ir.Recurrent) -> tuple[str | None, str | None, str | None]:
+        """Where a recurrent node's Y, Y_h and Y_c go (None: not used)."""
+        o = n.outputs
+        Yc = o[2] and cells.of(n.cell).has_cell_state
+        return (self.buf(o[0]) if o[0] else None, self.buf(o[1]) if o[1] else None,
+                self.buf(o[2]) if Yc else None)
+
+    def direction(self, n: ir.Recurrent, d: int, Y: str | None, Yh: str | None,
+                  Yc: str | None, **parts: Any) -> dict[str, Any]:
+        """The template's dict of one direction: its state, time order and output copies,
+        with the number type's `parts` (the steps' C)."""
+        H, D = n.hidden, n.num_directions
+        h_off, c_off = self.mem.state_slots[(n.name, d)]
+        reverse = n.directions[d].reverse
+        after = []
+        if Yh:
+            after.append(f"memcpy({_at(Yh, d * H)}, h, {H}{self.ELEM});")
+        if Yc:
+            after.append(f"memcpy({_at(Yc, d * H)}, c, {H}{self.C_ELEM});")
+        return dict(h=_at("s->state", h_off),
+                    c=_at(self.C_STATE, c_off) if c_off >= 0 else None,
+                    tt=f"{n.valid_len - 1} - t" if reverse else "t",
+                    label="backward" if reverse else "forward", after=after,
+                    y_store=(f"memcpy({Y} + (tt * {D} + {d}) * {H}, h, {H}{self.ELEM});"
+                             if Y else None), **parts)
 
     def op_linear(self, n: ir.Linear, p: str) -> dict[str, Any]:
         N, K = n.W.shape

@@ -34,6 +34,8 @@ class QProgram(_Program):
     COPY_KERNEL = "rnn_copy_strided_s8"
     ELEM = ""
     ELEM_BYTES = 1
+    C_STATE = "s->state16"  # the int16 cell state
+    C_ELEM = " * sizeof(int16_t)"
 
     io_type = "int8_t"  # with --io int8; float I/O: "float"
 
@@ -136,15 +138,12 @@ class QProgram(_Program):
         H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
         cell = cells.of(n.cell)
         x = self.xbuf(n.inputs[0])
-        Y = self.buf(n.outputs[0]) if n.outputs[0] else None
-        Yh = self.buf(n.outputs[1]) if n.outputs[1] else None
-        Yc = self.buf(n.outputs[2]) if cell.has_cell_state and n.outputs[2] else None
+        Y, Yh, Yc = self.recurrent_outputs(n)
         places = self.mem.cells[n.name]
         gx, gh, zr = (_at("s->work", places.work[k]) for k in ("gx", "gh", "zr"))
         rh, scratch = (_at("s->work8", places.work8[k]) for k in ("rh", "scratch"))
         dirs = []
         for d, qd in enumerate(q.directions):
-            h_off, c_off = self.mem.state_slots[(n.name, d)]
             qn = f"{p}d{d}"
             luts = [self.arr(f"{qn}_lut{k}", t, "int16_t") for k, t in enumerate(qd.luts)]
             luts += ["NULL"] * (3 - len(luts))
@@ -168,17 +167,7 @@ class QProgram(_Program):
             slots = SimpleNamespace(gx=gx, gh=gh, zr=zr, rh=rh, scratch=scratch, prefix=qn,
                                     params=prm)
             steps += cell.emit_s8(self, n, q, qd, slots)
-            after = []
-            if Yh:
-                after.append(f"memcpy({_at(Yh, d * H)}, h, {H});")
-            if Yc:
-                after.append(f"memcpy({_at(Yc, d * H)}, c, {H} * sizeof(int16_t));")
-            dirs.append(dict(
-                h=_at("s->state", h_off), c=_at("s->state16", c_off) if c_off >= 0 else None,
-                tt=f"{n.valid_len - 1} - t" if n.directions[d].reverse else "t",
-                label="backward" if n.directions[d].reverse else "forward", steps=steps,
-                after=after, y_store=(f"memcpy({Y} + (tt * {D} + {d}) * {H}, h, {H});"
-                                      if Y else None)))
+            dirs.append(self.direction(n, d, Y, Yh, Yc, steps=steps))
         y_fill = None
         if Y and n.valid_len < T:
             y_fill = (f"memset({_at(Y, n.valid_len * D * H)}, {q.h.zero_point}, "
