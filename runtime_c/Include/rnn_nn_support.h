@@ -52,4 +52,36 @@ static inline int32_t rnn_lut_q12(const int16_t *table, int32_t x)
     return table[i] + (((table[i + 1] - table[i]) * f + 64) >> 7);
 }
 
+/** @brief Offsets of the current row of two strided views: sum over the outer dimensions
+ *         d < last of idx[d] * strides[d] (the walk of rnn_copy_strided_* and
+ *         rnn_elementwise_f32). */
+static inline void rnn_row_offsets(int32_t last, const int32_t *idx, const int32_t *sa,
+                                   const int32_t *sb, int32_t *oa, int32_t *ob)
+{
+    int32_t d;
+    *oa = 0;
+    *ob = 0;
+    for (d = 0; d < last; ++d)
+    {
+        *oa += idx[d] * sa[d];
+        *ob += idx[d] * sb[d];
+    }
+}
+
+/** @brief Advance the index of the outer dimensions d < last to the next row (the last
+ *         dimension runs fastest); 0 when every row has been visited. */
+static inline int32_t rnn_next_row(int32_t last, const int32_t *shape, int32_t *idx)
+{
+    int32_t d;
+    for (d = last - 1; d >= 0; --d)
+    {
+        if (++idx[d] < shape[d])
+        {
+            return 1;
+        }
+        idx[d] = 0;
+    }
+    return 0;
+}
+
 #endif /* RNN_NN_SUPPORT_H */

@@ -6,6 +6,7 @@
  */
 
 #include "rnn_nnfunctions.h"
+#include "rnn_nn_support.h"
 
 static float apply(rnn_binary_op op, float a, float b)
 {
@@ -32,34 +33,16 @@ void rnn_elementwise_f32(rnn_binary_op op, int32_t ndim, const int32_t *shape, c
     const int32_t n = shape[last];
     const int32_t sa = a_strides[last];
     const int32_t sb = b_strides[last];
-    int32_t d;
 
-    for (;;)
+    do
     {
-        int32_t oa = 0;
-        int32_t ob = 0;
+        int32_t oa;
+        int32_t ob;
         int32_t k;
-        for (d = 0; d < last; ++d)
-        {
-            oa += idx[d] * a_strides[d];
-            ob += idx[d] * b_strides[d];
-        }
+        rnn_row_offsets(last, idx, a_strides, b_strides, &oa, &ob);
         for (k = 0; k < n; ++k)
         {
             *y++ = apply(op, a[oa + k * sa], b[ob + k * sb]);
         }
-        /* next row of the outer dimensions */
-        for (d = last - 1; d >= 0; --d)
-        {
-            if (++idx[d] < shape[d])
-            {
-                break;
-            }
-            idx[d] = 0;
-        }
-        if (d < 0)
-        {
-            return;
-        }
-    }
+    } while (rnn_next_row(last, shape, idx));
 }

@@ -6,6 +6,7 @@
  */
 
 #include "rnn_nnfunctions.h"
+#include "rnn_nn_support.h"
 
 /* Refer to header file for details. */
 void rnn_copy_strided_f32(int32_t ndim, const int32_t *shape, const float *src,
@@ -16,33 +17,16 @@ void rnn_copy_strided_f32(int32_t ndim, const int32_t *shape, const float *src,
     const int32_t n = shape[last];
     const int32_t ss = src_strides[last];
     const int32_t ds = dst_strides[last];
-    int32_t d;
 
-    for (;;)
+    do
     {
-        int32_t os = 0;
-        int32_t od = 0;
+        int32_t os;
+        int32_t od;
         int32_t k;
-        for (d = 0; d < last; ++d)
-        {
-            os += idx[d] * src_strides[d];
-            od += idx[d] * dst_strides[d];
-        }
+        rnn_row_offsets(last, idx, src_strides, dst_strides, &os, &od);
         for (k = 0; k < n; ++k)
         {
             dst[od + k * ds] = src[os + k * ss];
         }
-        for (d = last - 1; d >= 0; --d)
-        {
-            if (++idx[d] < shape[d])
-            {
-                break;
-            }
-            idx[d] = 0;
-        }
-        if (d < 0)
-        {
-            return;
-        }
-    }
+    } while (rnn_next_row(last, shape, idx));
 }

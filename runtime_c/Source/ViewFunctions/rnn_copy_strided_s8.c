@@ -6,6 +6,7 @@
  */
 
 #include "rnn_nnfunctions.h"
+#include "rnn_nn_support.h"
 
 /* Refer to header file for details. */
 void rnn_copy_strided_s8(int32_t ndim, const int32_t *shape, const int8_t *src,
@@ -13,33 +14,16 @@ void rnn_copy_strided_s8(int32_t ndim, const int32_t *shape, const int8_t *src,
 {
     int32_t idx[RNN_MAX_DIMS] = {0}; /* index of the current row in the outer dimensions */
     const int32_t last = ndim - 1;
-    int32_t d;
 
-    for (;;)
+    do
     {
-        int32_t os = 0;
-        int32_t od = 0;
+        int32_t os;
+        int32_t od;
         int32_t k;
-        for (d = 0; d < last; ++d)
-        {
-            os += idx[d] * src_strides[d];
-            od += idx[d] * dst_strides[d];
-        }
+        rnn_row_offsets(last, idx, src_strides, dst_strides, &os, &od);
         for (k = 0; k < shape[last]; ++k)
         {
             dst[od + k * dst_strides[last]] = src[os + k * src_strides[last]];
         }
-        for (d = last - 1; d >= 0; --d)
-        {
-            if (++idx[d] < shape[d])
-            {
-                break;
-            }
-            idx[d] = 0;
-        }
-        if (d < 0)
-        {
-            return;
-        }
-    }
+    } while (rnn_next_row(last, shape, idx));
 }
