@@ -132,9 +132,33 @@ class QProgram(_Program):
             return _at("s->arena", self.mem.place[t][1])
         return self.buf(t)
 
+    def cell_params(self, n: ir.Recurrent, q: quant.QRecurrent, qd: quant.QDirection,
+                    qn: str) -> str:
+        """Declare one direction's rnn_cell_params_s16 (tables, biases, multipliers); its
+        symbol."""
+        ctx, H = self.ctx, n.hidden
+        luts = [self.arr(f"{qn}_lut{k}", t, "int16_t") for k, t in enumerate(qd.luts)]
+        luts += ["NULL"] * (3 - len(luts))
+        bias = self.arr(f"{qn}_bias", qd.bias, "int16_t")
+        bias2 = self.arr(f"{qn}_bias2", qd.bias2, "int16_t") if qd.bias2 is not None \
+            else "NULL"
+        peep = self.arr(f"{qn}_peep", qd.peephole, "int16_t") if qd.peephole is not None \
+            else "NULL"
+        prm = ctx.sym(f"{qn}_cell")
+        ctx.decls.append(f"static const rnn_cell_params_s16 {prm} = " + cgen.c_struct([
+            ("hidden", H), ("clip", q.clip), ("input_forget", int(q.input_forget)),
+            ("linear_before_reset", int(q.lbr)), ("cell_exp", q.cell_exp),
+            ("bias", bias), ("bias2", bias2), ("peephole", peep),
+            ("peep_mult", cgen.c_int(qd.pm)), ("peep_shift", cgen.c_int(qd.ps)),
+            ("lut0", luts[0]), ("lut1", luts[1]), ("lut2", luts[2]), ("s1", qd.fast[0]),
+            ("s2", qd.fast[1]),
+            ("h_zero_point", q.h.zero_point), ("h15_mult", cgen.c_int(q.h15_mult)),
+            ("h15_shift", cgen.c_int(q.h15_shift)), ("out_mult", cgen.c_int(q.out_mult)),
+            ("out_shift", cgen.c_int(q.out_shift))]) + ";")
+        return prm
+
     def op_recurrent(self, n: ir.Recurrent, p: str) -> dict[str, Any]:
         q: quant.QRecurrent = self.plan.nodes[n.name]
-        ctx = self.ctx
         H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
         cell = cells.of(n.cell)
         x = self.xbuf(n.inputs[0])
@@ -145,24 +169,7 @@ class QProgram(_Program):
         dirs = []
         for d, qd in enumerate(q.directions):
             qn = f"{p}d{d}"
-            luts = [self.arr(f"{qn}_lut{k}", t, "int16_t") for k, t in enumerate(qd.luts)]
-            luts += ["NULL"] * (3 - len(luts))
-            bias = self.arr(f"{qn}_bias", qd.bias, "int16_t")
-            bias2 = self.arr(f"{qn}_bias2", qd.bias2, "int16_t") if qd.bias2 is not None \
-                else "NULL"
-            peep = self.arr(f"{qn}_peep", qd.peephole, "int16_t") if qd.peephole is not None \
-                else "NULL"
-            prm = ctx.sym(f"{qn}_cell")
-            ctx.decls.append(f"static const rnn_cell_params_s16 {prm} = " + cgen.c_struct([
-                ("hidden", H), ("clip", q.clip), ("input_forget", int(q.input_forget)),
-                ("linear_before_reset", int(q.lbr)), ("cell_exp", q.cell_exp),
-                ("bias", bias), ("bias2", bias2), ("peephole", peep),
-                ("peep_mult", cgen.c_int(qd.pm)), ("peep_shift", cgen.c_int(qd.ps)),
-                ("lut0", luts[0]), ("lut1", luts[1]), ("lut2", luts[2]), ("s1", qd.fast[0]),
-                ("s2", qd.fast[1]),
-                ("h_zero_point", q.h.zero_point), ("h15_mult", cgen.c_int(q.h15_mult)),
-                ("h15_shift", cgen.c_int(q.h15_shift)), ("out_mult", cgen.c_int(q.out_mult)),
-                ("out_shift", cgen.c_int(q.out_shift))]) + ";")
+            prm = self.cell_params(n, q, qd, qn)
             steps = self.matvec(f"{qn}_W", qd.W, "xt", gx, scratch)
             slots = SimpleNamespace(gx=gx, gh=gh, zr=zr, rh=rh, scratch=scratch, prefix=qn,
                                     params=prm)

@@ -14,114 +14,18 @@ host, qemu-aarch64, qemu-system-arm), bit for bit against NumPy models:
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
-from rnngen import boards, driver, quant
+from rnngen import quant
 from rnngen.formats.dense import pack_dense
-from rnngen.resources import data_dir
+from tests.kernels.harness import c_array, run_on_board
 from tests.kernels.test_kernels import sequential_matvec
 
 F32 = np.float32
 I64 = np.int64
 BOARDS = ["host", "cortex-a73", "cortex-m4", "cortex-m7", "cortex-m55"]
-
-
-def _c_array(ctype: str, name: str, values) -> str:
-    vals = np.asarray(values).reshape(-1)
-    if vals.size == 0:
-        vals = np.zeros(1, np.int64)
-    if ctype.endswith("float"):  # C99 hexadecimal constants: exact
-        body = ", ".join(f"{float(v).hex()}f" for v in np.asarray(vals, F32))
-    else:
-        body = ", ".join(str(int(v)) for v in vals)
-    return f"static {ctype} {name}[{vals.size}] = {{{body}}};"
-
-
-PRELUDE = r"""
-#include <stdio.h>
-#include <stdint.h>
-#include <string.h>
-#include "rnn_nnfunctions.h"
-#ifdef RNNGEN_SEMIHOSTING
-extern void initialise_monitor_handles(void);
-#endif
-typedef union { uint32_t u; float f; } f32_bits;
-static void PI(const char *tag, const int32_t *v, int n)
-{
-    int i;
-    printf("%s", tag);
-    for (i = 0; i < n; ++i) printf(" %ld", (long)v[i]);
-    printf("\n");
-}
-static void PF(const char *tag, const float *v, int n)
-{
-    int i;
-    printf("%s", tag);
-    for (i = 0; i < n; ++i)
-    {
-        f32_bits b;
-        b.f = v[i];
-        printf(" %lu", (unsigned long)b.u);
-    }
-    printf("\n");
-}
-"""
-
-
-def _skeleton(board: str, work: Path) -> Path:
-    """An rnngen project for the board (a 1x1 MatMul): its Makefile, startup and linker
-    script build our own test program."""
-    g = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["y"])], "k",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])],
-        [numpy_helper.from_array(np.ones((1, 1), F32), "W")])
-    p = work / "k.onnx"
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), p)
-    out = work / board
-    driver.build(p, out, driver.BuildOptions(target=board, name="m", force=True))
-    return out
-
-
-def run_on_board(board: str, work: Path, kernels: list[str], decls: str, body: str
-                 ) -> dict[str, np.ndarray]:
-    """Compile decls + main(body) with the kernels (paths under runtime_c/Source) for the
-    board, run it, and return the printed lines by tag (ints, or float bits as uint32)."""
-    proj = _skeleton(board, work)
-    for f in (proj / "src").glob("*.c"):
-        f.unlink()
-    rt = data_dir("runtime_c")
-    for h in (rt / "Include").glob("*.h"):
-        (proj / "include" / h.name).write_text(h.read_text())
-    objs = []
-    for k in kernels:
-        src = rt / "Source" / k
-        (proj / "src" / src.name).write_text(src.read_text())
-        objs.append(f"build/{src.stem}.o")
-    (proj / "test" / "main.c").write_text(
-        PRELUDE + decls + "\nint main(void)\n{\n#ifdef RNNGEN_SEMIHOSTING\n"
-        "initialise_monitor_handles();\n#endif\n(void)PI;\n(void)PF;\n" + body
-        + "\nreturn 0;\n}\n")
-    r = subprocess.run(["make", "-s", "-C", str(proj), f"MODEL_OBJS={' '.join(objs)}"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    exe = next(e for e in sorted((proj / "build").glob("m_test*")) if e.suffix in ("", ".elf"))
-    b = boards.get(board)
-    cmd = b.run_command(str(exe)) if b.kind != "host" else [str(exe)]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stdout + res.stderr
-    out = {}
-    for line in res.stdout.splitlines():
-        parts = line.split()
-        if parts and parts[0].startswith("T"):
-            out[parts[0]] = np.array([int(v) for v in parts[1:]], np.int64)
-    return out
 
 
 def _marks(board: str):
@@ -165,9 +69,9 @@ def test_mat_vec_s8_s16_fast_paths(tmp_path, board):
     decls, body, want = [], [], {}
     for k, (rows, cols) in enumerate(S8_SHAPES):
         w, x, off, mu, sh = _s8_case(rng, rows, cols, k)
-        decls += [_c_array("const int8_t", f"w{k}", w), _c_array("const int8_t", f"x{k}", x),
-                  _c_array("const int32_t", f"o{k}", off), _c_array("const int32_t", f"m{k}", mu),
-                  _c_array("const int32_t", f"s{k}", sh), f"static int16_t y{k}[{rows}];"]
+        decls += [c_array("const int8_t", f"w{k}", w), c_array("const int8_t", f"x{k}", x),
+                  c_array("const int32_t", f"o{k}", off), c_array("const int32_t", f"m{k}", mu),
+                  c_array("const int32_t", f"s{k}", sh), f"static int16_t y{k}[{rows}];"]
         body.append(f"{{ int32_t t[{rows}]; int i; rnn_mat_vec_s8_s16({rows}, {cols}, w{k}, "
                     f"o{k}, m{k}, s{k}, x{k}, y{k}); for (i = 0; i < {rows}; ++i) t[i] = y{k}[i];"
                     f" PI(\"T{k}\", t, {rows}); }}")
@@ -192,8 +96,8 @@ def test_mat_vec_f32_remainder_rows(tmp_path, board):
         w = rng.standard_normal((m, n)).astype(F32)
         x = rng.standard_normal(n).astype(F32)
         b = rng.standard_normal(m).astype(F32)
-        decls += [_c_array("const float", f"w{k}", pack_dense(w)),
-                  _c_array("const float", f"x{k}", x), _c_array("const float", f"b{k}", b),
+        decls += [c_array("const float", f"w{k}", pack_dense(w)),
+                  c_array("const float", f"x{k}", x), c_array("const float", f"b{k}", b),
                   f"static float y{k}[{m}];"]
         body += [f"rnn_mat_vec_f32({m}, {n}, w{k}, b{k}, x{k}, y{k}); PF(\"T{k}a\", y{k}, {m});",
                  f"rnn_mat_vec_f32({m}, {n}, w{k}, NULL, x{k}, y{k}); PF(\"T{k}b\", y{k}, {m});",
@@ -234,7 +138,7 @@ def test_lstm_cell_s16_plain_path(tmp_path, board):
     rng = np.random.default_rng(13)
     lf = quant.lut_table(lambda v: 1 / (1 + np.exp(-v)))
     lg = quant.lut_table(np.tanh)
-    decls = [_c_array("const int16_t", "lf", lf), _c_array("const int16_t", "lg", lg)]
+    decls = [c_array("const int16_t", "lf", lf), c_array("const int16_t", "lg", lg)]
     body, want = [], {}
     H = 23
     for k, (cexp, ifg, osh) in enumerate([(11, 0, -9), (15, 0, -12), (12, 1, -3), (3, 0, -2),
@@ -247,8 +151,8 @@ def test_lstm_cell_s16_plain_path(tmp_path, board):
         c = rng.integers(-32768, 32768, H)
         om = int(rng.integers(1 << 30, (1 << 31) - 1))
         zp = int(rng.integers(-128, 128))
-        decls += [_c_array("const int16_t", f"gx{k}", gx), _c_array("const int16_t", f"gh{k}", gh),
-                  _c_array("const int16_t", f"b{k}", bias), _c_array("int16_t", f"c{k}", c),
+        decls += [c_array("const int16_t", f"gx{k}", gx), c_array("const int16_t", f"gh{k}", gh),
+                  c_array("const int16_t", f"b{k}", bias), c_array("int16_t", f"c{k}", c),
                   f"static int8_t h{k}[{H}];"]
         body.append(
             f"{{ rnn_cell_params_s16 p; int32_t t[{H}]; int i; memset(&p, 0, sizeof p);"
@@ -276,7 +180,7 @@ def test_quantize_s8_rounding(tmp_path, board):
                         [1e9, -1e9, 3e38, -3e38, 600.0, -600.0, 0.0, -0.0],
                         rng.standard_normal(200) * 50]).astype(F32)
     cases = [(1.0, 0), (1.0, -37), (0.37, 12)]
-    decls = [_c_array("const float", "x", x), f"static int8_t y[{x.size}];"]
+    decls = [c_array("const float", "x", x), f"static int8_t y[{x.size}];"]
     body, want = [], {}
     for k, (inv, zp) in enumerate(cases):
         body.append(f"{{ int32_t t[{x.size}]; int i; rnn_quantize_s8(x, {x.size}, "
