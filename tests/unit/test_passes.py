@@ -9,6 +9,7 @@ dense matrix they came from. Host only, no C compilation.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -192,11 +193,20 @@ def test_simplify_fuses_a_bias_add_into_the_linear() -> None:
 def test_simplify_keeps_an_add_whose_linear_result_is_read_elsewhere() -> None:
     rng = np.random.default_rng(2)
     g = _graph([ir.Linear("mm", ("x",), ("p",), W=formats.as_matrix(_rand(rng, 6, I)), b=None),
-                ir.Binary("add", ("p", "bias"), ("y",), "Add")],
-               {"p": (T, 1, 6), "y": (T, 1, 6)}, ("y", "p"), constants={"bias": _rand(rng, 6)})
+                ir.Binary("add", ("p", "bias"), ("y",), "Add"),
+                ir.Unary("act", ("p",), ("q",), ir.TANH)],
+               {"p": (T, 1, 6), "y": (T, 1, 6), "q": (T, 1, 6)}, ("y", "q"),
+               constants={"bias": _rand(rng, 6)})
     s = simplify.run(g, OPTS)
-    assert [n.op for n in s.nodes] == ["Linear", "Binary"]
+    assert [n.op for n in s.nodes] == ["Linear", "Binary", "Unary"]
+    assert s.nodes[0].b is None
     _same_outputs(g, s, _x(g), exact=True)
+    # nor when the Linear's result is itself a graph output
+    g2 = g.replace(nodes=g.nodes[:2], outputs=("y", "p"),
+                   shapes={k: v for k, v in g.shapes.items() if k != "q"})
+    s2 = simplify.run(g2, OPTS)
+    assert [n.op for n in s2.nodes] == ["Linear", "Binary"]
+    _same_outputs(g2, s2, _x(g2), exact=True)
 
 
 def test_simplify_removes_dead_nodes_constants_and_unused_recurrent_outputs() -> None:
@@ -436,7 +446,7 @@ def _check_plan(g: ir.Graph) -> ir.MemoryPlan:
             else:
                 assert c_off == -1
     used.sort()
-    for (s0, e0, k0), (s1, e1, k1) in zip(used, used[1:]):
+    for (s0, e0, k0), (s1, e1, k1) in itertools.pairwise(used):
         assert e0 <= s1, (k0, k1)
     assert all(0 <= s and e <= mem.state for s, e, _ in used)
     assert mem.state == sum(e - s for s, e, _ in used)  # no slot wasted
@@ -510,7 +520,7 @@ def test_plan_memory_gives_a_c_slot_to_cells_with_a_cell_state(cell: str) -> Non
     g = _graph([_recurrent("r", "x", outs, cell, H, I, dirs)], _rec_shapes(outs, 1, H),
                ("Y",))
     mem = _check_plan(plan_memory.run(g, OPTS))
-    h_off, c_off = mem.state_slots[("r", 0)]
+    _, c_off = mem.state_slots[("r", 0)]
     assert (c_off >= 0) == c.has_cell_state
     assert mem.state == (2 if c.has_cell_state else 1) * H
 
