@@ -1,6 +1,7 @@
 """validate: refuse models that would compile into a silently wrong program.
 
-Every weight, bias, initial state and constant must be finite; sizes must be positive.
+Every weight, bias, initial state and constant must be finite (a constant is named with the
+nodes that read it); sizes must be positive.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ def _check(g: ir.Graph, where: str, arr: np.ndarray | None) -> None:
 
 
 def run(g: ir.Graph, opts: object = None) -> ir.Graph:
-    for name, arr in g.constants.items():
-        _check(g, f"constant '{name}'", arr)
+    readers = g.consumers()
+    for name, arr in g.constants.items():  # named with the node(s) that read it
+        nodes = ", ".join(f"{n.fn if isinstance(n, ir.Binary) else n.op} node '{n.name}'"
+                          for n in readers.get(name, []))
+        _check(g, f"constant '{name}'" + (f" (input of {nodes})" if nodes else ""), arr)
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
             if n.hidden < 1 or n.input_size < 1:
