@@ -408,21 +408,36 @@ def _live_ranges(g: ir.Graph) -> dict[str, tuple[int, int]]:
     return rng
 
 
+def _disjoint(spans: list[tuple[int, int, object]]) -> None:
+    spans = sorted(spans, key=lambda v: (v[0], v[1]))
+    for (_, e0, k0), (s1, _, k1) in itertools.pairwise(spans):
+        assert e0 <= s1, (k0, k1)
+
+
 def _check_plan(g: ir.Graph) -> ir.MemoryPlan:
+    """The memory plan's contract, recomputed here. int8 graphs (g.quant set): the float
+    input is quantized into the arena (it lives from before the first node), int16 tensors
+    (a cell-state output) have their own region, and the cell state its own int16 slots."""
     mem = g.memory
     assert mem is not None
+    q = g.quant
     size = {t: math.prod(s) for t, s in g.shapes.items()}
+    int16 = set() if q is None else {t for t, p in q.tensors.items() if p.dtype == "int16"}
     # every tensor has a place; views share their source's
     for t in g.shapes:
         assert t in mem.place, t
-    assert mem.place["x"] == ("x", 0)
     for c in g.constants:
         assert mem.place[c] == (f"const:{c}", 0)
     for n in g.nodes:
         if isinstance(n, ir.View):
             assert mem.place[n.outputs[0]] == mem.place[_root(g, n.inputs[0])]
     # tensors alive at the same time never overlap, and all fit in the arena
-    live = _live_ranges(g)
+    live = {t: r for t, r in _live_ranges(g).items() if t not in int16}
+    if q is not None and q.io == "float":
+        readers = [k for k, n in enumerate(g.nodes) for i in n.inputs if _root(g, i) == "x"]
+        live["x"] = (-1, max(readers))
+    else:
+        assert mem.place["x"] == ("x", 0)
     for t, (a0, a1) in live.items():
         region, off = mem.place[t]
         assert region == "arena" and 0 <= off and off + size[t] <= mem.arena, t
@@ -434,24 +449,36 @@ def _check_plan(g: ir.Graph) -> ir.MemoryPlan:
                 oa, ob = mem.place[a][1], mem.place[b][1]
                 assert oa + size[a] <= ob or ob + size[b] <= oa, (a, b)
     assert mem.arena <= sum(size[t] for t in live)
-    # recurrent state: distinct slots, a c slot exactly for cells with a cell state
-    used: list[tuple[int, int, tuple[str, int]]] = []
+    spans16 = []
+    for t in int16:
+        region, off = mem.place[t]
+        assert region == "arena16" and 0 <= off and off + size[t] <= mem.arena16, t
+        spans16.append((off, off + size[t], t))
+    _disjoint(spans16)
+    # recurrent state: distinct slots, a c slot exactly for cells with a cell state (in the
+    # int16 state of an int8 model, beside the h slots otherwise)
+    h_used: list[tuple[int, int, object]] = []
+    c_used: list[tuple[int, int, object]] = []
     for n in g.nodes:
         if not isinstance(n, ir.Recurrent):
             continue
         for d in range(n.num_directions):
             h_off, c_off = mem.state_slots[(n.name, d)]
-            used.append((h_off, h_off + n.hidden, (n.name, d)))
+            h_used.append((h_off, h_off + n.hidden, (n.name, d, "h")))
             if cells.of(n.cell).has_cell_state:
                 assert c_off >= 0
-                used.append((c_off, c_off + n.hidden, (n.name, d)))
+                c_used.append((c_off, c_off + n.hidden, (n.name, d, "c")))
             else:
                 assert c_off == -1
-    used.sort()
-    for (s0, e0, k0), (s1, e1, k1) in itertools.pairwise(used):
-        assert e0 <= s1, (k0, k1)
-    assert all(0 <= s and e <= mem.state for s, e, _ in used)
-    assert mem.state == sum(e - s for s, e, _ in used)  # no slot wasted
+    if q is None:
+        h_used += c_used
+        c_used = []
+    _disjoint(h_used)
+    _disjoint(c_used)
+    assert all(0 <= s and e <= mem.state for s, e, _ in h_used)
+    assert mem.state == sum(e - s for s, e, _ in h_used)  # no slot wasted
+    assert all(0 <= s and e <= mem.state16 for s, e, _ in c_used)
+    assert mem.state16 == sum(e - s for s, e, _ in c_used)
     return mem
 
 
@@ -694,3 +721,29 @@ def test_sparsify_converts_only_the_sparse_blocks_of_a_row_stack() -> None:
     assert formats.of(b2) is formats.FORMATS["dense"]  # 1 of 16 zero
     np.testing.assert_array_equal(new_R.to_dense(), R.to_dense())
     _same_outputs(g, s, _x(g))
+
+
+def test_plan_memory_of_an_int8_model(tmp_path) -> None:
+    rng = np.random.default_rng(19)
+    m = _mixed_graph(rng)  # without its Add (int8 has no elementwise Add of tensors)
+    g = simplify.run(m.replace(nodes=m.nodes[:-1], outputs=("b", "Y1_c")), OPTS)
+    data = rng.uniform(-1, 1, (2, T, 1, I)).astype(F32)
+    q = quantize.run(analyze_time.run(g, OPTS), _int8_opts(tmp_path, data))
+    p = plan_memory.run(q, OPTS)
+    mem = _check_plan(p)
+    assert mem.place["x"][0] == "arena"  # --io float: the quantized copy of the input
+    assert mem.place["Y1_c"] == ("arena16", 0) and mem.arena16 == 2 * H
+    assert mem.state == 2 * H + 3 and mem.state16 == 2 * H  # h8: LSTM fwd, bwd, GRU
+
+
+def test_plan_memory_keeps_the_quantized_input_until_its_last_reader(tmp_path) -> None:
+    rng = np.random.default_rng(20)
+    g = _graph([ir.Unary("act", ("x",), ("y",), ir.TANH),
+                ir.Linear("fc", ("y",), ("z",), W=formats.as_matrix(_rand(rng, 2, I)), b=None)],
+               {"y": (T, 1, I), "z": (T, 1, 2)}, ("z",))
+    data = rng.uniform(-1, 1, (2, T, 1, I)).astype(F32)
+    p = plan_memory.run(quantize.run(g, _int8_opts(tmp_path, data)), OPTS)
+    mem = _check_plan(p)  # x (read by act) and y (written by act) must not share bytes
+    assert mem.place["x"] == ("arena", 0) and mem.place["y"] == ("arena", T * I)
+    assert mem.place["z"] == ("arena", 0)  # x's bytes are free once act has read them
+    assert mem.arena == 2 * T * I
