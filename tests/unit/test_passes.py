@@ -101,6 +101,18 @@ def _lstm_head(rng: np.random.Generator) -> ir.Graph:
 OPTS = pipeline.Options()
 
 
+# The passes this file tests, in the pipeline's order (README "Pass list"): a pass added to
+# pipeline.PASSES without unit tests here makes this test fail.
+TESTED = ("validate", "sparsify", "simplify", "analyze_time", "quantize", "plan_memory")
+
+
+def test_every_pass_of_the_pipeline_is_tested_here() -> None:
+    assert tuple(pipeline.pass_names()) == TESTED
+    mods = {"validate": validate, "sparsify": sparsify, "simplify": simplify,
+            "analyze_time": analyze_time, "quantize": quantize, "plan_memory": plan_memory}
+    assert all(fn is mods[name].run for name, fn in pipeline.PASSES)
+
+
 # --------------------------------------------------------------------------- validate
 
 def test_validate_passes_a_finite_graph_through_unchanged() -> None:
