@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -136,11 +137,11 @@ def test_validate_names_the_node_and_attribute_of_a_nan(where: str, want: str) -
     if where in ("W", "R"):
         w = getattr(cd, where).to_dense().copy()
         w[1, 2] = np.nan
-        cd = ir.CellDirection(**{**cd.__dict__, where: formats.as_matrix(w)})
+        cd = replace(cd, **{where: formats.as_matrix(w)})
     elif where in ("wb", "c0"):
         v = getattr(cd, where).copy()
         v[0] = np.inf
-        cd = ir.CellDirection(**{**cd.__dict__, where: v})
+        cd = replace(cd, **{where: v})
     elif where == "fc_W":
         w = fc.W.to_dense().copy()
         w[0, 0] = -np.inf
@@ -556,7 +557,7 @@ def test_plan_memory_gives_a_c_slot_to_cells_with_a_cell_state(cell: str) -> Non
     c = cells.of(cell)
     dirs = (_direction(cell, H, I, rng),)
     if cell in ("FastRNN", "FastGRNN"):  # their two scalars (docs: CellDirection)
-        dirs = (ir.CellDirection(**{**dirs[0].__dict__, "scalars": (0.3, -0.2)}),)
+        dirs = (replace(dirs[0], scalars=(0.3, -0.2)),)
     outs = ("Y", "Y_h", "")
     g = _graph([_recurrent("r", "x", outs, cell, H, I, dirs)], _rec_shapes(outs, 1, H),
                ("Y",))
@@ -598,7 +599,7 @@ def test_quantize_covers_every_calibrated_range(tmp_path) -> None:
         for t, v in env.items():
             if t not in g.constants:
                 lo[t] = min(lo.get(t, math.inf), float(v.min()))
-                hi[t] = max(hi.get(t, math.inf * -1), float(v.max()))
+                hi[t] = max(hi.get(t, -math.inf), float(v.max()))
         c_max = max(c_max, float(np.abs(env["Y_c"]).max()))
     for t in g.shapes:
         if t in g.constants:
