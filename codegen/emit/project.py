@@ -114,13 +114,16 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
     # kernels, headers
     rt = data_dir("runtime_c")
     headers = ["rnn_nnfunctions.h", "rnn_nn_types.h"]
-    if g.quant is not None:
+    kernel_files = {f"src/{Path(sources[k][0]).name}": (rt / "Source" / sources[k][0]).read_text()
+                    for k in ctx["kernels"]}
+    # the shared helpers (saturation, requantization, strided walks): every int8 model, and a
+    # float model whose kernels include them (copy_strided, elementwise)
+    if g.quant is not None or any('#include "rnn_nn_support.h"' in text
+                                  for text in kernel_files.values()):
         headers.append("rnn_nn_support.h")
     for h in headers:
         files[f"include/{h}"] = (rt / "Include" / h).read_text()
-    for k in ctx["kernels"]:
-        src = sources[k][0]
-        files[f"src/{Path(src).name}"] = (rt / "Source" / src).read_text()
+    files.update(kernel_files)
 
     model_srcs = [f"src/{name}.c"] + [f"src/{Path(sources[k][0]).name}"
                                       for k in ctx["kernels"]]
