@@ -120,7 +120,7 @@ class _QProgram(_Program):
                 ("out_shift", cgen.c_int(q.out_shift))]) + ";")
             steps = self.matvec(f"{qn}_W", qd.W, "xt", gx, scratch)
             slots = SimpleNamespace(gx=gx, gh=gh, zr=zr, rh=rh, scratch=scratch, prefix=qn,
-                                    params=prm)
+                                    params=prm, xt="xt")
             steps += cell.emit_s8(self, n, q, qd, slots)
             after = []
             if Yh:
