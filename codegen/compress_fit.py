@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from . import cells, ir
 from . import compress as algo
+from . import ir
 from .errors import RnngenError
 
 F32 = np.float32
@@ -95,13 +95,18 @@ def _rkey(cell: str) -> str:
 def _compress_direction_mats(src: Path, cell: str, name: str, index: int, kind: str,
                              per_dir: list[tuple[np.ndarray, np.ndarray]], method: str,
                              factor: float, nearest: bool = False) -> list[MatrixResult]:
-    """per_dir: (W, R) dense per direction, ONNX gate order."""
-    G = cells.of(cell).gates
+    """per_dir: (W, R) dense per direction, ONNX gate order. Each matrix is fitted in blocks of
+    H rows (H = R's columns): G gates, or more when a cell's W carries extra rows (the SRU's
+    projection); a matrix without rows (the SRU has no recurrent matrix) is left out."""
     out = []
     D = len(per_dir)
+    H = per_dir[0][1].shape[1]
     for role in ("W", _rkey(cell)):
         for d, (W, R) in enumerate(per_dir):
             dense = np.ascontiguousarray(W if role == "W" else R, dtype=F32)
+            if dense.shape[0] == 0:
+                continue
+            G = dense.shape[0] // H
             tag = ("fwd", "bwd")[d] if D == 2 else ""
             where = _where(src, cell, name, tag, role, kind)
             if not np.all(np.isfinite(dense)):

@@ -69,7 +69,7 @@ def _compress_npz(src: Path, method: str, factor: float, tokens: list[str],
     layers = manifest["layers"]
     recs = [(i, lay) for i, lay in enumerate(layers) if lay.get("type") in npzf.CELLS]
     if not recs:
-        raise RnngenError(f"{src}: no lstm, gru or rnn layer to compress")
+        raise RnngenError(f"{src}: no recurrent layer to compress")
     names = [lay.get("name") if lay.get("name") is not None else f"{lay['type']}{i}"
              for i, lay in recs]
     chosen = _select(names, tokens, src)
@@ -89,7 +89,8 @@ def _compress_npz(src: Path, method: str, factor: float, tokens: list[str],
         results += res
         reorder = cells.of(node.cell).gates > 1 and lay.get("gate_order", "onnx") != "onnx"
         for ent in lay["directions"]:
-            _refs({key: ent[key] for key in ("W", _rkey(node.cell))}, names_before, freed_refs)
+            _refs({key: ent[key] for key in ("W", _rkey(node.cell)) if key in ent}, names_before,
+                  freed_refs)
             if reorder:
                 _refs({key: ent.get(key) for key in ("b_ih", "b_hh")}, names_before, freed_refs)
         plans.append((i, lay, node, res, reorder))

@@ -312,7 +312,8 @@ def inspect(model: str | Path, seq_len: int | None = None,
             for d, cd in enumerate(n.directions):
                 for role, m in (("W", cd.W), ("R", cd.R)):
                     tag = "bwd " if cd.reverse and n.num_directions == 2 else ""
-                    mats.append(_matrix_info(tag + role, m))
+                    if m.shape[0]:  # a cell without a recurrent matrix (SRU) has R [0, H]
+                        mats.append(_matrix_info(tag + role, m))
             vectors = sum(cd.wb.size + cd.rb.size + (0 if cd.p is None else cd.p.size)
                           for cd in n.directions)
             params = sum(x["params"] for x in mats) + vectors

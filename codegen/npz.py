@@ -343,6 +343,49 @@ def fastgrnn(W: Any, U: Any, bias_gate: Any = None, bias_update: Any = None, *, 
                   "update_nonlinearity": update_nonlinearity}, name, input_size, hidden_size)
 
 
+def sru(W: Any, v_f: Any, v_r: Any, b_f: Any = None, b_r: Any = None, *,
+        direction: str = "forward", c0: Any = None, name: str | None = None,
+        input_size: int | None = None, hidden_size: int | None = None) -> Layer:
+    """An SRU layer (Lei et al. 2018): f = sigmoid(W_f x + v_f c + b_f),
+    r = sigmoid(W_r x + v_r c + b_r), c = f c + (1 - f) W x, h = r c + (1 - r) x', with
+    x' = x when input_size == hidden_size, else W_p x.
+
+    W is the stacked input matrix [W; W_f; W_r] [3H, I], or [W; W_f; W_r; W_p] [4H, I] when
+    I != H: a dense array, or any matrix entry (``stack(...)`` of one entry per block to
+    compress each block in its own format). v_f, v_r, b_f, b_r, c0 [H] (h is not recurrent:
+    no h0)."""
+    kind = "sru"
+    if direction not in _frontend.DIRECTIONS:
+        raise RnngenError(f"rnngen.npz.{kind}: direction={direction!r}, expected one of "
+                          f"{', '.join(repr(d) for d in _frontend.DIRECTIONS)}")
+    D = _frontend.DIRECTIONS[direction]
+    Ws = [_matrix(w, f"{kind} W") for w in _per_direction(W, D, 2, f"{kind} W")]
+    vectors = {key: _per_direction(v, D, 1, f"{kind} {key}")
+               for key, v in (("v_f", v_f), ("v_r", v_r), ("b_f", b_f), ("b_r", b_r),
+                              ("c0", c0))}
+    if input_size is None or hidden_size is None:
+        ws = _entry_shape(Ws[0])
+        vf = vectors["v_f"][0]
+        if ws is None or vf is None:
+            raise RnngenError(f"rnngen.npz.{kind}: give input_size= and hidden_size= (the "
+                              "shape of W is not known)")
+        input_size = ws[1] if input_size is None else input_size
+        hidden_size = _np(vf, f"{kind} v_f").size if hidden_size is None else hidden_size
+    dirs = []
+    for d in range(D):
+        ent: dict[str, Any] = {"W": Ws[d]}
+        for key, vals in vectors.items():
+            if vals[d] is not None:
+                ent[key] = _np(vals[d], f"{kind} {key}").reshape(-1)
+        dirs.append(ent)
+    layer: Layer = {"type": kind, "input_size": int(input_size),
+                    "hidden_size": int(hidden_size), "direction": direction,
+                    "directions": dirs}
+    if name is not None:
+        layer["name"] = name
+    return layer
+
+
 def dense(W: Any, b: Any = None, activation: str | None = None, *,
           name: str | None = None) -> Layer:
     """y = W x + b on every step, W [out, in] (torch.nn.Linear.weight), then an optional

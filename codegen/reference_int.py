@@ -36,7 +36,7 @@ def _recurrent(ex: Any, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.ndarr
         order = range(n.valid_len - 1, -1, -1) if cd.reverse else range(n.valid_len)
         for t in order:
             gx = sat16(qd.W.forward(xs[t]))
-            h, c = step(q, qd, gx, h, c)
+            h, c = step(q, qd, xs[t], gx, h, c)
             Y[t, d] = h
         ex.state[(n.name, d)] = (h, c)
         Yh[d] = h

@@ -6,7 +6,7 @@ models, to check that a restructuring leaves the output byte-identical.
     diff -r /tmp/arch-before /tmp/arch-after
 
 The sample: the bundled example (host and cortex-m4, library mode once), every cell (LSTM,
-GRU with linear_before_reset 0 and 1, RNN, FastRNN, FastGRNN) x every matrix format (dense,
+GRU with linear_before_reset 0 and 1, RNN, FastRNN, FastGRNN, SRU) x every matrix format (dense,
 HMD, CSR, low-rank, Kronecker, HKP, per-gate stack) from .npz, float32 and int8, host and
 cortex-m4; and `rnngen compress` of the example with every method (ONNX factor subgraphs,
 read back and built). Deterministic: seeded arrays, no timing.
@@ -26,9 +26,10 @@ from rnngen import npz
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "lstm_classifier" / "model.onnx"
 I, H, T = 6, 8, 5
-CELLS = ("lstm", "gru0", "gru1", "rnn", "fastrnn", "fastgrnn")
+CELLS = ("lstm", "gru0", "gru1", "rnn", "fastrnn", "fastgrnn", "sru")
 FORMATS = ("dense", "hmd", "csr", "lowrank", "kron", "hkp", "stack")
-GATES = {"lstm": 4, "gru0": 3, "gru1": 3, "rnn": 1, "fastrnn": 1, "fastgrnn": 1}
+# the SRU's W is [W; W_f; W_r; W_p] (I != H); its R (unused) keeps the sampling order
+GATES = {"lstm": 4, "gru0": 3, "gru1": 3, "rnn": 1, "fastrnn": 1, "fastgrnn": 1, "sru": 4}
 
 
 def matrix(fmt: str, m: int, n: int, rng: np.random.Generator) -> object:
@@ -74,8 +75,10 @@ def model(cell: str, fmt: str, path: Path) -> None:
         layer = npz.rnn(W, R, b(H), b(H))
     elif cell == "fastrnn":
         layer = npz.fastrnn(W, R, b(H), alpha=-1.5, beta=1.2)
-    else:
+    elif cell == "fastgrnn":
         layer = npz.fastgrnn(W, R, b(H), b(H), zeta=1.0, nu=-3.0)
+    else:  # sru: no recurrent matrix (R is not used)
+        layer = npz.sru(W, b(H), b(H), b(H), b(H), c0=b(H))
     fc = npz.dense(matrix("dense", 4, H, rng), b(4))
     npz.save(path, [layer, fc, npz.softmax()], input_size=I, seq_len=T)
 

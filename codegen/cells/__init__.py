@@ -8,11 +8,11 @@ test a cell's name.
 from __future__ import annotations
 
 from ..errors import RnngenError
-from . import fastgrnn, fastrnn, gru, lstm, rnn
+from . import fastgrnn, fastrnn, gru, lstm, rnn, sru
 from .base import Cell, Kernels
 
 CELLS: dict[str, Cell] = {c.name: c for c in (lstm.CELL, gru.CELL, rnn.CELL, fastrnn.CELL,
-                                              fastgrnn.CELL)}
+                                              fastgrnn.CELL, sru.CELL)}
 
 
 def of(name: str) -> Cell:

@@ -12,12 +12,13 @@ Contexts the emit functions receive (duck-typed):
   ``kernels``), ``prog.matvec(base, m, bias, x, y)``, ``prog.act(activation)`` and ``slots``:
   ``slot(name)`` (the C address of one of the cell's ``work_slots``, from the memory plan),
   ``prefix`` (symbol prefix of this direction), ``clip`` (C literal), ``acts`` (C literals
-  of the direction's activations). Returns (the bias added to W x, or None; the C statements
-  after W x).
+  of the direction's activations), ``xt`` (the C address of this step's input x_t).
+  Returns (the bias added to W x, or None; the C statements after W x). The W x block of
+  one step has W's rows (G H, or more when the cell's W carries extra rows).
 - int8: ``prog`` (emit/c_int8.py) with ``prog.ctx`` and ``prog.matvec(base, qm, x, y,
   scratch)``, and ``slots``: ``gx``, ``gh``, ``zr``, ``rh``, ``scratch``, ``prefix``,
-  ``params`` (the direction's rnn_cell_params_s16 symbol). Returns the C statements after
-  the W x product.
+  ``params`` (the direction's rnn_cell_params_s16 symbol), ``xt`` (this step's int8 input).
+  Returns the C statements after the W x product.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Cell:
     kernels_f32: Kernels
     emit_f32: Callable[..., tuple[Any, list[str]]]  # (prog, n, cd, slots) -> (bias, C)
     # int8
-    step_s8: Callable[..., tuple[Any, Any]]  # (q, qd, gx, h, c) -> (h, c)
+    step_s8: Callable[..., tuple[Any, Any]]  # (q, qd, x_t, gx, h, c) -> (h, c)
     kernels_s16: Kernels
     emit_s8: Callable[..., list[str]]  # (prog, n, q, qd, slots) -> C
     quant_biases: Callable[..., tuple[Any, Any]]  # (n, cd) -> (bias int16, bias2 | None)

@@ -26,7 +26,8 @@ def step_f32(n: Any, cd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
             ).astype(F32), c
 
 
-def step_s8(q: Any, qd: Any, gx: np.ndarray, h: np.ndarray, c: Any) -> tuple[np.ndarray, Any]:
+def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
+            c: Any) -> tuple[np.ndarray, Any]:
     """C: rnn_fastgrnn_cell_s16()."""
     H = q.hidden
     zh = q.h.zero_point

@@ -22,7 +22,8 @@ def step_f32(n: Any, cd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
     return (sigmoid_const(beta) * h + sigmoid_const(alpha) * hh).astype(F32), c
 
 
-def step_s8(q: Any, qd: Any, gx: np.ndarray, h: np.ndarray, c: Any) -> tuple[np.ndarray, Any]:
+def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
+            c: Any) -> tuple[np.ndarray, Any]:
     """C: rnn_fastrnn_cell_s16()."""
     zh = q.h.zero_point
     gh = sat16(qd.R.forward(h))

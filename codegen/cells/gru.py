@@ -36,7 +36,8 @@ def step_f32(n: Any, cd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
     return ((F32(1) - z) * hn + z * h).astype(F32), c
 
 
-def step_s8(q: Any, qd: Any, gx: np.ndarray, h: np.ndarray, c: Any) -> tuple[np.ndarray, Any]:
+def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
+            c: Any) -> tuple[np.ndarray, Any]:
     """C: rnn_gru_gates_s16(), the R_h product, rnn_gru_cell_s16()."""
     H = q.hidden
     lf, lg = qd.luts

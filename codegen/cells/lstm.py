@@ -45,7 +45,7 @@ def step_f32(n: Any, cd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
     return h_new.astype(F32), c_new.astype(F32)
 
 
-def step_s8(q: Any, qd: Any, gx: np.ndarray, h: np.ndarray,
+def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
             c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """C: rnn_lstm_cell_s16() after the two matrix products."""
     H, k = q.hidden, q.cell_exp

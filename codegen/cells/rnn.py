@@ -20,7 +20,8 @@ def step_f32(n: Any, cd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
     return reference.activation(cd.activations[0], clip_f32(pre, n.clip)), c
 
 
-def step_s8(q: Any, qd: Any, gx: np.ndarray, h: np.ndarray, c: Any) -> tuple[np.ndarray, Any]:
+def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
+            c: Any) -> tuple[np.ndarray, Any]:
     """C: rnn_rnn_cell_s16()."""
     gh = sat16(qd.R.forward(h))
     a = lut(qd.luts[0], clip_s16(sat16(gx + gh + qd.bias.astype(I64)), q.clip))

@@ -156,7 +156,7 @@ class _Program:
         ctx = self.ctx
         H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
         cell = cells.of(n.cell)
-        GH = cell.gates * H
+        GH = n.directions[0].W.shape[0]  # the rows of W x per step
         places = self.mem.cells[n.name]
         block = places.hoist
         x = self.buf(n.inputs[0])
@@ -168,7 +168,8 @@ class _Program:
             clip = cgen.c_float(n.clip or 0.0)
             acts = [self.act(a) for a in cd.activations]
             slots = SimpleNamespace(slot=lambda k: _at(work, places.work[k]), prefix=q,
-                                    clip=clip, acts=acts)
+                                    clip=clip, acts=acts,
+                                    xt=f"{x} + tt * {I}" if block > 1 else "xt")
             bias, steps = cell.emit_f32(self, n, cd, slots)
             b = ctx.array(f"{q}_b", bias) if bias is not None else "NULL"
             if block > 1:

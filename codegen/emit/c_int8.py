@@ -172,7 +172,7 @@ class QProgram(_Program):
             prm = self.cell_params(n, q, qd, qn)
             steps = self.matvec(f"{qn}_W", qd.W, "xt", gx, scratch)
             slots = SimpleNamespace(gx=gx, gh=gh, zr=zr, rh=rh, scratch=scratch, prefix=qn,
-                                    params=prm)
+                                    params=prm, xt="xt")
             steps += cell.emit_s8(self, n, q, qd, slots)
             dirs.append(self.direction(n, d, Y, Yh, Yc, steps=steps))
         y_fill = None

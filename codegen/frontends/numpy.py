@@ -35,7 +35,7 @@ FORMAT_VERSION = 1  # the newest format version this frontend reads
 OUTPUT_MODES = ("sequence", "last")
 DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
 CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN", "fastrnn": "FastRNN",
-         "fastgrnn": "FastGRNN"}
+         "fastgrnn": "FastGRNN", "sru": "SRU"}
 ACTIVATIONS = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}
 # FastRNN / FastGRNN (Microsoft EdgeML): the scalars of each direction, stored before the
 # sigmoid, and the nonlinearity fields with their defaults
@@ -557,6 +557,43 @@ class _Builder:
                 h0=vec["h0"], c0=None, activations=activations, scalars=tuple(vals)))
         return self.recurrent_node(lname, x, cell, H, I, out_dirs)
 
+    def sru(self, lay: dict[str, Any], where: str, lname: str, x: str) -> str:
+        """SRU (Lei et al. 2018; cells/sru.py): one stacked W [W; W_f; W_r] [3H, I], with the
+        projection W_p as a fourth block [4H, I] when input_size != hidden_size; v_f, v_r
+        (the elementwise weights on the cell state) and the biases b_f, b_r [H]."""
+        self.fields(lay, where, ("type", "input_size", "hidden_size", "direction", "directions"),
+                    ("name",))
+        I, H, direction, D = self.sizes(lay, where, x)
+        dirs = lay["directions"]
+        if not isinstance(dirs, list) or len(dirs) != D:
+            n = len(dirs) if isinstance(dirs, list) else _json_type(dirs)
+            raise self.fail(where, f"field 'directions' must be a list of {D} entr"
+                                   f"{'y' if D == 1 else 'ies'} for direction '{direction}'"
+                                   f"{' (forward, then backward)' if D == 2 else ''}, got {n}")
+        G = 3 if I == H else 4
+        meaning = ("[3*hidden_size, input_size] (W; W_f; W_r)" if G == 3 else
+                   "[4*hidden_size, input_size] (W; W_f; W_r; W_p: input_size != hidden_size)")
+        out_dirs = []
+        for d, ent in enumerate(dirs):
+            dw = f"{where} directions[{d}]"
+            self.fields(ent, dw, ("W", "v_f", "v_r"), ("b_f", "b_r", "c0"))
+            W = self.matrix(ent["W"], f"{dw}.W", G * H, I, meaning)
+            vec = {}
+            for key in ("v_f", "v_r", "b_f", "b_r", "c0"):
+                if ent.get(key) is not None:
+                    vec[key] = self.array(ent[key], f"{dw}.{key}", (H,), "[hidden_size]")
+                else:
+                    vec[key] = np.zeros(H, F32)
+            zero = np.zeros(H, F32)
+            wb = np.concatenate([zero, vec["b_f"], vec["b_r"]] + [zero] * (G - 3))
+            out_dirs.append(ir.CellDirection(
+                reverse=direction == "reverse" or d == 1, W=W,
+                R=formats.as_matrix(np.zeros((0, H), F32)),  # no recurrent matrix
+                wb=wb, rb=np.zeros(0, F32), p=np.concatenate([vec["v_f"], vec["v_r"]]),
+                h0=np.zeros(H, F32),  # h is not recurrent: no initial hidden state to read
+                c0=vec["c0"], activations=(ir.SIGMOID,)))
+        return self.recurrent_node(lname, x, "SRU", H, I, out_dirs)
+
     def dense(self, lay: dict[str, Any], where: str, lname: str, x: str) -> str:
         self.fields(lay, where, ("type", "W"), ("name", "b", "activation"))
         K = self.shapes[x][-1]
@@ -650,7 +687,7 @@ def _shape_field(b: _Builder, entry: dict[str, Any], where: str, rows: int | Non
 
 _LAYERS: dict[str, Callable[[_Builder, dict[str, Any], str, str, str], str]] = {
     "lstm": _Builder.recurrent, "gru": _Builder.recurrent, "rnn": _Builder.recurrent,
-    "fastrnn": _Builder.fast, "fastgrnn": _Builder.fast,
+    "fastrnn": _Builder.fast, "fastgrnn": _Builder.fast, "sru": _Builder.sru,
     "dense": _Builder.dense,
     "relu": _Builder.activation, "tanh": _Builder.activation, "sigmoid": _Builder.activation,
     "softmax": _Builder.softmax, "log_softmax": _Builder.softmax,

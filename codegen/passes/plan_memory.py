@@ -33,10 +33,14 @@ def cell_floats(n: ir.Recurrent) -> int:
     return cells.of(n.cell).work(n.hidden)
 
 
+def w_rows(n: ir.Recurrent) -> int:
+    """The rows of one step's input projection W x (G H; a cell's W may carry more)."""
+    return n.directions[0].W.shape[0]
+
+
 def work_floats(n: ir.Recurrent) -> int:
-    G = cells.of(n.cell).gates
     k = hoist_steps(n)
-    return cell_floats(n) + (k * G * n.hidden if k > 1 else 0)
+    return cell_floats(n) + (k * w_rows(n) if k > 1 else 0)
 
 
 def plan(g: ir.Graph) -> ir.Graph:
@@ -84,7 +88,7 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
     places: dict[str, ir.CellPlan] = {}
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
-            GH = cells.of(n.cell).gates * n.hidden
+            GH = w_rows(n)
             # int16: W x, R h, then the gates (z, r) or the cell's results; int8: r * h,
             # then the matrix kernels' scratch
             places[n.name] = ir.CellPlan(hoist=1, proj=0,

@@ -186,8 +186,16 @@ def _recurrent(tg: TorchGraph, n: ir.Recurrent, ins: list[torch.Tensor],
                 hh = activation(cd.activations[1], pre + rb)
                 zeta, nu = cd.scalars
                 h = z * h + (_sig(zeta) * (1.0 - z) + _sig(nu)) * hh
-            else:
+            elif n.cell == "SRU":  # no recurrent matrix; v_f, v_r act on c (cells/sru.py)
+                v = _t(cd.p)
+                f = activation(cd.activations[0], gx[H:2 * H] + v[:H] * c)
+                r = activation(cd.activations[0], gx[2 * H:3 * H] + v[H:] * c)
+                c = f * c + (1.0 - f) * gx[:H]
+                h = r * c + (1.0 - r) * (gx[3 * H:] if gx.shape[0] == 4 * H else xs[t])
+            elif n.cell == "RNN":
                 h = activation(cd.activations[0], _clip(gx + R @ h + rb, n.clip))
+            else:
+                raise RnngenError(f"{n.cell} node '{n.name}': rnngen.torch has no {n.cell} step")
             out[t] = h
         ys.append(torch.stack(out))
         yh.append(h)

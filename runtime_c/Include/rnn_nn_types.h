@@ -112,6 +112,16 @@ typedef struct
     float s2;
 } rnn_fast_params_f32;
 
+/** SRU cell parameters (Lei et al. 2018). The gates block holds W x, W_f x + b_f,
+ *  W_r x + b_r and, with a projection, W_p x. */
+typedef struct
+{
+    int32_t hidden;      /**< H */
+    int32_t projection;  /**< 1: the highway term is W_p x (gates[3H:4H]); 0: x itself */
+    const float *v;      /**< [2H] elementwise weights on the cell state: v_f, v_r */
+    rnn_activation gate; /**< f and r activation (sigmoid) */
+} rnn_sru_params_f32;
+
 /** An int8 HMD matrix (see rnn_mat_vec_hmd_s8_s16). */
 typedef struct
 {
@@ -177,5 +187,16 @@ typedef struct
     int32_t out_mult;         /**< LSTM Q0.30 / others Q0.15 -> int8 h */
     int32_t out_shift;
 } rnn_cell_params_s16;
+
+/** The SRU's int8 parameters beside its rnn_cell_params_s16 (whose peephole, peep_mult and
+ *  peep_shift hold v_f, v_r and their requantization; out_mult/out_shift take Q.15 to h).
+ *  See docs/int8.md, "SRU". */
+typedef struct
+{
+    int32_t projection;   /**< 1: the highway x' is W_p x (gx[3H:4H], Q3.12); 0: x itself */
+    int32_t x_zero_point; /**< zero point of the int8 input x */
+    int32_t x15_mult;     /**< int8 x - x_zero_point -> Q.15 (real value times 2^15) */
+    int32_t x15_shift;
+} rnn_sru_params_s16;
 
 #endif /* RNN_NN_TYPES_H */

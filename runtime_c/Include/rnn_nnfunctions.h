@@ -185,6 +185,20 @@ void rnn_fastrnn_cell_f32(const rnn_fast_params_f32 *p, float *pre, float *h);
 void rnn_fastgrnn_cell_f32(const rnn_fast_params_f32 *p, float *pre, float *z, float *h);
 
 /**
+ * @brief SRU update: f, r = sigmoid(gates + v c), c = f c + (1 - f) W x,
+ *        h = r c + (1 - r) x' (x' = x, or W_p x with a projection).
+ *
+ * @param[in]     p      parameters
+ * @param[in,out] gates  [3H] (or [4H] with a projection) W x, W_f x + b_f, W_r x + b_r,
+ *                       W_p x; overwritten
+ * @param[in]     x      [H] this step's input (the highway term without a projection)
+ * @param[in,out] c      [H] cell state, updated
+ * @param[out]    h      [H] new hidden state
+ */
+void rnn_sru_cell_f32(const rnn_sru_params_f32 *p, float *gates, const float *x, float *c,
+                      float *h);
+
+/**
  * @brief Elementwise binary operation with broadcasting: y = a (op) b.
  *
  * Strides are in elements; a stride of 0 repeats a value (broadcast). y is contiguous.
@@ -324,6 +338,20 @@ void rnn_fastrnn_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const
 /** @brief int8 FastGRNN update; h updated in place. */
 void rnn_fastgrnn_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
                            int8_t *h);
+
+/**
+ * @brief int8 SRU update after the W x product; c (int16, scale 2^-cell_exp) and h (int8)
+ *        updated in place.
+ *
+ * @param[in]     p   cell parameters (bias, peephole = v_f v_r, lut0 = sigmoid, cell_exp)
+ * @param[in]     s   the SRU's highway parameters
+ * @param[in]     gx  [3H] or [4H] W x (Q3.12): W, W_f, W_r (, W_p)
+ * @param[in]     x   [H] this step's int8 input (the highway term without a projection)
+ * @param[in,out] c   [H] cell state
+ * @param[in,out] h   [H] hidden state
+ */
+void rnn_sru_cell_s16(const rnn_cell_params_s16 *p, const rnn_sru_params_s16 *s,
+                      const int16_t *gx, const int8_t *x, int16_t *c, int8_t *h);
 
 /**
  * @brief Integer softmax of int8 values along an axis ([outer, n, inner]); output scale

@@ -500,7 +500,7 @@ MANIFEST_ERRORS = [
                                                          "got a string")),
     ("type-missing", _set(["layers", 3, "type"], _DEL), "layer 3: missing field 'type'"),
     ("type-unknown", _set(["layers", 3, "type"], "conv1d"),
-     ("layer 3: unknown layer type 'conv1d' (known: lstm, gru, rnn, fastrnn, fastgrnn, "
+     ("layer 3: unknown layer type 'conv1d' (known: lstm, gru, rnn, fastrnn, fastgrnn, sru, "
      "dense, relu, tanh, sigmoid, softmax, log_softmax)")),
     ("layer-name-dup", lambda m, a: (m["layers"][2].update(name="x"),
                                      m["layers"][3].update(name="x")),

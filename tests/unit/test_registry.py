@@ -123,7 +123,7 @@ def test_consumers_reach_formats_only_through_the_registry():
 def test_every_cell_names_existing_kernels_and_consistent_properties():
     from rnngen import cells
 
-    assert set(cells.CELLS) == {"LSTM", "GRU", "RNN", "FastRNN", "FastGRNN"}
+    assert set(cells.CELLS) == {"LSTM", "GRU", "RNN", "FastRNN", "FastGRNN", "SRU"}
     for name, c in cells.CELLS.items():
         assert c.name == name and cells.of(name) is c
         assert c.gates >= 1 and c.work(8) >= 8 and c.out_frac in (15, 30)
@@ -138,7 +138,7 @@ def test_every_cell_names_existing_kernels_and_consistent_properties():
 
 CELL_CONSUMERS = ["ir.py", "quant.py", "reference.py", "reference_int.py", "driver.py",
                   "emit", "passes"]
-CELL_NAME = re.compile(r"\bcell\s*(==|!=|in)\s|\"(LSTM|GRU|RNN|FastRNN|FastGRNN)\"")
+CELL_NAME = re.compile(r"\bcell\s*(==|!=|in)\s|\"(LSTM|GRU|RNN|FastRNN|FastGRNN|SRU)\"")
 
 
 def test_consumers_reach_cells_only_through_the_registry():
@@ -161,7 +161,7 @@ def test_emitters_import_no_pass():
         assert not imports, (f, imports)
 
 
-@pytest.mark.parametrize("cell", ["LSTM", "GRU", "RNN", "FastRNN", "FastGRNN"])
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "RNN", "FastRNN", "FastGRNN", "SRU"])
 def test_named_work_offsets_lie_inside_the_planned_work_area(cell):
     from rnngen import cells, ir
     from rnngen.passes import plan_memory
