@@ -1,4 +1,5 @@
-"""Every cell kernel (float32 and int16, every cell and cell option), the integer softmax,
+"""Every cell kernel (float32 and int16, every cell — SRU with and without projection — and
+cell option), the integer softmax,
 the int8 activation table, (de)quantization and the int8 strided copy: called alone, on the
 host through ctypes (a shared library compiled once, many random inputs) and under QEMU on
 the Arm boards (one program of all cases per board), against rnngen's NumPy reference.
@@ -52,6 +53,11 @@ def _npz(tmp: Path, key: str) -> Path:
 
     if key == "fastrnn":
         layer = npz.fastrnn(r(H, I), r(H, H), r(H), alpha=-1.5, beta=1.2)
+    elif key == "sru":  # I != H: a projection W_p
+        layer = npz.sru(r(4 * H, I), r(H), r(H), r(H), r(H))
+    elif key == "sru_highway":  # I == H: x itself
+        I = H
+        layer = npz.sru(r(3 * H, I), r(H), r(H), r(H), r(H))
     else:
         layer = npz.fastgrnn(r(H, I), r(H, H), r(H), r(H), zeta=1.0, nu=-3.0)
     p = tmp / f"{key}.npz"
@@ -73,6 +79,8 @@ VARIANTS: dict[str, Callable[[Path], Path]] = {
                                                  betas=[0.0])),
     "fastrnn": lambda t: _npz(t, "fastrnn"),
     "fastgrnn": lambda t: _npz(t, "fastgrnn"),
+    "sru": lambda t: _npz(t, "sru"),
+    "sru_highway": lambda t: _npz(t, "sru_highway"),
 }
 
 
@@ -148,7 +156,7 @@ class _Check:
 def _cell_f32(key: str, g: ir.Graph) -> _Check:
     n = next(x for x in g.nodes if isinstance(x, ir.Recurrent))
     cd, cell, H = n.directions[0], cells.of(n.cell), n.hidden
-    GH = cell.gates * H
+    GH, I = cd.W.shape[0], n.input_size  # the rows of W x (SRU: 3H or 4H)
     name = f"f32_{key}"
     ctx = _Ctx()
     rows = cd.R.shape[0]
@@ -157,7 +165,7 @@ def _cell_f32(key: str, g: ir.Graph) -> _Check:
     work = cell.work(H)
     slots = SimpleNamespace(slot=lambda k: f"{name}_work + {cell.work_slots(H)[k]}",
                             prefix=name, clip=cgen.c_float(n.clip or 0.0),
-                            acts=[prog.act(a) for a in cd.activations])
+                            acts=[prog.act(a) for a in cd.activations], xt=f"{name}_x")
     bias, steps = cell.emit_f32(prog, n, dataclasses.replace(cd, R=fake), slots)
     bsym = ctx.array(f"{name}_bias", bias) if bias is not None else None
     body = [f"float *g = {name}_g;", f"float *h = {name}_h;", f"float *c = {name}_c;",
@@ -165,20 +173,22 @@ def _cell_f32(key: str, g: ir.Graph) -> _Check:
                                f"{name}_gx[i_]" + (f" + {bsym}[i_]" if bsym else "")), *steps]
     case = Case(name, set(ctx.kernels), {
         "gx": np.zeros(GH, F32), "g": np.zeros(GH, F32), "h": np.zeros(H, F32),
+        "x": np.zeros(I, F32),
         "c": np.zeros(H, F32), "given": np.zeros(rows, F32),
         "work": np.zeros(max(1, work), F32)}, body, ["h", "c"], decls=ctx.decls)
 
     def inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {"gx": rng.uniform(-4, 4, GH).astype(F32), "h": rng.uniform(-1, 1, H).astype(F32),
+                "x": rng.uniform(-2, 2, I).astype(F32),
                 "c": rng.uniform(-3, 3, H).astype(F32),
                 "given": rng.uniform(-3, 3, rows).astype(F32)}
 
     def oracle(a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         # W x is gx (a cell that recomputes W x from x, FastGRNN, gets it from W)
         cdf = dataclasses.replace(cd, R=_FakeF(a["given"], "", H),
-                                  W=_FakeF(a["gx"], "", n.input_size))
+                                  W=_FakeF(a["gx"] - np.resize(a["x"], GH), "", I))
         c0 = a["c"] if cell.has_cell_state else None
-        h, c = cell.step_f32(n, cdf, np.zeros(n.input_size, F32), a["gx"] + cd.wb, a["h"], c0)
+        h, c = cell.step_f32(n, cdf, a["x"], a["gx"] + cd.wb, a["h"], c0)
         return {"h": h} if c is None else {"h": h, "c": c}
 
     return _Check(case, inputs, oracle, exact=False)
@@ -188,7 +198,7 @@ def _cell_s16(key: str, g: ir.Graph) -> _Check:
     n = next(x for x in g.nodes if isinstance(x, ir.Recurrent))
     q: quant.QRecurrent = g.quant.nodes[n.name]
     qd, cell, H = q.directions[0], cells.of(n.cell), n.hidden
-    GH = cell.gates * H
+    GH, I = n.directions[0].W.shape[0], n.input_size  # the rows of W x (SRU: 3H or 4H)
     name = f"s16_{key}"
     ctx = _Ctx()
     prog = _QProg(ctx)
@@ -199,14 +209,15 @@ def _cell_s16(key: str, g: ir.Graph) -> _Check:
     prm = prog.cell_params(n, q, qd, name)
     slots = SimpleNamespace(gx=f"{name}_gx", gh=f"{name}_gh", zr=f"{name}_zr",
                             rh=f"{name}_rh", scratch=f"{name}_scratch", prefix=name,
-                            params=prm)
+                            params=prm, xt=f"{name}_x")
     steps = cell.emit_s8(prog, n, q, dataclasses.replace(qd, **fakes), slots)
     body = [f"int8_t *h = {name}_h;", f"int16_t *c = {name}_c;", "(void)c;", *steps]
     case = Case(name, set(ctx.kernels), {
         "gx": np.zeros(GH, np.int16), "gh": np.zeros(GH, np.int16),
         "zr": np.zeros(GH, np.int16), "rh": np.zeros(H, np.int8),
         "scratch": np.zeros(16, np.int8), "h": np.zeros(H, np.int8),
-        "c": np.zeros(H, np.int16), "given": np.zeros(GH, np.int32)},
+        "c": np.zeros(H, np.int16), "given": np.zeros(GH, np.int32),
+        "x": np.zeros(I, np.int8)},
         body, ["h", "c"], decls=ctx.decls)
 
     def inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -214,6 +225,7 @@ def _cell_s16(key: str, g: ir.Graph) -> _Check:
         lim = 32767 if wide else 12000
         return {"gx": rng.integers(-lim, lim + 1, GH).astype(np.int16),
                 "h": rng.integers(-128, 128, H).astype(np.int8),
+                "x": rng.integers(-128, 128, I).astype(np.int8),
                 "c": rng.integers(-32768 if wide else -8000, 32768 if wide else 8000,
                                   H).astype(np.int16),
                 "given": rng.integers(-3 * lim, 3 * lim, GH).astype(np.int32)}
@@ -224,8 +236,8 @@ def _cell_s16(key: str, g: ir.Graph) -> _Check:
         if qd.Rh is not None:
             f["Rh"] = _FakeQ(given[r_rows:r_rows + H], "", H)
         c0 = a["c"].astype(I64) if cell.has_cell_state else None
-        h, c = cell.step_s8(q, dataclasses.replace(qd, **f), a["gx"].astype(I64),
-                            a["h"].astype(I64), c0)
+        h, c = cell.step_s8(q, dataclasses.replace(qd, **f), a["x"].astype(I64),
+                            a["gx"].astype(I64), a["h"].astype(I64), c0)
         return {"h": h} if c is None else {"h": h, "c": c}
 
     return _Check(case, inputs, oracle, exact=True)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import rnngen.npz as rn
 import torch
-from rnngen import frontends, pipeline, reference, reference_int
+from rnngen import frontends, pipeline, reference
 from rnngen.errors import RnngenError
 from rnngen.torch.graph import TorchGraph
 
@@ -54,7 +54,7 @@ def test_integer_model_is_close_to_the_float_model(tmp_path):
     g = pipeline.compile_model(p, pipeline.Options(dtype="int8",
                                                    calibrate=str(tmp_path / "x.npy")))
     yf = reference.run(g, x)["output"]
-    yq = reference_int.Executor(g).run(x)["output"]
+    yq = reference.Executor(g, dtype="int8").run(x)["output"]
     span = float(yf.max() - yf.min())
     assert np.max(np.abs(yf - yq)) < 0.03 * span, (np.max(np.abs(yf - yq)), span)
 
