@@ -239,7 +239,8 @@ void rnn_copy_strided_f32(int32_t ndim, const int32_t *shape, const float *src,
  *        y[r] = sat16(rq(W[r] . x + offset[r], mult[r], shift[r])).
  *
  * @param[in]  rows, cols  shape of W
- * @param[in]  w       Format: [rows, cols] row-major, per-row symmetric scales
+ * @param[in]  w       Format: [rows, cols] row-major, per-row symmetric scales, values in
+ *                     [-127, 127] (rnngen never makes -128; the NEON path relies on it)
  * @param[in]  offset  [rows] -x zero point * row sum (int32)
  * @param[in]  mult    [rows] Q31 multipliers
  * @param[in]  shift   [rows] shifts

@@ -7,6 +7,14 @@
  *
  * Integer sums are exact in any order, so every path gives the plain C loop's results bit for
  * bit (quant.py defines them):
+ * - NEON (AArch64: Cortex-A73/A53, __ARM_NEON): eight rows per pass share each 16-byte load
+ *   of x; per row SMULL + SMLAL2 form eight int16 sums of two products and SADALP adds them
+ *   pairwise into four int32 lanes (3 instructions for 16 multiply-adds). Two products fit in
+ *   int16 because the weights lie in [-127, 127] (rnngen's symmetric quantization never
+ *   makes -128): |w x| <= 127 * 128, twice that < 2^15. The last 16 columns are one more pass
+ *   over w[cols - 16 .. cols - 1] with the columns already done zeroed in x (no padding, no
+ *   scalar tail; needs cols >= 16, else plain C); groups of four rows are requantized as one
+ *   vector (SMULL, UZP2 for the high words, SRSHL, SQXTN).
  * - Helium (Cortex-M55, __ARM_FEATURE_MVE): four rows per pass share each 16-byte load of x,
  *   VMLADAVA accumulates 16 products per instruction, the last columns are one predicated
  *   pass (no scalar tail); the four rows are requantized as one vector.
@@ -27,6 +35,9 @@
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
 #define RNN_S8_MVE 1
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#define RNN_S8_NEON 1
 #elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
 #include <string.h>
 #define RNN_S8_DSP 1
@@ -130,6 +141,138 @@ static int32_t dot1_mve(int32_t cols, const int8_t *w, const int8_t *x)
         a = vmladavaq_p_s8(a, vldrbq_z_s8(w + j, p), vldrbq_z_s8(x + j, p), p);
     }
     return a;
+}
+#endif
+
+#if defined(RNN_S8_NEON)
+/* a + the 16 products w x, summed in pairs into four int32 lanes (|w| <= 127) */
+static inline int32x4_t dot16_neon(int32x4_t a, int8x16_t w, int8x16_t x)
+{
+    int16x8_t p = vmull_s8(vget_low_s8(w), vget_low_s8(x));
+    p = vmlal_high_s8(p, w, x);
+    return vpadalq_s16(a, p);
+}
+
+/* x[cols - 16 .. cols - 1] with the lanes of columns before `done` zeroed */
+static int8x16_t last16_neon(int32_t cols, int32_t done, const int8_t *x)
+{
+    static const uint8_t lane[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const uint8x16_t before = vcltq_u8(vld1q_u8(lane), vdupq_n_u8((uint8_t)(done - (cols - 16))));
+    return vbicq_s8(vld1q_s8(x + cols - 16), vreinterpretq_s8_u8(before));
+}
+
+/* the four row sums of a0..a3 as one vector */
+static inline int32x4_t sum4_neon(int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3)
+{
+    return vpaddq_s32(vpaddq_s32(a0, a1), vpaddq_s32(a2, a3));
+}
+
+/* Rows r .. r + 7 over all columns: columns 0 .. done - 1 in passes of 16, then the last
+ * 16 (xt: x's last 16 with the columns before `done` zeroed). */
+static void rows8_neon(int32_t cols, int32_t done, const int8_t *w, const int8_t *x,
+                       int8x16_t xt, int32x4_t *lo, int32x4_t *hi)
+{
+    const int8_t *w0 = w;
+    const int8_t *w1 = w0 + cols;
+    const int8_t *w2 = w1 + cols;
+    const int8_t *w3 = w2 + cols;
+    const int8_t *w4 = w3 + cols;
+    const int8_t *w5 = w4 + cols;
+    const int8_t *w6 = w5 + cols;
+    const int8_t *w7 = w6 + cols;
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+              a7 = a0;
+    int32_t j;
+    for (j = 0; j < done; j += 16)
+    {
+        const int8x16_t xv = vld1q_s8(x + j);
+        a0 = dot16_neon(a0, vld1q_s8(w0 + j), xv);
+        a1 = dot16_neon(a1, vld1q_s8(w1 + j), xv);
+        a2 = dot16_neon(a2, vld1q_s8(w2 + j), xv);
+        a3 = dot16_neon(a3, vld1q_s8(w3 + j), xv);
+        a4 = dot16_neon(a4, vld1q_s8(w4 + j), xv);
+        a5 = dot16_neon(a5, vld1q_s8(w5 + j), xv);
+        a6 = dot16_neon(a6, vld1q_s8(w6 + j), xv);
+        a7 = dot16_neon(a7, vld1q_s8(w7 + j), xv);
+    }
+    j = cols - 16;
+    a0 = dot16_neon(a0, vld1q_s8(w0 + j), xt);
+    a1 = dot16_neon(a1, vld1q_s8(w1 + j), xt);
+    a2 = dot16_neon(a2, vld1q_s8(w2 + j), xt);
+    a3 = dot16_neon(a3, vld1q_s8(w3 + j), xt);
+    a4 = dot16_neon(a4, vld1q_s8(w4 + j), xt);
+    a5 = dot16_neon(a5, vld1q_s8(w5 + j), xt);
+    a6 = dot16_neon(a6, vld1q_s8(w6 + j), xt);
+    a7 = dot16_neon(a7, vld1q_s8(w7 + j), xt);
+    *lo = sum4_neon(a0, a1, a2, a3);
+    *hi = sum4_neon(a4, a5, a6, a7);
+}
+
+/* rows r .. r + 3, as rows8_neon */
+static int32x4_t rows4_neon(int32_t cols, int32_t done, const int8_t *w, const int8_t *x,
+                            int8x16_t xt)
+{
+    const int8_t *w0 = w;
+    const int8_t *w1 = w0 + cols;
+    const int8_t *w2 = w1 + cols;
+    const int8_t *w3 = w2 + cols;
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+    int32_t j;
+    for (j = 0; j < done; j += 16)
+    {
+        const int8x16_t xv = vld1q_s8(x + j);
+        a0 = dot16_neon(a0, vld1q_s8(w0 + j), xv);
+        a1 = dot16_neon(a1, vld1q_s8(w1 + j), xv);
+        a2 = dot16_neon(a2, vld1q_s8(w2 + j), xv);
+        a3 = dot16_neon(a3, vld1q_s8(w3 + j), xv);
+    }
+    j = cols - 16;
+    a0 = dot16_neon(a0, vld1q_s8(w0 + j), xt);
+    a1 = dot16_neon(a1, vld1q_s8(w1 + j), xt);
+    a2 = dot16_neon(a2, vld1q_s8(w2 + j), xt);
+    a3 = dot16_neon(a3, vld1q_s8(w3 + j), xt);
+    return sum4_neon(a0, a1, a2, a3);
+}
+
+/* one row, as rows8_neon */
+static int32_t row1_neon(int32_t cols, int32_t done, const int8_t *w, const int8_t *x,
+                         int8x16_t xt)
+{
+    int32x4_t a = vdupq_n_s32(0);
+    int32_t j;
+    for (j = 0; j < done; j += 16)
+    {
+        a = dot16_neon(a, vld1q_s8(w + j), vld1q_s8(x + j));
+    }
+    a = dot16_neon(a, vld1q_s8(w + cols - 16), xt);
+    return vaddvq_s32(a);
+}
+
+/* y[0..3] = sat16(rq(acc + offset)) for four rows: as one vector when every shift <= -2
+ * (hi = high word of the 64-bit product, then a rounding shift right by -1 - shift) */
+static void requant4_neon(int32x4_t acc, const int32_t *offset, const int32_t *mult,
+                          const int32_t *shift, int16_t *y)
+{
+    const int32x4_t sh = vld1q_s32(shift);
+    const int32x4_t a = vaddq_s32(acc, vld1q_s32(offset));
+    if (vmaxvq_s32(sh) <= -2)
+    {
+        const int32x4_t m = vld1q_s32(mult);
+        const int64x2_t p0 = vmull_s32(vget_low_s32(a), vget_low_s32(m));
+        const int64x2_t p1 = vmull_high_s32(a, m);
+        const int32x4_t h = vuzp2q_s32(vreinterpretq_s32_s64(p0), vreinterpretq_s32_s64(p1));
+        vst1_s16(y, vqmovn_s32(vrshlq_s32(h, vaddq_s32(sh, vdupq_n_s32(1)))));
+    }
+    else
+    {
+        int32_t v[4];
+        int32_t k;
+        vst1q_s32(v, a);
+        for (k = 0; k < 4; ++k)
+        {
+            y[k] = (int16_t)requant16(v[k], mult[k], shift[k]);
+        }
+    }
 }
 #endif
 
@@ -391,6 +534,38 @@ void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32
     {
         const int32_t acc = dot1_mve(cols, w + (int32_t)r * cols, x) + offset[r];
         y[r] = (int16_t)requant16(acc, mult[r], shift[r]);
+    }
+#elif defined(RNN_S8_NEON)
+    if (cols >= 16)
+    {
+        /* columns 0 .. done - 1 in passes of 16, then the last 16 (overlapping) */
+        const int32_t done = ((cols - 1) >> 4) << 4;
+        const int8x16_t xt = last16_neon(cols, done, x);
+        for (; r + 8 <= rows; r += 8)
+        {
+            int32x4_t lo, hi;
+            rows8_neon(cols, done, w, x, xt, &lo, &hi);
+            requant4_neon(lo, offset + r, mult + r, shift + r, y + r);
+            requant4_neon(hi, offset + r + 4, mult + r + 4, shift + r + 4, y + r + 4);
+            w += 8 * cols;
+        }
+        for (; r + 4 <= rows; r += 4)
+        {
+            requant4_neon(rows4_neon(cols, done, w, x, xt), offset + r, mult + r, shift + r,
+                          y + r);
+            w += 4 * cols;
+        }
+        for (; r < rows; ++r)
+        {
+            y[r] = (int16_t)requant16(row1_neon(cols, done, w, x, xt) + offset[r], mult[r],
+                                      shift[r]);
+            w += cols;
+        }
+    }
+    for (; r < rows; ++r)
+    {
+        y[r] = (int16_t)requant16(dot_s8(w, x, cols) + offset[r], mult[r], shift[r]);
+        w += cols;
     }
 #elif defined(RNN_S8_DSP)
     {
