@@ -9,7 +9,8 @@
  * paths work on several tiles per pass so that enough independent sums are in flight.
  * Every row is summed in the same order on every target: bias, then column 0, 1, 2, ...
  * Where the instruction set has a fused multiply-add (x86 FMA3, AArch64) each step rounds
- * once, otherwise twice (see RNN_MAT_VEC_FUSED); nothing else differs. (An AVX-512 path
+ * once, otherwise twice (see RNN_MAT_VEC_FUSED); nothing else differs (Cortex-M4/M7 use the
+ * chained, not fused, VMLA: two roundings). (An AVX-512 path
  * measured slower than AVX2 on the AMD EPYC used here, so AVX-512 builds take the AVX path.)
  */
 
@@ -201,8 +202,76 @@ static void tile16(int32_t cols, const float *w, const float *bias, const float 
     vst1q_f32(y + 12, a3);
 }
 
+#elif defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) &&   \
+    !defined(__ARM_FEATURE_MVE)
+/* ---- Cortex-M with a single-precision FPU (M4, M7): VLDM + VMLA ----
+ * The sixteen sums of a tile stay in s0-s15; each column's sixteen weights arrive as two
+ * VLDM of eight (s16-s23) and four values of x as one VLDM (s24-s27), so a multiply-add
+ * costs about one instruction plus an eighth of a load, where plain C (-std=c99 forbids
+ * contraction) needs VLDR + VMUL + VADD. VMLA.F32 is not fused: it rounds the product, then
+ * the sum, exactly as a separate VMUL and VADD do, so the results are the plain C loop's bit
+ * for bit, in the same order (bias, then column 0, 1, 2, ...). Written in assembly because
+ * GCC never emits VMLA under -ffp-contract=off and VLDM needs consecutive registers. */
+#define GROUP 1
+static const float rnn_zeros16[RNN_MAT_VEC_TILE];
+
+#define RNN_VMLA8(xr)                                                                          \
+    "vldmia %[w]!, {s16-s23}\n\t"                                                              \
+    "vmla.f32 s0, s16, " xr "\n\t"                                                             \
+    "vmla.f32 s1, s17, " xr "\n\t"                                                             \
+    "vmla.f32 s2, s18, " xr "\n\t"                                                             \
+    "vmla.f32 s3, s19, " xr "\n\t"                                                             \
+    "vmla.f32 s4, s20, " xr "\n\t"                                                             \
+    "vmla.f32 s5, s21, " xr "\n\t"                                                             \
+    "vmla.f32 s6, s22, " xr "\n\t"                                                             \
+    "vmla.f32 s7, s23, " xr "\n\t"                                                             \
+    "vldmia %[w]!, {s16-s23}\n\t"                                                              \
+    "vmla.f32 s8, s16, " xr "\n\t"                                                             \
+    "vmla.f32 s9, s17, " xr "\n\t"                                                             \
+    "vmla.f32 s10, s18, " xr "\n\t"                                                            \
+    "vmla.f32 s11, s19, " xr "\n\t"                                                            \
+    "vmla.f32 s12, s20, " xr "\n\t"                                                            \
+    "vmla.f32 s13, s21, " xr "\n\t"                                                            \
+    "vmla.f32 s14, s22, " xr "\n\t"                                                            \
+    "vmla.f32 s15, s23, " xr "\n\t"
+
+static void tile16(int32_t cols, const float *w, const float *bias, const float *x, float *y)
+{
+    const float *b = bias ? bias : rnn_zeros16;
+    int32_t n4 = cols >> 2;
+    int32_t n1 = cols & 3;
+    __asm__ volatile(
+        "vldmia %[b], {s0-s15}\n\t"
+        "cmp %[n4], #0\n\t"
+        "beq 2f\n"
+        "1:\n\t"
+        "vldmia %[x]!, {s24-s27}\n\t"
+        RNN_VMLA8("s24")
+        RNN_VMLA8("s25")
+        RNN_VMLA8("s26")
+        RNN_VMLA8("s27")
+        "subs %[n4], %[n4], #1\n\t"
+        "bne 1b\n"
+        "2:\n\t"
+        "cmp %[n1], #0\n\t"
+        "beq 4f\n"
+        "3:\n\t"
+        "vldmia %[x]!, {s24}\n\t"
+        RNN_VMLA8("s24")
+        "subs %[n1], %[n1], #1\n\t"
+        "bne 3b\n"
+        "4:\n\t"
+        "vstmia %[y], {s0-s15}\n\t"
+        : [w] "+r"(w), [x] "+r"(x), [n4] "+r"(n4), [n1] "+r"(n1)
+        : [b] "r"(b), [y] "r"(y)
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",
+          "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24",
+          "s25", "s26", "s27", "cc", "memory");
+}
+#undef RNN_VMLA8
+
 #else
-/* ---- plain C99 (Cortex-M and any other target) ---- */
+/* ---- plain C99 (Cortex-M without an FPU, M55, and any other target) ---- */
 #define GROUP 1
 static void tile16(int32_t cols, const float *w, const float *bias, const float *x, float *y)
 {
