@@ -7,8 +7,10 @@ qemu-aarch64, qemu-system-arm), bit for bit against quant.py's integer arithmeti
   32 and HAR1's 77 / 179, weights at the kernels' contract bounds [-127, 127] with x = -128
   (the largest pair sums in int16), and both requantization paths. The other boards run
   the same cases on their own paths (a cross-check of the contract);
-- rnn_lstm_cell_s16 NEON (four units per pass, the last H mod 4 in C): hidden sizes 1..9 and
-  179, cell exponents either side of 12, input_forget, output shifts on the vector path
+- rnn_mat_vec_s8_s16 Helium (cortex-m55): the same cases, the last 16 columns as an
+  overlapping pass when cols >= 16, predicated below;
+- rnn_lstm_cell_s16 NEON and Helium (four units per pass, the last H mod 4 in C): hidden
+  sizes 1..9 and 179, cell exponents either side of 12, input_forget, output shifts on the vector path
   (<= -2) and off it, saturating gate sums.
 """
 
@@ -82,7 +84,7 @@ CELL_CASES = [(1, 11, 0, -9), (3, 13, 0, -5), (4, 12, 0, -2), (5, 20, 1, -12), (
 
 
 @pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b))
-                                   for b in ["host", "cortex-a73", "cortex-a53"]])
+                                   for b in ["host", "cortex-a73", "cortex-a53", "cortex-m55"]])
 def test_lstm_cell_s16_neon_units(tmp_path, board):
     rng = np.random.default_rng(92)
     lf = quant.lut_table(lambda v: 1 / (1 + np.exp(-v)))

@@ -16,8 +16,10 @@
  *   scalar tail; needs cols >= 16, else plain C); groups of four rows are requantized as one
  *   vector (SMULL, UZP2 for the high words, SRSHL, SQXTN).
  * - Helium (Cortex-M55, __ARM_FEATURE_MVE): four rows per pass share each 16-byte load of x,
- *   VMLADAVA accumulates 16 products per instruction, the last columns are one predicated
- *   pass (no scalar tail); the four rows are requantized as one vector.
+ *   VMLADAVA accumulates 16 products per instruction; with cols >= 16 the last 16 columns are
+ *   one more pass over w[cols - 16 .. cols - 1] with the columns already done zeroed in x
+ *   (as NEON below), else one predicated pass (no scalar tail); the four rows are
+ *   requantized as one vector.
  * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): x is split once per call into int16
  *   pairs (SXTB16), three rows per pass share each pair; each row's word of weights is split
  *   likewise and SMLAD does two multiply-adds per instruction.
@@ -125,6 +127,31 @@ static void dot4_mve(int32_t cols, const int8_t *w, const int8_t *x, int32_t *ac
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
+}
+
+/* Rows r .. r + 3 for cols >= 16: columns 0 .. done - 1 in passes of 16, then the last 16
+ * (xt: x's last 16 with the columns before `done` zeroed) */
+static void dot4_last16_mve(int32_t cols, int32_t done, const int8_t *w, const int8_t *x,
+                            int8x16_t xt, int32_t *acc)
+{
+    const int8_t *w1 = w + cols;
+    const int8_t *w2 = w1 + cols;
+    const int8_t *w3 = w2 + cols;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t j;
+    for (j = 0; j < done; j += 16)
+    {
+        const int8x16_t xv = vldrbq_s8(x + j);
+        a0 = vmladavaq_s8(a0, vldrbq_s8(w + j), xv);
+        a1 = vmladavaq_s8(a1, vldrbq_s8(w1 + j), xv);
+        a2 = vmladavaq_s8(a2, vldrbq_s8(w2 + j), xv);
+        a3 = vmladavaq_s8(a3, vldrbq_s8(w3 + j), xv);
+    }
+    j = cols - 16;
+    acc[0] = vmladavaq_s8(a0, vldrbq_s8(w + j), xt);
+    acc[1] = vmladavaq_s8(a1, vldrbq_s8(w1 + j), xt);
+    acc[2] = vmladavaq_s8(a2, vldrbq_s8(w2 + j), xt);
+    acc[3] = vmladavaq_s8(a3, vldrbq_s8(w3 + j), xt);
 }
 
 static int32_t dot1_mve(int32_t cols, const int8_t *w, const int8_t *x)
@@ -507,11 +534,24 @@ void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32
     int32_t r = 0;
 
 #if defined(RNN_S8_MVE)
+    const int32_t done = cols >= 16 ? ((cols - 1) >> 4) << 4 : 0;
+    /* x's last 16 columns with those before `done` zeroed (cols >= 16) */
+    const int8x16_t xt =
+        cols >= 16 ? vpselq_s8(vldrbq_s8(x + cols - 16), vdupq_n_s8(0),
+                               vcmpcsq_n_u8(vidupq_n_u8(0, 1), (uint8_t)(done - (cols - 16))))
+                   : vdupq_n_s8(0);
     for (; r + 4 <= rows; r += 4)
     {
         int32_t acc[4];
         const int32x4_t sh = vldrwq_s32(shift + r);
-        dot4_mve(cols, w + (int32_t)r * cols, x, acc);
+        if (cols >= 16)
+        {
+            dot4_last16_mve(cols, done, w + (int32_t)r * cols, x, xt, acc);
+        }
+        else
+        {
+            dot4_mve(cols, w + (int32_t)r * cols, x, acc);
+        }
         if (vmaxvq_s32(INT32_MIN, sh) <= -2)
         {
             /* all four shifts <= -2: hi = high word of acc * mult (VMULH), then a rounding

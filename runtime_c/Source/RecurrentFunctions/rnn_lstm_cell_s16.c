@@ -13,6 +13,9 @@
  * SRSHR/SRSHL (exact: no intermediate overflows, as in the 32-bit C), the output
  * requantization from the high word of the 64-bit product. The last H mod 4 units and
  * every other cell run the C below, so results are bit for bit the same.
+ * Helium (Cortex-M55, __ARM_FEATURE_MVE): the same cells four units at a time, the table
+ * entries by two gathers (VLDRH.S32 with shifted offsets), saturation by VMIN/VMAX, the
+ * output requantization by VMULH (the high word) and VRSHL.
  */
 
 #include "rnn_nnfunctions.h"
@@ -22,6 +25,9 @@
 #include <arm_neon.h>
 #include <string.h>
 #define RNN_CELL_NEON 1
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#define RNN_CELL_MVE 1
 #endif
 
 #if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
@@ -171,6 +177,69 @@ static int32_t lstm_plain_neon(const rnn_cell_params_s16 *p, const int16_t *gx,
 }
 #endif
 
+#if defined(RNN_CELL_MVE)
+/* rnn_lut_q12 of four Q3.12 values in int32 lanes */
+static inline int32x4_t lut4_mve(const int16_t *table, int32x4_t x)
+{
+    const int32x4_t u = vaddq_n_s32(x, 32768);
+    const uint32x4_t i = vreinterpretq_u32_s32(vshrq_n_s32(u, 7));
+    const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
+    const int32x4_t t0 = vldrhq_gather_shifted_offset_s32(table, i);
+    const int32x4_t t1 = vldrhq_gather_shifted_offset_s32(table + 1, i);
+    return vaddq_s32(t0, vshrq_n_s32(vaddq_n_s32(vmulq_s32(vsubq_s32(t1, t0), f), 64), 7));
+}
+
+static inline int32x4_t sat16_mve(int32x4_t v)
+{
+    return vmaxq_s32(vminq_s32(v, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
+}
+
+/* sat16(a[u] + b[u] + bias[u]) for four units */
+static inline int32x4_t gate4_mve(const int16_t *a, const int16_t *b, const int16_t *bias)
+{
+    return sat16_mve(vaddq_s32(vaddq_s32(vldrhq_s32(a), vldrhq_s32(b)), vldrhq_s32(bias)));
+}
+
+/* lstm_plain for units 0 .. H - H mod 4 (out_shift <= -2); returns the units done */
+static int32_t lstm_plain_mve(const rnn_cell_params_s16 *p, const int16_t *gx,
+                              const int16_t *gh, int16_t *c, int8_t *h)
+{
+    const int32_t H = p->hidden;
+    const int32_t k = p->cell_exp;
+    const int16_t *bias = p->bias;
+    const int16_t *lut0 = p->lut0;
+    const int16_t *lut1 = p->lut1;
+    const int16_t *lut2 = p->lut2;
+    const int32_t zp = p->h_zero_point;
+    const int32_t om = p->out_mult;
+    const int32_t os = p->out_shift + 1; /* rounding shift right by -1 - out_shift */
+    int32_t u;
+    for (u = 0; u + 4 <= H; u += 4)
+    {
+        const int32x4_t i = lut4_mve(lut0, gate4_mve(gx + u, gh + u, bias + u));
+        const int32x4_t f =
+            p->input_forget ? sat16_mve(vsubq_s32(vdupq_n_s32(32768), i))
+                            : lut4_mve(lut0, gate4_mve(gx + 2 * H + u, gh + 2 * H + u,
+                                                       bias + 2 * H + u));
+        const int32x4_t g = lut4_mve(lut1, gate4_mve(gx + 3 * H + u, gh + 3 * H + u,
+                                                     bias + 3 * H + u));
+        const int32x4_t cf = vrshrq_n_s32(vmulq_s32(f, vldrhq_s32(c + u)), 15);
+        const int32x4_t ci = vrshlq_n_s32(vmulq_s32(i, g), k - 30);
+        const int32x4_t cn = sat16_mve(vaddq_s32(cf, ci));
+        const int32x4_t o = lut4_mve(lut0, gate4_mve(gx + H + u, gh + H + u, bias + H + u));
+        /* k > 12: rounding shift right by k - 12; else sat16(cn * 2^(12 - k)) */
+        const int32x4_t c12 = k > 12 ? vrshlq_n_s32(cn, 12 - k)
+                                     : sat16_mve(vshlq_s32(cn, vdupq_n_s32(12 - k)));
+        const int32x4_t th = lut4_mve(lut2, c12);
+        const int32x4_t hi = vmulhq_s32(vmulq_s32(o, th), vdupq_n_s32(om));
+        const int32x4_t hv = vaddq_n_s32(vrshlq_n_s32(hi, os), zp);
+        vstrhq_s32(c + u, cn);
+        vstrbq_s32(h + u, vmaxq_s32(vminq_s32(hv, vdupq_n_s32(127)), vdupq_n_s32(-128)));
+    }
+    return u;
+}
+#endif
+
 static int32_t clip_gate(int32_t v, int32_t clip)
 {
     return clip == 0 ? v : (v < -clip ? -clip : (v > clip ? clip : v));
@@ -188,6 +257,8 @@ void rnn_lstm_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const in
     {
 #if defined(RNN_CELL_NEON)
         lstm_plain(p, gx, gh, c, h, p->out_shift <= -2 ? lstm_plain_neon(p, gx, gh, c, h) : 0);
+#elif defined(RNN_CELL_MVE)
+        lstm_plain(p, gx, gh, c, h, p->out_shift <= -2 ? lstm_plain_mve(p, gx, gh, c, h) : 0);
 #else
         lstm_plain(p, gx, gh, c, h, 0);
 #endif
