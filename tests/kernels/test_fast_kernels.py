@@ -10,16 +10,16 @@ qemu-aarch64, qemu-system-arm), bit for bit against quant.py's integer arithmeti
 - rnn_mat_vec_s8_s16 Helium (cortex-m55): the same cases, the last 16 columns as an
   overlapping pass when cols >= 16, predicated below;
 - rnn_lstm_cell_s16 NEON and Helium (four units per pass, the last H mod 4 in C): hidden
-  sizes 1..9 and 179, cell exponents either side of 12, input_forget, output shifts on the vector path
-  (<= -2) and off it, saturating gate sums.
+  sizes 1..9 and 179, cell exponents either side of 12, input_forget, output shifts on the
+  vector path (<= -2) and off it, saturating gate sums.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from rnngen import quant
+
 from tests.kernels.test_board_kernels import (
     _c_array,
     _cell_want,
