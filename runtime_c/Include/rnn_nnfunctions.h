@@ -251,6 +251,13 @@ void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32
                         const int32_t *mult, const int32_t *shift, const int8_t *x, int16_t *y);
 
 /**
+ * @brief The int32 sums of rnn_mat_vec_s8_s16 before requantization:
+ *        acc[r] = W[r] . x + offset[r] (same arguments and weight contract).
+ */
+void rnn_mat_vec_s8_sums(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                         const int8_t *x, int32_t *acc);
+
+/**
  * @brief int8 matrix times int8 vector to int8: y[r] = sat8(zp + rq(W[r] . x + offset[r])).
  *        Same arguments as rnn_mat_vec_s8_s16, plus the output zero point.
  */

@@ -9,6 +9,8 @@ qemu-aarch64, qemu-system-arm), bit for bit against quant.py's integer arithmeti
   the same cases on their own paths (a cross-check of the contract);
 - rnn_mat_vec_s8_s16 Helium (cortex-m55): the same cases, the last 16 columns as an
   overlapping pass when cols >= 16, predicated below;
+- rnn_mat_vec_s8 (int8 out, a Linear layer) through rnn_mat_vec_s8_sums, the same paths'
+  sums in blocks of 64 rows: row counts across blocks, output zero points, saturation;
 - rnn_lstm_cell_s16 NEON and Helium (four units per pass, the last H mod 4 in C): hidden
   sizes 1..9 and 179, cell exponents either side of 12, input_forget, output shifts on the
   vector path (<= -2) and off it, saturating gate sums.
@@ -118,6 +120,36 @@ def test_lstm_cell_s16_neon_units(tmp_path, board):
         cn, h = _cell_want(gx, gh, bias, c, lf, lg, lh, cexp, zp, om, osh, ifg)
         want[f"T{k}c"], want[f"T{k}h"] = cn, h
     got = run_on_board(board, tmp_path, ["RecurrentFunctions/rnn_lstm_cell_s16.c"],
+                       "\n".join(decls), "\n".join(body))
+    assert set(got) == set(want)
+    for tag, v in want.items():
+        assert np.array_equal(got[tag], v), (board, tag, got[tag], v)
+
+
+FC_SHAPES = [(1, 16), (3, 7), (6, 358), (10, 179), (64, 77), (65, 33), (70, 300), (129, 20)]
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
+def test_mat_vec_s8_int8_out(tmp_path, board):
+    rng = np.random.default_rng(93)
+    decls, body, want = [], [], {}
+    for k, (rows, cols) in enumerate(FC_SHAPES):
+        w, x, off, mu, sh = _case(rng, rows, cols, k)
+        zp = int(rng.integers(-128, 128))
+        decls += [_c_array("const int8_t", f"w{k}", w), _c_array("const int8_t", f"x{k}", x),
+                  _c_array("const int32_t", f"o{k}", off), _c_array("const int32_t", f"m{k}", mu),
+                  _c_array("const int32_t", f"s{k}", sh), f"static int8_t y{k}[{rows}];",
+                  f"static int32_t a{k}[{rows}];"]
+        body.append(f"{{ int32_t t[{rows}]; int i; rnn_mat_vec_s8({rows}, {cols}, w{k}, o{k}, "
+                    f"m{k}, s{k}, {zp}, x{k}, y{k}); for (i = 0; i < {rows}; ++i) t[i] = y{k}[i];"
+                    f" PI(\"T{k}\", t, {rows});"
+                    f" rnn_mat_vec_s8_sums({rows}, {cols}, w{k}, o{k}, x{k}, a{k});"
+                    f" PI(\"T{k}sums\", a{k}, {rows}); }}")
+        acc = w.astype(np.int64) @ x.astype(np.int64) + off
+        want[f"T{k}"] = quant.sat8(zp + quant.rq(acc, mu, sh))
+        want[f"T{k}sums"] = acc
+    got = run_on_board(board, tmp_path, ["MatVecFunctions/rnn_mat_vec_s8.c",
+                                         "MatVecFunctions/rnn_mat_vec_s8_s16.c"],
                        "\n".join(decls), "\n".join(body))
     assert set(got) == set(want)
     for tag, v in want.items():

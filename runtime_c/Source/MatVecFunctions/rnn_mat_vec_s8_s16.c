@@ -25,6 +25,8 @@
  *   once); each row's word of weights is split likewise and SMLAD does two multiply-adds per
  *   instruction.
  * - plain C99 elsewhere.
+ * rnn_mat_vec_s8_sums gives the same paths' int32 sums without requantization (for
+ * rnn_mat_vec_s8, the int8-output kernel).
  * Requantization: when shift <= -2 (a right shift by more than 32 bits, the usual case for
  * gate pre-activations) round(acc * mult * 2^(shift - 31)) half up equals
  * (hi + 2^(s - 1)) >> s, with hi the high word of the 64-bit product and s = -1 - shift >= 1:
@@ -749,6 +751,108 @@ void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32
     {
         const int32_t acc = dot_s8(w + (int32_t)r * cols, x, cols) + offset[r];
         y[r] = (int16_t)requant16(acc, mult[r], shift[r]);
+    }
+#endif
+}
+
+/* Refer to header file for details. */
+void rnn_mat_vec_s8_sums(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                         const int8_t *x, int32_t *acc)
+{
+    int32_t r = 0;
+
+#if defined(RNN_S8_MVE)
+    if (cols >= 16)
+    {
+        const int32_t done = ((cols - 1) >> 4) << 4;
+        const int8x16_t xt =
+            vpselq_s8(vldrbq_s8(x + cols - 16), vdupq_n_s8(0),
+                      vcmpcsq_n_u8(vidupq_n_u8(0, 1), (uint8_t)(done - (cols - 16))));
+        for (; r + 4 <= rows; r += 4)
+        {
+            dot4_last16_mve(cols, done, w, x, xt, acc + r);
+            vstrwq_s32(acc + r, vaddq_s32(vldrwq_s32(acc + r), vldrwq_s32(offset + r)));
+            w += 4 * cols;
+        }
+    }
+    for (; r < rows; ++r)
+    {
+        acc[r] = dot1_mve(cols, w, x) + offset[r];
+        w += cols;
+    }
+#elif defined(RNN_S8_NEON)
+    if (cols >= 16)
+    {
+        const int32_t done = ((cols - 1) >> 4) << 4;
+        const int8x16_t xt = last16_neon(cols, done, x);
+        for (; r + 8 <= rows; r += 8)
+        {
+            int32x4_t lo, hi;
+            rows8_neon(cols, done, w, x, xt, &lo, &hi);
+            vst1q_s32(acc + r, vaddq_s32(lo, vld1q_s32(offset + r)));
+            vst1q_s32(acc + r + 4, vaddq_s32(hi, vld1q_s32(offset + r + 4)));
+            w += 8 * cols;
+        }
+        for (; r + 4 <= rows; r += 4)
+        {
+            vst1q_s32(acc + r, vaddq_s32(rows4_neon(cols, done, w, x, xt),
+                                         vld1q_s32(offset + r)));
+            w += 4 * cols;
+        }
+        for (; r < rows; ++r)
+        {
+            acc[r] = row1_neon(cols, done, w, x, xt) + offset[r];
+            w += cols;
+        }
+    }
+    for (; r < rows; ++r)
+    {
+        acc[r] = dot_s8(w, x, cols) + offset[r];
+        w += cols;
+    }
+#elif defined(RNN_S8_DSP)
+    {
+        const int32_t n = cols & ~3;
+        const int32_t ne = (cols + 3) & ~3;
+        int32_t xw[RNN_S8_XW / 2];
+        const int32_t *xs = ne <= RNN_S8_XW ? xw : 0;
+        if (xs)
+        {
+            split_x(cols, x, xw);
+        }
+#if defined(RNN_S8_DSP4)
+        for (; xs && r + 4 <= rows; r += 4)
+        {
+            const int32_t nr = r + 4 < rows ? ne : n;
+            int32_t k;
+            rows4_dsp(cols, nr >> 2, w, xs, offset + r, acc + r);
+            for (k = nr; k < cols; ++k)
+            {
+                const int32_t xk = x[k];
+                acc[r] += (int32_t)w[k] * xk;
+                acc[r + 1] += (int32_t)w[cols + k] * xk;
+                acc[r + 2] += (int32_t)w[2 * cols + k] * xk;
+                acc[r + 3] += (int32_t)w[3 * cols + k] * xk;
+            }
+            w += 4 * cols;
+        }
+#endif
+        for (; r + 3 <= rows; r += 3)
+        {
+            rows3_dsp(cols, xs && r + 3 < rows ? ne : n, w, x, xs, offset + r, acc + r);
+            w += 3 * cols;
+        }
+    }
+    for (; r < rows; ++r)
+    {
+        acc[r] = dot1_dsp(cols, w, x) + offset[r];
+        w += cols;
+    }
+#else
+    for (; r < rows; ++r)
+    {
+        acc[r] = dot_s8(w, x, cols) + offset[r];
+        w += cols;
     }
 #endif
 }
