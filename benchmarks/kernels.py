@@ -227,11 +227,10 @@ def report(res: dict[tuple[str, str], icount.Counts], command: str,
             verdict = "—" if tgt is None else f"<= {tgt:.2f} " + ("met" if now <= tgt
                                                                    else "**not met**")
             before = BEFORE.get((b, dt))
-            lines.append(f"| {b} | {dt} | {before:.3f} | {now:.3f} | {verdict} | "
-                         f"{float(mv['per_mac']):.3f} | "
-                         f"{now - float(mv['per_mac']):.3f} |" if before is not None else
-                         f"| {b} | {dt} | — | {now:.3f} | {verdict} | "
-                         f"{float(mv['per_mac']):.3f} | {now - float(mv['per_mac']):.3f} |")
+            was = "—" if before is None else f"{before:.3f}"
+            per_mv = float(mv["per_mac"])
+            lines.append(f"| {b} | {dt} | {was} | {now:.3f} | {verdict} | {per_mv:.3f} | "
+                         f"{now - per_mv:.3f} |")
     lines += ["", "Per kernel (a function's own instructions over the run, callees excluded; "
               "per MAC of the whole run):", ""]
     for b in boards:
