@@ -58,6 +58,7 @@ lint: install
 
 bench: install
 	$(PY) benchmarks/host_lstm.py
+	$(PY) benchmarks/kernels.py
 
 clean:
 	rm -rf build $(STAMPS) .pytest_cache

@@ -1,7 +1,7 @@
 """Compressed-format benchmark: the float mat-vec of each format on the HAR1 LSTM matrices,
 against dense, at compression factors 2, 2.5, 3.33 and 5 (the HMD paper's figures).
 
-    sh benchmarks/icount/setup.sh                  # once (QEMU plugin, matplotlib)
+    pip install matplotlib                         # once (the plot)
     python benchmarks/compressed.py                # writes benchmarks/compressed.md and .png
     python benchmarks/compressed.py --quick        # fewer host repeats (a smoke run)
 
@@ -18,7 +18,7 @@ Kronecker product) reaches every factor and is shown too.
 What is measured, per format and factor, for W and for U: one mat-vec of the whole stack as
 rnngen's C emitter writes it (rnngen.emit.c: one kernel call per gate block; W with a bias
 vector, U accumulating into the gate buffer, as in an LSTM step), in a program of its own:
-- executed instructions, exactly, under QEMU with benchmarks/icount's plugin: cortex-a73
+- executed instructions, exactly, under QEMU with rnngen's counter (codegen/icount.py): cortex-a73
   (aarch64, -O3 -mcpu=cortex-a73, run on -cpu cortex-a72) and cortex-m4 (-O2, FPv4-SP),
   rnngen's board flags; the count covers the call of the stack (all four gate blocks);
 - host time: the same C on this machine (the host board's -O3 -march=native), the median
@@ -41,9 +41,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE / "icount"))
 
-import icount  # noqa: E402
+import icount_harness as icount  # noqa: E402
 
 from rnngen import compress, formats, ir  # noqa: E402
 from rnngen.emit.c import KERNELS, _Ctx, _Program, kernel_closure  # noqa: E402
@@ -260,7 +259,7 @@ def versions() -> list[str]:
             f"{first(['aarch64-linux-gnu-gcc', '--version'])}; "
             f"{first(['arm-none-eabi-gcc', '--version'])}.",
             f"Emulators: {first(['qemu-aarch64', '--version'])}; "
-            f"{first(['qemu-system-arm', '--version'])}; plugin benchmarks/icount."]
+            f"{first(['qemu-system-arm', '--version'])}; rnngen's icount plugin."]
 
 
 def main(argv: list[str] | None = None) -> int:

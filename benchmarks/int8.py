@@ -1,6 +1,5 @@
 """int8 against float: executed instructions per time step of the HAR1 LSTM on Cortex-M.
 
-    sh benchmarks/icount/setup.sh          # once (QEMU plugin)
     python benchmarks/int8.py              # writes benchmarks/int8.md
 
 Model: one direction of HAR1's LSTM layer (PAPERS.md section 4: input 77, hidden 179; the
@@ -12,7 +11,7 @@ each board: float32, and --dtype int8 (calibrated on 16 seeded random sequences;
 so the int8 step includes quantizing x and dequantizing h).
 
 Measured: the instructions executed by each <name>_step call (callees included), exact,
-under QEMU with benchmarks/icount's plugin, on cortex-m4 (mps2-an386) and cortex-m55
+under QEMU with rnngen's counter (codegen/icount.py), on cortex-m4 (mps2-an386) and cortex-m55
 (mps3-an547, Helium), with rnngen's board flags (-O2). Every step of the golden sequence
 is counted; the table gives the mean and the range over steps. Per-kernel figures are the
 instructions inside each kernel function (callees excluded) per step.
@@ -37,9 +36,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE / "icount"))
 
-import icount  # noqa: E402
+import icount_harness as icount  # noqa: E402
 
 F32 = np.float32
 T, I, H = 8, 77, 179
@@ -70,7 +68,7 @@ def versions() -> list[str]:
             return "?"
     return [f"Host: {platform.machine()} {platform.system()} {platform.release()}.",
             f"Compiler: {first(['arm-none-eabi-gcc', '--version'])}.",
-            f"Emulator: {first(['qemu-system-arm', '--version'])}; plugin benchmarks/icount."]
+            f"Emulator: {first(['qemu-system-arm', '--version'])}; rnngen's icount plugin."]
 
 
 def main(argv: list[str] | None = None) -> int:

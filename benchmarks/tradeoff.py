@@ -1,7 +1,7 @@
 """Accuracy against speed-up and flash for every compressed format: the HMD paper's Figures 2
 and 3 for rnngen's own kernels, on the bundled tasks (examples/tasks).
 
-    sh benchmarks/icount/setup.sh       # once (QEMU plugin); pip install rnngen[bench,torch]
+    pip install rnngen[bench,torch]      # once (the counter builds itself: codegen/icount.py)
     python benchmarks/tradeoff.py       # benchmarks/results/tradeoff.{md,png,json,csv}
     python benchmarks/tradeoff.py --verify           # and rnngen verify every model
     python benchmarks/tradeoff.py --tasks digits --epochs 20   # a smaller run
@@ -22,7 +22,7 @@ and a smaller dense baseline per factor: hidden size chosen so that its W + R ho
 numbers than the dense model's / factor, trained like the dense one.
 All accuracies are on the test split, computed with rnngen's references (what the C computes).
 Speed: exact instructions per `<name>_step` (one time step, the whole network) under QEMU with
-benchmarks/icount's plugin, cortex-a73 (-O3) and cortex-m4 (-O2), float32 and int8, of the
+rnngen's counter (codegen/icount.py), cortex-a73 (-O3) and cortex-m4 (-O2), float32 and int8, of the
 fine-tuned model; speed-up = dense float32 / model. Flash: the model's flash bytes (code +
 weights) on cortex-m4 as `rnngen build` measures it. Results are cached in the JSON file:
 a second run only computes what is missing (delete the file to start over).
@@ -45,10 +45,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE / "icount"))
 sys.path.insert(0, str(ROOT / "examples" / "tasks"))
 
-import icount  # noqa: E402
+import icount_harness as icount  # noqa: E402
 import tasks as task_data  # noqa: E402
 import train as trainer  # noqa: E402
 from rnngen import pipeline, quant, reference, reference_int  # noqa: E402
@@ -251,7 +250,7 @@ def report(cache: dict[str, Any], command: str, out: Path) -> str:
              f" (the script's docstring has the method; results cached between runs), "
              f"report at commit {_commit()}.",
              f"Host: {platform.machine()} {platform.system()}; QEMU instruction counts "
-             "(benchmarks/icount), exact and repeatable; instructions are not cycles.", ""]
+             "(rnngen's counter, codegen/icount.py), exact and repeatable; instructions are not cycles.", ""]
     claims: list[str] = []
     for name, res in cache.items():
         if name.startswith("_") or "dense" not in res:

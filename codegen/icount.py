@@ -8,9 +8,14 @@ The plugin is built on first use with the host's C compiler into rnngen's cache 
 ($RNNGEN_CACHE, else $XDG_CACHE_HOME/rnngen, else ~/.cache/rnngen); it needs no QEMU source
 or header (icount_plugin/qemu_plugin_api.h declares the part of the plugin API it calls).
 
-Counts are instructions, not cycles; they are the same on every run.
+With `functions` (regular expressions matched in full against the ELF's function symbols)
+it also counts each matching function's own instructions (callees excluded) and its calls,
+over the whole run (Counts.functions). Counts are instructions, not cycles; they are the
+same on every run.
 
     counts = icount.run(board, elf, cwd=folder)      # Counts(windows=[...], total=...)
+    counts = icount.run(board, elf, cwd=folder, functions=[r"rnn_.*"])
+    counts.functions["rnn_mat_vec_f32"]              # (instructions, calls)
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,20 +120,48 @@ def symbols(elf: Path, board: Board) -> dict[str, int]:
     return syms
 
 
+def function_ranges(elf: Path, board: Board) -> dict[str, tuple[int, int]]:
+    """Function symbols of the ELF with a size: name -> (start, end), Thumb bit cleared."""
+    nm = tool(board, "nm")
+    try:
+        res = subprocess.run([nm, "-S", "--defined-only", str(elf)], capture_output=True,
+                             text=True, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RnngenError(f"cannot run {nm}: {e}") from None
+    if res.returncode != 0:
+        raise RnngenError(f"{nm} {elf} failed: {res.stderr.strip()[:200]}")
+    out: dict[str, tuple[int, int]] = {}
+    for line in res.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tTwW":
+            start, size = int(parts[0], 16) & ~1, int(parts[1], 16)
+            if size:
+                out[parts[3]] = (start, start + size)
+    return out
+
+
+MAX_RANGES = 512  # RNN_ICOUNT_MAX_RANGES in icount_plugin/icount.c
+
+
 @dataclass
 class Counts:
     windows: list[int] = field(default_factory=list)  # instructions in each marker window
     total: int = 0  # every instruction the program executed
     returncode: int = 0
     output: str = ""
+    # name: (instructions inside the function, callees excluded; calls), over the whole run
+    functions: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def run(board: Board, elf: Path, cwd: Path, timeout: float = 600.0, count: bool = True,
-        on_line: Callable[[str], None] | None = None) -> Counts:
+        on_line: Callable[[str], None] | None = None,
+        functions: Sequence[str] = ()) -> Counts:
     """Run `elf` as the board runs programs (natively on the host, else under its QEMU),
     in `cwd`; with count (QEMU boards only), under the instruction counter. on_line sees each
-    line the program prints, as it prints it. Raises when the program does not finish within
-    `timeout` seconds; a nonzero exit code is returned, not raised."""
+    line the program prints, as it prints it. functions: regular expressions naming the
+    functions whose own instructions are counted too (Counts.functions; with count only).
+    Raises when the program does not finish within `timeout` seconds; a nonzero exit code is
+    returned, not raised."""
     cmd = board.run_command(str(elf))
     with tempfile.TemporaryDirectory(prefix="rnngen-icount-") as d:
         out = Path(d) / "counts.txt"
@@ -142,6 +175,16 @@ def run(board: Board, elf: Path, cwd: Path, timeout: float = 600.0, count: bool 
                 raise RnngenError(f"{elf}: no {missing[0]} marker function")
             args = (f"{plugin()},start={syms['icount_start']:#x},stop={syms['icount_stop']:#x}"
                     f",out={out}")
+            if functions:
+                fr = function_ranges(elf, board)
+                chosen = sorted({n for pat in functions for n in fr if re.fullmatch(pat, n)})
+                if len(chosen) > MAX_RANGES:
+                    raise RnngenError(f"{elf}: {len(chosen)} functions to count, at most "
+                                      f"{MAX_RANGES}")
+                rfile = Path(d) / "ranges.txt"
+                rfile.write_text("".join(f"{n} {fr[n][0]:#x} {fr[n][1]:#x}\n"
+                                         for n in chosen))
+                args += f",ranges={rfile}"
             cmd = [cmd[0], "-plugin", args, *cmd[1:]]
         try:
             proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE,
@@ -168,26 +211,29 @@ def run(board: Board, elf: Path, cwd: Path, timeout: float = 600.0, count: bool 
                               "was stopped (raise --timeout if it is only slow)")
         c = Counts(returncode=proc.returncode, output="".join(lines))
         if count and proc.returncode == 0:
-            c.windows, c.total = _parse(out, elf)
+            c.windows, c.total, c.functions = _parse(out, elf)
     return c
 
 
-def _parse(out: Path, elf: Path) -> tuple[list[int], int]:
+def _parse(out: Path, elf: Path) -> tuple[list[int], int, dict[str, tuple[int, int]]]:
     if not out.exists():
         raise RnngenError(f"{elf}: the instruction counter wrote no counts")
     windows: list[int] = []
+    funcs: dict[str, tuple[int, int]] = {}
     total = -1
     for line in out.read_text().splitlines():
         p = line.split()
         if p[0] == "window":
             windows.append(int(p[1]))
+        elif p[0] == "range":
+            funcs[p[1]] = (int(p[2]), int(p[3]))
         elif p[0] == "total":
             total = int(p[1])
         elif p[0] == "error":
             raise RnngenError(f"{elf}: the instruction counter failed ({p[1]})")
     if total < 0:
         raise RnngenError(f"{elf}: the instruction counter's output is incomplete")
-    return windows, total
+    return windows, total, funcs
 
 
 class _Killer:

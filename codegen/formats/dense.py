@@ -210,7 +210,7 @@ FORMAT = Format(
     emit_f32=_emit_f32,
     kernels_s8={
         "rnn_mat_vec_s8_s16": ("MatVecFunctions/rnn_mat_vec_s8_s16.c", ()),
-        "rnn_mat_vec_s8": ("MatVecFunctions/rnn_mat_vec_s8.c", ()),
+        "rnn_mat_vec_s8": ("MatVecFunctions/rnn_mat_vec_s8.c", ("rnn_mat_vec_s8_s16",)),
     },
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,

@@ -9,10 +9,18 @@
  * instruction) plus a callback at each marker's first instruction, so it is fast and the
  * counts are the same on every run.
  *
- * Arguments (-plugin libicount.so,start=ADDR,stop=ADDR,out=FILE):
+ * It also counts, optionally, the instructions executed inside address ranges (functions,
+ * from `nm -S` of the ELF: a function's own instructions, callees excluded) and how many
+ * times each range's first instruction ran (its calls), with one inline add per instruction
+ * of a range.
+ *
+ * Arguments (-plugin libicount.so,start=ADDR,stop=ADDR,out=FILE[,ranges=FILE]):
  *   start, stop  first instruction of the markers (hex or decimal, Thumb bit cleared)
  *   out          where the counts go, one line each: "window INSNS" per window in order,
- *                then "total INSNS" (every instruction the guest executed)
+ *                then "range NAME INSNS CALLS" per range, then "total INSNS" (every
+ *                instruction the guest executed)
+ *   ranges       lines "NAME START END" (hex or decimal, END exclusive, Thumb bit cleared),
+ *                at most RNN_ICOUNT_MAX_RANGES of them
  *
  * Exactness: the per-block add runs before the block's first instruction. When the start
  * marker's first instruction runs, the running total already includes the marker's block
@@ -45,6 +53,20 @@ static size_t cap_windows;
 static int out_of_memory;
 static int stop_misplaced;
 static char *out_path;
+
+#define RNN_ICOUNT_MAX_RANGES 512
+
+typedef struct
+{
+    char name[128];
+    uint64_t start;
+    uint64_t end;
+    uint64_t insns;
+    uint64_t calls;
+} range_t;
+
+static range_t ranges[RNN_ICOUNT_MAX_RANGES];
+static int n_ranges;
 
 static void on_start(unsigned int vcpu, void *udata)
 {
@@ -88,6 +110,20 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         const uint64_t pc = qemu_plugin_insn_vaddr(insn);
+        int k;
+        for (k = 0; k < n_ranges; ++k)
+        {
+            if (pc >= ranges[k].start && pc < ranges[k].end)
+            {
+                qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64,
+                                                           &ranges[k].insns, 1);
+                if (pc == ranges[k].start)
+                {
+                    qemu_plugin_register_vcpu_insn_exec_inline(
+                        insn, QEMU_PLUGIN_INLINE_ADD_U64, &ranges[k].calls, 1);
+                }
+            }
+        }
         if (pc == start_addr)
         {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_start, QEMU_PLUGIN_CB_NO_REGS,
@@ -110,6 +146,7 @@ static void at_exit(qemu_plugin_id_t id, void *udata)
 {
     FILE *f;
     size_t k;
+    int r;
     (void)id;
     (void)udata;
     f = out_path ? fopen(out_path, "w") : stderr;
@@ -120,6 +157,11 @@ static void at_exit(qemu_plugin_id_t id, void *udata)
     for (k = 0; k < n_windows; ++k)
     {
         fprintf(f, "window %" PRIu64 "\n", windows[k]);
+    }
+    for (r = 0; r < n_ranges; ++r)
+    {
+        fprintf(f, "range %s %" PRIu64 " %" PRIu64 "\n", ranges[r].name, ranges[r].insns,
+                ranges[r].calls);
     }
     if (out_of_memory)
     {
@@ -136,6 +178,40 @@ static void at_exit(qemu_plugin_id_t id, void *udata)
     }
     free(windows);
     free(out_path);
+}
+
+static int read_ranges(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    if (f == NULL)
+    {
+        fprintf(stderr, "icount: cannot open %s\n", path);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f) != NULL)
+    {
+        char a[64];
+        char b[64];
+        range_t *rg = &ranges[n_ranges];
+        if (n_ranges == RNN_ICOUNT_MAX_RANGES)
+        {
+            fprintf(stderr, "icount: more than %d ranges\n", RNN_ICOUNT_MAX_RANGES);
+            fclose(f);
+            return -1;
+        }
+        if (sscanf(line, "%127s %63s %63s", rg->name, a, b) != 3)
+        {
+            fprintf(stderr, "icount: bad range line in %s\n", path);
+            fclose(f);
+            return -1;
+        }
+        rg->start = strtoull(a, NULL, 0) & ~(uint64_t)1;
+        rg->end = strtoull(b, NULL, 0);
+        ++n_ranges;
+    }
+    fclose(f);
+    return 0;
 }
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
@@ -163,6 +239,13 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
                 return -1;
             }
             memcpy(out_path, a + 4, len + 1);
+        }
+        else if (strncmp(a, "ranges=", 7) == 0)
+        {
+            if (read_ranges(a + 7) != 0)
+            {
+                return -1;
+            }
         }
         else
         {

@@ -253,7 +253,8 @@ void rnn_copy_strided_f32(int32_t ndim, const int32_t *shape, const float *src,
  *        y[r] = sat16(rq(W[r] . x + offset[r], mult[r], shift[r])).
  *
  * @param[in]  rows, cols  shape of W
- * @param[in]  w       Format: [rows, cols] row-major, per-row symmetric scales
+ * @param[in]  w       Format: [rows, cols] row-major, per-row symmetric scales, values in
+ *                     [-127, 127] (rnngen never makes -128; the NEON path relies on it)
  * @param[in]  offset  [rows] -x zero point * row sum (int32)
  * @param[in]  mult    [rows] Q31 multipliers
  * @param[in]  shift   [rows] shifts
@@ -262,6 +263,13 @@ void rnn_copy_strided_f32(int32_t ndim, const int32_t *shape, const float *src,
  */
 void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                         const int32_t *mult, const int32_t *shift, const int8_t *x, int16_t *y);
+
+/**
+ * @brief The int32 sums of rnn_mat_vec_s8_s16 before requantization:
+ *        acc[r] = W[r] . x + offset[r] (same arguments and weight contract).
+ */
+void rnn_mat_vec_s8_sums(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                         const int8_t *x, int32_t *acc);
 
 /**
  * @brief int8 matrix times int8 vector to int8: y[r] = sat8(zp + rq(W[r] . x + offset[r])).

@@ -9,7 +9,8 @@
  * paths work on several tiles per pass so that enough independent sums are in flight.
  * Every row is summed in the same order on every target: bias, then column 0, 1, 2, ...
  * Where the instruction set has a fused multiply-add (x86 FMA3, AArch64) each step rounds
- * once, otherwise twice (see RNN_MAT_VEC_FUSED); nothing else differs. (An AVX-512 path
+ * once, otherwise twice (see RNN_MAT_VEC_FUSED); nothing else differs (Cortex-M4/M7 use the
+ * chained, not fused, VMLA: two roundings). (An AVX-512 path
  * measured slower than AVX2 on the AMD EPYC used here, so AVX-512 builds take the AVX path.)
  */
 
@@ -105,37 +106,64 @@ static void tile16(int32_t cols, const float *w, const float *bias, const float 
 }
 
 #elif defined(__ARM_NEON) && defined(__aarch64__)
-/* ---- AArch64 NEON: four registers per tile, 2 tiles per pass, fused multiply-add ---- */
+/* ---- AArch64 NEON: four registers per tile, 2 tiles per pass, fused multiply-add; four
+ * columns per iteration share one load of x (FMLA by lane), the weights come in pairs of
+ * registers (LDP) ---- */
 #define GROUP 2
+#define FMA8(j)                                                                                \
+    do                                                                                         \
+    {                                                                                          \
+        a0 = vfmaq_laneq_f32(a0, vld1q_f32(w0 + 16 * (j)), xv, j);                             \
+        a1 = vfmaq_laneq_f32(a1, vld1q_f32(w0 + 16 * (j) + 4), xv, j);                         \
+        a2 = vfmaq_laneq_f32(a2, vld1q_f32(w0 + 16 * (j) + 8), xv, j);                         \
+        a3 = vfmaq_laneq_f32(a3, vld1q_f32(w0 + 16 * (j) + 12), xv, j);                        \
+        a4 = vfmaq_laneq_f32(a4, vld1q_f32(w1 + 16 * (j)), xv, j);                             \
+        a5 = vfmaq_laneq_f32(a5, vld1q_f32(w1 + 16 * (j) + 4), xv, j);                         \
+        a6 = vfmaq_laneq_f32(a6, vld1q_f32(w1 + 16 * (j) + 8), xv, j);                         \
+        a7 = vfmaq_laneq_f32(a7, vld1q_f32(w1 + 16 * (j) + 12), xv, j);                        \
+    } while (0)
 static void tile_group(int32_t cols, const float *w, const float *bias, const float *x,
                        float *y)
 {
+    const float *w0 = w;
     const float *w1 = w + RNN_MAT_VEC_TILE * cols;
-    float32x4_t a[8];
+    const float32x4_t z = vdupq_n_f32(0.0f);
+    float32x4_t a0 = bias ? vld1q_f32(bias) : z;
+    float32x4_t a1 = bias ? vld1q_f32(bias + 4) : z;
+    float32x4_t a2 = bias ? vld1q_f32(bias + 8) : z;
+    float32x4_t a3 = bias ? vld1q_f32(bias + 12) : z;
+    float32x4_t a4 = bias ? vld1q_f32(bias + 16) : z;
+    float32x4_t a5 = bias ? vld1q_f32(bias + 20) : z;
+    float32x4_t a6 = bias ? vld1q_f32(bias + 24) : z;
+    float32x4_t a7 = bias ? vld1q_f32(bias + 28) : z;
     int32_t j;
-    int32_t k;
-    for (k = 0; k < 8; ++k)
+    for (j = 0; j + 4 <= cols; j += 4)
     {
-        a[k] = bias ? vld1q_f32(bias + 4 * k) : vdupq_n_f32(0.0f);
+        const float32x4_t xv = vld1q_f32(x + j);
+        FMA8(0);
+        FMA8(1);
+        FMA8(2);
+        FMA8(3);
+        w0 += 4 * RNN_MAT_VEC_TILE;
+        w1 += 4 * RNN_MAT_VEC_TILE;
     }
-    for (j = 0; j < cols; ++j)
+    for (; j < cols; ++j)
     {
-        const float32x4_t xj = vdupq_n_f32(x[j]);
-        const int32_t o = j * RNN_MAT_VEC_TILE;
-        a[0] = vfmaq_f32(a[0], vld1q_f32(w + o), xj);
-        a[1] = vfmaq_f32(a[1], vld1q_f32(w + o + 4), xj);
-        a[2] = vfmaq_f32(a[2], vld1q_f32(w + o + 8), xj);
-        a[3] = vfmaq_f32(a[3], vld1q_f32(w + o + 12), xj);
-        a[4] = vfmaq_f32(a[4], vld1q_f32(w1 + o), xj);
-        a[5] = vfmaq_f32(a[5], vld1q_f32(w1 + o + 4), xj);
-        a[6] = vfmaq_f32(a[6], vld1q_f32(w1 + o + 8), xj);
-        a[7] = vfmaq_f32(a[7], vld1q_f32(w1 + o + 12), xj);
+        const float32x4_t xv = vdupq_n_f32(x[j]);
+        FMA8(0);
+        w0 += RNN_MAT_VEC_TILE;
+        w1 += RNN_MAT_VEC_TILE;
     }
-    for (k = 0; k < 8; ++k)
-    {
-        vst1q_f32(y + 4 * k, a[k]);
-    }
+    vst1q_f32(y, a0);
+    vst1q_f32(y + 4, a1);
+    vst1q_f32(y + 8, a2);
+    vst1q_f32(y + 12, a3);
+    vst1q_f32(y + 16, a4);
+    vst1q_f32(y + 20, a5);
+    vst1q_f32(y + 24, a6);
+    vst1q_f32(y + 28, a7);
 }
+#undef FMA8
 
 static void tile16(int32_t cols, const float *w, const float *bias, const float *x, float *y)
 {
@@ -144,23 +172,106 @@ static void tile16(int32_t cols, const float *w, const float *bias, const float 
     float32x4_t a2 = bias ? vld1q_f32(bias + 8) : vdupq_n_f32(0.0f);
     float32x4_t a3 = bias ? vld1q_f32(bias + 12) : vdupq_n_f32(0.0f);
     int32_t j;
-    for (j = 0; j < cols; ++j)
+#define FMA4(j)                                                                                \
+    do                                                                                         \
+    {                                                                                          \
+        a0 = vfmaq_laneq_f32(a0, vld1q_f32(w + 16 * (j)), xv, j);                              \
+        a1 = vfmaq_laneq_f32(a1, vld1q_f32(w + 16 * (j) + 4), xv, j);                          \
+        a2 = vfmaq_laneq_f32(a2, vld1q_f32(w + 16 * (j) + 8), xv, j);                          \
+        a3 = vfmaq_laneq_f32(a3, vld1q_f32(w + 16 * (j) + 12), xv, j);                         \
+    } while (0)
+    for (j = 0; j + 4 <= cols; j += 4)
     {
-        const float32x4_t xj = vdupq_n_f32(x[j]);
-        a0 = vfmaq_f32(a0, vld1q_f32(w), xj);
-        a1 = vfmaq_f32(a1, vld1q_f32(w + 4), xj);
-        a2 = vfmaq_f32(a2, vld1q_f32(w + 8), xj);
-        a3 = vfmaq_f32(a3, vld1q_f32(w + 12), xj);
+        const float32x4_t xv = vld1q_f32(x + j);
+        FMA4(0);
+        FMA4(1);
+        FMA4(2);
+        FMA4(3);
+        w += 4 * RNN_MAT_VEC_TILE;
+    }
+    for (; j < cols; ++j)
+    {
+        const float32x4_t xv = vdupq_n_f32(x[j]);
+        FMA4(0);
         w += RNN_MAT_VEC_TILE;
     }
+#undef FMA4
     vst1q_f32(y, a0);
     vst1q_f32(y + 4, a1);
     vst1q_f32(y + 8, a2);
     vst1q_f32(y + 12, a3);
 }
 
+#elif defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) &&   \
+    !defined(__ARM_FEATURE_MVE)
+/* ---- Cortex-M with a single-precision FPU (M4, M7): VLDM + VMLA ----
+ * The sixteen sums of a tile stay in s0-s15; each column's sixteen weights arrive as two
+ * VLDM of eight (s16-s23) and four values of x as one VLDM (s24-s27), so a multiply-add
+ * costs about one instruction plus an eighth of a load, where plain C (-std=c99 forbids
+ * contraction) needs VLDR + VMUL + VADD. VMLA.F32 is not fused: it rounds the product, then
+ * the sum, exactly as a separate VMUL and VADD do, so the results are the plain C loop's bit
+ * for bit, in the same order (bias, then column 0, 1, 2, ...). Written in assembly because
+ * GCC never emits VMLA under -ffp-contract=off and VLDM needs consecutive registers. */
+#define GROUP 1
+static const float rnn_zeros16[RNN_MAT_VEC_TILE];
+
+#define RNN_VMLA8(xr)                                                                          \
+    "vldmia %[w]!, {s16-s23}\n\t"                                                              \
+    "vmla.f32 s0, s16, " xr "\n\t"                                                             \
+    "vmla.f32 s1, s17, " xr "\n\t"                                                             \
+    "vmla.f32 s2, s18, " xr "\n\t"                                                             \
+    "vmla.f32 s3, s19, " xr "\n\t"                                                             \
+    "vmla.f32 s4, s20, " xr "\n\t"                                                             \
+    "vmla.f32 s5, s21, " xr "\n\t"                                                             \
+    "vmla.f32 s6, s22, " xr "\n\t"                                                             \
+    "vmla.f32 s7, s23, " xr "\n\t"                                                             \
+    "vldmia %[w]!, {s16-s23}\n\t"                                                              \
+    "vmla.f32 s8, s16, " xr "\n\t"                                                             \
+    "vmla.f32 s9, s17, " xr "\n\t"                                                             \
+    "vmla.f32 s10, s18, " xr "\n\t"                                                            \
+    "vmla.f32 s11, s19, " xr "\n\t"                                                            \
+    "vmla.f32 s12, s20, " xr "\n\t"                                                            \
+    "vmla.f32 s13, s21, " xr "\n\t"                                                            \
+    "vmla.f32 s14, s22, " xr "\n\t"                                                            \
+    "vmla.f32 s15, s23, " xr "\n\t"
+
+static void tile16(int32_t cols, const float *w, const float *bias, const float *x, float *y)
+{
+    const float *b = bias ? bias : rnn_zeros16;
+    int32_t n4 = cols >> 2;
+    int32_t n1 = cols & 3;
+    __asm__ volatile(
+        "vldmia %[b], {s0-s15}\n\t"
+        "cmp %[n4], #0\n\t"
+        "beq 2f\n"
+        "1:\n\t"
+        "vldmia %[x]!, {s24-s27}\n\t"
+        RNN_VMLA8("s24")
+        RNN_VMLA8("s25")
+        RNN_VMLA8("s26")
+        RNN_VMLA8("s27")
+        "subs %[n4], %[n4], #1\n\t"
+        "bne 1b\n"
+        "2:\n\t"
+        "cmp %[n1], #0\n\t"
+        "beq 4f\n"
+        "3:\n\t"
+        "vldmia %[x]!, {s24}\n\t"
+        RNN_VMLA8("s24")
+        "subs %[n1], %[n1], #1\n\t"
+        "bne 3b\n"
+        "4:\n\t"
+        "vstmia %[y], {s0-s15}\n\t"
+        : [w] "+r"(w), [x] "+r"(x), [n4] "+r"(n4), [n1] "+r"(n1)
+        : [b] "r"(b), [y] "r"(y)
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",
+          "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24",
+          "s25", "s26", "s27", "cc", "memory");
+}
+#undef RNN_VMLA8
+
 #else
-/* ---- plain C99 (Cortex-M and any other target) ---- */
+/* ---- plain C99 (Cortex-M without an FPU, M55, and any other target) ---- */
 #define GROUP 1
 static void tile16(int32_t cols, const float *w, const float *bias, const float *x, float *y)
 {

@@ -4,27 +4,47 @@
  * Title:       rnn_mat_vec_s8.c
  * Description: int8 matrix times int8 vector to an int8 output with a zero point (a Linear
  *              layer, or a low-rank intermediate): y[r] = sat8(zp + rq(W[r] . x + offset[r])).
+ *
+ * The sums come from rnn_mat_vec_s8_sums (rnn_mat_vec_s8_s16.c: NEON, DSP and Helium paths,
+ * several rows per pass) in blocks of RNN_S8_FC_BLOCK rows kept on the stack; each block is
+ * then requantized. Integer sums are exact in any order: the results are the plain loop's.
+ * Requantization for shift <= -2 as in rnn_mat_vec_s8_s16.c (the high word of the 64-bit
+ * product and a rounding shift; exact), else rnn_requantize.
  */
 
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
+
+#define RNN_S8_FC_BLOCK 64
+
+/* rnn_requantize(acc, mult, shift) */
+static inline int32_t requant(int32_t acc, int32_t mult, int32_t shift)
+{
+    if (shift <= -2)
+    {
+        const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
+        return ((hi >> (-2 - shift)) + 1) >> 1;
+    }
+    return rnn_requantize(acc, mult, shift);
+}
 
 /* Refer to header file for details. */
 void rnn_mat_vec_s8(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                     const int32_t *mult, const int32_t *shift, int32_t out_zero_point,
                     const int8_t *x, int8_t *y)
 {
+    int32_t acc[RNN_S8_FC_BLOCK];
     int32_t r;
-    int32_t j;
 
-    for (r = 0; r < rows; ++r)
+    for (r = 0; r < rows; r += RNN_S8_FC_BLOCK)
     {
-        const int8_t *wr = w + (int32_t)r * cols;
-        int32_t acc = offset[r];
-        for (j = 0; j < cols; ++j)
+        const int32_t nb = rows - r < RNN_S8_FC_BLOCK ? rows - r : RNN_S8_FC_BLOCK;
+        int32_t k;
+        rnn_mat_vec_s8_sums(nb, cols, w + (int32_t)r * cols, offset + r, x, acc);
+        for (k = 0; k < nb; ++k)
         {
-            acc += (int32_t)wr[j] * (int32_t)x[j];
+            y[r + k] = (int8_t)rnn_sat8(out_zero_point +
+                                        requant(acc[k], mult[r + k], shift[r + k]));
         }
-        y[r] = (int8_t)rnn_sat8(out_zero_point + rnn_requantize(acc, mult[r], shift[r]));
     }
 }

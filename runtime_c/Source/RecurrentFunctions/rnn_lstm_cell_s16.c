@@ -5,10 +5,30 @@
  * Description: int8 LSTM cell update (the 8x8_16 scheme): gates in Q3.12 from the two
  *              products and the bias, sigmoid/tanh by table (Q0.15), int16 cell state with
  *              scale 2^-cell_exp, int8 hidden state. Mirrors reference_int.lstm_step.
+ *
+ * NEON (AArch64, __ARM_NEON): the common cell (no peepholes, no clip, cell_exp in 1..29,
+ * out_shift <= -2) four units at a time in int32 lanes, with the same arithmetic: gate sums
+ * saturated once (SQXTN), each table lookup's two neighbouring entries read as one 32-bit
+ * word per lane (the only scalar part) and interpolated in vector, the rounding shifts as
+ * SRSHR/SRSHL (exact: no intermediate overflows, as in the 32-bit C), the output
+ * requantization from the high word of the 64-bit product. The last H mod 4 units and
+ * every other cell run the C below, so results are bit for bit the same.
+ * Helium (Cortex-M55, __ARM_FEATURE_MVE): the same cells four units at a time, the table
+ * entries by two gathers (VLDRH.S32 with shifted offsets), saturation by VMIN/VMAX, the
+ * output requantization by VMULH (the high word) and VRSHL.
  */
 
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
+
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#include <string.h>
+#define RNN_CELL_NEON 1
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#define RNN_CELL_MVE 1
+#endif
 
 #if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
 /* SSAT. arm_acle.h's __ssat is this builtin, whose result GCC 12 types unsigned int, which
@@ -43,10 +63,10 @@ static inline int32_t requant(int32_t acc, int32_t mult, int32_t shift)
     return rnn_requantize(acc, mult, shift);
 }
 
-/* The common cell (no peepholes, no clip, cell_exp in 1..29): the same arithmetic as the
- * general loop below, with 32-bit rounding shifts where they are exact. */
+/* The common cell (no peepholes, no clip, cell_exp in 1..29) from unit u0 on: the same
+ * arithmetic as the general loop below, with 32-bit rounding shifts where they are exact. */
 static void lstm_plain(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
-                       int16_t *c, int8_t *h)
+                       int16_t *c, int8_t *h, int32_t u0)
 {
     const int32_t H = p->hidden;
     const int32_t k = p->cell_exp;
@@ -60,7 +80,7 @@ static void lstm_plain(const rnn_cell_params_s16 *p, const int16_t *gx, const in
     const int32_t os = p->out_shift;
     int32_t u;
 
-    for (u = 0; u < H; ++u)
+    for (u = u0; u < H; ++u)
     {
         const int32_t gi = SAT16(gx[u] + gh[u] + bias[u]);
         const int32_t go = SAT16(gx[H + u] + gh[H + u] + bias[H + u]);
@@ -78,6 +98,148 @@ static void lstm_plain(const rnn_cell_params_s16 *p, const int16_t *gx, const in
     }
 }
 
+#if defined(RNN_CELL_NEON)
+/* rnn_lut_q12 of four Q3.12 values: the entries table[i], table[i + 1] of each lane read as
+ * one 32-bit word (little-endian: table[i] in the low half) */
+static inline int32x4_t lut4_neon(const int16_t *table, int16x4_t x)
+{
+    const int32x4_t u = vaddq_s32(vmovl_s16(x), vdupq_n_s32(32768));
+    const int32x4_t i = vshrq_n_s32(u, 7);
+    const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
+    int32_t w[4];
+    int32x4_t pair;
+    memcpy(&w[0], table + vgetq_lane_s32(i, 0), 4);
+    memcpy(&w[1], table + vgetq_lane_s32(i, 1), 4);
+    memcpy(&w[2], table + vgetq_lane_s32(i, 2), 4);
+    memcpy(&w[3], table + vgetq_lane_s32(i, 3), 4);
+    pair = vld1q_s32(w);
+    {
+        const int16x4_t t0 = vmovn_s32(pair);
+        const int16x4_t t1 = vshrn_n_s32(pair, 16);
+        const int32x4_t d = vmlaq_s32(vdupq_n_s32(64), vsubl_s16(t1, t0), f);
+        return vaddq_s32(vmovl_s16(t0), vshrq_n_s32(d, 7));
+    }
+}
+
+/* sat16(a[u] + b[u] + bias[u]) for four units */
+static inline int16x4_t gate4_neon(const int16_t *a, const int16_t *b, const int16_t *bias)
+{
+    return vqmovn_s32(vaddw_s16(vaddl_s16(vld1_s16(a), vld1_s16(b)), vld1_s16(bias)));
+}
+
+/* lstm_plain for units 0 .. H - H mod 4 (out_shift <= -2); returns the units done */
+static int32_t lstm_plain_neon(const rnn_cell_params_s16 *p, const int16_t *gx,
+                               const int16_t *gh, int16_t *c, int8_t *h)
+{
+    const int32_t H = p->hidden;
+    const int32_t k = p->cell_exp;
+    const int16_t *bias = p->bias;
+    const int16_t *lut0 = p->lut0;
+    const int16_t *lut1 = p->lut1;
+    const int16_t *lut2 = p->lut2;
+    const int32x4_t ig_shift = vdupq_n_s32(k - 30);       /* round(i g / 2^(30 - k)) */
+    const int32x4_t c12_shift = vdupq_n_s32(12 - k);      /* c in Q3.12 */
+    const int32x4_t zp = vdupq_n_s32(p->h_zero_point);
+    const int32x4_t om = vdupq_n_s32(p->out_mult);
+    const int32x4_t os = vdupq_n_s32(p->out_shift + 1); /* rounding shift right by -1 - s */
+    const int32x4_t one15 = vdupq_n_s32(32768);
+    int32_t u;
+    for (u = 0; u + 4 <= H; u += 4)
+    {
+        const int16x4_t gi = gate4_neon(gx + u, gh + u, bias + u);
+        const int16x4_t go = gate4_neon(gx + H + u, gh + H + u, bias + H + u);
+        const int16x4_t gc = gate4_neon(gx + 3 * H + u, gh + 3 * H + u, bias + 3 * H + u);
+        const int32x4_t i = lut4_neon(lut0, gi);
+        const int32x4_t f =
+            p->input_forget ? vmovl_s16(vqmovn_s32(vsubq_s32(one15, i)))
+                            : lut4_neon(lut0, gate4_neon(gx + 2 * H + u, gh + 2 * H + u,
+                                                         bias + 2 * H + u));
+        const int32x4_t g = lut4_neon(lut1, gc);
+        const int32x4_t cf = vrshrq_n_s32(vmulq_s32(f, vmovl_s16(vld1_s16(c + u))), 15);
+        const int32x4_t ci = vrshlq_s32(vmulq_s32(i, g), ig_shift);
+        const int16x4_t cn = vqmovn_s32(vaddq_s32(cf, ci));
+        const int32x4_t o = lut4_neon(lut0, go);
+        /* k > 12: rounding shift right by k - 12; else sat16(cn * 2^(12 - k)) */
+        const int16x4_t c12 = k > 12 ? vmovn_s32(vrshlq_s32(vmovl_s16(cn), c12_shift))
+                                     : vqmovn_s32(vshlq_s32(vmovl_s16(cn), c12_shift));
+        const int32x4_t th = lut4_neon(lut2, c12);
+        const int32x4_t ot = vmulq_s32(o, th);
+        const int64x2_t p0 = vmull_s32(vget_low_s32(ot), vget_low_s32(om));
+        const int64x2_t p1 = vmull_high_s32(ot, om);
+        const int32x4_t hi = vuzp2q_s32(vreinterpretq_s32_s64(p0), vreinterpretq_s32_s64(p1));
+        const int16x4_t h16 = vqmovn_s32(vaddq_s32(zp, vrshlq_s32(hi, os)));
+        const int32_t h4 = vget_lane_s32(vreinterpret_s32_s8(vqmovn_s16(vcombine_s16(h16, h16))),
+                                         0);
+        vst1_s16(c + u, cn);
+        memcpy(h + u, &h4, 4);
+    }
+    return u;
+}
+#endif
+
+#if defined(RNN_CELL_MVE)
+/* rnn_lut_q12 of four Q3.12 values in int32 lanes */
+static inline int32x4_t lut4_mve(const int16_t *table, int32x4_t x)
+{
+    const int32x4_t u = vaddq_n_s32(x, 32768);
+    const uint32x4_t i = vreinterpretq_u32_s32(vshrq_n_s32(u, 7));
+    const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
+    const int32x4_t t0 = vldrhq_gather_shifted_offset_s32(table, i);
+    const int32x4_t t1 = vldrhq_gather_shifted_offset_s32(table + 1, i);
+    return vaddq_s32(t0, vshrq_n_s32(vaddq_n_s32(vmulq_s32(vsubq_s32(t1, t0), f), 64), 7));
+}
+
+static inline int32x4_t sat16_mve(int32x4_t v)
+{
+    return vmaxq_s32(vminq_s32(v, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
+}
+
+/* sat16(a[u] + b[u] + bias[u]) for four units */
+static inline int32x4_t gate4_mve(const int16_t *a, const int16_t *b, const int16_t *bias)
+{
+    return sat16_mve(vaddq_s32(vaddq_s32(vldrhq_s32(a), vldrhq_s32(b)), vldrhq_s32(bias)));
+}
+
+/* lstm_plain for units 0 .. H - H mod 4 (out_shift <= -2); returns the units done */
+static int32_t lstm_plain_mve(const rnn_cell_params_s16 *p, const int16_t *gx,
+                              const int16_t *gh, int16_t *c, int8_t *h)
+{
+    const int32_t H = p->hidden;
+    const int32_t k = p->cell_exp;
+    const int16_t *bias = p->bias;
+    const int16_t *lut0 = p->lut0;
+    const int16_t *lut1 = p->lut1;
+    const int16_t *lut2 = p->lut2;
+    const int32_t zp = p->h_zero_point;
+    const int32_t om = p->out_mult;
+    const int32_t os = p->out_shift + 1; /* rounding shift right by -1 - out_shift */
+    int32_t u;
+    for (u = 0; u + 4 <= H; u += 4)
+    {
+        const int32x4_t i = lut4_mve(lut0, gate4_mve(gx + u, gh + u, bias + u));
+        const int32x4_t f =
+            p->input_forget ? sat16_mve(vsubq_s32(vdupq_n_s32(32768), i))
+                            : lut4_mve(lut0, gate4_mve(gx + 2 * H + u, gh + 2 * H + u,
+                                                       bias + 2 * H + u));
+        const int32x4_t g = lut4_mve(lut1, gate4_mve(gx + 3 * H + u, gh + 3 * H + u,
+                                                     bias + 3 * H + u));
+        const int32x4_t cf = vrshrq_n_s32(vmulq_s32(f, vldrhq_s32(c + u)), 15);
+        const int32x4_t ci = vrshlq_n_s32(vmulq_s32(i, g), k - 30);
+        const int32x4_t cn = sat16_mve(vaddq_s32(cf, ci));
+        const int32x4_t o = lut4_mve(lut0, gate4_mve(gx + H + u, gh + H + u, bias + H + u));
+        /* k > 12: rounding shift right by k - 12; else sat16(cn * 2^(12 - k)) */
+        const int32x4_t c12 = k > 12 ? vrshlq_n_s32(cn, 12 - k)
+                                     : sat16_mve(vshlq_s32(cn, vdupq_n_s32(12 - k)));
+        const int32x4_t th = lut4_mve(lut2, c12);
+        const int32x4_t hi = vmulhq_s32(vmulq_s32(o, th), vdupq_n_s32(om));
+        const int32x4_t hv = vaddq_n_s32(vrshlq_n_s32(hi, os), zp);
+        vstrhq_s32(c + u, cn);
+        vstrbq_s32(h + u, vmaxq_s32(vminq_s32(hv, vdupq_n_s32(127)), vdupq_n_s32(-128)));
+    }
+    return u;
+}
+#endif
+
 static int32_t clip_gate(int32_t v, int32_t clip)
 {
     return clip == 0 ? v : (v < -clip ? -clip : (v > clip ? clip : v));
@@ -93,7 +255,13 @@ void rnn_lstm_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const in
 
     if (!p->peephole && p->clip == 0 && k >= 1 && k <= 29)
     {
-        lstm_plain(p, gx, gh, c, h);
+#if defined(RNN_CELL_NEON)
+        lstm_plain(p, gx, gh, c, h, p->out_shift <= -2 ? lstm_plain_neon(p, gx, gh, c, h) : 0);
+#elif defined(RNN_CELL_MVE)
+        lstm_plain(p, gx, gh, c, h, p->out_shift <= -2 ? lstm_plain_mve(p, gx, gh, c, h) : 0);
+#else
+        lstm_plain(p, gx, gh, c, h, 0);
+#endif
         return;
     }
     for (u = 0; u < H; ++u)

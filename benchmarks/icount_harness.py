@@ -1,19 +1,21 @@
-"""Exact instruction counts of rnngen code on the emulated boards (QEMU + a TCG plugin).
+"""Exact instruction counts of rnngen code on the emulated boards, for the benchmarks.
 
-    sh benchmarks/icount/setup.sh          # once: packages, qemu-plugin.h, the plugin
-    python benchmarks/icount/icount.py MODEL --target cortex-m4 [--dtype int8] [--steps 4]
+    python benchmarks/icount_harness.py MODEL --target cortex-m4 [--dtype int8] [--steps 4]
 
-What it measures: the plugin (icount_plugin.c) counts every guest instruction QEMU executes
-(1) inside the address ranges of named functions (from `nm -S` of the ELF): instructions in
-the function's own code, callees excluded, and how many times it was entered; and (2) in
-windows between two marker functions, icount_start() and icount_stop(): everything executed
-in between, callees included (plus the call's own argument setup, a few instructions).
+The counting is rnngen's own (codegen/icount.py and its QEMU plugin codegen/icount_plugin/,
+built on first use with the host's gcc; `rnngen validate` counts with the same plugin): the
+instructions executed (1) inside named functions (from `nm -S` of the ELF: a function's own
+instructions, callees excluded, and how many times it was entered) and (2) in windows
+between two marker functions, icount_start() and icount_stop(): everything executed in
+between, callees included (plus the call's own argument setup, a few instructions).
 Counts are instructions, not cycles; they are the same on every run (checked by `repeat`).
+What it needs is what `make install` installs (Debian's cross compilers and QEMU, gcc).
 
 Python API:
-    build_project(model, target, out, steps=..., **build_options) -> ELF: an rnngen project
-        whose test program is replaced by a harness that calls <name>_step once per golden
-        step between the markers;
+    build_project(model, target, out, steps=..., run=False, **build_options) -> ELF: an
+        rnngen project whose test program is replaced by a harness that calls <name>_step
+        once per golden step between the markers (run=True: <name>_run once over the golden
+        sequence instead);
     build_program(target, out, sources, main_c) -> ELF: any C (the runtime kernels, a
         benchmark's own code) compiled with the board's compiler, flags, startup code and
         linker script (those of an rnngen project for the board);
@@ -32,7 +34,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,6 @@ from rnngen import icount as rnngen_icount
 from rnngen.resources import data_dir
 
 HERE = Path(__file__).resolve().parent
-PLUGIN = HERE / "libicount.so"
 
 MARKERS_C = rnngen_icount.MARKERS_C  # the same markers rnngen validate counts between
 
@@ -79,84 +79,57 @@ int main(void)
 """
 
 
+RUN_HARNESS = r"""/* icount harness: NAME_run once over STEPS golden steps, between the markers. */
+#include <stdio.h>
+#include "NAME.h"
+#include "golden.h"
+MARKERS
+SEMIHOSTING
+static NAME_state_t state;
+static NAME_out_t y[UPPER_OUTPUT_SIZE(STEPS)];
+int main(void)
+{
+    int rc;
+    ICOUNT_IO_INIT();
+    NAME_reset(&state);
+    icount_start();
+    rc = NAME_run(&state, golden_x, STEPS, y);
+    icount_stop();
+    printf("icount harness done: rc = %d, y[0] = %g\n", rc, (double)y[0]);
+    return rc;
+}
+"""
+
+
 def board(target: str) -> boards.Board:
     return boards.get(target)
 
 
 def tool(b: boards.Board, name: str) -> str:
     """The binutils `name` (nm, objdump) matching the board's compiler."""
-    return b.cc[: -len("gcc")] + name if b.cc.endswith("gcc") else name
+    return rnngen_icount.tool(b, name)
 
 
-def ensure_plugin() -> Path:
-    if not PLUGIN.exists():
-        raise RuntimeError(f"{PLUGIN} is missing: run `sh {HERE / 'setup.sh'}` first")
-    return PLUGIN
-
-
-def symbols(elf: Path, b: boards.Board) -> dict[str, tuple[int, int]]:
-    """Function symbols of the ELF: name -> (start, end), Thumb bit cleared."""
-    out = subprocess.run([tool(b, "nm"), "-S", "--defined-only", str(elf)], capture_output=True,
-                         text=True, check=True).stdout
-    syms: dict[str, tuple[int, int]] = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[2] in "tTwW":
-            start, size = int(parts[0], 16) & ~1, int(parts[1], 16)
-            if size:
-                syms[parts[3]] = (start, start + size)
-    return syms
-
-
-@dataclass
-class Counts:
-    functions: dict[str, tuple[int, int]] = field(default_factory=dict)  # name: (insns, calls)
-    windows: list[int] = field(default_factory=list)
-    total: int = 0
-    stdout: str = ""
-
-    def per_call(self, name: str) -> float:
-        insns, calls = self.functions[name]
-        return insns / calls if calls else 0.0
+Counts = rnngen_icount.Counts
 
 
 def run(elf: Path, target: str, functions: tuple[str, ...] | list[str] = (),
-        markers: bool = True, timeout: float = 1200.0) -> Counts:
-    """Run the ELF under the board's QEMU with the plugin. functions: names to count
-    (regular expressions, matched in full against the ELF's function symbols)."""
+        timeout: float = 1200.0) -> Counts:
+    """Run the ELF under the board's QEMU with rnngen's counter. functions: names to count
+    (regular expressions, matched in full against the ELF's function symbols). The program
+    must contain the markers (MARKERS) and exit with 0."""
     b = board(target)
     if b.kind == "host":
         raise ValueError("icount counts under QEMU; use callgrind on the host")
-    plugin = ensure_plugin()
-    syms = symbols(elf, b)
-    with tempfile.TemporaryDirectory() as d:
-        rfile, ofile = Path(d) / "ranges.txt", Path(d) / "out.txt"
-        chosen = sorted({n for pat in functions for n in syms if re.fullmatch(pat, n)})
-        rfile.write_text("".join(f"{n} {syms[n][0]:#x} {syms[n][1]:#x}\n" for n in chosen))
-        args = f"{plugin},ranges={rfile},out={ofile}"
-        if markers:
-            for m in ("icount_start", "icount_stop"):
-                if m not in syms:
-                    raise RuntimeError(f"{elf}: no {m} marker")
-            args += f",start={syms['icount_start'][0]:#x},stop={syms['icount_stop'][0]:#x}"
-        cmd = b.run_command(str(elf))
-        cmd = [cmd[0], "-plugin", args, *cmd[1:]]
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        if res.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)}: exit {res.returncode}\n{res.stdout}"
-                               f"{res.stderr}")
-        c = Counts(stdout=res.stdout)
-        for line in ofile.read_text().splitlines():
-            p = line.split()
-            if p[0] == "range":
-                c.functions[p[1]] = (int(p[2]), int(p[3]))
-            elif p[0] == "window":
-                c.windows.append(int(p[2]))
-            elif p[0] == "total":
-                c.total = int(p[1])
-            elif p[0] == "windows_dropped":
-                raise RuntimeError("more windows than the plugin stores")
+    c = rnngen_icount.run(b, elf, cwd=elf.parent, timeout=timeout, functions=functions)
+    if c.returncode != 0:
+        raise RuntimeError(f"{elf}: exit {c.returncode}\n{c.output}")
     return c
+
+
+def per_call(c: Counts, name: str) -> float:
+    insns, calls = c.functions[name]
+    return insns / calls if calls else 0.0
 
 
 def _make(folder: Path, *args: str) -> None:
@@ -191,11 +164,12 @@ def rodata_elsewhere(folder: Path, origin: int, length: int) -> None:
 
 def build_project(model: str | Path, target: str, out: str | Path, steps: int | None = None,
                   name: str = "m", rodata: tuple[int, int] | None = None,
-                  **build_options) -> Path:
+                  whole_run: bool = False, **build_options) -> Path:
     """rnngen build MODEL for the board (BuildOptions fields as keywords, e.g. dtype="int8"),
     with test/main.c replaced by the step harness (STEPS = steps, default the golden
-    sequence's length). rodata: (origin, length) to place read-only data outside FLASH
-    (see rodata_elsewhere). Returns the ELF. The model must be streaming (have a _step)."""
+    sequence's length), or with whole_run by the run harness (one <name>_run over STEPS
+    steps). rodata: (origin, length) to place read-only data outside FLASH (see
+    rodata_elsewhere). Returns the ELF. The step harness needs a streaming model."""
     out = Path(out)
     build_options.setdefault("flash_budget", 0)
     build_options.setdefault("ram_budget", 0)
@@ -204,12 +178,13 @@ def build_project(model: str | Path, target: str, out: str | Path, steps: int | 
     if rodata:
         rodata_elsewhere(out, *rodata)
     header = (out / "include" / f"{name}.h").read_text()
-    if f"{name}_step(" not in header:
+    if not whole_run and f"{name}_step(" not in header:
         raise ValueError(f"{model}: not a streaming model (no {name}_step)")
     golden = (out / "test" / "golden.h").read_text()
     total = int(re.search(r"#define GOLDEN_STEPS (\d+)", golden).group(1))
     steps = total if steps is None else min(steps, total)
-    src = (STEP_HARNESS.replace("MARKERS", MARKERS_C).replace("SEMIHOSTING", SEMIHOSTING_C)
+    src = ((RUN_HARNESS if whole_run else STEP_HARNESS)
+           .replace("MARKERS", MARKERS_C).replace("SEMIHOSTING", SEMIHOSTING_C)
            .replace("NAME", name).replace("UPPER", name.upper()).replace("STEPS", str(steps)))
     (out / "test" / "main.c").write_text(src)
     _make(out)
