@@ -22,13 +22,9 @@ import numpy as np
 import pytest
 from rnngen import quant
 
-from tests.kernels.test_board_kernels import (
-    _c_array,
-    _cell_want,
-    _marks,
-    _s8_want,
-    run_on_board,
-)
+from tests.kernels.harness import c_array as _c_array
+from tests.kernels.harness import run_on_board
+from tests.kernels.test_board_kernels import _cell_want, _marks, _s8_want
 
 BOARDS = ["host", "cortex-a73", "cortex-a53", "cortex-m4", "cortex-m55"]
 
