@@ -1,0 +1,111 @@
+"""Every matrix format's kernels, float32 and int8, on the Arm boards under QEMU (and on the
+host through ctypes): the calls and constant tables are written by the formats' own emitters
+(formats/*.py emit_f32 / emit_s8), as in generated code; float32 against the IR's NumPy
+product (within 1e-5), int8 bit for bit against the format's `forward`."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from rnngen import formats, quant
+from rnngen.emit.c import _Ctx, _Program
+from rnngen.emit.c_int8 import QProgram
+from rnngen.passes.quantize import _Builder
+from tests.kernels.harness import Case, HostLib, run_cases
+from tests.unit.test_formats import MATS
+
+F32 = np.float32
+TRIALS = 3
+
+
+class _FProg(_Program):
+    def __init__(self, ctx: _Ctx, scratch: str):
+        self.ctx, self._scratch = ctx, scratch
+
+    @property
+    def scratch(self) -> str:
+        return self._scratch
+
+
+class _QProg(QProgram):
+    def __init__(self, ctx: _Ctx):
+        self.ctx = ctx
+
+
+def _ident(name: str) -> str:
+    return "m_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _builder() -> _Builder:
+    b = _Builder.__new__(_Builder)
+    b.where = "test"
+    return b
+
+
+def _cases() -> list[tuple[Case, object, str]]:
+    """(case, matrix or quantized matrix, kind) for every format sample."""
+    out = []
+    for label, m in MATS.items():
+        rows, cols = m.shape
+        c = _ident(label)
+        ctx = _Ctx()
+        lines = _FProg(ctx, f"f{c}_scratch").matvec(f"f{c}_M", m, f"f{c}_b", f"f{c}_x",
+                                                    f"f{c}_y")
+        out.append((Case(f"f{c}", set(ctx.kernels), {
+            "x": np.zeros(cols, F32), "b": np.zeros(rows, F32), "y": np.zeros(rows, F32),
+            "scratch": np.zeros(max(1, formats.scratch(m)), F32)}, lines, ["y"],
+            decls=ctx.decls), m, "f32"))
+        rng = np.random.default_rng(7)
+        qm = _builder().matrix(m, quant.QParams(2.0 / 255, -37), 2.0 ** -12,
+                               rng.uniform(-1, 1, (20, cols)), label)
+        ctx = _Ctx()
+        lines = _QProg(ctx).matvec(f"q{c}_M", qm, f"q{c}_x", f"q{c}_y", f"q{c}_scratch")
+        out.append((Case(f"q{c}", set(ctx.kernels), {
+            "x": np.zeros(cols, np.int8), "y": np.zeros(rows, np.int16),
+            "scratch": np.zeros(max(16, formats.scratch_s8(qm)), np.int8)}, lines, ["y"],
+            decls=ctx.decls), qm, "s8"))
+    return out
+
+
+def _inputs(case: Case, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    x = case.arrays["x"]
+    if x.dtype == np.int8:
+        return {"x": rng.integers(-128, 128, x.size).astype(np.int8)}
+    return {"x": rng.standard_normal(x.size).astype(F32),
+            "b": rng.standard_normal(case.arrays["b"].size).astype(F32)}
+
+
+def _check(m: object, kind: str, a: dict[str, np.ndarray], got: np.ndarray, what: str) -> None:
+    if kind == "s8":
+        want = quant.sat16(m.forward(a["x"].astype(np.int64)))  # type: ignore[attr-defined]
+        assert np.array_equal(got.astype(np.int64), want), what
+    else:
+        want = m.to_dense().astype(np.float64) @ a["x"] + a["b"]  # type: ignore[attr-defined]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=what)
+
+
+def test_every_format_on_the_host_through_ctypes(tmp_path):
+    cases = _cases()
+    lib = HostLib([c for c, _, _ in cases], tmp_path)
+    rng = np.random.default_rng(3)
+    for case, m, kind in cases:
+        for t in range(TRIALS):
+            a = _inputs(case, rng)
+            _check(m, kind, a, lib.call(case.name, **a)["y"], f"{case.name} trial {t}")
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("board", ["cortex-a73", "cortex-m4", "cortex-m55"])
+def test_every_format_on_the_board(board, tmp_path):
+    runs = []
+    for case, m, kind in _cases():
+        rng = np.random.default_rng(math.prod(map(ord, case.name + board)) % 2**32)
+        for t in range(TRIALS):
+            runs.append((case.copy(f"_t{t}", _inputs(case, rng)), m, kind))
+    got = run_cases(board, [c for c, _, _ in runs], tmp_path)
+    for case, m, kind in runs:
+        _check(m, kind, case.arrays, got[case.name]["y"], f"{board} {case.name}")
