@@ -64,12 +64,13 @@ def _s8_want(w, x, offset, mult, shift):
     return quant.sat16(quant.rq(acc, mult, shift))
 
 
-@pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
-def test_mat_vec_s8_s16_fast_paths(tmp_path, board):
-    rng = np.random.default_rng(11)
+def check_mat_vec_s8_s16(board, tmp_path, shapes, make_case, seed):
+    """rnn_mat_vec_s8_s16 on every (rows, cols) of `shapes` (inputs from make_case(rng,
+    rows, cols, k)) in one program on the board, bit for bit against _s8_want."""
+    rng = np.random.default_rng(seed)
     decls, body, want = [], [], {}
-    for k, (rows, cols) in enumerate(S8_SHAPES):
-        w, x, off, mu, sh = _s8_case(rng, rows, cols, k)
+    for k, (rows, cols) in enumerate(shapes):
+        w, x, off, mu, sh = make_case(rng, rows, cols, k)
         decls += [c_array("const int8_t", f"w{k}", w), c_array("const int8_t", f"x{k}", x),
                   c_array("const int32_t", f"o{k}", off), c_array("const int32_t", f"m{k}", mu),
                   c_array("const int32_t", f"s{k}", sh), f"static int16_t y{k}[{rows}];"]
@@ -79,8 +80,14 @@ def test_mat_vec_s8_s16_fast_paths(tmp_path, board):
         want[f"T{k}"] = _s8_want(w, x, off, mu, sh)
     got = run_on_board(board, tmp_path, ["MatVecFunctions/rnn_mat_vec_s8_s16.c"],
                        "\n".join(decls), "\n".join(body))
+    assert set(got) == set(want)
     for tag, v in want.items():
         assert np.array_equal(got[tag], v), (board, tag, got[tag], v)
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
+def test_mat_vec_s8_s16_fast_paths(tmp_path, board):
+    check_mat_vec_s8_s16(board, tmp_path, S8_SHAPES, _s8_case, 11)
 
 
 # ------------------------------------------------------------------ float remainder rows

@@ -24,7 +24,7 @@ from rnngen import quant
 
 from tests.kernels.harness import c_array as _c_array
 from tests.kernels.harness import run_on_board
-from tests.kernels.test_board_kernels import _cell_want, _marks, _s8_want
+from tests.kernels.test_board_kernels import (_cell_want, _marks, check_mat_vec_s8_s16)
 
 BOARDS = ["host", "cortex-a73", "cortex-a53", "cortex-m4", "cortex-m55"]
 
@@ -58,22 +58,7 @@ def _case(rng: np.random.Generator, rows: int, cols: int, k: int):
 
 @pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
 def test_mat_vec_s8_s16_neon_shapes(tmp_path, board):
-    rng = np.random.default_rng(91)
-    decls, body, want = [], [], {}
-    for k, (rows, cols) in enumerate(NEON_SHAPES):
-        w, x, off, mu, sh = _case(rng, rows, cols, k)
-        decls += [_c_array("const int8_t", f"w{k}", w), _c_array("const int8_t", f"x{k}", x),
-                  _c_array("const int32_t", f"o{k}", off), _c_array("const int32_t", f"m{k}", mu),
-                  _c_array("const int32_t", f"s{k}", sh), f"static int16_t y{k}[{rows}];"]
-        body.append(f"{{ int32_t t[{rows}]; int i; rnn_mat_vec_s8_s16({rows}, {cols}, w{k}, "
-                    f"o{k}, m{k}, s{k}, x{k}, y{k}); for (i = 0; i < {rows}; ++i) t[i] = y{k}[i];"
-                    f" PI(\"T{k}\", t, {rows}); }}")
-        want[f"T{k}"] = _s8_want(w, x, off, mu, sh)
-    got = run_on_board(board, tmp_path, ["MatVecFunctions/rnn_mat_vec_s8_s16.c"],
-                       "\n".join(decls), "\n".join(body))
-    assert set(got) == set(want)
-    for tag, v in want.items():
-        assert np.array_equal(got[tag], v), (board, tag, got[tag], v)
+    check_mat_vec_s8_s16(board, tmp_path, NEON_SHAPES, _case, 91)
 
 
 # (hidden, cell_exp, input_forget, out_shift)

@@ -62,7 +62,8 @@ def test_kron_both_orders(tmp_path, order):
     np.testing.assert_allclose(got, m.to_dense() @ x + bias, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", [n for n, m in MATS.items() if not isinstance(m, formats.RowStack)])
+@pytest.mark.parametrize("name", [n for n, m in MATS.items()
+                                  if not isinstance(m, formats.RowStack)])
 def test_format_kernel_against_numpy(tmp_path, name):
     m = MATS[name]
     rng = np.random.default_rng(2)
