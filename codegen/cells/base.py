@@ -17,7 +17,8 @@ Contexts the emit functions receive (duck-typed):
   one step has W's rows (G H, or more when the cell's W carries extra rows).
 - int8: ``prog`` (emit/c_int8.py) with ``prog.ctx`` and ``prog.matvec(base, qm, x, y,
   scratch)``, and ``slots``: ``gx``, ``gh``, ``zr``, ``rh``, ``scratch``, ``prefix``,
-  ``params`` (the direction's rnn_cell_params_s16 symbol), ``xt`` (this step's int8 input).
+  ``params`` (the direction's params struct symbol, ``params_s16``), ``xt`` (this step's
+  int8 input).
   Returns the C statements after the W x product.
 """
 
@@ -48,6 +49,10 @@ class Cell:
     emit_s8: Callable[..., list[str]]  # (prog, n, q, qd, slots) -> C
     quant_biases: Callable[..., tuple[Any, Any]]  # (n, cd) -> (bias int16, bias2 | None)
     out_frac: int  # fraction bits of the activation product that becomes h (Q0.30, Q0.15)
+    # int8 C: the params struct of the int16 kernel(s) and its fields, in order (names of
+    # emit/c_int8.py's cell_params values; extra_s16(q, qd) adds the cell's own)
+    params_s16: tuple[str, tuple[str, ...]] = ("", ())
+    extra_s16: Callable[..., list[tuple[str, Any]]] = lambda q, qd: []
     split_recurrent: Callable[[Any], bool] = lambda n: False  # R's last H rows apply to r*h
     peepholes: bool = False  # reads peepholes P (i, o, f) on the cell state
     options: tuple[str, ...] = ()  # the boolean attributes it reads (input_forget, ...)

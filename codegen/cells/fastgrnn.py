@@ -76,6 +76,9 @@ CELL = Cell(
     step_s8=step_s8,
     kernels_s16={"rnn_fastgrnn_cell_s16": ("RecurrentFunctions/rnn_fastgrnn_cell_s16.c", ())},
     emit_s8=emit_s8,
+    params_s16=("rnn_fast_params_s16", (
+        "hidden", "bias", "bias2", "lut0", "lut1", "s1", "s2", "h_zero_point", "h15_mult",
+        "h15_shift", "out_mult", "out_shift")),
     quant_biases=lambda n, cd: (np.zeros(n.hidden, np.int16),
                                 q12(np.concatenate([cd.wb, cd.rb]))),
     out_frac=15,

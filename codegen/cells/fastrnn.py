@@ -65,6 +65,9 @@ CELL = Cell(
     step_s8=step_s8,
     kernels_s16={"rnn_fastrnn_cell_s16": ("RecurrentFunctions/rnn_fastrnn_cell_s16.c", ())},
     emit_s8=emit_s8,
+    params_s16=("rnn_fast_params_s16", (
+        "hidden", "bias", "bias2", "lut0", "lut1", "s1", "s2", "h_zero_point", "h15_mult",
+        "h15_shift", "out_mult", "out_shift")),
     quant_biases=lambda n, cd: (q12(cd.wb + cd.rb), None),
     out_frac=15,
 )

@@ -125,6 +125,9 @@ CELL = Cell(
         "rnn_gru_cell_s16": ("RecurrentFunctions/rnn_gru_cell_s16.c", ()),
     },
     emit_s8=emit_s8,
+    params_s16=("rnn_gru_params_s16", (
+        "hidden", "clip", "linear_before_reset", "bias", "bias2", "lut0", "lut1", "h_zero_point",
+        "h15_mult", "h15_shift", "out_mult", "out_shift")),
     quant_biases=quant_biases,
     out_frac=15,
     split_recurrent=lambda n: not n.linear_before_reset,

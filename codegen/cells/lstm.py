@@ -101,6 +101,9 @@ CELL = Cell(
     step_s8=step_s8,
     kernels_s16={"rnn_lstm_cell_s16": ("RecurrentFunctions/rnn_lstm_cell_s16.c", ())},
     emit_s8=emit_s8,
+    params_s16=("rnn_lstm_params_s16", (
+        "hidden", "clip", "input_forget", "cell_exp", "bias", "peephole", "peep_mult",
+        "peep_shift", "lut0", "lut1", "lut2", "h_zero_point", "out_mult", "out_shift")),
     quant_biases=lambda n, cd: (q12(cd.wb + cd.rb), None),
     out_frac=30,
     peepholes=True, options=("input_forget",),

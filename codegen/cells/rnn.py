@@ -56,6 +56,8 @@ CELL = Cell(
     step_s8=step_s8,
     kernels_s16={"rnn_rnn_cell_s16": ("RecurrentFunctions/rnn_rnn_cell_s16.c", ())},
     emit_s8=emit_s8,
+    params_s16=("rnn_rnn_params_s16", (
+        "hidden", "clip", "bias", "lut0", "h_zero_point", "out_mult", "out_shift")),
     quant_biases=lambda n, cd: (q12(cd.wb + cd.rb), None),
     out_frac=15,
 )

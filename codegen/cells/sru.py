@@ -86,16 +86,17 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
     return cd.wb, [f"rnn_sru_cell_f32(&{prm}, g, {s.xt}, c, h);"]
 
 
-def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
-    ctx = prog.ctx
+def extra_s16(q: Any, qd: Any) -> list[tuple[str, Any]]:
+    """The highway's fields of rnn_sru_params_s16."""
     proj = projection(q.hidden, qd.W.shape[0])
     xm, xs = (0, 0) if proj else x15(q)
-    prm = ctx.sym(f"{s.prefix}_sru")
-    ctx.decls.append(f"static const rnn_sru_params_s16 {prm} = " + cgen.c_struct([
-        ("projection", int(proj)), ("x_zero_point", q.x.zero_point),
-        ("x15_mult", cgen.c_int(xm)), ("x15_shift", cgen.c_int(xs))]) + ";")
-    ctx.kernels.add("rnn_sru_cell_s16")
-    return [f"rnn_sru_cell_s16(&{s.params}, &{prm}, {s.gx}, {s.xt}, c, h);"]
+    return [("projection", int(proj)), ("x_zero_point", q.x.zero_point),
+            ("x15_mult", cgen.c_int(xm)), ("x15_shift", cgen.c_int(xs))]
+
+
+def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
+    prog.ctx.kernels.add("rnn_sru_cell_s16")
+    return [f"rnn_sru_cell_s16(&{s.params}, {s.gx}, {s.xt}, c, h);"]
 
 
 CELL = Cell(
@@ -108,6 +109,10 @@ CELL = Cell(
     step_s8=step_s8,
     kernels_s16={"rnn_sru_cell_s16": ("RecurrentFunctions/rnn_sru_cell_s16.c", ())},
     emit_s8=emit_s8,
+    extra_s16=extra_s16,
+    params_s16=("rnn_sru_params_s16", (
+        "hidden", "cell_exp", "bias", "v", "v_mult", "v_shift", "lut0", "h_zero_point",
+        "out_mult", "out_shift", "projection", "x_zero_point", "x15_mult", "x15_shift")),
     quant_biases=lambda n, cd: (q12(cd.wb), None),
     out_frac=15,  # h' is summed in Q.15 (real value times 2^15)
     peepholes=True,  # v_f, v_r: elementwise weights on the cell state

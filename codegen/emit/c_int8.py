@@ -134,27 +134,37 @@ class QProgram(_Program):
 
     def cell_params(self, n: ir.Recurrent, q: quant.QRecurrent, qd: quant.QDirection,
                     qn: str) -> str:
-        """Declare one direction's rnn_cell_params_s16 (tables, biases, multipliers); its
-        symbol."""
-        ctx, H = self.ctx, n.hidden
-        luts = [self.arr(f"{qn}_lut{k}", t, "int16_t") for k, t in enumerate(qd.luts)]
-        luts += ["NULL"] * (3 - len(luts))
-        bias = self.arr(f"{qn}_bias", qd.bias, "int16_t")
-        bias2 = self.arr(f"{qn}_bias2", qd.bias2, "int16_t") if qd.bias2 is not None \
-            else "NULL"
-        peep = self.arr(f"{qn}_peep", qd.peephole, "int16_t") if qd.peephole is not None \
-            else "NULL"
-        prm = ctx.sym(f"{qn}_cell")
-        ctx.decls.append(f"static const rnn_cell_params_s16 {prm} = " + cgen.c_struct([
-            ("hidden", H), ("clip", q.clip), ("input_forget", int(q.input_forget)),
-            ("linear_before_reset", int(q.lbr)), ("cell_exp", q.cell_exp),
-            ("bias", bias), ("bias2", bias2), ("peephole", peep),
-            ("peep_mult", cgen.c_int(qd.pm)), ("peep_shift", cgen.c_int(qd.ps)),
-            ("lut0", luts[0]), ("lut1", luts[1]), ("lut2", luts[2]), ("s1", qd.fast[0]),
-            ("s2", qd.fast[1]),
-            ("h_zero_point", q.h.zero_point), ("h15_mult", cgen.c_int(q.h15_mult)),
-            ("h15_shift", cgen.c_int(q.h15_shift)), ("out_mult", cgen.c_int(q.out_mult)),
-            ("out_shift", cgen.c_int(q.out_shift))]) + ";")
+        """Declare one direction's params struct of the cell's int16 kernels (the cell's
+        ``params_s16``: struct type and fields; tables, biases and multipliers); its symbol."""
+        cell = cells.of(n.cell)
+        ctype, fields = cell.params_s16
+        luts = {f"lut{k}": t for k, t in enumerate(qd.luts)}
+
+        def arr(field: str, values: Any) -> Any:
+            return (lambda: self.arr(f"{qn}_{field}", values, "int16_t")) \
+                if values is not None else "NULL"
+
+        peep = arr("peep", qd.peephole)
+        values: dict[str, Any] = {
+            "hidden": n.hidden, "clip": q.clip, "input_forget": int(q.input_forget),
+            "linear_before_reset": int(q.lbr), "cell_exp": q.cell_exp,
+            "bias": arr("bias", qd.bias), "bias2": arr("bias2", qd.bias2),
+            "peephole": peep, "v": peep,
+            "peep_mult": cgen.c_int(qd.pm), "peep_shift": cgen.c_int(qd.ps),
+            "v_mult": cgen.c_int(qd.pm), "v_shift": cgen.c_int(qd.ps),
+            **{f"lut{k}": arr(f"lut{k}", luts.get(f"lut{k}")) for k in range(3)},
+            "s1": qd.fast[0], "s2": qd.fast[1], "h_zero_point": q.h.zero_point,
+            "h15_mult": cgen.c_int(q.h15_mult), "h15_shift": cgen.c_int(q.h15_shift),
+            "out_mult": cgen.c_int(q.out_mult), "out_shift": cgen.c_int(q.out_shift),
+            **dict(cell.extra_s16(q, qd))}
+        # tables and biases in the order the kernels have always had them declared
+        order = ["lut0", "lut1", "lut2", "bias", "bias2", "peephole", "v"]
+        for f in sorted(fields, key=lambda f: order.index(f) if f in order else len(order)):
+            if callable(values[f]):
+                values[f] = values[f]()
+        prm = self.ctx.sym(f"{qn}_cell")
+        self.ctx.decls.append(f"static const {ctype} {prm} = "
+                              + cgen.c_struct([(f, values[f]) for f in fields]) + ";")
         return prm
 
     def op_recurrent(self, n: ir.Recurrent, p: str) -> dict[str, Any]:

@@ -160,42 +160,94 @@ typedef struct
     int32_t y_mult, y_shift;  /**< result -> output */
 } rnn_kron_s8;
 
-/** Parameters of an int8 recurrent cell (every cell kind; unused fields are 0 / NULL).
- *  Gate pre-activations are int16 Q3.12; activations come from 513-entry int16 tables
- *  (Q3.12 in, Q0.15 out); the hidden state is int8 with zero point h_zero_point; the LSTM
- *  cell state is int16 with scale 2^-cell_exp. See docs/int8.md. */
+/* The int8 cells' parameters, one struct per cell kind (designated initializers in the
+ * generated code). Gate pre-activations are int16 Q3.12; activations come from 513-entry
+ * int16 tables (Q3.12 in, Q0.15 out); the hidden state is int8 with zero point
+ * h_zero_point; a cell state is int16 with scale 2^-cell_exp; out_mult/out_shift take the
+ * activation product (LSTM Q0.30, others Q0.15) to int8 h; h15_mult/h15_shift take int8 h
+ * to Q0.15. See docs/int8.md. */
+
+/** rnn_lstm_cell_s16 */
 typedef struct
 {
     int32_t hidden;           /**< H */
     int32_t clip;             /**< Q3.12 bound on gate pre-activations; 0: none */
-    int32_t input_forget;     /**< LSTM: f = 1 - i */
-    int32_t linear_before_reset; /**< GRU */
-    int32_t cell_exp;         /**< LSTM cell state scale 2^-cell_exp */
-    const int16_t *bias;      /**< [G H] Q3.12, added to every gate */
-    const int16_t *bias2;     /**< GRU lbr 1: Rb_h [H]; FastGRNN: [bias_gate; bias_update] */
-    const int16_t *peephole;  /**< LSTM [3H] (i, o, f) or NULL */
+    int32_t input_forget;     /**< f = 1 - i */
+    int32_t cell_exp;         /**< cell state scale 2^-cell_exp */
+    const int16_t *bias;      /**< [4H] Q3.12, gates i, o, f, c */
+    const int16_t *peephole;  /**< [3H] (i, o, f) or NULL */
     int32_t peep_mult;        /**< peephole * c -> Q3.12 */
     int32_t peep_shift;
-    const int16_t *lut0;      /**< LSTM f, GRU f, RNN f, FastRNN update, FastGRNN gate */
-    const int16_t *lut1;      /**< LSTM g, GRU g, FastGRNN update */
-    const int16_t *lut2;      /**< LSTM h */
-    int32_t s1;               /**< FastRNN sigmoid(alpha), FastGRNN sigmoid(zeta), Q0.15 */
-    int32_t s2;               /**< FastRNN sigmoid(beta), FastGRNN sigmoid(nu), Q0.15 */
-    int32_t h_zero_point;     /**< zero point of the int8 hidden state */
-    int32_t h15_mult;         /**< int8 h -> Q0.15 (GRU, FastRNN, FastGRNN) */
-    int32_t h15_shift;
-    int32_t out_mult;         /**< LSTM Q0.30 / others Q0.15 -> int8 h */
+    const int16_t *lut0;      /**< f */
+    const int16_t *lut1;      /**< g */
+    const int16_t *lut2;      /**< h */
+    int32_t h_zero_point;
+    int32_t out_mult;         /**< Q0.30 -> int8 h */
     int32_t out_shift;
-} rnn_cell_params_s16;
+} rnn_lstm_params_s16;
 
-/** The SRU's int8 parameters beside its rnn_cell_params_s16 (whose peephole, peep_mult and
- *  peep_shift hold v_f, v_r and their requantization; out_mult/out_shift take Q.15 to h).
- *  See docs/int8.md, "SRU". */
+/** rnn_gru_gates_s16 and rnn_gru_cell_s16 */
 typedef struct
 {
-    int32_t projection;   /**< 1: the highway x' is W_p x (gx[3H:4H], Q3.12); 0: x itself */
-    int32_t x_zero_point; /**< zero point of the int8 input x */
-    int32_t x15_mult;     /**< int8 x - x_zero_point -> Q.15 (real value times 2^15) */
+    int32_t hidden;
+    int32_t clip;
+    int32_t linear_before_reset;
+    const int16_t *bias;      /**< [3H] Q3.12 */
+    const int16_t *bias2;     /**< linear_before_reset 1: Rb_h [H]; else NULL */
+    const int16_t *lut0;      /**< f (z, r) */
+    const int16_t *lut1;      /**< g (n) */
+    int32_t h_zero_point;
+    int32_t h15_mult;
+    int32_t h15_shift;
+    int32_t out_mult;         /**< Q0.15 -> int8 h */
+    int32_t out_shift;
+} rnn_gru_params_s16;
+
+/** rnn_rnn_cell_s16 */
+typedef struct
+{
+    int32_t hidden;
+    int32_t clip;
+    const int16_t *bias;      /**< [H] Q3.12 */
+    const int16_t *lut0;      /**< f */
+    int32_t h_zero_point;
+    int32_t out_mult;
+    int32_t out_shift;
+} rnn_rnn_params_s16;
+
+/** rnn_fastrnn_cell_s16 and rnn_fastgrnn_cell_s16 */
+typedef struct
+{
+    int32_t hidden;
+    const int16_t *bias;      /**< FastRNN: [H] Q3.12; FastGRNN: NULL */
+    const int16_t *bias2;     /**< FastGRNN: [bias_gate; bias_update]; FastRNN: NULL */
+    const int16_t *lut0;      /**< FastRNN update, FastGRNN gate */
+    const int16_t *lut1;      /**< FastGRNN update; FastRNN: NULL */
+    int32_t s1;               /**< FastRNN sigmoid(alpha), FastGRNN sigmoid(zeta), Q0.15 */
+    int32_t s2;               /**< FastRNN sigmoid(beta), FastGRNN sigmoid(nu), Q0.15 */
+    int32_t h_zero_point;
+    int32_t h15_mult;
+    int32_t h15_shift;
+    int32_t out_mult;
+    int32_t out_shift;
+} rnn_fast_params_s16;
+
+/** rnn_sru_cell_s16. See docs/int8.md, "SRU". */
+typedef struct
+{
+    int32_t hidden;
+    int32_t cell_exp;         /**< cell state scale 2^-cell_exp */
+    const int16_t *bias;      /**< [3H] or [4H] Q3.12: W x, f, r (, W_p x) */
+    const int16_t *v;         /**< [2H] v_f, v_r */
+    int32_t v_mult;           /**< v * c -> Q3.12 */
+    int32_t v_shift;
+    const int16_t *lut0;      /**< sigmoid */
+    int32_t h_zero_point;
+    int32_t out_mult;         /**< Q.15 -> int8 h */
+    int32_t out_shift;
+    int32_t projection;       /**< 1: the highway x' is W_p x (gx[3H:4H], Q3.12); 0: x */
+    int32_t x_zero_point;     /**< zero point of the int8 input x */
+    int32_t x15_mult;         /**< int8 x - x_zero_point -> Q.15 */
     int32_t x15_shift;
 } rnn_sru_params_s16;
 

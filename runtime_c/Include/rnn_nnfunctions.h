@@ -318,48 +318,47 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
  * @param[in,out] c   [H] cell state
  * @param[in,out] h   [H] hidden state
  */
-void rnn_lstm_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+void rnn_lstm_cell_s16(const rnn_lstm_params_s16 *p, const int16_t *gx, const int16_t *gh,
                        int16_t *c, int8_t *h);
 
 /**
  * @brief int8 GRU gates: zr = (z, r) in Q0.15 from gx[0:2H] + gh[0:2H] + bias; with
  *        linear_before_reset 0 (rh != NULL) also rh = r * h as int8.
  */
-void rnn_gru_gates_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+void rnn_gru_gates_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
                        const int8_t *h, int16_t *zr, int8_t *rh);
 
 /**
  * @brief int8 GRU update after rnn_gru_gates_s16; gh[2H:3H] is R_h h (lbr 1) or R_h (r h)
  *        (lbr 0). h updated in place.
  */
-void rnn_gru_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+void rnn_gru_cell_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
                       const int16_t *zr, int8_t *h);
 
 /** @brief int8 simple RNN update; h updated in place. */
-void rnn_rnn_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+void rnn_rnn_cell_s16(const rnn_rnn_params_s16 *p, const int16_t *gx, const int16_t *gh,
                       int8_t *h);
 
 /** @brief int8 FastRNN update; h updated in place. */
-void rnn_fastrnn_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+void rnn_fastrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
                           int8_t *h);
 
 /** @brief int8 FastGRNN update; h updated in place. */
-void rnn_fastgrnn_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+void rnn_fastgrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
                            int8_t *h);
 
 /**
  * @brief int8 SRU update after the W x product; c (int16, scale 2^-cell_exp) and h (int8)
  *        updated in place.
  *
- * @param[in]     p   cell parameters (bias, peephole = v_f v_r, lut0 = sigmoid, cell_exp)
- * @param[in]     s   the SRU's highway parameters
+ * @param[in]     p   cell parameters (bias, v = v_f v_r, lut0 = sigmoid, cell_exp, highway)
  * @param[in]     gx  [3H] or [4H] W x (Q3.12): W, W_f, W_r (, W_p)
  * @param[in]     x   [H] this step's int8 input (the highway term without a projection)
  * @param[in,out] c   [H] cell state
  * @param[in,out] h   [H] hidden state
  */
-void rnn_sru_cell_s16(const rnn_cell_params_s16 *p, const rnn_sru_params_s16 *s,
-                      const int16_t *gx, const int8_t *x, int16_t *c, int8_t *h);
+void rnn_sru_cell_s16(const rnn_sru_params_s16 *p, const int16_t *gx, const int8_t *x,
+                      int16_t *c, int8_t *h);
 
 /**
  * @brief Integer softmax of int8 values along an axis ([outer, n, inner]); output scale

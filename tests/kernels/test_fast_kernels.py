@@ -91,7 +91,7 @@ def test_lstm_cell_s16_neon_units(tmp_path, board):
                   _c_array("const int16_t", f"b{k}", bias), _c_array("int16_t", f"c{k}", c),
                   f"static int8_t h{k}[{H}];"]
         body.append(
-            f"{{ rnn_cell_params_s16 p; int32_t t[{H}]; int i; memset(&p, 0, sizeof p);"
+            f"{{ rnn_lstm_params_s16 p; int32_t t[{H}]; int i; memset(&p, 0, sizeof p);"
             f" p.hidden = {H}; p.input_forget = {ifg}; p.cell_exp = {cexp}; p.bias = b{k};"
             f" p.lut0 = lf; p.lut1 = lg; p.lut2 = lh; p.h_zero_point = {zp};"
             f" p.out_mult = {om}; p.out_shift = {osh};"

@@ -57,15 +57,14 @@ def test_sru_s16_kernel_equals_step_s8(tmp_path, k, proj):
         _decl("int16_t", "gx", gx), _decl("int16_t", "c", c), _decl("int8_t", "x", x),
         _decl("int8_t", "h", h), _decl("int16_t", "bias", qd.bias),
         _decl("int16_t", "vv", qd.peephole), _decl("int16_t", "lut", qd.luts[0]),
-        "static const rnn_cell_params_s16 p = " + cgen.c_struct([
-            ("hidden", H), ("cell_exp", k), ("bias", "bias"), ("peephole", "vv"),
-            ("peep_mult", cgen.c_int(qd.pm)), ("peep_shift", cgen.c_int(qd.ps)),
+        "static const rnn_sru_params_s16 p = " + cgen.c_struct([
+            ("hidden", H), ("cell_exp", k), ("bias", "bias"), ("v", "vv"),
+            ("v_mult", cgen.c_int(qd.pm)), ("v_shift", cgen.c_int(qd.ps)),
             ("lut0", "lut"), ("h_zero_point", zh), ("out_mult", cgen.c_int(q.out_mult)),
-            ("out_shift", cgen.c_int(q.out_shift))]) + ";",
-        "static const rnn_sru_params_s16 s = " + cgen.c_struct([
-            ("projection", int(proj)), ("x_zero_point", zx), ("x15_mult", cgen.c_int(xm)),
+            ("out_shift", cgen.c_int(q.out_shift)), ("projection", int(proj)),
+            ("x_zero_point", zx), ("x15_mult", cgen.c_int(xm)),
             ("x15_shift", cgen.c_int(xs))]) + ";"])
-    body = ("int i;\nrnn_sru_cell_s16(&p, &s, gx, x, c, h);\n"
+    body = ("int i;\nrnn_sru_cell_s16(&p, gx, x, c, h);\n"
             f"for (i = 0; i < {H}; ++i) {{ printf(\"%d \", h[i]); }}\nprintf(\"\\n\");\n"
             f"for (i = 0; i < {H}; ++i) {{ printf(\"%d \", c[i]); }}\nprintf(\"\\n\");")
     got_h, got_c = run_c(tmp_path, {"rnn_sru_cell_s16"}, body, decls)

@@ -10,7 +10,7 @@
 #include "rnn_nn_support.h"
 
 /* Refer to header file for details. */
-void rnn_fastrnn_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+void rnn_fastrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
                           int8_t *h)
 {
     int32_t u;

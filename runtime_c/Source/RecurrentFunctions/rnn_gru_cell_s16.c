@@ -10,7 +10,7 @@
 #include "rnn_nn_support.h"
 
 /* Refer to header file for details. */
-void rnn_gru_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+void rnn_gru_cell_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
                       const int16_t *zr, int8_t *h)
 {
     const int32_t H = p->hidden;

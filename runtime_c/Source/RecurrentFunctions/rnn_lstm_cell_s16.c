@@ -65,7 +65,7 @@ static inline int32_t requant(int32_t acc, int32_t mult, int32_t shift)
 
 /* The common cell (no peepholes, no clip, cell_exp in 1..29) from unit u0 on: the same
  * arithmetic as the general loop below, with 32-bit rounding shifts where they are exact. */
-static void lstm_plain(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+static void lstm_plain(const rnn_lstm_params_s16 *p, const int16_t *gx, const int16_t *gh,
                        int16_t *c, int8_t *h, int32_t u0)
 {
     const int32_t H = p->hidden;
@@ -128,7 +128,7 @@ static inline int16x4_t gate4_neon(const int16_t *a, const int16_t *b, const int
 }
 
 /* lstm_plain for units 0 .. H - H mod 4 (out_shift <= -2); returns the units done */
-static int32_t lstm_plain_neon(const rnn_cell_params_s16 *p, const int16_t *gx,
+static int32_t lstm_plain_neon(const rnn_lstm_params_s16 *p, const int16_t *gx,
                                const int16_t *gh, int16_t *c, int8_t *h)
 {
     const int32_t H = p->hidden;
@@ -201,7 +201,7 @@ static inline int32x4_t gate4_mve(const int16_t *a, const int16_t *b, const int1
 }
 
 /* lstm_plain for units 0 .. H - H mod 4 (out_shift <= -2); returns the units done */
-static int32_t lstm_plain_mve(const rnn_cell_params_s16 *p, const int16_t *gx,
+static int32_t lstm_plain_mve(const rnn_lstm_params_s16 *p, const int16_t *gx,
                               const int16_t *gh, int16_t *c, int8_t *h)
 {
     const int32_t H = p->hidden;
@@ -246,7 +246,7 @@ static int32_t clip_gate(int32_t v, int32_t clip)
 }
 
 /* Refer to header file for details. */
-void rnn_lstm_cell_s16(const rnn_cell_params_s16 *p, const int16_t *gx, const int16_t *gh,
+void rnn_lstm_cell_s16(const rnn_lstm_params_s16 *p, const int16_t *gx, const int16_t *gh,
                        int16_t *c, int8_t *h)
 {
     const int32_t H = p->hidden;
