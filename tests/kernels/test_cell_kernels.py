@@ -28,6 +28,7 @@ import pytest
 from rnngen import cells, cgen, ir, npz, pipeline, quant
 from rnngen.emit.c import _Ctx, _Program
 from rnngen.emit.c_int8 import QProgram
+from rnngen.formats.dense import pack_dense
 from tests import models
 from tests.kernels.harness import Case, HostLib, run_cases
 
@@ -305,6 +306,71 @@ def _copy_strided_s8() -> _Check:
                   exact=True)
 
 
+def _float_kernels() -> list[_Check]:
+    """The float32 kernels of other nodes: softmax, activations, broadcast arithmetic,
+    strided copy, the batched mat-vec; and float -> int8 quantization."""
+    out = []
+    case = Case("softmax_f32", {"rnn_softmax_f32"}, {"x": np.zeros(42, F32),
+                                                     "y": np.zeros(42, F32)},
+                ["rnn_softmax_f32(3, 7, 2, 0, softmax_f32_x, softmax_f32_y);"], ["y"])
+
+    def softmax(a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        x = a["x"].astype(np.float64).reshape(3, 7, 2)
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return {"y": (e / e.sum(axis=1, keepdims=True)).reshape(-1)}
+
+    out.append(_Check(case, lambda rng: {"x": (rng.standard_normal(42) * 4).astype(F32)},
+                      softmax, exact=False))
+    for act in ("Sigmoid", "Tanh"):
+        name = f"act_{act.lower()}"
+        a_ = ir.Activation(act, *ir.ACTIVATION_DEFAULTS[act])
+        case = Case(name, {"rnn_activation_f32"}, {"y": np.zeros(64, F32)}, [
+            f"static const rnn_activation a_ = {_FProg(_Ctx()).act(a_)};",
+            f"rnn_activation_f32(&a_, {name}_y, 64);"], ["y"])
+        fn = {"Sigmoid": lambda v: 1 / (1 + np.exp(-v)), "Tanh": np.tanh}[act]
+        out.append(_Check(case, lambda rng: {"y": (rng.standard_normal(64) * 5).astype(F32)},
+                          lambda a, fn=fn: {"y": fn(a["y"].astype(np.float64))}, exact=False))
+    case = Case("add_f32", {"rnn_elementwise_f32"}, {
+        "a": np.zeros(12, F32), "b": np.zeros(4, F32), "y": np.zeros(12, F32),
+        "shape": np.array([3, 4], np.int32), "sa": np.array([4, 1], np.int32),
+        "sb": np.array([0, 1], np.int32)},
+        ["rnn_elementwise_f32(RNN_OP_ADD, 2, add_f32_shape, add_f32_a, add_f32_sa, add_f32_b, "
+         "add_f32_sb, add_f32_y);"], ["y"])
+    out.append(_Check(case, lambda rng: {"a": rng.standard_normal(12).astype(F32),
+                                         "b": rng.standard_normal(4).astype(F32)},
+                      lambda a: {"y": (a["a"].reshape(3, 4) + a["b"]).reshape(-1)}, exact=True))
+    shape, perm = (3, 4, 5), (1, 2, 0)
+    dst = tuple(shape[q] for q in perm)
+    ist = cgen.strides(shape)
+    case = Case("copy_f32", {"rnn_copy_strided_f32"}, {
+        "x": np.zeros(60, F32), "y": np.zeros(60, F32), "shape": np.array(dst, np.int32),
+        "ss": np.array([ist[q] for q in perm], np.int32),
+        "ds": np.array(cgen.strides(dst), np.int32)},
+        ["rnn_copy_strided_f32(3, copy_f32_shape, copy_f32_x, copy_f32_ss, copy_f32_y, "
+         "copy_f32_ds);"], ["y"])
+    out.append(_Check(case, lambda rng: {"x": rng.standard_normal(60).astype(F32)},
+                      lambda a: {"y": np.transpose(a["x"].reshape(shape), perm).reshape(-1)},
+                      exact=True))
+    w = np.random.default_rng(5).standard_normal((13, 9)).astype(F32)
+    case = Case("matmul_f32", {"rnn_mat_mul_f32"}, {
+        "w": pack_dense(w), "b": np.zeros(13, F32), "x": np.zeros(27, F32),
+        "y": np.zeros(39, F32)},
+        ["rnn_mat_mul_f32(13, 9, matmul_f32_w, matmul_f32_b, 3, matmul_f32_x, matmul_f32_y);"],
+        ["y"])
+    out.append(_Check(case, lambda rng: {"x": rng.standard_normal(27).astype(F32),
+                                         "b": rng.standard_normal(13).astype(F32)},
+                      lambda a: {"y": (a["x"].reshape(3, 9).astype(np.float64) @ w.T
+                                       + a["b"]).reshape(-1)}, exact=False))
+    p8 = quant.QParams(0.031, 5)
+    case = Case("quant_s8", {"rnn_quantize_s8"}, {"x": np.zeros(50, F32),
+                                                 "y": np.zeros(50, np.int8)},
+                [f"rnn_quantize_s8(quant_s8_x, 50, {cgen.c_float(1.0 / p8.scale)}, "
+                 f"{p8.zero_point}, quant_s8_y);"], ["y"])
+    out.append(_Check(case, lambda rng: {"x": (rng.standard_normal(50) * 3).astype(F32)},
+                      lambda a: {"y": quant.quantize_input(a["x"], p8)}, exact=True))
+    return out
+
+
 @pytest.fixture(scope="module")
 def checks(tmp_path_factory) -> dict[str, _Check]:
     tmp = tmp_path_factory.mktemp("cells")
@@ -313,7 +379,7 @@ def checks(tmp_path_factory) -> dict[str, _Check]:
         g = pipeline.compile_model(make(tmp), pipeline.Options(dtype="int8"))
         for c in (_cell_f32(key, g), _cell_s16(key, g)):
             out[c.case.name] = c
-    for c in (_softmax_s8(), _lut_s8(), *_dequantize(), _copy_strided_s8()):
+    for c in (_softmax_s8(), _lut_s8(), *_dequantize(), _copy_strided_s8(), *_float_kernels()):
         out[c.case.name] = c
     for k, c in out.items():  # the initial arrays: the first random inputs
         c.case.arrays.update(c.inputs(np.random.default_rng(0)))
@@ -321,7 +387,8 @@ def checks(tmp_path_factory) -> dict[str, _Check]:
 
 
 NAMES = [f"{d}_{k}" for k in VARIANTS for d in ("f32", "s16")] + [
-    "softmax_s8", "lut_s8", "deq_s8", "deq_s16", "copy_s8"]
+    "softmax_s8", "lut_s8", "deq_s8", "deq_s16", "copy_s8", "softmax_f32", "act_sigmoid",
+    "act_tanh", "add_f32", "copy_f32", "matmul_f32", "quant_s8"]
 
 
 def _compare(chk: _Check, got: dict[str, np.ndarray], arrays: dict[str, np.ndarray],
