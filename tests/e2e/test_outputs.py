@@ -284,17 +284,24 @@ def _previous(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_leaves_the_previous_output_and_no_temporary_folder(tmp_path, sig):
+    """On a loaded machine the build can finish between the moment the test sees its
+    temporary folder and the signal (exit 0, output complete): that trial says nothing and
+    is run again; one of three must be interrupted."""
     p, out, before = _previous(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "rnngen.cli", "build", str(p), "-o",
-                             str(out), "--force", "--target", "cortex-m4"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and not any("rnngen-tmp" in q.name
-                                             for q in tmp_path.iterdir()):
-        time.sleep(0.005)
-    assert proc.poll() is None, "the build ended before it wrote its temporary folder"
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "rnngen.cli", "build", str(p), "-o",
+                                 str(out), "--force", "--target", "cortex-m4"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and not any("rnngen-tmp" in q.name
+                                                 for q in tmp_path.iterdir()):
+            time.sleep(0.005)
+        assert proc.poll() is None, "the build ended before it wrote its temporary folder"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        if proc.returncode != 0:
+            break
+        assert _tree(out) == before and not err.strip(), err  # finished first: complete
     assert proc.returncode in (128 + sig, 130), (proc.returncode, err)
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert _tree(out) == before
