@@ -289,9 +289,12 @@ def test_a_signal_leaves_the_previous_output_and_no_temporary_folder(tmp_path, s
     is run again; one of three must be interrupted."""
     p, out, before = _previous(tmp_path)
     for _ in range(3):
+        # SIGINT as a terminal delivers it: a suite started in the background (bash without
+        # job control) hands its children SIGINT ignored, and Python keeps it ignored
         proc = subprocess.Popen([sys.executable, "-m", "rnngen.cli", "build", str(p), "-o",
                                  str(out), "--force", "--target", "cortex-m4"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.time() + 60
         while time.time() < deadline and not any("rnngen-tmp" in q.name
                                                  for q in tmp_path.iterdir()):
