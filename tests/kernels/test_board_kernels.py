@@ -125,6 +125,22 @@ def test_mat_vec_f32_remainder_rows(tmp_path, board):
 
 # ------------------------------------------------------------------ int8 LSTM cell
 
+def lstm_cell_call(k, H, cexp, ifg, osh, gx, gh, bias, c, om, zp, lut2):
+    """Declarations and the main() statement of one rnn_lstm_cell_s16 call (tables lf, lg
+    and `lut2` declared by the caller) printing its c (T<k>c) and h (T<k>h)."""
+    decls = [c_array("const int16_t", f"gx{k}", gx), c_array("const int16_t", f"gh{k}", gh),
+             c_array("const int16_t", f"b{k}", bias), c_array("int16_t", f"c{k}", c),
+             f"static int8_t h{k}[{H}];"]
+    body = (f"{{ rnn_lstm_params_s16 p; int32_t t[{H}]; int i; memset(&p, 0, sizeof p);"
+            f" p.hidden = {H}; p.input_forget = {ifg}; p.cell_exp = {cexp}; p.bias = b{k};"
+            f" p.lut0 = lf; p.lut1 = lg; p.lut2 = {lut2}; p.h_zero_point = {zp};"
+            f" p.out_mult = {om}; p.out_shift = {osh};"
+            f" rnn_lstm_cell_s16(&p, gx{k}, gh{k}, c{k}, h{k});"
+            f" for (i = 0; i < {H}; ++i) t[i] = c{k}[i]; PI(\"T{k}c\", t, {H});"
+            f" for (i = 0; i < {H}; ++i) t[i] = h{k}[i]; PI(\"T{k}h\", t, {H}); }}")
+    return decls, body
+
+
 def _cell_want(gx, gh, bias, c, lf, lg, lh, k, zp, om, osh, ifg):
     H = c.size
     g = quant.sat16(gx.astype(I64) + gh + bias)
@@ -159,17 +175,9 @@ def test_lstm_cell_s16_plain_path(tmp_path, board):
         c = rng.integers(-32768, 32768, H)
         om = int(rng.integers(1 << 30, (1 << 31) - 1))
         zp = int(rng.integers(-128, 128))
-        decls += [c_array("const int16_t", f"gx{k}", gx), c_array("const int16_t", f"gh{k}", gh),
-                  c_array("const int16_t", f"b{k}", bias), c_array("int16_t", f"c{k}", c),
-                  f"static int8_t h{k}[{H}];"]
-        body.append(
-            f"{{ rnn_lstm_params_s16 p; int32_t t[{H}]; int i; memset(&p, 0, sizeof p);"
-            f" p.hidden = {H}; p.input_forget = {ifg}; p.cell_exp = {cexp}; p.bias = b{k};"
-            f" p.lut0 = lf; p.lut1 = lg; p.lut2 = lg; p.h_zero_point = {zp};"
-            f" p.out_mult = {om}; p.out_shift = {osh};"
-            f" rnn_lstm_cell_s16(&p, gx{k}, gh{k}, c{k}, h{k});"
-            f" for (i = 0; i < {H}; ++i) t[i] = c{k}[i]; PI(\"T{k}c\", t, {H});"
-            f" for (i = 0; i < {H}; ++i) t[i] = h{k}[i]; PI(\"T{k}h\", t, {H}); }}")
+        d, call = lstm_cell_call(k, H, cexp, ifg, osh, gx, gh, bias, c, om, zp, "lg")
+        decls += d
+        body.append(call)
         cn, h = _cell_want(gx, gh, bias, c, lf, lg, lg, cexp, zp, om, osh, ifg)
         want[f"T{k}c"], want[f"T{k}h"] = cn, h
     got = run_on_board(board, tmp_path, ["RecurrentFunctions/rnn_lstm_cell_s16.c"],

@@ -24,7 +24,8 @@ from rnngen import quant
 
 from tests.kernels.harness import c_array as _c_array
 from tests.kernels.harness import run_on_board
-from tests.kernels.test_board_kernels import (_cell_want, _marks, check_mat_vec_s8_s16)
+from tests.kernels.test_board_kernels import (_cell_want, _marks, check_mat_vec_s8_s16,
+                                              lstm_cell_call)
 
 BOARDS = ["host", "cortex-a73", "cortex-a53", "cortex-m4", "cortex-m55"]
 
@@ -87,17 +88,9 @@ def test_lstm_cell_s16_neon_units(tmp_path, board):
         c = rng.integers(-32768, 32768, H)
         om = int(rng.integers(1 << 30, (1 << 31) - 1))
         zp = int(rng.integers(-128, 128))
-        decls += [_c_array("const int16_t", f"gx{k}", gx), _c_array("const int16_t", f"gh{k}", gh),
-                  _c_array("const int16_t", f"b{k}", bias), _c_array("int16_t", f"c{k}", c),
-                  f"static int8_t h{k}[{H}];"]
-        body.append(
-            f"{{ rnn_lstm_params_s16 p; int32_t t[{H}]; int i; memset(&p, 0, sizeof p);"
-            f" p.hidden = {H}; p.input_forget = {ifg}; p.cell_exp = {cexp}; p.bias = b{k};"
-            f" p.lut0 = lf; p.lut1 = lg; p.lut2 = lh; p.h_zero_point = {zp};"
-            f" p.out_mult = {om}; p.out_shift = {osh};"
-            f" rnn_lstm_cell_s16(&p, gx{k}, gh{k}, c{k}, h{k});"
-            f" for (i = 0; i < {H}; ++i) t[i] = c{k}[i]; PI(\"T{k}c\", t, {H});"
-            f" for (i = 0; i < {H}; ++i) t[i] = h{k}[i]; PI(\"T{k}h\", t, {H}); }}")
+        d, call = lstm_cell_call(k, H, cexp, ifg, osh, gx, gh, bias, c, om, zp, "lh")
+        decls += d
+        body.append(call)
         cn, h = _cell_want(gx, gh, bias, c, lf, lg, lh, cexp, zp, om, osh, ifg)
         want[f"T{k}c"], want[f"T{k}h"] = cn, h
     got = run_on_board(board, tmp_path, ["RecurrentFunctions/rnn_lstm_cell_s16.c"],
