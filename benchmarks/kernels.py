@@ -77,7 +77,7 @@ FC_MAIN = r"""
 #include "rnn_nnfunctions.h"
 MARKERS
 SEMIHOSTING
-static int8_t w[ROWS * COLS];
+static int8_t w[ROWS * RNN_S8_STRIDE(COLS)] RNN_ALIGN4;
 static int8_t x[COLS];
 static int32_t off[ROWS], mu[ROWS], sh[ROWS];
 static int8_t y[ROWS];
@@ -85,7 +85,8 @@ int main(void)
 {
     long i;
     ICOUNT_IO_INIT();
-    for (i = 0; i < (long)ROWS * COLS; ++i) w[i] = (int8_t)((i * 37) % 255 - 127);
+    for (i = 0; i < (long)ROWS * COLS; ++i)
+        w[i / COLS * RNN_S8_STRIDE(COLS) + i % COLS] = (int8_t)((i * 37) % 255 - 127);
     for (i = 0; i < COLS; ++i) x[i] = (int8_t)((i * 53) % 256 - 128);
     for (i = 0; i < ROWS; ++i)
     {

@@ -1,9 +1,10 @@
 """dense: W [m, n] stored as is; y = W x. Storage m n, MACs m n.
 
 float32 C: rnn_mat_vec_f32 over the row-tile layout of pack_dense (and rnn_mat_mul_f32 for
-several vectors at once). int8: per-row symmetric int8 weights, the input's zero point folded
-into an int32 offset per row, Q31 requantization per row (rnn_mat_vec_s8_s16 to int16 gates,
-rnn_mat_vec_s8 to an int8 output for Linear layers)."""
+several vectors at once). int8: per-row symmetric int8 weights, each row stored padded with
+zeros to a multiple of 4 bytes (pack_s8), the input's zero point folded into an int32 offset
+per row, Q31 requantization per row (rnn_mat_vec_s8_s16 to int16 gates, rnn_mat_vec_s8 to an
+int8 output for Linear layers)."""
 
 from __future__ import annotations
 
@@ -133,9 +134,22 @@ def _quantize(m: Dense, q: Any, x: QParams, out_scale: float, inputs: np.ndarray
     return quantize_dense(m.w, x, out_scale, what)
 
 
+S8_ALIGN = 4  # RNN_S8_STRIDE in runtime_c/Include/rnn_nn_types.h
+
+
+def pack_s8(w: np.ndarray) -> np.ndarray:
+    """int8 W [m, n] -> the stored rows rnn_mat_vec_s8_s16 reads: each row padded with zero
+    weights to a multiple of 4 bytes (RNN_S8_STRIDE), flattened."""
+    m, n = w.shape
+    out = np.zeros((m, -(-n // S8_ALIGN) * S8_ALIGN), np.int8)
+    out[:, :n] = w
+    return out.reshape(-1)
+
+
 def declare_s8(ctx: Any, base: str, m: QDense) -> tuple[str, str, str, str]:
-    """The four constants of an int8 dense matrix: weights, offsets, multipliers, shifts."""
-    return (ctx.array(f"{base}_w", np.asarray(m.w), ctype="int8_t"),
+    """The four constants of an int8 dense matrix: weights (pack_s8's padded rows,
+    word-aligned), offsets, multipliers, shifts."""
+    return (ctx.array(f"{base}_w", pack_s8(np.asarray(m.w)), ctype="int8_t", attr="RNN_ALIGN4"),
             ctx.array(f"{base}_off", np.asarray(m.offset), ctype="int32_t"),
             ctx.array(f"{base}_mult", np.asarray(m.mult), ctype="int32_t"),
             ctx.array(f"{base}_shift", np.asarray(m.shift), ctype="int32_t"))

@@ -10,6 +10,10 @@
 #define RNN_NN_SUPPORT_H
 
 #include <stdint.h>
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__aarch64__)
+#include <arm_acle.h>
+#include <string.h>
+#endif
 
 /**
  * @brief round(acc * mult * 2^(shift - 31)), half up, saturated to int32 (quant.rq).
@@ -49,7 +53,16 @@ static inline int32_t rnn_lut_q12(const int16_t *table, int32_t x)
     const int32_t u = x + 32768;
     const int32_t i = u >> 7;
     const int32_t f = u & 127;
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__aarch64__)
+    /* Cortex-M4/M7: t0 + ((t1 - t0) f + 64) >> 7 = (t0 (128 - f) + t1 f + 64) >> 7 exactly
+     * (t0 128 is a multiple of 128), one SMLAD over the entries read as one word (t0 low,
+     * t1 high; unaligned word loads are allowed) and the weights (128 - f, f) */
+    int32_t pair;
+    memcpy(&pair, table + i, sizeof pair);
+    return __smlad(pair, (int32_t)(((uint32_t)f << 16) | (uint32_t)(128 - f)), 64) >> 7;
+#else
     return table[i] + (((table[i + 1] - table[i]) * f + 64) >> 7);
+#endif
 }
 
 /** @brief Offsets of the current row of two strided views: sum over the outer dimensions

@@ -32,6 +32,19 @@
 #define RNN_ALIGN64
 #endif
 
+/** Placed on int8 weight arrays of the int8 dense kernels (rnn_mat_vec_s8_s16 and its
+ *  callers): the Cortex-M4/M7 path reads two weight words at once (LDRD), which needs word
+ *  alignment; on other arrays it takes the one-word path. */
+#if defined(__GNUC__)
+#define RNN_ALIGN4 __attribute__((aligned(4)))
+#else
+#define RNN_ALIGN4
+#endif
+
+/** Bytes per stored row of an int8 dense weight matrix with `cols` columns: rows are padded
+ *  with zero weights to a multiple of 4 bytes, so every row starts a word. */
+#define RNN_S8_STRIDE(cols) (((cols) + 3) & ~3)
+
 /** Largest tensor rank the strided kernels accept. */
 #define RNN_MAX_DIMS 8
 

@@ -253,8 +253,10 @@ void rnn_copy_strided_f32(int32_t ndim, const int32_t *shape, const float *src,
  *        y[r] = sat16(rq(W[r] . x + offset[r], mult[r], shift[r])).
  *
  * @param[in]  rows, cols  shape of W
- * @param[in]  w       Format: [rows, cols] row-major, per-row symmetric scales, values in
- *                     [-127, 127] (rnngen never makes -128; the NEON path relies on it)
+ * @param[in]  w       Format: [rows, cols] row-major, each row stored in RNN_S8_STRIDE(cols)
+ *                     bytes (zero weights after the last column), per-row symmetric scales,
+ *                     values in [-127, 127] (rnngen never makes -128; the NEON path relies
+ *                     on it); word-aligned for the fastest Cortex-M4/M7 path (RNN_ALIGN4)
  * @param[in]  offset  [rows] -x zero point * row sum (int32)
  * @param[in]  mult    [rows] Q31 multipliers
  * @param[in]  shift   [rows] shifts

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from rnngen import quant
-from rnngen.formats.dense import pack_dense
+from rnngen.formats.dense import pack_dense, pack_s8
 from tests.kernels.harness import c_array, run_on_board
 from tests.kernels.test_kernels import sequential_matvec
 
@@ -37,7 +37,10 @@ def _marks(board: str):
 # (rows, cols): 1..3 rows left over from groups of 3 and 4; columns around words (4), MVE
 # vectors (16), the split buffer (256) and HAR1's 77 / 179
 S8_SHAPES = [(1, 1), (2, 3), (3, 4), (4, 5), (5, 7), (6, 15), (7, 16), (8, 17), (9, 31),
-             (10, 33), (11, 77), (13, 179), (6, 255), (5, 256), (7, 257), (4, 300), (12, 64)]
+             (10, 33), (11, 77), (13, 179), (6, 255), (5, 256), (7, 257), (4, 300), (12, 64),
+             # Cortex-M4/M7 pair loop: 3 words (no 16-column pass, both tails), 130 rows (past
+             # a 64-row block, an odd last row), wider than x's split buffer (512 columns)
+             (5, 12), (4, 11), (130, 20), (3, 513)]
 
 
 def _s8_case(rng, rows, cols, k):
@@ -64,6 +67,17 @@ def _s8_want(w, x, offset, mult, shift):
     return quant.sat16(quant.rq(acc, mult, shift))
 
 
+def s8_weights(name, w, k):
+    """The C declaration of int8 weights `name` as the int8 dense kernels read them (rows
+    padded to RNN_S8_STRIDE, pack_s8): word-aligned, or, for every third case, `name` a
+    pointer one byte into an aligned buffer (the kernels' path for unaligned rows)."""
+    packed = pack_s8(np.asarray(w, np.int8))
+    if k % 3 != 2:
+        return c_array("const int8_t", name, packed).replace(" = {", " RNN_ALIGN4 = {", 1)
+    buf = c_array("const int8_t", f"{name}_buf", np.concatenate([[0], packed]))
+    return buf.replace(" = {", " RNN_ALIGN4 = {", 1) + f"\nstatic const int8_t *const {name} = {name}_buf + 1;"
+
+
 def check_mat_vec_s8_s16(board, tmp_path, shapes, make_case, seed):
     """rnn_mat_vec_s8_s16 on every (rows, cols) of `shapes` (inputs from make_case(rng,
     rows, cols, k)) in one program on the board, bit for bit against _s8_want."""
@@ -71,7 +85,7 @@ def check_mat_vec_s8_s16(board, tmp_path, shapes, make_case, seed):
     decls, body, want = [], [], {}
     for k, (rows, cols) in enumerate(shapes):
         w, x, off, mu, sh = make_case(rng, rows, cols, k)
-        decls += [c_array("const int8_t", f"w{k}", w), c_array("const int8_t", f"x{k}", x),
+        decls += [s8_weights(f"w{k}", w, k), c_array("const int8_t", f"x{k}", x),
                   c_array("const int32_t", f"o{k}", off), c_array("const int32_t", f"m{k}", mu),
                   c_array("const int32_t", f"s{k}", sh), f"static int16_t y{k}[{rows}];"]
         body.append(f"{{ int32_t t[{rows}]; int i; rnn_mat_vec_s8_s16({rows}, {cols}, w{k}, "

@@ -25,7 +25,7 @@ from rnngen import quant
 from tests.kernels.harness import c_array as _c_array
 from tests.kernels.harness import run_on_board
 from tests.kernels.test_board_kernels import (_cell_want, _marks, check_mat_vec_s8_s16,
-                                              lstm_cell_call)
+                                              lstm_cell_call, s8_weights)
 
 BOARDS = ["host", "cortex-a73", "cortex-a53", "cortex-m4", "cortex-m55"]
 
@@ -110,7 +110,7 @@ def test_mat_vec_s8_int8_out(tmp_path, board):
     for k, (rows, cols) in enumerate(FC_SHAPES):
         w, x, off, mu, sh = _case(rng, rows, cols, k)
         zp = int(rng.integers(-128, 128))
-        decls += [_c_array("const int8_t", f"w{k}", w), _c_array("const int8_t", f"x{k}", x),
+        decls += [s8_weights(f"w{k}", w, k), _c_array("const int8_t", f"x{k}", x),
                   _c_array("const int32_t", f"o{k}", off), _c_array("const int32_t", f"m{k}", mu),
                   _c_array("const int32_t", f"s{k}", sh), f"static int8_t y{k}[{rows}];",
                   f"static int32_t a{k}[{rows}];"]

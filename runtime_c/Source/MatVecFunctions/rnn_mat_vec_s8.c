@@ -40,7 +40,7 @@ void rnn_mat_vec_s8(int32_t rows, int32_t cols, const int8_t *w, const int32_t *
     {
         const int32_t nb = rows - r < RNN_S8_FC_BLOCK ? rows - r : RNN_S8_FC_BLOCK;
         int32_t k;
-        rnn_mat_vec_s8_sums(nb, cols, w + (int32_t)r * cols, offset + r, x, acc);
+        rnn_mat_vec_s8_sums(nb, cols, w + (int32_t)r * RNN_S8_STRIDE(cols), offset + r, x, acc);
         for (k = 0; k < nb; ++k)
         {
             y[r + k] = (int8_t)rnn_sat8(out_zero_point +

@@ -21,9 +21,14 @@
  *   (as NEON below), else one predicated pass (no scalar tail); the four rows are
  *   requantized as one vector.
  * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): x is split once per call into int16
- *   pairs (SXTB16), four rows per pass share each pair (three where x is too wide to split
- *   once); each row's word of weights is split likewise and SMLAD does two multiply-adds per
- *   instruction.
+ *   pairs (SXTB16; one row at a time with x split word by word where x is wider than
+ *   RNN_S8_XW); each row's word of weights is split likewise and SMLAD does two
+ *   multiply-adds per instruction. Two rows per pass in assembly: one LDM of four x words
+ *   and one LDRD of two weight words per row per 8 columns (word-aligned rows: the stored
+ *   row stride, RNN_S8_STRIDE, makes every row a whole number of words, so there is no
+ *   column tail either).
+ * Weight rows are RNN_S8_STRIDE(cols) bytes apart (zero after the last column); the NEON,
+ * Helium and plain paths read only the first cols bytes of each.
  * - plain C99 elsewhere.
  * rnn_mat_vec_s8_sums gives the same paths' int32 sums without requantization (for
  * rnn_mat_vec_s8, the int8-output kernel).
@@ -78,9 +83,12 @@ static inline int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
 {
     if (shift <= -2)
     {
-        /* (hi + 2^(s - 1)) >> s computed as ((hi >> (s - 1)) + 1) >> 1, the same value */
+        /* (hi + 2^(s - 1)) >> s computed as ((hi >> (s - 1)) + 1) >> 1, the same value, with
+         * hi >> (s - 1) as (2 hi) >> s and s = -1 - shift = ~shift (|hi| < 2^30: |acc| and
+         * |mult| < 2^31, so 2 hi fits; -2 - shift is no Thumb-2 immediate operand, ~shift is
+         * one MVN) */
         const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
-        const int32_t t = (hi >> (-2 - shift)) + 1;
+        const int32_t t = ((int32_t)((uint32_t)hi << 1) >> ~shift) + 1;
         return SAT16(t >> 1);
     }
     return requant16_any(acc, mult, shift);
@@ -102,11 +110,11 @@ static int32_t dot_s8(const int8_t *w, const int8_t *x, int32_t n)
 
 #if defined(RNN_S8_MVE)
 /* Rows r .. r + 3: dot products with x over all columns, the last 1..15 predicated. */
-static void dot4_mve(int32_t cols, const int8_t *w, const int8_t *x, int32_t *acc)
+static void dot4_mve(int32_t ld, int32_t cols, const int8_t *w, const int8_t *x, int32_t *acc)
 {
-    const int8_t *w1 = w + cols;
-    const int8_t *w2 = w1 + cols;
-    const int8_t *w3 = w2 + cols;
+    const int8_t *w1 = w + ld;
+    const int8_t *w2 = w1 + ld;
+    const int8_t *w3 = w2 + ld;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     int32_t j = 0;
     for (; j + 16 <= cols; j += 16)
@@ -134,12 +142,12 @@ static void dot4_mve(int32_t cols, const int8_t *w, const int8_t *x, int32_t *ac
 
 /* Rows r .. r + 3 for cols >= 16: columns 0 .. done - 1 in passes of 16, then the last 16
  * (xt: x's last 16 with the columns before `done` zeroed) */
-static void dot4_last16_mve(int32_t cols, int32_t done, const int8_t *w, const int8_t *x,
-                            int8x16_t xt, int32_t *acc)
+static void dot4_last16_mve(int32_t ld, int32_t cols, int32_t done, const int8_t *w,
+                            const int8_t *x, int8x16_t xt, int32_t *acc)
 {
-    const int8_t *w1 = w + cols;
-    const int8_t *w2 = w1 + cols;
-    const int8_t *w3 = w2 + cols;
+    const int8_t *w1 = w + ld;
+    const int8_t *w2 = w1 + ld;
+    const int8_t *w3 = w2 + ld;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     int32_t j;
     for (j = 0; j < done; j += 16)
@@ -199,17 +207,17 @@ static inline int32x4_t sum4_neon(int32x4_t a0, int32x4_t a1, int32x4_t a2, int3
 
 /* Rows r .. r + 7 over all columns: columns 0 .. done - 1 in passes of 16, then the last
  * 16 (xt: x's last 16 with the columns before `done` zeroed). */
-static void rows8_neon(int32_t cols, int32_t done, const int8_t *w, const int8_t *x,
-                       int8x16_t xt, int32x4_t *lo, int32x4_t *hi)
+static void rows8_neon(int32_t ld, int32_t cols, int32_t done, const int8_t *w,
+                       const int8_t *x, int8x16_t xt, int32x4_t *lo, int32x4_t *hi)
 {
     const int8_t *w0 = w;
-    const int8_t *w1 = w0 + cols;
-    const int8_t *w2 = w1 + cols;
-    const int8_t *w3 = w2 + cols;
-    const int8_t *w4 = w3 + cols;
-    const int8_t *w5 = w4 + cols;
-    const int8_t *w6 = w5 + cols;
-    const int8_t *w7 = w6 + cols;
+    const int8_t *w1 = w0 + ld;
+    const int8_t *w2 = w1 + ld;
+    const int8_t *w3 = w2 + ld;
+    const int8_t *w4 = w3 + ld;
+    const int8_t *w5 = w4 + ld;
+    const int8_t *w6 = w5 + ld;
+    const int8_t *w7 = w6 + ld;
     int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
               a7 = a0;
     int32_t j;
@@ -239,13 +247,13 @@ static void rows8_neon(int32_t cols, int32_t done, const int8_t *w, const int8_t
 }
 
 /* rows r .. r + 3, as rows8_neon */
-static int32x4_t rows4_neon(int32_t cols, int32_t done, const int8_t *w, const int8_t *x,
-                            int8x16_t xt)
+static int32x4_t rows4_neon(int32_t ld, int32_t cols, int32_t done, const int8_t *w,
+                            const int8_t *x, int8x16_t xt)
 {
     const int8_t *w0 = w;
-    const int8_t *w1 = w0 + cols;
-    const int8_t *w2 = w1 + cols;
-    const int8_t *w3 = w2 + cols;
+    const int8_t *w1 = w0 + ld;
+    const int8_t *w2 = w1 + ld;
+    const int8_t *w3 = w2 + ld;
     int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
     int32_t j;
     for (j = 0; j < done; j += 16)
@@ -330,10 +338,10 @@ static int32_t sxtb16_hi(int32_t v)
 /* x split once per call into int16 pairs: for each word of 4 columns (x0, x2), (x1, x3);
  * the last partial word is padded with zero columns. Up to RNN_S8_XW columns (a stack buffer
  * of 2 * RNN_S8_XW bytes); wider inputs are split word by word in the row loop instead. */
-#define RNN_S8_XW 256
+#define RNN_S8_XW 512
 
-/* rows whose sums wait in a stack buffer for their requantization */
-#define RNN_S8_BLOCK 48
+/* rows whose sums wait in a stack buffer for their requantization (even) */
+#define RNN_S8_BLOCK 64
 
 static void split_x(int32_t cols, const int8_t *x, int32_t *xw)
 {
@@ -360,231 +368,23 @@ static void split_x(int32_t cols, const int8_t *x, int32_t *xw)
     }
 }
 
-/* a += w . x over one word (4 columns) of three rows, x split into (x0, x2), (x1, x3) */
-#define DOT3_WORD(x02, x13)                                                                    \
-    do                                                                                         \
-    {                                                                                          \
-        int32_t wv = load_s8x4(w0);                                                            \
-        a0 = __smlad(__sxtb16(wv), x02, a0);                                                   \
-        a0 = __smlad(sxtb16_hi(wv), x13, a0);                                                  \
-        wv = load_s8x4(w1);                                                                    \
-        a1 = __smlad(__sxtb16(wv), x02, a1);                                                   \
-        a1 = __smlad(sxtb16_hi(wv), x13, a1);                                                  \
-        wv = load_s8x4(w2);                                                                    \
-        a2 = __smlad(__sxtb16(wv), x02, a2);                                                   \
-        a2 = __smlad(sxtb16_hi(wv), x13, a2);                                                  \
-        w0 += 4;                                                                               \
-        w1 += 4;                                                                               \
-        w2 += 4;                                                                               \
-    } while (0)
-
-/* acc[0..2] = offset[0..2] + rows 0..2 of w . x: the first n columns (a multiple of 4) with
- * x split beforehand (xw) or word by word here (xw NULL), then the columns n..cols - 1 one
- * by one. Three rows keep every value of the loop in registers
- * (with four rows GCC 12 spills inside the loop on the M4's fourteen registers). */
-static void rows3_dsp(int32_t cols, int32_t n, const int8_t *w, const int8_t *x,
-                      const int32_t *xw, const int32_t *offset, int32_t *acc)
+/* one row over `words` words, x split beforehand (the padding columns are zero in both) */
+static int32_t dot_split_dsp(int32_t words, const int8_t *w, const int32_t *xw)
 {
-    const int8_t *w0 = w;
-    const int8_t *w1 = w0 + cols;
-    const int8_t *w2 = w1 + cols;
-    const int8_t *xp = x;
-    int32_t a0 = offset[0], a1 = offset[1], a2 = offset[2];
+    int32_t a = 0;
     int32_t k;
-    if (xw)
+    for (k = 0; k < words; ++k)
     {
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
-        /* 16 columns per pass: 4 LDRD (x), 12 LDR, 24 SXTB16, 24 SMLAD, SUBS, BNE for 48
-         * multiply-adds. Written out because GCC 12 spills in this loop (it needs 12 of the
-         * 14 registers), costing a third more instructions. */
-        int32_t x02, x13, v, t;
-        k = n >> 4;
-        if (k > 0)
-        {
-            __asm__ volatile(
-                "1:\n\t"
-                "ldrd %[x02], %[x13], [%[xw]], #8\n\t"
-                "ldr %[v], [%[w0]], #4\n\t"
-                "sxtb16 %[t], %[v]\n\t"
-                "smlad %[a0], %[t], %[x02], %[a0]\n\t"
-                "sxtb16 %[v], %[v], ror #8\n\t"
-                "smlad %[a0], %[v], %[x13], %[a0]\n\t"
-                "ldr %[v], [%[w1]], #4\n\t"
-                "sxtb16 %[t], %[v]\n\t"
-                "smlad %[a1], %[t], %[x02], %[a1]\n\t"
-                "sxtb16 %[v], %[v], ror #8\n\t"
-                "smlad %[a1], %[v], %[x13], %[a1]\n\t"
-                "ldr %[v], [%[w2]], #4\n\t"
-                "sxtb16 %[t], %[v]\n\t"
-                "smlad %[a2], %[t], %[x02], %[a2]\n\t"
-                "sxtb16 %[v], %[v], ror #8\n\t"
-                "smlad %[a2], %[v], %[x13], %[a2]\n\t"
-                "ldrd %[x02], %[x13], [%[xw]], #8\n\t"
-                "ldr %[v], [%[w0]], #4\n\t"
-                "sxtb16 %[t], %[v]\n\t"
-                "smlad %[a0], %[t], %[x02], %[a0]\n\t"
-                "sxtb16 %[v], %[v], ror #8\n\t"
-                "smlad %[a0], %[v], %[x13], %[a0]\n\t"
-                "ldr %[v], [%[w1]], #4\n\t"
-                "sxtb16 %[t], %[v]\n\t"
-                "smlad %[a1], %[t], %[x02], %[a1]\n\t"
-                "sxtb16 %[v], %[v], ror #8\n\t"
-                "smlad %[a1], %[v], %[x13], %[a1]\n\t"
-                "ldr %[v], [%[w2]], #4\n\t"
-                "sxtb16 %[t], %[v]\n\t"
-                "smlad %[a2], %[t], %[x02], %[a2]\n\t"
-                "sxtb16 %[v], %[v], ror #8\n\t"
-                "smlad %[a2], %[v], %[x13], %[a2]\n\t"
-                "ldrd %[x02], %[x13], [%[xw]], #8\n\t"
-                "ldr %[v], [%[w0]], #4\n\t"
-                "sxtb16 %[t], %[v]\n\t"
-                "smlad %[a0], %[t], %[x02], %[a0]\n\t"
-                "sxtb16 %[v], %[v], ror #8\n\t"
-                "smlad %[a0], %[v], %[x13], %[a0]\n\t"
-                "ldr %[v], [%[w1]], #4\n\t"
-                "sxtb16 %[t], %[v]\n\t"
-                "smlad %[a1], %[t], %[x02], %[a1]\n\t"
-                "sxtb16 %[v], %[v], ror #8\n\t"
-                "smlad %[a1], %[v], %[x13], %[a1]\n\t"
-                "ldr %[v], [%[w2]], #4\n\t"
-                "sxtb16 %[t], %[v]\n\t"
-                "smlad %[a2], %[t], %[x02], %[a2]\n\t"
-                "sxtb16 %[v], %[v], ror #8\n\t"
-                "smlad %[a2], %[v], %[x13], %[a2]\n\t"
-                "ldrd %[x02], %[x13], [%[xw]], #8\n\t"
-                "ldr %[v], [%[w0]], #4\n\t"
-                "sxtb16 %[t], %[v]\n\t"
-                "smlad %[a0], %[t], %[x02], %[a0]\n\t"
-                "sxtb16 %[v], %[v], ror #8\n\t"
-                "smlad %[a0], %[v], %[x13], %[a0]\n\t"
-                "ldr %[v], [%[w1]], #4\n\t"
-                "sxtb16 %[t], %[v]\n\t"
-                "smlad %[a1], %[t], %[x02], %[a1]\n\t"
-                "sxtb16 %[v], %[v], ror #8\n\t"
-                "smlad %[a1], %[v], %[x13], %[a1]\n\t"
-                "ldr %[v], [%[w2]], #4\n\t"
-                "sxtb16 %[t], %[v]\n\t"
-                "smlad %[a2], %[t], %[x02], %[a2]\n\t"
-                "sxtb16 %[v], %[v], ror #8\n\t"
-                "smlad %[a2], %[v], %[x13], %[a2]\n\t"
-                "subs %[k], %[k], #1\n\t"
-                "bne 1b\n\t"
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [w0] "+r"(w0), [w1] "+r"(w1),
-                  [w2] "+r"(w2), [xw] "+r"(xw), [k] "+r"(k), [x02] "=&r"(x02), [x13] "=&r"(x13),
-                  [v] "=&r"(v), [t] "=&r"(t)
-                :
-                : "cc", "memory");
-        }
-        for (k = (n >> 2) & 3; k > 0; --k) /* the last 0..3 words */
-        {
-            x02 = xw[0];
-            x13 = xw[1];
-            DOT3_WORD(x02, x13);
-            xw += 2;
-        }
-#else
-        for (k = n >> 2; k > 0; --k)
-        {
-            const int32_t x02 = xw[0];
-            const int32_t x13 = xw[1];
-            DOT3_WORD(x02, x13);
-            xw += 2;
-        }
-#endif
+        const int32_t v = load_s8x4(w);
+        a = __smlad(__sxtb16(v), xw[0], a);
+        a = __smlad(sxtb16_hi(v), xw[1], a);
+        w += 4;
+        xw += 2;
     }
-    else
-    {
-        for (k = n >> 2; k > 0; --k)
-        {
-            const int32_t xv = load_s8x4(xp);
-            const int32_t x02 = __sxtb16(xv);
-            const int32_t x13 = sxtb16_hi(xv);
-            DOT3_WORD(x02, x13);
-            xp += 4;
-        }
-    }
-    for (k = n; k < cols; ++k) /* the last 0..3 columns, when not done as a whole word */
-    {
-        const int32_t xk = x[k];
-        a0 += (int32_t)w[k] * xk;
-        a1 += (int32_t)w[cols + k] * xk;
-        a2 += (int32_t)w[2 * cols + k] * xk;
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
+    return a;
 }
 
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
-#define RNN_S8_DSP4 1
-/* one word (4 columns) of four rows: rows 1 and 3 at [w0 + cols], [w2 + cols], then rows 2
- * and 0 with the post-increment; x split into (x0, x2), (x1, x3) */
-#define RNN_DOT4_WORD                                                                          \
-    "ldrd %[x02], %[x13], [%[xw]], #8\n\t"                                                     \
-    "ldr %[v], [%[w0], %[cs]]\n\t"                                                             \
-    "sxtb16 %[t], %[v]\n\t"                                                                    \
-    "smlad %[a1], %[t], %[x02], %[a1]\n\t"                                                     \
-    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
-    "smlad %[a1], %[v], %[x13], %[a1]\n\t"                                                     \
-    "ldr %[v], [%[w2], %[cs]]\n\t"                                                             \
-    "sxtb16 %[t], %[v]\n\t"                                                                    \
-    "smlad %[a3], %[t], %[x02], %[a3]\n\t"                                                     \
-    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
-    "smlad %[a3], %[v], %[x13], %[a3]\n\t"                                                     \
-    "ldr %[v], [%[w2]], #4\n\t"                                                                \
-    "sxtb16 %[t], %[v]\n\t"                                                                    \
-    "smlad %[a2], %[t], %[x02], %[a2]\n\t"                                                     \
-    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
-    "smlad %[a2], %[v], %[x13], %[a2]\n\t"                                                     \
-    "ldr %[v], [%[w0]], #4\n\t"                                                                \
-    "sxtb16 %[t], %[v]\n\t"                                                                    \
-    "smlad %[a0], %[t], %[x02], %[a0]\n\t"                                                     \
-    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
-    "smlad %[a0], %[v], %[x13], %[a0]\n\t"
-
-/* acc[0..3] = offset[0..3] + rows 0..3 of w . x over `words` words of 4 columns, x split
- * beforehand (xw); rows `cols` bytes apart. Four rows share each pair of x words (one LDRD
- * per 16 multiply-adds, against one per 12 in rows3_dsp) and the whole loop is assembly: 86
- * instructions per 64 multiply-adds. */
-static void rows4_dsp(int32_t cols, int32_t words, const int8_t *w, const int32_t *xw,
-                      const int32_t *offset, int32_t *acc)
-{
-    int32_t a0 = offset[0], a1 = offset[1], a2 = offset[2], a3 = offset[3];
-    const int8_t *w0 = w;
-    const int8_t *w2 = w + 2 * cols;
-    int32_t k = words >> 2;
-    int32_t x02, x13, v, t;
-    if (k > 0)
-    {
-        __asm__ volatile("1:\n\t" RNN_DOT4_WORD RNN_DOT4_WORD RNN_DOT4_WORD RNN_DOT4_WORD
-                         "subs %[k], %[k], #1\n\t"
-                         "bne 1b\n\t"
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
-                           [w0] "+r"(w0), [w2] "+r"(w2), [xw] "+r"(xw), [k] "+r"(k),
-                           [x02] "=&r"(x02), [x13] "=&r"(x13), [v] "=&r"(v), [t] "=&r"(t)
-                         : [cs] "r"(cols)
-                         : "cc", "memory");
-    }
-    k = words & 3;
-    if (k > 0)
-    {
-        __asm__ volatile("1:\n\t" RNN_DOT4_WORD
-                         "subs %[k], %[k], #1\n\t"
-                         "bne 1b\n\t"
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
-                           [w0] "+r"(w0), [w2] "+r"(w2), [xw] "+r"(xw), [k] "+r"(k),
-                           [x02] "=&r"(x02), [x13] "=&r"(x13), [v] "=&r"(v), [t] "=&r"(t)
-                         : [cs] "r"(cols)
-                         : "cc", "memory");
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-}
-#undef RNN_DOT4_WORD
-#endif
-
+/* one row, x split word by word here (inputs wider than RNN_S8_XW columns) */
 static int32_t dot1_dsp(int32_t cols, const int8_t *w, const int8_t *x)
 {
     int32_t a = 0;
@@ -598,12 +398,123 @@ static int32_t dot1_dsp(int32_t cols, const int8_t *w, const int8_t *x)
     }
     return a + dot_s8(w + j, x + j, cols - j);
 }
+
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
+#define RNN_S8_DSP2 1
+/* one word of weights (v: 4 columns) of one row into a: (x0, x2), (x1, x3) in xe, xo */
+#define RNN_DOT_WORD(a, v, xe, xo)                                                             \
+    "sxtb16 %[t], %[" v "]\n\t"                                                                \
+    "smlad %[" a "], %[t], %[" xe "], %[" a "]\n\t"                                            \
+    "sxtb16 %[" v "], %[" v "], ror #8\n\t"                                                    \
+    "smlad %[" a "], %[" v "], %[" xo "], %[" a "]\n\t"
+/* two words (8 columns) of two rows: one LDM of the four split x words, one LDRD per row */
+#define RNN_DOT2_DWORD                                                                         \
+    "ldm %[xw]!, {%[x0], %[x1], %[x2], %[x3]}\n\t"                                             \
+    "ldrd %[v0], %[v1], [%[w0]], #8\n\t" RNN_DOT_WORD("a0", "v0", "x0", "x1")                  \
+        RNN_DOT_WORD("a0", "v1", "x2", "x3") "ldrd %[v0], %[v1], [%[w1]], #8\n\t"              \
+            RNN_DOT_WORD("a1", "v0", "x0", "x1") RNN_DOT_WORD("a1", "v1", "x2", "x3")
+/* one word (4 columns) of two rows */
+#define RNN_DOT2_WORD                                                                          \
+    "ldrd %[x0], %[x1], [%[xw]], #8\n\t"                                                       \
+    "ldr %[v0], [%[w0]], #4\n\t"                                                               \
+    "ldr %[v1], [%[w1]], #4\n\t" RNN_DOT_WORD("a0", "v0", "x0", "x1")                          \
+        RNN_DOT_WORD("a1", "v1", "x0", "x1")
+
+/* acc[r] = offset[r] + row r of w . x for the rows 0 .. 2 pairs - 1, x split beforehand
+ * (xw, `words` words of 4 columns), rows `ld` bytes apart (a multiple of 4, w word-aligned:
+ * LDRD needs it). Each pass reads 8 columns of two rows: one LDM of four x words (their
+ * registers pinned so that LDM's ascending order is the words' order) and one LDRD of two
+ * weight words per row, 19 instructions per 16 multiply-adds; the loop is assembly (two
+ * passes, SUBS, BNE: 40 instructions per 32 multiply-adds, against 86 per 64 for four rows
+ * with one LDR per word). Kept out of line: inlined, the pinned registers make GCC spill in
+ * its caller. */
+/* The pair loop, all in assembly: for each pair of rows, a0, a1 = the next two offsets,
+ * k passes of 16 columns (when k0 > 0), then TAIL (the last 8 and/or 4 columns), the sums
+ * stored, w0 and w1 moved on to the next pair (row 0 of a pair ends where row 1 starts, row
+ * 1 where the next pair starts). Thirteen values live in registers through the loop; the
+ * per-pair values (offset and acc pointers, counts, x, the stride) are memory operands. */
+#define RNN_PAIRS_DSP(TAIL)                                                                    \
+    __asm__ volatile("2:\n\t"                                                                  \
+                     "ldr %[t], %[offp]\n\t"                                                   \
+                     "ldrd %[a0], %[a1], [%[t]], #8\n\t"                                       \
+                     "str %[t], %[offp]\n\t"                                                   \
+                     "ldr %[xw], %[xw0]\n\t"                                                   \
+                     "ldr %[k], %[k0]\n\t"                                                     \
+                     "cmp %[k], #0\n\t"                                                        \
+                     "beq 3f\n\t"                                                              \
+                     "1:\n\t" RNN_DOT2_DWORD RNN_DOT2_DWORD                                    \
+                     "subs %[k], %[k], #1\n\t"                                                 \
+                     "bne 1b\n\t"                                                              \
+                     "3:\n\t" TAIL                                                             \
+                     "ldr %[t], %[accp]\n\t"                                                   \
+                     "strd %[a0], %[a1], [%[t]], #8\n\t"                                       \
+                     "str %[t], %[accp]\n\t"                                                   \
+                     "mov %[w0], %[w1]\n\t"                                                    \
+                     "ldr %[t], %[ldm]\n\t"                                                    \
+                     "add %[w1], %[w1], %[t]\n\t"                                              \
+                     "ldr %[t], %[np]\n\t"                                                     \
+                     "subs %[t], %[t], #1\n\t"                                                 \
+                     "str %[t], %[np]\n\t"                                                     \
+                     "bne 2b\n\t"                                                              \
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [w0] "+&r"(w0), [w1] "+&r"(w1),         \
+                       [xw] "=&r"(xw), [k] "=&r"(k), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
+                       [x2] "=&r"(x2), [x3] "=&r"(x3), [v0] "=&r"(v0), [v1] "=&r"(v1),         \
+                       [t] "=&r"(t), [offp] "+m"(offp), [accp] "+m"(accp), [np] "+m"(np)       \
+                     : [xw0] "m"(xw0), [k0] "m"(k0), [ldm] "m"(ld)                             \
+                     : "cc", "memory")
+
+/* acc[r] = offset[r] + row r of w . x for the rows 0 .. 2 pairs - 1 (pairs >= 1), x split
+ * beforehand (xw0, ld / 4 words of 4 columns), rows `ld` bytes apart (a multiple of 4, w
+ * word-aligned: LDRD needs it), two rows per pass. Each pass reads 8 columns of the two
+ * rows: one LDM of four x words (their registers pinned so that LDM's ascending order is
+ * the words' order) and one LDRD of two weight words per row, 19 instructions per 16
+ * multiply-adds; 40 per 32 with SUBS, BNE, and 17 per pair of rows around them (against 86
+ * per 64 multiply-adds for four rows with one LDR per word, and a call per group). */
+static RNN_NOINLINE void pairs_dsp(int32_t ld, int32_t pairs, const int8_t *w,
+                                   const int32_t *xw0, const int32_t *offset, int32_t *acc)
+{
+    register int32_t x0 __asm__("r8");
+    register int32_t x1 __asm__("r9");
+    register int32_t x2 __asm__("r10");
+    register int32_t x3 __asm__("r11");
+    const int32_t words = ld >> 2;
+    const int32_t k0 = words >> 2;
+    const int32_t *offp = offset;
+    int32_t *accp = acc;
+    int32_t np = pairs;
+    const int8_t *w0 = w;
+    const int8_t *w1 = w + ld;
+    const int32_t *xw;
+    int32_t a0, a1, k, v0, v1, t;
+    switch (words & 3)
+    {
+    case 0:
+        RNN_PAIRS_DSP("");
+        break;
+    case 1:
+        RNN_PAIRS_DSP(RNN_DOT2_WORD);
+        break;
+    case 2:
+        RNN_PAIRS_DSP(RNN_DOT2_DWORD);
+        break;
+    default:
+        RNN_PAIRS_DSP(RNN_DOT2_DWORD RNN_DOT2_WORD);
+        break;
+    }
+}
+#undef RNN_PAIRS_DSP
+#undef RNN_DOT2_WORD
+#undef RNN_DOT2_DWORD
+#undef RNN_DOT_WORD
+#endif
+
 #endif
 
 /* Refer to header file for details. */
 void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                         const int32_t *mult, const int32_t *shift, const int8_t *x, int16_t *y)
 {
+    const int32_t ld = RNN_S8_STRIDE(cols);
     int32_t r = 0;
 
 #if defined(RNN_S8_MVE)
@@ -619,11 +530,11 @@ void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32
         const int32x4_t sh = vldrwq_s32(shift + r);
         if (cols >= 16)
         {
-            dot4_last16_mve(cols, done, w + (int32_t)r * cols, x, xt, acc);
+            dot4_last16_mve(ld, cols, done, w + (int32_t)r * ld, x, xt, acc);
         }
         else
         {
-            dot4_mve(cols, w + (int32_t)r * cols, x, acc);
+            dot4_mve(ld, cols, w + (int32_t)r * ld, x, acc);
         }
         if (vmaxvq_s32(INT32_MIN, sh) <= -2)
         {
@@ -645,7 +556,7 @@ void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32
     }
     for (; r < rows; ++r)
     {
-        const int32_t acc = dot1_mve(cols, w + (int32_t)r * cols, x) + offset[r];
+        const int32_t acc = dot1_mve(cols, w + (int32_t)r * ld, x) + offset[r];
         y[r] = (int16_t)requant16(acc, mult[r], shift[r]);
     }
 #elif defined(RNN_S8_NEON)
@@ -657,99 +568,68 @@ void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32
         for (; r + 8 <= rows; r += 8)
         {
             int32x4_t lo, hi;
-            rows8_neon(cols, done, w, x, xt, &lo, &hi);
+            rows8_neon(ld, cols, done, w, x, xt, &lo, &hi);
             requant4_neon(lo, offset + r, mult + r, shift + r, y + r);
             requant4_neon(hi, offset + r + 4, mult + r + 4, shift + r + 4, y + r + 4);
-            w += 8 * cols;
+            w += 8 * ld;
         }
         for (; r + 4 <= rows; r += 4)
         {
-            requant4_neon(rows4_neon(cols, done, w, x, xt), offset + r, mult + r, shift + r,
-                          y + r);
-            w += 4 * cols;
+            requant4_neon(rows4_neon(ld, cols, done, w, x, xt), offset + r, mult + r,
+                          shift + r, y + r);
+            w += 4 * ld;
         }
         for (; r < rows; ++r)
         {
             y[r] = (int16_t)requant16(row1_neon(cols, done, w, x, xt) + offset[r], mult[r],
                                       shift[r]);
-            w += cols;
+            w += ld;
         }
     }
     for (; r < rows; ++r)
     {
         y[r] = (int16_t)requant16(dot_s8(w, x, cols) + offset[r], mult[r], shift[r]);
-        w += cols;
+        w += ld;
     }
 #elif defined(RNN_S8_DSP)
+    if (ld <= RNN_S8_XW)
     {
-        const int32_t n = cols & ~3;       /* columns in whole words */
-        const int32_t ne = (cols + 3) & ~3; /* and with the last partial word */
+        /* x split once; whole words of every row (the padding columns are zero) */
         int32_t xw[RNN_S8_XW / 2];
-        const int32_t *xs = ne <= RNN_S8_XW ? xw : 0;
-        if (xs)
+        const int32_t words = ld >> 2;
+        split_x(cols, x, xw);
+#if defined(RNN_S8_DSP2)
+        /* blocks of up to RNN_S8_BLOCK rows: their sums, then their requantization */
+        while (((uintptr_t)w & 3) == 0 && r + 2 <= rows)
         {
-            split_x(cols, x, xw);
-        }
-        /* sums of blocks of up to RNN_S8_BLOCK rows into a stack buffer, then their
-         * requantization in one loop: fewer values live across the assembly loop */
-        int32_t acc[RNN_S8_BLOCK];
-#if defined(RNN_S8_DSP4)
-        /* x split: four rows per pass, whole words (over the last partial one where the bytes
-         * read past row r + 3 lie in row r + 4), the columns left one by one */
-        while (xs && r + 4 <= rows)
-        {
-            const int32_t r0 = r;
-            int32_t nb = 0;
+            int32_t acc[RNN_S8_BLOCK];
+            const int32_t nb = rows - r < RNN_S8_BLOCK ? (rows - r) & ~1 : RNN_S8_BLOCK;
             int32_t k;
-            for (; r + 4 <= rows && nb + 4 <= RNN_S8_BLOCK; r += 4, nb += 4)
-            {
-                const int32_t nr = r + 4 < rows ? ne : n;
-                rows4_dsp(cols, nr >> 2, w, xs, offset + r, acc + nb);
-                for (k = nr; k < cols; ++k)
-                {
-                    const int32_t xk = x[k];
-                    acc[nb] += (int32_t)w[k] * xk;
-                    acc[nb + 1] += (int32_t)w[cols + k] * xk;
-                    acc[nb + 2] += (int32_t)w[2 * cols + k] * xk;
-                    acc[nb + 3] += (int32_t)w[3 * cols + k] * xk;
-                }
-                w += 4 * cols;
-            }
+            pairs_dsp(ld, nb >> 1, w, xw, offset + r, acc);
             for (k = 0; k < nb; ++k)
             {
-                y[r0 + k] = (int16_t)requant16(acc[k], mult[r0 + k], shift[r0 + k]);
+                y[r + k] = (int16_t)requant16(acc[k], mult[r + k], shift[r + k]);
             }
+            r += nb;
+            w += nb * ld;
         }
 #endif
-        while (r + 3 <= rows)
+        for (; r < rows; ++r)
         {
-            const int32_t r0 = r;
-            int32_t nb = 0;
-            int32_t k;
-            for (; r + 3 <= rows && nb + 3 <= RNN_S8_BLOCK; r += 3, nb += 3)
-            {
-                /* whole words over the last partial one too where x is split (zero there)
-                 * and the bytes read past row r + 2 lie in row r + 3 */
-                const int32_t nr = xs && r + 3 < rows ? ne : n;
-                rows3_dsp(cols, nr, w, x, xs, offset + r, acc + nb);
-                w += 3 * cols;
-            }
-            for (k = 0; k < nb; ++k)
-            {
-                y[r0 + k] = (int16_t)requant16(acc[k], mult[r0 + k], shift[r0 + k]);
-            }
+            y[r] = (int16_t)requant16(dot_split_dsp(words, w, xw) + offset[r], mult[r],
+                                      shift[r]);
+            w += ld;
         }
     }
     for (; r < rows; ++r)
     {
-        const int32_t acc = dot1_dsp(cols, w, x) + offset[r];
-        y[r] = (int16_t)requant16(acc, mult[r], shift[r]);
-        w += cols;
+        y[r] = (int16_t)requant16(dot1_dsp(cols, w, x) + offset[r], mult[r], shift[r]);
+        w += ld;
     }
 #else
     for (; r < rows; ++r)
     {
-        const int32_t acc = dot_s8(w + (int32_t)r * cols, x, cols) + offset[r];
+        const int32_t acc = dot_s8(w + (int32_t)r * ld, x, cols) + offset[r];
         y[r] = (int16_t)requant16(acc, mult[r], shift[r]);
     }
 #endif
@@ -759,6 +639,7 @@ void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32
 void rnn_mat_vec_s8_sums(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                          const int8_t *x, int32_t *acc)
 {
+    const int32_t ld = RNN_S8_STRIDE(cols);
     int32_t r = 0;
 
 #if defined(RNN_S8_MVE)
@@ -770,15 +651,15 @@ void rnn_mat_vec_s8_sums(int32_t rows, int32_t cols, const int8_t *w, const int3
                       vcmpcsq_n_u8(vidupq_n_u8(0, 1), (uint8_t)(done - (cols - 16))));
         for (; r + 4 <= rows; r += 4)
         {
-            dot4_last16_mve(cols, done, w, x, xt, acc + r);
+            dot4_last16_mve(ld, cols, done, w, x, xt, acc + r);
             vstrwq_s32(acc + r, vaddq_s32(vldrwq_s32(acc + r), vldrwq_s32(offset + r)));
-            w += 4 * cols;
+            w += 4 * ld;
         }
     }
     for (; r < rows; ++r)
     {
         acc[r] = dot1_mve(cols, w, x) + offset[r];
-        w += cols;
+        w += ld;
     }
 #elif defined(RNN_S8_NEON)
     if (cols >= 16)
@@ -788,71 +669,58 @@ void rnn_mat_vec_s8_sums(int32_t rows, int32_t cols, const int8_t *w, const int3
         for (; r + 8 <= rows; r += 8)
         {
             int32x4_t lo, hi;
-            rows8_neon(cols, done, w, x, xt, &lo, &hi);
+            rows8_neon(ld, cols, done, w, x, xt, &lo, &hi);
             vst1q_s32(acc + r, vaddq_s32(lo, vld1q_s32(offset + r)));
             vst1q_s32(acc + r + 4, vaddq_s32(hi, vld1q_s32(offset + r + 4)));
-            w += 8 * cols;
+            w += 8 * ld;
         }
         for (; r + 4 <= rows; r += 4)
         {
-            vst1q_s32(acc + r, vaddq_s32(rows4_neon(cols, done, w, x, xt),
+            vst1q_s32(acc + r, vaddq_s32(rows4_neon(ld, cols, done, w, x, xt),
                                          vld1q_s32(offset + r)));
-            w += 4 * cols;
+            w += 4 * ld;
         }
         for (; r < rows; ++r)
         {
             acc[r] = row1_neon(cols, done, w, x, xt) + offset[r];
-            w += cols;
+            w += ld;
         }
     }
     for (; r < rows; ++r)
     {
         acc[r] = dot_s8(w, x, cols) + offset[r];
-        w += cols;
+        w += ld;
     }
 #elif defined(RNN_S8_DSP)
+    if (ld <= RNN_S8_XW)
     {
-        const int32_t n = cols & ~3;
-        const int32_t ne = (cols + 3) & ~3;
         int32_t xw[RNN_S8_XW / 2];
-        const int32_t *xs = ne <= RNN_S8_XW ? xw : 0;
-        if (xs)
+        const int32_t words = ld >> 2;
+        split_x(cols, x, xw);
+#if defined(RNN_S8_DSP2)
+        if (((uintptr_t)w & 3) == 0 && rows >= 2)
         {
-            split_x(cols, x, xw);
-        }
-#if defined(RNN_S8_DSP4)
-        for (; xs && r + 4 <= rows; r += 4)
-        {
-            const int32_t nr = r + 4 < rows ? ne : n;
-            int32_t k;
-            rows4_dsp(cols, nr >> 2, w, xs, offset + r, acc + r);
-            for (k = nr; k < cols; ++k)
-            {
-                const int32_t xk = x[k];
-                acc[r] += (int32_t)w[k] * xk;
-                acc[r + 1] += (int32_t)w[cols + k] * xk;
-                acc[r + 2] += (int32_t)w[2 * cols + k] * xk;
-                acc[r + 3] += (int32_t)w[3 * cols + k] * xk;
-            }
-            w += 4 * cols;
+            pairs_dsp(ld, rows >> 1, w, xw, offset, acc);
+            r = rows & ~1;
+            w += r * ld;
         }
 #endif
-        for (; r + 3 <= rows; r += 3)
+        for (; r < rows; ++r)
         {
-            rows3_dsp(cols, xs && r + 3 < rows ? ne : n, w, x, xs, offset + r, acc + r);
-            w += 3 * cols;
+            acc[r] = dot_split_dsp(words, w, xw) + offset[r];
+            w += ld;
         }
     }
     for (; r < rows; ++r)
     {
         acc[r] = dot1_dsp(cols, w, x) + offset[r];
-        w += cols;
+        w += ld;
     }
 #else
     for (; r < rows; ++r)
     {
         acc[r] = dot_s8(w, x, cols) + offset[r];
-        w += cols;
+        w += ld;
     }
 #endif
 }
