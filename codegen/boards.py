@@ -95,6 +95,11 @@ class Board:
     cpi: float = 0.0  # assumed average cycles per instruction; 0: not given
 
     @property
+    def m_profile(self) -> bool:
+        """A Cortex-M core (-mcpu=cortex-m*): the generated C sees __ARM_ARCH_PROFILE 'M'."""
+        return any(f.startswith("-mcpu=cortex-m") for f in self.cflags)
+
+    @property
     def builtin(self) -> bool:
         """True for the boards shipped in boards/ (chosen with --target)."""
         return bool(self.source) and Path(self.source).resolve().parent == \

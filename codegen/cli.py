@@ -165,6 +165,9 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
     if m.get("flash_bytes") is not None:
         size = f", flash {m['flash_bytes']} B, RAM {m['ram_bytes']} B"
     mode = "streaming" if m["streaming"] else "whole sequences"
+    if m["streaming"]:
+        mode += (f", _run in blocks of {m['run_block']} steps" if m["run_block"] > 1 else
+                 ", _run step by step")
     click.echo(f"wrote {out} ({m['target']}, {mode}, {m['macs_per_step']} MACs/step, "
                f"weights {m['weights_bytes']} B{size})")
     if no_main:

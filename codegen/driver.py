@@ -122,9 +122,11 @@ def expected_outputs(g: ir.Graph, path: str) -> dict[str, np.ndarray]:
 
 
 def compile_graph(model: str | Path, o: BuildOptions, dump: TextIO | None = None) -> ir.Graph:
+    budget = o.ram_budget if o.ram_budget is not None else \
+        boards_mod.get(o.target, o.board_file).ram_budget
     return pipeline.compile_model(model, pipeline.Options(
         seq_len=o.seq_len, sparse_threshold=o.sparse_threshold, dtype=o.dtype,
-        calibrate=o.calibrate, io=o.io), dump)
+        calibrate=o.calibrate, io=o.io, ram_budget=budget), dump)
 
 
 def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
@@ -195,7 +197,11 @@ def int8_error(g: ir.Graph, x: np.ndarray) -> float:
 
 
 def model_objects(manifest: dict[str, Any]) -> list[str]:
-    return [f"build/{manifest['name']}.o"] + [f"build/{k}.o" for k in manifest["kernels"]]
+    """The objects of the model's flash: its own and its kernels' (without those only
+    <name>_run's block calls, when the board runs step by step: the linker drops them)."""
+    skip = set(manifest.get("block_kernels", ())) if manifest.get("run_block") == 1 else set()
+    return [f"build/{manifest['name']}.o"] + [f"build/{k}.o" for k in manifest["kernels"]
+                                              if k not in skip]
 
 
 def _measure(folder: Path, board: boards_mod.Board, manifest: dict[str, Any],

@@ -351,6 +351,10 @@ class Graph:
     input_time_axis: int | None = None  # the input's time axis, when the frontend knows it
     time: Mapping[str, TimeInfo] | None = None  # set by analyze_time
     step: "Graph | None" = None  # the one-step graph of a streamable model (analyze_time)
+    # a streaming model's graph of `block.seq_len` steps, which <name>_run evaluates block by
+    # block (plan_memory.plan_block; None: _run is a loop of steps), and why not
+    block: "Graph | None" = None
+    block_why: str = ""
     not_streaming_why: str = ""  # set by analyze_time when step is None
     memory: "MemoryPlan | None" = None  # set by plan_memory
     quant: Any = None  # quant.QuantPlan, set by quantize with --dtype int8

@@ -49,10 +49,9 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[None, list[str]]:
     s1, s2 = (c_sigmoid_const(v) for v in cd.scalars)
     bg, bu = ctx.array(f"{s.prefix}_bg", cd.wb), ctx.array(f"{s.prefix}_bu", cd.rb)
     gate, update = s.acts[0], s.acts[1]
-    prm = ctx.sym(f"{s.prefix}_cell")
-    ctx.decls.append(f"static const rnn_fast_params_f32 {prm} = " + cgen.c_struct([
+    prm = ctx.const(f"{s.prefix}_cell", "rnn_fast_params_f32", cgen.c_struct([
         ("hidden", n.hidden), ("gate", gate), ("update", update), ("bias_gate", bg),
-        ("bias_update", bu), ("s1", s1), ("s2", s2)]) + ";")
+        ("bias_update", bu), ("s1", s1), ("s2", s2)]))
     steps = prog.matvec(f"{s.prefix}_U", cd.R, "g", "h", "g")
     steps.append(f"rnn_fastgrnn_cell_f32(&{prm}, g, {s.slot('tmp')}, h);")
     ctx.kernels.add("rnn_fastgrnn_cell_f32")

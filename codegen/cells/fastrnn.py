@@ -38,10 +38,9 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
     ctx = prog.ctx
     s1, s2 = (c_sigmoid_const(v) for v in cd.scalars)
     update, gate = s.acts[0], prog.act(ir.SIGMOID)
-    prm = ctx.sym(f"{s.prefix}_cell")
-    ctx.decls.append(f"static const rnn_fast_params_f32 {prm} = " + cgen.c_struct([
+    prm = ctx.const(f"{s.prefix}_cell", "rnn_fast_params_f32", cgen.c_struct([
         ("hidden", n.hidden), ("gate", gate), ("update", update), ("bias_gate", "NULL"),
-        ("bias_update", "NULL"), ("s1", s1), ("s2", s2)]) + ";")
+        ("bias_update", "NULL"), ("s1", s1), ("s2", s2)]))
     steps = prog.matvec(f"{s.prefix}_U", cd.R, "g", "h", "g")
     steps.append(f"rnn_fastrnn_cell_f32(&{prm}, g, h);")
     ctx.kernels.add("rnn_fastrnn_cell_f32")

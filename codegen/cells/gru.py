@@ -65,10 +65,9 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
 def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]:
     ctx, H, acts = prog.ctx, n.hidden, s.acts
     gh, rh = s.slot("gh"), s.slot("rh")
-    prm = ctx.sym(f"{s.prefix}_cell")
-    ctx.decls.append(f"static const rnn_gru_params_f32 {prm} = " + cgen.c_struct([
+    prm = ctx.const(f"{s.prefix}_cell", "rnn_gru_params_f32", cgen.c_struct([
         ("hidden", H), ("clip", s.clip), ("linear_before_reset", int(n.linear_before_reset)),
-        ("f", acts[0]), ("g", acts[1])]) + ";")
+        ("f", acts[0]), ("g", acts[1])]))
     rb = cd.rb
     zeros = np.zeros(H, np.float32)
     steps: list[str] = []

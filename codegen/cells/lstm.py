@@ -74,10 +74,9 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
 def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]:
     ctx, H, acts = prog.ctx, n.hidden, s.acts
     pp = ctx.array(f"{s.prefix}_P", cd.p) if cd.p is not None else "NULL"
-    prm = ctx.sym(f"{s.prefix}_cell")
-    ctx.decls.append(f"static const rnn_lstm_params_f32 {prm} = " + cgen.c_struct([
+    prm = ctx.const(f"{s.prefix}_cell", "rnn_lstm_params_f32", cgen.c_struct([
         ("hidden", H), ("clip", s.clip), ("input_forget", int(n.input_forget)),
-        ("peephole", pp), ("f", acts[0]), ("g", acts[1]), ("h", acts[2])]) + ";")
+        ("peephole", pp), ("f", acts[0]), ("g", acts[1]), ("h", acts[2])]))
     steps = prog.matvec(f"{s.prefix}_R", cd.R, "g", "h", "g")
     steps.append(f"rnn_lstm_cell_f32(&{prm}, g, c, h);")
     ctx.kernels.add("rnn_lstm_cell_f32")

@@ -30,9 +30,8 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
 
 def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]:
     ctx = prog.ctx
-    prm = ctx.sym(f"{s.prefix}_cell")
-    ctx.decls.append(f"static const rnn_rnn_params_f32 {prm} = " + cgen.c_struct([
-        ("hidden", n.hidden), ("clip", s.clip), ("f", s.acts[0])]) + ";")
+    prm = ctx.const(f"{s.prefix}_cell", "rnn_rnn_params_f32", cgen.c_struct([
+        ("hidden", n.hidden), ("clip", s.clip), ("f", s.acts[0])]))
     steps = prog.matvec(f"{s.prefix}_R", cd.R, "g", "h", "g")
     steps.append(f"rnn_rnn_cell_f32(&{prm}, g, h);")
     ctx.kernels.add("rnn_rnn_cell_f32")

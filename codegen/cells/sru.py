@@ -78,10 +78,9 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
 def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]:
     ctx, H = prog.ctx, n.hidden
     v = ctx.array(f"{s.prefix}_v", cd.p)
-    prm = ctx.sym(f"{s.prefix}_cell")
-    ctx.decls.append(f"static const rnn_sru_params_f32 {prm} = " + cgen.c_struct([
+    prm = ctx.const(f"{s.prefix}_cell", "rnn_sru_params_f32", cgen.c_struct([
         ("hidden", H), ("projection", int(projection(H, cd.W.shape[0]))), ("v", v),
-        ("gate", s.acts[0])]) + ";")
+        ("gate", s.acts[0])]))
     ctx.kernels.add("rnn_sru_cell_f32")
     return cd.wb, [f"rnn_sru_cell_f32(&{prm}, g, {s.xt}, c, h);"]
 

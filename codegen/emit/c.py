@@ -59,6 +59,7 @@ class _Ctx:
     kernels: set[str] = field(default_factory=set)
     used: set[str] = field(default_factory=set)
     weight_bytes: int = 0
+    arrays: dict[tuple[Any, ...], str] = field(default_factory=dict)  # declared constants
 
     def sym(self, base: str) -> str:
         base = cgen.c_ident(base)
@@ -70,10 +71,29 @@ class _Ctx:
 
     def array(self, base: str, values: np.ndarray, ctype: str = "float",
               weight: bool = True, attr: str = "") -> str:
+        """Declare a constant array; one with the same type, attribute and values as an
+        earlier one is that one (the block program of <name>_run shares the step program's
+        weights)."""
+        v = np.asarray(values)
+        key = (ctype, attr, v.dtype.str, v.shape, v.tobytes())
+        if key in self.arrays:
+            return self.arrays[key]
         s = self.sym(base)
         self.decls.append(cgen.array_declare(ctype, s, values, attr=attr))
         if weight:
             self.weight_bytes += _CTYPE_BYTES[ctype] * int(np.size(values))
+        self.arrays[key] = s
+        return s
+
+    def const(self, base: str, ctype: str, initializer: str) -> str:
+        """Declare a constant `ctype` (a params struct) = initializer; one with the same type
+        and initializer as an earlier one is that one."""
+        key = (ctype, initializer)
+        if key in self.arrays:
+            return self.arrays[key]
+        s = self.sym(base)
+        self.decls.append(f"static const {ctype} {s} = {initializer};")
+        self.arrays[key] = s
         return s
 
     def ints(self, base: str, values: tuple[int, ...]) -> str:
@@ -250,8 +270,7 @@ class _Program:
     def op_unary(self, n: ir.Unary, p: str) -> dict[str, Any]:
         size = math.prod(self.g.shapes[n.outputs[0]])
         x, y = self.buf(n.inputs[0]), self.buf(n.outputs[0])
-        act = self.ctx.sym(f"{p}_act")
-        self.ctx.decls.append(f"static const rnn_activation {act} = {self.act(n.act)};")
+        act = self.ctx.const(f"{p}_act", "rnn_activation", self.act(n.act))
         self.ctx.kernels.add("rnn_activation_f32")
         return self._lines(n, [memcpy(y, x, size, " * sizeof(float)", 4),
                                f"rnn_activation_f32(&{act}, {y}, {size});"])
@@ -383,15 +402,26 @@ def build_context(g: ir.Graph, name: str) -> dict[str, Any]:
     differs — the nodes' C, the state's fields and initial values, how an output is stored."""
     ctx = _Ctx()
     pg = g.step if g.step is not None else g
-    if g.quant is not None:
-        from .c_int8 import QProgram
-        prog: _Program = QProgram(pg, ctx, g.quant)
-    else:
-        prog = _Program(pg, ctx)
+
+    def program(graph: ir.Graph) -> _Program:
+        if g.quant is not None:
+            from .c_int8 import QProgram
+            return QProgram(graph, ctx, g.quant)
+        return _Program(graph, ctx)
+
+    prog = program(pg)
     ops = prog.ops()
     mem = pg.memory
     assert mem is not None
     init = prog.init_state()
+    # a streaming model's block of steps for <name>_run (same state slots, same weights:
+    # the constants it declares anew are its own, compiled only with the block)
+    n_decls = len(ctx.decls)
+    before = set(ctx.kernels)
+    bprog = program(g.block) if g.block is not None else None
+    block_ops = bprog.ops() if bprog is not None else []
+    block_new = set(ctx.kernels) - before
+    K = g.block.seq_len if g.block is not None else 1
     # outputs: where they are after forward(), and where name_run puts them
     outs = []
     seq_acc = fin_acc = step_off = 0
@@ -404,11 +434,15 @@ def build_context(g: ir.Graph, name: str) -> dict[str, Any]:
         run_dst = "y" if run_dst == "0" else f"y + {run_dst}"
         if seq:
             run_dst += f" + (size_t)t * {size}"
+        store_block = None
+        if bprog is not None:
+            store_block = bprog.store_output(o, run_dst, bprog.buf(o), size * K if seq else size)
         outs.append(dict(name=o, cname=cgen.c_comment(o), src=src, size=size, seq=seq,
                          shape=list(g.shapes[o]), seq_before=seq_acc, fin_before=fin_acc,
                          step_off=step_off,
                          store_step=prog.store_output(o, _at("y", step_off), src, size),
-                         store_run=prog.store_output(o, run_dst, src, size)))
+                         store_run=prog.store_output(o, run_dst, src, size),
+                         store_block=store_block))
         step_off += size
         if seq:
             seq_acc += size
@@ -418,17 +452,34 @@ def build_context(g: ir.Graph, name: str) -> dict[str, Any]:
     in_shape = g.shapes[g.input]
     in_size = math.prod(in_shape)
     fields = prog.state_fields()
+    # one state struct for both programs: an array the block needs larger is sized by
+    # <NAME>_RUN_BLOCK (0 on Cortex-M, where _run goes step by step: see model.h.j2)
+    bsizes = {f: n for _, f, n in bprog.state_fields()} if bprog is not None else {}
+    decls, block_bytes = [], 0
+    for t, f, n in fields:
+        nb = max(n, bsizes.get(f, 0))
+        block_bytes += _CTYPE_BYTES[t] * nb if nb else 0
+        if nb > n:
+            decls.append(f"{t} {f}[{_upper(name)}_RUN_BLOCK ? {nb} : {max(n, 1)}];")
+        elif n:
+            decls.append(f"{t} {f}[{n}];")
     return dict(
-        name=name, NAME=_upper(name), ops=ops, decls=ctx.decls, init=init, outputs=outs,
+        name=name, NAME=_upper(name), ops=ops, decls=ctx.decls[:n_decls],
+        block_decls=ctx.decls[n_decls:], init=init, outputs=outs,
+        block_ops=block_ops, block=K, block_why=g.block_why,
         streaming=g.streaming, not_streaming_why=g.not_streaming_why, seq_len=g.seq_len,
         input_size=in_size, input_step_size=in_size // g.seq_len if g.streaming else None,
         input_shape=list(in_shape), input_name=cgen.c_comment(g.input),
         step_output_size=step_off, seq_out=seq_acc, fin_out=fin_acc,
         arena=max(1, mem.arena), work=mem.work, state=mem.state,
-        state_fields=[f"{t} {f}[{n}];" for t, f, n in fields if n],
+        state_fields=decls,
         in_t=prog.io_type, out_t=prog.io_type,
         kernels=prog.kernel_closure(ctx.kernels), weight_bytes=ctx.weight_bytes,
+        # kernels only forward_block calls: not linked where <NAME>_RUN_BLOCK is 0
+        block_kernels=sorted(set(prog.kernel_closure(ctx.kernels))
+                             - set(prog.kernel_closure(ctx.kernels - block_new))),
         state_bytes=sum(_CTYPE_BYTES[t] * n for t, _, n in fields if n),
+        state_bytes_block=block_bytes,
     )
 
 

@@ -105,6 +105,18 @@ class QProgram(_Program):
             raise RnngenError(f"int8: no kernel for {type(m).__name__}")
         return emit(m, self, base, x, y, scratch)
 
+    def matmul(self, base: str, m: formats.QMatrix, count: str, x: str, y: str,
+               scratch: str) -> list[str]:
+        """C statements computing y[v] (int16) = m x[v] for `count` consecutive int8 vectors:
+        the format's several-vector kernel, else its one-vector kernel in a loop."""
+        rows, cols = m.shape
+        batch = formats.of(m).emit_s8_batch
+        if batch is not None:
+            return batch(m, self, base, count, x, y, scratch)
+        body = self.matvec(base, m, f"{x} + v * {cols}", f"{y} + v * {rows}", scratch)
+        return ["{", "    int32_t v;", f"    for (v = 0; v < {count}; ++v)", "    {"] + \
+            [f"        {line}" for line in body] + ["    }", "}"]
+
     # -- nodes --------------------------------------------------------------------------
     def ops(self) -> list[dict[str, Any]]:
         out = []
@@ -162,10 +174,8 @@ class QProgram(_Program):
         for f in sorted(fields, key=lambda f: order.index(f) if f in order else len(order)):
             if callable(values[f]):
                 values[f] = values[f]()
-        prm = self.ctx.sym(f"{qn}_cell")
-        self.ctx.decls.append(f"static const {ctype} {prm} = "
-                              + cgen.c_struct([(f, values[f]) for f in fields]) + ";")
-        return prm
+        return self.ctx.const(f"{qn}_cell", ctype,
+                              cgen.c_struct([(f, values[f]) for f in fields]))
 
     def op_recurrent(self, n: ir.Recurrent, p: str) -> dict[str, Any]:
         q: quant.QRecurrent = self.plan.nodes[n.name]
@@ -174,23 +184,38 @@ class QProgram(_Program):
         x = self.xbuf(n.inputs[0])
         Y, Yh, Yc = self.recurrent_outputs(n)
         places = self.mem.cells[n.name]
+        block = places.hoist
         gx, gh, zr = (_at("s->work", places.work[k]) for k in ("gx", "gh", "zr"))
         rh, scratch = (_at("s->work8", places.work8[k]) for k in ("rh", "scratch"))
+        GH = q.directions[0].W.shape[0]  # the rows of W x per step
         dirs = []
         for d, qd in enumerate(q.directions):
             qn = f"{p}d{d}"
             prm = self.cell_params(n, q, qd, qn)
-            steps = self.matvec(f"{qn}_W", qd.W, "xt", gx, scratch)
-            slots = SimpleNamespace(gx=gx, gh=gh, zr=zr, rh=rh, scratch=scratch, prefix=qn,
-                                    params=prm, xt="xt")
+            if block > 1:
+                # the input projections of up to `block` steps at once into gx, then per
+                # step the cell reads its row g of them
+                w_calls = self.matmul(f"{qn}_W", qd.W, "n", f"{x} + b0 * {I}", gx, scratch)
+                steps: list[str] = []
+                slots = SimpleNamespace(gx="g", gh=gh, zr=zr, rh=rh, scratch=scratch,
+                                        prefix=qn, params=prm, xt=f"{x} + tt * {I}")
+            else:
+                w_calls = []
+                steps = self.matvec(f"{qn}_W", qd.W, "xt", gx, scratch)
+                slots = SimpleNamespace(gx=gx, gh=gh, zr=zr, rh=rh, scratch=scratch,
+                                        prefix=qn, params=prm, xt="xt")
             steps += cell.emit_s8(self, n, q, qd, slots)
-            dirs.append(self.direction(n, d, Y, Yh, Yc, steps=steps))
+            dirs.append(self.direction(
+                n, d, Y, Yh, Yc, steps=steps, w_calls=w_calls,
+                b0=f"{n.valid_len} - t0 - n" if n.directions[d].reverse else "t0",
+                k="n - 1 - k" if n.directions[d].reverse else "k"))
         y_fill = None
         if Y and n.valid_len < T:
             y_fill = (f"memset({_at(Y, n.valid_len * D * H)}, {q.h.zero_point}, "
                       f"{(T - n.valid_len) * D * H});")
         return dict(kind="recurrent_q", comment=cgen.c_comment(f"{n.cell} '{n.name}' (int8)"),
-                    x=x, I=I, valid=n.valid_len, dirs=dirs, y_fill=y_fill)
+                    x=x, I=I, valid=n.valid_len, dirs=dirs, y_fill=y_fill, block=block,
+                    gx=gx, GH=GH)
 
     def _lines(self, n: ir.Node, lines: list[str]) -> dict[str, Any]:
         return dict(kind="lines", comment=cgen.c_comment(f"{n.op} '{n.name}' (int8)"),

@@ -141,6 +141,12 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
         "seq_len": T,
         "streaming": g.streaming,
         "not_streaming_why": g.not_streaming_why,
+        # streaming models: <name>_run's block of steps on this board (1: step by step), and
+        # why not more
+        "run_block": (ctx["block"] if not board.m_profile else 1) if g.streaming else None,
+        "run_block_why": ("" if not g.streaming else
+                          "Cortex-M: the block would cost RAM and save nothing (model.h, "
+                          "_RUN_BLOCK)" if board.m_profile and ctx["block"] > 1 else g.block_why),
         "input": {"name": g.input, "shape": list(g.shapes[g.input])},
         "outputs": [{"name": o["name"], "shape": o["shape"], "per_step": o["seq"]}
                     for o in ctx["outputs"]],
@@ -149,8 +155,10 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
         "io": g.quant.io if g.quant is not None else "float",
         "calibration": g.quant.calibration if g.quant is not None else None,
         "weights_bytes": ctx["weight_bytes"],
-        "state_bytes": ctx["state_bytes"],
+        "state_bytes": ctx["state_bytes"] if board.m_profile else ctx["state_bytes_block"],
         "kernels": ctx["kernels"],
+        # of those, the ones only <name>_run's block calls (compiled out on Cortex-M)
+        "block_kernels": ctx["block_kernels"],
         "golden": {"source": golden.source, "atol": golden.atol, "rtol": golden.rtol,
                    "values": int(y.size)},
         "flash_bytes": None,

@@ -58,6 +58,8 @@ class Format:
     onnx_read: Callable[..., Any] | None  # (matcher, t, where) -> Block | None
     # optional capabilities
     emit_f32_batch: Callable[..., list[str]] | None = None  # several vectors at once
+    # int8, several vectors at once: (qm, prog, base, count, x, y, scratch) -> C lines
+    emit_s8_batch: Callable[..., list[str]] | None = None
     permute_rows: Callable[[Any, np.ndarray], Any] | None = None  # gate reordering
     sparsify: Callable[[Any, float], Any] | None = None  # --sparse-threshold
     # an int8 Linear layer's weight (int8 output, bias folded in):

@@ -176,14 +176,13 @@ def _emit_s8(m: QHmd, prog: Any, base: str, x: str, y: str, scratch: str) -> lis
     e = ctx.array(f"{base}_E", np.asarray(m.e), ctype="int8_t")
     b = ctx.array(f"{base}_B", np.asarray(m.b), ctype="int8_t") if m.b.size else "NULL"
     d = ctx.array(f"{base}_D", np.asarray(m.d), ctype="int8_t") if m.d.size else "NULL"
-    sym = ctx.sym(f"{base}_hmd")
-    ctx.decls.append(f"static const rnn_hmd_s8 {sym} = " + cgen.c_struct([
+    sym = ctx.const(f"{base}_hmd", "rnn_hmd_s8", cgen.c_struct([
         ("rows", rows), ("cols", cols), ("r", r), ("a", a[0]), ("a_offset", a[1]),
         ("a_mult", a[2]), ("a_shift", a[3]), ("c", c), ("e", e), ("off_c", cgen.c_int(m.off_c)),
         ("off_e", cgen.c_int(m.off_e)), ("c_mult", cgen.c_int(m.mc)), ("c_shift", cgen.c_int(m.sc)),
         ("e_mult", cgen.c_int(m.me)), ("e_shift", cgen.c_int(m.se)), ("b", b), ("d", d),
         ("b_mult", cgen.c_int(m.mb)), ("b_shift", cgen.c_int(m.sb)), ("d_mult", cgen.c_int(m.md)),
-        ("d_shift", cgen.c_int(m.sd))]) + ";")
+        ("d_shift", cgen.c_int(m.sd))]))
     ctx.kernels.add("rnn_mat_vec_hmd_s8_s16")
     return [f"rnn_mat_vec_hmd_s8_s16(&{sym}, {x}, {y});"]
 

@@ -186,12 +186,11 @@ def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> li
     (m1, n1), (m2, n2) = m.a.shape, m.b.shape
     a = ctx.array(f"{base}_A", np.asarray(m.a), ctype="int8_t")
     b = ctx.array(f"{base}_B", np.asarray(m.b), ctype="int8_t")
-    sym = ctx.sym(f"{base}_kron")
-    ctx.decls.append(f"static const rnn_kron_s8 {sym} = " + cgen.c_struct([
+    sym = ctx.const(f"{base}_kron", "rnn_kron_s8", cgen.c_struct([
         ("rows", m.rows), ("cols", m.cols), ("m1", m1), ("n1", n1), ("m2", m2), ("n2", n2),
         ("ax_first", int(m.ax_first)), ("a", a), ("b", b), ("x_zero_point", cgen.c_int(m.zx)),
         ("t_mult", cgen.c_int(m.mt)), ("t_shift", cgen.c_int(m.st)), ("y_mult", cgen.c_int(m.my)),
-        ("y_shift", cgen.c_int(m.sy))]) + ";")
+        ("y_shift", cgen.c_int(m.sy))]))
     ctx.kernels.add("rnn_mat_vec_kron_s8_s16")
     return [f"rnn_mat_vec_kron_s8_s16({scratch}, &{sym}, {x}, {y});"]
 

@@ -15,6 +15,7 @@ Each tensor gets a TimeInfo: ("seq", axis) if it has one slice per step along `a
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 
 from .. import ir
@@ -150,28 +151,38 @@ def _need(n: ir.Node, t: ir.TimeInfo | None) -> ir.TimeInfo:
 
 def _step_graph(g: ir.Graph, tags: dict[str, ir.TimeInfo]) -> ir.Graph:
     """The same nodes with the time axis of every "seq" tensor set to 1."""
+    return steps_graph(g, tags, 1)
 
-    def one(name: str) -> ir.Shape:
+
+def steps_graph(g: ir.Graph, tags: Mapping[str, ir.TimeInfo], k: int) -> ir.Graph:
+    """The same nodes for k consecutive steps of a streaming model: the time axis of every
+    "seq" tensor set to k, recurrent layers over k steps (their state carried in from the
+    previous call), a slice of the last step taking step k - 1. k = 1: the one-step graph
+    of `<name>_step`; k > 1: the block graph of `<name>_run` (plan_memory.plan_block)."""
+
+    def sized(name: str) -> ir.Shape:
         s = list(g.shapes[name])
         t = tags.get(name)
         if t is not None and t.kind == "seq":
-            s[t.axis] = 1
+            s[t.axis] = k
         return tuple(s)
 
-    shapes = {k: one(k) for k in g.shapes}
+    shapes = {name: sized(name) for name in g.shapes}
     nodes: list[ir.Node] = []
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
-            n = replace(n, seq_len=1, valid_len=1)
+            n = replace(n, seq_len=k, valid_len=k)
         elif isinstance(n, ir.Slice):
             t = tags[n.inputs[0]]
             if t.kind == "seq":
+                a = t.axis
                 starts, counts = list(n.starts), list(n.counts)
-                starts[t.axis], counts[t.axis] = 0, 1
+                last = tags[n.outputs[0]].kind == "final"  # the last step, else all of them
+                starts[a], counts[a] = (k - 1, 1) if last else (0, k)
                 n = replace(n, starts=tuple(starts), counts=tuple(counts))
         elif isinstance(n, ir.View):
             n = replace(n, shape=shapes[n.outputs[0]])
         nodes.append(n)
-    step = g.replace(nodes=tuple(nodes), shapes=shapes, seq_len=1, step=None)
-    ir.verify(step)
-    return step
+    out = g.replace(nodes=tuple(nodes), shapes=shapes, seq_len=k, step=None)
+    ir.verify(out)
+    return out

@@ -15,12 +15,64 @@ from .. import cells, formats, ir
 
 def run(g: ir.Graph, opts: object = None) -> ir.Graph:
     step = plan(g.step) if g.step is not None else None
-    return g.replace(memory=plan(g).memory, step=step)
+    g = g.replace(memory=plan(g).memory, step=step)
+    if step is not None:
+        block, why = plan_block(g, getattr(opts, "ram_budget", None))
+        g = g.replace(block=block, block_why=why)
+    return g
 
 
-# Whole-sequence layers compute the input projections W x of up to this many steps at once
+# A streaming model's <name>_run evaluates blocks of up to this many steps layer by layer
+# (the block graph), so that each recurrent layer computes the input projections W x of the
+# block's steps at once; the rest of a call goes step by step.
+RUN_BLOCK = HOIST_BLOCK = 8
+
+# The block's memory must keep the model's RAM (its state struct) within this share of the
+# RAM budget (the board's, or --ram-budget), leaving the rest to the stack and the application.
+RUN_BLOCK_RAM_SHARE = 0.5
+
+
+def ram_bytes(mems: list[ir.MemoryPlan], int8: bool) -> int:
+    """Bytes of the state struct holding every plan of `mems` (field by field, the largest)."""
+    def most(f: str) -> int:
+        return max(getattr(m, f) for m in mems)
+
+    if int8:
+        return (most("arena") + 2 * most("arena16") + 2 * most("work") + most("work8")
+                + most("state") + 2 * most("state16"))
+    return 4 * (most("arena") + most("work") + most("state"))
+
+
+def plan_block(g: ir.Graph, ram_budget: int | None) -> tuple[ir.Graph | None, str]:
+    """The block graph of a streaming model, planned, with the most steps (RUN_BLOCK at most,
+    halving down to 2) whose memory fits the RAM budget; or None and the reason."""
+    from .analyze_time import steps_graph
+
+    assert g.step is not None and g.step.memory is not None and g.time is not None
+    if not any(isinstance(n, ir.Recurrent) for n in g.nodes):
+        return None, "no recurrent layer"
+    int8 = g.quant is not None
+    k = min(RUN_BLOCK, g.seq_len)
+    if k < 2:
+        return None, f"the model was compiled for {g.seq_len} step"
+    cap = int(ram_budget * RUN_BLOCK_RAM_SHARE) if ram_budget else 0
+    base = ram_bytes([g.step.memory], int8)
+    while k >= 2:
+        block = plan(steps_graph(g, g.time, k))
+        assert block.memory is not None
+        if block.memory.state_slots != g.step.memory.state_slots:
+            raise AssertionError("the block graph's state slots differ from the step graph's")
+        need = ram_bytes([g.step.memory, block.memory], int8)
+        if not cap or need <= cap:
+            return block, ""
+        k //= 2
+    return None, (f"a block of 2 steps needs {need} B of model RAM, more than "
+                  f"{RUN_BLOCK_RAM_SHARE:.0%} of the {ram_budget} B RAM budget "
+                  f"(one step: {base} B)")
+
+
+# Whole-sequence layers compute the input projections W x of up to HOIST_BLOCK steps at once
 # (one pass over W per block instead of per step); the block lives in `work`.
-HOIST_BLOCK = 8
 
 
 def hoist_steps(n: ir.Recurrent) -> int:
@@ -89,12 +141,13 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
             GH = w_rows(n)
-            # int16: W x, R h, then the gates (z, r) or the cell's results; int8: r * h,
-            # then the matrix kernels' scratch
-            places[n.name] = ir.CellPlan(hoist=1, proj=0,
-                                         work={"gx": 0, "gh": GH, "zr": 2 * GH},
+            k = hoist_steps(n)
+            # int16: W x (of k steps), R h, then the gates (z, r) or the cell's results;
+            # int8: r * h, then the matrix kernels' scratch
+            places[n.name] = ir.CellPlan(hoist=k, proj=0,
+                                         work={"gx": 0, "gh": k * GH, "zr": (k + 1) * GH},
                                          work8={"rh": 0, "scratch": n.hidden})
-            work16 = max(work16, 2 * GH + 2 * n.hidden)
+            work16 = max(work16, (k + 1) * GH + 2 * n.hidden)
             q = qp.nodes[n.name]
             mats = [m for qd in q.directions for m in (qd.W, qd.R, qd.Rh) if m is not None]
             work8 = max(work8, n.hidden + max(int8_scratch(m) for m in mats))
