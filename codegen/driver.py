@@ -122,8 +122,11 @@ def expected_outputs(g: ir.Graph, path: str) -> dict[str, np.ndarray]:
 
 
 def compile_graph(model: str | Path, o: BuildOptions, dump: TextIO | None = None) -> ir.Graph:
+    # _run's block of steps fits the RAM budget: --ram-budget, else the board's where the
+    # block is compiled in (not on Cortex-M: there the budget would only change the C)
+    board = boards_mod.get(o.target, o.board_file)
     budget = o.ram_budget if o.ram_budget is not None else \
-        boards_mod.get(o.target, o.board_file).ram_budget
+        (board.ram_budget if not board.m_profile else None)
     return pipeline.compile_model(model, pipeline.Options(
         seq_len=o.seq_len, sparse_threshold=o.sparse_threshold, dtype=o.dtype,
         calibrate=o.calibrate, io=o.io, ram_budget=budget), dump)
