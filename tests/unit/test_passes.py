@@ -551,6 +551,57 @@ def test_plan_memory_plans_the_step_graph_too() -> None:
     assert whole.cells["lstm"].hoist == min(plan_memory.HOIST_BLOCK, T)
 
 
+def test_block_graph_of_k_steps_equals_k_single_steps() -> None:
+    """The block graph of `_run` (analyze_time.steps_graph with k steps): run block after
+    block with the state carried, it gives the one-step graph's outputs of the same steps;
+    the last-step slice takes step k - 1 of each block."""
+    rng = np.random.default_rng(15)
+    outs = ("Y", "Y_h", "")
+    nodes: list[ir.Node] = [
+        _recurrent("gru", "x", outs, "GRU", H, I, (_direction("GRU", H, I, rng),)),
+        ir.View("flat", ("Y",), ("Yf",), (T, H)),
+        ir.Linear("fc", ("Yf",), ("z",), W=formats.as_matrix(_rand(rng, 3, H)), b=None),
+        ir.Slice("last", ("z",), ("zl",), (T - 1, 0), (1, 1), (1, 3)),
+    ]
+    shapes = {**_rec_shapes(outs, 1, H), "Yf": (T, H), "z": (T, 3), "zl": (1, 3)}
+    g = analyze_time.run(_graph(nodes, shapes, ("z", "Y_h", "zl")), OPTS)
+    assert g.time is not None
+    k = 2
+    b = analyze_time.steps_graph(g, g.time, k)
+    assert b.seq_len == k and b.shapes["x"] == (k, 1, I) and b.shapes["z"] == (k, 3)
+    sl = next(n for n in b.nodes if isinstance(n, ir.Slice))
+    assert sl.starts[0] == k - 1 and sl.counts[0] == 1
+    x = _x(g)
+    steps = _run_steps(g, x)
+    ex = reference.Executor(b)
+    for b0 in range(0, T - T % k, k):
+        got = ex.run(x[b0:b0 + k])
+        np.testing.assert_allclose(got["z"], np.concatenate([s["z"] for s in steps[b0:b0 + k]]),
+                                   rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(got["zl"], steps[b0 + k - 1]["zl"], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(got["Y_h"], steps[b0 + k - 1]["Y_h"], rtol=1e-6, atol=1e-7)
+
+
+def test_plan_block_takes_the_largest_block_the_ram_budget_allows() -> None:
+    rng = np.random.default_rng(16)
+    g = analyze_time.run(_lstm_head(rng), OPTS)
+    p = plan_memory.run(g, OPTS)  # no budget: min(RUN_BLOCK, T) steps
+    assert p.block is not None and p.block.seq_len == min(plan_memory.RUN_BLOCK, T)
+    assert p.block.memory is not None and p.step is not None and p.step.memory is not None
+    assert p.block.memory.state_slots == p.step.memory.state_slots
+    assert p.block.memory.cells["lstm"].hoist == p.block.seq_len  # W x of the block at once
+    need = {k: plan_memory.ram_bytes([p.step.memory, plan_memory.plan(
+        analyze_time.steps_graph(g, g.time, k)).memory], False) for k in (2, 4)}
+    assert need[2] < need[4]
+    # a budget whose half holds 2 steps but not 4: 2 steps
+    budget = 2 * need[2] + (need[4] - need[2])  # half = need[2] + (need[4] - need[2]) / 2
+    b2 = plan_memory.run(g, replace(OPTS, ram_budget=budget))
+    assert b2.block is not None and b2.block.seq_len == 2 and b2.block_why == ""
+    # too small for 2 steps: step by step, and the reason names the budget
+    none = plan_memory.run(g, replace(OPTS, ram_budget=2 * need[2] - 2))
+    assert none.block is None and str(2 * need[2] - 2) in none.block_why
+
+
 @pytest.mark.parametrize("cell", sorted(cells.CELLS))
 def test_plan_memory_gives_a_c_slot_to_cells_with_a_cell_state(cell: str) -> None:
     rng = np.random.default_rng(9)
