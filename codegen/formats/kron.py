@@ -18,7 +18,7 @@ from .. import cgen, quant
 from ..errors import RnngenError
 from ..quant import I64, QParams, rq, sat8
 from .base import Format
-from .dense import Dense
+from .dense import TILE, Dense, pack_dense
 
 F32 = np.float32
 
@@ -99,8 +99,10 @@ def _check(m: Kron, fail: Any, where: str) -> None:
 
 
 def _scratch(m: Kron) -> int:
+    """The intermediate, x's zero-padded last row (n2) and one tile of outputs (see
+    rnn_mat_vec_kron_f32.c)."""
     (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-    return int(m1 * n2 if m.order == "AX" else n1 * m2)
+    return int((m1 * n2 if m.order == "AX" else n1 * m2) + n2 + TILE)
 
 
 def _scratch_s8(q: QKron) -> int:
@@ -175,7 +177,9 @@ def _emit_f32(m: Kron, prog: Any, base: str, bias: str, x: str, y: str) -> list[
     ctx = prog.ctx
     rows, cols = m.shape
     (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-    a, b = ctx.array(f"{base}_A", m.a), ctx.array(f"{base}_B", m.b)
+    # B in the row tiles of rnn_mat_vec_f32: the kernel's B stage is the dense kernel
+    a = ctx.array(f"{base}_A", m.a)
+    b = ctx.array(f"{base}_B", pack_dense(m.b), attr="RNN_ALIGN64")
     ctx.kernels.add("rnn_mat_vec_kron_f32")
     return [(f"rnn_mat_vec_kron_f32({prog.scratch}, {rows}, {cols}, {m1}, {n1}, {m2}, {n2}, "
             f"{int(m.order == 'AX')}, {a}, {b}, {bias}, {x}, {y});")]
@@ -314,7 +318,8 @@ FORMAT = Format(
     name="kron", matrix=Kron, qmatrix=QKron, doc="Kronecker product (zero-padded)",
     check=_check, describe=lambda m: f" A{tuple(m.a.shape)} B{tuple(m.b.shape)}",
     scratch=_scratch, scratch_s8=_scratch_s8,
-    kernels_f32={"rnn_mat_vec_kron_f32": ("MatVecFunctions/rnn_mat_vec_kron_f32.c", ())},
+    kernels_f32={"rnn_mat_vec_kron_f32": ("MatVecFunctions/rnn_mat_vec_kron_f32.c",
+                                          ("rnn_mat_vec_f32", "rnn_mat_mul_f32"))},
     emit_f32=_emit_f32,
     kernels_s8={"rnn_mat_vec_kron_s8_s16": ("MatVecFunctions/rnn_mat_vec_kron_s8_s16.c", ())},
     quantize=_quantize, emit_s8=_emit_s8,
