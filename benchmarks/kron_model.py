@@ -13,7 +13,8 @@ calls `<name>_run` once over the 8 golden steps between rnngen's counting marker
 
 Measured: instructions executed under QEMU by rnngen's own counter (codegen/icount.py and
 its plugin), exact: the whole `_run` call (callees included) and the mat-vec kernels' own
-instructions (functions named rnn_mat_vec_* and rnn_mat_mul_*, callees excluded). Every count
+instructions (every function of the rnn_mat_vec_* and rnn_mat_mul_* object files, static
+helpers included; callees such as memcpy excluded). Every count
 is checked to repeat on a second run. Speed-up = dense instructions / Kronecker instructions.
 Instructions are not cycles.
 """
@@ -21,7 +22,9 @@ Instructions are not cycles.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -39,7 +42,20 @@ FACTOR = 16.0
 BOARDS = ["cortex-a73", "cortex-m4"]
 DTYPES = ["float32", "int8"]
 TARGETS = {"cortex-a73": 3.0, "cortex-m4": 7.0}  # issue 9: Kronecker at 16x, float32
-MATVEC = ("rnn_mat_vec_", "rnn_mat_mul_")
+MATVEC = ("rnn_mat_vec_", "rnn_mat_mul_")  # the mat-vec kernels' object files
+
+
+def matvec_functions(elf: Path, target: str) -> set[str]:
+    """Every function defined in the mat-vec kernels' objects (their static helpers too,
+    which the per-function counts list under their own names when not inlined)."""
+    nm = icount.tool(icount.board(target), "nm")
+    out: set[str] = set()
+    for obj in sorted((elf.parent).glob("*.o")):
+        if obj.stem.startswith(MATVEC):
+            res = subprocess.run([nm, str(obj)], capture_output=True, text=True, check=True)
+            out |= {ln.split()[-1] for ln in res.stdout.splitlines()
+                    if len(ln.split()) == 3 and ln.split()[1] in "tT"}
+    return out
 
 
 def measure(boards: list[str], dtypes: list[str], keep: Path | None = None
@@ -65,11 +81,13 @@ def measure(boards: list[str], dtypes: list[str], keep: Path | None = None
                 for name, model in (("dense", dense), ("kron", kron)):
                     elf = icount.build_project(model, b, work / f"{b}-{dt}-{name}",
                                                whole_run=True, rodata=RODATA.get(b), **opts[dt])
-                    c = icount.run(elf, b, fns)
-                    again = icount.run(elf, b, fns)
+                    mvf = matvec_functions(elf, b)
+                    names = fns + tuple(re.escape(f) for f in sorted(mvf))
+                    c = icount.run(elf, b, names)
+                    again = icount.run(elf, b, names)
                     if (again.windows, again.functions) != (c.windows, c.functions):
                         raise RuntimeError(f"{b} {dt} {name}: counts differ between two runs")
-                    mv = sum(n for f, (n, _) in c.functions.items() if f.startswith(MATVEC))
+                    mv = sum(n for f, (n, _) in c.functions.items() if f in mvf)
                     out[(b, dt, name)] = (c.windows[0], mv, dict(c.functions))
                     print(f"{b} {dt} {name}: {c.windows[0]:,} instructions, mat-vecs {mv:,}",
                           file=sys.stderr)

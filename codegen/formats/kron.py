@@ -106,8 +106,10 @@ def _scratch(m: Kron) -> int:
 
 
 def _scratch_s8(q: QKron) -> int:
+    """Bytes (see rnn_mat_vec_kron_s8_s16.c): the int8 intermediate (X B^T first), two int8
+    vectors of max(n2, 16), 3 bytes of alignment, int32 sums [max(m2, n2)] and offsets [m2]."""
     (m1, n1), (m2, n2) = q.a.shape, q.b.shape
-    return int(m1 * n2 if q.ax_first else n1 * m2)
+    return int((0 if q.ax_first else n1 * m2) + 2 * max(n2, 16) + 3 + 4 * max(m2, n2) + 4 * m2)
 
 
 # --------------------------------------------------------------------------- int8
@@ -321,7 +323,8 @@ FORMAT = Format(
     kernels_f32={"rnn_mat_vec_kron_f32": ("MatVecFunctions/rnn_mat_vec_kron_f32.c",
                                           ("rnn_mat_vec_f32", "rnn_mat_mul_f32"))},
     emit_f32=_emit_f32,
-    kernels_s8={"rnn_mat_vec_kron_s8_s16": ("MatVecFunctions/rnn_mat_vec_kron_s8_s16.c", ())},
+    kernels_s8={"rnn_mat_vec_kron_s8_s16": ("MatVecFunctions/rnn_mat_vec_kron_s8_s16.c",
+                                             ("rnn_mat_vec_s8_s16",))},
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read,

@@ -154,3 +154,46 @@ def test_kron_f32_exact_order_on_the_board(board, tmp_path):
         want = kron_f32_model(a, b, rows, cols, ax, x, bias, fused)
         y = got[case.name]["y"]
         assert np.array_equal(y, want), (board, case.name, np.max(np.abs(y - want)))
+
+
+def _kron_s8_cases() -> list[tuple[Case, object]]:
+    """rnn_mat_vec_kron_s8_s16 (called as kron.py's emitter writes it) on every shape of
+    KRON_SHAPES, both associations, x's zero point -37 and 0, the common requantization
+    (shift <= -2) and the general one for the output: (case, QKron)."""
+    from rnngen.formats.kron import QKron
+    from tests.kernels.test_format_kernels import KRON_SHAPES
+
+    out = []
+    for k, shape in enumerate(KRON_SHAPES):
+        m1, n1, m2, n2, rows, cols = shape
+        rng = np.random.default_rng(70 + k)
+        a = rng.integers(-127, 128, (m1, n1)).astype(np.int8)
+        b = rng.integers(-127, 128, (m2, n2)).astype(np.int8)
+        for ax in (True, False):
+            for zx, sy in ((-37, -3), (0, -1)):
+                qm = QKron(a, b, rows, cols, ax, zx, 1518500250, -8, 1518500250, sy)
+                name = f"qkron{k}_{'ax' if ax else 'xb'}_{-zx}"
+                ctx = _Ctx()
+                lines = _QProg(ctx).matvec(f"{name}_M", qm, f"{name}_x", f"{name}_y",
+                                           f"{name}_scratch")
+                out.append((Case(name, set(ctx.kernels), {
+                    "x": rng.integers(-128, 128, cols).astype(np.int8),
+                    "y": np.zeros(rows, np.int16),
+                    "scratch": np.full(formats.scratch_s8(qm), 99, np.int8)}, lines, ["y"],
+                    decls=ctx.decls), qm))
+    return out
+
+
+@pytest.mark.parametrize("board", ["host", pytest.param("cortex-a73", marks=pytest.mark.qemu),
+                                   pytest.param("cortex-m4", marks=pytest.mark.qemu),
+                                   pytest.param("cortex-m7", marks=pytest.mark.qemu),
+                                   pytest.param("cortex-m55", marks=pytest.mark.qemu)])
+def test_kron_s8_every_path_on_the_board(board, tmp_path):
+    """The int8 Kronecker kernel's paths (B stage on rnn_mat_vec_s8_sums: DSP, Helium, NEON;
+    the AArch64 16-lane rows for n2 <= 16 and their plain-C last rows; x's zero point as row
+    offsets with X B^T first), both associations: bit for bit QKron.forward."""
+    cases = _kron_s8_cases()
+    got = run_cases(board, [c for c, _ in cases], tmp_path)
+    for case, qm in cases:
+        want = quant.sat16(qm.forward(case.arrays["x"].astype(np.int64)))
+        assert np.array_equal(got[case.name]["y"].astype(np.int64), want), (board, case.name)

@@ -5,118 +5,292 @@
  * Description: Kronecker-product int8 product (A (x) B) x: the intermediate (A X or X B^T)
  *              is requantized to int8 (symmetric), the result to int16. x past cols (zero
  *              padding) reads as the real value 0, i.e. x_zero_point.
+ *
+ * Integer sums are exact in any order, so every path equals quant's QKron.forward bit for bit.
+ * The work that is B (int8, [m2, n2], row-major) times int8 vectors, the bulk of the MACs
+ * (Y[i] = B T[i] with ax_first, else T[j] = B X[j]), runs on the fast int8 dot products of
+ * rnn_mat_vec_s8_sums (DSP SMLAD on Cortex-M4/M7, Helium VMLADAVA on the M55, NEON for
+ * n2 >= 16 on AArch64). On AArch64 with n2 <= 16 (rnn_mat_vec_s8_sums has only plain C below
+ * 16 columns) each row of B is one 16-byte load multiplied by the vector zero-padded to 16
+ * lanes: the bytes past the row, the next row's, meet zeros (SMULL + SMLAL2 + SADDLP, four rows
+ * reduced together); the last rows, whose 16 bytes would run past B, are plain C. With
+ * X B^T first, x's zero point enters as offset[l] = -x_zero_point * (sum of row l of B),
+ * computed once per call as B times a vector of ones, and x's last partial row is copied with
+ * the zero point as padding. The other stage (A's scalars times rows of int8 values) is
+ * plain C (GCC vectorises it at -O3).
+ * Requantization of the shift <= -2 case (the usual one) takes the high word of the 64-bit
+ * product and one rounding shift, the identity rnn_mat_vec_s8_s16.c documents.
+ *
+ * Scratch (bytes, see kron.py _scratch_s8): [n1 m2] the intermediate (X B^T first only),
+ * two vectors of max(n2, 16), 3 bytes of alignment, then int32 [max(m2, n2)] sums and
+ * int32 [m2] offsets.
  */
+
+#include <stdint.h>
+#include <string.h>
 
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
+
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#define RNN_KRON_S8_NEON 1
+#endif
+
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+/* SSAT (as rnn_mat_vec_s8_s16.c: the builtin's result is typed unsigned by GCC 12) */
+#define KRON_SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
+#else
+#define KRON_SAT16(v) rnn_sat16(v)
+#endif
+
+static const int32_t rnn_kron_zero_offset[RNN_KRON_MAX_ROW];
+
+/* rnn_requantize(acc, mult, shift), the common case (shift <= -2) through the high word */
+static inline int32_t kron_rq(int32_t acc, int32_t mult, int32_t shift)
+{
+    if (shift <= -2)
+    {
+        const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
+        return ((hi >> (-2 - shift)) + 1) >> 1;
+    }
+    return rnn_requantize(acc, mult, shift);
+}
+
+/* y[l] = sat16(rq(acc[l])) for l < n, the shift tested once */
+static void requant16(int32_t n, const int32_t *acc, int32_t mult, int32_t shift, int16_t *y)
+{
+    int32_t l;
+    if (shift <= -2)
+    {
+        const int32_t s = -2 - shift;
+        for (l = 0; l < n; ++l)
+        {
+            const int32_t hi = (int32_t)(((int64_t)acc[l] * (int64_t)mult) >> 32);
+            y[l] = (int16_t)KRON_SAT16(((hi >> s) + 1) >> 1);
+        }
+        return;
+    }
+    for (l = 0; l < n; ++l)
+    {
+        y[l] = (int16_t)rnn_sat16(rnn_requantize(acc[l], mult, shift));
+    }
+}
+
+/* t[l] = sat8(rq(acc[l])) for l < n, the shift tested once */
+static void requant8(int32_t n, const int32_t *acc, int32_t mult, int32_t shift, int8_t *t)
+{
+    int32_t l;
+    if (shift <= -2)
+    {
+        const int32_t s = -2 - shift;
+        for (l = 0; l < n; ++l)
+        {
+            const int32_t hi = (int32_t)(((int64_t)acc[l] * (int64_t)mult) >> 32);
+            t[l] = (int8_t)rnn_sat8(((hi >> s) + 1) >> 1);
+        }
+        return;
+    }
+    for (l = 0; l < n; ++l)
+    {
+        t[l] = (int8_t)rnn_sat8(rnn_requantize(acc[l], mult, shift));
+    }
+}
+
+#if defined(RNN_KRON_S8_NEON)
+static inline int32x4_t kron_dot16(int8x16_t w, int8x16_t x)
+{
+    int16x8_t p = vmull_s8(vget_low_s8(w), vget_low_s8(x));
+    p = vmlal_high_s8(p, w, x);
+    return vpaddlq_s16(p);
+}
+#endif
+
+/* acc[l] = offset[l] (or 0 when offset is NULL) + B[l] . v for l < n (n <= m2); v: n2 int8,
+ * zero-padded to 16 lanes when n2 <= 16 */
+static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int32_t *offset,
+                   const int8_t *v, int32_t *acc)
+{
+    int32_t l = 0;
+#if defined(RNN_KRON_S8_NEON)
+    if (n2 <= 16)
+    {
+        /* rows whose 16-byte load stays inside B */
+        const int32_t safe = m2 * n2 >= 16 ? (m2 * n2 - 16) / n2 + 1 : 0;
+        const int32_t nv = safe < n ? safe : n;
+        const int8x16_t x = vld1q_s8(v);
+        int32_t k;
+        for (; l + 4 <= nv; l += 4)
+        {
+            const int8_t *w = b + (int32_t)l * n2;
+            const int32x4_t a0 = kron_dot16(vld1q_s8(w), x);
+            const int32x4_t a1 = kron_dot16(vld1q_s8(w + n2), x);
+            const int32x4_t a2 = kron_dot16(vld1q_s8(w + 2 * n2), x);
+            const int32x4_t a3 = kron_dot16(vld1q_s8(w + 3 * n2), x);
+            int32x4_t s = vpaddq_s32(vpaddq_s32(a0, a1), vpaddq_s32(a2, a3));
+            if (offset)
+            {
+                s = vaddq_s32(s, vld1q_s32(offset + l));
+            }
+            vst1q_s32(acc + l, s);
+        }
+        for (; l < nv; ++l)
+        {
+            acc[l] = vaddvq_s32(kron_dot16(vld1q_s8(b + (int32_t)l * n2), x)) +
+                     (offset ? offset[l] : 0);
+        }
+        for (; l < n; ++l)
+        {
+            const int8_t *w = b + (int32_t)l * n2;
+            int32_t s = offset ? offset[l] : 0;
+            for (k = 0; k < n2; ++k)
+            {
+                s += (int32_t)w[k] * (int32_t)v[k];
+            }
+            acc[l] = s;
+        }
+        return;
+    }
+#else
+    (void)m2;
+#endif
+    if (offset)
+    {
+        rnn_mat_vec_s8_sums(n, n2, b, offset, v, acc);
+        return;
+    }
+    for (; l < n; l += RNN_KRON_MAX_ROW)
+    {
+        const int32_t c = n - l < RNN_KRON_MAX_ROW ? n - l : RNN_KRON_MAX_ROW;
+        rnn_mat_vec_s8_sums(c, n2, b + (int32_t)l * n2, rnn_kron_zero_offset, v, acc + l);
+    }
+}
 
 /* Refer to header file for details. */
 void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x, int16_t *y)
 {
     const int32_t m1 = m->m1, n1 = m->n1, m2 = m->m2, n2 = m->n2;
+    const int32_t rows = m->rows, cols = m->cols;
     const int32_t zx = m->x_zero_point;
-    int32_t acc[RNN_KRON_MAX_ROW];
+    const int32_t vlen = n2 > 16 ? n2 : 16;
+    const int32_t full = cols / n2; /* whole rows of X inside x */
+    const int32_t part = cols - full * n2;
+    int8_t *t = ctx;                                   /* [n1, m2] (X B^T first) */
+    int8_t *v = ctx + (m->ax_first ? 0 : n1 * m2);     /* [vlen] a vector for B */
+    int8_t *ones = v + vlen;                           /* [vlen] */
+    int32_t *acc = (int32_t *)(void *)(ones + vlen + ((4 - ((uintptr_t)(ones + vlen) & 3)) & 3));
+    int32_t *off = acc + (m2 > n2 ? m2 : n2);          /* [m2] */
     int32_t i, j, k, l;
 
     if (m->ax_first)
     {
-        /* T = A (X - zx) [m1, n2], one row at a time in int32, requantized to int8 */
-        for (i = 0; i < m1; ++i)
+        for (i = 0; i < m1 && i * m2 < rows; ++i)
         {
-            int32_t k0;
-            for (k0 = 0; k0 < n2; k0 += RNN_KRON_MAX_ROW)
+            const int32_t n = rows - i * m2 < m2 ? rows - i * m2 : m2;
+            /* T[i] = sat8(rq(A[i] (X - zx))) [n2]; x past cols reads as real zero */
+#if defined(RNN_KRON_S8_NEON)
+            /* row by row into int32 sums (GCC vectorises the loop over k) */
+            for (k = 0; k < n2; ++k)
             {
-                const int32_t kn = n2 - k0 < RNN_KRON_MAX_ROW ? n2 - k0 : RNN_KRON_MAX_ROW;
-                for (k = 0; k < kn; ++k)
+                acc[k] = 0;
+            }
+            for (j = 0; j < n1 && j * n2 < cols; ++j)
+            {
+                const int32_t aij = m->a[i * n1 + j];
+                const int8_t *xj = x + j * n2;
+                const int32_t valid = cols - j * n2 < n2 ? cols - j * n2 : n2;
+                for (k = 0; k < valid; ++k)
                 {
-                    acc[k] = 0;
-                }
-                for (j = 0; j < n1; ++j)
-                {
-                    const int32_t aij = m->a[i * n1 + j];
-                    const int8_t *xj = x + j * n2 + k0;
-                    int32_t valid = m->cols - j * n2 - k0; /* padding reads as real zero */
-                    valid = valid < kn ? valid : kn;
-                    for (k = 0; k < valid; ++k)
-                    {
-                        acc[k] += aij * (xj[k] - zx);
-                    }
-                }
-                for (k = 0; k < kn; ++k)
-                {
-                    ctx[i * n2 + k0 + k] =
-                        (int8_t)rnn_sat8(rnn_requantize(acc[k], m->t_mult, m->t_shift));
+                    acc[k] += aij * ((int32_t)xj[k] - zx);
                 }
             }
-        }
-        /* Y[i][l] = T[i] . B[l] */
-        for (i = 0; i < m1; ++i)
-        {
-            const int8_t *t = ctx + i * n2;
-            for (l = 0; l < m2 && i * m2 + l < m->rows; ++l)
+            requant8(n2, acc, m->t_mult, m->t_shift, v);
+#else
+            /* column by column, the sum in a register: A[i] . X[:, k] - zx (sum of the A[i][j]
+             * whose x is inside cols: all nj rows for k < part, the full ones after) */
             {
-                const int8_t *bl = m->b + l * n2;
-                int32_t s = 0;
+                const int8_t *ai = m->a + i * n1;
+                int32_t sa_full = 0;
+                int32_t sa_all;
+                for (j = 0; j < full; ++j)
+                {
+                    sa_full += ai[j];
+                }
+                sa_all = sa_full + (part ? ai[full] : 0);
                 for (k = 0; k < n2; ++k)
                 {
-                    s += (int32_t)t[k] * (int32_t)bl[k];
+                    const int32_t nj = k < part ? full + 1 : full;
+                    const int8_t *xk = x + k;
+                    int32_t s = -zx * (k < part ? sa_all : sa_full);
+                    for (j = 0; j < nj; ++j)
+                    {
+                        s += (int32_t)ai[j] * (int32_t)*xk;
+                        xk += n2;
+                    }
+                    v[k] = (int8_t)rnn_sat8(kron_rq(s, m->t_mult, m->t_shift));
                 }
-                y[i * m2 + l] = (int16_t)rnn_sat16(rnn_requantize(s, m->y_mult, m->y_shift));
             }
+#endif
+            for (k = n2; k < vlen; ++k)
+            {
+                v[k] = 0;
+            }
+            /* Y[i] = rq(B T[i]) */
+            b_sums(n, m2, n2, m->b, 0, v, acc);
+            requant16(n, acc, m->y_mult, m->y_shift, y + i * m2);
         }
     }
     else
     {
-        /* T = (X - zx) B^T [n1, m2]: T[j][l] = (row j of X) . B[l] */
-        for (j = 0; j < n1; ++j)
+        const int32_t nj = full + (part ? 1 : 0);
+        const int32_t *offset = 0;
+        if (zx != 0)
         {
-            const int8_t *xj = x + j * n2;
-            int32_t valid = m->cols - j * n2;
-            valid = valid < n2 ? valid : n2;
+            /* offset[l] = -zx * sum_k B[l][k] */
+            memset(ones, 0, (size_t)vlen);
+            memset(ones, 1, (size_t)n2);
+            b_sums(m2, m2, n2, m->b, 0, ones, off);
             for (l = 0; l < m2; ++l)
             {
-                const int8_t *bl = m->b + l * n2;
-                int32_t s = 0;
-                for (k = 0; k < valid; ++k)
-                {
-                    s += ((int32_t)xj[k] - zx) * (int32_t)bl[k];
-                }
-                ctx[j * m2 + l] = (int8_t)rnn_sat8(rnn_requantize(s, m->t_mult, m->t_shift));
+                off[l] *= -zx;
             }
+            offset = off;
         }
-        /* Y[i] = sum_j A[i][j] T[j] (int32, a row of up to RNN_KRON_MAX_ROW at a time) */
-        for (i = 0; i < m1; ++i)
+        /* T[j] = sat8(rq(B (X[j] - zx))) [m2] for the rows of X inside cols */
+        for (j = 0; j < nj; ++j)
         {
-            int32_t l0;
-            for (l0 = 0; l0 < m2; l0 += RNN_KRON_MAX_ROW)
+            const int8_t *xj = x + j * n2;
+            if (j == full || n2 < 16)
             {
-                /* up to RNN_KRON_MAX_ROW outputs of row block i; only the first rows exist */
-                const int32_t left = m->rows - i * m2 - l0;
-                const int32_t n_block = m2 - l0 < RNN_KRON_MAX_ROW ? m2 - l0 : RNN_KRON_MAX_ROW;
-                const int32_t n = left < n_block ? left : n_block;
-                if (n <= 0)
-                {
-                    break;
-                }
+                /* the partial row (padded with zx, the real zero) or a short one (padded with
+                 * zeros to 16 lanes for the AArch64 path) */
+                const int32_t valid = j == full ? part : n2;
+                memcpy(v, xj, (size_t)valid);
+                memset(v + valid, zx, (size_t)(n2 - valid));
+                memset(v + n2, 0, (size_t)(vlen - n2));
+                xj = v;
+            }
+            b_sums(m2, m2, n2, m->b, offset, xj, acc);
+            requant8(m2, acc, m->t_mult, m->t_shift, t + j * m2);
+        }
+        /* Y[i] = rq(sum_j A[i][j] T[j]); only the first rows outputs exist */
+        for (i = 0; i < m1 && i * m2 < rows; ++i)
+        {
+            const int32_t n = rows - i * m2 < m2 ? rows - i * m2 : m2;
+            for (l = 0; l < n; ++l)
+            {
+                acc[l] = 0;
+            }
+            for (j = 0; j < nj; ++j)
+            {
+                const int32_t aij = m->a[i * n1 + j];
+                const int8_t *tj = t + j * m2;
                 for (l = 0; l < n; ++l)
                 {
-                    acc[l] = 0;
-                }
-                for (j = 0; j < n1; ++j)
-                {
-                    const int32_t aij = m->a[i * n1 + j];
-                    const int8_t *tj = ctx + j * m2 + l0;
-                    for (l = 0; l < n; ++l)
-                    {
-                        acc[l] += aij * tj[l];
-                    }
-                }
-                for (l = 0; l < n; ++l)
-                {
-                    y[i * m2 + l0 + l] =
-                        (int16_t)rnn_sat16(rnn_requantize(acc[l], m->y_mult, m->y_shift));
+                    acc[l] += aij * tj[l];
                 }
             }
+            requant16(n, acc, m->y_mult, m->y_shift, y + i * m2);
         }
     }
 }
