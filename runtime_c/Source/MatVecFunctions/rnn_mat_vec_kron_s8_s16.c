@@ -35,6 +35,10 @@
 #if defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
 #define RNN_KRON_S8_NEON 1
+#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) &&                          \
+    !defined(__ARM_FEATURE_MVE) && defined(__GNUC__)
+#include <arm_acle.h>
+#define RNN_KRON_S8_DSP 1
 #endif
 
 #if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
@@ -106,6 +110,32 @@ static inline int32x4_t kron_dot16(int8x16_t w, int8x16_t x)
 }
 #endif
 
+#if defined(RNN_KRON_S8_DSP)
+static int32_t kron_load4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v); /* one LDR: unaligned word loads are allowed on Cortex-M4/M7 */
+    return v;
+}
+
+/* SXTB16 of bytes 1 and 3 (one instruction; GCC does not fold a C rotate into it) */
+static int32_t kron_sxtb16_hi(int32_t v)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+/* a + the word of 4 weights at w times the split word (x02, x13) of the vector */
+#define KRON_DOT_WORD(a, w, x02, x13)                                                          \
+    do                                                                                         \
+    {                                                                                          \
+        const int32_t wv_ = kron_load4(w);                                                     \
+        a = __smlad(__sxtb16(wv_), x02, a);                                                    \
+        a = __smlad(kron_sxtb16_hi(wv_), x13, a);                                              \
+    } while (0)
+#endif
+
 /* acc[l] = offset[l] (or 0 when offset is NULL) + B[l] . v for l < n (n <= m2); v: n2 int8,
  * zero-padded to 16 lanes when n2 <= 16 */
 static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int32_t *offset,
@@ -148,6 +178,80 @@ static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int
                 s += (int32_t)w[k] * (int32_t)v[k];
             }
             acc[l] = s;
+        }
+        return;
+    }
+#elif defined(RNN_KRON_S8_DSP)
+    if (n2 <= 16)
+    {
+        /* The vector split once into int16 pairs (SXTB16), then each row's words (the last
+         * one running into the next row, whose bytes meet zero lanes) with SMLAD: rows whose
+         * last word stays inside B, the rest in plain C. rnn_mat_vec_s8_sums spends more on
+         * its per-row setup than on so few columns. */
+        const int32_t words = (n2 + 3) >> 2;
+        const int32_t safe = m2 * n2 >= 4 * words ? (m2 * n2 - 4 * words) / n2 + 1 : 0;
+        const int32_t nv = safe < n ? safe : n;
+        int32_t xw[8];
+        int32_t q, k;
+        for (q = 0; q < words; ++q)
+        {
+            const int32_t xv = kron_load4(v + 4 * q);
+            xw[2 * q] = __sxtb16(xv);
+            xw[2 * q + 1] = kron_sxtb16_hi(xv);
+        }
+        switch (words)
+        {
+        case 4:
+            for (; l < nv; ++l)
+            {
+                const int8_t *w = b + (int32_t)l * n2;
+                int32_t a = offset ? offset[l] : 0;
+                KRON_DOT_WORD(a, w, xw[0], xw[1]);
+                KRON_DOT_WORD(a, w + 4, xw[2], xw[3]);
+                KRON_DOT_WORD(a, w + 8, xw[4], xw[5]);
+                KRON_DOT_WORD(a, w + 12, xw[6], xw[7]);
+                acc[l] = a;
+            }
+            break;
+        case 3:
+            for (; l < nv; ++l)
+            {
+                const int8_t *w = b + (int32_t)l * n2;
+                int32_t a = offset ? offset[l] : 0;
+                KRON_DOT_WORD(a, w, xw[0], xw[1]);
+                KRON_DOT_WORD(a, w + 4, xw[2], xw[3]);
+                KRON_DOT_WORD(a, w + 8, xw[4], xw[5]);
+                acc[l] = a;
+            }
+            break;
+        case 2:
+            for (; l < nv; ++l)
+            {
+                const int8_t *w = b + (int32_t)l * n2;
+                int32_t a = offset ? offset[l] : 0;
+                KRON_DOT_WORD(a, w, xw[0], xw[1]);
+                KRON_DOT_WORD(a, w + 4, xw[2], xw[3]);
+                acc[l] = a;
+            }
+            break;
+        default:
+            for (; l < nv; ++l)
+            {
+                int32_t a = offset ? offset[l] : 0;
+                KRON_DOT_WORD(a, b + (int32_t)l * n2, xw[0], xw[1]);
+                acc[l] = a;
+            }
+            break;
+        }
+        for (; l < n; ++l)
+        {
+            const int8_t *w = b + (int32_t)l * n2;
+            int32_t a = offset ? offset[l] : 0;
+            for (k = 0; k < n2; ++k)
+            {
+                a += (int32_t)w[k] * (int32_t)v[k];
+            }
+            acc[l] = a;
         }
         return;
     }
