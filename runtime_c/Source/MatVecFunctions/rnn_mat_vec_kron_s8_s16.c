@@ -136,6 +136,49 @@ static int32_t kron_sxtb16_hi(int32_t v)
     } while (0)
 #endif
 
+#if defined(RNN_KRON_S8_NEON)
+/* t[k] = sat8(rq(sum_j a[j] (X[j][k] - zx))) for k < n2 <= 16, X = x as rows of n2 (x past
+ * cols is real zero): a row of X per 16-byte load (lanes past n2 are ignored) while the load
+ * stays inside the whole rows of x, widened to int16 after subtracting zx and multiplied by
+ * a[j] into four int32 vectors (SMLAL by element); the other rows in plain C */
+static void a_row_neon(const int8_t *a, int32_t n2, int32_t cols, int32_t zx, const int8_t *x,
+                       int32_t mult, int32_t shift, int8_t *t)
+{
+    const int32_t full = cols / n2;
+    int32_t nv = cols >= 16 ? (cols - 16) / n2 + 1 : 0;
+    const int16x8_t z = vdupq_n_s16((int16_t)zx);
+    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
+    int32_t acc[16];
+    int32_t j, k;
+    nv = nv < full ? nv : full;
+    for (j = 0; j < nv; ++j)
+    {
+        const int8x16_t xv = vld1q_s8(x + j * n2);
+        const int16x8_t lo = vsubq_s16(vmovl_s8(vget_low_s8(xv)), z);
+        const int16x8_t hi = vsubq_s16(vmovl_high_s8(xv), z);
+        const int16_t aj = (int16_t)a[j];
+        s0 = vmlal_n_s16(s0, vget_low_s16(lo), aj);
+        s1 = vmlal_high_n_s16(s1, lo, aj);
+        s2 = vmlal_n_s16(s2, vget_low_s16(hi), aj);
+        s3 = vmlal_high_n_s16(s3, hi, aj);
+    }
+    vst1q_s32(acc, s0);
+    vst1q_s32(acc + 4, s1);
+    vst1q_s32(acc + 8, s2);
+    vst1q_s32(acc + 12, s3);
+    for (; j * n2 < cols; ++j)
+    {
+        const int32_t valid = cols - j * n2 < n2 ? cols - j * n2 : n2;
+        const int32_t aj = a[j];
+        for (k = 0; k < valid; ++k)
+        {
+            acc[k] += aj * ((int32_t)x[j * n2 + k] - zx);
+        }
+    }
+    requant8(n2, acc, mult, shift, t);
+}
+#endif
+
 /* acc[l] = offset[l] (or 0 when offset is NULL) + B[l] . v for l < n (n <= m2); v: n2 int8,
  * zero-padded to 16 lanes when n2 <= 16 */
 static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int32_t *offset,
@@ -293,23 +336,13 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
             const int32_t n = rows - i * m2 < m2 ? rows - i * m2 : m2;
             /* T[i] = sat8(rq(A[i] (X - zx))) [n2]; x past cols reads as real zero */
 #if defined(RNN_KRON_S8_NEON)
-            /* row by row into int32 sums (GCC vectorises the loop over k) */
-            for (k = 0; k < n2; ++k)
+            if (n2 <= 16)
             {
-                acc[k] = 0;
+                a_row_neon(m->a + i * n1, n2, cols, zx, x, m->t_mult,
+                           m->t_shift, v);
             }
-            for (j = 0; j < n1 && j * n2 < cols; ++j)
-            {
-                const int32_t aij = m->a[i * n1 + j];
-                const int8_t *xj = x + j * n2;
-                const int32_t valid = cols - j * n2 < n2 ? cols - j * n2 : n2;
-                for (k = 0; k < valid; ++k)
-                {
-                    acc[k] += aij * ((int32_t)xj[k] - zx);
-                }
-            }
-            requant8(n2, acc, m->t_mult, m->t_shift, v);
-#else
+            else
+#endif
             /* column by column, the sum in a register: A[i] . X[:, k] - zx (sum of the A[i][j]
              * whose x is inside cols: all nj rows for k < part, the full ones after) */
             {
@@ -334,7 +367,6 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
                     v[k] = (int8_t)rnn_sat8(kron_rq(s, m->t_mult, m->t_shift));
                 }
             }
-#endif
             for (k = n2; k < vlen; ++k)
             {
                 v[k] = 0;
