@@ -74,9 +74,9 @@ def measure(boards: list[str], dtypes: list[str], keep: Path | None = None
         onnx.save(har1_forward(), dense)
         kron = work / "har1_fwd_kron16.onnx"
         res = compress_file(dense, kron, "kron", FACTOR, force=True)
-        print("compressed: " + "; ".join(f"{r.role} {r.plan.describe()} "
-                                         f"{r.dense_params / r.matrix.params:.2f}x" for r in res.matrices),
-              file=sys.stderr)
+        print("compressed: " + "; ".join(
+            f"{r.role} {r.plan.describe()} {r.dense_params / r.matrix.params:.2f}x"
+            for r in res.matrices), file=sys.stderr)
         calib = work / "calib.npy"
         np.save(calib, np.random.default_rng(2).uniform(-1, 1, (16, T, 1, I)).astype(np.float32))
         opts = {"float32": {}, "int8": {"dtype": "int8", "calibrate": str(calib)}}

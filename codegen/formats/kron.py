@@ -2,9 +2,12 @@
 or n has no useful factorisation). Storage m1 n1 + m2 n2; MACs the cheaper association,
 min(m1 n2 (n1 + m2), n1 m2 (n2 + m1)).
 
-float32 C: rnn_mat_vec_kron_f32 (scratch: the intermediate A X or X B^T). int8: per-tensor
-int8 A and B, the intermediate requantized to int8 (rnn_mat_vec_kron_s8_s16, params struct
-rnn_kron_s8). ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
+float32 C: rnn_mat_vec_kron_f32, B packed at build time in rnn_mat_vec_f32's row tiles (the
+kernel's B stage is the dense kernel); scratch: the intermediate A X or X B^T, x's padded
+last row, one tile. int8: per-tensor int8 A and B, the intermediate requantized to int8
+(rnn_mat_vec_kron_s8_s16, params struct rnn_kron_s8; B row-major, its stage on the int8
+dense kernel's dot products).
+ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
 [-> Slice to [m, n]]."""
 
 from __future__ import annotations

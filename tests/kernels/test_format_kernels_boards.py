@@ -130,7 +130,8 @@ def _kron_cases() -> list[tuple[Case, tuple]]:
                 out.append((Case(name, {"rnn_mat_vec_kron_f32"}, {
                     "A": a, "B": formats.dense.pack_dense(b), "x": x, "b": bias, "y": y0,
                     "s": np.full(kron_scratch(shape, ax), 3e38, F32)}, [call], ["y"]),
-                    (a, b, rows, cols, ax, x, {"bias": bias, "accumulate": y0, "none": None}[mode])))
+                    (a, b, rows, cols, ax, x,
+                     {"bias": bias, "accumulate": y0, "none": None}[mode])))
     return out
 
 
