@@ -371,7 +371,18 @@ def write_report(cases: list[Case], counts: dict[str, dict[str, float]], boards:
               "reachable shapes (about 2.97x) are measured and plotted at the nominal factor. "
               "Before the remainder-row change to rnn_mat_vec_f32 (rows after the last full "
               "tile of 16 were summed through an array in memory), LMF reached 0.80-0.90 of its "
-              "factor on cortex-m4 and 0.46-0.66 on cortex-a73 in this benchmark."]
+              "factor on cortex-m4 and 0.46-0.66 on cortex-a73 in this benchmark.",
+              "",
+              "Kronecker and HKP since issue 9's Kronecker kernel (B packed at build time and "
+              "applied by rnn_mat_vec_f32 / rnn_mat_mul_f32, A's stage vectorised). The previous "
+              "version of this file (made before that kernel, and before the fast dense "
+              "kernels of issue 9, so its dense row differs too) had for Kronecker W + U "
+              "(cortex-a73 / cortex-m4 instructions) "
+              "664,511 / 584,588 at 2x, 456,672 / 401,548 at 2.5x, 448,740 / 399,160 at 3.33x, "
+              "276,668 / 251,064 at 5x; for HKP 148,382 / 391,383, 171,331 / 353,966, "
+              "138,795 / 265,341, 97,768 / 180,429. The whole-model figure at 16x (an LSTM "
+              "direction's `_run`, float32 and int8): benchmarks/kron_model.py, "
+              "benchmarks/results/kron_model.md."]
     png = out.with_suffix(".png")
     plot(speed, cols, png)
     lines += ["", f"![speed-up against compression factor]({png.name})", ""]

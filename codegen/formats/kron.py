@@ -2,9 +2,12 @@
 or n has no useful factorisation). Storage m1 n1 + m2 n2; MACs the cheaper association,
 min(m1 n2 (n1 + m2), n1 m2 (n2 + m1)).
 
-float32 C: rnn_mat_vec_kron_f32 (scratch: the intermediate A X or X B^T). int8: per-tensor
-int8 A and B, the intermediate requantized to int8 (rnn_mat_vec_kron_s8_s16, params struct
-rnn_kron_s8). ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
+float32 C: rnn_mat_vec_kron_f32, B packed at build time in rnn_mat_vec_f32's row tiles (the
+kernel's B stage is the dense kernel); scratch: the intermediate A X or X B^T, x's padded
+last row, one tile. int8: per-tensor int8 A and B, the intermediate requantized to int8
+(rnn_mat_vec_kron_s8_s16, params struct rnn_kron_s8; B row-major, its stage on the int8
+dense kernel's dot products).
+ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
 [-> Slice to [m, n]]."""
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from .. import cgen, quant
 from ..errors import RnngenError
 from ..quant import I64, QParams, rq, sat8
 from .base import Format
-from .dense import Dense
+from .dense import TILE, Dense, pack_dense
 
 F32 = np.float32
 
@@ -99,13 +102,17 @@ def _check(m: Kron, fail: Any, where: str) -> None:
 
 
 def _scratch(m: Kron) -> int:
+    """The intermediate, x's zero-padded last row (n2) and one tile of outputs (see
+    rnn_mat_vec_kron_f32.c)."""
     (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-    return int(m1 * n2 if m.order == "AX" else n1 * m2)
+    return int((m1 * n2 if m.order == "AX" else n1 * m2) + n2 + TILE)
 
 
 def _scratch_s8(q: QKron) -> int:
+    """Bytes (see rnn_mat_vec_kron_s8_s16.c): the int8 intermediate (X B^T first), two int8
+    vectors of max(n2, 16), 3 bytes of alignment, int32 sums [max(m2, n2)] and offsets [m2]."""
     (m1, n1), (m2, n2) = q.a.shape, q.b.shape
-    return int(m1 * n2 if q.ax_first else n1 * m2)
+    return int((0 if q.ax_first else n1 * m2) + 2 * max(n2, 16) + 3 + 4 * max(m2, n2) + 4 * m2)
 
 
 # --------------------------------------------------------------------------- int8
@@ -175,7 +182,9 @@ def _emit_f32(m: Kron, prog: Any, base: str, bias: str, x: str, y: str) -> list[
     ctx = prog.ctx
     rows, cols = m.shape
     (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-    a, b = ctx.array(f"{base}_A", m.a), ctx.array(f"{base}_B", m.b)
+    # B in the row tiles of rnn_mat_vec_f32: the kernel's B stage is the dense kernel
+    a = ctx.array(f"{base}_A", m.a)
+    b = ctx.array(f"{base}_B", pack_dense(m.b), attr="RNN_ALIGN64")
     ctx.kernels.add("rnn_mat_vec_kron_f32")
     return [(f"rnn_mat_vec_kron_f32({prog.scratch}, {rows}, {cols}, {m1}, {n1}, {m2}, {n2}, "
             f"{int(m.order == 'AX')}, {a}, {b}, {bias}, {x}, {y});")]
@@ -313,9 +322,11 @@ FORMAT = Format(
     name="kron", matrix=Kron, qmatrix=QKron, doc="Kronecker product (zero-padded)",
     check=_check, describe=lambda m: f" A{tuple(m.a.shape)} B{tuple(m.b.shape)}",
     scratch=_scratch, scratch_s8=_scratch_s8,
-    kernels_f32={"rnn_mat_vec_kron_f32": ("MatVecFunctions/rnn_mat_vec_kron_f32.c", ())},
+    kernels_f32={"rnn_mat_vec_kron_f32": ("MatVecFunctions/rnn_mat_vec_kron_f32.c",
+                                          ("rnn_mat_vec_f32", "rnn_mat_mul_f32"))},
     emit_f32=_emit_f32,
-    kernels_s8={"rnn_mat_vec_kron_s8_s16": ("MatVecFunctions/rnn_mat_vec_kron_s8_s16.c", ())},
+    kernels_s8={"rnn_mat_vec_kron_s8_s16": ("MatVecFunctions/rnn_mat_vec_kron_s8_s16.c",
+                                             ("rnn_mat_vec_s8_s16",))},
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read,

@@ -157,7 +157,7 @@ typedef struct
     int32_t d_mult, d_shift;  /**< D s2 -> output */
 } rnn_hmd_s8;
 
-/** int32 accumulators rnn_mat_vec_kron_s8_s16 keeps on the stack (a row is done in chunks). */
+/** Rows per rnn_mat_vec_s8_sums call in rnn_mat_vec_kron_s8_s16 (its zero offsets). */
 #define RNN_KRON_MAX_ROW 64
 
 /** An int8 Kronecker-product matrix (see rnn_mat_vec_kron_s8_s16). */

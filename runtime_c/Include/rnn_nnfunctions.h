@@ -97,14 +97,15 @@ void rnn_mat_vec_lowrank_f32(float *ctx, int32_t rows, int32_t cols, int32_t ran
 /**
  * @brief Kronecker-product matrix times vector: y = bias + (A (x) B)[:rows, :cols] x.
  *
- * @param[in]  ctx       scratch [m1 * n2] (ax_first) or [n1 * m2]
+ * @param[in]  ctx       scratch [m1 * n2 + n2 + RNN_MAT_VEC_TILE] (ax_first) or
+ *                       [n1 * m2 + n2 + RNN_MAT_VEC_TILE]
  * @param[in]  rows      m <= m1 * m2
  * @param[in]  cols      n <= n1 * n2 (x is read as zero past cols)
  * @param[in]  m1, n1    shape of A
  * @param[in]  m2, n2    shape of B
  * @param[in]  ax_first  1: compute A X first; 0: X B^T first (pick the cheaper)
  * @param[in]  a         A, Format: [m1, n1] row-major
- * @param[in]  b         B, Format: [m2, n2] row-major
+ * @param[in]  b         B, Format: [m2, n2], packed as for rnn_mat_vec_f32
  * @param[in]  bias      [rows] or NULL; may alias y
  * @param[in]  x         [cols]; must not alias y
  * @param[out] y         [rows]
@@ -306,7 +307,8 @@ void rnn_mat_vec_hmd_s8_s16(const rnn_hmd_s8 *m, const int8_t *x, int16_t *y);
 /**
  * @brief Kronecker int8 product (see rnn_kron_s8).
  *
- * @param[in] ctx  scratch int8 [m1 * n2] (ax_first) or [n1 * m2]
+ * @param[in] ctx  scratch int8: (ax_first ? 0 : n1 * m2) + 2 * max(n2, 16) + 3
+ *                 + 4 * max(m2, n2) + 4 * m2 bytes (int32 sums and offsets inside)
  */
 void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x, int16_t *y);
 

@@ -40,26 +40,120 @@ def _call(m, k: int):
                    f"bs{k}, x{k}, y{k});", "rnn_mat_vec_lowrank_f32")
     if isinstance(m, formats.Kron):
         (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-        d = arrays(**{f"ka{k}": m.a, f"kb{k}": m.b})
+        d = arrays(**{f"ka{k}": m.a, f"kb{k}": pack_dense(m.b)})
         return (d, f"rnn_mat_vec_kron_f32(scratch, {rows}, {cols}, {m1}, {n1}, {m2}, {n2}, "
                    f"{int(m.order == 'AX')}, ka{k}, kb{k}, bs{k}, x{k}, y{k});",
                 "rnn_mat_vec_kron_f32")
     raise TypeError(m)
 
 
+def _madd(acc: np.ndarray, w, x, fused: bool) -> np.ndarray:
+    """acc + w x in float32 as the kernels round it: once (fused multiply-add, modelled in
+    float64: exact products, and sums that round to the same float32 except in double-rounding
+    ties, which these data do not hit) or twice (a rounded product, then a rounded sum)."""
+    if fused:
+        return (np.asarray(acc, np.float64) + np.float64(1) * np.asarray(w, np.float64)
+                * np.asarray(x, np.float64)).astype(F32)
+    return (np.asarray(acc, F32) + (np.asarray(w, F32) * np.asarray(x, F32)).astype(F32)
+            ).astype(F32)
+
+
+def kron_f32_model(a: np.ndarray, b: np.ndarray, rows: int, cols: int, ax_first: bool,
+                   x: np.ndarray, bias: np.ndarray | None, fused: bool) -> np.ndarray:
+    """rnn_mat_vec_kron_f32 in NumPy, operation for operation (its header: "Rounding"):
+    every sum starts at the bias or 0 and adds its terms in order, one multiply-add each."""
+    (m1, n1), (m2, n2) = a.shape, b.shape
+    a, b, x = np.asarray(a, F32), np.asarray(b, F32), np.asarray(x, F32)
+    nj = -(-cols // n2)  # rows of X inside cols (the last one zero-padded)
+    X = np.zeros(nj * n2, F32)
+    X[:cols] = x
+    X = X.reshape(nj, n2)
+    out = []
+    if not ax_first:
+        T = np.zeros((nj, m2), F32)
+        for j in range(nj):  # T[j] = B X[j] (rnn_mat_vec_f32: column by column)
+            acc = np.zeros(m2, F32)
+            for k in range(n2):
+                acc = _madd(acc, b[:, k], X[j, k], fused)
+            T[j] = acc
+    for i in range(m1):
+        if i * m2 >= rows:
+            break
+        n = min(m2, rows - i * m2)
+        acc = (np.zeros(n, F32) if bias is None else np.asarray(bias[i * m2:i * m2 + n], F32))
+        if ax_first:
+            t = np.zeros(n2, F32)  # T[i] = sum_j A[i][j] X[j]
+            for j in range(nj):
+                t = _madd(t, a[i, j], X[j], fused)
+            for k in range(n2):  # Y[i] = bias + B T[i]
+                acc = _madd(acc, b[:n, k], t[k], fused)
+        else:
+            for j in range(nj):  # Y[i] = bias + sum_j A[i][j] T[j]
+                acc = _madd(acc, a[i, j], T[j, :n], fused)
+        out.append(acc)
+    return np.concatenate(out)
+
+
+# (m1, n1, m2, n2, rows, cols): every branch of the kernel: n2 below / at / above the
+# vector widths (4, 8), m2 and the last output block cutting tiles of 16 (a whole tile or the
+# remainder rows), x's last row partial, whole, or the only one, rows of X wholly past cols,
+# blocks of A past rows, and HAR1's 16x shapes (179 x 77 and 179 x 179).
+KRON_SHAPES = [
+    (5, 3, 4, 6, 19, 17),
+    (4, 3, 5, 2, 20, 6),
+    (3, 4, 37, 5, 100, 18),  # last block 26 of 37 rows: one whole tile, then 10 of a tile
+    (3, 4, 37, 5, 111, 20),
+    (2, 5, 40, 13, 75, 61),  # last block 35 of 40: two tiles, 3 of the 8 remainder rows
+    (3, 2, 21, 11, 45, 12),  # last block 3 rows (< 4), cols: one whole row + 1
+    (2, 3, 19, 7, 30, 5),  # cols < n2: only a partial row
+    (2, 6, 9, 4, 18, 9),  # rows 3..5 of X wholly past cols
+    (4, 2, 6, 1, 13, 2),  # n2 = 1
+    (6, 1, 3, 9, 7, 9),  # blocks of A past rows
+    (2, 9, 90, 9, 179, 77),  # HAR1 W at 16x
+    (1, 17, 179, 11, 179, 179),  # HAR1 R at 16x
+    (9, 1, 20, 77, 179, 77),
+    (12, 7, 15, 11, 179, 77),
+]
+
+
+def kron_case(shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, ...]:
+    m1, n1, m2, n2, rows, cols = shape
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((m1, n1)).astype(F32), rng.standard_normal((m2, n2)).astype(F32),
+            rng.standard_normal(cols).astype(F32), rng.standard_normal(rows).astype(F32))
+
+
+def kron_scratch(shape: tuple[int, ...], ax_first: bool) -> int:
+    m1, n1, m2, n2, _, _ = shape
+    return (m1 * n2 if ax_first else n1 * m2) + n2 + 16
+
+
 @pytest.mark.parametrize("order", ["AX", "XB"])
-def test_kron_both_orders(tmp_path, order):
-    rng = np.random.default_rng(1)
-    a = rng.standard_normal((5, 3)).astype(F32)
-    b = rng.standard_normal((4, 6)).astype(F32)
-    m = formats.Kron(a, b, 19, 17)  # padded: 20 x 18
-    x = rng.standard_normal(17).astype(F32)
-    bias = rng.standard_normal(19).astype(F32)
-    d = arrays(ka=a, kb=b, x=x, b=bias, y=np.zeros(19, F32), scratch=np.zeros(64, F32))
-    body = (f"rnn_mat_vec_kron_f32(scratch, 19, 17, 5, 3, 4, 6, {int(order == 'AX')}, ka, kb, "
-            "b, x, y); P(y, 19);")
-    got = run_c(tmp_path, {"rnn_mat_vec_kron_f32"}, body, d)[0]
-    np.testing.assert_allclose(got, m.to_dense() @ x + bias, rtol=1e-5, atol=1e-5)
+def test_kron_both_orders_exact_order_of_operations(tmp_path, order):
+    """Both associations on every shape, with a bias, accumulating into y (bias = y) and
+    without a bias: equal bit for bit to the operation-order model (host gcc -O2: no fused
+    multiply-add, SSE2), and to the product within float rounding."""
+    ax = order == "AX"
+    decls, body, wants = [], [], []
+    for k, shape in enumerate(KRON_SHAPES):
+        m1, n1, m2, n2, rows, cols = shape
+        a, b, x, bias = kron_case(shape, 10 + k)
+        decls.append(arrays(**{f"ka{k}": a, f"kb{k}": pack_dense(b), f"x{k}": x, f"b{k}": bias,
+                               f"y{k}": np.zeros(rows, F32),
+                               f"s{k}": np.full(kron_scratch(shape, ax), 3e38, F32)}))
+        call = (f"rnn_mat_vec_kron_f32(s{k}, {rows}, {cols}, {m1}, {n1}, {m2}, {n2}, {int(ax)}, "
+                f"ka{k}, kb{k}, BIAS, x{k}, y{k}); P(y{k}, {rows});")
+        body += [call.replace("BIAS", f"b{k}"), call.replace("BIAS", f"y{k}"),
+                 call.replace("BIAS", "NULL")]
+        y1 = kron_f32_model(a, b, rows, cols, ax, x, bias, False)
+        wants += [y1, kron_f32_model(a, b, rows, cols, ax, x, y1, False),
+                  kron_f32_model(a, b, rows, cols, ax, x, None, False)]
+        dense = np.kron(a, b)[:rows, :cols].astype(np.float64) @ x
+        np.testing.assert_allclose(wants[-1], dense, rtol=1e-4, atol=1e-4)  # the model itself
+    got = run_c(tmp_path, {"rnn_mat_vec_kron_f32"}, "\n".join(body), "\n".join(decls))
+    assert len(got) == len(wants)
+    for k, (g, w) in enumerate(zip(got, wants)):
+        assert np.array_equal(g, w), (KRON_SHAPES[k // 3], k % 3, np.max(np.abs(g - w)))
 
 
 @pytest.mark.parametrize("name", [n for n, m in MATS.items()

@@ -109,3 +109,92 @@ def test_every_format_on_the_board(board, tmp_path):
     got = run_cases(board, [c for c, _, _ in runs], tmp_path)
     for case, m, kind in runs:
         _check(m, kind, case.arrays, got[case.name]["y"], f"{board} {case.name}")
+
+
+def _kron_cases() -> list[tuple[Case, tuple]]:
+    """rnn_mat_vec_kron_f32 on every shape of KRON_SHAPES, both associations, with a bias,
+    accumulating into y (bias = y) and without a bias: (case, (shape, order, bias mode))."""
+    from tests.kernels.test_format_kernels import KRON_SHAPES, kron_case, kron_scratch
+
+    out = []
+    for k, shape in enumerate(KRON_SHAPES):
+        m1, n1, m2, n2, rows, cols = shape
+        a, b, x, bias = kron_case(shape, 40 + k)
+        for ax in (True, False):
+            for mode in ("bias", "accumulate", "none"):
+                name = f"kron{k}_{'ax' if ax else 'xb'}_{mode}"
+                arg = {"bias": f"{name}_b", "accumulate": f"{name}_y", "none": "NULL"}[mode]
+                y0 = np.random.default_rng(k).standard_normal(rows).astype(F32)
+                call = (f"rnn_mat_vec_kron_f32({name}_s, {rows}, {cols}, {m1}, {n1}, {m2}, "
+                        f"{n2}, {int(ax)}, {name}_A, {name}_B, {arg}, {name}_x, {name}_y);")
+                out.append((Case(name, {"rnn_mat_vec_kron_f32"}, {
+                    "A": a, "B": formats.dense.pack_dense(b), "x": x, "b": bias, "y": y0,
+                    "s": np.full(kron_scratch(shape, ax), 3e38, F32)}, [call], ["y"]),
+                    (a, b, rows, cols, ax, x,
+                     {"bias": bias, "accumulate": y0, "none": None}[mode])))
+    return out
+
+
+@pytest.mark.parametrize("board", ["host", pytest.param("cortex-a73", marks=pytest.mark.qemu),
+                                   pytest.param("cortex-m4", marks=pytest.mark.qemu),
+                                   pytest.param("cortex-m7", marks=pytest.mark.qemu),
+                                   pytest.param("cortex-m55", marks=pytest.mark.qemu)])
+def test_kron_f32_exact_order_on_the_board(board, tmp_path):
+    """The Kronecker float kernel's every path (NEON on cortex-a73, VLDM + VMLA assembly on
+    cortex-m4/m7, Helium on cortex-m55, plain C on the host), both associations: bit for bit
+    the operation-order model of test_format_kernels (fused multiply-add on AArch64 only)."""
+    import platform
+
+    from tests.kernels.test_format_kernels import kron_f32_model
+
+    fused = board in ("cortex-a73", "cortex-a53") or (board == "host"
+                                                      and platform.machine() == "aarch64")
+    cases = _kron_cases()
+    got = run_cases(board, [c for c, _ in cases], tmp_path)
+    for case, (a, b, rows, cols, ax, x, bias) in cases:
+        want = kron_f32_model(a, b, rows, cols, ax, x, bias, fused)
+        y = got[case.name]["y"]
+        assert np.array_equal(y, want), (board, case.name, np.max(np.abs(y - want)))
+
+
+def _kron_s8_cases() -> list[tuple[Case, object]]:
+    """rnn_mat_vec_kron_s8_s16 (called as kron.py's emitter writes it) on every shape of
+    KRON_SHAPES, both associations, x's zero point -37 and 0, the common requantization
+    (shift <= -2) and the general one for the output: (case, QKron)."""
+    from rnngen.formats.kron import QKron
+    from tests.kernels.test_format_kernels import KRON_SHAPES
+
+    out = []
+    for k, shape in enumerate(KRON_SHAPES):
+        m1, n1, m2, n2, rows, cols = shape
+        rng = np.random.default_rng(70 + k)
+        a = rng.integers(-127, 128, (m1, n1)).astype(np.int8)
+        b = rng.integers(-127, 128, (m2, n2)).astype(np.int8)
+        for ax in (True, False):
+            for zx, sy in ((-37, -3), (0, -1)):
+                qm = QKron(a, b, rows, cols, ax, zx, 1518500250, -8, 1518500250, sy)
+                name = f"qkron{k}_{'ax' if ax else 'xb'}_{-zx}"
+                ctx = _Ctx()
+                lines = _QProg(ctx).matvec(f"{name}_M", qm, f"{name}_x", f"{name}_y",
+                                           f"{name}_scratch")
+                out.append((Case(name, set(ctx.kernels), {
+                    "x": rng.integers(-128, 128, cols).astype(np.int8),
+                    "y": np.zeros(rows, np.int16),
+                    "scratch": np.full(formats.scratch_s8(qm), 99, np.int8)}, lines, ["y"],
+                    decls=ctx.decls), qm))
+    return out
+
+
+@pytest.mark.parametrize("board", ["host", pytest.param("cortex-a73", marks=pytest.mark.qemu),
+                                   pytest.param("cortex-m4", marks=pytest.mark.qemu),
+                                   pytest.param("cortex-m7", marks=pytest.mark.qemu),
+                                   pytest.param("cortex-m55", marks=pytest.mark.qemu)])
+def test_kron_s8_every_path_on_the_board(board, tmp_path):
+    """The int8 Kronecker kernel's paths (B stage on rnn_mat_vec_s8_sums: DSP, Helium, NEON;
+    the AArch64 16-lane rows for n2 <= 16 and their plain-C last rows; x's zero point as row
+    offsets with X B^T first), both associations: bit for bit QKron.forward."""
+    cases = _kron_s8_cases()
+    got = run_cases(board, [c for c, _ in cases], tmp_path)
+    for case, qm in cases:
+        want = quant.sat16(qm.forward(case.arrays["x"].astype(np.int64)))
+        assert np.array_equal(got[case.name]["y"].astype(np.int64), want), (board, case.name)

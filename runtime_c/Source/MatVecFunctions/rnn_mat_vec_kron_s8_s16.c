@@ -5,118 +5,428 @@
  * Description: Kronecker-product int8 product (A (x) B) x: the intermediate (A X or X B^T)
  *              is requantized to int8 (symmetric), the result to int16. x past cols (zero
  *              padding) reads as the real value 0, i.e. x_zero_point.
+ *
+ * Integer sums are exact in any order, so every path equals quant's QKron.forward bit for bit.
+ * The work that is B (int8, [m2, n2], row-major) times int8 vectors, the bulk of the MACs
+ * (Y[i] = B T[i] with ax_first, else T[j] = B X[j]), runs on the fast int8 dot products of
+ * rnn_mat_vec_s8_sums (DSP SMLAD on Cortex-M4/M7, Helium VMLADAVA on the M55, NEON for
+ * n2 >= 16 on AArch64). On AArch64 with n2 <= 16 (rnn_mat_vec_s8_sums has only plain C below
+ * 16 columns) each row of B is one 16-byte load multiplied by the vector zero-padded to 16
+ * lanes: the bytes past the row, the next row's, meet zeros (SMULL + SMLAL2 + SADDLP, four rows
+ * reduced together); the last rows, whose 16 bytes would run past B, are plain C. With
+ * X B^T first, x's zero point enters as offset[l] = -x_zero_point * (sum of row l of B),
+ * computed once per call as B times a vector of ones, and x's last partial row is copied with
+ * the zero point as padding. The other stage (A's scalars times rows of int8 values) is
+ * plain C (GCC vectorises it at -O3).
+ * Requantization of the shift <= -2 case (the usual one) takes the high word of the 64-bit
+ * product and one rounding shift, the identity rnn_mat_vec_s8_s16.c documents.
+ *
+ * Scratch (bytes, see kron.py _scratch_s8): [n1 m2] the intermediate (X B^T first only),
+ * two vectors of max(n2, 16), 3 bytes of alignment, then int32 [max(m2, n2)] sums and
+ * int32 [m2] offsets.
  */
+
+#include <stdint.h>
+#include <string.h>
 
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
+
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#define RNN_KRON_S8_NEON 1
+#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) &&                          \
+    !defined(__ARM_FEATURE_MVE) && defined(__GNUC__)
+#include <arm_acle.h>
+#define RNN_KRON_S8_DSP 1
+#endif
+
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+/* SSAT (as rnn_mat_vec_s8_s16.c: the builtin's result is typed unsigned by GCC 12) */
+#define KRON_SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
+#else
+#define KRON_SAT16(v) rnn_sat16(v)
+#endif
+
+static const int32_t rnn_kron_zero_offset[RNN_KRON_MAX_ROW];
+
+/* rnn_requantize(acc, mult, shift), the common case (shift <= -2) through the high word */
+static inline int32_t kron_rq(int32_t acc, int32_t mult, int32_t shift)
+{
+    if (shift <= -2)
+    {
+        const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
+        return ((hi >> (-2 - shift)) + 1) >> 1;
+    }
+    return rnn_requantize(acc, mult, shift);
+}
+
+/* y[l] = sat16(rq(acc[l])) for l < n, the shift tested once */
+static void requant16(int32_t n, const int32_t *acc, int32_t mult, int32_t shift, int16_t *y)
+{
+    int32_t l;
+    if (shift <= -2)
+    {
+        const int32_t s = -2 - shift;
+        for (l = 0; l < n; ++l)
+        {
+            const int32_t hi = (int32_t)(((int64_t)acc[l] * (int64_t)mult) >> 32);
+            y[l] = (int16_t)KRON_SAT16(((hi >> s) + 1) >> 1);
+        }
+        return;
+    }
+    for (l = 0; l < n; ++l)
+    {
+        y[l] = (int16_t)rnn_sat16(rnn_requantize(acc[l], mult, shift));
+    }
+}
+
+/* t[l] = sat8(rq(acc[l])) for l < n, the shift tested once */
+static void requant8(int32_t n, const int32_t *acc, int32_t mult, int32_t shift, int8_t *t)
+{
+    int32_t l;
+    if (shift <= -2)
+    {
+        const int32_t s = -2 - shift;
+        for (l = 0; l < n; ++l)
+        {
+            const int32_t hi = (int32_t)(((int64_t)acc[l] * (int64_t)mult) >> 32);
+            t[l] = (int8_t)rnn_sat8(((hi >> s) + 1) >> 1);
+        }
+        return;
+    }
+    for (l = 0; l < n; ++l)
+    {
+        t[l] = (int8_t)rnn_sat8(rnn_requantize(acc[l], mult, shift));
+    }
+}
+
+#if defined(RNN_KRON_S8_NEON)
+static inline int32x4_t kron_dot16(int8x16_t w, int8x16_t x)
+{
+    int16x8_t p = vmull_s8(vget_low_s8(w), vget_low_s8(x));
+    p = vmlal_high_s8(p, w, x);
+    return vpaddlq_s16(p);
+}
+#endif
+
+#if defined(RNN_KRON_S8_DSP)
+static int32_t kron_load4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v); /* one LDR: unaligned word loads are allowed on Cortex-M4/M7 */
+    return v;
+}
+
+/* SXTB16 of bytes 1 and 3 (one instruction; GCC does not fold a C rotate into it) */
+static int32_t kron_sxtb16_hi(int32_t v)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+/* a + the word of 4 weights at w times the split word (x02, x13) of the vector */
+#define KRON_DOT_WORD(a, w, x02, x13)                                                          \
+    do                                                                                         \
+    {                                                                                          \
+        const int32_t wv_ = kron_load4(w);                                                     \
+        a = __smlad(__sxtb16(wv_), x02, a);                                                    \
+        a = __smlad(kron_sxtb16_hi(wv_), x13, a);                                              \
+    } while (0)
+#endif
+
+#if defined(RNN_KRON_S8_NEON)
+/* t[k] = sat8(rq(sum_j a[j] (X[j][k] - zx))) for k < n2 <= 16, X = x as rows of n2 (x past
+ * cols is real zero): a row of X per 16-byte load (lanes past n2 are ignored) while the load
+ * stays inside the whole rows of x, widened to int16 after subtracting zx and multiplied by
+ * a[j] into four int32 vectors (SMLAL by element); the other rows in plain C */
+static void a_row_neon(const int8_t *a, int32_t n2, int32_t cols, int32_t zx, const int8_t *x,
+                       int32_t mult, int32_t shift, int8_t *t)
+{
+    const int32_t full = cols / n2;
+    int32_t nv = cols >= 16 ? (cols - 16) / n2 + 1 : 0;
+    const int16x8_t z = vdupq_n_s16((int16_t)zx);
+    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
+    int32_t acc[16];
+    int32_t j, k;
+    nv = nv < full ? nv : full;
+    for (j = 0; j < nv; ++j)
+    {
+        const int8x16_t xv = vld1q_s8(x + j * n2);
+        const int16x8_t lo = vsubq_s16(vmovl_s8(vget_low_s8(xv)), z);
+        const int16x8_t hi = vsubq_s16(vmovl_high_s8(xv), z);
+        const int16_t aj = (int16_t)a[j];
+        s0 = vmlal_n_s16(s0, vget_low_s16(lo), aj);
+        s1 = vmlal_high_n_s16(s1, lo, aj);
+        s2 = vmlal_n_s16(s2, vget_low_s16(hi), aj);
+        s3 = vmlal_high_n_s16(s3, hi, aj);
+    }
+    vst1q_s32(acc, s0);
+    vst1q_s32(acc + 4, s1);
+    vst1q_s32(acc + 8, s2);
+    vst1q_s32(acc + 12, s3);
+    for (; j * n2 < cols; ++j)
+    {
+        const int32_t valid = cols - j * n2 < n2 ? cols - j * n2 : n2;
+        const int32_t aj = a[j];
+        for (k = 0; k < valid; ++k)
+        {
+            acc[k] += aj * ((int32_t)x[j * n2 + k] - zx);
+        }
+    }
+    requant8(n2, acc, mult, shift, t);
+}
+#endif
+
+/* acc[l] = offset[l] (or 0 when offset is NULL) + B[l] . v for l < n (n <= m2); v: n2 int8,
+ * zero-padded to 16 lanes when n2 <= 16 */
+static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int32_t *offset,
+                   const int8_t *v, int32_t *acc)
+{
+    int32_t l = 0;
+#if defined(RNN_KRON_S8_NEON)
+    if (n2 <= 16)
+    {
+        /* rows whose 16-byte load stays inside B */
+        const int32_t safe = m2 * n2 >= 16 ? (m2 * n2 - 16) / n2 + 1 : 0;
+        const int32_t nv = safe < n ? safe : n;
+        const int8x16_t x = vld1q_s8(v);
+        int32_t k;
+        for (; l + 4 <= nv; l += 4)
+        {
+            const int8_t *w = b + (int32_t)l * n2;
+            const int32x4_t a0 = kron_dot16(vld1q_s8(w), x);
+            const int32x4_t a1 = kron_dot16(vld1q_s8(w + n2), x);
+            const int32x4_t a2 = kron_dot16(vld1q_s8(w + 2 * n2), x);
+            const int32x4_t a3 = kron_dot16(vld1q_s8(w + 3 * n2), x);
+            int32x4_t s = vpaddq_s32(vpaddq_s32(a0, a1), vpaddq_s32(a2, a3));
+            if (offset)
+            {
+                s = vaddq_s32(s, vld1q_s32(offset + l));
+            }
+            vst1q_s32(acc + l, s);
+        }
+        for (; l < nv; ++l)
+        {
+            acc[l] = vaddvq_s32(kron_dot16(vld1q_s8(b + (int32_t)l * n2), x)) +
+                     (offset ? offset[l] : 0);
+        }
+        for (; l < n; ++l)
+        {
+            const int8_t *w = b + (int32_t)l * n2;
+            int32_t s = offset ? offset[l] : 0;
+            for (k = 0; k < n2; ++k)
+            {
+                s += (int32_t)w[k] * (int32_t)v[k];
+            }
+            acc[l] = s;
+        }
+        return;
+    }
+#elif defined(RNN_KRON_S8_DSP)
+    if (n2 <= 16)
+    {
+        /* The vector split once into int16 pairs (SXTB16), then each row's words (the last
+         * one running into the next row, whose bytes meet zero lanes) with SMLAD: rows whose
+         * last word stays inside B, the rest in plain C. rnn_mat_vec_s8_sums spends more on
+         * its per-row setup than on so few columns. */
+        const int32_t words = (n2 + 3) >> 2;
+        const int32_t safe = m2 * n2 >= 4 * words ? (m2 * n2 - 4 * words) / n2 + 1 : 0;
+        const int32_t nv = safe < n ? safe : n;
+        int32_t xw[8];
+        int32_t q, k;
+        for (q = 0; q < words; ++q)
+        {
+            const int32_t xv = kron_load4(v + 4 * q);
+            xw[2 * q] = __sxtb16(xv);
+            xw[2 * q + 1] = kron_sxtb16_hi(xv);
+        }
+        switch (words)
+        {
+        case 4:
+            for (; l < nv; ++l)
+            {
+                const int8_t *w = b + (int32_t)l * n2;
+                int32_t a = offset ? offset[l] : 0;
+                KRON_DOT_WORD(a, w, xw[0], xw[1]);
+                KRON_DOT_WORD(a, w + 4, xw[2], xw[3]);
+                KRON_DOT_WORD(a, w + 8, xw[4], xw[5]);
+                KRON_DOT_WORD(a, w + 12, xw[6], xw[7]);
+                acc[l] = a;
+            }
+            break;
+        case 3:
+            for (; l < nv; ++l)
+            {
+                const int8_t *w = b + (int32_t)l * n2;
+                int32_t a = offset ? offset[l] : 0;
+                KRON_DOT_WORD(a, w, xw[0], xw[1]);
+                KRON_DOT_WORD(a, w + 4, xw[2], xw[3]);
+                KRON_DOT_WORD(a, w + 8, xw[4], xw[5]);
+                acc[l] = a;
+            }
+            break;
+        case 2:
+            for (; l < nv; ++l)
+            {
+                const int8_t *w = b + (int32_t)l * n2;
+                int32_t a = offset ? offset[l] : 0;
+                KRON_DOT_WORD(a, w, xw[0], xw[1]);
+                KRON_DOT_WORD(a, w + 4, xw[2], xw[3]);
+                acc[l] = a;
+            }
+            break;
+        default:
+            for (; l < nv; ++l)
+            {
+                int32_t a = offset ? offset[l] : 0;
+                KRON_DOT_WORD(a, b + (int32_t)l * n2, xw[0], xw[1]);
+                acc[l] = a;
+            }
+            break;
+        }
+        for (; l < n; ++l)
+        {
+            const int8_t *w = b + (int32_t)l * n2;
+            int32_t a = offset ? offset[l] : 0;
+            for (k = 0; k < n2; ++k)
+            {
+                a += (int32_t)w[k] * (int32_t)v[k];
+            }
+            acc[l] = a;
+        }
+        return;
+    }
+#else
+    (void)m2;
+#endif
+    if (offset)
+    {
+        rnn_mat_vec_s8_sums(n, n2, b, offset, v, acc);
+        return;
+    }
+    for (; l < n; l += RNN_KRON_MAX_ROW)
+    {
+        const int32_t c = n - l < RNN_KRON_MAX_ROW ? n - l : RNN_KRON_MAX_ROW;
+        rnn_mat_vec_s8_sums(c, n2, b + (int32_t)l * n2, rnn_kron_zero_offset, v, acc + l);
+    }
+}
 
 /* Refer to header file for details. */
 void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x, int16_t *y)
 {
     const int32_t m1 = m->m1, n1 = m->n1, m2 = m->m2, n2 = m->n2;
+    const int32_t rows = m->rows, cols = m->cols;
     const int32_t zx = m->x_zero_point;
-    int32_t acc[RNN_KRON_MAX_ROW];
+    const int32_t vlen = n2 > 16 ? n2 : 16;
+    const int32_t full = cols / n2; /* whole rows of X inside x */
+    const int32_t part = cols - full * n2;
+    int8_t *t = ctx;                                   /* [n1, m2] (X B^T first) */
+    int8_t *v = ctx + (m->ax_first ? 0 : n1 * m2);     /* [vlen] a vector for B */
+    int8_t *ones = v + vlen;                           /* [vlen] */
+    int32_t *acc = (int32_t *)(void *)(ones + vlen + ((4 - ((uintptr_t)(ones + vlen) & 3)) & 3));
+    int32_t *off = acc + (m2 > n2 ? m2 : n2);          /* [m2] */
     int32_t i, j, k, l;
 
     if (m->ax_first)
     {
-        /* T = A (X - zx) [m1, n2], one row at a time in int32, requantized to int8 */
-        for (i = 0; i < m1; ++i)
+        for (i = 0; i < m1 && i * m2 < rows; ++i)
         {
-            int32_t k0;
-            for (k0 = 0; k0 < n2; k0 += RNN_KRON_MAX_ROW)
+            const int32_t n = rows - i * m2 < m2 ? rows - i * m2 : m2;
+            /* T[i] = sat8(rq(A[i] (X - zx))) [n2]; x past cols reads as real zero */
+#if defined(RNN_KRON_S8_NEON)
+            if (n2 <= 16)
             {
-                const int32_t kn = n2 - k0 < RNN_KRON_MAX_ROW ? n2 - k0 : RNN_KRON_MAX_ROW;
-                for (k = 0; k < kn; ++k)
-                {
-                    acc[k] = 0;
-                }
-                for (j = 0; j < n1; ++j)
-                {
-                    const int32_t aij = m->a[i * n1 + j];
-                    const int8_t *xj = x + j * n2 + k0;
-                    int32_t valid = m->cols - j * n2 - k0; /* padding reads as real zero */
-                    valid = valid < kn ? valid : kn;
-                    for (k = 0; k < valid; ++k)
-                    {
-                        acc[k] += aij * (xj[k] - zx);
-                    }
-                }
-                for (k = 0; k < kn; ++k)
-                {
-                    ctx[i * n2 + k0 + k] =
-                        (int8_t)rnn_sat8(rnn_requantize(acc[k], m->t_mult, m->t_shift));
-                }
+                a_row_neon(m->a + i * n1, n2, cols, zx, x, m->t_mult,
+                           m->t_shift, v);
             }
-        }
-        /* Y[i][l] = T[i] . B[l] */
-        for (i = 0; i < m1; ++i)
-        {
-            const int8_t *t = ctx + i * n2;
-            for (l = 0; l < m2 && i * m2 + l < m->rows; ++l)
+            else
+#endif
+            /* column by column, the sum in a register: A[i] . X[:, k] - zx (sum of the A[i][j]
+             * whose x is inside cols: all nj rows for k < part, the full ones after) */
             {
-                const int8_t *bl = m->b + l * n2;
-                int32_t s = 0;
+                const int8_t *ai = m->a + i * n1;
+                int32_t sa_full = 0;
+                int32_t sa_all;
+                for (j = 0; j < full; ++j)
+                {
+                    sa_full += ai[j];
+                }
+                sa_all = sa_full + (part ? ai[full] : 0);
                 for (k = 0; k < n2; ++k)
                 {
-                    s += (int32_t)t[k] * (int32_t)bl[k];
+                    const int32_t nj = k < part ? full + 1 : full;
+                    const int8_t *xk = x + k;
+                    int32_t s = -zx * (k < part ? sa_all : sa_full);
+                    for (j = 0; j < nj; ++j)
+                    {
+                        s += (int32_t)ai[j] * (int32_t)*xk;
+                        xk += n2;
+                    }
+                    v[k] = (int8_t)rnn_sat8(kron_rq(s, m->t_mult, m->t_shift));
                 }
-                y[i * m2 + l] = (int16_t)rnn_sat16(rnn_requantize(s, m->y_mult, m->y_shift));
             }
+            for (k = n2; k < vlen; ++k)
+            {
+                v[k] = 0;
+            }
+            /* Y[i] = rq(B T[i]) */
+            b_sums(n, m2, n2, m->b, 0, v, acc);
+            requant16(n, acc, m->y_mult, m->y_shift, y + i * m2);
         }
     }
     else
     {
-        /* T = (X - zx) B^T [n1, m2]: T[j][l] = (row j of X) . B[l] */
-        for (j = 0; j < n1; ++j)
+        const int32_t nj = full + (part ? 1 : 0);
+        const int32_t *offset = 0;
+        if (zx != 0)
         {
-            const int8_t *xj = x + j * n2;
-            int32_t valid = m->cols - j * n2;
-            valid = valid < n2 ? valid : n2;
+            /* offset[l] = -zx * sum_k B[l][k] */
+            memset(ones, 0, (size_t)vlen);
+            memset(ones, 1, (size_t)n2);
+            b_sums(m2, m2, n2, m->b, 0, ones, off);
             for (l = 0; l < m2; ++l)
             {
-                const int8_t *bl = m->b + l * n2;
-                int32_t s = 0;
-                for (k = 0; k < valid; ++k)
-                {
-                    s += ((int32_t)xj[k] - zx) * (int32_t)bl[k];
-                }
-                ctx[j * m2 + l] = (int8_t)rnn_sat8(rnn_requantize(s, m->t_mult, m->t_shift));
+                off[l] *= -zx;
             }
+            offset = off;
         }
-        /* Y[i] = sum_j A[i][j] T[j] (int32, a row of up to RNN_KRON_MAX_ROW at a time) */
-        for (i = 0; i < m1; ++i)
+        /* T[j] = sat8(rq(B (X[j] - zx))) [m2] for the rows of X inside cols */
+        for (j = 0; j < nj; ++j)
         {
-            int32_t l0;
-            for (l0 = 0; l0 < m2; l0 += RNN_KRON_MAX_ROW)
+            const int8_t *xj = x + j * n2;
+            if (j == full || n2 < 16)
             {
-                /* up to RNN_KRON_MAX_ROW outputs of row block i; only the first rows exist */
-                const int32_t left = m->rows - i * m2 - l0;
-                const int32_t n_block = m2 - l0 < RNN_KRON_MAX_ROW ? m2 - l0 : RNN_KRON_MAX_ROW;
-                const int32_t n = left < n_block ? left : n_block;
-                if (n <= 0)
-                {
-                    break;
-                }
+                /* the partial row (padded with zx, the real zero) or a short one (padded with
+                 * zeros to 16 lanes for the AArch64 path) */
+                const int32_t valid = j == full ? part : n2;
+                memcpy(v, xj, (size_t)valid);
+                memset(v + valid, zx, (size_t)(n2 - valid));
+                memset(v + n2, 0, (size_t)(vlen - n2));
+                xj = v;
+            }
+            b_sums(m2, m2, n2, m->b, offset, xj, acc);
+            requant8(m2, acc, m->t_mult, m->t_shift, t + j * m2);
+        }
+        /* Y[i] = rq(sum_j A[i][j] T[j]); only the first rows outputs exist */
+        for (i = 0; i < m1 && i * m2 < rows; ++i)
+        {
+            const int32_t n = rows - i * m2 < m2 ? rows - i * m2 : m2;
+            for (l = 0; l < n; ++l)
+            {
+                acc[l] = 0;
+            }
+            for (j = 0; j < nj; ++j)
+            {
+                const int32_t aij = m->a[i * n1 + j];
+                const int8_t *tj = t + j * m2;
                 for (l = 0; l < n; ++l)
                 {
-                    acc[l] = 0;
-                }
-                for (j = 0; j < n1; ++j)
-                {
-                    const int32_t aij = m->a[i * n1 + j];
-                    const int8_t *tj = ctx + j * m2 + l0;
-                    for (l = 0; l < n; ++l)
-                    {
-                        acc[l] += aij * tj[l];
-                    }
-                }
-                for (l = 0; l < n; ++l)
-                {
-                    y[i * m2 + l0 + l] =
-                        (int16_t)rnn_sat16(rnn_requantize(acc[l], m->y_mult, m->y_shift));
+                    acc[l] += aij * tj[l];
                 }
             }
+            requant16(n, acc, m->y_mult, m->y_shift, y + i * m2);
         }
     }
 }
