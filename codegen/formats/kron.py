@@ -5,8 +5,8 @@ min(m1 n2 (n1 + m2), n1 m2 (n2 + m1)).
 float32 C: rnn_mat_vec_kron_f32, B packed at build time in rnn_mat_vec_f32's row tiles (the
 kernel's B stage is the dense kernel); scratch: the intermediate A X or X B^T, x's padded
 last row, one tile. int8: per-tensor int8 A and B, the intermediate requantized to int8
-(rnn_mat_vec_kron_s8_s16, params struct rnn_kron_s8; B row-major, its stage on the int8
-dense kernel's dot products).
+(rnn_mat_vec_kron_s8_s16, params struct rnn_kron_s8; B row-major with rows padded as the
+int8 dense kernel reads them (pack_s8), its stage on that kernel's dot products).
 ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
 [-> Slice to [m, n]]."""
 
@@ -21,7 +21,7 @@ from .. import cgen, quant
 from ..errors import RnngenError
 from ..quant import I64, QParams, rq, sat8
 from .base import Format
-from .dense import TILE, Dense, pack_dense
+from .dense import TILE, Dense, pack_dense, pack_s8
 
 F32 = np.float32
 
@@ -194,7 +194,7 @@ def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> li
     ctx = prog.ctx
     (m1, n1), (m2, n2) = m.a.shape, m.b.shape
     a = ctx.array(f"{base}_A", np.asarray(m.a), ctype="int8_t")
-    b = ctx.array(f"{base}_B", np.asarray(m.b), ctype="int8_t")
+    b = ctx.array(f"{base}_B", pack_s8(np.asarray(m.b)), ctype="int8_t", attr="RNN_ALIGN4")
     sym = ctx.const(f"{base}_kron", "rnn_kron_s8", cgen.c_struct([
         ("rows", m.rows), ("cols", m.cols), ("m1", m1), ("n1", n1), ("m2", m2), ("n2", n2),
         ("ax_first", int(m.ax_first)), ("a", a), ("b", b), ("x_zero_point", cgen.c_int(m.zx)),

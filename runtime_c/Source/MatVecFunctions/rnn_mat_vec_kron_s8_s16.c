@@ -180,26 +180,28 @@ static void a_row_neon(const int8_t *a, int32_t n2, int32_t cols, int32_t zx, co
 #endif
 
 /* acc[l] = offset[l] (or 0 when offset is NULL) + B[l] . v for l < n (n <= m2); v: n2 int8,
- * zero-padded to 16 lanes when n2 <= 16 */
+ * zero-padded to 16 lanes when n2 <= 16. B's rows are RNN_S8_STRIDE(n2) bytes apart (zero
+ * after column n2), as the int8 dense kernels read them. */
 static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int32_t *offset,
                    const int8_t *v, int32_t *acc)
 {
+    const int32_t ld = RNN_S8_STRIDE(n2);
     int32_t l = 0;
 #if defined(RNN_KRON_S8_NEON)
     if (n2 <= 16)
     {
         /* rows whose 16-byte load stays inside B */
-        const int32_t safe = m2 * n2 >= 16 ? (m2 * n2 - 16) / n2 + 1 : 0;
+        const int32_t safe = m2 * ld >= 16 ? (m2 * ld - 16) / ld + 1 : 0;
         const int32_t nv = safe < n ? safe : n;
         const int8x16_t x = vld1q_s8(v);
         int32_t k;
         for (; l + 4 <= nv; l += 4)
         {
-            const int8_t *w = b + (int32_t)l * n2;
+            const int8_t *w = b + (int32_t)l * ld;
             const int32x4_t a0 = kron_dot16(vld1q_s8(w), x);
-            const int32x4_t a1 = kron_dot16(vld1q_s8(w + n2), x);
-            const int32x4_t a2 = kron_dot16(vld1q_s8(w + 2 * n2), x);
-            const int32x4_t a3 = kron_dot16(vld1q_s8(w + 3 * n2), x);
+            const int32x4_t a1 = kron_dot16(vld1q_s8(w + ld), x);
+            const int32x4_t a2 = kron_dot16(vld1q_s8(w + 2 * ld), x);
+            const int32x4_t a3 = kron_dot16(vld1q_s8(w + 3 * ld), x);
             int32x4_t s = vpaddq_s32(vpaddq_s32(a0, a1), vpaddq_s32(a2, a3));
             if (offset)
             {
@@ -209,12 +211,12 @@ static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int
         }
         for (; l < nv; ++l)
         {
-            acc[l] = vaddvq_s32(kron_dot16(vld1q_s8(b + (int32_t)l * n2), x)) +
+            acc[l] = vaddvq_s32(kron_dot16(vld1q_s8(b + (int32_t)l * ld), x)) +
                      (offset ? offset[l] : 0);
         }
         for (; l < n; ++l)
         {
-            const int8_t *w = b + (int32_t)l * n2;
+            const int8_t *w = b + (int32_t)l * ld;
             int32_t s = offset ? offset[l] : 0;
             for (k = 0; k < n2; ++k)
             {
@@ -227,13 +229,12 @@ static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int
 #elif defined(RNN_KRON_S8_DSP)
     if (n2 <= 16)
     {
-        /* The vector split once into int16 pairs (SXTB16), then each row's words (the last
-         * one running into the next row, whose bytes meet zero lanes) with SMLAD: rows whose
-         * last word stays inside B, the rest in plain C. rnn_mat_vec_s8_sums spends more on
+        /* The vector split once into int16 pairs (SXTB16), then each row's words (whole
+         * words: the row's padding is zero) with SMLAD. rnn_mat_vec_s8_sums spends more on
          * its per-row setup than on so few columns. */
-        const int32_t words = (n2 + 3) >> 2;
-        const int32_t safe = m2 * n2 >= 4 * words ? (m2 * n2 - 4 * words) / n2 + 1 : 0;
-        const int32_t nv = safe < n ? safe : n;
+        const int32_t words = ld >> 2;
+        const int32_t nv = n;
+        (void)m2;
         int32_t xw[8];
         int32_t q, k;
         for (q = 0; q < words; ++q)
@@ -247,7 +248,7 @@ static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int
         case 4:
             for (; l < nv; ++l)
             {
-                const int8_t *w = b + (int32_t)l * n2;
+                const int8_t *w = b + (int32_t)l * ld;
                 int32_t a = offset ? offset[l] : 0;
                 KRON_DOT_WORD(a, w, xw[0], xw[1]);
                 KRON_DOT_WORD(a, w + 4, xw[2], xw[3]);
@@ -259,7 +260,7 @@ static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int
         case 3:
             for (; l < nv; ++l)
             {
-                const int8_t *w = b + (int32_t)l * n2;
+                const int8_t *w = b + (int32_t)l * ld;
                 int32_t a = offset ? offset[l] : 0;
                 KRON_DOT_WORD(a, w, xw[0], xw[1]);
                 KRON_DOT_WORD(a, w + 4, xw[2], xw[3]);
@@ -270,7 +271,7 @@ static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int
         case 2:
             for (; l < nv; ++l)
             {
-                const int8_t *w = b + (int32_t)l * n2;
+                const int8_t *w = b + (int32_t)l * ld;
                 int32_t a = offset ? offset[l] : 0;
                 KRON_DOT_WORD(a, w, xw[0], xw[1]);
                 KRON_DOT_WORD(a, w + 4, xw[2], xw[3]);
@@ -281,14 +282,14 @@ static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int
             for (; l < nv; ++l)
             {
                 int32_t a = offset ? offset[l] : 0;
-                KRON_DOT_WORD(a, b + (int32_t)l * n2, xw[0], xw[1]);
+                KRON_DOT_WORD(a, b + (int32_t)l * ld, xw[0], xw[1]);
                 acc[l] = a;
             }
             break;
         }
         for (; l < n; ++l)
         {
-            const int8_t *w = b + (int32_t)l * n2;
+            const int8_t *w = b + (int32_t)l * ld;
             int32_t a = offset ? offset[l] : 0;
             for (k = 0; k < n2; ++k)
             {
@@ -309,7 +310,7 @@ static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int
     for (; l < n; l += RNN_KRON_MAX_ROW)
     {
         const int32_t c = n - l < RNN_KRON_MAX_ROW ? n - l : RNN_KRON_MAX_ROW;
-        rnn_mat_vec_s8_sums(c, n2, b + (int32_t)l * n2, rnn_kron_zero_offset, v, acc + l);
+        rnn_mat_vec_s8_sums(c, n2, b + (int32_t)l * ld, rnn_kron_zero_offset, v, acc + l);
     }
 }
 
