@@ -29,12 +29,43 @@
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
 #include <arm_mve.h>
 #define RNN_CSR_F32_MVE 1
+#elif defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) &&      \
+    defined(__FP_FAST_FMAF)
+#define RNN_CSR_F32_VFP 1
 #endif
 
 #if defined(__FP_FAST_FMAF)
 #define MADD(acc, v, xv) fmaf(v, xv, acc)
 #else
 #define MADD(acc, v, xv) ((acc) + (v) * (xv))
+#endif
+
+#if defined(RNN_CSR_F32_VFP)
+/* Cortex-M4/M7 (single-precision VFPv4/v5): GCC loads the values one VLDR at a time; here
+ * eight come in one VLDM (s0-s7) and each x is LDRH (post-increment) + ADD + VLDR, then
+ * VFMA (fused, as fmaf): 4.4 instructions per entry instead of 5.6. */
+#define RNN_CSR_ENTRY(vr, xr, acc)                                                             \
+    "ldrh %[t], [%[c]], #2\n\t"                                                               \
+    "add %[t], %[x], %[t], lsl #2\n\t"                                                        \
+    "vldr " xr ", [%[t]]\n\t"                                                                 \
+    "vfma.f32 %[" acc "], " vr ", " xr "\n\t"
+
+/* a0..a3 += the next two groups (eight entries) */
+#define GROUP8(a0, a1, a2, a3, v, c, x)                                                          \
+    do                                                                                         \
+    {                                                                                          \
+        uint32_t t_;                                                                           \
+        __asm__("vldmia %[v]!, {s0-s7}\n\t" /* the values; s8 .. s15: their x */              \
+                RNN_CSR_ENTRY("s0", "s8", "a0") RNN_CSR_ENTRY("s1", "s9", "a1")                \
+                RNN_CSR_ENTRY("s2", "s10", "a2") RNN_CSR_ENTRY("s3", "s11", "a3")              \
+                RNN_CSR_ENTRY("s4", "s12", "a0") RNN_CSR_ENTRY("s5", "s13", "a1")              \
+                RNN_CSR_ENTRY("s6", "s14", "a2") RNN_CSR_ENTRY("s7", "s15", "a3")              \
+                : [v] "+r"(v), [c] "+r"(c), [t] "=&r"(t_), [a0] "+t"(a0), [a1] "+t"(a1),      \
+                  [a2] "+t"(a2), [a3] "+t"(a3)                                                 \
+                : [x] "r"(x)                                                                   \
+                : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11",    \
+                  "s12", "s13", "s14", "s15", "memory");                                       \
+    } while (0)
 #endif
 
 /* one group of four entries: entry j to partial sum j */
@@ -59,39 +90,54 @@ void rnn_mat_vec_csr_f32(int32_t rows, const float *values, const uint16_t *col_
     {
         /* groups of four entries in the row (rows are padded: no remainder) */
         uint32_t n4 = (uint32_t)(row_ptr[i + 1] - row_ptr[i]) / RNN_CSR_GROUP;
-        float s;
-#if defined(RNN_CSR_F32_MVE)
-        float32x4_t a = vdupq_n_f32(0.0f);
-        for (; n4 > 0; --n4)
-        {
-            const float32x4_t xv = vldrwq_gather_shifted_offset_f32(x, vldrhq_u32(c));
-            a = vfmaq_f32(a, vld1q_f32(v), xv);
-            v += RNN_CSR_GROUP;
-            c += RNN_CSR_GROUP;
-        }
-        s = (vgetq_lane_f32(a, 0) + vgetq_lane_f32(a, 1)) +
-            (vgetq_lane_f32(a, 2) + vgetq_lane_f32(a, 3));
-#else
-        float a0 = 0.0f;
-        float a1 = 0.0f;
-        float a2 = 0.0f;
-        float a3 = 0.0f;
-        /* two groups per iteration (one loop test per eight entries), then an odd one */
-        for (; n4 >= 2; n4 -= 2)
-        {
-            GROUP4(a0, a1, a2, a3, v, c, x);
-            GROUP4(a0, a1, a2, a3, v + RNN_CSR_GROUP, c + RNN_CSR_GROUP, x);
-            v += 2 * RNN_CSR_GROUP;
-            c += 2 * RNN_CSR_GROUP;
-        }
+        float s = 0.0f;
         if (n4 > 0)
         {
-            GROUP4(a0, a1, a2, a3, v, c, x);
+            /* the first group's products start the partial sums (fmaf(v, x, 0) is v x
+             * rounded once: the same value) */
+#if defined(RNN_CSR_F32_MVE)
+            float32x4_t a =
+                vmulq_f32(vld1q_f32(v), vldrwq_gather_shifted_offset_f32(x, vldrhq_u32(c)));
             v += RNN_CSR_GROUP;
             c += RNN_CSR_GROUP;
-        }
-        s = (a0 + a1) + (a2 + a3);
+            for (--n4; n4 > 0; --n4)
+            {
+                const float32x4_t xv = vldrwq_gather_shifted_offset_f32(x, vldrhq_u32(c));
+                a = vfmaq_f32(a, vld1q_f32(v), xv);
+                v += RNN_CSR_GROUP;
+                c += RNN_CSR_GROUP;
+            }
+            s = (vgetq_lane_f32(a, 0) + vgetq_lane_f32(a, 1)) +
+                (vgetq_lane_f32(a, 2) + vgetq_lane_f32(a, 3));
+#else
+            float a0 = v[0] * x[c[0]];
+            float a1 = v[1] * x[c[1]];
+            float a2 = v[2] * x[c[2]];
+            float a3 = v[3] * x[c[3]];
+            v += RNN_CSR_GROUP;
+            c += RNN_CSR_GROUP;
+            --n4;
+            /* two groups per iteration (one loop test per eight entries), then an odd one */
+            for (; n4 >= 2; n4 -= 2)
+            {
+#if defined(RNN_CSR_F32_VFP)
+                GROUP8(a0, a1, a2, a3, v, c, x); /* advances v and c */
+#else
+                GROUP4(a0, a1, a2, a3, v, c, x);
+                GROUP4(a0, a1, a2, a3, v + RNN_CSR_GROUP, c + RNN_CSR_GROUP, x);
+                v += 2 * RNN_CSR_GROUP;
+                c += 2 * RNN_CSR_GROUP;
 #endif
+            }
+            if (n4 > 0)
+            {
+                GROUP4(a0, a1, a2, a3, v, c, x);
+                v += RNN_CSR_GROUP;
+                c += RNN_CSR_GROUP;
+            }
+            s = (a0 + a1) + (a2 + a3);
+#endif
+        }
         y[i] = (bias ? bias[i] : 0.0f) + s;
     }
 }

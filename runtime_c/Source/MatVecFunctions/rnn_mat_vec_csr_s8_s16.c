@@ -32,8 +32,33 @@
 #define RNN_CSR_S8_DSP 1
 #endif
 
-/* the row loop's registers stay out of the sum's loop (GCC otherwise spills on Cortex-M) */
-#if defined(__GNUC__)
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+/* SSAT (as rnn_mat_vec_s8_s16.c: GCC 12 types __ssat's result unsigned) */
+#define SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
+#elif defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#define SAT16(v) __ssat((v), 16)
+#else
+#define SAT16(v) rnn_sat16(v)
+#endif
+
+/* sat16(rnn_requantize(acc, mult, shift)), as rnn_mat_vec_s8_s16.c computes it: when
+ * shift <= -2 (the usual case for gate pre-activations) ((hi >> (s - 1)) + 1) >> 1 with hi the
+ * high word of acc * mult and s = -1 - shift is the same value (the proof is in that file) */
+static inline int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
+{
+    if (shift <= -2)
+    {
+        const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
+        const int32_t t = (hi >> (-2 - shift)) + 1;
+        return SAT16(t >> 1);
+    }
+    return rnn_sat16(rnn_requantize(acc, mult, shift));
+}
+
+/* Thumb: the row loop's registers stay out of the sum's loop (GCC otherwise spills on
+ * Cortex-M); AArch64 has registers for both */
+#if defined(__GNUC__) && defined(__thumb__)
 #define RNN_CSR_NOINLINE __attribute__((noinline))
 #else
 #define RNN_CSR_NOINLINE
@@ -126,6 +151,6 @@ void rnn_mat_vec_csr_s8_s16(int32_t rows, const int8_t *values, const uint16_t *
         const int32_t lo = row_ptr[r];
         const uint32_t n4 = (uint32_t)(row_ptr[r + 1] - lo) / RNN_CSR_GROUP;
         const int32_t acc = offset[r] + row_sum(n4, values + lo, col_idx + lo, x);
-        y[r] = (int16_t)rnn_sat16(rnn_requantize(acc, mult[r], shift[r]));
+        y[r] = (int16_t)requant16(acc, mult[r], shift[r]);
     }
 }
