@@ -42,6 +42,19 @@
 #define SAT16(v) rnn_sat16(v)
 #endif
 
+#if defined(__GNUC__)
+#define RNN_CSR_OUT_OF_LINE __attribute__((noinline))
+#else
+#define RNN_CSR_OUT_OF_LINE
+#endif
+
+/* the general case, kept out of line so that the common one stays short (GCC otherwise
+ * computes both before the test) */
+static RNN_CSR_OUT_OF_LINE int32_t requant16_any(int32_t acc, int32_t mult, int32_t shift)
+{
+    return rnn_sat16(rnn_requantize(acc, mult, shift));
+}
+
 /* sat16(rnn_requantize(acc, mult, shift)), as rnn_mat_vec_s8_s16.c computes it: when
  * shift <= -2 (the usual case for gate pre-activations) ((hi >> (s - 1)) + 1) >> 1 with hi the
  * high word of acc * mult and s = -1 - shift is the same value (the proof is in that file) */
@@ -53,12 +66,12 @@ static inline int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
         const int32_t t = (hi >> (-2 - shift)) + 1;
         return SAT16(t >> 1);
     }
-    return rnn_sat16(rnn_requantize(acc, mult, shift));
+    return requant16_any(acc, mult, shift);
 }
 
-/* Thumb: the row loop's registers stay out of the sum's loop (GCC otherwise spills on
- * Cortex-M); AArch64 has registers for both */
-#if defined(__GNUC__) && defined(__thumb__)
+/* Thumb without Helium: the row loop's registers stay out of the sum's loop (GCC otherwise
+ * spills on Cortex-M4/M7); AArch64 has registers for both, Helium keeps its sum in one */
+#if defined(__GNUC__) && defined(__thumb__) && !defined(RNN_CSR_S8_MVE)
 #define RNN_CSR_NOINLINE __attribute__((noinline))
 #else
 #define RNN_CSR_NOINLINE
