@@ -32,6 +32,8 @@
 #elif defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) &&      \
     defined(__FP_FAST_FMAF)
 #define RNN_CSR_F32_VFP 1
+#elif defined(__GNUC__) && defined(__aarch64__)
+#define RNN_CSR_F32_A64 1
 #endif
 
 #if defined(__FP_FAST_FMAF)
@@ -65,6 +67,38 @@
                 : [x] "r"(x)                                                                   \
                 : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11",    \
                   "s12", "s13", "s14", "s15", "memory");                                       \
+    } while (0)
+#endif
+
+#if defined(RNN_CSR_F32_A64)
+/* AArch64: GCC loads the values one LDR s at a time; here eight come in one LDP q and each
+ * x (LDRH, then LDR s[x, w, UXTW #2]) meets its value in a scalar FMLA by element (fused, as
+ * fmaf): 3.6 instructions per entry instead of 4.25. */
+#define RNN_CSR_ENTRY(off, t, xr, vr, acc)                                                     \
+    "ldrh %w[" t "], [%[c], #" off "]\n\t"                                                     \
+    "ldr " xr ", [%[x], %x[" t "], lsl #2]\n\t"                                                \
+    "fmla %s[" acc "], " xr ", " vr "\n\t"
+
+/* a0..a3 += the next two groups (eight entries); advances v and c */
+#define GROUP8(a0, a1, a2, a3, v, c, x)                                                          \
+    do                                                                                         \
+    {                                                                                          \
+        uint64_t t0_, t1_, t2_, t3_;                                                           \
+        __asm__("ldp q16, q17, [%[v]], #32\n\t" /* the values; s18 .. s21: their x */         \
+                RNN_CSR_ENTRY("0", "t0", "s18", "v16.s[0]", "a0")                              \
+                RNN_CSR_ENTRY("2", "t1", "s19", "v16.s[1]", "a1")                              \
+                RNN_CSR_ENTRY("4", "t2", "s20", "v16.s[2]", "a2")                              \
+                RNN_CSR_ENTRY("6", "t3", "s21", "v16.s[3]", "a3")                              \
+                RNN_CSR_ENTRY("8", "t0", "s18", "v17.s[0]", "a0")                              \
+                RNN_CSR_ENTRY("10", "t1", "s19", "v17.s[1]", "a1")                             \
+                RNN_CSR_ENTRY("12", "t2", "s20", "v17.s[2]", "a2")                             \
+                RNN_CSR_ENTRY("14", "t3", "s21", "v17.s[3]", "a3")                             \
+                "add %[c], %[c], #16\n\t"                                                     \
+                : [v] "+r"(v), [c] "+r"(c), [t0] "=&r"(t0_), [t1] "=&r"(t1_),                  \
+                  [t2] "=&r"(t2_), [t3] "=&r"(t3_), [a0] "+w"(a0), [a1] "+w"(a1),              \
+                  [a2] "+w"(a2), [a3] "+w"(a3)                                                 \
+                : [x] "r"(x)                                                                   \
+                : "v16", "v17", "v18", "v19", "v20", "v21", "memory");                         \
     } while (0)
 #endif
 
@@ -120,7 +154,7 @@ void rnn_mat_vec_csr_f32(int32_t rows, const float *values, const uint16_t *col_
             /* two groups per iteration (one loop test per eight entries), then an odd one */
             for (; n4 >= 2; n4 -= 2)
             {
-#if defined(RNN_CSR_F32_VFP)
+#if defined(RNN_CSR_F32_VFP) || defined(RNN_CSR_F32_A64)
                 GROUP8(a0, a1, a2, a3, v, c, x); /* advances v and c */
 #else
                 GROUP4(a0, a1, a2, a3, v, c, x);
