@@ -18,8 +18,10 @@
  * - Helium (Cortex-M55, __ARM_FEATURE_MVE with floating point): the four partial sums are the
  *   four lanes of one vector; per four entries VLDRH.U32 (indices), a gather VLDRW.U32
  *   [x, offsets, UXTW #2], VLDRW (values) and VFMA.
- * - plain C99 elsewhere (AArch64 compiles it to LDRH + LDR s[x, w, UXTW #2] + FMADD per entry,
- *   Cortex-M4/M7 to LDRH + ADD + VLDR + VFMA with the values in VLDM).
+ * - Cortex-M4/M7 (VFPv4/v5) and AArch64: groups in inline assembly, the values in one VLDM /
+ *   LDP q (GCC loads them one at a time), each x LDRH + ADD + VLDR / LDRH + LDR s, then VFMA /
+ *   scalar FMLA by element (fused, as fmaf).
+ * - plain C99 elsewhere.
  */
 
 #include <math.h>
