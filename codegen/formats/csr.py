@@ -2,7 +2,9 @@
 m + 1 row pointers), MACs nnz; the compression factor is m n / nnz.
 
 float32 C: rnn_mat_vec_csr_f32 (uint16 column indices: n <= 65536). int8: per-row symmetric
-int8 values, offsets and Q31 multipliers per row (rnn_mat_vec_csr_s8_s16). ONNX: a
+int8 values, offsets and Q31 multipliers per row (rnn_mat_vec_csr_s8_s16). Both kernels take
+rows padded at build time with zero values to a multiple of 4 entries (pad_rows; nbytes
+counts the padding). ONNX: a
 sparse_initializer (a block [m, n], or a recurrent input's whole [D, m, n])."""
 
 from __future__ import annotations
@@ -46,14 +48,21 @@ class Csr:
         return self.nnz
 
     @property
+    def nnz_padded(self) -> int:
+        """Entries as compiled: every non-empty row padded to a multiple of GROUP (pad_rows)."""
+        return padded_size(self.row_ptr)
+
+    @property
     def index_bytes(self) -> int:
         """Bytes per column index as emitted: uint16 when n <= 65536, else int32."""
         return 2 if self.cols <= 65536 else 4
 
     @property
     def nbytes(self) -> int:
-        """Physical storage: values, column indices, and m + 1 int32 row pointers."""
-        return 4 * self.nnz + self.index_bytes * self.nnz + 4 * (self.shape[0] + 1)
+        """Physical storage as compiled: values and column indices of the padded rows
+        (pad_rows), and m + 1 int32 row pointers."""
+        k = self.nnz_padded
+        return 4 * k + self.index_bytes * k + 4 * (self.shape[0] + 1)
 
     @property
     def macs(self) -> int:
@@ -87,6 +96,33 @@ class Csr:
         p0, p1 = int(self.row_ptr[lo]), int(self.row_ptr[hi])
         return Csr(self.values[p0:p1].copy(), self.col_idx[p0:p1].copy(),
                    (self.row_ptr[lo:hi + 1] - p0).astype(np.int32), self.cols)
+
+
+GROUP = 4  # entries per step of the C kernels (RNN_CSR_GROUP in rnn_nnfunctions.h)
+
+
+def padded_size(row_ptr: np.ndarray, group: int = GROUP) -> int:
+    """Entries of the rows padded to multiples of `group` (an empty row stays empty)."""
+    n = np.diff(np.asarray(row_ptr, np.int64))
+    return int((-(-n // group) * group).sum())
+
+
+def pad_rows(values: np.ndarray, col_idx: np.ndarray, row_ptr: np.ndarray,
+             group: int = GROUP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The C kernels' layout: each non-empty row padded with zero values to a multiple of
+    `group` entries, the padding at the row's last column (a zero weight adds exactly 0 to
+    the sum for any finite x; a non-finite x[c] already reaches the row through its real
+    entry at c). Empty rows stay empty. Returns (values, col_idx, row_ptr) of the padded
+    rows, in the input arrays' dtypes (row_ptr int64)."""
+    values, col_idx = np.asarray(values), np.asarray(col_idx)
+    ptr = np.asarray(row_ptr, np.int64)
+    n = np.diff(ptr)
+    new_ptr = np.concatenate([[0], np.cumsum(-(-n // group) * group)]).astype(np.int64)
+    rows = np.repeat(np.arange(n.size), np.diff(new_ptr))  # each padded entry's row
+    j = np.arange(new_ptr[-1]) - new_ptr[:-1][rows]  # its place in the row
+    src = ptr[:-1][rows] + np.minimum(j, n[rows] - 1)  # a pad repeats the row's last entry
+    vals = np.where(j < n[rows], values[src], 0).astype(values.dtype)
+    return vals, col_idx[src].astype(col_idx.dtype), new_ptr
 
 
 def from_dense(w: np.ndarray) -> Csr:
@@ -181,10 +217,10 @@ def _emit_f32(m: Csr, prog: Any, base: str, bias: str, x: str, y: str) -> list[s
                           "columns with 16 bits")
     if m.nnz == 0:  # an all-zero matrix: y = bias
         ctx.kernels.add("rnn_mat_vec_csr_f32")
-    vals = ctx.array(f"{base}_val", m.values if m.nnz else np.zeros(1, np.float32))
-    idx = ctx.array(f"{base}_col", m.col_idx if m.nnz else np.zeros(1, np.int64),
-                    ctype="uint16_t")
-    ptr = ctx.array(f"{base}_ptr", m.row_ptr, ctype="int32_t")
+    pv, pc, pp = pad_rows(m.values, m.col_idx, m.row_ptr)  # rows of 4k entries
+    vals = ctx.array(f"{base}_val", pv if pv.size else np.zeros(1, np.float32))
+    idx = ctx.array(f"{base}_col", pc if pc.size else np.zeros(1, np.int64), ctype="uint16_t")
+    ptr = ctx.array(f"{base}_ptr", pp, ctype="int32_t")
     ctx.kernels.add("rnn_mat_vec_csr_f32")
     return [f"rnn_mat_vec_csr_f32({rows}, {vals}, {idx}, {ptr}, {bias}, {x}, {y});"]
 
@@ -192,11 +228,10 @@ def _emit_f32(m: Csr, prog: Any, base: str, bias: str, x: str, y: str) -> list[s
 def _emit_s8(m: QCsr, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     ctx = prog.ctx
     rows, _cols = m.shape
-    vals = ctx.array(f"{base}_val", np.asarray(m.values if m.values.size else np.zeros(1)),
-                     ctype="int8_t")
-    idx = ctx.array(f"{base}_col", np.asarray(m.col_idx if m.col_idx.size else np.zeros(1)),
-                    ctype="uint16_t")
-    ptr = ctx.array(f"{base}_ptr", np.asarray(m.row_ptr), ctype="int32_t")
+    pv, pc, pp = pad_rows(m.values, m.col_idx, m.row_ptr)  # rows of 4k entries
+    vals = ctx.array(f"{base}_val", pv if pv.size else np.zeros(1), ctype="int8_t")
+    idx = ctx.array(f"{base}_col", pc if pc.size else np.zeros(1), ctype="uint16_t")
+    ptr = ctx.array(f"{base}_ptr", pp, ctype="int32_t")
     off = ctx.array(f"{base}_off", np.asarray(m.offset), ctype="int32_t")
     mu = ctx.array(f"{base}_mult", np.asarray(m.mult), ctype="int32_t")
     sh = ctx.array(f"{base}_shift", np.asarray(m.shift), ctype="int32_t")

@@ -63,13 +63,22 @@ void rnn_mat_vec_hmd_f32(int32_t rows, int32_t cols, int32_t r, const float *a, 
                          const float *c, const float *d, const float *e, const float *bias,
                          const float *x, float *y);
 
+/** Entries per step of the CSR kernels: every row of their matrices holds a multiple of this
+ *  many entries (rnngen pads rows with zero values at build time, csr.py pad_rows). */
+#define RNN_CSR_GROUP 4
+
 /**
  * @brief Sparse (CSR) matrix times vector: y = bias + W x.
+ *        Row sums: four partial sums (entry k of a row to sum k mod 4), then
+ *        bias + ((a0 + a1) + (a2 + a3)); fused multiply-adds where fmaf is one instruction.
  *
  * @param[in]  rows     m
- * @param[in]  values   [nnz] the kept weights, row by row
- * @param[in]  col_idx  [nnz] their columns, ascending within a row (< 65536)
- * @param[in]  row_ptr  [rows + 1] row i holds entries row_ptr[i] .. row_ptr[i + 1] - 1
+ * @param[in]  values   [nnz] the kept weights, row by row, each row padded with zero values
+ *                      to a multiple of RNN_CSR_GROUP entries
+ * @param[in]  col_idx  [nnz] their columns, ascending within a row (< 65536; a padding
+ *                      entry repeats the row's last column)
+ * @param[in]  row_ptr  [rows + 1] row i holds entries row_ptr[i] .. row_ptr[i + 1] - 1;
+ *                      every difference a multiple of RNN_CSR_GROUP
  * @param[in]  bias     [rows] or NULL; may alias y
  * @param[in]  x        input vector
  * @param[out] y        [rows]
@@ -283,8 +292,10 @@ void rnn_mat_vec_s8(int32_t rows, int32_t cols, const int8_t *w, const int32_t *
                     const int8_t *x, int8_t *y);
 
 /**
- * @brief Sparse (CSR) int8 matrix times int8 vector, rows requantized to int16.
- *        values / col_idx / row_ptr as rnn_mat_vec_csr_f32; offset, mult, shift per row.
+ * @brief Sparse (CSR) int8 matrix times int8 vector, rows requantized to int16:
+ *        y[r] = sat16(rq(offset[r] + sum_k values[k] x[col_idx[k]], mult[r], shift[r])).
+ *        values / col_idx / row_ptr as rnn_mat_vec_csr_f32 (rows padded with zero values to
+ *        a multiple of RNN_CSR_GROUP entries); offset, mult, shift per row.
  */
 void rnn_mat_vec_csr_s8_s16(int32_t rows, const int8_t *values, const uint16_t *col_idx,
                             const int32_t *row_ptr, const int32_t *offset, const int32_t *mult,

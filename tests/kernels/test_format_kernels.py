@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from rnngen import formats
+from rnngen.formats import csr
 from rnngen.formats.dense import pack_dense
 from tests.kernels.harness import arrays, run_c
 from tests.unit.test_formats import MATS
@@ -28,9 +29,10 @@ def _call(m, k: int):
         return (d, f"rnn_mat_vec_hmd_f32({rows}, {cols}, {m.r}, a{k}, hb{k}, hc{k}, hd{k}, he{k}, "
                    f"bs{k}, x{k}, y{k});", "rnn_mat_vec_hmd_f32")
     if isinstance(m, formats.Csr):
-        vals = m.values if m.nnz else np.zeros(1, F32)
-        idx = m.col_idx if m.nnz else np.zeros(1, np.int32)
-        d = arrays(**{f"v{k}": vals, f"p{k}": m.row_ptr}) + "\n" + \
+        vals, idx, ptr = csr.pad_rows(m.values, m.col_idx, m.row_ptr)  # the kernel's layout
+        vals = vals if vals.size else np.zeros(1, F32)
+        idx = idx if idx.size else np.zeros(1, np.int32)
+        d = arrays(**{f"v{k}": vals, f"p{k}": ptr}) + "\n" + \
             "uint16_t c%d[%d] = {%s};" % (k, idx.size, ", ".join(map(str, idx)))
         return (d, f"rnn_mat_vec_csr_f32({rows}, v{k}, c{k}, p{k}, bs{k}, x{k}, y{k});",
                 "rnn_mat_vec_csr_f32")
@@ -176,3 +178,77 @@ def test_format_kernel_against_numpy(tmp_path, name):
     np.testing.assert_allclose(got[0], want + b, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[1], want + want + b, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[2], want, rtol=1e-5, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- CSR kernels
+
+def csr_rows_matrix(cols: int = 23, seed: int = 5) -> formats.Csr:
+    """Rows of 0, 1, 2, ..., 9 nonzeros (every remainder mod 4, padded or not, one and two
+    groups per loop step, an odd group after them), a full row, and empty rows between."""
+    rng = np.random.default_rng(seed)
+    counts = [0, 1, 2, 3, 4, 0, 5, 6, 7, 8, 9, cols, 0, 12, 3]
+    w = np.zeros((len(counts), cols), F32)
+    for i, k in enumerate(counts):
+        c = rng.choice(cols, k, replace=False)
+        w[i, c] = rng.standard_normal(k).astype(F32)
+        w[i, c[rng.random(k) < 0.3]] *= 1e-3  # a spread of magnitudes: rounding matters
+    return csr.from_dense(w)
+
+
+def csr_f32_oracle(m: formats.Csr, x: np.ndarray, bias: np.ndarray | None,
+                   fused: bool) -> np.ndarray:
+    """rnn_mat_vec_csr_f32's stated order, in float32: the padded row's entry k goes to
+    partial sum k mod 4 (a fused multiply-add, one rounding, or a multiply then an add), then
+    bias + ((a0 + a1) + (a2 + a3)). A float64 product of two float32 is exact, so float32 of
+    (product + sum) in float64 is the fused step (double rounding aside: not in these data)."""
+    v, c, p = csr.pad_rows(m.values, m.col_idx, m.row_ptr)
+    rows = m.shape[0]
+    a = np.zeros((rows, 4), F32)
+    for i in range(rows):
+        for k in range(int(p[i]), int(p[i + 1])):
+            j = (k - int(p[i])) % 4
+            if fused:
+                a[i, j] = F32(np.float64(v[k]) * np.float64(x[c[k]]) + np.float64(a[i, j]))
+            else:
+                a[i, j] = F32(a[i, j] + F32(v[k] * x[c[k]]))
+    s = (a[:, 0] + a[:, 1]) + (a[:, 2] + a[:, 3])
+    return (s if bias is None else bias.astype(F32) + s).astype(F32)
+
+
+def assert_csr_f32(got: np.ndarray, m: formats.Csr, x: np.ndarray, bias: np.ndarray | None,
+                   fused: bool | None, what: str) -> None:
+    """got equals the stated order's result bit for bit, fused (True), not (False) or either
+    (None: the host's gcc fuses only where fmaf is one instruction)."""
+    got = np.asarray(got, F32)
+    options = [True, False] if fused is None else [fused]
+    wants = [csr_f32_oracle(m, x, bias, f) for f in options]
+    if not any(np.array_equal(got.view(np.uint32), w.view(np.uint32)) for w in wants):
+        raise AssertionError(f"{what}: not the stated order's float32 sums "
+                             f"({'fused' if fused else 'unfused' if fused is False else 'either'})"
+                             f"\ngot  {got}\nwant {wants[0]}")
+
+
+def test_csr_oracle_can_tell_the_order_apart():
+    """The order oracle is strict: the plain column-order sum (the old kernel) differs."""
+    m = csr_rows_matrix()
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(m.shape[1]).astype(F32)
+    old = m.matvec(x)  # float32, one sum in column order
+    with pytest.raises(AssertionError):
+        assert_csr_f32(old, m, x, None, None, "column order")
+
+
+@pytest.mark.parametrize("cols", [23, 300])
+def test_csr_f32_rows_of_every_length(tmp_path, cols):
+    m = csr_rows_matrix(cols)
+    rows = m.shape[0]
+    rng = np.random.default_rng(cols)
+    x = rng.standard_normal(cols).astype(F32)
+    b = rng.standard_normal(rows).astype(F32)
+    decl, call, kernel = _call(m, 0)
+    decls = decl + "\n" + arrays(x0=x, bs0=b, y0=np.zeros(rows, F32))
+    got = run_c(tmp_path, {kernel}, "\n".join([call, f"P(y0, {rows});",
+                                               call.replace("bs0,", "NULL,"),
+                                               f"P(y0, {rows});"]), decls)
+    assert_csr_f32(got[0], m, x, b, None, "bias")
+    assert_csr_f32(got[1], m, x, None, None, "no bias")

@@ -198,3 +198,74 @@ def test_kron_s8_every_path_on_the_board(board, tmp_path):
     for case, qm in cases:
         want = quant.sat16(qm.forward(case.arrays["x"].astype(np.int64)))
         assert np.array_equal(got[case.name]["y"].astype(np.int64), want), (board, case.name)
+
+
+# --------------------------------------------------------------------------- CSR kernels
+
+def _csr_cases() -> list[tuple[Case, object, str]]:
+    """The CSR kernels on rows of every length 0..9, 12, a full row and empty rows (padded by
+    the emitters to groups of four), float32 and int8, at two widths."""
+    from tests.kernels.test_format_kernels import csr_rows_matrix
+
+    out = []
+    for cols in (23, 300):
+        m = csr_rows_matrix(cols)
+        rows = m.shape[0]
+        ctx = _Ctx()
+        lines = _FProg(ctx, "fcsr_scratch").matvec(f"fcsr{cols}_M", m, f"fcsr{cols}_b",
+                                                   f"fcsr{cols}_x", f"fcsr{cols}_y")
+        out.append((Case(f"fcsr{cols}", set(ctx.kernels), {
+            "x": np.zeros(cols, F32), "b": np.zeros(rows, F32), "y": np.zeros(rows, F32)},
+            lines, ["y"], decls=ctx.decls), m, "f32"))
+        rng = np.random.default_rng(cols)
+        qm = _builder().matrix(m, quant.QParams(2.0 / 255, -37), 2.0 ** -12,
+                               rng.uniform(-1, 1, (20, cols)), f"csr {cols}")
+        ctx = _Ctx()
+        lines = _QProg(ctx).matvec(f"qcsr{cols}_M", qm, f"qcsr{cols}_x", f"qcsr{cols}_y",
+                                   f"qcsr{cols}_scratch")
+        out.append((Case(f"qcsr{cols}", set(ctx.kernels), {
+            "x": np.zeros(cols, np.int8), "y": np.zeros(rows, np.int16),
+            "scratch": np.zeros(16, np.int8)}, lines, ["y"], decls=ctx.decls), qm, "s8"))
+    return out
+
+
+def _csr_check(m: object, kind: str, a: dict[str, np.ndarray], got: np.ndarray, fused,
+               what: str) -> None:
+    from tests.kernels.test_format_kernels import assert_csr_f32
+
+    if kind == "s8":  # bit for bit against QCsr.forward
+        _check(m, kind, a, got, what)
+    else:  # bit for bit in the kernel's stated order
+        assert_csr_f32(got, m, a["x"], a["b"], fused, what)
+
+
+def _csr_inputs(case: Case, rng: np.random.Generator, t: int) -> dict[str, np.ndarray]:
+    a = _inputs(case, rng)
+    if t == 0 and a["x"].dtype == np.int8:  # the extremes of int8 x (values reach +-127)
+        a["x"] = np.where(np.arange(a["x"].size) % 2 == 0, -128, 127).astype(np.int8)
+    return a
+
+
+def test_csr_kernels_on_the_host(tmp_path):
+    cases = _csr_cases()
+    lib = HostLib([c for c, _, _ in cases], tmp_path)
+    rng = np.random.default_rng(4)
+    for case, m, kind in cases:
+        for t in range(TRIALS):
+            a = _csr_inputs(case, rng, t)
+            # the host's gcc (-O2, no -march) may not have a one-instruction fmaf: either
+            _csr_check(m, kind, a, lib.call(case.name, **a)["y"], None, f"{case.name} {t}")
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("board", ["cortex-a73", "cortex-m4", "cortex-m7", "cortex-m55"])
+def test_csr_kernels_on_the_board(board, tmp_path):
+    runs = []
+    for case, m, kind in _csr_cases():
+        rng = np.random.default_rng(math.prod(map(ord, case.name + board)) % 2**32)
+        for t in range(TRIALS):
+            runs.append((case.copy(f"_t{t}", _csr_inputs(case, rng, t)), m, kind))
+    got = run_cases(board, [c for c, _, _ in runs], tmp_path)
+    for case, m, kind in runs:
+        # every Arm board here has a one-instruction fmaf (VFMA / FMADD): fused steps
+        _csr_check(m, kind, case.arrays, got[case.name]["y"], True, f"{board} {case.name}")

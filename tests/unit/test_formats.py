@@ -93,7 +93,10 @@ def test_lowrank_csr_kron_formulas():
     assert round(179 * 77 / lr.params, 2) == 2.07  # PAPERS.md: d = 26 for 2x
     c = csr_of(sparse(40, 30, 0.25))
     assert c.params == c.macs == c.nnz
-    assert c.nbytes == 4 * c.nnz + 2 * c.nnz + 4 * 41
+    # as compiled: rows padded to multiples of 4 entries (csr.pad_rows)
+    padded = int(sum(-(-int(k) // 4) * 4 for k in np.diff(c.row_ptr)))
+    assert c.nnz_padded == padded > c.nnz
+    assert c.nbytes == 4 * padded + 2 * padded + 4 * 41
     k = formats.Kron(f(12, 7), f(15, 11), 179, 77)
     assert k.params == 12 * 7 + 15 * 11
     assert k.macs == min(12 * 11 * (7 + 15), 7 * 15 * (11 + 12))
@@ -105,3 +108,36 @@ def test_stack_sums_and_merges_dense():
     assert isinstance(s, formats.RowStack) and len(s.blocks) == 2 and s.shape == (9, 3)
     assert s.params == 18 + s.blocks[1].params and s.macs == 18 + s.blocks[1].macs
     assert isinstance(formats.stack_rows([formats.as_matrix(f(2, 3))]), formats.Dense)
+
+
+def test_csr_pad_rows_layout():
+    """The C kernels' layout: every non-empty row padded with zero values to a multiple of 4
+    entries at its last column, empty rows empty, the matrix unchanged."""
+    from rnngen.formats import csr
+
+    rng = np.random.default_rng(3)
+    counts = [0, 1, 2, 3, 4, 5, 0, 8, 9, 30]
+    w = np.zeros((len(counts), 30), F32)
+    for i, k in enumerate(counts):
+        w[i, rng.choice(30, k, replace=False)] = rng.standard_normal(k).astype(F32) + 3
+    m = csr_of(w)
+    v, c, p = csr.pad_rows(m.values, m.col_idx, m.row_ptr)
+    assert list(np.diff(p)) == [0, 4, 4, 4, 4, 8, 0, 8, 12, 32]
+    assert v.dtype == F32 and c.dtype == m.col_idx.dtype and p[-1] == m.nnz_padded == v.size
+    for i, k in enumerate(counts):
+        lo, hi = int(p[i]), int(p[i + 1])
+        r0, r1 = int(m.row_ptr[i]), int(m.row_ptr[i + 1])
+        assert np.array_equal(v[lo:lo + k], m.values[r0:r1])
+        assert np.array_equal(c[lo:lo + k], m.col_idx[r0:r1])
+        assert np.all(v[lo + k:hi] == 0)
+        if k:
+            assert np.all(c[lo + k:hi] == m.col_idx[r1 - 1])
+    dense = np.zeros_like(w)
+    rows = np.repeat(np.arange(len(counts)), np.diff(p))
+    np.add.at(dense, (rows, c), v)
+    assert np.array_equal(dense, w)
+    # a row slice (row_ptr not starting at 0 in the parent arrays) and an empty matrix
+    sl = m.row_slice(3, 6)
+    assert list(np.diff(csr.pad_rows(sl.values, sl.col_idx, sl.row_ptr)[2])) == [4, 4, 8]
+    e = csr_of(np.zeros((3, 4), F32))
+    assert [a.size for a in csr.pad_rows(e.values, e.col_idx, e.row_ptr)] == [0, 0, 4]
