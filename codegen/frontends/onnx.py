@@ -37,6 +37,12 @@ def load(path: Path, seq_len: int | None = None) -> ir.Graph:
     return _Converter(model, path, seq_len).run()
 
 
+# Ops the time-axis trace from the input to the first recurrent node passes through: they
+# keep every axis in place (elementwise, per-step activations)
+_TRACE_THROUGH = ("Identity", "Cast", "Dropout", "Relu", "LeakyRelu", "Sigmoid", "Tanh",
+                  "HardSigmoid", "Elu", "Selu", "Softsign", "Softplus", "Clip", "Abs", "Neg")
+
+
 class _Converter:
     def __init__(self, model: Any, path: Path, seq_len: int | None):
         self.model = model
@@ -231,7 +237,7 @@ class _Converter:
                               f"{limits.MAX_GOLDEN_VALUES} for one sequence (docs/limits.md)")
         return tuple(int(d) for d in dims)  # type: ignore[arg-type]
 
-    def _trace_time_axis(self, name: str, rank: int) -> int | None:
+    def _trace_time_axis(self, name: str, rank: int) -> int | None:  # noqa: C901
         """Follow the input through layout ops to the first LSTM/GRU/RNN: its time axis."""
         perm = list(range(rank))  # current axis i holds input axis perm[i]
         cur = name
@@ -255,7 +261,15 @@ class _Converter:
                 if sorted(int(v) for v in p) != list(range(len(perm))):
                     return None
                 perm = [perm[i] for i in p]
-            elif n.op_type not in ("Identity", "Cast", "Dropout") or not n.output:
+            elif n.op_type in ("MatMul", "Add", "Sub", "Mul", "Div"):
+                # a per-step layer in front (a Linear: MatMul by a constant [F, N], a bias,
+                # a scale) keeps every axis; MatMul changes only the last one's size
+                other = [i for i in n.input if i != cur]
+                c = self.consts.get(other[0]) if len(other) == 1 else None
+                if c is None or c.ndim > 2 or (n.op_type == "MatMul" and
+                                               (n.input[0] != cur or c.ndim != 2)):
+                    return None
+            elif n.op_type not in _TRACE_THROUGH or not n.output:
                 return None
             cur = n.output[0]
         return None

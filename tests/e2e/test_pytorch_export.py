@@ -109,3 +109,56 @@ def test_dynamic_sequence_needs_seq_len(tmp_path):
     r = _verify(str(path), "--seq-len", "9", "--input", str(tmp_path / "x.npy"), "--expect",
                 str(tmp_path / "y.npy"))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+class LinearReluLstm(torch.nn.Module):
+    """A per-step Linear + ReLU in front of the LSTM (issue 12: such models stream)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(10, 16)
+        self.lstm = torch.nn.LSTM(16, 24, batch_first=True)
+        self.out = torch.nn.Linear(24, 4)
+
+    def forward(self, x):
+        y, _ = self.lstm(torch.relu(self.fc(x)))
+        return self.out(y)
+
+
+class ResidualLstms(torch.nn.Module):
+    """Two LSTMs with a residual add between them."""
+
+    def __init__(self):
+        super().__init__()
+        self.l1 = torch.nn.LSTM(10, 16, batch_first=True)
+        self.l2 = torch.nn.LSTM(16, 16, batch_first=True)
+
+    def forward(self, x):
+        y, _ = self.l1(x)
+        z, _ = self.l2(y)
+        return z + y
+
+
+@pytest.mark.parametrize("board", ["host", pytest.param("cortex-a73", marks=pytest.mark.qemu),
+                                   pytest.param("cortex-m4", marks=pytest.mark.qemu)])
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+@pytest.mark.parametrize("net", [LinearReluLstm, ResidualLstms], ids=["linear_relu", "residual"])
+def test_layers_around_the_lstm_stream(tmp_path, net, dynamo, board):
+    """Per-step layers before the LSTM or a residual add between LSTMs keep the model
+    streaming (`_step` exists and passes the streaming checks), and it matches PyTorch."""
+    torch.manual_seed(3)
+    m = net().eval()
+    x = torch.randn(1, 11, 10)
+    path = tmp_path / "m.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m, (x,), str(path), dynamo=dynamo, input_names=["x"],
+                          output_names=["y"])
+    with torch.no_grad():
+        np.save(tmp_path / "y.npy", m(x).numpy())
+    np.save(tmp_path / "x.npy", x.numpy())
+    r = _verify(str(path), "--target", board, "--input", str(tmp_path / "x.npy"), "--expect",
+                str(tmp_path / "y.npy"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["passed"] and rep["streaming"], rep
