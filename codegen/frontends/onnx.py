@@ -203,7 +203,12 @@ class _Converter:
             raise UnsupportedModel(f"{self.path}: input '{inp.name}' has no shape")
         taxis = self._trace_time_axis(inp.name, len(dims))
         dyn = [i for i, d in enumerate(dims) if d is None]
+        for i in list(dyn):  # a dynamic axis the exporter named a batch is the batch: 1
+            if i != taxis and "batch" in self._dim_name(inp, i).lower():
+                dims[i] = 1
+                dyn.remove(i)
         if dyn:
+            traced = taxis is not None
             if taxis is None:
                 if len(dyn) > 1:
                     raise RnngenError(
@@ -212,9 +217,16 @@ class _Converter:
                 taxis = dyn[0]
             if dims[taxis] is None:
                 if self.seq_len_opt is None:
+                    if traced:
+                        raise RnngenError(
+                            f"{self.path}: input '{inp.name}' has a dynamic time dimension "
+                            f"(axis {taxis}, the time axis of the recurrent layer it feeds); "
+                            "give the sequence length with --seq-len")
                     raise RnngenError(
-                        f"{self.path}: input '{inp.name}' has a dynamic time dimension (axis "
-                        f"{taxis}); give the sequence length with --seq-len")
+                        f"{self.path}: input '{inp.name}' has a dynamic dimension (axis "
+                        f"{taxis}, '{self._dim_name(inp, taxis)}') that rnngen could not trace to "
+                        "a recurrent layer's time axis; if it is time, give the sequence length "
+                        "with --seq-len; if it is the batch, export with a static batch of 1")
                 dims[taxis] = self.seq_len_opt
             for i in dyn:
                 if dims[i] is None:
@@ -236,6 +248,10 @@ class _Converter:
             raise RnngenError(f"{where} of shape {dims} has {n} values, over rnngen's limit of "
                               f"{limits.MAX_GOLDEN_VALUES} for one sequence (docs/limits.md)")
         return tuple(int(d) for d in dims)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _dim_name(inp: Any, k: int) -> str:
+        return str(inp.type.tensor_type.shape.dim[k].dim_param)
 
     def _trace_time_axis(self, name: str, rank: int) -> int | None:  # noqa: C901
         """Follow the input through layout ops to the first LSTM/GRU/RNN: its time axis."""

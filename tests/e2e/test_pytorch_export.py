@@ -162,3 +162,23 @@ def test_layers_around_the_lstm_stream(tmp_path, net, dynamo, board):
     assert r.returncode == 0, r.stdout + r.stderr
     rep = json.loads(r.stdout)
     assert rep["passed"] and rep["streaming"], rep
+
+
+def test_dynamic_batch_axis_is_the_batch(tmp_path):
+    """A dynamic axis the exporter names 'batch' is taken as the batch (1), not as time:
+    the model builds without --seq-len, streams, and matches PyTorch."""
+    torch.manual_seed(7)
+    net = Net("lstm", False, 1, True).eval()
+    x = torch.randn(1, 9, 12)
+    path = tmp_path / "m.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": {0: "batch"}})
+    with torch.no_grad():
+        np.save(tmp_path / "y.npy", net(x).numpy())
+    np.save(tmp_path / "x.npy", x.numpy())
+    r = _verify(str(path), "--input", str(tmp_path / "x.npy"), "--expect",
+                str(tmp_path / "y.npy"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["streaming"]
