@@ -137,7 +137,8 @@ def act_fn(name: str, alpha: float, beta: float) -> Callable[[np.ndarray], np.nd
     }
     if name not in fns or (name == "ScaledTanh" and abs(alpha) > 1.0):
         raise RnngenError(f"int8: activation {name} has values outside [-1, 1]; int8 supports "
-                          "Sigmoid, Tanh, HardSigmoid, Softsign and ScaledTanh with |alpha| <= 1")
+                          "Sigmoid, Tanh, HardSigmoid, Softsign and ScaledTanh with |alpha| <= 1 "
+                          "(and Relu in an RNN cell)")
     return fns[name]
 
 

@@ -1,6 +1,8 @@
 """RNN (Elman, ONNX semantics): h' = f(W x + R h + b_W + b_R), with clip.
 
-C: rnn_rnn_cell_f32 / rnn_rnn_cell_s16 after the two matrix products (work area: H)."""
+C: rnn_rnn_cell_f32 / rnn_rnn_cell_s16 after the two matrix products (work area: H). int8:
+f by table over Q3.12 pre-activations; ReLU (unbounded) instead with the pre-activations in
+a calibrated int16 scale (quantize.py, relu_gate_scale) and no table."""
 
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
             c: Any) -> tuple[np.ndarray, Any]:
     """C: rnn_rnn_cell_s16()."""
     gh = sat16(qd.R.forward(h))
-    a = lut(qd.luts[0], clip_s16(sat16(gx + gh + qd.bias.astype(I64)), q.clip))
+    pre = clip_s16(sat16(gx + gh + qd.bias.astype(I64)), q.clip)
+    # a table (Q0.15 out), or ReLU (no table): the pre-activation in its own scale
+    a = lut(qd.luts[0], pre) if qd.luts[0] is not None else np.maximum(pre, 0)
     return sat8(q.h.zero_point + rq(a, q.out_mult, q.out_shift)), c
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -108,6 +108,30 @@ def _calibrate(g: ir.Graph, xs: list[np.ndarray]) -> _Stats:
 
 
 # --------------------------------------------------------------------------- building
+
+# ReLU RNN: the calibrated pre-activation range gets this headroom in int16
+RELU_HEADROOM = 1.25
+
+
+def relu_gate_scale(n: ir.Recurrent, st: Any, where: str) -> float:
+    """The int16 scale of a ReLU RNN's pre-activations W x + R h + b (unbounded, so not
+    Q3.12): their largest magnitude over the calibration steps of every direction, times
+    RELU_HEADROOM, is 32767 (a clip bound, when smaller, caps it)."""
+    amax = 0.0
+    for d, cd in enumerate(n.directions):
+        xin = np.array(st.x_in.get((n.name, d), []), np.float64).reshape(-1, n.input_size)
+        hin = np.array(st.h_in.get((n.name, d), []), np.float64).reshape(-1, n.hidden)
+        if len(xin):
+            pre = (xin @ cd.W.to_dense().astype(np.float64).T
+                   + hin @ cd.R.to_dense().astype(np.float64).T + (cd.wb + cd.rb))
+            amax = max(amax, float(np.max(np.abs(pre))))
+    if n.clip is not None:
+        amax = min(amax, float(n.clip)) if amax > 0 else float(n.clip)
+    if not amax > 0 or not math.isfinite(amax):
+        raise RnngenError(f"{where}: the calibration data gives no ReLU pre-activation "
+                          "range (all zero); give inputs that exercise the model (--calibrate)")
+    return amax * RELU_HEADROOM / 32767.0
+
 
 class _Builder:
     def __init__(self, g: ir.Graph, st: _Stats, io: str, source: str,
@@ -216,7 +240,7 @@ class _Builder:
         return formats.quantize(m, x, out_scale, inputs, what)
 
     # nodes ----------------------------------------------------------------------------
-    def recurrent(self, n: ir.Recurrent) -> quant.QRecurrent:
+    def recurrent(self, n: ir.Recurrent) -> quant.QRecurrent:  # noqa: C901
         where = f"{self.where}: {n.cell} node '{n.name}'"
         H = n.hidden
         x = self.qp(n.inputs[0])
@@ -229,21 +253,28 @@ class _Builder:
         cell_exp = 11 if c_max <= 0 else int(max(0, min(15, math.floor(
             math.log2(32767.0 / (c_max * 1.1))))))
         cell = cells.of(n.cell)
+        relu = n.cell == "RNN" and n.directions[0].activations[0].name == "Relu"
+        gate = relu_gate_scale(n, self.st, where) if relu else GATE_SCALE
         dirs = []
         for d, cd in enumerate(n.directions):
             tag = f"{where} direction {d}"
             xin = np.array(self.st.x_in.get((n.name, d), []), np.float64).reshape(-1, n.input_size)
             hin = np.array(self.st.h_in.get((n.name, d), []), np.float64).reshape(-1, H)
-            W = self.matrix(cd.W, x, GATE_SCALE, xin, f"{tag} W")
+            W = self.matrix(cd.W, x, gate, xin, f"{tag} W")
             Rh = None
             if cell.split_recurrent(n):
                 R = self.matrix(cd.R.row_slice(0, 2 * H), h, GATE_SCALE, hin, f"{tag} R")
                 Rh = self.matrix(cd.R.row_slice(2 * H, 3 * H), h, GATE_SCALE, hin, f"{tag} R_h")
             else:
-                R = self.matrix(cd.R, h, GATE_SCALE, hin, f"{tag} R")
+                R = self.matrix(cd.R, h, gate, hin, f"{tag} R")
             bias, bias2 = cell.quant_biases(n, cd)
-            luts = tuple(quant.lut_table(quant.act_fn(a.name, a.alpha, a.beta))
-                         for a in cd.activations)
+            if relu:  # the pre-activations in their calibrated scale, ReLU without a table
+                bias = quant.sat16(np.round((cd.wb + cd.rb).astype(np.float64) / gate)
+                                   ).astype(np.int16)
+                luts: tuple[Any, ...] = (None,)
+            else:
+                luts = tuple(quant.lut_table(quant.act_fn(a.name, a.alpha, a.beta))
+                             for a in cd.activations)
             peep, pm, ps = None, 0, 0
             if cd.p is not None and cell.peepholes:
                 amax = float(np.max(np.abs(cd.p)))
@@ -261,9 +292,10 @@ class _Builder:
             dirs.append(quant.QDirection(W, R, Rh, bias, bias2, peep, pm, ps, h0, c0, luts,
                                          fast))
         out_frac = cell.out_frac
-        om, os_ = quant.multiplier(2.0 ** -out_frac / h.scale, f"{where} output")
+        om, os_ = quant.multiplier((gate if relu else 2.0 ** -out_frac) / h.scale,
+                                   f"{where} output")
         hm, hs = quant.multiplier(h.scale * 2.0 ** 15, f"{where} state")
-        clip = 0 if n.clip is None else int(min(32767, round(n.clip * 4096)))
+        clip = 0 if n.clip is None else int(min(32767, round(n.clip / gate)))
         return quant.QRecurrent(n.cell, H, x, h, cell_exp, clip, n.input_forget,
                                 n.linear_before_reset, om, os_, hm, hs, tuple(dirs))
 

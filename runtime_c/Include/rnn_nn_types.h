@@ -220,11 +220,11 @@ typedef struct
 typedef struct
 {
     int32_t hidden;
-    int32_t clip;
-    const int16_t *bias;      /**< [H] Q3.12 */
-    const int16_t *lut0;      /**< f */
+    int32_t clip;             /**< in the pre-activation's units (0: none) */
+    const int16_t *bias;      /**< [H] Q3.12; ReLU: in the calibrated pre-activation scale */
+    const int16_t *lut0;      /**< f by table (Q0.15 out); NULL: ReLU, max(pre, 0) */
     int32_t h_zero_point;
-    int32_t out_mult;
+    int32_t out_mult;         /**< f's output (Q0.15, or ReLU: the pre-activation) -> int8 h */
     int32_t out_shift;
 } rnn_rnn_params_s16;
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -193,12 +194,66 @@ def test_calibration_errors_and_warning(tmp_path):
 
 
 def test_unsupported_in_int8_is_named(tmp_path):
-    spec = models.Spec("RNN", "forward", 4, 6, 5, 1, activations=["Relu"], alphas=[0.0],
+    spec = models.Spec("RNN", "forward", 4, 6, 5, 1, activations=["LeakyRelu"], alphas=[0.1],
                        betas=[0.0])
-    p = tmp_path / "relu.onnx"
+    p = tmp_path / "lrelu.onnx"
     onnx.save(models.make_model(spec, 1), p)
     r = _cli("build", str(p), "-o", str(tmp_path / "o"), "--dtype", "int8")
-    assert r.returncode == 2 and "Relu" in r.stderr and "[-1, 1]" in r.stderr
+    assert r.returncode == 2 and "LeakyRelu" in r.stderr and "[-1, 1]" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def relu_rnn(tmp_path_factory):
+    """PyTorch nn.RNN(nonlinearity="relu") + Linear, exported once: model, x, PyTorch's y,
+    calibration sequences."""
+    import torch
+
+    folder = tmp_path_factory.mktemp("relu_rnn")
+    torch.manual_seed(1)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.RNN(6, 24, nonlinearity="relu", batch_first=True)
+            self.fc = torch.nn.Linear(24, 3)
+
+        def forward(self, x):
+            y, _ = self.rnn(x)
+            return self.fc(y)
+
+    net = Net().eval()
+    x = torch.randn(1, 20, 6)
+    p = folder / "relu_rnn.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), str(p), dynamo=False, input_names=["x"],
+                          output_names=["y"])
+    np.save(folder / "x.npy", x.numpy())
+    with torch.no_grad():
+        np.save(folder / "y.npy", net(x).numpy())
+    np.save(folder / "cal.npy", torch.randn(16, 1, 20, 6).numpy())
+    return p, folder
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=[] if b == "host" else
+                                                [pytest.mark.qemu])
+                                   for b in ("host", "cortex-a73", "cortex-m4")])
+def test_relu_rnn_int8(relu_rnn, board):
+    """A ReLU RNN (unbounded activation) builds in int8 with a calibrated pre-activation
+    scale: the C equals the integer reference exactly, and PyTorch's float outputs within
+    2% of their range."""
+    p, folder = relu_rnn
+    common = ["--dtype", "int8", "--calibrate", str(folder / "cal.npy"), "--target", board,
+              "--input", str(folder / "x.npy"), "--json"]
+    r = _cli("verify", str(p), *common)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["mismatches"] == 0
+    y = np.load(folder / "y.npy")
+    tol = 0.02 * float(y.max() - y.min())
+    r = _cli("verify", str(p), *common, "--expect", str(folder / "y.npy"), "--atol", str(tol),
+             "--rtol", "0")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["max_abs_err"] < tol
 
 
 def test_inspect_int8_shows_scales_and_errors(tmp_path):

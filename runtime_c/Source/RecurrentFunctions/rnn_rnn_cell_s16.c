@@ -2,7 +2,9 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Title:       rnn_rnn_cell_s16.c
- * Description: int8 simple RNN update: h = f(gx + gh + b) by table, requantized to int8.
+ * Description: int8 simple RNN update: h = f(gx + gh + b) by table, requantized to int8;
+ *              with no table (lut0 NULL), ReLU: max(gx + gh + b, 0), the pre-activation
+ *              in its calibrated int16 scale, requantized to int8.
  */
 
 #include "rnn_nnfunctions.h"
@@ -21,7 +23,7 @@ void rnn_rnn_cell_s16(const rnn_rnn_params_s16 *p, const int16_t *gx, const int1
         {
             v = v < -p->clip ? -p->clip : (v > p->clip ? p->clip : v);
         }
-        h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(rnn_lut_q12(p->lut0, v),
-                                                                 p->out_mult, p->out_shift));
+        v = p->lut0 ? rnn_lut_q12(p->lut0, v) : (v > 0 ? v : 0);
+        h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(v, p->out_mult, p->out_shift));
     }
 }
