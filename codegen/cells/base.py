@@ -56,3 +56,6 @@ class Cell:
     split_recurrent: Callable[[Any], bool] = lambda n: False  # R's last H rows apply to r*h
     peepholes: bool = False  # reads peepholes P (i, o, f) on the cell state
     options: tuple[str, ...] = ()  # the boolean attributes it reads (input_forget, ...)
+    # int8: a Relu activation (unbounded) is taken, with the pre-activations in a calibrated
+    # int16 scale instead of Q3.12 and no table (quantize.relu_gate_scale; the RNN cell)
+    relu_s8: bool = False

@@ -62,5 +62,6 @@ CELL = Cell(
     params_s16=("rnn_rnn_params_s16", (
         "hidden", "clip", "bias", "lut0", "h_zero_point", "out_mult", "out_shift")),
     quant_biases=lambda n, cd: (q12(cd.wb + cd.rb), None),
+    relu_s8=True,
     out_frac=15,
 )

@@ -253,7 +253,7 @@ class _Builder:
         cell_exp = 11 if c_max <= 0 else int(max(0, min(15, math.floor(
             math.log2(32767.0 / (c_max * 1.1))))))
         cell = cells.of(n.cell)
-        relu = n.cell == "RNN" and n.directions[0].activations[0].name == "Relu"
+        relu = cell.relu_s8 and n.directions[0].activations[0].name == "Relu"
         gate = relu_gate_scale(n, self.st, where) if relu else GATE_SCALE
         dirs = []
         for d, cd in enumerate(n.directions):

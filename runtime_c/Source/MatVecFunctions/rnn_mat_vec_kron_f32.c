@@ -250,7 +250,6 @@ static void b_rows(int32_t n, int32_t m2, int32_t n2, const float *b, const floa
                    const float *t, float *tmp, float *y)
 {
     const int32_t full = n - n % RNN_MAT_VEC_TILE;
-    int32_t k;
     if (n == m2)
     {
         rnn_mat_vec_f32(m2, n2, b, bias, t, y);
@@ -264,6 +263,7 @@ static void b_rows(int32_t n, int32_t m2, int32_t n2, const float *b, const floa
     {
         /* the tile (or last rows) holding rows full .. n - 1, computed whole into tmp */
         const int32_t left = m2 - full < RNN_MAT_VEC_TILE ? m2 - full : RNN_MAT_VEC_TILE;
+        int32_t k;
         for (k = 0; k < left; ++k)
         {
             tmp[k] = bias && k < n - full ? bias[full + k] : 0.0f;
