@@ -239,21 +239,25 @@ SIGMOID_ABS, SIGMOID_REL, TANH_ABS = 1.2e-7, 5e-7, 2e-7
 def activation_sweep() -> np.ndarray:
     """A dense sweep of float32 inputs: every 2^-7 over [-24, 24] (both sides of the clamps at
     -87, 43 and 87 too), tiny magnitudes down to denormals, the largest floats, +-0, +-inf,
-    NaN; an odd count, so the vector paths' last partial vector is exercised."""
+    NaNs with payloads; a count that is not a multiple of 4, so the vector paths' last partial
+    vector is exercised."""
     big = np.concatenate([np.arange(-100, 100.01, 0.25), np.geomspace(100, 3.4e38, 60),
                           [1e7, 4194304.0, 3e6, 86.9, 87.0, 87.1, 87.5, 88.0, 88.8, 42.9, 43.0,
                            43.1, 9.0, 9.1]])
     tiny = np.concatenate([np.geomspace(1e-44, 1e-3, 120), [1.4e-45, 1.1754942e-38]])
     x = np.concatenate([np.arange(-24, 24, 2.0 ** -7), big, -big, tiny, -tiny,
                         [0.0, -0.0, np.inf, -np.inf, np.nan, 3.4028235e38, -3.4028235e38]])
-    return x.astype(F32)
+    # NaNs with payloads (quiet and signalling, both signs): a payload must not reach the result
+    nans = np.array([0x7FC00001, 0xFFC12345, 0x7F800001, 0x7FA001FF, 0xFFBFFFFF], np.uint32)
+    return np.concatenate([x.astype(F32), nans.view(F32)])
 
 
 def check_sigmoid_tanh(x: np.ndarray, sg_bits: np.ndarray, th_bits: np.ndarray,
                        what: str) -> None:
-    sg = sg_bits.astype(np.uint32).view(F32).astype(np.float64)
-    th = th_bits.astype(np.uint32).view(F32).astype(np.float64)
-    x64 = x.astype(np.float64)
+    with np.errstate(invalid="ignore"):  # signalling NaNs
+        sg = sg_bits.astype(np.uint32).view(F32).astype(np.float64)
+        th = th_bits.astype(np.uint32).view(F32).astype(np.float64)
+        x64 = x.astype(np.float64)
     nan = np.isnan(x64)
     assert np.all(np.isnan(sg[nan])) and np.all(np.isnan(th[nan])), what
     ok = ~nan

@@ -65,6 +65,8 @@
 #define EXP_C1 1.00000004f
 #define EXP_LOG2E 1.44269504f
 #define EXP_SHIFTER 12582912.0f /* 1.5 * 2^23: adding it rounds to an integer */
+/* 1.5 * 2^23 + 127: the sum's low bits are then k + 127, 2^k's exponent field */
+#define EXP_SHIFTER_BIASED 12583039.0f
 /* ln 2 for fused multiply-adds: the nearest float and the remainder */
 #define EXP_LN2_F 0.693147182f
 #define EXP_LN2_R -1.90465421e-09f
@@ -146,12 +148,13 @@ static void tanh_f32(float *data, int32_t n)
  */
 RNN_ACT_INLINE float exp_fpu(float x, const float s)
 {
-    const float z = fmaf(x, s * EXP_LOG2E, EXP_SHIFTER);
-    const float k = z - EXP_SHIFTER;
+    const float z = fmaf(x, s * EXP_LOG2E, EXP_SHIFTER_BIASED);
+    const float k = z - EXP_SHIFTER_BIASED;
     float u = fmaf(k, -EXP_LN2_F / s, x);
     float p;
-    uint32_t bp;
+    float scale;
     uint32_t bz;
+    uint32_t bs;
     u = fmaf(k, -EXP_LN2_R / s, u);
     p = fmaf(EXP_C6 * s * s * s * s * s * s, u, EXP_C5 * s * s * s * s * s);
     p = fmaf(p, u, EXP_C4 * s * s * s * s);
@@ -159,11 +162,13 @@ RNN_ACT_INLINE float exp_fpu(float x, const float s)
     p = fmaf(p, u, EXP_C2 * s * s);
     p = fmaf(p, u, EXP_C1 * s);
     p = fmaf(p, u, 1.0f);
-    memcpy(&bp, &p, sizeof(bp));
+    /* 2^k from z's low bits, k + 127 (the shifter's other bits shift out), then one
+     * multiply: adding k to p's exponent bits instead would turn a NaN whose payload reaches
+     * z into a number */
     memcpy(&bz, &z, sizeof(bz));
-    bp += bz << 23; /* z's low bits hold k; the shifter's bits shift out */
-    memcpy(&p, &bp, sizeof(p));
-    return p;
+    bs = bz << 23;
+    memcpy(&scale, &bs, sizeof(scale));
+    return p * scale;
 }
 
 static void sigmoid_f32(float *data, int32_t n)
@@ -214,6 +219,8 @@ RNN_ACT_INLINE float32x4_t exp_mve(float32x4_t x, const float s)
     p = vfmasq_n_f32(p, u, EXP_C2 * s * s);
     p = vfmasq_n_f32(p, u, EXP_C1 * s);
     p = vfmasq_n_f32(p, u, 1.0f);
+    /* k added to p's exponent bits: MVE always uses the default NaN (no payload), whose
+     * low bits are 0, so a NaN z adds nothing and p stays NaN */
     return vreinterpretq_f32_s32(vaddq_s32(vreinterpretq_s32_f32(p),
                                            vshlq_n_s32(vreinterpretq_s32_f32(z), 23)));
 }
@@ -289,8 +296,8 @@ static void tanh_f32(float *data, int32_t n)
 /* e^(s x), s = -1 or -2, s x in [-87, 87]: as exp_fpu, lane by lane */
 RNN_ACT_INLINE float32x4_t exp_neon(float32x4_t x, const float s)
 {
-    const float32x4_t z = vfmaq_n_f32(vdupq_n_f32(EXP_SHIFTER), x, s * EXP_LOG2E);
-    const float32x4_t k = vsubq_f32(z, vdupq_n_f32(EXP_SHIFTER));
+    const float32x4_t z = vfmaq_n_f32(vdupq_n_f32(EXP_SHIFTER_BIASED), x, s * EXP_LOG2E);
+    const float32x4_t k = vsubq_f32(z, vdupq_n_f32(EXP_SHIFTER_BIASED));
     float32x4_t u = vfmaq_n_f32(x, k, -EXP_LN2_F / s);
     float32x4_t p;
     u = vfmaq_n_f32(u, k, -EXP_LN2_R / s);
@@ -300,8 +307,8 @@ RNN_ACT_INLINE float32x4_t exp_neon(float32x4_t x, const float s)
     p = vfmaq_f32(vdupq_n_f32(EXP_C2 * s * s), p, u);
     p = vfmaq_f32(vdupq_n_f32(EXP_C1 * s), p, u);
     p = vfmaq_f32(vdupq_n_f32(1.0f), p, u);
-    return vreinterpretq_f32_s32(vaddq_s32(vreinterpretq_s32_f32(p),
-                                           vshlq_n_s32(vreinterpretq_s32_f32(z), 23)));
+    /* times 2^k (see exp_fpu: a NaN's payload reaches z) */
+    return vmulq_f32(p, vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_f32(z), 23)));
 }
 
 RNN_ACT_INLINE float32x4_t sigmoid_neon(float32x4_t v)
