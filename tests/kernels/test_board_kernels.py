@@ -10,6 +10,9 @@ host, qemu-aarch64, qemu-system-arm), bit for bit against NumPy models:
   AArch64, plain C on Cortex-M), against the exact summation model of test_kernels.py;
 - rnn_lstm_cell_s16: the plain-cell fast path against quant.py's arithmetic;
 - rnn_quantize_s8: the rounding without lrintf, against NumPy's rint.
+- rnn_activation_f32 sigmoid and tanh: plain C (host), the FPU path (Cortex-M4/M7), Helium
+  (M55) and NEON (A73) over a dense sweep with the extremes (+-inf, NaN, denormals, the
+  clamps), against float64 within the bounds the kernel's header states.
 """
 
 from __future__ import annotations
@@ -223,3 +226,84 @@ def test_quantize_s8_rounding(tmp_path, board):
                        "\n".join(decls), "\n".join(body))
     for tag, v in want.items():
         assert np.array_equal(got[tag], v), (board, tag)
+
+
+# ------------------------------------------------------------------ float sigmoid / tanh
+
+# Bounds every path of rnn_activation_f32 meets (its header: measured over every float on
+# the host and on the boards' paths): absolute error against float64, and relative error of
+# sigmoid where its value is a normal float (x >= -87)
+SIGMOID_ABS, SIGMOID_REL, TANH_ABS = 1.2e-7, 5e-7, 2e-7
+
+
+def activation_sweep() -> np.ndarray:
+    """A dense sweep of float32 inputs: every 2^-7 over [-24, 24] (both sides of the clamps at
+    -87, 43 and 87 too), tiny magnitudes down to denormals, the largest floats, +-0, +-inf,
+    NaNs with payloads; a count that is not a multiple of 4, so the vector paths' last partial
+    vector is exercised."""
+    big = np.concatenate([np.arange(-100, 100.01, 0.25), np.geomspace(100, 3.4e38, 60),
+                          [1e7, 4194304.0, 3e6, 86.9, 87.0, 87.1, 87.5, 88.0, 88.8, 42.9, 43.0,
+                           43.1, 9.0, 9.1]])
+    tiny = np.concatenate([np.geomspace(1e-44, 1e-3, 120), [1.4e-45, 1.1754942e-38]])
+    x = np.concatenate([np.arange(-24, 24, 2.0 ** -7), big, -big, tiny, -tiny,
+                        [0.0, -0.0, np.inf, -np.inf, np.nan, 3.4028235e38, -3.4028235e38]])
+    # NaNs with payloads (quiet and signalling, both signs): a payload must not reach the result
+    nans = np.array([0x7FC00001, 0xFFC12345, 0x7F800001, 0x7FA001FF, 0xFFBFFFFF], np.uint32)
+    return np.concatenate([x.astype(F32), nans.view(F32)])
+
+
+def check_sigmoid_tanh(x: np.ndarray, sg_bits: np.ndarray, th_bits: np.ndarray,
+                       what: str) -> None:
+    with np.errstate(invalid="ignore"):  # signalling NaNs
+        sg = sg_bits.astype(np.uint32).view(F32).astype(np.float64)
+        th = th_bits.astype(np.uint32).view(F32).astype(np.float64)
+        x64 = x.astype(np.float64)
+    nan = np.isnan(x64)
+    assert np.all(np.isnan(sg[nan])) and np.all(np.isnan(th[nan])), what
+    ok = ~nan
+    with np.errstate(over="ignore"):
+        want_sg = 1 / (1 + np.exp(-x64[ok]))
+    want_th = np.tanh(x64[ok])
+    sg, th, xo = sg[ok], th[ok], x64[ok]
+    assert np.all((sg >= 0) & (sg <= 1)) and np.all(np.abs(th) <= 1), what
+    assert np.max(np.abs(sg - want_sg)) <= SIGMOID_ABS, what
+    normal = xo >= -87  # below, the true value is smaller than the smallest normal float
+    rel = np.abs(sg - want_sg)[normal] / want_sg[normal]
+    assert np.max(rel) <= SIGMOID_REL, (what, xo[normal][np.argmax(rel)], np.max(rel))
+    assert np.max(np.abs(th - want_th)) <= TANH_ABS, (what, xo[np.argmax(np.abs(th - want_th))])
+    # the limits: sigmoid 1 and (the clamp at -87) sigmoid(-87) = 1.6e-38, tanh -1 / 1, for
+    # large |x|, inf included
+    assert np.all(sg[xo >= 17] == 1) and np.all(sg[xo <= -87] <= 1.7e-38), what
+    assert np.all(th[xo >= 9.1] == 1) and np.all(th[xo <= -9.1] == -1), what
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
+def test_sigmoid_tanh_paths(tmp_path, board):
+    """Sigmoid and tanh of rnn_activation_f32 (plain C on the host, the FPU path on
+    Cortex-M4/M7, Helium on the M55, NEON on the A73) over activation_sweep() and on short
+    arrays (1..9 values: the vector paths' tails), against float64 within the bounds."""
+    x = activation_sweep()
+    n = x.size
+    decls = [c_array("const uint32_t", "xb", x.view(np.uint32)),
+             f"static float a[{n}];", f"static float b[{n}];"]
+    body = [f"memcpy(a, xb, sizeof a); memcpy(b, xb, sizeof b);",
+            "{ rnn_activation sg = {RNN_ACT_SIGMOID, 0.0f, 0.0f};",
+            "rnn_activation th = {RNN_ACT_TANH, 0.0f, 0.0f};",
+            f"rnn_activation_f32(&sg, a, {n}); PF(\"Tsg\", a, {n});",
+            f"rnn_activation_f32(&th, b, {n}); PF(\"Tth\", b, {n});"]
+    # short arrays inside a larger one: values past the end must stay untouched
+    for m in range(1, 10):
+        body.append(f"memcpy(a, xb, sizeof a); rnn_activation_f32(&sg, a + 1, {m}); "
+                    f"PF(\"Ts{m}\", a, {m + 6});")
+        body.append(f"memcpy(b, xb, sizeof b); rnn_activation_f32(&th, b + 1, {m}); "
+                    f"PF(\"Tt{m}\", b, {m + 6});")
+    body.append("}")
+    got = run_on_board(board, tmp_path, ["ActivationFunctions/rnn_activation_f32.c"],
+                       "\n".join(decls), "\n".join(body))
+    check_sigmoid_tanh(x, got["Tsg"], got["Tth"], board)
+    xb = x.view(np.uint32).astype(np.int64)
+    for m in range(1, 10):
+        for tag, full in ((f"Ts{m}", got["Tsg"]), (f"Tt{m}", got["Tth"])):
+            g = got[tag]
+            assert g[0] == xb[0] and np.array_equal(g[m + 1:], xb[m + 1:m + 6]), (board, tag)
+            assert np.array_equal(g[1:m + 1], full[1:m + 1]), (board, tag)
