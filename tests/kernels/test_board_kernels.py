@@ -140,6 +140,38 @@ def test_mat_vec_f32_remainder_rows(tmp_path, board):
                 (board, k, tag)
 
 
+MM_SHAPES = [(70, 13, 9), (16, 5, 4), (131, 7, 3), (5, 3, 6), (48, 77, 8), (32, 4, 5)]
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
+def test_mat_mul_f32_equals_the_sequential_sums(tmp_path, board):
+    """rnn_mat_mul_f32 (several vectors per pass over a tile on AArch64 and AVX): bit for bit
+    each vector's sequential sums, as rnn_mat_vec_f32 sums them on the board."""
+    rng = np.random.default_rng(14)
+    decls, body, cases = [], ["{ int32_t f = RNN_MAT_VEC_FUSED; PI(\"Tfused\", &f, 1); }"], []
+    for k, (m, n, count) in enumerate(MM_SHAPES):
+        w = rng.standard_normal((m, n)).astype(F32)
+        x = rng.standard_normal((count, n)).astype(F32)
+        b = rng.standard_normal(m).astype(F32)
+        decls += [c_array("const float", f"w{k}", pack_dense(w)),
+                  c_array("const float", f"x{k}", x), c_array("const float", f"b{k}", b),
+                  f"static float y{k}[{m * count}];"]
+        body += [f"rnn_mat_mul_f32({m}, {n}, w{k}, b{k}, {count}, x{k}, y{k}); "
+                 f"PF(\"T{k}a\", y{k}, {m * count});",
+                 f"rnn_mat_mul_f32({m}, {n}, w{k}, NULL, {count}, x{k}, y{k}); "
+                 f"PF(\"T{k}b\", y{k}, {m * count});"]
+        cases.append((w, x, b))
+    got = run_on_board(board, tmp_path, ["MatVecFunctions/rnn_mat_mul_f32.c",
+                                         "MatVecFunctions/rnn_mat_vec_f32.c"],
+                       "\n".join(decls), "\n".join(body))
+    fused = bool(got["Tfused"][0])
+    for k, (w, x, b) in enumerate(cases):
+        for tag, bias in (("a", b), ("b", None)):
+            want = np.concatenate([sequential_matvec(w, xv, bias, fused) for xv in x])
+            assert np.array_equal(got[f"T{k}{tag}"], want.view(np.uint32).astype(np.int64)), \
+                (board, k, tag)
+
+
 # ------------------------------------------------------------------ int8 LSTM cell
 
 def lstm_cell_call(k, H, cexp, ifg, osh, gx, gh, bias, c, om, zp, lut2):

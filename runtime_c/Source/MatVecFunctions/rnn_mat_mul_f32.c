@@ -8,7 +8,9 @@
  * once. Rows are taken in slices of RNN_MAT_MUL_SLICE rows (whole tiles, so a slice is
  * itself a packed matrix), and each slice is applied to every vector before the next, so
  * its weights come from cache after the first vector. On x86 AVX and AArch64 a tile is
- * applied to several vectors per pass, so each weight load feeds several multiply-adds.
+ * applied to several vectors per pass, so each weight load feeds several multiply-adds
+ * (AArch64: four vectors, fused multiply-adds by lane, 0.33 instructions per multiply-add
+ * against rnn_mat_vec_f32's 0.49 on HAR1's 716 x 77 input matrix, cortex-a73).
  * Each row is summed exactly as rnn_mat_vec_f32 sums it on the same target.
  */
 
@@ -62,43 +64,85 @@ static void tile_vecs(int32_t cols, const float *w, const float *bias, const flo
 }
 #elif defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
-#define VECS 2
+#define VECS 4 /* vectors per pass over a tile */
+/* a[4 v .. 4 v + 3] += column (lane L of the 4 columns) of the tile times vector v's value */
+#define RNN_MM_LANE(L)                                                                         \
+    do                                                                                         \
+    {                                                                                          \
+        const float32x4_t w0 = vld1q_f32(w + 16 * (L));                                        \
+        const float32x4_t w1 = vld1q_f32(w + 16 * (L) + 4);                                    \
+        const float32x4_t w2 = vld1q_f32(w + 16 * (L) + 8);                                    \
+        const float32x4_t w3 = vld1q_f32(w + 16 * (L) + 12);                                   \
+        a0 = vfmaq_laneq_f32(a0, w0, x0, L);                                                   \
+        a1 = vfmaq_laneq_f32(a1, w1, x0, L);                                                   \
+        a2 = vfmaq_laneq_f32(a2, w2, x0, L);                                                   \
+        a3 = vfmaq_laneq_f32(a3, w3, x0, L);                                                   \
+        a4 = vfmaq_laneq_f32(a4, w0, x1, L);                                                   \
+        a5 = vfmaq_laneq_f32(a5, w1, x1, L);                                                   \
+        a6 = vfmaq_laneq_f32(a6, w2, x1, L);                                                   \
+        a7 = vfmaq_laneq_f32(a7, w3, x1, L);                                                   \
+        a8 = vfmaq_laneq_f32(a8, w0, x2, L);                                                   \
+        a9 = vfmaq_laneq_f32(a9, w1, x2, L);                                                   \
+        a10 = vfmaq_laneq_f32(a10, w2, x2, L);                                                 \
+        a11 = vfmaq_laneq_f32(a11, w3, x2, L);                                                 \
+        a12 = vfmaq_laneq_f32(a12, w0, x3, L);                                                 \
+        a13 = vfmaq_laneq_f32(a13, w1, x3, L);                                                 \
+        a14 = vfmaq_laneq_f32(a14, w2, x3, L);                                                 \
+        a15 = vfmaq_laneq_f32(a15, w3, x3, L);                                                 \
+    } while (0)
+
+/* One tile of 16 rows applied to 4 vectors (x rows `xs` floats apart, y rows `ys` apart):
+ * per 4 columns one load of each vector's 4 values and, per column, the tile's 4 weight
+ * loads feed 16 fused multiply-adds by lane (0.33 instructions per multiply-add); each row
+ * still summed bias first, then column by column, as rnn_mat_vec_f32 sums it. */
 static void tile_vecs(int32_t cols, const float *w, const float *bias, const float *x,
                       int32_t xs, float *y, int32_t ys)
 {
-    float32x4_t a[8];
-    const float *x1 = x + xs;
-    int32_t j;
-    int32_t k;
-    for (k = 0; k < 4; ++k)
+    const float *xa = x, *xb = x + xs, *xc = x + 2 * xs, *xd = x + 3 * xs;
+    const float32x4_t z = vdupq_n_f32(0.0f);
+    float32x4_t a0 = bias ? vld1q_f32(bias) : z, a1 = bias ? vld1q_f32(bias + 4) : z,
+                a2 = bias ? vld1q_f32(bias + 8) : z, a3 = bias ? vld1q_f32(bias + 12) : z;
+    float32x4_t a4 = a0, a5 = a1, a6 = a2, a7 = a3, a8 = a0, a9 = a1, a10 = a2, a11 = a3,
+                a12 = a0, a13 = a1, a14 = a2, a15 = a3;
+    int32_t j = 0;
+    for (; j + 4 <= cols; j += 4)
     {
-        a[k] = bias ? vld1q_f32(bias + 4 * k) : vdupq_n_f32(0.0f);
-        a[k + 4] = a[k];
+        const float32x4_t x0 = vld1q_f32(xa + j), x1 = vld1q_f32(xb + j),
+                          x2 = vld1q_f32(xc + j), x3 = vld1q_f32(xd + j);
+        RNN_MM_LANE(0);
+        RNN_MM_LANE(1);
+        RNN_MM_LANE(2);
+        RNN_MM_LANE(3);
+        w += 4 * RNN_MAT_VEC_TILE;
     }
-    for (j = 0; j < cols; ++j)
+    for (; j < cols; ++j) /* the last 0..3 columns: each vector's value in lane 0 */
     {
-        const float32x4_t w0 = vld1q_f32(w);
-        const float32x4_t w1 = vld1q_f32(w + 4);
-        const float32x4_t w2 = vld1q_f32(w + 8);
-        const float32x4_t w3 = vld1q_f32(w + 12);
-        float32x4_t v = vdupq_n_f32(x[j]);
-        a[0] = vfmaq_f32(a[0], w0, v);
-        a[1] = vfmaq_f32(a[1], w1, v);
-        a[2] = vfmaq_f32(a[2], w2, v);
-        a[3] = vfmaq_f32(a[3], w3, v);
-        v = vdupq_n_f32(x1[j]);
-        a[4] = vfmaq_f32(a[4], w0, v);
-        a[5] = vfmaq_f32(a[5], w1, v);
-        a[6] = vfmaq_f32(a[6], w2, v);
-        a[7] = vfmaq_f32(a[7], w3, v);
+        const float32x4_t x0 = vdupq_n_f32(xa[j]), x1 = vdupq_n_f32(xb[j]),
+                          x2 = vdupq_n_f32(xc[j]), x3 = vdupq_n_f32(xd[j]);
+        RNN_MM_LANE(0);
         w += RNN_MAT_VEC_TILE;
     }
-    for (k = 0; k < 4; ++k)
-    {
-        vst1q_f32(y + 4 * k, a[k]);
-        vst1q_f32(y + ys + 4 * k, a[k + 4]);
-    }
+    vst1q_f32(y, a0);
+    vst1q_f32(y + 4, a1);
+    vst1q_f32(y + 8, a2);
+    vst1q_f32(y + 12, a3);
+    y += ys;
+    vst1q_f32(y, a4);
+    vst1q_f32(y + 4, a5);
+    vst1q_f32(y + 8, a6);
+    vst1q_f32(y + 12, a7);
+    y += ys;
+    vst1q_f32(y, a8);
+    vst1q_f32(y + 4, a9);
+    vst1q_f32(y + 8, a10);
+    vst1q_f32(y + 12, a11);
+    y += ys;
+    vst1q_f32(y, a12);
+    vst1q_f32(y + 4, a13);
+    vst1q_f32(y + 8, a14);
+    vst1q_f32(y + 12, a15);
 }
+#undef RNN_MM_LANE
 #else
 #define VECS 1
 #endif
