@@ -462,8 +462,12 @@ def run_grid(networks: list[str], methods: list[str], factors: list[float],
             pool.imap_unordered(run_cell, todo), length=len(todo),
             label=f"building and counting ({len(todo)} cells)", file=sys.stderr,
             item_show_func=lambda c: f"{c.key} {c.status}" if c else "") as bar:
-        for c in bar:
+        log = not sys.stderr.isatty()  # no bar drawn: a line per cell instead
+        for k, c in enumerate(bar, 1):
             cells.append(c)
+            if log:
+                print(f"[{k}/{len(todo)}] {c.key}: {c.status} {c.instructions or ''} "
+                      f"({c.seconds:.0f} s)", file=sys.stderr, flush=True)
     finish(cells, networks)
     return variants, cells
 
@@ -563,19 +567,26 @@ def _cell_text(c: Cell | None) -> str:
     return _short(c.reason)
 
 
+def _best(cells: list[Cell], b: str, dt: str, f: float, fmt: str | None = None
+          ) -> Cell | None:
+    return max((c for c in cells if c.board == b and c.dtype == dt and c.factor == f
+                and (fmt is None or c.fmt == fmt) and c.speedup and c.status == "ok"),
+               key=lambda c: c.speedup, default=None)
+
+
 def headline(cells: list[Cell], boards_: list[str], dtypes: list[str]) -> list[str]:
     lines = ["## Headline: per board and dtype", "",
-             "Dense: instructions of one inference (8 steps) and per MAC, of HAR1 (the "
-             "network of the host targets). Best speed-up over dense at about 5x and at 16x: "
-             "over all networks and formats of that nominal factor (the format and network "
-             "that gave it).", "",
+             "HAR1 dense: instructions of one inference (8 steps), per MAC, flash / RAM. "
+             "Best speed-up over dense at 5x and at 16x over every network and format of "
+             "that nominal factor (which format and network). Slower than dense: compressed "
+             "cells (all networks, factors, formats) whose instruction count exceeds the "
+             "dense one of the same network, board and dtype, of those counted.", "",
              "| board | dtype | HAR1 dense instr. | HAR1 instr./MAC | HAR1 flash / RAM | "
-             "best speed-up at 5x | best at 16x | formats slower than dense |",
+             "best speed-up at 5x | best at 16x | slower than dense |",
              "|---|---|---|---|---|---|---|---|"]
     for b in boards_:
         for dt in dtypes:
             d = _find(cells, "har1", "dense", 1.0, dt, b)
-            parts = []
             if d and d.instructions:
                 mark = " †" if d.status == "over budget" else ""
                 parts = [f"{d.instructions:,}{mark}", f"{d.instr_per_mac:.3f}",
@@ -583,24 +594,46 @@ def headline(cells: list[Cell], boards_: list[str], dtypes: list[str]) -> list[s
             else:
                 parts = [_short(d.reason) if d else "", "", ""]
             for f in (5.0, 16.0):
-                best = max((c for c in cells if c.board == b and c.dtype == dt and c.factor == f
-                            and c.speedup and c.status == "ok"), key=lambda c: c.speedup,
-                           default=None)
+                best = _best(cells, b, dt, f)
                 parts.append(f"{best.speedup:.2f}x ({LABEL[best.fmt]}, {best.network})"
                              if best else "—")
-            slow = sorted({f"{LABEL[c.fmt]} {fmt_factor(c.factor)}x ({c.network})"
-                           for c in cells if c.board == b and c.dtype == dt and c.speedup
-                           and c.speedup < 1 and c.fmt != "dense"})
-            parts.append(", ".join(slow) if slow else "none")
+            comp = [c for c in cells if c.board == b and c.dtype == dt and c.speedup
+                    and c.fmt != "dense"]
+            parts.append(f"{sum(c.speedup < 1 for c in comp)} of {len(comp)}")
             lines.append(f"| {b} | {dt} | " + " | ".join(parts) + " |")
+    cols = [(m, f) for f in (5.0,) for m in METHODS] + [(m, 16.0) for m in ("kron", "hkp")]
+    lines += ["", "Best speed-up over dense per format, at 5x and at 16x (the best network in "
+              "brackets; all networks in the sections below):", "",
+              "| board | dtype | " + " | ".join(f"{LABEL[m]} {fmt_factor(f)}x" for m, f in cols)
+              + " |", "|---|---" + "|---" * len(cols) + "|"]
+    for b in boards_:
+        for dt in dtypes:
+            vals = []
+            for m, f in cols:
+                c = _best(cells, b, dt, f, m)
+                vals.append(f"{c.speedup:.2f}x ({c.network})" if c else "—")
+            lines.append(f"| {b} | {dt} | " + " | ".join(vals) + " |")
+    fmts = [m for m in METHODS]
+    lines += ["", "Compressed cells slower than dense, per format (slower / counted, every "
+              "network and factor):", "",
+              "| board | dtype | " + " | ".join(LABEL[m] for m in fmts) + " |",
+              "|---|---" + "|---" * len(fmts) + "|"]
+    for b in boards_:
+        for dt in dtypes:
+            vals = []
+            for m in fmts:
+                comp = [c for c in cells if c.board == b and c.dtype == dt and c.fmt == m
+                        and c.speedup]
+                vals.append(f"{sum(c.speedup < 1 for c in comp)} / {len(comp)}")
+            lines.append(f"| {b} | {dt} | " + " | ".join(vals) + " |")
     return lines
 
 
 def write_reports(variants: list[Variant], cells: list[Cell], boards_: list[str],
                   dtypes: list[str], networks: list[str], out: Path, command: str,
-                  seconds: float, jobs: int) -> None:
+                  seconds: float, jobs: int, measured_at: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"command": command, "commit": commit(), "steps": T, "seconds": round(seconds),
+    meta = {"command": command, "commit": measured_at, "steps": T, "seconds": round(seconds),
             "jobs": jobs, "boards": boards_, "dtypes": dtypes, "networks": networks,
             "versions": versions()}
     rows = [asdict(c) for c in cells]
@@ -616,8 +649,11 @@ def write_reports(variants: list[Variant], cells: list[Cell], boards_: list[str]
     counts = {s: sum(c.status == s for c in cells) for s in
               ("ok", "over budget", "unreachable", "failed")}
     lines = ["# Benchmark grid: the papers' networks, dense and compressed, on every board", "",
-             f"Made by `{command}` at commit {meta['commit']} in {seconds / 60:.1f} minutes "
-             f"({jobs} processes); the method is in the script's docstring.", *versions(), "",
+             f"Made by `{command}` at commit {measured_at} in {seconds / 60:.1f} minutes "
+             f"({jobs} processes, on a machine shared with other jobs); the method is in the "
+             "script's docstring." + ("" if commit() == measured_at else
+                                      f" Report layout from commit {commit()}."),
+             *versions(), "",
              f"Every network runs **{T} time steps per inference** (the papers' windows are "
              "longer: HAR1 81; a step's cost does not depend on T). Instructions are exact "
              "counts of one `<name>_run` call: under QEMU on the Arm boards (cortex-a73 on "
@@ -779,6 +815,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="writes OUT.md, .json, .csv and OUT_*.png "
                     "(default benchmarks/results/grid, with --quick grid_quick)")
     ap.add_argument("--keep", default=None, help="work folder to keep (default: temporary)")
+    ap.add_argument("--report-only", metavar="JSON", default=None,
+                    help="rewrite the reports from this grid JSON (no measuring)")
     a = ap.parse_args(argv)
     command = "python benchmarks/grid.py" + (
         " " + " ".join(shlex.quote(v) for v in sys.argv[1:]) if argv is None and sys.argv[1:]
@@ -793,7 +831,16 @@ def main(argv: list[str] | None = None) -> int:
         if n not in NETWORKS:
             ap.error(f"unknown network {n}; expected some of {', '.join(NETWORKS)}")
     out = Path(a.out) if a.out else HERE / "results" / ("grid_quick" if a.quick else "grid")
+    if a.report_only:  # rewrite the reports from a grid's JSON, without measuring
+        d = json.loads(Path(a.report_only).read_text())
+        m = d["meta"]
+        cells = [Cell(**c) for c in d["cells"]]
+        variants = [Variant(**v) for v in d["variants"]]
+        write_reports(variants, cells, m["boards"], m["dtypes"], m["networks"], out,
+                      m["command"], m["seconds"], m["jobs"], m["commit"])
+        return 0
     t0 = time.monotonic()
+    measured_at = commit()
     with tempfile.TemporaryDirectory(prefix="rnngen-grid-") as d:
         work = Path(a.keep) if a.keep else Path(d)
         work.mkdir(parents=True, exist_ok=True)
@@ -802,7 +849,7 @@ def main(argv: list[str] | None = None) -> int:
                                    [d_ for d_ in a.dtypes.split(",") if d_], jobs, work)
     write_reports(variants, cells, [b for b in a.boards.split(",") if b],
                   [d_ for d_ in a.dtypes.split(",") if d_], networks, out, command,
-                  time.monotonic() - t0, jobs)
+                  time.monotonic() - t0, jobs, measured_at)
     return 1 if any(c.status == "failed" for c in cells) else 0
 
 
