@@ -636,10 +636,11 @@ def write_reports(variants: list[Variant], cells: list[Cell], boards_: list[str]
     meta = {"command": command, "commit": measured_at, "steps": T, "seconds": round(seconds),
             "jobs": jobs, "boards": boards_, "dtypes": dtypes, "networks": networks,
             "versions": versions()}
-    rows = [asdict(c) for c in cells]
+    # model files by name only (they lived in a temporary folder)
+    rows = [{**asdict(c), "model": Path(c.model).name if c.model else ""} for c in cells]
+    vrows = [{**asdict(v), "model": Path(v.model).name if v.model else ""} for v in variants]
     (out.with_suffix(".json")).write_text(json.dumps(
-        {"meta": meta, "variants": [asdict(v) for v in variants], "cells": rows}, indent=1)
-        + "\n")
+        {"meta": meta, "variants": vrows, "cells": rows}, indent=1) + "\n")
     fields = list(rows[0]) if rows else []
     with open(out.with_suffix(".csv"), "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
