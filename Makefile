@@ -3,6 +3,8 @@
 #   make demo   install everything, build the bundled example for cortex-a73 and cortex-m4,
 #               run both under QEMU and compare with the Python reference
 #   make test   install everything and run the whole test suite (all tiers, QEMU included)
+#   make bench  install everything (and the bench extra: matplotlib), then run the benchmarks:
+#               host_lstm.py, host_floor.py, kernels.py and the grid (grid.py, about 30 min)
 #
 # Both are idempotent: installation steps leave stamps in .stamps/ and rerun only when
 # pyproject.toml changes or a tool is missing.
@@ -56,9 +58,16 @@ test: install
 lint: install
 	$(PY) -m ruff check codegen tests benchmarks examples
 
-bench: install
+$(STAMPS)/bench: pyproject.toml $(STAMPS)/python | $(STAMPS)
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $@
+
+# host timings first (the grid keeps both cores busy), then the exact counts
+bench: install $(STAMPS)/bench
 	$(PY) benchmarks/host_lstm.py
+	$(PY) benchmarks/host_floor.py
 	$(PY) benchmarks/kernels.py
+	$(PY) benchmarks/grid.py --jobs $(JOBS)
 
 clean:
 	rm -rf build $(STAMPS) .pytest_cache
