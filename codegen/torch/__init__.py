@@ -2,7 +2,7 @@
 
 Trainable forms of every format rnngen compiles (HMD, low-rank, Kronecker, HKP, pruning to
 CSR), as parametrizations of the recurrent weights of nn.LSTM / nn.GRU / nn.RNN and of
-rnngen's FastRNN / FastGRNN modules, with the sizes and projections of `rnngen compress`;
+rnngen's FastRNN / FastGRNN / SRU modules, with the sizes and projections of `rnngen compress`;
 export of the factors (not the dense product) to ONNX or .npz. docs/training.md.
 
     import torch, rnngen.torch as rt
@@ -34,7 +34,7 @@ def require_torch() -> None:
 require_torch()
 
 from .export import export, structured_matrices  # noqa: E402
-from .fast import FastGRNN, FastRNN  # noqa: E402
+from .fast import SRU, FastGRNN, FastRNN  # noqa: E402
 from .qat import QuantAware  # noqa: E402
 from .structure import (  # noqa: E402
     GradualPruning,
@@ -45,6 +45,6 @@ from .structure import (  # noqa: E402
     structured_layers,
 )
 
-__all__ = ["FastGRNN", "FastRNN", "GradualPruning", "QuantAware", "Structure", "StructuredMatrix",
-           "TORCH_EXTRA", "export", "remove", "require_torch", "structure",
+__all__ = ["SRU", "FastGRNN", "FastRNN", "GradualPruning", "QuantAware", "Structure",
+           "StructuredMatrix", "TORCH_EXTRA", "export", "remove", "require_torch", "structure",
            "structured_layers", "structured_matrices"]

@@ -8,7 +8,7 @@ factor subgraphs in place of the exporter's weights (nodes are matched to the to
 by their values). The file runs in onnxruntime; `rnngen build` compiles the factors.
 
 .npz: `model` is what rnngen.npz.from_torch takes (an nn.Sequential or a list of the
-layers forward() applies, in order), and may hold FastRNN / FastGRNN.
+layers forward() applies, in order), and may hold FastRNN / FastGRNN / SRU.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, p: Path, input_names: 
     groups: list[tuple[nn.Module, str, int, str]] = []  # module, cell, layer, label
     seen: set[tuple[int, int]] = set()
     for name, m, cell, layer, _, _, _ in structured_layers(model):
-        if cell.startswith("Fast"):
+        if cell not in ("LSTM", "GRU", "RNN"):
             raise RnngenError(f"{p}: {cell} '{name}' has no ONNX operator; export to .npz")
         if (id(m), layer) not in seen:
             seen.add((id(m), layer))
@@ -199,9 +199,9 @@ def _export_npz(model: Any, example: torch.Tensor, p: Path, output: str) -> Path
         if cell is None:
             layers.extend(npz.from_torch(m))
             continue
-        if cell.startswith("Fast"):
+        if hasattr(m, "npz_layer"):  # rnngen.torch's own modules: FastRNN, FastGRNN, SRU
             mats = _layer_mats(m, cell, 0)
-            layers.append(m.npz_layer(entry(mats["W"][0]), entry(mats["R"][0])))
+            layers.append(m.npz_layer(*(entry(v[0]) for v in mats.values() if v)))
             continue
         if int(getattr(m, "proj_size", 0) or 0) > 0:
             raise RnngenError(f"{p}: {type(m).__name__} with proj_size is not supported")

@@ -1,5 +1,6 @@
-"""FastRNN and FastGRNN (Kusupati et al. 2018, Microsoft EdgeML) as torch modules with the
-equations rnngen compiles (codegen/reference.py, docs/npz-format.md):
+"""FastRNN and FastGRNN (Kusupati et al. 2018, Microsoft EdgeML) and the SRU (Lei et al. 2018)
+as torch modules with the equations rnngen compiles (codegen/reference.py,
+docs/npz-format.md):
 
     FastRNN:  h~ = act(W x + U h + bias_update);  h = sigmoid(beta) h + sigmoid(alpha) h~
     FastGRNN: p = W x + U h;  z = gate(p + bias_gate);  h~ = update(p + bias_update);
@@ -8,7 +9,16 @@ equations rnngen compiles (codegen/reference.py, docs/npz-format.md):
 W [H, I] and U [H, H] (rows = outputs) are the recurrent weights rnngen.torch.structure
 compresses; alpha, beta, zeta, nu are trained before the sigmoid. Input [T, B, I]
 (batch_first=False) or [B, T, I]; returns (Y [T, B, H] or [B, T, H], h_T [1, B, H]) like
-nn.RNN. Export with rnngen.torch.export(..., "m.npz") (ONNX has no operator for them).
+nn.RNN.
+
+    SRU:      [x~; f'; r'; x'] = W x (x' = x when I == H: W has 3H rows, else 4H);
+              f = sigmoid(f' + v_f c + b_f);  r = sigmoid(r' + v_r c + b_r);
+              c = f c + (1 - f) x~;  h = r c + (1 - r) x'
+
+W [3H or 4H, I] is the one weight rnngen.torch.structure compresses (in blocks of H rows,
+as `rnngen compress` does); the SRU has no recurrent matrix. forward(x, c0) returns
+(Y, c_T [1, B, H]). Export with rnngen.torch.export(..., "m.npz") (ONNX has no operator for
+any of them).
 """
 
 from __future__ import annotations
@@ -116,3 +126,48 @@ class FastGRNN(_Fast):
                             nu=float(self.nu.detach()), gate_nonlinearity=self.gate_nonlinearity,
                             update_nonlinearity=self.update_nonlinearity,
                             input_size=self.input_size, hidden_size=self.hidden_size)
+
+
+class SRU(nn.Module):
+    """The simple recurrent unit with rnngen's equations (module docstring); the same
+    parameter names as rnngen.npz.sru."""
+
+    cell = "SRU"
+
+    def __init__(self, input_size: int, hidden_size: int, batch_first: bool = False):
+        super().__init__()
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.batch_first = batch_first
+        self.num_layers, self.bidirectional = 1, False
+        rows = (3 if self.input_size == self.hidden_size else 4) * self.hidden_size
+        g = torch.Generator().manual_seed(0)
+        bound = 1.0 / float(self.input_size) ** 0.5
+        self.W = nn.Parameter(bound * (2 * torch.rand(rows, input_size, generator=g) - 1))
+        self.v_f = nn.Parameter(torch.zeros(hidden_size))
+        self.v_r = nn.Parameter(torch.zeros(hidden_size))
+        self.b_f = nn.Parameter(torch.zeros(hidden_size))
+        self.b_r = nn.Parameter(torch.zeros(hidden_size))
+
+    def forward(self, x: torch.Tensor, c0: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        T, B, H = x.shape[0], x.shape[1], self.hidden_size
+        c = x.new_zeros(B, H) if c0 is None else c0.reshape(B, H)
+        xw = x @ self.W.t()  # [T, B, 3H or 4H], once for all steps
+        ys = []
+        for t in range(T):
+            f = torch.sigmoid(xw[t, :, H:2 * H] + self.v_f * c + self.b_f)
+            r = torch.sigmoid(xw[t, :, 2 * H:3 * H] + self.v_r * c + self.b_r)
+            c = f * c + (1 - f) * xw[t, :, :H]
+            skip = xw[t, :, 3 * H:] if xw.shape[-1] == 4 * H else x[t]
+            ys.append(r * c + (1 - r) * skip)
+        y = torch.stack(ys)
+        return (y.transpose(0, 1) if self.batch_first else y), c.unsqueeze(0)
+
+    def npz_layer(self, W: Any) -> dict[str, Any]:
+        from .. import npz
+
+        vec = {k: getattr(self, k).detach().numpy() for k in ("v_f", "v_r", "b_f", "b_r")}
+        return npz.sru(W, vec["v_f"], vec["v_r"], vec["b_f"], vec["b_r"],
+                       input_size=self.input_size, hidden_size=self.hidden_size)

@@ -7,8 +7,10 @@ it: softmax outputs are probabilities, log-softmax outputs log-probabilities, an
 else logits). With distill, half of it is replaced by the KL divergence from the dense
 model's predictions (Hinton et al. 2015, temperature 1). Adam, mini-batches of `batch`
 sequences in a seeded order, one thread: the same seed gives the same factors. After
-every epoch the accuracy on the validation split (the training data without one) decides
-early stopping (`patience` epochs without improvement) and which epoch's factors are kept.
+every epoch the accuracy on the validation split (the training data without one), ties
+broken by the lower cross entropy there, decides early stopping (`patience` epochs without
+improvement) and which epoch's factors are kept: small validation splits saturate (every
+sequence right), and the first epoch to reach that is rarely the best one.
 CSR is pruned gradually (Zhu & Gupta 2017) from the dense weights over the first half of
 the epochs, then trained with its final mask; only epochs after that count as candidates.
 """
@@ -72,13 +74,21 @@ def check_data(g: ir.Graph, path: str, x: np.ndarray, y: np.ndarray) -> None:
 def accuracy(tg: Any, x: torch.Tensor, y: torch.Tensor, g: ir.Graph | None = None,
              batch: int = 256) -> float:
     """Share of argmax hits of `tg` (a TorchGraph, or QuantAware with its graph `g`)."""
+    return evaluate(tg, x, y, g, batch)[0]
+
+
+def evaluate(tg: Any, x: torch.Tensor, y: torch.Tensor, g: ir.Graph | None = None,
+             batch: int = 256, kind: str = "logits") -> tuple[float, float]:
+    """(share of argmax hits, mean cross entropy) of `tg` on (x, y)."""
     g = tg.g if g is None else g
-    hits = 0
+    hits, loss = 0, 0.0
     with torch.no_grad():
         for k in range(0, x.shape[0], batch):
-            lp = _log_probs(g, tg(x[k:k + batch])[g.outputs[0]], "logits")
+            lp = _log_probs(g, tg(x[k:k + batch])[g.outputs[0]], kind)
             hits += int((lp.argmax(-1) == y[k:k + batch]).sum())
-    return hits / max(1, x.shape[0])
+            loss += float(torch.nn.functional.nll_loss(lp, y[k:k + batch], reduction="sum"))
+    n = max(1, x.shape[0])
+    return hits / n, loss / n
 
 
 def finetune(g: ir.Graph, results: list[Any], x: np.ndarray, y: np.ndarray,
@@ -142,7 +152,7 @@ def _train(g: ir.Graph, results: list[Any], x: np.ndarray, y: np.ndarray,
         pruning = GradualPruning(model, 0, prune_epochs * steps_per_epoch,
                                  frequency=max(1, steps_per_epoch // 4))
     gen = torch.Generator().manual_seed(opts.seed)
-    best = (-1.0, -1)
+    best: tuple[float, int, tuple[float, float]] = (-1.0, -1, (-1.0, -math.inf))
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     history = []
     stale = 0
@@ -173,16 +183,17 @@ def _train(g: ir.Graph, results: list[Any], x: np.ndarray, y: np.ndarray,
                     f"{opts.epochs}")
         if opts.qat:
             run.recalibrate()
-        acc = accuracy(run, Xv, Yv, g)
-        history.append(dict(epoch=epoch, loss=total / len(X), accuracy=acc))
+        acc, vloss = evaluate(run, Xv, Yv, g, kind=kind)
+        score = (acc, -vloss)  # accuracy first; the loss tells equal accuracies apart
+        history.append(dict(epoch=epoch, loss=total / len(X), accuracy=acc, val_loss=vloss))
         if opts.progress:
             log(("" if tty else f"fine-tuning epoch {epoch}/{opts.epochs}:") +
                 f" loss {total / len(X):.4f} {'val' if has_val else 'train'} "
                 f"{100 * acc:.2f}%")
         if pruning is not None and not pruning.done:
             continue  # masks still shrinking: no candidate yet
-        if acc > best[0]:
-            best = (acc, epoch)
+        if score > best[2]:
+            best = (acc, epoch, score)
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             stale = 0
         else:

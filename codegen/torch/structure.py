@@ -1,7 +1,7 @@
 """Parametrizations of recurrent weights with rnngen's compressed formats.
 
 structure(module, method, factor) replaces each recurrent weight matrix of nn.LSTM, nn.GRU,
-nn.RNN (every layer and direction) and of rnngen.torch.FastRNN / FastGRNN by a
+nn.RNN (every layer and direction) and of rnngen.torch.FastRNN / FastGRNN / SRU by a
 torch.nn.utils.parametrize parametrization whose parameters are the factors. The sizes come
 from rnngen.compress (the same rules as `rnngen compress`, so a factor means the same
 everywhere), the initial factors from its projections of the current weights (a trained
@@ -98,12 +98,10 @@ class StructuredMatrix(nn.Module):
 
 
 def _cell(m: nn.Module) -> str | None:
-    from .fast import FastGRNN, FastRNN
+    from .fast import SRU, FastGRNN, FastRNN
 
-    if isinstance(m, FastRNN):
-        return "FastRNN"
-    if isinstance(m, FastGRNN):
-        return "FastGRNN"
+    if isinstance(m, (FastRNN, FastGRNN, SRU)):
+        return m.cell
     mode = str(getattr(m, "mode", ""))
     if isinstance(m, nn.RNNBase) and mode in ("LSTM", "GRU", "RNN_TANH", "RNN_RELU"):
         return "RNN" if mode.startswith("RNN_") else mode
@@ -116,6 +114,8 @@ def weight_names(m: nn.Module) -> list[tuple[str, int, str, str]]:
     cell = _cell(m)
     if cell in ("FastRNN", "FastGRNN"):
         return [("W", 0, "", "W"), ("U", 0, "", "R")]
+    if cell == "SRU":  # no recurrent matrix
+        return [("W", 0, "", "W")]
     bidir = bool(getattr(m, "bidirectional", False))
     out = []
     for k in range(int(m.num_layers)):
@@ -138,7 +138,7 @@ def structure(model: nn.Module, method: str, factor: float | None = None, *,
               roles: tuple[str, ...] = ("W", "R"), init: str = "projection",
               seed: int = 0) -> nn.Module:
     """Give every recurrent weight (W: input-to-hidden, R: hidden-to-hidden) of `model` (an
-    nn.LSTM / nn.GRU / nn.RNN / FastRNN / FastGRNN, or any module holding them) rnngen's
+    nn.LSTM / nn.GRU / nn.RNN / FastRNN / FastGRNN / SRU, or any module holding them) rnngen's
     structure `method` (hmd, lmf, csr, kron, hkp) at storage factor `factor` (or the
     explicit sizes r / d / nnz / shapes). init="projection" starts from rnngen compress's
     projection of the current weights; init="random" draws fresh factors (training with the
@@ -150,7 +150,7 @@ def structure(model: nn.Module, method: str, factor: float | None = None, *,
     spec = Structure(method, factor, r, d, nnz, tuple(shapes) if shapes else None, per_gate)
     mods = list(recurrent_modules(model))
     if not mods:
-        raise RnngenError(f"{type(model).__name__}: no LSTM, GRU, RNN, FastRNN or FastGRNN "
+        raise RnngenError(f"{type(model).__name__}: no LSTM, GRU, RNN, FastRNN, FastGRNN or SRU "
                           "module to structure")
     gen = torch.Generator().manual_seed(seed)
     todo = []
@@ -164,7 +164,7 @@ def structure(model: nn.Module, method: str, factor: float | None = None, *,
             if parametrize.is_parametrized(m, pname):
                 raise RnngenError(f"{where}: already structured (rnngen.torch.remove first)")
             w = getattr(m, pname).detach().cpu().numpy().astype(F32)
-            G = cells.of(cell).gates
+            G = w.shape[0] // int(m.hidden_size)  # blocks of H rows, as rnngen compress fits
             onnx = w if cell not in ONNX_FROM_TORCH else np.concatenate(
                 [w[g * (w.shape[0] // G):(g + 1) * (w.shape[0] // G)]
                  for g in ONNX_FROM_TORCH[cell]], axis=0)

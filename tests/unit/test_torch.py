@@ -14,6 +14,7 @@ from rnngen import compress as algo
 from rnngen import cells, formats, frontends, ir, pipeline, reference
 from rnngen.errors import RnngenError
 from rnngen.torch import (
+    SRU,
     FastGRNN,
     FastRNN,
     GradualPruning,
@@ -195,6 +196,41 @@ def test_fast_modules_equal_rnngen_reference(tmp_path, cell):
     g = frontends.load(path, None)
     got = reference.run(g, x.numpy())[g.outputs[0]]
     np.testing.assert_allclose(got.reshape(7, H), y.detach().numpy().reshape(7, H), atol=1e-5)
+
+
+@pytest.mark.parametrize("method", [None, *METHODS])
+@pytest.mark.parametrize("inp", [I, H])  # W [4H, I] with the projection W_p; [3H, H] without
+def test_sru_module_structure_and_export_equal_rnngen(tmp_path, method, inp):
+    """rnngen.torch.SRU: structure() fits W in blocks of H rows exactly as rnngen compress does,
+    and the exported .npz holds the same factors, bit for bit, and computes what the module
+    does (rnngen's reference)."""
+    torch.manual_seed(2)
+    net = SRU(inp, H)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn(p.shape))
+    w = net.W.detach().numpy().copy()
+    if method is not None:
+        structure(net, method, 2.0)
+        ((_, _, cell, _, _, role, sm),) = structured_layers(net)
+        assert (cell, role) == ("SRU", "W")
+        want, plan = algo.compress_gates(w, w.shape[0] // H, method, 2.0, "x")
+        assert sm.plan == plan
+        for a, b in zip(arrays(sm.to_ir()), arrays(want)):
+            np.testing.assert_array_equal(a, b)
+    x = torch.randn(6, 1, inp)
+    y, _ = net(x)
+    g = frontends.load(export([net], x, tmp_path / "sru.npz"), None)
+    (node,) = [n for n in g.nodes if isinstance(n, ir.Recurrent)]
+    assert node.cell == "SRU"
+    if method is not None:
+        lg, lw = leaves(node.directions[0].W), leaves(sm.to_ir())
+        assert [type(b) for b in lg] == [type(b) for b in lw]
+        for bg, bw in zip(lg, lw):
+            for a, b in zip(arrays(bg), arrays(bw)):
+                np.testing.assert_array_equal(a, b)
+    got = reference.run(g, x.numpy())[g.outputs[0]]
+    np.testing.assert_allclose(got.reshape(6, H), y.detach().numpy().reshape(6, H), atol=1e-5)
 
 
 SPECS = [models.Spec("LSTM", "bidirectional", 5, 7, 6, 2, peepholes=True, clip=2.0,
