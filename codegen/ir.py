@@ -379,6 +379,11 @@ class Graph:
     quant: Any = None  # quant.QuantPlan, set by quantize with --dtype int8
     # run-time inputs that are recurrent state (stateful models), in the model's input order
     state_inputs: tuple[StateInput, ...] = ()
+    # QDQ models: the user's int8 parameters, honoured by --dtype int8 where they still
+    # name a tensor (frontends/onnx_qdq.py): tensor -> (scale, int8 zero point), and a
+    # Linear node's per-row weight scales
+    user_qparams: Mapping[str, tuple[float, int]] = field(default_factory=dict)
+    weight_scales: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def streaming(self) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import cells, cgen, formats, ir, limits
 from ..errors import RnngenError, UnsupportedModel
-from . import onnx_check, onnx_compressed, onnx_proto
+from . import onnx_check, onnx_compressed, onnx_proto, onnx_qdq
 
 F32 = np.float32
 
@@ -74,6 +74,8 @@ class _Converter:
         self.state_specs: list[tuple[str, tuple[int, ...], int]] = []
         self.state_tainted: set[str] = set()
         self.slot_records: list[tuple[str, np.ndarray, str]] = []
+        self.qdq = onnx_qdq.Found()
+        self.weight_scales: dict[str, np.ndarray] = {}  # Linear node -> user's row scales
 
     # ------------------------------------------------------------------ helpers
     def where(self, node: Any, idx: int) -> str:
@@ -134,6 +136,8 @@ class _Converter:
             except Exception as e:
                 raise RnngenError(f"{self.path}: initializer '{t.name}' cannot be read "
                                   f"({_short(e)})") from None
+        # QDQ models: activation pairs removed (their parameters kept), before anything else
+        self.qdq = onnx_qdq.strip(self.model, self.consts, self.path)
         # compressed W/R of recurrent nodes (docs/compression.md), before anything is folded
         self.compressed = onnx_compressed.recognize(g, self.consts, self.path)
         for t in g.sparse_initializer:
@@ -193,7 +197,10 @@ class _Converter:
         graph = ir.Graph(name=_c_name(self.path.stem), input=inp.name, outputs=tuple(outputs),
                          nodes=tuple(self.nodes), shapes=shapes, constants=consts,
                          seq_len=self.T, source=str(self.path),
-                         input_time_axis=self.time_axis, state_inputs=state_inputs)
+                         input_time_axis=self.time_axis, state_inputs=state_inputs,
+                         user_qparams={t: p for t, p in self.qdq.activations.items()
+                                       if t in shapes},
+                         weight_scales=self.weight_scales)
         return graph
 
     # ------------------------------------------------------------------ state inputs
@@ -497,6 +504,13 @@ class _Converter:
         except Exception as e:
             raise RnngenError(f"{where}: cannot evaluate at compile time ({_short(e)})") \
                 from None
+        if node.op_type == "DequantizeLinear" and outs:  # a QDQ model's weight
+            x = np.asarray(self.consts[node.input[0]])
+            sc = np.asarray(self.consts[node.input[1]])
+            zp = np.asarray(self.consts[node.input[2]]) if len(node.input) > 2 and \
+                node.input[2] else np.zeros(1, x.dtype)
+            self.qdq.weights[outs[0]] = (sc, zp, int(_attrs(node).get("axis", 1)) % max(1, x.ndim),
+                                         x.dtype.name)
         for o, v in zip(outs, res):
             v = np.asarray(v)
             self.const_elements += limits.check_elements(where, v.shape, f"output '{o}'")
@@ -697,6 +711,9 @@ def _lower_gemm(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
     W = Bm if a.get("transB", 0) else Bm.T  # [N, K]
     W = (alpha * W).astype(F32) if alpha != 1.0 else W
     name = _nm(cv, node, idx)
+    rows = onnx_qdq.weight_rows(cv.qdq, Bn, 0 if a.get("transB", 0) else 1, W.shape[0])
+    if rows is not None and alpha == 1.0:
+        cv.weight_scales[name] = rows
     src = A
     if a.get("transA", 0):
         t = cv.fresh(name + "_At")
@@ -757,6 +774,10 @@ def _lower_matmul(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> Non
         want = (1,) * (borig - len(ashape)) + want
     out = node.output[0]
     Wd = formats.as_matrix(np.ascontiguousarray(W))
+    rows = onnx_qdq.weight_rows(cv.qdq, Bn, cv.consts[Bn].ndim - 1, W.shape[0]) \
+        if Bm.ndim == 2 else None
+    if rows is not None:
+        cv.weight_scales[name] = rows
     if want == lin_shape:
         cv.add(ir.Linear(name, (A,), (out,), W=Wd, b=None))
     else:

@@ -269,6 +269,29 @@ class _Builder:
                 for cd in n.directions:
                     lo[r] = min(lo.get(r, math.inf), float(cd.h0.min()))
                     hi[r] = max(hi.get(r, -math.inf), float(cd.h0.max()))
+        # QDQ models: the user's own parameters (frontends/onnx_qdq.py), where no fixed
+        # parameters (Softmax's) hold; one set per class of tensors that share parameters
+        user_roots: dict[str, QParams] = {}
+        for t, (scale, zp) in sorted(g.user_qparams.items()):
+            if t not in g.shapes or t in int16:
+                continue
+            r = self.find(t)
+            p = QParams(float(scale), int(zp))
+            if r in user_roots and user_roots[r] != p:
+                self.warnings = self.warnings + (
+                    f"QDQ: tensor '{t}' has scale {scale:.6g} / zero point {zp}, a tensor it "
+                    f"shares int8 parameters with (through layout operators) has "
+                    f"{user_roots[r].scale:.6g} / {user_roots[r].zero_point}; the latter is "
+                    "used",)
+                continue
+            user_roots[r] = p
+        fixed_here = {self.find(t) for t in self.fixed}
+        for r, p in user_roots.items():
+            if r not in fixed_here:
+                self.fixed[r] = p
+        if user_roots:
+            self.source += (f"; the model's own QDQ scales and zero points on "
+                            f"{len(user_roots)} tensor(s)")
         fixed_roots = {self.find(t): p for t, p in self.fixed.items()}
         params: dict[str, object] = {}
         for t in g.shapes:
@@ -384,7 +407,11 @@ class _Builder:
                               "with --dtype int8")
         x, out = self.qp(n.inputs[0]), self.qp(n.outputs[0])
         b = None if n.b is None else n.b.astype(np.float64)
-        w = f.quantize_out(n.W, x, out.scale, what, b)
+        rows = self.g.weight_scales.get(n.name)  # QDQ: the user's weight scales
+        if rows is not None:
+            w = f.quantize_out(n.W, x, out.scale, what, b, scales=rows)
+        else:
+            w = f.quantize_out(n.W, x, out.scale, what, b)
         return quant.QLinear(w, x, out)
 
     def softmax(self, n: ir.Softmax) -> quant.QSoftmax:
