@@ -412,8 +412,19 @@ def inspect(model: str | Path, seq_len: int | None = None,
                                                               shape=list(g.shapes[g.input])),
                 outputs=[dict(name=o, shape=list(g.shapes[o])) for o in g.outputs],
                 streaming=g.streaming, not_streaming_why=g.not_streaming_why,
+                state_inputs=[_state_info(si) for si in g.state_inputs],
                 layers=layers, params=int(total_params), macs_per_step=ir.macs_per_step(g),
                 weight_bytes=int(total_bytes))
+
+
+def _state_info(si: ir.StateInput) -> dict[str, Any]:
+    """A state input for inspect: its shape and which recurrent states it holds."""
+    holds: dict[tuple[str, int, str], int] = {}
+    for node, d, kind, _ in si.slots:
+        holds[(node, d, kind)] = holds.get((node, d, kind), 0) + 1
+    return dict(name=si.name, shape=list(si.shape),
+                holds=[dict(node=n, direction=d, state=k, units=c)
+                       for (n, d, k), c in holds.items()])
 
 
 def _direction(n: ir.Recurrent) -> str:
