@@ -329,3 +329,15 @@ def test_input_file_must_name_every_input(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_inspect_lists_state_inputs(tmp_path):
+    path, ins, outs, pairs = _export(tmp_path, "dtln", False)
+    info = driver.inspect(path)
+    (si,) = info["state_inputs"]
+    assert si["name"] == "state" and si["shape"] == [1, 2, 10, 2]
+    assert sorted((h["state"], h["units"]) for h in si["holds"]) == [("c", 10), ("c", 10),
+                                                                      ("h", 10), ("h", 10)]
+    r = subprocess.run([sys.executable, "-m", "rnngen.cli", "inspect", str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "state input 'state' [1, 2, 10, 2]: h of" in r.stdout, r.stdout
