@@ -97,17 +97,21 @@ def golden_inputs(g: ir.Graph, path: str | None
     from: --input is an .npy of the sequence, or an .npz keyed by input name (the sequence
     and every state input); without it, seeded random values."""
     shape = tuple(g.shapes[g.input])
+    # a state input with an initializer defaults to it (the values _reset gives)
+    defaults = reference.Executor(g).get_state() if any(si.default for si in g.state_inputs) \
+        else {}
+    defaults = {si.name: defaults[si.name] for si in g.state_inputs if si.default}
     if path is None:
         rng = np.random.default_rng(1)
         state = {si.name: rng.uniform(-1.0, 1.0, size=si.shape).astype(np.float32)
-                 for si in g.state_inputs}
-        return (reference.golden_input(g), state,
+                 for si in g.state_inputs if not si.default}
+        return (reference.golden_input(g), {**defaults, **state},
                 "seeded random input (uniform [-1, 1), seed 0)" +
                 ("; state inputs uniform [-1, 1), seed 1" if state else ""))
     data = _load_npy(path, "input")
     arrays: dict[str, Any] = {}
     if isinstance(data, np.ndarray):
-        if g.state_inputs:
+        if any(not si.default for si in g.state_inputs):
             names = ", ".join(f"'{n}'" for n in [g.input] + [s.name for s in g.state_inputs])
             raise RnngenError(f"{path}: the model has several inputs ({names}); give an .npz "
                               "keyed by input name")
@@ -116,6 +120,7 @@ def golden_inputs(g: ir.Graph, path: str | None
         want = [g.input] + [si.name for si in g.state_inputs]
         if len(want) == 1 and len(data) == 1:
             data = {g.input: next(iter(data.values()))}
+        data = {**{k: v for k, v in defaults.items() if k not in data}, **data}
         missing = [n for n in want if n not in data]
         if missing:
             raise RnngenError(f"{path}: no array for input(s) {', '.join(missing)} (has "
@@ -139,8 +144,18 @@ def golden_inputs(g: ir.Graph, path: str | None
         if not np.all(np.isfinite(arr)):
             raise RnngenError(f"{path}: {what} contains NaN or Inf")
         out[n] = arr
+    for n, v in defaults.items():
+        out.setdefault(n, v)
     x = out.pop(g.input)
     return x, out, f"input from {Path(path).name}"
+
+
+def reset_state(g: ir.Graph, dtype: str = "float32") -> np.ndarray | None:
+    """What <name>_get_state gives after <name>_reset (None: no state inputs)."""
+    if not g.state_inputs:
+        return None
+    st = reference.Executor(g, dtype=dtype).get_state()
+    return np.concatenate([st[si.name].reshape(-1) for si in g.state_inputs])
 
 
 def reference_outputs(g: ir.Graph, x: np.ndarray, state: dict[str, np.ndarray],
@@ -218,7 +233,8 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
     golden = project.Golden(
         x=x, outputs=expected, source=src, atol=atol, rtol=rtol,
         state=np.concatenate([state[si.name].reshape(-1) for si in g.state_inputs])
-        if g.state_inputs else None, state_out=state_out)
+        if g.state_inputs else None, state_out=state_out,
+        state0=reset_state(g, "int8" if g.quant is not None else "float32"))
     command = _command(model, o, name)
     files, manifest = project.render(g, board, name, model, golden, command,
                                      pipeline.pass_names())

@@ -343,14 +343,17 @@ class StateInput:
     """A run-time input of the model that is recurrent state (ONNX initial_h / initial_c fed
     by a graph input, or one state tensor sliced into them, DTLN / Silero-VAD style).
 
-    It is not an input of the graph's nodes: the recurrent layers start from zeros at
-    `_reset`, and `<name>_set_state` / `<name>_get_state` write / read the state in this
+    It is not an input of the graph's nodes: the recurrent layers start from zeros (or the
+    input's initializer) at `_reset`, and `<name>_set_state` / `<name>_get_state` write / read the state in this
     tensor's layout. `slots[k]` says where element k (row-major in `shape`) lives:
     (recurrent node, direction, "h" or "c", unit)."""
 
     name: str
     shape: Shape
     slots: tuple[tuple[str, int, str, int], ...]
+    # the input has an initializer: the values _reset gives (in the layers' h0 / c0), and
+    # what a golden input without this array uses; else _reset gives zeros
+    default: bool = False
 
     @property
     def size(self) -> int:

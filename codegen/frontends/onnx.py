@@ -74,6 +74,8 @@ class _Converter:
         self.state_specs: list[tuple[str, tuple[int, ...], int]] = []
         self.state_tainted: set[str] = set()
         self.slot_records: list[tuple[str, np.ndarray, str]] = []
+        self.state_reset = np.zeros(0, F32)  # by element id: the reset values
+        self.state_defaults: set[str] = set()  # state inputs with an initializer
         self.qdq = onnx_qdq.Found()
         self.weight_scales: dict[str, np.ndarray] = {}  # Linear node -> user's row scales
 
@@ -155,8 +157,14 @@ class _Converter:
             postponed = e
         inputs = [i for i in g.input if i.name not in self.consts]
         inp, states = self._pick_inputs(inputs)
-        for si in states:
-            self._state_input(si)
+        # a graph input with an initializer that only feeds initial states: a state input
+        # whose reset value is the initializer (others with initializers stay constants)
+        defaults = {i.name for i in g.input if i.name in self.consts and
+                    self._only_feeds_state(i.name)}
+        for si in g.input:
+            if si.name in defaults or any(si is s for s in states):
+                self._state_input(si, self.consts.get(si.name) if si.name in defaults
+                                  else None)
         tt = inp.type.tensor_type
         if tt.elem_type not in (1,):  # FLOAT
             raise UnsupportedModel(f"{self.path}: input '{inp.name}' has element type "
@@ -238,22 +246,55 @@ class _Converter:
             reached.update(o for o in n.output if o)
         return False
 
-    def _state_input(self, inp: Any) -> None:
+    def _only_feeds_state(self, name: str) -> bool:
+        """Whether `name` reaches recurrent layers only as initial_h / initial_c, through
+        layout operators (and at least one)."""
+        reached, hit = {name}, False
+        for n in self.model.graph.node:
+            at = [k for k, i in enumerate(n.input) if i in reached]
+            if not at:
+                continue
+            if n.op_type in ("LSTM", "GRU", "RNN"):
+                if not set(at) <= {5, 6}:
+                    return False
+                hit = True
+            elif n.op_type in _STATE_LAYOUT:
+                reached.update(o for o in n.output if o)
+            elif n.op_type not in ("Shape", "Size"):
+                return False
+        return hit
+
+    def _state_input(self, inp: Any, default: np.ndarray | None = None) -> None:
         """A state input enters as a constant of element ids (int64: the first id of this
         input plus the row-major index), so that the layout operators between it and the
-        recurrent layers fold and say which element lands in which state slot."""
+        recurrent layers fold and say which element lands in which state slot. `default`:
+        its initializer (the values _reset gives), else zeros."""
         tt = inp.type.tensor_type
         if tt.elem_type != 1:
             raise UnsupportedModel(f"{self.path}: state input '{inp.name}' has element type "
                                    f"{tt.elem_type}; rnngen compiles float32 inputs")
         dims = [int(d.dim_value) if d.HasField("dim_value") else 1 for d in tt.shape.dim]
+        if default is not None:
+            dims = [int(d) for d in np.shape(default)]
         if any(d < 1 for d in dims):
             raise RnngenError(f"{self.path}: state input '{inp.name}' has shape {dims}")
         n = limits.check_elements(f"{self.path}: state input '{inp.name}'", dims, "the input")
         first = sum(math.prod(s) for _, s, _ in self.state_specs)
         self.state_specs.append((inp.name, tuple(dims), first))
+        if default is not None:
+            self.state_defaults.add(inp.name)
         self.consts[inp.name] = (np.arange(n, dtype=np.int64) + first).reshape(dims)
         self.state_tainted.add(inp.name)
+        reset = np.zeros(n, F32) if default is None else \
+            np.asarray(default, F32).reshape(-1)
+        if not np.all(np.isfinite(reset)):
+            raise RnngenError(f"{self.path}: initializer of state input '{inp.name}' holds "
+                              "NaN or Inf")
+        self.state_reset = np.concatenate([self.state_reset, reset])
+
+    def reset_values(self, ids: np.ndarray) -> np.ndarray:
+        """The values _reset gives the state elements with these ids."""
+        return self.state_reset[np.asarray(ids, np.int64)].astype(F32)
 
     def _state_owner(self, name: str) -> str:
         first = int(np.asarray(self.consts[name]).reshape(-1)[0]) if \
@@ -318,7 +359,8 @@ class _Converter:
                     f"{self.path}: state input '{nm}': element {miss[0] - off} (of {n}) is not "
                     "a recurrent layer's initial state; rnngen compiles state inputs whose "
                     "every element feeds initial_h / initial_c")
-            out.append(ir.StateInput(nm, s, tuple(slots[k] for k in range(off, off + n))))
+            out.append(ir.StateInput(nm, s, tuple(slots[k] for k in range(off, off + n)),
+                                     default=nm in self.state_defaults))
         return tuple(out)
 
     def _id_owner(self, k: int) -> str:
@@ -566,16 +608,16 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
     h0 = cv.need_const(node, idx, 5, "initial_h")
     spec = cells.of(cell)
     c0 = cv.need_const(node, idx, 6, "initial_c") if spec.has_cell_state else None
-    # initial states from a state input: element ids now, zeros in the IR (reset)
+    # initial states from a state input: element ids now, the reset values in the IR
     from_state = {k: node.input[k] for k in (5, 6)
                   if len(node.input) > k and node.input[k] in cv.state_tainted}
     if 6 in from_state and c0 is None:
         from_state.pop(6)
     ids = {k: np.asarray(cv.consts[v]) for k, v in from_state.items()}
     if 5 in ids:
-        h0 = np.zeros(ids[5].shape, F32)
+        h0 = cv.reset_values(ids[5])
     if 6 in ids:
-        c0 = np.zeros(ids[6].shape, F32)
+        c0 = cv.reset_values(ids[6])
     P = cv.need_const(node, idx, 7, "P") if spec.peepholes else None
     if W is None or R is None:
         raise RnngenError(f"{where}: inputs W and R are required")

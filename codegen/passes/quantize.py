@@ -61,7 +61,9 @@ def calibration_data(g: ir.Graph, path: str | None
         states = None
         if g.state_inputs:
             srng = np.random.default_rng(1)
-            states = [{si.name: srng.uniform(-1.0, 1.0, si.shape).astype(np.float32)
+            defaults = _state_defaults(g)
+            states = [{si.name: defaults[si.name] if si.default else
+                       srng.uniform(-1.0, 1.0, si.shape).astype(np.float32)
                        for si in g.state_inputs} for _ in xs]
         what = "sequences" + (" and states" if states else "")
         return xs, states, f"{DEFAULT_SEQUENCES} seeded random {what} in [-1, 1)", (
@@ -74,6 +76,11 @@ def calibration_data(g: ir.Graph, path: str | None
         return _calibration_npz(g, p, arr)
     if not isinstance(arr, np.ndarray):
         raise RnngenError(f"{p}: calibration data must be one .npy array, not an archive")
+    if g.state_inputs and all(si.default for si in g.state_inputs):
+        seqs = _sequences(g, p, arr, shape)
+        d = _state_defaults(g)
+        return [np.asarray(s, np.float32) for s in seqs], [dict(d) for _ in seqs], \
+            f"{len(seqs)} sequence(s) from {p.name}, from the state inputs' initializers", ()
     if g.state_inputs:
         raise RnngenError(f"{p}: the model has state inputs ("
                           + ", ".join(f"'{si.name}'" for si in g.state_inputs)
@@ -86,7 +93,8 @@ def calibration_data(g: ir.Graph, path: str | None
 def _calibration_npz(g: ir.Graph, p: Path, data: dict[str, np.ndarray]
                      ) -> tuple[list[np.ndarray], list[State], str, tuple[str, ...]]:
     want = [g.input] + [si.name for si in g.state_inputs]
-    missing = [n for n in want if n not in data]
+    defaults = _state_defaults(g)
+    missing = [n for n in want if n not in data and n not in defaults]
     if missing:
         raise RnngenError(f"{p}: calibration data has no array for input(s) "
                           f"{', '.join(missing)} (has {', '.join(data) or 'none'})")
@@ -94,6 +102,10 @@ def _calibration_npz(g: ir.Graph, p: Path, data: dict[str, np.ndarray]
     n = len(seqs)
     states: list[State] = [{} for _ in range(n)]
     for si in g.state_inputs:
+        if si.name not in data:  # its initializer, for every sequence
+            for k in range(n):
+                states[k][si.name] = defaults[si.name]
+            continue
         a = data[si.name]
         core = tuple(d for d in si.shape if d != 1)
         if a.dtype.kind != "f" or a.size != n * si.size or \
@@ -108,6 +120,14 @@ def _calibration_npz(g: ir.Graph, p: Path, data: dict[str, np.ndarray]
             states[k][si.name] = a[k]
     return [np.asarray(s, np.float32) for s in seqs], states, \
         f"{n} sequence(s) with their states from {p.name}", ()
+
+
+def _state_defaults(g: ir.Graph) -> State:
+    """The initializers of the state inputs that have one (what _reset gives)."""
+    if not any(si.default for si in g.state_inputs):
+        return {}
+    st = reference.Executor(g).get_state()
+    return {si.name: st[si.name] for si in g.state_inputs if si.default}
 
 
 def _sequences(g: ir.Graph, p: Path, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -341,3 +341,54 @@ def test_inspect_lists_state_inputs(tmp_path):
     r = subprocess.run([sys.executable, "-m", "rnngen.cli", "inspect", str(path)],
                        capture_output=True, text=True)
     assert r.returncode == 0 and "state input 'state' [1, 2, 10, 2]: h of" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_state_input_with_initializer(tmp_path, dtype):
+    """A graph input with an initializer that feeds initial_h / initial_c: a state input whose
+    _reset value is the initializer (the golden test checks _get_state after _reset against
+    it); an .npy or .npz without it uses it, as onnxruntime does; given, it is set."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(4)
+    H, I = 5, 3
+    f = onnx.TensorProto.FLOAT
+    W = (0.5 * rng.standard_normal((1, 4 * H, I))).astype(np.float32)
+    R = (0.5 * rng.standard_normal((1, 4 * H, H))).astype(np.float32)
+    h0 = np.tanh(rng.standard_normal((1, 1, H))).astype(np.float32)
+    c0 = rng.standard_normal((1, 1, H)).astype(np.float32)
+    graph = oh.make_graph(
+        [oh.make_node("LSTM", ["x", "W", "R", "", "", "h0", "c0"], ["Y", "Yh", "Yc"],
+                      hidden_size=H)], "d",
+        [oh.make_tensor_value_info("x", f, [T, 1, I]),
+         oh.make_tensor_value_info("h0", f, [1, 1, H]),
+         oh.make_tensor_value_info("c0", f, [1, 1, H])],
+        [oh.make_tensor_value_info("Y", f, None), oh.make_tensor_value_info("Yh", f, None)],
+        [onnx.numpy_helper.from_array(a, n) for a, n in ((W, "W"), (R, "R"), (h0, "h0"),
+                                                        (c0, "c0"))])
+    path = tmp_path / "d.onnx"
+    onnx.save(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 14)]), str(path))
+    g = pipeline.compile_model(path, pipeline.Options())
+    assert [(s.name, s.default) for s in g.state_inputs] == [("h0", True), ("c0", True)]
+    ex = reference.Executor(g)
+    np.testing.assert_array_equal(ex.get_state()["h0"], h0)  # _reset: the initializer
+    np.testing.assert_array_equal(ex.get_state()["c0"], c0)
+    sess = ort.InferenceSession(str(path))
+    x = rng.standard_normal((T, 1, I)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    dt = ["--dtype", "int8"] if dtype == "int8" else []
+    # the initializers (onnxruntime's defaults): from an .npy of the sequence alone
+    Y, Yh = sess.run(None, {"x": x})
+    np.savez(tmp_path / "y.npz", Y=Y, Yh=Yh)
+    r = _verify(str(path), "--input", str(tmp_path / "x.npy"), *dt,
+                *([] if dt else ["--expect", str(tmp_path / "y.npz")]))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # given state values: set
+    h1 = np.tanh(rng.standard_normal((1, 1, H))).astype(np.float32)
+    Y, Yh = sess.run(None, {"x": x, "h0": h1})
+    np.savez(tmp_path / "in.npz", x=x, h0=h1)
+    np.savez(tmp_path / "y1.npz", Y=Y, Yh=Yh)
+    r = _verify(str(path), "--input", str(tmp_path / "in.npz"), *dt,
+                *([] if dt else ["--expect", str(tmp_path / "y1.npz")]))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["streaming"]
