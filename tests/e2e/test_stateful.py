@@ -135,11 +135,12 @@ def _check_reference_state(path, ins, outs, pairs, dtype="float32"):
     assert all(not np.any(v) for v in ex.get_state().values())
 
 
-# every model from both exporters on every board, but the GRU from dynamo only on the host
+# every model from both exporters on the host, from the TorchScript exporter on the boards
+# (the C does not depend on the exporter once the graph is the same; the suite's time budget)
 CASES = [pytest.param(k, d, b, id=f"{k}-{'dynamo' if d else 'torchscript'}-{b}",
                       marks=() if b == "host" else (pytest.mark.qemu,))
          for k in ("lstm", "gru", "dtln") for d in (False, True)
-         for b in ("host", "cortex-a73", "cortex-m4") if not (k == "gru" and d and b != "host")]
+         for b in ("host", "cortex-a73", "cortex-m4") if not (d and b != "host")]
 
 
 @pytest.mark.parametrize("kind,dynamo,board", CASES)
