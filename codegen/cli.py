@@ -288,6 +288,12 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                f"T={info['seq_len']}, "
                + ("streaming" if info["streaming"] else
                   f"whole sequences ({info['not_streaming_why']})"))
+    for si in info.get("state_inputs", []):
+        held = ", ".join(f"{h['state']} of {h['node']}" + (f" (direction {h['direction']})"
+                                                          if h["direction"] else "")
+                         for h in si["holds"])
+        click.echo(f"  state input '{si['name']}' {si['shape']}: {held} "
+                   "(<name>_set_state / <name>_get_state; zero at <name>_reset)")
     for lay in info["layers"]:
         line = f"  {lay['op']:<10} {lay['node']}"
         if "hidden_size" in lay:

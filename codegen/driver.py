@@ -87,21 +87,89 @@ def _load_npy(path: str, what: str) -> Any:
 
 
 def golden_input(g: ir.Graph, path: str | None) -> tuple[np.ndarray, str]:
+    x, _, src = golden_inputs(g, path)
+    return x, src
+
+
+def golden_inputs(g: ir.Graph, path: str | None
+                  ) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
+    """The golden sequence, the state inputs' values (stateful models) and where they came
+    from: --input is an .npy of the sequence, or an .npz keyed by input name (the sequence
+    and every state input); without it, seeded random values."""
     shape = tuple(g.shapes[g.input])
+    # a state input with an initializer defaults to it (the values _reset gives)
+    defaults = reference.Executor(g).get_state() if any(si.default for si in g.state_inputs) \
+        else {}
+    defaults = {si.name: defaults[si.name] for si in g.state_inputs if si.default}
     if path is None:
-        return reference.golden_input(g), "seeded random input (uniform [-1, 1), seed 0)"
-    arr = _load_npy(path, "input")
-    if not isinstance(arr, np.ndarray):
-        raise RnngenError(f"{path}: expected a .npy array, got an archive")
-    if arr.dtype.kind not in "fiu":
-        raise RnngenError(f"{path}: input has type {arr.dtype}, expected float")
-    squeeze = tuple(d for d in arr.shape if d != 1)
-    if squeeze != tuple(d for d in shape if d != 1):
-        raise RnngenError(f"{path}: input has shape {arr.shape}, the model takes {shape}")
-    arr = arr.astype(np.float32).reshape(shape)
-    if not np.all(np.isfinite(arr)):
-        raise RnngenError(f"{path}: input contains NaN or Inf")
-    return arr, f"input from {Path(path).name}"
+        rng = np.random.default_rng(1)
+        state = {si.name: rng.uniform(-1.0, 1.0, size=si.shape).astype(np.float32)
+                 for si in g.state_inputs if not si.default}
+        return (reference.golden_input(g), {**defaults, **state},
+                "seeded random input (uniform [-1, 1), seed 0)" +
+                ("; state inputs uniform [-1, 1), seed 1" if state else ""))
+    data = _load_npy(path, "input")
+    arrays: dict[str, Any] = {}
+    if isinstance(data, np.ndarray):
+        if any(not si.default for si in g.state_inputs):
+            names = ", ".join(f"'{n}'" for n in [g.input] + [s.name for s in g.state_inputs])
+            raise RnngenError(f"{path}: the model has several inputs ({names}); give an .npz "
+                              "keyed by input name")
+        arrays[g.input] = data
+    else:
+        want = [g.input] + [si.name for si in g.state_inputs]
+        if len(want) == 1 and len(data) == 1:
+            data = {g.input: next(iter(data.values()))}
+        data = {**{k: v for k, v in defaults.items() if k not in data}, **data}
+        missing = [n for n in want if n not in data]
+        if missing:
+            raise RnngenError(f"{path}: no array for input(s) {', '.join(missing)} (has "
+                              f"{', '.join(data) or 'none'})")
+        extra = [n for n in data if n not in want]
+        if extra:
+            raise RnngenError(f"{path}: array(s) {', '.join(extra)} are not inputs of the "
+                              f"model (its inputs: {', '.join(want)})")
+        arrays = {n: data[n] for n in want}
+    shapes = {g.input: shape, **{si.name: tuple(si.shape) for si in g.state_inputs}}
+    out = {}
+    for n, arr in arrays.items():
+        what = "input" if len(arrays) == 1 else f"input '{n}'"
+        if arr.dtype.kind not in "fiu":
+            raise RnngenError(f"{path}: {what} has type {arr.dtype}, expected float")
+        squeeze = tuple(d for d in arr.shape if d != 1)
+        if squeeze != tuple(d for d in shapes[n] if d != 1):
+            raise RnngenError(f"{path}: {what} has shape {arr.shape}, the model takes "
+                              f"{shapes[n]}")
+        arr = arr.astype(np.float32).reshape(shapes[n])
+        if not np.all(np.isfinite(arr)):
+            raise RnngenError(f"{path}: {what} contains NaN or Inf")
+        out[n] = arr
+    for n, v in defaults.items():
+        out.setdefault(n, v)
+    x = out.pop(g.input)
+    return x, out, f"input from {Path(path).name}"
+
+
+def reset_state(g: ir.Graph, dtype: str = "float32") -> np.ndarray | None:
+    """What <name>_get_state gives after <name>_reset (None: no state inputs)."""
+    if not g.state_inputs:
+        return None
+    st = reference.Executor(g, dtype=dtype).get_state()
+    return np.concatenate([st[si.name].reshape(-1) for si in g.state_inputs])
+
+
+def reference_outputs(g: ir.Graph, x: np.ndarray, state: dict[str, np.ndarray],
+                      dtype: str = "float32") -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The reference's outputs for float input x from the given state inputs, and the state
+    after the run as <name>_get_state gives it (None: no state inputs)."""
+    ex = reference.Executor(g, dtype=dtype)
+    if g.state_inputs:
+        ex.set_state(state)
+    outs = ex.run(x)
+    if not g.state_inputs:
+        return outs, None
+    st = ex.get_state()
+    return outs, np.concatenate([st[si.name].reshape(-1) for si in g.state_inputs])
 
 
 def expected_outputs(g: ir.Graph, path: str) -> dict[str, np.ndarray]:
@@ -146,21 +214,27 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
     board = boards_mod.get(o.target, o.board_file)
     g = compile_graph(model, o, dump)
     name = o.name or g.name
-    x, src = golden_input(g, o.input)
+    x, state, src = golden_inputs(g, o.input)
     atol, rtol = o.atol, o.rtol
+    # the state after the run (stateful models): rnngen's reference, float or integer
+    _, state_out = reference_outputs(g, x, state, "int8" if g.quant is not None else "float32")
     if o.expect:
         expected = expected_outputs(g, o.expect)
         src += f"; expected outputs from {Path(o.expect).name}"
     elif g.quant is not None:
-        expected = int8_outputs(g, x)
+        expected = int8_outputs(g, x, state)
         src += "; expected outputs from rnngen's integer reference (exact)"
         atol = rtol = 0.0
     else:
-        expected = reference.run(g, x)
+        expected, _ = reference_outputs(g, x, state)
         src += "; expected outputs from rnngen's NumPy reference"
     if g.quant is not None and g.quant.io == "int8":
         x = quant.quantize_input(x, g.quant.input)
-    golden = project.Golden(x=x, outputs=expected, source=src, atol=atol, rtol=rtol)
+    golden = project.Golden(
+        x=x, outputs=expected, source=src, atol=atol, rtol=rtol,
+        state=np.concatenate([state[si.name].reshape(-1) for si in g.state_inputs])
+        if g.state_inputs else None, state_out=state_out,
+        state0=reset_state(g, "int8" if g.quant is not None else "float32"))
     command = _command(model, o, name)
     files, manifest = project.render(g, board, name, model, golden, command,
                                      pipeline.pass_names())
@@ -183,19 +257,25 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
     return BuildResult(out=out, graph=g, manifest=manifest, warnings=warnings)
 
 
-def int8_outputs(g: ir.Graph, x: np.ndarray) -> dict[str, np.ndarray]:
-    """What the int8 C returns for float input x: dequantized (float I/O) or int8 values."""
+def int8_outputs(g: ir.Graph, x: np.ndarray, state: dict[str, np.ndarray] | None = None
+                 ) -> dict[str, np.ndarray]:
+    """What the int8 C returns for float input x (from the state inputs' values `state`):
+    dequantized (float I/O) or int8 values."""
     ex = reference.Executor(g, dtype="int8")
+    if g.state_inputs:
+        ex.set_state(state or {})
     if g.quant.io == "float":
         return ex.run(x)
     return {o: v.astype(np.int8) for o, v in
             ex.run_int(quant.quantize_input(x, g.quant.input)).items()}
 
 
-def int8_error(g: ir.Graph, x: np.ndarray) -> float:
-    """Largest |int8 model - float model| over the outputs, for the same float input."""
-    want = reference.run(g, x)
-    got = reference.Executor(g, dtype="int8").run(x)
+def int8_error(g: ir.Graph, x: np.ndarray, state: dict[str, np.ndarray] | None = None
+               ) -> float:
+    """Largest |int8 model - float model| over the outputs, for the same float input (and
+    state inputs)."""
+    want, _ = reference_outputs(g, x, state or {})
+    got, _ = reference_outputs(g, x, state or {}, "int8")
     return max(float(np.max(np.abs(got[o] - want[o]))) for o in g.outputs)
 
 
@@ -299,8 +379,8 @@ def verify(model: str | Path, o: BuildOptions = BuildOptions(), keep: str | Path
             f.get("cycles"),
         }
         if res.graph.quant is not None:
-            x, _ = golden_input(res.graph, o.input)
-            report["int8_vs_float_max_abs_err"] = int8_error(res.graph, x)
+            x, state, _ = golden_inputs(res.graph, o.input)
+            report["int8_vs_float_max_abs_err"] = int8_error(res.graph, x, state)
             report["calibration"] = res.graph.quant.calibration
         return VerifyResult(run.passed, report, run.output)
     finally:
@@ -348,8 +428,19 @@ def inspect(model: str | Path, seq_len: int | None = None,
                                                               shape=list(g.shapes[g.input])),
                 outputs=[dict(name=o, shape=list(g.shapes[o])) for o in g.outputs],
                 streaming=g.streaming, not_streaming_why=g.not_streaming_why,
+                state_inputs=[_state_info(si) for si in g.state_inputs],
                 layers=layers, params=int(total_params), macs_per_step=ir.macs_per_step(g),
                 weight_bytes=int(total_bytes))
+
+
+def _state_info(si: ir.StateInput) -> dict[str, Any]:
+    """A state input for inspect: its shape and which recurrent states it holds."""
+    holds: dict[tuple[str, int, str], int] = {}
+    for node, d, kind, _ in si.slots:
+        holds[(node, d, kind)] = holds.get((node, d, kind), 0) + 1
+    return dict(name=si.name, shape=list(si.shape),
+                holds=[dict(node=n, direction=d, state=k, units=c)
+                       for (n, d, k), c in holds.items()])
 
 
 def _direction(n: ir.Recurrent) -> str:

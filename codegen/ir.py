@@ -338,6 +338,28 @@ class MemoryPlan:
     cells: Mapping[str, CellPlan] = field(default_factory=dict)  # recurrent node -> places
 
 
+@dataclass(frozen=True)
+class StateInput:
+    """A run-time input of the model that is recurrent state (ONNX initial_h / initial_c fed
+    by a graph input, or one state tensor sliced into them, DTLN / Silero-VAD style).
+
+    It is not an input of the graph's nodes: the recurrent layers start from zeros (or the
+    input's initializer) at `_reset`, and `<name>_set_state` / `<name>_get_state` write / read the state in this
+    tensor's layout. `slots[k]` says where element k (row-major in `shape`) lives:
+    (recurrent node, direction, "h" or "c", unit)."""
+
+    name: str
+    shape: Shape
+    slots: tuple[tuple[str, int, str, int], ...]
+    # the input has an initializer: the values _reset gives (in the layers' h0 / c0), and
+    # what a golden input without this array uses; else _reset gives zeros
+    default: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.slots)
+
+
 @dataclass(frozen=True, eq=False)
 class Graph:
     name: str
@@ -358,6 +380,13 @@ class Graph:
     not_streaming_why: str = ""  # set by analyze_time when step is None
     memory: "MemoryPlan | None" = None  # set by plan_memory
     quant: Any = None  # quant.QuantPlan, set by quantize with --dtype int8
+    # run-time inputs that are recurrent state (stateful models), in the model's input order
+    state_inputs: tuple[StateInput, ...] = ()
+    # QDQ models: the user's int8 parameters, honoured by --dtype int8 where they still
+    # name a tensor (frontends/onnx_qdq.py): tensor -> (scale, int8 zero point), and a
+    # Linear node's per-row weight scales
+    user_qparams: Mapping[str, tuple[float, int]] = field(default_factory=dict)
+    weight_scales: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def streaming(self) -> bool:
@@ -432,6 +461,13 @@ def verify(g: Graph) -> None:
     for o in g.outputs:
         if o not in defined:
             raise RnngenError(f"IR: output '{o}' is never computed")
+    rec = {n.name: n for n in g.nodes if isinstance(n, Recurrent)}
+    for si in g.state_inputs:
+        for node, d, kind, j in si.slots:
+            n = rec.get(node)
+            if n is None or not 0 <= d < n.num_directions or not 0 <= j < n.hidden or \
+                    (kind == "c" and n.directions[d].c0 is None) or kind not in ("h", "c"):
+                raise RnngenError(f"IR: state input '{si.name}' maps to a missing state slot")
     if g.step is not None:
         verify(g.step)
 

@@ -187,6 +187,14 @@ def quantize_input(x: np.ndarray, p: QParams) -> np.ndarray:
     return sat8(np.rint(v).astype(I64) + p.zero_point).astype(np.int8)
 
 
+def quantize_state16(x: np.ndarray, p: QState16) -> np.ndarray:
+    """float -> int16 cell state as the C does it: x * 2^exp in float32 (exact), rounded half
+    to even, saturated. C: rnn_quantize_s16() (<name>_set_state)."""
+    v = np.clip(np.asarray(x, np.float32) * np.float32(2.0 ** p.exp), np.float32(-65536),
+                np.float32(65536))
+    return sat16(np.rint(v).astype(I64)).astype(np.int16)
+
+
 def dequantize(q: np.ndarray, p: QParams | QState16) -> np.ndarray:
     """Integers -> float as the C does it: (q - zero_point) * scale in float32.
     C: rnn_dequantize_s8() (int8), rnn_dequantize_s16() (int16, zero point 0)."""

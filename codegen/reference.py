@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import cells, ir
+from . import cells, ir, quant
 from .errors import RnngenError
 
 F32 = np.float32
@@ -85,6 +85,48 @@ class Executor:
             if isinstance(n, ir.Recurrent):
                 for d in range(n.num_directions):
                     self.state[(n.name, d)] = self.dtype.state0(self, n, d)
+
+    def set_state(self, values: dict[str, np.ndarray]) -> None:
+        """Stateful models: the recurrent state from the state inputs' float values (by input
+        name, in each input's layout), as `<name>_set_state` sets it (int8: quantized with the
+        hidden state's scale and the cell state's power of two)."""
+        for si in self.graph.state_inputs:
+            if si.name not in values:
+                raise RnngenError(f"no values for state input '{si.name}'")
+            v = np.asarray(values[si.name], F32).reshape(-1)
+            if v.size != si.size:
+                raise RnngenError(f"state input '{si.name}' has {v.size} values, the model "
+                                  f"takes {list(si.shape)}")
+            for k, (node, d, kind, j) in enumerate(si.slots):
+                h, c = self.state[(node, d)]
+                h, c = h.copy(), None if c is None else c.copy()
+                q = self.dtype.name != "float32"
+                if kind == "h":
+                    h[j] = quant.quantize_input(v[k:k + 1], self.plan.nodes[node].h)[0] \
+                        if q else v[k]
+                else:
+                    assert c is not None
+                    c[j] = quant.quantize_state16(
+                        v[k:k + 1], quant.QState16(self.plan.nodes[node].cell_exp))[0] \
+                        if q else v[k]
+                self.state[(node, d)] = (h, c)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Stateful models: the recurrent state as float values in each state input's layout,
+        as `<name>_get_state` reads it (int8: dequantized)."""
+        out = {}
+        for si in self.graph.state_inputs:
+            v = np.zeros(si.size, F32)
+            for k, (node, d, kind, j) in enumerate(si.slots):
+                h, c = self.state[(node, d)]
+                val = h[j] if kind == "h" else c[j]  # type: ignore[index]
+                if self.dtype.name != "float32":
+                    qn = self.plan.nodes[node]
+                    p = qn.h if kind == "h" else quant.QState16(qn.cell_exp)
+                    val = quant.dequantize(np.asarray([val]), p)[0]
+                v[k] = val
+            out[si.name] = v.reshape(si.shape)
+        return out
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """float input -> float outputs (int8: the input quantized and the outputs dequantized

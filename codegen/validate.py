@@ -632,7 +632,8 @@ def expected_sequences(g: ir.Graph, path: str, n: int) -> dict[str, np.ndarray]:
     return res
 
 
-def int8_tolerance(g: ir.Graph, xs: np.ndarray) -> tuple[float, str]:
+def int8_tolerance(g: ir.Graph, xs: np.ndarray,
+                   state: dict[str, np.ndarray] | None = None) -> tuple[float, str]:
     """The absolute tolerance for comparing an int8 build with float outputs of the original
     framework: the int8 reference's own largest error against rnngen's float reference on these
     inputs, in whole steps of the output's quantization scale, plus one step. The C equals the
@@ -640,8 +641,14 @@ def int8_tolerance(g: ir.Graph, xs: np.ndarray) -> tuple[float, str]:
     float model's (to within less than one step); a wrong model or conversion exceeds it."""
     assert g.quant is not None
     gf = driver.compile_graph(g.source, driver.BuildOptions(seq_len=g.seq_len))
-    q = run_reference(g, xs)
-    f = run_reference(gf, xs)
+    if g.state_inputs and state:  # one sequence from the given state inputs
+        q1, _ = driver.reference_outputs(g, xs[0], state, "int8")
+        f1, _ = driver.reference_outputs(gf, xs[0], state)
+        q = {o: v[None] for o, v in q1.items()}
+        f = {o: v[None] for o, v in f1.items()}
+    else:
+        q = run_reference(g, xs)
+        f = run_reference(gf, xs)
     atol, parts = 0.0, []
     for o in g.outputs:
         p = g.quant.tensors[o]
@@ -702,7 +709,8 @@ def verify_tolerance(model: str | Path, o: driver.BuildOptions) -> tuple[float, 
     N sequences; else the golden input)."""
     g = driver.compile_graph(model, o)
     xs = input_sequences(g, o.input) if o.input else None
+    state = None
     if xs is None:
-        x, _ = driver.golden_input(g, o.input)
+        x, state, _ = driver.golden_inputs(g, o.input)
         xs = x[None]
-    return int8_tolerance(g, xs)
+    return int8_tolerance(g, xs, state)

@@ -347,6 +347,24 @@ class _Program:
     def kernel_closure(self, names: set[str]) -> list[str]:
         return kernel_closure(names)
 
+    # -- <name>_get_state / <name>_set_state (stateful models) ------------------------
+    def state_slot(self, node: str, d: int, kind: str) -> str:
+        """The C address of unit 0 of a recurrent layer's h or c."""
+        h_off, c_off = self.mem.state_slots[(node, d)]
+        return _at("s->state", h_off) if kind == "h" else _at(self.C_STATE, c_off)
+
+    def state_copy(self, run: "StateRun", k: str, setting: bool) -> list[str]:
+        """C statements copying one run of state values between the caller's float array at
+        `k` and the state struct (set: into the struct)."""
+        slot = _at(self.state_slot(run.node, run.d, run.kind), run.j)
+        if run.stride == 1:
+            if setting:
+                return [f"memcpy({slot}, {k}, {run.count} * sizeof(float));"]
+            return [f"memcpy({k}, {slot}, {run.count} * sizeof(float));"]
+        a, b = (f"({slot})[i]", f"({k})[i * {run.stride}]")
+        return [f"for (i = 0; i < {run.count}; ++i)", "{",
+                f"    {a if setting else b} = {b if setting else a};", "}"]
+
     def op_concat(self, n: ir.Concat, p: str) -> dict[str, Any]:
         out = self.g.shapes[n.outputs[0]]
         ost = cgen.strides(out)
@@ -359,6 +377,59 @@ class _Program:
                                     _at(y, pos * ost[n.axis]), ost))
             pos += s[n.axis]
         return self._lines(n, lines)
+
+
+@dataclass(frozen=True)
+class StateRun:
+    """Consecutive units j .. j + count - 1 of one recurrent state vector (node, direction,
+    h or c) that a state input holds at elements k, k + stride, ..."""
+
+    node: str
+    d: int
+    kind: str
+    j: int
+    count: int
+    k: int
+    stride: int
+
+
+def state_runs(si: ir.StateInput) -> list[StateRun]:
+    """A state input's element -> slot map as few runs as it takes (one per vector for the
+    usual initial_h / initial_c inputs)."""
+    order = sorted(range(si.size), key=lambda k: (si.slots[k][:3], si.slots[k][3]))
+    runs: list[StateRun] = []
+    for k in order:
+        node, d, kind, j = si.slots[k]
+        if runs:
+            r = runs[-1]
+            same = (r.node, r.d, r.kind) == (node, d, kind) and j == r.j + r.count
+            stride = k - r.k if r.count == 1 else r.stride
+            if same and stride > 0 and k == r.k + r.count * stride:
+                runs[-1] = StateRun(node, d, kind, r.j, r.count + 1, r.k, stride)
+                continue
+        runs.append(StateRun(node, d, kind, j, 1, k, 1))
+    return runs
+
+
+def state_api(prog: "_Program", g: ir.Graph) -> dict[str, Any]:
+    """The header's state layout and the bodies of <name>_set_state / <name>_get_state."""
+    layout, set_lines, get_lines = [], [], []
+    loops = False
+    base = 0
+    for si in g.state_inputs:
+        layout.append(dict(name=cgen.c_comment(si.name), shape=list(si.shape), first=base,
+                           last=base + si.size - 1))
+        for r in state_runs(si):
+            k = _at("state", base + r.k)
+            loops = loops or r.stride != 1
+            set_lines += prog.state_copy(r, k, True)
+            get_lines += prog.state_copy(r, k, False)
+        base += si.size
+    if loops:
+        set_lines.insert(0, "int32_t i;")
+        get_lines.insert(0, "int32_t i;")
+    return dict(state_layout=layout, state_size=base, state_set=set_lines,
+                state_get=get_lines)
 
 
 def _at(base: str, off: int) -> str:
@@ -463,7 +534,9 @@ def build_context(g: ir.Graph, name: str) -> dict[str, Any]:
             decls.append(f"{t} {f}[{_upper(name)}_RUN_BLOCK ? {nb} : {max(n, 1)}];")
         elif n:
             decls.append(f"{t} {f}[{n}];")
+    state = state_api(prog, g)
     return dict(
+        **state,
         name=name, NAME=_upper(name), ops=ops, decls=ctx.decls[:n_decls],
         block_decls=ctx.decls[n_decls:], init=init, outputs=outs,
         block_ops=block_ops, block=K, block_why=g.block_why,

@@ -23,6 +23,7 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_lut_s8": ("ActivationFunctions/rnn_lut_s8.c", ()),
     "rnn_quantize_s8": ("ConvertFunctions/rnn_quantize_s8.c", ()),
     "rnn_dequantize_s8": ("ConvertFunctions/rnn_dequantize_s8.c", ()),
+    "rnn_quantize_s16": ("ConvertFunctions/rnn_quantize_s16.c", ()),
     "rnn_dequantize_s16": ("ConvertFunctions/rnn_dequantize_s16.c", ()),
     "rnn_copy_strided_s8": ("ViewFunctions/rnn_copy_strided_s8.c", ()),
 }
@@ -96,6 +97,40 @@ class QProgram(_Program):
 
     def kernel_closure(self, names: set[str]) -> list[str]:
         return kernel_closure(names, INT8_KERNELS)
+
+    def state_copy(self, run: Any, k: str, setting: bool) -> list[str]:
+        """int8 state: h quantized with the layer's hidden-state parameters, the LSTM cell
+        state with its power of two (float values at the API whatever --io is)."""
+        q = self.plan.nodes[run.node]
+        slot = _at(self.state_slot(run.node, run.d, run.kind), run.j)
+        if run.kind == "h":
+            p = q.h
+            if setting:
+                kern = "rnn_quantize_s8"
+                call = (lambda src, dst, n: f"rnn_quantize_s8({src}, {n}, "
+                        f"{cgen.c_float(1.0 / p.scale)}, {p.zero_point}, {dst});")
+            else:
+                kern = "rnn_dequantize_s8"
+                call = (lambda src, dst, n: f"rnn_dequantize_s8({src}, {n}, "
+                        f"{cgen.c_float(p.scale)}, {p.zero_point}, {dst});")
+        else:
+            if setting:
+                kern = "rnn_quantize_s16"
+                call = (lambda src, dst, n: f"rnn_quantize_s16({src}, {n}, "
+                        f"{cgen.c_float(2.0 ** q.cell_exp)}, {dst});")
+            else:
+                kern = "rnn_dequantize_s16"
+                call = (lambda src, dst, n: f"rnn_dequantize_s16({src}, {n}, "
+                        f"{cgen.c_float(2.0 ** -q.cell_exp)}, {dst});")
+        self.ctx.kernels.add(kern)
+        src, dst = (k, slot) if setting else (slot, k)
+        if run.stride == 1:
+            return [call(src, dst, run.count)]
+        if setting:
+            one = call(f"{k} + i * {run.stride}", f"{slot} + i", 1)
+        else:
+            one = call(f"{slot} + i", f"{k} + i * {run.stride}", 1)
+        return [f"for (i = 0; i < {run.count}; ++i)", "{", f"    {one}", "}"]
 
     # -- matrices ---------------------------------------------------------------------
     def matvec(self, base: str, m: formats.QMatrix, x: str, y: str, scratch: str) -> list[str]:

@@ -30,6 +30,9 @@ class Golden:
     source: str  # what the expected values are, for the file header
     atol: float
     rtol: float
+    state: np.ndarray | None = None  # stateful models: the state inputs' values, flat
+    state_out: np.ndarray | None = None  # and the state after the run (get_state)
+    state0: np.ndarray | None = None  # the state after _reset (zeros or initializers)
 
 
 def environment() -> jinja2.Environment:
@@ -106,7 +109,14 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
         banner=banner, golden_source=golden.source, steps=T, x_size=x.size, y_size=y.size,
         atol=repr(float(golden.atol)), rtol=repr(float(golden.rtol)),
         x_decl=cgen.array_declare(ctx["in_t"], "golden_x", x),
-        y_decl=cgen.array_declare(ctx["out_t"], "golden_y", y))
+        y_decl=cgen.array_declare(ctx["out_t"], "golden_y", y),
+        state_decls=[] if golden.state is None else [
+            cgen.array_declare("float", "golden_state", np.asarray(golden.state, np.float32)),
+            cgen.array_declare("float", "golden_state_out",
+                               np.asarray(golden.state_out, np.float32)),
+            cgen.array_declare("float", "golden_state0", np.asarray(
+                np.zeros(golden.state.size) if golden.state0 is None else golden.state0,
+                np.float32))])
     io = board_io(board)
     files["test/main.c"] = env.get_template("main.c.j2").render(
         common, split=split, segments=segments, y2_size=y2_size, **io)

@@ -117,10 +117,18 @@ def multipliers(reals: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def quantize_dense(w: np.ndarray, x: QParams, out_scale: float, what: str,
-                   bias: np.ndarray | None = None) -> QDense:
+                   bias: np.ndarray | None = None, scales: np.ndarray | None = None) -> QDense:
     """Per-row symmetric int8 weights for an int8 input x, outputs in units of out_scale;
-    `bias` (float) folded into the offset (Linear layers)."""
+    `bias` (float) folded into the offset (Linear layers). `scales`: the model's own per-row
+    weight scales (a QDQ model's), used when every weight is on their grid within
+    [-127, 127] (then the int8 weights are the model's own); else re-derived."""
     wq, sw = quant.quantize_rows(w.astype(np.float64), what)
+    if scales is not None:
+        s = np.asarray(scales, np.float64)
+        q = np.round(w.astype(np.float64) / s[:, None])
+        if np.all(np.abs(q) <= 127) and np.all(s > 0) and \
+                np.allclose(q * s[:, None], w, rtol=1e-6, atol=0):
+            wq, sw = q.astype(np.int8), s
     offset = -x.zero_point * wq.astype(np.int64).sum(axis=1)
     if bias is not None:
         offset = offset + np.round(bias / (sw * x.scale)).astype(np.int64)
@@ -230,7 +238,7 @@ FORMAT = Format(
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read,
     emit_f32_batch=_emit_f32_batch, permute_rows=_permute_rows, sparsify=_sparsify,
-    quantize_out=lambda m, x, out_scale, what, bias: quantize_dense(
-        m.w.astype(np.float64), x, out_scale, what, bias),
+    quantize_out=lambda m, x, out_scale, what, bias, scales=None: quantize_dense(
+        m.w.astype(np.float64), x, out_scale, what, bias, scales),
     emit_s8_out=_emit_s8_out, plain=True,
 )

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import cells, cgen, formats, ir, limits
 from ..errors import RnngenError, UnsupportedModel
-from . import onnx_check, onnx_compressed, onnx_proto
+from . import onnx_check, onnx_compressed, onnx_proto, onnx_qdq
 
 F32 = np.float32
 
@@ -28,6 +28,10 @@ _NOT_FOLDABLE = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUni
 
 
 _short = onnx_proto.short
+# Operators a state input may pass through on its way to initial_h / initial_c: they move
+# elements without computing (folded on element ids, see _Converter._state_input)
+_STATE_LAYOUT = ("Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Transpose",
+                 "Slice", "Gather", "Split", "Concat", "Cast")
 _attrs = onnx_proto.attrs
 
 
@@ -65,6 +69,15 @@ class _Converter:
         self.inferred: dict[str, tuple[int, ...]] = {}  # static shapes from onnx's inference
         self.const_elements = 0  # of all folded constants (limits.MAX_MODEL_ELEMENTS)
         self.node_names: set[str] = set()
+        # state inputs (stateful models): (name, shape, first element id); the tensors that
+        # hold element ids of them; per recurrent node the ids of its initial_h / initial_c
+        self.state_specs: list[tuple[str, tuple[int, ...], int]] = []
+        self.state_tainted: set[str] = set()
+        self.slot_records: list[tuple[str, np.ndarray, str]] = []
+        self.state_reset = np.zeros(0, F32)  # by element id: the reset values
+        self.state_defaults: set[str] = set()  # state inputs with an initializer
+        self.qdq = onnx_qdq.Found()
+        self.weight_scales: dict[str, np.ndarray] = {}  # Linear node -> user's row scales
 
     # ------------------------------------------------------------------ helpers
     def where(self, node: Any, idx: int) -> str:
@@ -125,6 +138,8 @@ class _Converter:
             except Exception as e:
                 raise RnngenError(f"{self.path}: initializer '{t.name}' cannot be read "
                                   f"({_short(e)})") from None
+        # QDQ models: activation pairs removed (their parameters kept), before anything else
+        self.qdq = onnx_qdq.strip(self.model, self.consts, self.path)
         # compressed W/R of recurrent nodes (docs/compression.md), before anything is folded
         self.compressed = onnx_compressed.recognize(g, self.consts, self.path)
         for t in g.sparse_initializer:
@@ -141,13 +156,15 @@ class _Converter:
                 raise
             postponed = e
         inputs = [i for i in g.input if i.name not in self.consts]
-        if len(inputs) != 1:
-            names = ", ".join(f"'{i.name}'" for i in inputs) or "none"
-            raise UnsupportedModel(
-                f"{self.path}: the model has {len(inputs)} run-time inputs ({names}); rnngen "
-                "compiles models with one input, the sequence (make weights and initial states "
-                "initializers)")
-        inp = inputs[0]
+        inp, states = self._pick_inputs(inputs)
+        # a graph input with an initializer that only feeds initial states: a state input
+        # whose reset value is the initializer (others with initializers stay constants)
+        defaults = {i.name for i in g.input if i.name in self.consts and
+                    self._only_feeds_state(i.name)}
+        for si in g.input:
+            if si.name in defaults or any(si is s for s in states):
+                self._state_input(si, self.consts.get(si.name) if si.name in defaults
+                                  else None)
         tt = inp.type.tensor_type
         if tt.elem_type not in (1,):  # FLOAT
             raise UnsupportedModel(f"{self.path}: input '{inp.name}' has element type "
@@ -180,6 +197,7 @@ class _Converter:
             raise RnngenError(f"{self.path}: the model has no outputs")
         if len(set(outputs)) != len(outputs):
             raise UnsupportedModel(f"{self.path}: the same tensor is listed twice as an output")
+        state_inputs = self._state_inputs()
         used = set(outputs) | {i for n in self.nodes for i in n.inputs}
         consts = {k: v for k, v in self.ir_consts.items() if k in used}
         shapes = dict(self.shapes)
@@ -187,8 +205,169 @@ class _Converter:
         graph = ir.Graph(name=_c_name(self.path.stem), input=inp.name, outputs=tuple(outputs),
                          nodes=tuple(self.nodes), shapes=shapes, constants=consts,
                          seq_len=self.T, source=str(self.path),
-                         input_time_axis=self.time_axis)
+                         input_time_axis=self.time_axis, state_inputs=state_inputs,
+                         user_qparams={t: p for t, p in self.qdq.activations.items()
+                                       if t in shapes},
+                         weight_scales=self.weight_scales)
         return graph
+
+    # ------------------------------------------------------------------ state inputs
+    def _pick_inputs(self, inputs: list[Any]) -> tuple[Any, list[Any]]:
+        """The sequence input (the one that reaches a recurrent layer's X) and the state
+        inputs (the others: they may only feed initial_h / initial_c, checked as the nodes
+        are visited)."""
+        if len(inputs) == 1:
+            return inputs[0], []
+        names = ", ".join(f"'{i.name}'" for i in inputs) or "none"
+        if not inputs:
+            raise UnsupportedModel(f"{self.path}: the model has no run-time input; rnngen "
+                                   "needs one, the sequence")
+        seq = [i for i in inputs if self._reaches_x(i.name)]
+        if len(seq) != 1:
+            raise UnsupportedModel(
+                f"{self.path}: the model has {len(inputs)} run-time inputs ({names}), "
+                f"{len(seq)} of them feeding a recurrent layer's input X; rnngen compiles one "
+                "sequence input plus inputs that are recurrent state (fed to LSTM/GRU/RNN "
+                "initial_h / initial_c); make the others initializers")
+        return seq[0], [i for i in inputs if i is not seq[0]]
+
+    def _reaches_x(self, name: str) -> bool:
+        reached = {name}
+        for n in self.model.graph.node:
+            ins = [i for i in n.input if i in reached]
+            if not ins:
+                continue
+            if n.op_type in ("LSTM", "GRU", "RNN"):
+                if n.input[0] in reached:
+                    return True
+                continue  # the state only: the outputs are not a sequence of this input
+            if n.op_type in ("Shape", "Size"):
+                continue
+            reached.update(o for o in n.output if o)
+        return False
+
+    def _only_feeds_state(self, name: str) -> bool:
+        """Whether `name` reaches recurrent layers only as initial_h / initial_c, through
+        layout operators (and at least one)."""
+        reached, hit = {name}, False
+        for n in self.model.graph.node:
+            at = [k for k, i in enumerate(n.input) if i in reached]
+            if not at:
+                continue
+            if n.op_type in ("LSTM", "GRU", "RNN"):
+                if not set(at) <= {5, 6}:
+                    return False
+                hit = True
+            elif n.op_type in _STATE_LAYOUT:
+                reached.update(o for o in n.output if o)
+            elif n.op_type not in ("Shape", "Size"):
+                return False
+        return hit
+
+    def _state_input(self, inp: Any, default: np.ndarray | None = None) -> None:
+        """A state input enters as a constant of element ids (int64: the first id of this
+        input plus the row-major index), so that the layout operators between it and the
+        recurrent layers fold and say which element lands in which state slot. `default`:
+        its initializer (the values _reset gives), else zeros."""
+        tt = inp.type.tensor_type
+        if tt.elem_type != 1:
+            raise UnsupportedModel(f"{self.path}: state input '{inp.name}' has element type "
+                                   f"{tt.elem_type}; rnngen compiles float32 inputs")
+        dims = [int(d.dim_value) if d.HasField("dim_value") else 1 for d in tt.shape.dim]
+        if default is not None:
+            dims = [int(d) for d in np.shape(default)]
+        if any(d < 1 for d in dims):
+            raise RnngenError(f"{self.path}: state input '{inp.name}' has shape {dims}")
+        n = limits.check_elements(f"{self.path}: state input '{inp.name}'", dims, "the input")
+        first = sum(math.prod(s) for _, s, _ in self.state_specs)
+        self.state_specs.append((inp.name, tuple(dims), first))
+        if default is not None:
+            self.state_defaults.add(inp.name)
+        self.consts[inp.name] = (np.arange(n, dtype=np.int64) + first).reshape(dims)
+        self.state_tainted.add(inp.name)
+        reset = np.zeros(n, F32) if default is None else \
+            np.asarray(default, F32).reshape(-1)
+        if not np.all(np.isfinite(reset)):
+            raise RnngenError(f"{self.path}: initializer of state input '{inp.name}' holds "
+                              "NaN or Inf")
+        self.state_reset = np.concatenate([self.state_reset, reset])
+
+    def reset_values(self, ids: np.ndarray) -> np.ndarray:
+        """The values _reset gives the state elements with these ids."""
+        return self.state_reset[np.asarray(ids, np.int64)].astype(F32)
+
+    def _state_owner(self, name: str) -> str:
+        first = int(np.asarray(self.consts[name]).reshape(-1)[0]) if \
+            np.asarray(self.consts[name]).size else 0
+        for nm, s, off in self.state_specs:
+            if off <= first < off + math.prod(s):
+                return nm
+        return self.state_specs[0][0]
+
+    def _visit_state(self, node: Any, idx: int, tainted: list[str]) -> bool:
+        """A node reading a state input (or a layout of one): fold a layout operator, let a
+        recurrent layer take it as initial_h / initial_c, refuse anything else. True when
+        handled here."""
+        op = node.op_type
+        where = self.where(node, idx)
+        owner = self._state_owner(tainted[0])
+        if op in ("Shape", "Size"):
+            return False  # static shape: folds as usual
+        if op in ("LSTM", "GRU", "RNN"):
+            bad = [i for k, i in enumerate(node.input) if i in tainted and k not in (5, 6)]
+            if not bad:
+                return False  # _lower_recurrent maps the state slots
+        elif op in _STATE_LAYOUT:
+            data = [i for i in node.input[:1]] if op != "Concat" else [i for i in node.input if i]
+            if all(i in self.state_tainted for i in data):
+                if op == "Cast":
+                    if int(_attrs(node).get("to", 1)) != 1:
+                        raise UnsupportedModel(f"{self.path}: {where} casts state input "
+                                               f"'{owner}' to another type than float")
+                    self.consts[node.output[0]] = self.consts[node.input[0]]
+                else:
+                    self._fold(node, idx)
+                self.state_tainted.update(o for o in node.output if o)
+                return True
+        raise UnsupportedModel(
+            f"{self.path}: state input '{owner}' reaches {where}; rnngen takes a run-time input "
+            "other than the sequence only as recurrent state: fed to LSTM/GRU/RNN initial_h / "
+            "initial_c, directly or through layout operators (" + ", ".join(_STATE_LAYOUT) +
+            "); make it an initializer otherwise")
+
+    def _state_inputs(self) -> tuple[ir.StateInput, ...]:
+        if not self.state_specs:
+            return ()
+        slots: dict[int, tuple[str, int, str, int]] = {}
+        for node_name, ids, kind in self.slot_records:
+            D, H = ids.shape
+            for d in range(D):
+                for j in range(H):
+                    k = int(ids[d, j])
+                    if k in slots:
+                        raise UnsupportedModel(
+                            f"{self.path}: state input '{self._id_owner(k)}': element "
+                            f"{self._id_index(k)} starts two recurrent states; rnngen needs "
+                            "each element to be one state value (get_state could not say which)")
+                    slots[k] = (node_name, d, kind, j)
+        out = []
+        for nm, s, off in self.state_specs:
+            n = math.prod(s)
+            miss = [k for k in range(off, off + n) if k not in slots]
+            if miss:
+                raise UnsupportedModel(
+                    f"{self.path}: state input '{nm}': element {miss[0] - off} (of {n}) is not "
+                    "a recurrent layer's initial state; rnngen compiles state inputs whose "
+                    "every element feeds initial_h / initial_c")
+            out.append(ir.StateInput(nm, s, tuple(slots[k] for k in range(off, off + n)),
+                                     default=nm in self.state_defaults))
+        return tuple(out)
+
+    def _id_owner(self, k: int) -> str:
+        return next(nm for nm, s, off in self.state_specs if off <= k < off + math.prod(s))
+
+    def _id_index(self, k: int) -> int:
+        return next(k - off for nm, s, off in self.state_specs if off <= k < off + math.prod(s))
 
     # ------------------------------------------------------------------ input shape
     def _input_shape(self, inp: Any) -> ir.Shape:
@@ -256,39 +435,54 @@ class _Converter:
     def _trace_time_axis(self, name: str, rank: int) -> int | None:  # noqa: C901
         """Follow the input through layout ops to the first LSTM/GRU/RNN: its time axis."""
         perm = list(range(rank))  # current axis i holds input axis perm[i]
-        cur = name
+        self._traced: dict[tuple[str, tuple[int, ...]], int | None] = {}
         readers: dict[str, list[Any]] = {}
         for n in self.model.graph.node:
             if n.op_type not in ("Shape", "Size"):
                 for i in set(n.input):
                     readers.setdefault(i, []).append(n)
-        for _ in range(len(self.model.graph.node)):
-            users = readers.get(cur, [])
-            if len(users) != 1:
+        return self._trace_from(name, perm, readers, min(len(self.model.graph.node), 200))
+
+    def _trace_from(self, cur: str, perm: list[int], readers: dict[str, list[Any]],
+                    budget: int) -> int | None:
+        """The time axis along the paths from `cur`: where several readers lead to recurrent
+        layers they must agree (a path that ends elsewhere, like the input multiplied by a
+        mask computed from it, says nothing)."""
+        key = (cur, tuple(perm))
+        if key in self._traced:  # each tensor once per layout: no blow-up on diamonds
+            return self._traced[key]
+        self._traced[key] = None
+        users = readers.get(cur, [])
+        if budget <= 0 or not users:
+            return None
+        found = {self._trace_via(n, cur, list(perm), readers, budget - 1) for n in users}
+        found.discard(None)
+        self._traced[key] = found.pop() if len(found) == 1 else None
+        return self._traced[key]
+
+    def _trace_via(self, n: Any, cur: str, perm: list[int], readers: dict[str, list[Any]],
+                   budget: int) -> int | None:
+        a = _attrs(n)
+        if n.op_type in ("LSTM", "GRU", "RNN") and n.input[0] == cur:
+            if len(perm) != 3:
                 return None
-            n = users[0]
-            a = _attrs(n)
-            if n.op_type in ("LSTM", "GRU", "RNN") and n.input[0] == cur:
-                if len(perm) != 3:
-                    return None
-                return perm[1 if a.get("layout", 0) == 1 else 0]
-            if n.op_type == "Transpose":
-                p = a.get("perm", list(reversed(range(len(perm)))))
-                if sorted(int(v) for v in p) != list(range(len(perm))):
-                    return None
-                perm = [perm[i] for i in p]
-            elif n.op_type in ("MatMul", "Add", "Sub", "Mul", "Div"):
-                # a per-step layer in front (a Linear: MatMul by a constant [F, N], a bias,
-                # a scale) keeps every axis; MatMul changes only the last one's size
-                other = [i for i in n.input if i != cur]
-                c = self.consts.get(other[0]) if len(other) == 1 else None
-                if c is None or c.ndim > 2 or (n.op_type == "MatMul" and
-                                               (n.input[0] != cur or c.ndim != 2)):
-                    return None
-            elif n.op_type not in _TRACE_THROUGH or not n.output:
+            return perm[1 if a.get("layout", 0) == 1 else 0]
+        if n.op_type == "Transpose":
+            p = a.get("perm", list(reversed(range(len(perm)))))
+            if sorted(int(v) for v in p) != list(range(len(perm))):
                 return None
-            cur = n.output[0]
-        return None
+            perm = [perm[i] for i in p]
+        elif n.op_type in ("MatMul", "Add", "Sub", "Mul", "Div"):
+            # a per-step layer in front (a Linear: MatMul by a constant [F, N], a bias,
+            # a scale) keeps every axis; MatMul changes only the last one's size
+            other = [i for i in n.input if i != cur]
+            c = self.consts.get(other[0]) if len(other) == 1 else None
+            if c is None or c.ndim > 2 or (n.op_type == "MatMul" and
+                                           (n.input[0] != cur or c.ndim != 2)):
+                return None
+        elif n.op_type not in _TRACE_THROUGH or not n.output:
+            return None
+        return self._trace_from(n.output[0], perm, readers, budget)
 
     # ------------------------------------------------------------------ nodes
     def _visit(self, node: Any, idx: int) -> None:
@@ -306,6 +500,9 @@ class _Converter:
             self.unsupported.append(f"{node.op_type} (domain '{node.domain}', "
                                     f"{self.where(node, idx)})")
             self.unknown.update(o for o in node.output if o)
+            return
+        tainted = [i for i in present if i in self.state_tainted]
+        if tainted and self._visit_state(node, idx, tainted):
             return
         missing = [i for i in present if i not in self.consts and i not in self.shapes
                    and i not in self.compressed.deferred]
@@ -349,6 +546,13 @@ class _Converter:
         except Exception as e:
             raise RnngenError(f"{where}: cannot evaluate at compile time ({_short(e)})") \
                 from None
+        if node.op_type == "DequantizeLinear" and outs:  # a QDQ model's weight
+            x = np.asarray(self.consts[node.input[0]])
+            sc = np.asarray(self.consts[node.input[1]])
+            zp = np.asarray(self.consts[node.input[2]]) if len(node.input) > 2 and \
+                node.input[2] else np.zeros(1, x.dtype)
+            self.qdq.weights[outs[0]] = (sc, zp, int(_attrs(node).get("axis", 1)) % max(1, x.ndim),
+                                         x.dtype.name)
         for o, v in zip(outs, res):
             v = np.asarray(v)
             self.const_elements += limits.check_elements(where, v.shape, f"output '{o}'")
@@ -404,6 +608,16 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
     h0 = cv.need_const(node, idx, 5, "initial_h")
     spec = cells.of(cell)
     c0 = cv.need_const(node, idx, 6, "initial_c") if spec.has_cell_state else None
+    # initial states from a state input: element ids now, the reset values in the IR
+    from_state = {k: node.input[k] for k in (5, 6)
+                  if len(node.input) > k and node.input[k] in cv.state_tainted}
+    if 6 in from_state and c0 is None:
+        from_state.pop(6)
+    ids = {k: np.asarray(cv.consts[v]) for k, v in from_state.items()}
+    if 5 in ids:
+        h0 = cv.reset_values(ids[5])
+    if 6 in ids:
+        c0 = cv.reset_values(ids[6])
     P = cv.need_const(node, idx, 7, "P") if spec.peepholes else None
     if W is None or R is None:
         raise RnngenError(f"{where}: inputs W and R are required")
@@ -480,6 +694,10 @@ def _lower_recurrent(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
     cv.add(ir.Recurrent(_nm(cv, node, idx), (x,), outputs, cell=cell, hidden=H, input_size=I,
                         seq_len=T, valid_len=valid, layout=layout, directions=tuple(dirs),
                         clip=clip, input_forget=input_forget, linear_before_reset=lbr))
+    final = cv.nodes[-1].name
+    for k, kind in ((5, "h"), (6, "c")):
+        if k in ids:
+            cv.slot_records.append((final, ids[k].reshape(D, H), kind))
 
 
 def _direction_matrix(M: Any, d: int) -> ir.Matrix:
@@ -535,6 +753,9 @@ def _lower_gemm(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
     W = Bm if a.get("transB", 0) else Bm.T  # [N, K]
     W = (alpha * W).astype(F32) if alpha != 1.0 else W
     name = _nm(cv, node, idx)
+    rows = onnx_qdq.weight_rows(cv.qdq, Bn, 0 if a.get("transB", 0) else 1, W.shape[0])
+    if rows is not None and alpha == 1.0:
+        cv.weight_scales[name] = rows
     src = A
     if a.get("transA", 0):
         t = cv.fresh(name + "_At")
@@ -595,6 +816,10 @@ def _lower_matmul(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> Non
         want = (1,) * (borig - len(ashape)) + want
     out = node.output[0]
     Wd = formats.as_matrix(np.ascontiguousarray(W))
+    rows = onnx_qdq.weight_rows(cv.qdq, Bn, cv.consts[Bn].ndim - 1, W.shape[0]) \
+        if Bm.ndim == 2 else None
+    if rows is not None:
+        cv.weight_scales[name] = rows
     if want == lin_shape:
         cv.add(ir.Linear(name, (A,), (out,), W=Wd, b=None))
     else:

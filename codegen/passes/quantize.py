@@ -31,8 +31,8 @@ DEFAULT_SEQUENCES = 16
 def run(g: ir.Graph, opts: Options) -> ir.Graph:
     if opts.dtype != "int8":
         return g
-    xs, source, warnings = calibration_inputs(g, opts.calibrate)
-    stats = _calibrate(g, xs)
+    xs, states, source, warnings = calibration_data(g, opts.calibrate)
+    stats = _calibrate(g, xs, states)
     plan = _Builder(g, stats, opts.io, source, warnings).build()
     step = g.step.replace(quant=plan) if g.step is not None else None
     return g.replace(quant=plan, step=step)
@@ -42,17 +42,95 @@ def run(g: ir.Graph, opts: Options) -> ir.Graph:
 
 def calibration_inputs(g: ir.Graph, path: str | None) -> tuple[list[np.ndarray], str,
                                                                 tuple[str, ...]]:
+    xs, _, source, warnings = calibration_data(g, path)
+    return xs, source, warnings
+
+
+State = dict[str, np.ndarray]
+
+
+def calibration_data(g: ir.Graph, path: str | None
+                     ) -> tuple[list[np.ndarray], list[State] | None, str, tuple[str, ...]]:
+    """The calibration sequences and, for a stateful model, the state each starts from: from
+    --calibrate (an .npy of sequences; for a stateful model an .npz keyed by input name, each
+    array [N, ...]) or seeded random values in [-1, 1)."""
     shape = tuple(g.shapes[g.input])
     if path is None:
         rng = np.random.default_rng(0)
         xs = [rng.uniform(-1.0, 1.0, shape).astype(np.float32) for _ in range(DEFAULT_SEQUENCES)]
-        return xs, f"{DEFAULT_SEQUENCES} seeded random sequences in [-1, 1)", (
-            "no --calibrate data: int8 ranges come from 16 seeded random sequences in [-1, 1); "
-            "give representative inputs with --calibrate X.npy",)
+        states = None
+        if g.state_inputs:
+            srng = np.random.default_rng(1)
+            defaults = _state_defaults(g)
+            states = [{si.name: defaults[si.name] if si.default else
+                       srng.uniform(-1.0, 1.0, si.shape).astype(np.float32)
+                       for si in g.state_inputs} for _ in xs]
+        what = "sequences" + (" and states" if states else "")
+        return xs, states, f"{DEFAULT_SEQUENCES} seeded random {what} in [-1, 1)", (
+            f"no --calibrate data: int8 ranges come from 16 seeded random {what} in [-1, 1); "
+            "give representative inputs with --calibrate X.npy" +
+            (" (an .npz keyed by input name)" if states else ""),)
     p = Path(path)
     arr = npyio.load(p, "calibration data")  # the header is checked before the data is read
+    if isinstance(arr, dict) and g.state_inputs:
+        return _calibration_npz(g, p, arr)
     if not isinstance(arr, np.ndarray):
         raise RnngenError(f"{p}: calibration data must be one .npy array, not an archive")
+    if g.state_inputs and all(si.default for si in g.state_inputs):
+        seqs = _sequences(g, p, arr, shape)
+        d = _state_defaults(g)
+        return [np.asarray(s, np.float32) for s in seqs], [dict(d) for _ in seqs], \
+            f"{len(seqs)} sequence(s) from {p.name}, from the state inputs' initializers", ()
+    if g.state_inputs:
+        raise RnngenError(f"{p}: the model has state inputs ("
+                          + ", ".join(f"'{si.name}'" for si in g.state_inputs)
+                          + "); give calibration data as an .npz keyed by input name")
+    seqs = _sequences(g, p, arr, shape)
+    return [np.asarray(s, np.float32) for s in seqs], None, \
+        f"{len(seqs)} sequence(s) from {p.name}", ()
+
+
+def _calibration_npz(g: ir.Graph, p: Path, data: dict[str, np.ndarray]
+                     ) -> tuple[list[np.ndarray], list[State], str, tuple[str, ...]]:
+    want = [g.input] + [si.name for si in g.state_inputs]
+    defaults = _state_defaults(g)
+    missing = [n for n in want if n not in data and n not in defaults]
+    if missing:
+        raise RnngenError(f"{p}: calibration data has no array for input(s) "
+                          f"{', '.join(missing)} (has {', '.join(data) or 'none'})")
+    seqs = _sequences(g, p, data[g.input], tuple(g.shapes[g.input]))
+    n = len(seqs)
+    states: list[State] = [{} for _ in range(n)]
+    for si in g.state_inputs:
+        if si.name not in data:  # its initializer, for every sequence
+            for k in range(n):
+                states[k][si.name] = defaults[si.name]
+            continue
+        a = data[si.name]
+        core = tuple(d for d in si.shape if d != 1)
+        if a.dtype.kind != "f" or a.size != n * si.size or \
+                tuple(d for d in a.shape[1:] if d != 1) != core and n > 1:
+            raise RnngenError(f"{p}: calibration state '{si.name}' has shape {a.shape} "
+                              f"({a.dtype}); expected [{n}, {', '.join(map(str, si.shape))}] "
+                              "float, one per sequence")
+        a = np.asarray(a, np.float32).reshape(n, *si.shape)
+        if not np.all(np.isfinite(a)):
+            raise RnngenError(f"{p}: calibration state '{si.name}' contains NaN or Inf")
+        for k in range(n):
+            states[k][si.name] = a[k]
+    return [np.asarray(s, np.float32) for s in seqs], states, \
+        f"{n} sequence(s) with their states from {p.name}", ()
+
+
+def _state_defaults(g: ir.Graph) -> State:
+    """The initializers of the state inputs that have one (what _reset gives)."""
+    if not any(si.default for si in g.state_inputs):
+        return {}
+    st = reference.Executor(g).get_state()
+    return {si.name: st[si.name] for si in g.state_inputs if si.default}
+
+
+def _sequences(g: ir.Graph, p: Path, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if arr.dtype.kind != "f":
         raise RnngenError(f"{p}: calibration data has type {arr.dtype}; expected float")
     if arr.size == 0:
@@ -70,7 +148,7 @@ def calibration_inputs(g: ir.Graph, path: str | None) -> tuple[list[np.ndarray],
     if float(seqs.max()) == float(seqs.min()):
         raise RnngenError(f"{p}: calibration data is constant ({float(seqs.max())}); give "
                           "inputs that exercise the model")
-    return [np.asarray(s, np.float32) for s in seqs], f"{len(seqs)} sequence(s) from {p.name}", ()
+    return seqs
 
 
 @dataclass
@@ -87,8 +165,10 @@ class _Stats:
             self.hi[name] = max(self.hi.get(name, -math.inf), float(v.max()))
 
 
-def _calibrate(g: ir.Graph, xs: list[np.ndarray]) -> _Stats:
+def _calibrate(g: ir.Graph, xs: list[np.ndarray], states: list[State] | None = None
+               ) -> _Stats:
     st = _Stats()
+    recurrent = {n.name: n for n in g.nodes if isinstance(n, ir.Recurrent)}
 
     def observer(n: ir.Recurrent, d: int, x: np.ndarray, h0: np.ndarray, h: np.ndarray,
                  c: np.ndarray | None) -> None:
@@ -97,8 +177,17 @@ def _calibrate(g: ir.Graph, xs: list[np.ndarray]) -> _Stats:
         if c is not None:
             st.c_max[n.name] = max(st.c_max.get(n.name, 0.0), float(np.max(np.abs(c))))
 
-    for x in xs:
-        env = reference.Executor(g, observer=observer).run_all(x)
+    for k, x in enumerate(xs):
+        ex = reference.Executor(g, observer=observer)
+        if states is not None and g.state_inputs:
+            # a run from a set state: its h and c are values the layer's scales must hold
+            ex.set_state(states[k])
+            for (node, d), (h, c) in ex.state.items():
+                n = recurrent[node]
+                st.see(n.outputs[0] or n.outputs[1] or node, h)
+                if c is not None:
+                    st.c_max[node] = max(st.c_max.get(node, 0.0), float(np.max(np.abs(c))))
+        env = ex.run_all(x)
         st.see(g.input, env[g.input])
         for n in g.nodes:
             for o in n.outputs:
@@ -177,6 +266,14 @@ class _Builder:
                     raise RnngenError(f"{self.where}: LogSoftmax node '{n.name}' is not "
                                       "supported with --dtype int8 (Softmax is)")
                 self.fixed[n.outputs[0]] = QParams(1.0 / 256.0, -128)
+        readers = g.consumers()
+        for t in int16:  # the int16 cell state has no int8 tensor type to flow on in
+            if t in readers:
+                raise RnngenError(
+                    f"{self.where}: node '{readers[t][0].name}' reads '{t}', an LSTM cell "
+                    "state output (int16 with --dtype int8); int8 builds take it only as a "
+                    "model output of its own (a state tensor that joins h and c is read with "
+                    "<name>_get_state instead; or build float32)")
         # class ranges
         lo: dict[str, float] = {}
         hi: dict[str, float] = {}
@@ -192,6 +289,29 @@ class _Builder:
                 for cd in n.directions:
                     lo[r] = min(lo.get(r, math.inf), float(cd.h0.min()))
                     hi[r] = max(hi.get(r, -math.inf), float(cd.h0.max()))
+        # QDQ models: the user's own parameters (frontends/onnx_qdq.py), where no fixed
+        # parameters (Softmax's) hold; one set per class of tensors that share parameters
+        user_roots: dict[str, QParams] = {}
+        for t, (scale, zp) in sorted(g.user_qparams.items()):
+            if t not in g.shapes or t in int16:
+                continue
+            r = self.find(t)
+            p = QParams(float(scale), int(zp))
+            if r in user_roots and user_roots[r] != p:
+                self.warnings = self.warnings + (
+                    f"QDQ: tensor '{t}' has scale {scale:.6g} / zero point {zp}, a tensor it "
+                    f"shares int8 parameters with (through layout operators) has "
+                    f"{user_roots[r].scale:.6g} / {user_roots[r].zero_point}; the latter is "
+                    "used",)
+                continue
+            user_roots[r] = p
+        fixed_here = {self.find(t) for t in self.fixed}
+        for r, p in user_roots.items():
+            if r not in fixed_here:
+                self.fixed[r] = p
+        if user_roots:
+            self.source += (f"; the model's own QDQ scales and zero points on "
+                            f"{len(user_roots)} tensor(s)")
         fixed_roots = {self.find(t): p for t, p in self.fixed.items()}
         params: dict[str, object] = {}
         for t in g.shapes:
@@ -307,7 +427,11 @@ class _Builder:
                               "with --dtype int8")
         x, out = self.qp(n.inputs[0]), self.qp(n.outputs[0])
         b = None if n.b is None else n.b.astype(np.float64)
-        w = f.quantize_out(n.W, x, out.scale, what, b)
+        rows = self.g.weight_scales.get(n.name)  # QDQ: the user's weight scales
+        if rows is not None:
+            w = f.quantize_out(n.W, x, out.scale, what, b, scales=rows)
+        else:
+            w = f.quantize_out(n.W, x, out.scale, what, b)
         return quant.QLinear(w, x, out)
 
     def softmax(self, n: ir.Softmax) -> quant.QSoftmax:

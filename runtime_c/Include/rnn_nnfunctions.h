@@ -391,6 +391,10 @@ void rnn_quantize_s8(const float *x, int32_t n, float inv_scale, int32_t zero_po
 /** @brief int8 -> float: (q - zero_point) * scale. */
 void rnn_dequantize_s8(const int8_t *x, int32_t n, float scale, int32_t zero_point, float *y);
 
+/** @brief float -> int16 (an LSTM cell state, scale 2^-exp): sat16(lrintf(x * inv_scale)),
+ * inv_scale = 2^exp. */
+void rnn_quantize_s16(const float *x, int32_t n, float inv_scale, int16_t *y);
+
 /** @brief int16 -> float: q * scale. */
 void rnn_dequantize_s16(const int16_t *x, int32_t n, float scale, float *y);
 

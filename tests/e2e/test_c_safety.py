@@ -21,6 +21,9 @@ supports, for int8) as separate outputs of one LSTM. For each project:
   portability --error-exitcode=1); board/ too for a bare-metal build of the operator model.
   Suppressions are only inline, each with its reason.
 
+Stateful models (state inputs: <name>_set_state / <name>_get_state) get the same three checks:
+a DTLN-style float model (one state tensor, strided copies) and an int8 LSTM with h0/c0.
+
 The 100,000-step run (LSTM, float32 and int8) uses a library-mode project (`--no-main`)
 driven by our own C program: <name>_reset once, then <name>_step 100,000 times on inputs in
 [-1, 1) from a linear congruential generator. Its first outputs equal rnngen's reference on
@@ -242,6 +245,21 @@ def test_every_operator(tmp_path, dtype):
     driver.build(model, m4, driver.BuildOptions(name="m", dtype=dtype, target="cortex-m4",
                                                 measure=False))
     cppcheck(m4, ("src", "include", "test", "board"))
+
+
+@pytest.mark.parametrize("kind,dtype", [("dtln", "float32"), ("lstm", "int8")])
+def test_stateful_models(tmp_path, kind, dtype):
+    """<name>_set_state / <name>_get_state (strided copies for the DTLN-style state tensor;
+    quantize/dequantize calls for int8) and the golden test's state checks."""
+    from tests.e2e import test_stateful
+
+    path, ins, outs, pairs = test_stateful._export(tmp_path, kind, False)
+    proj = tmp_path / "proj"
+    res = driver.build(path, proj, driver.BuildOptions(name="m", dtype=dtype, measure=False,
+                                                       input=str(tmp_path / "in.npz")))
+    assert res.graph.state_inputs and res.graph.streaming
+    assert "m_get_state" in (proj / "include" / "m.h").read_text()
+    check_project(proj)
 
 
 # ---------------------------------------------------------------------- 100,000 steps
