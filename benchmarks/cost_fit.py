@@ -6,7 +6,8 @@ check it on held-out configurations.
 
 Configurations (seeded, --seed 14): N small models (--configs 96), each one recurrent layer
 (LSTM, GRU with linear_before_reset 1, or RNN; input 4..64, hidden 8..96, T 4 or 8 steps,
-seeded uniform weights) then Linear H -> 2..12 and Softmax per step, written as ONNX; its
+seeded uniform weights) then Linear H -> 2..12 and Softmax, per step or (every third) of the
+last step only (Gather, as classifiers export), written as ONNX; its
 recurrent matrices left dense or compressed by `rnngen compress` (the same call:
 rnngen.compress_model.compress_file, --nearest) with each method in turn (hmd, lmf, csr,
 kron, hkp) at 2x, 3.33x or 5x. Each is built (`rnngen build`, float32 and int8, the int8
@@ -67,6 +68,7 @@ def configs(n: int, seed: int) -> list[dict]:
         out.append(dict(index=k, cell=cell, input=int(rng.integers(4, 65)),
                         hidden=int(rng.integers(8, 97)), steps=int(rng.choice([4, 8])),
                         classes=int(rng.integers(2, 13)), method=method,
+                        head="last" if k % 3 == 1 else "all",
                         factor=1.0 if method == "dense" else float(FACTORS[int(
                             rng.integers(len(FACTORS)))]),
                         held_out=k % 4 == 3))
@@ -87,8 +89,12 @@ def model(c: dict) -> onnx.ModelProto:
              numpy_helper.from_array(np.array([1], np.int64), "ax")]
     nodes = [helper.make_node(c["cell"], ["x", "W", "R", "B"], ["Y"], hidden_size=h,
                               name="rec", **extra),
-             helper.make_node("Squeeze", ["Y", "ax"], ["hs"]),
-             helper.make_node("MatMul", ["hs", "Wo"], ["l0"]),
+             helper.make_node("Squeeze", ["Y", "ax"], ["hs"])]
+    if c.get("head") == "last":  # a classifier of the last step (Gather, as exports write)
+        inits.append(numpy_helper.from_array(np.array(t - 1, np.int64), "last"))
+        nodes.append(helper.make_node("Gather", ["hs", "last"], ["hl"], axis=0))
+    nodes += [helper.make_node("MatMul", ["hl" if c.get("head") == "last" else "hs", "Wo"],
+                               ["l0"]),
              helper.make_node("Add", ["l0", "bo"], ["logits"]),
              helper.make_node("Softmax", ["logits"], ["probs"], axis=-1)]
     gr = helper.make_graph(nodes, f"cfg{c['index']}",

@@ -5,7 +5,8 @@ The model is linear in features read from the IR (`features`): for each matrix, 
 role it plays (a recurrent layer's input matrix W, its recurrent matrix R, a Linear layer's
 weight) and by its format (a row stack counts block by block), its multiply-accumulates,
 its output rows and its kernel calls; for each recurrent cell, its hidden units and its
-steps; the elements of every other node; and one constant. Every feature counts one whole
+steps; the elements and the number of the data-movement nodes (transpose, slice, concat)
+and of the other nodes (views cost nothing); and one constant. Every feature counts one whole
 inference (a recurrent layer's per-step figures times the steps it runs). The coefficients
 are fitted per board and per number type from exact QEMU instruction counts of rnngen's own
 generated code by `benchmarks/cost_fit.py`, and shipped as data beside the board file:
@@ -62,10 +63,14 @@ def features(g: ir.Graph) -> dict[str, float]:
             rows = math.prod(g.shapes[n.inputs[0]][:-1])
             _matrix(f, "L", n.W, rows)
             f["linear.outputs"] += n.W.shape[0] * rows
+        elif isinstance(n, ir.View):
+            continue  # a view of its input: no code
         else:
             size = sum(math.prod(g.shapes[o]) for o in n.outputs if o)
-            f["elementwise"] += size
-            f["nodes"] += 1
+            kind = "copy" if isinstance(n, (ir.Transpose, ir.Slice, ir.Concat)) else \
+                "elementwise"
+            f[kind] += size
+            f[f"{kind}.nodes"] += 1
     return dict(f)
 
 
