@@ -4,7 +4,7 @@ check it on held-out configurations.
     python benchmarks/cost_fit.py                      # measure, fit, write everything
     python benchmarks/cost_fit.py --report-only benchmarks/results/cost_model.json
 
-Configurations (seeded, --seed 14): N small models (--configs 96), each one recurrent layer
+Configurations (seeded, --seed 14): N small models (--configs 144), each one recurrent layer
 (LSTM, GRU with linear_before_reset 1, or RNN; input 4..64, hidden 8..96, T 4 or 8 steps,
 seeded uniform weights) then Linear H -> 2..12 and Softmax, per step or (every third) of the
 last step only (Gather, as classifiers export), written as ONNX; its
@@ -135,6 +135,27 @@ def measure(job: tuple[dict, str, str, str]) -> dict:
                 seconds=round(time.monotonic() - t0, 2))
 
 
+def refeature(cfgs: list[dict], meas: list[dict]) -> None:
+    """The features of every measurement recomputed from its configuration (the models are
+    rebuilt from the seed; nothing is run)."""
+    from rnngen import cost, driver
+
+    work = Path(tempfile.mkdtemp(prefix="rnngen-costfit-"))
+    try:
+        feats = {}
+        for c in cfgs:
+            path = make_model(c, work)
+            for dt in DTYPES:
+                for b in sorted({r["board"] for r in meas}):
+                    opts = {"dtype": dt} if dt != "float32" else {}
+                    g = driver.compile_graph(path, driver.BuildOptions(target=b, **opts))
+                    feats[(c["index"], b, dt)] = cost.features(g)
+        for r in meas:
+            r["features"] = feats[(r["config"], r["board"], r["dtype"])]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def fit(rows: list[dict]) -> dict[str, float]:
     from scipy.optimize import nnls
 
@@ -239,27 +260,41 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--boards", default=",".join(BOARDS))
-    ap.add_argument("--configs", type=int, default=96)
+    ap.add_argument("--configs", type=int, default=144)
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--report-only", default=None, help="refit and rewrite from this JSON")
+    ap.add_argument("--reuse", default=None, help="keep the counts of this JSON's "
+                    "configurations that are the same (same seed), measure the rest")
+    ap.add_argument("--refeature", action="store_true", help="with --report-only: recompute "
+                    "the features of every configuration (codegen/cost.py changed; the counts "
+                    "do not depend on it)")
     a = ap.parse_args(argv)
     boards_ = [b for b in a.boards.split(",") if b]
     args_line = COMMAND + (f" --boards {a.boards}" if a.boards != ",".join(BOARDS) else "") \
-        + (f" --configs {a.configs}" if a.configs != 96 else "") \
+        + (f" --configs {a.configs}" if a.configs != 144 else "") \
         + (f" --seed {a.seed}" if a.seed != 14 else "")
     if a.report_only:
         data = json.loads(Path(a.report_only).read_text())
         cfgs, meas = data["configs"], data["measurements"]
         args_line = data["command"]
+        if a.refeature:
+            refeature(cfgs, meas)
     else:
         cfgs = configs(a.configs, a.seed)
         work = Path(tempfile.mkdtemp(prefix="rnngen-costfit-"))
         try:
             paths = {c["index"]: make_model(c, work) for c in cfgs}
-            jobs = [(c, paths[c["index"]], b, dt) for c in cfgs for b in boards_
-                    for dt in DTYPES]
             meas = []
+            done: set[tuple[int, str, str]] = set()
+            if a.reuse:  # measurements of the same configurations (same seed) kept
+                old = json.loads(Path(a.reuse).read_text())
+                same = {c["index"]: c for c in old["configs"]}
+                meas = [r for r in old["measurements"] if r["board"] in boards_ and
+                        r["config"] < len(cfgs) and same.get(r["config"]) == cfgs[r["config"]]]
+                done = {(r["config"], r["board"], r["dtype"]) for r in meas}
+            jobs = [(c, paths[c["index"]], b, dt) for c in cfgs for b in boards_
+                    for dt in DTYPES if (c["index"], b, dt) not in done]
             t0 = time.monotonic()
             with mp.get_context("spawn").Pool(a.jobs) as pool:
                 for k, r in enumerate(pool.imap_unordered(measure, jobs)):

@@ -534,7 +534,8 @@ def search(model: str, target: str, board_file: str | None, eval_data: str,
                 b.__exit__(None, None, None)
         return Bar()
 
-    res = srch.run(o, bar)
+    # a bar on a terminal only: logs and pipes (and errors) get no progress lines
+    res = srch.run(o, bar if sys.stderr.isatty() else None)
     click.echo(res.table)
     k = res.front.index(res.knee)
     click.echo(f"knee: point {k:02d} ({res.knee.dtype} {res.knee.describe()}); "

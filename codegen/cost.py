@@ -3,8 +3,9 @@ T steps), predicted from the compiled graph without building or running it.
 
 The model is linear in features read from the IR (`features`): for each matrix, by the
 role it plays (a recurrent layer's input matrix W, its recurrent matrix R, a Linear layer's
-weight) and by its format (a row stack counts block by block), its multiply-accumulates,
-its output rows and its kernel calls; for each recurrent cell, its hidden units and its
+weight) and by its format (a row stack counts block by block), its multiply-accumulates;
+by format, its output rows, input columns, stored values, intermediate (scratch) values and
+kernel calls; for each recurrent cell, its hidden units and its
 steps; the elements and the number of the data-movement nodes (transpose, slice, concat)
 and of the other nodes (views cost nothing); and one constant. Every feature counts one whole
 inference (a recurrent layer's per-step figures times the steps it runs). The coefficients
@@ -38,11 +39,14 @@ VERSION = 1
 
 def _matrix(f: dict[str, float], role: str, m: Any, times: int) -> None:
     for b in formats.blocks(m):
-        rows = b.shape[0]
+        rows, cols = b.shape
         if rows == 0:
             continue
         f[f"{role}.{b.fmt}.macs"] += b.macs * times
-        f[f"{b.fmt}.rows"] += rows * times
+        f[f"{b.fmt}.rows"] += rows * times  # dot products of the (last) stage
+        f[f"{b.fmt}.cols"] += cols * times  # inputs read
+        f[f"{b.fmt}.params"] += b.params * times  # stored values read
+        f[f"{b.fmt}.scratch"] += formats.scratch(b) * times  # intermediate values
         f[f"{b.fmt}.calls"] += times
 
 
@@ -96,7 +100,7 @@ class CostModel:
             raise RnngenError(f"{self.path}: the cost model has no coefficient for "
                               f"{', '.join(unknown)} (a format or cell it was not fitted on; "
                               "refit with python benchmarks/cost_fit.py)")
-        return float(sum(c[k] * v for k, v in feats.items()))
+        return float(sum(c.get(k, 0.0) * v for k, v in feats.items()))
 
 
 def path_for(board: str) -> Path:

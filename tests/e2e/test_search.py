@@ -48,7 +48,7 @@ def searched(tmp_path_factory: pytest.TempPathFactory, eval_npz: Path) -> Path:
 def test_search_writes_front_and_plans(searched: Path, eval_npz: Path) -> None:
     rows = list(csv.DictReader((searched / "front.csv").open()))
     assert rows and sum(int(r["knee"]) for r in rows) == 1
-    assert (searched / "front.md").read_text().count("\n| ") == len(rows) + 1
+    assert (searched / "front.md").read_text().count("\n| ") == len(rows) + 2  # + head, rule
     assert (searched / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     data = json.loads((searched / "search.json").read_text())
     cands = data["candidates"]
@@ -99,7 +99,7 @@ def test_same_seed_same_result(tmp_path: Path, eval_npz: Path) -> None:
     for k in range(2):
         out = tmp_path / f"o{k}"
         code, _, se = run_cli("search", MODEL, "--target", "cortex-m55", "--eval", eval_npz,
-                              "--objectives", "error,instructions", "--budget", "6",
+                              "--objectives", "error,instructions", "--budget", "4",
                               "--seed", "1", "-o", out)
         assert code == 0, se
         outs.append(out)
