@@ -14,8 +14,9 @@ kron, hkp) at 2x, 3.33x or 5x. Each is built (`rnngen build`, float32 and int8, 
 calibrated on rnngen's default seeded input) for every board, its test program replaced by
 the harness that calls `<name>_run` once over the T golden steps between rnngen's counting
 markers (benchmarks/icount_harness.py), and counted exactly under QEMU with rnngen's own
-plugin (codegen/icount.py). Every fourth configuration (index % 4 == 3) is held out: not
-used for fitting, only for checking the prediction.
+plugin (codegen/icount.py). Every fourth run of six consecutive configurations ((index // 6)
+% 4 == 3: one of each format) is held out: not used for fitting, only for checking the
+prediction.
 
 Fit: per board and number type, non-negative least squares of the instructions on the
 features of codegen/cost.py (per role and format: MACs; per format: output rows and kernel
@@ -59,6 +60,12 @@ COMMAND = "python benchmarks/cost_fit.py"
 TARGET_ERR = 0.10
 
 
+def held_out(k: int) -> bool:
+    """Every fourth run of six consecutive configurations (one of each method, METHODS):
+    each format is held out equally often."""
+    return (k // len(METHODS)) % 4 == 3
+
+
 def configs(n: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
     out = []
@@ -71,7 +78,7 @@ def configs(n: int, seed: int) -> list[dict]:
                         head="last" if k % 3 == 1 else "all",
                         factor=1.0 if method == "dense" else float(FACTORS[int(
                             rng.integers(len(FACTORS)))]),
-                        held_out=k % 4 == 3))
+                        held_out=held_out(k)))
     return out
 
 
@@ -212,7 +219,7 @@ def write(meas: list[dict], cfgs: list[dict], boards_: list[str], seed: int,
         data = dict(version=1, board=b, unit="instructions per inference (<name>_run over "
                     "the model's T steps), exact QEMU counts of rnngen's generated code",
                     command=args_line, seed=seed, configurations=len(cfgs),
-                    held_out="configurations with index % 4 == 3",
+                    held_out="configurations with (index // 6) % 4 == 3",
                     features="codegen/cost.py features()", coefficients=coefs,
                     errors=fit_stats)
         (ROOT / "boards" / f"{b}.cost.json").write_text(json.dumps(data, indent=1) + "\n")
@@ -231,7 +238,8 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
              " Instructions of one `<name>_run` over the model's T steps, exact (QEMU, rnngen's"
              " counter); the prediction is `rnngen.cost` with the coefficients shipped in "
              "`boards/<board>.cost.json`, fitted on the other configurations. Held out: "
-             "configurations with index % 4 == 3, never used for fitting. Target: within "
+             "configurations with (index // 6) % 4 == 3 (six in a row: one of each format), never "
+             "used for fitting. Target: within "
              f"{TARGET_ERR:.0%}.\n",
              "| board | dtype | fit configs | fit mean abs err | held out | held-out mean abs "
              "err | held-out max abs err | held out within 10% |",
@@ -242,6 +250,16 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
             lines.append(f"| {b} | {dt} | {f['n']} | {100 * f['mean_abs']:.1f}% | {h['n']} | "
                          + (f"{100 * h['mean_abs']:.1f}% | {100 * h['max_abs']:.1f}% | "
                             f"{h['within_10pct']}/{h['n']} |" if h["n"] else "- | - | - |"))
+    lines += ["", "## Held out, by format (all boards and dtypes)", "",
+              "| format | held out | mean abs err | max abs err | within 10% |",
+              "| --- | ---: | ---: | ---: | ---: |"]
+    for m in METHODS:
+        errs = [abs(r["rel_error"]) for r in meas if r["held_out"] and
+                r.get("rel_error") is not None and byc[r["config"]]["method"] == m]
+        if errs:
+            lines.append(f"| {m} | {len(errs)} | {100 * np.mean(errs):.1f}% | "
+                         f"{100 * max(errs):.1f}% | {sum(e <= TARGET_ERR for e in errs)}/"
+                         f"{len(errs)} |")
     lines += ["", "## Held-out configurations", "",
               "| config | cell | I -> H | T | format | board | dtype | measured | predicted | "
               "error |", "| ---: | --- | --- | ---: | --- | --- | --- | ---: | ---: | ---: |"]
@@ -278,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(Path(a.report_only).read_text())
         cfgs, meas = data["configs"], data["measurements"]
         args_line = data["command"]
+        for c in cfgs:  # the rule of this version of the script
+            c["held_out"] = held_out(c["index"])
+        for r in meas:
+            r["held_out"] = held_out(r["config"])
         if a.refeature:
             refeature(cfgs, meas)
     else:
