@@ -170,6 +170,9 @@ class Evaluator:
         if genome in self.memo:
             return self.memo[genome]
         layers, dtype = self.space.decode(genome)
+        if len(self.order) >= self.o.budget:  # pymoo stops between generations: the
+            # budget's last generation may ask for more; those are not evaluated (infeasible)
+            return Candidate(genome, layers, dtype, failed="not evaluated: --budget spent")
         c = Candidate(genome, layers, dtype)
         d = self.work / f"c{len(self.memo)}"
         try:
