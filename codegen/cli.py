@@ -6,11 +6,13 @@ exits with 1. Nothing is written when a command fails.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -84,6 +86,34 @@ def main() -> None:
     install_signal_handlers()
 
 
+def _plan_option(f: Any) -> Any:
+    return click.option("--plan", type=click.Path(dir_okay=False),
+                        help="A plan of `rnngen search` (JSON): per-layer compression and the "
+                             "number type; MODEL defaults to the plan's.")(f)
+
+
+@contextlib.contextmanager
+def _planned(model: str | None, plan: str | None, dtype: str, calibrate: str | None,
+             seq_len: int | None) -> Iterator[tuple[str, str, str | None, int | None]]:
+    """(model, dtype, calibrate, seq_len) to build: as given, or the plan's compressed model
+    (a temporary file) with the plan's number type, calibration and sequence length."""
+    if plan is None:
+        if model is None:
+            raise RnngenError("give a MODEL (or --plan PLAN.json)")
+        yield model, dtype, calibrate, seq_len
+        return
+    from . import plan as plans
+
+    p = plans.load(plan)
+    if dtype != "float32" and dtype != p.dtype:
+        raise RnngenError(f"--dtype {dtype}: the plan {plan} says {p.dtype} (leave --dtype "
+                          "out with --plan)")
+    with plans.materialized(plan, model) as (path, p):
+        cal = calibrate if calibrate is not None else p.calibrate
+        yield str(path), p.dtype, cal if p.dtype == "int8" else None, \
+            seq_len if seq_len is not None else p.seq_len
+
+
 def _target_options(f: Any) -> Any:
     f = click.option("--board-file", type=click.Path(dir_okay=False),
                      help="Your own board description (TOML), instead of --target.")(f)
@@ -122,10 +152,11 @@ def _model_options(f: Any) -> Any:
 
 
 @main.command(context_settings=_CONTEXT)
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path(dir_okay=False), required=False)
 @_target_options
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False),
               help="Output folder (default: ./<name>_<target>).")
+@_plan_option
 @_model_options
 @click.option("--force", is_flag=True, help="Replace the output folder if it exists.")
 @click.option("--dump-ir", is_flag=True, help="Print the IR after every pass.")
@@ -144,8 +175,19 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
           name: str | None, input_: str | None, sparse_threshold: float | None, dtype: str,
           calibrate: str | None, io: str, force: bool,
           dump_ir: bool, atol: float, rtol: float, flash_budget: int | None,
-          ram_budget: int | None, no_main: bool) -> None:
-    """Compile MODEL (.onnx or .npz) into a C project for a board."""
+          ram_budget: int | None, no_main: bool, plan: str | None) -> None:
+    """Compile MODEL (.onnx or .npz) into a C project for a board; with --plan, the model
+    compressed and typed as a plan of `rnngen search` says (MODEL: the plan's by default)."""
+    with _planned(model, plan, dtype, calibrate, seq_len) as (model, dtype, calibrate, seq_len):
+        _build(model, target, board_file, out, seq_len, name, input_, sparse_threshold, dtype,
+               calibrate, io, force, dump_ir, atol, rtol, flash_budget, ram_budget, no_main)
+
+
+def _build(model: str, target: str, board_file: str | None, out: str | None,
+           seq_len: int | None, name: str | None, input_: str | None,
+           sparse_threshold: float | None, dtype: str, calibrate: str | None, io: str,
+           force: bool, dump_ir: bool, atol: float, rtol: float, flash_budget: int | None,
+           ram_budget: int | None, no_main: bool) -> None:
     from . import driver
     from .cgen import default_name
 
@@ -177,9 +219,10 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
 
 
 @main.command(context_settings=_CONTEXT)
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path(dir_okay=False), required=False)
 @_target_options
 @_model_options
+@_plan_option
 @click.option("--expect", type=click.Path(dir_okay=False),
               help="Expected outputs: .npy (one output) or .npz keyed by output name. "
                    "Default: rnngen's reference.")
@@ -201,12 +244,24 @@ def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
            calibrate: str | None, io: str,
            expect: str | None, atol: float | None, rtol: float | None,
            keep: str | None, timeout: float, flash_budget: int | None, ram_budget: int | None,
-           as_json: bool) -> None:
+           as_json: bool, plan: str | None) -> None:
     """Build MODEL, compile and run it, and compare with the reference (or --expect).
     --input may hold N sequences ([N, ...], with --expect [N, ...] per output): each is
-    checked, all through one run of the C.
+    checked, all through one run of the C. --plan: the model as a plan of `rnngen search`
+    says.
 
     Exit code 0: outputs match; 1: they do not; 2: bad input."""
+    with _planned(model, plan, dtype, calibrate, seq_len) as (model, dtype, calibrate, seq_len):
+        _verify(model, target, board_file, seq_len, name, input_, sparse_threshold, dtype,
+                calibrate, io, expect, atol, rtol, keep, timeout, flash_budget, ram_budget,
+                as_json)
+
+
+def _verify(model: str, target: str, board_file: str | None, seq_len: int | None,
+            name: str | None, input_: str | None, sparse_threshold: float | None, dtype: str,
+            calibrate: str | None, io: str, expect: str | None, atol: float | None,
+            rtol: float | None, keep: str | None, timeout: float, flash_budget: int | None,
+            ram_budget: int | None, as_json: bool) -> None:
     from . import driver
 
     tolerance = None
@@ -437,6 +492,64 @@ def validate(model: str, target: str, board_file: str | None, data: str, on: str
             click.echo(line)
         if report is not None:
             click.echo(f"wrote {report}")
+
+
+@main.command(context_settings=_CONTEXT)
+@click.argument("model", type=click.Path(dir_okay=False))
+@_target_options
+@click.option("--eval", "eval_data", required=True, type=click.Path(dir_okay=False),
+              help="Labelled sequences (.npz: x [N, T, I], y [N]) the error is measured on.")
+@click.option("--calibrate", type=click.Path(dir_okay=False),
+              help="int8 candidates: representative inputs (.npy), as build --calibrate.")
+@click.option("--objectives", default="error,instructions,flash", show_default=True,
+              help="What to minimise: two or three of error, instructions, flash.")
+@click.option("--max-flash", type=click.IntRange(min=1), help="Only candidates whose flash "
+              "(bytes) is at most this.")
+@click.option("--budget", type=click.IntRange(min=2), default=60, show_default=True,
+              help="Candidates to evaluate (the genetic search's evaluations).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the search (same seed, same result).")
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False),
+              help="Plan folder: front.md, front.csv, front.png, plans/, knee.json.")
+@click.option("--force", is_flag=True, help="Replace the plan folder if rnngen made it.")
+def search(model: str, target: str, board_file: str | None, eval_data: str,
+           calibrate: str | None, objectives: str, max_flash: int | None, budget: int,
+           seed: int, out: str, force: bool) -> None:
+    """Search per-layer compression (format and factor) and the number type of MODEL for a
+    board: NSGA-II (pymoo) against the error on --eval, the board's cost model and the flash;
+    writes the Pareto front and one plan per point (`rnngen build --plan`)."""
+    from . import search as srch
+
+    srch.require_pymoo()
+    if board_file is not None:
+        raise RnngenError("--board-file: rnngen search needs a board with a cost model "
+                          "(boards/<board>.cost.json); use --target")
+    o = srch.Options(model=model, target=target, eval=eval_data, out=out,
+                     calibrate=calibrate, objectives=srch.parse_objectives(objectives),
+                     max_flash=max_flash, budget=budget, seed=seed, force=force)
+
+    def bar(total: int) -> Any:
+        b = click.progressbar(length=total, label="search", file=sys.stderr)
+        b.__enter__()
+
+        class Bar:
+            def update(self, n: int) -> None:
+                b.update(n)
+
+            def finish(self) -> None:
+                b.__exit__(None, None, None)
+        return Bar()
+
+    # a bar on a terminal only: logs and pipes (and errors) get no progress lines
+    res = srch.run(o, bar if sys.stderr.isatty() else None)
+    click.echo(res.table)
+    k = res.front.index(res.knee)
+    click.echo(f"knee: point {k:02d} ({res.knee.dtype} {res.knee.describe()}); "
+               f"{len(res.evaluated)} candidates evaluated, {len(res.front)} on the front")
+    click.echo(res.plot)
+    click.echo(f"wrote {out}: {', '.join(res.files[-4:])}, plans/point-00.json .. "
+               f"point-{len(res.front) - 1:02d}.json")
+    click.echo(f"next: rnngen build --plan {Path(out) / 'knee.json'} --target {target}")
 
 
 def _progress_bar() -> Any:

@@ -1,0 +1,190 @@
+"""The per-board cost model: instructions of one inference (`<name>_run` over the model's
+T steps), predicted from the compiled graph without building or running it.
+
+The model is linear in features read from the IR (`features`): for each matrix, by the
+role it plays (a recurrent layer's input matrix W, its recurrent matrix R, a Linear layer's
+weight) and by its format (a row stack counts block by block), its multiply-accumulates;
+by format, its output rows, input columns, stored values, intermediate (scratch) values and
+kernel calls; for each recurrent cell, its hidden units and its
+steps; the elements and the number of the data-movement nodes (transpose, slice, concat)
+and of the other nodes (views cost nothing); and one constant. Every feature counts one whole
+inference (a recurrent layer's per-step figures times the steps it runs). The coefficients
+are fitted per board and per number type from exact QEMU instruction counts of rnngen's own
+generated code by `benchmarks/cost_fit.py`, and shipped as data beside the board file:
+`boards/<board>.cost.json`. Consumers never name a format or a cell: features take their
+names from the IR.
+
+    model = cost.load("cortex-m4")          # CostModel, or RnngenError naming the board
+    model.instructions(graph, "int8")       # predicted instructions per inference
+
+Flash and RAM are not modelled: `footprint` measures them exactly as `rnngen build` does
+(the board's compiler and size tool on the model's object and its kernels' objects).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import formats, ir
+from .errors import RnngenError
+from .resources import data_dir
+
+VERSION = 1
+
+
+def _matrix(f: dict[str, float], role: str, m: Any, times: int) -> None:
+    for b in formats.blocks(m):
+        rows, cols = b.shape
+        if rows == 0:
+            continue
+        f[f"{role}.{b.fmt}.macs"] += b.macs * times
+        f[f"{b.fmt}.rows"] += rows * times  # dot products of the (last) stage
+        f[f"{b.fmt}.cols"] += cols * times  # inputs read
+        f[f"{b.fmt}.params"] += b.params * times  # stored values read
+        f[f"{b.fmt}.scratch"] += formats.scratch(b) * times  # intermediate values
+        f[f"{b.fmt}.calls"] += times
+
+
+def features(g: ir.Graph) -> dict[str, float]:
+    """The cost model's features of one inference of the compiled graph (float or int8: the
+    IR's float matrices name the format and sizes either way)."""
+    f: dict[str, float] = defaultdict(float)
+    f["const"] = 1.0
+    for n in g.nodes:
+        if isinstance(n, ir.Recurrent):
+            steps = n.seq_len
+            for cd in n.directions:
+                _matrix(f, "W", cd.W, steps)
+                _matrix(f, "R", cd.R, steps)
+                f[f"cell.{n.cell}.units"] += n.hidden * steps
+                f[f"cell.{n.cell}.steps"] += steps
+        elif isinstance(n, ir.Linear):
+            rows = math.prod(g.shapes[n.inputs[0]][:-1])
+            _matrix(f, "L", n.W, rows)
+            f["linear.outputs"] += n.W.shape[0] * rows
+        elif isinstance(n, ir.View):
+            continue  # a view of its input: no code
+        else:
+            size = sum(math.prod(g.shapes[o]) for o in n.outputs if o)
+            kind = "copy" if isinstance(n, (ir.Transpose, ir.Slice, ir.Concat)) else \
+                "elementwise"
+            f[kind] += size
+            f[f"{kind}.nodes"] += 1
+    return dict(f)
+
+
+@dataclass(frozen=True)
+class CostModel:
+    board: str
+    coef: dict[str, dict[str, float]]  # dtype -> feature -> instructions per unit
+    data: dict[str, Any]  # the whole file: provenance, fit and validation figures
+    path: Path
+
+    def dtypes(self) -> list[str]:
+        return sorted(self.coef)
+
+    def instructions(self, g: ir.Graph, dtype: str) -> float:
+        """Predicted instructions of one inference (`_run` over the graph's T steps)."""
+        c = self.coef.get(dtype)
+        if c is None:
+            raise RnngenError(f"{self.path}: no cost model for dtype {dtype} (it has "
+                              f"{', '.join(self.dtypes())})")
+        feats = features(g)
+        unknown = sorted(k for k, v in feats.items() if v and k not in c)
+        if unknown:
+            raise RnngenError(f"{self.path}: the cost model has no coefficient for "
+                              f"{', '.join(unknown)} (a format or cell it was not fitted on; "
+                              "refit with python benchmarks/cost_fit.py)")
+        return float(sum(c.get(k, 0.0) * v for k, v in feats.items()))
+
+
+def path_for(board: str) -> Path:
+    return data_dir("boards") / f"{board}.cost.json"
+
+
+def available() -> list[str]:
+    return sorted(p.name[: -len(".cost.json")] for p in data_dir("boards").glob("*.cost.json"))
+
+
+def load(board: str, path: str | Path | None = None) -> CostModel:
+    """The board's cost model (boards/<board>.cost.json, or `path`)."""
+    p = Path(path) if path is not None else path_for(board)
+    if not p.exists():
+        have = ", ".join(available()) or "none"
+        raise RnngenError(f"{p}: no cost model for board '{board}' (cost models exist for "
+                          f"{have}; fit one with python benchmarks/cost_fit.py --boards "
+                          f"{board})")
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise RnngenError(f"{p}: not a readable cost model ({e})") from None
+    if not isinstance(data, dict) or data.get("version") != VERSION or \
+            not isinstance(data.get("coefficients"), dict):
+        raise RnngenError(f"{p}: not a cost model of version {VERSION} (no 'coefficients')")
+    coef: dict[str, dict[str, float]] = {}
+    for dtype, table in data["coefficients"].items():
+        if not isinstance(table, dict) or not all(
+                isinstance(v, (int, float)) and math.isfinite(v) for v in table.values()):
+            raise RnngenError(f"{p}: coefficients.{dtype}: expected numbers by feature")
+        coef[str(dtype)] = {str(k): float(v) for k, v in table.items()}
+    if data.get("board") != board:
+        raise RnngenError(f"{p}: the cost model is for board '{data.get('board')}', not "
+                          f"'{board}'")
+    return CostModel(board, coef, data, p)
+
+
+class Footprint:
+    """Flash and RAM of a compiled graph on a board, exactly as `rnngen build` measures them
+    (driver.model_objects, toolchain.measure: the board's compiler and size tool on the
+    model's object and its kernels' objects), without writing a project: the model C is
+    rendered and compiled in `work`; each kernel object is compiled once and reused."""
+
+    def __init__(self, board: Any, work: Path):
+        self.board = board
+        self.work = Path(work)
+        self.kernels: dict[str, Path] = {}  # kernel source digest -> object
+        self.n = 0
+
+    def measure(self, g: ir.Graph, model_path: Path, name: str = "m") -> tuple[int, int]:
+        import hashlib
+        import shutil
+
+        from . import driver, pipeline, reference, toolchain
+        from .emit import project
+
+        toolchain.require(self.board, run=False)
+        x = reference.golden_input(g)
+        expected = driver.int8_outputs(g, x) if g.quant is not None else reference.run(g, x)
+        golden = project.Golden(x=x, outputs=expected, source="footprint", atol=0.0, rtol=0.0)
+        files, manifest = project.render(g, self.board, name, Path(model_path), golden,
+                                         "rnngen search", pipeline.pass_names())
+        self.n += 1
+        d = self.work / f"m{self.n}"
+        try:
+            for rel, text in files.items():
+                if rel.startswith(("src/", "include/")):
+                    (d / rel).parent.mkdir(parents=True, exist_ok=True)
+                    (d / rel).write_text(text)
+            objs = driver.model_objects(manifest)
+            toolchain.compile_objects(d, self.board, [f"src/{name}.c"])
+            paths = [d / objs[0]]
+            for obj in objs[1:]:
+                src = f"src/{Path(obj).stem}.c"
+                key = hashlib.sha256(files[src].encode()).hexdigest()[:20] + Path(obj).name
+                if key not in self.kernels:
+                    toolchain.compile_objects(d, self.board, [src])
+                    keep = self.work / "kernels" / key
+                    keep.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(d / obj, keep)
+                    self.kernels[key] = keep
+                paths.append(self.kernels[key])
+            flash, ram, _ = toolchain.measure(d, self.board, [str(p) for p in paths],
+                                              manifest["state_bytes"])
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        return flash, ram

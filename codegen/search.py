@@ -1,0 +1,426 @@
+"""`rnngen search`: a multi-objective genetic search (NSGA-II, pymoo) over per-layer
+compression and the model's number type, against a board's cost model (docs/search.md).
+
+The genome is a vector of integer genes with names: one `layer:<name>:format` gene per
+recurrent layer (an index into `choices`: dense, or a compression method at a factor), then
+one `dtype` gene (float32 or int8). A later per-layer number type adds a
+`layer:<name>:precision` gene beside each format gene; nothing else changes.
+
+A candidate is evaluated exactly as `rnngen build --plan` would build it: the plan is applied
+(`rnngen compress` layer by layer, rnngen.plan.apply), the model compiled for the board and
+number type, and then
+- error: the classification error (%) of rnngen's reference in that number type (the float
+  reference, or the bit-exact integer reference for int8) on the --eval data;
+- instructions: predicted by the board's cost model (rnngen.cost, boards/<board>.cost.json),
+  one inference of the eval sequence length;
+- flash (and RAM, reported): measured as `rnngen build` measures them (rnngen.cost.Footprint).
+Candidates are memoised by genome; the whole search is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import compress as algo
+from . import cost, ir, plan as plans
+from .errors import RnngenError
+
+OBJECTIVES = ("error", "instructions", "flash")
+DTYPES = ("float32", "int8")
+FACTORS = (2.0, 10 / 3, 5.0, 8.0)
+INFEASIBLE = 1e30
+
+
+def require_pymoo() -> None:
+    try:
+        import pymoo  # noqa: F401
+    except ImportError:
+        raise RnngenError("rnngen search needs pymoo, which is not installed: pip install "
+                          "'rnngen[search]' (pymoo==0.6.2)") from None
+
+
+@dataclass(frozen=True)
+class Layer:
+    index: int
+    name: str
+    cell: str
+
+
+@dataclass
+class Candidate:
+    genome: tuple[int, ...]
+    layers: tuple[plans.LayerChoice, ...]
+    dtype: str
+    error: float = INFEASIBLE
+    instructions: float = INFEASIBLE
+    flash: int = 0
+    ram: int = 0
+    failed: str = ""
+
+    def objective(self, name: str) -> float:
+        return {"error": self.error, "instructions": self.instructions,
+                "flash": float(self.flash) if not self.failed else INFEASIBLE}[name]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(genome=list(self.genome), dtype=self.dtype,
+                    layers=[c.as_dict() for c in self.layers], error=self.error,
+                    instructions=self.instructions, flash_bytes=self.flash,
+                    ram_bytes=self.ram, failed=self.failed)
+
+    def describe(self) -> str:
+        return " ".join(f"{c.name}={c.method}" + (f"@{c.factor:.3g}x" if c.method != "dense"
+                                                  else "") for c in self.layers)
+
+
+@dataclass
+class Options:
+    model: str
+    target: str
+    eval: str
+    out: str
+    calibrate: str | None = None
+    objectives: tuple[str, ...] = OBJECTIVES
+    max_flash: int | None = None
+    budget: int = 60
+    seed: int = 0
+    force: bool = False
+    board_file: str | None = None
+    factors: tuple[float, ...] = FACTORS
+
+
+def parse_objectives(text: str) -> tuple[str, ...]:
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [n for n in names if n not in OBJECTIVES]
+    if bad:
+        raise RnngenError(f"--objectives {text}: unknown objective '{bad[0]}' (expected "
+                          f"{', '.join(OBJECTIVES)})")
+    if len(set(names)) != len(names) or len(names) < 2:
+        raise RnngenError(f"--objectives {text}: give at least two different objectives of "
+                          f"{', '.join(OBJECTIVES)}")
+    return names
+
+
+class Space:
+    """The genes: per recurrent layer a format choice, then the dtype."""
+
+    def __init__(self, layers: list[Layer], factors: tuple[float, ...]):
+        self.layers = layers
+        self.choices: list[tuple[str, float]] = [("dense", 1.0)] + [
+            (m, float(f)) for m in algo.METHODS for f in factors]
+        self.dtypes = DTYPES
+
+    @property
+    def names(self) -> list[str]:
+        return [f"layer:{ly.name}:format" for ly in self.layers] + ["dtype"]
+
+    @property
+    def upper(self) -> np.ndarray:
+        return np.array([len(self.choices) - 1] * len(self.layers) + [len(self.dtypes) - 1])
+
+    def decode(self, genome: tuple[int, ...]) -> tuple[tuple[plans.LayerChoice, ...], str]:
+        layers = tuple(plans.LayerChoice(ly.index, ly.name, *self.choices[g])
+                       for ly, g in zip(self.layers, genome))
+        return layers, self.dtypes[genome[-1]]
+
+    def baselines(self) -> list[tuple[int, ...]]:
+        """All dense, in each number type: always in the first population."""
+        return [tuple([0] * len(self.layers) + [d]) for d in range(len(self.dtypes))]
+
+
+def recurrent_layers(model: str, seq_len: int) -> list[Layer]:
+    from . import frontends
+
+    g = frontends.load(Path(model), seq_len)
+    out = [Layer(k, n.name, n.cell) for k, n in
+           enumerate(n for n in g.nodes if isinstance(n, ir.Recurrent))]
+    if not out:
+        raise RnngenError(f"{model}: no recurrent layer to search over")
+    return out
+
+
+class Evaluator:
+    def __init__(self, o: Options, space: Space, x: np.ndarray, y: np.ndarray,
+                 work: Path, progress: Callable[[], None] | None = None):
+        from . import boards
+
+        self.o = o
+        self.space = space
+        self.x, self.y = x, y
+        self.work = work
+        self.board = boards.get(o.target, o.board_file)
+        self.cost = cost.load(self.board.name)
+        self.footprint = cost.Footprint(self.board, work / "footprint")
+        self.memo: dict[tuple[int, ...], Candidate] = {}
+        self.order: list[tuple[int, ...]] = []
+        self.progress = progress
+
+    def __call__(self, genome: tuple[int, ...]) -> Candidate:
+        genome = tuple(int(v) for v in genome)
+        if genome in self.memo:
+            return self.memo[genome]
+        layers, dtype = self.space.decode(genome)
+        if len(self.order) >= self.o.budget:  # pymoo stops between generations: the
+            # budget's last generation may ask for more; those are not evaluated (infeasible)
+            return Candidate(genome, layers, dtype, failed="not evaluated: --budget spent")
+        c = Candidate(genome, layers, dtype)
+        d = self.work / f"c{len(self.memo)}"
+        try:
+            self._evaluate(c, d)
+        except RnngenError as e:
+            c.failed = str(e).splitlines()[0][:300]
+            c.error = c.instructions = INFEASIBLE
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        self.memo[genome] = c
+        self.order.append(genome)
+        if self.progress is not None:
+            self.progress()
+        return c
+
+    def _evaluate(self, c: Candidate, d: Path) -> None:
+        from . import driver, reference
+
+        path = plans.apply(self.o.model, c.layers, d)
+        T = int(self.x.shape[1])
+        g = driver.compile_graph(path, driver.BuildOptions(
+            target=self.board.name, board_file=self.o.board_file, seq_len=T, dtype=c.dtype,
+            calibrate=self.o.calibrate if c.dtype == "int8" else None))
+        c.error = 100.0 * (1.0 - accuracy(g, c.dtype, self.x, self.y, self.o.eval))
+        c.instructions = self.cost.instructions(g, c.dtype)
+        c.flash, c.ram = self.footprint.measure(g, path)
+
+
+def accuracy(g: ir.Graph, dtype: str, x: np.ndarray, y: np.ndarray, where: str) -> float:
+    """Share of sequences whose argmax of the last score vector of the first output equals
+    the label (as `rnngen compress --eval` counts), with the reference in `dtype`."""
+    from . import reference
+
+    shape = tuple(g.shapes[g.input])
+    out = g.outputs[0]
+    C = int(g.shapes[out][-1]) if g.shapes[out] else 1
+    if int(y.max()) >= C:
+        raise RnngenError(f"{where}: label {int(y.max())} but output '{out}' has {C} scores")
+    ex = reference.Executor(g, dtype=dtype)
+    hits = 0
+    for xk, yk in zip(x, y):
+        ex.reset()
+        res = ex.run(xk.reshape(shape))[out]
+        hits += int(np.argmax(res.reshape(-1, C)[-1]) == yk)
+    return hits / len(y)
+
+
+def pareto(cands: list[Candidate], objectives: tuple[str, ...],
+           max_flash: int | None) -> list[Candidate]:
+    """The non-dominated feasible candidates, by the objectives, sorted by instructions,
+    then error, then flash (duplicates in objective space: the first evaluated kept)."""
+    ok = [c for c in cands if not c.failed and (max_flash is None or c.flash <= max_flash)]
+    F = np.array([[c.objective(n) for n in objectives] for c in ok])
+    front: list[Candidate] = []
+    seen: set[tuple[float, ...]] = set()
+    for i, c in enumerate(ok):
+        dominated = np.any(np.all(F <= F[i], axis=1) & np.any(F < F[i], axis=1))
+        key = tuple(F[i])
+        if not dominated and key not in seen:
+            seen.add(key)
+            front.append(c)
+    return sorted(front, key=lambda c: (c.instructions, c.error, c.flash))
+
+
+def knee(front: list[Candidate], objectives: tuple[str, ...]) -> Candidate:
+    """The point nearest the ideal point (each objective's best on the front), objectives
+    scaled to [0, 1] over the front."""
+    F = np.array([[c.objective(n) for n in objectives] for c in front])
+    lo, hi = F.min(axis=0), F.max(axis=0)
+    N = (F - lo) / np.where(hi > lo, hi - lo, 1.0)
+    return front[int(np.argmin(np.sqrt((N ** 2).sum(axis=1))))]
+
+
+@dataclass
+class Result:
+    front: list[Candidate]
+    knee: Candidate
+    evaluated: list[Candidate]
+    out: Path
+    table: str
+    plot: str  # what happened to the PNG
+    files: list[str] = field(default_factory=list)
+
+
+def run(o: Options, progress_factory: Callable[[int], Any] | None = None) -> Result:
+    """The search; writes the plan folder `o.out` atomically."""
+    from . import boards, outputs
+    from .compress_eval import _load_eval_data
+
+    require_pymoo()
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.core.problem import ElementwiseProblem
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.mutation.pm import PM
+    from pymoo.operators.repair.rounding import RoundingRepair
+    from pymoo.optimize import minimize
+
+    out = Path(o.out)
+    inputs = (Path(o.model), Path(o.eval), o.calibrate, o.board_file)
+    outputs.check_folder_dest(out, o.force, inputs)
+    board = boards.get(o.target, o.board_file)
+    cost.load(board.name)  # a board without a cost model fails before any work
+    if o.budget < 2:
+        raise RnngenError(f"--budget {o.budget}: give at least 2 evaluations")
+    if o.max_flash is not None and o.max_flash <= 0:
+        raise RnngenError(f"--max-flash {o.max_flash}: expected a positive number of bytes")
+    if not Path(o.model).exists():
+        raise RnngenError(f"{o.model}: no such file")
+    x, y = _load_eval_data(Path(o.eval))
+    T = int(x.shape[1])
+    space = Space(recurrent_layers(o.model, T), o.factors)
+    work = Path(tempfile.mkdtemp(prefix="rnngen-search-"))
+    bar = progress_factory(o.budget) if progress_factory else None
+    try:
+        ev = Evaluator(o, space, x, y, work, (lambda: bar.update(1)) if bar else None)
+        # a bad model, eval file or calibration fails here, in one line, before the search
+        first = ev(space.baselines()[0])
+        if first.failed:
+            raise RnngenError(first.failed)
+        objs = o.objectives
+
+        class Problem(ElementwiseProblem):
+            def __init__(self) -> None:
+                super().__init__(n_var=len(space.names), n_obj=len(objs), n_ieq_constr=1,
+                                 xl=np.zeros(len(space.names)), xu=space.upper, vtype=int)
+
+            def _evaluate(self, xg: np.ndarray, res: dict, *args: Any, **kw: Any) -> None:
+                c = ev(tuple(int(round(v)) for v in xg))
+                res["F"] = [c.objective(n) for n in objs]
+                if c.failed:
+                    res["G"] = [1e12]
+                else:
+                    res["G"] = [c.flash - o.max_flash if o.max_flash is not None else -1.0]
+
+        pop = int(min(16, max(4, o.budget // 4)))
+        rng = np.random.default_rng(o.seed)
+        init = [list(g) for g in space.baselines()]
+        while len(init) < pop:
+            init.append([int(rng.integers(0, u + 1)) for u in space.upper])
+        algo_ = NSGA2(pop_size=pop, sampling=np.array(init, dtype=float),
+                      crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
+                      mutation=PM(eta=20, vtype=float, repair=RoundingRepair()),
+                      eliminate_duplicates=True)
+        minimize(Problem(), algo_, ("n_eval", o.budget), seed=o.seed, verbose=False)
+        cands = [ev.memo[g] for g in ev.order]
+        front = pareto(cands, objs, o.max_flash)
+        if not front:
+            ok = [c for c in cands if not c.failed]
+            small = min((c.flash for c in ok), default=None)
+            if o.max_flash is not None and small is not None:
+                raise RnngenError(f"--max-flash {o.max_flash}: no candidate fits (the "
+                                  f"smallest of {len(ok)} evaluated takes {small} bytes)")
+            raise RnngenError(f"{o.model}: no candidate could be built "
+                              f"({cands[0].failed if cands else 'none evaluated'})")
+        k = knee(front, objs)
+        with outputs.staging(out) as stage:
+            files, plot = _write(stage.path, o, board.name, T, front, k, cands)
+            outputs.check_folder_dest(out, o.force, inputs)
+            stage.commit(o.force)
+    finally:
+        if bar is not None:
+            bar.finish() if hasattr(bar, "finish") else None
+        shutil.rmtree(work, ignore_errors=True)
+    return Result(front, k, cands, out, table(front, k), plot, files)
+
+
+def _plan(o: Options, board: str, T: int, c: Candidate) -> plans.Plan:
+    return plans.Plan(
+        model=str(Path(o.model).resolve()), model_sha256=plans.sha256(o.model), dtype=c.dtype,
+        layers=c.layers, calibrate=str(Path(o.calibrate).resolve()) if
+        (o.calibrate and c.dtype == "int8") else None, seq_len=T, target=board,
+        predicted=dict(error_percent=round(c.error, 4), instructions=round(c.instructions),
+                       flash_bytes=c.flash, ram_bytes=c.ram, eval=str(o.eval)))
+
+
+def table(front: list[Candidate], k: Candidate) -> str:
+    lines = ["| point | dtype | layers | error (%) | instructions (predicted) | flash (B) | "
+             "RAM (B) |", "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+    for i, c in enumerate(front):
+        tag = f"{i:02d}" + (" (knee)" if c is k else "")
+        lines.append(f"| {tag} | {c.dtype} | {c.describe()} | {c.error:.2f} | "
+                     f"{c.instructions:,.0f} | {c.flash:,} | {c.ram:,} |")
+    return "\n".join(lines)
+
+
+def _write(dst: Path, o: Options, board: str, T: int, front: list[Candidate], k: Candidate,
+           cands: list[Candidate]) -> tuple[list[str], str]:
+    files = []
+    (dst / "plans").mkdir()
+    for i, c in enumerate(front):
+        p = dst / "plans" / f"point-{i:02d}.json"
+        p.write_text(json.dumps(_plan(o, board, T, c).as_dict(), indent=1, sort_keys=True)
+                     + "\n")
+        files.append(str(p.relative_to(dst)))
+    (dst / "knee.json").write_text(json.dumps(_plan(o, board, T, k).as_dict(), indent=1,
+                                              sort_keys=True) + "\n")
+    head = (f"# rnngen search: {Path(o.model).name} on {board}\n\n"
+            f"Objectives {', '.join(o.objectives)}; budget {o.budget} evaluations, seed "
+            f"{o.seed}; {len(cands)} distinct candidates evaluated"
+            + (f"; flash at most {o.max_flash} B" if o.max_flash is not None else "")
+            + f". Error: classification error (%) of rnngen's reference on {Path(o.eval).name}"
+            f" ({T} steps); instructions per inference predicted by boards/{board}.cost.json; "
+            "flash and RAM measured as `rnngen build` does. Knee: nearest the ideal point "
+            "(knee.json).\n\n")
+    (dst / "front.md").write_text(head + table(front, k) + "\n")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["point", "knee", "dtype", "layers", "error_percent", "instructions",
+                "flash_bytes", "ram_bytes", "plan"])
+    for i, c in enumerate(front):
+        w.writerow([i, int(c is k), c.dtype, c.describe(), f"{c.error:.4f}",
+                    f"{c.instructions:.0f}", c.flash, c.ram, f"plans/point-{i:02d}.json"])
+    (dst / "front.csv").write_text(buf.getvalue())
+    (dst / "search.json").write_text(json.dumps(dict(
+        model=str(o.model), target=board, eval=str(o.eval), objectives=list(o.objectives),
+        budget=o.budget, seed=o.seed, max_flash=o.max_flash,
+        genes=[f"layer:{c.name}:format" for c in front[0].layers] + ["dtype"], candidates=[c.as_dict() for c in cands]), indent=1) + "\n")
+    plot = _plot(dst / "front.png", front, k, cands, board)
+    files += ["front.md", "front.csv", "search.json", "knee.json"]
+    if plot.startswith("wrote"):
+        files.append("front.png")
+    return files, plot
+
+
+def _plot(path: Path, front: list[Candidate], k: Candidate, cands: list[Candidate],
+          board: str) -> str:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "no plot: matplotlib is not installed (pip install 'rnngen[bench]')"
+    ok = [c for c in cands if not c.failed]
+    smax = max(c.flash for c in ok) or 1
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    ax.scatter([c.instructions for c in ok], [c.error for c in ok],
+               s=[10 + 120 * c.flash / smax for c in ok], c="lightgray", label="evaluated")
+    ax.scatter([c.instructions for c in front], [c.error for c in front],
+               s=[10 + 120 * c.flash / smax for c in front], c="tab:blue", label="Pareto front")
+    ax.scatter([k.instructions], [k.error], s=[10 + 120 * k.flash / smax], c="tab:red",
+               label="knee")
+    ax.set_xlabel(f"instructions per inference on {board} (predicted)")
+    ax.set_ylabel("error (%)")
+    ax.set_title("rnngen search (point size: flash)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    path.write_bytes(buf.getvalue())
+    return f"wrote {path.name}"

@@ -1,0 +1,165 @@
+"""`rnngen search` (codegen/search.py) and `rnngen build/verify --plan` (codegen/plan.py):
+a tiny search on the bundled digit classifier, its knee point built and verified under QEMU,
+plans reloaded, determinism for a seed, and bad input with exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from rnngen import cli, plan as plans
+
+ROOT = Path(__file__).resolve().parents[2]
+EX = ROOT / "examples" / "lstm_classifier"
+MODEL = EX / "model.onnx"
+CALIB = EX / "digit.npy"
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(cli.main, [str(a) for a in args])
+    return r.exit_code, r.stdout, r.stderr
+
+
+@pytest.fixture(scope="module")
+def eval_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = np.load(EX / "test.npz")
+    p = tmp_path_factory.mktemp("eval") / "eval.npz"
+    np.savez(p, x=d["x"][:30], y=d["y"][:30])
+    return p
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory, eval_npz: Path) -> Path:
+    out = tmp_path_factory.mktemp("search") / "plans"
+    code, so, se = run_cli("search", MODEL, "--target", "cortex-m4", "--eval", eval_npz,
+                           "--calibrate", CALIB, "--budget", "10", "--seed", "3", "-o", out)
+    assert code == 0, se
+    assert "knee: point" in so
+    return out
+
+
+@pytest.mark.qemu
+def test_search_writes_front_and_plans(searched: Path, eval_npz: Path) -> None:
+    rows = list(csv.DictReader((searched / "front.csv").open()))
+    assert rows and sum(int(r["knee"]) for r in rows) == 1
+    assert (searched / "front.md").read_text().count("\n| ") == len(rows) + 2  # + head, rule
+    assert (searched / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads((searched / "search.json").read_text())
+    cands = data["candidates"]
+    assert 2 <= len(cands) <= 10  # the budget bounds the evaluations
+    # the all-dense baselines are always evaluated; their error is the reference's, exactly
+    x, y = np.load(eval_npz)["x"], np.load(eval_npz)["y"]
+    dense = [c for c in cands if all(ly["method"] == "dense" for ly in c["layers"])]
+    assert {c["dtype"] for c in dense} == {"float32", "int8"}
+    from rnngen import driver, reference
+    g = driver.compile_graph(MODEL, driver.BuildOptions(target="cortex-m4", seq_len=8))
+    out = g.outputs[0]
+    hits = sum(int(np.argmax(reference.run(g, xk.reshape(g.shapes[g.input]))[out]
+                             .reshape(-1, 10)[-1]) == yk) for xk, yk in zip(x, y))
+    f32 = next(c for c in dense if c["dtype"] == "float32")
+    assert f32["error"] == pytest.approx(100 * (1 - hits / len(y)))
+    # every front point is a non-dominated, evaluated candidate; each plan reloads
+    for r in rows:
+        p = plans.load(searched / r["plan"])
+        assert p.dtype == r["dtype"] and p.seq_len == 8
+        assert p.predicted["flash_bytes"] == int(r["flash_bytes"])
+        plans.check_model(p, MODEL, "test")
+    F = [(float(r["error_percent"]), float(r["instructions"]), int(r["flash_bytes"]))
+         for r in rows]
+    for a in F:
+        assert not any(all(bi <= ai for ai, bi in zip(a, b)) and b != a for b in F)
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("target", ["host", "cortex-m4"])
+def test_knee_builds_and_verifies(searched: Path, target: str, tmp_path: Path) -> None:
+    knee = searched / "knee.json"
+    code, so, se = run_cli("verify", "--plan", knee, "--target", target, "--json")
+    assert code == 0, se + so
+    r = json.loads(so.strip().splitlines()[-1])
+    assert r["passed"] and r["dtype"] == plans.load(knee).dtype
+    if target == "cortex-m4":  # the search's flash and RAM are the build's, exactly
+        pred = plans.load(knee).predicted
+        assert (r["flash_bytes"], r["ram_bytes"]) == (pred["flash_bytes"], pred["ram_bytes"])
+    code, so, se = run_cli("build", "--plan", knee, "--target", target, "-o", tmp_path / "b")
+    assert code == 0, se
+    man = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert man["dtype"] == plans.load(knee).dtype
+
+
+@pytest.mark.qemu
+def test_same_seed_same_result(tmp_path: Path, eval_npz: Path) -> None:
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"o{k}"
+        code, _, se = run_cli("search", MODEL, "--target", "cortex-m55", "--eval", eval_npz,
+                              "--objectives", "error,instructions", "--budget", "4",
+                              "--seed", "1", "-o", out)
+        assert code == 0, se
+        outs.append(out)
+    for f in ("front.csv", "front.md", "knee.json", "search.json", "front.png"):
+        assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
+
+
+def test_bad_input_exit_2(tmp_path: Path, eval_npz: Path, monkeypatch: pytest.MonkeyPatch
+                          ) -> None:
+    base = [MODEL, "--eval", eval_npz, "--budget", "4", "-o", tmp_path / "o"]
+    code, _, se = run_cli("search", *base, "--target", "nosuch")
+    assert code == 2 and "nosuch" in se and len(se.strip().splitlines()) == 1
+    code, _, se = run_cli("search", *base, "--target", "cortex-a53")
+    assert code == 2 and "no cost model" in se and len(se.strip().splitlines()) == 1
+    code, _, se = run_cli("search", *base, "--target", "cortex-m4", "--objectives", "error,x")
+    assert code == 2 and "unknown objective 'x'" in se
+    code, _, se = run_cli("search", *base, "--target", "cortex-m4", "--objectives", "error")
+    assert code == 2 and "at least two" in se
+    assert not (tmp_path / "o").exists()
+    monkeypatch.setitem(sys.modules, "pymoo", None)  # as if pymoo were not installed
+    code, _, se = run_cli("search", *base, "--target", "cortex-m4")
+    assert code == 2 and "needs pymoo" in se and len(se.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.qemu
+def test_max_flash_nothing_fits(tmp_path: Path, eval_npz: Path) -> None:
+    code, _, se = run_cli("search", MODEL, "--target", "cortex-m4", "--eval", eval_npz,
+                          "--budget", "4", "--max-flash", "1000", "-o", tmp_path / "o")
+    assert code == 2 and "--max-flash 1000: no candidate fits" in se
+    assert len(se.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_plans_exit_2(tmp_path: Path) -> None:
+    good = dict(rnngen_plan=1, model=str(MODEL), model_sha256=plans.sha256(MODEL),
+                dtype="float32", seq_len=8,
+                layers=[dict(index=0, name="l", method="hmd", factor=2.0)])
+    cases = {
+        "version": ({**good, "rnngen_plan": 7}, "not an rnngen plan"),
+        "method": ({**good, "layers": [dict(index=0, method="zip", factor=2)]},
+                   "layers[0].method 'zip'"),
+        "factor": ({**good, "layers": [dict(index=0, method="hmd", factor=0.5)]},
+                   "layers[0].factor 0.5"),
+        "dtype": ({**good, "dtype": "int3"}, "dtype 'int3'"),
+        "sha": ({**good, "model_sha256": "0" * 64}, "differs"),
+    }
+    for name, (data, msg) in cases.items():
+        p = tmp_path / f"{name}.json"
+        p.write_text(json.dumps(data))
+        code, _, se = run_cli("build", "--plan", p, "--target", "host", "-o", tmp_path / name)
+        assert code == 2 and msg in se, (name, se)
+        assert len(se.strip().splitlines()) == 1
+        assert not (tmp_path / name).exists()
+    (tmp_path / "bad.json").write_text("{")
+    code, _, se = run_cli("build", "--plan", tmp_path / "bad.json", "-o", tmp_path / "x")
+    assert code == 2 and "not a readable plan" in se
+    code, _, se = run_cli("build", "--target", "host")
+    assert code == 2 and "give a MODEL" in se
+    p = tmp_path / "ok.json"
+    p.write_text(json.dumps(good))
+    code, _, se = run_cli("build", "--plan", p, "--dtype", "int8", "-o", tmp_path / "y")
+    assert code == 2 and "leave --dtype out" in se

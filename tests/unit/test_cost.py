@@ -1,0 +1,138 @@
+"""The cost model's features (codegen/cost.py) at exactly known values, its loader's errors,
+the shipped cost models' provenance, and the search's pure parts (objectives, Pareto front,
+knee, genome) on stated values."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnngen import cost, driver, plan as plans, search
+from rnngen.errors import RnngenError
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "examples" / "lstm_classifier" / "model.onnx"
+SHIPPED = ["cortex-a73", "cortex-m4", "cortex-m55"]
+
+
+def test_features_of_the_example_exactly() -> None:
+    # LSTM 8 -> 32 over T = 8 steps, the last step through Gemm 32 -> 10, Softmax
+    g = driver.compile_graph(MODEL, driver.BuildOptions(target="cortex-m4"))
+    f = cost.features(g)
+    T, I, H, C = 8, 8, 32, 10
+    assert f["W.dense.macs"] == 4 * H * I * T
+    assert f["R.dense.macs"] == 4 * H * H * T
+    assert f["L.dense.macs"] == C * H
+    assert f["dense.rows"] == 2 * 4 * H * T + C
+    assert f["dense.calls"] == 2 * T + 1
+    assert f["cell.LSTM.units"] == H * T and f["cell.LSTM.steps"] == T
+    assert f["linear.outputs"] == C and f["const"] == 1
+    assert f["copy"] == H and f["copy.nodes"] == 1  # the last step's slice
+    assert f["elementwise"] == C and f["elementwise.nodes"] == 1  # the softmax
+
+
+def test_features_count_blocks_of_a_stack(tmp_path: Path) -> None:
+    from rnngen.compress_model import compress_file
+
+    out = tmp_path / "m.onnx"
+    compress_file(MODEL, out, "lmf", 2.0, force=True)
+    g = driver.compile_graph(out, driver.BuildOptions(target="cortex-m4"))
+    f = cost.features(g)
+    assert f["lowrank.calls"] == 2 * 4 * 8  # W and R, 4 gate blocks, 8 steps
+    assert f["lowrank.rows"] == 2 * 4 * 32 * 8
+    want = sum(b.macs for n in g.nodes if hasattr(n, "directions") for d in n.directions
+               for b in d.R.blocks) * 8
+    assert f["R.lowrank.macs"] == want and "R.dense.macs" not in f
+
+
+@pytest.mark.parametrize("board", SHIPPED)
+def test_shipped_cost_models(board: str) -> None:
+    m = cost.load(board)
+    assert m.dtypes() == ["float32", "int8"]
+    assert m.data["command"].startswith("python benchmarks/cost_fit.py")
+    for dt in m.dtypes():
+        held = m.data["errors"][dt]["held_out"]
+        assert held["n"] >= 10  # validated on configurations not used in the fit
+        assert all(v >= 0 for v in m.coef[dt].values())
+    g = driver.compile_graph(MODEL, driver.BuildOptions(target=board))
+    assert m.instructions(g, "float32") > 0
+
+
+def test_cost_model_errors(tmp_path: Path) -> None:
+    with pytest.raises(RnngenError, match="no cost model for board 'host'"):
+        cost.load("host")
+    p = tmp_path / "x.cost.json"
+    p.write_text("{")
+    with pytest.raises(RnngenError, match="not a readable cost model"):
+        cost.load("cortex-m4", p)
+    p.write_text(json.dumps({"version": 1, "board": "cortex-m4",
+                             "coefficients": {"int8": {"const": "a"}}}))
+    with pytest.raises(RnngenError, match="coefficients.int8"):
+        cost.load("cortex-m4", p)
+    p.write_text(json.dumps({"version": 1, "board": "cortex-m7",
+                             "coefficients": {"int8": {"const": 1}}}))
+    with pytest.raises(RnngenError, match="for board 'cortex-m7'"):
+        cost.load("cortex-m4", p)
+    p.write_text(json.dumps({"version": 1, "board": "cortex-m4",
+                             "coefficients": {"int8": {"const": 1}}}))
+    m = cost.load("cortex-m4", p)
+    g = driver.compile_graph(MODEL, driver.BuildOptions(target="cortex-m4"))
+    with pytest.raises(RnngenError, match="no coefficient for .*R.dense.macs"):
+        m.instructions(g, "int8")
+    with pytest.raises(RnngenError, match="no cost model for dtype float32"):
+        m.instructions(g, "float32")
+
+
+def _cand(err: float, ins: float, flash: int) -> search.Candidate:
+    return search.Candidate((0,), (), "float32", err, ins, flash)
+
+
+def test_pareto_and_knee_on_stated_points() -> None:
+    a, b, c, d = _cand(1, 100, 50), _cand(5, 10, 50), _cand(5, 20, 60), _cand(2, 50, 40)
+    dup = _cand(1, 100, 50)
+    failed = _cand(0, 0, 0)
+    failed.failed = "x"
+    objs = ("error", "instructions", "flash")
+    front = search.pareto([a, b, c, d, dup, failed], objs, None)
+    assert front == [b, d, a]  # c is dominated by b; dup repeats a; failed never counts
+    assert search.pareto([a, b, c, d], objs, 45) == [d]
+    # normalised over the front: b (1, 0, .5), d (.25, .444, 0), a (0, 1, 1): d is nearest 0
+    assert search.knee(front, objs) is d
+    assert search.pareto([a, b, c, d], ("error", "instructions"), None) == [b, d, a]
+
+
+def test_objectives_and_genome() -> None:
+    assert search.parse_objectives("error, flash") == ("error", "flash")
+    for bad in ("error", "error,error", "error,speed", ""):
+        with pytest.raises(RnngenError):
+            search.parse_objectives(bad)
+    space = search.Space([search.Layer(0, "l0", "LSTM"), search.Layer(1, "l1", "GRU")],
+                         (2.0, 4.0))
+    assert space.names == ["layer:l0:format", "layer:l1:format", "dtype"]
+    assert len(space.choices) == 1 + 5 * 2 and space.choices[0] == ("dense", 1.0)
+    assert list(space.upper) == [10, 10, 1]
+    layers, dtype = space.decode((0, 3, 1))
+    assert dtype == "int8" and layers[0].method == "dense"
+    assert (layers[1].method, layers[1].factor) == space.choices[3]
+    assert space.baselines() == [(0, 0, 0), (0, 0, 1)]
+
+
+def test_plan_round_trip(tmp_path: Path) -> None:
+    p = plans.Plan(model=str(MODEL), model_sha256=plans.sha256(MODEL), dtype="int8",
+                   layers=(plans.LayerChoice(0, "/lstm/LSTM", "hmd", 2.0),), seq_len=8,
+                   calibrate=None, target="cortex-m4", predicted={"flash_bytes": 1})
+    plans.write(tmp_path / "p.json", p)
+    assert plans.load(tmp_path / "p.json") == p
+
+
+def test_plot_without_matplotlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    a = _cand(1, 100, 50)
+    msg = search._plot(tmp_path / "f.png", [a], a, [a], "cortex-m4")
+    assert msg.startswith("no plot: matplotlib is not installed")
+    assert not (tmp_path / "f.png").exists()
+    assert np.isfinite(a.objective("flash"))
