@@ -38,6 +38,16 @@ def run(g: ir.Graph, opts: Options) -> ir.Graph:
     return g.replace(quant=plan, step=step)
 
 
+def _onnx_op(n: ir.Node) -> str:
+    """The ONNX operator a layer node came from, for messages."""
+    if isinstance(n, ir.Pool):
+        return "MaxPool" if n.kind == "max" else "AveragePool"
+    if isinstance(n, ir.Reduce):
+        return f"Reduce{n.fn.capitalize()}"
+    return {"LayerNorm": "LayerNormalization",
+            "ChannelAffine": "BatchNormalization"}.get(n.op, n.op)
+
+
 # --------------------------------------------------------------------------- data
 
 def calibration_inputs(g: ir.Graph, path: str | None) -> tuple[list[np.ndarray], str,
@@ -172,6 +182,10 @@ class _Builder:
             elif isinstance(n, ir.Binary):
                 raise RnngenError(f"{self.where}: {n.fn} node '{n.name}': elementwise "
                                   f"{n.fn} of tensors is not supported with --dtype int8")
+            elif isinstance(n, (ir.Conv, ir.Pool, ir.Reduce, ir.LayerNorm, ir.ChannelAffine,
+                                ir.Pad)):
+                raise RnngenError(f"{self.where}: {_onnx_op(n)} node '{n.name}' is not "
+                                  "supported with --dtype int8 yet (float32 only)")
             elif isinstance(n, ir.Softmax):
                 if n.log:
                     raise RnngenError(f"{self.where}: LogSoftmax node '{n.name}' is not "
