@@ -376,7 +376,44 @@ def _not_streaming_cases() -> list[tuple[str, ir.Graph, str]]:
     g = _graph([ir.Unary("act", ("x",), ("y",), ir.TANH)], {"y": (T, 1, I)}, ("y",),
                time_axis=None)
     cases.append(("no time axis", g, "the input has no time axis rnngen can identify"))
+    # issue 11's layers: x [T, 1, I] transposed to [1, I, T] puts time on a spatial axis
+    xt = {"xt": (1, I, T)}
+    tr = ir.Transpose("tr", ("x",), ("xt",), (1, 2, 0))
+    g = _graph([tr, ir.Conv("conv", ("xt",), ("y",), W=_rand(rng, 2, I, 3), b=None,
+                            strides=(1,), pads=(0, 0), dilations=(1,), group=1)],
+               {**xt, "y": (1, 2, T - 2)}, ("y",))
+    cases.append(("conv over time", g, "Conv 'conv' convolves along the time axis (streaming "
+                  "convolution is not implemented: whole sequences)"))
+    g = _graph([tr, ir.Pool("pool", ("xt",), ("y",), kind="max", kernel=(2,), strides=(2,),
+                            pads=(0, 0), dilations=(1,), count_include_pad=False)],
+               {**xt, "y": (1, I, T // 2)}, ("y",))
+    cases.append(("pool over time", g, "MaxPool 'pool' pools along the time axis (streaming "
+                  "convolution is not implemented: whole sequences)"))
+    g = _graph([ir.Reduce("mean", ("x",), ("y",), fn="mean", first=0, last=0)],
+               {"y": (1, 1, I)}, ("y",))
+    cases.append(("mean over time", g, "ReduceMean 'mean' reduces over time (pooling over the "
+                  "whole sequence)"))
+    g = _graph([ir.LayerNorm("ln", ("x",), ("y",), axis=0, epsilon=1e-5,
+                             scale=np.ones(T * I, F32), bias=np.zeros(T * I, F32))],
+               {"y": (T, 1, I)}, ("y",))
+    cases.append(("layernorm over time", g, "LayerNormalization 'ln' normalizes over time"))
     return cases
+
+
+def test_analyze_time_streams_per_step_normalization() -> None:
+    rng = np.random.default_rng(9)
+    g = _graph([ir.LayerNorm("ln", ("x",), ("a",), axis=2, epsilon=1e-5,
+                             scale=_rand(rng, I) + 1, bias=_rand(rng, I)),
+                ir.ChannelAffine("bn", ("a",), ("b",), axis=2, scale=_rand(rng, I) + 1,
+                                 shift=_rand(rng, I)),
+                ir.Reduce("sum", ("b",), ("y",), fn="sum", first=2, last=2)],
+               {"a": (T, 1, I), "b": (T, 1, I), "y": (T, 1, 1)}, ("y",))
+    a = analyze_time.run(g, OPTS)
+    assert a.streaming, a.not_streaming_why
+    x = _x(g)
+    steps = _run_steps(a, x)
+    np.testing.assert_allclose(np.concatenate([s["y"] for s in steps]),
+                               reference.run(g, x)["y"], rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", _not_streaming_cases(), ids=lambda c: c[0])
