@@ -182,8 +182,7 @@ class _Builder:
             elif isinstance(n, ir.Binary):
                 raise RnngenError(f"{self.where}: {n.fn} node '{n.name}': elementwise "
                                   f"{n.fn} of tensors is not supported with --dtype int8")
-            elif isinstance(n, (ir.Conv, ir.Pool, ir.Reduce, ir.LayerNorm, ir.ChannelAffine,
-                                ir.Pad)):
+            elif isinstance(n, (ir.Pool, ir.Reduce, ir.LayerNorm, ir.ChannelAffine, ir.Pad)):
                 raise RnngenError(f"{self.where}: {_onnx_op(n)} node '{n.name}' is not "
                                   "supported with --dtype int8 yet (float32 only)")
             elif isinstance(n, ir.Softmax):
@@ -226,6 +225,10 @@ class _Builder:
                     params[n.outputs[2]] = quant.QState16(q.cell_exp)
             elif isinstance(n, ir.Linear):
                 nodes[n.name] = self.linear(n)
+            elif isinstance(n, ir.Conv):
+                nodes[n.name] = quant.quantize_conv(
+                    n.W, n.b, self.qp(n.inputs[0]), self.qp(n.outputs[0]),
+                    f"{self.where}: Conv node '{n.name}'")
             elif isinstance(n, ir.Softmax):
                 nodes[n.name] = self.softmax(n)
             elif isinstance(n, ir.Unary):

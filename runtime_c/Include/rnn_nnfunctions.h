@@ -311,6 +311,26 @@ void rnn_scale_shift_f32(int32_t outer, int32_t channels, int32_t inner, const f
  * docs/int8.md states the arithmetic. Requantization: rnn_requantize in rnn_nn_support.h. */
 
 /**
+ * @brief int8 convolution (CMSIS-NN style; quant.conv_s8 bit for bit): for each output
+ *        acc = bias[m] + sum over the taps inside the input (channel, row, tap order) of
+ *        w[m, c, kh, kw] * (x - x_zero_point), then
+ *        y = sat8(rnn_requantize(acc, mult[m], shift[m]) + y_zero_point).
+ *
+ * @param[in]  p             sizes, strides, padding (the real value 0), dilation, groups
+ * @param[in]  x             input, Format: [in_c, in_h, in_w]
+ * @param[in]  x_zero_point  the input's zero point
+ * @param[in]  w             per-output-channel symmetric weights [out_c, in_c / groups, k_h, k_w]
+ * @param[in]  bias          [out_c] int32, in units of the channel's weight scale x input scale
+ * @param[in]  mult          [out_c] Q31 multipliers
+ * @param[in]  shift         [out_c] shifts
+ * @param[in]  y_zero_point  the output's zero point
+ * @param[out] y             output, Format: [out_c, out_h, out_w]; must not alias x
+ */
+void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
+                 const int8_t *w, const int32_t *bias, const int32_t *mult,
+                 const int32_t *shift, int32_t y_zero_point, int8_t *y);
+
+/**
  * @brief int8 matrix times int8 vector, each row requantized to int16 (Q3.12 gate values):
  *        y[r] = sat16(rq(W[r] . x + offset[r], mult[r], shift[r])).
  *
