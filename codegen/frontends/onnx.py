@@ -259,7 +259,7 @@ class _Converter:
 
     def _trace_time_axis(self, name: str, rank: int) -> int | None:  # noqa: C901
         """Follow the input through layout ops to the first LSTM/GRU/RNN: its time axis."""
-        perm = list(range(rank))  # current axis i holds input axis perm[i]
+        perm: list[int | None] = list(range(rank))  # current axis i holds input axis perm[i]
         cur = name
         readers: dict[str, list[Any]] = {}
         for n in self.model.graph.node:
@@ -289,10 +289,70 @@ class _Converter:
                 if c is None or c.ndim > 2 or (n.op_type == "MatMul" and
                                                (n.input[0] != cur or c.ndim != 2)):
                     return None
+            elif n.op_type in ("Unsqueeze", "Squeeze", "Reshape", "Flatten"):
+                moved = self._trace_view(n, a, cur, perm)
+                if moved is None:
+                    return None
+                perm = moved
             elif n.op_type not in _TRACE_THROUGH or not n.output:
                 return None
             cur = n.output[0]
         return None
+
+    def _early_const(self, name: str) -> np.ndarray | None:
+        """An initializer, or the value of a Constant node (before the nodes are visited)."""
+        if name in self.consts:
+            return self.consts[name]
+        for n in self.model.graph.node:
+            if n.op_type == "Constant" and n.output and n.output[0] == name:
+                for at in n.attribute:
+                    if at.name in ("value_ints", "value_int"):
+                        return np.asarray(_attrs(n)[at.name])
+                    if at.name == "value":
+                        from onnx import numpy_helper
+                        try:
+                            return numpy_helper.to_array(at.t)
+                        except Exception:  # noqa: BLE001 - checked when folded
+                            return None
+        return None
+
+    def _trace_view(self, n: Any, a: dict[str, Any], cur: str, perm: list[int | None]
+                    ) -> list[int | None] | None:
+        """The axes after a view op (Unsqueeze, Squeeze, Reshape, Flatten) on the trace:
+        perm[i] is the input axis at axis i (None: an axis the views made). Reshape and
+        Flatten need onnx's static shapes of both sides; an input axis survives where the
+        product of the axes before it and its size are unchanged."""
+        if n.input[0] != cur or not n.output:
+            return None
+        if n.op_type in ("Unsqueeze", "Squeeze"):
+            if "axes" in a:
+                axes = [int(v) for v in a["axes"]]
+            elif len(n.input) > 1 and self._early_const(n.input[1]) is not None:
+                axes = [int(v) for v in
+                        np.asarray(self._early_const(n.input[1])).reshape(-1)]
+            else:
+                return None
+            if n.op_type == "Unsqueeze":
+                r = len(perm) + len(axes)
+                out = list(perm)
+                for ax in sorted(v % r for v in axes):
+                    out.insert(ax, None)
+                return out
+            r = len(perm)
+            drop = {v % r for v in axes}
+            return [p for i, p in enumerate(perm) if i not in drop]
+        s, o = self.inferred.get(cur), self.inferred.get(n.output[0])
+        if s is None or o is None or len(s) != len(perm):
+            return None
+        out: list[int | None] = [None] * len(o)
+        for i, p in enumerate(perm):
+            if p is None:
+                continue
+            for q in range(len(o)):
+                if o[q] == s[i] and math.prod(o[:q]) == math.prod(s[:i]):
+                    out[q] = p
+                    break
+        return out
 
     # ------------------------------------------------------------------ nodes
     def _visit(self, node: Any, idx: int) -> None:
