@@ -208,11 +208,41 @@ def test_bad_layer_is_one_line_exit_2(name, tmp_path):
     assert not out.exists()
 
 
-def test_int8_conv_is_refused_with_the_node(tmp_path):
-    nodes, inits, shape, opset = CASES["conv1d_groups_no_bias"]
+def test_int8_pooling_is_refused_with_the_node(tmp_path):
+    nodes, inits, shape, opset = CASES["avgpool_exclude_pad"]
     p = tmp_path / "c.onnx"
     onnx.save(_model(nodes, inits, shape, opset), p)
     r = _cli("build", str(p), "-o", str(tmp_path / "out"), "--dtype", "int8")
     assert r.returncode == 2, r.stdout + r.stderr
-    assert r.stderr.count("\n") == 1 and "Conv node 'conv_out'" in r.stderr and \
+    assert r.stderr.count("\n") == 1 and "AveragePool node 'averagepool_out'" in r.stderr and \
         "--dtype int8" in r.stderr, r.stderr
+
+
+# ------------------------------------------------------------------------- int8 Conv
+
+INT8_CONV = ["conv1d_stride_pad_dilation", "conv1d_groups_no_bias",
+             "conv2d_depthwise_same_upper", "conv2d_same_lower_strided", "conv_batchnorm_folded"]
+
+
+@pytest.mark.parametrize("name", INT8_CONV)
+def test_int8_conv_c_equals_the_integer_reference(name, tmp_path):
+    """The int8 Conv (per-output-channel weights, the zero point subtracted tap by tap):
+    the C equals the integer reference bit for bit (atol 0), and the integer reference
+    stays within a few output steps of onnxruntime's float result."""
+    nodes, inits, shape, opset = CASES[name]
+    m = _model(nodes, inits, shape, opset)
+    p = tmp_path / f"{name}.onnx"
+    onnx.save(m, p)
+    cal = np.random.default_rng(3).uniform(-3, 3, (8, *shape)).astype(F32)
+    np.save(tmp_path / "cal.npy", cal)
+    o = driver.BuildOptions(dtype="int8", calibrate=str(tmp_path / "cal.npy"))
+    res = driver.verify(p, o)
+    assert res.passed and res.report["atol"] == 0.0 and res.report["dtype"] == "int8", \
+        res.output
+    g = pipeline.compile_model(p, pipeline.Options(dtype="int8",
+                                                   calibrate=str(tmp_path / "cal.npy")))
+    x = cal[5]  # inside the calibrated ranges: no saturation
+    want, _ = models.oracle(m, x)
+    got = reference.Executor(g, dtype="int8").run(x)["out"]
+    step = g.quant.tensors["out"].scale
+    assert np.max(np.abs(got - want["out"])) <= 4 * step + 0.02 * np.max(np.abs(want["out"]))

@@ -201,3 +201,24 @@ def test_layers_match_pytorch_on_boards(exported, name, dynamo, board):
     path, folder = exported(name, dynamo)
     rep = _verify(path, folder, board)
     assert rep["streaming"] == NETS[name][2], rep
+
+
+INT8_SAMPLE = [
+    pytest.param("deepconvlstm", False, "cortex-m4", marks=pytest.mark.qemu,
+                 id="deepconvlstm-torchscript-cortex-m4"),
+    pytest.param("crnn", True, "host", id="crnn-dynamo-host"),
+]
+
+
+@pytest.mark.parametrize("name,dynamo,board", INT8_SAMPLE)
+def test_int8_layers_equal_the_integer_reference(exported, name, dynamo, board):
+    """The int8 DeepConvLSTM (whose float32 weights are over the cortex-m4's flash) and
+    CRNN: the C equals rnngen's integer reference bit for bit on the board."""
+    path, folder = exported(name, dynamo)
+    res = driver.verify(path, driver.BuildOptions(target=board, dtype="int8",
+                                                  input=str(folder / "x.npy")))
+    rep = res.report
+    assert res.passed and rep["atol"] == 0.0 and rep["rtol"] == 0.0, res.output
+    assert rep["dtype"] == "int8" and rep["target"] == board and rep["mismatches"] == 0
+    if board == "cortex-m4":
+        assert rep["flash_bytes"] < 1024 * 1024, rep  # fits the STM32F407's 1 MB
