@@ -246,3 +246,63 @@ def test_int8_conv_c_equals_the_integer_reference(name, tmp_path):
     got = reference.Executor(g, dtype="int8").run(x)["out"]
     step = g.quant.tensors["out"].scale
     assert np.max(np.abs(got - want["out"])) <= 4 * step + 0.02 * np.max(np.abs(want["out"]))
+
+
+# ------------------------------------------------------------------------- random sweep
+
+def _random_window_case(r: np.random.Generator):
+    """A random Conv or pool (1-D or 2-D; strides, pads or auto_pad, dilations, groups)."""
+    k = int(r.integers(1, 3))
+    C = int(r.choice([1, 2, 3, 4, 6]))
+    sp = [int(r.integers(3, 12)) for _ in range(k)]
+    kern = [int(r.integers(1, 4)) for _ in range(k)]
+    attrs = {"strides": [int(r.integers(1, 4)) for _ in range(k)]}
+    op = str(r.choice(["Conv", "Conv", "MaxPool", "AveragePool"]))
+    if r.random() < 0.3 and op != "AveragePool":
+        attrs["dilations"] = [int(r.integers(1, 3)) for _ in range(k)]
+    if r.random() < 0.3:
+        attrs["auto_pad"] = str(r.choice(["VALID", "SAME_UPPER", "SAME_LOWER"]))
+        attrs.pop("dilations", None)  # onnxruntime: no dilation with SAME
+    else:
+        attrs["pads"] = [int(r.integers(0, kern[i % k])) for i in range(2 * k)]
+    inits = []
+    ins = ["x"]
+    if op == "Conv":
+        G = int(r.choice([g for g in (1, 2, 3, C) if C % g == 0]))
+        M = G * int(r.integers(1, 3))
+        attrs["group"] = G
+        inits = [_c("W", _w(M, C // G, *kern))]
+        ins.append("W")
+        if r.random() < 0.5:
+            inits.append(_c("B", _w(M)))
+            ins.append("B")
+    else:
+        attrs["kernel_shape"] = kern
+        if op == "AveragePool":
+            attrs["count_include_pad"] = int(r.integers(0, 2))
+    return [N(op, ins, ["out"], **attrs)], inits, [1, C, *sp], 17
+
+
+def test_random_windows_match_onnxruntime_or_are_refused(tmp_path):
+    """60 random convolutions and pools through the reference: equal to onnxruntime, or
+    (where the window does not fit the input) refused with rnngen's one error class."""
+    from rnngen.errors import RnngenError
+
+    r = np.random.default_rng(2024)
+    compared = 0
+    for i in range(60):
+        nodes, inits, shape, opset = _random_window_case(r)
+        m = _model(nodes, inits, shape, opset)
+        p = tmp_path / f"w{i}.onnx"
+        onnx.save(m, p)
+        x = _input(shape)
+        try:
+            want, _ = models.oracle(m, x)
+        except Exception:  # noqa: BLE001 - onnxruntime refuses it (a window past the input)
+            with pytest.raises(RnngenError):
+                reference.run(load(p), x)
+            continue
+        got = reference.run(load(p), x)["out"]
+        np.testing.assert_allclose(got, want["out"], rtol=1e-5, atol=1e-5, err_msg=str(nodes))
+        compared += 1
+    assert compared >= 40
