@@ -1163,6 +1163,34 @@ def _lower_layernorm(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> 
                         epsilon=float(a.get("epsilon", 1e-5)), scale=parts[0], bias=parts[1]))
 
 
+def _lower_instancenorm(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    """InstanceNormalization: each channel normalized over the spatial axes, then times its
+    scale plus its bias: a LayerNorm over axes 2.. (unit scale, zero bias) followed by the
+    per-channel scale and shift."""
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    s = cv.shapes[x]
+    if len(s) < 3 or s[0] != 1:
+        raise RnngenError(f"{where}: input has shape {s}, expected [1, C, spatial...]")
+    C = s[1]
+    vals = []
+    for pos, what in ((1, "scale"), (2, "B")):
+        v = cv.need_const(node, idx, pos, what)
+        if v is None:
+            raise RnngenError(f"{where}: input {what} is missing")
+        v = np.asarray(v, F32).reshape(-1)
+        if v.size != C:
+            raise RnngenError(f"{where}: input {what} has {v.size} values for {C} channels")
+        vals.append(v)
+    n = math.prod(s[2:])
+    name = _nm(cv, node, idx)
+    t = cv.fresh(node.output[0] + "_norm")
+    cv.add(ir.LayerNorm(name, (x,), (t,), axis=2, epsilon=float(a.get("epsilon", 1e-5)),
+                        scale=np.ones(n, F32), bias=np.zeros(n, F32)))
+    cv.add(ir.ChannelAffine(name + "_affine", (t,), (node.output[0],), axis=1,
+                            scale=vals[0], shift=vals[1]))
+
+
 def _lower_pad(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
     where = f"{cv.path}: {cv.where(node, idx)}"
     x = node.input[0]
@@ -1237,6 +1265,7 @@ _LOWER: dict[str, Callable[[_Converter, Any, int, dict[str, Any]], None]] = {
     "GlobalAveragePool": _lower_global_pool, "GlobalMaxPool": _lower_global_pool,
     "ReduceSum": _lower_reduce, "ReduceMean": _lower_reduce, "ReduceMax": _lower_reduce,
     "BatchNormalization": _lower_batchnorm, "LayerNormalization": _lower_layernorm,
+    "InstanceNormalization": _lower_instancenorm,
     "Pad": _lower_pad, "Clip": _lower_clip, "HardSwish": _lower_hardswish,
 }
 

@@ -275,6 +275,7 @@ def layers_model(folder: Path) -> Path:
         N("ReduceSum", ["x", "ax"], ["o_sum"], keepdims=0),
         N("LayerNormalization", ["x", "S", "LB"], ["o_ln"]),
         N("BatchNormalization", ["x", "g", "b", "m", "v"], ["o_bn"]),
+        N("InstanceNormalization", ["x", "g", "b"], ["o_in"]),
         N("Conv", ["x", "W4"], ["cbn"], pads=[1, 1]),
         N("BatchNormalization", ["cbn", "g", "b", "m", "v"], ["o_conv_bn"]),
         N("Pad", ["x", "p", "pv"], ["o_pad"]),

@@ -85,6 +85,9 @@ CASES = {
     "layernorm_two_axes_no_bias": (
         [N("LayerNormalization", ["x", "S"], ["out"], axis=1)],
         [_c("S", _w(4, 5) + 1)], [1, 4, 5], 17),
+    "instancenorm_2d": (
+        [N("InstanceNormalization", ["x", "g", "b"], ["out"], epsilon=1e-4)],
+        [_c("g", _w(3) + 1), _c("b", _w(3))], [1, 3, 4, 5], 17),
     "batchnorm_standalone": (
         [N("BatchNormalization", ["x", "g", "b", "m", "v"], ["out"], epsilon=1e-3)],
         [_c("g", _w(5) + 1), _c("b", _w(5)), _c("m", _w(5)),
