@@ -1191,6 +1191,29 @@ def _lower_instancenorm(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) 
                             scale=vals[0], shift=vals[1]))
 
 
+def _lower_expand(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    """Expand of a run-time tensor by a constant shape: NumPy broadcasting, lowered to an Add
+    of zeros that have a size only along the axes the expansion makes (x + 0 is x exactly)."""
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    target = [int(v) for v in np.asarray(cv.need_const(node, idx, 1, "shape")).reshape(-1)]
+    s = cv.shapes[x]
+    try:
+        out = tuple(int(d) for d in np.broadcast_shapes(tuple(s), tuple(target)))
+    except ValueError:
+        raise RnngenError(f"{where}: input of shape {list(s)} does not broadcast to "
+                          f"{target}") from None
+    if out == tuple(s):
+        _view(cv, node, idx, s)
+        return
+    limits.check_elements(where, out, "the output")
+    xs = (1,) * (len(out) - len(s)) + tuple(s)
+    zshape = tuple(o if d == 1 and o != 1 else 1 for d, o in zip(xs, out))
+    z = cv.fresh(node.output[0] + "_zeros")
+    cv.ir_consts[z] = np.zeros(zshape, F32)
+    cv.add(ir.Binary(_nm(cv, node, idx), (x, z), (node.output[0],), fn="Add"))
+
+
 def _lower_pad(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
     where = f"{cv.path}: {cv.where(node, idx)}"
     x = node.input[0]
@@ -1265,7 +1288,7 @@ _LOWER: dict[str, Callable[[_Converter, Any, int, dict[str, Any]], None]] = {
     "GlobalAveragePool": _lower_global_pool, "GlobalMaxPool": _lower_global_pool,
     "ReduceSum": _lower_reduce, "ReduceMean": _lower_reduce, "ReduceMax": _lower_reduce,
     "BatchNormalization": _lower_batchnorm, "LayerNormalization": _lower_layernorm,
-    "InstanceNormalization": _lower_instancenorm,
+    "InstanceNormalization": _lower_instancenorm, "Expand": _lower_expand,
     "Pad": _lower_pad, "Clip": _lower_clip, "HardSwish": _lower_hardswish,
 }
 

@@ -114,6 +114,9 @@ CASES = {
          N("Clip", ["h", "", "hi2"], ["out"])],
         [_c("lo", np.array(-2.5, F32)), _c("hi", np.array(6.0, F32)),
          _c("hi2", np.array(1.5, F32))], [1, 4, 9], 17),
+    "expand_runtime_tensor": (
+        [N("ReduceMean", ["x"], ["m"], axes=[2]), N("Expand", ["m", "s"], ["e"]),
+         N("Sub", ["x", "e"], ["out"])], [_c("s", np.array([2, 1, 1, 6]))], [1, 4, 6], 17),
     "clip_opset7_attributes": (
         [N("Clip", ["x"], ["out"], min=-0.5, max=0.25)], [], [1, 4, 9], 7),
 }
