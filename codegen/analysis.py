@@ -40,6 +40,8 @@ def _node_macs(g: ir.Graph, n: ir.Node) -> int:
         return sum(d.W.macs + d.R.macs for d in n.directions) * n.valid_len
     if isinstance(n, ir.Linear):
         return n.W.macs * math.prod(g.shapes[n.inputs[0]][:-1])
+    if isinstance(n, ir.Conv):
+        return ir.conv_macs(n, g.shapes[n.outputs[0]])
     return 0
 
 
@@ -51,6 +53,12 @@ def _params(n: ir.Node) -> int:
         return int(mats + vec)
     if isinstance(n, ir.Linear):
         return int(n.W.params + (0 if n.b is None else n.b.size))
+    if isinstance(n, ir.Conv):
+        return int(n.W.size + (0 if n.b is None else n.b.size))
+    if isinstance(n, ir.LayerNorm):
+        return int(n.scale.size + n.bias.size)
+    if isinstance(n, ir.ChannelAffine):
+        return int(n.scale.size + n.shift.size)
     return 0
 
 
@@ -61,6 +69,12 @@ def _op(n: ir.Node) -> str:
         return n.act.name
     if isinstance(n, ir.Binary):
         return n.fn
+    if isinstance(n, ir.Pool):
+        return "MaxPool" if n.kind == "max" else "AveragePool"
+    if isinstance(n, ir.Reduce):
+        return f"Reduce{n.fn.capitalize()}"
+    if isinstance(n, ir.ChannelAffine):
+        return "BatchNorm"
     return n.op
 
 

@@ -354,6 +354,13 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
         if "hidden_size" in lay:
             line += (f"  {lay['direction']} {lay['input_size']}->{lay['hidden_size']}, "
                      f"{lay['params']} params, {lay['macs_per_step']} MACs/step")
+        elif "kernel" in lay:
+            line += (f"  {lay['channels'][0]}->{lay['channels'][1]} channels, kernel "
+                     f"{'x'.join(map(str, lay['kernel']))}, stride "
+                     f"{'x'.join(map(str, lay['strides']))}, pads {lay['pads']}, dilation "
+                     f"{'x'.join(map(str, lay['dilations']))}, group {lay['group']}, "
+                     f"{lay['params']} params, {lay['macs']} MACs per run, direct (no im2col "
+                     "scratch)")
         elif "params" in lay:
             line += f"  {lay['params']} params, {lay['macs']} MACs per run"
         click.echo(line)

@@ -420,10 +420,25 @@ def inspect(model: str | Path, seq_len: int | None = None,
             rows = math.prod(g.shapes[n.inputs[0]][:-1])
             layers.append(dict(node=n.name, op="Linear", matrices=mats, params=int(params),
                                macs=n.W.macs * rows))
+        elif isinstance(n, (ir.Conv, ir.LayerNorm, ir.ChannelAffine)):
+            from . import analysis
+
+            params = analysis._params(n)
+            total_params += params
+            total_bytes += 4 * params
+            lay = dict(node=n.name, op=analysis._op(n), params=int(params),
+                       macs=analysis._node_macs(g, n))
+            if isinstance(n, ir.Conv):
+                lay.update(kernel=list(n.kernel), strides=list(n.strides), pads=list(n.pads),
+                           dilations=list(n.dilations), group=n.group,
+                           channels=[int(n.W.shape[1]) * n.group, int(n.W.shape[0])],
+                           scratch=0)
+            layers.append(lay)
         elif not isinstance(n, (ir.View, ir.Transpose, ir.Slice, ir.Concat)):
             # data movement (views, transposes, slices) is not listed as a layer
-            layers.append(dict(node=n.name,
-                               op=n.act.name if isinstance(n, ir.Unary) else n.op))
+            from . import analysis
+
+            layers.append(dict(node=n.name, op=analysis._op(n)))
     return dict(model=str(model), seq_len=g.seq_len, input=dict(name=g.input,
                                                               shape=list(g.shapes[g.input])),
                 outputs=[dict(name=o, shape=list(g.shapes[o])) for o in g.outputs],

@@ -288,6 +288,147 @@ class View(Node):
         return [tuple(self.shape)]
 
 
+# --------------------------------------------------------------------------- layers around RNNs
+#
+# Convolution, pooling, normalization and reduction (issue 11). Tensors are ONNX's: a Conv or
+# a pool reads [1, C, *spatial] (one or two spatial axes: 1-D and 2-D), row-major.
+
+
+def _spatial_out(n: Node, x: Shape, kernel: tuple[int, ...], strides: tuple[int, ...],
+                 pads: tuple[int, ...], dilations: tuple[int, ...]) -> tuple[int, ...]:
+    k = len(kernel)
+    if len(x) != 2 + k or x[0] != 1:
+        raise RnngenError(f"{n.op} node '{n.name}': input shape {x}, expected [1, C] and "
+                          f"{k} spatial axes")
+    out = []
+    for i in range(k):
+        span = (kernel[i] - 1) * dilations[i] + 1
+        o = (x[2 + i] + pads[i] + pads[k + i] - span) // strides[i] + 1
+        if o < 1:
+            raise RnngenError(f"{n.op} node '{n.name}': the kernel ({span} wide with its "
+                              f"dilation) is larger than spatial axis {i} of the input "
+                              f"({x[2 + i]} with padding)")
+        out.append(o)
+    return tuple(out)
+
+
+@dataclass(frozen=True, eq=False)
+class Conv(Node):
+    """ONNX Conv, batch 1, 1-D or 2-D: y[m, o] = b[m] + sum over the group's channels c and
+    kernel taps k of W[m, c, k] x[g*C/G + c, o*stride - pad_begin + k*dilation] (zero outside).
+
+    W [M, C/group, *kernel]; pads (begin per axis..., end per axis...)."""
+
+    W: np.ndarray
+    b: np.ndarray | None  # [M]
+    strides: tuple[int, ...]
+    pads: tuple[int, ...]
+    dilations: tuple[int, ...]
+    group: int
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        x = ins[0]
+        M, cg = int(self.W.shape[0]), int(self.W.shape[1])
+        if len(x) >= 2 and x[1] != cg * self.group:
+            raise RnngenError(f"Conv node '{self.name}': input has {x[1]} channels, W expects "
+                              f"{cg} x group {self.group}")
+        sp = _spatial_out(self, x, tuple(self.W.shape[2:]), self.strides, self.pads,
+                          self.dilations)
+        return [(1, M) + sp]
+
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return tuple(int(k) for k in self.W.shape[2:])
+
+
+@dataclass(frozen=True, eq=False)
+class Pool(Node):
+    """MaxPool / AveragePool, batch 1, 1-D or 2-D (floor mode). Padding counts as -inf for
+    max; for the average, as zeros divided by the whole window when count_include_pad, else
+    left out of the count."""
+
+    kind: str  # "max" or "avg"
+    kernel: tuple[int, ...]
+    strides: tuple[int, ...]
+    pads: tuple[int, ...]
+    dilations: tuple[int, ...]
+    count_include_pad: bool
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        x = ins[0]
+        sp = _spatial_out(self, x, self.kernel, self.strides, self.pads, self.dilations)
+        return [(1, x[1]) + sp]
+
+
+REDUCE_OPS = ("sum", "mean", "max")
+
+
+@dataclass(frozen=True, eq=False)
+class Reduce(Node):
+    """ReduceSum / ReduceMean / ReduceMax over the contiguous axes first..last (kept as
+    size 1: the frontend adds a View to drop them)."""
+
+    fn: str  # one of REDUCE_OPS
+    first: int
+    last: int
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        x = ins[0]
+        if not 0 <= self.first <= self.last < len(x):
+            raise RnngenError(f"node '{self.name}': axes {self.first}..{self.last} out of "
+                              f"range for {x}")
+        return [tuple(1 if self.first <= i <= self.last else d for i, d in enumerate(x))]
+
+
+@dataclass(frozen=True, eq=False)
+class LayerNorm(Node):
+    """ONNX LayerNormalization: each block of the axes axis.. normalized to mean 0 and
+    variance 1 (biased, + epsilon), then times scale plus bias (both of the block's shape)."""
+
+    axis: int  # non-negative
+    epsilon: float
+    scale: np.ndarray  # [n], n = prod(shape[axis:])
+    bias: np.ndarray  # [n]
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        x = ins[0]
+        if not 0 <= self.axis < len(x) or math.prod(x[self.axis:]) != self.scale.size:
+            raise RnngenError(f"LayerNormalization node '{self.name}': scale has "
+                              f"{self.scale.size} values for input {x} at axis {self.axis}")
+        return [x]
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelAffine(Node):
+    """y = x * scale[c] + shift[c] along one axis: an inference BatchNormalization
+    (scale = gamma / sqrt(var + eps), shift = beta - mean * scale) that the fold_batchnorm
+    pass could not fold into the Conv or Linear in front of it."""
+
+    axis: int
+    scale: np.ndarray  # [C]
+    shift: np.ndarray  # [C]
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        x = ins[0]
+        if not 0 <= self.axis < len(x) or x[self.axis] != self.scale.size:
+            raise RnngenError(f"BatchNormalization node '{self.name}': {self.scale.size} "
+                              f"channels for input {x} on axis {self.axis}")
+        return [x]
+
+
+@dataclass(frozen=True, eq=False)
+class Pad(Node):
+    """ONNX Pad, constant mode: pads (begin per axis..., end per axis...), all >= 0."""
+
+    pads: tuple[int, ...]
+    value: float
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        x = ins[0]
+        r = len(x)
+        return [tuple(d + self.pads[i] + self.pads[r + i] for i, d in enumerate(x))]
+
+
 # --------------------------------------------------------------------------- graph
 
 @dataclass(frozen=True)
@@ -480,7 +621,14 @@ def macs(g: Graph) -> int:
             total += sum(d.W.macs + d.R.macs for d in n.directions) * n.valid_len
         elif isinstance(n, Linear):
             total += n.W.macs * math.prod(g.shapes[n.inputs[0]][:-1])
+        elif isinstance(n, Conv):
+            total += conv_macs(n, g.shapes[n.outputs[0]])
     return total
+
+
+def conv_macs(n: Conv, out: Shape) -> int:
+    """Multiply-accumulates of one Conv: each output value sums C/group x kernel products."""
+    return math.prod(out) * int(math.prod(n.W.shape[1:]))
 
 
 def macs_per_step(g: Graph) -> int:

@@ -9,7 +9,8 @@ from typing import Callable, TextIO
 from . import ir
 from .errors import RnngenError
 from .frontends import load
-from .passes import analyze_time, plan_memory, quantize, simplify, sparsify, validate
+from .passes import (analyze_time, fold_batchnorm, plan_memory, quantize, simplify, sparsify,
+                     validate)
 
 DTYPES = ("float32", "int8")
 IO_TYPES = ("float", "int8")
@@ -53,6 +54,8 @@ PASSES: tuple[tuple[str, Callable[[ir.Graph, Options], ir.Graph]], ...] = (
     ("sparsify", sparsify.run),
     # drop no-op transposes/slices and view chains, fuse bias adds, remove dead nodes
     ("simplify", simplify.run),
+    # a BatchNormalization after a Conv or a plain Linear goes into its weights and bias
+    ("fold_batchnorm", fold_batchnorm.run),
     # causal model? then build the one-step graph used by <name>_step
     ("analyze_time", analyze_time.run),
     # --dtype int8: calibrate, then int8 weights, requantization and activation tables

@@ -263,6 +263,57 @@ class QLinear:
 
 
 @dataclass(frozen=True, eq=False)
+class QConv:
+    """An int8 convolution, CMSIS-NN style: per-output-channel symmetric int8 weights, the
+    input's zero point subtracted tap by tap (padding is the real value 0, so it adds
+    nothing), an int32 bias in units of w_scale[m] * x.scale, Q31 requantization per output
+    channel, the output's zero point, saturation to int8 (conv_s8)."""
+
+    w: np.ndarray  # int8 [M, C/group, *kernel]
+    bias: np.ndarray  # int32 [M]
+    mult: np.ndarray  # int32 [M]
+    shift: np.ndarray  # int32 [M]
+    x: QParams
+    out: QParams
+
+
+def quantize_conv(W: np.ndarray, b: np.ndarray | None, x: QParams, out: QParams,
+                  what: str) -> QConv:
+    """Per-output-channel int8 weights and requantization of a Conv."""
+    M = W.shape[0]
+    wq, sw = quantize_rows(W.reshape(M, -1).astype(np.float64), what)
+    bias = np.zeros(M, I64) if b is None else \
+        np.round(b.astype(np.float64) / (sw * x.scale)).astype(I64)
+    # |x - zero point| <= 255: the sum of one output must fit int32
+    bound = np.sum(np.abs(wq.astype(I64)), axis=1) * 255 + np.abs(bias)
+    if bound.size and int(bound.max()) >= 2**31:
+        raise RnngenError(f"int8: {what}: the int32 accumulator could overflow (bound "
+                          f"{int(bound.max())})")
+    ms = [multiplier(float(r), what) for r in sw * x.scale / out.scale]
+    return QConv(wq.reshape(W.shape), bias,
+                 np.array([m for m, _ in ms], I64), np.array([s for _, s in ms], I64), x, out)
+
+
+def conv_s8(q: QConv, windows: np.ndarray, group: int) -> np.ndarray:
+    """The int8 outputs [M, *out] of one Conv from the input's windows [C, *kernel, *out]
+    (quantized input values, the input's zero point in the padding). C: rnn_conv_s8()."""
+    M, cg = q.w.shape[0], q.w.shape[1]
+    mg = M // group
+    k = q.w.ndim - 2
+    out_sp = windows.shape[1 + k:]
+    d = windows.astype(I64) - q.x.zero_point
+    acc = np.empty((M,) + tuple(out_sp), I64)
+    for g in range(group):
+        wg = q.w[g * mg:(g + 1) * mg].reshape(mg, -1).astype(I64)
+        xg = d[g * cg:(g + 1) * cg].reshape(wg.shape[1], -1)
+        acc[g * mg:(g + 1) * mg] = (wg @ xg).reshape((mg,) + tuple(out_sp))
+    shp = (M,) + (1,) * k
+    acc = acc + q.bias.reshape(shp)
+    y = rq(acc, q.mult.reshape(shp), q.shift.reshape(shp)) + q.out.zero_point
+    return sat8(y)
+
+
+@dataclass(frozen=True, eq=False)
 class QSoftmax:
     exp_table: np.ndarray  # int32 [256]: round(exp(-k * input scale) * 2^16)
     out: QParams  # scale 1/256, zero point -128

@@ -43,6 +43,10 @@ def activation(act: ir.Activation, x: np.ndarray) -> np.ndarray:
             return x / (F32(1) + np.abs(x))
         if act.name == "Softplus":
             return np.logaddexp(F32(0), x).astype(F32)
+        if act.name == "Clip":
+            return np.minimum(np.maximum(x, a), b).astype(F32)
+        if act.name == "HardSwish":
+            return (x * np.clip(x * F32(1.0 / 6.0) + F32(0.5), F32(0), F32(1))).astype(F32)
     raise RnngenError(f"activation {act.name} is not implemented")
 
 
@@ -247,6 +251,92 @@ def _recurrent(ex: Executor, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.
     return [Y, Yh, Yc]
 
 
+def _windows(x: np.ndarray, kernel: tuple[int, ...], strides: tuple[int, ...],
+             pads: tuple[int, ...], dilations: tuple[int, ...], fill: float) -> np.ndarray:
+    """x [C, *spatial] -> [C, *kernel, *out]: every window's values (`fill` in the padding)."""
+    k = len(kernel)
+    pad = [(0, 0)] + [(pads[i], pads[k + i]) for i in range(k)]
+    xp = np.pad(x, pad, constant_values=fill)
+    out = [(xp.shape[1 + i] - ((kernel[i] - 1) * dilations[i] + 1)) // strides[i] + 1
+           for i in range(k)]
+    idx = []
+    for i in range(k):  # [kernel_i, out_i] indices along spatial axis i
+        idx.append(np.arange(kernel[i])[:, None] * dilations[i] +
+                   np.arange(out[i])[None, :] * strides[i])
+    if k == 1:
+        return xp[:, idx[0]]  # [C, k0, o0]
+    a = xp[:, idx[0][:, None, :, None], idx[1][None, :, None, :]]  # [C, k0, k1, o0, o1]
+    return a
+
+
+def _conv(ex: Executor, n: ir.Conv, ins: list[np.ndarray]) -> list[np.ndarray]:
+    x = ins[0][0]  # [C, *spatial]
+    kern = n.kernel
+    k = len(kern)
+    win = _windows(x, kern, n.strides, n.pads, n.dilations, 0.0)  # [C, *kern, *out]
+    M, cg = n.W.shape[0], n.W.shape[1]
+    G = n.group
+    mg = M // G
+    out_sp = win.shape[1 + k:]
+    y = np.empty((M,) + tuple(out_sp), F32)
+    for g in range(G):
+        wg = n.W[g * mg:(g + 1) * mg].reshape(mg, -1).astype(F32)  # [mg, cg*prod(kern)]
+        xg = win[g * cg:(g + 1) * cg].reshape(cg * int(np.prod(kern)), -1)
+        y[g * mg:(g + 1) * mg] = (wg @ xg).reshape((mg,) + tuple(out_sp))
+    if n.b is not None:
+        y += n.b.reshape((M,) + (1,) * k)
+    return [y[None]]
+
+
+def _pool(ex: Executor, n: ir.Pool, ins: list[np.ndarray]) -> list[np.ndarray]:
+    x = ins[0][0]
+    k = len(n.kernel)
+    axes = tuple(range(1, 1 + k))
+    if n.kind == "max":
+        win = _windows(x, n.kernel, n.strides, n.pads, n.dilations, -np.inf)
+        return [np.max(win, axis=axes)[None]]
+    win = _windows(x, n.kernel, n.strides, n.pads, n.dilations, 0.0)
+    s = np.sum(win, axis=axes, dtype=F32)
+    if n.count_include_pad:
+        cnt = np.full(s.shape[1:], float(np.prod(n.kernel)), F32)
+    else:
+        ones = np.ones((1,) + x.shape[1:], F32)
+        cnt = np.sum(_windows(ones, n.kernel, n.strides, n.pads, n.dilations, 0.0),
+                     axis=axes)[0]
+    return [(s / cnt)[None]]
+
+
+def _reduce(ex: Executor, n: ir.Reduce, ins: list[np.ndarray]) -> list[np.ndarray]:
+    axes = tuple(range(n.first, n.last + 1))
+    fn = {"sum": np.sum, "mean": np.mean, "max": np.max}[n.fn]
+    return [fn(ins[0], axis=axes, keepdims=True).astype(F32)]
+
+
+def _layernorm(ex: Executor, n: ir.LayerNorm, ins: list[np.ndarray]) -> list[np.ndarray]:
+    x = ins[0]
+    rows = x.reshape(-1, n.scale.size)
+    mean = rows.mean(axis=1, keepdims=True, dtype=F32)
+    d = rows - mean
+    var = (d * d).mean(axis=1, keepdims=True, dtype=F32)
+    y = d / np.sqrt(var + F32(n.epsilon)) * n.scale + n.bias
+    return [y.reshape(x.shape)]
+
+
+def _channel_affine(ex: Executor, n: ir.ChannelAffine, ins: list[np.ndarray]
+                    ) -> list[np.ndarray]:
+    x = ins[0]
+    shp = [1] * x.ndim
+    shp[n.axis] = n.scale.size
+    return [x * n.scale.reshape(shp) + n.shift.reshape(shp)]
+
+
+def _pad(ex: Executor, n: ir.Pad, ins: list[np.ndarray]) -> list[np.ndarray]:
+    x = ins[0]
+    r = x.ndim
+    return [np.pad(x, [(n.pads[i], n.pads[r + i]) for i in range(r)],
+                   constant_values=F32(n.value))]
+
+
 def _state0(ex: Executor, n: ir.Recurrent, d: int) -> tuple[np.ndarray, np.ndarray | None]:
     cd = n.directions[d]
     return cd.h0.copy(), None if cd.c0 is None else cd.c0.copy()
@@ -256,7 +346,8 @@ FLOAT32 = Dtype(
     name="float32",
     ops={ir.Recurrent: _recurrent, ir.Linear: _linear, ir.Binary: _binary, ir.Unary: _unary,
          ir.Softmax: _softmax, ir.Transpose: _transpose, ir.Slice: _slice, ir.Concat: _concat,
-         ir.View: _view},
+         ir.View: _view, ir.Conv: _conv, ir.Pool: _pool, ir.Reduce: _reduce,
+         ir.LayerNorm: _layernorm, ir.ChannelAffine: _channel_affine, ir.Pad: _pad},
     element=F32, state0=_state0, constants=True,
     encode=lambda ex, x: np.asarray(x, F32), decode=lambda ex, o, v: v)
 

@@ -68,6 +68,13 @@ def _unary(ex: Any, n: ir.Unary, ins: list[np.ndarray]) -> list[np.ndarray]:
     return [q.table.astype(I64)[ins[0] + 128]]
 
 
+def _conv(ex: Any, n: ir.Conv, ins: list[np.ndarray]) -> list[np.ndarray]:
+    q: quant.QConv = ex.plan.nodes[n.name]
+    win = reference._windows(ins[0][0], n.kernel, n.strides, n.pads, n.dilations,
+                             q.x.zero_point)
+    return [quant.conv_s8(q, win, n.group)[None]]
+
+
 def _binary(ex: Any, n: ir.Node, ins: list[np.ndarray]) -> list[np.ndarray]:
     raise RnngenError(f"node '{n.name}': not supported with --dtype int8")
 
@@ -75,7 +82,7 @@ def _binary(ex: Any, n: ir.Node, ins: list[np.ndarray]) -> list[np.ndarray]:
 INT8 = reference.Dtype(
     name="int8",
     ops={ir.Recurrent: _recurrent, ir.Linear: _linear, ir.Softmax: _softmax, ir.Unary: _unary,
-         ir.Binary: _binary,
+         ir.Binary: _binary, ir.Conv: _conv,
          # data movement does not depend on the element type
          ir.Transpose: reference._transpose, ir.Slice: reference._slice,
          ir.Concat: reference._concat, ir.View: reference._view},

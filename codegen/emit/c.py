@@ -24,6 +24,11 @@ KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_elementwise_f32": ("BasicMathFunctions/rnn_elementwise_f32.c", ()),
     "rnn_softmax_f32": ("SoftmaxFunctions/rnn_softmax_f32.c", ()),
     "rnn_copy_strided_f32": ("ViewFunctions/rnn_copy_strided_f32.c", ()),
+    "rnn_conv_f32": ("ConvolutionFunctions/rnn_conv_f32.c", ()),
+    "rnn_pool_f32": ("PoolingFunctions/rnn_pool_f32.c", ()),
+    "rnn_reduce_f32": ("BasicMathFunctions/rnn_reduce_f32.c", ()),
+    "rnn_layer_norm_f32": ("NormalizationFunctions/rnn_layer_norm_f32.c", ()),
+    "rnn_scale_shift_f32": ("NormalizationFunctions/rnn_scale_shift_f32.c", ()),
 }
 
 _ACT_ENUM = {
@@ -31,7 +36,7 @@ _ACT_ENUM = {
     "Affine": "RNN_ACT_AFFINE", "LeakyRelu": "RNN_ACT_LEAKY_RELU",
     "ThresholdedRelu": "RNN_ACT_THRESHOLDED_RELU", "ScaledTanh": "RNN_ACT_SCALED_TANH",
     "HardSigmoid": "RNN_ACT_HARD_SIGMOID", "Elu": "RNN_ACT_ELU", "Softsign": "RNN_ACT_SOFTSIGN",
-    "Softplus": "RNN_ACT_SOFTPLUS",
+    "Softplus": "RNN_ACT_SOFTPLUS", "Clip": "RNN_ACT_CLIP", "HardSwish": "RNN_ACT_HARD_SWISH",
 }
 _BIN_ENUM = {"Add": "RNN_OP_ADD", "Sub": "RNN_OP_SUB", "Mul": "RNN_OP_MUL", "Div": "RNN_OP_DIV"}
 
@@ -314,6 +319,89 @@ class _Program:
         out = tuple(n.counts)
         return self._lines(n, [self._copy(p, out, _at(self.src(n.inputs[0]), off), src_st,
                                           self.buf(n.outputs[0]), cgen.strides(out))])
+
+    # -- the layers around recurrent ones (issue 11) ------------------------------------
+    def window(self, p: str, x: ir.Shape, y: ir.Shape, kernel: tuple[int, ...],
+               strides: tuple[int, ...], pads: tuple[int, ...], dilations: tuple[int, ...],
+               groups: int) -> str:
+        """The rnn_window_params constant of a 1-D or 2-D window (1-D: height 1)."""
+        k = len(kernel)
+
+        def two(v: tuple[int, ...], one: int) -> tuple[int, int]:
+            return (one, v[0]) if k == 1 else (v[0], v[1])
+
+        ih, iw = two(tuple(x[2:]), 1)
+        oh, ow = two(tuple(y[2:]), 1)
+        kh, kw = two(kernel, 1)
+        sh, sw = two(strides, 1)
+        ph, pw = two(pads[:k], 0)
+        dh, dw = two(dilations, 1)
+        init = cgen.c_struct([("in_c", x[1]), ("in_h", ih), ("in_w", iw), ("out_c", y[1]),
+                              ("out_h", oh), ("out_w", ow), ("k_h", kh), ("k_w", kw),
+                              ("stride_h", sh), ("stride_w", sw), ("pad_h", ph), ("pad_w", pw),
+                              ("dil_h", dh), ("dil_w", dw), ("groups", groups)])
+        return self.ctx.const(f"{p}_win", "rnn_window_params", init)
+
+    def op_conv(self, n: ir.Conv, p: str) -> dict[str, Any]:
+        x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        prm = self.window(p, x, y, n.kernel, n.strides, n.pads, n.dilations, n.group)
+        w = self.ctx.array(f"{p}_W", np.ascontiguousarray(n.W, np.float32).reshape(-1))
+        b = self.ctx.array(f"{p}_b", n.b) if n.b is not None else "NULL"
+        self.ctx.kernels.add("rnn_conv_f32")
+        return self._lines(n, [f"rnn_conv_f32(&{prm}, {self.buf(n.inputs[0])}, {w}, {b}, "
+                               f"{self.buf(n.outputs[0])});"])
+
+    def op_pool(self, n: ir.Pool, p: str) -> dict[str, Any]:
+        x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        prm = self.window(p, x, y, n.kernel, n.strides, n.pads, n.dilations, 1)
+        kind = "RNN_POOL_MAX" if n.kind == "max" else (
+            "RNN_POOL_AVG_WITH_PAD" if n.count_include_pad else "RNN_POOL_AVG")
+        self.ctx.kernels.add("rnn_pool_f32")
+        return self._lines(n, [f"rnn_pool_f32(&{prm}, {kind}, {self.buf(n.inputs[0])}, "
+                               f"{self.buf(n.outputs[0])});"])
+
+    def op_reduce(self, n: ir.Reduce, p: str) -> dict[str, Any]:
+        s = self.g.shapes[n.inputs[0]]
+        outer, mid, inner = (math.prod(s[:n.first]), math.prod(s[n.first:n.last + 1]),
+                             math.prod(s[n.last + 1:]))
+        kind = {"sum": "RNN_REDUCE_SUM", "mean": "RNN_REDUCE_MEAN", "max": "RNN_REDUCE_MAX"}
+        self.ctx.kernels.add("rnn_reduce_f32")
+        return self._lines(n, [f"rnn_reduce_f32({kind[n.fn]}, {outer}, {mid}, {inner}, "
+                               f"{self.buf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
+
+    def op_layernorm(self, n: ir.LayerNorm, p: str) -> dict[str, Any]:
+        s = self.g.shapes[n.inputs[0]]
+        size = n.scale.size
+        sc = self.ctx.array(f"{p}_scale", n.scale)
+        bi = self.ctx.array(f"{p}_bias", n.bias)
+        self.ctx.kernels.add("rnn_layer_norm_f32")
+        return self._lines(n, [f"rnn_layer_norm_f32({math.prod(s) // size}, {size}, "
+                               f"{cgen.c_float(n.epsilon)}, {sc}, {bi}, "
+                               f"{self.buf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
+
+    def op_channelaffine(self, n: ir.ChannelAffine, p: str) -> dict[str, Any]:
+        s = self.g.shapes[n.inputs[0]]
+        sc = self.ctx.array(f"{p}_scale", n.scale)
+        sh = self.ctx.array(f"{p}_shift", n.shift)
+        self.ctx.kernels.add("rnn_scale_shift_f32")
+        return self._lines(n, [f"rnn_scale_shift_f32({math.prod(s[:n.axis])}, {s[n.axis]}, "
+                               f"{math.prod(s[n.axis + 1:])}, {sc}, {sh}, "
+                               f"{self.buf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
+
+    def op_pad(self, n: ir.Pad, p: str) -> dict[str, Any]:
+        x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        dst = self.buf(n.outputs[0])
+        total = math.prod(y)
+        if n.value == 0.0 and not math.copysign(1.0, n.value) < 0:
+            lines = [f"memset({dst}, 0, {total} * sizeof(float));"]
+        else:
+            lines = ["{", "    int32_t i;", f"    for (i = 0; i < {total}; ++i)", "    {",
+                     f"        ({dst})[i] = {cgen.c_float(n.value)};", "    }", "}"]
+        yst = cgen.strides(y)
+        off = sum(n.pads[i] * yst[i] for i in range(len(x)))
+        lines.append(self._copy(p, x, self.src(n.inputs[0]), cgen.strides(x), _at(dst, off),
+                                yst))
+        return self._lines(n, lines)
 
     # -- the number type's part of the model state and API ---------------------------
     io_type = "float"  # the C type of the API's input and outputs

@@ -26,6 +26,7 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_quantize_s16": ("ConvertFunctions/rnn_quantize_s16.c", ()),
     "rnn_dequantize_s16": ("ConvertFunctions/rnn_dequantize_s16.c", ()),
     "rnn_copy_strided_s8": ("ViewFunctions/rnn_copy_strided_s8.c", ()),
+    "rnn_conv_s8": ("ConvolutionFunctions/rnn_conv_s8.c", ()),
 }
 
 class QProgram(_Program):
@@ -286,6 +287,19 @@ class QProgram(_Program):
         self.ctx.kernels.add("rnn_lut_s8")
         size = math.prod(self.g.shapes[n.outputs[0]])
         return self._lines(n, [f"rnn_lut_s8({table}, {self.xbuf(n.inputs[0])}, {size}, "
+                               f"{self.buf(n.outputs[0])});"])
+
+    def op_conv(self, n: ir.Conv, p: str) -> dict[str, Any]:
+        q: quant.QConv = self.plan.nodes[n.name]
+        x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        prm = self.window(p, x, y, n.kernel, n.strides, n.pads, n.dilations, n.group)
+        w = self.ctx.array(f"{p}_w", np.asarray(q.w).reshape(-1), ctype="int8_t")
+        b = self.arr(f"{p}_bias", q.bias, "int32_t")
+        mu = self.arr(f"{p}_mult", q.mult, "int32_t")
+        sh = self.arr(f"{p}_shift", q.shift, "int32_t")
+        self.ctx.kernels.add("rnn_conv_s8")
+        return self._lines(n, [f"rnn_conv_s8(&{prm}, {self.xbuf(n.inputs[0])}, "
+                               f"{q.x.zero_point}, {w}, {b}, {mu}, {sh}, {q.out.zero_point}, "
                                f"{self.buf(n.outputs[0])});"])
 
     def op_binary(self, n: ir.Binary, p: str) -> None:

@@ -44,7 +44,11 @@ def load(path: Path, seq_len: int | None = None) -> ir.Graph:
 # Ops the time-axis trace from the input to the first recurrent node passes through: they
 # keep every axis in place (elementwise, per-step activations)
 _TRACE_THROUGH = ("Identity", "Cast", "Dropout", "Relu", "LeakyRelu", "Sigmoid", "Tanh",
-                  "HardSigmoid", "Elu", "Selu", "Softsign", "Softplus", "Clip", "Abs", "Neg")
+                  "HardSigmoid", "Elu", "Selu", "Softsign", "Softplus", "Clip", "Abs", "Neg",
+                  # layers that keep every axis in place (a Conv changes the channel axis's
+                  # size, a valid convolution or a pool the time axis's: the input's T stays)
+                  "Conv", "MaxPool", "AveragePool", "BatchNormalization",
+                  "LayerNormalization", "HardSwish")
 
 
 class _Converter:
@@ -434,8 +438,8 @@ class _Converter:
 
     def _trace_time_axis(self, name: str, rank: int) -> int | None:  # noqa: C901
         """Follow the input through layout ops to the first LSTM/GRU/RNN: its time axis."""
-        perm = list(range(rank))  # current axis i holds input axis perm[i]
-        self._traced: dict[tuple[str, tuple[int, ...]], int | None] = {}
+        perm: list[int | None] = list(range(rank))  # current axis i holds input axis perm[i]
+        self._traced: dict[tuple[str, tuple[int | None, ...]], int | None] = {}
         readers: dict[str, list[Any]] = {}
         for n in self.model.graph.node:
             if n.op_type not in ("Shape", "Size"):
@@ -443,7 +447,7 @@ class _Converter:
                     readers.setdefault(i, []).append(n)
         return self._trace_from(name, perm, readers, min(len(self.model.graph.node), 200))
 
-    def _trace_from(self, cur: str, perm: list[int], readers: dict[str, list[Any]],
+    def _trace_from(self, cur: str, perm: list[int | None], readers: dict[str, list[Any]],
                     budget: int) -> int | None:
         """The time axis along the paths from `cur`: where several readers lead to recurrent
         layers they must agree (a path that ends elsewhere, like the input multiplied by a
@@ -460,8 +464,8 @@ class _Converter:
         self._traced[key] = found.pop() if len(found) == 1 else None
         return self._traced[key]
 
-    def _trace_via(self, n: Any, cur: str, perm: list[int], readers: dict[str, list[Any]],
-                   budget: int) -> int | None:
+    def _trace_via(self, n: Any, cur: str, perm: list[int | None],
+                   readers: dict[str, list[Any]], budget: int) -> int | None:
         a = _attrs(n)
         if n.op_type in ("LSTM", "GRU", "RNN") and n.input[0] == cur:
             if len(perm) != 3:
@@ -480,9 +484,69 @@ class _Converter:
             if c is None or c.ndim > 2 or (n.op_type == "MatMul" and
                                            (n.input[0] != cur or c.ndim != 2)):
                 return None
+        elif n.op_type in ("Unsqueeze", "Squeeze", "Reshape", "Flatten"):
+            moved = self._trace_view(n, a, cur, perm)
+            if moved is None:
+                return None
+            perm = moved
         elif n.op_type not in _TRACE_THROUGH or not n.output:
             return None
         return self._trace_from(n.output[0], perm, readers, budget)
+
+    def _early_const(self, name: str) -> np.ndarray | None:
+        """An initializer, or the value of a Constant node (before the nodes are visited)."""
+        if name in self.consts:
+            return self.consts[name]
+        for n in self.model.graph.node:
+            if n.op_type == "Constant" and n.output and n.output[0] == name:
+                for at in n.attribute:
+                    if at.name in ("value_ints", "value_int"):
+                        return np.asarray(_attrs(n)[at.name])
+                    if at.name == "value":
+                        from onnx import numpy_helper
+                        try:
+                            return numpy_helper.to_array(at.t)
+                        except Exception:  # noqa: BLE001 - checked when folded
+                            return None
+        return None
+
+    def _trace_view(self, n: Any, a: dict[str, Any], cur: str, perm: list[int | None]
+                    ) -> list[int | None] | None:
+        """The axes after a view op (Unsqueeze, Squeeze, Reshape, Flatten) on the trace:
+        perm[i] is the input axis at axis i (None: an axis the views made). Reshape and
+        Flatten need onnx's static shapes of both sides; an input axis survives where the
+        product of the axes before it and its size are unchanged."""
+        if n.input[0] != cur or not n.output:
+            return None
+        if n.op_type in ("Unsqueeze", "Squeeze"):
+            if "axes" in a:
+                axes = [int(v) for v in a["axes"]]
+            elif len(n.input) > 1 and self._early_const(n.input[1]) is not None:
+                axes = [int(v) for v in
+                        np.asarray(self._early_const(n.input[1])).reshape(-1)]
+            else:
+                return None
+            if n.op_type == "Unsqueeze":
+                r = len(perm) + len(axes)
+                out = list(perm)
+                for ax in sorted(v % r for v in axes):
+                    out.insert(ax, None)
+                return out
+            r = len(perm)
+            drop = {v % r for v in axes}
+            return [p for i, p in enumerate(perm) if i not in drop]
+        s, o = self.inferred.get(cur), self.inferred.get(n.output[0])
+        if s is None or o is None or len(s) != len(perm):
+            return None
+        out: list[int | None] = [None] * len(o)
+        for i, p in enumerate(perm):
+            if p is None:
+                continue
+            for q in range(len(o)):
+                if o[q] == s[i] and math.prod(o[:q]) == math.prod(s[:i]):
+                    out[q] = p
+                    break
+        return out
 
     # ------------------------------------------------------------------ nodes
     def _visit(self, node: Any, idx: int) -> None:
@@ -1072,6 +1136,367 @@ def _lower_concat(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> Non
     cv.add(ir.Concat(_nm(cv, node, idx), ins, (node.output[0],), axis=axis))
 
 
+# ---------------------------------------------------------------------- layers around RNNs
+# (issue 11): convolution, pooling, normalization, reductions, padding, Clip / HardSwish
+
+_FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def _window(cv: _Converter, node: Any, idx: int, a: dict[str, Any], x: str,
+            kernel: tuple[int, ...], pool: bool) -> tuple[tuple[int, ...], tuple[int, ...],
+                                                          tuple[int, ...]]:
+    """strides, pads (begin..., end...), dilations of a Conv or pooling node, with auto_pad
+    resolved; every refusal names the node and the attribute."""
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    xs = cv.shapes[x]
+    k = len(kernel)
+    if len(xs) != 2 + k:
+        raise RnngenError(f"{where}: input has shape {xs}, expected [1, C] and {k} spatial "
+                          f"axes for a kernel of shape {list(kernel)}")
+    if xs[0] != 1:
+        raise UnsupportedModel(f"{where}: batch size {xs[0]}; rnngen compiles batch-1 models")
+    if k not in (1, 2):
+        raise UnsupportedModel(f"{where}: {k}-D window (kernel_shape {list(kernel)}); rnngen "
+                               "compiles 1-D and 2-D convolution and pooling")
+
+    def ints(name: str, default: int, n: int) -> tuple[int, ...]:
+        v = [int(t) for t in a.get(name, [default] * n)]
+        if len(v) != n:
+            raise RnngenError(f"{where}: attribute {name}={v} has {len(v)} entries, expected "
+                              f"{n}")
+        return tuple(v)
+
+    strides = ints("strides", 1, k)
+    dilations = ints("dilations", 1, k)
+    if any(v < 1 for v in strides):
+        raise RnngenError(f"{where}: attribute strides={list(strides)} must be positive")
+    if any(v < 1 for v in dilations):
+        raise RnngenError(f"{where}: attribute dilations={list(dilations)} must be positive")
+    if any(v < 1 for v in kernel):
+        raise RnngenError(f"{where}: kernel_shape {list(kernel)} must be positive")
+    auto = a.get("auto_pad", "NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    if auto in ("NOTSET", ""):
+        pads = ints("pads", 0, 2 * k)
+        if any(v < 0 for v in pads):
+            raise UnsupportedModel(f"{where}: attribute pads={list(pads)} is negative")
+    elif auto == "VALID":
+        pads = (0,) * (2 * k)
+    elif auto in ("SAME_UPPER", "SAME_LOWER"):
+        begin, end = [], []
+        for i in range(k):
+            n_in = xs[2 + i]
+            out = -(-n_in // strides[i])
+            total = max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - n_in)
+            lo = total // 2 if auto == "SAME_UPPER" else total - total // 2
+            begin.append(lo)
+            end.append(total - lo)
+        pads = tuple(begin + end)
+    else:
+        raise RnngenError(f"{where}: attribute auto_pad='{auto}' is not NOTSET, VALID, "
+                          "SAME_UPPER or SAME_LOWER")
+    if pool:
+        for i in range(k):
+            if max(pads[i], pads[k + i]) >= (kernel[i] - 1) * dilations[i] + 1:
+                raise RnngenError(f"{where}: attribute pads={list(pads)}: padding as wide as "
+                                  "the window on a spatial axis (a window of padding only)")
+    return strides, pads, dilations
+
+
+def _lower_conv(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    if x in cv.consts:
+        raise UnsupportedModel(f"{where}: input X is a constant")
+    if len(node.input) < 2 or not node.input[1]:
+        raise RnngenError(f"{where}: input W is missing")
+    if node.input[1] not in cv.consts:
+        raise UnsupportedModel(f"{where}: input W ('{node.input[1]}') is computed at run time "
+                               "(a dynamic kernel); rnngen compiles convolutions with constant "
+                               "weights")
+    W = np.asarray(cv.consts[node.input[1]], F32)
+    B = cv.need_const(node, idx, 2, "B")
+    if W.ndim < 3:
+        raise RnngenError(f"{where}: W has shape {W.shape}, expected [M, C/group, kernel...]")
+    kernel = tuple(int(d) for d in W.shape[2:])
+    if "kernel_shape" in a and tuple(int(v) for v in a["kernel_shape"]) != kernel:
+        raise RnngenError(f"{where}: attribute kernel_shape={list(a['kernel_shape'])} does not "
+                          f"match W of shape {list(W.shape)}")
+    strides, pads, dil = _window(cv, node, idx, a, x, kernel, pool=False)
+    group = int(a.get("group", 1))
+    C, M = cv.shapes[x][1], W.shape[0]
+    if group < 1 or C % group or M % group:
+        raise RnngenError(f"{where}: attribute group={group} does not divide the {C} input "
+                          f"channels and the {M} output channels")
+    if W.shape[1] * group != C:
+        raise RnngenError(f"{where}: W has shape {list(W.shape)}: {W.shape[1]} channels per "
+                          f"group x group {group} != the input's {C} channels")
+    b = None
+    if B is not None:
+        b = np.asarray(B, F32).reshape(-1)
+        if b.size != M:
+            raise RnngenError(f"{where}: B has {b.size} values, expected {M}")
+    cv.add(ir.Conv(_nm(cv, node, idx), (x,), (node.output[0],), W=np.ascontiguousarray(W),
+                   b=b, strides=strides, pads=pads, dilations=dil, group=group))
+
+
+def _lower_pool(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    if len(node.output) > 1 and node.output[1]:
+        raise UnsupportedModel(f"{where}: the Indices output of MaxPool")
+    if "kernel_shape" not in a:
+        raise RnngenError(f"{where}: attribute kernel_shape is missing")
+    kernel = tuple(int(v) for v in a["kernel_shape"])
+    if int(a.get("storage_order", 0)) != 0:
+        raise UnsupportedModel(f"{where}: attribute storage_order="
+                               f"{a.get('storage_order')} (only used by the Indices output)")
+    strides, pads, dil = _window(cv, node, idx, a, x, kernel, pool=True)
+    xs = cv.shapes[x]
+    if int(a.get("ceil_mode", 0)):
+        k = len(kernel)
+        for i in range(k):
+            span = (kernel[i] - 1) * dil[i] + 1
+            num = xs[2 + i] + pads[i] + pads[k + i] - span
+            if num % strides[i]:
+                raise UnsupportedModel(
+                    f"{where}: attribute ceil_mode=1 adds a partial window on spatial axis {i}; "
+                    "rnngen compiles floor mode (export with ceil_mode=False or pad the input)")
+    kind = "max" if node.op_type == "MaxPool" else "avg"
+    cip = bool(int(a.get("count_include_pad", 0))) if kind == "avg" else False
+    cv.add(ir.Pool(_nm(cv, node, idx), (x,), (node.output[0],), kind=kind, kernel=kernel,
+                   strides=strides, pads=pads, dilations=dil, count_include_pad=cip))
+
+
+def _reduce_chain(cv: _Converter, name: str, fn: str, x: str, axes: list[int], keepdims: bool,
+                  out: str) -> None:
+    """Reduce over `axes`: one ir.Reduce per run of contiguous axes (kept as size 1), then a
+    View without them unless keepdims."""
+    s = cv.shape_of(x)
+    runs: list[list[int]] = []
+    for ax in sorted(set(axes)):
+        if runs and runs[-1][-1] == ax - 1:
+            runs[-1].append(ax)
+        else:
+            runs.append([ax])
+    kept = tuple(1 if i in axes else d for i, d in enumerate(s))
+    final = kept if keepdims else tuple(d for i, d in enumerate(s) if i not in axes)
+    cur = x
+    for k, run in enumerate(runs):
+        last = k == len(runs) - 1
+        dst = out if last and final == kept else cv.fresh(f"{out}_r{k}")
+        cv.add(ir.Reduce(name if k == 0 else f"{name}_{k}", (cur,), (dst,), fn=fn,
+                         first=run[0], last=run[-1]))
+        cur = dst
+    if cur != out:
+        cv.add(ir.View(name + "_view", (cur,), (out,), final))
+
+
+_REDUCE_FN = {"ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max"}
+
+
+def _lower_reduce(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    r = len(cv.shapes[x])
+    keepdims = bool(int(a.get("keepdims", 1)))
+    # axes: an attribute before opset 18 (ReduceSum: before 13), an input since
+    if "axes" in a:
+        raw = [int(v) for v in a["axes"]]
+    elif len(node.input) > 1 and node.input[1]:
+        raw = [int(v) for v in np.asarray(cv.need_const(node, idx, 1, "axes")).reshape(-1)]
+    else:
+        raw = []
+    if not raw:
+        if int(a.get("noop_with_empty_axes", 0)):
+            _view(cv, node, idx, cv.shapes[x])
+            return
+        raw = list(range(r))
+    bad = [v for v in raw if not -r <= v < r]
+    if bad:
+        raise RnngenError(f"{where}: axes {raw}: axis {bad[0]} is out of range for rank {r}")
+    axes = sorted({v % r for v in raw})
+    _reduce_chain(cv, _nm(cv, node, idx), _REDUCE_FN[node.op_type], x, axes, keepdims,
+                  node.output[0])
+
+
+def _lower_global_pool(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    x = node.input[0]
+    r = len(cv.shapes[x])
+    if r < 3:
+        raise RnngenError(f"{cv.path}: {cv.where(node, idx)}: input has shape {cv.shapes[x]}, "
+                          "expected [1, C, spatial...]")
+    fn = "mean" if node.op_type == "GlobalAveragePool" else "max"
+    _reduce_chain(cv, _nm(cv, node, idx), fn, x, list(range(2, r)), True, node.output[0])
+
+
+def _lower_batchnorm(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    if int(a.get("training_mode", 0)) or (len(node.output) > 1 and any(node.output[1:])):
+        raise UnsupportedModel(f"{where}: attribute training_mode=1 (running statistics "
+                               "outputs); export the model in eval mode")
+    s = cv.shapes[x]
+    if len(s) < 2:
+        raise RnngenError(f"{where}: input has shape {s}, expected [N, C, ...]")
+    C = s[1]
+    arrs = []
+    for pos, what in ((1, "scale"), (2, "B"), (3, "input_mean"), (4, "input_var")):
+        v = cv.need_const(node, idx, pos, what)
+        if v is None:
+            raise RnngenError(f"{where}: input {what} is missing")
+        v = np.asarray(v, np.float64).reshape(-1)
+        if v.size != C:
+            raise RnngenError(f"{where}: input {what} has {v.size} values for {C} channels")
+        arrs.append(v)
+    gamma, beta, mean, var = arrs
+    eps = float(a.get("epsilon", 1e-5))
+    if np.any(var + eps <= 0):
+        raise RnngenError(f"{where}: input_var + epsilon is not positive")
+    scale = gamma / np.sqrt(var + eps)
+    shift = beta - mean * scale
+    cv.add(ir.ChannelAffine(_nm(cv, node, idx), (x,), (node.output[0],), axis=1,
+                            scale=scale.astype(F32), shift=shift.astype(F32)))
+
+
+def _lower_layernorm(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    if len(node.output) > 1 and any(node.output[1:]):
+        raise UnsupportedModel(f"{where}: the Mean / InvStdDev outputs")
+    s = cv.shapes[x]
+    r = len(s)
+    axis = int(a.get("axis", -1))
+    if not -r <= axis < r:
+        raise RnngenError(f"{where}: attribute axis={axis} is out of range for rank {r}")
+    axis %= r
+    block = tuple(s[axis:])
+    parts = []
+    for pos, what, default in ((1, "Scale", 1.0), (2, "B", 0.0)):
+        v = cv.need_const(node, idx, pos, what)
+        if v is None:
+            if pos == 1:
+                raise RnngenError(f"{where}: input Scale is missing")
+            v = np.full(block, default, F32)
+        try:
+            v = np.broadcast_to(np.asarray(v, F32), block)
+        except ValueError:
+            raise RnngenError(f"{where}: input {what} of shape {np.shape(v)} does not broadcast "
+                              f"to the normalized shape {list(block)}") from None
+        parts.append(np.ascontiguousarray(v).reshape(-1))
+    cv.add(ir.LayerNorm(_nm(cv, node, idx), (x,), (node.output[0],), axis=axis,
+                        epsilon=float(a.get("epsilon", 1e-5)), scale=parts[0], bias=parts[1]))
+
+
+def _lower_instancenorm(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    """InstanceNormalization: each channel normalized over the spatial axes, then times its
+    scale plus its bias: a LayerNorm over axes 2.. (unit scale, zero bias) followed by the
+    per-channel scale and shift."""
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    s = cv.shapes[x]
+    if len(s) < 3 or s[0] != 1:
+        raise RnngenError(f"{where}: input has shape {s}, expected [1, C, spatial...]")
+    C = s[1]
+    vals = []
+    for pos, what in ((1, "scale"), (2, "B")):
+        v = cv.need_const(node, idx, pos, what)
+        if v is None:
+            raise RnngenError(f"{where}: input {what} is missing")
+        v = np.asarray(v, F32).reshape(-1)
+        if v.size != C:
+            raise RnngenError(f"{where}: input {what} has {v.size} values for {C} channels")
+        vals.append(v)
+    n = math.prod(s[2:])
+    name = _nm(cv, node, idx)
+    t = cv.fresh(node.output[0] + "_norm")
+    cv.add(ir.LayerNorm(name, (x,), (t,), axis=2, epsilon=float(a.get("epsilon", 1e-5)),
+                        scale=np.ones(n, F32), bias=np.zeros(n, F32)))
+    cv.add(ir.ChannelAffine(name + "_affine", (t,), (node.output[0],), axis=1,
+                            scale=vals[0], shift=vals[1]))
+
+
+def _lower_expand(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    """Expand of a run-time tensor by a constant shape: NumPy broadcasting, lowered to an Add
+    of zeros that have a size only along the axes the expansion makes (x + 0 is x exactly)."""
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    target = [int(v) for v in np.asarray(cv.need_const(node, idx, 1, "shape")).reshape(-1)]
+    s = cv.shapes[x]
+    try:
+        out = tuple(int(d) for d in np.broadcast_shapes(tuple(s), tuple(target)))
+    except ValueError:
+        raise RnngenError(f"{where}: input of shape {list(s)} does not broadcast to "
+                          f"{target}") from None
+    if out == tuple(s):
+        _view(cv, node, idx, s)
+        return
+    limits.check_elements(where, out, "the output")
+    xs = (1,) * (len(out) - len(s)) + tuple(s)
+    zshape = tuple(o if d == 1 and o != 1 else 1 for d, o in zip(xs, out))
+    z = cv.fresh(node.output[0] + "_zeros")
+    cv.ir_consts[z] = np.zeros(zshape, F32)
+    cv.add(ir.Binary(_nm(cv, node, idx), (x, z), (node.output[0],), fn="Add"))
+
+
+def _lower_pad(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    s = cv.shapes[x]
+    r = len(s)
+    mode = a.get("mode", "constant")
+    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    if mode != "constant":
+        raise UnsupportedModel(f"{where}: attribute mode='{mode}'; rnngen compiles Pad in "
+                               "constant mode")
+    if cv.opset < 11:
+        raw = [int(v) for v in a.get("pads", [])]
+        value = float(a.get("value", 0.0))
+        axes = list(range(r))
+    else:
+        raw = [int(v) for v in np.asarray(cv.need_const(node, idx, 1, "pads")).reshape(-1)]
+        cval = cv.need_const(node, idx, 2, "constant_value")
+        value = 0.0 if cval is None or np.size(cval) == 0 else float(np.asarray(cval).reshape(-1)[0])
+        ax = cv.need_const(node, idx, 3, "axes")
+        axes = list(range(r)) if ax is None else [int(v) % r for v in np.asarray(ax).reshape(-1)]
+    if len(raw) != 2 * len(axes):
+        raise RnngenError(f"{where}: pads {raw} has {len(raw)} entries for {len(axes)} axes")
+    if any(v < 0 for v in raw):
+        raise UnsupportedModel(f"{where}: negative pads {raw} (cropping)")
+    pads = [0] * (2 * r)
+    for i, ax in enumerate(axes):
+        pads[ax], pads[r + ax] = raw[i], raw[len(axes) + i]
+    if not np.isfinite(value):
+        raise RnngenError(f"{where}: constant_value {value} is not finite")
+    if not any(pads):
+        _view(cv, node, idx, s)
+        return
+    cv.add(ir.Pad(_nm(cv, node, idx), (x,), (node.output[0],), pads=tuple(pads),
+                  value=value))
+
+
+def _lower_clip(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    if cv.opset < 11:
+        lo, hi = float(a.get("min", -_FLT_MAX)), float(a.get("max", _FLT_MAX))
+    else:
+        vals = []
+        for pos, what, default in ((1, "min", -_FLT_MAX), (2, "max", _FLT_MAX)):
+            v = cv.need_const(node, idx, pos, what)
+            vals.append(default if v is None else float(np.asarray(v).reshape(-1)[0]))
+        lo, hi = vals
+    lo, hi = max(lo, -_FLT_MAX), min(hi, _FLT_MAX)
+    if not lo <= hi:
+        raise RnngenError(f"{where}: min {lo} is greater than max {hi}")
+    cv.add(ir.Unary(_nm(cv, node, idx), (node.input[0],), (node.output[0],),
+                    act=ir.Activation("Clip", lo, hi)))
+
+
+def _lower_hardswish(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    cv.add(ir.Unary(_nm(cv, node, idx), (node.input[0],), (node.output[0],),
+                    act=ir.Activation("HardSwish")))
+
+
 _LOWER: dict[str, Callable[[_Converter, Any, int, dict[str, Any]], None]] = {
     "LSTM": _lower_recurrent, "GRU": _lower_recurrent, "RNN": _lower_recurrent,
     "Gemm": _lower_gemm, "MatMul": _lower_matmul,
@@ -1084,6 +1509,12 @@ _LOWER: dict[str, Callable[[_Converter, Any, int, dict[str, Any]], None]] = {
     "Unsqueeze": _lower_unsqueeze, "Flatten": _lower_flatten, "Identity": _lower_identity,
     "Dropout": _lower_identity, "Cast": _lower_identity, "Gather": _lower_gather,
     "Slice": _lower_slice, "Concat": _lower_concat,
+    "Conv": _lower_conv, "MaxPool": _lower_pool, "AveragePool": _lower_pool,
+    "GlobalAveragePool": _lower_global_pool, "GlobalMaxPool": _lower_global_pool,
+    "ReduceSum": _lower_reduce, "ReduceMean": _lower_reduce, "ReduceMax": _lower_reduce,
+    "BatchNormalization": _lower_batchnorm, "LayerNormalization": _lower_layernorm,
+    "InstanceNormalization": _lower_instancenorm, "Expand": _lower_expand,
+    "Pad": _lower_pad, "Clip": _lower_clip, "HardSwish": _lower_hardswish,
 }
 
 SUPPORTED_OPS = sorted(_LOWER)

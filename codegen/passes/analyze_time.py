@@ -140,6 +140,38 @@ def _rule(g: ir.Graph, n: ir.Node, ins: list[ir.TimeInfo | None]) -> list[ir.Tim
             if o[b] == T and math.prod(o[:b]) == before:
                 return [TI("seq", b)]
         raise _NotCausal(f"'{n.name}' reshapes the time axis away")
+    if isinstance(n, (ir.Conv, ir.Pool)):
+        t = _need(n, x)
+        if t.kind == "final":
+            return [t]
+        op, what = ("Conv", "convolves") if isinstance(n, ir.Conv) else (
+            "MaxPool" if n.kind == "max" else "AveragePool", "pools")
+        if t.axis >= 2:
+            raise _NotCausal(f"{op} '{n.name}' {what} along the time axis (streaming "
+                             "convolution is not implemented: whole sequences)")
+        raise _NotCausal(f"{op} '{n.name}' {what} across the time axis")
+    if isinstance(n, ir.Reduce):
+        t = _need(n, x)
+        if t.kind == "seq" and n.first <= t.axis <= n.last:
+            raise _NotCausal(f"Reduce{n.fn.capitalize()} '{n.name}' reduces over time "
+                             "(pooling over the whole sequence)")
+        return [t]
+    if isinstance(n, ir.LayerNorm):
+        t = _need(n, x)
+        if t.kind == "seq" and t.axis >= n.axis:
+            raise _NotCausal(f"LayerNormalization '{n.name}' normalizes over time")
+        return [t]
+    if isinstance(n, ir.ChannelAffine):
+        t = _need(n, x)
+        if t.kind == "seq" and t.axis == n.axis:
+            raise _NotCausal(f"BatchNormalization '{n.name}' has its channels on the time axis")
+        return [t]
+    if isinstance(n, ir.Pad):
+        t = _need(n, x)
+        r = len(g.shapes[n.inputs[0]])
+        if t.kind == "seq" and (n.pads[t.axis] or n.pads[r + t.axis]):
+            raise _NotCausal(f"Pad '{n.name}' pads the time axis")
+        return [t]
     raise _NotCausal(f"'{n.name}' ({n.op}) is not known to be step-wise")
 
 

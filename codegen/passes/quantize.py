@@ -38,6 +38,16 @@ def run(g: ir.Graph, opts: Options) -> ir.Graph:
     return g.replace(quant=plan, step=step)
 
 
+def _onnx_op(n: ir.Node) -> str:
+    """The ONNX operator a layer node came from, for messages."""
+    if isinstance(n, ir.Pool):
+        return "MaxPool" if n.kind == "max" else "AveragePool"
+    if isinstance(n, ir.Reduce):
+        return f"Reduce{n.fn.capitalize()}"
+    return {"LayerNorm": "LayerNormalization",
+            "ChannelAffine": "BatchNormalization"}.get(n.op, n.op)
+
+
 # --------------------------------------------------------------------------- data
 
 def calibration_inputs(g: ir.Graph, path: str | None) -> tuple[list[np.ndarray], str,
@@ -261,6 +271,9 @@ class _Builder:
             elif isinstance(n, ir.Binary):
                 raise RnngenError(f"{self.where}: {n.fn} node '{n.name}': elementwise "
                                   f"{n.fn} of tensors is not supported with --dtype int8")
+            elif isinstance(n, (ir.Pool, ir.Reduce, ir.LayerNorm, ir.ChannelAffine, ir.Pad)):
+                raise RnngenError(f"{self.where}: {_onnx_op(n)} node '{n.name}' is not "
+                                  "supported with --dtype int8 yet (float32 only)")
             elif isinstance(n, ir.Softmax):
                 if n.log:
                     raise RnngenError(f"{self.where}: LogSoftmax node '{n.name}' is not "
@@ -332,6 +345,10 @@ class _Builder:
                     params[n.outputs[2]] = quant.QState16(q.cell_exp)
             elif isinstance(n, ir.Linear):
                 nodes[n.name] = self.linear(n)
+            elif isinstance(n, ir.Conv):
+                nodes[n.name] = quant.quantize_conv(
+                    n.W, n.b, self.qp(n.inputs[0]), self.qp(n.outputs[0]),
+                    f"{self.where}: Conv node '{n.name}'")
             elif isinstance(n, ir.Softmax):
                 nodes[n.name] = self.softmax(n)
             elif isinstance(n, ir.Unary):

@@ -40,6 +40,15 @@ def run(g: ir.Graph, opts: object = None) -> ir.Graph:
                 for role, arr in (("B (W part)", cd.wb), ("B (R part)", cd.rb), ("P", cd.p),
                                   ("initial_h", cd.h0), ("initial_c", cd.c0)):
                     _check(g, f"{tag} {role}", arr)
+        elif isinstance(n, ir.Conv):
+            _check(g, f"Conv node '{n.name}' W", n.W)
+            _check(g, f"Conv node '{n.name}' B", n.b)
+        elif isinstance(n, ir.LayerNorm):
+            _check(g, f"LayerNormalization node '{n.name}' Scale", n.scale)
+            _check(g, f"LayerNormalization node '{n.name}' B", n.bias)
+        elif isinstance(n, ir.ChannelAffine):
+            _check(g, f"BatchNormalization node '{n.name}' scale / var", n.scale)
+            _check(g, f"BatchNormalization node '{n.name}' bias / mean", n.shift)
         elif isinstance(n, ir.Linear):
             for k, arr in n.W.arrays().items():
                 _check(g, f"{n.op} node '{n.name}' weight" + ("" if k == "w" else f".{k}"), arr)

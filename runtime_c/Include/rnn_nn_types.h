@@ -61,7 +61,9 @@ typedef enum
     RNN_ACT_HARD_SIGMOID = 7,     /**< min(max(alpha * x + beta, 0), 1) */
     RNN_ACT_ELU = 8,              /**< x >= 0 ? x : alpha * (e^x - 1) */
     RNN_ACT_SOFTSIGN = 9,         /**< x / (1 + |x|) */
-    RNN_ACT_SOFTPLUS = 10         /**< log(1 + e^x) */
+    RNN_ACT_SOFTPLUS = 10,        /**< log(1 + e^x) */
+    RNN_ACT_CLIP = 11,            /**< min(max(x, alpha), beta) (ONNX Clip, Relu6) */
+    RNN_ACT_HARD_SWISH = 12       /**< x * min(max(x / 6 + 1 / 2, 0), 1) */
 } rnn_activation_kind;
 
 /** An activation function and its parameters. */
@@ -80,6 +82,44 @@ typedef enum
     RNN_OP_MUL = 2,
     RNN_OP_DIV = 3
 } rnn_binary_op;
+
+/** A 1-D or 2-D convolution or pooling window over [channels, h, w] (1-D: h = 1, k_h = 1,
+ *  stride_h = 1, pad_h = 0, dil_h = 1). Padding: pad_h rows above and pad_w columns left;
+ *  the output size fixes how far the window runs past the other side. */
+typedef struct
+{
+    int32_t in_c;     /**< input channels */
+    int32_t in_h;     /**< input height (1 for 1-D) */
+    int32_t in_w;     /**< input width (the 1-D axis) */
+    int32_t out_c;    /**< output channels (pooling: = in_c) */
+    int32_t out_h;    /**< output height */
+    int32_t out_w;    /**< output width */
+    int32_t k_h;      /**< kernel height */
+    int32_t k_w;      /**< kernel width */
+    int32_t stride_h; /**< vertical stride */
+    int32_t stride_w; /**< horizontal stride */
+    int32_t pad_h;    /**< zero rows above the input (pooling: rows outside the window) */
+    int32_t pad_w;    /**< zero columns left of the input */
+    int32_t dil_h;    /**< vertical dilation */
+    int32_t dil_w;    /**< horizontal dilation */
+    int32_t groups;   /**< convolution groups (depthwise: groups = in_c); pooling: unused */
+} rnn_window_params;
+
+/** Pooling kinds. */
+typedef enum
+{
+    RNN_POOL_MAX = 0,         /**< the largest value in the window */
+    RNN_POOL_AVG = 1,         /**< the mean over the window's positions inside the input */
+    RNN_POOL_AVG_WITH_PAD = 2 /**< the sum over the window divided by its whole size */
+} rnn_pool_kind;
+
+/** Reductions along one axis. */
+typedef enum
+{
+    RNN_REDUCE_SUM = 0,
+    RNN_REDUCE_MEAN = 1,
+    RNN_REDUCE_MAX = 2
+} rnn_reduce_kind;
 
 /** LSTM cell parameters (ONNX semantics, gates i, o, f, c). */
 typedef struct

@@ -254,9 +254,81 @@ void rnn_softmax_f32(int32_t outer, int32_t n, int32_t inner, int32_t log, const
 void rnn_copy_strided_f32(int32_t ndim, const int32_t *shape, const float *src,
                           const int32_t *src_strides, float *dst, const int32_t *dst_strides);
 
+/**
+ * @brief Convolution (ONNX Conv, batch 1, 1-D or 2-D, groups), direct: no im2col, no
+ *        scratch. y[m, oh, ow] = bias[m] + sum over c, kh, kw (in that order) of
+ *        w[m, c, kh, kw] x[g C/G + c, oh sh - ph + kh dh, ow sw - pw + kw dw], taps outside
+ *        the input skipped (zero padding).
+ *
+ * @param[in]  p     sizes, strides, padding, dilation and groups
+ * @param[in]  x     input, Format: [in_c, in_h, in_w]
+ * @param[in]  w     weights, Format: [out_c, in_c / groups, k_h, k_w]
+ * @param[in]  bias  [out_c], or NULL
+ * @param[out] y     output, Format: [out_c, out_h, out_w]; must not alias x
+ */
+void rnn_conv_f32(const rnn_window_params *p, const float *x, const float *w, const float *bias,
+                  float *y);
+
+/**
+ * @brief MaxPool or AveragePool (batch 1, 1-D or 2-D) over each channel.
+ *
+ * @param[in]  p     sizes (out_c = in_c), strides, padding, dilation
+ * @param[in]  kind  RNN_POOL_MAX, RNN_POOL_AVG or RNN_POOL_AVG_WITH_PAD
+ * @param[in]  x     input, Format: [in_c, in_h, in_w]
+ * @param[out] y     output, Format: [in_c, out_h, out_w]; must not alias x
+ */
+void rnn_pool_f32(const rnn_window_params *p, rnn_pool_kind kind, const float *x, float *y);
+
+/**
+ * @brief Sum, mean or maximum along one axis of a tensor viewed as [outer, n, inner]:
+ *        y[o, i] = reduce over k of x[o, k, i].
+ *
+ * @param[out] y  [outer, inner]; must not alias x
+ */
+void rnn_reduce_f32(rnn_reduce_kind kind, int32_t outer, int32_t n, int32_t inner,
+                    const float *x, float *y);
+
+/**
+ * @brief Layer normalization of each row of [rows, n]: (x - mean) / sqrt(var + eps) * scale
+ *        + bias, mean and (biased) variance over the row.
+ *
+ * @param[out] y  [rows, n] (may alias x)
+ */
+void rnn_layer_norm_f32(int32_t rows, int32_t n, float eps, const float *scale,
+                        const float *bias, const float *x, float *y);
+
+/**
+ * @brief y[o, c, i] = x[o, c, i] * scale[c] + shift[c] (a batch normalization at inference)
+ *        over a tensor viewed as [outer, channels, inner].
+ *
+ * @param[out] y  (may alias x)
+ */
+void rnn_scale_shift_f32(int32_t outer, int32_t channels, int32_t inner, const float *scale,
+                         const float *shift, const float *x, float *y);
+
 /* ---------------------------------------------------------------------------- int8 ---- */
 /* The integer kernels mirror codegen/quant.py and codegen/reference_int.py bit for bit;
  * docs/int8.md states the arithmetic. Requantization: rnn_requantize in rnn_nn_support.h. */
+
+/**
+ * @brief int8 convolution (CMSIS-NN style; quant.conv_s8 bit for bit): for each output
+ *        acc = bias[m] + sum over the taps inside the input (channel, row, tap order) of
+ *        w[m, c, kh, kw] * (x - x_zero_point), then
+ *        y = sat8(rnn_requantize(acc, mult[m], shift[m]) + y_zero_point).
+ *
+ * @param[in]  p             sizes, strides, padding (the real value 0), dilation, groups
+ * @param[in]  x             input, Format: [in_c, in_h, in_w]
+ * @param[in]  x_zero_point  the input's zero point
+ * @param[in]  w             per-output-channel symmetric weights [out_c, in_c / groups, k_h, k_w]
+ * @param[in]  bias          [out_c] int32, in units of the channel's weight scale x input scale
+ * @param[in]  mult          [out_c] Q31 multipliers
+ * @param[in]  shift         [out_c] shifts
+ * @param[in]  y_zero_point  the output's zero point
+ * @param[out] y             output, Format: [out_c, out_h, out_w]; must not alias x
+ */
+void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
+                 const int8_t *w, const int32_t *bias, const int32_t *mult,
+                 const int32_t *shift, int32_t y_zero_point, int8_t *y);
 
 /**
  * @brief int8 matrix times int8 vector, each row requantized to int16 (Q3.12 gate values):

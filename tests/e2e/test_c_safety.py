@@ -9,7 +9,9 @@ softmax: five cells x two dtypes are ten projects. The float models run forward 
 (streaming: the golden test also checks <name>_step against <name>_run); the int8 models end
 with a bidirectional layer (the whole-sequence path), and those of GRU and FastRNN take
 `--io int8`. One ONNX model per dtype holds the operator cases of test_ops.py (those int8
-supports, for int8) as separate outputs of one LSTM. For each project:
+supports, for int8) as separate outputs of one LSTM; one more float model holds every layer
+of issue 11 (convolution, pooling, reductions, normalizations, Pad, Clip, HardSwish) as
+separate outputs of one input. For each project:
 
 - sanitizers: the project built with -O1 -g -fsanitize=address,undefined
   -fno-sanitize-recover=all (and the strict flags) runs its golden test: exit code 0, the
@@ -259,6 +261,68 @@ def test_stateful_models(tmp_path, kind, dtype):
                                                        input=str(tmp_path / "in.npz")))
     assert res.graph.state_inputs and res.graph.streaming
     assert "m_get_state" in (proj / "include" / "m.h").read_text()
+    check_project(proj)
+
+
+def layers_model(folder: Path) -> Path:
+    """Every layer of issue 11 on one input [1, 6, 12], one graph output each: 1-D and 2-D
+    convolutions (strides, padding, dilation, groups, depthwise, auto_pad), pooling,
+    reductions, normalizations (standalone and folded), Pad, Clip and HardSwish."""
+    rng = np.random.default_rng(111)
+
+    def c(name, arr):
+        return onnx.numpy_helper.from_array(np.asarray(arr), name)
+
+    def w(*shape):
+        return (rng.standard_normal(shape) * 0.5).astype(F32)
+
+    N = helper.make_node
+    nodes = [
+        N("Conv", ["x", "W1", "B1"], ["o_conv1d"], strides=[2], pads=[2, 1], dilations=[2]),
+        N("Conv", ["x", "W2"], ["o_groups"], group=3),
+        N("Reshape", ["x", "s4"], ["x4"]),
+        N("Conv", ["x4", "W3", "B3"], ["o_depthwise"], group=6, auto_pad="SAME_UPPER",
+          strides=[2, 1]),
+        N("MaxPool", ["x4"], ["o_maxpool"], kernel_shape=[2, 2], pads=[1, 0, 0, 1]),
+        N("AveragePool", ["x"], ["o_avg_in"], kernel_shape=[4], strides=[3], pads=[2, 2],
+          count_include_pad=1),
+        N("AveragePool", ["x"], ["o_avg_ex"], kernel_shape=[3], pads=[1, 1]),
+        N("GlobalAveragePool", ["x4"], ["o_gap"]),
+        N("ReduceMean", ["x"], ["o_mean"], axes=[1], keepdims=0),
+        N("ReduceMax", ["x"], ["o_max"], axes=[2]),
+        N("ReduceSum", ["x", "ax"], ["o_sum"], keepdims=0),
+        N("LayerNormalization", ["x", "S", "LB"], ["o_ln"]),
+        N("BatchNormalization", ["x", "g", "b", "m", "v"], ["o_bn"]),
+        N("InstanceNormalization", ["x", "g", "b"], ["o_in"]),
+        N("Conv", ["x", "W4"], ["cbn"], pads=[1, 1]),
+        N("BatchNormalization", ["cbn", "g", "b", "m", "v"], ["o_conv_bn"]),
+        N("Pad", ["x", "p", "pv"], ["o_pad"]),
+        N("Clip", ["x", "lo", "hi"], ["cl"]),
+        N("HardSwish", ["cl"], ["o_clip_hswish"]),
+    ]
+    inits = [c("W1", w(4, 6, 3)), c("B1", w(4)), c("W2", w(6, 2, 4)), c("s4", [1, 6, 3, 4]),
+             c("W3", w(6, 1, 3, 2)), c("B3", w(6)), c("ax", np.array([1, 2])),
+             c("S", w(12) + 1), c("LB", w(12)), c("g", w(6) + 1), c("b", w(6)), c("m", w(6)),
+             c("v", rng.uniform(0.5, 2, 6).astype(F32)), c("W4", w(6, 6, 3)),
+             c("p", np.array([0, 1, 2, 0, 0, 3])), c("pv", np.array(0.25, F32)),
+             c("lo", np.array(-0.5, F32)), c("hi", np.array(0.75, F32))]
+    outs = [n.output[0] for n in nodes if n.output[0].startswith("o_")]
+    g = helper.make_graph(nodes, "layers",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 12])],
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
+                           for o in outs], inits)
+    path = folder / "layers.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_every_layer_around_rnns(tmp_path):
+    model = layers_model(tmp_path)
+    proj = tmp_path / "proj"
+    res = driver.build(model, proj, driver.BuildOptions(name="m", measure=False))
+    kernels = set(res.manifest["kernels"])
+    assert {"rnn_conv_f32", "rnn_pool_f32", "rnn_reduce_f32", "rnn_layer_norm_f32",
+            "rnn_scale_shift_f32", "rnn_activation_f32"} <= kernels, kernels
     check_project(proj)
 
 

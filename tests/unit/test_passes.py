@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from rnngen import cells, formats, ir, pipeline, quant, reference
 from rnngen.errors import RnngenError
-from rnngen.passes import analyze_time, plan_memory, quantize, simplify, sparsify, validate
+from rnngen.passes import (analyze_time, fold_batchnorm, plan_memory, quantize, simplify,
+                           sparsify, validate)
 
 F32 = np.float32
 T, I, H = 5, 3, 4  # time steps, input size, hidden size of the test graphs
@@ -104,13 +105,14 @@ OPTS = pipeline.Options()
 
 # The passes this file tests, in the pipeline's order (README "Pass list"): a pass added to
 # pipeline.PASSES without unit tests here makes this test fail.
-TESTED = ("validate", "sparsify", "simplify", "analyze_time", "quantize", "plan_memory")
+TESTED = ("validate", "sparsify", "simplify", "fold_batchnorm", "analyze_time", "quantize",
+          "plan_memory")
 
 
 def test_every_pass_of_the_pipeline_is_tested_here() -> None:
     assert tuple(pipeline.pass_names()) == TESTED
     mods = {"validate": validate, "sparsify": sparsify, "simplify": simplify,
-            "analyze_time": analyze_time, "quantize": quantize, "plan_memory": plan_memory}
+            "fold_batchnorm": fold_batchnorm, "analyze_time": analyze_time, "quantize": quantize, "plan_memory": plan_memory}
     assert all(fn is mods[name].run for name, fn in pipeline.PASSES)
 
 
@@ -374,7 +376,44 @@ def _not_streaming_cases() -> list[tuple[str, ir.Graph, str]]:
     g = _graph([ir.Unary("act", ("x",), ("y",), ir.TANH)], {"y": (T, 1, I)}, ("y",),
                time_axis=None)
     cases.append(("no time axis", g, "the input has no time axis rnngen can identify"))
+    # issue 11's layers: x [T, 1, I] transposed to [1, I, T] puts time on a spatial axis
+    xt = {"xt": (1, I, T)}
+    tr = ir.Transpose("tr", ("x",), ("xt",), (1, 2, 0))
+    g = _graph([tr, ir.Conv("conv", ("xt",), ("y",), W=_rand(rng, 2, I, 3), b=None,
+                            strides=(1,), pads=(0, 0), dilations=(1,), group=1)],
+               {**xt, "y": (1, 2, T - 2)}, ("y",))
+    cases.append(("conv over time", g, "Conv 'conv' convolves along the time axis (streaming "
+                  "convolution is not implemented: whole sequences)"))
+    g = _graph([tr, ir.Pool("pool", ("xt",), ("y",), kind="max", kernel=(2,), strides=(2,),
+                            pads=(0, 0), dilations=(1,), count_include_pad=False)],
+               {**xt, "y": (1, I, T // 2)}, ("y",))
+    cases.append(("pool over time", g, "MaxPool 'pool' pools along the time axis (streaming "
+                  "convolution is not implemented: whole sequences)"))
+    g = _graph([ir.Reduce("mean", ("x",), ("y",), fn="mean", first=0, last=0)],
+               {"y": (1, 1, I)}, ("y",))
+    cases.append(("mean over time", g, "ReduceMean 'mean' reduces over time (pooling over the "
+                  "whole sequence)"))
+    g = _graph([ir.LayerNorm("ln", ("x",), ("y",), axis=0, epsilon=1e-5,
+                             scale=np.ones(T * I, F32), bias=np.zeros(T * I, F32))],
+               {"y": (T, 1, I)}, ("y",))
+    cases.append(("layernorm over time", g, "LayerNormalization 'ln' normalizes over time"))
     return cases
+
+
+def test_analyze_time_streams_per_step_normalization() -> None:
+    rng = np.random.default_rng(9)
+    g = _graph([ir.LayerNorm("ln", ("x",), ("a",), axis=2, epsilon=1e-5,
+                             scale=_rand(rng, I) + 1, bias=_rand(rng, I)),
+                ir.ChannelAffine("bn", ("a",), ("b",), axis=2, scale=_rand(rng, I) + 1,
+                                 shift=_rand(rng, I)),
+                ir.Reduce("sum", ("b",), ("y",), fn="sum", first=2, last=2)],
+               {"a": (T, 1, I), "b": (T, 1, I), "y": (T, 1, 1)}, ("y",))
+    a = analyze_time.run(g, OPTS)
+    assert a.streaming, a.not_streaming_why
+    x = _x(g)
+    steps = _run_steps(a, x)
+    np.testing.assert_allclose(np.concatenate([s["y"] for s in steps]),
+                               reference.run(g, x)["y"], rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", _not_streaming_cases(), ids=lambda c: c[0])
@@ -811,3 +850,67 @@ def test_plan_memory_keeps_the_quantized_input_until_its_last_reader(tmp_path) -
     assert mem.place["x"] == ("arena", 0) and mem.place["y"] == ("arena", T * I)
     assert mem.place["z"] == ("arena", 0)  # x's bytes are free once act has read them
     assert mem.arena == 2 * T * I
+
+
+# --------------------------------------------------------------------------- fold_batchnorm
+
+def _bn(rng: np.random.Generator, name: str, x: str, y: str, C: int, axis: int
+        ) -> ir.ChannelAffine:
+    return ir.ChannelAffine(name, (x,), (y,), axis=axis, scale=_rand(rng, C) + F32(1),
+                            shift=_rand(rng, C))
+
+
+def _conv_bn_graph(rng: np.random.Generator, bias: bool, extra_reader: bool) -> ir.Graph:
+    """x [1, 3, 9] -> Conv (4 filters of 3, stride 2, padded) -> BatchNorm -> out."""
+    conv = ir.Conv("conv", ("x",), ("c",), W=_rand(rng, 4, 3, 3),
+                   b=_rand(rng, 4) if bias else None, strides=(2,), pads=(1, 1),
+                   dilations=(1,), group=1)
+    nodes = [conv, _bn(rng, "bn", "c", "out", 4, 1)]
+    shapes = {"x": (1, 3, 9), "c": (1, 4, 5), "out": (1, 4, 5)}
+    outs = ("out",)
+    if extra_reader:
+        nodes.append(ir.Unary("relu", ("c",), ("r",), act=ir.Activation("Relu")))
+        shapes["r"] = (1, 4, 5)
+        outs = ("out", "r")
+    return ir.Graph(name="m", input="x", outputs=outs, nodes=tuple(nodes), shapes=shapes,
+                    constants={}, seq_len=1)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_fold_batchnorm_into_a_conv_keeps_the_outputs(bias: bool) -> None:
+    rng = np.random.default_rng(21)
+    g = _conv_bn_graph(rng, bias, extra_reader=False)
+    ir.verify(g)
+    out = fold_batchnorm.run(g, OPTS)
+    ir.verify(out)
+    assert [n.op for n in out.nodes] == ["Conv"] and out.nodes[0].outputs == ("out",)
+    x = _rand(rng, 1, 3, 9, scale=2.0)
+    np.testing.assert_allclose(reference.run(out, x)["out"], reference.run(g, x)["out"],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_fold_batchnorm_into_a_plain_linear_only() -> None:
+    rng = np.random.default_rng(22)
+    W = _rand(rng, 6, 5)
+    lin = ir.Linear("fc", ("x",), ("y",), W=formats.as_matrix(W), b=None)
+    g = ir.Graph(name="m", input="x", outputs=("out",),
+                 nodes=(lin, _bn(rng, "bn", "y", "out", 6, 1)),
+                 shapes={"x": (1, 5), "y": (1, 6), "out": (1, 6)}, constants={}, seq_len=1)
+    out = fold_batchnorm.run(g, OPTS)
+    assert [n.op for n in out.nodes] == ["Linear"]
+    x = _rand(rng, 1, 5)
+    np.testing.assert_allclose(reference.run(out, x)["out"], reference.run(g, x)["out"],
+                               rtol=1e-5, atol=1e-6)
+    # a compressed (not plain) weight matrix is left alone: the BatchNorm stays a node
+    lowrank = formats.LowRank(_rand(rng, 6, 2), _rand(rng, 2, 5))
+    g2 = g.replace(nodes=(replace(lin, W=lowrank),) + g.nodes[1:])
+    assert [n.op for n in fold_batchnorm.run(g2, OPTS).nodes] == ["Linear", "ChannelAffine"]
+
+
+def test_fold_batchnorm_leaves_a_shared_or_output_tensor_alone() -> None:
+    rng = np.random.default_rng(23)
+    g = _conv_bn_graph(rng, True, extra_reader=True)  # the Conv's output has two readers
+    assert fold_batchnorm.run(g, OPTS) is g
+    g = _conv_bn_graph(rng, True, extra_reader=False)
+    g = g.replace(outputs=("out", "c"))  # the Conv's output is a graph output
+    assert fold_batchnorm.run(g, OPTS) is g

@@ -459,6 +459,22 @@ void rnn_activation_f32(const rnn_activation *act, float *data, int32_t n)
             data[i] = v > 0.0f ? v + log1pf(expf(-v)) : log1pf(expf(v));
         }
         break;
+    case RNN_ACT_CLIP:
+        for (i = 0; i < n; ++i)
+        {
+            const float v = data[i] < a ? a : data[i];
+            data[i] = v > b ? b : v;
+        }
+        break;
+    case RNN_ACT_HARD_SWISH:
+        for (i = 0; i < n; ++i)
+        {
+            const float v = data[i];
+            float g = v * (1.0f / 6.0f) + 0.5f;
+            g = g < 0.0f ? 0.0f : (g > 1.0f ? 1.0f : g);
+            data[i] = v * g;
+        }
+        break;
     default:
         break;
     }
