@@ -358,6 +358,8 @@ class Graph:
     not_streaming_why: str = ""  # set by analyze_time when step is None
     memory: "MemoryPlan | None" = None  # set by plan_memory
     quant: Any = None  # quant.QuantPlan, set by quantize with --dtype int8
+    # what the frontend rewrote (Loops unrolled, unrolled cells recognized) or why not
+    notes: tuple[str, ...] = ()
 
     @property
     def streaming(self) -> bool:

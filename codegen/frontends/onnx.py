@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import cells, cgen, formats, ir, limits
 from ..errors import RnngenError, UnsupportedModel
-from . import onnx_check, onnx_compressed, onnx_proto
+from . import onnx_check, onnx_compressed, onnx_proto, onnx_recurrence, onnx_unroll
 
 F32 = np.float32
 
@@ -34,7 +34,21 @@ _attrs = onnx_proto.attrs
 def load(path: Path, seq_len: int | None = None) -> ir.Graph:
     model = onnx_proto.read_model(path)
     onnx_check.check_graph(model, path)  # node specs and order
-    return _Converter(model, path, seq_len).run()
+    notes: list[str] = []
+    if onnx_unroll.has_loops(model.graph):
+        model, notes = onnx_unroll.unroll(model, path)
+    if _may_hold_cells(model.graph):
+        model, more = onnx_recurrence.recognize(model, path)
+        notes += more
+    g = _Converter(model, path, seq_len).run()
+    return g.replace(notes=tuple(notes)) if notes else g
+
+
+def _may_hold_cells(graph: Any) -> bool:
+    """Unrolled cells need activations and no recurrent operator reads them already."""
+    ops = [n.op_type for n in graph.node]
+    return ops.count("Sigmoid") + ops.count("Tanh") + ops.count("Relu") >= 1 and \
+        any(op in ("Gather", "Split", "Slice") for op in ops)
 
 
 # Ops the time-axis trace from the input to the first recurrent node passes through: they
