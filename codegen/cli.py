@@ -288,6 +288,8 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                f"T={info['seq_len']}, "
                + ("streaming" if info["streaming"] else
                   f"whole sequences ({info['not_streaming_why']})"))
+    for note in info["notes"]:  # what the frontend rewrote, or why it did not
+        click.echo(f"  note: {note}")
     for lay in info["layers"]:
         line = f"  {lay['op']:<10} {lay['node']}"
         if "hidden_size" in lay:

@@ -348,7 +348,7 @@ def inspect(model: str | Path, seq_len: int | None = None,
                                                               shape=list(g.shapes[g.input])),
                 outputs=[dict(name=o, shape=list(g.shapes[o])) for o in g.outputs],
                 streaming=g.streaming, not_streaming_why=g.not_streaming_why,
-                layers=layers, params=int(total_params), macs_per_step=ir.macs_per_step(g),
+                notes=list(g.notes), layers=layers, params=int(total_params), macs_per_step=ir.macs_per_step(g),
                 weight_bytes=int(total_bytes))
 
 

@@ -278,6 +278,11 @@ class _Converter:
                     readers.setdefault(i, []).append(n)
         for _ in range(len(self.model.graph.node)):
             users = readers.get(cur, [])
+            rec = [u for u in users if u.op_type in ("LSTM", "GRU", "RNN") and u.input[0] == cur]
+            if len(users) > 1 and len(rec) == len(users) and len(perm) == 3 and \
+                    len({_attrs(u).get("layout", 0) for u in rec}) == 1:
+                # several recurrent layers read the same sequence (Keras Bidirectional)
+                return perm[1 if _attrs(rec[0]).get("layout", 0) == 1 else 0]
             if len(users) != 1:
                 return None
             n = users[0]
@@ -861,6 +866,29 @@ def _lower_concat(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> Non
     cv.add(ir.Concat(_nm(cv, node, idx), ins, (node.output[0],), axis=axis))
 
 
+def _lower_reverse_sequence(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    """ReverseSequence of the whole length (what go_backwards and Bidirectional export):
+    a Slice with step -1 along the time axis."""
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    s = cv.shapes[x]
+    r = len(s)
+    tax, bax = int(a.get("time_axis", 0)), int(a.get("batch_axis", 1))
+    if not (-r <= tax < r and -r <= bax < r) or tax % r == bax % r:
+        raise RnngenError(f"{where}: attributes time_axis={tax}, batch_axis={bax} do not name "
+                          f"two axes of a rank-{r} input")
+    tax %= r
+    lens = np.asarray(cv.need_const(node, idx, 1, "sequence_lens")).reshape(-1)
+    if lens.size != s[bax % r] or np.any(lens != s[tax]):
+        raise UnsupportedModel(
+            f"{where}: sequence_lens {lens.tolist()} reverse less than the whole sequence of "
+            f"{s[tax]} steps; rnngen reverses whole sequences only (export without masking)")
+    starts, steps, counts = [0] * r, [1] * r, list(s)
+    starts[tax], steps[tax] = s[tax] - 1, -1
+    cv.add(ir.Slice(_nm(cv, node, idx), (x,), (node.output[0],), tuple(starts), tuple(steps),
+                    tuple(counts)))
+
+
 _LOWER: dict[str, Callable[[_Converter, Any, int, dict[str, Any]], None]] = {
     "LSTM": _lower_recurrent, "GRU": _lower_recurrent, "RNN": _lower_recurrent,
     "Gemm": _lower_gemm, "MatMul": _lower_matmul,
@@ -872,7 +900,7 @@ _LOWER: dict[str, Callable[[_Converter, Any, int, dict[str, Any]], None]] = {
     "Transpose": _lower_transpose, "Reshape": _lower_reshape, "Squeeze": _lower_squeeze,
     "Unsqueeze": _lower_unsqueeze, "Flatten": _lower_flatten, "Identity": _lower_identity,
     "Dropout": _lower_identity, "Cast": _lower_identity, "Gather": _lower_gather,
-    "Slice": _lower_slice, "Concat": _lower_concat,
+    "Slice": _lower_slice, "Concat": _lower_concat, "ReverseSequence": _lower_reverse_sequence,
 }
 
 SUPPORTED_OPS = sorted(_LOWER)

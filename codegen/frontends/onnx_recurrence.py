@@ -102,9 +102,6 @@ class _Graph:
                 self.consts[t.name] = numpy_helper.to_array(t)
             except Exception:
                 pass
-        folder = ConstFolder(self.consts, model.opset_import)
-        for n in self.nodes:
-            folder.visit(n)
         self.shapes: dict[str, tuple[int, ...]] = {}
         try:
             inf = shape_inference.infer_shapes(model, data_prop=True)
@@ -115,6 +112,9 @@ class _Graph:
             tt = v.type.tensor_type
             if tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
                 self.shapes[v.name] = tuple(int(d.dim_value) for d in tt.shape.dim)
+        folder = ConstFolder(self.consts, model.opset_import, self.shapes)
+        for n in self.nodes:
+            folder.visit(n)
         for k, v in self.consts.items():
             self.shapes[k] = tuple(v.shape)
         self.producer: dict[str, Any] = {}
@@ -247,7 +247,7 @@ class _Graph:
             if len(k) != 1:
                 return None
             c = np.asarray(self.consts[k[0]], np.float64).reshape(-1)
-            if c.size != 1 and not np.all(c == c[0]):
+            if c.size != 1:
                 return None  # an elementwise vector: a state times a constant stays a source
             s = float(c[0])
             other = ins[1] if ins[0] == k[0] else ins[0]
@@ -566,29 +566,37 @@ class Recognizer:
             Wr, Rr = self._wr(r[1], xt, h)
             Wn = fn.M[xt].T if xt in fn.M else np.zeros((H, Wz.shape[1]))
             oroot = G.root(other)
-            rb_n = np.zeros(H)
-            if h is not None and oroot == h or (h is None and oroot in G.consts
-                                                and not G.as_form(other).M):
-                lbr = 0  # n = tanh(Wn x + Rn (r h) + b)
-                Rn = fn.M[m].T
-                if h is None:
-                    h = oroot  # a constant h0 only the product reads
+            hyps = []
+            if h is not None and oroot == h:
+                hyps.append(0)  # n = tanh(Wn x + Rn (r h) + b)
+            elif h is None and oroot in G.consts:
+                hyps += [1, 0]  # step 0 with h_{t-1} folded: the numbers decide
             else:
-                lbr = 1  # n = tanh(Wn x + b + r (Rn h + rb))
-                if not np.allclose(fn.M[m], np.eye(H)):
-                    continue
-                fo = G.as_form(other)
-                if fo is None or any(s_ != h for s_ in fo.M):
-                    continue
-                Rn = fo.M[h].T if h in fo.M else None
-                rb_n = fo.bias()
-            R = None if (Rz is None or Rr is None or Rn is None) else \
-                np.concatenate([Rz, Rr, Rn])
-            B = np.concatenate([z[1].bias(), r[1].bias(), fn.bias(), np.zeros(2 * H), rb_n])
-            s = _Step(seq, xt, "GRU", h, W=np.concatenate([Wz, Wr, Wn]), R=R, B=B, lbr=lbr)
-            s.h0 = self._h0(h, H)
-            out.append(s)
+                hyps.append(1)  # n = tanh(Wn x + b + r (Rn h + rb))
+            for lbr in hyps:
+                hh, rb_n, Rn = h, np.zeros(H), None
+                if lbr == 0:
+                    Rn = fn.M[m].T
+                    if hh is None:
+                        hh = oroot  # a constant h0 only the product reads
+                else:
+                    if not np.allclose(fn.M[m], np.eye(H)):
+                        continue
+                    fo = G.as_form(other)
+                    if fo is None or any(s_ != h for s_ in fo.M):
+                        continue
+                    Rn = fo.M[h].T if h is not None and h in fo.M else None
+                    rb_n = fo.bias()
+                out.append(self._gru_step(seq, xt, hh, z, r, fn, Wz, Rz, Wr, Rr, Wn, Rn,
+                                          rb_n, lbr, H))
         return out or "its reset gate does not multiply the candidate's recurrent part"
+
+    def _gru_step(self, seq, xt, h, z, r, fn, Wz, Rz, Wr, Rr, Wn, Rn, rb_n, lbr, H):
+        R = None if (Rz is None or Rr is None or Rn is None) else np.concatenate([Rz, Rr, Rn])
+        B = np.concatenate([z[1].bias(), r[1].bias(), fn.bias(), np.zeros(2 * H), rb_n])
+        s = _Step(seq, xt, "GRU", h, W=np.concatenate([Wz, Wr, Wn]), R=R, B=B, lbr=lbr)
+        s.h0 = self._h0(h, H)
+        return s
 
     def _rnn(self, xt, seq, act):
         n, f = act
@@ -889,7 +897,7 @@ class Recognizer:
         # the new graph: old producers of replaced tensors out, new nodes in, dead code out
         kept = [n for n in G.nodes if not any(o in replaced for o in n.output if o)]
         allnodes = kept + new_nodes + list(replaced.values())
-        allnodes = _toposort(allnodes, set(G.consts) | {i.name for i in g.input} |
+        allnodes = _toposort(allnodes, {i.name for i in g.input} |
                              {t.name for t in g.initializer})
         allnodes = _dead(allnodes, {o.name for o in g.output})
         del g.node[:]

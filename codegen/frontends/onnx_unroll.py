@@ -37,9 +37,11 @@ class ConstFolder:
     """Compile-time values of a node list: initializers, Constant nodes and every node whose
     inputs are all known (a few ops in NumPy, the rest by onnx's reference operators)."""
 
-    def __init__(self, consts: dict[str, np.ndarray], opset_import: Any):
+    def __init__(self, consts: dict[str, np.ndarray], opset_import: Any,
+                 shapes: dict[str, tuple[int, ...]] | None = None):
         self.consts = consts
         self.opset_import = opset_import
+        self.shapes = shapes or {}  # static shapes of run-time tensors (Shape folds)
 
     def visit(self, node: Any) -> bool:
         """Fold `node` if its inputs are known; True when its outputs are now constants."""
@@ -47,6 +49,11 @@ class ConstFolder:
                 node.op_type in ("Multinomial", "Bernoulli"):
             return False
         ins = [i for i in node.input if i]
+        if node.op_type == "Shape" and ins and ins[0] not in self.consts and \
+                ins[0] in self.shapes and not any(a.name in ("start", "end")
+                                                  for a in node.attribute):
+            self.consts[node.output[0]] = np.array(self.shapes[ins[0]], dtype=np.int64)
+            return True
         if any(i not in self.consts for i in ins):
             return False
         outs = [o for o in node.output if o]
@@ -131,16 +138,17 @@ def unroll(model: Any, path: Path) -> tuple[Any, list[str]]:
         M_name = ins[0] if ins else ""
         cond_name = ins[1] if len(ins) > 1 else ""
         carried_in = ins[2:]
-        if not M_name:
+        if not M_name and not cond_name:
             raise UnsupportedModel(
-                f"{where} has no trip count (a while loop); rnngen unrolls loops whose trip "
-                "count is known at compile time: export with a static sequence length")
-        if M_name not in consts:
+                f"{where} has neither a trip count nor a condition (it never ends)")
+        if M_name and M_name not in consts:
             raise UnsupportedModel(
                 f"{where}: its trip count '{M_name}' is computed at run time; rnngen unrolls "
                 "loops whose trip count is known at compile time: export with a static "
                 "sequence length (a fixed input shape)")
-        M = int(np.asarray(consts[M_name]).reshape(-1)[0])
+        # no trip count: a while loop, unrolled as long as its condition folds to true
+        M = int(np.asarray(consts[M_name]).reshape(-1)[0]) if M_name else \
+            limits.MAX_SEQ_LEN + 1
         cond = True
         if cond_name:
             if cond_name not in consts:
@@ -156,11 +164,12 @@ def unroll(model: Any, path: Path) -> tuple[Any, list[str]]:
                                    f"{len(b_out)} outputs for {K} loop-carried values")
         n_scan = len(b_out) - 1 - K
         steps = 0 if not cond else max(M, 0)
-        if steps * max(1, len(body.node)) > budget[0]:
+        if M_name and steps * max(1, len(body.node)) > budget[0]:
             raise UnsupportedModel(
                 f"{where}: unrolling {M} iterations of a {len(body.node)}-node body exceeds "
                 f"rnngen's limit of {MAX_UNROLLED_NODES} nodes")
-        limits.check_seq_len(where, max(steps, 1))
+        if M_name:
+            limits.check_seq_len(where, max(steps, 1))
         # body initializers: constants shared by every copy
         local_consts: dict[str, str] = {}
         for t in body.initializer:
@@ -175,6 +184,10 @@ def unroll(model: Any, path: Path) -> tuple[Any, list[str]]:
         out_nodes: list[Any] = []
         done = 0
         for k in range(steps):
+            if k >= limits.MAX_SEQ_LEN or budget[0] < len(body.node):
+                raise UnsupportedModel(
+                    f"{where}: still running after {k} iterations; rnngen unrolls at most "
+                    f"{limits.MAX_SEQ_LEN} iterations and {MAX_UNROLLED_NODES} nodes")
             ren: dict[str, str] = dict(local_consts)
             it = fresh(f"{name}/iter{k}")
             consts[it] = np.array(k, dtype=np.int64)
