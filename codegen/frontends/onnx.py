@@ -72,6 +72,7 @@ class _Converter:
         self.ir_consts: dict[str, np.ndarray] = {}
         self.unsupported: list[str] = []
         self.unknown: set[str] = set()
+        self.unknown_shape: set[str] = set()  # shapes of unknown tensors and what they feed
         self.names: set[str] = set()
         self.T = 1
         self.time_axis: int | None = None
@@ -173,7 +174,13 @@ class _Converter:
             self._visit(node, idx)
 
         if self.unsupported:
-            raise UnsupportedModel(f"{self.path}: unsupported: " + "; ".join(self.unsupported))
+            # one entry per operator: an unrolled loop repeats the same node once per step
+            by_op: dict[str, list[str]] = {}
+            for u in self.unsupported:
+                by_op.setdefault(u.split(" ", 1)[0], []).append(u)
+            raise UnsupportedModel(f"{self.path}: unsupported: " + "; ".join(
+                v[0] if len(v) == 1 else f"{v[0]} and {len(v) - 1} more {k} node"
+                f"{'s' if len(v) > 2 else ''}" for k, v in by_op.items()))
         if postponed is not None:
             raise postponed
 
@@ -215,7 +222,7 @@ class _Converter:
             dims.append(int(d.dim_value) if d.HasField("dim_value") else None)
         if not dims:
             raise UnsupportedModel(f"{self.path}: input '{inp.name}' has no shape")
-        taxis = self._trace_time_axis(inp.name, len(dims))
+        taxis = self._trace_time_axis(inp.name, len(dims), list(dims))
         dyn = [i for i, d in enumerate(dims) if d is None]
         for i in list(dyn):  # a dynamic axis the exporter named a batch is the batch: 1
             if i != taxis and "batch" in self._dim_name(inp, i).lower():
@@ -267,9 +274,11 @@ class _Converter:
     def _dim_name(inp: Any, k: int) -> str:
         return str(inp.type.tensor_type.shape.dim[k].dim_param)
 
-    def _trace_time_axis(self, name: str, rank: int) -> int | None:  # noqa: C901
+    def _trace_time_axis(self, name: str, rank: int,  # noqa: C901
+                         dims: list[int | None] | None = None) -> int | None:
         """Follow the input through layout ops to the first LSTM/GRU/RNN: its time axis."""
-        perm = list(range(rank))  # current axis i holds input axis perm[i]
+        perm: list[int | None] = list(range(rank))  # current axis i holds input axis perm[i]
+        cur_dims: list[int | None] = list(dims) if dims is not None else [None] * rank
         cur = name
         readers: dict[str, list[Any]] = {}
         for n in self.model.graph.node:
@@ -290,12 +299,35 @@ class _Converter:
             if n.op_type in ("LSTM", "GRU", "RNN") and n.input[0] == cur:
                 if len(perm) != 3:
                     return None
-                return perm[1 if a.get("layout", 0) == 1 else 0]
+                return perm[1 if a.get("layout", 0) == 1 else 0]  # None: not the input's
             if n.op_type == "Transpose":
                 p = a.get("perm", list(reversed(range(len(perm)))))
                 if sorted(int(v) for v in p) != list(range(len(perm))):
                     return None
                 perm = [perm[i] for i in p]
+                cur_dims = [cur_dims[i] for i in p]
+            elif n.op_type in ("Reshape", "Squeeze", "Unsqueeze"):
+                # a view that only adds or drops axes of size 1 (tf2onnx writes a Reshape
+                # where PyTorch writes a Transpose of the batch axis)
+                target = self._view_target(n, cur_dims)
+                if target is None:
+                    return None
+                src = [i for i, d in enumerate(cur_dims) if d != 1]
+                dst = [j for j, d in enumerate(target) if d != 1]
+                if len(src) != len(dst) or any(
+                        cur_dims[i] is not None and target[j] is not None and
+                        cur_dims[i] != target[j] for i, j in zip(src, dst)):
+                    return None
+                new_perm: list[int | None] = [None] * len(target)
+                for i, j in zip(src, dst):
+                    new_perm[j] = perm[i]
+                old = cur_dims
+                perm, cur_dims = new_perm, list(target)
+                for i, j in zip(src, dst):
+                    if cur_dims[j] is None:
+                        cur_dims[j] = old[i]
+            elif n.op_type == "ReverseSequence" and n.input[0] == cur:
+                pass  # reverses time in place (go_backwards)
             elif n.op_type in ("MatMul", "Add", "Sub", "Mul", "Div"):
                 # a per-step layer in front (a Linear: MatMul by a constant [F, N], a bias,
                 # a scale) keeps every axis; MatMul changes only the last one's size
@@ -304,10 +336,46 @@ class _Converter:
                 if c is None or c.ndim > 2 or (n.op_type == "MatMul" and
                                                (n.input[0] != cur or c.ndim != 2)):
                     return None
+                if n.op_type == "MatMul" and cur_dims:
+                    cur_dims[-1] = int(c.shape[-1])
             elif n.op_type not in _TRACE_THROUGH or not n.output:
                 return None
             cur = n.output[0]
         return None
+
+    def _view_target(self, n: Any, dims: list[int | None]) -> list[int | None] | None:
+        """The shape a Reshape/Squeeze/Unsqueeze gives `dims` (None: unknown extent)."""
+        a = _attrs(n)
+        r = len(dims)
+        if n.op_type == "Reshape":
+            t = self.consts.get(n.input[1]) if len(n.input) > 1 else None
+            if t is None:
+                return None
+            out: list[int | None] = []
+            for j, d in enumerate(int(v) for v in np.asarray(t).reshape(-1)):
+                if d == 0 and not a.get("allowzero", 0):
+                    if j >= r:
+                        return None
+                    out.append(dims[j])
+                else:
+                    out.append(None if d == -1 else d)
+            return out
+        if "axes" in a:
+            axes = [int(v) for v in a["axes"]]
+        elif len(n.input) > 1 and n.input[1] in self.consts:
+            axes = [int(v) for v in np.asarray(self.consts[n.input[1]]).reshape(-1)]
+        else:
+            return None
+        if n.op_type == "Squeeze":
+            axes = [x % r for x in axes] if r else []
+            if any(dims[x] not in (1, None) for x in axes):
+                return None
+            return [d for i, d in enumerate(dims) if i not in axes]
+        rank = r + len(axes)
+        out = list(dims)
+        for x in sorted(v % rank for v in axes):
+            out.insert(x, 1)
+        return out
 
     # ------------------------------------------------------------------ nodes
     def _visit(self, node: Any, idx: int) -> None:
@@ -316,10 +384,16 @@ class _Converter:
         ins = list(node.input)
         present = [i for i in ins if i]
         if any(i in self.unknown for i in present):
-            # downstream of an unsupported node: report it too if it is unsupported itself
-            if node.op_type not in _LOWER and node.op_type not in ("Shape", "Size"):
+            # downstream of an unsupported node: report it too if it is unsupported itself,
+            # unless it only computes with that node's shape (Shape -> Gather -> Expand:
+            # it would fold if the node were supported, a knock-on)
+            shape_only = node.op_type in ("Shape", "Size") or all(
+                i in self.unknown_shape for i in present if i in self.unknown)
+            if node.op_type not in _LOWER and not shape_only:
                 self.unsupported.append(f"{node.op_type} ({self.where(node, idx)})")
             self.unknown.update(o for o in node.output if o)
+            if shape_only:
+                self.unknown_shape.update(o for o in node.output if o)
             return
         if node.domain not in ("", "ai.onnx"):
             self.unsupported.append(f"{node.op_type} (domain '{node.domain}', "
@@ -889,6 +963,38 @@ def _lower_reverse_sequence(cv: _Converter, node: Any, idx: int, a: dict[str, An
                     tuple(counts)))
 
 
+def _lower_split(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    """Split into pieces along one axis: one Slice per output."""
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    s = cv.shapes[x]
+    r = len(s)
+    axis = int(a.get("axis", 0))
+    if not -r <= axis < r:
+        raise RnngenError(f"{where}: attribute axis={axis} is out of range for rank {r}")
+    axis %= r
+    k = len(node.output)
+    if len(node.input) > 1 and node.input[1]:
+        sizes = [int(v) for v in np.asarray(cv.need_const(node, idx, 1, "split")).reshape(-1)]
+    elif "split" in a:
+        sizes = [int(v) for v in a["split"]]
+    else:
+        n = int(a.get("num_outputs", k))
+        step = -(-s[axis] // n)
+        sizes = [min(step, s[axis] - i * step) for i in range(n)]
+    if len(sizes) != k or any(v < 1 for v in sizes) or sum(sizes) != s[axis]:
+        raise RnngenError(f"{where}: split sizes {sizes} do not cut axis {axis} of size "
+                          f"{s[axis]} into {k} pieces")
+    start = 0
+    for j, (o, n) in enumerate(zip(node.output, sizes)):
+        if o:
+            starts, counts = [0] * r, list(s)
+            starts[axis], counts[axis] = start, n
+            cv.add(ir.Slice(f"{_nm(cv, node, idx)}_{j}", (x,), (o,), tuple(starts), (1,) * r,
+                            tuple(counts)))
+        start += n
+
+
 _LOWER: dict[str, Callable[[_Converter, Any, int, dict[str, Any]], None]] = {
     "LSTM": _lower_recurrent, "GRU": _lower_recurrent, "RNN": _lower_recurrent,
     "Gemm": _lower_gemm, "MatMul": _lower_matmul,
@@ -901,6 +1007,7 @@ _LOWER: dict[str, Callable[[_Converter, Any, int, dict[str, Any]], None]] = {
     "Unsqueeze": _lower_unsqueeze, "Flatten": _lower_flatten, "Identity": _lower_identity,
     "Dropout": _lower_identity, "Cast": _lower_identity, "Gather": _lower_gather,
     "Slice": _lower_slice, "Concat": _lower_concat, "ReverseSequence": _lower_reverse_sequence,
+    "Split": _lower_split,
 }
 
 SUPPORTED_OPS = sorted(_LOWER)
