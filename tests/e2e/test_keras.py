@@ -10,6 +10,7 @@ streaming with `_step` honouring the streaming contract (chunks = steps, bit for
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -39,16 +40,26 @@ BACKWARDS = {"bilstm", "lstm_go_backwards"}
 NATIVE = {"lstm_go_backwards"}  # tf2onnx writes tf_keras's LSTM as an ONNX LSTM itself
 
 
-@pytest.fixture(scope="module")
-def keras_models(tmp_path_factory):
-    """Every Keras model exported once per session (TensorFlow imports slowly), in a
-    subprocess per flavour (tf_keras needs TF_USE_LEGACY_KERAS before the import)."""
+@pytest.fixture(scope="session")
+def keras_models(tmp_path_factory, worker_id):
+    """Every Keras model exported once per test session (TensorFlow imports slowly), shared
+    by the xdist workers through a lock; a subprocess per flavour (tf_keras needs
+    TF_USE_LEGACY_KERAS before the import)."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        base = base.parent
     out = {}
     for flavour in ("keras3", "tf_keras"):
-        d = tmp_path_factory.mktemp(flavour)
-        r = subprocess.run([sys.executable, str(ROOT / "tests" / "keras_export.py"), str(d),
-                            flavour], capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr[-3000:]
+        d = base / f"keras_models_{flavour}"
+        with FileLock(str(d) + ".lock"):
+            if not (d / "done").exists():
+                d.mkdir(exist_ok=True)
+                r = subprocess.run([sys.executable, str(ROOT / "tests" / "keras_export.py"),
+                                    str(d), flavour], capture_output=True, text=True)
+                assert r.returncode == 0, r.stderr[-3000:]
+                (d / "done").write_text("")
         out[flavour] = d
     return out
 
@@ -58,7 +69,8 @@ def _verify(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
-def _native_kernels(cell: str, lbr: int = 0) -> list[str]:
+@functools.lru_cache(maxsize=None)
+def _native_kernels(cell: str, lbr: int = 0) -> tuple[str, ...]:
     """The recurrent kernels the native ONNX operator compiles to (same sizes)."""
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,7 +79,7 @@ def _native_kernels(cell: str, lbr: int = 0) -> list[str]:
         onnx.save(m, path)
         driver.build(path, Path(tmp) / "proj", driver.BuildOptions(name="m"))
         man = json.loads((Path(tmp) / "proj" / "manifest.json").read_text())
-    return list(man["kernels"])
+    return tuple(man["kernels"])
 
 
 def _kernels(path: Path, out: Path) -> list[str]:
