@@ -16,6 +16,7 @@ unrolled from the outside in.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ class ConstFolder:
         if any(i not in self.consts for i in ins):
             return False
         outs = [o for o in node.output if o]
+        if _too_big(node, [self.consts[i] for i in ins]):
+            return False  # the frontend checks it against rnngen's limits and says so
         try:
             vals = _fast(node, [self.consts[i] for i in ins])
             if vals is None:
@@ -66,6 +69,32 @@ class ConstFolder:
         for o, v in zip(outs, vals):
             self.consts[o] = np.asarray(v)
         return True
+
+
+def _too_big(node: Any, ins: list[np.ndarray]) -> bool:
+    """Would folding this node make a tensor over rnngen's element limit? (Only the ops that
+    make large tensors from small inputs; the frontend's own fold names the node.)"""
+    cap = limits.MAX_MODEL_ELEMENTS
+    if any(a.size > cap for a in ins):
+        return True
+    try:
+        op = node.op_type
+        if op == "ConstantOfShape" and ins:
+            return math.prod(int(v) for v in ins[0].reshape(-1)) > cap
+        if op == "Expand" and len(ins) == 2:
+            shp = np.broadcast_shapes(ins[0].shape, tuple(int(v) for v in ins[1].reshape(-1)))
+            return math.prod(shp) > cap
+        if op == "Tile" and len(ins) == 2:
+            return ins[0].size * math.prod(int(v) for v in ins[1].reshape(-1)) > cap
+        if op == "Range" and len(ins) == 3:
+            n = (float(ins[1].reshape(-1)[0]) - float(ins[0].reshape(-1)[0])) / \
+                float(ins[2].reshape(-1)[0])
+            return not math.isfinite(n) or n > cap
+        if op in ("Pad", "Resize", "Upsample", "OneHot", "EyeLike"):
+            return True  # left to the frontend
+    except Exception:
+        return True
+    return False
 
 
 def _fast(node: Any, ins: list[np.ndarray]) -> list[np.ndarray] | None:
