@@ -240,6 +240,11 @@ def test_torch_cell_loop_is_a_recurrent_layer(torch_loops, tmp_path, cell, dynam
     assert info["streaming"], info["not_streaming_why"]
     assert set(_native_kernels(op, 1 if op == "GRU" else 0)) <= \
         set(_kernels(path, tmp_path / "proj"))
+
+
+@pytest.mark.parametrize("cell,dynamo", [("lstm", False), ("gru", True)])
+def test_torch_cell_loop_streaming_contract(torch_loops, tmp_path, cell, dynamo):
+    path, x, y = torch_loops(cell, dynamo)
     _streaming_contract(path, np.load(x), np.load(y), tmp_path / "stream")
 
 
