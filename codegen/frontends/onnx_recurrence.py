@@ -430,6 +430,8 @@ class Recognizer:
         self.G = _Graph(model)
         self.notes: list[str] = []
         self.rng = np.random.default_rng(20261205)
+        self._probe_vals: dict[str, np.ndarray] = {}
+        self._evals: dict[tuple[str, ...], dict[str, np.ndarray] | None] = {}
 
     def run(self) -> tuple[Any, list[str]]:
         G = self.G
@@ -624,7 +626,9 @@ class Recognizer:
             shp = G.shapes.get(name)
             if shp is None:
                 raise KeyError(name)
-            v = (self.rng.standard_normal(shp) * scale).astype(F32)
+            if name not in self._probe_vals:  # one random value per tensor: evaluations
+                self._probe_vals[name] = (self.rng.standard_normal(shp) * scale).astype(F32)
+            v = self._probe_vals[name]  # of the same probes are shared by the candidates
             probes[name] = v
             return v.reshape(-1).astype(np.float64)
 
@@ -640,7 +644,10 @@ class Recognizer:
             c = np.zeros(H)
         if h.size != H or (c is not None and c.size != H):
             return False
-        vals = self._evaluate(probes)
+        key = tuple(sorted(probes))
+        if key not in self._evals:
+            self._evals[key] = self._evaluate(probes)
+        vals = self._evals[key]
         if vals is None:
             return False
         eh, ec = _cell(s, x, h, c)
@@ -667,27 +674,39 @@ class Recognizer:
         from onnx.reference import ReferenceEvaluator
 
         G = self.G
-        have = set(probes) | set(G.consts)
+        import heapq
+
+        have = set(probes)
         want: set[str] = set()
-        front = list(probes)
-        reach: set[int] = set()
-        while front:
-            t = front.pop()
+        # the nodes that can be computed from the probes and constants, in graph order; a
+        # node that cannot is not followed (the step's region, not the rest of the graph)
+        heap: list[tuple[int, int]] = []
+        seen: set[int] = set()
+
+        def push(t: str) -> None:
             for n in G.consumers.get(t, []):
-                if id(n) not in reach:
-                    reach.add(id(n))
-                    front.extend(o for o in n.output if o)
+                if id(n) not in seen:
+                    seen.add(id(n))
+                    heapq.heappush(heap, (G.index[id(n)], id(n)))
+
+        by_id = {id(n): n for t in probes for n in G.consumers.get(t, [])}
+        for t in probes:
+            push(t)
         nodes = []
-        for n in sorted((n for n in G.nodes if id(n) in reach), key=lambda n: G.index[id(n)]):
+        while heap and len(nodes) <= 400:
+            _, nid = heapq.heappop(heap)
+            n = by_id[nid]
             if n.op_type in ("Loop", "If", "Scan"):
                 continue
-            if all((not i) or i in have for i in n.input) and \
-                    not all((not i) or i in G.consts for i in n.input):
+            if all((not i) or i in have or i in G.consts for i in n.input):
                 nodes.append(n)
-                have.update(o for o in n.output if o)
-                want.update(o for o in n.output if o and o not in G.consts)
-            if len(nodes) > 400:
-                break
+                for o in n.output:
+                    if o and o not in G.consts:
+                        have.add(o)
+                        want.add(o)
+                        for c in G.consumers.get(o, []):
+                            by_id[id(c)] = c
+                        push(o)
         if not nodes:
             return None
         used = {i for n in nodes for i in n.input if i}
