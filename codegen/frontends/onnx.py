@@ -38,7 +38,13 @@ def load(path: Path, seq_len: int | None = None) -> ir.Graph:
     if onnx_unroll.has_loops(model.graph):
         model, notes = onnx_unroll.unroll(model, path)
     if _may_hold_cells(model.graph):
-        model, more = onnx_recurrence.recognize(model, path)
+        try:
+            model, more = onnx_recurrence.recognize(model, path)
+        except RnngenError:
+            raise
+        except Exception as e:  # a graph the recognizer cannot read: left as it is, and said
+            more = [f"unrolled recurrences not looked for ({_short(e)}); the graph is "
+                    "compiled as written"]
         notes += more
     g = _Converter(model, path, seq_len).run()
     return g.replace(notes=tuple(notes)) if notes else g
