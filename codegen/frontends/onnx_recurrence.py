@@ -836,7 +836,6 @@ class Recognizer:
                     "Reshape", [X, const(base + "_Xshape", np.array([T, 1, I], np.int64))],
                     [src], name=fresh(base + "_Xview")))
                 layout = 0
-            G_ = {"LSTM": 4, "GRU": 3, "RNN": 1}[s0.kind]
             ins = [src, const(base + "_W", s0.W.astype(F32)[None]),
                    const(base + "_R", chain[1 if len(chain) > 1 else 0].R.astype(F32)[None]),
                    const(base + "_B", s0.B.astype(F32)[None]), ""]
@@ -858,7 +857,6 @@ class Recognizer:
             if s0.kind == "RNN":
                 kw["activations"] = list(s0.acts)
             new_nodes.append(helper.make_node(s0.kind, ins, outs, name=base, **kw))
-            del G_
             t_ax = 0 if layout == 0 else 1
             # stacked outputs: a Concat of every step's h in order is Y itself
             hs = [G.root(s.h_out) for s in chain]
@@ -905,8 +903,6 @@ class Recognizer:
                     "Reshape", [outs[2], const(base + "_cshape",
                                                np.array(G.shapes[cl], np.int64))],
                     [cl], name=fresh(base + "_c_view"))
-            ref = s0.R if s0.R is not None else chain[-1].R
-            del ref
             self.notes.append(
                 f"{s0.kind} '{base}': {len(chain)} steps of one cell over '{X}' "
                 f"{'(backwards) ' if reverse else ''}recognized as an ONNX {s0.kind} "
