@@ -349,6 +349,8 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                          for h in si["holds"])
         click.echo(f"  state input '{si['name']}' {si['shape']}: {held} "
                    "(<name>_set_state / <name>_get_state; zero at <name>_reset)")
+    for note in info["notes"]:  # what the frontend rewrote, or why it did not
+        click.echo(f"  note: {note}")
     for lay in info["layers"]:
         line = f"  {lay['op']:<10} {lay['node']}"
         if "hidden_size" in lay:

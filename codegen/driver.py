@@ -444,7 +444,8 @@ def inspect(model: str | Path, seq_len: int | None = None,
                 outputs=[dict(name=o, shape=list(g.shapes[o])) for o in g.outputs],
                 streaming=g.streaming, not_streaming_why=g.not_streaming_why,
                 state_inputs=[_state_info(si) for si in g.state_inputs],
-                layers=layers, params=int(total_params), macs_per_step=ir.macs_per_step(g),
+                notes=list(g.notes), layers=layers, params=int(total_params),
+                macs_per_step=ir.macs_per_step(g),
                 weight_bytes=int(total_bytes))
 
 

@@ -528,6 +528,8 @@ class Graph:
     # Linear node's per-row weight scales
     user_qparams: Mapping[str, tuple[float, int]] = field(default_factory=dict)
     weight_scales: Mapping[str, np.ndarray] = field(default_factory=dict)
+    # what the frontend rewrote (Loops unrolled, unrolled cells recognized) or why not
+    notes: tuple[str, ...] = ()
 
     @property
     def streaming(self) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import cells, cgen, formats, ir, limits
 from ..errors import RnngenError, UnsupportedModel
-from . import onnx_check, onnx_compressed, onnx_proto, onnx_qdq
+from . import onnx_check, onnx_compressed, onnx_proto, onnx_qdq, onnx_recurrence, onnx_unroll
 
 F32 = np.float32
 
@@ -38,7 +38,27 @@ _attrs = onnx_proto.attrs
 def load(path: Path, seq_len: int | None = None) -> ir.Graph:
     model = onnx_proto.read_model(path)
     onnx_check.check_graph(model, path)  # node specs and order
-    return _Converter(model, path, seq_len).run()
+    notes: list[str] = []
+    if onnx_unroll.has_loops(model.graph):
+        model, notes = onnx_unroll.unroll(model, path)
+    if _may_hold_cells(model.graph):
+        try:
+            model, more = onnx_recurrence.recognize(model, path)
+        except RnngenError:
+            raise
+        except Exception as e:  # a graph the recognizer cannot read: left as it is, and said
+            more = [f"unrolled recurrences not looked for ({_short(e)}); the graph is "
+                    "compiled as written"]
+        notes += more
+    g = _Converter(model, path, seq_len).run()
+    return g.replace(notes=tuple(notes)) if notes else g
+
+
+def _may_hold_cells(graph: Any) -> bool:
+    """Unrolled cells need activations and no recurrent operator reads them already."""
+    ops = [n.op_type for n in graph.node]
+    return ops.count("Sigmoid") + ops.count("Tanh") + ops.count("Relu") >= 1 and \
+        any(op in ("Gather", "Split", "Slice") for op in ops)
 
 
 # Ops the time-axis trace from the input to the first recurrent node passes through: they
@@ -66,6 +86,7 @@ class _Converter:
         self.ir_consts: dict[str, np.ndarray] = {}
         self.unsupported: list[str] = []
         self.unknown: set[str] = set()
+        self.unknown_shape: set[str] = set()  # shapes of unknown tensors and what they feed
         self.names: set[str] = set()
         self.T = 1
         self.time_axis: int | None = None
@@ -180,7 +201,13 @@ class _Converter:
             self._visit(node, idx)
 
         if self.unsupported:
-            raise UnsupportedModel(f"{self.path}: unsupported: " + "; ".join(self.unsupported))
+            # one entry per operator: an unrolled loop repeats the same node once per step
+            by_op: dict[str, list[str]] = {}
+            for u in self.unsupported:
+                by_op.setdefault(u.split(" ", 1)[0], []).append(u)
+            raise UnsupportedModel(f"{self.path}: unsupported: " + "; ".join(
+                v[0] if len(v) == 1 else f"{v[0]} and {len(v) - 1} more {k} node"
+                f"{'s' if len(v) > 2 else ''}" for k, v in by_op.items()))
         if postponed is not None:
             raise postponed
 
@@ -384,7 +411,7 @@ class _Converter:
             dims.append(int(d.dim_value) if d.HasField("dim_value") else None)
         if not dims:
             raise UnsupportedModel(f"{self.path}: input '{inp.name}' has no shape")
-        taxis = self._trace_time_axis(inp.name, len(dims))
+        taxis = self._trace_time_axis(inp.name, len(dims), list(dims))
         dyn = [i for i, d in enumerate(dims) if d is None]
         for i in list(dyn):  # a dynamic axis the exporter named a batch is the batch: 1
             if i != taxis and "batch" in self._dim_name(inp, i).lower():
@@ -436,46 +463,53 @@ class _Converter:
     def _dim_name(inp: Any, k: int) -> str:
         return str(inp.type.tensor_type.shape.dim[k].dim_param)
 
-    def _trace_time_axis(self, name: str, rank: int) -> int | None:  # noqa: C901
+    def _trace_time_axis(self, name: str, rank: int,
+                         dims: list[int | None] | None = None) -> int | None:
         """Follow the input through layout ops to the first LSTM/GRU/RNN: its time axis."""
         perm: list[int | None] = list(range(rank))  # current axis i holds input axis perm[i]
-        self._traced: dict[tuple[str, tuple[int | None, ...]], int | None] = {}
+        self._traced: dict[tuple[Any, ...], int | None] = {}
         readers: dict[str, list[Any]] = {}
         for n in self.model.graph.node:
             if n.op_type not in ("Shape", "Size"):
                 for i in set(n.input):
                     readers.setdefault(i, []).append(n)
-        return self._trace_from(name, perm, readers, min(len(self.model.graph.node), 200))
+        start = list(dims) if dims is not None else [None] * rank
+        return self._trace_from(name, perm, start, readers,
+                                min(len(self.model.graph.node), 200))
 
-    def _trace_from(self, cur: str, perm: list[int | None], readers: dict[str, list[Any]],
-                    budget: int) -> int | None:
+    def _trace_from(self, cur: str, perm: list[int | None], dims: list[int | None],
+                    readers: dict[str, list[Any]], budget: int) -> int | None:
         """The time axis along the paths from `cur`: where several readers lead to recurrent
-        layers they must agree (a path that ends elsewhere, like the input multiplied by a
-        mask computed from it, says nothing)."""
-        key = (cur, tuple(perm))
+        layers (Keras Bidirectional's two) they must agree; a path that ends elsewhere, like
+        the input multiplied by a mask computed from it, says nothing. `dims`: the extents
+        of `cur` where known."""
+        key = (cur, tuple(perm), tuple(dims))
         if key in self._traced:  # each tensor once per layout: no blow-up on diamonds
             return self._traced[key]
         self._traced[key] = None
         users = readers.get(cur, [])
         if budget <= 0 or not users:
             return None
-        found = {self._trace_via(n, cur, list(perm), readers, budget - 1) for n in users}
+        found = {self._trace_via(n, cur, list(perm), list(dims), readers, budget - 1)
+                 for n in users}
         found.discard(None)
         self._traced[key] = found.pop() if len(found) == 1 else None
         return self._traced[key]
 
-    def _trace_via(self, n: Any, cur: str, perm: list[int | None],
-                   readers: dict[str, list[Any]], budget: int) -> int | None:
+    def _trace_via(self, n: Any, cur: str, perm: list[int | None],  # noqa: C901
+                   dims: list[int | None], readers: dict[str, list[Any]],
+                   budget: int) -> int | None:
         a = _attrs(n)
         if n.op_type in ("LSTM", "GRU", "RNN") and n.input[0] == cur:
             if len(perm) != 3:
                 return None
-            return perm[1 if a.get("layout", 0) == 1 else 0]
+            return perm[1 if a.get("layout", 0) == 1 else 0]  # None: not the input's
         if n.op_type == "Transpose":
             p = a.get("perm", list(reversed(range(len(perm)))))
             if sorted(int(v) for v in p) != list(range(len(perm))):
                 return None
             perm = [perm[i] for i in p]
+            dims = [dims[i] for i in p] if len(dims) == len(p) else [None] * len(p)
         elif n.op_type in ("MatMul", "Add", "Sub", "Mul", "Div"):
             # a per-step layer in front (a Linear: MatMul by a constant [F, N], a bias,
             # a scale) keeps every axis; MatMul changes only the last one's size
@@ -484,14 +518,50 @@ class _Converter:
             if c is None or c.ndim > 2 or (n.op_type == "MatMul" and
                                            (n.input[0] != cur or c.ndim != 2)):
                 return None
+            if n.op_type == "MatMul" and dims:
+                dims[-1] = int(c.shape[-1])
         elif n.op_type in ("Unsqueeze", "Squeeze", "Reshape", "Flatten"):
-            moved = self._trace_view(n, a, cur, perm)
-            if moved is None:
-                return None
-            perm = moved
+            # axes of size 1 added or dropped (tf2onnx's Reshape of the batch axis), else
+            # onnx's static shapes of both sides (a CRNN's Reshape of [C, T, F] features)
+            unit = None if n.op_type == "Flatten" else self._trace_unit_view(n, perm, dims)
+            if unit is not None:
+                perm, dims = unit
+            else:
+                moved = self._trace_view(n, a, cur, perm)
+                if moved is None:
+                    return None
+                perm = moved
+                o = self.inferred.get(n.output[0])
+                dims = [d if isinstance(d, int) and d >= 0 else None for d in o] \
+                    if o is not None and len(o) == len(perm) else [None] * len(perm)
+        elif n.op_type == "ReverseSequence" and n.input[0] == cur:
+            pass  # reverses time in place (go_backwards)
         elif n.op_type not in _TRACE_THROUGH or not n.output:
             return None
-        return self._trace_from(n.output[0], perm, readers, budget)
+        return self._trace_from(n.output[0], perm, dims, readers, budget)
+
+    def _trace_unit_view(self, n: Any, perm: list[int | None], dims: list[int | None]
+                         ) -> tuple[list[int | None], list[int | None]] | None:
+        """A Reshape/Squeeze/Unsqueeze that only adds or drops axes of size 1 (tf2onnx writes
+        a Reshape where PyTorch writes a Transpose of the batch axis), from the extents
+        known along the trace: the new (perm, dims)."""
+        target = self._view_target(n, dims)
+        if target is None:
+            return None
+        src = [i for i, d in enumerate(dims) if d != 1]
+        dst = [j for j, d in enumerate(target) if d != 1]
+        if len(src) != len(dst) or any(
+                dims[i] is not None and target[j] is not None and dims[i] != target[j]
+                for i, j in zip(src, dst)):
+            return None
+        new_perm: list[int | None] = [None] * len(target)
+        for i, j in zip(src, dst):
+            new_perm[j] = perm[i]
+        new_dims = list(target)
+        for i, j in zip(src, dst):
+            if new_dims[j] is None:
+                new_dims[j] = dims[i]
+        return new_perm, new_dims
 
     def _early_const(self, name: str) -> np.ndarray | None:
         """An initializer, or the value of a Constant node (before the nodes are visited)."""
@@ -546,6 +616,38 @@ class _Converter:
                 if o[q] == s[i] and math.prod(o[:q]) == math.prod(s[:i]):
                     out[q] = p
                     break
+    def _view_target(self, n: Any, dims: list[int | None]) -> list[int | None] | None:
+        """The shape a Reshape/Squeeze/Unsqueeze gives `dims` (None: unknown extent)."""
+        a = _attrs(n)
+        r = len(dims)
+        if n.op_type == "Reshape":
+            t = self.consts.get(n.input[1]) if len(n.input) > 1 else None
+            if t is None:
+                return None
+            out: list[int | None] = []
+            for j, d in enumerate(int(v) for v in np.asarray(t).reshape(-1)):
+                if d == 0 and not a.get("allowzero", 0):
+                    if j >= r:
+                        return None
+                    out.append(dims[j])
+                else:
+                    out.append(None if d == -1 else d)
+            return out
+        if "axes" in a:
+            axes = [int(v) for v in a["axes"]]
+        elif len(n.input) > 1 and n.input[1] in self.consts:
+            axes = [int(v) for v in np.asarray(self.consts[n.input[1]]).reshape(-1)]
+        else:
+            return None
+        if n.op_type == "Squeeze":
+            axes = [x % r for x in axes] if r else []
+            if any(dims[x] not in (1, None) for x in axes):
+                return None
+            return [d for i, d in enumerate(dims) if i not in axes]
+        rank = r + len(axes)
+        out = list(dims)
+        for x in sorted(v % rank for v in axes):
+            out.insert(x, 1)
         return out
 
     # ------------------------------------------------------------------ nodes
@@ -555,10 +657,16 @@ class _Converter:
         ins = list(node.input)
         present = [i for i in ins if i]
         if any(i in self.unknown for i in present):
-            # downstream of an unsupported node: report it too if it is unsupported itself
-            if node.op_type not in _LOWER and node.op_type not in ("Shape", "Size"):
+            # downstream of an unsupported node: report it too if it is unsupported itself,
+            # unless it only computes with that node's shape (Shape -> Gather -> Expand:
+            # it would fold if the node were supported, a knock-on)
+            shape_only = node.op_type in ("Shape", "Size") or all(
+                i in self.unknown_shape for i in present if i in self.unknown)
+            if node.op_type not in _LOWER and not shape_only:
                 self.unsupported.append(f"{node.op_type} ({self.where(node, idx)})")
             self.unknown.update(o for o in node.output if o)
+            if shape_only:
+                self.unknown_shape.update(o for o in node.output if o)
             return
         if node.domain not in ("", "ai.onnx"):
             self.unsupported.append(f"{node.op_type} (domain '{node.domain}', "
@@ -1495,6 +1603,59 @@ def _lower_clip(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
 def _lower_hardswish(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
     cv.add(ir.Unary(_nm(cv, node, idx), (node.input[0],), (node.output[0],),
                     act=ir.Activation("HardSwish")))
+def _lower_reverse_sequence(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    """ReverseSequence of the whole length (what go_backwards and Bidirectional export):
+    a Slice with step -1 along the time axis."""
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    s = cv.shapes[x]
+    r = len(s)
+    tax, bax = int(a.get("time_axis", 0)), int(a.get("batch_axis", 1))
+    if not (-r <= tax < r and -r <= bax < r) or tax % r == bax % r:
+        raise RnngenError(f"{where}: attributes time_axis={tax}, batch_axis={bax} do not name "
+                          f"two axes of a rank-{r} input")
+    tax %= r
+    lens = np.asarray(cv.need_const(node, idx, 1, "sequence_lens")).reshape(-1)
+    if lens.size != s[bax % r] or np.any(lens != s[tax]):
+        raise UnsupportedModel(
+            f"{where}: sequence_lens {lens.tolist()} reverse less than the whole sequence of "
+            f"{s[tax]} steps; rnngen reverses whole sequences only (export without masking)")
+    starts, steps, counts = [0] * r, [1] * r, list(s)
+    starts[tax], steps[tax] = s[tax] - 1, -1
+    cv.add(ir.Slice(_nm(cv, node, idx), (x,), (node.output[0],), tuple(starts), tuple(steps),
+                    tuple(counts)))
+
+
+def _lower_split(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    """Split into pieces along one axis: one Slice per output."""
+    where = f"{cv.path}: {cv.where(node, idx)}"
+    x = node.input[0]
+    s = cv.shapes[x]
+    r = len(s)
+    axis = int(a.get("axis", 0))
+    if not -r <= axis < r:
+        raise RnngenError(f"{where}: attribute axis={axis} is out of range for rank {r}")
+    axis %= r
+    k = len(node.output)
+    if len(node.input) > 1 and node.input[1]:
+        sizes = [int(v) for v in np.asarray(cv.need_const(node, idx, 1, "split")).reshape(-1)]
+    elif "split" in a:
+        sizes = [int(v) for v in a["split"]]
+    else:
+        n = int(a.get("num_outputs", k))
+        step = -(-s[axis] // n)
+        sizes = [min(step, s[axis] - i * step) for i in range(n)]
+    if len(sizes) != k or any(v < 1 for v in sizes) or sum(sizes) != s[axis]:
+        raise RnngenError(f"{where}: split sizes {sizes} do not cut axis {axis} of size "
+                          f"{s[axis]} into {k} pieces")
+    start = 0
+    for j, (o, n) in enumerate(zip(node.output, sizes)):
+        if o:
+            starts, counts = [0] * r, list(s)
+            starts[axis], counts[axis] = start, n
+            cv.add(ir.Slice(f"{_nm(cv, node, idx)}_{j}", (x,), (o,), tuple(starts), (1,) * r,
+                            tuple(counts)))
+        start += n
 
 
 _LOWER: dict[str, Callable[[_Converter, Any, int, dict[str, Any]], None]] = {
@@ -1515,6 +1676,8 @@ _LOWER: dict[str, Callable[[_Converter, Any, int, dict[str, Any]], None]] = {
     "BatchNormalization": _lower_batchnorm, "LayerNormalization": _lower_layernorm,
     "InstanceNormalization": _lower_instancenorm, "Expand": _lower_expand,
     "Pad": _lower_pad, "Clip": _lower_clip, "HardSwish": _lower_hardswish,
+    "ReverseSequence": _lower_reverse_sequence,
+    "Split": _lower_split,
 }
 
 SUPPORTED_OPS = sorted(_LOWER)

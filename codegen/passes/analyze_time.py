@@ -119,6 +119,9 @@ def _rule(g: ir.Graph, n: ir.Node, ins: list[ir.TimeInfo | None]) -> list[ir.Tim
             return [t]
         if c == 1 and s == T - 1:
             return [FINAL]
+        if st == -1 and c == T:
+            raise _NotCausal(f"'{n.name}' reverses the time axis (go_backwards, "
+                             "ReverseSequence)")
         raise _NotCausal(f"'{n.name}' selects time steps other than the last")
     if isinstance(n, ir.Concat):
         if any(t is None for t in ins):
