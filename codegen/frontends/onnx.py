@@ -523,13 +523,14 @@ class _Converter:
         elif n.op_type in ("Unsqueeze", "Squeeze", "Reshape", "Flatten"):
             # axes of size 1 added or dropped (tf2onnx's Reshape of the batch axis), else
             # onnx's static shapes of both sides (a CRNN's Reshape of [C, T, F] features)
-            unit = None if n.op_type == "Flatten" else self._trace_unit_view(n, perm, dims)
+            moved = self._trace_view(n, a, cur, perm)
+            unit = None if moved is not None or n.op_type == "Flatten" else \
+                self._trace_unit_view(n, perm, dims)
             if unit is not None:
                 perm, dims = unit
+            elif moved is None:
+                return None
             else:
-                moved = self._trace_view(n, a, cur, perm)
-                if moved is None:
-                    return None
                 perm = moved
                 o = self.inferred.get(n.output[0])
                 dims = [d if isinstance(d, int) and d >= 0 else None for d in o] \
@@ -538,6 +539,10 @@ class _Converter:
             pass  # reverses time in place (go_backwards)
         elif n.op_type not in _TRACE_THROUGH or not n.output:
             return None
+        elif n.op_type in ("Conv", "MaxPool", "AveragePool"):  # extents change
+            o = self.inferred.get(n.output[0])
+            dims = [d if isinstance(d, int) and d >= 0 else None for d in o] \
+                if o is not None and len(o) == len(perm) else [None] * len(perm)
         return self._trace_from(n.output[0], perm, dims, readers, budget)
 
     def _trace_unit_view(self, n: Any, perm: list[int | None], dims: list[int | None]
