@@ -621,6 +621,8 @@ class _Converter:
                 if o[q] == s[i] and math.prod(o[:q]) == math.prod(s[:i]):
                     out[q] = p
                     break
+        return out
+
     def _view_target(self, n: Any, dims: list[int | None]) -> list[int | None] | None:
         """The shape a Reshape/Squeeze/Unsqueeze gives `dims` (None: unknown extent)."""
         a = _attrs(n)

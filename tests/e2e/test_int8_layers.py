@@ -69,11 +69,7 @@ def _train(m: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> float:
 
 
 @pytest.mark.qemu
-# KNOWN REGRESSION (merge of the stateful, Keras and layers branches, 2026-12-05): the
-# merged time-axis trace gives this CRNN T=1 instead of 8; strict, so the fix un-marks it
-@pytest.mark.parametrize("net", [ConvLSTM, pytest.param(CRNN, marks=pytest.mark.xfail(
-    strict=True, reason="merged time-axis trace: CRNN input traced as T=1"))],
-    ids=["convlstm", "crnn"])
+@pytest.mark.parametrize("net", [ConvLSTM, CRNN], ids=["convlstm", "crnn"])
 def test_int8_conv_front_end_keeps_accuracy_on_cortex_m4(net, tmp_path):
     from sklearn.datasets import load_digits
 
