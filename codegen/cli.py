@@ -340,7 +340,7 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
         click.echo(json.dumps(info, sort_keys=True))
         return
     click.echo(f"{info['model']}: input '{info['input']['name']}' {info['input']['shape']}, "
-               f"T={info['seq_len']}, "
+               + (f"T={info['seq_len']}, " if info["time_axis"] is not None else "")
                + ("streaming" if info["streaming"] else
                   f"whole sequences ({info['not_streaming_why']})"))
     for si in info.get("state_inputs", []):

@@ -439,8 +439,8 @@ def inspect(model: str | Path, seq_len: int | None = None,
             from . import analysis
 
             layers.append(dict(node=n.name, op=analysis._op(n)))
-    return dict(model=str(model), seq_len=g.seq_len, input=dict(name=g.input,
-                                                              shape=list(g.shapes[g.input])),
+    return dict(model=str(model), seq_len=g.seq_len, time_axis=g.input_time_axis,
+                input=dict(name=g.input, shape=list(g.shapes[g.input])),
                 outputs=[dict(name=o, shape=list(g.shapes[o])) for o in g.outputs],
                 streaming=g.streaming, not_streaming_why=g.not_streaming_why,
                 state_inputs=[_state_info(si) for si in g.state_inputs],

@@ -53,8 +53,13 @@ def main(out: str, flavour: str) -> None:
         export("stacked", lambda i: L.LSTM(H)(L.LSTM(H, **seq)(i)))
         export("lstm_unroll", lambda i: L.LSTM(H, unroll=True, **seq)(i))
         export("lstm_dense", lambda i: L.Dense(2)(L.LSTM(H, **seq)(i)))
-        # not a cell the ONNX operators' defaults describe (ReLU for tanh): a generic graph
+        # activations other than the defaults: the ONNX operators' activations attribute
         export("lstm_relu", lambda i: L.LSTM(H, activation="relu", **seq)(i))
+        export("gru_softsign", lambda i: L.GRU(H, activation="softsign", **seq)(i))
+        # hard_sigmoid gates (Keras 3: relu6(x + 3) / 6) are no ONNX RNN activation rnngen
+        # reads in an unrolled step: a generic graph
+        export("lstm_hard_sigmoid",
+               lambda i: L.LSTM(H, recurrent_activation="hard_sigmoid", **seq)(i))
     else:
         export("lstm_go_backwards", lambda i: L.LSTM(H, go_backwards=True, **seq)(i))
         export("gru_reset_before", lambda i: L.GRU(H, reset_after=False, **seq)(i))

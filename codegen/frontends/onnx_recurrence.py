@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,9 @@ import numpy as np
 from .onnx_unroll import ConstFolder
 
 F32 = np.float32
-_ACTS = ("Sigmoid", "Tanh", "Relu")
+_ACTS = ("Sigmoid", "Tanh", "Relu", "Softsign", "Softplus")  # ONNX RNN activations without
+# parameters (Keras' activation= / recurrent_activation= as tf2onnx writes them)
+_DEFAULT_ACTS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh")}
 _VIEWS = ("Reshape", "Squeeze", "Unsqueeze", "Identity", "Flatten")
 TOL = 1e-4  # relative agreement of a candidate cell with the step's own nodes
 
@@ -395,30 +397,34 @@ def _sig(v: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-v))
 
 
-_F = {"Sigmoid": _sig, "Tanh": np.tanh, "Relu": lambda v: np.maximum(v, 0.0)}
+_F = {"Sigmoid": _sig, "Tanh": np.tanh, "Relu": lambda v: np.maximum(v, 0.0),
+      "Softsign": lambda v: v / (1.0 + np.abs(v)), "Softplus": lambda v: np.log1p(np.exp(v))}
 
 
 def _cell(s: _Step, x: np.ndarray, h: np.ndarray, c: np.ndarray | None
           ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The ONNX operator's step (batch 1, default activations but RNN's)."""
+    """The ONNX operator's step (batch 1; activations (f, g, h) of LSTM, (f, g) of GRU)."""
     H = s.W.shape[0] // {"LSTM": 4, "GRU": 3, "RNN": 1}[s.kind]
     R = s.R if s.R is not None else np.zeros((s.W.shape[0], H))
     wb, rb = s.B[:s.W.shape[0]], s.B[s.W.shape[0]:]
+    if s.kind == "RNN":
+        return _F[s.acts[0]](s.W @ x + R @ h + wb + rb), None
+    fa, ga, ha = (_F[a] for a in (s.acts + ("Tanh",))[:3])
     if s.kind == "LSTM":
         g = s.W @ x + R @ h + wb + rb
         i, o, f, cc = (g[k * H:(k + 1) * H] for k in range(4))
-        c2 = _sig(f) * c + _sig(i) * np.tanh(cc)
-        return _sig(o) * np.tanh(c2), c2
+        c2 = fa(f) * c + fa(i) * ga(cc)
+        return fa(o) * ha(c2), c2
     if s.kind == "GRU":
         gx = s.W @ x + wb
-        z = _sig(gx[:H] + R[:H] @ h + rb[:H])
-        r = _sig(gx[H:2 * H] + R[H:2 * H] @ h + rb[H:2 * H])
+        z = fa(gx[:H] + R[:H] @ h + rb[:H])
+        r = fa(gx[H:2 * H] + R[H:2 * H] @ h + rb[H:2 * H])
         if s.lbr:
-            n = np.tanh(gx[2 * H:] + r * (R[2 * H:] @ h + rb[2 * H:]))
+            n = ga(gx[2 * H:] + r * (R[2 * H:] @ h + rb[2 * H:]))
         else:
-            n = np.tanh(gx[2 * H:] + R[2 * H:] @ (r * h) + rb[2 * H:])
+            n = ga(gx[2 * H:] + R[2 * H:] @ (r * h) + rb[2 * H:])
         return (1 - z) * n + z * h, None
-    return _F[s.acts[0]](s.W @ x + R @ h + wb + rb), None
+    raise AssertionError(s.kind)
 
 
 # -------------------------------------------------------------------- the pass
@@ -473,17 +479,37 @@ class Recognizer:
         G = self.G
         kinds = sorted(n.op_type for n, _ in acts)
         others = {s for _, f in acts for s in f.M if s != xt and G.seq_slice(s) is None}
-        sig = [(n, f) for n, f in acts if n.op_type == "Sigmoid"]
-        tnh = [(n, f) for n, f in acts if n.op_type == "Tanh"]
-        if kinds == ["Sigmoid", "Sigmoid", "Sigmoid", "Tanh"]:
-            cands = self._lstm(xt, seq, sig, tnh[0])
-        elif kinds == ["Sigmoid", "Sigmoid", "Tanh"]:
-            cands = self._gru(xt, seq, sig, tnh[0])
-        elif len(kinds) == 1:
+        cands: list[_Step] | str = []
+        if len(acts) in (3, 4):
+            # the gates share one activation f; the candidate (the odd one out, or any
+            # when all are alike) has g; an LSTM's output activation h: the numbers decide
+            why = ""
+            for k in range(len(acts)):
+                gates = [a for j, a in enumerate(acts) if j != k]
+                if len({n.op_type for n, _ in gates}) != 1:
+                    continue
+                f_act, g_act = gates[0][0].op_type, acts[k][0].op_type
+                if len(acts) == 4:
+                    got = self._lstm(xt, seq, gates, acts[k])
+                    if isinstance(got, list):
+                        hs = [g_act] + [a for a in _ACTS if a != g_act]
+                        got = [replace(c, acts=(f_act, g_act, h)) for c in got for h in hs]
+                else:
+                    got = self._gru(xt, seq, gates, acts[k])
+                    if isinstance(got, list):
+                        got = [replace(c, acts=(f_act, g_act)) for c in got]
+                if isinstance(got, str):
+                    why = why or got
+                else:
+                    cands += got
+            if not cands and why:
+                return None, why
+        elif len(acts) == 1:
             cands = self._rnn(xt, seq, acts[0])
-        else:
+        if not cands and len(acts) != 1:
             return None, (f"its activations ({', '.join(kinds)}) are those of no LSTM (3 "
-                          "Sigmoid, 1 Tanh), GRU (2 Sigmoid, 1 Tanh) or RNN (1 activation)")
+                          "gates alike and a candidate), GRU (2 gates alike and a candidate) "
+                          "or RNN (1 activation)")
         if isinstance(cands, str):
             return None, cands
         for s in cands:
@@ -748,7 +774,8 @@ class Recognizer:
             if any(s.seq[:2] != (X, ax) for s in chain):
                 why = "its steps read different sequences"
             elif len(chain) != T:
-                why = f"{len(chain)} chained steps for a sequence of {T}"
+                why = (f"{len(chain)} of its {T} steps chain (what a step computes is not "
+                       "the state the next step reads)")
             elif idx not in (list(range(T)), list(range(T - 1, -1, -1))):
                 why = f"its steps read the sequence in the order {idx}"
             else:
@@ -854,7 +881,7 @@ class Recognizer:
                 kw["direction"] = "reverse"
             if s0.kind == "GRU":
                 kw["linear_before_reset"] = s0.lbr
-            if s0.kind == "RNN":
+            if s0.kind == "RNN" or s0.acts != _DEFAULT_ACTS[s0.kind]:
                 kw["activations"] = list(s0.acts)
             new_nodes.append(helper.make_node(s0.kind, ins, outs, name=base, **kw))
             t_ax = 0 if layout == 0 else 1
@@ -908,7 +935,9 @@ class Recognizer:
                 f"{'(backwards) ' if reverse else ''}recognized as an ONNX {s0.kind} "
                 f"(hidden {H}" + (f", linear_before_reset {s0.lbr}" if s0.kind == "GRU"
                                   else "") +
-                (f", activation {s0.acts[0]}" if s0.kind == "RNN" else "") + ")")
+                (f", activation {s0.acts[0]}" if s0.kind == "RNN" else
+                 f", activations {'/'.join(s0.acts)}" if s0.acts != _DEFAULT_ACTS[s0.kind]
+                 else "") + ")")
         # the new graph: old producers of replaced tensors out, new nodes in, dead code out
         kept = [n for n in G.nodes if not any(o in replaced for o in n.output if o)]
         allnodes = kept + new_nodes + list(replaced.values())
