@@ -206,7 +206,7 @@ def _build(model: str, target: str, board_file: str | None, out: str | None,
     size = ""
     if m.get("flash_bytes") is not None:
         size = f", flash {m['flash_bytes']} B, RAM {m['ram_bytes']} B"
-    mode = "streaming" if m["streaming"] else "whole sequences"
+    mode = "streaming" if m["streaming"] else f"whole sequences: {m['not_streaming_why']}"
     if m["streaming"]:
         mode += (f", _run in blocks of {m['run_block']} steps" if m["run_block"] > 1 else
                  ", _run step by step")
@@ -361,8 +361,8 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                      f"{'x'.join(map(str, lay['kernel']))}, stride "
                      f"{'x'.join(map(str, lay['strides']))}, pads {lay['pads']}, dilation "
                      f"{'x'.join(map(str, lay['dilations']))}, group {lay['group']}, "
-                     f"{lay['params']} params, {lay['macs']} MACs per run, direct (no im2col "
-                     "scratch)")
+                     f"{lay['params']} params, {lay['macs']} MACs per run; float direct (no "
+                     f"scratch), int8 im2col of 2 positions ({lay['scratch_s8']} B scratch)")
         elif "params" in lay:
             line += f"  {lay['params']} params, {lay['macs']} MACs per run"
         click.echo(line)

@@ -23,6 +23,7 @@ from . import (cgen, formats, ir, npyio, outputs, pipeline, quant, reference, re
 from .emit import board_files, project
 from .emit.board_files import exe_name
 from .errors import RnngenError
+from .passes.plan_memory import conv_s8_scratch
 
 
 @dataclass(frozen=True)
@@ -432,7 +433,9 @@ def inspect(model: str | Path, seq_len: int | None = None,
                 lay.update(kernel=list(n.kernel), strides=list(n.strides), pads=list(n.pads),
                            dilations=list(n.dilations), group=n.group,
                            channels=[int(n.W.shape[1]) * n.group, int(n.W.shape[0])],
-                           scratch=0)
+                           # float: direct, none; int8: the im2col columns of two
+                           # positions in the int16 work area (rnn_conv_s8.c), bytes
+                           scratch=0, scratch_s8=2 * conv_s8_scratch(n))
             layers.append(lay)
         elif not isinstance(n, (ir.View, ir.Transpose, ir.Slice, ir.Concat)):
             # data movement (views, transposes, slices) is not listed as a layer

@@ -389,11 +389,12 @@ class LayerNorm(Node):
     epsilon: float
     scale: np.ndarray  # [n], n = prod(shape[axis:])
     bias: np.ndarray  # [n]
+    source_op: str = "LayerNormalization"  # the ONNX operator it came from, for messages
 
     def out_shapes(self, ins: list[Shape]) -> list[Shape]:
         x = ins[0]
         if not 0 <= self.axis < len(x) or math.prod(x[self.axis:]) != self.scale.size:
-            raise RnngenError(f"LayerNormalization node '{self.name}': scale has "
+            raise RnngenError(f"{self.source_op} node '{self.name}': scale has "
                               f"{self.scale.size} values for input {x} at axis {self.axis}")
         return [x]
 

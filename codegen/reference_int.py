@@ -75,6 +75,43 @@ def _conv(ex: Any, n: ir.Conv, ins: list[np.ndarray]) -> list[np.ndarray]:
     return [quant.conv_s8(q, win, n.group)[None]]
 
 
+def _pool(ex: Any, n: ir.Pool, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """The output keeps the input's quantization. C: rnn_max_pool_s8(): the window's largest
+    value inside the input; rnn_avg_pool_s8(): its sum over its count rounded half away from
+    zero (CMSIS-NN), count_include_pad adding the zero point per padded position; the zero
+    point for a window with no position inside."""
+    x = ins[0][0]
+    axes = tuple(range(1, 1 + len(n.kernel)))
+    zp = ex.plan.tensors[n.inputs[0]].zero_point
+    if n.kind == "max":
+        none = -(1 << 40)
+        y = np.max(reference._windows(x, n.kernel, n.strides, n.pads, n.dilations, none),
+                   axis=axes)
+        return [np.where(y == none, zp, y)[None]]
+    s = np.sum(reference._windows(x, n.kernel, n.strides, n.pads, n.dilations, 0), axis=axes)
+    cnt = np.sum(reference._windows(np.ones_like(x), n.kernel, n.strides, n.pads, n.dilations,
+                                    0), axis=axes)
+    if n.count_include_pad:
+        whole = int(np.prod(n.kernel))
+        s, cnt = s + (whole - cnt) * zp, np.full_like(cnt, whole)
+    safe = np.maximum(cnt, 1)
+    q = np.where(s > 0, (s + safe // 2) // safe, -((-s + safe // 2) // safe))
+    return [np.where(cnt == 0, zp, q)[None]]
+
+
+def _reduce(ex: Any, n: ir.Reduce, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """C: rnn_reduce_s8(): the input's quantization kept; the maximum, or the mean rounded
+    half away from zero (as _pool)."""
+    axes = tuple(range(n.first, n.last + 1))
+    if n.fn == "max":
+        return [np.max(ins[0], axis=axes, keepdims=True)]
+    if n.fn != "mean":
+        raise RnngenError(f"ReduceSum node '{n.name}': not supported with --dtype int8")
+    s = np.sum(ins[0], axis=axes, keepdims=True)
+    cnt = int(np.prod([ins[0].shape[a] for a in axes]))
+    return [np.where(s > 0, (s + cnt // 2) // cnt, -((-s + cnt // 2) // cnt))]
+
+
 def _binary(ex: Any, n: ir.Node, ins: list[np.ndarray]) -> list[np.ndarray]:
     raise RnngenError(f"node '{n.name}': not supported with --dtype int8")
 
@@ -82,7 +119,7 @@ def _binary(ex: Any, n: ir.Node, ins: list[np.ndarray]) -> list[np.ndarray]:
 INT8 = reference.Dtype(
     name="int8",
     ops={ir.Recurrent: _recurrent, ir.Linear: _linear, ir.Softmax: _softmax, ir.Unary: _unary,
-         ir.Binary: _binary, ir.Conv: _conv,
+         ir.Binary: _binary, ir.Conv: _conv, ir.Pool: _pool, ir.Reduce: _reduce,
          # data movement does not depend on the element type
          ir.Transpose: reference._transpose, ir.Slice: reference._slice,
          ir.Concat: reference._concat, ir.View: reference._view},

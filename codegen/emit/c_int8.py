@@ -27,6 +27,9 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_dequantize_s16": ("ConvertFunctions/rnn_dequantize_s16.c", ()),
     "rnn_copy_strided_s8": ("ViewFunctions/rnn_copy_strided_s8.c", ()),
     "rnn_conv_s8": ("ConvolutionFunctions/rnn_conv_s8.c", ()),
+    "rnn_max_pool_s8": ("PoolingFunctions/rnn_max_pool_s8.c", ()),
+    "rnn_avg_pool_s8": ("PoolingFunctions/rnn_avg_pool_s8.c", ()),
+    "rnn_reduce_s8": ("BasicMathFunctions/rnn_reduce_s8.c", ()),
 }
 
 class QProgram(_Program):
@@ -300,7 +303,30 @@ class QProgram(_Program):
         self.ctx.kernels.add("rnn_conv_s8")
         return self._lines(n, [f"rnn_conv_s8(&{prm}, {self.xbuf(n.inputs[0])}, "
                                f"{q.x.zero_point}, {w}, {b}, {mu}, {sh}, {q.out.zero_point}, "
-                               f"{self.buf(n.outputs[0])});"])
+                               f"{self.buf(n.outputs[0])}, s->work);"])  # plan_int8: the columns
+
+    def op_pool(self, n: ir.Pool, p: str) -> dict[str, Any]:
+        x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        prm = self.window(p, x, y, n.kernel, n.strides, n.pads, n.dilations, 1)
+        zp = self.plan.tensors[n.inputs[0]].zero_point
+        xb, yb = self.xbuf(n.inputs[0]), self.buf(n.outputs[0])
+        if n.kind == "max":
+            self.ctx.kernels.add("rnn_max_pool_s8")
+            return self._lines(n, [f"rnn_max_pool_s8(&{prm}, {zp}, {xb}, {yb});"])
+        self.ctx.kernels.add("rnn_avg_pool_s8")
+        return self._lines(n, [f"rnn_avg_pool_s8(&{prm}, {int(bool(n.count_include_pad))}, "
+                               f"{zp}, {xb}, {yb});"])
+
+    def op_reduce(self, n: ir.Reduce, p: str) -> dict[str, Any]:
+        if n.fn == "sum":  # refused by the quantize pass already
+            raise RnngenError(f"ReduceSum node '{n.name}' is not supported with --dtype int8")
+        s = self.g.shapes[n.inputs[0]]
+        outer, mid, inner = (math.prod(s[:n.first]), math.prod(s[n.first:n.last + 1]),
+                             math.prod(s[n.last + 1:]))
+        kind = {"mean": "RNN_REDUCE_MEAN", "max": "RNN_REDUCE_MAX"}[n.fn]
+        self.ctx.kernels.add("rnn_reduce_s8")
+        return self._lines(n, [f"rnn_reduce_s8({kind}, {outer}, {mid}, {inner}, "
+                               f"{self.xbuf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
 
     def op_binary(self, n: ir.Binary, p: str) -> None:
         raise RnngenError(f"{n.fn} node '{n.name}' is not supported with --dtype int8")

@@ -181,6 +181,7 @@ class _Converter:
                 raise
             postponed = e
         inputs = [i for i in g.input if i.name not in self.consts]
+        self._check_runtime_gathers(inputs)
         inp, states = self._pick_inputs(inputs)
         # a graph input with an initializer that only feeds initial states: a state input
         # whose reset value is the initializer (others with initializers stay constants)
@@ -261,6 +262,32 @@ class _Converter:
                 "sequence input plus inputs that are recurrent state (fed to LSTM/GRU/RNN "
                 "initial_h / initial_c); make the others initializers")
         return seq[0], [i for i in inputs if i is not seq[0]]
+
+    def _check_runtime_gathers(self, inputs: list[Any]) -> None:
+        """A Gather whose indices are a run-time input (an embedding lookup: token ids) is
+        refused naming the node and the input, before the input-count and element-type checks
+        would give a message that names neither. (Constant indices on run-time data are
+        slices, lowered by _lower_gather.)"""
+        given = {i.name: i.type.tensor_type.elem_type for i in inputs}
+        for idx, node in enumerate(self.model.graph.node):
+            if node.op_type != "Gather":
+                continue
+            where = f"{self.path}: {self.where(node, idx)}"
+            data = node.input[0] if node.input else ""
+            ind = node.input[1] if len(node.input) > 1 else ""
+            if ind in given:
+                if data in given:
+                    raise UnsupportedModel(
+                        f"{where}: input data ('{data}') is a run-time input; the table of a "
+                        "Gather on run-time indices must be an initializer (weights in flash)")
+                if given[ind] not in (6, 7):  # INT32, INT64
+                    raise UnsupportedModel(
+                        f"{where}: input indices ('{ind}') has element type {given[ind]}; "
+                        "Gather indices are int32 or int64")
+                raise UnsupportedModel(
+                    f"{where}: input indices ('{ind}') is a run-time input (token ids of an "
+                    "embedding lookup); Gather with run-time indices is not supported yet, "
+                    "rnngen compiles float32 sequence inputs")
 
     def _reaches_x(self, name: str) -> bool:
         reached = {name}
@@ -515,8 +542,14 @@ class _Converter:
             # a scale) keeps every axis; MatMul changes only the last one's size
             other = [i for i in n.input if i != cur]
             c = self.consts.get(other[0]) if len(other) == 1 else None
-            if c is None or c.ndim > 2 or (n.op_type == "MatMul" and
-                                           (n.input[0] != cur or c.ndim != 2)):
+            if c is None or (n.op_type == "MatMul" and (n.input[0] != cur or c.ndim != 2)):
+                return None
+            # an elementwise constant must not add axes or grow one (a per-channel bias
+            # [1, C, 1] after a convolution is fine); whether it varies along time is
+            # analyze_time's question, not the trace's
+            if n.op_type != "MatMul" and (c.ndim > len(perm) or any(
+                    k != 1 and d is not None and k != d
+                    for k, d in zip(reversed(c.shape), reversed(dims)))):
                 return None
             if n.op_type == "MatMul" and dims:
                 dims[-1] = int(c.shape[-1])
@@ -1526,7 +1559,8 @@ def _lower_instancenorm(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) 
     name = _nm(cv, node, idx)
     t = cv.fresh(node.output[0] + "_norm")
     cv.add(ir.LayerNorm(name, (x,), (t,), axis=2, epsilon=float(a.get("epsilon", 1e-5)),
-                        scale=np.ones(n, F32), bias=np.zeros(n, F32)))
+                        scale=np.ones(n, F32), bias=np.zeros(n, F32),
+                        source_op="InstanceNormalization"))
     cv.add(ir.ChannelAffine(name + "_affine", (t,), (node.output[0],), axis=1,
                             scale=vals[0], shift=vals[1]))
 

@@ -31,7 +31,8 @@ MAX_UNROLLED_NODES = 200_000
 
 
 def has_loops(graph: Any) -> bool:
-    return any(n.op_type == "Loop" and n.domain in ("", "ai.onnx") for n in graph.node)
+    """Loops to unroll or Ifs to inline."""
+    return any(n.op_type in ("Loop", "If") and n.domain in ("", "ai.onnx") for n in graph.node)
 
 
 class ConstFolder:
@@ -152,10 +153,55 @@ def unroll(model: Any, path: Path) -> tuple[Any, list[str]]:
         for node in nodes:
             if node.op_type == "Loop" and node.domain in ("", "ai.onnx"):
                 out.extend(expand(_unroll_one(node)))
+            elif node.op_type == "If" and node.domain in ("", "ai.onnx"):
+                out.extend(expand(_inline_if(node)))
             else:
                 folder.visit(node)
                 out.append(node)
         return out
+
+    def _inline_if(node: Any) -> list[Any]:
+        """An If whose condition is known at compile time is the branch it takes."""
+        name = node.name or "If"
+        where = f"{path}: If node '{name}'"
+        cond_name = node.input[0] if node.input else ""
+        if cond_name not in consts:
+            raise UnsupportedModel(
+                f"{where}: its condition '{cond_name}' is computed at run time; rnngen compiles "
+                "one data flow (a branch chosen at compile time): export with the condition "
+                "fixed, or move the choice out of the model")
+        take = bool(np.asarray(consts[cond_name]).reshape(-1)[0])
+        which = "then_branch" if take else "else_branch"
+        br = next((a.g for a in node.attribute if a.name == which), None)
+        if br is None:
+            raise UnsupportedModel(f"{where} has no {which}")
+        if len(br.output) != len(node.output):
+            raise UnsupportedModel(f"{where}: its {which} has {len(br.output)} outputs for "
+                                   f"{len(node.output)}")
+        ren: dict[str, str] = {}
+        for t in br.initializer:
+            nm = fresh(f"{name}/{t.name}")
+            ren[t.name] = nm
+            consts[nm] = numpy_helper.to_array(t)
+            new_inits[nm] = consts[nm]
+        out_nodes: list[Any] = []
+        for bn in br.node:
+            c = helper.make_node(bn.op_type, [], [], name=fresh(f"{bn.name or bn.op_type}"
+                                                              f"@{name}"), domain=bn.domain)
+            c.attribute.extend(bn.attribute)
+            c.input.extend(ren.get(i, i) if i else "" for i in bn.input)
+            for o in bn.output:
+                if o:
+                    ren[o] = fresh(f"{o}@{name}")
+                c.output.append(ren[o] if o else "")
+            out_nodes.append(c)
+        for bo, o in zip(br.output, node.output):
+            if o:
+                out_nodes.append(helper.make_node("Identity", [ren.get(bo.name, bo.name)], [o],
+                                                  name=fresh(f"{name}/out")))
+        notes.append(f"If '{name}': condition '{cond_name}' is {take} at compile time, its "
+                     f"{which} inlined")
+        return out_nodes
 
     def _unroll_one(node: Any) -> list[Any]:
         name = node.name or "Loop"

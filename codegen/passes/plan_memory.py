@@ -158,10 +158,19 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
                     c16 += n.hidden
                 state_slots[(n.name, d)] = (h8, c_off)
                 h8 += n.hidden
+        elif isinstance(n, ir.Conv):
+            # rnn_conv_s8's im2col columns of two output positions, in the int16 work area
+            # (free between the recurrent nodes that use it)
+            work16 = max(work16, conv_s8_scratch(n))
     mem = ir.MemoryPlan(place=place, arena=top, work=work16, state=h8,
                         state_slots=state_slots, scratch_off=0, work8=work8, state16=c16,
                         arena16=top16, cells=places)
     return g.replace(memory=mem)
+
+
+def conv_s8_scratch(n: ir.Conv) -> int:
+    """int16 values of rnn_conv_s8's column scratch: two windows (C/group x kernel)."""
+    return 2 * int(n.W[0].size)
 
 
 def int8_scratch(m: object) -> int:

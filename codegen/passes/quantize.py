@@ -44,6 +44,8 @@ def _onnx_op(n: ir.Node) -> str:
         return "MaxPool" if n.kind == "max" else "AveragePool"
     if isinstance(n, ir.Reduce):
         return f"Reduce{n.fn.capitalize()}"
+    if isinstance(n, ir.LayerNorm):
+        return n.source_op  # LayerNormalization or InstanceNormalization
     return {"LayerNorm": "LayerNormalization",
             "ChannelAffine": "BatchNormalization"}.get(n.op, n.op)
 
@@ -271,6 +273,10 @@ class _Builder:
             elif isinstance(n, ir.Binary):
                 raise RnngenError(f"{self.where}: {n.fn} node '{n.name}': elementwise "
                                   f"{n.fn} of tensors is not supported with --dtype int8")
+            elif isinstance(n, ir.Pool) or (isinstance(n, ir.Reduce) and n.fn != "sum"):
+                # the output keeps the input's scale and zero point (max: exact; average:
+                # the division rounds, as CMSIS-NN)
+                self.union(n.inputs[0], n.outputs[0])
             elif isinstance(n, (ir.Pool, ir.Reduce, ir.LayerNorm, ir.ChannelAffine, ir.Pad)):
                 raise RnngenError(f"{self.where}: {_onnx_op(n)} node '{n.name}' is not "
                                   "supported with --dtype int8 yet (float32 only)")

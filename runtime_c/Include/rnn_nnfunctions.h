@@ -325,10 +325,48 @@ void rnn_scale_shift_f32(int32_t outer, int32_t channels, int32_t inner, const f
  * @param[in]  shift         [out_c] shifts
  * @param[in]  y_zero_point  the output's zero point
  * @param[out] y             output, Format: [out_c, out_h, out_w]; must not alias x
+ * @param[out] cols          scratch: 2 x (in_c / groups) x k_h x k_w int16 (the im2col
+ *                           columns of two output positions)
  */
 void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
                  const int8_t *w, const int32_t *bias, const int32_t *mult,
-                 const int32_t *shift, int32_t y_zero_point, int8_t *y);
+                 const int32_t *shift, int32_t y_zero_point, int8_t *y, int16_t *cols);
+
+/**
+ * @brief int8 MaxPool (batch 1, 1-D or 2-D): the output keeps the input's scale and zero
+ *        point; y = the largest x of the window inside the input (zero_point if none).
+ *
+ * @param[in]  p           sizes (out_c = in_c), strides, padding, dilation
+ * @param[in]  zero_point  the input's (and output's) zero point
+ * @param[in]  x           input, Format: [in_c, in_h, in_w]
+ * @param[out] y           output, Format: [in_c, out_h, out_w]; must not alias x
+ */
+void rnn_max_pool_s8(const rnn_window_params *p, int32_t zero_point, const int8_t *x, int8_t *y);
+
+/**
+ * @brief int8 AveragePool (batch 1, 1-D or 2-D): the output keeps the input's scale and zero
+ *        point; y = the window's sum over its count, rounded half away from zero (CMSIS-NN
+ *        avgpool_s8); count_include_pad adds the zero point for each padded position.
+ *
+ * @param[in]  p            sizes (out_c = in_c), strides, padding, dilation
+ * @param[in]  include_pad  1: divide by the whole window (ONNX count_include_pad = 1)
+ * @param[in]  zero_point   the input's (and output's) zero point
+ * @param[in]  x            input, Format: [in_c, in_h, in_w]
+ * @param[out] y            output, Format: [in_c, out_h, out_w]; must not alias x
+ */
+void rnn_avg_pool_s8(const rnn_window_params *p, int32_t include_pad, int32_t zero_point,
+                     const int8_t *x, int8_t *y);
+
+/**
+ * @brief int8 maximum or mean along one axis of [outer, n, inner] (n >= 1), the output
+ *        keeping the input's scale and zero point: y[o, i] = max over k of x[o, k, i], or
+ *        the sum over n rounded half away from zero (as rnn_avg_pool_s8).
+ *
+ * @param[in]  kind  RNN_REDUCE_MAX or RNN_REDUCE_MEAN (RNN_REDUCE_SUM: float32 only)
+ * @param[out] y     [outer, inner]; must not alias x
+ */
+void rnn_reduce_s8(rnn_reduce_kind kind, int32_t outer, int32_t n, int32_t inner,
+                   const int8_t *x, int8_t *y);
 
 /**
  * @brief int8 matrix times int8 vector, each row requantized to int16 (Q3.12 gate values):

@@ -30,16 +30,18 @@ ROOT = Path(__file__).resolve().parents[2]
 T, F, H = 6, 3, 5  # tests/keras_export.py
 
 KERAS3 = ["lstm", "gru", "gru_reset_before", "simplernn", "bilstm", "stacked", "lstm_unroll",
-          "lstm_dense", "lstm_relu", "gru_softsign", "lstm_hard_sigmoid"]
+          "lstm_dense", "lstm_relu", "gru_softsign", "lstm_hard_sigmoid", "conv1d_pool_lstm"]
 TF_KERAS = ["lstm_go_backwards", "gru_reset_before", "simplernn"]
 # the recurrent operator each model's layers become (None: kept as a generic graph)
 CELL = {"lstm": "LSTM", "gru": "GRU", "gru_reset_before": "GRU", "simplernn": "RNN",
         "bilstm": "LSTM", "stacked": "LSTM", "lstm_unroll": "LSTM", "lstm_dense": "LSTM",
         "lstm_relu": "LSTM", "gru_softsign": "GRU", "lstm_hard_sigmoid": None,
-        "lstm_go_backwards": "LSTM"}
+        "lstm_go_backwards": "LSTM", "conv1d_pool_lstm": "LSTM"}
 # activations other than the operators' defaults, as the recognized layer must carry them
 ACTIVATIONS = {"lstm_relu": ("Sigmoid", "Relu", "Relu"), "gru_softsign": ("Sigmoid", "Softsign")}
 BACKWARDS = {"bilstm", "lstm_go_backwards"}
+# whole sequences because a layer mixes time steps: the reason names that node's operator
+MIXES_TIME = {"conv1d_pool_lstm": "Conv"}
 NATIVE = {"lstm_go_backwards"}  # tf2onnx writes tf_keras's LSTM as an ONNX LSTM itself
 
 
@@ -127,6 +129,10 @@ def test_keras_export_matches_keras_on_host(keras_models, tmp_path, flavour, nam
     if name in BACKWARDS:
         why = info["not_streaming_why"]
         assert not info["streaming"] and ("backwards" in why or "reverses" in why), why
+    elif name in MIXES_TIME:
+        why = info["not_streaming_why"]
+        assert not info["streaming"] and why.startswith(f"{MIXES_TIME[name]} '"), why
+        assert "along the time axis" in why, why
     else:
         assert info["streaming"], info["not_streaming_why"]
 
@@ -165,7 +171,7 @@ def test_keras_streaming_contract(keras_models, tmp_path, flavour, name):
 
 BOARD_CASES = [("cortex-a73", "keras3", "lstm"), ("cortex-m4", "keras3", "gru_softsign"),
                ("cortex-m4", "tf_keras", "lstm_go_backwards"),
-               ("cortex-a73", "keras3", "bilstm")]
+               ("cortex-a73", "keras3", "bilstm"), ("cortex-m4", "keras3", "conv1d_pool_lstm")]
 
 
 @pytest.mark.qemu
@@ -324,4 +330,57 @@ def test_loop_with_a_run_time_trip_count_is_refused_with_why(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "Loop node 'the_loop'" in r.stderr and "trip count" in r.stderr
     assert "run time" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def _if_model(tmp_path: Path, cond: bool | None) -> Path:
+    """y = Relu(x * 2) if cond else Sigmoid(x) (tf2onnx writes Ifs on values it knows); cond None:
+    the condition is computed from x at run time."""
+    two = numpy_helper.from_array(np.array(2.0, np.float32), "two")
+    then_g = helper.make_graph(
+        [helper.make_node("Mul", ["x", "two"], ["m"], name="mul"),
+         helper.make_node("Relu", ["m"], ["a"], name="relu")], "then", [],
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 4])], [two])
+    else_g = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["b"], name="sig")], "else", [],
+                               [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 4])])
+    nodes, inits = [], []
+    if cond is None:
+        inits.append(numpy_helper.from_array(np.array(0.0, np.float32), "zero"))
+        nodes += [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0, name="sum"),
+                  helper.make_node("Greater", ["s", "zero"], ["c"], name="gt")]
+    else:
+        inits.append(numpy_helper.from_array(np.array(cond), "c"))
+    nodes.append(helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g,
+                                  name="the_if"))
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                     [1, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], inits)
+    p = tmp_path / "if.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), p)
+    return p
+
+
+@pytest.mark.parametrize("cond", [True, False])
+def test_if_with_a_compile_time_condition_is_its_branch(tmp_path, cond):
+    import onnxruntime as ort
+
+    p = _if_model(tmp_path, cond)
+    x = np.array([[-1.5, 0.25, 2.0, -0.5]], np.float32)
+    y = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    r = _verify(str(p), "--input", str(tmp_path / "x.npy"), "--expect", str(tmp_path / "y.npy"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    which = "then_branch" if cond else "else_branch"
+    assert any("the_if" in n and which in n for n in driver.inspect(p)["notes"])
+
+
+def test_if_with_a_run_time_condition_is_refused_with_why(tmp_path):
+    p = _if_model(tmp_path, None)
+    r = subprocess.run([sys.executable, "-m", "rnngen.cli", "build", str(p), "-o",
+                        str(tmp_path / "out")], capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "If node 'the_if'" in r.stderr and "condition 'c'" in r.stderr
+    assert "run time" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "Greater" not in r.stderr  # the knock-on op is not listed
     assert not (tmp_path / "out").exists()

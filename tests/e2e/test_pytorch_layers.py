@@ -207,13 +207,16 @@ INT8_SAMPLE = [
     pytest.param("deepconvlstm", False, "cortex-m4", marks=pytest.mark.qemu,
                  id="deepconvlstm-torchscript-cortex-m4"),
     pytest.param("crnn", True, "host", id="crnn-dynamo-host"),
+    # int8 ReduceMean over time (the input's quantization kept)
+    pytest.param("lstm_mean", False, "cortex-m4", marks=pytest.mark.qemu,
+                 id="lstm_mean-torchscript-cortex-m4"),
 ]
 
 
 @pytest.mark.parametrize("name,dynamo,board", INT8_SAMPLE)
 def test_int8_layers_equal_the_integer_reference(exported, name, dynamo, board):
-    """The int8 DeepConvLSTM (whose float32 weights are over the cortex-m4's flash) and
-    CRNN: the C equals rnngen's integer reference bit for bit on the board."""
+    """The int8 DeepConvLSTM (whose float32 weights are over the cortex-m4's flash), CRNN
+    and LSTM -> mean over time: the C equals rnngen's integer reference bit for bit on the board."""
     path, folder = exported(name, dynamo)
     res = driver.verify(path, driver.BuildOptions(target=board, dtype="int8",
                                                   input=str(folder / "x.npy")))

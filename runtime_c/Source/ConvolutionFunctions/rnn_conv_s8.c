@@ -2,15 +2,37 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Title:       rnn_conv_s8.c
- * Description: Direct int8 1-D / 2-D convolution (ONNX Conv, batch 1) with per-output-
- *              channel weight scales, as CMSIS-NN's convolve_s8: int32 accumulation of
+ * Description: int8 1-D / 2-D convolution (ONNX Conv, batch 1) with per-output-channel
+ *              weight scales, as CMSIS-NN's convolve_s8: int32 accumulation of
  *              w * (x - x_zero_point) over the taps inside the input (padding is the real
  *              value 0), the int32 bias, Q31 requantization per output channel, the output
- *              zero point, saturation. Bit for bit quant.conv_s8. No scratch memory.
+ *              zero point, saturation. Bit for bit quant.conv_s8.
+ *
+ * Integer sums are exact in any order, so every path gives the plain sum's results bit for
+ * bit. Two output positions at a time are copied into the caller's int16 column scratch
+ * (im2col: x - x_zero_point, 0 for the padding; 2 x in_c / groups x k_h x k_w values, the
+ * model's int16 work area), and each pair of output channels is multiplied with both columns
+ * (2 channels x 2 positions per pass, each loaded value used twice):
+ * - Helium (Cortex-M55, __ARM_FEATURE_MVE): weights widened on load (VLDRB.S16), VMLADAVA.S16
+ *   over 8 lanes per instruction, one predicated pass for the tail;
+ * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): the columns are stored with each group
+ *   of four taps reordered (0, 2, 1, 3), so one word of four weights split by SXTB16 (taps
+ *   0, 2) and SXTB16 of it rotated by 8 (taps 1, 3) meets two int16 pairs of the column
+ *   with two SMLADs (4 multiply-adds); the last window % 4 taps in plain C;
+ * - plain C99 elsewhere (the same blocking; NEON has no path of its own yet).
  */
 
 #include "rnn_nn_support.h"
 #include "rnn_nnfunctions.h"
+
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#define RNN_CONV_S8_MVE 1
+#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__aarch64__)
+#include <arm_acle.h>
+#include <string.h>
+#define RNN_CONV_S8_DSP 1
+#endif
 
 /* The taps [lo, hi) of one output position that fall inside the input (as rnn_conv_f32). */
 static void rnn_conv_s8_taps(int32_t o, int32_t s, int32_t pad, int32_t d, int32_t k_n,
@@ -31,56 +53,241 @@ static void rnn_conv_s8_taps(int32_t o, int32_t s, int32_t pad, int32_t d, int32
     *hi = b > a ? b : a;
 }
 
+/* The int8 output of one accumulator (as quant.conv_s8). When shift <= -2 (the usual case:
+ * a right shift by more than 32 bits) round(acc * mult * 2^(shift - 31)) half up is
+ * ((hi >> (s - 1)) + 1) >> 1 with hi the high word of the 64-bit product and s = -1 - shift
+ * (the derivation is in rnn_mat_vec_s8_s16.c), and |result| < 2^29 needs no saturation. */
+static inline int8_t rnn_conv_s8_out(int32_t acc, int32_t mult, int32_t shift, int32_t y_zp)
+{
+    if (shift <= -2)
+    {
+        const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
+        acc = (((int32_t)((uint32_t)hi << 1) >> ~shift) + 1) >> 1;
+    }
+    else
+    {
+        acc = rnn_requantize(acc, mult, shift);
+    }
+    /* bounded first (|zero point| <= 128: the same int8 result, no overflow) */
+    acc = acc > 255 ? 255 : (acc < -256 ? -256 : acc);
+    return (int8_t)rnn_sat8(acc + y_zp);
+}
+
+/* im2col of output position (oh, ow) of group xg: col[t] = x - x_zero_point for window value
+ * t = (c, kh, kw) inside the input, 0 for the padding. On the DSP path each whole group of
+ * four values is then stored in the order (0, 2, 1, 3). */
+static void rnn_conv_s8_column(const rnn_window_params *p, const int8_t *xg, int32_t x_zero_point,
+                               int32_t oh, int32_t ow, int32_t cg, int16_t *col)
+{
+    const int32_t ih0 = oh * p->stride_h - p->pad_h;
+    const int32_t iw0 = ow * p->stride_w - p->pad_w;
+    const int32_t plane = p->in_h * p->in_w;
+    int16_t *t = col;
+    int32_t kh0;
+    int32_t kh1;
+    int32_t kw0;
+    int32_t kw1;
+    int32_t c;
+    rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0, &kh1);
+    rnn_conv_s8_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &kw0, &kw1);
+    for (c = 0; c < cg; ++c)
+    {
+        const int8_t *xc = xg + c * plane;
+        int32_t kh;
+        for (kh = 0; kh < p->k_h; ++kh)
+        {
+            int32_t kw = 0;
+            if (kh < kh0 || kh >= kh1)
+            {
+                for (; kw < p->k_w; ++kw)
+                {
+                    *t++ = 0;
+                }
+                continue;
+            }
+            {
+                const int8_t *xr = xc + (ih0 + kh * p->dil_h) * p->in_w + iw0;
+                for (; kw < kw0; ++kw)
+                {
+                    *t++ = 0;
+                }
+                if (p->dil_w == 1)
+                {
+                    for (; kw < kw1; ++kw)
+                    {
+                        *t++ = (int16_t)((int32_t)xr[kw] - x_zero_point);
+                    }
+                }
+                else
+                {
+                    for (; kw < kw1; ++kw)
+                    {
+                        *t++ = (int16_t)((int32_t)xr[kw * p->dil_w] - x_zero_point);
+                    }
+                }
+                for (; kw < p->k_w; ++kw)
+                {
+                    *t++ = 0;
+                }
+            }
+        }
+    }
+#if defined(RNN_CONV_S8_DSP)
+    {
+        const int32_t whole = (int32_t)(t - col) & ~3;
+        int32_t i;
+        for (i = 0; i < whole; i += 4)
+        {
+            const int16_t v1 = col[i + 1];
+            col[i + 1] = col[i + 2];
+            col[i + 2] = v1;
+        }
+    }
+#endif
+}
+
+#if defined(RNN_CONV_S8_DSP)
+/* One word (four int8) at any address (LDR allows unaligned access on Cortex-M4/M7). */
+static inline int32_t rnn_conv_s8_word(const void *a)
+{
+    int32_t v;
+    memcpy(&v, a, sizeof v);
+    return v;
+}
+
+/* A word rotated right by 8 bits (ROR, folded into SXTB16 by the compiler). */
+static inline int32_t rnn_conv_s8_ror8(int32_t v)
+{
+    return (int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24));
+}
+#endif
+
+/* acc[i][j] += weights of channel i (w0, w1) . column j (c0, c1) over n window values. */
+static inline void rnn_conv_s8_dot22(const int8_t *w0, const int8_t *w1, const int16_t *c0,
+                              const int16_t *c1, int32_t n, int32_t acc[4])
+{
+    int32_t a00 = acc[0];
+    int32_t a01 = acc[1];
+    int32_t a10 = acc[2];
+    int32_t a11 = acc[3];
+    int32_t t = 0;
+#if defined(RNN_CONV_S8_MVE)
+    for (; t < n; t += 8)
+    {
+        const mve_pred16_t pr = vctp16q((uint32_t)(n - t));
+        const int16x8_t x0 = vldrhq_z_s16(c0 + t, pr);
+        const int16x8_t x1 = vldrhq_z_s16(c1 + t, pr);
+        const int16x8_t v0 = vldrbq_z_s16(w0 + t, pr);
+        const int16x8_t v1 = vldrbq_z_s16(w1 + t, pr);
+        a00 = vmladavaq_p_s16(a00, v0, x0, pr);
+        a01 = vmladavaq_p_s16(a01, v0, x1, pr);
+        a10 = vmladavaq_p_s16(a10, v1, x0, pr);
+        a11 = vmladavaq_p_s16(a11, v1, x1, pr);
+    }
+#else
+#if defined(RNN_CONV_S8_DSP)
+    for (; t + 4 <= n; t += 4)
+    {
+        const int32_t u0 = rnn_conv_s8_word(w0 + t);
+        const int32_t u1 = rnn_conv_s8_word(w1 + t);
+        const int32_t e0 = __sxtb16(u0);        /* taps 0, 2 of channel 0 */
+        const int32_t o0 = __sxtb16(rnn_conv_s8_ror8(u0)); /* taps 1, 3 */
+        const int32_t e1 = __sxtb16(u1);
+        const int32_t o1 = __sxtb16(rnn_conv_s8_ror8(u1));
+        const int32_t x0e = rnn_conv_s8_word(c0 + t);     /* column 0, taps 0, 2 */
+        const int32_t x0o = rnn_conv_s8_word(c0 + t + 2); /* taps 1, 3 */
+        const int32_t x1e = rnn_conv_s8_word(c1 + t);
+        const int32_t x1o = rnn_conv_s8_word(c1 + t + 2);
+        a00 = __smlad(e0, x0e, __smlad(o0, x0o, a00));
+        a01 = __smlad(e0, x1e, __smlad(o0, x1o, a01));
+        a10 = __smlad(e1, x0e, __smlad(o1, x0o, a10));
+        a11 = __smlad(e1, x1e, __smlad(o1, x1o, a11));
+    }
+#endif
+    for (; t < n; ++t)
+    {
+        const int32_t v0 = w0[t];
+        const int32_t v1 = w1[t];
+        a00 += v0 * c0[t];
+        a01 += v0 * c1[t];
+        a10 += v1 * c0[t];
+        a11 += v1 * c1[t];
+    }
+#endif
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
 /* Refer to header file for details. */
 void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
                  const int8_t *w, const int32_t *bias, const int32_t *mult,
-                 const int32_t *shift, int32_t y_zero_point, int8_t *y)
+                 const int32_t *shift, int32_t y_zero_point, int8_t *y, int16_t *cols)
 {
     const int32_t cg = p->in_c / p->groups;
     const int32_t mg = p->out_c / p->groups;
-    const int32_t kk = p->k_h * p->k_w;
-    int32_t m;
-    for (m = 0; m < p->out_c; ++m)
+    const int32_t n = cg * p->k_h * p->k_w;
+    const int32_t positions = p->out_h * p->out_w;
+    int32_t g;
+    for (g = 0; g < p->groups; ++g)
     {
-        const int8_t *xg = x + (m / mg) * cg * p->in_h * p->in_w;
-        const int8_t *wm = w + m * cg * kk;
-        int32_t oh;
-        for (oh = 0; oh < p->out_h; ++oh)
+        const int8_t *xg = x + g * cg * p->in_h * p->in_w;
+        int32_t oh = 0;
+        int32_t ow = 0;
+        int32_t q;
+        for (q = 0; q < positions; q += 2)
         {
-            int32_t kh0;
-            int32_t kh1;
-            int32_t ow;
-            const int32_t ih0 = oh * p->stride_h - p->pad_h;
-            rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0, &kh1);
-            for (ow = 0; ow < p->out_w; ++ow)
+            const int32_t two = q + 1 < positions;
+            int32_t m;
+            rnn_conv_s8_column(p, xg, x_zero_point, oh, ow, cg, cols);
+            if (++ow == p->out_w)
             {
-                int32_t kw0;
-                int32_t kw1;
-                int32_t c;
-                const int32_t iw0 = ow * p->stride_w - p->pad_w;
-                int32_t acc = bias[m];
-                rnn_conv_s8_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &kw0,
-                                 &kw1);
-                for (c = 0; c < cg; ++c)
+                ow = 0;
+                ++oh;
+            }
+            if (two)
+            {
+                rnn_conv_s8_column(p, xg, x_zero_point, oh, ow, cg, cols + n);
+                if (++ow == p->out_w)
                 {
-                    const int8_t *xc = xg + c * p->in_h * p->in_w;
-                    const int8_t *wc = wm + c * kk;
-                    int32_t kh;
-                    for (kh = kh0; kh < kh1; ++kh)
+                    ow = 0;
+                    ++oh;
+                }
+            }
+            else
+            {
+                int32_t t;
+                for (t = 0; t < n; ++t)
+                {
+                    cols[n + t] = 0; /* a second column that is never written */
+                }
+            }
+            for (m = g * mg; m < (g + 1) * mg; m += 2)
+            {
+                const int32_t m1 = m + 1 < (g + 1) * mg ? m + 1 : m;
+                int32_t acc[4];
+                acc[0] = bias[m];
+                acc[1] = bias[m];
+                acc[2] = bias[m1];
+                acc[3] = bias[m1];
+                rnn_conv_s8_dot22(w + m * n, w + m1 * n, cols, cols + n, n, acc);
+                y[m * positions + q] = rnn_conv_s8_out(acc[0], mult[m], shift[m], y_zero_point);
+                if (two)
+                {
+                    y[m * positions + q + 1] =
+                        rnn_conv_s8_out(acc[1], mult[m], shift[m], y_zero_point);
+                }
+                if (m1 != m)
+                {
+                    y[m1 * positions + q] =
+                        rnn_conv_s8_out(acc[2], mult[m1], shift[m1], y_zero_point);
+                    if (two)
                     {
-                        const int8_t *xr = xc + (ih0 + kh * p->dil_h) * p->in_w + iw0;
-                        const int8_t *wr = wc + kh * p->k_w;
-                        int32_t kw;
-                        for (kw = kw0; kw < kw1; ++kw)
-                        {
-                            acc += (int32_t)wr[kw] * ((int32_t)xr[kw * p->dil_w] - x_zero_point);
-                        }
+                        y[m1 * positions + q + 1] =
+                            rnn_conv_s8_out(acc[3], mult[m1], shift[m1], y_zero_point);
                     }
                 }
-                acc = rnn_requantize(acc, mult[m], shift[m]);
-                /* bounded first (|zero point| <= 128: the same int8 result, no overflow) */
-                acc = acc > 255 ? 255 : (acc < -256 ? -256 : acc);
-                y[(m * p->out_h + oh) * p->out_w + ow] = (int8_t)rnn_sat8(acc + y_zero_point);
             }
         }
     }

@@ -43,8 +43,11 @@ void rnn_mat_vec_s8(int32_t rows, int32_t cols, const int8_t *w, const int32_t *
         rnn_mat_vec_s8_sums(nb, cols, w + (int32_t)r * RNN_S8_STRIDE(cols), offset + r, x, acc);
         for (k = 0; k < nb; ++k)
         {
-            y[r + k] = (int8_t)rnn_sat8(out_zero_point +
-                                        requant(acc[k], mult[r + k], shift[r + k]));
+            int32_t v = requant(acc[k], mult[r + k], shift[r + k]);
+            /* bounded before the zero point is added (|zero point| <= 128: the same int8
+             * result; a saturated requantization, INT32_MAX or INT32_MIN, would overflow) */
+            v = v > 255 ? 255 : (v < -256 ? -256 : v);
+            y[r + k] = (int8_t)rnn_sat8(out_zero_point + v);
         }
     }
 }

@@ -1,0 +1,226 @@
+"""rnn_conv_s8's paths (issue 11's fast int8 convolution) and the int8 pooling / reduction
+kernels, compiled for each board and run where it runs, bit for bit against direct int64
+NumPy models written here (not quant.conv_s8): the two-channel x two-position column kernel
+(Helium on cortex-m55, the SMLAD path on cortex-m4 / m7, plain C on the host and cortex-a73)
+on windows of every size modulo 4 and 8, odd position and channel counts (the last single
+position / channel), groups and depthwise, stride, dilation, padding on both sides, a window
+of 565 values (DeepConvLSTM's first layer: 113 channels x 5), extreme values and zero
+points, the scratch exactly as large as the contract says; the int8 MaxPool with padding
+that never wins; the int8 AveragePool's and ReduceMean's rounding (ties), ReduceMax."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnngen import quant
+from tests.kernels.harness import c_array, run_on_board
+
+I64 = np.int64
+BOARDS = ["host", "cortex-a73", "cortex-m4", "cortex-m7", "cortex-m55"]
+
+# (in_c, in_h, in_w, out_c, k_h, k_w, stride (h, w), pad (h, w), dilation (h, w), groups)
+SHAPES = [
+    (1, 9, 10, 8, 3, 3, (1, 2), (1, 1), (1, 1), 1),    # the CRNN's conv, small
+    (8, 1, 12, 16, 1, 3, (1, 1), (0, 1), (1, 1), 1),   # 1-D, window 24
+    (3, 1, 11, 5, 1, 5, (1, 1), (0, 2), (1, 1), 1),    # window 15, odd channels
+    (4, 5, 7, 6, 2, 3, (2, 1), (1, 0), (1, 2), 2),     # groups, dilation, odd positions
+    (6, 6, 6, 6, 3, 3, (1, 1), (1, 1), (1, 1), 6),     # depthwise: window 9
+    (2, 4, 4, 3, 1, 1, (1, 1), (0, 0), (1, 1), 1),     # 1x1: window 2
+    (1, 3, 3, 1, 3, 3, (1, 1), (2, 2), (1, 1), 1),     # padding larger than the kernel
+    (32, 1, 9, 4, 1, 4, (1, 3), (0, 1), (1, 1), 1),    # window 128
+    (113, 1, 8, 5, 1, 5, (1, 1), (0, 2), (1, 1), 1),   # window 565 (DeepConvLSTM's first)
+    (7, 1, 13, 9, 1, 1, (1, 2), (0, 0), (1, 1), 1),    # window 7
+]
+
+
+def _out(n, k, s, p, d):
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _want(x, w, bias, mult, shift, xzp, yzp, shape):
+    """Direct convolution: padding is the real value 0 (adds nothing), int64 sums."""
+    in_c, in_h, in_w, out_c, k_h, k_w, (sh, sw), (ph, pw), (dh, dw), g = shape
+    oh_n, ow_n = _out(in_h, k_h, sh, ph, dh), _out(in_w, k_w, sw, pw, dw)
+    cg, mg = in_c // g, out_c // g
+    acc = np.zeros((out_c, oh_n, ow_n), I64)
+    for m in range(out_c):
+        for oh in range(oh_n):
+            for ow in range(ow_n):
+                s = int(bias[m])
+                for c in range(cg):
+                    for kh in range(k_h):
+                        for kw in range(k_w):
+                            ih, iw = oh * sh - ph + kh * dh, ow * sw - pw + kw * dw
+                            if 0 <= ih < in_h and 0 <= iw < in_w:
+                                s += int(w[m, c, kh, kw]) * (
+                                    int(x[(m // mg) * cg + c, ih, iw]) - xzp)
+                acc[m, oh, ow] = s
+    y = quant.rq(acc, mult.reshape(-1, 1, 1), shift.reshape(-1, 1, 1)) + yzp
+    return np.clip(y, -128, 127).reshape(-1)
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=[] if b == "host" else
+                                                [pytest.mark.qemu]) for b in BOARDS])
+def test_conv_s8_paths(tmp_path, board):
+    rng = np.random.default_rng(111)
+    decls, body, want = [], [], {}
+    for k, shape in enumerate(SHAPES):
+        in_c, in_h, in_w, out_c, k_h, k_w, (sh, sw), (ph, pw), (dh, dw), g = shape
+        oh_n, ow_n = _out(in_h, k_h, sh, ph, dh), _out(in_w, k_w, sw, pw, dw)
+        x = rng.integers(-128, 128, (in_c, in_h, in_w)).astype(np.int8)
+        w = rng.integers(-127, 128, (out_c, in_c // g, k_h, k_w)).astype(np.int8)
+        xzp, yzp = [(-128, 127), (127, -128), (0, 0), (-3, 5)][k % 4]
+        if k % 3 == 0:  # the largest products
+            x[:] = -128
+            w[0] = 127
+        bias = rng.integers(-30000, 30000, out_c)
+        mult = rng.integers(1 << 30, (1 << 31) - 1, out_c)
+        shift = rng.integers(-14, -4, out_c)
+        shift[0] = 0  # requantization saturating
+        n_out = out_c * oh_n * ow_n
+        prm = ", ".join(str(v) for v in (in_c, in_h, in_w, out_c, oh_n, ow_n, k_h, k_w, sh, sw,
+                                         ph, pw, dh, dw, g))
+        decls += [c_array("const int8_t", f"x{k}", x.reshape(-1)),
+                  c_array("const int8_t", f"w{k}", w.reshape(-1)),
+                  c_array("const int32_t", f"b{k}", bias), c_array("const int32_t", f"m{k}", mult),
+                  c_array("const int32_t", f"s{k}", shift),
+                  f"static const rnn_window_params p{k} = {{{prm}}};",
+                  f"static int8_t y{k}[{n_out}];", f"static int32_t t{k}[{n_out}];",
+                  # the scratch the kernel's contract asks for, exactly (ASan would see more)
+                  f"static int16_t c{k}[{2 * (in_c // g) * k_h * k_w}];"]
+        body.append(f"{{ int i; rnn_conv_s8(&p{k}, x{k}, {xzp}, w{k}, b{k}, m{k}, s{k}, {yzp}, "
+                    f"y{k}, c{k}); for (i = 0; i < {n_out}; ++i) t{k}[i] = y{k}[i]; "
+                    f"PI(\"T{k}\", t{k}, {n_out}); }}")
+        want[f"T{k}"] = _want(x, w, bias, mult, shift, xzp, yzp, shape)
+    got = run_on_board(board, tmp_path, ["ConvolutionFunctions/rnn_conv_s8.c"],
+                       "\n".join(decls), "\n".join(body))
+    assert set(got) == set(want)
+    for tag, v in want.items():
+        assert np.array_equal(got[tag], v), (board, tag, got[tag], v)
+
+
+# (in_c, in_h, in_w, k_h, k_w, stride (h, w), pad (h, w), dilation (h, w))
+POOL_SHAPES = [(3, 5, 6, 2, 2, (2, 2), (1, 0), (1, 1)), (4, 1, 11, 1, 3, (1, 2), (0, 1), (1, 2)),
+               (2, 3, 3, 3, 3, (1, 1), (1, 1), (1, 1)), (1, 1, 4, 1, 2, (1, 2), (0, 1), (1, 1))]
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=[] if b == "host" else
+                                                [pytest.mark.qemu]) for b in BOARDS])
+def test_max_pool_s8(tmp_path, board):
+    """rnn_max_pool_s8 against a direct NumPy maximum over the positions inside the input."""
+    rng = np.random.default_rng(112)
+    decls, body, want = [], [], {}
+    for k, (in_c, in_h, in_w, k_h, k_w, (sh, sw), (ph, pw), (dh, dw)) in enumerate(POOL_SHAPES):
+        oh_n, ow_n = _out(in_h, k_h, sh, ph, dh), _out(in_w, k_w, sw, pw, dw)
+        x = rng.integers(-128, 128, (in_c, in_h, in_w)).astype(np.int8)
+        x[0] = -128  # the smallest value still beats the padding
+        zp = [5, -128, 127, 0][k]
+        y = np.empty((in_c, oh_n, ow_n), I64)
+        for c in range(in_c):
+            for oh in range(oh_n):
+                for ow in range(ow_n):
+                    v = [int(x[c, oh * sh - ph + a * dh, ow * sw - pw + b * dw])
+                         for a in range(k_h) for b in range(k_w)
+                         if 0 <= oh * sh - ph + a * dh < in_h and 0 <= ow * sw - pw + b * dw < in_w]
+                    y[c, oh, ow] = max(v) if v else zp
+        n_out = y.size
+        prm = ", ".join(str(v) for v in (in_c, in_h, in_w, in_c, oh_n, ow_n, k_h, k_w, sh, sw,
+                                         ph, pw, dh, dw, 1))
+        decls += [c_array("const int8_t", f"x{k}", x.reshape(-1)),
+                  f"static const rnn_window_params p{k} = {{{prm}}};",
+                  f"static int8_t y{k}[{n_out}];", f"static int32_t t{k}[{n_out}];"]
+        body.append(f"{{ int i; rnn_max_pool_s8(&p{k}, {zp}, x{k}, y{k}); for (i = 0; i < "
+                    f"{n_out}; ++i) t{k}[i] = y{k}[i]; PI(\"T{k}\", t{k}, {n_out}); }}")
+        want[f"T{k}"] = y.reshape(-1)
+    got = run_on_board(board, tmp_path, ["PoolingFunctions/rnn_max_pool_s8.c"],
+                       "\n".join(decls), "\n".join(body))
+    assert set(got) == set(want)
+    for tag, v in want.items():
+        assert np.array_equal(got[tag], v), (board, tag, got[tag], v)
+
+
+def _avg_want(x, k_h, k_w, sh, sw, ph, pw, dh, dw, include_pad, zp):
+    """Sum over count, half away from zero (CMSIS-NN avgpool_s8), in Python integers."""
+    in_c, in_h, in_w = x.shape
+    oh_n, ow_n = _out(in_h, k_h, sh, ph, dh), _out(in_w, k_w, sw, pw, dw)
+    y = np.empty((in_c, oh_n, ow_n), I64)
+    for c in range(in_c):
+        for oh in range(oh_n):
+            for ow in range(ow_n):
+                v = [int(x[c, oh * sh - ph + a * dh, ow * sw - pw + b * dw])
+                     for a in range(k_h) for b in range(k_w)
+                     if 0 <= oh * sh - ph + a * dh < in_h and 0 <= ow * sw - pw + b * dw < in_w]
+                s, n = sum(v), len(v)
+                if include_pad:
+                    s, n = s + (k_h * k_w - n) * zp, k_h * k_w
+                if n == 0:
+                    y[c, oh, ow] = zp
+                else:
+                    q = (abs(s) + n // 2) // n  # half away from zero
+                    y[c, oh, ow] = q if s >= 0 else -q
+    return y.reshape(-1)
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=[] if b == "host" else
+                                                [pytest.mark.qemu]) for b in BOARDS])
+def test_avg_pool_s8(tmp_path, board):
+    """rnn_avg_pool_s8 (both count modes) against the rounding written here, ties included."""
+    rng = np.random.default_rng(113)
+    decls, body, want = [], [], {}
+    k = 0
+    for shape in POOL_SHAPES:
+        for include_pad in (0, 1):
+            in_c, in_h, in_w, k_h, k_w, (sh, sw), (ph, pw), (dh, dw) = shape
+            oh_n, ow_n = _out(in_h, k_h, sh, ph, dh), _out(in_w, k_w, sw, pw, dw)
+            x = rng.integers(-128, 128, (in_c, in_h, in_w)).astype(np.int8)
+            if k % 2 == 0:  # many ties: sums of odd values over even counts
+                x = (rng.integers(-3, 3, x.shape) * 2 + 1).astype(np.int8)
+            zp = [5, -128, 127, 0, -7, 3, 1, -1][k]
+            n_out = in_c * oh_n * ow_n
+            prm = ", ".join(str(v) for v in (in_c, in_h, in_w, in_c, oh_n, ow_n, k_h, k_w, sh, sw,
+                                             ph, pw, dh, dw, 1))
+            decls += [c_array("const int8_t", f"x{k}", x.reshape(-1)),
+                      f"static const rnn_window_params p{k} = {{{prm}}};",
+                      f"static int8_t y{k}[{n_out}];", f"static int32_t t{k}[{n_out}];"]
+            body.append(f"{{ int i; rnn_avg_pool_s8(&p{k}, {include_pad}, {zp}, x{k}, y{k}); "
+                        f"for (i = 0; i < {n_out}; ++i) t{k}[i] = y{k}[i]; "
+                        f"PI(\"T{k}\", t{k}, {n_out}); }}")
+            want[f"T{k}"] = _avg_want(x, k_h, k_w, sh, sw, ph, pw, dh, dw, include_pad, zp)
+            k += 1
+    got = run_on_board(board, tmp_path, ["PoolingFunctions/rnn_avg_pool_s8.c"],
+                       "\n".join(decls), "\n".join(body))
+    assert set(got) == set(want)
+    for tag, v in want.items():
+        assert np.array_equal(got[tag], v), (board, tag, got[tag], v)
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=[] if b == "host" else
+                                                [pytest.mark.qemu]) for b in BOARDS])
+def test_reduce_s8(tmp_path, board):
+    """rnn_reduce_s8 max and mean (ties: odd values over even counts) against Python."""
+    rng = np.random.default_rng(114)
+    decls, body, want = [], [], {}
+    for k, (outer, n, inner, kind) in enumerate([(2, 4, 3, "MEAN"), (1, 6, 5, "MEAN"),
+                                                 (3, 1, 2, "MEAN"), (2, 5, 3, "MAX"),
+                                                 (1, 7, 1, "MAX"), (4, 2, 1, "MEAN")]):
+        x = rng.integers(-128, 128, (outer, n, inner)).astype(np.int8)
+        if k % 2 == 0:
+            x = (rng.integers(-64, 64, x.shape) * 2 + 1).astype(np.int8)
+        x[0, :, 0] = -128
+        if kind == "MAX":
+            y = x.astype(I64).max(axis=1)
+        else:
+            s = x.astype(I64).sum(axis=1)
+            y = np.sign(s) * ((np.abs(s) + n // 2) // n)
+        decls += [c_array("const int8_t", f"x{k}", x.reshape(-1)),
+                  f"static int8_t y{k}[{y.size}];", f"static int32_t t{k}[{y.size}];"]
+        body.append(f"{{ int i; rnn_reduce_s8(RNN_REDUCE_{kind}, {outer}, {n}, {inner}, x{k}, "
+                    f"y{k}); for (i = 0; i < {y.size}; ++i) t{k}[i] = y{k}[i]; "
+                    f"PI(\"T{k}\", t{k}, {y.size}); }}")
+        want[f"T{k}"] = y.reshape(-1)
+    got = run_on_board(board, tmp_path, ["BasicMathFunctions/rnn_reduce_s8.c"],
+                       "\n".join(decls), "\n".join(body))
+    assert set(got) == set(want)
+    for tag, v in want.items():
+        assert np.array_equal(got[tag], v), (board, tag, got[tag], v)
