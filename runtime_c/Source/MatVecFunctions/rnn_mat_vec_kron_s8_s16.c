@@ -39,6 +39,15 @@
     !defined(__ARM_FEATURE_MVE) && defined(__GNUC__)
 #include <arm_acle.h>
 #define RNN_KRON_S8_DSP 1
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#define RNN_KRON_S8_MVE 1
+#endif
+
+#if defined(__GNUC__)
+#define KRON_INLINE static inline __attribute__((always_inline))
+#else
+#define KRON_INLINE static inline
 #endif
 
 #if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
@@ -61,10 +70,69 @@ static inline int32_t kron_rq(int32_t acc, int32_t mult, int32_t shift)
     return rnn_requantize(acc, mult, shift);
 }
 
+/* The vector requantization's domain: shift in [-31, -2] (the usual case) and mult not
+ * INT32_MIN. There rq(acc) = round_half_up(acc mult / 2^(31 - shift)) equals a saturating
+ * doubling high multiply d = floor(acc mult / 2^31) (exact: only INT32_MIN^2 saturates)
+ * followed by a rounding shift right by -shift (floor((d + 2^(-shift-1)) / 2^-shift): the
+ * nested floors of one division), which is VQDMULH + VRSHL (NEON, Helium). */
+#define KRON_VEC_RQ(mult, shift) ((shift) <= -2 && (shift) >= -31 && (mult) != INT32_MIN)
+
+#if defined(RNN_KRON_S8_DSP)
+/* Ra + the high word of Rn Rm (SMMLA: floor((Ra 2^32 + Rn Rm) / 2^32), exact) */
+static inline int32_t kron_smmla(int32_t a, int32_t b, int32_t c)
+{
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+}
+/* With s = -2 - shift in [0, 29]: ((hi >> s) + 1) >> 1 = (hi + 2^s) >> (s + 1) (nested floor
+ * divisions; |hi| <= 2^30, so hi + 2^s does not overflow), and hi + 2^s is one SMMLA */
+#define KRON_DSP_RQ(mult, shift) ((shift) <= -2 && (shift) >= -31)
+#endif
+
 /* y[l] = sat16(rq(acc[l])) for l < n, the shift tested once */
 static void requant16(int32_t n, const int32_t *acc, int32_t mult, int32_t shift, int16_t *y)
 {
     int32_t l;
+#if defined(RNN_KRON_S8_NEON)
+    if (KRON_VEC_RQ(mult, shift))
+    {
+        const int32x4_t sh = vdupq_n_s32(shift);
+        for (l = 0; l + 4 <= n; l += 4)
+        {
+            const int32x4_t d = vqdmulhq_n_s32(vld1q_s32(acc + l), mult);
+            vst1_s16(y + l, vqmovn_s32(vrshlq_s32(d, sh)));
+        }
+        for (; l < n; ++l)
+        {
+            y[l] = (int16_t)rnn_sat16(rnn_requantize(acc[l], mult, shift));
+        }
+        return;
+    }
+#elif defined(RNN_KRON_S8_MVE)
+    if (KRON_VEC_RQ(mult, shift))
+    {
+        const int32x4_t hi = vdupq_n_s32(32767), lo = vdupq_n_s32(-32768);
+        for (l = 0; l < n; l += 4)
+        {
+            const mve_pred16_t p = vctp32q((uint32_t)(n - l));
+            int32x4_t d = vqdmulhq_n_s32(vldrwq_z_s32(acc + l, p), mult);
+            d = vrshlq_n_s32(d, shift);
+            vstrhq_p_s32(y + l, vmaxq_s32(vminq_s32(d, hi), lo), p);
+        }
+        return;
+    }
+#elif defined(RNN_KRON_S8_DSP)
+    if (KRON_DSP_RQ(mult, shift))
+    {
+        const int32_t rnd = (int32_t)1 << (-2 - shift), sr = -1 - shift;
+        for (l = 0; l < n; ++l)
+        {
+            y[l] = (int16_t)KRON_SAT16(kron_smmla(acc[l], mult, rnd) >> sr);
+        }
+        return;
+    }
+#endif
     if (shift <= -2)
     {
         const int32_t s = -2 - shift;
@@ -299,6 +367,20 @@ static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int
         }
         return;
     }
+#elif defined(RNN_KRON_S8_MVE)
+    (void)m2;
+    if (n2 <= 16)
+    {
+        /* one predicated 16-byte load per row (lanes past n2 read as zero, never past B)
+         * and one VMLADAVA against the vector */
+        const mve_pred16_t p = vctp8q((uint32_t)n2);
+        const int8x16_t x = vld1q_s8(v);
+        for (; l < n; ++l)
+        {
+            acc[l] = vmladavaq_s8(offset ? offset[l] : 0, vldrbq_z_s8(b + (int32_t)l * ld, p), x);
+        }
+        return;
+    }
 #else
     (void)m2;
 #endif
@@ -312,6 +394,110 @@ static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int
         const int32_t c = n - l < RNN_KRON_MAX_ROW ? n - l : RNN_KRON_MAX_ROW;
         rnn_mat_vec_s8_sums(c, n2, b + (int32_t)l * ld, rnn_kron_zero_offset, v, acc + l);
     }
+}
+
+#if defined(RNN_KRON_S8_DSP)
+/* y[l] = sat16(rq(B[l] . x)) for l < n, B's rows `words` words (the row's padding is zero),
+ * x split in SMLAD pairs xw[2q] (bytes 0, 2 of word q), xw[2q + 1] (bytes 1, 3); per row:
+ * `words` LDR, 2 `words` SXTB16, 2 `words` SMUAD/SMLAD, SMMLA, ASR, SSAT, STRH */
+KRON_INLINE void dsp_rows16(int32_t n, int32_t ld, const int8_t *b, const int32_t *xw,
+                            const int32_t words, int32_t mult, int32_t shift, int16_t *y)
+{
+    const int32_t x0 = xw[0], x1 = xw[1], x2 = xw[2], x3 = xw[3];
+    const int32_t x4 = xw[4], x5 = xw[5], x6 = xw[6], x7 = xw[7];
+    const int32_t rnd = (int32_t)1 << (-2 - shift), sr = -1 - shift;
+    int32_t l;
+    for (l = 0; l < n; ++l)
+    {
+        const int8_t *w = b + l * ld;
+        const int32_t w0 = kron_load4(w);
+        int32_t a = __smuad(__sxtb16(w0), x0);
+        a = __smlad(kron_sxtb16_hi(w0), x1, a);
+        if (words > 1)
+        {
+            KRON_DOT_WORD(a, w + 4, x2, x3);
+        }
+        if (words > 2)
+        {
+            KRON_DOT_WORD(a, w + 8, x4, x5);
+        }
+        if (words > 3)
+        {
+            KRON_DOT_WORD(a, w + 12, x6, x7);
+        }
+        y[l] = (int16_t)KRON_SAT16(kron_smmla(a, mult, rnd) >> sr);
+    }
+}
+#endif
+
+/* y[l] = sat16(rq(B[l] . v)) for l < n (n <= m2; v as for b_sums, acc scratch for n sums):
+ * the B stage of A X first with the output requantization fused into the row passes where
+ * the ISA path has one (DSP, NEON; n2 <= 16, the usual requantization), else b_sums and
+ * requant16. */
+static void b_rows16(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int8_t *v,
+                     int32_t mult, int32_t shift, int32_t *acc, int16_t *y)
+{
+#if defined(RNN_KRON_S8_NEON)
+    if (n2 <= 16 && KRON_VEC_RQ(mult, shift))
+    {
+        const int32_t ld = RNN_S8_STRIDE(n2);
+        /* rows whose 16-byte load stays inside B */
+        const int32_t safe = m2 * ld >= 16 ? (m2 * ld - 16) / ld + 1 : 0;
+        const int32_t nv = safe < n ? safe : n;
+        const int8x16_t x = vld1q_s8(v);
+        const int32x4_t sh = vdupq_n_s32(shift);
+        int32_t l = 0;
+        for (; l + 4 <= nv; l += 4)
+        {
+            const int8_t *w = b + l * ld;
+            const int32x4_t a0 = kron_dot16(vld1q_s8(w), x);
+            const int32x4_t a1 = kron_dot16(vld1q_s8(w + ld), x);
+            const int32x4_t a2 = kron_dot16(vld1q_s8(w + 2 * ld), x);
+            const int32x4_t a3 = kron_dot16(vld1q_s8(w + 3 * ld), x);
+            const int32x4_t sm = vpaddq_s32(vpaddq_s32(a0, a1), vpaddq_s32(a2, a3));
+            vst1_s16(y + l, vqmovn_s32(vrshlq_s32(vqdmulhq_n_s32(sm, mult), sh)));
+        }
+        if (l < n)
+        {
+            b_sums(n - l, m2 - l, n2, b + l * ld, 0, v, acc);
+            requant16(n - l, acc, mult, shift, y + l);
+        }
+        return;
+    }
+#elif defined(RNN_KRON_S8_DSP)
+    if (n2 <= 16 && KRON_DSP_RQ(mult, shift))
+    {
+        const int32_t ld = RNN_S8_STRIDE(n2);
+        int32_t xw[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int32_t q;
+        (void)m2;
+        (void)acc;
+        for (q = 0; q < (ld >> 2); ++q)
+        {
+            const int32_t xv = kron_load4(v + 4 * q);
+            xw[2 * q] = __sxtb16(xv);
+            xw[2 * q + 1] = kron_sxtb16_hi(xv);
+        }
+        switch (ld >> 2)
+        {
+        case 4:
+            dsp_rows16(n, ld, b, xw, 4, mult, shift, y);
+            break;
+        case 3:
+            dsp_rows16(n, ld, b, xw, 3, mult, shift, y);
+            break;
+        case 2:
+            dsp_rows16(n, ld, b, xw, 2, mult, shift, y);
+            break;
+        default:
+            dsp_rows16(n, ld, b, xw, 1, mult, shift, y);
+            break;
+        }
+        return;
+    }
+#endif
+    b_sums(n, m2, n2, b, 0, v, acc);
+    requant16(n, acc, mult, shift, y);
 }
 
 /* Refer to header file for details. */
@@ -373,8 +559,7 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
                 v[k] = 0;
             }
             /* Y[i] = rq(B T[i]) */
-            b_sums(n, m2, n2, m->b, 0, v, acc);
-            requant16(n, acc, m->y_mult, m->y_shift, y + i * m2);
+            b_rows16(n, m2, n2, m->b, v, m->y_mult, m->y_shift, acc, y + i * m2);
         }
     }
     else
