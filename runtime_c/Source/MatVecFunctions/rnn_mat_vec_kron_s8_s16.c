@@ -46,7 +46,9 @@
 
 #if defined(__GNUC__)
 #define KRON_INLINE static inline __attribute__((always_inline))
+#define KRON_NOINLINE static __attribute__((noinline))
 #else
+#define KRON_NOINLINE static
 #define KRON_INLINE static inline
 #endif
 
@@ -400,16 +402,17 @@ static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int
 /* y[l] = sat16(rq(B[l] . x)) for l < n, B's rows `words` words (the row's padding is zero),
  * x split in SMLAD pairs xw[2q] (bytes 0, 2 of word q), xw[2q + 1] (bytes 1, 3); per row:
  * `words` LDR, 2 `words` SXTB16, 2 `words` SMUAD/SMLAD, SMMLA, ASR, SSAT, STRH */
-KRON_INLINE void dsp_rows16(int32_t n, int32_t ld, const int8_t *b, const int32_t *xw,
-                            const int32_t words, int32_t mult, int32_t shift, int16_t *y)
+KRON_INLINE void dsp_rows16(int32_t n, const int8_t *b, const int32_t *xw, const int32_t words,
+                            int32_t mult, int32_t shift, int16_t *y)
 {
     const int32_t x0 = xw[0], x1 = xw[1], x2 = xw[2], x3 = xw[3];
     const int32_t x4 = xw[4], x5 = xw[5], x6 = xw[6], x7 = xw[7];
     const int32_t rnd = (int32_t)1 << (-2 - shift), sr = -1 - shift;
-    int32_t l;
-    for (l = 0; l < n; ++l)
+    const int16_t *end = y + n;
+    const int8_t *w = b;
+    /* rows are exactly `words` words apart: the row pointer steps by a constant */
+    for (; y != end; ++y, w += 4 * words)
     {
-        const int8_t *w = b + l * ld;
         const int32_t w0 = kron_load4(w);
         int32_t a = __smuad(__sxtb16(w0), x0);
         a = __smlad(kron_sxtb16_hi(w0), x1, a);
@@ -425,7 +428,7 @@ KRON_INLINE void dsp_rows16(int32_t n, int32_t ld, const int8_t *b, const int32_
         {
             KRON_DOT_WORD(a, w + 12, x6, x7);
         }
-        y[l] = (int16_t)KRON_SAT16(kron_smmla(a, mult, rnd) >> sr);
+        *y = (int16_t)KRON_SAT16(kron_smmla(a, mult, rnd) >> sr);
     }
 }
 #endif
@@ -433,8 +436,8 @@ KRON_INLINE void dsp_rows16(int32_t n, int32_t ld, const int8_t *b, const int32_
 /* y[l] = sat16(rq(B[l] . v)) for l < n (n <= m2; v as for b_sums, acc scratch for n sums):
  * the B stage of A X first with the output requantization fused into the row passes where
  * the ISA path has one (DSP, NEON; n2 <= 16, the usual requantization), else b_sums and
- * requant16. */
-static void b_rows16(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int8_t *v,
+ * requant16. Not inlined: its row loops get every register. */
+KRON_NOINLINE void b_rows16(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int8_t *v,
                      int32_t mult, int32_t shift, int32_t *acc, int16_t *y)
 {
 #if defined(RNN_KRON_S8_NEON)
@@ -481,16 +484,16 @@ static void b_rows16(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const i
         switch (ld >> 2)
         {
         case 4:
-            dsp_rows16(n, ld, b, xw, 4, mult, shift, y);
+            dsp_rows16(n, b, xw, 4, mult, shift, y);
             break;
         case 3:
-            dsp_rows16(n, ld, b, xw, 3, mult, shift, y);
+            dsp_rows16(n, b, xw, 3, mult, shift, y);
             break;
         case 2:
-            dsp_rows16(n, ld, b, xw, 2, mult, shift, y);
+            dsp_rows16(n, b, xw, 2, mult, shift, y);
             break;
         default:
-            dsp_rows16(n, ld, b, xw, 1, mult, shift, y);
+            dsp_rows16(n, b, xw, 1, mult, shift, y);
             break;
         }
         return;
