@@ -192,19 +192,33 @@ RNN_ACT_INLINE float exp_fpu(float x, const float s)
     return p * scale;
 }
 
-static void sigmoid_f32(float *data, int32_t n)
+#if defined(__GNUC__)
+#define RNN_ACT_RARELY(c) __builtin_expect(!!(c), 0)
+#define RNN_ACT_NOINLINE static __attribute__((noinline))
+#else
+#define RNN_ACT_RARELY(c) (c)
+#define RNN_ACT_NOINLINE static
+#endif
+
+/* The clamps as one rarely taken branch (|x| > 87 or NaN: VABS, VCMP, VMRS, B) rather than
+ * two compare-and-selects (VCMP, VMRS, IT, VMOV each): the same values, NaN kept. Not
+ * inlined: the loop gets the caller-saved registers for its constants. */
+RNN_ACT_NOINLINE void sigmoid_f32(float *data, int32_t n)
 {
     int32_t i;
     for (i = 0; i < n; ++i)
     {
         float v = data[i];
-        v = v < -87.0f ? -87.0f : v;
-        v = v > 87.0f ? 87.0f : v;
+        if (RNN_ACT_RARELY(!(fabsf(v) <= 87.0f)))
+        {
+            v = v < -87.0f ? -87.0f : v;
+            v = v > 87.0f ? 87.0f : v;
+        }
         data[i] = 1.0f / (1.0f + exp_fpu(v, -1.0f));
     }
 }
 
-static void tanh_f32(float *data, int32_t n)
+RNN_ACT_NOINLINE void tanh_f32(float *data, int32_t n)
 {
     int32_t i;
     for (i = 0; i < n; ++i)
@@ -213,7 +227,10 @@ static void tanh_f32(float *data, int32_t n)
         float a = fabsf(v);
         float e;
         float t;
-        a = a > 43.0f ? 43.0f : a;
+        if (RNN_ACT_RARELY(a > 43.0f))
+        {
+            a = 43.0f;
+        }
         e = exp_fpu(a, -2.0f);
         t = (1.0f - e) / (1.0f + e);
         data[i] = v < 0.0f ? -t : t;
