@@ -80,7 +80,9 @@ def measure(boards: list[str], dtypes: list[str], keep: Path | None = None
         calib = work / "calib.npy"
         np.save(calib, np.random.default_rng(2).uniform(-1, 1, (16, T, 1, I)).astype(np.float32))
         opts = {"float32": {}, "int8": {"dtype": "int8", "calibrate": str(calib)}}
-        fns = (r"rnn_.*", r"m_run", r"m_step", r"forward.*")
+        # the activations' and kernels' static helpers too (sigmoid_f32, tanh_f32, comb8, ...)
+        fns = (r"rnn_.*", r"m_run", r"m_step", r"forward.*", r"sigmoid.*", r"tanh.*",
+               r"comb.*")
         for b in boards:
             for dt in dtypes:
                 for name, model in (("dense", dense), ("kron", kron)):
