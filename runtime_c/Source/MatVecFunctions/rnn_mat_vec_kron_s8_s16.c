@@ -249,72 +249,6 @@ static void a_row_neon(const int8_t *a, int32_t n2, int32_t cols, int32_t zx, co
 }
 #endif
 
-#if defined(RNN_KRON_S8_DSP)
-/* t[k] = sat8(rq(sum_j a[j] (X[j][k] - zx))) for k < n2 <= 16, X = x as rows of n2 (x past
- * cols is real zero): four columns at a time, one word of a row of X per row (LDR; lanes past
- * n2 are ignored), split by SXTB16 and multiplied by a[j] into four sums (SMLABB / SMLATB),
- * for the whole rows whose word stays inside x; the other rows in plain C; x's zero point as
- * -zx times the sum of the a[j] of each column's rows */
-static void a_row_dsp(const int8_t *a, int32_t n2, int32_t cols, int32_t zx, const int8_t *x,
-                      int32_t mult, int32_t shift, int8_t *t)
-{
-    const int32_t full = cols / n2, part = cols - full * n2;
-    int32_t s[16];
-    int32_t sa_full = 0, sa_all;
-    int32_t j, k, k0;
-    for (j = 0; j < full; ++j)
-    {
-        sa_full += a[j];
-    }
-    sa_all = sa_full + (part ? a[full] : 0);
-    for (k0 = 0; k0 < n2; k0 += 4)
-    {
-        /* rows j whose word x[j n2 + k0 .. + 3] is inside x, among the whole rows */
-        const int32_t js = cols - k0 - 4 >= 0 ? (cols - k0 - 4) / n2 + 1 : 0;
-        const int32_t jv = js < full ? js : full;
-        const int32_t kend = k0 + 4 < n2 ? k0 + 4 : n2;
-        const int8_t *xp = x + k0;
-        int32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-        for (j = 0; j < jv; ++j, xp += n2)
-        {
-            const int32_t xv = kron_load4(xp);
-            const int32_t e = __sxtb16(xv), o = kron_sxtb16_hi(xv), aj = a[j];
-            c0 = __smlabb(e, aj, c0);
-            c1 = __smlabb(o, aj, c1);
-            c2 = __smlatb(e, aj, c2);
-            c3 = __smlatb(o, aj, c3);
-        }
-        s[k0] = c0;
-        if (k0 + 1 < n2)
-        {
-            s[k0 + 1] = c1;
-        }
-        if (k0 + 2 < n2)
-        {
-            s[k0 + 2] = c2;
-        }
-        if (k0 + 3 < n2)
-        {
-            s[k0 + 3] = c3;
-        }
-        for (k = k0; k < kend; ++k)
-        {
-            const int32_t nj = k < part ? full + 1 : full;
-            int32_t c = s[k];
-            for (j = jv; j < nj; ++j)
-            {
-                c += (int32_t)a[j] * (int32_t)x[j * n2 + k];
-            }
-            s[k] = c - zx * (k < part ? sa_all : sa_full);
-        }
-    }
-    for (k = 0; k < n2; ++k)
-    {
-        t[k] = (int8_t)rnn_sat8(kron_rq(s[k], mult, shift));
-    }
-}
-#endif
-
 /* acc[l] = offset[l] (or 0 when offset is NULL) + B[l] . v for l < n (n <= m2); v: n2 int8,
  * zero-padded to 16 lanes when n2 <= 16. B's rows are RNN_S8_STRIDE(n2) bytes apart (zero
  * after column n2), as the int8 dense kernels read them. */
@@ -596,12 +530,6 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
             {
                 a_row_neon(m->a + i * n1, n2, cols, zx, x, m->t_mult,
                            m->t_shift, v);
-            }
-            else
-#elif defined(RNN_KRON_S8_DSP)
-            if (n2 <= 16)
-            {
-                a_row_dsp(m->a + i * n1, n2, cols, zx, x, m->t_mult, m->t_shift, v);
             }
             else
 #endif
