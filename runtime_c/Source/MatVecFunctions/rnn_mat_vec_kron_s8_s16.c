@@ -433,6 +433,77 @@ KRON_INLINE void dsp_rows16(int32_t n, const int8_t *b, const int32_t *xw, const
 }
 #endif
 
+#if defined(RNN_KRON_S8_DSP) && defined(__thumb2__) && defined(__OPTIMIZE__)
+/* (Without optimisation GCC keeps a frame pointer and cannot give the loop its 13 registers:
+ * the C loop then.) */
+#define RNN_KRON_S8_DSP_ASM 1
+/* One word of a row of B against the pair (e, o) of x: LDR (post-increment), SXTB16 of bytes
+ * 0 and 2 and of bytes 1 and 3, two SMLADs (the first word: SMUAD starts the sum) */
+#define KRON_ASM_W0                                                                             \
+    "ldr %[t0], [%[w]], #4\n\t"                                                               \
+    "sxtb16 %[t1], %[t0]\n\t"                                                                 \
+    "smuad %[acc], %[t1], %[x0]\n\t"                                                          \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                         \
+    "smlad %[acc], %[t0], %[x1], %[acc]\n\t"
+#define KRON_ASM_W(e, o)                                                                        \
+    "ldr %[t0], [%[w]], #4\n\t"                                                               \
+    "sxtb16 %[t1], %[t0]\n\t"                                                                 \
+    "smlad %[acc], %[t1], %[" e "], %[acc]\n\t"                                                \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                         \
+    "smlad %[acc], %[t0], %[" o "], %[acc]\n\t"
+/* (acc mult / 2^32 + 2^s) >> (s + 1) (SMMLA, ASR), SSAT, STRH, loop until y reaches end; the
+ * shift and the end read from memory, so that x's six pairs, mult, the rounding term, the
+ * pointers and three temporaries fit 13 registers (also at -O0, where r7 is the frame
+ * pointer; 14 would not) */
+#define KRON_ASM_END                                                                            \
+    "smmla %[acc], %[acc], %[mult], %[rnd]\n\t"                                               \
+    "ldr %[t0], %[sr]\n\t"                                                                    \
+    "asr %[acc], %[acc], %[t0]\n\t"                                                           \
+    "ssat %[acc], #16, %[acc]\n\t"                                                            \
+    "strh %[acc], [%[y]], #2\n\t"                                                             \
+    "ldr %[t0], %[end]\n\t"                                                                   \
+    "cmp %[y], %[t0]\n\t"                                                                     \
+    "bne 1b\n\t"
+
+/* dsp_rows16 for rows of 1 to 3 words, the row loop in assembly (GCC 12 spills three of x's
+ * pairs in the C loop: 23 instructions a row of 3 words with three reloads of x; here 22,
+ * the stack read only for the shift and the end) */
+static void dsp_rows16_asm(int32_t n, const int8_t *b, const int32_t *xw, int32_t words,
+                           int32_t mult, int32_t shift, int16_t *y)
+{
+    const int32_t x0 = xw[0], x1 = xw[1], x2 = xw[2], x3 = xw[3], x4 = xw[4], x5 = xw[5];
+    const int32_t rnd = (int32_t)1 << (-2 - shift);
+    const int32_t sr = -1 - shift;
+    const int16_t *const end = y + n;
+    const int8_t *w = b;
+    int32_t acc, t0, t1;
+    if (n <= 0)
+    {
+        return;
+    }
+#define KRON_ASM_OPERANDS                                                                       \
+    : [w] "+r"(w), [y] "+r"(y), [acc] "=&r"(acc), [t0] "=&r"(t0), [t1] "=&r"(t1)                \
+    : [x0] "r"(x0), [x1] "r"(x1), [x2] "r"(x2), [x3] "r"(x3), [x4] "r"(x4), [x5] "r"(x5),      \
+      [mult] "r"(mult), [rnd] "r"(rnd), [sr] "m"(sr), [end] "m"(end)                            \
+    : "cc", "memory"
+    if (words == 3)
+    {
+        __asm__ volatile("1:\n\t" KRON_ASM_W0 KRON_ASM_W("x2", "x3") KRON_ASM_W("x4", "x5")
+                             KRON_ASM_END KRON_ASM_OPERANDS);
+    }
+    else if (words == 2)
+    {
+        __asm__ volatile("1:\n\t" KRON_ASM_W0 KRON_ASM_W("x2", "x3") KRON_ASM_END
+                             KRON_ASM_OPERANDS);
+    }
+    else
+    {
+        __asm__ volatile("1:\n\t" KRON_ASM_W0 KRON_ASM_END KRON_ASM_OPERANDS);
+    }
+#undef KRON_ASM_OPERANDS
+}
+#endif
+
 /* y[l] = sat16(rq(B[l] . v)) for l < n (n <= m2; v as for b_sums, acc scratch for n sums):
  * the B stage of A X first with the output requantization fused into the row passes where
  * the ISA path has one (DSP, NEON; n2 <= 16, the usual requantization), else b_sums and
@@ -470,18 +541,26 @@ KRON_NOINLINE void b_rows16(int32_t n, int32_t m2, int32_t n2, const int8_t *b, 
 #elif defined(RNN_KRON_S8_DSP)
     if (n2 <= 16 && KRON_DSP_RQ(mult, shift))
     {
-        const int32_t ld = RNN_S8_STRIDE(n2);
-        int32_t xw[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        const int32_t words = RNN_S8_STRIDE(n2) >> 2;
+        int32_t xw[8];
         int32_t q;
         (void)m2;
         (void)acc;
-        for (q = 0; q < (ld >> 2); ++q)
+        /* v holds max(n2, 16) bytes: all four words are inside it */
+        for (q = 0; q < 4; ++q)
         {
             const int32_t xv = kron_load4(v + 4 * q);
             xw[2 * q] = __sxtb16(xv);
             xw[2 * q + 1] = kron_sxtb16_hi(xv);
         }
-        switch (ld >> 2)
+#if defined(RNN_KRON_S8_DSP_ASM)
+        if (words < 4)
+        {
+            dsp_rows16_asm(n, b, xw, words, mult, shift, y);
+            return;
+        }
+#endif
+        switch (words)
         {
         case 4:
             dsp_rows16(n, b, xw, 4, mult, shift, y);
