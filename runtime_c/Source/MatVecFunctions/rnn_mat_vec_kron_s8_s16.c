@@ -210,7 +210,8 @@ static int32_t kron_sxtb16_hi(int32_t v)
 /* t[k] = sat8(rq(sum_j a[j] (X[j][k] - zx))) for k < n2 <= 16, X = x as rows of n2 (x past
  * cols is real zero): a row of X per 16-byte load (lanes past n2 are ignored) while the load
  * stays inside the whole rows of x, widened to int16 after subtracting zx and multiplied by
- * a[j] into four int32 vectors (SMLAL by element); the other rows in plain C */
+ * a[j] into four int32 vectors (SMLAL by element); the other rows in plain C; the usual
+ * requantization by vector (t then holds 16 bytes, those past n2 for the caller to zero) */
 static void a_row_neon(const int8_t *a, int32_t n2, int32_t cols, int32_t zx, const int8_t *x,
                        int32_t mult, int32_t shift, int8_t *t)
 {
@@ -244,6 +245,20 @@ static void a_row_neon(const int8_t *a, int32_t n2, int32_t cols, int32_t zx, co
         {
             acc[k] += aj * ((int32_t)x[j * n2 + k] - zx);
         }
+    }
+    if (KRON_VEC_RQ(mult, shift))
+    {
+        /* all 16 lanes (t has 16 bytes; the caller zeroes those past n2), saturated to
+         * int16 then int8: sat8(sat16(v)) = sat8(v) */
+        const int32x4_t sh = vdupq_n_s32(shift);
+        const int32x4_t r0 = vrshlq_s32(vqdmulhq_n_s32(vld1q_s32(acc), mult), sh);
+        const int32x4_t r1 = vrshlq_s32(vqdmulhq_n_s32(vld1q_s32(acc + 4), mult), sh);
+        const int32x4_t r2 = vrshlq_s32(vqdmulhq_n_s32(vld1q_s32(acc + 8), mult), sh);
+        const int32x4_t r3 = vrshlq_s32(vqdmulhq_n_s32(vld1q_s32(acc + 12), mult), sh);
+        const int16x8_t h0 = vcombine_s16(vqmovn_s32(r0), vqmovn_s32(r1));
+        const int16x8_t h1 = vcombine_s16(vqmovn_s32(r2), vqmovn_s32(r3));
+        vst1q_s8(t, vcombine_s8(vqmovn_s16(h0), vqmovn_s16(h1)));
+        return;
     }
     requant8(n2, acc, mult, shift, t);
 }
