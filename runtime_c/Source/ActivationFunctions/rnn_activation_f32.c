@@ -163,33 +163,86 @@ static void tanh_f32(float *data, int32_t n)
 #elif defined(RNN_ACT_FPU)
 /* ---- Cortex-M4/M7: scalar FPU, fused multiply-add ---- */
 
+/* 2^(j/32), j = 0..31: the nearest float32 T_j (its bits) and the relative remainder
+ * c_j = (2^(j/32) - T_j) / T_j (|c_j| < 6e-8), so that the result is rounded once */
+typedef struct
+{
+    uint32_t bits;
+    float corr;
+} rnn_exp2_entry;
+static const rnn_exp2_entry rnn_exp2_32[32] = {
+    {0x3F800000u, 0.000000000e+00f},
+    {0x3F82CD87u, -4.708457624e-08f},
+    {0x3F85AAC3u, 4.628547146e-08f},
+    {0x3F88980Fu, -5.560422522e-08f},
+    {0x3F8B95C2u, -1.199215749e-08f},
+    {0x3F8EA43Au, -4.877606230e-08f},
+    {0x3F91C3D3u, 4.729782432e-08f},
+    {0x3F94F4F0u, -3.481442690e-08f},
+    {0x3F9837F0u, 3.193418152e-08f},
+    {0x3F9B8D3Au, -2.688666534e-08f},
+    {0x3F9EF532u, 3.621057232e-08f},
+    {0x3FA27043u, 1.118421022e-09f},
+    {0x3FA5FED7u, -3.099071932e-08f},
+    {0x3FA9A15Bu, -2.638300955e-08f},
+    {0x3FAD583Fu, -7.475213337e-09f},
+    {0x3FB123F6u, -4.245635665e-08f},
+    {0x3FB504F3u, 1.711427089e-08f},
+    {0x3FB8FBAFu, 2.300196655e-08f},
+    {0x3FBD08A4u, -3.047683350e-08f},
+    {0x3FC12C4Du, -1.653853765e-08f},
+    {0x3FC5672Au, 5.233334210e-09f},
+    {0x3FC9B9BEu, -3.592064601e-08f},
+    {0x3FCE248Cu, 6.107591766e-09f},
+    {0x3FD2A81Eu, -3.114054437e-08f},
+    {0x3FD744FDu, -1.471960509e-08f},
+    {0x3FDBFBB8u, -2.821810163e-08f},
+    {0x3FE0CCDFu, -5.258795177e-09f},
+    {0x3FE5B907u, -6.360387328e-09f},
+    {0x3FEAC0C7u, -6.128259677e-09f},
+    {0x3FEFE4BAu, -2.488040884e-08f},
+    {0x3FF5257Du, 5.140609272e-09f},
+    {0x3FFA83B3u, -8.697266907e-09f}};
+#define EXP_N32_LOG2E 4.616624069e+01f /* 32 / ln 2 */
+/* ln 2 / 32 for fused multiply-adds: the nearest float and the remainder */
+#define EXP_LN2_32_F 2.166084945e-02f
+#define EXP_LN2_32_R -5.952044413e-11f
+
 /*
- * e^(s x) for s = -1 or -2 (a constant after inlining), s x in [-87, 87]. With u = x - k ln2 / s
- * the reduced argument is r = s u, so the polynomial runs on u with coefficients C_i s^i.
+ * e^(s x) for s = -1 or -2 (a constant after inlining), s x in [-87, 87], table-driven:
+ * s x = (32 m + j) ln2 / 32 + r with K = 32 m + j = round(s x 32 / ln 2) (the 1.5 * 2^23
+ * trick) and |r| <= ln2 / 64, so e^(s x) = S (1 + q) with S = 2^m 2^(j/32) (the table entry
+ * with m added to its exponent bits, in integer registers: z's low bits are K) and
+ * q = e^r - 1 + c_j = r + r^2/2 + r^3/6 + c_j (the next term, r^4/24, is below 5.7e-10
+ * relatively; c_j the table entry's rounding, so S (1 + q) is 2^m 2^(j/32) e^r but for
+ * c_j r < 7e-10). With u = x - k ln2 / (32 s) the reduced argument is r = s u, so the
+ * polynomial runs on u with coefficients s^i / i!. The result is one fused multiply-add
+ * S + S q, rounded once. Instructions (GCC 12, Cortex-M4): 19 where the degree-6 polynomial
+ * on |r| <= ln2/2 took 22 (a fused multiply-add adds to its destination, so each Horner step
+ * there was a VMOV of the coefficient and a VFMA; here the last step adds c_j, a fresh
+ * load). A NaN x makes u and q NaN, so the result is NaN whatever S its bits give.
  */
 RNN_ACT_INLINE float exp_fpu(float x, const float s)
 {
-    const float z = fmaf(x, s * EXP_LOG2E, EXP_SHIFTER_BIASED);
-    const float k = z - EXP_SHIFTER_BIASED;
-    float u = fmaf(k, -EXP_LN2_F / s, x);
-    float p;
+    const float z = fmaf(x, s * EXP_N32_LOG2E, EXP_SHIFTER);
+    const float k = z - EXP_SHIFTER;
+    float u = fmaf(k, -EXP_LN2_32_F / s, x);
+    float q;
     float scale;
     uint32_t bz;
     uint32_t bs;
-    u = fmaf(k, -EXP_LN2_R / s, u);
-    p = fmaf(EXP_C6 * s * s * s * s * s * s, u, EXP_C5 * s * s * s * s * s);
-    p = fmaf(p, u, EXP_C4 * s * s * s * s);
-    p = fmaf(p, u, EXP_C3 * s * s * s);
-    p = fmaf(p, u, EXP_C2 * s * s);
-    p = fmaf(p, u, EXP_C1 * s);
-    p = fmaf(p, u, 1.0f);
-    /* 2^k from z's low bits, k + 127 (the shifter's other bits shift out), then one
-     * multiply: adding k to p's exponent bits instead would turn a NaN whose payload reaches
-     * z into a number */
+    const rnn_exp2_entry *e;
+    u = fmaf(k, -EXP_LN2_32_R / s, u);
+    q = fmaf(u, (1.0f / 6.0f) * s * s * s, 0.5f * s * s);
+    q = fmaf(q, u, s);
+    /* z = 1.5 * 2^23 + K exactly: bits 0x4B400000 + K; K mod 32 picks the entry and
+     * (bits - j) << 18 = m << 23 (the shifter's bits shift out) */
     memcpy(&bz, &z, sizeof(bz));
-    bs = bz << 23;
+    e = &rnn_exp2_32[bz & 31u];
+    q = fmaf(q, u, e->corr);
+    bs = e->bits + ((bz & ~31u) << 18);
     memcpy(&scale, &bs, sizeof(scale));
-    return p * scale;
+    return fmaf(scale, q, scale);
 }
 
 #if defined(__GNUC__)
