@@ -9,23 +9,27 @@
  * Chebyshev nodes, relative error 3e-9 before float rounding), 2^k from the exponent bits;
  * sigmoid(x) = 1 / (1 + e^-x) with x clamped to [-87, 87], tanh(x) = sign(x) (1 - e) /
  * (1 + e) with e = e^-2|x|, |x| clamped to 43. One path per instruction set, the same
- * polynomial and clamps everywhere:
+ * clamps everywhere and the same polynomial but on Cortex-M4/M7 (a table-driven e^x there):
  *
  * - plain C (the host, any other target): unchanged from before the paths, so host results
  *   did not change: ln 2 split so that k * ln2_hi is exact, separate multiplies and adds, the
  *   clamping in its own loop (GCC then vectorizes the other loop with SSE/AVX).
  * - Cortex-M4/M7 (scalar single-precision FPU with fused multiply-add): one loop per
  *   activation with e^x inlined (no call, constants in registers), the reduction by fused
- *   multiply-adds with ln 2 as the nearest float plus its remainder, the sign of x and the
- *   factor 2 of tanh folded into the constants (exactly: powers of 2), 2^k built from the
- *   shifted sum and multiplied in.
+ *   multiply-adds with ln 2 / 32 as the nearest float plus its remainder, the sign of x and
+ *   the factor 2 of tanh folded into the constants (exactly: powers of 2); e^x table-driven
+ *   (exp_fpu: 32 entries 2^(j/32) with their rounding as a correction, |r| <= ln2/64, a
+ *   degree-3 Taylor polynomial, one rounding at the end), which needs fewer instructions
+ *   than the degree-6 polynomial on a scalar FPU whose fused multiply-add adds to its
+ *   destination; the clamps as one rarely taken branch.
  * - Cortex-M55 (Helium, MVE float): 4 lanes per pass, the last partial pass predicated; the
  *   polynomial by VFMAS (p * r + c_i, c_i a scalar); clamping by compare and select (NaN
  *   stays NaN); no vector divide in MVE, so 1 / d by an integer first guess (0x7EF311C3 -
  *   bits(d), within 5.1%) and three Newton steps y += y (1 - d y). Helium arithmetic always
  *   flushes denormals to zero (tanh of a denormal gives 0).
- * - AArch64 NEON (cortex-a73): the FPU path's arithmetic 4 lanes at a time (FMLA, FDIV: the
- *   same results but for the sign of tanh(-0)), the last n % 4 values through a buffer.
+ * - AArch64 NEON (cortex-a73): the degree-6 polynomial, reduction by fused multiply-adds as
+ *   the Cortex-M4/M7 path had it before its table (FMLA, FDIV), 4 lanes at a time, the last
+ *   n % 4 values through a buffer.
  *
  * Accuracy against float64 (1 / (1 + exp(-x)) and tanh(x) in double), measured over every
  * float32 input on the host for the plain C and the FPU path (the FPU path compiled for x86
@@ -34,8 +38,14 @@
  *
  *   path        sigmoid abs   sigmoid rel (x >= -87)   tanh abs    e^-x rel on [-87, 87]
  *   plain C     8.93e-8       1.60e-7 (2.48 ulp)       9.64e-8     1.13e-7 (1.35 ulp)
- *   FPU, NEON   8.93e-8       1.65e-7 (2.48 ulp)       9.16e-8     8.92e-8 (1.06 ulp)
+ *   NEON        8.93e-8       1.65e-7 (2.48 ulp)       9.16e-8     8.92e-8 (1.06 ulp)
+ *   FPU         8.93e-8       1.48e-7                  8.94e-8     6.09e-8
  *   Helium      8.93e-8       1.48e-7 (2.43 ulp)       1.19e-7     -
+ *
+ * (The FPU row is the table-driven e^x, measured over every float32 as above; with the
+ * degree-6 polynomial the FPU path measured as NEON does. On the boards under QEMU,
+ * tests/kernels/test_board_kernels.py test_sigmoid_tanh_fpu_dense: 1.39e-7 and 8.9e-8 over
+ * its 171,990 inputs.)
  *
  * For comparison, glibc's expf is within 0.50 ulp, 1 / (1 + expf(-x)) in float within
  * 2.48 ulp (1.48e-7), tanhf within 1.04e-7 absolute. tanh is accurate in absolute terms
@@ -50,6 +60,9 @@
  * function's own instructions, static helpers included), before these paths -> now, a step:
  *
  *   cortex-m4   exp_f32 32,220 + sigmoid/tanh/rest 19,619 (58 per value) -> 33,423 (37)
+ *               -> 29,431 (32.9) with the branch clamps and the table-driven e^x
+ *               (benchmarks/kron_model.py's build, where they took 33,353 before:
+ *               sigmoid_f32 16,155 + tanh_f32 13,276 a step; 30 and 37 per value)
  *   cortex-m55  exp_f32 32,220 + 18,749 (57 per value) -> 10,941 (12.2)
  *   cortex-a73  10,718 (12.0 per value, GCC's vectorization of the plain C) -> 6,811 (7.6)
  *
