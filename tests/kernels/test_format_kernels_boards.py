@@ -159,8 +159,10 @@ def test_kron_f32_exact_order_on_the_board(board, tmp_path):
 
 def _kron_s8_cases() -> list[tuple[Case, object]]:
     """rnn_mat_vec_kron_s8_s16 (called as kron.py's emitter writes it) on every shape of
-    KRON_SHAPES, both associations, x's zero point -37 and 0, the common requantization
-    (shift <= -2) and the general one for the output: (case, QKron)."""
+    KRON_SHAPES, both associations, x's zero point -37, 0 and 5, the common requantization
+    (shift <= -2) and the general one for the output, and the edges of the vector / SMMLA
+    requantization's domain [-31, -2] (intermediate -1 and -2, output -2 and -32, outside
+    it: the scalar fallbacks): (case, QKron)."""
     from rnngen.formats.kron import QKron
     from tests.kernels.test_format_kernels import KRON_SHAPES
 
@@ -171,9 +173,9 @@ def _kron_s8_cases() -> list[tuple[Case, object]]:
         a = rng.integers(-127, 128, (m1, n1)).astype(np.int8)
         b = rng.integers(-127, 128, (m2, n2)).astype(np.int8)
         for ax in (True, False):
-            for zx, sy in ((-37, -3), (0, -1)):
-                qm = QKron(a, b, rows, cols, ax, zx, 1518500250, -8, 1518500250, sy)
-                name = f"qkron{k}_{'ax' if ax else 'xb'}_{-zx}"
+            for zx, st, sy in ((-37, -8, -3), (0, -8, -1), (5, -1, -2), (0, -2, -32)):
+                qm = QKron(a, b, rows, cols, ax, zx, 1518500250, st, 1518500250, sy)
+                name = f"qkron{k}_{'ax' if ax else 'xb'}_{zx + 40}_{-st}_{-sy}"
                 ctx = _Ctx()
                 lines = _QProg(ctx).matvec(f"{name}_M", qm, f"{name}_x", f"{name}_y",
                                            f"{name}_scratch")
@@ -182,6 +184,21 @@ def _kron_s8_cases() -> list[tuple[Case, object]]:
                     "y": np.zeros(rows, np.int16),
                     "scratch": np.full(formats.scratch_s8(qm), 99, np.int8)}, lines, ["y"],
                     decls=ctx.decls), qm))
+    # int16 saturation in the fused requantization (SSAT, VQMOVN, the Helium clamp): A and x
+    # all 127 saturate T to 127, rows of B of +-127 take B T past both int16 limits
+    for k in (1, 5, 10, 11):
+        m1, n1, m2, n2, rows, cols = KRON_SHAPES[k]
+        a = np.full((m1, n1), 127, np.int8)
+        b = np.where((np.arange(m2) % 3 == 1)[:, None], -127, 127).astype(np.int8)
+        b = np.repeat(b, n2, axis=1)
+        qm = QKron(a, b, rows, cols, True, 0, 1518500250, -1, 2147483647, -2)
+        name = f"qkron{k}_sat"
+        ctx = _Ctx()
+        lines = _QProg(ctx).matvec(f"{name}_M", qm, f"{name}_x", f"{name}_y", f"{name}_scratch")
+        out.append((Case(name, set(ctx.kernels), {
+            "x": np.full(cols, 127, np.int8), "y": np.zeros(rows, np.int16),
+            "scratch": np.full(formats.scratch_s8(qm), 99, np.int8)}, lines, ["y"],
+            decls=ctx.decls), qm))
     return out
 
 
