@@ -10,10 +10,16 @@
  * The work that is B (int8, [m2, n2], row-major) times int8 vectors, the bulk of the MACs
  * (Y[i] = B T[i] with ax_first, else T[j] = B X[j]), runs on the fast int8 dot products of
  * rnn_mat_vec_s8_sums (DSP SMLAD on Cortex-M4/M7, Helium VMLADAVA on the M55, NEON for
- * n2 >= 16 on AArch64). On AArch64 with n2 <= 16 (rnn_mat_vec_s8_sums has only plain C below
- * 16 columns) each row of B is one 16-byte load multiplied by the vector zero-padded to 16
+ * n2 >= 16 on AArch64), or for n2 <= 16 on row passes of its own (b_sums, b_rows16): on
+ * AArch64 each row of B is one 16-byte load multiplied by the vector zero-padded to 16
  * lanes: the bytes past the row, the next row's, meet zeros (SMULL + SMLAL2 + SADDLP, four rows
- * reduced together); the last rows, whose 16 bytes would run past B, are plain C. With
+ * reduced together); the last rows, whose 16 bytes would run past B, are plain C. On
+ * Cortex-M4/M7 the vector is split once into SMLAD pairs and each row taken word by word
+ * (LDR, SXTB16 twice, SMLAD twice; rows of 1 to 3 words in an assembly loop). On the M55 each
+ * row is one predicated 16-byte load and one VMLADAVA. With ax_first the output's
+ * requantization is fused into those row passes (b_rows16) when its shift is in [-31, -2]:
+ * VQDMULH + VRSHL + VQMOVN (NEON; Helium's requant16 the same with a clamp), SMMLA + ASR +
+ * SSAT (DSP), see KRON_VEC_RQ and KRON_DSP_RQ. With
  * X B^T first, x's zero point enters as offset[l] = -x_zero_point * (sum of row l of B),
  * computed once per call as B times a vector of ones, and x's last partial row is copied with
  * the zero point as padding. The other stage (A's scalars times rows of int8 values) is
