@@ -61,8 +61,10 @@
 #if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
 /* SSAT (as rnn_mat_vec_s8_s16.c: the builtin's result is typed unsigned by GCC 12) */
 #define KRON_SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
+#define KRON_SAT8(v) ((int32_t)__builtin_arm_ssat((v), 8))
 #else
 #define KRON_SAT16(v) rnn_sat16(v)
+#define KRON_SAT8(v) rnn_sat8(v)
 #endif
 
 static const int32_t rnn_kron_zero_offset[RNN_KRON_MAX_ROW];
@@ -267,6 +269,65 @@ static void a_row_neon(const int8_t *a, int32_t n2, int32_t cols, int32_t zx, co
         return;
     }
     requant8(n2, acc, mult, shift, t);
+}
+#endif
+
+#if defined(RNN_KRON_S8_DSP)
+/* t[k] = sat8(rq(sum_j a[j] (X[j][k] - zx))) for k < n2 <= 16, X = x as rows of n2 (x past
+ * cols is real zero), when the usual requantization applies (KRON_DSP_RQ) and the word
+ * x[j n2 + k0 .. + 3] of every whole row j and column group k0 is inside x; returns 0
+ * otherwise (nothing written). Four columns at a time: per whole row one LDR of the row's
+ * word (lanes past n2 ignored), SXTB16 twice, SMLABB / SMLATB by a[j] into four sums; then
+ * per column the partial row (k < part) and x's zero point (-zx times the sum of the a[j] of
+ * the column's rows), and the requantization by SMMLA + ASR + SSAT. */
+KRON_NOINLINE int a_row_dsp(const int8_t *a, int32_t n2, int32_t cols, int32_t zx,
+                            const int8_t *x, int32_t mult, int32_t shift, int8_t *t)
+{
+    const int32_t full = cols / n2, part = cols - full * n2;
+    const int32_t last = ((n2 - 1) >> 2) << 2; /* the last group's first column */
+    int32_t sa_full = 0, sa_all, rnd, sr;
+    int32_t j, k0;
+    if (!KRON_DSP_RQ(mult, shift) || full < 1 || (full - 1) * n2 + last + 4 > cols)
+    {
+        return 0;
+    }
+    rnd = (int32_t)1 << (-2 - shift);
+    sr = -1 - shift;
+    for (j = 0; j < full; ++j)
+    {
+        sa_full += a[j];
+    }
+    sa_all = sa_full + (part ? a[full] : 0);
+    for (k0 = 0; k0 < n2; k0 += 4)
+    {
+        const int8_t *xp = x + k0;
+        int32_t c[4] = {0, 0, 0, 0};
+        int32_t q;
+        for (j = 0; j < full; ++j, xp += n2)
+        {
+            const int32_t xv = kron_load4(xp);
+            const int32_t e = __sxtb16(xv), o = kron_sxtb16_hi(xv), aj = a[j];
+            c[0] = __smlabb(e, aj, c[0]);
+            c[1] = __smlabb(o, aj, c[1]);
+            c[2] = __smlatb(e, aj, c[2]);
+            c[3] = __smlatb(o, aj, c[3]);
+        }
+        for (q = 0; q < 4 && k0 + q < n2; ++q)
+        {
+            const int32_t k = k0 + q;
+            int32_t v = c[q];
+            if (k < part)
+            {
+                v += (int32_t)a[full] * (int32_t)x[full * n2 + k] - zx * sa_all;
+            }
+            else
+            {
+                v -= zx * sa_full;
+            }
+            t[k] = (int8_t)KRON_SAT8(kron_smmla(v, mult, rnd) >> sr);
+        }
+    }
+    return 1;
 }
 #endif
 
@@ -630,6 +691,11 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
             {
                 a_row_neon(m->a + i * n1, n2, cols, zx, x, m->t_mult,
                            m->t_shift, v);
+            }
+            else
+#elif defined(RNN_KRON_S8_DSP)
+            if (n2 <= 16 && a_row_dsp(m->a + i * n1, n2, cols, zx, x, m->t_mult, m->t_shift, v))
+            {
             }
             else
 #endif
