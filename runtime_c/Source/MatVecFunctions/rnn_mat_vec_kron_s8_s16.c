@@ -301,17 +301,23 @@ KRON_NOINLINE int a_row_dsp(const int8_t *a, int32_t n2, int32_t cols, int32_t z
     for (k0 = 0; k0 < n2; k0 += 4)
     {
         const int8_t *xp = x + k0;
-        int32_t c[4] = {0, 0, 0, 0};
+        int32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        int32_t c[4];
         int32_t q;
         for (j = 0; j < full; ++j, xp += n2)
         {
             const int32_t xv = kron_load4(xp);
             const int32_t e = __sxtb16(xv), o = kron_sxtb16_hi(xv), aj = a[j];
-            c[0] = __smlabb(e, aj, c[0]);
-            c[1] = __smlabb(o, aj, c[1]);
-            c[2] = __smlatb(e, aj, c[2]);
-            c[3] = __smlatb(o, aj, c[3]);
+            c0 = __smlabb(e, aj, c0);
+            c1 = __smlabb(o, aj, c1);
+            c2 = __smlatb(e, aj, c2);
+            c3 = __smlatb(o, aj, c3);
         }
+        /* the sums in registers during the loop (an array there is stored every row) */
+        c[0] = c0;
+        c[1] = c1;
+        c[2] = c2;
+        c[3] = c3;
         for (q = 0; q < 4 && k0 + q < n2; ++q)
         {
             const int32_t k = k0 + q;
