@@ -22,8 +22,10 @@
  * SSAT (DSP), see KRON_VEC_RQ and KRON_DSP_RQ. With
  * X B^T first, x's zero point enters as offset[l] = -x_zero_point * (sum of row l of B),
  * computed once per call as B times a vector of ones, and x's last partial row is copied with
- * the zero point as padding. The other stage (A's scalars times rows of int8 values) is
- * plain C (GCC vectorises it at -O3).
+ * the zero point as padding. The other stage (A's scalars times rows of int8 values): with
+ * ax_first and n2 <= 16 four columns of X a pass (a_row_neon: SMLAL by element; a_row_dsp:
+ * SXTB16 + SMLABB / SMLATB over the whole rows of X, then per column the partial row, the
+ * zero point and SMMLA + ASR + SSAT), else plain C (GCC vectorises it at -O3).
  * Requantization of the shift <= -2 case (the usual one) takes the high word of the 64-bit
  * product and one rounding shift, the identity rnn_mat_vec_s8_s16.c documents.
  *
