@@ -102,7 +102,7 @@ def measure(boards: list[str], dtypes: list[str], keep: Path | None = None
 
 
 def report(res, command: str) -> str:
-    boards = sorted({b for b, _, _ in res}, key=BOARDS.index)
+    boards = sorted({b for b, _, _ in res}, key=lambda b: (BOARDS + [b]).index(b))
     dtypes = sorted({d for _, d, _ in res}, key=DTYPES.index)
     lines = ["# Kronecker at 16x against dense: one HAR1 LSTM direction, whole `_run`", "",
              f"Made by `{command}` (the script's docstring has the method).", "",

@@ -124,13 +124,20 @@ static void requant16(int32_t n, const int32_t *acc, int32_t mult, int32_t shift
 #elif defined(RNN_KRON_S8_MVE)
     if (KRON_VEC_RQ(mult, shift))
     {
-        const int32x4_t hi = vdupq_n_s32(32767), lo = vdupq_n_s32(-32768);
-        for (l = 0; l < n; l += 4)
+        /* whole vectors unpredicated, the last n % 4 predicated */
+        for (l = 0; l + 4 <= n; l += 4)
+        {
+            int32x4_t d = vqdmulhq_n_s32(vld1q_s32(acc + l), mult);
+            d = vrshlq_n_s32(d, shift);
+            vstrhq_s32(y + l, vmaxq_s32(vminq_s32(d, vdupq_n_s32(32767)), vdupq_n_s32(-32768)));
+        }
+        if (l < n)
         {
             const mve_pred16_t p = vctp32q((uint32_t)(n - l));
             int32x4_t d = vqdmulhq_n_s32(vldrwq_z_s32(acc + l, p), mult);
             d = vrshlq_n_s32(d, shift);
-            vstrhq_p_s32(y + l, vmaxq_s32(vminq_s32(d, hi), lo), p);
+            vstrhq_p_s32(y + l, vmaxq_s32(vminq_s32(d, vdupq_n_s32(32767)), vdupq_n_s32(-32768)),
+                         p);
         }
         return;
     }
@@ -463,13 +470,35 @@ static void b_sums(int32_t n, int32_t m2, int32_t n2, const int8_t *b, const int
     (void)m2;
     if (n2 <= 16)
     {
-        /* one predicated 16-byte load per row (lanes past n2 read as zero, never past B)
-         * and one VMLADAVA against the vector */
-        const mve_pred16_t p = vctp8q((uint32_t)n2);
+        /* one 16-byte load per row and one VMLADAVA against the vector: unpredicated while
+         * the load stays inside B (the bytes past the row meet the vector's zero lanes;
+         * GCC 12 spends three instructions on each predicate), then predicated loads (lanes
+         * past n2 read as zero, never past B) */
+        const int32_t safe = m2 * ld >= 16 ? (m2 * ld - 16) / ld + 1 : 0;
+        const int32_t nv = safe < n ? safe : n;
         const int8x16_t x = vld1q_s8(v);
-        for (; l < n; ++l)
+        const int8_t *w = b;
+        if (offset)
         {
-            acc[l] = vmladavaq_s8(offset ? offset[l] : 0, vldrbq_z_s8(b + (int32_t)l * ld, p), x);
+            for (; l < nv; ++l, w += ld)
+            {
+                acc[l] = vmladavaq_s8(offset[l], vld1q_s8(w), x);
+            }
+        }
+        else
+        {
+            for (; l < nv; ++l, w += ld)
+            {
+                acc[l] = vmladavq_s8(vld1q_s8(w), x);
+            }
+        }
+        if (l < n)
+        {
+            const mve_pred16_t p = vctp8q((uint32_t)n2);
+            for (; l < n; ++l, w += ld)
+            {
+                acc[l] = vmladavaq_s8(offset ? offset[l] : 0, vldrbq_z_s8(w, p), x);
+            }
         }
         return;
     }
