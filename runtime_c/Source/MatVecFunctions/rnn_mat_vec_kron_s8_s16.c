@@ -346,6 +346,59 @@ KRON_NOINLINE int a_row_dsp(const int8_t *a, int32_t n2, int32_t cols, int32_t z
 }
 #endif
 
+#if defined(RNN_KRON_S8_MVE)
+/* a_row_neon on Helium: per row of X whose 16 bytes stay inside x (lanes past n2 ignored),
+ * four widening loads (VLDRB.S32) and four VMLA by a[j]; x's zero point as -zx times the sum
+ * of those a[j]; the other rows in plain C; the usual requantization by vector (VQDMULH,
+ * VRSHL, clamp, VSTRB.32 of all 16 lanes: t holds 16 bytes, the caller zeroes those past
+ * n2) */
+static void a_row_mve(const int8_t *a, int32_t n2, int32_t cols, int32_t zx, const int8_t *x,
+                      int32_t mult, int32_t shift, int8_t *t)
+{
+    const int32_t full = cols / n2;
+    int32_t nv = cols >= 16 ? (cols - 16) / n2 + 1 : 0;
+    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
+    int32_t acc[16];
+    int32_t sa = 0, j, k;
+    nv = nv < full ? nv : full;
+    for (j = 0; j < nv; ++j)
+    {
+        const int8_t *xj = x + j * n2;
+        const int32_t aj = a[j];
+        sa += aj;
+        s0 = vmlaq_n_s32(s0, vldrbq_s32(xj), aj);
+        s1 = vmlaq_n_s32(s1, vldrbq_s32(xj + 4), aj);
+        s2 = vmlaq_n_s32(s2, vldrbq_s32(xj + 8), aj);
+        s3 = vmlaq_n_s32(s3, vldrbq_s32(xj + 12), aj);
+    }
+    vst1q_s32(acc, vsubq_n_s32(s0, zx * sa));
+    vst1q_s32(acc + 4, vsubq_n_s32(s1, zx * sa));
+    vst1q_s32(acc + 8, vsubq_n_s32(s2, zx * sa));
+    vst1q_s32(acc + 12, vsubq_n_s32(s3, zx * sa));
+    for (; j * n2 < cols; ++j)
+    {
+        const int32_t valid = cols - j * n2 < n2 ? cols - j * n2 : n2;
+        const int32_t aj = a[j];
+        for (k = 0; k < valid; ++k)
+        {
+            acc[k] += aj * ((int32_t)x[j * n2 + k] - zx);
+        }
+    }
+    if (KRON_VEC_RQ(mult, shift))
+    {
+        int32_t q;
+        for (q = 0; q < 4; ++q)
+        {
+            int32x4_t d = vqdmulhq_n_s32(vld1q_s32(acc + 4 * q), mult);
+            d = vrshlq_n_s32(d, shift);
+            vstrbq_s32(t + 4 * q, vmaxq_s32(vminq_s32(d, vdupq_n_s32(127)), vdupq_n_s32(-128)));
+        }
+        return;
+    }
+    requant8(n2, acc, mult, shift, t);
+}
+#endif
+
 /* acc[l] = offset[l] (or 0 when offset is NULL) + B[l] . v for l < n (n <= m2); v: n2 int8,
  * zero-padded to 16 lanes when n2 <= 16. B's rows are RNN_S8_STRIDE(n2) bytes apart (zero
  * after column n2), as the int8 dense kernels read them. */
@@ -728,6 +781,12 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
             {
                 a_row_neon(m->a + i * n1, n2, cols, zx, x, m->t_mult,
                            m->t_shift, v);
+            }
+            else
+#elif defined(RNN_KRON_S8_MVE)
+            if (n2 <= 16)
+            {
+                a_row_mve(m->a + i * n1, n2, cols, zx, x, m->t_mult, m->t_shift, v);
             }
             else
 #elif defined(RNN_KRON_S8_DSP)
