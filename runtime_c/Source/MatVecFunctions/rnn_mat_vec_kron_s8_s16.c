@@ -16,16 +16,17 @@
  * reduced together); the last rows, whose 16 bytes would run past B, are plain C. On
  * Cortex-M4/M7 the vector is split once into SMLAD pairs and each row taken word by word
  * (LDR, SXTB16 twice, SMLAD twice; rows of 1 to 3 words in an assembly loop). On the M55 each
- * row is one predicated 16-byte load and one VMLADAVA. With ax_first the output's
+ * row is one 16-byte load (predicated for the last rows only) and one VMLADAVA. With ax_first the output's
  * requantization is fused into those row passes (b_rows16) when its shift is in [-31, -2]:
  * VQDMULH + VRSHL + VQMOVN (NEON; Helium's requant16 the same with a clamp), SMMLA + ASR +
  * SSAT (DSP), see KRON_VEC_RQ and KRON_DSP_RQ. With
  * X B^T first, x's zero point enters as offset[l] = -x_zero_point * (sum of row l of B),
  * computed once per call as B times a vector of ones, and x's last partial row is copied with
  * the zero point as padding. The other stage (A's scalars times rows of int8 values): with
- * ax_first and n2 <= 16 four columns of X a pass (a_row_neon: SMLAL by element; a_row_dsp:
- * SXTB16 + SMLABB / SMLATB over the whole rows of X, then per column the partial row, the
- * zero point and SMMLA + ASR + SSAT), else plain C (GCC vectorises it at -O3).
+ * ax_first and n2 <= 16 several columns of X a pass (a_row_neon: SMLAL by element;
+ * a_row_mve: widening loads and VMLA by A's scalar; a_row_dsp: SXTB16 + SMLABB / SMLATB over
+ * the whole rows of X, then per column the partial row, the zero point and SMMLA + ASR +
+ * SSAT), else plain C (GCC vectorises it at -O3).
  * Requantization of the shift <= -2 case (the usual one) takes the high word of the 64-bit
  * product and one rounding shift, the identity rnn_mat_vec_s8_s16.c documents.
  *
