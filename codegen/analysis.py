@@ -59,6 +59,8 @@ def _params(n: ir.Node) -> int:
         return int(n.scale.size + n.bias.size)
     if isinstance(n, ir.ChannelAffine):
         return int(n.scale.size + n.shift.size)
+    if isinstance(n, ir.Embedding):
+        return int(n.table.size)
     return 0
 
 

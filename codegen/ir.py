@@ -430,6 +430,26 @@ class Pad(Node):
         return [tuple(d + self.pads[i] + self.pads[r + i] for i, d in enumerate(x))]
 
 
+@dataclass(frozen=True, eq=False)
+class Embedding(Node):
+    """ONNX Gather of a constant table [rows, dim] by run-time token ids (axis 0): the output
+    is the ids' shape + (dim,). The ids are the graph's input (int32 at the C API; held as
+    exact integers in float32 by the reference); an id in [-rows, -1] counts from the end,
+    one outside [-rows, rows - 1] is clamped to the nearest row (docs/limits.md)."""
+
+    table: np.ndarray  # [rows, dim] float32
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        return [tuple(ins[0]) + (int(self.table.shape[1]),)]
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """The table rows the C reads for `ids` (wrapped, then clamped), as int64."""
+        v = np.rint(np.asarray(ids, np.float64)).astype(np.int64)
+        n = int(self.table.shape[0])
+        v = np.where(v < 0, v + n, v)
+        return np.clip(v, 0, n - 1)
+
+
 # --------------------------------------------------------------------------- graph
 
 @dataclass(frozen=True)
@@ -531,6 +551,9 @@ class Graph:
     weight_scales: Mapping[str, np.ndarray] = field(default_factory=dict)
     # what the frontend rewrote (Loops unrolled, unrolled cells recognized) or why not
     notes: tuple[str, ...] = ()
+    # the input is token ids (an embedding lookup's indices): int32 at the C API, exact
+    # integers in the reference's float32 arrays
+    input_ids: bool = False
 
     @property
     def streaming(self) -> bool:

@@ -337,6 +337,10 @@ def _pad(ex: Executor, n: ir.Pad, ins: list[np.ndarray]) -> list[np.ndarray]:
                    constant_values=F32(n.value))]
 
 
+def _embedding(ex: Executor, n: ir.Embedding, ins: list[np.ndarray]) -> list[np.ndarray]:
+    return [n.table[n.rows(ins[0])]]
+
+
 def _state0(ex: Executor, n: ir.Recurrent, d: int) -> tuple[np.ndarray, np.ndarray | None]:
     cd = n.directions[d]
     return cd.h0.copy(), None if cd.c0 is None else cd.c0.copy()
@@ -347,13 +351,22 @@ FLOAT32 = Dtype(
     ops={ir.Recurrent: _recurrent, ir.Linear: _linear, ir.Binary: _binary, ir.Unary: _unary,
          ir.Softmax: _softmax, ir.Transpose: _transpose, ir.Slice: _slice, ir.Concat: _concat,
          ir.View: _view, ir.Conv: _conv, ir.Pool: _pool, ir.Reduce: _reduce,
-         ir.LayerNorm: _layernorm, ir.ChannelAffine: _channel_affine, ir.Pad: _pad},
+         ir.LayerNorm: _layernorm, ir.ChannelAffine: _channel_affine, ir.Pad: _pad,
+         ir.Embedding: _embedding},
     element=F32, state0=_state0, constants=True,
     encode=lambda ex, x: np.asarray(x, F32), decode=lambda ex, o, v: v)
 
 
 def golden_input(graph: ir.Graph, seed: int = 0) -> np.ndarray:
-    """The seeded random input used when the user gives none: uniform in [-1, 1)."""
+    """The seeded random input used when the user gives none: uniform in [-1, 1); token
+    ids (graph.input_ids): uniform integers over every embedding table's rows."""
     rng = np.random.default_rng(seed)
     shape = graph.shapes[graph.input]
+    if graph.input_ids:
+        return rng.integers(0, id_range(graph), size=shape).astype(F32)
     return rng.uniform(-1.0, 1.0, size=shape).astype(F32)
+
+
+def id_range(graph: ir.Graph) -> int:
+    """Token ids valid for every embedding lookup of the graph: [0, this)."""
+    return min(int(n.table.shape[0]) for n in graph.nodes if isinstance(n, ir.Embedding))

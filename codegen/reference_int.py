@@ -116,13 +116,19 @@ def _binary(ex: Any, n: ir.Node, ins: list[np.ndarray]) -> list[np.ndarray]:
     raise RnngenError(f"node '{n.name}': not supported with --dtype int8")
 
 
+def _embedding(ex: Any, n: ir.Embedding, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """C: rnn_gather_rows_s8(): rows of the int8 table, ids wrapped and clamped as the float
+    lookup does."""
+    return [ex.plan.nodes[n.name].table.astype(I64)[n.rows(ins[0])]]
+
+
 INT8 = reference.Dtype(
     name="int8",
     ops={ir.Recurrent: _recurrent, ir.Linear: _linear, ir.Softmax: _softmax, ir.Unary: _unary,
          ir.Binary: _binary, ir.Conv: _conv, ir.Pool: _pool, ir.Reduce: _reduce,
          # data movement does not depend on the element type
          ir.Transpose: reference._transpose, ir.Slice: reference._slice,
-         ir.Concat: reference._concat, ir.View: reference._view},
+         ir.Concat: reference._concat, ir.View: reference._view, ir.Embedding: _embedding},
     element=I64, state0=_state0, constants=False,
     encode=lambda ex, x: quant.quantize_input(np.asarray(x, np.float32), ex.plan.input),
     decode=lambda ex, o, v: dequantize_output(ex.plan, o, v))

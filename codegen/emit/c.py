@@ -29,6 +29,7 @@ KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_reduce_f32": ("BasicMathFunctions/rnn_reduce_f32.c", ()),
     "rnn_layer_norm_f32": ("NormalizationFunctions/rnn_layer_norm_f32.c", ()),
     "rnn_scale_shift_f32": ("NormalizationFunctions/rnn_scale_shift_f32.c", ()),
+    "rnn_gather_rows_f32": ("ViewFunctions/rnn_gather_rows_f32.c", ()),
 }
 
 _ACT_ENUM = {
@@ -403,6 +404,20 @@ class _Program:
                                 yst))
         return self._lines(n, lines)
 
+    def op_embedding(self, n: ir.Embedding, p: str) -> dict[str, Any]:
+        rows, dim = n.table.shape
+        tab = self.table(p, n)
+        self.ctx.kernels.add(self.GATHER_KERNEL)
+        return self._lines(n, [f"{self.GATHER_KERNEL}({math.prod(self.g.shapes[n.inputs[0]])}, "
+                               f"{self.buf(n.inputs[0])}, {rows}, {dim}, {tab}, "
+                               f"{self.buf(n.outputs[0])});"])
+
+    GATHER_KERNEL = "rnn_gather_rows_f32"
+
+    def table(self, p: str, n: ir.Embedding) -> str:
+        """The symbol of an embedding's table in flash."""
+        return self.ctx.array(f"{p}_table", n.table)
+
     # -- the number type's part of the model state and API ---------------------------
     io_type = "float"  # the C type of the API's input and outputs
 
@@ -634,7 +649,7 @@ def build_context(g: ir.Graph, name: str) -> dict[str, Any]:
         step_output_size=step_off, seq_out=seq_acc, fin_out=fin_acc,
         arena=max(1, mem.arena), work=mem.work, state=mem.state,
         state_fields=decls,
-        in_t=prog.io_type, out_t=prog.io_type,
+        in_t="int32_t" if g.input_ids else prog.io_type, out_t=prog.io_type,
         kernels=prog.kernel_closure(ctx.kernels), weight_bytes=ctx.weight_bytes,
         # kernels only forward_block calls: not linked where <NAME>_RUN_BLOCK is 0
         block_kernels=sorted(set(prog.kernel_closure(ctx.kernels))

@@ -30,6 +30,7 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_max_pool_s8": ("PoolingFunctions/rnn_max_pool_s8.c", ()),
     "rnn_avg_pool_s8": ("PoolingFunctions/rnn_avg_pool_s8.c", ()),
     "rnn_reduce_s8": ("BasicMathFunctions/rnn_reduce_s8.c", ()),
+    "rnn_gather_rows_s8": ("ViewFunctions/rnn_gather_rows_s8.c", ()),
 }
 
 class QProgram(_Program):
@@ -43,6 +44,10 @@ class QProgram(_Program):
     C_ELEM = " * sizeof(int16_t)"
 
     io_type = "int8_t"  # with --io int8; float I/O: "float"
+    GATHER_KERNEL = "rnn_gather_rows_s8"
+
+    def table(self, p: str, n: ir.Embedding) -> str:
+        return self.arr(f"{p}_table", self.plan.nodes[n.name].table, "int8_t")
 
     def __init__(self, g: ir.Graph, ctx: _Ctx, plan: quant.QuantPlan):
         assert g.memory is not None
@@ -159,7 +164,7 @@ class QProgram(_Program):
     # -- nodes --------------------------------------------------------------------------
     def ops(self) -> list[dict[str, Any]]:
         out = []
-        if self.plan.io == "float":
+        if self.plan.io == "float" and not self.g.input_ids:  # token ids: int32 as given
             g = self.g
             n = math.prod(g.shapes[g.input])
             p = self.plan.input
@@ -179,7 +184,7 @@ class QProgram(_Program):
 
     def xbuf(self, t: str) -> str:
         """The int8 buffer of a tensor (the quantized input lives in the arena)."""
-        if t == self.g.input and self.plan.io == "float":
+        if t == self.g.input and self.plan.io == "float" and not self.g.input_ids:
             return _at("s->arena", self.mem.place[t][1])
         return self.buf(t)
 

@@ -169,6 +169,8 @@ def _rule(g: ir.Graph, n: ir.Node, ins: list[ir.TimeInfo | None]) -> list[ir.Tim
         if t.kind == "seq" and t.axis == n.axis:
             raise _NotCausal(f"BatchNormalization '{n.name}' has its channels on the time axis")
         return [t]
+    if isinstance(n, ir.Embedding):  # one row per id: the ids' axes stay in place
+        return [_need(n, x)]
     if isinstance(n, ir.Pad):
         t = _need(n, x)
         r = len(g.shapes[n.inputs[0]])

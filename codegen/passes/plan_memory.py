@@ -128,7 +128,8 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
     state is int8 (h8), the LSTM cell state int16 (c16)."""
     qp = g.quant
     int16 = {t for t, p in qp.tensors.items() if p.dtype == "int16"}
-    place, top = _arena(g, lambda t: math.prod(g.shapes[t]), input_in_arena=qp.io == "float",
+    place, top = _arena(g, lambda t: math.prod(g.shapes[t]),
+                        input_in_arena=qp.io == "float" and not g.input_ids,
                         skip=int16)
     top16 = 0
     for t in sorted(int16):
