@@ -133,6 +133,8 @@ def table(g: ir.Graph, name: str | None = None) -> dict[str, Any]:
                 cb = 2 if g.quant is not None else 4
                 state += (n.hidden * hb if h_off >= 0 else 0) + (n.hidden * cb if c_off >= 0
                                                                  else 0)
+        elif isinstance(n, ir.RunningReduce):  # running values (float or int32) + count
+            state = 4 * (math.prod(prog.shapes[n.outputs[0]]) + 1)
         acts = sum(math.prod(prog.shapes[o]) * _elem_bytes(g, o) for o in n.outputs
                    if o and mem.place.get(o, ("", 0))[0] == "arena")
         per_seq = _node_macs(g, whole[n.name]) if n.name in whole else 0

@@ -381,6 +381,13 @@ class Reduce(Node):
 
 
 @dataclass(frozen=True, eq=False)
+class RunningReduce(Reduce):
+    """A Reduce over the time axis (axis `first`, the outermost reduced one) in the step or
+    block graph of a streaming model: the sum / maximum so far is state (MemoryPlan.running),
+    and the output is the pooled value after this call's last step."""
+
+
+@dataclass(frozen=True, eq=False)
 class LayerNorm(Node):
     """ONNX LayerNormalization: each block of the axes axis.. normalized to mean 0 and
     variance 1 (biased, + epsilon), then times scale plus bias (both of the block's shape)."""
@@ -498,6 +505,11 @@ class MemoryPlan:
     state16: int = 0  # int8 models: `state` is the int8 hidden state, state16 the cell state
     arena16: int = 0  # int8 models: int16 tensors (a cell-state output)
     cells: Mapping[str, CellPlan] = field(default_factory=dict)  # recurrent node -> places
+    # pooling over time in a streaming model: RunningReduce node -> (offset of its running
+    # values, offset of its count in state32); the values are in `state` (float32) or in
+    # state32 (int8: int32 sums)
+    running: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    state32: int = 0
 
 
 @dataclass(frozen=True)

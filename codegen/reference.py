@@ -85,6 +85,8 @@ class Executor:
 
     def reset(self) -> None:
         self.state = {}
+        # pooling over time in a step / block graph: node -> (running values, count)
+        self.running: dict[str, tuple[np.ndarray, int]] = {}
         for n in self.graph.nodes:
             if isinstance(n, ir.Recurrent):
                 for d in range(n.num_directions):
@@ -341,6 +343,34 @@ def _embedding(ex: Executor, n: ir.Embedding, ins: list[np.ndarray]) -> list[np.
     return [n.table[n.rows(ins[0])]]
 
 
+def running_reduce(ex: Executor, n: ir.RunningReduce, x: np.ndarray, finish: Callable
+                   ) -> np.ndarray:
+    """C: rnn_running_reduce_*(): this call's values folded in order into the running sum or
+    maximum (the first after reset starts it); `finish(acc, count)` gives the output."""
+    s = x.shape
+    outer, mid = int(np.prod(s[:n.first])), int(np.prod(s[n.first:n.last + 1]))
+    x3 = x.reshape(outer, mid, -1)
+    acc, cnt = ex.running.get(n.name, (None, 0))
+    for k in range(mid):
+        v = x3[:, k, :]
+        if acc is None:
+            acc = v.copy()
+        elif n.fn == "max":
+            acc = np.maximum(acc, v)
+        else:
+            acc = acc + v
+    cnt += mid
+    ex.running[n.name] = (acc, cnt)
+    out = tuple(1 if n.first <= i <= n.last else d for i, d in enumerate(s))
+    return finish(acc, cnt).reshape(out)
+
+
+def _running_reduce(ex: Executor, n: ir.RunningReduce, ins: list[np.ndarray]
+                    ) -> list[np.ndarray]:
+    return [running_reduce(ex, n, ins[0].astype(F32),
+                           lambda a, c: (a / F32(c)).astype(F32) if n.fn == "mean" else a)]
+
+
 def _state0(ex: Executor, n: ir.Recurrent, d: int) -> tuple[np.ndarray, np.ndarray | None]:
     cd = n.directions[d]
     return cd.h0.copy(), None if cd.c0 is None else cd.c0.copy()
@@ -352,7 +382,7 @@ FLOAT32 = Dtype(
          ir.Softmax: _softmax, ir.Transpose: _transpose, ir.Slice: _slice, ir.Concat: _concat,
          ir.View: _view, ir.Conv: _conv, ir.Pool: _pool, ir.Reduce: _reduce,
          ir.LayerNorm: _layernorm, ir.ChannelAffine: _channel_affine, ir.Pad: _pad,
-         ir.Embedding: _embedding},
+         ir.Embedding: _embedding, ir.RunningReduce: _running_reduce},
     element=F32, state0=_state0, constants=True,
     encode=lambda ex, x: np.asarray(x, F32), decode=lambda ex, o, v: v)
 

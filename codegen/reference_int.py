@@ -112,6 +112,19 @@ def _reduce(ex: Any, n: ir.Reduce, ins: list[np.ndarray]) -> list[np.ndarray]:
     return [np.where(s > 0, (s + cnt // 2) // cnt, -((-s + cnt // 2) // cnt))]
 
 
+def _running_reduce(ex: Any, n: ir.RunningReduce, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """C: rnn_running_reduce_s8(): the maximum so far, or the raw sum so far over the count
+    rounded half away from zero (after T steps: _reduce over the sequence, bit for bit)."""
+    if n.fn == "sum":
+        raise RnngenError(f"ReduceSum node '{n.name}': not supported with --dtype int8")
+
+    def finish(a: np.ndarray, c: int) -> np.ndarray:
+        if n.fn == "max":
+            return a
+        return np.where(a > 0, (a + c // 2) // c, -((-a + c // 2) // c))
+    return [reference.running_reduce(ex, n, ins[0].astype(I64), finish)]
+
+
 def _binary(ex: Any, n: ir.Node, ins: list[np.ndarray]) -> list[np.ndarray]:
     raise RnngenError(f"node '{n.name}': not supported with --dtype int8")
 
@@ -128,7 +141,8 @@ INT8 = reference.Dtype(
          ir.Binary: _binary, ir.Conv: _conv, ir.Pool: _pool, ir.Reduce: _reduce,
          # data movement does not depend on the element type
          ir.Transpose: reference._transpose, ir.Slice: reference._slice,
-         ir.Concat: reference._concat, ir.View: reference._view, ir.Embedding: _embedding},
+         ir.Concat: reference._concat, ir.View: reference._view, ir.Embedding: _embedding,
+         ir.RunningReduce: _running_reduce},
     element=I64, state0=_state0, constants=False,
     encode=lambda ex, x: quant.quantize_input(np.asarray(x, np.float32), ex.plan.input),
     decode=lambda ex, o, v: dequantize_output(ex.plan, o, v))

@@ -30,6 +30,7 @@ KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_layer_norm_f32": ("NormalizationFunctions/rnn_layer_norm_f32.c", ()),
     "rnn_scale_shift_f32": ("NormalizationFunctions/rnn_scale_shift_f32.c", ()),
     "rnn_gather_rows_f32": ("ViewFunctions/rnn_gather_rows_f32.c", ()),
+    "rnn_running_reduce_f32": ("BasicMathFunctions/rnn_running_reduce_f32.c", ()),
 }
 
 _ACT_ENUM = {
@@ -370,6 +371,21 @@ class _Program:
         return self._lines(n, [f"rnn_reduce_f32({kind[n.fn]}, {outer}, {mid}, {inner}, "
                                f"{self.buf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
 
+    def op_runningreduce(self, n: ir.RunningReduce, p: str) -> dict[str, Any]:
+        s = self.g.shapes[n.inputs[0]]
+        outer, mid, inner = (math.prod(s[:n.first]), math.prod(s[n.first:n.last + 1]),
+                             math.prod(s[n.last + 1:]))
+        acc, cnt = self.mem.running[n.name]
+        kern = self.RUNNING_KERNEL
+        self.ctx.kernels.add(kern)
+        kind = {"sum": "RNN_REDUCE_SUM", "mean": "RNN_REDUCE_MEAN", "max": "RNN_REDUCE_MAX"}
+        return self._lines(n, [f"{kern}({kind[n.fn]}, {outer}, {mid}, {inner}, "
+                               f"{self.src(n.inputs[0])}, {_at(self.RUNNING_ACC, acc)}, "
+                               f"{_at('s->state32', cnt)}, {self.buf(n.outputs[0])});"])
+
+    RUNNING_KERNEL = "rnn_running_reduce_f32"
+    RUNNING_ACC = "s->state"  # where the running values are (int8: s->state32)
+
     def op_layernorm(self, n: ir.LayerNorm, p: str) -> dict[str, Any]:
         s = self.g.shapes[n.inputs[0]]
         size = n.scale.size
@@ -425,13 +441,15 @@ class _Program:
         """(C type, name, count) of the model state's arrays."""
         mem = self.mem
         return [("float", "arena", max(1, mem.arena)), ("float", "work", mem.work),
-                ("float", "state", mem.state)]
+                ("float", "state", mem.state), ("int32_t", "state32", mem.state32)]
 
     def init_state(self) -> list[str]:
         """C statements that put the recurrent state at its initial values."""
         mem, init = self.mem, []
         if mem.state:
             init.append("memset(s->state, 0, sizeof(s->state));")
+        if mem.state32:
+            init.append("memset(s->state32, 0, sizeof(s->state32));")
         for n in self.g.nodes:
             if isinstance(n, ir.Recurrent):
                 for d, cd in enumerate(n.directions):

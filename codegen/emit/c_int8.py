@@ -31,6 +31,7 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_avg_pool_s8": ("PoolingFunctions/rnn_avg_pool_s8.c", ()),
     "rnn_reduce_s8": ("BasicMathFunctions/rnn_reduce_s8.c", ()),
     "rnn_gather_rows_s8": ("ViewFunctions/rnn_gather_rows_s8.c", ()),
+    "rnn_running_reduce_s8": ("BasicMathFunctions/rnn_running_reduce_s8.c", ()),
 }
 
 class QProgram(_Program):
@@ -45,6 +46,8 @@ class QProgram(_Program):
 
     io_type = "int8_t"  # with --io int8; float I/O: "float"
     GATHER_KERNEL = "rnn_gather_rows_s8"
+    RUNNING_KERNEL = "rnn_running_reduce_s8"
+    RUNNING_ACC = "s->state32"
 
     def table(self, p: str, n: ir.Embedding) -> str:
         return self.arr(f"{p}_table", self.plan.nodes[n.name].table, "int8_t")
@@ -70,7 +73,8 @@ class QProgram(_Program):
         mem = self.mem
         return [("int8_t", "arena", max(1, mem.arena)), ("int16_t", "arena16", mem.arena16),
                 ("int16_t", "work", mem.work), ("int8_t", "work8", mem.work8),
-                ("int8_t", "state", mem.state), ("int16_t", "state16", mem.state16)]
+                ("int8_t", "state", mem.state), ("int16_t", "state16", mem.state16),
+                ("int32_t", "state32", mem.state32)]
 
     def init_state(self) -> list[str]:
         mem, init = self.mem, []
@@ -78,6 +82,8 @@ class QProgram(_Program):
             init.append("memset(s->state, 0, sizeof(s->state));")
         if mem.state16:
             init.append("memset(s->state16, 0, sizeof(s->state16));")
+        if mem.state32:
+            init.append("memset(s->state32, 0, sizeof(s->state32));")
         for n in self.g.nodes:
             if isinstance(n, ir.Recurrent):
                 for d, qd in enumerate(self.plan.nodes[n.name].directions):

@@ -156,8 +156,10 @@ def _rule(g: ir.Graph, n: ir.Node, ins: list[ir.TimeInfo | None]) -> list[ir.Tim
     if isinstance(n, ir.Reduce):
         t = _need(n, x)
         if t.kind == "seq" and n.first <= t.axis <= n.last:
-            raise _NotCausal(f"Reduce{n.fn.capitalize()} '{n.name}' reduces over time "
-                             "(pooling over the whole sequence)")
+            if t.axis != n.first:
+                raise _NotCausal(f"Reduce{n.fn.capitalize()} '{n.name}' reduces over time "
+                                 "and an axis outside it")
+            return [FINAL]  # pooling over time: a running value (ir.RunningReduce)
         return [t]
     if isinstance(n, ir.LayerNorm):
         t = _need(n, x)
@@ -219,6 +221,9 @@ def steps_graph(g: ir.Graph, tags: Mapping[str, ir.TimeInfo], k: int) -> ir.Grap
                 n = replace(n, starts=tuple(starts), counts=tuple(counts))
         elif isinstance(n, ir.View):
             n = replace(n, shape=shapes[n.outputs[0]])
+        elif isinstance(n, ir.Reduce) and tags.get(n.inputs[0], FINAL).kind == "seq" and \
+                tags[n.outputs[0]].kind == "final":
+            n = ir.RunningReduce(n.name, n.inputs, n.outputs, n.fn, n.first, n.last)
         nodes.append(n)
     out = g.replace(nodes=tuple(nodes), shapes=shapes, seq_len=k, step=None)
     ir.verify(out)

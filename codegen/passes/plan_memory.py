@@ -39,8 +39,8 @@ def ram_bytes(mems: list[ir.MemoryPlan], int8: bool) -> int:
 
     if int8:
         return (most("arena") + 2 * most("arena16") + 2 * most("work") + most("work8")
-                + most("state") + 2 * most("state16"))
-    return 4 * (most("arena") + most("work") + most("state"))
+                + most("state") + 2 * most("state16") + 4 * most("state32"))
+    return 4 * (most("arena") + most("work") + most("state") + most("state32"))
 
 
 def plan_block(g: ir.Graph, ram_budget: int | None) -> tuple[ir.Graph | None, str]:
@@ -60,7 +60,8 @@ def plan_block(g: ir.Graph, ram_budget: int | None) -> tuple[ir.Graph | None, st
     while k >= 2:
         block = plan(steps_graph(g, g.time, k))
         assert block.memory is not None
-        if block.memory.state_slots != g.step.memory.state_slots:
+        if block.memory.state_slots != g.step.memory.state_slots or \
+                block.memory.running != g.step.memory.running:
             raise AssertionError("the block graph's state slots differ from the step graph's")
         need = ram_bytes([g.step.memory, block.memory], int8)
         if not cap or need <= cap:
@@ -117,8 +118,16 @@ def plan(g: ir.Graph) -> ir.Graph:
                     c_off = state
                     state += n.hidden
                 state_slots[(n.name, d)] = (h_off, c_off)
+    running: dict[str, tuple[int, int]] = {}
+    state32 = 0
+    for n in g.nodes:  # pooling over time: the running values after the recurrent state
+        if isinstance(n, ir.RunningReduce):
+            running[n.name] = (state, state32)
+            state += math.prod(g.shapes[n.outputs[0]])
+            state32 += 1
     mem = ir.MemoryPlan(place=place, arena=top, work=work + scratch, state=state,
-                        state_slots=state_slots, scratch_off=work, cells=places)
+                        state_slots=state_slots, scratch_off=work, cells=places,
+                        running=running, state32=state32)
     return g.replace(memory=mem)
 
 
@@ -163,9 +172,16 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
             # rnn_conv_s8's im2col columns of two output positions, in the int16 work area
             # (free between the recurrent nodes that use it)
             work16 = max(work16, conv_s8_scratch(n))
+    running: dict[str, tuple[int, int]] = {}
+    state32 = 0
+    for n in g.nodes:  # pooling over time: int32 running values, then the count
+        if isinstance(n, ir.RunningReduce):
+            size = math.prod(g.shapes[n.outputs[0]])
+            running[n.name] = (state32, state32 + size)
+            state32 += size + 1
     mem = ir.MemoryPlan(place=place, arena=top, work=work16, state=h8,
                         state_slots=state_slots, scratch_off=0, work8=work8, state16=c16,
-                        arena16=top16, cells=places)
+                        arena16=top16, cells=places, running=running, state32=state32)
     return g.replace(memory=mem)
 
 

@@ -289,6 +289,19 @@ void rnn_reduce_f32(rnn_reduce_kind kind, int32_t outer, int32_t n, int32_t inne
                     const float *x, float *y);
 
 /**
+ * @brief Pooling over time in a streaming model (the step / block program of a Reduce over
+ *        the time axis): x viewed as [outer, n, inner] holds this call's n values per output
+ *        (its steps along the reduced axes, time outermost); acc [outer, inner] and *count
+ *        (values seen since _reset, 0 after it) live in the state struct. Each value is
+ *        folded in order (a sum or a maximum; the first after _reset starts it), and y gets
+ *        the pooled value so far: acc, or acc / count for the mean.
+ *
+ * @param[out] y  [outer, inner]; must not alias x or acc
+ */
+void rnn_running_reduce_f32(rnn_reduce_kind kind, int32_t outer, int32_t n, int32_t inner,
+                            const float *x, float *acc, int32_t *count, float *y);
+
+/**
  * @brief Layer normalization of each row of [rows, n]: (x - mean) / sqrt(var + eps) * scale
  *        + bias, mean and (biased) variance over the row.
  *
@@ -376,6 +389,16 @@ void rnn_avg_pool_s8(const rnn_window_params *p, int32_t include_pad, int32_t ze
  */
 void rnn_reduce_s8(rnn_reduce_kind kind, int32_t outer, int32_t n, int32_t inner,
                    const int8_t *x, int8_t *y);
+
+/**
+ * @brief int8 pooling over time in a streaming model, as rnn_running_reduce_f32 with an
+ *        int32 running sum (raw int8 values) or maximum: y is the maximum so far, or the sum
+ *        divided by *count rounded half away from zero (rnn_reduce_s8's mean), so after T
+ *        steps it equals rnn_reduce_s8 over the whole sequence bit for bit. RNN_REDUCE_MAX
+ *        or RNN_REDUCE_MEAN.
+ */
+void rnn_running_reduce_s8(rnn_reduce_kind kind, int32_t outer, int32_t n, int32_t inner,
+                           const int8_t *x, int32_t *acc, int32_t *count, int8_t *y);
 
 /**
  * @brief int8 matrix times int8 vector, each row requantized to int16 (Q3.12 gate values):

@@ -111,7 +111,7 @@ NETS = {
     "crnn": (CRNN, (1, 49, 40), False),
     "layernorm_lstm": (LayerNormLSTM, (1, 10, 12), True),
     "batchnorm_lstm": (BatchNormLSTM, (1, 10, 12), True),
-    "lstm_mean": (MeanPoolLSTM, (1, 10, 12), False),
+    "lstm_mean": (MeanPoolLSTM, (1, 10, 12), True),  # a running mean (streams)
     "lstm_attention": (AttentionPoolLSTM, (1, 10, 12), False),
 }
 
