@@ -388,6 +388,35 @@ class RunningReduce(Reduce):
 
 
 @dataclass(frozen=True, eq=False)
+class AttentionPool(Node):
+    """Attention pooling: sum over `axis` of softmax(scores, axis) * values (the ONNX
+    Softmax -> Mul -> ReduceSum a model writes, fused by simplify). inputs (scores, values)
+    of the same rank; the scores' other axes equal the values' or are 1 (broadcast); the
+    output is the values' shape with `axis` of size 1."""
+
+    axis: int
+
+    def layout(self, s: Shape, v: Shape) -> tuple[int, int, int, int]:
+        """(outer, n, inner, inner_s) of the C kernels for scores s and values v."""
+        a = self.axis
+        return (math.prod(v[:a]), int(v[a]), math.prod(v[a + 1:]), math.prod(s[a + 1:]))
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        s, v = ins
+        if len(s) != len(v) or s[self.axis] != v[self.axis] or any(
+                a != b and a != 1 for a, b in zip(s, v)):
+            raise RnngenError(f"node '{self.name}': scores {s} do not broadcast to values {v}")
+        return [tuple(1 if i == self.axis else d for i, d in enumerate(v))]
+
+
+@dataclass(frozen=True, eq=False)
+class RunningAttentionPool(AttentionPool):
+    """Attention pooling over the time axis in the step or block graph of a streaming model:
+    an online softmax (running maximum m and normalizer l per score, running weighted sum a
+    per output, MemoryPlan.running) whose output is a / l after this call's last step."""
+
+
+@dataclass(frozen=True, eq=False)
 class LayerNorm(Node):
     """ONNX LayerNormalization: each block of the axes axis.. normalized to mean 0 and
     variance 1 (biased, + epsilon), then times scale plus bias (both of the block's shape)."""

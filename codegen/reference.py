@@ -371,6 +371,33 @@ def _running_reduce(ex: Executor, n: ir.RunningReduce, ins: list[np.ndarray]
                            lambda a, c: (a / F32(c)).astype(F32) if n.fn == "mean" else a)]
 
 
+def _attention_pool(ex: Executor, n: ir.AttentionPool, ins: list[np.ndarray]
+                    ) -> list[np.ndarray]:
+    """softmax(scores) over the axis (as _softmax), times the values, summed (as _reduce)."""
+    s, v = ins
+    e = np.exp(s - np.max(s, axis=n.axis, keepdims=True))
+    w = e / np.sum(e, axis=n.axis, keepdims=True)
+    return [np.sum(w * v, axis=n.axis, keepdims=True).astype(F32)]
+
+
+def _running_attention_pool(ex: Executor, n: ir.RunningAttentionPool, ins: list[np.ndarray]
+                            ) -> list[np.ndarray]:
+    """C: rnn_running_attention_pool_f32(): the online softmax, step by step, in float32."""
+    s, v = (np.moveaxis(t.astype(F32), n.axis, 0) for t in ins)
+    m, l, a = ex.running.get(n.name, (None, None, None))
+    with np.errstate(over="ignore", under="ignore"):
+        for k in range(v.shape[0]):
+            if m is None:
+                m, l, a = s[k].copy(), np.ones_like(s[k]), np.broadcast_to(v[k] + 0 * s[k],
+                                                                            v[k].shape).copy()
+                continue
+            mn = np.maximum(m, s[k])
+            c1, c2 = np.exp(m - mn), np.exp(s[k] - mn)
+            m, l, a = mn, l * c1 + c2, a * c1 + c2 * v[k]
+    ex.running[n.name] = (m, l, a)
+    return [np.expand_dims((a / l).astype(F32), n.axis)]
+
+
 def _state0(ex: Executor, n: ir.Recurrent, d: int) -> tuple[np.ndarray, np.ndarray | None]:
     cd = n.directions[d]
     return cd.h0.copy(), None if cd.c0 is None else cd.c0.copy()
@@ -382,7 +409,8 @@ FLOAT32 = Dtype(
          ir.Softmax: _softmax, ir.Transpose: _transpose, ir.Slice: _slice, ir.Concat: _concat,
          ir.View: _view, ir.Conv: _conv, ir.Pool: _pool, ir.Reduce: _reduce,
          ir.LayerNorm: _layernorm, ir.ChannelAffine: _channel_affine, ir.Pad: _pad,
-         ir.Embedding: _embedding, ir.RunningReduce: _running_reduce},
+         ir.Embedding: _embedding, ir.RunningReduce: _running_reduce,
+         ir.AttentionPool: _attention_pool, ir.RunningAttentionPool: _running_attention_pool},
     element=F32, state0=_state0, constants=True,
     encode=lambda ex, x: np.asarray(x, F32), decode=lambda ex, o, v: v)
 

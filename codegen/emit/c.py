@@ -31,6 +31,9 @@ KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_scale_shift_f32": ("NormalizationFunctions/rnn_scale_shift_f32.c", ()),
     "rnn_gather_rows_f32": ("ViewFunctions/rnn_gather_rows_f32.c", ()),
     "rnn_running_reduce_f32": ("BasicMathFunctions/rnn_running_reduce_f32.c", ()),
+    "rnn_attention_pool_f32": ("SoftmaxFunctions/rnn_attention_pool_f32.c", ()),
+    "rnn_running_attention_pool_f32": ("SoftmaxFunctions/rnn_running_attention_pool_f32.c",
+                                       ()),
 }
 
 _ACT_ENUM = {
@@ -382,6 +385,25 @@ class _Program:
         return self._lines(n, [f"{kern}({kind[n.fn]}, {outer}, {mid}, {inner}, "
                                f"{self.src(n.inputs[0])}, {_at(self.RUNNING_ACC, acc)}, "
                                f"{_at('s->state32', cnt)}, {self.buf(n.outputs[0])});"])
+
+    def op_attentionpool(self, n: ir.AttentionPool, p: str) -> dict[str, Any]:
+        outer, k, inner, inner_s = n.layout(self.g.shapes[n.inputs[0]],
+                                            self.g.shapes[n.inputs[1]])
+        args = f"{outer}, {k}, {inner}, {inner_s}, {self.buf(n.inputs[0])}, " \
+               f"{self.buf(n.inputs[1])}"
+        if isinstance(n, ir.RunningAttentionPool):
+            acc, cnt = self.mem.running[n.name]
+            self.ctx.kernels.add("rnn_running_attention_pool_f32")
+            ms, ls, As = acc, acc + outer * inner_s, acc + 2 * outer * inner_s
+            return self._lines(n, [f"rnn_running_attention_pool_f32({args}, "
+                                   f"{_at('s->state', ms)}, {_at('s->state', ls)}, "
+                                   f"{_at('s->state', As)}, {_at('s->state32', cnt)}, "
+                                   f"{self.buf(n.outputs[0])});"])
+        self.ctx.kernels.add("rnn_attention_pool_f32")
+        return self._lines(n, [f"rnn_attention_pool_f32({args}, {self.buf(n.outputs[0])});"])
+
+    def op_runningattentionpool(self, n: ir.RunningAttentionPool, p: str) -> dict[str, Any]:
+        return self.op_attentionpool(n, p)
 
     RUNNING_KERNEL = "rnn_running_reduce_f32"
     RUNNING_ACC = "s->state"  # where the running values are (int8: s->state32)

@@ -171,6 +171,16 @@ def _rule(g: ir.Graph, n: ir.Node, ins: list[ir.TimeInfo | None]) -> list[ir.Tim
         if t.kind == "seq" and t.axis == n.axis:
             raise _NotCausal(f"BatchNormalization '{n.name}' has its channels on the time axis")
         return [t]
+    if isinstance(n, ir.AttentionPool):
+        ts, tv = ins
+        if ts is None or tv is None or ts != tv:
+            raise _NotCausal(f"attention pooling '{n.name}' combines tensors of different "
+                             "time steps")
+        if ts.kind == "seq" and ts.axis == n.axis:
+            return [FINAL]  # over time: an online softmax (ir.RunningAttentionPool)
+        if ts.kind == "seq" and ts.axis < n.axis:
+            return [ts]  # over features: step by step
+        raise _NotCausal(f"attention pooling '{n.name}' mixes time steps")
     if isinstance(n, ir.Embedding):  # one row per id: the ids' axes stay in place
         return [_need(n, x)]
     if isinstance(n, ir.Pad):
@@ -224,6 +234,9 @@ def steps_graph(g: ir.Graph, tags: Mapping[str, ir.TimeInfo], k: int) -> ir.Grap
         elif isinstance(n, ir.Reduce) and tags.get(n.inputs[0], FINAL).kind == "seq" and \
                 tags[n.outputs[0]].kind == "final":
             n = ir.RunningReduce(n.name, n.inputs, n.outputs, n.fn, n.first, n.last)
+        elif isinstance(n, ir.AttentionPool) and tags[n.outputs[0]].kind == "final" and \
+                tags.get(n.inputs[1], FINAL).kind == "seq":
+            n = ir.RunningAttentionPool(n.name, n.inputs, n.outputs, n.axis)
         nodes.append(n)
     out = g.replace(nodes=tuple(nodes), shapes=shapes, seq_len=k, step=None)
     ir.verify(out)

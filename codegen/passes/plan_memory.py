@@ -125,6 +125,11 @@ def plan(g: ir.Graph) -> ir.Graph:
             running[n.name] = (state, state32)
             state += math.prod(g.shapes[n.outputs[0]])
             state32 += 1
+        elif isinstance(n, ir.RunningAttentionPool):  # m, l per score, a per output
+            running[n.name] = (state, state32)
+            outer, _, inner, inner_s = n.layout(g.shapes[n.inputs[0]], g.shapes[n.inputs[1]])
+            state += outer * (2 * inner_s + inner)
+            state32 += 1
     mem = ir.MemoryPlan(place=place, arena=top, work=work + scratch, state=state,
                         state_slots=state_slots, scratch_off=work, cells=places,
                         running=running, state32=state32)

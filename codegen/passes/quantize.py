@@ -282,6 +282,10 @@ class _Builder:
                     self.union(n.outputs[0], n.outputs[1])
                 if n.outputs[2]:
                     int16[n.outputs[2]] = -1  # cell state output: int16, set below
+            elif isinstance(n, ir.AttentionPool):
+                raise RnngenError(f"{self.where}: attention pooling '{n.name}' (Softmax, Mul "
+                                  "and ReduceSum over one axis) is not supported with --dtype "
+                                  "int8 yet (float32 only)")
             elif isinstance(n, ir.Binary):
                 raise RnngenError(f"{self.where}: {n.fn} node '{n.name}': elementwise "
                                   f"{n.fn} of tensors is not supported with --dtype int8")

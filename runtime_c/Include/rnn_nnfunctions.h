@@ -302,6 +302,29 @@ void rnn_running_reduce_f32(rnn_reduce_kind kind, int32_t outer, int32_t n, int3
                             const float *x, float *acc, int32_t *count, float *y);
 
 /**
+ * @brief Attention pooling over a whole sequence: y[o, i] = sum over k of
+ *        softmax_k(scores[o, k, j]) * values[o, k, i], values viewed as [outer, n, inner] and
+ *        scores as [outer, n, inner_s] with inner_s 1 (one score per step, j = 0) or inner
+ *        (j = i). The softmax subtracts the maximum over k first.
+ */
+void rnn_attention_pool_f32(int32_t outer, int32_t n, int32_t inner, int32_t inner_s,
+                            const float *scores, const float *values, float *y);
+
+/**
+ * @brief Attention pooling over time in a streaming model, as an online softmax: for each of
+ *        this call's n steps, in order, the running maximum m and normalizer l (per score)
+ *        and weighted sum a (per output) are rescaled by exp(m_old - m_new) and the step
+ *        added with weight exp(s - m_new); the first step after _reset (*count 0) starts
+ *        them. y = a / l, the pooling of the steps so far; after T steps it equals
+ *        rnn_attention_pool_f32 over the sequence within float rounding.
+ *
+ * @param m, l  [outer, inner_s] and a [outer, inner] in the state struct
+ */
+void rnn_running_attention_pool_f32(int32_t outer, int32_t n, int32_t inner, int32_t inner_s,
+                                    const float *scores, const float *values, float *m,
+                                    float *l, float *a, int32_t *count, float *y);
+
+/**
  * @brief Layer normalization of each row of [rows, n]: (x - mean) / sqrt(var + eps) * scale
  *        + bias, mean and (biased) variance over the row.
  *

@@ -268,17 +268,20 @@ def test_embedding_with_out_of_range_ids(tmp_path, dtype):
     check_project(proj)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "int8"])
-def test_pooling_over_time_streams_safely(tmp_path, dtype):
-    """Running pooling over time (rnn_running_reduce_*: values and count in the state
-    struct) in the step and block programs, and the golden test's streaming checks."""
+@pytest.mark.parametrize("kind,dtype", [("mean", "float32"), ("max", "int8"),
+                                        ("attention", "float32")])
+def test_pooling_over_time_streams_safely(tmp_path, kind, dtype):
+    """Running pooling over time (rnn_running_reduce_*, rnn_running_attention_pool_f32:
+    running values and count in the state struct) in the step and block programs, and the
+    golden test's streaming checks."""
     import warnings
 
     import torch
     from tests.e2e import test_streaming_layers as tsl
 
     torch.manual_seed(5)
-    net = tsl.MaxOverTime().eval() if dtype == "int8" else tsl.MeanOverTime().eval()
+    net = {"mean": tsl.MeanOverTime, "max": tsl.MaxOverTime,
+           "attention": tsl.AttentionOverTime}[kind]().eval()
     x = torch.randn(1, 11, 6)
     path = tmp_path / "pool.onnx"
     with warnings.catch_warnings():
@@ -288,7 +291,8 @@ def test_pooling_over_time_streams_safely(tmp_path, dtype):
     proj = tmp_path / "proj"
     res = driver.build(path, proj, driver.BuildOptions(name="m", dtype=dtype, measure=False))
     assert res.graph.streaming and res.graph.block is not None
-    assert any(isinstance(n, ir.RunningReduce) for n in res.graph.step.nodes)
+    assert any(isinstance(n, (ir.RunningReduce, ir.RunningAttentionPool))
+               for n in res.graph.step.nodes)
     check_project(proj)
 
 

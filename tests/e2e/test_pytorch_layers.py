@@ -112,7 +112,7 @@ NETS = {
     "layernorm_lstm": (LayerNormLSTM, (1, 10, 12), True),
     "batchnorm_lstm": (BatchNormLSTM, (1, 10, 12), True),
     "lstm_mean": (MeanPoolLSTM, (1, 10, 12), True),  # a running mean (streams)
-    "lstm_attention": (AttentionPoolLSTM, (1, 10, 12), False),
+    "lstm_attention": (AttentionPoolLSTM, (1, 10, 12), True),  # an online softmax
 }
 
 

@@ -68,23 +68,45 @@ class GlobalAveragePool(torch.nn.Module):
 
 
 class AttentionOverTime(torch.nn.Module):
-    def __init__(self):
+    """Attention pooling: a score per step (or per unit), softmax over time, weighted sum;
+    bidirectional: a whole-sequence model (the one-pass kernel)."""
+
+    def __init__(self, per_unit=False, bidirectional=False):
         super().__init__()
-        self.lstm = torch.nn.LSTM(6, 10, batch_first=True)
-        self.att = torch.nn.Linear(10, 1)
+        self.lstm = torch.nn.LSTM(6, 5 if bidirectional else 10, batch_first=True,
+                                  bidirectional=bidirectional)
+        self.att = torch.nn.Linear(10, 10 if per_unit else 1)
 
     def forward(self, x):
         y, _ = self.lstm(x)
         return (torch.softmax(self.att(y), dim=1) * y).sum(dim=1)
 
 
+class ConvThenAttention(torch.nn.Module):
+    """A conv over time (whole sequences, named), then attention pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = ConvOverTime()
+        self.att = torch.nn.Linear(10, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.conv.conv(x.transpose(1, 2))).transpose(1, 2)
+        y, _ = self.conv.lstm(h)
+        return (torch.softmax(self.att(y), dim=1) * y).sum(dim=1)
+
+
 # name -> (module, (op type of the node named, what the reason says it does))
 NETS = {
     "conv_time": (ConvOverTime, ("Conv", "convolves along the time axis")),
-    "attention_time": (AttentionOverTime, ("Softmax", "normalizes over time")),
+    "conv_attention": (ConvThenAttention, ("Conv", "convolves along the time axis")),
 }
-# pooling over time: streams (name -> module)
+# pooling over time: streams (name -> module); int8 too
 POOLING = {"mean_time": MeanOverTime, "max_time": MaxOverTime, "gap_time": GlobalAveragePool}
+# attention pooling (float32): the online softmax streams; bidirectional: whole sequences
+ATTENTION = {"attention_time": (AttentionOverTime, True),
+             "attention_unit": (lambda: AttentionOverTime(per_unit=True), True),
+             "attention_bidir": (lambda: AttentionOverTime(bidirectional=True), False)}
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +117,8 @@ def exported(tmp_path_factory):
         if name not in cache:
             folder = tmp_path_factory.mktemp(name)
             torch.manual_seed(5)
-            net = (NETS[name][0] if name in NETS else POOLING[name])().eval()
+            make = NETS[name][0] if name in NETS else POOLING.get(name) or ATTENTION[name][0]
+            net = make().eval()
             x = torch.randn(1, 7, 6)
             path = folder / f"{name}.onnx"
             with warnings.catch_warnings():
@@ -122,8 +145,8 @@ def _cli(*args):
                           capture_output=True, text=True)
 
 
-# int8: only the conv model; int8 attention pooling (the elementwise Mul of two tensors) is
-# refused before this point with a one-line error, exit code 2
+# int8: only the conv model; int8 attention pooling is refused before this point with a
+# one-line error, exit code 2 (test_attention_pooling_streams)
 @pytest.mark.parametrize("name,dtype", [(n, "float32") for n in sorted(NETS)]
                          + [("conv_time", "int8")])
 def test_the_node_preventing_streaming_is_named(exported, name, dtype, tmp_path):
@@ -167,3 +190,25 @@ def test_pooling_over_time_streams(exported, name, board):
         assert rep["reference"] == ("rnngen reference" if extra else "expected"), rep
         if extra:
             assert rep["atol"] == 0 and rep["max_abs_err"] == 0, rep
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", sorted(ATTENTION))
+@pytest.mark.parametrize("board", ["host", "cortex-m4"])
+def test_attention_pooling_streams(exported, name, board):
+    """Softmax over time -> Mul -> ReduceSum is one attention-pooling node: an online
+    softmax in `_step` (the pooling of the steps so far; T steps equal `_run`), the one-pass
+    kernel for a whole-sequence model; against PyTorch (atol 1e-4, rtol 1e-3). int8 is
+    refused naming the node."""
+    path, folder = exported(name)
+    r = _cli("verify", path, "--target", board, "--input", folder / "x.npy", "--json",
+             "--expect", folder / "y.npy", "--atol", "1e-4", "--rtol", "1e-3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["passed"] and rep["stream_errors"] == 0, rep
+    assert rep["streaming"] is ATTENTION[name][1], rep
+    if board == "host":
+        node = _node_named(path, "ReduceSum")
+        r = _cli("build", path, "--dtype", "int8", "--output", folder / "int8")
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert f"attention pooling '{node}'" in r.stderr and "--dtype int8" in r.stderr

@@ -460,6 +460,52 @@ def test_analyze_time_streams_pooling_over_time_as_a_running_value(fn: str) -> N
     assert mem.running == {"pool": (H, 0)} and mem.state == 2 * H and mem.state32 == 1
 
 
+@pytest.mark.parametrize("per_unit", [False, True])
+def test_attention_pooling_is_fused_and_streams_as_an_online_softmax(per_unit: bool) -> None:
+    """simplify fuses Softmax over time -> Mul -> ReduceSum over time into AttentionPool
+    (the same values as the three nodes); analyze_time streams it as RunningAttentionPool,
+    whose every step is the attention pooling of the steps so far (NumPy over the prefix,
+    in float64, is the oracle) in the step and the block graphs."""
+    rng = np.random.default_rng(22)
+    outs = ("Y", "", "")
+    S = H if per_unit else 1
+    nodes: list[ir.Node] = [
+        _recurrent("rnn", "x", outs, "RNN", H, I, (_direction("RNN", H, I, rng),)),
+        ir.Linear("att", ("Y",), ("s",), W=formats.as_matrix(_rand(rng, S, H) * 3), b=None),
+        ir.Softmax("sm", ("s",), ("w",), axis=0, log=False),
+        ir.Binary("mul", ("w", "Y"), ("wy",), "Mul"),
+        ir.Reduce("pool", ("wy",), ("p",), fn="sum", first=0, last=0),
+    ]
+    shapes = {**_rec_shapes(outs, 1, H), "s": (T, 1, 1, S), "w": (T, 1, 1, S),
+              "wy": (T, 1, 1, H), "p": (1, 1, 1, H)}
+    g = _graph(nodes, shapes, ("p", "Y"))
+    x = _x(g)
+    before = reference.run(g, x)
+    fused = simplify.run(g, OPTS)
+    assert [type(n).__name__ for n in fused.nodes] == ["Recurrent", "Linear", "AttentionPool"]
+    np.testing.assert_array_equal(reference.run(fused, x)["p"], before["p"])
+    a = analyze_time.run(fused, OPTS)
+    assert a.streaming, a.not_streaming_why
+    assert any(isinstance(n, ir.RunningAttentionPool) for n in a.step.nodes)
+    steps = _run_steps(a, x)
+    ys = np.concatenate([st["Y"] for st in steps]).astype(np.float64).reshape(T, H)
+    W = nodes[1].W.to_dense().astype(np.float64)
+    for t, st in enumerate(steps):
+        sc = ys[:t + 1] @ W.T  # [t + 1, S]
+        e = np.exp(sc - sc.max(axis=0))
+        want = np.sum(e / e.sum(axis=0) * ys[:t + 1], axis=0)
+        np.testing.assert_allclose(st["p"].reshape(H), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(steps[-1]["p"], before["p"], rtol=1e-5, atol=1e-6)
+    k = 2
+    b = analyze_time.steps_graph(a, a.time, k)
+    ex = reference.Executor(b)
+    for b0 in range(0, T - T % k, k):
+        np.testing.assert_allclose(ex.run(x[b0:b0 + k])["p"], steps[b0 + k - 1]["p"],
+                                   rtol=1e-6, atol=1e-7)
+    mem = plan_memory.run(a, OPTS).step.memory
+    assert mem.running == {"pool": (H, 0)} and mem.state == H + 2 * S + H
+
+
 @pytest.mark.parametrize("case", _not_streaming_cases(), ids=lambda c: c[0])
 def test_analyze_time_says_why_a_model_is_not_streaming(case: tuple[str, ir.Graph, str]
                                                         ) -> None:
