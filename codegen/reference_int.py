@@ -125,6 +125,24 @@ def _running_reduce(ex: Any, n: ir.RunningReduce, ins: list[np.ndarray]) -> list
     return [reference.running_reduce(ex, n, ins[0].astype(I64), finish)]
 
 
+def _channel_affine(ex: Any, n: ir.ChannelAffine, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """C: rnn_scale_shift_s8(): a depthwise 1x1 convolution (quant.conv_s8's arithmetic)."""
+    q: quant.QConv = ex.plan.nodes[n.name]
+    x = ins[0]
+    shp = [1] * x.ndim
+    shp[n.axis] = -1
+    acc = (x.astype(I64) - q.x.zero_point) * q.w.reshape(shp).astype(I64) + q.bias.reshape(shp)
+    return [sat8(quant.rq(acc, q.mult.reshape(shp), q.shift.reshape(shp)) + q.out.zero_point)]
+
+
+def _pad(ex: Any, n: ir.Pad, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """The input's quantization kept; the padding is the pad value's integer."""
+    x = ins[0]
+    r = x.ndim
+    return [np.pad(x, [(n.pads[i], n.pads[r + i]) for i in range(r)],
+                   constant_values=ex.plan.nodes[n.name])]
+
+
 def _binary(ex: Any, n: ir.Node, ins: list[np.ndarray]) -> list[np.ndarray]:
     raise RnngenError(f"node '{n.name}': not supported with --dtype int8")
 
@@ -142,7 +160,7 @@ INT8 = reference.Dtype(
          # data movement does not depend on the element type
          ir.Transpose: reference._transpose, ir.Slice: reference._slice,
          ir.Concat: reference._concat, ir.View: reference._view, ir.Embedding: _embedding,
-         ir.RunningReduce: _running_reduce},
+         ir.RunningReduce: _running_reduce, ir.ChannelAffine: _channel_affine, ir.Pad: _pad},
     element=I64, state0=_state0, constants=False,
     encode=lambda ex, x: quant.quantize_input(np.asarray(x, np.float32), ex.plan.input),
     decode=lambda ex, o, v: dequantize_output(ex.plan, o, v))

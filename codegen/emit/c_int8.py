@@ -32,6 +32,7 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_reduce_s8": ("BasicMathFunctions/rnn_reduce_s8.c", ()),
     "rnn_gather_rows_s8": ("ViewFunctions/rnn_gather_rows_s8.c", ()),
     "rnn_running_reduce_s8": ("BasicMathFunctions/rnn_running_reduce_s8.c", ()),
+    "rnn_scale_shift_s8": ("NormalizationFunctions/rnn_scale_shift_s8.c", ()),
 }
 
 class QProgram(_Program):
@@ -338,6 +339,29 @@ class QProgram(_Program):
         self.ctx.kernels.add("rnn_reduce_s8")
         return self._lines(n, [f"rnn_reduce_s8({kind}, {outer}, {mid}, {inner}, "
                                f"{self.xbuf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
+
+    def op_channelaffine(self, n: ir.ChannelAffine, p: str) -> dict[str, Any]:
+        q: quant.QConv = self.plan.nodes[n.name]
+        s = self.g.shapes[n.inputs[0]]
+        w = self.arr(f"{p}_w", q.w.reshape(-1), "int8_t")
+        b = self.arr(f"{p}_bias", q.bias, "int32_t")
+        m = self.arr(f"{p}_mult", q.mult, "int32_t")
+        sh = self.arr(f"{p}_shift", q.shift, "int32_t")
+        self.ctx.kernels.add("rnn_scale_shift_s8")
+        return self._lines(n, [f"rnn_scale_shift_s8({math.prod(s[:n.axis])}, {s[n.axis]}, "
+                               f"{math.prod(s[n.axis + 1:])}, {w}, {b}, {m}, {sh}, "
+                               f"{q.x.zero_point}, {q.out.zero_point}, "
+                               f"{self.xbuf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
+
+    def op_pad(self, n: ir.Pad, p: str) -> dict[str, Any]:
+        x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        dst = self.buf(n.outputs[0])
+        lines = [f"memset({dst}, {self.plan.nodes[n.name]}, {math.prod(y)});"]
+        yst = cgen.strides(y)
+        off = sum(n.pads[i] * yst[i] for i in range(len(x)))
+        lines.append(self._copy(p, x, self.src(n.inputs[0]), cgen.strides(x), _at(dst, off),
+                                yst))
+        return self._lines(n, lines)
 
     def op_binary(self, n: ir.Binary, p: str) -> None:
         raise RnngenError(f"{n.fn} node '{n.name}' is not supported with --dtype int8")

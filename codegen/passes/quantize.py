@@ -293,7 +293,9 @@ class _Builder:
                 # the output keeps the input's scale and zero point (max: exact; average:
                 # the division rounds, as CMSIS-NN)
                 self.union(n.inputs[0], n.outputs[0])
-            elif isinstance(n, (ir.Pool, ir.Reduce, ir.LayerNorm, ir.ChannelAffine, ir.Pad)):
+            elif isinstance(n, ir.Pad):
+                self.union(n.inputs[0], n.outputs[0])  # padded with the value's integer
+            elif isinstance(n, (ir.Pool, ir.Reduce, ir.LayerNorm)):
                 raise RnngenError(f"{self.where}: {_onnx_op(n)} node '{n.name}' is not "
                                   "supported with --dtype int8 yet (float32 only)")
             elif isinstance(n, ir.Embedding):  # the whole table's range: any id is exact
@@ -322,6 +324,10 @@ class _Builder:
             r = self.find(t)
             lo[r] = min(lo.get(r, math.inf), self.st.lo[t])
             hi[r] = max(hi.get(r, -math.inf), self.st.hi[t])
+        for n in g.nodes:  # a Pad's value must be representable in its tensor's range
+            if isinstance(n, ir.Pad) and self.find(n.inputs[0]) in lo:
+                r = self.find(n.inputs[0])
+                lo[r], hi[r] = min(lo[r], n.value), max(hi[r], n.value)
         for n in g.nodes:  # initial states must be representable
             if isinstance(n, ir.Recurrent) and n.outputs[0]:
                 r = self.find(n.outputs[0])
@@ -379,6 +385,13 @@ class _Builder:
                 nodes[n.name] = self.softmax(n)
             elif isinstance(n, ir.Unary):
                 nodes[n.name] = self.unary(n)
+            elif isinstance(n, ir.ChannelAffine):  # a depthwise 1x1 convolution
+                nodes[n.name] = quant.quantize_conv(
+                    n.scale.reshape(-1, 1), n.shift, self.qp(n.inputs[0]),
+                    self.qp(n.outputs[0]), f"{self.where}: BatchNormalization node '{n.name}'")
+            elif isinstance(n, ir.Pad):
+                nodes[n.name] = int(quant.quantize_input(np.array([n.value], np.float32),
+                                                         self.qp(n.outputs[0]))[0])
             elif isinstance(n, ir.Embedding):
                 out = self.qp(n.outputs[0])
                 nodes[n.name] = quant.QEmbedding(quant.quantize_input(n.table, out), out)

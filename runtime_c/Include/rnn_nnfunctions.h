@@ -424,6 +424,18 @@ void rnn_running_reduce_s8(rnn_reduce_kind kind, int32_t outer, int32_t n, int32
                            const int8_t *x, int32_t *acc, int32_t *count, int8_t *y);
 
 /**
+ * @brief int8 per-channel scale and shift over [outer, channels, inner] (a batch
+ *        normalization that is not folded into a Conv or Linear): y = sat8(zp_out +
+ *        rq((x - zp_in) * w[c] + bias[c], mult[c], shift[c])), the arithmetic of a depthwise
+ *        1x1 rnn_conv_s8 (quant.quantize_conv / quant.conv_s8 bit for bit).
+ *
+ * @param[out] y  (may alias x)
+ */
+void rnn_scale_shift_s8(int32_t outer, int32_t channels, int32_t inner, const int8_t *w,
+                        const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                        int32_t zp_in, int32_t zp_out, const int8_t *x, int8_t *y);
+
+/**
  * @brief int8 matrix times int8 vector, each row requantized to int16 (Q3.12 gate values):
  *        y[r] = sat16(rq(W[r] . x + offset[r], mult[r], shift[r])).
  *

@@ -307,7 +307,10 @@ INT8_CONV = ["conv1d_stride_pad_dilation", "conv1d_groups_no_bias",
              "reducemean_opset13_attr", "reducemean_opset18_input",
              "reducemax_middle_axis_keepdims",
              # Clip / Relu6 / HardSwish: int8 tables of the activation (QLut8)
-             "clip_relu6_hardswish", "clip_opset7_attributes"]
+             "clip_relu6_hardswish", "clip_opset7_attributes",
+             # a standalone BatchNormalization (a depthwise 1x1 convolution) and Pad (the
+             # input's quantization, the pad value's integer)
+             "batchnorm_standalone", "pad_constant_value", "pad_opset18_axes_then_conv"]
 
 
 @pytest.mark.parametrize("name", INT8_CONV)
