@@ -329,6 +329,21 @@ class QLut8:
 
 
 @dataclass(frozen=True, eq=False)
+class QReduceSum:
+    """An int8 sum requantized to its output's scale: M = x.scale / out.scale."""
+    mult: int
+    shift: int
+    x: QParams
+    out: QParams
+
+    def finish(self, total: np.ndarray, count: int) -> np.ndarray:
+        """The int8 output of raw int8 values summing to `total` over `count` values.
+        C: rnn_reduce_sum_s8(), rnn_running_reduce_s8()."""
+        d = np.clip(np.asarray(total, I64) - count * self.x.zero_point, -2**31, 2**31 - 1)
+        return sat8(rq(d, self.mult, self.shift) + self.out.zero_point)
+
+
+@dataclass(frozen=True, eq=False)
 class QEmbedding:
     table: np.ndarray  # int8 [rows, dim], quantized with the output's parameters
     out: QParams

@@ -105,20 +105,19 @@ def _reduce(ex: Any, n: ir.Reduce, ins: list[np.ndarray]) -> list[np.ndarray]:
     axes = tuple(range(n.first, n.last + 1))
     if n.fn == "max":
         return [np.max(ins[0], axis=axes, keepdims=True)]
-    if n.fn != "mean":
-        raise RnngenError(f"ReduceSum node '{n.name}': not supported with --dtype int8")
     s = np.sum(ins[0], axis=axes, keepdims=True)
     cnt = int(np.prod([ins[0].shape[a] for a in axes]))
+    if n.fn == "sum":  # C: rnn_reduce_sum_s8()
+        return [ex.plan.nodes[n.name].finish(s, cnt)]
     return [np.where(s > 0, (s + cnt // 2) // cnt, -((-s + cnt // 2) // cnt))]
 
 
 def _running_reduce(ex: Any, n: ir.RunningReduce, ins: list[np.ndarray]) -> list[np.ndarray]:
     """C: rnn_running_reduce_s8(): the maximum so far, or the raw sum so far over the count
     rounded half away from zero (after T steps: _reduce over the sequence, bit for bit)."""
-    if n.fn == "sum":
-        raise RnngenError(f"ReduceSum node '{n.name}': not supported with --dtype int8")
-
     def finish(a: np.ndarray, c: int) -> np.ndarray:
+        if n.fn == "sum":
+            return ex.plan.nodes[n.name].finish(a, c)
         if n.fn == "max":
             return a
         return np.where(a > 0, (a + c // 2) // c, -((-a + c // 2) // c))

@@ -383,6 +383,7 @@ class _Program:
         self.ctx.kernels.add(kern)
         kind = {"sum": "RNN_REDUCE_SUM", "mean": "RNN_REDUCE_MEAN", "max": "RNN_REDUCE_MAX"}
         return self._lines(n, [f"{kern}({kind[n.fn]}, {outer}, {mid}, {inner}, "
+                               f"{self.running_args(n, p)}"
                                f"{self.src(n.inputs[0])}, {_at(self.RUNNING_ACC, acc)}, "
                                f"{_at('s->state32', cnt)}, {self.buf(n.outputs[0])});"])
 
@@ -407,6 +408,9 @@ class _Program:
 
     RUNNING_KERNEL = "rnn_running_reduce_f32"
     RUNNING_ACC = "s->state"  # where the running values are (int8: s->state32)
+
+    def running_args(self, n: ir.RunningReduce, p: str) -> str:
+        return ""  # int8: the sum's requantization
 
     def op_layernorm(self, n: ir.LayerNorm, p: str) -> dict[str, Any]:
         s = self.g.shapes[n.inputs[0]]

@@ -33,6 +33,7 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_gather_rows_s8": ("ViewFunctions/rnn_gather_rows_s8.c", ()),
     "rnn_running_reduce_s8": ("BasicMathFunctions/rnn_running_reduce_s8.c", ()),
     "rnn_scale_shift_s8": ("NormalizationFunctions/rnn_scale_shift_s8.c", ()),
+    "rnn_reduce_sum_s8": ("BasicMathFunctions/rnn_reduce_sum_s8.c", ()),
 }
 
 class QProgram(_Program):
@@ -49,6 +50,16 @@ class QProgram(_Program):
     GATHER_KERNEL = "rnn_gather_rows_s8"
     RUNNING_KERNEL = "rnn_running_reduce_s8"
     RUNNING_ACC = "s->state32"
+
+    def running_args(self, n: ir.RunningReduce, p: str) -> str:
+        """The sum's requantization (RNN_REDUCE_SUM), or NULL."""
+        if n.fn != "sum":
+            return "NULL, "
+        q: quant.QReduceSum = self.plan.nodes[n.name]
+        sym = self.ctx.sym(f"{p}_sum")
+        self.ctx.decls.append(f"static const rnn_reduce_sum_params {sym} = {{"
+                              f"{q.x.zero_point}, {q.mult}, {q.shift}, {q.out.zero_point}}};")
+        return f"&{sym}, "
 
     def table(self, p: str, n: ir.Embedding) -> str:
         return self.arr(f"{p}_table", self.plan.nodes[n.name].table, "int8_t")
@@ -330,11 +341,16 @@ class QProgram(_Program):
                                f"{zp}, {xb}, {yb});"])
 
     def op_reduce(self, n: ir.Reduce, p: str) -> dict[str, Any]:
-        if n.fn == "sum":  # refused by the quantize pass already
-            raise RnngenError(f"ReduceSum node '{n.name}' is not supported with --dtype int8")
         s = self.g.shapes[n.inputs[0]]
         outer, mid, inner = (math.prod(s[:n.first]), math.prod(s[n.first:n.last + 1]),
                              math.prod(s[n.last + 1:]))
+        if n.fn == "sum":
+            q: quant.QReduceSum = self.plan.nodes[n.name]
+            self.ctx.kernels.add("rnn_reduce_sum_s8")
+            return self._lines(n, [f"rnn_reduce_sum_s8({outer}, {mid}, {inner}, "
+                                   f"{q.x.zero_point}, {q.mult}, {q.shift}, "
+                                   f"{q.out.zero_point}, {self.xbuf(n.inputs[0])}, "
+                                   f"{self.buf(n.outputs[0])});"])
         kind = {"mean": "RNN_REDUCE_MEAN", "max": "RNN_REDUCE_MAX"}[n.fn]
         self.ctx.kernels.add("rnn_reduce_s8")
         return self._lines(n, [f"rnn_reduce_s8({kind}, {outer}, {mid}, {inner}, "

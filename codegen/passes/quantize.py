@@ -295,7 +295,7 @@ class _Builder:
                 self.union(n.inputs[0], n.outputs[0])
             elif isinstance(n, ir.Pad):
                 self.union(n.inputs[0], n.outputs[0])  # padded with the value's integer
-            elif isinstance(n, (ir.Pool, ir.Reduce, ir.LayerNorm)):
+            elif isinstance(n, ir.LayerNorm):
                 raise RnngenError(f"{self.where}: {_onnx_op(n)} node '{n.name}' is not "
                                   "supported with --dtype int8 yet (float32 only)")
             elif isinstance(n, ir.Embedding):  # the whole table's range: any id is exact
@@ -385,6 +385,11 @@ class _Builder:
                 nodes[n.name] = self.softmax(n)
             elif isinstance(n, ir.Unary):
                 nodes[n.name] = self.unary(n)
+            elif isinstance(n, ir.Reduce) and n.fn == "sum":
+                x, out = self.qp(n.inputs[0]), self.qp(n.outputs[0])
+                m, sh = quant.multiplier(x.scale / out.scale,
+                                         f"{self.where}: ReduceSum node '{n.name}'")
+                nodes[n.name] = quant.QReduceSum(m, sh, x, out)
             elif isinstance(n, ir.ChannelAffine):  # a depthwise 1x1 convolution
                 nodes[n.name] = quant.quantize_conv(
                     n.scale.reshape(-1, 1), n.shift, self.qp(n.inputs[0]),

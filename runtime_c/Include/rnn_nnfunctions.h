@@ -413,15 +413,33 @@ void rnn_avg_pool_s8(const rnn_window_params *p, int32_t include_pad, int32_t ze
 void rnn_reduce_s8(rnn_reduce_kind kind, int32_t outer, int32_t n, int32_t inner,
                    const int8_t *x, int8_t *y);
 
+/** @brief The requantization of an int8 sum to the output's own scale (ReduceSum). */
+typedef struct
+{
+    int32_t zp_in;
+    int32_t mult;
+    int32_t shift;
+    int32_t zp_out;
+} rnn_reduce_sum_params;
+
+/**
+ * @brief int8 ReduceSum along one axis of [outer, n, inner]: y = sat8(zp_out +
+ *        rq(sum of (x - zp_in), mult, shift)), the output in its own calibrated scale.
+ */
+void rnn_reduce_sum_s8(int32_t outer, int32_t n, int32_t inner, int32_t zp_in, int32_t mult,
+                       int32_t shift, int32_t zp_out, const int8_t *x, int8_t *y);
+
 /**
  * @brief int8 pooling over time in a streaming model, as rnn_running_reduce_f32 with an
- *        int32 running sum (raw int8 values) or maximum: y is the maximum so far, or the sum
- *        divided by *count rounded half away from zero (rnn_reduce_s8's mean), so after T
- *        steps it equals rnn_reduce_s8 over the whole sequence bit for bit. RNN_REDUCE_MAX
- *        or RNN_REDUCE_MEAN.
+ *        int32 running sum (raw int8 values) or maximum: y is the maximum so far, the sum
+ *        divided by *count rounded half away from zero (rnn_reduce_s8's mean), or the sum
+ *        without the zero points requantized with `sum` (rnn_reduce_sum_s8's; `sum` is read
+ *        for RNN_REDUCE_SUM only), so after T steps it equals the whole-sequence int8
+ *        reduction bit for bit.
  */
 void rnn_running_reduce_s8(rnn_reduce_kind kind, int32_t outer, int32_t n, int32_t inner,
-                           const int8_t *x, int32_t *acc, int32_t *count, int8_t *y);
+                           const rnn_reduce_sum_params *sum, const int8_t *x, int32_t *acc,
+                           int32_t *count, int8_t *y);
 
 /**
  * @brief int8 per-channel scale and shift over [outer, channels, inner] (a batch

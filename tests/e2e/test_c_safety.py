@@ -268,7 +268,7 @@ def test_embedding_with_out_of_range_ids(tmp_path, dtype):
     check_project(proj)
 
 
-@pytest.mark.parametrize("kind,dtype", [("mean", "float32"), ("max", "int8"),
+@pytest.mark.parametrize("kind,dtype", [("mean", "float32"), ("max", "int8"), ("sum", "int8"),
                                         ("attention", "float32")])
 def test_pooling_over_time_streams_safely(tmp_path, kind, dtype):
     """Running pooling over time (rnn_running_reduce_*, rnn_running_attention_pool_f32:
@@ -280,7 +280,7 @@ def test_pooling_over_time_streams_safely(tmp_path, kind, dtype):
     from tests.e2e import test_streaming_layers as tsl
 
     torch.manual_seed(5)
-    net = {"mean": tsl.MeanOverTime, "max": tsl.MaxOverTime,
+    net = {"mean": tsl.MeanOverTime, "max": tsl.MaxOverTime, "sum": tsl.SumOverTime,
            "attention": tsl.AttentionOverTime}[kind]().eval()
     x = torch.randn(1, 11, 6)
     path = tmp_path / "pool.onnx"

@@ -57,6 +57,16 @@ class MaxOverTime(torch.nn.Module):
         return self.fc(y.amax(dim=1))
 
 
+class SumOverTime(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(6, 10, batch_first=True)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        return y.sum(dim=1)
+
+
 class GlobalAveragePool(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -102,7 +112,8 @@ NETS = {
     "conv_attention": (ConvThenAttention, ("Conv", "convolves along the time axis")),
 }
 # pooling over time: streams (name -> module); int8 too
-POOLING = {"mean_time": MeanOverTime, "max_time": MaxOverTime, "gap_time": GlobalAveragePool}
+POOLING = {"mean_time": MeanOverTime, "max_time": MaxOverTime, "sum_time": SumOverTime,
+           "gap_time": GlobalAveragePool}
 # attention pooling (float32): the online softmax streams; bidirectional: whole sequences
 ATTENTION = {"attention_time": (AttentionOverTime, True),
              "attention_unit": (lambda: AttentionOverTime(per_unit=True), True),
