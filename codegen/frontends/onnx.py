@@ -68,7 +68,7 @@ _TRACE_THROUGH = ("Identity", "Cast", "Dropout", "Relu", "LeakyRelu", "Sigmoid",
                   # layers that keep every axis in place (a Conv changes the channel axis's
                   # size, a valid convolution or a pool the time axis's: the input's T stays)
                   "Conv", "MaxPool", "AveragePool", "BatchNormalization",
-                  "LayerNormalization", "HardSwish")
+                  "LayerNormalization", "HardSwish", "Pad")
 
 
 class _Converter:
@@ -623,7 +623,9 @@ class _Converter:
             dims = dims + [int(table.shape[1])]
         elif n.op_type not in _TRACE_THROUGH or not n.output:
             return None
-        elif n.op_type in ("Conv", "MaxPool", "AveragePool"):  # extents change
+        elif n.op_type == "Pad" and n.input[0] != cur:
+            return None  # the pads or the value computed from the input
+        elif n.op_type in ("Conv", "MaxPool", "AveragePool", "Pad"):  # extents change
             o = self.inferred.get(n.output[0])
             dims = [d if isinstance(d, int) and d >= 0 else None for d in o] \
                 if o is not None and len(o) == len(perm) else [None] * len(perm)
