@@ -73,59 +73,137 @@ static inline int8_t rnn_conv_s8_out(int32_t acc, int32_t mult, int32_t shift, i
     return (int8_t)rnn_sat8(acc + y_zp);
 }
 
-/* im2col of output position (oh, ow) of group xg: col[t] = x - x_zero_point for window value
- * t = (c, kh, kw) inside the input, 0 for the padding. On the DSP path each whole group of
- * four values is then stored in the order (0, 2, 1, 3). */
-static void rnn_conv_s8_column(const rnn_window_params *p, const int8_t *xg, int32_t x_zero_point,
-                               int32_t oh, int32_t ow, int32_t cg, int16_t *col)
+/* The window of output position (oh, ow): the rows [kh0, kh1) and columns [kw0, kw1) of
+ * taps inside the input, and the input offset of tap (0, 0) (ih0 * in_w + iw0, which may lie
+ * outside the input; only taps inside are read). */
+typedef struct
 {
-    const int32_t ih0 = oh * p->stride_h - p->pad_h;
-    const int32_t iw0 = ow * p->stride_w - p->pad_w;
-    const int32_t plane = p->in_h * p->in_w;
-    int16_t *t = col;
     int32_t kh0;
     int32_t kh1;
     int32_t kw0;
     int32_t kw1;
+    int32_t ih0;
+    int32_t iw0;
+} rnn_conv_s8_win;
+
+static inline void rnn_conv_s8_window(const rnn_window_params *p, int32_t oh, int32_t ow,
+                                      rnn_conv_s8_win *v)
+{
+    v->ih0 = oh * p->stride_h - p->pad_h;
+    v->iw0 = ow * p->stride_w - p->pad_w;
+    v->kh0 = 0;
+    v->kh1 = p->k_h;
+    v->kw0 = 0;
+    v->kw1 = p->k_w;
+    if (v->ih0 < 0 || v->ih0 + (p->k_h - 1) * p->dil_h >= p->in_h)
+    {
+        rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &v->kh0, &v->kh1);
+    }
+    if (v->iw0 < 0 || v->iw0 + (p->k_w - 1) * p->dil_w >= p->in_w)
+    {
+        rnn_conv_s8_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &v->kw0, &v->kw1);
+    }
+}
+
+#if defined(RNN_CONV_S8_MVE)
+/* int8 im2col of one output position (Helium path): col[t] = x for window value
+ * t = (c, kh, kw) inside the input, x_zero_point (the real value 0) for the padding, so that
+ * every window sums over all its n taps and the zero point folds into -x_zero_point * sum(w).
+ * Each kernel row is copied by predicated 16-byte vector loads and stores. */
+static void rnn_conv_s8_column8(const rnn_window_params *p, const int8_t *xg, int32_t x_zero_point,
+                                const rnn_conv_s8_win *v, int32_t cg, int8_t *col)
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t k_w = p->k_w;
+    const int8x16_t fill = vdupq_n_s8((int8_t)x_zero_point);
+    const int32_t full_w = v->kw0 == 0 && v->kw1 == k_w;
+    int8_t *t = col;
     int32_t c;
-    rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0, &kh1);
-    rnn_conv_s8_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &kw0, &kw1);
     for (c = 0; c < cg; ++c)
     {
-        const int8_t *xc = xg + c * plane;
+        int32_t kh;
+        for (kh = 0; kh < p->k_h; ++kh, t += k_w)
+        {
+            int32_t kw;
+            if (kh < v->kh0 || kh >= v->kh1 || !full_w)
+            {
+                for (kw = 0; kw < k_w; kw += 16)
+                {
+                    vstrbq_p_s8(t + kw, fill, vctp8q((uint32_t)(k_w - kw)));
+                }
+                if (kh < v->kh0 || kh >= v->kh1)
+                {
+                    continue;
+                }
+            }
+            {
+                const int8_t *xr = xg + c * plane + (v->ih0 + kh * p->dil_h) * p->in_w + v->iw0;
+                if (p->dil_w == 1)
+                {
+                    for (kw = v->kw0; kw < v->kw1; kw += 16)
+                    {
+                        const mve_pred16_t pr = vctp8q((uint32_t)(v->kw1 - kw));
+                        vstrbq_p_s8(t + kw, vldrbq_z_s8(xr + kw, pr), pr);
+                    }
+                }
+                else
+                {
+                    for (kw = v->kw0; kw < v->kw1; ++kw)
+                    {
+                        t[kw] = xr[kw * p->dil_w];
+                    }
+                }
+            }
+        }
+    }
+}
+#else
+/* int16 im2col of one output position: col[t] = x - x_zero_point for window value
+ * t = (c, kh, kw) inside the input, 0 for the padding. On the DSP path each whole group of
+ * four values is then stored in the order (0, 2, 1, 3). */
+static void rnn_conv_s8_column(const rnn_window_params *p, const int8_t *xg, int32_t x_zero_point,
+                               const rnn_conv_s8_win *v, int32_t cg, int16_t *col)
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t k_w = p->k_w;
+    const int32_t dil_w = p->dil_w;
+    int16_t *t = col;
+    int32_t c;
+    for (c = 0; c < cg; ++c)
+    {
         int32_t kh;
         for (kh = 0; kh < p->k_h; ++kh)
         {
             int32_t kw = 0;
-            if (kh < kh0 || kh >= kh1)
+            if (kh < v->kh0 || kh >= v->kh1)
             {
-                for (; kw < p->k_w; ++kw)
+                for (; kw < k_w; ++kw)
                 {
                     *t++ = 0;
                 }
                 continue;
             }
             {
-                const int8_t *xr = xc + (ih0 + kh * p->dil_h) * p->in_w + iw0;
-                for (; kw < kw0; ++kw)
+                const int8_t *xr = xg + c * plane + (v->ih0 + kh * p->dil_h) * p->in_w + v->iw0;
+                for (; kw < v->kw0; ++kw)
                 {
                     *t++ = 0;
                 }
-                if (p->dil_w == 1)
+                if (dil_w == 1)
                 {
-                    for (; kw < kw1; ++kw)
+                    for (; kw < v->kw1; ++kw)
                     {
                         *t++ = (int16_t)((int32_t)xr[kw] - x_zero_point);
                     }
                 }
                 else
                 {
-                    for (; kw < kw1; ++kw)
+                    for (; kw < v->kw1; ++kw)
                     {
-                        *t++ = (int16_t)((int32_t)xr[kw * p->dil_w] - x_zero_point);
+                        *t++ = (int16_t)((int32_t)xr[kw * dil_w] - x_zero_point);
                     }
                 }
-                for (; kw < p->k_w; ++kw)
+                for (; kw < k_w; ++kw)
                 {
                     *t++ = 0;
                 }
@@ -145,6 +223,7 @@ static void rnn_conv_s8_column(const rnn_window_params *p, const int8_t *xg, int
     }
 #endif
 }
+#endif
 
 #if defined(RNN_CONV_S8_DSP)
 /* One word (four int8) at any address (LDR allows unaligned access on Cortex-M4/M7). */
@@ -162,29 +241,152 @@ static inline int32_t rnn_conv_s8_ror8(int32_t v)
 }
 #endif
 
+#if defined(RNN_CONV_S8_MVE)
+/* The int8 outputs of channel m at np (1 to 4) consecutive positions: the four accumulators
+ * as one vector, the high word of the product by VMULH, rounding half up and the shift as in
+ * rnn_conv_s8_out, the zero point, saturation, and a predicated byte store. */
+static inline void rnn_conv_s8_out4(int32x4_t acc, int32_t mult, int32_t shift, int32_t y_zp,
+                                    int8_t *y, int32_t np)
+{
+    if (shift <= -2)
+    {
+        const int32_t s = -1 - shift;
+        int32x4_t h = vmulhq_s32(acc, vdupq_n_s32(mult));
+        h = vaddq_n_s32(h, (int32_t)1 << (s - 1));
+        h = vshlq_r_s32(h, -s);
+        h = vaddq_n_s32(h, y_zp);
+        h = vmaxq_s32(vminq_s32(h, vdupq_n_s32(127)), vdupq_n_s32(-128));
+        vstrbq_p_s32(y, h, vctp32q((uint32_t)np));
+    }
+    else
+    {
+        int32_t a[4];
+        int32_t j;
+        vst1q_s32(a, acc);
+        for (j = 0; j < np; ++j)
+        {
+            y[j] = rnn_conv_s8_out(a[j], mult, shift, y_zp);
+        }
+    }
+}
+
+/* Refer to header file for details. Helium: four output positions per pass, their windows
+ * copied as int8 columns (4 x n bytes of the scratch, the padding as x_zero_point), each pair
+ * of output channels multiplied with all four by VMLADAVA.S8 over 16 lanes (a predicated last
+ * pass), the weights' sum (VADDVA) taken in the same loop for the zero point's term. */
+void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
+                 const int8_t *w, const int32_t *bias, const int32_t *mult,
+                 const int32_t *shift, int32_t y_zero_point, int8_t *y, int16_t *cols)
+{
+    const int32_t cg = p->in_c / p->groups;
+    const int32_t mg = p->out_c / p->groups;
+    const int32_t n = cg * p->k_h * p->k_w;
+    const int32_t positions = p->out_h * p->out_w;
+    int8_t *c8 = (int8_t *)cols;
+    int32_t g;
+    for (g = 0; g < p->groups; ++g)
+    {
+        const int8_t *xg = x + g * cg * p->in_h * p->in_w;
+        int32_t oh = 0;
+        int32_t ow = 0;
+        int32_t q;
+        for (q = 0; q < positions; q += 4)
+        {
+            const int32_t np = positions - q < 4 ? positions - q : 4;
+            const int8_t *col[4];
+            int32_t j;
+            int32_t m;
+            for (j = 0; j < np; ++j)
+            {
+                rnn_conv_s8_win v;
+                rnn_conv_s8_window(p, oh, ow, &v);
+                rnn_conv_s8_column8(p, xg, x_zero_point, &v, cg, c8 + j * n);
+                col[j] = c8 + j * n;
+                if (++ow == p->out_w)
+                {
+                    ow = 0;
+                    ++oh;
+                }
+            }
+            for (; j < 4; ++j)
+            {
+                col[j] = c8; /* a position past the end: computed, never stored */
+            }
+            for (m = g * mg; m < (g + 1) * mg; m += 2)
+            {
+                const int32_t m1 = m + 1 < (g + 1) * mg ? m + 1 : m;
+                const int8_t *w0 = w + m * n;
+                const int8_t *w1 = w + m1 * n;
+                const int8_t *x0 = col[0];
+                const int8_t *x1 = col[1];
+                const int8_t *x2 = col[2];
+                const int8_t *x3 = col[3];
+                int32_t a00 = 0, a01 = 0, a02 = 0, a03 = 0;
+                int32_t a10 = 0, a11 = 0, a12 = 0, a13 = 0;
+                int32_t s0 = 0, s1 = 0;
+                int32_t t;
+                for (t = n; t > 0; t -= 16)
+                {
+                    const mve_pred16_t pr = vctp8q((uint32_t)t);
+                    const int8x16_t v0 = vldrbq_z_s8(w0, pr);
+                    const int8x16_t v1 = vldrbq_z_s8(w1, pr);
+                    int8x16_t c;
+                    c = vldrbq_z_s8(x0, pr);
+                    a00 = vmladavaq_s8(a00, v0, c);
+                    a10 = vmladavaq_s8(a10, v1, c);
+                    c = vldrbq_z_s8(x1, pr);
+                    a01 = vmladavaq_s8(a01, v0, c);
+                    a11 = vmladavaq_s8(a11, v1, c);
+                    c = vldrbq_z_s8(x2, pr);
+                    a02 = vmladavaq_s8(a02, v0, c);
+                    a12 = vmladavaq_s8(a12, v1, c);
+                    c = vldrbq_z_s8(x3, pr);
+                    a03 = vmladavaq_s8(a03, v0, c);
+                    a13 = vmladavaq_s8(a13, v1, c);
+                    s0 = vaddvaq_s8(s0, v0);
+                    s1 = vaddvaq_s8(s1, v1);
+                    w0 += 16;
+                    w1 += 16;
+                    x0 += 16;
+                    x1 += 16;
+                    x2 += 16;
+                    x3 += 16;
+                }
+                {
+                    /* acc = bias + sum w (x - zp) = bias - zp * sum w + sum w x */
+                    int32x4_t a = vdupq_n_s32(a00);
+                    a = vsetq_lane_s32(a01, a, 1);
+                    a = vsetq_lane_s32(a02, a, 2);
+                    a = vsetq_lane_s32(a03, a, 3);
+                    a = vaddq_n_s32(a, bias[m] - x_zero_point * s0);
+                    rnn_conv_s8_out4(a, mult[m], shift[m], y_zero_point, y + m * positions + q,
+                                     np);
+                }
+                if (m1 != m)
+                {
+                    int32x4_t a = vdupq_n_s32(a10);
+                    a = vsetq_lane_s32(a11, a, 1);
+                    a = vsetq_lane_s32(a12, a, 2);
+                    a = vsetq_lane_s32(a13, a, 3);
+                    a = vaddq_n_s32(a, bias[m1] - x_zero_point * s1);
+                    rnn_conv_s8_out4(a, mult[m1], shift[m1], y_zero_point,
+                                     y + m1 * positions + q, np);
+                }
+            }
+        }
+    }
+}
+
+#else
 /* acc[i][j] += weights of channel i (w0, w1) . column j (c0, c1) over n window values. */
 static inline void rnn_conv_s8_dot22(const int8_t *w0, const int8_t *w1, const int16_t *c0,
-                              const int16_t *c1, int32_t n, int32_t acc[4])
+                                     const int16_t *c1, int32_t n, int32_t acc[4])
 {
     int32_t a00 = acc[0];
     int32_t a01 = acc[1];
     int32_t a10 = acc[2];
     int32_t a11 = acc[3];
     int32_t t = 0;
-#if defined(RNN_CONV_S8_MVE)
-    for (; t < n; t += 8)
-    {
-        const mve_pred16_t pr = vctp16q((uint32_t)(n - t));
-        const int16x8_t x0 = vldrhq_z_s16(c0 + t, pr);
-        const int16x8_t x1 = vldrhq_z_s16(c1 + t, pr);
-        const int16x8_t v0 = vldrbq_z_s16(w0 + t, pr);
-        const int16x8_t v1 = vldrbq_z_s16(w1 + t, pr);
-        a00 = vmladavaq_p_s16(a00, v0, x0, pr);
-        a01 = vmladavaq_p_s16(a01, v0, x1, pr);
-        a10 = vmladavaq_p_s16(a10, v1, x0, pr);
-        a11 = vmladavaq_p_s16(a11, v1, x1, pr);
-    }
-#else
 #if defined(RNN_CONV_S8_DSP)
     for (; t + 4 <= n; t += 4)
     {
@@ -213,7 +415,6 @@ static inline void rnn_conv_s8_dot22(const int8_t *w0, const int8_t *w1, const i
         a10 += v1 * c0[t];
         a11 += v1 * c1[t];
     }
-#endif
     acc[0] = a00;
     acc[1] = a01;
     acc[2] = a10;
@@ -239,8 +440,11 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
         for (q = 0; q < positions; q += 2)
         {
             const int32_t two = q + 1 < positions;
+            const int16_t *c1 = cols;
             int32_t m;
-            rnn_conv_s8_column(p, xg, x_zero_point, oh, ow, cg, cols);
+            rnn_conv_s8_win v;
+            rnn_conv_s8_window(p, oh, ow, &v);
+            rnn_conv_s8_column(p, xg, x_zero_point, &v, cg, cols);
             if (++ow == p->out_w)
             {
                 ow = 0;
@@ -248,19 +452,13 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
             }
             if (two)
             {
-                rnn_conv_s8_column(p, xg, x_zero_point, oh, ow, cg, cols + n);
+                rnn_conv_s8_window(p, oh, ow, &v);
+                rnn_conv_s8_column(p, xg, x_zero_point, &v, cg, cols + n);
+                c1 = cols + n;
                 if (++ow == p->out_w)
                 {
                     ow = 0;
                     ++oh;
-                }
-            }
-            else
-            {
-                int32_t t;
-                for (t = 0; t < n; ++t)
-                {
-                    cols[n + t] = 0; /* a second column that is never written */
                 }
             }
             for (m = g * mg; m < (g + 1) * mg; m += 2)
@@ -271,7 +469,7 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                 acc[1] = bias[m];
                 acc[2] = bias[m1];
                 acc[3] = bias[m1];
-                rnn_conv_s8_dot22(w + m * n, w + m1 * n, cols, cols + n, n, acc);
+                rnn_conv_s8_dot22(w + m * n, w + m1 * n, cols, c1, n, acc);
                 y[m * positions + q] = rnn_conv_s8_out(acc[0], mult[m], shift[m], y_zero_point);
                 if (two)
                 {
@@ -292,3 +490,4 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
         }
     }
 }
+#endif
