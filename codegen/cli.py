@@ -362,7 +362,7 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                      f"{'x'.join(map(str, lay['strides']))}, pads {lay['pads']}, dilation "
                      f"{'x'.join(map(str, lay['dilations']))}, group {lay['group']}, "
                      f"{lay['params']} params, {lay['macs']} MACs per run; float direct (no "
-                     f"scratch), int8 im2col of 2 positions ({lay['scratch_s8']} B scratch)")
+                     f"scratch), int8 im2col columns ({lay['scratch_s8']} B scratch)")
         elif "params" in lay:
             line += f"  {lay['params']} params, {lay['macs']} MACs per run"
         click.echo(line)

@@ -34,6 +34,11 @@ SHAPES = [
 ]
 
 
+def _scratch(window, out_c):
+    """int16 values of the kernel's scratch (rnn_nnfunctions.h; plan_memory.conv_s8_scratch)."""
+    return 2 * (-(-window // 16) * 16) + 2 * out_c
+
+
 def _out(n, k, s, p, d):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
@@ -88,7 +93,7 @@ def test_conv_s8_paths(tmp_path, board):
                   f"static const rnn_window_params p{k} = {{{prm}}};",
                   f"static int8_t y{k}[{n_out}];", f"static int32_t t{k}[{n_out}];",
                   # the scratch the kernel's contract asks for, exactly (ASan would see more)
-                  f"static int16_t c{k}[{2 * (in_c // g) * k_h * k_w}];"]
+                  f"static int16_t c{k}[{_scratch(in_c // g * k_h * k_w, out_c)}];"]
         body.append(f"{{ int i; rnn_conv_s8(&p{k}, x{k}, {xzp}, w{k}, b{k}, m{k}, s{k}, {yzp}, "
                     f"y{k}, c{k}); for (i = 0; i < {n_out}; ++i) t{k}[i] = y{k}[i]; "
                     f"PI(\"T{k}\", t{k}, {n_out}); }}")

@@ -27,6 +27,8 @@
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
+#include <stddef.h>
+#include <string.h>
 #define RNN_CONV_S8_MVE 1
 #elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__aarch64__)
 #include <arm_acle.h>
@@ -106,51 +108,78 @@ static inline void rnn_conv_s8_window(const rnn_window_params *p, int32_t oh, in
 }
 
 #if defined(RNN_CONV_S8_MVE)
-/* int8 im2col of one output position (Helium path): col[t] = x for window value
- * t = (c, kh, kw) inside the input, x_zero_point (the real value 0) for the padding, so that
- * every window sums over all its n taps and the zero point folds into -x_zero_point * sum(w).
- * Each kernel row is copied by predicated 16-byte vector loads and stores. */
+/* Helium path: the four int8 columns of a pass are interleaved by 16-byte chunks (chunk b of
+ * position j at cols + 64 b + 16 j), so one pointer walks all four. Write len values at
+ * window index t of position column cj = cols + 16 j: copied from src, or fill when src is
+ * NULL, by predicated stores that stop at each chunk's end. */
+static void rnn_conv_s8_put(int8_t *cj, int32_t t, const int8_t *src, int8x16_t fill,
+                            int32_t len)
+{
+    while (len > 0)
+    {
+        const int32_t r = t & 15;
+        const int32_t k = 16 - r < len ? 16 - r : len;
+        const mve_pred16_t pr = vctp8q((uint32_t)k);
+        int8x16_t v = fill;
+        if (src != NULL)
+        {
+            v = vldrbq_z_s8(src, pr);
+            src += k;
+        }
+        vstrbq_p_s8(cj + (t >> 4) * 64 + r, v, pr);
+        t += k;
+        len -= k;
+    }
+}
+
+/* int8 im2col of one output position into column cj: x for window value t = (c, kh, kw)
+ * inside the input, x_zero_point (the real value 0) for the padding, so that every window
+ * sums over all its n taps and the zero point folds into -x_zero_point * sum(w). */
 static void rnn_conv_s8_column8(const rnn_window_params *p, const int8_t *xg, int32_t x_zero_point,
-                                const rnn_conv_s8_win *v, int32_t cg, int8_t *col)
+                                const rnn_conv_s8_win *v, int32_t cg, int8_t *cj)
 {
     const int32_t plane = p->in_h * p->in_w;
+    const int32_t in_w = p->in_w;
+    const int32_t k_h = p->k_h;
     const int32_t k_w = p->k_w;
+    const int32_t dil_h = p->dil_h;
+    const int32_t dil_w = p->dil_w;
+    const int32_t kh0 = v->kh0;
+    const int32_t kh1 = v->kh1;
+    const int32_t kw0 = v->kw0;
+    const int32_t kw1 = v->kw1;
+    const int32_t full_w = kw0 == 0 && kw1 == k_w;
     const int8x16_t fill = vdupq_n_s8((int8_t)x_zero_point);
-    const int32_t full_w = v->kw0 == 0 && v->kw1 == k_w;
-    int8_t *t = col;
+    int32_t t = 0;
     int32_t c;
     for (c = 0; c < cg; ++c)
     {
+        const int8_t *xc = xg + c * plane + v->ih0 * in_w + v->iw0;
         int32_t kh;
-        for (kh = 0; kh < p->k_h; ++kh, t += k_w)
+        for (kh = 0; kh < k_h; ++kh, t += k_w)
         {
-            int32_t kw;
-            if (kh < v->kh0 || kh >= v->kh1 || !full_w)
+            if (kh < kh0 || kh >= kh1)
             {
-                for (kw = 0; kw < k_w; kw += 16)
-                {
-                    vstrbq_p_s8(t + kw, fill, vctp8q((uint32_t)(k_w - kw)));
-                }
-                if (kh < v->kh0 || kh >= v->kh1)
-                {
-                    continue;
-                }
+                rnn_conv_s8_put(cj, t, NULL, fill, k_w);
+                continue;
             }
             {
-                const int8_t *xr = xg + c * plane + (v->ih0 + kh * p->dil_h) * p->in_w + v->iw0;
-                if (p->dil_w == 1)
+                const int8_t *xr = xc + kh * dil_h * in_w;
+                if (!full_w)
                 {
-                    for (kw = v->kw0; kw < v->kw1; kw += 16)
-                    {
-                        const mve_pred16_t pr = vctp8q((uint32_t)(v->kw1 - kw));
-                        vstrbq_p_s8(t + kw, vldrbq_z_s8(xr + kw, pr), pr);
-                    }
+                    rnn_conv_s8_put(cj, t, NULL, fill, k_w);
+                }
+                if (dil_w == 1)
+                {
+                    rnn_conv_s8_put(cj, t + kw0, xr + kw0, fill, kw1 - kw0);
                 }
                 else
                 {
-                    for (kw = v->kw0; kw < v->kw1; ++kw)
+                    int32_t kw;
+                    for (kw = kw0; kw < kw1; ++kw)
                     {
-                        t[kw] = xr[kw * p->dil_w];
+                        const int32_t i = t + kw;
+                        cj[(i >> 4) * 64 + (i & 15)] = xr[kw * dil_w];
                     }
                 }
             }
@@ -270,10 +299,12 @@ static inline void rnn_conv_s8_out4(int32x4_t acc, int32_t mult, int32_t shift, 
     }
 }
 
-/* Refer to header file for details. Helium: four output positions per pass, their windows
- * copied as int8 columns (4 x n bytes of the scratch, the padding as x_zero_point), each pair
- * of output channels multiplied with all four by VMLADAVA.S8 over 16 lanes (a predicated last
- * pass), the weights' sum (VADDVA) taken in the same loop for the zero point's term. */
+/* Refer to header file for details. Helium: first each output channel's bias - x_zero_point *
+ * sum(w) (the zero point's term), kept after the columns in the scratch; then four output
+ * positions per pass, their windows copied as interleaved int8 columns (the padding as
+ * x_zero_point), each pair of output channels multiplied with all four by VMLADAVA.S8 over 16
+ * lanes (weights loaded with a tail predicate, so the columns' unused lanes add nothing), and
+ * each channel's four outputs requantized as one vector. */
 void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
                  const int8_t *w, const int32_t *bias, const int32_t *mult,
                  const int32_t *shift, int32_t y_zero_point, int8_t *y, int16_t *cols)
@@ -283,7 +314,23 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
     const int32_t n = cg * p->k_h * p->k_w;
     const int32_t positions = p->out_h * p->out_w;
     int8_t *c8 = (int8_t *)cols;
+    int8_t *offs = c8 + 64 * ((n + 15) >> 4);
     int32_t g;
+    int32_t m;
+    for (m = 0; m < p->out_c; ++m)
+    {
+        const int8_t *wm = w + m * n;
+        int32_t s = 0;
+        int32_t t;
+        int32_t off;
+        for (t = n; t > 0; t -= 16)
+        {
+            s = vaddvaq_s8(s, vldrbq_z_s8(wm, vctp8q((uint32_t)t)));
+            wm += 16;
+        }
+        off = bias[m] - x_zero_point * s;
+        memcpy(offs + 4 * m, &off, sizeof off);
+    }
     for (g = 0; g < p->groups; ++g)
     {
         const int8_t *xg = x + g * cg * p->in_h * p->in_w;
@@ -293,84 +340,56 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
         for (q = 0; q < positions; q += 4)
         {
             const int32_t np = positions - q < 4 ? positions - q : 4;
-            const int8_t *col[4];
             int32_t j;
-            int32_t m;
             for (j = 0; j < np; ++j)
             {
                 rnn_conv_s8_win v;
                 rnn_conv_s8_window(p, oh, ow, &v);
-                rnn_conv_s8_column8(p, xg, x_zero_point, &v, cg, c8 + j * n);
-                col[j] = c8 + j * n;
+                rnn_conv_s8_column8(p, xg, x_zero_point, &v, cg, c8 + 16 * j);
                 if (++ow == p->out_w)
                 {
                     ow = 0;
                     ++oh;
                 }
             }
-            for (; j < 4; ++j)
+            /* the columns of positions past the end (last pass) hold older values: computed,
+             * never stored */
+            for (m = g * mg; m < (g + 1) * mg; ++m)
             {
-                col[j] = c8; /* a position past the end: computed, never stored */
-            }
-            for (m = g * mg; m < (g + 1) * mg; m += 2)
-            {
-                const int32_t m1 = m + 1 < (g + 1) * mg ? m + 1 : m;
-                const int8_t *w0 = w + m * n;
-                const int8_t *w1 = w + m1 * n;
-                const int8_t *x0 = col[0];
-                const int8_t *x1 = col[1];
-                const int8_t *x2 = col[2];
-                const int8_t *x3 = col[3];
-                int32_t a00 = 0, a01 = 0, a02 = 0, a03 = 0;
-                int32_t a10 = 0, a11 = 0, a12 = 0, a13 = 0;
-                int32_t s0 = 0, s1 = 0;
-                int32_t t;
-                for (t = n; t > 0; t -= 16)
+                /* VMLADAVA accumulates into an even register: the four sums are pinned */
+                register int32_t a0 __asm__("r0") = 0;
+                register int32_t a1 __asm__("r2") = 0;
+                register int32_t a2 __asm__("r4") = 0;
+                register int32_t a3 __asm__("r6") = 0;
+                const int8_t *wm = w + m * n;
+                const int8_t *cp = c8;
+                int32_t off;
+                /* a tail-predicated loop (DLSTP/LETP): 16 window values of the channel and of
+                 * the four columns per pass; the last pass's lanes past n are inactive */
+                __asm__ volatile(
+                    "   dlstp.8     lr, %[n]\n"
+                    "1: vldrb.8     q0, [%[wm]], #16\n"
+                    "   vldrb.8     q1, [%[cp]], #16\n"
+                    "   vmladava.s8 %[a0], q0, q1\n"
+                    "   vldrb.8     q2, [%[cp]], #16\n"
+                    "   vmladava.s8 %[a1], q0, q2\n"
+                    "   vldrb.8     q1, [%[cp]], #16\n"
+                    "   vmladava.s8 %[a2], q0, q1\n"
+                    "   vldrb.8     q2, [%[cp]], #16\n"
+                    "   vmladava.s8 %[a3], q0, q2\n"
+                    "   letp        lr, 1b\n"
+                    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
+                      [wm] "+r"(wm), [cp] "+r"(cp)
+                    : [n] "r"(n)
+                    : "lr", "q0", "q1", "q2", "memory");
                 {
-                    const mve_pred16_t pr = vctp8q((uint32_t)t);
-                    const int8x16_t v0 = vldrbq_z_s8(w0, pr);
-                    const int8x16_t v1 = vldrbq_z_s8(w1, pr);
-                    int8x16_t c;
-                    c = vldrbq_z_s8(x0, pr);
-                    a00 = vmladavaq_s8(a00, v0, c);
-                    a10 = vmladavaq_s8(a10, v1, c);
-                    c = vldrbq_z_s8(x1, pr);
-                    a01 = vmladavaq_s8(a01, v0, c);
-                    a11 = vmladavaq_s8(a11, v1, c);
-                    c = vldrbq_z_s8(x2, pr);
-                    a02 = vmladavaq_s8(a02, v0, c);
-                    a12 = vmladavaq_s8(a12, v1, c);
-                    c = vldrbq_z_s8(x3, pr);
-                    a03 = vmladavaq_s8(a03, v0, c);
-                    a13 = vmladavaq_s8(a13, v1, c);
-                    s0 = vaddvaq_s8(s0, v0);
-                    s1 = vaddvaq_s8(s1, v1);
-                    w0 += 16;
-                    w1 += 16;
-                    x0 += 16;
-                    x1 += 16;
-                    x2 += 16;
-                    x3 += 16;
-                }
-                {
-                    /* acc = bias + sum w (x - zp) = bias - zp * sum w + sum w x */
-                    int32x4_t a = vdupq_n_s32(a00);
-                    a = vsetq_lane_s32(a01, a, 1);
-                    a = vsetq_lane_s32(a02, a, 2);
-                    a = vsetq_lane_s32(a03, a, 3);
-                    a = vaddq_n_s32(a, bias[m] - x_zero_point * s0);
-                    rnn_conv_s8_out4(a, mult[m], shift[m], y_zero_point, y + m * positions + q,
-                                     np);
-                }
-                if (m1 != m)
-                {
-                    int32x4_t a = vdupq_n_s32(a10);
-                    a = vsetq_lane_s32(a11, a, 1);
-                    a = vsetq_lane_s32(a12, a, 2);
-                    a = vsetq_lane_s32(a13, a, 3);
-                    a = vaddq_n_s32(a, bias[m1] - x_zero_point * s1);
-                    rnn_conv_s8_out4(a, mult[m1], shift[m1], y_zero_point,
-                                     y + m1 * positions + q, np);
+                    int32x4_t a = vdupq_n_s32(a0);
+                    a = vsetq_lane_s32(a1, a, 1);
+                    a = vsetq_lane_s32(a2, a, 2);
+                    a = vsetq_lane_s32(a3, a, 3);
+                    memcpy(&off, offs + 4 * m, sizeof off);
+                    rnn_conv_s8_out4(vaddq_n_s32(a, off), mult[m], shift[m], y_zero_point,
+                                     y + m * positions + q, np);
                 }
             }
         }
