@@ -108,80 +108,66 @@ static inline void rnn_conv_s8_window(const rnn_window_params *p, int32_t oh, in
 }
 
 #if defined(RNN_CONV_S8_MVE)
-/* Helium path: the four int8 columns of a pass are interleaved by 16-byte chunks (chunk b of
- * position j at cols + 64 b + 16 j), so one pointer walks all four. Write len values at
- * window index t of position column cj = cols + 16 j: copied from src, or fill when src is
- * NULL, by predicated stores that stop at each chunk's end. */
-static void rnn_conv_s8_put(int8_t *cj, int32_t t, const int8_t *src, int8x16_t fill,
-                            int32_t len)
-{
-    while (len > 0)
-    {
-        const int32_t r = t & 15;
-        const int32_t k = 16 - r < len ? 16 - r : len;
-        const mve_pred16_t pr = vctp8q((uint32_t)k);
-        int8x16_t v = fill;
-        if (src != NULL)
-        {
-            v = vldrbq_z_s8(src, pr);
-            src += k;
-        }
-        vstrbq_p_s8(cj + (t >> 4) * 64 + r, v, pr);
-        t += k;
-        len -= k;
-    }
-}
-
-/* int8 im2col of one output position into column cj: x for window value t = (c, kh, kw)
- * inside the input, x_zero_point (the real value 0) for the padding, so that every window
- * sums over all its n taps and the zero point folds into -x_zero_point * sum(w). */
+/* int8 im2col of one output position (Helium path): col[t] = x for window value
+ * t = (c, kh, kw) inside the input, x_zero_point (the real value 0) for the padding, so that
+ * every window sums over all its n taps and the zero point folds into -x_zero_point * sum(w).
+ * A window inside the input with rows of at most 16 contiguous taps (dil_w = 1): one
+ * predicated 16-byte load and store per kernel row; any other window value by value. */
 static void rnn_conv_s8_column8(const rnn_window_params *p, const int8_t *xg, int32_t x_zero_point,
-                                const rnn_conv_s8_win *v, int32_t cg, int8_t *cj)
+                                const rnn_conv_s8_win *v, int32_t cg, int8_t *col)
 {
     const int32_t plane = p->in_h * p->in_w;
     const int32_t in_w = p->in_w;
     const int32_t k_h = p->k_h;
     const int32_t k_w = p->k_w;
-    const int32_t dil_h = p->dil_h;
+    const int32_t row = p->dil_h * in_w;
     const int32_t dil_w = p->dil_w;
     const int32_t kh0 = v->kh0;
     const int32_t kh1 = v->kh1;
     const int32_t kw0 = v->kw0;
     const int32_t kw1 = v->kw1;
-    const int32_t full_w = kw0 == 0 && kw1 == k_w;
-    const int8x16_t fill = vdupq_n_s8((int8_t)x_zero_point);
-    int32_t t = 0;
+    const int8_t *xc = xg + v->ih0 * in_w + v->iw0;
+    int8_t *t = col;
     int32_t c;
-    for (c = 0; c < cg; ++c)
+    if (kh0 == 0 && kh1 == k_h && kw0 == 0 && kw1 == k_w && dil_w == 1 && k_w <= 16)
     {
-        const int8_t *xc = xg + c * plane + v->ih0 * in_w + v->iw0;
+        const mve_pred16_t pr = vctp8q((uint32_t)k_w);
+        for (c = 0; c < cg; ++c, xc += plane)
+        {
+            const int8_t *xr = xc;
+            int32_t kh;
+            for (kh = 0; kh < k_h; ++kh, xr += row, t += k_w)
+            {
+                vstrbq_p_s8(t, vldrbq_z_s8(xr, pr), pr);
+            }
+        }
+        return;
+    }
+    for (c = 0; c < cg; ++c, xc += plane)
+    {
         int32_t kh;
         for (kh = 0; kh < k_h; ++kh, t += k_w)
         {
+            int32_t kw;
             if (kh < kh0 || kh >= kh1)
             {
-                rnn_conv_s8_put(cj, t, NULL, fill, k_w);
+                for (kw = 0; kw < k_w; ++kw)
+                {
+                    t[kw] = (int8_t)x_zero_point;
+                }
                 continue;
             }
+            for (kw = 0; kw < kw0; ++kw)
             {
-                const int8_t *xr = xc + kh * dil_h * in_w;
-                if (!full_w)
-                {
-                    rnn_conv_s8_put(cj, t, NULL, fill, k_w);
-                }
-                if (dil_w == 1)
-                {
-                    rnn_conv_s8_put(cj, t + kw0, xr + kw0, fill, kw1 - kw0);
-                }
-                else
-                {
-                    int32_t kw;
-                    for (kw = kw0; kw < kw1; ++kw)
-                    {
-                        const int32_t i = t + kw;
-                        cj[(i >> 4) * 64 + (i & 15)] = xr[kw * dil_w];
-                    }
-                }
+                t[kw] = (int8_t)x_zero_point;
+            }
+            for (; kw < kw1; ++kw)
+            {
+                t[kw] = xc[kh * row + kw * dil_w];
+            }
+            for (; kw < k_w; ++kw)
+            {
+                t[kw] = (int8_t)x_zero_point;
             }
         }
     }
@@ -194,47 +180,61 @@ static void rnn_conv_s8_column(const rnn_window_params *p, const int8_t *xg, int
                                const rnn_conv_s8_win *v, int32_t cg, int16_t *col)
 {
     const int32_t plane = p->in_h * p->in_w;
+    const int32_t in_w = p->in_w;
+    const int32_t k_h = p->k_h;
     const int32_t k_w = p->k_w;
+    const int32_t row = p->dil_h * in_w;
     const int32_t dil_w = p->dil_w;
+    const int32_t kh0 = v->kh0;
+    const int32_t kh1 = v->kh1;
+    const int32_t kw0 = v->kw0;
+    const int32_t kw1 = v->kw1;
+    const int8_t *xc = xg + v->ih0 * in_w + v->iw0;
     int16_t *t = col;
     int32_t c;
-    for (c = 0; c < cg; ++c)
+    if (kh0 == 0 && kh1 == k_h && kw0 == 0 && kw1 == k_w && dil_w == 1)
     {
-        int32_t kh;
-        for (kh = 0; kh < p->k_h; ++kh)
+        for (c = 0; c < cg; ++c, xc += plane)
         {
-            int32_t kw = 0;
-            if (kh < v->kh0 || kh >= v->kh1)
+            const int8_t *xr = xc;
+            int32_t kh;
+            for (kh = 0; kh < k_h; ++kh, xr += row)
             {
-                for (; kw < k_w; ++kw)
+                int32_t kw;
+                for (kw = 0; kw < k_w; ++kw)
                 {
-                    *t++ = 0;
+                    *t++ = (int16_t)((int32_t)xr[kw] - x_zero_point);
                 }
-                continue;
             }
+        }
+    }
+    else
+    {
+        for (c = 0; c < cg; ++c, xc += plane)
+        {
+            int32_t kh;
+            for (kh = 0; kh < k_h; ++kh, t += k_w)
             {
-                const int8_t *xr = xg + c * plane + (v->ih0 + kh * p->dil_h) * p->in_w + v->iw0;
-                for (; kw < v->kw0; ++kw)
+                int32_t kw;
+                if (kh < kh0 || kh >= kh1)
                 {
-                    *t++ = 0;
-                }
-                if (dil_w == 1)
-                {
-                    for (; kw < v->kw1; ++kw)
+                    for (kw = 0; kw < k_w; ++kw)
                     {
-                        *t++ = (int16_t)((int32_t)xr[kw] - x_zero_point);
+                        t[kw] = 0;
                     }
+                    continue;
                 }
-                else
+                for (kw = 0; kw < kw0; ++kw)
                 {
-                    for (; kw < v->kw1; ++kw)
-                    {
-                        *t++ = (int16_t)((int32_t)xr[kw * dil_w] - x_zero_point);
-                    }
+                    t[kw] = 0;
+                }
+                for (; kw < kw1; ++kw)
+                {
+                    t[kw] = (int16_t)((int32_t)xc[kh * row + kw * dil_w] - x_zero_point);
                 }
                 for (; kw < k_w; ++kw)
                 {
-                    *t++ = 0;
+                    t[kw] = 0;
                 }
             }
         }
@@ -301,7 +301,7 @@ static inline void rnn_conv_s8_out4(int32x4_t acc, int32_t mult, int32_t shift, 
 
 /* Refer to header file for details. Helium: first each output channel's bias - x_zero_point *
  * sum(w) (the zero point's term), kept after the columns in the scratch; then four output
- * positions per pass, their windows copied as interleaved int8 columns (the padding as
+ * positions per pass, their windows copied as int8 columns of ceil16(n) bytes (the padding as
  * x_zero_point), each pair of output channels multiplied with all four by VMLADAVA.S8 over 16
  * lanes (weights loaded with a tail predicate, so the columns' unused lanes add nothing), and
  * each channel's four outputs requantized as one vector. */
@@ -313,8 +313,9 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
     const int32_t mg = p->out_c / p->groups;
     const int32_t n = cg * p->k_h * p->k_w;
     const int32_t positions = p->out_h * p->out_w;
+    const int32_t n16 = (n + 15) & ~15;
     int8_t *c8 = (int8_t *)cols;
-    int8_t *offs = c8 + 64 * ((n + 15) >> 4);
+    int8_t *offs = c8 + 4 * n16;
     int32_t g;
     int32_t m;
     for (m = 0; m < p->out_c; ++m)
@@ -345,7 +346,7 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
             {
                 rnn_conv_s8_win v;
                 rnn_conv_s8_window(p, oh, ow, &v);
-                rnn_conv_s8_column8(p, xg, x_zero_point, &v, cg, c8 + 16 * j);
+                rnn_conv_s8_column8(p, xg, x_zero_point, &v, cg, c8 + j * n16);
                 if (++ow == p->out_w)
                 {
                     ow = 0;
@@ -362,24 +363,28 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                 register int32_t a2 __asm__("r4") = 0;
                 register int32_t a3 __asm__("r6") = 0;
                 const int8_t *wm = w + m * n;
-                const int8_t *cp = c8;
+                const int8_t *c0 = c8;
+                const int8_t *c1 = c8 + n16;
+                const int8_t *c2 = c8 + 2 * n16;
+                const int8_t *c3 = c8 + 3 * n16;
                 int32_t off;
                 /* a tail-predicated loop (DLSTP/LETP): 16 window values of the channel and of
                  * the four columns per pass; the last pass's lanes past n are inactive */
                 __asm__ volatile(
                     "   dlstp.8     lr, %[n]\n"
                     "1: vldrb.8     q0, [%[wm]], #16\n"
-                    "   vldrb.8     q1, [%[cp]], #16\n"
+                    "   vldrb.8     q1, [%[c0]], #16\n"
                     "   vmladava.s8 %[a0], q0, q1\n"
-                    "   vldrb.8     q2, [%[cp]], #16\n"
+                    "   vldrb.8     q2, [%[c1]], #16\n"
                     "   vmladava.s8 %[a1], q0, q2\n"
-                    "   vldrb.8     q1, [%[cp]], #16\n"
+                    "   vldrb.8     q1, [%[c2]], #16\n"
                     "   vmladava.s8 %[a2], q0, q1\n"
-                    "   vldrb.8     q2, [%[cp]], #16\n"
+                    "   vldrb.8     q2, [%[c3]], #16\n"
                     "   vmladava.s8 %[a3], q0, q2\n"
                     "   letp        lr, 1b\n"
                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
-                      [wm] "+r"(wm), [cp] "+r"(cp)
+                      [wm] "+r"(wm), [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2),
+                      [c3] "+r"(c3)
                     : [n] "r"(n)
                     : "lr", "q0", "q1", "q2", "memory");
                 {
