@@ -36,6 +36,16 @@
 #define RNN_CONV_S8_DSP 1
 #endif
 
+#if defined(RNN_CONV_S8_DSP) && defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && \
+    !defined(__clang__)
+/* SSAT (as rnn_mat_vec_s8_s16.c: GCC 12 types __ssat's result unsigned) */
+#define RNN_CONV_S8_SAT8(v) ((int32_t)__builtin_arm_ssat((v), 8))
+#elif defined(RNN_CONV_S8_DSP) && defined(__ARM_FEATURE_SAT)
+#define RNN_CONV_S8_SAT8(v) __ssat((v), 8)
+#else
+#define RNN_CONV_S8_SAT8(v) rnn_sat8(v)
+#endif
+
 /* The taps [lo, hi) of one output position that fall inside the input (as rnn_conv_f32). */
 static void rnn_conv_s8_taps(int32_t o, int32_t s, int32_t pad, int32_t d, int32_t k_n,
                              int32_t n, int32_t *lo, int32_t *hi)
@@ -57,22 +67,27 @@ static void rnn_conv_s8_taps(int32_t o, int32_t s, int32_t pad, int32_t d, int32
 
 /* The int8 output of one accumulator (as quant.conv_s8). When shift <= -2 (the usual case:
  * a right shift by more than 32 bits) round(acc * mult * 2^(shift - 31)) half up is
- * ((hi >> (s - 1)) + 1) >> 1 with hi the high word of the 64-bit product and s = -1 - shift
- * (the derivation is in rnn_mat_vec_s8_s16.c), and |result| < 2^29 needs no saturation. */
+ * (hi + 2^(s - 1)) >> s with hi the high word of the 64-bit product (floor(acc * mult / 2^32))
+ * and s = -1 - shift in [1, 31]: floor((floor(p / 2^32) + 2^(s-1)) / 2^s) =
+ * floor((p + 2^(31+s)) / 2^(32+s)) since 2^(s-1) is an integer. |hi| < 2^30, so neither the
+ * sum nor the result (|r| < 2^29) needs saturation before the zero point; saturating
+ * r + y_zp to int8 then equals the reference's sat8(sat32(r) + y_zp) (|y_zp| <= 128). */
 static inline int8_t rnn_conv_s8_out(int32_t acc, int32_t mult, int32_t shift, int32_t y_zp)
 {
+    int32_t r;
     if (shift <= -2)
     {
+        const int32_t s = -1 - shift;
         const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
-        acc = (((int32_t)((uint32_t)hi << 1) >> ~shift) + 1) >> 1;
+        r = ((hi + ((int32_t)1 << (s - 1))) >> s) + y_zp;
     }
     else
     {
-        acc = rnn_requantize(acc, mult, shift);
+        r = rnn_requantize(acc, mult, shift);
+        /* bounded first (|zero point| <= 128: the same int8 result, no overflow) */
+        r = (r > 255 ? 255 : (r < -256 ? -256 : r)) + y_zp;
     }
-    /* bounded first (|zero point| <= 128: the same int8 result, no overflow) */
-    acc = acc > 255 ? 255 : (acc < -256 ? -256 : acc);
-    return (int8_t)rnn_sat8(acc + y_zp);
+    return (int8_t)RNN_CONV_S8_SAT8(r);
 }
 
 /* The window of output position (oh, ow): the rows [kh0, kh1) and columns [kw0, kw1) of
