@@ -187,6 +187,46 @@ static void rnn_conv_s8_column8(const rnn_window_params *p, const int8_t *xg, in
         }
     }
 }
+
+/* The four columns of output positions (oh, ow) to (oh, ow + 3) at once when they lie in one
+ * output row and all their windows are inside the input with rows of at most 16 contiguous
+ * taps: each kernel row of the four windows by four predicated loads and stores. Returns 0
+ * (nothing written) otherwise. */
+static int32_t rnn_conv_s8_columns4(const rnn_window_params *p, const int8_t *xg, int32_t oh,
+                                    int32_t ow, int32_t cg, int32_t n16, int8_t *col)
+{
+    const int32_t in_w = p->in_w;
+    const int32_t k_w = p->k_w;
+    const int32_t sw = p->stride_w;
+    const int32_t ih0 = oh * p->stride_h - p->pad_h;
+    const int32_t iw0 = ow * sw - p->pad_w;
+    const int32_t row = p->dil_h * in_w;
+    const int32_t plane = p->in_h * in_w;
+    if (ow + 3 >= p->out_w || p->dil_w != 1 || k_w > 16 || ih0 < 0 || iw0 < 0 ||
+        ih0 + (p->k_h - 1) * p->dil_h >= p->in_h || iw0 + 3 * sw + k_w > in_w)
+    {
+        return 0;
+    }
+    {
+        const mve_pred16_t pr = vctp8q((uint32_t)k_w);
+        const int8_t *xc = xg + ih0 * in_w + iw0;
+        int8_t *t = col;
+        int32_t c;
+        for (c = 0; c < cg; ++c, xc += plane)
+        {
+            const int8_t *xr = xc;
+            int32_t kh;
+            for (kh = 0; kh < p->k_h; ++kh, xr += row, t += k_w)
+            {
+                vstrbq_p_s8(t, vldrbq_z_s8(xr, pr), pr);
+                vstrbq_p_s8(t + n16, vldrbq_z_s8(xr + sw, pr), pr);
+                vstrbq_p_s8(t + 2 * n16, vldrbq_z_s8(xr + 2 * sw, pr), pr);
+                vstrbq_p_s8(t + 3 * n16, vldrbq_z_s8(xr + 3 * sw, pr), pr);
+            }
+        }
+    }
+    return 1;
+}
 #else
 /* int16 im2col of one output position: col[t] = x - x_zero_point for window value
  * t = (c, kh, kw) inside the input, 0 for the padding. On the DSP path each whole group of
@@ -358,20 +398,55 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
         for (q = 0; q < positions; q += 4)
         {
             const int32_t np = positions - q < 4 ? positions - q : 4;
-            int32_t j;
-            for (j = 0; j < np; ++j)
+            if (np == 4 && rnn_conv_s8_columns4(p, xg, oh, ow, cg, n16, c8))
             {
-                rnn_conv_s8_win v;
-                rnn_conv_s8_window(p, oh, ow, &v);
-                rnn_conv_s8_column8(p, xg, x_zero_point, &v, cg, c8 + j * n16);
-                if (++ow == p->out_w)
+                ow += 4;
+                if (ow == p->out_w)
                 {
                     ow = 0;
                     ++oh;
                 }
             }
+            else
+            {
+                int32_t j;
+                for (j = 0; j < np; ++j)
+                {
+                    rnn_conv_s8_win v;
+                    rnn_conv_s8_window(p, oh, ow, &v);
+                    rnn_conv_s8_column8(p, xg, x_zero_point, &v, cg, c8 + j * n16);
+                    if (++ow == p->out_w)
+                    {
+                        ow = 0;
+                        ++oh;
+                    }
+                }
+            }
             /* the columns of positions past the end (last pass) hold older values: computed,
              * never stored */
+            if (n <= 16)
+            {
+                /* a window of at most 16 values: the four columns stay in registers for all
+                 * the channels, one predicated weight load and four VMLADAV per channel */
+                const mve_pred16_t pr = vctp8q((uint32_t)n);
+                const int8x16_t x0 = vldrbq_s8(c8);
+                const int8x16_t x1 = vldrbq_s8(c8 + 16);
+                const int8x16_t x2 = vldrbq_s8(c8 + 32);
+                const int8x16_t x3 = vldrbq_s8(c8 + 48);
+                for (m = g * mg; m < (g + 1) * mg; ++m)
+                {
+                    const int8x16_t wv = vldrbq_z_s8(w + m * n, pr);
+                    int32x4_t a = vdupq_n_s32(vmladavq_s8(wv, x0));
+                    int32_t off;
+                    a = vsetq_lane_s32(vmladavq_s8(wv, x1), a, 1);
+                    a = vsetq_lane_s32(vmladavq_s8(wv, x2), a, 2);
+                    a = vsetq_lane_s32(vmladavq_s8(wv, x3), a, 3);
+                    memcpy(&off, offs + 4 * m, sizeof off);
+                    rnn_conv_s8_out4(vaddq_n_s32(a, off), mult[m], shift[m], y_zero_point,
+                                     y + m * positions + q, np);
+                }
+                continue;
+            }
             for (m = g * mg; m < (g + 1) * mg; ++m)
             {
                 /* VMLADAVA accumulates into an even register: the four sums are pinned */
