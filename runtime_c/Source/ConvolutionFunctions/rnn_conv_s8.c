@@ -228,6 +228,25 @@ static int32_t rnn_conv_s8_columns4(const rnn_window_params *p, const int8_t *xg
     return 1;
 }
 #else
+/* On the DSP path each whole group of four column values is stored in the order (0, 2, 1, 3)
+ * (the order SXTB16 gives a weight word's taps: 0, 2 and, rotated, 1, 3). */
+static inline void rnn_conv_s8_reorder(int16_t *col, int32_t n)
+{
+#if defined(RNN_CONV_S8_DSP)
+    const int32_t whole = n & ~3;
+    int32_t i;
+    for (i = 0; i < whole; i += 4)
+    {
+        const int16_t v1 = col[i + 1];
+        col[i + 1] = col[i + 2];
+        col[i + 2] = v1;
+    }
+#else
+    (void)col;
+    (void)n;
+#endif
+}
+
 /* int16 im2col of one output position: col[t] = x - x_zero_point for window value
  * t = (c, kh, kw) inside the input, 0 for the padding. On the DSP path each whole group of
  * four values is then stored in the order (0, 2, 1, 3). */
@@ -294,18 +313,51 @@ static void rnn_conv_s8_column(const rnn_window_params *p, const int8_t *xg, int
             }
         }
     }
-#if defined(RNN_CONV_S8_DSP)
+    rnn_conv_s8_reorder(col, (int32_t)(t - col));
+}
+
+/* The two columns of output positions (oh, ow) and (oh, ow + 1) at once when they lie in one
+ * output row and both windows are inside the input with contiguous rows (dil_w = 1).
+ * Returns 0 (nothing written) otherwise. */
+static int32_t rnn_conv_s8_columns2(const rnn_window_params *p, const int8_t *xg,
+                                    int32_t x_zero_point, int32_t oh, int32_t ow, int32_t cg,
+                                    int32_t n, int16_t *col)
+{
+    const int32_t in_w = p->in_w;
+    const int32_t k_w = p->k_w;
+    const int32_t sw = p->stride_w;
+    const int32_t ih0 = oh * p->stride_h - p->pad_h;
+    const int32_t iw0 = ow * sw - p->pad_w;
+    const int32_t row = p->dil_h * in_w;
+    const int32_t plane = p->in_h * in_w;
+    if (ow + 1 >= p->out_w || p->dil_w != 1 || ih0 < 0 || iw0 < 0 ||
+        ih0 + (p->k_h - 1) * p->dil_h >= p->in_h || iw0 + sw + k_w > in_w)
     {
-        const int32_t whole = (int32_t)(t - col) & ~3;
-        int32_t i;
-        for (i = 0; i < whole; i += 4)
+        return 0;
+    }
+    {
+        const int8_t *xc = xg + ih0 * in_w + iw0;
+        int16_t *t = col;
+        int32_t c;
+        for (c = 0; c < cg; ++c, xc += plane)
         {
-            const int16_t v1 = col[i + 1];
-            col[i + 1] = col[i + 2];
-            col[i + 2] = v1;
+            const int8_t *xr = xc;
+            int32_t kh;
+            for (kh = 0; kh < p->k_h; ++kh, xr += row, t += k_w)
+            {
+                const int8_t *x1 = xr + sw;
+                int32_t kw;
+                for (kw = 0; kw < k_w; ++kw)
+                {
+                    t[kw] = (int16_t)((int32_t)xr[kw] - x_zero_point);
+                    t[n + kw] = (int16_t)((int32_t)x1[kw] - x_zero_point);
+                }
+            }
         }
     }
-#endif
+    rnn_conv_s8_reorder(col, n);
+    rnn_conv_s8_reorder(col + n, n);
+    return 1;
 }
 #endif
 
@@ -592,22 +644,35 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
             const int16_t *c1 = cols;
             int32_t m;
             rnn_conv_s8_win v;
-            rnn_conv_s8_window(p, oh, ow, &v);
-            rnn_conv_s8_column(p, xg, x_zero_point, &v, cg, cols);
-            if (++ow == p->out_w)
+            if (two && rnn_conv_s8_columns2(p, xg, x_zero_point, oh, ow, cg, n, cols))
             {
-                ow = 0;
-                ++oh;
+                c1 = cols + n;
+                ow += 2;
+                if (ow == p->out_w)
+                {
+                    ow = 0;
+                    ++oh;
+                }
             }
-            if (two)
+            else
             {
                 rnn_conv_s8_window(p, oh, ow, &v);
-                rnn_conv_s8_column(p, xg, x_zero_point, &v, cg, cols + n);
-                c1 = cols + n;
+                rnn_conv_s8_column(p, xg, x_zero_point, &v, cg, cols);
                 if (++ow == p->out_w)
                 {
                     ow = 0;
                     ++oh;
+                }
+                if (two)
+                {
+                    rnn_conv_s8_window(p, oh, ow, &v);
+                    rnn_conv_s8_column(p, xg, x_zero_point, &v, cg, cols + n);
+                    c1 = cols + n;
+                    if (++ow == p->out_w)
+                    {
+                        ow = 0;
+                        ++oh;
+                    }
                 }
             }
             for (m = g * mg; m < (g + 1) * mg; m += 2)
