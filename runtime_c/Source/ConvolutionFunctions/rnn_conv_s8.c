@@ -607,6 +607,36 @@ static inline void rnn_conv_s8_dot22(const int8_t *w0, const int8_t *w1, const i
         a11 = __smlad(e1, x1e, __smlad(o1, x1o, a11));
     }
 #endif
+#if defined(RNN_CONV_S8_DSP)
+    /* at most three taps left: straight code, no loop to set up */
+    if (t < n)
+    {
+        int32_t v0 = w0[t];
+        int32_t v1 = w1[t];
+        a00 += v0 * c0[t];
+        a01 += v0 * c1[t];
+        a10 += v1 * c0[t];
+        a11 += v1 * c1[t];
+        if (t + 1 < n)
+        {
+            v0 = w0[t + 1];
+            v1 = w1[t + 1];
+            a00 += v0 * c0[t + 1];
+            a01 += v0 * c1[t + 1];
+            a10 += v1 * c0[t + 1];
+            a11 += v1 * c1[t + 1];
+            if (t + 2 < n)
+            {
+                v0 = w0[t + 2];
+                v1 = w1[t + 2];
+                a00 += v0 * c0[t + 2];
+                a01 += v0 * c1[t + 2];
+                a10 += v1 * c0[t + 2];
+                a11 += v1 * c1[t + 2];
+            }
+        }
+    }
+#else
     for (; t < n; ++t)
     {
         const int32_t v0 = w0[t];
@@ -616,6 +646,7 @@ static inline void rnn_conv_s8_dot22(const int8_t *w0, const int8_t *w1, const i
         a10 += v1 * c0[t];
         a11 += v1 * c1[t];
     }
+#endif
     acc[0] = a00;
     acc[1] = a01;
     acc[2] = a10;
