@@ -227,6 +227,57 @@ static int32_t rnn_conv_s8_columns4(const rnn_window_params *p, const int8_t *xg
     }
     return 1;
 }
+
+/* The input offsets of a window's values (t = (c, kh, kw) -> c plane + kh dil_h in_w +
+ * kw dil_w) as the byte offsets of a VLDRB gather, when the window has at most 16 values and
+ * they span at most 256 bytes; returns 0 otherwise. */
+static int32_t rnn_conv_s8_gather_offsets(const rnn_window_params *p, int32_t cg, int32_t n,
+                                          uint8_t o[16])
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t row = p->dil_h * p->in_w;
+    int32_t t = 0;
+    int32_t c;
+    if (n > 16 || (cg - 1) * plane + (p->k_h - 1) * row + (p->k_w - 1) * p->dil_w > 255)
+    {
+        return 0;
+    }
+    for (c = 0; c < cg; ++c)
+    {
+        int32_t kh;
+        for (kh = 0; kh < p->k_h; ++kh)
+        {
+            int32_t kw;
+            for (kw = 0; kw < p->k_w; ++kw)
+            {
+                o[t++] = (uint8_t)(c * plane + kh * row + kw * p->dil_w);
+            }
+        }
+    }
+    return 1;
+}
+
+/* The column of output position (oh, ow) as one vector (lanes past n zero): one gather when
+ * the window is inside the input, else copied through tmp (the padding as x_zero_point). */
+static inline int8x16_t rnn_conv_s8_col16(const rnn_window_params *p, const int8_t *xg,
+                                          int32_t x_zero_point, int32_t oh, int32_t ow,
+                                          int32_t cg, uint8x16_t offsets, mve_pred16_t pr,
+                                          int8_t *tmp)
+{
+    const int32_t ih0 = oh * p->stride_h - p->pad_h;
+    const int32_t iw0 = ow * p->stride_w - p->pad_w;
+    if (ih0 >= 0 && iw0 >= 0 && ih0 + (p->k_h - 1) * p->dil_h < p->in_h &&
+        iw0 + (p->k_w - 1) * p->dil_w < p->in_w)
+    {
+        return vldrbq_gather_offset_z_s8(xg + ih0 * p->in_w + iw0, offsets, pr);
+    }
+    {
+        rnn_conv_s8_win v;
+        rnn_conv_s8_window(p, oh, ow, &v);
+        rnn_conv_s8_column8(p, xg, x_zero_point, &v, cg, tmp);
+        return vldrbq_z_s8(tmp, pr);
+    }
+}
 #else
 /* On the DSP path each whole group of four column values is stored in the order (0, 2, 1, 3)
  * (the order SXTB16 gives a weight word's taps: 0, 2 and, rotated, 1, 3). */
@@ -408,6 +459,40 @@ static inline void rnn_conv_s8_out4(int32x4_t acc, int32_t mult, int32_t shift, 
     }
 }
 
+/* *s0, *s1 = the channel's weights wm . the columns c0, c1 over n window values: a
+ * tail-predicated loop (DLSTP/LETP) of 16 values per pass, the last pass's lanes past n
+ * inactive. VMLADAVA accumulates into an even register, so the two sums are pinned (r0, r2);
+ * few operands, so that the constraints hold at every optimization level. */
+static inline void rnn_conv_s8_dot12(const int8_t *wm, const int8_t *c0, const int8_t *c1,
+                                     int32_t n, int32_t *s0, int32_t *s1)
+{
+    register int32_t a0 __asm__("r0") = 0;
+    register int32_t a1 __asm__("r2") = 0;
+    __asm__ volatile("   dlstp.8     lr, %[n]\n"
+                     "1: vldrb.8     q0, [%[wm]], #16\n"
+                     "   vldrb.8     q1, [%[c0]], #16\n"
+                     "   vmladava.s8 %[a0], q0, q1\n"
+                     "   vldrb.8     q2, [%[c1]], #16\n"
+                     "   vmladava.s8 %[a1], q0, q2\n"
+                     "   letp        lr, 1b\n"
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [wm] "+r"(wm), [c0] "+r"(c0), [c1] "+r"(c1)
+                     : [n] "r"(n)
+                     : "lr", "q0", "q1", "q2", "memory");
+    *s0 = a0;
+    *s1 = a1;
+}
+
+/* the next output position, row by row */
+#define RNN_CONV_S8_NEXT(oh, ow) \
+    do                           \
+    {                            \
+        if (++(ow) == p->out_w)  \
+        {                        \
+            (ow) = 0;            \
+            ++(oh);              \
+        }                        \
+    } while (0)
+
 /* Refer to header file for details. Helium: first each output channel's bias - x_zero_point *
  * sum(w) (the zero point's term), kept after the columns in the scratch; then four output
  * positions per pass, their windows copied as int8 columns of ceil16(n) bytes (the padding as
@@ -425,6 +510,9 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
     const int32_t n16 = (n + 15) & ~15;
     int8_t *c8 = (int8_t *)cols;
     int8_t *offs = c8 + 4 * n16;
+    uint8_t gather_at[16] = {0};
+    const int32_t gather = rnn_conv_s8_gather_offsets(p, cg, n, gather_at);
+    const uint8x16_t offv = vldrbq_u8(gather_at);
     int32_t g;
     int32_t m;
     for (m = 0; m < p->out_c; ++m)
@@ -447,6 +535,54 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
         int32_t oh = 0;
         int32_t ow = 0;
         int32_t q;
+        if (gather)
+        {
+            /* a window of at most 16 values: each position's column one gathered vector, the
+             * four kept in registers for all the channels (one predicated weight load and
+             * four VMLADAV per channel) */
+            const mve_pred16_t pr = vctp8q((uint32_t)n);
+            for (q = 0; q < positions; q += 4)
+            {
+                const int32_t np = positions - q < 4 ? positions - q : 4;
+                int8x16_t x0;
+                int8x16_t x1;
+                int8x16_t x2;
+                int8x16_t x3;
+                x0 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
+                RNN_CONV_S8_NEXT(oh, ow);
+                x1 = x0;
+                x2 = x0;
+                x3 = x0;
+                if (np > 1)
+                {
+                    x1 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
+                    RNN_CONV_S8_NEXT(oh, ow);
+                }
+                if (np > 2)
+                {
+                    x2 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
+                    RNN_CONV_S8_NEXT(oh, ow);
+                }
+                if (np > 3)
+                {
+                    x3 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
+                    RNN_CONV_S8_NEXT(oh, ow);
+                }
+                for (m = g * mg; m < (g + 1) * mg; ++m)
+                {
+                    const int8x16_t wv = vldrbq_z_s8(w + m * n, pr);
+                    int32x4_t a = vdupq_n_s32(vmladavq_s8(wv, x0));
+                    int32_t off;
+                    a = vsetq_lane_s32(vmladavq_s8(wv, x1), a, 1);
+                    a = vsetq_lane_s32(vmladavq_s8(wv, x2), a, 2);
+                    a = vsetq_lane_s32(vmladavq_s8(wv, x3), a, 3);
+                    memcpy(&off, offs + 4 * m, sizeof off);
+                    rnn_conv_s8_out4(vaddq_n_s32(a, off), mult[m], shift[m], y_zero_point,
+                                     y + m * positions + q, np);
+                }
+            }
+            continue;
+        }
         for (q = 0; q < positions; q += 4)
         {
             const int32_t np = positions - q < 4 ? positions - q : 4;
@@ -501,36 +637,13 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
             }
             for (m = g * mg; m < (g + 1) * mg; ++m)
             {
-                /* VMLADAVA accumulates into an even register: the four sums are pinned */
-                register int32_t a0 __asm__("r0") = 0;
-                register int32_t a1 __asm__("r2") = 0;
-                register int32_t a2 __asm__("r4") = 0;
-                register int32_t a3 __asm__("r6") = 0;
-                const int8_t *wm = w + m * n;
-                const int8_t *c0 = c8;
-                const int8_t *c1 = c8 + n16;
-                const int8_t *c2 = c8 + 2 * n16;
-                const int8_t *c3 = c8 + 3 * n16;
+                int32_t a0;
+                int32_t a1;
+                int32_t a2;
+                int32_t a3;
                 int32_t off;
-                /* a tail-predicated loop (DLSTP/LETP): 16 window values of the channel and of
-                 * the four columns per pass; the last pass's lanes past n are inactive */
-                __asm__ volatile(
-                    "   dlstp.8     lr, %[n]\n"
-                    "1: vldrb.8     q0, [%[wm]], #16\n"
-                    "   vldrb.8     q1, [%[c0]], #16\n"
-                    "   vmladava.s8 %[a0], q0, q1\n"
-                    "   vldrb.8     q2, [%[c1]], #16\n"
-                    "   vmladava.s8 %[a1], q0, q2\n"
-                    "   vldrb.8     q1, [%[c2]], #16\n"
-                    "   vmladava.s8 %[a2], q0, q1\n"
-                    "   vldrb.8     q2, [%[c3]], #16\n"
-                    "   vmladava.s8 %[a3], q0, q2\n"
-                    "   letp        lr, 1b\n"
-                    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
-                      [wm] "+r"(wm), [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2),
-                      [c3] "+r"(c3)
-                    : [n] "r"(n)
-                    : "lr", "q0", "q1", "q2", "memory");
+                rnn_conv_s8_dot12(w + m * n, c8, c8 + n16, n, &a0, &a1);
+                rnn_conv_s8_dot12(w + m * n, c8 + 2 * n16, c8 + 3 * n16, n, &a2, &a3);
                 {
                     int32x4_t a = vdupq_n_s32(a0);
                     a = vsetq_lane_s32(a1, a, 1);
