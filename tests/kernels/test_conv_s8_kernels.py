@@ -7,7 +7,7 @@ position / channel), groups and depthwise, stride, dilation, padding on both sid
 of 565 values (DeepConvLSTM's first layer: 113 channels x 5), extreme values and zero
 points, the requantization's shift at the bounds of its fast path, the Helium path's tails
 (1 to 3 positions left, windows not a multiple of 16, kernel rows longer than 16, every window
-padded), the scratch exactly as large as the contract says; the int8 MaxPool with padding
+padded, windows of at most 16 values gathered or, spanning more than 256 input bytes, copied), the scratch exactly as large as the contract says; the int8 MaxPool with padding
 that never wins; the int8 AveragePool's and ReduceMean's rounding (ties), ReduceMax."""
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ SHAPES = [
     (16, 1, 7, 4, 1, 1, (1, 1), (0, 0), (1, 1), 1),    # window 16, one pass, 7 positions
     (2, 1, 20, 3, 1, 3, (1, 1), (0, 0), (1, 3), 1),    # dilated rows inside the input
     (3, 4, 4, 5, 3, 3, (2, 2), (2, 2), (1, 1), 1),     # every window padded, window 27
+    (4, 10, 10, 3, 2, 2, (2, 2), (0, 0), (1, 1), 1),   # window 16 spanning 311 input bytes
 ]
 
 
