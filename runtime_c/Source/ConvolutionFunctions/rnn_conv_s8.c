@@ -9,17 +9,28 @@
  *              zero point, saturation. Bit for bit quant.conv_s8.
  *
  * Integer sums are exact in any order, so every path gives the plain sum's results bit for
- * bit. Two output positions at a time are copied into the caller's int16 column scratch
- * (im2col: x - x_zero_point, 0 for the padding; 2 x in_c / groups x k_h x k_w values, the
- * model's int16 work area), and each pair of output channels is multiplied with both columns
- * (2 channels x 2 positions per pass, each loaded value used twice):
- * - Helium (Cortex-M55, __ARM_FEATURE_MVE): weights widened on load (VLDRB.S16), VMLADAVA.S16
- *   over 8 lanes per instruction, one predicated pass for the tail;
- * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): the columns are stored with each group
- *   of four taps reordered (0, 2, 1, 3), so one word of four weights split by SXTB16 (taps
- *   0, 2) and SXTB16 of it rotated by 8 (taps 1, 3) meets two int16 pairs of the column
- *   with two SMLADs (4 multiply-adds); the last window % 4 taps in plain C;
- * - plain C99 elsewhere (the same blocking; NEON has no path of its own yet).
+ * bit. The caller's scratch (the model's int16 work area) holds 2 x ceil16(n) + 2 x out_c
+ * int16 values, n = in_c / groups x k_h x k_w the window's values (rnn_conv_s8 in
+ * rnn_nnfunctions.h; plan_memory.conv_s8_scratch):
+ * - Helium (Cortex-M55, __ARM_FEATURE_MVE): the windows are int8 columns of the input values
+ *   themselves, the padding as x_zero_point, so that every window sums over all n taps and
+ *   the zero point's term folds into one offset per channel, bias - x_zero_point x sum(w)
+ *   (VADDVA, once per call, kept after the columns), as CMSIS-NN's arm_nn_mat_mult_nt_t_s8.
+ *   Four output positions per pass; each channel's four sums are requantized as one vector
+ *   (VMULH, shift, zero point, VMIN/VMAX, a predicated byte store). A window of at most 16
+ *   values spanning at most 256 input bytes is one VLDRB gather per position (inside the
+ *   input) straight into a register, the four kept for all channels: one weight load and
+ *   four VMLADAV.S8 per channel. Longer windows: the four columns copied (one predicated
+ *   load/store per kernel row), VMLADAVA.S8 over 16 lanes in DLSTP/LETP loops (inline
+ *   assembly: VMLADAVA needs an even accumulator register, which GCC 12's intrinsics place
+ *   with many moves and spills).
+ * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): two output positions per pass copied
+ *   into int16 columns (x - x_zero_point, 0 for the padding) with each group of four taps
+ *   reordered (0, 2, 1, 3), so one word of four weights split by SXTB16 (taps 0, 2) and
+ *   SXTB16 of it rotated by 8 (taps 1, 3) meets two int16 pairs of the column with two SMLADs
+ *   (4 multiply-adds); each pair of output channels with both columns (each loaded value used
+ *   twice); the last window % 4 taps as straight code; requantization with SSAT.
+ * - plain C99 elsewhere (the DSP path's blocking; NEON has no path of its own yet).
  */
 
 #include "rnn_nn_support.h"
@@ -495,10 +506,10 @@ static inline void rnn_conv_s8_dot12(const int8_t *wm, const int8_t *c0, const i
 
 /* Refer to header file for details. Helium: first each output channel's bias - x_zero_point *
  * sum(w) (the zero point's term), kept after the columns in the scratch; then four output
- * positions per pass, their windows copied as int8 columns of ceil16(n) bytes (the padding as
- * x_zero_point), each pair of output channels multiplied with all four by VMLADAVA.S8 over 16
- * lanes (weights loaded with a tail predicate, so the columns' unused lanes add nothing), and
- * each channel's four outputs requantized as one vector. */
+ * positions per pass: gathered windows of at most 16 values, or int8 columns of ceil16(n)
+ * bytes (the padding as x_zero_point) multiplied with each channel by VMLADAVA.S8 over 16
+ * lanes (tail-predicated: the columns' unused lanes add nothing); each channel's four outputs
+ * requantized as one vector. */
 void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
                  const int8_t *w, const int32_t *bias, const int32_t *mult,
                  const int32_t *shift, int32_t y_zero_point, int8_t *y, int16_t *cols)
