@@ -477,6 +477,7 @@ static inline void rnn_conv_s8_out4(int32x4_t acc, int32_t mult, int32_t shift, 
 static inline void rnn_conv_s8_dot12(const int8_t *wm, const int8_t *c0, const int8_t *c1,
                                      int32_t n, int32_t *s0, int32_t *s1)
 {
+#if defined(__GNUC__)
     register int32_t a0 __asm__("r0") = 0;
     register int32_t a1 __asm__("r2") = 0;
     __asm__ volatile("   dlstp.8     lr, %[n]\n"
@@ -491,6 +492,24 @@ static inline void rnn_conv_s8_dot12(const int8_t *wm, const int8_t *c0, const i
                      : "lr", "q0", "q1", "q2", "memory");
     *s0 = a0;
     *s1 = a1;
+#else
+    /* other compilers: the same sums with intrinsics */
+    int32_t a0 = 0;
+    int32_t a1 = 0;
+    int32_t t;
+    for (t = n; t > 0; t -= 16)
+    {
+        const mve_pred16_t pr = vctp8q((uint32_t)t);
+        const int8x16_t v = vldrbq_z_s8(wm, pr);
+        a0 = vmladavaq_s8(a0, v, vldrbq_z_s8(c0, pr));
+        a1 = vmladavaq_s8(a1, v, vldrbq_z_s8(c1, pr));
+        wm += 16;
+        c0 += 16;
+        c1 += 16;
+    }
+    *s0 = a0;
+    *s1 = a1;
+#endif
 }
 
 /* the next output position, row by row */
