@@ -191,8 +191,12 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
 
 
 def conv_s8_scratch(n: ir.Conv) -> int:
-    """int16 values of rnn_conv_s8's column scratch: two windows (C/group x kernel)."""
-    return 2 * int(n.W[0].size)
+    """int16 values of rnn_conv_s8's scratch (the kernel's contract, rnn_nnfunctions.h):
+    2 x ceil16(w) + 2 x out_c, w = C/group x kernel the window's values. The Helium path uses
+    all of it (four int8 columns of ceil16(w) bytes, then one int32 offset per output channel);
+    the others two int16 columns (2 x w)."""
+    window = int(n.W[0].size)
+    return 2 * (-(-window // 16) * 16) + 2 * int(n.W.shape[0])
 
 
 def int8_scratch(m: object) -> int:

@@ -370,8 +370,10 @@ void rnn_gather_rows_f32(int32_t count, const int32_t *ids, int32_t rows, int32_
  * @param[in]  shift         [out_c] shifts
  * @param[in]  y_zero_point  the output's zero point
  * @param[out] y             output, Format: [out_c, out_h, out_w]; must not alias x
- * @param[out] cols          scratch: 2 x (in_c / groups) x k_h x k_w int16 (the im2col
- *                           columns of two output positions)
+ * @param[out] cols          scratch: 2 x ceil16(n) + 2 x out_c int16, n = (in_c / groups) x
+ *                           k_h x k_w (Helium: four int8 im2col columns of ceil16(n) bytes
+ *                           and an int32 per output channel; elsewhere two int16 columns);
+ *                           any alignment
  */
 void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
                  const int8_t *w, const int32_t *bias, const int32_t *mult,
