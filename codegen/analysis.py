@@ -59,6 +59,8 @@ def _params(n: ir.Node) -> int:
         return int(n.scale.size + n.bias.size)
     if isinstance(n, ir.ChannelAffine):
         return int(n.scale.size + n.shift.size)
+    if isinstance(n, ir.Embedding):
+        return int(n.table.size)
     return 0
 
 
@@ -75,6 +77,8 @@ def _op(n: ir.Node) -> str:
         return f"Reduce{n.fn.capitalize()}"
     if isinstance(n, ir.ChannelAffine):
         return "BatchNorm"
+    if isinstance(n, ir.AttentionPool):
+        return "AttentionPool"
     return n.op
 
 
@@ -131,6 +135,11 @@ def table(g: ir.Graph, name: str | None = None) -> dict[str, Any]:
                 cb = 2 if g.quant is not None else 4
                 state += (n.hidden * hb if h_off >= 0 else 0) + (n.hidden * cb if c_off >= 0
                                                                  else 0)
+        elif isinstance(n, ir.RunningReduce):  # running values (float or int32) + count
+            state = 4 * (math.prod(prog.shapes[n.outputs[0]]) + 1)
+        elif isinstance(n, ir.RunningAttentionPool):  # m, l per score, a per output + count
+            o, _, i, i_s = n.layout(prog.shapes[n.inputs[0]], prog.shapes[n.inputs[1]])
+            state = 4 * (o * (2 * i_s + i) + 1)
         acts = sum(math.prod(prog.shapes[o]) * _elem_bytes(g, o) for o in n.outputs
                    if o and mem.place.get(o, ("", 0))[0] == "arena")
         per_seq = _node_macs(g, whole[n.name]) if n.name in whole else 0

@@ -339,7 +339,8 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
     if as_json:
         click.echo(json.dumps(info, sort_keys=True))
         return
-    click.echo(f"{info['model']}: input '{info['input']['name']}' {info['input']['shape']}, "
+    ids = " (int32 token ids)" if info["input"]["type"] != "float32" else ""
+    click.echo(f"{info['model']}: input '{info['input']['name']}' {info['input']['shape']}{ids}, "
                + (f"T={info['seq_len']}, " if info["time_axis"] is not None else "")
                + ("streaming" if info["streaming"] else
                   f"whole sequences ({info['not_streaming_why']})"))
@@ -362,7 +363,11 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                      f"{'x'.join(map(str, lay['strides']))}, pads {lay['pads']}, dilation "
                      f"{'x'.join(map(str, lay['dilations']))}, group {lay['group']}, "
                      f"{lay['params']} params, {lay['macs']} MACs per run; float direct (no "
-                     f"scratch), int8 im2col of 2 positions ({lay['scratch_s8']} B scratch)")
+                     f"scratch), int8 im2col columns ({lay['scratch_s8']} B scratch)")
+        elif "vocabulary" in lay:
+            line += (f"  {lay['vocabulary']} token ids -> {lay['dim']} values, {lay['params']} "
+                     "params (the table in flash: float32, or int8 with --dtype int8); ids "
+                     "int32 at the C API, out of range clamped")
         elif "params" in lay:
             line += f"  {lay['params']} params, {lay['macs']} MACs per run"
         click.echo(line)

@@ -141,6 +141,12 @@ def golden_inputs(g: ir.Graph, path: str | None
         if squeeze != tuple(d for d in shapes[n] if d != 1):
             raise RnngenError(f"{path}: {what} has shape {arr.shape}, the model takes "
                               f"{shapes[n]}")
+        if n == g.input and g.input_ids:
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.rint(arr))):
+                raise RnngenError(f"{path}: {what} holds token ids and has values that are "
+                                  "not integers")
+            if arr.size and np.max(np.abs(arr.astype(np.float64))) >= 2 ** 24:
+                raise RnngenError(f"{path}: {what}: token ids of magnitude 2^24 or more")
         arr = arr.astype(np.float32).reshape(shapes[n])
         if not np.all(np.isfinite(arr)):
             raise RnngenError(f"{path}: {what} contains NaN or Inf")
@@ -421,7 +427,7 @@ def inspect(model: str | Path, seq_len: int | None = None,
             rows = math.prod(g.shapes[n.inputs[0]][:-1])
             layers.append(dict(node=n.name, op="Linear", matrices=mats, params=int(params),
                                macs=n.W.macs * rows))
-        elif isinstance(n, (ir.Conv, ir.LayerNorm, ir.ChannelAffine)):
+        elif isinstance(n, (ir.Conv, ir.LayerNorm, ir.ChannelAffine, ir.Embedding)):
             from . import analysis
 
             params = analysis._params(n)
@@ -433,9 +439,11 @@ def inspect(model: str | Path, seq_len: int | None = None,
                 lay.update(kernel=list(n.kernel), strides=list(n.strides), pads=list(n.pads),
                            dilations=list(n.dilations), group=n.group,
                            channels=[int(n.W.shape[1]) * n.group, int(n.W.shape[0])],
-                           # float: direct, none; int8: the im2col columns of two
-                           # positions in the int16 work area (rnn_conv_s8.c), bytes
+                           # float: direct, none; int8: the im2col columns and the
+                           # per-channel offsets in the int16 work area (rnn_conv_s8.c), bytes
                            scratch=0, scratch_s8=2 * conv_s8_scratch(n))
+            if isinstance(n, ir.Embedding):  # token ids -> rows of the table in flash
+                lay.update(vocabulary=int(n.table.shape[0]), dim=int(n.table.shape[1]))
             layers.append(lay)
         elif not isinstance(n, (ir.View, ir.Transpose, ir.Slice, ir.Concat)):
             # data movement (views, transposes, slices) is not listed as a layer
@@ -443,7 +451,8 @@ def inspect(model: str | Path, seq_len: int | None = None,
 
             layers.append(dict(node=n.name, op=analysis._op(n)))
     return dict(model=str(model), seq_len=g.seq_len, time_axis=g.input_time_axis,
-                input=dict(name=g.input, shape=list(g.shapes[g.input])),
+                input=dict(name=g.input, shape=list(g.shapes[g.input]),
+                           type="int32 token ids" if g.input_ids else "float32"),
                 outputs=[dict(name=o, shape=list(g.shapes[o])) for o in g.outputs],
                 streaming=g.streaming, not_streaming_why=g.not_streaming_why,
                 state_inputs=[_state_info(si) for si in g.state_inputs],

@@ -381,6 +381,42 @@ class Reduce(Node):
 
 
 @dataclass(frozen=True, eq=False)
+class RunningReduce(Reduce):
+    """A Reduce over the time axis (axis `first`, the outermost reduced one) in the step or
+    block graph of a streaming model: the sum / maximum so far is state (MemoryPlan.running),
+    and the output is the pooled value after this call's last step."""
+
+
+@dataclass(frozen=True, eq=False)
+class AttentionPool(Node):
+    """Attention pooling: sum over `axis` of softmax(scores, axis) * values (the ONNX
+    Softmax -> Mul -> ReduceSum a model writes, fused by simplify). inputs (scores, values)
+    of the same rank; the scores' other axes equal the values' or are 1 (broadcast); the
+    output is the values' shape with `axis` of size 1."""
+
+    axis: int
+
+    def layout(self, s: Shape, v: Shape) -> tuple[int, int, int, int]:
+        """(outer, n, inner, inner_s) of the C kernels for scores s and values v."""
+        a = self.axis
+        return (math.prod(v[:a]), int(v[a]), math.prod(v[a + 1:]), math.prod(s[a + 1:]))
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        s, v = ins
+        if len(s) != len(v) or s[self.axis] != v[self.axis] or any(
+                a != b and a != 1 for a, b in zip(s, v)):
+            raise RnngenError(f"node '{self.name}': scores {s} do not broadcast to values {v}")
+        return [tuple(1 if i == self.axis else d for i, d in enumerate(v))]
+
+
+@dataclass(frozen=True, eq=False)
+class RunningAttentionPool(AttentionPool):
+    """Attention pooling over the time axis in the step or block graph of a streaming model:
+    an online softmax (running maximum m and normalizer l per score, running weighted sum a
+    per output, MemoryPlan.running) whose output is a / l after this call's last step."""
+
+
+@dataclass(frozen=True, eq=False)
 class LayerNorm(Node):
     """ONNX LayerNormalization: each block of the axes axis.. normalized to mean 0 and
     variance 1 (biased, + epsilon), then times scale plus bias (both of the block's shape)."""
@@ -428,6 +464,26 @@ class Pad(Node):
         x = ins[0]
         r = len(x)
         return [tuple(d + self.pads[i] + self.pads[r + i] for i, d in enumerate(x))]
+
+
+@dataclass(frozen=True, eq=False)
+class Embedding(Node):
+    """ONNX Gather of a constant table [rows, dim] by run-time token ids (axis 0): the output
+    is the ids' shape + (dim,). The ids are the graph's input (int32 at the C API; held as
+    exact integers in float32 by the reference); an id in [-rows, -1] counts from the end,
+    one outside [-rows, rows - 1] is clamped to the nearest row (docs/limits.md)."""
+
+    table: np.ndarray  # [rows, dim] float32
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        return [tuple(ins[0]) + (int(self.table.shape[1]),)]
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """The table rows the C reads for `ids` (wrapped, then clamped), as int64."""
+        v = np.rint(np.asarray(ids, np.float64)).astype(np.int64)
+        n = int(self.table.shape[0])
+        v = np.where(v < 0, v + n, v)
+        return np.clip(v, 0, n - 1)
 
 
 # --------------------------------------------------------------------------- graph
@@ -478,6 +534,11 @@ class MemoryPlan:
     state16: int = 0  # int8 models: `state` is the int8 hidden state, state16 the cell state
     arena16: int = 0  # int8 models: int16 tensors (a cell-state output)
     cells: Mapping[str, CellPlan] = field(default_factory=dict)  # recurrent node -> places
+    # pooling over time in a streaming model: RunningReduce node -> (offset of its running
+    # values, offset of its count in state32); the values are in `state` (float32) or in
+    # state32 (int8: int32 sums)
+    running: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    state32: int = 0
 
 
 @dataclass(frozen=True)
@@ -531,6 +592,9 @@ class Graph:
     weight_scales: Mapping[str, np.ndarray] = field(default_factory=dict)
     # what the frontend rewrote (Loops unrolled, unrolled cells recognized) or why not
     notes: tuple[str, ...] = ()
+    # the input is token ids (an embedding lookup's indices): int32 at the C API, exact
+    # integers in the reference's float32 arrays
+    input_ids: bool = False
 
     @property
     def streaming(self) -> bool:

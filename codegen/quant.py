@@ -179,9 +179,12 @@ def quantize_tensor(w: np.ndarray) -> tuple[np.ndarray, float]:
     return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
 
 
-def quantize_input(x: np.ndarray, p: QParams) -> np.ndarray:
+def quantize_input(x: np.ndarray, p: QParams | None) -> np.ndarray:
     """float -> int8 as the C does it: v = x * (1/scale) in float32, rounded half to even
-    (lrintf), plus the zero point, saturated. C: rnn_quantize_s8()."""
+    (lrintf), plus the zero point, saturated. C: rnn_quantize_s8(). p None: the input is
+    token ids, int32 at the C API whatever --io is."""
+    if p is None:
+        return np.rint(np.asarray(x, np.float64)).astype(np.int32)
     inv = np.float32(1.0 / p.scale)
     v = np.clip(np.asarray(x, np.float32) * inv, np.float32(-1e6), np.float32(1e6))
     return sat8(np.rint(v).astype(I64) + p.zero_point).astype(np.int8)
@@ -326,10 +329,31 @@ class QLut8:
 
 
 @dataclass(frozen=True, eq=False)
+class QReduceSum:
+    """An int8 sum requantized to its output's scale: M = x.scale / out.scale."""
+    mult: int
+    shift: int
+    x: QParams
+    out: QParams
+
+    def finish(self, total: np.ndarray, count: int) -> np.ndarray:
+        """The int8 output of raw int8 values summing to `total` over `count` values.
+        C: rnn_reduce_sum_s8(), rnn_running_reduce_s8()."""
+        d = np.clip(np.asarray(total, I64) - count * self.x.zero_point, -2**31, 2**31 - 1)
+        return sat8(rq(d, self.mult, self.shift) + self.out.zero_point)
+
+
+@dataclass(frozen=True, eq=False)
+class QEmbedding:
+    table: np.ndarray  # int8 [rows, dim], quantized with the output's parameters
+    out: QParams
+
+
+@dataclass(frozen=True, eq=False)
 class QuantPlan:
     tensors: dict[str, TensorQ]  # tensor name -> QParams (int8), QState16 (Y_c)
-    nodes: dict  # node name -> QRecurrent | QLinear | QSoftmax | QLut8
-    input: QParams
+    nodes: dict  # node name -> QRecurrent | QLinear | QSoftmax | QLut8 | QEmbedding
+    input: QParams | None  # None: token ids (int32 as they are)
     io: str  # "float": float input/outputs at the API; "int8": int8
     calibration: str  # what the ranges came from
     warnings: tuple[str, ...] = ()

@@ -85,6 +85,8 @@ class Executor:
 
     def reset(self) -> None:
         self.state = {}
+        # pooling over time in a step / block graph: node -> (running values, count)
+        self.running: dict[str, tuple[np.ndarray, int]] = {}
         for n in self.graph.nodes:
             if isinstance(n, ir.Recurrent):
                 for d in range(n.num_directions):
@@ -337,6 +339,65 @@ def _pad(ex: Executor, n: ir.Pad, ins: list[np.ndarray]) -> list[np.ndarray]:
                    constant_values=F32(n.value))]
 
 
+def _embedding(ex: Executor, n: ir.Embedding, ins: list[np.ndarray]) -> list[np.ndarray]:
+    return [n.table[n.rows(ins[0])]]
+
+
+def running_reduce(ex: Executor, n: ir.RunningReduce, x: np.ndarray, finish: Callable
+                   ) -> np.ndarray:
+    """C: rnn_running_reduce_*(): this call's values folded in order into the running sum or
+    maximum (the first after reset starts it); `finish(acc, count)` gives the output."""
+    s = x.shape
+    outer, mid = int(np.prod(s[:n.first])), int(np.prod(s[n.first:n.last + 1]))
+    x3 = x.reshape(outer, mid, -1)
+    acc, cnt = ex.running.get(n.name, (None, 0))
+    for k in range(mid):
+        v = x3[:, k, :]
+        if acc is None:
+            acc = v.copy()
+        elif n.fn == "max":
+            acc = np.maximum(acc, v)
+        else:
+            acc = acc + v
+    cnt += mid
+    ex.running[n.name] = (acc, cnt)
+    out = tuple(1 if n.first <= i <= n.last else d for i, d in enumerate(s))
+    return finish(acc, cnt).reshape(out)
+
+
+def _running_reduce(ex: Executor, n: ir.RunningReduce, ins: list[np.ndarray]
+                    ) -> list[np.ndarray]:
+    return [running_reduce(ex, n, ins[0].astype(F32),
+                           lambda a, c: (a / F32(c)).astype(F32) if n.fn == "mean" else a)]
+
+
+def _attention_pool(ex: Executor, n: ir.AttentionPool, ins: list[np.ndarray]
+                    ) -> list[np.ndarray]:
+    """softmax(scores) over the axis (as _softmax), times the values, summed (as _reduce)."""
+    s, v = ins
+    e = np.exp(s - np.max(s, axis=n.axis, keepdims=True))
+    w = e / np.sum(e, axis=n.axis, keepdims=True)
+    return [np.sum(w * v, axis=n.axis, keepdims=True).astype(F32)]
+
+
+def _running_attention_pool(ex: Executor, n: ir.RunningAttentionPool, ins: list[np.ndarray]
+                            ) -> list[np.ndarray]:
+    """C: rnn_running_attention_pool_f32(): the online softmax, step by step, in float32."""
+    s, v = (np.moveaxis(t.astype(F32), n.axis, 0) for t in ins)
+    m, l, a = ex.running.get(n.name, (None, None, None))
+    with np.errstate(over="ignore", under="ignore"):
+        for k in range(v.shape[0]):
+            if m is None:
+                m, l, a = s[k].copy(), np.ones_like(s[k]), np.broadcast_to(v[k] + 0 * s[k],
+                                                                            v[k].shape).copy()
+                continue
+            mn = np.maximum(m, s[k])
+            c1, c2 = np.exp(m - mn), np.exp(s[k] - mn)
+            m, l, a = mn, l * c1 + c2, a * c1 + c2 * v[k]
+    ex.running[n.name] = (m, l, a)
+    return [np.expand_dims((a / l).astype(F32), n.axis)]
+
+
 def _state0(ex: Executor, n: ir.Recurrent, d: int) -> tuple[np.ndarray, np.ndarray | None]:
     cd = n.directions[d]
     return cd.h0.copy(), None if cd.c0 is None else cd.c0.copy()
@@ -347,13 +408,23 @@ FLOAT32 = Dtype(
     ops={ir.Recurrent: _recurrent, ir.Linear: _linear, ir.Binary: _binary, ir.Unary: _unary,
          ir.Softmax: _softmax, ir.Transpose: _transpose, ir.Slice: _slice, ir.Concat: _concat,
          ir.View: _view, ir.Conv: _conv, ir.Pool: _pool, ir.Reduce: _reduce,
-         ir.LayerNorm: _layernorm, ir.ChannelAffine: _channel_affine, ir.Pad: _pad},
+         ir.LayerNorm: _layernorm, ir.ChannelAffine: _channel_affine, ir.Pad: _pad,
+         ir.Embedding: _embedding, ir.RunningReduce: _running_reduce,
+         ir.AttentionPool: _attention_pool, ir.RunningAttentionPool: _running_attention_pool},
     element=F32, state0=_state0, constants=True,
     encode=lambda ex, x: np.asarray(x, F32), decode=lambda ex, o, v: v)
 
 
 def golden_input(graph: ir.Graph, seed: int = 0) -> np.ndarray:
-    """The seeded random input used when the user gives none: uniform in [-1, 1)."""
+    """The seeded random input used when the user gives none: uniform in [-1, 1); token
+    ids (graph.input_ids): uniform integers over every embedding table's rows."""
     rng = np.random.default_rng(seed)
     shape = graph.shapes[graph.input]
+    if graph.input_ids:
+        return rng.integers(0, id_range(graph), size=shape).astype(F32)
     return rng.uniform(-1.0, 1.0, size=shape).astype(F32)
+
+
+def id_range(graph: ir.Graph) -> int:
+    """Token ids valid for every embedding lookup of the graph: [0, this)."""
+    return min(int(n.table.shape[0]) for n in graph.nodes if isinstance(n, ir.Embedding))

@@ -105,15 +105,51 @@ def _reduce(ex: Any, n: ir.Reduce, ins: list[np.ndarray]) -> list[np.ndarray]:
     axes = tuple(range(n.first, n.last + 1))
     if n.fn == "max":
         return [np.max(ins[0], axis=axes, keepdims=True)]
-    if n.fn != "mean":
-        raise RnngenError(f"ReduceSum node '{n.name}': not supported with --dtype int8")
     s = np.sum(ins[0], axis=axes, keepdims=True)
     cnt = int(np.prod([ins[0].shape[a] for a in axes]))
+    if n.fn == "sum":  # C: rnn_reduce_sum_s8()
+        return [ex.plan.nodes[n.name].finish(s, cnt)]
     return [np.where(s > 0, (s + cnt // 2) // cnt, -((-s + cnt // 2) // cnt))]
+
+
+def _running_reduce(ex: Any, n: ir.RunningReduce, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """C: rnn_running_reduce_s8(): the maximum so far, or the raw sum so far over the count
+    rounded half away from zero (after T steps: _reduce over the sequence, bit for bit)."""
+    def finish(a: np.ndarray, c: int) -> np.ndarray:
+        if n.fn == "sum":
+            return ex.plan.nodes[n.name].finish(a, c)
+        if n.fn == "max":
+            return a
+        return np.where(a > 0, (a + c // 2) // c, -((-a + c // 2) // c))
+    return [reference.running_reduce(ex, n, ins[0].astype(I64), finish)]
+
+
+def _channel_affine(ex: Any, n: ir.ChannelAffine, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """C: rnn_scale_shift_s8(): a depthwise 1x1 convolution (quant.conv_s8's arithmetic)."""
+    q: quant.QConv = ex.plan.nodes[n.name]
+    x = ins[0]
+    shp = [1] * x.ndim
+    shp[n.axis] = -1
+    acc = (x.astype(I64) - q.x.zero_point) * q.w.reshape(shp).astype(I64) + q.bias.reshape(shp)
+    return [sat8(quant.rq(acc, q.mult.reshape(shp), q.shift.reshape(shp)) + q.out.zero_point)]
+
+
+def _pad(ex: Any, n: ir.Pad, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """The input's quantization kept; the padding is the pad value's integer."""
+    x = ins[0]
+    r = x.ndim
+    return [np.pad(x, [(n.pads[i], n.pads[r + i]) for i in range(r)],
+                   constant_values=ex.plan.nodes[n.name])]
 
 
 def _binary(ex: Any, n: ir.Node, ins: list[np.ndarray]) -> list[np.ndarray]:
     raise RnngenError(f"node '{n.name}': not supported with --dtype int8")
+
+
+def _embedding(ex: Any, n: ir.Embedding, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """C: rnn_gather_rows_s8(): rows of the int8 table, ids wrapped and clamped as the float
+    lookup does."""
+    return [ex.plan.nodes[n.name].table.astype(I64)[n.rows(ins[0])]]
 
 
 INT8 = reference.Dtype(
@@ -122,7 +158,8 @@ INT8 = reference.Dtype(
          ir.Binary: _binary, ir.Conv: _conv, ir.Pool: _pool, ir.Reduce: _reduce,
          # data movement does not depend on the element type
          ir.Transpose: reference._transpose, ir.Slice: reference._slice,
-         ir.Concat: reference._concat, ir.View: reference._view},
+         ir.Concat: reference._concat, ir.View: reference._view, ir.Embedding: _embedding,
+         ir.RunningReduce: _running_reduce, ir.ChannelAffine: _channel_affine, ir.Pad: _pad},
     element=I64, state0=_state0, constants=False,
     encode=lambda ex, x: quant.quantize_input(np.asarray(x, np.float32), ex.plan.input),
     decode=lambda ex, o, v: dequantize_output(ex.plan, o, v))

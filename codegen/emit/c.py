@@ -29,6 +29,11 @@ KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_reduce_f32": ("BasicMathFunctions/rnn_reduce_f32.c", ()),
     "rnn_layer_norm_f32": ("NormalizationFunctions/rnn_layer_norm_f32.c", ()),
     "rnn_scale_shift_f32": ("NormalizationFunctions/rnn_scale_shift_f32.c", ()),
+    "rnn_gather_rows_f32": ("ViewFunctions/rnn_gather_rows_f32.c", ()),
+    "rnn_running_reduce_f32": ("BasicMathFunctions/rnn_running_reduce_f32.c", ()),
+    "rnn_attention_pool_f32": ("SoftmaxFunctions/rnn_attention_pool_f32.c", ()),
+    "rnn_running_attention_pool_f32": ("SoftmaxFunctions/rnn_running_attention_pool_f32.c",
+                                       ()),
 }
 
 _ACT_ENUM = {
@@ -369,6 +374,44 @@ class _Program:
         return self._lines(n, [f"rnn_reduce_f32({kind[n.fn]}, {outer}, {mid}, {inner}, "
                                f"{self.buf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
 
+    def op_runningreduce(self, n: ir.RunningReduce, p: str) -> dict[str, Any]:
+        s = self.g.shapes[n.inputs[0]]
+        outer, mid, inner = (math.prod(s[:n.first]), math.prod(s[n.first:n.last + 1]),
+                             math.prod(s[n.last + 1:]))
+        acc, cnt = self.mem.running[n.name]
+        kern = self.RUNNING_KERNEL
+        self.ctx.kernels.add(kern)
+        kind = {"sum": "RNN_REDUCE_SUM", "mean": "RNN_REDUCE_MEAN", "max": "RNN_REDUCE_MAX"}
+        return self._lines(n, [f"{kern}({kind[n.fn]}, {outer}, {mid}, {inner}, "
+                               f"{self.running_args(n, p)}"
+                               f"{self.src(n.inputs[0])}, {_at(self.RUNNING_ACC, acc)}, "
+                               f"{_at('s->state32', cnt)}, {self.buf(n.outputs[0])});"])
+
+    def op_attentionpool(self, n: ir.AttentionPool, p: str) -> dict[str, Any]:
+        outer, k, inner, inner_s = n.layout(self.g.shapes[n.inputs[0]],
+                                            self.g.shapes[n.inputs[1]])
+        args = f"{outer}, {k}, {inner}, {inner_s}, {self.buf(n.inputs[0])}, " \
+               f"{self.buf(n.inputs[1])}"
+        if isinstance(n, ir.RunningAttentionPool):
+            acc, cnt = self.mem.running[n.name]
+            self.ctx.kernels.add("rnn_running_attention_pool_f32")
+            ms, ls, As = acc, acc + outer * inner_s, acc + 2 * outer * inner_s
+            return self._lines(n, [f"rnn_running_attention_pool_f32({args}, "
+                                   f"{_at('s->state', ms)}, {_at('s->state', ls)}, "
+                                   f"{_at('s->state', As)}, {_at('s->state32', cnt)}, "
+                                   f"{self.buf(n.outputs[0])});"])
+        self.ctx.kernels.add("rnn_attention_pool_f32")
+        return self._lines(n, [f"rnn_attention_pool_f32({args}, {self.buf(n.outputs[0])});"])
+
+    def op_runningattentionpool(self, n: ir.RunningAttentionPool, p: str) -> dict[str, Any]:
+        return self.op_attentionpool(n, p)
+
+    RUNNING_KERNEL = "rnn_running_reduce_f32"
+    RUNNING_ACC = "s->state"  # where the running values are (int8: s->state32)
+
+    def running_args(self, n: ir.RunningReduce, p: str) -> str:
+        return ""  # int8: the sum's requantization
+
     def op_layernorm(self, n: ir.LayerNorm, p: str) -> dict[str, Any]:
         s = self.g.shapes[n.inputs[0]]
         size = n.scale.size
@@ -403,6 +446,20 @@ class _Program:
                                 yst))
         return self._lines(n, lines)
 
+    def op_embedding(self, n: ir.Embedding, p: str) -> dict[str, Any]:
+        rows, dim = n.table.shape
+        tab = self.table(p, n)
+        self.ctx.kernels.add(self.GATHER_KERNEL)
+        return self._lines(n, [f"{self.GATHER_KERNEL}({math.prod(self.g.shapes[n.inputs[0]])}, "
+                               f"{self.buf(n.inputs[0])}, {rows}, {dim}, {tab}, "
+                               f"{self.buf(n.outputs[0])});"])
+
+    GATHER_KERNEL = "rnn_gather_rows_f32"
+
+    def table(self, p: str, n: ir.Embedding) -> str:
+        """The symbol of an embedding's table in flash."""
+        return self.ctx.array(f"{p}_table", n.table)
+
     # -- the number type's part of the model state and API ---------------------------
     io_type = "float"  # the C type of the API's input and outputs
 
@@ -410,13 +467,15 @@ class _Program:
         """(C type, name, count) of the model state's arrays."""
         mem = self.mem
         return [("float", "arena", max(1, mem.arena)), ("float", "work", mem.work),
-                ("float", "state", mem.state)]
+                ("float", "state", mem.state), ("int32_t", "state32", mem.state32)]
 
     def init_state(self) -> list[str]:
         """C statements that put the recurrent state at its initial values."""
         mem, init = self.mem, []
         if mem.state:
             init.append("memset(s->state, 0, sizeof(s->state));")
+        if mem.state32:
+            init.append("memset(s->state32, 0, sizeof(s->state32));")
         for n in self.g.nodes:
             if isinstance(n, ir.Recurrent):
                 for d, cd in enumerate(n.directions):
@@ -634,7 +693,7 @@ def build_context(g: ir.Graph, name: str) -> dict[str, Any]:
         step_output_size=step_off, seq_out=seq_acc, fin_out=fin_acc,
         arena=max(1, mem.arena), work=mem.work, state=mem.state,
         state_fields=decls,
-        in_t=prog.io_type, out_t=prog.io_type,
+        in_t="int32_t" if g.input_ids else prog.io_type, out_t=prog.io_type,
         kernels=prog.kernel_closure(ctx.kernels), weight_bytes=ctx.weight_bytes,
         # kernels only forward_block calls: not linked where <NAME>_RUN_BLOCK is 0
         block_kernels=sorted(set(prog.kernel_closure(ctx.kernels))

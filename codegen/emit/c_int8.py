@@ -30,6 +30,10 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_max_pool_s8": ("PoolingFunctions/rnn_max_pool_s8.c", ()),
     "rnn_avg_pool_s8": ("PoolingFunctions/rnn_avg_pool_s8.c", ()),
     "rnn_reduce_s8": ("BasicMathFunctions/rnn_reduce_s8.c", ()),
+    "rnn_gather_rows_s8": ("ViewFunctions/rnn_gather_rows_s8.c", ()),
+    "rnn_running_reduce_s8": ("BasicMathFunctions/rnn_running_reduce_s8.c", ()),
+    "rnn_scale_shift_s8": ("NormalizationFunctions/rnn_scale_shift_s8.c", ()),
+    "rnn_reduce_sum_s8": ("BasicMathFunctions/rnn_reduce_sum_s8.c", ()),
 }
 
 class QProgram(_Program):
@@ -43,6 +47,22 @@ class QProgram(_Program):
     C_ELEM = " * sizeof(int16_t)"
 
     io_type = "int8_t"  # with --io int8; float I/O: "float"
+    GATHER_KERNEL = "rnn_gather_rows_s8"
+    RUNNING_KERNEL = "rnn_running_reduce_s8"
+    RUNNING_ACC = "s->state32"
+
+    def running_args(self, n: ir.RunningReduce, p: str) -> str:
+        """The sum's requantization (RNN_REDUCE_SUM), or NULL."""
+        if n.fn != "sum":
+            return "NULL, "
+        q: quant.QReduceSum = self.plan.nodes[n.name]
+        sym = self.ctx.sym(f"{p}_sum")
+        self.ctx.decls.append(f"static const rnn_reduce_sum_params {sym} = {{"
+                              f"{q.x.zero_point}, {q.mult}, {q.shift}, {q.out.zero_point}}};")
+        return f"&{sym}, "
+
+    def table(self, p: str, n: ir.Embedding) -> str:
+        return self.arr(f"{p}_table", self.plan.nodes[n.name].table, "int8_t")
 
     def __init__(self, g: ir.Graph, ctx: _Ctx, plan: quant.QuantPlan):
         assert g.memory is not None
@@ -65,7 +85,8 @@ class QProgram(_Program):
         mem = self.mem
         return [("int8_t", "arena", max(1, mem.arena)), ("int16_t", "arena16", mem.arena16),
                 ("int16_t", "work", mem.work), ("int8_t", "work8", mem.work8),
-                ("int8_t", "state", mem.state), ("int16_t", "state16", mem.state16)]
+                ("int8_t", "state", mem.state), ("int16_t", "state16", mem.state16),
+                ("int32_t", "state32", mem.state32)]
 
     def init_state(self) -> list[str]:
         mem, init = self.mem, []
@@ -73,6 +94,8 @@ class QProgram(_Program):
             init.append("memset(s->state, 0, sizeof(s->state));")
         if mem.state16:
             init.append("memset(s->state16, 0, sizeof(s->state16));")
+        if mem.state32:
+            init.append("memset(s->state32, 0, sizeof(s->state32));")
         for n in self.g.nodes:
             if isinstance(n, ir.Recurrent):
                 for d, qd in enumerate(self.plan.nodes[n.name].directions):
@@ -159,7 +182,7 @@ class QProgram(_Program):
     # -- nodes --------------------------------------------------------------------------
     def ops(self) -> list[dict[str, Any]]:
         out = []
-        if self.plan.io == "float":
+        if self.plan.io == "float" and not self.g.input_ids:  # token ids: int32 as given
             g = self.g
             n = math.prod(g.shapes[g.input])
             p = self.plan.input
@@ -179,7 +202,7 @@ class QProgram(_Program):
 
     def xbuf(self, t: str) -> str:
         """The int8 buffer of a tensor (the quantized input lives in the arena)."""
-        if t == self.g.input and self.plan.io == "float":
+        if t == self.g.input and self.plan.io == "float" and not self.g.input_ids:
             return _at("s->arena", self.mem.place[t][1])
         return self.buf(t)
 
@@ -318,15 +341,43 @@ class QProgram(_Program):
                                f"{zp}, {xb}, {yb});"])
 
     def op_reduce(self, n: ir.Reduce, p: str) -> dict[str, Any]:
-        if n.fn == "sum":  # refused by the quantize pass already
-            raise RnngenError(f"ReduceSum node '{n.name}' is not supported with --dtype int8")
         s = self.g.shapes[n.inputs[0]]
         outer, mid, inner = (math.prod(s[:n.first]), math.prod(s[n.first:n.last + 1]),
                              math.prod(s[n.last + 1:]))
+        if n.fn == "sum":
+            q: quant.QReduceSum = self.plan.nodes[n.name]
+            self.ctx.kernels.add("rnn_reduce_sum_s8")
+            return self._lines(n, [f"rnn_reduce_sum_s8({outer}, {mid}, {inner}, "
+                                   f"{q.x.zero_point}, {q.mult}, {q.shift}, "
+                                   f"{q.out.zero_point}, {self.xbuf(n.inputs[0])}, "
+                                   f"{self.buf(n.outputs[0])});"])
         kind = {"mean": "RNN_REDUCE_MEAN", "max": "RNN_REDUCE_MAX"}[n.fn]
         self.ctx.kernels.add("rnn_reduce_s8")
         return self._lines(n, [f"rnn_reduce_s8({kind}, {outer}, {mid}, {inner}, "
                                f"{self.xbuf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
+
+    def op_channelaffine(self, n: ir.ChannelAffine, p: str) -> dict[str, Any]:
+        q: quant.QConv = self.plan.nodes[n.name]
+        s = self.g.shapes[n.inputs[0]]
+        w = self.arr(f"{p}_w", q.w.reshape(-1), "int8_t")
+        b = self.arr(f"{p}_bias", q.bias, "int32_t")
+        m = self.arr(f"{p}_mult", q.mult, "int32_t")
+        sh = self.arr(f"{p}_shift", q.shift, "int32_t")
+        self.ctx.kernels.add("rnn_scale_shift_s8")
+        return self._lines(n, [f"rnn_scale_shift_s8({math.prod(s[:n.axis])}, {s[n.axis]}, "
+                               f"{math.prod(s[n.axis + 1:])}, {w}, {b}, {m}, {sh}, "
+                               f"{q.x.zero_point}, {q.out.zero_point}, "
+                               f"{self.xbuf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
+
+    def op_pad(self, n: ir.Pad, p: str) -> dict[str, Any]:
+        x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        dst = self.buf(n.outputs[0])
+        lines = [f"memset({dst}, {self.plan.nodes[n.name]}, {math.prod(y)});"]
+        yst = cgen.strides(y)
+        off = sum(n.pads[i] * yst[i] for i in range(len(x)))
+        lines.append(self._copy(p, x, self.src(n.inputs[0]), cgen.strides(x), _at(dst, off),
+                                yst))
+        return self._lines(n, lines)
 
     def op_binary(self, n: ir.Binary, p: str) -> None:
         raise RnngenError(f"{n.fn} node '{n.name}' is not supported with --dtype int8")

@@ -176,6 +176,8 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
     }
     if g.quant is not None:  # what an --io int8 caller needs to (de)quantize
         def qp(p: Any) -> dict[str, Any]:
+            if p is None:  # token ids: int32 as they are
+                return {"dtype": "int32"}
             return {"dtype": p.dtype, "scale": p.scale, "zero_point": p.zero_point}
         manifest["quantization"] = {"input": qp(g.quant.input),
                                     "outputs": {o: qp(g.quant.tensors[o]) for o in g.outputs}}

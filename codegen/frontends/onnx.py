@@ -68,7 +68,7 @@ _TRACE_THROUGH = ("Identity", "Cast", "Dropout", "Relu", "LeakyRelu", "Sigmoid",
                   # layers that keep every axis in place (a Conv changes the channel axis's
                   # size, a valid convolution or a pool the time axis's: the input's T stays)
                   "Conv", "MaxPool", "AveragePool", "BatchNormalization",
-                  "LayerNormalization", "HardSwish")
+                  "LayerNormalization", "HardSwish", "Pad")
 
 
 class _Converter:
@@ -192,9 +192,12 @@ class _Converter:
                 self._state_input(si, self.consts.get(si.name) if si.name in defaults
                                   else None)
         tt = inp.type.tensor_type
-        if tt.elem_type not in (1,):  # FLOAT
+        if inp.name == self.ids_input:
+            pass  # token ids (int32/int64): checked by _check_runtime_gathers
+        elif tt.elem_type not in (1,):  # FLOAT
             raise UnsupportedModel(f"{self.path}: input '{inp.name}' has element type "
-                                   f"{tt.elem_type}; rnngen compiles float32 inputs")
+                                   f"{tt.elem_type}; rnngen compiles float32 inputs (and "
+                                   "int32/int64 token ids of an embedding Gather)")
         self.shapes[inp.name] = self._input_shape(inp)
         self.names.add(inp.name)
 
@@ -240,7 +243,8 @@ class _Converter:
                          input_time_axis=self.time_axis, state_inputs=state_inputs,
                          user_qparams={t: p for t, p in self.qdq.activations.items()
                                        if t in shapes},
-                         weight_scales=self.weight_scales)
+                         weight_scales=self.weight_scales,
+                         input_ids=inp.name == self.ids_input)
         return graph
 
     # ------------------------------------------------------------------ state inputs
@@ -264,30 +268,70 @@ class _Converter:
         return seq[0], [i for i in inputs if i is not seq[0]]
 
     def _check_runtime_gathers(self, inputs: list[Any]) -> None:
-        """A Gather whose indices are a run-time input (an embedding lookup: token ids) is
-        refused naming the node and the input, before the input-count and element-type checks
-        would give a message that names neither. (Constant indices on run-time data are
-        slices, lowered by _lower_gather.)"""
+        """A run-time input that is the indices of a Gather is token ids (an embedding
+        lookup): checked here, before the input-count and element-type checks would give a
+        message that names neither node nor input. The ids may pass through Cast to an
+        integer type and must reach nothing but Gathers (axis 0) of a constant 2-D table.
+        Sets self.ids_input. (Constant indices on run-time data are slices, lowered by
+        _lower_gather.)"""
         given = {i.name: i.type.tensor_type.elem_type for i in inputs}
-        for idx, node in enumerate(self.model.graph.node):
+        self.ids_input: str | None = None
+        self.ids_tensors: set[str] = set()
+        self.ids_alias: dict[str, str] = {}  # a Cast's output -> the ids input
+        nodes = list(self.model.graph.node)
+        for idx, node in enumerate(nodes):
             if node.op_type != "Gather":
                 continue
             where = f"{self.path}: {self.where(node, idx)}"
             data = node.input[0] if node.input else ""
             ind = node.input[1] if len(node.input) > 1 else ""
-            if ind in given:
-                if data in given:
-                    raise UnsupportedModel(
-                        f"{where}: input data ('{data}') is a run-time input; the table of a "
-                        "Gather on run-time indices must be an initializer (weights in flash)")
-                if given[ind] not in (6, 7):  # INT32, INT64
-                    raise UnsupportedModel(
-                        f"{where}: input indices ('{ind}') has element type {given[ind]}; "
-                        "Gather indices are int32 or int64")
+            if ind not in given:
+                continue
+            if data in given:
                 raise UnsupportedModel(
-                    f"{where}: input indices ('{ind}') is a run-time input (token ids of an "
-                    "embedding lookup); Gather with run-time indices is not supported yet, "
-                    "rnngen compiles float32 sequence inputs")
+                    f"{where}: input data ('{data}') is a run-time input; the table of a "
+                    "Gather on run-time indices must be an initializer (weights in flash)")
+            if given[ind] not in (6, 7):  # INT32, INT64
+                raise UnsupportedModel(
+                    f"{where}: input indices ('{ind}') has element type {given[ind]}; "
+                    "Gather indices are int32 or int64")
+            self.ids_input = ind
+        if self.ids_input is None:
+            return
+        ids = self.ids_input
+        reached = {ids}
+        for idx, node in enumerate(nodes):
+            at = [k for k, i in enumerate(node.input) if i in reached]
+            if not at:
+                continue
+            where = f"{self.path}: {self.where(node, idx)}"
+            a = _attrs(node)
+            if node.op_type == "Cast" and int(a.get("to", 0)) in (6, 7):
+                reached.update(o for o in node.output if o)
+                continue
+            if node.op_type in ("Shape", "Size"):
+                continue
+            if node.op_type != "Gather" or at != [1]:
+                raise UnsupportedModel(
+                    f"{where} reads the token ids input '{ids}'; rnngen reads token ids "
+                    "only as the indices of an embedding Gather (a constant table, axis 0), "
+                    "directly or through Cast to int32/int64")
+            table = self.consts.get(node.input[0])
+            axis = int(a.get("axis", 0))
+            if table is None:
+                raise UnsupportedModel(
+                    f"{where}: input data ('{node.input[0]}') is computed at run time; the "
+                    "table of an embedding Gather must be an initializer (weights in flash)")
+            if table.ndim != 2 or axis not in (0, -2):
+                raise UnsupportedModel(
+                    f"{where}: attribute axis={axis} on a table of shape "
+                    f"{list(table.shape)}; an embedding Gather reads rows (axis 0) of a "
+                    "2-D table [vocabulary, dim]")
+            if not np.issubdtype(table.dtype, np.floating):
+                raise UnsupportedModel(
+                    f"{where}: the table '{node.input[0]}' has type {table.dtype}; "
+                    "embedding tables are float")
+        self.ids_tensors = reached
 
     def _reaches_x(self, name: str) -> bool:
         reached = {name}
@@ -570,9 +614,18 @@ class _Converter:
                     if o is not None and len(o) == len(perm) else [None] * len(perm)
         elif n.op_type == "ReverseSequence" and n.input[0] == cur:
             pass  # reverses time in place (go_backwards)
+        elif n.op_type == "Gather" and list(n.input[1:2]) == [cur]:
+            # an embedding lookup keeps the ids' axes and adds the table's row axis last
+            table = self.consts.get(n.input[0])
+            if table is None or table.ndim != 2 or int(a.get("axis", 0)) not in (0, -2):
+                return None
+            perm = perm + [None]
+            dims = dims + [int(table.shape[1])]
         elif n.op_type not in _TRACE_THROUGH or not n.output:
             return None
-        elif n.op_type in ("Conv", "MaxPool", "AveragePool"):  # extents change
+        elif n.op_type == "Pad" and n.input[0] != cur:
+            return None  # the pads or the value computed from the input
+        elif n.op_type in ("Conv", "MaxPool", "AveragePool", "Pad"):  # extents change
             o = self.inferred.get(n.output[0])
             dims = [d if isinstance(d, int) and d >= 0 else None for d in o] \
                 if o is not None and len(o) == len(perm) else [None] * len(perm)
@@ -1174,6 +1227,12 @@ def _lower_flatten(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> No
 
 
 def _lower_identity(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
+    if node.op_type == "Cast" and node.input[0] in cv.ids_tensors:
+        # token ids to another integer type: the same ids (no node; the lookup reads the
+        # input itself)
+        cv.ids_alias[node.output[0]] = cv.ids_alias.get(node.input[0], node.input[0])
+        cv.shapes[node.output[0]] = cv.shapes[node.input[0]]
+        return
     if node.op_type == "Cast" and int(a.get("to", 1)) != 1:
         raise UnsupportedModel(f"{cv.path}: {cv.where(node, idx)}: Cast of a run-time tensor to "
                                f"type {a.get('to')} (rnngen computes in float32)")
@@ -1185,6 +1244,13 @@ def _lower_identity(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> N
 def _lower_gather(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
     where = f"{cv.path}: {cv.where(node, idx)}"
     x = node.input[0]
+    if len(node.input) > 1 and node.input[1] in cv.ids_tensors:  # an embedding lookup
+        table = np.ascontiguousarray(cv.consts[x], dtype=np.float32)
+        if not np.all(np.isfinite(table)):
+            raise RnngenError(f"{where}: the table '{x}' contains NaN or Inf")
+        ids = cv.ids_alias.get(node.input[1], node.input[1])
+        cv.add(ir.Embedding(_nm(cv, node, idx), (ids,), (node.output[0],), table))
+        return
     s = cv.shapes[x]
     ind = cv.need_const(node, idx, 1, "indices")
     axis = int(a.get("axis", 0))

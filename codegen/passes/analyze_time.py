@@ -156,8 +156,10 @@ def _rule(g: ir.Graph, n: ir.Node, ins: list[ir.TimeInfo | None]) -> list[ir.Tim
     if isinstance(n, ir.Reduce):
         t = _need(n, x)
         if t.kind == "seq" and n.first <= t.axis <= n.last:
-            raise _NotCausal(f"Reduce{n.fn.capitalize()} '{n.name}' reduces over time "
-                             "(pooling over the whole sequence)")
+            if t.axis != n.first:
+                raise _NotCausal(f"Reduce{n.fn.capitalize()} '{n.name}' reduces over time "
+                                 "and an axis outside it")
+            return [FINAL]  # pooling over time: a running value (ir.RunningReduce)
         return [t]
     if isinstance(n, ir.LayerNorm):
         t = _need(n, x)
@@ -169,6 +171,18 @@ def _rule(g: ir.Graph, n: ir.Node, ins: list[ir.TimeInfo | None]) -> list[ir.Tim
         if t.kind == "seq" and t.axis == n.axis:
             raise _NotCausal(f"BatchNormalization '{n.name}' has its channels on the time axis")
         return [t]
+    if isinstance(n, ir.AttentionPool):
+        ts, tv = ins
+        if ts is None or tv is None or ts != tv:
+            raise _NotCausal(f"attention pooling '{n.name}' combines tensors of different "
+                             "time steps")
+        if ts.kind == "seq" and ts.axis == n.axis:
+            return [FINAL]  # over time: an online softmax (ir.RunningAttentionPool)
+        if ts.kind == "seq" and ts.axis < n.axis:
+            return [ts]  # over features: step by step
+        raise _NotCausal(f"attention pooling '{n.name}' mixes time steps")
+    if isinstance(n, ir.Embedding):  # one row per id: the ids' axes stay in place
+        return [_need(n, x)]
     if isinstance(n, ir.Pad):
         t = _need(n, x)
         r = len(g.shapes[n.inputs[0]])
@@ -217,6 +231,12 @@ def steps_graph(g: ir.Graph, tags: Mapping[str, ir.TimeInfo], k: int) -> ir.Grap
                 n = replace(n, starts=tuple(starts), counts=tuple(counts))
         elif isinstance(n, ir.View):
             n = replace(n, shape=shapes[n.outputs[0]])
+        elif isinstance(n, ir.Reduce) and tags.get(n.inputs[0], FINAL).kind == "seq" and \
+                tags[n.outputs[0]].kind == "final":
+            n = ir.RunningReduce(n.name, n.inputs, n.outputs, n.fn, n.first, n.last)
+        elif isinstance(n, ir.AttentionPool) and tags[n.outputs[0]].kind == "final" and \
+                tags.get(n.inputs[1], FINAL).kind == "seq":
+            n = ir.RunningAttentionPool(n.name, n.inputs, n.outputs, n.axis)
         nodes.append(n)
     out = g.replace(nodes=tuple(nodes), shapes=shapes, seq_len=k, step=None)
     ir.verify(out)

@@ -39,8 +39,8 @@ def ram_bytes(mems: list[ir.MemoryPlan], int8: bool) -> int:
 
     if int8:
         return (most("arena") + 2 * most("arena16") + 2 * most("work") + most("work8")
-                + most("state") + 2 * most("state16"))
-    return 4 * (most("arena") + most("work") + most("state"))
+                + most("state") + 2 * most("state16") + 4 * most("state32"))
+    return 4 * (most("arena") + most("work") + most("state") + most("state32"))
 
 
 def plan_block(g: ir.Graph, ram_budget: int | None) -> tuple[ir.Graph | None, str]:
@@ -60,7 +60,8 @@ def plan_block(g: ir.Graph, ram_budget: int | None) -> tuple[ir.Graph | None, st
     while k >= 2:
         block = plan(steps_graph(g, g.time, k))
         assert block.memory is not None
-        if block.memory.state_slots != g.step.memory.state_slots:
+        if block.memory.state_slots != g.step.memory.state_slots or \
+                block.memory.running != g.step.memory.running:
             raise AssertionError("the block graph's state slots differ from the step graph's")
         need = ram_bytes([g.step.memory, block.memory], int8)
         if not cap or need <= cap:
@@ -117,8 +118,21 @@ def plan(g: ir.Graph) -> ir.Graph:
                     c_off = state
                     state += n.hidden
                 state_slots[(n.name, d)] = (h_off, c_off)
+    running: dict[str, tuple[int, int]] = {}
+    state32 = 0
+    for n in g.nodes:  # pooling over time: the running values after the recurrent state
+        if isinstance(n, ir.RunningReduce):
+            running[n.name] = (state, state32)
+            state += math.prod(g.shapes[n.outputs[0]])
+            state32 += 1
+        elif isinstance(n, ir.RunningAttentionPool):  # m, l per score, a per output
+            running[n.name] = (state, state32)
+            outer, _, inner, inner_s = n.layout(g.shapes[n.inputs[0]], g.shapes[n.inputs[1]])
+            state += outer * (2 * inner_s + inner)
+            state32 += 1
     mem = ir.MemoryPlan(place=place, arena=top, work=work + scratch, state=state,
-                        state_slots=state_slots, scratch_off=work, cells=places)
+                        state_slots=state_slots, scratch_off=work, cells=places,
+                        running=running, state32=state32)
     return g.replace(memory=mem)
 
 
@@ -128,7 +142,8 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
     state is int8 (h8), the LSTM cell state int16 (c16)."""
     qp = g.quant
     int16 = {t for t, p in qp.tensors.items() if p.dtype == "int16"}
-    place, top = _arena(g, lambda t: math.prod(g.shapes[t]), input_in_arena=qp.io == "float",
+    place, top = _arena(g, lambda t: math.prod(g.shapes[t]),
+                        input_in_arena=qp.io == "float" and not g.input_ids,
                         skip=int16)
     top16 = 0
     for t in sorted(int16):
@@ -162,15 +177,26 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
             # rnn_conv_s8's im2col columns of two output positions, in the int16 work area
             # (free between the recurrent nodes that use it)
             work16 = max(work16, conv_s8_scratch(n))
+    running: dict[str, tuple[int, int]] = {}
+    state32 = 0
+    for n in g.nodes:  # pooling over time: int32 running values, then the count
+        if isinstance(n, ir.RunningReduce):
+            size = math.prod(g.shapes[n.outputs[0]])
+            running[n.name] = (state32, state32 + size)
+            state32 += size + 1
     mem = ir.MemoryPlan(place=place, arena=top, work=work16, state=h8,
                         state_slots=state_slots, scratch_off=0, work8=work8, state16=c16,
-                        arena16=top16, cells=places)
+                        arena16=top16, cells=places, running=running, state32=state32)
     return g.replace(memory=mem)
 
 
 def conv_s8_scratch(n: ir.Conv) -> int:
-    """int16 values of rnn_conv_s8's column scratch: two windows (C/group x kernel)."""
-    return 2 * int(n.W[0].size)
+    """int16 values of rnn_conv_s8's scratch (the kernel's contract, rnn_nnfunctions.h):
+    2 x ceil16(w) + 2 x out_c, w = C/group x kernel the window's values. The Helium path uses
+    all of it (four int8 columns of ceil16(w) bytes, then one int32 offset per output channel);
+    the others two int16 columns (2 x w)."""
+    window = int(n.W[0].size)
+    return 2 * (-(-window // 16) * 16) + 2 * int(n.W.shape[0])
 
 
 def int8_scratch(m: object) -> int:

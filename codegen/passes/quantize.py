@@ -69,7 +69,13 @@ def calibration_data(g: ir.Graph, path: str | None
     shape = tuple(g.shapes[g.input])
     if path is None:
         rng = np.random.default_rng(0)
-        xs = [rng.uniform(-1.0, 1.0, shape).astype(np.float32) for _ in range(DEFAULT_SEQUENCES)]
+        if g.input_ids:  # token ids: uniform over the table's rows
+            top = reference.id_range(g)
+            xs = [rng.integers(0, top, shape).astype(np.float32)
+                  for _ in range(DEFAULT_SEQUENCES)]
+        else:
+            xs = [rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+                  for _ in range(DEFAULT_SEQUENCES)]
         states = None
         if g.state_inputs:
             srng = np.random.default_rng(1)
@@ -78,8 +84,9 @@ def calibration_data(g: ir.Graph, path: str | None
                        srng.uniform(-1.0, 1.0, si.shape).astype(np.float32)
                        for si in g.state_inputs} for _ in xs]
         what = "sequences" + (" and states" if states else "")
-        return xs, states, f"{DEFAULT_SEQUENCES} seeded random {what} in [-1, 1)", (
-            f"no --calibrate data: int8 ranges come from 16 seeded random {what} in [-1, 1); "
+        what += " of token ids over the table" if g.input_ids else " in [-1, 1)"
+        return xs, states, f"{DEFAULT_SEQUENCES} seeded random {what}", (
+            f"no --calibrate data: int8 ranges come from 16 seeded random {what}; "
             "give representative inputs with --calibrate X.npy" +
             (" (an .npz keyed by input name)" if states else ""),)
     p = Path(path)
@@ -143,7 +150,12 @@ def _state_defaults(g: ir.Graph) -> State:
 
 
 def _sequences(g: ir.Graph, p: Path, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    if arr.dtype.kind != "f":
+    if g.input_ids:
+        if arr.dtype.kind not in "iu":
+            raise RnngenError(f"{p}: calibration data has type {arr.dtype}; the model's input "
+                              f"'{g.input}' is token ids: expected integers")
+        arr = arr.astype(np.float32)
+    elif arr.dtype.kind != "f":
         raise RnngenError(f"{p}: calibration data has type {arr.dtype}; expected float")
     if arr.size == 0:
         raise RnngenError(f"{p}: calibration data is empty")
@@ -270,6 +282,10 @@ class _Builder:
                     self.union(n.outputs[0], n.outputs[1])
                 if n.outputs[2]:
                     int16[n.outputs[2]] = -1  # cell state output: int16, set below
+            elif isinstance(n, ir.AttentionPool):
+                raise RnngenError(f"{self.where}: attention pooling '{n.name}' (Softmax, Mul "
+                                  "and ReduceSum over one axis) is not supported with --dtype "
+                                  "int8 yet (float32 only)")
             elif isinstance(n, ir.Binary):
                 raise RnngenError(f"{self.where}: {n.fn} node '{n.name}': elementwise "
                                   f"{n.fn} of tensors is not supported with --dtype int8")
@@ -277,9 +293,15 @@ class _Builder:
                 # the output keeps the input's scale and zero point (max: exact; average:
                 # the division rounds, as CMSIS-NN)
                 self.union(n.inputs[0], n.outputs[0])
-            elif isinstance(n, (ir.Pool, ir.Reduce, ir.LayerNorm, ir.ChannelAffine, ir.Pad)):
+            elif isinstance(n, ir.Pad):
+                self.union(n.inputs[0], n.outputs[0])  # padded with the value's integer
+            elif isinstance(n, ir.LayerNorm):
                 raise RnngenError(f"{self.where}: {_onnx_op(n)} node '{n.name}' is not "
                                   "supported with --dtype int8 yet (float32 only)")
+            elif isinstance(n, ir.Embedding):  # the whole table's range: any id is exact
+                self.fixed[n.outputs[0]] = quant.choose_qparams(
+                    float(n.table.min()), float(n.table.max()),
+                    f"Gather node '{n.name}' table")
             elif isinstance(n, ir.Softmax):
                 if n.log:
                     raise RnngenError(f"{self.where}: LogSoftmax node '{n.name}' is not "
@@ -302,6 +324,10 @@ class _Builder:
             r = self.find(t)
             lo[r] = min(lo.get(r, math.inf), self.st.lo[t])
             hi[r] = max(hi.get(r, -math.inf), self.st.hi[t])
+        for n in g.nodes:  # a Pad's value must be representable in its tensor's range
+            if isinstance(n, ir.Pad) and self.find(n.inputs[0]) in lo:
+                r = self.find(n.inputs[0])
+                lo[r], hi[r] = min(lo[r], n.value), max(hi[r], n.value)
         for n in g.nodes:  # initial states must be representable
             if isinstance(n, ir.Recurrent) and n.outputs[0]:
                 r = self.find(n.outputs[0])
@@ -334,7 +360,7 @@ class _Builder:
         fixed_roots = {self.find(t): p for t, p in self.fixed.items()}
         params: dict[str, object] = {}
         for t in g.shapes:
-            if t in g.constants or t in int16:
+            if t in g.constants or t in int16 or (g.input_ids and t == g.input):
                 continue
             r = self.find(t)
             if r in fixed_roots:
@@ -359,13 +385,29 @@ class _Builder:
                 nodes[n.name] = self.softmax(n)
             elif isinstance(n, ir.Unary):
                 nodes[n.name] = self.unary(n)
+            elif isinstance(n, ir.Reduce) and n.fn == "sum":
+                x, out = self.qp(n.inputs[0]), self.qp(n.outputs[0])
+                m, sh = quant.multiplier(x.scale / out.scale,
+                                         f"{self.where}: ReduceSum node '{n.name}'")
+                nodes[n.name] = quant.QReduceSum(m, sh, x, out)
+            elif isinstance(n, ir.ChannelAffine):  # a depthwise 1x1 convolution
+                nodes[n.name] = quant.quantize_conv(
+                    n.scale.reshape(-1, 1), n.shift, self.qp(n.inputs[0]),
+                    self.qp(n.outputs[0]), f"{self.where}: BatchNormalization node '{n.name}'")
+            elif isinstance(n, ir.Pad):
+                nodes[n.name] = int(quant.quantize_input(np.array([n.value], np.float32),
+                                                         self.qp(n.outputs[0]))[0])
+            elif isinstance(n, ir.Embedding):
+                out = self.qp(n.outputs[0])
+                nodes[n.name] = quant.QEmbedding(quant.quantize_input(n.table, out), out)
         if self.io == "int8":
             for o in g.outputs:
                 if not isinstance(params.get(o), QParams):
                     raise RnngenError(f"{self.where}: output '{o}' is the int16 cell state; "
                                       "with --io int8 every output must be int8 (use --io "
                                       "float)")
-        return quant.QuantPlan(tensors=params, nodes=nodes, input=params[g.input], io=self.io,
+        return quant.QuantPlan(tensors=params, nodes=nodes,
+                               input=None if g.input_ids else params[g.input], io=self.io,
                                calibration=self.source, warnings=self.warnings)
 
     def qp(self, t: str) -> QParams:

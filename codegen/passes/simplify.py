@@ -3,6 +3,8 @@
 - a Transpose that only moves axes of size 1, or a Slice that keeps everything, is a View;
 - a View of a View reads the first source directly;
 - Add of a constant row vector after a Linear becomes the Linear's bias;
+- Softmax over an axis, Mul by values, ReduceSum over the same axis (attention pooling)
+  becomes one AttentionPool node (which streams over time as an online softmax);
 - nodes whose outputs nobody reads are removed (unused LSTM outputs become "");
 - a graph output that is a View of the graph input (the input itself listed as an output,
   or Identity/Reshape of it) becomes a copy (an identity Transpose): outputs live in the
@@ -46,6 +48,7 @@ def run(g: ir.Graph, opts: object = None) -> ir.Graph:
     nodes = out
 
     nodes = _fuse_bias(g, nodes)
+    nodes = _fuse_attention(g, nodes)
     g = _copy_input_outputs(g, nodes)
     return _dead_code(g)
 
@@ -96,6 +99,42 @@ def _fuse_bias(g: ir.Graph, nodes: list[ir.Node]) -> list[ir.Node]:
             drop.add(k)
             break
     return [n for k, n in enumerate(nodes) if k not in drop]
+
+
+def _fuse_attention(g: ir.Graph, nodes: list[ir.Node]) -> list[ir.Node]:
+    """Softmax(s, axis a) -> Mul with v -> ReduceSum over axis a alone: AttentionPool(s, v),
+    where the softmax and the product are read by nothing else."""
+    users: dict[str, int] = {}
+    for n in nodes:
+        for i in n.inputs:
+            users[i] = users.get(i, 0) + 1
+    made = {o: n for n in nodes for o in n.outputs if o}
+    replaced: dict[int, ir.Node] = {}
+    drop: set[int] = set()
+    index = {id(n): k for k, n in enumerate(nodes)}
+    for k, red in enumerate(nodes):
+        if not (isinstance(red, ir.Reduce) and red.fn == "sum" and red.first == red.last):
+            continue
+        mul = made.get(red.inputs[0])
+        if not (isinstance(mul, ir.Binary) and mul.fn == "Mul") or \
+                users.get(mul.outputs[0]) != 1 or mul.outputs[0] in g.outputs:
+            continue
+        a = red.first
+        for w, v in ((mul.inputs[0], mul.inputs[1]), (mul.inputs[1], mul.inputs[0])):
+            sm = made.get(w)
+            if not (isinstance(sm, ir.Softmax) and not sm.log) or users.get(w) != 1 or \
+                    w in g.outputs or v in g.constants:
+                continue
+            ws, vs = g.shapes[w], g.shapes[v]
+            if len(ws) != len(vs) or sm.axis % len(ws) != a or ws[a] != vs[a] or \
+                    tuple(g.shapes[mul.outputs[0]]) != tuple(vs) or \
+                    tuple(ws[:a]) != tuple(vs[:a]) or not (
+                        all(x == 1 for x in ws[a + 1:]) or tuple(ws[a + 1:]) == tuple(vs[a + 1:])):
+                continue  # the kernels' layouts: one score per step, or one per value
+            replaced[k] = ir.AttentionPool(red.name, (sm.inputs[0], v), red.outputs, axis=a)
+            drop.update({index[id(sm)], index[id(mul)]})
+            break
+    return [replaced.get(k, n) for k, n in enumerate(nodes) if k not in drop]
 
 
 def _dead_code(g: ir.Graph) -> ir.Graph:

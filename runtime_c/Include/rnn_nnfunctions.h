@@ -289,6 +289,42 @@ void rnn_reduce_f32(rnn_reduce_kind kind, int32_t outer, int32_t n, int32_t inne
                     const float *x, float *y);
 
 /**
+ * @brief Pooling over time in a streaming model (the step / block program of a Reduce over
+ *        the time axis): x viewed as [outer, n, inner] holds this call's n values per output
+ *        (its steps along the reduced axes, time outermost); acc [outer, inner] and *count
+ *        (values seen since _reset, 0 after it) live in the state struct. Each value is
+ *        folded in order (a sum or a maximum; the first after _reset starts it), and y gets
+ *        the pooled value so far: acc, or acc / count for the mean.
+ *
+ * @param[out] y  [outer, inner]; must not alias x or acc
+ */
+void rnn_running_reduce_f32(rnn_reduce_kind kind, int32_t outer, int32_t n, int32_t inner,
+                            const float *x, float *acc, int32_t *count, float *y);
+
+/**
+ * @brief Attention pooling over a whole sequence: y[o, i] = sum over k of
+ *        softmax_k(scores[o, k, j]) * values[o, k, i], values viewed as [outer, n, inner] and
+ *        scores as [outer, n, inner_s] with inner_s 1 (one score per step, j = 0) or inner
+ *        (j = i). The softmax subtracts the maximum over k first.
+ */
+void rnn_attention_pool_f32(int32_t outer, int32_t n, int32_t inner, int32_t inner_s,
+                            const float *scores, const float *values, float *y);
+
+/**
+ * @brief Attention pooling over time in a streaming model, as an online softmax: for each of
+ *        this call's n steps, in order, the running maximum m and normalizer l (per score)
+ *        and weighted sum a (per output) are rescaled by exp(m_old - m_new) and the step
+ *        added with weight exp(s - m_new); the first step after _reset (*count 0) starts
+ *        them. y = a / l, the pooling of the steps so far; after T steps it equals
+ *        rnn_attention_pool_f32 over the sequence within float rounding.
+ *
+ * @param m, l  [outer, inner_s] and a [outer, inner] in the state struct
+ */
+void rnn_running_attention_pool_f32(int32_t outer, int32_t n, int32_t inner, int32_t inner_s,
+                                    const float *scores, const float *values, float *m,
+                                    float *l, float *a, int32_t *count, float *y);
+
+/**
  * @brief Layer normalization of each row of [rows, n]: (x - mean) / sqrt(var + eps) * scale
  *        + bias, mean and (biased) variance over the row.
  *
@@ -305,6 +341,15 @@ void rnn_layer_norm_f32(int32_t rows, int32_t n, float eps, const float *scale,
  */
 void rnn_scale_shift_f32(int32_t outer, int32_t channels, int32_t inner, const float *scale,
                          const float *shift, const float *x, float *y);
+
+/**
+ * @brief Embedding lookup: y[i, :] = table[ids[i], :] for `count` token ids, the table
+ *        [rows, dim] in flash. An id in [-rows, -1] counts from the end (ONNX Gather); an id
+ *        outside [-rows, rows - 1] is clamped to the nearest row (0 or rows - 1) rather than
+ *        read out of bounds (docs/limits.md).
+ */
+void rnn_gather_rows_f32(int32_t count, const int32_t *ids, int32_t rows, int32_t dim,
+                         const float *table, float *y);
 
 /* ---------------------------------------------------------------------------- int8 ---- */
 /* The integer kernels mirror codegen/quant.py and codegen/reference_int.py bit for bit;
@@ -325,8 +370,10 @@ void rnn_scale_shift_f32(int32_t outer, int32_t channels, int32_t inner, const f
  * @param[in]  shift         [out_c] shifts
  * @param[in]  y_zero_point  the output's zero point
  * @param[out] y             output, Format: [out_c, out_h, out_w]; must not alias x
- * @param[out] cols          scratch: 2 x (in_c / groups) x k_h x k_w int16 (the im2col
- *                           columns of two output positions)
+ * @param[out] cols          scratch: 2 x ceil16(n) + 2 x out_c int16, n = (in_c / groups) x
+ *                           k_h x k_w (Helium: four int8 im2col columns of ceil16(n) bytes
+ *                           and an int32 per output channel; elsewhere two int16 columns);
+ *                           any alignment
  */
 void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
                  const int8_t *w, const int32_t *bias, const int32_t *mult,
@@ -367,6 +414,46 @@ void rnn_avg_pool_s8(const rnn_window_params *p, int32_t include_pad, int32_t ze
  */
 void rnn_reduce_s8(rnn_reduce_kind kind, int32_t outer, int32_t n, int32_t inner,
                    const int8_t *x, int8_t *y);
+
+/** @brief The requantization of an int8 sum to the output's own scale (ReduceSum). */
+typedef struct
+{
+    int32_t zp_in;
+    int32_t mult;
+    int32_t shift;
+    int32_t zp_out;
+} rnn_reduce_sum_params;
+
+/**
+ * @brief int8 ReduceSum along one axis of [outer, n, inner]: y = sat8(zp_out +
+ *        rq(sum of (x - zp_in), mult, shift)), the output in its own calibrated scale.
+ */
+void rnn_reduce_sum_s8(int32_t outer, int32_t n, int32_t inner, int32_t zp_in, int32_t mult,
+                       int32_t shift, int32_t zp_out, const int8_t *x, int8_t *y);
+
+/**
+ * @brief int8 pooling over time in a streaming model, as rnn_running_reduce_f32 with an
+ *        int32 running sum (raw int8 values) or maximum: y is the maximum so far, the sum
+ *        divided by *count rounded half away from zero (rnn_reduce_s8's mean), or the sum
+ *        without the zero points requantized with `sum` (rnn_reduce_sum_s8's; `sum` is read
+ *        for RNN_REDUCE_SUM only), so after T steps it equals the whole-sequence int8
+ *        reduction bit for bit.
+ */
+void rnn_running_reduce_s8(rnn_reduce_kind kind, int32_t outer, int32_t n, int32_t inner,
+                           const rnn_reduce_sum_params *sum, const int8_t *x, int32_t *acc,
+                           int32_t *count, int8_t *y);
+
+/**
+ * @brief int8 per-channel scale and shift over [outer, channels, inner] (a batch
+ *        normalization that is not folded into a Conv or Linear): y = sat8(zp_out +
+ *        rq((x - zp_in) * w[c] + bias[c], mult[c], shift[c])), the arithmetic of a depthwise
+ *        1x1 rnn_conv_s8 (quant.quantize_conv / quant.conv_s8 bit for bit).
+ *
+ * @param[out] y  (may alias x)
+ */
+void rnn_scale_shift_s8(int32_t outer, int32_t channels, int32_t inner, const int8_t *w,
+                        const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                        int32_t zp_in, int32_t zp_out, const int8_t *x, int8_t *y);
 
 /**
  * @brief int8 matrix times int8 vector, each row requantized to int16 (Q3.12 gate values):
@@ -507,6 +594,13 @@ void rnn_quantize_s16(const float *x, int32_t n, float inv_scale, int16_t *y);
 
 /** @brief int16 -> float: q * scale. */
 void rnn_dequantize_s16(const int16_t *x, int32_t n, float scale, float *y);
+
+/**
+ * @brief int8 embedding lookup, as rnn_gather_rows_f32 on an int8 table (quantized with the
+ *        output tensor's scale and zero point, so rows are copied as they are).
+ */
+void rnn_gather_rows_s8(int32_t count, const int32_t *ids, int32_t rows, int32_t dim,
+                        const int8_t *table, int8_t *y);
 
 /** @brief rnn_copy_strided_f32 for int8 tensors. */
 void rnn_copy_strided_s8(int32_t ndim, const int32_t *shape, const int8_t *src,

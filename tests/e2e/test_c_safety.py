@@ -249,6 +249,53 @@ def test_every_operator(tmp_path, dtype):
     cppcheck(m4, ("src", "include", "test", "board"))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_embedding_with_out_of_range_ids(tmp_path, dtype):
+    """An embedding language model (int32 token ids, the table in flash) whose golden ids
+    include negative and too large ones: the lookup clamps them, and the sanitizers,
+    valgrind and cppcheck find nothing."""
+    from tests.e2e import test_embedding
+
+    path = test_embedding._export(tmp_path, False)
+    ids = np.load(tmp_path / "ids.npy")
+    ids[0, :4] = [-1, -test_embedding.V - 3, test_embedding.V, 2 ** 20]
+    np.save(tmp_path / "oob.npy", ids)
+    proj = tmp_path / "proj"
+    res = driver.build(path, proj, driver.BuildOptions(name="m", dtype=dtype, measure=False,
+                                                        input=str(tmp_path / "oob.npy")))
+    assert res.graph.input_ids
+    assert "const int32_t *x" in (proj / "include" / "m.h").read_text()
+    check_project(proj)
+
+
+@pytest.mark.parametrize("kind,dtype", [("mean", "float32"), ("max", "int8"), ("sum", "int8"),
+                                        ("attention", "float32")])
+def test_pooling_over_time_streams_safely(tmp_path, kind, dtype):
+    """Running pooling over time (rnn_running_reduce_*, rnn_running_attention_pool_f32:
+    running values and count in the state struct) in the step and block programs, and the
+    golden test's streaming checks."""
+    import warnings
+
+    import torch
+    from tests.e2e import test_streaming_layers as tsl
+
+    torch.manual_seed(5)
+    net = {"mean": tsl.MeanOverTime, "max": tsl.MaxOverTime, "sum": tsl.SumOverTime,
+           "attention": tsl.AttentionOverTime}[kind]().eval()
+    x = torch.randn(1, 11, 6)
+    path = tmp_path / "pool.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["x"],
+                          output_names=["y"])
+    proj = tmp_path / "proj"
+    res = driver.build(path, proj, driver.BuildOptions(name="m", dtype=dtype, measure=False))
+    assert res.graph.streaming and res.graph.block is not None
+    assert any(isinstance(n, (ir.RunningReduce, ir.RunningAttentionPool))
+               for n in res.graph.step.nodes)
+    check_project(proj)
+
+
 @pytest.mark.parametrize("kind,dtype", [("dtln", "float32"), ("lstm", "int8")])
 def test_stateful_models(tmp_path, kind, dtype):
     """<name>_set_state / <name>_get_state (strided copies for the DTLN-style state tensor;

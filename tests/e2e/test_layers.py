@@ -231,16 +231,9 @@ def test_bad_layer_is_one_line_exit_2(name, tmp_path):
 
 _TABLE = _c("table", _w(10, 4))
 _IDS64 = helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 5])
-# Gather on run-time indices (an embedding lookup) is not compiled yet (README "Decisions and
-# limits"): each form is refused naming the Gather node and the input at fault
+# Gather on run-time indices is an embedding lookup (tests/e2e/test_embedding.py): the forms
+# rnngen does not compile are refused naming the node and the input or attribute at fault
 BAD_GATHER = {
-    "token_ids_int64": ([N("Gather", ["table", "ids"], ["out"])], [_TABLE], [_IDS64],
-                        ("Gather node 'gather_out'", "input indices ('ids')",
-                         "run-time indices is not supported")),
-    "token_ids_int32": ([N("Gather", ["table", "ids"], ["out"])], [_TABLE],
-                        [helper.make_tensor_value_info("ids", TensorProto.INT32, [1, 5])],
-                        ("Gather node 'gather_out'", "input indices ('ids')",
-                         "run-time indices is not supported")),
     "runtime_table": ([N("Gather", ["x", "ids"], ["out"])], [],
                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, [10, 4]), _IDS64],
                       ("Gather node 'gather_out'", "input data ('x')",
@@ -252,6 +245,17 @@ BAD_GATHER = {
                                [_TABLE],
                                [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5])],
                                ("Gather node 'gather_out'", "indices", "tensor(float)")),
+    "ids_read_as_values": ([N("Gather", ["table", "ids"], ["e"]),
+                            N("Cast", ["ids"], ["f"], to=TensorProto.FLOAT),
+                            N("Unsqueeze", ["f", "ax"], ["fu"]), N("Add", ["e", "fu"], ["out"])],
+                           [_TABLE, _c("ax", np.array([2]))], [_IDS64],
+                           ("Cast node 'cast_f'", "reads the token ids input 'ids'",
+                            "only as the indices of an embedding Gather")),
+    "rows_on_axis_1": ([N("Gather", ["table", "ids"], ["out"], axis=1)], [_c("table", _w(4, 10))],
+                       [_IDS64], ("Gather node 'gather_out'", "attribute axis=1",
+                                  "reads rows (axis 0) of a 2-D table")),
+    "table_3d": ([N("Gather", ["table", "ids"], ["out"])], [_c("table", _w(10, 4, 2))],
+                 [_IDS64], ("Gather node 'gather_out'", "table of shape [10, 4, 2]")),
 }
 
 
@@ -277,35 +281,7 @@ def test_bad_gather_is_one_line_exit_2(name, tmp_path):
     _assert_bad_build(p, tmp_path, words)
 
 
-@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
-def test_pytorch_embedding_lm_is_refused_naming_the_gather(dynamo, tmp_path):
-    """nn.Embedding -> LSTM -> Linear (the PTB network's shape, small) as both PyTorch
-    exporters write it: one line naming the exporter's Gather node and the token-id input."""
-    import torch  # a pinned test dependency: missing, the test fails (no skip)
-
-    class LM(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.emb = torch.nn.Embedding(50, 8)
-            self.lstm = torch.nn.LSTM(8, 6, 2, batch_first=True)
-            self.out = torch.nn.Linear(6, 50)
-
-        def forward(self, ids):
-            return self.out(self.lstm(self.emb(ids))[0])
-
-    torch.manual_seed(0)
-    p = tmp_path / "lm.onnx"
-    torch.onnx.export(LM().eval(), (torch.randint(0, 50, (1, 5)),), str(p), dynamo=dynamo,
-                      input_names=["ids"], output_names=["out"])
-    m = onnx.load(str(p))
-    gathers = [n.name for n in m.graph.node if n.op_type == "Gather" and n.input[1] == "ids"]
-    assert len(gathers) == 1, [n.op_type for n in m.graph.node]
-    _assert_bad_build(p, tmp_path, (f"Gather node '{gathers[0]}'", "input indices ('ids')",
-                                    "run-time indices is not supported"))
-
-
-@pytest.mark.parametrize("case,op", [("reducesum_opset13_input_two_axes", "ReduceSum"),
-                                     ("instancenorm_2d", "InstanceNormalization"),
+@pytest.mark.parametrize("case,op", [("instancenorm_2d", "InstanceNormalization"),
                                      ("layernorm_last_axis", "LayerNormalization")])
 def test_int8_refusals_name_the_node(tmp_path, case, op):
     nodes, inits, shape, opset = CASES[case]
@@ -330,7 +306,12 @@ INT8_CONV = ["conv1d_stride_pad_dilation", "conv1d_groups_no_bias",
              "reducemean_opset13_attr", "reducemean_opset18_input",
              "reducemax_middle_axis_keepdims",
              # Clip / Relu6 / HardSwish: int8 tables of the activation (QLut8)
-             "clip_relu6_hardswish", "clip_opset7_attributes"]
+             "clip_relu6_hardswish", "clip_opset7_attributes",
+             # a standalone BatchNormalization (a depthwise 1x1 convolution) and Pad (the
+             # input's quantization, the pad value's integer)
+             "batchnorm_standalone", "pad_constant_value", "pad_opset18_axes_then_conv",
+             # int8 ReduceSum: the sum requantized to the output's own scale
+             "reducesum_opset13_input_two_axes"]
 
 
 @pytest.mark.parametrize("name", INT8_CONV)

@@ -111,8 +111,8 @@ NETS = {
     "crnn": (CRNN, (1, 49, 40), False),
     "layernorm_lstm": (LayerNormLSTM, (1, 10, 12), True),
     "batchnorm_lstm": (BatchNormLSTM, (1, 10, 12), True),
-    "lstm_mean": (MeanPoolLSTM, (1, 10, 12), False),
-    "lstm_attention": (AttentionPoolLSTM, (1, 10, 12), False),
+    "lstm_mean": (MeanPoolLSTM, (1, 10, 12), True),  # a running mean (streams)
+    "lstm_attention": (AttentionPoolLSTM, (1, 10, 12), True),  # an online softmax
 }
 
 
@@ -210,13 +210,19 @@ INT8_SAMPLE = [
     # int8 ReduceMean over time (the input's quantization kept)
     pytest.param("lstm_mean", False, "cortex-m4", marks=pytest.mark.qemu,
                  id="lstm_mean-torchscript-cortex-m4"),
+    # int8 standalone BatchNorm1d in front of the LSTM (rnn_scale_shift_s8)
+    pytest.param("batchnorm_lstm", True, "cortex-a73", marks=pytest.mark.qemu,
+                 id="batchnorm_lstm-dynamo-cortex-a73"),
+    pytest.param("batchnorm_lstm", False, "cortex-m4", marks=pytest.mark.qemu,
+                 id="batchnorm_lstm-torchscript-cortex-m4"),
 ]
 
 
 @pytest.mark.parametrize("name,dynamo,board", INT8_SAMPLE)
 def test_int8_layers_equal_the_integer_reference(exported, name, dynamo, board):
-    """The int8 DeepConvLSTM (whose float32 weights are over the cortex-m4's flash), CRNN
-    and LSTM -> mean over time: the C equals rnngen's integer reference bit for bit on the board."""
+    """The int8 DeepConvLSTM (whose float32 weights are over the cortex-m4's flash), CRNN,
+    LSTM -> mean over time and BatchNorm1d -> LSTM: the C equals rnngen's integer reference
+    bit for bit on the board."""
     path, folder = exported(name, dynamo)
     res = driver.verify(path, driver.BuildOptions(target=board, dtype="int8",
                                                   input=str(folder / "x.npy")))

@@ -1,12 +1,17 @@
-"""Streaming and the layers around recurrent ones (issue 11, item 2): a model whose layers
-mix time steps (a convolution or a pool along time, a reduction over time, a softmax over
-time) is compiled for whole sequences, and the node that prevents streaming is named where a
-user reads it: the build summary (`rnngen build`), the generated header (include/<name>.h) and
-`rnngen inspect`, for the float and the int8 build alike. The exact reason strings are the
-oracle; each is the one analyze_time states for that node."""
+"""Streaming and the layers around recurrent ones (issue 11, item 2). Pooling over time
+(ReduceMean / ReduceMax / ReduceSum over the time axis, GlobalAveragePool) streams: the state
+struct keeps the running value and every `_step` gives the pooling of the steps so far, so T
+steps equal one `_run` (checked by the golden test's streaming checks, float and int8 on the
+host and cortex-m4, against PyTorch's outputs). A model whose layers mix time steps otherwise
+(a convolution or a pool along time, a softmax over time) is compiled for whole sequences,
+and the node that prevents streaming is named where a user reads it: the build summary
+(`rnngen build`), the generated header (include/<name>.h) and `rnngen inspect`, for the
+float and the int8 build alike. The exact reason strings are the oracle; each is the one
+analyze_time states for that node."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -41,23 +46,78 @@ class MeanOverTime(torch.nn.Module):
         return y.mean(dim=1)
 
 
-class AttentionOverTime(torch.nn.Module):
+class MaxOverTime(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.lstm = torch.nn.LSTM(6, 10, batch_first=True)
-        self.att = torch.nn.Linear(10, 1)
+        self.fc = torch.nn.Linear(10, 4)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        return self.fc(y.amax(dim=1))
+
+
+class SumOverTime(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(6, 10, batch_first=True)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        return y.sum(dim=1)
+
+
+class GlobalAveragePool(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = torch.nn.GRU(6, 10, batch_first=True)
+
+    def forward(self, x):
+        y, _ = self.gru(x)
+        return torch.nn.functional.adaptive_avg_pool1d(y.transpose(1, 2), 1)[..., 0]
+
+
+class AttentionOverTime(torch.nn.Module):
+    """Attention pooling: a score per step (or per unit), softmax over time, weighted sum;
+    bidirectional: a whole-sequence model (the one-pass kernel)."""
+
+    def __init__(self, per_unit=False, bidirectional=False):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(6, 5 if bidirectional else 10, batch_first=True,
+                                  bidirectional=bidirectional)
+        self.att = torch.nn.Linear(10, 10 if per_unit else 1)
 
     def forward(self, x):
         y, _ = self.lstm(x)
         return (torch.softmax(self.att(y), dim=1) * y).sum(dim=1)
 
 
+class ConvThenAttention(torch.nn.Module):
+    """A conv over time (whole sequences, named), then attention pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = ConvOverTime()
+        self.att = torch.nn.Linear(10, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.conv.conv(x.transpose(1, 2))).transpose(1, 2)
+        y, _ = self.conv.lstm(h)
+        return (torch.softmax(self.att(y), dim=1) * y).sum(dim=1)
+
+
 # name -> (module, (op type of the node named, what the reason says it does))
 NETS = {
     "conv_time": (ConvOverTime, ("Conv", "convolves along the time axis")),
-    "mean_time": (MeanOverTime, ("ReduceMean", "reduces over time")),
-    "attention_time": (AttentionOverTime, ("Softmax", "normalizes over time")),
+    "conv_attention": (ConvThenAttention, ("Conv", "convolves along the time axis")),
 }
+# pooling over time: streams (name -> module); int8 too
+POOLING = {"mean_time": MeanOverTime, "max_time": MaxOverTime, "sum_time": SumOverTime,
+           "gap_time": GlobalAveragePool}
+# attention pooling (float32): the online softmax streams; bidirectional: whole sequences
+ATTENTION = {"attention_time": (AttentionOverTime, True),
+             "attention_unit": (lambda: AttentionOverTime(per_unit=True), True),
+             "attention_bidir": (lambda: AttentionOverTime(bidirectional=True), False)}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +128,8 @@ def exported(tmp_path_factory):
         if name not in cache:
             folder = tmp_path_factory.mktemp(name)
             torch.manual_seed(5)
-            net = NETS[name][0]().eval()
+            make = NETS[name][0] if name in NETS else POOLING.get(name) or ATTENTION[name][0]
+            net = make().eval()
             x = torch.randn(1, 7, 6)
             path = folder / f"{name}.onnx"
             with warnings.catch_warnings():
@@ -76,6 +137,8 @@ def exported(tmp_path_factory):
                 torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["x"],
                                   output_names=["y"])
             np.save(folder / "x.npy", x.numpy())
+            with torch.no_grad():
+                np.save(folder / "y.npy", net(x).numpy())
             cache[name] = (path, folder)
         return cache[name]
     return get
@@ -93,8 +156,8 @@ def _cli(*args):
                           capture_output=True, text=True)
 
 
-# int8: only the conv model; int8 ReduceMean and int8 attention pooling (the elementwise
-# Mul of two tensors) are refused before this point with a one-line error, exit code 2
+# int8: only the conv model; int8 attention pooling is refused before this point with a
+# one-line error, exit code 2 (test_attention_pooling_streams)
 @pytest.mark.parametrize("name,dtype", [(n, "float32") for n in sorted(NETS)]
                          + [("conv_time", "int8")])
 def test_the_node_preventing_streaming_is_named(exported, name, dtype, tmp_path):
@@ -117,3 +180,46 @@ def test_the_node_preventing_streaming_is_named(exported, name, dtype, tmp_path)
     r = _cli("inspect", path, "--seq-len", 7, *extra)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"whole sequences ({why})" in r.stdout.splitlines()[0], r.stdout
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", sorted(POOLING))
+@pytest.mark.parametrize("board", ["host", "cortex-m4"])
+def test_pooling_over_time_streams(exported, name, board):
+    """float: against PyTorch (atol 1e-4, rtol 1e-3); int8: the integer reference exactly;
+    both: `_step` T times equals `_run`, split runs and `_reset` (the golden test's streaming
+    checks), and the header says the model streams."""
+    path, folder = exported(name)
+    for extra in ([], ["--dtype", "int8", "--calibrate", folder / "x.npy"]):
+        expect = ["--expect", folder / "y.npy", "--atol", "1e-4", "--rtol", "1e-3"] \
+            if not extra else []
+        r = _cli("verify", path, "--target", board, "--input", folder / "x.npy", "--json",
+                 *expect, *extra)
+        assert r.returncode == 0, r.stdout + r.stderr
+        rep = json.loads(r.stdout)
+        assert rep["passed"] and rep["streaming"] and rep["stream_errors"] == 0, rep
+        assert rep["reference"] == ("rnngen reference" if extra else "expected"), rep
+        if extra:
+            assert rep["atol"] == 0 and rep["max_abs_err"] == 0, rep
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("name", sorted(ATTENTION))
+@pytest.mark.parametrize("board", ["host", "cortex-m4"])
+def test_attention_pooling_streams(exported, name, board):
+    """Softmax over time -> Mul -> ReduceSum is one attention-pooling node: an online
+    softmax in `_step` (the pooling of the steps so far; T steps equal `_run`), the one-pass
+    kernel for a whole-sequence model; against PyTorch (atol 1e-4, rtol 1e-3). int8 is
+    refused naming the node."""
+    path, folder = exported(name)
+    r = _cli("verify", path, "--target", board, "--input", folder / "x.npy", "--json",
+             "--expect", folder / "y.npy", "--atol", "1e-4", "--rtol", "1e-3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["passed"] and rep["stream_errors"] == 0, rep
+    assert rep["streaming"] is ATTENTION[name][1], rep
+    if board == "host":
+        node = _node_named(path, "ReduceSum")
+        r = _cli("build", path, "--dtype", "int8", "--output", folder / "int8")
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert f"attention pooling '{node}'" in r.stderr and "--dtype int8" in r.stderr

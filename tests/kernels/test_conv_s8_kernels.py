@@ -5,7 +5,9 @@ NumPy models written here (not quant.conv_s8): the two-channel x two-position co
 on windows of every size modulo 4 and 8, odd position and channel counts (the last single
 position / channel), groups and depthwise, stride, dilation, padding on both sides, a window
 of 565 values (DeepConvLSTM's first layer: 113 channels x 5), extreme values and zero
-points, the scratch exactly as large as the contract says; the int8 MaxPool with padding
+points, the requantization's shift at the bounds of its fast path, the Helium path's tails
+(1 to 3 positions left, windows not a multiple of 16, kernel rows longer than 16, every window
+padded, windows of at most 16 values gathered or, spanning more than 256 input bytes, copied), the scratch exactly as large as the contract says; the int8 MaxPool with padding
 that never wins; the int8 AveragePool's and ReduceMean's rounding (ties), ReduceMax."""
 
 from __future__ import annotations
@@ -31,7 +33,23 @@ SHAPES = [
     (32, 1, 9, 4, 1, 4, (1, 3), (0, 1), (1, 1), 1),    # window 128
     (113, 1, 8, 5, 1, 5, (1, 1), (0, 2), (1, 1), 1),   # window 565 (DeepConvLSTM's first)
     (7, 1, 13, 9, 1, 1, (1, 2), (0, 0), (1, 1), 1),    # window 7
+    # the Helium path's four positions and 16-lane passes, the DSP path's word tails:
+    (1, 6, 41, 8, 3, 3, (1, 2), (1, 1), (1, 1), 1),    # the CRNN's conv: 1 channel, 6 x 21
+    (3, 1, 30, 7, 1, 20, (1, 1), (0, 3), (1, 1), 1),   # rows of 20 (> 16), padded, 7 filters
+    (1, 1, 40, 3, 1, 17, (1, 1), (0, 0), (1, 1), 1),   # whole rows of 17, window 17
+    (64, 1, 8, 5, 1, 5, (1, 1), (0, 0), (1, 1), 1),    # window 320 (20 x 16), 4 positions
+    (5, 2, 9, 3, 2, 3, (1, 1), (0, 0), (1, 1), 1),     # window 30, 7 positions (4 + 3)
+    (1, 1, 6, 2, 1, 1, (1, 1), (0, 0), (1, 1), 1),     # window 1, 6 positions (4 + 2)
+    (16, 1, 7, 4, 1, 1, (1, 1), (0, 0), (1, 1), 1),    # window 16, one pass, 7 positions
+    (2, 1, 20, 3, 1, 3, (1, 1), (0, 0), (1, 3), 1),    # dilated rows inside the input
+    (3, 4, 4, 5, 3, 3, (2, 2), (2, 2), (1, 1), 1),     # every window padded, window 27
+    (4, 10, 10, 3, 2, 2, (2, 2), (0, 0), (1, 1), 1),   # window 16 spanning 311 input bytes
 ]
+
+
+def _scratch(window, out_c):
+    """int16 values of the kernel's scratch (rnn_nnfunctions.h; plan_memory.conv_s8_scratch)."""
+    return 2 * (-(-window // 16) * 16) + 2 * out_c
 
 
 def _out(n, k, s, p, d):
@@ -78,6 +96,9 @@ def test_conv_s8_paths(tmp_path, board):
         mult = rng.integers(1 << 30, (1 << 31) - 1, out_c)
         shift = rng.integers(-14, -4, out_c)
         shift[0] = 0  # requantization saturating
+        # the fast path's bounds (shift <= -2: s = -1 - shift in [1, 30]) and the general one
+        for i, v in zip(range(1, out_c), (-1, -2, -31)):
+            shift[i] = v
         n_out = out_c * oh_n * ow_n
         prm = ", ".join(str(v) for v in (in_c, in_h, in_w, out_c, oh_n, ow_n, k_h, k_w, sh, sw,
                                          ph, pw, dh, dw, g))
@@ -88,7 +109,7 @@ def test_conv_s8_paths(tmp_path, board):
                   f"static const rnn_window_params p{k} = {{{prm}}};",
                   f"static int8_t y{k}[{n_out}];", f"static int32_t t{k}[{n_out}];",
                   # the scratch the kernel's contract asks for, exactly (ASan would see more)
-                  f"static int16_t c{k}[{2 * (in_c // g) * k_h * k_w}];"]
+                  f"static int16_t c{k}[{_scratch(in_c // g * k_h * k_w, out_c)}];"]
         body.append(f"{{ int i; rnn_conv_s8(&p{k}, x{k}, {xzp}, w{k}, b{k}, m{k}, s{k}, {yzp}, "
                     f"y{k}, c{k}); for (i = 0; i < {n_out}; ++i) t{k}[i] = y{k}[i]; "
                     f"PI(\"T{k}\", t{k}, {n_out}); }}")

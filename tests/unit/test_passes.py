@@ -389,10 +389,10 @@ def _not_streaming_cases() -> list[tuple[str, ir.Graph, str]]:
                {**xt, "y": (1, I, T // 2)}, ("y",))
     cases.append(("pool over time", g, "MaxPool 'pool' pools along the time axis (streaming "
                   "convolution is not implemented: whole sequences)"))
-    g = _graph([ir.Reduce("mean", ("x",), ("y",), fn="mean", first=0, last=0)],
-               {"y": (1, 1, I)}, ("y",))
-    cases.append(("mean over time", g, "ReduceMean 'mean' reduces over time (pooling over the "
-                  "whole sequence)"))
+    g = _graph([tr, ir.Reduce("mean", ("xt",), ("y",), fn="mean", first=1, last=2)],
+               {**xt, "y": (1, 1, 1)}, ("y",))
+    cases.append(("mean over time and features", g, "ReduceMean 'mean' reduces over time and "
+                  "an axis outside it"))
     g = _graph([ir.LayerNorm("ln", ("x",), ("y",), axis=0, epsilon=1e-5,
                              scale=np.ones(T * I, F32), bias=np.zeros(T * I, F32))],
                {"y": (T, 1, I)}, ("y",))
@@ -414,6 +414,96 @@ def test_analyze_time_streams_per_step_normalization() -> None:
     steps = _run_steps(a, x)
     np.testing.assert_allclose(np.concatenate([s["y"] for s in steps]),
                                reference.run(g, x)["y"], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn", ["mean", "max", "sum"])
+def test_analyze_time_streams_pooling_over_time_as_a_running_value(fn: str) -> None:
+    """A Reduce over the time axis is the pooled value so far in the step and block graphs
+    (ir.RunningReduce, its running values and count in the state): after T steps, or T / k
+    blocks, it equals the whole-sequence Reduce; every step gives the pooling of the steps so
+    far (the oracle: NumPy over the prefix)."""
+    rng = np.random.default_rng(21)
+    outs = ("Y", "", "")
+    nodes: list[ir.Node] = [
+        _recurrent("rnn", "x", outs, "RNN", H, I, (_direction("RNN", H, I, rng),)),
+        ir.Reduce("pool", ("Y",), ("p",), fn=fn, first=0, last=0),
+        ir.Linear("fc", ("p",), ("z",), W=formats.as_matrix(_rand(rng, 3, H)), b=None),
+    ]
+    shapes = {**_rec_shapes(outs, 1, H), "p": (1, 1, 1, H), "z": (1, 1, 1, 3)}
+    g = analyze_time.run(_graph(nodes, shapes, ("z", "Y")), OPTS)
+    assert g.streaming, g.not_streaming_why
+    assert g.time is not None and g.time["p"].kind == "final"
+    assert g.step is not None
+    run = [n for n in g.step.nodes if isinstance(n, ir.RunningReduce)]
+    assert [n.name for n in run] == ["pool"]
+    x = _x(g)
+    whole = reference.run(g, x)
+    steps = _run_steps(g, x)
+    ys = np.concatenate([st["Y"] for st in steps])
+    np.testing.assert_allclose(ys, whole["Y"], rtol=1e-6, atol=1e-7)
+    f = {"mean": np.mean, "max": np.max, "sum": np.sum}[fn]
+    W = nodes[2].W.to_dense().astype(np.float64)
+    for t, st in enumerate(steps):  # the pooled value of the steps so far
+        want = f(ys[:t + 1].astype(np.float64).reshape(t + 1, H), axis=0) @ W.T
+        np.testing.assert_allclose(st["z"].reshape(3), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(steps[-1]["z"], whole["z"], rtol=1e-6, atol=1e-6)
+    # the block graph carries the same running state; _reset (a new executor) starts over
+    k = 2
+    b = analyze_time.steps_graph(g, g.time, k)
+    ex = reference.Executor(b)
+    for b0 in range(0, T - T % k, k):
+        got = ex.run(x[b0:b0 + k])
+        np.testing.assert_allclose(got["z"], steps[b0 + k - 1]["z"], rtol=1e-6, atol=1e-7)
+    # memory: the running values after the recurrent state, one count each
+    planned = plan_memory.run(g, OPTS)
+    mem = planned.step.memory
+    assert mem.running == {"pool": (H, 0)} and mem.state == 2 * H and mem.state32 == 1
+
+
+@pytest.mark.parametrize("per_unit", [False, True])
+def test_attention_pooling_is_fused_and_streams_as_an_online_softmax(per_unit: bool) -> None:
+    """simplify fuses Softmax over time -> Mul -> ReduceSum over time into AttentionPool
+    (the same values as the three nodes); analyze_time streams it as RunningAttentionPool,
+    whose every step is the attention pooling of the steps so far (NumPy over the prefix,
+    in float64, is the oracle) in the step and the block graphs."""
+    rng = np.random.default_rng(22)
+    outs = ("Y", "", "")
+    S = H if per_unit else 1
+    nodes: list[ir.Node] = [
+        _recurrent("rnn", "x", outs, "RNN", H, I, (_direction("RNN", H, I, rng),)),
+        ir.Linear("att", ("Y",), ("s",), W=formats.as_matrix(_rand(rng, S, H) * 3), b=None),
+        ir.Softmax("sm", ("s",), ("w",), axis=0, log=False),
+        ir.Binary("mul", ("w", "Y"), ("wy",), "Mul"),
+        ir.Reduce("pool", ("wy",), ("p",), fn="sum", first=0, last=0),
+    ]
+    shapes = {**_rec_shapes(outs, 1, H), "s": (T, 1, 1, S), "w": (T, 1, 1, S),
+              "wy": (T, 1, 1, H), "p": (1, 1, 1, H)}
+    g = _graph(nodes, shapes, ("p", "Y"))
+    x = _x(g)
+    before = reference.run(g, x)
+    fused = simplify.run(g, OPTS)
+    assert [type(n).__name__ for n in fused.nodes] == ["Recurrent", "Linear", "AttentionPool"]
+    np.testing.assert_array_equal(reference.run(fused, x)["p"], before["p"])
+    a = analyze_time.run(fused, OPTS)
+    assert a.streaming, a.not_streaming_why
+    assert any(isinstance(n, ir.RunningAttentionPool) for n in a.step.nodes)
+    steps = _run_steps(a, x)
+    ys = np.concatenate([st["Y"] for st in steps]).astype(np.float64).reshape(T, H)
+    W = nodes[1].W.to_dense().astype(np.float64)
+    for t, st in enumerate(steps):
+        sc = ys[:t + 1] @ W.T  # [t + 1, S]
+        e = np.exp(sc - sc.max(axis=0))
+        want = np.sum(e / e.sum(axis=0) * ys[:t + 1], axis=0)
+        np.testing.assert_allclose(st["p"].reshape(H), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(steps[-1]["p"], before["p"], rtol=1e-5, atol=1e-6)
+    k = 2
+    b = analyze_time.steps_graph(a, a.time, k)
+    ex = reference.Executor(b)
+    for b0 in range(0, T - T % k, k):
+        np.testing.assert_allclose(ex.run(x[b0:b0 + k])["p"], steps[b0 + k - 1]["p"],
+                                   rtol=1e-6, atol=1e-7)
+    mem = plan_memory.run(a, OPTS).step.memory
+    assert mem.running == {"pool": (H, 0)} and mem.state == H + 2 * S + H
 
 
 @pytest.mark.parametrize("case", _not_streaming_cases(), ids=lambda c: c[0])

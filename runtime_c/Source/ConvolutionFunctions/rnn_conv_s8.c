@@ -9,17 +9,28 @@
  *              zero point, saturation. Bit for bit quant.conv_s8.
  *
  * Integer sums are exact in any order, so every path gives the plain sum's results bit for
- * bit. Two output positions at a time are copied into the caller's int16 column scratch
- * (im2col: x - x_zero_point, 0 for the padding; 2 x in_c / groups x k_h x k_w values, the
- * model's int16 work area), and each pair of output channels is multiplied with both columns
- * (2 channels x 2 positions per pass, each loaded value used twice):
- * - Helium (Cortex-M55, __ARM_FEATURE_MVE): weights widened on load (VLDRB.S16), VMLADAVA.S16
- *   over 8 lanes per instruction, one predicated pass for the tail;
- * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): the columns are stored with each group
- *   of four taps reordered (0, 2, 1, 3), so one word of four weights split by SXTB16 (taps
- *   0, 2) and SXTB16 of it rotated by 8 (taps 1, 3) meets two int16 pairs of the column
- *   with two SMLADs (4 multiply-adds); the last window % 4 taps in plain C;
- * - plain C99 elsewhere (the same blocking; NEON has no path of its own yet).
+ * bit. The caller's scratch (the model's int16 work area) holds 2 x ceil16(n) + 2 x out_c
+ * int16 values, n = in_c / groups x k_h x k_w the window's values (rnn_conv_s8 in
+ * rnn_nnfunctions.h; plan_memory.conv_s8_scratch):
+ * - Helium (Cortex-M55, __ARM_FEATURE_MVE): the windows are int8 columns of the input values
+ *   themselves, the padding as x_zero_point, so that every window sums over all n taps and
+ *   the zero point's term folds into one offset per channel, bias - x_zero_point x sum(w)
+ *   (VADDVA, once per call, kept after the columns), as CMSIS-NN's arm_nn_mat_mult_nt_t_s8.
+ *   Four output positions per pass; each channel's four sums are requantized as one vector
+ *   (VMULH, shift, zero point, VMIN/VMAX, a predicated byte store). A window of at most 16
+ *   values spanning at most 256 input bytes is one VLDRB gather per position (inside the
+ *   input) straight into a register, the four kept for all channels: one weight load and
+ *   four VMLADAV.S8 per channel. Longer windows: the four columns copied (one predicated
+ *   load/store per kernel row), VMLADAVA.S8 over 16 lanes in DLSTP/LETP loops (inline
+ *   assembly: VMLADAVA needs an even accumulator register, which GCC 12's intrinsics place
+ *   with many moves and spills).
+ * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): two output positions per pass copied
+ *   into int16 columns (x - x_zero_point, 0 for the padding) with each group of four taps
+ *   reordered (0, 2, 1, 3), so one word of four weights split by SXTB16 (taps 0, 2) and
+ *   SXTB16 of it rotated by 8 (taps 1, 3) meets two int16 pairs of the column with two SMLADs
+ *   (4 multiply-adds); each pair of output channels with both columns (each loaded value used
+ *   twice); the last window % 4 taps as straight code; requantization with SSAT.
+ * - plain C99 elsewhere (the DSP path's blocking; NEON has no path of its own yet).
  */
 
 #include "rnn_nn_support.h"
@@ -27,11 +38,23 @@
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
+#include <stddef.h>
+#include <string.h>
 #define RNN_CONV_S8_MVE 1
 #elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__aarch64__)
 #include <arm_acle.h>
 #include <string.h>
 #define RNN_CONV_S8_DSP 1
+#endif
+
+#if defined(RNN_CONV_S8_DSP) && defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && \
+    !defined(__clang__)
+/* SSAT (as rnn_mat_vec_s8_s16.c: GCC 12 types __ssat's result unsigned) */
+#define RNN_CONV_S8_SAT8(v) ((int32_t)__builtin_arm_ssat((v), 8))
+#elif defined(RNN_CONV_S8_DSP) && defined(__ARM_FEATURE_SAT)
+#define RNN_CONV_S8_SAT8(v) __ssat((v), 8)
+#else
+#define RNN_CONV_S8_SAT8(v) rnn_sat8(v)
 #endif
 
 /* The taps [lo, hi) of one output position that fall inside the input (as rnn_conv_f32). */
@@ -55,96 +78,350 @@ static void rnn_conv_s8_taps(int32_t o, int32_t s, int32_t pad, int32_t d, int32
 
 /* The int8 output of one accumulator (as quant.conv_s8). When shift <= -2 (the usual case:
  * a right shift by more than 32 bits) round(acc * mult * 2^(shift - 31)) half up is
- * ((hi >> (s - 1)) + 1) >> 1 with hi the high word of the 64-bit product and s = -1 - shift
- * (the derivation is in rnn_mat_vec_s8_s16.c), and |result| < 2^29 needs no saturation. */
+ * (hi + 2^(s - 1)) >> s with hi the high word of the 64-bit product (floor(acc * mult / 2^32))
+ * and s = -1 - shift in [1, 31]: floor((floor(p / 2^32) + 2^(s-1)) / 2^s) =
+ * floor((p + 2^(31+s)) / 2^(32+s)) since 2^(s-1) is an integer. |hi| < 2^30, so neither the
+ * sum nor the result (|r| < 2^29) needs saturation before the zero point; saturating
+ * r + y_zp to int8 then equals the reference's sat8(sat32(r) + y_zp) (|y_zp| <= 128). */
 static inline int8_t rnn_conv_s8_out(int32_t acc, int32_t mult, int32_t shift, int32_t y_zp)
 {
+    int32_t r;
     if (shift <= -2)
     {
+        const int32_t s = -1 - shift;
         const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
-        acc = (((int32_t)((uint32_t)hi << 1) >> ~shift) + 1) >> 1;
+        r = ((hi + ((int32_t)1 << (s - 1))) >> s) + y_zp;
     }
     else
     {
-        acc = rnn_requantize(acc, mult, shift);
+        r = rnn_requantize(acc, mult, shift);
+        /* bounded first (|zero point| <= 128: the same int8 result, no overflow) */
+        r = (r > 255 ? 255 : (r < -256 ? -256 : r)) + y_zp;
     }
-    /* bounded first (|zero point| <= 128: the same int8 result, no overflow) */
-    acc = acc > 255 ? 255 : (acc < -256 ? -256 : acc);
-    return (int8_t)rnn_sat8(acc + y_zp);
+    return (int8_t)RNN_CONV_S8_SAT8(r);
 }
 
-/* im2col of output position (oh, ow) of group xg: col[t] = x - x_zero_point for window value
- * t = (c, kh, kw) inside the input, 0 for the padding. On the DSP path each whole group of
- * four values is then stored in the order (0, 2, 1, 3). */
-static void rnn_conv_s8_column(const rnn_window_params *p, const int8_t *xg, int32_t x_zero_point,
-                               int32_t oh, int32_t ow, int32_t cg, int16_t *col)
+/* The window of output position (oh, ow): the rows [kh0, kh1) and columns [kw0, kw1) of
+ * taps inside the input, and the input offset of tap (0, 0) (ih0 * in_w + iw0, which may lie
+ * outside the input; only taps inside are read). */
+typedef struct
 {
-    const int32_t ih0 = oh * p->stride_h - p->pad_h;
-    const int32_t iw0 = ow * p->stride_w - p->pad_w;
-    const int32_t plane = p->in_h * p->in_w;
-    int16_t *t = col;
     int32_t kh0;
     int32_t kh1;
     int32_t kw0;
     int32_t kw1;
-    int32_t c;
-    rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0, &kh1);
-    rnn_conv_s8_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &kw0, &kw1);
-    for (c = 0; c < cg; ++c)
+    int32_t ih0;
+    int32_t iw0;
+} rnn_conv_s8_win;
+
+static inline void rnn_conv_s8_window(const rnn_window_params *p, int32_t oh, int32_t ow,
+                                      rnn_conv_s8_win *v)
+{
+    v->ih0 = oh * p->stride_h - p->pad_h;
+    v->iw0 = ow * p->stride_w - p->pad_w;
+    v->kh0 = 0;
+    v->kh1 = p->k_h;
+    v->kw0 = 0;
+    v->kw1 = p->k_w;
+    if (v->ih0 < 0 || v->ih0 + (p->k_h - 1) * p->dil_h >= p->in_h)
     {
-        const int8_t *xc = xg + c * plane;
-        int32_t kh;
-        for (kh = 0; kh < p->k_h; ++kh)
+        rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &v->kh0, &v->kh1);
+    }
+    if (v->iw0 < 0 || v->iw0 + (p->k_w - 1) * p->dil_w >= p->in_w)
+    {
+        rnn_conv_s8_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &v->kw0, &v->kw1);
+    }
+}
+
+#if defined(RNN_CONV_S8_MVE)
+/* int8 im2col of one output position (Helium path): col[t] = x for window value
+ * t = (c, kh, kw) inside the input, x_zero_point (the real value 0) for the padding, so that
+ * every window sums over all its n taps and the zero point folds into -x_zero_point * sum(w).
+ * A window inside the input with rows of at most 16 contiguous taps (dil_w = 1): one
+ * predicated 16-byte load and store per kernel row; any other window value by value. */
+static void rnn_conv_s8_column8(const rnn_window_params *p, const int8_t *xg, int32_t x_zero_point,
+                                const rnn_conv_s8_win *v, int32_t cg, int8_t *col)
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t in_w = p->in_w;
+    const int32_t k_h = p->k_h;
+    const int32_t k_w = p->k_w;
+    const int32_t row = p->dil_h * in_w;
+    const int32_t dil_w = p->dil_w;
+    const int32_t kh0 = v->kh0;
+    const int32_t kh1 = v->kh1;
+    const int32_t kw0 = v->kw0;
+    const int32_t kw1 = v->kw1;
+    const int8_t *xc = xg + v->ih0 * in_w + v->iw0;
+    int8_t *t = col;
+    int32_t c;
+    if (kh0 == 0 && kh1 == k_h && kw0 == 0 && kw1 == k_w && dil_w == 1 && k_w <= 16)
+    {
+        const mve_pred16_t pr = vctp8q((uint32_t)k_w);
+        for (c = 0; c < cg; ++c, xc += plane)
         {
-            int32_t kw = 0;
+            const int8_t *xr = xc;
+            int32_t kh;
+            for (kh = 0; kh < k_h; ++kh, xr += row, t += k_w)
+            {
+                vstrbq_p_s8(t, vldrbq_z_s8(xr, pr), pr);
+            }
+        }
+        return;
+    }
+    for (c = 0; c < cg; ++c, xc += plane)
+    {
+        int32_t kh;
+        for (kh = 0; kh < k_h; ++kh, t += k_w)
+        {
+            int32_t kw;
             if (kh < kh0 || kh >= kh1)
             {
-                for (; kw < p->k_w; ++kw)
+                for (kw = 0; kw < k_w; ++kw)
                 {
-                    *t++ = 0;
+                    t[kw] = (int8_t)x_zero_point;
                 }
                 continue;
             }
+            for (kw = 0; kw < kw0; ++kw)
             {
-                const int8_t *xr = xc + (ih0 + kh * p->dil_h) * p->in_w + iw0;
-                for (; kw < kw0; ++kw)
+                t[kw] = (int8_t)x_zero_point;
+            }
+            for (; kw < kw1; ++kw)
+            {
+                t[kw] = xc[kh * row + kw * dil_w];
+            }
+            for (; kw < k_w; ++kw)
+            {
+                t[kw] = (int8_t)x_zero_point;
+            }
+        }
+    }
+}
+
+/* The four columns of output positions (oh, ow) to (oh, ow + 3) at once when they lie in one
+ * output row and all their windows are inside the input with rows of at most 16 contiguous
+ * taps: each kernel row of the four windows by four predicated loads and stores. Returns 0
+ * (nothing written) otherwise. */
+static int32_t rnn_conv_s8_columns4(const rnn_window_params *p, const int8_t *xg, int32_t oh,
+                                    int32_t ow, int32_t cg, int32_t n16, int8_t *col)
+{
+    const int32_t in_w = p->in_w;
+    const int32_t k_w = p->k_w;
+    const int32_t sw = p->stride_w;
+    const int32_t ih0 = oh * p->stride_h - p->pad_h;
+    const int32_t iw0 = ow * sw - p->pad_w;
+    const int32_t row = p->dil_h * in_w;
+    const int32_t plane = p->in_h * in_w;
+    if (ow + 3 >= p->out_w || p->dil_w != 1 || k_w > 16 || ih0 < 0 || iw0 < 0 ||
+        ih0 + (p->k_h - 1) * p->dil_h >= p->in_h || iw0 + 3 * sw + k_w > in_w)
+    {
+        return 0;
+    }
+    {
+        const mve_pred16_t pr = vctp8q((uint32_t)k_w);
+        const int8_t *xc = xg + ih0 * in_w + iw0;
+        int8_t *t = col;
+        int32_t c;
+        for (c = 0; c < cg; ++c, xc += plane)
+        {
+            const int8_t *xr = xc;
+            int32_t kh;
+            for (kh = 0; kh < p->k_h; ++kh, xr += row, t += k_w)
+            {
+                vstrbq_p_s8(t, vldrbq_z_s8(xr, pr), pr);
+                vstrbq_p_s8(t + n16, vldrbq_z_s8(xr + sw, pr), pr);
+                vstrbq_p_s8(t + 2 * n16, vldrbq_z_s8(xr + 2 * sw, pr), pr);
+                vstrbq_p_s8(t + 3 * n16, vldrbq_z_s8(xr + 3 * sw, pr), pr);
+            }
+        }
+    }
+    return 1;
+}
+
+/* The input offsets of a window's values (t = (c, kh, kw) -> c plane + kh dil_h in_w +
+ * kw dil_w) as the byte offsets of a VLDRB gather, when the window has at most 16 values and
+ * they span at most 256 bytes; returns 0 otherwise. */
+static int32_t rnn_conv_s8_gather_offsets(const rnn_window_params *p, int32_t cg, int32_t n,
+                                          uint8_t o[16])
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t row = p->dil_h * p->in_w;
+    int32_t t = 0;
+    int32_t c;
+    if (n > 16 || (cg - 1) * plane + (p->k_h - 1) * row + (p->k_w - 1) * p->dil_w > 255)
+    {
+        return 0;
+    }
+    for (c = 0; c < cg; ++c)
+    {
+        int32_t kh;
+        for (kh = 0; kh < p->k_h; ++kh)
+        {
+            int32_t kw;
+            for (kw = 0; kw < p->k_w; ++kw)
+            {
+                o[t++] = (uint8_t)(c * plane + kh * row + kw * p->dil_w);
+            }
+        }
+    }
+    return 1;
+}
+
+/* The column of output position (oh, ow) as one vector (lanes past n zero): one gather when
+ * the window is inside the input, else copied through tmp (the padding as x_zero_point). */
+static inline int8x16_t rnn_conv_s8_col16(const rnn_window_params *p, const int8_t *xg,
+                                          int32_t x_zero_point, int32_t oh, int32_t ow,
+                                          int32_t cg, uint8x16_t offsets, mve_pred16_t pr,
+                                          int8_t *tmp)
+{
+    const int32_t ih0 = oh * p->stride_h - p->pad_h;
+    const int32_t iw0 = ow * p->stride_w - p->pad_w;
+    if (ih0 >= 0 && iw0 >= 0 && ih0 + (p->k_h - 1) * p->dil_h < p->in_h &&
+        iw0 + (p->k_w - 1) * p->dil_w < p->in_w)
+    {
+        return vldrbq_gather_offset_z_s8(xg + ih0 * p->in_w + iw0, offsets, pr);
+    }
+    {
+        rnn_conv_s8_win v;
+        rnn_conv_s8_window(p, oh, ow, &v);
+        rnn_conv_s8_column8(p, xg, x_zero_point, &v, cg, tmp);
+        return vldrbq_z_s8(tmp, pr);
+    }
+}
+#else
+/* On the DSP path each whole group of four column values is stored in the order (0, 2, 1, 3)
+ * (the order SXTB16 gives a weight word's taps: 0, 2 and, rotated, 1, 3). */
+static inline void rnn_conv_s8_reorder(int16_t *col, int32_t n)
+{
+#if defined(RNN_CONV_S8_DSP)
+    const int32_t whole = n & ~3;
+    int32_t i;
+    for (i = 0; i < whole; i += 4)
+    {
+        const int16_t v1 = col[i + 1];
+        col[i + 1] = col[i + 2];
+        col[i + 2] = v1;
+    }
+#else
+    (void)col;
+    (void)n;
+#endif
+}
+
+/* int16 im2col of one output position: col[t] = x - x_zero_point for window value
+ * t = (c, kh, kw) inside the input, 0 for the padding. On the DSP path each whole group of
+ * four values is then stored in the order (0, 2, 1, 3). */
+static void rnn_conv_s8_column(const rnn_window_params *p, const int8_t *xg, int32_t x_zero_point,
+                               const rnn_conv_s8_win *v, int32_t cg, int16_t *col)
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t in_w = p->in_w;
+    const int32_t k_h = p->k_h;
+    const int32_t k_w = p->k_w;
+    const int32_t row = p->dil_h * in_w;
+    const int32_t dil_w = p->dil_w;
+    const int32_t kh0 = v->kh0;
+    const int32_t kh1 = v->kh1;
+    const int32_t kw0 = v->kw0;
+    const int32_t kw1 = v->kw1;
+    const int8_t *xc = xg + v->ih0 * in_w + v->iw0;
+    int16_t *t = col;
+    int32_t c;
+    if (kh0 == 0 && kh1 == k_h && kw0 == 0 && kw1 == k_w && dil_w == 1)
+    {
+        for (c = 0; c < cg; ++c, xc += plane)
+        {
+            const int8_t *xr = xc;
+            int32_t kh;
+            for (kh = 0; kh < k_h; ++kh, xr += row)
+            {
+                int32_t kw;
+                for (kw = 0; kw < k_w; ++kw)
                 {
-                    *t++ = 0;
-                }
-                if (p->dil_w == 1)
-                {
-                    for (; kw < kw1; ++kw)
-                    {
-                        *t++ = (int16_t)((int32_t)xr[kw] - x_zero_point);
-                    }
-                }
-                else
-                {
-                    for (; kw < kw1; ++kw)
-                    {
-                        *t++ = (int16_t)((int32_t)xr[kw * p->dil_w] - x_zero_point);
-                    }
-                }
-                for (; kw < p->k_w; ++kw)
-                {
-                    *t++ = 0;
+                    *t++ = (int16_t)((int32_t)xr[kw] - x_zero_point);
                 }
             }
         }
     }
-#if defined(RNN_CONV_S8_DSP)
+    else
     {
-        const int32_t whole = (int32_t)(t - col) & ~3;
-        int32_t i;
-        for (i = 0; i < whole; i += 4)
+        for (c = 0; c < cg; ++c, xc += plane)
         {
-            const int16_t v1 = col[i + 1];
-            col[i + 1] = col[i + 2];
-            col[i + 2] = v1;
+            int32_t kh;
+            for (kh = 0; kh < k_h; ++kh, t += k_w)
+            {
+                int32_t kw;
+                if (kh < kh0 || kh >= kh1)
+                {
+                    for (kw = 0; kw < k_w; ++kw)
+                    {
+                        t[kw] = 0;
+                    }
+                    continue;
+                }
+                for (kw = 0; kw < kw0; ++kw)
+                {
+                    t[kw] = 0;
+                }
+                for (; kw < kw1; ++kw)
+                {
+                    t[kw] = (int16_t)((int32_t)xc[kh * row + kw * dil_w] - x_zero_point);
+                }
+                for (; kw < k_w; ++kw)
+                {
+                    t[kw] = 0;
+                }
+            }
         }
     }
-#endif
+    rnn_conv_s8_reorder(col, (int32_t)(t - col));
 }
+
+/* The two columns of output positions (oh, ow) and (oh, ow + 1) at once when they lie in one
+ * output row and both windows are inside the input with contiguous rows (dil_w = 1).
+ * Returns 0 (nothing written) otherwise. */
+static int32_t rnn_conv_s8_columns2(const rnn_window_params *p, const int8_t *xg,
+                                    int32_t x_zero_point, int32_t oh, int32_t ow, int32_t cg,
+                                    int32_t n, int16_t *col)
+{
+    const int32_t in_w = p->in_w;
+    const int32_t k_w = p->k_w;
+    const int32_t sw = p->stride_w;
+    const int32_t ih0 = oh * p->stride_h - p->pad_h;
+    const int32_t iw0 = ow * sw - p->pad_w;
+    const int32_t row = p->dil_h * in_w;
+    const int32_t plane = p->in_h * in_w;
+    if (ow + 1 >= p->out_w || p->dil_w != 1 || ih0 < 0 || iw0 < 0 ||
+        ih0 + (p->k_h - 1) * p->dil_h >= p->in_h || iw0 + sw + k_w > in_w)
+    {
+        return 0;
+    }
+    {
+        const int8_t *xc = xg + ih0 * in_w + iw0;
+        int16_t *t = col;
+        int32_t c;
+        for (c = 0; c < cg; ++c, xc += plane)
+        {
+            const int8_t *xr = xc;
+            int32_t kh;
+            for (kh = 0; kh < p->k_h; ++kh, xr += row, t += k_w)
+            {
+                const int8_t *x1 = xr + sw;
+                int32_t kw;
+                for (kw = 0; kw < k_w; ++kw)
+                {
+                    t[kw] = (int16_t)((int32_t)xr[kw] - x_zero_point);
+                    t[n + kw] = (int16_t)((int32_t)x1[kw] - x_zero_point);
+                }
+            }
+        }
+    }
+    rnn_conv_s8_reorder(col, n);
+    rnn_conv_s8_reorder(col + n, n);
+    return 1;
+}
+#endif
 
 #if defined(RNN_CONV_S8_DSP)
 /* One word (four int8) at any address (LDR allows unaligned access on Cortex-M4/M7). */
@@ -155,45 +432,314 @@ static inline int32_t rnn_conv_s8_word(const void *a)
     return v;
 }
 
-/* A word rotated right by 8 bits (ROR, folded into SXTB16 by the compiler). */
-static inline int32_t rnn_conv_s8_ror8(int32_t v)
+/* SXTB16 of a word rotated right by 8 bits: taps 1, 3 of four int8 (GCC emits the rotation
+ * and the SXTB16 apart; an inline-assembly SXTB16 with ROR measured slower, as it hinders
+ * scheduling) */
+static inline int32_t rnn_conv_s8_odd(int32_t v)
 {
-    return (int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24));
+    return (int32_t)__sxtb16((int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24)));
 }
 #endif
 
+#if defined(RNN_CONV_S8_MVE)
+/* The int8 outputs of channel m at np (1 to 4) consecutive positions: the four accumulators
+ * as one vector, the high word of the product by VMULH, rounding half up and the shift as in
+ * rnn_conv_s8_out, the zero point, saturation, and a predicated byte store. */
+static inline void rnn_conv_s8_out4(int32x4_t acc, int32_t mult, int32_t shift, int32_t y_zp,
+                                    int8_t *y, int32_t np)
+{
+    if (shift <= -2)
+    {
+        const int32_t s = -1 - shift;
+        int32x4_t h = vmulhq_s32(acc, vdupq_n_s32(mult));
+        h = vaddq_n_s32(h, (int32_t)1 << (s - 1));
+        h = vshlq_r_s32(h, -s);
+        h = vaddq_n_s32(h, y_zp);
+        h = vmaxq_s32(vminq_s32(h, vdupq_n_s32(127)), vdupq_n_s32(-128));
+        vstrbq_p_s32(y, h, vctp32q((uint32_t)np));
+    }
+    else
+    {
+        int32_t a[4];
+        int32_t j;
+        vst1q_s32(a, acc);
+        for (j = 0; j < np; ++j)
+        {
+            y[j] = rnn_conv_s8_out(a[j], mult, shift, y_zp);
+        }
+    }
+}
+
+/* *s0, *s1 = the channel's weights wm . the columns c0, c1 over n window values: a
+ * tail-predicated loop (DLSTP/LETP) of 16 values per pass, the last pass's lanes past n
+ * inactive. VMLADAVA accumulates into an even register, so the two sums are pinned (r0, r2);
+ * few operands, so that the constraints hold at every optimization level. */
+static inline void rnn_conv_s8_dot12(const int8_t *wm, const int8_t *c0, const int8_t *c1,
+                                     int32_t n, int32_t *s0, int32_t *s1)
+{
+#if defined(__GNUC__)
+    register int32_t a0 __asm__("r0") = 0;
+    register int32_t a1 __asm__("r2") = 0;
+    __asm__ volatile("   dlstp.8     lr, %[n]\n"
+                     "1: vldrb.8     q0, [%[wm]], #16\n"
+                     "   vldrb.8     q1, [%[c0]], #16\n"
+                     "   vmladava.s8 %[a0], q0, q1\n"
+                     "   vldrb.8     q2, [%[c1]], #16\n"
+                     "   vmladava.s8 %[a1], q0, q2\n"
+                     "   letp        lr, 1b\n"
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [wm] "+r"(wm), [c0] "+r"(c0), [c1] "+r"(c1)
+                     : [n] "r"(n)
+                     : "lr", "q0", "q1", "q2", "memory");
+    *s0 = a0;
+    *s1 = a1;
+#else
+    /* other compilers: the same sums with intrinsics */
+    int32_t a0 = 0;
+    int32_t a1 = 0;
+    int32_t t;
+    for (t = n; t > 0; t -= 16)
+    {
+        const mve_pred16_t pr = vctp8q((uint32_t)t);
+        const int8x16_t v = vldrbq_z_s8(wm, pr);
+        a0 = vmladavaq_s8(a0, v, vldrbq_z_s8(c0, pr));
+        a1 = vmladavaq_s8(a1, v, vldrbq_z_s8(c1, pr));
+        wm += 16;
+        c0 += 16;
+        c1 += 16;
+    }
+    *s0 = a0;
+    *s1 = a1;
+#endif
+}
+
+/* the next output position, row by row */
+#define RNN_CONV_S8_NEXT(oh, ow) \
+    do                           \
+    {                            \
+        if (++(ow) == p->out_w)  \
+        {                        \
+            (ow) = 0;            \
+            ++(oh);              \
+        }                        \
+    } while (0)
+
+/* Refer to header file for details. Helium: first each output channel's bias - x_zero_point *
+ * sum(w) (the zero point's term), kept after the columns in the scratch; then four output
+ * positions per pass: gathered windows of at most 16 values, or int8 columns of ceil16(n)
+ * bytes (the padding as x_zero_point) multiplied with each channel by VMLADAVA.S8 over 16
+ * lanes (tail-predicated: the columns' unused lanes add nothing); each channel's four outputs
+ * requantized as one vector. */
+void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
+                 const int8_t *w, const int32_t *bias, const int32_t *mult,
+                 const int32_t *shift, int32_t y_zero_point, int8_t *y, int16_t *cols)
+{
+    const int32_t cg = p->in_c / p->groups;
+    const int32_t mg = p->out_c / p->groups;
+    const int32_t n = cg * p->k_h * p->k_w;
+    const int32_t positions = p->out_h * p->out_w;
+    const int32_t n16 = (n + 15) & ~15;
+    int8_t *c8 = (int8_t *)cols;
+    int8_t *offs = c8 + 4 * n16;
+    uint8_t gather_at[16] = {0};
+    const int32_t gather = rnn_conv_s8_gather_offsets(p, cg, n, gather_at);
+    const uint8x16_t offv = vldrbq_u8(gather_at);
+    int32_t g;
+    int32_t m;
+    for (m = 0; m < p->out_c; ++m)
+    {
+        const int8_t *wm = w + m * n;
+        int32_t s = 0;
+        int32_t t;
+        int32_t off;
+        for (t = n; t > 0; t -= 16)
+        {
+            s = vaddvaq_s8(s, vldrbq_z_s8(wm, vctp8q((uint32_t)t)));
+            wm += 16;
+        }
+        off = bias[m] - x_zero_point * s;
+        memcpy(offs + 4 * m, &off, sizeof off);
+    }
+    for (g = 0; g < p->groups; ++g)
+    {
+        const int8_t *xg = x + g * cg * p->in_h * p->in_w;
+        int32_t oh = 0;
+        int32_t ow = 0;
+        int32_t q;
+        if (gather)
+        {
+            /* a window of at most 16 values: each position's column one gathered vector, the
+             * four kept in registers for all the channels (one predicated weight load and
+             * four VMLADAV per channel) */
+            const mve_pred16_t pr = vctp8q((uint32_t)n);
+            for (q = 0; q < positions; q += 4)
+            {
+                const int32_t np = positions - q < 4 ? positions - q : 4;
+                int8x16_t x0;
+                int8x16_t x1;
+                int8x16_t x2;
+                int8x16_t x3;
+                x0 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
+                RNN_CONV_S8_NEXT(oh, ow);
+                x1 = x0;
+                x2 = x0;
+                x3 = x0;
+                if (np > 1)
+                {
+                    x1 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
+                    RNN_CONV_S8_NEXT(oh, ow);
+                }
+                if (np > 2)
+                {
+                    x2 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
+                    RNN_CONV_S8_NEXT(oh, ow);
+                }
+                if (np > 3)
+                {
+                    x3 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
+                    RNN_CONV_S8_NEXT(oh, ow);
+                }
+                for (m = g * mg; m < (g + 1) * mg; ++m)
+                {
+                    const int8x16_t wv = vldrbq_z_s8(w + m * n, pr);
+                    int32x4_t a = vdupq_n_s32(vmladavq_s8(wv, x0));
+                    int32_t off;
+                    a = vsetq_lane_s32(vmladavq_s8(wv, x1), a, 1);
+                    a = vsetq_lane_s32(vmladavq_s8(wv, x2), a, 2);
+                    a = vsetq_lane_s32(vmladavq_s8(wv, x3), a, 3);
+                    memcpy(&off, offs + 4 * m, sizeof off);
+                    rnn_conv_s8_out4(vaddq_n_s32(a, off), mult[m], shift[m], y_zero_point,
+                                     y + m * positions + q, np);
+                }
+            }
+            continue;
+        }
+        for (q = 0; q < positions; q += 4)
+        {
+            const int32_t np = positions - q < 4 ? positions - q : 4;
+            if (np == 4 && rnn_conv_s8_columns4(p, xg, oh, ow, cg, n16, c8))
+            {
+                ow += 4;
+                if (ow == p->out_w)
+                {
+                    ow = 0;
+                    ++oh;
+                }
+            }
+            else
+            {
+                int32_t j;
+                for (j = 0; j < np; ++j)
+                {
+                    rnn_conv_s8_win v;
+                    rnn_conv_s8_window(p, oh, ow, &v);
+                    rnn_conv_s8_column8(p, xg, x_zero_point, &v, cg, c8 + j * n16);
+                    if (++ow == p->out_w)
+                    {
+                        ow = 0;
+                        ++oh;
+                    }
+                }
+            }
+            /* the columns of positions past the end (last pass) hold older values: computed,
+             * never stored */
+            if (n <= 16)
+            {
+                /* a window of at most 16 values: the four columns stay in registers for all
+                 * the channels, one predicated weight load and four VMLADAV per channel */
+                const mve_pred16_t pr = vctp8q((uint32_t)n);
+                const int8x16_t x0 = vldrbq_s8(c8);
+                const int8x16_t x1 = vldrbq_s8(c8 + 16);
+                const int8x16_t x2 = vldrbq_s8(c8 + 32);
+                const int8x16_t x3 = vldrbq_s8(c8 + 48);
+                for (m = g * mg; m < (g + 1) * mg; ++m)
+                {
+                    const int8x16_t wv = vldrbq_z_s8(w + m * n, pr);
+                    int32x4_t a = vdupq_n_s32(vmladavq_s8(wv, x0));
+                    int32_t off;
+                    a = vsetq_lane_s32(vmladavq_s8(wv, x1), a, 1);
+                    a = vsetq_lane_s32(vmladavq_s8(wv, x2), a, 2);
+                    a = vsetq_lane_s32(vmladavq_s8(wv, x3), a, 3);
+                    memcpy(&off, offs + 4 * m, sizeof off);
+                    rnn_conv_s8_out4(vaddq_n_s32(a, off), mult[m], shift[m], y_zero_point,
+                                     y + m * positions + q, np);
+                }
+                continue;
+            }
+            for (m = g * mg; m < (g + 1) * mg; ++m)
+            {
+                int32_t a0;
+                int32_t a1;
+                int32_t a2;
+                int32_t a3;
+                int32_t off;
+                rnn_conv_s8_dot12(w + m * n, c8, c8 + n16, n, &a0, &a1);
+                rnn_conv_s8_dot12(w + m * n, c8 + 2 * n16, c8 + 3 * n16, n, &a2, &a3);
+                {
+                    int32x4_t a = vdupq_n_s32(a0);
+                    a = vsetq_lane_s32(a1, a, 1);
+                    a = vsetq_lane_s32(a2, a, 2);
+                    a = vsetq_lane_s32(a3, a, 3);
+                    memcpy(&off, offs + 4 * m, sizeof off);
+                    rnn_conv_s8_out4(vaddq_n_s32(a, off), mult[m], shift[m], y_zero_point,
+                                     y + m * positions + q, np);
+                }
+            }
+        }
+    }
+}
+
+#else
+/* The outputs of one channel at one or two (two) consecutive positions: the shift's
+ * constants once for both; the general case out of line. */
+static void rnn_conv_s8_out_any(const int32_t *acc, int32_t mult, int32_t shift, int32_t y_zp,
+                                int8_t *y, int32_t two)
+{
+    y[0] = rnn_conv_s8_out(acc[0], mult, shift, y_zp);
+    if (two)
+    {
+        y[1] = rnn_conv_s8_out(acc[1], mult, shift, y_zp);
+    }
+}
+
+static inline void rnn_conv_s8_out2(const int32_t *acc, int32_t mult, int32_t shift,
+                                    int32_t y_zp, int8_t *y, int32_t two)
+{
+    if (shift <= -2)
+    {
+        const int32_t s = -1 - shift;
+        const int32_t rnd = (int32_t)1 << (s - 1);
+        const int32_t h0 = (int32_t)(((int64_t)acc[0] * (int64_t)mult) >> 32);
+        y[0] = (int8_t)RNN_CONV_S8_SAT8(((h0 + rnd) >> s) + y_zp);
+        if (two)
+        {
+            const int32_t h1 = (int32_t)(((int64_t)acc[1] * (int64_t)mult) >> 32);
+            y[1] = (int8_t)RNN_CONV_S8_SAT8(((h1 + rnd) >> s) + y_zp);
+        }
+    }
+    else
+    {
+        rnn_conv_s8_out_any(acc, mult, shift, y_zp, y, two);
+    }
+}
+
 /* acc[i][j] += weights of channel i (w0, w1) . column j (c0, c1) over n window values. */
 static inline void rnn_conv_s8_dot22(const int8_t *w0, const int8_t *w1, const int16_t *c0,
-                              const int16_t *c1, int32_t n, int32_t acc[4])
+                                     const int16_t *c1, int32_t n, int32_t acc[4])
 {
     int32_t a00 = acc[0];
     int32_t a01 = acc[1];
     int32_t a10 = acc[2];
     int32_t a11 = acc[3];
     int32_t t = 0;
-#if defined(RNN_CONV_S8_MVE)
-    for (; t < n; t += 8)
-    {
-        const mve_pred16_t pr = vctp16q((uint32_t)(n - t));
-        const int16x8_t x0 = vldrhq_z_s16(c0 + t, pr);
-        const int16x8_t x1 = vldrhq_z_s16(c1 + t, pr);
-        const int16x8_t v0 = vldrbq_z_s16(w0 + t, pr);
-        const int16x8_t v1 = vldrbq_z_s16(w1 + t, pr);
-        a00 = vmladavaq_p_s16(a00, v0, x0, pr);
-        a01 = vmladavaq_p_s16(a01, v0, x1, pr);
-        a10 = vmladavaq_p_s16(a10, v1, x0, pr);
-        a11 = vmladavaq_p_s16(a11, v1, x1, pr);
-    }
-#else
 #if defined(RNN_CONV_S8_DSP)
     for (; t + 4 <= n; t += 4)
     {
         const int32_t u0 = rnn_conv_s8_word(w0 + t);
         const int32_t u1 = rnn_conv_s8_word(w1 + t);
         const int32_t e0 = __sxtb16(u0);        /* taps 0, 2 of channel 0 */
-        const int32_t o0 = __sxtb16(rnn_conv_s8_ror8(u0)); /* taps 1, 3 */
+        const int32_t o0 = rnn_conv_s8_odd(u0); /* taps 1, 3 */
         const int32_t e1 = __sxtb16(u1);
-        const int32_t o1 = __sxtb16(rnn_conv_s8_ror8(u1));
+        const int32_t o1 = rnn_conv_s8_odd(u1);
         const int32_t x0e = rnn_conv_s8_word(c0 + t);     /* column 0, taps 0, 2 */
         const int32_t x0o = rnn_conv_s8_word(c0 + t + 2); /* taps 1, 3 */
         const int32_t x1e = rnn_conv_s8_word(c1 + t);
@@ -204,6 +750,36 @@ static inline void rnn_conv_s8_dot22(const int8_t *w0, const int8_t *w1, const i
         a11 = __smlad(e1, x1e, __smlad(o1, x1o, a11));
     }
 #endif
+#if defined(RNN_CONV_S8_DSP)
+    /* at most three taps left: straight code, no loop to set up */
+    if (t < n)
+    {
+        int32_t v0 = w0[t];
+        int32_t v1 = w1[t];
+        a00 += v0 * c0[t];
+        a01 += v0 * c1[t];
+        a10 += v1 * c0[t];
+        a11 += v1 * c1[t];
+        if (t + 1 < n)
+        {
+            v0 = w0[t + 1];
+            v1 = w1[t + 1];
+            a00 += v0 * c0[t + 1];
+            a01 += v0 * c1[t + 1];
+            a10 += v1 * c0[t + 1];
+            a11 += v1 * c1[t + 1];
+            if (t + 2 < n)
+            {
+                v0 = w0[t + 2];
+                v1 = w1[t + 2];
+                a00 += v0 * c0[t + 2];
+                a01 += v0 * c1[t + 2];
+                a10 += v1 * c0[t + 2];
+                a11 += v1 * c1[t + 2];
+            }
+        }
+    }
+#else
     for (; t < n; ++t)
     {
         const int32_t v0 = w0[t];
@@ -239,17 +815,14 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
         for (q = 0; q < positions; q += 2)
         {
             const int32_t two = q + 1 < positions;
+            const int16_t *c1 = cols;
             int32_t m;
-            rnn_conv_s8_column(p, xg, x_zero_point, oh, ow, cg, cols);
-            if (++ow == p->out_w)
+            rnn_conv_s8_win v;
+            if (two && rnn_conv_s8_columns2(p, xg, x_zero_point, oh, ow, cg, n, cols))
             {
-                ow = 0;
-                ++oh;
-            }
-            if (two)
-            {
-                rnn_conv_s8_column(p, xg, x_zero_point, oh, ow, cg, cols + n);
-                if (++ow == p->out_w)
+                c1 = cols + n;
+                ow += 2;
+                if (ow == p->out_w)
                 {
                     ow = 0;
                     ++oh;
@@ -257,10 +830,23 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
             }
             else
             {
-                int32_t t;
-                for (t = 0; t < n; ++t)
+                rnn_conv_s8_window(p, oh, ow, &v);
+                rnn_conv_s8_column(p, xg, x_zero_point, &v, cg, cols);
+                if (++ow == p->out_w)
                 {
-                    cols[n + t] = 0; /* a second column that is never written */
+                    ow = 0;
+                    ++oh;
+                }
+                if (two)
+                {
+                    rnn_conv_s8_window(p, oh, ow, &v);
+                    rnn_conv_s8_column(p, xg, x_zero_point, &v, cg, cols + n);
+                    c1 = cols + n;
+                    if (++ow == p->out_w)
+                    {
+                        ow = 0;
+                        ++oh;
+                    }
                 }
             }
             for (m = g * mg; m < (g + 1) * mg; m += 2)
@@ -271,24 +857,16 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                 acc[1] = bias[m];
                 acc[2] = bias[m1];
                 acc[3] = bias[m1];
-                rnn_conv_s8_dot22(w + m * n, w + m1 * n, cols, cols + n, n, acc);
-                y[m * positions + q] = rnn_conv_s8_out(acc[0], mult[m], shift[m], y_zero_point);
-                if (two)
-                {
-                    y[m * positions + q + 1] =
-                        rnn_conv_s8_out(acc[1], mult[m], shift[m], y_zero_point);
-                }
+                rnn_conv_s8_dot22(w + m * n, w + m1 * n, cols, c1, n, acc);
+                rnn_conv_s8_out2(acc, mult[m], shift[m], y_zero_point, y + m * positions + q,
+                                 two);
                 if (m1 != m)
                 {
-                    y[m1 * positions + q] =
-                        rnn_conv_s8_out(acc[2], mult[m1], shift[m1], y_zero_point);
-                    if (two)
-                    {
-                        y[m1 * positions + q + 1] =
-                            rnn_conv_s8_out(acc[3], mult[m1], shift[m1], y_zero_point);
-                    }
+                    rnn_conv_s8_out2(acc + 2, mult[m1], shift[m1], y_zero_point,
+                                     y + m1 * positions + q, two);
                 }
             }
         }
     }
 }
+#endif
