@@ -147,7 +147,7 @@ def _binary(ex: Any, n: ir.Node, ins: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _embedding(ex: Any, n: ir.Embedding, ins: list[np.ndarray]) -> list[np.ndarray]:
-    """C: rnn_gather_rows_s8(): rows of the int8 table, ids wrapped and clamped as the float
+    """C: rnn_gather_rows(): rows of the int8 table, ids wrapped and clamped as the float
     lookup does."""
     return [ex.plan.nodes[n.name].table.astype(I64)[n.rows(ins[0])]]
 

@@ -29,7 +29,7 @@ KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_reduce_f32": ("BasicMathFunctions/rnn_reduce_f32.c", ()),
     "rnn_layer_norm_f32": ("NormalizationFunctions/rnn_layer_norm_f32.c", ()),
     "rnn_scale_shift_f32": ("NormalizationFunctions/rnn_scale_shift_f32.c", ()),
-    "rnn_gather_rows_f32": ("ViewFunctions/rnn_gather_rows_f32.c", ()),
+    "rnn_gather_rows": ("ViewFunctions/rnn_gather_rows.c", ()),
     "rnn_running_reduce_f32": ("BasicMathFunctions/rnn_running_reduce_f32.c", ()),
     "rnn_attention_pool_f32": ("SoftmaxFunctions/rnn_attention_pool_f32.c", ()),
     "rnn_running_attention_pool_f32": ("SoftmaxFunctions/rnn_running_attention_pool_f32.c",
@@ -366,18 +366,20 @@ class _Program:
                                f"{self.buf(n.outputs[0])});"])
 
     def op_reduce(self, n: ir.Reduce, p: str) -> dict[str, Any]:
-        s = self.g.shapes[n.inputs[0]]
-        outer, mid, inner = (math.prod(s[:n.first]), math.prod(s[n.first:n.last + 1]),
-                             math.prod(s[n.last + 1:]))
+        outer, mid, inner = self.reduce_dims(n)
         kind = {"sum": "RNN_REDUCE_SUM", "mean": "RNN_REDUCE_MEAN", "max": "RNN_REDUCE_MAX"}
         self.ctx.kernels.add("rnn_reduce_f32")
         return self._lines(n, [f"rnn_reduce_f32({kind[n.fn]}, {outer}, {mid}, {inner}, "
                                f"{self.buf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
 
-    def op_runningreduce(self, n: ir.RunningReduce, p: str) -> dict[str, Any]:
+    def reduce_dims(self, n: ir.Reduce) -> tuple[int, int, int]:
+        """The reduction's input viewed as [outer, n, inner] (the reduced axes in the middle)."""
         s = self.g.shapes[n.inputs[0]]
-        outer, mid, inner = (math.prod(s[:n.first]), math.prod(s[n.first:n.last + 1]),
-                             math.prod(s[n.last + 1:]))
+        return (math.prod(s[:n.first]), math.prod(s[n.first:n.last + 1]),
+                math.prod(s[n.last + 1:]))
+
+    def op_runningreduce(self, n: ir.RunningReduce, p: str) -> dict[str, Any]:
+        outer, mid, inner = self.reduce_dims(n)
         acc, cnt = self.mem.running[n.name]
         kern = self.RUNNING_KERNEL
         self.ctx.kernels.add(kern)
@@ -449,12 +451,10 @@ class _Program:
     def op_embedding(self, n: ir.Embedding, p: str) -> dict[str, Any]:
         rows, dim = n.table.shape
         tab = self.table(p, n)
-        self.ctx.kernels.add(self.GATHER_KERNEL)
-        return self._lines(n, [f"{self.GATHER_KERNEL}({math.prod(self.g.shapes[n.inputs[0]])}, "
-                               f"{self.buf(n.inputs[0])}, {rows}, {dim}, {tab}, "
+        self.ctx.kernels.add("rnn_gather_rows")
+        return self._lines(n, [f"rnn_gather_rows({math.prod(self.g.shapes[n.inputs[0]])}, "
+                               f"{self.buf(n.inputs[0])}, {rows}, {dim * self.ELEM_BYTES}, {tab}, "
                                f"{self.buf(n.outputs[0])});"])
-
-    GATHER_KERNEL = "rnn_gather_rows_f32"
 
     def table(self, p: str, n: ir.Embedding) -> str:
         """The symbol of an embedding's table in flash."""

@@ -30,7 +30,7 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_max_pool_s8": ("PoolingFunctions/rnn_max_pool_s8.c", ()),
     "rnn_avg_pool_s8": ("PoolingFunctions/rnn_avg_pool_s8.c", ()),
     "rnn_reduce_s8": ("BasicMathFunctions/rnn_reduce_s8.c", ()),
-    "rnn_gather_rows_s8": ("ViewFunctions/rnn_gather_rows_s8.c", ()),
+    "rnn_gather_rows": ("ViewFunctions/rnn_gather_rows.c", ()),
     "rnn_running_reduce_s8": ("BasicMathFunctions/rnn_running_reduce_s8.c", ()),
     "rnn_scale_shift_s8": ("NormalizationFunctions/rnn_scale_shift_s8.c", ()),
     "rnn_reduce_sum_s8": ("BasicMathFunctions/rnn_reduce_sum_s8.c", ()),
@@ -47,7 +47,6 @@ class QProgram(_Program):
     C_ELEM = " * sizeof(int16_t)"
 
     io_type = "int8_t"  # with --io int8; float I/O: "float"
-    GATHER_KERNEL = "rnn_gather_rows_s8"
     RUNNING_KERNEL = "rnn_running_reduce_s8"
     RUNNING_ACC = "s->state32"
 
@@ -341,9 +340,7 @@ class QProgram(_Program):
                                f"{zp}, {xb}, {yb});"])
 
     def op_reduce(self, n: ir.Reduce, p: str) -> dict[str, Any]:
-        s = self.g.shapes[n.inputs[0]]
-        outer, mid, inner = (math.prod(s[:n.first]), math.prod(s[n.first:n.last + 1]),
-                             math.prod(s[n.last + 1:]))
+        outer, mid, inner = self.reduce_dims(n)
         if n.fn == "sum":
             q: quant.QReduceSum = self.plan.nodes[n.name]
             self.ctx.kernels.add("rnn_reduce_sum_s8")

@@ -343,13 +343,14 @@ void rnn_scale_shift_f32(int32_t outer, int32_t channels, int32_t inner, const f
                          const float *shift, const float *x, float *y);
 
 /**
- * @brief Embedding lookup: y[i, :] = table[ids[i], :] for `count` token ids, the table
- *        [rows, dim] in flash. An id in [-rows, -1] counts from the end (ONNX Gather); an id
- *        outside [-rows, rows - 1] is clamped to the nearest row (0 or rows - 1) rather than
- *        read out of bounds (docs/limits.md).
+ * @brief Embedding lookup: row i of y = row ids[i] of the table [rows, row_bytes] in flash,
+ *        for `count` token ids, any element type (float32 or the int8 table: rows are copied
+ *        as bytes). An id in [-rows, -1] counts from the end (ONNX Gather); an id outside
+ *        [-rows, rows - 1] is clamped to the nearest row (0 or rows - 1) rather than read out
+ *        of bounds (docs/limits.md).
  */
-void rnn_gather_rows_f32(int32_t count, const int32_t *ids, int32_t rows, int32_t dim,
-                         const float *table, float *y);
+void rnn_gather_rows(int32_t count, const int32_t *ids, int32_t rows, int32_t row_bytes,
+                     const void *table, void *y);
 
 /* ---------------------------------------------------------------------------- int8 ---- */
 /* The integer kernels mirror codegen/quant.py and codegen/reference_int.py bit for bit;
@@ -594,13 +595,6 @@ void rnn_quantize_s16(const float *x, int32_t n, float inv_scale, int16_t *y);
 
 /** @brief int16 -> float: q * scale. */
 void rnn_dequantize_s16(const int16_t *x, int32_t n, float scale, float *y);
-
-/**
- * @brief int8 embedding lookup, as rnn_gather_rows_f32 on an int8 table (quantized with the
- *        output tensor's scale and zero point, so rows are copied as they are).
- */
-void rnn_gather_rows_s8(int32_t count, const int32_t *ids, int32_t rows, int32_t dim,
-                        const int8_t *table, int8_t *y);
 
 /** @brief rnn_copy_strided_f32 for int8 tensors. */
 void rnn_copy_strided_s8(int32_t ndim, const int32_t *shape, const int8_t *src,

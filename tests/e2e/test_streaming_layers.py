@@ -182,9 +182,13 @@ def test_the_node_preventing_streaming_is_named(exported, name, dtype, tmp_path)
     assert f"whole sequences ({why})" in r.stdout.splitlines()[0], r.stdout
 
 
+# every pooling model on the host; the cortex-m4 under QEMU for a sample
+POOLING_CASES = [(n, "host") for n in sorted(POOLING)] + [("mean_time", "cortex-m4"),
+                                                           ("sum_time", "cortex-m4")]
+
+
 @pytest.mark.qemu
-@pytest.mark.parametrize("name", sorted(POOLING))
-@pytest.mark.parametrize("board", ["host", "cortex-m4"])
+@pytest.mark.parametrize("name,board", POOLING_CASES)
 def test_pooling_over_time_streams(exported, name, board):
     """float: against PyTorch (atol 1e-4, rtol 1e-3); int8: the integer reference exactly;
     both: `_step` T times equals `_run`, split runs and `_reset` (the golden test's streaming
@@ -203,9 +207,12 @@ def test_pooling_over_time_streams(exported, name, board):
             assert rep["atol"] == 0 and rep["max_abs_err"] == 0, rep
 
 
+ATTENTION_CASES = [(n, "host") for n in sorted(ATTENTION)] + [("attention_time", "cortex-m4"),
+                                                               ("attention_bidir", "cortex-m4")]
+
+
 @pytest.mark.qemu
-@pytest.mark.parametrize("name", sorted(ATTENTION))
-@pytest.mark.parametrize("board", ["host", "cortex-m4"])
+@pytest.mark.parametrize("name,board", ATTENTION_CASES)
 def test_attention_pooling_streams(exported, name, board):
     """Softmax over time -> Mul -> ReduceSum is one attention-pooling node: an online
     softmax in `_step` (the pooling of the steps so far; T steps equal `_run`), the one-pass
