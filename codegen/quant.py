@@ -352,7 +352,9 @@ class QEmbedding:
 @dataclass(frozen=True, eq=False)
 class QuantPlan:
     tensors: dict[str, TensorQ]  # tensor name -> QParams (int8), QState16 (Y_c)
-    nodes: dict  # node name -> QRecurrent | QLinear | QSoftmax | QLut8 | QEmbedding
+    # node name -> QRecurrent | QLinear | QSoftmax | QLut8 | QEmbedding | QConv (Conv,
+    # BatchNormalization) | QReduceSum | int (a Pad's fill value)
+    nodes: dict
     input: QParams | None  # None: token ids (int32 as they are)
     io: str  # "float": float input/outputs at the API; "int8": int8
     calibration: str  # what the ranges came from

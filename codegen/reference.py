@@ -388,8 +388,7 @@ def _running_attention_pool(ex: Executor, n: ir.RunningAttentionPool, ins: list[
     with np.errstate(over="ignore", under="ignore"):
         for k in range(v.shape[0]):
             if m is None:
-                m, l, a = s[k].copy(), np.ones_like(s[k]), np.broadcast_to(v[k] + 0 * s[k],
-                                                                            v[k].shape).copy()
+                m, l, a = s[k].copy(), np.ones_like(s[k]), v[k].copy()
                 continue
             mn = np.maximum(m, s[k])
             c1, c2 = np.exp(m - mn), np.exp(s[k] - mn)
