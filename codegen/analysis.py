@@ -140,15 +140,21 @@ def table(g: ir.Graph, name: str | None = None) -> dict[str, Any]:
         elif isinstance(n, ir.RunningAttentionPool):  # m, l per score, a per output + count
             o, _, i, i_s = n.layout(prog.shapes[n.inputs[0]], prog.shapes[n.inputs[1]])
             state = 4 * (o * (2 * i_s + i) + 1)
+        elif isinstance(n, ir.FrameWindow):  # the frames (float or int8) + count and flag
+            state = math.prod(prog.shapes[n.outputs[0]]) * _elem_bytes(g, n.inputs[0]) + 8
         acts = sum(math.prod(prog.shapes[o]) * _elem_bytes(g, o) for o in n.outputs
                    if o and mem.place.get(o, ("", 0))[0] == "arena")
+        if not isinstance(n, ir.FrameWindow):  # a held output (kept in the state)
+            state += sum(math.prod(prog.shapes[o]) * _elem_bytes(g, o) for o in n.outputs
+                         if o and mem.place.get(o, ("", 0))[0] == "state")
         per_seq = _node_macs(g, whole[n.name]) if n.name in whole else 0
         per_step = _node_macs(prog, n) if g.step is not None else None
-        shapes = g.shapes if n.name in whole else prog.shapes  # the whole sequence's
+        src = whole.get(n.name, n)  # the whole sequence's shapes (a Conv reads its window)
+        shapes = g.shapes if n.name in whole else prog.shapes
         rows.append({
             "node": n.name,
             "op": _op(n),
-            "input_shape": list(shapes[n.inputs[0]]) if n.inputs else [],
+            "input_shape": list(shapes[src.inputs[0]]) if n.inputs else [],
             "output_shape": list(shapes[n.outputs[0]]) if n.outputs and n.outputs[0] else [],
             "macs_per_step": per_step, "macs_per_sequence": per_seq, "params": _params(n),
             "flash_bytes": own_flash, "state_bytes": state, "activation_bytes": acts})

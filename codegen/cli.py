@@ -207,6 +207,8 @@ def _build(model: str, target: str, board_file: str | None, out: str | None,
     if m.get("flash_bytes") is not None:
         size = f", flash {m['flash_bytes']} B, RAM {m['ram_bytes']} B"
     mode = "streaming" if m["streaming"] else f"whole sequences: {m['not_streaming_why']}"
+    if m["streaming"] and m.get("delay_frames"):
+        mode += f", outputs {m['delay_frames']} frames behind the input"
     if m["streaming"]:
         mode += (f", _run in blocks of {m['run_block']} steps" if m["run_block"] > 1 else
                  ", _run step by step")
@@ -342,7 +344,8 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
     ids = " (int32 token ids)" if info["input"]["type"] != "float32" else ""
     click.echo(f"{info['model']}: input '{info['input']['name']}' {info['input']['shape']}{ids}, "
                + (f"T={info['seq_len']}, " if info["time_axis"] is not None else "")
-               + ("streaming" if info["streaming"] else
+               + ("streaming" + (f" (outputs {info['delay_frames']} frames behind the input)"
+                                 if info.get("delay_frames") else "") if info["streaming"] else
                   f"whole sequences ({info['not_streaming_why']})"))
     for si in info.get("state_inputs", []):
         held = ", ".join(f"{h['state']} of {h['node']}" + (f" (direction {h['direction']})"

@@ -381,6 +381,31 @@ class Reduce(Node):
 
 
 @dataclass(frozen=True, eq=False)
+class FrameWindow(Node):
+    """In the step graph of a streaming model, in front of a Conv or Pool along the time axis
+    (analyze_time): this call's frame (the input, time axis `axis` of size 1) is pushed into
+    a shift buffer of the last `frames` frames, kept in the state (zero at reset, or the
+    int8 zero point: the left padding), and the output is that buffer (time axis of size
+    `frames`), which the Conv / Pool reads with no padding along time. The window *fires* (the
+    nodes after it run on this call) from the `start`-th frame after reset, then on every
+    `stride`-th."""
+
+    axis: int
+    frames: int
+    start: int
+    stride: int
+
+    @property
+    def gating(self) -> bool:
+        """Whether some calls do not fire (a delay or a stride along time)."""
+        return self.start > 1 or self.stride > 1
+
+    def out_shapes(self, ins: list[Shape]) -> list[Shape]:
+        x = ins[0]
+        return [x[:self.axis] + (self.frames,) + x[self.axis + 1:]]
+
+
+@dataclass(frozen=True, eq=False)
 class RunningReduce(Reduce):
     """A Reduce over the time axis (axis `first`, the outermost reduced one) in the step or
     block graph of a streaming model: the sum / maximum so far is state (MemoryPlan.running),
@@ -498,6 +523,10 @@ class TimeInfo:
 
     kind: str
     axis: int = -1
+    # the FrameWindow nodes (by name) that must fire on a call for this value to be produced
+    # on it: a Conv / Pool along time with a delay or a stride outputs a frame on some calls
+    # only (empty: every call)
+    clock: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -581,6 +610,13 @@ class Graph:
     block: "Graph | None" = None
     block_why: str = ""
     not_streaming_why: str = ""  # set by analyze_time when step is None
+    # step graphs with a FrameWindow that does not fire on every call: node -> the windows
+    # that must fire for it to run, and the outputs kept in the state (their value as of the
+    # last call that produced them; zero before)
+    gates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    held: tuple[str, ...] = ()
+    # the frames a streaming model's outputs lag its input (the delay of its windows)
+    delay: int = 0
     memory: "MemoryPlan | None" = None  # set by plan_memory
     quant: Any = None  # quant.QuantPlan, set by quantize with --dtype int8
     # run-time inputs that are recurrent state (stateful models), in the model's input order

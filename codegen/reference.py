@@ -87,6 +87,10 @@ class Executor:
         self.state = {}
         # pooling over time in a step / block graph: node -> (running values, count)
         self.running: dict[str, tuple[np.ndarray, int]] = {}
+        # step graphs with windows along time (ir.FrameWindow): which fired on this call, and
+        # the held outputs' values as of the last call that produced them
+        self.fired: dict[str, bool] = {}
+        self.held: dict[str, np.ndarray] = {}
         for n in self.graph.nodes:
             if isinstance(n, ir.Recurrent):
                 for d in range(n.num_directions):
@@ -156,11 +160,23 @@ class Executor:
         env: dict[str, np.ndarray] = dict(g.constants) if dt.constants else {}
         env[g.input] = x.reshape(want)
         for n in g.nodes:
+            gate = g.gates.get(n.name)
+            if gate and not all(self.fired[w] for w in gate):
+                continue  # a window before it did not fire on this call
             outs = dt.ops[type(n)](self, n, [env[i] for i in n.inputs])
             for o, v in zip(n.outputs, outs):
                 if o:
                     env[o] = np.ascontiguousarray(v, dtype=dt.element).reshape(g.shapes[o])
+        for o in g.held:
+            if o in env:
+                self.held[o] = env[o]
+            else:  # zero (the int8 zero point) until first produced
+                env[o] = self.held.get(o, np.full(g.shapes[o], self._fill(o), dt.element))
         return env
+
+    def _fill(self, t: str) -> int:
+        """The value of float zero in tensor t (0; int8: its zero point)."""
+        return 0 if self.dtype.name == "float32" else int(self.plan.tensors[t].zero_point)
 
 
 def dtypes(name: str) -> Dtype:
@@ -397,6 +413,24 @@ def _running_attention_pool(ex: Executor, n: ir.RunningAttentionPool, ins: list[
     return [np.expand_dims((a / l).astype(F32), n.axis)]
 
 
+def _frame_window(ex: Executor, n: ir.FrameWindow, ins: list[np.ndarray]
+                  ) -> list[np.ndarray]:
+    """C: rnn_frame_push(): this call's frame shifted into the window of the last frames
+    (the padding before the first frame: zero, the int8 zero point), and whether it fires."""
+    x = ins[0]
+    shape = tuple(x.shape[:n.axis]) + (n.frames,) + tuple(x.shape[n.axis + 1:])
+    buf, count = ex.running.get(n.name, (None, 0))
+    if buf is None:
+        buf = np.full(shape, ex._fill(n.inputs[0]), x.dtype)
+    buf = np.concatenate([np.take(buf, range(1, n.frames), axis=n.axis), x], axis=n.axis)
+    count += 1
+    if count >= n.start + n.stride:
+        count -= n.stride
+    ex.running[n.name] = (buf, count)
+    ex.fired[n.name] = count >= n.start and (count - n.start) % n.stride == 0
+    return [buf]
+
+
 def _state0(ex: Executor, n: ir.Recurrent, d: int) -> tuple[np.ndarray, np.ndarray | None]:
     cd = n.directions[d]
     return cd.h0.copy(), None if cd.c0 is None else cd.c0.copy()
@@ -409,7 +443,8 @@ FLOAT32 = Dtype(
          ir.View: _view, ir.Conv: _conv, ir.Pool: _pool, ir.Reduce: _reduce,
          ir.LayerNorm: _layernorm, ir.ChannelAffine: _channel_affine, ir.Pad: _pad,
          ir.Embedding: _embedding, ir.RunningReduce: _running_reduce,
-         ir.AttentionPool: _attention_pool, ir.RunningAttentionPool: _running_attention_pool},
+         ir.AttentionPool: _attention_pool, ir.RunningAttentionPool: _running_attention_pool,
+         ir.FrameWindow: _frame_window},
     element=F32, state0=_state0, constants=True,
     encode=lambda ex, x: np.asarray(x, F32), decode=lambda ex, o, v: v)
 

@@ -159,7 +159,8 @@ INT8 = reference.Dtype(
          # data movement does not depend on the element type
          ir.Transpose: reference._transpose, ir.Slice: reference._slice,
          ir.Concat: reference._concat, ir.View: reference._view, ir.Embedding: _embedding,
-         ir.RunningReduce: _running_reduce, ir.ChannelAffine: _channel_affine, ir.Pad: _pad},
+         ir.RunningReduce: _running_reduce, ir.ChannelAffine: _channel_affine, ir.Pad: _pad,
+         ir.FrameWindow: reference._frame_window},
     element=I64, state0=_state0, constants=False,
     encode=lambda ex, x: quant.quantize_input(np.asarray(x, np.float32), ex.plan.input),
     decode=lambda ex, o, v: dequantize_output(ex.plan, o, v))

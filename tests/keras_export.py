@@ -63,6 +63,9 @@ def main(out: str, flavour: str) -> None:
         # a convolution front end (issue 11): Conv1D + MaxPooling1D over time, then an LSTM
         export("conv1d_pool_lstm", lambda i: L.LSTM(H, **seq)(L.MaxPooling1D(2)(
             L.Conv1D(4, 3, padding="same", activation="relu")(i))))
+        # ... causal (streams: the conv's window and the pool's every other frame are state)
+        export("conv1d_causal_lstm", lambda i: L.LSTM(H)(L.MaxPooling1D(2)(
+            L.Conv1D(4, 3, padding="causal", activation="relu")(i))))
     else:
         export("lstm_go_backwards", lambda i: L.LSTM(H, go_backwards=True, **seq)(i))
         export("gru_reset_before", lambda i: L.GRU(H, reset_after=False, **seq)(i))

@@ -30,6 +30,7 @@ KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_layer_norm_f32": ("NormalizationFunctions/rnn_layer_norm_f32.c", ()),
     "rnn_scale_shift_f32": ("NormalizationFunctions/rnn_scale_shift_f32.c", ()),
     "rnn_gather_rows": ("ViewFunctions/rnn_gather_rows.c", ()),
+    "rnn_frame_push": ("ViewFunctions/rnn_frame_push.c", ()),
     "rnn_running_reduce_f32": ("BasicMathFunctions/rnn_running_reduce_f32.c", ()),
     "rnn_attention_pool_f32": ("SoftmaxFunctions/rnn_attention_pool_f32.c", ()),
     "rnn_running_attention_pool_f32": ("SoftmaxFunctions/rnn_running_attention_pool_f32.c",
@@ -129,8 +130,8 @@ class _Program:
         region, off = self.mem.place[t]
         if region == "x":
             base = "x"
-        elif region == "arena":
-            base = "s->arena"
+        elif region in ("arena", "state"):
+            base = "s->" + region
         else:
             cname = region.split(":", 1)[1]
             if cname not in self.consts:
@@ -164,14 +165,33 @@ class _Program:
                               ("beta", cgen.c_float(a.beta))])
 
     # -- nodes --------------------------------------------------------------------------
+    def prologue(self) -> list[dict[str, Any]]:
+        """Ops before the nodes' (int8 with float I/O: the input's quantization)."""
+        return []
+
     def ops(self) -> list[dict[str, Any]]:
-        out = []
+        out = self.prologue()
         for k, n in enumerate(self.g.nodes):
             fn = getattr(self, "op_" + type(n).__name__.lower())
             op = fn(n, f"n{k}")
             if op is not None:
+                # after windows that do not fire on every call: only when they do
+                op["gate"] = " && ".join(self.fired(w) for w in self.g.gates.get(n.name, ()))
                 out.append(op)
         return out
+
+    def fired(self, window: str) -> str:
+        """The C expression: the FrameWindow fired on this call (its flag in state32)."""
+        return f"s->state32[{self.mem.running[window][1] + 1}]"
+
+    def op_framewindow(self, n: ir.FrameWindow, p: str) -> dict[str, Any]:
+        s = self.g.shapes[n.inputs[0]]
+        cnt = self.mem.running[n.name][1]
+        self.ctx.kernels.add("rnn_frame_push")
+        return self._lines(n, [
+            f"rnn_frame_push({math.prod(s[:n.axis])}, {n.frames}, "
+            f"{math.prod(s[n.axis + 1:]) * self.ELEM_BYTES}, {self.src(n.inputs[0])}, "
+            f"{self.buf(n.outputs[0])}, {n.start}, {n.stride}, {_at('s->state32', cnt)});"])
 
     def comment(self, n: ir.Node) -> str:
         return cgen.c_comment(f"{n.op} '{n.name}'")
@@ -688,6 +708,7 @@ def build_context(g: ir.Graph, name: str) -> dict[str, Any]:
         block_decls=ctx.decls[n_decls:], init=init, outputs=outs,
         block_ops=block_ops, block=K, block_why=g.block_why,
         streaming=g.streaming, not_streaming_why=g.not_streaming_why, seq_len=g.seq_len,
+        delay=pg.delay if g.streaming else 0, held=bool(pg.held),
         input_size=in_size, input_step_size=in_size // g.seq_len if g.streaming else None,
         input_shape=list(in_shape), input_name=cgen.c_comment(g.input),
         step_output_size=step_off, seq_out=seq_acc, fin_out=fin_acc,

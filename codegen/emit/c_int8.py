@@ -31,6 +31,7 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_avg_pool_s8": ("PoolingFunctions/rnn_avg_pool_s8.c", ()),
     "rnn_reduce_s8": ("BasicMathFunctions/rnn_reduce_s8.c", ()),
     "rnn_gather_rows": ("ViewFunctions/rnn_gather_rows.c", ()),
+    "rnn_frame_push": ("ViewFunctions/rnn_frame_push.c", ()),
     "rnn_running_reduce_s8": ("BasicMathFunctions/rnn_running_reduce_s8.c", ()),
     "rnn_scale_shift_s8": ("NormalizationFunctions/rnn_scale_shift_s8.c", ()),
     "rnn_reduce_sum_s8": ("BasicMathFunctions/rnn_reduce_sum_s8.c", ()),
@@ -71,7 +72,8 @@ class QProgram(_Program):
 
     def buf(self, t: str) -> str:
         region, off = self.mem.place[t]
-        base = {"x": "x", "arena": "s->arena", "arena16": "s->arena16"}.get(region)
+        base = {"x": "x", "arena": "s->arena", "arena16": "s->arena16",
+                "state": "s->state"}.get(region)
         if base is None:
             raise RnngenError(f"int8: tensor '{t}' is a constant")
         return _at(base, off)
@@ -106,7 +108,19 @@ class QProgram(_Program):
                         sym = self.arr(f"{n.name}_d{d}_c0", qd.c0, "int16_t")
                         init.append(f"memcpy({_at('s->state16', c_off)}, {sym}, "
                                     f"{qd.c0.size} * sizeof(int16_t));")
+        # the windows along time and the held outputs in the state start at float zero
+        for t, (region, off) in sorted(mem.place.items(), key=lambda kv: kv[1][1]):
+            if region == "state" and t in self.owners:
+                zp = self.plan.tensors[t].zero_point
+                if zp:
+                    init.append(f"memset({_at('s->state', off)}, {zp}, "
+                                f"{math.prod(self.g.shapes[t])});")
         return init
+
+    @property
+    def owners(self) -> set[str]:
+        """The tensors that own their memory (not views)."""
+        return {o for n in self.g.nodes if not isinstance(n, ir.View) for o in n.outputs if o}
 
     def store_output(self, name: str, dst: str, src: str, size: int) -> str:
         """int8 I/O: the integers as they are; float I/O: dequantized as the reference's
@@ -179,22 +193,17 @@ class QProgram(_Program):
             [f"        {line}" for line in body] + ["    }", "}"]
 
     # -- nodes --------------------------------------------------------------------------
-    def ops(self) -> list[dict[str, Any]]:
-        out = []
-        if self.plan.io == "float" and not self.g.input_ids:  # token ids: int32 as given
-            g = self.g
-            n = math.prod(g.shapes[g.input])
-            p = self.plan.input
-            region, off = self.mem.place[g.input]
-            self.ctx.kernels.add("rnn_quantize_s8")
-            out.append(dict(kind="lines", comment="quantize the input", lines=[
-                f"rnn_quantize_s8(x, {n}, {cgen.c_float(1.0 / p.scale)}, {p.zero_point}, "
-                f"{_at('s->arena', off)});"]))
-        for k, n in enumerate(self.g.nodes):
-            op = getattr(self, "op_" + type(n).__name__.lower())(n, f"n{k}")
-            if op is not None:
-                out.append(op)
-        return out
+    def prologue(self) -> list[dict[str, Any]]:
+        if self.plan.io != "float" or self.g.input_ids:  # token ids: int32 as given
+            return []
+        g = self.g
+        n = math.prod(g.shapes[g.input])
+        p = self.plan.input
+        region, off = self.mem.place[g.input]
+        self.ctx.kernels.add("rnn_quantize_s8")
+        return [dict(kind="lines", comment="quantize the input", gate="", lines=[
+            f"rnn_quantize_s8(x, {n}, {cgen.c_float(1.0 / p.scale)}, {p.zero_point}, "
+            f"{_at('s->arena', off)});"])]
 
     def src(self, t: str) -> str:
         return self.xbuf(t)

@@ -151,6 +151,7 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
         "seq_len": T,
         "streaming": g.streaming,
         "not_streaming_why": g.not_streaming_why,
+        "delay_frames": g.step.delay if g.step is not None else 0,
         # streaming models: <name>_run's block of steps on this board (1: step by step), and
         # why not more
         "run_block": (ctx["block"] if not board.m_profile else 1) if g.streaming else None,

@@ -49,13 +49,23 @@ def _tags(g: ir.Graph) -> dict[str, ir.TimeInfo]:
     for n in g.nodes:
         ins = [tags.get(i) for i in n.inputs]
         outs = _rule(g, n, ins)
+        # a value is produced on the calls on which every window before it fires
+        clock = tuple(dict.fromkeys(c for t in ins if t is not None for c in t.clock))
+        w = window_of(g, n, ins[0] if ins else None)
+        if w is not None and w.gating:
+            clock += (w.name,)
         for o, t in zip(n.outputs, outs):
             if o:
-                tags[o] = t
+                tags[o] = replace(t, clock=clock)
     for o in g.outputs:
         t = tags[o]
         if t.kind == "seq" and math.prod(g.shapes[o][:t.axis]) != 1:
             raise _NotCausal(f"output '{o}' is not laid out step by step")
+        if t.kind == "seq" and t.clock:
+            raise _NotCausal(f"output '{o}' has one value per output frame of "
+                             f"{_window_op(t.clock[-1])}, which some calls do not produce "
+                             "(a delay or a stride along time); streaming models with such a "
+                             "window give values after the last step only")
     if T < 1:
         raise _NotCausal("empty sequence")
     return tags
@@ -114,6 +124,7 @@ def _rule(g: ir.Graph, n: ir.Node, ins: list[ir.TimeInfo | None]) -> list[ir.Tim
         if t.kind == "final":
             return [t]
         a = t.axis
+        T = g.shapes[n.inputs[0]][a]  # (after a window along time: its output frames)
         s, st, c = n.starts[a], n.steps[a], n.counts[a]
         if (s, st, c) == (0, 1, T):
             return [t]
@@ -138,6 +149,7 @@ def _rule(g: ir.Graph, n: ir.Node, ins: list[ir.TimeInfo | None]) -> list[ir.Tim
         if t.kind == "final":
             return [t]
         s, o = g.shapes[n.inputs[0]], n.shape
+        T = s[t.axis]
         before = math.prod(s[:t.axis])
         for b in range(len(o)):
             if o[b] == T and math.prod(o[:b]) == before:
@@ -147,12 +159,12 @@ def _rule(g: ir.Graph, n: ir.Node, ins: list[ir.TimeInfo | None]) -> list[ir.Tim
         t = _need(n, x)
         if t.kind == "final":
             return [t]
-        op, what = ("Conv", "convolves") if isinstance(n, ir.Conv) else (
-            "MaxPool" if n.kind == "max" else "AveragePool", "pools")
-        if t.axis >= 2:
-            raise _NotCausal(f"{op} '{n.name}' {what} along the time axis (streaming "
-                             "convolution is not implemented: whole sequences)")
-        raise _NotCausal(f"{op} '{n.name}' {what} across the time axis")
+        if t.axis < 2:
+            raise _NotCausal(f"{_op(n)} '{n.name}' "
+                             f"{'convolves' if isinstance(n, ir.Conv) else 'pools'} across "
+                             "the time axis")
+        window_of(g, n, t)  # along time: a FrameWindow in the step graph, or the reason not
+        return [t]
     if isinstance(n, ir.Reduce):
         t = _need(n, x)
         if t.kind == "seq" and n.first <= t.axis <= n.last:
@@ -192,6 +204,49 @@ def _rule(g: ir.Graph, n: ir.Node, ins: list[ir.TimeInfo | None]) -> list[ir.Tim
     raise _NotCausal(f"'{n.name}' ({n.op}) is not known to be step-wise")
 
 
+def _op(n: ir.Node) -> str:
+    if isinstance(n, ir.Pool):
+        return "MaxPool" if n.kind == "max" else "AveragePool"
+    return "Conv"
+
+
+WINDOW_SUFFIX = "__frames"
+
+
+def _window_op(window: str) -> str:
+    return f"'{window[:-len(WINDOW_SUFFIX)]}'"
+
+
+def window_of(g: ir.Graph, n: ir.Node, t: ir.TimeInfo | None) -> ir.FrameWindow | None:
+    """The FrameWindow in front of a Conv / Pool along the time axis (None for other nodes),
+    or _NotCausal naming the node and attribute when its window cannot stream: a stream has no
+    end, so no padding after the last frame; at the start, the buffer's initial frames are the
+    zero padding (the Conv's, and an AveragePool's that counts it)."""
+    if not isinstance(n, (ir.Conv, ir.Pool)) or t is None or t.kind != "seq" or t.axis < 2:
+        return None
+    nd = len(n.kernel)
+    j = t.axis - 2
+    k, s, dil = n.kernel[j], n.strides[j], n.dilations[j]
+    pb, pe = n.pads[j], n.pads[nd + j]
+    frames = (k - 1) * dil + 1
+    op = _op(n)
+    if pe:
+        raise _NotCausal(f"{op} '{n.name}' pads the end of the time axis (pads: {pe} "
+                         "after the last step): its output at a step reads later steps. "
+                         "Streaming needs padding at the start only (causal: "
+                         f"{frames - 1} frames before, none after)")
+    if pb > frames - 1:
+        raise _NotCausal(f"{op} '{n.name}' pads the start of the time axis by {pb} frames, "
+                         f"more than its window of {frames} frames less one")
+    if pb and isinstance(n, ir.Pool) and (n.kind == "max" or not n.count_include_pad):
+        raise _NotCausal(f"{op} '{n.name}' pads the start of the time axis ({pb} frames) "
+                         "with values that are not zeros (MaxPool: -inf; AveragePool "
+                         "without count_include_pad: left out of the count)")
+    return ir.FrameWindow(n.name + WINDOW_SUFFIX, (n.inputs[0],),
+                          (n.name + WINDOW_SUFFIX,), axis=t.axis, frames=frames,
+                          start=frames - pb, stride=s)
+
+
 def _need(n: ir.Node, t: ir.TimeInfo | None) -> ir.TimeInfo:
     if t is None:
         raise _NotCausal(f"'{n.name}' has no run-time input")
@@ -218,7 +273,25 @@ def steps_graph(g: ir.Graph, tags: Mapping[str, ir.TimeInfo], k: int) -> ir.Grap
 
     shapes = {name: sized(name) for name in g.shapes}
     nodes: list[ir.Node] = []
+    gates: dict[str, tuple[str, ...]] = {}
     for n in g.nodes:
+        clock = tuple(dict.fromkeys(c for i in n.inputs if i in tags for c in tags[i].clock))
+        w = window_of(g, n, tags.get(n.inputs[0]) if n.inputs else None)
+        if w is not None:  # a Conv / Pool along time reads the window of its last frames
+            if k != 1:
+                raise AssertionError("a FrameWindow in a graph of more than one step")
+            nodes.append(w)
+            shapes[w.outputs[0]] = w.out_shapes([shapes[w.inputs[0]]])[0]
+            if clock:
+                gates[w.name] = clock
+            if w.gating:
+                clock += (w.name,)
+            j, nd = w.axis - 2, len(n.kernel)
+            pads = list(n.pads)
+            pads[j] = pads[nd + j] = 0
+            n = replace(n, inputs=(w.outputs[0],) + n.inputs[1:], pads=tuple(pads))
+        if clock:
+            gates[n.name] = clock
         if isinstance(n, ir.Recurrent):
             n = replace(n, seq_len=k, valid_len=k)
         elif isinstance(n, ir.Slice):
@@ -238,6 +311,35 @@ def steps_graph(g: ir.Graph, tags: Mapping[str, ir.TimeInfo], k: int) -> ir.Grap
                 tags.get(n.inputs[1], FINAL).kind == "seq":
             n = ir.RunningAttentionPool(n.name, n.inputs, n.outputs, n.axis)
         nodes.append(n)
-    out = g.replace(nodes=tuple(nodes), shapes=shapes, seq_len=k, step=None)
+    held = tuple(o for o in g.outputs if tags[o].clock)
+    out = g.replace(nodes=tuple(nodes), shapes=shapes, seq_len=k, step=None, gates=gates,
+                    held=held, delay=delay(g, tags))
     ir.verify(out)
     return out
+
+
+def windows(g: ir.Graph, tags: Mapping[str, ir.TimeInfo]) -> list[ir.FrameWindow]:
+    """The FrameWindows of a streaming model's step graph, in node order."""
+    out = []
+    for n in g.nodes:
+        w = window_of(g, n, tags.get(n.inputs[0]) if n.inputs else None)
+        if w is not None:
+            out.append(w)
+    return out
+
+
+def delay(g: ir.Graph, tags: Mapping[str, ir.TimeInfo]) -> int:
+    """The calls after `_reset` before a streaming model's outputs are first produced (its
+    windows' warm-up): a window fires first on its input's `start`-th frame, then every
+    `stride`-th; a chain of windows multiplies the periods."""
+    first: dict[str, tuple[int, int]] = {}  # window -> (first call, period), 1-based
+    for w in windows(g, tags):
+        f, period = 1, 1
+        for c in tags[w.inputs[0]].clock:
+            f, period = first[c]
+        first[w.name] = (f + (w.start - 1) * period, period * w.stride)
+    lag = 0
+    for o in g.outputs:
+        if tags[o].clock:
+            lag = max(lag, first[tags[o].clock[-1]][0] - 1)
+    return lag

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from .. import cells, formats, ir
+from ..errors import RnngenError
 
 
 def run(g: ir.Graph, opts: object = None) -> ir.Graph:
@@ -51,6 +52,10 @@ def plan_block(g: ir.Graph, ram_budget: int | None) -> tuple[ir.Graph | None, st
     assert g.step is not None and g.step.memory is not None and g.time is not None
     if not any(isinstance(n, ir.Recurrent) for n in g.nodes):
         return None, "no recurrent layer"
+    w = next((n for n in g.step.nodes if isinstance(n, ir.FrameWindow)), None)
+    if w is not None:
+        return None, (f"'{w.name[:-len('__frames')]}' along the time axis takes one frame per "
+                      "step (its window of frames is state)")
     int8 = g.quant is not None
     k = min(RUN_BLOCK, g.seq_len)
     if k < 2:
@@ -99,7 +104,9 @@ def work_floats(n: ir.Recurrent) -> int:
 def plan(g: ir.Graph) -> ir.Graph:
     if g.quant is not None:
         return plan_int8(g)
-    place, top = _arena(g, lambda t: math.prod(g.shapes[t]), input_in_arena=False)
+    held = _held(g)
+    place, top = _arena(g, lambda t: math.prod(g.shapes[t]), input_in_arena=False,
+                        skip=set(held))
     state_slots: dict[tuple[str, int], tuple[int, int]] = {}
     state = 0
     work = 0
@@ -130,6 +137,7 @@ def plan(g: ir.Graph) -> ir.Graph:
             outer, _, inner, inner_s = n.layout(g.shapes[n.inputs[0]], g.shapes[n.inputs[1]])
             state += outer * (2 * inner_s + inner)
             state32 += 1
+    state, state32 = _state_places(g, place, held, running, state, state32)
     mem = ir.MemoryPlan(place=place, arena=top, work=work + scratch, state=state,
                         state_slots=state_slots, scratch_off=work, cells=places,
                         running=running, state32=state32)
@@ -142,9 +150,14 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
     state is int8 (h8), the LSTM cell state int16 (c16)."""
     qp = g.quant
     int16 = {t for t, p in qp.tensors.items() if p.dtype == "int16"}
+    held = _held(g)
+    if set(held) & int16:
+        raise RnngenError(f"{g.source or g.name}: output '{sorted(set(held) & int16)[0]}' "
+                          "(an LSTM cell state, int16) comes after a window along time that "
+                          "does not fire on every step; build float32 or give h only")
     place, top = _arena(g, lambda t: math.prod(g.shapes[t]),
                         input_in_arena=qp.io == "float" and not g.input_ids,
-                        skip=int16)
+                        skip=int16 | set(held))
     top16 = 0
     for t in sorted(int16):
         if t in g.shapes:
@@ -184,10 +197,45 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
             size = math.prod(g.shapes[n.outputs[0]])
             running[n.name] = (state32, state32 + size)
             state32 += size + 1
+    h8, state32 = _state_places(g, place, held, running, h8, state32)
     mem = ir.MemoryPlan(place=place, arena=top, work=work16, state=h8,
                         state_slots=state_slots, scratch_off=0, work8=work8, state16=c16,
                         arena16=top16, cells=places, running=running, state32=state32)
     return g.replace(memory=mem)
+
+
+def _held(g: ir.Graph) -> list[str]:
+    """The tensors a step graph keeps in the state: its FrameWindows' buffers, and the
+    tensors that own the memory of its held outputs (their values as of the last call that
+    produced them)."""
+    views = {n.outputs[0]: n.inputs[0] for n in g.nodes if isinstance(n, ir.View)}
+    out = [n.outputs[0] for n in g.nodes if isinstance(n, ir.FrameWindow)]
+    for o in g.held:
+        while o in views:
+            o = views[o]
+        if o not in out:
+            out.append(o)
+    return out
+
+
+def _state_places(g: ir.Graph, place: dict[str, tuple[str, int]], held: list[str],
+                  running: dict[str, tuple[int, int]], state: int, state32: int
+                  ) -> tuple[int, int]:
+    """Places in the state (after the recurrent and running values) for the held tensors;
+    each FrameWindow's frame count and fired flag in state32 (MemoryPlan.running: (the
+    buffer's offset in the state, the count's in state32); the flag follows the count).
+    Views of a held tensor share its place. Returns the state's and state32's new sizes."""
+    for t in held:
+        place[t] = ("state", state)
+        state += math.prod(g.shapes[t])
+    for n in g.nodes:
+        if isinstance(n, ir.FrameWindow):
+            running[n.name] = (place[n.outputs[0]][1], state32)
+            state32 += 2
+        elif isinstance(n, ir.View) and n.inputs[0] in place and \
+                place[n.inputs[0]][0] == "state":
+            place[n.outputs[0]] = place[n.inputs[0]]
+    return state, state32
 
 
 def conv_s8_scratch(n: ir.Conv) -> int:
@@ -279,7 +327,7 @@ def _arena(g: ir.Graph, size_of, input_in_arena: bool, skip: set[str] = frozense
             place[o] = ("arena", off)
             live.append((last.get(o, k), off, size))
     for n in g.nodes:
-        if isinstance(n, ir.View):
+        if isinstance(n, ir.View) and owner(n.outputs[0]) in place:  # (skipped: placed later)
             o = n.outputs[0]
             place[o] = place[owner(o)]
     return place, top

@@ -34,6 +34,10 @@ def run(g: ir.Graph, opts: Options) -> ir.Graph:
     xs, states, source, warnings = calibration_data(g, opts.calibrate)
     stats = _calibrate(g, xs, states)
     plan = _Builder(g, stats, opts.io, source, warnings).build()
+    if g.step is not None:  # a window of frames holds its input's values
+        for n in g.step.nodes:
+            if isinstance(n, ir.FrameWindow):
+                plan.tensors[n.outputs[0]] = plan.tensors[n.inputs[0]]
     step = g.step.replace(quant=plan) if g.step is not None else None
     return g.replace(quant=plan, step=step)
 

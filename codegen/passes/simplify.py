@@ -3,6 +3,8 @@
 - a Transpose that only moves axes of size 1, or a Slice that keeps everything, is a View;
 - a View of a View reads the first source directly;
 - Add of a constant row vector after a Linear becomes the Linear's bias;
+- a zero Pad of the spatial axes read only by a Conv becomes the Conv's padding (so that a
+  causal conv written as F.pad(x, (k - 1, 0)) then Conv streams along time);
 - Softmax over an axis, Mul by values, ReduceSum over the same axis (attention pooling)
   becomes one AttentionPool node (which streams over time as an online softmax);
 - nodes whose outputs nobody reads are removed (unused LSTM outputs become "");
@@ -48,6 +50,8 @@ def run(g: ir.Graph, opts: object = None) -> ir.Graph:
     nodes = out
 
     nodes = _fuse_bias(g, nodes)
+    nodes, shapes = _fuse_pad(g, nodes)
+    g = g.replace(shapes=shapes)
     nodes = _fuse_attention(g, nodes)
     g = _copy_input_outputs(g, nodes)
     return _dead_code(g)
@@ -99,6 +103,86 @@ def _fuse_bias(g: ir.Graph, nodes: list[ir.Node]) -> list[ir.Node]:
             drop.add(k)
             break
     return [n for k, n in enumerate(nodes) if k not in drop]
+
+
+def _fuse_pad(g: ir.Graph, nodes: list[ir.Node]) -> tuple[list[ir.Node], dict[str, ir.Shape]]:
+    """A zero Pad read (through Views that add or drop axes of size 1, and Transposes, each
+    read only by the next) by a Conv, padding only axes that reach the Conv's spatial axes,
+    becomes the Conv's padding: the Pad is dropped and the tensors between lose the padding
+    (tf2onnx writes Keras's padding="causal" as Pad, ExpandDims, Transpose, Conv)."""
+    users: dict[str, list[ir.Node]] = {}
+    for n in nodes:
+        for i in n.inputs:
+            users.setdefault(i, []).append(n)
+    shapes = dict(g.shapes)
+    drop: set[str] = set()
+    change: dict[str, ir.Node] = {}
+    for n in nodes:
+        if not isinstance(n, ir.Pad) or n.value != 0.0 or np.signbit(n.value):
+            continue
+        r = len(g.shapes[n.inputs[0]])
+        pads = [(n.pads[i], n.pads[r + i]) for i in range(r)]
+        chain: list[ir.Node] = []
+        t = n.outputs[0]
+        while True:
+            us = users.get(t, [])
+            if t in g.outputs or len(us) != 1:
+                break
+            u = us[0]
+            if isinstance(u, ir.Transpose):
+                pads = [pads[p] for p in u.perm]
+            elif isinstance(u, ir.View):
+                pads = _view_pads(g.shapes[t], u.shape, pads)
+                if pads is None:
+                    break
+            else:
+                break
+            chain.append(u)
+            t = u.outputs[0]
+        conv = users.get(t, [None])[0] if len(users.get(t, [])) == 1 else None
+        if not isinstance(conv, ir.Conv) or conv.inputs[0] != t or t in g.outputs or \
+                any(p != (0, 0) for p in pads[:2]) or len(pads) != len(conv.kernel) + 2:
+            continue
+        nd = len(conv.kernel)
+        cp = tuple(conv.pads[i] + pads[2 + i][0] for i in range(nd)) + \
+            tuple(conv.pads[nd + i] + pads[2 + i][1] for i in range(nd))
+        drop.add(n.name)
+        src = n.inputs[0]
+        for u in chain:  # the same nodes on the unpadded tensors
+            shp = shapes[u.outputs[0]] = u.out_shapes([shapes[src]])[0] \
+                if isinstance(u, ir.Transpose) else _unpad(shapes[src], u.shape)
+            change[u.name] = replace(u, inputs=(src,)) if isinstance(u, ir.Transpose) else \
+                replace(u, inputs=(src,), shape=shp)
+            src = u.outputs[0]
+        change[conv.name] = replace(conv, inputs=(src,) + conv.inputs[1:], pads=cp)
+    out = [change.get(n.name, n) for n in nodes if n.name not in drop]
+    return out, shapes
+
+
+def _unit_free(s: ir.Shape) -> list[int]:
+    return [i for i, d in enumerate(s) if d != 1]
+
+
+def _view_pads(src: ir.Shape, dst: ir.Shape, pads: list[tuple[int, int]]
+               ) -> list[tuple[int, int]] | None:
+    """The padding of a View's output when the View only adds or drops axes of size 1 (the
+    other axes in order), else None."""
+    a, b = _unit_free(src), _unit_free(tuple(dst))
+    if [src[i] for i in a] != [dst[i] for i in b]:
+        return None
+    if any(p != (0, 0) for i, p in enumerate(pads) if i not in a):
+        return None
+    out = [(0, 0)] * len(dst)
+    for i, j in zip(a, b):
+        out[j] = pads[i]
+    return out
+
+
+def _unpad(src: ir.Shape, dst: ir.Shape) -> ir.Shape:
+    """A View's shape `dst` for the unpadded input `src` (the axes not of size 1 in order)."""
+    it = iter(d for d in src if d != 1)
+    out = tuple(next(it) if d != 1 else 1 for d in dst)
+    return out
 
 
 def _fuse_attention(g: ir.Graph, nodes: list[ir.Node]) -> list[ir.Node]:

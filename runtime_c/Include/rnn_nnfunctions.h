@@ -343,6 +343,18 @@ void rnn_scale_shift_f32(int32_t outer, int32_t channels, int32_t inner, const f
                          const float *shift, const float *x, float *y);
 
 /**
+ * @brief The window of a convolution or pooling along the time axis of a streaming model:
+ *        for each of `outer` rows, the buffer buf [outer, frames, frame_bytes] drops its
+ *        oldest frame and takes this step's frame x [outer, frame_bytes] as its newest (any
+ *        element type: frames are copied as bytes; zero / the zero point at reset are the
+ *        padding before the first frame). count[0] counts the frames since reset (kept below
+ *        start + stride), count[1] is set to 1 when the window fires on this step (the
+ *        start-th frame and every stride-th after it), else 0.
+ */
+void rnn_frame_push(int32_t outer, int32_t frames, int32_t frame_bytes, const void *x,
+                    void *buf, int32_t start, int32_t stride, int32_t *count);
+
+/**
  * @brief Embedding lookup: row i of y = row ids[i] of the table [rows, row_bytes] in flash,
  *        for `count` token ids, any element type (float32 or the int8 table: rows are copied
  *        as bytes). An id in [-rows, -1] counts from the end (ONNX Gather); an id outside

@@ -297,6 +297,32 @@ def test_pooling_over_time_streams_safely(tmp_path, kind, dtype):
     check_project(proj)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_convolution_over_time_streams_safely(tmp_path, dtype):
+    """A conv and pools along time in the step program (rnn_frame_push: the windows of
+    frames, their counts and flags in the state struct; the layers after them run only on
+    the steps their windows fire; the held outputs in the state) and the golden test's
+    streaming checks."""
+    import warnings
+
+    import torch
+    from tests.e2e import test_streaming_conv as tsc
+
+    torch.manual_seed(5)
+    net = tsc.ValidConvPool().eval()
+    x = torch.randn(1, 11, 6)
+    path = tmp_path / "conv.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["x"],
+                          output_names=["y"])
+    proj = tmp_path / "proj"
+    res = driver.build(path, proj, driver.BuildOptions(name="m", dtype=dtype, measure=False))
+    assert res.graph.streaming and res.graph.step.delay == 5 and res.graph.step.held
+    assert sum(isinstance(n, ir.FrameWindow) for n in res.graph.step.nodes) == 4
+    check_project(proj)
+
+
 @pytest.mark.parametrize("kind,dtype", [("dtln", "float32"), ("lstm", "int8")])
 def test_stateful_models(tmp_path, kind, dtype):
     """<name>_set_state / <name>_get_state (strided copies for the DTLN-style state tensor;

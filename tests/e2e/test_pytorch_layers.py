@@ -107,8 +107,9 @@ class AttentionPoolLSTM(torch.nn.Module):
 
 # name -> (module, input shape, streams)
 NETS = {
-    "deepconvlstm": (DeepConvLSTM, (1, 24, 113), False),
-    "crnn": (CRNN, (1, 49, 40), False),
+    # 'valid' convs stream (each keeps its last 4 frames; outputs 16 frames behind)
+    "deepconvlstm": (DeepConvLSTM, (1, 24, 113), True),
+    "crnn": (CRNN, (1, 49, 40), False),  # padding 1 along time: reads the next frame
     "layernorm_lstm": (LayerNormLSTM, (1, 10, 12), True),
     "batchnorm_lstm": (BatchNormLSTM, (1, 10, 12), True),
     "lstm_mean": (MeanPoolLSTM, (1, 10, 12), True),  # a running mean (streams)

@@ -3,7 +3,8 @@
 struct keeps the running value and every `_step` gives the pooling of the steps so far, so T
 steps equal one `_run` (checked by the golden test's streaming checks, float and int8 on the
 host and cortex-m4, against PyTorch's outputs). A model whose layers mix time steps otherwise
-(a convolution or a pool along time, a softmax over time) is compiled for whole sequences,
+(a 'same' convolution along time, which reads later steps; a softmax over time) is compiled
+for whole sequences (convolutions that stream: tests/e2e/test_streaming_conv.py),
 and the node that prevents streaming is named where a user reads it: the build summary
 (`rnngen build`), the generated header (include/<name>.h) and `rnngen inspect`, for the
 float and the int8 build alike. The exact reason strings are the oracle; each is the one
@@ -24,7 +25,7 @@ import torch
 
 
 class ConvOverTime(torch.nn.Module):
-    """Conv1d along time (the DeepConvLSTM front end, small), then an LSTM."""
+    """A centered ('same') Conv1d along time, then an LSTM: whole sequences."""
 
     def __init__(self):
         super().__init__()
@@ -93,7 +94,7 @@ class AttentionOverTime(torch.nn.Module):
 
 
 class ConvThenAttention(torch.nn.Module):
-    """A conv over time (whole sequences, named), then attention pooling."""
+    """A centered conv over time (whole sequences, named), then attention pooling."""
 
     def __init__(self):
         super().__init__()
@@ -108,8 +109,8 @@ class ConvThenAttention(torch.nn.Module):
 
 # name -> (module, (op type of the node named, what the reason says it does))
 NETS = {
-    "conv_time": (ConvOverTime, ("Conv", "convolves along the time axis")),
-    "conv_attention": (ConvThenAttention, ("Conv", "convolves along the time axis")),
+    "conv_time": (ConvOverTime, ("Conv", "pads the end of the time axis")),
+    "conv_attention": (ConvThenAttention, ("Conv", "pads the end of the time axis")),
 }
 # pooling over time: streams (name -> module); int8 too
 POOLING = {"mean_time": MeanOverTime, "max_time": MaxOverTime, "sum_time": SumOverTime,

@@ -380,15 +380,26 @@ def _not_streaming_cases() -> list[tuple[str, ir.Graph, str]]:
     xt = {"xt": (1, I, T)}
     tr = ir.Transpose("tr", ("x",), ("xt",), (1, 2, 0))
     g = _graph([tr, ir.Conv("conv", ("xt",), ("y",), W=_rand(rng, 2, I, 3), b=None,
-                            strides=(1,), pads=(0, 0), dilations=(1,), group=1)],
-               {**xt, "y": (1, 2, T - 2)}, ("y",))
-    cases.append(("conv over time", g, "Conv 'conv' convolves along the time axis (streaming "
-                  "convolution is not implemented: whole sequences)"))
+                            strides=(1,), pads=(1, 1), dilations=(1,), group=1)],
+               {**xt, "y": (1, 2, T)}, ("y",))
+    cases.append(("centered conv over time", g, "Conv 'conv' pads the end of the time axis "
+                  "(pads: 1 after the last step): its output at a step reads later steps. "
+                  "Streaming needs padding at the start only (causal: 2 frames before, none "
+                  "after)"))
+    g = _graph([tr, ir.Conv("conv", ("xt",), ("yt",), W=_rand(rng, 2, I, 3), b=None,
+                            strides=(1,), pads=(0, 0), dilations=(1,), group=1),
+                ir.Transpose("back", ("yt",), ("y",), (2, 0, 1))],
+               {**xt, "yt": (1, 2, T - 2), "y": (T - 2, 1, 2)}, ("y",))
+    cases.append(("per-step output of a delayed conv", g, "output 'y' has one value per "
+                  "output frame of 'conv', which some calls do not produce (a delay or a "
+                  "stride along time); streaming models with such a window give values after "
+                  "the last step only"))
     g = _graph([tr, ir.Pool("pool", ("xt",), ("y",), kind="max", kernel=(2,), strides=(2,),
-                            pads=(0, 0), dilations=(1,), count_include_pad=False)],
-               {**xt, "y": (1, I, T // 2)}, ("y",))
-    cases.append(("pool over time", g, "MaxPool 'pool' pools along the time axis (streaming "
-                  "convolution is not implemented: whole sequences)"))
+                            pads=(1, 0), dilations=(1,), count_include_pad=False)],
+               {**xt, "y": (1, I, T // 2 + 1)}, ("y",))
+    cases.append(("padded max pool over time", g, "MaxPool 'pool' pads the start of the time "
+                  "axis (1 frames) with values that are not zeros (MaxPool: -inf; AveragePool "
+                  "without count_include_pad: left out of the count)"))
     g = _graph([tr, ir.Reduce("mean", ("xt",), ("y",), fn="mean", first=1, last=2)],
                {**xt, "y": (1, 1, 1)}, ("y",))
     cases.append(("mean over time and features", g, "ReduceMean 'mean' reduces over time and "

@@ -583,16 +583,19 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                 x1 = x0;
                 x2 = x0;
                 x3 = x0;
+                /* cppcheck-suppress knownConditionTrueFalse ; a step's one position */
                 if (np > 1)
                 {
                     x1 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
                     RNN_CONV_S8_NEXT(oh, ow);
                 }
+                /* cppcheck-suppress knownConditionTrueFalse ; a step's one position */
                 if (np > 2)
                 {
                     x2 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
                     RNN_CONV_S8_NEXT(oh, ow);
                 }
+                /* cppcheck-suppress knownConditionTrueFalse ; a step's one position */
                 if (np > 3)
                 {
                     x3 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
@@ -616,6 +619,7 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
         for (q = 0; q < positions; q += 4)
         {
             const int32_t np = positions - q < 4 ? positions - q : 4;
+            /* cppcheck-suppress knownConditionTrueFalse ; a step's one position */
             if (np == 4 && rnn_conv_s8_columns4(p, xg, oh, ow, cg, n16, c8))
             {
                 ow += 4;
