@@ -13,6 +13,7 @@ import os
 import sys
 
 T, F, H = 6, 3, 5
+V = 20  # the embedding model's vocabulary
 
 
 def main(out: str, flavour: str) -> None:
@@ -31,17 +32,22 @@ def main(out: str, flavour: str) -> None:
     rng = np.random.default_rng(12)
     x = rng.uniform(-1, 1, (1, T, F)).astype(np.float32)
 
-    def export(name, build):
-        inp = keras.Input((T, F), batch_size=1, name="x")
+    # token ids as Keras takes them by default: float32 values (cast to integers inside)
+    ids = rng.integers(0, V, (1, T)).astype(np.float32)
+
+    def export(name, build, token_ids=False):
+        shape = (T,) if token_ids else (T, F)
+        inp = keras.Input(shape, batch_size=1, name="x")
         model = keras.Model(inp, build(inp))
         for layer in model.layers:
             ws = layer.get_weights()
             layer.set_weights([rng.uniform(-0.6, 0.6, w.shape).astype(np.float32) for w in ws])
-        spec = (tf.TensorSpec((1, T, F), tf.float32, name="x"),)
+        spec = (tf.TensorSpec((1,) + shape, tf.float32, name="x"),)
         tf2onnx.convert.from_keras(model, input_signature=spec, opset=17,
                                    output_path=os.path.join(out, f"{name}.onnx"))
-        np.save(os.path.join(out, f"{name}_x.npy"), x)
-        np.save(os.path.join(out, f"{name}_y.npy"), np.asarray(model(x)))
+        xin = ids if token_ids else x
+        np.save(os.path.join(out, f"{name}_x.npy"), xin)
+        np.save(os.path.join(out, f"{name}_y.npy"), np.asarray(model(xin)))
 
     seq = {"return_sequences": True}
     if flavour == "keras3":
@@ -70,6 +76,8 @@ def main(out: str, flavour: str) -> None:
         export("lstm_go_backwards", lambda i: L.LSTM(H, go_backwards=True, **seq)(i))
         export("gru_reset_before", lambda i: L.GRU(H, reset_after=False, **seq)(i))
         export("simplernn", lambda i: L.SimpleRNN(H, **seq)(i))
+        # an embedding on Keras's default float32 input (tf2onnx: Cast, then Gather)
+        export("embedding_lstm", lambda i: L.LSTM(H)(L.Embedding(V, F)(i)), token_ids=True)
 
 
 if __name__ == "__main__":

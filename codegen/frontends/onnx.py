@@ -279,19 +279,26 @@ class _Converter:
         self.ids_tensors: set[str] = set()
         self.ids_alias: dict[str, str] = {}  # a Cast's output -> the ids input
         nodes = list(self.model.graph.node)
+        # Keras's Embedding takes a float32 input and casts it to integers (tf2onnx: Cast
+        # to int32 / int64 in front of the Gather): that input is token ids too
+        cast_of = {n.output[0]: n.input[0] for n in nodes
+                   if n.op_type == "Cast" and n.input and n.output and n.input[0] in given
+                   and given[n.input[0]] in (1, 6, 7) and int(_attrs(n).get("to", 0)) in (6, 7)}
         for idx, node in enumerate(nodes):
             if node.op_type != "Gather":
                 continue
             where = f"{self.path}: {self.where(node, idx)}"
             data = node.input[0] if node.input else ""
             ind = node.input[1] if len(node.input) > 1 else ""
-            if ind not in given:
+            if ind in cast_of:
+                ind = cast_of[ind]
+            elif ind not in given:
                 continue
             if data in given:
                 raise UnsupportedModel(
                     f"{where}: input data ('{data}') is a run-time input; the table of a "
                     "Gather on run-time indices must be an initializer (weights in flash)")
-            if given[ind] not in (6, 7):  # INT32, INT64
+            if given[ind] not in (6, 7) and node.input[1] == ind:  # INT32, INT64
                 raise UnsupportedModel(
                     f"{where}: input indices ('{ind}') has element type {given[ind]}; "
                     "Gather indices are int32 or int64")

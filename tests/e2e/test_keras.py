@@ -32,12 +32,13 @@ T, F, H = 6, 3, 5  # tests/keras_export.py
 KERAS3 = ["lstm", "gru", "gru_reset_before", "simplernn", "bilstm", "stacked", "lstm_unroll",
           "lstm_dense", "lstm_relu", "gru_softsign", "lstm_hard_sigmoid", "conv1d_pool_lstm",
           "conv1d_causal_lstm"]
-TF_KERAS = ["lstm_go_backwards", "gru_reset_before", "simplernn"]
+TF_KERAS = ["lstm_go_backwards", "gru_reset_before", "simplernn", "embedding_lstm"]
 # the recurrent operator each model's layers become (None: kept as a generic graph)
 CELL = {"lstm": "LSTM", "gru": "GRU", "gru_reset_before": "GRU", "simplernn": "RNN",
         "bilstm": "LSTM", "stacked": "LSTM", "lstm_unroll": "LSTM", "lstm_dense": "LSTM",
         "lstm_relu": "LSTM", "gru_softsign": "GRU", "lstm_hard_sigmoid": None,
-        "lstm_go_backwards": "LSTM", "conv1d_pool_lstm": "LSTM", "conv1d_causal_lstm": "LSTM"}
+        "lstm_go_backwards": "LSTM", "conv1d_pool_lstm": "LSTM", "conv1d_causal_lstm": "LSTM",
+        "embedding_lstm": "LSTM"}
 # activations other than the operators' defaults, as the recognized layer must carry them
 ACTIVATIONS = {"lstm_relu": ("Sigmoid", "Relu", "Relu"), "gru_softsign": ("Sigmoid", "Softsign")}
 BACKWARDS = {"bilstm", "lstm_go_backwards"}
@@ -45,7 +46,7 @@ BACKWARDS = {"bilstm", "lstm_go_backwards"}
 MIXES_TIME = {"conv1d_pool_lstm": "Conv"}
 # streaming through a conv and a pool along time (their windows of frames are state)
 WINDOWED = {"conv1d_causal_lstm"}
-NATIVE = {"lstm_go_backwards"}  # tf2onnx writes tf_keras's LSTM as an ONNX LSTM itself
+NATIVE = {"lstm_go_backwards", "embedding_lstm"}  # tf2onnx writes tf_keras's LSTM as an ONNX LSTM itself
 
 
 @pytest.fixture(scope="session")
@@ -113,6 +114,8 @@ def test_keras_export_matches_keras_on_host(keras_models, tmp_path, flavour, nam
     assert rep["passed"] and rep["mismatches"] == 0 and rep["reference"] == "expected"
     assert rep["values"] == np.load(y).size
     info = driver.inspect(path)
+    if name == "embedding_lstm":  # Keras's float32 input cast to integers: token ids
+        assert info["input"]["type"] == "int32 token ids", info["input"]
     ops = [lay["op"] for lay in info["layers"]]
     cell = CELL[name]
     if cell is None:  # not recognized: a generic graph, and inspect says why
