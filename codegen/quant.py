@@ -350,9 +350,10 @@ class QReduceSum:
 # (int64, exact); W = V 2^16 + E with E = round(n^2 eps 2^16 / x.scale^2) (epsilon in the
 # input's integer units, build time); 1/sqrt(W) by LN_RSQRT_ITERS fixed-point Newton steps
 # from a 12-entry seed; the normalized value in Q16 zq = round_half_up((n d - S) r 2^-s);
-# then zq G + (B << gs), G and B gamma and beta over the output's scale (build time),
-# rounded half up by 16 + gs bits, plus the output's zero point, saturated. C:
-# rnn_layer_norm_s8(). docs/int8.md states it in full.
+# then y = sat8((zq G + K) >> 32), the high word of one 64-bit multiply-add: G the scale
+# over the output's scale in Q16, K = B 2^16 + 2^31 + zp_out 2^32 with B the bias over the
+# output's scale in Q16 (the rounding half up and the zero point folded in; build time).
+# C: rnn_layer_norm_s8(). docs/int8.md states it in full.
 
 LN_EPS_FRAC = 16  # W = V 2^16 + E: epsilon resolved to 2^-16 of V's unit
 LN_Z_FRAC = 16  # the normalized value zq: Q16 (|z| <= sqrt(n - 1) < 2^8)
@@ -364,17 +365,13 @@ LN_RSQRT_SEED = tuple(int(round(2**29 / math.sqrt((k + 0.5) / 16))) for k in ran
 
 def rsqrt_q29(w: int) -> tuple[int, int]:
     """(r, e) with 1/sqrt(w) ~= r 2^-(44 + e/2) for an integer 1 <= w < 2^63: w normalized
-    by an even shift e to m in [2^28, 2^30) (w >> e truncates, or w << -e), r the Q29
-    reciprocal square root of m / 2^30 by LN_RSQRT_ITERS Newton steps r <- r (3 - a r^2) / 2
-    (every product floored to its Q-format). Relative error below 3e-9.
-    C: rnn_layer_norm_s8()'s rnn_rsqrt_q29."""
-    m, e = int(w), 0
-    while m >= 1 << 30:
-        m >>= 2
-        e += 2
-    while m < 1 << 28:
-        m <<= 2
-        e -= 2
+    by the even shift e that puts m in [2^28, 2^30) (m = w >> e, truncating, or w << -e),
+    r the Q29 reciprocal square root of m / 2^30 by LN_RSQRT_ITERS Newton steps
+    r <- r (3 - a r^2) / 2 (every product floored to its Q-format; r <= 2^30). Relative
+    error below 3e-9. C: rnn_layer_norm_s8.c's rnn_layer_norm_s8_rsqrt."""
+    e = int(w).bit_length() - 30
+    e += e & 1  # even
+    m = int(w) >> e if e >= 0 else int(w) << -e
     r = LN_RSQRT_SEED[(m >> 26) - 4]
     for _ in range(LN_RSQRT_ITERS):
         r2 = (r * r) >> 29
@@ -385,13 +382,14 @@ def rsqrt_q29(w: int) -> tuple[int, int]:
 
 @dataclass(frozen=True, eq=False)
 class QLayerNorm:
-    """An int8 layer normalization of blocks of n values (layer_norm_s8)."""
+    """An int8 layer normalization of blocks of n values (layer_norm_s8). gamma and bias
+    hold n values, or one for every value (InstanceNormalization's unit scale, zero bias)."""
 
     n: int
-    eps: int  # E = round(n^2 eps 2^16 / x.scale^2), int64
-    gamma: np.ndarray  # int32 [n]: G = round(scale / out.scale 2^gamma_shift)
-    beta: np.ndarray  # int32 [n]: B = round(bias / out.scale 2^16), held to int32
-    gamma_shift: int  # in [0, 30]: max |G| <= 2^30
+    eps: int  # E = round(n^2 eps 2^16 / x.scale^2), int64 below 2^62
+    gamma: np.ndarray  # int32 [n] or [1]: G = round(scale / out.scale 2^16)
+    bias: np.ndarray  # int64 [n] or [1]: K = B 2^16 + 2^31 + out.zero_point 2^32, with
+    #                   B = round(bias / out.scale 2^16) saturated to int32
     x: QParams
     out: QParams
 
@@ -407,30 +405,30 @@ def quantize_layer_norm(scale: np.ndarray, bias: np.ndarray, eps: float, x: QPar
         raise RnngenError(f"int8: {what}: epsilon {eps:.3g} is too large for the input's "
                           f"scale {x.scale:.3g} (n^2 epsilon / scale^2 reaches 2^46): it "
                           "would drown every variance the input can have")
-    g = scale.astype(np.float64) / out.scale
-    gmax = float(np.max(np.abs(g))) if g.size else 0.0
-    if gmax >= 2.0**30:
-        raise RnngenError(f"int8: {what}: scale / output scale {gmax:.3g} overflows (2^30)")
-    gs = 30 if gmax == 0 else int(min(30, math.floor(math.log2(2.0**30 / gmax))))
-    G = np.round(g * 2.0**gs).astype(I64)
+    g = np.round(scale.astype(np.float64) / out.scale * 2.0**LN_Z_FRAC)
+    if g.size and float(np.max(np.abs(g))) > 2**31 - 1:
+        raise RnngenError(f"int8: {what}: scale / output scale "
+                          f"{float(np.max(np.abs(g))) / 2**LN_Z_FRAC:.3g} overflows (2^15)")
     B = np.clip(np.round(bias.astype(np.float64) / out.scale * 2.0**LN_Z_FRAC),
-                -2**31 + 1, 2**31 - 1).astype(I64)
-    return QLayerNorm(n, int(e), G, B, gs, x, out)
+                -2**31, 2**31 - 1).astype(I64)
+    G = g.astype(I64)
+    K = B * 2**16 + 2**31 + out.zero_point * 2**32
+    if G.size and np.all(G == G[0]) and np.all(K == K[0]):
+        G, K = G[:1], K[:1]  # one value for all
+    return QLayerNorm(n, int(e), G, K, x, out)
 
 
 def layer_norm_s8(q: QLayerNorm, x: np.ndarray) -> np.ndarray:
     """The int8 outputs of blocks x [rows, n] (int8 values). C: rnn_layer_norm_s8()."""
     d = np.asarray(x, I64).reshape(-1, q.n) - q.x.zero_point
     out = np.empty_like(d)
-    k = LN_Z_FRAC + q.gamma_shift
     for i, row in enumerate(d):
         S, Q = int(row.sum()), int((row * row).sum())
         w = max(1, ((q.n * Q - S * S) << LN_EPS_FRAC) + q.eps)
         r, e = rsqrt_q29(w)
         s = 20 + e // 2  # 44 + e/2 - 8 (the 2^8 of W's 2^16) - 16 (zq's Q16)
         zq = (((q.n * row - S) * r) + (I64(1) << I64(s - 1))) >> I64(s)
-        acc = zq * q.gamma + (q.beta << I64(q.gamma_shift))
-        out[i] = sat8(((acc + (I64(1) << I64(k - 1))) >> I64(k)) + q.out.zero_point)
+        out[i] = sat8((zq * q.gamma + q.bias) >> I64(32))
     return out
 
 

@@ -373,8 +373,8 @@ class QProgram(_Program):
         prm = self.ctx.const(f"{p}_ln", "rnn_layer_norm_s8_params", cgen.c_struct([
             ("n", q.n), ("zp_in", q.x.zero_point), ("eps", f"INT64_C({q.eps})"),
             ("gamma", self.arr(f"{p}_gamma", q.gamma, "int32_t")),
-            ("beta", self.arr(f"{p}_beta", q.beta, "int32_t")),
-            ("gamma_shift", q.gamma_shift), ("zp_out", q.out.zero_point)]))
+            ("bias", self.arr(f"{p}_bias", q.bias, "int64_t")),
+            ("per_value", int(q.gamma.size > 1))]))
         self.ctx.kernels.add("rnn_layer_norm_s8")
         return self._lines(n, [f"rnn_layer_norm_s8(&{prm}, {rows}, {self.xbuf(n.inputs[0])}, "
                                f"{self.buf(n.outputs[0])});"])

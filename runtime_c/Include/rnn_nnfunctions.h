@@ -450,19 +450,17 @@ typedef struct
     int32_t n;              /**< values per block (at most 32768) */
     int32_t zp_in;          /**< the input's zero point */
     int64_t eps;            /**< E = round(n^2 eps 2^16 / x.scale^2), below 2^62 */
-    const int32_t *gamma;   /**< [n] G = round(scale / y.scale 2^gamma_shift), |G| <= 2^30 */
-    const int32_t *beta;    /**< [n] B = round(bias / y.scale 2^16) */
-    int32_t gamma_shift;    /**< in [0, 30] */
-    int32_t zp_out;         /**< the output's zero point */
+    const int32_t *gamma;   /**< G = round(scale / y.scale 2^16) */
+    const int64_t *bias;    /**< K = B 2^16 + 2^31 + zp_out 2^32, B = round(bias / y.scale 2^16) */
+    int32_t per_value;      /**< 1: gamma and bias hold n values; 0: one for all */
 } rnn_layer_norm_s8_params;
 
 /**
  * @brief int8 layer normalization of each row of [rows, n] (LayerNormalization, and
  *        InstanceNormalization's normalization): with d = x - zp_in, S = sum d, Q = sum d^2,
  *        W = (n Q - S^2) 2^16 + eps, r 2^-(44 + e/2) = 1/sqrt(W) (fixed-point Newton,
- *        quant.rsqrt_q29), zq = round((n d - S) r 2^-(20 + e/2)) (Q16),
- *        y = sat8(zp_out + round((zq G + (B << gamma_shift)) 2^-(16 + gamma_shift))),
- *        every rounding half up (quant.layer_norm_s8 bit for bit; docs/int8.md).
+ *        quant.rsqrt_q29), zq = round((n d - S) r 2^-(20 + e/2)) (Q16, rounded half up),
+ *        y = sat8((zq G + K) >> 32) (quant.layer_norm_s8 bit for bit; docs/int8.md).
  *
  * @param[out] y  [rows, n] (may alias x)
  */
