@@ -343,6 +343,95 @@ class QReduceSum:
         return sat8(rq(d, self.mult, self.shift) + self.out.zero_point)
 
 
+# --------------------------------------------------------------------------- LayerNorm
+#
+# int8 LayerNormalization (and InstanceNormalization, lowered to it): per block of n int8
+# values with d = x - zp_in, S = sum d, Q = sum d^2 (int32), V = n Q - S^2 = n^2 var(d)
+# (int64, exact); W = V 2^16 + E with E = round(n^2 eps 2^16 / x.scale^2) (epsilon in the
+# input's integer units, build time); 1/sqrt(W) by LN_RSQRT_ITERS fixed-point Newton steps
+# from a 12-entry seed; the normalized value in Q16 zq = round_half_up((n d - S) r 2^-s);
+# then y = sat8((zq G + K) >> 32), the high word of one 64-bit multiply-add: G the scale
+# over the output's scale in Q16, K = B 2^16 + 2^31 + zp_out 2^32 with B the bias over the
+# output's scale in Q16 (the rounding half up and the zero point folded in; build time).
+# C: rnn_layer_norm_s8(). docs/int8.md states it in full.
+
+LN_EPS_FRAC = 16  # W = V 2^16 + E: epsilon resolved to 2^-16 of V's unit
+LN_Z_FRAC = 16  # the normalized value zq: Q16 (|z| <= sqrt(n - 1) < 2^8)
+LN_MAX_N = 32768  # Q = sum d^2 <= 65025 n stays below 2^31; |n d - S| below 2^24
+LN_RSQRT_ITERS = 3
+# the Q29 seeds of rsqrt(a), a = m / 2^30 in [0.25, 1), at the middles of a's sixteenths 4..15
+LN_RSQRT_SEED = tuple(int(round(2**29 / math.sqrt((k + 0.5) / 16))) for k in range(4, 16))
+
+
+def rsqrt_q29(w: int) -> tuple[int, int]:
+    """(r, e) with 1/sqrt(w) ~= r 2^-(44 + e/2) for an integer 1 <= w < 2^63: w normalized
+    by the even shift e that puts m in [2^28, 2^30) (m = w >> e, truncating, or w << -e),
+    r the Q29 reciprocal square root of m / 2^30 by LN_RSQRT_ITERS Newton steps
+    r <- r (3 - a r^2) / 2 (every product floored to its Q-format; r <= 2^30). Relative
+    error below 3e-9. C: rnn_layer_norm_s8.c's rnn_layer_norm_s8_rsqrt."""
+    e = int(w).bit_length() - 30
+    e += e & 1  # even
+    m = int(w) >> e if e >= 0 else int(w) << -e
+    r = LN_RSQRT_SEED[(m >> 26) - 4]
+    for _ in range(LN_RSQRT_ITERS):
+        r2 = (r * r) >> 29
+        ar2 = (m * r2) >> 30
+        r = (r * (3 * (1 << 29) - ar2)) >> 30
+    return r, e
+
+
+@dataclass(frozen=True, eq=False)
+class QLayerNorm:
+    """An int8 layer normalization of blocks of n values (layer_norm_s8). gamma and bias
+    hold n values, or one for every value (InstanceNormalization's unit scale, zero bias)."""
+
+    n: int
+    eps: int  # E = round(n^2 eps 2^16 / x.scale^2), int64 below 2^62
+    gamma: np.ndarray  # int32 [n] or [1]: G = round(scale / out.scale 2^16)
+    bias: np.ndarray  # int64 [n] or [1]: K = B 2^16 + 2^31 + out.zero_point 2^32, with
+    #                   B = round(bias / out.scale 2^16) saturated to int32
+    x: QParams
+    out: QParams
+
+
+def quantize_layer_norm(scale: np.ndarray, bias: np.ndarray, eps: float, x: QParams,
+                        out: QParams, what: str) -> QLayerNorm:
+    n = int(scale.size)
+    if n > LN_MAX_N:
+        raise RnngenError(f"int8: {what}: blocks of {n} values; int8 normalizes at most "
+                          f"{LN_MAX_N} values per block (the int32 sum of squares)")
+    e = round(n * n * float(eps) * 2.0**LN_EPS_FRAC / (x.scale * x.scale))
+    if not e < 2**62:
+        raise RnngenError(f"int8: {what}: epsilon {eps:.3g} is too large for the input's "
+                          f"scale {x.scale:.3g} (n^2 epsilon / scale^2 reaches 2^46): it "
+                          "would drown every variance the input can have")
+    g = np.round(scale.astype(np.float64) / out.scale * 2.0**LN_Z_FRAC)
+    if g.size and float(np.max(np.abs(g))) > 2**31 - 1:
+        raise RnngenError(f"int8: {what}: scale / output scale "
+                          f"{float(np.max(np.abs(g))) / 2**LN_Z_FRAC:.3g} overflows (2^15)")
+    B = np.clip(np.round(bias.astype(np.float64) / out.scale * 2.0**LN_Z_FRAC),
+                -2**31, 2**31 - 1).astype(I64)
+    G = g.astype(I64)
+    K = B * 2**16 + 2**31 + out.zero_point * 2**32
+    if G.size and np.all(G == G[0]) and np.all(K == K[0]):
+        G, K = G[:1], K[:1]  # one value for all
+    return QLayerNorm(n, int(e), G, K, x, out)
+
+
+def layer_norm_s8(q: QLayerNorm, x: np.ndarray) -> np.ndarray:
+    """The int8 outputs of blocks x [rows, n] (int8 values). C: rnn_layer_norm_s8()."""
+    d = np.asarray(x, I64).reshape(-1, q.n) - q.x.zero_point
+    out = np.empty_like(d)
+    for i, row in enumerate(d):
+        S, Q = int(row.sum()), int((row * row).sum())
+        w = max(1, ((q.n * Q - S * S) << LN_EPS_FRAC) + q.eps)
+        r, e = rsqrt_q29(w)
+        s = 20 + e // 2  # 44 + e/2 - 8 (the 2^8 of W's 2^16) - 16 (zq's Q16)
+        zq = (((q.n * row - S) * r) + (I64(1) << I64(s - 1))) >> I64(s)
+        out[i] = sat8((zq * q.gamma + q.bias) >> I64(32))
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class QEmbedding:
     table: np.ndarray  # int8 [rows, dim], quantized with the output's parameters
@@ -353,7 +442,7 @@ class QEmbedding:
 class QuantPlan:
     tensors: dict[str, TensorQ]  # tensor name -> QParams (int8), QState16 (Y_c)
     # node name -> QRecurrent | QLinear | QSoftmax | QLut8 | QEmbedding | QConv (Conv,
-    # BatchNormalization) | QReduceSum | int (a Pad's fill value)
+    # BatchNormalization) | QReduceSum | QLayerNorm | int (a Pad's fill value)
     nodes: dict
     input: QParams | None  # None: token ids (int32 as they are)
     io: str  # "float": float input/outputs at the API; "int8": int8

@@ -134,6 +134,12 @@ def _channel_affine(ex: Any, n: ir.ChannelAffine, ins: list[np.ndarray]) -> list
     return [sat8(quant.rq(acc, q.mult.reshape(shp), q.shift.reshape(shp)) + q.out.zero_point)]
 
 
+def _layernorm(ex: Any, n: ir.LayerNorm, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """C: rnn_layer_norm_s8(): quant.layer_norm_s8 on each block of the axes axis.."""
+    x = ins[0]
+    return [quant.layer_norm_s8(ex.plan.nodes[n.name], x).reshape(x.shape)]
+
+
 def _pad(ex: Any, n: ir.Pad, ins: list[np.ndarray]) -> list[np.ndarray]:
     """The input's quantization kept; the padding is the pad value's integer."""
     x = ins[0]
@@ -160,7 +166,7 @@ INT8 = reference.Dtype(
          ir.Transpose: reference._transpose, ir.Slice: reference._slice,
          ir.Concat: reference._concat, ir.View: reference._view, ir.Embedding: _embedding,
          ir.RunningReduce: _running_reduce, ir.ChannelAffine: _channel_affine, ir.Pad: _pad,
-         ir.FrameWindow: reference._frame_window},
+         ir.FrameWindow: reference._frame_window, ir.LayerNorm: _layernorm},
     element=I64, state0=_state0, constants=False,
     encode=lambda ex, x: quant.quantize_input(np.asarray(x, np.float32), ex.plan.input),
     decode=lambda ex, o, v: dequantize_output(ex.plan, o, v))

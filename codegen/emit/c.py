@@ -46,7 +46,7 @@ _ACT_ENUM = {
 }
 _BIN_ENUM = {"Add": "RNN_OP_ADD", "Sub": "RNN_OP_SUB", "Mul": "RNN_OP_MUL", "Div": "RNN_OP_DIV"}
 
-_CTYPE_BYTES = {"float": 4, "int32_t": 4, "uint16_t": 2, "int16_t": 2, "int8_t": 1}
+_CTYPE_BYTES = {"float": 4, "int64_t": 8, "int32_t": 4, "uint16_t": 2, "int16_t": 2, "int8_t": 1}
 
 
 def kernel_closure(names: set[str], table: dict[str, tuple[str, tuple[str, ...]]] | None = None

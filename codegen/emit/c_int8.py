@@ -35,6 +35,7 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_running_reduce_s8": ("BasicMathFunctions/rnn_running_reduce_s8.c", ()),
     "rnn_scale_shift_s8": ("NormalizationFunctions/rnn_scale_shift_s8.c", ()),
     "rnn_reduce_sum_s8": ("BasicMathFunctions/rnn_reduce_sum_s8.c", ()),
+    "rnn_layer_norm_s8": ("NormalizationFunctions/rnn_layer_norm_s8.c", ()),
 }
 
 class QProgram(_Program):
@@ -374,6 +375,18 @@ class QProgram(_Program):
                                f"{math.prod(s[n.axis + 1:])}, {w}, {b}, {m}, {sh}, "
                                f"{q.x.zero_point}, {q.out.zero_point}, "
                                f"{self.xbuf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
+
+    def op_layernorm(self, n: ir.LayerNorm, p: str) -> dict[str, Any]:
+        q: quant.QLayerNorm = self.plan.nodes[n.name]
+        rows = math.prod(self.g.shapes[n.inputs[0]]) // q.n
+        prm = self.ctx.const(f"{p}_ln", "rnn_layer_norm_s8_params", cgen.c_struct([
+            ("n", q.n), ("zp_in", q.x.zero_point), ("eps", f"INT64_C({q.eps})"),
+            ("gamma", self.arr(f"{p}_gamma", q.gamma, "int32_t")),
+            ("bias", self.arr(f"{p}_bias", q.bias, "int64_t")),
+            ("per_value", int(q.gamma.size > 1))]))
+        self.ctx.kernels.add("rnn_layer_norm_s8")
+        return self._lines(n, [f"rnn_layer_norm_s8(&{prm}, {rows}, {self.xbuf(n.inputs[0])}, "
+                               f"{self.buf(n.outputs[0])});"])
 
     def op_pad(self, n: ir.Pad, p: str) -> dict[str, Any]:
         x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]

@@ -299,9 +299,6 @@ class _Builder:
                 self.union(n.inputs[0], n.outputs[0])
             elif isinstance(n, ir.Pad):
                 self.union(n.inputs[0], n.outputs[0])  # padded with the value's integer
-            elif isinstance(n, ir.LayerNorm):
-                raise RnngenError(f"{self.where}: {_onnx_op(n)} node '{n.name}' is not "
-                                  "supported with --dtype int8 yet (float32 only)")
             elif isinstance(n, ir.Embedding):  # the whole table's range: any id is exact
                 self.fixed[n.outputs[0]] = quant.choose_qparams(
                     float(n.table.min()), float(n.table.max()),
@@ -398,6 +395,10 @@ class _Builder:
                 nodes[n.name] = quant.quantize_conv(
                     n.scale.reshape(-1, 1), n.shift, self.qp(n.inputs[0]),
                     self.qp(n.outputs[0]), f"{self.where}: BatchNormalization node '{n.name}'")
+            elif isinstance(n, ir.LayerNorm):  # its output: calibrated as any tensor
+                nodes[n.name] = quant.quantize_layer_norm(
+                    n.scale, n.bias, n.epsilon, self.qp(n.inputs[0]), self.qp(n.outputs[0]),
+                    f"{self.where}: {_onnx_op(n)} node '{n.name}'")
             elif isinstance(n, ir.Pad):
                 nodes[n.name] = int(quant.quantize_input(np.array([n.value], np.float32),
                                                          self.qp(n.outputs[0]))[0])

@@ -456,6 +456,29 @@ void rnn_running_reduce_s8(rnn_reduce_kind kind, int32_t outer, int32_t n, int32
                            const rnn_reduce_sum_params *sum, const int8_t *x, int32_t *acc,
                            int32_t *count, int8_t *y);
 
+/** @brief The build-time constants of an int8 layer normalization (quant.QLayerNorm). */
+typedef struct
+{
+    int32_t n;              /**< values per block (at most 32768) */
+    int32_t zp_in;          /**< the input's zero point */
+    int64_t eps;            /**< E = round(n^2 eps 2^16 / x.scale^2), below 2^62 */
+    const int32_t *gamma;   /**< G = round(scale / y.scale 2^16) */
+    const int64_t *bias;    /**< K = B 2^16 + 2^31 + zp_out 2^32, B = round(bias / y.scale 2^16) */
+    int32_t per_value;      /**< 1: gamma and bias hold n values; 0: one for all */
+} rnn_layer_norm_s8_params;
+
+/**
+ * @brief int8 layer normalization of each row of [rows, n] (LayerNormalization, and
+ *        InstanceNormalization's normalization): with d = x - zp_in, S = sum d, Q = sum d^2,
+ *        W = (n Q - S^2) 2^16 + eps, r 2^-(44 + e/2) = 1/sqrt(W) (fixed-point Newton,
+ *        quant.rsqrt_q29), zq = round((n d - S) r 2^-(20 + e/2)) (Q16, rounded half up),
+ *        y = sat8((zq G + K) >> 32) (quant.layer_norm_s8 bit for bit; docs/int8.md).
+ *
+ * @param[out] y  [rows, n] (may alias x)
+ */
+void rnn_layer_norm_s8(const rnn_layer_norm_s8_params *p, int32_t rows, const int8_t *x,
+                       int8_t *y);
+
 /**
  * @brief int8 per-channel scale and shift over [outer, channels, inner] (a batch
  *        normalization that is not folded into a Conv or Linear): y = sat8(zp_out +

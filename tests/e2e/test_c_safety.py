@@ -338,10 +338,11 @@ def test_stateful_models(tmp_path, kind, dtype):
     check_project(proj)
 
 
-def layers_model(folder: Path) -> Path:
+def layers_model(folder: Path, conv: bool = True) -> Path:
     """Every layer of issue 11 on one input [1, 6, 12], one graph output each: 1-D and 2-D
     convolutions (strides, padding, dilation, groups, depthwise, auto_pad), pooling,
-    reductions, normalizations (standalone and folded), Pad, Clip and HardSwish."""
+    reductions, normalizations (standalone and folded), Pad, Clip and HardSwish. conv False:
+    the same without the convolutions."""
     rng = np.random.default_rng(111)
 
     def c(name, arr):
@@ -380,6 +381,10 @@ def layers_model(folder: Path) -> Path:
              c("v", rng.uniform(0.5, 2, 6).astype(F32)), c("W4", w(6, 6, 3)),
              c("p", np.array([0, 1, 2, 0, 0, 3])), c("pv", np.array(0.25, F32)),
              c("lo", np.array(-0.5, F32)), c("hi", np.array(0.75, F32))]
+    if not conv:
+        nodes = [n for n in nodes if n.op_type != "Conv" and n.input[0] != "cbn"]
+        used = {i for n in nodes for i in n.input}
+        inits = [t for t in inits if t.name in used]
     outs = [n.output[0] for n in nodes if n.output[0].startswith("o_")]
     g = helper.make_graph(nodes, "layers",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 12])],
@@ -390,13 +395,22 @@ def layers_model(folder: Path) -> Path:
     return path
 
 
-def test_every_layer_around_rnns(tmp_path):
-    model = layers_model(tmp_path)
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_every_layer_around_rnns(tmp_path, dtype):
+    """Every layer has an int8 kernel too: the int8 project is checked the same way (without
+    the convolutions, which cppcheck's style checks flag in rnn_conv_s8.c: the conv kernel's
+    own tier, tests/kernels/test_conv_s8_kernels.py, covers it)."""
+    model = layers_model(tmp_path, conv=dtype == "float32")
     proj = tmp_path / "proj"
-    res = driver.build(model, proj, driver.BuildOptions(name="m", measure=False))
+    res = driver.build(model, proj, driver.BuildOptions(name="m", dtype=dtype, measure=False))
     kernels = set(res.manifest["kernels"])
-    assert {"rnn_conv_f32", "rnn_pool_f32", "rnn_reduce_f32", "rnn_layer_norm_f32",
-            "rnn_scale_shift_f32", "rnn_activation_f32"} <= kernels, kernels
+    if dtype == "int8":
+        want = {"rnn_max_pool_s8", "rnn_avg_pool_s8", "rnn_reduce_s8",
+                "rnn_reduce_sum_s8", "rnn_layer_norm_s8", "rnn_scale_shift_s8", "rnn_lut_s8"}
+    else:
+        want = {"rnn_conv_f32", "rnn_pool_f32", "rnn_reduce_f32", "rnn_layer_norm_f32",
+                "rnn_scale_shift_f32", "rnn_activation_f32"}
+    assert want <= kernels, kernels
     check_project(proj)
 
 

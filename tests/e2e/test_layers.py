@@ -281,16 +281,29 @@ def test_bad_gather_is_one_line_exit_2(name, tmp_path):
     _assert_bad_build(p, tmp_path, words)
 
 
-@pytest.mark.parametrize("case,op", [("instancenorm_2d", "InstanceNormalization"),
-                                     ("layernorm_last_axis", "LayerNormalization")])
-def test_int8_refusals_name_the_node(tmp_path, case, op):
-    nodes, inits, shape, opset = CASES[case]
+# int8 normalizations rnn_layer_norm_s8 cannot hold: each refused with the node named
+INT8_BAD_NORM = {
+    # blocks of more than 32768 values (the int32 sum of squares)
+    "InstanceNormalization": (
+        [N("InstanceNormalization", ["x", "g", "b"], ["out"])],
+        [_c("g", np.ones(2, F32)), _c("b", np.zeros(2, F32))], [1, 2, 40000],
+        "blocks of 40000 values"),
+    # an epsilon that drowns every variance the input's scale can express
+    "LayerNormalization": (
+        [N("LayerNormalization", ["x", "S"], ["out"], epsilon=1e12)],
+        [_c("S", np.ones(6, F32))], [1, 3, 6], "epsilon"),
+}
+
+
+@pytest.mark.parametrize("op", list(INT8_BAD_NORM))
+def test_int8_refusals_name_the_node(tmp_path, op):
+    nodes, inits, shape, words = INT8_BAD_NORM[op]
     p = tmp_path / "c.onnx"
-    onnx.save(_model(nodes, inits, shape, opset), p)
+    onnx.save(_model(nodes, inits, shape), p)
     r = _cli("build", str(p), "-o", str(tmp_path / "out"), "--dtype", "int8")
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.count("\n") == 1 and f"{op} node '{op.lower()}_out'" in r.stderr and \
-        "--dtype int8" in r.stderr, r.stderr
+        words in r.stderr, r.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -311,7 +324,10 @@ INT8_CONV = ["conv1d_stride_pad_dilation", "conv1d_groups_no_bias",
              # input's quantization, the pad value's integer)
              "batchnorm_standalone", "pad_constant_value", "pad_opset18_axes_then_conv",
              # int8 ReduceSum: the sum requantized to the output's own scale
-             "reducesum_opset13_input_two_axes"]
+             "reducesum_opset13_input_two_axes",
+             # int8 LayerNormalization / InstanceNormalization (rnn_layer_norm_s8; the
+             # instance norm's per-channel scale and shift is rnn_scale_shift_s8)
+             "layernorm_last_axis", "layernorm_two_axes_no_bias", "instancenorm_2d"]
 
 
 @pytest.mark.parametrize("name", INT8_CONV)

@@ -98,3 +98,41 @@ def test_int8_reference_is_close_to_float(spec, tmp_path):
         for o in g.outputs:
             scale = max(1.0, float(np.max(np.abs(want[o]))))
             assert np.max(np.abs(got[o] - want[o])) < 0.05 * scale, o
+
+
+@pytest.mark.parametrize("n", [1, 2, 12, 100, 4096])
+def test_layer_norm_s8_is_within_half_a_step_of_float(n):
+    """quant.layer_norm_s8 against float64 layer normalization of the same (dequantized)
+    int8 input: within half an output step plus 0.01 step (the Q16 normalized value, the
+    Newton reciprocal square root within 3e-9, the folded scale within 2^-30), wherever the
+    float value is inside the output's range; epsilon honoured (a constant block gives the
+    bias; a variance far below epsilon is scaled by 1/sqrt(eps))."""
+    rng = np.random.default_rng(n)
+    x = quant.QParams(0.05, -7)
+    gamma = rng.uniform(-1.5, 1.5, n)
+    beta = rng.uniform(-0.5, 0.5, n)
+    out = quant.choose_qparams(-4.0, 4.0, "y")
+    for eps in (1e-5, 1e-2, 3.0):
+        q = quant.quantize_layer_norm(gamma, beta, eps, x, out, "ln")
+        xs = rng.integers(-128, 128, (40, n))
+        xs[0] = 17  # constant: the bias
+        xs[1] = -7 + rng.integers(0, 2, n)  # values one step apart: a tiny variance
+        got = quant.layer_norm_s8(q, xs)
+        d = (xs - x.zero_point) * x.scale
+        z = (d - d.mean(1, keepdims=True)) / np.sqrt(d.var(1, keepdims=True) + eps)
+        want = z * gamma + beta
+        err = np.abs((got - out.zero_point) * out.scale - want)
+        inside = np.abs(want / out.scale + out.zero_point) < 127
+        assert np.all(err[inside] <= 0.51 * out.scale), (eps, float(err[inside].max()))
+        assert np.array_equal(got[0], np.clip(np.round(beta / out.scale) + out.zero_point,
+                                              -128, 127))
+
+
+def test_layer_norm_s8_refuses_what_it_cannot_hold():
+    x, out = quant.QParams(0.05, 0), quant.QParams(0.03, 0)
+    with pytest.raises(RnngenError, match="blocks of 40000 values"):
+        quant.quantize_layer_norm(np.ones(40000), np.zeros(40000), 1e-5, x, out, "ln")
+    with pytest.raises(RnngenError, match="epsilon"):
+        quant.quantize_layer_norm(np.ones(8), np.zeros(8), 1e15, x, out, "ln")
+    with pytest.raises(RnngenError, match="overflows"):
+        quant.quantize_layer_norm(np.full(8, 1e8), np.zeros(8), 1e-5, x, out, "ln")
