@@ -275,20 +275,14 @@ def test_pooling_over_time_streams_safely(tmp_path, kind, dtype):
     """Running pooling over time (rnn_running_reduce_*, rnn_running_attention_pool_f32:
     running values and count in the state struct) in the step and block programs, and the
     golden test's streaming checks."""
-    import warnings
-
     import torch
     from tests.e2e import test_streaming_layers as tsl
+    from tests.torch_export import export
 
     torch.manual_seed(5)
     net = {"mean": tsl.MeanOverTime, "max": tsl.MaxOverTime, "sum": tsl.SumOverTime,
            "attention": tsl.AttentionOverTime}[kind]().eval()
-    x = torch.randn(1, 11, 6)
-    path = tmp_path / "pool.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["x"],
-                          output_names=["y"])
+    path = export(net, torch.randn(1, 11, 6), tmp_path / "pool.onnx")
     proj = tmp_path / "proj"
     res = driver.build(path, proj, driver.BuildOptions(name="m", dtype=dtype, measure=False))
     assert res.graph.streaming and res.graph.block is not None
@@ -303,19 +297,13 @@ def test_convolution_over_time_streams_safely(tmp_path, dtype):
     frames, their counts and flags in the state struct; the layers after them run only on
     the steps their windows fire; the held outputs in the state) and the golden test's
     streaming checks."""
-    import warnings
-
     import torch
     from tests.e2e import test_streaming_conv as tsc
+    from tests.torch_export import export
 
     torch.manual_seed(5)
     net = tsc.ValidConvPool().eval()
-    x = torch.randn(1, 11, 6)
-    path = tmp_path / "conv.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["x"],
-                          output_names=["y"])
+    path = export(net, torch.randn(1, 11, 6), tmp_path / "conv.onnx")
     proj = tmp_path / "proj"
     res = driver.build(path, proj, driver.BuildOptions(name="m", dtype=dtype, measure=False))
     assert res.graph.streaming and res.graph.step.delay == 5 and res.graph.step.held

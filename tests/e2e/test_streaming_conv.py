@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import onnx
@@ -26,6 +25,7 @@ import pytest
 import torch
 
 from rnngen import driver, ir, reference
+from tests.torch_export import export_case
 
 T = 12
 
@@ -133,15 +133,7 @@ def exported(tmp_path_factory):
             make, feat, _ = NETS[name] if name in NETS else (PerStepOfValidConv, 6, 0)
             net = make().eval()
             x = torch.randn(1, T, feat)
-            path = folder / f"{name}.onnx"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["x"],
-                                  output_names=["y"])
-            np.save(folder / "x.npy", x.numpy())
-            with torch.no_grad():
-                np.save(folder / "y.npy", net(x).numpy())
-            cache[name] = (path, folder, net, x)
+            cache[name] = (export_case(net, x, folder, name), folder, net, x)
         return cache[name]
     return get
 

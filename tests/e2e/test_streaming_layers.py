@@ -16,12 +16,13 @@ import json
 import re
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import onnx
 import pytest
 import torch
+
+from tests.torch_export import export_case
 
 
 class ConvOverTime(torch.nn.Module):
@@ -131,16 +132,7 @@ def exported(tmp_path_factory):
             torch.manual_seed(5)
             make = NETS[name][0] if name in NETS else POOLING.get(name) or ATTENTION[name][0]
             net = make().eval()
-            x = torch.randn(1, 7, 6)
-            path = folder / f"{name}.onnx"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["x"],
-                                  output_names=["y"])
-            np.save(folder / "x.npy", x.numpy())
-            with torch.no_grad():
-                np.save(folder / "y.npy", net(x).numpy())
-            cache[name] = (path, folder)
+            cache[name] = (export_case(net, torch.randn(1, 7, 6), folder, name), folder)
         return cache[name]
     return get
 
