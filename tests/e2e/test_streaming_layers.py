@@ -17,7 +17,6 @@ import re
 import subprocess
 import sys
 
-import numpy as np
 import onnx
 import pytest
 import torch
