@@ -47,6 +47,13 @@
 #define RNN_CONV_S8_DSP 1
 #endif
 
+/* NEON (AArch64, cortex-a73 / a53): its own block of helpers and rnn_conv_s8 below */
+#if !defined(RNN_CONV_S8_MVE) && defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#include <string.h>
+#define RNN_CONV_S8_NEON 1
+#endif
+
 #if defined(RNN_CONV_S8_DSP) && defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && \
     !defined(__clang__)
 /* SSAT (as rnn_mat_vec_s8_s16.c: GCC 12 types __ssat's result unsigned) */
@@ -289,7 +296,7 @@ static inline int8x16_t rnn_conv_s8_col16(const rnn_window_params *p, const int8
         return vldrbq_z_s8(tmp, pr);
     }
 }
-#else
+#elif !defined(RNN_CONV_S8_NEON) /* the NEON path has its own column copy */
 /* On the DSP path each whole group of four column values is stored in the order (0, 2, 1, 3)
  * (the order SXTB16 gives a weight word's taps: 0, 2 and, rotated, 1, 3). */
 static inline void rnn_conv_s8_reorder(int16_t *col, int32_t n)
@@ -682,6 +689,308 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                     memcpy(&off, offs + 4 * m, sizeof off);
                     rnn_conv_s8_out4(vaddq_n_s32(a, off), mult[m], shift[m], y_zero_point,
                                      y + m * positions + q, np);
+                }
+            }
+        }
+    }
+}
+
+#elif defined(RNN_CONV_S8_NEON)
+/* ------------------------------------------------------------ AArch64 NEON (cortex-a73) ---- */
+
+/* int8 im2col of output position (oh, ow) for the NEON path: col[t] = x for window value
+ * t = (c, kh, kw) inside the input, x_zero_point (the real value 0) for the padding, as the
+ * Helium path; the bytes n .. ceil16(n) - 1 after it are not written (zero, set once per
+ * call). */
+static void rnn_conv_s8_column_neon(const rnn_window_params *p, const int8_t *xg,
+                                    int32_t x_zero_point, int32_t oh, int32_t ow, int32_t cg,
+                                    int8_t *col)
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t k_h = p->k_h;
+    const int32_t k_w = p->k_w;
+    const int32_t row = p->dil_h * p->in_w;
+    const int32_t dil_w = p->dil_w;
+    const int8_t zp = (int8_t)x_zero_point;
+    rnn_conv_s8_win v;
+    const int8_t *xc;
+    int8_t *t = col;
+    int32_t c;
+    rnn_conv_s8_window(p, oh, ow, &v);
+    xc = xg + v.ih0 * p->in_w + v.iw0;
+    if (v.kh0 == 0 && v.kh1 == k_h && v.kw0 == 0 && v.kw1 == k_w && dil_w == 1)
+    {
+        for (c = 0; c < cg; ++c, xc += plane)
+        {
+            const int8_t *xr = xc;
+            int32_t kh;
+            for (kh = 0; kh < k_h; ++kh, xr += row, t += k_w)
+            {
+                int32_t kw;
+                for (kw = 0; kw < k_w; ++kw)
+                {
+                    t[kw] = xr[kw];
+                }
+            }
+        }
+        return;
+    }
+    for (c = 0; c < cg; ++c, xc += plane)
+    {
+        int32_t kh;
+        for (kh = 0; kh < k_h; ++kh, t += k_w)
+        {
+            int32_t kw;
+            if (kh < v.kh0 || kh >= v.kh1)
+            {
+                for (kw = 0; kw < k_w; ++kw)
+                {
+                    t[kw] = zp;
+                }
+                continue;
+            }
+            for (kw = 0; kw < v.kw0; ++kw)
+            {
+                t[kw] = zp;
+            }
+            for (; kw < v.kw1; ++kw)
+            {
+                t[kw] = xc[kh * row + kw * dil_w];
+            }
+            for (; kw < k_w; ++kw)
+            {
+                t[kw] = zp;
+            }
+        }
+    }
+}
+
+/* a + the 16 products w x, summed in pairs into four int32 lanes: SMULL, SMLAL2, SADALP (two
+ * products fit int16 as |w| <= 127, as in rnn_mat_vec_s8_s16.c) */
+static inline int32x4_t rnn_conv_s8_dot16_neon(int32x4_t a, int8x16_t w, int8x16_t x)
+{
+    int16x8_t q = vmull_s8(vget_low_s8(w), vget_low_s8(x));
+    q = vmlal_high_s8(q, w, x);
+    return vpadalq_s16(a, q);
+}
+
+/* The sums of four channels (weights w0..w3) with four columns (c0..c3, ceil16(n) bytes,
+ * zero past n) over the window: `done` values in passes of 16, then one pass of 16 more from
+ * wl0..wl3 (the channels' weights done .. done + 15: past n they meet the columns' zero
+ * bytes). out[j]: channel j's four sums, column i in lane i. */
+static void rnn_conv_s8_block_neon(const int8_t *const wp[4], const int8_t *const wl[4],
+                                   const int8_t *const cp[4], int32_t done, int32x4_t out[4])
+{
+    const int8_t *w0 = wp[0];
+    const int8_t *w1 = wp[1];
+    const int8_t *w2 = wp[2];
+    const int8_t *w3 = wp[3];
+    const int8_t *c0 = cp[0];
+    const int8_t *c1 = cp[1];
+    const int8_t *c2 = cp[2];
+    const int8_t *c3 = cp[3];
+    int32x4_t a00 = vdupq_n_s32(0), a01 = a00, a02 = a00, a03 = a00;
+    int32x4_t a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    int32x4_t a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+    int32x4_t a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    int8x16_t x0, x1, x2, x3, v;
+    int32_t t;
+    for (t = 0; t < done; t += 16)
+    {
+        x0 = vld1q_s8(c0 + t);
+        x1 = vld1q_s8(c1 + t);
+        x2 = vld1q_s8(c2 + t);
+        x3 = vld1q_s8(c3 + t);
+        v = vld1q_s8(w0 + t);
+        a00 = rnn_conv_s8_dot16_neon(a00, v, x0);
+        a01 = rnn_conv_s8_dot16_neon(a01, v, x1);
+        a02 = rnn_conv_s8_dot16_neon(a02, v, x2);
+        a03 = rnn_conv_s8_dot16_neon(a03, v, x3);
+        v = vld1q_s8(w1 + t);
+        a10 = rnn_conv_s8_dot16_neon(a10, v, x0);
+        a11 = rnn_conv_s8_dot16_neon(a11, v, x1);
+        a12 = rnn_conv_s8_dot16_neon(a12, v, x2);
+        a13 = rnn_conv_s8_dot16_neon(a13, v, x3);
+        v = vld1q_s8(w2 + t);
+        a20 = rnn_conv_s8_dot16_neon(a20, v, x0);
+        a21 = rnn_conv_s8_dot16_neon(a21, v, x1);
+        a22 = rnn_conv_s8_dot16_neon(a22, v, x2);
+        a23 = rnn_conv_s8_dot16_neon(a23, v, x3);
+        v = vld1q_s8(w3 + t);
+        a30 = rnn_conv_s8_dot16_neon(a30, v, x0);
+        a31 = rnn_conv_s8_dot16_neon(a31, v, x1);
+        a32 = rnn_conv_s8_dot16_neon(a32, v, x2);
+        a33 = rnn_conv_s8_dot16_neon(a33, v, x3);
+    }
+    x0 = vld1q_s8(c0 + done);
+    x1 = vld1q_s8(c1 + done);
+    x2 = vld1q_s8(c2 + done);
+    x3 = vld1q_s8(c3 + done);
+    v = vld1q_s8(wl[0]);
+    a00 = rnn_conv_s8_dot16_neon(a00, v, x0);
+    a01 = rnn_conv_s8_dot16_neon(a01, v, x1);
+    a02 = rnn_conv_s8_dot16_neon(a02, v, x2);
+    a03 = rnn_conv_s8_dot16_neon(a03, v, x3);
+    v = vld1q_s8(wl[1]);
+    a10 = rnn_conv_s8_dot16_neon(a10, v, x0);
+    a11 = rnn_conv_s8_dot16_neon(a11, v, x1);
+    a12 = rnn_conv_s8_dot16_neon(a12, v, x2);
+    a13 = rnn_conv_s8_dot16_neon(a13, v, x3);
+    v = vld1q_s8(wl[2]);
+    a20 = rnn_conv_s8_dot16_neon(a20, v, x0);
+    a21 = rnn_conv_s8_dot16_neon(a21, v, x1);
+    a22 = rnn_conv_s8_dot16_neon(a22, v, x2);
+    a23 = rnn_conv_s8_dot16_neon(a23, v, x3);
+    v = vld1q_s8(wl[3]);
+    a30 = rnn_conv_s8_dot16_neon(a30, v, x0);
+    a31 = rnn_conv_s8_dot16_neon(a31, v, x1);
+    a32 = rnn_conv_s8_dot16_neon(a32, v, x2);
+    a33 = rnn_conv_s8_dot16_neon(a33, v, x3);
+    out[0] = vpaddq_s32(vpaddq_s32(a00, a01), vpaddq_s32(a02, a03));
+    out[1] = vpaddq_s32(vpaddq_s32(a10, a11), vpaddq_s32(a12, a13));
+    out[2] = vpaddq_s32(vpaddq_s32(a20, a21), vpaddq_s32(a22, a23));
+    out[3] = vpaddq_s32(vpaddq_s32(a30, a31), vpaddq_s32(a32, a33));
+}
+
+/* The int8 outputs of one channel at np (1 to 4) consecutive positions from its four sums
+ * (offset included): when shift <= -2 as one vector, exactly rnn_conv_s8_out (SMULL, SMULL2,
+ * UZP2 for the high words of the products, SRSHL by -s: (hi + 2^(s - 1)) >> s, the zero
+ * point, SQXTN twice: saturation to int8), else rnn_conv_s8_out lane by lane. */
+static inline void rnn_conv_s8_out4_neon(int32x4_t acc, int32_t mult, int32_t shift,
+                                         int32_t y_zp, int8_t *y, int32_t np)
+{
+    int32_t j;
+    if (shift <= -2)
+    {
+        const int64x2_t p0 = vmull_n_s32(vget_low_s32(acc), mult);
+        const int64x2_t p1 = vmull_high_n_s32(acc, mult);
+        int32x4_t h = vuzp2q_s32(vreinterpretq_s32_s64(p0), vreinterpretq_s32_s64(p1));
+        int8x8_t b;
+        h = vaddq_s32(vrshlq_s32(h, vdupq_n_s32(shift + 1)), vdupq_n_s32(y_zp));
+        b = vqmovn_s16(vcombine_s16(vqmovn_s32(h), vdup_n_s16(0)));
+        if (np == 4)
+        {
+            const uint32_t u = vget_lane_u32(vreinterpret_u32_s8(b), 0);
+            memcpy(y, &u, sizeof u);
+        }
+        else
+        {
+            int8_t t[8];
+            vst1_s8(t, b);
+            for (j = 0; j < np; ++j)
+            {
+                y[j] = t[j];
+            }
+        }
+        return;
+    }
+    {
+        int32_t a[4];
+        vst1q_s32(a, acc);
+        for (j = 0; j < np; ++j)
+        {
+            y[j] = rnn_conv_s8_out(a[j], mult, shift, y_zp);
+        }
+    }
+}
+
+/* Refer to header file for details. NEON: first each output channel's offset, bias -
+ * x_zero_point x sum(w) (the zero point's term, as the Helium path), kept after the columns
+ * in the scratch; then four output positions per pass as int8 columns of ceil16(n) bytes (the
+ * padding as x_zero_point, zero past n) and four channels at a time: 16 sums (4 x 4) in
+ * passes of 16 window values, each channel's four outputs requantized as one vector. */
+void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
+                 const int8_t *w, const int32_t *bias, const int32_t *mult,
+                 const int32_t *shift, int32_t y_zero_point, int8_t *y, int16_t *cols)
+{
+    const int32_t cg = p->in_c / p->groups;
+    const int32_t mg = p->out_c / p->groups;
+    const int32_t n = cg * p->k_h * p->k_w;
+    const int32_t positions = p->out_h * p->out_w;
+    const int32_t n16 = (n + 15) & ~15;
+    const int32_t done = n16 - 16; /* values in whole passes before the last pass of 16 */
+    const int32_t total = p->out_c * n; /* weight bytes: none is read past them */
+    int8_t *c8 = (int8_t *)cols;
+    int8_t *offs = c8 + 4 * n16;
+    int32_t g;
+    int32_t m;
+    int32_t j;
+    for (m = 0; m < p->out_c; ++m)
+    {
+        const int8_t *wm = w + m * n;
+        int32x4_t s4 = vdupq_n_s32(0);
+        int32_t s;
+        int32_t t;
+        int32_t off;
+        for (t = 0; t + 16 <= n; t += 16)
+        {
+            s4 = vpadalq_s16(s4, vpaddlq_s8(vld1q_s8(wm + t)));
+        }
+        s = vaddvq_s32(s4);
+        for (; t < n; ++t)
+        {
+            s += wm[t];
+        }
+        off = bias[m] - x_zero_point * s;
+        memcpy(offs + 4 * m, &off, sizeof off);
+    }
+    for (j = 0; j < 4; ++j)
+    {
+        memset(c8 + j * n16 + n, 0, (size_t)(n16 - n));
+    }
+    for (g = 0; g < p->groups; ++g)
+    {
+        const int8_t *xg = x + g * cg * p->in_h * p->in_w;
+        const int32_t m_end = (g + 1) * mg;
+        int32_t oh = 0;
+        int32_t ow = 0;
+        int32_t q;
+        for (q = 0; q < positions; q += 4)
+        {
+            const int32_t np = positions - q < 4 ? positions - q : 4;
+            const int8_t *cp[4];
+            for (j = 0; j < np; ++j)
+            {
+                rnn_conv_s8_column_neon(p, xg, x_zero_point, oh, ow, cg, c8 + j * n16);
+                cp[j] = c8 + j * n16;
+                if (++ow == p->out_w)
+                {
+                    ow = 0;
+                    ++oh;
+                }
+            }
+            for (; j < 4; ++j)
+            {
+                cp[j] = c8; /* past the last position: computed, never stored */
+            }
+            for (m = g * mg; m < m_end; m += 4)
+            {
+                /* channels past the group's last: its last again, computed, never stored */
+                int8_t tail[4][16];
+                const int8_t *wp[4];
+                const int8_t *wl[4];
+                int32x4_t acc[4];
+                for (j = 0; j < 4; ++j)
+                {
+                    const int32_t mj = m + j < m_end ? m + j : m_end - 1;
+                    wp[j] = w + mj * n;
+                    wl[j] = wp[j] + done;
+                    if (mj * n + n16 > total)
+                    {
+                        /* the last pass would read past the weights: a copy, zero past n */
+                        memset(tail[j], 0, sizeof tail[j]);
+                        memcpy(tail[j], wl[j], (size_t)(n - done));
+                        wl[j] = tail[j];
+                    }
+                }
+                rnn_conv_s8_block_neon(wp, wl, cp, done, acc);
+                for (j = 0; j < 4 && m + j < m_end; ++j)
+                {
+                    int32_t off;
+                    memcpy(&off, offs + 4 * (m + j), sizeof off);
+                    rnn_conv_s8_out4_neon(vaddq_s32(acc[j], vdupq_n_s32(off)), mult[m + j],
+                                          shift[m + j], y_zero_point,
+                                          y + (m + j) * positions + q, np);
                 }
             }
         }
