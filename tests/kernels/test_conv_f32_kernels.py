@@ -44,6 +44,7 @@ SHAPES = [
     (2, 1, 30, 8, 1, 9, (1, 2), (0, 4), (1, 1), 1, True),    # rows of 9 (4 + 4 + 1), LD2
     (3, 1, 10, 4, 1, 1, (1, 1), (0, 0), (1, 1), 1, True),    # 1x1
     (1, 3, 3, 2, 3, 3, (1, 1), (2, 2), (1, 1), 1, True),     # padding larger than the kernel
+    (1, 4, 12, 1, 2, 3, (1, 1), (1, 0), (1, 1), 1, True),    # one channel: tail taps one by one
 ]
 
 

@@ -45,237 +45,277 @@ static void rnn_conv_taps(int32_t o, int32_t s, int32_t pad, int32_t d, int32_t 
 }
 
 #if defined(RNN_CONV_F32_NEON)
-/* ---- AArch64 NEON: four output positions (lanes) x up to eight channels per pass ---- */
+/* ---- AArch64 NEON: four output positions (lanes) x 8, 4 or 1 channels per pass ---- */
 
 #if defined(__GNUC__)
 #define RNN_CONV_F32_INLINE static inline __attribute__((always_inline))
+#define RNN_CONV_F32_NOINLINE __attribute__((noinline))
 #else
 #define RNN_CONV_F32_INLINE static inline
+#define RNN_CONV_F32_NOINLINE
 #endif
 
-/* How a block loads one tap's input values at its four positions (lane i at p[i * sw]). */
+/* How a block loads one tap's input values at its four positions (lane i at a[i * sw]). */
 #define RNN_CONV_F32_LD1 1    /* stride 1: one LD1 */
 #define RNN_CONV_F32_LD2 2    /* stride 2, dilation 1: one LD2 serves two taps */
 #define RNN_CONV_F32_GATHER 0 /* any other: four lane loads */
 
-RNN_CONV_F32_INLINE float32x4_t rnn_conv_f32_gather(const float *a, int32_t sw)
+RNN_CONV_F32_INLINE float32x4_t rnn_conv_f32_x(int32_t mode, const float *a, int32_t sw)
 {
-    float32x4_t v = vld1q_dup_f32(a);
+    float32x4_t v;
+    if (mode == RNN_CONV_F32_LD1)
+    {
+        return vld1q_f32(a);
+    }
+    if (mode == RNN_CONV_F32_LD2)
+    {
+        return vld2q_f32(a).val[0];
+    }
+    v = vld1q_dup_f32(a);
     v = vld1q_lane_f32(a + sw, v, 1);
     v = vld1q_lane_f32(a + 2 * sw, v, 2);
     return vld1q_lane_f32(a + 3 * sw, v, 3);
 }
 
-/* Outputs (m .. m + NC - 1, oh, ow .. ow + 3), every window inside the input along w (rows
- * kh0 .. kh1 - 1 inside along h): each lane sums as rnn_conv_f32_one does (bias, then channel
- * by channel, row by row, tap by tap, one FMLA each), the taps of a kernel row four (LD1 of
- * four weights, FMLA by lane), two and one at a time. xb: input of tap (c 0, kh 0, kw 0) at
- * position ow (may lie outside; only rows kh0 .. kh1 - 1 are read). */
-RNN_CONV_F32_INLINE void rnn_conv_f32_block(const rnn_window_params *p, int32_t nc, int32_t mode,
-                                            const float *xb, const float *wm,
-                                            const float *bias, int32_t kh0, int32_t kh1,
-                                            float *yo)
+/* the taps at a and a + dw (LD2: dw is 1, one load for both) */
+RNN_CONV_F32_INLINE void rnn_conv_f32_x2(int32_t mode, const float *a, int32_t dw, int32_t sw,
+                                         float32x4_t *x0, float32x4_t *x1)
 {
+    if (mode == RNN_CONV_F32_LD2)
+    {
+        const float32x4x2_t v = vld2q_f32(a);
+        *x0 = v.val[0];
+        *x1 = v.val[1];
+        return;
+    }
+    *x0 = rnn_conv_f32_x(mode, a, sw);
+    *x1 = rnn_conv_f32_x(mode, a + dw, sw);
+}
+
+/* One block's per-channel steps (channel j: accumulator a<j>, weights w<j>; wo: the tap's
+ * offset in a channel's weights). */
+#define RNN_CONV_F32_INIT(j)                                                                   \
+    float32x4_t a##j = vdupq_n_f32(bias != NULL ? bias[j] : 0.0f);                             \
+    const float *const w##j = wm + (j) * n;
+#define RNN_CONV_F32_MAC4(j)                                                                   \
+    {                                                                                          \
+        const float32x4_t v = vld1q_f32(w##j + wo);                                            \
+        a##j = vfmaq_laneq_f32(a##j, x0, v, 0);                                                \
+        a##j = vfmaq_laneq_f32(a##j, x1, v, 1);                                                \
+        a##j = vfmaq_laneq_f32(a##j, x2, v, 2);                                                \
+        a##j = vfmaq_laneq_f32(a##j, x3, v, 3);                                                \
+    }
+#define RNN_CONV_F32_MAC2(j)                                                                   \
+    {                                                                                          \
+        const float32x2_t v = vld1_f32(w##j + wo);                                             \
+        a##j = vfmaq_lane_f32(a##j, x0, v, 0);                                                 \
+        a##j = vfmaq_lane_f32(a##j, x1, v, 1);                                                 \
+    }
+#define RNN_CONV_F32_MAC1(j) a##j = vfmaq_n_f32(a##j, x0, w##j[wo]);
+/* The last 2 or 3 taps of a kernel row from one LD1 of four weights: from the first of them
+ * on (F: the caller has checked that the weights go on for four), or (B, the block's last
+ * channel when they may not) ending with the last of them, rotated by EXT. */
+#define RNN_CONV_F32_TAIL3F(j)                                                                 \
+    {                                                                                          \
+        const float32x4_t v = vld1q_f32(w##j + wo);                                            \
+        a##j = vfmaq_laneq_f32(a##j, x0, v, 0);                                                \
+        a##j = vfmaq_laneq_f32(a##j, x1, v, 1);                                                \
+        a##j = vfmaq_laneq_f32(a##j, x2, v, 2);                                                \
+    }
+#define RNN_CONV_F32_TAIL3B(j)                                                                 \
+    {                                                                                          \
+        float32x4_t v = vld1q_f32(w##j + wo - 1);                                              \
+        v = vextq_f32(v, v, 1);                                                                \
+        a##j = vfmaq_laneq_f32(a##j, x0, v, 0);                                                \
+        a##j = vfmaq_laneq_f32(a##j, x1, v, 1);                                                \
+        a##j = vfmaq_laneq_f32(a##j, x2, v, 2);                                                \
+    }
+#define RNN_CONV_F32_TAIL2F(j)                                                                 \
+    {                                                                                          \
+        const float32x4_t v = vld1q_f32(w##j + wo);                                            \
+        a##j = vfmaq_laneq_f32(a##j, x0, v, 0);                                                \
+        a##j = vfmaq_laneq_f32(a##j, x1, v, 1);                                                \
+    }
+#define RNN_CONV_F32_TAIL2B(j)                                                                 \
+    {                                                                                          \
+        float32x4_t v = vld1q_f32(w##j + wo - 2);                                              \
+        v = vextq_f32(v, v, 2);                                                                \
+        a##j = vfmaq_laneq_f32(a##j, x0, v, 0);                                                \
+        a##j = vfmaq_laneq_f32(a##j, x1, v, 1);                                                \
+    }
+#define RNN_CONV_F32_STORE(j) vst1q_f32(yq + (j) * ys, a##j);
+#define RNN_CONV_F32_EACH8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define RNN_CONV_F32_EACH4(X) X(0) X(1) X(2) X(3)
+#define RNN_CONV_F32_EACH1(X) X(0)
+/* all channels of a block but the last */
+#define RNN_CONV_F32_HEAD8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6)
+#define RNN_CONV_F32_HEAD4(X) X(0) X(1) X(2)
+#define RNN_CONV_F32_HEAD1(X)
+
+/* NAME: outputs (m .. m + NC - 1, oh, ow .. ow + count - 1) for NC channels (EACH), count
+ * >= 4 positions whose windows lie inside the input along w (rows kh0 .. kh1 - 1 inside along
+ * h), four at a time (the last four may overlap the ones before: the same values again): each
+ * lane sums as rnn_conv_f32_edge does (bias, then channel by channel, row by row, tap by tap,
+ * one FMLA each), the taps of a kernel row four (LD1 of four weights, FMLA by lane), then
+ * the last two or three (LD1 of four weights when `wide`, see rnn_conv_f32) or two and one.
+ * xb: the input of tap (c 0, kh 0, kw 0) at position ow (only rows kh0 .. kh1 - 1 are read);
+ * wm: channel m's weights; yo: output (m, oh, ow). */
+#define RNN_CONV_F32_BLOCK(NAME, EACH, HEAD, LAST)                                             \
+    RNN_CONV_F32_INLINE void NAME(const rnn_window_params *p, int32_t mode, int32_t wide,      \
+                                  const float *xb, const float *wm, const float *bias,        \
+                                  int32_t kh0, int32_t kh1, float *yo, int32_t count)          \
+    {                                                                                          \
+        const int32_t plane = p->in_h * p->in_w;                                               \
+        const int32_t row = p->dil_h * p->in_w;                                                \
+        const int32_t k_w = p->k_w;                                                            \
+        const int32_t dw = p->dil_w;                                                           \
+        const int32_t sw = p->stride_w;                                                        \
+        const int32_t kk = p->k_h * k_w;                                                       \
+        const int32_t cg = p->in_c / p->groups;                                                \
+        const int32_t n = cg * kk;                                                             \
+        const int32_t ys = p->out_h * p->out_w;                                                \
+        int32_t q;                                                                             \
+        for (q = 0; q < count; q += 4)                                                         \
+        {                                                                                      \
+        const int32_t at = q + 4 <= count ? q : count - 4;                                     \
+        const float *const xq = xb + at * sw;                                                  \
+        float *const yq = yo + at;                                                             \
+        int32_t c;                                                                             \
+        EACH(RNN_CONV_F32_INIT)                                                                \
+        for (c = 0; c < cg; ++c)                                                               \
+        {                                                                                      \
+            int32_t kh;                                                                        \
+            for (kh = kh0; kh < kh1; ++kh)                                                     \
+            {                                                                                  \
+                const float *xr = xq + c * plane + kh * row;                                   \
+                int32_t wo = c * kk + kh * k_w;                                                \
+                int32_t kw = 0;                                                                \
+                float32x4_t x0;                                                                \
+                float32x4_t x1;                                                                \
+                for (; kw + 4 <= k_w; kw += 4, wo += 4)                                        \
+                {                                                                              \
+                    float32x4_t x2;                                                            \
+                    float32x4_t x3;                                                            \
+                    rnn_conv_f32_x2(mode, xr + kw * dw, dw, sw, &x0, &x1);                     \
+                    rnn_conv_f32_x2(mode, xr + (kw + 2) * dw, dw, sw, &x2, &x3);               \
+                    EACH(RNN_CONV_F32_MAC4)                                                    \
+                }                                                                              \
+                if (wide && k_w - kw == 3)                                                     \
+                {                                                                              \
+                    float32x4_t x2;                                                            \
+                    rnn_conv_f32_x2(mode, xr + kw * dw, dw, sw, &x0, &x1);                     \
+                    x2 = rnn_conv_f32_x(mode, xr + (kw + 2) * dw, sw);                         \
+                    HEAD(RNN_CONV_F32_TAIL3F)                                                  \
+                    if (wide == 1)                                                             \
+                    {                                                                          \
+                        RNN_CONV_F32_TAIL3F(LAST)                                              \
+                    }                                                                          \
+                    else                                                                       \
+                    {                                                                          \
+                        RNN_CONV_F32_TAIL3B(LAST)                                              \
+                    }                                                                          \
+                    continue;                                                                  \
+                }                                                                              \
+                if (kw + 2 <= k_w)                                                             \
+                {                                                                              \
+                    rnn_conv_f32_x2(mode, xr + kw * dw, dw, sw, &x0, &x1);                     \
+                    if (wide)                                                                  \
+                    {                                                                          \
+                        HEAD(RNN_CONV_F32_TAIL2F)                                              \
+                        if (wide == 1)                                                         \
+                        {                                                                      \
+                            RNN_CONV_F32_TAIL2F(LAST)                                          \
+                        }                                                                      \
+                        else                                                                   \
+                        {                                                                      \
+                            RNN_CONV_F32_TAIL2B(LAST)                                          \
+                        }                                                                      \
+                    }                                                                          \
+                    else                                                                       \
+                    {                                                                          \
+                        EACH(RNN_CONV_F32_MAC2)                                                \
+                    }                                                                          \
+                    kw += 2;                                                                   \
+                    wo += 2;                                                                   \
+                }                                                                              \
+                if (kw < k_w)                                                                  \
+                {                                                                              \
+                    x0 = rnn_conv_f32_x(mode, xr + kw * dw, sw);                               \
+                    EACH(RNN_CONV_F32_MAC1)                                                    \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+        EACH(RNN_CONV_F32_STORE)                                                               \
+        }                                                                                      \
+    }
+
+RNN_CONV_F32_BLOCK(rnn_conv_f32_block8_at, RNN_CONV_F32_EACH8, RNN_CONV_F32_HEAD8, 7)
+RNN_CONV_F32_BLOCK(rnn_conv_f32_block4_at, RNN_CONV_F32_EACH4, RNN_CONV_F32_HEAD4, 3)
+RNN_CONV_F32_BLOCK(rnn_conv_f32_block1_at, RNN_CONV_F32_EACH1, RNN_CONV_F32_HEAD1, 0)
+
+/* The blocks of 8, 4 and 1 channels, each specialized for the three load modes. */
+#define RNN_CONV_F32_MODES(NAME, AT)                                                           \
+    static RNN_CONV_F32_NOINLINE void NAME(const rnn_window_params *p, int32_t mode,          \
+                                           int32_t wide, const float *xb, const float *wm,     \
+                                           const float *bias, int32_t kh0, int32_t kh1,        \
+                                           float *yo, int32_t count)                           \
+    {                                                                                          \
+        if (mode == RNN_CONV_F32_LD1)                                                          \
+        {                                                                                      \
+            AT(p, RNN_CONV_F32_LD1, wide, xb, wm, bias, kh0, kh1, yo, count);                         \
+        }                                                                                      \
+        else if (mode == RNN_CONV_F32_LD2)                                                     \
+        {                                                                                      \
+            AT(p, RNN_CONV_F32_LD2, wide, xb, wm, bias, kh0, kh1, yo, count);                         \
+        }                                                                                      \
+        else                                                                                   \
+        {                                                                                      \
+            AT(p, RNN_CONV_F32_GATHER, wide, xb, wm, bias, kh0, kh1, yo, count);                      \
+        }                                                                                      \
+    }
+RNN_CONV_F32_MODES(rnn_conv_f32_block8, rnn_conv_f32_block8_at)
+RNN_CONV_F32_MODES(rnn_conv_f32_block4, rnn_conv_f32_block4_at)
+RNN_CONV_F32_MODES(rnn_conv_f32_block1, rnn_conv_f32_block1_at)
+
+/* Outputs (m .. m + nc - 1, oh, ow) one at a time, as the plain loop sums them (the window's
+ * taps inside the input), each multiply-add fused (fmaf) as in the blocks' lanes. */
+static RNN_CONV_F32_NOINLINE void rnn_conv_f32_edge(const rnn_window_params *p, int32_t nc, const float *xg,
+                              const float *wm, const float *bias, int32_t oh, int32_t ow,
+                              int32_t kh0, int32_t kh1, float *yo)
+{
+    const int32_t k_w = p->k_w;
+    const int32_t kk = p->k_h * k_w;
+    const int32_t cg = p->in_c / p->groups;
+    const int32_t n = cg * kk;
     const int32_t plane = p->in_h * p->in_w;
     const int32_t row = p->dil_h * p->in_w;
-    const int32_t k_w = p->k_w;
     const int32_t dw = p->dil_w;
-    const int32_t sw = p->stride_w;
-    const int32_t kk = p->k_h * k_w;
-    const int32_t n = (p->in_c / p->groups) * kk;
-    const int32_t cg = p->in_c / p->groups;
-    const int32_t ys = p->out_h * p->out_w;
-    float32x4_t acc[8];
-    int32_t j;
-    int32_t c;
-    for (j = 0; j < nc; ++j)
-    {
-        acc[j] = vdupq_n_f32(bias != NULL ? bias[j] : 0.0f);
-    }
-    for (c = 0; c < cg; ++c)
-    {
-        int32_t kh;
-        for (kh = kh0; kh < kh1; ++kh)
-        {
-            const float *xr = xb + c * plane + kh * row;
-            const float *wr = wm + c * kk + kh * k_w;
-            int32_t kw = 0;
-            for (; kw + 4 <= k_w; kw += 4)
-            {
-                float32x4_t x0, x1, x2, x3;
-                if (mode == RNN_CONV_F32_LD1)
-                {
-                    x0 = vld1q_f32(xr + kw * dw);
-                    x1 = vld1q_f32(xr + (kw + 1) * dw);
-                    x2 = vld1q_f32(xr + (kw + 2) * dw);
-                    x3 = vld1q_f32(xr + (kw + 3) * dw);
-                }
-                else if (mode == RNN_CONV_F32_LD2)
-                {
-                    const float32x4x2_t a = vld2q_f32(xr + kw);
-                    const float32x4x2_t b = vld2q_f32(xr + kw + 2);
-                    x0 = a.val[0];
-                    x1 = a.val[1];
-                    x2 = b.val[0];
-                    x3 = b.val[1];
-                }
-                else
-                {
-                    x0 = rnn_conv_f32_gather(xr + kw * dw, sw);
-                    x1 = rnn_conv_f32_gather(xr + (kw + 1) * dw, sw);
-                    x2 = rnn_conv_f32_gather(xr + (kw + 2) * dw, sw);
-                    x3 = rnn_conv_f32_gather(xr + (kw + 3) * dw, sw);
-                }
-                for (j = 0; j < nc; ++j)
-                {
-                    const float32x4_t wv = vld1q_f32(wr + j * n + kw);
-                    acc[j] = vfmaq_laneq_f32(acc[j], x0, wv, 0);
-                    acc[j] = vfmaq_laneq_f32(acc[j], x1, wv, 1);
-                    acc[j] = vfmaq_laneq_f32(acc[j], x2, wv, 2);
-                    acc[j] = vfmaq_laneq_f32(acc[j], x3, wv, 3);
-                }
-            }
-            if (kw + 2 <= k_w)
-            {
-                float32x4_t x0, x1;
-                if (mode == RNN_CONV_F32_LD1)
-                {
-                    x0 = vld1q_f32(xr + kw * dw);
-                    x1 = vld1q_f32(xr + (kw + 1) * dw);
-                }
-                else if (mode == RNN_CONV_F32_LD2)
-                {
-                    const float32x4x2_t a = vld2q_f32(xr + kw);
-                    x0 = a.val[0];
-                    x1 = a.val[1];
-                }
-                else
-                {
-                    x0 = rnn_conv_f32_gather(xr + kw * dw, sw);
-                    x1 = rnn_conv_f32_gather(xr + (kw + 1) * dw, sw);
-                }
-                for (j = 0; j < nc; ++j)
-                {
-                    const float32x2_t wv = vld1_f32(wr + j * n + kw);
-                    acc[j] = vfmaq_lane_f32(acc[j], x0, wv, 0);
-                    acc[j] = vfmaq_lane_f32(acc[j], x1, wv, 1);
-                }
-                kw += 2;
-            }
-            if (kw < k_w)
-            {
-                float32x4_t x0;
-                if (mode == RNN_CONV_F32_LD1)
-                {
-                    x0 = vld1q_f32(xr + kw * dw);
-                }
-                else if (mode == RNN_CONV_F32_LD2)
-                {
-                    x0 = vld2q_f32(xr + kw).val[0];
-                }
-                else
-                {
-                    x0 = rnn_conv_f32_gather(xr + kw * dw, sw);
-                }
-                for (j = 0; j < nc; ++j)
-                {
-                    acc[j] = vfmaq_n_f32(acc[j], x0, wr[j * n + kw]);
-                }
-            }
-        }
-    }
-    for (j = 0; j < nc; ++j)
-    {
-        vst1q_f32(yo + j * ys, acc[j]);
-    }
-}
-
-/* The block for nc channels (8, 4 or 1) and a load mode, each its own specialization. */
-static void rnn_conv_f32_block8(const rnn_window_params *p, int32_t mode, const float *xb,
-                                const float *wm, const float *bias, int32_t kh0, int32_t kh1,
-                                float *yo)
-{
-    if (mode == RNN_CONV_F32_LD1)
-    {
-        rnn_conv_f32_block(p, 8, RNN_CONV_F32_LD1, xb, wm, bias, kh0, kh1, yo);
-    }
-    else if (mode == RNN_CONV_F32_LD2)
-    {
-        rnn_conv_f32_block(p, 8, RNN_CONV_F32_LD2, xb, wm, bias, kh0, kh1, yo);
-    }
-    else
-    {
-        rnn_conv_f32_block(p, 8, RNN_CONV_F32_GATHER, xb, wm, bias, kh0, kh1, yo);
-    }
-}
-
-static void rnn_conv_f32_block4(const rnn_window_params *p, int32_t mode, const float *xb,
-                                const float *wm, const float *bias, int32_t kh0, int32_t kh1,
-                                float *yo)
-{
-    if (mode == RNN_CONV_F32_LD1)
-    {
-        rnn_conv_f32_block(p, 4, RNN_CONV_F32_LD1, xb, wm, bias, kh0, kh1, yo);
-    }
-    else if (mode == RNN_CONV_F32_LD2)
-    {
-        rnn_conv_f32_block(p, 4, RNN_CONV_F32_LD2, xb, wm, bias, kh0, kh1, yo);
-    }
-    else
-    {
-        rnn_conv_f32_block(p, 4, RNN_CONV_F32_GATHER, xb, wm, bias, kh0, kh1, yo);
-    }
-}
-
-static void rnn_conv_f32_block1(const rnn_window_params *p, int32_t mode, const float *xb,
-                                const float *wm, const float *bias, int32_t kh0, int32_t kh1,
-                                float *yo)
-{
-    if (mode == RNN_CONV_F32_LD1)
-    {
-        rnn_conv_f32_block(p, 1, RNN_CONV_F32_LD1, xb, wm, bias, kh0, kh1, yo);
-    }
-    else if (mode == RNN_CONV_F32_LD2)
-    {
-        rnn_conv_f32_block(p, 1, RNN_CONV_F32_LD2, xb, wm, bias, kh0, kh1, yo);
-    }
-    else
-    {
-        rnn_conv_f32_block(p, 1, RNN_CONV_F32_GATHER, xb, wm, bias, kh0, kh1, yo);
-    }
-}
-
-/* One output (channel of weights wm, position (oh, ow)) as the plain loop sums it, each
- * multiply-add fused (fmaf), as the blocks' lanes. */
-static float rnn_conv_f32_one(const rnn_window_params *p, const float *xg, const float *wm,
-                              float b0, int32_t oh, int32_t ow, int32_t kh0, int32_t kh1)
-{
-    const int32_t kk = p->k_h * p->k_w;
-    const int32_t ih0 = oh * p->stride_h - p->pad_h;
-    const int32_t iw0 = ow * p->stride_w - p->pad_w;
-    const int32_t cg = p->in_c / p->groups;
+    const float *xo = xg + (oh * p->stride_h - p->pad_h) * p->in_w + ow * p->stride_w - p->pad_w;
     int32_t kw0;
     int32_t kw1;
-    int32_t c;
-    float acc = b0;
-    rnn_conv_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &kw0, &kw1);
-    for (c = 0; c < cg; ++c)
+    int32_t j;
+    rnn_conv_taps(ow, p->stride_w, p->pad_w, dw, k_w, p->in_w, &kw0, &kw1);
+    for (j = 0; j < nc; ++j)
     {
-        const float *xc = xg + c * p->in_h * p->in_w;
-        const float *wc = wm + c * kk;
-        int32_t kh;
-        for (kh = kh0; kh < kh1; ++kh)
+        const float *wj = wm + j * n;
+        float acc = bias != NULL ? bias[j] : 0.0f;
+        int32_t c;
+        for (c = 0; c < cg; ++c)
         {
-            const float *xr = xc + (ih0 + kh * p->dil_h) * p->in_w + iw0;
-            const float *wr = wc + kh * p->k_w;
-            int32_t kw;
-            for (kw = kw0; kw < kw1; ++kw)
+            int32_t kh;
+            for (kh = kh0; kh < kh1; ++kh)
             {
-                acc = fmaf(wr[kw], xr[kw * p->dil_w], acc);
+                const float *xr = xo + c * plane + kh * row;
+                const float *wr = wj + c * kk + kh * k_w;
+                int32_t kw;
+                for (kw = kw0; kw < kw1; ++kw)
+                {
+                    acc = fmaf(wr[kw], xr[kw * dw], acc);
+                }
             }
         }
+        yo[j * p->out_h * p->out_w] = acc;
     }
-    return acc;
 }
 
 /* Refer to header file for details. NEON: output channels in blocks of 8 (then 4, then 1) of
@@ -294,6 +334,13 @@ void rnn_conv_f32(const rnn_window_params *p, const float *x, const float *w, co
     const int32_t dw = p->dil_w;
     const int32_t span = (p->k_w - 1) * dw; /* of a window along w */
     const int32_t total = p->in_c * plane;
+    const int32_t tail = p->k_w & ~3;          /* a kernel row's first tap after whole fours */
+    const int32_t back = 4 - (p->k_w - tail); /* (for 2 or 3 tail taps) */
+    /* the positions whose windows lie inside the input along w: lo .. lo + count - 1 */
+    const int32_t lo = (p->pad_w + sw - 1) / sw;
+    const int32_t hi_n = p->in_w - 1 - span + p->pad_w; /* hi = hi_n / sw */
+    const int32_t hi = hi_n < 0 ? -1 : (hi_n / sw < p->out_w - 1 ? hi_n / sw : p->out_w - 1);
+    const int32_t count = hi - lo + 1;
     int32_t g;
     for (g = 0; g < p->groups; ++g)
     {
@@ -312,47 +359,47 @@ void rnn_conv_f32(const rnn_window_params *p, const float *x, const float *w, co
                 float *yr = y + (m * p->out_h + oh) * p->out_w;
                 int32_t kh0;
                 int32_t kh1;
-                int32_t ow = 0;
+                int32_t ow;
                 rnn_conv_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0, &kh1);
-                while (ow < p->out_w)
+                if (count >= 4)
                 {
-                    int32_t at = ow + 4 <= p->out_w ? ow : p->out_w - 4;
-                    const int32_t iw0 = at * sw - p->pad_w;
-                    if (at >= 0 && iw0 >= 0 && iw0 + 3 * sw + span < p->in_w && kh1 > kh0)
+                    const float *xb = xg + ih0 * p->in_w + lo * sw - p->pad_w;
+                    /* LD2 reads 8 values from a tap on: inside the input (the row's last
+                     * block, last channel, last kernel row) */
+                    const int32_t last = (int32_t)(xg - x) + (cg - 1) * plane +
+                                         (ih0 + (kh1 - 1) * p->dil_h) * p->in_w +
+                                         (lo + count - 4) * sw - p->pad_w + span + 7;
+                    const int32_t mode =
+                        sw == 1 ? RNN_CONV_F32_LD1
+                                : (sw == 2 && dw == 1 && last < total ? RNN_CONV_F32_LD2
+                                                                       : RNN_CONV_F32_GATHER);
+                    /* the 2 or 3 tail taps of a kernel row (after whole fours) as four
+                     * weights: from the first on while the weights go on for four (1), else
+                     * for the block's last channel ending with the last (2), or neither (0:
+                     * the first channel's first row) */
+                    const int32_t wide =
+                        (m + nc - 1) * n + (cg - 1) * p->k_h * p->k_w + (kh1 - 1) * p->k_w +
+                                    tail + 4 <= p->out_c * n
+                            ? 1
+                            : ((m + nc - 1) * n + kh0 * p->k_w + tail - back >= 0 ? 2 : 0);
+                    if (nc == 8)
                     {
-                        const float *xb = xg + ih0 * p->in_w + iw0;
-                        /* LD2 reads 8 values from each tap: inside the input */
-                        const int32_t last = (int32_t)(xg - x) + (cg - 1) * plane +
-                                             (ih0 + (kh1 - 1) * p->dil_h) * p->in_w + iw0 +
-                                             span + 7;
-                        const int32_t mode =
-                            sw == 1 ? RNN_CONV_F32_LD1
-                                    : (sw == 2 && dw == 1 && last < total ? RNN_CONV_F32_LD2
-                                                                           : RNN_CONV_F32_GATHER);
-                        if (nc == 8)
-                        {
-                            rnn_conv_f32_block8(p, mode, xb, wm, bm, kh0, kh1, yr + at);
-                        }
-                        else if (nc == 4)
-                        {
-                            rnn_conv_f32_block4(p, mode, xb, wm, bm, kh0, kh1, yr + at);
-                        }
-                        else
-                        {
-                            rnn_conv_f32_block1(p, mode, xb, wm, bm, kh0, kh1, yr + at);
-                        }
-                        ow = at + 4;
+                        rnn_conv_f32_block8(p, mode, wide, xb, wm, bm, kh0, kh1, yr + lo, count);
+                    }
+                    else if (nc == 4)
+                    {
+                        rnn_conv_f32_block4(p, mode, wide, xb, wm, bm, kh0, kh1, yr + lo, count);
                     }
                     else
                     {
-                        int32_t j;
-                        for (j = 0; j < nc; ++j)
-                        {
-                            yr[j * p->out_h * p->out_w + ow] =
-                                rnn_conv_f32_one(p, xg, wm + j * n, bm != NULL ? bm[j] : 0.0f,
-                                                 oh, ow, kh0, kh1);
-                        }
-                        ++ow;
+                        rnn_conv_f32_block1(p, mode, wide, xb, wm, bm, kh0, kh1, yr + lo, count);
+                    }
+                }
+                for (ow = 0; ow < p->out_w; ++ow)
+                {
+                    if (count < 4 || ow < lo || ow >= lo + count)
+                    {
+                        rnn_conv_f32_edge(p, nc, xg, wm, bm, oh, ow, kh0, kh1, yr + ow);
                     }
                 }
             }
