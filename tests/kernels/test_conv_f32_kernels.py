@@ -8,7 +8,9 @@ checked within the float rounding of the exact sum (n roundings of at most half 
 the running sum each: |error| <= n 2^-24 sum |terms|), so that they stay within float
 rounding of the plain loop.
 
-Shapes cover the NEON path's blocks and tails: stride 1 (LD1), stride 2 with dilation 1 (one
+Shapes cover the NEON path's blocks and tails: the window path (taps four at a time across
+kernel rows, up to 1024 taps) and the row path (rows cut by the padding along h, larger
+windows), stride 1 (LD1), stride 2 with dilation 1 (one
 LD2 for two taps; the last row of the last channel, where LD2 would read past the input,
 gathered instead), other strides and dilations (four lane loads), kernel rows of 1 to 9 taps
 (four, two and one at a time), channel blocks of 8, 4 and 1 (13 = 8 + 4 + 1, 7 = 4 + 1 + 1 +
@@ -45,6 +47,8 @@ SHAPES = [
     (3, 1, 10, 4, 1, 1, (1, 1), (0, 0), (1, 1), 1, True),    # 1x1
     (1, 3, 3, 2, 3, 3, (1, 1), (2, 2), (1, 1), 1, True),     # padding larger than the kernel
     (1, 4, 12, 1, 2, 3, (1, 1), (1, 0), (1, 1), 1, True),    # one channel: tail taps one by one
+    (1, 3, 8, 1, 1, 3, (1, 1), (0, 0), (1, 1), 1, True),     # window of 3, one channel
+    (130, 1, 11, 5, 1, 8, (1, 1), (0, 1), (1, 1), 1, True),  # window 1040: the row path
 ]
 
 

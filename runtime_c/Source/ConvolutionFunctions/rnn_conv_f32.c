@@ -277,6 +277,112 @@ RNN_CONV_F32_MODES(rnn_conv_f32_block8, rnn_conv_f32_block8_at)
 RNN_CONV_F32_MODES(rnn_conv_f32_block4, rnn_conv_f32_block4_at)
 RNN_CONV_F32_MODES(rnn_conv_f32_block1, rnn_conv_f32_block1_at)
 
+/* The window path, for output rows whose windows have all their kernel rows inside the input
+ * along h (the usual case): a window's taps t = (c, kh, kw) in order, the input of tap t at
+ * off[t] from the tap (0, 0, 0) (a table built once per call, at most RNN_CONV_F32_TAPS taps:
+ * larger windows take the row path), four taps per step whatever the kernel rows' length:
+ * the weights of a channel's window lie in one run. The last n % 4 taps as a row's tail (LD1
+ * of four weights when `wide`, else one at a time). Otherwise as RNN_CONV_F32_BLOCK. */
+#define RNN_CONV_F32_TAPS 1024
+#define RNN_CONV_F32_WBLOCK(NAME, EACH, HEAD, LAST)                                            \
+    RNN_CONV_F32_INLINE void NAME(const rnn_window_params *p, int32_t mode, int32_t wide,      \
+                                  const float *xb, const float *wm, const float *bias,        \
+                                  const int32_t *off, float *yo, int32_t count)                \
+    {                                                                                          \
+        const int32_t sw = p->stride_w;                                                        \
+        const int32_t n = (p->in_c / p->groups) * p->k_h * p->k_w;                             \
+        const int32_t ys = p->out_h * p->out_w;                                                \
+        const int32_t whole = n & ~3;                                                          \
+        const int32_t rem = n - whole;                                                         \
+        int32_t q;                                                                             \
+        for (q = 0; q < count; q += 4)                                                         \
+        {                                                                                      \
+            const int32_t at = q + 4 <= count ? q : count - 4;                                 \
+            const float *const xq = xb + at * sw;                                              \
+            float *const yq = yo + at;                                                         \
+            int32_t wo;                                                                        \
+            float32x4_t x0;                                                                    \
+            float32x4_t x1;                                                                    \
+            float32x4_t x2;                                                                    \
+            EACH(RNN_CONV_F32_INIT)                                                            \
+            for (wo = 0; wo < whole; wo += 4)                                                  \
+            {                                                                                  \
+                float32x4_t x3;                                                                \
+                x0 = rnn_conv_f32_x(mode, xq + off[wo], sw);                                   \
+                x1 = rnn_conv_f32_x(mode, xq + off[wo + 1], sw);                               \
+                x2 = rnn_conv_f32_x(mode, xq + off[wo + 2], sw);                               \
+                x3 = rnn_conv_f32_x(mode, xq + off[wo + 3], sw);                               \
+                EACH(RNN_CONV_F32_MAC4)                                                        \
+            }                                                                                  \
+            if (rem >= 2 && wide)                                                              \
+            {                                                                                  \
+                x0 = rnn_conv_f32_x(mode, xq + off[wo], sw);                                   \
+                x1 = rnn_conv_f32_x(mode, xq + off[wo + 1], sw);                               \
+                if (rem == 3)                                                                  \
+                {                                                                              \
+                    x2 = rnn_conv_f32_x(mode, xq + off[wo + 2], sw);                           \
+                    HEAD(RNN_CONV_F32_TAIL3F)                                                  \
+                    if (wide == 1)                                                             \
+                    {                                                                          \
+                        RNN_CONV_F32_TAIL3F(LAST)                                              \
+                    }                                                                          \
+                    else                                                                       \
+                    {                                                                          \
+                        RNN_CONV_F32_TAIL3B(LAST)                                              \
+                    }                                                                          \
+                }                                                                              \
+                else                                                                           \
+                {                                                                              \
+                    HEAD(RNN_CONV_F32_TAIL2F)                                                  \
+                    if (wide == 1)                                                             \
+                    {                                                                          \
+                        RNN_CONV_F32_TAIL2F(LAST)                                              \
+                    }                                                                          \
+                    else                                                                       \
+                    {                                                                          \
+                        RNN_CONV_F32_TAIL2B(LAST)                                              \
+                    }                                                                          \
+                }                                                                              \
+            }                                                                                  \
+            else                                                                               \
+            {                                                                                  \
+                for (; wo < n; ++wo)                                                           \
+                {                                                                              \
+                    x0 = rnn_conv_f32_x(mode, xq + off[wo], sw);                               \
+                    EACH(RNN_CONV_F32_MAC1)                                                    \
+                }                                                                              \
+            }                                                                                  \
+            EACH(RNN_CONV_F32_STORE)                                                           \
+        }                                                                                      \
+    }
+
+RNN_CONV_F32_WBLOCK(rnn_conv_f32_window8_at, RNN_CONV_F32_EACH8, RNN_CONV_F32_HEAD8, 7)
+RNN_CONV_F32_WBLOCK(rnn_conv_f32_window4_at, RNN_CONV_F32_EACH4, RNN_CONV_F32_HEAD4, 3)
+RNN_CONV_F32_WBLOCK(rnn_conv_f32_window1_at, RNN_CONV_F32_EACH1, RNN_CONV_F32_HEAD1, 0)
+
+#define RNN_CONV_F32_WMODES(NAME, AT)                                                          \
+    static RNN_CONV_F32_NOINLINE void NAME(const rnn_window_params *p, int32_t mode,          \
+                                           int32_t wide, const float *xb, const float *wm,     \
+                                           const float *bias, const int32_t *off, float *yo,   \
+                                           int32_t count)                                      \
+    {                                                                                          \
+        if (mode == RNN_CONV_F32_LD1)                                                          \
+        {                                                                                      \
+            AT(p, RNN_CONV_F32_LD1, wide, xb, wm, bias, off, yo, count);                       \
+        }                                                                                      \
+        else if (mode == RNN_CONV_F32_LD2)                                                     \
+        {                                                                                      \
+            AT(p, RNN_CONV_F32_LD2, wide, xb, wm, bias, off, yo, count);                       \
+        }                                                                                      \
+        else                                                                                   \
+        {                                                                                      \
+            AT(p, RNN_CONV_F32_GATHER, wide, xb, wm, bias, off, yo, count);                    \
+        }                                                                                      \
+    }
+RNN_CONV_F32_WMODES(rnn_conv_f32_window8, rnn_conv_f32_window8_at)
+RNN_CONV_F32_WMODES(rnn_conv_f32_window4, rnn_conv_f32_window4_at)
+RNN_CONV_F32_WMODES(rnn_conv_f32_window1, rnn_conv_f32_window1_at)
+
 /* Outputs (m .. m + nc - 1, oh, ow) one at a time, as the plain loop sums them (the window's
  * taps inside the input), each multiply-add fused (fmaf) as in the blocks' lanes. */
 static RNN_CONV_F32_NOINLINE void rnn_conv_f32_edge(const rnn_window_params *p, int32_t nc, const float *xg,
@@ -318,6 +424,54 @@ static RNN_CONV_F32_NOINLINE void rnn_conv_f32_edge(const rnn_window_params *p, 
     }
 }
 
+/* As rnn_conv_f32_edge, for a window of at most RNN_CONV_F32_TAPS taps: the taps inside the
+ * input listed once (tl: t for the weights, off[t] for the input from the window's origin xo)
+ * for all nc channels. */
+static RNN_CONV_F32_NOINLINE void rnn_conv_f32_edge_list(const rnn_window_params *p,
+                                                         int32_t nc, const float *xg,
+                                                         const float *wm, const float *bias,
+                                                         const int32_t *off, int32_t oh,
+                                                         int32_t ow, int32_t kh0, int32_t kh1,
+                                                         float *yo)
+{
+    const int32_t k_w = p->k_w;
+    const int32_t cg = p->in_c / p->groups;
+    const int32_t n = cg * p->k_h * k_w;
+    const int32_t ys = p->out_h * p->out_w;
+    const float *xo = xg + (oh * p->stride_h - p->pad_h) * p->in_w + ow * p->stride_w - p->pad_w;
+    int32_t tl[RNN_CONV_F32_TAPS];
+    int32_t nt = 0;
+    int32_t kw0;
+    int32_t kw1;
+    int32_t c;
+    int32_t j;
+    rnn_conv_taps(ow, p->stride_w, p->pad_w, p->dil_w, k_w, p->in_w, &kw0, &kw1);
+    for (c = 0; c < cg; ++c)
+    {
+        int32_t kh;
+        for (kh = kh0; kh < kh1; ++kh)
+        {
+            int32_t kw;
+            for (kw = kw0; kw < kw1; ++kw)
+            {
+                tl[nt++] = (c * p->k_h + kh) * k_w + kw;
+            }
+        }
+    }
+    for (j = 0; j < nc; ++j)
+    {
+        const float *wj = wm + j * n;
+        float acc = bias != NULL ? bias[j] : 0.0f;
+        int32_t i;
+        for (i = 0; i < nt; ++i)
+        {
+            const int32_t t = tl[i];
+            acc = fmaf(wj[t], xo[off[t]], acc);
+        }
+        yo[j * ys] = acc;
+    }
+}
+
 /* Refer to header file for details. NEON: output channels in blocks of 8 (then 4, then 1) of
  * one group; each output row in blocks of four positions whose windows lie inside the input
  * along w (the last block of a row may overlap the one before it: the same values again),
@@ -341,7 +495,26 @@ void rnn_conv_f32(const rnn_window_params *p, const float *x, const float *w, co
     const int32_t hi_n = p->in_w - 1 - span + p->pad_w; /* hi = hi_n / sw */
     const int32_t hi = hi_n < 0 ? -1 : (hi_n / sw < p->out_w - 1 ? hi_n / sw : p->out_w - 1);
     const int32_t count = hi - lo + 1;
+    int32_t off[RNN_CONV_F32_TAPS]; /* the window path's tap offsets */
+    const int32_t win = n <= RNN_CONV_F32_TAPS; /* the table is built */
     int32_t g;
+    if (win)
+    {
+        int32_t t = 0;
+        int32_t c;
+        for (c = 0; c < cg; ++c)
+        {
+            int32_t kh;
+            for (kh = 0; kh < p->k_h; ++kh)
+            {
+                int32_t kw;
+                for (kw = 0; kw < p->k_w; ++kw)
+                {
+                    off[t++] = c * plane + kh * p->dil_h * p->in_w + kw * dw;
+                }
+            }
+        }
+    }
     for (g = 0; g < p->groups; ++g)
     {
         const float *xg = x + g * cg * plane;
@@ -382,7 +555,28 @@ void rnn_conv_f32(const rnn_window_params *p, const float *x, const float *w, co
                                     tail + 4 <= p->out_c * n
                             ? 1
                             : ((m + nc - 1) * n + kh0 * p->k_w + tail - back >= 0 ? 2 : 0);
-                    if (nc == 8)
+                    if (win && kh0 == 0 && kh1 == p->k_h)
+                    {
+                        /* the window's last 2 or 3 taps as four weights, as a row's */
+                        const int32_t wlast = n - (n & ~3);
+                        const int32_t wwide =
+                            (m + nc) * n - wlast + 4 <= p->out_c * n
+                                ? 1
+                                : ((m + nc) * n - 4 >= 0 ? 2 : 0);
+                        if (nc == 8)
+                        {
+                            rnn_conv_f32_window8(p, mode, wwide, xb, wm, bm, off, yr + lo, count);
+                        }
+                        else if (nc == 4)
+                        {
+                            rnn_conv_f32_window4(p, mode, wwide, xb, wm, bm, off, yr + lo, count);
+                        }
+                        else
+                        {
+                            rnn_conv_f32_window1(p, mode, wwide, xb, wm, bm, off, yr + lo, count);
+                        }
+                    }
+                    else if (nc == 8)
                     {
                         rnn_conv_f32_block8(p, mode, wide, xb, wm, bm, kh0, kh1, yr + lo, count);
                     }
@@ -397,7 +591,15 @@ void rnn_conv_f32(const rnn_window_params *p, const float *x, const float *w, co
                 }
                 for (ow = 0; ow < p->out_w; ++ow)
                 {
-                    if (count < 4 || ow < lo || ow >= lo + count)
+                    if (count >= 4 && ow == lo)
+                    {
+                        ow = lo + count - 1; /* done by the blocks */
+                    }
+                    else if (win)
+                    {
+                        rnn_conv_f32_edge_list(p, nc, xg, wm, bm, off, oh, ow, kh0, kh1, yr + ow);
+                    }
+                    else
                     {
                         rnn_conv_f32_edge(p, nc, xg, wm, bm, oh, ow, kh0, kh1, yr + ow);
                     }
