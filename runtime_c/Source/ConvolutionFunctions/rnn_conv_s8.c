@@ -50,8 +50,16 @@
 /* NEON (AArch64, cortex-a73 / a53): its own block of helpers and rnn_conv_s8 below */
 #if !defined(RNN_CONV_S8_MVE) && defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
+#include <stddef.h>
 #include <string.h>
 #define RNN_CONV_S8_NEON 1
+#if defined(__GNUC__)
+#define RNN_CONV_S8_NOINLINE __attribute__((noinline))
+#define RNN_CONV_S8_INLINE inline __attribute__((always_inline))
+#else
+#define RNN_CONV_S8_NOINLINE
+#define RNN_CONV_S8_INLINE inline
+#endif
 #endif
 
 #if defined(RNN_CONV_S8_DSP) && defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && \
@@ -698,13 +706,109 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
 #elif defined(RNN_CONV_S8_NEON)
 /* ------------------------------------------------------------ AArch64 NEON (cortex-a73) ---- */
 
+/* d[0 .. len - 1] = s[0 .. len - 1], len < 8, in pieces of 4, 2 and 1 (fixed sizes: single
+ * loads and stores, no call); s NULL: zeros. */
+static inline void rnn_conv_s8_bytes_neon(int8_t *d, const int8_t *s, int32_t len)
+{
+    static const int8_t zero[4] = {0, 0, 0, 0};
+    const int32_t step = s != NULL ? 1 : 0;
+    if (s == NULL)
+    {
+        s = zero;
+    }
+    if (len & 4)
+    {
+        memcpy(d, s, 4);
+        d += 4;
+        s += 4 * step;
+    }
+    if (len & 2)
+    {
+        memcpy(d, s, 2);
+        d += 2;
+        s += 2 * step;
+    }
+    if (len & 1)
+    {
+        *d = *s;
+    }
+}
+
+/* The int8 column of a window inside the input with rows of contiguous taps (dil_w 1): its
+ * cg x k_h kernel rows of k_w bytes, the first at xc (room: the input's bytes from xc on).
+ * Rows of 8 or more bytes: 16 or 8 at a time, the last ones overlapping the ones before.
+ * Shorter rows: one 8-byte copy each, the extra bytes rewritten by the next row, the last
+ * row's in the column's zero tail (n .. ceil16(n) - 1, zeroed again after), when the last
+ * row's copy stays inside the input and the tail is long enough; else in pieces. */
+static RNN_CONV_S8_NOINLINE void rnn_conv_s8_rows_neon(const rnn_window_params *p,
+                                                       const int8_t *xc, ptrdiff_t room,
+                                                       int32_t cg, int32_t n16, int8_t *col)
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t row = p->dil_h * p->in_w;
+    const int32_t k_h = p->k_h;
+    const int32_t k_w = p->k_w;
+    const int32_t n = cg * k_h * k_w;
+    const ptrdiff_t last = (ptrdiff_t)(cg - 1) * plane + (ptrdiff_t)(k_h - 1) * row;
+    int8_t *t = col;
+    int32_t c;
+    if (k_w >= 8)
+    {
+        for (c = 0; c < cg; ++c, xc += plane)
+        {
+            const int8_t *xr = xc;
+            int32_t kh;
+            for (kh = 0; kh < k_h; ++kh, xr += row, t += k_w)
+            {
+                int32_t i;
+                if (k_w < 16)
+                {
+                    vst1_s8(t, vld1_s8(xr));
+                    vst1_s8(t + k_w - 8, vld1_s8(xr + k_w - 8));
+                    continue;
+                }
+                for (i = 0; i + 16 < k_w; i += 16)
+                {
+                    vst1q_s8(t + i, vld1q_s8(xr + i));
+                }
+                vst1q_s8(t + k_w - 16, vld1q_s8(xr + k_w - 16));
+            }
+        }
+        return;
+    }
+    if (last + 8 <= room && n - k_w + 8 <= n16)
+    {
+        for (c = 0; c < cg; ++c, xc += plane)
+        {
+            const int8_t *xr = xc;
+            int32_t kh;
+            for (kh = 0; kh < k_h; ++kh, xr += row, t += k_w)
+            {
+                vst1_s8(t, vld1_s8(xr));
+            }
+        }
+        rnn_conv_s8_bytes_neon(col + n, NULL, 8 - k_w);
+        return;
+    }
+    for (c = 0; c < cg; ++c, xc += plane)
+    {
+        const int8_t *xr = xc;
+        int32_t kh;
+        for (kh = 0; kh < k_h; ++kh, xr += row, t += k_w)
+        {
+            rnn_conv_s8_bytes_neon(t, xr, k_w);
+        }
+    }
+}
+
 /* int8 im2col of output position (oh, ow) for the NEON path: col[t] = x for window value
  * t = (c, kh, kw) inside the input, x_zero_point (the real value 0) for the padding, as the
  * Helium path; the bytes n .. ceil16(n) - 1 after it are not written (zero, set once per
- * call). */
-static void rnn_conv_s8_column_neon(const rnn_window_params *p, const int8_t *xg,
-                                    int32_t x_zero_point, int32_t oh, int32_t ow, int32_t cg,
-                                    int8_t *col)
+ * call). (Windows inside the input with rows of contiguous taps: rnn_conv_s8_rows_neon.) */
+static RNN_CONV_S8_NOINLINE void rnn_conv_s8_column_neon(const rnn_window_params *p,
+                                                         const int8_t *xg,
+                                                         int32_t x_zero_point, int32_t oh,
+                                                         int32_t ow, int32_t cg, int8_t *col)
 {
     const int32_t plane = p->in_h * p->in_w;
     const int32_t k_h = p->k_h;
@@ -718,23 +822,6 @@ static void rnn_conv_s8_column_neon(const rnn_window_params *p, const int8_t *xg
     int32_t c;
     rnn_conv_s8_window(p, oh, ow, &v);
     xc = xg + v.ih0 * p->in_w + v.iw0;
-    if (v.kh0 == 0 && v.kh1 == k_h && v.kw0 == 0 && v.kw1 == k_w && dil_w == 1)
-    {
-        for (c = 0; c < cg; ++c, xc += plane)
-        {
-            const int8_t *xr = xc;
-            int32_t kh;
-            for (kh = 0; kh < k_h; ++kh, xr += row, t += k_w)
-            {
-                int32_t kw;
-                for (kw = 0; kw < k_w; ++kw)
-                {
-                    t[kw] = xr[kw];
-                }
-            }
-        }
-        return;
-    }
     for (c = 0; c < cg; ++c, xc += plane)
     {
         int32_t kh;
@@ -778,7 +865,7 @@ static inline int32x4_t rnn_conv_s8_dot16_neon(int32x4_t a, int8x16_t w, int8x16
  * zero past n) over the window: `done` values in passes of 16, then one pass of 16 more from
  * wl0..wl3 (the channels' weights done .. done + 15: past n they meet the columns' zero
  * bytes). out[j]: channel j's four sums, column i in lane i. */
-static void rnn_conv_s8_block_neon(const int8_t *const wp[4], const int8_t *const wl[4],
+static RNN_CONV_S8_INLINE void rnn_conv_s8_block_neon(const int8_t *const wp[4], const int8_t *const wl[4],
                                    const int8_t *const cp[4], int32_t done, int32x4_t out[4])
 {
     const int8_t *w0 = wp[0];
@@ -894,6 +981,40 @@ static inline void rnn_conv_s8_out4_neon(int32x4_t acc, int32_t mult, int32_t sh
     }
 }
 
+/* The outputs of channels m0 .. m_end - 1 at np (1 to 4) positions from q on (y: output
+ * (m0, q)), their columns cp: four channels at a time (past m_end the last again, computed,
+ * never stored), their last pass's weights from wtail (16 bytes per channel from mt on) where
+ * it would read past the weights; each channel's sums plus its offset (offs) requantized. */
+static RNN_CONV_S8_NOINLINE void rnn_conv_s8_channels_neon(
+    const int8_t *w, int32_t n, int32_t m0, int32_t m_end, int32_t mt, const int8_t *wtail,
+    const int8_t *const cp[4], const int8_t *offs, const int32_t *mult, const int32_t *shift,
+    int32_t y_zero_point, int8_t *y, int32_t positions, int32_t np)
+{
+    const int32_t done = ((n + 15) & ~15) - 16;
+    int32_t m;
+    for (m = m0; m < m_end; m += 4)
+    {
+        const int8_t *wp[4];
+        const int8_t *wl[4];
+        int32x4_t acc[4];
+        int32_t j;
+        for (j = 0; j < 4; ++j)
+        {
+            const int32_t mj = m + j < m_end ? m + j : m_end - 1;
+            wp[j] = w + mj * n;
+            wl[j] = mj >= mt ? wtail + 16 * (mj - mt) : wp[j] + done;
+        }
+        rnn_conv_s8_block_neon(wp, wl, cp, done, acc);
+        for (j = 0; j < 4 && m + j < m_end; ++j)
+        {
+            int32_t off;
+            memcpy(&off, offs + 4 * (m + j), sizeof off);
+            rnn_conv_s8_out4_neon(vaddq_s32(acc[j], vdupq_n_s32(off)), mult[m + j],
+                                  shift[m + j], y_zero_point, y + (m + j - m0) * positions, np);
+        }
+    }
+}
+
 /* Refer to header file for details. NEON: first each output channel's offset, bias -
  * x_zero_point x sum(w) (the zero point's term, as the Helium path), kept after the columns
  * in the scratch; then four output positions per pass as int8 columns of ceil16(n) bytes (the
@@ -909,12 +1030,22 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
     const int32_t positions = p->out_h * p->out_w;
     const int32_t n16 = (n + 15) & ~15;
     const int32_t done = n16 - 16; /* values in whole passes before the last pass of 16 */
-    const int32_t total = p->out_c * n; /* weight bytes: none is read past them */
+    const int32_t hspan = (p->k_h - 1) * p->dil_h; /* of a window along h */
+    const int8_t *xend = x + p->in_c * p->in_h * p->in_w;
+    /* the channels from mt on would read past the weights in their last pass: their last
+     * pass's weights copied (zero past n), at most 16 channels (n16 < 16 n) */
+    const int32_t mt = p->out_c - (n16 - 1) / n;
+    int8_t wtail[16][16];
     int8_t *c8 = (int8_t *)cols;
     int8_t *offs = c8 + 4 * n16;
     int32_t g;
     int32_t m;
     int32_t j;
+    for (m = mt > 0 ? mt : 0; m < p->out_c; ++m)
+    {
+        memset(wtail[m - mt], 0, sizeof wtail[0]);
+        memcpy(wtail[m - mt], w + m * n + done, (size_t)(n - done));
+    }
     for (m = 0; m < p->out_c; ++m)
     {
         const int8_t *wm = w + m * n;
@@ -951,7 +1082,18 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
             const int8_t *cp[4];
             for (j = 0; j < np; ++j)
             {
-                rnn_conv_s8_column_neon(p, xg, x_zero_point, oh, ow, cg, c8 + j * n16);
+                const int32_t ih0 = oh * p->stride_h - p->pad_h;
+                const int32_t iw0 = ow * p->stride_w - p->pad_w;
+                if (p->dil_w == 1 && ih0 >= 0 && iw0 >= 0 && ih0 + hspan < p->in_h &&
+                    iw0 + p->k_w <= p->in_w)
+                {
+                    const int8_t *xc = xg + ih0 * p->in_w + iw0;
+                    rnn_conv_s8_rows_neon(p, xc, xend - xc, cg, n16, c8 + j * n16);
+                }
+                else
+                {
+                    rnn_conv_s8_column_neon(p, xg, x_zero_point, oh, ow, cg, c8 + j * n16);
+                }
                 cp[j] = c8 + j * n16;
                 if (++ow == p->out_w)
                 {
@@ -963,36 +1105,9 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
             {
                 cp[j] = c8; /* past the last position: computed, never stored */
             }
-            for (m = g * mg; m < m_end; m += 4)
-            {
-                /* channels past the group's last: its last again, computed, never stored */
-                int8_t tail[4][16];
-                const int8_t *wp[4];
-                const int8_t *wl[4];
-                int32x4_t acc[4];
-                for (j = 0; j < 4; ++j)
-                {
-                    const int32_t mj = m + j < m_end ? m + j : m_end - 1;
-                    wp[j] = w + mj * n;
-                    wl[j] = wp[j] + done;
-                    if (mj * n + n16 > total)
-                    {
-                        /* the last pass would read past the weights: a copy, zero past n */
-                        memset(tail[j], 0, sizeof tail[j]);
-                        memcpy(tail[j], wl[j], (size_t)(n - done));
-                        wl[j] = tail[j];
-                    }
-                }
-                rnn_conv_s8_block_neon(wp, wl, cp, done, acc);
-                for (j = 0; j < 4 && m + j < m_end; ++j)
-                {
-                    int32_t off;
-                    memcpy(&off, offs + 4 * (m + j), sizeof off);
-                    rnn_conv_s8_out4_neon(vaddq_s32(acc[j], vdupq_n_s32(off)), mult[m + j],
-                                          shift[m + j], y_zero_point,
-                                          y + (m + j) * positions + q, np);
-                }
-            }
+            rnn_conv_s8_channels_neon(w, n, g * mg, m_end, mt, &wtail[0][0], cp, offs, mult,
+                                      shift, y_zero_point, y + g * mg * positions + q,
+                                      positions, np);
         }
     }
 }
