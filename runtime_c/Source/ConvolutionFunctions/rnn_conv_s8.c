@@ -939,13 +939,16 @@ static RNN_CONV_S8_INLINE void rnn_conv_s8_block_neon(const int8_t *const wp[4],
     out[3] = vpaddq_s32(vpaddq_s32(a30, a31), vpaddq_s32(a32, a33));
 }
 
-/* The int8 outputs of one channel at np (1 to 4) consecutive positions from its four sums
- * (offset included): when shift <= -2 as one vector, exactly rnn_conv_s8_out (SMULL, SMULL2,
- * UZP2 for the high words of the products, SRSHL by -s: (hi + 2^(s - 1)) >> s, the zero
- * point, SQXTN twice: saturation to int8), else rnn_conv_s8_out lane by lane. */
+/* The int8 outputs of one channel at np (1 to 4) positions pos[] (ym: the channel's output)
+ * from its four sums (offset included): when shift <= -2 as one vector, exactly
+ * rnn_conv_s8_out (SMULL, SMULL2, UZP2 for the high words of the products, SRSHL by -s:
+ * (hi + 2^(s - 1)) >> s, the zero point, SQXTN twice: saturation to int8), else
+ * rnn_conv_s8_out lane by lane; four consecutive positions stored as one word. */
 static inline void rnn_conv_s8_out4_neon(int32x4_t acc, int32_t mult, int32_t shift,
-                                         int32_t y_zp, int8_t *y, int32_t np)
+                                         int32_t y_zp, int8_t *ym, const int32_t *pos,
+                                         int32_t np)
 {
+    int8_t t[8];
     int32_t j;
     if (shift <= -2)
     {
@@ -955,40 +958,38 @@ static inline void rnn_conv_s8_out4_neon(int32x4_t acc, int32_t mult, int32_t sh
         int8x8_t b;
         h = vaddq_s32(vrshlq_s32(h, vdupq_n_s32(shift + 1)), vdupq_n_s32(y_zp));
         b = vqmovn_s16(vcombine_s16(vqmovn_s32(h), vdup_n_s16(0)));
-        if (np == 4)
+        if (np == 4 && pos[3] == pos[0] + 3)
         {
             const uint32_t u = vget_lane_u32(vreinterpret_u32_s8(b), 0);
-            memcpy(y, &u, sizeof u);
+            memcpy(ym + pos[0], &u, sizeof u);
+            return;
         }
-        else
-        {
-            int8_t t[8];
-            vst1_s8(t, b);
-            for (j = 0; j < np; ++j)
-            {
-                y[j] = t[j];
-            }
-        }
-        return;
+        vst1_s8(t, b);
     }
+    else
     {
         int32_t a[4];
         vst1q_s32(a, acc);
         for (j = 0; j < np; ++j)
         {
-            y[j] = rnn_conv_s8_out(a[j], mult, shift, y_zp);
+            t[j] = rnn_conv_s8_out(a[j], mult, shift, y_zp);
         }
+    }
+    for (j = 0; j < np; ++j)
+    {
+        ym[pos[j]] = t[j];
     }
 }
 
-/* The outputs of channels m0 .. m_end - 1 at np (1 to 4) positions from q on (y: output
- * (m0, q)), their columns cp: four channels at a time (past m_end the last again, computed,
- * never stored), their last pass's weights from wtail (16 bytes per channel from mt on) where
- * it would read past the weights; each channel's sums plus its offset (offs) requantized. */
+/* The outputs of channels m0 .. m_end - 1 at np (1 to 4) positions pos[] (y: output
+ * channel m0), their columns cp: four channels at a time (past m_end the last again,
+ * computed, never stored), their last pass's weights from wtail (16 bytes per channel from mt
+ * on) where it would read past the weights; each channel's sums plus its offset (offs)
+ * requantized. */
 static RNN_CONV_S8_NOINLINE void rnn_conv_s8_channels_neon(
     const int8_t *w, int32_t n, int32_t m0, int32_t m_end, int32_t mt, const int8_t *wtail,
     const int8_t *const cp[4], const int8_t *offs, const int32_t *mult, const int32_t *shift,
-    int32_t y_zero_point, int8_t *y, int32_t positions, int32_t np)
+    int32_t y_zero_point, int8_t *y, int32_t positions, const int32_t *pos, int32_t np)
 {
     const int32_t done = ((n + 15) & ~15) - 16;
     int32_t m;
@@ -1010,7 +1011,191 @@ static RNN_CONV_S8_NOINLINE void rnn_conv_s8_channels_neon(
             int32_t off;
             memcpy(&off, offs + 4 * (m + j), sizeof off);
             rnn_conv_s8_out4_neon(vaddq_s32(acc[j], vdupq_n_s32(off)), mult[m + j],
-                                  shift[m + j], y_zero_point, y + (m + j - m0) * positions, np);
+                                  shift[m + j], y_zero_point, y + (m + j - m0) * positions,
+                                  pos, np);
+        }
+    }
+}
+
+/* ---- the lanes path (windows of at most 16 values): eight output positions in the lanes,
+ * no columns ----
+ * Eight consecutive positions of an output row whose windows lie inside the input, four
+ * channels at a time: for each tap t of the window (the input of tap t at off[t] from the
+ * tap 0 of position 0), the eight positions' input values minus the zero point (SSUBL: int16)
+ * multiply-accumulated into each channel's eight int32 sums by lane of its int16 weights
+ * (SMLAL, SMLAL2 by element: 2 instructions per 8 multiply-adds). The sums start from the
+ * bias; each channel's 8 outputs requantized as two vectors. */
+#define RNN_CONV_S8_LD1 1    /* stride 1: one LD1 of 8 bytes */
+#define RNN_CONV_S8_LD2 2    /* stride 2: one LD2 of 16 bytes */
+#define RNN_CONV_S8_GATHER 0 /* any other: eight lane loads */
+
+static RNN_CONV_S8_INLINE int16x8_t rnn_conv_s8_x8(int32_t mode, const int8_t *a, int32_t sw,
+                                                   int8x8_t zp)
+{
+    int8x8_t v;
+    if (mode == RNN_CONV_S8_LD1)
+    {
+        v = vld1_s8(a);
+    }
+    else if (mode == RNN_CONV_S8_LD2)
+    {
+        v = vld2_s8(a).val[0];
+    }
+    else
+    {
+        v = vld1_dup_s8(a);
+        v = vld1_lane_s8(a + sw, v, 1);
+        v = vld1_lane_s8(a + 2 * sw, v, 2);
+        v = vld1_lane_s8(a + 3 * sw, v, 3);
+        v = vld1_lane_s8(a + 4 * sw, v, 4);
+        v = vld1_lane_s8(a + 5 * sw, v, 5);
+        v = vld1_lane_s8(a + 6 * sw, v, 6);
+        v = vld1_lane_s8(a + 7 * sw, v, 7);
+    }
+    return vsubl_s8(v, zp);
+}
+
+/* The int8 outputs of one channel at eight consecutive positions y[0..7] from its sums
+ * (lo: positions 0-3, hi: 4-7), as rnn_conv_s8_out4_neon: one 8-byte store. */
+static inline void rnn_conv_s8_out8_neon(int32x4_t lo, int32x4_t hi, int32_t mult,
+                                         int32_t shift, int32_t y_zp, int8_t *y)
+{
+    if (shift <= -2)
+    {
+        const int32x4_t sh = vdupq_n_s32(shift + 1);
+        const int32x4_t zp = vdupq_n_s32(y_zp);
+        int32x4_t h0 = vuzp2q_s32(vreinterpretq_s32_s64(vmull_n_s32(vget_low_s32(lo), mult)),
+                                  vreinterpretq_s32_s64(vmull_high_n_s32(lo, mult)));
+        int32x4_t h1 = vuzp2q_s32(vreinterpretq_s32_s64(vmull_n_s32(vget_low_s32(hi), mult)),
+                                  vreinterpretq_s32_s64(vmull_high_n_s32(hi, mult)));
+        h0 = vaddq_s32(vrshlq_s32(h0, sh), zp);
+        h1 = vaddq_s32(vrshlq_s32(h1, sh), zp);
+        vst1_s8(y, vqmovn_s16(vcombine_s16(vqmovn_s32(h0), vqmovn_s32(h1))));
+    }
+    else
+    {
+        int32_t a[8];
+        int32_t j;
+        vst1q_s32(a, lo);
+        vst1q_s32(a + 4, hi);
+        for (j = 0; j < 8; ++j)
+        {
+            y[j] = rnn_conv_s8_out(a[j], mult, shift, y_zp);
+        }
+    }
+}
+
+#define RNN_CONV_S8_LMAC(j, W, L)                                                              \
+    lo##j = vmlal_laneq_s16(lo##j, vget_low_s16(xt), W##j, L);                                 \
+    hi##j = vmlal_high_laneq_s16(hi##j, xt, W##j, L);
+#define RNN_CONV_S8_LTAP(k, W, L)                                                              \
+    if (n > (k))                                                                               \
+    {                                                                                          \
+        const int16x8_t xt = rnn_conv_s8_x8(mode, xq + off[k], sw, zp8);                       \
+        RNN_CONV_S8_LMAC(0, W, L)                                                              \
+        RNN_CONV_S8_LMAC(1, W, L)                                                              \
+        RNN_CONV_S8_LMAC(2, W, L)                                                              \
+        RNN_CONV_S8_LMAC(3, W, L)                                                              \
+    }
+
+/* Channels with weights wv[0..3] (16 bytes each, window n <= 16 values, any bytes past n),
+ * outputs (pointers ym[0..nm - 1] at position 0 of the row) at positions at .. at + count - 1
+ * of the row (count >= 8; the last eight may overlap the ones before: the same values
+ * again), xb: tap 0 of position 0. */
+static RNN_CONV_S8_INLINE void rnn_conv_s8_lanes_at(
+    int32_t mode, int32_t n, int32_t sw, const int32_t *off, const int8_t *xb, int32_t count,
+    int8_t x_zero_point, const int8_t *const wv[4], const int32_t bias[4], const int32_t *mult,
+    const int32_t *shift, int32_t y_zp, int8_t *const ym[4], int32_t nm)
+{
+    const int8x8_t zp8 = vdup_n_s8(x_zero_point);
+    const int8x16_t v0 = vld1q_s8(wv[0]);
+    const int8x16_t v1 = vld1q_s8(wv[1]);
+    const int8x16_t v2 = vld1q_s8(wv[2]);
+    const int8x16_t v3 = vld1q_s8(wv[3]);
+    const int16x8_t a0 = vmovl_s8(vget_low_s8(v0)), b0 = vmovl_high_s8(v0);
+    const int16x8_t a1 = vmovl_s8(vget_low_s8(v1)), b1 = vmovl_high_s8(v1);
+    const int16x8_t a2 = vmovl_s8(vget_low_s8(v2)), b2 = vmovl_high_s8(v2);
+    const int16x8_t a3 = vmovl_s8(vget_low_s8(v3)), b3 = vmovl_high_s8(v3);
+    int32_t q;
+    for (q = 0; q < count; q += 8)
+    {
+        const int32_t at = q + 8 <= count ? q : count - 8;
+        const int8_t *xq = xb + at * sw;
+        int32x4_t lo0 = vdupq_n_s32(bias[0]), hi0 = lo0;
+        int32x4_t lo1 = vdupq_n_s32(bias[1]), hi1 = lo1;
+        int32x4_t lo2 = vdupq_n_s32(bias[2]), hi2 = lo2;
+        int32x4_t lo3 = vdupq_n_s32(bias[3]), hi3 = lo3;
+        RNN_CONV_S8_LTAP(0, a, 0)
+        RNN_CONV_S8_LTAP(1, a, 1)
+        RNN_CONV_S8_LTAP(2, a, 2)
+        RNN_CONV_S8_LTAP(3, a, 3)
+        RNN_CONV_S8_LTAP(4, a, 4)
+        RNN_CONV_S8_LTAP(5, a, 5)
+        RNN_CONV_S8_LTAP(6, a, 6)
+        RNN_CONV_S8_LTAP(7, a, 7)
+        RNN_CONV_S8_LTAP(8, b, 0)
+        RNN_CONV_S8_LTAP(9, b, 1)
+        RNN_CONV_S8_LTAP(10, b, 2)
+        RNN_CONV_S8_LTAP(11, b, 3)
+        RNN_CONV_S8_LTAP(12, b, 4)
+        RNN_CONV_S8_LTAP(13, b, 5)
+        RNN_CONV_S8_LTAP(14, b, 6)
+        RNN_CONV_S8_LTAP(15, b, 7)
+        rnn_conv_s8_out8_neon(lo0, hi0, mult[0], shift[0], y_zp, ym[0] + at);
+        if (nm > 1)
+        {
+            rnn_conv_s8_out8_neon(lo1, hi1, mult[1], shift[1], y_zp, ym[1] + at);
+        }
+        if (nm > 2)
+        {
+            rnn_conv_s8_out8_neon(lo2, hi2, mult[2], shift[2], y_zp, ym[2] + at);
+        }
+        if (nm > 3)
+        {
+            rnn_conv_s8_out8_neon(lo3, hi3, mult[3], shift[3], y_zp, ym[3] + at);
+        }
+    }
+}
+
+/* The lanes path over one output row (see above) for channels m0 .. m_end - 1 of a group:
+ * four at a time (past m_end the last again, never stored); weights of the channels from mt
+ * on from wtail (16 bytes each). */
+static RNN_CONV_S8_NOINLINE void rnn_conv_s8_lanes_neon(
+    int32_t mode, int32_t n, int32_t sw, const int32_t *off, const int8_t *xb, int32_t count,
+    int32_t x_zero_point, const int8_t *w, int32_t m0, int32_t m_end, int32_t mt,
+    const int8_t *wtail, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+    int32_t y_zp, int8_t *yr, int32_t positions)
+{
+    int32_t m;
+    for (m = m0; m < m_end; m += 4)
+    {
+        const int8_t *wv[4];
+        int32_t b[4];
+        int8_t *ym[4];
+        const int32_t nm = m_end - m < 4 ? m_end - m : 4;
+        int32_t j;
+        for (j = 0; j < 4; ++j)
+        {
+            const int32_t mj = m + j < m_end ? m + j : m_end - 1;
+            wv[j] = mj >= mt ? wtail + 16 * (mj - mt) : w + mj * n;
+            b[j] = bias[mj];
+            ym[j] = yr + mj * positions;
+        }
+        if (mode == RNN_CONV_S8_LD1)
+        {
+            rnn_conv_s8_lanes_at(RNN_CONV_S8_LD1, n, sw, off, xb, count, (int8_t)x_zero_point,
+                                 wv, b, mult + m, shift + m, y_zp, ym, nm);
+        }
+        else if (mode == RNN_CONV_S8_LD2)
+        {
+            rnn_conv_s8_lanes_at(RNN_CONV_S8_LD2, n, sw, off, xb, count, (int8_t)x_zero_point,
+                                 wv, b, mult + m, shift + m, y_zp, ym, nm);
+        }
+        else
+        {
+            rnn_conv_s8_lanes_at(RNN_CONV_S8_GATHER, n, sw, off, xb, count,
+                                 (int8_t)x_zero_point, wv, b, mult + m, shift + m, y_zp, ym,
+                                 nm);
         }
     }
 }
@@ -1031,7 +1216,18 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
     const int32_t n16 = (n + 15) & ~15;
     const int32_t done = n16 - 16; /* values in whole passes before the last pass of 16 */
     const int32_t hspan = (p->k_h - 1) * p->dil_h; /* of a window along h */
-    const int8_t *xend = x + p->in_c * p->in_h * p->in_w;
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t total_x = p->in_c * plane;
+    const int8_t *xend = x + total_x;
+    const int32_t sw = p->stride_w;
+    /* the positions of an output row whose windows lie inside the input along w: lo .. lo +
+     * count - 1; the lanes path takes them in rows inside along h (count >= 8) */
+    const int32_t lo = (p->pad_w + sw - 1) / sw;
+    const int32_t hi_n = p->in_w - 1 - (p->k_w - 1) * p->dil_w + p->pad_w;
+    const int32_t hi = hi_n < 0 ? -1 : (hi_n / sw < p->out_w - 1 ? hi_n / sw : p->out_w - 1);
+    const int32_t count = hi - lo + 1;
+    const int32_t lanes = n <= 16 && count >= 8;
+    int32_t toff[16]; /* the lanes path's tap offsets */
     /* the channels from mt on would read past the weights in their last pass: their last
      * pass's weights copied (zero past n), at most 16 channels (n16 < 16 n) */
     const int32_t mt = p->out_c - (n16 - 1) / n;
@@ -1069,45 +1265,97 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
     {
         memset(c8 + j * n16 + n, 0, (size_t)(n16 - n));
     }
+    if (lanes)
+    {
+        int32_t t = 0;
+        int32_t c;
+        for (c = 0; c < cg; ++c)
+        {
+            int32_t kh;
+            for (kh = 0; kh < p->k_h; ++kh)
+            {
+                int32_t kw;
+                for (kw = 0; kw < p->k_w; ++kw)
+                {
+                    toff[t++] = c * plane + kh * p->dil_h * p->in_w + kw * p->dil_w;
+                }
+            }
+        }
+    }
     for (g = 0; g < p->groups; ++g)
     {
-        const int8_t *xg = x + g * cg * p->in_h * p->in_w;
+        const int8_t *xg = x + g * cg * plane;
         const int32_t m_end = (g + 1) * mg;
-        int32_t oh = 0;
-        int32_t ow = 0;
-        int32_t q;
-        for (q = 0; q < positions; q += 4)
+        const int8_t *cp[4];
+        int32_t pos[4];
+        int32_t np = 0;
+        int32_t oh;
+        if (lanes)
         {
-            const int32_t np = positions - q < 4 ? positions - q : 4;
-            const int8_t *cp[4];
-            for (j = 0; j < np; ++j)
+            for (oh = 0; oh < p->out_h; ++oh)
             {
                 const int32_t ih0 = oh * p->stride_h - p->pad_h;
-                const int32_t iw0 = ow * p->stride_w - p->pad_w;
+                if (ih0 >= 0 && ih0 + hspan < p->in_h)
+                {
+                    const int32_t at0 = ih0 * p->in_w + lo * sw - p->pad_w;
+                    /* LD2 reads 16 bytes from a tap on: inside the input */
+                    const int32_t last = (int32_t)(xg - x) + at0 + (count - 8) * sw +
+                                         toff[n - 1] + 15;
+                    const int32_t mode =
+                        sw == 1 ? RNN_CONV_S8_LD1
+                                : (sw == 2 && last < total_x ? RNN_CONV_S8_LD2
+                                                              : RNN_CONV_S8_GATHER);
+                    rnn_conv_s8_lanes_neon(mode, n, sw, toff, xg + at0, count, x_zero_point, w,
+                                           g * mg, m_end, mt, &wtail[0][0], bias, mult, shift,
+                                           y_zero_point, y + oh * p->out_w + lo, positions);
+                }
+            }
+        }
+        /* the other positions (all of them without the lanes path) four at a time */
+        for (oh = 0; oh < p->out_h; ++oh)
+        {
+            const int32_t ih0 = oh * p->stride_h - p->pad_h;
+            const int32_t row_in = lanes && ih0 >= 0 && ih0 + hspan < p->in_h;
+            int32_t ow;
+            for (ow = 0; ow < p->out_w; ++ow)
+            {
+                const int32_t iw0 = ow * sw - p->pad_w;
+                int8_t *col = c8 + np * n16;
+                if (row_in && ow == lo)
+                {
+                    ow = lo + count - 1; /* done by the lanes path */
+                    continue;
+                }
                 if (p->dil_w == 1 && ih0 >= 0 && iw0 >= 0 && ih0 + hspan < p->in_h &&
                     iw0 + p->k_w <= p->in_w)
                 {
                     const int8_t *xc = xg + ih0 * p->in_w + iw0;
-                    rnn_conv_s8_rows_neon(p, xc, xend - xc, cg, n16, c8 + j * n16);
+                    rnn_conv_s8_rows_neon(p, xc, xend - xc, cg, n16, col);
                 }
                 else
                 {
-                    rnn_conv_s8_column_neon(p, xg, x_zero_point, oh, ow, cg, c8 + j * n16);
+                    rnn_conv_s8_column_neon(p, xg, x_zero_point, oh, ow, cg, col);
                 }
-                cp[j] = c8 + j * n16;
-                if (++ow == p->out_w)
+                cp[np] = col;
+                pos[np++] = oh * p->out_w + ow;
+                if (np == 4)
                 {
-                    ow = 0;
-                    ++oh;
+                    rnn_conv_s8_channels_neon(w, n, g * mg, m_end, mt, &wtail[0][0], cp, offs,
+                                              mult, shift, y_zero_point, y + g * mg * positions,
+                                              positions, pos, np);
+                    np = 0;
                 }
             }
-            for (; j < 4; ++j)
+        }
+        if (np > 0)
+        {
+            for (j = np; j < 4; ++j)
             {
                 cp[j] = c8; /* past the last position: computed, never stored */
             }
             rnn_conv_s8_channels_neon(w, n, g * mg, m_end, mt, &wtail[0][0], cp, offs, mult,
-                                      shift, y_zero_point, y + g * mg * positions + q,
-                                      positions, np);
+                                      shift, y_zero_point, y + g * mg * positions, positions,
+                                      pos, np);
         }
     }
 }
