@@ -1200,6 +1200,48 @@ static RNN_CONV_S8_NOINLINE void rnn_conv_s8_lanes_neon(
     }
 }
 
+/* The lanes path's input for eight positions ow0 .. ow0 + 7 of output row oh whose windows
+ * reach into the padding: for each kernel row r = (c, kh) of the window, the wb input values
+ * from the window of position ow0 on (wb = 7 stride_w + (k_w - 1) dil_w + 1), x_zero_point
+ * (the real value 0: its products w (x - x_zero_point) add nothing) outside the input. */
+static RNN_CONV_S8_NOINLINE void rnn_conv_s8_pad_neon(const rnn_window_params *p,
+                                                      const int8_t *xg, int32_t x_zero_point,
+                                                      int32_t oh, int32_t ow0, int32_t cg,
+                                                      int32_t wb, int8_t *buf)
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t iw0 = ow0 * p->stride_w - p->pad_w;
+    /* the input columns iw0 + i inside: i in [i0, i1) */
+    const int32_t i0 = iw0 < 0 ? (-iw0 < wb ? -iw0 : wb) : 0;
+    const int32_t i1 = p->in_w - iw0 < wb ? (p->in_w - iw0 > i0 ? p->in_w - iw0 : i0) : wb;
+    int32_t c;
+    for (c = 0; c < cg; ++c)
+    {
+        int32_t kh;
+        for (kh = 0; kh < p->k_h; ++kh, buf += wb)
+        {
+            const int32_t ih = oh * p->stride_h - p->pad_h + kh * p->dil_h;
+            int32_t i = 0;
+            if (ih >= 0 && ih < p->in_h)
+            {
+                const int8_t *xr = xg + c * plane + ih * p->in_w + iw0;
+                for (; i < i0; ++i)
+                {
+                    buf[i] = (int8_t)x_zero_point;
+                }
+                for (; i < i1; ++i)
+                {
+                    buf[i] = xr[i];
+                }
+            }
+            for (; i < wb; ++i)
+            {
+                buf[i] = (int8_t)x_zero_point;
+            }
+        }
+    }
+}
+
 /* Refer to header file for details. NEON: first each output channel's offset, bias -
  * x_zero_point x sum(w) (the zero point's term, as the Helium path), kept after the columns
  * in the scratch; then four output positions per pass as int8 columns of ceil16(n) bytes (the
@@ -1220,14 +1262,18 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
     const int32_t total_x = p->in_c * plane;
     const int8_t *xend = x + total_x;
     const int32_t sw = p->stride_w;
-    /* the positions of an output row whose windows lie inside the input along w: lo .. lo +
-     * count - 1; the lanes path takes them in rows inside along h (count >= 8) */
+    /* the positions of an output row whose windows lie inside the input along w: lo .. hi */
     const int32_t lo = (p->pad_w + sw - 1) / sw;
     const int32_t hi_n = p->in_w - 1 - (p->k_w - 1) * p->dil_w + p->pad_w;
     const int32_t hi = hi_n < 0 ? -1 : (hi_n / sw < p->out_w - 1 ? hi_n / sw : p->out_w - 1);
-    const int32_t count = hi - lo + 1;
-    const int32_t lanes = n <= 16 && count >= 8;
-    int32_t toff[16]; /* the lanes path's tap offsets */
+    /* the lanes path: windows of at most 16 values, rows of at least 8 positions; positions
+     * whose windows reach into the padding from a copy with the padding (pbuf: 16 kernel
+     * rows of wb bytes at most, and 16 bytes that LD2 may read past them) */
+    const int32_t wb = 7 * sw + (p->k_w - 1) * p->dil_w + 1;
+    const int32_t lanes = n <= 16 && p->out_w >= 8 && wb <= 48;
+    int32_t toff[16]; /* the lanes path's tap offsets: in the input */
+    int32_t boff[16]; /* in pbuf */
+    int8_t pbuf[16 * 48 + 16];
     /* the channels from mt on would read past the weights in their last pass: their last
      * pass's weights copied (zero past n), at most 16 channels (n16 < 16 n) */
     const int32_t mt = p->out_c - (n16 - 1) / n;
@@ -1277,6 +1323,7 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                 int32_t kw;
                 for (kw = 0; kw < p->k_w; ++kw)
                 {
+                    boff[t] = (c * p->k_h + kh) * wb + kw * p->dil_w;
                     toff[t++] = c * plane + kh * p->dil_h * p->in_w + kw * p->dil_w;
                 }
             }
@@ -1292,40 +1339,65 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
         int32_t oh;
         if (lanes)
         {
+            const int32_t bmode = sw == 1 ? RNN_CONV_S8_LD1
+                                          : (sw == 2 ? RNN_CONV_S8_LD2 : RNN_CONV_S8_GATHER);
             for (oh = 0; oh < p->out_h; ++oh)
             {
                 const int32_t ih0 = oh * p->stride_h - p->pad_h;
-                if (ih0 >= 0 && ih0 + hspan < p->in_h)
+                /* positions 0 .. d0 - 1 from padded copies (eight at a time), d0 .. d1 from the
+                 * input, d1 + 1 .. out_w - 1 from padded copies */
+                const int32_t row_in = ih0 >= 0 && ih0 + hspan < p->in_h;
+                const int32_t d0 = row_in ? (lo + 7) & ~7 : p->out_w;
+                const int32_t d1 = row_in ? hi : p->out_w - 1;
+                int32_t b;
+                for (b = 0; b < d0 && b < p->out_w; b += 8)
                 {
-                    const int32_t at0 = ih0 * p->in_w + lo * sw - p->pad_w;
+                    const int32_t at = b + 8 <= p->out_w ? b : p->out_w - 8;
+                    rnn_conv_s8_pad_neon(p, xg, x_zero_point, oh, at, cg, wb, pbuf);
+                    rnn_conv_s8_lanes_neon(bmode, n, sw, boff, pbuf, 8, x_zero_point, w, g * mg,
+                                           m_end, mt, &wtail[0][0], bias, mult, shift,
+                                           y_zero_point, y + oh * p->out_w + at, positions);
+                }
+                if (d1 - d0 + 1 >= 8)
+                {
+                    const int32_t cnt = d1 - d0 + 1;
+                    const int32_t at0 = ih0 * p->in_w + d0 * sw - p->pad_w;
                     /* LD2 reads 16 bytes from a tap on: inside the input */
-                    const int32_t last = (int32_t)(xg - x) + at0 + (count - 8) * sw +
+                    const int32_t last = (int32_t)(xg - x) + at0 + (cnt - 8) * sw +
                                          toff[n - 1] + 15;
                     const int32_t mode =
                         sw == 1 ? RNN_CONV_S8_LD1
                                 : (sw == 2 && last < total_x ? RNN_CONV_S8_LD2
                                                               : RNN_CONV_S8_GATHER);
-                    rnn_conv_s8_lanes_neon(mode, n, sw, toff, xg + at0, count, x_zero_point, w,
+                    rnn_conv_s8_lanes_neon(mode, n, sw, toff, xg + at0, cnt, x_zero_point, w,
                                            g * mg, m_end, mt, &wtail[0][0], bias, mult, shift,
-                                           y_zero_point, y + oh * p->out_w + lo, positions);
+                                           y_zero_point, y + oh * p->out_w + d0, positions);
+                    b = d1 + 1;
+                }
+                else
+                {
+                    b = d0;
+                }
+                for (; b < p->out_w; b += 8)
+                {
+                    const int32_t at = b + 8 <= p->out_w ? b : p->out_w - 8;
+                    rnn_conv_s8_pad_neon(p, xg, x_zero_point, oh, at, cg, wb, pbuf);
+                    rnn_conv_s8_lanes_neon(bmode, n, sw, boff, pbuf, 8, x_zero_point, w, g * mg,
+                                           m_end, mt, &wtail[0][0], bias, mult, shift,
+                                           y_zero_point, y + oh * p->out_w + at, positions);
                 }
             }
+            continue;
         }
-        /* the other positions (all of them without the lanes path) four at a time */
+        /* the column path: four positions at a time */
         for (oh = 0; oh < p->out_h; ++oh)
         {
             const int32_t ih0 = oh * p->stride_h - p->pad_h;
-            const int32_t row_in = lanes && ih0 >= 0 && ih0 + hspan < p->in_h;
             int32_t ow;
             for (ow = 0; ow < p->out_w; ++ow)
             {
                 const int32_t iw0 = ow * sw - p->pad_w;
                 int8_t *col = c8 + np * n16;
-                if (row_in && ow == lo)
-                {
-                    ow = lo + count - 1; /* done by the lanes path */
-                    continue;
-                }
                 if (p->dil_w == 1 && ih0 >= 0 && iw0 >= 0 && ih0 + hspan < p->in_h &&
                     iw0 + p->k_w <= p->in_w)
                 {
