@@ -706,15 +706,21 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
 #elif defined(RNN_CONV_S8_NEON)
 /* ------------------------------------------------------------ AArch64 NEON (cortex-a73) ---- */
 
-/* d[0 .. len - 1] = s[0 .. len - 1], len < 8, in pieces of 4, 2 and 1 (fixed sizes: single
- * loads and stores, no call); s NULL: zeros. */
+/* d[0 .. len - 1] = s[0 .. len - 1], len < 16, in pieces of 8, 4, 2 and 1 (fixed sizes:
+ * single loads and stores, no call); s NULL: zeros. */
 static inline void rnn_conv_s8_bytes_neon(int8_t *d, const int8_t *s, int32_t len)
 {
-    static const int8_t zero[4] = {0, 0, 0, 0};
+    static const int8_t zero[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const int32_t step = s != NULL ? 1 : 0;
     if (s == NULL)
     {
         s = zero;
+    }
+    if (len & 8)
+    {
+        memcpy(d, s, 8);
+        d += 8;
+        s += 8 * step;
     }
     if (len & 4)
     {
@@ -737,9 +743,9 @@ static inline void rnn_conv_s8_bytes_neon(int8_t *d, const int8_t *s, int32_t le
 /* The int8 column of a window inside the input with rows of contiguous taps (dil_w 1): its
  * cg x k_h kernel rows of k_w bytes, the first at xc (room: the input's bytes from xc on).
  * Rows of 8 or more bytes: 16 or 8 at a time, the last ones overlapping the ones before.
- * Shorter rows: one 8-byte copy each, the extra bytes rewritten by the next row, the last
- * row's in the column's zero tail (n .. ceil16(n) - 1, zeroed again after), when the last
- * row's copy stays inside the input and the tail is long enough; else in pieces. */
+ * Shorter rows: one 8-byte copy each where it stays inside the column's ceil16(n) bytes and
+ * the input (its extra bytes are rewritten by the next rows, or, past n, zeroed again at the
+ * end), else in pieces. */
 static RNN_CONV_S8_NOINLINE void rnn_conv_s8_rows_neon(const rnn_window_params *p,
                                                        const int8_t *xc, ptrdiff_t room,
                                                        int32_t cg, int32_t n16, int8_t *col)
@@ -749,7 +755,6 @@ static RNN_CONV_S8_NOINLINE void rnn_conv_s8_rows_neon(const rnn_window_params *
     const int32_t k_h = p->k_h;
     const int32_t k_w = p->k_w;
     const int32_t n = cg * k_h * k_w;
-    const ptrdiff_t last = (ptrdiff_t)(cg - 1) * plane + (ptrdiff_t)(k_h - 1) * row;
     int8_t *t = col;
     int32_t c;
     if (k_w >= 8)
@@ -776,18 +781,34 @@ static RNN_CONV_S8_NOINLINE void rnn_conv_s8_rows_neon(const rnn_window_params *
         }
         return;
     }
-    if (last + 8 <= room && n - k_w + 8 <= n16)
+    /* kernel rows of fewer than 8 bytes: one 8-byte copy each while it stays inside the
+     * column's ceil16(n) bytes and the input, its extra bytes rewritten by the next row (or,
+     * past n, zeroed again at the end); the other rows in pieces */
+    if (k_h == 1)
     {
-        for (c = 0; c < cg; ++c, xc += plane)
+        /* 1-D (or one kernel row): one loop over the channels */
+        int32_t fast = (n16 - 8) / k_w + 1; /* rows inside the column */
+        const ptrdiff_t src = room >= 8 ? (room - 8) / plane + 1 : 0; /* inside the input */
+        if (src < fast)
         {
-            const int8_t *xr = xc;
-            int32_t kh;
-            for (kh = 0; kh < k_h; ++kh, xr += row, t += k_w)
-            {
-                vst1_s8(t, vld1_s8(xr));
-            }
+            fast = (int32_t)src;
         }
-        rnn_conv_s8_bytes_neon(col + n, NULL, 8 - k_w);
+        if (fast > cg)
+        {
+            fast = cg;
+        }
+        for (c = 0; c < fast; ++c, xc += plane, t += k_w)
+        {
+            vst1_s8(t, vld1_s8(xc));
+        }
+        for (; c < cg; ++c, xc += plane, t += k_w)
+        {
+            rnn_conv_s8_bytes_neon(t, xc, k_w);
+        }
+        if (fast > 0)
+        {
+            rnn_conv_s8_bytes_neon(col + n, NULL, n16 - n);
+        }
         return;
     }
     for (c = 0; c < cg; ++c, xc += plane)
@@ -796,9 +817,17 @@ static RNN_CONV_S8_NOINLINE void rnn_conv_s8_rows_neon(const rnn_window_params *
         int32_t kh;
         for (kh = 0; kh < k_h; ++kh, xr += row, t += k_w)
         {
-            rnn_conv_s8_bytes_neon(t, xr, k_w);
+            if ((int32_t)(t - col) + 8 <= n16 && (room - (xr - xc)) - (ptrdiff_t)c * plane >= 8)
+            {
+                vst1_s8(t, vld1_s8(xr));
+            }
+            else
+            {
+                rnn_conv_s8_bytes_neon(t, xr, k_w);
+            }
         }
     }
+    rnn_conv_s8_bytes_neon(col + n, NULL, n16 - n);
 }
 
 /* int8 im2col of output position (oh, ow) for the NEON path: col[t] = x for window value
