@@ -30,7 +30,20 @@
  *   SXTB16 of it rotated by 8 (taps 1, 3) meets two int16 pairs of the column with two SMLADs
  *   (4 multiply-adds); each pair of output channels with both columns (each loaded value used
  *   twice); the last window % 4 taps as straight code; requantization with SSAT.
- * - plain C99 elsewhere (the DSP path's blocking; NEON has no path of its own yet).
+ * - NEON (AArch64: cortex-a73, __ARM_NEON && __aarch64__; its own functions and #if blocks,
+ *   RNN_CONV_S8_NEON): windows of at most 16 values (out_w >= 8) take the lanes path, no
+ *   columns: eight positions of an output row in the lanes, four channels a pass, per tap
+ *   the eight input values minus the zero point (LD1 / LD2 / lane loads, SSUBL to int16)
+ *   multiply-accumulated by lane of each channel's int16 weights (SMLAL + SMLAL2 by
+ *   element), the sums from the bias; positions whose windows reach into the padding from a
+ *   copy of their input with the padding as x_zero_point (784 bytes of stack). Larger
+ *   windows take the column path (the Helium path's arithmetic): four positions as int8
+ *   columns of ceil16(n) bytes, the zero point's term in a per-channel offset, four channels
+ *   x four columns per pass of 16 values (SMULL + SMLAL2 + SADALP: two products fit int16 as
+ *   the weights lie in [-127, 127], rnngen's symmetric quantization), the last pass's weights
+ *   of the channels that would read past the weights from a copy made once per call.
+ *   Requantization as vectors (SMULL/SMULL2, UZP2, SRSHL, SQXTN), rnn_conv_s8_out exactly.
+ * - plain C99 elsewhere (the DSP path's blocking).
  */
 
 #include "rnn_nn_support.h"
