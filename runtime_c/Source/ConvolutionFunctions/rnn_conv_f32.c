@@ -23,9 +23,10 @@
  *   after a row's whole fours from one LD1 of four weights where the weights go on (else
  *   as two and one). Blocks cover the positions whose windows lie inside the input along w
  *   (the last block of a row may overlap the one before: the same values again); the others
- *   (the edges) one at a time, all channels of a block from one list of the taps inside
- *   (4 KB of stack). Measured (benchmarks/conv.py, cortex-a73): the CRNN's 3x3 conv 14.63 ->
- *   1.34 instructions per MAC, DeepConvLSTM's 11.29 -> 0.49.
+ *   (the edges) one at a time from one list of the taps inside (4 KB of stack), the block's
+ *   4 or 8 channels in the lanes (their weights transposed once per block of channels, 4 KB
+ *   of stack). Measured (benchmarks/conv.py, cortex-a73): the CRNN's 3x3 conv 14.63 -> 1.07
+ *   instructions per MAC, DeepConvLSTM's 11.29 -> 0.49.
  * - plain C99 elsewhere.
  */
 
@@ -445,10 +446,12 @@ static RNN_CONV_F32_NOINLINE void rnn_conv_f32_edge(const rnn_window_params *p, 
 
 /* As rnn_conv_f32_edge, for a window of at most RNN_CONV_F32_TAPS taps: the taps inside the
  * input listed once (tl: t for the weights, off[t] for the input from the window's origin xo)
- * for all nc channels. */
+ * for all nc channels; with wt (the nc = 4 or 8 channels' weights [n][nc]) the channels in
+ * the lanes of one or two vectors. */
 static RNN_CONV_F32_NOINLINE void rnn_conv_f32_edge_list(const rnn_window_params *p,
                                                          int32_t nc, const float *xg,
-                                                         const float *wm, const float *bias,
+                                                         const float *wm, const float *wt,
+                                                         const float *bias,
                                                          const int32_t *off, int32_t oh,
                                                          int32_t ow, int32_t kh0, int32_t kh1,
                                                          float *yo)
@@ -476,6 +479,32 @@ static RNN_CONV_F32_NOINLINE void rnn_conv_f32_edge_list(const rnn_window_params
                 tl[nt++] = (c * p->k_h + kh) * k_w + kw;
             }
         }
+    }
+    if (wt != NULL)
+    {
+        /* the channels in the lanes: per tap one input value for all, FMLA as fmaf */
+        const float32x4_t z = vdupq_n_f32(0.0f);
+        float32x4_t a0 = bias != NULL ? vld1q_f32(bias) : z;
+        float32x4_t a1 = bias != NULL && nc == 8 ? vld1q_f32(bias + 4) : z;
+        float r[8];
+        int32_t i;
+        for (i = 0; i < nt; ++i)
+        {
+            const int32_t t = tl[i];
+            const float32x4_t xv = vld1q_dup_f32(xo + off[t]);
+            a0 = vfmaq_f32(a0, vld1q_f32(wt + t * nc), xv);
+            if (nc == 8)
+            {
+                a1 = vfmaq_f32(a1, vld1q_f32(wt + t * nc + 4), xv);
+            }
+        }
+        vst1q_f32(r, a0);
+        vst1q_f32(r + 4, a1);
+        for (j = 0; j < nc; ++j)
+        {
+            yo[j * ys] = r[j];
+        }
+        return;
     }
     for (j = 0; j < nc; ++j)
     {
@@ -515,6 +544,7 @@ void rnn_conv_f32(const rnn_window_params *p, const float *x, const float *w, co
     const int32_t hi = hi_n < 0 ? -1 : (hi_n / sw < p->out_w - 1 ? hi_n / sw : p->out_w - 1);
     const int32_t count = hi - lo + 1;
     int32_t off[RNN_CONV_F32_TAPS]; /* the window path's tap offsets */
+    float wt[RNN_CONV_F32_TAPS];    /* a channel block's weights for the edges, [n][nc] */
     const int32_t win = n <= RNN_CONV_F32_TAPS; /* the table is built */
     int32_t g;
     if (win)
@@ -544,7 +574,22 @@ void rnn_conv_f32(const rnn_window_params *p, const float *x, const float *w, co
             const int32_t nc = left >= 8 ? 8 : (left >= 4 ? 4 : 1);
             const float *wm = w + m * n;
             const float *bm = bias != NULL ? bias + m : NULL;
+            /* the edges' weights, channels in the lanes (when they fit) */
+            const float *wtr = NULL;
             int32_t oh;
+            if (win && nc >= 4 && n * nc <= RNN_CONV_F32_TAPS)
+            {
+                int32_t t;
+                for (t = 0; t < n; ++t)
+                {
+                    int32_t j;
+                    for (j = 0; j < nc; ++j)
+                    {
+                        wt[t * nc + j] = wm[j * n + t];
+                    }
+                }
+                wtr = wt;
+            }
             for (oh = 0; oh < p->out_h; ++oh)
             {
                 const int32_t ih0 = oh * p->stride_h - p->pad_h;
@@ -616,7 +661,8 @@ void rnn_conv_f32(const rnn_window_params *p, const float *x, const float *w, co
                     }
                     else if (win)
                     {
-                        rnn_conv_f32_edge_list(p, nc, xg, wm, bm, off, oh, ow, kh0, kh1, yr + ow);
+                        rnn_conv_f32_edge_list(p, nc, xg, wm, wtr, bm, off, oh, ow, kh0, kh1,
+                                               yr + ow);
                     }
                     else
                     {
