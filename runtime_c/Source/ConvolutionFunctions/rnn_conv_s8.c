@@ -1131,7 +1131,6 @@ static inline void rnn_conv_s8_out8_neon(int32x4_t lo, int32x4_t hi, int32_t mul
     lo##j = vmlal_laneq_s16(lo##j, vget_low_s16(xt), W##j, L);                                 \
     hi##j = vmlal_high_laneq_s16(hi##j, xt, W##j, L);
 #define RNN_CONV_S8_LTAP(k, W, L)                                                              \
-    if (n > (k))                                                                               \
     {                                                                                          \
         const int16x8_t xt = rnn_conv_s8_x8(mode, xq + off[k], sw, zp8);                       \
         RNN_CONV_S8_LMAC(0, W, L)                                                              \
@@ -1167,22 +1166,57 @@ static RNN_CONV_S8_INLINE void rnn_conv_s8_lanes_at(
         int32x4_t lo1 = vdupq_n_s32(bias[1]), hi1 = lo1;
         int32x4_t lo2 = vdupq_n_s32(bias[2]), hi2 = lo2;
         int32x4_t lo3 = vdupq_n_s32(bias[3]), hi3 = lo3;
-        RNN_CONV_S8_LTAP(0, a, 0)
-        RNN_CONV_S8_LTAP(1, a, 1)
-        RNN_CONV_S8_LTAP(2, a, 2)
-        RNN_CONV_S8_LTAP(3, a, 3)
-        RNN_CONV_S8_LTAP(4, a, 4)
-        RNN_CONV_S8_LTAP(5, a, 5)
-        RNN_CONV_S8_LTAP(6, a, 6)
-        RNN_CONV_S8_LTAP(7, a, 7)
-        RNN_CONV_S8_LTAP(8, b, 0)
-        RNN_CONV_S8_LTAP(9, b, 1)
-        RNN_CONV_S8_LTAP(10, b, 2)
-        RNN_CONV_S8_LTAP(11, b, 3)
-        RNN_CONV_S8_LTAP(12, b, 4)
-        RNN_CONV_S8_LTAP(13, b, 5)
-        RNN_CONV_S8_LTAP(14, b, 6)
-        RNN_CONV_S8_LTAP(15, b, 7)
+        /* taps n - 1 down to 0 (integer sums: any order), entered at the first one */
+        switch (n)
+        {
+        case 16:
+            RNN_CONV_S8_LTAP(15, b, 7)
+            /* fall through */
+        case 15:
+            RNN_CONV_S8_LTAP(14, b, 6)
+            /* fall through */
+        case 14:
+            RNN_CONV_S8_LTAP(13, b, 5)
+            /* fall through */
+        case 13:
+            RNN_CONV_S8_LTAP(12, b, 4)
+            /* fall through */
+        case 12:
+            RNN_CONV_S8_LTAP(11, b, 3)
+            /* fall through */
+        case 11:
+            RNN_CONV_S8_LTAP(10, b, 2)
+            /* fall through */
+        case 10:
+            RNN_CONV_S8_LTAP(9, b, 1)
+            /* fall through */
+        case 9:
+            RNN_CONV_S8_LTAP(8, b, 0)
+            /* fall through */
+        case 8:
+            RNN_CONV_S8_LTAP(7, a, 7)
+            /* fall through */
+        case 7:
+            RNN_CONV_S8_LTAP(6, a, 6)
+            /* fall through */
+        case 6:
+            RNN_CONV_S8_LTAP(5, a, 5)
+            /* fall through */
+        case 5:
+            RNN_CONV_S8_LTAP(4, a, 4)
+            /* fall through */
+        case 4:
+            RNN_CONV_S8_LTAP(3, a, 3)
+            /* fall through */
+        case 3:
+            RNN_CONV_S8_LTAP(2, a, 2)
+            /* fall through */
+        case 2:
+            RNN_CONV_S8_LTAP(1, a, 1)
+            /* fall through */
+        default:
+            RNN_CONV_S8_LTAP(0, a, 0)
+        }
         rnn_conv_s8_out8_neon(lo0, hi0, mult[0], shift[0], y_zp, ym[0] + at);
         if (nm > 1)
         {
