@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
               "",
               "cortex-a73 (NEON: docs/int8.md, rnn_conv_f32.c), before -> after the NEON "
               "paths (same command): float32 CRNN 14.63 -> 1.07, float32 DeepConvLSTM "
-              "11.29 -> 0.49, int8 CRNN 6.73 -> 1.85, int8 DeepConvLSTM 0.70 -> 0.34 "
+              "11.29 -> 0.49, int8 CRNN 6.73 -> 1.73, int8 DeepConvLSTM 0.70 -> 0.34 "
               "instr/MAC (before: the plain C loops as GCC 12 compiles them at -O3; it "
               "vectorized the int8 column sums). The float kernel: four output positions in "
               "the lanes of a vector times 8 (4, 1) filters, FMLA by lane from four weights, "
