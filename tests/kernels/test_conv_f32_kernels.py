@@ -3,10 +3,10 @@ model of its summation written here: each output is bias (or 0), then channel by
 kernel row by row, tap by tap over the taps inside the input (zero padding skipped), in
 float32, one rounding per multiply-add where the kernel fuses them (the NEON path of
 AArch64, cortex-a73: FMLA by lane over four output positions, fmaf at the edges) and two
-elsewhere (the plain loop: -std=c99 never contracts a * b + c). The fused results are also
-checked within the float rounding of the exact sum (n roundings of at most half an ulp of
-the running sum each: |error| <= n 2^-24 sum |terms|), so that they stay within float
-rounding of the plain loop.
+elsewhere (the plain loop: -std=c99 never contracts a * b + c). Every board's results are
+also checked within the float rounding of the exact sum (at most two roundings per tap, each
+of at most half an ulp of a value no larger than sum |terms|: |error| <= n 2^-23 sum |terms|,
+n the taps inside), so the fused results stay within float rounding of the plain loop's.
 
 Shapes cover the NEON path's blocks and tails: the window path (taps four at a time across
 kernel rows, up to 1024 taps) and the row path (rows cut by the padding along h, larger
