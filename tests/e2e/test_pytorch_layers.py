@@ -206,6 +206,7 @@ def test_layers_match_pytorch_on_host(exported, name, dynamo):
 # (the STM32F407's 1 MB): `rnngen build` refuses it there (docs/limits.md).
 BOARD_SAMPLE = [
     ("deepconvlstm", True, "cortex-a73"),
+    ("crnn", False, "cortex-a73"),  # rnn_conv_f32's NEON path: stride 2, padding
     ("lstm_attention", False, "cortex-a73"),
     ("crnn", True, "cortex-m4"),
     ("batchnorm_lstm", False, "cortex-m4"),
@@ -227,6 +228,12 @@ INT8_SAMPLE = [
     pytest.param("deepconvlstm", False, "cortex-m4", marks=pytest.mark.qemu,
                  id="deepconvlstm-torchscript-cortex-m4"),
     pytest.param("crnn", True, "host", id="crnn-dynamo-host"),
+    # rnn_conv_s8's NEON paths: eight positions in the lanes (the CRNN's window of 9) and
+    # int8 columns (DeepConvLSTM's windows of 565 and 320)
+    pytest.param("crnn", False, "cortex-a73", marks=pytest.mark.qemu,
+                 id="crnn-torchscript-cortex-a73"),
+    pytest.param("deepconvlstm", False, "cortex-a73", marks=pytest.mark.qemu,
+                 id="deepconvlstm-torchscript-cortex-a73"),
     # int8 ReduceMean over time (the input's quantization kept)
     pytest.param("lstm_mean", False, "cortex-m4", marks=pytest.mark.qemu,
                  id="lstm_mean-torchscript-cortex-m4"),

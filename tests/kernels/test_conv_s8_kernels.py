@@ -1,7 +1,9 @@
 """rnn_conv_s8's paths (issue 11's fast int8 convolution) and the int8 pooling / reduction
 kernels, compiled for each board and run where it runs, bit for bit against direct int64
 NumPy models written here (not quant.conv_s8): the two-channel x two-position column kernel
-(Helium on cortex-m55, the SMLAD path on cortex-m4 / m7, plain C on the host and cortex-a73)
+(Helium on cortex-m55, the SMLAD path on cortex-m4 / m7, NEON on cortex-a73: four int8
+columns x four filters, or for windows of at most 16 values eight positions in the lanes;
+plain C on the host)
 on windows of every size modulo 4 and 8, odd position and channel counts (the last single
 position / channel), groups and depthwise, stride, dilation, padding on both sides, a window
 of 565 values (DeepConvLSTM's first layer: 113 channels x 5), extreme values and zero
@@ -44,6 +46,19 @@ SHAPES = [
     (2, 1, 20, 3, 1, 3, (1, 1), (0, 0), (1, 3), 1),    # dilated rows inside the input
     (3, 4, 4, 5, 3, 3, (2, 2), (2, 2), (1, 1), 1),     # every window padded, window 27
     (4, 10, 10, 3, 2, 2, (2, 2), (0, 0), (1, 1), 1),   # window 16 spanning 311 input bytes
+    # the NEON path's column copies and tails: kernel rows of 8 to 15 bytes and of 16 or more
+    # (overlapping copies), short rows near the input's end (copied in pieces), the last
+    # channels' last pass from a copy of their weights (up to 15 of them: window 1), channel
+    # blocks of 4 with 1 to 3 left
+    (3, 1, 40, 9, 1, 12, (1, 1), (0, 0), (1, 1), 1),   # rows of 12, 9 filters, 29 positions
+    (2, 1, 50, 6, 1, 21, (1, 1), (0, 0), (1, 1), 1),   # rows of 21: window 42
+    (5, 3, 7, 3, 1, 3, (1, 1), (0, 0), (1, 1), 1),     # window 15, the last filter's copy
+    (1, 1, 9, 20, 1, 1, (1, 1), (0, 0), (1, 1), 1),    # window 1: 15 filters' copies
+    (6, 2, 9, 10, 2, 3, (1, 2), (0, 1), (1, 1), 2),    # groups of 5 filters (4 + 1)
+    # the NEON lanes path (windows of at most 16 values, 8 positions a pass): stride 3
+    # (lane loads), 5 filters (4 + 1); and the CRNN's conv at full width (stride 2)
+    (2, 3, 40, 5, 2, 2, (1, 3), (0, 1), (1, 1), 1),
+    (1, 5, 40, 8, 3, 3, (1, 2), (1, 1), (1, 1), 1),
 ]
 
 

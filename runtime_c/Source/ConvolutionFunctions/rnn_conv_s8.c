@@ -30,7 +30,20 @@
  *   SXTB16 of it rotated by 8 (taps 1, 3) meets two int16 pairs of the column with two SMLADs
  *   (4 multiply-adds); each pair of output channels with both columns (each loaded value used
  *   twice); the last window % 4 taps as straight code; requantization with SSAT.
- * - plain C99 elsewhere (the DSP path's blocking; NEON has no path of its own yet).
+ * - NEON (AArch64: cortex-a73, __ARM_NEON && __aarch64__; its own functions and #if blocks,
+ *   RNN_CONV_S8_NEON): windows of at most 16 values (out_w >= 8) take the lanes path, no
+ *   columns: eight positions of an output row in the lanes, four channels a pass, per tap
+ *   the eight input values minus the zero point (LD1 / LD2 / lane loads, SSUBL to int16)
+ *   multiply-accumulated by lane of each channel's int16 weights (SMLAL + SMLAL2 by
+ *   element), the sums from the bias; positions whose windows reach into the padding from a
+ *   copy of their input with the padding as x_zero_point (784 bytes of stack). Larger
+ *   windows take the column path (the Helium path's arithmetic): four positions as int8
+ *   columns of ceil16(n) bytes, the zero point's term in a per-channel offset, four channels
+ *   x four columns per pass of 16 values (SMULL + SMLAL2 + SADALP: two products fit int16 as
+ *   the weights lie in [-127, 127], rnngen's symmetric quantization), the last pass's weights
+ *   of the channels that would read past the weights from a copy made once per call.
+ *   Requantization as vectors (SMULL/SMULL2, UZP2, SRSHL, SQXTN), rnn_conv_s8_out exactly.
+ * - plain C99 elsewhere (the DSP path's blocking).
  */
 
 #include "rnn_nn_support.h"
@@ -45,6 +58,21 @@
 #include <arm_acle.h>
 #include <string.h>
 #define RNN_CONV_S8_DSP 1
+#endif
+
+/* NEON (AArch64, cortex-a73 / a53): its own block of helpers and rnn_conv_s8 below */
+#if !defined(RNN_CONV_S8_MVE) && defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#include <stddef.h>
+#include <string.h>
+#define RNN_CONV_S8_NEON 1
+#if defined(__GNUC__)
+#define RNN_CONV_S8_NOINLINE __attribute__((noinline))
+#define RNN_CONV_S8_INLINE inline __attribute__((always_inline))
+#else
+#define RNN_CONV_S8_NOINLINE
+#define RNN_CONV_S8_INLINE inline
+#endif
 #endif
 
 #if defined(RNN_CONV_S8_DSP) && defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && \
@@ -289,7 +317,7 @@ static inline int8x16_t rnn_conv_s8_col16(const rnn_window_params *p, const int8
         return vldrbq_z_s8(tmp, pr);
     }
 }
-#else
+#elif !defined(RNN_CONV_S8_NEON) /* the NEON path has its own column copy */
 /* On the DSP path each whole group of four column values is stored in the order (0, 2, 1, 3)
  * (the order SXTB16 gives a weight word's taps: 0, 2 and, rotated, 1, 3). */
 static inline void rnn_conv_s8_reorder(int16_t *col, int32_t n)
@@ -688,6 +716,798 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                                      y + m * positions + q, np);
                 }
             }
+        }
+    }
+}
+
+#elif defined(RNN_CONV_S8_NEON)
+/* ------------------------------------------------------------ AArch64 NEON (cortex-a73) ---- */
+
+/* d[0 .. len - 1] = s[0 .. len - 1], len < 16, in pieces of 8, 4, 2 and 1 (fixed sizes:
+ * single loads and stores, no call); s NULL: zeros. */
+static inline void rnn_conv_s8_bytes_neon(int8_t *d, const int8_t *s, int32_t len)
+{
+    static const int8_t zero[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const int32_t step = s != NULL ? 1 : 0;
+    if (s == NULL)
+    {
+        s = zero;
+    }
+    if (len & 8)
+    {
+        memcpy(d, s, 8);
+        d += 8;
+        s += 8 * step;
+    }
+    if (len & 4)
+    {
+        memcpy(d, s, 4);
+        d += 4;
+        s += 4 * step;
+    }
+    if (len & 2)
+    {
+        memcpy(d, s, 2);
+        d += 2;
+        s += 2 * step;
+    }
+    if (len & 1)
+    {
+        *d = *s;
+    }
+}
+
+/* The int8 column of a window inside the input with rows of contiguous taps (dil_w 1): its
+ * cg x k_h kernel rows of k_w bytes, the first at xc (room: the input's bytes from xc on).
+ * Rows of 8 or more bytes: 16 or 8 at a time, the last ones overlapping the ones before.
+ * Shorter rows: one 8-byte copy each where it stays inside the column's ceil16(n) bytes and
+ * the input (its extra bytes are rewritten by the next rows, or, past n, zeroed again at the
+ * end), else in pieces. */
+static RNN_CONV_S8_NOINLINE void rnn_conv_s8_rows_neon(const rnn_window_params *p,
+                                                       const int8_t *xc, ptrdiff_t room,
+                                                       int32_t cg, int32_t n16, int8_t *col)
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t row = p->dil_h * p->in_w;
+    const int32_t k_h = p->k_h;
+    const int32_t k_w = p->k_w;
+    const int32_t n = cg * k_h * k_w;
+    int8_t *t = col;
+    int32_t c;
+    if (k_w >= 8)
+    {
+        for (c = 0; c < cg; ++c, xc += plane)
+        {
+            const int8_t *xr = xc;
+            int32_t kh;
+            for (kh = 0; kh < k_h; ++kh, xr += row, t += k_w)
+            {
+                int32_t i;
+                if (k_w < 16)
+                {
+                    vst1_s8(t, vld1_s8(xr));
+                    vst1_s8(t + k_w - 8, vld1_s8(xr + k_w - 8));
+                    continue;
+                }
+                for (i = 0; i + 16 < k_w; i += 16)
+                {
+                    vst1q_s8(t + i, vld1q_s8(xr + i));
+                }
+                vst1q_s8(t + k_w - 16, vld1q_s8(xr + k_w - 16));
+            }
+        }
+        return;
+    }
+    /* kernel rows of fewer than 8 bytes: one 8-byte copy each while it stays inside the
+     * column's ceil16(n) bytes and the input, its extra bytes rewritten by the next row (or,
+     * past n, zeroed again at the end); the other rows in pieces */
+    if (k_h == 1)
+    {
+        /* 1-D (or one kernel row): one loop over the channels */
+        int32_t fast = (n16 - 8) / k_w + 1; /* rows inside the column */
+        const ptrdiff_t src = room >= 8 ? (room - 8) / plane + 1 : 0; /* inside the input */
+        if (src < fast)
+        {
+            fast = (int32_t)src;
+        }
+        if (fast > cg)
+        {
+            fast = cg;
+        }
+        for (c = 0; c < fast; ++c, xc += plane, t += k_w)
+        {
+            vst1_s8(t, vld1_s8(xc));
+        }
+        for (; c < cg; ++c, xc += plane, t += k_w)
+        {
+            rnn_conv_s8_bytes_neon(t, xc, k_w);
+        }
+        if (fast > 0)
+        {
+            rnn_conv_s8_bytes_neon(col + n, NULL, n16 - n);
+        }
+        return;
+    }
+    for (c = 0; c < cg; ++c, xc += plane)
+    {
+        const int8_t *xr = xc;
+        int32_t kh;
+        for (kh = 0; kh < k_h; ++kh, xr += row, t += k_w)
+        {
+            if ((int32_t)(t - col) + 8 <= n16 && (room - (xr - xc)) - (ptrdiff_t)c * plane >= 8)
+            {
+                vst1_s8(t, vld1_s8(xr));
+            }
+            else
+            {
+                rnn_conv_s8_bytes_neon(t, xr, k_w);
+            }
+        }
+    }
+    rnn_conv_s8_bytes_neon(col + n, NULL, n16 - n);
+}
+
+/* int8 im2col of output position (oh, ow) for the NEON path: col[t] = x for window value
+ * t = (c, kh, kw) inside the input, x_zero_point (the real value 0) for the padding, as the
+ * Helium path; the bytes n .. ceil16(n) - 1 after it are not written (zero, set once per
+ * call). (Windows inside the input with rows of contiguous taps: rnn_conv_s8_rows_neon.) */
+static RNN_CONV_S8_NOINLINE void rnn_conv_s8_column_neon(const rnn_window_params *p,
+                                                         const int8_t *xg,
+                                                         int32_t x_zero_point, int32_t oh,
+                                                         int32_t ow, int32_t cg, int8_t *col)
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t k_h = p->k_h;
+    const int32_t k_w = p->k_w;
+    const int32_t row = p->dil_h * p->in_w;
+    const int32_t dil_w = p->dil_w;
+    const int8_t zp = (int8_t)x_zero_point;
+    rnn_conv_s8_win v;
+    const int8_t *xc;
+    int8_t *t = col;
+    int32_t c;
+    rnn_conv_s8_window(p, oh, ow, &v);
+    xc = xg + v.ih0 * p->in_w + v.iw0;
+    for (c = 0; c < cg; ++c, xc += plane)
+    {
+        int32_t kh;
+        for (kh = 0; kh < k_h; ++kh, t += k_w)
+        {
+            int32_t kw;
+            if (kh < v.kh0 || kh >= v.kh1)
+            {
+                for (kw = 0; kw < k_w; ++kw)
+                {
+                    t[kw] = zp;
+                }
+                continue;
+            }
+            for (kw = 0; kw < v.kw0; ++kw)
+            {
+                t[kw] = zp;
+            }
+            for (; kw < v.kw1; ++kw)
+            {
+                t[kw] = xc[kh * row + kw * dil_w];
+            }
+            for (; kw < k_w; ++kw)
+            {
+                t[kw] = zp;
+            }
+        }
+    }
+}
+
+/* a + the 16 products w x, summed in pairs into four int32 lanes: SMULL, SMLAL2, SADALP (two
+ * products fit int16 as |w| <= 127, as in rnn_mat_vec_s8_s16.c) */
+static inline int32x4_t rnn_conv_s8_dot16_neon(int32x4_t a, int8x16_t w, int8x16_t x)
+{
+    int16x8_t q = vmull_s8(vget_low_s8(w), vget_low_s8(x));
+    q = vmlal_high_s8(q, w, x);
+    return vpadalq_s16(a, q);
+}
+
+/* The sums of four channels (weights w0..w3) with four columns (c0..c3, ceil16(n) bytes,
+ * zero past n) over the window: `done` values in passes of 16, then one pass of 16 more from
+ * wl0..wl3 (the channels' weights done .. done + 15: past n they meet the columns' zero
+ * bytes). out[j]: channel j's four sums, column i in lane i. */
+static RNN_CONV_S8_INLINE void rnn_conv_s8_block_neon(const int8_t *const wp[4], const int8_t *const wl[4],
+                                   const int8_t *const cp[4], int32_t done, int32x4_t out[4])
+{
+    const int8_t *w0 = wp[0];
+    const int8_t *w1 = wp[1];
+    const int8_t *w2 = wp[2];
+    const int8_t *w3 = wp[3];
+    const int8_t *c0 = cp[0];
+    const int8_t *c1 = cp[1];
+    const int8_t *c2 = cp[2];
+    const int8_t *c3 = cp[3];
+    int32x4_t a00 = vdupq_n_s32(0), a01 = a00, a02 = a00, a03 = a00;
+    int32x4_t a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    int32x4_t a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+    int32x4_t a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    int8x16_t x0, x1, x2, x3, v;
+    int32_t t;
+    for (t = 0; t < done; t += 16)
+    {
+        x0 = vld1q_s8(c0 + t);
+        x1 = vld1q_s8(c1 + t);
+        x2 = vld1q_s8(c2 + t);
+        x3 = vld1q_s8(c3 + t);
+        v = vld1q_s8(w0 + t);
+        a00 = rnn_conv_s8_dot16_neon(a00, v, x0);
+        a01 = rnn_conv_s8_dot16_neon(a01, v, x1);
+        a02 = rnn_conv_s8_dot16_neon(a02, v, x2);
+        a03 = rnn_conv_s8_dot16_neon(a03, v, x3);
+        v = vld1q_s8(w1 + t);
+        a10 = rnn_conv_s8_dot16_neon(a10, v, x0);
+        a11 = rnn_conv_s8_dot16_neon(a11, v, x1);
+        a12 = rnn_conv_s8_dot16_neon(a12, v, x2);
+        a13 = rnn_conv_s8_dot16_neon(a13, v, x3);
+        v = vld1q_s8(w2 + t);
+        a20 = rnn_conv_s8_dot16_neon(a20, v, x0);
+        a21 = rnn_conv_s8_dot16_neon(a21, v, x1);
+        a22 = rnn_conv_s8_dot16_neon(a22, v, x2);
+        a23 = rnn_conv_s8_dot16_neon(a23, v, x3);
+        v = vld1q_s8(w3 + t);
+        a30 = rnn_conv_s8_dot16_neon(a30, v, x0);
+        a31 = rnn_conv_s8_dot16_neon(a31, v, x1);
+        a32 = rnn_conv_s8_dot16_neon(a32, v, x2);
+        a33 = rnn_conv_s8_dot16_neon(a33, v, x3);
+    }
+    x0 = vld1q_s8(c0 + done);
+    x1 = vld1q_s8(c1 + done);
+    x2 = vld1q_s8(c2 + done);
+    x3 = vld1q_s8(c3 + done);
+    v = vld1q_s8(wl[0]);
+    a00 = rnn_conv_s8_dot16_neon(a00, v, x0);
+    a01 = rnn_conv_s8_dot16_neon(a01, v, x1);
+    a02 = rnn_conv_s8_dot16_neon(a02, v, x2);
+    a03 = rnn_conv_s8_dot16_neon(a03, v, x3);
+    v = vld1q_s8(wl[1]);
+    a10 = rnn_conv_s8_dot16_neon(a10, v, x0);
+    a11 = rnn_conv_s8_dot16_neon(a11, v, x1);
+    a12 = rnn_conv_s8_dot16_neon(a12, v, x2);
+    a13 = rnn_conv_s8_dot16_neon(a13, v, x3);
+    v = vld1q_s8(wl[2]);
+    a20 = rnn_conv_s8_dot16_neon(a20, v, x0);
+    a21 = rnn_conv_s8_dot16_neon(a21, v, x1);
+    a22 = rnn_conv_s8_dot16_neon(a22, v, x2);
+    a23 = rnn_conv_s8_dot16_neon(a23, v, x3);
+    v = vld1q_s8(wl[3]);
+    a30 = rnn_conv_s8_dot16_neon(a30, v, x0);
+    a31 = rnn_conv_s8_dot16_neon(a31, v, x1);
+    a32 = rnn_conv_s8_dot16_neon(a32, v, x2);
+    a33 = rnn_conv_s8_dot16_neon(a33, v, x3);
+    out[0] = vpaddq_s32(vpaddq_s32(a00, a01), vpaddq_s32(a02, a03));
+    out[1] = vpaddq_s32(vpaddq_s32(a10, a11), vpaddq_s32(a12, a13));
+    out[2] = vpaddq_s32(vpaddq_s32(a20, a21), vpaddq_s32(a22, a23));
+    out[3] = vpaddq_s32(vpaddq_s32(a30, a31), vpaddq_s32(a32, a33));
+}
+
+/* The int8 outputs of one channel at np (1 to 4) positions pos[] (ym: the channel's output)
+ * from its four sums (offset included): when shift <= -2 as one vector, exactly
+ * rnn_conv_s8_out (SMULL, SMULL2, UZP2 for the high words of the products, SRSHL by -s:
+ * (hi + 2^(s - 1)) >> s, the zero point, SQXTN twice: saturation to int8), else
+ * rnn_conv_s8_out lane by lane; four consecutive positions stored as one word. */
+static inline void rnn_conv_s8_out4_neon(int32x4_t acc, int32_t mult, int32_t shift,
+                                         int32_t y_zp, int8_t *ym, const int32_t *pos,
+                                         int32_t np)
+{
+    int8_t t[8];
+    int32_t j;
+    if (shift <= -2)
+    {
+        const int64x2_t p0 = vmull_n_s32(vget_low_s32(acc), mult);
+        const int64x2_t p1 = vmull_high_n_s32(acc, mult);
+        int32x4_t h = vuzp2q_s32(vreinterpretq_s32_s64(p0), vreinterpretq_s32_s64(p1));
+        int8x8_t b;
+        h = vaddq_s32(vrshlq_s32(h, vdupq_n_s32(shift + 1)), vdupq_n_s32(y_zp));
+        b = vqmovn_s16(vcombine_s16(vqmovn_s32(h), vdup_n_s16(0)));
+        if (np == 4 && pos[3] == pos[0] + 3)
+        {
+            const uint32_t u = vget_lane_u32(vreinterpret_u32_s8(b), 0);
+            memcpy(ym + pos[0], &u, sizeof u);
+            return;
+        }
+        vst1_s8(t, b);
+    }
+    else
+    {
+        int32_t a[4];
+        vst1q_s32(a, acc);
+        for (j = 0; j < np; ++j)
+        {
+            t[j] = rnn_conv_s8_out(a[j], mult, shift, y_zp);
+        }
+    }
+    for (j = 0; j < np; ++j)
+    {
+        ym[pos[j]] = t[j];
+    }
+}
+
+/* The outputs of channels m0 .. m_end - 1 at np (1 to 4) positions pos[] (y: output
+ * channel m0), their columns cp: four channels at a time (past m_end the last again,
+ * computed, never stored), their last pass's weights from wtail (16 bytes per channel from mt
+ * on) where it would read past the weights; each channel's sums plus its offset (offs)
+ * requantized. */
+static RNN_CONV_S8_NOINLINE void rnn_conv_s8_channels_neon(
+    const int8_t *w, int32_t n, int32_t m0, int32_t m_end, int32_t mt, const int8_t *wtail,
+    const int8_t *const cp[4], const int8_t *offs, const int32_t *mult, const int32_t *shift,
+    int32_t y_zero_point, int8_t *y, int32_t positions, const int32_t *pos, int32_t np)
+{
+    const int32_t done = ((n + 15) & ~15) - 16;
+    int32_t m;
+    for (m = m0; m < m_end; m += 4)
+    {
+        const int8_t *wp[4];
+        const int8_t *wl[4];
+        int32x4_t acc[4];
+        int32_t j;
+        for (j = 0; j < 4; ++j)
+        {
+            const int32_t mj = m + j < m_end ? m + j : m_end - 1;
+            wp[j] = w + mj * n;
+            wl[j] = mj >= mt ? wtail + 16 * (mj - mt) : wp[j] + done;
+        }
+        rnn_conv_s8_block_neon(wp, wl, cp, done, acc);
+        for (j = 0; j < 4 && m + j < m_end; ++j)
+        {
+            int32_t off;
+            memcpy(&off, offs + 4 * (m + j), sizeof off);
+            rnn_conv_s8_out4_neon(vaddq_s32(acc[j], vdupq_n_s32(off)), mult[m + j],
+                                  shift[m + j], y_zero_point, y + (m + j - m0) * positions,
+                                  pos, np);
+        }
+    }
+}
+
+/* ---- the lanes path (windows of at most 16 values): eight output positions in the lanes,
+ * no columns ----
+ * Eight consecutive positions of an output row whose windows lie inside the input, four
+ * channels at a time: for each tap t of the window (the input of tap t at off[t] from the
+ * tap 0 of position 0), the eight positions' input values minus the zero point (SSUBL: int16)
+ * multiply-accumulated into each channel's eight int32 sums by lane of its int16 weights
+ * (SMLAL, SMLAL2 by element: 2 instructions per 8 multiply-adds). The sums start from the
+ * bias; each channel's 8 outputs requantized as two vectors. */
+#define RNN_CONV_S8_LD1 1    /* stride 1: one LD1 of 8 bytes */
+#define RNN_CONV_S8_LD2 2    /* stride 2: one LD2 of 16 bytes */
+#define RNN_CONV_S8_GATHER 0 /* any other: eight lane loads */
+
+static RNN_CONV_S8_INLINE int16x8_t rnn_conv_s8_x8(int32_t mode, const int8_t *a, int32_t sw,
+                                                   int8x8_t zp)
+{
+    int8x8_t v;
+    if (mode == RNN_CONV_S8_LD1)
+    {
+        v = vld1_s8(a);
+    }
+    else if (mode == RNN_CONV_S8_LD2)
+    {
+        v = vld2_s8(a).val[0];
+    }
+    else
+    {
+        v = vld1_dup_s8(a);
+        v = vld1_lane_s8(a + sw, v, 1);
+        v = vld1_lane_s8(a + 2 * sw, v, 2);
+        v = vld1_lane_s8(a + 3 * sw, v, 3);
+        v = vld1_lane_s8(a + 4 * sw, v, 4);
+        v = vld1_lane_s8(a + 5 * sw, v, 5);
+        v = vld1_lane_s8(a + 6 * sw, v, 6);
+        v = vld1_lane_s8(a + 7 * sw, v, 7);
+    }
+    return vsubl_s8(v, zp);
+}
+
+/* The int8 outputs of one channel at eight consecutive positions y[0..7] from its sums
+ * (lo: positions 0-3, hi: 4-7), as rnn_conv_s8_out4_neon: one 8-byte store. */
+static inline void rnn_conv_s8_out8_neon(int32x4_t lo, int32x4_t hi, int32_t mult,
+                                         int32_t shift, int32_t y_zp, int8_t *y)
+{
+    if (shift <= -2)
+    {
+        const int32x4_t sh = vdupq_n_s32(shift + 1);
+        const int32x4_t zp = vdupq_n_s32(y_zp);
+        int32x4_t h0 = vuzp2q_s32(vreinterpretq_s32_s64(vmull_n_s32(vget_low_s32(lo), mult)),
+                                  vreinterpretq_s32_s64(vmull_high_n_s32(lo, mult)));
+        int32x4_t h1 = vuzp2q_s32(vreinterpretq_s32_s64(vmull_n_s32(vget_low_s32(hi), mult)),
+                                  vreinterpretq_s32_s64(vmull_high_n_s32(hi, mult)));
+        h0 = vaddq_s32(vrshlq_s32(h0, sh), zp);
+        h1 = vaddq_s32(vrshlq_s32(h1, sh), zp);
+        vst1_s8(y, vqmovn_s16(vcombine_s16(vqmovn_s32(h0), vqmovn_s32(h1))));
+    }
+    else
+    {
+        int32_t a[8];
+        int32_t j;
+        vst1q_s32(a, lo);
+        vst1q_s32(a + 4, hi);
+        for (j = 0; j < 8; ++j)
+        {
+            y[j] = rnn_conv_s8_out(a[j], mult, shift, y_zp);
+        }
+    }
+}
+
+#define RNN_CONV_S8_LMAC(j, W, L)                                                              \
+    lo##j = vmlal_laneq_s16(lo##j, vget_low_s16(xt), W##j, L);                                 \
+    hi##j = vmlal_high_laneq_s16(hi##j, xt, W##j, L);
+#define RNN_CONV_S8_LTAP(k, W, L)                                                              \
+    {                                                                                          \
+        const int16x8_t xt = rnn_conv_s8_x8(mode, xq + off[k], sw, zp8);                       \
+        RNN_CONV_S8_LMAC(0, W, L)                                                              \
+        RNN_CONV_S8_LMAC(1, W, L)                                                              \
+        RNN_CONV_S8_LMAC(2, W, L)                                                              \
+        RNN_CONV_S8_LMAC(3, W, L)                                                              \
+    }
+
+/* Channels with weights wv[0..3] (16 bytes each, window n <= 16 values, any bytes past n),
+ * outputs (pointers ym[0..nm - 1] at position 0 of the row) at positions at .. at + count - 1
+ * of the row (count >= 8; the last eight may overlap the ones before: the same values
+ * again), xb: tap 0 of position 0. */
+static RNN_CONV_S8_INLINE void rnn_conv_s8_lanes_at(
+    int32_t mode, int32_t n, int32_t sw, const int32_t *off, const int8_t *xb, int32_t count,
+    int8_t x_zero_point, const int8_t *const wv[4], const int32_t bias[4], const int32_t *mult,
+    const int32_t *shift, int32_t y_zp, int8_t *const ym[4], int32_t nm)
+{
+    const int8x8_t zp8 = vdup_n_s8(x_zero_point);
+    const int8x16_t v0 = vld1q_s8(wv[0]);
+    const int8x16_t v1 = vld1q_s8(wv[1]);
+    const int8x16_t v2 = vld1q_s8(wv[2]);
+    const int8x16_t v3 = vld1q_s8(wv[3]);
+    const int16x8_t a0 = vmovl_s8(vget_low_s8(v0)), b0 = vmovl_high_s8(v0);
+    const int16x8_t a1 = vmovl_s8(vget_low_s8(v1)), b1 = vmovl_high_s8(v1);
+    const int16x8_t a2 = vmovl_s8(vget_low_s8(v2)), b2 = vmovl_high_s8(v2);
+    const int16x8_t a3 = vmovl_s8(vget_low_s8(v3)), b3 = vmovl_high_s8(v3);
+    int32_t q;
+    for (q = 0; q < count; q += 8)
+    {
+        const int32_t at = q + 8 <= count ? q : count - 8;
+        const int8_t *xq = xb + at * sw;
+        int32x4_t lo0 = vdupq_n_s32(bias[0]), hi0 = lo0;
+        int32x4_t lo1 = vdupq_n_s32(bias[1]), hi1 = lo1;
+        int32x4_t lo2 = vdupq_n_s32(bias[2]), hi2 = lo2;
+        int32x4_t lo3 = vdupq_n_s32(bias[3]), hi3 = lo3;
+        /* taps n - 1 down to 0 (integer sums: any order), entered at the first one */
+        switch (n)
+        {
+        case 16:
+            RNN_CONV_S8_LTAP(15, b, 7)
+            /* fall through */
+        case 15:
+            RNN_CONV_S8_LTAP(14, b, 6)
+            /* fall through */
+        case 14:
+            RNN_CONV_S8_LTAP(13, b, 5)
+            /* fall through */
+        case 13:
+            RNN_CONV_S8_LTAP(12, b, 4)
+            /* fall through */
+        case 12:
+            RNN_CONV_S8_LTAP(11, b, 3)
+            /* fall through */
+        case 11:
+            RNN_CONV_S8_LTAP(10, b, 2)
+            /* fall through */
+        case 10:
+            RNN_CONV_S8_LTAP(9, b, 1)
+            /* fall through */
+        case 9:
+            RNN_CONV_S8_LTAP(8, b, 0)
+            /* fall through */
+        case 8:
+            RNN_CONV_S8_LTAP(7, a, 7)
+            /* fall through */
+        case 7:
+            RNN_CONV_S8_LTAP(6, a, 6)
+            /* fall through */
+        case 6:
+            RNN_CONV_S8_LTAP(5, a, 5)
+            /* fall through */
+        case 5:
+            RNN_CONV_S8_LTAP(4, a, 4)
+            /* fall through */
+        case 4:
+            RNN_CONV_S8_LTAP(3, a, 3)
+            /* fall through */
+        case 3:
+            RNN_CONV_S8_LTAP(2, a, 2)
+            /* fall through */
+        case 2:
+            RNN_CONV_S8_LTAP(1, a, 1)
+            /* fall through */
+        default:
+            RNN_CONV_S8_LTAP(0, a, 0)
+        }
+        rnn_conv_s8_out8_neon(lo0, hi0, mult[0], shift[0], y_zp, ym[0] + at);
+        if (nm > 1)
+        {
+            rnn_conv_s8_out8_neon(lo1, hi1, mult[1], shift[1], y_zp, ym[1] + at);
+        }
+        if (nm > 2)
+        {
+            rnn_conv_s8_out8_neon(lo2, hi2, mult[2], shift[2], y_zp, ym[2] + at);
+        }
+        if (nm > 3)
+        {
+            rnn_conv_s8_out8_neon(lo3, hi3, mult[3], shift[3], y_zp, ym[3] + at);
+        }
+    }
+}
+
+/* The lanes path over one output row (see above) for channels m0 .. m_end - 1 of a group:
+ * four at a time (past m_end the last again, never stored); weights of the channels from mt
+ * on from wtail (16 bytes each). */
+static RNN_CONV_S8_NOINLINE void rnn_conv_s8_lanes_neon(
+    int32_t mode, int32_t n, int32_t sw, const int32_t *off, const int8_t *xb, int32_t count,
+    int32_t x_zero_point, const int8_t *w, int32_t m0, int32_t m_end, int32_t mt,
+    const int8_t *wtail, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+    int32_t y_zp, int8_t *yr, int32_t positions)
+{
+    int32_t m;
+    for (m = m0; m < m_end; m += 4)
+    {
+        const int8_t *wv[4];
+        int32_t b[4];
+        int8_t *ym[4];
+        const int32_t nm = m_end - m < 4 ? m_end - m : 4;
+        int32_t j;
+        for (j = 0; j < 4; ++j)
+        {
+            const int32_t mj = m + j < m_end ? m + j : m_end - 1;
+            wv[j] = mj >= mt ? wtail + 16 * (mj - mt) : w + mj * n;
+            b[j] = bias[mj];
+            ym[j] = yr + mj * positions;
+        }
+        if (mode == RNN_CONV_S8_LD1)
+        {
+            rnn_conv_s8_lanes_at(RNN_CONV_S8_LD1, n, sw, off, xb, count, (int8_t)x_zero_point,
+                                 wv, b, mult + m, shift + m, y_zp, ym, nm);
+        }
+        else if (mode == RNN_CONV_S8_LD2)
+        {
+            rnn_conv_s8_lanes_at(RNN_CONV_S8_LD2, n, sw, off, xb, count, (int8_t)x_zero_point,
+                                 wv, b, mult + m, shift + m, y_zp, ym, nm);
+        }
+        else
+        {
+            rnn_conv_s8_lanes_at(RNN_CONV_S8_GATHER, n, sw, off, xb, count,
+                                 (int8_t)x_zero_point, wv, b, mult + m, shift + m, y_zp, ym,
+                                 nm);
+        }
+    }
+}
+
+/* The lanes path's input for eight positions ow0 .. ow0 + 7 of output row oh whose windows
+ * reach into the padding: for each kernel row r = (c, kh) of the window, the wb input values
+ * from the window of position ow0 on (wb = 7 stride_w + (k_w - 1) dil_w + 1), x_zero_point
+ * (the real value 0: its products w (x - x_zero_point) add nothing) outside the input. */
+static RNN_CONV_S8_NOINLINE void rnn_conv_s8_pad_neon(const rnn_window_params *p,
+                                                      const int8_t *xg, int32_t x_zero_point,
+                                                      int32_t oh, int32_t ow0, int32_t cg,
+                                                      int32_t wb, int8_t *buf)
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t iw0 = ow0 * p->stride_w - p->pad_w;
+    /* the input columns iw0 + i inside: i in [i0, i1) */
+    const int32_t i0 = iw0 < 0 ? (-iw0 < wb ? -iw0 : wb) : 0;
+    const int32_t i1 = p->in_w - iw0 < wb ? (p->in_w - iw0 > i0 ? p->in_w - iw0 : i0) : wb;
+    int32_t c;
+    for (c = 0; c < cg; ++c)
+    {
+        int32_t kh;
+        for (kh = 0; kh < p->k_h; ++kh, buf += wb)
+        {
+            const int32_t ih = oh * p->stride_h - p->pad_h + kh * p->dil_h;
+            int32_t i = 0;
+            if (ih >= 0 && ih < p->in_h)
+            {
+                const int8_t *xr = xg + c * plane + ih * p->in_w + iw0;
+                for (; i < i0; ++i)
+                {
+                    buf[i] = (int8_t)x_zero_point;
+                }
+                for (; i < i1; ++i)
+                {
+                    buf[i] = xr[i];
+                }
+            }
+            for (; i < wb; ++i)
+            {
+                buf[i] = (int8_t)x_zero_point;
+            }
+        }
+    }
+}
+
+/* Refer to header file for details. NEON: first each output channel's offset, bias -
+ * x_zero_point x sum(w) (the zero point's term, as the Helium path), kept after the columns
+ * in the scratch; then four output positions per pass as int8 columns of ceil16(n) bytes (the
+ * padding as x_zero_point, zero past n) and four channels at a time: 16 sums (4 x 4) in
+ * passes of 16 window values, each channel's four outputs requantized as one vector. */
+void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
+                 const int8_t *w, const int32_t *bias, const int32_t *mult,
+                 const int32_t *shift, int32_t y_zero_point, int8_t *y, int16_t *cols)
+{
+    const int32_t cg = p->in_c / p->groups;
+    const int32_t mg = p->out_c / p->groups;
+    const int32_t n = cg * p->k_h * p->k_w;
+    const int32_t positions = p->out_h * p->out_w;
+    const int32_t n16 = (n + 15) & ~15;
+    const int32_t done = n16 - 16; /* values in whole passes before the last pass of 16 */
+    const int32_t hspan = (p->k_h - 1) * p->dil_h; /* of a window along h */
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t total_x = p->in_c * plane;
+    const int8_t *xend = x + total_x;
+    const int32_t sw = p->stride_w;
+    /* the positions of an output row whose windows lie inside the input along w: lo .. hi */
+    const int32_t lo = (p->pad_w + sw - 1) / sw;
+    const int32_t hi_n = p->in_w - 1 - (p->k_w - 1) * p->dil_w + p->pad_w;
+    const int32_t hi = hi_n < 0 ? -1 : (hi_n / sw < p->out_w - 1 ? hi_n / sw : p->out_w - 1);
+    /* the lanes path: windows of at most 16 values, rows of at least 8 positions; positions
+     * whose windows reach into the padding from a copy with the padding (pbuf: 16 kernel
+     * rows of wb bytes at most, and 16 bytes that LD2 may read past them) */
+    const int32_t wb = 7 * sw + (p->k_w - 1) * p->dil_w + 1;
+    const int32_t lanes = n <= 16 && p->out_w >= 8 && wb <= 48;
+    int32_t toff[16]; /* the lanes path's tap offsets: in the input */
+    int32_t boff[16]; /* in pbuf */
+    int8_t pbuf[16 * 48 + 16];
+    /* the channels from mt on would read past the weights in their last pass: their last
+     * pass's weights copied (zero past n), at most 16 channels (n16 < 16 n) */
+    const int32_t mt = p->out_c - (n16 - 1) / n;
+    int8_t wtail[16][16];
+    int8_t *c8 = (int8_t *)cols;
+    int8_t *offs = c8 + 4 * n16;
+    int32_t g;
+    int32_t m;
+    int32_t j;
+    for (m = mt > 0 ? mt : 0; m < p->out_c; ++m)
+    {
+        memset(wtail[m - mt], 0, sizeof wtail[0]);
+        memcpy(wtail[m - mt], w + m * n + done, (size_t)(n - done));
+    }
+    for (m = 0; m < p->out_c; ++m)
+    {
+        const int8_t *wm = w + m * n;
+        int32x4_t s4 = vdupq_n_s32(0);
+        int32_t s;
+        int32_t t;
+        int32_t off;
+        for (t = 0; t + 16 <= n; t += 16)
+        {
+            s4 = vpadalq_s16(s4, vpaddlq_s8(vld1q_s8(wm + t)));
+        }
+        s = vaddvq_s32(s4);
+        for (; t < n; ++t)
+        {
+            s += wm[t];
+        }
+        off = bias[m] - x_zero_point * s;
+        memcpy(offs + 4 * m, &off, sizeof off);
+    }
+    for (j = 0; j < 4; ++j)
+    {
+        memset(c8 + j * n16 + n, 0, (size_t)(n16 - n));
+    }
+    if (lanes)
+    {
+        int32_t t = 0;
+        int32_t c;
+        for (c = 0; c < cg; ++c)
+        {
+            int32_t kh;
+            for (kh = 0; kh < p->k_h; ++kh)
+            {
+                int32_t kw;
+                for (kw = 0; kw < p->k_w; ++kw)
+                {
+                    boff[t] = (c * p->k_h + kh) * wb + kw * p->dil_w;
+                    toff[t++] = c * plane + kh * p->dil_h * p->in_w + kw * p->dil_w;
+                }
+            }
+        }
+    }
+    for (g = 0; g < p->groups; ++g)
+    {
+        const int8_t *xg = x + g * cg * plane;
+        const int32_t m_end = (g + 1) * mg;
+        const int8_t *cp[4];
+        int32_t pos[4];
+        int32_t np = 0;
+        int32_t oh;
+        if (lanes)
+        {
+            const int32_t bmode = sw == 1 ? RNN_CONV_S8_LD1
+                                          : (sw == 2 ? RNN_CONV_S8_LD2 : RNN_CONV_S8_GATHER);
+            for (oh = 0; oh < p->out_h; ++oh)
+            {
+                const int32_t ih0 = oh * p->stride_h - p->pad_h;
+                /* positions 0 .. d0 - 1 from padded copies (eight at a time), d0 .. d1 from the
+                 * input, d1 + 1 .. out_w - 1 from padded copies */
+                const int32_t row_in = ih0 >= 0 && ih0 + hspan < p->in_h;
+                const int32_t d0 = row_in ? (lo + 7) & ~7 : p->out_w;
+                const int32_t d1 = row_in ? hi : p->out_w - 1;
+                int32_t b;
+                for (b = 0; b < d0 && b < p->out_w; b += 8)
+                {
+                    const int32_t at = b + 8 <= p->out_w ? b : p->out_w - 8;
+                    rnn_conv_s8_pad_neon(p, xg, x_zero_point, oh, at, cg, wb, pbuf);
+                    rnn_conv_s8_lanes_neon(bmode, n, sw, boff, pbuf, 8, x_zero_point, w, g * mg,
+                                           m_end, mt, &wtail[0][0], bias, mult, shift,
+                                           y_zero_point, y + oh * p->out_w + at, positions);
+                }
+                if (d1 - d0 + 1 >= 8)
+                {
+                    const int32_t cnt = d1 - d0 + 1;
+                    const int32_t at0 = ih0 * p->in_w + d0 * sw - p->pad_w;
+                    /* LD2 reads 16 bytes from a tap on: inside the input */
+                    const int32_t last = (int32_t)(xg - x) + at0 + (cnt - 8) * sw +
+                                         toff[n - 1] + 15;
+                    const int32_t mode =
+                        sw == 1 ? RNN_CONV_S8_LD1
+                                : (sw == 2 && last < total_x ? RNN_CONV_S8_LD2
+                                                              : RNN_CONV_S8_GATHER);
+                    rnn_conv_s8_lanes_neon(mode, n, sw, toff, xg + at0, cnt, x_zero_point, w,
+                                           g * mg, m_end, mt, &wtail[0][0], bias, mult, shift,
+                                           y_zero_point, y + oh * p->out_w + d0, positions);
+                    b = d1 + 1;
+                }
+                else
+                {
+                    b = d0;
+                }
+                for (; b < p->out_w; b += 8)
+                {
+                    const int32_t at = b + 8 <= p->out_w ? b : p->out_w - 8;
+                    rnn_conv_s8_pad_neon(p, xg, x_zero_point, oh, at, cg, wb, pbuf);
+                    rnn_conv_s8_lanes_neon(bmode, n, sw, boff, pbuf, 8, x_zero_point, w, g * mg,
+                                           m_end, mt, &wtail[0][0], bias, mult, shift,
+                                           y_zero_point, y + oh * p->out_w + at, positions);
+                }
+            }
+            continue;
+        }
+        /* the column path: four positions at a time */
+        for (oh = 0; oh < p->out_h; ++oh)
+        {
+            const int32_t ih0 = oh * p->stride_h - p->pad_h;
+            int32_t ow;
+            for (ow = 0; ow < p->out_w; ++ow)
+            {
+                const int32_t iw0 = ow * sw - p->pad_w;
+                int8_t *col = c8 + np * n16;
+                if (p->dil_w == 1 && ih0 >= 0 && iw0 >= 0 && ih0 + hspan < p->in_h &&
+                    iw0 + p->k_w <= p->in_w)
+                {
+                    const int8_t *xc = xg + ih0 * p->in_w + iw0;
+                    rnn_conv_s8_rows_neon(p, xc, xend - xc, cg, n16, col);
+                }
+                else
+                {
+                    rnn_conv_s8_column_neon(p, xg, x_zero_point, oh, ow, cg, col);
+                }
+                cp[np] = col;
+                pos[np++] = oh * p->out_w + ow;
+                if (np == 4)
+                {
+                    rnn_conv_s8_channels_neon(w, n, g * mg, m_end, mt, &wtail[0][0], cp, offs,
+                                              mult, shift, y_zero_point, y + g * mg * positions,
+                                              positions, pos, np);
+                    np = 0;
+                }
+            }
+        }
+        if (np > 0)
+        {
+            for (j = np; j < 4; ++j)
+            {
+                cp[j] = c8; /* past the last position: computed, never stored */
+            }
+            rnn_conv_s8_channels_neon(w, n, g * mg, m_end, mt, &wtail[0][0], cp, offs, mult,
+                                      shift, y_zero_point, y + g * mg * positions, positions,
+                                      pos, np);
         }
     }
 }
