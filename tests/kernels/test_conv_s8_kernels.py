@@ -44,11 +44,27 @@ SHAPES = [
     (2, 1, 20, 3, 1, 3, (1, 1), (0, 0), (1, 3), 1),    # dilated rows inside the input
     (3, 4, 4, 5, 3, 3, (2, 2), (2, 2), (1, 1), 1),     # every window padded, window 27
     (4, 10, 10, 3, 2, 2, (2, 2), (0, 0), (1, 1), 1),   # window 16 spanning 311 input bytes
+    # the small-window path (window <= 16): 3x3 single channel with its word reads at the
+    # input's end, chunks of 32 positions and their tails, padding on all sides, strides,
+    # dilation; rows of three over channels; windows of every odd / even size
+    (1, 7, 9, 5, 3, 3, (1, 1), (1, 1), (1, 1), 1),     # 63 positions (32 + 31), 5 filters
+    (1, 8, 11, 3, 3, 3, (2, 3), (2, 1), (1, 1), 1),    # strides, padding 2 above / below
+    (1, 9, 12, 4, 3, 3, (1, 2), (0, 2), (2, 1), 1),    # dilated rows, padding left / right
+    (1, 5, 4, 7, 3, 3, (1, 1), (0, 0), (1, 1), 1),     # every window ends at a row's end
+    (2, 4, 6, 3, 1, 3, (1, 1), (0, 1), (1, 1), 1),     # rows of three over 2 channels
+    (5, 1, 9, 3, 1, 3, (1, 2), (0, 1), (1, 1), 1),     # 5 rows of three, window 15
+    (3, 5, 5, 6, 1, 3, (2, 1), (0, 0), (1, 1), 3),     # groups of 1 channel x 1x3
+    (2, 6, 6, 5, 2, 2, (1, 1), (1, 0), (1, 2), 1),     # window 8, dilation across
+    (1, 2, 40, 9, 1, 5, (1, 1), (0, 2), (1, 1), 1),    # window 5 (odd), 80 positions
+    (13, 1, 7, 4, 1, 1, (1, 1), (0, 0), (1, 1), 1),    # window 13, 1x1
+    (4, 6, 6, 8, 3, 3, (1, 1), (1, 1), (1, 1), 4),     # groups of 1 channel, 3x3, 2 filters each
 ]
 
 
 def _scratch(window, out_c):
     """int16 values of the kernel's scratch (rnn_nnfunctions.h; plan_memory.conv_s8_scratch)."""
+    if window <= 16:
+        return 24 * out_c + 32 * (window + (window & 1)) + 2
     return 2 * (-(-window // 16) * 16) + 2 * out_c
 
 

@@ -441,6 +441,483 @@ static inline int32_t rnn_conv_s8_odd(int32_t v)
 }
 #endif
 
+#if defined(RNN_CONV_S8_DSP)
+/* ---- Small windows (n <= 16) on the DSP path: rnn_conv_s8_small_dsp ----
+ * Up to RNN_CONV_S8_CHUNK output positions at a time, each window copied once as int16
+ * values x in window order (c, kh, kw) (the padding as x_zero_point, so that
+ * bias - x_zero_point x sum(w) stands for the zero point's term), an odd window's last pair
+ * completed by a 0; then channel after channel (outer) over the chunk's windows (inner) with
+ * the channel's weights as int16 pairs held in registers: ceil(n / 2) SMLAD per output from
+ * that offset, and the requantization as (SMMLA + rounding and zero point) >> s, SSAT. */
+#define RNN_CONV_S8_CHUNK 32
+
+#if defined(__GNUC__)
+#define RNN_CONV_S8_INLINE static inline __attribute__((always_inline))
+#define RNN_CONV_S8_APART __attribute__((noinline))
+#else
+#define RNN_CONV_S8_INLINE static inline
+#define RNN_CONV_S8_APART
+#endif
+
+/* Pairs of the word-aligned int16 windows (written as int16 values): two words at once
+ * (LDRD needs word alignment only) */
+#if defined(__GNUC__)
+typedef uint64_t rnn_conv_s8_pair2_t __attribute__((may_alias, aligned(4)));
+typedef int32_t rnn_conv_s8_pair_t __attribute__((may_alias));
+#define RNN_CONV_S8_PAIR2(t, i) (((const rnn_conv_s8_pair2_t *)(const void *)(t))[i])
+#else
+static inline uint64_t rnn_conv_s8_pair2(const int16_t *t)
+{
+    uint64_t v;
+    memcpy(&v, t, sizeof v);
+    return v;
+}
+#define RNN_CONV_S8_PAIR2(t, i) rnn_conv_s8_pair2((t) + 4 * (i))
+typedef int32_t rnn_conv_s8_pair_t;
+#endif
+
+/* c + floor(a * b / 2^32) (SMMLA) */
+static inline int32_t rnn_conv_s8_smmla(int32_t a, int32_t b, int32_t c)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+#else
+    return (int32_t)((uint32_t)c + (uint32_t)(int32_t)(((int64_t)a * (int64_t)b) >> 32));
+#endif
+}
+
+/* SXTB16 with ROR #8 as one instruction (rnn_conv_s8_odd: GCC emits two) */
+static inline int32_t rnn_conv_s8_odd1(int32_t v)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+#else
+    return rnn_conv_s8_odd(v);
+#endif
+}
+
+/* The order of a window's values in its int16 pairs (the weights' the same): map[k] = the
+ * window value (c, kh, kw) in slot k, or 255 (a 0 with weight 0). Rows of three taps
+ * (k_w = 3, dil_w = 1; R = in_c / groups x k_h <= 5 of them): slots (2r, 2r + 1) = taps 0, 2
+ * of row r (SXTB16 of the row's word), then taps 1 of rows (0, 1), (2, 3), ... (SXTB16 of the
+ * word rotated, paired by PKHBT); else the window order. Returns 1 for the rows of three. */
+static int32_t rnn_conv_s8_slots(const rnn_window_params *p, int32_t n, uint8_t map[16])
+{
+    const int32_t rows = n / 3;
+    int32_t k;
+    for (k = 0; k < 16; ++k)
+    {
+        map[k] = (uint8_t)(k < n ? k : 255);
+    }
+    if (p->k_w != 3 || p->dil_w != 1)
+    {
+        return 0;
+    }
+    for (k = 0; k < rows; ++k)
+    {
+        map[2 * k] = (uint8_t)(3 * k);
+        map[2 * k + 1] = (uint8_t)(3 * k + 2);
+        map[2 * rows + k] = (uint8_t)(3 * k + 1);
+    }
+    if (rows & 1)
+    {
+        map[3 * rows] = 255;
+    }
+    return 1;
+}
+
+/* rnn_conv_s8_windows16 for one input channel and a 3x3 kernel (dil_w = 1, any stride,
+ * dil_h, padding): each kernel row one word (SXTB16: taps 0, 2; rotated: tap 1), a window
+ * not inside (or at the input's end) byte by byte, the padding x_zero_point. */
+RNN_CONV_S8_APART static void rnn_conv_s8_windows3x3(const rnn_window_params *p,
+                                                     const int8_t *xg, int32_t x_zero_point,
+                                                     int32_t oh, int32_t ow, int32_t np,
+                                                     int16_t *t)
+{
+    const int32_t in_w = p->in_w;
+    const int32_t in_h = p->in_h;
+    const int32_t row = p->dil_h * in_w;
+    const int32_t sw = p->stride_w;
+    /* the columns ow of the interior: iw0 >= 0 and iw0 + 3 <= in_w - 1 (the word's fourth
+     * byte inside the row) */
+    const int32_t ow_lo = (p->pad_w + sw - 1) / sw;
+    const int32_t ow_hi = in_w - 4 + p->pad_w < 0 ? -1 : (in_w - 4 + p->pad_w) / sw;
+    rnn_conv_s8_pair_t *u = (rnn_conv_s8_pair_t *)(void *)t;
+    int32_t j = 0;
+    while (j < np)
+    {
+        const int32_t ih0 = oh * p->stride_h - p->pad_h;
+        const int32_t row_in = ih0 >= 0 && ih0 + 2 * p->dil_h < in_h;
+        int32_t iw0 = ow * sw - p->pad_w;
+        for (; j < np && ow < p->out_w; ++j, ++ow, iw0 += sw, u += 5)
+        {
+            int32_t v0;
+            int32_t v1;
+            int32_t v2;
+            if (row_in && ow >= ow_lo && ow <= ow_hi)
+            {
+                const int8_t *xc = xg + ih0 * in_w + iw0;
+                v0 = rnn_conv_s8_word(xc);
+                v1 = rnn_conv_s8_word(xc + row);
+                v2 = rnn_conv_s8_word(xc + 2 * row);
+            }
+            else
+            {
+                int32_t v[3];
+                int32_t kh;
+                for (kh = 0; kh < 3; ++kh)
+                {
+                    const int32_t ih = ih0 + kh * p->dil_h;
+                    int8_t b[4];
+                    int32_t kw;
+                    for (kw = 0; kw < 3; ++kw)
+                    {
+                        const int32_t iw = iw0 + kw;
+                        b[kw] = (int8_t)(ih >= 0 && ih < in_h && iw >= 0 && iw < in_w
+                                             ? xg[ih * in_w + iw]
+                                             : x_zero_point);
+                    }
+                    b[3] = 0;
+                    memcpy(&v[kh], b, sizeof v[kh]);
+                }
+                v0 = v[0];
+                v1 = v[1];
+                v2 = v[2];
+            }
+            u[0] = __sxtb16(v0);
+            u[1] = __sxtb16(v1);
+            u[2] = __sxtb16(v2);
+            u[3] = (int32_t)(((uint32_t)rnn_conv_s8_odd1(v0) & 0xFFFFu) |
+                             ((uint32_t)rnn_conv_s8_odd1(v1) << 16));
+            u[4] = rnn_conv_s8_odd1(v2);
+        }
+        if (ow == p->out_w)
+        {
+            ow = 0;
+            ++oh;
+        }
+    }
+}
+
+/* The int16 windows of the np positions from (oh, ow) on (row by row), 2 x npair values
+ * apart, in the slot order of map (rnn_conv_s8_slots; kw3: its rows of three). */
+RNN_CONV_S8_APART static void rnn_conv_s8_windows16(const rnn_window_params *p,
+                                                    const int8_t *xg, int32_t x_zero_point,
+                                                    int32_t oh, int32_t ow, int32_t np,
+                                                    int32_t cg, int32_t n, int32_t npair,
+                                                    const uint8_t *map, int32_t kw3,
+                                                    int16_t *t)
+{
+    const int32_t in_w = p->in_w;
+    const int32_t k_h = p->k_h;
+    const int32_t k_w = p->k_w;
+    const int32_t plane = p->in_h * in_w;
+    const int32_t row = p->dil_h * in_w;
+    const int32_t span_h = (k_h - 1) * p->dil_h;
+    const int32_t span_w = (k_w - 1) * p->dil_w;
+    /* a row of three read as a word reads one byte more: inside the input but for its end */
+    const int8_t *const last = xg + (cg - 1) * plane + plane - 4;
+    const int32_t rows = cg * k_h;
+    int32_t j;
+    for (j = 0; j < np; ++j, t += 2 * npair)
+    {
+        const int32_t ih0 = oh * p->stride_h - p->pad_h;
+        const int32_t iw0 = ow * p->stride_w - p->pad_w;
+        const int8_t *xc = xg + (ih0 * in_w + iw0);
+        const int32_t inside = ih0 >= 0 && iw0 >= 0 && ih0 + span_h < p->in_h &&
+                               iw0 + span_w < in_w;
+        if (inside && kw3 && xc + (cg - 1) * plane + span_h * in_w <= last)
+        {
+            int32_t odd[6];
+            int32_t r = 0;
+            int32_t c;
+            for (c = 0; c < cg; ++c, xc += plane)
+            {
+                const int8_t *xr = xc;
+                int32_t kh;
+                for (kh = 0; kh < k_h; ++kh, xr += row, ++r)
+                {
+                    const int32_t v = rnn_conv_s8_word(xr);
+                    ((rnn_conv_s8_pair_t *)(void *)t)[r] = __sxtb16(v);
+                    odd[r] = rnn_conv_s8_odd(v);
+                }
+            }
+            odd[rows] = 0;
+            for (r = 0; r < rows; r += 2)
+            {
+                ((rnn_conv_s8_pair_t *)(void *)t)[rows + r / 2] =
+                    (int32_t)(((uint32_t)odd[r] & 0xFFFFu) | ((uint32_t)odd[r + 1] << 16));
+            }
+        }
+        else if (inside && !kw3 && p->dil_w == 1)
+        {
+            int16_t *u = t;
+            int32_t c;
+            for (c = 0; c < cg; ++c, xc += plane)
+            {
+                const int8_t *xr = xc;
+                int32_t kh;
+                for (kh = 0; kh < k_h; ++kh, xr += row)
+                {
+                    int32_t kw;
+                    for (kw = 0; kw < k_w; ++kw)
+                    {
+                        *u++ = xr[kw];
+                    }
+                }
+            }
+            if (n & 1)
+            {
+                t[n] = 0;
+            }
+        }
+        else
+        {
+            /* the window order into tmp (the padding as x_zero_point), then into the slots */
+            int16_t tmp[16];
+            rnn_conv_s8_win v;
+            int32_t c;
+            int32_t k = 0;
+            rnn_conv_s8_window(p, oh, ow, &v);
+            xc = xg + v.ih0 * in_w + v.iw0;
+            for (c = 0; c < cg; ++c, xc += plane)
+            {
+                int32_t kh;
+                for (kh = 0; kh < k_h; ++kh)
+                {
+                    int32_t kw;
+                    for (kw = 0; kw < k_w; ++kw, ++k)
+                    {
+                        const int32_t in = kh >= v.kh0 && kh < v.kh1 && kw >= v.kw0 &&
+                                           kw < v.kw1;
+                        tmp[k] = (int16_t)(in ? xc[kh * row + kw * p->dil_w] : x_zero_point);
+                    }
+                }
+            }
+            for (k = 0; k < 2 * npair; ++k)
+            {
+                t[k] = (int16_t)(map[k] == 255 ? 0 : tmp[map[k]]);
+            }
+        }
+        if (++ow == p->out_w)
+        {
+            ow = 0;
+            ++oh;
+        }
+    }
+}
+
+/* One channel over np windows (win, npair int16 pairs each) into y[0 .. np): rec holds the
+ * channel's npair weight pairs, then bias - x_zero_point x sum(w), mult, the rounding and
+ * zero-point constant c and the right shift s (fast: shift <= -2 and c fits), else shift. */
+RNN_CONV_S8_INLINE void rnn_conv_s8_run(const int32_t *rec, const int32_t npair,
+                                        const int16_t *win, int32_t np, int32_t y_zp,
+                                        int32_t fast, int8_t *y)
+{
+    /* the pairs as scalars (npair is a constant in each caller: the unused ones vanish) */
+    const int32_t w0 = rec[0];
+    const int32_t w1 = npair > 1 ? rec[1] : 0;
+    const int32_t w2 = npair > 2 ? rec[2] : 0;
+    const int32_t w3 = npair > 3 ? rec[3] : 0;
+    const int32_t w4 = npair > 4 ? rec[4] : 0;
+    const int32_t w5 = npair > 5 ? rec[5] : 0;
+    const int32_t w6 = npair > 6 ? rec[6] : 0;
+    const int32_t w7 = npair > 7 ? rec[7] : 0;
+    const int32_t off = rec[npair];
+    const int32_t mult = rec[npair + 1];
+    const int32_t c = rec[npair + 2];
+    const int32_t s = rec[npair + 3];
+    const int8_t *const end = y + np;
+    /* little-endian: the low word of each double word is the first pair */
+#define RNN_CONV_S8_DOT(acc)                                                              \
+    do                                                                                    \
+    {                                                                                     \
+        const uint64_t d0 = RNN_CONV_S8_PAIR2(win, 0);                                    \
+        (acc) = __smlad(w0, (int32_t)(uint32_t)d0, (acc));                                \
+        if (npair > 1)                                                                    \
+            (acc) = __smlad(w1, (int32_t)(uint32_t)(d0 >> 32), (acc));                    \
+        if (npair > 2)                                                                    \
+        {                                                                                 \
+            const uint64_t d1 = RNN_CONV_S8_PAIR2(win, 1);                                \
+            (acc) = __smlad(w2, (int32_t)(uint32_t)d1, (acc));                            \
+            if (npair > 3)                                                                \
+                (acc) = __smlad(w3, (int32_t)(uint32_t)(d1 >> 32), (acc));                \
+        }                                                                                 \
+        if (npair > 4)                                                                    \
+        {                                                                                 \
+            const uint64_t d2 = RNN_CONV_S8_PAIR2(win, 2);                                \
+            (acc) = __smlad(w4, (int32_t)(uint32_t)d2, (acc));                            \
+            if (npair > 5)                                                                \
+                (acc) = __smlad(w5, (int32_t)(uint32_t)(d2 >> 32), (acc));                \
+        }                                                                                 \
+        if (npair > 6)                                                                    \
+        {                                                                                 \
+            const uint64_t d3 = RNN_CONV_S8_PAIR2(win, 3);                                \
+            (acc) = __smlad(w6, (int32_t)(uint32_t)d3, (acc));                            \
+            if (npair > 7)                                                                \
+                (acc) = __smlad(w7, (int32_t)(uint32_t)(d3 >> 32), (acc));                \
+        }                                                                                 \
+        win += 2 * npair;                                                                 \
+    } while (0)
+    if (fast)
+    {
+        do
+        {
+            int32_t acc = off;
+            RNN_CONV_S8_DOT(acc);
+            *y++ = (int8_t)RNN_CONV_S8_SAT8(rnn_conv_s8_smmla(acc, mult, c) >> s);
+        } while (y < end);
+    }
+    else
+    {
+        do
+        {
+            int32_t acc = off;
+            RNN_CONV_S8_DOT(acc);
+            *y++ = rnn_conv_s8_out(acc, mult, s, y_zp);
+        } while (y < end);
+    }
+#undef RNN_CONV_S8_DOT
+}
+
+/* rnn_conv_s8_run for each number of weight pairs, each a function of its own (so that its
+ * weights stay in registers) */
+RNN_CONV_S8_APART static void rnn_conv_s8_run1(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 1, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run2(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 2, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run3(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 3, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run4(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 4, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run5(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 5, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run6(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 6, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run7(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 7, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run8(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 8, win, np, y_zp, fast, y);
+}
+
+typedef void (*rnn_conv_s8_run_fn)(const int32_t *, const int16_t *, int32_t, int32_t, int32_t,
+                                   int8_t *);
+static const rnn_conv_s8_run_fn rnn_conv_s8_runs[8] = {
+    rnn_conv_s8_run1, rnn_conv_s8_run2, rnn_conv_s8_run3, rnn_conv_s8_run4,
+    rnn_conv_s8_run5, rnn_conv_s8_run6, rnn_conv_s8_run7, rnn_conv_s8_run8};
+
+/* Refer to header file for details (the DSP path for windows of at most 16 values). */
+RNN_CONV_S8_APART static void rnn_conv_s8_small_dsp(const rnn_window_params *p, const int8_t *x,
+                                  int32_t x_zero_point, const int8_t *w, const int32_t *bias,
+                                  const int32_t *mult, const int32_t *shift,
+                                  int32_t y_zero_point, int8_t *y, int16_t *cols)
+{
+    const int32_t cg = p->in_c / p->groups;
+    const int32_t mg = p->out_c / p->groups;
+    const int32_t n = cg * p->k_h * p->k_w;
+    const int32_t npair = (n + 1) >> 1;
+    const int32_t rl = npair + 4;
+    const int32_t positions = p->out_h * p->out_w;
+    int32_t *recs = (int32_t *)(((uintptr_t)cols + 3u) & ~(uintptr_t)3u);
+    int16_t *win = (int16_t *)(recs + p->out_c * 12);
+    int32_t m;
+    int32_t g;
+    uint8_t map[16];
+    const int32_t kw3 = rnn_conv_s8_slots(p, n, map);
+    /* each channel's record: its weights as int16 pairs (in the windows' slot order), the
+     * offset, the requantization */
+    for (m = 0; m < p->out_c; ++m)
+    {
+        const int8_t *wm = w + m * n;
+        int32_t *r = recs + m * rl;
+        int32_t sw = 0;
+        int32_t i;
+        for (i = 0; i < n; ++i)
+        {
+            sw += wm[i];
+        }
+        for (i = 0; i < npair; ++i)
+        {
+            const int32_t lo = map[2 * i] == 255 ? 0 : wm[map[2 * i]];
+            const int32_t hi = map[2 * i + 1] == 255 ? 0 : wm[map[2 * i + 1]];
+            r[i] = (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+        }
+        r[npair] = (int32_t)((uint32_t)bias[m] - (uint32_t)(x_zero_point * sw));
+        r[npair + 1] = mult[m];
+        r[npair + 2] = 0;
+        r[npair + 3] = shift[m];
+        if (shift[m] <= -2 && shift[m] >= -23)
+        {
+            /* (hi + 2^(s-1) + y_zp 2^s) >> s: |c| <= 257 x 2^21 and |hi| <= 2^30 */
+            const int32_t s = -1 - shift[m];
+            r[npair + 2] = (2 * y_zero_point + 1) * ((int32_t)1 << (s - 1));
+            r[npair + 3] = s;
+        }
+    }
+    for (g = 0; g < p->groups; ++g)
+    {
+        const int8_t *xg = x + g * cg * p->in_h * p->in_w;
+        int32_t q;
+        for (q = 0; q < positions; q += RNN_CONV_S8_CHUNK)
+        {
+            const int32_t np =
+                positions - q < RNN_CONV_S8_CHUNK ? positions - q : RNN_CONV_S8_CHUNK;
+            if (kw3 && cg == 1 && p->k_h == 3)
+            {
+                rnn_conv_s8_windows3x3(p, xg, x_zero_point, q / p->out_w, q % p->out_w, np,
+                                       win);
+            }
+            else
+            {
+                rnn_conv_s8_windows16(p, xg, x_zero_point, q / p->out_w, q % p->out_w, np, cg,
+                                      n, npair, map, kw3, win);
+            }
+            for (m = g * mg; m < (g + 1) * mg; ++m)
+            {
+                const int32_t *r = recs + m * rl;
+                const int32_t fast = shift[m] <= -2 && shift[m] >= -23;
+                int8_t *ym = y + m * positions + q;
+                rnn_conv_s8_runs[npair - 1](r, win, np, y_zero_point, fast, ym);
+            }
+        }
+    }
+}
+#endif
+
 #if defined(RNN_CONV_S8_MVE)
 /* The int8 outputs of channel m at np (1 to 4) consecutive positions: the four accumulators
  * as one vector, the high word of the product by VMULH, rounding half up and the shift as in
@@ -806,6 +1283,13 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
     const int32_t n = cg * p->k_h * p->k_w;
     const int32_t positions = p->out_h * p->out_w;
     int32_t g;
+#if defined(RNN_CONV_S8_DSP)
+    if (n <= 16)
+    {
+        rnn_conv_s8_small_dsp(p, x, x_zero_point, w, bias, mult, shift, y_zero_point, y, cols);
+        return;
+    }
+#endif
     for (g = 0; g < p->groups; ++g)
     {
         const int8_t *xg = x + g * cg * p->in_h * p->in_w;
