@@ -530,70 +530,101 @@ static int32_t rnn_conv_s8_slots(const rnn_window_params *p, int32_t n, uint8_t 
     return 1;
 }
 
+/* The five words of a 3x3 window from its three rows' words v0, v1, v2 (bytes 0-2: taps
+ * 0-2): SXTB16 gives taps 0, 2 of a row, SXTB16 of it rotated by 8 tap 1. */
+static inline void rnn_conv_s8_put3x3(int32_t v0, int32_t v1, int32_t v2,
+                                      rnn_conv_s8_pair_t *u)
+{
+    u[0] = __sxtb16(v0);
+    u[1] = __sxtb16(v1);
+    u[2] = __sxtb16(v2);
+    u[3] = (int32_t)(((uint32_t)rnn_conv_s8_odd1(v0) & 0xFFFFu) |
+                     ((uint32_t)rnn_conv_s8_odd1(v1) << 16));
+    u[4] = rnn_conv_s8_odd1(v2);
+}
+
+/* The 3x3 window of output position (oh, ow) not inside the input: row by row, a row outside
+ * all x_zero_point, a row inside as its three bytes, else byte by byte (the padding
+ * x_zero_point). */
+RNN_CONV_S8_APART static void rnn_conv_s8_edge3x3(const rnn_window_params *p,
+                                                  const int8_t *xg, int32_t x_zero_point,
+                                                  int32_t oh, int32_t ow,
+                                                  rnn_conv_s8_pair_t *u)
+{
+    const int32_t ih0 = oh * p->stride_h - p->pad_h;
+    const int32_t iw0 = ow * p->stride_w - p->pad_w;
+    const int32_t in_w = p->in_w;
+    const uint32_t zb = (uint32_t)x_zero_point & 0xFFu;
+    const int32_t cols_in = iw0 >= 0 && iw0 + 2 < in_w;
+    int32_t v[3];
+    int32_t kh;
+    for (kh = 0; kh < 3; ++kh)
+    {
+        const int32_t ih = ih0 + kh * p->dil_h;
+        const uint8_t *xr = (const uint8_t *)xg + ih * in_w + iw0;
+        if (ih < 0 || ih >= p->in_h)
+        {
+            v[kh] = (int32_t)(zb * 0x010101u);
+        }
+        else if (cols_in)
+        {
+            v[kh] = (int32_t)((uint32_t)xr[0] | ((uint32_t)xr[1] << 8) | ((uint32_t)xr[2] << 16));
+        }
+        else
+        {
+            const uint32_t b0 = iw0 >= 0 && iw0 < in_w ? xr[0] : zb;
+            const uint32_t b1 = iw0 + 1 >= 0 && iw0 + 1 < in_w ? xr[1] : zb;
+            const uint32_t b2 = iw0 + 2 >= 0 && iw0 + 2 < in_w ? xr[2] : zb;
+            v[kh] = (int32_t)(b0 | (b1 << 8) | (b2 << 16));
+        }
+    }
+    rnn_conv_s8_put3x3(v[0], v[1], v[2], u);
+}
+
 /* rnn_conv_s8_windows16 for one input channel and a 3x3 kernel (dil_w = 1, any stride,
- * dil_h, padding): each kernel row one word (SXTB16: taps 0, 2; rotated: tap 1), a window
- * not inside (or at the input's end) byte by byte, the padding x_zero_point. */
+ * dil_h, padding): the windows inside the input (their rows' fourth bytes too) as runs of
+ * one word per kernel row, the others by rnn_conv_s8_edge3x3. */
 RNN_CONV_S8_APART static void rnn_conv_s8_windows3x3(const rnn_window_params *p,
                                                      const int8_t *xg, int32_t x_zero_point,
                                                      int32_t oh, int32_t ow, int32_t np,
                                                      int16_t *t)
 {
     const int32_t in_w = p->in_w;
-    const int32_t in_h = p->in_h;
     const int32_t row = p->dil_h * in_w;
     const int32_t sw = p->stride_w;
-    /* the columns ow of the interior: iw0 >= 0 and iw0 + 3 <= in_w - 1 (the word's fourth
-     * byte inside the row) */
+    /* the columns ow of the interior: iw0 >= 0 and iw0 + 2 <= in_w - 1 (a row's word reads
+     * the next byte: inside the input but after the window's last row at its end) */
     const int32_t ow_lo = (p->pad_w + sw - 1) / sw;
-    const int32_t ow_hi = in_w - 4 + p->pad_w < 0 ? -1 : (in_w - 4 + p->pad_w) / sw;
+    const int32_t ow_end = in_w - 3 + p->pad_w < 0 ? 0 : (in_w - 3 + p->pad_w) / sw + 1;
+    const int32_t ow_end_last = in_w - 4 + p->pad_w < 0 ? 0 : (in_w - 4 + p->pad_w) / sw + 1;
     rnn_conv_s8_pair_t *u = (rnn_conv_s8_pair_t *)(void *)t;
-    int32_t j = 0;
-    while (j < np)
+    while (np > 0)
     {
         const int32_t ih0 = oh * p->stride_h - p->pad_h;
-        const int32_t row_in = ih0 >= 0 && ih0 + 2 * p->dil_h < in_h;
-        int32_t iw0 = ow * sw - p->pad_w;
-        for (; j < np && ow < p->out_w; ++j, ++ow, iw0 += sw, u += 5)
+        const int32_t row_in = ih0 >= 0 && ih0 + 2 * p->dil_h < p->in_h;
+        const int32_t end = ih0 + 2 * p->dil_h == p->in_h - 1 ? ow_end_last : ow_end;
+        const int32_t stop = ow + np < p->out_w ? ow + np : p->out_w;
+        np -= stop - ow;
+        while (ow < stop)
         {
-            int32_t v0;
-            int32_t v1;
-            int32_t v2;
-            if (row_in && ow >= ow_lo && ow <= ow_hi)
+            const int32_t run_end = end < stop ? end : stop;
+            if (row_in && ow >= ow_lo && ow < run_end)
             {
-                const int8_t *xc = xg + ih0 * in_w + iw0;
-                v0 = rnn_conv_s8_word(xc);
-                v1 = rnn_conv_s8_word(xc + row);
-                v2 = rnn_conv_s8_word(xc + 2 * row);
+                const int8_t *xc = xg + ih0 * in_w + ow * sw - p->pad_w;
+                const int8_t *const xe = xc + (run_end - ow) * sw;
+                for (; xc != xe; xc += sw, u += 5)
+                {
+                    rnn_conv_s8_put3x3(rnn_conv_s8_word(xc), rnn_conv_s8_word(xc + row),
+                                       rnn_conv_s8_word(xc + 2 * row), u);
+                }
+                ow = run_end;
             }
             else
             {
-                int32_t v[3];
-                int32_t kh;
-                for (kh = 0; kh < 3; ++kh)
-                {
-                    const int32_t ih = ih0 + kh * p->dil_h;
-                    int8_t b[4];
-                    int32_t kw;
-                    for (kw = 0; kw < 3; ++kw)
-                    {
-                        const int32_t iw = iw0 + kw;
-                        b[kw] = (int8_t)(ih >= 0 && ih < in_h && iw >= 0 && iw < in_w
-                                             ? xg[ih * in_w + iw]
-                                             : x_zero_point);
-                    }
-                    b[3] = 0;
-                    memcpy(&v[kh], b, sizeof v[kh]);
-                }
-                v0 = v[0];
-                v1 = v[1];
-                v2 = v[2];
+                rnn_conv_s8_edge3x3(p, xg, x_zero_point, oh, ow, u);
+                u += 5;
+                ++ow;
             }
-            u[0] = __sxtb16(v0);
-            u[1] = __sxtb16(v1);
-            u[2] = __sxtb16(v2);
-            u[3] = (int32_t)(((uint32_t)rnn_conv_s8_odd1(v0) & 0xFFFFu) |
-                             ((uint32_t)rnn_conv_s8_odd1(v1) << 16));
-            u[4] = rnn_conv_s8_odd1(v2);
         }
         if (ow == p->out_w)
         {
@@ -732,45 +763,46 @@ RNN_CONV_S8_INLINE void rnn_conv_s8_run(const int32_t *rec, const int32_t npair,
     const int32_t c = rec[npair + 2];
     const int32_t s = rec[npair + 3];
     const int8_t *const end = y + np;
-    /* little-endian: the low word of each double word is the first pair */
-#define RNN_CONV_S8_DOT(acc)                                                              \
-    do                                                                                    \
-    {                                                                                     \
-        const uint64_t d0 = RNN_CONV_S8_PAIR2(win, 0);                                    \
-        (acc) = __smlad(w0, (int32_t)(uint32_t)d0, (acc));                                \
-        if (npair > 1)                                                                    \
-            (acc) = __smlad(w1, (int32_t)(uint32_t)(d0 >> 32), (acc));                    \
-        if (npair > 2)                                                                    \
-        {                                                                                 \
-            const uint64_t d1 = RNN_CONV_S8_PAIR2(win, 1);                                \
-            (acc) = __smlad(w2, (int32_t)(uint32_t)d1, (acc));                            \
-            if (npair > 3)                                                                \
-                (acc) = __smlad(w3, (int32_t)(uint32_t)(d1 >> 32), (acc));                \
-        }                                                                                 \
-        if (npair > 4)                                                                    \
-        {                                                                                 \
-            const uint64_t d2 = RNN_CONV_S8_PAIR2(win, 2);                                \
-            (acc) = __smlad(w4, (int32_t)(uint32_t)d2, (acc));                            \
-            if (npair > 5)                                                                \
-                (acc) = __smlad(w5, (int32_t)(uint32_t)(d2 >> 32), (acc));                \
-        }                                                                                 \
-        if (npair > 6)                                                                    \
-        {                                                                                 \
-            const uint64_t d3 = RNN_CONV_S8_PAIR2(win, 3);                                \
-            (acc) = __smlad(w6, (int32_t)(uint32_t)d3, (acc));                            \
-            if (npair > 7)                                                                \
-                (acc) = __smlad(w7, (int32_t)(uint32_t)(d3 >> 32), (acc));                \
-        }                                                                                 \
-        win += 2 * npair;                                                                 \
+    const rnn_conv_s8_pair_t *pw = (const rnn_conv_s8_pair_t *)(const void *)win;
+    /* one window: acc = off + its pairs . the weights (post-incremented loads) */
+#define RNN_CONV_S8_DOT(acc)                                              \
+    do                                                                    \
+    {                                                                     \
+        (acc) = __smlad(w0, *pw++, (acc));                                \
+        if (npair > 1)                                                    \
+            (acc) = __smlad(w1, *pw++, (acc));                            \
+        if (npair > 2)                                                    \
+            (acc) = __smlad(w2, *pw++, (acc));                            \
+        if (npair > 3)                                                    \
+            (acc) = __smlad(w3, *pw++, (acc));                            \
+        if (npair > 4)                                                    \
+            (acc) = __smlad(w4, *pw++, (acc));                            \
+        if (npair > 5)                                                    \
+            (acc) = __smlad(w5, *pw++, (acc));                            \
+        if (npair > 6)                                                    \
+            (acc) = __smlad(w6, *pw++, (acc));                            \
+        if (npair > 7)                                                    \
+            (acc) = __smlad(w7, *pw++, (acc));                            \
     } while (0)
     if (fast)
     {
-        do
+        /* two outputs per pass (the loop's compare and branch shared), an odd one first */
+        if (np & 1)
         {
             int32_t acc = off;
             RNN_CONV_S8_DOT(acc);
             *y++ = (int8_t)RNN_CONV_S8_SAT8(rnn_conv_s8_smmla(acc, mult, c) >> s);
-        } while (y < end);
+        }
+        while (y < end)
+        {
+            int32_t a0 = off;
+            int32_t a1 = off;
+            RNN_CONV_S8_DOT(a0);
+            y[0] = (int8_t)RNN_CONV_S8_SAT8(rnn_conv_s8_smmla(a0, mult, c) >> s);
+            RNN_CONV_S8_DOT(a1);
+            y[1] = (int8_t)RNN_CONV_S8_SAT8(rnn_conv_s8_smmla(a1, mult, c) >> s);
+            y += 2;
+        }
     }
     else
     {
@@ -783,6 +815,62 @@ RNN_CONV_S8_INLINE void rnn_conv_s8_run(const int32_t *rec, const int32_t npair,
     }
 #undef RNN_CONV_S8_DOT
 }
+
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+/* rnn_conv_s8_run's fast loop for five pairs whose last has a zero top half (a window of 9
+ * values, the CRNN's 3x3), as assembly: GCC 12 keeps the 14 values in the 14 registers only
+ * so (its own code reloads the window words one by one and spills). The last weight shares
+ * a register with the shift (w8 in the top half for SMLATB, s in the low byte for ASR). */
+static void rnn_conv_s8_run9(const int32_t *rec, const int16_t *win, int32_t np, int8_t *y)
+{
+    const int32_t w0 = rec[0];
+    const int32_t w1 = rec[1];
+    const int32_t w2 = rec[2];
+    const int32_t w3 = rec[3];
+    const int32_t w4s = (int32_t)(((uint32_t)rec[4] << 16) | (uint32_t)rec[8]);
+    const int32_t off = rec[5];
+    const int32_t mult = rec[6];
+    const int32_t c = rec[7];
+    const int8_t *const end = y + np;
+    const void *pw = win;
+    int32_t t0;
+    int32_t t1;
+    int32_t acc;
+    /* one output: five words of the window (LDRD, LDRD, LDR), four SMLAD and an SMLATB from
+     * the offset, SMMLA, ASR, SSAT, STRB */
+#define RNN_CONV_S8_ONE9                                 \
+    "   ldrd   %[t0], %[t1], [%[pw]], #8\n"              \
+    "   smlad  %[acc], %[w0], %[t0], %[off]\n"           \
+    "   smlad  %[acc], %[w1], %[t1], %[acc]\n"           \
+    "   ldrd   %[t0], %[t1], [%[pw]], #8\n"              \
+    "   smlad  %[acc], %[w2], %[t0], %[acc]\n"           \
+    "   smlad  %[acc], %[w3], %[t1], %[acc]\n"           \
+    "   ldr    %[t0], [%[pw]], #4\n"                     \
+    "   smlatb %[acc], %[w4s], %[t0], %[acc]\n"          \
+    "   smmla  %[t0], %[acc], %[mult], %[c]\n"           \
+    "   asr    %[t0], %[t0], %[w4s]\n"                   \
+    "   ssat   %[t0], #8, %[t0]\n"                       \
+    "   strb   %[t0], [%[y]], #1\n"
+#define RNN_CONV_S8_OPS9                                                                     \
+    : [t0] "=&r"(t0), [t1] "=&r"(t1), [acc] "=&r"(acc), [pw] "+r"(pw), [y] "+r"(y)           \
+    : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4s] "r"(w4s), [off] "r"(off), \
+      [mult] "r"(mult), [c] "r"(c), [end] "r"(end)                                           \
+    : "cc", "memory"
+    /* an odd output first, then two per pass */
+    if (np & 1)
+    {
+        __asm__ volatile(RNN_CONV_S8_ONE9 RNN_CONV_S8_OPS9);
+    }
+    if (y != end)
+    {
+        __asm__ volatile("1:\n" RNN_CONV_S8_ONE9 RNN_CONV_S8_ONE9 "   cmp    %[y], %[end]\n"
+                         "   bne    1b\n" RNN_CONV_S8_OPS9);
+    }
+#undef RNN_CONV_S8_ONE9
+#undef RNN_CONV_S8_OPS9
+}
+#define RNN_CONV_S8_RUN9 1
+#endif
 
 /* rnn_conv_s8_run for each number of weight pairs, each a function of its own (so that its
  * weights stay in registers) */
@@ -813,6 +901,13 @@ RNN_CONV_S8_APART static void rnn_conv_s8_run4(const int32_t *rec, const int16_t
 RNN_CONV_S8_APART static void rnn_conv_s8_run5(const int32_t *rec, const int16_t *win,
                                                 int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
 {
+#if defined(RNN_CONV_S8_RUN9)
+    if (fast && ((uint32_t)rec[4] >> 16) == 0)
+    {
+        rnn_conv_s8_run9(rec, win, np, y);
+        return;
+    }
+#endif
     rnn_conv_s8_run(rec, 5, win, np, y_zp, fast, y);
 }
 
