@@ -451,6 +451,11 @@ static inline int32_t rnn_conv_s8_odd(int32_t v)
  * that offset, and the requantization as (SMMLA + rounding and zero point) >> s, SSAT. */
 #define RNN_CONV_S8_CHUNK 32
 
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+/* the inner loops of 3x3 single-channel windows as inline assembly (it needs the registers
+ * an optimizing build leaves free) */
+#define RNN_CONV_S8_ASM 1
+#endif
 #if defined(__GNUC__)
 #define RNN_CONV_S8_INLINE static inline __attribute__((always_inline))
 #define RNN_CONV_S8_APART __attribute__((noinline))
@@ -543,9 +548,29 @@ static inline void rnn_conv_s8_put3x3(int32_t v0, int32_t v1, int32_t v2,
     u[4] = rnn_conv_s8_odd1(v2);
 }
 
+/* Bytes iw0 .. iw0 + 2 of an input row (xr its start) as a word, x_zero_point's byte zb
+ * outside the row */
+static inline uint32_t rnn_conv_s8_row3(const uint8_t *xr, int32_t iw0, int32_t in_w,
+                                        uint32_t zb)
+{
+    if (iw0 >= 0 && iw0 + 2 < in_w)
+    {
+        return (uint32_t)xr[iw0] | ((uint32_t)xr[iw0 + 1] << 8) | ((uint32_t)xr[iw0 + 2] << 16);
+    }
+    if (iw0 == -1 && in_w >= 2)
+    {
+        return zb | ((uint32_t)xr[0] << 8) | ((uint32_t)xr[1] << 16);
+    }
+    {
+        const uint32_t b0 = iw0 >= 0 && iw0 < in_w ? xr[iw0] : zb;
+        const uint32_t b1 = iw0 + 1 >= 0 && iw0 + 1 < in_w ? xr[iw0 + 1] : zb;
+        const uint32_t b2 = iw0 + 2 >= 0 && iw0 + 2 < in_w ? xr[iw0 + 2] : zb;
+        return b0 | (b1 << 8) | (b2 << 16);
+    }
+}
+
 /* The 3x3 window of output position (oh, ow) not inside the input: row by row, a row outside
- * all x_zero_point, a row inside as its three bytes, else byte by byte (the padding
- * x_zero_point). */
+ * all x_zero_point, else its three bytes (the padding x_zero_point). */
 RNN_CONV_S8_APART static void rnn_conv_s8_edge3x3(const rnn_window_params *p,
                                                   const int8_t *xg, int32_t x_zero_point,
                                                   int32_t oh, int32_t ow,
@@ -555,31 +580,56 @@ RNN_CONV_S8_APART static void rnn_conv_s8_edge3x3(const rnn_window_params *p,
     const int32_t iw0 = ow * p->stride_w - p->pad_w;
     const int32_t in_w = p->in_w;
     const uint32_t zb = (uint32_t)x_zero_point & 0xFFu;
-    const int32_t cols_in = iw0 >= 0 && iw0 + 2 < in_w;
-    int32_t v[3];
-    int32_t kh;
-    for (kh = 0; kh < 3; ++kh)
-    {
-        const int32_t ih = ih0 + kh * p->dil_h;
-        const uint8_t *xr = (const uint8_t *)xg + ih * in_w + iw0;
-        if (ih < 0 || ih >= p->in_h)
-        {
-            v[kh] = (int32_t)(zb * 0x010101u);
-        }
-        else if (cols_in)
-        {
-            v[kh] = (int32_t)((uint32_t)xr[0] | ((uint32_t)xr[1] << 8) | ((uint32_t)xr[2] << 16));
-        }
-        else
-        {
-            const uint32_t b0 = iw0 >= 0 && iw0 < in_w ? xr[0] : zb;
-            const uint32_t b1 = iw0 + 1 >= 0 && iw0 + 1 < in_w ? xr[1] : zb;
-            const uint32_t b2 = iw0 + 2 >= 0 && iw0 + 2 < in_w ? xr[2] : zb;
-            v[kh] = (int32_t)(b0 | (b1 << 8) | (b2 << 16));
-        }
-    }
-    rnn_conv_s8_put3x3(v[0], v[1], v[2], u);
+    const uint32_t zw = zb * 0x010101u;
+    const uint8_t *const x8 = (const uint8_t *)xg;
+    const int32_t ih1 = ih0 + p->dil_h;
+    const int32_t ih2 = ih1 + p->dil_h;
+    const uint32_t v0 =
+        ih0 >= 0 && ih0 < p->in_h ? rnn_conv_s8_row3(x8 + ih0 * in_w, iw0, in_w, zb) : zw;
+    const uint32_t v1 =
+        ih1 >= 0 && ih1 < p->in_h ? rnn_conv_s8_row3(x8 + ih1 * in_w, iw0, in_w, zb) : zw;
+    const uint32_t v2 =
+        ih2 >= 0 && ih2 < p->in_h ? rnn_conv_s8_row3(x8 + ih2 * in_w, iw0, in_w, zb) : zw;
+    rnn_conv_s8_put3x3((int32_t)v0, (int32_t)v1, (int32_t)v2, u);
 }
+
+#if defined(RNN_CONV_S8_ASM)
+/* rnn_conv_s8_put3x3 over the windows of one output row inside the input, their first rows
+ * from xc to xe (exclusive) sw apart, as assembly: the five words in ascending registers for
+ * one STM (GCC 12 stores them one by one and moves registers). Returns the next window. */
+RNN_CONV_S8_APART static rnn_conv_s8_pair_t *rnn_conv_s8_interior3x3(const int8_t *xc,
+                                                                     const int8_t *xe,
+                                                                     int32_t sw, int32_t row,
+                                                                     rnn_conv_s8_pair_t *u)
+{
+    register int32_t e0 __asm__("r4");
+    register int32_t e1 __asm__("r5");
+    register int32_t e2 __asm__("r6");
+    register int32_t o01 __asm__("r7");
+    register int32_t o2 __asm__("r8");
+    int32_t o1;
+    const int32_t row2 = 2 * row;
+    __asm__ volatile("1: ldr    %[e0], [%[xc]]\n"
+                     "   ldr    %[e1], [%[xc], %[row]]\n"
+                     "   ldr    %[e2], [%[xc], %[row2]]\n"
+                     "   sxtb16 %[o01], %[e0], ror #8\n"
+                     "   sxtb16 %[e0], %[e0]\n"
+                     "   sxtb16 %[o1], %[e1], ror #8\n"
+                     "   sxtb16 %[e1], %[e1]\n"
+                     "   pkhbt  %[o01], %[o01], %[o1], lsl #16\n"
+                     "   sxtb16 %[o2], %[e2], ror #8\n"
+                     "   sxtb16 %[e2], %[e2]\n"
+                     "   stmia  %[u]!, {%[e0], %[e1], %[e2], %[o01], %[o2]}\n"
+                     "   add    %[xc], %[xc], %[sw]\n"
+                     "   cmp    %[xc], %[xe]\n"
+                     "   bne    1b\n"
+                     : [e0] "=&r"(e0), [e1] "=&r"(e1), [e2] "=&r"(e2), [o01] "=&r"(o01),
+                       [o2] "=&r"(o2), [o1] "=&r"(o1), [xc] "+r"(xc), [u] "+r"(u)
+                     : [xe] "r"(xe), [sw] "r"(sw), [row] "r"(row), [row2] "r"(row2)
+                     : "cc", "memory");
+    return u;
+}
+#endif
 
 /* rnn_conv_s8_windows16 for one input channel and a 3x3 kernel (dil_w = 1, any stride,
  * dil_h, padding): the windows inside the input (their rows' fourth bytes too) as runs of
@@ -612,11 +662,15 @@ RNN_CONV_S8_APART static void rnn_conv_s8_windows3x3(const rnn_window_params *p,
             {
                 const int8_t *xc = xg + ih0 * in_w + ow * sw - p->pad_w;
                 const int8_t *const xe = xc + (run_end - ow) * sw;
+#if defined(RNN_CONV_S8_ASM)
+                u = rnn_conv_s8_interior3x3(xc, xe, sw, row, u);
+#else
                 for (; xc != xe; xc += sw, u += 5)
                 {
                     rnn_conv_s8_put3x3(rnn_conv_s8_word(xc), rnn_conv_s8_word(xc + row),
                                        rnn_conv_s8_word(xc + 2 * row), u);
                 }
+#endif
                 ow = run_end;
             }
             else
@@ -816,12 +870,13 @@ RNN_CONV_S8_INLINE void rnn_conv_s8_run(const int32_t *rec, const int32_t npair,
 #undef RNN_CONV_S8_DOT
 }
 
-#if defined(__GNUC__) && defined(__OPTIMIZE__)
+#if defined(RNN_CONV_S8_ASM)
 /* rnn_conv_s8_run's fast loop for five pairs whose last has a zero top half (a window of 9
  * values, the CRNN's 3x3), as assembly: GCC 12 keeps the 14 values in the 14 registers only
  * so (its own code reloads the window words one by one and spills). The last weight shares
  * a register with the shift (w8 in the top half for SMLATB, s in the low byte for ASR). */
-static void rnn_conv_s8_run9(const int32_t *rec, const int16_t *win, int32_t np, int8_t *y)
+RNN_CONV_S8_APART static void rnn_conv_s8_run9(const int32_t *rec, const int16_t *win,
+                                               int32_t np, int8_t *y)
 {
     const int32_t w0 = rec[0];
     const int32_t w1 = rec[1];
@@ -869,7 +924,19 @@ static void rnn_conv_s8_run9(const int32_t *rec, const int16_t *win, int32_t np,
 #undef RNN_CONV_S8_ONE9
 #undef RNN_CONV_S8_OPS9
 }
-#define RNN_CONV_S8_RUN9 1
+
+/* rnn_conv_s8_run9 for the channels [0, mc) of the records from rec on (9 words each), the
+ * outputs of channel m from y + m positions */
+RNN_CONV_S8_APART static void rnn_conv_s8_run9s(const int32_t *rec, int32_t mc,
+                                                const int16_t *win, int32_t np, int8_t *y,
+                                                int32_t positions)
+{
+    int32_t m;
+    for (m = 0; m < mc; ++m, rec += 9, y += positions)
+    {
+        rnn_conv_s8_run9(rec, win, np, y);
+    }
+}
 #endif
 
 /* rnn_conv_s8_run for each number of weight pairs, each a function of its own (so that its
@@ -901,7 +968,7 @@ RNN_CONV_S8_APART static void rnn_conv_s8_run4(const int32_t *rec, const int16_t
 RNN_CONV_S8_APART static void rnn_conv_s8_run5(const int32_t *rec, const int16_t *win,
                                                 int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
 {
-#if defined(RNN_CONV_S8_RUN9)
+#if defined(RNN_CONV_S8_ASM)
     if (fast && ((uint32_t)rec[4] >> 16) == 0)
     {
         rnn_conv_s8_run9(rec, win, np, y);
@@ -953,6 +1020,7 @@ RNN_CONV_S8_APART static void rnn_conv_s8_small_dsp(const rnn_window_params *p, 
     int32_t g;
     uint8_t map[16];
     const int32_t kw3 = rnn_conv_s8_slots(p, n, map);
+    int32_t all9 = 1;
     /* each channel's record: its weights as int16 pairs (in the windows' slot order), the
      * offset, the requantization */
     for (m = 0; m < p->out_c; ++m)
@@ -975,6 +1043,10 @@ RNN_CONV_S8_APART static void rnn_conv_s8_small_dsp(const rnn_window_params *p, 
         r[npair + 1] = mult[m];
         r[npair + 2] = 0;
         r[npair + 3] = shift[m];
+        if (npair != 5 || ((uint32_t)r[4] >> 16) != 0 || shift[m] > -2 || shift[m] < -23)
+        {
+            all9 = 0; /* rnn_conv_s8_run9 for every channel: five pairs, the last one value */
+        }
         if (shift[m] <= -2 && shift[m] >= -23)
         {
             /* (hi + 2^(s-1) + y_zp 2^s) >> s: |c| <= 257 x 2^21 and |hi| <= 2^30 */
@@ -1001,6 +1073,14 @@ RNN_CONV_S8_APART static void rnn_conv_s8_small_dsp(const rnn_window_params *p, 
                 rnn_conv_s8_windows16(p, xg, x_zero_point, q / p->out_w, q % p->out_w, np, cg,
                                       n, npair, map, kw3, win);
             }
+#if defined(RNN_CONV_S8_ASM)
+            if (all9)
+            {
+                rnn_conv_s8_run9s(recs + g * mg * rl, mg, win, np, y + g * mg * positions + q,
+                                  positions);
+                continue;
+            }
+#endif
             for (m = g * mg; m < (g + 1) * mg; ++m)
             {
                 const int32_t *r = recs + m * rl;
