@@ -58,7 +58,13 @@ SHAPES = [
     (1, 2, 40, 9, 1, 5, (1, 1), (0, 2), (1, 1), 1),    # window 5 (odd), 80 positions
     (13, 1, 7, 4, 1, 1, (1, 1), (0, 0), (1, 1), 1),    # window 13, 1x1
     (4, 6, 6, 8, 3, 3, (1, 1), (1, 1), (1, 1), 4),     # groups of 1 channel, 3x3, 2 filters each
+    # every channel's requantization on the fast path (ALL_FAST below): the 3x3 single-channel
+    # assembly of cortex-m4 / m7 for whole groups, odd and even position counts
+    (1, 7, 9, 5, 3, 3, (1, 2), (1, 1), (1, 1), 1),     # 35 positions (32 + 3)
+    (1, 11, 10, 4, 3, 3, (1, 1), (1, 0), (1, 1), 1),    # 88 positions, right edge inside
+    (2, 6, 7, 6, 3, 3, (2, 1), (1, 1), (1, 1), 2),     # two groups of one channel
 ]
+ALL_FAST = {len(SHAPES) - 3, len(SHAPES) - 2, len(SHAPES) - 1}
 
 
 def _scratch(window, out_c):
@@ -111,10 +117,13 @@ def test_conv_s8_paths(tmp_path, board):
         bias = rng.integers(-30000, 30000, out_c)
         mult = rng.integers(1 << 30, (1 << 31) - 1, out_c)
         shift = rng.integers(-14, -4, out_c)
-        shift[0] = 0  # requantization saturating
-        # the fast path's bounds (shift <= -2: s = -1 - shift in [1, 30]) and the general one
-        for i, v in zip(range(1, out_c), (-1, -2, -31)):
-            shift[i] = v
+        if k in ALL_FAST:  # the bounds of the DSP small-window path's fast requantization
+            shift[0], shift[1] = -2, -23
+        else:
+            shift[0] = 0  # requantization saturating
+            # the fast path's bounds (shift <= -2: s = -1 - shift in [1, 30]) and the general
+            for i, v in zip(range(1, out_c), (-1, -2, -31)):
+                shift[i] = v
         n_out = out_c * oh_n * ow_n
         prm = ", ".join(str(v) for v in (in_c, in_h, in_w, out_c, oh_n, ow_n, k_h, k_w, sh, sw,
                                          ph, pw, dh, dw, g))
