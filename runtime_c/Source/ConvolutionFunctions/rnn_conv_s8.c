@@ -268,27 +268,6 @@ static int32_t rnn_conv_s8_gather_offsets(const rnn_window_params *p, int32_t cg
     return 1;
 }
 
-/* The column of output position (oh, ow) as one vector (lanes past n zero): one gather when
- * the window is inside the input, else copied through tmp (the padding as x_zero_point). */
-static inline int8x16_t rnn_conv_s8_col16(const rnn_window_params *p, const int8_t *xg,
-                                          int32_t x_zero_point, int32_t oh, int32_t ow,
-                                          int32_t cg, uint8x16_t offsets, mve_pred16_t pr,
-                                          int8_t *tmp)
-{
-    const int32_t ih0 = oh * p->stride_h - p->pad_h;
-    const int32_t iw0 = ow * p->stride_w - p->pad_w;
-    if (ih0 >= 0 && iw0 >= 0 && ih0 + (p->k_h - 1) * p->dil_h < p->in_h &&
-        iw0 + (p->k_w - 1) * p->dil_w < p->in_w)
-    {
-        return vldrbq_gather_offset_z_s8(xg + ih0 * p->in_w + iw0, offsets, pr);
-    }
-    {
-        rnn_conv_s8_win v;
-        rnn_conv_s8_window(p, oh, ow, &v);
-        rnn_conv_s8_column8(p, xg, x_zero_point, &v, cg, tmp);
-        return vldrbq_z_s8(tmp, pr);
-    }
-}
 #else
 /* On the DSP path each whole group of four column values is stored in the order (0, 2, 1, 3)
  * (the order SXTB16 gives a weight word's taps: 0, 2 and, rotated, 1, 3). */
@@ -1164,16 +1143,256 @@ static inline void rnn_conv_s8_dot12(const int8_t *wm, const int8_t *c0, const i
 #endif
 }
 
-/* the next output position, row by row */
-#define RNN_CONV_S8_NEXT(oh, ow) \
-    do                           \
-    {                            \
-        if (++(ow) == p->out_w)  \
-        {                        \
-            (ow) = 0;            \
-            ++(oh);              \
-        }                        \
-    } while (0)
+/* ---- Small windows (n <= 16 values spanning at most 256 input bytes) on Helium:
+ * rnn_conv_s8_small_mve ----
+ * Each output channel's record first (32 bytes of the scratch): its weights zero-padded to 16
+ * bytes, bias - x_zero_point x sum(w), mult, shift. Then four output positions per pass,
+ * their windows gathered into four registers (one VLDRB gather each; the four straight from
+ * one row's input when all inside, else rnn_conv_s8_col16), and for each channel one weight
+ * load, four VMLADAV, the sums as one vector plus the offset, and the vector requantization:
+ * VMULH, VRSHL (the rounding shift), the zero point, two saturating narrowings (VQMOVNB to
+ * int16, then int8) and a byte store of the four. */
+#if defined(__GNUC__)
+#define RNN_CONV_S8_MVE_APART __attribute__((noinline))
+#else
+#define RNN_CONV_S8_MVE_APART
+#endif
+
+/* The four outputs of each channel of the records [r, r_end) (32 bytes each) at four
+ * positions (windows x0 .. x3), all channels' shifts in [-32, -2]: the high word doubled
+ * (VQDMULH: floor(acc x mult / 2^31), never saturating with mult > 0) and VRSHL by shift
+ * (rounding half up by 2^(s + 1), s = -1 - shift: rnn_conv_s8_out's result), the zero
+ * point, saturation by narrowing. */
+static inline void rnn_conv_s8_mve_ch4(const int8_t *r, int32_t mc, int8x16_t x0,
+                                       int8x16_t x1, int8x16_t x2, int8x16_t x3, int8_t *yo,
+                                       int32_t positions, int32_t y_zp)
+{
+#if defined(__GNUC__)
+    /* as assembly (GCC 12 copies the narrowings' registers and spills): a low-overhead loop
+     * (DLS/LE) of 20 instructions per channel; VMLADAV needs even registers. (The two-lane
+     * VMOV Qd[2], Qd[0], Rt, Rt2 would save two, but QEMU 7.2 and LLVM's assembler disagree
+     * on which lane takes Rt, so it is not used.) */
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r2");
+    register int32_t a2 __asm__("r4");
+    register int32_t a3 __asm__("r6");
+    int32_t off;
+    int32_t mu;
+    int32_t sh;
+    __asm__ volatile("   dls    lr, %[mc]\n"
+                     "1: ldrd   %[off], %[mu], [%[r], #16]\n"
+                     "   ldr    %[sh], [%[r], #24]\n"
+                     "   vldrb.u8 q6, [%[r]], #32\n"
+                     "   vmladav.s8 %[a0], q6, %q[x0]\n"
+                     "   vmladav.s8 %[a1], q6, %q[x1]\n"
+                     "   vmladav.s8 %[a2], q6, %q[x2]\n"
+                     "   vmladav.s8 %[a3], q6, %q[x3]\n"
+                     "   vmov.32 q7[0], %[a0]\n"
+                     "   vmov.32 q7[1], %[a1]\n"
+                     "   vmov.32 q7[2], %[a2]\n"
+                     "   vmov.32 q7[3], %[a3]\n"
+                     "   vadd.i32 q7, q7, %[off]\n"
+                     "   vqdmulh.s32 q7, q7, %[mu]\n"
+                     "   vrshl.s32 q7, %[sh]\n"
+                     "   vadd.i32 q7, q7, %[yzp]\n"
+                     "   vqmovnb.s32 q6, q7\n"
+                     "   vqmovnb.s16 q7, q6\n"
+                     "   vstrb.32 q7, [%[yo]]\n"
+                     "   add    %[yo], %[yo], %[pos]\n"
+                     "   le     lr, 1b\n"
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
+                       [off] "=&r"(off), [mu] "=&r"(mu), [sh] "=&r"(sh), [r] "+r"(r),
+                       [yo] "+r"(yo)
+                     : [mc] "r"(mc), [x0] "w"(x0), [x1] "w"(x1), [x2] "w"(x2), [x3] "w"(x3),
+                       [pos] "r"(positions), [yzp] "r"(y_zp)
+                     : "lr", "q6", "q7", "cc", "memory");
+#else
+    int32_t m;
+    for (m = 0; m < mc; ++m)
+    {
+        int32_t off;
+        int32_t mu;
+        int32_t sh;
+        const int8x16_t wv = vldrbq_s8(r);
+        int32x4_t a = vdupq_n_s32(vmladavq_s8(wv, x0));
+        int16x8_t h16;
+        int8x16_t h8;
+        a = vsetq_lane_s32(vmladavq_s8(wv, x1), a, 1);
+        a = vsetq_lane_s32(vmladavq_s8(wv, x2), a, 2);
+        a = vsetq_lane_s32(vmladavq_s8(wv, x3), a, 3);
+        memcpy(&off, r + 16, sizeof off);
+        memcpy(&mu, r + 20, sizeof mu);
+        memcpy(&sh, r + 24, sizeof sh);
+        a = vrshlq_n_s32(vqdmulhq_n_s32(vaddq_n_s32(a, off), mu), sh);
+        a = vaddq_n_s32(a, y_zp);
+        h16 = vqmovnbq_s32(vuninitializedq_s16(), a);
+        h8 = vqmovnbq_s16(vuninitializedq_s8(), h16);
+        vstrbq_s32(yo, vreinterpretq_s32_s8(h8));
+        r += 32;
+        yo += positions;
+    }
+#endif
+}
+
+/* The window of output position (oh, ow) as one vector when it is not inside the input (its
+ * row's first input row ih0 and kernel rows [kh0, kh1) inside): a predicated gather of the
+ * lanes inside (kh0 <= kh < kh1, kw0 <= kw < kw1, from the lanes' kh, 255 - kh, kw, 255 - kw
+ * in lk; lanes past n have kh = 255), x_zero_point elsewhere. */
+static inline int8x16_t rnn_conv_s8_edge16(const rnn_window_params *p, const int8_t *xg,
+                                           int32_t ih0, int32_t kh0, int32_t kh1, int32_t ow,
+                                           uint8x16_t offv, const uint8x16_t lk[4],
+                                           int8x16_t zpv)
+{
+    const int32_t iw0 = ow * p->stride_w - p->pad_w;
+    int32_t kw0 = 0;
+    int32_t kw1 = p->k_w;
+    mve_pred16_t in;
+    if (iw0 < 0 || iw0 + (p->k_w - 1) * p->dil_w >= p->in_w)
+    {
+        rnn_conv_s8_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &kw0, &kw1);
+    }
+    in = vcmpcsq_n_u8(lk[0], (uint8_t)kh0);
+    in = vcmphiq_m_n_u8(lk[1], (uint8_t)(255 - kh1), in);
+    in = vcmpcsq_m_n_u8(lk[2], (uint8_t)kw0, in);
+    in = vcmphiq_m_n_u8(lk[3], (uint8_t)(255 - kw1), in);
+    return vpselq_s8(vldrbq_gather_offset_z_s8(xg + ih0 * p->in_w + iw0, offv, in), zpv, in);
+}
+
+RNN_CONV_S8_MVE_APART static void rnn_conv_s8_small_mve(
+    const rnn_window_params *p, const int8_t *x, int32_t x_zero_point, const int8_t *w,
+    const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t y_zero_point,
+    int8_t *y, int16_t *cols, uint8x16_t offv)
+{
+    const int32_t cg = p->in_c / p->groups;
+    const int32_t mg = p->out_c / p->groups;
+    const int32_t n = cg * p->k_h * p->k_w;
+    const int32_t positions = p->out_h * p->out_w;
+    const int32_t in_w = p->in_w;
+    const int32_t sw = p->stride_w;
+    const int32_t span_h = (p->k_h - 1) * p->dil_h;
+    const int32_t span_w = (p->k_w - 1) * p->dil_w;
+    int8_t *recs = (int8_t *)(((uintptr_t)cols + 3u) & ~(uintptr_t)3u);
+    const mve_pred16_t pr = vctp8q((uint32_t)n);
+    const int8x16_t zpv = vdupq_n_s8((int8_t)x_zero_point);
+    uint8x16_t lk[4];
+    int32_t fast = 1;
+    int32_t g;
+    int32_t m;
+    {
+        /* each lane's kernel row and column (rnn_conv_s8_edge16) */
+        uint8_t kh[16];
+        uint8_t kw[16];
+        int32_t t;
+        for (t = 0; t < 16; ++t)
+        {
+            kh[t] = (uint8_t)(t < n ? (t / p->k_w) % p->k_h : 255);
+            kw[t] = (uint8_t)(t % p->k_w);
+        }
+        lk[0] = vld1q_u8(kh);
+        lk[1] = vsubq_u8(vdupq_n_u8(255), lk[0]);
+        lk[2] = vld1q_u8(kw);
+        lk[3] = vsubq_u8(vdupq_n_u8(255), lk[2]);
+    }
+    for (m = 0; m < p->out_c; ++m)
+    {
+        int8_t *r = recs + 32 * m;
+        if (shift[m] > -2 || shift[m] < -32)
+        {
+            fast = 0;
+        }
+        const int8x16_t wv = vldrbq_z_s8(w + m * n, pr);
+        const int32_t off = bias[m] - x_zero_point * vaddvq_s8(wv);
+        vst1q_s8(r, wv);
+        memcpy(r + 16, &off, sizeof off);
+        memcpy(r + 20, &mult[m], sizeof mult[m]);
+        memcpy(r + 24, &shift[m], sizeof shift[m]);
+    }
+    for (g = 0; g < p->groups; ++g)
+    {
+        const int8_t *xg = x + g * cg * p->in_h * in_w;
+        int32_t oh;
+        for (oh = 0; oh < p->out_h; ++oh)
+        {
+            const int32_t ih0 = oh * p->stride_h - p->pad_h;
+            const int32_t row_in = ih0 >= 0 && ih0 + span_h < p->in_h;
+            int32_t kh0 = 0;
+            int32_t kh1 = p->k_h;
+            int32_t ow;
+            if (!row_in)
+            {
+                rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0,
+                                 &kh1);
+            }
+            /* four output positions of this row per pass (the row's last pass 1 to 4) */
+            for (ow = 0; ow < p->out_w; ow += 4)
+            {
+            const int32_t np = p->out_w - ow < 4 ? p->out_w - ow : 4;
+            const int32_t iw0 = ow * sw - p->pad_w;
+            const int8_t *r = recs + 32 * g * mg;
+            int8_t *yo = y + g * mg * positions + oh * p->out_w + ow;
+            int8x16_t x0;
+            int8x16_t x1;
+            int8x16_t x2;
+            int8x16_t x3;
+            if (np == 4 && row_in && iw0 >= 0 && iw0 + 3 * sw + span_w < in_w)
+            {
+                /* the four windows inside one row of the input: lanes past n read the
+                 * window's first value (offset 0), their weights 0 */
+                const int8_t *xc = xg + ih0 * in_w + iw0;
+                x0 = vldrbq_gather_offset_s8(xc, offv);
+                x1 = vldrbq_gather_offset_s8(xc + sw, offv);
+                x2 = vldrbq_gather_offset_s8(xc + 2 * sw, offv);
+                x3 = vldrbq_gather_offset_s8(xc + 3 * sw, offv);
+            }
+            else
+            {
+                /* each window gathered straight when inside, else predicated */
+#define RNN_CONV_S8_WIN16(j)                                                                \
+    (row_in && iw0 + (j) * sw >= 0 && iw0 + (j) * sw + span_w < in_w                        \
+         ? vldrbq_gather_offset_s8(xg + ih0 * in_w + iw0 + (j) * sw, offv)                  \
+         : rnn_conv_s8_edge16(p, xg, ih0, kh0, kh1, ow + (j), offv, lk, zpv))
+                x0 = RNN_CONV_S8_WIN16(0);
+                x1 = x0;
+                x2 = x0;
+                x3 = x0;
+                if (np > 1)
+                {
+                    x1 = RNN_CONV_S8_WIN16(1);
+                }
+                if (np > 2)
+                {
+                    x2 = RNN_CONV_S8_WIN16(2);
+                }
+                if (np > 3)
+                {
+                    x3 = RNN_CONV_S8_WIN16(3);
+                }
+#undef RNN_CONV_S8_WIN16
+            }
+            if (np == 4 && fast)
+            {
+                rnn_conv_s8_mve_ch4(r, mg, x0, x1, x2, x3, yo, positions, y_zero_point);
+                continue;
+            }
+            for (m = 0; m < mg; ++m, r += 32, yo += positions)
+            {
+                const int8x16_t wv = vldrbq_s8(r);
+                int32_t off;
+                int32_t mu;
+                int32_t sh;
+                int32x4_t a = vdupq_n_s32(vmladavq_s8(wv, x0));
+                a = vsetq_lane_s32(vmladavq_s8(wv, x1), a, 1);
+                a = vsetq_lane_s32(vmladavq_s8(wv, x2), a, 2);
+                a = vsetq_lane_s32(vmladavq_s8(wv, x3), a, 3);
+                memcpy(&off, r + 16, sizeof off);
+                memcpy(&mu, r + 20, sizeof mu);
+                memcpy(&sh, r + 24, sizeof sh);
+                rnn_conv_s8_out4(vaddq_n_s32(a, off), mu, sh, y_zero_point, yo, np);
+            }
+            }
+        }
+    }
+}
 
 /* Refer to header file for details. Helium: first each output channel's bias - x_zero_point *
  * sum(w) (the zero point's term), kept after the columns in the scratch; then four output
@@ -1197,6 +1416,12 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
     const uint8x16_t offv = vldrbq_u8(gather_at);
     int32_t g;
     int32_t m;
+    if (gather)
+    {
+        rnn_conv_s8_small_mve(p, x, x_zero_point, w, bias, mult, shift, y_zero_point, y, cols,
+                              offv);
+        return;
+    }
     for (m = 0; m < p->out_c; ++m)
     {
         const int8_t *wm = w + m * n;
@@ -1217,54 +1442,6 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
         int32_t oh = 0;
         int32_t ow = 0;
         int32_t q;
-        if (gather)
-        {
-            /* a window of at most 16 values: each position's column one gathered vector, the
-             * four kept in registers for all the channels (one predicated weight load and
-             * four VMLADAV per channel) */
-            const mve_pred16_t pr = vctp8q((uint32_t)n);
-            for (q = 0; q < positions; q += 4)
-            {
-                const int32_t np = positions - q < 4 ? positions - q : 4;
-                int8x16_t x0;
-                int8x16_t x1;
-                int8x16_t x2;
-                int8x16_t x3;
-                x0 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
-                RNN_CONV_S8_NEXT(oh, ow);
-                x1 = x0;
-                x2 = x0;
-                x3 = x0;
-                if (np > 1)
-                {
-                    x1 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
-                    RNN_CONV_S8_NEXT(oh, ow);
-                }
-                if (np > 2)
-                {
-                    x2 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
-                    RNN_CONV_S8_NEXT(oh, ow);
-                }
-                if (np > 3)
-                {
-                    x3 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
-                    RNN_CONV_S8_NEXT(oh, ow);
-                }
-                for (m = g * mg; m < (g + 1) * mg; ++m)
-                {
-                    const int8x16_t wv = vldrbq_z_s8(w + m * n, pr);
-                    int32x4_t a = vdupq_n_s32(vmladavq_s8(wv, x0));
-                    int32_t off;
-                    a = vsetq_lane_s32(vmladavq_s8(wv, x1), a, 1);
-                    a = vsetq_lane_s32(vmladavq_s8(wv, x2), a, 2);
-                    a = vsetq_lane_s32(vmladavq_s8(wv, x3), a, 3);
-                    memcpy(&off, offs + 4 * m, sizeof off);
-                    rnn_conv_s8_out4(vaddq_n_s32(a, off), mult[m], shift[m], y_zero_point,
-                                     y + m * positions + q, np);
-                }
-            }
-            continue;
-        }
         for (q = 0; q < positions; q += 4)
         {
             const int32_t np = positions - q < 4 ? positions - q : 4;
