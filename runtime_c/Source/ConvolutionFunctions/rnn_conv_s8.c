@@ -9,28 +9,39 @@
  *              zero point, saturation. Bit for bit quant.conv_s8.
  *
  * Integer sums are exact in any order, so every path gives the plain sum's results bit for
- * bit. The caller's scratch (the model's int16 work area) holds 2 x ceil16(n) + 2 x out_c
- * int16 values, n = in_c / groups x k_h x k_w the window's values (rnn_conv_s8 in
- * rnn_nnfunctions.h; plan_memory.conv_s8_scratch):
+ * bit. The caller's scratch (the model's int16 work area), n = in_c / groups x k_h x k_w the
+ * window's values (rnn_conv_s8 in rnn_nnfunctions.h; plan_memory.conv_s8_scratch): n <= 16:
+ * 24 x out_c + 32 x ceil2(n) + 2 int16 values; n > 16: 2 x ceil16(n) + 2 x out_c.
  * - Helium (Cortex-M55, __ARM_FEATURE_MVE): the windows are int8 columns of the input values
  *   themselves, the padding as x_zero_point, so that every window sums over all n taps and
  *   the zero point's term folds into one offset per channel, bias - x_zero_point x sum(w)
- *   (VADDVA, once per call, kept after the columns), as CMSIS-NN's arm_nn_mat_mult_nt_t_s8.
- *   Four output positions per pass; each channel's four sums are requantized as one vector
- *   (VMULH, shift, zero point, VMIN/VMAX, a predicated byte store). A window of at most 16
- *   values spanning at most 256 input bytes is one VLDRB gather per position (inside the
- *   input) straight into a register, the four kept for all channels: one weight load and
- *   four VMLADAV.S8 per channel. Longer windows: the four columns copied (one predicated
- *   load/store per kernel row), VMLADAVA.S8 over 16 lanes in DLSTP/LETP loops (inline
- *   assembly: VMLADAVA needs an even accumulator register, which GCC 12's intrinsics place
- *   with many moves and spills).
- * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): two output positions per pass copied
- *   into int16 columns (x - x_zero_point, 0 for the padding) with each group of four taps
- *   reordered (0, 2, 1, 3), so one word of four weights split by SXTB16 (taps 0, 2) and
- *   SXTB16 of it rotated by 8 (taps 1, 3) meets two int16 pairs of the column with two SMLADs
- *   (4 multiply-adds); each pair of output channels with both columns (each loaded value used
+ *   (VADDVA, once per call), as CMSIS-NN's arm_nn_mat_mult_nt_t_s8. Four output positions
+ *   per pass; each channel's four sums are requantized as one vector.
+ *   Small windows (rnn_conv_s8_small_mve: at most 16 values spanning at most 256 input
+ *   bytes, the CRNN's 3x3 on one channel): a 32-byte record per channel (weights zero-padded
+ *   to 16, offset, mult, shift); four positions of one output row per pass, each window one
+ *   VLDRB gather into a register (a window not inside the input: a predicated gather, the
+ *   zero point elsewhere), the four kept for all channels; per channel one weight load, four
+ *   VMLADAV.S8, the sums into a vector, VQDMULH, VRSHL, the zero point, two saturating
+ *   narrowings and a byte store: 20 instructions in a DLS/LE loop (inline assembly).
+ *   Longer windows: the four columns copied (one predicated load/store per kernel row),
+ *   VMLADAVA.S8 over 16 lanes in DLSTP/LETP loops (inline assembly: VMLADAVA needs an even
+ *   accumulator register, which GCC 12's intrinsics place with many moves and spills).
+ * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): small windows (rnn_conv_s8_small_dsp,
+ *   n <= 16): the windows of 32 output positions at a time copied once as int16 pairs of the
+ *   input values (the padding as x_zero_point, the zero point's term in the offset; kernel
+ *   rows of three as SXTB16 of one word: taps 0, 2, and rotated, tap 1), then channel after
+ *   channel with its weights as int16 pairs in registers: ceil(n / 2) SMLAD per output and
+ *   the requantization as SMMLA (high word plus the rounding and zero-point constant), ASR,
+ *   SSAT (the CRNN's 9-value windows: 13 instructions per output in inline assembly).
+ *   Longer windows: two output positions per pass copied into int16 columns
+ *   (x - x_zero_point, 0 for the padding) with each group of four taps reordered
+ *   (0, 2, 1, 3), so one word of four weights split by SXTB16 (taps 0, 2) and SXTB16 of it
+ *   rotated by 8 (taps 1, 3) meets two int16 pairs of the column with two SMLADs (4
+ *   multiply-adds); each pair of output channels with both columns (each loaded value used
  *   twice); the last window % 4 taps as straight code; requantization with SSAT.
- * - plain C99 elsewhere (the DSP path's blocking; NEON has no path of its own yet).
+ * - plain C99 elsewhere (the DSP path's long-window blocking; NEON has no path of its own
+ *   yet).
  */
 
 #include "rnn_nn_support.h"
@@ -999,7 +1010,7 @@ RNN_CONV_S8_APART static void rnn_conv_s8_small_dsp(const rnn_window_params *p, 
     int32_t g;
     uint8_t map[16];
     const int32_t kw3 = rnn_conv_s8_slots(p, n, map);
-    int32_t all9 = 1;
+    int32_t all9 = 1; /* every channel by rnn_conv_s8_run9 (RNN_CONV_S8_ASM) */
     /* each channel's record: its weights as int16 pairs (in the windows' slot order), the
      * offset, the requantization */
     for (m = 0; m < p->out_c; ++m)
@@ -1059,6 +1070,8 @@ RNN_CONV_S8_APART static void rnn_conv_s8_small_dsp(const rnn_window_params *p, 
                                   positions);
                 continue;
             }
+#else
+            (void)all9;
 #endif
             for (m = g * mg; m < (g + 1) * mg; ++m)
             {
@@ -1148,26 +1161,28 @@ static inline void rnn_conv_s8_dot12(const int8_t *wm, const int8_t *c0, const i
  * Each output channel's record first (32 bytes of the scratch): its weights zero-padded to 16
  * bytes, bias - x_zero_point x sum(w), mult, shift. Then four output positions per pass,
  * their windows gathered into four registers (one VLDRB gather each; the four straight from
- * one row's input when all inside, else rnn_conv_s8_col16), and for each channel one weight
+ * one row's input when all inside, else rnn_conv_s8_edge16), and for each channel one weight
  * load, four VMLADAV, the sums as one vector plus the offset, and the vector requantization:
- * VMULH, VRSHL (the rounding shift), the zero point, two saturating narrowings (VQMOVNB to
- * int16, then int8) and a byte store of the four. */
+ * VQDMULH, VRSHL (the rounding shift), the zero point, two saturating narrowings (VQMOVNB to
+ * int16, then int8) and a byte store of the four (rnn_conv_s8_mve_ch4). */
+
 #if defined(__GNUC__)
 #define RNN_CONV_S8_MVE_APART __attribute__((noinline))
 #else
 #define RNN_CONV_S8_MVE_APART
 #endif
 
-/* The four outputs of each channel of the records [r, r_end) (32 bytes each) at four
+/* The four outputs of each of the mc channels of the records from r on (32 bytes each) at four
  * positions (windows x0 .. x3), all channels' shifts in [-32, -2]: the high word doubled
  * (VQDMULH: floor(acc x mult / 2^31), never saturating with mult > 0) and VRSHL by shift
  * (rounding half up by 2^(s + 1), s = -1 - shift: rnn_conv_s8_out's result), the zero
  * point, saturation by narrowing. */
-static inline void rnn_conv_s8_mve_ch4(const int8_t *r, int32_t mc, int8x16_t x0,
+RNN_CONV_S8_MVE_APART static void rnn_conv_s8_mve_ch4(const int8_t *r, int32_t mc,
+                                                     int8x16_t x0,
                                        int8x16_t x1, int8x16_t x2, int8x16_t x3, int8_t *yo,
                                        int32_t positions, int32_t y_zp)
 {
-#if defined(__GNUC__)
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
     /* as assembly (GCC 12 copies the narrowings' registers and spills): a low-overhead loop
      * (DLS/LE) of 20 instructions per channel; VMLADAV needs even registers. (The two-lane
      * VMOV Qd[2], Qd[0], Rt, Rt2 would save two, but QEMU 7.2 and LLVM's assembler disagree
