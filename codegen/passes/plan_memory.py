@@ -174,8 +174,8 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
                 state_slots[(n.name, d)] = (h8, c_off)
                 h8 += n.hidden
         elif isinstance(n, ir.Conv):
-            # rnn_conv_s8's im2col columns of two output positions, in the int16 work area
-            # (free between the recurrent nodes that use it)
+            # rnn_conv_s8's scratch (im2col columns, or records and windows), in the int16
+            # work area (free between the recurrent nodes that use it)
             work16 = max(work16, conv_s8_scratch(n))
     running: dict[str, tuple[int, int]] = {}
     state32 = 0

@@ -7,8 +7,14 @@ position / channel), groups and depthwise, stride, dilation, padding on both sid
 of 565 values (DeepConvLSTM's first layer: 113 channels x 5), extreme values and zero
 points, the requantization's shift at the bounds of its fast path, the Helium path's tails
 (1 to 3 positions left, windows not a multiple of 16, kernel rows longer than 16, every window
-padded, windows of at most 16 values gathered or, spanning more than 256 input bytes, copied), the scratch exactly as large as the contract says; the int8 MaxPool with padding
-that never wins; the int8 AveragePool's and ReduceMean's rounding (ties), ReduceMax."""
+padded, windows of at most 16 values gathered or, spanning more than 256 input bytes,
+copied); the small-window paths (at most 16 values: cortex-m4 / m7's int16 windows of 32
+positions and its 3x3 single-channel assembly, cortex-m55's gathered windows, edge windows
+by predicate and its assembly channel loop, which run only when every channel's shift is on
+the fast path: the ALL_FAST shapes) with chunk tails, padding on every side, the word reads
+at the input's end; the scratch exactly as large as the contract says; the int8 MaxPool
+with padding that never wins; the int8 AveragePool's and ReduceMean's rounding (ties),
+ReduceMax."""
 
 from __future__ import annotations
 
