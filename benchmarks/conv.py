@@ -112,23 +112,33 @@ def main(argv: list[str] | None = None) -> int:
         for name, target, dtype, _, _, _, per, _ in rows if dtype == "int8" and TARGETS[target])
     lines += ["", "Issue 11's targets (int8): " + verdict + ".", "",
               "Kernel instructions include the static helpers of the kernel's file that the "
-              "compiler kept as functions (the im2col copies, rnn_conv_s8_col16). The float "
-              "kernel is a direct loop in plain C on the Cortex-M boards. The int8 kernel (docs/int8.md): on "
-              "cortex-m55 (Helium) four output positions per pass, their windows as int8 "
-              "columns (the padding as the input zero point, whose term, -zp x sum(w), is "
-              "computed once per channel), VMLADAVA.S8 over 16 lanes in a tail-predicated "
-              "loop, each channel's four outputs requantized as one vector; a window of at "
-              "most 16 values (the CRNN's 9) is gathered straight into registers, one VLDRB "
-              "gather per position, and each channel costs one weight load and four VMLADAV. "
-              "On cortex-m4 two positions per pass as int16 columns (x - zp) and SMLAD over "
-              "pairs of channels. Scratch: 2 x ceil16(window) + 2 x out_c int16 values of "
-              "the int16 work area (96 B for the CRNN's conv, 2,560 B for DeepConvLSTM's "
-              "first).",
+              "compiler kept as functions (the window copies, the channel loops). The float "
+              "kernel is a direct loop in plain C on the Cortex-M boards. The int8 kernel (docs/int8.md) has a path "
+              "for windows of at most 16 values (the CRNN's 9) on each instruction set. On "
+              "cortex-m4 (DSP): the windows of 32 output positions copied once as int16 "
+              "pairs of the input values (the padding as the input zero point, whose term, "
+              "-zp x sum(w), joins the bias; a kernel row of three as SXTB16 of one word), "
+              "then channel after channel with the weights as int16 pairs in registers: 5 "
+              "SMLAD-class instructions per 9-value output and the requantization as SMMLA "
+              "(the high word plus the rounding and zero-point constant), ASR, SSAT, STRB: 13 "
+              "instructions per output in an assembly loop, the window copy about 20 per "
+              "position (shared by the 8 channels). On cortex-m55 (Helium): four positions "
+              "of one output row per pass, each window one VLDRB gather (predicated, the zero "
+              "point elsewhere, for a window at the edge), and per channel one weight load, "
+              "four VMLADAV, the four sums moved into a vector, VQDMULH, VRSHL, the zero "
+              "point, two saturating narrowings and a byte store: 20 instructions per 4 "
+              "outputs in an assembly DLS/LE loop. Longer windows (DeepConvLSTM's 565 and "
+              "320): four int8 columns and VMLADAVA.S8 in tail-predicated loops on cortex-m55, "
+              "two int16 columns and SMLAD over pairs of channels on cortex-m4. Scratch (the "
+              "int16 work area): a window of at most 16 values 24 x out_c + 32 x ceil2(window) "
+              "+ 2 int16 values (1,028 B for the CRNN's conv), else 2 x ceil16(window) + 2 x "
+              "out_c (2,560 B for DeepConvLSTM's first).",
               "",
               "Earlier figures (same command): the direct loop 26.5 (cortex-m4) and 25.8 "
               "(cortex-m55) instr/MAC on the CRNN; the first im2col kernel (two positions "
               "into int16 columns, VMLADAVA.S16 on cortex-m55) 10.6 and 9.8 on the CRNN, "
-              "1.87 and 1.15 on DeepConvLSTM.",
+              "1.87 and 1.15 on DeepConvLSTM; the im2col kernel with gathered windows 7.05 and "
+              "2.42 on the CRNN, 1.71 and 0.31 on DeepConvLSTM.",
               "",
               "cortex-a73 (NEON: docs/int8.md, rnn_conv_f32.c), before -> after the NEON "
               "paths (same command): float32 CRNN 14.63 -> 1.07, float32 DeepConvLSTM "
@@ -144,20 +154,13 @@ def main(argv: list[str] | None = None) -> int:
               "565 and 320) as int8 columns, four filters x four columns, "
               "SMULL/SMLAL2/SADALP over 16 values; vector requantization, bit-exact.",
               "",
-              "Why the CRNN stays above 2.0 on cortex-m4: its conv has one input channel and "
-              "3x3 taps, so each output is 9 multiply-adds (4 SMLAD + 1 MLA) while its "
-              "requantization alone (SMULL, add, shift, zero point, SSAT, store: 6 "
-              "instructions) and the weight-word unpacking (SXTB16 pairs), column loads and "
-              "loop control of a two-channel, two-position block come to about as much "
-              "again; the column copy (9 values to int16, minus the zero point, reordered "
-              "for SMLAD) is shared by only 8 channels. Larger blocks (four channels) ran "
-              "out of the M4's registers and measured slower (GCC 12 spills the "
-              "accumulators). On cortex-m55 the CRNN's multiply-adds cost about 1 instruction "
-              "per output (one VMLADAV); what remains is per output: the vector "
-              "requantization and the moves of four sums into one vector, the shift "
-              "constants and the loop (about 15 instructions per output with the helpers "
-              "kept out of line to count them), and the gather of each window shared by 8 "
-              "channels (about 0.55 instr/MAC)."]
+              "What remains on cortex-m55 (the CRNN above 0.5): the multiply-adds are 4 "
+              "VMLADAV per 36 MACs, but moving the four sums into a vector takes 4 VMOVs "
+              "(the two-lane VMOV Qd[2], Qd[0], Rt, Rt2 would take 2, but QEMU 7.2 and LLVM's "
+              "assembler disagree on which lane takes Rt, so it is not used), the "
+              "requantization 6, the loads and the loop 5: 20 per 4 outputs, 0.56 per MAC "
+              "before the windows; the gathers, the edge windows' predicates and GCC's "
+              "bookkeeping of each pass (spills around the loop) add the rest."]
     if only:
         print("\n".join(lines[6:6 + 2 + len(rows)]))
         return 0

@@ -366,7 +366,7 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                      f"{'x'.join(map(str, lay['strides']))}, pads {lay['pads']}, dilation "
                      f"{'x'.join(map(str, lay['dilations']))}, group {lay['group']}, "
                      f"{lay['params']} params, {lay['macs']} MACs per run; float direct (no "
-                     f"scratch), int8 im2col columns ({lay['scratch_s8']} B scratch)")
+                     f"scratch), int8 {lay['scratch_s8']} B scratch")
         elif "vocabulary" in lay:
             line += (f"  {lay['vocabulary']} token ids -> {lay['dim']} values, {lay['params']} "
                      "params (the table in flash: float32, or int8 with --dtype int8); ids "

@@ -439,8 +439,8 @@ def inspect(model: str | Path, seq_len: int | None = None,
                 lay.update(kernel=list(n.kernel), strides=list(n.strides), pads=list(n.pads),
                            dilations=list(n.dilations), group=n.group,
                            channels=[int(n.W.shape[1]) * n.group, int(n.W.shape[0])],
-                           # float: direct, none; int8: the im2col columns and the
-                           # per-channel offsets in the int16 work area (rnn_conv_s8.c), bytes
+                           # float: direct, none; int8: rnn_conv_s8's scratch in the int16
+                           # work area (plan_memory.conv_s8_scratch), bytes
                            scratch=0, scratch_s8=2 * conv_s8_scratch(n))
             if isinstance(n, ir.Embedding):  # token ids -> rows of the table in flash
                 lay.update(vocabulary=int(n.table.shape[0]), dim=int(n.table.shape[1]))

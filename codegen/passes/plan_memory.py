@@ -187,8 +187,8 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
                 state_slots[(n.name, d)] = (h8, c_off)
                 h8 += n.hidden
         elif isinstance(n, ir.Conv):
-            # rnn_conv_s8's im2col columns of two output positions, in the int16 work area
-            # (free between the recurrent nodes that use it)
+            # rnn_conv_s8's scratch (im2col columns, or records and windows), in the int16
+            # work area (free between the recurrent nodes that use it)
             work16 = max(work16, conv_s8_scratch(n))
     running: dict[str, tuple[int, int]] = {}
     state32 = 0
@@ -239,12 +239,17 @@ def _state_places(g: ir.Graph, place: dict[str, tuple[str, int]], held: list[str
 
 
 def conv_s8_scratch(n: ir.Conv) -> int:
-    """int16 values of rnn_conv_s8's scratch (the kernel's contract, rnn_nnfunctions.h):
-    2 x ceil16(w) + 2 x out_c, w = C/group x kernel the window's values. The Helium path uses
-    all of it (four int8 columns of ceil16(w) bytes, then one int32 offset per output channel);
-    the others two int16 columns (2 x w)."""
+    """int16 values of rnn_conv_s8's scratch (the kernel's contract, rnn_nnfunctions.h), w =
+    C/group x kernel the window's values: 2 x ceil16(w) + 2 x out_c (the Helium path's four
+    int8 columns of ceil16(w) bytes and an int32 offset per output channel; elsewhere two
+    int16 columns of w), and for a window of at most 16 values 24 x out_c + 32 x ceil2(w) + 2
+    (the DSP path's small-window kernel: a record of at most 12 words per output channel and
+    the int16 windows of 32 output positions, word-aligned)."""
     window = int(n.W[0].size)
-    return 2 * (-(-window // 16) * 16) + 2 * int(n.W.shape[0])
+    out_c = int(n.W.shape[0])
+    if window <= 16:
+        return 24 * out_c + 32 * (window + (window & 1)) + 2
+    return 2 * (-(-window // 16) * 16) + 2 * out_c
 
 
 def int8_scratch(m: object) -> int:

@@ -383,10 +383,13 @@ void rnn_gather_rows(int32_t count, const int32_t *ids, int32_t rows, int32_t ro
  * @param[in]  shift         [out_c] shifts
  * @param[in]  y_zero_point  the output's zero point
  * @param[out] y             output, Format: [out_c, out_h, out_w]; must not alias x
- * @param[out] cols          scratch: 2 x ceil16(n) + 2 x out_c int16, n = (in_c / groups) x
- *                           k_h x k_w (Helium: four int8 im2col columns of ceil16(n) bytes
- *                           and an int32 per output channel; elsewhere two int16 columns);
- *                           any alignment
+ * @param[out] cols          scratch, n = (in_c / groups) x k_h x k_w the window's values:
+ *                           n <= 16: 24 x out_c + 32 x ceil2(n) + 2 int16 (the DSP path's
+ *                           small windows: a record of at most 12 words per output channel,
+ *                           the int16 windows of 32 output positions, word-aligned in it);
+ *                           n > 16: 2 x ceil16(n) + 2 x out_c int16 (Helium: four int8
+ *                           im2col columns of ceil16(n) bytes and an int32 per output
+ *                           channel; elsewhere two int16 columns); any alignment
  */
 void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
                  const int8_t *w, const int32_t *bias, const int32_t *mult,

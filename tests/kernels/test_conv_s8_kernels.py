@@ -9,8 +9,14 @@ position / channel), groups and depthwise, stride, dilation, padding on both sid
 of 565 values (DeepConvLSTM's first layer: 113 channels x 5), extreme values and zero
 points, the requantization's shift at the bounds of its fast path, the Helium path's tails
 (1 to 3 positions left, windows not a multiple of 16, kernel rows longer than 16, every window
-padded, windows of at most 16 values gathered or, spanning more than 256 input bytes, copied), the scratch exactly as large as the contract says; the int8 MaxPool with padding
-that never wins; the int8 AveragePool's and ReduceMean's rounding (ties), ReduceMax."""
+padded, windows of at most 16 values gathered or, spanning more than 256 input bytes,
+copied); the small-window paths (at most 16 values: cortex-m4 / m7's int16 windows of 32
+positions and its 3x3 single-channel assembly, cortex-m55's gathered windows, edge windows
+by predicate and its assembly channel loop, which run only when every channel's shift is on
+the fast path: the ALL_FAST shapes) with chunk tails, padding on every side, the word reads
+at the input's end; the scratch exactly as large as the contract says; the int8 MaxPool
+with padding that never wins; the int8 AveragePool's and ReduceMean's rounding (ties),
+ReduceMax."""
 
 from __future__ import annotations
 
@@ -59,11 +65,33 @@ SHAPES = [
     # (lane loads), 5 filters (4 + 1); and the CRNN's conv at full width (stride 2)
     (2, 3, 40, 5, 2, 2, (1, 3), (0, 1), (1, 1), 1),
     (1, 5, 40, 8, 3, 3, (1, 2), (1, 1), (1, 1), 1),
+    # the small-window path (window <= 16): 3x3 single channel with its word reads at the
+    # input's end, chunks of 32 positions and their tails, padding on all sides, strides,
+    # dilation; rows of three over channels; windows of every odd / even size
+    (1, 7, 9, 5, 3, 3, (1, 1), (1, 1), (1, 1), 1),     # 63 positions (32 + 31), 5 filters
+    (1, 8, 11, 3, 3, 3, (2, 3), (2, 1), (1, 1), 1),    # strides, padding 2 above / below
+    (1, 9, 12, 4, 3, 3, (1, 2), (0, 2), (2, 1), 1),    # dilated rows, padding left / right
+    (1, 5, 4, 7, 3, 3, (1, 1), (0, 0), (1, 1), 1),     # every window ends at a row's end
+    (2, 4, 6, 3, 1, 3, (1, 1), (0, 1), (1, 1), 1),     # rows of three over 2 channels
+    (5, 1, 9, 3, 1, 3, (1, 2), (0, 1), (1, 1), 1),     # 5 rows of three, window 15
+    (3, 5, 5, 6, 1, 3, (2, 1), (0, 0), (1, 1), 3),     # groups of 1 channel x 1x3
+    (2, 6, 6, 5, 2, 2, (1, 1), (1, 0), (1, 2), 1),     # window 8, dilation across
+    (1, 2, 40, 9, 1, 5, (1, 1), (0, 2), (1, 1), 1),    # window 5 (odd), 80 positions
+    (13, 1, 7, 4, 1, 1, (1, 1), (0, 0), (1, 1), 1),    # window 13, 1x1
+    (4, 6, 6, 8, 3, 3, (1, 1), (1, 1), (1, 1), 4),     # groups of 1 channel, 3x3, 2 filters each
+    # every channel's requantization on the fast path (ALL_FAST below): the 3x3 single-channel
+    # assembly of cortex-m4 / m7 for whole groups, odd and even position counts
+    (1, 7, 9, 5, 3, 3, (1, 2), (1, 1), (1, 1), 1),     # 35 positions (32 + 3)
+    (1, 11, 10, 4, 3, 3, (1, 1), (1, 0), (1, 1), 1),    # 88 positions, right edge inside
+    (2, 6, 7, 6, 3, 3, (2, 1), (1, 1), (1, 1), 2),     # two groups of one channel
 ]
+ALL_FAST = {len(SHAPES) - 3, len(SHAPES) - 2, len(SHAPES) - 1}
 
 
 def _scratch(window, out_c):
     """int16 values of the kernel's scratch (rnn_nnfunctions.h; plan_memory.conv_s8_scratch)."""
+    if window <= 16:
+        return 24 * out_c + 32 * (window + (window & 1)) + 2
     return 2 * (-(-window // 16) * 16) + 2 * out_c
 
 
@@ -110,10 +138,13 @@ def test_conv_s8_paths(tmp_path, board):
         bias = rng.integers(-30000, 30000, out_c)
         mult = rng.integers(1 << 30, (1 << 31) - 1, out_c)
         shift = rng.integers(-14, -4, out_c)
-        shift[0] = 0  # requantization saturating
-        # the fast path's bounds (shift <= -2: s = -1 - shift in [1, 30]) and the general one
-        for i, v in zip(range(1, out_c), (-1, -2, -31)):
-            shift[i] = v
+        if k in ALL_FAST:  # the bounds of the DSP small-window path's fast requantization
+            shift[0], shift[1] = -2, -23
+        else:
+            shift[0] = 0  # requantization saturating
+            # the fast path's bounds (shift <= -2: s = -1 - shift in [1, 30]) and the general
+            for i, v in zip(range(1, out_c), (-1, -2, -31)):
+                shift[i] = v
         n_out = out_c * oh_n * ow_n
         prm = ", ".join(str(v) for v in (in_c, in_h, in_w, out_c, oh_n, ow_n, k_h, k_w, sh, sw,
                                          ph, pw, dh, dw, g))

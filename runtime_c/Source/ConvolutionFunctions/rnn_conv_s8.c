@@ -9,26 +9,36 @@
  *              zero point, saturation. Bit for bit quant.conv_s8.
  *
  * Integer sums are exact in any order, so every path gives the plain sum's results bit for
- * bit. The caller's scratch (the model's int16 work area) holds 2 x ceil16(n) + 2 x out_c
- * int16 values, n = in_c / groups x k_h x k_w the window's values (rnn_conv_s8 in
- * rnn_nnfunctions.h; plan_memory.conv_s8_scratch):
+ * bit. The caller's scratch (the model's int16 work area), n = in_c / groups x k_h x k_w the
+ * window's values (rnn_conv_s8 in rnn_nnfunctions.h; plan_memory.conv_s8_scratch): n <= 16:
+ * 24 x out_c + 32 x ceil2(n) + 2 int16 values; n > 16: 2 x ceil16(n) + 2 x out_c.
  * - Helium (Cortex-M55, __ARM_FEATURE_MVE): the windows are int8 columns of the input values
  *   themselves, the padding as x_zero_point, so that every window sums over all n taps and
  *   the zero point's term folds into one offset per channel, bias - x_zero_point x sum(w)
- *   (VADDVA, once per call, kept after the columns), as CMSIS-NN's arm_nn_mat_mult_nt_t_s8.
- *   Four output positions per pass; each channel's four sums are requantized as one vector
- *   (VMULH, shift, zero point, VMIN/VMAX, a predicated byte store). A window of at most 16
- *   values spanning at most 256 input bytes is one VLDRB gather per position (inside the
- *   input) straight into a register, the four kept for all channels: one weight load and
- *   four VMLADAV.S8 per channel. Longer windows: the four columns copied (one predicated
- *   load/store per kernel row), VMLADAVA.S8 over 16 lanes in DLSTP/LETP loops (inline
- *   assembly: VMLADAVA needs an even accumulator register, which GCC 12's intrinsics place
- *   with many moves and spills).
- * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): two output positions per pass copied
- *   into int16 columns (x - x_zero_point, 0 for the padding) with each group of four taps
- *   reordered (0, 2, 1, 3), so one word of four weights split by SXTB16 (taps 0, 2) and
- *   SXTB16 of it rotated by 8 (taps 1, 3) meets two int16 pairs of the column with two SMLADs
- *   (4 multiply-adds); each pair of output channels with both columns (each loaded value used
+ *   (VADDVA, once per call), as CMSIS-NN's arm_nn_mat_mult_nt_t_s8. Four output positions
+ *   per pass; each channel's four sums are requantized as one vector.
+ *   Small windows (rnn_conv_s8_small_mve: at most 16 values spanning at most 256 input
+ *   bytes, the CRNN's 3x3 on one channel): a 32-byte record per channel (weights zero-padded
+ *   to 16, offset, mult, shift); four positions of one output row per pass, each window one
+ *   VLDRB gather into a register (a window not inside the input: a predicated gather, the
+ *   zero point elsewhere), the four kept for all channels; per channel one weight load, four
+ *   VMLADAV.S8, the sums into a vector, VQDMULH, VRSHL, the zero point, two saturating
+ *   narrowings and a byte store: 20 instructions in a DLS/LE loop (inline assembly).
+ *   Longer windows: the four columns copied (one predicated load/store per kernel row),
+ *   VMLADAVA.S8 over 16 lanes in DLSTP/LETP loops (inline assembly: VMLADAVA needs an even
+ *   accumulator register, which GCC 12's intrinsics place with many moves and spills).
+ * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): small windows (rnn_conv_s8_small_dsp,
+ *   n <= 16): the windows of 32 output positions at a time copied once as int16 pairs of the
+ *   input values (the padding as x_zero_point, the zero point's term in the offset; kernel
+ *   rows of three as SXTB16 of one word: taps 0, 2, and rotated, tap 1), then channel after
+ *   channel with its weights as int16 pairs in registers: ceil(n / 2) SMLAD per output and
+ *   the requantization as SMMLA (high word plus the rounding and zero-point constant), ASR,
+ *   SSAT (the CRNN's 9-value windows: 13 instructions per output in inline assembly).
+ *   Longer windows: two output positions per pass copied into int16 columns
+ *   (x - x_zero_point, 0 for the padding) with each group of four taps reordered
+ *   (0, 2, 1, 3), so one word of four weights split by SXTB16 (taps 0, 2) and SXTB16 of it
+ *   rotated by 8 (taps 1, 3) meets two int16 pairs of the column with two SMLADs (4
+ *   multiply-adds); each pair of output channels with both columns (each loaded value used
  *   twice); the last window % 4 taps as straight code; requantization with SSAT.
  * - NEON (AArch64: cortex-a73, __ARM_NEON && __aarch64__; its own functions and #if blocks,
  *   RNN_CONV_S8_NEON): windows of at most 16 values (out_w >= 8) take the lanes path, no
@@ -43,7 +53,7 @@
  *   the weights lie in [-127, 127], rnngen's symmetric quantization), the last pass's weights
  *   of the channels that would read past the weights from a copy made once per call.
  *   Requantization as vectors (SMULL/SMULL2, UZP2, SRSHL, SQXTN), rnn_conv_s8_out exactly.
- * - plain C99 elsewhere (the DSP path's blocking).
+ * - plain C99 elsewhere (the DSP path's long-window blocking).
  */
 
 #include "rnn_nn_support.h"
@@ -296,27 +306,6 @@ static int32_t rnn_conv_s8_gather_offsets(const rnn_window_params *p, int32_t cg
     return 1;
 }
 
-/* The column of output position (oh, ow) as one vector (lanes past n zero): one gather when
- * the window is inside the input, else copied through tmp (the padding as x_zero_point). */
-static inline int8x16_t rnn_conv_s8_col16(const rnn_window_params *p, const int8_t *xg,
-                                          int32_t x_zero_point, int32_t oh, int32_t ow,
-                                          int32_t cg, uint8x16_t offsets, mve_pred16_t pr,
-                                          int8_t *tmp)
-{
-    const int32_t ih0 = oh * p->stride_h - p->pad_h;
-    const int32_t iw0 = ow * p->stride_w - p->pad_w;
-    if (ih0 >= 0 && iw0 >= 0 && ih0 + (p->k_h - 1) * p->dil_h < p->in_h &&
-        iw0 + (p->k_w - 1) * p->dil_w < p->in_w)
-    {
-        return vldrbq_gather_offset_z_s8(xg + ih0 * p->in_w + iw0, offsets, pr);
-    }
-    {
-        rnn_conv_s8_win v;
-        rnn_conv_s8_window(p, oh, ow, &v);
-        rnn_conv_s8_column8(p, xg, x_zero_point, &v, cg, tmp);
-        return vldrbq_z_s8(tmp, pr);
-    }
-}
 #elif !defined(RNN_CONV_S8_NEON) /* the NEON path has its own column copy */
 /* On the DSP path each whole group of four column values is stored in the order (0, 2, 1, 3)
  * (the order SXTB16 gives a weight word's taps: 0, 2 and, rotated, 1, 3). */
@@ -469,6 +458,660 @@ static inline int32_t rnn_conv_s8_odd(int32_t v)
 }
 #endif
 
+#if defined(RNN_CONV_S8_DSP)
+/* ---- Small windows (n <= 16) on the DSP path: rnn_conv_s8_small_dsp ----
+ * Up to RNN_CONV_S8_CHUNK output positions at a time, each window copied once as int16
+ * values x in window order (c, kh, kw) (the padding as x_zero_point, so that
+ * bias - x_zero_point x sum(w) stands for the zero point's term), an odd window's last pair
+ * completed by a 0; then channel after channel (outer) over the chunk's windows (inner) with
+ * the channel's weights as int16 pairs held in registers: ceil(n / 2) SMLAD per output from
+ * that offset, and the requantization as (SMMLA + rounding and zero point) >> s, SSAT. */
+#define RNN_CONV_S8_CHUNK 32
+
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+/* the inner loops of 3x3 single-channel windows as inline assembly (it needs the registers
+ * an optimizing build leaves free) */
+#define RNN_CONV_S8_ASM 1
+#endif
+#if defined(__GNUC__)
+#define RNN_CONV_S8_INLINE static inline __attribute__((always_inline))
+#define RNN_CONV_S8_APART __attribute__((noinline))
+#else
+#define RNN_CONV_S8_INLINE static inline
+#define RNN_CONV_S8_APART
+#endif
+
+/* Pairs of the word-aligned int16 windows (written as int16 values): two words at once
+ * (LDRD needs word alignment only) */
+#if defined(__GNUC__)
+typedef uint64_t rnn_conv_s8_pair2_t __attribute__((may_alias, aligned(4)));
+typedef int32_t rnn_conv_s8_pair_t __attribute__((may_alias));
+#define RNN_CONV_S8_PAIR2(t, i) (((const rnn_conv_s8_pair2_t *)(const void *)(t))[i])
+#else
+static inline uint64_t rnn_conv_s8_pair2(const int16_t *t)
+{
+    uint64_t v;
+    memcpy(&v, t, sizeof v);
+    return v;
+}
+#define RNN_CONV_S8_PAIR2(t, i) rnn_conv_s8_pair2((t) + 4 * (i))
+typedef int32_t rnn_conv_s8_pair_t;
+#endif
+
+/* c + floor(a * b / 2^32) (SMMLA) */
+static inline int32_t rnn_conv_s8_smmla(int32_t a, int32_t b, int32_t c)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+#else
+    return (int32_t)((uint32_t)c + (uint32_t)(int32_t)(((int64_t)a * (int64_t)b) >> 32));
+#endif
+}
+
+/* SXTB16 with ROR #8 as one instruction (rnn_conv_s8_odd: GCC emits two) */
+static inline int32_t rnn_conv_s8_odd1(int32_t v)
+{
+#if defined(__GNUC__)
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+#else
+    return rnn_conv_s8_odd(v);
+#endif
+}
+
+/* The order of a window's values in its int16 pairs (the weights' the same): map[k] = the
+ * window value (c, kh, kw) in slot k, or 255 (a 0 with weight 0). Rows of three taps
+ * (k_w = 3, dil_w = 1; R = in_c / groups x k_h <= 5 of them): slots (2r, 2r + 1) = taps 0, 2
+ * of row r (SXTB16 of the row's word), then taps 1 of rows (0, 1), (2, 3), ... (SXTB16 of the
+ * word rotated, paired by PKHBT); else the window order. Returns 1 for the rows of three. */
+static int32_t rnn_conv_s8_slots(const rnn_window_params *p, int32_t n, uint8_t map[16])
+{
+    const int32_t rows = n / 3;
+    int32_t k;
+    for (k = 0; k < 16; ++k)
+    {
+        map[k] = (uint8_t)(k < n ? k : 255);
+    }
+    if (p->k_w != 3 || p->dil_w != 1)
+    {
+        return 0;
+    }
+    for (k = 0; k < rows; ++k)
+    {
+        map[2 * k] = (uint8_t)(3 * k);
+        map[2 * k + 1] = (uint8_t)(3 * k + 2);
+        map[2 * rows + k] = (uint8_t)(3 * k + 1);
+    }
+    if (rows & 1)
+    {
+        map[3 * rows] = 255;
+    }
+    return 1;
+}
+
+/* The five words of a 3x3 window from its three rows' words v0, v1, v2 (bytes 0-2: taps
+ * 0-2): SXTB16 gives taps 0, 2 of a row, SXTB16 of it rotated by 8 tap 1. */
+static inline void rnn_conv_s8_put3x3(int32_t v0, int32_t v1, int32_t v2,
+                                      rnn_conv_s8_pair_t *u)
+{
+    u[0] = __sxtb16(v0);
+    u[1] = __sxtb16(v1);
+    u[2] = __sxtb16(v2);
+    u[3] = (int32_t)(((uint32_t)rnn_conv_s8_odd1(v0) & 0xFFFFu) |
+                     ((uint32_t)rnn_conv_s8_odd1(v1) << 16));
+    u[4] = rnn_conv_s8_odd1(v2);
+}
+
+/* Bytes iw0 .. iw0 + 2 of an input row (xr its start) as a word, x_zero_point's byte zb
+ * outside the row */
+static inline uint32_t rnn_conv_s8_row3(const uint8_t *xr, int32_t iw0, int32_t in_w,
+                                        uint32_t zb)
+{
+    if (iw0 >= 0 && iw0 + 2 < in_w)
+    {
+        return (uint32_t)xr[iw0] | ((uint32_t)xr[iw0 + 1] << 8) | ((uint32_t)xr[iw0 + 2] << 16);
+    }
+    if (iw0 == -1 && in_w >= 2)
+    {
+        return zb | ((uint32_t)xr[0] << 8) | ((uint32_t)xr[1] << 16);
+    }
+    {
+        const uint32_t b0 = iw0 >= 0 && iw0 < in_w ? xr[iw0] : zb;
+        const uint32_t b1 = iw0 + 1 >= 0 && iw0 + 1 < in_w ? xr[iw0 + 1] : zb;
+        const uint32_t b2 = iw0 + 2 >= 0 && iw0 + 2 < in_w ? xr[iw0 + 2] : zb;
+        return b0 | (b1 << 8) | (b2 << 16);
+    }
+}
+
+/* The 3x3 window of output position (oh, ow) not inside the input: row by row, a row outside
+ * all x_zero_point, else its three bytes (the padding x_zero_point). */
+RNN_CONV_S8_APART static void rnn_conv_s8_edge3x3(const rnn_window_params *p,
+                                                  const int8_t *xg, int32_t x_zero_point,
+                                                  int32_t oh, int32_t ow,
+                                                  rnn_conv_s8_pair_t *u)
+{
+    const int32_t ih0 = oh * p->stride_h - p->pad_h;
+    const int32_t iw0 = ow * p->stride_w - p->pad_w;
+    const int32_t in_w = p->in_w;
+    const uint32_t zb = (uint32_t)x_zero_point & 0xFFu;
+    const uint32_t zw = zb * 0x010101u;
+    const uint8_t *const x8 = (const uint8_t *)xg;
+    const int32_t ih1 = ih0 + p->dil_h;
+    const int32_t ih2 = ih1 + p->dil_h;
+    const uint32_t v0 =
+        ih0 >= 0 && ih0 < p->in_h ? rnn_conv_s8_row3(x8 + ih0 * in_w, iw0, in_w, zb) : zw;
+    const uint32_t v1 =
+        ih1 >= 0 && ih1 < p->in_h ? rnn_conv_s8_row3(x8 + ih1 * in_w, iw0, in_w, zb) : zw;
+    const uint32_t v2 =
+        ih2 >= 0 && ih2 < p->in_h ? rnn_conv_s8_row3(x8 + ih2 * in_w, iw0, in_w, zb) : zw;
+    rnn_conv_s8_put3x3((int32_t)v0, (int32_t)v1, (int32_t)v2, u);
+}
+
+#if defined(RNN_CONV_S8_ASM)
+/* rnn_conv_s8_put3x3 over the windows of one output row inside the input, their first rows
+ * from xc to xe (exclusive) sw apart, as assembly: the five words in ascending registers for
+ * one STM (GCC 12 stores them one by one and moves registers). Returns the next window. */
+RNN_CONV_S8_APART static rnn_conv_s8_pair_t *rnn_conv_s8_interior3x3(const int8_t *xc,
+                                                                     const int8_t *xe,
+                                                                     int32_t sw, int32_t row,
+                                                                     rnn_conv_s8_pair_t *u)
+{
+    register int32_t e0 __asm__("r4");
+    register int32_t e1 __asm__("r5");
+    register int32_t e2 __asm__("r6");
+    register int32_t o01 __asm__("r7");
+    register int32_t o2 __asm__("r8");
+    int32_t o1;
+    const int32_t row2 = 2 * row;
+    __asm__ volatile("1: ldr    %[e0], [%[xc]]\n"
+                     "   ldr    %[e1], [%[xc], %[row]]\n"
+                     "   ldr    %[e2], [%[xc], %[row2]]\n"
+                     "   sxtb16 %[o01], %[e0], ror #8\n"
+                     "   sxtb16 %[e0], %[e0]\n"
+                     "   sxtb16 %[o1], %[e1], ror #8\n"
+                     "   sxtb16 %[e1], %[e1]\n"
+                     "   pkhbt  %[o01], %[o01], %[o1], lsl #16\n"
+                     "   sxtb16 %[o2], %[e2], ror #8\n"
+                     "   sxtb16 %[e2], %[e2]\n"
+                     "   stmia  %[u]!, {%[e0], %[e1], %[e2], %[o01], %[o2]}\n"
+                     "   add    %[xc], %[xc], %[sw]\n"
+                     "   cmp    %[xc], %[xe]\n"
+                     "   bne    1b\n"
+                     : [e0] "=&r"(e0), [e1] "=&r"(e1), [e2] "=&r"(e2), [o01] "=&r"(o01),
+                       [o2] "=&r"(o2), [o1] "=&r"(o1), [xc] "+r"(xc), [u] "+r"(u)
+                     : [xe] "r"(xe), [sw] "r"(sw), [row] "r"(row), [row2] "r"(row2)
+                     : "cc", "memory");
+    return u;
+}
+#endif
+
+/* rnn_conv_s8_windows16 for one input channel and a 3x3 kernel (dil_w = 1, any stride,
+ * dil_h, padding): the windows inside the input (their rows' fourth bytes too) as runs of
+ * one word per kernel row, the others by rnn_conv_s8_edge3x3. */
+RNN_CONV_S8_APART static void rnn_conv_s8_windows3x3(const rnn_window_params *p,
+                                                     const int8_t *xg, int32_t x_zero_point,
+                                                     int32_t oh, int32_t ow, int32_t np,
+                                                     int16_t *t)
+{
+    const int32_t in_w = p->in_w;
+    const int32_t row = p->dil_h * in_w;
+    const int32_t sw = p->stride_w;
+    /* the columns ow of the interior: iw0 >= 0 and iw0 + 2 <= in_w - 1 (a row's word reads
+     * the next byte: inside the input but after the window's last row at its end) */
+    const int32_t ow_lo = (p->pad_w + sw - 1) / sw;
+    const int32_t ow_end = in_w - 3 + p->pad_w < 0 ? 0 : (in_w - 3 + p->pad_w) / sw + 1;
+    const int32_t ow_end_last = in_w - 4 + p->pad_w < 0 ? 0 : (in_w - 4 + p->pad_w) / sw + 1;
+    rnn_conv_s8_pair_t *u = (rnn_conv_s8_pair_t *)(void *)t;
+    while (np > 0)
+    {
+        const int32_t ih0 = oh * p->stride_h - p->pad_h;
+        const int32_t row_in = ih0 >= 0 && ih0 + 2 * p->dil_h < p->in_h;
+        const int32_t end = ih0 + 2 * p->dil_h == p->in_h - 1 ? ow_end_last : ow_end;
+        const int32_t stop = ow + np < p->out_w ? ow + np : p->out_w;
+        np -= stop - ow;
+        while (ow < stop)
+        {
+            const int32_t run_end = end < stop ? end : stop;
+            if (row_in && ow >= ow_lo && ow < run_end)
+            {
+                const int8_t *xc = xg + ih0 * in_w + ow * sw - p->pad_w;
+                const int8_t *const xe = xc + (run_end - ow) * sw;
+#if defined(RNN_CONV_S8_ASM)
+                u = rnn_conv_s8_interior3x3(xc, xe, sw, row, u);
+#else
+                for (; xc != xe; xc += sw, u += 5)
+                {
+                    rnn_conv_s8_put3x3(rnn_conv_s8_word(xc), rnn_conv_s8_word(xc + row),
+                                       rnn_conv_s8_word(xc + 2 * row), u);
+                }
+#endif
+                ow = run_end;
+            }
+            else
+            {
+                rnn_conv_s8_edge3x3(p, xg, x_zero_point, oh, ow, u);
+                u += 5;
+                ++ow;
+            }
+        }
+        if (ow == p->out_w)
+        {
+            ow = 0;
+            ++oh;
+        }
+    }
+}
+
+/* The int16 windows of the np positions from (oh, ow) on (row by row), 2 x npair values
+ * apart, in the slot order of map (rnn_conv_s8_slots; kw3: its rows of three). */
+RNN_CONV_S8_APART static void rnn_conv_s8_windows16(const rnn_window_params *p,
+                                                    const int8_t *xg, int32_t x_zero_point,
+                                                    int32_t oh, int32_t ow, int32_t np,
+                                                    int32_t cg, int32_t n, int32_t npair,
+                                                    const uint8_t *map, int32_t kw3,
+                                                    int16_t *t)
+{
+    const int32_t in_w = p->in_w;
+    const int32_t k_h = p->k_h;
+    const int32_t k_w = p->k_w;
+    const int32_t plane = p->in_h * in_w;
+    const int32_t row = p->dil_h * in_w;
+    const int32_t span_h = (k_h - 1) * p->dil_h;
+    const int32_t span_w = (k_w - 1) * p->dil_w;
+    /* a row of three read as a word reads one byte more: inside the input but for its end */
+    const int8_t *const last = xg + (cg - 1) * plane + plane - 4;
+    const int32_t rows = cg * k_h;
+    int32_t j;
+    for (j = 0; j < np; ++j, t += 2 * npair)
+    {
+        const int32_t ih0 = oh * p->stride_h - p->pad_h;
+        const int32_t iw0 = ow * p->stride_w - p->pad_w;
+        const int8_t *xc = xg + (ih0 * in_w + iw0);
+        const int32_t inside = ih0 >= 0 && iw0 >= 0 && ih0 + span_h < p->in_h &&
+                               iw0 + span_w < in_w;
+        if (inside && kw3 && xc + (cg - 1) * plane + span_h * in_w <= last)
+        {
+            int32_t odd[6];
+            int32_t r = 0;
+            int32_t c;
+            for (c = 0; c < cg; ++c, xc += plane)
+            {
+                const int8_t *xr = xc;
+                int32_t kh;
+                for (kh = 0; kh < k_h; ++kh, xr += row, ++r)
+                {
+                    const int32_t v = rnn_conv_s8_word(xr);
+                    ((rnn_conv_s8_pair_t *)(void *)t)[r] = __sxtb16(v);
+                    odd[r] = rnn_conv_s8_odd(v);
+                }
+            }
+            odd[rows] = 0;
+            for (r = 0; r < rows; r += 2)
+            {
+                ((rnn_conv_s8_pair_t *)(void *)t)[rows + r / 2] =
+                    (int32_t)(((uint32_t)odd[r] & 0xFFFFu) | ((uint32_t)odd[r + 1] << 16));
+            }
+        }
+        else if (inside && !kw3 && p->dil_w == 1)
+        {
+            int16_t *u = t;
+            int32_t c;
+            for (c = 0; c < cg; ++c, xc += plane)
+            {
+                const int8_t *xr = xc;
+                int32_t kh;
+                for (kh = 0; kh < k_h; ++kh, xr += row)
+                {
+                    int32_t kw;
+                    for (kw = 0; kw < k_w; ++kw)
+                    {
+                        *u++ = xr[kw];
+                    }
+                }
+            }
+            if (n & 1)
+            {
+                t[n] = 0;
+            }
+        }
+        else
+        {
+            /* the window order into tmp (the padding as x_zero_point), then into the slots */
+            int16_t tmp[16];
+            rnn_conv_s8_win v;
+            int32_t c;
+            int32_t k = 0;
+            rnn_conv_s8_window(p, oh, ow, &v);
+            xc = xg + v.ih0 * in_w + v.iw0;
+            for (c = 0; c < cg; ++c, xc += plane)
+            {
+                int32_t kh;
+                for (kh = 0; kh < k_h; ++kh)
+                {
+                    int32_t kw;
+                    for (kw = 0; kw < k_w; ++kw, ++k)
+                    {
+                        const int32_t in = kh >= v.kh0 && kh < v.kh1 && kw >= v.kw0 &&
+                                           kw < v.kw1;
+                        tmp[k] = (int16_t)(in ? xc[kh * row + kw * p->dil_w] : x_zero_point);
+                    }
+                }
+            }
+            for (k = 0; k < 2 * npair; ++k)
+            {
+                t[k] = (int16_t)(map[k] == 255 ? 0 : tmp[map[k]]);
+            }
+        }
+        if (++ow == p->out_w)
+        {
+            ow = 0;
+            ++oh;
+        }
+    }
+}
+
+/* One channel over np windows (win, npair int16 pairs each) into y[0 .. np): rec holds the
+ * channel's npair weight pairs, then bias - x_zero_point x sum(w), mult, the rounding and
+ * zero-point constant c and the right shift s (fast: shift <= -2 and c fits), else shift. */
+RNN_CONV_S8_INLINE void rnn_conv_s8_run(const int32_t *rec, const int32_t npair,
+                                        const int16_t *win, int32_t np, int32_t y_zp,
+                                        int32_t fast, int8_t *y)
+{
+    /* the pairs as scalars (npair is a constant in each caller: the unused ones vanish) */
+    const int32_t w0 = rec[0];
+    const int32_t w1 = npair > 1 ? rec[1] : 0;
+    const int32_t w2 = npair > 2 ? rec[2] : 0;
+    const int32_t w3 = npair > 3 ? rec[3] : 0;
+    const int32_t w4 = npair > 4 ? rec[4] : 0;
+    const int32_t w5 = npair > 5 ? rec[5] : 0;
+    const int32_t w6 = npair > 6 ? rec[6] : 0;
+    const int32_t w7 = npair > 7 ? rec[7] : 0;
+    const int32_t off = rec[npair];
+    const int32_t mult = rec[npair + 1];
+    const int32_t c = rec[npair + 2];
+    const int32_t s = rec[npair + 3];
+    const int8_t *const end = y + np;
+    const rnn_conv_s8_pair_t *pw = (const rnn_conv_s8_pair_t *)(const void *)win;
+    /* one window: acc = off + its pairs . the weights (post-incremented loads) */
+#define RNN_CONV_S8_DOT(acc)                                              \
+    do                                                                    \
+    {                                                                     \
+        (acc) = __smlad(w0, *pw++, (acc));                                \
+        if (npair > 1)                                                    \
+            (acc) = __smlad(w1, *pw++, (acc));                            \
+        if (npair > 2)                                                    \
+            (acc) = __smlad(w2, *pw++, (acc));                            \
+        if (npair > 3)                                                    \
+            (acc) = __smlad(w3, *pw++, (acc));                            \
+        if (npair > 4)                                                    \
+            (acc) = __smlad(w4, *pw++, (acc));                            \
+        if (npair > 5)                                                    \
+            (acc) = __smlad(w5, *pw++, (acc));                            \
+        if (npair > 6)                                                    \
+            (acc) = __smlad(w6, *pw++, (acc));                            \
+        if (npair > 7)                                                    \
+            (acc) = __smlad(w7, *pw++, (acc));                            \
+    } while (0)
+    if (fast)
+    {
+        /* two outputs per pass (the loop's compare and branch shared), an odd one first */
+        if (np & 1)
+        {
+            int32_t acc = off;
+            RNN_CONV_S8_DOT(acc);
+            *y++ = (int8_t)RNN_CONV_S8_SAT8(rnn_conv_s8_smmla(acc, mult, c) >> s);
+        }
+        while (y < end)
+        {
+            int32_t a0 = off;
+            int32_t a1 = off;
+            RNN_CONV_S8_DOT(a0);
+            y[0] = (int8_t)RNN_CONV_S8_SAT8(rnn_conv_s8_smmla(a0, mult, c) >> s);
+            RNN_CONV_S8_DOT(a1);
+            y[1] = (int8_t)RNN_CONV_S8_SAT8(rnn_conv_s8_smmla(a1, mult, c) >> s);
+            y += 2;
+        }
+    }
+    else
+    {
+        do
+        {
+            int32_t acc = off;
+            RNN_CONV_S8_DOT(acc);
+            *y++ = rnn_conv_s8_out(acc, mult, s, y_zp);
+        } while (y < end);
+    }
+#undef RNN_CONV_S8_DOT
+}
+
+#if defined(RNN_CONV_S8_ASM)
+/* rnn_conv_s8_run's fast loop for five pairs whose last has a zero top half (a window of 9
+ * values, the CRNN's 3x3), as assembly: GCC 12 keeps the 14 values in the 14 registers only
+ * so (its own code reloads the window words one by one and spills). The last weight shares
+ * a register with the shift (w8 in the top half for SMLATB, s in the low byte for ASR). */
+RNN_CONV_S8_APART static void rnn_conv_s8_run9(const int32_t *rec, const int16_t *win,
+                                               int32_t np, int8_t *y)
+{
+    const int32_t w0 = rec[0];
+    const int32_t w1 = rec[1];
+    const int32_t w2 = rec[2];
+    const int32_t w3 = rec[3];
+    const int32_t w4s = (int32_t)(((uint32_t)rec[4] << 16) | (uint32_t)rec[8]);
+    const int32_t off = rec[5];
+    const int32_t mult = rec[6];
+    const int32_t c = rec[7];
+    const int8_t *const end = y + np;
+    const void *pw = win;
+    int32_t t0;
+    int32_t t1;
+    int32_t acc;
+    /* one output: five words of the window (LDRD, LDRD, LDR), four SMLAD and an SMLATB from
+     * the offset, SMMLA, ASR, SSAT, STRB */
+#define RNN_CONV_S8_ONE9                                 \
+    "   ldrd   %[t0], %[t1], [%[pw]], #8\n"              \
+    "   smlad  %[acc], %[w0], %[t0], %[off]\n"           \
+    "   smlad  %[acc], %[w1], %[t1], %[acc]\n"           \
+    "   ldrd   %[t0], %[t1], [%[pw]], #8\n"              \
+    "   smlad  %[acc], %[w2], %[t0], %[acc]\n"           \
+    "   smlad  %[acc], %[w3], %[t1], %[acc]\n"           \
+    "   ldr    %[t0], [%[pw]], #4\n"                     \
+    "   smlatb %[acc], %[w4s], %[t0], %[acc]\n"          \
+    "   smmla  %[t0], %[acc], %[mult], %[c]\n"           \
+    "   asr    %[t0], %[t0], %[w4s]\n"                   \
+    "   ssat   %[t0], #8, %[t0]\n"                       \
+    "   strb   %[t0], [%[y]], #1\n"
+#define RNN_CONV_S8_OPS9                                                                     \
+    : [t0] "=&r"(t0), [t1] "=&r"(t1), [acc] "=&r"(acc), [pw] "+r"(pw), [y] "+r"(y)           \
+    : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4s] "r"(w4s), [off] "r"(off), \
+      [mult] "r"(mult), [c] "r"(c), [end] "r"(end)                                           \
+    : "cc", "memory"
+    /* an odd output first, then two per pass */
+    if (np & 1)
+    {
+        __asm__ volatile(RNN_CONV_S8_ONE9 RNN_CONV_S8_OPS9);
+    }
+    if (y != end)
+    {
+        __asm__ volatile("1:\n" RNN_CONV_S8_ONE9 RNN_CONV_S8_ONE9 "   cmp    %[y], %[end]\n"
+                         "   bne    1b\n" RNN_CONV_S8_OPS9);
+    }
+#undef RNN_CONV_S8_ONE9
+#undef RNN_CONV_S8_OPS9
+}
+
+/* rnn_conv_s8_run9 for the channels [0, mc) of the records from rec on (9 words each), the
+ * outputs of channel m from y + m positions */
+RNN_CONV_S8_APART static void rnn_conv_s8_run9s(const int32_t *rec, int32_t mc,
+                                                const int16_t *win, int32_t np, int8_t *y,
+                                                int32_t positions)
+{
+    int32_t m;
+    for (m = 0; m < mc; ++m, rec += 9, y += positions)
+    {
+        rnn_conv_s8_run9(rec, win, np, y);
+    }
+}
+#endif
+
+/* rnn_conv_s8_run for each number of weight pairs, each a function of its own (so that its
+ * weights stay in registers) */
+RNN_CONV_S8_APART static void rnn_conv_s8_run1(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 1, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run2(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 2, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run3(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 3, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run4(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 4, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run5(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+#if defined(RNN_CONV_S8_ASM)
+    if (fast && ((uint32_t)rec[4] >> 16) == 0)
+    {
+        rnn_conv_s8_run9(rec, win, np, y);
+        return;
+    }
+#endif
+    rnn_conv_s8_run(rec, 5, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run6(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 6, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run7(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 7, win, np, y_zp, fast, y);
+}
+
+RNN_CONV_S8_APART static void rnn_conv_s8_run8(const int32_t *rec, const int16_t *win,
+                                                int32_t np, int32_t y_zp, int32_t fast, int8_t *y)
+{
+    rnn_conv_s8_run(rec, 8, win, np, y_zp, fast, y);
+}
+
+typedef void (*rnn_conv_s8_run_fn)(const int32_t *, const int16_t *, int32_t, int32_t, int32_t,
+                                   int8_t *);
+static const rnn_conv_s8_run_fn rnn_conv_s8_runs[8] = {
+    rnn_conv_s8_run1, rnn_conv_s8_run2, rnn_conv_s8_run3, rnn_conv_s8_run4,
+    rnn_conv_s8_run5, rnn_conv_s8_run6, rnn_conv_s8_run7, rnn_conv_s8_run8};
+
+/* Refer to header file for details (the DSP path for windows of at most 16 values). */
+RNN_CONV_S8_APART static void rnn_conv_s8_small_dsp(const rnn_window_params *p, const int8_t *x,
+                                  int32_t x_zero_point, const int8_t *w, const int32_t *bias,
+                                  const int32_t *mult, const int32_t *shift,
+                                  int32_t y_zero_point, int8_t *y, int16_t *cols)
+{
+    const int32_t cg = p->in_c / p->groups;
+    const int32_t mg = p->out_c / p->groups;
+    const int32_t n = cg * p->k_h * p->k_w;
+    const int32_t npair = (n + 1) >> 1;
+    const int32_t rl = npair + 4;
+    const int32_t positions = p->out_h * p->out_w;
+    int32_t *recs = (int32_t *)(((uintptr_t)cols + 3u) & ~(uintptr_t)3u);
+    int16_t *win = (int16_t *)(recs + p->out_c * 12);
+    int32_t m;
+    int32_t g;
+    uint8_t map[16];
+    const int32_t kw3 = rnn_conv_s8_slots(p, n, map);
+    int32_t all9 = 1; /* every channel by rnn_conv_s8_run9 (RNN_CONV_S8_ASM) */
+    /* each channel's record: its weights as int16 pairs (in the windows' slot order), the
+     * offset, the requantization */
+    for (m = 0; m < p->out_c; ++m)
+    {
+        const int8_t *wm = w + m * n;
+        int32_t *r = recs + m * rl;
+        int32_t sw = 0;
+        int32_t i;
+        for (i = 0; i < n; ++i)
+        {
+            sw += wm[i];
+        }
+        for (i = 0; i < npair; ++i)
+        {
+            const int32_t lo = map[2 * i] == 255 ? 0 : wm[map[2 * i]];
+            const int32_t hi = map[2 * i + 1] == 255 ? 0 : wm[map[2 * i + 1]];
+            r[i] = (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+        }
+        r[npair] = (int32_t)((uint32_t)bias[m] - (uint32_t)(x_zero_point * sw));
+        r[npair + 1] = mult[m];
+        r[npair + 2] = 0;
+        r[npair + 3] = shift[m];
+        if (npair != 5 || ((uint32_t)r[4] >> 16) != 0 || shift[m] > -2 || shift[m] < -23)
+        {
+            all9 = 0; /* rnn_conv_s8_run9 for every channel: five pairs, the last one value */
+        }
+        if (shift[m] <= -2 && shift[m] >= -23)
+        {
+            /* (hi + 2^(s-1) + y_zp 2^s) >> s: |c| <= 257 x 2^21 and |hi| <= 2^30 */
+            const int32_t s = -1 - shift[m];
+            r[npair + 2] = (2 * y_zero_point + 1) * ((int32_t)1 << (s - 1));
+            r[npair + 3] = s;
+        }
+    }
+    for (g = 0; g < p->groups; ++g)
+    {
+        const int8_t *xg = x + g * cg * p->in_h * p->in_w;
+        int32_t q;
+        for (q = 0; q < positions; q += RNN_CONV_S8_CHUNK)
+        {
+            const int32_t np =
+                positions - q < RNN_CONV_S8_CHUNK ? positions - q : RNN_CONV_S8_CHUNK;
+            if (kw3 && cg == 1 && p->k_h == 3)
+            {
+                rnn_conv_s8_windows3x3(p, xg, x_zero_point, q / p->out_w, q % p->out_w, np,
+                                       win);
+            }
+            else
+            {
+                rnn_conv_s8_windows16(p, xg, x_zero_point, q / p->out_w, q % p->out_w, np, cg,
+                                      n, npair, map, kw3, win);
+            }
+#if defined(RNN_CONV_S8_ASM)
+            if (all9)
+            {
+                rnn_conv_s8_run9s(recs + g * mg * rl, mg, win, np, y + g * mg * positions + q,
+                                  positions);
+                continue;
+            }
+#else
+            (void)all9;
+#endif
+            for (m = g * mg; m < (g + 1) * mg; ++m)
+            {
+                const int32_t *r = recs + m * rl;
+                const int32_t fast = shift[m] <= -2 && shift[m] >= -23;
+                int8_t *ym = y + m * positions + q;
+                rnn_conv_s8_runs[npair - 1](r, win, np, y_zero_point, fast, ym);
+            }
+        }
+    }
+}
+#endif
+
 #if defined(RNN_CONV_S8_MVE)
 /* The int8 outputs of channel m at np (1 to 4) consecutive positions: the four accumulators
  * as one vector, the high word of the product by VMULH, rounding half up and the shift as in
@@ -540,16 +1183,258 @@ static inline void rnn_conv_s8_dot12(const int8_t *wm, const int8_t *c0, const i
 #endif
 }
 
-/* the next output position, row by row */
-#define RNN_CONV_S8_NEXT(oh, ow) \
-    do                           \
-    {                            \
-        if (++(ow) == p->out_w)  \
-        {                        \
-            (ow) = 0;            \
-            ++(oh);              \
-        }                        \
-    } while (0)
+/* ---- Small windows (n <= 16 values spanning at most 256 input bytes) on Helium:
+ * rnn_conv_s8_small_mve ----
+ * Each output channel's record first (32 bytes of the scratch): its weights zero-padded to 16
+ * bytes, bias - x_zero_point x sum(w), mult, shift. Then four output positions per pass,
+ * their windows gathered into four registers (one VLDRB gather each; the four straight from
+ * one row's input when all inside, else rnn_conv_s8_edge16), and for each channel one weight
+ * load, four VMLADAV, the sums as one vector plus the offset, and the vector requantization:
+ * VQDMULH, VRSHL (the rounding shift), the zero point, two saturating narrowings (VQMOVNB to
+ * int16, then int8) and a byte store of the four (rnn_conv_s8_mve_ch4). */
+
+#if defined(__GNUC__)
+#define RNN_CONV_S8_MVE_APART __attribute__((noinline))
+#else
+#define RNN_CONV_S8_MVE_APART
+#endif
+
+/* The four outputs of each of the mc channels of the records from r on (32 bytes each) at four
+ * positions (windows x0 .. x3), all channels' shifts in [-32, -2]: the high word doubled
+ * (VQDMULH: floor(acc x mult / 2^31), never saturating with mult > 0) and VRSHL by shift
+ * (rounding half up by 2^(s + 1), s = -1 - shift: rnn_conv_s8_out's result), the zero
+ * point, saturation by narrowing. */
+RNN_CONV_S8_MVE_APART static void rnn_conv_s8_mve_ch4(const int8_t *r, int32_t mc,
+                                                     int8x16_t x0,
+                                       int8x16_t x1, int8x16_t x2, int8x16_t x3, int8_t *yo,
+                                       int32_t positions, int32_t y_zp)
+{
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+    /* as assembly (GCC 12 copies the narrowings' registers and spills): a low-overhead loop
+     * (DLS/LE) of 20 instructions per channel; VMLADAV needs even registers. (The two-lane
+     * VMOV Qd[2], Qd[0], Rt, Rt2 would save two, but QEMU 7.2 and LLVM's assembler disagree
+     * on which lane takes Rt, so it is not used.) */
+    register int32_t a0 __asm__("r0");
+    register int32_t a1 __asm__("r2");
+    register int32_t a2 __asm__("r4");
+    register int32_t a3 __asm__("r6");
+    int32_t off;
+    int32_t mu;
+    int32_t sh;
+    __asm__ volatile("   dls    lr, %[mc]\n"
+                     "1: ldrd   %[off], %[mu], [%[r], #16]\n"
+                     "   ldr    %[sh], [%[r], #24]\n"
+                     "   vldrb.u8 q6, [%[r]], #32\n"
+                     "   vmladav.s8 %[a0], q6, %q[x0]\n"
+                     "   vmladav.s8 %[a1], q6, %q[x1]\n"
+                     "   vmladav.s8 %[a2], q6, %q[x2]\n"
+                     "   vmladav.s8 %[a3], q6, %q[x3]\n"
+                     "   vmov.32 q7[0], %[a0]\n"
+                     "   vmov.32 q7[1], %[a1]\n"
+                     "   vmov.32 q7[2], %[a2]\n"
+                     "   vmov.32 q7[3], %[a3]\n"
+                     "   vadd.i32 q7, q7, %[off]\n"
+                     "   vqdmulh.s32 q7, q7, %[mu]\n"
+                     "   vrshl.s32 q7, %[sh]\n"
+                     "   vadd.i32 q7, q7, %[yzp]\n"
+                     "   vqmovnb.s32 q6, q7\n"
+                     "   vqmovnb.s16 q7, q6\n"
+                     "   vstrb.32 q7, [%[yo]]\n"
+                     "   add    %[yo], %[yo], %[pos]\n"
+                     "   le     lr, 1b\n"
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
+                       [off] "=&r"(off), [mu] "=&r"(mu), [sh] "=&r"(sh), [r] "+r"(r),
+                       [yo] "+r"(yo)
+                     : [mc] "r"(mc), [x0] "w"(x0), [x1] "w"(x1), [x2] "w"(x2), [x3] "w"(x3),
+                       [pos] "r"(positions), [yzp] "r"(y_zp)
+                     : "lr", "q6", "q7", "cc", "memory");
+#else
+    int32_t m;
+    for (m = 0; m < mc; ++m)
+    {
+        int32_t off;
+        int32_t mu;
+        int32_t sh;
+        const int8x16_t wv = vldrbq_s8(r);
+        int32x4_t a = vdupq_n_s32(vmladavq_s8(wv, x0));
+        int16x8_t h16;
+        int8x16_t h8;
+        a = vsetq_lane_s32(vmladavq_s8(wv, x1), a, 1);
+        a = vsetq_lane_s32(vmladavq_s8(wv, x2), a, 2);
+        a = vsetq_lane_s32(vmladavq_s8(wv, x3), a, 3);
+        memcpy(&off, r + 16, sizeof off);
+        memcpy(&mu, r + 20, sizeof mu);
+        memcpy(&sh, r + 24, sizeof sh);
+        a = vrshlq_n_s32(vqdmulhq_n_s32(vaddq_n_s32(a, off), mu), sh);
+        a = vaddq_n_s32(a, y_zp);
+        h16 = vqmovnbq_s32(vuninitializedq_s16(), a);
+        h8 = vqmovnbq_s16(vuninitializedq_s8(), h16);
+        vstrbq_s32(yo, vreinterpretq_s32_s8(h8));
+        r += 32;
+        yo += positions;
+    }
+#endif
+}
+
+/* The window of output position (oh, ow) as one vector when it is not inside the input (its
+ * row's first input row ih0 and kernel rows [kh0, kh1) inside): a predicated gather of the
+ * lanes inside (kh0 <= kh < kh1, kw0 <= kw < kw1, from the lanes' kh, 255 - kh, kw, 255 - kw
+ * in lk; lanes past n have kh = 255), x_zero_point elsewhere. */
+static inline int8x16_t rnn_conv_s8_edge16(const rnn_window_params *p, const int8_t *xg,
+                                           int32_t ih0, int32_t kh0, int32_t kh1, int32_t ow,
+                                           uint8x16_t offv, const uint8x16_t lk[4],
+                                           int8x16_t zpv)
+{
+    const int32_t iw0 = ow * p->stride_w - p->pad_w;
+    int32_t kw0 = 0;
+    int32_t kw1 = p->k_w;
+    mve_pred16_t in;
+    if (iw0 < 0 || iw0 + (p->k_w - 1) * p->dil_w >= p->in_w)
+    {
+        rnn_conv_s8_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &kw0, &kw1);
+    }
+    in = vcmpcsq_n_u8(lk[0], (uint8_t)kh0);
+    in = vcmphiq_m_n_u8(lk[1], (uint8_t)(255 - kh1), in);
+    in = vcmpcsq_m_n_u8(lk[2], (uint8_t)kw0, in);
+    in = vcmphiq_m_n_u8(lk[3], (uint8_t)(255 - kw1), in);
+    return vpselq_s8(vldrbq_gather_offset_z_s8(xg + ih0 * p->in_w + iw0, offv, in), zpv, in);
+}
+
+RNN_CONV_S8_MVE_APART static void rnn_conv_s8_small_mve(
+    const rnn_window_params *p, const int8_t *x, int32_t x_zero_point, const int8_t *w,
+    const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t y_zero_point,
+    int8_t *y, int16_t *cols, uint8x16_t offv)
+{
+    const int32_t cg = p->in_c / p->groups;
+    const int32_t mg = p->out_c / p->groups;
+    const int32_t n = cg * p->k_h * p->k_w;
+    const int32_t positions = p->out_h * p->out_w;
+    const int32_t in_w = p->in_w;
+    const int32_t sw = p->stride_w;
+    const int32_t span_h = (p->k_h - 1) * p->dil_h;
+    const int32_t span_w = (p->k_w - 1) * p->dil_w;
+    int8_t *recs = (int8_t *)(((uintptr_t)cols + 3u) & ~(uintptr_t)3u);
+    const mve_pred16_t pr = vctp8q((uint32_t)n);
+    const int8x16_t zpv = vdupq_n_s8((int8_t)x_zero_point);
+    uint8x16_t lk[4];
+    int32_t fast = 1;
+    int32_t g;
+    int32_t m;
+    {
+        /* each lane's kernel row and column (rnn_conv_s8_edge16) */
+        uint8_t kh[16];
+        uint8_t kw[16];
+        int32_t t;
+        for (t = 0; t < 16; ++t)
+        {
+            kh[t] = (uint8_t)(t < n ? (t / p->k_w) % p->k_h : 255);
+            kw[t] = (uint8_t)(t % p->k_w);
+        }
+        lk[0] = vld1q_u8(kh);
+        lk[1] = vsubq_u8(vdupq_n_u8(255), lk[0]);
+        lk[2] = vld1q_u8(kw);
+        lk[3] = vsubq_u8(vdupq_n_u8(255), lk[2]);
+    }
+    for (m = 0; m < p->out_c; ++m)
+    {
+        int8_t *r = recs + 32 * m;
+        if (shift[m] > -2 || shift[m] < -32)
+        {
+            fast = 0;
+        }
+        const int8x16_t wv = vldrbq_z_s8(w + m * n, pr);
+        const int32_t off = bias[m] - x_zero_point * vaddvq_s8(wv);
+        vst1q_s8(r, wv);
+        memcpy(r + 16, &off, sizeof off);
+        memcpy(r + 20, &mult[m], sizeof mult[m]);
+        memcpy(r + 24, &shift[m], sizeof shift[m]);
+    }
+    for (g = 0; g < p->groups; ++g)
+    {
+        const int8_t *xg = x + g * cg * p->in_h * in_w;
+        int32_t oh;
+        for (oh = 0; oh < p->out_h; ++oh)
+        {
+            const int32_t ih0 = oh * p->stride_h - p->pad_h;
+            const int32_t row_in = ih0 >= 0 && ih0 + span_h < p->in_h;
+            int32_t kh0 = 0;
+            int32_t kh1 = p->k_h;
+            int32_t ow;
+            if (!row_in)
+            {
+                rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0,
+                                 &kh1);
+            }
+            /* four output positions of this row per pass (the row's last pass 1 to 4) */
+            for (ow = 0; ow < p->out_w; ow += 4)
+            {
+            const int32_t np = p->out_w - ow < 4 ? p->out_w - ow : 4;
+            const int32_t iw0 = ow * sw - p->pad_w;
+            const int8_t *r = recs + 32 * g * mg;
+            int8_t *yo = y + g * mg * positions + oh * p->out_w + ow;
+            int8x16_t x0;
+            int8x16_t x1;
+            int8x16_t x2;
+            int8x16_t x3;
+            if (np == 4 && row_in && iw0 >= 0 && iw0 + 3 * sw + span_w < in_w)
+            {
+                /* the four windows inside one row of the input: lanes past n read the
+                 * window's first value (offset 0), their weights 0 */
+                const int8_t *xc = xg + ih0 * in_w + iw0;
+                x0 = vldrbq_gather_offset_s8(xc, offv);
+                x1 = vldrbq_gather_offset_s8(xc + sw, offv);
+                x2 = vldrbq_gather_offset_s8(xc + 2 * sw, offv);
+                x3 = vldrbq_gather_offset_s8(xc + 3 * sw, offv);
+            }
+            else
+            {
+                /* each window gathered straight when inside, else predicated */
+#define RNN_CONV_S8_WIN16(j)                                                                \
+    (row_in && iw0 + (j) * sw >= 0 && iw0 + (j) * sw + span_w < in_w                        \
+         ? vldrbq_gather_offset_s8(xg + ih0 * in_w + iw0 + (j) * sw, offv)                  \
+         : rnn_conv_s8_edge16(p, xg, ih0, kh0, kh1, ow + (j), offv, lk, zpv))
+                x0 = RNN_CONV_S8_WIN16(0);
+                x1 = x0;
+                x2 = x0;
+                x3 = x0;
+                if (np > 1)
+                {
+                    x1 = RNN_CONV_S8_WIN16(1);
+                }
+                if (np > 2)
+                {
+                    x2 = RNN_CONV_S8_WIN16(2);
+                }
+                if (np > 3)
+                {
+                    x3 = RNN_CONV_S8_WIN16(3);
+                }
+#undef RNN_CONV_S8_WIN16
+            }
+            if (np == 4 && fast)
+            {
+                rnn_conv_s8_mve_ch4(r, mg, x0, x1, x2, x3, yo, positions, y_zero_point);
+                continue;
+            }
+            for (m = 0; m < mg; ++m, r += 32, yo += positions)
+            {
+                const int8x16_t wv = vldrbq_s8(r);
+                int32_t off;
+                int32_t mu;
+                int32_t sh;
+                int32x4_t a = vdupq_n_s32(vmladavq_s8(wv, x0));
+                a = vsetq_lane_s32(vmladavq_s8(wv, x1), a, 1);
+                a = vsetq_lane_s32(vmladavq_s8(wv, x2), a, 2);
+                a = vsetq_lane_s32(vmladavq_s8(wv, x3), a, 3);
+                memcpy(&off, r + 16, sizeof off);
+                memcpy(&mu, r + 20, sizeof mu);
+                memcpy(&sh, r + 24, sizeof sh);
+                rnn_conv_s8_out4(vaddq_n_s32(a, off), mu, sh, y_zero_point, yo, np);
+            }
+            }
+        }
+    }
+}
 
 /* Refer to header file for details. Helium: first each output channel's bias - x_zero_point *
  * sum(w) (the zero point's term), kept after the columns in the scratch; then four output
@@ -573,6 +1458,12 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
     const uint8x16_t offv = vldrbq_u8(gather_at);
     int32_t g;
     int32_t m;
+    if (gather)
+    {
+        rnn_conv_s8_small_mve(p, x, x_zero_point, w, bias, mult, shift, y_zero_point, y, cols,
+                              offv);
+        return;
+    }
     for (m = 0; m < p->out_c; ++m)
     {
         const int8_t *wm = w + m * n;
@@ -593,57 +1484,6 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
         int32_t oh = 0;
         int32_t ow = 0;
         int32_t q;
-        if (gather)
-        {
-            /* a window of at most 16 values: each position's column one gathered vector, the
-             * four kept in registers for all the channels (one predicated weight load and
-             * four VMLADAV per channel) */
-            const mve_pred16_t pr = vctp8q((uint32_t)n);
-            for (q = 0; q < positions; q += 4)
-            {
-                const int32_t np = positions - q < 4 ? positions - q : 4;
-                int8x16_t x0;
-                int8x16_t x1;
-                int8x16_t x2;
-                int8x16_t x3;
-                x0 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
-                RNN_CONV_S8_NEXT(oh, ow);
-                x1 = x0;
-                x2 = x0;
-                x3 = x0;
-                /* cppcheck-suppress knownConditionTrueFalse ; a step's one position */
-                if (np > 1)
-                {
-                    x1 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
-                    RNN_CONV_S8_NEXT(oh, ow);
-                }
-                /* cppcheck-suppress knownConditionTrueFalse ; a step's one position */
-                if (np > 2)
-                {
-                    x2 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
-                    RNN_CONV_S8_NEXT(oh, ow);
-                }
-                /* cppcheck-suppress knownConditionTrueFalse ; a step's one position */
-                if (np > 3)
-                {
-                    x3 = rnn_conv_s8_col16(p, xg, x_zero_point, oh, ow, cg, offv, pr, c8);
-                    RNN_CONV_S8_NEXT(oh, ow);
-                }
-                for (m = g * mg; m < (g + 1) * mg; ++m)
-                {
-                    const int8x16_t wv = vldrbq_z_s8(w + m * n, pr);
-                    int32x4_t a = vdupq_n_s32(vmladavq_s8(wv, x0));
-                    int32_t off;
-                    a = vsetq_lane_s32(vmladavq_s8(wv, x1), a, 1);
-                    a = vsetq_lane_s32(vmladavq_s8(wv, x2), a, 2);
-                    a = vsetq_lane_s32(vmladavq_s8(wv, x3), a, 3);
-                    memcpy(&off, offs + 4 * m, sizeof off);
-                    rnn_conv_s8_out4(vaddq_n_s32(a, off), mult[m], shift[m], y_zero_point,
-                                     y + m * positions + q, np);
-                }
-            }
-            continue;
-        }
         for (q = 0; q < positions; q += 4)
         {
             const int32_t np = positions - q < 4 ? positions - q : 4;
@@ -1630,6 +2470,13 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
     const int32_t n = cg * p->k_h * p->k_w;
     const int32_t positions = p->out_h * p->out_w;
     int32_t g;
+#if defined(RNN_CONV_S8_DSP)
+    if (n <= 16)
+    {
+        rnn_conv_s8_small_dsp(p, x, x_zero_point, w, bias, mult, shift, y_zero_point, y, cols);
+        return;
+    }
+#endif
     for (g = 0; g < p->groups; ++g)
     {
         const int8_t *xg = x + g * cg * p->in_h * p->in_w;
