@@ -168,6 +168,9 @@ def _model_options(f: Any) -> Any:
               "budget (bytes; 0: none).")
 @click.option("--ram-budget", type=click.IntRange(min=0), help="Override the board's RAM "
               "budget (bytes; 0: none).")
+@click.option("--whole-sequence", is_flag=True, help="Compile for whole sequences of exactly T "
+              "steps even where the model could stream (a convolution along time then runs "
+              "over the whole sequence at once: a faster _run, no _step).")
 @click.option("--no-main", is_flag=True, help="Library mode: only the model and its kernels, "
               "with CMakeLists.txt and rnngen.mk for an existing firmware project (no test "
               "program, Makefile or startup).")
@@ -175,19 +178,21 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
           name: str | None, input_: str | None, sparse_threshold: float | None, dtype: str,
           calibrate: str | None, io: str, force: bool,
           dump_ir: bool, atol: float, rtol: float, flash_budget: int | None,
-          ram_budget: int | None, no_main: bool, plan: str | None) -> None:
+          ram_budget: int | None, no_main: bool, plan: str | None,
+          whole_sequence: bool) -> None:
     """Compile MODEL (.onnx or .npz) into a C project for a board; with --plan, the model
     compressed and typed as a plan of `rnngen search` says (MODEL: the plan's by default)."""
     with _planned(model, plan, dtype, calibrate, seq_len) as (model, dtype, calibrate, seq_len):
         _build(model, target, board_file, out, seq_len, name, input_, sparse_threshold, dtype,
-               calibrate, io, force, dump_ir, atol, rtol, flash_budget, ram_budget, no_main)
+               calibrate, io, force, dump_ir, atol, rtol, flash_budget, ram_budget, no_main,
+               whole_sequence)
 
 
 def _build(model: str, target: str, board_file: str | None, out: str | None,
            seq_len: int | None, name: str | None, input_: str | None,
            sparse_threshold: float | None, dtype: str, calibrate: str | None, io: str,
            force: bool, dump_ir: bool, atol: float, rtol: float, flash_budget: int | None,
-           ram_budget: int | None, no_main: bool) -> None:
+           ram_budget: int | None, no_main: bool, whole_sequence: bool = False) -> None:
     from . import driver
     from .cgen import default_name
 
@@ -198,7 +203,8 @@ def _build(model: str, target: str, board_file: str | None, out: str | None,
                                seq_len=seq_len, input=input_, atol=atol, rtol=rtol,
                                force=force, flash_budget=flash_budget, ram_budget=ram_budget,
                                no_main=no_main, sparse_threshold=sparse_threshold,
-                               dtype=dtype, calibrate=calibrate, io=io)
+                               dtype=dtype, calibrate=calibrate, io=io,
+                               whole_sequence=whole_sequence)
     res = driver.build(model, out, opts, dump=sys.stdout if dump_ir else None)
     m = res.manifest
     for w in res.warnings:
@@ -240,13 +246,16 @@ def _build(model: str, target: str, board_file: str | None, out: str | None,
               "budget (bytes; 0: none).")
 @click.option("--ram-budget", type=click.IntRange(min=0), help="Override the board's RAM "
               "budget (bytes; 0: none).")
+@click.option("--whole-sequence", is_flag=True, help="Compile for whole sequences of exactly T "
+              "steps even where the model could stream (a convolution along time then runs "
+              "over the whole sequence at once: a faster _run, no _step).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
            name: str | None, input_: str | None, sparse_threshold: float | None, dtype: str,
            calibrate: str | None, io: str,
            expect: str | None, atol: float | None, rtol: float | None,
            keep: str | None, timeout: float, flash_budget: int | None, ram_budget: int | None,
-           as_json: bool, plan: str | None) -> None:
+           as_json: bool, plan: str | None, whole_sequence: bool) -> None:
     """Build MODEL, compile and run it, and compare with the reference (or --expect).
     --input may hold N sequences ([N, ...], with --expect [N, ...] per output): each is
     checked, all through one run of the C. --plan: the model as a plan of `rnngen search`
@@ -256,14 +265,14 @@ def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
     with _planned(model, plan, dtype, calibrate, seq_len) as (model, dtype, calibrate, seq_len):
         _verify(model, target, board_file, seq_len, name, input_, sparse_threshold, dtype,
                 calibrate, io, expect, atol, rtol, keep, timeout, flash_budget, ram_budget,
-                as_json)
+                as_json, whole_sequence)
 
 
 def _verify(model: str, target: str, board_file: str | None, seq_len: int | None,
             name: str | None, input_: str | None, sparse_threshold: float | None, dtype: str,
             calibrate: str | None, io: str, expect: str | None, atol: float | None,
             rtol: float | None, keep: str | None, timeout: float, flash_budget: int | None,
-            ram_budget: int | None, as_json: bool) -> None:
+            ram_budget: int | None, as_json: bool, whole_sequence: bool = False) -> None:
     from . import driver
 
     tolerance = None
@@ -280,7 +289,7 @@ def _verify(model: str, target: str, board_file: str | None, seq_len: int | None
                                seq_len=seq_len, input=input_, expect=expect, atol=atol,
                                rtol=rtol, flash_budget=flash_budget, ram_budget=ram_budget,
                                sparse_threshold=sparse_threshold, dtype=dtype,
-                               calibrate=calibrate, io=io)
+                               calibrate=calibrate, io=io, whole_sequence=whole_sequence)
     res = driver.verify(model, opts, keep=keep, timeout=timeout)
     r = res.report
     if tolerance:

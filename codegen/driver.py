@@ -39,6 +39,7 @@ class BuildOptions:
     force: bool = False
     flash_budget: int | None = None
     ram_budget: int | None = None
+    whole_sequence: bool = False  # --whole-sequence: no streaming even where it could
     measure: bool = True
     no_main: bool = False  # library mode: model and kernels, CMakeLists.txt, rnngen.mk
     sparse_threshold: float | None = None  # CSR for recurrent matrices with >= this zero share
@@ -204,7 +205,8 @@ def compile_graph(model: str | Path, o: BuildOptions, dump: TextIO | None = None
         (board.ram_budget if not board.m_profile else None)
     return pipeline.compile_model(model, pipeline.Options(
         seq_len=o.seq_len, sparse_threshold=o.sparse_threshold, dtype=o.dtype,
-        calibrate=o.calibrate, io=o.io, ram_budget=budget), dump)
+        calibrate=o.calibrate, io=o.io, ram_budget=budget,
+        whole_sequence=o.whole_sequence), dump)
 
 
 def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),

@@ -27,6 +27,7 @@ class Options:
     calibrate: str | None = None  # .npy of representative inputs (int8)
     io: str = "float"  # int8 models: "float" or "int8" input and outputs at the C API
     ram_budget: int | None = None  # bytes (0/None: none): bounds <name>_run's block of steps
+    whole_sequence: bool = False  # --whole-sequence: compile for whole sequences regardless
 
     def __post_init__(self) -> None:
         if self.seq_len is not None and self.seq_len < 1:

@@ -369,6 +369,11 @@ class _Program:
 
     def op_conv(self, n: ir.Conv, p: str) -> dict[str, Any]:
         x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        if one_window(n, x):  # one output per filter (a streaming conv's step): W . x
+            b = self.ctx.array(f"{p}_b", n.b) if n.b is not None else "NULL"
+            W = formats.dense.dense(np.asarray(n.W, np.float32).reshape(n.W.shape[0], -1))
+            return self._lines(n, self.matvec(f"{p}_W", W, b, self.buf(n.inputs[0]),
+                                              self.buf(n.outputs[0])))
         prm = self.window(p, x, y, n.kernel, n.strides, n.pads, n.dilations, n.group)
         w = self.ctx.array(f"{p}_W", np.ascontiguousarray(n.W, np.float32).reshape(-1))
         b = self.ctx.array(f"{p}_b", n.b) if n.b is not None else "NULL"
@@ -597,6 +602,15 @@ def state_api(prog: "_Program", g: ir.Graph) -> dict[str, Any]:
         get_lines.insert(0, "int32_t i;")
     return dict(state_layout=layout, state_size=base, state_set=set_lines,
                 state_get=get_lines)
+
+
+def one_window(n: ir.Conv, x: ir.Shape) -> bool:
+    """A Conv whose one window is its whole input (no padding, no dilation, one group): one
+    output per filter, W [M, C x kernel] times the input flattened — the step of a 1-D conv
+    streaming along time reads its window of frames so. The emitters use the mat-vec
+    kernels there (the same products; int8: the same requantization, bit for bit)."""
+    return (n.group == 1 and tuple(x[2:]) == n.kernel and not any(n.pads)
+            and all(d == 1 for d in n.dilations))
 
 
 def _at(base: str, off: int) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import cells, cgen, formats, ir, quant
 from ..errors import RnngenError
-from .c import _at, _Ctx, _Program, kernel_closure
+from .c import _at, _Ctx, _Program, kernel_closure, one_window
 
 INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     **formats.kernels_s8(),
@@ -327,6 +327,15 @@ class QProgram(_Program):
     def op_conv(self, n: ir.Conv, p: str) -> dict[str, Any]:
         q: quant.QConv = self.plan.nodes[n.name]
         x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        if one_window(n, x):  # one output per filter: the int8 fully connected kernel
+            w = np.asarray(q.w, np.int8).reshape(n.W.shape[0], -1)
+            qd = formats.dense.QDense(
+                w=w, offset=(np.asarray(q.bias, np.int64)
+                             - q.x.zero_point * w.astype(np.int64).sum(axis=1)).astype(np.int32),
+                mult=np.asarray(q.mult, np.int32), shift=np.asarray(q.shift, np.int32))
+            return self._lines(n, [formats.of(qd).emit_s8_out(
+                qd, self.ctx, f"{p}_W", q.out.zero_point, self.xbuf(n.inputs[0]),
+                self.buf(n.outputs[0]))])
         prm = self.window(p, x, y, n.kernel, n.strides, n.pads, n.dilations, n.group)
         w = self.ctx.array(f"{p}_w", np.asarray(q.w).reshape(-1), ctype="int8_t")
         b = self.arr(f"{p}_bias", q.bias, "int32_t")

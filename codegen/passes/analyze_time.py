@@ -29,6 +29,9 @@ class _NotCausal(Exception):
 
 
 def run(g: ir.Graph, opts: object = None) -> ir.Graph:
+    if getattr(opts, "whole_sequence", False):
+        return g.replace(time={}, step=None,
+                         not_streaming_why="built with --whole-sequence")
     try:
         tags = _tags(g)
         step = _step_graph(g, tags)
