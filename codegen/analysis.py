@@ -139,7 +139,8 @@ def table(g: ir.Graph, name: str | None = None) -> dict[str, Any]:
             state = 4 * (math.prod(prog.shapes[n.outputs[0]]) + 1)
         elif isinstance(n, ir.RunningAttentionPool):  # m, l per score, a per output + count
             o, _, i, i_s = n.layout(prog.shapes[n.inputs[0]], prog.shapes[n.inputs[1]])
-            state = 4 * (o * (2 * i_s + i) + 1)
+            # int8: the weights' shift x per score too
+            state = 4 * (o * ((3 if g.quant is not None else 2) * i_s + i) + 1)
         elif isinstance(n, ir.FrameWindow):  # the frames (float or int8) + count and flag
             state = math.prod(prog.shapes[n.outputs[0]]) * _elem_bytes(g, n.inputs[0]) + 8
         acts = sum(math.prod(prog.shapes[o]) * _elem_bytes(g, o) for o in n.outputs

@@ -316,6 +316,17 @@ def conv_s8(q: QConv, windows: np.ndarray, group: int) -> np.ndarray:
     return sat8(y)
 
 
+def exp_table(scale: float) -> np.ndarray:
+    """The fixed-point e^x of the int8 softmax and attention pooling: int64 [256],
+    round(e^(-k * scale) * 2^16) for k = max - x in [0, 255] (entry 0 is EXP_ONE)."""
+    return np.round(np.exp(-np.arange(256) * float(scale)) * 65536.0).astype(I64)
+
+
+EXP_ONE = 65536  # exp_table[0]: e^0 in Q16
+ATT_L_MAX = 1 << 22  # attention: l and a are halved (x + 1) when l reaches this
+ATT_X_MAX = 16  # the weights' shift x stops here (e = EXP_ONE >> x >= 1)
+
+
 @dataclass(frozen=True, eq=False)
 class QSoftmax:
     exp_table: np.ndarray  # int32 [256]: round(exp(-k * input scale) * 2^16)
@@ -433,6 +444,63 @@ def layer_norm_s8(q: QLayerNorm, x: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
+class QAttentionPool:
+    """int8 attention pooling, an integer online softmax over the pooled axis (whole sequences
+    and streaming alike, so `_step` T times equals `_run` bit for bit). Per score: the running
+    maximum m (int8), the normalizer l (int32) and the weights' shift x; per output the
+    weighted sum a (int32). The steps are folded in order: a score above m first rescales l
+    and a by c = exp_table[s - m] ((l c + 2^15) >> 16, the same for a) and becomes m; then
+    e = exp_table[m - s] >> x (rounded half up), l += e, a += e (v - v.zero_point); when l
+    reaches ATT_L_MAX, l and a are halved (rounded half up) and x grows by one (up to
+    ATT_X_MAX), so every weight keeps its place relative to the others and everything fits
+    int32 (|a| <= 255 l + 255 * 129). Output: r = |a| 2^16 / l rounded half up, with a's sign
+    (the weighted mean of v - zp in Q16), y = sat8(zp_out + rq(r, mult, shift)), mult / shift
+    the multiplier of v.scale / out.scale / 2^16.
+    C: rnn_attention_pool_s8(), rnn_running_attention_pool_s8()."""
+
+    exp_table: np.ndarray  # int64 [256]: exp_table(s.scale), the softmax's
+    s: QParams  # scores
+    v: QParams  # values
+    out: QParams
+    mult: int
+    shift: int
+
+    def steps(self, state: tuple[np.ndarray, ...] | None, s: np.ndarray, v: np.ndarray
+              ) -> tuple[np.ndarray, ...]:
+        """Fold steps s [n, ...], v [n, ...] (int8 values of the same shape, in order) into
+        the state (m, l, x, a: arrays of the shape of one step; None: nothing seen yet)."""
+        t = self.exp_table
+        s, v = np.asarray(s, I64), np.asarray(v, I64)
+        if state is None:  # the first step starts at its own score with nothing summed
+            z = np.zeros_like(s[0])
+            m, l, x, a = s[0].copy(), z, z, z
+        else:
+            m, l, x, a = (np.asarray(w, I64).copy() for w in state)
+        for k in range(s.shape[0]):
+            sk = s[k]
+            grow = sk > m
+            c = np.where(grow, t[np.clip(sk - m, 0, 255)], EXP_ONE)
+            l = np.where(grow, (l * c + (1 << 15)) >> 16, l)
+            a = np.where(grow, (a * c + (1 << 15)) >> 16, a)
+            m = np.maximum(m, sk)
+            e = t[m - sk]
+            e = np.where(x > 0, (e + (I64(1) << np.maximum(x - 1, 0))) >> x, e)
+            l = l + e
+            a = a + e * (v[k] - self.v.zero_point)
+            big = l >= ATT_L_MAX
+            l = np.where(big, (l + 1) >> 1, l)
+            a = np.where(big, (a + 1) >> 1, a)
+            x = np.where(big, np.minimum(x + 1, ATT_X_MAX), x)
+        return m, l, x, a
+
+    def finish(self, l: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """The int8 outputs of the state's l and a (the same shape)."""
+        l, a = np.asarray(l, I64), np.asarray(a, I64)
+        r = (np.abs(a) * 65536 + l // 2) // l
+        return sat8(rq(np.where(a < 0, -r, r), self.mult, self.shift) + self.out.zero_point)
+
+
+@dataclass(frozen=True, eq=False)
 class QEmbedding:
     table: np.ndarray  # int8 [rows, dim], quantized with the output's parameters
     out: QParams
@@ -442,7 +510,7 @@ class QEmbedding:
 class QuantPlan:
     tensors: dict[str, TensorQ]  # tensor name -> QParams (int8), QState16 (Y_c)
     # node name -> QRecurrent | QLinear | QSoftmax | QLut8 | QEmbedding | QConv (Conv,
-    # BatchNormalization) | QReduceSum | QLayerNorm | int (a Pad's fill value)
+    # BatchNormalization) | QReduceSum | QLayerNorm | QAttentionPool | int (a Pad's fill value)
     nodes: dict
     input: QParams | None  # None: token ids (int32 as they are)
     io: str  # "float": float input/outputs at the API; "int8": int8

@@ -124,6 +124,32 @@ def _running_reduce(ex: Any, n: ir.RunningReduce, ins: list[np.ndarray]) -> list
     return [reference.running_reduce(ex, n, ins[0].astype(I64), finish)]
 
 
+def _attention_steps(ex: Any, n: ir.AttentionPool, ins: list[np.ndarray],
+                     state: Any) -> tuple[Any, np.ndarray]:
+    """The scores broadcast to the values (each output's own m and l: the same numbers as
+    one per score), the pooled axis first; quant.QAttentionPool.steps, then finish."""
+    q: quant.QAttentionPool = ex.plan.nodes[n.name]
+    s, v = ins
+    s = np.moveaxis(np.broadcast_to(s, v.shape), n.axis, 0)
+    v = np.moveaxis(v, n.axis, 0)
+    state = q.steps(state, s, v)
+    return state, np.expand_dims(q.finish(state[1], state[3]), n.axis)
+
+
+def _attention_pool(ex: Any, n: ir.AttentionPool, ins: list[np.ndarray]) -> list[np.ndarray]:
+    """C: rnn_attention_pool_s8(): the integer online softmax over the whole axis."""
+    return [_attention_steps(ex, n, ins, None)[1]]
+
+
+def _running_attention_pool(ex: Any, n: ir.RunningAttentionPool, ins: list[np.ndarray]
+                            ) -> list[np.ndarray]:
+    """C: rnn_running_attention_pool_s8(): the same online softmax continued from the state
+    (after T steps: _attention_pool over the sequence, bit for bit)."""
+    state, y = _attention_steps(ex, n, ins, ex.running.get(n.name))
+    ex.running[n.name] = state
+    return [y]
+
+
 def _channel_affine(ex: Any, n: ir.ChannelAffine, ins: list[np.ndarray]) -> list[np.ndarray]:
     """C: rnn_scale_shift_s8(): a depthwise 1x1 convolution (quant.conv_s8's arithmetic)."""
     q: quant.QConv = ex.plan.nodes[n.name]
@@ -166,7 +192,8 @@ INT8 = reference.Dtype(
          ir.Transpose: reference._transpose, ir.Slice: reference._slice,
          ir.Concat: reference._concat, ir.View: reference._view, ir.Embedding: _embedding,
          ir.RunningReduce: _running_reduce, ir.ChannelAffine: _channel_affine, ir.Pad: _pad,
-         ir.FrameWindow: reference._frame_window, ir.LayerNorm: _layernorm},
+         ir.FrameWindow: reference._frame_window, ir.LayerNorm: _layernorm,
+         ir.AttentionPool: _attention_pool, ir.RunningAttentionPool: _running_attention_pool},
     element=I64, state0=_state0, constants=False,
     encode=lambda ex, x: quant.quantize_input(np.asarray(x, np.float32), ex.plan.input),
     decode=lambda ex, o, v: dequantize_output(ex.plan, o, v))

@@ -36,6 +36,8 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_scale_shift_s8": ("NormalizationFunctions/rnn_scale_shift_s8.c", ()),
     "rnn_reduce_sum_s8": ("BasicMathFunctions/rnn_reduce_sum_s8.c", ()),
     "rnn_layer_norm_s8": ("NormalizationFunctions/rnn_layer_norm_s8.c", ()),
+    "rnn_attention_pool_s8": ("SoftmaxFunctions/rnn_attention_pool_s8.c", ()),
+    "rnn_running_attention_pool_s8": ("SoftmaxFunctions/rnn_running_attention_pool_s8.c", ()),
 }
 
 class QProgram(_Program):
@@ -371,6 +373,27 @@ class QProgram(_Program):
         self.ctx.kernels.add("rnn_reduce_s8")
         return self._lines(n, [f"rnn_reduce_s8({kind}, {outer}, {mid}, {inner}, "
                                f"{self.xbuf(n.inputs[0])}, {self.buf(n.outputs[0])});"])
+
+    def op_attentionpool(self, n: ir.AttentionPool, p: str) -> dict[str, Any]:
+        """rnn_attention_pool_s8, or over time in a streaming model
+        rnn_running_attention_pool_s8 with its m, l and a in state32 (then the count)."""
+        q: quant.QAttentionPool = self.plan.nodes[n.name]
+        outer, k, inner, inner_s = n.layout(self.g.shapes[n.inputs[0]],
+                                            self.g.shapes[n.inputs[1]])
+        table = self.arr(f"{p}_exp", q.exp_table, "int32_t")
+        prm = self.ctx.const(f"{p}_att", "rnn_attention_params", cgen.c_struct([
+            ("exp_table", table), ("zp_v", q.v.zero_point), ("mult", cgen.c_int(q.mult)),
+            ("shift", cgen.c_int(q.shift)), ("zp_out", q.out.zero_point)]))
+        args = (f"{outer}, {k}, {inner}, {inner_s}, &{prm}, {self.xbuf(n.inputs[0])}, "
+                f"{self.xbuf(n.inputs[1])}")
+        if isinstance(n, ir.RunningAttentionPool):
+            acc, cnt = self.mem.running[n.name]
+            self.ctx.kernels.add("rnn_running_attention_pool_s8")
+            return self._lines(n, [f"rnn_running_attention_pool_s8({args}, "
+                                   f"{_at('s->state32', acc)}, {_at('s->state32', cnt)}, "
+                                   f"{self.buf(n.outputs[0])});"])
+        self.ctx.kernels.add("rnn_attention_pool_s8")
+        return self._lines(n, [f"rnn_attention_pool_s8({args}, {self.buf(n.outputs[0])});"])
 
     def op_channelaffine(self, n: ir.ChannelAffine, p: str) -> dict[str, Any]:
         q: quant.QConv = self.plan.nodes[n.name]

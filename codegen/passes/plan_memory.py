@@ -197,6 +197,11 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
             size = math.prod(g.shapes[n.outputs[0]])
             running[n.name] = (state32, state32 + size)
             state32 += size + 1
+        elif isinstance(n, ir.RunningAttentionPool):  # m, l, x per score; a per output
+            outer, _, inner, inner_s = n.layout(g.shapes[n.inputs[0]], g.shapes[n.inputs[1]])
+            size = outer * (3 * inner_s + inner)
+            running[n.name] = (state32, state32 + size)
+            state32 += size + 1
     h8, state32 = _state_places(g, place, held, running, h8, state32)
     mem = ir.MemoryPlan(place=place, arena=top, work=work16, state=h8,
                         state_slots=state_slots, scratch_off=0, work8=work8, state16=c16,

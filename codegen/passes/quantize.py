@@ -286,10 +286,6 @@ class _Builder:
                     self.union(n.outputs[0], n.outputs[1])
                 if n.outputs[2]:
                     int16[n.outputs[2]] = -1  # cell state output: int16, set below
-            elif isinstance(n, ir.AttentionPool):
-                raise RnngenError(f"{self.where}: attention pooling '{n.name}' (Softmax, Mul "
-                                  "and ReduceSum over one axis) is not supported with --dtype "
-                                  "int8 yet (float32 only)")
             elif isinstance(n, ir.Binary):
                 raise RnngenError(f"{self.where}: {n.fn} node '{n.name}': elementwise "
                                   f"{n.fn} of tensors is not supported with --dtype int8")
@@ -399,6 +395,8 @@ class _Builder:
                 nodes[n.name] = quant.quantize_layer_norm(
                     n.scale, n.bias, n.epsilon, self.qp(n.inputs[0]), self.qp(n.outputs[0]),
                     f"{self.where}: {_onnx_op(n)} node '{n.name}'")
+            elif isinstance(n, ir.AttentionPool):
+                nodes[n.name] = self.attention_pool(n)
             elif isinstance(n, ir.Pad):
                 nodes[n.name] = int(quant.quantize_input(np.array([n.value], np.float32),
                                                          self.qp(n.outputs[0]))[0])
@@ -505,9 +503,16 @@ class _Builder:
         return quant.QLinear(w, x, out)
 
     def softmax(self, n: ir.Softmax) -> quant.QSoftmax:
-        s_in = self.qp(n.inputs[0]).scale
-        table = np.round(np.exp(-np.arange(256) * s_in) * 65536.0).astype(np.int64)
-        return quant.QSoftmax(table, self.fixed[n.outputs[0]])
+        return quant.QSoftmax(quant.exp_table(self.qp(n.inputs[0]).scale),
+                              self.fixed[n.outputs[0]])
+
+    def attention_pool(self, n: ir.AttentionPool) -> quant.QAttentionPool:
+        """The softmax's table for the scores; the weighted mean of the values (Q16) to the
+        output's calibrated scale."""
+        s, v, out = self.qp(n.inputs[0]), self.qp(n.inputs[1]), self.qp(n.outputs[0])
+        m, sh = quant.multiplier(v.scale / out.scale / 65536.0,
+                                 f"{self.where}: attention pooling '{n.name}'")
+        return quant.QAttentionPool(quant.exp_table(s.scale), s, v, out, m, sh)
 
     def unary(self, n: ir.Unary) -> quant.QLut8:
         x, out = self.qp(n.inputs[0]), self.qp(n.outputs[0])

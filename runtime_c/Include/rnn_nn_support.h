@@ -97,4 +97,79 @@ static inline int32_t rnn_next_row(int32_t last, const int32_t *shape, int32_t *
     return 0;
 }
 
+/* ---------------------------------------------------------------- attention pooling ---- */
+/* The integer online softmax of quant.QAttentionPool (rnn_attention_pool_s8 and
+ * rnn_running_attention_pool_s8 share these, so `_step` T times equals `_run` exactly). */
+
+/** @brief l and a are halved (x + 1, up to RNN_ATT_X_MAX) when l reaches this
+ *         (quant.ATT_L_MAX). */
+#define RNN_ATT_L_MAX ((int32_t)1 << 22)
+#define RNN_ATT_X_MAX 16
+
+/** @brief v * c / 2^16 rounded half up: the rescale by a Q16 table entry c in [0, 2^16]. */
+static inline int32_t rnn_att_rescale(int32_t v, int32_t c)
+{
+    return (int32_t)(((int64_t)v * (int64_t)c + 32768) >> 16);
+}
+
+/**
+ * @brief Fold one step into one score's m, l, x and its outputs' sums a[0 .. count-1]
+ *        (values v[0 .. count-1], zero point zp_v): quant.QAttentionPool.steps.
+ */
+static inline void rnn_att_step(const int32_t *tab, int32_t s, const int8_t *v, int32_t zp_v,
+                                int32_t count, int32_t *m, int32_t *l, int32_t *x, int32_t *a)
+{
+    int32_t i;
+    int32_t e;
+    if (s > *m)
+    {
+        const int32_t c = tab[s - *m];
+        *l = rnn_att_rescale(*l, c);
+        for (i = 0; i < count; ++i)
+        {
+            a[i] = rnn_att_rescale(a[i], c);
+        }
+        *m = s;
+    }
+    e = tab[*m - s];
+    if (*x > 0)
+    {
+        e = (e + ((int32_t)1 << (*x - 1))) >> *x;
+    }
+    *l += e;
+    for (i = 0; i < count; ++i)
+    {
+        a[i] += e * ((int32_t)v[i] - zp_v);
+    }
+    if (*l >= RNN_ATT_L_MAX)
+    {
+        *l = (*l + 1) >> 1;
+        for (i = 0; i < count; ++i)
+        {
+            a[i] = (a[i] + 1) >> 1;
+        }
+        *x = *x < RNN_ATT_X_MAX ? *x + 1 : *x;
+    }
+}
+
+/**
+ * @brief The int8 output of the weighted sum a over the normalizer l > 0
+ *        (quant.QAttentionPool.finish): r = |a| 2^16 / l rounded half up, with a's sign,
+ *        in three 32-bit divisions (l < 2^23: exact), then sat8(zp_out + rq(r, mult, shift)).
+ */
+static inline int8_t rnn_att_output(int32_t a, int32_t l, int32_t mult, int32_t shift,
+                                    int32_t zp_out)
+{
+    const uint32_t u = a < 0 ? (uint32_t)0 - (uint32_t)a : (uint32_t)a;
+    const uint32_t d = (uint32_t)l;
+    const uint32_t q = u / d;
+    const uint32_t r0 = (u - q * d) << 8;
+    const uint32_t f1 = r0 / d;
+    const uint32_t f2 = (((r0 - f1 * d) << 8) + d / 2) / d;
+    const int32_t r = (int32_t)((q << 16) + (f1 << 8) + f2);
+    const int32_t y = rnn_requantize(a < 0 ? -r : r, mult, shift);
+    const int64_t o = (int64_t)zp_out + y;
+    return (int8_t)(o > 127 ? 127 : (o < -128 ? -128 : o));
+}
+
 #endif /* RNN_NN_SUPPORT_H */

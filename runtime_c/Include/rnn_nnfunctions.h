@@ -481,6 +481,42 @@ typedef struct
  */
 void rnn_layer_norm_s8(const rnn_layer_norm_s8_params *p, int32_t rows, const int8_t *x,
                        int8_t *y);
+/** @brief int8 attention pooling's numbers (quant.QAttentionPool). */
+typedef struct
+{
+    const int32_t *exp_table; /**< [256] round(e^(-k * scores scale) * 2^16): the softmax's */
+    int32_t zp_v;             /**< the values' zero point */
+    int32_t mult;             /**< the weighted mean (Q16) to the output's scale */
+    int32_t shift;
+    int32_t zp_out;
+} rnn_attention_params;
+
+/**
+ * @brief int8 attention pooling over a whole sequence, values viewed as [outer, n, inner],
+ *        scores as [outer, n, inner_s] (inner_s 1: one score per step; inner: one per
+ *        value): for each output the integer online softmax of quant.QAttentionPool over
+ *        k = 0 .. n-1 in order (rnn_att_step: running maximum m, normalizer l and weighted
+ *        sum a of exp_table[m - s] (v - zp_v), rescaled by exp_table[s - m] when m grows,
+ *        halved with the weights' shift x + 1 when l reaches 2^22; all int32), then
+ *        y = sat8(zp_out + rq(round(a 2^16 / l))) (rnn_att_output).
+ *
+ * @param[out] y  [outer, inner]; must not alias scores or values
+ */
+void rnn_attention_pool_s8(int32_t outer, int32_t n, int32_t inner, int32_t inner_s,
+                           const rnn_attention_params *p, const int8_t *scores,
+                           const int8_t *values, int8_t *y);
+
+/**
+ * @brief int8 attention pooling over time in a streaming model: rnn_attention_pool_s8's
+ *        online softmax continued over calls (n steps per call). state (int32, in the state
+ *        struct): m, l and x [outer, inner_s] each, then a [outer, inner]; *count is the
+ *        steps since _reset (0: the first step starts them). y is the pooling of the steps
+ *        so far; after T steps it equals rnn_attention_pool_s8 over the sequence bit for bit.
+ */
+void rnn_running_attention_pool_s8(int32_t outer, int32_t n, int32_t inner, int32_t inner_s,
+                                   const rnn_attention_params *p, const int8_t *scores,
+                                   const int8_t *values, int32_t *state, int32_t *count,
+                                   int8_t *y);
 
 /**
  * @brief int8 per-channel scale and shift over [outer, channels, inner] (a batch

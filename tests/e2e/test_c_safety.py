@@ -270,9 +270,9 @@ def test_embedding_with_out_of_range_ids(tmp_path, dtype):
 
 
 @pytest.mark.parametrize("kind,dtype", [("mean", "float32"), ("sum", "int8"),
-                                        ("attention", "float32")])
+                                        ("attention", "float32"), ("attention", "int8")])
 def test_pooling_over_time_streams_safely(tmp_path, kind, dtype):
-    """Running pooling over time (rnn_running_reduce_*, rnn_running_attention_pool_f32:
+    """Running pooling over time (rnn_running_reduce_*, rnn_running_attention_pool_*:
     running values and count in the state struct) in the step and block programs, and the
     golden test's streaming checks."""
     import torch

@@ -255,21 +255,31 @@ INT8_SAMPLE = [
                  id="instancenorm_conv_lstm-dynamo-cortex-a73"),
     pytest.param("instancenorm_conv_lstm", False, "cortex-m4", marks=pytest.mark.qemu,
                  id="instancenorm_conv_lstm-torchscript-cortex-m4"),
+    # int8 attention pooling over time: the integer online softmax (streams; T steps = _run)
+    pytest.param("lstm_attention", False, "host", id="lstm_attention-torchscript-host"),
+    pytest.param("lstm_attention", True, "cortex-a73", marks=pytest.mark.qemu,
+                 id="lstm_attention-dynamo-cortex-a73"),
+    pytest.param("lstm_attention", False, "cortex-m4", marks=pytest.mark.qemu,
+                 id="lstm_attention-torchscript-cortex-m4"),
 ]
 
 
 @pytest.mark.parametrize("name,dynamo,board", INT8_SAMPLE)
 def test_int8_layers_equal_the_integer_reference(exported, name, dynamo, board):
     """The int8 DeepConvLSTM (whose float32 weights are over the cortex-m4's flash), CRNN,
-    LSTM -> mean over time, BatchNorm1d -> LSTM, LayerNorm -> LSTM and InstanceNorm1d ->
-    Conv1d -> LSTM: the C equals rnngen's integer reference bit for bit on the board."""
+    LSTM -> mean over time, BatchNorm1d -> LSTM, LayerNorm -> LSTM, InstanceNorm1d ->
+    Conv1d -> LSTM and LSTM -> attention pooling: the C equals rnngen's integer reference bit
+    for bit on the board (a streaming model: `_step` T times too)."""
     path, folder = exported(name, dynamo)
     res = driver.verify(path, driver.BuildOptions(target=board, dtype="int8",
                                                   input=str(folder / "x.npy")))
     rep = res.report
     assert res.passed and rep["atol"] == 0.0 and rep["rtol"] == 0.0, res.output
     assert rep["dtype"] == "int8" and rep["target"] == board and rep["mismatches"] == 0
-    assert rep.get("stream_errors", 0) == 0, rep  # LayerNorm -> LSTM streams in int8 too
+    assert rep["max_abs_err"] == 0.0 and rep["stream_errors"] == 0, rep
+    assert rep["streaming"] == NETS[name][2], rep
+    if name == "lstm_attention":  # docs/int8.md states this figure (16 random sequences)
+        assert rep["int8_vs_float_max_abs_err"] < 0.05, rep
     if board == "cortex-m4":
         assert rep["flash_bytes"] < 1024 * 1024, rep  # fits the STM32F407's 1 MB
 
