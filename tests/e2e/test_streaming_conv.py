@@ -210,3 +210,22 @@ def test_per_step_outputs_after_a_delayed_conv_are_named(exported, tmp_path):
     assert r.returncode == 0, r.stderr
     assert (f"whole sequences (output 'y' has one value per output frame of '{conv}', which "
             "some calls do not produce") in r.stdout.splitlines()[0], r.stdout
+
+
+def test_whole_sequence_option(exported, tmp_path):
+    """`--whole-sequence` compiles a streamable model for whole sequences (the conv kernel
+    over the sequence), says so where streaming reasons are given, and still matches
+    PyTorch."""
+    path, folder, _, _ = exported("valid_conv_pool")
+    out = tmp_path / "proj"
+    r = _cli("build", path, "--output", out, "--whole-sequence")
+    assert r.returncode == 0, r.stderr
+    assert "whole sequences: built with --whole-sequence" in r.stdout.splitlines()[0], r.stdout
+    header = (out / "include" / "valid_conv_pool.h").read_text()
+    assert "#define VALID_CONV_POOL_STREAMING 0" in header
+    assert "rnn_conv_f32" in json.loads((out / "manifest.json").read_text())["kernels"]
+    r = _cli("verify", path, "--whole-sequence", "--input", folder / "x.npy", "--expect",
+             folder / "y.npy", "--atol", "1e-4", "--rtol", "1e-3", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["passed"] and not rep["streaming"], rep
