@@ -14,7 +14,10 @@ number type, and then
 - instructions: predicted by the board's cost model (rnngen.cost, boards/<board>.cost.json),
   one inference of the eval sequence length;
 - flash (and RAM, reported): measured as `rnngen build` measures them (rnngen.cost.Footprint).
-Candidates are memoised by genome; the whole search is deterministic for a seed.
+Candidates are memoised by genome; the whole search is deterministic for a seed. A
+generation's new candidates are evaluated concurrently by local processes (--jobs) or
+on a Dask cluster (--scheduler), with the serial result (`evaluate` is pure; the
+Evaluator decides what to evaluate, and records it, in population order).
 """
 
 from __future__ import annotations
@@ -203,8 +206,8 @@ def _here(path: str, digest: str | None, data: bytes | None, d: Path) -> str:
 
 
 def _footprint(job: Job, board: Any, d: Path) -> cost.Footprint:
-    """This thread's Footprint (its kernel objects cached in the search's folder) when the
-    search's folder is on this machine; else one for this candidate only."""
+    """This thread's Footprint when the search's folder is on this machine, its kernel
+    objects shared with the search's other processes there; else one for this candidate."""
     work = Path(job.work)
     if not work.is_dir():
         return cost.Footprint(board, d / "footprint")
@@ -214,7 +217,8 @@ def _footprint(job: Job, board: Any, d: Path) -> cost.Footprint:
     key = (board.name, job.work)
     if key not in cache:
         cache[key] = cost.Footprint(
-            board, work / f"footprint-{os.getpid()}-{threading.get_ident()}")
+            board, work / f"footprint-{os.getpid()}-{threading.get_ident()}",
+            kernels=work / f"kernels-{board.name}")
     return cache[key]
 
 
@@ -268,7 +272,8 @@ class Evaluator:
         self.job = job
         work = Path(job.work)
         self.board = boards.get(o.target, o.board_file)
-        self.footprint = cost.Footprint(self.board, work / "footprint")
+        self.footprint = cost.Footprint(self.board, work / "footprint",
+                                        kernels=work / f"kernels-{self.board.name}")
         self.memo: dict[tuple[int, ...], Candidate] = {}
         self.order: list[tuple[int, ...]] = []
         self.progress = progress
@@ -287,7 +292,9 @@ class Evaluator:
                     len(self.order) + len(todo) < self.o.budget:
                 todo.append(g)
         done: dict[tuple[int, ...], Candidate] = {}
-        if self.pool is None:
+        if self.pool is None or (len(todo) == 1 and getattr(self.pool, "single_here", False)):
+            # serial; or, with local processes, one genome (the first baseline: nothing to
+            # share out, the workers start meanwhile)
             for g in todo:
                 done[g] = evaluate(self.job, g, self.footprint)
                 if self.progress is not None:
@@ -311,32 +318,40 @@ class Evaluator:
         return out
 
 
-def _worker_init(job: Job) -> None:
-    global _JOB
-    _JOB = job
+def _worker_init() -> None:
+    from . import boards, driver, reference  # noqa: F401  (imported while the pool starts)
+    from .emit import project  # noqa: F401
 
 
-_JOB: Job | None = None
+def _worker_ready() -> int:
+    return os.getpid()
 
 
-def _worker_evaluate(genome: tuple[int, ...]) -> Candidate:
-    assert _JOB is not None
-    return evaluate(_JOB, genome)
+def _worker_evaluate(job: Job, genome: tuple[int, ...]) -> Candidate:
+    return evaluate(job, genome)  # the worker's own `evaluate`, by name
 
 
 class LocalPool:
-    """`--jobs N`: candidates evaluated by N local processes (concurrent.futures)."""
+    """`--jobs N`: candidates evaluated by N local processes (concurrent.futures), started
+    at once so that they boot while the search loads the model and data."""
 
-    def __init__(self, jobs: int, job: Job):
+    single_here = True  # a batch of one genome is evaluated in the search's process
+
+    def __init__(self, jobs: int):
         import concurrent.futures as cf
         import multiprocessing as mp
 
         self.cf = cf
-        self.ex = cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("forkserver"),
-                                         initializer=_worker_init, initargs=(job,))
+        ctx = mp.get_context("forkserver")  # not fork: the caller may have threads
+        # the fork server imports rnngen once; each worker is a fork of it
+        ctx.set_forkserver_preload(["rnngen.search", "rnngen.driver", "rnngen.reference",
+                                    "rnngen.emit.project"])
+        self.ex = cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init)
+        for _ in range(jobs):  # processes are started on demand: demand them now
+            self.ex.submit(_worker_ready)
 
     def evaluate(self, job: Job, genomes: list[tuple[int, ...]]):
-        futs = {self.ex.submit(_worker_evaluate, g): g for g in genomes}
+        futs = {self.ex.submit(_worker_evaluate, job, g): g for g in genomes}
         for f in self.cf.as_completed(futs):
             yield futs[f], f.result()
 
@@ -390,14 +405,14 @@ class DaskPool:
 DASK_TIMEOUT = "10s"
 
 
-def make_pool(jobs: int, scheduler: str | None, job: Job) -> Any:
+def make_pool(jobs: int, scheduler: str | None) -> Any:
     """None (serial: --jobs 1), a LocalPool (--jobs N, 0 = every core) or a DaskPool
     (--scheduler ADDRESS; `local` with --jobs workers, every core if --jobs is 0 or 1)."""
     cores = os.cpu_count() or 1
     if scheduler is not None:
         return DaskPool(scheduler, jobs if jobs > 1 else cores)
     n = cores if jobs == 0 else jobs
-    return None if n <= 1 else LocalPool(n, job)
+    return None if n <= 1 else LocalPool(n)
 
 
 def accuracy(g: ir.Graph, dtype: str, x: np.ndarray, y: np.ndarray, where: str) -> float:
@@ -480,17 +495,16 @@ def run(o: Options, progress_factory: Callable[[int], Any] | None = None) -> Res
         raise RnngenError(f"--max-flash {o.max_flash}: expected a positive number of bytes")
     if not Path(o.model).exists():
         raise RnngenError(f"{o.model}: no such file")
-    x, y = _load_eval_data(Path(o.eval))
-    T = int(x.shape[1])
-    space = Space(recurrent_layers(o.model, T), o.factors)
     if o.jobs < 0:
         raise RnngenError(f"--jobs {o.jobs}: expected 0 (every core) or more")
-    work = Path(tempfile.mkdtemp(prefix="rnngen-search-"))
     bar = None
-    pool = None
+    pool = make_pool(o.jobs, o.scheduler)  # local workers boot while the model loads
+    work = Path(tempfile.mkdtemp(prefix="rnngen-search-"))
     try:
+        x, y = _load_eval_data(Path(o.eval))
+        T = int(x.shape[1])
+        space = Space(recurrent_layers(o.model, T), o.factors)
         job = make_job(o, space, x, y, work)
-        pool = make_pool(o.jobs, o.scheduler, job)
         bar = progress_factory(o.budget) if progress_factory else None
         ev = Evaluator(job, (lambda: bar.update(1)) if bar else None, pool)
         # a bad model, eval file or calibration fails here, in one line, before the search
