@@ -5,6 +5,7 @@ plans reloaded, determinism for a seed, and bad input with exit code 2."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -155,6 +156,30 @@ def test_parallel_same_as_serial(searched: Path, eval_npz: Path, tmp_path: Path,
                            "-o", tmp_path / "local")
     assert code == 0, se
     same_outputs(searched, tmp_path / "local")
+
+
+@pytest.mark.qemu
+def test_worker_elsewhere_same_candidate(tmp_path: Path, eval_npz: Path) -> None:
+    """A Dask worker on another machine sees neither the model, the calibration file nor
+    the search's folder: it writes the shipped bytes under the same names and compiles its
+    own kernel objects, and evaluates each candidate exactly as here."""
+    from rnngen import search
+    from rnngen.compress_eval import _load_eval_data
+
+    o = search.Options(model=str(MODEL), target="cortex-m4", eval=str(eval_npz),
+                       out=str(tmp_path / "o"), calibrate=str(CALIB))
+    x, y = _load_eval_data(eval_npz)
+    space = search.Space(search.recurrent_layers(o.model, 8), o.factors)
+    (tmp_path / "work").mkdir()
+    here = search.make_job(o, space, x, y, tmp_path / "work")
+    gone = tmp_path / "gone"  # paths this "worker" does not have
+    away = dataclasses.replace(
+        here, work=str(gone / "work"),
+        o=dataclasses.replace(o, model=str(gone / MODEL.name), calibrate=str(gone / CALIB.name)))
+    for genome in [(0, 1), (3, 1)]:  # dense and compressed, int8 (the calibration used)
+        a, b = search.evaluate(here, genome), search.evaluate(away, genome)
+        assert not a.failed and a == b, (a, b)
+    assert not gone.exists()
 
 
 def test_scheduler_errors_exit_2(tmp_path: Path, eval_npz: Path,
