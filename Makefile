@@ -42,7 +42,7 @@ $(STAMPS)/apt: | $(STAMPS)
 $(STAMPS)/python: pyproject.toml | $(STAMPS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,dask]'
 	touch $@
 
 demo: install
@@ -60,7 +60,7 @@ lint: install
 	$(PY) -m ruff check codegen tests benchmarks examples
 
 $(STAMPS)/bench: pyproject.toml $(STAMPS)/python | $(STAMPS)
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q -e '.[test,dask,bench]'
 	touch $@
 
 # host timings first (the grid keeps both cores busy), then the exact counts

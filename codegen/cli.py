@@ -535,12 +535,18 @@ def validate(model: str, target: str, board_file: str | None, data: str, on: str
               help="Candidates to evaluate (the genetic search's evaluations).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the search (same seed, same result).")
+@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Local processes evaluating a generation's candidates (0: every core; "
+              "1: one at a time). Same result whatever the number.")
+@click.option("--scheduler", metavar="ADDRESS", help="Evaluate candidates on the Dask "
+              "cluster of this scheduler (tcp://host:8786), or `local` for a LocalCluster "
+              "(--jobs workers); needs 'rnngen[dask]'. Same result as serial.")
 @click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False),
               help="Plan folder: front.md, front.csv, front.png, plans/, knee.json.")
 @click.option("--force", is_flag=True, help="Replace the plan folder if rnngen made it.")
 def search(model: str, target: str, board_file: str | None, eval_data: str,
            calibrate: str | None, objectives: str, max_flash: int | None, budget: int,
-           seed: int, out: str, force: bool) -> None:
+           seed: int, jobs: int, scheduler: str | None, out: str, force: bool) -> None:
     """Search per-layer compression (format and factor) and the number type of MODEL for a
     board: NSGA-II (pymoo) against the error on --eval, the board's cost model and the flash;
     writes the Pareto front and one plan per point (`rnngen build --plan`)."""
@@ -552,7 +558,8 @@ def search(model: str, target: str, board_file: str | None, eval_data: str,
                           "(boards/<board>.cost.json); use --target")
     o = srch.Options(model=model, target=target, eval=eval_data, out=out,
                      calibrate=calibrate, objectives=srch.parse_objectives(objectives),
-                     max_flash=max_flash, budget=budget, seed=seed, force=force)
+                     max_flash=max_flash, budget=budget, seed=seed, force=force, jobs=jobs,
+                     scheduler=scheduler)
 
     def bar(total: int) -> Any:
         b = click.progressbar(length=total, label="search", file=sys.stderr)

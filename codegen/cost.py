@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,11 +144,14 @@ class Footprint:
     """Flash and RAM of a compiled graph on a board, exactly as `rnngen build` measures them
     (driver.model_objects, toolchain.measure: the board's compiler and size tool on the
     model's object and its kernels' objects), without writing a project: the model C is
-    rendered and compiled in `work`; each kernel object is compiled once and reused."""
+    rendered and compiled in `work`; each kernel object is compiled once and reused, also
+    across processes sharing `kernels` (objects named by their source's digest, written
+    atomically)."""
 
-    def __init__(self, board: Any, work: Path):
+    def __init__(self, board: Any, work: Path, kernels: Path | None = None):
         self.board = board
         self.work = Path(work)
+        self.kernel_dir = Path(kernels) if kernels is not None else self.work / "kernels"
         self.kernels: dict[str, Path] = {}  # kernel source digest -> object
         self.n = 0
 
@@ -177,10 +182,13 @@ class Footprint:
                 src = f"src/{Path(obj).stem}.c"
                 key = hashlib.sha256(files[src].encode()).hexdigest()[:20] + Path(obj).name
                 if key not in self.kernels:
-                    toolchain.compile_objects(d, self.board, [src])
-                    keep = self.work / "kernels" / key
-                    keep.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy(d / obj, keep)
+                    keep = self.kernel_dir / key
+                    if not keep.is_file():
+                        toolchain.compile_objects(d, self.board, [src])
+                        keep.parent.mkdir(parents=True, exist_ok=True)
+                        tmp = keep.with_name(f"{key}.{os.getpid()}-{threading.get_ident()}")
+                        shutil.copy(d / obj, tmp)
+                        os.replace(tmp, keep)
                     self.kernels[key] = keep
                 paths.append(self.kernels[key])
             flash, ram, _ = toolchain.measure(d, self.board, [str(p) for p in paths],

@@ -14,17 +14,24 @@ number type, and then
 - instructions: predicted by the board's cost model (rnngen.cost, boards/<board>.cost.json),
   one inference of the eval sequence length;
 - flash (and RAM, reported): measured as `rnngen build` measures them (rnngen.cost.Footprint).
-Candidates are memoised by genome; the whole search is deterministic for a seed.
+Candidates are memoised by genome; the whole search is deterministic for a seed. A
+generation's new candidates are evaluated concurrently by local processes (--jobs) or
+on a Dask cluster (--scheduler), with the serial result (`evaluate` is pure; the
+Evaluator decides what to evaluate, and records it, in population order).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import logging
 import math
+import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +104,8 @@ class Options:
     force: bool = False
     board_file: str | None = None
     factors: tuple[float, ...] = FACTORS
+    jobs: int = 1  # local processes evaluating candidates (0: every core; 1: serial)
+    scheduler: str | None = None  # a Dask scheduler's address, or "local"
 
 
 def parse_objectives(text: str) -> tuple[str, ...]:
@@ -149,56 +158,261 @@ def recurrent_layers(model: str, seq_len: int) -> list[Layer]:
     return out
 
 
+@dataclass(frozen=True)
+class Job:
+    """What evaluating a candidate needs, whatever the process or machine: the search's
+    options, the genes, the eval data, and the bytes of the model and calibration files (a
+    worker that does not see them at the same path, with the same sha256, writes them into
+    the candidate's own temporary folder under the same name). Shipped once per worker."""
+
+    o: Options
+    space: Space
+    x: np.ndarray
+    y: np.ndarray
+    work: str  # the search's folder: kernel objects are cached there when a worker sees it
+    model_sha256: str
+    model_bytes: bytes
+    calibrate_sha256: str | None = None
+    calibrate_bytes: bytes | None = None
+
+
+def make_job(o: Options, space: Space, x: np.ndarray, y: np.ndarray, work: Path) -> Job:
+    cal = Path(o.calibrate) if o.calibrate else None
+    cal_bytes = cal.read_bytes() if cal is not None and cal.is_file() else None
+    model = Path(o.model).read_bytes()
+    return Job(o, space, x, y, str(work), hashlib.sha256(model).hexdigest(), model,
+               hashlib.sha256(cal_bytes).hexdigest() if cal_bytes is not None else None,
+               cal_bytes)
+
+
+_SEEN: dict[tuple[str, str], bool] = {}  # (path, sha256) -> this process sees that file
+_LOCAL = threading.local()  # this thread's cost.Footprint per (board, search folder)
+
+
+def _here(path: str, digest: str | None, data: bytes | None, d: Path) -> str:
+    """`path` if this process sees that file with that sha256; else its bytes written into
+    `d` under the same name (the C names and banners only use the file's name)."""
+    if data is None or digest is None:
+        return path
+    key = (path, digest)
+    if key not in _SEEN:
+        _SEEN[key] = Path(path).is_file() and plans.sha256(path) == digest
+    if _SEEN[key]:
+        return path
+    dst = d / "inputs" / Path(path).name
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes(data)
+    return str(dst)
+
+
+def _footprint(job: Job, board: Any, d: Path) -> cost.Footprint:
+    """This thread's Footprint when the search's folder is on this machine, its kernel
+    objects shared with the search's other processes there; else one for this candidate."""
+    work = Path(job.work)
+    if not work.is_dir():
+        return cost.Footprint(board, d / "footprint")
+    cache = getattr(_LOCAL, "fp", None)
+    if cache is None:
+        cache = _LOCAL.fp = {}
+    key = (board.name, job.work)
+    if key not in cache:
+        cache[key] = cost.Footprint(
+            board, work / f"footprint-{os.getpid()}-{threading.get_ident()}",
+            kernels=work / f"kernels-{board.name}")
+    return cache[key]
+
+
+def evaluate(job: Job, genome: tuple[int, ...],
+             footprint: cost.Footprint | None = None) -> Candidate:
+    """One candidate, evaluated in its own temporary folder: a pure function of the job and
+    the genome (the same result in any process, thread or order)."""
+    from . import boards, driver
+
+    genome = tuple(int(v) for v in genome)
+    layers, dtype = job.space.decode(genome)
+    c = Candidate(genome, layers, dtype)
+    o = job.o
+    d = Path(tempfile.mkdtemp(prefix="cand-", dir=job.work if Path(job.work).is_dir()
+                              else None))
+    try:
+        board = boards.get(o.target, o.board_file)
+        fp = footprint if footprint is not None else _footprint(job, board, d)
+        model = _here(o.model, job.model_sha256, job.model_bytes, d)
+        calibrate = (_here(o.calibrate, job.calibrate_sha256, job.calibrate_bytes, d)
+                     if o.calibrate and dtype == "int8" else None)
+        path = plans.apply(model, c.layers, d / "model")
+        T = int(job.x.shape[1])
+        g = driver.compile_graph(path, driver.BuildOptions(
+            target=board.name, board_file=o.board_file, seq_len=T, dtype=c.dtype,
+            calibrate=calibrate))
+        c.error = 100.0 * (1.0 - accuracy(g, c.dtype, job.x, job.y, o.eval))
+        c.instructions = cost.load(board.name).instructions(g, c.dtype)
+        c.flash, c.ram = fp.measure(g, path)
+    except RnngenError as e:
+        c.failed = str(e).splitlines()[0][:300]
+        c.error = c.instructions = INFEASIBLE
+        c.flash = c.ram = 0
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return c
+
+
 class Evaluator:
-    def __init__(self, o: Options, space: Space, x: np.ndarray, y: np.ndarray,
-                 work: Path, progress: Callable[[], None] | None = None):
+    """Memoised evaluation of populations. Which genomes are evaluated, and in which order
+    they are recorded, is decided here in population order, exactly as one at a time would
+    (first occurrence, until --budget); only the computing is spread over `pool`."""
+
+    def __init__(self, job: Job, progress: Callable[[], None] | None = None,
+                 pool: Any = None):
         from . import boards
 
+        o = job.o
         self.o = o
-        self.space = space
-        self.x, self.y = x, y
-        self.work = work
+        self.space = job.space
+        self.job = job
+        work = Path(job.work)
         self.board = boards.get(o.target, o.board_file)
-        self.cost = cost.load(self.board.name)
-        self.footprint = cost.Footprint(self.board, work / "footprint")
+        self.footprint = cost.Footprint(self.board, work / "footprint",
+                                        kernels=work / f"kernels-{self.board.name}")
         self.memo: dict[tuple[int, ...], Candidate] = {}
         self.order: list[tuple[int, ...]] = []
         self.progress = progress
+        self.pool = pool
 
     def __call__(self, genome: tuple[int, ...]) -> Candidate:
-        genome = tuple(int(v) for v in genome)
-        if genome in self.memo:
-            return self.memo[genome]
-        layers, dtype = self.space.decode(genome)
-        if len(self.order) >= self.o.budget:  # pymoo stops between generations: the
-            # budget's last generation may ask for more; those are not evaluated (infeasible)
-            return Candidate(genome, layers, dtype, failed="not evaluated: --budget spent")
-        c = Candidate(genome, layers, dtype)
-        d = self.work / f"c{len(self.memo)}"
+        return self.batch([genome])[0]
+
+    def batch(self, genomes: list[tuple[int, ...]]) -> list[Candidate]:
+        genomes = [tuple(int(v) for v in g) for g in genomes]
+        todo: list[tuple[int, ...]] = []
+        for g in genomes:
+            # pymoo stops between generations: the budget's last generation may ask for
+            # more; those are not evaluated (infeasible)
+            if g not in self.memo and g not in todo and \
+                    len(self.order) + len(todo) < self.o.budget:
+                todo.append(g)
+        done: dict[tuple[int, ...], Candidate] = {}
+        if self.pool is None or (len(todo) == 1 and getattr(self.pool, "single_here", False)):
+            # serial; or, with local processes, one genome (the first baseline: nothing to
+            # share out, the workers start meanwhile)
+            for g in todo:
+                done[g] = evaluate(self.job, g, self.footprint)
+                if self.progress is not None:
+                    self.progress()
+        else:
+            for g, c in self.pool.evaluate(self.job, todo):  # as they arrive
+                done[g] = c
+                if self.progress is not None:
+                    self.progress()
+        for g in todo:  # recorded in population order, whatever the order of arrival
+            self.memo[g] = done[g]
+            self.order.append(g)
+        out = []
+        for g in genomes:
+            if g in self.memo:
+                out.append(self.memo[g])
+            else:
+                layers, dtype = self.space.decode(g)
+                out.append(Candidate(g, layers, dtype,
+                                     failed="not evaluated: --budget spent"))
+        return out
+
+
+def _worker_init() -> None:
+    from . import boards, driver, reference  # noqa: F401  (imported while the pool starts)
+    from .emit import project  # noqa: F401
+
+
+def _worker_ready() -> int:
+    return os.getpid()
+
+
+def _worker_evaluate(job: Job, genome: tuple[int, ...]) -> Candidate:
+    return evaluate(job, genome)  # the worker's own `evaluate`, by name
+
+
+class LocalPool:
+    """`--jobs N`: candidates evaluated by N local processes (concurrent.futures), started
+    at once so that they boot while the search loads the model and data."""
+
+    single_here = True  # a batch of one genome is evaluated in the search's process
+
+    def __init__(self, jobs: int):
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        self.cf = cf
+        ctx = mp.get_context("forkserver")  # not fork: the caller may have threads
+        # the fork server imports rnngen once; each worker is a fork of it
+        ctx.set_forkserver_preload(["rnngen.search", "rnngen.driver", "rnngen.reference",
+                                    "rnngen.emit.project"])
+        self.ex = cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init)
+        for _ in range(jobs):  # processes are started on demand: demand them now
+            self.ex.submit(_worker_ready)
+
+    def evaluate(self, job: Job, genomes: list[tuple[int, ...]]):
+        futs = {self.ex.submit(_worker_evaluate, job, g): g for g in genomes}
+        for f in self.cf.as_completed(futs):
+            yield futs[f], f.result()
+
+    def close(self) -> None:
+        self.ex.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskPool:
+    """`--scheduler ADDRESS`: candidates evaluated on a Dask cluster (dask.distributed);
+    `local` starts a LocalCluster of `workers` processes on this machine."""
+
+    def __init__(self, address: str, workers: int):
         try:
-            self._evaluate(c, d)
-        except RnngenError as e:
-            c.failed = str(e).splitlines()[0][:300]
-            c.error = c.instructions = INFEASIBLE
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
-        self.memo[genome] = c
-        self.order.append(genome)
-        if self.progress is not None:
-            self.progress()
-        return c
+            import distributed
+        except ImportError:
+            raise RnngenError(f"--scheduler {address}: needs dask.distributed, which is not "
+                              "installed: pip install 'rnngen[dask]' (distributed==2026.8.0)"
+                              ) from None
+        self.distributed = distributed
+        self.cluster = None
+        self.job: Any = None
+        try:
+            if address == "local":
+                self.cluster = distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR)
+                self.client = distributed.Client(self.cluster)
+            else:
+                self.client = distributed.Client(address, timeout=DASK_TIMEOUT)
+        except Exception as e:  # unreachable, refused, malformed: all one line
+            if self.cluster is not None:
+                self.cluster.close()
+            why = (str(e).splitlines() or [""])[0][:200] or type(e).__name__
+            raise RnngenError(f"--scheduler {address}: cannot reach the Dask scheduler "
+                              f"({why})") from None
 
-    def _evaluate(self, c: Candidate, d: Path) -> None:
-        from . import driver, reference
+    def evaluate(self, job: Job, genomes: list[tuple[int, ...]]):
+        if self.job is None:
+            self.job = self.client.scatter(job, broadcast=True)
+        futs = [self.client.submit(evaluate, self.job, g, pure=False) for g in genomes]
+        which = {f.key: g for f, g in zip(futs, genomes)}
+        for f in self.distributed.as_completed(futs):
+            yield which[f.key], f.result()
 
-        path = plans.apply(self.o.model, c.layers, d)
-        T = int(self.x.shape[1])
-        g = driver.compile_graph(path, driver.BuildOptions(
-            target=self.board.name, board_file=self.o.board_file, seq_len=T, dtype=c.dtype,
-            calibrate=self.o.calibrate if c.dtype == "int8" else None))
-        c.error = 100.0 * (1.0 - accuracy(g, c.dtype, self.x, self.y, self.o.eval))
-        c.instructions = self.cost.instructions(g, c.dtype)
-        c.flash, c.ram = self.footprint.measure(g, path)
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+DASK_TIMEOUT = "10s"
+
+
+def make_pool(jobs: int, scheduler: str | None) -> Any:
+    """None (serial: --jobs 1), a LocalPool (--jobs N, 0 = every core) or a DaskPool
+    (--scheduler ADDRESS; `local` with --jobs workers, every core if --jobs is 0 or 1)."""
+    cores = os.cpu_count() or 1
+    if scheduler is not None:
+        return DaskPool(scheduler, jobs if jobs > 1 else cores)
+    n = cores if jobs == 0 else jobs
+    return None if n <= 1 else LocalPool(n)
 
 
 def accuracy(g: ir.Graph, dtype: str, x: np.ndarray, y: np.ndarray, where: str) -> float:
@@ -264,7 +478,7 @@ def run(o: Options, progress_factory: Callable[[int], Any] | None = None) -> Res
 
     require_pymoo()
     from pymoo.algorithms.moo.nsga2 import NSGA2
-    from pymoo.core.problem import ElementwiseProblem
+    from pymoo.core.problem import Problem as PymooProblem
     from pymoo.operators.crossover.sbx import SBX
     from pymoo.operators.mutation.pm import PM
     from pymoo.operators.repair.rounding import RoundingRepair
@@ -281,31 +495,38 @@ def run(o: Options, progress_factory: Callable[[int], Any] | None = None) -> Res
         raise RnngenError(f"--max-flash {o.max_flash}: expected a positive number of bytes")
     if not Path(o.model).exists():
         raise RnngenError(f"{o.model}: no such file")
-    x, y = _load_eval_data(Path(o.eval))
-    T = int(x.shape[1])
-    space = Space(recurrent_layers(o.model, T), o.factors)
+    if o.jobs < 0:
+        raise RnngenError(f"--jobs {o.jobs}: expected 0 (every core) or more")
+    bar = None
+    pool = make_pool(o.jobs, o.scheduler)  # local workers boot while the model loads
     work = Path(tempfile.mkdtemp(prefix="rnngen-search-"))
-    bar = progress_factory(o.budget) if progress_factory else None
     try:
-        ev = Evaluator(o, space, x, y, work, (lambda: bar.update(1)) if bar else None)
+        x, y = _load_eval_data(Path(o.eval))
+        T = int(x.shape[1])
+        space = Space(recurrent_layers(o.model, T), o.factors)
+        job = make_job(o, space, x, y, work)
+        bar = progress_factory(o.budget) if progress_factory else None
+        ev = Evaluator(job, (lambda: bar.update(1)) if bar else None, pool)
         # a bad model, eval file or calibration fails here, in one line, before the search
         first = ev(space.baselines()[0])
         if first.failed:
             raise RnngenError(first.failed)
         objs = o.objectives
 
-        class Problem(ElementwiseProblem):
+        class Problem(PymooProblem):
+            """A whole population at once: its new genomes are evaluated concurrently."""
+
             def __init__(self) -> None:
                 super().__init__(n_var=len(space.names), n_obj=len(objs), n_ieq_constr=1,
-                                 xl=np.zeros(len(space.names)), xu=space.upper, vtype=int)
+                                 xl=np.zeros(len(space.names)), xu=space.upper, vtype=int,
+                                 elementwise=False)
 
-            def _evaluate(self, xg: np.ndarray, res: dict, *args: Any, **kw: Any) -> None:
-                c = ev(tuple(int(round(v)) for v in xg))
-                res["F"] = [c.objective(n) for n in objs]
-                if c.failed:
-                    res["G"] = [1e12]
-                else:
-                    res["G"] = [c.flash - o.max_flash if o.max_flash is not None else -1.0]
+            def _evaluate(self, X: np.ndarray, res: dict, *args: Any, **kw: Any) -> None:
+                cs = ev.batch([tuple(int(round(v)) for v in xg) for xg in X])
+                res["F"] = np.array([[c.objective(n) for n in objs] for c in cs], dtype=float)
+                res["G"] = np.array([[1e12] if c.failed else
+                                     [c.flash - o.max_flash if o.max_flash is not None
+                                      else -1.0] for c in cs], dtype=float)
 
         pop = int(min(16, max(4, o.budget // 4)))
         rng = np.random.default_rng(o.seed)
@@ -335,6 +556,8 @@ def run(o: Options, progress_factory: Callable[[int], Any] | None = None) -> Res
     finally:
         if bar is not None:
             bar.finish() if hasattr(bar, "finish") else None
+        if pool is not None:
+            pool.close()
         shutil.rmtree(work, ignore_errors=True)
     return Result(front, k, cands, out, table(front, k), plot, files)
 

@@ -5,6 +5,7 @@ plans reloaded, determinism for a seed, and bad input with exit code 2."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -105,6 +106,101 @@ def test_same_seed_same_result(tmp_path: Path, eval_npz: Path) -> None:
         outs.append(out)
     for f in ("front.csv", "front.md", "knee.json", "search.json", "front.png"):
         assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
+
+
+OUTPUTS = ("front.csv", "front.md", "knee.json", "search.json", "front.png")
+
+
+def same_outputs(a: Path, b: Path) -> None:
+    for f in OUTPUTS:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+    pa = sorted(p.name for p in (a / "plans").iterdir())
+    assert pa == sorted(p.name for p in (b / "plans").iterdir())
+    for name in pa:
+        assert (a / "plans" / name).read_bytes() == (b / "plans" / name).read_bytes(), name
+
+
+@pytest.mark.qemu
+def test_parallel_same_as_serial(searched: Path, eval_npz: Path, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """--jobs 2 (local processes), a Dask LocalCluster of 2 worker processes given by its
+    address, and --scheduler local: the same candidates, recorded in the same order, the
+    same front, plans and plot as the serial `searched` (same options and seed)."""
+    import logging
+
+    from distributed import LocalCluster  # the dask extra: installed by `make test`
+
+    from rnngen import search
+
+    here = []  # candidates evaluated in this process (the workers do not see this patch)
+    real = search.evaluate
+    monkeypatch.setattr(search, "evaluate", lambda *a, **k: here.append(a[1]) or real(*a, **k))
+    args = [MODEL, "--target", "cortex-m4", "--eval", eval_npz, "--calibrate", CALIB,
+            "--budget", "10", "--seed", "3"]
+    code, so, se = run_cli("search", *args, "--jobs", "2", "-o", tmp_path / "jobs2")
+    assert code == 0, se
+    # only the first baseline (alone in its batch, while the workers start) in this process
+    assert here == [(0, 0)]
+    monkeypatch.undo()  # Dask would pickle the patch and run it on the workers
+    same_outputs(searched, tmp_path / "jobs2")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+        code, so, se = run_cli("search", *args, "--scheduler", cluster.scheduler_address,
+                               "-o", tmp_path / "dask")
+        assert code == 0, se
+        # every candidate was computed by the cluster's workers, none in this process
+        n = len(json.loads((searched / "search.json").read_text())["candidates"])
+        assert cluster.scheduler.task_prefixes["evaluate"].state_counts["memory"] == n
+    same_outputs(searched, tmp_path / "dask")
+    code, so, se = run_cli("search", *args, "--scheduler", "local", "--jobs", "2",
+                           "-o", tmp_path / "local")
+    assert code == 0, se
+    same_outputs(searched, tmp_path / "local")
+
+
+@pytest.mark.qemu
+def test_worker_elsewhere_same_candidate(tmp_path: Path, eval_npz: Path) -> None:
+    """A Dask worker on another machine sees neither the model, the calibration file nor
+    the search's folder: it writes the shipped bytes under the same names and compiles its
+    own kernel objects, and evaluates each candidate exactly as here."""
+    from rnngen import search
+    from rnngen.compress_eval import _load_eval_data
+
+    o = search.Options(model=str(MODEL), target="cortex-m4", eval=str(eval_npz),
+                       out=str(tmp_path / "o"), calibrate=str(CALIB))
+    x, y = _load_eval_data(eval_npz)
+    space = search.Space(search.recurrent_layers(o.model, 8), o.factors)
+    (tmp_path / "work").mkdir()
+    here = search.make_job(o, space, x, y, tmp_path / "work")
+    gone = tmp_path / "gone"  # paths this "worker" does not have
+    away = dataclasses.replace(
+        here, work=str(gone / "work"),
+        o=dataclasses.replace(o, model=str(gone / MODEL.name), calibrate=str(gone / CALIB.name)))
+    for genome in [(0, 1), (3, 1)]:  # dense and compressed, int8 (the calibration used)
+        a, b = search.evaluate(here, genome), search.evaluate(away, genome)
+        assert not a.failed and a == b, (a, b)
+    assert not gone.exists()
+
+
+def test_scheduler_errors_exit_2(tmp_path: Path, eval_npz: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from rnngen import search
+
+    monkeypatch.setattr(search, "DASK_TIMEOUT", "1s")
+    base = [MODEL, "--target", "cortex-m4", "--eval", eval_npz, "--budget", "4",
+            "-o", tmp_path / "o"]
+    for addr in ("tcp://127.0.0.1:9", "nosuchproto://x"):  # nothing listens on port 9
+        code, _, se = run_cli("search", *base, "--scheduler", addr)
+        assert code == 2 and f"--scheduler {addr}: cannot reach the Dask scheduler" in se, se
+        assert len(se.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if dask were not installed
+    code, _, se = run_cli("search", *base, "--scheduler", "tcp://127.0.0.1:9")
+    assert code == 2 and "needs dask.distributed" in se and "rnngen[dask]" in se
+    assert len(se.strip().splitlines()) == 1
+    code, _, se = run_cli("search", *base, "--jobs", "-1")
+    assert code == 2 and "--jobs" in se
+    assert not (tmp_path / "o").exists()
 
 
 def test_bad_input_exit_2(tmp_path: Path, eval_npz: Path, monkeypatch: pytest.MonkeyPatch
