@@ -371,7 +371,7 @@ class _Program:
         x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
         if one_window(n, x):  # one output per filter (a streaming conv's step): W . x
             b = self.ctx.array(f"{p}_b", n.b) if n.b is not None else "NULL"
-            W = formats.dense.dense(np.asarray(n.W, np.float32).reshape(n.W.shape[0], -1))
+            W = formats.dense_matrix(np.asarray(n.W, np.float32).reshape(n.W.shape[0], -1))
             return self._lines(n, self.matvec(f"{p}_W", W, b, self.buf(n.inputs[0]),
                                               self.buf(n.outputs[0])))
         prm = self.window(p, x, y, n.kernel, n.strides, n.pads, n.dilations, n.group)

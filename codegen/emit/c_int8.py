@@ -331,10 +331,9 @@ class QProgram(_Program):
         x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
         if one_window(n, x):  # one output per filter: the int8 fully connected kernel
             w = np.asarray(q.w, np.int8).reshape(n.W.shape[0], -1)
-            qd = formats.dense.QDense(
-                w=w, offset=(np.asarray(q.bias, np.int64)
-                             - q.x.zero_point * w.astype(np.int64).sum(axis=1)).astype(np.int32),
-                mult=np.asarray(q.mult, np.int32), shift=np.asarray(q.shift, np.int32))
+            qd = formats.dense_s8(w, np.asarray(q.bias, np.int64)
+                                  - q.x.zero_point * w.astype(np.int64).sum(axis=1),
+                                  q.mult, q.shift)
             return self._lines(n, [formats.of(qd).emit_s8_out(
                 qd, self.ctx, f"{p}_W", q.out.zero_point, self.xbuf(n.inputs[0]),
                 self.buf(n.outputs[0]))])

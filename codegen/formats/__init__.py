@@ -227,3 +227,15 @@ __all__ = [
     "stack",
     "stack_rows",
 ]
+
+
+def dense_matrix(w: np.ndarray) -> Any:
+    """A plain float32 matrix (a conv's filters as rows: emit's one-window conv)."""
+    return dense.dense(w)
+
+
+def dense_s8(w: np.ndarray, offset: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> Any:
+    """An int8 plain matrix with its per-row offsets and requantization (int8 W [m, n];
+    rnn_mat_vec_s8's operands)."""
+    return dense.QDense(w=np.asarray(w, np.int8), offset=np.asarray(offset, np.int32),
+                        mult=np.asarray(mult, np.int32), shift=np.asarray(shift, np.int32))
