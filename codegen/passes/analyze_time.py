@@ -221,7 +221,8 @@ def _window_op(window: str) -> str:
 
 
 def window_of(g: ir.Graph, n: ir.Node, t: ir.TimeInfo | None) -> ir.FrameWindow | None:
-    """The FrameWindow in front of a Conv / Pool along the time axis (None for other nodes),
+    """The FrameWindow in front of a Conv / Pool along the time axis (None for other nodes,
+    and for a window of one frame with stride 1, which reads each step's frame as it is),
     or _NotCausal naming the node and attribute when its window cannot stream: a stream has no
     end, so no padding after the last frame; at the start, the buffer's initial frames are the
     zero padding (the Conv's, and an AveragePool's that counts it)."""
@@ -245,6 +246,8 @@ def window_of(g: ir.Graph, n: ir.Node, t: ir.TimeInfo | None) -> ir.FrameWindow 
         raise _NotCausal(f"{op} '{n.name}' pads the start of the time axis ({pb} frames) "
                          "with values that are not zeros (MaxPool: -inf; AveragePool "
                          "without count_include_pad: left out of the count)")
+    if frames == 1 and s == 1:
+        return None  # one frame in, one out (a pointwise conv along time): no window
     return ir.FrameWindow(n.name + WINDOW_SUFFIX, (n.inputs[0],),
                           (n.name + WINDOW_SUFFIX,), axis=t.axis, frames=frames,
                           start=frames - pb, stride=s)

@@ -52,10 +52,11 @@ def plan_block(g: ir.Graph, ram_budget: int | None) -> tuple[ir.Graph | None, st
     assert g.step is not None and g.step.memory is not None and g.time is not None
     if not any(isinstance(n, ir.Recurrent) for n in g.nodes):
         return None, "no recurrent layer"
-    w = next((n for n in g.step.nodes if isinstance(n, ir.FrameWindow)), None)
-    if w is not None:
-        return None, (f"'{w.name[:-len('__frames')]}' along the time axis takes one frame per "
-                      "step (its window of frames is state)")
+    w = next((n for n in g.nodes if isinstance(n, (ir.Conv, ir.Pool))
+              and g.time.get(n.inputs[0], ir.TimeInfo("final")).kind == "seq"
+              and g.time[n.inputs[0]].axis >= 2), None)
+    if w is not None:  # (its window of frames, if any, is state of one step)
+        return None, f"'{w.name}' along the time axis takes one frame per step"
     int8 = g.quant is not None
     k = min(RUN_BLOCK, g.seq_len)
     if k < 2:

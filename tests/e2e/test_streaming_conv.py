@@ -116,6 +116,20 @@ class PerStepOfValidConv(torch.nn.Module):
         return y
 
 
+class PointwiseConv(torch.nn.Module):
+    """A 1x1 Conv1d along time (one frame in, one out: no window), then an LSTM, an output
+    per step: streams, delay 0."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(6, 8, 1)
+        self.lstm = torch.nn.LSTM(8, 10, batch_first=True)
+
+    def forward(self, x):
+        y, _ = self.lstm(torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2))
+        return y
+
+
 # name -> (module, input features, the delay in frames: the steps after reset before the
 # outputs are first produced, less one)
 NETS = {"causal_conv": (CausalConv, 6, 0), "valid_conv_pool": (ValidConvPool, 6, 5),
@@ -130,7 +144,8 @@ def exported(tmp_path_factory):
         if name not in cache:
             folder = tmp_path_factory.mktemp(name)
             torch.manual_seed(11)
-            make, feat, _ = NETS[name] if name in NETS else (PerStepOfValidConv, 6, 0)
+            make, feat, _ = NETS[name] if name in NETS else (
+                {"per_step": PerStepOfValidConv, "pointwise": PointwiseConv}[name], 6, 0)
             net = make().eval()
             x = torch.randn(1, T, feat)
             cache[name] = (export_case(net, x, folder, name), folder, net, x)
@@ -229,3 +244,19 @@ def test_whole_sequence_option(exported, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     rep = json.loads(r.stdout)
     assert rep["passed"] and not rep["streaming"], rep
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("board", ["host", "cortex-a73"])
+def test_pointwise_conv_needs_no_window(exported, board):
+    """A conv of one frame along time keeps no frames: no FrameWindow, an output per step,
+    against PyTorch with the streaming checks."""
+    path, folder, _, _ = exported("pointwise")
+    g = driver.compile_graph(path, driver.BuildOptions(target=board))
+    assert g.streaming and g.step.delay == 0, g.not_streaming_why
+    assert not any(isinstance(n, ir.FrameWindow) for n in g.step.nodes)
+    r = _cli("verify", path, "--target", board, "--input", folder / "x.npy", "--expect",
+             folder / "y.npy", "--atol", "1e-4", "--rtol", "1e-3", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["passed"] and rep["streaming"] and rep["stream_errors"] == 0, rep
