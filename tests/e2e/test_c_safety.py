@@ -307,7 +307,8 @@ def test_convolution_over_time_streams_safely(tmp_path, dtype):
     proj = tmp_path / "proj"
     res = driver.build(path, proj, driver.BuildOptions(name="m", dtype=dtype, measure=False))
     assert res.graph.streaming and res.graph.step.delay == 5 and res.graph.step.held
-    assert sum(isinstance(n, ir.FrameWindow) for n in res.graph.step.nodes) == 4
+    # the convs and the max pool (the average pool of one frame keeps none)
+    assert sum(isinstance(n, ir.FrameWindow) for n in res.graph.step.nodes) == 3
     check_project(proj)
 
 
