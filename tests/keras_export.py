@@ -50,6 +50,9 @@ def main(out: str, flavour: str) -> None:
         np.save(os.path.join(out, f"{name}_y.npy"), np.asarray(model(xin)))
 
     seq = {"return_sequences": True}
+    # an embedding on Keras's default float32 input (tf2onnx: Cast, then Gather; Keras 3 adds
+    # its negative-index wrap, Less / Add / a select, in front of the Gather)
+    export("embedding_lstm", lambda i: L.LSTM(H)(L.Embedding(V, F)(i)), token_ids=True)
     if flavour == "keras3":
         export("lstm", lambda i: L.LSTM(H, **seq)(i))
         export("gru", lambda i: L.GRU(H, **seq)(i))  # reset_after=True
@@ -76,8 +79,6 @@ def main(out: str, flavour: str) -> None:
         export("lstm_go_backwards", lambda i: L.LSTM(H, go_backwards=True, **seq)(i))
         export("gru_reset_before", lambda i: L.GRU(H, reset_after=False, **seq)(i))
         export("simplernn", lambda i: L.SimpleRNN(H, **seq)(i))
-        # an embedding on Keras's default float32 input (tf2onnx: Cast, then Gather)
-        export("embedding_lstm", lambda i: L.LSTM(H)(L.Embedding(V, F)(i)), token_ids=True)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ import numpy as np
 
 from .. import cells, cgen, formats, ir, limits
 from ..errors import RnngenError, UnsupportedModel
-from . import onnx_check, onnx_compressed, onnx_proto, onnx_qdq, onnx_recurrence, onnx_unroll
+from . import (onnx_check, onnx_compressed, onnx_index_wrap, onnx_proto, onnx_qdq,
+               onnx_recurrence, onnx_unroll)
 
 F32 = np.float32
 
@@ -41,6 +42,9 @@ def load(path: Path, seq_len: int | None = None) -> ir.Graph:
     notes: list[str] = []
     if onnx_unroll.has_loops(model.graph):
         model, notes = onnx_unroll.unroll(model, path)
+    if any(n.op_type == "Gather" for n in model.graph.node):
+        model, more = onnx_index_wrap.rewrite(model)
+        notes += more
     if _may_hold_cells(model.graph):
         try:
             model, more = onnx_recurrence.recognize(model, path)

@@ -31,7 +31,7 @@ T, F, H = 6, 3, 5  # tests/keras_export.py
 
 KERAS3 = ["lstm", "gru", "gru_reset_before", "simplernn", "bilstm", "stacked", "lstm_unroll",
           "lstm_dense", "lstm_relu", "gru_softsign", "lstm_hard_sigmoid", "conv1d_pool_lstm",
-          "conv1d_causal_lstm"]
+          "conv1d_causal_lstm", "embedding_lstm"]
 TF_KERAS = ["lstm_go_backwards", "gru_reset_before", "simplernn", "embedding_lstm"]
 # the recurrent operator each model's layers become (None: kept as a generic graph)
 CELL = {"lstm": "LSTM", "gru": "GRU", "gru_reset_before": "GRU", "simplernn": "RNN",
@@ -46,7 +46,8 @@ BACKWARDS = {"bilstm", "lstm_go_backwards"}
 MIXES_TIME = {"conv1d_pool_lstm": "Conv"}
 # streaming through a conv and a pool along time (their windows of frames are state)
 WINDOWED = {"conv1d_causal_lstm"}
-NATIVE = {"lstm_go_backwards", "embedding_lstm"}  # tf2onnx writes tf_keras's LSTM as an ONNX LSTM itself
+# tf2onnx writes tf_keras's LSTM as an ONNX LSTM itself
+NATIVE = {("tf_keras", "lstm_go_backwards"), ("tf_keras", "embedding_lstm")}
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +117,8 @@ def test_keras_export_matches_keras_on_host(keras_models, tmp_path, flavour, nam
     info = driver.inspect(path)
     if name == "embedding_lstm":  # Keras's float32 input cast to integers: token ids
         assert info["input"]["type"] == "int32 token ids", info["input"]
+        wrap = [n for n in info["notes"] if "negative-index wrap" in n]
+        assert len(wrap) == (flavour == "keras3"), info["notes"]  # Keras 3's Less/Add/select
     ops = [lay["op"] for lay in info["layers"]]
     cell = CELL[name]
     if cell is None:  # not recognized: a generic graph, and inspect says why
@@ -123,7 +126,7 @@ def test_keras_export_matches_keras_on_host(keras_models, tmp_path, flavour, nam
         assert any("not a recurrent layer" in n and "steps chain" in n for n in info["notes"])
         return
     assert cell in ops, info
-    if name not in NATIVE:
+    if (flavour, name) not in NATIVE:
         assert any(f"recognized as an ONNX {cell}" in n for n in info["notes"]), info["notes"]
     if name in ACTIVATIONS:
         g = driver.compile_graph(path, driver.BuildOptions())
@@ -181,7 +184,8 @@ def test_keras_streaming_contract(keras_models, tmp_path, flavour, name):
 BOARD_CASES = [("cortex-a73", "keras3", "lstm"), ("cortex-m4", "keras3", "gru_softsign"),
                ("cortex-m4", "tf_keras", "lstm_go_backwards"),
                ("cortex-a73", "keras3", "bilstm"), ("cortex-m4", "keras3", "conv1d_pool_lstm"),
-               ("cortex-m4", "keras3", "conv1d_causal_lstm")]
+               ("cortex-m4", "keras3", "conv1d_causal_lstm"),
+               ("cortex-m4", "keras3", "embedding_lstm")]
 
 
 @pytest.mark.qemu
