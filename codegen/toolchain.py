@@ -8,8 +8,10 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .boards import STRICT_CFLAGS, Board
 from .errors import RnngenError
@@ -72,18 +74,27 @@ def _group(cmd: list[str], cwd: Path | None, timeout: float, merge: bool
            ) -> subprocess.CompletedProcess[str]:
     """Run cmd in its own process group; on a timeout, an interrupt or any other exception,
     kill the whole group (a compiler's cc1 and as, make's children, QEMU), so nothing keeps
-    writing into a folder rnngen is about to remove."""
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT if merge else subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err or "")
+    writing into a folder rnngen is about to remove.
+    Output goes to temporary files, not pipes: QEMU's semihosting console drops what a
+    pipe does not take at once (values lost from long outputs on a loaded machine)."""
+    with tempfile.TemporaryFile("w+b") as fo, tempfile.TemporaryFile("w+b") as fe:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=fo,
+                                stderr=subprocess.STDOUT if merge else fe,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        out, err = (_text(f) for f in (fo, fe))
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _text(f: Any) -> str:
+    f.seek(0)
+    return f.read().decode("utf-8", errors="replace")
 
 
 def _make(folder: Path, target: str, timeout: float, on_timeout: RnngenError
