@@ -19,13 +19,27 @@
  * @brief round(acc * mult * 2^(shift - 31)), half up, saturated to int32 (quant.rq).
  *        mult in [2^30, 2^31), shift in [-31, 30]. The product is exact in 64 bits and
  *        shifted once; `>>` of a negative int64 is arithmetic on every compiler rnngen uses.
+ *        On 32-bit cores, a right shift of 33 or more (every multiplier below 1/4) starts
+ *        from the product's high word: t = floor(p / 2^(right-1)) = hi >> (right - 33), and
+ *        floor((p + 2^(right-1)) / 2^right) = (t + 1) >> 1: the same value in 3 word
+ *        instructions instead of a 64-bit add, a variable 64-bit shift and a saturation
+ *        (|p| < 2^62, so |t| < 2^30: nothing to saturate there).
  */
 static inline int32_t rnn_requantize(int32_t acc, int32_t mult, int32_t shift)
 {
     const int32_t right = 31 - shift;
     const int64_t p = (int64_t)acc * (int64_t)mult;
-    const int64_t r = (p + ((int64_t)1 << (right - 1))) >> right;
-    return r > INT32_MAX ? INT32_MAX : (r < INT32_MIN ? INT32_MIN : (int32_t)r);
+#if !defined(__aarch64__) && !defined(__x86_64__)
+    if (right > 32)
+    {
+        const int32_t t = (int32_t)(p >> 32) >> (right - 33);
+        return (t + 1) >> 1;
+    }
+#endif
+    {
+        const int64_t r = (p + ((int64_t)1 << (right - 1))) >> right;
+        return r > INT32_MAX ? INT32_MAX : (r < INT32_MIN ? INT32_MIN : (int32_t)r);
+    }
 }
 
 /** @brief Arithmetic right shift by n >= 0, rounding half up (quant.rshift_round). */

@@ -35,6 +35,40 @@ def _marks(board: str):
     return [] if board == "host" else [pytest.mark.qemu]
 
 
+# ------------------------------------------------------------------ requantization
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
+def test_requantize_equals_quant_rq(tmp_path, board):
+    """rnn_requantize (the 32-bit cores' high-word path for right shifts of 33 or more, the
+    64-bit one elsewhere) equals quant.rq for every shift in [-31, 30], the extremes of the
+    accumulator and of the multiplier, halves exactly (ties) and seeded random values."""
+    rng = np.random.default_rng(5)
+    accs, mults, shifts = [], [], []
+    for shift in range(-31, 31):
+        right = 31 - shift
+        acc = [-2**31, 2**31 - 1, 0, 1, -1, 2**30, -2**30 - 1,
+               *rng.integers(-2**31, 2**31, 24)]
+        mult = [2**30, 2**31 - 1, *rng.integers(2**30, 2**31, len(acc) - 2)]
+        if right >= 31:  # ties: acc * 2^30 an odd multiple of 2^(right-1)
+            k = right - 31
+            tie = [3 << k, -(3 << k)] if k <= 29 else [1 << k, -(1 << k)] if k == 30 \
+                else [-(1 << k)]
+            acc += tie
+            mult += [2**30] * len(tie)
+        accs += acc
+        mults += mult
+        shifts += [shift] * len(acc)
+    a, m, sh = (np.array(v, np.int64) for v in (accs, mults, shifts))
+    n = a.size
+    decls = ['#include "rnn_nn_support.h"', c_array("const int32_t", "ra", a),
+             c_array("const int32_t", "rm", m), c_array("const int32_t", "rs", sh),
+             f"static int32_t ro[{n}];"]
+    body = [f"{{ int i; for (i = 0; i < {n}; ++i) ro[i] = rnn_requantize(ra[i], rm[i], rs[i]); }}",
+            f'PI("Trq", ro, {n});']
+    got = run_on_board(board, tmp_path, [], "\n".join(decls), "\n".join(body))["Trq"]
+    np.testing.assert_array_equal(got, quant.rq(a, m, sh))
+
+
 # ------------------------------------------------------------------ int8 dense mat-vec
 
 # (rows, cols): 1..3 rows left over from groups of 3 and 4; columns around words (4), MVE
