@@ -128,12 +128,13 @@ def rewrite(model: Any) -> tuple[Any, list[str]]:
 
 
 def _prune(graph: Any) -> None:
-    """Remove the wrap nodes that nothing reads any more (repeatedly)."""
+    """Remove nodes of the wrap's ops that nothing reads any more (repeatedly); subgraphs'
+    reads count."""
     outputs = {o.name for o in graph.output}
     while True:
         read = {i for n in graph.node for i in n.input} | outputs
-        for a in (a for n in graph.node for a in n.attribute if a.g is not None):
-            read |= {i for sub in [a.g] for n in sub.node for i in n.input}
+        for a in (a for n in graph.node for a in n.attribute):
+            read |= {i for sub in (a.g, *a.graphs) for n in sub.node for i in n.input}
         dead = [n for n in graph.node if n.op_type in _WRAP_OPS
                 and not any(o in read for o in n.output if o)]
         if not dead:

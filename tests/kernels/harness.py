@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ctypes
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from rnngen import boards, cgen, driver
+from rnngen import boards, cgen, driver, toolchain
 from rnngen.boards import STRICT_CFLAGS
 from rnngen.emit.c import KERNELS, kernel_closure
 from rnngen.emit.c_int8 import INT8_KERNELS
@@ -150,15 +149,12 @@ def run_on_board(board: str, work: Path, kernels: list[str], decls: str, body: s
     exe = next(e for e in sorted((proj / "build").glob("m_test*")) if e.suffix in ("", ".elf"))
     b = boards.get(board)
     cmd = b.run_command(str(exe)) if b.kind != "host" else [str(exe)]
-    # stdout into a file, not a pipe: QEMU's semihosting console drops what a full pipe
-    # does not take at once (lost values under load, seen on long outputs)
-    with tempfile.TemporaryFile("w+") as f:
-        res = subprocess.run(cmd, stdout=f, stderr=subprocess.PIPE, text=True, timeout=300)
-        f.seek(0)
-        stdout = f.read()
-    assert res.returncode == 0, stdout + res.stderr
+    # rnngen's own runner: output through files, not pipes (QEMU's semihosting console
+    # drops what a full pipe does not take at once)
+    res = toolchain._group(cmd, None, 300, False)
+    assert res.returncode == 0, res.stdout + res.stderr
     out = {}
-    for line in stdout.splitlines():
+    for line in res.stdout.splitlines():
         parts = line.split()
         if parts and parts[0].startswith("T"):
             out[parts[0]] = np.array([int(v) for v in parts[1:]], np.int64)
