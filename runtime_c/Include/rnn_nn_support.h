@@ -30,6 +30,7 @@ static inline int32_t rnn_requantize(int32_t acc, int32_t mult, int32_t shift)
     const int32_t right = 31 - shift;
     const int64_t p = (int64_t)acc * (int64_t)mult;
 #if !defined(__aarch64__) && !defined(__x86_64__)
+    /* cppcheck-suppress knownConditionTrueFalse ; depends on the caller's shift */
     if (right > 32)
     {
         const int32_t t = (int32_t)(p >> 32) >> (right - 33);
