@@ -45,6 +45,10 @@
  *  with zero weights to a multiple of 4 bytes, so every row starts a word. */
 #define RNN_S8_STRIDE(cols) (((cols) + 3) & ~3)
 
+/** Bytes per stored row of an int4 dense weight matrix (two weights per byte) with `cols`
+ *  columns: rows padded with zero weights (byte 0x08) to a multiple of 4 bytes (8 columns). */
+#define RNN_S4_STRIDE(cols) ((((cols) + 7) >> 3) << 2)
+
 /** Largest tensor rank the strided kernels accept. */
 #define RNN_MAX_DIMS 8
 
