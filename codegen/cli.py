@@ -402,11 +402,11 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                 p = pp.of(lay["node"])
                 lay["precision"] = p.name
                 lay["weight_bits"] = p.weight_bits
-                # the stored weight bytes of the dense matrices (int4: two per byte, rows
-                # padded to words; int8: rows padded to words)
-                per = 8 if p.weight_bits == 4 else 4
+                # the stored weight bytes of the dense matrices (rows, or int4 row pairs,
+                # padded to words)
+                rows_per = 2 if p.weight_bits == 4 else 1  # int4: row pairs share bytes
                 lay["weight_bytes"] = sum(
-                    m["shape"][0] * -(-m["shape"][1] // per) * 4
+                    -(-m["shape"][0] // rows_per) * -(-m["shape"][1] // 4) * 4
                     for m in lay.get("matrices", []) if m["format"] == "dense")
     if as_json:
         click.echo(json.dumps(info, sort_keys=True))

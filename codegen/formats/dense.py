@@ -164,28 +164,30 @@ def pack_s8(w: np.ndarray) -> np.ndarray:
 
 
 def pack_s4(w: np.ndarray) -> np.ndarray:
-    """int4 W [m, n] (values in [-7, 7]) -> the stored rows rnn_mat_vec_s4_s16 reads: two
-    weights per byte, column 2k in the low nibble as w + 8 and column 2k + 1 in the high
-    nibble in two's complement (the byte as int8 is 16 w[2k + 1] + w[2k] + 8), each row
-    padded with zero weights (byte 0x08) to a multiple of 4 bytes (RNN_S4_STRIDE), flattened."""
+    """int4 W [m, n] (values in [-7, 7]) -> the stored bytes rnn_mat_vec_s4_s16 reads: rows in
+    pairs, byte j of pair p holding column j of row 2p in its low nibble as w + 8 and column
+    j of row 2p + 1 in its high nibble in two's complement (the byte as int8 is
+    16 w[2p + 1][j] + w[2p][j] + 8), each pair padded with zero weights (byte 0x08) to a
+    multiple of 4 bytes (RNN_S4_STRIDE), an odd last row paired with zero weights; flattened.
+    (Both nibbles on one column: one product with x serves two rows; the kernel's header
+    says why.)"""
     m, n = w.shape
     w = np.asarray(w, np.int64)
     if w.size and (w.min() < -8 or w.max() > 7):
         raise ValueError("pack_s4: weights outside [-8, 7]")
-    ld = -(-n // 8) * 4
-    full = np.zeros((m, 2 * ld), np.int64)
-    full[:, :n] = w
-    lo, hi = full[:, 0::2], full[:, 1::2]
+    full = np.zeros((2 * (-(-m // 2)), -(-n // S8_ALIGN) * S8_ALIGN), np.int64)
+    full[:m, :n] = w
+    lo, hi = full[0::2], full[1::2]
     return ((lo + 8) | ((hi & 15) << 4)).astype(np.uint8).view(np.int8).reshape(-1)
 
 
 def unpack_s4(packed: np.ndarray, m: int, n: int) -> np.ndarray:
     """The int4 weights [m, n] of pack_s4's bytes (an independent decoding, for checks)."""
-    b = np.asarray(packed, np.int8).astype(np.int64).reshape(m, -1)
+    b = np.asarray(packed, np.int8).astype(np.int64).reshape(-(-m // 2), -1)
     u = b & 15
-    out = np.empty((m, 2 * b.shape[1]), np.int64)
-    out[:, 0::2], out[:, 1::2] = u - 8, (b - u) // 16
-    return out[:, :n]
+    out = np.empty((2 * b.shape[0], b.shape[1]), np.int64)
+    out[0::2], out[1::2] = u - 8, (b - u) // 16
+    return out[:m, :n]
 
 
 def declare_s8(ctx: Any, base: str, m: QDense) -> tuple[str, str, str, str]:

@@ -1,8 +1,9 @@
 """The int4-weight kernels (rnn_mat_vec_s4_s16, rnn_mat_vec_s4): every path (plain C on the
 host, NEON on cortex-a73, the DSP assembly on cortex-m4, Helium on cortex-m55) bit for bit
 against the integer reference (QDense.forward with int4 weights), called as the dense
-format's emitters write them. Shapes: odd columns, columns around the 8-column words and the
-32-column vector passes, rows not a multiple of the two- and four-row passes; extreme values
+format's emitters write them. Shapes: odd columns, columns around the 4-column words, the
+8- and 16-column passes, rows not a multiple of the row pairs and the four-row passes, rows
+across the 64-row blocks (odd ones included); extreme values
 (weights +-7, x -128 and 127, saturating outputs) and the general requantization
 (shift > -2)."""
 
@@ -16,7 +17,7 @@ from rnngen.emit.c import _Ctx
 from tests.kernels.harness import Case, run_cases
 
 SHAPES = [(1, 1), (2, 3), (3, 7), (5, 8), (4, 9), (7, 16), (9, 31), (6, 32), (5, 33),
-          (8, 64), (11, 100), (3, 129), (16, 256)]
+          (8, 64), (11, 100), (3, 129), (16, 256), (67, 20), (130, 17)]
 _dense = formats.dense
 
 
@@ -68,17 +69,21 @@ def _want(m: object, kind: str, x: np.ndarray) -> np.ndarray:
 
 
 def test_pack_s4_layout():
-    """The stored bytes: column 2k in the low nibble as w + 8, column 2k + 1 in the high
-    nibble, rows padded to whole words with zero weights (0x08); unpack_s4 inverts it."""
-    w = np.array([[-7, 7, 0, -1, 3], [1, 2, 3, 4, 5]], np.int8)
-    p = _dense.pack_s4(w).view(np.uint8).reshape(2, 4)
-    assert p[0].tolist() == [(-7 + 8) | (7 << 4), (0 + 8) | (0xF << 4), 3 + 8, 0x08]
-    assert p[1].tolist() == [(1 + 8) | (2 << 4), (3 + 8) | (4 << 4), 5 + 8, 0x08]
+    """The stored bytes: rows in pairs, column j of row 2p in the low nibble as w + 8 and of
+    row 2p + 1 in the high nibble; pairs padded to whole words with zero weights (0x08), an
+    odd last row paired with zeros; unpack_s4 inverts it."""
+    w = np.array([[-7, 7, 0, -1, 3], [1, 2, 3, 4, 5], [6, -6, 0, 0, -7]], np.int8)
+    p = _dense.pack_s4(w).view(np.uint8).reshape(2, 8)
+    assert p[0].tolist() == [(-7 + 8) | (1 << 4), (7 + 8) | (2 << 4), 8 | (3 << 4),
+                             (-1 + 8) | (4 << 4), (3 + 8) | (5 << 4), 8, 8, 8]
+    assert p[1].tolist() == [6 + 8, -6 + 8, 8, 8, -7 + 8, 8, 8, 8]
+    assert np.array_equal(p.view(np.int8)[0, :5].astype(int),
+                          16 * w[1].astype(int) + w[0] + 8)
     rng = np.random.default_rng(0)
     for rows, cols in SHAPES:
         w = rng.integers(-7, 8, (rows, cols)).astype(np.int8)
         p = _dense.pack_s4(w)
-        assert p.size == rows * 4 * -(-cols // 8)
+        assert p.size == -(-rows // 2) * 4 * -(-cols // 4)
         assert np.array_equal(_dense.unpack_s4(p, rows, cols), w)
 
 
