@@ -33,8 +33,9 @@
  *   ((x0, x2), (x1, x3) per word of 4 columns, as rnn_mat_vec_s8_s16 does); per weight word
  *   SXTB16 (and SXTB16 ROR #8) of the word and of the word AND 0xF0F0F0F0 (16 h) with four
  *   SMLAD: 9 instructions for 8 multiply-adds; one pair per pass in assembly, one LDM of
- *   four x words and one LDRD of two weight words per 8 columns. H comes 16-fold (exact,
- *   divided at the end); quant.check_accumulator_s4 proves it fits int32.
+ *   four x words and one LDRD of two weight words per 8 columns, the loop over the pairs
+ *   in assembly too. H comes 16-fold (exact, divided at the end);
+ *   quant.check_accumulator_s4 proves it fits int32.
  * - plain C99 elsewhere.
  */
 
@@ -251,47 +252,74 @@ static void pair1_dsp(int32_t words, const int8_t *w, const int32_t *xw, int32_t
 #define RNN_S4_SWORD                                                                           \
     "ldrd %[x0], %[x1], [%[xw]], #8\n\t"                                                       \
     "ldr %[v0], [%[w]], #4\n\t" RNN_S4_WORD("v0", "x0", "x1")
-/* k passes of 16 columns (when k > 0), then TAIL */
-#define RNN_S4_LOOP(TAIL)                                                                      \
-    __asm__ volatile("cmp %[k], #0\n\t"                                                        \
+#if defined(__GNUC__)
+#define RNN_S4_NOINLINE __attribute__((noinline))
+#else
+#define RNN_S4_NOINLINE
+#endif
+/* The pair loop, all in assembly (as rnn_mat_vec_s8_s16's): for each pair, s = h = 0, k0
+ * passes of 16 columns, then TAIL (the last 4, 8 or 12 columns), S and 16 H stored, w moved
+ * on to the next pair (each pair's RNN_S4_STRIDE bytes are exactly the words read). The
+ * per-pair values (the output pointer, the count, x, k0) are memory operands. */
+#define RNN_S4_PAIRS(TAIL)                                                                     \
+    __asm__ volatile("2:\n\t"                                                                  \
+                     "mov %[s], #0\n\t"                                                        \
+                     "mov %[h], #0\n\t"                                                        \
+                     "ldr %[xw], %[xw0]\n\t"                                                   \
+                     "ldr %[k], %[k0]\n\t"                                                     \
+                     "cmp %[k], #0\n\t"                                                        \
                      "beq 3f\n\t"                                                              \
                      "1:\n\t" RNN_S4_DWORD RNN_S4_DWORD "subs %[k], %[k], #1\n\t"              \
                      "bne 1b\n\t"                                                              \
                      "3:\n\t" TAIL                                                             \
-                     : [s] "+&r"(s), [h] "+&r"(h), [w] "+&r"(w), [xw] "+&r"(xw), [k] "+&r"(k), \
+                     "ldr %[t], %[outp]\n\t"                                                   \
+                     "strd %[s], %[h], [%[t]], #8\n\t"                                         \
+                     "str %[t], %[outp]\n\t"                                                   \
+                     "ldr %[t], %[np]\n\t"                                                     \
+                     "subs %[t], %[t], #1\n\t"                                                 \
+                     "str %[t], %[np]\n\t"                                                     \
+                     "bne 2b\n\t"                                                              \
+                     : [s] "=&r"(s), [h] "=&r"(h), [w] "+&r"(w), [xw] "=&r"(xw), [k] "=&r"(k), \
                        [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3),         \
-                       [v0] "=&r"(v0), [v1] "=&r"(v1), [t] "=&r"(t)                            \
-                     :                                                                         \
+                       [v0] "=&r"(v0), [v1] "=&r"(v1), [t] "=&r"(t), [outp] "+m"(outp),        \
+                       [np] "+m"(np)                                                           \
+                     : [xw0] "m"(xw0), [k0] "m"(k0)                                            \
                      : "cc", "memory")
 
-/* S and 16 H of one pair (w word-aligned, `words` words), x split in xw: 20 instructions
- * per 16 multiply-adds (one LDM, one LDRD, 18 SXTB16 / AND / SMLAD) */
-static void pair_asm_dsp(int32_t words, const int8_t *w, const int32_t *xw, int32_t *out)
+/* out[2p], out[2p + 1] = S and 16 H of pair p for p < pairs (>= 1), pairs `ld` bytes apart
+ * from w (word-aligned), x split in xw0: 20 instructions per 16 multiply-adds (one LDM, one
+ * LDRD, 18 SXTB16 / AND / SMLAD), 42 per 32 with SUBS, BNE. Out of line: inlined, the
+ * pinned registers make GCC spill in its caller. */
+static RNN_S4_NOINLINE void pairs_dsp(int32_t ld, int32_t pairs, const int8_t *w,
+                                      const int32_t *xw0, int32_t *out)
 {
     register int32_t x0 __asm__("r8");
     register int32_t x1 __asm__("r9");
     register int32_t x2 __asm__("r10");
     register int32_t x3 __asm__("r11");
-    int32_t s = 0, h = 0, k = words >> 2, v0, v1, t;
+    const int32_t words = ld >> 2;
+    const int32_t k0 = words >> 2;
+    int32_t *outp = out;
+    int32_t np = pairs;
+    const int32_t *xw;
+    int32_t s, h, k, v0, v1, t;
     switch (words & 3)
     {
     case 0:
-        RNN_S4_LOOP("");
+        RNN_S4_PAIRS("");
         break;
     case 1:
-        RNN_S4_LOOP(RNN_S4_SWORD);
+        RNN_S4_PAIRS(RNN_S4_SWORD);
         break;
     case 2:
-        RNN_S4_LOOP(RNN_S4_DWORD);
+        RNN_S4_PAIRS(RNN_S4_DWORD);
         break;
     default:
-        RNN_S4_LOOP(RNN_S4_DWORD RNN_S4_SWORD);
+        RNN_S4_PAIRS(RNN_S4_DWORD RNN_S4_SWORD);
         break;
     }
-    out[0] = s;
-    out[1] = h;
 }
-#undef RNN_S4_LOOP
+#undef RNN_S4_PAIRS
 #undef RNN_S4_SWORD
 #undef RNN_S4_DWORD
 #undef RNN_S4_WORD
@@ -392,23 +420,32 @@ void rnn_mat_vec_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const int3
 #elif defined(RNN_S4_DSP)
         if (split)
         {
-            for (; k < nb; k += 2)
-            {
-                int32_t t[2];
+            int32_t sh[RNN_S4_BLOCK + 2]; /* S and 16 H of each pair */
+            const int32_t pairs = (nb + 1) >> 1;
+            int32_t p;
 #if defined(RNN_S4_DSP2)
-                if (((uintptr_t)wp & 3) == 0)
-                {
-                    pair_asm_dsp(ld >> 2, wp, xw, t);
-                }
-                else
-#endif
-                {
-                    pair1_dsp(ld >> 2, wp, xw, t);
-                }
-                t[1] >>= 4; /* 16 H, exactly */
-                RNN_S4_STORE(t[0], t[1]);
-                wp += ld;
+            if (((uintptr_t)wp & 3) == 0 && ld > 0)
+            {
+                pairs_dsp(ld, pairs, wp, xw, sh);
             }
+            else
+#endif
+            {
+                for (p = 0; p < pairs; ++p)
+                {
+                    pair1_dsp(ld >> 2, wp + p * ld, xw, sh + 2 * p);
+                }
+            }
+            for (p = 0; p < pairs; ++p, k += 2)
+            {
+                const int32_t h16 = sh[2 * p + 1];
+                acc[k] = sh[2 * p] - h16 - sx8 + offset[r + k];
+                if (k + 1 < nb)
+                {
+                    acc[k + 1] = (h16 >> 4) + offset[r + k + 1]; /* 16 H, exactly */
+                }
+            }
+            wp += pairs * ld;
         }
 #endif
         for (; k < nb; k += 2)
