@@ -436,6 +436,26 @@ void rnn_mat_vec_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const int3
                     pair1_dsp(ld >> 2, wp + p * ld, xw, sh + 2 * p);
                 }
             }
+            if (y16 != NULL && sums == NULL)
+            {
+                /* the rows' sums straight into their requantization */
+                for (p = 0; p < (nb >> 1); ++p, k += 2)
+                {
+                    const int32_t h16 = sh[2 * p + 1];
+                    y16[r + k] = (int16_t)requant16(sh[2 * p] - h16 - sx8 + offset[r + k],
+                                                    mult[r + k], shift[r + k]);
+                    y16[r + k + 1] = (int16_t)requant16((h16 >> 4) + offset[r + k + 1],
+                                                        mult[r + k + 1], shift[r + k + 1]);
+                }
+                if (k < nb)
+                {
+                    y16[r + k] = (int16_t)requant16(sh[2 * p] - sh[2 * p + 1] - sx8 +
+                                                        offset[r + k],
+                                                    mult[r + k], shift[r + k]);
+                }
+                wp += pairs * ld;
+                continue; /* the block is done */
+            }
             for (p = 0; p < pairs; ++p, k += 2)
             {
                 const int32_t h16 = sh[2 * p + 1];
