@@ -255,11 +255,12 @@ def relu_gate_scale(n: ir.Recurrent, st: Any, where: str) -> float:
 
 
 class _Builder:
+    bits = 8  # weight bits of the node being quantized (build() sets it per node)
+
     def __init__(self, g: ir.Graph, st: _Stats, io: str, source: str,
                  warnings: tuple[str, ...], prec: precision.Plan | None = None):
         self.g, self.st, self.io, self.source, self.warnings = g, st, io, source, warnings
         self.prec = prec or precision.Plan()
-        self.bits = 8  # weight bits of the node being quantized
         self.where = g.source or g.name
         self.parent: dict[str, str] = {}
         self.fixed: dict[str, QParams] = {}
