@@ -110,7 +110,7 @@ def from_mapping(d: Any, where: str) -> Plan:
                           "and 'layers'")
     extra = set(d) - {"default", "layers"}
     if extra:
-        raise RnngenError(f"{where}: unknown key {sorted(extra)[0]!r} (expected 'default', "
+        raise RnngenError(f"{where}: unknown key {min(extra)!r} (expected 'default', "
                           "'layers')")
     return _plan(d.get("default", DEFAULT), d.get("layers", {}), where)
 

@@ -108,7 +108,7 @@ def test_plan_files_and_spec_agree(tmp_path):
         assert (b.default, b.layers) == (a.default, a.layers)
     c1, _, _ = _kernels(tmp_path, EXAMPLE, str(tmp_path / "p.toml"))
     c2, _, _ = _kernels(tmp_path, EXAMPLE, "w4a8,/fc/Gemm=w8a8")
-    body = re.compile(r"/\*.*?\*/", re.S)  # the banner names the spec
+    body = re.compile(r"/\*.*?\*/", re.DOTALL)  # the banner names the spec
     assert body.sub("", c1) == body.sub("", c2)
 
 
@@ -150,8 +150,8 @@ def test_inspect_shows_each_layer_precision():
 @pytest.mark.parametrize("args,needles", [
     (["--precision", "w4a4"], ["unknown precision 'w4a4'", "w8a8, w4a8"]),
     (["--precision", "w8a16"], ["w8a16", "int16 activations are not available yet"]),
-    (["--precision", "l0_LSTM=float32"], ["float32 layers inside an integer model are not "
-                                           "available yet"]),
+    (["--precision", "l0_LSTM=float32"], ["float32 layers inside an integer model",
+                                           "not available yet"]),
     (["--precision", "nosuch=w4a8"], ["layer 'nosuch'", "l0_LSTM"]),
     (["--precision", "l0_LSTM=w4a8,l0_LSTM=w8a8"], ["given twice"]),
     (["--precision", "l0_LSTM=,x"], ["'l0_LSTM=' is not LAYER=PRECISION"]),
