@@ -326,15 +326,37 @@ static RNN_S4_NOINLINE void pairs_dsp(int32_t ld, int32_t pairs, const int8_t *w
 #endif
 #endif
 
-/* sat16(rnn_requantize(acc, mult, shift)), as rnn_mat_vec_s8_s16 */
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+#include <arm_acle.h>
+/* SSAT (the builtin arm_acle.h's __ssat wraps; GCC 12 types its result unsigned) */
+#define RNN_S4_SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
+#else
+#define RNN_S4_SAT16(v) rnn_sat16(v)
+#endif
+
+#if defined(__GNUC__)
+#define RNN_S4_NOINLINE_ANY __attribute__((noinline))
+#else
+#define RNN_S4_NOINLINE_ANY
+#endif
+
+/* the general case, out of line so that the common one stays short */
+static RNN_S4_NOINLINE_ANY int32_t requant16_any(int32_t acc, int32_t mult, int32_t shift)
+{
+    return rnn_sat16(rnn_requantize(acc, mult, shift));
+}
+
+/* sat16(rnn_requantize(acc, mult, shift)), as rnn_mat_vec_s8_s16 (its header derives the
+ * shift <= -2 form: ((2 hi) >> ~shift) + 1, halved) */
 static inline int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
 {
     if (shift <= -2)
     {
         const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
-        return rnn_sat16(((hi >> (-2 - shift)) + 1) >> 1);
+        const int32_t t = ((int32_t)((uint32_t)hi << 1) >> ~shift) + 1;
+        return RNN_S4_SAT16(t >> 1);
     }
-    return rnn_sat16(rnn_requantize(acc, mult, shift));
+    return requant16_any(acc, mult, shift);
 }
 
 /* sat8(zp + rnn_requantize(acc, mult, shift)), as rnn_mat_vec_s8 */
