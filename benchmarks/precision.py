@@ -6,7 +6,9 @@ Each kernel alone, as rnngen emits it for a layer: rnn_mat_vec_s4_s16 / rnn_mat_
 (a recurrent layer's gate pre-activations, int16 out) and rnn_mat_vec_s4 / rnn_mat_vec_s8 (a
 Linear layer, int8 out), on the shapes below. A program of its own (rnngen's board flags,
 startup and linker script; benchmarks/icount_harness.py) fills the weights with a fixed
-pattern (int8: [-127, 127]; int4: [-7, 7], packed as pack_s4 does) and calls the kernel
+pattern (int8: [-127, 127]; int4: [-7, 7], packed as pack_s4 does), the requantization
+shifts a layer would have (int8 rows -3; int4 rows +1: their scales are about 2^4 times
+larger for the same real multiplier), and calls the kernel
 twice between rnngen's counting markers; the smaller count is kept (the two call sites'
 argument setup differs by a few instructions, which the count includes) and a second run
 must give the same counts. Instructions are exact QEMU counts (codegen/icount.py), not
@@ -61,7 +63,7 @@ int main(void)
     {
         off[i] = (int32_t)(i * 11 - 300);
         mu[i] = 1518500250;
-        sh[i] = -12;
+        sh[i] = SHIFT;
     }
     icount_start();
     CALL;
@@ -83,7 +85,11 @@ def program(kernel: str, rows: int, cols: int) -> str:
     out_t = "int16_t" if kernel.endswith("_s16") else "int8_t"
     call = (f"{kernel}(ROWS, COLS, w, off, mu, sh, x, y)" if kernel.endswith("_s16") else
             f"{kernel}(ROWS, COLS, w, off, mu, sh, -3, x, y)")
+    # the same real requantization multiplier per row: int4 row scales are 127 / 7 (about
+    # 2^4.2) times int8's, so the shift is 4 higher (int8 rows: -3, int4 rows: +1)
+    shift = "1" if s4 else "-3"
     return (MAIN.replace("CALL", call).replace("FILL", fill).replace("OUT_T", out_t)
+            .replace("SHIFT", shift)
             .replace("STRIDE", "RNN_S4_STRIDE" if s4 else "RNN_S8_STRIDE")
             .replace("ROWS", str(rows)).replace("COLS", str(cols)))
 

@@ -22,13 +22,20 @@ _dense = formats.dense
 
 
 def _qdense(rng: np.random.Generator, rows: int, cols: int, mode: str):
+    if mode == "general_small":  # shifts -1 .. 3 with small sums: the fast form throughout
+        q = _qdense(rng, rows, cols, "random")
+        return _dense.QDense(q.w, q.offset, q.mult, rng.integers(-1, 4, rows).astype(np.int64),
+                             bits=4)
     if mode == "extreme":
         w = np.where(rng.random((rows, cols)) < 0.5, -7, 7)
     else:
         w = rng.integers(-7, 8, (rows, cols))
-    off = rng.integers(-5000, 5000, rows)
+    # general: the shifts above -2 (int4 rows' usual ones: the fast form with acc 2^(s + 2)
+    # where that fits, the general requantization above 13 or when it does not fit)
+    off = rng.integers(-5000, 5000, rows) if mode != "general" else \
+        rng.integers(-2**20, 2**20, rows)
     mult = rng.integers(2**30, 2**31, rows)
-    shift = rng.integers(-12, -1, rows) if mode != "general" else rng.integers(-1, 3, rows)
+    shift = rng.integers(-12, -1, rows) if mode != "general" else rng.integers(-1, 16, rows)
     return _dense.QDense(w.astype(np.int8), off.astype(np.int64), mult.astype(np.int64),
                          shift.astype(np.int64), bits=4)
 
@@ -43,7 +50,7 @@ def _cases(seed: int) -> list[tuple[Case, object, str]]:
     rng = np.random.default_rng(seed)
     out = []
     for k, (rows, cols) in enumerate(SHAPES):
-        for mode in ("random", "extreme", "general"):
+        for mode in ("random", "extreme", "general", "general_small"):
             qm = _qdense(rng, rows, cols, mode)
             x = _x(rng, cols, mode)
             name = f"s4_{k}_{mode}"

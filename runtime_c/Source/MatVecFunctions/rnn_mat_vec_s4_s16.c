@@ -117,19 +117,26 @@ static void pairs2_mve(int32_t cols, const int8_t *w0, const int8_t *w1, const i
     out[3] = h1;
 }
 
-/* y[0..3] = sat16(rq(acc[0..3])) as one vector when every shift <= -2 (as
- * rnn_mat_vec_s8_s16's Helium path); returns 0 (nothing done) otherwise */
+/* y[0..3] = sat16(rq(acc[0..3])) as one vector (as rnn_mat_vec_s8_s16's Helium path, shifts
+ * above -2 brought to -2 as requant16 does); returns 0 (nothing done) when a shift is above
+ * 13 or an acc does not fit */
 static int requant4_mve(const int32_t *acc, const int32_t *mult, const int32_t *shift,
                         int16_t *y)
 {
     const int32x4_t sh = vldrwq_s32(shift);
-    if (vmaxvq_s32(INT32_MIN, sh) > -2)
+    /* a shift s above -2 becomes -2 with acc 2^(s + 2) (exact, see requant16) when that
+     * fits: k = max(s + 2, 0) per lane, the shifted acc checked by shifting it back */
+    const int32x4_t k = vmaxq_s32(vaddq_n_s32(sh, 2), vdupq_n_s32(0));
+    const int32x4_t a0 = vldrwq_s32(acc);
+    const int32x4_t a = vshlq_s32(a0, k);
+    if (vmaxvq_s32(INT32_MIN, sh) > 13 ||
+        vcmpneq_s32(vshlq_s32(a, vnegq_s32(k)), a0) != 0)
     {
         return 0;
     }
     {
-        const int32x4_t hi = vmulhq_s32(vldrwq_s32(acc), vldrwq_s32(mult));
-        const int32x4_t q = vrshlq_s32(hi, vaddq_n_s32(sh, 1));
+        const int32x4_t hi = vmulhq_s32(a, vldrwq_s32(mult));
+        const int32x4_t q = vrshlq_s32(hi, vaddq_n_s32(vsubq_s32(sh, k), 1));
         vstrhq_s32(y, vmaxq_s32(vminq_s32(q, vdupq_n_s32(32767)), vdupq_n_s32(-32768)));
     }
     return 1;
@@ -356,6 +363,19 @@ static inline int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
         const int32_t t = ((int32_t)((uint32_t)hi << 1) >> ~shift) + 1;
         return RNN_S4_SAT16(t >> 1);
     }
+    /* int4 rows' scales are about 18 times int8's, so their shifts are mostly -1 .. 3:
+     * rq(acc 2^k, mult, shift - k) = rq(acc, mult, shift) exactly (the same rational
+     * number floored), so with k = shift + 2 the fast form applies when acc 2^k fits */
+    if (shift <= 13)
+    {
+        const int32_t lim = (int32_t)1 << (29 - shift); /* 2^(31 - k) */
+        if (acc >= -lim && acc < lim)
+        {
+            const int32_t a = acc * ((int32_t)1 << (shift + 2));
+            const int32_t hi = (int32_t)(((int64_t)a * (int64_t)mult) >> 32);
+            return RNN_S4_SAT16((hi + 1) >> 1);
+        }
+    }
     return requant16_any(acc, mult, shift);
 }
 
@@ -367,6 +387,14 @@ static inline int32_t requant8(int32_t acc, int32_t mult, int32_t shift, int32_t
     {
         const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
         v = ((hi >> (-2 - shift)) + 1) >> 1;
+    }
+    else if (shift <= 13 && acc >= -((int32_t)1 << (29 - shift)) &&
+             acc < ((int32_t)1 << (29 - shift)))
+    {
+        /* as requant16: acc 2^(shift + 2) with the shift -2 */
+        const int32_t a = acc * ((int32_t)1 << (shift + 2));
+        const int32_t hi = (int32_t)(((int64_t)a * (int64_t)mult) >> 32);
+        v = (hi + 1) >> 1;
     }
     else
     {
