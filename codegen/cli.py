@@ -92,26 +92,48 @@ def _plan_option(f: Any) -> Any:
                              "number type; MODEL defaults to the plan's.")(f)
 
 
+def _precision(dtype: str, spec: str | None) -> tuple[str, Any]:
+    """(dtype, precision plan) of --dtype and --precision: a precision means an integer build
+    (--dtype int8 implied; --dtype float32 given with it is an error)."""
+    if spec is None:
+        return dtype, None
+    from click.core import ParameterSource
+
+    from . import precision
+
+    p = precision.parse(spec)
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("dtype") == ParameterSource.COMMANDLINE and dtype != "int8":
+        raise RnngenError(f"--precision {spec}: an integer build; it cannot go with --dtype "
+                          f"{dtype} (leave --dtype out)")
+    return "int8", p
+
+
 @contextlib.contextmanager
 def _planned(model: str | None, plan: str | None, dtype: str, calibrate: str | None,
-             seq_len: int | None) -> Iterator[tuple[str, str, str | None, int | None]]:
-    """(model, dtype, calibrate, seq_len) to build: as given, or the plan's compressed model
-    (a temporary file) with the plan's number type, calibration and sequence length."""
+             seq_len: int | None, prec: Any = None
+             ) -> Iterator[tuple[str, str, str | None, int | None, Any]]:
+    """(model, dtype, calibrate, seq_len, precision) to build: as given, or the plan's
+    compressed model (a temporary file) with the plan's number type, per-layer precision,
+    calibration and sequence length."""
     if plan is None:
         if model is None:
             raise RnngenError("give a MODEL (or --plan PLAN.json)")
-        yield model, dtype, calibrate, seq_len
+        yield model, dtype, calibrate, seq_len, prec
         return
     from . import plan as plans
 
     p = plans.load(plan)
-    if dtype != "float32" and dtype != p.dtype:
+    if dtype != "float32" and dtype != p.dtype and prec is None:
         raise RnngenError(f"--dtype {dtype}: the plan {plan} says {p.dtype} (leave --dtype "
                           "out with --plan)")
+    if prec is not None:
+        raise RnngenError(f"--precision {prec.source}: the plan {plan} sets the precision of "
+                          "its layers (leave --precision out with --plan)")
     with plans.materialized(plan, model) as (path, p):
         cal = calibrate if calibrate is not None else p.calibrate
         yield str(path), p.dtype, cal if p.dtype == "int8" else None, \
-            seq_len if seq_len is not None else p.seq_len
+            seq_len if seq_len is not None else p.seq_len, p.precision_plan()
 
 
 def _target_options(f: Any) -> Any:
@@ -137,7 +159,16 @@ def _dtype_options(f: Any) -> Any:
                           "default: seeded random sequences, with a warning.")(f)
     f = click.option("--dtype", type=click.Choice(["float32", "int8"]), default="float32",
                      show_default=True, help="Arithmetic of the generated C.")(f)
+    f = _precision_option(f)
     return f
+
+
+def _precision_option(f: Any) -> Any:
+    return click.option("--precision", "precision_spec", metavar="SPEC",
+                        help="Integer build with these number types per layer (implies "
+                        "--dtype int8): w8a8 or w4a8 (every layer), LAYER=w4a8,... (names as "
+                        "`rnngen inspect` prints them; others w8a8), or a .toml/.json plan "
+                        "file (docs/int8.md).")(f)
 
 
 def _model_options(f: Any) -> Any:
@@ -179,20 +210,23 @@ def build(model: str, target: str, board_file: str | None, out: str | None, seq_
           calibrate: str | None, io: str, force: bool,
           dump_ir: bool, atol: float, rtol: float, flash_budget: int | None,
           ram_budget: int | None, no_main: bool, plan: str | None,
-          whole_sequence: bool) -> None:
+          whole_sequence: bool, precision_spec: str | None) -> None:
     """Compile MODEL (.onnx or .npz) into a C project for a board; with --plan, the model
     compressed and typed as a plan of `rnngen search` says (MODEL: the plan's by default)."""
-    with _planned(model, plan, dtype, calibrate, seq_len) as (model, dtype, calibrate, seq_len):
+    dtype, prec = _precision(dtype, precision_spec)
+    with _planned(model, plan, dtype, calibrate, seq_len, prec) as (
+            model, dtype, calibrate, seq_len, prec):
         _build(model, target, board_file, out, seq_len, name, input_, sparse_threshold, dtype,
                calibrate, io, force, dump_ir, atol, rtol, flash_budget, ram_budget, no_main,
-               whole_sequence)
+               whole_sequence, prec)
 
 
 def _build(model: str, target: str, board_file: str | None, out: str | None,
            seq_len: int | None, name: str | None, input_: str | None,
            sparse_threshold: float | None, dtype: str, calibrate: str | None, io: str,
            force: bool, dump_ir: bool, atol: float, rtol: float, flash_budget: int | None,
-           ram_budget: int | None, no_main: bool, whole_sequence: bool = False) -> None:
+           ram_budget: int | None, no_main: bool, whole_sequence: bool = False,
+           prec: Any = None) -> None:
     from . import driver
     from .cgen import default_name
 
@@ -204,7 +238,7 @@ def _build(model: str, target: str, board_file: str | None, out: str | None,
                                force=force, flash_budget=flash_budget, ram_budget=ram_budget,
                                no_main=no_main, sparse_threshold=sparse_threshold,
                                dtype=dtype, calibrate=calibrate, io=io,
-                               whole_sequence=whole_sequence)
+                               whole_sequence=whole_sequence, precision=prec)
     res = driver.build(model, out, opts, dump=sys.stdout if dump_ir else None)
     m = res.manifest
     for w in res.warnings:
@@ -218,8 +252,9 @@ def _build(model: str, target: str, board_file: str | None, out: str | None,
     if m["streaming"]:
         mode += (f", _run in blocks of {m['run_block']} steps" if m["run_block"] > 1 else
                  ", _run step by step")
+    prec_note = f", precision {m['precision']}" if m.get("precision") else ""
     click.echo(f"wrote {out} ({m['target']}, {mode}, {m['macs_per_step']} MACs/step, "
-               f"weights {m['weights_bytes']} B{size})")
+               f"weights {m['weights_bytes']} B{size}{prec_note})")
     if no_main:
         click.echo(f"next: add_subdirectory({out}) in CMake, or include {out}/rnngen.mk")
     else:
@@ -255,24 +290,28 @@ def verify(model: str, target: str, board_file: str | None, seq_len: int | None,
            calibrate: str | None, io: str,
            expect: str | None, atol: float | None, rtol: float | None,
            keep: str | None, timeout: float, flash_budget: int | None, ram_budget: int | None,
-           as_json: bool, plan: str | None, whole_sequence: bool) -> None:
+           as_json: bool, plan: str | None, whole_sequence: bool,
+           precision_spec: str | None) -> None:
     """Build MODEL, compile and run it, and compare with the reference (or --expect).
     --input may hold N sequences ([N, ...], with --expect [N, ...] per output): each is
     checked, all through one run of the C. --plan: the model as a plan of `rnngen search`
     says.
 
     Exit code 0: outputs match; 1: they do not; 2: bad input."""
-    with _planned(model, plan, dtype, calibrate, seq_len) as (model, dtype, calibrate, seq_len):
+    dtype, prec = _precision(dtype, precision_spec)
+    with _planned(model, plan, dtype, calibrate, seq_len, prec) as (
+            model, dtype, calibrate, seq_len, prec):
         _verify(model, target, board_file, seq_len, name, input_, sparse_threshold, dtype,
                 calibrate, io, expect, atol, rtol, keep, timeout, flash_budget, ram_budget,
-                as_json, whole_sequence)
+                as_json, whole_sequence, prec)
 
 
 def _verify(model: str, target: str, board_file: str | None, seq_len: int | None,
             name: str | None, input_: str | None, sparse_threshold: float | None, dtype: str,
             calibrate: str | None, io: str, expect: str | None, atol: float | None,
             rtol: float | None, keep: str | None, timeout: float, flash_budget: int | None,
-            ram_budget: int | None, as_json: bool, whole_sequence: bool = False) -> None:
+            ram_budget: int | None, as_json: bool, whole_sequence: bool = False,
+            prec: Any = None) -> None:
     from . import driver
 
     tolerance = None
@@ -281,7 +320,8 @@ def _verify(model: str, target: str, board_file: str | None, seq_len: int | None
 
         atol, tolerance = verify_tolerance(model, driver.BuildOptions(
             target=target, board_file=board_file, seq_len=seq_len, input=input_,
-            sparse_threshold=sparse_threshold, dtype=dtype, calibrate=calibrate, io=io))
+            sparse_threshold=sparse_threshold, dtype=dtype, calibrate=calibrate, io=io,
+            precision=prec))
         rtol = 0.0
     atol = 1e-5 if atol is None else atol
     rtol = 1e-4 if rtol is None else rtol
@@ -289,7 +329,8 @@ def _verify(model: str, target: str, board_file: str | None, seq_len: int | None
                                seq_len=seq_len, input=input_, expect=expect, atol=atol,
                                rtol=rtol, flash_budget=flash_budget, ram_budget=ram_budget,
                                sparse_threshold=sparse_threshold, dtype=dtype,
-                               calibrate=calibrate, io=io, whole_sequence=whole_sequence)
+                               calibrate=calibrate, io=io, whole_sequence=whole_sequence,
+                               precision=prec)
     res = driver.verify(model, opts, keep=keep, timeout=timeout)
     r = res.report
     if tolerance:
@@ -330,23 +371,43 @@ def _verify(model: str, target: str, board_file: str | None, seq_len: int | None
               "layer's quantization error on the calibration data.")
 @click.option("--calibrate", type=click.Path(dir_okay=False),
               help="int8: representative inputs (.npy).")
+@_precision_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dtype: str,
-            calibrate: str | None, as_json: bool) -> None:
+            calibrate: str | None, as_json: bool, precision_spec: str | None) -> None:
     """Show MODEL's layers, weight matrices (format, shape, bytes, compression factor and
     MAC reduction against dense), parameters and MACs."""
     from . import driver
     from .analysis import format_table, table
     from .errors import RnngenError
 
+    dtype, prec = _precision(dtype, precision_spec)
     if calibrate is not None and dtype != "int8":  # as build does: a flag that means nothing
         raise RnngenError("--calibrate needs --dtype int8 (calibration data sets the int8 "
                           "scales)")
     info = driver.inspect(model, seq_len, sparse_threshold)
     if dtype == "int8":
-        info["int8"] = driver.inspect_int8(model, seq_len, calibrate)
-    info["table"] = table(driver.compile_graph(model, driver.BuildOptions(
-        seq_len=seq_len, sparse_threshold=sparse_threshold, dtype=dtype, calibrate=calibrate)))
+        info["int8"] = driver.inspect_int8(model, seq_len, calibrate, prec)
+    g = driver.compile_graph(model, driver.BuildOptions(
+        seq_len=seq_len, sparse_threshold=sparse_threshold, dtype=dtype, calibrate=calibrate,
+        precision=prec))
+    info["table"] = table(g)
+    if dtype == "int8":  # each layer's number types (--precision; w8a8 otherwise)
+        from . import precision
+
+        pp = prec or precision.Plan()
+        info["precision"] = pp.to_json()
+        for lay in info["layers"]:
+            if lay.get("matrices") or "kernel" in lay:
+                p = pp.of(lay["node"])
+                lay["precision"] = p.name
+                lay["weight_bits"] = p.weight_bits
+                # the stored weight bytes of the dense matrices (rows, or int4 row pairs,
+                # padded to words)
+                rows_per = 2 if p.weight_bits == 4 else 1  # int4: row pairs share bytes
+                lay["weight_bytes"] = sum(
+                    -(-m["shape"][0] // rows_per) * -(-m["shape"][1] // 4) * 4
+                    for m in lay.get("matrices", []) if m["format"] == "dense")
     if as_json:
         click.echo(json.dumps(info, sort_keys=True))
         return
@@ -382,6 +443,11 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                      "int32 at the C API, out of range clamped")
         elif "params" in lay:
             line += f"  {lay['params']} params, {lay['macs']} MACs per run"
+        if "precision" in lay:
+            line += f", precision {lay['precision']}"
+            if lay.get("weight_bytes"):
+                line += (f" (dense weights {lay['weight_bytes']} B as "
+                         f"int{lay['weight_bits']})")
         click.echo(line)
         for m in lay.get("matrices", []):
             click.echo(f"      {m['role']:<6} {m['format']:<8} {m['shape'][0]}x{m['shape'][1]}"
@@ -494,7 +560,7 @@ def compress(model: str, method: str, factor: float, layers: tuple[str, ...], ou
 def validate(model: str, target: str, board_file: str | None, data: str, on: str,
              report: str | None, seq_len: int | None, sparse_threshold: float | None,
              dtype: str, calibrate: str | None, io: str, timeout: float,
-             as_json: bool) -> None:
+             as_json: bool, precision_spec: str | None) -> None:
     """Run a data set through MODEL's reference and (--on c) the compiled C on the board;
     report accuracy, l2r, rmse, mae, max error and cosine similarity against the float model
     and the labels, and exact instructions per inference (docs/validate.md)."""
@@ -503,9 +569,11 @@ def validate(model: str, target: str, board_file: str | None, data: str, on: str
 
     if report is not None:
         val.report_format(report)  # a bad name fails before any work
+    dtype, prec = _precision(dtype, precision_spec)
     opts = val.Options(data=data, on=on, timeout=timeout, build=driver.BuildOptions(
         target=target, board_file=board_file, seq_len=seq_len,
-        sparse_threshold=sparse_threshold, dtype=dtype, calibrate=calibrate, io=io))
+        sparse_threshold=sparse_threshold, dtype=dtype, calibrate=calibrate, io=io,
+        precision=prec))
     rep = val.validate(model, opts, progress=_progress_bar())
     for w in rep["warnings"]:
         click.echo(f"rnngen: warning: {w}", err=True)

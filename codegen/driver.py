@@ -18,8 +18,8 @@ from typing import Any, TextIO
 import numpy as np
 
 from . import boards as boards_mod
-from . import (cgen, formats, ir, npyio, outputs, pipeline, quant, reference, reference_int,
-               toolchain)
+from . import (cgen, formats, ir, npyio, outputs, pipeline, precision, quant, reference,
+               reference_int, toolchain)
 from .emit import board_files, project
 from .emit.board_files import exe_name
 from .errors import RnngenError
@@ -46,6 +46,7 @@ class BuildOptions:
     dtype: str = "float32"  # or "int8"
     calibrate: str | None = None  # int8: .npy of representative inputs
     io: str = "float"  # int8: "float" or "int8" input/outputs at the C API
+    precision: Any = None  # --precision: a precision.Plan (implies dtype int8)
 
 
 @dataclass
@@ -66,7 +67,9 @@ def _command(model: Path, o: BuildOptions, name: str) -> str:
         parts += ["--seq-len", str(o.seq_len)]
     if o.sparse_threshold is not None:
         parts += ["--sparse-threshold", repr(o.sparse_threshold)]
-    if o.dtype != "float32":
+    if o.precision is not None:
+        parts += ["--precision", q(o.precision.source)]
+    elif o.dtype != "float32":
         parts += ["--dtype", o.dtype]
         if o.io != BuildOptions.io:
             parts += ["--io", o.io]
@@ -206,7 +209,7 @@ def compile_graph(model: str | Path, o: BuildOptions, dump: TextIO | None = None
     return pipeline.compile_model(model, pipeline.Options(
         seq_len=o.seq_len, sparse_threshold=o.sparse_threshold, dtype=o.dtype,
         calibrate=o.calibrate, io=o.io, ram_budget=budget,
-        whole_sequence=o.whole_sequence), dump)
+        whole_sequence=o.whole_sequence, precision=o.precision), dump)
 
 
 def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
@@ -248,6 +251,8 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
     files, manifest = project.render(g, board, name, model, golden, command,
                                      pipeline.pass_names())
     manifest["command"] = board_files.board_command(board, command, o.no_main)
+    if g.quant is not None:  # the precision of every layer with weights (--precision)
+        manifest["precision"] = (o.precision or precision.Plan()).describe()
     if o.no_main:
         files = board_files.library(project.environment(), board, name, manifest,
                                     pipeline.pass_names(), files)
@@ -506,14 +511,15 @@ def format_name(m: ir.Matrix) -> str:
     return "+".join(fmts)
 
 
-def inspect_int8(model: str | Path, seq_len: int | None = None, calibrate: str | None = None
-                 ) -> dict[str, Any]:
+def inspect_int8(model: str | Path, seq_len: int | None = None, calibrate: str | None = None,
+                 precision: Any = None) -> dict[str, Any]:
     """Each int8 tensor's scale and zero point, and each layer's quantization error on the
     calibration data (the int8 model against the float model, tensor by tensor)."""
     from .passes.quantize import calibration_inputs
 
     g = pipeline.compile_model(model, pipeline.Options(seq_len=seq_len, dtype="int8",
-                                                       calibrate=calibrate), None)
+                                                       calibrate=calibrate,
+                                                       precision=precision), None)
     plan = g.quant
     xs, _, _ = calibration_inputs(g, calibrate)
     err: dict[str, float] = {}

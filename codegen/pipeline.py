@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 from . import ir
 from .errors import RnngenError
@@ -28,6 +28,7 @@ class Options:
     io: str = "float"  # int8 models: "float" or "int8" input and outputs at the C API
     ram_budget: int | None = None  # bytes (0/None: none): bounds <name>_run's block of steps
     whole_sequence: bool = False  # --whole-sequence: compile for whole sequences regardless
+    precision: Any = None  # --precision: a precision.Plan (integer builds only)
 
     def __post_init__(self) -> None:
         if self.seq_len is not None and self.seq_len < 1:
@@ -40,6 +41,9 @@ class Options:
         if self.io not in IO_TYPES:
             raise RnngenError(f"--io {self.io}: expected one of {', '.join(IO_TYPES)}")
         if self.dtype != "int8":
+            if self.precision is not None:
+                raise RnngenError(f"--precision {self.precision.source}: an integer build; "
+                                  f"it cannot go with --dtype {self.dtype} (leave --dtype out)")
             if self.io != "float":
                 raise RnngenError(f"--io {self.io} needs --dtype int8 (a float32 model's C API "
                                   "is float)")

@@ -6,8 +6,9 @@ int8 build, the sequence length it was evaluated at, and per recurrent layer (by
 among the model's recurrent layers, and its name) the compression method and factor
 (`dense` for none). Applying a plan runs `rnngen compress` layer by layer (the same call,
 rnngen.compress_model.compress_file with --layers INDEX and --nearest) into a temporary
-model file, which is then built like any model. Every layer entry also has room for what
-later number types add (a per-layer precision); today the dtype is the model's.
+model file, which is then built like any model. A layer entry of an int8 plan may carry a
+"precision" ("w4a8", "w8a8"; precision.py), which `build --plan` honours (layers without one
+take w8a8).
 
     {"rnngen_plan": 1, "model": "/abs/model.onnx", "model_sha256": "...",
      "dtype": "int8", "calibrate": "/abs/x.npy", "seq_len": 8,
@@ -40,9 +41,14 @@ class LayerChoice:
     name: str
     method: str  # "dense" or a compress method
     factor: float = 1.0
+    precision: str | None = None  # optional: "w4a8", "w8a8" (int8 plans; docs/int8.md)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(index=self.index, name=self.name, method=self.method, factor=self.factor)
+        d: dict[str, Any] = dict(index=self.index, name=self.name, method=self.method,
+                                 factor=self.factor)
+        if self.precision is not None:
+            d["precision"] = self.precision
+        return d
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,18 @@ class Plan:
 
     def describe(self) -> str:
         parts = [f"{c.name}={c.method}" + (f"@{c.factor:g}x" if c.method != DENSE else "")
-                 for c in self.layers]
+                 + (f":{c.precision}" if c.precision else "") for c in self.layers]
         return f"{self.dtype} " + " ".join(parts)
+
+    def precision_plan(self) -> Any:
+        """The layers' precisions as a precision.Plan (None: no layer has one)."""
+        from . import precision
+
+        named = tuple((c.name, c.precision) for c in self.layers if c.precision)
+        if not named:
+            return None
+        return precision.Plan(precision.DEFAULT, named,
+                              ",".join(f"{k}={v}" for k, v in named))
 
 
 def sha256(path: str | Path) -> str:
@@ -125,8 +141,17 @@ def load(path: str | Path) -> Plan:
         if not isinstance(factor, (int, float)) or not math.isfinite(factor) or \
                 (method != DENSE and factor <= 1):
             raise RnngenError(f"{p}: layers[{k}].factor {factor!r}: expected a number > 1")
+        prec = e.get("precision")
+        if prec is not None:
+            from . import precision
+
+            if not isinstance(prec, str):
+                raise RnngenError(f"{p}: layers[{k}].precision: expected a precision name")
+            precision.get(prec, f"{p}: layers[{k}].precision")
+            if dtype != "int8":
+                raise RnngenError(f"{p}: layers[{k}].precision {prec}: needs dtype int8")
         layers.append(LayerChoice(e["index"], str(e.get("name", e["index"])), method,
-                                  float(factor)))
+                                  float(factor), prec))
     return Plan(model=need("model", str), model_sha256=need("model_sha256", str), dtype=dtype,
                 layers=tuple(layers), calibrate=calibrate, seq_len=seq_len,
                 target=data.get("target") if isinstance(data.get("target"), str) else None,

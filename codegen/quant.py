@@ -163,13 +163,28 @@ def symmetric_scale(amax: float, levels: int, what: str) -> float:
     return float(amax / levels)
 
 
-def quantize_rows(w: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row symmetric int8: (w_q [m, n] int8, scale [m] float64). An all-zero row gets
+def quantize_rows(w: np.ndarray, what: str, levels: int = 127
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row symmetric int8: (w_q [m, n] int8, scale [m] float64), values in [-levels,
+    levels] (127: int8 weights; 7: int4 weights, stored as int8 here). An all-zero row gets
     scale 1."""
     amax = np.max(np.abs(w.astype(np.float64)), axis=1) if w.size else np.zeros(w.shape[0])
-    scale = np.where(amax > 0, amax / 127.0, 1.0)
-    q = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
+    scale = np.where(amax > 0, amax / float(levels), 1.0)
+    q = np.clip(np.round(w / scale[:, None]), -levels, levels).astype(np.int8)
     return q, scale
+
+
+W4_LEVELS = 7  # int4 weights: symmetric, in [-7, 7] (-8 is never made)
+
+
+def check_accumulator_s4(w_q: np.ndarray, what: str) -> None:
+    """Prove that the int4 kernels' Cortex-M4/M7 sum, 16 (W x) + 128 (sum of x's even
+    columns), fits int32 for every int8 x (rnn_mat_vec_s4_s16.c)."""
+    n = w_q.shape[1] if w_q.ndim == 2 else 0
+    bound = 16 * np.sum(np.abs(w_q.astype(I64)), axis=1) * 128 + 128 * 128 * ((n + 1) // 2)
+    if bound.size and int(bound.max()) >= 2**31:
+        raise RnngenError(f"int8: {what}: int4 weights: the int32 accumulator could overflow "
+                          f"(bound {int(bound.max())}); the matrix is too wide for int4")
 
 
 def quantize_tensor(w: np.ndarray) -> tuple[np.ndarray, float]:

@@ -412,7 +412,7 @@ def validate(model: str | Path, opts: Options, progress: Progress | None = None
     x_raw, y = load_data(opts.data)
     g = compile_for(model, o, x_raw)
     gf = g if g.quant is None else _compile(
-        model, replace(o, dtype="float32", calibrate=None, io="float"), g.seq_len)
+        model, replace(o, dtype="float32", calibrate=None, io="float", precision=None), g.seq_len)
     data = fit_data(opts.data, x_raw, y, g)
     x = data.x
     warnings = list(g.quant.warnings) if g.quant is not None else []

@@ -107,14 +107,27 @@ def kernels_s8() -> Kernels:
     return {k: v for f in FORMATS.values() for k, v in f.kernels_s8.items()}
 
 
-def quantize(m: Any, x: Any, out_scale: float, inputs: np.ndarray, what: str) -> Any:
+def quantize(m: Any, x: Any, out_scale: float, inputs: np.ndarray, what: str,
+             bits: int = 8) -> Any:
     """The int8 matrix of m for an int8 input with parameters x; outputs in units of
     out_scale (int32, unsaturated). `inputs` [N, n] are float input vectors seen in
-    calibration (for intermediates)."""
+    calibration (for intermediates). bits=4: int4 weights (formats whose weight_bits have 4;
+    the others are refused in one line naming the matrix and the format)."""
     f = of(m)
     if f.quantize is None:
         raise RnngenError(f"int8: {what}: format {m.fmt} has no int8 kernel")
-    return f.quantize(m, quantize, x, out_scale, inputs, what)
+    if bits == 8:
+        return f.quantize(m, quantize, x, out_scale, inputs, what)
+    if bits not in f.weight_bits:
+        raise RnngenError(f"int8: {what}: int{bits} weights are not available for the "
+                          f"{m.fmt} format yet (they are for: "
+                          f"{', '.join(k for k, v in FORMATS.items() if bits in v.weight_bits)});"
+                          " give this layer w8a8")
+
+    def q(m2: Any, x2: Any, s2: float, i2: np.ndarray, w2: str) -> Any:
+        return quantize(m2, x2, s2, i2, w2, bits=bits)
+
+    return f.quantize(m, q, x, out_scale, inputs, what, bits=bits)
 
 
 # --------------------------------------------------------------------------- .npz

@@ -66,6 +66,9 @@ class Format:
     quantize_out: Callable[..., Any] | None = None  # (m, x, out_scale, what, bias) -> qmatrix
     emit_s8_out: Callable[..., str] | None = None  # (qm, ctx, base, zero_point, x, y) -> C
     plain: bool = False  # stored as is: a model of only plain matrices is not compressed
+    # the weight widths of its int8 kernels (8; 4: int4 weights, quantize(..., bits=4) and
+    # quantize_out(..., bits=4) take them, emit_s8 / emit_s8_out read qm.bits)
+    weight_bits: tuple[int, ...] = (8,)
     onnx_read_concat: Callable[..., Any] | None = None  # (matcher, inputs, where): Concat
     onnx_read_sparse: Callable[..., Any] | None = None  # (values, linear idx, m, n): sparse
     onnx_write_whole: Callable[..., str] | None = None  # (mats, writer, base): [D, m, n]

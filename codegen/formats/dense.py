@@ -69,6 +69,7 @@ class QDense:
     offset: np.ndarray  # int32 [m]: -zero_point * row sum (+ int32 bias, for Linear)
     mult: np.ndarray  # int32 [m]
     shift: np.ndarray  # int32 [m]
+    bits: int = 8  # 4: int4 weights (values in [-7, 7], stored packed; pack_s4)
 
     fmt = "dense"
 
@@ -117,12 +118,20 @@ def multipliers(reals: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def quantize_dense(w: np.ndarray, x: QParams, out_scale: float, what: str,
-                   bias: np.ndarray | None = None, scales: np.ndarray | None = None) -> QDense:
+                   bias: np.ndarray | None = None, scales: np.ndarray | None = None,
+                   bits: int = 8) -> QDense:
     """Per-row symmetric int8 weights for an int8 input x, outputs in units of out_scale;
     `bias` (float) folded into the offset (Linear layers). `scales`: the model's own per-row
     weight scales (a QDQ model's), used when every weight is on their grid within
-    [-127, 127] (then the int8 weights are the model's own); else re-derived."""
-    wq, sw = quant.quantize_rows(w.astype(np.float64), what)
+    [-127, 127] (then the int8 weights are the model's own); else re-derived. bits=4: int4
+    weights, per-row symmetric in [-7, 7] (the same integer arithmetic; only the storage and
+    the kernel differ); a QDQ model's own scales are not used then."""
+    if bits == 4:
+        wq, sw = quant.quantize_rows(w.astype(np.float64), what, quant.W4_LEVELS)
+        quant.check_accumulator_s4(wq, what)
+        scales = None
+    else:
+        wq, sw = quant.quantize_rows(w.astype(np.float64), what)
     if scales is not None:
         s = np.asarray(scales, np.float64)
         q = np.round(w.astype(np.float64) / s[:, None])
@@ -134,12 +143,12 @@ def quantize_dense(w: np.ndarray, x: QParams, out_scale: float, what: str,
         offset = offset + np.round(bias / (sw * x.scale)).astype(np.int64)
     quant.check_accumulator(wq, offset, what)
     mult, shift = multipliers(sw * x.scale / out_scale, what)
-    return QDense(wq, offset.astype(np.int64), mult, shift)
+    return QDense(wq, offset.astype(np.int64), mult, shift, bits)
 
 
 def _quantize(m: Dense, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
-              what: str) -> QDense:
-    return quantize_dense(m.w, x, out_scale, what)
+              what: str, bits: int = 8) -> QDense:
+    return quantize_dense(m.w, x, out_scale, what, bits=bits)
 
 
 S8_ALIGN = 4  # RNN_S8_STRIDE in runtime_c/Include/rnn_nn_types.h
@@ -154,10 +163,38 @@ def pack_s8(w: np.ndarray) -> np.ndarray:
     return out.reshape(-1)
 
 
+def pack_s4(w: np.ndarray) -> np.ndarray:
+    """int4 W [m, n] (values in [-7, 7]) -> the stored bytes rnn_mat_vec_s4_s16 reads: rows in
+    pairs, byte j of pair p holding column j of row 2p in its low nibble as w + 8 and column
+    j of row 2p + 1 in its high nibble in two's complement (the byte as int8 is
+    16 w[2p + 1][j] + w[2p][j] + 8), each pair padded with zero weights (byte 0x08) to a
+    multiple of 4 bytes (RNN_S4_STRIDE), an odd last row paired with zero weights; flattened.
+    (Both nibbles on one column: one product with x serves two rows; the kernel's header
+    says why.)"""
+    m, n = w.shape
+    w = np.asarray(w, np.int64)
+    if w.size and (w.min() < -8 or w.max() > 7):
+        raise ValueError("pack_s4: weights outside [-8, 7]")
+    full = np.zeros((2 * (-(-m // 2)), -(-n // S8_ALIGN) * S8_ALIGN), np.int64)
+    full[:m, :n] = w
+    lo, hi = full[0::2], full[1::2]
+    return ((lo + 8) | ((hi & 15) << 4)).astype(np.uint8).view(np.int8).reshape(-1)
+
+
+def unpack_s4(packed: np.ndarray, m: int, n: int) -> np.ndarray:
+    """The int4 weights [m, n] of pack_s4's bytes (an independent decoding, for checks)."""
+    b = np.asarray(packed, np.int8).astype(np.int64).reshape(-(-m // 2), -1)
+    u = b & 15
+    out = np.empty((2 * b.shape[0], b.shape[1]), np.int64)
+    out[0::2], out[1::2] = u - 8, (b - u) // 16
+    return out[:m, :n]
+
+
 def declare_s8(ctx: Any, base: str, m: QDense) -> tuple[str, str, str, str]:
     """The four constants of an int8 dense matrix: weights (pack_s8's padded rows,
-    word-aligned), offsets, multipliers, shifts."""
-    return (ctx.array(f"{base}_w", pack_s8(np.asarray(m.w)), ctype="int8_t", attr="RNN_ALIGN4"),
+    word-aligned; pack_s4's with int4 weights), offsets, multipliers, shifts."""
+    packed = pack_s4(np.asarray(m.w)) if m.bits == 4 else pack_s8(np.asarray(m.w))
+    return (ctx.array(f"{base}_w", packed, ctype="int8_t", attr="RNN_ALIGN4"),
             ctx.array(f"{base}_off", np.asarray(m.offset), ctype="int32_t"),
             ctx.array(f"{base}_mult", np.asarray(m.mult), ctype="int32_t"),
             ctx.array(f"{base}_shift", np.asarray(m.shift), ctype="int32_t"))
@@ -166,17 +203,18 @@ def declare_s8(ctx: Any, base: str, m: QDense) -> tuple[str, str, str, str]:
 def _emit_s8(m: QDense, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     rows, cols = m.shape
     w, off, mu, sh = declare_s8(prog.ctx, base, m)
-    prog.ctx.kernels.add("rnn_mat_vec_s8_s16")
-    return [f"rnn_mat_vec_s8_s16({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
+    k = "rnn_mat_vec_s4_s16" if m.bits == 4 else "rnn_mat_vec_s8_s16"
+    prog.ctx.kernels.add(k)
+    return [f"{k}({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
 
 
 def _emit_s8_out(m: QDense, ctx: Any, base: str, zero_point: int, x: str, y: str) -> str:
     """One int8 -> int8 product (an int8 Linear layer's row): y = sat8(zp + W x)."""
     rows, cols = m.shape
     w, off, mu, sh = declare_s8(ctx, base, m)
-    ctx.kernels.add("rnn_mat_vec_s8")
-    return (f"rnn_mat_vec_s8({rows}, {cols}, {w}, {off}, {mu}, {sh}, {zero_point}, "
-            f"{x}, {y});")
+    k = "rnn_mat_vec_s4" if m.bits == 4 else "rnn_mat_vec_s8"
+    ctx.kernels.add(k)
+    return f"{k}({rows}, {cols}, {w}, {off}, {mu}, {sh}, {zero_point}, {x}, {y});"
 
 
 # --------------------------------------------------------------------------- files
@@ -233,12 +271,14 @@ FORMAT = Format(
     kernels_s8={
         "rnn_mat_vec_s8_s16": ("MatVecFunctions/rnn_mat_vec_s8_s16.c", ()),
         "rnn_mat_vec_s8": ("MatVecFunctions/rnn_mat_vec_s8.c", ("rnn_mat_vec_s8_s16",)),
+        "rnn_mat_vec_s4_s16": ("MatVecFunctions/rnn_mat_vec_s4_s16.c", ()),
+        "rnn_mat_vec_s4": ("MatVecFunctions/rnn_mat_vec_s4.c", ("rnn_mat_vec_s4_s16",)),
     },
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read,
     emit_f32_batch=_emit_f32_batch, permute_rows=_permute_rows, sparsify=_sparsify,
-    quantize_out=lambda m, x, out_scale, what, bias, scales=None: quantize_dense(
-        m.w.astype(np.float64), x, out_scale, what, bias, scales),
-    emit_s8_out=_emit_s8_out, plain=True,
+    quantize_out=lambda m, x, out_scale, what, bias, scales=None, bits=8: quantize_dense(
+        m.w.astype(np.float64), x, out_scale, what, bias, scales, bits),
+    emit_s8_out=_emit_s8_out, plain=True, weight_bits=(8, 4),
 )

@@ -116,7 +116,8 @@ class QStack:
 
 
 def _quantize(m: RowStack, q: Any, x: Any, out_scale: float, inputs: np.ndarray,
-              what: str) -> QStack:
+              what: str, bits: int = 8) -> QStack:
+    """Each block by its own format (`q` carries the weight bits: int4 blocks when bits=4)."""
     return QStack(tuple(q(b, x, out_scale, inputs, f"{what} block {k}")
                         for k, b in enumerate(m.blocks)))
 
@@ -199,4 +200,5 @@ FORMAT = Format(
     kernels_f32={}, emit_f32=_emit_f32, kernels_s8={}, quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=None, sparsify=_sparsify,
+    weight_bits=(8, 4),  # int4: each block by its own format (dense blocks have it)
 )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import cells, formats, ir, npyio, quant, reference
+from .. import cells, formats, ir, npyio, precision, quant, reference
 from ..errors import RnngenError
 from ..quant import QParams
 
@@ -25,15 +25,19 @@ if TYPE_CHECKING:
     from ..pipeline import Options
 
 GATE_SCALE = 2.0 ** -quant.GATE_FRAC
+WEIGHTED = (ir.Recurrent, ir.Linear, ir.Conv)  # the layers --precision names
 DEFAULT_SEQUENCES = 16
 
 
 def run(g: ir.Graph, opts: Options) -> ir.Graph:
     if opts.dtype != "int8":
         return g
+    prec = opts.precision or precision.Plan()
+    precision.check_layers(prec, {n.name: type(n).__name__ for n in g.nodes
+                                  if isinstance(n, WEIGHTED)}, g.source or g.name)
     xs, states, source, warnings = calibration_data(g, opts.calibrate)
     stats = _calibrate(g, xs, states)
-    plan = _Builder(g, stats, opts.io, source, warnings).build()
+    plan = _Builder(g, stats, opts.io, source, warnings, prec).build()
     if g.step is not None:  # a window of frames holds its input's values
         for n in g.step.nodes:
             if isinstance(n, ir.FrameWindow):
@@ -251,9 +255,12 @@ def relu_gate_scale(n: ir.Recurrent, st: Any, where: str) -> float:
 
 
 class _Builder:
+    bits = 8  # weight bits of the node being quantized (build() sets it per node)
+
     def __init__(self, g: ir.Graph, st: _Stats, io: str, source: str,
-                 warnings: tuple[str, ...]):
+                 warnings: tuple[str, ...], prec: precision.Plan | None = None):
         self.g, self.st, self.io, self.source, self.warnings = g, st, io, source, warnings
+        self.prec = prec or precision.Plan()
         self.where = g.source or g.name
         self.parent: dict[str, str] = {}
         self.fixed: dict[str, QParams] = {}
@@ -367,6 +374,11 @@ class _Builder:
         self.params = params
         nodes: dict[str, object] = {}
         for n in g.nodes:
+            self.bits = self.prec.weight_bits(n.name)
+            if isinstance(n, ir.Conv) and self.bits != 8:
+                raise RnngenError(f"{self.where}: Conv node '{n.name}': int4 weights "
+                                  f"({self.prec.of(n.name).name}) are not available for Conv "
+                                  f"layers yet; give it w8a8 (--precision ...,{n.name}=w8a8)")
             if isinstance(n, ir.Recurrent):
                 q = self.recurrent(n)
                 nodes[n.name] = q
@@ -425,7 +437,7 @@ class _Builder:
                what: str) -> formats.QMatrix:
         """Quantize m for an int8 input x; outputs in units of out_scale (int32, unsaturated).
         `inputs` [N, n] are float input vectors seen in calibration (for intermediates)."""
-        return formats.quantize(m, x, out_scale, inputs, what)
+        return formats.quantize(m, x, out_scale, inputs, what, bits=self.bits)
 
     # nodes ----------------------------------------------------------------------------
     def recurrent(self, n: ir.Recurrent) -> quant.QRecurrent:  # noqa: C901
@@ -496,7 +508,13 @@ class _Builder:
         x, out = self.qp(n.inputs[0]), self.qp(n.outputs[0])
         b = None if n.b is None else n.b.astype(np.float64)
         rows = self.g.weight_scales.get(n.name)  # QDQ: the user's weight scales
-        if rows is not None:
+        if self.bits != 8:
+            if self.bits not in f.weight_bits:
+                raise RnngenError(f"{what}: int4 weights ({self.prec.of(n.name).name}) are not "
+                                  f"available for a {n.W.fmt} matrix in a Linear layer yet; "
+                                  f"give it w8a8 (--precision ...,{n.name}=w8a8)")
+            w = f.quantize_out(n.W, x, out.scale, what, b, bits=self.bits)
+        elif rows is not None:
             w = f.quantize_out(n.W, x, out.scale, what, b, scales=rows)
         else:
             w = f.quantize_out(n.W, x, out.scale, what, b)

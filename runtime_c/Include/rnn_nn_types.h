@@ -45,6 +45,11 @@
  *  with zero weights to a multiple of 4 bytes, so every row starts a word. */
 #define RNN_S8_STRIDE(cols) (((cols) + 3) & ~3)
 
+/** Bytes per stored pair of rows of an int4 dense weight matrix with `cols` columns (two
+ *  rows share each byte, one nibble each): padded with zero weights (byte 0x08) to a
+ *  multiple of 4 bytes. A matrix of R rows takes ((R + 1) / 2) RNN_S4_STRIDE(cols) bytes. */
+#define RNN_S4_STRIDE(cols) (((cols) + 3) & ~3)
+
 /** Largest tensor rank the strided kernels accept. */
 #define RNN_MAX_DIMS 8
 

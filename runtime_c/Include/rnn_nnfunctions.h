@@ -564,6 +564,48 @@ void rnn_mat_vec_s8(int32_t rows, int32_t cols, const int8_t *w, const int32_t *
                     const int8_t *x, int8_t *y);
 
 /**
+ * @brief int4 matrix times int8 vector, each row requantized to int16 (Q3.12 gate values):
+ *        y[r] = sat16(rq(W[r] . x + offset[r], mult[r], shift[r])); as rnn_mat_vec_s8_s16
+ *        with int4 weights.
+ *
+ * @param[in]  w  Format: weights in [-7, 7], rows in pairs, two weights per byte: byte j of
+ *                pair p holds column j of row 2p in its low nibble (as w + 8) and column j
+ *                of row 2p + 1 in its high nibble (two's complement), i.e. the int8
+ *                16 w[2p+1][j] + w[2p][j] + 8; each pair stored in RNN_S4_STRIDE(cols)
+ *                bytes (byte 0x08 after the last column, and as the missing row of an odd
+ *                last row); word-aligned for the Cortex-M4/M7 path (RNN_ALIGN4)
+ * Other parameters as rnn_mat_vec_s8_s16.
+ */
+void rnn_mat_vec_s4_s16(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                        const int32_t *mult, const int32_t *shift, const int8_t *x, int16_t *y);
+
+/**
+ * @brief The int32 sums of rnn_mat_vec_s4_s16 before requantization:
+ *        acc[r] = W[r] . x + offset[r] (same arguments and weight contract).
+ */
+void rnn_mat_vec_s4_sums(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                         const int8_t *x, int32_t *acc);
+
+/**
+ * @brief The work of the int4 kernels: x prepared once, then the rows in blocks, each block's
+ *        sums W[r] . x + offset[r] stored to `sums` (when not NULL), or requantized to
+ *        int16 into y16 (rnn_mat_vec_s4_s16) or to int8 with the zero point into y8
+ *        (rnn_mat_vec_s4); the other outputs NULL. Arguments as rnn_mat_vec_s4_s16.
+ */
+void rnn_mat_vec_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                         const int32_t *mult, const int32_t *shift, int32_t out_zero_point,
+                         const int8_t *x, int32_t *sums, int16_t *y16, int8_t *y8);
+
+/**
+ * @brief int4 matrix times int8 vector to int8 (a Linear layer with int4 weights):
+ *        y[r] = sat8(zp + rq(W[r] . x + offset[r])). Arguments as rnn_mat_vec_s4_s16, plus
+ *        the output zero point.
+ */
+void rnn_mat_vec_s4(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                    const int32_t *mult, const int32_t *shift, int32_t out_zero_point,
+                    const int8_t *x, int8_t *y);
+
+/**
  * @brief Sparse (CSR) int8 matrix times int8 vector, rows requantized to int16:
  *        y[r] = sat16(rq(offset[r] + sum_k values[k] x[col_idx[k]], mult[r], shift[r])).
  *        values / col_idx / row_ptr as rnn_mat_vec_csr_f32 (rows padded with zero values to
