@@ -3,6 +3,7 @@ check it on held-out configurations.
 
     python benchmarks/cost_fit.py                      # measure, fit, write everything
     python benchmarks/cost_fit.py --report-only benchmarks/results/cost_model.json
+    python benchmarks/cost_fit.py --reuse benchmarks/results/cost_model.json  # new ones only
 
 Configurations (seeded, --seed 14): N small models (--configs 144), each one recurrent layer
 (LSTM, GRU with linear_before_reset 1, or RNN; input 4..64, hidden 8..96, T 4 or 8 steps,
@@ -10,7 +11,11 @@ seeded uniform weights) then Linear H -> 2..12 and Softmax, per step or (every t
 last step only (Gather, as classifiers export), written as ONNX; its
 recurrent matrices left dense or compressed by `rnngen compress` (the same call:
 rnngen.compress_model.compress_file, --nearest) with each method in turn (hmd, lmf, csr,
-kron, hkp) at 2x, 3.33x or 5x. Each is built (`rnngen build`, float32 and int8, the int8
+kron, hkp) at 2x, 3.33x or 5x. Then M more (--npz-configs 60, indexed from N, from their own
+seeded generator so that the first N do not change) of the cells ONNX cannot carry, SRU (about
+half), FastRNN and FastGRNN, written as rnngen .npz models (docs/npz-format.md: the layer,
+a dense Linear and Softmax, output "sequence" or "last"), compressed in the same way (the
+SRU's stacked W in blocks of H rows). Each is built (`rnngen build`, float32 and int8, the int8
 calibrated on rnngen's default seeded input) for every board, its test program replaced by
 the harness that calls `<name>_run` once over the T golden steps between rnngen's counting
 markers (benchmarks/icount_harness.py), and counted exactly under QEMU with rnngen's own
@@ -25,6 +30,11 @@ each row weighted by 1 / measured (relative error). Written to boards/<board>.co
 this command, the configurations used, and the fit's and the held-out errors; the report
 benchmarks/results/cost_model.md (+ .json: every measurement) gives predicted against
 measured for every held-out configuration, per board.
+
+--reuse OLD.json keeps the counts of OLD's configurations that are the same (same seed and
+index) and measures only the others (new configurations, or boards): a full run takes about
+46 minutes on a shared 2-core machine. Kept counts are as old as OLD's run (the generated C
+may have changed since); the command recorded says --reuse.
 """
 
 from __future__ import annotations
