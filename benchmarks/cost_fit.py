@@ -292,6 +292,12 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
              "configurations with (index // 6) % 4 == 3 (six in a row: one of each format), never "
              "used for fitting. Target: within "
              f"{TARGET_ERR:.0%}.\n",
+             *([] if "--reuse" not in args_line else [
+                 "**Counts of different ages.** `--reuse` kept the counts an earlier run stored "
+                 "and measured only the configurations (or boards) it did not have: the kept "
+                 "counts are as old as that run, and the generated code may have changed since "
+                 "(docs/search.md says which are which; by how much they moved: "
+                 "[cost_recount.md](cost_recount.md)).\n"]),
              "| board | dtype | fit configs | fit mean abs err | held out | held-out mean abs "
              "err | held-out max abs err | held out within 10% |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -347,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", default=None, help="refit and rewrite from this JSON")
     ap.add_argument("--reuse", default=None, help="keep the counts of this JSON's "
                     "configurations that are the same (same seed), measure the rest")
+    ap.add_argument("--remeasure", default="", help="with --reuse: measure these again "
+                    "although stored, as METHOD/DTYPE pairs, e.g. kron/int8,hkp/int8 (counts "
+                    "that moved with later kernel changes: benchmarks/cost_recount.py)")
     ap.add_argument("--refeature", action="store_true", help="with --report-only or --reuse: "
                     "recompute the features of every stored configuration (codegen/cost.py "
                     "changed; the counts do not depend on it)")
@@ -357,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f" --npz-configs {a.npz_configs}" if a.npz_configs != NPZ_CONFIGS else "") \
         + (f" --seed {a.seed}" if a.seed != 14 else "") \
         + (f" --reuse {a.reuse}" if a.reuse else "") \
+        + (f" --remeasure {a.remeasure}" if a.reuse and a.remeasure else "") \
         + (" --refeature" if a.refeature and a.reuse else "")
     if a.report_only:
         data = json.loads(Path(a.report_only).read_text())
@@ -378,8 +388,10 @@ def main(argv: list[str] | None = None) -> int:
             if a.reuse:  # measurements of the same configurations (same seed) kept
                 old = json.loads(Path(a.reuse).read_text())
                 same = {c["index"]: c for c in old["configs"]}
+                again = {tuple(t.split("/")) for t in a.remeasure.split(",") if t}
                 meas = [r for r in old["measurements"] if r["board"] in boards_ and
-                        r["config"] < len(cfgs) and same.get(r["config"]) == cfgs[r["config"]]]
+                        r["config"] < len(cfgs) and same.get(r["config"]) == cfgs[r["config"]]
+                        and (cfgs[r["config"]]["method"], r["dtype"]) not in again]
                 done = {(r["config"], r["board"], r["dtype"]) for r in meas}
                 if a.refeature:  # counts kept, features of this codegen/cost.py
                     refeature([c for c in cfgs if any(r["config"] == c["index"]
