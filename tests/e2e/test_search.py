@@ -334,8 +334,12 @@ def train_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return p
 
 
-BEACON_ARGS = ["--target", "cortex-m4", "--calibrate", CALIB, "--budget", "8", "--seed",
-               "3", "--beacons", "2", "--epochs", "2"]
+# a front of three compressed float32 points (and the dense ones): two beacons, one neighbour
+BEACON_ARGS = ["--target", "cortex-m4", "--calibrate", CALIB, "--budget", "12", "--seed",
+               "2", "--beacons", "2", "--epochs", "2"]
+# a front with an int8 compressed point (error and flash only): an int8 beacon, --qat
+INT8_BEACON_ARGS = ["--target", "cortex-m4", "--calibrate", CALIB, "--budget", "8", "--seed",
+                    "1", "--objectives", "error,flash", "--beacons", "1", "--epochs", "2"]
 
 
 @pytest.fixture(scope="module")
@@ -360,8 +364,8 @@ def _reference_error(model: Path, dtype: str, eval_npz: Path) -> float:
         calibrate=str(CALIB) if dtype == "int8" else None))
     hits = 0
     for xk, yk in zip(x, y):
-        out = (reference.run(g, xk.reshape(g.shapes[g.input])) if dtype == "float32" else
-               driver.int8_outputs(g, xk.reshape((1,) + tuple(g.shapes[g.input]))))
+        xs = xk.reshape(g.shapes[g.input])
+        out = reference.run(g, xs) if dtype == "float32" else driver.int8_outputs(g, xs)
         hits += int(np.argmax(np.asarray(out[g.outputs[0]]).reshape(-1, 10)[-1]) == yk)
     return 100.0 * (1 - hits / len(y))
 
@@ -377,7 +381,9 @@ def test_beacons_corrected_by_the_documented_rule(beaconed: Path, eval_npz: Path
     pts = [cands[tuple(f["genome"])] for f in front]
     dense = [all(ly["method"] == "dense" for ly in c["layers"]) for c in pts]
     beacons = [f["point"] for f in front if f["finetuned"]]
-    assert 1 <= len(beacons) <= 2 and not any(dense[b] for b in beacons)
+    assert len(beacons) == 2 and not any(dense[b] for b in beacons)
+    # the rule below is exercised: a compressed point that is not a beacon
+    assert any(not dense[i] and i not in beacons for i in range(len(front)))
     for b in beacons:  # the beacon's error is its fine-tuned model's, measured again here
         f = front[b]
         model = beaconed / f["finetuned_model"]
@@ -437,17 +443,26 @@ def test_beacon_plan_builds_its_finetuned_model(beaconed: Path, eval_npz: Path,
 
 
 @pytest.mark.qemu
-def test_beacons_same_seed_same_bytes(beaconed: Path, eval_npz: Path, train_npz: Path,
-                                      tmp_path: Path) -> None:
-    out = tmp_path / "again"
-    code, so, se = run_cli("search", MODEL, "--eval", eval_npz, *BEACON_ARGS, "--finetune",
-                           train_npz, "-o", out)
-    assert code == 0, se
-    a = sorted(p.relative_to(beaconed) for p in beaconed.rglob("*") if p.is_file())
-    assert a == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+def test_int8_beacon_same_seed_same_bytes(eval_npz: Path, train_npz: Path,
+                                          tmp_path: Path) -> None:
+    """An int8 beacon (fine-tuned through the int8 arithmetic, --qat): its error is its
+    model's under the bit-exact integer reference; two runs give the same bytes."""
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        code, _, se = run_cli("search", MODEL, "--eval", eval_npz, *INT8_BEACON_ARGS,
+                              "--finetune", train_npz, "-o", out)
+        assert code == 0, se
+    data = json.loads((outs[0] / "search.json").read_text())
+    b = next(f for f in data["front"] if f["finetuned"])
+    plan = plans.load(outs[0] / "plans" / f"point-{b['point']:02d}.json")
+    assert plan.dtype == "int8" and plan.predicted["finetune"]["qat"]
+    assert b["error_corrected"] == pytest.approx(
+        _reference_error(outs[0] / b["finetuned_model"], "int8", eval_npz), abs=1e-9)
+    a = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
+    assert a == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*") if p.is_file())
     assert any(str(p).startswith("finetuned") for p in a)
     for rel in a:
-        assert (beaconed / rel).read_bytes() == (out / rel).read_bytes(), rel
+        assert (outs[0] / rel).read_bytes() == (outs[1] / rel).read_bytes(), rel
 
 
 def test_finetune_bad_input_exit_2(tmp_path: Path, eval_npz: Path, train_npz: Path,
