@@ -3,6 +3,7 @@ check it on held-out configurations.
 
     python benchmarks/cost_fit.py                      # measure, fit, write everything
     python benchmarks/cost_fit.py --report-only benchmarks/results/cost_model.json
+    python benchmarks/cost_fit.py --reuse benchmarks/results/cost_model.json  # new ones only
 
 Configurations (seeded, --seed 14): N small models (--configs 144), each one recurrent layer
 (LSTM, GRU with linear_before_reset 1, or RNN; input 4..64, hidden 8..96, T 4 or 8 steps,
@@ -10,7 +11,11 @@ seeded uniform weights) then Linear H -> 2..12 and Softmax, per step or (every t
 last step only (Gather, as classifiers export), written as ONNX; its
 recurrent matrices left dense or compressed by `rnngen compress` (the same call:
 rnngen.compress_model.compress_file, --nearest) with each method in turn (hmd, lmf, csr,
-kron, hkp) at 2x, 3.33x or 5x. Each is built (`rnngen build`, float32 and int8, the int8
+kron, hkp) at 2x, 3.33x or 5x. Then M more (--npz-configs 60, indexed from N, from their own
+seeded generator so that the first N do not change) of the cells ONNX cannot carry, SRU (about
+half), FastRNN and FastGRNN, written as rnngen .npz models (docs/npz-format.md: the layer,
+a dense Linear and Softmax, output "sequence" or "last"), compressed in the same way (the
+SRU's stacked W in blocks of H rows). Each is built (`rnngen build`, float32 and int8, the int8
 calibrated on rnngen's default seeded input) for every board, its test program replaced by
 the harness that calls `<name>_run` once over the T golden steps between rnngen's counting
 markers (benchmarks/icount_harness.py), and counted exactly under QEMU with rnngen's own
@@ -25,6 +30,11 @@ each row weighted by 1 / measured (relative error). Written to boards/<board>.co
 this command, the configurations used, and the fit's and the held-out errors; the report
 benchmarks/results/cost_model.md (+ .json: every measurement) gives predicted against
 measured for every held-out configuration, per board.
+
+--reuse OLD.json keeps the counts of OLD's configurations that are the same (same seed and
+index) and measures only the others (new configurations, or boards): a full run takes about
+46 minutes on a shared 2-core machine. Kept counts are as old as OLD's run (the generated C
+may have changed since); the command recorded says --reuse.
 """
 
 from __future__ import annotations
@@ -54,6 +64,10 @@ BOARDS = ["cortex-a73", "cortex-m4", "cortex-m55"]
 DTYPES = ["float32", "int8"]
 CELLS = ["LSTM", "GRU", "RNN"]
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+# cells ONNX cannot carry: their configurations are written as rnngen .npz models
+# (docs/npz-format.md), SRU twice as often as each of FastRNN and FastGRNN
+NPZ_CELLS = ["SRU", "SRU", "FastRNN", "FastGRNN"]
+NPZ_CONFIGS = 60
 METHODS = ["dense", "hmd", "lmf", "csr", "kron", "hkp"]
 FACTORS = [2.0, 10 / 3, 5.0]
 COMMAND = "python benchmarks/cost_fit.py"
@@ -66,20 +80,30 @@ def held_out(k: int) -> bool:
     return (k // len(METHODS)) % 4 == 3
 
 
-def configs(n: int, seed: int) -> list[dict]:
+def configs(n: int, seed: int, n_npz: int = 0) -> list[dict]:
+    """n ONNX configurations, then n_npz .npz ones (SRU, FastRNN, FastGRNN) indexed from n,
+    drawn from their own generator: adding them leaves the first n unchanged."""
     rng = np.random.default_rng(seed)
     out = []
     for k in range(n):
         cell = CELLS[int(rng.integers(len(CELLS)))]
-        method = METHODS[k % len(METHODS)]
-        out.append(dict(index=k, cell=cell, input=int(rng.integers(4, 65)),
-                        hidden=int(rng.integers(8, 97)), steps=int(rng.choice([4, 8])),
-                        classes=int(rng.integers(2, 13)), method=method,
-                        head="last" if k % 3 == 1 else "all",
-                        factor=1.0 if method == "dense" else float(FACTORS[int(
-                            rng.integers(len(FACTORS)))]),
-                        held_out=held_out(k)))
+        out.append(_config(k, cell, rng))
+    rng = np.random.default_rng([seed, 1])
+    for k in range(n, n + n_npz):
+        cell = NPZ_CELLS[int(rng.integers(len(NPZ_CELLS)))]
+        out.append(_config(k, cell, rng))
     return out
+
+
+def _config(k: int, cell: str, rng: np.random.Generator) -> dict:
+    method = METHODS[k % len(METHODS)]
+    return dict(index=k, cell=cell, input=int(rng.integers(4, 65)),
+                hidden=int(rng.integers(8, 97)), steps=int(rng.choice([4, 8])),
+                classes=int(rng.integers(2, 13)), method=method,
+                head="last" if k % 3 == 1 else "all",
+                factor=1.0 if method == "dense" else float(FACTORS[int(
+                    rng.integers(len(FACTORS)))]),
+                held_out=held_out(k))
 
 
 def model(c: dict) -> onnx.ModelProto:
@@ -111,14 +135,41 @@ def model(c: dict) -> onnx.ModelProto:
     return helper.make_model(gr, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def npz_model(c: dict, path: Path) -> None:
+    """An SRU, FastRNN or FastGRNN configuration as an rnngen .npz model: the recurrent layer
+    (seeded uniform weights, as `model`), Linear H -> classes and Softmax, per step or of the
+    last step (output "last")."""
+    import rnngen.npz as nz
+
+    rng = np.random.default_rng(1000 + c["index"])
+    i, h, k = c["input"], c["hidden"], c["classes"]
+    s = 1 / math.sqrt(h)
+
+    def arr(*shape: int) -> np.ndarray:
+        return rng.uniform(-s, s, shape).astype(F32)
+
+    if c["cell"] == "SRU":
+        rec = nz.sru(arr(3 * h if i == h else 4 * h, i), arr(h), arr(h), arr(h), arr(h))
+    elif c["cell"] == "FastRNN":
+        rec = nz.fastrnn(arr(h, i), arr(h, h), arr(h), alpha=-3.0, beta=3.0)
+    else:
+        rec = nz.fastgrnn(arr(h, i), arr(h, h), arr(h), arr(h), zeta=1.0, nu=-4.0)
+    nz.save(path, [rec, nz.dense(arr(k, h), arr(k)), nz.softmax()], seq_len=c["steps"],
+            output="last" if c.get("head") == "last" else "sequence", name=f"cfg{c['index']}")
+
+
 def make_model(c: dict, work: Path) -> str:
     from rnngen.compress_model import compress_file
 
-    dense = work / f"cfg{c['index']}.onnx"
-    onnx.save(model(c), dense)
+    ext = ".onnx" if c["cell"] in CELLS else ".npz"
+    dense = work / f"cfg{c['index']}{ext}"
+    if ext == ".npz":
+        npz_model(c, dense)
+    else:
+        onnx.save(model(c), dense)
     if c["method"] == "dense":
         return str(dense)
-    out = work / f"cfg{c['index']}-{c['method']}.onnx"
+    out = work / f"cfg{c['index']}-{c['method']}{ext}"
     compress_file(dense, out, c["method"], c["factor"], force=True, nearest=True)
     return str(out)
 
@@ -241,6 +292,12 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
              "configurations with (index // 6) % 4 == 3 (six in a row: one of each format), never "
              "used for fitting. Target: within "
              f"{TARGET_ERR:.0%}.\n",
+             *([] if "--reuse" not in args_line else [
+                 "**Counts of different ages.** `--reuse` kept the counts an earlier run stored "
+                 "and measured only the configurations (or boards) it did not have: the kept "
+                 "counts are as old as that run, and the generated code may have changed since "
+                 "(docs/search.md says which are which; by how much they moved: "
+                 "[cost_recount.md](cost_recount.md)).\n"]),
              "| board | dtype | fit configs | fit mean abs err | held out | held-out mean abs "
              "err | held-out max abs err | held out within 10% |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -258,6 +315,16 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
                 r.get("rel_error") is not None and byc[r["config"]]["method"] == m]
         if errs:
             lines.append(f"| {m} | {len(errs)} | {100 * np.mean(errs):.1f}% | "
+                         f"{100 * max(errs):.1f}% | {sum(e <= TARGET_ERR for e in errs)}/"
+                         f"{len(errs)} |")
+    lines += ["", "## Held out, by cell (all boards and dtypes)", "",
+              "| cell | held out | mean abs err | max abs err | within 10% |",
+              "| --- | ---: | ---: | ---: | ---: |"]
+    for cell in CELLS + sorted(set(NPZ_CELLS)):
+        errs = [abs(r["rel_error"]) for r in meas if r["held_out"] and
+                r.get("rel_error") is not None and byc[r["config"]]["cell"] == cell]
+        if errs:
+            lines.append(f"| {cell} | {len(errs)} | {100 * np.mean(errs):.1f}% | "
                          f"{100 * max(errs):.1f}% | {sum(e <= TARGET_ERR for e in errs)}/"
                          f"{len(errs)} |")
     lines += ["", "## Held-out configurations", "",
@@ -279,19 +346,28 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--boards", default=",".join(BOARDS))
     ap.add_argument("--configs", type=int, default=144)
+    ap.add_argument("--npz-configs", type=int, default=NPZ_CONFIGS,
+                    help="SRU / FastRNN / FastGRNN configurations (.npz), after --configs")
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--report-only", default=None, help="refit and rewrite from this JSON")
     ap.add_argument("--reuse", default=None, help="keep the counts of this JSON's "
                     "configurations that are the same (same seed), measure the rest")
-    ap.add_argument("--refeature", action="store_true", help="with --report-only: recompute "
-                    "the features of every configuration (codegen/cost.py changed; the counts "
-                    "do not depend on it)")
+    ap.add_argument("--remeasure", default="", help="with --reuse: measure these again "
+                    "although stored, as METHOD/DTYPE pairs, e.g. kron/int8,hkp/int8 (counts "
+                    "that moved with later kernel changes: benchmarks/cost_recount.py)")
+    ap.add_argument("--refeature", action="store_true", help="with --report-only or --reuse: "
+                    "recompute the features of every stored configuration (codegen/cost.py "
+                    "changed; the counts do not depend on it)")
     a = ap.parse_args(argv)
     boards_ = [b for b in a.boards.split(",") if b]
     args_line = COMMAND + (f" --boards {a.boards}" if a.boards != ",".join(BOARDS) else "") \
         + (f" --configs {a.configs}" if a.configs != 144 else "") \
-        + (f" --seed {a.seed}" if a.seed != 14 else "")
+        + (f" --npz-configs {a.npz_configs}" if a.npz_configs != NPZ_CONFIGS else "") \
+        + (f" --seed {a.seed}" if a.seed != 14 else "") \
+        + (f" --reuse {a.reuse}" if a.reuse else "") \
+        + (f" --remeasure {a.remeasure}" if a.reuse and a.remeasure else "") \
+        + (" --refeature" if a.refeature and a.reuse else "")
     if a.report_only:
         data = json.loads(Path(a.report_only).read_text())
         cfgs, meas = data["configs"], data["measurements"]
@@ -303,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.refeature:
             refeature(cfgs, meas)
     else:
-        cfgs = configs(a.configs, a.seed)
+        cfgs = configs(a.configs, a.seed, a.npz_configs)
         work = Path(tempfile.mkdtemp(prefix="rnngen-costfit-"))
         try:
             paths = {c["index"]: make_model(c, work) for c in cfgs}
@@ -312,9 +388,14 @@ def main(argv: list[str] | None = None) -> int:
             if a.reuse:  # measurements of the same configurations (same seed) kept
                 old = json.loads(Path(a.reuse).read_text())
                 same = {c["index"]: c for c in old["configs"]}
+                again = {tuple(t.split("/")) for t in a.remeasure.split(",") if t}
                 meas = [r for r in old["measurements"] if r["board"] in boards_ and
-                        r["config"] < len(cfgs) and same.get(r["config"]) == cfgs[r["config"]]]
+                        r["config"] < len(cfgs) and same.get(r["config"]) == cfgs[r["config"]]
+                        and (cfgs[r["config"]]["method"], r["dtype"]) not in again]
                 done = {(r["config"], r["board"], r["dtype"]) for r in meas}
+                if a.refeature:  # counts kept, features of this codegen/cost.py
+                    refeature([c for c in cfgs if any(r["config"] == c["index"]
+                                                      for r in meas)], meas)
             jobs = [(c, paths[c["index"]], b, dt) for c in cfgs for b in boards_
                     for dt in DTYPES if (c["index"], b, dt) not in done]
             t0 = time.monotonic()

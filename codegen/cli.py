@@ -609,12 +609,22 @@ def validate(model: str, target: str, board_file: str | None, data: str, on: str
 @click.option("--scheduler", metavar="ADDRESS", help="Evaluate candidates on the Dask "
               "cluster of this scheduler (tcp://host:8786), or `local` for a LocalCluster "
               "(--jobs workers); needs 'rnngen[dask]'. Same result as serial.")
+@click.option("--finetune", type=click.Path(dir_okay=False), help="The beacon step: "
+              "labelled training sequences (.npz, as --eval) to fine-tune --beacons front "
+              "points on, correcting the others' error; needs 'rnngen[torch]'.")
+@click.option("--val", type=click.Path(dir_okay=False),
+              help="--finetune: validation split (.npz) for early stopping.")
+@click.option("--beacons", type=int, default=3, show_default=True,
+              help="--finetune: front points fine-tuned (spread along the front).")
+@click.option("--epochs", type=int, default=30, show_default=True,
+              help="--finetune: at most this many epochs per fine-tuned layer.")
 @click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False),
               help="Plan folder: front.md, front.csv, front.png, plans/, knee.json.")
 @click.option("--force", is_flag=True, help="Replace the plan folder if rnngen made it.")
 def search(model: str, target: str, board_file: str | None, eval_data: str,
            calibrate: str | None, objectives: str, max_flash: int | None, budget: int,
-           seed: int, jobs: int, scheduler: str | None, out: str, force: bool) -> None:
+           seed: int, jobs: int, scheduler: str | None, finetune: str | None,
+           val: str | None, beacons: int, epochs: int, out: str, force: bool) -> None:
     """Search per-layer compression (format and factor) and the number type of MODEL for a
     board: NSGA-II (pymoo) against the error on --eval, the board's cost model and the flash;
     writes the Pareto front and one plan per point (`rnngen build --plan`)."""
@@ -627,7 +637,10 @@ def search(model: str, target: str, board_file: str | None, eval_data: str,
     o = srch.Options(model=model, target=target, eval=eval_data, out=out,
                      calibrate=calibrate, objectives=srch.parse_objectives(objectives),
                      max_flash=max_flash, budget=budget, seed=seed, force=force, jobs=jobs,
-                     scheduler=scheduler)
+                     scheduler=scheduler, finetune=finetune, val=val, beacons=beacons,
+                     epochs=epochs, finetune_progress=sys.stderr.isatty())
+    if finetune is None and (beacons != 3 or epochs != 30):
+        raise RnngenError("--beacons and --epochs go with --finetune TRAIN.npz")
 
     def bar(total: int) -> Any:
         b = click.progressbar(length=total, label="search", file=sys.stderr)
@@ -642,11 +655,18 @@ def search(model: str, target: str, board_file: str | None, eval_data: str,
         return Bar()
 
     # a bar on a terminal only: logs and pipes (and errors) get no progress lines
-    res = srch.run(o, bar if sys.stderr.isatty() else None)
+    res = srch.run(o, bar if sys.stderr.isatty() else None,
+                   (lambda s: click.echo(s, err=True)) if sys.stderr.isatty() else None)
     click.echo(res.table)
     k = res.front.index(res.knee)
     click.echo(f"knee: point {k:02d} ({res.knee.dtype} {res.knee.describe()}); "
                f"{len(res.evaluated)} candidates evaluated, {len(res.front)} on the front")
+    if res.corrections is not None:
+        tuned = [i for i, c in enumerate(res.corrections) if c.finetuned]
+        click.echo("beacons (fine-tuned): " + (", ".join(
+            f"point {i:02d} {res.corrections[i].estimate:.2f}% -> "
+            f"{res.corrections[i].corrected:.2f}%" for i in tuned) or
+            "none (every front point is all dense)"))
     click.echo(res.plot)
     click.echo(f"wrote {out}: {', '.join(res.files[-4:])}, plans/point-00.json .. "
                f"point-{len(res.front) - 1:02d}.json")

@@ -14,6 +14,14 @@ take w8a8).
      "dtype": "int8", "calibrate": "/abs/x.npy", "seq_len": 8,
      "layers": [{"index": 0, "name": "lstm", "method": "hmd", "factor": 2.0}],
      "target": "cortex-m4", "predicted": {...}}
+
+A beacon of `rnngen search --finetune` also names its fine-tuned model, which the search
+wrote beside the plan, by a path relative to the plan file's folder and its sha256:
+
+     "finetuned": {"model": "../finetuned/point-03/model.onnx", "sha256": "..."}
+
+Such a plan builds that file (the layers say how it was compressed before the fine-tuning);
+the original model must still be given, or found, with its sha256.
 """
 
 from __future__ import annotations
@@ -61,12 +69,17 @@ class Plan:
     seq_len: int | None = None
     target: str | None = None
     predicted: dict[str, Any] = field(default_factory=dict)
+    # a beacon's fine-tuned model: {"model": path relative to the plan's folder, "sha256"}
+    finetuned: dict[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(rnngen_plan=VERSION, model=self.model, model_sha256=self.model_sha256,
-                    dtype=self.dtype, calibrate=self.calibrate, seq_len=self.seq_len,
-                    target=self.target, layers=[c.as_dict() for c in self.layers],
-                    predicted=self.predicted)
+        d = dict(rnngen_plan=VERSION, model=self.model, model_sha256=self.model_sha256,
+                 dtype=self.dtype, calibrate=self.calibrate, seq_len=self.seq_len,
+                 target=self.target, layers=[c.as_dict() for c in self.layers],
+                 predicted=self.predicted)
+        if self.finetuned is not None:
+            d["finetuned"] = dict(self.finetuned)
+        return d
 
     def describe(self) -> str:
         parts = [f"{c.name}={c.method}" + (f"@{c.factor:g}x" if c.method != DENSE else "")
@@ -152,11 +165,20 @@ def load(path: str | Path) -> Plan:
                 raise RnngenError(f"{p}: layers[{k}].precision {prec}: needs dtype int8")
         layers.append(LayerChoice(e["index"], str(e.get("name", e["index"])), method,
                                   float(factor), prec))
+    tuned = data.get("finetuned")
+    if tuned is not None:
+        if not isinstance(tuned, dict) or not isinstance(tuned.get("model"), str) or \
+                not isinstance(tuned.get("sha256"), str):
+            raise RnngenError(f"{p}: finetuned: expected {{\"model\": path, \"sha256\": "
+                              "hex}")
+        # resolved against the plan file's folder
+        tuned = dict(model=str((p.resolve().parent / tuned["model"]).resolve()),
+                     sha256=tuned["sha256"])
     return Plan(model=need("model", str), model_sha256=need("model_sha256", str), dtype=dtype,
                 layers=tuple(layers), calibrate=calibrate, seq_len=seq_len,
                 target=data.get("target") if isinstance(data.get("target"), str) else None,
                 predicted=data.get("predicted") if isinstance(data.get("predicted"), dict)
-                else {})
+                else {}, finetuned=tuned)
 
 
 def check_model(plan: Plan, model: str | Path, where: str) -> None:
@@ -165,9 +187,13 @@ def check_model(plan: Plan, model: str | Path, where: str) -> None:
                           f"{plan.model_sha256[:16]}..., {model} differs (search again)")
 
 
-def apply(model: str | Path, layers: tuple[LayerChoice, ...], work: Path) -> Path:
+def apply(model: str | Path, layers: tuple[LayerChoice, ...], work: Path,
+          finetune: Any = None) -> Path:
     """The model with each layer compressed as chosen, written into `work` (same file type
-    and stem as the model, so the C names do not change); the model itself when all dense."""
+    and stem as the model, so the C names do not change); the model itself when all dense.
+    `finetune` (compress_model.Finetune): each layer's factors are fine-tuned as
+    `rnngen compress --finetune` does, right after that layer is compressed (the layers
+    compressed before it keep their fine-tuned factors)."""
     from .compress_model import compress_file
 
     src = Path(model)
@@ -180,7 +206,7 @@ def apply(model: str | Path, layers: tuple[LayerChoice, ...], work: Path) -> Pat
         step.mkdir(parents=True, exist_ok=True)
         dst = step / src.name
         compress_file(cur, dst, c.method, c.factor, layers=[str(c.index)], force=True,
-                      nearest=True)
+                      nearest=True, finetune=finetune)
         cur = dst
     return cur
 
@@ -196,6 +222,16 @@ def materialized(plan_path: str | Path, model: str | Path | None = None) -> Iter
     if not m.exists():
         raise RnngenError(f"{plan_path}: model {m} not found (give it as MODEL)")
     check_model(plan, m, str(plan_path))
+    if plan.finetuned is not None:  # a beacon: its fine-tuned model, as the search wrote it
+        tuned = Path(plan.finetuned["model"])
+        if not tuned.is_file():
+            raise RnngenError(f"{plan_path}: finetuned.model {tuned} not found (keep the "
+                              "search's folder together)")
+        if sha256(tuned) != plan.finetuned["sha256"]:
+            raise RnngenError(f"{plan_path}: finetuned.model {tuned} differs from the plan's "
+                              "sha256")
+        yield tuned, plan
+        return
     work = Path(tempfile.mkdtemp(prefix="rnngen-plan-"))
     try:
         yield apply(m, plan.layers, work), plan

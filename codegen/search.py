@@ -106,6 +106,11 @@ class Options:
     factors: tuple[float, ...] = FACTORS
     jobs: int = 1  # local processes evaluating candidates (0: every core; 1: serial)
     scheduler: str | None = None  # a Dask scheduler's address, or "local"
+    finetune: str | None = None  # labelled training data: the beacon step (needs torch)
+    val: str | None = None  # its validation split (early stopping), as compress --val
+    beacons: int = 3  # front points fine-tuned
+    epochs: int = 30  # at most, per fine-tuned layer (compress --epochs)
+    finetune_progress: bool = False  # the fine-tuning's own progress bar (stderr)
 
 
 def parse_objectives(text: str) -> tuple[str, ...]:
@@ -223,9 +228,11 @@ def _footprint(job: Job, board: Any, d: Path) -> cost.Footprint:
 
 
 def evaluate(job: Job, genome: tuple[int, ...],
-             footprint: cost.Footprint | None = None) -> Candidate:
+             footprint: cost.Footprint | None = None, model_file: str | None = None
+             ) -> Candidate:
     """One candidate, evaluated in its own temporary folder: a pure function of the job and
-    the genome (the same result in any process, thread or order)."""
+    the genome (the same result in any process, thread or order). `model_file`: that model
+    (a beacon's fine-tuned one) instead of the plan applied to the job's model."""
     from . import boards, driver
 
     genome = tuple(int(v) for v in genome)
@@ -240,7 +247,8 @@ def evaluate(job: Job, genome: tuple[int, ...],
         model = _here(o.model, job.model_sha256, job.model_bytes, d)
         calibrate = (_here(o.calibrate, job.calibrate_sha256, job.calibrate_bytes, d)
                      if o.calibrate and dtype == "int8" else None)
-        path = plans.apply(model, c.layers, d / "model")
+        path = Path(model_file) if model_file is not None else \
+            plans.apply(model, c.layers, d / "model")
         T = int(job.x.shape[1])
         g = driver.compile_graph(path, driver.BuildOptions(
             target=board.name, board_file=o.board_file, seq_len=T, dtype=c.dtype,
@@ -460,6 +468,143 @@ def knee(front: list[Candidate], objectives: tuple[str, ...]) -> Candidate:
     return front[int(np.argmin(np.sqrt((N ** 2).sum(axis=1))))]
 
 
+# --------------------------------------------------------------------------- beacons
+
+def all_dense(c: Candidate) -> bool:
+    return all(ly.method == plans.DENSE for ly in c.layers)
+
+
+def choose_beacons(front: list[Candidate], k: int) -> list[int]:
+    """Indices (in the front, sorted by instructions) of the k beacons: spread evenly by
+    instructions over the front points that have a compressed layer (an all-dense point has
+    no factors to fine-tune). For target j of k, lo + j (hi - lo) / (k - 1) (the middle for
+    k = 1), the unchosen point nearest in instructions (ties: the cheaper one)."""
+    pool = [i for i, c in enumerate(front) if not all_dense(c)]
+    if len(pool) <= k:
+        return pool
+    lo = front[pool[0]].instructions
+    hi = front[pool[-1]].instructions
+    chosen: list[int] = []
+    for j in range(k):
+        t = (lo + hi) / 2 if k == 1 else lo + j * (hi - lo) / (k - 1)
+        i = min((i for i in pool if i not in chosen),
+                key=lambda i: (abs(front[i].instructions - t), i))
+        chosen.append(i)
+    return sorted(chosen)
+
+
+@dataclass
+class Correction:
+    """A front point's error: the search's estimate (post-training compression), the
+    corrected one, and the beacon (front index) that corrected it."""
+
+    estimate: float
+    corrected: float
+    beacon: int | None  # None: all dense, nothing to correct
+    finetuned: bool = False  # a beacon: `corrected` is its measured fine-tuned error
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(error_estimate=self.estimate, error_corrected=self.corrected,
+                    beacon=self.beacon, finetuned=self.finetuned)
+
+
+def correct(front: list[Candidate], tuned: dict[int, float],
+            objectives: tuple[str, ...]) -> list[Correction]:
+    """MOHAQ's beacon correction (docs/search.md): a beacon's corrected error is its measured
+    fine-tuned error; every other point with a compressed layer takes its nearest beacon's
+    shift, corrected = estimate + (beacon fine-tuned - beacon estimate), clipped to
+    [0, 100]. Nearest: Euclidean in the search's objectives (the estimates), each scaled to
+    [0, 1] over the front as for the knee, among the beacons of the point's number type when
+    there are any, else among all; ties go to the cheaper beacon. All-dense points are left
+    as they are (their error is the model's own)."""
+    F = np.array([[c.objective(n) for n in objectives] for c in front])
+    lo, hi = F.min(axis=0), F.max(axis=0)
+    N = (F - lo) / np.where(hi > lo, hi - lo, 1.0)
+    out = []
+    for i, c in enumerate(front):
+        if i in tuned:
+            out.append(Correction(c.error, tuned[i], i, True))
+            continue
+        if all_dense(c) or not tuned:
+            out.append(Correction(c.error, c.error, None))
+            continue
+        same = [b for b in tuned if front[b].dtype == c.dtype] or list(tuned)
+        b = min(same, key=lambda b: (float(np.sqrt(((N[b] - N[i]) ** 2).sum())), b))
+        shift = tuned[b] - front[b].error
+        out.append(Correction(c.error, float(min(100.0, max(0.0, c.error + shift))), b))
+    return out
+
+
+def finetune_options(o: Options, dtype: str) -> Any:
+    from .compress_model import Finetune
+
+    # int8 beacons train through rnngen's int8 arithmetic (compress --finetune --qat)
+    return Finetune(o.finetune, o.val, epochs=o.epochs, seed=o.seed,
+                    progress=o.finetune_progress, qat=dtype == "int8")
+
+
+def check_finetune(o: Options, x: np.ndarray) -> None:
+    """--finetune's options and data, before any work: torch installed, the data readable
+    and of the eval data's sequence shape."""
+    from .compress_eval import _load_eval_data
+
+    if o.finetune is None:
+        if o.val is not None:
+            raise RnngenError("--val goes with --finetune TRAIN.npz")
+        return
+    from .torch import require_torch  # one line without PyTorch
+
+    require_torch()
+    if o.beacons < 1:
+        raise RnngenError(f"--beacons {o.beacons}: expected at least 1")
+    if o.epochs < 1:
+        raise RnngenError(f"--epochs {o.epochs}: expected at least 1")
+    for path, opt in ((o.finetune, "--finetune"), (o.val, "--val")):
+        if path is None:
+            continue
+        xt, _ = _load_eval_data(Path(path), opt)
+        if xt.shape[2] != x.shape[2]:
+            raise RnngenError(f"{path}: {opt} x has {xt.shape[2]} features per step, the "
+                              f"--eval data {o.eval} {x.shape[2]}")
+
+
+def run_beacons(job: Job, front: list[Candidate], work: Path,
+                progress: Callable[[str], None] | None = None
+                ) -> tuple[list[Correction], dict[int, Path]]:
+    """Fine-tune the beacons (one after the other, in this process), measure their error as
+    the search does, and correct the other front points. Returns the corrections and each
+    beacon's fine-tuned model file."""
+    o = job.o
+    chosen = choose_beacons(front, o.beacons)
+    tuned: dict[int, float] = {}
+    files: dict[int, Path] = {}
+    reports: dict[int, dict[str, Any]] = {}
+    for n, i in enumerate(chosen):
+        c = front[i]
+        if progress is not None:
+            progress(f"beacon {n + 1}/{len(chosen)}: point {i:02d} ({c.dtype} "
+                     f"{c.describe()})")
+        d = work / f"beacon-{i:02d}"
+        d.mkdir()
+        try:
+            path = plans.apply(o.model, c.layers, d, finetune_options(o, c.dtype))
+            got = evaluate(job, c.genome, model_file=str(path))
+        except RnngenError as e:
+            raise RnngenError(f"beacon point {i:02d} ({c.describe()}): "
+                              f"{str(e).splitlines()[0]}") from None
+        if got.failed:
+            raise RnngenError(f"beacon point {i:02d} ({c.describe()}): {got.failed}")
+        tuned[i] = got.error
+        files[i] = path
+        reports[i] = dict(flash_bytes=got.flash, ram_bytes=got.ram,
+                          instructions=got.instructions)
+    cors = correct(front, tuned, o.objectives)
+    for i, r in reports.items():
+        cors[i].report = r
+    return cors, files
+
+
 @dataclass
 class Result:
     front: list[Candidate]
@@ -469,10 +614,12 @@ class Result:
     table: str
     plot: str  # what happened to the PNG
     files: list[str] = field(default_factory=list)
+    corrections: list[Correction] | None = None  # with --finetune, one per front point
 
 
-def run(o: Options, progress_factory: Callable[[int], Any] | None = None) -> Result:
-    """The search; writes the plan folder `o.out` atomically."""
+def run(o: Options, progress_factory: Callable[[int], Any] | None = None,
+        log: Callable[[str], None] | None = None) -> Result:
+    """The search; writes the plan folder `o.out` atomically. `log`: a line per beacon."""
     from . import boards, outputs
     from .compress_eval import _load_eval_data
 
@@ -485,7 +632,7 @@ def run(o: Options, progress_factory: Callable[[int], Any] | None = None) -> Res
     from pymoo.optimize import minimize
 
     out = Path(o.out)
-    inputs = (Path(o.model), Path(o.eval), o.calibrate, o.board_file)
+    inputs = (Path(o.model), Path(o.eval), o.calibrate, o.board_file, o.finetune, o.val)
     outputs.check_folder_dest(out, o.force, inputs)
     board = boards.get(o.target, o.board_file)
     cost.load(board.name)  # a board without a cost model fails before any work
@@ -502,6 +649,7 @@ def run(o: Options, progress_factory: Callable[[int], Any] | None = None) -> Res
     work = Path(tempfile.mkdtemp(prefix="rnngen-search-"))
     try:
         x, y = _load_eval_data(Path(o.eval))
+        check_finetune(o, x)  # before any work
         T = int(x.shape[1])
         space = Space(recurrent_layers(o.model, T), o.factors)
         job = make_job(o, space, x, y, work)
@@ -549,8 +697,13 @@ def run(o: Options, progress_factory: Callable[[int], Any] | None = None) -> Res
             raise RnngenError(f"{o.model}: no candidate could be built "
                               f"({cands[0].failed if cands else 'none evaluated'})")
         k = knee(front, objs)
+        if bar is not None:
+            bar.finish() if hasattr(bar, "finish") else None
+            bar = None
+        cors, tuned = (run_beacons(job, front, work, log) if o.finetune is not None
+                       else (None, {}))
         with outputs.staging(out) as stage:
-            files, plot = _write(stage.path, o, board.name, T, front, k, cands)
+            files, plot = _write(stage.path, o, board.name, T, front, k, cands, cors, tuned)
             outputs.check_folder_dest(out, o.force, inputs)
             stage.commit(o.force)
     finally:
@@ -559,38 +712,79 @@ def run(o: Options, progress_factory: Callable[[int], Any] | None = None) -> Res
         if pool is not None:
             pool.close()
         shutil.rmtree(work, ignore_errors=True)
-    return Result(front, k, cands, out, table(front, k), plot, files)
+    return Result(front, k, cands, out, table(front, k, cors), plot, files, cors)
 
 
-def _plan(o: Options, board: str, T: int, c: Candidate) -> plans.Plan:
+def _plan(o: Options, board: str, T: int, c: Candidate, cor: Correction | None = None,
+          tuned: tuple[str, str] | None = None) -> plans.Plan:
+    """The plan of a front point; with --finetune its corrected error, and for a beacon
+    its fine-tuned model (path relative to the plan's folder, sha256), whose measured error
+    is then the plan's error_percent (the model it builds)."""
+    predicted = dict(error_percent=round(c.error, 4), instructions=round(c.instructions),
+                     flash_bytes=c.flash, ram_bytes=c.ram, eval=str(o.eval))
+    if cor is not None:
+        predicted.update(error_estimate_percent=round(cor.estimate, 4),
+                         error_corrected_percent=round(cor.corrected, 4),
+                         beacon=None if cor.beacon is None else f"point-{cor.beacon:02d}")
+        if cor.finetuned:
+            predicted.update(error_percent=round(cor.corrected, 4),
+                             finetune=dict(train=str(o.finetune), val=o.val and str(o.val),
+                                           epochs=o.epochs, seed=o.seed,
+                                           qat=c.dtype == "int8"))
     return plans.Plan(
         model=str(Path(o.model).resolve()), model_sha256=plans.sha256(o.model), dtype=c.dtype,
         layers=c.layers, calibrate=str(Path(o.calibrate).resolve()) if
         (o.calibrate and c.dtype == "int8") else None, seq_len=T, target=board,
-        predicted=dict(error_percent=round(c.error, 4), instructions=round(c.instructions),
-                       flash_bytes=c.flash, ram_bytes=c.ram, eval=str(o.eval)))
+        predicted=predicted, finetuned=None if tuned is None else
+        dict(model=tuned[0], sha256=tuned[1]))
 
 
-def table(front: list[Candidate], k: Candidate) -> str:
-    lines = ["| point | dtype | layers | error (%) | instructions (predicted) | flash (B) | "
-             "RAM (B) |", "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+def table(front: list[Candidate], k: Candidate, cors: list[Correction] | None = None) -> str:
+    if cors is None:
+        lines = ["| point | dtype | layers | error (%) | instructions (predicted) | "
+                 "flash (B) | RAM (B) |", "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+    else:
+        lines = ["| point | dtype | layers | error (%) estimate | corrected | by beacon | "
+                 "instructions (predicted) | flash (B) | RAM (B) |",
+                 "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: |"]
     for i, c in enumerate(front):
         tag = f"{i:02d}" + (" (knee)" if c is k else "")
-        lines.append(f"| {tag} | {c.dtype} | {c.describe()} | {c.error:.2f} | "
+        err = f"{c.error:.2f}"
+        if cors is not None:
+            r = cors[i]
+            by = "-" if r.beacon is None else ("fine-tuned" if r.finetuned
+                                               else f"{r.beacon:02d}")
+            err += f" | {r.corrected:.2f} | {by}"
+        lines.append(f"| {tag} | {c.dtype} | {c.describe()} | {err} | "
                      f"{c.instructions:,.0f} | {c.flash:,} | {c.ram:,} |")
     return "\n".join(lines)
 
 
 def _write(dst: Path, o: Options, board: str, T: int, front: list[Candidate], k: Candidate,
-           cands: list[Candidate]) -> tuple[list[str], str]:
+           cands: list[Candidate], cors: list[Correction] | None = None,
+           tuned: dict[int, Path] | None = None) -> tuple[list[str], str]:
     files = []
+    tuned = tuned or {}
     (dst / "plans").mkdir()
+    where: dict[int, tuple[Path, str]] = {}  # beacon -> (its file in dst, sha256)
+    for i, src in sorted(tuned.items()):
+        f = dst / "finetuned" / f"point-{i:02d}" / Path(o.model).name  # same C names
+        f.parent.mkdir(parents=True)
+        shutil.copyfile(src, f)
+        where[i] = (f, plans.sha256(f))
+        files.append(str(f.relative_to(dst)))
+
+    def plan_of(i: int, folder: Path) -> dict[str, Any]:
+        t = where.get(i)
+        rel = None if t is None else (os.path.relpath(t[0], folder), t[1])
+        return _plan(o, board, T, front[i], None if cors is None else cors[i],
+                     None if rel is None else (Path(rel[0]).as_posix(), rel[1])).as_dict()
+
     for i, c in enumerate(front):
         p = dst / "plans" / f"point-{i:02d}.json"
-        p.write_text(json.dumps(_plan(o, board, T, c).as_dict(), indent=1, sort_keys=True)
-                     + "\n")
+        p.write_text(json.dumps(plan_of(i, p.parent), indent=1, sort_keys=True) + "\n")
         files.append(str(p.relative_to(dst)))
-    (dst / "knee.json").write_text(json.dumps(_plan(o, board, T, k).as_dict(), indent=1,
+    (dst / "knee.json").write_text(json.dumps(plan_of(front.index(k), dst), indent=1,
                                               sort_keys=True) + "\n")
     head = (f"# rnngen search: {Path(o.model).name} on {board}\n\n"
             f"Objectives {', '.join(o.objectives)}; budget {o.budget} evaluations, seed "
@@ -600,19 +794,41 @@ def _write(dst: Path, o: Options, board: str, T: int, front: list[Candidate], k:
             f" ({T} steps); instructions per inference predicted by boards/{board}.cost.json; "
             "flash and RAM measured as `rnngen build` does. Knee: nearest the ideal point "
             "(knee.json).\n\n")
-    (dst / "front.md").write_text(head + table(front, k) + "\n")
+    if cors is not None:
+        head += (f"Beacons: {len(tuned)} front points fine-tuned on {Path(str(o.finetune)).name}"
+                 f" (at most {o.epochs} epochs per layer, seed {o.seed}; int8 ones "
+                 "quantization-aware), their error measured as the search's; every other "
+                 "compressed point corrected by its nearest beacon: estimate + (beacon "
+                 "fine-tuned - beacon estimate). The front and knee are those of the "
+                 "estimates.\n\n")
+    (dst / "front.md").write_text(head + table(front, k, cors) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["point", "knee", "dtype", "layers", "error_percent", "instructions",
+    extra = ["error_corrected_percent", "beacon", "finetuned"] if cors is not None else []
+    w.writerow(["point", "knee", "dtype", "layers", "error_percent", *extra, "instructions",
                 "flash_bytes", "ram_bytes", "plan"])
     for i, c in enumerate(front):
-        w.writerow([i, int(c is k), c.dtype, c.describe(), f"{c.error:.4f}",
+        more = []
+        if cors is not None:
+            r = cors[i]
+            more = [f"{r.corrected:.4f}", "" if r.beacon is None else r.beacon,
+                    int(r.finetuned)]
+        w.writerow([i, int(c is k), c.dtype, c.describe(), f"{c.error:.4f}", *more,
                     f"{c.instructions:.0f}", c.flash, c.ram, f"plans/point-{i:02d}.json"])
     (dst / "front.csv").write_text(buf.getvalue())
     (dst / "search.json").write_text(json.dumps(dict(
         model=str(o.model), target=board, eval=str(o.eval), objectives=list(o.objectives),
         budget=o.budget, seed=o.seed, max_flash=o.max_flash,
-        genes=[f"layer:{c.name}:format" for c in front[0].layers] + ["dtype"], candidates=[c.as_dict() for c in cands]), indent=1) + "\n")
+        genes=[f"layer:{c.name}:format" for c in front[0].layers] + ["dtype"],
+        candidates=[c.as_dict() for c in cands],
+        **({} if cors is None else dict(
+            finetune=dict(train=str(o.finetune), val=o.val and str(o.val), epochs=o.epochs,
+                          beacons=o.beacons, seed=o.seed),
+            front=[dict(point=i, genome=list(c.genome), **cors[i].as_dict(),
+                        **({"finetuned_model": where[i][0].relative_to(dst).as_posix(),
+                            "finetuned_sha256": where[i][1], **cors[i].report}
+                           if i in where else {}))
+                   for i, c in enumerate(front)]))), indent=1) + "\n")
     plot = _plot(dst / "front.png", front, k, cands, board)
     files += ["front.md", "front.csv", "search.json", "knee.json"]
     if plot.startswith("wrote"):

@@ -259,3 +259,231 @@ def test_bad_plans_exit_2(tmp_path: Path) -> None:
     p.write_text(json.dumps(good))
     code, _, se = run_cli("build", "--plan", p, "--dtype", "int8", "-o", tmp_path / "y")
     assert code == 2 and "leave --dtype out" in se
+
+
+# ------------------------------------------------------------------------- SRU (issue 14)
+
+@pytest.fixture(scope="module")
+def sru_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SRU classifier (.npz: ONNX has no SRU), seeded weights: 8 -> 16 -> 10."""
+    import rnngen.npz as nz
+
+    rng = np.random.default_rng(5)
+    I, H, C = 8, 16, 10
+
+    def u(*shape: int) -> np.ndarray:
+        return rng.uniform(-0.5, 0.5, shape).astype(np.float32)
+
+    p = tmp_path_factory.mktemp("sru") / "sru.npz"
+    nz.save(p, [nz.sru(u(4 * H, I), u(H), u(H), u(H), u(H), name="sru"),
+                nz.dense(u(C, H), u(C)), nz.softmax()], seq_len=8, output="last")
+    return p
+
+
+@pytest.mark.qemu
+def test_sru_search_end_to_end(sru_model: Path, eval_npz: Path, tmp_path: Path) -> None:
+    """A search over an SRU model: one format gene for the SRU layer (its W compressed in
+    blocks, as rnngen compress does), the error of rnngen's reference, instructions from the
+    SRU coefficients of the board's cost model; the knee verifies on cortex-m4 with the
+    search's flash, and a compressed front point builds."""
+    from rnngen import cost, driver, reference
+
+    out = tmp_path / "plans"
+    code, so, se = run_cli("search", sru_model, "--target", "cortex-m4", "--eval", eval_npz,
+                           "--calibrate", CALIB, "--budget", "8", "--seed", "2", "-o", out)
+    assert code == 0, se
+    data = json.loads((out / "search.json").read_text())
+    assert data["genes"] == ["layer:sru:format", "dtype"]
+    cands = data["candidates"]
+    assert not any(c["failed"] for c in cands)
+    x, y = np.load(eval_npz)["x"], np.load(eval_npz)["y"]
+    g = driver.compile_graph(sru_model, driver.BuildOptions(target="cortex-m4", seq_len=8))
+    assert [n.cell for n in g.nodes if hasattr(n, "cell")] == ["SRU"]
+    hits = sum(int(np.argmax(reference.run(g, xk.reshape(g.shapes[g.input]))[g.outputs[0]]
+                             .reshape(-1)) == yk) for xk, yk in zip(x, y))
+    f32 = next(c for c in cands if c["dtype"] == "float32" and
+               all(ly["method"] == "dense" for ly in c["layers"]))
+    assert f32["error"] == pytest.approx(100 * (1 - hits / len(y)))
+    coef = cost.load("cortex-m4").coef["float32"]
+    assert coef.get("cell.SRU.units", 0) > 0 or coef.get("cell.SRU.steps", 0) > 0
+    assert f32["instructions"] == pytest.approx(
+        sum(coef.get(k, 0.0) * v for k, v in cost.features(g).items()))
+    assert any(ly["method"] != "dense" for c in cands for ly in c["layers"])
+    code, so, se = run_cli("verify", "--plan", out / "knee.json", "--target", "cortex-m4",
+                           "--json")
+    assert code == 0, se + so
+    r = json.loads(so.strip().splitlines()[-1])
+    pred = plans.load(out / "knee.json").predicted
+    assert r["passed"] and (r["flash_bytes"], r["ram_bytes"]) == (pred["flash_bytes"],
+                                                                   pred["ram_bytes"])
+    rows = list(csv.DictReader((out / "front.csv").open()))
+    comp = next((r for r in rows if "dense" not in r["layers"]), None)
+    assert comp is not None, rows  # a compressed SRU on the front
+    code, so, se = run_cli("build", "--plan", out / comp["plan"], "--target", "cortex-m4",
+                           "-o", tmp_path / "b")
+    assert code == 0, se
+
+
+# --------------------------------------------------------------------- beacons (issue 14)
+
+@pytest.fixture(scope="module")
+def train_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = np.load(EX / "test.npz")  # sequences 30.. (the eval data is the first 30)
+    p = tmp_path_factory.mktemp("train") / "train.npz"
+    np.savez(p, x=d["x"][30:190], y=d["y"][30:190])
+    return p
+
+
+# a front of three compressed float32 points (and the dense ones): two beacons, one neighbour
+BEACON_ARGS = ["--target", "cortex-m4", "--calibrate", CALIB, "--budget", "12", "--seed",
+               "2", "--beacons", "2", "--epochs", "2"]
+# a front with an int8 compressed point (error and flash only): an int8 beacon, --qat
+INT8_BEACON_ARGS = ["--target", "cortex-m4", "--calibrate", CALIB, "--budget", "8", "--seed",
+                    "1", "--objectives", "error,flash", "--beacons", "1", "--epochs", "2"]
+
+
+@pytest.fixture(scope="module")
+def beaconed(tmp_path_factory: pytest.TempPathFactory, eval_npz: Path, train_npz: Path
+             ) -> Path:
+    out = tmp_path_factory.mktemp("beacons") / "plans"
+    code, so, se = run_cli("search", MODEL, "--eval", eval_npz, *BEACON_ARGS, "--finetune",
+                           train_npz, "-o", out)
+    assert code == 0, se
+    assert "beacons (fine-tuned): point" in so
+    return out
+
+
+def _reference_error(model: Path, dtype: str, eval_npz: Path) -> float:
+    """The classification error (%) of rnngen's reference in `dtype` (the float reference,
+    or the integer one: bit-exact with the int8 C) on the eval data."""
+    from rnngen import driver, reference
+
+    x, y = np.load(eval_npz)["x"], np.load(eval_npz)["y"]
+    g = driver.compile_graph(model, driver.BuildOptions(
+        target="cortex-m4", seq_len=8, dtype=dtype,
+        calibrate=str(CALIB) if dtype == "int8" else None))
+    hits = 0
+    for xk, yk in zip(x, y):
+        xs = xk.reshape(g.shapes[g.input])
+        out = reference.run(g, xs) if dtype == "float32" else driver.int8_outputs(g, xs)
+        hits += int(np.argmax(np.asarray(out[g.outputs[0]]).reshape(-1, 10)[-1]) == yk)
+    return 100.0 * (1 - hits / len(y))
+
+
+@pytest.mark.qemu
+def test_beacons_corrected_by_the_documented_rule(beaconed: Path, eval_npz: Path,
+                                                  tmp_path: Path) -> None:
+    data = json.loads((beaconed / "search.json").read_text())
+    front = data["front"]
+    rows = list(csv.DictReader((beaconed / "front.csv").open()))
+    assert len(rows) == len(front)
+    cands = {tuple(c["genome"]): c for c in data["candidates"]}
+    pts = [cands[tuple(f["genome"])] for f in front]
+    dense = [all(ly["method"] == "dense" for ly in c["layers"]) for c in pts]
+    beacons = [f["point"] for f in front if f["finetuned"]]
+    assert len(beacons) == 2 and not any(dense[b] for b in beacons)
+    # the rule below is exercised: a compressed point that is not a beacon
+    assert any(not dense[i] and i not in beacons for i in range(len(front)))
+    for b in beacons:  # the beacon's error is its fine-tuned model's, measured again here
+        f = front[b]
+        model = beaconed / f["finetuned_model"]
+        assert plans.sha256(model) == f["finetuned_sha256"]
+        measured = _reference_error(model, pts[b]["dtype"], eval_npz)
+        assert f["error_corrected"] == pytest.approx(measured, abs=1e-9)
+        assert f["error_estimate"] == pts[b]["error"]
+        plan = plans.load(beaconed / "plans" / f"point-{b:02d}.json")
+        assert plan.finetuned is not None and Path(plan.finetuned["model"]) == model.resolve()
+        assert plan.predicted["error_percent"] == pytest.approx(measured, abs=1e-4)
+        assert plan.predicted["error_estimate_percent"] == pytest.approx(pts[b]["error"],
+                                                                         abs=1e-4)
+    # every other point: its nearest beacon's shift (objectives scaled over the front;
+    # beacons of its own dtype first); all-dense points are left alone
+    F = np.array([[c["error"], c["instructions"], c["flash_bytes"]] for c in pts])
+    lo, hi = F.min(axis=0), F.max(axis=0)
+    N = (F - lo) / np.where(hi > lo, hi - lo, 1.0)
+    for i, f in enumerate(front):
+        if i in beacons:
+            continue
+        if dense[i]:
+            assert f["beacon"] is None and f["error_corrected"] == f["error_estimate"]
+            continue
+        same = [b for b in beacons if pts[b]["dtype"] == pts[i]["dtype"]] or beacons
+        b = min(same, key=lambda b: (float(np.linalg.norm(N[b] - N[i])), b))
+        assert f["beacon"] == b
+        want = pts[i]["error"] + front[b]["error_corrected"] - front[b]["error_estimate"]
+        assert f["error_corrected"] == pytest.approx(min(100.0, max(0.0, want)), abs=1e-12)
+        assert rows[i]["beacon"] == str(b)
+
+
+@pytest.mark.qemu
+def test_beacon_plan_builds_its_finetuned_model(beaconed: Path, eval_npz: Path,
+                                                tmp_path: Path) -> None:
+    data = json.loads((beaconed / "search.json").read_text())
+    b = next(f for f in data["front"] if f["finetuned"])
+    plan = beaconed / "plans" / f"point-{b['point']:02d}.json"
+    code, so, se = run_cli("verify", "--plan", plan, "--target", "cortex-m4", "--json")
+    assert code == 0, se + so
+    assert json.loads(so.strip().splitlines()[-1])["passed"]
+    code, so, se = run_cli("build", "--plan", plan, "--target", "host", "-o", tmp_path / "b")
+    assert code == 0, se
+    # the build is the fine-tuned model's, not the plan applied to the original again
+    man = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert man["model_sha256"] == b["finetuned_sha256"]
+    assert Path(man["model"]).name == MODEL.name  # the same C names
+    # a fine-tuned file that was changed is refused, in one line
+    f = beaconed / b["finetuned_model"]
+    bad = tmp_path / "bad"
+    import shutil
+    shutil.copytree(beaconed, bad)
+    (bad / b["finetuned_model"]).write_bytes(f.read_bytes() + b"x")
+    code, _, se = run_cli("build", "--plan", bad / "plans" / plan.name, "--target", "host",
+                          "-o", tmp_path / "c")
+    assert code == 2 and "differs from the plan's sha256" in se
+    assert len(se.strip().splitlines()) == 1 and not (tmp_path / "c").exists()
+
+
+@pytest.mark.qemu
+def test_int8_beacon_same_seed_same_bytes(eval_npz: Path, train_npz: Path,
+                                          tmp_path: Path) -> None:
+    """An int8 beacon (fine-tuned through the int8 arithmetic, --qat): its error is its
+    model's under the bit-exact integer reference; two runs give the same bytes."""
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        code, _, se = run_cli("search", MODEL, "--eval", eval_npz, *INT8_BEACON_ARGS,
+                              "--finetune", train_npz, "-o", out)
+        assert code == 0, se
+    data = json.loads((outs[0] / "search.json").read_text())
+    b = next(f for f in data["front"] if f["finetuned"])
+    plan = plans.load(outs[0] / "plans" / f"point-{b['point']:02d}.json")
+    assert plan.dtype == "int8" and plan.predicted["finetune"]["qat"]
+    assert b["error_corrected"] == pytest.approx(
+        _reference_error(outs[0] / b["finetuned_model"], "int8", eval_npz), abs=1e-9)
+    a = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
+    assert a == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*") if p.is_file())
+    assert any(str(p).startswith("finetuned") for p in a)
+    for rel in a:
+        assert (outs[0] / rel).read_bytes() == (outs[1] / rel).read_bytes(), rel
+
+
+def test_finetune_bad_input_exit_2(tmp_path: Path, eval_npz: Path, train_npz: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    base = [MODEL, "--target", "cortex-m4", "--budget", "4", "-o", tmp_path / "o"]
+    nolabels = tmp_path / "nolabels.npz"
+    np.savez(nolabels, x=np.load(eval_npz)["x"])
+    cases = [
+        (["--eval", nolabels, "--finetune", train_npz], "no array 'y'"),
+        (["--eval", eval_npz, "--finetune", tmp_path / "nosuch.npz"], "nosuch.npz"),
+        (["--eval", eval_npz, "--finetune", nolabels], "--finetune needs x"),
+        (["--eval", eval_npz, "--finetune", train_npz, "--beacons", "0"], "--beacons 0"),
+        (["--eval", eval_npz, "--beacons", "2"], "go with --finetune"),
+        (["--eval", eval_npz, "--val", train_npz], "--val goes with --finetune"),
+    ]
+    for args, msg in cases:
+        code, _, se = run_cli("search", *base, *args)
+        assert code == 2 and msg in se, (args, se)
+        assert len(se.strip().splitlines()) == 1, se
+        assert not (tmp_path / "o").exists()
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if PyTorch were not installed
+    code, _, se = run_cli("search", *base, "--eval", eval_npz, "--finetune", train_npz)
+    assert code == 2 and "PyTorch is not installed" in se, se
+    assert len(se.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
