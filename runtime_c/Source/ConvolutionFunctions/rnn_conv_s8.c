@@ -1597,33 +1597,65 @@ static void rnn_conv_s8_pairs_ch(const int8_t *r, int32_t mc, int8x16_t x0, int8
     }
 }
 
-/* The outputs of all mc channels at the 8 positions of a full pass, every shift in [-32, -2]:
- * the assembly loop (28 instructions per channel); buf: 32 bytes, word-aligned. */
-RNN_CONV_S8_MVE_APART static void rnn_conv_s8_pairs_ch8(const int8_t *r, int32_t mc, int8x16_t x0,
-                                         int8x16_t x1, int8x16_t x2, int8x16_t x3, int8_t *yo,
-                                         int32_t positions, int32_t y_zp, int32_t *buf)
+/* The outputs of all mc channels of the records from r on at the positions of npass (>= 1)
+ * full passes whose pairs of windows are stored one after the other from win (16 bytes
+ * each, 4 a pass), the first pass's outputs at yq, every shift in [-32, -2]. ctx: 56 bytes,
+ * word-aligned: the sums (32 bytes) and the state of the passes. In assembly: per pass the
+ * four windows loaded (VLDRB), then per channel one LDM of its record (offset, mult,
+ * shift), two weight loads, eight VMLADAV, the sums into two vectors through memory (two
+ * STMs, two VLDRWs, where eight VMOVs would be needed), the offset, VQDMULH, VRSHL, narrowed
+ * to int16 into one vector (VQMOVNB / VQMOVNT: the A sums into the even lanes, the B sums
+ * into the odd ones: position order), the zero point, the narrowing to int8 and one 8-byte
+ * store: 28 instructions per channel, 15 per pass. */
+RNN_CONV_S8_MVE_APART static void rnn_conv_s8_pairs_run(const int8_t *r, int32_t mc,
+                                                        const int8_t *win, int32_t npass,
+                                                        int8_t *yq, int32_t positions,
+                                                        int32_t y_zp, int32_t *ctx)
 {
 #if defined(__GNUC__) && defined(__OPTIMIZE__)
     /* VMLADAV needs even registers (the sums: r6, r8, r10, r12), LDM ascending ones (r1, r3,
-     * r5: the offset, mult and shift), VSTRB.16 a low base register; the A sums stored above
-     * buf + 16, the B sums below it; the count in lr and the zero point in a vector (GCC has
-     * no other registers left) */
-    int32_t *mid = buf + 4;
-    register int32_t count __asm__("lr") = mc;
-    const int16x8_t zv = vdupq_n_s16((int16_t)y_zp);
-    __asm__ volatile("   dls    lr, lr\n"
-                     "1: ldm    %[r]!, {r1, r3, r5}\n"
-                     "   vldrb.u8 q4, [%[r]], #16\n"
-                     "   vldrb.u8 q5, [%[r]], #16\n"
-                     "   vmladav.s8 r6, q4, %q[x0]\n"
-                     "   vmladav.s8 r8, q4, %q[x1]\n"
-                     "   vmladav.s8 r10, q4, %q[x2]\n"
-                     "   vmladav.s8 r12, q4, %q[x3]\n"
+     * r5: the offset, mult and shift), VSTRB.16 a low base register. The A sums are stored
+     * at mid, the B sums below it; the passes' state after them (the next windows, the
+     * passes left, the outputs, the records, the channels, the zero point), reloaded per
+     * pass into the registers the channel loop uses. The flags of the passes' count (SUBS)
+     * outlive the channel loop, whose instructions set none. */
+    int32_t *mid = ctx + 4;
+    const int8_t *rr;
+    int8_t *yo;
+    mid[4] = (int32_t)(uintptr_t)win;
+    mid[5] = npass;
+    mid[6] = (int32_t)(uintptr_t)yq;
+    mid[7] = (int32_t)(uintptr_t)r;
+    mid[8] = mc;
+    mid[9] = y_zp;
+    __asm__ volatile("   ldr    r1, [%[mid], #36]\n"
+                     "   vdup.16 q7, r1\n"
+                     "2: ldrd   r1, r3, [%[mid], #16]\n"
+                     "   ldrd   r5, r6, [%[mid], #24]\n"
+                     "   ldr    r8, [%[mid], #32]\n"
+                     "   vldrb.u8 q0, [r1], #16\n"
+                     "   vldrb.u8 q1, [r1], #16\n"
+                     "   vldrb.u8 q2, [r1], #16\n"
+                     "   vldrb.u8 q3, [r1], #16\n"
+                     "   subs   r3, r3, #1\n"
+                     "   add    r10, r5, #8\n"
+                     "   strd   r1, r3, [%[mid], #16]\n"
+                     "   str    r10, [%[mid], #24]\n"
+                     "   mov    %[rr], r6\n"
+                     "   mov    %[yo], r5\n"
+                     "   dls    lr, r8\n"
+                     "1: ldm    %[rr]!, {r1, r3, r5}\n"
+                     "   vldrb.u8 q4, [%[rr]], #16\n"
+                     "   vldrb.u8 q5, [%[rr]], #16\n"
+                     "   vmladav.s8 r6, q4, q0\n"
+                     "   vmladav.s8 r8, q4, q1\n"
+                     "   vmladav.s8 r10, q4, q2\n"
+                     "   vmladav.s8 r12, q4, q3\n"
                      "   stm    %[mid], {r6, r8, r10, r12}\n"
-                     "   vmladav.s8 r6, q5, %q[x0]\n"
-                     "   vmladav.s8 r8, q5, %q[x1]\n"
-                     "   vmladav.s8 r10, q5, %q[x2]\n"
-                     "   vmladav.s8 r12, q5, %q[x3]\n"
+                     "   vmladav.s8 r6, q5, q0\n"
+                     "   vmladav.s8 r8, q5, q1\n"
+                     "   vmladav.s8 r10, q5, q2\n"
+                     "   vmladav.s8 r12, q5, q3\n"
                      "   stmdb  %[mid], {r6, r8, r10, r12}\n"
                      "   vldrw.u32 q4, [%[mid]]\n"
                      "   vldrw.u32 q5, [%[mid], #-16]\n"
@@ -1635,19 +1667,26 @@ RNN_CONV_S8_MVE_APART static void rnn_conv_s8_pairs_ch8(const int8_t *r, int32_t
                      "   vrshl.s32 q5, r5\n"
                      "   vqmovnb.s32 q6, q4\n"
                      "   vqmovnt.s32 q6, q5\n"
-                     "   vqadd.s16 q6, q6, %q[zv]\n"
+                     "   vqadd.s16 q6, q6, q7\n"
                      "   vqmovnb.s16 q4, q6\n"
                      "   vstrb.16 q4, [%[yo]]\n"
                      "   add    %[yo], %[yo], %[pos]\n"
                      "   le     lr, 1b\n"
-                     : [r] "+r"(r), [yo] "+l"(yo), "+r"(count)
-                     : [x0] "w"(x0), [x1] "w"(x1), [x2] "w"(x2), [x3] "w"(x3), [zv] "w"(zv),
-                       [pos] "r"(positions), [mid] "r"(mid)
-                     : "r1", "r3", "r5", "r6", "r8", "r10", "r12", "q4", "q5", "q6", "cc",
-                       "memory");
+                     "   bne    2b\n"
+                     : [rr] "=&r"(rr), [yo] "=&l"(yo)
+                     : [mid] "r"(mid), [pos] "r"(positions)
+                     : "r1", "r3", "r5", "r6", "r8", "r10", "r12", "lr", "q0", "q1", "q2", "q3",
+                       "q4", "q5", "q6", "q7", "cc", "memory");
+    (void)rr;
+    (void)yo;
 #else
-    (void)buf;
-    rnn_conv_s8_pairs_ch(r, mc, x0, x1, x2, x3, yo, positions, y_zp, 8, 1);
+    int32_t j;
+    (void)ctx;
+    for (j = 0; j < npass; ++j, win += 64, yq += 8)
+    {
+        rnn_conv_s8_pairs_ch(r, mc, vldrbq_s8(win), vldrbq_s8(win + 16), vldrbq_s8(win + 32),
+                             vldrbq_s8(win + 48), yq, positions, y_zp, 8, 1);
+    }
 #endif
 }
 
@@ -1670,7 +1709,12 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
     const int32_t row_step = p->stride_h * in_w;      /* from output row to output row */
     const int32_t kpr = (p->out_w + 1) / 2;           /* pairs per output row */
     int8_t *recs = (int8_t *)(((uintptr_t)cols + 3u) & ~(uintptr_t)3u);
-    int32_t *buf = (int32_t *)(void *)(recs + 44 * p->out_c);
+    int32_t *ctx = (int32_t *)(void *)(recs + 44 * p->out_c); /* rnn_conv_s8_pairs_run's */
+    int8_t *win = (int8_t *)(ctx + 14);                          /* the ring of windows */
+    /* the ring: pairs of windows, a multiple of 4, in the rest of the scratch (48 x out_c +
+     * 64 x ceil2(n) + 4 bytes; 4 pairs at least) */
+    const int32_t ring =
+        ((48 * p->out_c + 64 * (n + (n & 1)) + 4 - 3 - 44 * p->out_c - 56) / 64) * 4;
     const int8x16_t zpv = vdupq_n_s8((int8_t)x_zero_point);
     uint8_t o[16];
     uint8_t kh_of[16];
@@ -1737,7 +1781,6 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
     {
         const int8_t *r = recs + 44 * g * mg;
         int8_t *yq = y + g * mg * positions;
-        int8_t *yend = yq + positions;
         /* the cursor: pair k of output row oh, its input xc (tap (0, 0), maybe outside the
          * input), xrow the row's first pair's; the pairs [klo, kend) inside the input (kend:
          * khi when the row is inside the input's rows, else klo); rows: the lanes of the
@@ -1747,6 +1790,7 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
         int32_t oh = 0;
         int32_t k = 0;
         int32_t kend;
+        int32_t left = positions / 2; /* pairs left in the group */
         mve_pred16_t rows;
 #define RNN_CONV_S8_PAIR_ROWS()                                                             \
     do                                                                                      \
@@ -1763,85 +1807,74 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
         rows = vcmphiq_m_n_u8(lkh[1], (uint8_t)(255 - kh1),                                 \
                               vcmpcsq_n_u8(lkh[0], (uint8_t)kh0));                          \
     } while (0)
-#define RNN_CONV_S8_PAIR_ROW()                                                              \
-    do                                                                                      \
-    {                                                                                       \
-        k = 0;                                                                              \
-        ++oh;                                                                               \
-        xrow += row_step;                                                                   \
-        xc = xrow;                                                                          \
-        RNN_CONV_S8_PAIR_ROWS();                                                            \
-    } while (0)
-#define RNN_CONV_S8_PAIR(v)                                                                 \
-    do                                                                                      \
-    {                                                                                       \
-        v = k >= klo && k < kend                                                            \
-                ? vldrbq_gather_offset_s8(xc, offv)                                         \
-                : rnn_conv_s8_pair_edge(lk, xc, k * sw2 - p->pad_w, in_w, rows, offv, zpv); \
-        xc += sw2;                                                                          \
-        if (++k == kpr)                                                                     \
-        {                                                                                   \
-            RNN_CONV_S8_PAIR_ROW();                                                         \
-        }                                                                                   \
-    } while (0)
         RNN_CONV_S8_PAIR_ROWS();
-        for (; yq < yend; yq += 8)
+        while (left > 0)
         {
-            const int32_t np = yend - yq < 8 ? (int32_t)(yend - yq) : 8;
-            int8x16_t x0;
-            int8x16_t x1;
-            int8x16_t x2;
-            int8x16_t x3;
-            if (np == 8 && k >= klo && k + 4 <= kend)
+            /* the windows of the next ring pairs (or of those left), then their passes */
+            const int32_t cnt = left < ring ? left : ring;
+            int8_t *wv = win;
+            int32_t j = 0;
+            while (j < cnt)
             {
-                /* four pairs inside the input in one row */
-                x0 = vldrbq_gather_offset_s8(xc, offv);
-                x1 = vldrbq_gather_offset_s8(xc + sw2, offv);
-                x2 = vldrbq_gather_offset_s8(xc + 2 * sw2, offv);
-                x3 = vldrbq_gather_offset_s8(xc + 3 * sw2, offv);
-                xc += 4 * sw2;
-                k += 4;
+                if (k >= klo && k < kend)
+                {
+                    /* the pairs inside the input up to the row's edge */
+                    int32_t run = kend - k < cnt - j ? kend - k : cnt - j;
+                    j += run;
+                    k += run;
+                    for (; run > 0; --run, xc += sw2, wv += 16)
+                    {
+                        vst1q_s8(wv, vldrbq_gather_offset_s8(xc, offv));
+                    }
+                }
+                else
+                {
+                    vst1q_s8(wv, rnn_conv_s8_pair_edge(lk, xc, k * sw2 - p->pad_w, in_w, rows,
+                                                       offv, zpv));
+                    ++j;
+                    ++k;
+                    xc += sw2;
+                    wv += 16;
+                }
                 if (k == kpr)
                 {
-                    RNN_CONV_S8_PAIR_ROW();
+                    k = 0;
+                    ++oh;
+                    xrow += row_step;
+                    xc = xrow;
+                    RNN_CONV_S8_PAIR_ROWS();
                 }
+            }
+            left -= cnt;
+            if (cnt >= 4)
+            {
                 if (fast)
                 {
-                    rnn_conv_s8_pairs_ch8(r, mg, x0, x1, x2, x3, yq, positions, y_zero_point,
-                                          buf);
-                    continue;
+                    rnn_conv_s8_pairs_run(r, mg, win, cnt / 4, yq, positions, y_zero_point,
+                                          ctx);
+                    yq += 8 * (cnt / 4);
+                }
+                else
+                {
+                    for (wv = win; wv < win + 64 * (cnt / 4); wv += 64, yq += 8)
+                    {
+                        rnn_conv_s8_pairs_ch(r, mg, vldrbq_s8(wv), vldrbq_s8(wv + 16),
+                                             vldrbq_s8(wv + 32), vldrbq_s8(wv + 48), yq,
+                                             positions, y_zero_point, 8, 0);
+                    }
                 }
             }
-            else
+            if ((cnt & 3) != 0)
             {
-                RNN_CONV_S8_PAIR(x0);
-                x1 = x0;
-                x2 = x0;
-                x3 = x0;
-                if (np > 2)
-                {
-                    RNN_CONV_S8_PAIR(x1);
-                }
-                if (np > 4)
-                {
-                    RNN_CONV_S8_PAIR(x2);
-                }
-                if (np > 6)
-                {
-                    RNN_CONV_S8_PAIR(x3);
-                }
-                if (np == 8 && fast)
-                {
-                    rnn_conv_s8_pairs_ch8(r, mg, x0, x1, x2, x3, yq, positions, y_zero_point,
-                                          buf);
-                    continue;
-                }
+                /* the group's last pairs: 1 to 3 (ring is a multiple of 4) */
+                const int8_t *wl = win + 64 * (cnt / 4);
+                const int8x16_t x0 = vldrbq_s8(wl);
+                rnn_conv_s8_pairs_ch(r, mg, x0, (cnt & 3) > 1 ? vldrbq_s8(wl + 16) : x0,
+                                     (cnt & 3) > 2 ? vldrbq_s8(wl + 32) : x0, x0, yq, positions,
+                                     y_zero_point, 2 * (cnt & 3), fast);
+                yq += 2 * (cnt & 3);
             }
-            rnn_conv_s8_pairs_ch(r, mg, x0, x1, x2, x3, yq, positions, y_zero_point, np,
-                                 fast);
         }
-#undef RNN_CONV_S8_PAIR
-#undef RNN_CONV_S8_PAIR_ROW
 #undef RNN_CONV_S8_PAIR_ROWS
     }
     return 1;
