@@ -1531,7 +1531,7 @@ static int32_t rnn_conv_s8_pair_lanes(const rnn_window_params *p, int32_t cg, ui
  * lanes of its output row's kernel rows inside the input, rows, and those whose column
  * col (lk[0]) and 255 - col (lk[1]) put them inside the input's columns), x_zero_point
  * elsewhere. */
-RNN_CONV_S8_MVE_APART static int8x16_t rnn_conv_s8_pair_edge(const uint8x16_t lk[2],
+static inline int8x16_t rnn_conv_s8_pair_edge(const uint8x16_t lk[2],
                                                             const int8_t *xc, int32_t iw0,
                                                             int32_t in_w, mve_pred16_t rows,
                                                             uint8x16_t offv, int8x16_t zpv)
