@@ -17,8 +17,13 @@
  *   the zero point's term folds into one offset per channel, bias - x_zero_point x sum(w)
  *   (VADDVA, once per call), as CMSIS-NN's arm_nn_mat_mult_nt_t_s8. Four output positions
  *   per pass; each channel's four sums are requantized as one vector.
- *   Small windows (rnn_conv_s8_small_mve: at most 16 values spanning at most 256 input
- *   bytes, the CRNN's 3x3 on one channel): a 32-byte record per channel (weights zero-padded
+ *   Small windows, an even number of output columns, two neighbouring positions' windows
+ *   within 16 lanes (rnn_conv_s8_pairs_mve: the CRNN's 3x3 at stride 2): pairs of windows,
+ *   one gather each, two weight vectors per channel; the pairs gathered first into a ring in
+ *   the scratch, then four pairs (8 positions) per pass in one assembly call of 28
+ *   instructions per channel and pass (sums into vectors by STM / VLDRW).
+ *   Other small windows (rnn_conv_s8_small_mve: at most 16 values spanning at most 256 input
+ *   bytes): a 32-byte record per channel (weights zero-padded
  *   to 16, offset, mult, shift); four positions of one output row per pass, each window one
  *   VLDRB gather into a register (a window not inside the input: a predicated gather, the
  *   zero point elsewhere), the four kept for all channels; per channel one weight load, four
