@@ -234,6 +234,9 @@ INT8_SAMPLE = [
                  id="crnn-torchscript-cortex-a73"),
     pytest.param("deepconvlstm", False, "cortex-a73", marks=pytest.mark.qemu,
                  id="deepconvlstm-torchscript-cortex-a73"),
+    # rnn_conv_s8's Helium pairs of windows (the CRNN's 3x3 at stride 2, its assembly loop)
+    pytest.param("crnn", False, "cortex-m55", marks=pytest.mark.qemu,
+                 id="crnn-torchscript-cortex-m55"),
     # int8 ReduceMean over time (the input's quantization kept)
     pytest.param("lstm_mean", False, "cortex-m4", marks=pytest.mark.qemu,
                  id="lstm_mean-torchscript-cortex-m4"),

@@ -13,7 +13,8 @@ padded, windows of at most 16 values gathered or, spanning more than 256 input b
 copied); the small-window paths (at most 16 values: cortex-m4 / m7's int16 windows of 32
 positions and its 3x3 single-channel assembly, cortex-m55's gathered windows, edge windows
 by predicate and its assembly channel loop, which run only when every channel's shift is on
-the fast path: the ALL_FAST shapes) with chunk tails, padding on every side, the word reads
+the fast path: the ALL_FAST shapes; its pairs of windows for an even number of output
+columns, passes across output rows, the last one partial) with chunk tails, padding on every side, the word reads
 at the input's end; the scratch exactly as large as the contract says; the int8 MaxPool
 with padding that never wins; the int8 AveragePool's and ReduceMean's rounding (ties),
 ReduceMax."""
@@ -84,8 +85,14 @@ SHAPES = [
     (1, 7, 9, 5, 3, 3, (1, 2), (1, 1), (1, 1), 1),     # 35 positions (32 + 3)
     (1, 11, 10, 4, 3, 3, (1, 1), (1, 0), (1, 1), 1),    # 88 positions, right edge inside
     (2, 6, 7, 6, 3, 3, (2, 1), (1, 1), (1, 1), 2),     # two groups of one channel
+    # cortex-m55's pairs of windows (even out_w; its assembly channel loop on the fast path):
+    # passes of 8 positions running on into the next output row, the last one partial, edges
+    # left, top and bottom; groups; dilated columns with padding on the right
+    (1, 7, 40, 8, 3, 3, (1, 2), (1, 1), (1, 1), 1),    # the CRNN's conv, 140 positions
+    (2, 5, 12, 4, 3, 3, (1, 2), (1, 1), (1, 1), 2),    # groups: 30 positions each (3 x 8 + 6)
+    (1, 6, 14, 3, 2, 3, (2, 1), (0, 2), (1, 2), 1),    # 6 columns x 2 rows a pair, 42 positions
 ]
-ALL_FAST = {len(SHAPES) - 3, len(SHAPES) - 2, len(SHAPES) - 1}
+ALL_FAST = set(range(len(SHAPES) - 6, len(SHAPES)))
 
 
 def _scratch(window, out_c):

@@ -17,8 +17,13 @@
  *   the zero point's term folds into one offset per channel, bias - x_zero_point x sum(w)
  *   (VADDVA, once per call), as CMSIS-NN's arm_nn_mat_mult_nt_t_s8. Four output positions
  *   per pass; each channel's four sums are requantized as one vector.
- *   Small windows (rnn_conv_s8_small_mve: at most 16 values spanning at most 256 input
- *   bytes, the CRNN's 3x3 on one channel): a 32-byte record per channel (weights zero-padded
+ *   Small windows, an even number of output columns, two neighbouring positions' windows
+ *   within 16 lanes (rnn_conv_s8_pairs_mve: the CRNN's 3x3 at stride 2): pairs of windows,
+ *   one gather each, two weight vectors per channel; the pairs gathered first into a ring in
+ *   the scratch, then four pairs (8 positions) per pass in one assembly call of 28
+ *   instructions per channel and pass (sums into vectors by STM / VLDRW).
+ *   Other small windows (rnn_conv_s8_small_mve: at most 16 values spanning at most 256 input
+ *   bytes): a 32-byte record per channel (weights zero-padded
  *   to 16, offset, mult, shift); four positions of one output row per pass, each window one
  *   VLDRB gather into a register (a window not inside the input: a predicated gather, the
  *   zero point elsewhere), the four kept for all channels; per channel one weight load, four
@@ -1436,6 +1441,450 @@ RNN_CONV_S8_MVE_APART static void rnn_conv_s8_small_mve(
     }
 }
 
+/* ---- Pairs of small windows on Helium: rnn_conv_s8_pairs_mve ----
+ * Two neighbouring output positions of a row, (oh, ow) and (oh, ow + 1), read the kernel's
+ * columns kw dil_w and kw dil_w + stride_w of the same input rows; when the union of those
+ * columns over the window's cg x k_h rows has at most 16 values (the CRNN's 3x3 at stride 2:
+ * 3 rows of the columns 0 to 4, 15 values) one VLDRB gather reads both windows, and each
+ * channel has two weight vectors, A (its taps at the first position's lanes) and B (at the
+ * second's), zero elsewhere. Four such pairs (eight positions) per pass stay in registers for
+ * all the channels; per channel one LDM of its record (offset, mult, shift), two weight loads,
+ * eight VMLADAV, the eight sums into two vectors through memory (two STMs, two VLDRWs: four
+ * instructions where eight VMOVs would be needed), the offset, VQDMULH, VRSHL, narrowed to
+ * int16 into one vector (VQMOVNB / VQMOVNT: the A sums into the even lanes, the B sums into
+ * the odd ones, so the eight are in position order), the zero point (saturating; a value
+ * saturated to int16 stays saturated in int8), the narrowing to int8 and one 8-byte store:
+ * 28 instructions per 8 outputs in a DLS/LE assembly loop. The positions of a pass follow
+ * each other in the output (a pass may go on into the next output row when out_w is even, so
+ * that no pair spans two rows; else the passes stop at each row's end). */
+
+/* Each pair's lanes: the gather offset, kernel row (255 past the lanes used) and column from
+ * the first position's tap 0, and the taps of the first (A) and the second position (B)
+ * (their index in the channel's weights, 255 where the lane is not one of its taps); returns
+ * the largest column, or -1 when the pair does not fit 16 lanes and 255 input bytes. */
+static int32_t rnn_conv_s8_pair_lanes(const rnn_window_params *p, int32_t cg, uint8_t off[16],
+                                      uint8_t kh_of[16], uint8_t col_of[16], uint8_t ta[16],
+                                      uint8_t tb[16])
+{
+    const int32_t plane = p->in_h * p->in_w;
+    const int32_t row = p->dil_h * p->in_w;
+    const int32_t dw = p->dil_w;
+    const int32_t sw = p->stride_w;
+    const int32_t last = (p->k_w - 1) * dw + sw; /* the second position's last column */
+    uint8_t cols[16];
+    uint8_t ka[16];
+    uint8_t kb[16];
+    int32_t nu = 0;
+    int32_t v;
+    int32_t t = 0;
+    int32_t c;
+    if (last > 254 || cg * p->k_h > 16 || (cg - 1) * plane + (p->k_h - 1) * row + last > 255)
+    {
+        return -1;
+    }
+    /* the union of the two positions' columns, in order */
+    for (v = 0; v <= last; ++v)
+    {
+        const int32_t a = v % dw == 0 && v / dw < p->k_w ? v / dw : 255;
+        const int32_t b = v >= sw && (v - sw) % dw == 0 && (v - sw) / dw < p->k_w
+                              ? (v - sw) / dw
+                              : 255;
+        if (a == 255 && b == 255)
+        {
+            continue;
+        }
+        if (cg * p->k_h * (nu + 1) > 16)
+        {
+            return -1;
+        }
+        cols[nu] = (uint8_t)v;
+        ka[nu] = (uint8_t)a;
+        kb[nu] = (uint8_t)b;
+        ++nu;
+    }
+    for (t = 0; t < 16; ++t)
+    {
+        off[t] = 0;
+        kh_of[t] = 255;
+        col_of[t] = 0;
+        ta[t] = 255;
+        tb[t] = 255;
+    }
+    t = 0;
+    for (c = 0; c < cg; ++c)
+    {
+        int32_t kh;
+        for (kh = 0; kh < p->k_h; ++kh)
+        {
+            const int32_t tap = (c * p->k_h + kh) * p->k_w;
+            int32_t u;
+            for (u = 0; u < nu; ++u, ++t)
+            {
+                off[t] = (uint8_t)(c * plane + kh * row + cols[u]);
+                kh_of[t] = (uint8_t)kh;
+                col_of[t] = cols[u];
+                ta[t] = (uint8_t)(ka[u] == 255 ? 255 : tap + ka[u]);
+                tb[t] = (uint8_t)(kb[u] == 255 ? 255 : tap + kb[u]);
+            }
+        }
+    }
+    return last;
+}
+
+/* The pair of windows at input xc (its tap (0, 0), the input's column iw0 there; maybe outside
+ * the input) when it is not inside the input: a predicated gather of the lanes inside (the
+ * lanes of its output row's kernel rows inside the input, rows, and those whose column
+ * col (lk[0]) and 255 - col (lk[1]) put them inside the input's columns), x_zero_point
+ * elsewhere. */
+static inline int8x16_t rnn_conv_s8_pair_edge(const uint8x16_t lk[2],
+                                                            const int8_t *xc, int32_t iw0,
+                                                            int32_t in_w, mve_pred16_t rows,
+                                                            uint8x16_t offv, int8x16_t zpv)
+{
+    const int32_t c0 = iw0 >= 0 ? 0 : (-iw0 > 255 ? 255 : -iw0);
+    const int32_t c1 = in_w - iw0 < 0 ? 0 : (in_w - iw0 > 255 ? 255 : in_w - iw0);
+    mve_pred16_t in = vcmpcsq_m_n_u8(lk[0], (uint8_t)c0, rows);
+    in = vcmphiq_m_n_u8(lk[1], (uint8_t)(255 - c1), in);
+    return vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, in), zpv, in);
+}
+
+/* The outputs of the mc channels of the records from r on (44 bytes each) at the np (1 to 8)
+ * positions of a pass (the pairs x0 .. x3), in intrinsics (any shift; the passes of fewer
+ * than 8 positions, or every pass when not optimizing). */
+static void rnn_conv_s8_pairs_ch(const int8_t *r, int32_t mc, int8x16_t x0, int8x16_t x1,
+                                 int8x16_t x2, int8x16_t x3, int8_t *yo, int32_t positions,
+                                 int32_t y_zp, int32_t np, int32_t fast)
+{
+    const mve_pred16_t pr = vctp16q((uint32_t)np);
+    int32_t m;
+    for (m = 0; m < mc; ++m, r += 44, yo += positions)
+    {
+        int32_t off;
+        int32_t mu;
+        int32_t sh;
+        const int8x16_t wa = vldrbq_s8(r + 12);
+        const int8x16_t wb = vldrbq_s8(r + 28);
+        int32x4_t a = vdupq_n_s32(vmladavq_s8(wa, x0));
+        int32x4_t b = vdupq_n_s32(vmladavq_s8(wb, x0));
+        a = vsetq_lane_s32(vmladavq_s8(wa, x1), a, 1);
+        a = vsetq_lane_s32(vmladavq_s8(wa, x2), a, 2);
+        a = vsetq_lane_s32(vmladavq_s8(wa, x3), a, 3);
+        b = vsetq_lane_s32(vmladavq_s8(wb, x1), b, 1);
+        b = vsetq_lane_s32(vmladavq_s8(wb, x2), b, 2);
+        b = vsetq_lane_s32(vmladavq_s8(wb, x3), b, 3);
+        memcpy(&off, r, sizeof off);
+        memcpy(&mu, r + 4, sizeof mu);
+        memcpy(&sh, r + 8, sizeof sh);
+        a = vaddq_n_s32(a, off);
+        b = vaddq_n_s32(b, off);
+        if (fast)
+        {
+            int16x8_t h;
+            a = vrshlq_n_s32(vqdmulhq_n_s32(a, mu), sh);
+            b = vrshlq_n_s32(vqdmulhq_n_s32(b, mu), sh);
+            h = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), a), b);
+            h = vqaddq_n_s16(h, (int16_t)y_zp);
+            vstrbq_p_s16(yo, vreinterpretq_s16_s8(vqmovnbq_s16(vuninitializedq_s8(), h)), pr);
+        }
+        else
+        {
+            int32_t t[8];
+            int32_t j;
+            int32x4x2_t ab;
+            ab.val[0] = a;
+            ab.val[1] = b;
+            vst2q_s32(t, ab); /* a0 b0 a1 b1 ...: position order */
+            for (j = 0; j < np; ++j)
+            {
+                yo[j] = rnn_conv_s8_out(t[j], mu, sh, y_zp);
+            }
+        }
+    }
+}
+
+/* The outputs of all mc channels of the records from r on at the positions of npass (>= 1)
+ * full passes whose pairs of windows are stored one after the other from win (16 bytes
+ * each, 4 a pass), the first pass's outputs at yq, every shift in [-32, -2]. ctx: 56 bytes,
+ * word-aligned: the sums (32 bytes) and the state of the passes. In assembly: per pass the
+ * four windows loaded (VLDRB), then per channel one LDM of its record (offset, mult,
+ * shift), two weight loads, eight VMLADAV, the sums into two vectors through memory (two
+ * STMs, two VLDRWs, where eight VMOVs would be needed), the offset, VQDMULH, VRSHL, narrowed
+ * to int16 into one vector (VQMOVNB / VQMOVNT: the A sums into the even lanes, the B sums
+ * into the odd ones: position order), the zero point, the narrowing to int8 and one 8-byte
+ * store: 28 instructions per channel, 15 per pass. */
+RNN_CONV_S8_MVE_APART static void rnn_conv_s8_pairs_run(const int8_t *r, int32_t mc,
+                                                        const int8_t *win, int32_t npass,
+                                                        int8_t *yq, int32_t positions,
+                                                        int32_t y_zp, int32_t *ctx)
+{
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+    /* VMLADAV needs even registers (the sums: r6, r8, r10, r12), LDM ascending ones (r1, r3,
+     * r5: the offset, mult and shift), VSTRB.16 a low base register. The A sums are stored
+     * at mid, the B sums below it; the passes' state after them (the next windows, the
+     * passes left, the outputs, the records, the channels, the zero point), reloaded per
+     * pass into the registers the channel loop uses. The flags of the passes' count (SUBS)
+     * outlive the channel loop, whose instructions set none. */
+    int32_t *mid = ctx + 4;
+    const int8_t *rr;
+    int8_t *yo;
+    mid[4] = (int32_t)(uintptr_t)win;
+    mid[5] = npass;
+    mid[6] = (int32_t)(uintptr_t)yq;
+    mid[7] = (int32_t)(uintptr_t)r;
+    mid[8] = mc;
+    mid[9] = y_zp;
+    __asm__ volatile("   ldr    r1, [%[mid], #36]\n"
+                     "   vdup.16 q7, r1\n"
+                     "2: ldrd   r1, r3, [%[mid], #16]\n"
+                     "   ldrd   r5, r6, [%[mid], #24]\n"
+                     "   ldr    r8, [%[mid], #32]\n"
+                     "   vldrb.u8 q0, [r1], #16\n"
+                     "   vldrb.u8 q1, [r1], #16\n"
+                     "   vldrb.u8 q2, [r1], #16\n"
+                     "   vldrb.u8 q3, [r1], #16\n"
+                     "   subs   r3, r3, #1\n"
+                     "   add    r10, r5, #8\n"
+                     "   strd   r1, r3, [%[mid], #16]\n"
+                     "   str    r10, [%[mid], #24]\n"
+                     "   mov    %[rr], r6\n"
+                     "   mov    %[yo], r5\n"
+                     "   dls    lr, r8\n"
+                     "1: ldm    %[rr]!, {r1, r3, r5}\n"
+                     "   vldrb.u8 q4, [%[rr]], #16\n"
+                     "   vldrb.u8 q5, [%[rr]], #16\n"
+                     "   vmladav.s8 r6, q4, q0\n"
+                     "   vmladav.s8 r8, q4, q1\n"
+                     "   vmladav.s8 r10, q4, q2\n"
+                     "   vmladav.s8 r12, q4, q3\n"
+                     "   stm    %[mid], {r6, r8, r10, r12}\n"
+                     "   vmladav.s8 r6, q5, q0\n"
+                     "   vmladav.s8 r8, q5, q1\n"
+                     "   vmladav.s8 r10, q5, q2\n"
+                     "   vmladav.s8 r12, q5, q3\n"
+                     "   stmdb  %[mid], {r6, r8, r10, r12}\n"
+                     "   vldrw.u32 q4, [%[mid]]\n"
+                     "   vldrw.u32 q5, [%[mid], #-16]\n"
+                     "   vadd.i32 q4, q4, r1\n"
+                     "   vadd.i32 q5, q5, r1\n"
+                     "   vqdmulh.s32 q4, q4, r3\n"
+                     "   vqdmulh.s32 q5, q5, r3\n"
+                     "   vrshl.s32 q4, r5\n"
+                     "   vrshl.s32 q5, r5\n"
+                     "   vqmovnb.s32 q6, q4\n"
+                     "   vqmovnt.s32 q6, q5\n"
+                     "   vqadd.s16 q6, q6, q7\n"
+                     "   vqmovnb.s16 q4, q6\n"
+                     "   vstrb.16 q4, [%[yo]]\n"
+                     "   add    %[yo], %[yo], %[pos]\n"
+                     "   le     lr, 1b\n"
+                     "   bne    2b\n"
+                     : [rr] "=&r"(rr), [yo] "=&l"(yo)
+                     : [mid] "r"(mid), [pos] "r"(positions)
+                     : "r1", "r3", "r5", "r6", "r8", "r10", "r12", "lr", "q0", "q1", "q2", "q3",
+                       "q4", "q5", "q6", "q7", "cc", "memory");
+    (void)rr;
+    (void)yo;
+#else
+    int32_t j;
+    (void)ctx;
+    for (j = 0; j < npass; ++j, win += 64, yq += 8)
+    {
+        rnn_conv_s8_pairs_ch(r, mc, vldrbq_s8(win), vldrbq_s8(win + 16), vldrbq_s8(win + 32),
+                             vldrbq_s8(win + 48), yq, positions, y_zp, 8, 1);
+    }
+#endif
+}
+
+/* Windows of at most 16 values whose pairs fit 16 lanes (rnn_conv_s8_pair_lanes); returns 0
+ * (nothing written) otherwise. Scratch: the records (44 bytes per channel: offset
+ * bias - x_zero_point x sum(w), mult, shift, the A and the B weights) and 32 bytes for the
+ * sums, word-aligned: within the small-window contract (48 x out_c + 64 x ceil2(n) + 4
+ * bytes). */
+RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
+    const rnn_window_params *p, const int8_t *x, int32_t x_zero_point, const int8_t *w,
+    const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t y_zero_point,
+    int8_t *y, int16_t *cols)
+{
+    const int32_t cg = p->in_c / p->groups;
+    const int32_t mg = p->out_c / p->groups;
+    const int32_t n = cg * p->k_h * p->k_w;
+    const int32_t positions = p->out_h * p->out_w;
+    const int32_t in_w = p->in_w;
+    const int32_t sw2 = 2 * p->stride_w;              /* input bytes from pair to pair */
+    const int32_t row_step = p->stride_h * in_w;      /* from output row to output row */
+    const int32_t kpr = (p->out_w + 1) / 2;           /* pairs per output row */
+    int8_t *recs = (int8_t *)(((uintptr_t)cols + 3u) & ~(uintptr_t)3u);
+    int32_t *ctx = (int32_t *)(void *)(recs + 44 * p->out_c); /* rnn_conv_s8_pairs_run's */
+    int8_t *win = (int8_t *)(ctx + 14);                          /* the ring of windows */
+    /* the ring: pairs of windows, a multiple of 4, in the rest of the scratch (48 x out_c +
+     * 64 x ceil2(n) + 4 bytes; 4 pairs at least) */
+    const int32_t ring =
+        ((48 * p->out_c + 64 * (n + (n & 1)) + 4 - 3 - 44 * p->out_c - 56) / 64) * 4;
+    const int8x16_t zpv = vdupq_n_s8((int8_t)x_zero_point);
+    uint8_t o[16];
+    uint8_t kh_of[16];
+    uint8_t col_of[16];
+    uint8_t ta[16];
+    uint8_t tb[16];
+    uint8x16_t lk[2]; /* each lane's column, 255 - it */
+    uint8x16_t lkh[2]; /* each lane's kernel row (255 past the pair's lanes), 255 - it */
+    uint8x16_t offv;
+    const int32_t last = rnn_conv_s8_pair_lanes(p, cg, o, kh_of, col_of, ta, tb);
+    int32_t klo;  /* the pairs k of an output row inside the input's columns: [klo, khi) */
+    int32_t khi;
+    int32_t ohlo; /* the output rows inside the input's rows: [ohlo, ohhi) */
+    int32_t ohhi;
+    int32_t fast = 1;
+    int32_t g;
+    int32_t m;
+    if (last < 0 || (p->out_w & 1) != 0)
+    {
+        return 0;
+    }
+    offv = vld1q_u8(o);
+    lkh[0] = vld1q_u8(kh_of);
+    lkh[1] = vsubq_u8(vdupq_n_u8(255), lkh[0]);
+    lk[0] = vld1q_u8(col_of);
+    lk[1] = vsubq_u8(vdupq_n_u8(255), lk[0]);
+    {
+        /* pair k's windows are inside the input's columns when 2 k sw - pad_w >= 0 and
+         * 2 k sw - pad_w + last < in_w; output row oh inside its rows when
+         * oh sh - pad_h >= 0 and oh sh - pad_h + (k_h - 1) dil_h < in_h */
+        const int32_t cw = in_w - last + p->pad_w;
+        const int32_t ch = p->in_h - (p->k_h - 1) * p->dil_h + p->pad_h;
+        klo = (p->pad_w + sw2 - 1) / sw2;
+        khi = cw > 0 ? (cw + sw2 - 1) / sw2 : 0;
+        khi = khi > kpr ? kpr : (khi < klo ? klo : khi);
+        ohlo = (p->pad_h + p->stride_h - 1) / p->stride_h;
+        ohhi = ch > 0 ? (ch + p->stride_h - 1) / p->stride_h : 0;
+        ohhi = ohhi > p->out_h ? p->out_h : (ohhi < ohlo ? ohlo : ohhi);
+    }
+    {
+        /* 255 > t rather than t != 255: GCC 12 fails on the latter (internal compiler error) */
+        const uint8x16_t tav = vld1q_u8(ta);
+        const uint8x16_t tbv = vld1q_u8(tb);
+        const mve_pred16_t pa = vcmphiq_u8(vdupq_n_u8(255), tav);
+        const mve_pred16_t pb = vcmphiq_u8(vdupq_n_u8(255), tbv);
+        for (m = 0; m < p->out_c; ++m)
+        {
+            int8_t *r = recs + 44 * m;
+            const int8_t *wm = w + m * n;
+            const int32_t off =
+                bias[m] - x_zero_point * vaddvq_s8(vldrbq_z_s8(wm, vctp8q((uint32_t)n)));
+            if (shift[m] > -2 || shift[m] < -32)
+            {
+                fast = 0;
+            }
+            memcpy(r, &off, sizeof off);
+            memcpy(r + 4, &mult[m], sizeof mult[m]);
+            memcpy(r + 8, &shift[m], sizeof shift[m]);
+            vst1q_s8(r + 12, vldrbq_gather_offset_z_s8(wm, tav, pa));
+            vst1q_s8(r + 28, vldrbq_gather_offset_z_s8(wm, tbv, pb));
+        }
+    }
+    for (g = 0; g < p->groups; ++g)
+    {
+        const int8_t *r = recs + 44 * g * mg;
+        int8_t *yq = y + g * mg * positions;
+        /* the cursor: pair k of output row oh, its input xc (tap (0, 0), maybe outside the
+         * input), xrow the row's first pair's; the pairs [klo, kend) inside the input (kend:
+         * khi when the row is inside the input's rows, else klo); rows: the lanes of the
+         * row's kernel rows inside the input */
+        const int8_t *xrow = x + g * cg * p->in_h * in_w - p->pad_h * in_w - p->pad_w;
+        const int8_t *xc = xrow;
+        int32_t oh = 0;
+        int32_t k = 0;
+        int32_t kend;
+        int32_t left = positions / 2; /* pairs left in the group */
+        mve_pred16_t rows;
+#define RNN_CONV_S8_PAIR_ROWS()                                                             \
+    do                                                                                      \
+    {                                                                                       \
+        int32_t kh0 = 0;                                                                    \
+        int32_t kh1 = p->k_h;                                                               \
+        kend = khi;                                                                         \
+        if (oh < ohlo || oh >= ohhi)                                                        \
+        {                                                                                   \
+            rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0,    \
+                             &kh1);                                                         \
+            kend = klo;                                                                     \
+        }                                                                                   \
+        rows = vcmphiq_m_n_u8(lkh[1], (uint8_t)(255 - kh1),                                 \
+                              vcmpcsq_n_u8(lkh[0], (uint8_t)kh0));                          \
+    } while (0)
+        RNN_CONV_S8_PAIR_ROWS();
+        while (left > 0)
+        {
+            /* the windows of the next ring pairs (or of those left), then their passes */
+            const int32_t cnt = left < ring ? left : ring;
+            int8_t *wv = win;
+            int32_t j = 0;
+            while (j < cnt)
+            {
+                if (k >= klo && k < kend)
+                {
+                    /* the pairs inside the input up to the row's edge */
+                    int32_t run = kend - k < cnt - j ? kend - k : cnt - j;
+                    j += run;
+                    k += run;
+                    for (; run > 0; --run, xc += sw2, wv += 16)
+                    {
+                        vst1q_s8(wv, vldrbq_gather_offset_s8(xc, offv));
+                    }
+                }
+                else
+                {
+                    vst1q_s8(wv, rnn_conv_s8_pair_edge(lk, xc, k * sw2 - p->pad_w, in_w, rows,
+                                                       offv, zpv));
+                    ++j;
+                    ++k;
+                    xc += sw2;
+                    wv += 16;
+                }
+                if (k == kpr)
+                {
+                    k = 0;
+                    ++oh;
+                    xrow += row_step;
+                    xc = xrow;
+                    RNN_CONV_S8_PAIR_ROWS();
+                }
+            }
+            left -= cnt;
+            if (cnt >= 4)
+            {
+                if (fast)
+                {
+                    rnn_conv_s8_pairs_run(r, mg, win, cnt / 4, yq, positions, y_zero_point,
+                                          ctx);
+                    yq += 8 * (cnt / 4);
+                }
+                else
+                {
+                    for (wv = win; wv < win + 64 * (cnt / 4); wv += 64, yq += 8)
+                    {
+                        rnn_conv_s8_pairs_ch(r, mg, vldrbq_s8(wv), vldrbq_s8(wv + 16),
+                                             vldrbq_s8(wv + 32), vldrbq_s8(wv + 48), yq,
+                                             positions, y_zero_point, 8, 0);
+                    }
+                }
+            }
+            if ((cnt & 3) != 0)
+            {
+                /* the group's last pairs: 1 to 3 (ring is a multiple of 4) */
+                const int8_t *wl = win + 64 * (cnt / 4);
+                const int8x16_t x0 = vldrbq_s8(wl);
+                rnn_conv_s8_pairs_ch(r, mg, x0, (cnt & 3) > 1 ? vldrbq_s8(wl + 16) : x0,
+                                     (cnt & 3) > 2 ? vldrbq_s8(wl + 32) : x0, x0, yq, positions,
+                                     y_zero_point, 2 * (cnt & 3), fast);
+                yq += 2 * (cnt & 3);
+            }
+        }
+#undef RNN_CONV_S8_PAIR_ROWS
+    }
+    return 1;
+}
+
 /* Refer to header file for details. Helium: first each output channel's bias - x_zero_point *
  * sum(w) (the zero point's term), kept after the columns in the scratch; then four output
  * positions per pass: gathered windows of at most 16 values, or int8 columns of ceil16(n)
@@ -1460,6 +1909,11 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
     int32_t m;
     if (gather)
     {
+        if (rnn_conv_s8_pairs_mve(p, x, x_zero_point, w, bias, mult, shift, y_zero_point, y,
+                                  cols))
+        {
+            return;
+        }
         rnn_conv_s8_small_mve(p, x, x_zero_point, w, bias, mult, shift, y_zero_point, y, cols,
                               offv);
         return;
