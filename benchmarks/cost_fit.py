@@ -43,6 +43,7 @@ import argparse
 import json
 import math
 import multiprocessing as mp
+import shlex
 import shutil
 import sys
 import tempfile
@@ -342,6 +343,16 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
     (res / "cost_model.md").write_text("\n".join(lines) + "\n")
 
 
+def _remeasure_rule(token: str) -> tuple[str, str, str]:
+    """'kron/int8' -> ('kron', 'int8', '*'); '*/int8@cortex-m4' -> ('*', 'int8', 'cortex-m4')."""
+    pair, _, board = token.partition("@")
+    method, _, dtype = pair.partition("/")
+    if not method or dtype not in DTYPES:
+        raise SystemExit(f"--remeasure {token}: expected METHOD/DTYPE[@BOARD], DTYPE one of "
+                         f"{', '.join(DTYPES)}")
+    return method, dtype, board or "*"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--boards", default=",".join(BOARDS))
@@ -355,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
                     "configurations that are the same (same seed), measure the rest")
     ap.add_argument("--remeasure", default="", help="with --reuse: measure these again "
                     "although stored, as METHOD/DTYPE pairs, e.g. kron/int8,hkp/int8 (counts "
-                    "that moved with later kernel changes: benchmarks/cost_recount.py)")
+                    "that moved with later kernel changes: benchmarks/cost_recount.py); "
+                    "METHOD may be *, and @BOARD limits a pair to one board: "
+                    "*/int8@cortex-m4")
     ap.add_argument("--refeature", action="store_true", help="with --report-only or --reuse: "
                     "recompute the features of every stored configuration (codegen/cost.py "
                     "changed; the counts do not depend on it)")
@@ -366,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f" --npz-configs {a.npz_configs}" if a.npz_configs != NPZ_CONFIGS else "") \
         + (f" --seed {a.seed}" if a.seed != 14 else "") \
         + (f" --reuse {a.reuse}" if a.reuse else "") \
-        + (f" --remeasure {a.remeasure}" if a.reuse and a.remeasure else "") \
+        + (f" --remeasure {shlex.quote(a.remeasure)}" if a.reuse and a.remeasure else "") \
         + (" --refeature" if a.refeature and a.reuse else "")
     if a.report_only:
         data = json.loads(Path(a.report_only).read_text())
@@ -388,10 +401,11 @@ def main(argv: list[str] | None = None) -> int:
             if a.reuse:  # measurements of the same configurations (same seed) kept
                 old = json.loads(Path(a.reuse).read_text())
                 same = {c["index"]: c for c in old["configs"]}
-                again = {tuple(t.split("/")) for t in a.remeasure.split(",") if t}
+                again = [_remeasure_rule(t) for t in a.remeasure.split(",") if t]
                 meas = [r for r in old["measurements"] if r["board"] in boards_ and
                         r["config"] < len(cfgs) and same.get(r["config"]) == cfgs[r["config"]]
-                        and (cfgs[r["config"]]["method"], r["dtype"]) not in again]
+                        and not any(m in ("*", cfgs[r["config"]]["method"]) and d == r["dtype"]
+                                    and b in ("*", r["board"]) for m, d, b in again)]
                 done = {(r["config"], r["board"], r["dtype"]) for r in meas}
                 if a.refeature:  # counts kept, features of this codegen/cost.py
                     refeature([c for c in cfgs if any(r["config"] == c["index"]

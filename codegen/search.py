@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from . import __version__
 from . import compress as algo
 from . import cost, ir, plan as plans
 from .errors import RnngenError
@@ -830,7 +831,11 @@ def _write(dst: Path, o: Options, board: str, T: int, front: list[Candidate], k:
                            if i in where else {}))
                    for i, c in enumerate(front)]))), indent=1) + "\n")
     plot = _plot(dst / "front.png", front, k, cands, board)
-    files += ["front.md", "front.csv", "search.json", "knee.json"]
+    # marks the folder as rnngen's own, so that `--force` may replace it (outputs.is_project)
+    (dst / "manifest.json").write_text(json.dumps(dict(
+        rnngen=__version__, name=Path(o.model).stem, kind="search", target=board),
+        indent=1, sort_keys=True) + "\n")
+    files += ["front.md", "front.csv", "search.json", "knee.json", "manifest.json"]
     if plot.startswith("wrote"):
         files.append("front.png")
     return files, plot

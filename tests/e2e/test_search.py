@@ -106,6 +106,16 @@ def test_same_seed_same_result(tmp_path: Path, eval_npz: Path) -> None:
         outs.append(out)
     for f in ("front.csv", "front.md", "knee.json", "search.json", "front.png"):
         assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
+    # a search's own folder: refused without --force, replaced with it (same bytes again)
+    again = ("search", MODEL, "--target", "cortex-m55", "--eval", eval_npz, "--objectives",
+             "error,instructions", "--budget", "4", "--seed", "1", "-o", outs[0])
+    code, _, se = run_cli(*again)
+    assert code == 2 and str(outs[0]) in se and "--force" in se, se
+    (outs[0] / "front.md").write_text("stale")
+    code, _, se = run_cli(*again, "--force")
+    assert code == 0, se
+    for f in ("front.csv", "front.md", "knee.json", "search.json", "front.png"):
+        assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
 
 
 OUTPUTS = ("front.csv", "front.md", "knee.json", "search.json", "front.png")
