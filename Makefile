@@ -73,8 +73,11 @@ bench: install $(STAMPS)/bench
 	$(PY) benchmarks/norm.py
 	$(PY) benchmarks/csr_density.py --before e376b86
 	$(PY) benchmarks/kron_model.py
+	$(PY) benchmarks/precision.py
 	$(PY) benchmarks/grid.py --jobs $(JOBS)
 	$(PY) benchmarks/cost_fit.py --jobs $(JOBS)
+	$(PY) benchmarks/mohaq.py --jobs $(JOBS)
+	$(PY) benchmarks/beacons.py
 
 clean:
 	rm -rf build $(STAMPS) .pytest_cache

@@ -15,7 +15,10 @@ kron, hkp) at 2x, 3.33x or 5x. Then M more (--npz-configs 60, indexed from N, fr
 seeded generator so that the first N do not change) of the cells ONNX cannot carry, SRU (about
 half), FastRNN and FastGRNN, written as rnngen .npz models (docs/npz-format.md: the layer,
 a dense Linear and Softmax, output "sequence" or "last"), compressed in the same way (the
-SRU's stacked W in blocks of H rows). Each is built (`rnngen build`, float32 and int8, the int8
+SRU's stacked W in blocks of H rows). Then W more (--w4-configs 48, from a third
+generator) with int4 weights: dense ONNX LSTM / GRU / RNN configurations built with
+`--precision w4a8` (every layer) or `rec=w4a8` (the recurrent layer only), in int8 only
+(features w4.macs and w4.rows). Each is built (`rnngen build`, float32 and int8, the int8
 calibrated on rnngen's default seeded input) for every board, its test program replaced by
 the harness that calls `<name>_run` once over the T golden steps between rnngen's counting
 markers (benchmarks/icount_harness.py), and counted exactly under QEMU with rnngen's own
@@ -69,6 +72,8 @@ GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 # (docs/npz-format.md), SRU twice as often as each of FastRNN and FastGRNN
 NPZ_CELLS = ["SRU", "SRU", "FastRNN", "FastGRNN"]
 NPZ_CONFIGS = 60
+W4_CONFIGS = 48
+PRECISIONS = ["w4a8", "rec=w4a8"]  # every layer int4; only the recurrent layer (node "rec")
 METHODS = ["dense", "hmd", "lmf", "csr", "kron", "hkp"]
 FACTORS = [2.0, 10 / 3, 5.0]
 COMMAND = "python benchmarks/cost_fit.py"
@@ -81,9 +86,11 @@ def held_out(k: int) -> bool:
     return (k // len(METHODS)) % 4 == 3
 
 
-def configs(n: int, seed: int, n_npz: int = 0) -> list[dict]:
+def configs(n: int, seed: int, n_npz: int = 0, n_w4: int = 0) -> list[dict]:
     """n ONNX configurations, then n_npz .npz ones (SRU, FastRNN, FastGRNN) indexed from n,
-    drawn from their own generator: adding them leaves the first n unchanged."""
+    then n_w4 int4-weight ones (dense ONNX LSTM / GRU / RNN built with --precision w4a8 or
+    rec=w4a8, int8 only), each group drawn from its own generator: adding a group leaves
+    the ones before it unchanged."""
     rng = np.random.default_rng(seed)
     out = []
     for k in range(n):
@@ -93,7 +100,28 @@ def configs(n: int, seed: int, n_npz: int = 0) -> list[dict]:
     for k in range(n, n + n_npz):
         cell = NPZ_CELLS[int(rng.integers(len(NPZ_CELLS)))]
         out.append(_config(k, cell, rng))
+    rng = np.random.default_rng([seed, 2])
+    for k in range(n + n_npz, n + n_npz + n_w4):
+        cell = CELLS[int(rng.integers(len(CELLS)))]
+        c = _config(k, cell, rng)
+        c.update(method="dense", factor=1.0, precision=PRECISIONS[k % len(PRECISIONS)])
+        out.append(c)
     return out
+
+
+def dtypes_of(c: dict) -> list[str]:
+    """The number types a configuration is measured in (int4 weights: integer builds)."""
+    return ["int8"] if c.get("precision") else DTYPES
+
+
+def build_options(c: dict, dtype: str) -> dict:
+    """BuildOptions fields of a configuration in a number type."""
+    from rnngen import precision
+
+    opts: dict = {"dtype": dtype} if dtype != "float32" else {}
+    if c.get("precision"):
+        opts["precision"] = precision.parse(c["precision"])
+    return opts
 
 
 def _config(k: int, cell: str, rng: np.random.Generator) -> dict:
@@ -183,7 +211,7 @@ def measure(job: tuple[dict, str, str, str]) -> dict:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "proj"
-        opts = {"dtype": dtype} if dtype != "float32" else {}
+        opts = build_options(c, dtype)
         elf = icount.build_project(path, board, out, whole_run=True, measure=False, **opts)
         graph = driver.compile_graph(path, driver.BuildOptions(target=board, **opts))
         counts = icount.run(elf, board)
@@ -204,9 +232,9 @@ def refeature(cfgs: list[dict], meas: list[dict]) -> None:
         feats = {}
         for c in cfgs:
             path = make_model(c, work)
-            for dt in DTYPES:
+            for dt in dtypes_of(c):
                 for b in sorted({r["board"] for r in meas}):
-                    opts = {"dtype": dt} if dt != "float32" else {}
+                    opts = build_options(c, dt)
                     g = driver.compile_graph(path, driver.BuildOptions(target=b, **opts))
                     feats[(c["index"], b, dt)] = cost.features(g)
         for r in meas:
@@ -328,6 +356,17 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
             lines.append(f"| {cell} | {len(errs)} | {100 * np.mean(errs):.1f}% | "
                          f"{100 * max(errs):.1f}% | {sum(e <= TARGET_ERR for e in errs)}/"
                          f"{len(errs)} |")
+    lines += ["", "## Held out, int8, by weight precision (all boards)", "",
+              "| precision | held out | mean abs err | max abs err | within 10% |",
+              "| --- | ---: | ---: | ---: | ---: |"]
+    for prec in ["w8a8"] + PRECISIONS:
+        errs = [abs(r["rel_error"]) for r in meas if r["held_out"] and r["dtype"] == "int8"
+                and r.get("rel_error") is not None
+                and byc[r["config"]].get("precision", "w8a8") == prec]
+        if errs:
+            lines.append(f"| {prec} | {len(errs)} | {100 * np.mean(errs):.1f}% | "
+                         f"{100 * max(errs):.1f}% | {sum(e <= TARGET_ERR for e in errs)}/"
+                         f"{len(errs)} |")
     lines += ["", "## Held-out configurations", "",
               "| config | cell | I -> H | T | format | board | dtype | measured | predicted | "
               "error |", "| ---: | --- | --- | ---: | --- | --- | --- | ---: | ---: | ---: |"]
@@ -335,6 +374,8 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
                     key=lambda r: (r["board"], r["dtype"], r["config"])):
         c = byc[r["config"]]
         fmt = "dense" if c["method"] == "dense" else f"{c['method']} {c['factor']:.3g}x"
+        if c.get("precision"):
+            fmt += f" {c['precision']}"
         p = r.get("predicted")
         lines.append(f"| {c['index']} | {c['cell']} | {c['input']} -> {c['hidden']} | "
                      f"{c['steps']} | {fmt} | {r['board']} | {r['dtype']} | "
@@ -359,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", type=int, default=144)
     ap.add_argument("--npz-configs", type=int, default=NPZ_CONFIGS,
                     help="SRU / FastRNN / FastGRNN configurations (.npz), after --configs")
+    ap.add_argument("--w4-configs", type=int, default=W4_CONFIGS,
+                    help="int4-weight configurations (--precision), after --npz-configs")
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--report-only", default=None, help="refit and rewrite from this JSON")
@@ -377,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     args_line = COMMAND + (f" --boards {a.boards}" if a.boards != ",".join(BOARDS) else "") \
         + (f" --configs {a.configs}" if a.configs != 144 else "") \
         + (f" --npz-configs {a.npz_configs}" if a.npz_configs != NPZ_CONFIGS else "") \
+        + (f" --w4-configs {a.w4_configs}" if a.w4_configs != W4_CONFIGS else "") \
         + (f" --seed {a.seed}" if a.seed != 14 else "") \
         + (f" --reuse {a.reuse}" if a.reuse else "") \
         + (f" --remeasure {shlex.quote(a.remeasure)}" if a.reuse and a.remeasure else "") \
@@ -392,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.refeature:
             refeature(cfgs, meas)
     else:
-        cfgs = configs(a.configs, a.seed, a.npz_configs)
+        cfgs = configs(a.configs, a.seed, a.npz_configs, a.w4_configs)
         work = Path(tempfile.mkdtemp(prefix="rnngen-costfit-"))
         try:
             paths = {c["index"]: make_model(c, work) for c in cfgs}
@@ -411,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
                     refeature([c for c in cfgs if any(r["config"] == c["index"]
                                                       for r in meas)], meas)
             jobs = [(c, paths[c["index"]], b, dt) for c in cfgs for b in boards_
-                    for dt in DTYPES if (c["index"], b, dt) not in done]
+                    for dt in dtypes_of(c) if (c["index"], b, dt) not in done]
             t0 = time.monotonic()
             with mp.get_context("spawn").Pool(a.jobs) as pool:
                 for k, r in enumerate(pool.imap_unordered(measure, jobs)):

@@ -596,11 +596,15 @@ def validate(model: str, target: str, board_file: str | None, data: str, on: str
 @click.option("--calibrate", type=click.Path(dir_okay=False),
               help="int8 candidates: representative inputs (.npy), as build --calibrate.")
 @click.option("--objectives", default="error,instructions,flash", show_default=True,
-              help="What to minimise: two or three of error, instructions, flash.")
+              help="What to minimise: two or three of error, instructions, flash, weights "
+              "(the model's constants in flash: MOHAQ's memory objective).")
 @click.option("--max-flash", type=click.IntRange(min=1), help="Only candidates whose flash "
               "(bytes) is at most this.")
 @click.option("--budget", type=click.IntRange(min=2), default=60, show_default=True,
               help="Candidates to evaluate (the genetic search's evaluations).")
+@click.option("--precisions", "precisions", default="w8a8,w4a8", show_default=True,
+              help="Precisions searched per recurrent layer of int8 candidates where it "
+              "stays dense (docs/int8.md); one name: that precision for every such layer.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the search (same seed, same result).")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
@@ -623,10 +627,10 @@ def validate(model: str, target: str, board_file: str | None, data: str, on: str
 @click.option("--force", is_flag=True, help="Replace the plan folder if rnngen made it.")
 def search(model: str, target: str, board_file: str | None, eval_data: str,
            calibrate: str | None, objectives: str, max_flash: int | None, budget: int,
-           seed: int, jobs: int, scheduler: str | None, finetune: str | None,
+           precisions: str, seed: int, jobs: int, scheduler: str | None, finetune: str | None,
            val: str | None, beacons: int, epochs: int, out: str, force: bool) -> None:
-    """Search per-layer compression (format and factor) and the number type of MODEL for a
-    board: NSGA-II (pymoo) against the error on --eval, the board's cost model and the flash;
+    """Search per-layer compression (format and factor), per-layer precision and the number
+    type of MODEL for a board: NSGA-II (pymoo) against the error on --eval, the board's cost model and the flash;
     writes the Pareto front and one plan per point (`rnngen build --plan`)."""
     from . import search as srch
 
@@ -637,6 +641,7 @@ def search(model: str, target: str, board_file: str | None, eval_data: str,
     o = srch.Options(model=model, target=target, eval=eval_data, out=out,
                      calibrate=calibrate, objectives=srch.parse_objectives(objectives),
                      max_flash=max_flash, budget=budget, seed=seed, force=force, jobs=jobs,
+                     precisions=srch.parse_precisions(precisions),
                      scheduler=scheduler, finetune=finetune, val=val, beacons=beacons,
                      epochs=epochs, finetune_progress=sys.stderr.isatty())
     if finetune is None and (beacons != 3 or epochs != 30):

@@ -12,7 +12,8 @@ inference (a recurrent layer's per-step figures times the steps it runs). The co
 are fitted per board and per number type from exact QEMU instruction counts of rnngen's own
 generated code by `benchmarks/cost_fit.py`, and shipped as data beside the board file:
 `boards/<board>.cost.json`. Consumers never name a format or a cell: features take their
-names from the IR.
+names from the IR. Layers with int4 weights (`--precision w4a8`, read from the quantization
+plan) add their MACs and rows to two more features, `w4.macs` and `w4.rows`.
 
     model = cost.load("cortex-m4")          # CostModel, or RnngenError naming the board
     model.instructions(graph, "int8")       # predicted instructions per inference
@@ -39,12 +40,15 @@ from .resources import data_dir
 VERSION = 1
 
 
-def _matrix(f: dict[str, float], role: str, m: Any, times: int) -> None:
+def _matrix(f: dict[str, float], role: str, m: Any, times: int, bits: int = 8) -> None:
     for b in formats.blocks(m):
         rows, cols = b.shape
         if rows == 0:
             continue
         f[f"{role}.{b.fmt}.macs"] += b.macs * times
+        if bits == 4:  # int4 weights (--precision w4a8): the unpacking, per MAC and per row
+            f["w4.macs"] += b.macs * times
+            f["w4.rows"] += rows * times
         f[f"{b.fmt}.rows"] += rows * times  # dot products of the (last) stage
         f[f"{b.fmt}.cols"] += cols * times  # inputs read
         f[f"{b.fmt}.params"] += b.params * times  # stored values read
@@ -57,17 +61,18 @@ def features(g: ir.Graph) -> dict[str, float]:
     IR's float matrices name the format and sizes either way)."""
     f: dict[str, float] = defaultdict(float)
     f["const"] = 1.0
+    wbits = g.quant.weight_bits if g.quant is not None else {}
     for n in g.nodes:
         if isinstance(n, ir.Recurrent):
             steps = n.seq_len
             for cd in n.directions:
-                _matrix(f, "W", cd.W, steps)
-                _matrix(f, "R", cd.R, steps)
+                _matrix(f, "W", cd.W, steps, wbits.get(n.name, 8))
+                _matrix(f, "R", cd.R, steps, wbits.get(n.name, 8))
                 f[f"cell.{n.cell}.units"] += n.hidden * steps
                 f[f"cell.{n.cell}.steps"] += steps
         elif isinstance(n, ir.Linear):
             rows = math.prod(g.shapes[n.inputs[0]][:-1])
-            _matrix(f, "L", n.W, rows)
+            _matrix(f, "L", n.W, rows, wbits.get(n.name, 8))
             f["linear.outputs"] += n.W.shape[0] * rows
         elif isinstance(n, ir.View):
             continue  # a view of its input: no code
@@ -155,7 +160,9 @@ class Footprint:
         self.kernels: dict[str, Path] = {}  # kernel source digest -> object
         self.n = 0
 
-    def measure(self, g: ir.Graph, model_path: Path, name: str = "m") -> tuple[int, int]:
+    def measure(self, g: ir.Graph, model_path: Path, name: str = "m") -> tuple[int, int, int]:
+        """(flash, RAM, weights): the build's figures; weights = the bytes of the model's
+        constants (manifest weights_bytes)."""
         import hashlib
         import shutil
 
@@ -195,4 +202,4 @@ class Footprint:
                                               manifest["state_bytes"])
         finally:
             shutil.rmtree(d, ignore_errors=True)
-        return flash, ram
+        return flash, ram, int(manifest["weights_bytes"])

@@ -71,6 +71,9 @@ class Plan:
     predicted: dict[str, Any] = field(default_factory=dict)
     # a beacon's fine-tuned model: {"model": path relative to the plan's folder, "sha256"}
     finetuned: dict[str, str] | None = None
+    # optional: the precision of other layers with weights (Linear), by node name; in JSON
+    # "precision": {"fc": "w4a8"} (int8 plans; layers not named are w8a8)
+    other_precision: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         d = dict(rnngen_plan=VERSION, model=self.model, model_sha256=self.model_sha256,
@@ -79,18 +82,22 @@ class Plan:
                  predicted=self.predicted)
         if self.finetuned is not None:
             d["finetuned"] = dict(self.finetuned)
+        if self.other_precision:
+            d["precision"] = dict(self.other_precision)
         return d
 
     def describe(self) -> str:
         parts = [f"{c.name}={c.method}" + (f"@{c.factor:g}x" if c.method != DENSE else "")
                  + (f":{c.precision}" if c.precision else "") for c in self.layers]
+        parts += [f"{k}:{v}" for k, v in self.other_precision]
         return f"{self.dtype} " + " ".join(parts)
 
     def precision_plan(self) -> Any:
         """The layers' precisions as a precision.Plan (None: no layer has one)."""
         from . import precision
 
-        named = tuple((c.name, c.precision) for c in self.layers if c.precision)
+        named = tuple((c.name, c.precision) for c in self.layers if c.precision) + \
+            self.other_precision
         if not named:
             return None
         return precision.Plan(precision.DEFAULT, named,
@@ -174,11 +181,22 @@ def load(path: str | Path) -> Plan:
         # resolved against the plan file's folder
         tuned = dict(model=str((p.resolve().parent / tuned["model"]).resolve()),
                      sha256=tuned["sha256"])
+    other = data.get("precision", {})
+    if not isinstance(other, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                              for k, v in other.items()):
+        raise RnngenError(f"{p}: precision: expected {{\"layer name\": \"w4a8\", ...}}")
+    if other:
+        from . import precision
+
+        for k, v in other.items():
+            precision.get(v, f"{p}: precision.{k}")
+        if dtype != "int8":
+            raise RnngenError(f"{p}: precision: needs dtype int8")
     return Plan(model=need("model", str), model_sha256=need("model_sha256", str), dtype=dtype,
                 layers=tuple(layers), calibrate=calibrate, seq_len=seq_len,
                 target=data.get("target") if isinstance(data.get("target"), str) else None,
                 predicted=data.get("predicted") if isinstance(data.get("predicted"), dict)
-                else {}, finetuned=tuned)
+                else {}, finetuned=tuned, other_precision=tuple(sorted(other.items())))
 
 
 def check_model(plan: Plan, model: str | Path, where: str) -> None:

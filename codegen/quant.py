@@ -11,7 +11,7 @@ int16 cell state with a power-of-two scale. docs/int8.md states it in full.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -531,3 +531,6 @@ class QuantPlan:
     io: str  # "float": float input/outputs at the API; "int8": int8
     calibration: str  # what the ranges came from
     warnings: tuple[str, ...] = ()
+    # node name -> weight bits of the layers whose weights are not int8 (--precision w4a8:
+    # 4); the cost model reads it (codegen/cost.py)
+    weight_bits: dict = field(default_factory=dict)

@@ -13,7 +13,10 @@ number type, and then
   reference, or the bit-exact integer reference for int8) on the --eval data;
 - instructions: predicted by the board's cost model (rnngen.cost, boards/<board>.cost.json),
   one inference of the eval sequence length;
-- flash (and RAM, reported): measured as `rnngen build` measures them (rnngen.cost.Footprint).
+- flash (and RAM, reported): measured as `rnngen build` measures them (rnngen.cost.Footprint);
+- weights: the bytes of the model's constants in flash (the build's weights_bytes: weights,
+  biases, sparse indices, int8 requantization arrays and tables; no kernel code), MOHAQ's
+  memory objective.
 Candidates are memoised by genome; the whole search is deterministic for a seed. A
 generation's new candidates are evaluated concurrently by local processes (--jobs) or
 on a Dask cluster (--scheduler), with the serial result (`evaluate` is pure; the
@@ -44,9 +47,11 @@ from . import compress as algo
 from . import cost, ir, plan as plans
 from .errors import RnngenError
 
-OBJECTIVES = ("error", "instructions", "flash")
+OBJECTIVES = ("error", "instructions", "flash", "weights")
+DEFAULT_OBJECTIVES = ("error", "instructions", "flash")
 DTYPES = ("float32", "int8")
 FACTORS = (2.0, 10 / 3, 5.0, 8.0)
+PRECISIONS = ("w8a8", "w4a8")  # searched per dense recurrent layer of int8 candidates
 INFEASIBLE = 1e30
 
 
@@ -74,21 +79,28 @@ class Candidate:
     instructions: float = INFEASIBLE
     flash: int = 0
     ram: int = 0
+    weights: int = 0  # constants' bytes as built (the build's weights_bytes)
     failed: str = ""
+    # the precision of other layers with weights (Linear) when not w8a8: (node name, name)
+    heads: tuple[tuple[str, str], ...] = ()
 
     def objective(self, name: str) -> float:
         return {"error": self.error, "instructions": self.instructions,
-                "flash": float(self.flash) if not self.failed else INFEASIBLE}[name]
+                "flash": float(self.flash) if not self.failed else INFEASIBLE,
+                "weights": float(self.weights) if not self.failed else INFEASIBLE}[name]
 
     def as_dict(self) -> dict[str, Any]:
         return dict(genome=list(self.genome), dtype=self.dtype,
                     layers=[c.as_dict() for c in self.layers], error=self.error,
                     instructions=self.instructions, flash_bytes=self.flash,
-                    ram_bytes=self.ram, failed=self.failed)
+                    ram_bytes=self.ram, weights_bytes=self.weights, failed=self.failed,
+                    **({"precision": dict(self.heads)} if self.heads else {}))
 
     def describe(self) -> str:
         return " ".join(f"{c.name}={c.method}" + (f"@{c.factor:.3g}x" if c.method != "dense"
-                                                  else "") for c in self.layers)
+                                                  else "")
+                        + (f"/{c.precision}" if c.precision else "") for c in self.layers) \
+            + "".join(f" {k}/{v}" for k, v in self.heads)
 
 
 @dataclass
@@ -98,13 +110,14 @@ class Options:
     eval: str
     out: str
     calibrate: str | None = None
-    objectives: tuple[str, ...] = OBJECTIVES
+    objectives: tuple[str, ...] = DEFAULT_OBJECTIVES
     max_flash: int | None = None
     budget: int = 60
     seed: int = 0
     force: bool = False
     board_file: str | None = None
     factors: tuple[float, ...] = FACTORS
+    precisions: tuple[str, ...] = PRECISIONS  # per dense layer of int8 candidates
     jobs: int = 1  # local processes evaluating candidates (0: every core; 1: serial)
     scheduler: str | None = None  # a Dask scheduler's address, or "local"
     finetune: str | None = None  # labelled training data: the beacon step (needs torch)
@@ -127,30 +140,100 @@ def parse_objectives(text: str) -> tuple[str, ...]:
 
 
 class Space:
-    """The genes: per recurrent layer a format choice, then the dtype."""
+    """The genes: per recurrent layer a format choice; with more than one precision, per
+    recurrent layer its precision (docs/int8.md: weight and activation bits); then the
+    dtype. A layer's precision applies to int8 candidates where the layer stays dense (int4
+    weights are dense-only): elsewhere the gene is ignored, and `canonical` sets it to 0 so
+    that such genomes are one candidate. `heads`: the other layers with weights (Linear,
+    by node name), which get a precision gene only (they are not compressed)."""
 
-    def __init__(self, layers: list[Layer], factors: tuple[float, ...]):
+    def __init__(self, layers: list[Layer], factors: tuple[float, ...],
+                 precisions: tuple[str, ...] = ("w8a8",), heads: tuple[str, ...] = ()):
         self.layers = layers
+        self.heads = tuple(heads)
         self.choices: list[tuple[str, float]] = [("dense", 1.0)] + [
             (m, float(f)) for m in algo.METHODS for f in factors]
+        self.precisions = precisions
         self.dtypes = DTYPES
 
     @property
+    def _prec_genes(self) -> int:
+        return len(self.layers) + len(self.heads) if len(self.precisions) > 1 else 0
+
+    @property
     def names(self) -> list[str]:
-        return [f"layer:{ly.name}:format" for ly in self.layers] + ["dtype"]
+        return [f"layer:{ly.name}:format" for ly in self.layers] + \
+            [f"layer:{n}:precision" for n in [ly.name for ly in self.layers] + list(self.heads)
+             ][:self._prec_genes] + ["dtype"]
 
     @property
     def upper(self) -> np.ndarray:
-        return np.array([len(self.choices) - 1] * len(self.layers) + [len(self.dtypes) - 1])
+        return np.array([len(self.choices) - 1] * len(self.layers)
+                        + [len(self.precisions) - 1] * self._prec_genes
+                        + [len(self.dtypes) - 1])
+
+    def _split(self, genome: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+        k, p = len(self.layers), self._prec_genes
+        return genome[:k], genome[k:k + p] if p else (0,) * (k + len(self.heads)), \
+            genome[k + p]
+
+    def canonical(self, genome: tuple[int, ...]) -> tuple[int, ...]:
+        fmt, prec, dt = self._split(genome)
+        if not self._prec_genes:
+            return tuple(genome)
+        int8 = self.dtypes[dt] == "int8"
+        k = len(self.layers)
+        prec = tuple(q if int8 and self.choices[f][0] == "dense" else 0
+                     for f, q in zip(fmt, prec)) + tuple(q if int8 else 0 for q in prec[k:])
+        return (*fmt, *prec, dt)
+
+    def decode_heads(self, genome: tuple[int, ...]) -> tuple[tuple[str, str], ...]:
+        """The heads' precisions other than w8a8, of an int8 candidate."""
+        _, prec, dt = self._split(genome)
+        if self.dtypes[dt] != "int8":
+            return ()
+        names = [self.precisions[q] for q in prec[len(self.layers):]]
+        return tuple((h, n) for h, n in zip(self.heads, names) if n != "w8a8")
 
     def decode(self, genome: tuple[int, ...]) -> tuple[tuple[plans.LayerChoice, ...], str]:
-        layers = tuple(plans.LayerChoice(ly.index, ly.name, *self.choices[g])
-                       for ly, g in zip(self.layers, genome))
-        return layers, self.dtypes[genome[-1]]
+        fmt, prec, dt = self._split(genome)
+        dtype = self.dtypes[dt]
+
+        def precision(f: int, q: int) -> str | None:
+            name = self.precisions[q]
+            if dtype != "int8" or self.choices[f][0] != "dense" or name == "w8a8":
+                return None
+            return name
+        layers = tuple(plans.LayerChoice(ly.index, ly.name, *self.choices[f], precision(f, q))
+                       for ly, f, q in zip(self.layers, fmt, prec))
+        return layers, dtype
 
     def baselines(self) -> list[tuple[int, ...]]:
-        """All dense, in each number type: always in the first population."""
-        return [tuple([0] * len(self.layers) + [d]) for d in range(len(self.dtypes))]
+        """All dense (the first precision), in each number type: always in the first
+        population."""
+        return [tuple([0] * (len(self.layers) + self._prec_genes) + [d])
+                for d in range(len(self.dtypes))]
+
+
+def parse_precisions(text: str) -> tuple[str, ...]:
+    """--precisions: the precisions searched per layer (available ones, docs/int8.md)."""
+    from . import precision
+
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not names or len(set(names)) != len(names):
+        raise RnngenError(f"--precisions {text}: give one or more different precisions, e.g. "
+                          "w8a8,w4a8")
+    for n in names:
+        precision.get(n, f"--precisions {text}")
+    return names
+
+
+def weighted_heads(model: str, seq_len: int) -> tuple[str, ...]:
+    """The node names of the model's Linear layers (precision genes)."""
+    from . import frontends
+
+    g = frontends.load(Path(model), seq_len)
+    return tuple(n.name for n in g.nodes if isinstance(n, ir.Linear))
 
 
 def recurrent_layers(model: str, seq_len: int) -> list[Layer]:
@@ -238,7 +321,7 @@ def evaluate(job: Job, genome: tuple[int, ...],
 
     genome = tuple(int(v) for v in genome)
     layers, dtype = job.space.decode(genome)
-    c = Candidate(genome, layers, dtype)
+    c = Candidate(genome, layers, dtype, heads=job.space.decode_heads(genome))
     o = job.o
     d = Path(tempfile.mkdtemp(prefix="cand-", dir=job.work if Path(job.work).is_dir()
                               else None))
@@ -251,16 +334,18 @@ def evaluate(job: Job, genome: tuple[int, ...],
         path = Path(model_file) if model_file is not None else \
             plans.apply(model, c.layers, d / "model")
         T = int(job.x.shape[1])
+        prec = plans.Plan(model="", model_sha256="", dtype=c.dtype, layers=c.layers,
+                          other_precision=c.heads).precision_plan()
         g = driver.compile_graph(path, driver.BuildOptions(
             target=board.name, board_file=o.board_file, seq_len=T, dtype=c.dtype,
-            calibrate=calibrate))
+            calibrate=calibrate, precision=prec))
         c.error = 100.0 * (1.0 - accuracy(g, c.dtype, job.x, job.y, o.eval))
         c.instructions = cost.load(board.name).instructions(g, c.dtype)
-        c.flash, c.ram = fp.measure(g, path)
+        c.flash, c.ram, c.weights = fp.measure(g, path)
     except RnngenError as e:
         c.failed = str(e).splitlines()[0][:300]
         c.error = c.instructions = INFEASIBLE
-        c.flash = c.ram = 0
+        c.flash = c.ram = c.weights = 0
     finally:
         shutil.rmtree(d, ignore_errors=True)
     return c
@@ -292,7 +377,7 @@ class Evaluator:
         return self.batch([genome])[0]
 
     def batch(self, genomes: list[tuple[int, ...]]) -> list[Candidate]:
-        genomes = [tuple(int(v) for v in g) for g in genomes]
+        genomes = [self.space.canonical(tuple(int(v) for v in g)) for g in genomes]
         todo: list[tuple[int, ...]] = []
         for g in genomes:
             # pymoo stops between generations: the budget's last generation may ask for
@@ -598,7 +683,7 @@ def run_beacons(job: Job, front: list[Candidate], work: Path,
             raise RnngenError(f"beacon point {i:02d} ({c.describe()}): {got.failed}")
         tuned[i] = got.error
         files[i] = path
-        reports[i] = dict(flash_bytes=got.flash, ram_bytes=got.ram,
+        reports[i] = dict(flash_bytes=got.flash, ram_bytes=got.ram, weights_bytes=got.weights,
                           instructions=got.instructions)
     cors = correct(front, tuned, o.objectives)
     for i, r in reports.items():
@@ -652,7 +737,8 @@ def run(o: Options, progress_factory: Callable[[int], Any] | None = None,
         x, y = _load_eval_data(Path(o.eval))
         check_finetune(o, x)  # before any work
         T = int(x.shape[1])
-        space = Space(recurrent_layers(o.model, T), o.factors)
+        space = Space(recurrent_layers(o.model, T), o.factors, o.precisions,
+                      weighted_heads(o.model, T))
         job = make_job(o, space, x, y, work)
         bar = progress_factory(o.budget) if progress_factory else None
         ev = Evaluator(job, (lambda: bar.update(1)) if bar else None, pool)
@@ -704,7 +790,8 @@ def run(o: Options, progress_factory: Callable[[int], Any] | None = None,
         cors, tuned = (run_beacons(job, front, work, log) if o.finetune is not None
                        else (None, {}))
         with outputs.staging(out) as stage:
-            files, plot = _write(stage.path, o, board.name, T, front, k, cands, cors, tuned)
+            files, plot = _write(stage.path, o, board.name, T, front, k, cands, cors, tuned,
+                                 space.names)
             outputs.check_folder_dest(out, o.force, inputs)
             stage.commit(o.force)
     finally:
@@ -722,7 +809,8 @@ def _plan(o: Options, board: str, T: int, c: Candidate, cor: Correction | None =
     its fine-tuned model (path relative to the plan's folder, sha256), whose measured error
     is then the plan's error_percent (the model it builds)."""
     predicted = dict(error_percent=round(c.error, 4), instructions=round(c.instructions),
-                     flash_bytes=c.flash, ram_bytes=c.ram, eval=str(o.eval))
+                     flash_bytes=c.flash, ram_bytes=c.ram, weights_bytes=c.weights,
+                     eval=str(o.eval))
     if cor is not None:
         predicted.update(error_estimate_percent=round(cor.estimate, 4),
                          error_corrected_percent=round(cor.corrected, 4),
@@ -737,17 +825,18 @@ def _plan(o: Options, board: str, T: int, c: Candidate, cor: Correction | None =
         layers=c.layers, calibrate=str(Path(o.calibrate).resolve()) if
         (o.calibrate and c.dtype == "int8") else None, seq_len=T, target=board,
         predicted=predicted, finetuned=None if tuned is None else
-        dict(model=tuned[0], sha256=tuned[1]))
+        dict(model=tuned[0], sha256=tuned[1]), other_precision=c.heads)
 
 
 def table(front: list[Candidate], k: Candidate, cors: list[Correction] | None = None) -> str:
     if cors is None:
         lines = ["| point | dtype | layers | error (%) | instructions (predicted) | "
-                 "flash (B) | RAM (B) |", "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+                 "flash (B) | weights (B) | RAM (B) |",
+                 "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     else:
         lines = ["| point | dtype | layers | error (%) estimate | corrected | by beacon | "
-                 "instructions (predicted) | flash (B) | RAM (B) |",
-                 "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: |"]
+                 "instructions (predicted) | flash (B) | weights (B) | RAM (B) |",
+                 "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
     for i, c in enumerate(front):
         tag = f"{i:02d}" + (" (knee)" if c is k else "")
         err = f"{c.error:.2f}"
@@ -757,13 +846,14 @@ def table(front: list[Candidate], k: Candidate, cors: list[Correction] | None = 
                                                else f"{r.beacon:02d}")
             err += f" | {r.corrected:.2f} | {by}"
         lines.append(f"| {tag} | {c.dtype} | {c.describe()} | {err} | "
-                     f"{c.instructions:,.0f} | {c.flash:,} | {c.ram:,} |")
+                     f"{c.instructions:,.0f} | {c.flash:,} | {c.weights:,} | {c.ram:,} |")
     return "\n".join(lines)
 
 
 def _write(dst: Path, o: Options, board: str, T: int, front: list[Candidate], k: Candidate,
            cands: list[Candidate], cors: list[Correction] | None = None,
-           tuned: dict[int, Path] | None = None) -> tuple[list[str], str]:
+           tuned: dict[int, Path] | None = None, genes: list[str] | None = None
+           ) -> tuple[list[str], str]:
     files = []
     tuned = tuned or {}
     (dst / "plans").mkdir()
@@ -789,7 +879,8 @@ def _write(dst: Path, o: Options, board: str, T: int, front: list[Candidate], k:
                                               sort_keys=True) + "\n")
     head = (f"# rnngen search: {Path(o.model).name} on {board}\n\n"
             f"Objectives {', '.join(o.objectives)}; budget {o.budget} evaluations, seed "
-            f"{o.seed}; {len(cands)} distinct candidates evaluated"
+            f"{o.seed}; {len(cands)} distinct candidates evaluated; int8 precisions per dense "
+            f"layer: {', '.join(o.precisions)}"
             + (f"; flash at most {o.max_flash} B" if o.max_flash is not None else "")
             + f". Error: classification error (%) of rnngen's reference on {Path(o.eval).name}"
             f" ({T} steps); instructions per inference predicted by boards/{board}.cost.json; "
@@ -807,7 +898,7 @@ def _write(dst: Path, o: Options, board: str, T: int, front: list[Candidate], k:
     w = csv.writer(buf, lineterminator="\n")
     extra = ["error_corrected_percent", "beacon", "finetuned"] if cors is not None else []
     w.writerow(["point", "knee", "dtype", "layers", "error_percent", *extra, "instructions",
-                "flash_bytes", "ram_bytes", "plan"])
+                "flash_bytes", "weights_bytes", "ram_bytes", "plan"])
     for i, c in enumerate(front):
         more = []
         if cors is not None:
@@ -815,12 +906,13 @@ def _write(dst: Path, o: Options, board: str, T: int, front: list[Candidate], k:
             more = [f"{r.corrected:.4f}", "" if r.beacon is None else r.beacon,
                     int(r.finetuned)]
         w.writerow([i, int(c is k), c.dtype, c.describe(), f"{c.error:.4f}", *more,
-                    f"{c.instructions:.0f}", c.flash, c.ram, f"plans/point-{i:02d}.json"])
+                    f"{c.instructions:.0f}", c.flash, c.weights, c.ram,
+                    f"plans/point-{i:02d}.json"])
     (dst / "front.csv").write_text(buf.getvalue())
     (dst / "search.json").write_text(json.dumps(dict(
         model=str(o.model), target=board, eval=str(o.eval), objectives=list(o.objectives),
         budget=o.budget, seed=o.seed, max_flash=o.max_flash,
-        genes=[f"layer:{c.name}:format" for c in front[0].layers] + ["dtype"],
+        genes=genes, precisions=list(o.precisions),
         candidates=[c.as_dict() for c in cands],
         **({} if cors is None else dict(
             finetune=dict(train=str(o.finetune), val=o.val and str(o.val), epochs=o.epochs,

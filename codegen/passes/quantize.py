@@ -423,7 +423,10 @@ class _Builder:
                                       "float)")
         return quant.QuantPlan(tensors=params, nodes=nodes,
                                input=None if g.input_ids else params[g.input], io=self.io,
-                               calibration=self.source, warnings=self.warnings)
+                               calibration=self.source, warnings=self.warnings,
+                               weight_bits={n.name: self.prec.weight_bits(n.name)
+                                            for n in g.nodes if isinstance(n, WEIGHTED)
+                                            and self.prec.weight_bits(n.name) != 8})
 
     def qp(self, t: str) -> QParams:
         p = self.params.get(t)

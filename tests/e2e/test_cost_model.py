@@ -24,7 +24,9 @@ import cost_fit  # noqa: E402
 # cases (.npz configurations, held out) from the first SRU held-out run (164..167) likewise.
 CASES = [(19, "cortex-m4", "int8"), (20, "cortex-m55", "float32"), (21, "cortex-a73", "int8"),
          (165, "cortex-m4", "float32"), (166, "cortex-a73", "float32"),
-         (167, "cortex-m55", "int8")]
+         (167, "cortex-m55", "int8"),
+         # int4 weights (--precision), from the first int4 held-out run (210..215) likewise
+         (210, "cortex-m4", "int8"), (212, "cortex-m55", "int8")]
 
 
 @pytest.mark.qemu
@@ -32,7 +34,7 @@ CASES = [(19, "cortex-m4", "int8"), (20, "cortex-m55", "float32"), (21, "cortex-
 def test_held_out_prediction_within_10_percent(index: int, board: str, dtype: str,
                                                tmp_path: Path) -> None:
     # the shipped fit's configurations (its docstring)
-    cfgs = cost_fit.configs(144, 14, cost_fit.NPZ_CONFIGS)
+    cfgs = cost_fit.configs(144, 14, cost_fit.NPZ_CONFIGS, cost_fit.W4_CONFIGS)
     c = cfgs[index]
     assert c["held_out"]
     model = cost.load(board)
@@ -41,7 +43,7 @@ def test_held_out_prediction_within_10_percent(index: int, board: str, dtype: st
     r = cost_fit.measure((c, path, board, dtype))
     assert r["instructions"] > 0
     from rnngen import driver
-    opts = {"dtype": dtype} if dtype != "float32" else {}
+    opts = cost_fit.build_options(c, dtype)  # --precision of the int4 configurations
     g = driver.compile_graph(path, driver.BuildOptions(target=board, **opts))
     pred = model.instructions(g, dtype)
     err = abs(pred - r["instructions"]) / r["instructions"]

@@ -95,6 +95,44 @@ def test_knee_builds_and_verifies(searched: Path, target: str, tmp_path: Path) -
 
 
 @pytest.mark.qemu
+def test_precision_in_candidates_and_plans(tmp_path: Path, eval_npz: Path) -> None:
+    # one --precisions name: every dense layer of an int8 candidate in it, no genes
+    out = tmp_path / "p"
+    code, _, se = run_cli("search", MODEL, "--target", "cortex-m4", "--eval", eval_npz,
+                          "--calibrate", CALIB, "--precisions", "w4a8", "--objectives",
+                          "error,flash", "--budget", "3", "--seed", "0", "-o", out)
+    assert code == 0, se
+    data = json.loads((out / "search.json").read_text())
+    assert data["precisions"] == ["w4a8"]
+    assert data["genes"] == ["layer:/lstm/LSTM:format", "dtype"]
+    c = next(c for c in data["candidates"] if c["dtype"] == "int8"
+             and c["layers"][0]["method"] == "dense")  # the int8 baseline
+    assert c["layers"][0]["precision"] == "w4a8" and c["precision"] == {"/fc/Gemm": "w4a8"}
+    # its error is the integer reference's with int4 weights, computed here independently
+    from rnngen import driver, precision, reference
+    x, y = np.load(eval_npz)["x"], np.load(eval_npz)["y"]
+    g = driver.compile_graph(MODEL, driver.BuildOptions(
+        target="cortex-m4", seq_len=8, dtype="int8", calibrate=str(CALIB),
+        precision=precision.parse("w4a8")))
+    hits = sum(int(np.argmax(reference.Executor(g, dtype="int8").run(
+        xk.reshape(g.shapes[g.input]))[g.outputs[0]].reshape(-1, 10)[-1]) == yk)
+        for xk, yk in zip(x, y))
+    assert c["error"] == pytest.approx(100 * (1 - hits / len(y)))
+    # a plan with both places of a precision builds it: C equals the reference on the board
+    p = plans.Plan(model=str(MODEL), model_sha256=plans.sha256(MODEL), dtype="int8",
+                   layers=(plans.LayerChoice(0, "/lstm/LSTM", "dense", 1.0, "w4a8"),),
+                   calibrate=str(CALIB), seq_len=8, target="cortex-m4",
+                   other_precision=(("/fc/Gemm", "w4a8"),))
+    plans.write(tmp_path / "w4.json", p)
+    assert plans.load(tmp_path / "w4.json") == p
+    code, so, se = run_cli("verify", "--plan", tmp_path / "w4.json", "--target", "cortex-m4",
+                           "--json")
+    assert code == 0, se + so
+    r = json.loads(so.strip().splitlines()[-1])
+    assert r["passed"] and r["flash_bytes"] == c["flash_bytes"]
+
+
+@pytest.mark.qemu
 def test_same_seed_same_result(tmp_path: Path, eval_npz: Path) -> None:
     outs = []
     for k in range(2):
@@ -150,7 +188,7 @@ def test_parallel_same_as_serial(searched: Path, eval_npz: Path, tmp_path: Path,
     code, so, se = run_cli("search", *args, "--jobs", "2", "-o", tmp_path / "jobs2")
     assert code == 0, se
     # only the first baseline (alone in its batch, while the workers start) in this process
-    assert here == [(0, 0)]
+    assert here == [(0, 0, 0, 0)]  # format, two precisions (LSTM, Linear), dtype
     monkeypatch.undo()  # Dask would pickle the patch and run it on the workers
     same_outputs(searched, tmp_path / "jobs2")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -303,7 +341,8 @@ def test_sru_search_end_to_end(sru_model: Path, eval_npz: Path, tmp_path: Path) 
                            "--calibrate", CALIB, "--budget", "8", "--seed", "2", "-o", out)
     assert code == 0, se
     data = json.loads((out / "search.json").read_text())
-    assert data["genes"] == ["layer:sru:format", "dtype"]
+    assert data["genes"] == ["layer:sru:format", "layer:sru:precision",
+                             "layer:dense1:precision", "dtype"]
     cands = data["candidates"]
     assert not any(c["failed"] for c in cands)
     x, y = np.load(eval_npz)["x"], np.load(eval_npz)["y"]

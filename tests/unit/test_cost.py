@@ -35,6 +35,28 @@ def test_features_of_the_example_exactly() -> None:
     assert f["elementwise"] == C and f["elementwise.nodes"] == 1  # the softmax
 
 
+def test_features_of_int4_layers_exactly() -> None:
+    # --precision: the int4 layer's MACs and rows again as w4.macs / w4.rows, nothing else
+    from rnngen import precision
+
+    calib = ROOT / "examples" / "lstm_classifier" / "digit.npy"
+    T, I, H, C = 8, 8, 32, 10
+    base = cost.features(driver.compile_graph(MODEL, driver.BuildOptions(
+        target="cortex-m4", dtype="int8", calibrate=str(calib))))
+    assert "w4.macs" not in base
+    g = driver.compile_graph(MODEL, driver.BuildOptions(
+        target="cortex-m4", dtype="int8", calibrate=str(calib),
+        precision=precision.parse("/lstm/LSTM=w4a8")))
+    f = cost.features(g)
+    assert f["w4.macs"] == 4 * H * (I + H) * T and f["w4.rows"] == 2 * 4 * H * T
+    assert {k: v for k, v in f.items() if not k.startswith("w4.")} == base
+    f = cost.features(driver.compile_graph(MODEL, driver.BuildOptions(
+        target="cortex-m4", dtype="int8", calibrate=str(calib),
+        precision=precision.parse("w4a8"))))
+    assert f["w4.macs"] == 4 * H * (I + H) * T + C * H
+    assert f["w4.rows"] == 2 * 4 * H * T + C
+
+
 def test_features_count_blocks_of_a_stack(tmp_path: Path) -> None:
     from rnngen.compress_model import compress_file
 
@@ -119,6 +141,24 @@ def test_objectives_and_genome() -> None:
     assert dtype == "int8" and layers[0].method == "dense"
     assert (layers[1].method, layers[1].factor) == space.choices[3]
     assert space.baselines() == [(0, 0, 0), (0, 0, 1)]
+    # precision genes: per layer, used by int8 candidates where the layer stays dense
+    space = search.Space([search.Layer(0, "l0", "LSTM"), search.Layer(1, "l1", "GRU")],
+                         (2.0, 4.0), ("w8a8", "w4a8"))
+    assert space.names == ["layer:l0:format", "layer:l1:format", "layer:l0:precision",
+                           "layer:l1:precision", "dtype"]
+    assert list(space.upper) == [10, 10, 1, 1, 1]
+    assert space.baselines() == [(0, 0, 0, 0, 0), (0, 0, 0, 0, 1)]
+    layers, dtype = space.decode((0, 3, 1, 1, 1))
+    assert dtype == "int8" and layers[0].precision == "w4a8"
+    assert layers[1].method != "dense" and layers[1].precision is None
+    assert space.canonical((0, 3, 1, 1, 1)) == (0, 3, 1, 0, 1)
+    assert space.canonical((0, 3, 1, 1, 0)) == (0, 3, 0, 0, 0)  # float32: no precision
+    layers, dtype = space.decode((0, 0, 0, 1, 1))
+    assert [c.precision for c in layers] == [None, "w4a8"]  # w8a8 is the default: None
+    assert search.parse_precisions("w8a8, w4a8") == ("w8a8", "w4a8")
+    for bad in ("", "w8a8,w8a8", "w3a8", "w8a4"):
+        with pytest.raises(RnngenError):
+            search.parse_precisions(bad)
 
 
 def test_plan_round_trip(tmp_path: Path) -> None:
