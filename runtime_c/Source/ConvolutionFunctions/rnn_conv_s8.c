@@ -1531,21 +1531,66 @@ static int32_t rnn_conv_s8_pair_lanes(const rnn_window_params *p, int32_t cg, ui
     return last;
 }
 
-/* The pair of windows at input xc (its tap (0, 0), the input's column iw0 there; maybe outside
- * the input) when it is not inside the input: a predicated gather of the lanes inside (the
- * lanes of its output row's kernel rows inside the input, rows, and those whose column
- * col (lk[0]) and 255 - col (lk[1]) put them inside the input's columns), x_zero_point
- * elsewhere. */
-static inline int8x16_t rnn_conv_s8_pair_edge(const uint8x16_t lk[2],
-                                                            const int8_t *xc, int32_t iw0,
-                                                            int32_t in_w, mve_pred16_t rows,
-                                                            uint8x16_t offv, int8x16_t zpv)
+/* At most this many pairs of an output row reach into the padding on the left or the right
+ * (their lanes inside the input's columns are kept, one predicate each); more: the single
+ * windows' path. */
+#define RNN_CONV_S8_PAIR_EDGES 16
+
+/* The pairs of windows of an output row whose kernel rows are all inside the input, into wv
+ * (16 bytes each): nl pairs by the predicates cp[0 .. nl) (the left edge: the lanes inside
+ * the input, x_zero_point elsewhere), ni inside the input (a plain gather each), nr by the
+ * predicates cp[nl .. nl + nr) (the right edge); the pairs sw2 input bytes apart from xc on.
+ * In assembly (GCC 12 keeps the loops' state on the stack): 4 instructions per pair inside,
+ * 8 per edge pair. */
+static inline void rnn_conv_s8_pair_row(const int8_t *xc, int8_t *wv, const mve_pred16_t *cp,
+                                        int32_t nl, int32_t ni, int32_t nr, int32_t sw2,
+                                        uint8x16_t offv, int8x16_t zpv)
 {
-    const int32_t c0 = iw0 >= 0 ? 0 : (-iw0 > 255 ? 255 : -iw0);
-    const int32_t c1 = in_w - iw0 < 0 ? 0 : (in_w - iw0 > 255 ? 255 : in_w - iw0);
-    mve_pred16_t in = vcmpcsq_m_n_u8(lk[0], (uint8_t)c0, rows);
-    in = vcmphiq_m_n_u8(lk[1], (uint8_t)(255 - c1), in);
-    return vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, in), zpv, in);
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+    int32_t t;
+    __asm__ volatile("   wls    lr, %[nl], 2f\n"
+                     "1: ldrh   %[t], [%[cp]], #2\n"
+                     "   vmsr   p0, %[t]\n"
+                     "   vpst\n"
+                     "   vldrbt.u8 q7, [%[xc], %q[off]]\n"
+                     "   vpsel  q7, q7, %q[zp]\n"
+                     "   vstrb.8 q7, [%[wv]], #16\n"
+                     "   add    %[xc], %[xc], %[sw2]\n"
+                     "   le     lr, 1b\n"
+                     "2: wls    lr, %[ni], 4f\n"
+                     "3: vldrb.u8 q7, [%[xc], %q[off]]\n"
+                     "   add    %[xc], %[xc], %[sw2]\n"
+                     "   vstrb.8 q7, [%[wv]], #16\n"
+                     "   le     lr, 3b\n"
+                     "4: wls    lr, %[nr], 6f\n"
+                     "5: ldrh   %[t], [%[cp]], #2\n"
+                     "   vmsr   p0, %[t]\n"
+                     "   vpst\n"
+                     "   vldrbt.u8 q7, [%[xc], %q[off]]\n"
+                     "   vpsel  q7, q7, %q[zp]\n"
+                     "   vstrb.8 q7, [%[wv]], #16\n"
+                     "   add    %[xc], %[xc], %[sw2]\n"
+                     "   le     lr, 5b\n"
+                     "6:\n"
+                     : [xc] "+r"(xc), [wv] "+r"(wv), [cp] "+r"(cp), [t] "=&r"(t)
+                     : [nl] "r"(nl), [ni] "r"(ni), [nr] "r"(nr), [sw2] "r"(sw2), [off] "w"(offv),
+                       [zp] "w"(zpv)
+                     : "lr", "q7", "memory");
+#else
+    int32_t k;
+    for (k = 0; k < nl + ni + nr; ++k, xc += sw2, wv += 16)
+    {
+        if (k >= nl && k < nl + ni)
+        {
+            vst1q_s8(wv, vldrbq_gather_offset_s8(xc, offv));
+        }
+        else
+        {
+            const mve_pred16_t pr = cp[k < nl ? k : k - ni];
+            vst1q_s8(wv, vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, pr), zpv, pr));
+        }
+    }
+#endif
 }
 
 /* The outputs of the mc channels of the records from r on (44 bytes each) at the np (1 to 8)
@@ -1730,10 +1775,12 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
     uint8x16_t lkh[2]; /* each lane's kernel row (255 past the pair's lanes), 255 - it */
     uint8x16_t offv;
     const int32_t last = rnn_conv_s8_pair_lanes(p, cg, o, kh_of, col_of, ta, tb);
-    int32_t klo;  /* the pairs k of an output row inside the input's columns: [klo, khi) */
-    int32_t khi;
+    int32_t kl;   /* the pairs k of an output row inside the input's columns: [kl, kh) */
+    int32_t kh;
     int32_t ohlo; /* the output rows inside the input's rows: [ohlo, ohhi) */
     int32_t ohhi;
+    mve_pred16_t colp[RNN_CONV_S8_PAIR_EDGES]; /* the edge pairs' lanes inside the columns */
+    mve_pred16_t colp_in[RNN_CONV_S8_PAIR_EDGES]; /* and of the rows inside the input */
     int32_t fast = 1;
     int32_t g;
     int32_t m;
@@ -1752,12 +1799,32 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
          * oh sh - pad_h >= 0 and oh sh - pad_h + (k_h - 1) dil_h < in_h */
         const int32_t cw = in_w - last + p->pad_w;
         const int32_t ch = p->in_h - (p->k_h - 1) * p->dil_h + p->pad_h;
-        klo = (p->pad_w + sw2 - 1) / sw2;
-        khi = cw > 0 ? (cw + sw2 - 1) / sw2 : 0;
-        khi = khi > kpr ? kpr : (khi < klo ? klo : khi);
+        int32_t k;
+        kl = (p->pad_w + sw2 - 1) / sw2;
+        kl = kl > kpr ? kpr : kl;
+        kh = cw > 0 ? (cw + sw2 - 1) / sw2 : 0;
+        kh = kh > kpr ? kpr : (kh < kl ? kl : kh);
         ohlo = (p->pad_h + p->stride_h - 1) / p->stride_h;
         ohhi = ch > 0 ? (ch + p->stride_h - 1) / p->stride_h : 0;
         ohhi = ohhi > p->out_h ? p->out_h : (ohhi < ohlo ? ohlo : ohhi);
+        if (kl + kpr - kh > RNN_CONV_S8_PAIR_EDGES || kpr + 3 > ring)
+        {
+            /* more edge pairs a row than kept, or an output row's pairs and 3 more over the
+             * ring: the single windows' path */
+            return 0;
+        }
+        /* the edge pairs' lanes whose columns lie inside the input, the same in every row:
+         * the pairs [0, kl) then [kh, kpr) */
+        for (k = 0; k < kl + kpr - kh; ++k)
+        {
+            const int32_t iw0 = (k < kl ? k : kh + k - kl) * sw2 - p->pad_w;
+            const int32_t c0 = iw0 >= 0 ? 0 : (-iw0 > 255 ? 255 : -iw0);
+            const int32_t c1 = in_w - iw0 < 0 ? 0 : (in_w - iw0 > 255 ? 255 : in_w - iw0);
+            colp[k] =
+                vcmphiq_m_n_u8(lk[1], (uint8_t)(255 - c1), vcmpcsq_n_u8(lk[0], (uint8_t)c0));
+            /* the lanes of the pair (kernel row < k_h) */
+            colp_in[k] = vcmphiq_m_n_u8(lkh[1], (uint8_t)(255 - p->k_h), colp[k]);
+        }
     }
     {
         /* 255 > t rather than t != 255: GCC 12 fails on the latter (internal compiler error) */
@@ -1786,101 +1853,97 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
     {
         const int8_t *r = recs + 44 * g * mg;
         int8_t *yq = y + g * mg * positions;
-        /* the cursor: pair k of output row oh, its input xc (tap (0, 0), maybe outside the
-         * input), xrow the row's first pair's; the pairs [klo, kend) inside the input (kend:
-         * khi when the row is inside the input's rows, else klo); rows: the lanes of the
-         * row's kernel rows inside the input */
+        /* xrow: the input at tap (0, 0) of output row oh's first pair (maybe outside the
+         * input); fill: the pairs in the ring, whose passes run when it is full (the ring
+         * holds a multiple of 4 pairs, so only the group's last passes can be partial) */
         const int8_t *xrow = x + g * cg * p->in_h * in_w - p->pad_h * in_w - p->pad_w;
-        const int8_t *xc = xrow;
-        int32_t oh = 0;
-        int32_t k = 0;
-        int32_t kend;
-        int32_t left = positions / 2; /* pairs left in the group */
-        mve_pred16_t rows;
-#define RNN_CONV_S8_PAIR_ROWS()                                                             \
+        int32_t fill = 0;
+        int32_t oh;
+#define RNN_CONV_S8_PAIRS_PASSES(np)                                                        \
     do                                                                                      \
     {                                                                                       \
-        int32_t kh0 = 0;                                                                    \
-        int32_t kh1 = p->k_h;                                                               \
-        kend = khi;                                                                         \
-        if (oh < ohlo || oh >= ohhi)                                                        \
+        if (fast)                                                                           \
         {                                                                                   \
-            rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0,    \
-                             &kh1);                                                         \
-            kend = klo;                                                                     \
+            rnn_conv_s8_pairs_run(r, mg, win, (np), yq, positions, y_zero_point, ctx);      \
         }                                                                                   \
-        rows = vcmphiq_m_n_u8(lkh[1], (uint8_t)(255 - kh1),                                 \
-                              vcmpcsq_n_u8(lkh[0], (uint8_t)kh0));                          \
+        else                                                                                \
+        {                                                                                   \
+            const int8_t *wf;                                                               \
+            for (wf = win; wf < win + 64 * (np); wf += 64)                                  \
+            {                                                                               \
+                rnn_conv_s8_pairs_ch(r, mg, vldrbq_s8(wf), vldrbq_s8(wf + 16),              \
+                                     vldrbq_s8(wf + 32), vldrbq_s8(wf + 48),                \
+                                     yq + (wf - win) / 8, positions, y_zero_point, 8, 0);   \
+            }                                                                               \
+        }                                                                                   \
+        yq += 8 * (np);                                                                     \
     } while (0)
-        RNN_CONV_S8_PAIR_ROWS();
-        while (left > 0)
+        for (oh = 0; oh < p->out_h; ++oh, xrow += row_step)
         {
-            /* the windows of the next ring pairs (or of those left), then their passes */
-            const int32_t cnt = left < ring ? left : ring;
-            int8_t *wv = win;
-            int32_t j = 0;
-            while (j < cnt)
+            const int32_t inr = oh >= ohlo && oh < ohhi; /* the row's kernel rows inside */
+            const int8_t *xc = xrow;
+            mve_pred16_t rows;
+            int8_t *wv;
+            int32_t k;
+            if (fill + kpr > ring)
             {
-                if (k >= klo && k < kend)
+                /* the ring's full passes, its last 0 to 3 pairs moved to its start */
+                const int32_t np = fill / 4;
+                RNN_CONV_S8_PAIRS_PASSES(np);
+                for (k = 0; k < (fill & 3); ++k)
                 {
-                    /* the pairs inside the input up to the row's edge */
-                    int32_t run = kend - k < cnt - j ? kend - k : cnt - j;
-                    j += run;
-                    k += run;
-                    for (; run > 0; --run, xc += sw2, wv += 16)
-                    {
-                        vst1q_s8(wv, vldrbq_gather_offset_s8(xc, offv));
-                    }
+                    vst1q_s8(win + 16 * k, vldrbq_s8(win + 64 * np + 16 * k));
                 }
-                else
-                {
-                    vst1q_s8(wv, rnn_conv_s8_pair_edge(lk, xc, k * sw2 - p->pad_w, in_w, rows,
-                                                       offv, zpv));
-                    ++j;
-                    ++k;
-                    xc += sw2;
-                    wv += 16;
-                }
-                if (k == kpr)
-                {
-                    k = 0;
-                    ++oh;
-                    xrow += row_step;
-                    xc = xrow;
-                    RNN_CONV_S8_PAIR_ROWS();
-                }
+                fill &= 3;
             }
-            left -= cnt;
-            if (cnt >= 4)
+            wv = win + 16 * fill;
+            fill += kpr;
+            /* the row's left edge pairs (by predicate: their lanes inside the input,
+             * x_zero_point elsewhere), those inside the input's columns, its right edge
+             * pairs */
+            if (inr)
             {
-                if (fast)
-                {
-                    rnn_conv_s8_pairs_run(r, mg, win, cnt / 4, yq, positions, y_zero_point,
-                                          ctx);
-                    yq += 8 * (cnt / 4);
-                }
-                else
-                {
-                    for (wv = win; wv < win + 64 * (cnt / 4); wv += 64, yq += 8)
-                    {
-                        rnn_conv_s8_pairs_ch(r, mg, vldrbq_s8(wv), vldrbq_s8(wv + 16),
-                                             vldrbq_s8(wv + 32), vldrbq_s8(wv + 48), yq,
-                                             positions, y_zero_point, 8, 0);
-                    }
-                }
+                rnn_conv_s8_pair_row(xc, wv, colp_in, kl, kh - kl, kpr - kh, sw2, offv, zpv);
+                continue;
             }
-            if ((cnt & 3) != 0)
             {
-                /* the group's last pairs: 1 to 3 (ring is a multiple of 4) */
-                const int8_t *wl = win + 64 * (cnt / 4);
-                const int8x16_t x0 = vldrbq_s8(wl);
-                rnn_conv_s8_pairs_ch(r, mg, x0, (cnt & 3) > 1 ? vldrbq_s8(wl + 16) : x0,
-                                     (cnt & 3) > 2 ? vldrbq_s8(wl + 32) : x0, x0, yq, positions,
-                                     y_zero_point, 2 * (cnt & 3), fast);
-                yq += 2 * (cnt & 3);
+                /* the lanes of the row's kernel rows inside the input */
+                int32_t kh0 = 0;
+                int32_t kh1 = p->k_h;
+                rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0,
+                                 &kh1);
+                rows = vcmphiq_m_n_u8(lkh[1], (uint8_t)(255 - kh1),
+                                      vcmpcsq_n_u8(lkh[0], (uint8_t)kh0));
+            }
+            for (k = 0; k < kl; ++k, xc += sw2, wv += 16)
+            {
+                const mve_pred16_t pr = rows & colp[k];
+                vst1q_s8(wv, vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, pr), zpv, pr));
+            }
+            for (; k < kh; ++k, xc += sw2, wv += 16)
+            {
+                vst1q_s8(wv, vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, rows), zpv, rows));
+            }
+            for (; k < kpr; ++k, xc += sw2, wv += 16)
+            {
+                const mve_pred16_t pr = rows & colp[kl + k - kh];
+                vst1q_s8(wv, vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, pr), zpv, pr));
             }
         }
-#undef RNN_CONV_S8_PAIR_ROWS
+        if (fill >= 4)
+        {
+            RNN_CONV_S8_PAIRS_PASSES(fill / 4);
+        }
+        if ((fill & 3) != 0)
+        {
+            /* the group's last pairs: 1 to 3 */
+            const int8_t *wl = win + 64 * (fill / 4);
+            const int8x16_t x0 = vldrbq_s8(wl);
+            rnn_conv_s8_pairs_ch(r, mg, x0, (fill & 3) > 1 ? vldrbq_s8(wl + 16) : x0,
+                                 (fill & 3) > 2 ? vldrbq_s8(wl + 32) : x0, x0, yq, positions,
+                                 y_zero_point, 2 * (fill & 3), fast);
+        }
+#undef RNN_CONV_S8_PAIRS_PASSES
     }
     return 1;
 }
