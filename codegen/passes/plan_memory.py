@@ -254,7 +254,7 @@ def conv_s8_scratch(n: ir.Conv) -> int:
     window = int(n.W[0].size)
     out_c = int(n.W.shape[0])
     if window <= 16:
-        return 24 * out_c + 32 * (window + (window & 1)) + 2
+        return 28 * out_c + 32 * (window + (window & 1)) + 2
     return 2 * (-(-window // 16) * 16) + 2 * out_c
 
 

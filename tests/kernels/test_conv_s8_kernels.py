@@ -98,7 +98,7 @@ ALL_FAST = set(range(len(SHAPES) - 6, len(SHAPES)))
 def _scratch(window, out_c):
     """int16 values of the kernel's scratch (rnn_nnfunctions.h; plan_memory.conv_s8_scratch)."""
     if window <= 16:
-        return 24 * out_c + 32 * (window + (window & 1)) + 2
+        return 28 * out_c + 32 * (window + (window & 1)) + 2
     return 2 * (-(-window // 16) * 16) + 2 * out_c
 
 

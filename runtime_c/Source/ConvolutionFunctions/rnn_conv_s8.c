@@ -1536,6 +1536,10 @@ static int32_t rnn_conv_s8_pair_lanes(const rnn_window_params *p, int32_t cg, ui
  * windows' path. */
 #define RNN_CONV_S8_PAIR_EDGES 16
 
+/* A channel's record (bytes): its A and its B weights (16 each), mult, shift, and its offset
+ * bias - x_zero_point x sum(w) four times (the start of the four sums of an LDM) */
+#define RNN_CONV_S8_PAIR_REC 56
+
 /* The pairs of windows of an output row whose kernel rows are all inside the input, into wv
  * (16 bytes each): nl pairs by the predicates cp[0 .. nl) (the left edge: the lanes inside
  * the input, x_zero_point elsewhere), ni inside the input (a plain gather each), nr by the
@@ -1593,7 +1597,7 @@ static inline void rnn_conv_s8_pair_row(const int8_t *xc, int8_t *wv, const mve_
 #endif
 }
 
-/* The outputs of the mc channels of the records from r on (44 bytes each) at the np (1 to 8)
+/* The outputs of the mc channels of the records from r on (56 bytes each) at the np (1 to 8)
  * positions of a pass (the pairs x0 .. x3), in intrinsics (any shift; the passes of fewer
  * than 8 positions, or every pass when not optimizing). */
 static void rnn_conv_s8_pairs_ch(const int8_t *r, int32_t mc, int8x16_t x0, int8x16_t x1,
@@ -1602,13 +1606,13 @@ static void rnn_conv_s8_pairs_ch(const int8_t *r, int32_t mc, int8x16_t x0, int8
 {
     const mve_pred16_t pr = vctp16q((uint32_t)np);
     int32_t m;
-    for (m = 0; m < mc; ++m, r += 44, yo += positions)
+    for (m = 0; m < mc; ++m, r += RNN_CONV_S8_PAIR_REC, yo += positions)
     {
         int32_t off;
         int32_t mu;
         int32_t sh;
-        const int8x16_t wa = vldrbq_s8(r + 12);
-        const int8x16_t wb = vldrbq_s8(r + 28);
+        const int8x16_t wa = vldrbq_s8(r);
+        const int8x16_t wb = vldrbq_s8(r + 16);
         int32x4_t a = vdupq_n_s32(vmladavq_s8(wa, x0));
         int32x4_t b = vdupq_n_s32(vmladavq_s8(wb, x0));
         a = vsetq_lane_s32(vmladavq_s8(wa, x1), a, 1);
@@ -1617,9 +1621,9 @@ static void rnn_conv_s8_pairs_ch(const int8_t *r, int32_t mc, int8x16_t x0, int8
         b = vsetq_lane_s32(vmladavq_s8(wb, x1), b, 1);
         b = vsetq_lane_s32(vmladavq_s8(wb, x2), b, 2);
         b = vsetq_lane_s32(vmladavq_s8(wb, x3), b, 3);
-        memcpy(&off, r, sizeof off);
-        memcpy(&mu, r + 4, sizeof mu);
-        memcpy(&sh, r + 8, sizeof sh);
+        memcpy(&mu, r + 32, sizeof mu);
+        memcpy(&sh, r + 36, sizeof sh);
+        memcpy(&off, r + 40, sizeof off);
         a = vaddq_n_s32(a, off);
         b = vaddq_n_s32(b, off);
         if (fast)
@@ -1649,72 +1653,62 @@ static void rnn_conv_s8_pairs_ch(const int8_t *r, int32_t mc, int8x16_t x0, int8
 
 /* The outputs of all mc channels of the records from r on at the positions of npass (>= 1)
  * full passes whose pairs of windows are stored one after the other from win (16 bytes
- * each, 4 a pass), the first pass's outputs at yq, every shift in [-32, -2]. ctx: 56 bytes,
- * word-aligned: the sums (32 bytes) and the state of the passes. In assembly: per pass the
- * four windows loaded (VLDRB), then per channel one LDM of its record (offset, mult,
- * shift), two weight loads, eight VMLADAV, the sums into two vectors through memory (two
- * STMs, two VLDRWs, where eight VMOVs would be needed), the offset, VQDMULH, VRSHL, narrowed
- * to int16 into one vector (VQMOVNB / VQMOVNT: the A sums into the even lanes, the B sums
- * into the odd ones: position order), the zero point, the narrowing to int8 and one 8-byte
- * store: 28 instructions per channel, 15 per pass. */
+ * each, 4 a pass), the first pass's outputs at yq, every shift in [-32, -2]. ctx: 48 bytes,
+ * word-aligned: the sums (32 bytes) and the passes' constants. In assembly: per pass the four
+ * windows loaded (VLDRB), the records' start and the channel count (LDRD), the outputs moved
+ * on to the next pass's (one SUB of a constant from memory) and the loop set up: 10
+ * instructions; then per channel two weight loads, one LDM of mult, shift and the offset four
+ * times (the sums' start: VMLADAVA), four VMLADAVA (the A sums), their STM, one LDMDB of the
+ * four offsets again, four VMLADAVA (the B sums), their STMDB, the sums into two vectors
+ * (two VLDRWs, where eight VMOVs would be needed), VQDMULH, VRSHL, narrowed to int16 into one
+ * vector (VQMOVNB / VQMOVNT: the A sums into the even lanes, the B sums into the odd ones:
+ * position order), the zero point, the narrowing to int8 and one 8-byte store: 27
+ * instructions per channel. */
 RNN_CONV_S8_MVE_APART static void rnn_conv_s8_pairs_run(const int8_t *r, int32_t mc,
                                                         const int8_t *win, int32_t npass,
                                                         int8_t *yq, int32_t positions,
                                                         int32_t y_zp, int32_t *ctx)
 {
 #if defined(__GNUC__) && defined(__OPTIMIZE__)
-    /* VMLADAV needs even registers (the sums: r6, r8, r10, r12), LDM ascending ones (r1, r3,
-     * r5: the offset, mult and shift), VSTRB.16 a low base register. The A sums are stored
-     * at mid, the B sums below it; the passes' state after them (the next windows, the
-     * passes left, the outputs, the records, the channels, the zero point), reloaded per
-     * pass into the registers the channel loop uses. The flags of the passes' count (SUBS)
-     * outlive the channel loop, whose instructions set none. */
+    /* VMLADAVA needs even registers (the sums: r4, r6, r8, r10), LDM ascending ones (r1, r3
+     * before them: mult, shift), VSTRB.16 a low base register (yo). The A sums are stored at
+     * mid, the B sums below it; after them the records' start, the channel count and the
+     * step from a pass's last outputs to the next pass's first (mc x positions - 8). */
     int32_t *mid = ctx + 4;
     const int8_t *rr;
-    int8_t *yo;
-    mid[4] = (int32_t)(uintptr_t)win;
-    mid[5] = npass;
-    mid[6] = (int32_t)(uintptr_t)yq;
-    mid[7] = (int32_t)(uintptr_t)r;
-    mid[8] = mc;
-    mid[9] = y_zp;
-    __asm__ volatile("   ldr    r1, [%[mid], #36]\n"
-                     "   vdup.16 q7, r1\n"
-                     "2: ldrd   r1, r3, [%[mid], #16]\n"
-                     "   ldrd   r5, r6, [%[mid], #24]\n"
-                     "   ldr    r8, [%[mid], #32]\n"
-                     "   vldrb.u8 q0, [r1], #16\n"
-                     "   vldrb.u8 q1, [r1], #16\n"
-                     "   vldrb.u8 q2, [r1], #16\n"
-                     "   vldrb.u8 q3, [r1], #16\n"
-                     "   subs   r3, r3, #1\n"
-                     "   add    r10, r5, #8\n"
-                     "   strd   r1, r3, [%[mid], #16]\n"
-                     "   str    r10, [%[mid], #24]\n"
-                     "   mov    %[rr], r6\n"
-                     "   mov    %[yo], r5\n"
-                     "   dls    lr, r8\n"
-                     "1: ldm    %[rr]!, {r1, r3, r5}\n"
-                     "   vldrb.u8 q4, [%[rr]], #16\n"
+    int8_t *yo = yq + mc * positions - 8; /* as after a pass before the first one's at yq */
+    mid[4] = (int32_t)(uintptr_t)r;
+    mid[5] = mc;
+    mid[6] = mc * positions - 8;
+    __asm__ volatile("   vdup.16 q7, %[yzp]\n"
+                     "2: vldrb.u8 q0, [%[win]], #16\n"
+                     "   vldrb.u8 q1, [%[win]], #16\n"
+                     "   vldrb.u8 q2, [%[win]], #16\n"
+                     "   vldrb.u8 q3, [%[win]], #16\n"
+                     "   ldrd   %[rr], lr, [%[mid], #16]\n"
+                     "   ldr    r1, [%[mid], #24]\n"
+                     "   sub    %[yo], %[yo], r1\n"
+                     "   dls    lr, lr\n"
+                     "1: vldrb.u8 q4, [%[rr]], #16\n"
                      "   vldrb.u8 q5, [%[rr]], #16\n"
-                     "   vmladav.s8 r6, q4, q0\n"
-                     "   vmladav.s8 r8, q4, q1\n"
-                     "   vmladav.s8 r10, q4, q2\n"
-                     "   vmladav.s8 r12, q4, q3\n"
-                     "   stm    %[mid], {r6, r8, r10, r12}\n"
-                     "   vmladav.s8 r6, q5, q0\n"
-                     "   vmladav.s8 r8, q5, q1\n"
-                     "   vmladav.s8 r10, q5, q2\n"
-                     "   vmladav.s8 r12, q5, q3\n"
-                     "   stmdb  %[mid], {r6, r8, r10, r12}\n"
+                     "   ldm    %[rr]!, {r1, r3, r4, r6, r8, r10}\n"
+                     "   vmladava.s8 r4, q4, q0\n"
+                     "   vmladava.s8 r6, q4, q1\n"
+                     "   vmladava.s8 r8, q4, q2\n"
+                     "   vmladava.s8 r10, q4, q3\n"
+                     "   stm    %[mid], {r4, r6, r8, r10}\n"
+                     "   ldmdb  %[rr], {r4, r6, r8, r10}\n"
+                     "   vmladava.s8 r4, q5, q0\n"
+                     "   vmladava.s8 r6, q5, q1\n"
+                     "   vmladava.s8 r8, q5, q2\n"
+                     "   vmladava.s8 r10, q5, q3\n"
+                     "   stmdb  %[mid], {r4, r6, r8, r10}\n"
                      "   vldrw.u32 q4, [%[mid]]\n"
                      "   vldrw.u32 q5, [%[mid], #-16]\n"
-                     "   vadd.i32 q4, q4, r1\n"
-                     "   vadd.i32 q5, q5, r1\n"
-                     "   vqdmulh.s32 q4, q4, r3\n"
-                     "   vqdmulh.s32 q5, q5, r3\n"
-                     "   vrshl.s32 q4, r5\n"
-                     "   vrshl.s32 q5, r5\n"
+                     "   vqdmulh.s32 q4, q4, r1\n"
+                     "   vqdmulh.s32 q5, q5, r1\n"
+                     "   vrshl.s32 q4, r3\n"
+                     "   vrshl.s32 q5, r3\n"
                      "   vqmovnb.s32 q6, q4\n"
                      "   vqmovnt.s32 q6, q5\n"
                      "   vqadd.s16 q6, q6, q7\n"
@@ -1722,13 +1716,13 @@ RNN_CONV_S8_MVE_APART static void rnn_conv_s8_pairs_run(const int8_t *r, int32_t
                      "   vstrb.16 q4, [%[yo]]\n"
                      "   add    %[yo], %[yo], %[pos]\n"
                      "   le     lr, 1b\n"
+                     "   subs   %[np], %[np], #1\n"
                      "   bne    2b\n"
-                     : [rr] "=&r"(rr), [yo] "=&l"(yo)
-                     : [mid] "r"(mid), [pos] "r"(positions)
-                     : "r1", "r3", "r5", "r6", "r8", "r10", "r12", "lr", "q0", "q1", "q2", "q3",
-                       "q4", "q5", "q6", "q7", "cc", "memory");
+                     : [rr] "=&r"(rr), [yo] "+l"(yo), [win] "+r"(win), [np] "+r"(npass)
+                     : [mid] "r"(mid), [pos] "r"(positions), [yzp] "r"(y_zp)
+                     : "r1", "r3", "r4", "r6", "r8", "r10", "lr", "q0", "q1", "q2", "q3", "q4",
+                       "q5", "q6", "q7", "cc", "memory");
     (void)rr;
-    (void)yo;
 #else
     int32_t j;
     (void)ctx;
@@ -1740,11 +1734,12 @@ RNN_CONV_S8_MVE_APART static void rnn_conv_s8_pairs_run(const int8_t *r, int32_t
 #endif
 }
 
-/* Windows of at most 16 values whose pairs fit 16 lanes (rnn_conv_s8_pair_lanes); returns 0
- * (nothing written) otherwise. Scratch: the records (44 bytes per channel: offset
- * bias - x_zero_point x sum(w), mult, shift, the A and the B weights) and 32 bytes for the
- * sums, word-aligned: within the small-window contract (48 x out_c + 64 x ceil2(n) + 4
- * bytes). */
+/* Windows of at most 16 values whose pairs fit 16 lanes (rnn_conv_s8_pair_lanes), an output
+ * row's pairs and 3 more within the ring, at most RNN_CONV_S8_PAIR_EDGES edge pairs a row;
+ * returns 0 (nothing written) otherwise. Scratch (the small-window contract: 56 x out_c +
+ * 64 x ceil2(n) + 4 bytes): the records (RNN_CONV_S8_PAIR_REC bytes per channel), 48 bytes
+ * for rnn_conv_s8_pairs_run (the sums and its constants), word-aligned, then the ring of
+ * pairs of windows (16 bytes each; 36 for the CRNN's conv). */
 RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
     const rnn_window_params *p, const int8_t *x, int32_t x_zero_point, const int8_t *w,
     const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t y_zero_point,
@@ -1759,12 +1754,14 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
     const int32_t row_step = p->stride_h * in_w;      /* from output row to output row */
     const int32_t kpr = (p->out_w + 1) / 2;           /* pairs per output row */
     int8_t *recs = (int8_t *)(((uintptr_t)cols + 3u) & ~(uintptr_t)3u);
-    int32_t *ctx = (int32_t *)(void *)(recs + 44 * p->out_c); /* rnn_conv_s8_pairs_run's */
-    int8_t *win = (int8_t *)(ctx + 14);                          /* the ring of windows */
-    /* the ring: pairs of windows, a multiple of 4, in the rest of the scratch (48 x out_c +
-     * 64 x ceil2(n) + 4 bytes; 4 pairs at least) */
+    int32_t *ctx = (int32_t *)(void *)(recs + RNN_CONV_S8_PAIR_REC * p->out_c); /* the run's */
+    int8_t *win = (int8_t *)(ctx + 12);                                  /* the ring of windows */
+    /* the ring: pairs of windows, a multiple of 4, in the rest of the scratch (56 x out_c +
+     * 64 x ceil2(n) + 4 bytes, at most 3 of them before recs) */
     const int32_t ring =
-        ((48 * p->out_c + 64 * (n + (n & 1)) + 4 - 3 - 44 * p->out_c - 56) / 64) * 4;
+        ((56 * p->out_c + 64 * (n + (n & 1)) + 4 - 3 - RNN_CONV_S8_PAIR_REC * p->out_c - 48) /
+         64) *
+        4;
     const int8x16_t zpv = vdupq_n_s8((int8_t)x_zero_point);
     uint8_t o[16];
     uint8_t kh_of[16];
@@ -1834,7 +1831,7 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
         const mve_pred16_t pb = vcmphiq_u8(vdupq_n_u8(255), tbv);
         for (m = 0; m < p->out_c; ++m)
         {
-            int8_t *r = recs + 44 * m;
+            int8_t *r = recs + RNN_CONV_S8_PAIR_REC * m;
             const int8_t *wm = w + m * n;
             const int32_t off =
                 bias[m] - x_zero_point * vaddvq_s8(vldrbq_z_s8(wm, vctp8q((uint32_t)n)));
@@ -1842,16 +1839,16 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
             {
                 fast = 0;
             }
-            memcpy(r, &off, sizeof off);
-            memcpy(r + 4, &mult[m], sizeof mult[m]);
-            memcpy(r + 8, &shift[m], sizeof shift[m]);
-            vst1q_s8(r + 12, vldrbq_gather_offset_z_s8(wm, tav, pa));
-            vst1q_s8(r + 28, vldrbq_gather_offset_z_s8(wm, tbv, pb));
+            vst1q_s8(r, vldrbq_gather_offset_z_s8(wm, tav, pa));
+            vst1q_s8(r + 16, vldrbq_gather_offset_z_s8(wm, tbv, pb));
+            memcpy(r + 32, &mult[m], sizeof mult[m]);
+            memcpy(r + 36, &shift[m], sizeof shift[m]);
+            vst1q_s32((int32_t *)(void *)(r + 40), vdupq_n_s32(off));
         }
     }
     for (g = 0; g < p->groups; ++g)
     {
-        const int8_t *r = recs + 44 * g * mg;
+        const int8_t *r = recs + RNN_CONV_S8_PAIR_REC * g * mg;
         int8_t *yq = y + g * mg * positions;
         /* xrow: the input at tap (0, 0) of output row oh's first pair (maybe outside the
          * input); fill: the pairs in the ring, whose passes run when it is full (the ring
