@@ -1804,11 +1804,9 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
         ohlo = (p->pad_h + p->stride_h - 1) / p->stride_h;
         ohhi = ch > 0 ? (ch + p->stride_h - 1) / p->stride_h : 0;
         ohhi = ohhi > p->out_h ? p->out_h : (ohhi < ohlo ? ohlo : ohhi);
-        if (kl + kpr - kh > RNN_CONV_S8_PAIR_EDGES || kpr + 3 > ring)
+        if (kl + kpr - kh > RNN_CONV_S8_PAIR_EDGES)
         {
-            /* more edge pairs a row than kept, or an output row's pairs and 3 more over the
-             * ring: the single windows' path */
-            return 0;
+            return 0; /* more edge pairs a row than kept: the single windows' path */
         }
         /* the edge pairs' lanes whose columns lie inside the input, the same in every row:
          * the pairs [0, kl) then [kh, kpr) */
@@ -1875,34 +1873,26 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
         }                                                                                   \
         yq += 8 * (np);                                                                     \
     } while (0)
+        /* the ring's full passes, its last 0 to 3 pairs moved to its start */
+#define RNN_CONV_S8_PAIRS_SPILL()                                                           \
+    do                                                                                      \
+    {                                                                                       \
+        const int32_t np = fill / 4;                                                        \
+        int32_t j;                                                                          \
+        RNN_CONV_S8_PAIRS_PASSES(np);                                                       \
+        for (j = 0; j < (fill & 3); ++j)                                                    \
+        {                                                                                   \
+            vst1q_s8(win + 16 * j, vldrbq_s8(win + 64 * np + 16 * j));                      \
+        }                                                                                   \
+        fill &= 3;                                                                          \
+    } while (0)
         for (oh = 0; oh < p->out_h; ++oh, xrow += row_step)
         {
             const int32_t inr = oh >= ohlo && oh < ohhi; /* the row's kernel rows inside */
             const int8_t *xc = xrow;
-            mve_pred16_t rows;
-            int8_t *wv;
-            int32_t k;
-            if (fill + kpr > ring)
-            {
-                /* the ring's full passes, its last 0 to 3 pairs moved to its start */
-                const int32_t np = fill / 4;
-                RNN_CONV_S8_PAIRS_PASSES(np);
-                for (k = 0; k < (fill & 3); ++k)
-                {
-                    vst1q_s8(win + 16 * k, vldrbq_s8(win + 64 * np + 16 * k));
-                }
-                fill &= 3;
-            }
-            wv = win + 16 * fill;
-            fill += kpr;
-            /* the row's left edge pairs (by predicate: their lanes inside the input,
-             * x_zero_point elsewhere), those inside the input's columns, its right edge
-             * pairs */
-            if (inr)
-            {
-                rnn_conv_s8_pair_row(xc, wv, colp_in, kl, kh - kl, kpr - kh, sw2, offv, zpv);
-                continue;
-            }
+            mve_pred16_t rows = 0;
+            int32_t k = 0;
+            if (!inr)
             {
                 /* the lanes of the row's kernel rows inside the input */
                 int32_t kh0 = 0;
@@ -1912,19 +1902,50 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
                 rows = vcmphiq_m_n_u8(lkh[1], (uint8_t)(255 - kh1),
                                       vcmpcsq_n_u8(lkh[0], (uint8_t)kh0));
             }
-            for (k = 0; k < kl; ++k, xc += sw2, wv += 16)
+            if (fill + kpr > ring)
             {
-                const mve_pred16_t pr = rows & colp[k];
-                vst1q_s8(wv, vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, pr), zpv, pr));
+                RNN_CONV_S8_PAIRS_SPILL();
             }
-            for (; k < kh; ++k, xc += sw2, wv += 16)
+            if (inr && fill + kpr <= ring)
             {
-                vst1q_s8(wv, vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, rows), zpv, rows));
+                /* the whole row: the usual case */
+                rnn_conv_s8_pair_row(xc, win + 16 * fill, colp_in, kl, kh - kl, kpr - kh, sw2,
+                                     offv, zpv);
+                fill += kpr;
+                continue;
             }
-            for (; k < kpr; ++k, xc += sw2, wv += 16)
+            while (k < kpr)
             {
-                const mve_pred16_t pr = rows & colp[kl + k - kh];
-                vst1q_s8(wv, vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, pr), zpv, pr));
+                /* the row's pairs [k, k + seg) that fit the ring (all of them unless the ring
+                 * is nearly full or the row is longer than the ring): its left edge pairs
+                 * (by predicate: their lanes inside the input, x_zero_point elsewhere), those
+                 * inside the input's columns, its right edge pairs */
+                int32_t seg;
+                int8_t *wv;
+                if (fill == ring)
+                {
+                    RNN_CONV_S8_PAIRS_SPILL();
+                }
+                seg = kpr - k < ring - fill ? kpr - k : ring - fill;
+                wv = win + 16 * fill;
+                fill += seg;
+                if (inr)
+                {
+                    const int32_t nl = kl - k <= 0 ? 0 : (kl - k < seg ? kl - k : seg);
+                    const int32_t e = kh < k + seg ? kh : k + seg;
+                    const int32_t ni = e - (k + nl) > 0 ? e - (k + nl) : 0;
+                    rnn_conv_s8_pair_row(xc, wv, colp_in + (k < kl ? k : kl + (k > kh ? k - kh : 0)),
+                                         nl, ni, seg - nl - ni, sw2, offv, zpv);
+                    xc += seg * sw2;
+                    k += seg;
+                    continue;
+                }
+                for (; seg > 0; --seg, ++k, xc += sw2, wv += 16)
+                {
+                    const mve_pred16_t pr =
+                        k < kl ? rows & colp[k] : (k < kh ? rows : rows & colp[kl + k - kh]);
+                    vst1q_s8(wv, vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, pr), zpv, pr));
+                }
             }
         }
         if (fill >= 4)
@@ -1940,6 +1961,7 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
                                  (fill & 3) > 2 ? vldrbq_s8(wl + 32) : x0, x0, yq, positions,
                                  y_zero_point, 2 * (fill & 3), fast);
         }
+#undef RNN_CONV_S8_PAIRS_SPILL
 #undef RNN_CONV_S8_PAIRS_PASSES
     }
     return 1;
