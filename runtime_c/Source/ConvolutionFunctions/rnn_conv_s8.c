@@ -1879,7 +1879,10 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
     {                                                                                       \
         const int32_t np = fill / 4;                                                        \
         int32_t j;                                                                          \
-        RNN_CONV_S8_PAIRS_PASSES(np);                                                       \
+        if (np > 0)                                                                         \
+        {                                                                                   \
+            RNN_CONV_S8_PAIRS_PASSES(np);                                                   \
+        }                                                                                   \
         for (j = 0; j < (fill & 3); ++j)                                                    \
         {                                                                                   \
             vst1q_s8(win + 16 * j, vldrbq_s8(win + 64 * np + 16 * j));                      \
