@@ -11,7 +11,7 @@
  * Integer sums are exact in any order, so every path gives the plain sum's results bit for
  * bit. The caller's scratch (the model's int16 work area), n = in_c / groups x k_h x k_w the
  * window's values (rnn_conv_s8 in rnn_nnfunctions.h; plan_memory.conv_s8_scratch): n <= 16:
- * 24 x out_c + 32 x ceil2(n) + 2 int16 values; n > 16: 2 x ceil16(n) + 2 x out_c.
+ * 28 x out_c + 32 x ceil2(n) + 2 int16 values; n > 16: 2 x ceil16(n) + 2 x out_c.
  * - Helium (Cortex-M55, __ARM_FEATURE_MVE): the windows are int8 columns of the input values
  *   themselves, the padding as x_zero_point, so that every window sums over all n taps and
  *   the zero point's term folds into one offset per channel, bias - x_zero_point x sum(w)
@@ -20,8 +20,9 @@
  *   Small windows, an even number of output columns, two neighbouring positions' windows
  *   within 16 lanes (rnn_conv_s8_pairs_mve: the CRNN's 3x3 at stride 2): pairs of windows,
  *   one gather each, two weight vectors per channel; the pairs gathered first into a ring in
- *   the scratch, then four pairs (8 positions) per pass in one assembly call of 28
- *   instructions per channel and pass (sums into vectors by STM / VLDRW).
+ *   the scratch an output row at a time (in assembly: 4 instructions a pair), then four pairs
+ *   (8 positions) per pass in one assembly call of 27 instructions per channel and pass (the
+ *   sums start from the offset, VMLADAVA; into vectors by STM / VLDRW).
  *   Other small windows (rnn_conv_s8_small_mve: at most 16 values spanning at most 256 input
  *   bytes): a 32-byte record per channel (weights zero-padded
  *   to 16, offset, mult, shift); four positions of one output row per pass, each window one
@@ -1448,13 +1449,14 @@ RNN_CONV_S8_MVE_APART static void rnn_conv_s8_small_mve(
  * 3 rows of the columns 0 to 4, 15 values) one VLDRB gather reads both windows, and each
  * channel has two weight vectors, A (its taps at the first position's lanes) and B (at the
  * second's), zero elsewhere. Four such pairs (eight positions) per pass stay in registers for
- * all the channels; per channel one LDM of its record (offset, mult, shift), two weight loads,
- * eight VMLADAV, the eight sums into two vectors through memory (two STMs, two VLDRWs: four
- * instructions where eight VMOVs would be needed), the offset, VQDMULH, VRSHL, narrowed to
- * int16 into one vector (VQMOVNB / VQMOVNT: the A sums into the even lanes, the B sums into
- * the odd ones, so the eight are in position order), the zero point (saturating; a value
- * saturated to int16 stays saturated in int8), the narrowing to int8 and one 8-byte store:
- * 28 instructions per 8 outputs in a DLS/LE assembly loop. The positions of a pass follow
+ * all the channels; per channel two weight loads, one LDM of its record's mult, shift and
+ * offset (four times: the four sums start from it), four VMLADAVA, one LDMDB of the offset
+ * again, four more, the eight sums into two vectors through memory (two STMs, two VLDRWs: four
+ * instructions where eight VMOVs would be needed), VQDMULH, VRSHL, narrowed to int16 into one
+ * vector (VQMOVNB / VQMOVNT: the A sums into the even lanes, the B sums into the odd ones, so
+ * the eight are in position order), the zero point (saturating; a value saturated to int16
+ * stays saturated in int8), the narrowing to int8 and one 8-byte store: 27 instructions per 8
+ * outputs in a DLS/LE assembly loop (rnn_conv_s8_pairs_run). The positions of a pass follow
  * each other in the output (a pass may go on into the next output row when out_w is even, so
  * that no pair spans two rows; else the passes stop at each row's end). */
 
