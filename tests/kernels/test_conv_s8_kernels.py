@@ -14,7 +14,8 @@ copied); the small-window paths (at most 16 values: cortex-m4 / m7's int16 windo
 positions and its 3x3 single-channel assembly, cortex-m55's gathered windows, edge windows
 by predicate and its assembly channel loop, which run only when every channel's shift is on
 the fast path: the ALL_FAST shapes; its pairs of windows for an even number of output
-columns, passes across output rows, the last one partial, rows longer than the ring) with chunk tails, padding on every side, the word reads
+columns, passes across output rows, the last one partial, rows longer than the ring) with
+chunk tails, padding on every side, the word reads
 at the input's end; the scratch exactly as large as the contract says; the int8 MaxPool
 with padding that never wins; the int8 AveragePool's and ReduceMean's rounding (ties),
 ReduceMax."""

@@ -1939,8 +1939,10 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
                     const int32_t nl = kl - k <= 0 ? 0 : (kl - k < seg ? kl - k : seg);
                     const int32_t e = kh < k + seg ? kh : k + seg;
                     const int32_t ni = e - (k + nl) > 0 ? e - (k + nl) : 0;
-                    rnn_conv_s8_pair_row(xc, wv, colp_in + (k < kl ? k : kl + (k > kh ? k - kh : 0)),
-                                         nl, ni, seg - nl - ni, sw2, offv, zpv);
+                    /* the predicates from pair k's on (the right edge's: from max(k, kh)'s) */
+                    const int32_t c = k < kl ? k : kl + (k > kh ? k - kh : 0);
+                    rnn_conv_s8_pair_row(xc, wv, colp_in + c, nl, ni, seg - nl - ni, sw2, offv,
+                                         zpv);
                     xc += seg * sw2;
                     k += seg;
                     continue;
