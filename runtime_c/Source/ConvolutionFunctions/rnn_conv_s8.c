@@ -1893,10 +1893,30 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
     } while (0)
         for (oh = 0; oh < p->out_h; ++oh, xrow += row_step)
         {
-            const int32_t inr = oh >= ohlo && oh < ohhi; /* the row's kernel rows inside */
-            const int8_t *xc = xrow;
+            int32_t inr = oh >= ohlo && oh < ohhi; /* the row's kernel rows inside */
+            const int8_t *xc;
             mve_pred16_t rows = 0;
             int32_t k = 0;
+            if (inr && kpr + 3 <= ring)
+            {
+                /* the rows inside the input's rows, each whole in the ring: the usual case */
+                for (; oh < ohhi; ++oh, xrow += row_step)
+                {
+                    if (fill + kpr > ring)
+                    {
+                        RNN_CONV_S8_PAIRS_SPILL();
+                    }
+                    rnn_conv_s8_pair_row(xrow, win + 16 * fill, colp_in, kl, kh - kl, kpr - kh,
+                                         sw2, offv, zpv);
+                    fill += kpr;
+                }
+                if (oh == p->out_h)
+                {
+                    break;
+                }
+                inr = 0;
+            }
+            xc = xrow;
             if (!inr)
             {
                 /* the lanes of the row's kernel rows inside the input */
