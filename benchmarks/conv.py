@@ -226,11 +226,12 @@ def main(argv: list[str] | None = None) -> int:
               + "): rnn_conv_s8_pairs_run is the assembly pass loop, 27 instructions per channel "
               "and pass of 8 outputs (8 channels x 122 full passes: 26,352, 0.37 per MAC), 10 "
               "per pass and about 18 per call (the ring's contents each time); "
-              "rnn_conv_s8_pairs_mve gathers the pairs of windows into the ring (by address: "
-              "the 423 pairs inside the input 4 instructions each, the 67 edge pairs and the 49 "
-              "output rows about 2,300, the setup of lanes, records and edge predicates about "
-              "1,600) and calls the passes; rnn_conv_s8_pairs_ch the partial last pass (2 "
-              "pairs). Before (0.55): the channel loop at 28 (the offset added as a vector), 15 "
+              "rnn_conv_s8_pairs_mve gathers the pairs of windows into the ring (by address, "
+              "this kernel version: the 423 pairs inside the input 4 instructions each, the 47 "
+              "rows inside the input's rows about 29 each besides (their left edge pair and "
+              "the loops), the 2 edge rows about 450, the 15 times the ring is full about 780, "
+              "the setup of lanes, records and edge predicates about 1,400) and calls the "
+              "passes; rnn_conv_s8_pairs_ch the partial last pass (2 pairs). Before (0.55): the channel loop at 28 (the offset added as a vector), 15 "
               "per pass, and the windows gathered pair by pair in C (about 18 instructions a "
               "pair: GCC 12 kept the cursor on the stack): 39,125."]
     if only:
