@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     only = set(args.boards) != set(TARGETS)
     rows = []
+    m55 = {}  # the int8 CRNN's conv on cortex-m55: its functions' own instructions
     with tempfile.TemporaryDirectory() as d:
         folder = Path(d)
         for name, macs in MODELS:
@@ -139,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                              if f == kern or f.startswith(kern + "_")}
                     insns = sum(v[0] for v in parts.values())
                     calls = c.functions[kern][1]
+                    if (name, target, dtype) == ("crnn", "cortex-m55", "int8"):
+                        m55 = {f: v for f, v in parts.items() if v[1]}
                     rows.append((name, target, dtype, kern, insns, calls, insns / macs,
                                  c.windows[0]))
     lines = ["# Convolution kernels: instructions per MAC (CRNN, DeepConvLSTM)", "",
@@ -170,22 +173,25 @@ def main(argv: list[str] | None = None) -> int:
               "position (shared by the 8 channels). On cortex-m55 (Helium): pairs of windows, "
               "two neighbouring positions in one VLDRB gather (the CRNN's 3 rows of 5 input "
               "columns, 15 lanes) with two weight vectors per channel; the pairs' windows "
-              "gathered first into a ring in the scratch (predicated, the zero point "
-              "elsewhere, at the edges), then four pairs (8 positions, across output rows) "
-              "per pass in one assembly call: per channel one LDM of its record, two weight "
-              "loads, eight VMLADAV, the sums into two vectors by two STMs and two VLDRWs, "
-              "the offset, VQDMULH, VRSHL, narrowings into even / odd int16 lanes, the zero "
-              "point, a narrowing to int8 and one 8-byte store: 28 instructions per 8 "
-              "outputs, 15 per pass. Longer windows (DeepConvLSTM's 565 and "
+              "gathered first into a ring in the scratch an output row at a time (in assembly: "
+              "4 instructions a pair inside the input, 8 at the edges, predicated with the zero "
+              "point elsewhere), then four pairs (8 positions, across output rows) "
+              "per pass in one assembly call: per channel two weight loads, one LDM of its "
+              "record (mult, shift and four times the offset, where the sums start), four "
+              "VMLADAVA, an LDMDB of the offsets again, four more, the sums into two vectors by "
+              "two STMs and two VLDRWs, VQDMULH, VRSHL, narrowings into even / odd int16 "
+              "lanes, the zero point, a narrowing to int8 and one 8-byte store: 27 "
+              "instructions per 8 outputs, 10 per pass. Longer windows (DeepConvLSTM's 565 and "
               "320): four int8 columns and VMLADAVA.S8 in tail-predicated loops on cortex-m55, "
               "two int16 columns and SMLAD over pairs of channels on cortex-m4. Scratch (the "
-              "int16 work area): a window of at most 16 values 24 x out_c + 32 x ceil2(window) "
-              "+ 2 int16 values (1,028 B for the CRNN's conv), else 2 x ceil16(window) + 2 x "
+              "int16 work area): a window of at most 16 values 28 x out_c + 32 x ceil2(window) "
+              "+ 2 int16 values (1,092 B for the CRNN's conv), else 2 x ceil16(window) + 2 x "
               "out_c (2,560 B for DeepConvLSTM's first).",
               "",
-              "Earlier figures (same command): cortex-m55's single gathered windows (four "
-              "positions a pass, 20 instructions per 4 outputs with four VMOVs) 0.93 on the "
-              "CRNN; the direct loop 26.5 (cortex-m4) and 25.8 "
+              "Earlier figures (same command): cortex-m55's pairs of windows with a channel "
+              "loop of 28 and the windows gathered in C 0.55 on the CRNN, its single gathered "
+              "windows (four positions a pass, 20 instructions per 4 outputs with four VMOVs) "
+              "0.93; the direct loop 26.5 (cortex-m4) and 25.8 "
               "(cortex-m55) instr/MAC on the CRNN; the first im2col kernel (two positions "
               "into int16 columns, VMLADAVA.S16 on cortex-m55) 10.6 and 9.8 on the CRNN, "
               "1.87 and 1.15 on DeepConvLSTM; the im2col kernel with gathered windows 7.05 and "
@@ -214,14 +220,20 @@ def main(argv: list[str] | None = None) -> int:
               "windows (HAR) is faster built with --whole-sequence; streaming buys a result "
               "per frame at the cost of one frame's work.",
               "",
-              "What remains on cortex-m55 (the CRNN above 0.5, not met): of its 39,125 "
-              "instructions the assembly channel loop is 27,328 (0.39 per MAC), its per-pass "
-              "part about 2,100, the window gathers into the ring, the 67 edge pairs, the "
-              "output rows' bookkeeping and the setup about 9,100 (0.13), the partial last "
-              "pass and the dispatch about 600 (counts per function, and per address range "
-              "of rnn_conv_s8_pairs_mve, by rnngen's counter on the same conv). 0.5 needs "
-              "about 4,000 fewer: a channel loop of 27 (the offset preloaded into the sums by "
-              "the record's LDM, VMLADAVA; 72-byte records), a cheaper setup and window loop."]
+              "Where the CRNN's instructions go on cortex-m55 (each function's own, this run: "
+              + ", ".join(f"{f} {v[0]:,} ({v[1]} call{'s' if v[1] > 1 else ''})"
+                          for f, v in sorted(m55.items(), key=lambda kv: -kv[1][0]))
+              + "): rnn_conv_s8_pairs_run is the assembly pass loop, 27 instructions per channel "
+              "and pass of 8 outputs (8 channels x 122 full passes: 26,352, 0.37 per MAC), 10 "
+              "per pass and about 18 per call (the ring's contents each time); "
+              "rnn_conv_s8_pairs_mve gathers the pairs of windows into the ring (by address, "
+              "this kernel version: the 423 pairs inside the input 4 instructions each, the 47 "
+              "rows inside the input's rows about 29 each besides (their left edge pair and "
+              "the loops), the 2 edge rows about 450, the 15 times the ring is full about 780, "
+              "the setup of lanes, records and edge predicates about 1,400) and calls the "
+              "passes; rnn_conv_s8_pairs_ch the partial last pass (2 pairs). Before (0.55): the channel loop at 28 (the offset added as a vector), 15 "
+              "per pass, and the windows gathered pair by pair in C (about 18 instructions a "
+              "pair: GCC 12 kept the cursor on the stack): 39,125."]
     if only:
         print("\n".join(lines[6:6 + 2 + len(rows)]))
         return 0

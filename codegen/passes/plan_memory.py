@@ -248,13 +248,14 @@ def conv_s8_scratch(n: ir.Conv) -> int:
     """int16 values of rnn_conv_s8's scratch (the kernel's contract, rnn_nnfunctions.h), w =
     C/group x kernel the window's values: 2 x ceil16(w) + 2 x out_c (the Helium path's four
     int8 columns of ceil16(w) bytes and an int32 offset per output channel; elsewhere two
-    int16 columns of w), and for a window of at most 16 values 24 x out_c + 32 x ceil2(w) + 2
-    (the DSP path's small-window kernel: a record of at most 12 words per output channel and
-    the int16 windows of 32 output positions, word-aligned)."""
+    int16 columns of w), and for a window of at most 16 values 28 x out_c + 32 x ceil2(w) + 2
+    (the small-window kernels: a record of at most 14 words per output channel, the Helium
+    pairs path's 56 bytes, and the int16 windows of 32 output positions (DSP) or the ring of
+    pairs of windows (Helium), word-aligned)."""
     window = int(n.W[0].size)
     out_c = int(n.W.shape[0])
     if window <= 16:
-        return 24 * out_c + 32 * (window + (window & 1)) + 2
+        return 28 * out_c + 32 * (window + (window & 1)) + 2
     return 2 * (-(-window // 16) * 16) + 2 * out_c
 
 

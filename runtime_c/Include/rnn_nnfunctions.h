@@ -384,9 +384,10 @@ void rnn_gather_rows(int32_t count, const int32_t *ids, int32_t rows, int32_t ro
  * @param[in]  y_zero_point  the output's zero point
  * @param[out] y             output, Format: [out_c, out_h, out_w]; must not alias x
  * @param[out] cols          scratch, n = (in_c / groups) x k_h x k_w the window's values:
- *                           n <= 16: 24 x out_c + 32 x ceil2(n) + 2 int16 (the DSP path's
- *                           small windows: a record of at most 12 words per output channel,
- *                           the int16 windows of 32 output positions, word-aligned in it);
+ *                           n <= 16: 28 x out_c + 32 x ceil2(n) + 2 int16 (small windows: a
+ *                           record of at most 14 words per output channel and the windows,
+ *                           int16 of 32 output positions (DSP) or a ring of pairs (Helium),
+ *                           word-aligned in it);
  *                           n > 16: 2 x ceil16(n) + 2 x out_c int16 (Helium: four int8
  *                           im2col columns of ceil16(n) bytes and an int32 per output
  *                           channel; elsewhere two int16 columns); any alignment

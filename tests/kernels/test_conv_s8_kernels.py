@@ -14,7 +14,8 @@ copied); the small-window paths (at most 16 values: cortex-m4 / m7's int16 windo
 positions and its 3x3 single-channel assembly, cortex-m55's gathered windows, edge windows
 by predicate and its assembly channel loop, which run only when every channel's shift is on
 the fast path: the ALL_FAST shapes; its pairs of windows for an even number of output
-columns, passes across output rows, the last one partial) with chunk tails, padding on every side, the word reads
+columns, passes across output rows, the last one partial, rows longer than the ring) with
+chunk tails, padding on every side, the word reads
 at the input's end; the scratch exactly as large as the contract says; the int8 MaxPool
 with padding that never wins; the int8 AveragePool's and ReduceMean's rounding (ties),
 ReduceMax."""
@@ -80,6 +81,8 @@ SHAPES = [
     (1, 2, 40, 9, 1, 5, (1, 1), (0, 2), (1, 1), 1),    # window 5 (odd), 80 positions
     (13, 1, 7, 4, 1, 1, (1, 1), (0, 0), (1, 1), 1),    # window 13, 1x1
     (4, 6, 6, 8, 3, 3, (1, 1), (1, 1), (1, 1), 4),     # groups of 1 channel, 3x3, 2 filters each
+    # cortex-m55's pairs of windows, rows longer than its ring (36 pairs): a row in two parts
+    (1, 3, 100, 4, 3, 3, (1, 1), (1, 1), (1, 1), 1),   # 50 pairs a row, edges left and right
     # every channel's requantization on the fast path (ALL_FAST below): the 3x3 single-channel
     # assembly of cortex-m4 / m7 for whole groups, odd and even position counts
     (1, 7, 9, 5, 3, 3, (1, 2), (1, 1), (1, 1), 1),     # 35 positions (32 + 3)
@@ -91,14 +94,15 @@ SHAPES = [
     (1, 7, 40, 8, 3, 3, (1, 2), (1, 1), (1, 1), 1),    # the CRNN's conv, 140 positions
     (2, 5, 12, 4, 3, 3, (1, 2), (1, 1), (1, 1), 2),    # groups: 30 positions each (3 x 8 + 6)
     (1, 6, 14, 3, 2, 3, (2, 1), (0, 2), (1, 2), 1),    # 6 columns x 2 rows a pair, 42 positions
+    (1, 4, 100, 8, 3, 3, (1, 1), (1, 1), (1, 1), 1),   # rows of 50 pairs (ring: 36), 4 rows
 ]
-ALL_FAST = set(range(len(SHAPES) - 6, len(SHAPES)))
+ALL_FAST = set(range(len(SHAPES) - 7, len(SHAPES)))
 
 
 def _scratch(window, out_c):
     """int16 values of the kernel's scratch (rnn_nnfunctions.h; plan_memory.conv_s8_scratch)."""
     if window <= 16:
-        return 24 * out_c + 32 * (window + (window & 1)) + 2
+        return 28 * out_c + 32 * (window + (window & 1)) + 2
     return 2 * (-(-window // 16) * 16) + 2 * out_c
 
 

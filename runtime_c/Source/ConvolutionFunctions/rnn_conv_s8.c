@@ -11,7 +11,7 @@
  * Integer sums are exact in any order, so every path gives the plain sum's results bit for
  * bit. The caller's scratch (the model's int16 work area), n = in_c / groups x k_h x k_w the
  * window's values (rnn_conv_s8 in rnn_nnfunctions.h; plan_memory.conv_s8_scratch): n <= 16:
- * 24 x out_c + 32 x ceil2(n) + 2 int16 values; n > 16: 2 x ceil16(n) + 2 x out_c.
+ * 28 x out_c + 32 x ceil2(n) + 2 int16 values; n > 16: 2 x ceil16(n) + 2 x out_c.
  * - Helium (Cortex-M55, __ARM_FEATURE_MVE): the windows are int8 columns of the input values
  *   themselves, the padding as x_zero_point, so that every window sums over all n taps and
  *   the zero point's term folds into one offset per channel, bias - x_zero_point x sum(w)
@@ -20,8 +20,9 @@
  *   Small windows, an even number of output columns, two neighbouring positions' windows
  *   within 16 lanes (rnn_conv_s8_pairs_mve: the CRNN's 3x3 at stride 2): pairs of windows,
  *   one gather each, two weight vectors per channel; the pairs gathered first into a ring in
- *   the scratch, then four pairs (8 positions) per pass in one assembly call of 28
- *   instructions per channel and pass (sums into vectors by STM / VLDRW).
+ *   the scratch an output row at a time (in assembly: 4 instructions a pair), then four pairs
+ *   (8 positions) per pass in one assembly call of 27 instructions per channel and pass (the
+ *   sums start from the offset, VMLADAVA; into vectors by STM / VLDRW).
  *   Other small windows (rnn_conv_s8_small_mve: at most 16 values spanning at most 256 input
  *   bytes): a 32-byte record per channel (weights zero-padded
  *   to 16, offset, mult, shift); four positions of one output row per pass, each window one
@@ -1448,13 +1449,14 @@ RNN_CONV_S8_MVE_APART static void rnn_conv_s8_small_mve(
  * 3 rows of the columns 0 to 4, 15 values) one VLDRB gather reads both windows, and each
  * channel has two weight vectors, A (its taps at the first position's lanes) and B (at the
  * second's), zero elsewhere. Four such pairs (eight positions) per pass stay in registers for
- * all the channels; per channel one LDM of its record (offset, mult, shift), two weight loads,
- * eight VMLADAV, the eight sums into two vectors through memory (two STMs, two VLDRWs: four
- * instructions where eight VMOVs would be needed), the offset, VQDMULH, VRSHL, narrowed to
- * int16 into one vector (VQMOVNB / VQMOVNT: the A sums into the even lanes, the B sums into
- * the odd ones, so the eight are in position order), the zero point (saturating; a value
- * saturated to int16 stays saturated in int8), the narrowing to int8 and one 8-byte store:
- * 28 instructions per 8 outputs in a DLS/LE assembly loop. The positions of a pass follow
+ * all the channels; per channel two weight loads, one LDM of its record's mult, shift and
+ * offset (four times: the four sums start from it), four VMLADAVA, one LDMDB of the offset
+ * again, four more, the eight sums into two vectors through memory (two STMs, two VLDRWs: four
+ * instructions where eight VMOVs would be needed), VQDMULH, VRSHL, narrowed to int16 into one
+ * vector (VQMOVNB / VQMOVNT: the A sums into the even lanes, the B sums into the odd ones, so
+ * the eight are in position order), the zero point (saturating; a value saturated to int16
+ * stays saturated in int8), the narrowing to int8 and one 8-byte store: 27 instructions per 8
+ * outputs in a DLS/LE assembly loop (rnn_conv_s8_pairs_run). The positions of a pass follow
  * each other in the output (a pass may go on into the next output row when out_w is even, so
  * that no pair spans two rows; else the passes stop at each row's end). */
 
@@ -1531,24 +1533,73 @@ static int32_t rnn_conv_s8_pair_lanes(const rnn_window_params *p, int32_t cg, ui
     return last;
 }
 
-/* The pair of windows at input xc (its tap (0, 0), the input's column iw0 there; maybe outside
- * the input) when it is not inside the input: a predicated gather of the lanes inside (the
- * lanes of its output row's kernel rows inside the input, rows, and those whose column
- * col (lk[0]) and 255 - col (lk[1]) put them inside the input's columns), x_zero_point
- * elsewhere. */
-static inline int8x16_t rnn_conv_s8_pair_edge(const uint8x16_t lk[2],
-                                                            const int8_t *xc, int32_t iw0,
-                                                            int32_t in_w, mve_pred16_t rows,
-                                                            uint8x16_t offv, int8x16_t zpv)
+/* At most this many pairs of an output row reach into the padding on the left or the right
+ * (their lanes inside the input's columns are kept, one predicate each); more: the single
+ * windows' path. */
+#define RNN_CONV_S8_PAIR_EDGES 16
+
+/* A channel's record (bytes): its A and its B weights (16 each), mult, shift, and its offset
+ * bias - x_zero_point x sum(w) four times (the start of the four sums of an LDM) */
+#define RNN_CONV_S8_PAIR_REC 56
+
+/* The pairs of windows of an output row whose kernel rows are all inside the input, into wv
+ * (16 bytes each): nl pairs by the predicates cp[0 .. nl) (the left edge: the lanes inside
+ * the input, x_zero_point elsewhere), ni inside the input (a plain gather each), nr by the
+ * predicates cp[nl .. nl + nr) (the right edge); the pairs sw2 input bytes apart from xc on.
+ * In assembly (GCC 12 keeps the loops' state on the stack): 4 instructions per pair inside,
+ * 8 per edge pair. */
+static inline void rnn_conv_s8_pair_row(const int8_t *xc, int8_t *wv, const mve_pred16_t *cp,
+                                        int32_t nl, int32_t ni, int32_t nr, int32_t sw2,
+                                        uint8x16_t offv, int8x16_t zpv)
 {
-    const int32_t c0 = iw0 >= 0 ? 0 : (-iw0 > 255 ? 255 : -iw0);
-    const int32_t c1 = in_w - iw0 < 0 ? 0 : (in_w - iw0 > 255 ? 255 : in_w - iw0);
-    mve_pred16_t in = vcmpcsq_m_n_u8(lk[0], (uint8_t)c0, rows);
-    in = vcmphiq_m_n_u8(lk[1], (uint8_t)(255 - c1), in);
-    return vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, in), zpv, in);
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+    int32_t t;
+    __asm__ volatile("   wls    lr, %[nl], 2f\n"
+                     "1: ldrh   %[t], [%[cp]], #2\n"
+                     "   vmsr   p0, %[t]\n"
+                     "   vpst\n"
+                     "   vldrbt.u8 q7, [%[xc], %q[off]]\n"
+                     "   vpsel  q7, q7, %q[zp]\n"
+                     "   vstrb.8 q7, [%[wv]], #16\n"
+                     "   add    %[xc], %[xc], %[sw2]\n"
+                     "   le     lr, 1b\n"
+                     "2: wls    lr, %[ni], 4f\n"
+                     "3: vldrb.u8 q7, [%[xc], %q[off]]\n"
+                     "   add    %[xc], %[xc], %[sw2]\n"
+                     "   vstrb.8 q7, [%[wv]], #16\n"
+                     "   le     lr, 3b\n"
+                     "4: wls    lr, %[nr], 6f\n"
+                     "5: ldrh   %[t], [%[cp]], #2\n"
+                     "   vmsr   p0, %[t]\n"
+                     "   vpst\n"
+                     "   vldrbt.u8 q7, [%[xc], %q[off]]\n"
+                     "   vpsel  q7, q7, %q[zp]\n"
+                     "   vstrb.8 q7, [%[wv]], #16\n"
+                     "   add    %[xc], %[xc], %[sw2]\n"
+                     "   le     lr, 5b\n"
+                     "6:\n"
+                     : [xc] "+r"(xc), [wv] "+r"(wv), [cp] "+r"(cp), [t] "=&r"(t)
+                     : [nl] "r"(nl), [ni] "r"(ni), [nr] "r"(nr), [sw2] "r"(sw2), [off] "w"(offv),
+                       [zp] "w"(zpv)
+                     : "lr", "q7", "memory");
+#else
+    int32_t k;
+    for (k = 0; k < nl + ni + nr; ++k, xc += sw2, wv += 16)
+    {
+        if (k >= nl && k < nl + ni)
+        {
+            vst1q_s8(wv, vldrbq_gather_offset_s8(xc, offv));
+        }
+        else
+        {
+            const mve_pred16_t pr = cp[k < nl ? k : k - ni];
+            vst1q_s8(wv, vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, pr), zpv, pr));
+        }
+    }
+#endif
 }
 
-/* The outputs of the mc channels of the records from r on (44 bytes each) at the np (1 to 8)
+/* The outputs of the mc channels of the records from r on (56 bytes each) at the np (1 to 8)
  * positions of a pass (the pairs x0 .. x3), in intrinsics (any shift; the passes of fewer
  * than 8 positions, or every pass when not optimizing). */
 static void rnn_conv_s8_pairs_ch(const int8_t *r, int32_t mc, int8x16_t x0, int8x16_t x1,
@@ -1557,13 +1608,13 @@ static void rnn_conv_s8_pairs_ch(const int8_t *r, int32_t mc, int8x16_t x0, int8
 {
     const mve_pred16_t pr = vctp16q((uint32_t)np);
     int32_t m;
-    for (m = 0; m < mc; ++m, r += 44, yo += positions)
+    for (m = 0; m < mc; ++m, r += RNN_CONV_S8_PAIR_REC, yo += positions)
     {
         int32_t off;
         int32_t mu;
         int32_t sh;
-        const int8x16_t wa = vldrbq_s8(r + 12);
-        const int8x16_t wb = vldrbq_s8(r + 28);
+        const int8x16_t wa = vldrbq_s8(r);
+        const int8x16_t wb = vldrbq_s8(r + 16);
         int32x4_t a = vdupq_n_s32(vmladavq_s8(wa, x0));
         int32x4_t b = vdupq_n_s32(vmladavq_s8(wb, x0));
         a = vsetq_lane_s32(vmladavq_s8(wa, x1), a, 1);
@@ -1572,9 +1623,9 @@ static void rnn_conv_s8_pairs_ch(const int8_t *r, int32_t mc, int8x16_t x0, int8
         b = vsetq_lane_s32(vmladavq_s8(wb, x1), b, 1);
         b = vsetq_lane_s32(vmladavq_s8(wb, x2), b, 2);
         b = vsetq_lane_s32(vmladavq_s8(wb, x3), b, 3);
-        memcpy(&off, r, sizeof off);
-        memcpy(&mu, r + 4, sizeof mu);
-        memcpy(&sh, r + 8, sizeof sh);
+        memcpy(&mu, r + 32, sizeof mu);
+        memcpy(&sh, r + 36, sizeof sh);
+        memcpy(&off, r + 40, sizeof off);
         a = vaddq_n_s32(a, off);
         b = vaddq_n_s32(b, off);
         if (fast)
@@ -1604,72 +1655,62 @@ static void rnn_conv_s8_pairs_ch(const int8_t *r, int32_t mc, int8x16_t x0, int8
 
 /* The outputs of all mc channels of the records from r on at the positions of npass (>= 1)
  * full passes whose pairs of windows are stored one after the other from win (16 bytes
- * each, 4 a pass), the first pass's outputs at yq, every shift in [-32, -2]. ctx: 56 bytes,
- * word-aligned: the sums (32 bytes) and the state of the passes. In assembly: per pass the
- * four windows loaded (VLDRB), then per channel one LDM of its record (offset, mult,
- * shift), two weight loads, eight VMLADAV, the sums into two vectors through memory (two
- * STMs, two VLDRWs, where eight VMOVs would be needed), the offset, VQDMULH, VRSHL, narrowed
- * to int16 into one vector (VQMOVNB / VQMOVNT: the A sums into the even lanes, the B sums
- * into the odd ones: position order), the zero point, the narrowing to int8 and one 8-byte
- * store: 28 instructions per channel, 15 per pass. */
+ * each, 4 a pass), the first pass's outputs at yq, every shift in [-32, -2]. ctx: 48 bytes,
+ * word-aligned: the sums (32 bytes) and the passes' constants. In assembly: per pass the four
+ * windows loaded (VLDRB), the records' start and the channel count (LDRD), the outputs moved
+ * on to the next pass's (one SUB of a constant from memory) and the loop set up: 10
+ * instructions; then per channel two weight loads, one LDM of mult, shift and the offset four
+ * times (the sums' start: VMLADAVA), four VMLADAVA (the A sums), their STM, one LDMDB of the
+ * four offsets again, four VMLADAVA (the B sums), their STMDB, the sums into two vectors
+ * (two VLDRWs, where eight VMOVs would be needed), VQDMULH, VRSHL, narrowed to int16 into one
+ * vector (VQMOVNB / VQMOVNT: the A sums into the even lanes, the B sums into the odd ones:
+ * position order), the zero point, the narrowing to int8 and one 8-byte store: 27
+ * instructions per channel. */
 RNN_CONV_S8_MVE_APART static void rnn_conv_s8_pairs_run(const int8_t *r, int32_t mc,
                                                         const int8_t *win, int32_t npass,
                                                         int8_t *yq, int32_t positions,
                                                         int32_t y_zp, int32_t *ctx)
 {
 #if defined(__GNUC__) && defined(__OPTIMIZE__)
-    /* VMLADAV needs even registers (the sums: r6, r8, r10, r12), LDM ascending ones (r1, r3,
-     * r5: the offset, mult and shift), VSTRB.16 a low base register. The A sums are stored
-     * at mid, the B sums below it; the passes' state after them (the next windows, the
-     * passes left, the outputs, the records, the channels, the zero point), reloaded per
-     * pass into the registers the channel loop uses. The flags of the passes' count (SUBS)
-     * outlive the channel loop, whose instructions set none. */
+    /* VMLADAVA needs even registers (the sums: r4, r6, r8, r10), LDM ascending ones (r1, r3
+     * before them: mult, shift), VSTRB.16 a low base register (yo). The A sums are stored at
+     * mid, the B sums below it; after them the records' start, the channel count and the
+     * step from a pass's last outputs to the next pass's first (mc x positions - 8). */
     int32_t *mid = ctx + 4;
     const int8_t *rr;
-    int8_t *yo;
-    mid[4] = (int32_t)(uintptr_t)win;
-    mid[5] = npass;
-    mid[6] = (int32_t)(uintptr_t)yq;
-    mid[7] = (int32_t)(uintptr_t)r;
-    mid[8] = mc;
-    mid[9] = y_zp;
-    __asm__ volatile("   ldr    r1, [%[mid], #36]\n"
-                     "   vdup.16 q7, r1\n"
-                     "2: ldrd   r1, r3, [%[mid], #16]\n"
-                     "   ldrd   r5, r6, [%[mid], #24]\n"
-                     "   ldr    r8, [%[mid], #32]\n"
-                     "   vldrb.u8 q0, [r1], #16\n"
-                     "   vldrb.u8 q1, [r1], #16\n"
-                     "   vldrb.u8 q2, [r1], #16\n"
-                     "   vldrb.u8 q3, [r1], #16\n"
-                     "   subs   r3, r3, #1\n"
-                     "   add    r10, r5, #8\n"
-                     "   strd   r1, r3, [%[mid], #16]\n"
-                     "   str    r10, [%[mid], #24]\n"
-                     "   mov    %[rr], r6\n"
-                     "   mov    %[yo], r5\n"
-                     "   dls    lr, r8\n"
-                     "1: ldm    %[rr]!, {r1, r3, r5}\n"
-                     "   vldrb.u8 q4, [%[rr]], #16\n"
+    int8_t *yo = yq + mc * positions - 8; /* as after a pass before the first one's at yq */
+    mid[4] = (int32_t)(uintptr_t)r;
+    mid[5] = mc;
+    mid[6] = mc * positions - 8;
+    __asm__ volatile("   vdup.16 q7, %[yzp]\n"
+                     "2: vldrb.u8 q0, [%[win]], #16\n"
+                     "   vldrb.u8 q1, [%[win]], #16\n"
+                     "   vldrb.u8 q2, [%[win]], #16\n"
+                     "   vldrb.u8 q3, [%[win]], #16\n"
+                     "   ldrd   %[rr], lr, [%[mid], #16]\n"
+                     "   ldr    r1, [%[mid], #24]\n"
+                     "   sub    %[yo], %[yo], r1\n"
+                     "   dls    lr, lr\n"
+                     "1: vldrb.u8 q4, [%[rr]], #16\n"
                      "   vldrb.u8 q5, [%[rr]], #16\n"
-                     "   vmladav.s8 r6, q4, q0\n"
-                     "   vmladav.s8 r8, q4, q1\n"
-                     "   vmladav.s8 r10, q4, q2\n"
-                     "   vmladav.s8 r12, q4, q3\n"
-                     "   stm    %[mid], {r6, r8, r10, r12}\n"
-                     "   vmladav.s8 r6, q5, q0\n"
-                     "   vmladav.s8 r8, q5, q1\n"
-                     "   vmladav.s8 r10, q5, q2\n"
-                     "   vmladav.s8 r12, q5, q3\n"
-                     "   stmdb  %[mid], {r6, r8, r10, r12}\n"
+                     "   ldm    %[rr]!, {r1, r3, r4, r6, r8, r10}\n"
+                     "   vmladava.s8 r4, q4, q0\n"
+                     "   vmladava.s8 r6, q4, q1\n"
+                     "   vmladava.s8 r8, q4, q2\n"
+                     "   vmladava.s8 r10, q4, q3\n"
+                     "   stm    %[mid], {r4, r6, r8, r10}\n"
+                     "   ldmdb  %[rr], {r4, r6, r8, r10}\n"
+                     "   vmladava.s8 r4, q5, q0\n"
+                     "   vmladava.s8 r6, q5, q1\n"
+                     "   vmladava.s8 r8, q5, q2\n"
+                     "   vmladava.s8 r10, q5, q3\n"
+                     "   stmdb  %[mid], {r4, r6, r8, r10}\n"
                      "   vldrw.u32 q4, [%[mid]]\n"
                      "   vldrw.u32 q5, [%[mid], #-16]\n"
-                     "   vadd.i32 q4, q4, r1\n"
-                     "   vadd.i32 q5, q5, r1\n"
-                     "   vqdmulh.s32 q4, q4, r3\n"
-                     "   vqdmulh.s32 q5, q5, r3\n"
-                     "   vrshl.s32 q4, r5\n"
-                     "   vrshl.s32 q5, r5\n"
+                     "   vqdmulh.s32 q4, q4, r1\n"
+                     "   vqdmulh.s32 q5, q5, r1\n"
+                     "   vrshl.s32 q4, r3\n"
+                     "   vrshl.s32 q5, r3\n"
                      "   vqmovnb.s32 q6, q4\n"
                      "   vqmovnt.s32 q6, q5\n"
                      "   vqadd.s16 q6, q6, q7\n"
@@ -1677,13 +1718,13 @@ RNN_CONV_S8_MVE_APART static void rnn_conv_s8_pairs_run(const int8_t *r, int32_t
                      "   vstrb.16 q4, [%[yo]]\n"
                      "   add    %[yo], %[yo], %[pos]\n"
                      "   le     lr, 1b\n"
+                     "   subs   %[np], %[np], #1\n"
                      "   bne    2b\n"
-                     : [rr] "=&r"(rr), [yo] "=&l"(yo)
-                     : [mid] "r"(mid), [pos] "r"(positions)
-                     : "r1", "r3", "r5", "r6", "r8", "r10", "r12", "lr", "q0", "q1", "q2", "q3",
-                       "q4", "q5", "q6", "q7", "cc", "memory");
+                     : [rr] "=&r"(rr), [yo] "+l"(yo), [win] "+r"(win), [np] "+r"(npass)
+                     : [mid] "r"(mid), [pos] "r"(positions), [yzp] "r"(y_zp)
+                     : "r1", "r3", "r4", "r6", "r8", "r10", "lr", "q0", "q1", "q2", "q3", "q4",
+                       "q5", "q6", "q7", "cc", "memory");
     (void)rr;
-    (void)yo;
 #else
     int32_t j;
     (void)ctx;
@@ -1695,11 +1736,12 @@ RNN_CONV_S8_MVE_APART static void rnn_conv_s8_pairs_run(const int8_t *r, int32_t
 #endif
 }
 
-/* Windows of at most 16 values whose pairs fit 16 lanes (rnn_conv_s8_pair_lanes); returns 0
- * (nothing written) otherwise. Scratch: the records (44 bytes per channel: offset
- * bias - x_zero_point x sum(w), mult, shift, the A and the B weights) and 32 bytes for the
- * sums, word-aligned: within the small-window contract (48 x out_c + 64 x ceil2(n) + 4
- * bytes). */
+/* Windows of at most 16 values whose pairs fit 16 lanes (rnn_conv_s8_pair_lanes), an output
+ * row's pairs and 3 more within the ring, at most RNN_CONV_S8_PAIR_EDGES edge pairs a row;
+ * returns 0 (nothing written) otherwise. Scratch (the small-window contract: 56 x out_c +
+ * 64 x ceil2(n) + 4 bytes): the records (RNN_CONV_S8_PAIR_REC bytes per channel), 48 bytes
+ * for rnn_conv_s8_pairs_run (the sums and its constants), word-aligned, then the ring of
+ * pairs of windows (16 bytes each; 36 for the CRNN's conv). */
 RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
     const rnn_window_params *p, const int8_t *x, int32_t x_zero_point, const int8_t *w,
     const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t y_zero_point,
@@ -1714,12 +1756,14 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
     const int32_t row_step = p->stride_h * in_w;      /* from output row to output row */
     const int32_t kpr = (p->out_w + 1) / 2;           /* pairs per output row */
     int8_t *recs = (int8_t *)(((uintptr_t)cols + 3u) & ~(uintptr_t)3u);
-    int32_t *ctx = (int32_t *)(void *)(recs + 44 * p->out_c); /* rnn_conv_s8_pairs_run's */
-    int8_t *win = (int8_t *)(ctx + 14);                          /* the ring of windows */
-    /* the ring: pairs of windows, a multiple of 4, in the rest of the scratch (48 x out_c +
-     * 64 x ceil2(n) + 4 bytes; 4 pairs at least) */
+    int32_t *ctx = (int32_t *)(void *)(recs + RNN_CONV_S8_PAIR_REC * p->out_c); /* the run's */
+    int8_t *win = (int8_t *)(ctx + 12);                                  /* the ring of windows */
+    /* the ring: pairs of windows, a multiple of 4, in the rest of the scratch (56 x out_c +
+     * 64 x ceil2(n) + 4 bytes, at most 3 of them before recs) */
     const int32_t ring =
-        ((48 * p->out_c + 64 * (n + (n & 1)) + 4 - 3 - 44 * p->out_c - 56) / 64) * 4;
+        ((56 * p->out_c + 64 * (n + (n & 1)) + 4 - 3 - RNN_CONV_S8_PAIR_REC * p->out_c - 48) /
+         64) *
+        4;
     const int8x16_t zpv = vdupq_n_s8((int8_t)x_zero_point);
     uint8_t o[16];
     uint8_t kh_of[16];
@@ -1730,10 +1774,12 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
     uint8x16_t lkh[2]; /* each lane's kernel row (255 past the pair's lanes), 255 - it */
     uint8x16_t offv;
     const int32_t last = rnn_conv_s8_pair_lanes(p, cg, o, kh_of, col_of, ta, tb);
-    int32_t klo;  /* the pairs k of an output row inside the input's columns: [klo, khi) */
-    int32_t khi;
+    int32_t kl;   /* the pairs k of an output row inside the input's columns: [kl, kh) */
+    int32_t kh;
     int32_t ohlo; /* the output rows inside the input's rows: [ohlo, ohhi) */
     int32_t ohhi;
+    mve_pred16_t colp[RNN_CONV_S8_PAIR_EDGES]; /* the edge pairs' lanes inside the columns */
+    mve_pred16_t colp_in[RNN_CONV_S8_PAIR_EDGES]; /* and of the rows inside the input */
     int32_t fast = 1;
     int32_t g;
     int32_t m;
@@ -1752,12 +1798,30 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
          * oh sh - pad_h >= 0 and oh sh - pad_h + (k_h - 1) dil_h < in_h */
         const int32_t cw = in_w - last + p->pad_w;
         const int32_t ch = p->in_h - (p->k_h - 1) * p->dil_h + p->pad_h;
-        klo = (p->pad_w + sw2 - 1) / sw2;
-        khi = cw > 0 ? (cw + sw2 - 1) / sw2 : 0;
-        khi = khi > kpr ? kpr : (khi < klo ? klo : khi);
+        int32_t k;
+        kl = (p->pad_w + sw2 - 1) / sw2;
+        kl = kl > kpr ? kpr : kl;
+        kh = cw > 0 ? (cw + sw2 - 1) / sw2 : 0;
+        kh = kh > kpr ? kpr : (kh < kl ? kl : kh);
         ohlo = (p->pad_h + p->stride_h - 1) / p->stride_h;
         ohhi = ch > 0 ? (ch + p->stride_h - 1) / p->stride_h : 0;
         ohhi = ohhi > p->out_h ? p->out_h : (ohhi < ohlo ? ohlo : ohhi);
+        if (kl + kpr - kh > RNN_CONV_S8_PAIR_EDGES)
+        {
+            return 0; /* more edge pairs a row than kept: the single windows' path */
+        }
+        /* the edge pairs' lanes whose columns lie inside the input, the same in every row:
+         * the pairs [0, kl) then [kh, kpr) */
+        for (k = 0; k < kl + kpr - kh; ++k)
+        {
+            const int32_t iw0 = (k < kl ? k : kh + k - kl) * sw2 - p->pad_w;
+            const int32_t c0 = iw0 >= 0 ? 0 : (-iw0 > 255 ? 255 : -iw0);
+            const int32_t c1 = in_w - iw0 < 0 ? 0 : (in_w - iw0 > 255 ? 255 : in_w - iw0);
+            colp[k] =
+                vcmphiq_m_n_u8(lk[1], (uint8_t)(255 - c1), vcmpcsq_n_u8(lk[0], (uint8_t)c0));
+            /* the lanes of the pair (kernel row < k_h) */
+            colp_in[k] = vcmphiq_m_n_u8(lkh[1], (uint8_t)(255 - p->k_h), colp[k]);
+        }
     }
     {
         /* 255 > t rather than t != 255: GCC 12 fails on the latter (internal compiler error) */
@@ -1767,7 +1831,7 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
         const mve_pred16_t pb = vcmphiq_u8(vdupq_n_u8(255), tbv);
         for (m = 0; m < p->out_c; ++m)
         {
-            int8_t *r = recs + 44 * m;
+            int8_t *r = recs + RNN_CONV_S8_PAIR_REC * m;
             const int8_t *wm = w + m * n;
             const int32_t off =
                 bias[m] - x_zero_point * vaddvq_s8(vldrbq_z_s8(wm, vctp8q((uint32_t)n)));
@@ -1775,112 +1839,157 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
             {
                 fast = 0;
             }
-            memcpy(r, &off, sizeof off);
-            memcpy(r + 4, &mult[m], sizeof mult[m]);
-            memcpy(r + 8, &shift[m], sizeof shift[m]);
-            vst1q_s8(r + 12, vldrbq_gather_offset_z_s8(wm, tav, pa));
-            vst1q_s8(r + 28, vldrbq_gather_offset_z_s8(wm, tbv, pb));
+            vst1q_s8(r, vldrbq_gather_offset_z_s8(wm, tav, pa));
+            vst1q_s8(r + 16, vldrbq_gather_offset_z_s8(wm, tbv, pb));
+            memcpy(r + 32, &mult[m], sizeof mult[m]);
+            memcpy(r + 36, &shift[m], sizeof shift[m]);
+            vst1q_s32((int32_t *)(void *)(r + 40), vdupq_n_s32(off));
         }
     }
     for (g = 0; g < p->groups; ++g)
     {
-        const int8_t *r = recs + 44 * g * mg;
+        const int8_t *r = recs + RNN_CONV_S8_PAIR_REC * g * mg;
         int8_t *yq = y + g * mg * positions;
-        /* the cursor: pair k of output row oh, its input xc (tap (0, 0), maybe outside the
-         * input), xrow the row's first pair's; the pairs [klo, kend) inside the input (kend:
-         * khi when the row is inside the input's rows, else klo); rows: the lanes of the
-         * row's kernel rows inside the input */
+        /* xrow: the input at tap (0, 0) of output row oh's first pair (maybe outside the
+         * input); fill: the pairs in the ring, whose passes run when it is full (the ring
+         * holds a multiple of 4 pairs, so only the group's last passes can be partial) */
         const int8_t *xrow = x + g * cg * p->in_h * in_w - p->pad_h * in_w - p->pad_w;
-        const int8_t *xc = xrow;
-        int32_t oh = 0;
-        int32_t k = 0;
-        int32_t kend;
-        int32_t left = positions / 2; /* pairs left in the group */
-        mve_pred16_t rows;
-#define RNN_CONV_S8_PAIR_ROWS()                                                             \
+        int32_t fill = 0;
+        int32_t oh;
+#define RNN_CONV_S8_PAIRS_PASSES(np)                                                        \
     do                                                                                      \
     {                                                                                       \
-        int32_t kh0 = 0;                                                                    \
-        int32_t kh1 = p->k_h;                                                               \
-        kend = khi;                                                                         \
-        if (oh < ohlo || oh >= ohhi)                                                        \
+        if (fast)                                                                           \
         {                                                                                   \
-            rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0,    \
-                             &kh1);                                                         \
-            kend = klo;                                                                     \
+            rnn_conv_s8_pairs_run(r, mg, win, (np), yq, positions, y_zero_point, ctx);      \
         }                                                                                   \
-        rows = vcmphiq_m_n_u8(lkh[1], (uint8_t)(255 - kh1),                                 \
-                              vcmpcsq_n_u8(lkh[0], (uint8_t)kh0));                          \
+        else                                                                                \
+        {                                                                                   \
+            const int8_t *wf;                                                               \
+            for (wf = win; wf < win + 64 * (np); wf += 64)                                  \
+            {                                                                               \
+                rnn_conv_s8_pairs_ch(r, mg, vldrbq_s8(wf), vldrbq_s8(wf + 16),              \
+                                     vldrbq_s8(wf + 32), vldrbq_s8(wf + 48),                \
+                                     yq + (wf - win) / 8, positions, y_zero_point, 8, 0);   \
+            }                                                                               \
+        }                                                                                   \
+        yq += 8 * (np);                                                                     \
     } while (0)
-        RNN_CONV_S8_PAIR_ROWS();
-        while (left > 0)
+        /* the ring's full passes, its last 0 to 3 pairs moved to its start */
+#define RNN_CONV_S8_PAIRS_SPILL()                                                           \
+    do                                                                                      \
+    {                                                                                       \
+        const int32_t np = fill / 4;                                                        \
+        int32_t j;                                                                          \
+        if (np > 0)                                                                         \
+        {                                                                                   \
+            RNN_CONV_S8_PAIRS_PASSES(np);                                                   \
+        }                                                                                   \
+        for (j = 0; j < (fill & 3); ++j)                                                    \
+        {                                                                                   \
+            vst1q_s8(win + 16 * j, vldrbq_s8(win + 64 * np + 16 * j));                      \
+        }                                                                                   \
+        fill &= 3;                                                                          \
+    } while (0)
+        for (oh = 0; oh < p->out_h; ++oh, xrow += row_step)
         {
-            /* the windows of the next ring pairs (or of those left), then their passes */
-            const int32_t cnt = left < ring ? left : ring;
-            int8_t *wv = win;
-            int32_t j = 0;
-            while (j < cnt)
+            int32_t inr = oh >= ohlo && oh < ohhi; /* the row's kernel rows inside */
+            const int8_t *xc;
+            mve_pred16_t rows = 0;
+            int32_t k = 0;
+            if (inr && kpr + 3 <= ring)
             {
-                if (k >= klo && k < kend)
+                /* the rows inside the input's rows, each whole in the ring: the usual case */
+                for (; oh < ohhi; ++oh, xrow += row_step)
                 {
-                    /* the pairs inside the input up to the row's edge */
-                    int32_t run = kend - k < cnt - j ? kend - k : cnt - j;
-                    j += run;
-                    k += run;
-                    for (; run > 0; --run, xc += sw2, wv += 16)
+                    if (fill + kpr > ring)
                     {
-                        vst1q_s8(wv, vldrbq_gather_offset_s8(xc, offv));
+                        RNN_CONV_S8_PAIRS_SPILL();
                     }
+                    rnn_conv_s8_pair_row(xrow, win + 16 * fill, colp_in, kl, kh - kl, kpr - kh,
+                                         sw2, offv, zpv);
+                    fill += kpr;
                 }
-                else
+                if (oh == p->out_h)
                 {
-                    vst1q_s8(wv, rnn_conv_s8_pair_edge(lk, xc, k * sw2 - p->pad_w, in_w, rows,
-                                                       offv, zpv));
-                    ++j;
-                    ++k;
-                    xc += sw2;
-                    wv += 16;
+                    break;
                 }
-                if (k == kpr)
-                {
-                    k = 0;
-                    ++oh;
-                    xrow += row_step;
-                    xc = xrow;
-                    RNN_CONV_S8_PAIR_ROWS();
-                }
+                inr = 0;
             }
-            left -= cnt;
-            if (cnt >= 4)
+            xc = xrow;
+            if (!inr)
             {
-                if (fast)
-                {
-                    rnn_conv_s8_pairs_run(r, mg, win, cnt / 4, yq, positions, y_zero_point,
-                                          ctx);
-                    yq += 8 * (cnt / 4);
-                }
-                else
-                {
-                    for (wv = win; wv < win + 64 * (cnt / 4); wv += 64, yq += 8)
-                    {
-                        rnn_conv_s8_pairs_ch(r, mg, vldrbq_s8(wv), vldrbq_s8(wv + 16),
-                                             vldrbq_s8(wv + 32), vldrbq_s8(wv + 48), yq,
-                                             positions, y_zero_point, 8, 0);
-                    }
-                }
+                /* the lanes of the row's kernel rows inside the input */
+                int32_t kh0 = 0;
+                int32_t kh1 = p->k_h;
+                rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0,
+                                 &kh1);
+                rows = vcmphiq_m_n_u8(lkh[1], (uint8_t)(255 - kh1),
+                                      vcmpcsq_n_u8(lkh[0], (uint8_t)kh0));
             }
-            if ((cnt & 3) != 0)
+            if (fill + kpr > ring)
             {
-                /* the group's last pairs: 1 to 3 (ring is a multiple of 4) */
-                const int8_t *wl = win + 64 * (cnt / 4);
-                const int8x16_t x0 = vldrbq_s8(wl);
-                rnn_conv_s8_pairs_ch(r, mg, x0, (cnt & 3) > 1 ? vldrbq_s8(wl + 16) : x0,
-                                     (cnt & 3) > 2 ? vldrbq_s8(wl + 32) : x0, x0, yq, positions,
-                                     y_zero_point, 2 * (cnt & 3), fast);
-                yq += 2 * (cnt & 3);
+                RNN_CONV_S8_PAIRS_SPILL();
+            }
+            if (inr && fill + kpr <= ring)
+            {
+                /* the whole row: the usual case */
+                rnn_conv_s8_pair_row(xc, win + 16 * fill, colp_in, kl, kh - kl, kpr - kh, sw2,
+                                     offv, zpv);
+                fill += kpr;
+                continue;
+            }
+            while (k < kpr)
+            {
+                /* the row's pairs [k, k + seg) that fit the ring (all of them unless the ring
+                 * is nearly full or the row is longer than the ring): its left edge pairs
+                 * (by predicate: their lanes inside the input, x_zero_point elsewhere), those
+                 * inside the input's columns, its right edge pairs */
+                int32_t seg;
+                int8_t *wv;
+                if (fill == ring)
+                {
+                    RNN_CONV_S8_PAIRS_SPILL();
+                }
+                seg = kpr - k < ring - fill ? kpr - k : ring - fill;
+                wv = win + 16 * fill;
+                fill += seg;
+                if (inr)
+                {
+                    const int32_t nl = kl - k <= 0 ? 0 : (kl - k < seg ? kl - k : seg);
+                    const int32_t e = kh < k + seg ? kh : k + seg;
+                    const int32_t ni = e - (k + nl) > 0 ? e - (k + nl) : 0;
+                    /* the predicates from pair k's on (the right edge's: from max(k, kh)'s) */
+                    const int32_t c = k < kl ? k : kl + (k > kh ? k - kh : 0);
+                    rnn_conv_s8_pair_row(xc, wv, colp_in + c, nl, ni, seg - nl - ni, sw2, offv,
+                                         zpv);
+                    xc += seg * sw2;
+                    k += seg;
+                    continue;
+                }
+                for (; seg > 0; --seg, ++k, xc += sw2, wv += 16)
+                {
+                    const mve_pred16_t pr =
+                        k < kl ? rows & colp[k] : (k < kh ? rows : rows & colp[kl + k - kh]);
+                    vst1q_s8(wv, vpselq_s8(vldrbq_gather_offset_z_s8(xc, offv, pr), zpv, pr));
+                }
             }
         }
-#undef RNN_CONV_S8_PAIR_ROWS
+        if (fill >= 4)
+        {
+            RNN_CONV_S8_PAIRS_PASSES(fill / 4);
+        }
+        if ((fill & 3) != 0)
+        {
+            /* the group's last pairs: 1 to 3 */
+            const int8_t *wl = win + 64 * (fill / 4);
+            const int8x16_t x0 = vldrbq_s8(wl);
+            rnn_conv_s8_pairs_ch(r, mg, x0, (fill & 3) > 1 ? vldrbq_s8(wl + 16) : x0,
+                                 (fill & 3) > 2 ? vldrbq_s8(wl + 32) : x0, x0, yq, positions,
+                                 y_zero_point, 2 * (fill & 3), fast);
+        }
+#undef RNN_CONV_S8_PAIRS_SPILL
+#undef RNN_CONV_S8_PAIRS_PASSES
     }
     return 1;
 }
