@@ -32,10 +32,13 @@ def _qdense(rng: np.random.Generator, rows: int, cols: int, mode: str):
         w = rng.integers(-7, 8, (rows, cols))
     # general: the shifts above -2 (int4 rows' usual ones: the fast form with acc 2^(s + 2)
     # where that fits, the general requantization above 13 or when it does not fit)
-    off = rng.integers(-5000, 5000, rows) if mode != "general" else \
-        rng.integers(-2**20, 2**20, rows)
+    off = rng.integers(-5000, 5000, rows) if mode not in ("general", "wide") else \
+        rng.integers(-2**20, 2**20, rows) if mode == "general" else \
+        rng.integers(-2**29, 2**29, rows)
     mult = rng.integers(2**30, 2**31, rows)
-    shift = rng.integers(-12, -1, rows) if mode != "general" else rng.integers(-1, 16, rows)
+    # wide: shifts -1 .. 2 with sums beyond 2^27 (16 acc does not fit: the other forms)
+    shift = rng.integers(-12, -1, rows) if mode not in ("general", "wide") else \
+        rng.integers(-1, 16, rows) if mode == "general" else rng.integers(-1, 3, rows)
     return _dense.QDense(w.astype(np.int8), off.astype(np.int64), mult.astype(np.int64),
                          shift.astype(np.int64), bits=4)
 
@@ -50,7 +53,7 @@ def _cases(seed: int) -> list[tuple[Case, object, str]]:
     rng = np.random.default_rng(seed)
     out = []
     for k, (rows, cols) in enumerate(SHAPES):
-        for mode in ("random", "extreme", "general", "general_small"):
+        for mode in ("random", "extreme", "general", "general_small", "wide"):
             qm = _qdense(rng, rows, cols, mode)
             x = _x(rng, cols, mode)
             name = f"s4_{k}_{mode}"

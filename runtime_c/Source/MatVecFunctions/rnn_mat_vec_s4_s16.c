@@ -365,7 +365,15 @@ static inline int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
     }
     /* int4 rows' scales are about 18 times int8's, so their shifts are mostly -1 .. 3:
      * rq(acc 2^k, mult, shift - k) = rq(acc, mult, shift) exactly (the same rational
-     * number floored), so with k = shift + 2 the fast form applies when acc 2^k fits */
+     * number floored). The common case first, with k = 4 (one unsigned compare for the
+     * range, a shift of the sum, no shift amount to compute), then k = shift + 2 wherever
+     * acc 2^k fits */
+    if (shift <= 2 && (uint32_t)acc + (1u << 27) < (1u << 28))
+    {
+        const int32_t hi = (int32_t)(((int64_t)(acc * 16) * (int64_t)mult) >> 32);
+        const int32_t t = ((int32_t)((uint32_t)hi << 1) >> (3 - shift)) + 1;
+        return RNN_S4_SAT16(t >> 1);
+    }
     if (shift <= 13)
     {
         const int32_t lim = (int32_t)1 << (29 - shift); /* 2^(31 - k) */
@@ -427,6 +435,21 @@ void rnn_mat_vec_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const int3
     {
         const mve_pred16_t p = vctp8q((uint32_t)(cols - j));
         sx8 = vaddvaq_p_s8(sx8, vldrbq_z_s8(x + j, p), p);
+    }
+#elif defined(RNN_S4_DSP)
+    if (split) /* sum(x) from the split words: both int16 halves by one SMLAD (zeros after) */
+    {
+        for (j = 0; j < 2 * (ld >> 2); ++j)
+        {
+            sx8 = __smlad(xw[j], 0x00010001, sx8);
+        }
+    }
+    else
+    {
+        for (j = 0; j < cols; ++j)
+        {
+            sx8 += x[j];
+        }
     }
 #else
     for (j = 0; j < cols; ++j)
