@@ -336,37 +336,26 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
             lines.append(f"| {b} | {dt} | {f['n']} | {100 * f['mean_abs']:.1f}% | {h['n']} | "
                          + (f"{100 * h['mean_abs']:.1f}% | {100 * h['max_abs']:.1f}% | "
                             f"{h['within_10pct']}/{h['n']} |" if h["n"] else "- | - | - |"))
-    lines += ["", "## Held out, by format (all boards and dtypes)", "",
-              "| format | held out | mean abs err | max abs err | within 10% |",
-              "| --- | ---: | ---: | ---: | ---: |"]
-    for m in METHODS:
-        errs = [abs(r["rel_error"]) for r in meas if r["held_out"] and
-                r.get("rel_error") is not None and byc[r["config"]]["method"] == m]
-        if errs:
-            lines.append(f"| {m} | {len(errs)} | {100 * np.mean(errs):.1f}% | "
-                         f"{100 * max(errs):.1f}% | {sum(e <= TARGET_ERR for e in errs)}/"
-                         f"{len(errs)} |")
-    lines += ["", "## Held out, by cell (all boards and dtypes)", "",
-              "| cell | held out | mean abs err | max abs err | within 10% |",
-              "| --- | ---: | ---: | ---: | ---: |"]
-    for cell in CELLS + sorted(set(NPZ_CELLS)):
-        errs = [abs(r["rel_error"]) for r in meas if r["held_out"] and
-                r.get("rel_error") is not None and byc[r["config"]]["cell"] == cell]
-        if errs:
-            lines.append(f"| {cell} | {len(errs)} | {100 * np.mean(errs):.1f}% | "
-                         f"{100 * max(errs):.1f}% | {sum(e <= TARGET_ERR for e in errs)}/"
-                         f"{len(errs)} |")
-    lines += ["", "## Held out, int8, by weight precision (all boards)", "",
-              "| precision | held out | mean abs err | max abs err | within 10% |",
-              "| --- | ---: | ---: | ---: | ---: |"]
-    for prec in ["w8a8"] + PRECISIONS:
-        errs = [abs(r["rel_error"]) for r in meas if r["held_out"] and r["dtype"] == "int8"
-                and r.get("rel_error") is not None
-                and byc[r["config"]].get("precision", "w8a8") == prec]
-        if errs:
-            lines.append(f"| {prec} | {len(errs)} | {100 * np.mean(errs):.1f}% | "
-                         f"{100 * max(errs):.1f}% | {sum(e <= TARGET_ERR for e in errs)}/"
-                         f"{len(errs)} |")
+    def by(title: str, column: str, values: list[str], key, dtype: str | None = None) -> None:
+        """One table of the held-out errors grouped by key(configuration) in values."""
+        nonlocal lines
+        lines += ["", f"## Held out, {title}", "",
+                  f"| {column} | held out | mean abs err | max abs err | within 10% |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        for v in values:
+            errs = [abs(r["rel_error"]) for r in meas if r["held_out"] and
+                    r.get("rel_error") is not None and key(byc[r["config"]]) == v
+                    and dtype in (None, r["dtype"])]
+            if errs:
+                lines.append(f"| {v} | {len(errs)} | {100 * np.mean(errs):.1f}% | "
+                             f"{100 * max(errs):.1f}% | {sum(e <= TARGET_ERR for e in errs)}/"
+                             f"{len(errs)} |")
+
+    by("by format (all boards and dtypes)", "format", METHODS, lambda c: c["method"])
+    by("by cell (all boards and dtypes)", "cell", CELLS + sorted(set(NPZ_CELLS)),
+       lambda c: c["cell"])
+    by("int8, by weight precision (all boards)", "precision", ["w8a8"] + PRECISIONS,
+       lambda c: c.get("precision", "w8a8"), "int8")
     lines += ["", "## Held-out configurations", "",
               "| config | cell | I -> H | T | format | board | dtype | measured | predicted | "
               "error |", "| ---: | --- | --- | ---: | --- | --- | --- | ---: | ---: | ---: |"]
