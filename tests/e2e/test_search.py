@@ -290,6 +290,14 @@ def test_bad_plans_exit_2(tmp_path: Path) -> None:
                    "layers[0].factor 0.5"),
         "dtype": ({**good, "dtype": "int3"}, "dtype 'int3'"),
         "sha": ({**good, "model_sha256": "0" * 64}, "differs"),
+        "precision-float": ({**good, "precision": {"/fc/Gemm": "w4a8"}},
+                            "precision: needs dtype int8"),
+        "precision-name": ({**good, "dtype": "int8", "precision": {"/fc/Gemm": "w3a8"}},
+                           "precision./fc/Gemm: unknown precision 'w3a8'"),
+        "precision-type": ({**good, "precision": ["w4a8"]}, "precision: expected"),
+        "precision-layer": ({**good, "dtype": "int8", "layers": [dict(
+            index=0, name="l", method="dense", factor=1.0)], "precision": {"nope": "w4a8"}},
+            "names layer 'nope'"),
     }
     for name, (data, msg) in cases.items():
         p = tmp_path / f"{name}.json"
