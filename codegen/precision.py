@@ -40,8 +40,9 @@ class Precision:
 PRECISIONS: dict[str, Precision] = {p.name: p for p in (
     Precision("w8a8", 8, 8, True),
     Precision("w4a8", 4, 8, True),
-    Precision("w8a16", 8, 16, False, "int16 activations are not available yet"),
-    Precision("w4a16", 4, 16, False, "int16 activations are not available yet"),
+    Precision("w8a16", 8, 16, True),
+    Precision("w4a16", 4, 16, False, "int4 weights with int16 activations are not available "
+              "yet"),
     Precision("float32", 32, 32, False,
               "float32 layers inside an integer model are not available yet"),
 )}

@@ -49,7 +49,33 @@ class QState16:
         return 2.0 ** -self.exp
 
 
-TensorQ = QParams | QState16  # what QuantPlan.tensors maps a tensor name to
+@dataclass(frozen=True)
+class QParams16:
+    """int16 activations (w8a16, the CMSIS-NN s16 scheme): symmetric, zero point 0,
+    real = scale * q, scale = the calibrated largest magnitude / 32767."""
+
+    scale: float
+    dtype = "int16"
+    zero_point = 0
+
+
+def choose_qparams16(lo: float, hi: float, what: str) -> QParams16:
+    """Symmetric int16 parameters covering [lo, hi] (and 0)."""
+    amax = max(abs(lo), abs(hi))
+    if not math.isfinite(amax):
+        raise RnngenError(f"int8: {what}: the calibration range is not finite")
+    if not amax > 0:
+        raise RnngenError(f"int8: {what}: the calibration data gives a constant zero value; "
+                          "give inputs that exercise the model (--calibrate)")
+    return QParams16(float(np.float32(amax / 32767.0)))
+
+
+def sat_act(v: np.ndarray, p: QParams | QParams16) -> np.ndarray:
+    """Saturate to an activation tensor's type: int8, or int16 (w8a16)."""
+    return sat16(v) if p.dtype == "int16" else sat8(v)
+
+
+TensorQ = QParams | QParams16 | QState16  # what QuantPlan.tensors maps a tensor name to
 
 
 def multiplier(real: float, what: str) -> tuple[int, int]:
@@ -185,6 +211,16 @@ def check_accumulator_s4(w_q: np.ndarray, what: str) -> None:
     if bound.size and int(bound.max()) >= 2**31:
         raise RnngenError(f"int8: {what}: int4 weights: the int32 accumulator could overflow "
                           f"(bound {int(bound.max())}); the matrix is too wide for int4")
+
+
+def check_accumulator_a16(w_q: np.ndarray, corr: np.ndarray, what: str) -> None:
+    """Prove that sum_j w[r, j] x[j] + corr[r] fits int32 for every int16 x (the int16-
+    activation kernels, rnn_mat_vec_a16_*, accumulate in int32)."""
+    bound = np.sum(np.abs(w_q.astype(I64)), axis=1) * 32768 + np.abs(corr.astype(I64))
+    if bound.size and int(bound.max()) >= 2**31:
+        raise RnngenError(f"int8: {what}: int16 activations: the int32 accumulator could "
+                          f"overflow (row bound {int(bound.max())} >= 2^31); the matrix is "
+                          "too wide for w8a16 (give this layer w8a8)")
 
 
 def quantize_tensor(w: np.ndarray) -> tuple[np.ndarray, float]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import cgen, reference
-from ..quant import I64, lut, rq, rshift_round, sat8, sat16
+from ..quant import I64, lut, rq, rshift_round, sat16, sat_act
 from .base import Cell
 from .common import F32, clip_f32, clip_s16, q12
 
@@ -67,7 +67,7 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
     o = lut(lf, clip_s16(go, q.clip))
     c12 = rshift_round(c, k - 12) if k >= 12 else sat16(c << (12 - k))
     th = lut(lh, c12)
-    h = sat8(q.h.zero_point + rq(o * th, q.out_mult, q.out_shift))
+    h = sat_act(q.h.zero_point + rq(o * th, q.out_mult, q.out_shift), q.h)
     return h, c
 
 
@@ -85,8 +85,10 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
 
 def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
     steps = prog.matvec(f"{s.prefix}_R", qd.R, "h", s.gh, s.scratch)
+    # int16 h (w8a16): rnn_lstm_cell_a16, in the same file (kernels are files)
+    k = "rnn_lstm_cell_a16" if q.h.dtype == "int16" else "rnn_lstm_cell_s16"
     prog.ctx.kernels.add("rnn_lstm_cell_s16")
-    steps.append(f"rnn_lstm_cell_s16(&{s.params}, {s.gx}, {s.gh}, c, h);")
+    steps.append(f"{k}(&{s.params}, {s.gx}, {s.gh}, c, h);")
     return steps
 
 
