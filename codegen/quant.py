@@ -230,12 +230,17 @@ def quantize_tensor(w: np.ndarray) -> tuple[np.ndarray, float]:
     return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
 
 
-def quantize_input(x: np.ndarray, p: QParams | None) -> np.ndarray:
+def quantize_input(x: np.ndarray, p: QParams | QParams16 | None) -> np.ndarray:
     """float -> int8 as the C does it: v = x * (1/scale) in float32, rounded half to even
     (lrintf), plus the zero point, saturated. C: rnn_quantize_s8(). p None: the input is
-    token ids, int32 at the C API whatever --io is."""
+    token ids, int32 at the C API whatever --io is. A QParams16 (an int16 input, w8a16):
+    the same without zero point, saturated to int16 (rnn_quantize_s16())."""
     if p is None:
         return np.rint(np.asarray(x, np.float64)).astype(np.int32)
+    if p.dtype == "int16":  # w8a16: C rnn_quantize_s16(), symmetric
+        inv = np.float32(1.0 / p.scale)
+        v = np.clip(np.asarray(x, np.float32) * inv, np.float32(-65536), np.float32(65536))
+        return sat16(np.rint(v).astype(I64)).astype(np.int16)
     inv = np.float32(1.0 / p.scale)
     v = np.clip(np.asarray(x, np.float32) * inv, np.float32(-1e6), np.float32(1e6))
     return sat8(np.rint(v).astype(I64) + p.zero_point).astype(np.int8)

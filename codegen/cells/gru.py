@@ -134,4 +134,5 @@ CELL = Cell(
     out_frac=15,
     split_recurrent=lambda n: not n.linear_before_reset,
     options=("linear_before_reset",),
+    a16=True,
 )

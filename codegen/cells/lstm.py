@@ -108,4 +108,5 @@ CELL = Cell(
     quant_biases=lambda n, cd: (q12(cd.wb + cd.rb), None),
     out_frac=30,
     peepholes=True, options=("input_forget",),
+    a16=True,
 )

@@ -66,4 +66,5 @@ CELL = Cell(
     quant_biases=lambda n, cd: (q12(cd.wb + cd.rb), None),
     relu_s8=True,
     out_frac=15,
+    a16=True,
 )

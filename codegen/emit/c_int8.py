@@ -276,6 +276,11 @@ class QProgram(_Program):
         n = math.prod(g.shapes[g.input])
         p = self.plan.input
         region, off = self.mem.place[g.input]
+        if p.dtype == "int16":  # w8a16 layers read it: symmetric int16
+            self.ctx.kernels.add("rnn_quantize_s16")
+            return [dict(kind="lines", comment="quantize the input (int16)", gate="", lines=[
+                f"rnn_quantize_s16(x, {n}, {cgen.c_float(1.0 / p.scale)}, "
+                f"{self.buf(g.input)});"])]
         self.ctx.kernels.add("rnn_quantize_s8")
         return [dict(kind="lines", comment="quantize the input", gate="", lines=[
             f"rnn_quantize_s8(x, {n}, {cgen.c_float(1.0 / p.scale)}, {p.zero_point}, "
@@ -287,6 +292,8 @@ class QProgram(_Program):
     def xbuf(self, t: str) -> str:
         """The int8 buffer of a tensor (the quantized input lives in the arena)."""
         if t == self.g.input and self.plan.io == "float" and not self.g.input_ids:
+            if self.is16(t):  # int16 (w8a16): in arena16
+                return self.buf(t)
             return _at("s->arena", self.mem.place[t][1])
         return self.buf(t)
 

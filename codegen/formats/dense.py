@@ -146,8 +146,9 @@ def quantize_dense(w: np.ndarray, x: QParams, out_scale: float, what: str,
     xbits = 16 if x.dtype == "int16" else 8
     if xbits == 16:  # int16 input (w8a16): symmetric, no zero point
         if bits != 8:
-            raise RnngenError(f"int8: {what}: int4 weights with int16 activations (w4a16) "
-                              "are not available yet")
+            raise RnngenError(f"int8: {what}: int4 weights reading int16 activations (a "
+                              "w8a16 layer's output; w4a16) are not available yet; give this "
+                              "layer w8a8 or w8a16")
         quant.check_accumulator_a16(wq, offset, what)
     else:
         quant.check_accumulator(wq, offset, what)

@@ -157,7 +157,8 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
                           "(an LSTM cell state, int16) comes after a window along time that "
                           "does not fire on every step; build float32 or give h only")
     place, top = _arena(g, lambda t: math.prod(g.shapes[t]),
-                        input_in_arena=qp.io == "float" and not g.input_ids,
+                        input_in_arena=qp.io == "float" and not g.input_ids
+                        and g.input not in int16,  # an int16 input (w8a16): in arena16
                         skip=int16 | set(held))
     top16 = 0
     views = {n.outputs[0]: n.inputs[0] for n in g.nodes if isinstance(n, ir.View)}

@@ -230,9 +230,6 @@ def _calibrate(g: ir.Graph, xs: list[np.ndarray], states: list[State] | None = N
 
 # --------------------------------------------------------------------------- building
 
-# the cells with int16 activations (w8a16): their integer steps and kernels take int16 h
-A16_CELLS = ("LSTM", "GRU", "RNN")
-
 # ReLU RNN: the calibrated pre-activation range gets this headroom in int16
 RELU_HEADROOM = 1.25
 
@@ -430,9 +427,9 @@ class _Builder:
         if self.io == "int8":
             for o in g.outputs:
                 if not isinstance(params.get(o), QParams):
-                    raise RnngenError(f"{self.where}: output '{o}' is int16 (an LSTM cell "
-                                      "state or a w8a16 layer's output); with --io int8 every "
-                                      "output must be int8 (use --io float)")
+                    raise RnngenError(f"{self.where}: output '{o}' is the int16 cell state; "
+                                      "with --io int8 every output must be int8 (use --io "
+                                      "float)")
         return quant.QuantPlan(tensors=params, nodes=nodes,
                                input=None if g.input_ids else params[g.input], io=self.io,
                                calibration=self.source, warnings=self.warnings)
@@ -455,10 +452,10 @@ class _Builder:
             members.setdefault(self.find(t), []).append(t)
         layout = (ir.View, ir.Transpose, ir.Slice, ir.Concat)
 
-        def bad_use(r: str) -> tuple[str, ir.Node | None]:
+        def bad_use(r: str, input_ok: bool = False) -> tuple[str, ir.Node | None]:
             """(tensor, node) of the first use of class r that cannot take int16."""
             for t in members.get(r, [r]):
-                if t == g.input:
+                if t == g.input and not input_ok:
                     return t, None
                 if t in g.outputs and self.io != "float":
                     return t, None
@@ -477,11 +474,11 @@ class _Builder:
         for n in g.nodes:
             if isinstance(n, ir.Recurrent) and self.act16(n):
                 where = f"{self.where}: {n.cell} node '{n.name}'"
-                if n.cell not in A16_CELLS:
+                if not cells.of(n.cell).a16:
+                    have = ", ".join(c.name for c in cells.CELLS.values() if c.a16)
                     raise RnngenError(f"{where}: int16 activations (w8a16) are not available "
-                                      f"for {n.cell} layers yet (they are for "
-                                      f"{', '.join(A16_CELLS)}); give it w8a8 (--precision "
-                                      f"...,{n.name}=w8a8)")
+                                      f"for {n.cell} layers yet (they are for {have}); give "
+                                      f"it w8a8 (--precision ...,{n.name}=w8a8)")
                 for o in n.outputs[:2]:
                     if not o:
                         continue
@@ -502,6 +499,17 @@ class _Builder:
                 r = self.find(n.outputs[0])
                 if not bad_use(r)[0]:
                     roots.add(r)
+        # the model's input is int16 (quantized so on entry) when every layer reading it is
+        # a w8a16 recurrent or Linear layer (float API only); else int8
+        r = self.find(g.input)
+        readers_in = [c for t in members.get(r, [r]) for c in readers.get(t, [])
+                      if not isinstance(c, layout)]
+        if self.io == "float" and not g.input_ids and readers_in and \
+                not bad_use(r, input_ok=True)[0] and all(
+                    isinstance(c, (ir.Recurrent, ir.Linear)) and self.act16(c)
+                    and (not isinstance(c, ir.Recurrent) or cells.of(c.cell).a16)
+                    for c in readers_in):
+            roots.add(r)
         return roots
 
     def qp(self, t: str) -> QParams:

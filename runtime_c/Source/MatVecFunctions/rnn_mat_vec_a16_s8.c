@@ -33,8 +33,10 @@ void rnn_mat_vec_a16_s8(int32_t rows, int32_t cols, const int8_t *w, const int32
                              offset + r, x, acc);
         for (k = 0; k < nb; ++k)
         {
-            y[r + k] = (int8_t)rnn_sat8(out_zero_point +
-                                        rnn_requantize(acc[k], mult[r + k], shift[r + k]));
+            /* sat16 first: the same result as sat8(zp + rq) (|zp| <= 128), no int32
+             * overflow when rq saturates */
+            y[r + k] = (int8_t)rnn_sat8(
+                out_zero_point + rnn_sat16(rnn_requantize(acc[k], mult[r + k], shift[r + k])));
         }
     }
 }
