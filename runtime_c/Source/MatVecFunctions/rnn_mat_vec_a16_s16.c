@@ -18,7 +18,9 @@
  *   stack buffer), wider inputs plain C.
  * - Helium (Cortex-M55): four rows per pass share each 8-lane load of x (VLDRH); per row the
  *   weights are loaded widened to int16 (VLDRB.S16) and VMLADAVA.S16 adds 8 products; the
- *   last 1..7 columns predicated.
+ *   last 1..7 columns predicated; four rows requantized as one vector (VMULH, VRSHL).
+ *   An int16 lane holds half an int8 lane's values, so the multiply-adds per MAC are twice
+ *   the int8 kernel's (VMLADAVA.S8: 16 products).
  * - NEON (AArch64): four rows per pass share each 8-lane load of x; per row the 8 weights
  *   are widened (SXTL) and SMLAL + SMLAL2 add 8 products into four int32 lanes.
  * - plain C99 elsewhere.
@@ -63,29 +65,57 @@ static int32_t dot_a16(const int8_t *w, const int16_t *x, int32_t n)
 static void rows4_mve(int32_t ld, int32_t cols, const int8_t *w, const int16_t *x,
                       int32_t *acc)
 {
+    const int8_t *w0 = w;
+    const int8_t *w1 = w + ld;
+    const int8_t *w2 = w + 2 * ld;
+    const int8_t *w3 = w + 3 * ld;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    int32_t j = 0;
-    for (; j + 8 <= cols; j += 8)
+    int32_t k;
+    for (k = cols >> 3; k > 0; --k)
     {
-        const int16x8_t xv = vldrhq_s16(x + j);
-        a0 = vmladavaq_s16(a0, vldrbq_s16(w + j), xv);
-        a1 = vmladavaq_s16(a1, vldrbq_s16(w + ld + j), xv);
-        a2 = vmladavaq_s16(a2, vldrbq_s16(w + 2 * ld + j), xv);
-        a3 = vmladavaq_s16(a3, vldrbq_s16(w + 3 * ld + j), xv);
+        const int16x8_t xv = vldrhq_s16(x);
+        a0 = vmladavaq_s16(a0, vldrbq_s16(w0), xv);
+        a1 = vmladavaq_s16(a1, vldrbq_s16(w1), xv);
+        a2 = vmladavaq_s16(a2, vldrbq_s16(w2), xv);
+        a3 = vmladavaq_s16(a3, vldrbq_s16(w3), xv);
+        x += 8;
+        w0 += 8;
+        w1 += 8;
+        w2 += 8;
+        w3 += 8;
     }
-    if (j < cols)
+    if (cols & 7)
     {
-        const mve_pred16_t p = vctp16q((uint32_t)(cols - j));
-        const int16x8_t xv = vldrhq_z_s16(x + j, p);
-        a0 = vmladavaq_p_s16(a0, vldrbq_z_s16(w + j, p), xv, p);
-        a1 = vmladavaq_p_s16(a1, vldrbq_z_s16(w + ld + j, p), xv, p);
-        a2 = vmladavaq_p_s16(a2, vldrbq_z_s16(w + 2 * ld + j, p), xv, p);
-        a3 = vmladavaq_p_s16(a3, vldrbq_z_s16(w + 3 * ld + j, p), xv, p);
+        const mve_pred16_t p = vctp16q((uint32_t)(cols & 7));
+        const int16x8_t xv = vldrhq_z_s16(x, p);
+        a0 = vmladavaq_p_s16(a0, vldrbq_z_s16(w0, p), xv, p);
+        a1 = vmladavaq_p_s16(a1, vldrbq_z_s16(w1, p), xv, p);
+        a2 = vmladavaq_p_s16(a2, vldrbq_z_s16(w2, p), xv, p);
+        a3 = vmladavaq_p_s16(a3, vldrbq_z_s16(w3, p), xv, p);
     }
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
+}
+
+/* four rows' requantization to int16 as one vector when every shift is <= -2: VMULH (the
+ * high word of the 64-bit product, floor), VRSHL by shift + 1 (a right shift by
+ * s = -1 - shift rounding half up: (hi + 2^(s - 1)) >> s, the reference's rq exactly, as
+ * in rnn_mat_vec_s8_s16.c), saturation, a narrowing store; 0 when a shift is above -2 */
+static int32_t requant4_mve(const int32_t *acc, const int32_t *mult, const int32_t *shift,
+                            int16_t *y)
+{
+    const int32x4_t sh = vldrwq_s32(shift);
+    int32x4_t r;
+    if (vmaxvq_s32(INT32_MIN, sh) > -2)
+    {
+        return 0;
+    }
+    r = vrshlq_s32(vmulhq_s32(vldrwq_s32(acc), vldrwq_s32(mult)), vaddq_n_s32(sh, 1));
+    r = vmaxq_s32(vminq_s32(r, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
+    vstrhq_s32(y, r);
+    return 1;
 }
 #endif
 
@@ -194,7 +224,17 @@ void rnn_mat_vec_a16_s16(int32_t rows, int32_t cols, const int8_t *w, const int3
         int32_t k;
         rnn_mat_vec_a16_sums(nb, cols, w + (size_t)r * (size_t)RNN_S8_STRIDE(cols),
                              offset + r, x, acc);
-        for (k = 0; k < nb; ++k)
+        k = 0;
+#if defined(RNN_A16_MVE)
+        for (; k + 4 <= nb; k += 4)
+        {
+            if (!requant4_mve(acc + k, mult + r + k, shift + r + k, y + r + k))
+            {
+                break;
+            }
+        }
+#endif
+        for (; k < nb; ++k)
         {
             y[r + k] = (int16_t)rnn_sat16(rnn_requantize(acc[k], mult[r + k], shift[r + k]));
         }
