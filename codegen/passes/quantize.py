@@ -54,6 +54,8 @@ def _onnx_op(n: ir.Node) -> str:
         return f"Reduce{n.fn.capitalize()}"
     if isinstance(n, ir.LayerNorm):
         return n.source_op  # LayerNormalization or InstanceNormalization
+    if isinstance(n, ir.Unary):
+        return n.act.name
     return {"LayerNorm": "LayerNormalization",
             "ChannelAffine": "BatchNormalization"}.get(n.op, n.op)
 

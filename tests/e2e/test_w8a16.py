@@ -175,6 +175,17 @@ def test_w8a16_refusals_are_one_line(tmp_path):
     # an int8-only operator reading an int16 activation
     build_writes_nothing(tmp_path, _lstm_softmax(tmp_path), "--precision", "w8a16",
                          needles=["l0_LSTM", "Softmax", "takes int8 only"])
+    # a cell without int16-h kernels is named with those that have them
+    import rnngen.npz as rz
+
+    rng = np.random.default_rng(0)
+    f = (lambda *s: (rng.standard_normal(s) * 0.3).astype(np.float32))
+    rz.save(tmp_path / "fast.npz", [rz.fastgrnn(f(8, 6), f(8, 8), f(8), f(8), zeta=1.0,
+                                                nu=-4.0), rz.dense(f(3, 8))],
+            seq_len=5, output="last")
+    build_writes_nothing(tmp_path, tmp_path / "fast.npz", "--precision", "w8a16",
+                         needles=["FastGRNN", "not available for FastGRNN layers yet",
+                                  "LSTM, GRU, RNN"])
     # a compressed format without int16-input kernels
     c = tmp_path / "c.onnx"
     r = rnngen("compress", str(p), "-m", "lmf", "-f", "2", "--nearest", "-o", str(c))
@@ -182,3 +193,24 @@ def test_w8a16_refusals_are_one_line(tmp_path):
     build_writes_nothing(tmp_path, c, "--precision", "w8a16",
                          needles=["l0_LSTM", "lowrank", "int16 activations (w8a16) are not "
                                   "available"])
+
+
+@pytest.mark.parametrize("kind", ["lstm"])
+def test_state_inputs_w8a16(tmp_path, kind):
+    """Stateful models (state inputs): an int16 h is set and read through rnn_quantize_s16 /
+    rnn_dequantize_s16 with its scale; the C equals the integer reference bit for bit from
+    the set state (outputs and get_state, streaming too)."""
+    from tests.e2e.test_stateful import _export, _verify
+
+    path, ins, outs, pairs = _export(tmp_path, kind, False)
+    rng = np.random.default_rng(9)
+    draw = {"x": lambda s: rng.standard_normal(s), "h0": lambda s: np.tanh(rng.standard_normal(s)),
+            "c0": lambda s: rng.standard_normal(s)}
+    np.savez(tmp_path / "cal.npz", **{k: draw[k]((16, *v.shape)).astype(np.float32)
+                                      for k, v in ins.items()})
+    r = _verify(str(path), "--precision", "w8a16", "--input", str(tmp_path / "in.npz"),
+                "--calibrate", str(tmp_path / "cal.npz"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["passed"] and rep["streaming"] and rep["atol"] == 0.0, rep
+    assert rep["stream_errors"] == 0 and rep["mismatches"] == 0, rep
