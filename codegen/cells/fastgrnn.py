@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import cgen, reference
-from ..quant import I64, lut, rq, rshift_round, sat8, sat16
+from ..quant import I64, lut, rq, rshift_round, sat16, sat_act
 from .base import Cell
 from .common import F32, c_sigmoid_const, q12, sigmoid_const
 
@@ -40,7 +40,7 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
     a = lut(qd.luts[1], sat16(pre + b2[H:]))
     coef = sat16(rshift_round(s1 * (32768 - z), 15) + s2)
     new15 = sat16(rshift_round(z * h15, 15) + rshift_round(coef * a, 15))
-    return sat8(zh + rq(new15, q.out_mult, q.out_shift)), c
+    return sat_act(zh + rq(new15, q.out_mult, q.out_shift), q.h), c
 
 
 def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[None, list[str]]:
@@ -60,8 +60,10 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[None, list[str]]:
 
 def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
     steps = prog.matvec(f"{s.prefix}_R", qd.R, "h", s.gh, s.scratch)
+    # int16 h (w8a16): rnn_fastgrnn_cell_a16, in the same file (kernels are files)
+    a = "a16" if q.h.dtype == "int16" else "s16"
     prog.ctx.kernels.add("rnn_fastgrnn_cell_s16")
-    steps.append(f"rnn_fastgrnn_cell_s16(&{s.params}, {s.gx}, {s.gh}, h);")
+    steps.append(f"rnn_fastgrnn_cell_{a}(&{s.params}, {s.gx}, {s.gh}, h);")
     return steps
 
 
@@ -81,4 +83,5 @@ CELL = Cell(
     quant_biases=lambda n, cd: (np.zeros(n.hidden, np.int16),
                                 q12(np.concatenate([cd.wb, cd.rb]))),
     out_frac=15,
+    a16=True,
 )

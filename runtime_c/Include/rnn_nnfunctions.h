@@ -726,9 +726,17 @@ void rnn_rnn_cell_a16(const rnn_rnn_params_s16 *p, const int16_t *gx, const int1
 void rnn_fastrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
                           int8_t *h);
 
+/** @brief rnn_fastrnn_cell_s16 with an int16 h (w8a16: zero point 0). */
+void rnn_fastrnn_cell_a16(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                          int16_t *h);
+
 /** @brief int8 FastGRNN update; h updated in place. */
 void rnn_fastgrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
                            int8_t *h);
+
+/** @brief rnn_fastgrnn_cell_s16 with an int16 h (w8a16: zero point 0). */
+void rnn_fastgrnn_cell_a16(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                           int16_t *h);
 
 /**
  * @brief int8 SRU update after the W x product; c (int16, scale 2^-cell_exp) and h (int8)

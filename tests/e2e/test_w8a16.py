@@ -116,6 +116,7 @@ def test_w8a16_exact_on_boards(tmp_path, board):
     _exact(_model(tmp_path, "lstm_2layer_h0"), "l0_LSTM=w8a16", board)
     _exact(_model(tmp_path, "rnn_2layer"), "w8a16", board)
     _exact(EXAMPLE, "w8a16", board)
+    _exact(_fast_npz(tmp_path), "w8a16", board)
 
 
 RELU_TOL = 0.006  # w8a16 ReLU RNN vs PyTorch float: 0.6% of the output range (int8: 2%)
@@ -180,12 +181,11 @@ def test_w8a16_refusals_are_one_line(tmp_path):
 
     rng = np.random.default_rng(0)
     f = (lambda *s: (rng.standard_normal(s) * 0.3).astype(np.float32))
-    rz.save(tmp_path / "fast.npz", [rz.fastgrnn(f(8, 6), f(8, 8), f(8), f(8), zeta=1.0,
-                                                nu=-4.0), rz.dense(f(3, 8))],
+    rz.save(tmp_path / "sru.npz", [rz.sru(f(32, 6), f(8), f(8)), rz.dense(f(3, 8))],
             seq_len=5, output="last")
-    build_writes_nothing(tmp_path, tmp_path / "fast.npz", "--precision", "w8a16",
-                         needles=["FastGRNN", "not available for FastGRNN layers yet",
-                                  "LSTM, GRU, RNN"])
+    build_writes_nothing(tmp_path, tmp_path / "sru.npz", "--precision", "w8a16",
+                         needles=["SRU", "not available for SRU layers yet",
+                                  "LSTM, GRU, RNN, FastRNN, FastGRNN"])
     # a compressed format without int16-input kernels
     c = tmp_path / "c.onnx"
     r = rnngen("compress", str(p), "-m", "lmf", "-f", "2", "--nearest", "-o", str(c))
@@ -193,6 +193,30 @@ def test_w8a16_refusals_are_one_line(tmp_path):
     build_writes_nothing(tmp_path, c, "--precision", "w8a16",
                          needles=["l0_LSTM", "lowrank", "int16 activations (w8a16) are not "
                                   "available"])
+
+
+def _fast_npz(tmp_path: Path) -> Path:
+    """FastRNN (6 -> 12) -> FastGRNN (12 -> 10) -> Linear (10 -> 3), last step (.npz)."""
+    import rnngen.npz as rz
+
+    rng = np.random.default_rng(3)
+    f = (lambda *s: (rng.standard_normal(s) * 0.4).astype(np.float32))
+    p = tmp_path / "fast.npz"
+    rz.save(p, [rz.fastrnn(f(12, 6), f(12, 12), f(12), alpha=-3.0, beta=3.0),
+                rz.fastgrnn(f(10, 12), f(10, 10), f(10), f(10), zeta=1.0, nu=-4.0),
+                rz.dense(f(3, 10), f(3))], seq_len=7, output="last")
+    return p
+
+
+def test_fast_cells_w8a16_exact_on_host(tmp_path):
+    p = _fast_npz(tmp_path)
+    _exact(p, "w8a16")
+    c, res = _c(tmp_path, p, "w8a16")
+    assert "rnn_fastrnn_cell_a16(" in c and "rnn_fastgrnn_cell_a16(" in c
+    assert "rnn_mat_vec_a16_s16(" in c
+    names = [n for n, q in res.graph.quant.nodes.items() if hasattr(q, "directions")]
+    assert len(names) == 2
+    _exact(p, f"{names[0]}=w8a16")  # FastRNN int16 into a w8a8 FastGRNN
 
 
 @pytest.mark.parametrize("kind", ["lstm"])
