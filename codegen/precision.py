@@ -5,8 +5,8 @@ A precision is a name wXaY: weights X bits, activations Y bits. Available: w8a8 
 scheme of quant.py), w4a8 (int4 weights: per-row symmetric in [-7, 7], packed two per
 byte; the same integer arithmetic, so the integer reference is shared) and w8a16 (int16
 activations, the CMSIS-NN s16 scheme: symmetric, zero point 0; dense LSTM, GRU, RNN,
-FastRNN, FastGRNN and Linear layers). Known but not available yet (refused in one line): w4a16 and float32
-layers inside an integer model. A new number type adds its entry here, a
+FastRNN, FastGRNN and Linear layers). Known but not available yet (refused in one line):
+w4a16 and float32 layers inside an integer model. A new number type adds its entry here, a
 Dtype policy, a program class and kernels (docs/extending.md, "Number types"); the parser,
 the plan and the CLI do not change.
 
