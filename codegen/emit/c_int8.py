@@ -278,9 +278,10 @@ class QProgram(_Program):
         region, off = self.mem.place[g.input]
         if p.dtype == "int16":  # w8a16 layers read it: symmetric int16
             self.ctx.kernels.add("rnn_quantize_s16")
-            return [dict(kind="lines", comment="quantize the input (int16)", gate="", lines=[
-                f"rnn_quantize_s16(x, {n}, {cgen.c_float(1.0 / p.scale)}, "
-                f"{self.buf(g.input)});"])]
+            call = (f"rnn_quantize_s16(x, {n}, {cgen.c_float(1.0 / p.scale)}, "
+                    f"{self.buf(g.input)});")
+            return [dict(kind="lines", comment="quantize the input (int16)", gate="",
+                         lines=[call])]
         self.ctx.kernels.add("rnn_quantize_s8")
         return [dict(kind="lines", comment="quantize the input", gate="", lines=[
             f"rnn_quantize_s8(x, {n}, {cgen.c_float(1.0 / p.scale)}, {p.zero_point}, "

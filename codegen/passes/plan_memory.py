@@ -154,8 +154,9 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
     held = _held(g)
     if set(held) & int16:
         raise RnngenError(f"{g.source or g.name}: output '{sorted(set(held) & int16)[0]}' "
-                          "(an LSTM cell state, int16) comes after a window along time that "
-                          "does not fire on every step; build float32 or give h only")
+                          "(int16: an LSTM cell state or a w8a16 activation) comes after a "
+                          "window along time that does not fire on every step; build float32, "
+                          "give h only or give the layer w8a8")
     place, top = _arena(g, lambda t: math.prod(g.shapes[t]),
                         input_in_arena=qp.io == "float" and not g.input_ids
                         and g.input not in int16,  # an int16 input (w8a16): in arena16

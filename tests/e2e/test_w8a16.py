@@ -1,10 +1,11 @@
 """--precision w8a16 (issue 14 item 1, int16 activations with int8 weights, the CMSIS-NN s16
 scheme): the C equals the integer reference exactly (atol 0) for LSTM (peepholes, clip,
-initial states, two directions), GRU (both reset placements), RNN and a Linear head, whole
-model and mixed per layer with w8a8 and w4a8, on the host and a seeded sample on cortex-a73,
-cortex-m4 and cortex-m55; the activations really are int16 (plan, kernels); a PyTorch ReLU
-RNN in w8a16 is within the stated error of PyTorch's float outputs, and closer than int8;
-what w8a16 does not cover is refused in one line with exit code 2."""
+initial states, two directions, sequence_lens, state inputs), GRU (both reset placements,
+batch-first), RNN, FastRNN, FastGRNN and a Linear head, whole model and mixed per layer
+with w8a8 and w4a8, on the host and a seeded sample on cortex-a73, cortex-m4 and
+cortex-m55; the activations really are int16 (plan, kernels); a PyTorch ReLU RNN in w8a16
+is within the stated error of PyTorch's float outputs, and closer than int8; what w8a16
+does not cover is refused in one line with exit code 2."""
 
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ SPECS = {
     "gru_bi_lbr1": models.Spec("GRU", "bidirectional", 6, 10, 8, 2, lbr=1),
     "rnn_2layer": models.Spec("RNN", "forward", 5, 8, 9, 2, activations=["Tanh"],
                               alphas=[0.0], betas=[0.0]),
+    # steps past sequence_lens (Y filled with int16 zeros), batch-first layout
+    "lstm_bi_seqlens": models.Spec("LSTM", "bidirectional", 5, 9, 7, 2, seq_lens=4),
+    "gru_lbr0_layout1_seqlens": models.Spec("GRU", "forward", 5, 9, 7, 2, seq_lens=5, lbr=0,
+                                            layout=1),
 }
 
 
@@ -191,8 +196,8 @@ def test_w8a16_refusals_are_one_line(tmp_path):
     r = rnngen("compress", str(p), "-m", "lmf", "-f", "2", "--nearest", "-o", str(c))
     assert r.returncode == 0, r.stderr
     build_writes_nothing(tmp_path, c, "--precision", "w8a16",
-                         needles=["l0_LSTM", "lowrank", "int16 activations (w8a16) are not "
-                                  "available"])
+                         needles=["l0_LSTM", "lowrank",
+                                  "int16 activations (w8a16) are not available"])
 
 
 def _fast_npz(tmp_path: Path) -> Path:
@@ -226,7 +231,7 @@ def test_state_inputs_w8a16(tmp_path, kind):
     the set state (outputs and get_state, streaming too)."""
     from tests.e2e.test_stateful import _export, _verify
 
-    path, ins, outs, pairs = _export(tmp_path, kind, False)
+    path, ins, _outs, _pairs = _export(tmp_path, kind, False)
     rng = np.random.default_rng(9)
     draw = {"x": lambda s: rng.standard_normal(s), "h0": lambda s: np.tanh(rng.standard_normal(s)),
             "c0": lambda s: rng.standard_normal(s)}
