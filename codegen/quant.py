@@ -213,14 +213,43 @@ def check_accumulator_s4(w_q: np.ndarray, what: str) -> None:
                           f"(bound {int(bound.max())}); the matrix is too wide for int4")
 
 
-def check_accumulator_a16(w_q: np.ndarray, corr: np.ndarray, what: str) -> None:
-    """Prove that sum_j w[r, j] x[j] + corr[r] fits int32 for every int16 x (the int16-
-    activation kernels, rnn_mat_vec_a16_*, accumulate in int32)."""
+def a16_fits_int32(w_q: np.ndarray, corr: np.ndarray) -> bool:
+    """Whether sum_j w[r, j] x[j] + corr[r] fits int32 for every int16 x and every row (the
+    int16-activation kernels rnn_mat_vec_a16_* then accumulate in int32; otherwise the
+    matrix takes the int64 ones, rnn_mat_vec_a16_wide_*, and rq64)."""
     bound = np.sum(np.abs(w_q.astype(I64)), axis=1) * 32768 + np.abs(corr.astype(I64))
-    if bound.size and int(bound.max()) >= 2**31:
+    return not (bound.size and int(bound.max()) >= 2**31)
+
+
+def check_accumulator_a16(w_q: np.ndarray, corr: np.ndarray, what: str) -> None:
+    """Prove that sum_j w[r, j] x[j] + corr[r] fits int32 for every int16 x (the int32
+    kernels' contract)."""
+    if not a16_fits_int32(w_q, corr):
         raise RnngenError(f"int8: {what}: int16 activations: the int32 accumulator could "
-                          f"overflow (row bound {int(bound.max())} >= 2^31); the matrix is "
-                          "too wide for w8a16 (give this layer w8a8)")
+                          "overflow (a row's bound reaches 2^31); the int64 kernels "
+                          "(rnn_mat_vec_a16_wide_*) take this matrix")
+
+
+A16_WIDE_COLS = 1 << 16  # the int64 kernels: |sum| < 127 * 32768 * 2^16 + 2^31 < 2^47
+
+
+def rq64(acc: np.ndarray | int, mult: np.ndarray | int, shift: np.ndarray | int
+         ) -> np.ndarray:
+    """Requantize an int64 sum (|acc| < 2^47; the int64 int16-activation kernels), as
+    CMSIS-NN's arm_nn_requantize_s64: the multiplier reduced to Q15, m15 = (mult + 2^15) >>
+    16, then round(acc * m15 * 2^(shift - 15)) half up, saturated to int32 (the product
+    below 2^62: exact in 64 bits). C: rnn_mat_vec_a16_wide.c's rq64."""
+    acc = np.asarray(acc, I64)
+    m15 = (np.asarray(mult, I64) + (1 << 15)) >> 16
+    p = acc * m15
+    right = 15 - np.asarray(shift, I64)
+    pos = np.maximum(right, 1)
+    down = (p + (np.left_shift(I64(1), pos - 1))) >> pos
+    k = np.maximum(-right, 0)
+    lo, hi = np.right_shift(I64(-2**31), k), np.right_shift(I64(2**31 - 1), k)
+    up = np.where(p > hi, 2**31 - 1, np.where(p < lo, -2**31, np.clip(p, lo, hi) << k))
+    r = np.where(right > 0, down, up)
+    return np.clip(r, -2**31, 2**31 - 1).astype(I64)
 
 
 def quantize_tensor(w: np.ndarray) -> tuple[np.ndarray, float]:

@@ -591,6 +591,20 @@ void rnn_mat_vec_a16_s8(int32_t rows, int32_t cols, const int8_t *w, const int32
                         const int16_t *x, int8_t *y);
 
 /**
+ * @brief int8 matrix times int16 vector with int64 sums (w8a16 matrices whose int32 sum
+ *        could overflow): y[r] = sat16(rq64(W[r] . x + offset[r])), rq64 CMSIS-NN's s64
+ *        requantization (the multiplier reduced to Q15). cols <= 65536.
+ */
+void rnn_mat_vec_a16_wide_s16(int32_t rows, int32_t cols, const int8_t *w,
+                              const int32_t *offset, const int32_t *mult, const int32_t *shift,
+                              const int16_t *x, int16_t *y);
+
+/** @brief As rnn_mat_vec_a16_wide_s16, to int8: y[r] = sat8(zp + rq64(W[r] . x + offset[r])). */
+void rnn_mat_vec_a16_wide_s8(int32_t rows, int32_t cols, const int8_t *w,
+                             const int32_t *offset, const int32_t *mult, const int32_t *shift,
+                             int32_t out_zero_point, const int16_t *x, int8_t *y);
+
+/**
  * @brief int8 matrix times int8 vector to int8: y[r] = sat8(zp + rq(W[r] . x + offset[r])).
  *        Same arguments as rnn_mat_vec_s8_s16, plus the output zero point.
  */

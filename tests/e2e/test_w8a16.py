@@ -112,6 +112,23 @@ def test_mixed_layers_exact_on_host(tmp_path):
     _exact(g, "w8a16", io="float")
 
 
+def _wide(tmp_path: Path) -> Path:
+    """An LSTM reading 2,200 inputs: its W rows' int32 bound with int16 x reaches 2^31."""
+    p = tmp_path / "wide.onnx"
+    onnx.save(models.make_model(models.Spec("LSTM", "forward", 2200, 4, 3, 1), 2), p)
+    return p
+
+
+def test_wide_matrix_takes_the_int64_kernels(tmp_path):
+    p = _wide(tmp_path)
+    _exact(p, "w8a16")
+    c, res = _c(tmp_path, p, "w8a16")
+    assert "rnn_quantize_s16(" in c  # the input is int16: its only reader is w8a16
+    assert "rnn_mat_vec_a16_wide_s16(" in c and "rnn_mat_vec_a16_s16(" in c  # W; R
+    q = next(iter(res.graph.quant.nodes.values()))
+    assert q.directions[0].W.acc64 and not q.directions[0].R.acc64
+
+
 @pytest.mark.qemu
 @pytest.mark.parametrize("board", ["cortex-a73", "cortex-m4", "cortex-m55"])
 def test_w8a16_exact_on_boards(tmp_path, board):
@@ -122,6 +139,7 @@ def test_w8a16_exact_on_boards(tmp_path, board):
     _exact(_model(tmp_path, "rnn_2layer"), "w8a16", board)
     _exact(EXAMPLE, "w8a16", board)
     _exact(_fast_npz(tmp_path), "w8a16", board)
+    _exact(_wide(tmp_path), "w8a16", board)
 
 
 RELU_TOL = 0.006  # w8a16 ReLU RNN vs PyTorch float: 0.6% of the output range (int8: 2%)

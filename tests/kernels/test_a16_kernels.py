@@ -6,7 +6,8 @@ write them. Shapes: odd columns, columns around the 4-column words and the 8-col
 rows not a multiple of the two- and four-row passes, rows across the 64-row blocks, inputs
 wider than the DSP path's split buffer (512 columns); extreme values (weights +-127 with x
 at -32768 and 32767 at the int32 bound, saturating outputs) and the general requantization
-(shift > -2)."""
+(shift > -2); past the int32 bound the int64 kernels (rnn_mat_vec_a16_wide_*, rq64) with
+full-scale rows of 517 to 1031 columns and every shift."""
 
 from __future__ import annotations
 
@@ -37,6 +38,23 @@ def _qdense(rng: np.random.Generator, rows: int, cols: int, mode: str):
     return qm
 
 
+WIDE = [(3, 517), (5, 600), (2, 1000), (9, 1031)]  # int32 could overflow: the int64 kernels
+
+
+def _wide(rng: np.random.Generator, rows: int, cols: int, mode: str):
+    w = np.where(rng.random((rows, cols)) < 0.5, -127, 127) if mode == "extreme" else \
+        rng.integers(-127, 128, (rows, cols))
+    w[0] = 127  # row 0 at the bound's worst
+    off = rng.integers(-2**30, 2**30, rows)
+    mult = rng.integers(2**30, 2**31, rows)
+    # the usual shifts, and the rest of the range (rq64's left shifts from 15 on)
+    shift = rng.integers(-31, -2, rows) if mode != "general" else rng.integers(-31, 31, rows)
+    qm = _dense.QDense(w.astype(np.int8), off.astype(np.int64), mult.astype(np.int64),
+                       shift.astype(np.int64), xbits=16, acc64=True)
+    assert not quant.a16_fits_int32(qm.w, qm.offset)
+    return qm
+
+
 def _x(rng: np.random.Generator, cols: int, mode: str) -> np.ndarray:
     if mode == "extreme":
         return np.where(rng.random(cols) < 0.5, -32768, 32767).astype(np.int16)
@@ -46,22 +64,25 @@ def _x(rng: np.random.Generator, cols: int, mode: str) -> np.ndarray:
 def _cases(seed: int) -> list[tuple[Case, object, str]]:
     rng = np.random.default_rng(seed)
     out = []
-    for k, (rows, cols) in enumerate(SHAPES):
+    for k, (rows, cols) in enumerate(SHAPES + WIDE):
         for mode in ("random", "extreme", "general"):
-            qm = _qdense(rng, rows, cols, mode)
+            wide = k >= len(SHAPES)
+            qm = (_wide if wide else _qdense)(rng, rows, cols, mode)
             x = _x(rng, cols, mode)
             name = f"a16_{k}_{mode}"
             ctx = _Ctx()
             line = _dense._emit_s8(qm, type("P", (), {"ctx": ctx})(), f"{name}_M",
                                    f"{name}_x", f"{name}_y", "")
-            assert line[0].startswith("rnn_mat_vec_a16_s16(")
+            assert line[0].startswith("rnn_mat_vec_a16_wide_s16(" if wide else
+                                      "rnn_mat_vec_a16_s16(")
             out.append((Case(name, set(ctx.kernels), {"x": x, "y": np.zeros(rows, np.int16)},
                              line, ["y"], decls=ctx.decls), qm, "s16"))
             name = f"a16o_{k}_{mode}"
             ctx = _Ctx()
             zp = int(rng.integers(-128, 128))
             line = _dense._emit_s8_out(qm, ctx, f"{name}_M", zp, f"{name}_x", f"{name}_y")
-            assert line.startswith("rnn_mat_vec_a16_s8(")
+            assert line.startswith("rnn_mat_vec_a16_wide_s8(" if wide else
+                                   "rnn_mat_vec_a16_s8(")
             out.append((Case(name, set(ctx.kernels), {"x": x, "y": np.zeros(rows, np.int8)},
                              [line], ["y"], decls=ctx.decls), (qm, zp), "s8"))
     return out
@@ -74,12 +95,33 @@ def _want(m: object, kind: str, x: np.ndarray) -> np.ndarray:
     return quant.sat8(zp + qm.forward(x.astype(np.int64)))
 
 
-def test_the_int32_bound_is_checked():
-    """A row that could overflow int32 with int16 inputs is refused, naming the matrix."""
-    w = np.full((2, 520), 127, np.int8)
-    with pytest.raises(Exception, match="lstm W.*int16 activations.*w8a8"):
-        quant.check_accumulator_a16(w, np.zeros(2, np.int64), "lstm W")
-    quant.check_accumulator_a16(w[:, :500], np.zeros(2, np.int64), "lstm W")
+def test_the_int32_bound_chooses_the_kernel():
+    """A matrix whose int32 sum could overflow with int16 inputs takes the int64 kernels;
+    one that fits, the int32 ones (quantize_dense decides from the bound)."""
+    w = np.full((2, 520), 0.5)
+    x16 = quant.QParams16(0.01)
+    wide = _dense.quantize_dense(w, x16, 2.0 ** -12, "lstm W")
+    assert wide.acc64 and not quant.a16_fits_int32(wide.w, wide.offset)
+    narrow = _dense.quantize_dense(w[:, :500], x16, 2.0 ** -12, "lstm W")
+    assert not narrow.acc64 and quant.a16_fits_int32(narrow.w, narrow.offset)
+    with pytest.raises(Exception, match="lstm W.*int32 accumulator.*int64 kernels"):
+        quant.check_accumulator_a16(wide.w, wide.offset, "lstm W")
+
+
+def test_rq64_is_the_exact_rounding_of_its_definition():
+    """quant.rq64 against Python integers: round(acc * m15 * 2^(shift - 15)) half up,
+    saturated, m15 = (mult + 2^15) >> 16; every shift, extremes of acc, ties."""
+    rng = np.random.default_rng(2)
+    acc = np.concatenate([rng.integers(-2**46, 2**46, 400), [0, 1, -1, 2**46, -2**46],
+                          rng.integers(-2**20, 2**20, 200)])
+    for shift in range(-31, 31):
+        mult = rng.integers(2**30, 2**31, acc.size)
+        got = quant.rq64(acc, mult, shift)
+        for a, m, g in zip(acc.tolist(), mult.tolist(), got.tolist()):
+            m15 = (m + 2**15) >> 16
+            p = a * m15
+            r = (p + (1 << (14 - shift))) >> (15 - shift) if shift < 15 else p << (shift - 15)
+            assert g == max(-2**31, min(2**31 - 1, r)), (a, m, shift)
 
 
 @pytest.mark.parametrize("board", ["host", pytest.param("cortex-a73", marks=pytest.mark.qemu),
