@@ -216,7 +216,7 @@ def check_accumulator_s4(w_q: np.ndarray, what: str) -> None:
 def a16_fits_int32(w_q: np.ndarray, corr: np.ndarray) -> bool:
     """Whether sum_j w[r, j] x[j] + corr[r] fits int32 for every int16 x and every row (the
     int16-activation kernels rnn_mat_vec_a16_* then accumulate in int32; otherwise the
-    matrix takes the int64 ones, rnn_mat_vec_a16_wide_*, and rq64)."""
+    matrix takes the int64 ones, rnn_mat_vec_a16_wide and its _s8 variant, and rq64)."""
     bound = np.sum(np.abs(w_q.astype(I64)), axis=1) * 32768 + np.abs(corr.astype(I64))
     return not (bound.size and int(bound.max()) >= 2**31)
 
@@ -227,7 +227,7 @@ def check_accumulator_a16(w_q: np.ndarray, corr: np.ndarray, what: str) -> None:
     if not a16_fits_int32(w_q, corr):
         raise RnngenError(f"int8: {what}: int16 activations: the int32 accumulator could "
                           "overflow (a row's bound reaches 2^31); the int64 kernels "
-                          "(rnn_mat_vec_a16_wide_*) take this matrix")
+                          "(rnn_mat_vec_a16_wide) take this matrix")
 
 
 A16_WIDE_COLS = 1 << 16  # the int64 kernels: |sum| < 127 * 32768 * 2^16 + 2^31 < 2^47

@@ -49,9 +49,8 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
 
 def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
     steps = prog.matvec(f"{s.prefix}_R", qd.R, "h", s.gh, s.scratch)
-    # int16 h (w8a16): rnn_fastrnn_cell_a16, in the same file (kernels are files)
-    a = "a16" if q.h.dtype == "int16" else "s16"
-    prog.ctx.kernels.add("rnn_fastrnn_cell_s16")
+    a = "a16" if q.h.dtype == "int16" else "s16"  # int16 h: w8a16
+    prog.ctx.kernels.add(f"rnn_fastrnn_cell_{a}")
     steps.append(f"rnn_fastrnn_cell_{a}(&{s.params}, {s.gx}, {s.gh}, h);")
     return steps
 
@@ -64,7 +63,8 @@ CELL = Cell(
                                           ("rnn_activation_f32",))},
     emit_f32=emit_f32,
     step_s8=step_s8,
-    kernels_s16={"rnn_fastrnn_cell_s16": ("RecurrentFunctions/rnn_fastrnn_cell_s16.c", ())},
+    kernels_s16={"rnn_fastrnn_cell_s16": ("RecurrentFunctions/rnn_fastrnn_cell_s16.c", ()),
+                 "rnn_fastrnn_cell_a16": ("RecurrentFunctions/rnn_fastrnn_cell_a16.c", ())},
     emit_s8=emit_s8,
     params_s16=("rnn_fast_params_s16", (
         "hidden", "bias", "bias2", "lut0", "lut1", "s1", "s2", "h_zero_point", "h15_mult",

@@ -98,8 +98,7 @@ def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
         steps.append(f"rnn_gru_gates_{a}(&{prm}, {s.gx}, {s.gh}, h, {s.zr}, {rh});")
         steps += prog.matvec(f"{s.prefix}_Rh", qd.Rh, rh, f"{s.gh} + {2 * H}", s.scratch)
     steps.append(f"rnn_gru_cell_{a}(&{prm}, {s.gx}, {s.gh}, {s.zr}, h);")
-    # the a16 variants live in the s16 kernels' files (kernels are files)
-    prog.ctx.kernels.update(("rnn_gru_gates_s16", "rnn_gru_cell_s16"))
+    prog.ctx.kernels.update((f"rnn_gru_gates_{a}", f"rnn_gru_cell_{a}"))
     return steps
 
 
@@ -125,6 +124,8 @@ CELL = Cell(
     kernels_s16={
         "rnn_gru_gates_s16": ("RecurrentFunctions/rnn_gru_gates_s16.c", ()),
         "rnn_gru_cell_s16": ("RecurrentFunctions/rnn_gru_cell_s16.c", ()),
+        "rnn_gru_gates_a16": ("RecurrentFunctions/rnn_gru_gates_a16.c", ()),
+        "rnn_gru_cell_a16": ("RecurrentFunctions/rnn_gru_cell_a16.c", ()),
     },
     emit_s8=emit_s8,
     params_s16=("rnn_gru_params_s16", (

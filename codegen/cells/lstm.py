@@ -85,9 +85,8 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
 
 def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
     steps = prog.matvec(f"{s.prefix}_R", qd.R, "h", s.gh, s.scratch)
-    # int16 h (w8a16): rnn_lstm_cell_a16, in the same file (kernels are files)
-    k = "rnn_lstm_cell_a16" if q.h.dtype == "int16" else "rnn_lstm_cell_s16"
-    prog.ctx.kernels.add("rnn_lstm_cell_s16")
+    k = "rnn_lstm_cell_a16" if q.h.dtype == "int16" else "rnn_lstm_cell_s16"  # int16 h: w8a16
+    prog.ctx.kernels.add(k)
     steps.append(f"{k}(&{s.params}, {s.gx}, {s.gh}, c, h);")
     return steps
 
@@ -100,7 +99,8 @@ CELL = Cell(
                                        ("rnn_activation_f32",))},
     emit_f32=emit_f32,
     step_s8=step_s8,
-    kernels_s16={"rnn_lstm_cell_s16": ("RecurrentFunctions/rnn_lstm_cell_s16.c", ())},
+    kernels_s16={"rnn_lstm_cell_s16": ("RecurrentFunctions/rnn_lstm_cell_s16.c", ()),
+                 "rnn_lstm_cell_a16": ("RecurrentFunctions/rnn_lstm_cell_a16.c", ())},
     emit_s8=emit_s8,
     params_s16=("rnn_lstm_params_s16", (
         "hidden", "clip", "input_forget", "cell_exp", "bias", "peephole", "peep_mult",

@@ -44,9 +44,8 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
 
 def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
     steps = prog.matvec(f"{s.prefix}_R", qd.R, "h", s.gh, s.scratch)
-    # int16 h (w8a16): rnn_rnn_cell_a16, in the same file (kernels are files)
-    k = "rnn_rnn_cell_a16" if q.h.dtype == "int16" else "rnn_rnn_cell_s16"
-    prog.ctx.kernels.add("rnn_rnn_cell_s16")
+    k = "rnn_rnn_cell_a16" if q.h.dtype == "int16" else "rnn_rnn_cell_s16"  # int16 h: w8a16
+    prog.ctx.kernels.add(k)
     steps.append(f"{k}(&{s.params}, {s.gx}, {s.gh}, h);")
     return steps
 
@@ -59,7 +58,8 @@ CELL = Cell(
                                       ("rnn_activation_f32",))},
     emit_f32=emit_f32,
     step_s8=step_s8,
-    kernels_s16={"rnn_rnn_cell_s16": ("RecurrentFunctions/rnn_rnn_cell_s16.c", ())},
+    kernels_s16={"rnn_rnn_cell_s16": ("RecurrentFunctions/rnn_rnn_cell_s16.c", ()),
+                 "rnn_rnn_cell_a16": ("RecurrentFunctions/rnn_rnn_cell_a16.c", ())},
     emit_s8=emit_s8,
     params_s16=("rnn_rnn_params_s16", (
         "hidden", "clip", "bias", "lut0", "h_zero_point", "out_mult", "out_shift")),

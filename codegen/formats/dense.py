@@ -221,7 +221,7 @@ def _emit_s8(m: QDense, prog: Any, base: str, x: str, y: str, scratch: str) -> l
     w, off, mu, sh = declare_s8(prog.ctx, base, m)
     if m.acc64:  # int64 sums (rnn_mat_vec_a16_wide.c holds both outputs' functions)
         prog.ctx.kernels.add("rnn_mat_vec_a16_wide")
-        return [f"rnn_mat_vec_a16_wide_s16({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
+        return [f"rnn_mat_vec_a16_wide({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
     k = "rnn_mat_vec_s4_s16" if m.bits == 4 else \
         "rnn_mat_vec_a16_s16" if m.xbits == 16 else "rnn_mat_vec_s8_s16"
     prog.ctx.kernels.add(k)

@@ -559,8 +559,9 @@ void rnn_mat_vec_s8_sums(int32_t rows, int32_t cols, const int8_t *w, const int3
  * @brief The int32 sums of rnn_mat_vec_s8_sums with x given split into int16 pairs: for
  *        each 4 columns the words (x0 | x2 << 16), (x1 | x3 << 16) (int16 lanes, the last
  *        partial word padded with zero columns; RNN_S8_STRIDE(cols) / 2 words). The
- *        Cortex-M4/M7 int8 kernel's inner loop, shared with the int16-activation kernel.
- *        The caller guarantees the int32 sums cannot overflow.
+ *        Cortex-M4/M7 int8 kernel's inner loop, shared with the int16-activation kernel;
+ *        compiled only where the DSP extension is the kernels' path (__ARM_FEATURE_DSP
+ *        without Helium). The caller guarantees the int32 sums cannot overflow.
  */
 void rnn_mat_vec_s8_sums_split(int32_t rows, int32_t cols, const int8_t *w,
                                const int32_t *offset, const int32_t *xw, int32_t *acc);
@@ -595,11 +596,11 @@ void rnn_mat_vec_a16_s8(int32_t rows, int32_t cols, const int8_t *w, const int32
  *        could overflow): y[r] = sat16(rq64(W[r] . x + offset[r])), rq64 CMSIS-NN's s64
  *        requantization (the multiplier reduced to Q15). cols <= 65536.
  */
-void rnn_mat_vec_a16_wide_s16(int32_t rows, int32_t cols, const int8_t *w,
+void rnn_mat_vec_a16_wide(int32_t rows, int32_t cols, const int8_t *w,
                               const int32_t *offset, const int32_t *mult, const int32_t *shift,
                               const int16_t *x, int16_t *y);
 
-/** @brief As rnn_mat_vec_a16_wide_s16, to int8: y[r] = sat8(zp + rq64(W[r] . x + offset[r])). */
+/** @brief As rnn_mat_vec_a16_wide, to int8: y[r] = sat8(zp + rq64(W[r] . x + offset[r])). */
 void rnn_mat_vec_a16_wide_s8(int32_t rows, int32_t cols, const int8_t *w,
                              const int32_t *offset, const int32_t *mult, const int32_t *shift,
                              int32_t out_zero_point, const int16_t *x, int8_t *y);

@@ -124,7 +124,7 @@ def test_wide_matrix_takes_the_int64_kernels(tmp_path):
     _exact(p, "w8a16")
     c, res = _c(tmp_path, p, "w8a16")
     assert "rnn_quantize_s16(" in c  # the input is int16: its only reader is w8a16
-    assert "rnn_mat_vec_a16_wide_s16(" in c and "rnn_mat_vec_a16_s16(" in c  # W; R
+    assert "rnn_mat_vec_a16_wide(" in c and "rnn_mat_vec_a16_s16(" in c  # W; R
     q = next(iter(res.graph.quant.nodes.values()))
     assert q.directions[0].W.acc64 and not q.directions[0].R.acc64
 

@@ -6,8 +6,8 @@ write them. Shapes: odd columns, columns around the 4-column words and the 8-col
 rows not a multiple of the two- and four-row passes, rows across the 64-row blocks, inputs
 wider than the DSP path's split buffer (512 columns); extreme values (weights +-127 with x
 at -32768 and 32767 at the int32 bound, saturating outputs) and the general requantization
-(shift > -2); past the int32 bound the int64 kernels (rnn_mat_vec_a16_wide_*, rq64) with
-full-scale rows of 517 to 1031 columns and every shift."""
+(shift > -2); past the int32 bound the int64 kernels (rnn_mat_vec_a16_wide, its _s8
+variant, rq64) with full-scale rows of 517 to 1031 columns and every shift."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def _cases(seed: int) -> list[tuple[Case, object, str]]:
             ctx = _Ctx()
             line = _dense._emit_s8(qm, type("P", (), {"ctx": ctx})(), f"{name}_M",
                                    f"{name}_x", f"{name}_y", "")
-            assert line[0].startswith("rnn_mat_vec_a16_wide_s16(" if wide else
+            assert line[0].startswith("rnn_mat_vec_a16_wide(" if wide else
                                       "rnn_mat_vec_a16_s16(")
             out.append((Case(name, set(ctx.kernels), {"x": x, "y": np.zeros(rows, np.int16)},
                              line, ["y"], decls=ctx.decls), qm, "s16"))

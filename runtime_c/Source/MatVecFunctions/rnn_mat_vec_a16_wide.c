@@ -9,7 +9,7 @@
  *              2^47), requantized as CMSIS-NN's arm_nn_requantize_s64 (quant.rq64): the
  *              multiplier reduced to Q15, m15 = (mult + 2^15) >> 16, then
  *              round(acc * m15 * 2^(shift - 15)) half up, saturated to int32.
- *              rnn_mat_vec_a16_wide_s16: y = sat16(rq64(acc)); rnn_mat_vec_a16_wide_s8:
+ *              rnn_mat_vec_a16_wide: y = sat16(rq64(acc)); rnn_mat_vec_a16_wide_s8:
  *              y = sat8(zp + sat16(rq64(acc))) (the same as sat8(zp + rq64(acc))).
  *
  * Helium (Cortex-M55): VMLALDAVA.S16 (8 products into a 64-bit sum per instruction), one
@@ -63,7 +63,7 @@ static int32_t rq64(int64_t acc, int32_t mult, int32_t shift)
     }
     else
     {
-        const int64_t lo = (int64_t)INT32_MIN >> -right;
+        const int64_t lo = -(((int64_t)1 << 31) >> -right); /* INT32_MIN >> -right (exact) */
         const int64_t hi = (int64_t)INT32_MAX >> -right;
         r = p > hi ? INT32_MAX : (p < lo ? INT32_MIN : p * ((int64_t)1 << -right));
     }
@@ -71,7 +71,7 @@ static int32_t rq64(int64_t acc, int32_t mult, int32_t shift)
 }
 
 /* Refer to header file for details. */
-void rnn_mat_vec_a16_wide_s16(int32_t rows, int32_t cols, const int8_t *w,
+void rnn_mat_vec_a16_wide(int32_t rows, int32_t cols, const int8_t *w,
                               const int32_t *offset, const int32_t *mult, const int32_t *shift,
                               const int16_t *x, int16_t *y)
 {

@@ -728,14 +728,15 @@ void rnn_mat_vec_s8_sums(int32_t rows, int32_t cols, const int8_t *w, const int3
 #endif
 }
 
-/* Refer to header file for details. */
+#if defined(RNN_S8_DSP)
+/* Refer to header file for details. (Cortex-M4/M7 only: the int16-activation kernel's DSP
+ * path; elsewhere not compiled, so no other build carries it.) */
 void rnn_mat_vec_s8_sums_split(int32_t rows, int32_t cols, const int8_t *w,
                                const int32_t *offset, const int32_t *xw, int32_t *acc)
 {
     const int32_t ld = RNN_S8_STRIDE(cols);
     const int32_t words = ld >> 2;
     int32_t r = 0;
-#if defined(RNN_S8_DSP)
 #if defined(RNN_S8_DSP2)
     if (((uintptr_t)w & 3) == 0 && rows >= 2)
     {
@@ -749,22 +750,5 @@ void rnn_mat_vec_s8_sums_split(int32_t rows, int32_t cols, const int8_t *w,
         acc[r] = dot_split_dsp(words, w, xw) + offset[r];
         w += ld;
     }
-#else
-    for (; r < rows; ++r)
-    {
-        int32_t a = offset[r];
-        int32_t k;
-        for (k = 0; k < words; ++k)
-        {
-            const int32_t e = xw[2 * k];
-            const int32_t o = xw[2 * k + 1];
-            a += (int32_t)w[4 * k] * (int32_t)(int16_t)(uint16_t)((uint32_t)e & 0xFFFFu);
-            a += (int32_t)w[4 * k + 1] * (int32_t)(int16_t)(uint16_t)((uint32_t)o & 0xFFFFu);
-            a += (int32_t)w[4 * k + 2] * (int32_t)(int16_t)(uint16_t)((uint32_t)e >> 16);
-            a += (int32_t)w[4 * k + 3] * (int32_t)(int16_t)(uint16_t)((uint32_t)o >> 16);
-        }
-        acc[r] = a;
-        w += ld;
-    }
-#endif
 }
+#endif

@@ -6,14 +6,12 @@
  *              then h = n + z (h - n) in Q0.15, requantized to the int8 hidden state.
  */
 
-#include <stddef.h>
-
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
 
-/* h8 (int8 h with its zero point) or h16 (int16 h, w8a16; the other NULL) */
-static void gru_cell(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
-                     const int16_t *zr, int8_t *h8, int16_t *h16)
+/* Refer to header file for details. */
+void rnn_gru_cell_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                      const int16_t *zr, int8_t *h)
 {
     const int32_t H = p->hidden;
     int32_t u;
@@ -37,31 +35,8 @@ static void gru_cell(const rnn_gru_params_s16 *p, const int16_t *gx, const int16
             npre = npre < -p->clip ? -p->clip : (npre > p->clip ? p->clip : npre);
         }
         n = rnn_lut_q12(p->lut1, npre);
-        h15 = rnn_sat16(rnn_requantize(h16 ? h16[u] : h8[u] - p->h_zero_point, p->h15_mult,
-                                       p->h15_shift));
+        h15 = rnn_sat16(rnn_requantize(h[u] - p->h_zero_point, p->h15_mult, p->h15_shift));
         nw = rnn_sat16(n + rnn_rshift_round(z * (h15 - n), 15));
-        if (h16)
-        {
-            h16[u] = (int16_t)rnn_sat16(rnn_requantize(nw, p->out_mult, p->out_shift));
-        }
-        else
-        {
-            h8[u] = (int8_t)rnn_sat8(p->h_zero_point +
-                                     rnn_requantize(nw, p->out_mult, p->out_shift));
-        }
+        h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(nw, p->out_mult, p->out_shift));
     }
-}
-
-/* Refer to header file for details. */
-void rnn_gru_cell_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
-                      const int16_t *zr, int8_t *h)
-{
-    gru_cell(p, gx, gh, zr, h, NULL);
-}
-
-/* Refer to header file for details. */
-void rnn_gru_cell_a16(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
-                      const int16_t *zr, int16_t *h)
-{
-    gru_cell(p, gx, gh, zr, NULL, h);
 }

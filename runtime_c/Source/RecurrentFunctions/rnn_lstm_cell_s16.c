@@ -4,10 +4,7 @@
  * Title:       rnn_lstm_cell_s16.c
  * Description: int8 LSTM cell update (the 8x8_16 scheme): gates in Q3.12 from the two
  *              products and the bias, sigmoid/tanh by table (Q0.15), int16 cell state with
- *              scale 2^-cell_exp, int8 hidden state. Mirrors cells/lstm.py step_s8.
- *              rnn_lstm_cell_a16: the same with an int16 hidden state (w8a16: symmetric,
- *              zero point 0), plain C on every core (the common cell's loop, or the
- *              general one).
+ *              scale 2^-cell_exp, int8 hidden state. Mirrors reference_int.lstm_step.
  *
  * NEON (AArch64, __ARM_NEON): the common cell (no peepholes, no clip, cell_exp in 1..29,
  * out_shift <= -2) four units at a time in int32 lanes, with the same arithmetic: gate sums
@@ -20,8 +17,6 @@
  * entries by two gathers (VLDRH.S32 with shifted offsets), saturation by VMIN/VMAX, the
  * output requantization by VMULH (the high word) and VRSHL.
  */
-
-#include <stddef.h>
 
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
@@ -71,7 +66,7 @@ static inline int32_t requant(int32_t acc, int32_t mult, int32_t shift)
 /* The common cell (no peepholes, no clip, cell_exp in 1..29) from unit u0 on: the same
  * arithmetic as the general loop below, with 32-bit rounding shifts where they are exact. */
 static void lstm_plain(const rnn_lstm_params_s16 *p, const int16_t *gx, const int16_t *gh,
-                       int16_t *c, int8_t *h, int16_t *h16, int32_t u0)
+                       int16_t *c, int8_t *h, int32_t u0)
 {
     const int32_t H = p->hidden;
     const int32_t k = p->cell_exp;
@@ -99,14 +94,7 @@ static void lstm_plain(const rnn_lstm_params_s16 *p, const int16_t *gx, const in
         const int32_t c12 = k > 12 ? rshift_round32(cn, k - 12) : SAT16(cn * (1 << (12 - k)));
         const int32_t th = rnn_lut_q12(lut2, c12);
         c[u] = (int16_t)cn;
-        if (h16) /* w8a16: int16 h, zero point 0 */
-        {
-            h16[u] = (int16_t)SAT16(requant(o * th, om, os));
-        }
-        else
-        {
-            h[u] = (int8_t)SAT8(zp + requant(o * th, om, os));
-        }
+        h[u] = (int8_t)SAT8(zp + requant(o * th, om, os));
     }
 }
 
@@ -257,15 +245,25 @@ static int32_t clip_gate(int32_t v, int32_t clip)
     return clip == 0 ? v : (v < -clip ? -clip : (v > clip ? clip : v));
 }
 
-/* Every cell, plain C: h8 (int8 h with its zero point) or h16 (int16 h, w8a16: symmetric,
- * zero point 0; the other NULL) */
-static void lstm_general(const rnn_lstm_params_s16 *p, const int16_t *gx, const int16_t *gh,
-                         int16_t *c, int8_t *h8, int16_t *h16)
+/* Refer to header file for details. */
+void rnn_lstm_cell_s16(const rnn_lstm_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                       int16_t *c, int8_t *h)
 {
     const int32_t H = p->hidden;
     const int32_t k = p->cell_exp;
     int32_t u;
 
+    if (!p->peephole && p->clip == 0 && k >= 1 && k <= 29)
+    {
+#if defined(RNN_CELL_NEON)
+        lstm_plain(p, gx, gh, c, h, p->out_shift <= -2 ? lstm_plain_neon(p, gx, gh, c, h) : 0);
+#elif defined(RNN_CELL_MVE)
+        lstm_plain(p, gx, gh, c, h, p->out_shift <= -2 ? lstm_plain_mve(p, gx, gh, c, h) : 0);
+#else
+        lstm_plain(p, gx, gh, c, h, 0);
+#endif
+        return;
+    }
     for (u = 0; u < H; ++u)
     {
         int32_t gi = rnn_sat16(gx[u] + gh[u] + p->bias[u]);
@@ -296,48 +294,7 @@ static void lstm_general(const rnn_lstm_params_s16 *p, const int16_t *gx, const 
         o = rnn_lut_q12(p->lut0, clip_gate(go, p->clip));
         c12 = k >= 12 ? rnn_rshift_round(cn, k - 12) : rnn_sat16(cn * (1 << (12 - k)));
         th = rnn_lut_q12(p->lut2, c12);
-        if (h16)
-        {
-            h16[u] = (int16_t)rnn_sat16(rnn_requantize(o * th, p->out_mult, p->out_shift));
-        }
-        else
-        {
-            h8[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(o * th, p->out_mult,
-                                                                      p->out_shift));
-        }
+        h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(o * th, p->out_mult,
+                                                                 p->out_shift));
     }
-}
-
-/* Refer to header file for details. */
-void rnn_lstm_cell_s16(const rnn_lstm_params_s16 *p, const int16_t *gx, const int16_t *gh,
-                       int16_t *c, int8_t *h)
-{
-    const int32_t k = p->cell_exp;
-
-    if (!p->peephole && p->clip == 0 && k >= 1 && k <= 29)
-    {
-#if defined(RNN_CELL_NEON)
-        lstm_plain(p, gx, gh, c, h, NULL,
-                   p->out_shift <= -2 ? lstm_plain_neon(p, gx, gh, c, h) : 0);
-#elif defined(RNN_CELL_MVE)
-        lstm_plain(p, gx, gh, c, h, NULL,
-                   p->out_shift <= -2 ? lstm_plain_mve(p, gx, gh, c, h) : 0);
-#else
-        lstm_plain(p, gx, gh, c, h, NULL, 0);
-#endif
-        return;
-    }
-    lstm_general(p, gx, gh, c, h, NULL);
-}
-
-/* Refer to header file for details. */
-void rnn_lstm_cell_a16(const rnn_lstm_params_s16 *p, const int16_t *gx, const int16_t *gh,
-                       int16_t *c, int16_t *h)
-{
-    if (!p->peephole && p->clip == 0 && p->cell_exp >= 1 && p->cell_exp <= 29)
-    {
-        lstm_plain(p, gx, gh, c, NULL, h, 0); /* the common cell, plain C on every core */
-        return;
-    }
-    lstm_general(p, gx, gh, c, NULL, h);
 }
