@@ -131,7 +131,8 @@ def table(g: ir.Graph, name: str | None = None) -> dict[str, Any]:
         if isinstance(n, ir.Recurrent):
             for d in range(n.num_directions):
                 h_off, c_off = mem.state_slots[(n.name, d)]
-                hb = 1 if g.quant is not None else 4
+                hb = 4 if g.quant is None else \
+                    2 if g.quant.nodes[n.name].h.dtype == "int16" else 1  # w8a16
                 cb = 2 if g.quant is not None else 4
                 state += (n.hidden * hb if h_off >= 0 else 0) + (n.hidden * cb if c_off >= 0
                                                                  else 0)

@@ -49,7 +49,33 @@ class QState16:
         return 2.0 ** -self.exp
 
 
-TensorQ = QParams | QState16  # what QuantPlan.tensors maps a tensor name to
+@dataclass(frozen=True)
+class QParams16:
+    """int16 activations (w8a16, the CMSIS-NN s16 scheme): symmetric, zero point 0,
+    real = scale * q, scale = the calibrated largest magnitude / 32767."""
+
+    scale: float
+    dtype = "int16"
+    zero_point = 0
+
+
+def choose_qparams16(lo: float, hi: float, what: str) -> QParams16:
+    """Symmetric int16 parameters covering [lo, hi] (and 0)."""
+    amax = max(abs(lo), abs(hi))
+    if not math.isfinite(amax):
+        raise RnngenError(f"int8: {what}: the calibration range is not finite")
+    if not amax > 0:
+        raise RnngenError(f"int8: {what}: the calibration data gives a constant zero value; "
+                          "give inputs that exercise the model (--calibrate)")
+    return QParams16(float(np.float32(amax / 32767.0)))
+
+
+def sat_act(v: np.ndarray, p: QParams | QParams16) -> np.ndarray:
+    """Saturate to an activation tensor's type: int8, or int16 (w8a16)."""
+    return sat16(v) if p.dtype == "int16" else sat8(v)
+
+
+TensorQ = QParams | QParams16 | QState16  # what QuantPlan.tensors maps a tensor name to
 
 
 def multiplier(real: float, what: str) -> tuple[int, int]:
@@ -187,6 +213,45 @@ def check_accumulator_s4(w_q: np.ndarray, what: str) -> None:
                           f"(bound {int(bound.max())}); the matrix is too wide for int4")
 
 
+def a16_fits_int32(w_q: np.ndarray, corr: np.ndarray) -> bool:
+    """Whether sum_j w[r, j] x[j] + corr[r] fits int32 for every int16 x and every row (the
+    int16-activation kernels rnn_mat_vec_a16_* then accumulate in int32; otherwise the
+    matrix takes the int64 ones, rnn_mat_vec_a16_wide and its _s8 variant, and rq64)."""
+    bound = np.sum(np.abs(w_q.astype(I64)), axis=1) * 32768 + np.abs(corr.astype(I64))
+    return not (bound.size and int(bound.max()) >= 2**31)
+
+
+def check_accumulator_a16(w_q: np.ndarray, corr: np.ndarray, what: str) -> None:
+    """Prove that sum_j w[r, j] x[j] + corr[r] fits int32 for every int16 x (the int32
+    kernels' contract)."""
+    if not a16_fits_int32(w_q, corr):
+        raise RnngenError(f"int8: {what}: int16 activations: the int32 accumulator could "
+                          "overflow (a row's bound reaches 2^31); the int64 kernels "
+                          "(rnn_mat_vec_a16_wide) take this matrix")
+
+
+A16_WIDE_COLS = 1 << 16  # the int64 kernels: |sum| < 127 * 32768 * 2^16 + 2^31 < 2^47
+
+
+def rq64(acc: np.ndarray | int, mult: np.ndarray | int, shift: np.ndarray | int
+         ) -> np.ndarray:
+    """Requantize an int64 sum (|acc| < 2^47; the int64 int16-activation kernels), as
+    CMSIS-NN's arm_nn_requantize_s64: the multiplier reduced to Q15, m15 = (mult + 2^15) >>
+    16, then round(acc * m15 * 2^(shift - 15)) half up, saturated to int32 (the product
+    below 2^62: exact in 64 bits). C: rnn_mat_vec_a16_wide.c's rq64."""
+    acc = np.asarray(acc, I64)
+    m15 = (np.asarray(mult, I64) + (1 << 15)) >> 16
+    p = acc * m15
+    right = 15 - np.asarray(shift, I64)
+    pos = np.maximum(right, 1)
+    down = (p + (np.left_shift(I64(1), pos - 1))) >> pos
+    k = np.maximum(-right, 0)
+    lo, hi = np.right_shift(I64(-2**31), k), np.right_shift(I64(2**31 - 1), k)
+    up = np.where(p > hi, 2**31 - 1, np.where(p < lo, -2**31, np.clip(p, lo, hi) << k))
+    r = np.where(right > 0, down, up)
+    return np.clip(r, -2**31, 2**31 - 1).astype(I64)
+
+
 def quantize_tensor(w: np.ndarray) -> tuple[np.ndarray, float]:
     """Per-tensor symmetric int8."""
     amax = float(np.max(np.abs(w.astype(np.float64)))) if w.size else 0.0
@@ -194,12 +259,17 @@ def quantize_tensor(w: np.ndarray) -> tuple[np.ndarray, float]:
     return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
 
 
-def quantize_input(x: np.ndarray, p: QParams | None) -> np.ndarray:
+def quantize_input(x: np.ndarray, p: QParams | QParams16 | None) -> np.ndarray:
     """float -> int8 as the C does it: v = x * (1/scale) in float32, rounded half to even
     (lrintf), plus the zero point, saturated. C: rnn_quantize_s8(). p None: the input is
-    token ids, int32 at the C API whatever --io is."""
+    token ids, int32 at the C API whatever --io is. A QParams16 (an int16 input, w8a16):
+    the same without zero point, saturated to int16 (rnn_quantize_s16())."""
     if p is None:
         return np.rint(np.asarray(x, np.float64)).astype(np.int32)
+    if p.dtype == "int16":  # w8a16: C rnn_quantize_s16(), symmetric
+        inv = np.float32(1.0 / p.scale)
+        v = np.clip(np.asarray(x, np.float32) * inv, np.float32(-65536), np.float32(65536))
+        return sat16(np.rint(v).astype(I64)).astype(np.int16)
     inv = np.float32(1.0 / p.scale)
     v = np.clip(np.asarray(x, np.float32) * inv, np.float32(-1e6), np.float32(1e6))
     return sat8(np.rint(v).astype(I64) + p.zero_point).astype(np.int8)

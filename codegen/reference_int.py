@@ -49,7 +49,7 @@ def _linear(ex: Any, n: ir.Linear, ins: list[np.ndarray]) -> list[np.ndarray]:
     q: quant.QLinear = ex.plan.nodes[n.name]
     x = ins[0]
     rows = x.reshape(-1, x.shape[-1])
-    y = np.stack([sat8(q.out.zero_point + q.w.forward(r)) for r in rows])
+    y = np.stack([quant.sat_act(q.out.zero_point + q.w.forward(r), q.out) for r in rows])
     return [y.reshape(tuple(x.shape[:-1]) + (n.W.shape[0],))]
 
 

@@ -59,3 +59,6 @@ class Cell:
     # int8: a Relu activation (unbounded) is taken, with the pre-activations in a calibrated
     # int16 scale instead of Q3.12 and no table (quantize.relu_gate_scale; the RNN cell)
     relu_s8: bool = False
+    # w8a16: step_s8 and the int16 kernels take an int16 h (QRecurrent.h a quant.QParams16;
+    # emit_s8 calls the *_a16 variants of its kernels)
+    a16: bool = False

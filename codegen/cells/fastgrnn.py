@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import cgen, reference
-from ..quant import I64, lut, rq, rshift_round, sat8, sat16
+from ..quant import I64, lut, rq, rshift_round, sat16, sat_act
 from .base import Cell
 from .common import F32, c_sigmoid_const, q12, sigmoid_const
 
@@ -40,7 +40,7 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
     a = lut(qd.luts[1], sat16(pre + b2[H:]))
     coef = sat16(rshift_round(s1 * (32768 - z), 15) + s2)
     new15 = sat16(rshift_round(z * h15, 15) + rshift_round(coef * a, 15))
-    return sat8(zh + rq(new15, q.out_mult, q.out_shift)), c
+    return sat_act(zh + rq(new15, q.out_mult, q.out_shift), q.h), c
 
 
 def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[None, list[str]]:
@@ -60,8 +60,9 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[None, list[str]]:
 
 def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
     steps = prog.matvec(f"{s.prefix}_R", qd.R, "h", s.gh, s.scratch)
-    prog.ctx.kernels.add("rnn_fastgrnn_cell_s16")
-    steps.append(f"rnn_fastgrnn_cell_s16(&{s.params}, {s.gx}, {s.gh}, h);")
+    a = "a16" if q.h.dtype == "int16" else "s16"  # int16 h: w8a16
+    prog.ctx.kernels.add(f"rnn_fastgrnn_cell_{a}")
+    steps.append(f"rnn_fastgrnn_cell_{a}(&{s.params}, {s.gx}, {s.gh}, h);")
     return steps
 
 
@@ -73,7 +74,8 @@ CELL = Cell(
                                            ("rnn_activation_f32",))},
     emit_f32=emit_f32,
     step_s8=step_s8,
-    kernels_s16={"rnn_fastgrnn_cell_s16": ("RecurrentFunctions/rnn_fastgrnn_cell_s16.c", ())},
+    kernels_s16={"rnn_fastgrnn_cell_s16": ("RecurrentFunctions/rnn_fastgrnn_cell_s16.c", ()),
+                 "rnn_fastgrnn_cell_a16": ("RecurrentFunctions/rnn_fastgrnn_cell_a16.c", ())},
     emit_s8=emit_s8,
     params_s16=("rnn_fast_params_s16", (
         "hidden", "bias", "bias2", "lut0", "lut1", "s1", "s2", "h_zero_point", "h15_mult",
@@ -81,4 +83,5 @@ CELL = Cell(
     quant_biases=lambda n, cd: (np.zeros(n.hidden, np.int16),
                                 q12(np.concatenate([cd.wb, cd.rb]))),
     out_frac=15,
+    a16=True,
 )

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import cgen, ir, reference
-from ..quant import I64, lut, rq, rshift_round, sat8, sat16
+from ..quant import I64, lut, rq, rshift_round, sat16, sat_act
 from .base import Cell
 from .common import F32, c_sigmoid_const, q12, sigmoid_const
 
@@ -31,7 +31,7 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
     s1, s2 = qd.fast
     a = lut(qd.luts[0], sat16(gx + gh + qd.bias.astype(I64)))
     new15 = sat16(rshift_round(s2 * h15, 15) + rshift_round(s1 * a, 15))
-    return sat8(zh + rq(new15, q.out_mult, q.out_shift)), c
+    return sat_act(zh + rq(new15, q.out_mult, q.out_shift), q.h), c
 
 
 def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]:
@@ -49,8 +49,9 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
 
 def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
     steps = prog.matvec(f"{s.prefix}_R", qd.R, "h", s.gh, s.scratch)
-    prog.ctx.kernels.add("rnn_fastrnn_cell_s16")
-    steps.append(f"rnn_fastrnn_cell_s16(&{s.params}, {s.gx}, {s.gh}, h);")
+    a = "a16" if q.h.dtype == "int16" else "s16"  # int16 h: w8a16
+    prog.ctx.kernels.add(f"rnn_fastrnn_cell_{a}")
+    steps.append(f"rnn_fastrnn_cell_{a}(&{s.params}, {s.gx}, {s.gh}, h);")
     return steps
 
 
@@ -62,11 +63,13 @@ CELL = Cell(
                                           ("rnn_activation_f32",))},
     emit_f32=emit_f32,
     step_s8=step_s8,
-    kernels_s16={"rnn_fastrnn_cell_s16": ("RecurrentFunctions/rnn_fastrnn_cell_s16.c", ())},
+    kernels_s16={"rnn_fastrnn_cell_s16": ("RecurrentFunctions/rnn_fastrnn_cell_s16.c", ()),
+                 "rnn_fastrnn_cell_a16": ("RecurrentFunctions/rnn_fastrnn_cell_a16.c", ())},
     emit_s8=emit_s8,
     params_s16=("rnn_fast_params_s16", (
         "hidden", "bias", "bias2", "lut0", "lut1", "s1", "s2", "h_zero_point", "h15_mult",
         "h15_shift", "out_mult", "out_shift")),
     quant_biases=lambda n, cd: (q12(cd.wb + cd.rb), None),
     out_frac=15,
+    a16=True,
 )

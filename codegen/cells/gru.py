@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import cgen, reference
-from ..quant import I64, lut, rq, rshift_round, sat8, sat16
+from ..quant import I64, lut, rq, rshift_round, sat16, sat_act
 from .base import Cell
 from .common import F32, clip_f32, clip_s16, q12
 
@@ -53,13 +53,13 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
         gzr = sat16(qd.R.forward(h))
         zr = clip_s16(sat16(gx[:2 * H] + gzr + b[:2 * H]), q.clip)
         z, r = lut(lf, zr[:H]), lut(lf, zr[H:])
-        rh = sat8(zh + rshift_round(r * (h - zh), 15))
+        rh = sat_act(zh + rshift_round(r * (h - zh), 15), q.h)
         ghh = sat16(qd.Rh.forward(rh))
         npre = sat16(gx[2 * H:] + ghh + b[2 * H:])
     nn = lut(lg, clip_s16(npre, q.clip))
     h15 = sat16(rq(h - zh, q.h15_mult, q.h15_shift))
     new15 = sat16(nn + rshift_round(z * (h15 - nn), 15))
-    return sat8(zh + rq(new15, q.out_mult, q.out_shift)), c
+    return sat_act(zh + rq(new15, q.out_mult, q.out_shift), q.h), c
 
 
 def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]:
@@ -89,14 +89,16 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
 
 def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
     H, prm = q.hidden, s.params
+    a = "a16" if q.h.dtype == "int16" else "s16"  # int16 h and r * h: w8a16
+    rh = s.rh16 if a == "a16" else s.rh
     steps = prog.matvec(f"{s.prefix}_R", qd.R, "h", s.gh, s.scratch)
     if q.lbr:
-        steps.append(f"rnn_gru_gates_s16(&{prm}, {s.gx}, {s.gh}, h, {s.zr}, NULL);")
+        steps.append(f"rnn_gru_gates_{a}(&{prm}, {s.gx}, {s.gh}, h, {s.zr}, NULL);")
     else:
-        steps.append(f"rnn_gru_gates_s16(&{prm}, {s.gx}, {s.gh}, h, {s.zr}, {s.rh});")
-        steps += prog.matvec(f"{s.prefix}_Rh", qd.Rh, s.rh, f"{s.gh} + {2 * H}", s.scratch)
-    steps.append(f"rnn_gru_cell_s16(&{prm}, {s.gx}, {s.gh}, {s.zr}, h);")
-    prog.ctx.kernels.update(("rnn_gru_gates_s16", "rnn_gru_cell_s16"))
+        steps.append(f"rnn_gru_gates_{a}(&{prm}, {s.gx}, {s.gh}, h, {s.zr}, {rh});")
+        steps += prog.matvec(f"{s.prefix}_Rh", qd.Rh, rh, f"{s.gh} + {2 * H}", s.scratch)
+    steps.append(f"rnn_gru_cell_{a}(&{prm}, {s.gx}, {s.gh}, {s.zr}, h);")
+    prog.ctx.kernels.update((f"rnn_gru_gates_{a}", f"rnn_gru_cell_{a}"))
     return steps
 
 
@@ -122,6 +124,8 @@ CELL = Cell(
     kernels_s16={
         "rnn_gru_gates_s16": ("RecurrentFunctions/rnn_gru_gates_s16.c", ()),
         "rnn_gru_cell_s16": ("RecurrentFunctions/rnn_gru_cell_s16.c", ()),
+        "rnn_gru_gates_a16": ("RecurrentFunctions/rnn_gru_gates_a16.c", ()),
+        "rnn_gru_cell_a16": ("RecurrentFunctions/rnn_gru_cell_a16.c", ()),
     },
     emit_s8=emit_s8,
     params_s16=("rnn_gru_params_s16", (
@@ -131,4 +135,5 @@ CELL = Cell(
     out_frac=15,
     split_recurrent=lambda n: not n.linear_before_reset,
     options=("linear_before_reset",),
+    a16=True,
 )

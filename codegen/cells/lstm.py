@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import cgen, reference
-from ..quant import I64, lut, rq, rshift_round, sat8, sat16
+from ..quant import I64, lut, rq, rshift_round, sat16, sat_act
 from .base import Cell
 from .common import F32, clip_f32, clip_s16, q12
 
@@ -67,7 +67,7 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
     o = lut(lf, clip_s16(go, q.clip))
     c12 = rshift_round(c, k - 12) if k >= 12 else sat16(c << (12 - k))
     th = lut(lh, c12)
-    h = sat8(q.h.zero_point + rq(o * th, q.out_mult, q.out_shift))
+    h = sat_act(q.h.zero_point + rq(o * th, q.out_mult, q.out_shift), q.h)
     return h, c
 
 
@@ -85,8 +85,9 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
 
 def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
     steps = prog.matvec(f"{s.prefix}_R", qd.R, "h", s.gh, s.scratch)
-    prog.ctx.kernels.add("rnn_lstm_cell_s16")
-    steps.append(f"rnn_lstm_cell_s16(&{s.params}, {s.gx}, {s.gh}, c, h);")
+    k = "rnn_lstm_cell_a16" if q.h.dtype == "int16" else "rnn_lstm_cell_s16"  # int16 h: w8a16
+    prog.ctx.kernels.add(k)
+    steps.append(f"{k}(&{s.params}, {s.gx}, {s.gh}, c, h);")
     return steps
 
 
@@ -98,7 +99,8 @@ CELL = Cell(
                                        ("rnn_activation_f32",))},
     emit_f32=emit_f32,
     step_s8=step_s8,
-    kernels_s16={"rnn_lstm_cell_s16": ("RecurrentFunctions/rnn_lstm_cell_s16.c", ())},
+    kernels_s16={"rnn_lstm_cell_s16": ("RecurrentFunctions/rnn_lstm_cell_s16.c", ()),
+                 "rnn_lstm_cell_a16": ("RecurrentFunctions/rnn_lstm_cell_a16.c", ())},
     emit_s8=emit_s8,
     params_s16=("rnn_lstm_params_s16", (
         "hidden", "clip", "input_forget", "cell_exp", "bias", "peephole", "peep_mult",
@@ -106,4 +108,5 @@ CELL = Cell(
     quant_biases=lambda n, cd: (q12(cd.wb + cd.rb), None),
     out_frac=30,
     peepholes=True, options=("input_forget",),
+    a16=True,
 )

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import cgen, reference
-from ..quant import I64, lut, rq, sat8, sat16
+from ..quant import I64, lut, rq, sat16, sat_act
 from .base import Cell
 from .common import clip_f32, clip_s16, q12
 
@@ -29,7 +29,7 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
     pre = clip_s16(sat16(gx + gh + qd.bias.astype(I64)), q.clip)
     # a table (Q0.15 out), or ReLU (no table): the pre-activation in its own scale
     a = lut(qd.luts[0], pre) if qd.luts[0] is not None else np.maximum(pre, 0)
-    return sat8(q.h.zero_point + rq(a, q.out_mult, q.out_shift)), c
+    return sat_act(q.h.zero_point + rq(a, q.out_mult, q.out_shift), q.h), c
 
 
 def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]:
@@ -44,8 +44,9 @@ def emit_f32(prog: Any, n: Any, cd: Any, s: Any) -> tuple[np.ndarray, list[str]]
 
 def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
     steps = prog.matvec(f"{s.prefix}_R", qd.R, "h", s.gh, s.scratch)
-    prog.ctx.kernels.add("rnn_rnn_cell_s16")
-    steps.append(f"rnn_rnn_cell_s16(&{s.params}, {s.gx}, {s.gh}, h);")
+    k = "rnn_rnn_cell_a16" if q.h.dtype == "int16" else "rnn_rnn_cell_s16"  # int16 h: w8a16
+    prog.ctx.kernels.add(k)
+    steps.append(f"{k}(&{s.params}, {s.gx}, {s.gh}, h);")
     return steps
 
 
@@ -57,11 +58,13 @@ CELL = Cell(
                                       ("rnn_activation_f32",))},
     emit_f32=emit_f32,
     step_s8=step_s8,
-    kernels_s16={"rnn_rnn_cell_s16": ("RecurrentFunctions/rnn_rnn_cell_s16.c", ())},
+    kernels_s16={"rnn_rnn_cell_s16": ("RecurrentFunctions/rnn_rnn_cell_s16.c", ()),
+                 "rnn_rnn_cell_a16": ("RecurrentFunctions/rnn_rnn_cell_a16.c", ())},
     emit_s8=emit_s8,
     params_s16=("rnn_rnn_params_s16", (
         "hidden", "clip", "bias", "lut0", "h_zero_point", "out_mult", "out_shift")),
     quant_biases=lambda n, cd: (q12(cd.wb + cd.rb), None),
     relu_s8=True,
     out_frac=15,
+    a16=True,
 )

@@ -104,7 +104,11 @@ class QProgram(_Program):
             if isinstance(n, ir.Recurrent):
                 for d, qd in enumerate(self.plan.nodes[n.name].directions):
                     h_off, c_off = mem.state_slots[(n.name, d)]
-                    if np.any(qd.h0 != 0):
+                    if np.any(qd.h0 != 0) and self.a16(n):  # w8a16: int16 h in state16
+                        sym = self.arr(f"{n.name}_d{d}_h0", qd.h0, "int16_t")
+                        init.append(f"memcpy({_at('s->state16', h_off)}, {sym}, "
+                                    f"{qd.h0.size} * sizeof(int16_t));")
+                    elif np.any(qd.h0 != 0):
                         sym = self.arr(f"{n.name}_d{d}_h0", qd.h0, "int8_t")
                         init.append(f"memcpy({_at('s->state', h_off)}, {sym}, {qd.h0.size});")
                     if qd.c0 is not None and np.any(qd.c0 != 0):
@@ -141,12 +145,81 @@ class QProgram(_Program):
     def kernel_closure(self, names: set[str]) -> list[str]:
         return kernel_closure(names, INT8_KERNELS)
 
+    # -- int16 activations (w8a16) -----------------------------------------------------
+    def a16(self, n: ir.Recurrent) -> bool:
+        """The layer's h is int16 (w8a16 activations)."""
+        return bool(self.plan.nodes[n.name].h.dtype == "int16")
+
+    def is16(self, t: str) -> bool:
+        p = self.plan.tensors.get(t)
+        return p is not None and p.dtype == "int16"
+
+    def state_slot(self, node: str, d: int, kind: str) -> str:
+        if kind == "h" and self.plan.nodes[node].h.dtype == "int16":
+            return _at("s->state16", self.mem.state_slots[(node, d)][0])
+        return super().state_slot(node, d, kind)
+
+    def direction(self, n: ir.Recurrent, d: int, Y: str | None, Yh: str | None,
+                  Yc: str | None, **parts: Any) -> dict[str, Any]:
+        """_Program's, with an int16 h (w8a16) in state16 and copied as int16 values."""
+        if not self.a16(n):
+            return super().direction(n, d, Y, Yh, Yc, **parts)
+        self.ELEM = " * sizeof(int16_t)"
+        try:
+            out = super().direction(n, d, Y, Yh, Yc, **parts)
+        finally:
+            del self.ELEM
+        out["h"] = self.state_slot(n.name, d, "h")
+        return out
+
+    def _copy16(self, fn: Any, n: ir.Node, p: str) -> dict[str, Any]:
+        """A layout operator on int16 tensors (w8a16): the int8 copies over bytes, each value
+        two bytes (an innermost axis of 2)."""
+        if not self.is16(n.outputs[0]):
+            return fn(n, p)
+        self._elem16 = True
+        try:
+            return fn(n, p)
+        finally:
+            self._elem16 = False
+
+    _elem16 = False
+
+    def _copy(self, p: str, shape: tuple[int, ...], src: str, sst: tuple[int, ...], dst: str,
+              dstr: tuple[int, ...]) -> str:
+        if not self._elem16:
+            return super()._copy(p, shape, src, sst, dst, dstr)
+        shape2 = tuple(shape) + (2,)
+        sst2 = tuple(2 * v for v in sst) + (1,)
+        dst2 = tuple(2 * v for v in dstr) + (1,)
+        return super()._copy(p, shape2, f"(const int8_t *)({src})", sst2,
+                             f"(int8_t *)({dst})", dst2)
+
+    def op_transpose(self, n: ir.Transpose, p: str) -> dict[str, Any]:
+        return self._copy16(super().op_transpose, n, p)
+
+    def op_slice(self, n: ir.Slice, p: str) -> dict[str, Any]:
+        return self._copy16(super().op_slice, n, p)
+
+    def op_concat(self, n: ir.Concat, p: str) -> dict[str, Any]:
+        return self._copy16(super().op_concat, n, p)
+
     def state_copy(self, run: Any, k: str, setting: bool) -> list[str]:
         """int8 state: h quantized with the layer's hidden-state parameters, the LSTM cell
         state with its power of two (float values at the API whatever --io is)."""
         q = self.plan.nodes[run.node]
         slot = _at(self.state_slot(run.node, run.d, run.kind), run.j)
-        if run.kind == "h":
+        if run.kind == "h" and q.h.dtype == "int16":  # w8a16: symmetric int16 h
+            p16 = q.h
+            if setting:
+                kern = "rnn_quantize_s16"
+                call = (lambda src, dst, n: f"rnn_quantize_s16({src}, {n}, "
+                        f"{cgen.c_float(1.0 / p16.scale)}, {dst});")
+            else:
+                kern = "rnn_dequantize_s16"
+                call = (lambda src, dst, n: f"rnn_dequantize_s16({src}, {n}, "
+                        f"{cgen.c_float(p16.scale)}, {dst});")
+        elif run.kind == "h":
             p = q.h
             if setting:
                 kern = "rnn_quantize_s8"
@@ -203,6 +276,12 @@ class QProgram(_Program):
         n = math.prod(g.shapes[g.input])
         p = self.plan.input
         region, off = self.mem.place[g.input]
+        if p.dtype == "int16":  # w8a16 layers read it: symmetric int16
+            self.ctx.kernels.add("rnn_quantize_s16")
+            call = (f"rnn_quantize_s16(x, {n}, {cgen.c_float(1.0 / p.scale)}, "
+                    f"{self.buf(g.input)});")
+            return [dict(kind="lines", comment="quantize the input (int16)", gate="",
+                         lines=[call])]
         self.ctx.kernels.add("rnn_quantize_s8")
         return [dict(kind="lines", comment="quantize the input", gate="", lines=[
             f"rnn_quantize_s8(x, {n}, {cgen.c_float(1.0 / p.scale)}, {p.zero_point}, "
@@ -214,6 +293,8 @@ class QProgram(_Program):
     def xbuf(self, t: str) -> str:
         """The int8 buffer of a tensor (the quantized input lives in the arena)."""
         if t == self.g.input and self.plan.io == "float" and not self.g.input_ids:
+            if self.is16(t):  # int16 (w8a16): in arena16
+                return self.buf(t)
             return _at("s->arena", self.mem.place[t][1])
         return self.buf(t)
 
@@ -260,6 +341,7 @@ class QProgram(_Program):
         block = places.hoist
         gx, gh, zr = (_at("s->work", places.work[k]) for k in ("gx", "gh", "zr"))
         rh, scratch = (_at("s->work8", places.work8[k]) for k in ("rh", "scratch"))
+        rh16 = _at("s->work", places.work["rh16"])
         GH = q.directions[0].W.shape[0]  # the rows of W x per step
         dirs = []
         for d, qd in enumerate(q.directions):
@@ -270,25 +352,30 @@ class QProgram(_Program):
                 # step the cell reads its row g of them
                 w_calls = self.matmul(f"{qn}_W", qd.W, "n", f"{x} + b0 * {I}", gx, scratch)
                 steps: list[str] = []
-                slots = SimpleNamespace(gx="g", gh=gh, zr=zr, rh=rh, scratch=scratch,
-                                        prefix=qn, params=prm, xt=f"{x} + tt * {I}")
+                slots = SimpleNamespace(gx="g", gh=gh, zr=zr, rh=rh, rh16=rh16,
+                                        scratch=scratch, prefix=qn, params=prm,
+                                        xt=f"{x} + tt * {I}")
             else:
                 w_calls = []
                 steps = self.matvec(f"{qn}_W", qd.W, "xt", gx, scratch)
-                slots = SimpleNamespace(gx=gx, gh=gh, zr=zr, rh=rh, scratch=scratch,
-                                        prefix=qn, params=prm, xt="xt")
+                slots = SimpleNamespace(gx=gx, gh=gh, zr=zr, rh=rh, rh16=rh16,
+                                        scratch=scratch, prefix=qn, params=prm, xt="xt")
             steps += cell.emit_s8(self, n, q, qd, slots)
             dirs.append(self.direction(
                 n, d, Y, Yh, Yc, steps=steps, w_calls=w_calls,
                 b0=f"{n.valid_len} - t0 - n" if n.directions[d].reverse else "t0",
                 k="n - 1 - k" if n.directions[d].reverse else "k"))
         y_fill = None
+        a16 = self.a16(n)
         if Y and n.valid_len < T:
             y_fill = (f"memset({_at(Y, n.valid_len * D * H)}, {q.h.zero_point}, "
-                      f"{(T - n.valid_len) * D * H});")
-        return dict(kind="recurrent_q", comment=cgen.c_comment(f"{n.cell} '{n.name}' (int8)"),
+                      f"{(T - n.valid_len) * D * H}{' * sizeof(int16_t)' if a16 else ''});")
+        what = "int8, w8a16: int16 h" if a16 else "int8"
+        return dict(kind="recurrent_q",
+                    comment=cgen.c_comment(f"{n.cell} '{n.name}' ({what})"),
                     x=x, I=I, valid=n.valid_len, dirs=dirs, y_fill=y_fill, block=block,
-                    gx=gx, GH=GH)
+                    gx=gx, GH=GH, h_type="int16_t" if a16 else "int8_t",
+                    x_type="int16_t" if self.is16(n.inputs[0]) else "int8_t")
 
     def _lines(self, n: ir.Node, lines: list[str]) -> dict[str, Any]:
         return dict(kind="lines", comment=cgen.c_comment(f"{n.op} '{n.name}' (int8)"),
@@ -299,11 +386,16 @@ class QProgram(_Program):
         N, K = n.W.shape
         rows = math.prod(self.g.shapes[n.inputs[0]][:-1])
         x, y = self.xbuf(n.inputs[0]), self.buf(n.outputs[0])
-        emit = formats.of(q.w).emit_s8_out
-        assert emit is not None  # the quantize pass admits only such formats
-        call = emit(q.w, self.ctx, f"{p}_W", q.out.zero_point,
-                    f"{x}{' + r * ' + str(K) if rows > 1 else ''}",
-                    f"{y}{' + r * ' + str(N) if rows > 1 else ''}")
+        xr = f"{x}{' + r * ' + str(K) if rows > 1 else ''}"
+        yr = f"{y}{' + r * ' + str(N) if rows > 1 else ''}"
+        if q.out.dtype == "int16":  # w8a16: y = sat16(rq(W x + offset)), zero point 0
+            lines = self.matvec(f"{p}_W", q.w, xr, yr, "NULL")
+            assert len(lines) == 1
+            call = lines[0]
+        else:
+            emit = formats.of(q.w).emit_s8_out
+            assert emit is not None  # the quantize pass admits only such formats
+            call = emit(q.w, self.ctx, f"{p}_W", q.out.zero_point, xr, yr)
         if rows == 1:
             return self._lines(n, [call])
         return self._lines(n, ["{", "    int32_t r;", f"    for (r = 0; r < {rows}; ++r)",

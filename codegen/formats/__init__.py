@@ -116,6 +116,7 @@ def quantize(m: Any, x: Any, out_scale: float, inputs: np.ndarray, what: str,
     f = of(m)
     if f.quantize is None:
         raise RnngenError(f"int8: {what}: format {m.fmt} has no int8 kernel")
+    check_act_bits(m, x, what)
     if bits == 8:
         return f.quantize(m, quantize, x, out_scale, inputs, what)
     if bits not in f.weight_bits:
@@ -128,6 +129,16 @@ def quantize(m: Any, x: Any, out_scale: float, inputs: np.ndarray, what: str,
         return quantize(m2, x2, s2, i2, w2, bits=bits)
 
     return f.quantize(m, q, x, out_scale, inputs, what, bits=bits)
+
+
+def check_act_bits(m: Any, x: Any, what: str) -> None:
+    """An int16 input (w8a16 activations) only for formats with int16-input kernels; the
+    others refused in one line naming the matrix and the format."""
+    if getattr(x, "dtype", "int8") == "int16" and 16 not in of(m).act_bits:
+        raise RnngenError(f"int8: {what}: int16 activations (w8a16) are not available for "
+                          f"the {m.fmt} format yet (they are for: "
+                          f"{', '.join(k for k, v in FORMATS.items() if 16 in v.act_bits)}); "
+                          "give this layer w8a8")
 
 
 # --------------------------------------------------------------------------- .npz
@@ -213,6 +224,7 @@ __all__ = [
     "as_matrix",
     "blocks",
     "check",
+    "check_act_bits",
     "csr",
     "dense",
     "describe",

@@ -69,6 +69,9 @@ class Format:
     # the weight widths of its int8 kernels (8; 4: int4 weights, quantize(..., bits=4) and
     # quantize_out(..., bits=4) take them, emit_s8 / emit_s8_out read qm.bits)
     weight_bits: tuple[int, ...] = (8,)
+    # the input widths of its int8 kernels (8; 16: int16 activations, w8a16: quantize and
+    # quantize_out take an int16 input's quant.QParams16 and emit the int16-input kernels)
+    act_bits: tuple[int, ...] = (8,)
     onnx_read_concat: Callable[..., Any] | None = None  # (matcher, inputs, where): Concat
     onnx_read_sparse: Callable[..., Any] | None = None  # (values, linear idx, m, n): sparse
     onnx_write_whole: Callable[..., str] | None = None  # (mats, writer, base): [D, m, n]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import quant
+from ..errors import RnngenError
 from ..quant import I64, QParams, rq
 from .base import Format
 
@@ -70,6 +71,8 @@ class QDense:
     mult: np.ndarray  # int32 [m]
     shift: np.ndarray  # int32 [m]
     bits: int = 8  # 4: int4 weights (values in [-7, 7], stored packed; pack_s4)
+    xbits: int = 8  # 16: int16 input (w8a16 activations; rnn_mat_vec_a16_*)
+    acc64: bool = False  # int16 input whose int32 sum could overflow: int64 sums, rq64
 
     fmt = "dense"
 
@@ -79,6 +82,8 @@ class QDense:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         acc = self.w.astype(I64) @ np.asarray(x, I64) + self.offset.astype(I64)
+        if self.acc64:  # exact in int64 (|acc| < 2^47), CMSIS-NN's s64 requantization
+            return quant.rq64(acc, self.mult, self.shift)
         return rq(acc, self.mult, self.shift)
 
 
@@ -141,9 +146,20 @@ def quantize_dense(w: np.ndarray, x: QParams, out_scale: float, what: str,
     offset = -x.zero_point * wq.astype(np.int64).sum(axis=1)
     if bias is not None:
         offset = offset + np.round(bias / (sw * x.scale)).astype(np.int64)
-    quant.check_accumulator(wq, offset, what)
+    xbits = 16 if x.dtype == "int16" else 8
+    if xbits == 16:  # int16 input (w8a16): symmetric, no zero point
+        if bits != 8:
+            raise RnngenError(f"int8: {what}: int4 weights reading int16 activations (a "
+                              "w8a16 layer's output; w4a16) are not available yet; give this "
+                              "layer w8a8 or w8a16")
+        if np.any(np.abs(offset) >= 2**31) or wq.shape[1] > quant.A16_WIDE_COLS:
+            raise RnngenError(f"int8: {what}: int16 activations: the bias or the width "
+                              "overflows the int64 kernels' bounds; give this layer w8a8")
+    else:
+        quant.check_accumulator(wq, offset, what)
     mult, shift = multipliers(sw * x.scale / out_scale, what)
-    return QDense(wq, offset.astype(np.int64), mult, shift, bits)
+    acc64 = xbits == 16 and not quant.a16_fits_int32(wq, offset)
+    return QDense(wq, offset.astype(np.int64), mult, shift, bits, xbits, acc64)
 
 
 def _quantize(m: Dense, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
@@ -203,7 +219,11 @@ def declare_s8(ctx: Any, base: str, m: QDense) -> tuple[str, str, str, str]:
 def _emit_s8(m: QDense, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     rows, cols = m.shape
     w, off, mu, sh = declare_s8(prog.ctx, base, m)
-    k = "rnn_mat_vec_s4_s16" if m.bits == 4 else "rnn_mat_vec_s8_s16"
+    if m.acc64:  # int64 sums (rnn_mat_vec_a16_wide.c holds both outputs' functions)
+        prog.ctx.kernels.add("rnn_mat_vec_a16_wide")
+        return [f"rnn_mat_vec_a16_wide({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
+    k = "rnn_mat_vec_s4_s16" if m.bits == 4 else \
+        "rnn_mat_vec_a16_s16" if m.xbits == 16 else "rnn_mat_vec_s8_s16"
     prog.ctx.kernels.add(k)
     return [f"{k}({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
 
@@ -212,7 +232,12 @@ def _emit_s8_out(m: QDense, ctx: Any, base: str, zero_point: int, x: str, y: str
     """One int8 -> int8 product (an int8 Linear layer's row): y = sat8(zp + W x)."""
     rows, cols = m.shape
     w, off, mu, sh = declare_s8(ctx, base, m)
-    k = "rnn_mat_vec_s4" if m.bits == 4 else "rnn_mat_vec_s8"
+    if m.acc64:  # int64 sums
+        ctx.kernels.add("rnn_mat_vec_a16_wide")
+        return (f"rnn_mat_vec_a16_wide_s8({rows}, {cols}, {w}, {off}, {mu}, {sh}, "
+                f"{zero_point}, {x}, {y});")
+    k = "rnn_mat_vec_s4" if m.bits == 4 else \
+        "rnn_mat_vec_a16_s8" if m.xbits == 16 else "rnn_mat_vec_s8"
     ctx.kernels.add(k)
     return f"{k}({rows}, {cols}, {w}, {off}, {mu}, {sh}, {zero_point}, {x}, {y});"
 
@@ -273,6 +298,11 @@ FORMAT = Format(
         "rnn_mat_vec_s8": ("MatVecFunctions/rnn_mat_vec_s8.c", ("rnn_mat_vec_s8_s16",)),
         "rnn_mat_vec_s4_s16": ("MatVecFunctions/rnn_mat_vec_s4_s16.c", ()),
         "rnn_mat_vec_s4": ("MatVecFunctions/rnn_mat_vec_s4.c", ("rnn_mat_vec_s4_s16",)),
+        "rnn_mat_vec_a16_s16": ("MatVecFunctions/rnn_mat_vec_a16_s16.c",
+                                ("rnn_mat_vec_s8_s16",)),
+        "rnn_mat_vec_a16_s8": ("MatVecFunctions/rnn_mat_vec_a16_s8.c",
+                               ("rnn_mat_vec_a16_s16",)),
+        "rnn_mat_vec_a16_wide": ("MatVecFunctions/rnn_mat_vec_a16_wide.c", ()),
     },
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
@@ -280,5 +310,5 @@ FORMAT = Format(
     emit_f32_batch=_emit_f32_batch, permute_rows=_permute_rows, sparsify=_sparsify,
     quantize_out=lambda m, x, out_scale, what, bias, scales=None, bits=8: quantize_dense(
         m.w.astype(np.float64), x, out_scale, what, bias, scales, bits),
-    emit_s8_out=_emit_s8_out, plain=True, weight_bits=(8, 4),
+    emit_s8_out=_emit_s8_out, plain=True, weight_bits=(8, 4), act_bits=(8, 16),
 )

@@ -201,4 +201,5 @@ FORMAT = Format(
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=None, sparsify=_sparsify,
     weight_bits=(8, 4),  # int4: each block by its own format (dense blocks have it)
+    act_bits=(8, 16),  # int16 input: each block by its own format (dense blocks have it)
 )

@@ -154,16 +154,25 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
     held = _held(g)
     if set(held) & int16:
         raise RnngenError(f"{g.source or g.name}: output '{sorted(set(held) & int16)[0]}' "
-                          "(an LSTM cell state, int16) comes after a window along time that "
-                          "does not fire on every step; build float32 or give h only")
+                          "(int16: an LSTM cell state or a w8a16 activation) comes after a "
+                          "window along time that does not fire on every step; build float32, "
+                          "give h only or give the layer w8a8")
     place, top = _arena(g, lambda t: math.prod(g.shapes[t]),
-                        input_in_arena=qp.io == "float" and not g.input_ids,
+                        input_in_arena=qp.io == "float" and not g.input_ids
+                        and g.input not in int16,  # an int16 input (w8a16): in arena16
                         skip=int16 | set(held))
     top16 = 0
+    views = {n.outputs[0]: n.inputs[0] for n in g.nodes if isinstance(n, ir.View)}
     for t in sorted(int16):
-        if t in g.shapes:
+        if t in g.shapes and t not in views:
             place[t] = ("arena16", top16)
             top16 += math.prod(g.shapes[t])
+    for t in sorted(int16):  # views of int16 tensors (w8a16 outputs) share their places
+        o = t
+        while o in views:
+            o = views[o]
+        if t in views and o in place:
+            place[t] = place[o]
     state_slots: dict[tuple[str, int], tuple[int, int]] = {}
     h8 = c16 = work16 = work8 = 0
     places: dict[str, ir.CellPlan] = {}
@@ -173,11 +182,14 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
             k = hoist_steps(n)
             # int16: W x (of k steps), R h, then the gates (z, r) or the cell's results;
             # int8: r * h, then the matrix kernels' scratch
-            places[n.name] = ir.CellPlan(hoist=k, proj=0,
-                                         work={"gx": 0, "gh": k * GH, "zr": (k + 1) * GH},
-                                         work8={"rh": 0, "scratch": n.hidden})
-            work16 = max(work16, (k + 1) * GH + 2 * n.hidden)
             q = qp.nodes[n.name]
+            a16 = q.h.dtype == "int16"  # w8a16: h and r * h are int16
+            # (rh16: r * h of a w8a16 GRU, after the gates)
+            places[n.name] = ir.CellPlan(hoist=k, proj=0,
+                                         work={"gx": 0, "gh": k * GH, "zr": (k + 1) * GH,
+                                               "rh16": (k + 1) * GH + 2 * n.hidden},
+                                         work8={"rh": 0, "scratch": n.hidden})
+            work16 = max(work16, (k + 1) * GH + (3 if a16 else 2) * n.hidden)
             mats = [m for qd in q.directions for m in (qd.W, qd.R, qd.Rh) if m is not None]
             work8 = max(work8, n.hidden + max(int8_scratch(m) for m in mats))
             for d in range(n.num_directions):
@@ -185,6 +197,10 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
                 if cells.of(n.cell).has_cell_state:
                     c_off = c16
                     c16 += n.hidden
+                if a16:  # an int16 h lives in state16 too
+                    state_slots[(n.name, d)] = (c16, c_off)
+                    c16 += n.hidden
+                    continue
                 state_slots[(n.name, d)] = (h8, c_off)
                 h8 += n.hidden
         elif isinstance(n, ir.Conv):

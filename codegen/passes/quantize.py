@@ -54,6 +54,8 @@ def _onnx_op(n: ir.Node) -> str:
         return f"Reduce{n.fn.capitalize()}"
     if isinstance(n, ir.LayerNorm):
         return n.source_op  # LayerNormalization or InstanceNormalization
+    if isinstance(n, ir.Unary):
+        return n.act.name
     return {"LayerNorm": "LayerNormalization",
             "ChannelAffine": "BatchNormalization"}.get(n.op, n.op)
 
@@ -319,6 +321,7 @@ class _Builder:
                     "state output (int16 with --dtype int8); int8 builds take it only as a "
                     "model output of its own (a state tensor that joins h and c is read with "
                     "<name>_get_state instead; or build float32)")
+        roots16 = self.int16_classes(readers)
         # class ranges
         lo: dict[str, float] = {}
         hi: dict[str, float] = {}
@@ -345,6 +348,8 @@ class _Builder:
             if t not in g.shapes or t in int16:
                 continue
             r = self.find(t)
+            if r in roots16:  # int16 activations: symmetric, calibrated (no int8 QDQ pair)
+                continue
             p = QParams(float(scale), int(zp))
             if r in user_roots and user_roots[r] != p:
                 self.warnings = self.warnings + (
@@ -367,7 +372,9 @@ class _Builder:
             if t in g.constants or t in int16 or (g.input_ids and t == g.input):
                 continue
             r = self.find(t)
-            if r in fixed_roots:
+            if r in roots16 and r in lo:
+                params[t] = quant.choose_qparams16(lo[r], hi[r], f"tensor '{t}'")
+            elif r in fixed_roots:
                 params[t] = fixed_roots[r]
             elif r in lo:
                 params[t] = quant.choose_qparams(lo[r], hi[r], f"tensor '{t}'")
@@ -375,6 +382,10 @@ class _Builder:
         nodes: dict[str, object] = {}
         for n in g.nodes:
             self.bits = self.prec.weight_bits(n.name)
+            if isinstance(n, ir.Conv) and self.prec.of(n.name).act_bits != 8:
+                raise RnngenError(f"{self.where}: Conv node '{n.name}': int16 activations "
+                                  f"({self.prec.of(n.name).name}) are not available for Conv "
+                                  f"layers yet; give it w8a8 (--precision ...,{n.name}=w8a8)")
             if isinstance(n, ir.Conv) and self.bits != 8:
                 raise RnngenError(f"{self.where}: Conv node '{n.name}': int4 weights "
                                   f"({self.prec.of(n.name).name}) are not available for Conv "
@@ -428,8 +439,88 @@ class _Builder:
                                             for n in g.nodes if isinstance(n, WEIGHTED)
                                             and self.prec.weight_bits(n.name) != 8})
 
+    # int16 activations (w8a16) ------------------------------------------------------
+    def act16(self, n: ir.Node) -> bool:
+        return self.prec.of(n.name).act_bits == 16
+
+    def int16_classes(self, readers: dict[str, list[ir.Node]]) -> set[str]:
+        """The classes of tensors (sharing parameters through layout operators) that hold
+        int16 activations: the outputs Y and Y_h of a w8a16 recurrent layer (whose readers
+        must take int16: recurrent and Linear layers, layout operators, a model output with
+        --io float; anything else is refused naming both nodes), and the output of a w8a16
+        Linear layer when every reader takes int16 (else that output is int8: the Linear
+        layer requantizes to int8 at the boundary). The model's input stays int8."""
+        g = self.g
+        producer = g.producer()
+        members: dict[str, list[str]] = {}
+        for t in g.shapes:
+            members.setdefault(self.find(t), []).append(t)
+        layout = (ir.View, ir.Transpose, ir.Slice, ir.Concat)
+
+        def bad_use(r: str, input_ok: bool = False) -> tuple[str, ir.Node | None]:
+            """(tensor, node) of the first use of class r that cannot take int16."""
+            for t in members.get(r, [r]):
+                if t == g.input and not input_ok:
+                    return t, None
+                if t in g.outputs and self.io != "float":
+                    return t, None
+                p = producer.get(t)
+                if p is not None and not isinstance(p, layout) and not (
+                        isinstance(p, (ir.Recurrent, ir.Linear)) and self.act16(p)):
+                    return t, p
+                for c in readers.get(t, []):
+                    if isinstance(c, layout) or (isinstance(c, (ir.Recurrent, ir.Linear))
+                                                 and c.inputs[0] == t):
+                        continue
+                    return t, c
+            return "", None
+
+        roots: set[str] = set()
+        for n in g.nodes:
+            if isinstance(n, ir.Recurrent) and self.act16(n):
+                where = f"{self.where}: {n.cell} node '{n.name}'"
+                if not cells.of(n.cell).a16:
+                    have = ", ".join(c.name for c in cells.CELLS.values() if c.a16)
+                    raise RnngenError(f"{where}: int16 activations (w8a16) are not available "
+                                      f"for {n.cell} layers yet (they are for {have}); give "
+                                      f"it w8a8 (--precision ...,{n.name}=w8a8)")
+                for o in n.outputs[:2]:
+                    if not o:
+                        continue
+                    r = self.find(o)
+                    t, c = bad_use(r)
+                    if t:
+                        what = f"node '{c.name}' ({_onnx_op(c)})" if c is not None else \
+                            ("the model's input (int8)" if t == g.input else
+                             "a model output with --io int8")
+                        raise RnngenError(
+                            f"{where}: its int16 output '{t}' (w8a16) meets {what}, which "
+                            "takes int8 only (int16 activations flow into recurrent and "
+                            "Linear layers, layout operators and --io float outputs); give "
+                            f"it w8a8 (--precision ...,{n.name}=w8a8)")
+                    roots.add(r)
+        for n in g.nodes:
+            if isinstance(n, ir.Linear) and self.act16(n):
+                r = self.find(n.outputs[0])
+                if not bad_use(r)[0]:
+                    roots.add(r)
+        # the model's input is int16 (quantized so on entry) when every layer reading it is
+        # a w8a16 recurrent or Linear layer (float API only); else int8
+        r = self.find(g.input)
+        readers_in = [c for t in members.get(r, [r]) for c in readers.get(t, [])
+                      if not isinstance(c, layout)]
+        if self.io == "float" and not g.input_ids and readers_in and \
+                not bad_use(r, input_ok=True)[0] and all(
+                    isinstance(c, (ir.Recurrent, ir.Linear)) and self.act16(c)
+                    and (not isinstance(c, ir.Recurrent) or cells.of(c.cell).a16)
+                    for c in readers_in):
+            roots.add(r)
+        return roots
+
     def qp(self, t: str) -> QParams:
         p = self.params.get(t)
+        if isinstance(p, quant.QParams16):
+            return p  # type: ignore[return-value]  # w8a16: the layers that take int16
         if not isinstance(p, QParams):
             raise RnngenError(f"{self.where}: tensor '{t}' has no int8 range (never computed "
                               "during calibration)")
@@ -485,7 +576,8 @@ class _Builder:
                 peep = np.clip(np.round(cd.p / s_p), -32767, 32767).astype(np.int16)
                 pm, ps = quant.multiplier(s_p * 2.0 ** (quant.GATE_FRAC - cell_exp),
                                           f"{tag} peepholes")
-            h0 = quant.sat8(np.round(cd.h0 / h.scale) + h.zero_point).astype(np.int8)
+            h0 = quant.sat_act(np.round(cd.h0 / h.scale) + h.zero_point, h).astype(
+                np.int16 if h.dtype == "int16" else np.int8)
             c0 = None
             if cd.c0 is not None:
                 c0 = quant.sat16(np.round(cd.c0 * 2.0 ** cell_exp)).astype(np.int16)
@@ -509,6 +601,7 @@ class _Builder:
             raise RnngenError(f"{what}: a {n.W.fmt} matrix in a Linear layer is not supported "
                               "with --dtype int8")
         x, out = self.qp(n.inputs[0]), self.qp(n.outputs[0])
+        formats.check_act_bits(n.W, x, what)
         b = None if n.b is None else n.b.astype(np.float64)
         rows = self.g.weight_scales.get(n.name)  # QDQ: the user's weight scales
         if self.bits != 8:

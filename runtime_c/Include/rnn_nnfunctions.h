@@ -557,6 +557,56 @@ void rnn_mat_vec_s8_sums(int32_t rows, int32_t cols, const int8_t *w, const int3
                          const int8_t *x, int32_t *acc);
 
 /**
+ * @brief The int32 sums of rnn_mat_vec_s8_sums with x given split into int16 pairs: for
+ *        each 4 columns the words (x0 | x2 << 16), (x1 | x3 << 16) (int16 lanes, the last
+ *        partial word padded with zero columns; RNN_S8_STRIDE(cols) / 2 words). The
+ *        Cortex-M4/M7 int8 kernel's inner loop, shared with the int16-activation kernel;
+ *        compiled only where the DSP extension is the kernels' path (__ARM_FEATURE_DSP
+ *        without Helium). The caller guarantees the int32 sums cannot overflow.
+ */
+void rnn_mat_vec_s8_sums_split(int32_t rows, int32_t cols, const int8_t *w,
+                               const int32_t *offset, const int32_t *xw, int32_t *acc);
+
+/**
+ * @brief int8 matrix times int16 vector (int16 activations, w8a16), int32 sums:
+ *        acc[r] = W[r] . x + offset[r]. Weights as rnn_mat_vec_s8_s16 (pack_s8 rows);
+ *        sum |W[r]| * 32768 + |offset[r]| must stay below 2^31 (rnngen proves it at build
+ *        time), so the sums are exact.
+ */
+void rnn_mat_vec_a16_sums(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                          const int16_t *x, int32_t *acc);
+
+/**
+ * @brief int8 matrix times int16 vector to int16: y[r] = sat16(rq(W[r] . x + offset[r])).
+ *        Contract as rnn_mat_vec_a16_sums.
+ */
+void rnn_mat_vec_a16_s16(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                         const int32_t *mult, const int32_t *shift, const int16_t *x,
+                         int16_t *y);
+
+/**
+ * @brief int8 matrix times int16 vector to int8: y[r] = sat8(zp + rq(W[r] . x + offset[r])).
+ *        Contract as rnn_mat_vec_a16_sums.
+ */
+void rnn_mat_vec_a16_s8(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                        const int32_t *mult, const int32_t *shift, int32_t out_zero_point,
+                        const int16_t *x, int8_t *y);
+
+/**
+ * @brief int8 matrix times int16 vector with int64 sums (w8a16 matrices whose int32 sum
+ *        could overflow): y[r] = sat16(rq64(W[r] . x + offset[r])), rq64 CMSIS-NN's s64
+ *        requantization (the multiplier reduced to Q15). cols <= 65536.
+ */
+void rnn_mat_vec_a16_wide(int32_t rows, int32_t cols, const int8_t *w,
+                              const int32_t *offset, const int32_t *mult, const int32_t *shift,
+                              const int16_t *x, int16_t *y);
+
+/** @brief As rnn_mat_vec_a16_wide, to int8: y[r] = sat8(zp + rq64(W[r] . x + offset[r])). */
+void rnn_mat_vec_a16_wide_s8(int32_t rows, int32_t cols, const int8_t *w,
+                             const int32_t *offset, const int32_t *mult, const int32_t *shift,
+                             int32_t out_zero_point, const int16_t *x, int8_t *y);
+
+/**
  * @brief int8 matrix times int8 vector to int8: y[r] = sat8(zp + rq(W[r] . x + offset[r])).
  *        Same arguments as rnn_mat_vec_s8_s16, plus the output zero point.
  */
@@ -652,11 +702,22 @@ void rnn_lstm_cell_s16(const rnn_lstm_params_s16 *p, const int16_t *gx, const in
                        int16_t *c, int8_t *h);
 
 /**
+ * @brief rnn_lstm_cell_s16 with an int16 hidden state (w8a16 activations: symmetric, zero
+ *        point 0): h = sat16(rq(o tanh(c))).
+ */
+void rnn_lstm_cell_a16(const rnn_lstm_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                       int16_t *c, int16_t *h);
+
+/**
  * @brief int8 GRU gates: zr = (z, r) in Q0.15 from gx[0:2H] + gh[0:2H] + bias; with
  *        linear_before_reset 0 (rh != NULL) also rh = r * h as int8.
  */
 void rnn_gru_gates_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
                        const int8_t *h, int16_t *zr, int8_t *rh);
+
+/** @brief rnn_gru_gates_s16 with int16 h and r * h (w8a16: zero point 0). */
+void rnn_gru_gates_a16(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                       const int16_t *h, int16_t *zr, int16_t *rh);
 
 /**
  * @brief int8 GRU update after rnn_gru_gates_s16; gh[2H:3H] is R_h h (lbr 1) or R_h (r h)
@@ -665,17 +726,33 @@ void rnn_gru_gates_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int
 void rnn_gru_cell_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
                       const int16_t *zr, int8_t *h);
 
+/** @brief rnn_gru_cell_s16 with an int16 h (w8a16: zero point 0). */
+void rnn_gru_cell_a16(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                      const int16_t *zr, int16_t *h);
+
 /** @brief int8 simple RNN update; h updated in place. */
 void rnn_rnn_cell_s16(const rnn_rnn_params_s16 *p, const int16_t *gx, const int16_t *gh,
                       int8_t *h);
+
+/** @brief rnn_rnn_cell_s16 with an int16 h (w8a16: zero point 0). */
+void rnn_rnn_cell_a16(const rnn_rnn_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                      int16_t *h);
 
 /** @brief int8 FastRNN update; h updated in place. */
 void rnn_fastrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
                           int8_t *h);
 
+/** @brief rnn_fastrnn_cell_s16 with an int16 h (w8a16: zero point 0). */
+void rnn_fastrnn_cell_a16(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                          int16_t *h);
+
 /** @brief int8 FastGRNN update; h updated in place. */
 void rnn_fastgrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
                            int8_t *h);
+
+/** @brief rnn_fastgrnn_cell_s16 with an int16 h (w8a16: zero point 0). */
+void rnn_fastgrnn_cell_a16(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                           int16_t *h);
 
 /**
  * @brief int8 SRU update after the W x product; c (int16, scale 2^-cell_exp) and h (int8)

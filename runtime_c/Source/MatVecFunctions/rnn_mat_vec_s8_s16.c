@@ -727,3 +727,28 @@ void rnn_mat_vec_s8_sums(int32_t rows, int32_t cols, const int8_t *w, const int3
     }
 #endif
 }
+
+#if defined(RNN_S8_DSP)
+/* Refer to header file for details. (Cortex-M4/M7 only: the int16-activation kernel's DSP
+ * path; elsewhere not compiled, so no other build carries it.) */
+void rnn_mat_vec_s8_sums_split(int32_t rows, int32_t cols, const int8_t *w,
+                               const int32_t *offset, const int32_t *xw, int32_t *acc)
+{
+    const int32_t ld = RNN_S8_STRIDE(cols);
+    const int32_t words = ld >> 2;
+    int32_t r = 0;
+#if defined(RNN_S8_DSP2)
+    if (((uintptr_t)w & 3) == 0 && rows >= 2)
+    {
+        pairs_dsp(ld, rows >> 1, w, xw, offset, acc);
+        r = rows & ~1;
+        w += r * ld;
+    }
+#endif
+    for (; r < rows; ++r)
+    {
+        acc[r] = dot_split_dsp(words, w, xw) + offset[r];
+        w += ld;
+    }
+}
+#endif

@@ -1,0 +1,27 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Title:       rnn_fastrnn_cell_a16.c
+ * Description: FastRNN update with an int16 h (w8a16 activations: symmetric, zero point 0):
+ *              rnn_fastrnn_cell_s16's arithmetic in Q0.15, h = sat16(rq(...)). Mirrors
+ *              cells/fastrnn.py step_s8.
+ */
+
+#include "rnn_nnfunctions.h"
+#include "rnn_nn_support.h"
+
+/* Refer to header file for details. */
+void rnn_fastrnn_cell_a16(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                          int16_t *h)
+{
+    int32_t u;
+
+    for (u = 0; u < p->hidden; ++u)
+    {
+        const int32_t a = rnn_lut_q12(p->lut0, rnn_sat16(gx[u] + gh[u] + p->bias[u]));
+        const int32_t h15 = rnn_sat16(rnn_requantize(h[u], p->h15_mult, p->h15_shift));
+        const int32_t nw = rnn_sat16(rnn_rshift_round(p->s2 * h15, 15) +
+                                     rnn_rshift_round(p->s1 * a, 15));
+        h[u] = (int16_t)rnn_sat16(rnn_requantize(nw, p->out_mult, p->out_shift));
+    }
+}
