@@ -18,7 +18,9 @@ a dense Linear and Softmax, output "sequence" or "last"), compressed in the same
 SRU's stacked W in blocks of H rows). Then W more (--w4-configs 48, from a third
 generator) with int4 weights: dense ONNX LSTM / GRU / RNN configurations built with
 `--precision w4a8` (every layer) or `rec=w4a8` (the recurrent layer only), in int8 only
-(features w4.macs and w4.rows). Each is built (`rnngen build`, float32 and int8, the int8
+(features w4.macs and w4.rows); then A more (--a16-configs 48, a fourth generator) with int16
+activations, `--precision w8a16` or `rec=w8a16` (features a16.macs, a16.rows, a16.units).
+Each is built (`rnngen build`, float32 and int8, the int8
 calibrated on rnngen's default seeded input) for every board, its test program replaced by
 the harness that calls `<name>_run` once over the T golden steps between rnngen's counting
 markers (benchmarks/icount_harness.py), and counted exactly under QEMU with rnngen's own
@@ -74,6 +76,8 @@ NPZ_CELLS = ["SRU", "SRU", "FastRNN", "FastGRNN"]
 NPZ_CONFIGS = 60
 W4_CONFIGS = 48
 PRECISIONS = ["w4a8", "rec=w4a8"]  # every layer int4; only the recurrent layer (node "rec")
+A16_CONFIGS = 48
+PRECISIONS16 = ["w8a16", "rec=w8a16"]  # int16 activations: every layer; the recurrent one
 METHODS = ["dense", "hmd", "lmf", "csr", "kron", "hkp"]
 FACTORS = [2.0, 10 / 3, 5.0]
 COMMAND = "python benchmarks/cost_fit.py"
@@ -86,11 +90,12 @@ def held_out(k: int) -> bool:
     return (k // len(METHODS)) % 4 == 3
 
 
-def configs(n: int, seed: int, n_npz: int = 0, n_w4: int = 0) -> list[dict]:
+def configs(n: int, seed: int, n_npz: int = 0, n_w4: int = 0, n_a16: int = 0) -> list[dict]:
     """n ONNX configurations, then n_npz .npz ones (SRU, FastRNN, FastGRNN) indexed from n,
     then n_w4 int4-weight ones (dense ONNX LSTM / GRU / RNN built with --precision w4a8 or
-    rec=w4a8, int8 only), each group drawn from its own generator: adding a group leaves
-    the ones before it unchanged."""
+    rec=w4a8, int8 only), then n_a16 int16-activation ones (the same with w8a16 or
+    rec=w8a16), each group drawn from its own generator: adding a group leaves the ones
+    before it unchanged."""
     rng = np.random.default_rng(seed)
     out = []
     for k in range(n):
@@ -105,6 +110,13 @@ def configs(n: int, seed: int, n_npz: int = 0, n_w4: int = 0) -> list[dict]:
         cell = CELLS[int(rng.integers(len(CELLS)))]
         c = _config(k, cell, rng)
         c.update(method="dense", factor=1.0, precision=PRECISIONS[k % len(PRECISIONS)])
+        out.append(c)
+    rng = np.random.default_rng([seed, 3])
+    first = n + n_npz + n_w4
+    for k in range(first, first + n_a16):
+        cell = CELLS[int(rng.integers(len(CELLS)))]
+        c = _config(k, cell, rng)
+        c.update(method="dense", factor=1.0, precision=PRECISIONS16[k % len(PRECISIONS16)])
         out.append(c)
     return out
 
@@ -354,7 +366,7 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
     by("by format (all boards and dtypes)", "format", METHODS, lambda c: c["method"])
     by("by cell (all boards and dtypes)", "cell", CELLS + sorted(set(NPZ_CELLS)),
        lambda c: c["cell"])
-    by("int8, by weight precision (all boards)", "precision", ["w8a8"] + PRECISIONS,
+    by("int8, by precision (all boards)", "precision", ["w8a8"] + PRECISIONS + PRECISIONS16,
        lambda c: c.get("precision", "w8a8"), "int8")
     lines += ["", "## Held-out configurations", "",
               "| config | cell | I -> H | T | format | board | dtype | measured | predicted | "
@@ -391,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="SRU / FastRNN / FastGRNN configurations (.npz), after --configs")
     ap.add_argument("--w4-configs", type=int, default=W4_CONFIGS,
                     help="int4-weight configurations (--precision), after --npz-configs")
+    ap.add_argument("--a16-configs", type=int, default=A16_CONFIGS,
+                    help="int16-activation configurations (--precision), after --w4-configs")
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--report-only", default=None, help="refit and rewrite from this JSON")
@@ -410,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f" --configs {a.configs}" if a.configs != 144 else "") \
         + (f" --npz-configs {a.npz_configs}" if a.npz_configs != NPZ_CONFIGS else "") \
         + (f" --w4-configs {a.w4_configs}" if a.w4_configs != W4_CONFIGS else "") \
+        + (f" --a16-configs {a.a16_configs}" if a.a16_configs != A16_CONFIGS else "") \
         + (f" --seed {a.seed}" if a.seed != 14 else "") \
         + (f" --reuse {a.reuse}" if a.reuse else "") \
         + (f" --remeasure {shlex.quote(a.remeasure)}" if a.reuse and a.remeasure else "") \
@@ -425,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.refeature:
             refeature(cfgs, meas)
     else:
-        cfgs = configs(a.configs, a.seed, a.npz_configs, a.w4_configs)
+        cfgs = configs(a.configs, a.seed, a.npz_configs, a.w4_configs, a.a16_configs)
         work = Path(tempfile.mkdtemp(prefix="rnngen-costfit-"))
         try:
             paths = {c["index"]: make_model(c, work) for c in cfgs}

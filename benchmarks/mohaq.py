@@ -16,7 +16,9 @@ training only: nothing is retrained. Steps:
 2. `rnngen search` with objectives error, instructions and weights (MOHAQ's three: error,
    speed, memory; weights = the bytes of the model's constants in flash); the genes: per recurrent layer
    its format and factor (dense, HMD, LMF, CSR, Kronecker, HKP at 2/3.33/5/8x) and its
-   precision (w8a8, w4a8), the Linear layer's precision, the number type (float32, int8).
+   precision (w8a8, w4a8, w8a16), the Linear layer's precision, the number type (float32,
+   int8). A combination rnngen refuses (a w4a8 layer reading a w8a16 one's int16 output) is an
+   infeasible candidate.
    Timed: the whole search's wall time on this machine (--jobs processes).
 3. Every front point built with `rnngen build --plan` (its weight bytes from the manifest).
 4. The best single-precision int8 build: the all-dense int8 builds in one precision for every
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         k = len(job.space.layers) + len(job.space.heads)
         f32 = search.evaluate(job, tuple([0] * len(job.space.layers) + [0] * k + [0]))
         singles = {p: search.evaluate(job, tuple([0] * len(job.space.layers) + [q] * k + [1]))
-                   for q, p in enumerate(("w8a8", "w4a8"))}
+                   for q, p in enumerate(o.precisions)}
         rows = []
 
         def build(c: search.Candidate, tag: str) -> dict:

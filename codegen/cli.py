@@ -603,7 +603,7 @@ def validate(model: str, target: str, board_file: str | None, data: str, on: str
               "(bytes) is at most this.")
 @click.option("--budget", type=click.IntRange(min=2), default=60, show_default=True,
               help="Candidates to evaluate (the genetic search's evaluations).")
-@click.option("--precisions", "precisions", default="w8a8,w4a8", show_default=True,
+@click.option("--precisions", "precisions", default="w8a8,w4a8,w8a16", show_default=True,
               help="Precisions searched per recurrent layer of int8 candidates where it "
               "stays dense (docs/int8.md); one name: that precision for every such layer.")
 @click.option("--seed", type=int, default=0, show_default=True,

@@ -13,7 +13,8 @@ are fitted per board and per number type from exact QEMU instruction counts of r
 generated code by `benchmarks/cost_fit.py`, and shipped as data beside the board file:
 `boards/<board>.cost.json`. Consumers never name a format or a cell: features take their
 names from the IR. Layers with int4 weights (`--precision w4a8`, read from the quantization
-plan) add their MACs and rows to two more features, `w4.macs` and `w4.rows`.
+plan) add their MACs and rows to two more features, `w4.macs` and `w4.rows`; layers with int16
+activations (w8a16) to `a16.macs`, `a16.rows` and, recurrent ones, their units to `a16.units`.
 
     model = cost.load("cortex-m4")          # CostModel, or RnngenError naming the board
     model.instructions(graph, "int8")       # predicted instructions per inference
@@ -33,22 +34,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import formats, ir
+from . import formats, ir, precision
 from .errors import RnngenError
 from .resources import data_dir
 
 VERSION = 1
 
 
-def _matrix(f: dict[str, float], role: str, m: Any, times: int, bits: int = 8) -> None:
+def _matrix(f: dict[str, float], role: str, m: Any, times: int, prec: Any = None) -> None:
     for b in formats.blocks(m):
         rows, cols = b.shape
         if rows == 0:
             continue
         f[f"{role}.{b.fmt}.macs"] += b.macs * times
-        if bits == 4:  # int4 weights (--precision w4a8): the unpacking, per MAC and per row
+        if prec is not None and prec.weight_bits == 4:  # int4 weights: the unpacking
             f["w4.macs"] += b.macs * times
             f["w4.rows"] += rows * times
+        if prec is not None and prec.act_bits == 16:  # int16 inputs: their products
+            f["a16.macs"] += b.macs * times
+            f["a16.rows"] += rows * times
         f[f"{b.fmt}.rows"] += rows * times  # dot products of the (last) stage
         f[f"{b.fmt}.cols"] += cols * times  # inputs read
         f[f"{b.fmt}.params"] += b.params * times  # stored values read
@@ -61,18 +65,21 @@ def features(g: ir.Graph) -> dict[str, float]:
     IR's float matrices name the format and sizes either way)."""
     f: dict[str, float] = defaultdict(float)
     f["const"] = 1.0
-    wbits = g.quant.weight_bits if g.quant is not None else {}
+    precs = g.quant.precisions if g.quant is not None else {}
     for n in g.nodes:
+        p = precision.PRECISIONS[precs[n.name]] if n.name in precs else None
         if isinstance(n, ir.Recurrent):
             steps = n.seq_len
             for cd in n.directions:
-                _matrix(f, "W", cd.W, steps, wbits.get(n.name, 8))
-                _matrix(f, "R", cd.R, steps, wbits.get(n.name, 8))
+                _matrix(f, "W", cd.W, steps, p)
+                _matrix(f, "R", cd.R, steps, p)
                 f[f"cell.{n.cell}.units"] += n.hidden * steps
+                if p is not None and p.act_bits == 16:  # the int16-h cells (plain C)
+                    f["a16.units"] += n.hidden * steps
                 f[f"cell.{n.cell}.steps"] += steps
         elif isinstance(n, ir.Linear):
             rows = math.prod(g.shapes[n.inputs[0]][:-1])
-            _matrix(f, "L", n.W, rows, wbits.get(n.name, 8))
+            _matrix(f, "L", n.W, rows, p)
             f["linear.outputs"] += n.W.shape[0] * rows
         elif isinstance(n, ir.View):
             continue  # a view of its input: no code

@@ -601,6 +601,6 @@ class QuantPlan:
     io: str  # "float": float input/outputs at the API; "int8": int8
     calibration: str  # what the ranges came from
     warnings: tuple[str, ...] = ()
-    # node name -> weight bits of the layers whose weights are not int8 (--precision w4a8:
-    # 4); the cost model reads it (codegen/cost.py)
-    weight_bits: dict = field(default_factory=dict)
+    # node name -> precision name (codegen/precision.py) of the layers with weights whose
+    # precision is not the default w8a8 (--precision); the cost model reads it (cost.py)
+    precisions: dict = field(default_factory=dict)

@@ -435,9 +435,9 @@ class _Builder:
         return quant.QuantPlan(tensors=params, nodes=nodes,
                                input=None if g.input_ids else params[g.input], io=self.io,
                                calibration=self.source, warnings=self.warnings,
-                               weight_bits={n.name: self.prec.weight_bits(n.name)
-                                            for n in g.nodes if isinstance(n, WEIGHTED)
-                                            and self.prec.weight_bits(n.name) != 8})
+                               precisions={n.name: self.prec.of(n.name).name
+                                           for n in g.nodes if isinstance(n, WEIGHTED)
+                                           and self.prec.of(n.name).name != precision.DEFAULT})
 
     # int16 activations (w8a16) ------------------------------------------------------
     def act16(self, n: ir.Node) -> bool:

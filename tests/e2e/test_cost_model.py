@@ -26,7 +26,9 @@ CASES = [(19, "cortex-m4", "int8"), (20, "cortex-m55", "float32"), (21, "cortex-
          (165, "cortex-m4", "float32"), (166, "cortex-a73", "float32"),
          (167, "cortex-m55", "int8"),
          # int4 weights (--precision), from the first int4 held-out run (210..215) likewise
-         (210, "cortex-m4", "int8"), (212, "cortex-m55", "int8")]
+         (210, "cortex-m4", "int8"), (212, "cortex-m55", "int8"),
+         # int16 activations, from the first such held-out run (258..263) likewise
+         (258, "cortex-m4", "int8"), (261, "cortex-m55", "int8")]
 
 
 @pytest.mark.qemu
@@ -34,7 +36,8 @@ CASES = [(19, "cortex-m4", "int8"), (20, "cortex-m55", "float32"), (21, "cortex-
 def test_held_out_prediction_within_10_percent(index: int, board: str, dtype: str,
                                                tmp_path: Path) -> None:
     # the shipped fit's configurations (its docstring)
-    cfgs = cost_fit.configs(144, 14, cost_fit.NPZ_CONFIGS, cost_fit.W4_CONFIGS)
+    cfgs = cost_fit.configs(144, 14, cost_fit.NPZ_CONFIGS, cost_fit.W4_CONFIGS,
+                            cost_fit.A16_CONFIGS)
     c = cfgs[index]
     assert c["held_out"]
     model = cost.load(board)

@@ -55,6 +55,12 @@ def test_features_of_int4_layers_exactly() -> None:
         precision=precision.parse("w4a8"))))
     assert f["w4.macs"] == 4 * H * (I + H) * T + C * H
     assert f["w4.rows"] == 2 * 4 * H * T + C
+    # int16 activations: the layer's MACs, rows and units again as a16.*
+    f = cost.features(driver.compile_graph(MODEL, driver.BuildOptions(
+        target="cortex-m4", dtype="int8", calibrate=str(calib),
+        precision=precision.parse("/lstm/LSTM=w8a16"))))
+    assert f["a16.macs"] == 4 * H * (I + H) * T and f["a16.rows"] == 2 * 4 * H * T
+    assert f["a16.units"] == H * T and "w4.macs" not in f
 
 
 def test_features_count_blocks_of_a_stack(tmp_path: Path) -> None:
