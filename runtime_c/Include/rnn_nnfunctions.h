@@ -627,6 +627,18 @@ void rnn_mat_vec_lowrank_s8_s16(int8_t *ctx, int32_t rows, int32_t cols, int32_t
                                 const int32_t *u_offset, const int32_t *u_mult,
                                 const int32_t *u_shift, const int8_t *x, int16_t *y);
 
+/**
+ * @brief Low-rank product with int4 factors: as rnn_mat_vec_lowrank_s8_s16, U and V stored
+ *        as rnn_mat_vec_s4_s16 reads them (weights in [-7, 7], rows in nibble pairs).
+ *
+ * @param[in] ctx  scratch [rank] int8
+ */
+void rnn_mat_vec_lowrank_s4_s16(int8_t *ctx, int32_t rows, int32_t cols, int32_t rank,
+                                const int8_t *v, const int32_t *v_offset,
+                                const int32_t *v_mult, const int32_t *v_shift, const int8_t *u,
+                                const int32_t *u_offset, const int32_t *u_mult,
+                                const int32_t *u_shift, const int8_t *x, int16_t *y);
+
 /** @brief HMD int8 product (see rnn_hmd_s8). */
 void rnn_mat_vec_hmd_s8_s16(const rnn_hmd_s8 *m, const int8_t *x, int16_t *y);
 
