@@ -617,6 +617,16 @@ void rnn_mat_vec_csr_s8_s16(int32_t rows, const int8_t *values, const uint16_t *
                             const int32_t *shift, const int8_t *x, int16_t *y);
 
 /**
+ * @brief Sparse (CSR) matrix with int4 values times int8 vector, rows requantized to int16:
+ *        as rnn_mat_vec_csr_s8_s16, the values (in [-7, 7]) packed two per byte in entry
+ *        order (entry 2j in the low nibble of byte j, 2j + 1 in the high one, two's
+ *        complement); col_idx and row_ptr (in entries) unchanged.
+ */
+void rnn_mat_vec_csr_s4_s16(int32_t rows, const int8_t *values, const uint16_t *col_idx,
+                            const int32_t *row_ptr, const int32_t *offset, const int32_t *mult,
+                            const int32_t *shift, const int8_t *x, int16_t *y);
+
+/**
  * @brief Low-rank int8 product: t = sat8(rq(V x)) (int8, zero point 0), y = sat16(rq(U t)).
  *
  * @param[in] ctx  scratch [rank] int8
