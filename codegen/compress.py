@@ -44,6 +44,17 @@ from .errors import RnngenError
 
 F32 = np.float32
 METHODS = ("hmd", "lmf", "csr", "kron", "hkp")
+# the matrix formats (codegen/formats) each method's matrices are made of
+METHOD_FORMATS = {"hmd": ("hmd",), "lmf": ("lowrank",), "csr": ("csr",), "kron": ("kron",),
+                  "hkp": ("dense", "kron")}
+
+
+def weight_bits(method: str) -> tuple[int, ...]:
+    """The weight widths of the int8 kernels of a method's matrices ("dense": not compressed):
+    those every one of its formats has (formats.Format.weight_bits)."""
+    fs = ("dense",) if method == "dense" else METHOD_FORMATS[method]
+    return tuple(b for b in formats.FORMATS[fs[0]].weight_bits
+                 if all(b in formats.FORMATS[f].weight_bits for f in fs))
 TOLERANCE = 0.10  # achieved storage factor within 10% of the target
 _EPS = 1e-9  # floor() of a ratio that is an integer up to rounding (10/3 * 400 * 30)
 _ALS_ITERS = 200  # masked alternating least squares for padded Kronecker products

@@ -141,17 +141,21 @@ def test_objectives_and_genome() -> None:
     assert dtype == "int8" and layers[0].method == "dense"
     assert (layers[1].method, layers[1].factor) == space.choices[3]
     assert space.baselines() == [(0, 0, 0), (0, 0, 1)]
-    # precision genes: per layer, used by int8 candidates where the layer stays dense
+    # precision genes: per layer, used by int8 candidates where the layer's format has int4
+    # weights (dense, hmd, lmf, csr; not kron nor hkp yet)
     space = search.Space([search.Layer(0, "l0", "LSTM"), search.Layer(1, "l1", "GRU")],
                          (2.0, 4.0), ("w8a8", "w4a8"))
     assert space.names == ["layer:l0:format", "layer:l1:format", "layer:l0:precision",
                            "layer:l1:precision", "dtype"]
     assert list(space.upper) == [10, 10, 1, 1, 1]
     assert space.baselines() == [(0, 0, 0, 0, 0), (0, 0, 0, 0, 1)]
-    layers, dtype = space.decode((0, 3, 1, 1, 1))
-    assert dtype == "int8" and layers[0].precision == "w4a8"
-    assert layers[1].method != "dense" and layers[1].precision is None
-    assert space.canonical((0, 3, 1, 1, 1)) == (0, 3, 1, 0, 1)
+    assert [m for m, _ in space.choices[1::2]] == ["hmd", "lmf", "csr", "kron", "hkp"]
+    for f, int4 in ((1, True), (3, True), (5, True), (7, False), (9, False)):
+        layers, dtype = space.decode((0, f, 1, 1, 1))
+        assert dtype == "int8" and layers[0].precision == "w4a8"
+        assert layers[1].method == space.choices[f][0]
+        assert layers[1].precision == ("w4a8" if int4 else None), f
+        assert space.canonical((0, f, 1, 1, 1)) == (0, f, 1, 1 if int4 else 0, 1)
     assert space.canonical((0, 3, 1, 1, 0)) == (0, 3, 0, 0, 0)  # float32: no precision
     layers, dtype = space.decode((0, 0, 0, 1, 1))
     assert [c.precision for c in layers] == [None, "w4a8"]  # w8a8 is the default: None
