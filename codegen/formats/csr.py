@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import RnngenError
 from ..quant import I64, W4_LEVELS, QParams, rq
-from .base import Format
+from .base import Format, pack_nibbles
 from .dense import multipliers
 
 F32 = np.float32
@@ -172,7 +172,7 @@ class QCsr:
     offset: np.ndarray
     mult: np.ndarray
     shift: np.ndarray
-    bits: int = 8  # 4: int4 values (in [-7, 7], stored two per byte; pack_values_s4)
+    bits: int = 8  # 4: int4 values (in [-7, 7], stored two per byte; base.pack_nibbles)
 
     fmt = "csr"
 
@@ -213,24 +213,6 @@ def _quantize(m: Csr, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
                 offset, mult, shift, bits)
 
 
-def pack_values_s4(v: np.ndarray) -> np.ndarray:
-    """int4 values [k] (k even; pad_rows makes every row a multiple of 4 entries) -> the
-    bytes rnn_mat_vec_csr_s4_s16 reads: entry 2j in the low nibble of byte j, entry 2j + 1
-    in its high nibble, both two's complement."""
-    v = np.asarray(v, np.int64)
-    if v.size % 2 or (v.size and (v.min() < -8 or v.max() > 7)):
-        raise ValueError("pack_values_s4: an odd count or values outside [-8, 7]")
-    return ((v[0::2] & 15) | ((v[1::2] & 15) << 4)).astype(np.uint8).view(np.int8)
-
-
-def unpack_values_s4(packed: np.ndarray) -> np.ndarray:
-    """The int4 values of pack_values_s4's bytes (an independent decoding, for checks)."""
-    b = np.asarray(packed, np.int8).astype(np.int64) & 255
-    out = np.empty(2 * b.size, np.int64)
-    out[0::2] = ((b & 15) ^ 8) - 8
-    out[1::2] = ((b >> 4) ^ 8) - 8
-    return out
-
 
 # --------------------------------------------------------------------------- C
 
@@ -254,8 +236,8 @@ def _emit_s8(m: QCsr, prog: Any, base: str, x: str, y: str, scratch: str) -> lis
     ctx = prog.ctx
     rows, _cols = m.shape
     pv, pc, pp = pad_rows(m.values, m.col_idx, m.row_ptr)  # rows of 4k entries
-    if m.bits == 4:
-        pv = pack_values_s4(pv)
+    if m.bits == 4:  # two values a byte; rows are 4k entries, so a row starts on a byte
+        pv = pack_nibbles(pv)
     vals = ctx.array(f"{base}_val", pv if pv.size else np.zeros(1), ctype="int8_t")
     idx = ctx.array(f"{base}_col", pc if pc.size else np.zeros(1), ctype="uint16_t")
     ptr = ctx.array(f"{base}_ptr", pp, ctype="int32_t")

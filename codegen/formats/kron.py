@@ -7,6 +7,9 @@ kernel's B stage is the dense kernel); scratch: the intermediate A X or X B^T, x
 last row, one tile. int8: per-tensor int8 A and B, the intermediate requantized to int8
 (rnn_mat_vec_kron_s8_s16, params struct rnn_kron_s8; B row-major with rows padded as the
 int8 dense kernel reads them (pack_s8), its stage on that kernel's dot products).
+int4 weights (--precision w4a8): per-tensor A and B in [-7, 7] stored two per byte
+(base.pack_nibbles: A row-major, B as pack_s8's rows); rnn_mat_vec_kron_s4_s16 unpacks them
+into scratch each call and runs the int8 kernel (the same integer arithmetic).
 ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
 [-> Slice to [m, n]]."""
 
@@ -20,7 +23,7 @@ import numpy as np
 from .. import cgen, quant
 from ..errors import RnngenError
 from ..quant import I64, QParams, rq, sat8
-from .base import Format
+from .base import Format, pack_nibbles
 from .dense import TILE, Dense, pack_dense, pack_s8
 
 F32 = np.float32
@@ -112,7 +115,10 @@ def _scratch_s8(q: QKron) -> int:
     """Bytes (see rnn_mat_vec_kron_s8_s16.c): the int8 intermediate (X B^T first), two int8
     vectors of max(n2, 16), 3 bytes of alignment, int32 sums [max(m2, n2)] and offsets [m2]."""
     (m1, n1), (m2, n2) = q.a.shape, q.b.shape
-    return int((0 if q.ax_first else n1 * m2) + 2 * max(n2, 16) + 3 + 4 * max(m2, n2) + 4 * m2)
+    s8 = (0 if q.ax_first else n1 * m2) + 2 * max(n2, 16) + 3 + 4 * max(m2, n2) + 4 * m2
+    if q.bits == 4:  # rnn_mat_vec_kron_s4_s16: B and A unpacked to int8 in front of that
+        s8 += 3 + m2 * (-(-n2 // 4) * 4) + m1 * n1
+    return int(s8)
 
 
 # --------------------------------------------------------------------------- int8
@@ -131,6 +137,7 @@ class QKron:
     st: int
     my: int
     sy: int
+    bits: int = 8  # 4: int4 A and B (in [-7, 7], stored two per byte; base.pack_nibbles)
 
     fmt = "kron"
 
@@ -153,10 +160,20 @@ class QKron:
         return rq(Y.reshape(-1)[:self.rows], self.my, self.sy)
 
 
+def _tensor4(w: np.ndarray) -> tuple[np.ndarray, float]:
+    """Per-tensor symmetric int4: values in [-7, 7] (as quant.quantize_tensor's int8)."""
+    amax = float(np.max(np.abs(w))) if w.size else 0.0
+    scale = amax / quant.W4_LEVELS if amax > 0 else 1.0
+    return np.clip(np.round(w / scale), -quant.W4_LEVELS, quant.W4_LEVELS).astype(np.int8), scale
+
+
 def _quantize(m: Kron, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
-              what: str) -> QKron:
-    aq, s_a = quant.quantize_tensor(m.a.astype(np.float64))
-    bq, s_b = quant.quantize_tensor(m.b.astype(np.float64))
+              what: str, bits: int = 8) -> QKron:
+    """Per-tensor symmetric A and B: int8, or with bits=4 int4 in [-7, 7] (the same integer
+    arithmetic; stored packed)."""
+    tq = quant.quantize_tensor if bits == 8 else _tensor4
+    aq, s_a = tq(m.a.astype(np.float64))
+    bq, s_b = tq(m.b.astype(np.float64))
     n1, n2 = m.a.shape[1], m.b.shape[1]
     ax = m.order == "AX"
     amax = 1e-12
@@ -173,7 +190,7 @@ def _quantize(m: Kron, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
     else:
         mt, st = quant.multiplier(x.scale * s_b / s_t, f"{what} X B^T")
         my, sy = quant.multiplier(s_a * s_t / out_scale, f"{what} A (X B^T)")
-    return QKron(aq, bq, m.rows, m.cols, ax, x.zero_point, mt, st, my, sy)
+    return QKron(aq, bq, m.rows, m.cols, ax, x.zero_point, mt, st, my, sy, bits)
 
 
 # --------------------------------------------------------------------------- C
@@ -193,15 +210,21 @@ def _emit_f32(m: Kron, prog: Any, base: str, bias: str, x: str, y: str) -> list[
 def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     ctx = prog.ctx
     (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-    a = ctx.array(f"{base}_A", np.asarray(m.a), ctype="int8_t")
-    b = ctx.array(f"{base}_B", pack_s8(np.asarray(m.b)), ctype="int8_t", attr="RNN_ALIGN4")
+    if m.bits == 4:  # A row-major, B as pack_s8's padded rows, each as nibbles
+        a = ctx.array(f"{base}_A", pack_nibbles(np.asarray(m.a)), ctype="int8_t")
+        b = ctx.array(f"{base}_B", pack_nibbles(pack_s8(np.asarray(m.b))), ctype="int8_t")
+    else:
+        a = ctx.array(f"{base}_A", np.asarray(m.a), ctype="int8_t")
+        b = ctx.array(f"{base}_B", pack_s8(np.asarray(m.b)), ctype="int8_t",
+                      attr="RNN_ALIGN4")
     sym = ctx.const(f"{base}_kron", "rnn_kron_s8", cgen.c_struct([
         ("rows", m.rows), ("cols", m.cols), ("m1", m1), ("n1", n1), ("m2", m2), ("n2", n2),
         ("ax_first", int(m.ax_first)), ("a", a), ("b", b), ("x_zero_point", cgen.c_int(m.zx)),
         ("t_mult", cgen.c_int(m.mt)), ("t_shift", cgen.c_int(m.st)), ("y_mult", cgen.c_int(m.my)),
         ("y_shift", cgen.c_int(m.sy))]))
-    ctx.kernels.add("rnn_mat_vec_kron_s8_s16")
-    return [f"rnn_mat_vec_kron_s8_s16({scratch}, &{sym}, {x}, {y});"]
+    k = "rnn_mat_vec_kron_s4_s16" if m.bits == 4 else "rnn_mat_vec_kron_s8_s16"
+    ctx.kernels.add(k)
+    return [f"{k}({scratch}, &{sym}, {x}, {y});"]
 
 
 # --------------------------------------------------------------------------- files
@@ -326,8 +349,11 @@ FORMAT = Format(
                                           ("rnn_mat_vec_f32", "rnn_mat_mul_f32"))},
     emit_f32=_emit_f32,
     kernels_s8={"rnn_mat_vec_kron_s8_s16": ("MatVecFunctions/rnn_mat_vec_kron_s8_s16.c",
-                                             ("rnn_mat_vec_s8_s16",))},
+                                             ("rnn_mat_vec_s8_s16",)),
+                "rnn_mat_vec_kron_s4_s16": ("MatVecFunctions/rnn_mat_vec_kron_s4_s16.c",
+                                             ("rnn_mat_vec_kron_s8_s16",))},
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read,
+    weight_bits=(8, 4),  # int4: A and B packed two per byte, unpacked per call into scratch
 )

@@ -661,6 +661,17 @@ void rnn_mat_vec_hmd_s8_s16(const rnn_hmd_s8 *m, const int8_t *x, int16_t *y);
 void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x, int16_t *y);
 
 /**
+ * @brief Kronecker product with int4 factors (see rnn_kron_s8): m->a and m->b hold int4
+ *        values two per byte (low nibble first, two's complement), A [m1, n1] row-major and
+ *        B with rows padded to RNN_S8_STRIDE(n2) values; unpacked into ctx, then
+ *        rnn_mat_vec_kron_s8_s16.
+ *
+ * @param[in] ctx  scratch int8: 3 + m2 * RNN_S8_STRIDE(n2) + m1 * n1 bytes, then the scratch
+ *                 of rnn_mat_vec_kron_s8_s16
+ */
+void rnn_mat_vec_kron_s4_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x, int16_t *y);
+
+/**
  * @brief int8 LSTM cell: gates = gx + gh + bias (Q3.12), tables for the activations, c
  *        (int16, scale 2^-cell_exp) and h (int8) updated in place.
  *
