@@ -4,6 +4,8 @@ knee, genome) on stated values."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import sys
 from pathlib import Path
@@ -127,7 +129,7 @@ def test_pareto_and_knee_on_stated_points() -> None:
     assert search.pareto([a, b, c, d], ("error", "instructions"), None) == [b, d, a]
 
 
-def test_objectives_and_genome() -> None:
+def test_objectives_and_genome(monkeypatch: pytest.MonkeyPatch) -> None:
     assert search.parse_objectives("error, flash") == ("error", "flash")
     for bad in ("error", "error,error", "error,speed", ""):
         with pytest.raises(RnngenError):
@@ -142,7 +144,14 @@ def test_objectives_and_genome() -> None:
     assert (layers[1].method, layers[1].factor) == space.choices[3]
     assert space.baselines() == [(0, 0, 0), (0, 0, 1)]
     # precision genes: per layer, used by int8 candidates where the layer's format has int4
-    # weights (dense, hmd, lmf, csr; not kron nor hkp yet)
+    # weights: every format today; a format record without int4 (kron, so kron and hkp
+    # here) makes the gene ignored
+    from rnngen import compress, formats
+
+    assert all(4 in compress.weight_bits(m) for m in ("dense", *compress.METHODS))
+    monkeypatch.setitem(formats.FORMATS, "kron",
+                        dataclasses.replace(formats.FORMATS["kron"], weight_bits=(8,)))
+    assert compress.weight_bits("hkp") == (8,) and compress.weight_bits("lmf") == (8, 4)
     space = search.Space([search.Layer(0, "l0", "LSTM"), search.Layer(1, "l1", "GRU")],
                          (2.0, 4.0), ("w8a8", "w4a8"))
     assert space.names == ["layer:l0:format", "layer:l1:format", "layer:l0:precision",
