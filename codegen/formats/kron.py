@@ -7,9 +7,10 @@ kernel's B stage is the dense kernel); scratch: the intermediate A X or X B^T, x
 last row, one tile. int8: per-tensor int8 A and B, the intermediate requantized to int8
 (rnn_mat_vec_kron_s8_s16, params struct rnn_kron_s8; B row-major with rows padded as the
 int8 dense kernel reads them (pack_s8), its stage on that kernel's dot products).
-int4 weights (--precision w4a8): per-tensor A and B in [-7, 7] stored two per byte
-(base.pack_nibbles: A row-major, B as pack_s8's rows); rnn_mat_vec_kron_s4_s16 unpacks them
-into scratch each call and runs the int8 kernel (the same integer arithmetic).
+int4 weights (--precision w4a8): per-tensor A and B in [-7, 7] stored two per byte in
+groups of 8 (pack_s4_groups: A row-major, B as pack_s8's rows); rnn_mat_vec_kron_s4_s16
+unpacks them into scratch each call (a word at a time) and runs the int8 kernel (the same
+integer arithmetic).
 ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
 [-> Slice to [m, n]]."""
 
@@ -23,7 +24,7 @@ import numpy as np
 from .. import cgen, quant
 from ..errors import RnngenError
 from ..quant import I64, QParams, rq, sat8
-from .base import Format, pack_nibbles
+from .base import Format
 from .dense import TILE, Dense, pack_dense, pack_s8
 
 F32 = np.float32
@@ -116,8 +117,8 @@ def _scratch_s8(q: QKron) -> int:
     vectors of max(n2, 16), 3 bytes of alignment, int32 sums [max(m2, n2)] and offsets [m2]."""
     (m1, n1), (m2, n2) = q.a.shape, q.b.shape
     s8 = (0 if q.ax_first else n1 * m2) + 2 * max(n2, 16) + 3 + 4 * max(m2, n2) + 4 * m2
-    if q.bits == 4:  # rnn_mat_vec_kron_s4_s16: B and A unpacked to int8 in front of that
-        s8 += 3 + m2 * (-(-n2 // 4) * 4) + m1 * n1
+    if q.bits == 4:  # rnn_mat_vec_kron_s4_s16: B and A unpacked (groups of 8) in front
+        s8 += 3 + 8 * -(-(m2 * (-(-n2 // 4) * 4)) // 8) + 8 * -(-(m1 * n1) // 8)
     return int(s8)
 
 
@@ -137,7 +138,7 @@ class QKron:
     st: int
     my: int
     sy: int
-    bits: int = 8  # 4: int4 A and B (in [-7, 7], stored two per byte; base.pack_nibbles)
+    bits: int = 8  # 4: int4 A and B (in [-7, 7], stored two per byte; pack_s4_groups)
 
     fmt = "kron"
 
@@ -165,6 +166,27 @@ def _tensor4(w: np.ndarray) -> tuple[np.ndarray, float]:
     amax = float(np.max(np.abs(w))) if w.size else 0.0
     scale = amax / quant.W4_LEVELS if amax > 0 else 1.0
     return np.clip(np.round(w / scale), -quant.W4_LEVELS, quant.W4_LEVELS).astype(np.int8), scale
+
+
+def pack_s4_groups(v: np.ndarray) -> np.ndarray:
+    """int4 values (in [-8, 7]) -> the bytes rnn_mat_vec_kron_s4_s16 reads: groups of 8
+    values in 4 bytes, byte k of a group holding value k in its low nibble and value k + 4 in
+    its high nibble, both two's complement (one word unpacks to two words of int8 with a few
+    bitwise operations); the last group padded with zeros."""
+    v = np.asarray(v, np.int64).reshape(-1)
+    if v.size and (v.min() < -8 or v.max() > 7):
+        raise ValueError("pack_s4_groups: values outside [-8, 7]")
+    g = np.zeros(-(-v.size // 8) * 8, np.int64)
+    g[:v.size] = v
+    g = g.reshape(-1, 8)
+    return ((g[:, :4] & 15) | ((g[:, 4:] & 15) << 4)).astype(np.uint8).view(np.int8).reshape(-1)
+
+
+def unpack_s4_groups(packed: np.ndarray, count: int) -> np.ndarray:
+    """The first `count` values of pack_s4_groups' bytes (an independent decoding)."""
+    b = (np.asarray(packed, np.int8).astype(np.int64) & 255).reshape(-1, 4)
+    out = np.concatenate([((b & 15) ^ 8) - 8, ((b >> 4) ^ 8) - 8], axis=1)
+    return out.reshape(-1)[:count]
 
 
 def _quantize(m: Kron, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
@@ -210,9 +232,11 @@ def _emit_f32(m: Kron, prog: Any, base: str, bias: str, x: str, y: str) -> list[
 def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     ctx = prog.ctx
     (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-    if m.bits == 4:  # A row-major, B as pack_s8's padded rows, each as nibbles
-        a = ctx.array(f"{base}_A", pack_nibbles(np.asarray(m.a)), ctype="int8_t")
-        b = ctx.array(f"{base}_B", pack_nibbles(pack_s8(np.asarray(m.b))), ctype="int8_t")
+    if m.bits == 4:  # A row-major, B as pack_s8's padded rows, each in groups of 8 values
+        a = ctx.array(f"{base}_A", pack_s4_groups(np.asarray(m.a)), ctype="int8_t",
+                      attr="RNN_ALIGN4")
+        b = ctx.array(f"{base}_B", pack_s4_groups(pack_s8(np.asarray(m.b))), ctype="int8_t",
+                      attr="RNN_ALIGN4")
     else:
         a = ctx.array(f"{base}_A", np.asarray(m.a), ctype="int8_t")
         b = ctx.array(f"{base}_B", pack_s8(np.asarray(m.b)), ctype="int8_t",
@@ -355,5 +379,5 @@ FORMAT = Format(
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read,
-    weight_bits=(8, 4),  # int4: A and B packed two per byte, unpacked per call into scratch
+    weight_bits=(8, 4),  # int4: A and B packed (pack_s4_groups), unpacked per call to scratch
 )

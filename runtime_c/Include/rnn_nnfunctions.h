@@ -662,12 +662,12 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
 
 /**
  * @brief Kronecker product with int4 factors (see rnn_kron_s8): m->a and m->b hold int4
- *        values two per byte (low nibble first, two's complement), A [m1, n1] row-major and
- *        B with rows padded to RNN_S8_STRIDE(n2) values; unpacked into ctx, then
- *        rnn_mat_vec_kron_s8_s16.
+ *        values in groups of 8 in 4 bytes (byte k: value k in the low nibble, value k + 4 in
+ *        the high one, two's complement), A [m1, n1] row-major and B with rows padded to
+ *        RNN_S8_STRIDE(n2) values; unpacked into ctx, then rnn_mat_vec_kron_s8_s16.
  *
- * @param[in] ctx  scratch int8: 3 + m2 * RNN_S8_STRIDE(n2) + m1 * n1 bytes, then the scratch
- *                 of rnn_mat_vec_kron_s8_s16
+ * @param[in] ctx  scratch int8: 3 + 8 ceil(m2 RNN_S8_STRIDE(n2) / 8) + 8 ceil(m1 n1 / 8)
+ *                 bytes, then the scratch of rnn_mat_vec_kron_s8_s16
  */
 void rnn_mat_vec_kron_s4_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x, int16_t *y);
 

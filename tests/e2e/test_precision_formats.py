@@ -106,8 +106,8 @@ def test_w4a8_compressed_exact_on_host(tmp_path, cell, method):
 
 
 def test_stored_int4_bytes_decode_to_the_plans_values(tmp_path):
-    """The csr values and the Kronecker factors in the C source are pack_nibbles of the
-    plan's int4 values (an independent decoding)."""
+    """The csr values (base.pack_nibbles) and the Kronecker factors (kron.pack_s4_groups) in
+    the C source decode, by the independent decoders, to the plan's int4 values."""
     for method, names in (("csr", ("_val",)), ("kron", ("_A", "_B"))):
         model = _compressed(tmp_path, "LSTM", method)
         c, res = _build(tmp_path, model, "w4a8")
@@ -122,9 +122,10 @@ def test_stored_int4_bytes_decode_to_the_plans_values(tmp_path):
                 want.append(pv)
             else:
                 want += [b.a.reshape(-1), formats.dense.pack_s8(b.b)]
-        got = [formats.base.unpack_nibbles(v, 2 * v.size) for k, v in sorted(arrays.items())
-               if k.endswith(names)]
-        # every wanted array is among the decoded constants (an odd count ends in a zero)
+        unpack = formats.base.unpack_nibbles if method == "csr" else \
+            formats.kron.unpack_s4_groups
+        got = [unpack(v, 2 * v.size) for k, v in sorted(arrays.items()) if k.endswith(names)]
+        # every wanted array is among the decoded constants (padded with zeros)
         for a in want:
             assert any(np.array_equal(g[:a.size], a) and not g[a.size:].any() for g in got), \
                 (method, a)

@@ -122,6 +122,19 @@ def test_pack_nibbles_layout():
         assert np.array_equal(formats.base.unpack_nibbles(formats.base.pack_nibbles(v), n), v)
 
 
+def test_pack_s4_groups_layout():
+    """Groups of 8 values in 4 bytes: byte k holds value k low and value k + 4 high."""
+    p = formats.kron.pack_s4_groups(np.array([-7, 7, 0, -1, 3, 1, -8, 2, 5]))
+    assert p.view(np.uint8).tolist() == [0x9 | (0x3 << 4), 0x7 | (0x1 << 4), 0x0 | (0x8 << 4),
+                                         0xF | (0x2 << 4), 0x5, 0, 0, 0]
+    rng = np.random.default_rng(1)
+    for n in (0, 1, 8, 9, 63):
+        v = rng.integers(-8, 8, n)
+        assert formats.kron.pack_s4_groups(v).size == 4 * -(-n // 8)
+        assert np.array_equal(
+            formats.kron.unpack_s4_groups(formats.kron.pack_s4_groups(v), n), v)
+
+
 @pytest.mark.parametrize("board", ["host", pytest.param("cortex-a73", marks=pytest.mark.qemu),
                                    pytest.param("cortex-m4", marks=pytest.mark.qemu),
                                    pytest.param("cortex-m55", marks=pytest.mark.qemu)])
