@@ -17,7 +17,9 @@
  * so the result does not depend on the byte order): lo = w & 0x0F0F0F0F and
  * hi = (w >> 4) & 0x0F0F0F0F hold nibbles u in 0..15 per byte; each byte's signed value
  * u - 16 [u >= 8] is ((u ^ 8) + 0x78) ^ 0x80 modulo 256 (u ^ 8 in 0..15, so the addition
- * carries into no other byte).
+ * carries into no other byte). Helium (Cortex-M55) and NEON (AArch64): four groups per pass
+ * on vectors (VEOR and VSUB on int8 lanes, VST2.32 interleaving the lo and hi words); the
+ * last groups and other targets as above.
  *
  * The Kronecker factors are small next to the matrix (m1 n1 + m2 n2 values for an
  * m1 m2 x n1 n2 matrix), but at low compression factors they are not small next to the
@@ -32,6 +34,23 @@
 
 #include "rnn_nnfunctions.h"
 
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#define RNN_KRON_S4_VEC 1
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#define RNN_KRON_S4_VEC 1
+#endif
+
+#if defined(RNN_KRON_S4_VEC)
+/* the bytes of v (nibbles 0..15) as signed int4 values: int8 lanes, so no carry to avoid */
+static inline uint32x4_t sext4_vec(uint32x4_t v)
+{
+    const int8x16_t b = veorq_s8(vreinterpretq_s8_u32(v), vdupq_n_s8(8));
+    return vreinterpretq_u32_s8(vsubq_s8(b, vdupq_n_s8(8)));
+}
+#endif
+
 /* the bytes of v (nibbles 0..15) as signed int4 values, bytewise */
 static inline uint32_t sext4x4(uint32_t v)
 {
@@ -41,8 +60,21 @@ static inline uint32_t sext4x4(uint32_t v)
 /* out[0 .. 8 groups) = the values of `groups` packed groups */
 static void unpack_groups(const int8_t *packed, int32_t groups, int8_t *out)
 {
-    int32_t g;
-    for (g = 0; g < groups; ++g)
+    int32_t g = 0;
+#if defined(RNN_KRON_S4_VEC)
+    /* four groups a pass: one 16-byte load, the nibbles of each 32-bit lane split as below,
+     * and one interleaving store (VST2.32: lane words lo0, hi0, lo1, hi1, ...) */
+    const uint32x4_t mask = vdupq_n_u32(0x0F0F0F0Fu);
+    for (; g + 4 <= groups; g += 4)
+    {
+        const uint32x4_t w = vreinterpretq_u32_u8(vld1q_u8((const uint8_t *)packed + 4 * g));
+        uint32x4x2_t r;
+        r.val[0] = sext4_vec(vandq_u32(w, mask));
+        r.val[1] = sext4_vec(vandq_u32(vshrq_n_u32(w, 4), mask));
+        vst2q_u32((uint32_t *)(void *)(out + 8 * g), r);
+    }
+#endif
+    for (; g < groups; ++g)
     {
         uint32_t w;
         uint32_t lo;
