@@ -19,18 +19,82 @@
  *   even lanes' low nibble by VSHL #12 then arithmetic VSHL #-12, the odd lanes' high nibble
  *   by VSHL #-4 (one VSHL by a vector of lane shifts each); VMLADAVA.S16; a row of 8k + 4
  *   entries ends with one step predicated on four lanes.
+ * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): eight entries per value word (LDR):
+ *   w AND 0xF0F0F0F0 and (w << 4) AND 0xF0F0F0F0 hold 16 times the odd and the even entries'
+ *   values in their bytes, split by SXTB16 (and SXTB16 ROR #8) into halfword pairs that
+ *   SMLABB / SMLATB multiply with the gathered x (LDRSB): the row's sum comes 16-fold and is
+ *   divided at the end (exact). It fits int32: 16 * 7 * 128 * (entries of a row) with at
+ *   most 65,539 entries (uint16 column indices, rows padded by at most 3) is below 2^30.
+ *   A row of 8k + 4 entries ends with a halfword of four values.
  * - plain C99 elsewhere, four entries per step on two sums.
  */
 
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
 
+#include <string.h>
+
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
 #define RNN_CSR_S4_MVE 1
+#elif defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+#include <arm_acle.h>
+#define RNN_CSR_S4_DSP 1
 #endif
 
-#if !defined(RNN_CSR_S4_MVE)
+#if defined(RNN_CSR_S4_DSP)
+/* SXTB16 of bytes 1 and 3 (SXTB16 with ROR #8: one instruction) */
+static inline int32_t sxtb16_hi(int32_t w)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
+    return r;
+}
+
+/* 16 times sum_k v[k] x[c[k]] over n4 groups of four entries (above) */
+static int32_t row_sum_dsp(uint32_t n4, const uint8_t *v, const uint16_t *c, const int8_t *x)
+{
+    int32_t a0 = 0;
+    int32_t a1 = 0;
+    for (; n4 >= 2; n4 -= 2)
+    {
+        uint32_t w;
+        int32_t lo;
+        int32_t hi;
+        int32_t le, lod, he, hod;
+        memcpy(&w, v, sizeof w); /* one LDR: unaligned loads are allowed on M4/M7 */
+        lo = (int32_t)((w << 4) & 0xF0F0F0F0u); /* 16 v0, 16 v2, 16 v4, 16 v6 */
+        hi = (int32_t)(w & 0xF0F0F0F0u);        /* 16 v1, 16 v3, 16 v5, 16 v7 */
+        le = (int32_t)__sxtb16(lo);             /* (v0, v4) */
+        lod = sxtb16_hi(lo);                    /* (v2, v6) */
+        he = (int32_t)__sxtb16(hi);             /* (v1, v5) */
+        hod = sxtb16_hi(hi);                    /* (v3, v7) */
+        a0 = __smlabb(le, x[c[0]], a0);
+        a1 = __smlabb(he, x[c[1]], a1);
+        a0 = __smlabb(lod, x[c[2]], a0);
+        a1 = __smlabb(hod, x[c[3]], a1);
+        a0 = __smlatb(le, x[c[4]], a0);
+        a1 = __smlatb(he, x[c[5]], a1);
+        a0 = __smlatb(lod, x[c[6]], a0);
+        a1 = __smlatb(hod, x[c[7]], a1);
+        v += RNN_CSR_GROUP;
+        c += 2 * RNN_CSR_GROUP;
+    }
+    if (n4 > 0)
+    {
+        const uint32_t w = (uint32_t)v[0] | ((uint32_t)v[1] << 8);
+        const int32_t lo = (int32_t)((w << 4) & 0xF0F0u);
+        const int32_t hi = (int32_t)(w & 0xF0F0u);
+        a0 = __smlabb((int32_t)__sxtb16(lo), x[c[0]], a0);
+        a1 = __smlabb((int32_t)__sxtb16(hi), x[c[1]], a1);
+        a0 = __smlabb(sxtb16_hi(lo), x[c[2]], a0);
+        a1 = __smlabb(sxtb16_hi(hi), x[c[3]], a1);
+    }
+    return a0 + a1;
+}
+#endif
+
+#if !defined(RNN_CSR_S4_MVE) && !defined(RNN_CSR_S4_DSP)
 /* the signed value of a nibble (0..15, two's complement) */
 static inline int32_t nibble(uint32_t u)
 {
@@ -38,7 +102,7 @@ static inline int32_t nibble(uint32_t u)
 }
 #endif
 
-#if !defined(RNN_CSR_S4_MVE)
+#if !defined(RNN_CSR_S4_MVE) && !defined(RNN_CSR_S4_DSP)
 /* sum_k v[k] x[c[k]] over n4 groups of four entries, v packed (two values a byte) */
 static int32_t row_sum(uint32_t n4, const uint8_t *v, const uint16_t *c, const int8_t *x)
 {
@@ -108,6 +172,8 @@ void rnn_mat_vec_csr_s4_s16(int32_t rows, const int8_t *values, const uint16_t *
 #if defined(RNN_CSR_S4_MVE)
         const int32_t acc = offset[r] + row_sum_mve(n4, v + lo / 2, col_idx + lo, x, bytes, up,
                                                     down);
+#elif defined(RNN_CSR_S4_DSP)
+        const int32_t acc = offset[r] + row_sum_dsp(n4, v + lo / 2, col_idx + lo, x) / 16;
 #else
         const int32_t acc = offset[r] + row_sum(n4, v + lo / 2, col_idx + lo, x);
 #endif
