@@ -152,6 +152,32 @@ static int32_t row_sum_mve(uint32_t n4, const uint8_t *v, const uint16_t *c, con
 }
 #endif
 
+/* sat16(rnn_requantize(acc, mult, shift)). shift <= -2: the high word of acc mult and one
+ * rounding shift (the form rnn_mat_vec_s8_s16.c derives). int4 rows' scales are about 18
+ * times int8's, so their shifts are mostly -1 .. 3: rq(acc 2^k, mult, shift - k) =
+ * rq(acc, mult, shift) exactly (the same rational number floored), so with k = shift + 2
+ * the fast form applies when acc 2^k fits int32 (as rnn_mat_vec_s4_s16.c does); else the
+ * general rnn_requantize. */
+static inline int32_t requant16_s4(int32_t acc, int32_t mult, int32_t shift)
+{
+    if (shift <= -2)
+    {
+        const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
+        return rnn_sat16(((hi >> (-2 - shift)) + 1) >> 1);
+    }
+    if (shift <= 13)
+    {
+        const int32_t lim = (int32_t)1 << (29 - shift); /* 2^(31 - k) */
+        if (acc >= -lim && acc < lim)
+        {
+            const int32_t a = acc * ((int32_t)1 << (shift + 2));
+            const int32_t hi = (int32_t)(((int64_t)a * (int64_t)mult) >> 32);
+            return rnn_sat16((hi + 1) >> 1);
+        }
+    }
+    return rnn_sat16(rnn_requantize(acc, mult, shift));
+}
+
 /* Refer to header file for details. */
 void rnn_mat_vec_csr_s4_s16(int32_t rows, const int8_t *values, const uint16_t *col_idx,
                             const int32_t *row_ptr, const int32_t *offset, const int32_t *mult,
@@ -177,6 +203,6 @@ void rnn_mat_vec_csr_s4_s16(int32_t rows, const int8_t *values, const uint16_t *
 #else
         const int32_t acc = offset[r] + row_sum(n4, v + lo / 2, col_idx + lo, x);
 #endif
-        y[r] = (int16_t)rnn_sat16(rnn_requantize(acc, mult[r], shift[r]));
+        y[r] = (int16_t)requant16_s4(acc, mult[r], shift[r]);
     }
 }
