@@ -9,8 +9,8 @@ last row, one tile. int8: per-tensor int8 A and B, the intermediate requantized 
 int8 dense kernel reads them (pack_s8), its stage on that kernel's dot products).
 int4 weights (--precision w4a8): per-tensor A and B in [-7, 7] stored two per byte in
 groups of 8 (pack_s4_groups: A row-major, B as pack_s8's rows); rnn_mat_vec_kron_s4_s16
-unpacks them into scratch each call (a word at a time) and runs the int8 kernel (the same
-integer arithmetic).
+unpacks them 16-fold into scratch each call (a word at a time) and runs the int8 kernel
+with both shifts 4 lower (the same integers).
 ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
 [-> Slice to [m, n]]."""
 
@@ -212,6 +212,10 @@ def _quantize(m: Kron, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
     else:
         mt, st = quant.multiplier(x.scale * s_b / s_t, f"{what} X B^T")
         my, sy = quant.multiplier(s_a * s_t / out_scale, f"{what} A (X B^T)")
+    if bits == 4 and min(st, sy) - 4 < -31:  # the C runs them 4 lower (_emit_s8)
+        raise RnngenError(f"int8: {what}: int4 Kronecker factors: a requantization shift "
+                          f"({min(st, sy)}) too small for the 16-fold sums; give this layer "
+                          "w8a8")
     return QKron(aq, bq, m.rows, m.cols, ax, x.zero_point, mt, st, my, sy, bits)
 
 
@@ -241,11 +245,14 @@ def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> li
         a = ctx.array(f"{base}_A", np.asarray(m.a), ctype="int8_t")
         b = ctx.array(f"{base}_B", pack_s8(np.asarray(m.b)), ctype="int8_t",
                       attr="RNN_ALIGN4")
+    # int4: the kernel unpacks 16 v (rnn_mat_vec_kron_s4_s16.c), so both stages' sums are
+    # 16-fold: rq(16 acc, m, s - 4) = rq(acc, m, s) exactly
+    st, sy = (m.st - 4, m.sy - 4) if m.bits == 4 else (m.st, m.sy)
     sym = ctx.const(f"{base}_kron", "rnn_kron_s8", cgen.c_struct([
         ("rows", m.rows), ("cols", m.cols), ("m1", m1), ("n1", n1), ("m2", m2), ("n2", n2),
         ("ax_first", int(m.ax_first)), ("a", a), ("b", b), ("x_zero_point", cgen.c_int(m.zx)),
-        ("t_mult", cgen.c_int(m.mt)), ("t_shift", cgen.c_int(m.st)), ("y_mult", cgen.c_int(m.my)),
-        ("y_shift", cgen.c_int(m.sy))]))
+        ("t_mult", cgen.c_int(m.mt)), ("t_shift", cgen.c_int(st)), ("y_mult", cgen.c_int(m.my)),
+        ("y_shift", cgen.c_int(sy))]))
     k = "rnn_mat_vec_kron_s4_s16" if m.bits == 4 else "rnn_mat_vec_kron_s8_s16"
     ctx.kernels.add(k)
     return [f"{k}({scratch}, &{sym}, {x}, {y});"]

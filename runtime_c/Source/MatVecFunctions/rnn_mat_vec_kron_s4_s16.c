@@ -13,13 +13,16 @@
  * so after unpacking the int8 kernel's integer arithmetic gives QKron.forward's results bit
  * for bit on every ISA path of that kernel.
  *
- * Unpacking a group is a few bitwise operations on one word (SWAR, byte lanes independent,
- * so the result does not depend on the byte order): lo = w & 0x0F0F0F0F and
- * hi = (w >> 4) & 0x0F0F0F0F hold nibbles u in 0..15 per byte; each byte's signed value
- * u - 16 [u >= 8] is ((u ^ 8) + 0x78) ^ 0x80 modulo 256 (u ^ 8 in 0..15, so the addition
- * carries into no other byte). Helium (Cortex-M55) and NEON (AArch64): four groups per pass
- * on vectors (VEOR and VSUB on int8 lanes, VST2.32 interleaving the lo and hi words); the
- * last groups and other targets as above.
+ * The factors are unpacked 16-fold: (w << 4) AND 0xF0F0F0F0 and w AND 0xF0F0F0F0 hold,
+ * byte by byte (lanes independent, so the byte order does not matter), each nibble in the
+ * top half of its byte, i.e. 16 v as an int8 in [-112, 112] (inside the int8 kernel's
+ * [-127, 127] contract): two ANDs and a shift per 8 values. Both stages' sums then come
+ * 16-fold, and the emitter (kron.py _emit_s8) gives the struct t_shift - 4 and y_shift - 4:
+ * rnn_requantize(16 acc, mult, shift - 4) = rnn_requantize(acc, mult, shift) exactly (the
+ * same rational number floored), and int4 scales (about 18 times int8's) make those shifts
+ * the int8 kernel's usual ones, where its fast requantization applies. Helium (Cortex-M55)
+ * and NEON (AArch64): four groups per pass on vectors (VST2.32 interleaving the lo and hi
+ * words); the last groups and other targets one word at a time.
  *
  * The Kronecker factors are small next to the matrix (m1 n1 + m2 n2 values for an
  * m1 m2 x n1 n2 matrix), but at low compression factors they are not small next to the
@@ -42,35 +45,21 @@
 #define RNN_KRON_S4_VEC 1
 #endif
 
-#if defined(RNN_KRON_S4_VEC)
-/* the bytes of v (nibbles 0..15) as signed int4 values: int8 lanes, so no carry to avoid */
-static inline uint32x4_t sext4_vec(uint32x4_t v)
-{
-    const int8x16_t b = veorq_s8(vreinterpretq_s8_u32(v), vdupq_n_s8(8));
-    return vreinterpretq_u32_s8(vsubq_s8(b, vdupq_n_s8(8)));
-}
-#endif
 
-/* the bytes of v (nibbles 0..15) as signed int4 values, bytewise */
-static inline uint32_t sext4x4(uint32_t v)
-{
-    return ((v ^ 0x08080808u) + 0x78787878u) ^ 0x80808080u;
-}
-
-/* out[0 .. 8 groups) = the values of `groups` packed groups */
+/* out[0 .. 8 groups) = 16 times the values of `groups` packed groups */
 static void unpack_groups(const int8_t *packed, int32_t groups, int8_t *out)
 {
     int32_t g = 0;
 #if defined(RNN_KRON_S4_VEC)
     /* four groups a pass: one 16-byte load, the nibbles of each 32-bit lane split as below,
      * and one interleaving store (VST2.32: lane words lo0, hi0, lo1, hi1, ...) */
-    const uint32x4_t mask = vdupq_n_u32(0x0F0F0F0Fu);
+    const uint32x4_t mask = vdupq_n_u32(0xF0F0F0F0u);
     for (; g + 4 <= groups; g += 4)
     {
         const uint32x4_t w = vreinterpretq_u32_u8(vld1q_u8((const uint8_t *)packed + 4 * g));
         uint32x4x2_t r;
-        r.val[0] = sext4_vec(vandq_u32(w, mask));
-        r.val[1] = sext4_vec(vandq_u32(vshrq_n_u32(w, 4), mask));
+        r.val[0] = vandq_u32(vshlq_n_u32(w, 4), mask);
+        r.val[1] = vandq_u32(w, mask);
         vst2q_u32((uint32_t *)(void *)(out + 8 * g), r);
     }
 #endif
@@ -80,8 +69,8 @@ static void unpack_groups(const int8_t *packed, int32_t groups, int8_t *out)
         uint32_t lo;
         uint32_t hi;
         memcpy(&w, packed + 4 * g, sizeof w);
-        lo = sext4x4(w & 0x0F0F0F0Fu);
-        hi = sext4x4((w >> 4) & 0x0F0F0F0Fu);
+        lo = (w << 4) & 0xF0F0F0F0u;
+        hi = w & 0xF0F0F0F0u;
         memcpy(out + 8 * g, &lo, sizeof lo);
         memcpy(out + 8 * g + 4, &hi, sizeof hi);
     }
