@@ -79,12 +79,12 @@ def measure(boards: list[str], work: Path) -> dict[tuple[str, str, str], dict]:
 
 def report(res: dict[tuple[str, str, str], dict], cmd: str) -> str:
     lines = ["# int4 weights in the compressed formats (w4a8) against int8 (w8a8)", "",
-             f"Made by `{cmd}` at commit {commit()}. One LSTM 32 -> 64, T = {T}, compressed "
-             "2x by each method (benchmarks/precision_formats.py says how); per board a whole "
-             "`_run`'s exact QEMU instruction count (instructions, not cycles) and the build's "
-             "flash, weight bytes and RAM.", "",
-             "| board | method | instructions w8a8 -> w4a8 (ratio) | flash B | weights B "
-             "| RAM B |", "|---|---|---|---|---|---|"]
+             (f"Made by `{cmd}` at commit {commit()}. One LSTM 32 -> 64, T = {T}, compressed "
+              "2x by each method (benchmarks/precision_formats.py says how); per board a whole "
+              "`_run`'s exact QEMU instruction count (instructions, not cycles) and the "
+              "build's flash, weight bytes and RAM."), "",
+             ("| board | method | instructions w8a8 -> w4a8 (ratio) | flash B | weights B "
+              "| RAM B |"), "|---|---|---|---|---|---|"]
     for b in sorted({k[0] for k in res}, key=BOARDS.index):
         for m in METHODS:
             a, z = res[(b, m, "w8a8")], res[(b, m, "w4a8")]

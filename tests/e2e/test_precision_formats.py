@@ -151,7 +151,7 @@ def test_w4a8_compressed_exact_on_boards(tmp_path, board):
     seed (both cells over the three boards)."""
     rng = random.Random(f"w4a8-{board}")
     for method in KERNELS:
-        _exact(_compressed(tmp_path, (cell := rng.choice(sorted(CELLS))), method), board)
+        _exact(_compressed(tmp_path, rng.choice(sorted(CELLS)), method), board)
 
 
 def test_format_without_int4_refused_in_one_line(tmp_path, monkeypatch):
