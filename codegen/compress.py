@@ -44,6 +44,34 @@ from .errors import RnngenError
 
 F32 = np.float32
 METHODS = ("hmd", "lmf", "csr", "kron", "hkp")
+# the matrix formats (codegen/formats) each method's matrices are made of
+METHOD_FORMATS = {"hmd": ("hmd",), "lmf": ("lowrank",), "csr": ("csr",), "kron": ("kron",),
+                  "hkp": ("dense", "kron")}
+
+
+def weight_bits(method: str) -> tuple[int, ...]:
+    """The weight widths of the int8 kernels of a method's matrices ("dense": not compressed):
+    those every one of its formats has (formats.Format.weight_bits)."""
+    fs = ("dense",) if method == "dense" else METHOD_FORMATS[method]
+    return tuple(b for b in formats.FORMATS[fs[0]].weight_bits
+                 if all(b in formats.FORMATS[f].weight_bits for f in fs))
+
+
+def act_bits(method: str) -> tuple[int, ...]:
+    """The input widths of the int8 kernels of a method's matrices, likewise
+    (formats.Format.act_bits: 16, int16 activations, w8a16)."""
+    fs = ("dense",) if method == "dense" else METHOD_FORMATS[method]
+    return tuple(b for b in formats.FORMATS[fs[0]].act_bits
+                 if all(b in formats.FORMATS[f].act_bits for f in fs))
+
+
+def supports(method: str, precision_name: str) -> bool:
+    """A method's matrices (or dense ones) can be built in this precision (its weight and
+    activation widths: codegen/precision.py)."""
+    from . import precision
+
+    p = precision.PRECISIONS[precision_name]
+    return p.weight_bits in weight_bits(method) and p.act_bits in act_bits(method)
 TOLERANCE = 0.10  # achieved storage factor within 10% of the target
 _EPS = 1e-9  # floor() of a ratio that is an integer up to rounding (10/3 * 400 * 30)
 _ALS_ITERS = 200  # masked alternating least squares for padded Kronecker products

@@ -144,9 +144,10 @@ def parse_objectives(text: str) -> tuple[str, ...]:
 class Space:
     """The genes: per recurrent layer a format choice; with more than one precision, per
     recurrent layer its precision (docs/int8.md: weight and activation bits); then the
-    dtype. A layer's precision applies to int8 candidates where the layer stays dense (int4
-    weights are dense-only): elsewhere the gene is ignored, and `canonical` sets it to 0 so
-    that such genomes are one candidate. `heads`: the other layers with weights (Linear,
+    dtype. A layer's precision applies to int8 candidates where the layer's format has it
+    (its weight and activation widths: compress.supports, from the formats' registry):
+    elsewhere the gene is ignored, and `canonical` sets it to 0 so that such genomes are one
+    candidate. `heads`: the other layers with weights (Linear,
     by node name), which get a precision gene only (they are not compressed)."""
 
     def __init__(self, layers: list[Layer], factors: tuple[float, ...],
@@ -179,13 +180,17 @@ class Space:
         return genome[:k], genome[k:k + p] if p else (0,) * (k + len(self.heads)), \
             genome[k + p]
 
+    def _has(self, f: int, q: int) -> bool:
+        """Format choice f has precision q (compress.supports: its formats' registry)."""
+        return algo.supports(self.choices[f][0], self.precisions[q])
+
     def canonical(self, genome: tuple[int, ...]) -> tuple[int, ...]:
         fmt, prec, dt = self._split(genome)
         if not self._prec_genes:
             return tuple(genome)
         int8 = self.dtypes[dt] == "int8"
         k = len(self.layers)
-        prec = tuple(q if int8 and self.choices[f][0] == "dense" else 0
+        prec = tuple(q if int8 and self._has(f, q) else 0
                      for f, q in zip(fmt, prec)) + tuple(q if int8 else 0 for q in prec[k:])
         return (*fmt, *prec, dt)
 
@@ -203,7 +208,7 @@ class Space:
 
         def precision(f: int, q: int) -> str | None:
             name = self.precisions[q]
-            if dtype != "int8" or self.choices[f][0] != "dense" or name == "w8a8":
+            if dtype != "int8" or not self._has(f, q) or name == "w8a8":
                 return None
             return name
         layers = tuple(plans.LayerChoice(ly.index, ly.name, *self.choices[f], precision(f, q))

@@ -75,3 +75,25 @@ class Format:
     onnx_read_concat: Callable[..., Any] | None = None  # (matcher, inputs, where): Concat
     onnx_read_sparse: Callable[..., Any] | None = None  # (values, linear idx, m, n): sparse
     onnx_write_whole: Callable[..., str] | None = None  # (mats, writer, base): [D, m, n]
+
+
+def pack_nibbles(v: np.ndarray) -> np.ndarray:
+    """int4 values (in [-8, 7]), in order, two per byte: value 2j in the low nibble of byte
+    j, value 2j + 1 in its high nibble, both two's complement; an odd count ends with a zero
+    nibble. The storage of the int4 values of the compressed formats (csr values, Kronecker
+    factors; dense has its own row-pair layout, pack_s4)."""
+    v = np.asarray(v, np.int64).reshape(-1)
+    if v.size and (v.min() < -8 or v.max() > 7):
+        raise ValueError("pack_nibbles: values outside [-8, 7]")
+    if v.size % 2:
+        v = np.append(v, 0)
+    return ((v[0::2] & 15) | ((v[1::2] & 15) << 4)).astype(np.uint8).view(np.int8)
+
+
+def unpack_nibbles(packed: np.ndarray, count: int) -> np.ndarray:
+    """The first `count` int4 values of pack_nibbles' bytes (an independent decoding)."""
+    b = np.asarray(packed, np.int8).astype(np.int64) & 255
+    out = np.empty(2 * b.size, np.int64)
+    out[0::2] = ((b & 15) ^ 8) - 8
+    out[1::2] = ((b >> 4) ^ 8) - 8
+    return out[:count]

@@ -2,7 +2,9 @@
 m + 1 row pointers), MACs nnz; the compression factor is m n / nnz.
 
 float32 C: rnn_mat_vec_csr_f32 (uint16 column indices: n <= 65536). int8: per-row symmetric
-int8 values, offsets and Q31 multipliers per row (rnn_mat_vec_csr_s8_s16). Both kernels take
+int8 values, offsets and Q31 multipliers per row (rnn_mat_vec_csr_s8_s16); int4 weights
+(--precision w4a8): values in [-7, 7] packed two per byte, indices unchanged
+(rnn_mat_vec_csr_s4_s16). The kernels take
 rows padded at build time with zero values to a multiple of 4 entries (pad_rows; nbytes
 counts the padding). ONNX: a
 sparse_initializer (a block [m, n], or a recurrent input's whole [D, m, n])."""
@@ -15,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import RnngenError
-from ..quant import I64, QParams, rq
-from .base import Format
+from ..quant import I64, W4_LEVELS, QParams, rq
+from .base import Format, pack_nibbles
 from .dense import multipliers
 
 F32 = np.float32
@@ -170,6 +172,7 @@ class QCsr:
     offset: np.ndarray
     mult: np.ndarray
     shift: np.ndarray
+    bits: int = 8  # 4: int4 values (in [-7, 7], stored two per byte; base.pack_nibbles)
 
     fmt = "csr"
 
@@ -186,7 +189,10 @@ class QCsr:
 
 
 def _quantize(m: Csr, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
-              what: str) -> QCsr:
+              what: str, bits: int = 8) -> QCsr:
+    """Per-row symmetric values: int8 in [-127, 127], or with bits=4 int4 in [-7, 7] (the same
+    integer arithmetic; stored packed)."""
+    levels = 127 if bits == 8 else W4_LEVELS
     rows = m.shape[0]
     vals = m.values.astype(np.float64)
     qv = np.zeros(m.nnz, np.int8)
@@ -195,8 +201,8 @@ def _quantize(m: Csr, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
     for i in range(rows):
         a, b = int(m.row_ptr[i]), int(m.row_ptr[i + 1])
         amax = float(np.max(np.abs(vals[a:b]))) if b > a else 0.0
-        sw[i] = amax / 127.0 if amax > 0 else 1.0
-        qv[a:b] = np.clip(np.round(vals[a:b] / sw[i]), -127, 127)
+        sw[i] = amax / levels if amax > 0 else 1.0
+        qv[a:b] = np.clip(np.round(vals[a:b] / sw[i]), -levels, levels)
         offset[i] = -x.zero_point * int(qv[a:b].astype(np.int64).sum())
     bound = np.array([np.abs(qv[int(m.row_ptr[i]):int(m.row_ptr[i + 1])].astype(np.int64))
                       .sum() * 128 for i in range(rows)] + [0]) + np.append(np.abs(offset), 0)
@@ -204,7 +210,8 @@ def _quantize(m: Csr, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
         raise RnngenError(f"int8: {what}: the int32 accumulator could overflow")
     mult, shift = multipliers(sw * x.scale / out_scale, what)
     return QCsr(qv, m.col_idx.astype(np.int64), m.row_ptr.astype(np.int64), m.cols,
-                offset, mult, shift)
+                offset, mult, shift, bits)
+
 
 
 # --------------------------------------------------------------------------- C
@@ -229,14 +236,17 @@ def _emit_s8(m: QCsr, prog: Any, base: str, x: str, y: str, scratch: str) -> lis
     ctx = prog.ctx
     rows, _cols = m.shape
     pv, pc, pp = pad_rows(m.values, m.col_idx, m.row_ptr)  # rows of 4k entries
+    if m.bits == 4:  # two values a byte; rows are 4k entries, so a row starts on a byte
+        pv = pack_nibbles(pv)
     vals = ctx.array(f"{base}_val", pv if pv.size else np.zeros(1), ctype="int8_t")
     idx = ctx.array(f"{base}_col", pc if pc.size else np.zeros(1), ctype="uint16_t")
     ptr = ctx.array(f"{base}_ptr", pp, ctype="int32_t")
     off = ctx.array(f"{base}_off", np.asarray(m.offset), ctype="int32_t")
     mu = ctx.array(f"{base}_mult", np.asarray(m.mult), ctype="int32_t")
     sh = ctx.array(f"{base}_shift", np.asarray(m.shift), ctype="int32_t")
-    ctx.kernels.add("rnn_mat_vec_csr_s8_s16")
-    return [(f"rnn_mat_vec_csr_s8_s16({rows}, {vals}, {idx}, {ptr}, {off}, {mu}, {sh}, "
+    k = "rnn_mat_vec_csr_s4_s16" if m.bits == 4 else "rnn_mat_vec_csr_s8_s16"
+    ctx.kernels.add(k)
+    return [(f"{k}({rows}, {vals}, {idx}, {ptr}, {off}, {mu}, {sh}, "
             f"{x}, {y});")]
 
 
@@ -311,9 +321,11 @@ FORMAT = Format(
     check=_check, describe=lambda m: f" nnz={m.nnz}", scratch=lambda m: 0, scratch_s8=lambda q: 0,
     kernels_f32={"rnn_mat_vec_csr_f32": ("MatVecFunctions/rnn_mat_vec_csr_f32.c", ())},
     emit_f32=_emit_f32,
-    kernels_s8={"rnn_mat_vec_csr_s8_s16": ("MatVecFunctions/rnn_mat_vec_csr_s8_s16.c", ())},
+    kernels_s8={"rnn_mat_vec_csr_s8_s16": ("MatVecFunctions/rnn_mat_vec_csr_s8_s16.c", ()),
+                "rnn_mat_vec_csr_s4_s16": ("MatVecFunctions/rnn_mat_vec_csr_s4_s16.c", ())},
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read,
     onnx_read_sparse=from_linear, onnx_write_whole=_onnx_write_whole,
+    weight_bits=(8, 4),  # int4: values packed two per byte, indices unchanged
 )

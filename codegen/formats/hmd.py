@@ -5,7 +5,9 @@ Storage r n + 2 (m - r) + n; MACs r n + n + 3 (m - r).
 
 float32 C: rnn_mat_vec_hmd_f32. int8: A' as a dense int8 block; C x and E x to int16 with
 their own scales, then B s1 + D s2 per row (rnn_mat_vec_hmd_s8_s16, params struct
-rnn_hmd_s8). ONNX: Concat(axis=0)(A', Concat(axis=1)(MatMul(B, C), MatMul(D, E)))."""
+rnn_hmd_s8). int4 weights (--precision w4a8): A' int4 (pack_s4, its own
+rnn_mat_vec_s4_s16 call, the struct's a NULL), the rank-1 vectors int8.
+ONNX: Concat(axis=0)(A', Concat(axis=1)(MatMul(B, C), MatMul(D, E)))."""
 
 from __future__ import annotations
 
@@ -133,9 +135,11 @@ class QHmd:
 
 
 def _quantize(m: Hmd, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
-              what: str) -> QHmd:
+              what: str, bits: int = 8) -> QHmd:
+    """bits=4: the dense top rows A' int4 (docs/int8.md "int4 in the compressed formats");
+    the rank-1 vectors B, C, D, E stay int8."""
     h = m.c.size
-    a = quantize_dense(m.a, x, out_scale, f"{what} A'") if m.r else None
+    a = quantize_dense(m.a, x, out_scale, f"{what} A'", bits=bits) if m.r else None
     cq, s_c = quant.quantize_tensor(m.c.astype(np.float64))
     eq, s_e = quant.quantize_tensor(m.e.astype(np.float64))
     bq, s_b = quant.quantize_tensor(m.b.astype(np.float64))
@@ -172,6 +176,11 @@ def _emit_s8(m: QHmd, prog: Any, base: str, x: str, y: str, scratch: str) -> lis
     rows, cols = m.shape
     r = 0 if m.a is None else m.a.shape[0]
     a = declare_s8(ctx, f"{base}_A", m.a) if m.a is not None else ("NULL",) * 4
+    top: list[str] = []
+    if m.a is not None and m.a.bits == 4:  # int4 A': its own call; the struct's a is NULL
+        ctx.kernels.add("rnn_mat_vec_s4_s16")
+        top = [f"rnn_mat_vec_s4_s16({r}, {cols}, {', '.join(a)}, {x}, {y});"]
+        a = ("NULL",) * 4
     c = ctx.array(f"{base}_C", np.asarray(m.c), ctype="int8_t")
     e = ctx.array(f"{base}_E", np.asarray(m.e), ctype="int8_t")
     b = ctx.array(f"{base}_B", np.asarray(m.b), ctype="int8_t") if m.b.size else "NULL"
@@ -184,7 +193,7 @@ def _emit_s8(m: QHmd, prog: Any, base: str, x: str, y: str, scratch: str) -> lis
         ("b_mult", cgen.c_int(m.mb)), ("b_shift", cgen.c_int(m.sb)), ("d_mult", cgen.c_int(m.md)),
         ("d_shift", cgen.c_int(m.sd))]))
     ctx.kernels.add("rnn_mat_vec_hmd_s8_s16")
-    return [f"rnn_mat_vec_hmd_s8_s16(&{sym}, {x}, {y});"]
+    return top + [f"rnn_mat_vec_hmd_s8_s16(&{sym}, {x}, {y});"]
 
 
 # --------------------------------------------------------------------------- files
@@ -319,4 +328,5 @@ FORMAT = Format(
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read, onnx_read_concat=_onnx_read_concat,
+    weight_bits=(8, 4),  # int4: A' (rnn_mat_vec_s4_s16); B, C, D, E stay int8
 )

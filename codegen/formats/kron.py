@@ -7,6 +7,10 @@ kernel's B stage is the dense kernel); scratch: the intermediate A X or X B^T, x
 last row, one tile. int8: per-tensor int8 A and B, the intermediate requantized to int8
 (rnn_mat_vec_kron_s8_s16, params struct rnn_kron_s8; B row-major with rows padded as the
 int8 dense kernel reads them (pack_s8), its stage on that kernel's dot products).
+int4 weights (--precision w4a8): per-tensor A and B in [-7, 7] stored two per byte in
+groups of 8 (pack_s4_groups: A row-major, B as pack_s8's rows); rnn_mat_vec_kron_s4_s16
+unpacks them 16-fold into scratch each call (a word at a time) and runs the int8 kernel
+with both shifts 4 lower (the same integers).
 ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
 [-> Slice to [m, n]]."""
 
@@ -112,7 +116,10 @@ def _scratch_s8(q: QKron) -> int:
     """Bytes (see rnn_mat_vec_kron_s8_s16.c): the int8 intermediate (X B^T first), two int8
     vectors of max(n2, 16), 3 bytes of alignment, int32 sums [max(m2, n2)] and offsets [m2]."""
     (m1, n1), (m2, n2) = q.a.shape, q.b.shape
-    return int((0 if q.ax_first else n1 * m2) + 2 * max(n2, 16) + 3 + 4 * max(m2, n2) + 4 * m2)
+    s8 = (0 if q.ax_first else n1 * m2) + 2 * max(n2, 16) + 3 + 4 * max(m2, n2) + 4 * m2
+    if q.bits == 4:  # rnn_mat_vec_kron_s4_s16: B and A unpacked (groups of 8) in front
+        s8 += 3 + 8 * -(-(m2 * (-(-n2 // 4) * 4)) // 8) + 8 * -(-(m1 * n1) // 8)
+    return int(s8)
 
 
 # --------------------------------------------------------------------------- int8
@@ -131,6 +138,7 @@ class QKron:
     st: int
     my: int
     sy: int
+    bits: int = 8  # 4: int4 A and B (in [-7, 7], stored two per byte; pack_s4_groups)
 
     fmt = "kron"
 
@@ -153,10 +161,41 @@ class QKron:
         return rq(Y.reshape(-1)[:self.rows], self.my, self.sy)
 
 
+def _tensor4(w: np.ndarray) -> tuple[np.ndarray, float]:
+    """Per-tensor symmetric int4: values in [-7, 7] (as quant.quantize_tensor's int8)."""
+    amax = float(np.max(np.abs(w))) if w.size else 0.0
+    scale = amax / quant.W4_LEVELS if amax > 0 else 1.0
+    return np.clip(np.round(w / scale), -quant.W4_LEVELS, quant.W4_LEVELS).astype(np.int8), scale
+
+
+def pack_s4_groups(v: np.ndarray) -> np.ndarray:
+    """int4 values (in [-8, 7]) -> the bytes rnn_mat_vec_kron_s4_s16 reads: groups of 8
+    values in 4 bytes, byte k of a group holding value k in its low nibble and value k + 4 in
+    its high nibble, both two's complement (one word unpacks to two words of int8 with a few
+    bitwise operations); the last group padded with zeros."""
+    v = np.asarray(v, np.int64).reshape(-1)
+    if v.size and (v.min() < -8 or v.max() > 7):
+        raise ValueError("pack_s4_groups: values outside [-8, 7]")
+    g = np.zeros(-(-v.size // 8) * 8, np.int64)
+    g[:v.size] = v
+    g = g.reshape(-1, 8)
+    return ((g[:, :4] & 15) | ((g[:, 4:] & 15) << 4)).astype(np.uint8).view(np.int8).reshape(-1)
+
+
+def unpack_s4_groups(packed: np.ndarray, count: int) -> np.ndarray:
+    """The first `count` values of pack_s4_groups' bytes (an independent decoding)."""
+    b = (np.asarray(packed, np.int8).astype(np.int64) & 255).reshape(-1, 4)
+    out = np.concatenate([((b & 15) ^ 8) - 8, ((b >> 4) ^ 8) - 8], axis=1)
+    return out.reshape(-1)[:count]
+
+
 def _quantize(m: Kron, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
-              what: str) -> QKron:
-    aq, s_a = quant.quantize_tensor(m.a.astype(np.float64))
-    bq, s_b = quant.quantize_tensor(m.b.astype(np.float64))
+              what: str, bits: int = 8) -> QKron:
+    """Per-tensor symmetric A and B: int8, or with bits=4 int4 in [-7, 7] (the same integer
+    arithmetic; stored packed)."""
+    tq = quant.quantize_tensor if bits == 8 else _tensor4
+    aq, s_a = tq(m.a.astype(np.float64))
+    bq, s_b = tq(m.b.astype(np.float64))
     n1, n2 = m.a.shape[1], m.b.shape[1]
     ax = m.order == "AX"
     amax = 1e-12
@@ -173,7 +212,11 @@ def _quantize(m: Kron, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
     else:
         mt, st = quant.multiplier(x.scale * s_b / s_t, f"{what} X B^T")
         my, sy = quant.multiplier(s_a * s_t / out_scale, f"{what} A (X B^T)")
-    return QKron(aq, bq, m.rows, m.cols, ax, x.zero_point, mt, st, my, sy)
+    if bits == 4 and min(st, sy) - 4 < -31:  # the C runs them 4 lower (_emit_s8)
+        raise RnngenError(f"int8: {what}: int4 Kronecker factors: a requantization shift "
+                          f"({min(st, sy)}) too small for the 16-fold sums; give this layer "
+                          "w8a8")
+    return QKron(aq, bq, m.rows, m.cols, ax, x.zero_point, mt, st, my, sy, bits)
 
 
 # --------------------------------------------------------------------------- C
@@ -193,15 +236,26 @@ def _emit_f32(m: Kron, prog: Any, base: str, bias: str, x: str, y: str) -> list[
 def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     ctx = prog.ctx
     (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-    a = ctx.array(f"{base}_A", np.asarray(m.a), ctype="int8_t")
-    b = ctx.array(f"{base}_B", pack_s8(np.asarray(m.b)), ctype="int8_t", attr="RNN_ALIGN4")
+    if m.bits == 4:  # A row-major, B as pack_s8's padded rows, each in groups of 8 values
+        a = ctx.array(f"{base}_A", pack_s4_groups(np.asarray(m.a)), ctype="int8_t",
+                      attr="RNN_ALIGN4")
+        b = ctx.array(f"{base}_B", pack_s4_groups(pack_s8(np.asarray(m.b))), ctype="int8_t",
+                      attr="RNN_ALIGN4")
+    else:
+        a = ctx.array(f"{base}_A", np.asarray(m.a), ctype="int8_t")
+        b = ctx.array(f"{base}_B", pack_s8(np.asarray(m.b)), ctype="int8_t",
+                      attr="RNN_ALIGN4")
+    # int4: the kernel unpacks 16 v (rnn_mat_vec_kron_s4_s16.c), so both stages' sums are
+    # 16-fold: rq(16 acc, m, s - 4) = rq(acc, m, s) exactly
+    st, sy = (m.st - 4, m.sy - 4) if m.bits == 4 else (m.st, m.sy)
     sym = ctx.const(f"{base}_kron", "rnn_kron_s8", cgen.c_struct([
         ("rows", m.rows), ("cols", m.cols), ("m1", m1), ("n1", n1), ("m2", m2), ("n2", n2),
         ("ax_first", int(m.ax_first)), ("a", a), ("b", b), ("x_zero_point", cgen.c_int(m.zx)),
-        ("t_mult", cgen.c_int(m.mt)), ("t_shift", cgen.c_int(m.st)), ("y_mult", cgen.c_int(m.my)),
-        ("y_shift", cgen.c_int(m.sy))]))
-    ctx.kernels.add("rnn_mat_vec_kron_s8_s16")
-    return [f"rnn_mat_vec_kron_s8_s16({scratch}, &{sym}, {x}, {y});"]
+        ("t_mult", cgen.c_int(m.mt)), ("t_shift", cgen.c_int(st)), ("y_mult", cgen.c_int(m.my)),
+        ("y_shift", cgen.c_int(sy))]))
+    k = "rnn_mat_vec_kron_s4_s16" if m.bits == 4 else "rnn_mat_vec_kron_s8_s16"
+    ctx.kernels.add(k)
+    return [f"{k}({scratch}, &{sym}, {x}, {y});"]
 
 
 # --------------------------------------------------------------------------- files
@@ -326,8 +380,11 @@ FORMAT = Format(
                                           ("rnn_mat_vec_f32", "rnn_mat_mul_f32"))},
     emit_f32=_emit_f32,
     kernels_s8={"rnn_mat_vec_kron_s8_s16": ("MatVecFunctions/rnn_mat_vec_kron_s8_s16.c",
-                                             ("rnn_mat_vec_s8_s16",))},
+                                             ("rnn_mat_vec_s8_s16",)),
+                "rnn_mat_vec_kron_s4_s16": ("MatVecFunctions/rnn_mat_vec_kron_s4_s16.c",
+                                             ("rnn_mat_vec_kron_s8_s16",))},
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read,
+    weight_bits=(8, 4),  # int4: A and B packed (pack_s4_groups), unpacked per call to scratch
 )

@@ -2,6 +2,9 @@
 
 float32 C: rnn_mat_vec_lowrank_f32 (d floats of scratch for V x). int8: V x requantized to
 int8 with a symmetric scale from calibration, then U t (rnn_mat_vec_lowrank_s8_s16).
+int4 weights (--precision w4a8): both factors per-row symmetric in [-7, 7], stored as the
+dense int4 kernels read them (pack_s4), the same integer arithmetic
+(rnn_mat_vec_lowrank_s4_s16: rnn_mat_vec_s4 then rnn_mat_vec_s4_s16).
 ONNX: MatMul(U, V)."""
 
 from __future__ import annotations
@@ -86,11 +89,12 @@ class QLowRank:
 
 
 def _quantize(m: LowRank, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
-              what: str) -> QLowRank:
+              what: str, bits: int = 8) -> QLowRank:
+    """bits=4: both factors int4 (the intermediate t stays int8)."""
     t = inputs @ m.v.T.astype(np.float64) if inputs.size else np.zeros(1)
     s_t = quant.symmetric_scale(float(np.max(np.abs(t))), 127, f"{what} V x")
-    v = quantize_dense(m.v, x, s_t, f"{what} V")
-    u = quantize_dense(m.u, QParams(s_t, 0), out_scale, f"{what} U")
+    v = quantize_dense(m.v, x, s_t, f"{what} V", bits=bits)
+    u = quantize_dense(m.u, QParams(s_t, 0), out_scale, f"{what} U", bits=bits)
     return QLowRank(v, u)
 
 
@@ -108,8 +112,9 @@ def _emit_s8(m: QLowRank, prog: Any, base: str, x: str, y: str, scratch: str) ->
     rows, cols = m.shape
     v = declare_s8(prog.ctx, f"{base}_V", m.v)
     u = declare_s8(prog.ctx, f"{base}_U", m.u)
-    prog.ctx.kernels.add("rnn_mat_vec_lowrank_s8_s16")
-    return [(f"rnn_mat_vec_lowrank_s8_s16({scratch}, {rows}, {cols}, {m.v.shape[0]}, "
+    k = "rnn_mat_vec_lowrank_s4_s16" if m.v.bits == 4 else "rnn_mat_vec_lowrank_s8_s16"
+    prog.ctx.kernels.add(k)
+    return [(f"{k}({scratch}, {rows}, {cols}, {m.v.shape[0]}, "
             f"{', '.join(v)}, {', '.join(u)}, {x}, {y});")]
 
 
@@ -162,8 +167,10 @@ FORMAT = Format(
                                              ("rnn_mat_vec_f32",))},
     emit_f32=_emit_f32,
     kernels_s8={"rnn_mat_vec_lowrank_s8_s16": ("MatVecFunctions/rnn_mat_vec_lowrank_s8_s16.c",
-                                               ("rnn_mat_vec_s8", "rnn_mat_vec_s8_s16"))},
+                                               ("rnn_mat_vec_s8", "rnn_mat_vec_s8_s16")),
+                "rnn_mat_vec_lowrank_s4_s16": ("MatVecFunctions/rnn_mat_vec_lowrank_s4_s16.c",
+                                               ("rnn_mat_vec_s4", "rnn_mat_vec_s4_s16"))},
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
-    onnx_write=_onnx_write, onnx_read=_onnx_read,
+    onnx_write=_onnx_write, onnx_read=_onnx_read, weight_bits=(8, 4),
 )

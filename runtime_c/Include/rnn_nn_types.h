@@ -186,7 +186,7 @@ typedef struct
     int32_t rows;
     int32_t cols;
     int32_t r;                /**< dense rows at the top */
-    const int8_t *a;          /**< A' [r, cols] row-major */
+    const int8_t *a;          /**< A' [r, cols] row-major; NULL: int4 A', done by the caller */
     const int32_t *a_offset;  /**< [r] */
     const int32_t *a_mult;    /**< [r] */
     const int32_t *a_shift;   /**< [r] */

@@ -667,11 +667,33 @@ void rnn_mat_vec_csr_s8_s16(int32_t rows, const int8_t *values, const uint16_t *
                             const int32_t *shift, const int8_t *x, int16_t *y);
 
 /**
+ * @brief Sparse (CSR) matrix with int4 values times int8 vector, rows requantized to int16:
+ *        as rnn_mat_vec_csr_s8_s16, the values (in [-7, 7]) packed two per byte in entry
+ *        order (entry 2j in the low nibble of byte j, 2j + 1 in the high one, two's
+ *        complement); col_idx and row_ptr (in entries) unchanged.
+ */
+void rnn_mat_vec_csr_s4_s16(int32_t rows, const int8_t *values, const uint16_t *col_idx,
+                            const int32_t *row_ptr, const int32_t *offset, const int32_t *mult,
+                            const int32_t *shift, const int8_t *x, int16_t *y);
+
+/**
  * @brief Low-rank int8 product: t = sat8(rq(V x)) (int8, zero point 0), y = sat16(rq(U t)).
  *
  * @param[in] ctx  scratch [rank] int8
  */
 void rnn_mat_vec_lowrank_s8_s16(int8_t *ctx, int32_t rows, int32_t cols, int32_t rank,
+                                const int8_t *v, const int32_t *v_offset,
+                                const int32_t *v_mult, const int32_t *v_shift, const int8_t *u,
+                                const int32_t *u_offset, const int32_t *u_mult,
+                                const int32_t *u_shift, const int8_t *x, int16_t *y);
+
+/**
+ * @brief Low-rank product with int4 factors: as rnn_mat_vec_lowrank_s8_s16, U and V stored
+ *        as rnn_mat_vec_s4_s16 reads them (weights in [-7, 7], rows in nibble pairs).
+ *
+ * @param[in] ctx  scratch [rank] int8
+ */
+void rnn_mat_vec_lowrank_s4_s16(int8_t *ctx, int32_t rows, int32_t cols, int32_t rank,
                                 const int8_t *v, const int32_t *v_offset,
                                 const int32_t *v_mult, const int32_t *v_shift, const int8_t *u,
                                 const int32_t *u_offset, const int32_t *u_mult,
@@ -687,6 +709,17 @@ void rnn_mat_vec_hmd_s8_s16(const rnn_hmd_s8 *m, const int8_t *x, int16_t *y);
  *                 + 4 * max(m2, n2) + 4 * m2 bytes (int32 sums and offsets inside)
  */
 void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x, int16_t *y);
+
+/**
+ * @brief Kronecker product with int4 factors (see rnn_kron_s8): m->a and m->b hold int4
+ *        values in groups of 8 in 4 bytes (byte k: value k in the low nibble, value k + 4 in
+ *        the high one, two's complement), A [m1, n1] row-major and B with rows padded to
+ *        RNN_S8_STRIDE(n2) values; unpacked into ctx, then rnn_mat_vec_kron_s8_s16.
+ *
+ * @param[in] ctx  scratch int8: 3 + 8 ceil(m2 RNN_S8_STRIDE(n2) / 8) + 8 ceil(m1 n1 / 8)
+ *                 bytes, then the scratch of rnn_mat_vec_kron_s8_s16
+ */
+void rnn_mat_vec_kron_s4_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x, int16_t *y);
 
 /**
  * @brief int8 LSTM cell: gates = gx + gh + bias (Q3.12), tables for the activations, c

@@ -180,16 +180,6 @@ def test_bad_plan_files(tmp_path):
                          needles=["c.json", "layer 'l0_LSTM'"])
 
 
-def test_compressed_format_refused_in_one_line(tmp_path):
-    p = tmp_path / "m.onnx"
-    onnx.save(models.make_model(models.Spec("LSTM", "forward", 8, 16, 5, 1), 0), p)
-    c = tmp_path / "c.onnx"
-    r = rnngen("compress", str(p), "-m", "lmf", "-f", "2", "--nearest", "-o", str(c))
-    assert r.returncode == 0, r.stderr
-    build_writes_nothing(tmp_path, c, "--precision", "w4a8",
-                         needles=["l0_LSTM", "lowrank", "int4 weights are not available"])
-
-
 def test_precision_needs_an_integer_build():
     with pytest.raises(Exception, match="integer build"):
         pipeline.Options(precision=precision.parse("w4a8"))

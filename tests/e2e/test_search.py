@@ -96,7 +96,8 @@ def test_knee_builds_and_verifies(searched: Path, target: str, tmp_path: Path) -
 
 @pytest.mark.qemu
 def test_precision_in_candidates_and_plans(tmp_path: Path, eval_npz: Path) -> None:
-    # one --precisions name: every dense layer of an int8 candidate in it, no genes
+    # one --precisions name: every layer of an int8 candidate in it (every format has int4), no
+    # genes
     out = tmp_path / "p"
     code, _, se = run_cli("search", MODEL, "--target", "cortex-m4", "--eval", eval_npz,
                           "--calibrate", CALIB, "--precisions", "w4a8", "--objectives",

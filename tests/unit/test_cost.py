@@ -4,6 +4,8 @@ knee, genome) on stated values."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import sys
 from pathlib import Path
@@ -133,7 +135,7 @@ def test_pareto_and_knee_on_stated_points() -> None:
     assert search.pareto([a, b, c, d], ("error", "instructions"), None) == [b, d, a]
 
 
-def test_objectives_and_genome() -> None:
+def test_objectives_and_genome(monkeypatch: pytest.MonkeyPatch) -> None:
     assert search.parse_objectives("error, flash") == ("error", "flash")
     for bad in ("error", "error,error", "error,speed", ""):
         with pytest.raises(RnngenError):
@@ -147,20 +149,40 @@ def test_objectives_and_genome() -> None:
     assert dtype == "int8" and layers[0].method == "dense"
     assert (layers[1].method, layers[1].factor) == space.choices[3]
     assert space.baselines() == [(0, 0, 0), (0, 0, 1)]
-    # precision genes: per layer, used by int8 candidates where the layer stays dense
+    # precision genes: per layer, used by int8 candidates where the layer's format has int4
+    # weights: every format today; a format record without int4 (kron, so kron and hkp
+    # here) makes the gene ignored
+    from rnngen import compress, formats
+
+    assert all(4 in compress.weight_bits(m) for m in ("dense", *compress.METHODS))
+    monkeypatch.setitem(formats.FORMATS, "kron",
+                        dataclasses.replace(formats.FORMATS["kron"], weight_bits=(8,)))
+    assert compress.weight_bits("hkp") == (8,) and compress.weight_bits("lmf") == (8, 4)
     space = search.Space([search.Layer(0, "l0", "LSTM"), search.Layer(1, "l1", "GRU")],
                          (2.0, 4.0), ("w8a8", "w4a8"))
     assert space.names == ["layer:l0:format", "layer:l1:format", "layer:l0:precision",
                            "layer:l1:precision", "dtype"]
     assert list(space.upper) == [10, 10, 1, 1, 1]
     assert space.baselines() == [(0, 0, 0, 0, 0), (0, 0, 0, 0, 1)]
-    layers, dtype = space.decode((0, 3, 1, 1, 1))
-    assert dtype == "int8" and layers[0].precision == "w4a8"
-    assert layers[1].method != "dense" and layers[1].precision is None
-    assert space.canonical((0, 3, 1, 1, 1)) == (0, 3, 1, 0, 1)
+    assert [m for m, _ in space.choices[1::2]] == ["hmd", "lmf", "csr", "kron", "hkp"]
+    for f, int4 in ((1, True), (3, True), (5, True), (7, False), (9, False)):
+        layers, dtype = space.decode((0, f, 1, 1, 1))
+        assert dtype == "int8" and layers[0].precision == "w4a8"
+        assert layers[1].method == space.choices[f][0]
+        assert layers[1].precision == ("w4a8" if int4 else None), f
+        assert space.canonical((0, f, 1, 1, 1)) == (0, f, 1, 1 if int4 else 0, 1)
     assert space.canonical((0, 3, 1, 1, 0)) == (0, 3, 0, 0, 0)  # float32: no precision
     layers, dtype = space.decode((0, 0, 0, 1, 1))
     assert [c.precision for c in layers] == [None, "w4a8"]  # w8a8 is the default: None
+    # int16 activations: dense only (the formats' act_bits), so w8a16 on a compressed layer
+    # is the w8a8 candidate
+    assert [compress.supports(m, "w8a16") for m in ("dense", *compress.METHODS)] == \
+        [True, False, False, False, False, False]
+    space = search.Space([search.Layer(0, "l0", "LSTM")], (2.0, 4.0),
+                         ("w8a8", "w4a8", "w8a16"))
+    assert [c.precision for c in space.decode((0, 2, 1))[0]] == ["w8a16"]
+    assert [c.precision for c in space.decode((1, 2, 1))[0]] == [None]
+    assert space.canonical((1, 2, 1)) == (1, 0, 1) and space.canonical((1, 1, 1)) == (1, 1, 1)
     assert search.parse_precisions("w8a8, w4a8") == ("w8a8", "w4a8")
     for bad in ("", "w8a8,w8a8", "w3a8", "w8a4"):
         with pytest.raises(RnngenError):

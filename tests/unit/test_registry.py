@@ -69,6 +69,43 @@ def test_matvec_and_int8_forward_agree_with_the_dense_matrix(name):
     assert np.max(np.abs(got - want)) <= 0.05 * max(1.0, np.max(np.abs(want)))
 
 
+def test_every_format_has_int4_weights():
+    """w4a8 (docs/int8.md "int4 in the compressed formats"): every format's int8 kernels take
+    int4 weights; none is refused."""
+    assert [k for k, f in formats.FORMATS.items() if 4 not in f.weight_bits] == []
+
+
+@pytest.mark.parametrize("name", list(_samples()))
+def test_int4_forward_approximates_the_dense_matrix(name):
+    m = _samples()[name]
+    x = np.linspace(-1, 1, m.shape[1]).astype(F32)
+    dense = m.to_dense().astype(np.float64)
+    xp = QParams(1.0 / 127, 0)
+    xq = np.round(x * 127).astype(np.int64)
+    q8 = formats.quantize(m, xp, 2.0 ** -12, x[None, :].astype(np.float64), name)
+    q4 = formats.quantize(m, xp, 2.0 ** -12, x[None, :].astype(np.float64), name, bits=4)
+    assert formats.of(q4) is formats.FORMATS[name] and q4.shape == m.shape
+    want = dense @ (xq / 127.0)
+    err4 = np.max(np.abs(q4.forward(xq) * 2.0 ** -12 - want))
+    # 7 levels instead of 127: coarser than int8 (other integers), still W x roughly
+    assert err4 <= 0.25 * max(1.0, np.max(np.abs(want)))
+    assert not np.array_equal(q4.forward(xq), q8.forward(xq))
+
+
+def test_a_format_without_int4_is_refused_in_one_line(monkeypatch):
+    import dataclasses
+
+    from rnngen.errors import RnngenError
+
+    m = _samples()["kron"]
+    monkeypatch.setitem(formats.FORMATS, "kron",
+                        dataclasses.replace(formats.FORMATS["kron"], weight_bits=(8,)))
+    with pytest.raises(RnngenError, match=r"^int8: W: int4 weights are not available for the "
+                                          r"kron format yet \(they are for: dense, hmd, csr, "
+                                          r"lowrank, stack\); give this layer w8a8$"):
+        formats.quantize(m, QParams(1.0 / 127, 0), 2.0 ** -12, np.zeros((1, 5)), "W", bits=4)
+
+
 @pytest.mark.parametrize("name", list(_samples()))
 def test_npz_entry_round_trips_through_the_independent_decoder(name):
     m = _samples()[name]

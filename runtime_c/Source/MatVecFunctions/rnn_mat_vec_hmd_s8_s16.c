@@ -4,11 +4,15 @@
  * Title:       rnn_mat_vec_hmd_s8_s16.c
  * Description: HMD (variant D1) int8 product: dense top rows, then for the lower rows
  *              s1 = C . x[0:h] and s2 = E . x[h:n] requantized to int16, and
- *              y[i] = sat16(rq(B[i] s1) + rq(D[i] s2)).
+ *              y[i] = sat16(rq(B[i] s1) + rq(D[i] s2)). With int4 weights (w4a8) the
+ *              top rows A' are int4 and computed by the caller (rnn_mat_vec_s4_s16), and
+ *              the struct's a is NULL: this kernel then writes only the lower rows.
  */
 
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
+
+#include <stddef.h>
 
 /* Refer to header file for details. */
 void rnn_mat_vec_hmd_s8_s16(const rnn_hmd_s8 *m, const int8_t *x, int16_t *y)
@@ -20,7 +24,7 @@ void rnn_mat_vec_hmd_s8_s16(const rnn_hmd_s8 *m, const int8_t *x, int16_t *y)
     int32_t s2;
     int32_t i;
 
-    if (m->r > 0)
+    if (m->r > 0 && m->a != NULL) /* a NULL: int4 A', the caller's rnn_mat_vec_s4_s16 */
     {
         rnn_mat_vec_s8_s16(m->r, m->cols, m->a, m->a_offset, m->a_mult, m->a_shift, x, y);
     }
