@@ -180,9 +180,14 @@ class Space:
         return genome[:k], genome[k:k + p] if p else (0,) * (k + len(self.heads)), \
             genome[k + p]
 
-    def _has(self, f: int, q: int) -> bool:
-        """Format choice f has precision q (compress.supports: its formats' registry)."""
-        return algo.supports(self.choices[f][0], self.precisions[q])
+    def _has(self, f: int, q: int, cell: str) -> bool:
+        """Format choice f has precision q (compress.supports: its formats' registry), and
+        so does the layer's cell (int16 activations: the cells' registry, Cell.a16)."""
+        from . import cells, precision
+
+        name = self.precisions[q]
+        return algo.supports(self.choices[f][0], name) and \
+            (precision.PRECISIONS[name].act_bits == 8 or cells.of(cell).a16)
 
     def canonical(self, genome: tuple[int, ...]) -> tuple[int, ...]:
         fmt, prec, dt = self._split(genome)
@@ -190,8 +195,8 @@ class Space:
             return tuple(genome)
         int8 = self.dtypes[dt] == "int8"
         k = len(self.layers)
-        prec = tuple(q if int8 and self._has(f, q) else 0
-                     for f, q in zip(fmt, prec)) + tuple(q if int8 else 0 for q in prec[k:])
+        prec = tuple(q if int8 and self._has(f, q, ly.cell) else 0
+                     for f, q, ly in zip(fmt, prec, self.layers)) + tuple(q if int8 else 0 for q in prec[k:])
         return (*fmt, *prec, dt)
 
     def decode_heads(self, genome: tuple[int, ...]) -> tuple[tuple[str, str], ...]:
@@ -206,12 +211,13 @@ class Space:
         fmt, prec, dt = self._split(genome)
         dtype = self.dtypes[dt]
 
-        def precision(f: int, q: int) -> str | None:
+        def precision(f: int, q: int, cell: str) -> str | None:
             name = self.precisions[q]
-            if dtype != "int8" or not self._has(f, q) or name == "w8a8":
+            if dtype != "int8" or not self._has(f, q, cell) or name == "w8a8":
                 return None
             return name
-        layers = tuple(plans.LayerChoice(ly.index, ly.name, *self.choices[f], precision(f, q))
+        layers = tuple(plans.LayerChoice(ly.index, ly.name, *self.choices[f],
+                                         precision(f, q, ly.cell))
                        for ly, f, q in zip(self.layers, fmt, prec))
         return layers, dtype
 
