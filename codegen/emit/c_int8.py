@@ -209,17 +209,7 @@ class QProgram(_Program):
         state with its power of two (float values at the API whatever --io is)."""
         q = self.plan.nodes[run.node]
         slot = _at(self.state_slot(run.node, run.d, run.kind), run.j)
-        if run.kind == "h" and q.h.dtype == "int16":  # w8a16: symmetric int16 h
-            p16 = q.h
-            if setting:
-                kern = "rnn_quantize_s16"
-                call = (lambda src, dst, n: f"rnn_quantize_s16({src}, {n}, "
-                        f"{cgen.c_float(1.0 / p16.scale)}, {dst});")
-            else:
-                kern = "rnn_dequantize_s16"
-                call = (lambda src, dst, n: f"rnn_dequantize_s16({src}, {n}, "
-                        f"{cgen.c_float(p16.scale)}, {dst});")
-        elif run.kind == "h":
+        if run.kind == "h" and q.h.dtype != "int16":
             p = q.h
             if setting:
                 kern = "rnn_quantize_s8"
@@ -229,15 +219,11 @@ class QProgram(_Program):
                 kern = "rnn_dequantize_s8"
                 call = (lambda src, dst, n: f"rnn_dequantize_s8({src}, {n}, "
                         f"{cgen.c_float(p.scale)}, {p.zero_point}, {dst});")
-        else:
-            if setting:
-                kern = "rnn_quantize_s16"
-                call = (lambda src, dst, n: f"rnn_quantize_s16({src}, {n}, "
-                        f"{cgen.c_float(2.0 ** q.cell_exp)}, {dst});")
-            else:
-                kern = "rnn_dequantize_s16"
-                call = (lambda src, dst, n: f"rnn_dequantize_s16({src}, {n}, "
-                        f"{cgen.c_float(2.0 ** -q.cell_exp)}, {dst});")
+        else:  # int16, symmetric: a w8a16 h (its scale) or the cell state (2^-cell_exp)
+            scale = q.h.scale if run.kind == "h" else 2.0 ** -q.cell_exp
+            kern = "rnn_quantize_s16" if setting else "rnn_dequantize_s16"
+            factor = cgen.c_float(1.0 / scale if setting else scale)
+            call = (lambda src, dst, n: f"{kern}({src}, {n}, {factor}, {dst});")
         self.ctx.kernels.add(kern)
         src, dst = (k, slot) if setting else (slot, k)
         if run.stride == 1:
