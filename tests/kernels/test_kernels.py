@@ -41,8 +41,21 @@ def sequential_matvec(w: np.ndarray, x: np.ndarray, b: np.ndarray | None,
     return acc
 
 
+def _has_avx512() -> bool:
+    try:
+        return " avx512f " in open("/proc/cpuinfo").read().replace("\n", " ")
+    except OSError:
+        return False
+
+
+# The AVX-512 paths (RNN_X86_512) run where this machine has AVX-512F; without it their code
+# cannot execute here, so the case is not generated (-march=native still tests what it has).
+AVX512 = [("-O3", "-march=x86-64-v4")] if _has_avx512() else []
+
+
 @pytest.mark.parametrize("flags", [("-O2",), ("-O3", "-march=native"), ("-O3", "-march=x86-64-v3"),
-                                   ("-O0",)], ids=["O2", "O3-native", "O3-x86-64-v3", "O0"])
+                                   ("-O0",), *AVX512],
+                         ids=["O2", "O3-native", "O3-x86-64-v3", "O0", *["avx512"] * len(AVX512)])
 def test_mat_vec_bit_exact(tmp_path, flags):
     rng = np.random.default_rng(0)
     decls, body, cases = [], ["printf(\"%d\\n\", RNN_MAT_VEC_FUSED);"], []
@@ -70,12 +83,14 @@ def test_mat_vec_bit_exact(tmp_path, flags):
         assert np.array_equal(g, w), (fused, g, w)
 
 
-@pytest.mark.parametrize("flags", [("-O2",), ("-O3", "-march=x86-64-v3")], ids=["O2", "avx2"])
+@pytest.mark.parametrize("flags", [("-O2",), ("-O3", "-march=x86-64-v3"), *AVX512],
+                         ids=["O2", "avx2", *["avx512"] * len(AVX512)])
 def test_mat_mul_equals_mat_vec_per_vector(tmp_path, flags):
     """rnn_mat_mul_f32 on `count` vectors gives, bit for bit, the sequential sums."""
     rng = np.random.default_rng(4)
-    decls, body, cases = [], ["printf(\"%d\\n\", RNN_MAT_VEC_FUSED);"], []
-    for k, (m, n, count) in enumerate([(70, 13, 9), (16, 5, 4), (131, 7, 3), (5, 3, 6)]):
+    decls, body, cases = [], ["printf(\"%d %d\\n\", RNN_MAT_VEC_FUSED, RNN_X86_512);"], []
+    for k, (m, n, count) in enumerate([(70, 13, 9), (16, 5, 4), (131, 7, 3), (5, 3, 6),
+                                       (64, 11, 17)]):
         w = rng.standard_normal((m, n)).astype(F32)
         x = rng.standard_normal((count, n)).astype(F32)
         b = rng.standard_normal(m).astype(F32)
@@ -86,6 +101,7 @@ def test_mat_mul_equals_mat_vec_per_vector(tmp_path, flags):
         cases.append((w, x, b))
     got = run_c(tmp_path, {"rnn_mat_mul_f32"}, "\n".join(body), "\n".join(decls), flags)
     fused = bool(got[0][0])
+    assert bool(got[0][1]) == ("-march=x86-64-v4" in flags)  # the AVX-512 path is the one run
     for g, (w, x, b) in zip(got[1:], cases):
         want = np.concatenate([sequential_matvec(w, xv, b, fused) for xv in x])
         assert np.array_equal(g, want)

@@ -7,16 +7,50 @@
  * This is how a recurrent layer computes the input projections of a block of time steps at
  * once. Rows are taken in slices of RNN_MAT_MUL_SLICE rows (whole tiles, so a slice is
  * itself a packed matrix), and each slice is applied to every vector before the next, so
- * its weights come from cache after the first vector. On x86 AVX and AArch64 a tile is
- * applied to several vectors per pass, so each weight load feeds several multiply-adds
- * (AArch64: four vectors, fused multiply-adds by lane, 0.33 instructions per multiply-add
- * against rnn_mat_vec_f32's 0.49 on HAR1's 716 x 77 input matrix, cortex-a73).
+ * its weights come from cache after the first vector. On x86 and AArch64 a tile is applied
+ * to several vectors per pass, so each weight load feeds several multiply-adds (AVX-512:
+ * eight vectors; AVX: four; AArch64: four vectors, fused multiply-adds by lane, 0.33
+ * instructions per multiply-add against rnn_mat_vec_f32's 0.49 on HAR1's 716 x 77 input
+ * matrix, cortex-a73).
  * Each row is summed exactly as rnn_mat_vec_f32 sums it on the same target.
  */
 
 #include "rnn_nnfunctions.h"
 
-#if defined(__AVX__)
+#if RNN_X86_512
+#include <immintrin.h>
+#define VECS 8 /* vectors per pass over a tile */
+/* AVX-512: one tile of 16 rows (one register) applied to 8 vectors, fused as
+ * rnn_mat_vec_f32's AVX-512 path. */
+static void tile_vecs(int32_t cols, const float *w, const float *bias, const float *x,
+                      int32_t xs, float *y, int32_t ys)
+{
+    const __m512 b = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    __m512 a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        const __m512 wj = _mm512_loadu_ps(w);
+        a0 = _mm512_fmadd_ps(wj, _mm512_set1_ps(x[j]), a0);
+        a1 = _mm512_fmadd_ps(wj, _mm512_set1_ps(x[xs + j]), a1);
+        a2 = _mm512_fmadd_ps(wj, _mm512_set1_ps(x[2 * xs + j]), a2);
+        a3 = _mm512_fmadd_ps(wj, _mm512_set1_ps(x[3 * xs + j]), a3);
+        a4 = _mm512_fmadd_ps(wj, _mm512_set1_ps(x[4 * xs + j]), a4);
+        a5 = _mm512_fmadd_ps(wj, _mm512_set1_ps(x[5 * xs + j]), a5);
+        a6 = _mm512_fmadd_ps(wj, _mm512_set1_ps(x[6 * xs + j]), a6);
+        a7 = _mm512_fmadd_ps(wj, _mm512_set1_ps(x[7 * xs + j]), a7);
+        w += RNN_MAT_VEC_TILE;
+    }
+    _mm512_storeu_ps(y, a0);
+    _mm512_storeu_ps(y + ys, a1);
+    _mm512_storeu_ps(y + 2 * ys, a2);
+    _mm512_storeu_ps(y + 3 * ys, a3);
+    _mm512_storeu_ps(y + 4 * ys, a4);
+    _mm512_storeu_ps(y + 5 * ys, a5);
+    _mm512_storeu_ps(y + 6 * ys, a6);
+    _mm512_storeu_ps(y + 7 * ys, a7);
+}
+#elif defined(__AVX__)
 #include <immintrin.h>
 #if defined(__FMA__)
 #define MADD(acc, w, x) _mm256_fmadd_ps(w, x, acc)

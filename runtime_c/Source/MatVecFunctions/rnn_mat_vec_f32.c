@@ -10,8 +10,8 @@
  * Every row is summed in the same order on every target: bias, then column 0, 1, 2, ...
  * Where the instruction set has a fused multiply-add (x86 FMA3, AArch64) each step rounds
  * once, otherwise twice (see RNN_MAT_VEC_FUSED); nothing else differs (Cortex-M4/M7 use the
- * chained, not fused, VMLA: two roundings). (An AVX-512 path
- * measured slower than AVX2 on the AMD EPYC used here, so AVX-512 builds take the AVX path.)
+ * chained, not fused, VMLA: two roundings). AVX-512 (RNN_X86_512: Intel cores) holds a tile in
+ * one register; AMD Zen builds take the AVX2 path, which measured faster there.
  */
 
 #include <math.h>
@@ -33,6 +33,33 @@
 #else
 #define MADD(acc, w, x) _mm256_add_ps(acc, _mm256_mul_ps(w, x))
 #endif
+#if RNN_X86_512
+/* ---- AVX-512 (RNN_X86_512): one register per tile, 4 tiles per pass ---- */
+#define GROUP 4
+static void tile_group(int32_t cols, const float *w, const float *bias, const float *x,
+                       float *y)
+{
+    const int32_t stride = RNN_MAT_VEC_TILE * cols;
+    __m512 a0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    __m512 a1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+    __m512 a2 = bias ? _mm512_loadu_ps(bias + 32) : _mm512_setzero_ps();
+    __m512 a3 = bias ? _mm512_loadu_ps(bias + 48) : _mm512_setzero_ps();
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        const __m512 xj = _mm512_set1_ps(x[j]);
+        const float *wj = w + j * RNN_MAT_VEC_TILE;
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(wj), xj, a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(wj + stride), xj, a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(wj + 2 * stride), xj, a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(wj + 3 * stride), xj, a3);
+    }
+    _mm512_storeu_ps(y, a0);
+    _mm512_storeu_ps(y + 16, a1);
+    _mm512_storeu_ps(y + 32, a2);
+    _mm512_storeu_ps(y + 48, a3);
+}
+#else
 #define GROUP 4
 static void tile_group(int32_t cols, const float *w, const float *bias, const float *x,
                        float *y)
@@ -63,6 +90,8 @@ static void tile_group(int32_t cols, const float *w, const float *bias, const fl
         _mm256_storeu_ps(y + 8 * t, a[t]);
     }
 }
+
+#endif
 
 static void tile16(int32_t cols, const float *w, const float *bias, const float *x, float *y)
 {
