@@ -5,7 +5,7 @@
 #   make test   install everything and run the whole test suite (all tiers, QEMU included)
 #   make bench  install everything (and the bench extra: matplotlib), then run the benchmarks:
 #               host_lstm.py, host_floor.py, kernels.py, conv.py, norm.py, csr_density.py,
-#               kron_model.py, the grid (grid.py, about
+#               kron_model.py, overhead.py, precision.py, the grid (grid.py, about
 #               30 min) and the cost models' refit (cost_fit.py: boards/*.cost.json, about 25 min)
 #
 # Both are idempotent: installation steps leave stamps in .stamps/ and rerun only when
@@ -73,6 +73,7 @@ bench: install $(STAMPS)/bench
 	$(PY) benchmarks/norm.py
 	$(PY) benchmarks/csr_density.py --before e376b86
 	$(PY) benchmarks/kron_model.py
+	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/precision.py
 	$(PY) benchmarks/grid.py --jobs $(JOBS)
 	$(PY) benchmarks/cost_fit.py --jobs $(JOBS)
