@@ -5,9 +5,13 @@ The model is linear in features read from the IR (`features`): for each matrix, 
 role it plays (a recurrent layer's input matrix W, its recurrent matrix R, a Linear layer's
 weight) and by its format (a row stack counts block by block), its multiply-accumulates;
 by format, its output rows, input columns, stored values, intermediate (scratch) values and
-kernel calls; for each recurrent cell, its hidden units and its
-steps; the elements and the number of the data-movement nodes (transpose, slice, concat)
-and of the other nodes (views cost nothing); and one constant. Every feature counts one whole
+kernel calls, and the MACs of its ragged edges (rows beyond whole groups of 16 and of 4, and
+columns beyond whole groups of 16: the vector paths take rows and columns in such groups,
+the scalar tails cost more per MAC); for each recurrent cell, its hidden units, and for
+every cell alike its steps and the units beyond whole groups of 4 (the vector cells' scalar
+tail); the input's elements (quantized on entry in an int8 build); the elements and the
+number of the data-movement nodes (transpose, slice, concat) and of the other nodes (views
+cost nothing); and one constant. Every feature counts one whole
 inference (a recurrent layer's per-step figures times the steps it runs). The coefficients
 are fitted per board and per number type from exact QEMU instruction counts of rnngen's own
 generated code by `benchmarks/cost_fit.py`, and shipped as data beside the board file:
@@ -54,6 +58,9 @@ def _matrix(f: dict[str, float], role: str, m: Any, times: int, prec: Any = None
             f["a16.macs"] += b.macs * times
             f["a16.rows"] += rows * times
         f[f"{b.fmt}.rows"] += rows * times  # dot products of the (last) stage
+        f[f"{b.fmt}.tail16"] += (rows % 16) * cols * times
+        f[f"{b.fmt}.tail4"] += (rows % 4) * cols * times
+        f[f"{b.fmt}.coltail"] += rows * (cols % 16) * times
         f[f"{b.fmt}.cols"] += cols * times  # inputs read
         f[f"{b.fmt}.params"] += b.params * times  # stored values read
         f[f"{b.fmt}.scratch"] += formats.scratch(b) * times  # intermediate values
@@ -66,6 +73,7 @@ def features(g: ir.Graph) -> dict[str, float]:
     f: dict[str, float] = defaultdict(float)
     f["const"] = 1.0
     precs = g.quant.precisions if g.quant is not None else {}
+    f["io.inputs"] += math.prod(g.shapes[g.input])
     for n in g.nodes:
         p = precision.PRECISIONS[precs[n.name]] if n.name in precs else None
         if isinstance(n, ir.Recurrent):
@@ -76,7 +84,8 @@ def features(g: ir.Graph) -> dict[str, float]:
                 f[f"cell.{n.cell}.units"] += n.hidden * steps
                 if p is not None and p.act_bits == 16:  # the int16-h cells (plain C)
                     f["a16.units"] += n.hidden * steps
-                f[f"cell.{n.cell}.steps"] += steps
+                f["cell.steps"] += steps
+                f["cell.tail4"] += (n.hidden % 4) * steps
         elif isinstance(n, ir.Linear):
             rows = math.prod(g.shapes[n.inputs[0]][:-1])
             _matrix(f, "L", n.W, rows, p)

@@ -31,7 +31,12 @@ def test_features_of_the_example_exactly() -> None:
     assert f["L.dense.macs"] == C * H
     assert f["dense.rows"] == 2 * 4 * H * T + C
     assert f["dense.calls"] == 2 * T + 1
-    assert f["cell.LSTM.units"] == H * T and f["cell.LSTM.steps"] == T
+    assert f["cell.LSTM.units"] == H * T and f["cell.steps"] == T
+    assert f["cell.tail4"] == 0  # 32 units: whole groups of 4
+    # ragged edges: W 128 x 8, R 128 x 32 (rows in whole tiles), the Linear 10 x 32
+    assert f["dense.tail16"] == 10 * 32 and f["dense.tail4"] == 2 * 32
+    assert f["dense.coltail"] == 4 * H * 8 * T  # W's 8 columns; R's 32 are whole groups
+    assert f["io.inputs"] == T * I
     assert f["linear.outputs"] == C and f["const"] == 1
     assert f["copy"] == H and f["copy.nodes"] == 1  # the last step's slice
     assert f["elementwise"] == C and f["elementwise.nodes"] == 1  # the softmax
