@@ -3,7 +3,7 @@ compression), found by `rnngen search` against the board's cost model, saves aga
 at a bounded error increase, and whether the search finds points that dominate the best
 single-precision int8 build.
 
-    python benchmarks/mohaq.py [--target cortex-m4] [--budget 60] [--seed 0] [--jobs 2]
+    python benchmarks/mohaq.py [--target cortex-m4] [--budget 150] [--seed 0] [--jobs 2]
 
 Task: the bundled digit classifier (examples/lstm_classifier/model.onnx: an LSTM 8 -> 32 over
 the 8 rows of scikit-learn's 8x8 digits, then Linear 32 -> 10), its 360 test sequences
@@ -90,7 +90,7 @@ def dominates(a: dict, b: dict, objs: tuple[str, ...]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--target", default="cortex-m4")
-    ap.add_argument("--budget", type=int, default=60)
+    ap.add_argument("--budget", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2)
     a = ap.parse_args(argv)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     command = "python benchmarks/mohaq.py" + "".join(
         f" --{k} {v}" for k, v, d in (("target", a.target, "cortex-m4"),
-                                     ("budget", a.budget, 60), ("seed", a.seed, 0),
+                                     ("budget", a.budget, 150), ("seed", a.seed, 0),
                                      ("jobs", a.jobs, 2)) if v != d)
     work = Path(tempfile.mkdtemp(prefix="rnngen-mohaq-"))
     try:

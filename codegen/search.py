@@ -222,10 +222,17 @@ class Space:
         return layers, dtype
 
     def baselines(self) -> list[tuple[int, ...]]:
-        """All dense (the first precision), in each number type: always in the first
-        population."""
-        return [tuple([0] * (len(self.layers) + self._prec_genes) + [d])
-                for d in range(len(self.dtypes))]
+        """All dense, in each number type, and in int8 all dense in each searched precision
+        (the single-precision builds, MOHAQ's starting points): always in the first
+        population, so the front is never worse than them and their neighbours (one layer
+        in another precision) are a mutation away."""
+        k, p = len(self.layers), self._prec_genes
+        out = [tuple([0] * (k + p) + [d]) for d in range(len(self.dtypes))]
+        if p and "int8" in self.dtypes:
+            d = self.dtypes.index("int8")
+            out += [self.canonical(tuple([0] * k + [q] * p + [d]))
+                    for q in range(1, len(self.precisions))]
+        return list(dict.fromkeys(out))
 
 
 def parse_precisions(text: str) -> tuple[str, ...]:
@@ -776,9 +783,9 @@ def run(o: Options, progress_factory: Callable[[int], Any] | None = None,
                                      [c.flash - o.max_flash if o.max_flash is not None
                                       else -1.0] for c in cs], dtype=float)
 
-        pop = int(min(16, max(4, o.budget // 4)))
-        rng = np.random.default_rng(o.seed)
         init = [list(g) for g in space.baselines()]
+        pop = int(max(min(16, max(4, o.budget // 4)), len(init)))
+        rng = np.random.default_rng(o.seed)
         while len(init) < pop:
             init.append([int(rng.integers(0, u + 1)) for u in space.upper])
         algo_ = NSGA2(pop_size=pop, sampling=np.array(init, dtype=float),

@@ -168,7 +168,10 @@ def test_objectives_and_genome(monkeypatch: pytest.MonkeyPatch) -> None:
     assert space.names == ["layer:l0:format", "layer:l1:format", "layer:l0:precision",
                            "layer:l1:precision", "dtype"]
     assert list(space.upper) == [10, 10, 1, 1, 1]
-    assert space.baselines() == [(0, 0, 0, 0, 0), (0, 0, 0, 0, 1)]
+    # all dense in float32 and in int8, and in int8 all dense in w4a8 (the single-precision
+    # builds): dtype 1 is int8
+    assert space.dtypes[1] == "int8"
+    assert space.baselines() == [(0, 0, 0, 0, 0), (0, 0, 0, 0, 1), (0, 0, 1, 1, 1)]
     assert [m for m, _ in space.choices[1::2]] == ["hmd", "lmf", "csr", "kron", "hkp"]
     for f, int4 in ((1, True), (3, True), (5, True), (7, False), (9, False)):
         layers, dtype = space.decode((0, f, 1, 1, 1))
