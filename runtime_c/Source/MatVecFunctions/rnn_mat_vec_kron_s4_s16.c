@@ -51,16 +51,21 @@ static void unpack_groups(const int8_t *packed, int32_t groups, int8_t *out)
 {
     int32_t g = 0;
 #if defined(RNN_KRON_S4_VEC)
-    /* four groups a pass: one 16-byte load, the nibbles of each 32-bit lane split as below,
-     * and one interleaving store (VST2.32: lane words lo0, hi0, lo1, hi1, ...) */
-    const uint32x4_t mask = vdupq_n_u32(0xF0F0F0F0u);
+    /* four groups a vector: one 16-byte load, the low nibbles by a shift of the byte lanes
+     * (VSHL.I8 #4 drops the high ones), the high ones by AND 0xF0, and one interleaving store
+     * (VST2.32: lane words lo0, hi0, lo1, hi1, ...) */
+    const uint8x16_t mask = vdupq_n_u8(0xF0u);
+    const uint8_t *p = (const uint8_t *)packed;
+    uint32_t *o = (uint32_t *)(void *)out;
     for (; g + 4 <= groups; g += 4)
     {
-        const uint32x4_t w = vreinterpretq_u32_u8(vld1q_u8((const uint8_t *)packed + 4 * g));
+        const uint8x16_t w = vld1q_u8(p);
         uint32x4x2_t r;
-        r.val[0] = vandq_u32(vshlq_n_u32(w, 4), mask);
-        r.val[1] = vandq_u32(w, mask);
-        vst2q_u32((uint32_t *)(void *)(out + 8 * g), r);
+        r.val[0] = vreinterpretq_u32_u8(vshlq_n_u8(w, 4));
+        r.val[1] = vreinterpretq_u32_u8(vandq_u8(w, mask));
+        vst2q_u32(o, r);
+        p += 16;
+        o += 8;
     }
 #elif defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
     /* Thumb-2 (Cortex-M4/M7): four groups a pass in 13 instructions: one LDM of the four
