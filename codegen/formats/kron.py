@@ -9,7 +9,7 @@ last row, one tile. int8: per-tensor int8 A and B, the intermediate requantized 
 int8 dense kernel reads them (pack_s8), its stage on that kernel's dot products).
 int4 weights (--precision w4a8): per-tensor A and B in [-7, 7] stored two per byte in
 groups of 8 (pack_s4_groups: A row-major, B as pack_s8's rows); rnn_mat_vec_kron_s4_s16
-unpacks them 16-fold into scratch each call (a word at a time) and runs the int8 kernel
+unpacks them 16-fold into scratch each call (four words a pass) and runs the int8 kernel
 with both shifts 4 lower (the same integers).
 ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
 [-> Slice to [m, n]]."""

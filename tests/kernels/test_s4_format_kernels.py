@@ -2,10 +2,11 @@
 A' (rnn_mat_vec_s4_s16 + rnn_mat_vec_hmd_s8_s16), rnn_mat_vec_csr_s4_s16,
 rnn_mat_vec_kron_s4_s16) bit for bit against the integer reference (each format's forward
 with int4 weights), called as the formats' emitters write them, on the host, cortex-a73,
-cortex-m4 and cortex-m55. Shapes: odd sizes, CSR rows of every length (empty ones included),
-Kronecker factors with an odd value count, n2 up to 16 and past it, both orders, a nonzero
-input zero point; values: random and extreme (weights +-7, x -128 / 127, saturating
-outputs), shifts of the usual (<= -2) and the general (> -2) requantization."""
+cortex-m4 and cortex-m55. Shapes: odd sizes, CSR rows of every length up to 12 (empty ones
+included) and longer ones, Kronecker factors with an odd value count, n2 up to 16 and past
+it, both orders, a nonzero input zero point; values: random and extreme (weights +-7,
+x -128 / 127, saturating outputs), shifts of the usual (<= -2) and the general (> -2)
+requantization."""
 
 from __future__ import annotations
 
@@ -60,8 +61,10 @@ def _hmd(rng, mode, rows=11, cols=9, r=4):
                             int(md), int(sd))
 
 
-def _csr(rng, mode, rows=17, cols=37):
-    counts = np.array([k % 11 for k in range(rows)])  # 0..10 entries a row (padded to 4k)
+def _csr(rng, mode, rows=24, cols=37):
+    # 0..10 entries a row, then rows past the 16-entry steps of the Helium path (16 + 0, 4,
+    # 8, 12 and longer), all padded to 4k
+    counts = np.array([k % 11 for k in range(17)] + [13, 16, 20, 24, 27, 29, 37])[:rows]
     idx = np.concatenate([np.sort(rng.choice(cols, c, replace=False)) for c in counts])
     ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     vals = _w(rng, (int(ptr[-1]),), mode)

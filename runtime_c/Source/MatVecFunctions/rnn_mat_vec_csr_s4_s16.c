@@ -13,19 +13,26 @@
  * RNN_CSR_GROUP (4) entries, so a row starts on a whole byte and a group of four entries is
  * two bytes. The integer arithmetic is the int8 kernel's (an int4 value is an int8 value in
  * [-7, 7]), so the results equal QCsr.forward bit for bit.
- * - Helium (Cortex-M55, __ARM_FEATURE_MVE): eight entries per step, as the int8 kernel:
- *   VLDRH.U16 (indices), a gather VLDRB.S16 [x, indices] of eight x values, and the four
- *   value bytes gathered as int16 lanes (offsets 0, 0, 1, 1, 2, 2, 3, 3; sign-extended), the
- *   even lanes' low nibble by VSHL #12 then arithmetic VSHL #-12, the odd lanes' high nibble
- *   by VSHL #-4 (one VSHL by a vector of lane shifts each); VMLADAVA.S16; a row of 8k + 4
- *   entries ends with one step predicated on four lanes.
+ * - Helium (Cortex-M55, __ARM_FEATURE_MVE): sixteen entries per step: VLDRB.S16 of their
+ *   eight value bytes (entry 2j in byte j's low nibble, 2j + 1 in its high one), the low
+ *   nibbles by VSHL #12 then VSHR #12, the high ones by VSHR #4; VLD20 / VLD21 deinterleave
+ *   the sixteen column indices into the even and the odd entries', two gathers VLDRB.S16
+ *   [x, indices] and two VMLADAVA.S16: 11 instructions for 16 entries (int8: 10). The rest of
+ *   a row (8, 4 or 12 entries) takes eight entries per step as the int8 kernel: VLDRH.U16
+ *   (indices), a gather of eight x, the four value bytes gathered as int16 lanes (offsets 0,
+ *   0, 1, 1, 2, 2, 3, 3; sign-extended), the even lanes' low nibble by VSHL #12 then
+ *   arithmetic VSHL #-12, the odd lanes' high nibble by VSHL #-4 (one VSHL by a vector of
+ *   lane shifts each), VMLADAVA.S16; four entries at the end: one step predicated on four
+ *   lanes.
  * - DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): eight entries per value word (LDR):
  *   w AND 0xF0F0F0F0 and (w << 4) AND 0xF0F0F0F0 hold 16 times the odd and the even entries'
  *   values in their bytes, split by SXTB16 (and SXTB16 ROR #8) into halfword pairs that
  *   SMLABB / SMLATB multiply with the gathered x (LDRSB): the row's sum comes 16-fold and is
- *   divided at the end (exact). It fits int32: 16 * 7 * 128 * (entries of a row) with at
- *   most 65,539 entries (uint16 column indices, rows padded by at most 3) is below 2^30.
- *   A row of 8k + 4 entries ends with a halfword of four values.
+ *   shifted right by 4 at the end (exact: a multiple of 16). It fits int32: 16 * 7 * 128 *
+ *   (entries of a row) with at most 65,539 entries (uint16 column indices, rows padded by
+ *   at most 3) is below 2^30. A row of 8k + 4 entries ends with a halfword of four values.
+ *   The sum runs in its own (noinline) function, as the int8 kernel's (inlined, GCC spills
+ *   inside the loop).
  * - plain C99 elsewhere, four entries per step on two sums.
  */
 
@@ -42,6 +49,14 @@
 #define RNN_CSR_S4_DSP 1
 #endif
 
+/* Thumb without Helium: the row loop's registers stay out of the sum's loop (inlined, GCC
+ * spills the pointer and two x values on Cortex-M4/M7), as in rnn_mat_vec_csr_s8_s16.c */
+#if defined(__GNUC__) && defined(__thumb__) && !defined(RNN_CSR_S4_MVE)
+#define RNN_CSR_S4_NOINLINE __attribute__((noinline))
+#else
+#define RNN_CSR_S4_NOINLINE
+#endif
+
 #if defined(RNN_CSR_S4_DSP)
 /* SXTB16 of bytes 1 and 3 (SXTB16 with ROR #8: one instruction) */
 static inline int32_t sxtb16_hi(int32_t w)
@@ -52,7 +67,8 @@ static inline int32_t sxtb16_hi(int32_t w)
 }
 
 /* 16 times sum_k v[k] x[c[k]] over n4 groups of four entries (above) */
-static int32_t row_sum_dsp(uint32_t n4, const uint8_t *v, const uint16_t *c, const int8_t *x)
+static RNN_CSR_S4_NOINLINE int32_t row_sum_dsp(uint32_t n4, const uint8_t *v, const uint16_t *c,
+                                               const int8_t *x)
 {
     int32_t a0 = 0;
     int32_t a1 = 0;
@@ -133,13 +149,26 @@ static int32_t row_sum_mve(uint32_t n4, const uint8_t *v, const uint16_t *c, con
                            uint16x8_t bytes, int16x8_t up, int16x8_t down)
 {
     int32_t a = 0;
-    for (; n4 >= 2; n4 -= 2)
+    /* sixteen entries: eight bytes, entry 2j in byte j's low nibble and 2j + 1 in its high
+     * one; VLD20 / VLD21 deinterleave the sixteen indices into the even and the odd entries' */
+    for (; n4 >= 4; n4 -= 4)
+    {
+        const int16x8_t b = vldrbq_s16((const int8_t *)v);
+        const uint16x8x2_t cc = vld2q_u16(c);
+        a = vmladavaq_s16(a, vshrq_n_s16(vshlq_n_s16(b, 12), 12),
+                          vldrbq_gather_offset_s16(x, cc.val[0]));
+        a = vmladavaq_s16(a, vshrq_n_s16(b, 4), vldrbq_gather_offset_s16(x, cc.val[1]));
+        v += 2 * RNN_CSR_GROUP;
+        c += 4 * RNN_CSR_GROUP;
+    }
+    if (n4 >= 2)
     {
         const int16x8_t xv = vldrbq_gather_offset_s16(x, vldrhq_u16(c));
         const int16x8_t b = vldrbq_gather_offset_s16((const int8_t *)v, bytes);
         a = vmladavaq_s16(a, vshlq_s16(vshlq_s16(b, up), down), xv);
         v += RNN_CSR_GROUP;
         c += 2 * RNN_CSR_GROUP;
+        n4 -= 2;
     }
     if (n4 > 0)
     {
@@ -152,18 +181,46 @@ static int32_t row_sum_mve(uint32_t n4, const uint8_t *v, const uint16_t *c, con
 }
 #endif
 
-/* sat16(rnn_requantize(acc, mult, shift)). shift <= -2: the high word of acc mult and one
- * rounding shift (the form rnn_mat_vec_s8_s16.c derives). int4 rows' scales are about 18
- * times int8's, so their shifts are mostly -1 .. 3: rq(acc 2^k, mult, shift - k) =
- * rq(acc, mult, shift) exactly (the same rational number floored), so with k = shift + 2
- * the fast form applies when acc 2^k fits int32 (as rnn_mat_vec_s4_s16.c does); else the
- * general rnn_requantize. */
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+/* SSAT (as rnn_mat_vec_s8_s16.c: GCC 12 types __ssat's result unsigned) */
+#define RNN_CSR_S4_SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
+#elif defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#define RNN_CSR_S4_SAT16(v) __ssat((v), 16)
+#else
+#define RNN_CSR_S4_SAT16(v) rnn_sat16(v)
+#endif
+
+#if defined(__GNUC__)
+#define RNN_CSR_S4_OUT_OF_LINE __attribute__((noinline))
+#else
+#define RNN_CSR_S4_OUT_OF_LINE
+#endif
+
+/* the general case, out of line so that the common ones stay short */
+static RNN_CSR_S4_OUT_OF_LINE int32_t requant16_any(int32_t acc, int32_t mult, int32_t shift)
+{
+    return rnn_sat16(rnn_requantize(acc, mult, shift));
+}
+
+/* sat16(rnn_requantize(acc, mult, shift)), as rnn_mat_vec_s4_s16.c computes it. shift <= -2:
+ * the high word of acc mult and one rounding shift (the form rnn_mat_vec_s8_s16.c derives).
+ * int4 rows' scales are about 18 times int8's, so their shifts are mostly -1 .. 3:
+ * rq(acc 2^k, mult, shift - k) = rq(acc, mult, shift) exactly (the same rational number
+ * floored); the common case with k = 4 (one unsigned compare for the range, no shift amount
+ * to compute), then k = shift + 2 wherever acc 2^k fits, else the general rnn_requantize. */
 static inline int32_t requant16_s4(int32_t acc, int32_t mult, int32_t shift)
 {
     if (shift <= -2)
     {
         const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
-        return rnn_sat16(((hi >> (-2 - shift)) + 1) >> 1);
+        return RNN_CSR_S4_SAT16(((hi >> (-2 - shift)) + 1) >> 1);
+    }
+    if (shift <= 2 && (uint32_t)acc + (1u << 27) < (1u << 28))
+    {
+        const int32_t hi = (int32_t)(((int64_t)(acc * 16) * (int64_t)mult) >> 32);
+        const int32_t t = ((int32_t)((uint32_t)hi << 1) >> (3 - shift)) + 1;
+        return RNN_CSR_S4_SAT16(t >> 1);
     }
     if (shift <= 13)
     {
@@ -172,10 +229,10 @@ static inline int32_t requant16_s4(int32_t acc, int32_t mult, int32_t shift)
         {
             const int32_t a = acc * ((int32_t)1 << (shift + 2));
             const int32_t hi = (int32_t)(((int64_t)a * (int64_t)mult) >> 32);
-            return rnn_sat16((hi + 1) >> 1);
+            return RNN_CSR_S4_SAT16((hi + 1) >> 1);
         }
     }
-    return rnn_sat16(rnn_requantize(acc, mult, shift));
+    return requant16_any(acc, mult, shift);
 }
 
 /* Refer to header file for details. */
@@ -193,13 +250,13 @@ void rnn_mat_vec_csr_s4_s16(int32_t rows, const int8_t *values, const uint16_t *
 
     for (r = 0; r < rows; ++r)
     {
-        const int32_t lo = row_ptr[r];
-        const uint32_t n4 = (uint32_t)(row_ptr[r + 1] - lo) / RNN_CSR_GROUP;
+        const uint32_t lo = (uint32_t)row_ptr[r];
+        const uint32_t n4 = ((uint32_t)row_ptr[r + 1] - lo) / RNN_CSR_GROUP;
 #if defined(RNN_CSR_S4_MVE)
         const int32_t acc = offset[r] + row_sum_mve(n4, v + lo / 2, col_idx + lo, x, bytes, up,
                                                     down);
 #elif defined(RNN_CSR_S4_DSP)
-        const int32_t acc = offset[r] + row_sum_dsp(n4, v + lo / 2, col_idx + lo, x) / 16;
+        const int32_t acc = offset[r] + (row_sum_dsp(n4, v + lo / 2, col_idx + lo, x) >> 4);
 #else
         const int32_t acc = offset[r] + row_sum(n4, v + lo / 2, col_idx + lo, x);
 #endif

@@ -22,7 +22,8 @@
  * same rational number floored), and int4 scales (about 18 times int8's) make those shifts
  * the int8 kernel's usual ones, where its fast requantization applies. Helium (Cortex-M55)
  * and NEON (AArch64): four groups per pass on vectors (VST2.32 interleaving the lo and hi
- * words); the last groups and other targets one word at a time.
+ * words); Thumb-2 (Cortex-M4/M7): four groups per pass with LDM / STM (3.25 instructions a
+ * group, against 10 a word at a time); the last groups and other targets one word at a time.
  *
  * The Kronecker factors are small next to the matrix (m1 n1 + m2 n2 values for an
  * m1 m2 x n1 n2 matrix), but at low compression factors they are not small next to the
@@ -45,22 +46,59 @@
 #define RNN_KRON_S4_VEC 1
 #endif
 
-
 /* out[0 .. 8 groups) = 16 times the values of `groups` packed groups */
 static void unpack_groups(const int8_t *packed, int32_t groups, int8_t *out)
 {
     int32_t g = 0;
 #if defined(RNN_KRON_S4_VEC)
-    /* four groups a pass: one 16-byte load, the nibbles of each 32-bit lane split as below,
-     * and one interleaving store (VST2.32: lane words lo0, hi0, lo1, hi1, ...) */
-    const uint32x4_t mask = vdupq_n_u32(0xF0F0F0F0u);
+    /* four groups a vector: one 16-byte load, the low nibbles by a shift of the byte lanes
+     * (VSHL.I8 #4 drops the high ones), the high ones by AND 0xF0, and one interleaving store
+     * (VST2.32: lane words lo0, hi0, lo1, hi1, ...) */
+    const uint8x16_t mask = vdupq_n_u8(0xF0u);
+    const uint8_t *p = (const uint8_t *)packed;
+    uint32_t *o = (uint32_t *)(void *)out;
     for (; g + 4 <= groups; g += 4)
     {
-        const uint32x4_t w = vreinterpretq_u32_u8(vld1q_u8((const uint8_t *)packed + 4 * g));
+        const uint8x16_t w = vld1q_u8(p);
         uint32x4x2_t r;
-        r.val[0] = vandq_u32(vshlq_n_u32(w, 4), mask);
-        r.val[1] = vandq_u32(w, mask);
-        vst2q_u32((uint32_t *)(void *)(out + 8 * g), r);
+        r.val[0] = vreinterpretq_u32_u8(vshlq_n_u8(w, 4));
+        r.val[1] = vreinterpretq_u32_u8(vandq_u8(w, mask));
+        vst2q_u32(o, r);
+        p += 16;
+        o += 8;
+    }
+#elif defined(__GNUC__) && defined(__thumb2__) && defined(__OPTIMIZE__)
+    /* Thumb-2 (Cortex-M4/M7): four groups a pass in 13 instructions: one LDM of the four
+     * packed words, per word two ANDs with the mask in a register (one with the word shifted
+     * left by 4 as its operand), two STMs of four unpacked words. LDM / STM need word-aligned
+     * addresses: the factors' arrays are RNN_ALIGN4 (kron.py) and the scratch is aligned
+     * below. r7 is left alone (a frame pointer); unoptimised builds (-O0: GCC has no registers
+     * left for the operands) take the word loop below. */
+    int32_t passes = groups / 4;
+    if (passes > 0)
+    {
+        const int8_t *p = packed;
+        int8_t *o = out;
+        /* w0..w3 load into r3, r5, r6, r9; each word's high nibbles overwrite it, so both
+         * STM lists ascend: {u0 r2, u1 r3, u2 r4, u3 r5}, {u4 r4, u5 r6, u6 r8, u7 r9} */
+        __asm__ volatile("1:\n\t"
+                         "ldmia %[p]!, {r3, r5, r6, r9}\n\t"
+                         "and r2, %[m], r3, lsl #4\n\t"
+                         "and r3, %[m], r3\n\t"
+                         "and r4, %[m], r5, lsl #4\n\t"
+                         "and r5, %[m], r5\n\t"
+                         "stmia %[o]!, {r2, r3, r4, r5}\n\t"
+                         "and r4, %[m], r6, lsl #4\n\t"
+                         "and r6, %[m], r6\n\t"
+                         "and r8, %[m], r9, lsl #4\n\t"
+                         "and r9, %[m], r9\n\t"
+                         "stmia %[o]!, {r4, r6, r8, r9}\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b"
+                         : [p] "+r"(p), [o] "+r"(o), [n] "+r"(passes)
+                         : [m] "r"(0xF0F0F0F0u)
+                         : "r2", "r3", "r4", "r5", "r6", "r8", "r9", "cc", "memory");
+        g = 4 * (groups / 4);
     }
 #endif
     for (; g < groups; ++g)

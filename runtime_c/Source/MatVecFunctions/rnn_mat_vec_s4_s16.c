@@ -24,8 +24,10 @@
  * Integer sums are exact in any order, so every path gives the plain C loop's results bit for
  * bit (quant.py defines them):
  * - Helium (Cortex-M55, __ARM_FEATURE_MVE): two row pairs per pass share each 16-byte load of
- *   x: VLDRB, VSHR and two VMLADAVA per pair; the last 1..15 columns predicated; groups of
- *   four rows requantized as one vector (as rnn_mat_vec_s8_s16), sum(x) by VADDVA.
+ *   x: VLDRB, VSHR and two VMLADAVA per pair; the last 1..15 columns predicated; a block's
+ *   last 1 to 3 rows one pair at a time the same way (small matrices, such as the low-rank
+ *   and stacked formats' blocks, have them); groups of four rows requantized as one vector
+ *   (as rnn_mat_vec_s8_s16), sum(x) by VADDVA.
  * - NEON (AArch64, __ARM_NEON): two row pairs per pass share each 16-byte load of x: per
  *   pair one load, SSHR and the int8 kernel's SMULL + SMLAL2 + SADALP for S and for H (two
  *   products of |B| <= 127 and |x| <= 128 fit int16); the last columns in plain C.
@@ -115,6 +117,36 @@ static void pairs2_mve(int32_t cols, const int8_t *w0, const int8_t *w1, const i
     out[1] = h0;
     out[2] = s1;
     out[3] = h1;
+}
+
+/* S, H of the one pair at w over all columns (the last pair of a block of 4k + 1 or 4k + 2
+ * rows) */
+#if defined(__GNUC__)
+__attribute__((noinline)) /* inlined, it changes the register allocation of the main loop */
+#endif
+static void pair1_mve(int32_t cols, const int8_t *w, const int8_t *x, int32_t *out)
+{
+    int32_t s = 0, h = 0;
+    int32_t n = cols;
+    for (; n >= 16; n -= 16)
+    {
+        const int8x16_t xv = vldrbq_s8(x);
+        const int8x16_t b = vldrbq_s8(w);
+        x += 16;
+        w += 16;
+        s = vmladavaq_s8(s, b, xv);
+        h = vmladavaq_s8(h, vshrq_n_s8(b, 4), xv);
+    }
+    if (n > 0)
+    {
+        const mve_pred16_t p = vctp8q((uint32_t)n);
+        const int8x16_t xv = vldrbq_z_s8(x, p);
+        const int8x16_t b = vldrbq_z_s8(w, p);
+        s = vmladavaq_s8(s, b, xv);
+        h = vmladavaq_s8(h, vshrq_n_s8(b, 4), xv);
+    }
+    out[0] = s;
+    out[1] = h;
 }
 
 /* y[0..3] = sat16(rq(acc[0..3])) as one vector (as rnn_mat_vec_s8_s16's Helium path, shifts
@@ -347,6 +379,15 @@ static RNN_S4_NOINLINE void pairs_dsp(int32_t ld, int32_t pairs, const int8_t *w
 #define RNN_S4_NOINLINE_ANY
 #endif
 
+/* Cortex-M4/M7: the row requantizations out of line too. Inlined into the row loops they
+ * make GCC spill there (measured, whole LSTM runs: low-rank 32 -> 64 at 2x 413,164 ->
+ * 401,644 instructions, dense 456,684 -> 454,636); on Helium inlining is the cheaper */
+#if defined(RNN_S4_DSP) && defined(__GNUC__)
+#define RNN_S4_RQ static __attribute__((noinline))
+#else
+#define RNN_S4_RQ static inline
+#endif
+
 /* the general case, out of line so that the common one stays short */
 static RNN_S4_NOINLINE_ANY int32_t requant16_any(int32_t acc, int32_t mult, int32_t shift)
 {
@@ -355,7 +396,7 @@ static RNN_S4_NOINLINE_ANY int32_t requant16_any(int32_t acc, int32_t mult, int3
 
 /* sat16(rnn_requantize(acc, mult, shift)), as rnn_mat_vec_s8_s16 (its header derives the
  * shift <= -2 form: ((2 hi) >> ~shift) + 1, halved) */
-static inline int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
+RNN_S4_RQ int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
 {
     if (shift <= -2)
     {
@@ -388,7 +429,7 @@ static inline int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
 }
 
 /* sat8(zp + rnn_requantize(acc, mult, shift)), as rnn_mat_vec_s8 */
-static inline int32_t requant8(int32_t acc, int32_t mult, int32_t shift, int32_t zp)
+RNN_S4_RQ int32_t requant8(int32_t acc, int32_t mult, int32_t shift, int32_t zp)
 {
     int32_t v;
     if (shift <= -2)
@@ -490,6 +531,17 @@ void rnn_mat_vec_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const int3
             k -= 2;
             wp += 2 * ld;
         }
+#if defined(RNN_S4_MVE)
+        /* the last 1 to 3 rows on vectors too (plain C there costs about 10 instructions a
+         * column), a pair at a time (an odd last row: RNN_S4_STORE writes one value) */
+        for (; k < nb; k += 2)
+        {
+            int32_t t[2];
+            pair1_mve(cols, wp, x, t);
+            RNN_S4_STORE(t[0], t[1]);
+            wp += ld;
+        }
+#endif
 #elif defined(RNN_S4_DSP)
         if (split)
         {
