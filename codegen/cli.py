@@ -403,12 +403,14 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                 p = pp.of(lay["node"])
                 lay["precision"] = p.name
                 lay["weight_bits"] = p.weight_bits
-                # the stored weight bytes of the dense matrices (rows, or int4 row pairs,
-                # padded to words)
+                # the stored weight values at their width: a dense matrix's rows (or int4
+                # row pairs) padded to words; a compressed one's stored values (factors,
+                # nonzeros) at weight_bits each, without indices or scales (MOHAQ's measure)
                 rows_per = 2 if p.weight_bits == 4 else 1  # int4: row pairs share bytes
                 lay["weight_bytes"] = sum(
                     -(-m["shape"][0] // rows_per) * -(-m["shape"][1] // 4) * 4
-                    for m in lay.get("matrices", []) if m["format"] == "dense")
+                    if m["format"] == "dense" else -(-m["params"] * p.weight_bits // 8)
+                    for m in lay.get("matrices", []))
     if as_json:
         click.echo(json.dumps(info, sort_keys=True))
         return
@@ -447,7 +449,7 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
         if "precision" in lay:
             line += f", precision {lay['precision']}"
             if lay.get("weight_bytes"):
-                line += (f" (dense weights {lay['weight_bytes']} B as "
+                line += (f" (weights {lay['weight_bytes']} B as "
                          f"int{lay['weight_bits']})")
         click.echo(line)
         for m in lay.get("matrices", []):

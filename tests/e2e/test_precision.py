@@ -140,11 +140,28 @@ def test_inspect_shows_each_layer_precision():
     lstm = next(ln for ln in r.stdout.splitlines() if "/lstm/LSTM  forward" in ln)
     fc = next(ln for ln in r.stdout.splitlines() if ln.strip().startswith("Linear"))
     # W 128x8 and R 128x32 as int4: 128 * (4 + 16) bytes; the Linear 10x32 as int8: 320
-    assert "precision w4a8 (dense weights 2560 B as int4)" in lstm, lstm
-    assert "precision w8a8 (dense weights 320 B as int8)" in fc, fc
+    assert "precision w4a8 (weights 2560 B as int4)" in lstm, lstm
+    assert "precision w8a8 (weights 320 B as int8)" in fc, fc
     j = json.loads(rnngen("inspect", str(EXAMPLE), "--precision", "w4a8", "--json").stdout)
     assert j["precision"] == {"default": "w4a8", "layers": {}}
     assert [lay.get("precision") for lay in j["layers"]] == ["w4a8", "w4a8", None]
+
+
+def test_inspect_shows_int4_bytes_of_a_compressed_layer(tmp_path):
+    # low rank 2x: per gate block W 32x8 as U 32x3 V 3x8, R 32x32 as U 32x8 V 8x32
+    lmf = tmp_path / "lmf.onnx"
+    r = rnngen("compress", str(EXAMPLE), "--method", "lmf", "--factor", "2", "-o", str(lmf))
+    assert r.returncode == 0, r.stderr
+    r = rnngen("inspect", str(lmf), "--precision", "w4a8", "--json")
+    assert r.returncode == 0, r.stderr
+    lstm = json.loads(r.stdout)["layers"][0]
+    params = sum(m["params"] for m in lstm["matrices"])
+    assert {m["format"] for m in lstm["matrices"]} == {"lowrank x4"}
+    assert params == 4 * (32 * 3 + 3 * 8) + 4 * (32 * 8 + 8 * 32)
+    assert lstm["weight_bytes"] == params // 2  # two int4 values a byte
+    line = next(ln for ln in rnngen("inspect", str(lmf), "--precision", "w4a8").stdout
+                .splitlines() if "/lstm/LSTM  forward" in ln)
+    assert f"precision w4a8 (weights {params // 2} B as int4)" in line, line
 
 
 @pytest.mark.parametrize("args,needles", [
