@@ -784,7 +784,7 @@ def run(o: Options, progress_factory: Callable[[int], Any] | None = None,
                                       else -1.0] for c in cs], dtype=float)
 
         init = [list(g) for g in space.baselines()]
-        pop = int(max(min(16, max(4, o.budget // 4)), len(init)))
+        pop = int(max(min(16, max(4, o.budget // 4)), len(init) + 2))  # some random too
         rng = np.random.default_rng(o.seed)
         while len(init) < pop:
             init.append([int(rng.integers(0, u + 1)) for u in space.upper])

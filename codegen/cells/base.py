@@ -62,3 +62,6 @@ class Cell:
     # w8a16: step_s8 and the int16 kernels take an int16 h (QRecurrent.h a quant.QParams16;
     # emit_s8 calls the *_a16 variants of its kernels)
     a16: bool = False
+    # whether the int8 step reads x_t itself (not only through W x): then x and h must have
+    # the same width (int8, or int16 in w8a16), as its kernel takes both in one type
+    reads_x: Callable[[Any], bool] = lambda n: False

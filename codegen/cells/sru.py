@@ -13,7 +13,8 @@ recurrent matrix); p = [v_f; v_r] [2H] (quantized like LSTM peepholes: int16, v 
 C: rnn_sru_cell_f32 / rnn_sru_cell_s16 after W x (work area: 4H). int8 (docs/int8.md,
 "SRU"): gates Q3.12, sigmoid by table, c int16 with scale 2^-cell_exp, h' summed in Q.15
 (r c' and (1 - r) x', with x' rescaled from x's int8 domain by a requantization multiplier,
-or W_p x from Q3.12) and requantized once to int8 h.
+or W_p x from Q3.12) and requantized once to int8 h. w8a16 (rnn_sru_cell_a16): the same
+with x and h int16 (symmetric: zero point 0), h saturated to int16.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import cgen, quant, reference
-from ..quant import I64, lut, rq, rshift_round, sat8, sat16
+from ..quant import I64, lut, rq, rshift_round, sat16, sat_act
 from .base import Cell
 from .common import F32, q12
 
@@ -71,7 +72,7 @@ def step_s8(q: Any, qd: Any, x: np.ndarray, gx: np.ndarray, h: np.ndarray,
         hw15 = rq(np.asarray(x, I64) - q.x.zero_point, xm, xs)
     rc15 = rshift_round(r * c_new, k)
     total = quant.sat(rc15 + rshift_round((32768 - r) * hw15, 15), 32)
-    h_new = sat8(q.h.zero_point + rq(total, q.out_mult, q.out_shift))
+    h_new = sat_act(q.h.zero_point + rq(total, q.out_mult, q.out_shift), q.h)
     return h_new, c_new
 
 
@@ -93,9 +94,16 @@ def extra_s16(q: Any, qd: Any) -> list[tuple[str, Any]]:
             ("x15_mult", cgen.c_int(xm)), ("x15_shift", cgen.c_int(xs))]
 
 
+def reads_x(n: Any) -> bool:
+    """The highway reads x_t itself when there is no projection (I == H)."""
+    return not projection(n.hidden, n.directions[0].W.shape[0])
+
+
 def emit_s8(prog: Any, n: Any, q: Any, qd: Any, s: Any) -> list[str]:
-    prog.ctx.kernels.add("rnn_sru_cell_s16")
-    return [f"rnn_sru_cell_s16(&{s.params}, {s.gx}, {s.xt}, c, h);"]
+    k = "rnn_sru_cell_a16" if q.h.dtype == "int16" else "rnn_sru_cell_s16"  # int16 x, h: w8a16
+    prog.ctx.kernels.add(k)
+    x = s.xt if reads_x(n) else "NULL"  # with a projection x is not read (any width)
+    return [f"{k}(&{s.params}, {s.gx}, {x}, c, h);"]
 
 
 CELL = Cell(
@@ -106,7 +114,8 @@ CELL = Cell(
                                       ("rnn_activation_f32",))},
     emit_f32=emit_f32,
     step_s8=step_s8,
-    kernels_s16={"rnn_sru_cell_s16": ("RecurrentFunctions/rnn_sru_cell_s16.c", ())},
+    kernels_s16={"rnn_sru_cell_s16": ("RecurrentFunctions/rnn_sru_cell_s16.c", ()),
+                 "rnn_sru_cell_a16": ("RecurrentFunctions/rnn_sru_cell_a16.c", ())},
     emit_s8=emit_s8,
     extra_s16=extra_s16,
     params_s16=("rnn_sru_params_s16", (
@@ -115,4 +124,6 @@ CELL = Cell(
     quant_biases=lambda n, cd: (q12(cd.wb), None),
     out_frac=15,  # h' is summed in Q.15 (real value times 2^15)
     peepholes=True,  # v_f, v_r: elementwise weights on the cell state
+    a16=True,  # w8a16: x and h int16 (the highway reads x in its int16 scale)
+    reads_x=reads_x,
 )

@@ -547,6 +547,11 @@ class _Builder:
         cell_exp = 11 if c_max <= 0 else int(max(0, min(15, math.floor(
             math.log2(32767.0 / (c_max * 1.1))))))
         cell = cells.of(n.cell)
+        if cell.reads_x(n) and x.dtype != h.dtype:
+            raise RnngenError(f"{where}: its step reads its input x itself (an {n.cell} "
+                              f"highway), an {x.dtype} tensor, but its own output is "
+                              f"{h.dtype}: give it the precision of the layer before it "
+                              f"(int16 activations: w8a16; int8: w8a8 or w4a8)")
         relu = cell.relu_s8 and n.directions[0].activations[0].name == "Relu"
         gate = relu_gate_scale(n, self.st, where) if relu else GATE_SCALE
         dirs = []

@@ -800,6 +800,11 @@ void rnn_fastgrnn_cell_a16(const rnn_fast_params_s16 *p, const int16_t *gx, cons
 void rnn_sru_cell_s16(const rnn_sru_params_s16 *p, const int16_t *gx, const int8_t *x,
                       int16_t *c, int8_t *h);
 
+/** @brief rnn_sru_cell_s16 with an int16 input x and hidden state h (w8a16 activations:
+ *         symmetric, zero point 0; h saturated to int16). */
+void rnn_sru_cell_a16(const rnn_sru_params_s16 *p, const int16_t *gx, const int16_t *x,
+                      int16_t *c, int16_t *h);
+
 /**
  * @brief Integer softmax of int8 values along an axis ([outer, n, inner]); output scale
  *        1/256, zero point -128. exp_table[k] = round(e^(-k * input scale) * 2^16).

@@ -1,7 +1,7 @@
 """--precision w8a16 (issue 14 item 1, int16 activations with int8 weights, the CMSIS-NN s16
 scheme): the C equals the integer reference exactly (atol 0) for LSTM (peepholes, clip,
 initial states, two directions, sequence_lens, state inputs), GRU (both reset placements,
-batch-first), RNN, FastRNN, FastGRNN and a Linear head, whole model and mixed per layer
+batch-first), RNN, FastRNN, FastGRNN, SRU (highway and projection) and a Linear head, whole model and mixed per layer
 with w8a8 and w4a8, on the host and a seeded sample on cortex-a73, cortex-m4 and
 cortex-m55; the activations really are int16 (plan, kernels); a PyTorch ReLU RNN in w8a16
 is within the stated error of PyTorch's float outputs, and closer than int8; what w8a16
@@ -140,6 +140,8 @@ def test_w8a16_exact_on_boards(tmp_path, board):
     _exact(EXAMPLE, "w8a16", board)
     _exact(_fast_npz(tmp_path), "w8a16", board)
     _exact(_wide(tmp_path), "w8a16", board)
+    _exact(_sru_npz(tmp_path), "w8a16", board)
+    _exact(_sru_npz(tmp_path), "sru1=w8a16,dense2=w8a16", board)
 
 
 RELU_TOL = 0.006  # w8a16 ReLU RNN vs PyTorch float: 0.6% of the output range (int8: 2%)
@@ -199,16 +201,10 @@ def test_w8a16_refusals_are_one_line(tmp_path):
     # an int8-only operator reading an int16 activation
     build_writes_nothing(tmp_path, _lstm_softmax(tmp_path), "--precision", "w8a16",
                          needles=["l0_LSTM", "Softmax", "takes int8 only"])
-    # a cell without int16-h kernels is named with those that have them
-    import rnngen.npz as rz
-
-    rng = np.random.default_rng(0)
-    f = (lambda *s: (rng.standard_normal(s) * 0.3).astype(np.float32))
-    rz.save(tmp_path / "sru.npz", [rz.sru(f(32, 6), f(8), f(8)), rz.dense(f(3, 8))],
-            seq_len=5, output="last")
-    build_writes_nothing(tmp_path, tmp_path / "sru.npz", "--precision", "w8a16",
-                         needles=["SRU", "not available for SRU layers yet",
-                                  "LSTM, GRU, RNN, FastRNN, FastGRNN"])
+    # an SRU whose highway reads x itself: x and h must have the same width
+    build_writes_nothing(tmp_path, _sru_npz(tmp_path, highway_second=True), "--precision",
+                         "sru1=w8a16", needles=["sru1", "SRU highway", "int8 tensor",
+                                                "int16", "w8a16"])
     # a compressed format without int16-input kernels
     c = tmp_path / "c.onnx"
     r = rnngen("compress", str(p), "-m", "lmf", "-f", "2", "--nearest", "-o", str(c))
@@ -216,6 +212,57 @@ def test_w8a16_refusals_are_one_line(tmp_path):
     build_writes_nothing(tmp_path, c, "--precision", "w8a16",
                          needles=["l0_LSTM", "lowrank",
                                   "int16 activations (w8a16) are not available"])
+
+
+def test_cell_without_a16_is_refused_naming_those_with(tmp_path, monkeypatch):
+    # every cell has int16-h kernels today; a cell record without them is refused in one
+    # line naming the layer and the cells that have them
+    import dataclasses
+
+    from rnngen import cells
+    from rnngen.errors import RnngenError
+
+    monkeypatch.setitem(cells.CELLS, "SRU", dataclasses.replace(cells.CELLS["SRU"], a16=False))
+    with pytest.raises(RnngenError) as e:
+        driver.build(_sru_npz(tmp_path), tmp_path / "out", driver.BuildOptions(
+            dtype="int8", precision=precision.parse("w8a16")))
+    msg = str(e.value)
+    assert "sru0" in msg and "not available for SRU layers yet" in msg, msg
+    assert "LSTM, GRU, RNN, FastRNN, FastGRNN" in msg, msg
+    assert not (tmp_path / "out").exists()
+
+
+def _sru_npz(tmp_path: Path, highway_second: bool = False) -> Path:
+    """SRU 8 -> 8 (the highway reads x) -> SRU 8 -> 6 (a projection W_p; or 8 -> 8 with the
+    highway when highway_second) -> Linear (-> 3), every step (.npz)."""
+    import rnngen.npz as rz
+
+    rng = np.random.default_rng(0)
+    f = (lambda *s: (rng.standard_normal(s) * 0.3).astype(np.float32))
+    H2 = 8 if highway_second else 6
+    p = tmp_path / f"sru{int(highway_second)}.npz"
+    rz.save(p, [rz.sru(f(24, 8), f(8), f(8), f(8), f(8)),
+                rz.sru(f(3 * H2 if H2 == 8 else 4 * H2, 8), f(H2), f(H2)),
+                rz.dense(f(3, H2))], seq_len=5, output="sequence")
+    return p
+
+
+@pytest.mark.parametrize("spec", ["w8a16", "sru0=w8a16", "sru1=w8a16,dense2=w8a16"])
+def test_sru_w8a16_exact_on_host(tmp_path, spec):
+    """The SRU's int16-h cell: the highway reads x in its int16 scale (layer 0, whose input
+    is then int16), the projection layer reads int8 or int16 x through W_p only."""
+    p = _sru_npz(tmp_path)
+    _exact(p, spec)
+    c, res = _c(tmp_path, p, spec)
+    q = res.graph.quant
+    a16 = {n for n, lay in q.nodes.items() if hasattr(lay, "directions")
+           and isinstance(lay.h, quant.QParams16)}
+    want = {"w8a16": {"sru0", "sru1"}, "sru0=w8a16": {"sru0"},
+            "sru1=w8a16,dense2=w8a16": {"sru1"}}[spec]
+    assert a16 == want
+    assert "rnn_sru_cell_a16(" in c
+    assert ("rnn_sru_cell_s16(" in c) == (len(want) == 1)
+    assert "rnn_mat_vec_a16_s16(" in c or "rnn_mat_vec_a16_wide(" in c
 
 
 def _fast_npz(tmp_path: Path) -> Path:
