@@ -398,7 +398,7 @@ BEACON_ARGS = ["--target", "cortex-m4", "--calibrate", CALIB, "--budget", "12", 
                "2", "--beacons", "2", "--epochs", "2", "--precisions", "w8a8"]
 # a front with an int8 compressed point (error and flash only): an int8 beacon, --qat
 INT8_BEACON_ARGS = ["--target", "cortex-m4", "--calibrate", CALIB, "--budget", "8", "--seed",
-                    "1", "--objectives", "error,flash", "--beacons", "1", "--epochs", "2"]
+                    "3", "--objectives", "error,flash", "--beacons", "1", "--epochs", "2"]
 
 
 @pytest.fixture(scope="module")
