@@ -251,7 +251,9 @@ def build(model: str | Path, out: str | Path, o: BuildOptions = BuildOptions(),
         x=x, outputs=expected, source=src, atol=atol, rtol=rtol,
         state=np.concatenate([state[si.name].reshape(-1) for si in g.state_inputs])
         if g.state_inputs else None, state_out=state_out,
-        state0=reset_state(g, "int8" if g.quant is not None else "float32"))
+        state0=reset_state(g, "int8" if g.quant is not None else "float32"),
+        # float32 layers' float state: compared as a float build's state
+        state_tol=(BuildOptions.atol, BuildOptions.rtol) if float_state(g) else None)
     command = _command(model, o, name)
     files, manifest = project.render(g, board, name, model, golden, command,
                                      pipeline.pass_names())
@@ -294,6 +296,12 @@ def float_layers(g: ir.Graph) -> list[str]:
     if g.quant is None:
         return []
     return [k for k, v in g.quant.nodes.items() if isinstance(v, quant.QFloatLayer)]
+
+
+def float_state(g: ir.Graph) -> bool:
+    """A state input holds a float32 layer's h or c (float in the int8 model)."""
+    fl = set(float_layers(g))
+    return any(node in fl for si in g.state_inputs for node, _, _, _ in si.slots)
 
 
 def float32_atol(g: ir.Graph, x: np.ndarray, state: dict[str, np.ndarray] | None,
