@@ -21,7 +21,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from rnngen import analysis, driver, precision, quant, reference, reference_int
+from rnngen import analysis, driver, precision, quant, reference, reference_int, validate
 from tests import models
 from tests.e2e.test_bad_input import assert_one_line_error, build_writes_nothing, rnngen
 
@@ -155,9 +155,10 @@ def test_on_boards(tmp_path, board):
 
 
 def test_rounding_rule_over_many_sequences(tmp_path):
-    """32 sequences through the C at atol 0 against the integer reference: it equals it
-    exactly wherever no float value lies near a rounding boundary (the rule), and the
-    near-boundary values are few (measured in benchmarks/results/float_layers.md)."""
+    """32 sequences through the C (validate.run_c: its raw outputs): every output value
+    equals the integer reference's, or the one it gives with the near-boundary values
+    rounded the other way (the rule); few values are near (measured in
+    benchmarks/results/float_layers.md); `verify --input` with the 32 passes."""
     p = lstm_fc(tmp_path / "m.onnx")
     xs = np.random.default_rng(7).uniform(-1, 1, (32, 6, 1, 5)).astype(np.float32)
     np.save(tmp_path / "xs.npy", xs)
@@ -175,18 +176,18 @@ def test_rounding_rule_over_many_sequences(tmp_path):
             for o in g.outputs:
                 d[o].append(out[o])
         near += sum(ex.near.values())
-    values = 32 * (6 * 8 + 4)  # the outputs compared
     # few: a value falls within NEAR of a boundary with probability about 2 NEAR (Y and Y_h
     # quantized, 32 x (48 + 8) values; 7 here)
-    assert near < 8 * reference_int.NEAR * 32 * (48 + 8)
-    np.savez(tmp_path / "want.npz", **{o: np.stack(v) for o, v in want.items()})
-    atol = max(float(np.max(np.abs(np.stack(other[o]) - np.stack(want[o]))))
-               for o in g.outputs)
-    assert (atol > 0) == (near > 0)  # rounding the other way changes the outputs
-    res = driver.verify(p, driver.BuildOptions(**kw, input=str(tmp_path / "xs.npy"),
-                                               expect=str(tmp_path / "want.npz"),
-                                               atol=atol, rtol=0.0))
-    assert res.passed and res.report["values"] == values, res.output
+    assert 0 < near < 8 * reference_int.NEAR * 32 * (48 + 8)
+    got, _ = validate.run_c(p, g, xs, driver.BuildOptions(**kw), timeout=120)
+    moved = 0
+    for o in g.outputs:
+        w, a, c = np.stack(want[o]), np.stack(other[o]), got[o].reshape(32, *g.shapes[o])
+        moved += int(np.sum(a != w))
+        assert np.all((c == w) | (c == a)), o
+    assert moved > 0  # rounding the other way does change outputs
+    res = driver.verify(p, driver.BuildOptions(**kw, input=str(tmp_path / "xs.npy")))
+    assert res.passed and res.report["sequences"] == 32 and res.report["mismatches"] == 0
 
 
 def test_no_worse_than_int8_against_onnxruntime(tmp_path):
