@@ -304,3 +304,25 @@ def test_cost_model_costs_the_float_layer(tmp_path):
     n = icount.run(elf, "cortex-m4").windows[0]
     pred = cost.load("cortex-m4").instructions(g, "int8")
     assert abs(pred - n) / n <= 0.10, (pred, n)
+
+
+@pytest.mark.parametrize("cell,whole", [("LSTM", False), ("GRU", True)])
+def test_checked_c(tmp_path, cell, whole):
+    """test_c_safety's three checks (ASan + UBSan, valgrind memcheck, cppcheck) on int8
+    models whose layers 1 and 3 (low-rank and CSR, HKP and dense matrices; the bidirectional
+    one whole-sequence) and the dense head run in float32; and on the stateful model."""
+    from tests.e2e.test_c_safety import check_project, stacked_model
+
+    p = stacked_model(tmp_path, cell, whole)
+    c = cell.lower()
+    spec = f"{c}1=float32,{c}3=float32,dense4=float32"
+    proj = tmp_path / "proj"
+    driver.build(p, proj, driver.BuildOptions(name="m", dtype="int8", measure=False,
+                                              whole_sequence=whole,
+                                              precision=precision.parse(spec)))
+    check_project(proj)
+    if cell == "LSTM":
+        proj = tmp_path / "proj_state"
+        driver.build(lstm_fc(tmp_path / "s.onnx", state=True), proj, driver.BuildOptions(
+            name="m", dtype="int8", measure=False, precision=precision.parse("lstm=float32")))
+        check_project(proj)
