@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import icount_harness as icount  # noqa: E402
-
 from rnngen import cost, driver, precision, reference  # noqa: E402
+
 from tests.e2e.test_float_layers import lstm_fc  # noqa: E402
 
 BOARDS = ("host", "cortex-a73", "cortex-m4", "cortex-m55")
@@ -53,8 +53,8 @@ def rounding(work: Path) -> list[str]:
         near += sum(ex.near.values())
         quantized += sum(v.size for v in ex.floats.values())
     np.savez(work / "want.npz", **{o: np.stack(v) for o, v in want.items()})
-    lines = [f"{N} sequences; {quantized:,} float values quantized (Y and Y_h), {near} of them "
-             f"near a rounding boundary ({near / quantized:.2%}).", "",
+    lines = [(f"{N} sequences; {quantized:,} float values quantized (Y and Y_h), {near} of "
+              f"them near a rounding boundary ({near / quantized:.2%})."), "",
              "| board | outputs compared | mismatches at atol 0 | max abs error |",
              "|---|---|---|---|"]
     for b in BOARDS:
@@ -93,8 +93,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
         out = ["# float32 layers inside an int8 model", "",
-               "Made by `python benchmarks/float_layers.py` (the script's docstring has the "
-               "method).", "", "## Rounding at the float layer's output", ""]
+               ("Made by `python benchmarks/float_layers.py` (the script's docstring has "
+                "the method)."), "", "## Rounding at the float layer's output", ""]
         out += rounding(work)
         out += ["", "## Instructions of one `_run` (examples/lstm_classifier, 8 steps)", ""]
         out += instructions(work)

@@ -20,8 +20,8 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-
 from rnngen import analysis, driver, precision, quant, reference, reference_int, validate
+
 from tests import models
 from tests.e2e.test_bad_input import assert_one_line_error, build_writes_nothing, rnngen
 
@@ -140,7 +140,7 @@ def _lowrank(tmp_path: Path) -> Path:
 def test_lowrank_layer_float_in_int8_model(tmp_path):
     p = _lowrank(tmp_path)
     _verify(p, "l0_LSTM=float32")
-    c, res = _c(tmp_path, p, "l0_LSTM=float32")
+    c, _ = _c(tmp_path, p, "l0_LSTM=float32")
     assert "rnn_mat_vec_lowrank_f32(" in c  # the float layer's low-rank matrices
     assert "rnn_mat_vec_lowrank_s8_s16(" in c  # the int8 second layer's
     assert "rnn_lstm_cell_f32(" in c and "rnn_lstm_cell_s16(" in c
