@@ -147,11 +147,20 @@ def test_lowrank_layer_float_in_int8_model(tmp_path):
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("board", ["cortex-a73", "cortex-m4", "cortex-m55"])
-def test_on_boards(tmp_path, board):
-    """A seeded sample on the boards: LSTM float + Linear int8; a low-rank layer in float."""
+@pytest.mark.parametrize("board,cell", [("cortex-a73", "GRU"), ("cortex-m4", "FastGRNN"),
+                                        ("cortex-m55", "RNN")])
+def test_on_boards(tmp_path, board, cell):
+    """A sample on the boards: LSTM float + Linear int8; a low-rank layer in float; and one
+    cell per board (test_c_safety's stacked model: four layers over every matrix format)
+    with layers 1 (CSR, low-rank) and 3 (a row stack, dense) and the head in float, 0 and 2
+    (dense, HMD, Kronecker, HKP) in int8."""
+    from tests.e2e.test_c_safety import stacked_model
+
     _verify(lstm_fc(tmp_path / "m.onnx"), "lstm=float32", board)
     _verify(_lowrank(tmp_path), "l0_LSTM=float32", board)
+    c = cell.lower()
+    _verify(stacked_model(tmp_path, cell, False), f"{c}1=float32,{c}3=float32,dense4=float32",
+            board)
 
 
 def test_rounding_rule_over_many_sequences(tmp_path):
