@@ -15,6 +15,9 @@ generated code by `benchmarks/cost_fit.py`, and shipped as data beside the board
 names from the IR. Layers with int4 weights (`--precision w4a8`, read from the quantization
 plan) add their MACs and rows to two more features, `w4.macs` and `w4.rows`; layers with int16
 activations (w8a16) to `a16.macs`, `a16.rows` and, recurrent ones, their units to `a16.units`.
+A float32 layer inside an int8 model (`--precision LAYER=float32`) gives its features under
+`float32:` and they are costed at the board's float32 coefficients; its input's
+dequantization and its outputs' quantization count as int8 elementwise work.
 
     model = cost.load("cortex-m4")          # CostModel, or RnngenError naming the board
     model.instructions(graph, "int8")       # predicted instructions per inference
