@@ -131,9 +131,10 @@ def table(g: ir.Graph, name: str | None = None) -> dict[str, Any]:
         if isinstance(n, ir.Recurrent):
             for d in range(n.num_directions):
                 h_off, c_off = mem.state_slots[(n.name, d)]
-                hb = 4 if g.quant is None else \
-                    2 if g.quant.nodes[n.name].h.dtype == "int16" else 1  # w8a16
-                cb = 2 if g.quant is not None else 4
+                qn = None if g.quant is None else g.quant.nodes[n.name]
+                fl = qn is None or n.name in mem.floats  # float (a float32 layer in int8)
+                hb = 4 if fl else 2 if qn.h.dtype == "int16" else 1  # w8a16
+                cb = 4 if fl else 2
                 state += (n.hidden * hb if h_off >= 0 else 0) + (n.hidden * cb if c_off >= 0
                                                                  else 0)
         elif isinstance(n, ir.RunningReduce):  # running values (float or int32) + count

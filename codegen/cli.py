@@ -411,6 +411,8 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                     -(-m["shape"][0] // rows_per) * -(-m["shape"][1] // 4) * 4
                     if m["format"] == "dense" else -(-m["params"] * p.weight_bits // 8)
                     for m in lay.get("matrices", []))
+                if p.name == precision.FLOAT:  # float32 layer: 4 bytes a weight, no padding
+                    lay["weight_bytes"] = sum(4 * m["params"] for m in lay.get("matrices", []))
     if as_json:
         click.echo(json.dumps(info, sort_keys=True))
         return
@@ -450,7 +452,8 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
             line += f", precision {lay['precision']}"
             if lay.get("weight_bytes"):
                 line += (f" (weights {lay['weight_bytes']} B as "
-                         f"int{lay['weight_bits']})")
+                         + ("float32)" if lay["precision"] == "float32" else
+                            f"int{lay['weight_bits']})"))
         click.echo(line)
         for m in lay.get("matrices", []):
             click.echo(f"      {m['role']:<6} {m['format']:<8} {m['shape'][0]}x{m['shape'][1]}"
@@ -460,7 +463,10 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
     for o in info["outputs"]:
         click.echo(f"  output '{o['name']}' {o['shape']}")
     tot = info["table"]["total"]
-    click.echo(f"total: {info['params']} params, {tot['flash_bytes']} B of {info['table']['dtype']}"
+    wtype = info["table"]["dtype"]
+    if any(lay.get("precision") == "float32" for lay in info["layers"]):
+        wtype += " and float32"  # float32 layers inside the int8 model
+    click.echo(f"total: {info['params']} params, {tot['flash_bytes']} B of {wtype}"
                f" weights as compiled (sparse indices included), {info['macs_per_step']} MACs "
                f"per step, RAM {tot['ram_bytes']} B (the figures `rnngen build` reports)")
     click.echo("per layer, as compiled:")

@@ -19,6 +19,9 @@ generated code by `benchmarks/cost_fit.py`, and shipped as data beside the board
 names from the IR. Layers with int4 weights (`--precision w4a8`, read from the quantization
 plan) add their MACs and rows to two more features, `w4.macs` and `w4.rows`; layers with int16
 activations (w8a16) to `a16.macs`, `a16.rows` and, recurrent ones, their units to `a16.units`.
+A float32 layer inside an int8 model (`--precision LAYER=float32`) gives its features under
+`float32:` and they are costed at the board's float32 coefficients; its input's
+dequantization and its outputs' quantization count as int8 elementwise work.
 
     model = cost.load("cortex-m4")          # CostModel, or RnngenError naming the board
     model.instructions(graph, "int8")       # predicted instructions per inference
@@ -76,29 +79,50 @@ def features(g: ir.Graph) -> dict[str, float]:
     f["io.inputs"] += math.prod(g.shapes[g.input])
     for n in g.nodes:
         p = precision.PRECISIONS[precs[n.name]] if n.name in precs else None
-        if isinstance(n, ir.Recurrent):
-            steps = n.seq_len
-            for cd in n.directions:
-                _matrix(f, "W", cd.W, steps, p)
-                _matrix(f, "R", cd.R, steps, p)
-                f[f"cell.{n.cell}.units"] += n.hidden * steps
-                if p is not None and p.act_bits == 16:  # the int16-h cells (plain C)
-                    f["a16.units"] += n.hidden * steps
-                f["cell.steps"] += steps
-                f["cell.tail4"] += (n.hidden % 4) * steps
-        elif isinstance(n, ir.Linear):
-            rows = math.prod(g.shapes[n.inputs[0]][:-1])
-            _matrix(f, "L", n.W, rows, p)
-            f["linear.outputs"] += n.W.shape[0] * rows
-        elif isinstance(n, ir.View):
-            continue  # a view of its input: no code
-        else:
-            size = sum(math.prod(g.shapes[o]) for o in n.outputs if o)
-            kind = "copy" if isinstance(n, (ir.Transpose, ir.Slice, ir.Concat)) else \
-                "elementwise"
-            f[kind] += size
-            f[f"{kind}.nodes"] += 1
+        if p is not None and p.name == precision.FLOAT:
+            # a float32 layer inside the int8 model: its features under FLOAT_PREFIX (costed
+            # with the board's float32 coefficients); the dequantization of its input and
+            # the quantization of its outputs are elementwise work of the int8 program
+            sub: dict[str, float] = defaultdict(float)
+            _node(sub, g, n, None)
+            for k, v in sub.items():
+                f[FLOAT_PREFIX + k] += v
+            f["elementwise"] += sum(math.prod(g.shapes[t]) for t in (n.inputs[0], *n.outputs)
+                                    if t)
+            f["elementwise.nodes"] += 2
+            continue
+        _node(f, g, n, p)
     return dict(f)
+
+
+# features of a float32 layer inside an int8 model (--precision LAYER=float32)
+FLOAT_PREFIX = "float32:"
+
+
+def _node(f: dict[str, float], g: ir.Graph, n: ir.Node, p: Any) -> None:
+    """Add one node's features to f (p: its precision, None for w8a8 or float)."""
+    if isinstance(n, ir.Recurrent):
+        steps = n.seq_len
+        for cd in n.directions:
+            _matrix(f, "W", cd.W, steps, p)
+            _matrix(f, "R", cd.R, steps, p)
+            f[f"cell.{n.cell}.units"] += n.hidden * steps
+            if p is not None and p.act_bits == 16:  # the int16-h cells (plain C)
+                f["a16.units"] += n.hidden * steps
+            f["cell.steps"] += steps
+            f["cell.tail4"] += (n.hidden % 4) * steps
+    elif isinstance(n, ir.Linear):
+        rows = math.prod(g.shapes[n.inputs[0]][:-1])
+        _matrix(f, "L", n.W, rows, p)
+        f["linear.outputs"] += n.W.shape[0] * rows
+    elif isinstance(n, ir.View):
+        return  # a view of its input: no code
+    else:
+        size = sum(math.prod(g.shapes[o]) for o in n.outputs if o)
+        kind = "copy" if isinstance(n, (ir.Transpose, ir.Slice, ir.Concat)) else \
+            "elementwise"
+        f[kind] += size
+        f[f"{kind}.nodes"] += 1
 
 
 @dataclass(frozen=True)
@@ -118,12 +142,27 @@ class CostModel:
             raise RnngenError(f"{self.path}: no cost model for dtype {dtype} (it has "
                               f"{', '.join(self.dtypes())})")
         feats = features(g)
-        unknown = sorted(k for k, v in feats.items() if v and k not in c)
-        if unknown:
-            raise RnngenError(f"{self.path}: the cost model has no coefficient for "
-                              f"{', '.join(unknown)} (a format or cell it was not fitted on; "
-                              "refit with python benchmarks/cost_fit.py)")
-        return float(sum(c.get(k, 0.0) * v for k, v in feats.items()))
+        # float32 layers inside an int8 model: their features at the float32 coefficients
+        split = {dtype: {k: v for k, v in feats.items() if not k.startswith(FLOAT_PREFIX)}}
+        fl = {k[len(FLOAT_PREFIX):]: v for k, v in feats.items()
+              if k.startswith(FLOAT_PREFIX)}
+        if fl:
+            if "float32" not in self.coef:
+                raise RnngenError(f"{self.path}: no float32 cost model for the float32 "
+                                  "layers (it has " + ", ".join(self.dtypes()) + ")")
+            split.setdefault("float32", {})
+            for k, v in fl.items():
+                split["float32"][k] = split["float32"].get(k, 0.0) + v
+        total = 0.0
+        for dt, fs in split.items():
+            cc = self.coef[dt]
+            unknown = sorted(k for k, v in fs.items() if v and k not in cc)
+            if unknown:
+                raise RnngenError(f"{self.path}: the cost model has no coefficient for "
+                                  f"{', '.join(unknown)} (a format or cell it was not fitted "
+                                  "on; refit with python benchmarks/cost_fit.py)")
+            total += float(sum(cc.get(k, 0.0) * v for k, v in fs.items()))
+        return total
 
 
 def path_for(board: str) -> Path:

@@ -568,6 +568,13 @@ class MemoryPlan:
     # state32 (int8: int32 sums)
     running: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     state32: int = 0
+    # int8 models with float32 layers (--precision LAYER=float32): their float state (h, c:
+    # state_slots index it) and float work area, and per such layer its places in `workf`:
+    # "x" the dequantized input, "y" / "yh" / "yc" the float outputs, "work" the float cell
+    # work area (the cell's slots, then the input projections), "scratch" the matrix kernels'
+    statef: int = 0
+    workf: int = 0
+    floats: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

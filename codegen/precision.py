@@ -5,8 +5,10 @@ A precision is a name wXaY: weights X bits, activations Y bits. Available: w8a8 
 scheme of quant.py), w4a8 (int4 weights: per-row symmetric in [-7, 7], packed two per
 byte; the same integer arithmetic, so the integer reference is shared) and w8a16 (int16
 activations, the CMSIS-NN s16 scheme: symmetric, zero point 0; dense LSTM, GRU, RNN,
-FastRNN, FastGRNN and Linear layers). Known but not available yet (refused in one line):
-w4a16 and float32 layers inside an integer model. A new number type adds its entry here, a
+FastRNN, FastGRNN and Linear layers) and float32 (the layer in float: float weights, state
+and kernels, between a dequantization of its int8 / int16 input and a quantization of its
+outputs with their calibrated parameters; recurrent layers of any cell and format, Linear
+layers). Known but not available yet (refused in one line): w4a16. A new number type adds its entry here, a
 Dtype policy, a program class and kernels (docs/extending.md, "Number types"); the parser,
 the plan and the CLI do not change.
 
@@ -44,10 +46,12 @@ PRECISIONS: dict[str, Precision] = {p.name: p for p in (
     Precision("w8a16", 8, 16, True),
     Precision("w4a16", 4, 16, False, "int4 weights with int16 activations are not available "
               "yet"),
-    Precision("float32", 32, 32, False,
-              "float32 layers inside an integer model are not available yet"),
+    # a layer in float32 inside an integer model: float weights, state and kernels between a
+    # dequantization of its input and a quantization of its outputs (docs/int8.md)
+    Precision("float32", 32, 32, True),
 )}
 DEFAULT = "w8a8"
+FLOAT = "float32"
 
 
 def get(name: str, where: str) -> Precision:
@@ -76,6 +80,10 @@ class Plan:
 
     def weight_bits(self, node: str) -> int:
         return self.of(node).weight_bits
+
+    def is_float(self, node: str) -> bool:
+        """The layer runs in float32 inside the integer model."""
+        return self.of(node).name == FLOAT
 
     def describe(self) -> str:
         """One line: "w4a8 (every layer)" or "lstm1=w4a8, others w8a8"."""

@@ -351,6 +351,20 @@ class QLinear:
 
 
 @dataclass(frozen=True, eq=False)
+class QFloatLayer:
+    """A recurrent or Linear layer in float32 inside an integer model (--precision
+    LAYER=float32): its weights, state and arithmetic stay float (the float kernels); its
+    int8 / int16 input is dequantized with `x` on entry and each output is quantized with
+    its own tensor's parameters on exit (`outs`, None where unused: Y and Y_h with the
+    calibrated hidden-state parameters, an LSTM's Y_c as the int16 cell state with scale
+    2^-cell_exp). docs/int8.md, "float32 layers"."""
+
+    x: QParams | QParams16
+    outs: tuple[TensorQ | None, ...]
+    cell_exp: int = 0
+
+
+@dataclass(frozen=True, eq=False)
 class QConv:
     """An int8 convolution, CMSIS-NN style: per-output-channel symmetric int8 weights, the
     input's zero point subtracted tap by tap (padding is the real value 0, so it adds

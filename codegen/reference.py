@@ -81,6 +81,12 @@ class Executor:
         # observer(node, direction, x_t, h_before, h_after, c_after) after every step:
         # calibration for int8 records ranges through it (float32 only)
         self.observer = observer
+        # int8: the float32 layers' outputs before their quantization (last run_all)
+        self.floats: dict[str, np.ndarray] = {}
+        # ... how many of them lie near a rounding boundary (reference_int.NEAR), and
+        # whether to round those the other way (the other result the C may give)
+        self.near: dict[str, int] = {}
+        self.nudge = False
         self.reset()
 
     def reset(self) -> None:
@@ -110,7 +116,7 @@ class Executor:
             for k, (node, d, kind, j) in enumerate(si.slots):
                 h, c = self.state[(node, d)]
                 h, c = h.copy(), None if c is None else c.copy()
-                q = self.dtype.name != "float32"
+                q = self.dtype.name != "float32" and not self._float_layer(node)
                 if kind == "h":
                     h[j] = quant.quantize_input(v[k:k + 1], self.plan.nodes[node].h)[0] \
                         if q else v[k]
@@ -121,6 +127,11 @@ class Executor:
                         if q else v[k]
                 self.state[(node, d)] = (h, c)
 
+    def _float_layer(self, node: str) -> bool:
+        """A float32 layer inside an integer model: its state is float (not quantized)."""
+        return self.plan is not None and isinstance(self.plan.nodes.get(node),
+                                                    quant.QFloatLayer)
+
     def get_state(self) -> dict[str, np.ndarray]:
         """Stateful models: the recurrent state as float values in each state input's layout,
         as `<name>_get_state` reads it (int8: dequantized)."""
@@ -130,7 +141,7 @@ class Executor:
             for k, (node, d, kind, j) in enumerate(si.slots):
                 h, c = self.state[(node, d)]
                 val = h[j] if kind == "h" else c[j]  # type: ignore[index]
-                if self.dtype.name != "float32":
+                if self.dtype.name != "float32" and not self._float_layer(node):
                     qn = self.plan.nodes[node]
                     p = qn.h if kind == "h" else quant.QState16(qn.cell_exp)
                     val = quant.dequantize(np.asarray([val]), p)[0]

@@ -18,11 +18,62 @@ def dequantize_output(plan: quant.QuantPlan, name: str, v: np.ndarray) -> np.nda
 
 
 def _state0(ex: Any, n: ir.Recurrent, d: int) -> tuple[np.ndarray, np.ndarray | None]:
+    if isinstance(ex.plan.nodes[n.name], quant.QFloatLayer):  # float32 layer: float state
+        return reference._state0(ex, n, d)
     qd = ex.plan.nodes[n.name].directions[d]
     return qd.h0.astype(I64).copy(), None if qd.c0 is None else qd.c0.astype(I64)
 
 
+def _float_layer(ex: Any, n: ir.Node, ins: list[np.ndarray], op: Any) -> list[np.ndarray]:
+    """A float32 layer inside the integer model (quant.QFloatLayer): its input dequantized
+    (rnn_dequantize_s8 / _s16), the float reference's op (float32 NumPy; a recurrent
+    layer's float state in ex.state), each output quantized with its tensor's parameters
+    (rnn_quantize_s8 / _s16). Its outputs before quantization are kept in ex.floats (the
+    tests measure their distance to a rounding boundary)."""
+    q: quant.QFloatLayer = ex.plan.nodes[n.name]
+    x = quant.dequantize(ins[0], q.x)
+    outs = op(ex, n, [x])
+    res = []
+    for k, (v, p) in enumerate(zip(outs, q.outs)):
+        if p is None:
+            res.append(np.zeros(np.shape(v), I64))
+            continue
+        v = np.asarray(v, np.float32)
+        ex.floats[n.outputs[k]] = v
+        res.append(_quantize_float(ex, n.outputs[k], v, p))
+    return res
+
+
+# A float32 layer's output lies "near a rounding boundary" when, in quantization steps, it is
+# closer than this to a half-way point: the C float and the NumPy float differ by rounding
+# (summation order, libm), so there the C may round the other way (docs/int8.md, "float32
+# layers": measured differences are below 1e-4 steps).
+NEAR = 2.0 ** -10
+
+
+def _quantize_float(ex: Any, t: str, v: np.ndarray, p: Any) -> np.ndarray:
+    """rnn_quantize_s8 / _s16 of a float32 layer's output v (quant.quantize_input and
+    quantize_state16's arithmetic); counts the values near a rounding boundary in
+    ex.near[t] (since the executor was made) and, with ex.nudge, rounds those the other way (the other result the C may
+    give)."""
+    if isinstance(p, quant.QState16):
+        inv, zp, lim = np.float32(2.0 ** p.exp), 0, np.float32(65536)
+    else:
+        inv, zp = np.float32(1.0 / p.scale), p.zero_point
+        lim = np.float32(65536 if p.dtype == "int16" else 1e6)
+    u = np.clip(v * inv, -lim, lim).astype(np.float64)
+    r = np.rint(u)
+    near = np.abs(np.abs(u - np.floor(u)) - 0.5) < NEAR
+    ex.near[t] = ex.near.get(t, 0) + int(np.count_nonzero(near))  # since reset
+    if ex.nudge:
+        r = np.where(near, np.where(r > u, r - 1, r + 1), r)
+    return quant.sat_act(r.astype(I64) + zp, p) if not isinstance(p, quant.QState16) \
+        else sat16(r.astype(I64))
+
+
 def _recurrent(ex: Any, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.ndarray]:
+    if isinstance(ex.plan.nodes[n.name], quant.QFloatLayer):
+        return _float_layer(ex, n, ins, reference._recurrent)
     q: quant.QRecurrent = ex.plan.nodes[n.name]
     T, H, D = n.seq_len, n.hidden, n.num_directions
     xs = ins[0].reshape(T, n.input_size)
@@ -46,6 +97,8 @@ def _recurrent(ex: Any, n: ir.Recurrent, ins: list[np.ndarray]) -> list[np.ndarr
 
 
 def _linear(ex: Any, n: ir.Linear, ins: list[np.ndarray]) -> list[np.ndarray]:
+    if isinstance(ex.plan.nodes[n.name], quant.QFloatLayer):
+        return _float_layer(ex, n, ins, reference._linear)
     q: quant.QLinear = ex.plan.nodes[n.name]
     x = ins[0]
     rows = x.reshape(-1, x.shape[-1])

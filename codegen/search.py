@@ -245,6 +245,10 @@ def parse_precisions(text: str) -> tuple[str, ...]:
                           "w8a8,w4a8")
     for n in names:
         precision.get(n, f"--precisions {text}")
+        if n == precision.FLOAT:  # docs/search.md, "Precision genes": not a gene
+            raise RnngenError(f"--precisions {text}: float32 is not searched per layer (give "
+                              "it to build with --precision LAYER=float32; the search's float "
+                              "candidates are its float32 number type)")
     return names
 
 

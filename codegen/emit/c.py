@@ -118,6 +118,10 @@ class _Program:
     COPY_KERNEL = "rnn_copy_strided_f32"  # the layout operators' kernel and element size
     ELEM = " * sizeof(float)"
     ELEM_BYTES = 4
+    # where the float state and the float work area are (a float32 layer inside an int8
+    # program: s->statef and its place in s->workf, emit/c_float_layer.py)
+    STATE = "s->state"
+    WORK = "s->work"
 
     def __init__(self, g: ir.Graph, ctx: _Ctx):
         assert g.memory is not None
@@ -143,7 +147,7 @@ class _Program:
     @property
     def scratch(self) -> str:
         """Where the matrix kernels' scratch is (inside the work area)."""
-        return _at("s->work", self.mem.scratch_off)
+        return _at(self.WORK, self.mem.scratch_off)
 
     def matvec(self, base: str, m: ir.Matrix, bias: str, x: str, y: str) -> list[str]:
         """C statements computing y = bias + M x (bias may be "NULL" or alias y)."""
@@ -173,8 +177,8 @@ class _Program:
         out = self.prologue()
         for k, n in enumerate(self.g.nodes):
             fn = getattr(self, "op_" + type(n).__name__.lower())
-            op = fn(n, f"n{k}")
-            if op is not None:
+            made = fn(n, f"n{k}")  # one op, or a list of them (a float32 layer in int8)
+            for op in made if isinstance(made, list) else [made] if made is not None else []:
                 # after windows that do not fire on every call: only when they do
                 op["gate"] = " && ".join(self.fired(w) for w in self.g.gates.get(n.name, ()))
                 out.append(op)
@@ -211,7 +215,7 @@ class _Program:
         block = places.hoist
         x = self.buf(n.inputs[0])
         Y, Yh, Yc = self.recurrent_outputs(n)
-        work = "s->work"
+        work = self.WORK
         dirs = []
         for d, cd in enumerate(n.directions):
             q = f"{p}d{d}"
@@ -234,7 +238,7 @@ class _Program:
             y_zero = (f"memset({_at(Y, n.valid_len * D * H)}, 0, "
                       f"{(T - n.valid_len) * D * H} * sizeof(float));")
         return dict(kind="recurrent", comment=cgen.c_comment(f"{n.cell} '{n.name}'"),
-                    x=x, I=I, GH=GH, valid=n.valid_len, block=block,
+                    x=x, I=I, GH=GH, valid=n.valid_len, block=block, g=work,
                     p=_at(work, places.proj), dirs=dirs, y_zero=y_zero)
 
     C_STATE = "s->state"  # where the cell state lives, and its element size
@@ -259,7 +263,7 @@ class _Program:
             after.append(f"memcpy({_at(Yh, d * H)}, h, {H}{self.ELEM});")
         if Yc:
             after.append(f"memcpy({_at(Yc, d * H)}, c, {H}{self.C_ELEM});")
-        return dict(h=_at("s->state", h_off),
+        return dict(h=_at(self.STATE, h_off),
                     c=_at(self.C_STATE, c_off) if c_off >= 0 else None,
                     tt=f"{n.valid_len - 1} - t" if reverse else "t",
                     label="backward" if reverse else "forward", after=after,
@@ -523,7 +527,7 @@ class _Program:
     def state_slot(self, node: str, d: int, kind: str) -> str:
         """The C address of unit 0 of a recurrent layer's h or c."""
         h_off, c_off = self.mem.state_slots[(node, d)]
-        return _at("s->state", h_off) if kind == "h" else _at(self.C_STATE, c_off)
+        return _at(self.STATE, h_off) if kind == "h" else _at(self.C_STATE, c_off)
 
     def state_copy(self, run: "StateRun", k: str, setting: bool) -> list[str]:
         """C statements copying one run of state values between the caller's float array at

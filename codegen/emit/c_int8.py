@@ -14,7 +14,8 @@ import numpy as np
 
 from .. import cells, cgen, formats, ir, quant
 from ..errors import RnngenError
-from .c import _at, _Ctx, _Program, kernel_closure, one_window
+from .c import KERNELS, _at, _Ctx, _Program, kernel_closure, one_window
+from .c_float_layer import FloatLayer, state_init
 
 INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     **formats.kernels_s8(),
@@ -90,7 +91,9 @@ class QProgram(_Program):
         return [("int8_t", "arena", max(1, mem.arena)), ("int16_t", "arena16", mem.arena16),
                 ("int16_t", "work", mem.work), ("int8_t", "work8", mem.work8),
                 ("int8_t", "state", mem.state), ("int16_t", "state16", mem.state16),
-                ("int32_t", "state32", mem.state32)]
+                ("int32_t", "state32", mem.state32),
+                # float32 layers (--precision LAYER=float32): their state and work area
+                ("float", "statef", mem.statef), ("float", "workf", mem.workf)]
 
     def init_state(self) -> list[str]:
         mem, init = self.mem, []
@@ -100,8 +103,12 @@ class QProgram(_Program):
             init.append("memset(s->state16, 0, sizeof(s->state16));")
         if mem.state32:
             init.append("memset(s->state32, 0, sizeof(s->state32));")
+        if mem.statef:
+            init.append("memset(s->statef, 0, sizeof(s->statef));")
         for n in self.g.nodes:
-            if isinstance(n, ir.Recurrent):
+            if isinstance(n, ir.Recurrent) and self.is_float(n.name):
+                init += state_init(self, n)
+            elif isinstance(n, ir.Recurrent):
                 for d, qd in enumerate(self.plan.nodes[n.name].directions):
                     h_off, c_off = mem.state_slots[(n.name, d)]
                     if np.any(qd.h0 != 0) and self.a16(n):  # w8a16: int16 h in state16
@@ -143,7 +150,12 @@ class QProgram(_Program):
         return f"rnn_dequantize_s16({src}, {size}, {cgen.c_float(p.scale)}, {dst});"
 
     def kernel_closure(self, names: set[str]) -> list[str]:
-        return kernel_closure(names, INT8_KERNELS)
+        # the float kernels too: a float32 layer's (--precision LAYER=float32)
+        return kernel_closure(names, {**KERNELS, **INT8_KERNELS})
+
+    def is_float(self, node: str) -> bool:
+        """The layer runs in float32 inside the int8 model (quant.QFloatLayer)."""
+        return isinstance(self.plan.nodes.get(node), quant.QFloatLayer)
 
     # -- int16 activations (w8a16) -----------------------------------------------------
     def a16(self, n: ir.Recurrent) -> bool:
@@ -155,6 +167,9 @@ class QProgram(_Program):
         return p is not None and p.dtype == "int16"
 
     def state_slot(self, node: str, d: int, kind: str) -> str:
+        if self.is_float(node):  # float h and c in statef
+            h_off, c_off = self.mem.state_slots[(node, d)]
+            return _at("s->statef", h_off if kind == "h" else c_off)
         if kind == "h" and self.plan.nodes[node].h.dtype == "int16":
             return _at("s->state16", self.mem.state_slots[(node, d)][0])
         return super().state_slot(node, d, kind)
@@ -206,7 +221,10 @@ class QProgram(_Program):
 
     def state_copy(self, run: Any, k: str, setting: bool) -> list[str]:
         """int8 state: h quantized with the layer's hidden-state parameters, the LSTM cell
-        state with its power of two (float values at the API whatever --io is)."""
+        state with its power of two (float values at the API whatever --io is); a float32
+        layer's h and c as they are."""
+        if self.is_float(run.node):
+            return _Program.state_copy(self, run, k, setting)
         q = self.plan.nodes[run.node]
         slot = _at(self.state_slot(run.node, run.d, run.kind), run.j)
         if run.kind == "h" and q.h.dtype != "int16":
@@ -317,7 +335,9 @@ class QProgram(_Program):
         return self.ctx.const(f"{qn}_cell", ctype,
                               cgen.c_struct([(f, values[f]) for f in fields]))
 
-    def op_recurrent(self, n: ir.Recurrent, p: str) -> dict[str, Any]:
+    def op_recurrent(self, n: ir.Recurrent, p: str) -> Any:
+        if self.is_float(n.name):  # float32 layer: dequantize, float, quantize
+            return FloatLayer(self, n).ops_of(p)
         q: quant.QRecurrent = self.plan.nodes[n.name]
         H, I, D, T = n.hidden, n.input_size, n.num_directions, n.seq_len
         cell = cells.of(n.cell)
@@ -367,7 +387,9 @@ class QProgram(_Program):
         return dict(kind="lines", comment=cgen.c_comment(f"{n.op} '{n.name}' (int8)"),
                     lines=lines)
 
-    def op_linear(self, n: ir.Linear, p: str) -> dict[str, Any]:
+    def op_linear(self, n: ir.Linear, p: str) -> Any:
+        if self.is_float(n.name):
+            return FloatLayer(self, n).ops_of(p)
         q: quant.QLinear = self.plan.nodes[n.name]
         N, K = n.W.shape
         rows = math.prod(self.g.shapes[n.inputs[0]][:-1])

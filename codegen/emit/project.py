@@ -33,6 +33,9 @@ class Golden:
     state: np.ndarray | None = None  # stateful models: the state inputs' values, flat
     state_out: np.ndarray | None = None  # and the state after the run (get_state)
     state0: np.ndarray | None = None  # the state after _reset (zeros or initializers)
+    # the tolerance of the state after the run (None: atol / rtol); an int8 model whose
+    # float32 layers keep float state: a float build's (docs/int8.md, "float32 layers")
+    state_tol: tuple[float, float] | None = None
 
 
 def environment() -> jinja2.Environment:
@@ -108,6 +111,8 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
     files["test/golden.h"] = env.get_template("golden.h.j2").render(
         banner=banner, golden_source=golden.source, steps=T, x_size=x.size, y_size=y.size,
         atol=repr(float(golden.atol)), rtol=repr(float(golden.rtol)),
+        state_atol=repr(float((golden.state_tol or (golden.atol, golden.rtol))[0])),
+        state_rtol=repr(float((golden.state_tol or (golden.atol, golden.rtol))[1])),
         x_decl=cgen.array_declare(ctx["in_t"], "golden_x", x),
         y_decl=cgen.array_declare(ctx["out_t"], "golden_y", y),
         state_decls=[] if golden.state is None else [

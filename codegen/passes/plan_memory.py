@@ -40,7 +40,8 @@ def ram_bytes(mems: list[ir.MemoryPlan], int8: bool) -> int:
 
     if int8:
         return (most("arena") + 2 * most("arena16") + 2 * most("work") + most("work8")
-                + most("state") + 2 * most("state16") + 4 * most("state32"))
+                + most("state") + 2 * most("state16") + 4 * most("state32")
+                + 4 * (most("statef") + most("workf")))
     return 4 * (most("arena") + most("work") + most("state") + most("state32"))
 
 
@@ -176,7 +177,10 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
     state_slots: dict[tuple[str, int], tuple[int, int]] = {}
     h8 = c16 = work16 = work8 = 0
     places: dict[str, ir.CellPlan] = {}
+    statef, workf, floats = _float_layers(g, state_slots, places)
     for n in g.nodes:
+        if n.name in floats:
+            continue
         if isinstance(n, ir.Recurrent):
             GH = w_rows(n)
             k = hoist_steps(n)
@@ -222,8 +226,54 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
     h8, state32 = _state_places(g, place, held, running, h8, state32)
     mem = ir.MemoryPlan(place=place, arena=top, work=work16, state=h8,
                         state_slots=state_slots, scratch_off=0, work8=work8, state16=c16,
-                        arena16=top16, cells=places, running=running, state32=state32)
+                        arena16=top16, cells=places, running=running, state32=state32,
+                        statef=statef, workf=workf, floats=floats)
     return g.replace(memory=mem)
+
+
+def _float_layers(g: ir.Graph, state_slots: dict[tuple[str, int], tuple[int, int]],
+                  places: dict[str, ir.CellPlan]
+                  ) -> tuple[int, int, dict[str, dict[str, int]]]:
+    """The float32 layers of an int8 model (quant.QFloatLayer): their h and c in the float
+    state `statef` (state_slots), and in the float work area `workf` (shared by them, sized
+    for the largest) the dequantized input, the float outputs, the float cell's work area as
+    a float build has it (CellPlan) and the matrix kernels' scratch. Returns (statef, workf,
+    node -> places in workf)."""
+    from .. import quant
+
+    assert g.quant is not None
+    statef = workf = 0
+    floats: dict[str, dict[str, int]] = {}
+    for n in g.nodes:
+        if not isinstance(g.quant.nodes.get(n.name), quant.QFloatLayer):
+            continue
+        top = 0
+        f: dict[str, int] = {}
+        for k, t in zip(("x", "y", "yh", "yc"), [n.inputs[0], *n.outputs]):
+            if t:
+                f[k] = top
+                top += math.prod(g.shapes[t])
+        mats: list[ir.Matrix] = []
+        if isinstance(n, ir.Recurrent):
+            f["work"] = top
+            places[n.name] = ir.CellPlan(hoist=hoist_steps(n), proj=cell_floats(n),
+                                         work=cells.of(n.cell).work_slots(n.hidden), work8={})
+            top += work_floats(n)
+            for d, cd in enumerate(n.directions):
+                c_off = -1
+                if cells.of(n.cell).has_cell_state:
+                    c_off = statef + n.hidden
+                state_slots[(n.name, d)] = (statef, c_off)
+                statef += n.hidden * (2 if c_off >= 0 else 1)
+                mats += [cd.W, cd.R]
+        else:
+            assert isinstance(n, ir.Linear)
+            mats.append(n.W)
+        f["scratch"] = top
+        top += max([formats.scratch(m) for m in mats] + [0])
+        floats[n.name] = f
+        workf = max(workf, top)
+    return statef, workf, floats
 
 
 def _held(g: ir.Graph) -> list[str]:

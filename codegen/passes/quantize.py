@@ -382,6 +382,11 @@ class _Builder:
         nodes: dict[str, object] = {}
         for n in g.nodes:
             self.bits = self.prec.weight_bits(n.name)
+            if isinstance(n, WEIGHTED) and self.prec.is_float(n.name):
+                nodes[n.name] = q_f = self.float_layer(n)
+                if isinstance(n, ir.Recurrent) and n.outputs[2]:
+                    params[n.outputs[2]] = quant.QState16(q_f.cell_exp)
+                continue
             if isinstance(n, ir.Conv) and self.prec.of(n.name).act_bits != 8:
                 raise RnngenError(f"{self.where}: Conv node '{n.name}': int16 activations "
                                   f"({self.prec.of(n.name).name}) are not available for Conv "
@@ -542,10 +547,7 @@ class _Builder:
         if not hname:
             raise RnngenError(f"{where}: neither Y nor Y_h is used")
         h = self.qp(hname)
-        c_max = max([self.st.c_max.get(n.name, 0.0)] +
-                    [float(np.max(np.abs(cd.c0))) for cd in n.directions if cd.c0 is not None])
-        cell_exp = 11 if c_max <= 0 else int(max(0, min(15, math.floor(
-            math.log2(32767.0 / (c_max * 1.1))))))
+        cell_exp = self.cell_exp(n)
         cell = cells.of(n.cell)
         if cell.reads_x(n) and x.dtype != h.dtype:
             raise RnngenError(f"{where}: its step reads its input x itself (an {n.cell} "
@@ -598,6 +600,33 @@ class _Builder:
         clip = 0 if n.clip is None else int(min(32767, round(n.clip / gate)))
         return quant.QRecurrent(n.cell, H, x, h, cell_exp, clip, n.input_forget,
                                 n.linear_before_reset, om, os_, hm, hs, tuple(dirs))
+
+    def cell_exp(self, n: ir.Recurrent) -> int:
+        """The power of two of the int16 cell state (LSTM): the calibrated largest |c| (and
+        the initial states') with 10% headroom below 32767."""
+        c_max = max([self.st.c_max.get(n.name, 0.0)] +
+                    [float(np.max(np.abs(cd.c0))) for cd in n.directions if cd.c0 is not None])
+        return 11 if c_max <= 0 else int(max(0, min(15, math.floor(
+            math.log2(32767.0 / (c_max * 1.1))))))
+
+    def float_layer(self, n: ir.Node) -> quant.QFloatLayer:
+        """A layer in float32 (--precision LAYER=float32): the parameters it dequantizes its
+        input with and quantizes its outputs with (docs/int8.md, "float32 layers")."""
+        if isinstance(n, ir.Conv):
+            raise RnngenError(f"{self.where}: Conv node '{n.name}': float32 layers inside an "
+                              "integer model are recurrent and Linear layers; give it w8a8 "
+                              f"(--precision ...,{n.name}=w8a8) or build --dtype float32")
+        x = self.qp(n.inputs[0])
+        if isinstance(n, ir.Linear):
+            return quant.QFloatLayer(x, (self.qp(n.outputs[0]),))
+        assert isinstance(n, ir.Recurrent)
+        if not (n.outputs[0] or n.outputs[1]):
+            raise RnngenError(f"{self.where}: {n.cell} node '{n.name}': neither Y nor Y_h "
+                              "is used")
+        e = self.cell_exp(n) if n.outputs[2] else 0
+        outs = tuple(self.qp(o) if o and k < 2 else (quant.QState16(e) if o else None)
+                     for k, o in enumerate(n.outputs[:3]))
+        return quant.QFloatLayer(x, outs, e)
 
     def linear(self, n: ir.Linear) -> quant.QLinear:
         what = f"{self.where}: node '{n.name}'"
