@@ -3,10 +3,11 @@ integer build uses. docs/int8.md, "Precision per layer", states the formats.
 
 A precision is a name wXaY: weights X bits, activations Y bits. Available: w8a8 (the int8
 scheme of quant.py), w4a8 (int4 weights: per-row symmetric in [-7, 7], packed two per
-byte; the same integer arithmetic, so the integer reference is shared) and w8a16 (int16
+byte; the same integer arithmetic, so the integer reference is shared), w8a16 (int16
 activations, the CMSIS-NN s16 scheme: symmetric, zero point 0; dense LSTM, GRU, RNN,
-FastRNN, FastGRNN and Linear layers). Known but not available yet (refused in one line):
-w4a16 and float32 layers inside an integer model. A new number type adds its entry here, a
+FastRNN, FastGRNN and Linear layers) and w4a16 (both: w4a8's int4 weights read by w8a16's
+int16 activations; the same layers, dense matrices only). Known but not available yet
+(refused in one line): float32 layers inside an integer model. A new number type adds its entry here, a
 Dtype policy, a program class and kernels (docs/extending.md, "Number types"); the parser,
 the plan and the CLI do not change.
 
@@ -42,8 +43,7 @@ PRECISIONS: dict[str, Precision] = {p.name: p for p in (
     Precision("w8a8", 8, 8, True),
     Precision("w4a8", 4, 8, True),
     Precision("w8a16", 8, 16, True),
-    Precision("w4a16", 4, 16, False, "int4 weights with int16 activations are not available "
-              "yet"),
+    Precision("w4a16", 4, 16, True),
     Precision("float32", 32, 32, False,
               "float32 layers inside an integer model are not available yet"),
 )}

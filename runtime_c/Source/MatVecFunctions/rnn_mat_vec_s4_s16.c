@@ -37,6 +37,8 @@
  *   in assembly too. H comes 16-fold (exact, divided at the end);
  *   quant.check_accumulator_s4 proves it fits int32.
  * - plain C99 elsewhere.
+ * rnn_mat_vec_s4_pairs_split (DSP builds only) is the Cortex-M4/M7 pair loop on x given
+ * already split; the int16-activation kernel (rnn_mat_vec_a16_s4_s16.c) shares it.
  */
 
 #include "rnn_nnfunctions.h"
@@ -331,6 +333,25 @@ static RNN_S4_NOINLINE void pairs_dsp(int32_t ld, int32_t pairs, const int8_t *w
 #undef RNN_S4_DWORD
 #undef RNN_S4_WORD
 #endif
+
+/* Refer to header file for details. */
+void rnn_mat_vec_s4_pairs_split(int32_t cols, int32_t pairs, const int8_t *w, const int32_t *xw,
+                                int32_t *out)
+{
+    const int32_t ld = RNN_S4_STRIDE(cols);
+    int32_t p;
+#if defined(RNN_S4_DSP2)
+    if (((uintptr_t)w & 3) == 0 && ld > 0 && pairs > 0)
+    {
+        pairs_dsp(ld, pairs, w, xw, out);
+        return;
+    }
+#endif
+    for (p = 0; p < pairs; ++p)
+    {
+        pair1_dsp(ld >> 2, w + p * ld, xw, out + 2 * p);
+    }
+}
 #endif
 
 #if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
