@@ -149,8 +149,6 @@ def test_inspect_shows_each_layer_precision():
 
 @pytest.mark.parametrize("args,needles", [
     (["--precision", "w4a4"], ["unknown precision 'w4a4'", "w8a8, w4a8"]),
-    (["--precision", "w4a16"], ["w4a16", ("int4 weights with int16 activations are not "
-                                          "available yet")]),
     (["--precision", "l0_LSTM=float32"], ["float32 layers inside an integer model",
                                            "not available yet"]),
     (["--precision", "nosuch=w4a8"], ["layer 'nosuch'", "l0_LSTM"]),
