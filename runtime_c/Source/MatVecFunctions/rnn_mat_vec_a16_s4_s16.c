@@ -28,7 +28,7 @@
  * - Helium (Cortex-M55): two row pairs per pass share each 8-lane load of x (VLDRH); per
  *   pair the bytes loaded widened (VLDRB.S16), VSHR #4, two VMLADAVA.S16 (S and H); the last
  *   1..7 columns predicated; sum(x) by VADDVA; four rows requantized as one vector when
- *   every shift is <= -2.
+ *   every shift is <= -2 (int16 out, or int8 with the zero point).
  * - NEON (AArch64): two row pairs per pass share each 8-lane load of x; per pair 8 bytes
  *   widened (SXTL), SSHR #4, SMLAL + SMLAL2 for S and for H; the last columns plain C.
  * - plain C99 elsewhere: each row's sum directly (low nibble - 8, high nibble).
@@ -108,10 +108,11 @@ static void pairs2_mve(int32_t cols, const int8_t *w0, const int8_t *w1, const i
     out[3] = h1;
 }
 
-/* y[0..3] = sat16(rq(acc[0..3])) as one vector when every shift is <= -2 (VMULH, VRSHL by
- * shift + 1: the reference's rq exactly, as rnn_mat_vec_a16_s16.c); 0 otherwise */
+/* sat16(rq(acc[0..3])) as one vector when every shift is <= -2 (VMULH, VRSHL by shift + 1:
+ * the reference's rq exactly, as rnn_mat_vec_a16_s16.c) into *out; 0 (nothing done) when a
+ * shift is above -2 */
 static int32_t requant4_mve(const int32_t *acc, const int32_t *mult, const int32_t *shift,
-                            int16_t *y)
+                            int32x4_t *out)
 {
     const int32x4_t sh = vldrwq_s32(shift);
     int32x4_t r;
@@ -120,8 +121,7 @@ static int32_t requant4_mve(const int32_t *acc, const int32_t *mult, const int32
         return 0;
     }
     r = vrshlq_s32(vmulhq_s32(vldrwq_s32(acc), vldrwq_s32(mult)), vaddq_n_s32(sh, 1));
-    r = vmaxq_s32(vminq_s32(r, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
-    vstrhq_s32(y, r);
+    *out = vmaxq_s32(vminq_s32(r, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
     return 1;
 }
 #endif
@@ -209,8 +209,10 @@ static void requant_block(int32_t nb, const int32_t *acc, const int32_t *mult,
     if (y16 != NULL)
     {
 #if defined(RNN_A16S4_MVE)
-        while (k + 4 <= nb && requant4_mve(acc + k, mult + k, shift + k, y16 + k))
+        int32x4_t v;
+        while (k + 4 <= nb && requant4_mve(acc + k, mult + k, shift + k, &v))
         {
+            vstrhq_s32(y16 + k, v); /* narrowing store */
             k += 4;
         }
 #endif
@@ -221,6 +223,15 @@ static void requant_block(int32_t nb, const int32_t *acc, const int32_t *mult,
     }
     else if (y8 != NULL)
     {
+#if defined(RNN_A16S4_MVE)
+        int32x4_t v;
+        while (k + 4 <= nb && requant4_mve(acc + k, mult + k, shift + k, &v))
+        {
+            v = vaddq_n_s32(v, zp);
+            vstrbq_s32(y8 + k, vmaxq_s32(vminq_s32(v, vdupq_n_s32(127)), vdupq_n_s32(-128)));
+            k += 4;
+        }
+#endif
         for (; k < nb; ++k)
         {
             /* sat16 first: the same result as sat8(zp + rq) (|zp| <= 128), no overflow */
