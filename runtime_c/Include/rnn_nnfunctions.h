@@ -660,9 +660,9 @@ void rnn_mat_vec_s4(int32_t rows, int32_t cols, const int8_t *w, const int32_t *
  * @brief The Cortex-M4/M7 pair loop of the int4 kernels on x given split into int16 pairs
  *        (as rnn_mat_vec_s8_sums_split: per 4 columns (x0 | x2 << 16), (x1 | x3 << 16),
  *        RNN_S4_STRIDE(cols) / 2 words, zero columns after the last): for each of `pairs`
- *        row pairs (RNN_S4_STRIDE(cols) bytes apart from w) out[2p] = sum_j B x_j (modulo
- *        2^32) and out[2p + 1] = 16 sum_j (B >> 4) x_j (B the stored byte as int8; the
- *        caller guarantees the latter fits int32). Compiled only where the DSP extension is
+ *        row pairs (RNN_S4_STRIDE(cols) bytes apart from w, word-aligned)
+ *        out[2p] = sum_j B x_j (modulo 2^32) and out[2p + 1] = 16 sum_j (B >> 4) x_j (B the
+ *        stored byte as int8; the caller guarantees the latter fits int32). Compiled only where the DSP extension is
  *        the kernels' path (__ARM_FEATURE_DSP without Helium); shared by rnn_mat_vec_s4_s16
  *        and the int16-activation rnn_mat_vec_a16_s4_s16.
  */

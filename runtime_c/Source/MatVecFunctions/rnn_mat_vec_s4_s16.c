@@ -334,23 +334,25 @@ static RNN_S4_NOINLINE void pairs_dsp(int32_t ld, int32_t pairs, const int8_t *w
 #undef RNN_S4_WORD
 #endif
 
-/* Refer to header file for details. */
+/* Refer to header file for details. (w word-aligned: pairs_dsp's contract. Without the
+ * assembly, pair1_dsp; with it pair1_dsp is not called here, so that it stays inlined in
+ * rnn_mat_vec_s4_rows, as before this function existed.) */
 void rnn_mat_vec_s4_pairs_split(int32_t cols, int32_t pairs, const int8_t *w, const int32_t *xw,
                                 int32_t *out)
 {
     const int32_t ld = RNN_S4_STRIDE(cols);
-    int32_t p;
 #if defined(RNN_S4_DSP2)
-    if (((uintptr_t)w & 3) == 0 && ld > 0 && pairs > 0)
+    if (ld > 0 && pairs > 0)
     {
         pairs_dsp(ld, pairs, w, xw, out);
-        return;
     }
-#endif
+#else
+    int32_t p;
     for (p = 0; p < pairs; ++p)
     {
         pair1_dsp(ld >> 2, w + p * ld, xw, out + 2 * p);
     }
+#endif
 }
 #endif
 
