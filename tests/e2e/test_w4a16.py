@@ -17,7 +17,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from rnngen import compress, precision, quant
+from rnngen import compress, precision, quant, search
 from tests import models
 from tests.e2e.test_bad_input import build_writes_nothing, rnngen
 from tests.e2e.test_w8a16 import EXAMPLE, SPECS, _c, _exact, _fast_npz, _model
@@ -145,6 +145,14 @@ def test_search_genes_take_w4a16_for_dense_layers_only():
     assert compress.supports("dense", "w4a16")
     for method in compress.METHODS:
         assert not compress.supports(method, "w4a16"), method
+    space = search.Space([search.Layer(0, "l0", "LSTM"), search.Layer(1, "s", "SRU")],
+                         (2.0,), ("w8a8", "w4a16"))
+    # dense LSTM: w4a16; a compressed LSTM and the SRU (no int16-h cell): the w8a8 candidate
+    assert [c.precision for c in space.decode((0, 0, 1, 1, 1))[0]] == ["w4a16", None]
+    assert space.canonical((0, 0, 1, 1, 1)) == (0, 0, 1, 0, 1)
+    assert [c.precision for c in space.decode((1, 0, 1, 0, 1))[0]] == [None, None]
+    assert space.canonical((1, 0, 1, 0, 1)) == (1, 0, 0, 0, 1)
+    assert search.parse_precisions("w8a8,w4a16") == ("w8a8", "w4a16")
 
 
 def test_inspect_shows_w4a16():
