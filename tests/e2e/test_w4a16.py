@@ -163,3 +163,19 @@ def test_inspect_shows_w4a16():
     r = rnngen("inspect", str(EXAMPLE), "--precision", "/lstm/LSTM=w4a16")
     lstm = next(ln for ln in r.stdout.splitlines() if "/lstm/LSTM  forward" in ln)
     assert "precision w4a16 (dense weights 2560 B as int4)" in lstm, lstm
+
+
+def test_row_stack_of_dense_blocks_w4a16_exact_on_host(tmp_path):
+    """An .npz LSTM whose W and R are row stacks of dense blocks (per-gate matrices): w4a16
+    takes them through the dense kernels, exact."""
+    import rnngen.npz as rz
+
+    rng = np.random.default_rng(4)
+    f = (lambda *s: (rng.standard_normal(s) * 0.3).astype(np.float32))
+    p = tmp_path / "stack.npz"
+    rz.save(p, [rz.lstm(rz.stack(f(16, 5), f(16, 5)), rz.stack(*[f(8, 8) for _ in range(4)]),
+                        f(32), f(32), gate_order="onnx"), rz.dense(f(3, 8), f(3))],
+            seq_len=6, output="last")
+    _exact(p, "w4a16")
+    c, _ = _c(tmp_path, p, "w4a16")
+    assert "rnn_mat_vec_a16_s4_s16(" in c and "rnn_mat_vec_a16_s16(" not in c
