@@ -17,7 +17,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from rnngen import compress, precision, quant, search
+from rnngen import compress, driver, precision, quant, search
 from tests import models
 from tests.e2e.test_bad_input import build_writes_nothing, rnngen
 from tests.e2e.test_w8a16 import EXAMPLE, SPECS, _c, _exact, _fast_npz, _model
@@ -179,3 +179,30 @@ def test_row_stack_of_dense_blocks_w4a16_exact_on_host(tmp_path):
     _exact(p, "w4a16")
     c, _ = _c(tmp_path, p, "w4a16")
     assert "rnn_mat_vec_a16_s4_s16(" in c and "rnn_mat_vec_a16_s16(" not in c
+
+
+def test_w4a16_projects_pass_the_c_safety_checks(tmp_path):
+    """The w4a16 kernels in generated projects under AddressSanitizer + UBSan (no signed
+    overflow: the plain C path sums each row exactly), valgrind memcheck and cppcheck
+    (tests/e2e/test_c_safety.py's checks): the classifier (int32 kernels, int16 -> int8
+    Linear), and the wide LSTM (the int64 kernel; cppcheck on the kernels' sources only:
+    its 9,400-column constants take cppcheck minutes)."""
+    from tests.e2e import test_c_safety as cs
+
+    proj = tmp_path / "proj"
+    driver.build(EXAMPLE, proj, driver.BuildOptions(name="m", dtype="int8", measure=False,
+                                                    precision=precision.parse("w4a16")))
+    assert (proj / "src" / "rnn_mat_vec_a16_s4_s8.c").exists()
+    cs.check_project(proj)
+    wide = tmp_path / "wide"
+    driver.build(_wide(tmp_path), wide, driver.BuildOptions(
+        name="m", dtype="int8", measure=False, precision=precision.parse("w4a16")))
+    exe = cs._make(wide, "build-san", cs.SANITIZE)
+    r = cs._run([str(exe)], wide)
+    assert cs._passed(r) and r.stderr == "", r.stdout + r.stderr
+    exe = cs._make(wide, "build-opt", cs.OPTIMIZED)
+    r = cs._run([cs._tool("valgrind"), *cs.VALGRIND, str(exe)], wide)
+    assert cs._passed(r) and "ERROR SUMMARY: 0 errors from 0 contexts" in r.stderr, r.stderr
+    cs.cppcheck(wide, tuple(f"src/{k}.c" for k in ("rnn_mat_vec_a16_s4_wide",
+                                                   "rnn_mat_vec_a16_s4_s16",
+                                                   "rnn_mat_vec_s4_s16")))

@@ -288,6 +288,7 @@ void rnn_mat_vec_a16_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const 
     for (r = 0; r < rows; r += RNN_A16S4_BLOCK)
     {
         const int32_t nb = rows - r < RNN_A16S4_BLOCK ? rows - r : RNN_A16S4_BLOCK;
+        /* cppcheck-suppress legacyUninitvar ; block's acc[k] are written before read */
         int32_t *acc = sums != NULL ? sums + r : block;
         const int8_t *wp = w + (size_t)(r >> 1) * (size_t)ld; /* r even: whole pairs */
         const int32_t *off = offset + r;

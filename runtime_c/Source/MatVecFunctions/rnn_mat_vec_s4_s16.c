@@ -460,6 +460,7 @@ void rnn_mat_vec_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const int3
         sx8 = vaddvaq_p_s8(sx8, vldrbq_z_s8(x + j, p), p);
     }
 #elif defined(RNN_S4_DSP)
+    /* cppcheck-suppress duplicateCondition ; the split above, then this sum: one per path */
     if (split) /* sum(x) from the split words: both int16 halves by one SMLAD (zeros after) */
     {
         for (j = 0; j < 2 * (ld >> 2); ++j)
@@ -484,6 +485,7 @@ void rnn_mat_vec_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const int3
     for (r = 0; r < rows; r += RNN_S4_BLOCK)
     {
         const int32_t nb = rows - r < RNN_S4_BLOCK ? rows - r : RNN_S4_BLOCK;
+        /* cppcheck-suppress legacyUninitvar ; block's acc[k] are written before read */
         int32_t *acc = sums != NULL ? sums + r : block;
         const int8_t *wp = w + (r >> 1) * ld; /* r is even: a whole number of pairs */
         int32_t k = 0;
