@@ -1,7 +1,7 @@
 """The w4a16 kernels (int4 weights read by int16 activations: rnn_mat_vec_a16_s4_s16,
 rnn_mat_vec_a16_s4_s8, and past the int32 bound rnn_mat_vec_a16_s4_wide and its _s8
 variant): every path (plain C on the host, NEON on cortex-a73, the w4a8 pair loop in
-assembly on x split into int16 pairs on cortex-m4, Helium VMLADAVA.S16 on cortex-m55) bit for
+assembly on x split into int16 pairs on cortex-m4 and cortex-m7, Helium VMLADAVA.S16 on cortex-m55) bit for
 bit against the integer reference (QDense.forward of an int4 matrix with an int16 input),
 called as the dense format's emitters write them. Shapes: odd columns, columns around the
 4-column words and the 8-column passes, rows not a multiple of the row pairs and the
@@ -132,6 +132,7 @@ def test_the_int32_bound_chooses_the_w4a16_kernel():
 
 @pytest.mark.parametrize("board", ["host", pytest.param("cortex-a73", marks=pytest.mark.qemu),
                                    pytest.param("cortex-m4", marks=pytest.mark.qemu),
+                                   pytest.param("cortex-m7", marks=pytest.mark.qemu),
                                    pytest.param("cortex-m55", marks=pytest.mark.qemu)])
 def test_a16_s4_kernels_exact_on_the_board(board, tmp_path):
     cases = _cases(17)
