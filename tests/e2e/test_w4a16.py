@@ -206,3 +206,24 @@ def test_w4a16_projects_pass_the_c_safety_checks(tmp_path):
     cs.cppcheck(wide, tuple(f"src/{k}.c" for k in ("rnn_mat_vec_a16_s4_wide",
                                                    "rnn_mat_vec_a16_s4_s16",
                                                    "rnn_mat_vec_s4_s16")))
+
+
+def test_search_plan_with_w4a16(tmp_path):
+    """A plan's "precision" fields (a recurrent layer's and the Linear heads') may say w4a16:
+    build --plan honours them and verify --plan is exact."""
+    from rnngen import plan
+
+    p = tmp_path / "plan.json"
+    p.write_text(json.dumps({
+        "rnngen_plan": 1, "model": str(EXAMPLE), "model_sha256": plan.sha256(EXAMPLE),
+        "dtype": "int8", "seq_len": 8,
+        "layers": [{"index": 0, "name": "/lstm/LSTM", "method": "dense", "factor": 1.0,
+                    "precision": "w4a16"}], "precision": {"/fc/Gemm": "w4a16"}}))
+    out = tmp_path / "proj"
+    r = rnngen("build", "--plan", str(p), "-o", str(out), "--name", "m")
+    assert r.returncode == 0, r.stderr
+    assert "precision /lstm/LSTM=w4a16, /fc/Gemm=w4a16, others w8a8" in r.stdout
+    c = (out / "src" / "m.c").read_text()
+    assert "rnn_mat_vec_a16_s4_s16(" in c and "rnn_mat_vec_a16_s4_s8(" in c
+    r = rnngen("verify", "--plan", str(p))
+    assert r.returncode == 0 and "max_abs_err 0," in r.stdout, r.stdout + r.stderr
