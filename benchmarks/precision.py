@@ -4,17 +4,18 @@ int16-activation (w4a16) mat-vec kernels against the int8 ones (w8a8).
     python benchmarks/precision.py        # writes benchmarks/results/precision.md
 
 Each kernel alone, as rnngen emits it for a layer: rnn_mat_vec_s8_s16 / rnn_mat_vec_s4_s16 /
-rnn_mat_vec_a16_s16 / rnn_mat_vec_a16_s4_s16 (a recurrent layer's gate pre-activations, int16
-out) and rnn_mat_vec_s8 / rnn_mat_vec_s4 / rnn_mat_vec_a16_s8 / rnn_mat_vec_a16_s4_s8 (a
-Linear layer, int8 out; the w8a16 and w4a16 ones read int16), on the shapes below. A program of its own (rnngen's board flags, startup
-and linker script; benchmarks/icount_harness.py) fills the weights with a fixed pattern
-(int8: [-127, 127]; int4: [-7, 7], packed as pack_s4 does), x with a fixed pattern (int8, or
-int16 over the whole int16 range), the requantization shifts a layer would have (int8 rows
--3; int4 rows +1: their scales are about 2^4 times larger for the same real multiplier;
-int16 inputs -11: their scales 2^8 times smaller; int4 rows with int16 inputs -7), and calls the kernel twice between
-rnngen's counting markers; the smaller count is kept (the two call sites' argument setup
-differs by a few instructions, which the count includes) and a second run must give the
-same counts. Instructions are exact QEMU counts (codegen/icount.py), not cycles. Targets
+rnn_mat_vec_a16_s16 / rnn_mat_vec_a16_s4_s16 (a recurrent layer's gate pre-activations,
+int16 out) and rnn_mat_vec_s8 / rnn_mat_vec_s4 / rnn_mat_vec_a16_s8 / rnn_mat_vec_a16_s4_s8
+(a Linear layer, int8 out; the w8a16 and w4a16 ones read int16), on the shapes below. A
+program of its own (rnngen's board flags, startup and linker script;
+benchmarks/icount_harness.py) fills the weights with a fixed pattern (int8: [-127, 127];
+int4: [-7, 7], packed as pack_s4 does), x with a fixed pattern (int8, or int16 over the
+whole int16 range), the requantization shifts a layer would have (int8 rows -3; int4 rows
++1: their scales are about 2^4 times larger for the same real multiplier; int16 inputs -11:
+their scales 2^8 times smaller; int4 rows with int16 inputs -7), and calls the kernel twice
+between rnngen's counting markers; the smaller count is kept (the two call sites' argument
+setup differs by a few instructions, which the count includes) and a second run must give
+the same counts. Instructions are exact QEMU counts (codegen/icount.py), not cycles. Targets
 (issue 14): w4a8 at most 1.2x and w8a16 at most 1.3x the w8a8 count on cortex-m4 and
 cortex-m55; none is stated for w4a16 (reported against w8a8 and w8a16).
 """

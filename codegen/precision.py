@@ -2,14 +2,14 @@
 integer build uses. docs/int8.md, "Precision per layer", states the formats.
 
 A precision is a name wXaY: weights X bits, activations Y bits. Available: w8a8 (the int8
-scheme of quant.py), w4a8 (int4 weights: per-row symmetric in [-7, 7], packed two per
-byte; the same integer arithmetic, so the integer reference is shared), w8a16 (int16
-activations, the CMSIS-NN s16 scheme: symmetric, zero point 0; dense LSTM, GRU, RNN,
-FastRNN, FastGRNN and Linear layers) and w4a16 (both: w4a8's int4 weights read by w8a16's
-int16 activations; the same layers, dense matrices only). Known but not available yet
-(refused in one line): float32 layers inside an integer model. A new number type adds its entry here, a
-Dtype policy, a program class and kernels (docs/extending.md, "Number types"); the parser,
-the plan and the CLI do not change.
+scheme of quant.py), w4a8 (int4 weights: per-row symmetric in [-7, 7], packed two per byte;
+the same integer arithmetic, so the integer reference is shared), w8a16 (int16 activations,
+the CMSIS-NN s16 scheme: symmetric, zero point 0; dense LSTM, GRU, RNN, FastRNN, FastGRNN
+and Linear layers) and w4a16 (both: w4a8's int4 weights read by w8a16's int16 activations;
+the same layers, dense matrices only). Known but not available yet (refused in one line):
+float32 layers inside an integer model. A new number type adds its entry here, a Dtype
+policy, a program class and kernels (docs/extending.md, "Number types"); the parser, the
+plan and the CLI do not change.
 
 Spec forms (the CLI's --precision SPEC, a plan's "precision" field):
 - "w4a8": every layer;

@@ -1,16 +1,16 @@
 """The w4a16 kernels (int4 weights read by int16 activations: rnn_mat_vec_a16_s4_s16,
 rnn_mat_vec_a16_s4_s8, and past the int32 bound rnn_mat_vec_a16_s4_wide and its _s8
 variant): every path (plain C on the host, NEON on cortex-a73, the w4a8 pair loop in
-assembly on x split into int16 pairs on cortex-m4 and cortex-m7, Helium VMLADAVA.S16 on cortex-m55) bit for
-bit against the integer reference (QDense.forward of an int4 matrix with an int16 input),
-called as the dense format's emitters write them. Shapes: odd columns, columns around the
-4-column words and the 8-column passes, rows not a multiple of the row pairs and the
-four-row passes, rows across the 64-row blocks (odd ones included), inputs at and past the
-Cortex-M4 path's 584 columns (16 H exact in int32 up to there; plain C beyond); weights -7
-and 7 with x at -32768 and 32767 at the int32 bound (the pair sum S = sum B x then wraps
-modulo 2^32: the row is still exact), saturating outputs, the general requantization
-(shift > -2); the int64 kernels with rows just past the bound (a large offset, or 9,400
-full-scale columns) and every shift."""
+assembly on x split into int16 pairs on cortex-m4 and cortex-m7, Helium VMLADAVA.S16 on
+cortex-m55) bit for bit against the integer reference (QDense.forward of an int4 matrix with
+an int16 input), called as the dense format's emitters write them. Shapes: odd columns,
+columns around the 4-column words and the 8-column passes, rows not a multiple of the row
+pairs and the four-row passes, rows across the 64-row blocks (odd ones included), inputs at
+and past the Cortex-M4 path's 584 columns (16 H exact in int32 up to there; plain C beyond);
+weights -7 and 7 with x at -32768 and 32767 at the int32 bound (the pair sum S = sum B x
+then wraps modulo 2^32: the row is still exact), saturating outputs, the general
+requantization (shift > -2); the int64 kernels with rows just past the bound (a large
+offset, or 9,400 full-scale columns) and every shift."""
 
 from __future__ import annotations
 
