@@ -315,6 +315,39 @@ void rnn_mat_vec_a16_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const 
             const int32_t pairs = (nb + 1) >> 1;
             int32_t p;
             rnn_mat_vec_s4_pairs_split(cols, pairs, wp, xw, sh);
+            if (sums == NULL)
+            {
+                /* the rows' sums straight into their requantization (as w4a8's kernel) */
+                const int32_t *mu = mult + r;
+                const int32_t *sf = shift + r;
+                for (p = 0; p < pairs; ++p, k += 2)
+                {
+                    const int32_t h16 = sh[2 * p + 1];
+                    const int32_t v0 = rnn_sat16(
+                        rnn_requantize(row_lo(sh[2 * p], h16, sx8, off[k]), mu[k], sf[k]));
+                    const int32_t v1 = k + 1 < nb ? rnn_sat16(rnn_requantize(
+                                                        (h16 >> 4) + off[k + 1], mu[k + 1],
+                                                        sf[k + 1]))
+                                                  : 0;
+                    if (y16 != NULL)
+                    {
+                        y16[r + k] = (int16_t)v0;
+                        if (k + 1 < nb)
+                        {
+                            y16[r + k + 1] = (int16_t)v1;
+                        }
+                    }
+                    else
+                    {
+                        y8[r + k] = (int8_t)rnn_sat8(out_zero_point + v0);
+                        if (k + 1 < nb)
+                        {
+                            y8[r + k + 1] = (int8_t)rnn_sat8(out_zero_point + v1);
+                        }
+                    }
+                }
+                continue; /* the block is done */
+            }
             for (p = 0; p < pairs; ++p, k += 2)
             {
                 const int32_t h16 = sh[2 * p + 1]; /* 16 H, exact: divided below */
