@@ -166,7 +166,7 @@ def _dtype_options(f: Any) -> Any:
 def _precision_option(f: Any) -> Any:
     return click.option("--precision", "precision_spec", metavar="SPEC",
                         help="Integer build with these number types per layer (implies "
-                        "--dtype int8): w8a8, w4a8 or w8a16 (every layer), LAYER=w4a8,... "
+                        "--dtype int8): w8a8, w4a8, w8a16 or w4a16 (every layer), LAYER=w4a8,... "
                         "(names as "
                         "`rnngen inspect` prints them; others w8a8), or a .toml/.json plan "
                         "file (docs/int8.md).")(f)

@@ -2,15 +2,16 @@
 integer build uses. docs/int8.md, "Precision per layer", states the formats.
 
 A precision is a name wXaY: weights X bits, activations Y bits. Available: w8a8 (the int8
-scheme of quant.py), w4a8 (int4 weights: per-row symmetric in [-7, 7], packed two per
-byte; the same integer arithmetic, so the integer reference is shared) and w8a16 (int16
-activations, the CMSIS-NN s16 scheme: symmetric, zero point 0; dense LSTM, GRU, RNN,
-FastRNN, FastGRNN and Linear layers) and float32 (the layer in float: float weights, state
-and kernels, between a dequantization of its int8 / int16 input and a quantization of its
-outputs with their calibrated parameters; recurrent layers of any cell and format, Linear
-layers). Known but not available yet (refused in one line): w4a16. A new number type adds its entry here, a
-Dtype policy, a program class and kernels (docs/extending.md, "Number types"); the parser,
-the plan and the CLI do not change.
+scheme of quant.py), w4a8 (int4 weights: per-row symmetric in [-7, 7], packed two per byte;
+the same integer arithmetic, so the integer reference is shared), w8a16 (int16 activations,
+the CMSIS-NN s16 scheme: symmetric, zero point 0; dense LSTM, GRU, RNN, FastRNN, FastGRNN,
+SRU and Linear layers), w4a16 (both: w4a8's int4 weights read by w8a16's int16 activations;
+the same layers but the SRU, dense matrices only) and float32 (the layer in float: float
+weights, state and kernels, between a dequantization of its int8 / int16 input and a
+quantization of its outputs with their calibrated parameters; recurrent layers of any cell
+and format, Linear layers). A new number type adds its entry here, a Dtype policy, a
+program class and kernels (docs/extending.md, "Number types"); the parser, the plan and the
+CLI do not change.
 
 Spec forms (the CLI's --precision SPEC, a plan's "precision" field):
 - "w4a8": every layer;
@@ -44,8 +45,7 @@ PRECISIONS: dict[str, Precision] = {p.name: p for p in (
     Precision("w8a8", 8, 8, True),
     Precision("w4a8", 4, 8, True),
     Precision("w8a16", 8, 16, True),
-    Precision("w4a16", 4, 16, False, "int4 weights with int16 activations are not available "
-              "yet"),
+    Precision("w4a16", 4, 16, True),
     # a layer in float32 inside an integer model: float weights, state and kernels between a
     # dequantization of its input and a quantization of its outputs (docs/int8.md)
     Precision("float32", 32, 32, True),

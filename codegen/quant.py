@@ -238,7 +238,7 @@ def rq64(acc: np.ndarray | int, mult: np.ndarray | int, shift: np.ndarray | int
     """Requantize an int64 sum (|acc| < 2^47; the int64 int16-activation kernels), as
     CMSIS-NN's arm_nn_requantize_s64: the multiplier reduced to Q15, m15 = (mult + 2^15) >>
     16, then round(acc * m15 * 2^(shift - 15)) half up, saturated to int32 (the product
-    below 2^62: exact in 64 bits). C: rnn_mat_vec_a16_wide.c's rq64."""
+    below 2^62: exact in 64 bits). C: rnn_nn_support.h's rnn_requantize_s64."""
     acc = np.asarray(acc, I64)
     m15 = (np.asarray(mult, I64) + (1 << 15)) >> 16
     p = acc * m15

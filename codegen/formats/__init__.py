@@ -132,13 +132,13 @@ def quantize(m: Any, x: Any, out_scale: float, inputs: np.ndarray, what: str,
 
 
 def check_act_bits(m: Any, x: Any, what: str) -> None:
-    """An int16 input (w8a16 activations) only for formats with int16-input kernels; the
-    others refused in one line naming the matrix and the format."""
+    """An int16 input (w8a16 / w4a16 activations) only for formats with int16-input
+    kernels; the others refused in one line naming the matrix and the format."""
     if getattr(x, "dtype", "int8") == "int16" and 16 not in of(m).act_bits:
-        raise RnngenError(f"int8: {what}: int16 activations (w8a16) are not available for "
-                          f"the {m.fmt} format yet (they are for: "
+        raise RnngenError(f"int8: {what}: int16 activations (w8a16, w4a16) are not "
+                          f"available for the {m.fmt} format yet (they are for: "
                           f"{', '.join(k for k, v in FORMATS.items() if 16 in v.act_bits)}); "
-                          "give this layer w8a8")
+                          "give this layer w8a8 or w4a8")
 
 
 # --------------------------------------------------------------------------- .npz

@@ -4,7 +4,9 @@ float32 C: rnn_mat_vec_f32 over the row-tile layout of pack_dense (and rnn_mat_m
 several vectors at once). int8: per-row symmetric int8 weights, each row stored padded with
 zeros to a multiple of 4 bytes (pack_s8), the input's zero point folded into an int32 offset
 per row, Q31 requantization per row (rnn_mat_vec_s8_s16 to int16 gates, rnn_mat_vec_s8 to an
-int8 output for Linear layers)."""
+int8 output for Linear layers). int4 weights (pack_s4) and int16 inputs have their own kernels
+(_KERNEL_S16, _KERNEL_S8: w4a8 rnn_mat_vec_s4*, w8a16 rnn_mat_vec_a16_*, w4a16
+rnn_mat_vec_a16_s4_*; int64 sums where the int32 bound fails, the *_wide ones)."""
 
 from __future__ import annotations
 
@@ -71,7 +73,7 @@ class QDense:
     mult: np.ndarray  # int32 [m]
     shift: np.ndarray  # int32 [m]
     bits: int = 8  # 4: int4 weights (values in [-7, 7], stored packed; pack_s4)
-    xbits: int = 8  # 16: int16 input (w8a16 activations; rnn_mat_vec_a16_*)
+    xbits: int = 8  # 16: int16 input (w8a16 / w4a16 activations; rnn_mat_vec_a16_*)
     acc64: bool = False  # int16 input whose int32 sum could overflow: int64 sums, rq64
 
     fmt = "dense"
@@ -131,9 +133,11 @@ def quantize_dense(w: np.ndarray, x: QParams, out_scale: float, what: str,
     [-127, 127] (then the int8 weights are the model's own); else re-derived. bits=4: int4
     weights, per-row symmetric in [-7, 7] (the same integer arithmetic; only the storage and
     the kernel differ); a QDQ model's own scales are not used then."""
+    xbits = 16 if x.dtype == "int16" else 8
     if bits == 4:
         wq, sw = quant.quantize_rows(w.astype(np.float64), what, quant.W4_LEVELS)
-        quant.check_accumulator_s4(wq, what)
+        if xbits == 8:  # int16 inputs (w4a16): the int32 / int64 choice below
+            quant.check_accumulator_s4(wq, what)
         scales = None
     else:
         wq, sw = quant.quantize_rows(w.astype(np.float64), what)
@@ -146,12 +150,7 @@ def quantize_dense(w: np.ndarray, x: QParams, out_scale: float, what: str,
     offset = -x.zero_point * wq.astype(np.int64).sum(axis=1)
     if bias is not None:
         offset = offset + np.round(bias / (sw * x.scale)).astype(np.int64)
-    xbits = 16 if x.dtype == "int16" else 8
-    if xbits == 16:  # int16 input (w8a16): symmetric, no zero point
-        if bits != 8:
-            raise RnngenError(f"int8: {what}: int4 weights reading int16 activations (a "
-                              "w8a16 layer's output; w4a16) are not available yet; give this "
-                              "layer w8a8 or w8a16")
+    if xbits == 16:  # int16 input (w8a16, w4a16): symmetric, no zero point
         if np.any(np.abs(offset) >= 2**31) or wq.shape[1] > quant.A16_WIDE_COLS:
             raise RnngenError(f"int8: {what}: int16 activations: the bias or the width "
                               "overflows the int64 kernels' bounds; give this layer w8a8")
@@ -216,14 +215,21 @@ def declare_s8(ctx: Any, base: str, m: QDense) -> tuple[str, str, str, str]:
             ctx.array(f"{base}_shift", np.asarray(m.shift), ctype="int32_t"))
 
 
+# the int32 kernels by (weight bits, input bits): int16 gates / outputs, and int8 outputs
+_KERNEL_S16 = {(8, 8): "rnn_mat_vec_s8_s16", (4, 8): "rnn_mat_vec_s4_s16",
+               (8, 16): "rnn_mat_vec_a16_s16", (4, 16): "rnn_mat_vec_a16_s4_s16"}
+_KERNEL_S8 = {(8, 8): "rnn_mat_vec_s8", (4, 8): "rnn_mat_vec_s4",
+              (8, 16): "rnn_mat_vec_a16_s8", (4, 16): "rnn_mat_vec_a16_s4_s8"}
+
+
 def _emit_s8(m: QDense, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     rows, cols = m.shape
     w, off, mu, sh = declare_s8(prog.ctx, base, m)
     if m.acc64:  # int64 sums (rnn_mat_vec_a16_wide.c holds both outputs' functions)
-        prog.ctx.kernels.add("rnn_mat_vec_a16_wide")
-        return [f"rnn_mat_vec_a16_wide({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
-    k = "rnn_mat_vec_s4_s16" if m.bits == 4 else \
-        "rnn_mat_vec_a16_s16" if m.xbits == 16 else "rnn_mat_vec_s8_s16"
+        k = "rnn_mat_vec_a16_s4_wide" if m.bits == 4 else "rnn_mat_vec_a16_wide"
+        prog.ctx.kernels.add(k)
+        return [f"{k}({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
+    k = _KERNEL_S16[m.bits, m.xbits]
     prog.ctx.kernels.add(k)
     return [f"{k}({rows}, {cols}, {w}, {off}, {mu}, {sh}, {x}, {y});"]
 
@@ -233,11 +239,10 @@ def _emit_s8_out(m: QDense, ctx: Any, base: str, zero_point: int, x: str, y: str
     rows, cols = m.shape
     w, off, mu, sh = declare_s8(ctx, base, m)
     if m.acc64:  # int64 sums
-        ctx.kernels.add("rnn_mat_vec_a16_wide")
-        return (f"rnn_mat_vec_a16_wide_s8({rows}, {cols}, {w}, {off}, {mu}, {sh}, "
-                f"{zero_point}, {x}, {y});")
-    k = "rnn_mat_vec_s4" if m.bits == 4 else \
-        "rnn_mat_vec_a16_s8" if m.xbits == 16 else "rnn_mat_vec_s8"
+        k = "rnn_mat_vec_a16_s4_wide" if m.bits == 4 else "rnn_mat_vec_a16_wide"
+        ctx.kernels.add(k)
+        return (f"{k}_s8({rows}, {cols}, {w}, {off}, {mu}, {sh}, {zero_point}, {x}, {y});")
+    k = _KERNEL_S8[m.bits, m.xbits]
     ctx.kernels.add(k)
     return f"{k}({rows}, {cols}, {w}, {off}, {mu}, {sh}, {zero_point}, {x}, {y});"
 
@@ -303,6 +308,11 @@ FORMAT = Format(
         "rnn_mat_vec_a16_s8": ("MatVecFunctions/rnn_mat_vec_a16_s8.c",
                                ("rnn_mat_vec_a16_s16",)),
         "rnn_mat_vec_a16_wide": ("MatVecFunctions/rnn_mat_vec_a16_wide.c", ()),
+        "rnn_mat_vec_a16_s4_s16": ("MatVecFunctions/rnn_mat_vec_a16_s4_s16.c",
+                                   ("rnn_mat_vec_s4_s16",)),
+        "rnn_mat_vec_a16_s4_s8": ("MatVecFunctions/rnn_mat_vec_a16_s4_s8.c",
+                                  ("rnn_mat_vec_a16_s4_s16",)),
+        "rnn_mat_vec_a16_s4_wide": ("MatVecFunctions/rnn_mat_vec_a16_s4_wide.c", ()),
     },
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,

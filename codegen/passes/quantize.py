@@ -486,7 +486,8 @@ class _Builder:
                 where = f"{self.where}: {n.cell} node '{n.name}'"
                 if not cells.of(n.cell).a16:
                     have = ", ".join(c.name for c in cells.CELLS.values() if c.a16)
-                    raise RnngenError(f"{where}: int16 activations (w8a16) are not available "
+                    raise RnngenError(f"{where}: int16 activations "
+                                      f"({self.prec.of(n.name).name}) are not available "
                                       f"for {n.cell} layers yet (they are for {have}); give "
                                       f"it w8a8 (--precision ...,{n.name}=w8a8)")
                 for o in n.outputs[:2]:

@@ -43,6 +43,31 @@ static inline int32_t rnn_requantize(int32_t acc, int32_t mult, int32_t shift)
     }
 }
 
+/**
+ * @brief CMSIS-NN's arm_nn_requantize_s64 (quant.rq64), for the int64 sums of the
+ *        int16-activation kernels (|acc| < 2^47): the multiplier reduced to Q15,
+ *        m15 = (mult + 2^15) >> 16, then round(acc * m15 * 2^(shift - 15)) half up,
+ *        saturated to int32 (the product below 2^62: exact in 64 bits).
+ */
+static inline int32_t rnn_requantize_s64(int64_t acc, int32_t mult, int32_t shift)
+{
+    const int64_t m15 = ((int64_t)mult + (1 << 15)) >> 16;
+    const int64_t p = acc * m15;
+    const int32_t right = 15 - shift;
+    int64_t r;
+    if (right > 0)
+    {
+        r = (p + ((int64_t)1 << (right - 1))) >> right;
+    }
+    else
+    {
+        const int64_t lo = -(((int64_t)1 << 31) >> -right); /* INT32_MIN >> -right (exact) */
+        const int64_t hi = (int64_t)INT32_MAX >> -right;
+        r = p > hi ? INT32_MAX : (p < lo ? INT32_MIN : p * ((int64_t)1 << -right));
+    }
+    return r > INT32_MAX ? INT32_MAX : (r < INT32_MIN ? INT32_MIN : (int32_t)r);
+}
+
 /** @brief Arithmetic right shift by n >= 0, rounding half up (quant.rshift_round). */
 static inline int32_t rnn_rshift_round(int32_t v, int32_t n)
 {

@@ -657,6 +657,62 @@ void rnn_mat_vec_s4(int32_t rows, int32_t cols, const int8_t *w, const int32_t *
                     const int8_t *x, int8_t *y);
 
 /**
+ * @brief The Cortex-M4/M7 pair loop of the int4 kernels on x given split into int16 pairs
+ *        (as rnn_mat_vec_s8_sums_split: per 4 columns (x0 | x2 << 16), (x1 | x3 << 16),
+ *        RNN_S4_STRIDE(cols) / 2 words, zero columns after the last): for each of `pairs`
+ *        row pairs (RNN_S4_STRIDE(cols) bytes apart from w, word-aligned)
+ *        out[2p] = sum_j B x_j (modulo 2^32) and out[2p + 1] = 16 sum_j (B >> 4) x_j (B the
+ *        stored byte as int8; the caller guarantees the latter fits int32). Compiled only where the DSP extension is
+ *        the kernels' path (__ARM_FEATURE_DSP without Helium); shared by rnn_mat_vec_s4_s16
+ *        and the int16-activation rnn_mat_vec_a16_s4_s16.
+ */
+void rnn_mat_vec_s4_pairs_split(int32_t cols, int32_t pairs, const int8_t *w, const int32_t *xw,
+                                int32_t *out);
+
+/**
+ * @brief int4 matrix times int16 vector (w4a16: int16 activations, int4 weights) to int16:
+ *        y[r] = sat16(rq(W[r] . x + offset[r])). Weights as rnn_mat_vec_s4_s16 (pack_s4's row
+ *        pairs, word-aligned); sum |W[r]| * 32768 + |offset[r]| must stay below 2^31 (rnngen
+ *        proves it at build time; otherwise rnn_mat_vec_a16_s4_wide), so the sums are exact.
+ */
+void rnn_mat_vec_a16_s4_s16(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                            const int32_t *mult, const int32_t *shift, const int16_t *x,
+                            int16_t *y);
+
+/**
+ * @brief The work of the w4a16 kernels: x prepared once, then the rows in blocks of 64, each
+ *        block's sums W[r] . x + offset[r] stored to `sums` (when not NULL), or requantized
+ *        to int16 into y16 or to int8 with the zero point into y8; the other outputs NULL.
+ *        Contract as rnn_mat_vec_a16_s4_s16.
+ */
+void rnn_mat_vec_a16_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                             const int32_t *mult, const int32_t *shift, int32_t out_zero_point,
+                             const int16_t *x, int32_t *sums, int16_t *y16, int8_t *y8);
+
+/**
+ * @brief int4 matrix times int16 vector to int8: y[r] = sat8(zp + rq(W[r] . x + offset[r])).
+ *        Contract as rnn_mat_vec_a16_s4_s16.
+ */
+void rnn_mat_vec_a16_s4_s8(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                           const int32_t *mult, const int32_t *shift, int32_t out_zero_point,
+                           const int16_t *x, int8_t *y);
+
+/**
+ * @brief int4 matrix times int16 vector with int64 sums (w4a16 matrices whose int32 sum could
+ *        overflow): y[r] = sat16(rq64(W[r] . x + offset[r])) (rnn_requantize_s64).
+ *        Weights as rnn_mat_vec_s4_s16; cols <= 65536.
+ */
+void rnn_mat_vec_a16_s4_wide(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
+                             const int32_t *mult, const int32_t *shift, const int16_t *x,
+                             int16_t *y);
+
+/** @brief As rnn_mat_vec_a16_s4_wide, to int8: y[r] = sat8(zp + rq64(W[r] . x + offset[r])). */
+void rnn_mat_vec_a16_s4_wide_s8(int32_t rows, int32_t cols, const int8_t *w,
+                                const int32_t *offset, const int32_t *mult,
+                                const int32_t *shift, int32_t out_zero_point, const int16_t *x,
+                                int8_t *y);
+
+/**
  * @brief Sparse (CSR) int8 matrix times int8 vector, rows requantized to int16:
  *        y[r] = sat16(rq(offset[r] + sum_k values[k] x[col_idx[k]], mult[r], shift[r])).
  *        values / col_idx / row_ptr as rnn_mat_vec_csr_f32 (rows padded with zero values to

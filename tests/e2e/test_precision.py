@@ -166,8 +166,6 @@ def test_inspect_shows_int4_bytes_of_a_compressed_layer(tmp_path):
 
 @pytest.mark.parametrize("args,needles", [
     (["--precision", "w4a4"], ["unknown precision 'w4a4'", "w8a8, w4a8"]),
-    (["--precision", "w4a16"], ["w4a16", ("int4 weights with int16 activations are not "
-                                          "available yet")]),
     (["--precision", "nosuch=w4a8"], ["layer 'nosuch'", "l0_LSTM"]),
     (["--precision", "l0_LSTM=w4a8,l0_LSTM=w8a8"], ["given twice"]),
     (["--precision", "l0_LSTM=,x"], ["'l0_LSTM=' is not LAYER=PRECISION"]),

@@ -6,7 +6,7 @@
  *              accumulation, for the matrices whose int32 sum could overflow (a row with
  *              sum |W[r]| * 32768 + |offset[r]| >= 2^31: more than about 516 columns of
  *              full-scale weights): acc[r] = W[r] . x + offset[r] exact in int64 (|acc| <
- *              2^47), requantized as CMSIS-NN's arm_nn_requantize_s64 (quant.rq64): the
+ *              2^47), requantized as CMSIS-NN's arm_nn_requantize_s64 (rnn_requantize_s64): the
  *              multiplier reduced to Q15, m15 = (mult + 2^15) >> 16, then
  *              round(acc * m15 * 2^(shift - 15)) half up, saturated to int32.
  *              rnn_mat_vec_a16_wide: y = sat16(rq64(acc)); rnn_mat_vec_a16_wide_s8:
@@ -50,26 +50,6 @@ static int64_t dot64(const int8_t *w, const int16_t *x, int32_t n)
     return acc;
 }
 
-/* quant.rq64 */
-static int32_t rq64(int64_t acc, int32_t mult, int32_t shift)
-{
-    const int64_t m15 = ((int64_t)mult + (1 << 15)) >> 16;
-    const int64_t p = acc * m15;
-    const int32_t right = 15 - shift;
-    int64_t r;
-    if (right > 0)
-    {
-        r = (p + ((int64_t)1 << (right - 1))) >> right;
-    }
-    else
-    {
-        const int64_t lo = -(((int64_t)1 << 31) >> -right); /* INT32_MIN >> -right (exact) */
-        const int64_t hi = (int64_t)INT32_MAX >> -right;
-        r = p > hi ? INT32_MAX : (p < lo ? INT32_MIN : p * ((int64_t)1 << -right));
-    }
-    return r > INT32_MAX ? INT32_MAX : (r < INT32_MIN ? INT32_MIN : (int32_t)r);
-}
-
 /* Refer to header file for details. */
 void rnn_mat_vec_a16_wide(int32_t rows, int32_t cols, const int8_t *w,
                               const int32_t *offset, const int32_t *mult, const int32_t *shift,
@@ -80,7 +60,7 @@ void rnn_mat_vec_a16_wide(int32_t rows, int32_t cols, const int8_t *w,
     for (r = 0; r < rows; ++r)
     {
         const int64_t acc = dot64(w, x, cols) + offset[r];
-        y[r] = (int16_t)rnn_sat16(rq64(acc, mult[r], shift[r]));
+        y[r] = (int16_t)rnn_sat16(rnn_requantize_s64(acc, mult[r], shift[r]));
         w += ld;
     }
 }
@@ -95,7 +75,8 @@ void rnn_mat_vec_a16_wide_s8(int32_t rows, int32_t cols, const int8_t *w,
     for (r = 0; r < rows; ++r)
     {
         const int64_t acc = dot64(w, x, cols) + offset[r];
-        y[r] = (int8_t)rnn_sat8(out_zero_point + rnn_sat16(rq64(acc, mult[r], shift[r])));
+        y[r] = (int8_t)rnn_sat8(out_zero_point +
+                                rnn_sat16(rnn_requantize_s64(acc, mult[r], shift[r])));
         w += ld;
     }
 }

@@ -39,6 +39,8 @@
  *   in assembly too. H comes 16-fold (exact, divided at the end);
  *   quant.check_accumulator_s4 proves it fits int32.
  * - plain C99 elsewhere.
+ * rnn_mat_vec_s4_pairs_split (DSP builds only) is the Cortex-M4/M7 pair loop on x given
+ * already split; the int16-activation kernel (rnn_mat_vec_a16_s4_s16.c) shares it.
  */
 
 #include "rnn_nnfunctions.h"
@@ -363,6 +365,27 @@ static RNN_S4_NOINLINE void pairs_dsp(int32_t ld, int32_t pairs, const int8_t *w
 #undef RNN_S4_DWORD
 #undef RNN_S4_WORD
 #endif
+
+/* Refer to header file for details. (w word-aligned: pairs_dsp's contract. Without the
+ * assembly, pair1_dsp; with it pair1_dsp is not called here, so that it stays inlined in
+ * rnn_mat_vec_s4_rows, as before this function existed.) */
+void rnn_mat_vec_s4_pairs_split(int32_t cols, int32_t pairs, const int8_t *w, const int32_t *xw,
+                                int32_t *out)
+{
+    const int32_t ld = RNN_S4_STRIDE(cols);
+#if defined(RNN_S4_DSP2)
+    if (ld > 0 && pairs > 0)
+    {
+        pairs_dsp(ld, pairs, w, xw, out);
+    }
+#else
+    int32_t p;
+    for (p = 0; p < pairs; ++p)
+    {
+        pair1_dsp(ld >> 2, w + p * ld, xw, out + 2 * p);
+    }
+#endif
+}
 #endif
 
 #if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
@@ -478,6 +501,7 @@ void rnn_mat_vec_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const int3
         sx8 = vaddvaq_p_s8(sx8, vldrbq_z_s8(x + j, p), p);
     }
 #elif defined(RNN_S4_DSP)
+    /* cppcheck-suppress duplicateCondition ; the split above, then this sum: one per path */
     if (split) /* sum(x) from the split words: both int16 halves by one SMLAD (zeros after) */
     {
         for (j = 0; j < 2 * (ld >> 2); ++j)
@@ -502,6 +526,7 @@ void rnn_mat_vec_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const int3
     for (r = 0; r < rows; r += RNN_S4_BLOCK)
     {
         const int32_t nb = rows - r < RNN_S4_BLOCK ? rows - r : RNN_S4_BLOCK;
+        /* cppcheck-suppress legacyUninitvar ; block's acc[k] are written before read */
         int32_t *acc = sums != NULL ? sums + r : block;
         const int8_t *wp = w + (r >> 1) * ld; /* r is even: a whole number of pairs */
         int32_t k = 0;
