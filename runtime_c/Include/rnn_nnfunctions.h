@@ -571,14 +571,17 @@ void rnn_mat_vec_s8_sums_split(int32_t rows, int32_t cols, const int8_t *w,
  * @brief int8 matrix times int16 vector (int16 activations, w8a16), int32 sums:
  *        acc[r] = W[r] . x + offset[r]. Weights as rnn_mat_vec_s8_s16 (pack_s8 rows);
  *        sum |W[r]| * 32768 + |offset[r]| must stay below 2^31 (rnngen proves it at build
- *        time), so the sums are exact.
+ *        time), so the sums are exact. offset_split[r] = offset[r] + 128 * (sum of W[r]'s
+ *        weights): the Helium path's offset (it splits x into bytes, x = 256 hi + lo' + 128),
+ *        the others read offset only.
  */
 void rnn_mat_vec_a16_sums(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
-                          const int16_t *x, int32_t *acc);
+                          const int32_t *offset_split, const int16_t *x, int32_t *acc);
 
 /**
  * @brief int8 matrix times int16 vector to int16: y[r] = sat16(rq(W[r] . x + offset[r])).
- *        Contract as rnn_mat_vec_a16_sums.
+ *        Contract as rnn_mat_vec_a16_sums; offset holds 2 * rows values: offset[0 .. rows
+ *        - 1], then offset_split[0 .. rows - 1] (rnngen stores both, pack_offset_a16).
  */
 void rnn_mat_vec_a16_s16(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                          const int32_t *mult, const int32_t *shift, const int16_t *x,
@@ -586,7 +589,7 @@ void rnn_mat_vec_a16_s16(int32_t rows, int32_t cols, const int8_t *w, const int3
 
 /**
  * @brief int8 matrix times int16 vector to int8: y[r] = sat8(zp + rq(W[r] . x + offset[r])).
- *        Contract as rnn_mat_vec_a16_sums.
+ *        Contract as rnn_mat_vec_a16_s16 (offset: 2 * rows values).
  */
 void rnn_mat_vec_a16_s8(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                         const int32_t *mult, const int32_t *shift, int32_t out_zero_point,

@@ -30,7 +30,7 @@ void rnn_mat_vec_a16_s8(int32_t rows, int32_t cols, const int8_t *w, const int32
         const int32_t nb = rows - r < RNN_A16_FC_BLOCK ? rows - r : RNN_A16_FC_BLOCK;
         int32_t k;
         rnn_mat_vec_a16_sums(nb, cols, w + (size_t)r * (size_t)RNN_S8_STRIDE(cols),
-                             offset + r, x, acc);
+                             offset + r, offset + rows + r, x, acc);
         for (k = 0; k < nb; ++k)
         {
             /* sat16 first: the same result as sat8(zp + rq) (|zp| <= 128), no int32
