@@ -112,86 +112,95 @@ static void split_mve(int32_t n, const int16_t *x, int8_t *xs)
     }
 }
 
+/* One 16-column chunk of three rows, backwards: x's hi in q0 and lo' in q1 (from r9, then
+ * r9 moves 32 bytes down), each row's 16 weights (r1, r3, r5, then 16 bytes down) into
+ * the sums r0, r2, r4 (W . hi) and r6, r8, r10 (W . lo'). 11 instructions. */
+#define RNN_A16_CHUNK3                                                                         \
+    "vldrb.u8 q1, [r9, #16]\n\t"                                                              \
+    "vldrb.u8 q0, [r9], #-32\n\t"                                                             \
+    "vldrb.u8 q2, [r1], #-16\n\t"                                                             \
+    "vmladava.s8 r0, q2, q0\n\t"                                                              \
+    "vmladava.s8 r6, q2, q1\n\t"                                                              \
+    "vldrb.u8 q3, [r3], #-16\n\t"                                                             \
+    "vmladava.s8 r2, q3, q0\n\t"                                                              \
+    "vmladava.s8 r8, q3, q1\n\t"                                                              \
+    "vldrb.u8 q4, [r5], #-16\n\t"                                                             \
+    "vmladava.s8 r4, q4, q0\n\t"                                                              \
+    "vmladava.s8 r10, q4, q1\n\t"
+
 /* acc[3 g .. 3 g + 2] = init[..] + rows 3 g .. 3 g + 2 of w (ld bytes apart) . x over
- * 16 k0 + 16 columns, the last 16 under the predicate p (VPST: the weights' loads, the rest
- * of those rows unread), for g = 0 .. groups - 1 (groups >= 1); xs: split_mve's. In
- * assembly (GCC kept the rows' pointers in memory and copied the x pointer each pass: 14
- * instructions per pass and about 50 per group of rows): per 16 columns two loads of xs,
- * three of weights, six VMLADAVA.S8 and LE, 12 instructions for 48 multiply-adds; per
- * group of rows about 36 around them. The six sums live in r0, r2, r4 (W . hi) and r6, r8,
- * r10 (W . lo', started at init), VMLADAVA's destination being an even register; the
- * group's results are r6 + (r0 << 8) .. (modulo 2^32). r7 is left alone (a frame pointer
- * in unoptimised builds); every value the loop needs between groups is a memory operand. */
+ * 16 k0 + 16 columns, for g = 0 .. groups - 1 (groups >= 1); xs: split_mve's. In assembly
+ * (GCC kept the rows' pointers in memory and copied the x pointer each pass: 14
+ * instructions per 16 columns and about 50 per group of rows). Each group runs from its
+ * last chunk down: first the last 16 columns under the predicate p (VPST: the weights'
+ * loads; the rest of those rows is not read), with VMLADAV starting the W . hi sums (no
+ * zeroing) and VMLADAVA the W . lo' ones from init; then the k0 whole chunks, one alone
+ * when k0 is odd, then pairs per low-overhead loop (WLS / LE): 11 instructions per 16
+ * columns of three rows (48 multiply-adds) plus half an LE; about 32 per group besides.
+ * The six sums live in r0, r2, r4 and r6, r8, r10 (VMLADAV writes even registers only);
+ * the group's results are r6 + (r0 << 8) .. (modulo 2^32), stored with one STM. r12
+ * counts the groups; r7 is left alone (a frame pointer in unoptimised builds); the rest
+ * the loop needs is memory operands. */
 static RNN_A16_NOINLINE void groups3_mve(int32_t groups, int32_t ld, int32_t k0,
                                          const int8_t *w, const int8_t *xs,
                                          const int32_t *init, int32_t *acc, mve_pred16_t p)
 {
-    const int32_t gap = ld - 16 * k0; /* from the end of a group's last row to the next */
+    const int8_t *wt = w + 16 * k0;                   /* group 0's row 0, last chunk */
+    const int8_t *xe = xs + 32 * k0;                  /* the last chunk's split x */
+    const int32_t step = 3 * ld + 16 * (k0 + 1); /* after a group, to the next group's */
     const int32_t pr = (int32_t)p;
-    int32_t np = groups;
     __asm__ volatile(
-        "ldr r1, %[w]\n\t"
+        "ldr r1, %[wt]\n\t"
         "ldr r11, %[ldm]\n\t"
         "add r3, r1, r11\n\t"
         "add r5, r3, r11\n\t"
         "ldr r11, %[pr]\n\t"
         "vmsr p0, r11\n\t"
-        "ldr r12, %[k0]\n\t"
+        "ldr r12, %[groups]\n\t"
         "2:\n\t"
         "ldr r11, %[initp]\n\t"
         "ldm r11!, {r6, r8, r10}\n\t"
         "str r11, %[initp]\n\t"
-        "movs r0, #0\n\t"
-        "movs r2, #0\n\t"
-        "movs r4, #0\n\t"
-        "ldr r9, %[xs]\n\t"
-        "wls lr, r12, 3f\n\t"
-        "1:\n\t"
-        "vldrb.u8 q0, [r9], #16\n\t"
-        "vldrb.u8 q1, [r9], #16\n\t"
-        "vldrb.u8 q2, [r1], #16\n\t"
-        "vmladava.s8 r0, q2, q0\n\t"
+        "ldr r9, %[xe]\n\t"
+        "vldrb.u8 q1, [r9, #16]\n\t"
+        "vldrb.u8 q0, [r9], #-32\n\t"
+        "vpsttt\n\t"
+        "vldrbt.u8 q2, [r1], #-16\n\t"
+        "vldrbt.u8 q3, [r3], #-16\n\t"
+        "vldrbt.u8 q4, [r5], #-16\n\t"
+        "vmladav.s8 r0, q2, q0\n\t"
         "vmladava.s8 r6, q2, q1\n\t"
-        "vldrb.u8 q3, [r3], #16\n\t"
-        "vmladava.s8 r2, q3, q0\n\t"
+        "vmladav.s8 r2, q3, q0\n\t"
         "vmladava.s8 r8, q3, q1\n\t"
-        "vldrb.u8 q2, [r5], #16\n\t"
-        "vmladava.s8 r4, q2, q0\n\t"
-        "vmladava.s8 r10, q2, q1\n\t"
+        "vmladav.s8 r4, q4, q0\n\t"
+        "vmladava.s8 r10, q4, q1\n\t"
+        "ldr r11, %[k0]\n\t"
+        "lsrs r11, r11, #1\n\t"
+        "bcc 4f\n\t" RNN_A16_CHUNK3
+        "4:\n\t"
+        "wls lr, r11, 3f\n\t"
+        "1:\n\t" RNN_A16_CHUNK3 RNN_A16_CHUNK3
         "le lr, 1b\n\t"
         "3:\n\t"
-        "vldrb.u8 q0, [r9]\n\t"
-        "vldrb.u8 q1, [r9, #16]\n\t"
-        "vpsttt\n\t"
-        "vldrbt.u8 q2, [r1]\n\t"
-        "vldrbt.u8 q3, [r3]\n\t"
-        "vldrbt.u8 q4, [r5]\n\t"
-        "vmladava.s8 r0, q2, q0\n\t"
-        "vmladava.s8 r6, q2, q1\n\t"
-        "vmladava.s8 r2, q3, q0\n\t"
-        "vmladava.s8 r8, q3, q1\n\t"
-        "vmladava.s8 r4, q4, q0\n\t"
-        "vmladava.s8 r10, q4, q1\n\t"
         "add r6, r6, r0, lsl #8\n\t"
         "add r8, r8, r2, lsl #8\n\t"
         "add r10, r10, r4, lsl #8\n\t"
         "ldr r11, %[accp]\n\t"
         "stm r11!, {r6, r8, r10}\n\t"
         "str r11, %[accp]\n\t"
-        "ldr r11, %[gap]\n\t"
-        "add r1, r5, r11\n\t"
-        "ldr r11, %[ldm]\n\t"
-        "add r3, r1, r11\n\t"
-        "add r5, r3, r11\n\t"
-        "ldr r11, %[np]\n\t"
-        "subs r11, r11, #1\n\t"
-        "str r11, %[np]\n\t"
+        "ldr r11, %[step]\n\t"
+        "add r1, r1, r11\n\t"
+        "add r3, r3, r11\n\t"
+        "add r5, r5, r11\n\t"
+        "subs r12, r12, #1\n\t"
         "bne 2b\n\t"
-        : [initp] "+m"(init), [accp] "+m"(acc), [np] "+m"(np)
-        : [w] "m"(w), [ldm] "m"(ld), [k0] "m"(k0), [xs] "m"(xs), [gap] "m"(gap), [pr] "m"(pr)
+        : [initp] "+m"(init), [accp] "+m"(acc)
+        : [wt] "m"(wt), [ldm] "m"(ld), [k0] "m"(k0), [xe] "m"(xe), [step] "m"(step),
+          [pr] "m"(pr), [groups] "m"(groups)
         : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr",
           "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "cc", "memory");
 }
+#undef RNN_A16_CHUNK3
 
 /* acc[r] = init[r] + W[r][0 .. n - 1] . x (1 <= n <= RNN_A16_XW; xs: split_mve's) for
  * rows 0 .. rows - 1, rows ld bytes apart (init may be acc): groups of three rows in
