@@ -58,7 +58,6 @@
 #endif
 #define RNN_A16_XW 512   /* DSP and Helium: columns split once per call (a stack buffer of 1 KB) */
 
-#if !defined(RNN_A16_MVE)
 /* sum_j w[j] x[j] over n values, plain C */
 static int32_t dot_a16(const int8_t *w, const int16_t *x, int32_t n)
 {
@@ -70,7 +69,6 @@ static int32_t dot_a16(const int8_t *w, const int16_t *x, int32_t n)
     }
     return acc;
 }
-#endif
 
 #if defined(RNN_A16_MVE)
 /* The byte split: x = 256 hi + lo' + 128 with hi = x >> 8 (the high byte, signed) and
@@ -341,18 +339,11 @@ static void split_a16(int32_t cols, const int16_t *x, int32_t *xw)
 
 /* Refer to header file for details. */
 void rnn_mat_vec_a16_sums(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
-                          const int32_t *offset_split, const int16_t *x, int32_t *acc)
+                          const int16_t *x, int32_t *acc)
 {
+    /* (Helium: plain C here; rnngen's kernels take rnn_mat_vec_a16_sums_split there) */
     const int32_t ld = RNN_S8_STRIDE(cols);
     int32_t r = 0;
-#if defined(RNN_A16_MVE)
-    (void)offset;
-    (void)ld;
-    (void)r;
-    sums_mve(rows, cols, w, offset_split, x, acc);
-    return;
-#else
-    (void)offset_split;
 #if defined(RNN_A16_NEON)
     for (; r + 4 <= rows; r += 4)
     {
@@ -377,8 +368,16 @@ void rnn_mat_vec_a16_sums(int32_t rows, int32_t cols, const int8_t *w, const int
         acc[r] = dot_a16(w, x, cols) + offset[r];
         w += ld;
     }
-#endif
 }
+
+#if defined(RNN_A16_MVE)
+/* Refer to header file for details. (Helium only: the int16-input kernels' path there.) */
+void rnn_mat_vec_a16_sums_split(int32_t rows, int32_t cols, const int8_t *w,
+                                const int32_t *offset_split, const int16_t *x, int32_t *acc)
+{
+    sums_mve(rows, cols, w, offset_split, x, acc);
+}
+#endif
 
 /* Refer to header file for details. */
 void rnn_mat_vec_a16_s16(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
@@ -420,8 +419,13 @@ void rnn_mat_vec_a16_s16(int32_t rows, int32_t cols, const int8_t *w, const int3
     {
         const int32_t nb = rows - r < RNN_A16_BLOCK ? rows - r : RNN_A16_BLOCK;
         int32_t k;
+#if defined(RNN_A16_MVE)
+        sums_mve(nb, cols, w + (size_t)r * (size_t)RNN_S8_STRIDE(cols), offset + rows + r, x,
+                 acc);
+#else
         rnn_mat_vec_a16_sums(nb, cols, w + (size_t)r * (size_t)RNN_S8_STRIDE(cols),
-                             offset + r, offset + rows + r, x, acc);
+                             offset + r, x, acc);
+#endif
         k = 0;
 #if defined(RNN_A16_MVE)
         for (; k + 4 <= nb; k += 4)
