@@ -60,7 +60,7 @@ SEMIHOSTING
 #define LD STRIDE(COLS)
 static int8_t w[ROWS * LD] RNN_ALIGN4;
 static X_T x[COLS];
-static int32_t off[2 * ROWS], mu[ROWS], sh[ROWS];
+static int32_t off[ROWS], mu[ROWS], sh[ROWS];
 static OUT_T y[ROWS];
 int main(void)
 {
@@ -103,10 +103,10 @@ def program(kernel: str, rows: int, cols: int) -> str:
     shift = "1" if s4 else ("-11" if a16 else "-3")
     x_t, x_fill = (("int16_t", "(int16_t)((i * 13577) % 65536 - 32768)") if a16 else
                    ("int8_t", "(int8_t)((i * 53) % 256 - 128)"))
-    # the int16-input kernels' second half of the offsets: offset + 128 row sum (their
-    # contract; rnngen stores it, dense.pack_offset_a16)
+    # the int16-input kernels' offsets on Helium: offset + 128 row sum (their contract;
+    # rnngen stores them, dense.offset_split_a16)
     split = ("{ long j; int32_t s = 0; for (j = 0; j < COLS; ++j) s += w[i * LD + j]; "
-             "off[ROWS + i] = off[i] + 128 * s; }" if a16 else "")
+             "if (RNN_A16_SPLIT) off[i] += 128 * s; }" if a16 else "")
     return (MAIN.replace("OFFSET_SPLIT", split).replace("CALL", call).replace("X_FILL", x_fill).replace("FILL", fill)
             .replace("OUT_T", out_t).replace("X_T", x_t).replace("SHIFT", shift)
             .replace("STRIDE", "RNN_S4_STRIDE" if s4 else "RNN_S8_STRIDE")

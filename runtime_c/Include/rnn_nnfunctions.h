@@ -587,8 +587,9 @@ void rnn_mat_vec_a16_sums_split(int32_t rows, int32_t cols, const int8_t *w,
 
 /**
  * @brief int8 matrix times int16 vector to int16: y[r] = sat16(rq(W[r] . x + offset[r])).
- *        Contract as rnn_mat_vec_a16_sums; offset holds 2 * rows values: offset[0 .. rows
- *        - 1], then offset_split[0 .. rows - 1] (rnngen stores both, pack_offset_a16).
+ *        Contract as rnn_mat_vec_a16_sums, except that on Helium builds (RNN_A16_SPLIT)
+ *        the offsets given are offset[r] + 128 * (the sum of W[r]'s weights), as
+ *        rnn_mat_vec_a16_sums_split reads them: pass RNN_A16_OFFSETS(offsets, split ones).
  */
 void rnn_mat_vec_a16_s16(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                          const int32_t *mult, const int32_t *shift, const int16_t *x,
@@ -596,7 +597,7 @@ void rnn_mat_vec_a16_s16(int32_t rows, int32_t cols, const int8_t *w, const int3
 
 /**
  * @brief int8 matrix times int16 vector to int8: y[r] = sat8(zp + rq(W[r] . x + offset[r])).
- *        Contract as rnn_mat_vec_a16_s16 (offset: 2 * rows values).
+ *        Contract as rnn_mat_vec_a16_s16 (on Helium builds the split offsets).
  */
 void rnn_mat_vec_a16_s8(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                         const int32_t *mult, const int32_t *shift, int32_t out_zero_point,

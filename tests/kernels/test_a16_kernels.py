@@ -139,13 +139,24 @@ def test_the_bound_cases_reach_int32s_ends():
 
 
 def test_the_offsets_carry_the_split_paths_row_sums():
-    """The int32 int16-input kernels' offsets: offset, then offset + 128 row sum (the Helium
-    byte split's), against Python integers."""
+    """The int32 int16-input kernels' offsets on Helium: offset + 128 row sum (the byte
+    split's), against Python integers; declared under `#if RNN_A16_SPLIT` and passed as
+    RNN_A16_OFFSETS(plain, split), the plain ones shared as before (the int64 kernels take
+    the plain ones only)."""
     qm = _qdense(np.random.default_rng(3), 5, 33, "random")
-    got = np.asarray(_dense.pack_offset_a16(qm.w, qm.offset))
-    want = [int(o) for o in qm.offset] + \
-        [int(o) + 128 * int(r.astype(np.int64).sum()) for o, r in zip(qm.offset, qm.w)]
+    got = np.asarray(_dense.offset_split_a16(qm.w, qm.offset))
+    want = [int(o) + 128 * int(r.astype(np.int64).sum()) for o, r in zip(qm.offset, qm.w)]
     assert got.tolist() == want
+    ctx = _Ctx()
+    _w, off, _mu, _sh = _dense.declare_s8(ctx, "m", qm)
+    assert off == "RNN_A16_OFFSETS(m_off, m_off_split)"
+    split = next(d for d in ctx.decls if "m_off_split" in d)
+    assert split.startswith("#if RNN_A16_SPLIT\n") and split.endswith("\n#endif")
+    assert [int(v) for v in split.split("{")[1].split("}")[0].replace(",", " ").split()] == want
+    wide = _wide(np.random.default_rng(4), 3, 517, "random")
+    ctx = _Ctx()
+    assert _dense.declare_s8(ctx, "m", wide)[1] == "m_off"
+    assert not any("RNN_A16_SPLIT" in d for d in ctx.decls)
 
 
 def _want(m: object, kind: str, x: np.ndarray) -> np.ndarray:

@@ -397,8 +397,7 @@ void rnn_mat_vec_a16_s16(int32_t rows, int32_t cols, const int8_t *w, const int3
         {
             const int32_t nb = rows - r < RNN_A16_BLOCK ? rows - r : RNN_A16_BLOCK;
             int32_t k = 0;
-            sums_split_mve(nb, ld, cols, w + (size_t)r * (size_t)ld, xs, offset + rows + r,
-                           acc);
+            sums_split_mve(nb, ld, cols, w + (size_t)r * (size_t)ld, xs, offset + r, acc);
             for (; k + 4 <= nb; k += 4)
             {
                 if (!requant4_mve(acc + k, mult + r + k, shift + r + k, y + r + k))
@@ -420,8 +419,7 @@ void rnn_mat_vec_a16_s16(int32_t rows, int32_t cols, const int8_t *w, const int3
         const int32_t nb = rows - r < RNN_A16_BLOCK ? rows - r : RNN_A16_BLOCK;
         int32_t k;
 #if defined(RNN_A16_MVE)
-        sums_mve(nb, cols, w + (size_t)r * (size_t)RNN_S8_STRIDE(cols), offset + rows + r, x,
-                 acc);
+        sums_mve(nb, cols, w + (size_t)r * (size_t)RNN_S8_STRIDE(cols), offset + r, x, acc);
 #else
         rnn_mat_vec_a16_sums(nb, cols, w + (size_t)r * (size_t)RNN_S8_STRIDE(cols),
                              offset + r, x, acc);
