@@ -571,7 +571,8 @@ void rnn_mat_vec_s8_sums_split(int32_t rows, int32_t cols, const int8_t *w,
  * @brief int8 matrix times int16 vector (int16 activations, w8a16), int32 sums:
  *        acc[r] = W[r] . x + offset[r]. Weights as rnn_mat_vec_s8_s16 (pack_s8 rows);
  *        sum |W[r]| * 32768 + |offset[r]| must stay below 2^31 (rnngen proves it at build
- *        time), so the sums are exact.
+ *        time), so the sums are exact. Compiled where Helium is not the kernels' path
+ *        (there: rnn_mat_vec_a16_sums_split).
  */
 void rnn_mat_vec_a16_sums(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                           const int16_t *x, int32_t *acc);

@@ -58,6 +58,7 @@
 #endif
 #define RNN_A16_XW 512   /* DSP and Helium: columns split once per call (a stack buffer of 1 KB) */
 
+#if !defined(RNN_A16_MVE)
 /* sum_j w[j] x[j] over n values, plain C */
 static int32_t dot_a16(const int8_t *w, const int16_t *x, int32_t n)
 {
@@ -69,6 +70,7 @@ static int32_t dot_a16(const int8_t *w, const int16_t *x, int32_t n)
     }
     return acc;
 }
+#endif
 
 #if defined(RNN_A16_MVE)
 /* The byte split: x = 256 hi + lo' + 128 with hi = x >> 8 (the high byte, signed) and
@@ -337,11 +339,11 @@ static void split_a16(int32_t cols, const int16_t *x, int32_t *xw)
 }
 #endif
 
-/* Refer to header file for details. */
+#if !defined(RNN_A16_MVE)
+/* Refer to header file for details. (Not on Helium: rnn_mat_vec_a16_sums_split there.) */
 void rnn_mat_vec_a16_sums(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                           const int16_t *x, int32_t *acc)
 {
-    /* (Helium: plain C here; rnngen's kernels take rnn_mat_vec_a16_sums_split there) */
     const int32_t ld = RNN_S8_STRIDE(cols);
     int32_t r = 0;
 #if defined(RNN_A16_NEON)
@@ -370,7 +372,7 @@ void rnn_mat_vec_a16_sums(int32_t rows, int32_t cols, const int8_t *w, const int
     }
 }
 
-#if defined(RNN_A16_MVE)
+#else
 /* Refer to header file for details. (Helium only: the int16-input kernels' path there.) */
 void rnn_mat_vec_a16_sums_split(int32_t rows, int32_t cols, const int8_t *w,
                                 const int32_t *offset_split, const int16_t *x, int32_t *acc)
