@@ -14,7 +14,9 @@ int16 over the whole int16 range), the requantization shifts a layer would have 
 int16 inputs -11: their scales 2^8 times smaller), and calls the kernel twice between
 rnngen's counting markers; the smaller count is kept (the two call sites' argument setup
 differs by a few instructions, which the count includes) and a second run must give the
-same counts. Instructions are exact QEMU counts (codegen/icount.py), not cycles. Targets
+same counts. The int16-input kernels' offsets on Helium builds are offset + 128 row sum
+(their contract there: the byte split's, docs/int8.md), computed in the program under
+RNN_A16_SPLIT. Instructions are exact QEMU counts (codegen/icount.py), not cycles. Targets
 (issue 14): w4a8 at most 1.2x and w8a16 at most 1.3x the w8a8 count on cortex-m4 and
 cortex-m55.
 """
