@@ -16,17 +16,18 @@
  *   pass in assembly, SXTB16 of the weight words and SMLAD, 19 instructions per 16
  *   multiply-adds): the same inner loop as int8 activations; up to RNN_A16_XW columns (a
  *   stack buffer), wider inputs plain C.
- * - Helium (Cortex-M55): four rows per pass share each 8-lane load of x (VLDRH); per row the
- *   weights are loaded widened to int16 (VLDRB.S16) and VMLADAVA.S16 adds 8 products; the
- *   last 1..7 columns predicated; four rows requantized as one vector (VMULH, VRSHL).
- *   An int16 lane holds half an int8 lane's values, so the multiply-adds per MAC are twice
- *   the int8 kernel's (VMLADAVA.S8: 16 products).
+ * - Helium (Cortex-M55): x is split once per call into bytes, x = 256 hi + lo' + 128 with hi
+ *   and lo' int8 (below), and each row's 16 weights per load serve two VMLADAVA.S8 (16
+ *   products each), three rows per pass in assembly; the sums start at the offsets the
+ *   caller gives there, offset + 128 row sum (RNN_A16_OFFSETS); four rows requantized as
+ *   one vector (VMULH, VRSHL). (VMLADAVA.S16 on x as is would multiply 8 lanes where the
+ *   int8 kernel's VMLADAVA.S8 multiplies 16: twice its multiply-adds.)
  * - NEON (AArch64): four rows per pass share each 8-lane load of x; per row the 8 weights
  *   are widened (SXTL) and SMLAL + SMLAL2 add 8 products into four int32 lanes.
  * - plain C99 elsewhere.
- * rnn_mat_vec_a16_sums gives the same paths' sums without requantization (for
- * rnn_mat_vec_a16_s8, the int8-output kernel). Weight rows are RNN_S8_STRIDE(cols) bytes
- * apart, as for int8 activations (pack_s8).
+ * rnn_mat_vec_a16_sums (rnn_mat_vec_a16_sums_split on Helium) gives the same paths' sums
+ * without requantization (for rnn_mat_vec_a16_s8, the int8-output kernel). Weight rows are
+ * RNN_S8_STRIDE(cols) bytes apart, as for int8 activations (pack_s8).
  */
 
 #include <stddef.h>
@@ -112,6 +113,7 @@ static void split_mve(int32_t n, const int16_t *x, int8_t *xs)
     }
 }
 
+#if defined(__GNUC__)
 /* One 16-column chunk of three rows, backwards: x's hi in q0 and lo' in q1 (from r9, then
  * r9 moves 32 bytes down), each row's 16 weights (r1, r3, r5, then 16 bytes down) into
  * the sums r0, r2, r4 (W . hi) and r6, r8, r10 (W . lo'). 11 instructions. */
@@ -201,6 +203,7 @@ static RNN_A16_NOINLINE void groups3_mve(int32_t groups, int32_t ld, int32_t k0,
           "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "cc", "memory");
 }
 #undef RNN_A16_CHUNK3
+#endif
 
 /* acc[r] = init[r] + W[r][0 .. n - 1] . x (1 <= n <= RNN_A16_XW; xs: split_mve's) for
  * rows 0 .. rows - 1, rows ld bytes apart (init may be acc): groups of three rows in
@@ -212,12 +215,15 @@ static void sums_split_mve(int32_t rows, int32_t ld, int32_t n, const int8_t *w,
     const mve_pred16_t p = vctp8q((uint32_t)(n - 16 * k0));
     const int8x16_t th = vldrbq_s8(xs + 32 * k0);
     const int8x16_t tl = vldrbq_s8(xs + 32 * k0 + 16);
-    int32_t r = rows - rows % 3;
+    int32_t r = 0;
+#if defined(__GNUC__)
+    r = rows - rows % 3;
     if (r > 0)
     {
         groups3_mve(r / 3, ld, k0, w, xs, init, acc, p);
         w += (size_t)r * (size_t)ld;
     }
+#endif
     for (; r < rows; ++r)
     {
         const int8_t *xp = xs;
