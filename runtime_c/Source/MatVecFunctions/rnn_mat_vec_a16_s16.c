@@ -142,7 +142,9 @@ static void split_mve(int32_t n, const int16_t *x, int8_t *xs)
  * The six sums live in r0, r2, r4 and r6, r8, r10 (VMLADAV writes even registers only);
  * the group's results are r6 + (r0 << 8) .. (modulo 2^32), stored with one STM. r12
  * counts the groups; r7 is left alone (a frame pointer in unoptimised builds); the rest
- * the loop needs is memory operands. */
+ * the loop needs is memory operands. The assembly sets P0 (VPR) for VPST; GCC 12 has no
+ * clobber name for VPR, so the function is kept out of line: VPR is not preserved across
+ * calls (AAPCS), so no caller keeps a predicate in it across this one. */
 static RNN_A16_NOINLINE void groups3_mve(int32_t groups, int32_t ld, int32_t k0,
                                          const int8_t *w, const int8_t *xs,
                                          const int32_t *init, int32_t *acc, mve_pred16_t p)
