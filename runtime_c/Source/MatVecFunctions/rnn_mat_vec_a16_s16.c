@@ -84,7 +84,8 @@ static int32_t dot_a16(const int8_t *w, const int16_t *x, int32_t n)
  * carried over). Each partial sum is below 128 sum |W[r]| < 2^23 (the build's bound), so
  * exact; their combination (h << 8) + l + offset_split[r] is taken modulo 2^32 and equals
  * W[r] . x + offset[r], which the bound keeps within int32. offset_split[r] = offset[r] +
- * 128 rowsum(W[r]) is stored by rnngen after the offsets. */
+ * 128 rowsum(W[r]) is what the caller passes as the offsets on Helium builds
+ * (RNN_A16_OFFSETS; rnngen declares them under #if RNN_A16_SPLIT). */
 
 /* xs = the split of x[0 .. n - 1] (1 <= n <= RNN_A16_XW), 32 bytes per 16 columns (the
  * last 16 padded: their weights are loaded as zeros) */
