@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import quant
+from .. import cgen, quant
 from ..errors import RnngenError
 from ..quant import I64, QParams, rq
 from .base import Format
@@ -205,12 +205,45 @@ def unpack_s4(packed: np.ndarray, m: int, n: int) -> np.ndarray:
     return out[:m, :n]
 
 
+def offset_split_a16(w: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """The offsets the int32 int16-input kernels (rnn_mat_vec_a16_s16 / _s8) read on Helium:
+    offset + 128 * (row sums of w) (they split x into bytes, x = 256 hi + lo' + 128 with hi,
+    lo' int8; rnn_mat_vec_a16_s16.c). Within int32: |offset| + 128 sum |W[r]| < 2^31
+    wherever the int32 kernels are chosen (quant.a16_fits_int32)."""
+    split = np.asarray(offset, np.int64) + 128 * np.asarray(w, np.int64).sum(axis=1)
+    if split.size and np.abs(split).max() >= 2**31:  # the bound makes this unreachable
+        raise ValueError("offset_split_a16: offset + 128 row sum outside int32")
+    return split
+
+
+def _declare_offsets_a16(ctx: Any, base: str, m: QDense) -> str:
+    """The offsets argument of an int32 int16-input kernel: RNN_A16_OFFSETS(offsets, split)
+    (rnn_nn_types.h), the split ones (offset_split_a16) declared under `#if RNN_A16_SPLIT`:
+    the model's C stays the same bytes for every board, only Helium builds store and read
+    the split offsets, the others the plain ones. The weight bytes count the plain ones
+    (the measured flash of a Helium build includes the 4 bytes per row more)."""
+    off = ctx.array(f"{base}_off", np.asarray(m.offset), ctype="int32_t")
+    split = offset_split_a16(np.asarray(m.w), np.asarray(m.offset))
+    key = ("int32_t", "#if RNN_A16_SPLIT", split.dtype.str, split.shape, split.tobytes())
+    if key not in ctx.arrays:
+        sym = ctx.sym(f"{base}_off_split")
+        ctx.decls.append("#if RNN_A16_SPLIT\n"
+                         + cgen.array_declare("int32_t", sym, split) + "\n#endif")
+        ctx.arrays[key] = sym
+    return f"RNN_A16_OFFSETS({off}, {ctx.arrays[key]})"
+
+
 def declare_s8(ctx: Any, base: str, m: QDense) -> tuple[str, str, str, str]:
     """The four constants of an int8 dense matrix: weights (pack_s8's padded rows,
-    word-aligned; pack_s4's with int4 weights), offsets, multipliers, shifts."""
+    word-aligned; pack_s4's with int4 weights), offsets (for the int32 int16-input kernels
+    an expression choosing plain or split ones per board: _declare_offsets_a16),
+    multipliers, shifts."""
     packed = pack_s4(np.asarray(m.w)) if m.bits == 4 else pack_s8(np.asarray(m.w))
+    off = _declare_offsets_a16(ctx, base, m) \
+        if m.xbits == 16 and m.bits == 8 and not m.acc64 and m.shape[0] > 0 else \
+        ctx.array(f"{base}_off", np.asarray(m.offset), ctype="int32_t")
     return (ctx.array(f"{base}_w", packed, ctype="int8_t", attr="RNN_ALIGN4"),
-            ctx.array(f"{base}_off", np.asarray(m.offset), ctype="int32_t"),
+            off,
             ctx.array(f"{base}_mult", np.asarray(m.mult), ctype="int32_t"),
             ctx.array(f"{base}_shift", np.asarray(m.shift), ctype="int32_t"))
 

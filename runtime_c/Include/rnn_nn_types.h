@@ -56,6 +56,18 @@
  *  with zero weights to a multiple of 4 bytes, so every row starts a word. */
 #define RNN_S8_STRIDE(cols) (((cols) + 3) & ~3)
 
+/* w8a16: the int32 int16-input kernels (rnn_mat_vec_a16_s16 / _s8) on Helium split x into
+ * bytes and read offset + 128 row sum instead of the offsets; the model's C declares those
+ * under #if RNN_A16_SPLIT and passes RNN_A16_OFFSETS(offsets, split offsets), so the other
+ * boards neither store nor read them (and Helium builds need not keep the plain ones). */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define RNN_A16_SPLIT 1
+#define RNN_A16_OFFSETS(offset, split) ((void)(offset), (split))
+#else
+#define RNN_A16_SPLIT 0
+#define RNN_A16_OFFSETS(offset, split) (offset)
+#endif
+
 /** Bytes per stored pair of rows of an int4 dense weight matrix with `cols` columns (two
  *  rows share each byte, one nibble each): padded with zero weights (byte 0x08) to a
  *  multiple of 4 bytes. A matrix of R rows takes ((R + 1) / 2) RNN_S4_STRIDE(cols) bytes. */

@@ -571,14 +571,26 @@ void rnn_mat_vec_s8_sums_split(int32_t rows, int32_t cols, const int8_t *w,
  * @brief int8 matrix times int16 vector (int16 activations, w8a16), int32 sums:
  *        acc[r] = W[r] . x + offset[r]. Weights as rnn_mat_vec_s8_s16 (pack_s8 rows);
  *        sum |W[r]| * 32768 + |offset[r]| must stay below 2^31 (rnngen proves it at build
- *        time), so the sums are exact.
+ *        time), so the sums are exact. Compiled where Helium is not the kernels' path
+ *        (there: rnn_mat_vec_a16_sums_split).
  */
 void rnn_mat_vec_a16_sums(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                           const int16_t *x, int32_t *acc);
 
 /**
+ * @brief The sums of rnn_mat_vec_a16_sums from offset_split[r] = offset[r] + 128 * (the sum
+ *        of W[r]'s weights): x split into bytes, x = 256 hi + lo' + 128 with hi and lo'
+ *        int8, two VMLADAVA.S8 per 16 weights. Compiled only where Helium is the kernels'
+ *        path (__ARM_FEATURE_MVE). Same bound as rnn_mat_vec_a16_sums.
+ */
+void rnn_mat_vec_a16_sums_split(int32_t rows, int32_t cols, const int8_t *w,
+                                const int32_t *offset_split, const int16_t *x, int32_t *acc);
+
+/**
  * @brief int8 matrix times int16 vector to int16: y[r] = sat16(rq(W[r] . x + offset[r])).
- *        Contract as rnn_mat_vec_a16_sums.
+ *        Contract as rnn_mat_vec_a16_sums, except that on Helium builds (RNN_A16_SPLIT)
+ *        the offsets given are offset[r] + 128 * (the sum of W[r]'s weights), as
+ *        rnn_mat_vec_a16_sums_split reads them: pass RNN_A16_OFFSETS(offsets, split ones).
  */
 void rnn_mat_vec_a16_s16(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                          const int32_t *mult, const int32_t *shift, const int16_t *x,
@@ -586,7 +598,7 @@ void rnn_mat_vec_a16_s16(int32_t rows, int32_t cols, const int8_t *w, const int3
 
 /**
  * @brief int8 matrix times int16 vector to int8: y[r] = sat8(zp + rq(W[r] . x + offset[r])).
- *        Contract as rnn_mat_vec_a16_sums.
+ *        Contract as rnn_mat_vec_a16_s16 (on Helium builds the split offsets).
  */
 void rnn_mat_vec_a16_s8(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
                         const int32_t *mult, const int32_t *shift, int32_t out_zero_point,

@@ -7,8 +7,10 @@
  *              whose output an int8-only operator reads: the requantization at the
  *              boundary): y[r] = sat8(zp + rq(W[r] . x + offset[r])).
  *
- * The sums come from rnn_mat_vec_a16_sums (rnn_mat_vec_a16_s16.c: DSP, Helium and NEON
- * paths) in blocks of RNN_A16_FC_BLOCK rows kept on the stack, then are requantized.
+ * The sums come from rnn_mat_vec_a16_sums (rnn_mat_vec_a16_s16.c: DSP and NEON paths; on
+ * Helium rnn_mat_vec_a16_sums_split, x split into bytes, whose offsets are offset + 128
+ * row sum: rnn_mat_vec_a16_s16's contract) in blocks of RNN_A16_FC_BLOCK rows kept on the
+ * stack, then are requantized.
  */
 
 #include <stddef.h>
@@ -29,8 +31,13 @@ void rnn_mat_vec_a16_s8(int32_t rows, int32_t cols, const int8_t *w, const int32
     {
         const int32_t nb = rows - r < RNN_A16_FC_BLOCK ? rows - r : RNN_A16_FC_BLOCK;
         int32_t k;
+#if RNN_A16_SPLIT
+        rnn_mat_vec_a16_sums_split(nb, cols, w + (size_t)r * (size_t)RNN_S8_STRIDE(cols),
+                                   offset + r, x, acc);
+#else
         rnn_mat_vec_a16_sums(nb, cols, w + (size_t)r * (size_t)RNN_S8_STRIDE(cols),
                              offset + r, x, acc);
+#endif
         for (k = 0; k < nb; ++k)
         {
             /* sat16 first: the same result as sat8(zp + rq) (|zp| <= 128), no int32
