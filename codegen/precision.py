@@ -6,7 +6,7 @@ scheme of quant.py), w4a8 (int4 weights: per-row symmetric in [-7, 7], packed tw
 the same integer arithmetic, so the integer reference is shared), w8a16 (int16 activations,
 the CMSIS-NN s16 scheme: symmetric, zero point 0; dense LSTM, GRU, RNN, FastRNN, FastGRNN,
 SRU and Linear layers), w4a16 (both: w4a8's int4 weights read by w8a16's int16 activations;
-the same layers but the SRU, dense matrices only) and float32 (the layer in float: float
+the same layers, dense matrices only) and float32 (the layer in float: float
 weights, state and kernels, between a dequantization of its int8 / int16 input and a
 quantization of its outputs with their calibrated parameters; recurrent layers of any cell
 and format, Linear layers). A new number type adds its entry here, a Dtype policy, a

@@ -21,17 +21,6 @@
 #define RNN_MAT_VEC_FUSED 0
 #endif
 
-/** 1 where rnn_mat_vec_f32 and rnn_mat_mul_f32 take their AVX-512 paths (a tile of 16 rows is
- *  one 512-bit register): x86 with AVX-512F, except AMD Zen cores (GCC's -march=native names
- *  them znver*), whose 512-bit operations run as two 256-bit halves and whose AVX-512 path
- *  measured slower than AVX2 on an AMD EPYC. Define RNN_NO_AVX512 to keep the AVX2 paths. */
-#if defined(__AVX512F__) && !defined(RNN_NO_AVX512) && !defined(__znver1__) &&                 \
-    !defined(__znver2__) && !defined(__znver3__) && !defined(__znver4__) && !defined(__znver5__)
-#define RNN_X86_512 1
-#else
-#define RNN_X86_512 0
-#endif
-
 /** Rows per slice in rnn_mat_mul_f32: a multiple of the tile, small enough for L1. */
 #define RNN_MAT_MUL_SLICE (4 * RNN_MAT_VEC_TILE)
 

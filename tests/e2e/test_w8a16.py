@@ -244,7 +244,8 @@ def _sru_npz(tmp_path: Path, highway_second: bool = False) -> Path:
     return p
 
 
-@pytest.mark.parametrize("spec", ["w8a16", "sru0=w8a16", "sru1=w8a16,dense2=w8a16"])
+@pytest.mark.parametrize("spec", ["w8a16", "sru0=w8a16", "sru1=w8a16,dense2=w8a16", "w4a16",
+                                  "sru0=w4a16"])
 def test_sru_w8a16_exact_on_host(tmp_path, spec):
     """The SRU's int16-h cell: the highway reads x in its int16 scale (layer 0, whose input
     is then int16), the projection layer reads int8 or int16 x through W_p only."""
@@ -255,11 +256,13 @@ def test_sru_w8a16_exact_on_host(tmp_path, spec):
     a16 = {n for n, lay in q.nodes.items() if hasattr(lay, "directions")
            and isinstance(lay.h, quant.QParams16)}
     want = {"w8a16": {"sru0", "sru1"}, "sru0=w8a16": {"sru0"},
-            "sru1=w8a16,dense2=w8a16": {"sru1"}}[spec]
+            "sru1=w8a16,dense2=w8a16": {"sru1"}, "w4a16": {"sru0", "sru1"},
+            "sru0=w4a16": {"sru0"}}[spec]
     assert a16 == want
     assert "rnn_sru_cell_a16(" in c
     assert ("rnn_sru_cell_s16(" in c) == (len(want) == 1)
-    assert "rnn_mat_vec_a16_s16(" in c or "rnn_mat_vec_a16_wide(" in c
+    assert "rnn_mat_vec_a16_s16(" in c or "rnn_mat_vec_a16_wide(" in c or \
+        "rnn_mat_vec_a16_s4_s16(" in c
 
 
 def _fast_npz(tmp_path: Path) -> Path:

@@ -17,6 +17,17 @@
 
 #include "rnn_nnfunctions.h"
 
+/* AVX-512 paths (a tile of 16 rows is one 512-bit register) on x86 with AVX-512F, except
+ * AMD Zen 3/4 builds (GCC's -march=native names them znver3 / znver4), whose 512-bit
+ * operations run as two 256-bit halves and whose AVX-512 path measured slower than AVX2 on
+ * an AMD EPYC. Defined here and in rnn_mat_vec_f32.c alike (not in a shared header: each
+ * macro a header tests multiplies the configurations cppcheck checks in every kernel). */
+#if defined(__AVX512F__) && !defined(__znver3__) && !defined(__znver4__)
+#define RNN_X86_512 1
+#else
+#define RNN_X86_512 0
+#endif
+
 #if RNN_X86_512
 #include <immintrin.h>
 #define VECS 8 /* vectors per pass over a tile */
