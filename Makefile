@@ -75,6 +75,8 @@ bench: install $(STAMPS)/bench
 	$(PY) benchmarks/kron_model.py
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/precision.py
+	$(PY) benchmarks/precision_formats.py
+	$(PY) benchmarks/float_layers.py
 	$(PY) benchmarks/grid.py --jobs $(JOBS)
 	$(PY) benchmarks/cost_fit.py --jobs $(JOBS)
 	$(PY) benchmarks/mohaq.py --jobs $(JOBS)
