@@ -10,6 +10,8 @@
 #define RNN_NN_SUPPORT_H
 
 #include <stdint.h>
+
+#include "rnn_nn_types.h"
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__aarch64__)
 #include <arm_acle.h>
 #include <string.h>
@@ -135,6 +137,41 @@ static inline int32_t rnn_next_row(int32_t last, const int32_t *shape, int32_t *
         idx[d] = 0;
     }
     return 0;
+}
+
+/* ---------------------------------------------------------------------------- SRU ---- */
+/**
+ * @brief One SRU unit u after W x (rnn_sru_cell_s16 and its int16-h variant
+ *        rnn_sru_cell_a16 share it; cells/sru.py step_s8): gates in Q3.12, sigmoid by table,
+ *        c[u] updated (int16, 2^-cell_exp), and h' = r c' + (1 - r) x' summed in Q.15 and
+ *        requantized: returns zp + rq(h'), not yet saturated. xv: this unit's input minus its
+ *        zero point (the highway; unused with a projection, which takes W_p x from gx).
+ */
+static inline int32_t rnn_sru_unit(const rnn_sru_params_s16 *p, const int16_t *gx, int32_t xv,
+                                   int16_t *c, int32_t u)
+{
+    const int32_t H = p->hidden;
+    const int32_t k = p->cell_exp;
+    const int16_t *b = p->bias;
+    const int16_t *v = p->v;
+    const int32_t cp = c[u];
+    const int32_t wx = rnn_sat16(gx[u] + b[u]);
+    const int32_t gf = rnn_sat16(rnn_sat16(gx[H + u] + b[H + u]) + rnn_sat16(
+        rnn_requantize((int32_t)v[u] * cp, p->v_mult, p->v_shift)));
+    const int32_t gr = rnn_sat16(rnn_sat16(gx[2 * H + u] + b[2 * H + u]) + rnn_sat16(
+        rnn_requantize((int32_t)v[H + u] * cp, p->v_mult, p->v_shift)));
+    const int32_t f = rnn_lut_q12(p->lut0, gf);
+    const int32_t r = rnn_lut_q12(p->lut0, gr);
+    const int32_t cn = rnn_sat16(rnn_rshift_round(f * cp, 15) +
+                                 rnn_rshift_round((32768 - f) * wx, 27 - k));
+    const int64_t hw15 = p->projection ? (int64_t)rnn_sat16(gx[3 * H + u] + b[3 * H + u]) * 8
+                                       : (int64_t)rnn_requantize(xv, p->x15_mult, p->x15_shift);
+    /* quant.rshift_round of the 64-bit (1 - r) x' by 15 */
+    int64_t total = (int64_t)rnn_rshift_round(r * cn, k) +
+                    (((32768 - r) * hw15 + ((int64_t)1 << 14)) >> 15);
+    total = total > INT32_MAX ? INT32_MAX : (total < INT32_MIN ? INT32_MIN : total);
+    c[u] = (int16_t)cn;
+    return p->h_zero_point + rnn_requantize((int32_t)total, p->out_mult, p->out_shift);
 }
 
 /* ---------------------------------------------------------------- attention pooling ---- */
