@@ -63,6 +63,20 @@ def matvec_functions(elf: Path, target: str) -> set[str]:
     return out
 
 
+def count_run(elf: Path, target: str, fns: tuple[str, ...], what: str
+              ) -> tuple[int, int, dict[str, tuple[int, int]]]:
+    """(whole run, the mat-vec kernels' own instructions, per function) of one counted
+    `_run`, each count checked to repeat on a second run."""
+    mvf = matvec_functions(elf, target)
+    names = fns + tuple(re.escape(f) for f in sorted(mvf))
+    c = icount.run(elf, target, names)
+    again = icount.run(elf, target, names)
+    if (again.windows, again.functions) != (c.windows, c.functions):
+        raise RuntimeError(f"{what}: counts differ between two runs")
+    mv = sum(n for f, (n, _) in c.functions.items() if f in mvf)
+    return c.windows[0], mv, dict(c.functions)
+
+
 def measure(boards: list[str], dtypes: list[str], keep: Path | None = None
             ) -> dict[tuple[str, str, str], tuple[int, int, dict[str, tuple[int, int]]]]:
     """(board, dtype, "dense"|"kron") -> (whole run, mat-vec kernels, per function)."""
@@ -88,16 +102,9 @@ def measure(boards: list[str], dtypes: list[str], keep: Path | None = None
                 for name, model in (("dense", dense), ("kron", kron)):
                     elf = icount.build_project(model, b, work / f"{b}-{dt}-{name}",
                                                whole_run=True, rodata=RODATA.get(b), **opts[dt])
-                    mvf = matvec_functions(elf, b)
-                    names = fns + tuple(re.escape(f) for f in sorted(mvf))
-                    c = icount.run(elf, b, names)
-                    again = icount.run(elf, b, names)
-                    if (again.windows, again.functions) != (c.windows, c.functions):
-                        raise RuntimeError(f"{b} {dt} {name}: counts differ between two runs")
-                    mv = sum(n for f, (n, _) in c.functions.items() if f in mvf)
-                    out[(b, dt, name)] = (c.windows[0], mv, dict(c.functions))
-                    print(f"{b} {dt} {name}: {c.windows[0]:,} instructions, mat-vecs {mv:,}",
-                          file=sys.stderr)
+                    out[(b, dt, name)] = count_run(elf, b, fns, f"{b} {dt} {name}")
+                    print(f"{b} {dt} {name}: {out[(b, dt, name)][0]:,} instructions, "
+                          f"mat-vecs {out[(b, dt, name)][1]:,}", file=sys.stderr)
     return out
 
 

@@ -38,7 +38,7 @@ import icount_harness as icount
 import numpy as np
 import onnx
 from int8 import RODATA, har1_forward
-from kron_model import matvec_functions
+from kron_model import count_run, matvec_functions
 
 from rnngen.compress_model import compress_file
 
@@ -89,17 +89,12 @@ def measure(boards: list[str], dtypes: list[str], variants: list[tuple[str, floa
                 tag = re.sub(r"[^A-Za-z0-9]+", "_", f"{b}-{dt}-{v}")
                 elf = icount.build_project(paths[v], b, work / tag, whole_run=True,
                                            rodata=RODATA.get(b), **opts[dt])
+                whole, mv, fn = count_run(elf, b, FNS, f"{b} {dt} {v}")
                 mvf = matvec_functions(elf, b)
-                names = FNS + tuple(re.escape(f) for f in sorted(mvf))
-                c = icount.run(elf, b, names)
-                again = icount.run(elf, b, names)
-                if (again.windows, again.functions) != (c.windows, c.functions):
-                    raise RuntimeError(f"{b} {dt} {v}: counts differ between two runs")
-                mv = sum(n for f, (n, _) in c.functions.items() if f in mvf)
-                rest = {f: n for f, (n, _) in c.functions.items() if f not in mvf and n
+                rest = {f: n for f, (n, _) in fn.items() if f not in mvf and n
                         and f not in ("m_run",)}
-                rows.append({"board": b, "dtype": dt, "variant": v, "run": c.windows[0],
-                             "matvec": mv, "ratio": c.windows[0] / mv,
+                rows.append({"board": b, "dtype": dt, "variant": v, "run": whole,
+                             "matvec": mv, "ratio": whole / mv,
                              "rest": sorted(rest.items(), key=lambda kv: -kv[1])[:4]})
     return rows
 
