@@ -230,7 +230,7 @@ def measure(job: tuple[dict, str, str, str]) -> dict:
         if len(counts.windows) != 1:
             raise RuntimeError(f"{path} {board}: {len(counts.windows)} windows")
     return dict(config=c["index"], board=board, dtype=dtype, held_out=c["held_out"],
-                instructions=int(counts.windows[0]), features=cost.features(graph),
+                instructions=int(counts.windows[0]), features=cost.features(graph, board),
                 seconds=round(time.monotonic() - t0, 2))
 
 
@@ -248,7 +248,7 @@ def refeature(cfgs: list[dict], meas: list[dict]) -> None:
                 for b in sorted({r["board"] for r in meas}):
                     opts = build_options(c, dt)
                     g = driver.compile_graph(path, driver.BuildOptions(target=b, **opts))
-                    feats[(c["index"], b, dt)] = cost.features(g)
+                    feats[(c["index"], b, dt)] = cost.features(g, b)
         for r in meas:
             r["features"] = feats[(r["config"], r["board"], r["dtype"])]
     finally:

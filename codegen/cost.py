@@ -70,26 +70,47 @@ def _matrix(f: dict[str, float], role: str, m: Any, times: int, prec: Any = None
         f[f"{b.fmt}.calls"] += times
 
 
-def features(g: ir.Graph) -> dict[str, float]:
+def features(g: ir.Graph, board: str | None = None) -> dict[str, float]:
     """The cost model's features of one inference of the compiled graph (float or int8: the
-    IR's float matrices name the format and sizes either way)."""
+    IR's float matrices name the format and sizes either way), as `_run` runs it on `board`
+    (model.h.j2's <NAME>_RUN_BLOCK): a streaming model runs its one-step program T times on
+    a Cortex-M board (every node of the step, a last-step head's Linear and Softmax too:
+    T times the step graph's features), its block program ceil(T / K) times elsewhere (the
+    block graph's features times T / K); other models, or no board given, the whole
+    graph."""
+    prog, times = g, 1.0
+    if board is not None and g.step is not None:
+        from . import boards
+
+        if boards.get(board).m_profile:
+            prog, times = g.step, float(g.seq_len)
+        elif g.block is not None:
+            prog, times = g.block, g.seq_len / g.block.seq_len
+    f = _features(prog, g.quant)
+    if times != 1.0:
+        f = {k: v * times for k, v in f.items()}
+        f["const"] = 1.0
+    return f
+
+
+def _features(g: ir.Graph, quant: Any) -> dict[str, float]:
     f: dict[str, float] = defaultdict(float)
     f["const"] = 1.0
-    precs = g.quant.precisions if g.quant is not None else {}
+    precs = quant.precisions if quant is not None else {}
     f["io.inputs"] += math.prod(g.shapes[g.input])
     for n in g.nodes:
         p = precision.PRECISIONS[precs[n.name]] if n.name in precs else None
         if p is not None and p.name == precision.FLOAT:
             # a float32 layer inside the int8 model: its features under FLOAT_PREFIX (costed
             # with the board's float32 coefficients); the dequantization of its input and
-            # the quantization of its outputs are elementwise work of the int8 program
+            # the quantization of its outputs cost what the model input's quantization costs
+            # per element (io.inputs: rnn_quantize_s8 / rnn_dequantize_s8 alike)
             sub: dict[str, float] = defaultdict(float)
             _node(sub, g, n, None)
             for k, v in sub.items():
                 f[FLOAT_PREFIX + k] += v
-            f["elementwise"] += sum(math.prod(g.shapes[t]) for t in (n.inputs[0], *n.outputs)
-                                    if t)
-            f["elementwise.nodes"] += 2
+            f["io.inputs"] += sum(math.prod(g.shapes[t]) for t in (n.inputs[0], *n.outputs)
+                                  if t)
             continue
         _node(f, g, n, p)
     return dict(f)
@@ -141,7 +162,7 @@ class CostModel:
         if c is None:
             raise RnngenError(f"{self.path}: no cost model for dtype {dtype} (it has "
                               f"{', '.join(self.dtypes())})")
-        feats = features(g)
+        feats = features(g, self.board)
         # float32 layers inside an int8 model: their features at the float32 coefficients
         split = {dtype: {k: v for k, v in feats.items() if not k.startswith(FLOAT_PREFIX)}}
         fl = {k[len(FLOAT_PREFIX):]: v for k, v in feats.items()

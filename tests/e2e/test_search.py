@@ -365,7 +365,7 @@ def test_sru_search_end_to_end(sru_model: Path, eval_npz: Path, tmp_path: Path) 
     coef = cost.load("cortex-m4").coef["float32"]
     assert coef.get("cell.SRU.units", 0) > 0 or coef.get("cell.SRU.steps", 0) > 0
     assert f32["instructions"] == pytest.approx(
-        sum(coef.get(k, 0.0) * v for k, v in cost.features(g).items()))
+        sum(coef.get(k, 0.0) * v for k, v in cost.features(g, "cortex-m4").items()))
     assert any(ly["method"] != "dense" for c in cands for ly in c["layers"])
     code, so, se = run_cli("verify", "--plan", out / "knee.json", "--target", "cortex-m4",
                            "--json")
