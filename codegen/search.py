@@ -54,9 +54,9 @@ DTYPES = ("float32", "int8")
 FACTORS = (2.0, 10 / 3, 5.0, 8.0)
 # searched per layer of int8 candidates where the layer's format and cell have it
 # (docs/int8.md: which cells and formats have which; a combination rnngen refuses is an
-# infeasible candidate). float32 (a float layer inside the int8 model) is a value when given
-# (--precisions ...,float32), not by default: docs/search.md says why
-PRECISIONS = ("w8a8", "w4a8", "w8a16")
+# infeasible candidate). float32: the layer in float inside the int8 model, MOHAQ's top
+# precision (docs/search.md: why it is in the default)
+PRECISIONS = ("w8a8", "w4a8", "w8a16", "float32")
 INFEASIBLE = 1e30
 
 
@@ -122,7 +122,7 @@ class Options:
     force: bool = False
     board_file: str | None = None
     factors: tuple[float, ...] = FACTORS
-    precisions: tuple[str, ...] = PRECISIONS  # per dense layer of int8 candidates
+    precisions: tuple[str, ...] = PRECISIONS  # per layer with weights of int8 candidates
     jobs: int = 1  # local processes evaluating candidates (0: every core; 1: serial)
     scheduler: str | None = None  # a Dask scheduler's address, or "local"
     finetune: str | None = None  # labelled training data: the beacon step (needs torch)

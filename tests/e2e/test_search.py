@@ -500,15 +500,18 @@ def beaconed(tmp_path_factory: pytest.TempPathFactory, eval_npz: Path, train_npz
     return out
 
 
-def _reference_error(model: Path, dtype: str, eval_npz: Path) -> float:
+def _reference_error(model: Path, dtype: str, eval_npz: Path, plan: plans.Plan | None = None
+                     ) -> float:
     """The classification error (%) of rnngen's reference in `dtype` (the float reference,
-    or the integer one: bit-exact with the int8 C) on the eval data."""
+    or the integer one: bit-exact with the int8 C) on the eval data; int8 with the plan's
+    per-layer precisions (w4a8, float32...) when it has any."""
     from rnngen import driver, reference
 
     x, y = np.load(eval_npz)["x"], np.load(eval_npz)["y"]
     g = driver.compile_graph(model, driver.BuildOptions(
         target="cortex-m4", seq_len=8, dtype=dtype,
-        calibrate=str(CALIB) if dtype == "int8" else None))
+        calibrate=str(CALIB) if dtype == "int8" else None,
+        precision=plan.precision_plan() if plan is not None else None))
     hits = 0
     for xk, yk in zip(x, y):
         xs = xk.reshape(g.shapes[g.input])
@@ -535,10 +538,10 @@ def test_beacons_corrected_by_the_documented_rule(beaconed: Path, eval_npz: Path
         f = front[b]
         model = beaconed / f["finetuned_model"]
         assert plans.sha256(model) == f["finetuned_sha256"]
-        measured = _reference_error(model, pts[b]["dtype"], eval_npz)
+        plan = plans.load(beaconed / "plans" / f"point-{b:02d}.json")
+        measured = _reference_error(model, pts[b]["dtype"], eval_npz, plan)
         assert f["error_corrected"] == pytest.approx(measured, abs=1e-9)
         assert f["error_estimate"] == pts[b]["error"]
-        plan = plans.load(beaconed / "plans" / f"point-{b:02d}.json")
         assert plan.finetuned is not None and Path(plan.finetuned["model"]) == model.resolve()
         assert plan.predicted["error_percent"] == pytest.approx(measured, abs=1e-4)
         assert plan.predicted["error_estimate_percent"] == pytest.approx(pts[b]["error"],
@@ -604,7 +607,7 @@ def test_int8_beacon_same_seed_same_bytes(eval_npz: Path, train_npz: Path,
     plan = plans.load(outs[0] / "plans" / f"point-{b['point']:02d}.json")
     assert plan.dtype == "int8" and plan.predicted["finetune"]["qat"]
     assert b["error_corrected"] == pytest.approx(
-        _reference_error(outs[0] / b["finetuned_model"], "int8", eval_npz), abs=1e-9)
+        _reference_error(outs[0] / b["finetuned_model"], "int8", eval_npz, plan), abs=1e-9)
     a = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
     assert a == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*") if p.is_file())
     assert any(str(p).startswith("finetuned") for p in a)
