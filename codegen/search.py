@@ -912,8 +912,8 @@ def _write(dst: Path, o: Options, board: str, T: int, front: list[Candidate], k:
                                               sort_keys=True) + "\n")
     head = (f"# rnngen search: {Path(o.model).name} on {board}\n\n"
             f"Objectives {', '.join(o.objectives)}; budget {o.budget} evaluations, seed "
-            f"{o.seed}; {len(cands)} distinct candidates evaluated; int8 precisions per dense "
-            f"layer: {', '.join(o.precisions)}"
+            f"{o.seed}; {len(cands)} distinct candidates evaluated; precisions per layer of "
+            f"int8 candidates: {', '.join(o.precisions)}"
             + (f"; flash at most {o.max_flash} B" if o.max_flash is not None else "")
             + f". Error: classification error (%) of rnngen's reference on {Path(o.eval).name}"
             f" ({T} steps); instructions per inference predicted by boards/{board}.cost.json; "
