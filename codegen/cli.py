@@ -611,9 +611,12 @@ def validate(model: str, target: str, board_file: str | None, data: str, on: str
               "(bytes) is at most this.")
 @click.option("--budget", type=click.IntRange(min=2), default=60, show_default=True,
               help="Candidates to evaluate (the genetic search's evaluations).")
-@click.option("--precisions", "precisions", default="w8a8,w4a8,w8a16", show_default=True,
-              help="Precisions searched per recurrent layer of int8 candidates where it "
-              "stays dense (docs/int8.md); one name: that precision for every such layer.")
+@click.option("--precisions", "precisions", default="w8a8,w4a8,w8a16,float32",
+              show_default=True,
+              help="Precisions searched per recurrent and Linear layer of int8 candidates "
+              "where the layer's format and cell have them (docs/int8.md; float32: that "
+              "layer in float, inside the int8 model); one name: that precision for every "
+              "such layer.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the search (same seed, same result).")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,

@@ -67,11 +67,18 @@ def act_bits(method: str) -> tuple[int, ...]:
 
 def supports(method: str, precision_name: str) -> bool:
     """A method's matrices (or dense ones) can be built in this precision (its weight and
-    activation widths: codegen/precision.py)."""
+    activation widths: codegen/precision.py). float32 (a float layer inside an integer
+    model, docs/int8.md "float32 layers"): where every one of its formats has float
+    kernels (formats.Format.emit_f32)."""
     from . import precision
 
     p = precision.PRECISIONS[precision_name]
+    if p.name == precision.FLOAT:
+        fs = ("dense",) if method == "dense" else METHOD_FORMATS[method]
+        return all(formats.FORMATS[f].emit_f32 is not None for f in fs)
     return p.weight_bits in weight_bits(method) and p.act_bits in act_bits(method)
+
+
 TOLERANCE = 0.10  # achieved storage factor within 10% of the target
 _EPS = 1e-9  # floor() of a ratio that is an integer up to rounding (10/3 * 400 * 30)
 _ALS_ITERS = 200  # masked alternating least squares for padded Kronecker products

@@ -7,8 +7,9 @@ among the model's recurrent layers, and its name) the compression method and fac
 (`dense` for none). Applying a plan runs `rnngen compress` layer by layer (the same call,
 rnngen.compress_model.compress_file with --layers INDEX and --nearest) into a temporary
 model file, which is then built like any model. A layer entry of an int8 plan may carry a
-"precision" ("w4a8", "w8a8"; precision.py), which `build --plan` honours (layers without one
-take w8a8).
+"precision" ("w4a8", "w8a16", "float32": the layer in float inside the int8 model...;
+precision.py), and a top-level "precision" object the Linear layers' by node name, which
+`build --plan` honours (layers without one take w8a8).
 
     {"rnngen_plan": 1, "model": "/abs/model.onnx", "model_sha256": "...",
      "dtype": "int8", "calibrate": "/abs/x.npy", "seq_len": 8,
@@ -49,7 +50,7 @@ class LayerChoice:
     name: str
     method: str  # "dense" or a compress method
     factor: float = 1.0
-    precision: str | None = None  # optional: "w4a8", "w8a8" (int8 plans; docs/int8.md)
+    precision: str | None = None  # optional: "w4a8", "float32"... (int8 plans; docs/int8.md)
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = dict(index=self.index, name=self.name, method=self.method,

@@ -3,8 +3,9 @@ compression and the model's number type, against a board's cost model (docs/sear
 
 The genome is a vector of integer genes with names: one `layer:<name>:format` gene per
 recurrent layer (an index into `choices`: dense, or a compression method at a factor), then
-one `dtype` gene (float32 or int8). A later per-layer number type adds a
-`layer:<name>:precision` gene beside each format gene; nothing else changes.
+one `dtype` gene (float32 or int8); with more than one --precisions, a
+`layer:<name>:precision` gene per recurrent and Linear layer (w8a8, w4a8, w8a16, w4a16, or
+float32: that layer in float inside the int8 model), used by int8 candidates.
 
 A candidate is evaluated exactly as `rnngen build --plan` would build it: the plan is applied
 (`rnngen compress` layer by layer, rnngen.plan.apply), the model compiled for the board and
@@ -51,9 +52,11 @@ OBJECTIVES = ("error", "instructions", "flash", "weights")
 DEFAULT_OBJECTIVES = ("error", "instructions", "flash")
 DTYPES = ("float32", "int8")
 FACTORS = (2.0, 10 / 3, 5.0, 8.0)
-# searched per layer of int8 candidates where it stays dense (docs/int8.md: which cells and
-# formats have which; a combination rnngen refuses is an infeasible candidate)
-PRECISIONS = ("w8a8", "w4a8", "w8a16")
+# searched per layer of int8 candidates where the layer's format and cell have it
+# (docs/int8.md: which cells and formats have which; a combination rnngen refuses is an
+# infeasible candidate). float32: the layer in float inside the int8 model, MOHAQ's top
+# precision (docs/search.md: why it is in the default)
+PRECISIONS = ("w8a8", "w4a8", "w8a16", "float32")
 INFEASIBLE = 1e30
 
 
@@ -119,7 +122,7 @@ class Options:
     force: bool = False
     board_file: str | None = None
     factors: tuple[float, ...] = FACTORS
-    precisions: tuple[str, ...] = PRECISIONS  # per dense layer of int8 candidates
+    precisions: tuple[str, ...] = PRECISIONS  # per layer with weights of int8 candidates
     jobs: int = 1  # local processes evaluating candidates (0: every core; 1: serial)
     scheduler: str | None = None  # a Dask scheduler's address, or "local"
     finetune: str | None = None  # labelled training data: the beacon step (needs torch)
@@ -182,12 +185,17 @@ class Space:
 
     def _has(self, f: int, q: int, cell: str) -> bool:
         """Format choice f has precision q (compress.supports: its formats' registry), and
-        so does the layer's cell (int16 activations: the cells' registry, Cell.a16)."""
+        so does the layer's cell (the cells' registry: int16 activations, Cell.a16; float32,
+        the cell's float step, Cell.step_f32)."""
         from . import cells, precision
 
         name = self.precisions[q]
-        return algo.supports(self.choices[f][0], name) and \
-            (precision.PRECISIONS[name].act_bits == 8 or cells.of(cell).a16)
+        if not algo.supports(self.choices[f][0], name):
+            return False
+        p = precision.PRECISIONS[name]
+        if p.name == precision.FLOAT:  # a float layer inside the int8 model
+            return cells.of(cell).step_f32 is not None
+        return p.act_bits == 8 or cells.of(cell).a16
 
     def canonical(self, genome: tuple[int, ...]) -> tuple[int, ...]:
         fmt, prec, dt = self._split(genome)
@@ -222,16 +230,21 @@ class Space:
         return layers, dtype
 
     def baselines(self) -> list[tuple[int, ...]]:
-        """All dense, in each number type, and in int8 all dense in each searched precision
-        (the single-precision builds, MOHAQ's starting points): always in the first
-        population, so the front is never worse than them and their neighbours (one layer
-        in another precision) are a mutation away."""
+        """All dense, in each number type, and in int8 all dense in each searched integer
+        precision (the single-precision builds, MOHAQ's starting points): always in the
+        first population, so the front is never worse than them and their neighbours (one
+        layer in another precision) are a mutation away. float32 is not one of them: an int8
+        model with every layer in float is the float32 number type's baseline with
+        quantized tensors between the layers (docs/search.md)."""
+        from . import precision
+
         k, p = len(self.layers), self._prec_genes
         out = [tuple([0] * (k + p) + [d]) for d in range(len(self.dtypes))]
         if p and "int8" in self.dtypes:
             d = self.dtypes.index("int8")
             out += [self.canonical(tuple([0] * k + [q] * p + [d]))
-                    for q in range(1, len(self.precisions))]
+                    for q in range(1, len(self.precisions))
+                    if self.precisions[q] != precision.FLOAT]
         return list(dict.fromkeys(out))
 
 
@@ -245,10 +258,6 @@ def parse_precisions(text: str) -> tuple[str, ...]:
                           "w8a8,w4a8")
     for n in names:
         precision.get(n, f"--precisions {text}")
-        if n == precision.FLOAT:  # docs/search.md, "Precision genes": not a gene
-            raise RnngenError(f"--precisions {text}: float32 is not searched per layer (give "
-                              "it to build with --precision LAYER=float32; the search's float "
-                              "candidates are its float32 number type)")
     return names
 
 
@@ -903,8 +912,8 @@ def _write(dst: Path, o: Options, board: str, T: int, front: list[Candidate], k:
                                               sort_keys=True) + "\n")
     head = (f"# rnngen search: {Path(o.model).name} on {board}\n\n"
             f"Objectives {', '.join(o.objectives)}; budget {o.budget} evaluations, seed "
-            f"{o.seed}; {len(cands)} distinct candidates evaluated; int8 precisions per dense "
-            f"layer: {', '.join(o.precisions)}"
+            f"{o.seed}; {len(cands)} distinct candidates evaluated; precisions per layer of "
+            f"int8 candidates: {', '.join(o.precisions)}"
             + (f"; flash at most {o.max_flash} B" if o.max_flash is not None else "")
             + f". Error: classification error (%) of rnngen's reference on {Path(o.eval).name}"
             f" ({T} steps); instructions per inference predicted by boards/{board}.cost.json; "

@@ -23,7 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 from rnngen import analysis, driver, precision, quant, reference, reference_int, validate
 
 from tests import models
-from tests.e2e.test_bad_input import assert_one_line_error, build_writes_nothing, rnngen
+from tests.e2e.test_bad_input import build_writes_nothing, rnngen
 
 
 def lstm_fc(path: Path, state: bool = False, T: int = 6, I: int = 5, H: int = 8,
@@ -282,13 +282,6 @@ def test_conv_float_refused(tmp_path):
     build_writes_nothing(tmp_path, p, "--precision", "conv=float32",
                          needles=["Conv node 'conv'", "float32", "conv=w8a8"])
     _verify(p, "lstm=float32")  # the recurrent layer in float before the int8 Conv
-
-
-def test_search_refuses_float32_gene(tmp_path):
-    np.save(tmp_path / "xs.npy", np.zeros((2, 6, 1, 5), np.float32))
-    r = rnngen("search", str(lstm_fc(tmp_path / "m.onnx")), "--precisions", "w8a8,float32",
-               "--eval", str(tmp_path / "xs.npy"), "-o", str(tmp_path / "s"))
-    assert_one_line_error(r, "--precisions w8a8,float32", "float32 is not searched")
 
 
 @pytest.mark.qemu

@@ -134,6 +134,90 @@ def test_precision_in_candidates_and_plans(tmp_path: Path, eval_npz: Path) -> No
 
 
 @pytest.mark.qemu
+def test_float32_layer_gene(tmp_path: Path) -> None:
+    """--precisions w8a8,float32: a float32 value of the per-layer precision genes. The
+    search's candidates include int8 models with one layer in float and the other integer;
+    such a candidate's error is the integer reference's with that layer in float and its
+    instructions the cost model's (recomputed here independently), and its plan builds it:
+    `verify --plan` on cortex-m4 passes with the search's flash."""
+    from rnngen import cost, driver, precision, reference
+
+    # sequences the model gets wrong among them, so that the error is not 0
+    d = np.load(EX / "test.npz")
+    pick = list(range(24)) + [36, 96, 98, 123, 124, 264]
+    ev = tmp_path / "eval.npz"
+    np.savez(ev, x=d["x"][pick], y=d["y"][pick])
+    out = tmp_path / "p"
+    code, _, se = run_cli("search", MODEL, "--target", "cortex-m4", "--eval", ev,
+                          "--calibrate", CALIB, "--precisions", "w8a8,float32", "--budget",
+                          "8", "--seed", "1", "-o", out)
+    assert code == 0, se
+    data = json.loads((out / "search.json").read_text())
+    assert data["precisions"] == ["w8a8", "float32"]
+    assert data["genes"] == ["layer:/lstm/LSTM:format", "layer:/lstm/LSTM:precision",
+                             "layer:/fc/Gemm:precision", "dtype"]
+    cands = [c for c in data["candidates"] if not c["failed"]]
+    # float32 candidates carry no precision (the gene counts in int8 candidates only)
+    assert all("precision" not in ly and "precision" not in c for c in cands
+               if c["dtype"] == "float32" for ly in c["layers"])
+    # mixed: the LSTM in float (here compressed), the Linear int8 (seed 1 evaluates one, and
+    # one with the Linear in float and the LSTM int8)
+    mixed = [c for c in cands if c["dtype"] == "int8" and
+             c["layers"][0].get("precision") == "float32" and "precision" not in c]
+    assert mixed and mixed[0]["layers"][0]["method"] != "dense", data["candidates"]
+    assert any(c["dtype"] == "int8" and "precision" not in c["layers"][0] and
+               c.get("precision") == {"/fc/Gemm": "float32"} for c in cands)
+    c = mixed[0]
+    ly = c["layers"][0]
+    # independently: the model compressed by `rnngen compress`, built with the LSTM in
+    # float32, run by the integer reference
+    small = tmp_path / "small.onnx"
+    code, _, se = run_cli("compress", MODEL, "--method", ly["method"], "--factor",
+                          str(ly["factor"]), "--nearest", "-o", small)
+    assert code == 0, se
+    x, y = np.load(ev)["x"], np.load(ev)["y"]
+
+    def error(spec: str) -> tuple[float, object]:
+        g = driver.compile_graph(small, driver.BuildOptions(
+            target="cortex-m4", seq_len=8, dtype="int8", calibrate=str(CALIB),
+            precision=precision.parse(spec)))
+        ex = reference.Executor(g, dtype="int8")
+        hits = 0
+        for xk, yk in zip(x, y):
+            ex.reset()
+            hits += int(np.argmax(ex.run(xk.reshape(g.shapes[g.input]))[g.outputs[0]]
+                                  .reshape(-1, 10)[-1]) == yk)
+        return 100 * (1 - hits / len(y)), g
+
+    err, g = error("/lstm/LSTM=float32")
+    assert c["error"] == pytest.approx(err) and 0 < err < 100
+    # the data tells the float LSTM from the int8 one (sequence 124 is picked for that)
+    assert error("w8a8")[0] != pytest.approx(err)
+    assert c["instructions"] == pytest.approx(cost.load("cortex-m4").instructions(g, "int8"))
+    # its plan (the search's own fields) builds that model: C equals the rule on the board
+    p = plans.Plan(model=str(MODEL), model_sha256=plans.sha256(MODEL), dtype="int8",
+                   layers=(plans.LayerChoice(0, "/lstm/LSTM", ly["method"], ly["factor"],
+                                             "float32"),),
+                   calibrate=str(CALIB), seq_len=8, target="cortex-m4")
+    plans.write(tmp_path / "f32.json", p)
+    assert plans.load(tmp_path / "f32.json") == p
+    code, so, se = run_cli("verify", "--plan", tmp_path / "f32.json", "--target", "cortex-m4",
+                           "--json")
+    assert code == 0, se + so
+    r = json.loads(so.strip().splitlines()[-1])
+    assert r["passed"] and r["dtype"] == "int8" and r["flash_bytes"] == c["flash_bytes"]
+    # the front's plans carry float32 where a point has it, in both places, and build
+    f32 = [f for f in sorted((out / "plans").iterdir())
+           if "float32" in json.dumps(json.loads(f.read_text())["layers"])
+           or "float32" in json.loads(f.read_text()).get("precision", {}).values()]
+    assert f32
+    code, so, se = run_cli("verify", "--plan", f32[0], "--target", "cortex-m4", "--json")
+    assert code == 0, se + so
+    r = json.loads(so.strip().splitlines()[-1])
+    assert r["passed"] and r["flash_bytes"] == plans.load(f32[0]).predicted["flash_bytes"]
+
+
+@pytest.mark.qemu
 def test_same_seed_same_result(tmp_path: Path, eval_npz: Path) -> None:
     outs = []
     for k in range(2):
@@ -263,6 +347,10 @@ def test_bad_input_exit_2(tmp_path: Path, eval_npz: Path, monkeypatch: pytest.Mo
     assert code == 2 and "unknown objective 'x'" in se
     code, _, se = run_cli("search", *base, "--target", "cortex-m4", "--objectives", "error")
     assert code == 2 and "at least two" in se
+    for bad, why in (("w8a8,w3a8", "unknown precision 'w3a8'"),
+                     ("float32,w8a8,float32", "different precisions")):
+        code, _, se = run_cli("search", *base, "--target", "cortex-m4", "--precisions", bad)
+        assert code == 2 and why in se and len(se.strip().splitlines()) == 1, se
     assert not (tmp_path / "o").exists()
     monkeypatch.setitem(sys.modules, "pymoo", None)  # as if pymoo were not installed
     code, _, se = run_cli("search", *base, "--target", "cortex-m4")
@@ -412,15 +500,18 @@ def beaconed(tmp_path_factory: pytest.TempPathFactory, eval_npz: Path, train_npz
     return out
 
 
-def _reference_error(model: Path, dtype: str, eval_npz: Path) -> float:
+def _reference_error(model: Path, dtype: str, eval_npz: Path, plan: plans.Plan | None = None
+                     ) -> float:
     """The classification error (%) of rnngen's reference in `dtype` (the float reference,
-    or the integer one: bit-exact with the int8 C) on the eval data."""
+    or the integer one: bit-exact with the int8 C) on the eval data; int8 with the plan's
+    per-layer precisions (w4a8, float32...) when it has any."""
     from rnngen import driver, reference
 
     x, y = np.load(eval_npz)["x"], np.load(eval_npz)["y"]
     g = driver.compile_graph(model, driver.BuildOptions(
         target="cortex-m4", seq_len=8, dtype=dtype,
-        calibrate=str(CALIB) if dtype == "int8" else None))
+        calibrate=str(CALIB) if dtype == "int8" else None,
+        precision=plan.precision_plan() if plan is not None else None))
     hits = 0
     for xk, yk in zip(x, y):
         xs = xk.reshape(g.shapes[g.input])
@@ -447,10 +538,10 @@ def test_beacons_corrected_by_the_documented_rule(beaconed: Path, eval_npz: Path
         f = front[b]
         model = beaconed / f["finetuned_model"]
         assert plans.sha256(model) == f["finetuned_sha256"]
-        measured = _reference_error(model, pts[b]["dtype"], eval_npz)
+        plan = plans.load(beaconed / "plans" / f"point-{b:02d}.json")
+        measured = _reference_error(model, pts[b]["dtype"], eval_npz, plan)
         assert f["error_corrected"] == pytest.approx(measured, abs=1e-9)
         assert f["error_estimate"] == pts[b]["error"]
-        plan = plans.load(beaconed / "plans" / f"point-{b:02d}.json")
         assert plan.finetuned is not None and Path(plan.finetuned["model"]) == model.resolve()
         assert plan.predicted["error_percent"] == pytest.approx(measured, abs=1e-4)
         assert plan.predicted["error_estimate_percent"] == pytest.approx(pts[b]["error"],
@@ -516,7 +607,7 @@ def test_int8_beacon_same_seed_same_bytes(eval_npz: Path, train_npz: Path,
     plan = plans.load(outs[0] / "plans" / f"point-{b['point']:02d}.json")
     assert plan.dtype == "int8" and plan.predicted["finetune"]["qat"]
     assert b["error_corrected"] == pytest.approx(
-        _reference_error(outs[0] / b["finetuned_model"], "int8", eval_npz), abs=1e-9)
+        _reference_error(outs[0] / b["finetuned_model"], "int8", eval_npz, plan), abs=1e-9)
     a = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
     assert a == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*") if p.is_file())
     assert any(str(p).startswith("finetuned") for p in a)

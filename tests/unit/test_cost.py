@@ -199,8 +199,35 @@ def test_objectives_and_genome(monkeypatch: pytest.MonkeyPatch) -> None:
     assert space.canonical((0, 2, 1)) == (0, 2, 1) and space.canonical((0, 1, 1)) == (0, 1, 1)
     monkeypatch.setitem(cells.CELLS, "SRU", dataclasses.replace(cells.CELLS["SRU"], a16=False))
     assert space.canonical((0, 2, 1)) == (0, 0, 1) and space.canonical((0, 1, 1)) == (0, 1, 1)
+    # float32 (the layer in float inside the int8 model): every format and cell has float
+    # kernels (Format.emit_f32, Cell.step_f32), so the gene counts in every int8 candidate,
+    # compressed layers and the Linear head included, and is ignored in float32 ones
+    monkeypatch.undo()
+    assert all(compress.supports(m, "float32") for m in ("dense", *compress.METHODS))
+    space = search.Space([search.Layer(0, "l0", "LSTM"), search.Layer(1, "s", "SRU")],
+                         (2.0, 4.0), ("w8a8", "w4a8", "float32"), heads=("fc",))
+    assert space.names == ["layer:l0:format", "layer:s:format", "layer:l0:precision",
+                           "layer:s:precision", "layer:fc:precision", "dtype"]
+    assert list(space.upper) == [10, 10, 2, 2, 2, 1]
+    for f in range(len(space.choices)):  # dense and every method at every factor
+        g = (f, 0, 2, 1, 2, 1)
+        assert space.canonical(g) == g
+        layers, dtype = space.decode(g)
+        assert dtype == "int8" and [c.precision for c in layers] == ["float32", "w4a8"]
+        assert (layers[0].method, layers[0].factor) == space.choices[f]
+        assert space.decode_heads(g) == (("fc", "float32"),)
+    assert space.canonical((3, 5, 2, 1, 2, 0)) == (3, 5, 0, 0, 0, 0)  # a float32 candidate
+    assert [c.precision for c in space.decode((3, 5, 2, 1, 2, 0))[0]] == [None, None]
+    assert space.decode_heads((3, 5, 2, 1, 2, 0)) == ()
+    # the int8 single-precision baselines: w8a8 and w4a8; every layer in float is not one
+    assert space.baselines() == [(0, 0, 0, 0, 0, 0), (0, 0, 0, 0, 0, 1), (0, 0, 1, 1, 1, 1)]
+    # a cell record without a float step stands in for a cell without float kernels
+    monkeypatch.setitem(cells.CELLS, "SRU", dataclasses.replace(cells.CELLS["SRU"],
+                                                               step_f32=None))
+    assert space.canonical((0, 0, 2, 2, 2, 1)) == (0, 0, 2, 0, 2, 1)
+    assert search.parse_precisions("w8a8,float32") == ("w8a8", "float32")
     assert search.parse_precisions("w8a8, w4a8") == ("w8a8", "w4a8")
-    for bad in ("", "w8a8,w8a8", "w3a8", "w8a4"):
+    for bad in ("", "w8a8,w8a8", "w3a8", "w8a4", "float32,float32", "float64"):
         with pytest.raises(RnngenError):
             search.parse_precisions(bad)
 
