@@ -4,7 +4,7 @@ layer reading a w8a16 layer's int16 output, a w8a16 layer reading int8): the C e
 integer reference exactly (atol 0) on the host and a seeded sample on cortex-a73, cortex-m4
 and cortex-m55; the first stage V x really reads int16 x (the plan's V has xbits 16, the C
 calls the dense int16-input kernels, the int64 ones past the int32 bound) and t stays int8
-(U reads int8: the int8-input kernels)."""
+(U reads int8: the int8-input kernels); such a project passes the C safety checks."""
 
 from __future__ import annotations
 
@@ -127,3 +127,17 @@ def test_lmf_a16_exact_on_boards(tmp_path, board):
             _exact(model, spec.format(c=cell), board)
     _exact(_compressed(tmp_path, "wide", WIDE),
            "w8a16", board)
+
+
+def test_lmf_a16_project_passes_the_c_safety_checks(tmp_path):
+    """ASan + UBSan, valgrind memcheck and cppcheck on an lmf LSTM project, layer 0 w4a16 and
+    layer 1 w8a16 (both int16-input first stages into the int8 scratch, then U t)."""
+    from tests.e2e import test_c_safety as cs
+
+    proj = tmp_path / "proj"
+    driver.build(_compressed(tmp_path, "LSTM"), proj, driver.BuildOptions(
+        name="m", dtype="int8", measure=False,
+        precision=precision.parse("l0_LSTM=w4a16,l1_LSTM=w8a16")))
+    c = (proj / "src" / "m.c").read_text()
+    assert "rnn_mat_vec_a16_s4_s8(" in c and "rnn_mat_vec_a16_s8(" in c
+    cs.check_project(proj)
