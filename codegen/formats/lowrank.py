@@ -5,6 +5,10 @@ int8 with a symmetric scale from calibration, then U t (rnn_mat_vec_lowrank_s8_s
 int4 weights (--precision w4a8): both factors per-row symmetric in [-7, 7], stored as the
 dense int4 kernels read them (pack_s4), the same integer arithmetic
 (rnn_mat_vec_lowrank_s4_s16: rnn_mat_vec_s4 then rnn_mat_vec_s4_s16).
+int16 activations (--precision w8a16 / w4a16, an int16 x): V x by the dense int16-input
+kernels to int8 t (rnn_mat_vec_a16_s8, int64 sums by the dense bound rule:
+rnn_mat_vec_a16_wide_s8; int4 V: the rnn_mat_vec_a16_s4_* ones), then U t as above; t stays
+int8 (docs/int8.md, "int16 activations in the low-rank format").
 ONNX: MatMul(U, V)."""
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from ..errors import RnngenError
 from ..quant import QParams, sat8
 from .base import Format
 from .dense import QDense, declare_s8, pack_dense, quantize_dense
+from .dense import _emit_s8 as _emit_dense_s8
+from .dense import _emit_s8_out as _emit_dense_s8_out
 
 F32 = np.float32
 
@@ -73,7 +79,8 @@ def _check(m: LowRank, fail: Any, where: str) -> None:
 
 @dataclass(frozen=True, eq=False)
 class QLowRank:
-    """t = sat8(V x) (the intermediate requantized to int8, symmetric), then U t."""
+    """t = sat8(V x) (the intermediate requantized to int8, symmetric), then U t. x int16
+    (w8a16 / w4a16): V has xbits 16 (int32 or int64 sums, QDense.acc64), t still int8."""
 
     v: QDense  # [d, n] -> int8 t
     u: QDense  # [m, d], input zero point 0
@@ -90,7 +97,8 @@ class QLowRank:
 
 def _quantize(m: LowRank, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
               what: str, bits: int = 8) -> QLowRank:
-    """bits=4: both factors int4 (the intermediate t stays int8)."""
+    """bits=4: both factors int4 (the intermediate t stays int8). x int16 (QParams16): V reads
+    it as a dense int16-input matrix (quantize_dense: xbits 16, acc64 by the bound rule)."""
     t = inputs @ m.v.T.astype(np.float64) if inputs.size else np.zeros(1)
     s_t = quant.symmetric_scale(float(np.max(np.abs(t))), 127, f"{what} V x")
     v = quantize_dense(m.v, x, s_t, f"{what} V", bits=bits)
@@ -110,6 +118,9 @@ def _emit_f32(m: LowRank, prog: Any, base: str, bias: str, x: str, y: str) -> li
 
 def _emit_s8(m: QLowRank, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     rows, cols = m.shape
+    if m.v.xbits == 16:  # int16 x: the dense int16-input kernels to int8 t, then U t
+        return [_emit_dense_s8_out(m.v, prog.ctx, f"{base}_V", 0, x, scratch),
+                *_emit_dense_s8(m.u, prog, f"{base}_U", scratch, y, scratch)]
     v = declare_s8(prog.ctx, f"{base}_V", m.v)
     u = declare_s8(prog.ctx, f"{base}_U", m.u)
     k = "rnn_mat_vec_lowrank_s4_s16" if m.v.bits == 4 else "rnn_mat_vec_lowrank_s8_s16"
@@ -172,5 +183,5 @@ FORMAT = Format(
                                                ("rnn_mat_vec_s4", "rnn_mat_vec_s4_s16"))},
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
-    onnx_write=_onnx_write, onnx_read=_onnx_read, weight_bits=(8, 4),
+    onnx_write=_onnx_write, onnx_read=_onnx_read, weight_bits=(8, 4), act_bits=(8, 16),
 )

@@ -125,11 +125,12 @@ def test_w4a16_exact_on_boards(tmp_path, board):
 
 
 def test_compressed_formats_with_w4a16_are_refused(tmp_path):
-    """Only dense matrices have w4a16 kernels: a compressed recurrent matrix reading int16 is
-    refused in one line naming the layer and the format (exit code 2, nothing written)."""
+    """Dense and lowrank matrices have w4a16 kernels (lowrank: tests/e2e/test_a16_lowrank.py);
+    another compressed recurrent matrix reading int16 is refused in one line naming the layer
+    and the format (exit code 2, nothing written)."""
     p = tmp_path / "m.onnx"
     onnx.save(models.make_model(models.Spec("LSTM", "forward", 8, 16, 5, 1), 0), p)
-    for method, fmt in (("lmf", "lowrank"), ("csr", "csr")):
+    for method, fmt in (("hmd", "hmd"), ("csr", "csr")):
         c = tmp_path / f"{method}.onnx"
         r = rnngen("compress", str(p), "-m", method, "-f", "2", "--nearest", "-o", str(c))
         assert r.returncode == 0, r.stderr
@@ -140,11 +141,12 @@ def test_compressed_formats_with_w4a16_are_refused(tmp_path):
 
 
 def test_search_genes_take_w4a16_for_dense_layers_only():
-    """compress.supports (the search's precision genes): w4a16 for dense matrices, not for the
-    compressed methods (no int16-input kernels: lmf, csr, kron, hmd, and hkp's kron blocks)."""
-    assert compress.supports("dense", "w4a16")
+    """compress.supports (the search's precision genes): w4a16 for dense and lmf (lowrank)
+    matrices, not for the other compressed methods (no int16-input kernels: csr, kron, hmd,
+    and hkp's kron blocks)."""
+    assert compress.supports("dense", "w4a16") and compress.supports("lmf", "w4a16")
     for method in compress.METHODS:
-        assert not compress.supports(method, "w4a16"), method
+        assert compress.supports(method, "w4a16") == (method == "lmf"), method
     space = search.Space([search.Layer(0, "l0", "LSTM"), search.Layer(1, "s", "SRU")],
                          (2.0,), ("w8a8", "w4a16"))
     # dense LSTM and dense SRU (its int16-h cell): w4a16; a compressed LSTM: the w8a8
