@@ -150,7 +150,7 @@ def test_float32_layer_gene(tmp_path: Path) -> None:
     out = tmp_path / "p"
     code, _, se = run_cli("search", MODEL, "--target", "cortex-m4", "--eval", ev,
                           "--calibrate", CALIB, "--precisions", "w8a8,float32", "--budget",
-                          "8", "--seed", "1", "-o", out)
+                          "12", "--seed", "1", "-o", out)
     assert code == 0, se
     data = json.loads((out / "search.json").read_text())
     assert data["precisions"] == ["w8a8", "float32"]
