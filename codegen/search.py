@@ -258,6 +258,10 @@ def parse_precisions(text: str) -> tuple[str, ...]:
                           "w8a8,w4a8")
     for n in names:
         precision.get(n, f"--precisions {text}")
+    # w8a8 (the int8 default) first: a gene a layer's format or cell lacks is ignored by
+    # setting it to its first value (Space.canonical), which must then mean w8a8
+    if precision.DEFAULT in names:
+        names = (precision.DEFAULT, *(n for n in names if n != precision.DEFAULT))
     return names
 
 

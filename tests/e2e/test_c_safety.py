@@ -233,6 +233,22 @@ def test_every_cell_and_format(tmp_path, cell, dtype):
     check_project(proj)
 
 
+def test_every_format_int4_weights(tmp_path):
+    """The int4 kernels of every matrix format (w4a8) under the same three checks: a stack
+    of LSTM layers over every format. (The int16-input kernels have theirs in
+    test_w4a16.py and test_a16_lowrank.py.)"""
+    from rnngen import precision
+
+    model = stacked_model(tmp_path, "LSTM", whole_sequence=True)
+    proj = tmp_path / "proj"
+    driver.build(model, proj, driver.BuildOptions(name="m", dtype="int8", measure=False,
+                                                  precision=precision.parse("w4a8")))
+    src = {p.name for p in (proj / "src").glob("rnn_mat_vec_*.c")}
+    assert {"rnn_mat_vec_s4_s16.c", "rnn_mat_vec_csr_s4_s16.c", "rnn_mat_vec_kron_s4_s16.c",
+            "rnn_mat_vec_lowrank_s4_s16.c"} <= src, src
+    check_project(proj)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
 def test_every_operator(tmp_path, dtype):
     names = [n for n, c in test_ops.CASES.items()

@@ -227,6 +227,13 @@ def test_objectives_and_genome(monkeypatch: pytest.MonkeyPatch) -> None:
     assert space.canonical((0, 0, 2, 2, 2, 1)) == (0, 0, 2, 0, 2, 1)
     assert search.parse_precisions("w8a8,float32") == ("w8a8", "float32")
     assert search.parse_precisions("w8a8, w4a8") == ("w8a8", "w4a8")
+    # w8a8 first, so that an ignored gene (its first value) means w8a8, not w4a8
+    assert search.parse_precisions("w4a8,w8a16,w8a8") == ("w8a8", "w4a8", "w8a16")
+    space = search.Space([search.Layer(0, "l0", "LSTM")], (2.0,),
+                         search.parse_precisions("w4a8,w8a16,w8a8"))
+    hmd = next(i for i, ch in enumerate(space.choices) if ch[0] == "hmd")
+    layers, _ = space.decode(space.canonical((hmd, 2, 1)))  # w8a16 on hmd: ignored
+    assert layers[0].precision is None  # w8a8
     for bad in ("", "w8a8,w8a8", "w3a8", "w8a4", "float32,float32", "float64"):
         with pytest.raises(RnngenError):
             search.parse_precisions(bad)
