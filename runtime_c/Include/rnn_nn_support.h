@@ -139,6 +139,40 @@ static inline int32_t rnn_next_row(int32_t last, const int32_t *shape, int32_t *
     return 0;
 }
 
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__aarch64__)
+/* ------------------------------------------------------------ int16 inputs on DSP ---- */
+/**
+ * @brief x (int16) split into SMLAD pairs, once per call of the int16-input kernels
+ *        (rnn_mat_vec_a16_s16, rnn_mat_vec_a16_s4_s16): per 4 columns the words
+ *        (x0 | x2 << 16), (x1 | x3 << 16) (PKHBT, PKHTB), matching the int8 kernels' weight
+ *        pairs; the last partial word padded with zero columns. xw: 2 ceil(cols / 4) words.
+ */
+static inline void rnn_split_pairs_s16(int32_t cols, const int16_t *x, int32_t *xw)
+{
+    int32_t k;
+    for (k = cols >> 2; k > 0; --k)
+    {
+        uint32_t lo, hi;
+        memcpy(&lo, x, 4);     /* (x0, x1) */
+        memcpy(&hi, x + 2, 4); /* (x2, x3) */
+        xw[0] = (int32_t)((lo & 0xFFFFu) | (hi << 16));
+        xw[1] = (int32_t)((hi & 0xFFFF0000u) | (lo >> 16));
+        x += 4;
+        xw += 2;
+    }
+    if (cols & 3)
+    {
+        int16_t last[4] = {0, 0, 0, 0};
+        for (k = 0; k < (cols & 3); ++k)
+        {
+            last[k] = x[k];
+        }
+        xw[0] = (int32_t)((uint32_t)(uint16_t)last[0] | ((uint32_t)(uint16_t)last[2] << 16));
+        xw[1] = (int32_t)((uint32_t)(uint16_t)last[1] | ((uint32_t)(uint16_t)last[3] << 16));
+    }
+}
+#endif
+
 /* ---------------------------------------------------------------------------- SRU ---- */
 /**
  * @brief One SRU unit u after W x (rnn_sru_cell_s16 and its int16-h variant

@@ -318,36 +318,6 @@ static void rows4_neon(int32_t ld, int32_t cols, const int8_t *w, const int16_t 
 }
 #endif
 
-#if defined(RNN_A16_DSP)
-/* x split into the int8 kernel's pairs: per 4 columns (x0 | x2 << 16), (x1 | x3 << 16);
- * the last partial word padded with zero columns */
-static void split_a16(int32_t cols, const int16_t *x, int32_t *xw)
-{
-    int32_t k;
-    for (k = cols >> 2; k > 0; --k)
-    {
-        uint32_t lo, hi;
-        memcpy(&lo, x, 4); /* (x0, x1) */
-        memcpy(&hi, x + 2, 4); /* (x2, x3) */
-        /* PKHBT, PKHTB */
-        xw[0] = (int32_t)((lo & 0xFFFFu) | (hi << 16));
-        xw[1] = (int32_t)((hi & 0xFFFF0000u) | (lo >> 16));
-        x += 4;
-        xw += 2;
-    }
-    if (cols & 3)
-    {
-        int16_t last[4] = {0, 0, 0, 0};
-        for (k = 0; k < (cols & 3); ++k)
-        {
-            last[k] = x[k];
-        }
-        xw[0] = (int32_t)((uint32_t)(uint16_t)last[0] | ((uint32_t)(uint16_t)last[2] << 16));
-        xw[1] = (int32_t)((uint32_t)(uint16_t)last[1] | ((uint32_t)(uint16_t)last[3] << 16));
-    }
-}
-#endif
-
 #if !defined(RNN_A16_MVE)
 /* Refer to header file for details. (Not on Helium: rnn_mat_vec_a16_sums_split there.) */
 void rnn_mat_vec_a16_sums(int32_t rows, int32_t cols, const int8_t *w, const int32_t *offset,
@@ -369,7 +339,7 @@ void rnn_mat_vec_a16_sums(int32_t rows, int32_t cols, const int8_t *w, const int
     if (ld <= RNN_A16_XW && rows > 0)
     {
         int32_t xw[RNN_A16_XW / 2];
-        split_a16(cols, x, xw);
+        rnn_split_pairs_s16(cols, x, xw);
         rnn_mat_vec_s8_sums_split(rows, cols, w, offset, xw, acc);
         return;
     }

@@ -164,36 +164,6 @@ static void pairs2_neon(int32_t cols, const int8_t *w0, const int8_t *w1, const 
 }
 #endif
 
-#if defined(RNN_A16S4_DSP)
-/* x split into int16 pairs: per 4 columns (x0 | x2 << 16), (x1 | x3 << 16); the last
- * partial word padded with zero columns */
-static void split_a16s4(int32_t cols, const int16_t *x, int32_t *xw)
-{
-    int32_t k;
-    for (k = cols >> 2; k > 0; --k)
-    {
-        uint32_t lo, hi;
-        memcpy(&lo, x, 4);     /* (x0, x1) */
-        memcpy(&hi, x + 2, 4); /* (x2, x3) */
-        /* PKHBT, PKHTB */
-        xw[0] = (int32_t)((lo & 0xFFFFu) | (hi << 16));
-        xw[1] = (int32_t)((hi & 0xFFFF0000u) | (lo >> 16));
-        x += 4;
-        xw += 2;
-    }
-    if (cols & 3)
-    {
-        int16_t last[4] = {0, 0, 0, 0};
-        for (k = 0; k < (cols & 3); ++k)
-        {
-            last[k] = x[k];
-        }
-        xw[0] = (int32_t)((uint32_t)(uint16_t)last[0] | ((uint32_t)(uint16_t)last[2] << 16));
-        xw[1] = (int32_t)((uint32_t)(uint16_t)last[1] | ((uint32_t)(uint16_t)last[3] << 16));
-    }
-}
-#endif
-
 /* row 2p's sum from S (modulo 2^32), 16 H, 8 sum(x) and its offset: exact (its true value
  * fits int32) */
 static inline int32_t row_lo(int32_t s, int32_t h16, uint32_t sx8, int32_t offset)
@@ -258,7 +228,7 @@ void rnn_mat_vec_a16_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const 
     if (split)
     {
         int32_t j;
-        split_a16s4(cols, x, xw);
+        rnn_split_pairs_s16(cols, x, xw);
         for (j = 0; j < (ld >> 1); ++j) /* both int16 halves by one SMLAD (zeros after) */
         {
             sx = __smlad(xw[j], 0x00010001, sx);
