@@ -29,11 +29,13 @@ from tests.kernels.test_board_kernels import (_cell_want, _marks, check_mat_vec_
 
 BOARDS = ["host", "cortex-a73", "cortex-a53", "cortex-m4", "cortex-m55"]
 
-# rows: remainders 0..7 of 8 and 0..3 of 4 after blocks of 8; cols: < 16 (plain C), 16,
-# 17, 31, 32, 33, 77, 179, 255
+# rows: remainders 0..7 of 8 and 0..3 of 4 after blocks of 8; cols: 16, 17, 31, 32, 33, 77,
+# 179, 255, and narrow (< 16: one load per row into the next rows, the last
+# ceil(16 / stride) - 1 rows plain C) at every stride 4, 8, 12, 16, around the block edges
 NEON_SHAPES = [(1, 16), (2, 17), (3, 15), (4, 31), (5, 32), (7, 33), (8, 16), (9, 77),
                (11, 179), (12, 18), (13, 47), (15, 64), (16, 65), (17, 255), (20, 1),
-               (23, 100), (6, 8)]
+               (23, 100), (6, 8), (9, 3), (16, 4), (13, 7), (12, 8), (25, 5), (11, 10),
+               (17, 12), (19, 13), (8, 14), (33, 6), (4, 2), (5, 9)]
 
 
 def _case(rng: np.random.Generator, rows: int, cols: int, k: int):
@@ -100,7 +102,8 @@ def test_lstm_cell_s16_neon_units(tmp_path, board):
         assert np.array_equal(got[tag], v), (board, tag, got[tag], v)
 
 
-FC_SHAPES = [(1, 16), (3, 7), (6, 358), (10, 179), (64, 77), (65, 33), (70, 300), (129, 20)]
+FC_SHAPES = [(1, 16), (3, 7), (6, 358), (10, 179), (64, 77), (65, 33), (70, 300), (129, 20),
+             (20, 5), (9, 12), (12, 15)]
 
 
 @pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])

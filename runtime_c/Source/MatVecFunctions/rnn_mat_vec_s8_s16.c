@@ -13,8 +13,12 @@
  *   int16 because the weights lie in [-127, 127] (rnngen's symmetric quantization never
  *   makes -128): |w x| <= 127 * 128, twice that < 2^15. The last 16 columns are one more pass
  *   over w[cols - 16 .. cols - 1] with the columns already done zeroed in x (no padding, no
- *   scalar tail; needs cols >= 16, else plain C); groups of four rows are requantized as one
- *   vector (SMULL, UZP2 for the high words, SRSHL, SQXTN).
+ *   scalar tail). Narrow inputs (cols < 16, sensors of a few channels) take one 16-byte load
+ *   per row from the row's start against x zero-padded to 16 lanes: the load runs on into
+ *   the row's padding and the next rows, whose weights meet zero lanes; the last
+ *   ceil(16 / stride) - 1 rows, whose load would pass the matrix's end, are plain C. Groups
+ *   of four rows are requantized as one vector (SMULL, UZP2 for the high words, SRSHL,
+ *   SQXTN).
  * - Helium (Cortex-M55, __ARM_FEATURE_MVE): four rows per pass share each 16-byte load of x,
  *   VMLADAVA accumulates 16 products per instruction; with cols >= 16 the last 16 columns are
  *   one more pass over w[cols - 16 .. cols - 1] with the columns already done zeroed in x
@@ -27,8 +31,9 @@
  *   and one LDRD of two weight words per row per 8 columns (word-aligned rows: the stored
  *   row stride, RNN_S8_STRIDE, makes every row a whole number of words, so there is no
  *   column tail either).
- * Weight rows are RNN_S8_STRIDE(cols) bytes apart (zero after the last column); the NEON,
- * Helium and plain paths read only the first cols bytes of each.
+ * Weight rows are RNN_S8_STRIDE(cols) bytes apart (zero after the last column); the Helium
+ * and plain paths read only the first cols bytes of each, the NEON one too for cols >= 16
+ * (narrower rows: see above; every load stays inside the matrix's rows * stride bytes).
  * - plain C99 elsewhere.
  * rnn_mat_vec_s8_sums gives the same paths' int32 sums without requantization (for
  * rnn_mat_vec_s8, the int8-output kernel).
@@ -287,6 +292,28 @@ static int32_t row1_neon(int32_t cols, int32_t done, const int8_t *w, const int8
     }
     a = dot16_neon(a, vld1q_s8(w + cols - 16), xt);
     return vaddvq_s32(a);
+}
+
+/* cols < 16: x in lanes 0 .. cols - 1 of a vector whose other lanes are zero. Each row is
+ * then one 16-byte load from its start (rows8_neon and the others with cols 16, done 0): the
+ * load runs on into the row's zero padding and the rows after it, whose weights meet the zero
+ * lanes. */
+static int8x16_t narrow_x_neon(int32_t cols, const int8_t *x)
+{
+    int8_t xb[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        xb[j] = x[j];
+    }
+    return vld1q_s8(xb);
+}
+
+/* cols < 16: the rows whose 16-byte load ends inside the matrix (rows * ld bytes); the last
+ * ceil(16 / ld) - 1 rows are left to the plain C loop */
+static int32_t narrow_rows(int32_t rows, int32_t ld)
+{
+    return rows - (16 + ld - 1) / ld + 1;
 }
 
 /* y[0..3] = sat16(rq(acc + offset)) for four rows: as one vector when every shift <= -2
@@ -589,6 +616,26 @@ void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32
             w += ld;
         }
     }
+    else
+    {
+        /* narrow inputs (cols < 16): one 16-byte load per row against x zero-padded */
+        const int8x16_t xt = narrow_x_neon(cols, x);
+        const int32_t safe = narrow_rows(rows, ld);
+        for (; r + 8 <= safe; r += 8)
+        {
+            int32x4_t lo, hi;
+            rows8_neon(ld, 16, 0, w, x, xt, &lo, &hi);
+            requant4_neon(lo, offset + r, mult + r, shift + r, y + r);
+            requant4_neon(hi, offset + r + 4, mult + r + 4, shift + r + 4, y + r + 4);
+            w += 8 * ld;
+        }
+        for (; r + 4 <= safe; r += 4)
+        {
+            requant4_neon(rows4_neon(ld, 16, 0, w, x, xt), offset + r, mult + r, shift + r,
+                          y + r);
+            w += 4 * ld;
+        }
+    }
     for (; r < rows; ++r)
     {
         y[r] = (int16_t)requant16(dot_s8(w, x, cols) + offset[r], mult[r], shift[r]);
@@ -687,6 +734,26 @@ void rnn_mat_vec_s8_sums(int32_t rows, int32_t cols, const int8_t *w, const int3
         {
             acc[r] = row1_neon(cols, done, w, x, xt) + offset[r];
             w += ld;
+        }
+    }
+    else
+    {
+        /* narrow inputs (cols < 16), as in rnn_mat_vec_s8_s16 */
+        const int8x16_t xt = narrow_x_neon(cols, x);
+        const int32_t safe = narrow_rows(rows, ld);
+        for (; r + 8 <= safe; r += 8)
+        {
+            int32x4_t lo, hi;
+            rows8_neon(ld, 16, 0, w, x, xt, &lo, &hi);
+            vst1q_s32(acc + r, vaddq_s32(lo, vld1q_s32(offset + r)));
+            vst1q_s32(acc + r + 4, vaddq_s32(hi, vld1q_s32(offset + r + 4)));
+            w += 8 * ld;
+        }
+        for (; r + 4 <= safe; r += 4)
+        {
+            vst1q_s32(acc + r, vaddq_s32(rows4_neon(ld, 16, 0, w, x, xt),
+                                         vld1q_s32(offset + r)));
+            w += 4 * ld;
         }
     }
     for (; r < rows; ++r)
