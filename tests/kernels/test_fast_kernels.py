@@ -56,6 +56,8 @@ def _case(rng: np.random.Generator, rows: int, cols: int, k: int):
         shift[rng.random(rows) < 0.3] = rng.choice([-1, 0, 1])  # the general path
     if k % 4 == 1:
         shift[:] = -12
+    if k % 5 == 3:  # shifts >= -1: acc 2^(shift + 1) exact (one product) or not (the general
+        shift[:] = rng.integers(-1, 31, rows)  # path), both in one matrix
     return w, x, offset, mult, shift
 
 

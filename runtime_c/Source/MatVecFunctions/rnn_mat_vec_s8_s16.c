@@ -96,6 +96,19 @@ static inline int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
         const int32_t t = ((int32_t)((uint32_t)hi << 1) >> ~shift) + 1;
         return SAT16(t >> 1);
     }
+    if (shift <= 30)
+    {
+        /* shift >= -1, k = shift + 1: with a = acc 2^k exact (acc's top k + 1 bits all
+         * equal), (a mult + 2^31) >> 32 is the same rounding (numerator and denominator of
+         * (p + 2^(30 - shift)) / 2^(31 - shift) times 2^k), below 2^30 in magnitude: one
+         * 64-bit product, no variable 64-bit shift (SMMULR on the DSP cores) */
+        const int32_t k = shift + 1;
+        const int32_t a = (int32_t)((uint32_t)acc << k);
+        if ((a >> k) == acc)
+        {
+            return SAT16((int32_t)(((int64_t)a * (int64_t)mult + INT64_C(0x80000000)) >> 32));
+        }
+    }
     return requant16_any(acc, mult, shift);
 }
 
