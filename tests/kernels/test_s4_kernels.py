@@ -16,8 +16,11 @@ from rnngen import formats, quant
 from rnngen.emit.c import _Ctx
 from tests.kernels.harness import Case, run_cases
 
+# narrow inputs (cols < 16: NEON's one load per pair into the next pairs, bounded by the
+# matrix's end) at strides 4, 8, 12, 16 and rows around the 4-row passes
 SHAPES = [(1, 1), (2, 3), (3, 7), (5, 8), (4, 9), (7, 16), (9, 31), (6, 32), (5, 33),
-          (8, 64), (11, 100), (3, 129), (16, 256), (67, 20), (130, 17)]
+          (8, 64), (11, 100), (3, 129), (16, 256), (67, 20), (130, 17), (12, 4), (13, 6),
+          (16, 8), (9, 11), (20, 13), (17, 15), (8, 2)]
 _dense = formats.dense
 
 

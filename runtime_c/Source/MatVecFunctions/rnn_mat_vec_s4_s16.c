@@ -185,9 +185,21 @@ static inline int32x4_t dot16_neon(int32x4_t a, int8x16_t w, int8x16_t x)
     return vpadalq_s16(a, p);
 }
 
-/* S, H of the pairs at w0 and w1 over all columns (vectors of 16, the rest plain C) */
+/* How pairs2_neon ends a row pair after its whole passes of 16 columns */
+enum
+{
+    RNN_S4_TAIL_C = 0,    /* the last columns in plain C (pair_c), or none */
+    RNN_S4_TAIL_LAST = 1, /* cols > 16: one more pass over the last 16 columns, xt = x's last
+                           * 16 with the lanes already done zeroed */
+    RNN_S4_TAIL_NARROW = 2 /* cols < 16: one pass from the row's start, xt = x zero-padded to
+                            * 16 lanes; the load runs on into the pair's padding and the next
+                            * pairs, which meet zero lanes (the caller makes sure the load
+                            * stays inside the matrix) */
+};
+
+/* S, H of the pairs at w0 and w1 over all columns: vectors of 16, then the tail */
 static void pairs2_neon(int32_t cols, const int8_t *w0, const int8_t *w1, const int8_t *x,
-                        int32_t *out)
+                        int8x16_t xt, int tail, int32_t *out)
 {
     int32x4_t s0 = vdupq_n_s32(0), h0 = s0, s1 = s0, h1 = s0;
     int32_t t[4];
@@ -202,6 +214,17 @@ static void pairs2_neon(int32_t cols, const int8_t *w0, const int8_t *w1, const 
         s1 = dot16_neon(s1, b1, xv);
         h1 = dot16_neon(h1, vshrq_n_s8(b1, 4), xv);
     }
+    if (tail != RNN_S4_TAIL_C)
+    {
+        const int32_t at = tail == RNN_S4_TAIL_LAST ? cols - 16 : 0;
+        const int8x16_t b0 = vld1q_s8(w0 + at);
+        const int8x16_t b1 = vld1q_s8(w1 + at);
+        s0 = dot16_neon(s0, b0, xt);
+        h0 = dot16_neon(h0, vshrq_n_s8(b0, 4), xt);
+        s1 = dot16_neon(s1, b1, xt);
+        h1 = dot16_neon(h1, vshrq_n_s8(b1, 4), xt);
+        j = cols;
+    }
     vst1q_s32(t, vpaddq_s32(vpaddq_s32(s0, h0), vpaddq_s32(s1, h1)));
     pair_c(w0, x, j, cols, &t[0], &t[1]);
     pair_c(w1, x, j, cols, &t[2], &t[3]);
@@ -209,6 +232,33 @@ static void pairs2_neon(int32_t cols, const int8_t *w0, const int8_t *w1, const 
     out[1] = t[1];
     out[2] = t[2];
     out[3] = t[3];
+}
+
+/* The tail mode of a matrix (above) and its x vector */
+static int tail_neon(int32_t cols, const int8_t *x, int8x16_t *xt)
+{
+    static const uint8_t lane[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    if (cols > 16 && (cols & 15) != 0)
+    {
+        const int32_t done = (cols >> 4) << 4;
+        const uint8x16_t before =
+            vcltq_u8(vld1q_u8(lane), vdupq_n_u8((uint8_t)(done - (cols - 16))));
+        *xt = vbicq_s8(vld1q_s8(x + cols - 16), vreinterpretq_s8_u8(before));
+        return RNN_S4_TAIL_LAST;
+    }
+    if (cols > 0 && cols < 16)
+    {
+        int8_t xb[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        int32_t j;
+        for (j = 0; j < cols; ++j)
+        {
+            xb[j] = x[j];
+        }
+        *xt = vld1q_s8(xb);
+        return RNN_S4_TAIL_NARROW;
+    }
+    *xt = vdupq_n_s8(0);
+    return RNN_S4_TAIL_C;
 }
 #endif
 
@@ -494,6 +544,11 @@ void rnn_mat_vec_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const int3
         split_dsp(cols, ld >> 2, x, xw);
     }
 #endif
+#if defined(RNN_S4_NEON)
+    int8x16_t xt;
+    const int tail = tail_neon(cols, x, &xt);
+    const int8_t *const wend = w + ((rows + 1) >> 1) * ld; /* the matrix's last byte + 1 */
+#endif
 #if defined(RNN_S4_MVE)
     for (j = 0; j < cols; j += 16)
     {
@@ -548,7 +603,11 @@ void rnn_mat_vec_s4_rows(int32_t rows, int32_t cols, const int8_t *w, const int3
 #if defined(RNN_S4_MVE)
             pairs2_mve(cols, wp, wp + ld, x, t);
 #else
-            pairs2_neon(cols, wp, wp + ld, x, t);
+            /* a narrow load from the second pair must end inside the matrix */
+            pairs2_neon(cols, wp, wp + ld, x, xt,
+                        tail == RNN_S4_TAIL_NARROW && wp + ld + 16 > wend ? RNN_S4_TAIL_C
+                                                                          : tail,
+                        t);
 #endif
             RNN_S4_STORE(t[0], t[1]);
             k += 2;
