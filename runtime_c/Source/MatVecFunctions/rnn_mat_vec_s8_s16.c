@@ -343,8 +343,30 @@ static void requant4_neon(int32x4_t acc, const int32_t *offset, const int32_t *m
         const int64x2_t p1 = vmull_high_s32(a, m);
         const int32x4_t h = vuzp2q_s32(vreinterpretq_s32_s64(p0), vreinterpretq_s32_s64(p1));
         vst1_s16(y, vqmovn_s32(vrshlq_s32(h, vaddq_s32(sh, vdupq_n_s32(1)))));
+        return;
     }
-    else
+    if (vmaxvq_s32(sh) <= 30)
+    {
+        /* lanes with shifts -1 .. 30 (requant16's second form, the others as above): a = acc
+         * 2^k, k = shift + 1, when exact (shifted back it is acc again), then
+         * (a mult + 2^31) >> 32 by SMULL and a rounding narrowing shift (RSHRN #32) */
+        const uint32x4_t low = vcleq_s32(sh, vdupq_n_s32(-2));
+        const int32x4_t k = vaddq_s32(sh, vdupq_n_s32(1));
+        const int32x4_t s = vshlq_s32(a, k);
+        if (vminvq_u32(vorrq_u32(low, vceqq_s32(vshlq_s32(s, vnegq_s32(k)), a))) != 0)
+        {
+            const int32x4_t m = vld1q_s32(mult);
+            const int64x2_t p0 = vmull_s32(vget_low_s32(a), vget_low_s32(m));
+            const int64x2_t p1 = vmull_high_s32(a, m);
+            const int32x4_t h = vrshlq_s32(
+                vuzp2q_s32(vreinterpretq_s32_s64(p0), vreinterpretq_s32_s64(p1)), k);
+            const int64x2_t q0 = vmull_s32(vget_low_s32(s), vget_low_s32(m));
+            const int64x2_t q1 = vmull_high_s32(s, m);
+            const int32x4_t g = vcombine_s32(vrshrn_n_s64(q0, 32), vrshrn_n_s64(q1, 32));
+            vst1_s16(y, vqmovn_s32(vbslq_s32(low, h, g)));
+            return;
+        }
+    }
     {
         int32_t v[4];
         int32_t k;
