@@ -42,6 +42,11 @@
  * (hi + 2^(s - 1)) >> s, with hi the high word of the 64-bit product and s = -1 - shift >= 1:
  * floor((p + 2^(31 + s)) / 2^(32 + s)) = floor((floor(p / 2^32) + 2^(s - 1)) / 2^s), exactly;
  * and that is ((hi >> (s - 1)) + 1) >> 1 (floor((floor(a) + 1) / 2) = floor((a + 1) / 2)).
+ * When shift is -1 .. 30 and a = acc 2^(shift + 1) is exact, the same rounding is
+ * (a mult + 2^31) >> 32 (one 64-bit product; numerator and denominator times 2^(shift + 1));
+ * only rows where neither form applies take the general 64-bit shift. NEON and Helium
+ * requantize four rows as one vector with either form per lane (RSHRN #32 / VRMULH for the
+ * second).
  */
 
 #include "rnn_nnfunctions.h"
@@ -184,6 +189,27 @@ static inline __attribute__((always_inline)) void dot4_last16_mve(int32_t ld, in
     acc[1] = vmladavaq_s8(a1, vldrbq_s8(w1 + j), xt);
     acc[2] = vmladavaq_s8(a2, vldrbq_s8(w2 + j), xt);
     acc[3] = vmladavaq_s8(a3, vldrbq_s8(w3 + j), xt);
+}
+
+/* Four rows whose shifts are mixed (some -1 .. 30): lanes with shift <= -2 as the all-low
+ * case (VMULH, VRSHL by 1 + shift), the others by requant16's second form, a = acc 2^k with
+ * k = shift + 1 when exact (shifted back it is acc again), then VRMULH (a mult + 2^31) >> 32;
+ * selected per lane, saturated to int16. Returns 0 (nothing written) when some lane's a is
+ * not exact or a shift passes 30. */
+static int requant4_mixed_mve(int32x4_t a, int32x4_t m, int32x4_t sh, int16_t *y)
+{
+    const mve_pred16_t low = vcmpleq_n_s32(sh, -2);
+    const int32x4_t k = vaddq_n_s32(sh, 1);
+    const int32x4_t s = vshlq_s32(a, k);
+    const mve_pred16_t same = vcmpeqq_s32(vshlq_s32(s, vnegq_s32(k)), a);
+    int32x4_t q;
+    if ((mve_pred16_t)(low | same) != 0xFFFF || vmaxvq_s32(INT32_MIN, sh) > 30)
+    {
+        return 0;
+    }
+    q = vpselq_s32(vrshlq_s32(vmulhq_s32(a, m), k), vrmulhq_s32(s, m), low);
+    vstrhq_s32(y, vmaxq_s32(vminq_s32(q, vdupq_n_s32(32767)), vdupq_n_s32(-32768)));
+    return 1;
 }
 
 static int32_t dot1_mve(int32_t cols, const int8_t *w, const int8_t *x)
@@ -610,7 +636,8 @@ void rnn_mat_vec_s8_s16(int32_t rows, int32_t cols, const int8_t *w, const int32
             const int32x4_t q = vrshlq_s32(hi, vaddq_n_s32(sh, 1));
             vstrhq_s32(y + r, vmaxq_s32(vminq_s32(q, vdupq_n_s32(32767)), vdupq_n_s32(-32768)));
         }
-        else
+        else if (!requant4_mixed_mve(vaddq_s32(vldrwq_s32(acc), vldrwq_s32(offset + r)),
+                                     vldrwq_s32(mult + r), sh, y + r))
         {
             int32_t k;
             for (k = 0; k < 4; ++k)
