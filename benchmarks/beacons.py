@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                 d = work / f"ft-{i:02d}"
                 d.mkdir()
                 from rnngen import plan as plans
-                path = plans.apply(o.model, c.layers, d, search.finetune_options(o, c.dtype))
+                path = plans.apply(o.model, c.layers, d, search.finetune_options(o, c))
                 got = search.evaluate(job, c.genome, model_file=str(path))
                 measured = got.error
             rows.append((i, c, r, measured))

@@ -524,23 +524,33 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
 @click.option("--qat", is_flag=True,
               help="--finetune: quantization-aware, through rnngen's int8 arithmetic (the "
                    "kept epoch is the best int8 accuracy; build with --dtype int8).")
+@click.option("--precision", "precision_spec", metavar="SPEC",
+              help="--qat: train through these number types per layer (w4a8, or "
+                   "LAYER=w4a8,LAYER=w8a16,...; docs/int8.md), as `rnngen build --precision "
+                   "SPEC` builds them. Default: w8a8.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="--finetune: seed of the batch order (same seed, same result).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def compress(model: str, method: str, factor: float, layers: tuple[str, ...], out: str,
              force: bool, eval_data: str | None, finetune: str | None, val: str | None,
              epochs: int, lr: float, batch_size: int, patience: int, distill: bool, qat: bool,
-             seed: int, nearest: bool, as_json: bool) -> None:
+             precision_spec: str | None, seed: int, nearest: bool, as_json: bool) -> None:
     """Compress the recurrent layers of a dense MODEL (.onnx or .npz) into OUT; report
     storage and MAC factors and reconstruction errors (docs/compression.md); with
     --finetune, train the factors on labelled data before writing them."""
     from .compress_model import Finetune, compress_file
     from .errors import RnngenError
 
+    from . import precision
+
+    if precision_spec is not None and not qat:
+        raise RnngenError(f"--precision {precision_spec}: goes with --qat (the number types "
+                          "quantization-aware fine-tuning trains through)")
     ft = None
     if finetune is not None:
+        prec = precision.parse(precision_spec) if precision_spec is not None else None
         ft = Finetune(finetune, val, epochs, lr, batch_size, distill, seed, patience,
-                      progress=True, qat=qat)
+                      progress=True, qat=qat, precision=prec)
     elif val is not None or distill or qat:
         raise RnngenError("--val, --distill and --qat go with --finetune TRAIN.npz")
     res = compress_file(model, out, method, factor, layers, force, eval_data, ft, nearest)

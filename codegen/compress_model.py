@@ -97,7 +97,7 @@ class Result:
             lines.append(
                 f"fine-tuned on {f['train']} ({f['train_examples']} sequences"
                 f"{', distilled' if f['distill'] else ''}): {f['epochs_run']} of {f['epochs']} "
-                f"epochs{' (int8-aware)' if f.get('qat') else ''}, kept epoch "
+                f"epochs{_aware(f)}, kept epoch "
                 f"{f['best_epoch']}; {f['split']} accuracy dense "
                 f"{100 * f['accuracy_dense']:.2f}%, projection "
                 f"{100 * f['accuracy_projection']:.2f}%, fine-tuned "
@@ -112,6 +112,19 @@ class Result:
 
 
 # --------------------------------------------------------------------------- entry point
+
+def _aware(f: dict[str, Any]) -> str:
+    """' (int8-aware)' or ' (int8-aware, w4a8 (every layer))' of a fine-tuning report."""
+    if not f.get("qat"):
+        return ""
+    p = f.get("precision")
+    if not p:
+        return " (int8-aware)"
+    from . import precision
+
+    plan = precision.Plan(p["default"], tuple(sorted(p["layers"].items())))
+    return f" (int8-aware, {plan.describe()})"
+
 
 @dataclass
 class Finetune:
@@ -128,6 +141,9 @@ class Finetune:
     patience: int = 5
     progress: bool = True
     qat: bool = False  # train through rnngen's int8 arithmetic (rnngen.torch.qat)
+    # with qat: the number types per layer trained through (a precision.Plan, e.g. w4a8;
+    # None: w8a8), as `rnngen build --precision` would build them
+    precision: Any = None
 
 
 def compress_file(model: str | os.PathLike[str], out: str | os.PathLike[str], method: str,

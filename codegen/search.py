@@ -371,8 +371,7 @@ def evaluate(job: Job, genome: tuple[int, ...],
         path = Path(model_file) if model_file is not None else \
             plans.apply(model, c.layers, d / "model")
         T = int(job.x.shape[1])
-        prec = plans.Plan(model="", model_sha256="", dtype=c.dtype, layers=c.layers,
-                          other_precision=c.heads).precision_plan()
+        prec = precision_of(c)
         g = driver.compile_graph(path, driver.BuildOptions(
             target=board.name, board_file=o.board_file, seq_len=T, dtype=c.dtype,
             calibrate=calibrate, precision=prec))
@@ -659,12 +658,20 @@ def correct(front: list[Candidate], tuned: dict[int, float],
     return out
 
 
-def finetune_options(o: Options, dtype: str) -> Any:
+def precision_of(c: Candidate) -> Any:
+    """The candidate's number types per layer as a precision.Plan (None: w8a8 throughout)."""
+    return plans.Plan(model="", model_sha256="", dtype=c.dtype, layers=c.layers,
+                      other_precision=c.heads).precision_plan()
+
+
+def finetune_options(o: Options, c: Candidate) -> Any:
     from .compress_model import Finetune
 
-    # int8 beacons train through rnngen's int8 arithmetic (compress --finetune --qat)
+    # int8 beacons train through rnngen's integer arithmetic in their own number types
+    # (compress --finetune --qat --precision: MOHAQ's beacons are retrained as they run)
     return Finetune(o.finetune, o.val, epochs=o.epochs, seed=o.seed,
-                    progress=o.finetune_progress, qat=dtype == "int8")
+                    progress=o.finetune_progress, qat=c.dtype == "int8",
+                    precision=precision_of(c) if c.dtype == "int8" else None)
 
 
 def check_finetune(o: Options, x: np.ndarray) -> None:
@@ -711,7 +718,7 @@ def run_beacons(job: Job, front: list[Candidate], work: Path,
         d = work / f"beacon-{i:02d}"
         d.mkdir()
         try:
-            path = plans.apply(o.model, c.layers, d, finetune_options(o, c.dtype))
+            path = plans.apply(o.model, c.layers, d, finetune_options(o, c))
             got = evaluate(job, c.genome, model_file=str(path))
         except RnngenError as e:
             raise RnngenError(f"beacon point {i:02d} ({c.describe()}): "

@@ -136,7 +136,7 @@ def _train(g: ir.Graph, results: list[Any], x: np.ndarray, y: np.ndarray,
     if opts.qat:  # forward through the int8 reference, gradients of the float model
         from .qat import QuantAware
 
-        run = QuantAware(model, x[:64].reshape((min(64, len(x)),) + shape))
+        run = QuantAware(model, x[:64].reshape((min(64, len(x)),) + shape), opts.precision)
     teacher = None
     if opts.distill:
         with torch.no_grad():
@@ -212,6 +212,7 @@ def _train(g: ir.Graph, results: list[Any], x: np.ndarray, y: np.ndarray,
                 best_epoch=best[1], lr=opts.lr, batch=opts.batch, distill=opts.distill,
                 seed=opts.seed, patience=opts.patience, prune_epochs=prune_epochs,
                 qat=opts.qat,
+                **({"precision": opts.precision.to_json()} if opts.precision else {}),
                 split="val" if has_val else "train", accuracy_dense=acc_dense,
                 accuracy_projection=acc_proj, accuracy_finetuned=best[0], history=history)
 

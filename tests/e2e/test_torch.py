@@ -294,23 +294,26 @@ def test_finetune_without_torch_is_one_line_exit_2(digits, tmp_path):
     assert r.returncode == 0 and out.exists(), r.stderr
 
 
-def test_finetune_qat_reports_the_int8_accuracy_of_the_written_model(digits, tmp_path):
+@pytest.mark.parametrize("spec", [None, "w4a8"])
+def test_finetune_qat_reports_the_int8_accuracy_of_the_written_model(digits, tmp_path, spec):
     """--qat keeps the epoch with the best int8 accuracy; that accuracy is what rnngen's
     integer reference gives for the written file, calibrated on the same 64 training
-    sequences."""
-    from rnngen import pipeline
+    sequences; with --precision, in those number types (int4 weights here)."""
+    from rnngen import pipeline, precision
 
     out = tmp_path / "q.onnx"
     r = rnngen("compress", digits / "dense.onnx", "-m", "lmf", "-f", "2", "--finetune",
                digits / "train.npz", "--val", digits / "val.npz", "--epochs", "1", "--qat",
-               "--json", "-o", out)
+               "--json", "-o", out, *(["--precision", spec] if spec else []))
     assert r.returncode == 0, r.stderr
     ft = json.loads(r.stdout)["finetune"]
     assert ft["qat"] is True
+    assert ft.get("precision") == ({"default": spec, "layers": {}} if spec else None)
     x = np.load(digits / "train.npz")["x"][:64].reshape(64, 8, 1, 8)
     np.save(tmp_path / "calib.npy", x)
-    gq = pipeline.compile_model(out, pipeline.Options(seq_len=8, dtype="int8",
-                                                      calibrate=str(tmp_path / "calib.npy")))
+    gq = pipeline.compile_model(out, pipeline.Options(
+        seq_len=8, dtype="int8", calibrate=str(tmp_path / "calib.npy"),
+        precision=precision.parse(spec) if spec else None))
     val = np.load(digits / "val.npz")
     o = gq.outputs[0]
     hits = sum(int(np.argmax(reference.Executor(gq, dtype="int8").run(
@@ -319,3 +322,10 @@ def test_finetune_qat_reports_the_int8_accuracy_of_the_written_model(digits, tmp
     assert hits / len(val["y"]) == pytest.approx(ft["accuracy_finetuned"])
     one_line_error(rnngen("compress", digits / "dense.onnx", "-m", "lmf", "-f", "2", "--qat",
                           "-o", tmp_path / "z.onnx"), "--qat", "--finetune")
+    one_line_error(rnngen("compress", digits / "dense.onnx", "-m", "lmf", "-f", "2",
+                          "--finetune", digits / "train.npz", "--precision", "w4a8",
+                          "-o", tmp_path / "z.onnx"), "--precision w4a8", "--qat")
+    one_line_error(rnngen("compress", digits / "dense.onnx", "-m", "lmf", "-f", "2",
+                          "--finetune", digits / "train.npz", "--qat", "--precision",
+                          "nosuch=w4a8", "-o", tmp_path / "z.onnx"), "nosuch")
+    assert not (tmp_path / "z.onnx").exists()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from rnngen import compress as algo
-from rnngen import cells, formats, frontends, ir, pipeline, reference
+from rnngen import cells, formats, frontends, ir, pipeline, precision, reference
 from rnngen.errors import RnngenError
 from rnngen.torch import (
     SRU,
@@ -297,6 +297,18 @@ def test_scratch_factors_round_trip_exactly(tmp_path, method):
 def test_qat_forward_equals_integer_reference(tmp_path, cell, method):
     """QuantAware's forward is rnngen's integer reference (what the int8 C computes) for the
     current factors, bit for bit, and its gradients reach the factors."""
+    _qat_forward(tmp_path, cell, method, None)
+
+
+@pytest.mark.parametrize("cell,method,spec", [("LSTM", "lmf", "w4a8"), ("GRU", "lmf", "w8a16"),
+                                              ("RNN", "hmd", "l0_RNN=w4a8,w4a16")])
+def test_qat_forward_in_a_precision_equals_integer_reference(tmp_path, cell, method, spec):
+    """With a precision plan (compress --qat --precision, the search's int8 beacons) the
+    forward is the integer reference of that plan's build, bit for bit, not the w8a8 one."""
+    _qat_forward(tmp_path, cell, method, spec)
+
+
+def _qat_forward(tmp_path, cell, method, prec_spec):
     import onnx
     from rnngen.compress_model import compress_file
     from rnngen.torch.blocks import from_ir
@@ -310,7 +322,10 @@ def test_qat_forward_equals_integer_reference(tmp_path, cell, method):
     rng = np.random.default_rng(0)
     calib = rng.uniform(-1, 1, (6,) + tuple(g.shapes[g.input])).astype(F32)
     np.save(tmp_path / "calib.npy", calib)
+    prec = precision.parse(prec_spec) if prec_spec is not None else None
     gq = pipeline.compile_model(tmp_path / "c.onnx", pipeline.Options(
+        dtype="int8", calibrate=str(tmp_path / "calib.npy"), precision=prec))
+    g8 = pipeline.compile_model(tmp_path / "c.onnx", pipeline.Options(
         dtype="int8", calibrate=str(tmp_path / "calib.npy")))
     blocks = {}
     for n in g.nodes:
@@ -318,11 +333,14 @@ def test_qat_forward_equals_integer_reference(tmp_path, cell, method):
             cd = n.directions[0]
             blocks[matrix_key(n.name, 0, "W")] = from_ir(cd.W)
             blocks[matrix_key(n.name, 0, "R")] = from_ir(cd.R)
-    qa = QuantAware(TorchGraph(g, blocks), calib)
+    qa = QuantAware(TorchGraph(g, blocks), calib, prec)
     x = rng.uniform(-1, 1, (4,) + tuple(g.shapes[g.input])).astype(F32)
     out = qa(torch.from_numpy(x))
     for o in g.outputs:
         want = np.stack([reference.Executor(gq, dtype="int8").run(xk)[o] for xk in x])
         np.testing.assert_array_equal(out[o].detach().numpy().reshape(want.shape), want)
+        if prec_spec is not None:  # the plan's number types, not w8a8's
+            w8 = np.stack([reference.Executor(g8, dtype="int8").run(xk)[o] for xk in x])
+            assert not np.array_equal(w8, want)
     sum(v.sum() for v in out.values()).backward()
     assert all(p.grad is not None for p in qa.parameters() if p.requires_grad)
