@@ -252,6 +252,9 @@ def _emit_f32(m: Csr, prog: Any, base: str, bias: str, x: str, y: str) -> list[s
 def _emit_s8(m: QCsr, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     ctx = prog.ctx
     rows, _cols = m.shape
+    if m.cols > 65536:
+        raise RnngenError(f"CSR matrix {base}: {m.cols} columns; the kernel indexes "
+                          "columns with 16 bits")
     pv, pc, pp = pad_rows(m.values, m.col_idx, m.row_ptr)  # rows of 4k entries
     if m.bits == 4:  # two values a byte; rows are 4k entries, so a row starts on a byte
         pv = pack_nibbles(pv)
