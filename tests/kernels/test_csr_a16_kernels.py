@@ -45,7 +45,7 @@ def _csr(rng: np.random.Generator, bits: int, mode: str, kind: str) -> formats.c
         shift = rng.integers(-1, 21, rows)
         off = rng.integers(-2**31, 2**31, rows)
     else:
-        shift = rng.integers(-16, -1, rows) if kind != "wide" else rng.integers(-28, -14, rows)
+        shift = rng.integers(-31, -1, rows) if kind != "wide" else rng.integers(-28, -14, rows)
         off = rng.integers(-3000, 3000, rows)
     return formats.csr.QCsr(vals.astype(I8), idx.astype(np.int64), ptr, cols,
                             off.astype(np.int64), mult, shift.astype(np.int64), bits=bits,

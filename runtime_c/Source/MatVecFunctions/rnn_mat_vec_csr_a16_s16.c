@@ -15,6 +15,8 @@
  * exact; the products of a step (eight at most, each below 2^22 in magnitude) are summed in
  * int32 first and added to the 64-bit sum once per step, which costs one or two
  * instructions per step over an int32 sum (docs/int8.md, "int16 activations in csr"). The
+ * requantization takes 32-bit words where the sum fits int32 and the shift is the usual
+ * kind (requant16_s64 below: the same value, one SMULL); otherwise rnn_requantize_s64. The
  * results equal QCsr.forward bit for bit on every path (integer sums are exact in any order).
  * - Helium (Cortex-M55, __ARM_FEATURE_MVE): eight entries per step: VLDRH.U16 (indices), a
  *   gather VLDRH.S16 [x, indices, UXTW #1] of eight int16 x, VLDRB.S16 (values) and
@@ -123,6 +125,52 @@ static RNN_CSR_A16_NOINLINE int64_t row_sum(uint32_t n4, const int8_t *v, const 
     return a;
 }
 
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+/* SSAT (as rnn_mat_vec_s8_s16.c: GCC 12 types __ssat's result unsigned) */
+#define RNN_CSR_A16_SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
+#elif defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#define RNN_CSR_A16_SAT16(v) __ssat((v), 16)
+#else
+#define RNN_CSR_A16_SAT16(v) rnn_sat16(v)
+#endif
+
+#if defined(__GNUC__)
+#define RNN_CSR_A16_OUT_OF_LINE __attribute__((noinline))
+#else
+#define RNN_CSR_A16_OUT_OF_LINE
+#endif
+
+/* the general case, out of line so that the common one stays short */
+static RNN_CSR_A16_OUT_OF_LINE int32_t requant16_any(int64_t acc, int32_t mult, int32_t shift)
+{
+    return rnn_sat16(rnn_requantize_s64(acc, mult, shift));
+}
+
+/* sat16(rnn_requantize_s64(acc, mult, shift)) (quant.rq64), in 32-bit words where acc fits
+ * int32, mult >= 0 and -49 <= shift <= -3 (the usual case): with m15 = (mult + 2^15) >> 16
+ * <= 2^15, p = acc m15 and right = 15 - shift >= 18, (p + 2^(right - 1)) >> right =
+ * (t + 1) >> 1 for t = floor(p / 2^(right - 1)) (floor((t + 1 + f) / 2) = floor((t + 1) / 2)
+ * for 0 <= f < 1). With k = 18 + shift: k >= 0 (shift >= -18): t is the high word of
+ * acc (m15 2^k) (k <= 15: m15 2^k <= 2^30; the product exact in 64 bits); k < 0: t is the
+ * high word of acc m15 shifted right by -k (a floor of a floor). One SMULL either way.
+ * |t| < 2^31 2^15 / 2^17: no int32 saturation. */
+static inline int32_t requant16_s64(int64_t acc, int32_t mult, int32_t shift)
+{
+    const int32_t a = (int32_t)acc;
+    if ((int64_t)a == acc && mult >= 0 && shift <= -3 && shift >= -49)
+    {
+        const int32_t m15 = (int32_t)(((uint32_t)mult + 32768u) >> 16);
+        const int32_t k = 18 + shift;
+        const int32_t up = k > 0 ? k : 0;
+        const int32_t down = k > 0 ? 0 : -k;
+        const int32_t t =
+            (int32_t)(((int64_t)a * (int64_t)(m15 * ((int32_t)1 << up))) >> 32) >> down;
+        return RNN_CSR_A16_SAT16((t + 1) >> 1);
+    }
+    return requant16_any(acc, mult, shift);
+}
+
 /* Refer to header file for details. */
 void rnn_mat_vec_csr_a16_s16(int32_t rows, const int8_t *values, const uint16_t *col_idx,
                              const int32_t *row_ptr, const int32_t *offset, const int32_t *mult,
@@ -135,6 +183,6 @@ void rnn_mat_vec_csr_a16_s16(int32_t rows, const int8_t *values, const uint16_t 
         const int32_t lo = row_ptr[r];
         const uint32_t n4 = (uint32_t)(row_ptr[r + 1] - lo) / RNN_CSR_GROUP;
         const int64_t acc = (int64_t)offset[r] + row_sum(n4, values + lo, col_idx + lo, x);
-        y[r] = (int16_t)rnn_sat16(rnn_requantize_s64(acc, mult[r], shift[r]));
+        y[r] = (int16_t)requant16_s64(acc, mult[r], shift[r]);
     }
 }

@@ -10,8 +10,9 @@
  * in byte j's low nibble, 2j + 1 in its high one, two's complement; rows padded to a multiple
  * of RNN_CSR_GROUP (4) entries, so a row starts on a whole byte); only x is int16. Sums:
  * int64 always, requantized by rnn_requantize_s64 (quant.rq64), as rnn_mat_vec_csr_a16_s16
- * (that file says why); the products of a step are summed in int32 first. The results equal
- * QCsr.forward bit for bit on every path.
+ * (that file says why; the same 32-bit form of the usual requantization, requant16_s64);
+ * the products of a step are summed in int32 first. The results equal QCsr.forward bit for
+ * bit on every path.
  * - Helium (Cortex-M55, __ARM_FEATURE_MVE): as rnn_mat_vec_csr_s4_s16's, with the gathers
  *   VLDRH.S16 [x, indices, UXTW #1] of int16 x and VMLALDAVA.S16 into the row's 64-bit sum:
  *   sixteen entries per step (VLD20 / VLD21 deinterleave the indices into the even and the
@@ -166,6 +167,52 @@ static int64_t row_sum(uint32_t n4, const uint8_t *v, const uint16_t *c, const i
 }
 #endif
 
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+/* SSAT (as rnn_mat_vec_s8_s16.c: GCC 12 types __ssat's result unsigned) */
+#define RNN_CSR_A16_S4_SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
+#elif defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#define RNN_CSR_A16_S4_SAT16(v) __ssat((v), 16)
+#else
+#define RNN_CSR_A16_S4_SAT16(v) rnn_sat16(v)
+#endif
+
+#if defined(__GNUC__)
+#define RNN_CSR_A16_S4_OUT_OF_LINE __attribute__((noinline))
+#else
+#define RNN_CSR_A16_S4_OUT_OF_LINE
+#endif
+
+/* the general case, out of line so that the common one stays short */
+static RNN_CSR_A16_S4_OUT_OF_LINE int32_t requant16_any(int64_t acc, int32_t mult, int32_t shift)
+{
+    return rnn_sat16(rnn_requantize_s64(acc, mult, shift));
+}
+
+/* sat16(rnn_requantize_s64(acc, mult, shift)) (quant.rq64), in 32-bit words where acc fits
+ * int32, mult >= 0 and -49 <= shift <= -3 (the usual case): with m15 = (mult + 2^15) >> 16
+ * <= 2^15, p = acc m15 and right = 15 - shift >= 18, (p + 2^(right - 1)) >> right =
+ * (t + 1) >> 1 for t = floor(p / 2^(right - 1)) (floor((t + 1 + f) / 2) = floor((t + 1) / 2)
+ * for 0 <= f < 1). With k = 18 + shift: k >= 0 (shift >= -18): t is the high word of
+ * acc (m15 2^k) (k <= 15: m15 2^k <= 2^30; the product exact in 64 bits); k < 0: t is the
+ * high word of acc m15 shifted right by -k (a floor of a floor). One SMULL either way.
+ * |t| < 2^31 2^15 / 2^17: no int32 saturation. */
+static inline int32_t requant16_s64(int64_t acc, int32_t mult, int32_t shift)
+{
+    const int32_t a = (int32_t)acc;
+    if ((int64_t)a == acc && mult >= 0 && shift <= -3 && shift >= -49)
+    {
+        const int32_t m15 = (int32_t)(((uint32_t)mult + 32768u) >> 16);
+        const int32_t k = 18 + shift;
+        const int32_t up = k > 0 ? k : 0;
+        const int32_t down = k > 0 ? 0 : -k;
+        const int32_t t =
+            (int32_t)(((int64_t)a * (int64_t)(m15 * ((int32_t)1 << up))) >> 32) >> down;
+        return RNN_CSR_A16_S4_SAT16((t + 1) >> 1);
+    }
+    return requant16_any(acc, mult, shift);
+}
+
 /* Refer to header file for details. */
 void rnn_mat_vec_csr_a16_s4_s16(int32_t rows, const int8_t *values, const uint16_t *col_idx,
                                 const int32_t *row_ptr, const int32_t *offset,
@@ -180,6 +227,6 @@ void rnn_mat_vec_csr_a16_s4_s16(int32_t rows, const int8_t *values, const uint16
         const uint32_t lo = (uint32_t)row_ptr[r];
         const uint32_t n4 = ((uint32_t)row_ptr[r + 1] - lo) / RNN_CSR_GROUP;
         const int64_t acc = (int64_t)offset[r] + row_sum(n4, v + lo / 2, col_idx + lo, x);
-        y[r] = (int16_t)rnn_sat16(rnn_requantize_s64(acc, mult[r], shift[r]));
+        y[r] = (int16_t)requant16_s64(acc, mult[r], shift[r]);
     }
 }
