@@ -190,7 +190,7 @@ static RNN_CSR_A16_S4_OUT_OF_LINE int32_t requant16_any(int64_t acc, int32_t mul
 }
 
 /* sat16(rnn_requantize_s64(acc, mult, shift)) (quant.rq64), in 32-bit words where acc fits
- * int32, mult >= 0 and -49 <= shift <= -3 (the usual case): with m15 = (mult + 2^15) >> 16
+ * int32, mult >= 0 and -31 <= shift <= -3 (the usual case): with m15 = (mult + 2^15) >> 16
  * <= 2^15, p = acc m15 and right = 15 - shift >= 18, (p + 2^(right - 1)) >> right =
  * (t + 1) >> 1 for t = floor(p / 2^(right - 1)) (floor((t + 1 + f) / 2) = floor((t + 1) / 2)
  * for 0 <= f < 1). With k = 18 + shift: k >= 0 (shift >= -18): t is the high word of
@@ -201,7 +201,7 @@ static RNN_CSR_A16_S4_OUT_OF_LINE int32_t requant16_any(int64_t acc, int32_t mul
 static inline int32_t requant16_s64(int64_t acc, int32_t mult, int32_t shift)
 {
     const int32_t a = (int32_t)acc;
-    if ((int64_t)a == acc && mult >= 0 && shift <= -3 && shift >= -49)
+    if ((int64_t)a == acc && mult >= 0 && shift <= -3 && shift >= -31)
     {
         const int32_t m15 = (int32_t)(((uint32_t)mult + 32768u) >> 16);
         int32_t t;
