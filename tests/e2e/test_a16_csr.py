@@ -4,7 +4,8 @@ a w8a16 layer's int16 output, a w8a16 layer reading int8): the C equals the inte
 exactly (atol 0) on the host and a seeded sample on cortex-a73, cortex-m4 and cortex-m55; the
 csr blocks really read int16 x where their input is int16 (QCsr.xbits 16, the C calls
 rnn_mat_vec_csr_a16_s16 / rnn_mat_vec_csr_a16_s4_s16: int64 sums always, no int32 variant)
-and int8 x elsewhere; such a project passes the C safety checks."""
+and int8 x elsewhere; RNN, FastRNN, FastGRNN and SRU layers compressed with csr too (host);
+such a project passes the C safety checks."""
 
 from __future__ import annotations
 
@@ -86,6 +87,32 @@ def test_csr_a16_exact_on_host(tmp_path, cell, spec):
         assert (k in c) == ((bits, xbits) in kinds), (k, kinds)
     if spec in ("w8a16", "w4a16"):
         assert all(b.xbits == 16 for _, _, b in blocks)  # every matrix reads int16
+
+
+@pytest.mark.parametrize("kind", ["rnn", "fast", "sru"])
+def test_csr_a16_other_cells_exact_on_host(tmp_path, kind):
+    """The other cells compressed with csr: RNN (ONNX, two layers), FastRNN -> FastGRNN and
+    SRU -> SRU (.npz, each with a Linear head), w8a16 and w4a16 whole: exact, and every csr
+    block reads int16 with the spec's value width."""
+    from rnngen.compress_model import compress_file
+    from tests.e2e.test_w8a16 import _fast_npz, _sru_npz
+
+    if kind == "rnn":
+        src = tmp_path / "rnn.onnx"
+        onnx.save(models.make_model(models.Spec("RNN", "forward", 5, 8, 9, 2,
+                                                activations=["Tanh"], alphas=[0.0],
+                                                betas=[0.0]), 5), src)
+    else:
+        src = _fast_npz(tmp_path) if kind == "fast" else _sru_npz(tmp_path)
+    model = tmp_path / f"{kind}_csr{src.suffix}"
+    compress_file(src, model, "csr", 2.0, force=True, nearest=True)
+    for spec, bits in (("w8a16", 8), ("w4a16", 4)):
+        _exact(model, spec)
+        _c, res = _build(tmp_path, model, spec)
+        blocks = [b for q in res.graph.quant.nodes.values()
+                  for d in getattr(q, "directions", ()) for m in (d.W, d.R) if m is not None
+                  for b in formats.blocks(m) if b.fmt == "csr"]
+        assert len(blocks) >= 2 and all(b.xbits == 16 and b.bits == bits for b in blocks)
 
 
 def test_search_genes_take_a16_for_csr():
