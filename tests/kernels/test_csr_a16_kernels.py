@@ -104,3 +104,18 @@ def test_csr_a16_kernels_exact_on_the_board(board, tmp_path):
         want = quant.sat16(qm.forward(case.arrays["x"].astype(np.int64)))
         y = got[case.name]["y"].astype(np.int64)
         assert np.array_equal(y, want), (board, case.name, y, want)
+
+
+def test_more_than_65536_columns_is_refused():
+    """The int8-value kernels index columns with uint16: a wider csr matrix is refused in one
+    line naming it (int8 x and int16 x alike), as the float kernel's is."""
+    from rnngen.errors import RnngenError
+
+    for xbits in (8, 16):
+        qm = formats.csr.QCsr(np.array([1, 2], I8), np.array([0, 70_000]),
+                              np.array([0, 2]), 70_001, np.zeros(1, np.int64),
+                              np.full(1, 2**30), np.full(1, -8), xbits=xbits)
+        prog = type("P", (), {"ctx": _Ctx()})()
+        with pytest.raises(RnngenError, match=r"^CSR matrix Wbig: 70001 columns; the kernel "
+                                              r"indexes columns with 16 bits$"):
+            formats.of(qm).emit_s8(qm, prog, "Wbig", "x", "y", "s")
