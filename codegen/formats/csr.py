@@ -4,7 +4,9 @@ m + 1 row pointers), MACs nnz; the compression factor is m n / nnz.
 float32 C: rnn_mat_vec_csr_f32 (uint16 column indices: n <= 65536). int8: per-row symmetric
 int8 values, offsets and Q31 multipliers per row (rnn_mat_vec_csr_s8_s16); int4 weights
 (--precision w4a8): values in [-7, 7] packed two per byte, indices unchanged
-(rnn_mat_vec_csr_s4_s16). The kernels take
+(rnn_mat_vec_csr_s4_s16). int16 activations (--precision w8a16 / w4a16, an int16 x,
+symmetric): the same values, int64 sums requantized by quant.rq64 (rnn_mat_vec_csr_a16_s16,
+rnn_mat_vec_csr_a16_s4_s16; docs/int8.md, "int16 activations in csr"). The kernels take
 rows padded at build time with zero values to a multiple of 4 entries (pad_rows; nbytes
 counts the padding). ONNX: a
 sparse_initializer (a block [m, n], or a recurrent input's whole [D, m, n])."""
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import RnngenError
-from ..quant import I64, W4_LEVELS, QParams, rq
+from ..quant import I64, W4_LEVELS, QParams, QParams16, rq, rq64
 from .base import Format, pack_nibbles
 from .dense import multipliers
 
@@ -173,6 +175,7 @@ class QCsr:
     mult: np.ndarray
     shift: np.ndarray
     bits: int = 8  # 4: int4 values (in [-7, 7], stored two per byte; base.pack_nibbles)
+    xbits: int = 8  # 16: int16 x (w8a16 / w4a16): int64 sums, requantized by rq64
 
     fmt = "csr"
 
@@ -185,13 +188,17 @@ class QCsr:
         prod = self.values.astype(I64) * x[self.col_idx]
         acc = np.array([prod[self.row_ptr[i]:self.row_ptr[i + 1]].sum()
                         for i in range(self.shape[0])], I64)
+        if self.xbits == 16:  # int64 sums (|acc| < 2^47), CMSIS-NN's s64 requantization
+            return rq64(acc + self.offset.astype(I64), self.mult, self.shift)
         return rq(acc + self.offset.astype(I64), self.mult, self.shift)
 
 
-def _quantize(m: Csr, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
+def _quantize(m: Csr, q: Any, x: QParams | QParams16, out_scale: float, inputs: np.ndarray,
               what: str, bits: int = 8) -> QCsr:
     """Per-row symmetric values: int8 in [-127, 127], or with bits=4 int4 in [-7, 7] (the same
-    integer arithmetic; stored packed)."""
+    integer arithmetic; stored packed). x int16 (QParams16, zero point 0): the same values,
+    int64 sums (bound sum |v| * 32768 + |offset| < 2^47) requantized by rq64."""
+    xbits = 16 if x.dtype == "int16" else 8
     levels = 127 if bits == 8 else W4_LEVELS
     rows = m.shape[0]
     vals = m.values.astype(np.float64)
@@ -204,17 +211,27 @@ def _quantize(m: Csr, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
         sw[i] = amax / levels if amax > 0 else 1.0
         qv[a:b] = np.clip(np.round(vals[a:b] / sw[i]), -levels, levels)
         offset[i] = -x.zero_point * int(qv[a:b].astype(np.int64).sum())
-    bound = np.array([np.abs(qv[int(m.row_ptr[i]):int(m.row_ptr[i + 1])].astype(np.int64))
-                      .sum() * 128 for i in range(rows)] + [0]) + np.append(np.abs(offset), 0)
-    if int(bound.max()) >= 2**31:
+    # a row's largest |sum| for any x: sum |v| * max |x| + |offset| (int8 x: 128; int16 x:
+    # 32768, int64 sums, rnn_requantize_s64 needs |acc| < 2^47)
+    mags = np.array([np.abs(qv[int(m.row_ptr[i]):int(m.row_ptr[i + 1])].astype(np.int64)).sum()
+                     for i in range(rows)] + [0])
+    bound = mags * (32768 if xbits == 16 else 128) + np.append(np.abs(offset), 0)
+    if xbits == 16 and int(bound.max()) >= 2**47:
+        raise RnngenError(f"int8: {what}: int16 activations: the int64 accumulator could "
+                          "overflow; give this layer w8a8")
+    if xbits == 8 and int(bound.max()) >= 2**31:
         raise RnngenError(f"int8: {what}: the int32 accumulator could overflow")
     mult, shift = multipliers(sw * x.scale / out_scale, what)
     return QCsr(qv, m.col_idx.astype(np.int64), m.row_ptr.astype(np.int64), m.cols,
-                offset, mult, shift, bits)
-
+                offset, mult, shift, bits, xbits)
 
 
 # --------------------------------------------------------------------------- C
+
+# the int8-value kernels by (value bits, x bits)
+_KERNEL = {(8, 8): "rnn_mat_vec_csr_s8_s16", (4, 8): "rnn_mat_vec_csr_s4_s16",
+           (8, 16): "rnn_mat_vec_csr_a16_s16", (4, 16): "rnn_mat_vec_csr_a16_s4_s16"}
+
 
 def _emit_f32(m: Csr, prog: Any, base: str, bias: str, x: str, y: str) -> list[str]:
     ctx = prog.ctx
@@ -235,6 +252,9 @@ def _emit_f32(m: Csr, prog: Any, base: str, bias: str, x: str, y: str) -> list[s
 def _emit_s8(m: QCsr, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
     ctx = prog.ctx
     rows, _cols = m.shape
+    if m.cols > 65536:
+        raise RnngenError(f"CSR matrix {base}: {m.cols} columns; the kernel indexes "
+                          "columns with 16 bits")
     pv, pc, pp = pad_rows(m.values, m.col_idx, m.row_ptr)  # rows of 4k entries
     if m.bits == 4:  # two values a byte; rows are 4k entries, so a row starts on a byte
         pv = pack_nibbles(pv)
@@ -244,7 +264,7 @@ def _emit_s8(m: QCsr, prog: Any, base: str, x: str, y: str, scratch: str) -> lis
     off = ctx.array(f"{base}_off", np.asarray(m.offset), ctype="int32_t")
     mu = ctx.array(f"{base}_mult", np.asarray(m.mult), ctype="int32_t")
     sh = ctx.array(f"{base}_shift", np.asarray(m.shift), ctype="int32_t")
-    k = "rnn_mat_vec_csr_s4_s16" if m.bits == 4 else "rnn_mat_vec_csr_s8_s16"
+    k = _KERNEL[m.bits, m.xbits]
     ctx.kernels.add(k)
     return [(f"{k}({rows}, {vals}, {idx}, {ptr}, {off}, {mu}, {sh}, "
             f"{x}, {y});")]
@@ -322,10 +342,14 @@ FORMAT = Format(
     kernels_f32={"rnn_mat_vec_csr_f32": ("MatVecFunctions/rnn_mat_vec_csr_f32.c", ())},
     emit_f32=_emit_f32,
     kernels_s8={"rnn_mat_vec_csr_s8_s16": ("MatVecFunctions/rnn_mat_vec_csr_s8_s16.c", ()),
-                "rnn_mat_vec_csr_s4_s16": ("MatVecFunctions/rnn_mat_vec_csr_s4_s16.c", ())},
+                "rnn_mat_vec_csr_s4_s16": ("MatVecFunctions/rnn_mat_vec_csr_s4_s16.c", ()),
+                "rnn_mat_vec_csr_a16_s16": ("MatVecFunctions/rnn_mat_vec_csr_a16_s16.c", ()),
+                "rnn_mat_vec_csr_a16_s4_s16":
+                    ("MatVecFunctions/rnn_mat_vec_csr_a16_s4_s16.c", ())},
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read,
     onnx_read_sparse=from_linear, onnx_write_whole=_onnx_write_whole,
     weight_bits=(8, 4),  # int4: values packed two per byte, indices unchanged
+    act_bits=(8, 16),  # int16 x: rnn_mat_vec_csr_a16_s16 / _a16_s4_s16 (int64 sums)
 )

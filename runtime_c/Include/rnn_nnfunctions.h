@@ -745,6 +745,27 @@ void rnn_mat_vec_csr_s4_s16(int32_t rows, const int8_t *values, const uint16_t *
                             const int32_t *shift, const int8_t *x, int16_t *y);
 
 /**
+ * @brief Sparse (CSR) int8 matrix times int16 vector (int16 activations, w8a16), rows
+ *        requantized to int16 with int64 sums:
+ *        y[r] = sat16(rq64(offset[r] + sum_k values[k] x[col_idx[k]], mult[r], shift[r])),
+ *        rq64 CMSIS-NN's s64 requantization (rnn_requantize_s64). Storage as
+ *        rnn_mat_vec_csr_s8_s16.
+ */
+void rnn_mat_vec_csr_a16_s16(int32_t rows, const int8_t *values, const uint16_t *col_idx,
+                             const int32_t *row_ptr, const int32_t *offset, const int32_t *mult,
+                             const int32_t *shift, const int16_t *x, int16_t *y);
+
+/**
+ * @brief Sparse (CSR) matrix with int4 values times int16 vector (w4a16): as
+ *        rnn_mat_vec_csr_a16_s16 (int64 sums, rq64), the values stored as
+ *        rnn_mat_vec_csr_s4_s16 reads them.
+ */
+void rnn_mat_vec_csr_a16_s4_s16(int32_t rows, const int8_t *values, const uint16_t *col_idx,
+                                const int32_t *row_ptr, const int32_t *offset,
+                                const int32_t *mult, const int32_t *shift, const int16_t *x,
+                                int16_t *y);
+
+/**
  * @brief Low-rank int8 product: t = sat8(rq(V x)) (int8, zero point 0), y = sat16(rq(U t)).
  *
  * @param[in] ctx  scratch [rank] int8
