@@ -19,7 +19,7 @@ from onnx import numpy_helper
 
 from rnngen import compress, driver, precision, quant, search
 from tests import models
-from tests.e2e.test_bad_input import build_writes_nothing, rnngen
+from tests.e2e.test_bad_input import rnngen
 from tests.e2e.test_w8a16 import EXAMPLE, SPECS, _c, _exact, _fast_npz, _model
 
 
@@ -122,22 +122,6 @@ def test_w4a16_exact_on_boards(tmp_path, board):
     _exact(EXAMPLE, "/lstm/LSTM=w8a16,/fc/Gemm=w4a8", board)
     _exact(_fast_npz(tmp_path), "w4a16", board)
     _exact(_wide(tmp_path), "w4a16", board)
-
-
-def test_compressed_formats_with_w4a16_are_refused(tmp_path):
-    """Dense and lowrank matrices have w4a16 kernels (lowrank: tests/e2e/test_a16_lowrank.py);
-    another compressed recurrent matrix reading int16 is refused in one line naming the layer
-    and the format (exit code 2, nothing written)."""
-    p = tmp_path / "m.onnx"
-    onnx.save(models.make_model(models.Spec("LSTM", "forward", 8, 16, 5, 1), 0), p)
-    for method, fmt in (("hmd", "hmd"), ("csr", "csr")):
-        c = tmp_path / f"{method}.onnx"
-        r = rnngen("compress", str(p), "-m", method, "-f", "2", "--nearest", "-o", str(c))
-        assert r.returncode == 0, r.stderr
-        r = build_writes_nothing(tmp_path, c, "--precision", "w4a16",
-                                 needles=["l0_LSTM", fmt, "int16 activations",
-                                          "not available"])
-        assert r.returncode == 2
 
 
 def test_search_genes_take_w4a16_for_dense_layers_only():

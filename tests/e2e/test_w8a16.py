@@ -202,15 +202,36 @@ def test_w8a16_refusals_are_one_line(tmp_path):
     build_writes_nothing(tmp_path, _sru_npz(tmp_path, highway_second=True), "--precision",
                          "sru1=w8a16", needles=["sru1", "SRU highway", "int8 tensor",
                                                 "int16", "w8a16"])
-    # a compressed format without int16-input kernels (hmd; lowrank has them:
-    # tests/e2e/test_a16_lowrank.py)
+
+
+@pytest.mark.parametrize("spec", ["w8a16", "w4a16"])
+def test_format_without_a16_is_refused_naming_those_with(tmp_path, monkeypatch, spec):
+    """Every matrix format has int16-input kernels today (dense, stack, lowrank, hmd, csr,
+    kron: tests/e2e/test_a16_*.py); a format record without them is refused in one line
+    naming the layer, the format and the formats that have them, before anything is
+    written."""
+    import dataclasses
+
+    from rnngen import formats
+    from rnngen.errors import RnngenError
+
+    p = tmp_path / "m.onnx"
+    onnx.save(models.make_model(models.Spec("LSTM", "forward", 8, 16, 5, 1), 0), p)
     c = tmp_path / "c.onnx"
     r = rnngen("compress", str(p), "-m", "hmd", "-f", "2", "--nearest", "-o", str(c))
     assert r.returncode == 0, r.stderr
-    build_writes_nothing(tmp_path, c, "--precision", "w8a16",
-                         needles=["l0_LSTM", "hmd",
-                                  "int16 activations (w8a16, w4a16) are not available",
-                                  "they are for: dense, lowrank, stack"])
+    monkeypatch.setitem(formats.FORMATS, "hmd",
+                        dataclasses.replace(formats.FORMATS["hmd"], act_bits=(8,)))
+    out = tmp_path / "out"
+    with pytest.raises(RnngenError) as e:
+        driver.build(c, out, driver.BuildOptions(dtype="int8",
+                                                 precision=precision.parse(spec)))
+    msg = str(e.value)
+    assert "\n" not in msg and "l0_LSTM" in msg and "hmd" in msg, msg
+    assert "int16 activations (w8a16, w4a16) are not available" in msg, msg
+    have = [k for k, v in formats.FORMATS.items() if 16 in v.act_bits]
+    assert "dense" in have and f"they are for: {', '.join(have)})" in msg, msg
+    assert not out.exists()
 
 
 def test_cell_without_a16_is_refused_naming_those_with(tmp_path, monkeypatch):
