@@ -1,8 +1,9 @@
 """The HMD lower-rows kernel for an int16 x (rnn_mat_vec_hmd_a16_s16, w8a16 / w4a16), every
 path bit for bit against the integer reference (QHmd.forward), called as hmd's emitter
-writes it: plain C on the host, cortex-a73 and cortex-m4; on cortex-m55 Helium's
-VMLADAVA.S16 / VMLALDAVA.S16 sums and the rows four at a time (b_shift and d_shift below
--1), or its plain C rows (a shift of -1 or more). Shapes: 1 to 37 lower rows (around the
+writes it: plain C on the host, cortex-a73 and cortex-m4 (the rows in word arithmetic
+when b_shift and d_shift are below -1, else by rnn_requantize); on cortex-m55 Helium's
+VMLADAVA.S16 / VMLALDAVA.S16 sums and the rows four at a time (both shifts below -1), or
+its plain C rows (a shift of -1 or more). Shapes: 1 to 37 lower rows (around the
 four-row vectors), 1 to 1,031 columns (odd, around the 8-column passes, C of 516 values at
 the int32 bound, past it the int64 sums), with an int8 or int4 A' on top (the dense
 int16-input kernels, writing y[0:r]) or none; extreme values (C, E at +-127 with x at

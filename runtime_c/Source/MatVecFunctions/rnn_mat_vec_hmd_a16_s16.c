@@ -28,10 +28,11 @@
  * above 32, every realistic B and D: their multipliers are below 1/4): B[i] s1 by VMUL,
  * then rnn_requantize's 32-bit-core branch exactly, t = VMULH(B[i] s1, b_mult) (the
  * product's high word) >> (right - 33), (t + 1) >> 1; the sum (|t| < 2^21 each) clamped
- * to int16 and stored by VSTRH.32, the last 1..3 rows predicated. Otherwise (and on every
- * other core) plain C99: the rows' cost is their two requantizations, which the scalar
- * cores already do in a few word instructions (rnn_requantize), and the sums are only n of
- * the matrix's r n + n + 3 (rows - r) MACs.
+ * to int16 and stored by VSTRH.32, the last 1..3 rows predicated. Other cores: plain C99,
+ * the rows (their cost: two requantizations each; the sums are only n of the matrix's
+ * r n + n + 3 (rows - r) MACs) by the same branch in word arithmetic when both shifts are
+ * below -1 (the high word of one 32 x 32 product, two shifts and an add per
+ * requantization, an int32 sum), else by rnn_requantize itself.
  */
 
 #include "rnn_nnfunctions.h"
@@ -111,9 +112,9 @@ void rnn_mat_vec_hmd_a16_s16(const rnn_hmd_a16 *m, const int16_t *x, int16_t *y)
     const int32_t low = m->rows - m->r;
     int32_t i = 0;
 
-#if defined(RNN_HMDA16_MVE)
-    if (m->b_shift < -1 && m->d_shift < -1)
+    if (m->b_shift < -1 && m->d_shift < -1) /* right > 32 for both requantizations */
     {
+#if defined(RNN_HMDA16_MVE)
         const int32x4_t hi = vdupq_n_s32(32767);
         const int32x4_t lo = vdupq_n_s32(-32768);
         for (; i < low; i += 4)
@@ -125,9 +126,18 @@ void rnn_mat_vec_hmd_a16_s16(const rnn_hmd_a16 *m, const int16_t *x, int16_t *y)
                                              m->d_mult, m->d_shift);
             vstrhq_p_s32(y + m->r + i, vmaxq_s32(vminq_s32(vaddq_s32(t1, t2), hi), lo), p);
         }
+#else
+        const int32_t rb = -2 - m->b_shift; /* right - 33 */
+        const int32_t rd = -2 - m->d_shift;
+        for (; i < low; ++i)
+        {
+            const int32_t h1 = (int32_t)(((int64_t)((int32_t)m->b[i] * s1) * m->b_mult) >> 32);
+            const int32_t h2 = (int32_t)(((int64_t)((int32_t)m->d[i] * s2) * m->d_mult) >> 32);
+            y[m->r + i] = (int16_t)rnn_sat16((((h1 >> rb) + 1) >> 1) + (((h2 >> rd) + 1) >> 1));
+        }
+#endif
         return;
     }
-#endif
     for (; i < low; ++i)
     {
         const int32_t t1 = rnn_requantize((int32_t)m->b[i] * s1, m->b_mult, m->b_shift);
