@@ -2,7 +2,8 @@
 compressed with `rnngen compress -m hmd`, whole model and mixed per layer with w8a8 (a w8a8
 layer reading a w8a16 layer's int16 output, a w8a16 layer reading int8): the C equals the
 integer reference exactly (atol 0) on the host and a seeded sample on cortex-a73, cortex-m4
-and cortex-m55. The plan's HMD blocks read int16 exactly where their input is int16 (xbits
+and cortex-m55; RNN, FastRNN, FastGRNN and SRU models compressed likewise, w8a16 and w4a16
+whole (host; one of them per board). The plan's HMD blocks read int16 exactly where their input is int16 (xbits
 16, A' a dense int16-input block), the C calls the dense int16-input kernels for A' and
 rnn_mat_vec_hmd_a16_s16 for the lower rows; C . x and E . x take int64 sums past the int32
 bound (a 5,000-input LSTM) and int32 ones below it."""
@@ -98,6 +99,35 @@ def test_hmd_a16_exact_on_host(tmp_path, cell, spec):
         assert h16 and not h8  # every matrix reads int16
 
 
+def _other_cells(tmp_path: Path, which: str) -> Path:
+    """The other cells, compressed with hmd: a bidirectional two-layer RNN (ONNX), FastRNN ->
+    FastGRNN -> Linear and SRU -> SRU (projection) -> Linear (.npz, test_w8a16's models)."""
+    from tests.e2e import test_w8a16 as t
+
+    if which == "RNN":
+        return _compressed(tmp_path, "RNN", models.Spec("RNN", "bidirectional", 6, 10, 7, 2))
+    src = t._fast_npz(tmp_path) if which == "fast" else t._sru_npz(tmp_path)
+    out = tmp_path / f"{which}_hmd.npz"
+    r = rnngen("compress", str(src), "-m", "hmd", "-f", "2", "--nearest", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+@pytest.mark.parametrize("spec", ["w8a16", "w4a16"])
+@pytest.mark.parametrize("which", ["RNN", "fast", "SRU"])
+def test_hmd_a16_other_cells_exact_on_host(tmp_path, which, spec):
+    """RNN, FastRNN, FastGRNN and SRU layers whose matrices are hmd, in w8a16 and w4a16: every
+    hmd block reads int16; the C equals the integer reference exactly."""
+    model = _other_cells(tmp_path, which)
+    _exact(model, spec)
+    c, res = _build(tmp_path, model, spec)
+    blocks = _hmd(res)
+    assert blocks and all(b.xbits == 16 for _, _, b in blocks)
+    assert {layer for layer, _, _ in blocks} == {
+        n for n, q in res.graph.quant.nodes.items() if hasattr(q, "directions")}
+    assert "rnn_mat_vec_hmd_a16_s16(" in c and "rnn_mat_vec_hmd_s8_s16(" not in c
+
+
 def test_hmd_wide_sums_take_int64(tmp_path):
     """An LSTM reading 5,000 inputs, hmd: W's C and E (2,500 columns each) mostly have
     sum |C| * 32768 >= 2^31, so C . x and E . x are summed in int64 (rq64) there and in int32
@@ -148,12 +178,15 @@ def test_search_genes_take_a16_for_hmd():
 @pytest.mark.parametrize("board", ["cortex-a73", "cortex-m4", "cortex-m55"])
 def test_hmd_a16_exact_on_boards(tmp_path, board):
     """A seeded sample: on each board both cells, each with two specs drawn by the board's
-    seed; and the wide C, E (int64 sums) in w8a16."""
+    seed; one of the other cells' models in w8a16 or w4a16; and the wide C, E (int64 sums)
+    in w8a16."""
     rng = random.Random(f"a16-hmd-{board}")
     for cell in sorted(CELLS):
         model = _compressed(tmp_path, cell)
         for spec in rng.sample(SPECS, 2):
             _exact(model, spec.format(c=cell), board)
+    _exact(_other_cells(tmp_path, rng.choice(["RNN", "fast", "SRU"])),
+           rng.choice(["w8a16", "w4a16"]), board)
     _exact(_compressed(tmp_path, "wide", WIDE), "w8a16", board)
 
 
