@@ -31,6 +31,7 @@ SPECS = ("w8a16", "l0_{c}=w8a16", "l1_{c}=w8a16", "w4a16", "l0_{c}=w4a16,l1_{c}=
 # W's C and E over 5,000 inputs (2,500 columns each, mean |C| about 28): sum |C| * 32768
 # reaches 2^31 in 7 of W's 8 sums; R's stay below
 WIDE = models.Spec("LSTM", "forward", 5000, 4, 3, 1)
+OTHER = ("RNN", "fast", "SRU")  # the other cells' models (_other_cells)
 
 
 def _compressed(tmp_path: Path, cell: str, spec: models.Spec | None = None) -> Path:
@@ -41,25 +42,42 @@ def _compressed(tmp_path: Path, cell: str, spec: models.Spec | None = None) -> P
     return out
 
 
-def _exact(model: Path, spec: str, target: str = "host") -> None:
-    res = driver.verify(model, driver.BuildOptions(dtype="int8", target=target,
-                                                   precision=precision.parse(spec)))
+@pytest.fixture(scope="module")
+def compressed(tmp_path_factory):
+    """The compressed models, made once per module (and worker): get(key) -> path."""
+    cache: dict[str, Path] = {}
+
+    def get(key: str) -> Path:
+        if key not in cache:
+            tmp = tmp_path_factory.mktemp(f"hmd_{key}")
+            cache[key] = _compressed(tmp, key, WIDE) if key == "wide" else \
+                _other_cells(tmp, key) if key in OTHER else _compressed(tmp, key)
+        return cache[key]
+
+    return get
+
+
+def _exact(model: Path, spec: str, target: str = "host", keep: Path | None = None) -> None:
+    res = driver.verify(model, driver.BuildOptions(dtype="int8", target=target, name="m",
+                                                   precision=precision.parse(spec)), keep=keep)
     r = res.report
     assert res.passed and r["mismatches"] == 0 and r["max_abs_err"] == 0.0, res.output
     assert r["atol"] == 0.0 and r["rtol"] == 0.0
 
 
-def _build(tmp_path: Path, model: Path, spec: str) -> tuple[str, driver.BuildResult]:
-    out = tmp_path / f"proj_{abs(hash(spec))}"
-    res = driver.build(model, out, driver.BuildOptions(
-        dtype="int8", name="m", force=True, precision=precision.parse(spec)))
-    return (out / "src" / "m.c").read_text(), res
+def _checked(tmp_path: Path, model: Path, spec: str) -> tuple[str, object]:
+    """_exact on the host, keeping the project: (its model C, the compiled graph)."""
+    proj = tmp_path / "proj"
+    _exact(model, spec, keep=proj)
+    graph = driver.compile_graph(model, driver.BuildOptions(dtype="int8",
+                                                            precision=precision.parse(spec)))
+    return (proj / "src" / "m.c").read_text(), graph
 
 
-def _hmd(res: driver.BuildResult) -> list[tuple[str, str, object]]:
+def _hmd(graph) -> list[tuple[str, str, object]]:
     """(layer, "W" or "R", block) for every int8 hmd block of the recurrent layers."""
     out = []
-    for name, q in res.graph.quant.nodes.items():
+    for name, q in graph.quant.nodes.items():
         for d in getattr(q, "directions", ()):
             for role, m in (("W", d.W), ("R", d.R)):
                 out += [(name, role, b) for b in formats.blocks(m) if b.fmt == "hmd"]
@@ -68,13 +86,11 @@ def _hmd(res: driver.BuildResult) -> list[tuple[str, str, object]]:
 
 @pytest.mark.parametrize("spec", SPECS)
 @pytest.mark.parametrize("cell", list(CELLS))
-def test_hmd_a16_exact_on_host(tmp_path, cell, spec):
+def test_hmd_a16_exact_on_host(tmp_path, compressed, cell, spec):
     spec = spec.format(c=cell)
-    model = _compressed(tmp_path, cell)
-    _exact(model, spec)
-    c, res = _build(tmp_path, model, spec)
+    c, graph = _checked(tmp_path, compressed(cell), spec)
     prec = precision.parse(spec)
-    blocks = _hmd(res)
+    blocks = _hmd(graph)
     assert blocks  # something stayed HMD
     names = [f"l{i}_{cell}" for i in range(2)]
     a16 = {n: prec.of(n).act_bits == 16 for n in names}
@@ -114,28 +130,24 @@ def _other_cells(tmp_path: Path, which: str) -> Path:
 
 
 @pytest.mark.parametrize("spec", ["w8a16", "w4a16"])
-@pytest.mark.parametrize("which", ["RNN", "fast", "SRU"])
-def test_hmd_a16_other_cells_exact_on_host(tmp_path, which, spec):
+@pytest.mark.parametrize("which", OTHER)
+def test_hmd_a16_other_cells_exact_on_host(tmp_path, compressed, which, spec):
     """RNN, FastRNN, FastGRNN and SRU layers whose matrices are hmd, in w8a16 and w4a16: every
     hmd block reads int16; the C equals the integer reference exactly."""
-    model = _other_cells(tmp_path, which)
-    _exact(model, spec)
-    c, res = _build(tmp_path, model, spec)
-    blocks = _hmd(res)
+    c, graph = _checked(tmp_path, compressed(which), spec)
+    blocks = _hmd(graph)
     assert blocks and all(b.xbits == 16 for _, _, b in blocks)
     assert {layer for layer, _, _ in blocks} == {
-        n for n, q in res.graph.quant.nodes.items() if hasattr(q, "directions")}
+        n for n, q in graph.quant.nodes.items() if hasattr(q, "directions")}
     assert "rnn_mat_vec_hmd_a16_s16(" in c and "rnn_mat_vec_hmd_s8_s16(" not in c
 
 
-def test_hmd_wide_sums_take_int64(tmp_path):
+def test_hmd_wide_sums_take_int64(tmp_path, compressed):
     """An LSTM reading 5,000 inputs, hmd: W's C and E (2,500 columns each) mostly have
     sum |C| * 32768 >= 2^31, so C . x and E . x are summed in int64 (rq64) there and in int32
     elsewhere (one W block's C, and R's); exact on the host."""
-    model = _compressed(tmp_path, "wide", WIDE)
-    _exact(model, "w8a16")
-    c, res = _build(tmp_path, model, "w8a16")
-    q = next(iter(res.graph.quant.nodes.values()))
+    c, graph = _checked(tmp_path, compressed("wide"), "w8a16")
+    q = next(iter(graph.quant.nodes.values()))
     blocks = [b for m in (q.directions[0].W, q.directions[0].R) for b in formats.blocks(m)
               if b.fmt == "hmd"]
     flags = []
@@ -176,27 +188,25 @@ def test_search_genes_take_a16_for_hmd():
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("board", ["cortex-a73", "cortex-m4", "cortex-m55"])
-def test_hmd_a16_exact_on_boards(tmp_path, board):
+def test_hmd_a16_exact_on_boards(compressed, board):
     """A seeded sample: on each board both cells, each with two specs drawn by the board's
     seed; one of the other cells' models in w8a16 or w4a16; and the wide C, E (int64 sums)
     in w8a16."""
     rng = random.Random(f"a16-hmd-{board}")
     for cell in sorted(CELLS):
-        model = _compressed(tmp_path, cell)
         for spec in rng.sample(SPECS, 2):
-            _exact(model, spec.format(c=cell), board)
-    _exact(_other_cells(tmp_path, rng.choice(["RNN", "fast", "SRU"])),
-           rng.choice(["w8a16", "w4a16"]), board)
-    _exact(_compressed(tmp_path, "wide", WIDE), "w8a16", board)
+            _exact(compressed(cell), spec.format(c=cell), board)
+    _exact(compressed(rng.choice(OTHER)), rng.choice(["w8a16", "w4a16"]), board)
+    _exact(compressed("wide"), "w8a16", board)
 
 
-def test_hmd_a16_project_passes_the_c_safety_checks(tmp_path):
+def test_hmd_a16_project_passes_the_c_safety_checks(tmp_path, compressed):
     """ASan + UBSan, valgrind memcheck and cppcheck on an hmd LSTM project, layer 0 w4a16 and
     layer 1 w8a16 (int4 and int8 A' by the dense int16-input kernels, then the lower rows)."""
     from tests.e2e import test_c_safety as cs
 
     proj = tmp_path / "proj"
-    driver.build(_compressed(tmp_path, "LSTM"), proj, driver.BuildOptions(
+    driver.build(compressed("LSTM"), proj, driver.BuildOptions(
         name="m", dtype="int8", measure=False,
         precision=precision.parse("l0_LSTM=w4a16,l1_LSTM=w8a16")))
     c = (proj / "src" / "m.c").read_text()
