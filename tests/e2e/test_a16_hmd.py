@@ -213,3 +213,26 @@ def test_hmd_a16_project_passes_the_c_safety_checks(tmp_path, compressed):
     assert "rnn_mat_vec_a16_s4_s16(" in c and "rnn_mat_vec_a16_s16(" in c
     assert "rnn_mat_vec_hmd_a16_s16(" in c
     cs.check_project(proj)
+
+
+def test_hmd_a16_refuses_c_past_the_int64_bound():
+    """C of more than 65,536 values with int16 x (|sum| could pass 2^47, rq64's bound) is
+    refused in one error naming the matrix; 65,536 values are taken (int64 sums)."""
+    from rnngen.errors import RnngenError
+    from rnngen.formats.hmd import Hmd
+
+    rng = np.random.default_rng(0)
+    x = quant.QParams16(1 / 32767)
+    for h, ok in ((65536, True), (65537, False)):
+        n = 2 * h
+        m = Hmd(np.zeros((0, n), np.float32), rng.uniform(-1, 1, 3).astype(np.float32),
+                rng.uniform(-1, 1, h).astype(np.float32),
+                rng.uniform(-1, 1, 3).astype(np.float32),
+                rng.uniform(-1, 1, h).astype(np.float32))
+        inputs = rng.uniform(-1, 1, (2, n))
+        if ok:
+            q = formats.quantize(m, x, 2.0 ** -12, inputs, "l0 W")
+            assert q.xbits == 16 and q.wide_c and q.wide_e
+        else:
+            with pytest.raises(RnngenError, match=r"l0 W: int16 activations: C covers 65537"):
+                formats.quantize(m, x, 2.0 ** -12, inputs, "l0 W")
