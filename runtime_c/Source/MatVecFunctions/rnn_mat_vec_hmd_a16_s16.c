@@ -25,7 +25,7 @@
  * Helium (Cortex-M55): the two sums by VMLADAVA.S16 (int32) or VMLALDAVA.S16 (int64), 8
  * products per instruction, the last 1..7 columns predicated; the lower rows four at a time
  * in int32 lanes when both b_shift and d_shift are below -1 (rnn_requantize's right shift
- * above 32, every realistic B and D: their multipliers are below 1/4): B[i] s1 by VMUL,
+ * above 32: multipliers below 1/4, -8 or below in every HMD model seen): B[i] s1 by VMUL,
  * then rnn_requantize's 32-bit-core branch exactly, t = VMULH(B[i] s1, b_mult) (the
  * product's high word) >> (right - 33), (t + 1) >> 1; the sum (|t| < 2^21 each) clamped
  * to int16 and stored by VSTRH.32, the last 1..3 rows predicated. Other cores: plain C99,
