@@ -7,6 +7,11 @@ float32 C: rnn_mat_vec_hmd_f32. int8: A' as a dense int8 block; C x and E x to i
 their own scales, then B s1 + D s2 per row (rnn_mat_vec_hmd_s8_s16, params struct
 rnn_hmd_s8). int4 weights (--precision w4a8): A' int4 (pack_s4, its own
 rnn_mat_vec_s4_s16 call, the struct's a NULL), the rank-1 vectors int8.
+int16 activations (--precision w8a16 / w4a16, an int16 x): A' x by the dense int16-input
+kernels (rnn_mat_vec_a16_s16 / _a16_s4_s16, int64 sums by the dense bound rule: the _wide
+ones), the lower rows by rnn_mat_vec_hmd_a16_s16 (params struct rnn_hmd_a16): C x and E x
+summed in int32, or in int64 with rq64 where sum |C| (|E|) * 32768 reaches 2^31; s1 and s2
+stay int16 (docs/int8.md, "int16 activations in hmd").
 ONNX: Concat(axis=0)(A', Concat(axis=1)(MatMul(B, C), MatMul(D, E)))."""
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ..errors import RnngenError
 from ..quant import I64, QParams, rq, sat16
 from .base import Format
 from .dense import QDense, declare_s8, pack_dense, quantize_dense
+from .dense import _emit_s8 as _emit_dense_s8
 
 F32 = np.float32
 
@@ -98,7 +104,9 @@ def _check(m: Hmd, fail: Any, where: str) -> None:
 @dataclass(frozen=True, eq=False)
 class QHmd:
     """Top rows: a dense block. Lower rows: s1 = sat16(rq(C . x[:h])), s2 likewise with E
-    (int16, their own scales), then rq(B s1) + rq(D s2) per row."""
+    (int16, their own scales), then rq(B s1) + rq(D s2) per row. x int16 (w8a16 / w4a16):
+    xbits 16, A' a dense int16-input block, and C . x (E . x) summed in int64 and
+    requantized by rq64 where wide_c (wide_e): quant.a16_fits_int32's bound rule."""
 
     a: QDense | None  # [r, n]
     c: np.ndarray  # int8 [h]
@@ -115,6 +123,9 @@ class QHmd:
     sb: int
     md: int
     sd: int
+    xbits: int = 8  # 16: int16 x (w8a16 / w4a16)
+    wide_c: bool = False  # int16 x whose C . x could overflow int32: int64 sum, rq64
+    wide_e: bool = False
 
     fmt = "hmd"
 
@@ -127,8 +138,9 @@ class QHmd:
         x = np.asarray(x, I64)
         h = self.c.size
         top = self.a.forward(x) if self.a is not None else np.zeros(0, I64)
-        s1 = sat16(rq(int(self.c.astype(I64) @ x[:h]) + self.off_c, self.mc, self.sc))
-        s2 = sat16(rq(int(self.e.astype(I64) @ x[h:]) + self.off_e, self.me, self.se))
+        r1, r2 = (quant.rq64 if self.wide_c else rq), (quant.rq64 if self.wide_e else rq)
+        s1 = sat16(r1(int(self.c.astype(I64) @ x[:h]) + self.off_c, self.mc, self.sc))
+        s2 = sat16(r2(int(self.e.astype(I64) @ x[h:]) + self.off_e, self.me, self.se))
         low = rq(self.b.astype(I64) * s1, self.mb, self.sb) + \
             rq(self.d.astype(I64) * s2, self.md, self.sd)
         return np.concatenate([top, low])
@@ -137,7 +149,9 @@ class QHmd:
 def _quantize(m: Hmd, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
               what: str, bits: int = 8) -> QHmd:
     """bits=4: the dense top rows A' int4 (docs/int8.md "int4 in the compressed formats");
-    the rank-1 vectors B, C, D, E stay int8."""
+    the rank-1 vectors B, C, D, E stay int8. x int16 (QParams16): A' a dense int16-input
+    block (quantize_dense: xbits 16, acc64 by the bound rule); C . x and E . x int32 or int64
+    sums by the same rule (quant.a16_fits_int32, offsets 0: no zero point)."""
     h = m.c.size
     a = quantize_dense(m.a, x, out_scale, f"{what} A'", bits=bits) if m.r else None
     cq, s_c = quant.quantize_tensor(m.c.astype(np.float64))
@@ -154,7 +168,15 @@ def _quantize(m: Hmd, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
     md, sd = quant.multiplier(s_d * ss2 / out_scale, f"{what} D")
     off_c = -x.zero_point * int(cq.astype(np.int64).sum())
     off_e = -x.zero_point * int(eq.astype(np.int64).sum())
-    return QHmd(a, cq, eq, off_c, off_e, mc, sc, me, se, bq, dq, mb, sb, md, sd)
+    if x.dtype != "int16":
+        return QHmd(a, cq, eq, off_c, off_e, mc, sc, me, se, bq, dq, mb, sb, md, sd)
+    if h > quant.A16_WIDE_COLS:
+        raise RnngenError(f"int8: {what}: int16 activations: C covers {h} columns, more than "
+                          f"the int64 sums' bound ({quant.A16_WIDE_COLS}); give this layer "
+                          "w8a8")
+    wide_c = not quant.a16_fits_int32(cq.reshape(1, -1), np.zeros(1, np.int64))
+    wide_e = not quant.a16_fits_int32(eq.reshape(1, -1), np.zeros(1, np.int64))
+    return QHmd(a, cq, eq, 0, 0, mc, sc, me, se, bq, dq, mb, sb, md, sd, 16, wide_c, wide_e)
 
 
 # --------------------------------------------------------------------------- C
@@ -172,6 +194,8 @@ def _emit_f32(m: Hmd, prog: Any, base: str, bias: str, x: str, y: str) -> list[s
 
 
 def _emit_s8(m: QHmd, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
+    if m.xbits == 16:
+        return _emit_a16(m, prog, base, x, y, scratch)
     ctx = prog.ctx
     rows, cols = m.shape
     r = 0 if m.a is None else m.a.shape[0]
@@ -194,6 +218,30 @@ def _emit_s8(m: QHmd, prog: Any, base: str, x: str, y: str, scratch: str) -> lis
         ("d_shift", cgen.c_int(m.sd))]))
     ctx.kernels.add("rnn_mat_vec_hmd_s8_s16")
     return top + [f"rnn_mat_vec_hmd_s8_s16(&{sym}, {x}, {y});"]
+
+
+def _emit_a16(m: QHmd, prog: Any, base: str, x: str, y: str, scratch: str) -> list[str]:
+    """int16 x: A' (int8 or int4, int32 or int64 sums) by dense's emitter into y[0:r], then
+    the lower rows by rnn_mat_vec_hmd_a16_s16 into y[r:]."""
+    ctx = prog.ctx
+    rows, cols = m.shape
+    r = 0 if m.a is None else m.a.shape[0]
+    top = _emit_dense_s8(m.a, prog, f"{base}_A", x, y, scratch) if m.a is not None else []
+    if rows == r:  # a row slice within A'
+        return top
+    c = ctx.array(f"{base}_C", np.asarray(m.c), ctype="int8_t")
+    e = ctx.array(f"{base}_E", np.asarray(m.e), ctype="int8_t") if m.e.size else "NULL"
+    b = ctx.array(f"{base}_B", np.asarray(m.b), ctype="int8_t")
+    d = ctx.array(f"{base}_D", np.asarray(m.d), ctype="int8_t")
+    sym = ctx.const(f"{base}_hmd", "rnn_hmd_a16", cgen.c_struct([
+        ("rows", rows), ("cols", cols), ("r", r), ("c", c), ("e", e),
+        ("c_mult", cgen.c_int(m.mc)), ("c_shift", cgen.c_int(m.sc)),
+        ("c_wide", int(m.wide_c)), ("e_mult", cgen.c_int(m.me)),
+        ("e_shift", cgen.c_int(m.se)), ("e_wide", int(m.wide_e)), ("b", b), ("d", d),
+        ("b_mult", cgen.c_int(m.mb)), ("b_shift", cgen.c_int(m.sb)),
+        ("d_mult", cgen.c_int(m.md)), ("d_shift", cgen.c_int(m.sd))]))
+    ctx.kernels.add("rnn_mat_vec_hmd_a16_s16")
+    return top + [f"rnn_mat_vec_hmd_a16_s16(&{sym}, {x}, {y});"]
 
 
 # --------------------------------------------------------------------------- files
@@ -324,9 +372,11 @@ FORMAT = Format(
                                          ("rnn_mat_vec_f32",))},
     emit_f32=_emit_f32,
     kernels_s8={"rnn_mat_vec_hmd_s8_s16": ("MatVecFunctions/rnn_mat_vec_hmd_s8_s16.c",
-                                           ("rnn_mat_vec_s8_s16",))},
+                                           ("rnn_mat_vec_s8_s16",)),
+                "rnn_mat_vec_hmd_a16_s16": ("MatVecFunctions/rnn_mat_vec_hmd_a16_s16.c", ())},
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read, onnx_read_concat=_onnx_read_concat,
     weight_bits=(8, 4),  # int4: A' (rnn_mat_vec_s4_s16); B, C, D, E stay int8
+    act_bits=(8, 16),  # int16 x: A' by the dense int16-input kernels, rnn_mat_vec_hmd_a16_s16
 )

@@ -214,6 +214,25 @@ typedef struct
     int32_t d_mult, d_shift;  /**< D s2 -> output */
 } rnn_hmd_s8;
 
+/** The lower rows of an HMD matrix for an int16 x (see rnn_mat_vec_hmd_a16_s16; its top
+ *  rows A' go through the dense int16-input kernels, called by the model's C). */
+typedef struct
+{
+    int32_t rows;
+    int32_t cols;
+    int32_t r;                /**< dense rows at the top (written by the caller) */
+    const int8_t *c;          /**< C [ceil(cols / 2)] */
+    const int8_t *e;          /**< E [floor(cols / 2)] */
+    int32_t c_mult, c_shift;  /**< C . x -> int16 s1 */
+    int32_t c_wide;           /**< 1: C . x summed in int64, rnn_requantize_s64 */
+    int32_t e_mult, e_shift;  /**< E . x -> int16 s2 */
+    int32_t e_wide;           /**< 1: E . x summed in int64, rnn_requantize_s64 */
+    const int8_t *b;          /**< B [rows - r] */
+    const int8_t *d;          /**< D [rows - r] */
+    int32_t b_mult, b_shift;  /**< B s1 -> output */
+    int32_t d_mult, d_shift;  /**< D s2 -> output */
+} rnn_hmd_a16;
+
 /** Rows per rnn_mat_vec_s8_sums call in rnn_mat_vec_kron_s8_s16 (its zero offsets). */
 #define RNN_KRON_MAX_ROW 64
 

@@ -792,6 +792,14 @@ void rnn_mat_vec_lowrank_s4_s16(int8_t *ctx, int32_t rows, int32_t cols, int32_t
 void rnn_mat_vec_hmd_s8_s16(const rnn_hmd_s8 *m, const int8_t *x, int16_t *y);
 
 /**
+ * @brief HMD lower rows for an int16 x (w8a16, w4a16; see rnn_hmd_a16): s1 = C . x[0:h],
+ *        s2 = E . x[h:cols] (int32 sums, or int64 where c_wide / e_wide) requantized to
+ *        int16, y[r + i] = sat16(rq(B[i] s1) + rq(D[i] s2)) for i < rows - r. y[0:r] (A' x)
+ *        is the caller's (the dense int16-input kernels).
+ */
+void rnn_mat_vec_hmd_a16_s16(const rnn_hmd_a16 *m, const int16_t *x, int16_t *y);
+
+/**
  * @brief Kronecker int8 product (see rnn_kron_s8).
  *
  * @param[in] ctx  scratch int8: (ax_first ? 0 : n1 * m2) + 2 * max(n2, 16) + 3

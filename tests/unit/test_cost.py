@@ -182,15 +182,20 @@ def test_objectives_and_genome(monkeypatch: pytest.MonkeyPatch) -> None:
     assert space.canonical((0, 3, 1, 1, 0)) == (0, 3, 0, 0, 0)  # float32: no precision
     layers, dtype = space.decode((0, 0, 0, 1, 1))
     assert [c.precision for c in layers] == [None, "w4a8"]  # w8a8 is the default: None
-    # int16 activations: dense, lowrank and csr only (the formats' act_bits), so w8a16 on
-    # another compressed layer is the w8a8 candidate
+    # int16 activations: every format has them (the formats' act_bits); a format record
+    # without them (csr here, monkeypatched) makes w8a16 on its layer the w8a8 candidate
     assert [compress.supports(m, "w8a16") for m in ("dense", *compress.METHODS)] == \
-        [True, False, True, True, False, False]
+        [True] * 6
+    from rnngen import formats
+
+    monkeypatch.setitem(formats.FORMATS, "csr",
+                        dataclasses.replace(formats.FORMATS["csr"], act_bits=(8,)))
     space = search.Space([search.Layer(0, "l0", "LSTM")], (2.0, 4.0),
                          ("w8a8", "w4a8", "w8a16"))
     assert [c.precision for c in space.decode((0, 2, 1))[0]] == ["w8a16"]
-    assert [c.precision for c in space.decode((1, 2, 1))[0]] == [None]
-    assert space.canonical((1, 2, 1)) == (1, 0, 1) and space.canonical((1, 1, 1)) == (1, 1, 1)
+    assert [c.precision for c in space.decode((1, 2, 1))[0]] == ["w8a16"]  # hmd
+    assert [c.precision for c in space.decode((5, 2, 1))[0]] == [None]  # csr
+    assert space.canonical((5, 2, 1)) == (5, 0, 1) and space.canonical((5, 1, 1)) == (5, 1, 1)
     # ... and only in cells that have it (Cell.a16; every cell has an int16-h variant today,
     # so a cell record without one stands in): the w8a8 candidate
     from rnngen import cells
@@ -231,8 +236,8 @@ def test_objectives_and_genome(monkeypatch: pytest.MonkeyPatch) -> None:
     assert search.parse_precisions("w4a8,w8a16,w8a8") == ("w8a8", "w4a8", "w8a16")
     space = search.Space([search.Layer(0, "l0", "LSTM")], (2.0,),
                          search.parse_precisions("w4a8,w8a16,w8a8"))
-    hmd = next(i for i, ch in enumerate(space.choices) if ch[0] == "hmd")
-    layers, _ = space.decode(space.canonical((hmd, 2, 1)))  # w8a16 on hmd: ignored
+    csr = next(i for i, ch in enumerate(space.choices) if ch[0] == "csr")
+    layers, _ = space.decode(space.canonical((csr, 2, 1)))  # w8a16 on csr: ignored
     assert layers[0].precision is None  # w8a8
     for bad in ("", "w8a8,w8a8", "w3a8", "w8a4", "float32,float32", "float64"):
         with pytest.raises(RnngenError):
