@@ -788,6 +788,15 @@ void rnn_mat_vec_lowrank_s4_s16(int8_t *ctx, int32_t rows, int32_t cols, int32_t
                                 const int32_t *u_offset, const int32_t *u_mult,
                                 const int32_t *u_shift, const int8_t *x, int16_t *y);
 
+/**
+ * @brief HMD lower rows, shared by both HMD kernels: y[i] = sat16(rq(b[i] s1, b_mult,
+ *        b_shift) + rq(d[i] s2, d_mult, d_shift)) for i < n (s1, s2: the half-row sums,
+ *        requantized to int16).
+ */
+void rnn_hmd_rows_s16(int32_t n, const int8_t *b, const int8_t *d, int32_t s1, int32_t s2,
+                      int32_t b_mult, int32_t b_shift, int32_t d_mult, int32_t d_shift,
+                      int16_t *y);
+
 /** @brief HMD int8 product (see rnn_hmd_s8). */
 void rnn_mat_vec_hmd_s8_s16(const rnn_hmd_s8 *m, const int8_t *x, int16_t *y);
 

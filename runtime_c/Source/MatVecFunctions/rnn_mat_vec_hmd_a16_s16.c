@@ -23,7 +23,8 @@
  *   D s2 are int8 x int16 products, exact in int32, as in rnn_mat_vec_hmd_s8_s16.
  *
  * Helium (Cortex-M55): the two sums by VMLADAVA.S16 (int32) or VMLALDAVA.S16 (int64), 8
- * products per instruction, the last 1..7 columns predicated; the lower rows four at a time
+ * products per instruction, the last 1..7 columns predicated. The lower rows are
+ * rnn_hmd_rows_s16 (shared with rnn_mat_vec_hmd_s8_s16): on Helium four at a time
  * in int32 lanes when both b_shift and d_shift are below -1 (rnn_requantize's right shift
  * above 32: multipliers below 1/4, -8 or below in every HMD model seen): B[i] s1 by VMUL,
  * then rnn_requantize's 32-bit-core branch exactly, t = VMULH(B[i] s1, b_mult) (the
@@ -93,56 +94,12 @@ static int32_t hmd_a16_dot(const int8_t *w, const int16_t *x, int32_t n, int32_t
     }
 }
 
-#if defined(RNN_HMDA16_MVE)
-/* rnn_requantize(v[k], mult, shift) of four lanes for shift < -1 (right = 31 - shift > 32):
- * its 32-bit-core branch, t = (p >> 32) >> (right - 33), (t + 1) >> 1, p = v mult */
-static inline int32x4_t hmd_a16_rq4(int32x4_t v, int32_t mult, int32_t shift)
-{
-    const int32x4_t t = vshlq_r_s32(vmulhq_s32(v, vdupq_n_s32(mult)), shift + 2);
-    return vshrq_n_s32(vaddq_n_s32(t, 1), 1);
-}
-#endif
-
 /* Refer to header file for details. */
 void rnn_mat_vec_hmd_a16_s16(const rnn_hmd_a16 *m, const int16_t *x, int16_t *y)
 {
     const int32_t h = m->cols - m->cols / 2;
     const int32_t s1 = hmd_a16_dot(m->c, x, h, m->c_mult, m->c_shift, m->c_wide);
     const int32_t s2 = hmd_a16_dot(m->e, x + h, m->cols - h, m->e_mult, m->e_shift, m->e_wide);
-    const int32_t low = m->rows - m->r;
-    int32_t i = 0;
-
-    if (m->b_shift < -1 && m->d_shift < -1) /* right > 32 for both requantizations */
-    {
-#if defined(RNN_HMDA16_MVE)
-        const int32x4_t hi = vdupq_n_s32(32767);
-        const int32x4_t lo = vdupq_n_s32(-32768);
-        for (; i < low; i += 4)
-        {
-            const mve_pred16_t p = vctp32q((uint32_t)(low - i));
-            const int32x4_t t1 = hmd_a16_rq4(vmulq_n_s32(vldrbq_z_s32(m->b + i, p), s1),
-                                             m->b_mult, m->b_shift);
-            const int32x4_t t2 = hmd_a16_rq4(vmulq_n_s32(vldrbq_z_s32(m->d + i, p), s2),
-                                             m->d_mult, m->d_shift);
-            vstrhq_p_s32(y + m->r + i, vmaxq_s32(vminq_s32(vaddq_s32(t1, t2), hi), lo), p);
-        }
-#else
-        const int32_t rb = -2 - m->b_shift; /* right - 33 */
-        const int32_t rd = -2 - m->d_shift;
-        for (; i < low; ++i)
-        {
-            const int32_t h1 = (int32_t)(((int64_t)((int32_t)m->b[i] * s1) * m->b_mult) >> 32);
-            const int32_t h2 = (int32_t)(((int64_t)((int32_t)m->d[i] * s2) * m->d_mult) >> 32);
-            y[m->r + i] = (int16_t)rnn_sat16((((h1 >> rb) + 1) >> 1) + (((h2 >> rd) + 1) >> 1));
-        }
-#endif
-        return;
-    }
-    for (; i < low; ++i)
-    {
-        const int32_t t1 = rnn_requantize((int32_t)m->b[i] * s1, m->b_mult, m->b_shift);
-        const int32_t t2 = rnn_requantize((int32_t)m->d[i] * s2, m->d_mult, m->d_shift);
-        const int64_t sum = (int64_t)t1 + (int64_t)t2;
-        y[m->r + i] = (int16_t)(sum > 32767 ? 32767 : (sum < -32768 ? -32768 : sum));
-    }
+    rnn_hmd_rows_s16(m->rows - m->r, m->b, m->d, s1, s2, m->b_mult, m->b_shift, m->d_mult,
+                     m->d_shift, y + m->r);
 }

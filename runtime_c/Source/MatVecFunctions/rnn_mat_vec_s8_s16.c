@@ -42,7 +42,7 @@
  * (hi + 2^(s - 1)) >> s, with hi the high word of the 64-bit product and s = -1 - shift >= 1:
  * floor((p + 2^(31 + s)) / 2^(32 + s)) = floor((floor(p / 2^32) + 2^(s - 1)) / 2^s), exactly;
  * and that is ((hi >> (s - 1)) + 1) >> 1 (floor((floor(a) + 1) / 2) = floor((a + 1) / 2)).
- * When shift is -1 .. 30 and a = acc 2^(shift + 1) is exact, the same rounding is
+ * When shift is -1 .. 29 and a = acc 2^(shift + 1) is exact, the same rounding is
  * (a mult + 2^31) >> 32 (one 64-bit product; numerator and denominator times 2^(shift + 1));
  * only rows where neither form applies take the general 64-bit shift. NEON and Helium
  * requantize four rows as one vector with either form per lane (RSHRN #32 / VRMULH for the
@@ -101,9 +101,10 @@ static inline int32_t requant16(int32_t acc, int32_t mult, int32_t shift)
         const int32_t t = ((int32_t)((uint32_t)hi << 1) >> ~shift) + 1;
         return SAT16(t >> 1);
     }
-    if (shift <= 30)
+    if (shift <= 29)
     {
-        /* shift >= -1, k = shift + 1: with a = acc 2^k exact (acc's top k + 1 bits all
+        /* shift -1 .. 29 (30 takes the general form: no shift of a signed word by 31), k =
+         * shift + 1: with a = acc 2^k exact (acc's top k + 1 bits all
          * equal), (a mult + 2^31) >> 32 is the same rounding (numerator and denominator of
          * (p + 2^(30 - shift)) / 2^(31 - shift) times 2^k), below 2^30 in magnitude: one
          * 64-bit product, no variable 64-bit shift (SMMULR on the DSP cores) */
@@ -191,11 +192,11 @@ static inline __attribute__((always_inline)) void dot4_last16_mve(int32_t ld, in
     acc[3] = vmladavaq_s8(a3, vldrbq_s8(w3 + j), xt);
 }
 
-/* Four rows whose shifts are mixed (some -1 .. 30): lanes with shift <= -2 as the all-low
+/* Four rows whose shifts are mixed (some -1 .. 29): lanes with shift <= -2 as the all-low
  * case (VMULH, VRSHL by 1 + shift), the others by requant16's second form, a = acc 2^k with
  * k = shift + 1 when exact (shifted back it is acc again), then VRMULH (a mult + 2^31) >> 32;
  * selected per lane, saturated to int16. Returns 0 (nothing written) when some lane's a is
- * not exact or a shift passes 30. */
+ * not exact or a shift passes 29. */
 static int requant4_mixed_mve(int32x4_t a, int32x4_t m, int32x4_t sh, int16_t *y)
 {
     const mve_pred16_t low = vcmpleq_n_s32(sh, -2);
@@ -203,7 +204,7 @@ static int requant4_mixed_mve(int32x4_t a, int32x4_t m, int32x4_t sh, int16_t *y
     const int32x4_t s = vshlq_s32(a, k);
     const mve_pred16_t same = vcmpeqq_s32(vshlq_s32(s, vnegq_s32(k)), a);
     int32x4_t q;
-    if ((mve_pred16_t)(low | same) != 0xFFFF || vmaxvq_s32(INT32_MIN, sh) > 30)
+    if ((mve_pred16_t)(low | same) != 0xFFFF || vmaxvq_s32(INT32_MIN, sh) > 29)
     {
         return 0;
     }
@@ -371,9 +372,9 @@ static void requant4_neon(int32x4_t acc, const int32_t *offset, const int32_t *m
         vst1_s16(y, vqmovn_s32(vrshlq_s32(h, vaddq_s32(sh, vdupq_n_s32(1)))));
         return;
     }
-    if (vmaxvq_s32(sh) <= 30)
+    if (vmaxvq_s32(sh) <= 29)
     {
-        /* lanes with shifts -1 .. 30 (requant16's second form, the others as above): a = acc
+        /* lanes with shifts -1 .. 29 (requant16's second form, the others as above): a = acc
          * 2^k, k = shift + 1, when exact (shifted back it is acc again), then
          * (a mult + 2^31) >> 32 by SMULL and a rounding narrowing shift (RSHRN #32) */
         const uint32x4_t low = vcleq_s32(sh, vdupq_n_s32(-2));
