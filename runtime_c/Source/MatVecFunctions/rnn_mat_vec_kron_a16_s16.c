@@ -51,7 +51,7 @@ void rnn_mat_vec_kron_a16_s16(int8_t *ctx, const rnn_kron_s8 *m, const int16_t *
                 int64_t s = 0;
                 for (j = 0; j < nj; ++j)
                 {
-                    s += (int64_t)ai[j] * (int64_t)*xk;
+                    s += (int32_t)ai[j] * (int32_t)*xk; /* |product| < 2^22 */
                     xk += n2;
                 }
                 t[i * n2 + k] = (int8_t)rnn_sat8(rnn_requantize_s64(s, tm, ts));
@@ -75,7 +75,7 @@ void rnn_mat_vec_kron_a16_s16(int8_t *ctx, const rnn_kron_s8 *m, const int16_t *
                 int64_t s = 0;
                 for (k = 0; k < valid; ++k)
                 {
-                    s += (int64_t)bl[k] * (int64_t)xj[k];
+                    s += (int32_t)bl[k] * (int32_t)xj[k];
                 }
                 t[j * m2 + l] = (int8_t)rnn_sat8(rnn_requantize_s64(s, tm, ts));
             }
