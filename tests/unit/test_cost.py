@@ -182,10 +182,10 @@ def test_objectives_and_genome(monkeypatch: pytest.MonkeyPatch) -> None:
     assert space.canonical((0, 3, 1, 1, 0)) == (0, 3, 0, 0, 0)  # float32: no precision
     layers, dtype = space.decode((0, 0, 0, 1, 1))
     assert [c.precision for c in layers] == [None, "w4a8"]  # w8a8 is the default: None
-    # int16 activations: dense and lowrank only (the formats' act_bits), so w8a16 on another
-    # compressed layer is the w8a8 candidate
+    # int16 activations: dense, lowrank and kron (so hkp) only (the formats' act_bits), so
+    # w8a16 on another compressed layer is the w8a8 candidate
     assert [compress.supports(m, "w8a16") for m in ("dense", *compress.METHODS)] == \
-        [True, False, True, False, False, False]
+        [True, False, True, False, True, True]
     space = search.Space([search.Layer(0, "l0", "LSTM")], (2.0, 4.0),
                          ("w8a8", "w4a8", "w8a16"))
     assert [c.precision for c in space.decode((0, 2, 1))[0]] == ["w8a16"]
