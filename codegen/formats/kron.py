@@ -12,8 +12,10 @@ groups of 8 (pack_s4_groups: A row-major, B as pack_s8's rows); rnn_mat_vec_kron
 unpacks them 16-fold into scratch each call (four words a pass) and runs the int8 kernel
 with both shifts 4 lower (the same integers).
 int16 activations (--precision w8a16 / w4a16, an int16 x, symmetric): the first stage (A X or
-X B^T) reads x as int16 and sums in int64, requantized by rq64 to the same int8 intermediate
-(rnn_mat_vec_kron_a16_s16; int4 factors: rnn_mat_vec_kron_a16_s4_s16, unpacked as above),
+X B^T) reads x as int16, its sums int32 (rq) where the factor's rows prove the bound
+(a16_fits_int32 on A, or B, 16-fold for int4 as the C sums them), else int64 (rq64; acc64),
+requantized to the same int8 intermediate (rnn_mat_vec_kron_a16_s16; int4 factors:
+rnn_mat_vec_kron_a16_s4_s16, unpacked as above),
 then the int8 kernel's own second stage (rnn_mat_vec_kron_s8_t_s16); docs/int8.md, "int16
 activations in kron".
 ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
@@ -134,8 +136,9 @@ def _scratch_s8(q: QKron) -> int:
 @dataclass(frozen=True, eq=False)
 class QKron:
     """(A (x) B) x with the intermediate (A X or X B^T) requantized to int8 (symmetric). x
-    int16 (xbits 16, w8a16 / w4a16; zero point 0): the first stage sums in int64 and
-    requantizes by rq64 (rnn_mat_vec_kron_a16_s16), t still int8, the second stage as int8's."""
+    int16 (xbits 16, w8a16 / w4a16; zero point 0): the first stage sums in int32 and
+    requantizes by rq, or past the int32 bound (acc64) in int64 and by rq64
+    (rnn_mat_vec_kron_a16_s16); t still int8, the second stage as int8's."""
 
     a: np.ndarray  # int8 [m1, n1]
     b: np.ndarray  # int8 [m2, n2]
@@ -148,7 +151,8 @@ class QKron:
     my: int
     sy: int
     bits: int = 8  # 4: int4 A and B (in [-7, 7], stored two per byte; pack_s4_groups)
-    xbits: int = 8  # 16: int16 x (the first stage's sums int64, rq64)
+    xbits: int = 8  # 16: int16 x
+    acc64: bool = False  # int16 x: the first stage's sums past the int32 bound: int64, rq64
 
     fmt = "kron"
 
@@ -162,7 +166,7 @@ class QKron:
         xp[:self.cols] = np.asarray(x, I64) - self.zx
         X = xp.reshape(n1, n2)
         A, B = self.a.astype(I64), self.b.astype(I64)
-        rq_t = rq64 if self.xbits == 16 else rq
+        rq_t = rq64 if self.acc64 else rq
         if self.ax_first:
             t = sat8(rq_t(A @ X, self.mt, self.st))  # [m1, n2]
             Y = t @ B.T
@@ -203,8 +207,9 @@ def unpack_s4_groups(packed: np.ndarray, count: int) -> np.ndarray:
 def _quantize(m: Kron, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
               what: str, bits: int = 8) -> QKron:
     """Per-tensor symmetric A and B: int8, or with bits=4 int4 in [-7, 7] (the same integer
-    arithmetic; stored packed). x int16 (quant.QParams16): xbits 16, the first stage in
-    int64 (rq64, whose shift takes the 4 lower of int4 too)."""
+    arithmetic; stored packed). x int16 (quant.QParams16): xbits 16; the first stage's factor
+    (A with A X first, else B) gives the bound rule of dense w8a16 (quant.a16_fits_int32,
+    its values 16-fold for int4 as the C sums them): int32 sums, else acc64 (int64, rq64)."""
     tq = quant.quantize_tensor if bits == 8 else _tensor4
     aq, s_a = tq(m.a.astype(np.float64))
     bq, s_b = tq(m.b.astype(np.float64))
@@ -225,13 +230,16 @@ def _quantize(m: Kron, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
         mt, st = quant.multiplier(x.scale * s_b / s_t, f"{what} X B^T")
         my, sy = quant.multiplier(s_a * s_t / out_scale, f"{what} A (X B^T)")
     xbits = 16 if getattr(x, "dtype", "int8") == "int16" else 8
-    # the C runs them 4 lower (_emit_s8); rq64 (the int16 x's first stage) takes any
-    low = sy if xbits == 16 else min(st, sy)
+    first = (aq if ax else bq).astype(I64) * (16 if bits == 4 else 1)
+    acc64 = xbits == 16 and not quant.a16_fits_int32(first, np.zeros(first.shape[0], I64))
+    # the C runs them 4 lower (_emit_s8); rq64 (acc64's first stage) takes any
+    low = sy if acc64 else min(st, sy)
     if bits == 4 and low - 4 < -31:
         raise RnngenError(f"int8: {what}: int4 Kronecker factors: a requantization shift "
                           f"({low}) too small for the 16-fold sums; give this layer "
                           f"w8a{xbits}")
-    return QKron(aq, bq, m.rows, m.cols, ax, x.zero_point, mt, st, my, sy, bits, xbits)
+    return QKron(aq, bq, m.rows, m.cols, ax, x.zero_point, mt, st, my, sy, bits, xbits,
+                 acc64)
 
 
 # --------------------------------------------------------------------------- C
@@ -267,7 +275,7 @@ def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> li
         ("rows", m.rows), ("cols", m.cols), ("m1", m1), ("n1", n1), ("m2", m2), ("n2", n2),
         ("ax_first", int(m.ax_first)), ("a", a), ("b", b), ("x_zero_point", cgen.c_int(m.zx)),
         ("t_mult", cgen.c_int(m.mt)), ("t_shift", cgen.c_int(st)), ("y_mult", cgen.c_int(m.my)),
-        ("y_shift", cgen.c_int(sy))]))
+        ("y_shift", cgen.c_int(sy)), ("acc64", int(m.acc64))]))
     k = {(8, 8): "rnn_mat_vec_kron_s8_s16", (4, 8): "rnn_mat_vec_kron_s4_s16",
          (8, 16): "rnn_mat_vec_kron_a16_s16", (4, 16): "rnn_mat_vec_kron_a16_s4_s16"}[
         m.bits, m.xbits]

@@ -809,8 +809,11 @@ void rnn_mat_vec_kron_s8_t_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *
 
 /**
  * @brief Kronecker product (see rnn_kron_s8) of an int16 x (w8a16: symmetric, zero point 0,
- *        m->x_zero_point unused): the first stage (A X or X B^T) sums in int64 and
- *        requantizes by rnn_requantize_s64 to an int8 t, then rnn_mat_vec_kron_s8_t_s16.
+ *        m->x_zero_point unused): the first stage (A X or X B^T) sums in int32 and
+ *        requantizes by rnn_requantize (m->acc64: in int64, by rnn_requantize_s64) to an
+ *        int8 t, then rnn_mat_vec_kron_s8_t_s16. The int32 sums are exact when every row of
+ *        the first stage's factor has sum |row| 32768 < 2^31 (the build proves it, else sets
+ *        acc64).
  *
  * @param[in] ctx  scratch int8: (ax_first ? m1 * n2 : 0) bytes of t, then the scratch of
  *                 rnn_mat_vec_kron_s8_s16

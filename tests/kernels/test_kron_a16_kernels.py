@@ -4,9 +4,10 @@ rnn_mat_vec_kron_a16_s4_s16, int4 factors) bit for bit against the integer refer
 cortex-a73, cortex-m4 and cortex-m55. Shapes: both orders, zero-padded products (cols and
 rows short of n1 n2 and m1 m2), n2 up to 16 and past it (the second stage's ISA paths);
 values: random and extreme (factors +-127 / +-7, x -32768 / 32767); shifts of the usual and
-the general requantization. One case per kind of factor has first-stage sums past int32
-(A [1, 600] of +-127 against x of +-32768 with the same signs: 600 127 32768 > 2^31), where
-an int32 sum would wrap and the int8 t flip sign: the int64 sums are needed."""
+the general requantization; int32 first-stage sums (every other case) and int64 ones
+(acc64): one case per kind of factor has first-stage sums past int32 (A [1, 600] of +127
+against x of 32767: 600 127 32767 > 2^31), where an int32 sum would wrap and the int8 t flip
+sign: the int64 sums are needed there, and kron.py's bound rule picks them."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def _wide(bits: int):
     b = np.random.default_rng(5).integers(-top, top + 1, (16, 2)).astype(I8)
     st = -24 if bits == 8 else -20
     return formats.kron.QKron(a, b, 16, 1200, True, 0, 2**30, st, 2**30, -10, bits=bits,
-                              xbits=16)
+                              xbits=16, acc64=True)
 
 
 def _cases(seed: int) -> list[tuple[Case, object, np.ndarray]]:
@@ -85,6 +86,23 @@ def _cases(seed: int) -> list[tuple[Case, object, np.ndarray]]:
 def test_cases_use_the_int16_input_kernels():
     ks = set().union(*(c.kernels for c, _, _ in _cases(3)))
     assert ks == {"rnn_mat_vec_kron_a16_s16", "rnn_mat_vec_kron_a16_s4_s16"}
+
+
+def test_the_bound_rule_picks_int64_for_the_wide_factor():
+    """kron._quantize's choice: the wide A (600 columns) past the int32 bound, 16-fold
+    for int4 (8,000 columns of 7s: 16 7 8000 32768 > 2^31 though 7 8000 32768 is not)."""
+    from rnngen.formats.kron import Kron, _quantize
+
+    x = quant.QParams16(1e-4)
+    rng = np.random.default_rng(0)
+    for n1, bits, wide in ((600, 8, True), (500, 8, False), (8000, 4, True),
+                           (500, 4, False)):
+        m = Kron(np.full((1, n1), 0.5, np.float32), rng.uniform(-1, 1, (16, 2)), 16,
+                 2 * n1)
+        assert m.order == "AX"
+        inputs = rng.uniform(-1, 1, (4, 2 * n1))
+        q = _quantize(m, None, x, 1e-2, inputs, "w", bits=bits)
+        assert q.xbits == 16 and q.acc64 is wide, (n1, bits)
 
 
 def test_the_wide_case_needs_int64_sums():

@@ -10,8 +10,8 @@
  * Both stages' sums come 16-fold, and the emitter (kron.py _emit_s8) gives the struct
  * t_shift - 4 and y_shift - 4: rnn_requantize_s64(16 acc, mult, shift - 4) =
  * rnn_requantize_s64(acc, mult, shift) and rnn_requantize likewise (the same rational number
- * rounded), so the C equals QKron.forward bit for bit. The first stage's int64 sums of
- * 16-fold values stay far below 2^47 (|16 a x| < 2^22 a term).
+ * rounded), so the C equals QKron.forward bit for bit. The int32 bound of the first stage
+ * (m->acc64 otherwise) is proven on the 16-fold values (kron.py _quantize).
  *
  * Scratch (bytes, kron.py _scratch_s8): 3 + 8 ceil(m2 RNN_S8_STRIDE(n2) / 8)
  * + 8 ceil(m1 n1 / 8), then the scratch of rnn_mat_vec_kron_a16_s16.
