@@ -18,7 +18,10 @@
  * the square root of cols), so every factorisation rnngen's compressor makes stays int32;
  * the int64 path is there for any factor a file may hold. quant's QKron.forward does the same
  * integer arithmetic, so the C equals it bit for bit. x past cols (the zero padding of the
- * product) is real zero, i.e. not read. Plain C (no ISA path yet).
+ * product) is real zero, i.e. not read. Plain C, and on Helium (Cortex-M55) the int32 A X
+ * first stage with the usual requantization (a_cols_mve: four columns of X a pass, widening
+ * predicated loads of x and VMLA by A's scalars, VQDMULH + VRSHL + clamp, a predicated byte
+ * store); the rest plain C.
  *
  * Scratch (bytes, see kron.py _scratch_s8): with ax_first the int8 t [m1 n2] first, then the
  * scratch of rnn_mat_vec_kron_s8_s16; else that scratch alone (t is its [n1 m2] intermediate).
@@ -28,6 +31,11 @@
 
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
+
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#define RNN_KRON_A16_MVE 1
+#endif
 
 /* sat8(rnn_requantize(acc, mult, shift)), the usual shift (<= -2) through the high word of the
  * 64-bit product and one rounding shift (the identity rnn_mat_vec_s8_s16.c documents) */
@@ -40,6 +48,37 @@ static inline int8_t a16_rq8(int32_t acc, int32_t mult, int32_t shift)
     }
     return (int8_t)rnn_sat8(rnn_requantize(acc, mult, shift));
 }
+
+#if defined(RNN_KRON_A16_MVE)
+/* t[k] = sat8(rq(a . X[:, k])) for k < n2 (X = x as rows of n2, x past cols not read), int32
+ * sums, shift in [-31, -2]: there rq = VQDMULH then VRSHL by shift (the identity
+ * rnn_mat_vec_kron_s8_s16.c's KRON_VEC_RQ documents; mult is in [2^30, 2^31)). Four columns
+ * a pass: per whole row of X a predicated widening load (VLDRH.S32, lanes past n2 zero) and
+ * a VMLA by a[j], the partial row's columns k < part likewise. */
+static void a_cols_mve(const int8_t *a, int32_t n2, int32_t full, int32_t part,
+                       const int16_t *x, int32_t mult, int32_t shift, int8_t *t)
+{
+    int32_t k0, j;
+    for (k0 = 0; k0 < n2; k0 += 4)
+    {
+        const mve_pred16_t p = vctp32q((uint32_t)(n2 - k0));
+        const int16_t *xk = x + k0;
+        int32x4_t s = vdupq_n_s32(0);
+        int32x4_t d;
+        for (j = 0; j < full; ++j, xk += n2)
+        {
+            s = vmlaq_n_s32(s, vldrhq_z_s32(xk, p), (int32_t)a[j]);
+        }
+        if (part > k0)
+        {
+            s = vmlaq_n_s32(s, vldrhq_z_s32(xk, vctp32q((uint32_t)(part - k0))),
+                            (int32_t)a[full]);
+        }
+        d = vrshlq_n_s32(vqdmulhq_n_s32(s, mult), shift);
+        vstrbq_p_s32(t + k0, vmaxq_s32(vminq_s32(d, vdupq_n_s32(127)), vdupq_n_s32(-128)), p);
+    }
+}
+#endif
 
 /* Refer to header file for details. */
 void rnn_mat_vec_kron_a16_s16(int8_t *ctx, const rnn_kron_s8 *m, const int16_t *x, int16_t *y)
@@ -59,6 +98,13 @@ void rnn_mat_vec_kron_a16_s16(int8_t *ctx, const rnn_kron_s8 *m, const int16_t *
         for (i = 0; i < m1 && i * m2 < rows; ++i)
         {
             const int8_t *ai = m->a + i * n1;
+#if defined(RNN_KRON_A16_MVE)
+            if (!m->acc64 && ts <= -2 && ts >= -31)
+            {
+                a_cols_mve(ai, n2, full, part, x, tm, ts, t + i * n2);
+                continue;
+            }
+#endif
             for (k = 0; k < n2; ++k)
             {
                 const int32_t nj = k < part ? full + 1 : full;
