@@ -755,33 +755,6 @@ KRON_NOINLINE void b_rows16(int32_t n, int32_t m2, int32_t n2, const int8_t *b, 
     requant16(n, acc, mult, shift, y);
 }
 
-/* Y[i] = rq(sum_j A[i][j] T[j]) for the rows whose outputs exist (X B^T first), T [nj, m2]
- * int8, acc scratch for m2 sums */
-KRON_INLINE void a_t_rows(const rnn_kron_s8 *m, int32_t nj, const int8_t *t, int32_t *acc,
-                          int16_t *y)
-{
-    const int32_t m1 = m->m1, n1 = m->n1, m2 = m->m2, rows = m->rows;
-    int32_t i, j, l;
-    for (i = 0; i < m1 && i * m2 < rows; ++i)
-    {
-        const int32_t n = rows - i * m2 < m2 ? rows - i * m2 : m2;
-        for (l = 0; l < n; ++l)
-        {
-            acc[l] = 0;
-        }
-        for (j = 0; j < nj; ++j)
-        {
-            const int32_t aij = m->a[i * n1 + j];
-            const int8_t *tj = t + j * m2;
-            for (l = 0; l < n; ++l)
-            {
-                acc[l] += aij * tj[l];
-            }
-        }
-        requant16(n, acc, m->y_mult, m->y_shift, y + i * m2);
-    }
-}
-
 /* Refer to header file for details. */
 void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x, int16_t *y)
 {
@@ -888,7 +861,52 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
             b_sums(m2, m2, n2, m->b, offset, xj, acc);
             requant8(m2, acc, m->t_mult, m->t_shift, t + j * m2);
         }
-        a_t_rows(m, nj, t, acc, y);
+        /* Y[i] = rq(sum_j A[i][j] T[j]); only the first rows outputs exist */
+        for (i = 0; i < m1 && i * m2 < rows; ++i)
+        {
+            const int32_t n = rows - i * m2 < m2 ? rows - i * m2 : m2;
+            for (l = 0; l < n; ++l)
+            {
+                acc[l] = 0;
+            }
+            for (j = 0; j < nj; ++j)
+            {
+                const int32_t aij = m->a[i * n1 + j];
+                const int8_t *tj = t + j * m2;
+                for (l = 0; l < n; ++l)
+                {
+                    acc[l] += aij * tj[l];
+                }
+            }
+            requant16(n, acc, m->y_mult, m->y_shift, y + i * m2);
+        }
+    }
+}
+
+/* Y[i] = rq(sum_j A[i][j] T[j]) for the rows whose outputs exist (X B^T first), T [nj, m2]
+ * int8, acc scratch for m2 sums */
+static void a_t_rows(const rnn_kron_s8 *m, int32_t nj, const int8_t *t, int32_t *acc,
+                          int16_t *y)
+{
+    const int32_t m1 = m->m1, n1 = m->n1, m2 = m->m2, rows = m->rows;
+    int32_t i, j, l;
+    for (i = 0; i < m1 && i * m2 < rows; ++i)
+    {
+        const int32_t n = rows - i * m2 < m2 ? rows - i * m2 : m2;
+        for (l = 0; l < n; ++l)
+        {
+            acc[l] = 0;
+        }
+        for (j = 0; j < nj; ++j)
+        {
+            const int32_t aij = m->a[i * n1 + j];
+            const int8_t *tj = t + j * m2;
+            for (l = 0; l < n; ++l)
+            {
+                acc[l] += aij * tj[l];
+            }
+        }
+        requant16(n, acc, m->y_mult, m->y_shift, y + i * m2);
     }
 }
 
