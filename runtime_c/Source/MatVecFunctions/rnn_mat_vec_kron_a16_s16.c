@@ -21,7 +21,8 @@
  * product) is real zero, i.e. not read. Plain C, and on Helium (Cortex-M55) the int32 A X
  * first stage with the usual requantization (a_cols_mve: four columns of X a pass, widening
  * predicated loads of x and VMLA by A's scalars, VQDMULH + VRSHL + clamp, a predicated byte
- * store); the rest plain C.
+ * store), on the DSP extension (Cortex-M4/M7) two columns a pass (a word of two int16 x,
+ * SMLABB / SMLATB by A's scalars, SMMLA + ASR + SSAT: a_cols_dsp); the rest plain C.
  *
  * Scratch (bytes, see kron.py _scratch_s8): with ax_first the int8 t [m1 n2] first, then the
  * scratch of rnn_mat_vec_kron_s8_s16; else that scratch alone (t is its [n1 m2] intermediate).
@@ -35,6 +36,10 @@
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
 #define RNN_KRON_A16_MVE 1
+#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
+#include <arm_acle.h>
+#include <string.h>
+#define RNN_KRON_A16_DSP 1
 #endif
 
 /* sat8(rnn_requantize(acc, mult, shift)), the usual shift (<= -2) through the high word of the
@@ -80,6 +85,61 @@ static void a_cols_mve(const int8_t *a, int32_t n2, int32_t full, int32_t part,
 }
 #endif
 
+#if defined(RNN_KRON_A16_DSP)
+/* Ra + the high word of Rn Rm (SMMLA: floor((Ra 2^32 + Rn Rm) / 2^32), exact) */
+static inline int32_t a16_smmla(int32_t a, int32_t b, int32_t c)
+{
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+}
+
+/* t[k] = sat8(rq(a . X[:, k])) for k < n2 as a_cols_mve, on the DSP extension (Cortex-M4/M7):
+ * two columns a pass, per whole row of X one word load of x[k0], x[k0 + 1] (inside the row)
+ * and SMLABB / SMLATB by a[j]; the partial row's columns k < part and an odd last column in
+ * plain C; the usual requantization (shift in [-31, -2]) as SMMLA + ASR + SSAT: with
+ * s = -2 - shift, ((hi >> s) + 1) >> 1 = (hi + 2^s) >> (s + 1), hi + 2^s one SMMLA (the
+ * identity rnn_mat_vec_kron_s8_s16.c's KRON_DSP_RQ documents). */
+static void a_cols_dsp(const int8_t *a, int32_t n2, int32_t full, int32_t part,
+                       const int16_t *x, int32_t mult, int32_t shift, int8_t *t)
+{
+    const int32_t rnd = (int32_t)1 << (-2 - shift), sr = -1 - shift;
+    int32_t k0, j;
+    for (k0 = 0; k0 < n2; k0 += 2)
+    {
+        const int16_t *xk = x + k0;
+        int32_t s0 = 0, s1 = 0;
+        if (k0 + 1 < n2)
+        {
+            for (j = 0; j < full; ++j, xk += n2)
+            {
+                int32_t w;
+                memcpy(&w, xk, sizeof w); /* one LDR: unaligned loads are allowed here */
+                s0 = __smlabb(w, (int32_t)a[j], s0);
+                s1 = __smlatb(w, (int32_t)a[j], s1);
+            }
+            if (k0 + 1 < part)
+            {
+                s1 += (int32_t)a[full] * (int32_t)xk[1];
+            }
+            t[k0 + 1] = (int8_t)(int32_t)__builtin_arm_ssat(a16_smmla(s1, mult, rnd) >> sr, 8);
+        }
+        else
+        {
+            for (j = 0; j < full; ++j, xk += n2)
+            {
+                s0 += (int32_t)a[j] * (int32_t)*xk;
+            }
+        }
+        if (k0 < part)
+        {
+            s0 += (int32_t)a[full] * (int32_t)xk[0];
+        }
+        t[k0] = (int8_t)(int32_t)__builtin_arm_ssat(a16_smmla(s0, mult, rnd) >> sr, 8);
+    }
+}
+#endif
+
 /* Refer to header file for details. */
 void rnn_mat_vec_kron_a16_s16(int8_t *ctx, const rnn_kron_s8 *m, const int16_t *x, int16_t *y)
 {
@@ -102,6 +162,12 @@ void rnn_mat_vec_kron_a16_s16(int8_t *ctx, const rnn_kron_s8 *m, const int16_t *
             if (!m->acc64 && ts <= -2 && ts >= -31)
             {
                 a_cols_mve(ai, n2, full, part, x, tm, ts, t + i * n2);
+                continue;
+            }
+#elif defined(RNN_KRON_A16_DSP)
+            if (!m->acc64 && ts <= -2 && ts >= -31)
+            {
+                a_cols_dsp(ai, n2, full, part, x, tm, ts, t + i * n2);
                 continue;
             }
 #endif
