@@ -1,7 +1,8 @@
 """The Kronecker format's int16-input kernels (rnn_mat_vec_kron_a16_s16, int8 factors;
 rnn_mat_vec_kron_a16_s4_s16, int4 factors) bit for bit against the integer reference
 (QKron.forward with xbits 16), called as kron.py's emitter writes them, on the host,
-cortex-a73, cortex-m4 and cortex-m55. Shapes: both orders, zero-padded products (cols and
+cortex-a73, cortex-m4, cortex-m7 (the DSP path of A X first) and cortex-m55 (the Helium
+one). Shapes: both orders, zero-padded products (cols and
 rows short of n1 n2 and m1 m2), n2 up to 16 and past it (the second stage's ISA paths);
 values: random and extreme (factors +-127 / +-7, x -32768 / 32767); shifts of the usual and
 the general requantization; int32 first-stage sums (every other case) and int64 ones
@@ -124,6 +125,7 @@ def test_the_wide_case_needs_int64_sums():
 
 @pytest.mark.parametrize("board", ["host", pytest.param("cortex-a73", marks=pytest.mark.qemu),
                                    pytest.param("cortex-m4", marks=pytest.mark.qemu),
+                                   pytest.param("cortex-m7", marks=pytest.mark.qemu),
                                    pytest.param("cortex-m55", marks=pytest.mark.qemu)])
 def test_kron_a16_kernels_exact_on_the_board(board, tmp_path):
     cases = _cases(17)
