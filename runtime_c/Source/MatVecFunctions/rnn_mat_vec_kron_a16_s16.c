@@ -108,9 +108,10 @@ static void a_cols_dsp(const int8_t *a, int32_t n2, int32_t full, int32_t part,
     for (k0 = 0; k0 < n2; k0 += 2)
     {
         const int16_t *xk = x + k0;
-        int32_t s0 = 0, s1 = 0;
+        int32_t s0 = 0;
         if (k0 + 1 < n2)
         {
+            int32_t s1 = 0;
             for (j = 0; j < full; ++j, xk += n2)
             {
                 int32_t w;
