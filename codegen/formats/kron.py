@@ -15,7 +15,7 @@ int16 activations (--precision w8a16 / w4a16, an int16 x, symmetric): the first 
 X B^T) reads x as int16, its sums int32 (rq) where the factor's rows prove the bound
 (a16_fits_int32 on A, or B, 16-fold for int4 as the C sums them), else int64 (rq64; acc64),
 requantized to the same int8 intermediate (rnn_mat_vec_kron_a16_s16; int4 factors:
-rnn_mat_vec_kron_a16_s4_s16, unpacked as above),
+rnn_mat_vec_kron_a16_s4_s16, unpacked as above; DSP and Helium paths for A X first),
 then the int8 kernel's own second stage (rnn_mat_vec_kron_s8_t_s16); docs/int8.md, "int16
 activations in kron".
 ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
@@ -417,5 +417,5 @@ FORMAT = Format(
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read,
     weight_bits=(8, 4),  # int4: A and B packed (pack_s4_groups), unpacked per call to scratch
-    act_bits=(8, 16),  # int16 x: the first stage in int64 (rnn_mat_vec_kron_a16_s16)
+    act_bits=(8, 16),  # int16 x: rnn_mat_vec_kron_a16_s16 (int32 or int64 first stage)
 )
