@@ -11,6 +11,13 @@ int4 weights (--precision w4a8): per-tensor A and B in [-7, 7] stored two per by
 groups of 8 (pack_s4_groups: A row-major, B as pack_s8's rows); rnn_mat_vec_kron_s4_s16
 unpacks them 16-fold into scratch each call (four words a pass) and runs the int8 kernel
 with both shifts 4 lower (the same integers).
+int16 activations (--precision w8a16 / w4a16, an int16 x, symmetric): the first stage (A X or
+X B^T) reads x as int16, its sums int32 (rq) where the factor's rows prove the bound
+(a16_fits_int32 on A, or B, 16-fold for int4 as the C sums them), else int64 (rq64; acc64),
+requantized to the same int8 intermediate (rnn_mat_vec_kron_a16_s16; int4 factors:
+rnn_mat_vec_kron_a16_s4_s16, unpacked as above; DSP and Helium paths for A X first),
+then the int8 kernel's own second stage (rnn_mat_vec_kron_s8_t_s16); docs/int8.md, "int16
+activations in kron".
 ONNX: Reshape(Mul(Unsqueeze(A, [1, 3]), Unsqueeze(B, [0, 2])), [m1 m2, n1 n2])
 [-> Slice to [m, n]]."""
 
@@ -23,7 +30,7 @@ import numpy as np
 
 from .. import cgen, quant
 from ..errors import RnngenError
-from ..quant import I64, QParams, rq, sat8
+from ..quant import I64, QParams, rq, rq64, sat8
 from .base import Format
 from .dense import TILE, Dense, pack_dense, pack_s8
 
@@ -119,6 +126,8 @@ def _scratch_s8(q: QKron) -> int:
     s8 = (0 if q.ax_first else n1 * m2) + 2 * max(n2, 16) + 3 + 4 * max(m2, n2) + 4 * m2
     if q.bits == 4:  # rnn_mat_vec_kron_s4_s16: B and A unpacked (groups of 8) in front
         s8 += 3 + 8 * -(-(m2 * (-(-n2 // 4) * 4)) // 8) + 8 * -(-(m1 * n1) // 8)
+    if q.xbits == 16 and q.ax_first:  # rnn_mat_vec_kron_a16_s16: the int8 t [m1, n2] first
+        s8 += m1 * n2
     return int(s8)
 
 
@@ -126,7 +135,10 @@ def _scratch_s8(q: QKron) -> int:
 
 @dataclass(frozen=True, eq=False)
 class QKron:
-    """(A (x) B) x with the intermediate (A X or X B^T) requantized to int8 (symmetric)."""
+    """(A (x) B) x with the intermediate (A X or X B^T) requantized to int8 (symmetric). x
+    int16 (xbits 16, w8a16 / w4a16; zero point 0): the first stage sums in int32 and
+    requantizes by rq, or past the int32 bound (acc64) in int64 and by rq64
+    (rnn_mat_vec_kron_a16_s16); t still int8, the second stage as int8's."""
 
     a: np.ndarray  # int8 [m1, n1]
     b: np.ndarray  # int8 [m2, n2]
@@ -139,6 +151,8 @@ class QKron:
     my: int
     sy: int
     bits: int = 8  # 4: int4 A and B (in [-7, 7], stored two per byte; pack_s4_groups)
+    xbits: int = 8  # 16: int16 x
+    acc64: bool = False  # int16 x: the first stage's sums past the int32 bound: int64, rq64
 
     fmt = "kron"
 
@@ -152,11 +166,12 @@ class QKron:
         xp[:self.cols] = np.asarray(x, I64) - self.zx
         X = xp.reshape(n1, n2)
         A, B = self.a.astype(I64), self.b.astype(I64)
+        rq_t = rq64 if self.acc64 else rq
         if self.ax_first:
-            t = sat8(rq(A @ X, self.mt, self.st))  # [m1, n2]
+            t = sat8(rq_t(A @ X, self.mt, self.st))  # [m1, n2]
             Y = t @ B.T
         else:
-            t = sat8(rq(X @ B.T, self.mt, self.st))  # [n1, m2]
+            t = sat8(rq_t(X @ B.T, self.mt, self.st))  # [n1, m2]
             Y = A @ t
         return rq(Y.reshape(-1)[:self.rows], self.my, self.sy)
 
@@ -192,7 +207,9 @@ def unpack_s4_groups(packed: np.ndarray, count: int) -> np.ndarray:
 def _quantize(m: Kron, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
               what: str, bits: int = 8) -> QKron:
     """Per-tensor symmetric A and B: int8, or with bits=4 int4 in [-7, 7] (the same integer
-    arithmetic; stored packed)."""
+    arithmetic; stored packed). x int16 (quant.QParams16): xbits 16; the first stage's factor
+    (A with A X first, else B) gives the bound rule of dense w8a16 (quant.a16_fits_int32,
+    its values 16-fold for int4 as the C sums them): int32 sums, else acc64 (int64, rq64)."""
     tq = quant.quantize_tensor if bits == 8 else _tensor4
     aq, s_a = tq(m.a.astype(np.float64))
     bq, s_b = tq(m.b.astype(np.float64))
@@ -212,11 +229,17 @@ def _quantize(m: Kron, q: Any, x: QParams, out_scale: float, inputs: np.ndarray,
     else:
         mt, st = quant.multiplier(x.scale * s_b / s_t, f"{what} X B^T")
         my, sy = quant.multiplier(s_a * s_t / out_scale, f"{what} A (X B^T)")
-    if bits == 4 and min(st, sy) - 4 < -31:  # the C runs them 4 lower (_emit_s8)
+    xbits = 16 if getattr(x, "dtype", "int8") == "int16" else 8
+    first = (aq if ax else bq).astype(I64) * (16 if bits == 4 else 1)
+    acc64 = xbits == 16 and not quant.a16_fits_int32(first, np.zeros(first.shape[0], I64))
+    # the C runs them 4 lower (_emit_s8); rq64 (acc64's first stage) takes any
+    low = sy if acc64 else min(st, sy)
+    if bits == 4 and low - 4 < -31:
         raise RnngenError(f"int8: {what}: int4 Kronecker factors: a requantization shift "
-                          f"({min(st, sy)}) too small for the 16-fold sums; give this layer "
-                          "w8a8")
-    return QKron(aq, bq, m.rows, m.cols, ax, x.zero_point, mt, st, my, sy, bits)
+                          f"({low}) too small for the 16-fold sums; give this layer "
+                          f"w8a{xbits}")
+    return QKron(aq, bq, m.rows, m.cols, ax, x.zero_point, mt, st, my, sy, bits, xbits,
+                 acc64)
 
 
 # --------------------------------------------------------------------------- C
@@ -252,8 +275,10 @@ def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> li
         ("rows", m.rows), ("cols", m.cols), ("m1", m1), ("n1", n1), ("m2", m2), ("n2", n2),
         ("ax_first", int(m.ax_first)), ("a", a), ("b", b), ("x_zero_point", cgen.c_int(m.zx)),
         ("t_mult", cgen.c_int(m.mt)), ("t_shift", cgen.c_int(st)), ("y_mult", cgen.c_int(m.my)),
-        ("y_shift", cgen.c_int(sy))]))
-    k = "rnn_mat_vec_kron_s4_s16" if m.bits == 4 else "rnn_mat_vec_kron_s8_s16"
+        ("y_shift", cgen.c_int(sy)), ("acc64", int(m.acc64))]))
+    k = {(8, 8): "rnn_mat_vec_kron_s8_s16", (4, 8): "rnn_mat_vec_kron_s4_s16",
+         (8, 16): "rnn_mat_vec_kron_a16_s16", (4, 16): "rnn_mat_vec_kron_a16_s4_s16"}[
+        m.bits, m.xbits]
     ctx.kernels.add(k)
     return [f"{k}({scratch}, &{sym}, {x}, {y});"]
 
@@ -382,9 +407,15 @@ FORMAT = Format(
     kernels_s8={"rnn_mat_vec_kron_s8_s16": ("MatVecFunctions/rnn_mat_vec_kron_s8_s16.c",
                                              ("rnn_mat_vec_s8_s16",)),
                 "rnn_mat_vec_kron_s4_s16": ("MatVecFunctions/rnn_mat_vec_kron_s4_s16.c",
-                                             ("rnn_mat_vec_kron_s8_s16",))},
+                                             ("rnn_mat_vec_kron_s8_s16",)),
+                "rnn_mat_vec_kron_a16_s16": ("MatVecFunctions/rnn_mat_vec_kron_a16_s16.c",
+                                              ("rnn_mat_vec_kron_s8_s16",)),
+                "rnn_mat_vec_kron_a16_s4_s16": (
+                    "MatVecFunctions/rnn_mat_vec_kron_a16_s4_s16.c",
+                    ("rnn_mat_vec_kron_s4_s16", "rnn_mat_vec_kron_a16_s16"))},
     quantize=_quantize, emit_s8=_emit_s8,
     npz_read=_npz_read, npz_write=_npz_write, npz_decode=_npz_decode, npz_shape=_npz_shape,
     onnx_write=_onnx_write, onnx_read=_onnx_read,
     weight_bits=(8, 4),  # int4: A and B packed (pack_s4_groups), unpacked per call to scratch
+    act_bits=(8, 16),  # int16 x: rnn_mat_vec_kron_a16_s16 (int32 or int64 first stage)
 )

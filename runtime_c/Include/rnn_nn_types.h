@@ -247,6 +247,8 @@ typedef struct
     int32_t x_zero_point;
     int32_t t_mult, t_shift;  /**< intermediate -> int8 */
     int32_t y_mult, y_shift;  /**< result -> output */
+    int32_t acc64;            /**< int16 x (rnn_mat_vec_kron_a16_*) only: 1: the first stage's
+                                   sums in int64 and rnn_requantize_s64 (past the int32 bound) */
 } rnn_kron_s8;
 
 /* The int8 cells' parameters, one struct per cell kind (designated initializers in the

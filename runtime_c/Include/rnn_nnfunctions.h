@@ -828,6 +828,47 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
 void rnn_mat_vec_kron_s4_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x, int16_t *y);
 
 /**
+ * @brief The int4 Kronecker factors' unpacking of rnn_mat_vec_kron_s4_s16: out[0 .. 8 groups)
+ *        = 16 times the values of `groups` packed groups (out word-aligned).
+ */
+void rnn_kron_unpack_s4(const int8_t *packed, int32_t groups, int8_t *out);
+
+/**
+ * @brief The second stage of rnn_mat_vec_kron_s8_s16 from an int8 intermediate t: with
+ *        ax_first t is [m1, n2] (row i of T = A X, for the rows whose outputs exist) and
+ *        y[i m2 + l] = sat16(rq(B[l] . T[i])); else t is [ceil(cols / n2), m2] (T = X B^T)
+ *        and Y[i] = sat16(rq(sum_j A[i][j] T[j])). The first stage of the int16-input
+ *        kernels (rnn_mat_vec_kron_a16_s16).
+ *
+ * @param[in] ctx  the scratch of rnn_mat_vec_kron_s8_s16; without ax_first t may be ctx
+ *                 itself (its intermediate's place), else t must not overlap ctx
+ */
+void rnn_mat_vec_kron_s8_t_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *t, int16_t *y);
+
+/**
+ * @brief Kronecker product (see rnn_kron_s8) of an int16 x (w8a16: symmetric, zero point 0,
+ *        m->x_zero_point unused): the first stage (A X or X B^T) sums in int32 and
+ *        requantizes by rnn_requantize (m->acc64: in int64, by rnn_requantize_s64) to an
+ *        int8 t, then rnn_mat_vec_kron_s8_t_s16. The int32 sums are exact when every row of
+ *        the first stage's factor has sum |row| 32768 < 2^31 (the build proves it, else sets
+ *        acc64).
+ *
+ * @param[in] ctx  scratch int8: (ax_first ? m1 * n2 : 0) bytes of t, then the scratch of
+ *                 rnn_mat_vec_kron_s8_s16
+ */
+void rnn_mat_vec_kron_a16_s16(int8_t *ctx, const rnn_kron_s8 *m, const int16_t *x, int16_t *y);
+
+/**
+ * @brief rnn_mat_vec_kron_a16_s16 with int4 factors, stored as for rnn_mat_vec_kron_s4_s16
+ *        (unpacked 16-fold into ctx; the emitter passes both shifts 4 lower).
+ *
+ * @param[in] ctx  scratch int8: 3 + 8 ceil(m2 RNN_S8_STRIDE(n2) / 8) + 8 ceil(m1 n1 / 8)
+ *                 bytes, then the scratch of rnn_mat_vec_kron_a16_s16
+ */
+void rnn_mat_vec_kron_a16_s4_s16(int8_t *ctx, const rnn_kron_s8 *m, const int16_t *x,
+                                 int16_t *y);
+
+/**
  * @brief int8 LSTM cell: gates = gx + gh + bias (Q3.12), tables for the activations, c
  *        (int16, scale 2^-cell_exp) and h (int8) updated in place.
  *

@@ -4,6 +4,8 @@
  * Title:       rnn_mat_vec_kron_s4_s16.c
  * Description: Kronecker-product product (A (x) B) x with int4 factors (--precision w4a8):
  *              A and B unpacked into the scratch, then rnn_mat_vec_kron_s8_s16 on them.
+ *              The unpacking is also exported (rnn_kron_unpack_s4) for the int16-input
+ *              variant, rnn_mat_vec_kron_a16_s4_s16.
  *
  * Storage (docs/int8.md, "int4 in the compressed formats"; kron.py pack_s4_groups): A
  * [m1, n1] row-major and B as the int8 kernel reads it (rows padded to RNN_S8_STRIDE(n2)
@@ -112,6 +114,12 @@ static void unpack_groups(const int8_t *packed, int32_t groups, int8_t *out)
         memcpy(out + 8 * g, &lo, sizeof lo);
         memcpy(out + 8 * g + 4, &hi, sizeof hi);
     }
+}
+
+/* Refer to header file for details. */
+void rnn_kron_unpack_s4(const int8_t *packed, int32_t groups, int8_t *out)
+{
+    unpack_groups(packed, groups, out);
 }
 
 /* Refer to header file for details. */

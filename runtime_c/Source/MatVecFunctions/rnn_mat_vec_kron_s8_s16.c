@@ -882,3 +882,60 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
         }
     }
 }
+
+/* Y[i] = rq(sum_j A[i][j] T[j]) for the rows whose outputs exist (X B^T first), T [nj, m2]
+ * int8, acc scratch for m2 sums */
+static void a_t_rows(const rnn_kron_s8 *m, int32_t nj, const int8_t *t, int32_t *acc,
+                          int16_t *y)
+{
+    const int32_t m1 = m->m1, n1 = m->n1, m2 = m->m2, rows = m->rows;
+    int32_t i, j, l;
+    for (i = 0; i < m1 && i * m2 < rows; ++i)
+    {
+        const int32_t n = rows - i * m2 < m2 ? rows - i * m2 : m2;
+        for (l = 0; l < n; ++l)
+        {
+            acc[l] = 0;
+        }
+        for (j = 0; j < nj; ++j)
+        {
+            const int32_t aij = m->a[i * n1 + j];
+            const int8_t *tj = t + j * m2;
+            for (l = 0; l < n; ++l)
+            {
+                acc[l] += aij * tj[l];
+            }
+        }
+        requant16(n, acc, m->y_mult, m->y_shift, y + i * m2);
+    }
+}
+
+/* Refer to header file for details. */
+void rnn_mat_vec_kron_s8_t_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *t, int16_t *y)
+{
+    const int32_t m1 = m->m1, n1 = m->n1, m2 = m->m2, n2 = m->n2;
+    const int32_t rows = m->rows;
+    const int32_t vlen = n2 > 16 ? n2 : 16;
+    int8_t *v = ctx + (m->ax_first ? 0 : n1 * m2);     /* as rnn_mat_vec_kron_s8_s16 */
+    int8_t *ones = v + vlen;
+    int32_t *acc = (int32_t *)(void *)(ones + vlen + ((4 - ((uintptr_t)(ones + vlen) & 3)) & 3));
+    if (m->ax_first)
+    {
+        int32_t i, k;
+        for (i = 0; i < m1 && i * m2 < rows; ++i)
+        {
+            const int32_t n = rows - i * m2 < m2 ? rows - i * m2 : m2;
+            /* T[i], zero-padded to vlen lanes as the B stage reads it */
+            memcpy(v, t + i * n2, (size_t)n2);
+            for (k = n2; k < vlen; ++k)
+            {
+                v[k] = 0;
+            }
+            b_rows16(n, m2, n2, m->b, v, m->y_mult, m->y_shift, acc, y + i * m2);
+        }
+    }
+    else
+    {
+        a_t_rows(m, (m->cols + n2 - 1) / n2, t, acc, y);
+    }
+}
