@@ -124,19 +124,28 @@ def test_w4a16_exact_on_boards(tmp_path, board):
     _exact(_wide(tmp_path), "w4a16", board)
 
 
-def test_search_genes_take_w4a16_for_dense_layers_only():
-    """compress.supports (the search's precision genes): w4a16 for dense and lmf (lowrank)
-    matrices, not for the other compressed methods (no int16-input kernels: csr, kron, hmd,
-    and hkp's kron blocks)."""
-    assert compress.supports("dense", "w4a16") and compress.supports("lmf", "w4a16")
+def test_search_genes_take_w4a16_where_formats_have_it(monkeypatch):
+    """compress.supports (the search's precision genes): w4a16 for dense matrices and every
+    compress method (each format has int16-input kernels with int4 weights); a format record
+    without them (monkeypatched) makes w4a16 on its layer the w8a8 candidate."""
+    import dataclasses
+
+    from rnngen import formats
+
+    assert compress.supports("dense", "w4a16")
     for method in compress.METHODS:
-        assert compress.supports(method, "w4a16") == (method == "lmf"), method
+        assert compress.supports(method, "w4a16"), method
     space = search.Space([search.Layer(0, "l0", "LSTM"), search.Layer(1, "s", "SRU")],
                          (2.0,), ("w8a8", "w4a16"))
-    # dense LSTM and dense SRU (its int16-h cell): w4a16; a compressed LSTM: the w8a8
-    # candidate
+    assert space.choices[1][0] == "hmd"
+    # dense LSTM and dense SRU (its int16-h cell), and an hmd LSTM: w4a16
     assert [c.precision for c in space.decode((0, 0, 1, 1, 1))[0]] == ["w4a16", "w4a16"]
     assert space.canonical((0, 0, 1, 1, 1)) == (0, 0, 1, 1, 1)
+    assert [c.precision for c in space.decode((1, 0, 1, 0, 1))[0]] == ["w4a16", None]
+    assert space.canonical((1, 0, 1, 0, 1)) == (1, 0, 1, 0, 1)
+    monkeypatch.setitem(formats.FORMATS, "hmd",
+                        dataclasses.replace(formats.FORMATS["hmd"], act_bits=(8,)))
+    assert not compress.supports("hmd", "w4a16") and compress.supports("lmf", "w4a16")
     assert [c.precision for c in space.decode((1, 0, 1, 0, 1))[0]] == [None, None]
     assert space.canonical((1, 0, 1, 0, 1)) == (1, 0, 0, 0, 1)
     assert search.parse_precisions("w8a8,w4a16") == ("w8a8", "w4a16")
