@@ -122,6 +122,8 @@ def _unary(ex: Any, n: ir.Unary, ins: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _conv(ex: Any, n: ir.Conv, ins: list[np.ndarray]) -> list[np.ndarray]:
+    if isinstance(ex.plan.nodes[n.name], quant.QFloatLayer):
+        return _float_layer(ex, n, ins, reference._conv)
     q: quant.QConv = ex.plan.nodes[n.name]
     win = reference._windows(ins[0][0], n.kernel, n.strides, n.pads, n.dilations,
                              q.x.zero_point)

@@ -65,6 +65,8 @@ class FloatLayer(_Program):
             body = self.op_recurrent(n, p)
             body["comment"] = cgen.c_comment(f"{n.cell} '{n.name}' (float32 inside the int8 "
                                              "model)")
+        elif isinstance(n, ir.Conv):  # rnn_conv_f32 (or, one window, rnn_mat_vec_f32)
+            body = self.op_conv(n, p)
         else:
             assert isinstance(n, ir.Linear)
             body = self.op_linear(n, p)

@@ -426,7 +426,9 @@ class QProgram(_Program):
         return self._lines(n, [f"rnn_lut_s8({table}, {self.xbuf(n.inputs[0])}, {size}, "
                                f"{self.buf(n.outputs[0])});"])
 
-    def op_conv(self, n: ir.Conv, p: str) -> dict[str, Any]:
+    def op_conv(self, n: ir.Conv, p: str) -> Any:
+        if self.is_float(n.name):  # float32 layer: dequantize, rnn_conv_f32, quantize
+            return FloatLayer(self, n).ops_of(p)
         q: quant.QConv = self.plan.nodes[n.name]
         x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
         if one_window(n, x):  # one output per filter: the int8 fully connected kernel

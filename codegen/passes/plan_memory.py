@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import cells, formats, ir
 from ..errors import RnngenError
 
@@ -266,6 +268,9 @@ def _float_layers(g: ir.Graph, state_slots: dict[tuple[str, int], tuple[int, int
                 state_slots[(n.name, d)] = (statef, c_off)
                 statef += n.hidden * (2 if c_off >= 0 else 1)
                 mats += [cd.W, cd.R]
+        elif isinstance(n, ir.Conv):  # rnn_conv_f32 needs no scratch; one window: W . x
+            mats.append(formats.dense_matrix(np.asarray(n.W, np.float32).reshape(
+                n.W.shape[0], -1)))
         else:
             assert isinstance(n, ir.Linear)
             mats.append(n.W)

@@ -613,12 +613,8 @@ class _Builder:
     def float_layer(self, n: ir.Node) -> quant.QFloatLayer:
         """A layer in float32 (--precision LAYER=float32): the parameters it dequantizes its
         input with and quantizes its outputs with (docs/int8.md, "float32 layers")."""
-        if isinstance(n, ir.Conv):
-            raise RnngenError(f"{self.where}: Conv node '{n.name}': float32 layers inside an "
-                              "integer model are recurrent and Linear layers; give it w8a8 "
-                              f"(--precision ...,{n.name}=w8a8) or build --dtype float32")
         x = self.qp(n.inputs[0])
-        if isinstance(n, ir.Linear):
+        if isinstance(n, (ir.Linear, ir.Conv)):
             return quant.QFloatLayer(x, (self.qp(n.outputs[0]),))
         assert isinstance(n, ir.Recurrent)
         if not (n.outputs[0] or n.outputs[1]):
