@@ -377,13 +377,19 @@ class QConv:
     shift: np.ndarray  # int32 [M]
     x: QParams
     out: QParams
+    bits: int = 8  # 4: int4 weights (w4a8), values in [-7, 7], stored packed (rnn_conv_s4)
 
 
 def quantize_conv(W: np.ndarray, b: np.ndarray | None, x: QParams, out: QParams,
-                  what: str) -> QConv:
-    """Per-output-channel int8 weights and requantization of a Conv."""
+                  what: str, bits: int = 8) -> QConv:
+    """Per-output-channel int8 weights and requantization of a Conv; bits=4: int4 weights,
+    per output channel symmetric in [-W4_LEVELS, W4_LEVELS] (as quantize_rows for a w4a8
+    matrix), the same integer arithmetic (conv_s8)."""
     M = W.shape[0]
-    wq, sw = quantize_rows(W.reshape(M, -1).astype(np.float64), what)
+    wq, sw = quantize_rows(W.reshape(M, -1).astype(np.float64), what,
+                           W4_LEVELS if bits == 4 else 127)
+    if bits == 4:  # a one-window Conv runs the int4 matrix kernel (rnn_mat_vec_s4)
+        check_accumulator_s4(wq, what)
     bias = np.zeros(M, I64) if b is None else \
         np.round(b.astype(np.float64) / (sw * x.scale)).astype(I64)
     # |x - zero point| <= 255: the sum of one output must fit int32
@@ -393,7 +399,8 @@ def quantize_conv(W: np.ndarray, b: np.ndarray | None, x: QParams, out: QParams,
                           f"{int(bound.max())})")
     ms = [multiplier(float(r), what) for r in sw * x.scale / out.scale]
     return QConv(wq.reshape(W.shape), bias,
-                 np.array([m for m, _ in ms], I64), np.array([s for _, s in ms], I64), x, out)
+                 np.array([m for m, _ in ms], I64), np.array([s for _, s in ms], I64), x, out,
+                 bits)
 
 
 def conv_s8(q: QConv, windows: np.ndarray, group: int) -> np.ndarray:

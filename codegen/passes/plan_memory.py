@@ -212,7 +212,9 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
         elif isinstance(n, ir.Conv):
             # rnn_conv_s8's scratch (im2col columns, or records and windows), in the int16
             # work area (free between the recurrent nodes that use it)
-            work16 = max(work16, conv_s8_scratch(n))
+            q = qp.nodes[n.name]
+            work16 = max(work16, conv_s4_scratch(n) if getattr(q, "bits", 8) == 4
+                         else conv_s8_scratch(n))
     running: dict[str, tuple[int, int]] = {}
     state32 = 0
     for n in g.nodes:  # pooling over time: int32 running values, then the count
@@ -328,6 +330,12 @@ def conv_s8_scratch(n: ir.Conv) -> int:
     if window <= 16:
         return 28 * out_c + 32 * (window + (window & 1)) + 2
     return 2 * (-(-window // 16) * 16) + 2 * out_c
+
+
+def conv_s4_scratch(n: ir.Conv) -> int:
+    """int16 values of rnn_conv_s4's scratch: one output channel's window of weights,
+    unpacked (C/group x kernel)."""
+    return int(n.W[0].size)
 
 
 def int8_scratch(m: object) -> int:

@@ -391,10 +391,6 @@ class _Builder:
                 raise RnngenError(f"{self.where}: Conv node '{n.name}': int16 activations "
                                   f"({self.prec.of(n.name).name}) are not available for Conv "
                                   f"layers yet; give it w8a8 (--precision ...,{n.name}=w8a8)")
-            if isinstance(n, ir.Conv) and self.bits != 8:
-                raise RnngenError(f"{self.where}: Conv node '{n.name}': int4 weights "
-                                  f"({self.prec.of(n.name).name}) are not available for Conv "
-                                  f"layers yet; give it w8a8 (--precision ...,{n.name}=w8a8)")
             if isinstance(n, ir.Recurrent):
                 q = self.recurrent(n)
                 nodes[n.name] = q
@@ -405,7 +401,7 @@ class _Builder:
             elif isinstance(n, ir.Conv):
                 nodes[n.name] = quant.quantize_conv(
                     n.W, n.b, self.qp(n.inputs[0]), self.qp(n.outputs[0]),
-                    f"{self.where}: Conv node '{n.name}'")
+                    f"{self.where}: Conv node '{n.name}'", bits=self.bits)
             elif isinstance(n, ir.Softmax):
                 nodes[n.name] = self.softmax(n)
             elif isinstance(n, ir.Unary):

@@ -397,6 +397,21 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                  const int32_t *shift, int32_t y_zero_point, int8_t *y, int16_t *cols);
 
 /**
+ * @brief int8 convolution with int4 weights (w4a8; quant.conv_s8 bit for bit): as
+ *        rnn_conv_s8, each output channel's weights in [-7, 7] stored packed.
+ *
+ * @param[in]  w     [out_c] rows of ceil(n / 2) bytes, n = (in_c / groups) x k_h x k_w the
+ *                   window's values in rnn_conv_s8's order: value 2j of a row in the low
+ *                   nibble of its byte j, value 2j + 1 in the high nibble (two's complement;
+ *                   an odd row's last high nibble is 0)
+ * @param[out] wrow  scratch: n int16 (one output channel's weights, unpacked)
+ * The other parameters as rnn_conv_s8's.
+ */
+void rnn_conv_s4(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
+                 const int8_t *w, const int32_t *bias, const int32_t *mult,
+                 const int32_t *shift, int32_t y_zero_point, int8_t *y, int16_t *wrow);
+
+/**
  * @brief int8 MaxPool (batch 1, 1-D or 2-D): the output keeps the input's scale and zero
  *        point; y = the largest x of the window inside the input (zero_point if none).
  *
