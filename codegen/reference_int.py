@@ -127,6 +127,8 @@ def _conv(ex: Any, n: ir.Conv, ins: list[np.ndarray]) -> list[np.ndarray]:
     q: quant.QConv = ex.plan.nodes[n.name]
     win = reference._windows(ins[0][0], n.kernel, n.strides, n.pads, n.dilations,
                              q.x.zero_point)
+    if q.x.dtype == "int16":  # w8a16 / w4a16 reading int16: rnn_conv_a16
+        return [quant.conv_a16(q, win, n.group)[None]]
     return [quant.conv_s8(q, win, n.group)[None]]
 
 

@@ -29,6 +29,7 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_copy_strided_s8": ("ViewFunctions/rnn_copy_strided_s8.c", ()),
     "rnn_conv_s8": ("ConvolutionFunctions/rnn_conv_s8.c", ()),
     "rnn_conv_s4": ("ConvolutionFunctions/rnn_conv_s4.c", ()),
+    "rnn_conv_a16": ("ConvolutionFunctions/rnn_conv_a16.c", ()),
     "rnn_max_pool_s8": ("PoolingFunctions/rnn_max_pool_s8.c", ()),
     "rnn_avg_pool_s8": ("PoolingFunctions/rnn_avg_pool_s8.c", ()),
     "rnn_reduce_s8": ("BasicMathFunctions/rnn_reduce_s8.c", ()),
@@ -447,6 +448,8 @@ class QProgram(_Program):
             return FloatLayer(self, n).ops_of(p)
         q: quant.QConv = self.plan.nodes[n.name]
         x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        if q.x.dtype == "int16":  # w8a16 / w4a16 reading int16
+            return self.conv_a16(n, p, q)
         if one_window(n, x):  # one output per filter: the int8 fully connected kernel
             w = np.asarray(q.w, np.int8).reshape(n.W.shape[0], -1)
             qd = formats.dense_s8(w, np.asarray(q.bias, np.int64)
@@ -468,6 +471,23 @@ class QProgram(_Program):
         return self._lines(n, [f"{kernel}(&{prm}, {self.xbuf(n.inputs[0])}, "
                                f"{q.x.zero_point}, {w}, {b}, {mu}, {sh}, {q.out.zero_point}, "
                                f"{self.buf(n.outputs[0])}, s->work);"])  # plan_int8: the columns
+
+    def conv_a16(self, n: ir.Conv, p: str, q: quant.QConv) -> dict[str, Any]:
+        """rnn_conv_a16: int16 input, int8 or int4 weights (unpacked per output channel into
+        the int16 work area), int64 sums, an int8 or int16 output (quant.conv_a16)."""
+        x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        prm = self.window(p, x, y, n.kernel, n.strides, n.pads, n.dilations, n.group)
+        w = self.ctx.array(f"{p}_w", pack_conv_s4(np.asarray(q.w)) if q.bits == 4
+                           else np.asarray(q.w).reshape(-1), ctype="int8_t")
+        b = self.arr(f"{p}_bias", q.bias, "int64_t")
+        mu = self.arr(f"{p}_mult", q.mult, "int32_t")
+        sh = self.arr(f"{p}_shift", q.shift, "int32_t")
+        out = self.buf(n.outputs[0])
+        y8, y16 = ("NULL", out) if q.out.dtype == "int16" else (out, "NULL")
+        self.ctx.kernels.add("rnn_conv_a16")
+        return self._lines(n, [f"rnn_conv_a16(&{prm}, {self.xbuf(n.inputs[0])}, {w}, "
+                               f"{q.bits}, {b}, {mu}, {sh}, {q.out.zero_point}, {y8}, {y16}, "
+                               "s->work);"])
 
     def op_pool(self, n: ir.Pool, p: str) -> dict[str, Any]:
         x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]

@@ -213,8 +213,9 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
             # rnn_conv_s8's scratch (im2col columns, or records and windows), in the int16
             # work area (free between the recurrent nodes that use it)
             q = qp.nodes[n.name]
-            work16 = max(work16, conv_s4_scratch(n) if getattr(q, "bits", 8) == 4
-                         else conv_s8_scratch(n))
+            # (rnn_conv_s4 and rnn_conv_a16: one channel's weights unpacked)
+            work16 = max(work16, conv_s4_scratch(n) if getattr(q, "bits", 8) == 4 or
+                         q.x.dtype == "int16" else conv_s8_scratch(n))
     running: dict[str, tuple[int, int]] = {}
     state32 = 0
     for n in g.nodes:  # pooling over time: int32 running values, then the count
@@ -333,8 +334,8 @@ def conv_s8_scratch(n: ir.Conv) -> int:
 
 
 def conv_s4_scratch(n: ir.Conv) -> int:
-    """int16 values of rnn_conv_s4's scratch: one output channel's window of weights,
-    unpacked (C/group x kernel)."""
+    """int16 values of rnn_conv_s4's (and rnn_conv_a16's) scratch: one output channel's
+    window of weights, unpacked (C/group x kernel)."""
     return int(n.W[0].size)
 
 

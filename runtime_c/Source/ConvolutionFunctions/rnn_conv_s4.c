@@ -96,8 +96,13 @@ void rnn_conv_s4(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                         }
                     }
                 }
-                y[(m * p->out_h + oh) * p->out_w + ow] =
-                    (int8_t)rnn_sat8(rnn_requantize(acc, mult[m], shift[m]) + y_zero_point);
+                {
+                    /* bounded first (|zero point| <= 128: the same int8 result, no overflow
+                     * when the requantization saturates) */
+                    const int32_t r = rnn_requantize(acc, mult[m], shift[m]);
+                    y[(m * p->out_h + oh) * p->out_w + ow] = (int8_t)rnn_sat8(
+                        (r > 255 ? 255 : (r < -256 ? -256 : r)) + y_zero_point);
+                }
             }
         }
     }
