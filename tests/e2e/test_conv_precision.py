@@ -3,15 +3,17 @@ integer model in float32 (`--precision CONV=float32`: rnn_conv_f32, or for a str
 conv's one window the float mat-vec, between rnn_dequantize_s8 and rnn_quantize_s8, as
 recurrent and Linear float32 layers) or with int4 weights (w4a8: per output channel in
 [-7, 7], packed two per byte, rnn_conv_s4; a streaming conv's one window rnn_mat_vec_s4),
-whole model and mixed with the recurrent and Linear layers' precisions.
+whole model and mixed with the recurrent and Linear layers' precisions; or with int16
+activations (w8a16 / w4a16: int16 input, int64 sums and CMSIS-NN's s64 requantization,
+rnn_conv_a16; an int16 or int8 output by its readers), whole sequences.
 
 Oracles: the integer reference (quant.conv_s8 with the int4 weights; the float NumPy conv
 between the same dequantization and quantization for a float32 Conv), which the C equals
 exactly (float32 layers by test_float_layers' rounding rule: exact unless a float value lies
 within reference_int.NEAR of a rounding boundary) on the host and, a seeded sample, on
 cortex-a73, cortex-m4 and cortex-m55 under QEMU; the packed bytes decoded independently;
-the kernel under ASan + UBSan, valgrind and cppcheck. int16 activations (w8a16, w4a16) stay
-refused for Conv layers in one line naming the node (exit 2, nothing written)."""
+the kernels under ASan + UBSan, valgrind and cppcheck. A Conv reading int16 that would
+stream along time is refused in one line naming it (exit 2, nothing written)."""
 
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ import json
 import re
 
 import numpy as np
+import onnx
 import pytest
 import torch
+from onnx import TensorProto, helper, numpy_helper
 
 from rnngen import cost, driver, precision, quant
 from tests.e2e.test_bad_input import build_writes_nothing, rnngen
@@ -29,7 +33,25 @@ from tests.e2e.test_streaming_conv import CausalConv, StreamingCRNN, ValidConvPo
 from tests.torch_export import export_case
 
 T = 12
-NETS = {"causal": (CausalConv, 6), "valid": (ValidConvPool, 6), "crnn": (StreamingCRNN, 10)}
+
+
+class SameConvLSTM(torch.nn.Module):
+    """A 'same' Conv1d straight into an LSTM (no activation between: an int16 output can
+    flow into the LSTM); whole sequences (the padding after the last frame)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(6, 8, 3, padding=1)
+        self.lstm = torch.nn.LSTM(8, 10, batch_first=True)
+        self.fc = torch.nn.Linear(10, 4)
+
+    def forward(self, x):
+        y, _ = self.lstm(self.conv(x.transpose(1, 2)).transpose(1, 2))
+        return self.fc(y[:, -1])
+
+
+NETS = {"causal": (CausalConv, 6), "valid": (ValidConvPool, 6), "crnn": (StreamingCRNN, 10),
+        "same": (SameConvLSTM, 6)}
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +155,25 @@ def test_on_boards(model, board):
     for k in rng.choice(len(cases), 3, replace=False):
         name, spec = cases[int(k)]
         _verify(model(name), spec, board, whole_sequence=bool(rng.integers(2)))
+    a16 = [("same", "w8a16"), ("same", "/conv/Conv=w4a16,/lstm/LSTM=w8a16"),
+           ("causal", "w4a16"), ("crnn", "/conv/Conv=w8a16,/gru/GRU=w8a16")]
+    name, spec = a16[int(rng.integers(len(a16)))]  # int16 activations: whole sequences
+    _verify(model(name), spec, board, whole_sequence=True)
+
+
+def test_checked_c_int16(model, tmp_path):
+    """test_c_safety's three checks on the w8a16 / w4a16 Conv (rnn_conv_a16, int8 and int4
+    weights, an int16 output into the LSTM; the CRNN's 2-D conv with an int8 output)."""
+    from tests.e2e.test_c_safety import check_project
+
+    for k, (name, spec) in enumerate((("same", "/conv/Conv=w4a16,/lstm/LSTM=w8a16"),
+                                      ("crnn", "w8a16"))):
+        proj = tmp_path / f"proj{k}"
+        res = driver.build(model(name), proj, driver.BuildOptions(
+            name="m", dtype="int8", measure=False, whole_sequence=True,
+            precision=precision.parse(spec)))
+        assert "rnn_conv_a16" in res.manifest["kernels"]
+        check_project(proj)
 
 
 @pytest.mark.parametrize("spec", ["w4a8", "float32"])
@@ -151,20 +192,72 @@ def test_checked_c(tmp_path, spec):
     check_project(proj)
 
 
-@pytest.mark.parametrize("spec", ["w8a16", "w4a16"])
-def test_int16_conv_refused(model, tmp_path, spec):
-    """int16 activations are not available for Conv layers: one line naming the node, exit
-    2, nothing written."""
+def lstm_conv(path, T: int = 5, I: int = 3, H: int = 4):
+    """LSTM 'lstm' -> Reshape -> Transpose -> a 1x3 'same' Conv 'conv' over its outputs (the
+    Conv reads a recurrent layer's Y)."""
+    rng = np.random.default_rng(0)
+
+    def f(*s):
+        return numpy_helper.from_array((rng.standard_normal(s) * .5).astype(np.float32))
+
+    inits = [f(1, 4 * H, I), f(1, 4 * H, H), f(3, H, 3), f(3)]
+    for t, n in zip(inits, ("W", "R", "K", "KB")):
+        t.name = n
+    inits.append(numpy_helper.from_array(np.array([1, T, H], np.int64), "shp"))
+    nodes = [helper.make_node("LSTM", ["x", "W", "R"], ["Y"], hidden_size=H, name="lstm"),
+             helper.make_node("Reshape", ["Y", "shp"], ["y3"]),
+             helper.make_node("Transpose", ["y3"], ["yt"], perm=[0, 2, 1]),
+             helper.make_node("Conv", ["yt", "K", "KB"], ["out"], name="conv", pads=[1, 1])]
+    g = helper.make_graph(nodes, "c", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [T, 1, I])], [helper.make_tensor_value_info(
+            "out", TensorProto.FLOAT, None)], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 22)]), path)
+    return path
+
+
+def test_int16_conv(model, tmp_path):
+    """w8a16 / w4a16 Conv layers: reading the int16 model input and writing int16 into a
+    w8a16 LSTM, or int8 into the ReLU table; reading a w8a16 LSTM's int16 Y; reading int8
+    (--io int8: the input stays int8) it is the int8 Conv."""
+    same, causal = model("same"), model("causal")
+    for spec in ("w8a16", "/conv/Conv=w4a16"):
+        _verify(same, spec)
+    c, res = _c(tmp_path, same, "w8a16")
+    q = res.graph.quant
+    assert q.tensors["x"].dtype == "int16" and q.nodes["/conv/Conv"].x.dtype == "int16"
+    assert q.tensors["/conv/Conv_output_0"].dtype == "int16"  # into the w8a16 LSTM
+    assert "rnn_conv_a16(" in c and "rnn_conv_s8(" not in c and "rnn_quantize_s16(" in c
+    c, res = _c(tmp_path, same, "/conv/Conv=w4a16")
+    q = res.graph.quant  # the w8a8 LSTM reads int16 (its int16-input kernel)
+    assert q.tensors["x"].dtype == "int16" and q.tensors["/conv/Conv_output_0"].dtype == "int16"
+    assert re.search(r"rnn_conv_a16\(&\w+, [^,]+, \w+, 4, ", c), c
+    _verify(same, "/conv/Conv=w8a16", io="int8")
+    c, res = _c(tmp_path, same, "/conv/Conv=w8a16", io="int8")
+    assert res.graph.quant.tensors["x"].dtype == "int8" and "rnn_conv_s8(" in c
+    _verify(causal, "/conv/Conv=w4a16,/fc/Gemm=float32", whole_sequence=True)  # int8 out
+    c, res = _c(tmp_path, causal, "w8a16", whole_sequence=True)
+    assert res.graph.quant.tensors["/conv/Conv_output_0"].dtype == "int8"
+    assert re.search(r"rnn_conv_a16\(&\w+, [^,]+, \w+, 8, .*, s->arena[^,]*, NULL, ", c), c
+    p = lstm_conv(tmp_path / "lc.onnx")  # the Conv reads the w8a16 LSTM's int16 Y
+    _verify(p, "lstm=w8a16,conv=w4a16")
+    c, res = _c(tmp_path, p, "w8a16")
+    assert res.graph.quant.tensors["yt"].dtype == "int16" and "rnn_conv_a16(" in c
+    assert "rnn_dequantize_s16(" in c  # the Conv's int16 output, a model output
+
+
+def test_int16_conv_does_not_stream(model, tmp_path):
+    """A Conv reading int16 along time would keep int16 frames: refused in one line naming
+    it (exit 2, nothing written); --whole-sequence builds it (test_int16_conv)."""
     build_writes_nothing(tmp_path, model("causal"), "--dtype", "int8", "--precision",
-                         f"/conv/Conv={spec}",
-                         needles=["Conv node '/conv/Conv'", spec, "/conv/Conv=w8a8"])
+                         "/conv/Conv=w8a16",
+                         needles=["Conv node '/conv/Conv'", "int16", "--whole-sequence",
+                                  "/conv/Conv=w8a8"])
 
 
 def test_inspect_shows_conv_precision(model):
     p = model("causal")
     for spec, want in (("/conv/Conv=w4a8", "precision w4a8 (weights 72 B as int4)"),
-                       ("/conv/Conv=float32", "precision float32 (weights 576 B as float32)"),
-                       ("w8a8", "precision w8a8 (weights 144 B as int8)")):
+                       ("/conv/Conv=float32", "precision float32 (weights 576 B as float32)")):
         r = rnngen("inspect", str(p), "--precision", spec)
         assert r.returncode == 0, r.stderr
         line = next(ln for ln in r.stdout.splitlines() if ln.strip().startswith("Conv"))
