@@ -352,7 +352,7 @@ class QLinear:
 
 @dataclass(frozen=True, eq=False)
 class QFloatLayer:
-    """A recurrent or Linear layer in float32 inside an integer model (--precision
+    """A recurrent, Linear or Conv layer in float32 inside an integer model (--precision
     LAYER=float32): its weights, state and arithmetic stay float (the float kernels); its
     int8 / int16 input is dequantized with `x` on entry and each output is quantized with
     its own tensor's parameters on exit (`outs`, None where unused: Y and Y_h with the

@@ -192,7 +192,7 @@ def test_checked_c(tmp_path, spec):
     check_project(proj)
 
 
-def lstm_conv(path, T: int = 5, I: int = 3, H: int = 4):
+def lstm_conv(path, T: int = 5, n_in: int = 3, H: int = 4):
     """LSTM 'lstm' -> Reshape -> Transpose -> a 1x3 'same' Conv 'conv' over its outputs (the
     Conv reads a recurrent layer's Y)."""
     rng = np.random.default_rng(0)
@@ -200,7 +200,7 @@ def lstm_conv(path, T: int = 5, I: int = 3, H: int = 4):
     def f(*s):
         return numpy_helper.from_array((rng.standard_normal(s) * .5).astype(np.float32))
 
-    inits = [f(1, 4 * H, I), f(1, 4 * H, H), f(3, H, 3), f(3)]
+    inits = [f(1, 4 * H, n_in), f(1, 4 * H, H), f(3, H, 3), f(3)]
     for t, n in zip(inits, ("W", "R", "K", "KB")):
         t.name = n
     inits.append(numpy_helper.from_array(np.array([1, T, H], np.int64), "shp"))
@@ -209,7 +209,7 @@ def lstm_conv(path, T: int = 5, I: int = 3, H: int = 4):
              helper.make_node("Transpose", ["y3"], ["yt"], perm=[0, 2, 1]),
              helper.make_node("Conv", ["yt", "K", "KB"], ["out"], name="conv", pads=[1, 1])]
     g = helper.make_graph(nodes, "c", [helper.make_tensor_value_info(
-        "x", TensorProto.FLOAT, [T, 1, I])], [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [T, 1, n_in])], [helper.make_tensor_value_info(
             "out", TensorProto.FLOAT, None)], inits)
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 22)]), path)
     return path
