@@ -392,10 +392,12 @@ def quantize_conv(W: np.ndarray, b: np.ndarray | None, x: QParams, out: QParams,
         check_accumulator_s4(wq, what)
     bias = np.zeros(M, I64) if b is None else \
         np.round(b.astype(np.float64) / (sw * x.scale)).astype(I64)
-    # int8 x: |x - zero point| <= 255, the sum of one output must fit int32; int16 x
-    # (conv_a16): |x| <= 32768, the int64 sum must stay below 2^47 (rq64's exactness)
+    # int8 x: |x - zero point| <= 255, the sum of one output must fit int32 (int4 weights:
+    # 256, rnn_conv_s4 sums w x and the zero point's term apart); int16 x (conv_a16):
+    # |x| <= 32768, the int64 sum must stay below 2^47 (rq64's exactness)
     a16 = x.dtype == "int16"
-    bound = np.sum(np.abs(wq.astype(I64)), axis=1) * (32768 if a16 else 255) + np.abs(bias)
+    bound = np.sum(np.abs(wq.astype(I64)), axis=1) * (32768 if a16 else
+                                                      256 if bits == 4 else 255) + np.abs(bias)
     if bound.size and int(bound.max()) >= (2**47 if a16 else 2**31):
         raise RnngenError(f"int8: {what}: the {'int64' if a16 else 'int32'} accumulator "
                           f"could overflow (bound {int(bound.max())})")

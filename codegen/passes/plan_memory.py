@@ -334,9 +334,10 @@ def conv_s8_scratch(n: ir.Conv) -> int:
 
 
 def conv_s4_scratch(n: ir.Conv) -> int:
-    """int16 values of rnn_conv_s4's (and rnn_conv_a16's) scratch: one output channel's
-    window of weights, unpacked (C/group x kernel)."""
-    return int(n.W[0].size)
+    """int16 values of rnn_conv_s4's (and rnn_conv_a16's) scratch, n = C/group x kernel the
+    window's values: one output channel's weights unpacked (n int16), then word-aligned the
+    window's input offsets (n int32): 3 n + 2."""
+    return 3 * int(n.W[0].size) + 2
 
 
 def int8_scratch(m: object) -> int:

@@ -404,7 +404,8 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
  *                   window's values in rnn_conv_s8's order: value 2j of a row in the low
  *                   nibble of its byte j, value 2j + 1 in the high nibble (two's complement;
  *                   an odd row's last high nibble is 0)
- * @param[out] wrow  scratch: n int16 (one output channel's weights, unpacked)
+ * @param[out] wrow  scratch: 3 n + 2 int16 (one output channel's weights unpacked, then
+ *                   word-aligned the window's n int32 input offsets); any alignment
  * The other parameters as rnn_conv_s8's.
  */
 void rnn_conv_s4(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
@@ -424,7 +425,8 @@ void rnn_conv_s4(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
  * @param[in]  bias    [out_c] int64 (the caller guarantees |acc| < 2^47)
  * @param[out] y8      int8 output [out_c, out_h, out_w] (y16 NULL), or NULL
  * @param[out] y16     int16 output (y8 NULL), or NULL
- * @param[out] wrow    scratch: n = (in_c / groups) x k_h x k_w int16
+ * @param[out] wrow    scratch: 3 n + 2 int16, n = (in_c / groups) x k_h x k_w (as
+ *                     rnn_conv_s4's)
  * p, mult, shift and y_zero_point as rnn_conv_s8's.
  */
 void rnn_conv_a16(const rnn_window_params *p, const int16_t *x, const int8_t *w, int32_t w_bits,

@@ -83,7 +83,7 @@ def test_conv_a16(tmp_path, board):
                   c_array("const int32_t", f"s{k}", shift),
                   f"static const rnn_window_params p{k} = {{{prm}}};",
                   f"static {yt} y{k}[{n_out}];", f"static int32_t t{k}[{n_out}];",
-                  f"static int16_t c{k}[{n}];"]  # the contract's scratch, exactly
+                  f"static int16_t c{k}[{3 * n + 2}];"]  # the contract's scratch, exactly
         body.append(f"{{ int i; rnn_conv_a16(&p{k}, x{k}, w{k}, {bits}, b{k}, m{k}, s{k}, "
                     f"{yzp}, {ydecl.format(k=k)}, c{k}); for (i = 0; i < {n_out}; ++i) "
                     f"t{k}[i] = y{k}[i]; PI(\"T{k}\", t{k}, {n_out}); }}")

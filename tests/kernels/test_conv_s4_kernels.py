@@ -66,7 +66,7 @@ def test_conv_s4(tmp_path, board):
                   c_array("const int32_t", f"s{k}", shift),
                   f"static const rnn_window_params p{k} = {{{prm}}};",
                   f"static int8_t y{k}[{n_out}];", f"static int32_t t{k}[{n_out}];",
-                  f"static int16_t c{k}[{n}];"]  # the contract's scratch, exactly
+                  f"static int16_t c{k}[{3 * n + 2}];"]  # the contract's scratch, exactly
         body.append(f"{{ int i; rnn_conv_s4(&p{k}, x{k}, {xzp}, w{k}, b{k}, m{k}, s{k}, {yzp}, "
                     f"y{k}, c{k}); for (i = 0; i < {n_out}; ++i) t{k}[i] = y{k}[i]; "
                     f"PI(\"T{k}\", t{k}, {n_out}); }}")
