@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {name} | {target} | {prec} | {kern} | {insns:,} | {per:.2f} | "
                      f"{rel} | {f'{conv:,}' if conv else ''} | {whole:,} |")
     lines += ["", "rnn_conv_s4 and rnn_conv_a16 are plain C on every board (no DSP, Helium or "
-              "NEON path yet; docs/limits.md); rnn_conv_s8 and rnn_conv_f32 have their "
-              "instruction-set paths (benchmarks/results/conv.md)."]
+              "NEON path yet; docs/limits.md); rnn_conv_s8 has a path per instruction set and "
+              "rnn_conv_f32 a NEON one (benchmarks/results/conv.md)."]
     text = "\n".join(lines) + "\n"
     if only:
         print(text)
