@@ -116,7 +116,6 @@ void rnn_conv_a16(const rnn_window_params *p, const int16_t *x, const int8_t *w,
             {
                 const int32_t iw0 = ow * p->stride_w - p->pad_w;
                 int64_t acc = bias[m];
-                int32_t c;
                 int32_t r;
                 if (kh0 == 0 && kh1 == k_h && iw0 >= 0 && iw0 + span < in_w)
                 {
@@ -136,6 +135,7 @@ void rnn_conv_a16(const rnn_window_params *p, const int16_t *x, const int8_t *w,
                 {
                     int32_t kw0;
                     int32_t kw1;
+                    int32_t c;
                     rnn_conv_a16_taps(ow, p->stride_w, p->pad_w, dw, k_w, in_w, &kw0, &kw1);
                     for (c = 0; c < cg; ++c)
                     {

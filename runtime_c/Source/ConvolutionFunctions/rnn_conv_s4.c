@@ -106,7 +106,6 @@ void rnn_conv_s4(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                 const int32_t iw0 = ow * p->stride_w - p->pad_w;
                 int32_t acc;
                 int32_t r;
-                int32_t c;
                 if (kh0 == 0 && kh1 == k_h && iw0 >= 0 && iw0 + span < in_w)
                 {
                     /* the whole window inside the input: one pass over its taps */
@@ -126,6 +125,7 @@ void rnn_conv_s4(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                 {
                     int32_t kw0;
                     int32_t kw1;
+                    int32_t c;
                     rnn_conv_s4_taps(ow, p->stride_w, p->pad_w, dw, k_w, in_w, &kw0, &kw1);
                     acc = bias[m];
                     for (c = 0; c < cg; ++c)
