@@ -480,8 +480,8 @@ class _Builder:
                     if isinstance(c, layout) or (isinstance(c, (ir.Recurrent, ir.Linear))
                                                  and c.inputs[0] == t):
                         continue
-                    if isinstance(c, ir.Conv) and self.act16(c):  # rnn_conv_a16
-                        continue
+                    if isinstance(c, ir.Conv) and (self.act16(c) or self.prec.is_float(c.name)):
+                        continue  # rnn_conv_a16; a float32 Conv: rnn_dequantize_s16
                     return t, c
             return "", None
 
@@ -507,8 +507,8 @@ class _Builder:
                         raise RnngenError(
                             f"{where}: its int16 output '{t}' (w8a16) meets {what}, which "
                             "takes int8 only (int16 activations flow into recurrent and "
-                            "Linear layers, w8a16 / w4a16 Conv layers, layout operators and "
-                            "--io float outputs); give "
+                            "Linear layers, w8a16 / w4a16 / float32 Conv layers, layout "
+                            "operators and --io float outputs); give "
                             f"it w8a8 (--precision ...,{n.name}=w8a8)")
                     roots.add(r)
         # the model's input is int16 (quantized so on entry) when every layer reading it is

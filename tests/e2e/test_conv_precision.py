@@ -243,6 +243,9 @@ def test_int16_conv(model, tmp_path):
     c, res = _c(tmp_path, p, "w8a16")
     assert res.graph.quant.tensors["yt"].dtype == "int16" and "rnn_conv_a16(" in c
     assert "rnn_dequantize_s16(" in c  # the Conv's int16 output, a model output
+    _verify(p, "lstm=w8a16,conv=float32")  # a float32 Conv dequantizes the int16 Y
+    c, _ = _c(tmp_path, p, "lstm=w8a16,conv=float32")
+    assert re.search(r"rnn_dequantize_s16\([^;]*s->workf\);", c), c
 
 
 def test_int16_conv_does_not_stream(model, tmp_path):
@@ -268,11 +271,12 @@ def test_inspect_shows_conv_precision(model):
 
 
 def test_cost_model(model):
-    """The cost model takes a plan with a float32 or w4a8 Conv: the float32 Conv's features
-    under FLOAT_PREFIX (at the board's float32 coefficients), the prediction positive."""
-    p = model("valid")
-    for spec in ("/conv1/Conv=float32,/conv2/Conv=w4a8", "w4a8"):
-        g = driver.compile_graph(p, driver.BuildOptions(
+    """The cost model takes a plan with a float32, w4a8 or w8a16 Conv: the float32 Conv's
+    features under FLOAT_PREFIX (at the board's float32 coefficients), the prediction
+    positive."""
+    for name, spec in (("valid", "/conv1/Conv=float32,/conv2/Conv=w4a8"), ("valid", "w4a8"),
+                       ("same", "w8a16")):
+        g = driver.compile_graph(model(name), driver.BuildOptions(
             dtype="int8", target="cortex-m4", precision=precision.parse(spec)))
         f = cost.features(g, "cortex-m4")
         assert any(k.startswith(cost.FLOAT_PREFIX) for k in f) is ("float32" in spec)
