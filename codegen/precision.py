@@ -10,9 +10,9 @@ weights read by w8a16's int16 activations; the same layers, dense matrices only)
 (the layer in float: float weights, state and kernels, between a dequantization of its
 int8 / int16 input and a quantization of its outputs with their calibrated parameters;
 recurrent layers of any cell and format, Linear and Conv layers). Conv layers take every
-precision (docs/int8.md: rnn_conv_s4, rnn_conv_a16, rnn_conv_f32). A new number type adds its entry here, a Dtype policy, a
-program class and kernels (docs/extending.md, "Number types"); the parser, the plan and the
-CLI do not change.
+precision (docs/int8.md: rnn_conv_s4, rnn_conv_a16, rnn_conv_f32). A new number type adds
+its entry here, a Dtype policy, a program class and kernels (docs/extending.md, "Number
+types"); the parser, the plan and the CLI do not change.
 
 Spec forms (the CLI's --precision SPEC, a plan's "precision" field):
 - "w4a8": every layer;
