@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -413,6 +414,11 @@ def inspect(model: str, seq_len: int | None, sparse_threshold: float | None, dty
                     for m in lay.get("matrices", []))
                 if p.name == precision.FLOAT:  # float32 layer: 4 bytes a weight, no padding
                     lay["weight_bytes"] = sum(4 * m["params"] for m in lay.get("matrices", []))
+                if "kernel" in lay:  # a Conv's filters: out_c rows of in_c / group x kernel
+                    # (int4: each row's values packed two per byte, rows byte-aligned)
+                    n = lay["channels"][0] // lay["group"] * math.prod(lay["kernel"])
+                    lay["weight_bytes"] = lay["channels"][1] * (
+                        4 * n if p.name == precision.FLOAT else -(-n * p.weight_bits // 8))
     if as_json:
         click.echo(json.dumps(info, sort_keys=True))
         return

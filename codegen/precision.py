@@ -5,13 +5,14 @@ A precision is a name wXaY: weights X bits, activations Y bits. Available: w8a8 
 scheme of quant.py), w4a8 (int4 weights: per-row symmetric in [-7, 7], packed two per byte;
 the same integer arithmetic, so the integer reference is shared), w8a16 (int16 activations,
 the CMSIS-NN s16 scheme: symmetric, zero point 0; dense LSTM, GRU, RNN, FastRNN, FastGRNN,
-SRU and Linear layers), w4a16 (both: w4a8's int4 weights read by w8a16's int16 activations;
-the same layers, dense matrices only) and float32 (the layer in float: float
-weights, state and kernels, between a dequantization of its int8 / int16 input and a
-quantization of its outputs with their calibrated parameters; recurrent layers of any cell
-and format, Linear layers). A new number type adds its entry here, a Dtype policy, a
-program class and kernels (docs/extending.md, "Number types"); the parser, the plan and the
-CLI do not change.
+SRU and Linear layers, Conv layers in whole-sequence builds), w4a16 (both: w4a8's int4
+weights read by w8a16's int16 activations; the same layers, dense matrices only) and float32
+(the layer in float: float weights, state and kernels, between a dequantization of its
+int8 / int16 input and a quantization of its outputs with their calibrated parameters;
+recurrent layers of any cell and format, Linear and Conv layers). Conv layers take every
+precision (docs/int8.md: rnn_conv_s4, rnn_conv_a16, rnn_conv_f32). A new number type adds
+its entry here, a Dtype policy, a program class and kernels (docs/extending.md, "Number
+types"); the parser, the plan and the CLI do not change.
 
 Spec forms (the CLI's --precision SPEC, a plan's "precision" field):
 - "w4a8": every layer;

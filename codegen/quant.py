@@ -352,7 +352,7 @@ class QLinear:
 
 @dataclass(frozen=True, eq=False)
 class QFloatLayer:
-    """A recurrent or Linear layer in float32 inside an integer model (--precision
+    """A recurrent, Linear or Conv layer in float32 inside an integer model (--precision
     LAYER=float32): its weights, state and arithmetic stay float (the float kernels); its
     int8 / int16 input is dequantized with `x` on entry and each output is quantized with
     its own tensor's parameters on exit (`outs`, None where unused: Y and Y_h with the
@@ -372,28 +372,39 @@ class QConv:
     channel, the output's zero point, saturation to int8 (conv_s8)."""
 
     w: np.ndarray  # int8 [M, C/group, *kernel]
-    bias: np.ndarray  # int32 [M]
+    bias: np.ndarray  # int32 [M] (int16 input: int64)
     mult: np.ndarray  # int32 [M]
     shift: np.ndarray  # int32 [M]
-    x: QParams
-    out: QParams
+    x: QParams  # or QParams16: an int16 input (w8a16 / w4a16 Conv, conv_a16)
+    out: QParams  # or QParams16: an int16 output (w8a16 / w4a16 Conv whose readers take it)
+    bits: int = 8  # 4: int4 weights (w4a8), values in [-7, 7], stored packed (rnn_conv_s4)
 
 
 def quantize_conv(W: np.ndarray, b: np.ndarray | None, x: QParams, out: QParams,
-                  what: str) -> QConv:
-    """Per-output-channel int8 weights and requantization of a Conv."""
+                  what: str, bits: int = 8) -> QConv:
+    """Per-output-channel int8 weights and requantization of a Conv; bits=4: int4 weights,
+    per output channel symmetric in [-W4_LEVELS, W4_LEVELS] (as quantize_rows for a w4a8
+    matrix), the same integer arithmetic (conv_s8)."""
     M = W.shape[0]
-    wq, sw = quantize_rows(W.reshape(M, -1).astype(np.float64), what)
+    wq, sw = quantize_rows(W.reshape(M, -1).astype(np.float64), what,
+                           W4_LEVELS if bits == 4 else 127)
+    if bits == 4:  # a one-window Conv runs the int4 matrix kernel (rnn_mat_vec_s4)
+        check_accumulator_s4(wq, what)
     bias = np.zeros(M, I64) if b is None else \
         np.round(b.astype(np.float64) / (sw * x.scale)).astype(I64)
-    # |x - zero point| <= 255: the sum of one output must fit int32
-    bound = np.sum(np.abs(wq.astype(I64)), axis=1) * 255 + np.abs(bias)
-    if bound.size and int(bound.max()) >= 2**31:
-        raise RnngenError(f"int8: {what}: the int32 accumulator could overflow (bound "
-                          f"{int(bound.max())})")
+    # int8 x: |x - zero point| <= 255, the sum of one output must fit int32 (int4 weights:
+    # 256, rnn_conv_s4 sums w x and the zero point's term apart); int16 x (conv_a16):
+    # |x| <= 32768, the int64 sum must stay below 2^47 (rq64's exactness)
+    a16 = x.dtype == "int16"
+    bound = np.sum(np.abs(wq.astype(I64)), axis=1) * (32768 if a16 else
+                                                      256 if bits == 4 else 255) + np.abs(bias)
+    if bound.size and int(bound.max()) >= (2**47 if a16 else 2**31):
+        raise RnngenError(f"int8: {what}: the {'int64' if a16 else 'int32'} accumulator "
+                          f"could overflow (bound {int(bound.max())})")
     ms = [multiplier(float(r), what) for r in sw * x.scale / out.scale]
     return QConv(wq.reshape(W.shape), bias,
-                 np.array([m for m, _ in ms], I64), np.array([s for _, s in ms], I64), x, out)
+                 np.array([m for m, _ in ms], I64), np.array([s for _, s in ms], I64), x, out,
+                 bits)
 
 
 def conv_s8(q: QConv, windows: np.ndarray, group: int) -> np.ndarray:
@@ -413,6 +424,26 @@ def conv_s8(q: QConv, windows: np.ndarray, group: int) -> np.ndarray:
     acc = acc + q.bias.reshape(shp)
     y = rq(acc, q.mult.reshape(shp), q.shift.reshape(shp)) + q.out.zero_point
     return sat8(y)
+
+
+def conv_a16(q: QConv, windows: np.ndarray, group: int) -> np.ndarray:
+    """The outputs [M, *out] of a Conv reading int16 (w8a16 / w4a16; CMSIS-NN's
+    convolve_s16): windows [C, *kernel, *out] of int16 values (0 in the padding, zero point
+    0), acc = bias + sum w x exact in int64, requantized by rq64; int16 output
+    sat16(rq64(acc)), int8 output sat8(rq64(acc) + zero point). C: rnn_conv_a16()."""
+    M, cg = q.w.shape[0], q.w.shape[1]
+    mg = M // group
+    k = q.w.ndim - 2
+    out_sp = windows.shape[1 + k:]
+    d = windows.astype(I64)
+    acc = np.empty((M,) + tuple(out_sp), I64)
+    for g in range(group):
+        wg = q.w[g * mg:(g + 1) * mg].reshape(mg, -1).astype(I64)
+        xg = d[g * cg:(g + 1) * cg].reshape(wg.shape[1], -1)
+        acc[g * mg:(g + 1) * mg] = (wg @ xg).reshape((mg,) + tuple(out_sp))
+    shp = (M,) + (1,) * k
+    y = rq64(acc + q.bias.reshape(shp), q.mult.reshape(shp), q.shift.reshape(shp))
+    return sat16(y) if q.out.dtype == "int16" else sat8(y + q.out.zero_point)
 
 
 def exp_table(scale: float) -> np.ndarray:

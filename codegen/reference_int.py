@@ -122,9 +122,13 @@ def _unary(ex: Any, n: ir.Unary, ins: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _conv(ex: Any, n: ir.Conv, ins: list[np.ndarray]) -> list[np.ndarray]:
+    if isinstance(ex.plan.nodes[n.name], quant.QFloatLayer):
+        return _float_layer(ex, n, ins, reference._conv)
     q: quant.QConv = ex.plan.nodes[n.name]
     win = reference._windows(ins[0][0], n.kernel, n.strides, n.pads, n.dilations,
                              q.x.zero_point)
+    if q.x.dtype == "int16":  # w8a16 / w4a16 reading int16: rnn_conv_a16
+        return [quant.conv_a16(q, win, n.group)[None]]
     return [quant.conv_s8(q, win, n.group)[None]]
 
 

@@ -1,7 +1,8 @@
 """A float32 layer inside an int8 program (--precision LAYER=float32, quant.QFloatLayer).
 
-The layer's C is the float program's (_Program.op_recurrent / op_linear: the float kernels
-of its cell and matrix format, its float weights), run on a float copy of its input and into
+The layer's C is the float program's (_Program.op_recurrent / op_linear / op_conv: the
+float kernels of its cell, matrix format or convolution, its float weights), run on a float
+copy of its input and into
 float outputs in the model state's float work area (`workf`), with its h and c in the float
 state (`statef`). Around it: its int8 (or int16) input dequantized (rnn_dequantize_s8 /
 _s16), each output quantized with its tensor's parameters (rnn_quantize_s8 / _s16) into the
@@ -65,6 +66,8 @@ class FloatLayer(_Program):
             body = self.op_recurrent(n, p)
             body["comment"] = cgen.c_comment(f"{n.cell} '{n.name}' (float32 inside the int8 "
                                              "model)")
+        elif isinstance(n, ir.Conv):  # rnn_conv_f32 (or, one window, rnn_mat_vec_f32)
+            body = self.op_conv(n, p)
         else:
             assert isinstance(n, ir.Linear)
             body = self.op_linear(n, p)

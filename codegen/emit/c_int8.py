@@ -28,6 +28,8 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_dequantize_s16": ("ConvertFunctions/rnn_dequantize_s16.c", ()),
     "rnn_copy_strided_s8": ("ViewFunctions/rnn_copy_strided_s8.c", ()),
     "rnn_conv_s8": ("ConvolutionFunctions/rnn_conv_s8.c", ()),
+    "rnn_conv_s4": ("ConvolutionFunctions/rnn_conv_s4.c", ()),
+    "rnn_conv_a16": ("ConvolutionFunctions/rnn_conv_a16.c", ()),
     "rnn_max_pool_s8": ("PoolingFunctions/rnn_max_pool_s8.c", ()),
     "rnn_avg_pool_s8": ("PoolingFunctions/rnn_avg_pool_s8.c", ()),
     "rnn_reduce_s8": ("BasicMathFunctions/rnn_reduce_s8.c", ()),
@@ -40,6 +42,21 @@ INT8_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rnn_attention_pool_s8": ("SoftmaxFunctions/rnn_attention_pool_s8.c", ()),
     "rnn_running_attention_pool_s8": ("SoftmaxFunctions/rnn_running_attention_pool_s8.c", ()),
 }
+
+def pack_conv_s4(w: np.ndarray) -> np.ndarray:
+    """int4 Conv weights [M, C/group, *kernel] (values in [-7, 7]) -> the bytes rnn_conv_s4
+    reads: per output channel its window's n values in order, two per byte (value 2j in the
+    low nibble of byte j, 2j + 1 in the high one, two's complement), ceil(n / 2) bytes a
+    channel (an odd n's last high nibble 0)."""
+    M = w.shape[0]
+    v = np.asarray(w, np.int64).reshape(M, -1)
+    if v.size and int(np.max(np.abs(v))) > 7:
+        raise ValueError("pack_conv_s4: weights outside [-7, 7]")
+    if v.shape[1] % 2:
+        v = np.concatenate([v, np.zeros((M, 1), np.int64)], axis=1)
+    u = v & 15
+    return (u[:, 0::2] | (u[:, 1::2] << 4)).astype(np.uint8).view(np.int8).reshape(-1)
+
 
 class QProgram(_Program):
     """The int8 program: cells, matrices and Linear/Softmax/activation nodes in integers;
@@ -426,26 +443,51 @@ class QProgram(_Program):
         return self._lines(n, [f"rnn_lut_s8({table}, {self.xbuf(n.inputs[0])}, {size}, "
                                f"{self.buf(n.outputs[0])});"])
 
-    def op_conv(self, n: ir.Conv, p: str) -> dict[str, Any]:
+    def op_conv(self, n: ir.Conv, p: str) -> Any:
+        if self.is_float(n.name):  # float32 layer: dequantize, rnn_conv_f32, quantize
+            return FloatLayer(self, n).ops_of(p)
         q: quant.QConv = self.plan.nodes[n.name]
         x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        if q.x.dtype == "int16":  # w8a16 / w4a16 reading int16
+            return self.conv_a16(n, p, q)
         if one_window(n, x):  # one output per filter: the int8 fully connected kernel
             w = np.asarray(q.w, np.int8).reshape(n.W.shape[0], -1)
             qd = formats.dense_s8(w, np.asarray(q.bias, np.int64)
                                   - q.x.zero_point * w.astype(np.int64).sum(axis=1),
-                                  q.mult, q.shift)
+                                  q.mult, q.shift, bits=q.bits)
             return self._lines(n, [formats.of(qd).emit_s8_out(
                 qd, self.ctx, f"{p}_W", q.out.zero_point, self.xbuf(n.inputs[0]),
                 self.buf(n.outputs[0]))])
         prm = self.window(p, x, y, n.kernel, n.strides, n.pads, n.dilations, n.group)
-        w = self.ctx.array(f"{p}_w", np.asarray(q.w).reshape(-1), ctype="int8_t")
+        if q.bits == 4:
+            w = self.ctx.array(f"{p}_w", pack_conv_s4(np.asarray(q.w)), ctype="int8_t")
+        else:
+            w = self.ctx.array(f"{p}_w", np.asarray(q.w).reshape(-1), ctype="int8_t")
         b = self.arr(f"{p}_bias", q.bias, "int32_t")
         mu = self.arr(f"{p}_mult", q.mult, "int32_t")
         sh = self.arr(f"{p}_shift", q.shift, "int32_t")
-        self.ctx.kernels.add("rnn_conv_s8")
-        return self._lines(n, [f"rnn_conv_s8(&{prm}, {self.xbuf(n.inputs[0])}, "
+        kernel = "rnn_conv_s4" if q.bits == 4 else "rnn_conv_s8"
+        self.ctx.kernels.add(kernel)
+        return self._lines(n, [f"{kernel}(&{prm}, {self.xbuf(n.inputs[0])}, "
                                f"{q.x.zero_point}, {w}, {b}, {mu}, {sh}, {q.out.zero_point}, "
                                f"{self.buf(n.outputs[0])}, s->work);"])  # plan_int8: the columns
+
+    def conv_a16(self, n: ir.Conv, p: str, q: quant.QConv) -> dict[str, Any]:
+        """rnn_conv_a16: int16 input, int8 or int4 weights (unpacked per output channel into
+        the int16 work area), int64 sums, an int8 or int16 output (quant.conv_a16)."""
+        x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]
+        prm = self.window(p, x, y, n.kernel, n.strides, n.pads, n.dilations, n.group)
+        w = self.ctx.array(f"{p}_w", pack_conv_s4(np.asarray(q.w)) if q.bits == 4
+                           else np.asarray(q.w).reshape(-1), ctype="int8_t")
+        b = self.arr(f"{p}_bias", q.bias, "int64_t")
+        mu = self.arr(f"{p}_mult", q.mult, "int32_t")
+        sh = self.arr(f"{p}_shift", q.shift, "int32_t")
+        out = self.buf(n.outputs[0])
+        y8, y16 = ("NULL", out) if q.out.dtype == "int16" else (out, "NULL")
+        self.ctx.kernels.add("rnn_conv_a16")
+        return self._lines(n, [f"rnn_conv_a16(&{prm}, {self.xbuf(n.inputs[0])}, {w}, "
+                               f"{q.bits}, {b}, {mu}, {sh}, {q.out.zero_point}, {y8}, {y16}, "
+                               "s->work);"])
 
     def op_pool(self, n: ir.Pool, p: str) -> dict[str, Any]:
         x, y = self.g.shapes[n.inputs[0]], self.g.shapes[n.outputs[0]]

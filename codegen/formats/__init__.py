@@ -259,8 +259,10 @@ def dense_matrix(w: np.ndarray) -> Any:
     return dense.dense(w)
 
 
-def dense_s8(w: np.ndarray, offset: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> Any:
+def dense_s8(w: np.ndarray, offset: np.ndarray, mult: np.ndarray, shift: np.ndarray,
+             bits: int = 8) -> Any:
     """An int8 plain matrix with its per-row offsets and requantization (int8 W [m, n];
-    rnn_mat_vec_s8's operands)."""
+    rnn_mat_vec_s8's operands; bits=4: values in [-7, 7], rnn_mat_vec_s4's)."""
     return dense.QDense(w=np.asarray(w, np.int8), offset=np.asarray(offset, np.int32),
-                        mult=np.asarray(mult, np.int32), shift=np.asarray(shift, np.int32))
+                        mult=np.asarray(mult, np.int32), shift=np.asarray(shift, np.int32),
+                        bits=bits)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import cells, formats, ir
 from ..errors import RnngenError
 
@@ -210,7 +212,10 @@ def plan_int8(g: ir.Graph) -> ir.Graph:
         elif isinstance(n, ir.Conv):
             # rnn_conv_s8's scratch (im2col columns, or records and windows), in the int16
             # work area (free between the recurrent nodes that use it)
-            work16 = max(work16, conv_s8_scratch(n))
+            q = qp.nodes[n.name]
+            # (rnn_conv_s4 and rnn_conv_a16: one channel's weights unpacked)
+            work16 = max(work16, conv_s4_scratch(n) if getattr(q, "bits", 8) == 4 or
+                         q.x.dtype == "int16" else conv_s8_scratch(n))
     running: dict[str, tuple[int, int]] = {}
     state32 = 0
     for n in g.nodes:  # pooling over time: int32 running values, then the count
@@ -266,6 +271,9 @@ def _float_layers(g: ir.Graph, state_slots: dict[tuple[str, int], tuple[int, int
                 state_slots[(n.name, d)] = (statef, c_off)
                 statef += n.hidden * (2 if c_off >= 0 else 1)
                 mats += [cd.W, cd.R]
+        elif isinstance(n, ir.Conv):  # rnn_conv_f32 needs no scratch; one window: W . x
+            mats.append(formats.dense_matrix(np.asarray(n.W, np.float32).reshape(
+                n.W.shape[0], -1)))
         else:
             assert isinstance(n, ir.Linear)
             mats.append(n.W)
@@ -323,6 +331,13 @@ def conv_s8_scratch(n: ir.Conv) -> int:
     if window <= 16:
         return 28 * out_c + 32 * (window + (window & 1)) + 2
     return 2 * (-(-window // 16) * 16) + 2 * out_c
+
+
+def conv_s4_scratch(n: ir.Conv) -> int:
+    """int16 values of rnn_conv_s4's (and rnn_conv_a16's) scratch, n = C/group x kernel the
+    window's values: one output channel's weights unpacked (n int16), then word-aligned the
+    window's input offsets (n int32): 3 n + 2."""
+    return 3 * int(n.W[0].size) + 2
 
 
 def int8_scratch(m: object) -> int:

@@ -39,9 +39,18 @@ def run(g: ir.Graph, opts: Options) -> ir.Graph:
     stats = _calibrate(g, xs, states)
     plan = _Builder(g, stats, opts.io, source, warnings, prec).build()
     if g.step is not None:  # a window of frames holds its input's values
+        readers = g.step.consumers()
         for n in g.step.nodes:
             if isinstance(n, ir.FrameWindow):
-                plan.tensors[n.outputs[0]] = plan.tensors[n.inputs[0]]
+                p = plan.tensors[n.inputs[0]]
+                if p.dtype == "int16":  # rnn_frame_push keeps int8 frames
+                    r = readers.get(n.outputs[0], [n])[0]
+                    raise RnngenError(
+                        f"{g.source or g.name}: {_onnx_op(r)} node '{r.name}': its int16 "
+                        f"input '{n.inputs[0]}' (w8a16 / w4a16) cannot stream along time "
+                        "(the window of frames holds int8); build with --whole-sequence, or "
+                        f"give it w8a8 (--precision ...,{r.name}=w8a8)")
+                plan.tensors[n.outputs[0]] = p
     step = g.step.replace(quant=plan) if g.step is not None else None
     return g.replace(quant=plan, step=step)
 
@@ -387,14 +396,6 @@ class _Builder:
                 if isinstance(n, ir.Recurrent) and n.outputs[2]:
                     params[n.outputs[2]] = quant.QState16(q_f.cell_exp)
                 continue
-            if isinstance(n, ir.Conv) and self.prec.of(n.name).act_bits != 8:
-                raise RnngenError(f"{self.where}: Conv node '{n.name}': int16 activations "
-                                  f"({self.prec.of(n.name).name}) are not available for Conv "
-                                  f"layers yet; give it w8a8 (--precision ...,{n.name}=w8a8)")
-            if isinstance(n, ir.Conv) and self.bits != 8:
-                raise RnngenError(f"{self.where}: Conv node '{n.name}': int4 weights "
-                                  f"({self.prec.of(n.name).name}) are not available for Conv "
-                                  f"layers yet; give it w8a8 (--precision ...,{n.name}=w8a8)")
             if isinstance(n, ir.Recurrent):
                 q = self.recurrent(n)
                 nodes[n.name] = q
@@ -405,7 +406,7 @@ class _Builder:
             elif isinstance(n, ir.Conv):
                 nodes[n.name] = quant.quantize_conv(
                     n.W, n.b, self.qp(n.inputs[0]), self.qp(n.outputs[0]),
-                    f"{self.where}: Conv node '{n.name}'")
+                    f"{self.where}: Conv node '{n.name}'", bits=self.bits)
             elif isinstance(n, ir.Softmax):
                 nodes[n.name] = self.softmax(n)
             elif isinstance(n, ir.Unary):
@@ -451,10 +452,12 @@ class _Builder:
     def int16_classes(self, readers: dict[str, list[ir.Node]]) -> set[str]:
         """The classes of tensors (sharing parameters through layout operators) that hold
         int16 activations: the outputs Y and Y_h of a w8a16 recurrent layer (whose readers
-        must take int16: recurrent and Linear layers, layout operators, a model output with
-        --io float; anything else is refused naming both nodes), and the output of a w8a16
-        Linear layer when every reader takes int16 (else that output is int8: the Linear
-        layer requantizes to int8 at the boundary). The model's input stays int8."""
+        must take int16: recurrent and Linear layers, w8a16 / w4a16 Conv layers, layout
+        operators, a model output with --io float; anything else is refused naming both
+        nodes), the output of a w8a16 Linear layer when every reader takes int16 (else that
+        output is int8: the Linear layer requantizes to int8 at the boundary), the same for a
+        w8a16 Conv layer that reads int16, and the model's input when every layer reading it
+        is w8a16 (float API only)."""
         g = self.g
         producer = g.producer()
         members: dict[str, list[str]] = {}
@@ -471,12 +474,14 @@ class _Builder:
                     return t, None
                 p = producer.get(t)
                 if p is not None and not isinstance(p, layout) and not (
-                        isinstance(p, (ir.Recurrent, ir.Linear)) and self.act16(p)):
+                        isinstance(p, (ir.Recurrent, ir.Linear, ir.Conv)) and self.act16(p)):
                     return t, p
                 for c in readers.get(t, []):
                     if isinstance(c, layout) or (isinstance(c, (ir.Recurrent, ir.Linear))
                                                  and c.inputs[0] == t):
                         continue
+                    if isinstance(c, ir.Conv) and (self.act16(c) or self.prec.is_float(c.name)):
+                        continue  # rnn_conv_a16; a float32 Conv: rnn_dequantize_s16
                     return t, c
             return "", None
 
@@ -502,25 +507,31 @@ class _Builder:
                         raise RnngenError(
                             f"{where}: its int16 output '{t}' (w8a16) meets {what}, which "
                             "takes int8 only (int16 activations flow into recurrent and "
-                            "Linear layers, layout operators and --io float outputs); give "
+                            "Linear layers, w8a16 / w4a16 / float32 Conv layers, layout "
+                            "operators and --io float outputs); give "
                             f"it w8a8 (--precision ...,{n.name}=w8a8)")
                     roots.add(r)
-        for n in g.nodes:
-            if isinstance(n, ir.Linear) and self.act16(n):
-                r = self.find(n.outputs[0])
-                if not bad_use(r)[0]:
-                    roots.add(r)
         # the model's input is int16 (quantized so on entry) when every layer reading it is
-        # a w8a16 recurrent or Linear layer (float API only); else int8
+        # a w8a16 recurrent, Linear or Conv layer (float API only); else int8
         r = self.find(g.input)
         readers_in = [c for t in members.get(r, [r]) for c in readers.get(t, [])
                       if not isinstance(c, layout)]
         if self.io == "float" and not g.input_ids and readers_in and \
                 not bad_use(r, input_ok=True)[0] and all(
-                    isinstance(c, (ir.Recurrent, ir.Linear)) and self.act16(c)
+                    isinstance(c, (ir.Recurrent, ir.Linear, ir.Conv)) and self.act16(c)
                     and (not isinstance(c, ir.Recurrent) or cells.of(c.cell).a16)
                     for c in readers_in):
             roots.add(r)
+        # (in node order: a Conv's input class is decided before its output's) a w8a16 /
+        # w4a16 Conv writes int16 when it reads int16 (rnn_conv_a16; reading int8 it is the
+        # int8 Conv, int8 out) and every reader takes int16
+        for n in g.nodes:
+            if isinstance(n, ir.Conv) and self.act16(n) and self.find(n.inputs[0]) not in roots:
+                continue
+            if isinstance(n, (ir.Linear, ir.Conv)) and self.act16(n):
+                r = self.find(n.outputs[0])
+                if not bad_use(r)[0]:
+                    roots.add(r)
         return roots
 
     def qp(self, t: str) -> QParams:
@@ -613,12 +624,8 @@ class _Builder:
     def float_layer(self, n: ir.Node) -> quant.QFloatLayer:
         """A layer in float32 (--precision LAYER=float32): the parameters it dequantizes its
         input with and quantizes its outputs with (docs/int8.md, "float32 layers")."""
-        if isinstance(n, ir.Conv):
-            raise RnngenError(f"{self.where}: Conv node '{n.name}': float32 layers inside an "
-                              "integer model are recurrent and Linear layers; give it w8a8 "
-                              f"(--precision ...,{n.name}=w8a8) or build --dtype float32")
         x = self.qp(n.inputs[0])
-        if isinstance(n, ir.Linear):
+        if isinstance(n, (ir.Linear, ir.Conv)):
             return quant.QFloatLayer(x, (self.qp(n.outputs[0]),))
         assert isinstance(n, ir.Recurrent)
         if not (n.outputs[0] or n.outputs[1]):

@@ -397,6 +397,43 @@ void rnn_conv_s8(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                  const int32_t *shift, int32_t y_zero_point, int8_t *y, int16_t *cols);
 
 /**
+ * @brief int8 convolution with int4 weights (w4a8; quant.conv_s8 bit for bit): as
+ *        rnn_conv_s8, each output channel's weights in [-7, 7] stored packed.
+ *
+ * @param[in]  w     [out_c] rows of ceil(n / 2) bytes, n = (in_c / groups) x k_h x k_w the
+ *                   window's values in rnn_conv_s8's order: value 2j of a row in the low
+ *                   nibble of its byte j, value 2j + 1 in the high nibble (two's complement;
+ *                   an odd row's last high nibble is 0)
+ * @param[out] wrow  scratch: 3 n + 2 int16 (one output channel's weights unpacked, then
+ *                   word-aligned the window's n int32 input offsets); any alignment
+ * The other parameters as rnn_conv_s8's.
+ */
+void rnn_conv_s4(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
+                 const int8_t *w, const int32_t *bias, const int32_t *mult,
+                 const int32_t *shift, int32_t y_zero_point, int8_t *y, int16_t *wrow);
+
+/**
+ * @brief Convolution reading int16 activations (w8a16 / w4a16; quant.conv_a16 bit for bit,
+ *        CMSIS-NN's convolve_s16 arithmetic): for each output acc = bias[m] + the sum over
+ *        the taps inside the input of w[m, c, kh, kw] * x (int64; zero point 0), then
+ *        r = rnn_requantize_s64(acc, mult[m], shift[m]) and y16 = sat16(r), or
+ *        y8 = sat8(r + y_zero_point).
+ *
+ * @param[in]  x       input, Format: [in_c, in_h, in_w], int16, symmetric
+ * @param[in]  w       w_bits 8: [out_c, in_c / groups, k_h, k_w] int8; w_bits 4: rows of
+ *                     ceil(n / 2) bytes as rnn_conv_s4 reads them
+ * @param[in]  bias    [out_c] int64 (the caller guarantees |acc| < 2^47)
+ * @param[out] y8      int8 output [out_c, out_h, out_w] (y16 NULL), or NULL
+ * @param[out] y16     int16 output (y8 NULL), or NULL
+ * @param[out] wrow    scratch: 3 n + 2 int16, n = (in_c / groups) x k_h x k_w (as
+ *                     rnn_conv_s4's)
+ * p, mult, shift and y_zero_point as rnn_conv_s8's.
+ */
+void rnn_conv_a16(const rnn_window_params *p, const int16_t *x, const int8_t *w, int32_t w_bits,
+                  const int64_t *bias, const int32_t *mult, const int32_t *shift,
+                  int32_t y_zero_point, int8_t *y8, int16_t *y16, int16_t *wrow);
+
+/**
  * @brief int8 MaxPool (batch 1, 1-D or 2-D): the output keeps the input's scale and zero
  *        point; y = the largest x of the window inside the input (zero_point if none).
  *
