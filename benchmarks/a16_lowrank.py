@@ -23,80 +23,21 @@ arithmetic), evaluated in the integer reference only (no C: it is the design not
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-import icount_harness as icount
-from kernels import commit
-from precision_formats import H, I, T, model
+from a16_bench import Errors, accuracy_model, main
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-BOARDS = ["cortex-m4", "cortex-m55"]
-PRECS = ["w8a8", "w8a16", "w4a8", "w4a16"]
-
-
-def measure(boards: list[str], work: Path) -> dict[tuple[str, str], dict]:
-    from rnngen import precision
-    from rnngen.compress_model import compress_file
-
-    dense, lmf = work / "lstm.onnx", work / "lstm_lmf.onnx"
-    model(dense)
-    compress_file(dense, lmf, "lmf", 2.0, force=True, nearest=True)
-    out: dict[tuple[str, str], dict] = {}
-    for b in boards:
-        for p in PRECS:
-            proj = work / f"{b}-{p}"
-            elf = icount.build_project(lmf, b, proj, whole_run=True, dtype="int8",
-                                       precision=precision.parse(p))
-            c, again = icount.run(elf, b), icount.run(elf, b)
-            if len(c.windows) != 1 or again.windows != c.windows:
-                raise RuntimeError(f"{b} {p}: counts {c.windows} then {again.windows}")
-            man = json.loads((proj / "manifest.json").read_text())
-            out[(b, p)] = dict(instructions=int(c.windows[0]), **{
-                k: man[k] for k in ("flash_bytes", "weights_bytes", "ram_bytes")})
-            print(b, p, out[(b, p)], file=sys.stderr)
-    return out
-
-
-def accuracy(work: Path) -> dict[tuple[str, str], tuple[float, float]]:
+def accuracy(work: Path) -> Errors:
     import dataclasses
 
-    import onnx
-    import onnxruntime as ort
-
-    from rnngen import driver, formats, precision, quant
-    from rnngen.compress_model import compress_file
+    from rnngen import formats, quant
     from rnngen.formats import lowrank
     from rnngen.formats.dense import quantize_dense
 
-    sys.path.insert(0, str(ROOT))
-    from tests import models
-
-    dense, lmf = work / "acc.onnx", work / "acc_lmf.onnx"
-    onnx.save(models.make_model(models.Spec("LSTM", "forward", 16, 32, 12, 2), 3), dense)
-    compress_file(dense, lmf, "lmf", 2.0, force=True, nearest=True)
-    rng = np.random.default_rng(1)
-    cal = rng.uniform(-1, 1, (32, 12, 1, 16)).astype(np.float32)
-    xs = rng.uniform(-1, 1, (16, 12, 1, 16)).astype(np.float32)
-    np.save(work / "cal.npy", cal)
-
-    def err(path: Path, spec: str) -> tuple[float, float]:
-        sess = ort.InferenceSession(str(path))
-        g = driver.compile_graph(path, driver.BuildOptions(
-            dtype="int8", precision=precision.parse(spec), calibrate=str(work / "cal.npy")))
-        d = []
-        for x in xs:
-            want = sess.run(["l1_Y"], {sess.get_inputs()[0].name: x})[0]
-            got = driver.reference_outputs(g, x, {}, dtype="int8")[0]["l1_Y"]
-            d.append(np.abs(got - want))
-        return float(np.mean(d)), float(np.max(d))
-
+    err, (dense, lmf) = accuracy_model("lmf", work)
     out = {(m, p): err(path, p) for m, path in (("dense", dense), ("lmf", lmf))
            for p in ("w8a8", "w8a16")}
 
@@ -126,49 +67,5 @@ def accuracy(work: Path) -> dict[tuple[str, str], tuple[float, float]]:
     return out
 
 
-def report(res: dict[tuple[str, str], dict], acc: dict[tuple[str, str], tuple[float, float]],
-           cmd: str) -> str:
-    lines = ["# int16 activations in the low-rank format (lmf)", "",
-             (f"Made by `{cmd}` at commit {commit()}. One LSTM {I} -> {H}, T = {T}, compressed "
-              "2x with lmf (benchmarks/a16_lowrank.py says how); per board a whole `_run`'s "
-              "exact QEMU instruction count (instructions, not cycles) and the build's flash, "
-              "weight bytes and RAM; the ratio is against the same weights with int8 "
-              "activations (w8a16 / w8a8, w4a16 / w4a8). No target was set."), "",
-             "| board | precision | instructions | ratio | flash B | weights B | RAM B |",
-             "|---|---|---|---|---|---|---|"]
-    for b in sorted({k[0] for k in res}, key=BOARDS.index):
-        for p in PRECS:
-            r = res[(b, p)]
-            base = res.get((b, p.replace("a16", "a8")))
-            ratio = f"{r['instructions'] / base['instructions']:.2f}" \
-                if p.endswith("a16") and base else ""
-            lines.append(f"| {b} | {p} | {r['instructions']:,} | {ratio} | "
-                         f"{r['flash_bytes']:,} | {r['weights_bytes']:,} | "
-                         f"{r['ram_bytes']:,} |")
-    lines += ["", ("Accuracy (the docstring says how): |error| of the last layer's Y against "
-                   "the float model's, mean and max over 16 sequences."), "",
-              "| model | precision | mean | max |", "|---|---|---|---|"]
-    for (m, p), (mean, mx) in acc.items():
-        lines.append(f"| {m} | {p} | {mean:.5f} | {mx:.5f} |")
-    return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--boards", default=",".join(BOARDS))
-    ap.add_argument("--out", default=str(HERE / "results" / "a16_lowrank.md"))
-    a = ap.parse_args(argv)
-    boards = [b for b in a.boards.split(",") if b]
-    with tempfile.TemporaryDirectory() as d:
-        res = measure(boards, Path(d))
-        acc = accuracy(Path(d))
-    cmd = "python benchmarks/a16_lowrank.py" + ("" if boards == BOARDS else
-                                               f" --boards {','.join(boards)}")
-    text = report(res, acc, cmd)
-    Path(a.out).write_text(text)
-    print(text)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("lmf", "a16_lowrank", "the low-rank format (lmf)", __doc__, accuracy))
