@@ -16,8 +16,7 @@ import onnx
 import pytest
 
 from rnngen import compress, driver, formats, precision
-from tests import models
-from tests.e2e.test_bad_input import rnngen
+from tests import a16, models
 
 CELLS = {
     "LSTM": models.Spec("LSTM", "forward", 6, 12, 9, 2, initial_state=True),
@@ -29,36 +28,14 @@ SPECS = ("w8a16", "l0_{c}=w8a16", "l1_{c}=w8a16", "w4a16", "l0_{c}=w4a16,l1_{c}=
 
 
 def _compressed(tmp_path: Path, cell: str) -> Path:
-    src, out = tmp_path / f"{cell}.onnx", tmp_path / f"{cell}_csr.onnx"
-    onnx.save(models.make_model(CELLS[cell], 5), src)
-    r = rnngen("compress", str(src), "-m", "csr", "-f", "2", "--nearest", "-o", str(out))
-    assert r.returncode == 0, r.stderr
-    return out
+    return a16.compressed(tmp_path, CELLS[cell], "csr", cell)
 
 
-def _exact(model: Path, spec: str, target: str = "host") -> None:
-    res = driver.verify(model, driver.BuildOptions(dtype="int8", target=target,
-                                                   precision=precision.parse(spec)))
-    r = res.report
-    assert res.passed and r["mismatches"] == 0 and r["max_abs_err"] == 0.0, res.output
-    assert r["atol"] == 0.0 and r["rtol"] == 0.0
-
-
-def _build(tmp_path: Path, model: Path, spec: str) -> tuple[str, driver.BuildResult]:
-    out = tmp_path / f"proj_{abs(hash(spec))}"
-    res = driver.build(model, out, driver.BuildOptions(
-        dtype="int8", name="m", force=True, precision=precision.parse(spec)))
-    return (out / "src" / "m.c").read_text(), res
+_exact, _build = a16.exact, a16.build
 
 
 def _csr(res: driver.BuildResult) -> list[tuple[str, str, object]]:
-    """(layer, "W" or "R", block) for every int8 csr block of the recurrent layers."""
-    out = []
-    for name, q in res.graph.quant.nodes.items():
-        for d in getattr(q, "directions", ()):
-            for role, m in (("W", d.W), ("R", d.R)):
-                out += [(name, role, b) for b in formats.blocks(m) if b.fmt == "csr"]
-    return out
+    return a16.blocks(res, "csr")
 
 
 @pytest.mark.parametrize("spec", SPECS)

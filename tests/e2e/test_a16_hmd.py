@@ -3,9 +3,9 @@ compressed with `rnngen compress -m hmd`, whole model and mixed per layer with w
 layer reading a w8a16 layer's int16 output, a w8a16 layer reading int8): the C equals the
 integer reference exactly (atol 0) on the host and a seeded sample on cortex-a73, cortex-m4
 and cortex-m55; RNN, FastRNN, FastGRNN and SRU models compressed likewise, w8a16 and w4a16
-whole (host; one of them per board). The plan's HMD blocks read int16 exactly where their input is int16 (xbits
-16, A' a dense int16-input block), the C calls the dense int16-input kernels for A' and
-rnn_mat_vec_hmd_a16_s16 for the lower rows; C . x and E . x take int64 sums past the int32
+whole (host; one of them per board). The plan's HMD blocks read int16 exactly where their
+input is int16 (xbits 16, A' a dense int16-input block), the C calls the dense int16-input
+kernels for A' and rnn_mat_vec_hmd_a16_s16 for the lower rows; C . x and E . x take int64 sums past the int32
 bound (a 5,000-input LSTM) and int32 ones below it."""
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ import random
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 
 from rnngen import compress, driver, formats, precision, quant
-from tests import models
+from tests import a16, models
 from tests.e2e.test_bad_input import rnngen
 
 CELLS = {
@@ -35,11 +34,7 @@ OTHER = ("RNN", "fast", "SRU")  # the other cells' models (_other_cells)
 
 
 def _compressed(tmp_path: Path, cell: str, spec: models.Spec | None = None) -> Path:
-    src, out = tmp_path / f"{cell}.onnx", tmp_path / f"{cell}_hmd.onnx"
-    onnx.save(models.make_model(spec or CELLS[cell], 5), src)
-    r = rnngen("compress", str(src), "-m", "hmd", "-f", "2", "--nearest", "-o", str(out))
-    assert r.returncode == 0, r.stderr
-    return out
+    return a16.compressed(tmp_path, spec or CELLS[cell], "hmd", cell)
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +52,7 @@ def compressed(tmp_path_factory):
     return get
 
 
-def _exact(model: Path, spec: str, target: str = "host", keep: Path | None = None) -> None:
-    res = driver.verify(model, driver.BuildOptions(dtype="int8", target=target, name="m",
-                                                   precision=precision.parse(spec)), keep=keep)
-    r = res.report
-    assert res.passed and r["mismatches"] == 0 and r["max_abs_err"] == 0.0, res.output
-    assert r["atol"] == 0.0 and r["rtol"] == 0.0
+_exact = a16.exact
 
 
 def _checked(tmp_path: Path, model: Path, spec: str) -> tuple[str, object]:

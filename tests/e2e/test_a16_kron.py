@@ -14,12 +14,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import onnx
 import pytest
 
-from rnngen import compress, driver, formats, precision
-from tests import models
-from tests.e2e.test_bad_input import rnngen
+from rnngen import compress, driver, precision
+from tests import a16, models
 
 CELLS = {
     "LSTM": models.Spec("LSTM", "forward", 6, 12, 9, 2, initial_state=True),
@@ -37,36 +35,14 @@ KERNELS = {(8, 8): "rnn_mat_vec_kron_s8_s16(", (4, 8): "rnn_mat_vec_kron_s4_s16(
 
 def _compressed(tmp_path: Path, cell: str, method: str, spec: models.Spec | None = None
                 ) -> Path:
-    src, out = tmp_path / f"{cell}.onnx", tmp_path / f"{cell}_{method}.onnx"
-    onnx.save(models.make_model(spec or CELLS[cell], 5), src)
-    r = rnngen("compress", str(src), "-m", method, "-f", "2", "--nearest", "-o", str(out))
-    assert r.returncode == 0, r.stderr
-    return out
+    return a16.compressed(tmp_path, spec or CELLS[cell], method, cell)
 
 
-def _exact(model: Path, spec: str, target: str = "host") -> None:
-    res = driver.verify(model, driver.BuildOptions(dtype="int8", target=target,
-                                                   precision=precision.parse(spec)))
-    r = res.report
-    assert res.passed and r["mismatches"] == 0 and r["max_abs_err"] == 0.0, res.output
-    assert r["atol"] == 0.0 and r["rtol"] == 0.0
-
-
-def _build(tmp_path: Path, model: Path, spec: str) -> tuple[str, driver.BuildResult]:
-    out = tmp_path / f"proj_{abs(hash(spec))}"
-    res = driver.build(model, out, driver.BuildOptions(
-        dtype="int8", name="m", force=True, precision=precision.parse(spec)))
-    return (out / "src" / "m.c").read_text(), res
+_exact, _build = a16.exact, a16.build
 
 
 def _kron(res: driver.BuildResult) -> list[tuple[str, str, object]]:
-    """(layer, "W" or "R", block) for every int8 kron block of the recurrent layers."""
-    out = []
-    for name, q in res.graph.quant.nodes.items():
-        for d in getattr(q, "directions", ()):
-            for role, m in (("W", d.W), ("R", d.R)):
-                out += [(name, role, b) for b in formats.blocks(m) if b.fmt == "kron"]
-    return out
+    return a16.blocks(res, "kron")
 
 
 @pytest.mark.parametrize("spec", SPECS)

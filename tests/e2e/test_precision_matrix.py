@@ -19,8 +19,8 @@ from pathlib import Path
 import onnx
 import pytest
 
-from rnngen import driver, ir, precision
-from tests import models
+from rnngen import driver, ir
+from tests import a16, models
 from tests.e2e import test_w8a16 as w8a16
 from tests.e2e.test_bad_input import rnngen
 
@@ -54,12 +54,7 @@ def _specs(model: Path) -> tuple[str, str]:
     return f"w4a16,{first}=w8a16", f"w8a8,{first}=w4a8"
 
 
-def _exact(model: Path, spec: str, target: str) -> None:
-    res = driver.verify(model, driver.BuildOptions(dtype="int8", target=target,
-                                                   precision=precision.parse(spec)))
-    r = res.report
-    assert res.passed and r["mismatches"] == 0 and r["max_abs_err"] == 0.0, (spec, res.output)
-    assert r["atol"] == 0.0 and r["rtol"] == 0.0
+_exact = a16.exact
 
 
 @pytest.mark.parametrize("method", METHODS)
