@@ -5,8 +5,8 @@ integer reference exactly (atol 0) on the host and a seeded sample on cortex-a73
 and cortex-m55; RNN, FastRNN, FastGRNN and SRU models compressed likewise, w8a16 and w4a16
 whole (host; one of them per board). The plan's HMD blocks read int16 exactly where their
 input is int16 (xbits 16, A' a dense int16-input block), the C calls the dense int16-input
-kernels for A' and rnn_mat_vec_hmd_a16_s16 for the lower rows; C . x and E . x take int64 sums past the int32
-bound (a 5,000-input LSTM) and int32 ones below it."""
+kernels for A' and rnn_mat_vec_hmd_a16_s16 for the lower rows; C . x and E . x take int64
+sums past the int32 bound (a 5,000-input LSTM) and int32 ones below it."""
 
 from __future__ import annotations
 
