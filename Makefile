@@ -5,7 +5,8 @@
 #   make test   install everything and run the whole test suite (all tiers, QEMU included)
 #   make bench  install everything (and the bench extra: matplotlib), then run the benchmarks:
 #               host_lstm.py, host_floor.py, kernels.py, conv.py, norm.py, csr_density.py,
-#               kron_model.py, overhead.py, precision.py, the grid (grid.py, about
+#               kron_model.py, overhead.py, precision.py, precision_formats.py, float_layers.py,
+#               a16_{lowrank,hmd,csr,kron}.py, conv_precision.py, the grid (grid.py, about
 #               30 min) and the cost models' refit (cost_fit.py: boards/*.cost.json, about 25 min)
 #
 # Both are idempotent: installation steps leave stamps in .stamps/ and rerun only when
@@ -77,6 +78,11 @@ bench: install $(STAMPS)/bench
 	$(PY) benchmarks/precision.py
 	$(PY) benchmarks/precision_formats.py
 	$(PY) benchmarks/float_layers.py
+	$(PY) benchmarks/a16_lowrank.py
+	$(PY) benchmarks/a16_hmd.py
+	$(PY) benchmarks/a16_csr.py
+	$(PY) benchmarks/a16_kron.py
+	$(PY) benchmarks/conv_precision.py
 	$(PY) benchmarks/grid.py --jobs $(JOBS)
 	$(PY) benchmarks/cost_fit.py --jobs $(JOBS)
 	$(PY) benchmarks/mohaq.py --jobs $(JOBS)
