@@ -208,6 +208,30 @@ static inline int32_t rnn_sru_unit(const rnn_sru_params_s16 *p, const int16_t *g
     return p->h_zero_point + rnn_requantize((int32_t)total, p->out_mult, p->out_shift);
 }
 
+/* ---------------------------------------------------------------- convolution ---------- */
+
+/** @brief The taps [lo, hi) of one output position o of a convolution that fall inside the
+ *         input (stride s, padding pad, dilation d, k_n taps, n input positions): the first
+ *         k with 0 <= o s - pad + k d, and one past the last with o s - pad + k d < n
+ *         (shared by rnn_conv_f32, rnn_conv_s8, rnn_conv_s4 and rnn_conv_a16). */
+static inline void rnn_conv_taps(int32_t o, int32_t s, int32_t pad, int32_t d, int32_t k_n,
+                                 int32_t n, int32_t *lo, int32_t *hi)
+{
+    const int32_t start = o * s - pad;
+    int32_t a = 0;
+    int32_t b = k_n;
+    if (start < 0)
+    {
+        a = (-start + d - 1) / d;
+    }
+    if (start + (k_n - 1) * d >= n)
+    {
+        b = n - 1 - start < 0 ? 0 : (n - 1 - start) / d + 1;
+    }
+    *lo = a;
+    *hi = b > a ? b : a;
+}
+
 /* ---------------------------------------------------------------- attention pooling ---- */
 /* The integer online softmax of quant.QAttentionPool (rnn_attention_pool_s8 and
  * rnn_running_attention_pool_s8 share these, so `_step` T times equals `_run` exactly). */

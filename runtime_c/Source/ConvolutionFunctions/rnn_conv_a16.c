@@ -20,26 +20,6 @@
 
 #include "rnn_nn_support.h"
 
-/* First tap k in [0, k_n) with 0 <= o * s - pad + k * d, and one past the last with
- * o * s - pad + k * d < n. */
-static void rnn_conv_a16_taps(int32_t o, int32_t s, int32_t pad, int32_t d, int32_t k_n,
-                              int32_t n, int32_t *lo, int32_t *hi)
-{
-    const int32_t start = o * s - pad;
-    int32_t a = 0;
-    int32_t b = k_n;
-    if (start < 0)
-    {
-        a = (-start + d - 1) / d;
-    }
-    if (start + (k_n - 1) * d >= n)
-    {
-        b = n - 1 - start < 0 ? 0 : (n - 1 - start) / d + 1;
-    }
-    *lo = a;
-    *hi = b > a ? b : a;
-}
-
 /* Refer to header file for details. */
 void rnn_conv_a16(const rnn_window_params *p, const int16_t *x, const int8_t *w, int32_t w_bits,
                   const int64_t *bias, const int32_t *mult, const int32_t *shift,
@@ -111,7 +91,7 @@ void rnn_conv_a16(const rnn_window_params *p, const int16_t *x, const int8_t *w,
             int32_t ow;
             const int32_t ih0 = oh * p->stride_h - p->pad_h;
             const int32_t at = (m * out_h + oh) * out_w;
-            rnn_conv_a16_taps(oh, p->stride_h, p->pad_h, p->dil_h, k_h, p->in_h, &kh0, &kh1);
+            rnn_conv_taps(oh, p->stride_h, p->pad_h, p->dil_h, k_h, p->in_h, &kh0, &kh1);
             for (ow = 0; ow < out_w; ++ow)
             {
                 const int32_t iw0 = ow * p->stride_w - p->pad_w;
@@ -136,7 +116,7 @@ void rnn_conv_a16(const rnn_window_params *p, const int16_t *x, const int8_t *w,
                     int32_t kw0;
                     int32_t kw1;
                     int32_t c;
-                    rnn_conv_a16_taps(ow, p->stride_w, p->pad_w, dw, k_w, in_w, &kw0, &kw1);
+                    rnn_conv_taps(ow, p->stride_w, p->pad_w, dw, k_w, in_w, &kw0, &kw1);
                     for (c = 0; c < cg; ++c)
                     {
                         const int16_t *xc = xg + c * plane;

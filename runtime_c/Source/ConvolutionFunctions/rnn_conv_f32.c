@@ -33,36 +33,13 @@
 #include <stddef.h>
 
 #include "rnn_nnfunctions.h"
+#include "rnn_nn_support.h"
 
 #if defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
 #include <math.h>
 #define RNN_CONV_F32_NEON 1
 #endif
-
-/* First tap k in [0, k_n) with 0 <= o * s - pad + k * d, and one past the last with
- * o * s - pad + k * d < n. */
-static void rnn_conv_taps(int32_t o, int32_t s, int32_t pad, int32_t d, int32_t k_n, int32_t n,
-                          int32_t *lo, int32_t *hi)
-{
-    const int32_t start = o * s - pad;
-    int32_t a = 0;
-    int32_t b = k_n;
-    if (start < 0)
-    {
-        a = (-start + d - 1) / d;
-    }
-    if (start + (k_n - 1) * d >= n)
-    {
-        b = (n - 1 - start) / d + 1;
-        if (n - 1 - start < 0)
-        {
-            b = 0;
-        }
-    }
-    *lo = a;
-    *hi = b > a ? b : a;
-}
 
 #if defined(RNN_CONV_F32_NEON)
 /* ---- AArch64 NEON: four output positions (lanes) x 8, 4 or 1 channels per pass ---- */

@@ -17,26 +17,6 @@
 
 #include "rnn_nn_support.h"
 
-/* First tap k in [0, k_n) with 0 <= o * s - pad + k * d, and one past the last with
- * o * s - pad + k * d < n. */
-static void rnn_conv_s4_taps(int32_t o, int32_t s, int32_t pad, int32_t d, int32_t k_n,
-                             int32_t n, int32_t *lo, int32_t *hi)
-{
-    const int32_t start = o * s - pad;
-    int32_t a = 0;
-    int32_t b = k_n;
-    if (start < 0)
-    {
-        a = (-start + d - 1) / d;
-    }
-    if (start + (k_n - 1) * d >= n)
-    {
-        b = n - 1 - start < 0 ? 0 : (n - 1 - start) / d + 1;
-    }
-    *lo = a;
-    *hi = b > a ? b : a;
-}
-
 /* Refer to header file for details. */
 void rnn_conv_s4(const rnn_window_params *p, const int8_t *x, int32_t x_zero_point,
                  const int8_t *w, const int32_t *bias, const int32_t *mult,
@@ -100,7 +80,7 @@ void rnn_conv_s4(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
             int32_t ow;
             const int32_t ih0 = oh * p->stride_h - p->pad_h;
             int8_t *yr = y + (m * out_h + oh) * out_w;
-            rnn_conv_s4_taps(oh, p->stride_h, p->pad_h, p->dil_h, k_h, p->in_h, &kh0, &kh1);
+            rnn_conv_taps(oh, p->stride_h, p->pad_h, p->dil_h, k_h, p->in_h, &kh0, &kh1);
             for (ow = 0; ow < out_w; ++ow)
             {
                 const int32_t iw0 = ow * p->stride_w - p->pad_w;
@@ -126,7 +106,7 @@ void rnn_conv_s4(const rnn_window_params *p, const int8_t *x, int32_t x_zero_poi
                     int32_t kw0;
                     int32_t kw1;
                     int32_t c;
-                    rnn_conv_s4_taps(ow, p->stride_w, p->pad_w, dw, k_w, in_w, &kw0, &kw1);
+                    rnn_conv_taps(ow, p->stride_w, p->pad_w, dw, k_w, in_w, &kw0, &kw1);
                     acc = bias[m];
                     for (c = 0; c < cg; ++c)
                     {

@@ -101,25 +101,6 @@
 #define RNN_CONV_S8_SAT8(v) rnn_sat8(v)
 #endif
 
-/* The taps [lo, hi) of one output position that fall inside the input (as rnn_conv_f32). */
-static void rnn_conv_s8_taps(int32_t o, int32_t s, int32_t pad, int32_t d, int32_t k_n,
-                             int32_t n, int32_t *lo, int32_t *hi)
-{
-    const int32_t start = o * s - pad;
-    int32_t a = 0;
-    int32_t b = k_n;
-    if (start < 0)
-    {
-        a = (-start + d - 1) / d;
-    }
-    if (start + (k_n - 1) * d >= n)
-    {
-        b = n - 1 - start < 0 ? 0 : (n - 1 - start) / d + 1;
-    }
-    *lo = a;
-    *hi = b > a ? b : a;
-}
-
 /* The int8 output of one accumulator (as quant.conv_s8). When shift <= -2 (the usual case:
  * a right shift by more than 32 bits) round(acc * mult * 2^(shift - 31)) half up is
  * (hi + 2^(s - 1)) >> s with hi the high word of the 64-bit product (floor(acc * mult / 2^32))
@@ -169,11 +150,11 @@ static inline void rnn_conv_s8_window(const rnn_window_params *p, int32_t oh, in
     v->kw1 = p->k_w;
     if (v->ih0 < 0 || v->ih0 + (p->k_h - 1) * p->dil_h >= p->in_h)
     {
-        rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &v->kh0, &v->kh1);
+        rnn_conv_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &v->kh0, &v->kh1);
     }
     if (v->iw0 < 0 || v->iw0 + (p->k_w - 1) * p->dil_w >= p->in_w)
     {
-        rnn_conv_s8_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &v->kw0, &v->kw1);
+        rnn_conv_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &v->kw0, &v->kw1);
     }
 }
 
@@ -1297,7 +1278,7 @@ static inline int8x16_t rnn_conv_s8_edge16(const rnn_window_params *p, const int
     mve_pred16_t in;
     if (iw0 < 0 || iw0 + (p->k_w - 1) * p->dil_w >= p->in_w)
     {
-        rnn_conv_s8_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &kw0, &kw1);
+        rnn_conv_taps(ow, p->stride_w, p->pad_w, p->dil_w, p->k_w, p->in_w, &kw0, &kw1);
     }
     in = vcmpcsq_n_u8(lk[0], (uint8_t)kh0);
     in = vcmphiq_m_n_u8(lk[1], (uint8_t)(255 - kh1), in);
@@ -1368,7 +1349,7 @@ RNN_CONV_S8_MVE_APART static void rnn_conv_s8_small_mve(
             int32_t ow;
             if (!row_in)
             {
-                rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0,
+                rnn_conv_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0,
                                  &kh1);
             }
             /* four output positions of this row per pass (the row's last pass 1 to 4) */
@@ -1922,7 +1903,7 @@ RNN_CONV_S8_MVE_APART static int32_t rnn_conv_s8_pairs_mve(
                 /* the lanes of the row's kernel rows inside the input */
                 int32_t kh0 = 0;
                 int32_t kh1 = p->k_h;
-                rnn_conv_s8_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0,
+                rnn_conv_taps(oh, p->stride_h, p->pad_h, p->dil_h, p->k_h, p->in_h, &kh0,
                                  &kh1);
                 rows = vcmphiq_m_n_u8(lkh[1], (uint8_t)(255 - kh1),
                                       vcmpcsq_n_u8(lkh[0], (uint8_t)kh0));
