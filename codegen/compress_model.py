@@ -122,8 +122,7 @@ def _aware(f: dict[str, Any]) -> str:
         return " (int8-aware)"
     from . import precision
 
-    plan = precision.Plan(p["default"], tuple(sorted(p["layers"].items())))
-    return f" (int8-aware, {plan.describe()})"
+    return f" (int8-aware, {precision.from_mapping(p, 'finetune.precision').describe()})"
 
 
 @dataclass
