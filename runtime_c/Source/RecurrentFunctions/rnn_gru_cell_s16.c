@@ -4,19 +4,46 @@
  * Title:       rnn_gru_cell_s16.c
  * Description: int8 GRU state update after rnn_gru_gates_s16: candidate n (Q0.15 by table),
  *              then h = n + z (h - n) in Q0.15, requantized to the int8 hidden state.
+ *
+ * NEON (AArch64, __ARM_NEON) and Helium (Cortex-M55, __ARM_FEATURE_MVE): four units at a
+ * time in int32 lanes for either linear_before_reset, with or without clip, when
+ * h15_shift <= 23 and out_shift <= 16 (every scale calibration gives: h15 about 2^8,
+ * out about 2^-8). The same arithmetic as the C: each saturation once where the C has
+ * it, rounding shifts by SRSHR / VRSHR (exact: no intermediate overflows), the tables as
+ * in rnn_gru_gates_s16.c, and both requantizations rnn_requantize(x, m, s) in 32-bit
+ * lanes by two identities, exact for int32 x and m in [2^30, 2^31):
+ *   s >= 0 (and |x| 2^s < 2^31: |h - zp| <= 255, |nw| <= 2^15, hence the bounds above):
+ *     SQRDMULH(x << s, m) = (x m 2^s + 2^30) >> 31 = (x m + 2^(30-s)) >> (31-s);
+ *   s < 0: SRSHL(SQDMULH(x, m), s) = round half up of floor(x m / 2^31) / 2^-s, which is
+ *     (x m + 2^(30-s)) >> (31-s) (floor of a floor).
+ * The output then saturates to int16 before zp is added (sat8(zp + sat16(r)) = sat8(zp + r)
+ * for |zp| <= 128; the int32 sum cannot wrap). NEON leaves the last H mod 4 units to the
+ * C; Helium predicates them (VCTP). Other shifts run the C below.
+ * Cortex-M4/M7: the C (the lookups are rnn_lut_q12's SMLAD over the entry pair).
+ * KWS GRU (10 -> 154, lbr 1; benchmarks/kernels.py --gru), own instructions per step,
+ * plain C -> this file: see docs/int8.md.
  */
 
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
 
-/* Refer to header file for details. */
-void rnn_gru_cell_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
-                      const int16_t *zr, int8_t *h)
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#include <string.h>
+#define RNN_GRU_NEON 1
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#define RNN_GRU_MVE 1
+#endif
+
+/* units [u0, H), as quant.py (cells/gru.py step_s8) */
+static void cell_c(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                   const int16_t *zr, int8_t *h, int32_t u0)
 {
     const int32_t H = p->hidden;
     int32_t u;
 
-    for (u = 0; u < H; ++u)
+    for (u = u0; u < H; ++u)
     {
         const int32_t z = zr[u];
         int32_t npre, n, h15, nw;
@@ -39,4 +66,197 @@ void rnn_gru_cell_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int1
         nw = rnn_sat16(n + rnn_rshift_round(z * (h15 - n), 15));
         h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(nw, p->out_mult, p->out_shift));
     }
+}
+
+#if defined(RNN_GRU_NEON) || defined(RNN_GRU_MVE)
+/* the vector paths' requantization shifts (the header's identities) */
+static int32_t vector_shifts(const rnn_gru_params_s16 *p)
+{
+    return p->h15_shift <= 23 && p->out_shift <= 16;
+}
+#endif
+
+#if defined(RNN_GRU_NEON)
+/* rnn_lut_q12 of four Q3.12 values: the entries table[i], table[i + 1] of each lane read as
+ * one 32-bit word (little-endian: table[i] in the low half) */
+static inline int32x4_t lut4_neon(const int16_t *table, int32x4_t x)
+{
+    const int32x4_t u = vaddq_s32(x, vdupq_n_s32(32768));
+    const int32x4_t i = vshrq_n_s32(u, 7);
+    const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
+    int32_t w[4];
+    int32x4_t pair;
+    memcpy(&w[0], table + vgetq_lane_s32(i, 0), 4);
+    memcpy(&w[1], table + vgetq_lane_s32(i, 1), 4);
+    memcpy(&w[2], table + vgetq_lane_s32(i, 2), 4);
+    memcpy(&w[3], table + vgetq_lane_s32(i, 3), 4);
+    pair = vld1q_s32(w);
+    {
+        const int16x4_t t0 = vmovn_s32(pair);
+        const int16x4_t t1 = vshrn_n_s32(pair, 16);
+        const int32x4_t d = vmlaq_s32(vdupq_n_s32(64), vsubl_s16(t1, t0), f);
+        return vaddq_s32(vmovl_s16(t0), vshrq_n_s32(d, 7));
+    }
+}
+
+/* rnn_requantize(x, m, s) of four lanes (the header's identities; s >= 0 needs
+ * |x| 2^s < 2^31) */
+static inline int32x4_t rq4_neon(int32x4_t x, int32x4_t m, int32_t s)
+{
+    return s >= 0 ? vqrdmulhq_s32(vshlq_s32(x, vdupq_n_s32(s)), m)
+                  : vrshlq_s32(vqdmulhq_s32(x, m), vdupq_n_s32(s));
+}
+
+/* sat16 of four int32 lanes, kept in int32 lanes */
+static inline int32x4_t sat16_neon(int32x4_t v)
+{
+    return vmovl_s16(vqmovn_s32(v));
+}
+
+/* cell_c for units [0, H - H mod 4); returns the units done */
+static int32_t cell_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                         const int16_t *zr, int8_t *h)
+{
+    const int32_t H = p->hidden;
+    const int16_t *bn = p->bias + 2 * H;
+    const int16_t *xn = gx + 2 * H;
+    const int16_t *hn = gh + 2 * H;
+    const int16_t *lut1 = p->lut1;
+    const int32x4_t hi = vdupq_n_s32(p->clip);
+    const int32x4_t lo = vdupq_n_s32(-p->clip);
+    const int32x4_t zp = vdupq_n_s32(p->h_zero_point);
+    const int32x4_t hm = vdupq_n_s32(p->h15_mult);
+    const int32x4_t om = vdupq_n_s32(p->out_mult);
+    const int32_t hs = p->h15_shift;
+    const int32_t os = p->out_shift;
+    int32_t u;
+
+    for (u = 0; u + 4 <= H; u += 4)
+    {
+        const int32x4_t z = vmovl_s16(vld1_s16(zr + u));
+        int32x4_t npre, n, h8, h15, nw;
+        int32_t w;
+        if (p->linear_before_reset)
+        {
+            const int32x4_t r = vmovl_s16(vld1_s16(zr + H + u));
+            const int32x4_t hh = sat16_neon(vaddl_s16(vld1_s16(hn + u), vld1_s16(p->bias2 + u)));
+            npre = sat16_neon(vaddq_s32(vaddl_s16(vld1_s16(xn + u), vld1_s16(bn + u)),
+                                        vrshrq_n_s32(vmulq_s32(r, hh), 15)));
+        }
+        else
+        {
+            npre = sat16_neon(vaddw_s16(vaddl_s16(vld1_s16(xn + u), vld1_s16(hn + u)),
+                                        vld1_s16(bn + u)));
+        }
+        if (p->clip)
+        {
+            npre = vmaxq_s32(vminq_s32(npre, hi), lo);
+        }
+        n = lut4_neon(lut1, npre);
+        memcpy(&w, h + u, 4);
+        h8 = vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(w)))));
+        h15 = sat16_neon(rq4_neon(vsubq_s32(h8, zp), hm, hs));
+        nw = sat16_neon(vaddq_s32(n, vrshrq_n_s32(vmulq_s32(z, vsubq_s32(h15, n)), 15)));
+        {
+            const int16x4_t o16 = vqmovn_s32(rq4_neon(nw, om, os));
+            const int16x4_t h16 = vqmovn_s32(vaddw_s16(zp, o16));
+            w = vget_lane_s32(vreinterpret_s32_s8(vqmovn_s16(vcombine_s16(h16, h16))), 0);
+            memcpy(h + u, &w, 4);
+        }
+    }
+    return u;
+}
+#endif
+
+#if defined(RNN_GRU_MVE)
+/* rnn_lut_q12 of four Q3.12 values in int32 lanes; lanes off in `pr` read nothing */
+static inline int32x4_t lut4_mve(const int16_t *table, int32x4_t x, mve_pred16_t pr)
+{
+    const int32x4_t u = vaddq_n_s32(x, 32768);
+    const uint32x4_t i = vreinterpretq_u32_s32(vshrq_n_s32(u, 7));
+    const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
+    const int32x4_t t0 = vldrhq_gather_shifted_offset_z_s32(table, i, pr);
+    const int32x4_t t1 = vldrhq_gather_shifted_offset_z_s32(table + 1, i, pr);
+    return vaddq_s32(t0, vshrq_n_s32(vaddq_n_s32(vmulq_s32(vsubq_s32(t1, t0), f), 64), 7));
+}
+
+/* rnn_requantize(x, m, s) of four lanes (the header's identities; s >= 0 needs
+ * |x| 2^s < 2^31) */
+static inline int32x4_t rq4_mve(int32x4_t x, int32_t m, int32_t s)
+{
+    return s >= 0 ? vqrdmulhq_n_s32(vshlq_r_s32(x, s), m)
+                  : vrshlq_n_s32(vqdmulhq_n_s32(x, m), s);
+}
+
+static inline int32x4_t sat16_mve(int32x4_t v)
+{
+    return vmaxq_s32(vminq_s32(v, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
+}
+
+/* cell_c for every unit, four lanes a pass, the last ones predicated */
+static void cell_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                     const int16_t *zr, int8_t *h)
+{
+    const int32_t H = p->hidden;
+    const int16_t *bn = p->bias + 2 * H;
+    const int16_t *xn = gx + 2 * H;
+    const int16_t *hn = gh + 2 * H;
+    const int16_t *lut1 = p->lut1;
+    const int32_t clip = p->clip;
+    const int32_t zp = p->h_zero_point;
+    const int32_t hm = p->h15_mult;
+    const int32_t om = p->out_mult;
+    const int32_t hs = p->h15_shift;
+    const int32_t os = p->out_shift;
+    int32_t u;
+
+    for (u = 0; u < H; u += 4)
+    {
+        const mve_pred16_t pr = vctp32q((uint32_t)(H - u));
+        const int32x4_t z = vldrhq_z_s32(zr + u, pr);
+        int32x4_t npre, n, h15, nw, hv;
+        if (p->linear_before_reset)
+        {
+            const int32x4_t r = vldrhq_z_s32(zr + H + u, pr);
+            const int32x4_t hh =
+                sat16_mve(vaddq_s32(vldrhq_z_s32(hn + u, pr), vldrhq_z_s32(p->bias2 + u, pr)));
+            npre = sat16_mve(vaddq_s32(vaddq_s32(vldrhq_z_s32(xn + u, pr),
+                                                 vldrhq_z_s32(bn + u, pr)),
+                                       vrshrq_n_s32(vmulq_s32(r, hh), 15)));
+        }
+        else
+        {
+            npre = sat16_mve(vaddq_s32(vaddq_s32(vldrhq_z_s32(xn + u, pr),
+                                                 vldrhq_z_s32(hn + u, pr)),
+                                       vldrhq_z_s32(bn + u, pr)));
+        }
+        if (clip)
+        {
+            npre = vmaxq_s32(vminq_s32(npre, vdupq_n_s32(clip)), vdupq_n_s32(-clip));
+        }
+        n = lut4_mve(lut1, npre, pr);
+        h15 = sat16_mve(rq4_mve(vsubq_s32(vldrbq_z_s32(h + u, pr), vdupq_n_s32(zp)), hm, hs));
+        nw = sat16_mve(vaddq_s32(n, vrshrq_n_s32(vmulq_s32(z, vsubq_s32(h15, n)), 15)));
+        hv = vaddq_n_s32(sat16_mve(rq4_mve(nw, om, os)), zp);
+        vstrbq_p_s32(h + u, vmaxq_s32(vminq_s32(hv, vdupq_n_s32(127)), vdupq_n_s32(-128)), pr);
+    }
+}
+#endif
+
+/* Refer to header file for details. */
+void rnn_gru_cell_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                      const int16_t *zr, int8_t *h)
+{
+#if defined(RNN_GRU_NEON)
+    cell_c(p, gx, gh, zr, h, vector_shifts(p) ? cell_neon(p, gx, gh, zr, h) : 0);
+#elif defined(RNN_GRU_MVE)
+    if (vector_shifts(p))
+    {
+        cell_mve(p, gx, gh, zr, h);
+        return;
+    }
+    cell_c(p, gx, gh, zr, h, 0);
+#else
+    cell_c(p, gx, gh, zr, h, 0);
+#endif
 }
