@@ -303,12 +303,16 @@ def _gru_cell_want(gx, gh, bias, bias2, zr, h, lg, clip, lbr, zp, hm, hs, om, os
 
 
 # (H, linear_before_reset, clip, rh, h15_shift, out_shift): the KWS GRU's shifts (9, -8),
-# the vector paths' edges (h15 23, out 16) and one past each (C), 0 / -1 (the two
-# identities' boundary), the smallest shifts; H 1..23 with tails of 1..3 units
+# the NEON / Helium paths' edges (h15 23, out 16) and one past each (C), the M4 / M7
+# path's edges (h15 -1 and 22, out -2) and one past each, 0 / -1 (the identities'
+# boundaries), the smallest shifts,
+# out_shift 17 (rq saturates int32 before zp is added); H 1..23 with tails of 1..3 units
 GRU_CASES = [(23, 1, 0, 0, 9, -8), (23, 0, 0, 1, 9, -8), (7, 1, 5000, 0, 23, 16),
              (5, 0, 3000, 1, 23, 16), (9, 1, 0, 0, 24, -8), (6, 0, 0, 1, 9, 17),
              (10, 1, 0, 0, 0, -1), (11, 0, 0, 1, -1, 0), (3, 1, 0, 0, -31, -31),
-             (1, 0, 0, 1, 8, -2), (4, 1, 20000, 0, 12, -12), (2, 0, 0, 0, 10, -9)]
+             (1, 0, 0, 1, 8, -2), (4, 1, 20000, 0, 12, -12), (2, 0, 0, 0, 10, -9),
+             (13, 1, 0, 0, 22, -2), (8, 0, 0, 1, -1, -31), (9, 1, 0, 0, 23, -9),
+             (16, 0, 0, 1, -2, -4), (15, 1, 0, 1, -2, -1)]
 
 
 @pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
@@ -332,10 +336,9 @@ def test_gru_gates_and_cell_s16(tmp_path, board):
         h = rng.integers(-128, 128, H)
         h[0], h[-1] = -128, 127
         zp = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
-        if os_ > 16:  # rq(nw) saturates int32: zp + rq overflows the C's int32 unless zp = 0
-            zp = 0
         zr_in = rng.integers(-32768, 32768, 2 * H)  # the cell's z, r: any int16
         zr_in[0], zr_in[-1] = 32767, -32768
+        zr_in[1:H:3] = rng.integers(32000, 32768, len(zr_in[1:H:3]))  # z ~ 1: h mostly h15
         hm, om = (int(v) for v in rng.integers(1 << 30, 1 << 31, 2))
         decls += [c_array("const int16_t", f"gx{k}", gx), c_array("const int16_t", f"gh{k}", gh),
                   c_array("const int16_t", f"b{k}", bias), c_array("const int16_t", f"bb{k}", bias2 if lbr else []),

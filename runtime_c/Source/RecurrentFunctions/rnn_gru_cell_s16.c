@@ -34,39 +34,125 @@
 #elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
 #define RNN_GRU_MVE 1
+#elif defined(__ARM_FEATURE_DSP) && !defined(__aarch64__) && defined(__GNUC__)
+#define RNN_GRU_DSP 1
 #endif
+
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+/* SSAT (as rnn_lstm_cell_s16.c: GCC 12 types __ssat's result unsigned) */
+#define SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
+#define SAT8(v) ((int32_t)__builtin_arm_ssat((v), 8))
+#elif defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#define SAT16(v) __ssat((v), 16)
+#define SAT8(v) __ssat((v), 8)
+#else
+#define SAT16(v) rnn_sat16(v)
+#define SAT8(v) rnn_sat8(v)
+#endif
+
+/* rnn_rshift_round(v, 15) for |v| < 2^31 - 2^14 (r hh: |v| <= 2^30; z (h15 - n):
+ * |v| <= 2^15 (2^16 - 1)): v + 2^14 cannot overflow 32 bits */
+static inline int32_t rshift15(int32_t v)
+{
+    return (v + (1 << 14)) >> 15;
+}
 
 /* units [u0, H), as quant.py (cells/gru.py step_s8) */
 static void cell_c(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
                    const int16_t *zr, int8_t *h, int32_t u0)
 {
     const int32_t H = p->hidden;
+    const int16_t *bn = p->bias + 2 * H;
+    const int16_t *xn = gx + 2 * H;
+    const int16_t *hn = gh + 2 * H;
+    const int16_t *lut1 = p->lut1;
+    const int32_t clip = p->clip;
+    const int32_t lbr = p->linear_before_reset;
+    const int32_t zp = p->h_zero_point;
     int32_t u;
 
     for (u = u0; u < H; ++u)
     {
         const int32_t z = zr[u];
         int32_t npre, n, h15, nw;
-        if (p->linear_before_reset)
+        if (lbr)
         {
-            const int32_t hh = rnn_sat16(gh[2 * H + u] + p->bias2[u]);
-            npre = rnn_sat16(gx[2 * H + u] + p->bias[2 * H + u] +
-                             rnn_rshift_round(zr[H + u] * hh, 15));
+            const int32_t hh = SAT16(hn[u] + p->bias2[u]);
+            npre = SAT16(xn[u] + bn[u] + rshift15(zr[H + u] * hh));
         }
         else
         {
-            npre = rnn_sat16(gx[2 * H + u] + gh[2 * H + u] + p->bias[2 * H + u]);
+            npre = SAT16(xn[u] + hn[u] + bn[u]);
         }
-        if (p->clip)
+        if (clip)
         {
-            npre = npre < -p->clip ? -p->clip : (npre > p->clip ? p->clip : npre);
+            npre = npre < -clip ? -clip : (npre > clip ? clip : npre);
         }
-        n = rnn_lut_q12(p->lut1, npre);
-        h15 = rnn_sat16(rnn_requantize(h[u] - p->h_zero_point, p->h15_mult, p->h15_shift));
-        nw = rnn_sat16(n + rnn_rshift_round(z * (h15 - n), 15));
-        h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(nw, p->out_mult, p->out_shift));
+        n = rnn_lut_q12(lut1, npre);
+        h15 = SAT16(rnn_requantize(h[u] - zp, p->h15_mult, p->h15_shift));
+        nw = SAT16(n + rshift15(z * (h15 - n)));
+        /* sat8(zp + sat16(r)) = sat8(zp + r) for |zp| <= 128, and the int32 sum cannot wrap */
+        h[u] = (int8_t)SAT8(zp + SAT16(rnn_requantize(nw, p->out_mult, p->out_shift)));
     }
 }
+
+#if defined(RNN_GRU_DSP)
+/* SMMULR: (a b + 2^31) >> 32 */
+static inline int32_t mulhr(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* cell_c for h15_shift in [-1, 22] and out_shift <= -2 (Cortex-M4/M7), both requantizations
+ * in 32-bit words: h15 = SMMULR((h - zp) 2^(s+1), m) = ((h - zp) m + 2^(30-s)) >> (31-s)
+ * exactly (|h - zp| <= 255: the shifted value fits, s + 1 <= 23); the output from the high
+ * word of the product as rnn_requantize does for right shifts of 33 or more (|result| <
+ * 2^14: zp + it cannot leave int32). */
+static void cell_dsp(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                     const int16_t *zr, int8_t *h)
+{
+    const int32_t H = p->hidden;
+    const int16_t *bn = p->bias + 2 * H;
+    const int16_t *xn = gx + 2 * H;
+    const int16_t *hn = gh + 2 * H;
+    const int16_t *b2 = p->bias2;
+    const int16_t *r = zr + H;
+    const int16_t *lut1 = p->lut1;
+    const int32_t clip = p->clip;
+    const int32_t lbr = p->linear_before_reset;
+    const int32_t zp = p->h_zero_point;
+    const int32_t hm = p->h15_mult;
+    const uint32_t hl = (uint32_t)(p->h15_shift + 1);
+    const int32_t om = p->out_mult;
+    const int32_t ohi = -2 - p->out_shift;
+    int32_t u;
+
+    for (u = 0; u < H; ++u)
+    {
+        int32_t npre, n, h15, nw, t;
+        if (lbr)
+        {
+            npre = SAT16(xn[u] + bn[u] + rshift15(r[u] * SAT16(hn[u] + b2[u])));
+        }
+        else
+        {
+            npre = SAT16(xn[u] + hn[u] + bn[u]);
+        }
+        if (clip)
+        {
+            npre = npre < -clip ? -clip : (npre > clip ? clip : npre);
+        }
+        n = rnn_lut_q12(lut1, npre);
+        h15 = SAT16(mulhr((int32_t)((uint32_t)(h[u] - zp) << hl), hm));
+        nw = SAT16(n + rshift15(zr[u] * (h15 - n)));
+        t = (int32_t)(((int64_t)nw * om) >> 32) >> ohi;
+        h[u] = (int8_t)SAT8(zp + ((t + 1) >> 1));
+    }
+}
+#endif
 
 #if defined(RNN_GRU_NEON) || defined(RNN_GRU_MVE)
 /* the vector paths' requantization shifts (the header's identities) */
@@ -253,6 +339,13 @@ void rnn_gru_cell_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int1
     if (vector_shifts(p))
     {
         cell_mve(p, gx, gh, zr, h);
+        return;
+    }
+    cell_c(p, gx, gh, zr, h, 0);
+#elif defined(RNN_GRU_DSP)
+    if (p->h15_shift >= -1 && p->h15_shift <= 22 && p->out_shift <= -2)
+    {
+        cell_dsp(p, gx, gh, zr, h);
         return;
     }
     cell_c(p, gx, gh, zr, h, 0);

@@ -30,22 +30,50 @@
 #define RNN_GRU_MVE 1
 #endif
 
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
+/* SSAT (as rnn_lstm_cell_s16.c: GCC 12 types __ssat's result unsigned) */
+#define SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
+#define SAT8(v) ((int32_t)__builtin_arm_ssat((v), 8))
+#elif defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#define SAT16(v) __ssat((v), 16)
+#define SAT8(v) __ssat((v), 8)
+#else
+#define SAT16(v) rnn_sat16(v)
+#define SAT8(v) rnn_sat8(v)
+#endif
+
+/* rnn_rshift_round(v, 15) for |v| < 2^31 - 2^14 (a product of two int16-ranged values below
+ * that bound): v + 2^14 cannot overflow 32 bits */
+static inline int32_t rshift15(int32_t v)
+{
+    return (v + (1 << 14)) >> 15;
+}
+
 #if !defined(RNN_GRU_MVE)
 /* the gates z, r of units [u0, 2H) */
 static void gates_c(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
                     int16_t *zr, int32_t u0)
 {
     const int32_t H = p->hidden;
+    const int16_t *bias = p->bias;
+    const int16_t *lut0 = p->lut0;
+    const int32_t clip = p->clip;
     int32_t u;
 
+    if (clip == 0)
+    {
+        for (u = u0; u < 2 * H; ++u)
+        {
+            zr[u] = (int16_t)rnn_lut_q12(lut0, SAT16(gx[u] + gh[u] + bias[u]));
+        }
+        return;
+    }
     for (u = u0; u < 2 * H; ++u)
     {
-        int32_t v = rnn_sat16(gx[u] + gh[u] + p->bias[u]);
-        if (p->clip)
-        {
-            v = v < -p->clip ? -p->clip : (v > p->clip ? p->clip : v);
-        }
-        zr[u] = (int16_t)rnn_lut_q12(p->lut0, v);
+        int32_t v = SAT16(gx[u] + gh[u] + bias[u]);
+        v = v < -clip ? -clip : (v > clip ? clip : v);
+        zr[u] = (int16_t)rnn_lut_q12(lut0, v);
     }
 }
 
@@ -54,12 +82,13 @@ static void rh_c(const rnn_gru_params_s16 *p, const int8_t *h, const int16_t *zr
                  int32_t u0)
 {
     const int32_t H = p->hidden;
+    const int32_t zp = p->h_zero_point;
     int32_t u;
 
+    /* |r (h - zp)| <= 2^15 * 255 */
     for (u = u0; u < H; ++u)
     {
-        rh[u] = (int8_t)rnn_sat8(p->h_zero_point +
-                                 rnn_rshift_round(zr[H + u] * (h[u] - p->h_zero_point), 15));
+        rh[u] = (int8_t)SAT8(zp + rshift15(zr[H + u] * (h[u] - zp)));
     }
 }
 #endif
