@@ -7,18 +7,17 @@
  *
  * NEON (AArch64, __ARM_NEON) and Helium (Cortex-M55, __ARM_FEATURE_MVE): four units at a
  * time in int32 lanes for either linear_before_reset, with or without clip, when
- * h15_shift <= 23 and out_shift <= 16 (every scale calibration gives: h15 about 2^8,
- * out about 2^-8). The same arithmetic as the C: each saturation once where the C has
- * it, rounding shifts by SRSHR / VRSHR (exact: no intermediate overflows), the tables as
- * in rnn_gru_gates_s16.c, and both requantizations rnn_requantize(x, m, s) in 32-bit
- * lanes by two identities, exact for int32 x and m in [2^30, 2^31):
- *   s >= 0 (and |x| 2^s < 2^31: |h - zp| <= 255, |nw| <= 2^15, hence the bounds above):
- *     SQRDMULH(x << s, m) = (x m 2^s + 2^30) >> 31 = (x m + 2^(30-s)) >> (31-s);
- *   s < 0: SRSHL(SQDMULH(x, m), s) = round half up of floor(x m / 2^31) / 2^-s, which is
- *     (x m + 2^(30-s)) >> (31-s) (floor of a floor).
- * The output then saturates to int16 before zp is added (sat8(zp + sat16(r)) = sat8(zp + r)
- * for |zp| <= 128; the int32 sum cannot wrap). NEON leaves the last H mod 4 units to the
- * C; Helium predicates them (VCTP). Other shifts run the C below.
+ * h15_shift <= 22 and out_shift <= 15 (every calibration gives that: h15 about 2^8, out
+ * about 2^-8). The same arithmetic as the C: each saturation once where the C has it,
+ * rounding shifts by SRSHR / VRSHR (exact: no intermediate overflows), the tables as in
+ * rnn_gru_gates_s16.c, and both requantizations rnn_requantize(x, m, s) in 32-bit lanes
+ * without a branch on s: with a = max(s + 1, 0) and b = a - s >= 1,
+ *   SRSHL(SQDMULH(x 2^a, m), -b) = (floor(x m 2^a / 2^31) + 2^(b-1)) >> b
+ *                               = (x m 2^a + 2^(30+b)) >> (31+b) = (x m + 2^(30-s)) >> (31-s),
+ * exact for m in [2^30, 2^31) when |x 2^a| <= 2^31 (|h - zp| <= 255, |nw| <= 2^15: hence
+ * the bounds above). The output saturates to int16 before zp is added (sat8(zp + sat16(r))
+ * = sat8(zp + r) for |zp| <= 128; the int32 sum cannot wrap). The last H mod 4 units and
+ * other shifts run the C below.
  * Cortex-M4/M7: the C (the lookups are rnn_lut_q12's SMLAD over the entry pair).
  * KWS GRU (10 -> 154, lbr 1; benchmarks/kernels.py --gru), own instructions per step,
  * plain C -> this file: see docs/int8.md.
@@ -155,10 +154,10 @@ static void cell_dsp(const rnn_gru_params_s16 *p, const int16_t *gx, const int16
 #endif
 
 #if defined(RNN_GRU_NEON) || defined(RNN_GRU_MVE)
-/* the vector paths' requantization shifts (the header's identities) */
+/* the vector paths' requantization shifts (the header's identity) */
 static int32_t vector_shifts(const rnn_gru_params_s16 *p)
 {
-    return p->h15_shift <= 23 && p->out_shift <= 16;
+    return p->h15_shift <= 22 && p->out_shift <= 15;
 }
 #endif
 
@@ -185,12 +184,10 @@ static inline int32x4_t lut4_neon(const int16_t *table, int32x4_t x)
     }
 }
 
-/* rnn_requantize(x, m, s) of four lanes (the header's identities; s >= 0 needs
- * |x| 2^s < 2^31) */
-static inline int32x4_t rq4_neon(int32x4_t x, int32x4_t m, int32_t s)
+/* rnn_requantize(x, m, s) of four lanes: a = max(s + 1, 0), nb = s - a (the header) */
+static inline int32x4_t rq4_neon(int32x4_t x, int32x4_t m, int32x4_t a, int32x4_t nb)
 {
-    return s >= 0 ? vqrdmulhq_s32(vshlq_s32(x, vdupq_n_s32(s)), m)
-                  : vrshlq_s32(vqdmulhq_s32(x, m), vdupq_n_s32(s));
+    return vrshlq_s32(vqdmulhq_s32(vshlq_s32(x, a), m), nb);
 }
 
 /* sat16 of four int32 lanes, kept in int32 lanes */
@@ -213,8 +210,12 @@ static int32_t cell_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const i
     const int32x4_t zp = vdupq_n_s32(p->h_zero_point);
     const int32x4_t hm = vdupq_n_s32(p->h15_mult);
     const int32x4_t om = vdupq_n_s32(p->out_mult);
-    const int32_t hs = p->h15_shift;
-    const int32_t os = p->out_shift;
+    const int32_t ha = p->h15_shift >= -1 ? p->h15_shift + 1 : 0;
+    const int32_t oa = p->out_shift >= -1 ? p->out_shift + 1 : 0;
+    const int32x4_t hsa = vdupq_n_s32(ha);
+    const int32x4_t hsb = vdupq_n_s32(p->h15_shift - ha);
+    const int32x4_t osa = vdupq_n_s32(oa);
+    const int32x4_t osb = vdupq_n_s32(p->out_shift - oa);
     int32_t u;
 
     for (u = 0; u + 4 <= H; u += 4)
@@ -241,10 +242,10 @@ static int32_t cell_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const i
         n = lut4_neon(lut1, npre);
         memcpy(&w, h + u, 4);
         h8 = vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(w)))));
-        h15 = sat16_neon(rq4_neon(vsubq_s32(h8, zp), hm, hs));
+        h15 = sat16_neon(rq4_neon(vsubq_s32(h8, zp), hm, hsa, hsb));
         nw = sat16_neon(vaddq_s32(n, vrshrq_n_s32(vmulq_s32(z, vsubq_s32(h15, n)), 15)));
         {
-            const int16x4_t o16 = vqmovn_s32(rq4_neon(nw, om, os));
+            const int16x4_t o16 = vqmovn_s32(rq4_neon(nw, om, osa, osb));
             const int16x4_t h16 = vqmovn_s32(vaddw_s16(zp, o16));
             w = vget_lane_s32(vreinterpret_s32_s8(vqmovn_s16(vcombine_s16(h16, h16))), 0);
             memcpy(h + u, &w, 4);
@@ -255,23 +256,21 @@ static int32_t cell_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const i
 #endif
 
 #if defined(RNN_GRU_MVE)
-/* rnn_lut_q12 of four Q3.12 values in int32 lanes; lanes off in `pr` read nothing */
-static inline int32x4_t lut4_mve(const int16_t *table, int32x4_t x, mve_pred16_t pr)
+/* rnn_lut_q12 of four Q3.12 values in int32 lanes */
+static inline int32x4_t lut4_mve(const int16_t *table, int32x4_t x)
 {
     const int32x4_t u = vaddq_n_s32(x, 32768);
     const uint32x4_t i = vreinterpretq_u32_s32(vshrq_n_s32(u, 7));
     const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
-    const int32x4_t t0 = vldrhq_gather_shifted_offset_z_s32(table, i, pr);
-    const int32x4_t t1 = vldrhq_gather_shifted_offset_z_s32(table + 1, i, pr);
+    const int32x4_t t0 = vldrhq_gather_shifted_offset_s32(table, i);
+    const int32x4_t t1 = vldrhq_gather_shifted_offset_s32(table + 1, i);
     return vaddq_s32(t0, vshrq_n_s32(vaddq_n_s32(vmulq_s32(vsubq_s32(t1, t0), f), 64), 7));
 }
 
-/* rnn_requantize(x, m, s) of four lanes (the header's identities; s >= 0 needs
- * |x| 2^s < 2^31) */
-static inline int32x4_t rq4_mve(int32x4_t x, int32_t m, int32_t s)
+/* rnn_requantize(x, m, s) of four lanes: a = max(s + 1, 0), nb = s - a (the header) */
+static inline int32x4_t rq4_mve(int32x4_t x, int32_t m, int32_t a, int32_t nb)
 {
-    return s >= 0 ? vqrdmulhq_n_s32(vshlq_r_s32(x, s), m)
-                  : vrshlq_n_s32(vqdmulhq_n_s32(x, m), s);
+    return vrshlq_n_s32(vqdmulhq_n_s32(vshlq_r_s32(x, a), m), nb);
 }
 
 static inline int32x4_t sat16_mve(int32x4_t v)
@@ -279,9 +278,9 @@ static inline int32x4_t sat16_mve(int32x4_t v)
     return vmaxq_s32(vminq_s32(v, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
 }
 
-/* cell_c for every unit, four lanes a pass, the last ones predicated */
-static void cell_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
-                     const int16_t *zr, int8_t *h)
+/* cell_c for units [0, H - H mod 4); returns the units done */
+static int32_t cell_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                        const int16_t *zr, int8_t *h)
 {
     const int32_t H = p->hidden;
     const int16_t *bn = p->bias + 2 * H;
@@ -292,40 +291,39 @@ static void cell_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const int16
     const int32_t zp = p->h_zero_point;
     const int32_t hm = p->h15_mult;
     const int32_t om = p->out_mult;
-    const int32_t hs = p->h15_shift;
-    const int32_t os = p->out_shift;
+    const int32_t ha = p->h15_shift >= -1 ? p->h15_shift + 1 : 0;
+    const int32_t hb = p->h15_shift - ha;
+    const int32_t oa = p->out_shift >= -1 ? p->out_shift + 1 : 0;
+    const int32_t ob = p->out_shift - oa;
     int32_t u;
 
-    for (u = 0; u < H; u += 4)
+    for (u = 0; u + 4 <= H; u += 4)
     {
-        const mve_pred16_t pr = vctp32q((uint32_t)(H - u));
-        const int32x4_t z = vldrhq_z_s32(zr + u, pr);
+        const int32x4_t z = vldrhq_s32(zr + u);
         int32x4_t npre, n, h15, nw, hv;
         if (p->linear_before_reset)
         {
-            const int32x4_t r = vldrhq_z_s32(zr + H + u, pr);
-            const int32x4_t hh =
-                sat16_mve(vaddq_s32(vldrhq_z_s32(hn + u, pr), vldrhq_z_s32(p->bias2 + u, pr)));
-            npre = sat16_mve(vaddq_s32(vaddq_s32(vldrhq_z_s32(xn + u, pr),
-                                                 vldrhq_z_s32(bn + u, pr)),
+            const int32x4_t r = vldrhq_s32(zr + H + u);
+            const int32x4_t hh = sat16_mve(vaddq_s32(vldrhq_s32(hn + u), vldrhq_s32(p->bias2 + u)));
+            npre = sat16_mve(vaddq_s32(vaddq_s32(vldrhq_s32(xn + u), vldrhq_s32(bn + u)),
                                        vrshrq_n_s32(vmulq_s32(r, hh), 15)));
         }
         else
         {
-            npre = sat16_mve(vaddq_s32(vaddq_s32(vldrhq_z_s32(xn + u, pr),
-                                                 vldrhq_z_s32(hn + u, pr)),
-                                       vldrhq_z_s32(bn + u, pr)));
+            npre = sat16_mve(vaddq_s32(vaddq_s32(vldrhq_s32(xn + u), vldrhq_s32(hn + u)),
+                                       vldrhq_s32(bn + u)));
         }
         if (clip)
         {
             npre = vmaxq_s32(vminq_s32(npre, vdupq_n_s32(clip)), vdupq_n_s32(-clip));
         }
-        n = lut4_mve(lut1, npre, pr);
-        h15 = sat16_mve(rq4_mve(vsubq_s32(vldrbq_z_s32(h + u, pr), vdupq_n_s32(zp)), hm, hs));
+        n = lut4_mve(lut1, npre);
+        h15 = sat16_mve(rq4_mve(vsubq_s32(vldrbq_s32(h + u), vdupq_n_s32(zp)), hm, ha, hb));
         nw = sat16_mve(vaddq_s32(n, vrshrq_n_s32(vmulq_s32(z, vsubq_s32(h15, n)), 15)));
-        hv = vaddq_n_s32(sat16_mve(rq4_mve(nw, om, os)), zp);
-        vstrbq_p_s32(h + u, vmaxq_s32(vminq_s32(hv, vdupq_n_s32(127)), vdupq_n_s32(-128)), pr);
+        hv = vaddq_n_s32(sat16_mve(rq4_mve(nw, om, oa, ob)), zp);
+        vstrbq_s32(h + u, vmaxq_s32(vminq_s32(hv, vdupq_n_s32(127)), vdupq_n_s32(-128)));
     }
+    return u;
 }
 #endif
 
@@ -336,12 +334,7 @@ void rnn_gru_cell_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int1
 #if defined(RNN_GRU_NEON)
     cell_c(p, gx, gh, zr, h, vector_shifts(p) ? cell_neon(p, gx, gh, zr, h) : 0);
 #elif defined(RNN_GRU_MVE)
-    if (vector_shifts(p))
-    {
-        cell_mve(p, gx, gh, zr, h);
-        return;
-    }
-    cell_c(p, gx, gh, zr, h, 0);
+    cell_c(p, gx, gh, zr, h, vector_shifts(p) ? cell_mve(p, gx, gh, zr, h) : 0);
 #elif defined(RNN_GRU_DSP)
     if (p->h15_shift >= -1 && p->h15_shift <= 22 && p->out_shift <= -2)
     {

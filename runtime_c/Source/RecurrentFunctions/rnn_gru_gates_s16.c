@@ -11,7 +11,8 @@
  * part) and interpolated in vector; r * (h - zp) rounded by SRSHR (exact: the product is
  * below 2^24). The last 2H mod 4 gates and H mod 4 units of r * h run the C loops.
  * Helium (Cortex-M55, __ARM_FEATURE_MVE): the same four lanes, the table entries by two
- * gathers (VLDRH.S32 with shifted offsets), the last lanes predicated (VCTP), no C tail.
+ * gathers (VLDRH.S32 with shifted offsets), the same C tails (predicated passes measured
+ * more: a VPST before each load).
  * Cortex-M4/M7: the C loops (the lookup is rnn_lut_q12's SMLAD over the entry pair).
  * KWS GRU (10 -> 154, lbr 1; benchmarks/kernels.py --gru), own instructions per step,
  * plain C -> this file: cortex-a73 7,099 -> see docs/int8.md, cortex-m55 8,042 -> see
@@ -50,7 +51,6 @@ static inline int32_t rshift15(int32_t v)
     return (v + (1 << 14)) >> 15;
 }
 
-#if !defined(RNN_GRU_MVE)
 /* the gates z, r of units [u0, 2H) */
 static void gates_c(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
                     int16_t *zr, int32_t u0)
@@ -91,7 +91,6 @@ static void rh_c(const rnn_gru_params_s16 *p, const int8_t *h, const int16_t *zr
         rh[u] = (int8_t)SAT8(zp + rshift15(zr[H + u] * (h[u] - zp)));
     }
 }
-#endif
 
 #if defined(RNN_GRU_NEON)
 /* rnn_lut_q12 of four Q3.12 values: the entries table[i], table[i + 1] of each lane read as
@@ -175,52 +174,57 @@ static int32_t rh_neon(const rnn_gru_params_s16 *p, const int8_t *h, const int16
 #endif
 
 #if defined(RNN_GRU_MVE)
-/* rnn_lut_q12 of four Q3.12 values in int32 lanes; lanes off in `pr` read nothing */
-static inline int32x4_t lut4_mve(const int16_t *table, int32x4_t x, mve_pred16_t pr)
+/* rnn_lut_q12 of four Q3.12 values in int32 lanes */
+static inline int32x4_t lut4_mve(const int16_t *table, int32x4_t x)
 {
     const int32x4_t u = vaddq_n_s32(x, 32768);
     const uint32x4_t i = vreinterpretq_u32_s32(vshrq_n_s32(u, 7));
     const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
-    const int32x4_t t0 = vldrhq_gather_shifted_offset_z_s32(table, i, pr);
-    const int32x4_t t1 = vldrhq_gather_shifted_offset_z_s32(table + 1, i, pr);
+    const int32x4_t t0 = vldrhq_gather_shifted_offset_s32(table, i);
+    const int32x4_t t1 = vldrhq_gather_shifted_offset_s32(table + 1, i);
     return vaddq_s32(t0, vshrq_n_s32(vaddq_n_s32(vmulq_s32(vsubq_s32(t1, t0), f), 64), 7));
 }
 
-/* gates_c for every unit, four lanes a pass, the last ones predicated */
-static void gates_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
-                      const int8_t *h, int16_t *zr, int8_t *rh)
+/* gates_c for gates [0, 2H - 2H mod 4); returns the gates done */
+static int32_t gates_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                         int16_t *zr)
 {
     const int32_t H = p->hidden;
     const int16_t *bias = p->bias;
     const int16_t *lut0 = p->lut0;
     const int32_t clip = p->clip;
-    const int32_t zp = p->h_zero_point;
     int32_t u;
 
-    for (u = 0; u < 2 * H; u += 4)
+    for (u = 0; u + 4 <= 2 * H; u += 4)
     {
-        const mve_pred16_t pr = vctp32q((uint32_t)(2 * H - u));
-        int32x4_t v = vaddq_s32(vaddq_s32(vldrhq_z_s32(gx + u, pr), vldrhq_z_s32(gh + u, pr)),
-                                vldrhq_z_s32(bias + u, pr));
+        int32x4_t v = vaddq_s32(vaddq_s32(vldrhq_s32(gx + u), vldrhq_s32(gh + u)),
+                                vldrhq_s32(bias + u));
         v = vmaxq_s32(vminq_s32(v, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
         if (clip)
         {
             v = vmaxq_s32(vminq_s32(v, vdupq_n_s32(clip)), vdupq_n_s32(-clip));
         }
-        vstrhq_p_s32(zr + u, lut4_mve(lut0, v, pr), pr);
+        vstrhq_s32(zr + u, lut4_mve(lut0, v));
     }
-    if (rh)
+    return u;
+}
+
+/* rh_c for units [0, H - H mod 4); returns the units done */
+static int32_t rh_mve(const rnn_gru_params_s16 *p, const int8_t *h, const int16_t *zr,
+                      int8_t *rh)
+{
+    const int32_t H = p->hidden;
+    const int32_t zp = p->h_zero_point;
+    int32_t u;
+
+    for (u = 0; u + 4 <= H; u += 4)
     {
-        for (u = 0; u < H; u += 4)
-        {
-            const mve_pred16_t pr = vctp32q((uint32_t)(H - u));
-            const int32x4_t r = vldrhq_z_s32(zr + H + u, pr);
-            const int32x4_t d = vsubq_s32(vldrbq_z_s32(h + u, pr), vdupq_n_s32(zp));
-            const int32x4_t v = vaddq_n_s32(vrshrq_n_s32(vmulq_s32(r, d), 15), zp);
-            vstrbq_p_s32(rh + u, vmaxq_s32(vminq_s32(v, vdupq_n_s32(127)), vdupq_n_s32(-128)),
-                         pr);
-        }
+        const int32x4_t r = vldrhq_s32(zr + H + u);
+        const int32x4_t d = vsubq_s32(vldrbq_s32(h + u), vdupq_n_s32(zp));
+        const int32x4_t v = vaddq_n_s32(vrshrq_n_s32(vmulq_s32(r, d), 15), zp);
+        vstrbq_s32(rh + u, vmaxq_s32(vminq_s32(v, vdupq_n_s32(127)), vdupq_n_s32(-128)));
     }
+    return u;
 }
 #endif
 
@@ -235,7 +239,11 @@ void rnn_gru_gates_s16(const rnn_gru_params_s16 *p, const int16_t *gx, const int
         rh_c(p, h, zr, rh, rh_neon(p, h, zr, rh));
     }
 #elif defined(RNN_GRU_MVE)
-    gates_mve(p, gx, gh, h, zr, rh);
+    gates_c(p, gx, gh, zr, gates_mve(p, gx, gh, zr));
+    if (rh)
+    {
+        rh_c(p, h, zr, rh, rh_mve(p, h, zr, rh));
+    }
 #else
     gates_c(p, gx, gh, zr, 0);
     if (rh)
