@@ -341,7 +341,8 @@ def test_gru_gates_and_cell_s16(tmp_path, board):
         zr_in[1:H:3] = rng.integers(32000, 32768, len(zr_in[1:H:3]))  # z ~ 1: h mostly h15
         hm, om = (int(v) for v in rng.integers(1 << 30, 1 << 31, 2))
         decls += [c_array("const int16_t", f"gx{k}", gx), c_array("const int16_t", f"gh{k}", gh),
-                  c_array("const int16_t", f"b{k}", bias), c_array("const int16_t", f"bb{k}", bias2 if lbr else []),
+                  c_array("const int16_t", f"b{k}", bias),
+                  c_array("const int16_t", f"bb{k}", bias2 if lbr else []),
                   c_array("const int8_t", f"h{k}", h), c_array("int8_t", f"hc{k}", h),
                   c_array("const int16_t", f"zi{k}", zr_in),
                   f"static int16_t zr{k}[{2 * H}];", f"static int8_t rh{k}[{H}];"]

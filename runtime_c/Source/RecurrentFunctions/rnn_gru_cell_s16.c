@@ -66,6 +66,7 @@ static void cell_c(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t
     const int16_t *xn = gx + 2 * H;
     const int16_t *hn = gh + 2 * H;
     const int16_t *lut1 = p->lut1;
+    const int16_t *b2 = p->bias2;
     const int32_t clip = p->clip;
     const int32_t lbr = p->linear_before_reset;
     const int32_t zp = p->h_zero_point;
@@ -77,7 +78,7 @@ static void cell_c(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t
         int32_t npre, n, h15, nw;
         if (lbr)
         {
-            const int32_t hh = SAT16(hn[u] + p->bias2[u]);
+            const int32_t hh = SAT16(hn[u] + b2[u]);
             npre = SAT16(xn[u] + bn[u] + rshift15(zr[H + u] * hh));
         }
         else
@@ -162,20 +163,23 @@ static int32_t vector_shifts(const rnn_gru_params_s16 *p)
 #endif
 
 #if defined(RNN_GRU_NEON)
+/* an int32 at a 2-byte boundary: a table's entry pair (GNU C: a typedef may lower the
+ * alignment; AArch64 loads need none), as rnn_lstm_cell_s16.c */
+typedef int32_t rnn_s32_a2 __attribute__((aligned(2)));
+#define PAIR(table, i, lane) (*(const rnn_s32_a2 *)(const void *)((table) + vgetq_lane_s32(i, lane)))
+
 /* rnn_lut_q12 of four Q3.12 values: the entries table[i], table[i + 1] of each lane read as
- * one 32-bit word (little-endian: table[i] in the low half) */
+ * one 32-bit word (little-endian: table[i] in the low half) straight into its lane (LD1R,
+ * LD1 {v.s}[lane]; memcpy and a vector load cost BFI and INS, as rnn_lstm_cell_s16.c found) */
 static inline int32x4_t lut4_neon(const int16_t *table, int32x4_t x)
 {
     const int32x4_t u = vaddq_s32(x, vdupq_n_s32(32768));
     const int32x4_t i = vshrq_n_s32(u, 7);
     const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
-    int32_t w[4];
-    int32x4_t pair;
-    memcpy(&w[0], table + vgetq_lane_s32(i, 0), 4);
-    memcpy(&w[1], table + vgetq_lane_s32(i, 1), 4);
-    memcpy(&w[2], table + vgetq_lane_s32(i, 2), 4);
-    memcpy(&w[3], table + vgetq_lane_s32(i, 3), 4);
-    pair = vld1q_s32(w);
+    int32x4_t pair = vdupq_n_s32(PAIR(table, i, 0));
+    pair = vsetq_lane_s32(PAIR(table, i, 1), pair, 1);
+    pair = vsetq_lane_s32(PAIR(table, i, 2), pair, 2);
+    pair = vsetq_lane_s32(PAIR(table, i, 3), pair, 3);
     {
         const int16x4_t t0 = vmovn_s32(pair);
         const int16x4_t t1 = vshrn_n_s32(pair, 16);
@@ -205,8 +209,11 @@ static int32_t cell_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const i
     const int16_t *xn = gx + 2 * H;
     const int16_t *hn = gh + 2 * H;
     const int16_t *lut1 = p->lut1;
-    const int32x4_t hi = vdupq_n_s32(p->clip);
-    const int32x4_t lo = vdupq_n_s32(-p->clip);
+    const int16_t *b2 = p->bias2;
+    const int32_t clip = p->clip; /* locals: the int8 stores may alias *p */
+    const int32_t lbr = p->linear_before_reset;
+    const int32x4_t hi = vdupq_n_s32(clip);
+    const int32x4_t lo = vdupq_n_s32(-clip);
     const int32x4_t zp = vdupq_n_s32(p->h_zero_point);
     const int32x4_t hm = vdupq_n_s32(p->h15_mult);
     const int32x4_t om = vdupq_n_s32(p->out_mult);
@@ -223,10 +230,10 @@ static int32_t cell_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const i
         const int32x4_t z = vmovl_s16(vld1_s16(zr + u));
         int32x4_t npre, n, h8, h15, nw;
         int32_t w;
-        if (p->linear_before_reset)
+        if (lbr)
         {
             const int32x4_t r = vmovl_s16(vld1_s16(zr + H + u));
-            const int32x4_t hh = sat16_neon(vaddl_s16(vld1_s16(hn + u), vld1_s16(p->bias2 + u)));
+            const int32x4_t hh = sat16_neon(vaddl_s16(vld1_s16(hn + u), vld1_s16(b2 + u)));
             npre = sat16_neon(vaddq_s32(vaddl_s16(vld1_s16(xn + u), vld1_s16(bn + u)),
                                         vrshrq_n_s32(vmulq_s32(r, hh), 15)));
         }
@@ -235,7 +242,7 @@ static int32_t cell_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const i
             npre = sat16_neon(vaddw_s16(vaddl_s16(vld1_s16(xn + u), vld1_s16(hn + u)),
                                         vld1_s16(bn + u)));
         }
-        if (p->clip)
+        if (clip)
         {
             npre = vmaxq_s32(vminq_s32(npre, hi), lo);
         }
@@ -287,7 +294,9 @@ static int32_t cell_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const in
     const int16_t *xn = gx + 2 * H;
     const int16_t *hn = gh + 2 * H;
     const int16_t *lut1 = p->lut1;
-    const int32_t clip = p->clip;
+    const int16_t *b2 = p->bias2;
+    const int32_t clip = p->clip; /* locals: the int8 stores may alias *p */
+    const int32_t lbr = p->linear_before_reset;
     const int32_t zp = p->h_zero_point;
     const int32_t hm = p->h15_mult;
     const int32_t om = p->out_mult;
@@ -301,10 +310,10 @@ static int32_t cell_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const in
     {
         const int32x4_t z = vldrhq_s32(zr + u);
         int32x4_t npre, n, h15, nw, hv;
-        if (p->linear_before_reset)
+        if (lbr)
         {
             const int32x4_t r = vldrhq_s32(zr + H + u);
-            const int32x4_t hh = sat16_mve(vaddq_s32(vldrhq_s32(hn + u), vldrhq_s32(p->bias2 + u)));
+            const int32x4_t hh = sat16_mve(vaddq_s32(vldrhq_s32(hn + u), vldrhq_s32(b2 + u)));
             npre = sat16_mve(vaddq_s32(vaddq_s32(vldrhq_s32(xn + u), vldrhq_s32(bn + u)),
                                        vrshrq_n_s32(vmulq_s32(r, hh), 15)));
         }
