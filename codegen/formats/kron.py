@@ -121,9 +121,10 @@ def _scratch(m: Kron) -> int:
 
 def _scratch_s8(q: QKron) -> int:
     """Bytes (see rnn_mat_vec_kron_s8_s16.c): the int8 intermediate (X B^T first), two int8
-    vectors of max(n2, 16), 3 bytes of alignment, int32 sums [max(m2, n2)] and offsets [m2]."""
+    vectors of max(n2, 16), 3 bytes of alignment and int32 sums [max(m2, n2)] (x's zero-point
+    offsets are a constant array, b_offset)."""
     (m1, n1), (m2, n2) = q.a.shape, q.b.shape
-    s8 = (0 if q.ax_first else n1 * m2) + 2 * max(n2, 16) + 3 + 4 * max(m2, n2) + 4 * m2
+    s8 = (0 if q.ax_first else n1 * m2) + 2 * max(n2, 16) + 3 + 4 * max(m2, n2)
     if q.bits == 4:  # rnn_mat_vec_kron_s4_s16: B and A unpacked (groups of 8) in front
         s8 += 3 + 8 * -(-(m2 * (-(-n2 // 4) * 4)) // 8) + 8 * -(-(m1 * n1) // 8)
     if q.xbits == 16 and q.ax_first:  # rnn_mat_vec_kron_a16_s16: the int8 t [m1, n2] first
@@ -271,11 +272,16 @@ def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> li
     # int4: the kernel unpacks 16 v (rnn_mat_vec_kron_s4_s16.c), so both stages' sums are
     # 16-fold: rq(16 acc, m, s - 4) = rq(acc, m, s) exactly
     st, sy = (m.st - 4, m.sy - 4) if m.bits == 4 else (m.st, m.sy)
+    # X B^T first on int8 x: x's zero point as per-row offsets of B, -zx (row sums of B)
+    b_off = "0"
+    if not m.ax_first and m.xbits == 8 and m.zx != 0:
+        b_off = ctx.array(f"{base}_Boff",
+                          -int(m.zx) * np.asarray(m.b, np.int64).sum(axis=1), ctype="int32_t")
     sym = ctx.const(f"{base}_kron", "rnn_kron_s8", cgen.c_struct([
         ("rows", m.rows), ("cols", m.cols), ("m1", m1), ("n1", n1), ("m2", m2), ("n2", n2),
         ("ax_first", int(m.ax_first)), ("a", a), ("b", b), ("x_zero_point", cgen.c_int(m.zx)),
         ("t_mult", cgen.c_int(m.mt)), ("t_shift", cgen.c_int(st)), ("y_mult", cgen.c_int(m.my)),
-        ("y_shift", cgen.c_int(sy)), ("acc64", int(m.acc64))]))
+        ("y_shift", cgen.c_int(sy)), ("acc64", int(m.acc64)), ("b_offset", b_off)]))
     k = {(8, 8): "rnn_mat_vec_kron_s8_s16", (4, 8): "rnn_mat_vec_kron_s4_s16",
          (8, 16): "rnn_mat_vec_kron_a16_s16", (4, 16): "rnn_mat_vec_kron_a16_s4_s16"}[
         m.bits, m.xbits]

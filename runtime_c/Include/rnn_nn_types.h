@@ -249,6 +249,9 @@ typedef struct
     int32_t y_mult, y_shift;  /**< result -> output */
     int32_t acc64;            /**< int16 x (rnn_mat_vec_kron_a16_*) only: 1: the first stage's
                                    sums in int64 and rnn_requantize_s64 (past the int32 bound) */
+    const int32_t *b_offset;  /**< int8 x with X B^T first and x_zero_point != 0: [m2]
+                                   -x_zero_point * (sum of row l of B), made at build time;
+                                   else unused (0) */
 } rnn_kron_s8;
 
 /* The int8 cells' parameters, one struct per cell kind (designated initializers in the

@@ -849,7 +849,7 @@ void rnn_mat_vec_hmd_a16_s16(const rnn_hmd_a16 *m, const int16_t *x, int16_t *y)
  * @brief Kronecker int8 product (see rnn_kron_s8).
  *
  * @param[in] ctx  scratch int8: (ax_first ? 0 : n1 * m2) + 2 * max(n2, 16) + 3
- *                 + 4 * max(m2, n2) + 4 * m2 bytes (int32 sums and offsets inside)
+ *                 + 4 * max(m2, n2) bytes (int32 sums inside)
  */
 void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x, int16_t *y);
 

@@ -21,7 +21,8 @@
  * VQDMULH + VRSHL + VQMOVN (NEON; Helium's requant16 the same with a clamp), SMMLA + ASR +
  * SSAT (DSP), see KRON_VEC_RQ and KRON_DSP_RQ. With
  * X B^T first, x's zero point enters as offset[l] = -x_zero_point * (sum of row l of B),
- * computed once per call as B times a vector of ones, and x's last partial row is copied with
+ * m->b_offset, made at build time (it was B times a vector of ones at every call: on
+ * cortex-m55, two memsets and a pass over B a call), and x's last partial row is copied with
  * the zero point as padding. The other stage (A's scalars times rows of int8 values): with
  * ax_first and n2 <= 16 several columns of X a pass (a_row_neon: SMLAL by element;
  * a_row_mve: widening loads and VMLA by A's scalar; a_row_dsp: SXTB16 + SMLABB / SMLATB over
@@ -31,8 +32,7 @@
  * product and one rounding shift, the identity rnn_mat_vec_s8_s16.c documents.
  *
  * Scratch (bytes, see kron.py _scratch_s8): [n1 m2] the intermediate (X B^T first only),
- * two vectors of max(n2, 16), 3 bytes of alignment, then int32 [max(m2, n2)] sums and
- * int32 [m2] offsets.
+ * two vectors of max(n2, 16), 3 bytes of alignment, then int32 [max(m2, n2)] sums.
  */
 
 #include <stdint.h>
@@ -768,7 +768,6 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
     int8_t *v = ctx + (m->ax_first ? 0 : n1 * m2);     /* [vlen] a vector for B */
     int8_t *ones = v + vlen;                           /* [vlen] */
     int32_t *acc = (int32_t *)(void *)(ones + vlen + ((4 - ((uintptr_t)(ones + vlen) & 3)) & 3));
-    int32_t *off = acc + (m2 > n2 ? m2 : n2);          /* [m2] */
     int32_t i, j, k, l;
 
     if (m->ax_first)
@@ -820,9 +819,12 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
                     v[k] = (int8_t)rnn_sat8(kron_rq(s, m->t_mult, m->t_shift));
                 }
             }
-            for (k = n2; k < vlen; ++k)
+            if (n2 < 16)
             {
-                v[k] = 0;
+                /* v[n2:16] = 0 for the 16-lane reads of B's rows: 16 bytes of a constant size
+                 * (inline stores; a loop to vlen became a memset call, about 60 instructions
+                 * on Cortex-M), the rest in the second vector's place, unused here */
+                memset(v + n2, 0, 16);
             }
             /* Y[i] = rq(B T[i]) */
             b_rows16(n, m2, n2, m->b, v, m->y_mult, m->y_shift, acc, y + i * m2);
@@ -831,19 +833,8 @@ void rnn_mat_vec_kron_s8_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *x,
     else
     {
         const int32_t nj = full + (part ? 1 : 0);
-        const int32_t *offset = 0;
-        if (zx != 0)
-        {
-            /* offset[l] = -zx * sum_k B[l][k] */
-            memset(ones, 0, (size_t)vlen);
-            memset(ones, 1, (size_t)n2);
-            b_sums(m2, m2, n2, m->b, 0, ones, off);
-            for (l = 0; l < m2; ++l)
-            {
-                off[l] *= -zx;
-            }
-            offset = off;
-        }
+        /* offset[l] = -zx * sum_k B[l][k], made at build time */
+        const int32_t *offset = zx != 0 ? m->b_offset : 0;
         /* T[j] = sat8(rq(B (X[j] - zx))) [m2] for the rows of X inside cols */
         for (j = 0; j < nj; ++j)
         {
@@ -921,15 +912,15 @@ void rnn_mat_vec_kron_s8_t_s16(int8_t *ctx, const rnn_kron_s8 *m, const int8_t *
     int32_t *acc = (int32_t *)(void *)(ones + vlen + ((4 - ((uintptr_t)(ones + vlen) & 3)) & 3));
     if (m->ax_first)
     {
-        int32_t i, k;
+        int32_t i;
         for (i = 0; i < m1 && i * m2 < rows; ++i)
         {
             const int32_t n = rows - i * m2 < m2 ? rows - i * m2 : m2;
             /* T[i], zero-padded to vlen lanes as the B stage reads it */
             memcpy(v, t + i * n2, (size_t)n2);
-            for (k = n2; k < vlen; ++k)
+            if (n2 < 16)
             {
-                v[k] = 0;
+                memset(v + n2, 0, 16); /* as in rnn_mat_vec_kron_s8_s16 */
             }
             b_rows16(n, m2, n2, m->b, v, m->y_mult, m->y_shift, acc, y + i * m2);
         }
