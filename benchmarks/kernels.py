@@ -43,6 +43,7 @@ import argparse
 import csv
 import io
 import shlex
+import re
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,7 @@ import icount_harness as icount
 import numpy as np
 import onnx
 from int8 import RODATA, har1_forward
+from kron_model import matvec_functions
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -72,6 +74,8 @@ BEFORE = {("cortex-a73", "float32"): 0.674, ("cortex-a73", "int8"): 1.317,
           ("cortex-m4", "float32"): 3.586, ("cortex-m4", "int8"): 1.809,
           ("cortex-m55", "float32"): 1.384, ("cortex-m55", "int8"): 0.475}
 MATVECS = ("rnn_mat_vec_",)
+# (board, dtype) -> every function defined in the mat-vec objects of that build (measure())
+MATVEC_FNS: dict[tuple[str, str], set[str]] = {}
 # int8 fully connected (rows, cols): HAR1's classifier on the BiLSTM's 358 features, a
 # 64-unit hidden Linear, a square 256
 FC_SHAPES = [(6, 358), (64, 179), (256, 256)]
@@ -152,11 +156,15 @@ def measure(boards: list[str], dtypes: list[str]) -> dict[tuple[str, str], icoun
         calib = work / "calib.npy"
         np.save(calib, np.random.default_rng(2).uniform(-1, 1, (16, T, 1, I)).astype(np.float32))
         opts = {"float32": {}, "int8": {"dtype": "int8", "calibrate": str(calib)}}
-        fns = (r"rnn_.*", r"m_run", r"m_step", r"forward.*")  # what the run calls
         for b in boards:
             for dt in dtypes:
                 elf = icount.build_project(model, b, work / f"{b}-{dt}", whole_run=True,
                                            rodata=RODATA.get(b), **opts[dt])
+                # what the run calls, and every function of the mat-vec objects (their static
+                # helpers, e.g. the Cortex-M4 pairs_dsp, count as mat-vec instructions)
+                MATVEC_FNS[(b, dt)] = matvec_functions(elf, b)
+                fns = (r"rnn_.*", r"m_run", r"m_step", r"forward.*") + tuple(
+                    re.escape(f) for f in sorted(MATVEC_FNS[(b, dt)]))
                 c = icount.run(elf, b, fns)
                 again = icount.run(elf, b, fns)
                 if (again.windows, again.functions) != (c.windows, c.functions):
@@ -200,11 +208,13 @@ def measure_gru(boards: list[str]) -> dict[str, icount.Counts]:
         calib = work / "calib.npy"
         np.save(calib, np.random.default_rng(3).uniform(-1, 1, (16, T, 1, GRU_I))
                 .astype(np.float32))
-        fns = (r"rnn_.*", r"m_run", r"m_step", r"forward.*")
         for b in boards:
             elf = icount.build_project(model, b, work / f"gru-{b}", whole_run=True,
                                        rodata=RODATA.get(b), dtype="int8",
                                        calibrate=str(calib))
+            # the mat-vec objects' static helpers too (as measure())
+            fns = (r"rnn_.*", r"m_run", r"m_step", r"forward.*") + tuple(
+                re.escape(f) for f in sorted(matvec_functions(elf, b)))
             c = icount.run(elf, b, fns)
             again = icount.run(elf, b, fns)
             if (again.windows, again.functions) != (c.windows, c.functions):
@@ -237,8 +247,8 @@ def report_gru(res: dict[str, icount.Counts]) -> list[str]:
             cells.append(f"{c.functions.get(k, (0, 0))[0] / T:,.0f}")
         lines.append(f"| {b} | " + " | ".join(cells) + " |")
     lines += ["", "Per kernel (own instructions over the run, per step and per MAC of the run; "
-              "functions named rnn_*, the model's own and forward*: static helpers such as the "
-              "Cortex-M4 mat-vec's pairs_dsp count in the whole run only):", ""]
+              "functions named rnn_*, the model's own, forward* and the mat-vec objects' "
+              "static helpers such as the Cortex-M4 mat-vec's pairs_dsp):", ""]
     for b in sorted(res, key=BOARDS.index):
         parts = [f"`{f}` {n / T:,.0f}/step ({n / GRU_MACS:.3f}/MAC)" for f, (n, _) in
                  sorted(res[b].functions.items(), key=lambda kv: -kv[1][0]) if n]
@@ -264,7 +274,8 @@ def rows(res: dict[tuple[str, str], icount.Counts]) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for (b, dt), c in res.items():
         whole = c.windows[0]
-        mv = sum(n for f, (n, _) in c.functions.items() if f.startswith(MATVECS))
+        mv = sum(n for f, (n, _) in c.functions.items()
+                 if f.startswith(MATVECS) or f in MATVEC_FNS.get((b, dt), ()))
         out.append({"board": b, "dtype": dt, "kernel": "whole run", "instructions": whole,
                     "per_mac": whole / MACS, "per_step": whole / T, "calls": 1})
         out.append({"board": b, "dtype": dt, "kernel": "all mat-vecs", "instructions": mv,
