@@ -26,11 +26,13 @@
  * the zero point folded into the final halving (SSAT #8, ASR #1). Identities checked over
  * every int16 input (and 10^6 products) against codegen/quant.py. Measured (exact QEMU
  * counts, HAR1 LSTM 77 -> 179, 8 steps, python benchmarks/overhead.py --boards
- * cortex-m4,cortex-m7 --dtypes int8): rnn_lstm_cell_s16 165,304 -> 129,424 instructions on
- * the M4 (115.4 -> 90.4 per unit and step), 159,584 -> 129,424 on the M7. What remains is
+ * cortex-m4,cortex-m7 --dtypes int8): rnn_lstm_cell_s16 165,304 -> 126,576 instructions on
+ * the M4 (115.4 -> 88.4 per unit and step), 159,584 -> 126,584 on the M7. What remains is
  * mostly register pressure (14 registers for 3 walking pointers, 3 gate offsets, 3 tables,
- * 7 constants): two units per iteration (the gate inputs read as words, SXTAH) measured
- * 133,320 and per-variant loops of (input_forget, cell_exp > 12) 130,872, so neither is kept.
+ * 7 constants: about 10 stack reloads a unit): two units per iteration (the gate inputs read
+ * as words, SXTAH) measured 133,320 and loops per (input_forget, cell_exp > 12) with the
+ * rounding shifts as ADD + ASR 130,872 (both before the t1/t2 reload fix below, which saves
+ * 2 a unit), so neither is kept.
  */
 
 #include "rnn_nnfunctions.h"
@@ -299,6 +301,9 @@ static inline __attribute__((always_inline)) void lstm_dsp_loop(
     const int32_t ig_mult = 1 << (2 + k);
     const int32_t c12_mult = 1 << (28 - k);
     int32_t u;
+    /* t1 and t2 live on the stack (registers run out); opaque here, GCC reloads them as they
+     * are instead of reloading lutN and adding 512 for every lookup */
+    __asm__("" : "+r"(t1), "+r"(t2));
     for (u = 0; u < H; ++u)
     {
         const int32_t i = lut_dsp(t0, SAT16(gx[u] + gh[u] + bias[u]));
