@@ -24,6 +24,17 @@ layer) on three shapes: a program of its own (rnngen's board flags, startup and 
 script) calls it twice per shape between the markers, the smaller count is kept (the two
 call sites' argument setup differs by a few instructions, which the count includes); a
 second run must give the same counts.
+
+Also (issue 9's keyword spotting GRU) the KWS GRU, int8: benchmarks/grid.py's `kws_gru`
+network (its builder, reused: GRU 10 -> 154 with linear_before_reset 1, Linear 154 -> 12,
+Softmax), one `_run` of 8 steps, calibrated on 16 seeded random sequences, on cortex-a73,
+cortex-m4 and cortex-m55; the whole run and each kernel's own instructions, per MAC of the
+run (3 * 154 * (10 + 154) + 154 * 12 = 77,616 MACs a step). Before: the GRU cell kernels
+as plain C: rnn_gru_gates_s16.c and rnn_gru_cell_s16.c at commit a7b8126, counted by this
+section (BEFORE_GRU; the whole run then also had the other kernels of that commit).
+
+    python benchmarks/kernels.py --gru    # the KWS GRU table alone
+    python benchmarks/kernels.py --no-gru # everything but
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import grid
 import icount_harness as icount
 import numpy as np
 import onnx
@@ -70,6 +82,18 @@ BEFORE_FC = {("cortex-a73", 6, 358): 0.934, ("cortex-a73", 64, 179): 1.037,
              ("cortex-m4", 64, 179): 5.259, ("cortex-m4", 256, 256): 5.180,
              ("cortex-m55", 6, 358): 4.126, ("cortex-m55", 64, 179): 4.231,
              ("cortex-m55", 256, 256): 4.161}
+# the KWS GRU (benchmarks/grid.py's kws_gru): GRU 10 -> 154 and the Linear 154 -> 12 a step
+GRU_I, GRU_H, GRU_CLASSES = 10, 154, 12
+GRU_MACS_STEP = 3 * GRU_H * (GRU_I + GRU_H) + GRU_H * GRU_CLASSES
+GRU_MACS = T * GRU_MACS_STEP
+GRU_CELLS = ("rnn_gru_gates_s16", "rnn_gru_cell_s16")
+# the GRU cell kernels as plain C (this script's GRU section at BEFORE_GRU_COMMIT): whole run
+# and the two cell kernels' own instructions over the run
+BEFORE_GRU_COMMIT = "a7b8126"
+BEFORE_GRU: dict[str, dict[str, int]] = {
+    "cortex-a73": {"whole": 447_369, "rnn_gru_gates_s16": 56_792, "rnn_gru_cell_s16": 108_672},
+    "cortex-m4": {"whole": 1_217_627, "rnn_gru_gates_s16": 61_848, "rnn_gru_cell_s16": 167_752},
+    "cortex-m55": {"whole": 473_123, "rnn_gru_gates_s16": 64_336, "rnn_gru_cell_s16": 160_392}}
 FC_KERNELS = ["MatVecFunctions/rnn_mat_vec_s8.c", "MatVecFunctions/rnn_mat_vec_s8_s16.c"]
 FC_MAIN = r"""
 #include <stdio.h>
@@ -164,6 +188,78 @@ def measure_fc(boards: list[str]) -> dict[tuple[str, int, int], int]:
     return out
 
 
+def measure_gru(boards: list[str]) -> dict[str, icount.Counts]:
+    res: dict[str, icount.Counts] = {}
+    with tempfile.TemporaryDirectory() as d:
+        work = Path(d)
+        model = work / "kws_gru.onnx"
+        onnx.save(grid.network("kws_gru"), model)
+        if grid.T != T or grid.input_size("kws_gru") != GRU_I:
+            raise RuntimeError("benchmarks/grid.py's kws_gru is not the network this script "
+                               "counts MACs for")
+        calib = work / "calib.npy"
+        np.save(calib, np.random.default_rng(3).uniform(-1, 1, (16, T, 1, GRU_I))
+                .astype(np.float32))
+        fns = (r"rnn_.*", r"m_run", r"m_step", r"forward.*")
+        for b in boards:
+            elf = icount.build_project(model, b, work / f"gru-{b}", whole_run=True,
+                                       rodata=RODATA.get(b), dtype="int8",
+                                       calibrate=str(calib))
+            c = icount.run(elf, b, fns)
+            again = icount.run(elf, b, fns)
+            if (again.windows, again.functions) != (c.windows, c.functions):
+                raise RuntimeError(f"{b} KWS GRU: counts differ between two runs")
+            if len(c.windows) != 1:
+                raise RuntimeError(f"{b} KWS GRU: {len(c.windows)} counted runs, expected 1")
+            res[b] = c
+            print(f"{b} KWS GRU int8: {c.windows[0]:,} instructions, "
+                  f"{c.windows[0] / GRU_MACS:.3f}/MAC", file=sys.stderr)
+    return res
+
+
+def report_gru(res: dict[str, icount.Counts]) -> list[str]:
+    lines = ["", "## KWS GRU, int8: whole `_run` and per kernel", "",
+             f"benchmarks/grid.py's kws_gru (GRU {GRU_I} -> {GRU_H}, linear_before_reset 1; "
+             f"Linear {GRU_H} -> {GRU_CLASSES}; Softmax), one `<name>_run` of {T} steps: "
+             f"{GRU_MACS_STEP:,} MACs a step, {GRU_MACS:,} a run. Instructions per MAC of the "
+             "run; the cell kernels' own instructions per step. Before: the GRU cell kernels "
+             f"as plain C ({BEFORE_GRU_COMMIT}).", "",
+             "| board | whole run /MAC: before | now | " + " | ".join(
+                 f"`{k}` /step: before | now" for k in GRU_CELLS) + " |",
+             "|---|---|---|" + "---|---|" * len(GRU_CELLS)]
+    for b in sorted(res, key=BOARDS.index):
+        c = res[b]
+        was = BEFORE_GRU.get(b, {})
+        cells = ["—" if "whole" not in was else f"{was['whole'] / GRU_MACS:.3f}",
+                 f"{c.windows[0] / GRU_MACS:.3f}"]
+        for k in GRU_CELLS:
+            cells.append("—" if k not in was else f"{was[k] / T:,.0f}")
+            cells.append(f"{c.functions.get(k, (0, 0))[0] / T:,.0f}")
+        lines.append(f"| {b} | " + " | ".join(cells) + " |")
+    lines += ["", "Per kernel (own instructions over the run, per step and per MAC of the run; "
+              "functions named rnn_*, the model's own and forward*: static helpers such as the "
+              "Cortex-M4 mat-vec's pairs_dsp count in the whole run only):", ""]
+    for b in sorted(res, key=BOARDS.index):
+        parts = [f"`{f}` {n / T:,.0f}/step ({n / GRU_MACS:.3f}/MAC)" for f, (n, _) in
+                 sorted(res[b].functions.items(), key=lambda kv: -kv[1][0]) if n]
+        lines.append(f"- {b}: " + ", ".join(parts))
+    return lines
+
+
+def gru_rows(res: dict[str, icount.Counts]) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for b, c in res.items():
+        out.append({"board": b, "dtype": "int8", "kernel": "kws_gru whole run",
+                    "instructions": c.windows[0], "per_mac": c.windows[0] / GRU_MACS,
+                    "per_step": c.windows[0] / T, "calls": 1})
+        for f, (n, calls) in sorted(c.functions.items(), key=lambda kv: -kv[1][0]):
+            if n:
+                out.append({"board": b, "dtype": "int8", "kernel": f"kws_gru {f}",
+                            "instructions": n, "per_mac": n / GRU_MACS, "per_step": n / T,
+                            "calls": calls})
+    return out
+
+
 def rows(res: dict[tuple[str, str], icount.Counts]) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for (b, dt), c in res.items():
@@ -202,14 +298,19 @@ def report_fc(fc: dict[tuple[str, int, int], int]) -> list[str]:
 
 
 def report(res: dict[tuple[str, str], icount.Counts], command: str,
-           fc: dict[tuple[str, int, int], int] | None = None) -> tuple[str, str]:
+           fc: dict[tuple[str, int, int], int] | None = None,
+           gru: dict[str, icount.Counts] | None = None) -> tuple[str, str]:
     boards = sorted({b for b, _ in res}, key=BOARDS.index)
     dtypes = sorted({d for _, d in res}, key=DTYPES.index)
     table = rows(res)
-    lines = ["# Instructions per MAC: one HAR1 LSTM direction, whole `_run` and per kernel", "",
+    every = set(boards) | set(gru or {}) | {b for b, _, _ in fc or {}}
+    lines = ["# Instructions per MAC: " + ("one HAR1 LSTM direction, whole `_run` and per "
+                                           "kernel" if res else "int8 kernels"), "",
              f"Made by `{command}` at commit {commit()} (the script's docstring has the "
              "method). " + "; ".join(sorted({icount.rnngen_icount.qemu_version(
-                 icount.board(b)) for b in boards})) + ".", "",
+                 icount.board(b)) for b in every})) + ".", ""]
+    if res:
+        lines += [
              f"HAR1 LSTM, one direction (input {I}, hidden {H}), one `<name>_run` of {T} "
              f"steps: {MACS_STEP:,} MACs a step, {MACS:,} a run. Instructions executed, "
              "exact, divided by the MACs.", "",
@@ -232,8 +333,9 @@ def report(res: dict[tuple[str, str], icount.Counts], command: str,
             per_mv = float(mv["per_mac"])
             lines.append(f"| {b} | {dt} | {was} | {now:.3f} | {verdict} | {per_mv:.3f} | "
                          f"{now - per_mv:.3f} |")
-    lines += ["", "Per kernel (a function's own instructions over the run, callees excluded; "
-              "per MAC of the whole run):", ""]
+    if res:
+        lines += ["", "Per kernel (a function's own instructions over the run, callees "
+                  "excluded; per MAC of the whole run):", ""]
     for b in boards:
         for dt in dtypes:
             if (b, dt) not in res:
@@ -245,12 +347,14 @@ def report(res: dict[tuple[str, str], icount.Counts], command: str,
             lines.append(f"- {b} {dt}: " + ", ".join(parts))
     if fc:
         lines += report_fc(fc)
+    if gru:
+        lines += report_gru(gru)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=["board", "dtype", "kernel", "instructions", "per_mac",
                                         "per_step", "calls", "commit", "command"],
                        lineterminator="\n")
     w.writeheader()
-    for r in table:
+    for r in table + gru_rows(gru or {}):
         w.writerow({**r, "per_mac": f"{float(r['per_mac']):.4f}",
                     "per_step": f"{float(r['per_step']):.1f}", "commit": commit(),
                     "command": command})
@@ -268,14 +372,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(HERE / "results" / "kernels"),
                     help="writes OUT.md and OUT.csv")
     ap.add_argument("--no-fc", action="store_true", help="skip the fully connected kernel")
+    ap.add_argument("--gru", action="store_true", help="only the KWS GRU table")
+    ap.add_argument("--no-gru", action="store_true", help="skip the KWS GRU table")
     a = ap.parse_args(argv)
     command = "python benchmarks/kernels.py" + (
         " " + " ".join(shlex.quote(v) for v in sys.argv[1:]) if argv is None and sys.argv[1:]
         else "")
     boards = [b for b in a.boards.split(",") if b]
-    res = measure(boards, [d for d in a.dtypes.split(",") if d])
-    fc = measure_fc(boards) if not a.no_fc else None
-    md, table = report(res, command, fc)
+    res = {} if a.gru else measure(boards, [d for d in a.dtypes.split(",") if d])
+    fc = measure_fc(boards) if not (a.no_fc or a.gru) else None
+    gru = measure_gru(boards) if not a.no_gru else None
+    md, table = report(res, command, fc, gru)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(md)

@@ -49,6 +49,11 @@ DTYPES = ["float32", "int8"]
 VARIANTS = [("dense", None), ("lmf", 5.0), ("hmd", 5.0), ("csr", 5.0), ("kron", 16.0),
             ("hkp", 16.0)]
 TARGET = 1.3
+# MACs a step of the measured direction: dense (W 4H x I, R 4H x H) and `rnngen compress
+# --method kron --factor 16`'s choice (per gate: W as A 2x9 (x) B 90x9, R as A 1x17 (x)
+# B 179x11, A X first: 1,782 + 2,156 MACs)
+DENSE_MACS = 4 * H * (I + H)
+KRON_MACS = 4 * (1782 + 2156)
 # the activations' and kernels' static helpers too (sigmoid_f32, tanh_f32, comb8, ...)
 FNS = (r"rnn_.*", r"m_run", r"m_step", r"forward.*", r"sigmoid.*", r"tanh.*", r"comb.*",
        r"exp.*", r"mem.*", r"__aeabi.*")
@@ -125,13 +130,32 @@ def report(rows: list[dict], command: str, commit: str) -> str:
     lines += ["", "Where the rest goes (whole run - mat-vecs, the four largest functions "
               "by own instructions; `rnn_lstm_cell_*` is the cell with its activations where "
               "they are inlined):", "",
-              "| board | dtype | variant | whole run | mat-vecs | ratio | largest of the rest |",
-              "|---|---|---|---|---|---|---|"]
+              "| board | dtype | variant | whole run | mat-vecs | ratio | rest a unit-step "
+              "| allowed for 1.3x | largest of the rest |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         rest = ", ".join(f"`{f}` {n:,}" for f, n in r["rest"])
         lines.append(f"| {r['board']} | {r['dtype']} | {r['variant']} | {r['run']:,} | "
-                     f"{r['matvec']:,} | {r['ratio']:.2f} | {rest} |")
+                     f"{r['matvec']:,} | {r['ratio']:.2f} | {per_unit(r['run'] - r['matvec']):.1f} "
+                     f"| {per_unit((TARGET - 1) * r['matvec']):.1f} | {rest} |")
+    lines += ["", "## Reading", "",
+              f"The rest is per hidden unit, not per weight: each step an LSTM unit takes five "
+              f"activations (three sigmoids, two tanh) and its cell update, whatever format "
+              f"holds the matrices (and the input's quantization, {I} values a step, in "
+              f"int8). \"rest a unit-step\" is (whole run - mat-vecs) / ({H} units x {T} "
+              f"steps); \"allowed for 1.3x\" is {TARGET - 1:g} x the mat-vecs over the same "
+              f"units: what the rest could take with the target met. Where the mat-vecs are "
+              f"compressed far (Kronecker at 16x does {KRON_MACS:,} MACs a step against dense's "
+              f"{DENSE_MACS:,}), the allowance drops below what five activations cost at "
+              f"float accuracy on a core: e.g. on a scalar FPU (cortex-m4/m7) e^x alone "
+              f"takes 19 instructions (rnn_activation_f32.c), so five activations need about "
+              f"130 a unit-step before the cell's own arithmetic."]
     return "\n".join(lines) + "\n"
+
+
+def per_unit(n: float) -> float:
+    """instructions over the run per hidden unit and step"""
+    return n / (H * T)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,10 @@ host, qemu-aarch64, qemu-system-arm), bit for bit against NumPy models:
 - rnn_mat_vec_f32: the remainder rows (fewer than a tile: chunks of 8, 4, 2, 1; NEON on
   AArch64, plain C on Cortex-M), against the exact summation model of test_kernels.py;
 - rnn_lstm_cell_s16: the plain-cell fast path against quant.py's arithmetic;
+- rnn_gru_gates_s16 and rnn_gru_cell_s16: NEON (A73), Helium (M55) and C (host, M4, M7)
+  against quant.py's arithmetic (cells/gru.py step_s8): odd H (tails), saturating sums both
+  ways, both linear_before_reset values, clip, r * h on and off, requantization shifts at
+  and past the edges of the vector paths' domain;
 - rnn_quantize_s8: the rounding without lrintf, against NumPy's rint.
 - rnn_activation_f32 sigmoid and tanh: plain C (host), the FPU path (Cortex-M4/M7), Helium
   (M55) and NEON (A73) over a dense sweep with the extremes (+-inf, NaN, denormals, the
@@ -275,6 +279,102 @@ def test_lstm_cell_s16_plain_path(tmp_path, board):
         assert np.array_equal(got[tag], v), (board, tag, got[tag], v)
 
 
+# ------------------------------------------------------------------ int8 GRU cell
+
+def _clip(v, clip):
+    return np.clip(v, -clip, clip) if clip else v
+
+
+def _gru_gates_want(gx, gh, bias, h, lf, clip, zp, with_rh):
+    """quant.py's z, r (and r * h) as cells/gru.py step_s8 computes them."""
+    H = h.size
+    zr = quant.lut(lf, _clip(quant.sat16(gx.astype(I64) + gh + bias), clip))
+    rh = quant.sat8(zp + quant.rshift_round(zr[H:] * (h.astype(I64) - zp), 15)) \
+        if with_rh else None
+    return zr, rh
+
+
+def _gru_cell_want(gx, gh, bias, bias2, zr, h, lg, clip, lbr, zp, hm, hs, om, os_):
+    H = h.size
+    z, r = zr[:H].astype(I64), zr[H:].astype(I64)
+    if lbr:
+        hh = quant.sat16(gh.astype(I64) + bias2)
+        npre = quant.sat16(gx.astype(I64) + bias + quant.rshift_round(r * hh, 15))
+    else:
+        npre = quant.sat16(gx.astype(I64) + gh + bias)
+    n = quant.lut(lg, _clip(npre, clip))
+    h15 = quant.sat16(quant.rq(h.astype(I64) - zp, hm, hs))
+    nw = quant.sat16(n + quant.rshift_round(z * (h15 - n), 15))
+    return quant.sat8(zp + quant.rq(nw, om, os_))
+
+
+# (H, linear_before_reset, clip, rh, h15_shift, out_shift): the KWS GRU's shifts (9, -8),
+# the NEON / Helium paths' edges (h15 22, out 15) and one past each (C), the M4 / M7
+# path's edges (h15 -1 and 22, out -2) and one past each, 0 / -1 (the identities'
+# boundaries), the smallest shifts,
+# out_shift 17 (rq saturates int32 before zp is added); H 1..23 with tails of 1..3 units
+GRU_CASES = [(23, 1, 0, 0, 9, -8), (23, 0, 0, 1, 9, -8), (7, 1, 5000, 0, 9, 16),
+             (5, 0, 3000, 1, 23, 16), (9, 1, 0, 0, 24, -8), (6, 0, 0, 1, 9, 17),
+             (10, 1, 0, 0, 0, -1), (11, 0, 0, 1, -1, 0), (3, 1, 0, 0, -31, -31),
+             (1, 0, 0, 1, 8, -2), (4, 1, 20000, 0, 12, -12), (2, 0, 0, 0, 10, -9),
+             (13, 1, 0, 0, 22, -2), (8, 0, 0, 1, -1, -31), (12, 0, 0, 1, 9, 15),
+             (9, 1, 0, 0, 23, -9), (16, 0, 0, 1, -2, -4), (15, 1, 0, 1, -2, -1)]
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
+def test_gru_gates_and_cell_s16(tmp_path, board):
+    """rnn_gru_gates_s16 then rnn_gru_cell_s16 (each on its own inputs) equal quant.py's
+    arithmetic bit for bit on every GRU_CASES case."""
+    rng = np.random.default_rng(17)
+    lf = quant.lut_table(lambda v: 1 / (1 + np.exp(-v)))
+    lg = quant.lut_table(np.tanh)
+    decls = [c_array("const int16_t", "lf", lf), c_array("const int16_t", "lg", lg)]
+    body, want = [], {}
+    for k, (H, lbr, clip, with_rh, hs, os_) in enumerate(GRU_CASES):
+        gx = rng.integers(-32768, 32768, 3 * H)
+        gh = rng.integers(-32768, 32768, 3 * H)
+        bias = rng.integers(-4000, 4000, 3 * H)
+        bias2 = rng.integers(-4000, 4000, H)
+        gx[:2], gh[:2] = 32767, 32767  # sums saturating up, then down
+        gx[2 * H:2 * H + 2], gh[2 * H:2 * H + 2] = 32767, 32767
+        gx[H - 1], gh[H - 1] = -32768, -32768
+        gx[3 * H - 1], gh[3 * H - 1] = -32768, -32768
+        h = rng.integers(-128, 128, H)
+        h[0], h[-1] = -128, 127
+        zp = int(rng.choice([-128, 127, int(rng.integers(-128, 128))]))
+        zr_in = rng.integers(-32768, 32768, 2 * H)  # the cell's z, r: any int16
+        zr_in[0], zr_in[-1] = 32767, -32768
+        zr_in[1:H:3] = rng.integers(32000, 32768, len(zr_in[1:H:3]))  # z ~ 1: h mostly h15
+        hm, om = (int(v) for v in rng.integers(1 << 30, 1 << 31, 2))
+        decls += [c_array("const int16_t", f"gx{k}", gx), c_array("const int16_t", f"gh{k}", gh),
+                  c_array("const int16_t", f"b{k}", bias),
+                  c_array("const int16_t", f"bb{k}", bias2 if lbr else []),
+                  c_array("const int8_t", f"h{k}", h), c_array("int8_t", f"hc{k}", h),
+                  c_array("const int16_t", f"zi{k}", zr_in),
+                  f"static int16_t zr{k}[{2 * H}];", f"static int8_t rh{k}[{H}];"]
+        body.append(
+            f"{{ rnn_gru_params_s16 p; int32_t t[{2 * H}]; int i; memset(&p, 0, sizeof p);"
+            f" p.hidden = {H}; p.clip = {clip}; p.linear_before_reset = {lbr}; p.bias = b{k};"
+            f" p.bias2 = {f'bb{k}' if lbr else 'NULL'}; (void)bb{k}; p.lut0 = lf; p.lut1 = lg;"
+            f" p.h_zero_point = {zp}; p.h15_mult = {hm}; p.h15_shift = {hs};"
+            f" p.out_mult = {om}; p.out_shift = {os_};"
+            f" rnn_gru_gates_s16(&p, gx{k}, gh{k}, h{k}, zr{k}, {f'rh{k}' if with_rh else 'NULL'});"
+            f" for (i = 0; i < {2 * H}; ++i) t[i] = zr{k}[i]; PI(\"T{k}zr\", t, {2 * H});"
+            f" for (i = 0; i < {H}; ++i) t[i] = rh{k}[i]; PI(\"T{k}rh\", t, {H});"
+            f" rnn_gru_cell_s16(&p, gx{k}, gh{k}, zi{k}, hc{k});"
+            f" for (i = 0; i < {H}; ++i) t[i] = hc{k}[i]; PI(\"T{k}h\", t, {H}); }}")
+        zr, rh = _gru_gates_want(gx[:2 * H], gh[:2 * H], bias[:2 * H], h, lf, clip, zp, with_rh)
+        want[f"T{k}zr"] = zr
+        want[f"T{k}rh"] = rh if with_rh else np.zeros(H, I64)
+        want[f"T{k}h"] = _gru_cell_want(gx[2 * H:], gh[2 * H:], bias[2 * H:], bias2, zr_in, h,
+                                        lg, clip, lbr, zp, hm, hs, om, os_)
+    got = run_on_board(board, tmp_path, ["RecurrentFunctions/rnn_gru_gates_s16.c",
+                                         "RecurrentFunctions/rnn_gru_cell_s16.c"],
+                       "\n".join(decls), "\n".join(body))
+    for tag, v in want.items():
+        assert np.array_equal(got[tag], v), (board, tag, got[tag], v)
+
+
 # ------------------------------------------------------------------ quantize
 
 @pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
@@ -284,16 +384,21 @@ def test_quantize_s8_rounding(tmp_path, board):
     x = np.concatenate([np.arange(-140, 140) + 0.5, np.arange(-140, 140) + 0.5000001,
                         [1e9, -1e9, 3e38, -3e38, 600.0, -600.0, 0.0, -0.0],
                         rng.standard_normal(200) * 50]).astype(F32)
-    cases = [(1.0, 0), (1.0, -37), (0.37, 12)]
+    # counts that leave 1..15 values after the vector paths' passes of 16 (NEON) and 4
+    # (Helium): the scalar and predicated tails; y's bytes past n must stay untouched
+    cases = [(1.0, 0, x.size), (1.0, -37, x.size), (0.37, 12, x.size), (2.5, 127, x.size - 1),
+             (0.5, -128, 13), (3.0, 5, 7), (1.0, 0, 1)]
     decls = [c_array("const float", "x", x), f"static int8_t y[{x.size}];"]
     body, want = [], {}
-    for k, (inv, zp) in enumerate(cases):
-        body.append(f"{{ int32_t t[{x.size}]; int i; rnn_quantize_s8(x, {x.size}, "
-                    f"{float(F32(inv)).hex()}f, {zp}, y);"
+    for k, (inv, zp, n) in enumerate(cases):
+        body.append(f"{{ int32_t t[{x.size}]; int i; for (i = 0; i < {x.size}; ++i) y[i] = 99;"
+                    f" rnn_quantize_s8(x, {n}, {float(F32(inv)).hex()}f, {zp}, y);"
                     f" for (i = 0; i < {x.size}; ++i) t[i] = y[i]; PI(\"T{k}\", t, {x.size}); }}")
-        v = (x * F32(inv)).astype(F32)
-        want[f"T{k}"] = np.clip(np.clip(v, -1e6, 1e6).astype(np.float64).round() + zp,
-                                -128, 127).astype(np.int64)
+        with np.errstate(over="ignore"):  # 3e38 times 2.5
+            v = (x[:n] * F32(inv)).astype(F32)
+        want[f"T{k}"] = np.concatenate([
+            np.clip(np.clip(v, -1e6, 1e6).astype(np.float64).round() + zp, -128, 127),
+            np.full(x.size - n, 99)]).astype(np.int64)
     got = run_on_board(board, tmp_path, ["ConvertFunctions/rnn_quantize_s8.c"],
                        "\n".join(decls), "\n".join(body))
     for tag, v in want.items():

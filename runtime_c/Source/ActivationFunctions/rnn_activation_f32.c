@@ -29,7 +29,7 @@
  *   flushes denormals to zero (tanh of a denormal gives 0).
  * - AArch64 NEON (cortex-a73): the degree-6 polynomial, reduction by fused multiply-adds as
  *   the Cortex-M4/M7 path had it before its table (FMLA, FDIV), 4 lanes at a time, the last
- *   n % 4 values through a buffer.
+ *   n % 4 values as an overlapping last vector (a buffer for n < 4).
  *
  * Accuracy against float64 (1 / (1 + exp(-x)) and tanh(x) in double), measured over every
  * float32 input on the host for the plain C and the FPU path (the FPU path compiled for x86
@@ -396,7 +396,11 @@ static void tanh_f32(float *data, int32_t n)
 }
 
 #elif defined(RNN_ACT_NEON)
-/* ---- AArch64 NEON, 4 lanes ---- */
+/* ---- AArch64 NEON, 4 lanes ----
+ * The last n % 4 values: the last four values are computed from the inputs before the loop
+ * (always, so that the constants are set up once for both) and stored after it, over
+ * values the loop has already written with the same results (each output depends on its
+ * own input only); a buffer only for n < 4. */
 
 /* e^(s x), s = -1 or -2, s x in [-87, 87]: as exp_fpu, lane by lane */
 RNN_ACT_INLINE float32x4_t exp_neon(float32x4_t x, const float s)
@@ -436,33 +440,51 @@ RNN_ACT_INLINE float32x4_t tanh_neon(float32x4_t v)
 
 static void sigmoid_f32(float *data, int32_t n)
 {
-    int32_t i;
-    for (i = 0; i + 4 <= n; i += 4)
-    {
-        vst1q_f32(data + i, sigmoid_neon(vld1q_f32(data + i)));
-    }
-    if (i < n)
+    float *const end = data + (n & ~3);
+    float *d;
+    float32x4_t last;
+    if (n < 4)
     {
         float b[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        memcpy(b, data + i, (size_t)(n - i) * sizeof(float));
+        memcpy(b, data, (size_t)n * sizeof(float));
         vst1q_f32(b, sigmoid_neon(vld1q_f32(b)));
-        memcpy(data + i, b, (size_t)(n - i) * sizeof(float));
+        memcpy(data, b, (size_t)n * sizeof(float));
+        return;
+    }
+    /* the last four values, from the inputs, before the loop overwrites them (see above) */
+    last = sigmoid_neon(vld1q_f32(data + n - 4));
+    for (d = data; d != end; d += 4)
+    {
+        vst1q_f32(d, sigmoid_neon(vld1q_f32(d)));
+    }
+    if ((n & 3) != 0)
+    {
+        vst1q_f32(data + n - 4, last);
     }
 }
 
 static void tanh_f32(float *data, int32_t n)
 {
-    int32_t i;
-    for (i = 0; i + 4 <= n; i += 4)
-    {
-        vst1q_f32(data + i, tanh_neon(vld1q_f32(data + i)));
-    }
-    if (i < n)
+    float *const end = data + (n & ~3);
+    float *d;
+    float32x4_t last;
+    if (n < 4)
     {
         float b[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        memcpy(b, data + i, (size_t)(n - i) * sizeof(float));
+        memcpy(b, data, (size_t)n * sizeof(float));
         vst1q_f32(b, tanh_neon(vld1q_f32(b)));
-        memcpy(data + i, b, (size_t)(n - i) * sizeof(float));
+        memcpy(data, b, (size_t)n * sizeof(float));
+        return;
+    }
+    /* the last four values, from the inputs, before the loop overwrites them (see above) */
+    last = tanh_neon(vld1q_f32(data + n - 4));
+    for (d = data; d != end; d += 4)
+    {
+        vst1q_f32(d, tanh_neon(vld1q_f32(d)));
+    }
+    if ((n & 3) != 0)
+    {
+        vst1q_f32(data + n - 4, last);
     }
 }
 #endif
