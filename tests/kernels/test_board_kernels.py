@@ -251,15 +251,21 @@ def test_lstm_cell_s16_plain_path(tmp_path, board):
     lg = quant.lut_table(np.tanh)
     decls = [c_array("const int16_t", "lf", lf), c_array("const int16_t", "lg", lg)]
     body, want = [], {}
-    H = 23
+    H = 23  # odd, and not a multiple of 4: every vector path has a tail
+    # (cell_exp, input_forget, out_shift): cell_exp > 12 and <= 12 (13: a shift by 1), 1, 28
+    # (the Cortex-M4/M7 path's last) and 29 (outside it), both input_forget, out_shift -2 (the
+    # fast paths' edge), -1 (outside them) and far below (-24: h still varies; -31: h = zp)
     for k, (cexp, ifg, osh) in enumerate([(11, 0, -9), (15, 0, -12), (12, 1, -3), (3, 0, -2),
-                                          (29, 0, -1), (1, 1, -31)]):
+                                          (29, 0, -1), (1, 1, -31), (13, 1, -2), (29, 0, -31),
+                                          (20, 1, -17), (1, 0, -2), (7, 0, -24), (28, 1, -3)]):
         gx = rng.integers(-32768, 32768, 4 * H)
         gh = rng.integers(-32768, 32768, 4 * H)
         bias = rng.integers(-4000, 4000, 4 * H)
-        gx[:3] = 32767  # saturating sums
-        gh[:3] = 32767
+        for g in range(4):  # gate sums saturating both ways in every gate
+            gx[g * H:g * H + 3], gh[g * H:g * H + 3] = 32767, 32767
+            gx[g * H + 3:g * H + 6], gh[g * H + 3:g * H + 6] = -32768, -32768
         c = rng.integers(-32768, 32768, H)
+        c[6:9] = [32767, -32768, 0]  # the cell state at its bounds
         om = int(rng.integers(1 << 30, (1 << 31) - 1))
         zp = int(rng.integers(-128, 128))
         d, call = lstm_cell_call(k, H, cexp, ifg, osh, gx, gh, bias, c, om, zp, "lg")

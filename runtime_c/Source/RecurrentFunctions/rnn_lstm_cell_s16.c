@@ -16,6 +16,23 @@
  * Helium (Cortex-M55, __ARM_FEATURE_MVE): the same cells four units at a time, the table
  * entries by two gathers (VLDRH.S32 with shifted offsets), saturation by VMIN/VMAX, the
  * output requantization by VMULH (the high word) and VRSHL.
+ * DSP (Cortex-M4/M7, __ARM_FEATURE_DSP): the common cell with cell_exp <= 28, one unit at a
+ * time in one loop per input_forget, every unit (no tail): each lookup from the table's middle
+ * entry (index x >> 7, fraction x & 127: no bias to add) with its two entries as one word
+ * against the weights (128 - f, f) in one SMLAD, every saturation an SSAT, the two rounding
+ * shifts by a cell_exp-dependent amount as SMMULR by a power of two (i g by 30 - k; c into
+ * Q3.12 as smmulr(c 2^16, 2^(28 - k)), which is the rounding shift for k > 12 and the exact
+ * c 2^(12 - k) for k <= 12: one form, no branch), h from the product's high word (SMULL) with
+ * the zero point folded into the final halving (SSAT #8, ASR #1). Identities checked over
+ * every int16 input (and 10^6 products) against codegen/quant.py. Measured (exact QEMU
+ * counts, HAR1 LSTM 77 -> 179, 8 steps, python benchmarks/overhead.py --boards
+ * cortex-m4,cortex-m7 --dtypes int8): rnn_lstm_cell_s16 165,304 -> 126,576 instructions on
+ * the M4 (115.4 -> 88.4 per unit and step), 159,584 -> 126,584 on the M7. What remains is
+ * mostly register pressure (14 registers for 3 walking pointers, 3 gate offsets, 3 tables,
+ * 7 constants: about 10 stack reloads a unit): two units per iteration (the gate inputs read
+ * as words, SXTAH) measured 133,320 and loops per (input_forget, cell_exp > 12) with the
+ * rounding shifts as ADD + ASR 130,872 (both before the t1/t2 reload fix below, which saves
+ * 2 a unit), so neither is kept.
  */
 
 #include "rnn_nnfunctions.h"
@@ -28,6 +45,9 @@
 #elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
 #define RNN_CELL_MVE 1
+#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__aarch64__) && \
+    defined(__GNUC__)
+#define RNN_CELL_DSP 1
 #endif
 
 #if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
@@ -244,6 +264,80 @@ static int32_t lstm_plain_mve(const rnn_lstm_params_s16 *p, const int16_t *gx,
 }
 #endif
 
+#if defined(RNN_CELL_DSP)
+/* rnn_lut_q12 with the table pointer moved to its middle entry (t = table + 256): the index
+ * (x + 32768) >> 7 is 256 + (x >> 7) and the fraction (x + 32768) & 127 is x & 127; the two
+ * entries as one word, weighted by (128 - f, f) in one SMLAD (see rnn_lut_q12) */
+static inline int32_t lut_dsp(const int16_t *t, int32_t x)
+{
+    const uint32_t f = (uint32_t)x & 127u;
+    int32_t pair;
+    memcpy(&pair, t + (x >> 7), sizeof pair);
+    return __smlad(pair, (int32_t)(f * 65535u + 128u), 64) >> 7;
+}
+
+/* SMMULR: (a b + 2^31) >> 32, the rounded high word (GCC does not emit it from C) */
+static inline int32_t smmulr(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* lstm_plain for every unit (out_shift <= -2, cell_exp <= 28); ifg is a constant in each call
+ * below, so each of the two loops is compiled without its test */
+static inline __attribute__((always_inline)) void lstm_dsp_loop(
+    const rnn_lstm_params_s16 *p, const int16_t *gx, const int16_t *gh, int16_t *c,
+    int8_t *h, const int32_t ifg)
+{
+    const int32_t H = p->hidden;
+    const int32_t k = p->cell_exp;
+    const int16_t *bias = p->bias;
+    const int16_t *t0 = p->lut0 + 256;
+    const int16_t *t1 = p->lut1 + 256;
+    const int16_t *t2 = p->lut2 + 256;
+    const int32_t om = p->out_mult;
+    const int32_t s1 = -2 - p->out_shift;        /* requant: hi >> s1, then a rounding halving */
+    const int32_t zp2 = 2 * p->h_zero_point + 1; /* zp + ((v + 1) >> 1) = (v + 2 zp + 1) >> 1 */
+    /* (v + 2^(n - 1)) >> n = smmulr(v, 2^(32 - n)): i g rounded by n = 30 - k (1 <= n <= 29
+     * needs 2^(2 + k) < 2^31: k <= 28); c in Q3.12 as smmulr(c 2^16, 2^(28 - k)): for
+     * k > 12 the rounding shift by k - 12, for k <= 12 the exact c 2^(12 - k) */
+    const int32_t ig_mult = 1 << (2 + k);
+    const int32_t c12_mult = 1 << (28 - k);
+    int32_t u;
+    /* t1 and t2 live on the stack (registers run out); opaque here, GCC reloads them as they
+     * are instead of reloading lutN and adding 512 for every lookup */
+    __asm__("" : "+r"(t1), "+r"(t2));
+    for (u = 0; u < H; ++u)
+    {
+        const int32_t i = lut_dsp(t0, SAT16(gx[u] + gh[u] + bias[u]));
+        const int32_t g = lut_dsp(t1, SAT16(gx[3 * H + u] + gh[3 * H + u] + bias[3 * H + u]));
+        const int32_t f =
+            ifg ? SAT16(32768 - i)
+                : lut_dsp(t0, SAT16(gx[2 * H + u] + gh[2 * H + u] + bias[2 * H + u]));
+        const int32_t cn = SAT16(((f * c[u] + (1 << 14)) >> 15) + smmulr(i * g, ig_mult));
+        const int32_t th = lut_dsp(t2, SAT16(smmulr(cn * 65536, c12_mult)));
+        const int32_t o = lut_dsp(t0, SAT16(gx[H + u] + gh[H + u] + bias[H + u]));
+        const int32_t hi = (int32_t)(((int64_t)(o * th) * om) >> 32);
+        c[u] = (int16_t)cn;
+        h[u] = (int8_t)SAT8(((hi >> s1) + zp2) >> 1);
+    }
+}
+
+static void lstm_plain_dsp(const rnn_lstm_params_s16 *p, const int16_t *gx, const int16_t *gh,
+                           int16_t *c, int8_t *h)
+{
+    if (p->input_forget)
+    {
+        lstm_dsp_loop(p, gx, gh, c, h, 1);
+    }
+    else
+    {
+        lstm_dsp_loop(p, gx, gh, c, h, 0);
+    }
+}
+#endif
+
 static int32_t clip_gate(int32_t v, int32_t clip)
 {
     return clip == 0 ? v : (v < -clip ? -clip : (v > clip ? clip : v));
@@ -263,6 +357,15 @@ void rnn_lstm_cell_s16(const rnn_lstm_params_s16 *p, const int16_t *gx, const in
         lstm_plain(p, gx, gh, c, h, p->out_shift <= -2 ? lstm_plain_neon(p, gx, gh, c, h) : 0);
 #elif defined(RNN_CELL_MVE)
         lstm_plain(p, gx, gh, c, h, p->out_shift <= -2 ? lstm_plain_mve(p, gx, gh, c, h) : 0);
+#elif defined(RNN_CELL_DSP)
+        if (p->out_shift <= -2 && k <= 28)
+        {
+            lstm_plain_dsp(p, gx, gh, c, h);
+        }
+        else
+        {
+            lstm_plain(p, gx, gh, c, h, 0);
+        }
 #else
         lstm_plain(p, gx, gh, c, h, 0);
 #endif
