@@ -272,11 +272,13 @@ def _emit_s8(m: QKron, prog: Any, base: str, x: str, y: str, scratch: str) -> li
     # int4: the kernel unpacks 16 v (rnn_mat_vec_kron_s4_s16.c), so both stages' sums are
     # 16-fold: rq(16 acc, m, s - 4) = rq(acc, m, s) exactly
     st, sy = (m.st - 4, m.sy - 4) if m.bits == 4 else (m.st, m.sy)
-    # X B^T first on int8 x: x's zero point as per-row offsets of B, -zx (row sums of B)
+    # X B^T first on int8 x: x's zero point as per-row offsets of B, -zx (row sums of B) of
+    # the B the int8 kernel reads (int4: unpacked as 16 times its values, as above)
     b_off = "0"
     if not m.ax_first and m.xbits == 8 and m.zx != 0:
-        b_off = ctx.array(f"{base}_Boff",
-                          -int(m.zx) * np.asarray(m.b, np.int64).sum(axis=1), ctype="int32_t")
+        unpacked = 16 if m.bits == 4 else 1
+        b_off = ctx.array(f"{base}_Boff", -int(m.zx) * unpacked
+                          * np.asarray(m.b, np.int64).sum(axis=1), ctype="int32_t")
     sym = ctx.const(f"{base}_kron", "rnn_kron_s8", cgen.c_struct([
         ("rows", m.rows), ("cols", m.cols), ("m1", m1), ("n1", n1), ("m2", m2), ("n2", n2),
         ("ax_first", int(m.ax_first)), ("a", a), ("b", b), ("x_zero_point", cgen.c_int(m.zx)),
