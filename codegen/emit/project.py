@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,11 @@ def render(g: ir.Graph, board: Board, name: str, model_path: Path, golden: Golde
     if g.quant is not None or any('#include "rnn_nn_support.h"' in text
                                   for text in kernel_files.values()):
         headers.append("rnn_nn_support.h")
+    # and any other runtime header a kernel includes (rnn_cell_support.h: the int8 cells')
+    for text in kernel_files.values():
+        for h in re.findall(r'#include "(rnn_[a-z0-9_]+\.h)"', text):
+            if h not in headers:
+                headers.append(h)
     for h in headers:
         files[f"include/{h}"] = (rt / "Include" / h).read_text()
     files.update(kernel_files)

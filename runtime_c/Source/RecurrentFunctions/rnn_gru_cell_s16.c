@@ -30,6 +30,7 @@
 
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
+#include "rnn_cell_support.h"
 
 #if defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
@@ -41,26 +42,6 @@
 #elif defined(__ARM_FEATURE_DSP) && !defined(__aarch64__) && defined(__GNUC__)
 #define RNN_GRU_DSP 1
 #endif
-
-#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
-/* SSAT (as rnn_lstm_cell_s16.c: GCC 12 types __ssat's result unsigned) */
-#define SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
-#define SAT8(v) ((int32_t)__builtin_arm_ssat((v), 8))
-#elif defined(__ARM_FEATURE_SAT)
-#include <arm_acle.h>
-#define SAT16(v) __ssat((v), 16)
-#define SAT8(v) __ssat((v), 8)
-#else
-#define SAT16(v) rnn_sat16(v)
-#define SAT8(v) rnn_sat8(v)
-#endif
-
-/* rnn_rshift_round(v, 15) for |v| < 2^31 - 2^14 (r hh: |v| <= 2^30; z (h15 - n):
- * |v| <= 2^15 (2^16 - 1)): v + 2^14 cannot overflow 32 bits */
-static inline int32_t rshift15(int32_t v)
-{
-    return (v + (1 << 14)) >> 15;
-}
 
 /* units [u0, H), as quant.py (cells/gru.py step_s8) */
 static void cell_c(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
@@ -83,22 +64,22 @@ static void cell_c(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t
         int32_t npre, n, h15, nw;
         if (lbr)
         {
-            const int32_t hh = SAT16(hn[u] + b2[u]);
-            npre = SAT16(xn[u] + bn[u] + rshift15(zr[H + u] * hh));
+            const int32_t hh = RNN_SAT16(hn[u] + b2[u]);
+            npre = RNN_SAT16(xn[u] + bn[u] + rnn_rshift15(zr[H + u] * hh));
         }
         else
         {
-            npre = SAT16(xn[u] + hn[u] + bn[u]);
+            npre = RNN_SAT16(xn[u] + hn[u] + bn[u]);
         }
         if (clip)
         {
             npre = npre < -clip ? -clip : (npre > clip ? clip : npre);
         }
         n = rnn_lut_q12(lut1, npre);
-        h15 = SAT16(rnn_requantize(h[u] - zp, p->h15_mult, p->h15_shift));
-        nw = SAT16(n + rshift15(z * (h15 - n)));
+        h15 = RNN_SAT16(rnn_requantize(h[u] - zp, p->h15_mult, p->h15_shift));
+        nw = RNN_SAT16(n + rnn_rshift15(z * (h15 - n)));
         /* sat8(zp + sat16(r)) = sat8(zp + r) for |zp| <= 128, and the int32 sum cannot wrap */
-        h[u] = (int8_t)SAT8(zp + SAT16(rnn_requantize(nw, p->out_mult, p->out_shift)));
+        h[u] = (int8_t)RNN_SAT8(zp + RNN_SAT16(rnn_requantize(nw, p->out_mult, p->out_shift)));
     }
 }
 
@@ -140,21 +121,21 @@ static void cell_dsp(const rnn_gru_params_s16 *p, const int16_t *gx, const int16
         int32_t npre, n, h15, nw, t;
         if (lbr)
         {
-            npre = SAT16(xn[u] + bn[u] + rshift15(r[u] * SAT16(hn[u] + b2[u])));
+            npre = RNN_SAT16(xn[u] + bn[u] + rnn_rshift15(r[u] * RNN_SAT16(hn[u] + b2[u])));
         }
         else
         {
-            npre = SAT16(xn[u] + hn[u] + bn[u]);
+            npre = RNN_SAT16(xn[u] + hn[u] + bn[u]);
         }
         if (clip)
         {
             npre = npre < -clip ? -clip : (npre > clip ? clip : npre);
         }
         n = rnn_lut_q12(lut1, npre);
-        h15 = SAT16(mulhr((int32_t)((uint32_t)(h[u] - zp) << hl), hm));
-        nw = SAT16(n + rshift15(zr[u] * (h15 - n)));
+        h15 = RNN_SAT16(mulhr((int32_t)((uint32_t)(h[u] - zp) << hl), hm));
+        nw = RNN_SAT16(n + rnn_rshift15(zr[u] * (h15 - n)));
         t = (int32_t)(((int64_t)nw * om) >> 32) >> ohi;
-        h[u] = (int8_t)SAT8(zp + ((t + 1) >> 1));
+        h[u] = (int8_t)RNN_SAT8(zp + ((t + 1) >> 1));
     }
 }
 #endif
@@ -168,31 +149,6 @@ static int32_t vector_shifts(const rnn_gru_params_s16 *p)
 #endif
 
 #if defined(RNN_GRU_NEON)
-/* an int32 at a 2-byte boundary: a table's entry pair (GNU C: a typedef may lower the
- * alignment; AArch64 loads need none), as rnn_lstm_cell_s16.c */
-typedef int32_t rnn_s32_a2 __attribute__((aligned(2)));
-#define PAIR(table, i, lane) (*(const rnn_s32_a2 *)(const void *)((table) + vgetq_lane_s32(i, lane)))
-
-/* rnn_lut_q12 of four Q3.12 values: the entries table[i], table[i + 1] of each lane read as
- * one 32-bit word (little-endian: table[i] in the low half) straight into its lane (LD1R,
- * LD1 {v.s}[lane]; memcpy and a vector load cost BFI and INS, as rnn_lstm_cell_s16.c found) */
-static inline int32x4_t lut4_neon(const int16_t *table, int32x4_t x)
-{
-    const int32x4_t u = vaddq_s32(x, vdupq_n_s32(32768));
-    const int32x4_t i = vshrq_n_s32(u, 7);
-    const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
-    int32x4_t pair = vdupq_n_s32(PAIR(table, i, 0));
-    pair = vsetq_lane_s32(PAIR(table, i, 1), pair, 1);
-    pair = vsetq_lane_s32(PAIR(table, i, 2), pair, 2);
-    pair = vsetq_lane_s32(PAIR(table, i, 3), pair, 3);
-    {
-        const int16x4_t t0 = vmovn_s32(pair);
-        const int16x4_t t1 = vshrn_n_s32(pair, 16);
-        const int32x4_t d = vmlaq_s32(vdupq_n_s32(64), vsubl_s16(t1, t0), f);
-        return vaddq_s32(vmovl_s16(t0), vshrq_n_s32(d, 7));
-    }
-}
-
 /* rnn_requantize(x, m, s) of four lanes: a = max(s + 1, 0), nb = s - a (the header) */
 static inline int32x4_t rq4_neon(int32x4_t x, int32x4_t m, int32x4_t a, int32x4_t nb)
 {
@@ -251,7 +207,7 @@ static int32_t cell_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const i
         {
             npre = vmaxq_s32(vminq_s32(npre, hi), lo);
         }
-        n = lut4_neon(lut1, npre);
+        n = rnn_lut4_neon(lut1, npre);
         memcpy(&w, h + u, 4);
         h8 = vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(w)))));
         h15 = sat16_neon(rq4_neon(vsubq_s32(h8, zp), hm, hsa, hsb));
@@ -268,26 +224,10 @@ static int32_t cell_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const i
 #endif
 
 #if defined(RNN_GRU_MVE)
-/* rnn_lut_q12 of four Q3.12 values in int32 lanes */
-static inline int32x4_t lut4_mve(const int16_t *table, int32x4_t x)
-{
-    const int32x4_t u = vaddq_n_s32(x, 32768);
-    const uint32x4_t i = vreinterpretq_u32_s32(vshrq_n_s32(u, 7));
-    const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
-    const int32x4_t t0 = vldrhq_gather_shifted_offset_s32(table, i);
-    const int32x4_t t1 = vldrhq_gather_shifted_offset_s32(table + 1, i);
-    return vaddq_s32(t0, vshrq_n_s32(vaddq_n_s32(vmulq_s32(vsubq_s32(t1, t0), f), 64), 7));
-}
-
 /* rnn_requantize(x, m, s) of four lanes: a = max(s + 1, 0), nb = s - a (the header) */
 static inline int32x4_t rq4_mve(int32x4_t x, int32_t m, int32_t a, int32_t nb)
 {
     return vrshlq_n_s32(vqdmulhq_n_s32(vshlq_r_s32(x, a), m), nb);
-}
-
-static inline int32x4_t sat16_mve(int32x4_t v)
-{
-    return vmaxq_s32(vminq_s32(v, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
 }
 
 /* cell_c for units [0, H - H mod 4); returns the units done */
@@ -318,23 +258,23 @@ static int32_t cell_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const in
         if (lbr)
         {
             const int32x4_t r = vldrhq_s32(zr + H + u);
-            const int32x4_t hh = sat16_mve(vaddq_s32(vldrhq_s32(hn + u), vldrhq_s32(b2 + u)));
-            npre = sat16_mve(vaddq_s32(vaddq_s32(vldrhq_s32(xn + u), vldrhq_s32(bn + u)),
+            const int32x4_t hh = rnn_sat16_mve(vaddq_s32(vldrhq_s32(hn + u), vldrhq_s32(b2 + u)));
+            npre = rnn_sat16_mve(vaddq_s32(vaddq_s32(vldrhq_s32(xn + u), vldrhq_s32(bn + u)),
                                        vrshrq_n_s32(vmulq_s32(r, hh), 15)));
         }
         else
         {
-            npre = sat16_mve(vaddq_s32(vaddq_s32(vldrhq_s32(xn + u), vldrhq_s32(hn + u)),
+            npre = rnn_sat16_mve(vaddq_s32(vaddq_s32(vldrhq_s32(xn + u), vldrhq_s32(hn + u)),
                                        vldrhq_s32(bn + u)));
         }
         if (clip)
         {
             npre = vmaxq_s32(vminq_s32(npre, vdupq_n_s32(clip)), vdupq_n_s32(-clip));
         }
-        n = lut4_mve(lut1, npre);
-        h15 = sat16_mve(rq4_mve(vsubq_s32(vldrbq_s32(h + u), vdupq_n_s32(zp)), hm, ha, hb));
-        nw = sat16_mve(vaddq_s32(n, vrshrq_n_s32(vmulq_s32(z, vsubq_s32(h15, n)), 15)));
-        hv = vaddq_n_s32(sat16_mve(rq4_mve(nw, om, oa, ob)), zp);
+        n = rnn_lut4_mve(lut1, npre);
+        h15 = rnn_sat16_mve(rq4_mve(vsubq_s32(vldrbq_s32(h + u), vdupq_n_s32(zp)), hm, ha, hb));
+        nw = rnn_sat16_mve(vaddq_s32(n, vrshrq_n_s32(vmulq_s32(z, vsubq_s32(h15, n)), 15)));
+        hv = vaddq_n_s32(rnn_sat16_mve(rq4_mve(nw, om, oa, ob)), zp);
         vstrbq_s32(h + u, vmaxq_s32(vminq_s32(hv, vdupq_n_s32(127)), vdupq_n_s32(-128)));
     }
     return u;

@@ -22,6 +22,7 @@
 
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
+#include "rnn_cell_support.h"
 
 #if defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
@@ -31,26 +32,6 @@
 #include <arm_mve.h>
 #define RNN_GRU_MVE 1
 #endif
-
-#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
-/* SSAT (as rnn_lstm_cell_s16.c: GCC 12 types __ssat's result unsigned) */
-#define SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
-#define SAT8(v) ((int32_t)__builtin_arm_ssat((v), 8))
-#elif defined(__ARM_FEATURE_SAT)
-#include <arm_acle.h>
-#define SAT16(v) __ssat((v), 16)
-#define SAT8(v) __ssat((v), 8)
-#else
-#define SAT16(v) rnn_sat16(v)
-#define SAT8(v) rnn_sat8(v)
-#endif
-
-/* rnn_rshift_round(v, 15) for |v| < 2^31 - 2^14 (a product of two int16-ranged values below
- * that bound): v + 2^14 cannot overflow 32 bits */
-static inline int32_t rshift15(int32_t v)
-{
-    return (v + (1 << 14)) >> 15;
-}
 
 /* the gates z, r of units [u0, 2H) */
 static void gates_c(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
@@ -66,13 +47,13 @@ static void gates_c(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_
     {
         for (u = u0; u < 2 * H; ++u)
         {
-            zr[u] = (int16_t)rnn_lut_q12(lut0, SAT16(gx[u] + gh[u] + bias[u]));
+            zr[u] = (int16_t)rnn_lut_q12(lut0, RNN_SAT16(gx[u] + gh[u] + bias[u]));
         }
         return;
     }
     for (u = u0; u < 2 * H; ++u)
     {
-        int32_t v = SAT16(gx[u] + gh[u] + bias[u]);
+        int32_t v = RNN_SAT16(gx[u] + gh[u] + bias[u]);
         v = v < -clip ? -clip : (v > clip ? clip : v);
         zr[u] = (int16_t)rnn_lut_q12(lut0, v);
     }
@@ -89,36 +70,11 @@ static void rh_c(const rnn_gru_params_s16 *p, const int8_t *h, const int16_t *zr
     /* |r (h - zp)| <= 2^15 * 255 */
     for (u = u0; u < H; ++u)
     {
-        rh[u] = (int8_t)SAT8(zp + rshift15(zr[H + u] * (h[u] - zp)));
+        rh[u] = (int8_t)RNN_SAT8(zp + rnn_rshift15(zr[H + u] * (h[u] - zp)));
     }
 }
 
 #if defined(RNN_GRU_NEON)
-/* an int32 at a 2-byte boundary: a table's entry pair (GNU C: a typedef may lower the
- * alignment; AArch64 loads need none), as rnn_lstm_cell_s16.c */
-typedef int32_t rnn_s32_a2 __attribute__((aligned(2)));
-#define PAIR(table, i, lane) (*(const rnn_s32_a2 *)(const void *)((table) + vgetq_lane_s32(i, lane)))
-
-/* rnn_lut_q12 of four Q3.12 values: the entries table[i], table[i + 1] of each lane read as
- * one 32-bit word (little-endian: table[i] in the low half) straight into its lane (LD1R,
- * LD1 {v.s}[lane]; memcpy and a vector load cost BFI and INS, as rnn_lstm_cell_s16.c found) */
-static inline int32x4_t lut4_neon(const int16_t *table, int32x4_t x)
-{
-    const int32x4_t u = vaddq_s32(x, vdupq_n_s32(32768));
-    const int32x4_t i = vshrq_n_s32(u, 7);
-    const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
-    int32x4_t pair = vdupq_n_s32(PAIR(table, i, 0));
-    pair = vsetq_lane_s32(PAIR(table, i, 1), pair, 1);
-    pair = vsetq_lane_s32(PAIR(table, i, 2), pair, 2);
-    pair = vsetq_lane_s32(PAIR(table, i, 3), pair, 3);
-    {
-        const int16x4_t t0 = vmovn_s32(pair);
-        const int16x4_t t1 = vshrn_n_s32(pair, 16);
-        const int32x4_t d = vmlaq_s32(vdupq_n_s32(64), vsubl_s16(t1, t0), f);
-        return vaddq_s32(vmovl_s16(t0), vshrq_n_s32(d, 7));
-    }
-}
-
 /* four int8 values widened to int32 lanes */
 static inline int32x4_t load4_s8_neon(const int8_t *a)
 {
@@ -155,7 +111,7 @@ static int32_t gates_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const 
         {
             v = vmaxq_s32(vminq_s32(v, hi), lo);
         }
-        vst1_s16(zr + u, vmovn_s32(lut4_neon(lut0, v)));
+        vst1_s16(zr + u, vmovn_s32(rnn_lut4_neon(lut0, v)));
     }
     return u;
 }
@@ -179,17 +135,6 @@ static int32_t rh_neon(const rnn_gru_params_s16 *p, const int8_t *h, const int16
 #endif
 
 #if defined(RNN_GRU_MVE)
-/* rnn_lut_q12 of four Q3.12 values in int32 lanes */
-static inline int32x4_t lut4_mve(const int16_t *table, int32x4_t x)
-{
-    const int32x4_t u = vaddq_n_s32(x, 32768);
-    const uint32x4_t i = vreinterpretq_u32_s32(vshrq_n_s32(u, 7));
-    const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
-    const int32x4_t t0 = vldrhq_gather_shifted_offset_s32(table, i);
-    const int32x4_t t1 = vldrhq_gather_shifted_offset_s32(table + 1, i);
-    return vaddq_s32(t0, vshrq_n_s32(vaddq_n_s32(vmulq_s32(vsubq_s32(t1, t0), f), 64), 7));
-}
-
 /* gates_c for gates [0, 2H - 2H mod 4); returns the gates done */
 static int32_t gates_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
                          int16_t *zr)
@@ -209,7 +154,7 @@ static int32_t gates_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const i
         {
             v = vmaxq_s32(vminq_s32(v, vdupq_n_s32(clip)), vdupq_n_s32(-clip));
         }
-        vstrhq_s32(zr + u, lut4_mve(lut0, v));
+        vstrhq_s32(zr + u, rnn_lut4_mve(lut0, v));
     }
     return u;
 }

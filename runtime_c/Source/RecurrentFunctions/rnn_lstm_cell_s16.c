@@ -37,6 +37,7 @@
 
 #include "rnn_nnfunctions.h"
 #include "rnn_nn_support.h"
+#include "rnn_cell_support.h"
 
 #if defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
@@ -48,20 +49,6 @@
 #elif defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__aarch64__) && \
     defined(__GNUC__)
 #define RNN_CELL_DSP 1
-#endif
-
-#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__) && !defined(__clang__)
-/* SSAT. arm_acle.h's __ssat is this builtin, whose result GCC 12 types unsigned int, which
- * -Wconversion flags inside the macro; called directly, the cast restores the sign. */
-#define SAT16(v) ((int32_t)__builtin_arm_ssat((v), 16))
-#define SAT8(v) ((int32_t)__builtin_arm_ssat((v), 8))
-#elif defined(__ARM_FEATURE_SAT)
-#include <arm_acle.h>
-#define SAT16(v) __ssat((v), 16)
-#define SAT8(v) __ssat((v), 8)
-#else
-#define SAT16(v) rnn_sat16(v)
-#define SAT8(v) rnn_sat8(v)
 #endif
 
 /* rnn_rshift_round(v, n) for n in 1..30 and |v| <= 2^30 (products of two int16 values):
@@ -102,49 +89,23 @@ static void lstm_plain(const rnn_lstm_params_s16 *p, const int16_t *gx, const in
 
     for (u = u0; u < H; ++u)
     {
-        const int32_t gi = SAT16(gx[u] + gh[u] + bias[u]);
-        const int32_t go = SAT16(gx[H + u] + gh[H + u] + bias[H + u]);
-        const int32_t gf = SAT16(gx[2 * H + u] + gh[2 * H + u] + bias[2 * H + u]);
-        const int32_t gc = SAT16(gx[3 * H + u] + gh[3 * H + u] + bias[3 * H + u]);
+        const int32_t gi = RNN_SAT16(gx[u] + gh[u] + bias[u]);
+        const int32_t go = RNN_SAT16(gx[H + u] + gh[H + u] + bias[H + u]);
+        const int32_t gf = RNN_SAT16(gx[2 * H + u] + gh[2 * H + u] + bias[2 * H + u]);
+        const int32_t gc = RNN_SAT16(gx[3 * H + u] + gh[3 * H + u] + bias[3 * H + u]);
         const int32_t i = rnn_lut_q12(lut0, gi);
-        const int32_t f = ifg ? SAT16(32768 - i) : rnn_lut_q12(lut0, gf);
+        const int32_t f = ifg ? RNN_SAT16(32768 - i) : rnn_lut_q12(lut0, gf);
         const int32_t g = rnn_lut_q12(lut1, gc);
-        const int32_t cn = SAT16(rshift_round32(f * c[u], 15) + rshift_round32(i * g, 30 - k));
+        const int32_t cn = RNN_SAT16(rshift_round32(f * c[u], 15) + rshift_round32(i * g, 30 - k));
         const int32_t o = rnn_lut_q12(lut0, go);
-        const int32_t c12 = k > 12 ? rshift_round32(cn, k - 12) : SAT16(cn * (1 << (12 - k)));
+        const int32_t c12 = k > 12 ? rshift_round32(cn, k - 12) : RNN_SAT16(cn * (1 << (12 - k)));
         const int32_t th = rnn_lut_q12(lut2, c12);
         c[u] = (int16_t)cn;
-        h[u] = (int8_t)SAT8(zp + requant(o * th, om, os));
+        h[u] = (int8_t)RNN_SAT8(zp + requant(o * th, om, os));
     }
 }
 
 #if defined(RNN_CELL_NEON)
-/* an int32 at a 2-byte boundary: a table's entry pair (GNU C: a typedef may lower the
- * alignment; AArch64 loads need none) */
-typedef int32_t rnn_s32_a2 __attribute__((aligned(2)));
-#define PAIR(table, i, lane) (*(const rnn_s32_a2 *)(const void *)((table) + vgetq_lane_s32(i, lane)))
-
-/* rnn_lut_q12 of four Q3.12 values: the entries table[i], table[i + 1] of each lane read as
- * one 32-bit word (little-endian: table[i] in the low half), straight into its lane (LD1R,
- * LD1 {v.s}[lane]; through memcpy and a vector load GCC 12 assembled the lanes with BFI and
- * INS: the HAR1 cell, 8 steps of 179 units on cortex-a73, 73,280 -> 64,472 instructions) */
-static inline int32x4_t lut4_neon(const int16_t *table, int16x4_t x)
-{
-    const int32x4_t u = vaddq_s32(vmovl_s16(x), vdupq_n_s32(32768));
-    const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
-    const int32x4_t i = vshrq_n_s32(u, 7);
-    int32x4_t pair = vdupq_n_s32(PAIR(table, i, 0));
-    pair = vsetq_lane_s32(PAIR(table, i, 1), pair, 1);
-    pair = vsetq_lane_s32(PAIR(table, i, 2), pair, 2);
-    pair = vsetq_lane_s32(PAIR(table, i, 3), pair, 3);
-    {
-        const int16x4_t t0 = vmovn_s32(pair);
-        const int16x4_t t1 = vshrn_n_s32(pair, 16);
-        const int32x4_t d = vmlaq_s32(vdupq_n_s32(64), vsubl_s16(t1, t0), f);
-        return vaddq_s32(vmovl_s16(t0), vshrq_n_s32(d, 7));
-    }
-}
-
 /* sat16(a[u] + b[u] + bias[u]) for four units */
 static inline int16x4_t gate4_neon(const int16_t *a, const int16_t *b, const int16_t *bias)
 {
@@ -173,20 +134,20 @@ static int32_t lstm_plain_neon(const rnn_lstm_params_s16 *p, const int16_t *gx,
         const int16x4_t gi = gate4_neon(gx + u, gh + u, bias + u);
         const int16x4_t go = gate4_neon(gx + H + u, gh + H + u, bias + H + u);
         const int16x4_t gc = gate4_neon(gx + 3 * H + u, gh + 3 * H + u, bias + 3 * H + u);
-        const int32x4_t i = lut4_neon(lut0, gi);
+        const int32x4_t i = rnn_lut4_neon(lut0, vmovl_s16(gi));
         const int32x4_t f =
             p->input_forget ? vmovl_s16(vqmovn_s32(vsubq_s32(one15, i)))
-                            : lut4_neon(lut0, gate4_neon(gx + 2 * H + u, gh + 2 * H + u,
-                                                         bias + 2 * H + u));
-        const int32x4_t g = lut4_neon(lut1, gc);
+                            : rnn_lut4_neon(lut0, vmovl_s16(gate4_neon(
+                                  gx + 2 * H + u, gh + 2 * H + u, bias + 2 * H + u)));
+        const int32x4_t g = rnn_lut4_neon(lut1, vmovl_s16(gc));
         const int32x4_t cf = vrshrq_n_s32(vmulq_s32(f, vmovl_s16(vld1_s16(c + u))), 15);
         const int32x4_t ci = vrshlq_s32(vmulq_s32(i, g), ig_shift);
         const int16x4_t cn = vqmovn_s32(vaddq_s32(cf, ci));
-        const int32x4_t o = lut4_neon(lut0, go);
+        const int32x4_t o = rnn_lut4_neon(lut0, vmovl_s16(go));
         /* k > 12: rounding shift right by k - 12; else sat16(cn * 2^(12 - k)) */
         const int16x4_t c12 = k > 12 ? vmovn_s32(vrshlq_s32(vmovl_s16(cn), c12_shift))
                                      : vqmovn_s32(vshlq_s32(vmovl_s16(cn), c12_shift));
-        const int32x4_t th = lut4_neon(lut2, c12);
+        const int32x4_t th = rnn_lut4_neon(lut2, vmovl_s16(c12));
         const int32x4_t ot = vmulq_s32(o, th);
         const int64x2_t p0 = vmull_s32(vget_low_s32(ot), vget_low_s32(om));
         const int64x2_t p1 = vmull_high_s32(ot, om);
@@ -202,26 +163,10 @@ static int32_t lstm_plain_neon(const rnn_lstm_params_s16 *p, const int16_t *gx,
 #endif
 
 #if defined(RNN_CELL_MVE)
-/* rnn_lut_q12 of four Q3.12 values in int32 lanes */
-static inline int32x4_t lut4_mve(const int16_t *table, int32x4_t x)
-{
-    const int32x4_t u = vaddq_n_s32(x, 32768);
-    const uint32x4_t i = vreinterpretq_u32_s32(vshrq_n_s32(u, 7));
-    const int32x4_t f = vandq_s32(u, vdupq_n_s32(127));
-    const int32x4_t t0 = vldrhq_gather_shifted_offset_s32(table, i);
-    const int32x4_t t1 = vldrhq_gather_shifted_offset_s32(table + 1, i);
-    return vaddq_s32(t0, vshrq_n_s32(vaddq_n_s32(vmulq_s32(vsubq_s32(t1, t0), f), 64), 7));
-}
-
-static inline int32x4_t sat16_mve(int32x4_t v)
-{
-    return vmaxq_s32(vminq_s32(v, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
-}
-
 /* sat16(a[u] + b[u] + bias[u]) for four units */
 static inline int32x4_t gate4_mve(const int16_t *a, const int16_t *b, const int16_t *bias)
 {
-    return sat16_mve(vaddq_s32(vaddq_s32(vldrhq_s32(a), vldrhq_s32(b)), vldrhq_s32(bias)));
+    return rnn_sat16_mve(vaddq_s32(vaddq_s32(vldrhq_s32(a), vldrhq_s32(b)), vldrhq_s32(bias)));
 }
 
 /* lstm_plain for units 0 .. H - H mod 4 (out_shift <= -2); returns the units done */
@@ -240,21 +185,21 @@ static int32_t lstm_plain_mve(const rnn_lstm_params_s16 *p, const int16_t *gx,
     int32_t u;
     for (u = 0; u + 4 <= H; u += 4)
     {
-        const int32x4_t i = lut4_mve(lut0, gate4_mve(gx + u, gh + u, bias + u));
+        const int32x4_t i = rnn_lut4_mve(lut0, gate4_mve(gx + u, gh + u, bias + u));
         const int32x4_t f =
-            p->input_forget ? sat16_mve(vsubq_s32(vdupq_n_s32(32768), i))
-                            : lut4_mve(lut0, gate4_mve(gx + 2 * H + u, gh + 2 * H + u,
+            p->input_forget ? rnn_sat16_mve(vsubq_s32(vdupq_n_s32(32768), i))
+                            : rnn_lut4_mve(lut0, gate4_mve(gx + 2 * H + u, gh + 2 * H + u,
                                                        bias + 2 * H + u));
-        const int32x4_t g = lut4_mve(lut1, gate4_mve(gx + 3 * H + u, gh + 3 * H + u,
+        const int32x4_t g = rnn_lut4_mve(lut1, gate4_mve(gx + 3 * H + u, gh + 3 * H + u,
                                                      bias + 3 * H + u));
         const int32x4_t cf = vrshrq_n_s32(vmulq_s32(f, vldrhq_s32(c + u)), 15);
         const int32x4_t ci = vrshlq_n_s32(vmulq_s32(i, g), k - 30);
-        const int32x4_t cn = sat16_mve(vaddq_s32(cf, ci));
-        const int32x4_t o = lut4_mve(lut0, gate4_mve(gx + H + u, gh + H + u, bias + H + u));
+        const int32x4_t cn = rnn_sat16_mve(vaddq_s32(cf, ci));
+        const int32x4_t o = rnn_lut4_mve(lut0, gate4_mve(gx + H + u, gh + H + u, bias + H + u));
         /* k > 12: rounding shift right by k - 12; else sat16(cn * 2^(12 - k)) */
         const int32x4_t c12 = k > 12 ? vrshlq_n_s32(cn, 12 - k)
-                                     : sat16_mve(vshlq_s32(cn, vdupq_n_s32(12 - k)));
-        const int32x4_t th = lut4_mve(lut2, c12);
+                                     : rnn_sat16_mve(vshlq_s32(cn, vdupq_n_s32(12 - k)));
+        const int32x4_t th = rnn_lut4_mve(lut2, c12);
         const int32x4_t hi = vmulhq_s32(vmulq_s32(o, th), vdupq_n_s32(om));
         const int32x4_t hv = vaddq_n_s32(vrshlq_n_s32(hi, os), zp);
         vstrhq_s32(c + u, cn);
@@ -310,17 +255,17 @@ static inline __attribute__((always_inline)) void lstm_dsp_loop(
     __asm__("" : "+r"(t1), "+r"(t2));
     for (u = 0; u < H; ++u)
     {
-        const int32_t i = lut_dsp(t0, SAT16(gx[u] + gh[u] + bias[u]));
-        const int32_t g = lut_dsp(t1, SAT16(gx[3 * H + u] + gh[3 * H + u] + bias[3 * H + u]));
+        const int32_t i = lut_dsp(t0, RNN_SAT16(gx[u] + gh[u] + bias[u]));
+        const int32_t g = lut_dsp(t1, RNN_SAT16(gx[3 * H + u] + gh[3 * H + u] + bias[3 * H + u]));
         const int32_t f =
-            ifg ? SAT16(32768 - i)
-                : lut_dsp(t0, SAT16(gx[2 * H + u] + gh[2 * H + u] + bias[2 * H + u]));
-        const int32_t cn = SAT16(((f * c[u] + (1 << 14)) >> 15) + smmulr(i * g, ig_mult));
-        const int32_t th = lut_dsp(t2, SAT16(smmulr(cn * 65536, c12_mult)));
-        const int32_t o = lut_dsp(t0, SAT16(gx[H + u] + gh[H + u] + bias[H + u]));
+            ifg ? RNN_SAT16(32768 - i)
+                : lut_dsp(t0, RNN_SAT16(gx[2 * H + u] + gh[2 * H + u] + bias[2 * H + u]));
+        const int32_t cn = RNN_SAT16(((f * c[u] + (1 << 14)) >> 15) + smmulr(i * g, ig_mult));
+        const int32_t th = lut_dsp(t2, RNN_SAT16(smmulr(cn * 65536, c12_mult)));
+        const int32_t o = lut_dsp(t0, RNN_SAT16(gx[H + u] + gh[H + u] + bias[H + u]));
         const int32_t hi = (int32_t)(((int64_t)(o * th) * om) >> 32);
         c[u] = (int16_t)cn;
-        h[u] = (int8_t)SAT8(((hi >> s1) + zp2) >> 1);
+        h[u] = (int8_t)RNN_SAT8(((hi >> s1) + zp2) >> 1);
     }
 }
 
