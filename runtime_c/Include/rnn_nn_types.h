@@ -14,8 +14,11 @@
 #define RNN_MAT_VEC_TILE 16
 
 /** 1 when the vector paths of rnn_mat_vec_f32 use fused multiply-add on this target (x86 FMA3
- *  or AVX-512, AArch64): each step of a row's sum then rounds once instead of twice. */
-#if (defined(__AVX__) && defined(__FMA__)) || defined(__AVX512F__) ||     (defined(__ARM_NEON) && defined(__aarch64__))
+ *  or AVX-512, AArch64 NEON, Cortex-M55 Helium VFMA): each step of a row's sum then rounds
+ *  once instead of twice. */
+#if (defined(__AVX__) && defined(__FMA__)) || defined(__AVX512F__) ||                         \
+    (defined(__ARM_NEON) && defined(__aarch64__)) ||                                           \
+    (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2))
 #define RNN_MAT_VEC_FUSED 1
 #else
 #define RNN_MAT_VEC_FUSED 0

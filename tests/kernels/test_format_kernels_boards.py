@@ -142,12 +142,13 @@ def _kron_cases() -> list[tuple[Case, tuple]]:
 def test_kron_f32_exact_order_on_the_board(board, tmp_path):
     """The Kronecker float kernel's every path (NEON on cortex-a73, VLDM + VMLA assembly on
     cortex-m4/m7, Helium on cortex-m55, plain C on the host), both associations: bit for bit
-    the operation-order model of test_format_kernels (fused multiply-add on AArch64 only)."""
+    the operation-order model of test_format_kernels (fused multiply-add on AArch64 and
+    Helium)."""
     import platform
 
     from tests.kernels.test_format_kernels import kron_f32_model
 
-    fused = board in ("cortex-a73", "cortex-a53") or (board == "host"
+    fused = board in ("cortex-a73", "cortex-a53", "cortex-m55") or (board == "host"
                                                       and platform.machine() == "aarch64")
     cases = _kron_cases()
     got = run_cases(board, [c for c, _ in cases], tmp_path)

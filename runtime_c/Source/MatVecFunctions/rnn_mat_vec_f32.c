@@ -8,10 +8,11 @@
  * the weights once, front to back, while the tile's accumulators stay in registers; vector
  * paths work on several tiles per pass so that enough independent sums are in flight.
  * Every row is summed in the same order on every target: bias, then column 0, 1, 2, ...
- * Where the instruction set has a fused multiply-add (x86 FMA3, AArch64) each step rounds
- * once, otherwise twice (see RNN_MAT_VEC_FUSED); nothing else differs (Cortex-M4/M7 use the
- * chained, not fused, VMLA: two roundings). AVX-512 (RNN_X86_512: Intel cores) holds a tile in
- * one register; AMD Zen builds take the AVX2 path, which measured faster there.
+ * Where the vector instruction set has a fused multiply-add (x86 FMA3, AArch64, Cortex-M55
+ * Helium) each step rounds once, otherwise twice (see RNN_MAT_VEC_FUSED); nothing else differs
+ * (Cortex-M4/M7 use the chained, not fused, VMLA: two roundings). AVX-512 (RNN_X86_512: Intel
+ * cores) holds a tile in one register; AMD Zen builds take the AVX2 path, which measured faster
+ * there.
  */
 
 #include <math.h>
@@ -314,36 +315,61 @@ static void tile16(int32_t cols, const float *w, const float *bias, const float 
 
 #elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
 /* ---- Cortex-M55 (Helium, MVE float): a tile's sixteen sums in four Q registers ----
- * Per column four VLDRW of the tile's weights, VMUL by x[j] (a scalar operand), VADD: the
- * product rounded, then the sum, as the plain C below (no contraction), in the same order
- * (bias, then column 0, 1, 2, ...), so the same bits, but for denormals: Helium arithmetic
- * flushes them to zero (a product or sum below 2^-126 in magnitude becomes 0), where the
- * scalar FPU keeps them. 16 instructions per 16 multiply-adds (VLDRW x4, VMUL x4, VADD x4,
- * the x load, the pointer, LE): HAR1's float LSTM direction on cortex-m55, the mat-vec
- * 198,680 -> 187,150 instructions a step (python benchmarks/kernels.py). */
+ * Per column four VLDRW of the tile's weights (post-incremented) and four VFMA by x[j] (a
+ * scalar operand in a core register): fused, one rounding per step (RNN_MAT_VEC_FUSED), in the
+ * same order as every target (bias, then column 0, 1, 2, ...); Helium arithmetic flushes
+ * denormals to zero (a product or sum below 2^-126 in magnitude becomes 0), where the scalar
+ * FPU keeps them. Two columns a pass (one LDRD of x[j], x[j+1]) in a low-overhead loop
+ * (WLS/LE): 18 instructions per 32 multiply-adds, the loads interleaved with the VFMA so the
+ * core overlaps them. In assembly because GCC 12, given the intrinsics for two columns,
+ * spills an accumulator (eight Q registers) and adds a pointer increment per column. */
 #define GROUP 1
+static const float rnn_zeros16[RNN_MAT_VEC_TILE];
+
+#define RNN_VFMA4(xr)                                                                          \
+    "vldrw.32 q4, [%[w]], #16\n\t"                                                              \
+    "vldrw.32 q5, [%[w]], #16\n\t"                                                              \
+    "vfma.f32 q0, q4, " xr "\n\t"                                                              \
+    "vldrw.32 q6, [%[w]], #16\n\t"                                                              \
+    "vfma.f32 q1, q5, " xr "\n\t"                                                              \
+    "vldrw.32 q7, [%[w]], #16\n\t"                                                              \
+    "vfma.f32 q2, q6, " xr "\n\t"                                                              \
+    "vfma.f32 q3, q7, " xr "\n\t"
+
 static void tile16(int32_t cols, const float *w, const float *bias, const float *x, float *y)
 {
-    float32x4_t a0 = bias ? vld1q_f32(bias) : vdupq_n_f32(0.0f);
-    float32x4_t a1 = bias ? vld1q_f32(bias + 4) : vdupq_n_f32(0.0f);
-    float32x4_t a2 = bias ? vld1q_f32(bias + 8) : vdupq_n_f32(0.0f);
-    float32x4_t a3 = bias ? vld1q_f32(bias + 12) : vdupq_n_f32(0.0f);
-    int32_t j;
-    /* (two columns a pass measured more: GCC 12 spills an accumulator with 8 Q registers) */
-    for (j = 0; j < cols; ++j)
-    {
-        const float xj = x[j];
-        a0 = vaddq_f32(a0, vmulq_n_f32(vld1q_f32(w), xj));
-        a1 = vaddq_f32(a1, vmulq_n_f32(vld1q_f32(w + 4), xj));
-        a2 = vaddq_f32(a2, vmulq_n_f32(vld1q_f32(w + 8), xj));
-        a3 = vaddq_f32(a3, vmulq_n_f32(vld1q_f32(w + 12), xj));
-        w += RNN_MAT_VEC_TILE;
-    }
-    vst1q_f32(y, a0);
-    vst1q_f32(y + 4, a1);
-    vst1q_f32(y + 8, a2);
-    vst1q_f32(y + 12, a3);
+    const float *b = bias ? bias : rnn_zeros16;
+    int32_t n2 = cols >> 1;
+    const int32_t n1 = cols & 1;
+    uint32_t x0;
+    uint32_t x1;
+    __asm__ volatile(
+        "vldrw.32 q0, [%[b]]\n\t"
+        "vldrw.32 q1, [%[b], #16]\n\t"
+        "vldrw.32 q2, [%[b], #32]\n\t"
+        "vldrw.32 q3, [%[b], #48]\n\t"
+        "wls lr, %[n2], 2f\n"
+        "1:\n\t"
+        "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+        RNN_VFMA4("%[x0]")
+        RNN_VFMA4("%[x1]")
+        "le lr, 1b\n"
+        "2:\n\t"
+        "cmp %[n1], #0\n\t"
+        "beq 3f\n\t"
+        "ldr %[x0], [%[x]]\n\t"
+        RNN_VFMA4("%[x0]")
+        "3:\n\t"
+        "vstrw.32 q0, [%[y]]\n\t"
+        "vstrw.32 q1, [%[y], #16]\n\t"
+        "vstrw.32 q2, [%[y], #32]\n\t"
+        "vstrw.32 q3, [%[y], #48]\n\t"
+        : [w] "+r"(w), [x] "+r"(x), [n2] "+r"(n2), [x0] "=&r"(x0), [x1] "=&r"(x1)
+        : [b] "r"(b), [y] "r"(y), [n1] "r"(n1)
+        : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
+          "d14", "d15", "lr", "cc", "memory");
 }
+#undef RNN_VFMA4
 
 #else
 /* ---- plain C99 (Cortex-M without an FPU, and any other target) ---- */
@@ -482,6 +508,36 @@ static void rest4(int32_t rem, int32_t cols, const float *w, const float *bias, 
         w += rem;
     }
     _mm_storeu_ps(y, a0);
+}
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
+                  float *y)
+{
+    float32x4_t a0 = bias ? vld1q_f32(bias) : vdupq_n_f32(0.0f);
+    float32x4_t a1 = bias ? vld1q_f32(bias + 4) : vdupq_n_f32(0.0f);
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        const float xj = x[j];
+        a0 = vfmaq_n_f32(a0, vld1q_f32(w), xj);
+        a1 = vfmaq_n_f32(a1, vld1q_f32(w + 4), xj);
+        w += rem;
+    }
+    vst1q_f32(y, a0);
+    vst1q_f32(y + 4, a1);
+}
+
+static void rest4(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
+                  float *y)
+{
+    float32x4_t a0 = bias ? vld1q_f32(bias) : vdupq_n_f32(0.0f);
+    int32_t j;
+    for (j = 0; j < cols; ++j)
+    {
+        a0 = vfmaq_n_f32(a0, vld1q_f32(w), x[j]);
+        w += rem;
+    }
+    vst1q_f32(y, a0);
 }
 #else
 static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,

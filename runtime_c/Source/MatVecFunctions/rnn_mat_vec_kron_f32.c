@@ -113,8 +113,8 @@ static void comb(int32_t n, int32_t count, const float *c, const float *r, int32
     }
 }
 #elif defined(RNN_KRON_MVE)
-/* Helium: four outputs per vector, the last 1..4 predicated; a multiply then an add (two
- * roundings, as rnn_mat_vec_f32 on this target) */
+/* Helium: four outputs per vector, the last 1..4 predicated; VFMA (fused, one rounding, as
+ * rnn_mat_vec_f32 on this target: RNN_MAT_VEC_FUSED) */
 static void comb(int32_t n, int32_t count, const float *c, const float *r, int32_t stride,
                  const float *init, float *out)
 {
@@ -127,8 +127,8 @@ static void comb(int32_t n, int32_t count, const float *c, const float *r, int32
         const float *rk = r + k;
         for (j = 0; j < count; ++j)
         {
-            a0 = vaddq_f32(a0, vmulq_n_f32(vldrwq_f32(rk), c[j]));
-            a1 = vaddq_f32(a1, vmulq_n_f32(vldrwq_f32(rk + 4), c[j]));
+            a0 = vfmaq_n_f32(a0, vldrwq_f32(rk), c[j]);
+            a1 = vfmaq_n_f32(a1, vldrwq_f32(rk + 4), c[j]);
             rk += stride;
         }
         vstrwq_f32(out + k, a0);
@@ -141,7 +141,7 @@ static void comb(int32_t n, int32_t count, const float *c, const float *r, int32
         const float *rk = r + k;
         for (j = 0; j < count; ++j)
         {
-            a0 = vaddq_f32(a0, vmulq_n_f32(vldrwq_z_f32(rk, p), c[j]));
+            a0 = vfmaq_n_f32(a0, vldrwq_z_f32(rk, p), c[j]);
             rk += stride;
         }
         vstrwq_p_f32(out + k, a0, p);
