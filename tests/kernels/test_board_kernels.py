@@ -22,6 +22,8 @@ host, qemu-aarch64, qemu-system-arm), bit for bit against NumPy models:
 from __future__ import annotations
 
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -174,6 +176,78 @@ def test_mat_vec_f32_remainder_rows(tmp_path, board):
         y2 = sequential_matvec(w, x, None, fused)
         y3 = sequential_matvec(w, x, y2, fused)
         for tag, v in (("a", y1), ("b", y2), ("c", y3)):
+            assert np.array_equal(got[f"T{k}{tag}"], v.view(np.uint32).astype(np.int64)), \
+                (board, k, tag)
+
+
+# ------------------------------------------------------------------ HMD float lower rows
+
+HMD_SHAPES = [(5, 3, 0), (9, 8, 0), (12, 77, 3), (23, 10, 16), (40, 5, 17), (11, 1, 4),
+              (34, 154, 28), (7, 2, 6), (21, 13, 0)]  # (rows, cols, r)
+
+
+def hmd_f32_model(a, b, c, d, e, bias, x, fused: bool) -> np.ndarray:
+    """rnn_mat_vec_hmd_f32's stated order (its header): A' x as rnn_mat_vec_f32 sums it; each
+    dot product in four partial sums (term i into p[i mod 4]) then (p0 + p1) + (p2 + p3),
+    fused or not; a lower row bias + (b s1 + d s2), every operation rounded."""
+    from tests.kernels.test_kernels import _round32
+
+    def dot4(v, xs):
+        p = [F32(0.0)] * 4
+        for i, (vi, xi) in enumerate(zip(v, xs)):
+            if fused:
+                p[i % 4] = _round32(Fraction(float(p[i % 4])) +
+                                    Fraction(float(vi)) * Fraction(float(xi)))
+            else:
+                p[i % 4] = F32(p[i % 4] + F32(vi * xi))
+        return F32(F32(p[0] + p[1]) + F32(p[2] + p[3]))
+
+    r, n = a.shape[0], x.size
+    h = n - n // 2
+    top = sequential_matvec(a, x, None if bias is None else bias[:r], fused) if r else \
+        np.zeros(0, F32)
+    s1, s2 = dot4(c, x[:h]), dot4(e, x[h:])
+    base = np.zeros(b.size, F32) if bias is None else bias[r:]
+    low = (base + ((b * s1).astype(F32) + (d * s2).astype(F32)).astype(F32)).astype(F32)
+    return np.concatenate([top, low]).astype(F32)
+
+
+@pytest.mark.parametrize("board", [pytest.param(b, marks=_marks(b)) for b in BOARDS])
+def test_mat_vec_hmd_f32_order(tmp_path, board):
+    """rnn_mat_vec_hmd_f32 on every path (NEON, Helium, the Cortex-M4/M7 assembly, plain C):
+    bit for bit its stated order, with a bias, without, and with the bias aliasing y."""
+    rng = np.random.default_rng(15)
+    decls, body, cases = [], ["{ int32_t f = RNN_MAT_VEC_FUSED; PI(\"Tfused\", &f, 1); }"], []
+    for k, (m, n, r) in enumerate(HMD_SHAPES):
+        h = n - n // 2
+        a = rng.standard_normal((r, n)).astype(F32)
+        b, d = (rng.standard_normal(m - r).astype(F32) for _ in range(2))
+        c, e = rng.standard_normal(h).astype(F32), rng.standard_normal(n - h).astype(F32)
+        x, bias = rng.standard_normal(n).astype(F32), rng.standard_normal(m).astype(F32)
+        one = np.zeros(1, F32)
+        decls += [c_array("const float", f"a{k}", pack_dense(a) if r else one),
+                  c_array("const float", f"hb{k}", b if b.size else one),
+                  c_array("const float", f"hc{k}", c),
+                  c_array("const float", f"hd{k}", d if d.size else one),
+                  c_array("const float", f"he{k}", e if e.size else one),
+                  c_array("const float", f"x{k}", x), c_array("float", f"bs{k}", bias),
+                  f"static float y{k}[{m}];"]
+        args = f"{m}, {n}, {r}, a{k}, hb{k}, hc{k}, hd{k}, he{k}"
+        body += [f"rnn_mat_vec_hmd_f32({args}, bs{k}, x{k}, y{k}); PF(\"T{k}a\", y{k}, {m});",
+                 f"rnn_mat_vec_hmd_f32({args}, NULL, x{k}, y{k}); PF(\"T{k}b\", y{k}, {m});",
+                 f"rnn_mat_vec_hmd_f32({args}, bs{k}, x{k}, bs{k}); PF(\"T{k}c\", bs{k}, {m});"]
+        cases.append((a, b, c, d, e, bias, x))
+    got = run_on_board(board, tmp_path, ["MatVecFunctions/rnn_mat_vec_hmd_f32.c",
+                                         "MatVecFunctions/rnn_mat_vec_f32.c"],
+                       "\n".join(decls), "\n".join(body))
+    fused = bool(got["Tfused"][0])
+    for k, (a, b, c, d, e, bias, x) in enumerate(cases):
+        y1 = hmd_f32_model(a, b, c, d, e, bias, x, fused)
+        y2 = hmd_f32_model(a, b, c, d, e, None, x, fused)
+        np.testing.assert_allclose(y1, np.concatenate([a @ x, b * (c @ x[:len(c)]) +
+                                                       d * (e @ x[len(c):])]) + bias,
+                                   rtol=1e-4, atol=1e-4)  # the model itself
+        for tag, v in (("a", y1), ("b", y2), ("c", y1)):
             assert np.array_equal(got[f"T{k}{tag}"], v.view(np.uint32).astype(np.int64)), \
                 (board, k, tag)
 
