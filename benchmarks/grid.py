@@ -626,6 +626,24 @@ def headline(cells: list[Cell], boards_: list[str], dtypes: list[str]) -> list[s
                         and c.speedup]
                 vals.append(f"{sum(c.speedup < 1 for c in comp)} / {len(comp)}")
             lines.append(f"| {b} | {dt} | " + " | ".join(vals) + " |")
+    lines += ["", "HMD against CSR at equal compression, whole model (issue 9: HMD at least 2x "
+              "faster): CSR instructions / HMD instructions over every network and factor where "
+              "both were counted.", "",
+              "| board | dtype | HMD >= 2x CSR | smallest CSR / HMD | largest |", "|---|---|---|---|---|"]
+    for b in boards_:
+        for dt in dtypes:
+            pairs = []
+            for h in cells:
+                if h.board == b and h.dtype == dt and h.fmt == "hmd" and h.status == "ok":
+                    c = _find(cells, h.network, "csr", h.factor, dt, b)
+                    if c and c.status == "ok" and h.instructions and c.instructions:
+                        pairs.append((c.instructions / h.instructions, h))
+            if not pairs:
+                continue
+            lo, hi = min(pairs, key=lambda p: p[0]), max(pairs, key=lambda p: p[0])
+            lines.append(f"| {b} | {dt} | {sum(r >= 2 for r, _ in pairs)} of {len(pairs)} | "
+                         f"{lo[0]:.2f} ({lo[1].network}, {fmt_factor(lo[1].factor)}x) | "
+                         f"{hi[0]:.2f} ({hi[1].network}, {fmt_factor(hi[1].factor)}x) |")
     return lines
 
 
