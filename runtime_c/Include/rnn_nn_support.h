@@ -205,7 +205,8 @@ static inline int32_t rnn_sru_unit(const rnn_sru_params_s16 *p, const int16_t *g
                     (((32768 - r) * hw15 + ((int64_t)1 << 14)) >> 15);
     total = total > INT32_MAX ? INT32_MAX : (total < INT32_MIN ? INT32_MIN : total);
     c[u] = (int16_t)cn;
-    return p->h_zero_point + rnn_requantize((int32_t)total, p->out_mult, p->out_shift);
+    /* sat16 first: the caller's sat8 gives the same int8, and no int32 overflow */
+    return p->h_zero_point + rnn_sat16(rnn_requantize((int32_t)total, p->out_mult, p->out_shift));
 }
 
 /* ---------------------------------------------------------------- convolution ---------- */

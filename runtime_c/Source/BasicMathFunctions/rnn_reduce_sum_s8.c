@@ -27,7 +27,9 @@ void rnn_reduce_sum_s8(int32_t outer, int32_t n, int32_t inner, int32_t zp_in, i
             {
                 acc += xi[k * inner];
             }
-            v = rnn_requantize(acc, mult, shift) + zp_out;
+            /* sat16 first: the same int8, no int32 overflow if the requantization
+             * saturates */
+            v = rnn_sat16(rnn_requantize(acc, mult, shift)) + zp_out;
             y[o * inner + i] = (int8_t)(v > 127 ? 127 : (v < -128 ? -128 : v));
         }
     }

@@ -49,7 +49,8 @@ void rnn_running_reduce_s8(rnn_reduce_kind kind, int32_t outer, int32_t n, int32
                 /* the values' sum without their zero points, in the output's scale */
                 const int64_t d = (int64_t)a - cnt * sum->zp_in;
                 const int32_t dv = d > INT32_MAX ? INT32_MAX : (d < INT32_MIN ? INT32_MIN : (int32_t)d);
-                int32_t v = rnn_requantize(dv, sum->mult, sum->shift) + sum->zp_out;
+                /* sat16 first: the same int8, no int32 overflow */
+                int32_t v = rnn_sat16(rnn_requantize(dv, sum->mult, sum->shift)) + sum->zp_out;
                 y[at] = (int8_t)(v > 127 ? 127 : (v < -128 ? -128 : v));
             }
             else if (kind == RNN_REDUCE_MEAN)

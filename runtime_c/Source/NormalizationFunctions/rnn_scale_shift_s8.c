@@ -29,7 +29,9 @@ void rnn_scale_shift_s8(int32_t outer, int32_t channels, int32_t inner, const in
             int32_t i;
             for (i = 0; i < inner; ++i)
             {
-                int32_t v = rnn_requantize((xc[i] - zp_in) * wc + bc, mc, sc) + zp_out;
+                /* sat16 first: the same int8, no int32 overflow */
+                int32_t v =
+                    rnn_sat16(rnn_requantize((xc[i] - zp_in) * wc + bc, mc, sc)) + zp_out;
                 v = v > 127 ? 127 : (v < -128 ? -128 : v);
                 yc[i] = (int8_t)v;
             }

@@ -26,6 +26,8 @@ void rnn_fastgrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, cons
         const int32_t coef = rnn_sat16(rnn_rshift_round(p->s1 * (32768 - z), 15) + p->s2);
         const int32_t nw = rnn_sat16(rnn_rshift_round(z * h15, 15) +
                                      rnn_rshift_round(coef * a, 15));
-        h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(nw, p->out_mult, p->out_shift));
+        /* sat16 first: the same int8, no int32 overflow (see rnn_rnn_cell_s16) */
+        h[u] = (int8_t)rnn_sat8(p->h_zero_point +
+                                rnn_sat16(rnn_requantize(nw, p->out_mult, p->out_shift)));
     }
 }

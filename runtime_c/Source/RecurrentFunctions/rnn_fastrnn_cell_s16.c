@@ -22,6 +22,8 @@ void rnn_fastrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, const
                                                      p->h15_shift));
         const int32_t nw = rnn_sat16(rnn_rshift_round(p->s2 * h15, 15) +
                                      rnn_rshift_round(p->s1 * a, 15));
-        h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(nw, p->out_mult, p->out_shift));
+        /* sat16 first: the same int8, no int32 overflow (see rnn_rnn_cell_s16) */
+        h[u] = (int8_t)rnn_sat8(p->h_zero_point +
+                                rnn_sat16(rnn_requantize(nw, p->out_mult, p->out_shift)));
     }
 }

@@ -58,8 +58,10 @@ static inline int32_t rshift_round32(int32_t v, int32_t n)
     return (v + (1 << (n - 1))) >> n;
 }
 
-/* rnn_requantize(acc, mult, shift): for shift <= -2 from the high word of the product
- * (see rnn_mat_vec_s8_s16.c for the identity), else the general form. */
+/* rnn_requantize(acc, mult, shift) for the output, whose zero point is added next: for
+ * shift <= -2 from the high word of the product (see rnn_mat_vec_s8_s16.c for the
+ * identity; |result| < 2^30), else the general form saturated to int16 (the same int8 after
+ * sat8(zp + .), |zp| <= 128; unbounded, a saturated INT32_MAX plus zp would overflow). */
 static inline int32_t requant(int32_t acc, int32_t mult, int32_t shift)
 {
     if (shift <= -2)
@@ -67,7 +69,7 @@ static inline int32_t requant(int32_t acc, int32_t mult, int32_t shift)
         const int32_t hi = (int32_t)(((int64_t)acc * (int64_t)mult) >> 32);
         return ((hi >> (-2 - shift)) + 1) >> 1;
     }
-    return rnn_requantize(acc, mult, shift);
+    return rnn_sat16(rnn_requantize(acc, mult, shift));
 }
 
 /* The common cell (no peepholes, no clip, cell_exp in 1..29) from unit u0 on: the same
@@ -346,7 +348,8 @@ void rnn_lstm_cell_s16(const rnn_lstm_params_s16 *p, const int16_t *gx, const in
         o = rnn_lut_q12(p->lut0, clip_gate(go, p->clip));
         c12 = k >= 12 ? rnn_rshift_round(cn, k - 12) : rnn_sat16(cn * (1 << (12 - k)));
         th = rnn_lut_q12(p->lut2, c12);
-        h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(o * th, p->out_mult,
-                                                                 p->out_shift));
+        /* sat16 first: the same int8, no int32 overflow (see requant above) */
+        h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_sat16(rnn_requantize(o * th, p->out_mult,
+                                                                           p->out_shift)));
     }
 }

@@ -24,6 +24,9 @@ void rnn_rnn_cell_s16(const rnn_rnn_params_s16 *p, const int16_t *gx, const int1
             v = v < -p->clip ? -p->clip : (v > p->clip ? p->clip : v);
         }
         v = p->lut0 ? rnn_lut_q12(p->lut0, v) : (v > 0 ? v : 0);
-        h[u] = (int8_t)rnn_sat8(p->h_zero_point + rnn_requantize(v, p->out_mult, p->out_shift));
+        /* sat16 first: the same int8 as sat8(zp + rq) (|zp| <= 128), and no int32 overflow
+         * when the requantization saturates (out_shift >= 17) */
+        h[u] = (int8_t)rnn_sat8(p->h_zero_point +
+                                rnn_sat16(rnn_requantize(v, p->out_mult, p->out_shift)));
     }
 }
