@@ -175,8 +175,6 @@ void rnn_mat_vec_hmd_f32(int32_t rows, int32_t cols, int32_t r, const float *a, 
                          const float *x, float *y)
 {
     const int32_t h = cols - cols / 2; /* C covers x[0:h], E covers x[h:cols] */
-    float s1;
-    float s2;
 
     if (r > 0)
     {
@@ -184,8 +182,8 @@ void rnn_mat_vec_hmd_f32(int32_t rows, int32_t cols, int32_t r, const float *a, 
     }
     if (rows > r)
     {
-        s1 = dot4(h, c, x);
-        s2 = dot4(cols - h, e, x + h);
+        const float s1 = dot4(h, c, x);
+        const float s2 = dot4(cols - h, e, x + h);
         lower_rows(rows - r, b, d, s1, s2, bias ? bias + r : 0, y + r);
     }
 }
