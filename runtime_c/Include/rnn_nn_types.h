@@ -24,6 +24,14 @@
 #define RNN_MAT_VEC_FUSED 0
 #endif
 
+/** acc + w x rounded as the float kernels' sums round on this target: once (fmaf, the caller
+ *  includes <math.h>) where RNN_MAT_VEC_FUSED, else the product, then the sum. */
+#if RNN_MAT_VEC_FUSED
+#define RNN_MADD_F32(acc, w, x) fmaf(w, x, acc)
+#else
+#define RNN_MADD_F32(acc, w, x) ((acc) + (w) * (x))
+#endif
+
 /** Rows per slice in rnn_mat_mul_f32: a multiple of the tile, small enough for L1. */
 #define RNN_MAT_MUL_SLICE (4 * RNN_MAT_VEC_TILE)
 

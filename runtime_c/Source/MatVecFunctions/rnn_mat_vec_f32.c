@@ -278,33 +278,33 @@ static const float rnn_zeros16[RNN_MAT_VEC_TILE];
     "vmla.f32 s14, s22, " xr "\n\t"                                                            \
     "vmla.f32 s15, s23, " xr "\n\t"
 
+/* The loop around a block of columns, shared by tile16 and rest8 / rest4: the accumulators
+ * `acc` (a register list) from b, `body(xr)` once per column with x[j] in xr, four columns per
+ * VLDM of x, then the rest one by one; the sums stored to y. */
+#define RNN_VMLA_LOOP(acc, body)                                                               \
+    "vldmia %[b], {" acc "}\n\t"                                                               \
+    "cmp %[n4], #0\n\t"                                                                       \
+    "beq 2f\n"                                                                                 \
+    "1:\n\t"                                                                                  \
+    "vldmia %[x]!, {s24-s27}\n\t" body("s24") body("s25") body("s26") body("s27")            \
+    "subs %[n4], %[n4], #1\n\t"                                                               \
+    "bne 1b\n"                                                                                 \
+    "2:\n\t"                                                                                  \
+    "cmp %[n1], #0\n\t"                                                                       \
+    "beq 4f\n"                                                                                 \
+    "3:\n\t"                                                                                  \
+    "vldmia %[x]!, {s24}\n\t" body("s24")                                                     \
+    "subs %[n1], %[n1], #1\n\t"                                                               \
+    "bne 3b\n"                                                                                 \
+    "4:\n\t"                                                                                  \
+    "vstmia %[y], {" acc "}\n\t"
+
 static void tile16(int32_t cols, const float *w, const float *bias, const float *x, float *y)
 {
     const float *b = bias ? bias : rnn_zeros16;
     int32_t n4 = cols >> 2;
     int32_t n1 = cols & 3;
-    __asm__ volatile(
-        "vldmia %[b], {s0-s15}\n\t"
-        "cmp %[n4], #0\n\t"
-        "beq 2f\n"
-        "1:\n\t"
-        "vldmia %[x]!, {s24-s27}\n\t"
-        RNN_VMLA8("s24")
-        RNN_VMLA8("s25")
-        RNN_VMLA8("s26")
-        RNN_VMLA8("s27")
-        "subs %[n4], %[n4], #1\n\t"
-        "bne 1b\n"
-        "2:\n\t"
-        "cmp %[n1], #0\n\t"
-        "beq 4f\n"
-        "3:\n\t"
-        "vldmia %[x]!, {s24}\n\t"
-        RNN_VMLA8("s24")
-        "subs %[n1], %[n1], #1\n\t"
-        "bne 3b\n"
-        "4:\n\t"
-        "vstmia %[y], {s0-s15}\n\t"
+    __asm__ volatile(RNN_VMLA_LOOP("s0-s15", RNN_VMLA8)
         : [w] "+r"(w), [x] "+r"(x), [n4] "+r"(n4), [n1] "+r"(n1)
         : [b] "r"(b), [y] "r"(y)
         : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",
@@ -439,12 +439,9 @@ static void tile16(int32_t cols, const float *w, const float *bias, const float 
  * fused where RNN_MAT_VEC_FUSED, a multiply then an add elsewhere. Chunks of rows keep their
  * sums in registers; `w` points at the chunk's first row in column 0, columns are `rem` floats
  * apart. */
-#if RNN_MAT_VEC_FUSED
-#define MADD1(acc, w, x) fmaf(w, x, acc)
-#else
-#define MADD1(acc, w, x) ((acc) + (w) * (x))
-#endif
-#if defined(__ARM_NEON) && defined(__aarch64__)
+#if (defined(__ARM_NEON) && defined(__aarch64__)) ||                                          \
+    (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2))
+/* NEON and Helium alike (both fused, as their tiles): FMLA / VFMA by x[j] */
 static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
                   float *y)
 {
@@ -453,9 +450,9 @@ static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, 
     int32_t j;
     for (j = 0; j < cols; ++j)
     {
-        const float32x4_t xj = vdupq_n_f32(x[j]);
-        a0 = vfmaq_f32(a0, vld1q_f32(w), xj);
-        a1 = vfmaq_f32(a1, vld1q_f32(w + 4), xj);
+        const float xj = x[j];
+        a0 = vfmaq_n_f32(a0, vld1q_f32(w), xj);
+        a1 = vfmaq_n_f32(a1, vld1q_f32(w + 4), xj);
         w += rem;
     }
     vst1q_f32(y, a0);
@@ -469,7 +466,7 @@ static void rest4(int32_t rem, int32_t cols, const float *w, const float *bias, 
     int32_t j;
     for (j = 0; j < cols; ++j)
     {
-        a0 = vfmaq_f32(a0, vld1q_f32(w), vdupq_n_f32(x[j]));
+        a0 = vfmaq_n_f32(a0, vld1q_f32(w), x[j]);
         w += rem;
     }
     vst1q_f32(y, a0);
@@ -509,36 +506,6 @@ static void rest4(int32_t rem, int32_t cols, const float *w, const float *bias, 
     }
     _mm_storeu_ps(y, a0);
 }
-#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
-static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
-                  float *y)
-{
-    float32x4_t a0 = bias ? vld1q_f32(bias) : vdupq_n_f32(0.0f);
-    float32x4_t a1 = bias ? vld1q_f32(bias + 4) : vdupq_n_f32(0.0f);
-    int32_t j;
-    for (j = 0; j < cols; ++j)
-    {
-        const float xj = x[j];
-        a0 = vfmaq_n_f32(a0, vld1q_f32(w), xj);
-        a1 = vfmaq_n_f32(a1, vld1q_f32(w + 4), xj);
-        w += rem;
-    }
-    vst1q_f32(y, a0);
-    vst1q_f32(y + 4, a1);
-}
-
-static void rest4(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
-                  float *y)
-{
-    float32x4_t a0 = bias ? vld1q_f32(bias) : vdupq_n_f32(0.0f);
-    int32_t j;
-    for (j = 0; j < cols; ++j)
-    {
-        a0 = vfmaq_n_f32(a0, vld1q_f32(w), x[j]);
-        w += rem;
-    }
-    vst1q_f32(y, a0);
-}
 #elif defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) &&   \
     !defined(__ARM_FEATURE_MVE)
 /* Cortex-M4/M7: as tile16, VLDM of a column's 8 (or 4) weights and VMLA (not fused: the plain
@@ -570,28 +537,7 @@ static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, 
     const int32_t step = rem * (int32_t)sizeof(float);
     int32_t n4 = cols >> 2;
     int32_t n1 = cols & 3;
-    __asm__ volatile(
-        "vldmia %[b], {s0-s7}\n\t"
-        "cmp %[n4], #0\n\t"
-        "beq 2f\n"
-        "1:\n\t"
-        "vldmia %[x]!, {s24-s27}\n\t"
-        RNN_REST8("s24")
-        RNN_REST8("s25")
-        RNN_REST8("s26")
-        RNN_REST8("s27")
-        "subs %[n4], %[n4], #1\n\t"
-        "bne 1b\n"
-        "2:\n\t"
-        "cmp %[n1], #0\n\t"
-        "beq 4f\n"
-        "3:\n\t"
-        "vldmia %[x]!, {s24}\n\t"
-        RNN_REST8("s24")
-        "subs %[n1], %[n1], #1\n\t"
-        "bne 3b\n"
-        "4:\n\t"
-        "vstmia %[y], {s0-s7}\n\t"
+    __asm__ volatile(RNN_VMLA_LOOP("s0-s7", RNN_REST8)
         : [w] "+r"(w), [x] "+r"(x), [n4] "+r"(n4), [n1] "+r"(n1)
         : [b] "r"(b), [y] "r"(y), [step] "r"(step)
         : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s16", "s17", "s18", "s19", "s20",
@@ -605,28 +551,7 @@ static void rest4(int32_t rem, int32_t cols, const float *w, const float *bias, 
     const int32_t step = rem * (int32_t)sizeof(float);
     int32_t n4 = cols >> 2;
     int32_t n1 = cols & 3;
-    __asm__ volatile(
-        "vldmia %[b], {s0-s3}\n\t"
-        "cmp %[n4], #0\n\t"
-        "beq 2f\n"
-        "1:\n\t"
-        "vldmia %[x]!, {s24-s27}\n\t"
-        RNN_REST4("s24")
-        RNN_REST4("s25")
-        RNN_REST4("s26")
-        RNN_REST4("s27")
-        "subs %[n4], %[n4], #1\n\t"
-        "bne 1b\n"
-        "2:\n\t"
-        "cmp %[n1], #0\n\t"
-        "beq 4f\n"
-        "3:\n\t"
-        "vldmia %[x]!, {s24}\n\t"
-        RNN_REST4("s24")
-        "subs %[n1], %[n1], #1\n\t"
-        "bne 3b\n"
-        "4:\n\t"
-        "vstmia %[y], {s0-s3}\n\t"
+    __asm__ volatile(RNN_VMLA_LOOP("s0-s3", RNN_REST4)
         : [w] "+r"(w), [x] "+r"(x), [n4] "+r"(n4), [n1] "+r"(n1)
         : [b] "r"(b), [y] "r"(y), [step] "r"(step)
         : "s0", "s1", "s2", "s3", "s16", "s17", "s18", "s19", "s24", "s25", "s26", "s27", "cc",
@@ -634,6 +559,7 @@ static void rest4(int32_t rem, int32_t cols, const float *w, const float *bias, 
 }
 #undef RNN_REST8
 #undef RNN_REST4
+#undef RNN_VMLA_LOOP
 #else
 static void rest8(int32_t rem, int32_t cols, const float *w, const float *bias, const float *x,
                   float *y)
@@ -703,8 +629,8 @@ static void rest2(int32_t rem, int32_t cols, const float *w, const float *bias, 
     for (j = 0; j < cols; ++j)
     {
         const float xj = x[j];
-        a0 = MADD1(a0, w[0], xj);
-        a1 = MADD1(a1, w[1], xj);
+        a0 = RNN_MADD_F32(a0, w[0], xj);
+        a1 = RNN_MADD_F32(a1, w[1], xj);
         w += rem;
     }
     y[0] = a0;
@@ -718,7 +644,7 @@ static void rest1(int32_t rem, int32_t cols, const float *w, const float *bias, 
     int32_t j;
     for (j = 0; j < cols; ++j)
     {
-        a0 = MADD1(a0, w[0], x[j]);
+        a0 = RNN_MADD_F32(a0, w[0], x[j]);
         w += rem;
     }
     y[0] = a0;

@@ -37,11 +37,6 @@
 #define RNN_HMD_VMLA 1
 #endif
 
-#if RNN_MAT_VEC_FUSED
-#define MADD1(acc, w, x) fmaf(w, x, acc)
-#else
-#define MADD1(acc, w, x) ((acc) + (w) * (x))
-#endif
 
 /* sum_{i < n} v[i] x[i] in the order stated above */
 static float dot4(int32_t n, const float *v, const float *x)
@@ -81,24 +76,24 @@ static float dot4(int32_t n, const float *v, const float *x)
     p3 = 0.0f;
     for (; i + 4 <= n; i += 4)
     {
-        p0 = MADD1(p0, v[i], x[i]);
-        p1 = MADD1(p1, v[i + 1], x[i + 1]);
-        p2 = MADD1(p2, v[i + 2], x[i + 2]);
-        p3 = MADD1(p3, v[i + 3], x[i + 3]);
+        p0 = RNN_MADD_F32(p0, v[i], x[i]);
+        p1 = RNN_MADD_F32(p1, v[i + 1], x[i + 1]);
+        p2 = RNN_MADD_F32(p2, v[i + 2], x[i + 2]);
+        p3 = RNN_MADD_F32(p3, v[i + 3], x[i + 3]);
     }
 #endif
     /* the last 1..3 terms (none left on Helium) */
     if (i < n)
     {
-        p0 = MADD1(p0, v[i], x[i]);
+        p0 = RNN_MADD_F32(p0, v[i], x[i]);
     }
     if (i + 1 < n)
     {
-        p1 = MADD1(p1, v[i + 1], x[i + 1]);
+        p1 = RNN_MADD_F32(p1, v[i + 1], x[i + 1]);
     }
     if (i + 2 < n)
     {
-        p2 = MADD1(p2, v[i + 2], x[i + 2]);
+        p2 = RNN_MADD_F32(p2, v[i + 2], x[i + 2]);
     }
     return (p0 + p1) + (p2 + p3);
 }

@@ -44,11 +44,6 @@
 #define RNN_KRON_VMLA 1
 #endif
 
-#if RNN_MAT_VEC_FUSED
-#define MADD1(acc, w, x) fmaf(w, x, acc)
-#else
-#define MADD1(acc, w, x) ((acc) + (w) * (x))
-#endif
 
 /* out[k] = init[k] (or 0) + sum_{j < count} c[j] r[j stride + k] for k < n, in the order
  * j = 0, 1, ..., one multiply-add per term. init may alias out. */
@@ -221,10 +216,10 @@ static void comb(int32_t n, int32_t count, const float *c, const float *r, int32
         for (j = 0; j < count; ++j)
         {
             const float cj = c[j];
-            a0 = MADD1(a0, cj, rk[0]);
-            a1 = MADD1(a1, cj, rk[1]);
-            a2 = MADD1(a2, cj, rk[2]);
-            a3 = MADD1(a3, cj, rk[3]);
+            a0 = RNN_MADD_F32(a0, cj, rk[0]);
+            a1 = RNN_MADD_F32(a1, cj, rk[1]);
+            a2 = RNN_MADD_F32(a2, cj, rk[2]);
+            a3 = RNN_MADD_F32(a3, cj, rk[3]);
             rk += stride;
         }
         out[k] = a0;
@@ -237,7 +232,7 @@ static void comb(int32_t n, int32_t count, const float *c, const float *r, int32
         float a0 = init ? init[k] : 0.0f;
         for (j = 0; j < count; ++j)
         {
-            a0 = MADD1(a0, c[j], r[j * stride + k]);
+            a0 = RNN_MADD_F32(a0, c[j], r[j * stride + k]);
         }
         out[k] = a0;
     }
