@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     variants = []
     for v in a.variants.split(","):
         m, _, f = v.partition(":")
+        if (m == "dense") != (not f):
+            ap.error(f"--variants: {v!r}: 'dense' alone, or METHOD:FACTOR (e.g. kron:16)")
         variants.append((m, float(f) if f else None))
     rows = measure([b for b in a.boards.split(",") if b], [d for d in a.dtypes.split(",") if d],
                    variants, Path(a.keep) if a.keep else None)

@@ -36,8 +36,32 @@ static inline int32_t rnn_rshift15(int32_t v)
     return (v + (1 << 14)) >> 15;
 }
 
+/*
+ * rnn_requantize(acc, mult, shift) without 64-bit arithmetic, for |acc| <= 2^b and
+ * shift <= 28 - b (RNN_RQ_FAST(shift, b), checked once per call by the cells; the rest take
+ * the plain C). With p = acc mult and right = 31 - shift, rq = floor((p + 2^(right - 1)) /
+ * 2^right). Two forms, both exact (floor(floor(y) / 2^m) = floor(y / 2^m)):
+ *
+ * - high word (DSP, SMMUL): acc pre-shifted left by e = max(shift + 2, 0) (|acc| 2^e <= 2^30:
+ *   no overflow), t = floor(acc 2^e mult / 2^32), then the rounding shift right by
+ *   m = max(-1 - shift, 1): (t + 2^(m - 1)) >> m. Nothing to saturate: |rq| < 2^31.
+ * - doubling high word (NEON SQDMULH, Helium VQDMULH: floor(2 a b / 2^32), saturating only for
+ *   a = b = INT32_MIN, and mult >= 2^30): acc pre-shifted by e = max(shift + 1, 0), then the
+ *   rounding shift right by m = max(-shift, 1) (SRSHL, VRSHL: rounded without overflow).
+ *   This form needs only |acc| 2^e < 2^31, one bit less than RNN_RQ_FAST asks (the GRU
+ *   cell's vector paths test that looser bound themselves).
+ */
+#define RNN_RQ_FAST(shift, b) ((shift) >= -31 && (shift) <= 28 - (b))
+
 #if defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
+
+/* rnn_requantize of four lanes (see RNN_RQ_FAST): pre = vdupq_n_s32(max(shift + 1, 0)),
+ * post = vdupq_n_s32(min(shift, -1)) (a negative SRSHL amount shifts right, rounding) */
+static inline int32x4_t rnn_rq4_neon(int32x4_t acc, int32_t mult, int32x4_t pre, int32x4_t post)
+{
+    return vrshlq_s32(vqdmulhq_n_s32(vshlq_s32(acc, pre), mult), post);
+}
 
 /* an int32 at a 2-byte boundary: a table's entry pair (GNU C: a typedef may lower the
  * alignment; AArch64 loads need none) */
@@ -85,10 +109,46 @@ static inline int32x4_t rnn_lut4_mve(const int16_t *table, int32x4_t x)
     return vaddq_s32(t0, vshrq_n_s32(vaddq_n_s32(vmulq_s32(vsubq_s32(t1, t0), f), 64), 7));
 }
 
+/* rnn_requantize of four lanes (see RNN_RQ_FAST): pre = max(shift + 1, 0),
+ * post = min(shift, -1) (a negative VRSHL amount shifts right, rounding) */
+static inline int32x4_t rnn_rq4_mve(int32x4_t acc, int32_t mult, int32_t pre, int32_t post)
+{
+    return vrshlq_n_s32(vqdmulhq_n_s32(vshlq_r_s32(acc, pre), mult), post);
+}
+
 /* sat16 of four int32 lanes, kept in int32 lanes */
 static inline int32x4_t rnn_sat16_mve(int32x4_t v)
 {
     return vmaxq_s32(vminq_s32(v, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
+}
+#endif
+
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__aarch64__) && \
+    defined(__GNUC__)
+/* SMMUL: floor(a b / 2^32), the high word (GCC emits it from the 64-bit product's high half,
+ * but not always: written out) */
+static inline int32_t rnn_smmul(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("smmul %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* rnn_lut_q12 with the table pointer moved to its middle entry (t = table + 256): the index
+ * (x + 32768) >> 7 is 256 + (x >> 7) and the fraction (x + 32768) & 127 is x & 127; the two
+ * entries as one word, weighted by (128 - f, f) in one SMLAD (see rnn_lut_q12) */
+static inline int32_t rnn_lut_mid_dsp(const int16_t *t, int32_t x)
+{
+    const uint32_t f = (uint32_t)x & 127u;
+    int32_t pair;
+    memcpy(&pair, t + (x >> 7), sizeof pair);
+    return __smlad(pair, (int32_t)(f * 65535u + 128u), 64) >> 7;
+}
+
+/* rnn_requantize (see RNN_RQ_FAST): e = max(shift + 2, 0), m = max(-1 - shift, 1) */
+static inline int32_t rnn_rq_dsp(int32_t acc, int32_t mult, int32_t e, int32_t m)
+{
+    return (rnn_smmul(acc << e, mult) + (1 << (m - 1))) >> m;
 }
 #endif
 

@@ -149,12 +149,6 @@ static int32_t vector_shifts(const rnn_gru_params_s16 *p)
 #endif
 
 #if defined(RNN_GRU_NEON)
-/* rnn_requantize(x, m, s) of four lanes: a = max(s + 1, 0), nb = s - a (the header) */
-static inline int32x4_t rq4_neon(int32x4_t x, int32x4_t m, int32x4_t a, int32x4_t nb)
-{
-    return vrshlq_s32(vqdmulhq_s32(vshlq_s32(x, a), m), nb);
-}
-
 /* sat16 of four int32 lanes, kept in int32 lanes */
 static inline int32x4_t sat16_neon(int32x4_t v)
 {
@@ -176,8 +170,8 @@ static int32_t cell_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const i
     const int32x4_t hi = vdupq_n_s32(clip);
     const int32x4_t lo = vdupq_n_s32(-clip);
     const int32x4_t zp = vdupq_n_s32(p->h_zero_point);
-    const int32x4_t hm = vdupq_n_s32(p->h15_mult);
-    const int32x4_t om = vdupq_n_s32(p->out_mult);
+    const int32_t hm = p->h15_mult;
+    const int32_t om = p->out_mult;
     const int32_t ha = p->h15_shift >= -1 ? p->h15_shift + 1 : 0;
     const int32_t oa = p->out_shift >= -1 ? p->out_shift + 1 : 0;
     const int32x4_t hsa = vdupq_n_s32(ha);
@@ -210,10 +204,10 @@ static int32_t cell_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const i
         n = rnn_lut4_neon(lut1, npre);
         memcpy(&w, h + u, 4);
         h8 = vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(w)))));
-        h15 = sat16_neon(rq4_neon(vsubq_s32(h8, zp), hm, hsa, hsb));
+        h15 = sat16_neon(rnn_rq4_neon(vsubq_s32(h8, zp), hm, hsa, hsb));
         nw = sat16_neon(vaddq_s32(n, vrshrq_n_s32(vmulq_s32(z, vsubq_s32(h15, n)), 15)));
         {
-            const int16x4_t o16 = vqmovn_s32(rq4_neon(nw, om, osa, osb));
+            const int16x4_t o16 = vqmovn_s32(rnn_rq4_neon(nw, om, osa, osb));
             const int16x4_t h16 = vqmovn_s32(vaddw_s16(zp, o16));
             w = vget_lane_s32(vreinterpret_s32_s8(vqmovn_s16(vcombine_s16(h16, h16))), 0);
             memcpy(h + u, &w, 4);
@@ -224,12 +218,6 @@ static int32_t cell_neon(const rnn_gru_params_s16 *p, const int16_t *gx, const i
 #endif
 
 #if defined(RNN_GRU_MVE)
-/* rnn_requantize(x, m, s) of four lanes: a = max(s + 1, 0), nb = s - a (the header) */
-static inline int32x4_t rq4_mve(int32x4_t x, int32_t m, int32_t a, int32_t nb)
-{
-    return vrshlq_n_s32(vqdmulhq_n_s32(vshlq_r_s32(x, a), m), nb);
-}
-
 /* cell_c for units [0, H - H mod 4); returns the units done */
 static int32_t cell_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t *gh,
                         const int16_t *zr, int8_t *h)
@@ -272,9 +260,10 @@ static int32_t cell_mve(const rnn_gru_params_s16 *p, const int16_t *gx, const in
             npre = vmaxq_s32(vminq_s32(npre, vdupq_n_s32(clip)), vdupq_n_s32(-clip));
         }
         n = rnn_lut4_mve(lut1, npre);
-        h15 = rnn_sat16_mve(rq4_mve(vsubq_s32(vldrbq_s32(h + u), vdupq_n_s32(zp)), hm, ha, hb));
+        h15 = rnn_sat16_mve(
+            rnn_rq4_mve(vsubq_s32(vldrbq_s32(h + u), vdupq_n_s32(zp)), hm, ha, hb));
         nw = rnn_sat16_mve(vaddq_s32(n, vrshrq_n_s32(vmulq_s32(z, vsubq_s32(h15, n)), 15)));
-        hv = vaddq_n_s32(rnn_sat16_mve(rq4_mve(nw, om, oa, ob)), zp);
+        hv = vaddq_n_s32(rnn_sat16_mve(rnn_rq4_mve(nw, om, oa, ob)), zp);
         vstrbq_s32(h + u, vmaxq_s32(vminq_s32(hv, vdupq_n_s32(127)), vdupq_n_s32(-128)));
     }
     return u;

@@ -212,17 +212,6 @@ static int32_t lstm_plain_mve(const rnn_lstm_params_s16 *p, const int16_t *gx,
 #endif
 
 #if defined(RNN_CELL_DSP)
-/* rnn_lut_q12 with the table pointer moved to its middle entry (t = table + 256): the index
- * (x + 32768) >> 7 is 256 + (x >> 7) and the fraction (x + 32768) & 127 is x & 127; the two
- * entries as one word, weighted by (128 - f, f) in one SMLAD (see rnn_lut_q12) */
-static inline int32_t lut_dsp(const int16_t *t, int32_t x)
-{
-    const uint32_t f = (uint32_t)x & 127u;
-    int32_t pair;
-    memcpy(&pair, t + (x >> 7), sizeof pair);
-    return __smlad(pair, (int32_t)(f * 65535u + 128u), 64) >> 7;
-}
-
 /* SMMULR: (a b + 2^31) >> 32, the rounded high word (GCC does not emit it from C) */
 static inline int32_t smmulr(int32_t a, int32_t b)
 {
@@ -257,14 +246,15 @@ static inline __attribute__((always_inline)) void lstm_dsp_loop(
     __asm__("" : "+r"(t1), "+r"(t2));
     for (u = 0; u < H; ++u)
     {
-        const int32_t i = lut_dsp(t0, RNN_SAT16(gx[u] + gh[u] + bias[u]));
-        const int32_t g = lut_dsp(t1, RNN_SAT16(gx[3 * H + u] + gh[3 * H + u] + bias[3 * H + u]));
+        const int32_t i = rnn_lut_mid_dsp(t0, RNN_SAT16(gx[u] + gh[u] + bias[u]));
+        const int32_t g =
+            rnn_lut_mid_dsp(t1, RNN_SAT16(gx[3 * H + u] + gh[3 * H + u] + bias[3 * H + u]));
         const int32_t f =
             ifg ? RNN_SAT16(32768 - i)
-                : lut_dsp(t0, RNN_SAT16(gx[2 * H + u] + gh[2 * H + u] + bias[2 * H + u]));
+                : rnn_lut_mid_dsp(t0, RNN_SAT16(gx[2 * H + u] + gh[2 * H + u] + bias[2 * H + u]));
         const int32_t cn = RNN_SAT16(((f * c[u] + (1 << 14)) >> 15) + smmulr(i * g, ig_mult));
-        const int32_t th = lut_dsp(t2, RNN_SAT16(smmulr(cn * 65536, c12_mult)));
-        const int32_t o = lut_dsp(t0, RNN_SAT16(gx[H + u] + gh[H + u] + bias[H + u]));
+        const int32_t th = rnn_lut_mid_dsp(t2, RNN_SAT16(smmulr(cn * 65536, c12_mult)));
+        const int32_t o = rnn_lut_mid_dsp(t0, RNN_SAT16(gx[H + u] + gh[H + u] + bias[H + u]));
         const int32_t hi = (int32_t)(((int64_t)(o * th) * om) >> 32);
         c[u] = (int16_t)cn;
         h[u] = (int8_t)RNN_SAT8(((hi >> s1) + zp2) >> 1);
