@@ -3,8 +3,12 @@
  *
  * Title:       rnn_cell_support.h
  * Description: Helpers the int8 cell kernels share (rnn_lstm_cell_s16, rnn_gru_gates_s16,
- *              rnn_gru_cell_s16): saturation by SSAT, a rounding shift by 15 in 32 bits, and
- *              the table lookup rnn_lut_q12 of four lanes on NEON and Helium.
+ *              rnn_gru_cell_s16, rnn_rnn_cell_s16, rnn_fastrnn_cell_s16,
+ *              rnn_fastgrnn_cell_s16, rnn_sru_cell_s16): saturation by SSAT, a rounding shift
+ *              by 15 in 32 bits, the table lookup rnn_lut_q12 of four lanes on NEON and
+ *              Helium and from the middle entry on DSP, the exact 32-bit requantization
+ *              forms, and the DSP instructions GCC does not emit from C (SMMUL, SMMULR,
+ *              SMMLA, SMMLAR, PKHBT, PKHTB).
  *
  * Included by those kernels only: every feature macro it tests is one they test already, so
  * the configurations cppcheck checks for the other kernels do not multiply.
@@ -52,6 +56,12 @@ static inline int32_t rnn_rshift15(int32_t v)
  *   cell's vector paths test that looser bound themselves).
  */
 #define RNN_RQ_FAST(shift, b) ((shift) >= -31 && (shift) <= 28 - (b))
+/* the shift amounts of the two forms: NEON / Helium pre = max(shift + 1, 0),
+ * post = min(shift, -1); DSP e = max(shift + 2, 0), m = max(-1 - shift, 1) */
+#define RNN_RQ_PRE(shift) ((shift) + 1 > 0 ? (shift) + 1 : 0)
+#define RNN_RQ_POST(shift) ((shift) < -1 ? (shift) : -1)
+#define RNN_RQ_E(shift) ((shift) + 2 > 0 ? (shift) + 2 : 0)
+#define RNN_RQ_M(shift) ((shift) < -2 ? -1 - (shift) : 1)
 
 #if defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
@@ -116,10 +126,17 @@ static inline int32x4_t rnn_rq4_mve(int32x4_t acc, int32_t mult, int32_t pre, in
     return vrshlq_n_s32(vqdmulhq_n_s32(vshlq_r_s32(acc, pre), mult), post);
 }
 
-/* sat16 of four int32 lanes, kept in int32 lanes */
+/* sat16 of four int32 lanes, kept in int32 lanes, in two instructions and no constant
+ * register: VQSHL saturates v 2^16 to int32, which is sat16(v) 2^16, then VSHR */
 static inline int32x4_t rnn_sat16_mve(int32x4_t v)
 {
-    return vmaxq_s32(vminq_s32(v, vdupq_n_s32(32767)), vdupq_n_s32(-32768));
+    return vshrq_n_s32(vqshlq_n_s32(v, 16), 16);
+}
+
+/* sat8 of four int32 lanes, alike */
+static inline int32x4_t rnn_sat8_mve(int32x4_t v)
+{
+    return vshrq_n_s32(vqshlq_n_s32(v, 24), 24);
 }
 #endif
 
@@ -131,6 +148,56 @@ static inline int32_t rnn_smmul(int32_t a, int32_t b)
 {
     int32_t r;
     __asm__("smmul %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* SMMULR: (a b + 2^31) >> 32, the rounded high word (GCC does not emit it from C) */
+static inline int32_t rnn_smmulr(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* SMMLA: acc + floor(a b / 2^32), exact (the product's low word only carries into the sum's
+ * high word) */
+static inline int32_t rnn_smmla(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+/* SMMLAR: acc + rnn_smmulr(a, b) */
+static inline int32_t rnn_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+/* PKHBT: the low half of lo, the low half of hi as the high half (GCC 12 makes UXTH + ORR
+ * of the C form) */
+static inline int32_t rnn_pkhbt16(int32_t lo, int32_t hi)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+/* PKHBT without a shift: the low half of lo, the high half of hi */
+static inline int32_t rnn_pkhbt(int32_t lo, int32_t hi)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+/* PKHTB: the high half of hi, the high half of lo as the low half */
+static inline int32_t rnn_pkhtb16(int32_t hi, int32_t lo)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
     return r;
 }
 

@@ -371,19 +371,29 @@ def _float_kernels() -> list[_Check]:
     return out
 
 
+def compile_int8(model: Path, **options: Any) -> ir.Graph:
+    """model (ONNX or npz) compiled for int8 (more pipeline.Options in options)."""
+    return pipeline.compile_model(model, pipeline.Options(dtype="int8", **options))
+
+
+def with_first_inputs(checks: dict[str, _Check]) -> dict[str, _Check]:
+    """checks, each case's initial arrays set to its first random inputs (default_rng(0))."""
+    for c in checks.values():
+        c.case.arrays.update(c.inputs(np.random.default_rng(0)))
+    return checks
+
+
 @pytest.fixture(scope="module")
 def checks(tmp_path_factory) -> dict[str, _Check]:
     tmp = tmp_path_factory.mktemp("cells")
     out: dict[str, _Check] = {}
     for key, make in VARIANTS.items():
-        g = pipeline.compile_model(make(tmp), pipeline.Options(dtype="int8"))
+        g = compile_int8(make(tmp))
         for c in (_cell_f32(key, g), _cell_s16(key, g)):
             out[c.case.name] = c
     for c in (_softmax_s8(), _lut_s8(), *_dequantize(), _copy_strided_s8(), *_float_kernels()):
         out[c.case.name] = c
-    for k, c in out.items():  # the initial arrays: the first random inputs
-        c.case.arrays.update(c.inputs(np.random.default_rng(0)))
-    return out
+    return with_first_inputs(out)
 
 
 NAMES = [f"{d}_{k}" for k in VARIANTS for d in ("f32", "s16")] + [
@@ -405,6 +415,34 @@ def _compare(chk: _Check, got: dict[str, np.ndarray], arrays: dict[str, np.ndarr
                                        err_msg=f"{chk.case.name}.{o} ({what})")
 
 
+def check_on_host(checks: dict[str, _Check], lib: HostLib | Path, trials: int) -> None:
+    """Each check against its oracle on the host through ctypes, with `trials` random inputs
+    (seeded by its name): in lib, or in a shared library of all the checks built in the
+    folder lib."""
+    if not isinstance(lib, HostLib):
+        lib = HostLib([c.case for c in checks.values()], lib)
+    for name, chk in checks.items():
+        rng = np.random.default_rng(math.prod(map(ord, name)) % 2**32)
+        for trial in range(trials):
+            a = {k: np.array(v) for k, v in chk.case.arrays.items()}
+            a.update(chk.inputs(rng))
+            _compare(chk, lib.call(name, **a), a, f"host, trial {trial}")
+
+
+def check_on_board(checks: dict[str, _Check], board: str, work: Path, trials: int) -> set[str]:
+    """Every check with `trials` random inputs (seeded by its name and the board), in one
+    program for the board (under QEMU), against its oracle; returns the case names run."""
+    runs = []
+    for name, chk in checks.items():
+        rng = np.random.default_rng(math.prod(map(ord, name + board)) % 2**32)
+        for k in range(trials):
+            runs.append((chk, chk.case.copy(f"_t{k}", chk.inputs(rng))))
+    got = run_cases(board, [c for _, c in runs], work)
+    for chk, case in runs:
+        _compare(chk, got[case.name], case.arrays, f"{board}, {case.name}")
+    return {chk.case.name for chk, _ in runs}
+
+
 @pytest.fixture(scope="module")
 def host_lib(checks, tmp_path_factory) -> HostLib:
     return HostLib([c.case for c in checks.values()], tmp_path_factory.mktemp("lib"))
@@ -412,15 +450,7 @@ def host_lib(checks, tmp_path_factory) -> HostLib:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_kernel_on_host_through_ctypes(host_lib, checks, name):
-    chk = checks[name]
-    rng = np.random.default_rng(math.prod(map(ord, name)) % 2**32)
-    for trial in range(TRIALS):
-        a = {k: np.array(v) for k, v in chk.case.arrays.items()}
-        a.update(chk.inputs(rng))
-        got = host_lib.call(name, **a)
-        _compare(chk, got, a, f"trial {trial}")
-
-
+    check_on_host({name: checks[name]}, host_lib, TRIALS)
 
 
 BOARD_TRIALS = 8
@@ -431,12 +461,4 @@ BOARD_TRIALS = 8
 def test_every_kernel_on_the_board(checks, board, tmp_path):
     """All cases, each with BOARD_TRIALS random inputs, in one program per board under
     QEMU, against the same oracles."""
-    runs = []
-    for name, chk in checks.items():
-        rng = np.random.default_rng(math.prod(map(ord, name + board)) % 2**32)
-        for k in range(BOARD_TRIALS):
-            runs.append((chk, chk.case.copy(f"_t{k}", chk.inputs(rng))))
-    got = run_cases(board, [c for _, c in runs], tmp_path)
-    for chk, case in runs:
-        _compare(chk, got[case.name], case.arrays, f"{board}, {case.name}")
-    assert {chk.case.name for chk, _ in runs} == set(NAMES)
+    assert check_on_board(checks, board, tmp_path, BOARD_TRIALS) == set(NAMES)

@@ -18,16 +18,21 @@ parameters take, and that the fast paths run at all.
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from rnngen import ir, npz, pipeline
-from tests.kernels.harness import HostLib, run_cases
-from tests.kernels.test_cell_kernels import _cell_s16, _Check, _compare
+from rnngen import ir, npz
+from tests.kernels.test_cell_kernels import (
+    _cell_s16,
+    _Check,
+    check_on_board,
+    check_on_host,
+    compile_int8,
+    with_first_inputs,
+)
 
 F32 = np.float32
 HOST_TRIALS = 100
@@ -94,7 +99,7 @@ def _graph(tmp: Path, key: str) -> ir.Graph:
         layer = npz.fastrnn(r(H, I), r(H, H), r(H), **kw)
     p = tmp / f"{key}.npz"
     npz.save(p, [layer], input_size=I, seq_len=4)
-    return pipeline.compile_model(p, pipeline.Options(dtype="int8"))
+    return compile_int8(p)
 
 
 def _q(g: ir.Graph) -> Any:
@@ -147,9 +152,13 @@ def checks(tmp_path_factory) -> dict[str, tuple[_Check, int, bool, bool]]:
         chk = _cell_s16(f"{key}_{name}", g)
         out[f"s16_{key}_{name}"] = (_fine(chk) if name.startswith("fine") else chk,
                                     MODELS[key][1], *_paths(q))
-    for chk, *_ in out.values():
-        chk.case.arrays.update(chk.inputs(np.random.default_rng(0)))
+    with_first_inputs(_plain(out))
     return out
+
+
+def _plain(checks: dict[str, tuple[_Check, int, bool, bool]]) -> dict[str, _Check]:
+    """{case: check}"""
+    return {name: chk for name, (chk, *_) in checks.items()}
 
 
 def test_the_fast_paths_are_exercised(checks):
@@ -172,29 +181,12 @@ def test_the_fast_paths_are_exercised(checks):
         assert (vec, dsp) == want.get(name, (True, True)), (key, name)
 
 
-@pytest.fixture(scope="module")
-def host_lib(checks, tmp_path_factory) -> HostLib:
-    return HostLib([c.case for c, *_ in checks.values()], tmp_path_factory.mktemp("lib"))
-
-
-def test_fast_cells_on_host_through_ctypes(host_lib, checks):
-    for name, (chk, *_) in checks.items():
-        rng = np.random.default_rng(math.prod(map(ord, name)) % 2**32)
-        for trial in range(HOST_TRIALS):
-            a = {k: np.array(v) for k, v in chk.case.arrays.items()}
-            a.update(chk.inputs(rng))
-            _compare(chk, host_lib.call(name, **a), a, f"host, trial {trial}")
+def test_fast_cells_on_host_through_ctypes(checks, tmp_path):
+    check_on_host(_plain(checks), tmp_path, HOST_TRIALS)
 
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("board", BOARDS)
 def test_fast_cells_on_the_board(checks, board, tmp_path):
     """Every case with BOARD_TRIALS random inputs, in one program per board under QEMU."""
-    runs = []
-    for name, (chk, *_) in checks.items():
-        rng = np.random.default_rng(math.prod(map(ord, name + board)) % 2**32)
-        for k in range(BOARD_TRIALS):
-            runs.append((chk, chk.case.copy(f"_t{k}", chk.inputs(rng))))
-    got = run_cases(board, [c for _, c in runs], tmp_path)
-    for chk, case in runs:
-        _compare(chk, got[case.name], case.arrays, f"{board}, {case.name}")
+    check_on_board(_plain(checks), board, tmp_path, BOARD_TRIALS)

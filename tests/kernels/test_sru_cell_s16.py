@@ -10,16 +10,20 @@ loops and not only the plain C."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rnngen import npz, pipeline
+from rnngen import npz
 from rnngen.cells import sru
-from tests.kernels.harness import HostLib, run_cases
-from tests.kernels.test_cell_kernels import _cell_s16, _compare
+from tests.kernels.test_cell_kernels import (
+    _cell_s16,
+    check_on_board,
+    check_on_host,
+    compile_int8,
+    with_first_inputs,
+)
 
 # key: (input size, hidden size, weight scale, calibration input range)
 MODELS = {
@@ -71,38 +75,24 @@ def checks(tmp_path_factory):
         npz.save(p, [layer], input_size=I, seq_len=4)
         calib = tmp / f"{key}_calib.npy"
         np.save(calib, rng.uniform(lo, hi, (8, 4, 1, I)).astype(np.float32))
-        g = pipeline.compile_model(p, pipeline.Options(dtype="int8", calibrate=str(calib)))
+        g = compile_int8(p, calibrate=str(calib))
         q = next(iter(g.quant.nodes.values()))
         # every model here takes the fast paths (so the boards do not only run the plain C)
         assert _fast(q, proj), (key, q.cell_exp, q.directions[0].ps, q.out_shift)
         seen.add((proj, q.cell_exp, q.out_shift))
         chk = _cell_s16(key, g)
-        chk.case.arrays.update(chk.inputs(np.random.default_rng(0)))
         out[chk.case.name] = chk
     # both forms, and more than one cell_exp and output shift among them
     assert {s[0] for s in seen} == {False, True}
     assert len({s[1] for s in seen}) >= 3 and len({s[2] for s in seen}) >= 3, seen
-    return out
+    return with_first_inputs(out)
 
 
 def test_sru_cell_s16_on_the_host(checks, tmp_path):
-    lib = HostLib([c.case for c in checks.values()], tmp_path)
-    for name, chk in checks.items():
-        rng = np.random.default_rng(math.prod(map(ord, name)) % 2**32)
-        for trial in range(4 * TRIALS):
-            a = {k: np.array(v) for k, v in chk.case.arrays.items()}
-            a.update(chk.inputs(rng))
-            _compare(chk, lib.call(name, **a), a, f"host trial {trial}")
+    check_on_host(checks, tmp_path, 4 * TRIALS)
 
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("board", ["cortex-a73", "cortex-m4", "cortex-m7", "cortex-m55"])
 def test_sru_cell_s16_on_the_board(checks, board, tmp_path: Path):
-    runs = []
-    for name, chk in checks.items():
-        rng = np.random.default_rng(math.prod(map(ord, name + board)) % 2**32)
-        for k in range(TRIALS):
-            runs.append((chk, chk.case.copy(f"_t{k}", chk.inputs(rng))))
-    got = run_cases(board, [c for _, c in runs], tmp_path)
-    for chk, case in runs:
-        _compare(chk, got[case.name], case.arrays, f"{board}, {case.name}")
+    check_on_board(checks, board, tmp_path, TRIALS)

@@ -96,11 +96,11 @@ static int32_t fastgrnn_neon(const rnn_fast_params_s16 *p, const int16_t *gx, co
     const int16_t *lut1 = p->lut1;
     const int16x4_t zp = vdup_n_s16((int16_t)p->h_zero_point);
     const int32_t hm = p->h15_mult;
-    const int32x4_t hpre = vdupq_n_s32(p->h15_shift + 1 > 0 ? p->h15_shift + 1 : 0);
-    const int32x4_t hpost = vdupq_n_s32(p->h15_shift < -1 ? p->h15_shift : -1);
+    const int32x4_t hpre = vdupq_n_s32(RNN_RQ_PRE(p->h15_shift));
+    const int32x4_t hpost = vdupq_n_s32(RNN_RQ_POST(p->h15_shift));
     const int32_t om = p->out_mult;
-    const int32x4_t opre = vdupq_n_s32(p->out_shift + 1 > 0 ? p->out_shift + 1 : 0);
-    const int32x4_t opost = vdupq_n_s32(p->out_shift < -1 ? p->out_shift : -1);
+    const int32x4_t opre = vdupq_n_s32(RNN_RQ_PRE(p->out_shift));
+    const int32x4_t opost = vdupq_n_s32(RNN_RQ_POST(p->out_shift));
     const int32x4_t one = vdupq_n_s32(32768);
     const int32x4_t s2 = vdupq_n_s32(p->s2);
     const int32_t s1 = p->s1;
@@ -133,19 +133,6 @@ static int32_t fastgrnn_neon(const rnn_fast_params_s16 *p, const int16_t *gx, co
 #endif
 
 #if defined(RNN_FAST_MVE)
-/* sat16 of int32 lanes in two instructions and no constant register: VQSHL saturates v 2^16
- * to int32, which is sat16(v) 2^16 */
-static inline int32x4_t sat16_mve(int32x4_t v)
-{
-    return vshrq_n_s32(vqshlq_n_s32(v, 16), 16);
-}
-
-/* sat8 of int32 lanes, alike */
-static inline int32x4_t sat8_mve(int32x4_t v)
-{
-    return vshrq_n_s32(vqshlq_n_s32(v, 24), 24);
-}
-
 /* fastgrnn_plain for units 0 .. H - H mod 4; returns the units done */
 static int32_t fastgrnn_mve(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
                             int8_t *h)
@@ -157,71 +144,39 @@ static int32_t fastgrnn_mve(const rnn_fast_params_s16 *p, const int16_t *gx, con
     const int16_t *lut1 = p->lut1;
     const int32_t zp = p->h_zero_point;
     const int32_t hm = p->h15_mult;
-    const int32_t hpre = p->h15_shift + 1 > 0 ? p->h15_shift + 1 : 0;
-    const int32_t hpost = p->h15_shift < -1 ? p->h15_shift : -1;
+    const int32_t hpre = RNN_RQ_PRE(p->h15_shift);
+    const int32_t hpost = RNN_RQ_POST(p->h15_shift);
     const int32_t om = p->out_mult;
-    const int32_t opre = p->out_shift + 1 > 0 ? p->out_shift + 1 : 0;
-    const int32_t opost = p->out_shift < -1 ? p->out_shift : -1;
+    const int32_t opre = RNN_RQ_PRE(p->out_shift);
+    const int32_t opost = RNN_RQ_POST(p->out_shift);
     const int32_t s1n = -p->s1; /* s1 (32768 - z) = (z - 32768) (-s1) */
     const int32_t s2 = p->s2;
     int32_t u;
 
     for (u = 0; u + 4 <= H; u += 4)
     {
-        const int32x4_t pre = sat16_mve(vaddq_s32(vldrhq_s32(gx + u), vldrhq_s32(gh + u)));
-        const int32x4_t z = rnn_lut4_mve(lut0, sat16_mve(vaddq_s32(pre, vldrhq_s32(bg + u))));
-        const int32x4_t a = rnn_lut4_mve(lut1, sat16_mve(vaddq_s32(pre, vldrhq_s32(bu + u))));
+        const int32x4_t pre = rnn_sat16_mve(vaddq_s32(vldrhq_s32(gx + u), vldrhq_s32(gh + u)));
+        const int32x4_t z = rnn_lut4_mve(lut0, rnn_sat16_mve(vaddq_s32(pre, vldrhq_s32(bg + u))));
+        const int32x4_t a = rnn_lut4_mve(lut1, rnn_sat16_mve(vaddq_s32(pre, vldrhq_s32(bu + u))));
         const int32x4_t h15 =
-            sat16_mve(rnn_rq4_mve(vsubq_n_s32(vldrbq_s32(h + u), zp), hm, hpre, hpost));
-        const int32x4_t coef = sat16_mve(
+            rnn_sat16_mve(rnn_rq4_mve(vsubq_n_s32(vldrbq_s32(h + u), zp), hm, hpre, hpost));
+        const int32x4_t coef = rnn_sat16_mve(
             vaddq_n_s32(vrshrq_n_s32(vmulq_n_s32(vsubq_n_s32(z, 32768), s1n), 15), s2));
-        const int32x4_t nw = sat16_mve(vaddq_s32(vrshrq_n_s32(vmulq_s32(z, h15), 15),
+        const int32x4_t nw = rnn_sat16_mve(vaddq_s32(vrshrq_n_s32(vmulq_s32(z, h15), 15),
                                                      vrshrq_n_s32(vmulq_s32(coef, a), 15)));
         /* sat8(zp + sat16(r)) = sat8(zp + r): |r| < 2^28, nothing wraps */
         const int32x4_t o = vaddq_n_s32(rnn_rq4_mve(nw, om, opre, opost), zp);
-        vstrbq_s32(h + u, sat8_mve(o));
+        vstrbq_s32(h + u, rnn_sat8_mve(o));
     }
     return u;
 }
 #endif
 
 #if defined(RNN_FAST_DSP)
-/* SMMULR: (a b + 2^31) >> 32, the rounded high word */
-static inline int32_t smmulr(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
-/* SMMLAR: c + smmulr(a, b) */
-static inline int32_t smmlar(int32_t a, int32_t b, int32_t c)
-{
-    int32_t r;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
-    return r;
-}
-
-/* PKHBT: the low half of a, the low half of b in the high half */
-static inline int32_t pkhbt16(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
-/* PKHTB: the high half of a, the high half of b in the low half */
-static inline int32_t pkhtb16(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
 /* the parameters of fastgrnn_dsp's unit, read once (h, int8_t, may alias p) */
 typedef struct
 {
-    int32_t hp, hz, hm; /* h15 = smmulr(h hp + hz, hm) */
+    int32_t hp, hz, hm; /* h15 = rnn_smmulr(h hp + hz, hm) */
     int32_t ns1, s12;   /* coef = sat16(s12 + ((2^14 - s1 z) >> 15)) */
     int32_t c14;        /* 2^14 */
     int32_t om, ko, m;  /* h = sat8((smmul(nw, om) + ko) >> m) */
@@ -232,7 +187,7 @@ static inline __attribute__((always_inline)) void fastgrnn_dsp_unit(const fastgr
                                                                     int32_t z, int32_t a,
                                                                     int8_t *h)
 {
-    const int32_t h15 = RNN_SAT16(smmulr(*h * k->hp + k->hz, k->hm));
+    const int32_t h15 = RNN_SAT16(rnn_smmulr(*h * k->hp + k->hz, k->hm));
     const int32_t coef = RNN_SAT16(k->s12 + ((k->ns1 * z + k->c14) >> 15));
     const int32_t nw = RNN_SAT16(((z * h15 + k->c14) >> 15) + ((coef * a + k->c14) >> 15));
     *h = (int8_t)RNN_SAT8((rnn_smmul(nw, k->om) + k->ko) >> k->m);
@@ -249,8 +204,8 @@ static inline __attribute__((always_inline)) void lut2_dsp(const int16_t *t, int
     int32_t pl, ph;
     memcpy(&pl, t + ((int32_t)((uint32_t)x2 << 16) >> 23), sizeof pl);
     memcpy(&ph, t + (x2 >> 23), sizeof ph);
-    *lo = __smlad(pl, pkhbt16(g2, f2), 64) >> 7;
-    *hi = __smlad(ph, pkhtb16(f2, g2), 64) >> 7;
+    *lo = __smlad(pl, rnn_pkhbt16(g2, f2), 64) >> 7;
+    *hi = __smlad(ph, rnn_pkhtb16(f2, g2), 64) >> 7;
 }
 
 /* fastgrnn_plain for every unit, h15_shift in [-1, 20] and out_shift in [-23, -2]: two

@@ -77,11 +77,11 @@ static int32_t fastrnn_neon(const rnn_fast_params_s16 *p, const int16_t *gx, con
     const int16_t *lut0 = p->lut0;
     const int16x4_t zp = vdup_n_s16((int16_t)p->h_zero_point);
     const int32_t hm = p->h15_mult;
-    const int32x4_t hpre = vdupq_n_s32(p->h15_shift + 1 > 0 ? p->h15_shift + 1 : 0);
-    const int32x4_t hpost = vdupq_n_s32(p->h15_shift < -1 ? p->h15_shift : -1);
+    const int32x4_t hpre = vdupq_n_s32(RNN_RQ_PRE(p->h15_shift));
+    const int32x4_t hpost = vdupq_n_s32(RNN_RQ_POST(p->h15_shift));
     const int32_t om = p->out_mult;
-    const int32x4_t opre = vdupq_n_s32(p->out_shift + 1 > 0 ? p->out_shift + 1 : 0);
-    const int32x4_t opost = vdupq_n_s32(p->out_shift < -1 ? p->out_shift : -1);
+    const int32x4_t opre = vdupq_n_s32(RNN_RQ_PRE(p->out_shift));
+    const int32x4_t opost = vdupq_n_s32(RNN_RQ_POST(p->out_shift));
     const int32_t s1 = p->s1;
     const int32_t s2 = p->s2;
     int32_t u;
@@ -112,19 +112,6 @@ static int32_t fastrnn_neon(const rnn_fast_params_s16 *p, const int16_t *gx, con
 #endif
 
 #if defined(RNN_FAST_MVE)
-/* sat16 of int32 lanes in two instructions and no constant register: VQSHL saturates v 2^16
- * to int32, which is sat16(v) 2^16 */
-static inline int32x4_t sat16_mve(int32x4_t v)
-{
-    return vshrq_n_s32(vqshlq_n_s32(v, 16), 16);
-}
-
-/* sat8 of int32 lanes, alike */
-static inline int32x4_t sat8_mve(int32x4_t v)
-{
-    return vshrq_n_s32(vqshlq_n_s32(v, 24), 24);
-}
-
 /* fastrnn_plain for units 0 .. H - H mod 4; returns the units done */
 static int32_t fastrnn_mve(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
                            int8_t *h)
@@ -134,11 +121,11 @@ static int32_t fastrnn_mve(const rnn_fast_params_s16 *p, const int16_t *gx, cons
     const int16_t *lut0 = p->lut0;
     const int32_t zp = p->h_zero_point;
     const int32_t hm = p->h15_mult;
-    const int32_t hpre = p->h15_shift + 1 > 0 ? p->h15_shift + 1 : 0;
-    const int32_t hpost = p->h15_shift < -1 ? p->h15_shift : -1;
+    const int32_t hpre = RNN_RQ_PRE(p->h15_shift);
+    const int32_t hpost = RNN_RQ_POST(p->h15_shift);
     const int32_t om = p->out_mult;
-    const int32_t opre = p->out_shift + 1 > 0 ? p->out_shift + 1 : 0;
-    const int32_t opost = p->out_shift < -1 ? p->out_shift : -1;
+    const int32_t opre = RNN_RQ_PRE(p->out_shift);
+    const int32_t opost = RNN_RQ_POST(p->out_shift);
     const int32_t s1 = p->s1;
     const int32_t s2 = p->s2;
     int32_t u;
@@ -147,28 +134,20 @@ static int32_t fastrnn_mve(const rnn_fast_params_s16 *p, const int16_t *gx, cons
     {
         const int32x4_t sum = vaddq_s32(vaddq_s32(vldrhq_s32(gx + u), vldrhq_s32(gh + u)),
                                         vldrhq_s32(bias + u));
-        const int32x4_t a = rnn_lut4_mve(lut0, sat16_mve(sum));
+        const int32x4_t a = rnn_lut4_mve(lut0, rnn_sat16_mve(sum));
         const int32x4_t h15 =
-            sat16_mve(rnn_rq4_mve(vsubq_n_s32(vldrbq_s32(h + u), zp), hm, hpre, hpost));
-        const int32x4_t nw = sat16_mve(vaddq_s32(vrshrq_n_s32(vmulq_n_s32(h15, s2), 15),
+            rnn_sat16_mve(rnn_rq4_mve(vsubq_n_s32(vldrbq_s32(h + u), zp), hm, hpre, hpost));
+        const int32x4_t nw = rnn_sat16_mve(vaddq_s32(vrshrq_n_s32(vmulq_n_s32(h15, s2), 15),
                                                      vrshrq_n_s32(vmulq_n_s32(a, s1), 15)));
         /* sat8(zp + sat16(r)) = sat8(zp + r): |r| < 2^28, nothing wraps */
         const int32x4_t o = vaddq_n_s32(rnn_rq4_mve(nw, om, opre, opost), zp);
-        vstrbq_s32(h + u, sat8_mve(o));
+        vstrbq_s32(h + u, rnn_sat8_mve(o));
     }
     return u;
 }
 #endif
 
 #if defined(RNN_FAST_DSP)
-/* SMMULR: (a b + 2^31) >> 32, the rounded high word */
-static inline int32_t smmulr(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
 /* fastrnn_plain for every unit, h15_shift in [-1, 20] and out_shift in [-23, -2] */
 static void fastrnn_dsp(const rnn_fast_params_s16 *p, const int16_t *gx, const int16_t *gh,
                         int8_t *h)
@@ -176,7 +155,7 @@ static void fastrnn_dsp(const rnn_fast_params_s16 *p, const int16_t *gx, const i
     const int32_t H = p->hidden;
     const int16_t *bias = p->bias;
     const int16_t *t0 = p->lut0 + 256;
-    int32_t hp = 1 << (p->h15_shift + 1); /* h15 = smmulr(h hp + hz, hm) */
+    int32_t hp = 1 << (p->h15_shift + 1); /* h15 = rnn_smmulr(h hp + hz, hm) */
     const int32_t hz = -p->h_zero_point * hp;
     const int32_t hm = p->h15_mult;
     const int32_t s1 = p->s1;
@@ -193,7 +172,7 @@ static void fastrnn_dsp(const rnn_fast_params_s16 *p, const int16_t *gx, const i
     for (u = 0; u < H; ++u)
     {
         const int32_t a = rnn_lut_mid_dsp(t0, RNN_SAT16(gx[u] + gh[u] + bias[u]));
-        const int32_t h15 = RNN_SAT16(smmulr(h[u] * hp + hz, hm));
+        const int32_t h15 = RNN_SAT16(rnn_smmulr(h[u] * hp + hz, hm));
         const int32_t nw = RNN_SAT16(((s2 * h15 + c14) >> 15) + ((s1 * a + c14) >> 15));
         h[u] = (int8_t)RNN_SAT8((rnn_smmul(nw, om) + ko) >> m);
     }

@@ -84,14 +84,6 @@ static void cell_c(const rnn_gru_params_s16 *p, const int16_t *gx, const int16_t
 }
 
 #if defined(RNN_GRU_DSP)
-/* SMMULR: (a b + 2^31) >> 32 */
-static inline int32_t mulhr(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
 /* cell_c for h15_shift in [-1, 22] and out_shift <= -2 (Cortex-M4/M7), both requantizations
  * in 32-bit words: h15 = SMMULR((h - zp) 2^(s+1), m) = ((h - zp) m + 2^(30-s)) >> (31-s)
  * exactly (|h - zp| <= 255: the shifted value fits, s + 1 <= 23); the output from the high
@@ -132,7 +124,7 @@ static void cell_dsp(const rnn_gru_params_s16 *p, const int16_t *gx, const int16
             npre = npre < -clip ? -clip : (npre > clip ? clip : npre);
         }
         n = rnn_lut_q12(lut1, npre);
-        h15 = RNN_SAT16(mulhr((int32_t)((uint32_t)(h[u] - zp) << hl), hm));
+        h15 = RNN_SAT16(rnn_smmulr((int32_t)((uint32_t)(h[u] - zp) << hl), hm));
         nw = RNN_SAT16(n + rnn_rshift15(zr[u] * (h15 - n)));
         t = (int32_t)(((int64_t)nw * om) >> 32) >> ohi;
         h[u] = (int8_t)RNN_SAT8(zp + ((t + 1) >> 1));

@@ -21,7 +21,7 @@
  * entry (index x >> 7, fraction x & 127: no bias to add) with its two entries as one word
  * against the weights (128 - f, f) in one SMLAD, every saturation an SSAT, the two rounding
  * shifts by a cell_exp-dependent amount as SMMULR by a power of two (i g by 30 - k; c into
- * Q3.12 as smmulr(c 2^16, 2^(28 - k)), which is the rounding shift for k > 12 and the exact
+ * Q3.12 as rnn_smmulr(c 2^16, 2^(28 - k)), which is the rounding shift for k > 12 and the exact
  * c 2^(12 - k) for k <= 12: one form, no branch), h from the product's high word (SMULL) with
  * the zero point folded into the final halving (SSAT #8, ASR #1). Identities checked over
  * every int16 input (and 10^6 products) against codegen/quant.py. Measured (exact QEMU
@@ -212,14 +212,6 @@ static int32_t lstm_plain_mve(const rnn_lstm_params_s16 *p, const int16_t *gx,
 #endif
 
 #if defined(RNN_CELL_DSP)
-/* SMMULR: (a b + 2^31) >> 32, the rounded high word (GCC does not emit it from C) */
-static inline int32_t smmulr(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
 /* lstm_plain for every unit (out_shift <= -2, cell_exp <= 28); ifg is a constant in each call
  * below, so each of the two loops is compiled without its test */
 static inline __attribute__((always_inline)) void lstm_dsp_loop(
@@ -235,8 +227,8 @@ static inline __attribute__((always_inline)) void lstm_dsp_loop(
     const int32_t om = p->out_mult;
     const int32_t s1 = -2 - p->out_shift;        /* requant: hi >> s1, then a rounding halving */
     const int32_t zp2 = 2 * p->h_zero_point + 1; /* zp + ((v + 1) >> 1) = (v + 2 zp + 1) >> 1 */
-    /* (v + 2^(n - 1)) >> n = smmulr(v, 2^(32 - n)): i g rounded by n = 30 - k (1 <= n <= 29
-     * needs 2^(2 + k) < 2^31: k <= 28); c in Q3.12 as smmulr(c 2^16, 2^(28 - k)): for
+    /* (v + 2^(n - 1)) >> n = rnn_smmulr(v, 2^(32 - n)): i g rounded by n = 30 - k (1 <= n <= 29
+     * needs 2^(2 + k) < 2^31: k <= 28); c in Q3.12 as rnn_smmulr(c 2^16, 2^(28 - k)): for
      * k > 12 the rounding shift by k - 12, for k <= 12 the exact c 2^(12 - k) */
     const int32_t ig_mult = 1 << (2 + k);
     const int32_t c12_mult = 1 << (28 - k);
@@ -252,8 +244,8 @@ static inline __attribute__((always_inline)) void lstm_dsp_loop(
         const int32_t f =
             ifg ? RNN_SAT16(32768 - i)
                 : rnn_lut_mid_dsp(t0, RNN_SAT16(gx[2 * H + u] + gh[2 * H + u] + bias[2 * H + u]));
-        const int32_t cn = RNN_SAT16(((f * c[u] + (1 << 14)) >> 15) + smmulr(i * g, ig_mult));
-        const int32_t th = rnn_lut_mid_dsp(t2, RNN_SAT16(smmulr(cn * 65536, c12_mult)));
+        const int32_t cn = RNN_SAT16(((f * c[u] + (1 << 14)) >> 15) + rnn_smmulr(i * g, ig_mult));
+        const int32_t th = rnn_lut_mid_dsp(t2, RNN_SAT16(rnn_smmulr(cn * 65536, c12_mult)));
         const int32_t o = rnn_lut_mid_dsp(t0, RNN_SAT16(gx[H + u] + gh[H + u] + bias[H + u]));
         const int32_t hi = (int32_t)(((int64_t)(o * th) * om) >> 32);
         c[u] = (int16_t)cn;

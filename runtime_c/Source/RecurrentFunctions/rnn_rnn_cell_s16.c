@@ -83,8 +83,8 @@ static int32_t rnn_neon(const rnn_rnn_params_s16 *p, const int16_t *gx, const in
     const int32x4_t hi = vdupq_n_s32(clip_hi(p));
     const int32x4_t lo = vdupq_n_s32(clip_lo(p));
     const int32x4_t zero = vdupq_n_s32(0);
-    const int32x4_t pre = vdupq_n_s32(p->out_shift + 1 > 0 ? p->out_shift + 1 : 0);
-    const int32x4_t post = vdupq_n_s32(p->out_shift < -1 ? p->out_shift : -1);
+    const int32x4_t pre = vdupq_n_s32(RNN_RQ_PRE(p->out_shift));
+    const int32x4_t post = vdupq_n_s32(RNN_RQ_POST(p->out_shift));
     const int32x4_t zp = vdupq_n_s32(p->h_zero_point);
     const int32_t om = p->out_mult;
     int32_t u;
@@ -113,8 +113,8 @@ static int32_t rnn_mve(const rnn_rnn_params_s16 *p, const int16_t *gx, const int
     const int16_t *lut = p->lut0;
     const int32_t hi = clip_hi(p);
     const int32_t lo = clip_lo(p);
-    const int32_t pre = p->out_shift + 1 > 0 ? p->out_shift + 1 : 0;
-    const int32_t post = p->out_shift < -1 ? p->out_shift : -1;
+    const int32_t pre = RNN_RQ_PRE(p->out_shift);
+    const int32_t post = RNN_RQ_POST(p->out_shift);
     const int32_t zp = p->h_zero_point;
     const int32_t om = p->out_mult;
     int32_t u;
@@ -144,8 +144,8 @@ static inline __attribute__((always_inline)) void rnn_dsp_loop(
     const int16_t *t = has_lut ? p->lut0 + 256 : p->lut0;
     const int32_t hi = clip_hi(p);
     const int32_t lo = clip_lo(p);
-    const int32_t e = p->out_shift + 2 > 0 ? p->out_shift + 2 : 0;
-    const int32_t m = p->out_shift < -2 ? -1 - p->out_shift : 1;
+    const int32_t e = RNN_RQ_E(p->out_shift);
+    const int32_t m = RNN_RQ_M(p->out_shift);
     const int32_t zp = p->h_zero_point;
     const int32_t om = p->out_mult;
     int32_t u;

@@ -136,12 +136,12 @@ static inline __attribute__((always_inline)) int32_t sru_neon_loop(
     const int32x4_t cw_shift = vdupq_n_s32(p->cell_exp - 27);
     const int32x4_t rc_shift = vdupq_n_s32(-p->cell_exp);
     const int32_t xm = p->x15_mult;
-    const int32x4_t xpre = vdupq_n_s32(p->x15_shift + 1 > 0 ? p->x15_shift + 1 : 0);
-    const int32x4_t xpost = vdupq_n_s32(p->x15_shift < -1 ? p->x15_shift : -1);
+    const int32x4_t xpre = vdupq_n_s32(RNN_RQ_PRE(p->x15_shift));
+    const int32x4_t xpost = vdupq_n_s32(RNN_RQ_POST(p->x15_shift));
     const int16x4_t xzp = vdup_n_s16((int16_t)p->x_zero_point);
     const int32_t om = p->out_mult;
-    const int32x4_t opre = vdupq_n_s32(p->out_shift + 1 > 0 ? p->out_shift + 1 : 0);
-    const int32x4_t opost = vdupq_n_s32(p->out_shift < -1 ? p->out_shift : -1);
+    const int32x4_t opre = vdupq_n_s32(RNN_RQ_PRE(p->out_shift));
+    const int32x4_t opost = vdupq_n_s32(RNN_RQ_POST(p->out_shift));
     const int32x4_t zp = vdupq_n_s32(p->h_zero_point);
     const int32x4_t one15 = vdupq_n_s32(32768);
     const int32x4_t one29 = vdupq_n_s32(1 << 29);
@@ -196,20 +196,6 @@ static int32_t sru_neon(const rnn_sru_params_s16 *p, const int16_t *gx, const in
 #endif
 
 #if defined(RNN_CELL_MVE)
-/*
- * Saturation by VQSHL #16 (no constant vectors; Helium has 8 vector registers): Q = vqshl(v, 16) is
- * sat16(v) 2^16, plus 0xFFFF when v saturated upwards (2^31 - 1 = 32767 2^16 + 0xFFFF), so
- * Q >> 16 = sat16(v). For sat16(sat16(a) + sat16(b)) the two are added with VQADD.S32 first:
- * A + B = s 2^16 + e (s = sat16(a) + sat16(b), 0 <= e <= 2 0xFFFF, e > 0xFFFF only when both
- * saturated upwards, where s = 65534 and the sum saturates to 2^31 - 1), so the saturated sum
- * shifted right by 16 is sat16(s) (s >= 32768: at least 2^31, saturated, 32767; s <= -32769:
- * at most -2^31 - 1, saturated, -32768; otherwise s 2^16 + e with e <= 0xFFFF: s).
- */
-static inline int32x4_t sat16_mve(int32x4_t v)
-{
-    return vshrq_n_s32(vqshlq_n_s32(v, 16), 16);
-}
-
 static inline int32x4_t qadd16_mve(int32x4_t a, int32x4_t b)
 {
     return vshrq_n_s32(vqaddq_s32(vqshlq_n_s32(a, 16), vqshlq_n_s32(b, 16)), 16);
@@ -227,18 +213,18 @@ static inline __attribute__((always_inline)) int32_t sru_mve_loop(
     const int32_t vpost = p->v_shift; /* v_shift <= -2: no pre-shift */
     const int32_t k = p->cell_exp;
     const int32_t xm = p->x15_mult;
-    const int32_t xpre = p->x15_shift + 1 > 0 ? p->x15_shift + 1 : 0;
-    const int32_t xpost = p->x15_shift < -1 ? p->x15_shift : -1;
+    const int32_t xpre = RNN_RQ_PRE(p->x15_shift);
+    const int32_t xpost = RNN_RQ_POST(p->x15_shift);
     const int32_t xzp = p->x_zero_point;
     const int32_t om = p->out_mult;
-    const int32_t opre = p->out_shift + 1 > 0 ? p->out_shift + 1 : 0;
-    const int32_t opost = p->out_shift < -1 ? p->out_shift : -1;
+    const int32_t opre = RNN_RQ_PRE(p->out_shift);
+    const int32_t opost = RNN_RQ_POST(p->out_shift);
     const int32_t zp = p->h_zero_point;
     int32_t u;
     for (u = 0; u + 4 <= H; u += 4)
     {
         const int32x4_t cp = vldrhq_s32(c + u);
-        const int32x4_t wx = sat16_mve(vaddq_s32(vldrhq_s32(gx + u), vldrhq_s32(b + u)));
+        const int32x4_t wx = rnn_sat16_mve(vaddq_s32(vldrhq_s32(gx + u), vldrhq_s32(b + u)));
         const int32x4_t vf = vrshlq_n_s32(vqdmulhq_n_s32(vmulq_s32(vldrhq_s32(v + u), cp), vm),
                                           vpost);
         const int32x4_t vr = vrshlq_n_s32(
@@ -250,12 +236,12 @@ static inline __attribute__((always_inline)) int32_t sru_mve_loop(
         const int32x4_t cf = vrshrq_n_s32(vmulq_s32(f, cp), 15);
         const int32x4_t cw = vrshlq_n_s32(vmulq_s32(vsubq_s32(vdupq_n_s32(32768), f), wx),
                                           k - 27);
-        const int32x4_t cn = sat16_mve(vaddq_s32(cf, cw));
+        const int32x4_t cn = rnn_sat16_mve(vaddq_s32(cf, cw));
         const int32x4_t rc = vrshlq_n_s32(vmulq_s32(r, cn), -k);
         int32x4_t hw; /* x' 2^2 */
         if (proj)
         {
-            hw = vshlq_n_s32(sat16_mve(vaddq_s32(vldrhq_s32(gx + 3 * H + u),
+            hw = vshlq_n_s32(rnn_sat16_mve(vaddq_s32(vldrhq_s32(gx + 3 * H + u),
                                                  vldrhq_s32(b + 3 * H + u))), 5);
         }
         else
@@ -284,17 +270,6 @@ static int32_t sru_mve(const rnn_sru_params_s16 *p, const int16_t *gx, const int
 #endif
 
 #if defined(RNN_CELL_DSP)
-/* rnn_lut_q12 with the table pointer moved to its middle entry (t = table + 256): the index
- * (x + 32768) >> 7 is 256 + (x >> 7) and the fraction (x + 32768) & 127 is x & 127; the two
- * entries as one word, weighted by (128 - f, f) in one SMLAD (see rnn_lut_q12) */
-static inline int32_t lut_dsp(const int16_t *t, int32_t x)
-{
-    const uint32_t f = (uint32_t)x & 127u;
-    int32_t pair;
-    memcpy(&pair, t + (x >> 7), sizeof pair);
-    return __smlad(pair, (int32_t)(f * 65535u + 128u), 64) >> 7;
-}
-
 /* lut_dsp of the high half of g: the fraction's weights (128 - f, f) from F = f 2^16 (one
  * mask) as F - (F >> 16) + 128 */
 static inline int32_t lut_hi(const int16_t *t, int32_t g)
@@ -303,23 +278,6 @@ static inline int32_t lut_hi(const int16_t *t, int32_t g)
     int32_t pair;
     memcpy(&pair, t + (g >> 23), sizeof pair);
     return __smlad(pair, (int32_t)(F - (F >> 16) + 128u), 64) >> 7;
-}
-
-/* SMMULR: (a b + 2^31) >> 32, the rounded high word (GCC does not emit it from C) */
-static inline int32_t smmulr(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
-/* SMMLA: acc + floor(a b / 2^32), exact (the product's low word only carries into the sum's
- * high word) */
-static inline int32_t smmla(int32_t a, int32_t b, int32_t acc)
-{
-    int32_t r;
-    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
-    return r;
 }
 
 /* two int16 values as one word (unaligned word loads and stores are allowed), the first in
@@ -341,23 +299,6 @@ static inline int32_t hi16(int32_t w)
     return w >> 16;
 }
 
-/* PKHBT: the low half of lo, the low half of hi as the high half (GCC 12 makes UXTH + ORR
- * of the C form) */
-static inline int32_t pack16(int32_t lo, int32_t hi)
-{
-    int32_t r;
-    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
-    return r;
-}
-
-/* PKHBT without a shift: the low half of lo, the high half of hi */
-static inline int32_t pkhbt0(int32_t lo, int32_t hi)
-{
-    int32_t r;
-    __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(lo), "r"(hi));
-    return r;
-}
-
 /* units u0 .. H - 1 one at a time (the general form of the fast parameters: the output's
  * pre-shift and zero point as rnn_rq_dsp needs them) */
 static void sru_dsp_units(const rnn_sru_params_s16 *p, const int16_t *gx, const int8_t *x,
@@ -374,10 +315,10 @@ static void sru_dsp_units(const rnn_sru_params_s16 *p, const int16_t *gx, const 
     const int32_t cw_mult = 1 << (5 + k); /* SMMULR by 2^(32 - n), n = 27 - k */
     const int32_t rc_rnd = (1 << k) >> 1; /* k = 0: no rounding */
     const int32_t xm = p->x15_mult;
-    const int32_t xe = p->x15_shift + 2 > 0 ? p->x15_shift + 2 : 0;
+    const int32_t xe = RNN_RQ_E(p->x15_shift);
     const int32_t xmm = -1 - p->x15_shift > 1 ? -1 - p->x15_shift : 1;
     const int32_t om = p->out_mult;
-    const int32_t oe = p->out_shift + 2 > 0 ? p->out_shift + 2 : 0;
+    const int32_t oe = RNN_RQ_E(p->out_shift);
     const int32_t omm = -1 - p->out_shift > 1 ? -1 - p->out_shift : 1;
     int32_t u;
     for (u = u0; u < H; ++u)
@@ -385,18 +326,18 @@ static void sru_dsp_units(const rnn_sru_params_s16 *p, const int16_t *gx, const 
         const int32_t cp = c[u];
         const int32_t wx = RNN_SAT16(gx[u] + b[u]);
         const int32_t gf = RNN_SAT16(RNN_SAT16(gx[H + u] + b[H + u]) +
-                                     RNN_SAT16(smmla(v[u] * cp, vm, vrnd) >> vsh));
+                                     RNN_SAT16(rnn_smmla(v[u] * cp, vm, vrnd) >> vsh));
         const int32_t gr = RNN_SAT16(RNN_SAT16(gx[2 * H + u] + b[2 * H + u]) +
-                                     RNN_SAT16(smmla(v[H + u] * cp, vm, vrnd) >> vsh));
-        const int32_t f = lut_dsp(t, gf);
-        const int32_t r = lut_dsp(t, gr);
+                                     RNN_SAT16(rnn_smmla(v[H + u] * cp, vm, vrnd) >> vsh));
+        const int32_t f = rnn_lut_mid_dsp(t, gf);
+        const int32_t r = rnn_lut_mid_dsp(t, gr);
         const int32_t cn =
-            RNN_SAT16(((f * cp + (1 << 14)) >> 15) + smmulr((32768 - f) * wx, cw_mult));
+            RNN_SAT16(((f * cp + (1 << 14)) >> 15) + rnn_smmulr((32768 - f) * wx, cw_mult));
         /* x' 2^3 */
         const int32_t hw = p->projection
                                ? RNN_SAT16(gx[3 * H + u] + b[3 * H + u]) * 64
                                : rnn_rq_dsp((int32_t)x[u] - p->x_zero_point, xm, xe, xmm) * 8;
-        const int32_t total = ((r * cn + rc_rnd) >> k) + smmulr((32768 - r) * 16384, hw);
+        const int32_t total = ((r * cn + rc_rnd) >> k) + rnn_smmulr((32768 - r) * 16384, hw);
         c[u] = (int16_t)cn;
         h[u] = (int8_t)RNN_SAT8(p->h_zero_point + rnn_rq_dsp(total, om, oe, omm));
     }
@@ -430,7 +371,7 @@ static inline __attribute__((always_inline)) int32_t sru_dsp_pairs(
     const int32_t cw_mult = 1 << (5 + k); /* SMMULR by 2^(32 - n), n = 27 - k */
     const int32_t rc_rnd = (1 << k) >> 1; /* k = 0: no rounding */
     const int32_t xm = p->x15_mult;
-    const int32_t xe = p->x15_shift + 2 > 0 ? p->x15_shift + 2 : 0;
+    const int32_t xe = RNN_RQ_E(p->x15_shift);
     const int32_t xmm = -1 - p->x15_shift > 1 ? -1 - p->x15_shift : 1;
     const int32_t xzp = p->x_zero_point;
     const int32_t om = p->out_mult;
@@ -445,41 +386,41 @@ static inline __attribute__((always_inline)) int32_t sru_dsp_pairs(
         const int32_t vr = ld_pair(v + H + u);
         const int32_t gf = __qadd16(
             __qadd16(ld_pair(gx + H + u), ld_pair(b + H + u)),
-            pack16(RNN_SAT16(smmla(lo16(vf) * lo16(cw), vm, vrnd) >> vsh),
-                   RNN_SAT16(smmla(hi16(vf) * hi16(cw), vm, vrnd) >> vsh)));
+            rnn_pkhbt16(RNN_SAT16(rnn_smmla(lo16(vf) * lo16(cw), vm, vrnd) >> vsh),
+                   RNN_SAT16(rnn_smmla(hi16(vf) * hi16(cw), vm, vrnd) >> vsh)));
         const int32_t gr = __qadd16(
             __qadd16(ld_pair(gx + 2 * H + u), ld_pair(b + 2 * H + u)),
-            pack16(RNN_SAT16(smmla(lo16(vr) * lo16(cw), vm, vrnd) >> vsh),
-                   RNN_SAT16(smmla(hi16(vr) * hi16(cw), vm, vrnd) >> vsh)));
-        const int32_t f0 = lut_dsp(t, lo16(gf));
+            rnn_pkhbt16(RNN_SAT16(rnn_smmla(lo16(vr) * lo16(cw), vm, vrnd) >> vsh),
+                   RNN_SAT16(rnn_smmla(hi16(vr) * hi16(cw), vm, vrnd) >> vsh)));
+        const int32_t f0 = rnn_lut_mid_dsp(t, lo16(gf));
         const int32_t f1 = lut_hi(t, gf);
         const int32_t cn0 = RNN_SAT16(((f0 * lo16(cw) + (1 << 14)) >> 15) +
-                                      smmulr((32768 - f0) * lo16(wx), cw_mult));
+                                      rnn_smmulr((32768 - f0) * lo16(wx), cw_mult));
         const int32_t cn1 = RNN_SAT16(((f1 * hi16(cw) + (1 << 14)) >> 15) +
-                                      smmulr((32768 - f1) * hi16(wx), cw_mult));
-        const int32_t r0 = lut_dsp(t, lo16(gr));
+                                      rnn_smmulr((32768 - f1) * hi16(wx), cw_mult));
+        const int32_t r0 = rnn_lut_mid_dsp(t, lo16(gr));
         const int32_t r1 = lut_hi(t, gr);
         int32_t term0, term1;
         if (proj)
         {
             const int32_t s = __qadd16(ld_pair(gx + 3 * H + u), ld_pair(b + 3 * H + u));
             const int32_t s0 = (int32_t)((uint32_t)s << 16);
-            term0 = smmulr((32768 - r0) * 16, s0);
-            term1 = smmulr((32768 - r1) * 16, pkhbt0(s0, s)); /* s & 0xFFFF0000 */
+            term0 = rnn_smmulr((32768 - r0) * 16, s0);
+            term1 = rnn_smmulr((32768 - r1) * 16, rnn_pkhbt(s0, s)); /* s & 0xFFFF0000 */
         }
         else
         {
-            term0 = smmulr((32768 - r0) * 16384,
+            term0 = rnn_smmulr((32768 - r0) * 16384,
                            rnn_rq_dsp((int32_t)x[u] - xzp, xm, xe, xmm) * 8);
-            term1 = smmulr((32768 - r1) * 16384,
+            term1 = rnn_smmulr((32768 - r1) * 16384,
                            rnn_rq_dsp((int32_t)x[u + 1] - xzp, xm, xe, xmm) * 8);
         }
         {
-            const int32_t pc = pack16(cn0, cn1);
+            const int32_t pc = rnn_pkhbt16(cn0, cn1);
             memcpy(c + u, &pc, sizeof pc);
         }
-        h[u] = (int8_t)RNN_SAT8(smmla(((r0 * cn0 + rc_rnd) >> k) + term0, om, ornd) >> omm);
-        h[u + 1] = (int8_t)RNN_SAT8(smmla(((r1 * cn1 + rc_rnd) >> k) + term1, om, ornd) >> omm);
+        h[u] = (int8_t)RNN_SAT8(rnn_smmla(((r0 * cn0 + rc_rnd) >> k) + term0, om, ornd) >> omm);
+        h[u + 1] = (int8_t)RNN_SAT8(rnn_smmla(((r1 * cn1 + rc_rnd) >> k) + term1, om, ornd) >> omm);
     }
     return u;
 }
