@@ -386,7 +386,8 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
 
 
 def _remeasure_rule(token: str) -> tuple[str, str, str]:
-    """'kron/int8' -> ('kron', 'int8', '*'); '*/int8@cortex-m4' -> ('*', 'int8', 'cortex-m4')."""
+    """'kron/int8' -> ('kron', 'int8', '*'); '*/int8@cortex-m4' -> ('*', 'int8', 'cortex-m4');
+    'SRU/int8' -> ('SRU', 'int8', '*') (a cell: every configuration of it)."""
     pair, _, board = token.partition("@")
     method, _, dtype = pair.partition("/")
     if not method or dtype not in DTYPES:
@@ -413,8 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--remeasure", default="", help="with --reuse: measure these again "
                     "although stored, as METHOD/DTYPE pairs, e.g. kron/int8,hkp/int8 (counts "
                     "that moved with later kernel changes: benchmarks/cost_recount.py); "
-                    "METHOD may be *, and @BOARD limits a pair to one board: "
-                    "*/int8@cortex-m4")
+                    "METHOD may be * or a cell (LSTM, GRU, RNN, SRU, FastRNN, FastGRNN: "
+                    "every configuration of that cell), and @BOARD limits a pair to one "
+                    "board: */int8@cortex-m4, SRU/int8")
     ap.add_argument("--refeature", action="store_true", help="with --report-only or --reuse: "
                     "recompute the features of every stored configuration (codegen/cost.py "
                     "changed; the counts do not depend on it)")
@@ -452,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
                 again = [_remeasure_rule(t) for t in a.remeasure.split(",") if t]
                 meas = [r for r in old["measurements"] if r["board"] in boards_ and
                         r["config"] < len(cfgs) and same.get(r["config"]) == cfgs[r["config"]]
-                        and not any(m in ("*", cfgs[r["config"]]["method"]) and d == r["dtype"]
+                        and not any(m in ("*", cfgs[r["config"]]["method"],
+                                          cfgs[r["config"]]["cell"]) and d == r["dtype"]
                                     and b in ("*", r["board"]) for m, d, b in again)]
                 done = {(r["config"], r["board"], r["dtype"]) for r in meas}
                 if a.refeature:  # counts kept, features of this codegen/cost.py
