@@ -75,6 +75,7 @@ bench: install $(STAMPS)/bench
 	$(PY) benchmarks/csr_density.py --before e376b86
 	$(PY) benchmarks/kron_model.py
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/cells.py --before c409251
 	$(PY) benchmarks/precision.py
 	$(PY) benchmarks/precision_formats.py
 	$(PY) benchmarks/float_layers.py
