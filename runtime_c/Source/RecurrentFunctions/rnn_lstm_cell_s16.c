@@ -6,16 +6,31 @@
  *              products and the bias, sigmoid/tanh by table (Q0.15), int16 cell state with
  *              scale 2^-cell_exp, int8 hidden state. Mirrors reference_int.lstm_step.
  *
- * NEON (AArch64, __ARM_NEON): the common cell (no peepholes, no clip, cell_exp in 1..29,
- * out_shift <= -2) four units at a time in int32 lanes, with the same arithmetic: gate sums
- * saturated once (SQXTN), each table lookup's two neighbouring entries read as one 32-bit
- * word per lane (the only scalar part) and interpolated in vector, the rounding shifts as
- * SRSHR/SRSHL (exact: no intermediate overflows, as in the 32-bit C), the output
- * requantization from the high word of the 64-bit product. The last H mod 4 units and
- * every other cell run the C below, so results are bit for bit the same.
- * Helium (Cortex-M55, __ARM_FEATURE_MVE): the same cells four units at a time, the table
- * entries by two gathers (VLDRH.S32 with shifted offsets), saturation by VMIN/VMAX, the
- * output requantization by VMULH (the high word) and VRSHL.
+ * NEON (AArch64, __ARM_NEON) and Helium (Cortex-M55, __ARM_FEATURE_MVE): the common cell (no
+ * peepholes, no clip, cell_exp in 1..29, out_shift <= -2, H >= 4) four units at a time, every
+ * unit: the last four units are computed first from the old c, the loop runs over the
+ * blocks before them, then those four are stored (the H mod 4 overlapping units get the same
+ * values), so no C tail; one loop per input_forget (no test inside). Each NEON lookup from
+ * the table's middle entry (index x >> 7, fraction x & 127: no bias to add; Helium's gathers
+ * take unsigned offsets, so there (x + 32768) >> 7 from the table's start); c in Q3.12 by one
+ * saturating rounding shift by 12 - k (SQRSHL / VQRSHL: the rounding shift right for k > 12,
+ * the saturating left shift else; no branch); the output requantization as (V)QDMULH then a
+ * rounding shift by out_shift (floor(floor(2 a m / 2^32) ...) = the high-word form, exact).
+ * NEON: the gates and lookups in int16 lanes, two lookups in one int16x8 (f, i and o, g: each
+ * product's two factors in the same half, SMULL / SMULL2); each lane's entry pair read as one
+ * word (SMOV, ADD, LD1 {v.s}[n]: written as asm, as from C GCC 12 zeroed or copied the
+ * register a lookup), split by UZP1 / UZP2 and interpolated as t1 f - t0 f (SMULL, SMLSL) with
+ * RSHRN (exact in 16 bits: the result lies between t0 and t1); the cell update's two rounded
+ * terms by SRSHL and SRSRA.
+ * Helium: int32 lanes; the gate inputs and c read by gathers at one offset vector (no
+ * address arithmetic, which with 12 base + offset adds made GCC spill), the entries by two
+ * gathers at offsets 0 .. 511 from the table's start, round((t1 - t0) f / 128) as VQRDMULH
+ * by f 2^24 (f from two shifts: no constant register), sat16 / sat8 by VQSHL + VSHR.
+ * Measured (exact QEMU counts, HAR1 LSTM 77 -> 179, 8 steps = 1432 unit-steps, python
+ * benchmarks/overhead.py --boards cortex-a73,cortex-m55 --dtypes int8 --variants dense):
+ * rnn_lstm_cell_s16 64,488 -> 48,456 instructions on cortex-a73 (45.0 -> 33.8 per unit and
+ * step), 57,640 -> 40,624 on cortex-m55 (40.2 -> 28.4). Not done: LD1 lane loads chained by
+ * post-increment (about 1.5 fewer a lookup).
  * DSP (Cortex-M4/M7, __ARM_FEATURE_DSP): the common cell with cell_exp <= 28, one unit at a
  * time in one loop per input_forget, every unit (no tail): each lookup from the table's middle
  * entry (index x >> 7, fraction x & 127: no bias to add) with its two entries as one word
@@ -108,106 +123,290 @@ static void lstm_plain(const rnn_lstm_params_s16 *p, const int16_t *gx, const in
 }
 
 #if defined(RNN_CELL_NEON)
-/* sat16(a[u] + b[u] + bias[u]) for four units */
-static inline int16x4_t gate4_neon(const int16_t *a, const int16_t *b, const int16_t *bias)
+/* sat16(a[u] + b[u] + bias[u]) for four units, in 32-bit lanes */
+static inline int32x4_t gsum4_neon(const int16_t *a, const int16_t *b, const int16_t *bias)
 {
-    return vqmovn_s32(vaddw_s16(vaddl_s16(vld1_s16(a), vld1_s16(b)), vld1_s16(bias)));
+    return vaddw_s16(vaddl_s16(vld1_s16(a), vld1_s16(b)), vld1_s16(bias));
 }
 
-/* lstm_plain for units 0 .. H - H mod 4 (out_shift <= -2); returns the units done */
-static int32_t lstm_plain_neon(const rnn_lstm_params_s16 *p, const int16_t *gx,
-                               const int16_t *gh, int16_t *c, int8_t *h)
+/* the entry pairs (t[i] low, t[i + 1] high, one unaligned word) at four addresses, one a lane:
+ * LDR S (which zeroes the rest) then LD1 {v.s}[n]. Written out: from C, GCC 12 zeroes or
+ * copies the register first (a MOVI, DUP or MOV a lookup). The tables are never written
+ * here, so the loads need no memory operands. */
+static inline int32x4_t lstm_pairs4(const int16_t *p0, const int16_t *p1, const int16_t *p2,
+                                    const int16_t *p3)
 {
-    const int32_t H = p->hidden;
-    const int32_t k = p->cell_exp;
-    const int16_t *bias = p->bias;
-    const int16_t *lut0 = p->lut0;
-    const int16_t *lut1 = p->lut1;
-    const int16_t *lut2 = p->lut2;
-    const int32x4_t ig_shift = vdupq_n_s32(k - 30);       /* round(i g / 2^(30 - k)) */
-    const int32x4_t c12_shift = vdupq_n_s32(12 - k);      /* c in Q3.12 */
-    const int32x4_t zp = vdupq_n_s32(p->h_zero_point);
-    const int32x4_t om = vdupq_n_s32(p->out_mult);
-    const int32x4_t os = vdupq_n_s32(p->out_shift + 1); /* rounding shift right by -1 - s */
-    const int32x4_t one15 = vdupq_n_s32(32768);
-    int32_t u;
-    for (u = 0; u + 4 <= H; u += 4)
+    int32x4_t v;
+    __asm__("ldr %s0, [%1]\n\tld1 {%0.s}[1], [%2]\n\tld1 {%0.s}[2], [%3]\n\tld1 {%0.s}[3], [%4]"
+            : "=w"(v)
+            : "r"(p0), "r"(p1), "r"(p2), "r"(p3));
+    return v;
+}
+
+/* sat16 of two int32x4 into one int16x8 (SQXTN, SQXTN2; from vqmovn_high_s32 GCC 12 makes
+ * up to three register copies around them) */
+static inline int16x8_t lstm_sqxtn8(int32x4_t lo, int32x4_t hi)
+{
+    int16x8_t r;
+    __asm__("sqxtn %0.4h, %1.4s\n\tsqxtn2 %0.8h, %2.4s" : "=&w"(r) : "w"(lo), "w"(hi));
+    return r;
+}
+
+/* t0 + round((t1 - t0) f / 128) from the pairs' halves t0, t1 as t1 f - t0 f (SMULL, SMLSL)
+ * narrowed by RSHRN: the result lies between t0 and t1, so the 16-bit wrap of RSHRN and ADD
+ * is exact */
+static inline int16x4_t lstm_interp4(int16x4_t t0, int16x4_t t1, int16x4_t f)
+{
+    return vadd_s16(t0, vrshrn_n_s32(vmlsl_s16(vmull_s16(t1, f), t0, f), 7));
+}
+
+/* rnn_lut_q12 of eight int16 lanes, lanes 0-3 from table a, 4-7 from table b, each passed
+ * as its middle entry (table + 256): index x >> 7, fraction x & 127 (no bias to add). The
+ * pairs are loaded into the dead registers of x and of the indices (no zeroing or DUP). */
+static inline int16x8_t lstm_lut8_neon(const int16_t *a, const int16_t *b, int16x8_t x)
+{
+    const int16x8_t i = vshrq_n_s16(x, 7);
+    const int16x8_t f = vandq_s16(x, vdupq_n_s16(127));
+    const int32x4_t pa = lstm_pairs4(a + vgetq_lane_s16(i, 0), a + vgetq_lane_s16(i, 1),
+                                     a + vgetq_lane_s16(i, 2), a + vgetq_lane_s16(i, 3));
+    const int32x4_t pb = lstm_pairs4(b + vgetq_lane_s16(i, 4), b + vgetq_lane_s16(i, 5),
+                                     b + vgetq_lane_s16(i, 6), b + vgetq_lane_s16(i, 7));
     {
-        const int16x4_t gi = gate4_neon(gx + u, gh + u, bias + u);
-        const int16x4_t go = gate4_neon(gx + H + u, gh + H + u, bias + H + u);
-        const int16x4_t gc = gate4_neon(gx + 3 * H + u, gh + 3 * H + u, bias + 3 * H + u);
-        const int32x4_t i = rnn_lut4_neon(lut0, vmovl_s16(gi));
-        const int32x4_t f =
-            p->input_forget ? vmovl_s16(vqmovn_s32(vsubq_s32(one15, i)))
-                            : rnn_lut4_neon(lut0, vmovl_s16(gate4_neon(
-                                  gx + 2 * H + u, gh + 2 * H + u, bias + 2 * H + u)));
-        const int32x4_t g = rnn_lut4_neon(lut1, vmovl_s16(gc));
-        const int32x4_t cf = vrshrq_n_s32(vmulq_s32(f, vmovl_s16(vld1_s16(c + u))), 15);
-        const int32x4_t ci = vrshlq_s32(vmulq_s32(i, g), ig_shift);
-        const int16x4_t cn = vqmovn_s32(vaddq_s32(cf, ci));
-        const int32x4_t o = rnn_lut4_neon(lut0, vmovl_s16(go));
-        /* k > 12: rounding shift right by k - 12; else sat16(cn * 2^(12 - k)) */
-        const int16x4_t c12 = k > 12 ? vmovn_s32(vrshlq_s32(vmovl_s16(cn), c12_shift))
-                                     : vqmovn_s32(vshlq_s32(vmovl_s16(cn), c12_shift));
-        const int32x4_t th = rnn_lut4_neon(lut2, vmovl_s16(c12));
-        const int32x4_t ot = vmulq_s32(o, th);
-        const int64x2_t p0 = vmull_s32(vget_low_s32(ot), vget_low_s32(om));
-        const int64x2_t p1 = vmull_high_s32(ot, om);
-        const int32x4_t hi = vuzp2q_s32(vreinterpretq_s32_s64(p0), vreinterpretq_s32_s64(p1));
-        const int16x4_t h16 = vqmovn_s32(vaddq_s32(zp, vrshlq_s32(hi, os)));
-        const int32_t h4 = vget_lane_s32(vreinterpret_s32_s8(vqmovn_s16(vcombine_s16(h16, h16))),
-                                         0);
-        vst1_s16(c + u, cn);
-        memcpy(h + u, &h4, 4);
+        const int16x8_t t0 = vuzp1q_s16(vreinterpretq_s16_s32(pa), vreinterpretq_s16_s32(pb));
+        const int16x8_t t1 = vuzp2q_s16(vreinterpretq_s16_s32(pa), vreinterpretq_s16_s32(pb));
+        const int32x4_t dl = vmlsl_s16(vmull_s16(vget_low_s16(t1), vget_low_s16(f)),
+                                       vget_low_s16(t0), vget_low_s16(f));
+        const int32x4_t dh = vmlsl_high_s16(vmull_high_s16(t1, f), t0, f);
+        return vaddq_s16(t0, vrshrn_high_n_s32(vrshrn_n_s32(dl, 7), dh, 7));
     }
-    return u;
+}
+
+/* the same for four lanes */
+static inline int16x4_t lstm_lut4_neon(const int16_t *a, int16x4_t x)
+{
+    const int16x4_t i = vshr_n_s16(x, 7);
+    const int32x4_t pa = lstm_pairs4(a + vget_lane_s16(i, 0), a + vget_lane_s16(i, 1),
+                                     a + vget_lane_s16(i, 2), a + vget_lane_s16(i, 3));
+    return lstm_interp4(vmovn_s32(pa), vshrn_n_s32(pa, 16), vand_s16(x, vdup_n_s16(127)));
+}
+
+typedef struct
+{
+    const int16_t *gx, *gh, *bias, *m0, *m1, *m2;
+    int32_t H;
+    int32x4_t ig_shift, os, zp, om;
+    int16x4_t c12_shift;
+} lstm_neon_k;
+
+/* units u .. u + 3 of lstm_plain (out_shift <= -2): the new c, and h in the low 4 bytes */
+static inline __attribute__((always_inline)) int16x4_t lstm_block_neon(const lstm_neon_k *q,
+                                                                        const int16_t *c,
+                                                                        int32_t u,
+                                                                        const int32_t ifg,
+                                                                        int8x8_t *h8)
+{
+    const int32_t H = q->H;
+    const int16_t *gx = q->gx + u;
+    const int16_t *gh = q->gh + u;
+    const int16_t *b = q->bias + u;
+    const int32x4_t si = gsum4_neon(gx, gh, b);
+    const int32x4_t so = gsum4_neon(gx + H, gh + H, b + H);
+    const int32x4_t sc = gsum4_neon(gx + 3 * H, gh + 3 * H, b + 3 * H);
+    int16x4_t f, o;
+    int32x4_t ig; /* i g */
+    if (ifg)
+    {
+        const int16x8_t ig8 = lstm_lut8_neon(q->m0, q->m1, lstm_sqxtn8(si, sc));
+        const int16x4_t i = vget_low_s16(ig8);
+        ig = vmull_s16(i, vget_high_s16(ig8));
+        o = lstm_lut4_neon(q->m0, vqmovn_s32(so));
+        /* sat16(32768 - i) = sat16(sat16(32767 - i) + 1) */
+        f = vqadd_s16(vqsub_s16(vdup_n_s16(32767), i), vdup_n_s16(1));
+    }
+    else
+    {
+        /* packed so that each product's two factors sit in the same half: f, o low (with
+         * c and tanh(c)), i, g high (SMULL2) */
+        const int32x4_t sf = gsum4_neon(gx + 2 * H, gh + 2 * H, b + 2 * H);
+        const int16x8_t fi = lstm_lut8_neon(q->m0, q->m0, lstm_sqxtn8(sf, si));
+        const int16x8_t og = lstm_lut8_neon(q->m0, q->m1, lstm_sqxtn8(so, sc));
+        f = vget_low_s16(fi);
+        o = vget_low_s16(og);
+        ig = vmull_high_s16(fi, og);
+    }
+    {
+        /* round(i g / 2^(30 - k)) + round(f c / 2^15) (SRSRA), saturated */
+        const int16x4_t cn = vqmovn_s32(vrsraq_n_s32(vrshlq_s32(ig, q->ig_shift),
+                                                     vmull_s16(f, vld1_s16(c + u)), 15));
+        /* c in Q3.12: SQRSHL by 12 - k, the rounding shift right for k > 12, else saturating */
+        const int16x4_t th = lstm_lut4_neon(q->m2, vqrshl_s16(cn, q->c12_shift));
+        /* requant for out_shift <= -2: SQDMULH (floor(2 a m / 2^32)) then SRSHL by out_shift */
+        const int32x4_t r = vrshlq_s32(vqdmulhq_s32(vmull_s16(o, th), q->om), q->os);
+        const int16x4_t h16 = vqmovn_s32(vaddq_s32(q->zp, r));
+        *h8 = vqmovn_s16(vcombine_s16(h16, vdup_n_s16(0)));
+        return cn;
+    }
+}
+
+/* lstm_plain for every unit (H >= 4, out_shift <= -2); ifg a constant in each call */
+static inline __attribute__((always_inline)) void lstm_neon_loop(const lstm_neon_k *q,
+                                                                 int16_t *c, int8_t *h,
+                                                                 const int32_t ifg)
+{
+    const int32_t last = q->H - 4;
+    int8x8_t hl, hu;
+    int32_t u;
+    /* the last four units first, from the old c: they overlap the loop's last block by
+     * H mod 4 - 4 units, whose results are the same; stored after the loop */
+    const int16x4_t cl = lstm_block_neon(q, c, last, ifg, &hl);
+    for (u = 0; u < last; u += 4)
+    {
+        const int16x4_t cn = lstm_block_neon(q, c, u, ifg, &hu);
+        vst1_s16(c + u, cn);
+        memcpy(h + u, &hu, 4);
+    }
+    vst1_s16(c + last, cl);
+    memcpy(h + last, &hl, 4);
+}
+
+static void lstm_plain_neon(const rnn_lstm_params_s16 *p, const int16_t *gx,
+                            const int16_t *gh, int16_t *c, int8_t *h)
+{
+    lstm_neon_k q;
+    q.gx = gx;
+    q.gh = gh;
+    q.bias = p->bias;
+    q.m0 = p->lut0 + 256;
+    q.m1 = p->lut1 + 256;
+    q.m2 = p->lut2 + 256;
+    q.H = p->hidden;
+    q.ig_shift = vdupq_n_s32(p->cell_exp - 30);
+    q.os = vdupq_n_s32(p->out_shift);
+    q.zp = vdupq_n_s32(p->h_zero_point);
+    q.c12_shift = vdup_n_s16((int16_t)(12 - p->cell_exp));
+    q.om = vdupq_n_s32(p->out_mult);
+    if (p->input_forget)
+    {
+        lstm_neon_loop(&q, c, h, 1);
+    }
+    else
+    {
+        lstm_neon_loop(&q, c, h, 0);
+    }
 }
 #endif
 
 #if defined(RNN_CELL_MVE)
-/* sat16(a[u] + b[u] + bias[u]) for four units */
-static inline int32x4_t gate4_mve(const int16_t *a, const int16_t *b, const int16_t *bias)
+/* sat16(a[v] + b[v] + bias[v]) for the four units v of ov, by gathers (no address arithmetic) */
+static inline int32x4_t gate4_mve(const int16_t *a, const int16_t *b, const int16_t *bias,
+                                  uint32x4_t ov)
 {
-    return rnn_sat16_mve(vaddq_s32(vaddq_s32(vldrhq_s32(a), vldrhq_s32(b)), vldrhq_s32(bias)));
+    return rnn_sat16_mve(vaddq_s32(vaddq_s32(vldrhq_gather_shifted_offset_s32(a, ov),
+                                             vldrhq_gather_shifted_offset_s32(b, ov)),
+                                   vldrhq_gather_shifted_offset_s32(bias, ov)));
 }
 
-/* lstm_plain for units 0 .. H - H mod 4 (out_shift <= -2); returns the units done */
-static int32_t lstm_plain_mve(const rnn_lstm_params_s16 *p, const int16_t *gx,
-                              const int16_t *gh, int16_t *c, int8_t *h)
+/* rnn_lut_q12 of four int16-ranged lanes, t0 = table, t1 = table + 1: index
+ * (x + 32768) >> 7 as an unsigned shift (offsets 0 .. 511: no address below the table, so
+ * nothing depends on how a gather's address wraps), fraction x & 127 as f 2^24 =
+ * (x << 25) >> 1 (logical), and round((t1 - t0) f / 128) as VQRDMULH by f 2^24
+ * ((2 d f 2^24 + 2^31) >> 32, exact; no saturation: f 2^24 < 2^31) */
+static inline int32x4_t lut4_mve(const int16_t *t0, const int16_t *t1, int32x4_t x)
 {
-    const int32_t H = p->hidden;
-    const int32_t k = p->cell_exp;
-    const int16_t *bias = p->bias;
-    const int16_t *lut0 = p->lut0;
-    const int16_t *lut1 = p->lut1;
-    const int16_t *lut2 = p->lut2;
-    const int32_t zp = p->h_zero_point;
-    const int32_t om = p->out_mult;
-    const int32_t os = p->out_shift + 1; /* rounding shift right by -1 - out_shift */
+    const uint32x4_t i = vshrq_n_u32(vreinterpretq_u32_s32(vaddq_n_s32(x, 32768)), 7);
+    const int32x4_t f24 =
+        vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(vshlq_n_s32(x, 25)), 1));
+    const int32x4_t a = vldrhq_gather_shifted_offset_s32(t0, i);
+    const int32x4_t b = vldrhq_gather_shifted_offset_s32(t1, i);
+    return vaddq_s32(a, vqrdmulhq_s32(vsubq_s32(b, a), f24));
+}
+
+typedef struct
+{
+    const int16_t *gx, *gh, *bias, *m0, *m1, *m2;
+    int32_t H, k, om, os, zp;
+} lstm_mve_k;
+
+/* units ov (four in a row) of lstm_plain (out_shift <= -2): the new c, and h (sat8, int32
+ * lanes) */
+static inline __attribute__((always_inline)) int32x4_t lstm_block_mve(const lstm_mve_k *q,
+                                                                       const int16_t *c,
+                                                                       uint32x4_t ov,
+                                                                       const int32_t ifg,
+                                                                       int32x4_t *hv)
+{
+    const uint32_t H = (uint32_t)q->H;
+    const int16_t *gx = q->gx;
+    const int16_t *gh = q->gh;
+    const int16_t *b = q->bias;
+    const uint32x4_t o1 = vaddq_n_u32(ov, H);
+    const uint32x4_t o2 = vaddq_n_u32(o1, H);
+    const uint32x4_t o3 = vaddq_n_u32(o2, H);
+    const int32x4_t i = lut4_mve(q->m0, q->m0 + 1, gate4_mve(gx, gh, b, ov));
+    const int32x4_t g = lut4_mve(q->m1, q->m1 + 1, gate4_mve(gx, gh, b, o3));
+    const int32x4_t f = ifg ? rnn_sat16_mve(vsubq_s32(vdupq_n_s32(32768), i))
+                            : lut4_mve(q->m0, q->m0 + 1, gate4_mve(gx, gh, b, o2));
+    const int32x4_t cf = vmulq_s32(f, vldrhq_gather_shifted_offset_s32(c, ov));
+    const int32x4_t cn =
+        rnn_sat16_mve(vaddq_s32(vrshrq_n_s32(cf, 15), vrshlq_n_s32(vmulq_s32(i, g), q->k - 30)));
+    const int32x4_t o = lut4_mve(q->m0, q->m0 + 1, gate4_mve(gx, gh, b, o1));
+    /* c in Q3.12: VQRSHL by 12 - k (the rounding shift right for k > 12, else the left shift)
+     * then sat16 */
+    const int32x4_t th = lut4_mve(q->m2, q->m2 + 1,
+                                      rnn_sat16_mve(vqrshlq_n_s32(cn, 12 - q->k)));
+    /* requant for out_shift <= -2: VQDMULH (floor(2 a m / 2^32)) then VRSHL by out_shift */
+    const int32x4_t r = vrshlq_n_s32(vqdmulhq_n_s32(vmulq_s32(o, th), q->om), q->os);
+    *hv = rnn_sat8_mve(vaddq_n_s32(r, q->zp));
+    return cn;
+}
+
+/* lstm_plain for every unit (H >= 4, out_shift <= -2); ifg a constant in each call */
+static inline __attribute__((always_inline)) void lstm_mve_loop(const lstm_mve_k *q,
+                                                                int16_t *c, int8_t *h,
+                                                                const int32_t ifg)
+{
+    const int32_t last = q->H - 4;
+    int32x4_t hl, hu;
+    uint32x4_t ov = vidupq_n_u32(0, 1);
     int32_t u;
-    for (u = 0; u + 4 <= H; u += 4)
+    /* the last four units first, from the old c: they overlap the loop's last block by
+     * 4 - H mod 4 units (none for H mod 4 = 0), whose results are the same; stored after
+     * the loop */
+    const int32x4_t cl = lstm_block_mve(q, c, vaddq_n_u32(ov, (uint32_t)last), ifg, &hl);
+    for (u = 0; u < last; u += 4)
     {
-        const int32x4_t i = rnn_lut4_mve(lut0, gate4_mve(gx + u, gh + u, bias + u));
-        const int32x4_t f =
-            p->input_forget ? rnn_sat16_mve(vsubq_s32(vdupq_n_s32(32768), i))
-                            : rnn_lut4_mve(lut0, gate4_mve(gx + 2 * H + u, gh + 2 * H + u,
-                                                       bias + 2 * H + u));
-        const int32x4_t g = rnn_lut4_mve(lut1, gate4_mve(gx + 3 * H + u, gh + 3 * H + u,
-                                                     bias + 3 * H + u));
-        const int32x4_t cf = vrshrq_n_s32(vmulq_s32(f, vldrhq_s32(c + u)), 15);
-        const int32x4_t ci = vrshlq_n_s32(vmulq_s32(i, g), k - 30);
-        const int32x4_t cn = rnn_sat16_mve(vaddq_s32(cf, ci));
-        const int32x4_t o = rnn_lut4_mve(lut0, gate4_mve(gx + H + u, gh + H + u, bias + H + u));
-        /* k > 12: rounding shift right by k - 12; else sat16(cn * 2^(12 - k)) */
-        const int32x4_t c12 = k > 12 ? vrshlq_n_s32(cn, 12 - k)
-                                     : rnn_sat16_mve(vshlq_s32(cn, vdupq_n_s32(12 - k)));
-        const int32x4_t th = rnn_lut4_mve(lut2, c12);
-        const int32x4_t hi = vmulhq_s32(vmulq_s32(o, th), vdupq_n_s32(om));
-        const int32x4_t hv = vaddq_n_s32(vrshlq_n_s32(hi, os), zp);
+        const int32x4_t cn = lstm_block_mve(q, c, ov, ifg, &hu);
         vstrhq_s32(c + u, cn);
-        vstrbq_s32(h + u, vmaxq_s32(vminq_s32(hv, vdupq_n_s32(127)), vdupq_n_s32(-128)));
+        vstrbq_s32(h + u, hu);
+        ov = vaddq_n_u32(ov, 4);
     }
-    return u;
+    vstrhq_s32(c + last, cl);
+    vstrbq_s32(h + last, hl);
+}
+
+static void lstm_plain_mve(const rnn_lstm_params_s16 *p, const int16_t *gx,
+                           const int16_t *gh, int16_t *c, int8_t *h)
+{
+    lstm_mve_k q;
+    q.gx = gx;
+    q.gh = gh;
+    q.bias = p->bias;
+    q.m0 = p->lut0;
+    q.m1 = p->lut1;
+    q.m2 = p->lut2;
+    q.H = p->hidden;
+    q.k = p->cell_exp;
+    q.om = p->out_mult;
+    q.os = p->out_shift;
+    q.zp = p->h_zero_point;
+    if (p->input_forget)
+    {
+        lstm_mve_loop(&q, c, h, 1);
+    }
+    else
+    {
+        lstm_mve_loop(&q, c, h, 0);
+    }
 }
 #endif
 
@@ -283,9 +482,23 @@ void rnn_lstm_cell_s16(const rnn_lstm_params_s16 *p, const int16_t *gx, const in
     if (!p->peephole && p->clip == 0 && k >= 1 && k <= 29)
     {
 #if defined(RNN_CELL_NEON)
-        lstm_plain(p, gx, gh, c, h, p->out_shift <= -2 ? lstm_plain_neon(p, gx, gh, c, h) : 0);
+        if (p->out_shift <= -2 && H >= 4)
+        {
+            lstm_plain_neon(p, gx, gh, c, h);
+        }
+        else
+        {
+            lstm_plain(p, gx, gh, c, h, 0);
+        }
 #elif defined(RNN_CELL_MVE)
-        lstm_plain(p, gx, gh, c, h, p->out_shift <= -2 ? lstm_plain_mve(p, gx, gh, c, h) : 0);
+        if (p->out_shift <= -2 && H >= 4)
+        {
+            lstm_plain_mve(p, gx, gh, c, h);
+        }
+        else
+        {
+            lstm_plain(p, gx, gh, c, h, 0);
+        }
 #elif defined(RNN_CELL_DSP)
         if (p->out_shift <= -2 && k <= 28)
         {
