@@ -129,7 +129,9 @@ def report(rows: list[dict], command: str, commit: str) -> str:
             lines.append(f"| {b} | {dt} | " + " | ".join(cells) + " |")
     lines += ["", "Where the rest goes (whole run - mat-vecs, the four largest functions "
               "by own instructions; `rnn_lstm_cell_*` is the cell with its activations where "
-              "they are inlined):", "",
+              "they are inlined; a function's count covers the whole program, so those of "
+              "`memset` and `memcpy` include calls outside the counted `_run`: the startup's "
+              "zeroing of .bss and `_reset`):", "",
               "| board | dtype | variant | whole run | mat-vecs | ratio | rest a unit-step "
               "| allowed for 1.3x | largest of the rest |",
               "|---|---|---|---|---|---|---|---|---|"]
