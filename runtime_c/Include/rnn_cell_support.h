@@ -63,6 +63,16 @@ static inline int32_t rnn_rshift15(int32_t v)
 #define RNN_RQ_E(shift) ((shift) + 2 > 0 ? (shift) + 2 : 0)
 #define RNN_RQ_M(shift) ((shift) < -2 ? -1 - (shift) : 1)
 
+/* The parameter ranges of rnn_fastrnn_cell_s16's and rnn_fastgrnn_cell_s16's fast paths (one
+ * rnn_fast_params_s16 for both): NEON and Helium take both requantizations in the 32-bit
+ * forms (|h - zp| <= 2^8, |nw| <= 2^15); DSP takes h15 by SMMULR of (h - zp) 2^(s + 1)
+ * (s >= -1) and the output from the high word with the zero point in its rounding term
+ * (-23 <= out_shift <= -2) */
+#define RNN_FAST_VEC_OK(p) (RNN_RQ_FAST((p)->h15_shift, 8) && RNN_RQ_FAST((p)->out_shift, 15))
+#define RNN_FAST_DSP_OK(p) \
+    ((p)->h15_shift >= -1 && (p)->h15_shift <= 20 && (p)->out_shift >= -23 && \
+     (p)->out_shift <= -2)
+
 #if defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
 

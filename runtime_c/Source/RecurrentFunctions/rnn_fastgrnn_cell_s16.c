@@ -262,7 +262,7 @@ void rnn_fastgrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, cons
                            int8_t *h)
 {
 #if defined(RNN_FAST_NEON) || defined(RNN_FAST_MVE)
-    if (RNN_RQ_FAST(p->h15_shift, 8) && RNN_RQ_FAST(p->out_shift, 15))
+    if (RNN_FAST_VEC_OK(p))
     {
 #if defined(RNN_FAST_NEON)
         fastgrnn_plain(p, gx, gh, h, fastgrnn_neon(p, gx, gh, h));
@@ -272,7 +272,7 @@ void rnn_fastgrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, cons
         return;
     }
 #elif defined(RNN_FAST_DSP)
-    if (p->h15_shift >= -1 && p->h15_shift <= 20 && p->out_shift >= -23 && p->out_shift <= -2)
+    if (RNN_FAST_DSP_OK(p))
     {
         fastgrnn_dsp(p, gx, gh, h);
         return;

@@ -184,7 +184,7 @@ void rnn_fastrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, const
                           int8_t *h)
 {
 #if defined(RNN_FAST_NEON) || defined(RNN_FAST_MVE)
-    if (RNN_RQ_FAST(p->h15_shift, 8) && RNN_RQ_FAST(p->out_shift, 15))
+    if (RNN_FAST_VEC_OK(p))
     {
 #if defined(RNN_FAST_NEON)
         fastrnn_plain(p, gx, gh, h, fastrnn_neon(p, gx, gh, h));
@@ -194,7 +194,7 @@ void rnn_fastrnn_cell_s16(const rnn_fast_params_s16 *p, const int16_t *gx, const
         return;
     }
 #elif defined(RNN_FAST_DSP)
-    if (p->h15_shift >= -1 && p->h15_shift <= 20 && p->out_shift >= -23 && p->out_shift <= -2)
+    if (RNN_FAST_DSP_OK(p))
     {
         fastrnn_dsp(p, gx, gh, h);
         return;

@@ -19,7 +19,7 @@
  *   lanes (SQADD: sat16(sat16(a) + sat16(b)) exactly), the lookups by rnn_lut4_neon, the
  *   requantizations by rnn_rq4_neon (SQDMULH + SRSHL), the rounding shifts SRSHR/SRSHL.
  * - Helium (Cortex-M55): four units at a time, widening loads (VLDRH.S32, VLDRB.S32),
- *   the lookups by gathers (rnn_lut4_mve), every saturation by VQSHL (sat16_mve, below: no
+ *   the lookups by gathers (rnn_lut4_mve), every saturation by VQSHL (rnn_sat16_mve: no
  *   constant registers, of which Helium has few), rnn_rq4_mve, VRSHR/VRSHL.
  * - DSP (Cortex-M4/M7): two units a pass in 32-bit arithmetic (sru_dsp_pairs: out_shift in
  *   -23..-2), the int16 inputs read as word pairs and summed by QADD16, the lookups as one
@@ -270,7 +270,7 @@ static int32_t sru_mve(const rnn_sru_params_s16 *p, const int16_t *gx, const int
 #endif
 
 #if defined(RNN_CELL_DSP)
-/* lut_dsp of the high half of g: the fraction's weights (128 - f, f) from F = f 2^16 (one
+/* rnn_lut_mid_dsp of the high half of g: the fraction's weights (128 - f, f) from F = f 2^16 (one
  * mask) as F - (F >> 16) + 128 */
 static inline int32_t lut_hi(const int16_t *t, int32_t g)
 {
@@ -316,10 +316,10 @@ static void sru_dsp_units(const rnn_sru_params_s16 *p, const int16_t *gx, const 
     const int32_t rc_rnd = (1 << k) >> 1; /* k = 0: no rounding */
     const int32_t xm = p->x15_mult;
     const int32_t xe = RNN_RQ_E(p->x15_shift);
-    const int32_t xmm = -1 - p->x15_shift > 1 ? -1 - p->x15_shift : 1;
+    const int32_t xmm = RNN_RQ_M(p->x15_shift);
     const int32_t om = p->out_mult;
     const int32_t oe = RNN_RQ_E(p->out_shift);
-    const int32_t omm = -1 - p->out_shift > 1 ? -1 - p->out_shift : 1;
+    const int32_t omm = RNN_RQ_M(p->out_shift);
     int32_t u;
     for (u = u0; u < H; ++u)
     {
@@ -372,7 +372,7 @@ static inline __attribute__((always_inline)) int32_t sru_dsp_pairs(
     const int32_t rc_rnd = (1 << k) >> 1; /* k = 0: no rounding */
     const int32_t xm = p->x15_mult;
     const int32_t xe = RNN_RQ_E(p->x15_shift);
-    const int32_t xmm = -1 - p->x15_shift > 1 ? -1 - p->x15_shift : 1;
+    const int32_t xmm = RNN_RQ_M(p->x15_shift);
     const int32_t xzp = p->x_zero_point;
     const int32_t om = p->out_mult;
     const int32_t omm = -1 - p->out_shift;
