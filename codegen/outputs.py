@@ -30,6 +30,7 @@ from .errors import RnngenError
 
 _TMP_TAG = ".rnngen-tmp-"
 _OLD_TAG = ".rnngen-old-"
+_COMMIT_ATTEMPTS = 20
 
 
 def fs_error(path: str | os.PathLike[str], e: OSError, doing: str = "cannot write") -> RnngenError:
@@ -161,6 +162,17 @@ class Staging:
         self.path = tmp
 
     def commit(self, force: bool) -> None:
+        """Rename the staging folder to `dest`. With `force`, concurrent runs to one folder all
+        succeed and the last one's output stays: a rename that finds `dest` moved away or
+        placed by another run meanwhile looks again (a few times)."""
+        for _ in range(_COMMIT_ATTEMPTS):
+            if self._try_commit(force):
+                return
+        raise RnngenError(f"{self.dest}: cannot replace (other runs kept replacing it; try "
+                          "again)")
+
+    def _try_commit(self, force: bool) -> bool:
+        """One attempt; False when another run moved or placed `dest` between the steps."""
         dest = self.dest
         old = None
         if dest.exists() or dest.is_symlink():
@@ -168,31 +180,49 @@ class Staging:
                 raise RnngenError(f"{dest}: already exists (another run wrote it meanwhile; "
                                   "use --force to replace it)")
             old = _fresh(self.path.parent, dest, _OLD_TAG)
-        moved = placed = False
         with _signals_held():
-            try:
-                if old is not None:
-                    try:
-                        dest.rename(old)
-                    except OSError as e:
-                        raise fs_error(dest, e, "cannot replace") from None
-                    moved = True
+            if old is not None:
                 try:
-                    self.path.rename(dest)
+                    dest.rename(old)
+                except FileNotFoundError:
+                    if not dest.parent.is_dir():
+                        raise RnngenError(f"{dest}: cannot replace (its folder "
+                                          f"{dest.parent} is gone)") from None
+                    return False  # another run moved it away meanwhile
                 except OSError as e:
-                    if e.errno in (errno.ENOTEMPTY, errno.EEXIST):  # another run got there first
-                        raise RnngenError(f"{dest}: already exists (another run wrote it "
-                                          "meanwhile; use --force to replace it)") from None
-                    raise fs_error(dest, e) from None
-                placed = True
-            except BaseException:  # an error, or a signal whose handler was already pending
-                if moved and old is not None:
-                    with contextlib.suppress(OSError):
-                        old.rename(dest)  # the previous output back in place
+                    raise fs_error(dest, e, "cannot replace") from None
+                if old.is_symlink() or not is_project(old):  # not what was checked before
+                    self._put_back(old)
+                    raise RnngenError(f"{dest}: was replaced meanwhile by something rnngen "
+                                      "did not make; --force does not replace it")
+            try:
+                self.path.rename(dest)
+            except OSError as e:
+                if e.errno in (errno.ENOTEMPTY, errno.EEXIST) and force:
+                    if old is not None:  # the output moved away is older than the one there now
+                        _remove_tree(old)
+                    return False
+                if old is not None:
+                    self._put_back(old)
+                if e.errno in (errno.ENOTEMPTY, errno.EEXIST):  # another run got there first
+                    raise RnngenError(f"{dest}: already exists (another run wrote it "
+                                      "meanwhile; use --force to replace it)") from None
+                raise fs_error(dest, e) from None
+            except BaseException:  # a signal whose handler was already pending
+                if old is not None:
+                    self._put_back(old)
                 raise
-            finally:
-                if placed and old is not None:
-                    _remove_tree(old)
+            if old is not None:
+                _remove_tree(old)
+            return True
+
+    def _put_back(self, old: Path) -> None:
+        """The previous output back in place; dropped if another run placed a newer one."""
+        try:
+            old.rename(self.dest)
+        except OSError:
+            if self.dest.exists():
+                _remove_tree(old)
 
 
 def _short_name(p: Path) -> str:

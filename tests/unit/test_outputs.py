@@ -4,6 +4,7 @@ the previous output back; the staging folder and created parents go whatever hap
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,43 @@ def test_force_rules(tmp_path, monkeypatch):
             outputs.check_folder_dest(dest, force, [model])
     with pytest.raises(RnngenError, match="one of the inputs"):
         outputs.check_file_dest(model, True, [model])
+
+
+def _commit_many(dest: Path, n: int) -> list[str]:
+    fails = []
+    for i in range(n):
+        try:
+            with outputs.staging(dest) as stage:
+                (stage.path / "manifest.json").write_text(json.dumps({"rnngen": "0",
+                                                                      "name": str(i)}))
+                stage.commit(force=True)
+        except RnngenError as e:
+            fails.append(str(e))
+    return fails
+
+
+def test_concurrent_force_commits_all_succeed(tmp_path):
+    """Runs that replace one folder at once: each rename may find the folder moved away or
+    placed by another run; every commit succeeds, the last one stays, nothing is left over
+    (CI once saw 'cannot replace (No such file or directory)' here)."""
+    dest = tmp_path / "out"
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        fails = pool.starmap(_commit_many, [(dest, 60)] * 4)
+    assert [f for fs in fails for f in fs] == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert outputs.is_project(dest)
+
+
+def test_a_folder_placed_meanwhile_is_not_replaced(tmp_path):
+    """A folder rnngen did not make, put at the destination after the checks: --force moves it
+    back and stops with a named error."""
+    dest = tmp_path / "out"
+    _project(dest, "old")
+    outputs.check_folder_dest(dest, True)
+    with pytest.raises(RnngenError, match="rnngen did not make"):
+        with outputs.staging(dest) as stage:
+            (stage.path / "model.c").write_text("new")
+            (dest / "manifest.json").unlink()  # the user's folder now
+            stage.commit(force=True)
+    assert (dest / "model.c").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
