@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", "Issue 11's targets (int8): " + verdict + ".", "",
               "Kernel instructions include the static helpers of the kernel's file that the "
               "compiler kept as functions (the window copies, the channel loops). The float "
-              "kernel is a direct loop in plain C on the Cortex-M boards. The int8 kernel (docs/int8.md) has a path "
+              "kernel is a direct loop in plain C on the Cortex-M boards. The int8 kernel "
+              "(docs/int8.md) has a path "
               "for windows of at most 16 values (the CRNN's 9) on each instruction set. On "
               "cortex-m4 (DSP): the windows of 32 output positions copied once as int16 "
               "pairs of the input values (the padding as the input zero point, whose term, "
@@ -231,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
               "rows inside the input's rows about 29 each besides (their left edge pair and "
               "the loops), the 2 edge rows about 450, the 15 times the ring is full about 780, "
               "the setup of lanes, records and edge predicates about 1,400) and calls the "
-              "passes; rnn_conv_s8_pairs_ch the partial last pass (2 pairs). Before (0.55): the channel loop at 28 (the offset added as a vector), 15 "
+              "passes; rnn_conv_s8_pairs_ch the partial last pass (2 pairs). Before (0.55): "
+              "the channel loop at 28 (the offset added as a vector), 15 "
               "per pass, and the windows gathered pair by pair in C (about 18 instructions a "
               "pair: GCC 12 kept the cursor on the stack): 39,125."]
     if only:

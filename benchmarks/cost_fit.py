@@ -325,7 +325,7 @@ def report(meas: list[dict], cfgs: list[dict], results: dict, args_line: str) ->
     (res / "cost_model.json").write_text(json.dumps(dict(
         command=args_line, configs=cfgs, measurements=meas, summary=results), indent=1) + "\n")
     byc = {c["index"]: c for c in cfgs}
-    lines = [f"# Cost model: predicted against measured instructions\n",
+    lines = ["# Cost model: predicted against measured instructions\n",
              f"Made by `{args_line}` (benchmarks/cost_fit.py: the method is in its docstring)."
              " Instructions of one `<name>_run` over the model's T steps, exact (QEMU, rnngen's"
              " counter); the prediction is `rnngen.cost` with the coefficients shipped in "

@@ -629,7 +629,8 @@ def headline(cells: list[Cell], boards_: list[str], dtypes: list[str]) -> list[s
     lines += ["", "HMD against CSR at equal compression, whole model (issue 9: HMD at least 2x "
               "faster): CSR instructions / HMD instructions over every network and factor where "
               "both were counted.", "",
-              "| board | dtype | HMD >= 2x CSR | smallest CSR / HMD | largest |", "|---|---|---|---|---|"]
+              "| board | dtype | HMD >= 2x CSR | smallest CSR / HMD | largest |",
+              "|---|---|---|---|---|"]
     for b in boards_:
         for dt in dtypes:
             pairs = []

@@ -197,12 +197,14 @@ def main() -> int:
                    if ln.startswith("model name"))
     except (OSError, StopIteration):
         pass
+    gcc_version = subprocess.run(["gcc", "-dumpfullversion"], capture_output=True,
+                                 text=True).stdout.strip()
     lines = [
         "# Host benchmark: generated C vs onnxruntime",
         "",
         "Made by `python benchmarks/host_lstm.py` (see its docstring for the method).",
         f"Machine: {cpu}; onnxruntime {ort.__version__} (1 thread); gcc "
-        f"{subprocess.run(['gcc', '-dumpfullversion'], capture_output=True, text=True).stdout.strip()}.",
+        f"{gcc_version}.",
         "",
         "| model | params | steps | MACs / inference | rnngen C (µs) | onnxruntime (µs) | "
         "C speed-up | callgrind instr. in `_run` | instr. / MAC |",

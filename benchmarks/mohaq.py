@@ -14,9 +14,9 @@ training only: nothing is retrained. Steps:
    manifest counts them: weights, biases, int8 requantization arrays) and its error on the
    test set with rnngen's reference (the search's own evaluation).
 2. `rnngen search` with objectives error, instructions and weights (MOHAQ's three: error,
-   speed, memory; weights = the bytes of the model's constants in flash); the genes: per recurrent layer
-   its format and factor (dense, HMD, LMF, CSR, Kronecker, HKP at 2/3.33/5/8x) and its
-   precision (w8a8, w4a8, w8a16), the Linear layer's precision, the number type (float32,
+   speed, memory; weights = the bytes of the model's constants in flash); the genes: per
+   recurrent layer its format and factor (dense, HMD, LMF, CSR, Kronecker, HKP at 2/3.33/5/8x)
+   and its precision (w8a8, w4a8, w8a16), the Linear layer's precision, the number type (float32,
    int8). A combination rnngen refuses (a w4a8 layer reading a w8a16 one's int16 output) is an
    infeasible candidate.
    Timed: the whole search's wall time on this machine (--jobs processes).

@@ -257,7 +257,8 @@ def report(cache: dict[str, Any], command: str, out: Path) -> str:
              f" (the script's docstring has the method; results cached between runs), "
              f"report at commit {_commit()}.",
              f"Host: {platform.machine()} {platform.system()}; QEMU instruction counts "
-             "(rnngen's counter, codegen/icount.py), exact and repeatable; instructions are not cycles.", ""]
+             "(rnngen's counter, codegen/icount.py), exact and repeatable; instructions are "
+             "not cycles.", ""]
     claims: list[str] = []
     for name, res in cache.items():
         if name.startswith("_") or "dense" not in res:

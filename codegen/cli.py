@@ -658,8 +658,8 @@ def search(model: str, target: str, board_file: str | None, eval_data: str,
            precisions: str, seed: int, jobs: int, scheduler: str | None, finetune: str | None,
            val: str | None, beacons: int, epochs: int, out: str, force: bool) -> None:
     """Search per-layer compression (format and factor), per-layer precision and the number
-    type of MODEL for a board: NSGA-II (pymoo) against the error on --eval, the board's cost model and the flash;
-    writes the Pareto front and one plan per point (`rnngen build --plan`)."""
+    type of MODEL for a board: NSGA-II (pymoo) against the error on --eval, the board's cost
+    model and the flash; writes the Pareto front and one plan per point (`rnngen build --plan`)."""
     from . import search as srch
 
     srch.require_pymoo()

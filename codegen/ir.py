@@ -583,8 +583,8 @@ class StateInput:
     by a graph input, or one state tensor sliced into them, DTLN / Silero-VAD style).
 
     It is not an input of the graph's nodes: the recurrent layers start from zeros (or the
-    input's initializer) at `_reset`, and `<name>_set_state` / `<name>_get_state` write / read the state in this
-    tensor's layout. `slots[k]` says where element k (row-major in `shape`) lives:
+    input's initializer) at `_reset`, and `<name>_set_state` / `<name>_get_state` write / read
+    the state in this tensor's layout. `slots[k]` says where element k (row-major in `shape`) lives:
     (recurrent node, direction, "h" or "c", unit)."""
 
     name: str

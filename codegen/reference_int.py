@@ -54,8 +54,8 @@ NEAR = 2.0 ** -10
 def _quantize_float(ex: Any, t: str, v: np.ndarray, p: Any) -> np.ndarray:
     """rnn_quantize_s8 / _s16 of a float32 layer's output v (quant.quantize_input and
     quantize_state16's arithmetic); counts the values near a rounding boundary in
-    ex.near[t] (since the executor was made) and, with ex.nudge, rounds those the other way (the other result the C may
-    give)."""
+    ex.near[t] (since the executor was made) and, with ex.nudge, rounds those the other way
+    (the other result the C may give)."""
     if isinstance(p, quant.QState16):
         inv, zp, lim = np.float32(2.0 ** p.exp), 0, np.float32(65536)
     else:

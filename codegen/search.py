@@ -31,7 +31,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 import shutil
 import tempfile
@@ -204,7 +203,8 @@ class Space:
         int8 = self.dtypes[dt] == "int8"
         k = len(self.layers)
         prec = tuple(q if int8 and self._has(f, q, ly.cell) else 0
-                     for f, q, ly in zip(fmt, prec, self.layers)) + tuple(q if int8 else 0 for q in prec[k:])
+                     for f, q, ly in zip(fmt, prec, self.layers)) \
+            + tuple(q if int8 else 0 for q in prec[k:])
         return (*fmt, *prec, dt)
 
     def decode_heads(self, genome: tuple[int, ...]) -> tuple[tuple[str, str], ...]:

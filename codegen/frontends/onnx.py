@@ -1682,7 +1682,8 @@ def _lower_pad(cv: _Converter, node: Any, idx: int, a: dict[str, Any]) -> None:
     else:
         raw = [int(v) for v in np.asarray(cv.need_const(node, idx, 1, "pads")).reshape(-1)]
         cval = cv.need_const(node, idx, 2, "constant_value")
-        value = 0.0 if cval is None or np.size(cval) == 0 else float(np.asarray(cval).reshape(-1)[0])
+        value = (0.0 if cval is None or np.size(cval) == 0
+                 else float(np.asarray(cval).reshape(-1)[0]))
         ax = cv.need_const(node, idx, 3, "axes")
         axes = list(range(r)) if ax is None else [int(v) % r for v in np.asarray(ax).reshape(-1)]
     if len(raw) != 2 * len(axes):

@@ -23,6 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tests import models
 from tests.e2e.test_bad_input import assert_one_line_error, build_writes_nothing
+from tests.fuzz.mutate import npy_bytes
 
 
 def rnngen(*args):
@@ -30,8 +31,6 @@ def rnngen(*args):
     return subprocess.run([sys.executable, "-m", "rnngen.cli", *args], capture_output=True,
                           text=True, timeout=120)
 
-
-from tests.fuzz.mutate import npy_bytes
 
 
 def _lstm(tmp_path, name="m.onnx", seq=5, edit=None):

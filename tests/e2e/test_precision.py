@@ -73,7 +73,8 @@ def test_w4a8_every_cell_exact_on_host(tmp_path, key):
 
 
 @pytest.mark.parametrize("spec,s4,s8", [
-    ("w4a8", ("rnn_mat_vec_s4_s16(", "rnn_mat_vec_s4("), ("rnn_mat_vec_s8_s16(", "rnn_mat_vec_s8(")),
+    ("w4a8", ("rnn_mat_vec_s4_s16(", "rnn_mat_vec_s4("),
+     ("rnn_mat_vec_s8_s16(", "rnn_mat_vec_s8(")),
     ("/lstm/LSTM=w4a8", ("rnn_mat_vec_s4_s16(", "rnn_mat_vec_s8("), ("rnn_mat_vec_s4(",)),
     ("w4a8,/fc/Gemm=w8a8", ("rnn_mat_vec_s4_s16(", "rnn_mat_vec_s8("), ("rnn_mat_vec_s4(",)),
     ("/fc/Gemm=w4a8", ("rnn_mat_vec_s8_s16(", "rnn_mat_vec_s4("), ("rnn_mat_vec_s4_s16(",)),

@@ -1,11 +1,11 @@
 """--precision w8a16 (issue 14 item 1, int16 activations with int8 weights, the CMSIS-NN s16
 scheme): the C equals the integer reference exactly (atol 0) for LSTM (peepholes, clip,
 initial states, two directions, sequence_lens, state inputs), GRU (both reset placements,
-batch-first), RNN, FastRNN, FastGRNN, SRU (highway and projection) and a Linear head, whole model and mixed per layer
-with w8a8 and w4a8, on the host and a seeded sample on cortex-a73, cortex-m4 and
-cortex-m55; the activations really are int16 (plan, kernels); a PyTorch ReLU RNN in w8a16
-is within the stated error of PyTorch's float outputs, and closer than int8; what w8a16
-does not cover is refused in one line with exit code 2."""
+batch-first), RNN, FastRNN, FastGRNN, SRU (highway and projection) and a Linear head, whole
+model and mixed per layer with w8a8 and w4a8, on the host and a seeded sample on cortex-a73,
+cortex-m4 and cortex-m55; the activations really are int16 (plan, kernels); a PyTorch ReLU
+RNN in w8a16 is within the stated error of PyTorch's float outputs, and closer than int8; what
+w8a16 does not cover is refused in one line with exit code 2."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ pooling of the steps so far, and its state words equal to the model's m, l and a
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

@@ -118,7 +118,8 @@ def s8_weights(name, w, k):
     if k % 3 != 2:
         return c_array("const int8_t", name, packed).replace(" = {", " RNN_ALIGN4 = {", 1)
     buf = c_array("const int8_t", f"{name}_buf", np.concatenate([[0], packed]))
-    return buf.replace(" = {", " RNN_ALIGN4 = {", 1) + f"\nstatic const int8_t *const {name} = {name}_buf + 1;"
+    return (buf.replace(" = {", " RNN_ALIGN4 = {", 1)
+            + f"\nstatic const int8_t *const {name} = {name}_buf + 1;")
 
 
 def check_mat_vec_s8_s16(board, tmp_path, shapes, make_case, seed):
@@ -545,7 +546,7 @@ def test_sigmoid_tanh_fpu_dense(tmp_path, board):
     n = x.size
     decls = [c_array("const uint32_t", "xb", x.view(np.uint32)),
              f"static float a[{n}];", f"static float b[{n}];"]
-    body = [f"memcpy(a, xb, sizeof a); memcpy(b, xb, sizeof b);",
+    body = ["memcpy(a, xb, sizeof a); memcpy(b, xb, sizeof b);",
             "{ rnn_activation sg = {RNN_ACT_SIGMOID, 0.0f, 0.0f};",
             "rnn_activation th = {RNN_ACT_TANH, 0.0f, 0.0f};",
             f"rnn_activation_f32(&sg, a, {n}); PF(\"Tsg\", a, {n});",
@@ -572,7 +573,7 @@ def test_sigmoid_tanh_paths(tmp_path, board):
     n = x.size
     decls = [c_array("const uint32_t", "xb", x.view(np.uint32)),
              f"static float a[{n}];", f"static float b[{n}];"]
-    body = [f"memcpy(a, xb, sizeof a); memcpy(b, xb, sizeof b);",
+    body = ["memcpy(a, xb, sizeof a); memcpy(b, xb, sizeof b);",
             "{ rnn_activation sg = {RNN_ACT_SIGMOID, 0.0f, 0.0f};",
             "rnn_activation th = {RNN_ACT_TANH, 0.0f, 0.0f};",
             f"rnn_activation_f32(&sg, a, {n}); PF(\"Tsg\", a, {n});",

@@ -64,7 +64,7 @@ def kron_f32_model(a: np.ndarray, b: np.ndarray, rows: int, cols: int, ax_first:
                    x: np.ndarray, bias: np.ndarray | None, fused: bool) -> np.ndarray:
     """rnn_mat_vec_kron_f32 in NumPy, operation for operation (its header: "Rounding"):
     every sum starts at the bias or 0 and adds its terms in order, one multiply-add each."""
-    (m1, n1), (m2, n2) = a.shape, b.shape
+    m1, (m2, n2) = a.shape[0], b.shape
     a, b, x = np.asarray(a, F32), np.asarray(b, F32), np.asarray(x, F32)
     nj = -(-cols // n2)  # rows of X inside cols (the last one zero-padded)
     X = np.zeros(nj * n2, F32)

@@ -112,7 +112,8 @@ TESTED = ("validate", "sparsify", "simplify", "fold_batchnorm", "analyze_time", 
 def test_every_pass_of_the_pipeline_is_tested_here() -> None:
     assert tuple(pipeline.pass_names()) == TESTED
     mods = {"validate": validate, "sparsify": sparsify, "simplify": simplify,
-            "fold_batchnorm": fold_batchnorm, "analyze_time": analyze_time, "quantize": quantize, "plan_memory": plan_memory}
+            "fold_batchnorm": fold_batchnorm, "analyze_time": analyze_time, "quantize": quantize,
+            "plan_memory": plan_memory}
     assert all(fn is mods[name].run for name, fn in pipeline.PASSES)
 
 

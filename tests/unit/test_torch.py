@@ -80,8 +80,8 @@ def test_projection_equals_compress_and_weight_equals_factors(cell, method):
     for (_, m, c, _, _, role, sm), name in zip(layers, names):
         assert c == cell
         # the same plan and the same factors as `rnngen compress` (gate blocks, ONNX order)
-        want, plan = algo.compress_gates(onnx_order(dense[name], cell), cells.of(cell).gates, method,
-                                         2.0, "x")
+        want, plan = algo.compress_gates(onnx_order(dense[name], cell), cells.of(cell).gates,
+                                         method, 2.0, "x")
         assert sm.plan == plan
         got = sm.to_ir()
         assert type(got) is type(want)
