@@ -22,9 +22,9 @@ JOBS ?= 2
 # Debian packages: host compiler, Arm cross compilers with their C libraries, QEMU, valgrind,
 # cppcheck (the checked-C tier, tests/e2e/test_c_safety.py)
 APT_PACKAGES := make gcc libc6-dev binutils gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-	qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind cmake cppcheck
+	qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm valgrind cmake cppcheck ccache
 APT_TOOLS := gcc size aarch64-linux-gnu-gcc qemu-aarch64 arm-none-eabi-gcc qemu-system-arm \
-	valgrind cmake cppcheck
+	valgrind cmake cppcheck ccache
 
 .PHONY: install demo test lint bench clean
 
@@ -33,7 +33,7 @@ install: $(STAMPS)/apt $(STAMPS)/python
 $(STAMPS):
 	mkdir -p $(STAMPS)
 
-$(STAMPS)/apt: | $(STAMPS)
+$(STAMPS)/apt: Makefile | $(STAMPS)
 	@missing=""; for t in $(APT_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ] || [ ! -d /usr/lib/arm-none-eabi/newlib ]; then \
 	  echo "installing Debian packages (missing:$$missing)"; \
@@ -58,8 +58,12 @@ demo: install
 test: install
 	$(PY) -m pytest -n $(JOBS) -q tests
 
-lint: install
+lint: install $(STAMPS)/lint
 	$(PY) -m ruff check codegen tests benchmarks examples
+
+$(STAMPS)/lint: pyproject.toml $(STAMPS)/python | $(STAMPS)
+	$(PY) -m pip install -q -e '.[lint]'
+	touch $@
 
 $(STAMPS)/bench: pyproject.toml $(STAMPS)/python | $(STAMPS)
 	$(PY) -m pip install -q -e '.[test,dask,bench]'
