@@ -166,12 +166,28 @@ def check_name(name: str) -> None:
         raise RnngenError(f"--name {shown}: {why}; choose another name")
 
 
+def c_floats(values: Iterable[float] | np.ndarray) -> list[str]:
+    """c_float of every value, for a whole array at once (the same text, about 5x faster: a
+    PTB-size model has 4.7 million constants)."""
+    with np.errstate(over="ignore"):
+        a = np.asarray(values, dtype=np.float32).reshape(-1)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        raise ValueError(f"non-finite constant {a[bad][0]}")
+    out = []
+    for s in map(str, a):  # NumPy prints the shortest round-trip decimal of a float32
+        out.append(s + "f" if "e" in s or "." in s else s + ".0f")
+    return out
+
+
 def array_declare(ctype: str, name: str, values: Iterable[float] | np.ndarray,
                   per_line: int = 8, static: bool = True, const: bool = True,
                   attr: str = "") -> str:
-    vals = list(np.asarray(values).reshape(-1)) if not isinstance(values, list) else values
-    fmt = c_float if ctype == "float" else c_int
-    items = [fmt(v) for v in vals]
+    if ctype == "float":
+        items = c_floats(values)
+    else:
+        vals = values if isinstance(values, list) else np.asarray(values).reshape(-1).tolist()
+        items = [c_int(v) for v in vals]
     if not items:
         raise ValueError(f"empty array {name}")
     lines = []
