@@ -191,12 +191,11 @@ class Staging:
                     return False  # another run moved it away meanwhile
                 except OSError as e:
                     raise fs_error(dest, e, "cannot replace") from None
-                if old.is_symlink() or not is_project(old):  # not what was checked before
-                    self._put_back(old)
-                    raise RnngenError(f"{dest}: was replaced meanwhile by something rnngen "
-                                      "did not make; --force does not replace it")
             try:
-                self.path.rename(dest)
+                # what was moved aside is checked again: not what was checked before?
+                foreign = old is not None and (old.is_symlink() or not is_project(old))
+                if not foreign:
+                    self.path.rename(dest)
             except OSError as e:
                 if e.errno in (errno.ENOTEMPTY, errno.EEXIST) and force:
                     if old is not None:  # the output moved away is older than the one there now
@@ -212,16 +211,25 @@ class Staging:
                 if old is not None:
                     self._put_back(old)
                 raise
+            if foreign and old is not None:
+                try:
+                    old.rename(dest)
+                except OSError:  # never removed: it is not rnngen's
+                    raise RnngenError(f"{dest}: was replaced meanwhile by something rnngen "
+                                      f"did not make; it is now {old}") from None
+                raise RnngenError(f"{dest}: was replaced meanwhile by something rnngen did "
+                                  "not make; --force does not replace it")
             if old is not None:
                 _remove_tree(old)
             return True
 
     def _put_back(self, old: Path) -> None:
-        """The previous output back in place; dropped if another run placed a newer one."""
+        """The previous output back in place; dropped if another run placed a newer one (and
+        it is an rnngen project: anything else stays where it is)."""
         try:
             old.rename(self.dest)
         except OSError:
-            if self.dest.exists():
+            if self.dest.exists() and not old.is_symlink() and is_project(old):
                 _remove_tree(old)
 
 
