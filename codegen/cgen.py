@@ -29,10 +29,12 @@ def c_float(v: float) -> str:
     f = np.float32(v)
     if not np.isfinite(f):
         raise ValueError(f"non-finite constant {f}")
-    s = str(f)  # NumPy prints the shortest round-trip decimal of a float32
-    if "e" not in s and "." not in s:
-        s += ".0"
-    return s + "f"
+    return _literal(str(f))
+
+
+def _literal(s: str) -> str:
+    """A float32 literal from NumPy's text of the value (its shortest round-trip decimal)."""
+    return s + "f" if "e" in s or "." in s else s + ".0f"
 
 
 def c_int(v: int) -> str:
@@ -174,10 +176,7 @@ def c_floats(values: Iterable[float] | np.ndarray) -> list[str]:
     bad = ~np.isfinite(a)
     if bad.any():
         raise ValueError(f"non-finite constant {a[bad][0]}")
-    out = []
-    for s in map(str, a):  # NumPy prints the shortest round-trip decimal of a float32
-        out.append(s + "f" if "e" in s or "." in s else s + ".0f")
-    return out
+    return [_literal(s) for s in map(str, a)]
 
 
 def array_declare(ctype: str, name: str, values: Iterable[float] | np.ndarray,

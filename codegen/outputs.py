@@ -212,13 +212,10 @@ class Staging:
                     self._put_back(old)
                 raise
             if foreign and old is not None:
-                try:
-                    old.rename(dest)
-                except OSError:  # never removed: it is not rnngen's
-                    raise RnngenError(f"{dest}: was replaced meanwhile by something rnngen "
-                                      f"did not make; it is now {old}") from None
+                self._put_back(old)  # never removed: it is not rnngen's
+                where = f"; it is now {old}" if old.exists() else ""
                 raise RnngenError(f"{dest}: was replaced meanwhile by something rnngen did "
-                                  "not make; --force does not replace it")
+                                  f"not make; --force does not replace it{where}")
             if old is not None:
                 _remove_tree(old)
             return True

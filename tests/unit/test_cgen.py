@@ -25,7 +25,10 @@ def test_c_floats_is_c_float_value_by_value():
                       16777216.0, 123456789.0, 1.4e-45, 1.17549435e-38, 3.4028235e38,
                       -3.4028235e38, 2.5e-7], np.float32)
     for values in (bits[np.isfinite(bits)], edges, rng.standard_normal(10_000)):
-        assert cgen.c_floats(values) == [cgen.c_float(v) for v in values]
+        got = cgen.c_floats(values)
+        assert got == [cgen.c_float(v) for v in values]
+        back = np.array([float(t[:-1]) for t in got], np.float32)  # the C compiler's reading
+        assert back.tobytes() == np.asarray(values, np.float32).tobytes()
         assert cgen.c_floats(list(values[:100])) == [cgen.c_float(v) for v in values[:100]]
     decl = cgen.array_declare("float", "w", edges[:3], per_line=2)
     assert decl == "static const float w[3] = {\n    0.0f, -0.0f,\n    1.0f,\n};"
